@@ -1,0 +1,146 @@
+// The single pass over the rows that forms the blocks of A = [Z X y]^T [Z X y].
+#include <algorithm>
+#include <string>
+
+#include "engine.hpp"
+#include "errors.hpp"
+
+namespace mm {
+
+namespace {
+
+// Pattern of the (row factor, column factor) block of Z^T Z, and each data row's block index.
+void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t* ccodes, int ncollev,
+                   SparseBlock& s, std::vector<int64_t>& rowblk) {
+    s.nrowlev = nrowlev;
+    s.ncollev = ncollev;
+    std::vector<int64_t> start(static_cast<size_t>(ncollev) + 1, 0);
+    for (int64_t i = 0; i < n; ++i) ++start[ccodes[i] + 1];
+    for (int c = 0; c < ncollev; ++c) start[c + 1] += start[c];
+    std::vector<int64_t> order(n);
+    {
+        std::vector<int64_t> pos(start.begin(), start.end() - 1);
+        for (int64_t i = 0; i < n; ++i) order[pos[ccodes[i]]++] = i;
+    }
+    s.colptr.assign(static_cast<size_t>(ncollev) + 1, 0);
+    s.rowlev.clear();
+    std::vector<int> rows;
+    for (int c = 0; c < ncollev; ++c) {
+        rows.clear();
+        for (int64_t t = start[c]; t < start[c + 1]; ++t) rows.push_back(rcodes[order[t]]);
+        std::sort(rows.begin(), rows.end());
+        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        s.rowlev.insert(s.rowlev.end(), rows.begin(), rows.end());
+        s.colptr[c + 1] = static_cast<int64_t>(s.rowlev.size());
+    }
+    rowblk.resize(n);
+    for (int64_t i = 0; i < n; ++i) rowblk[i] = s.find(rcodes[i], ccodes[i]);
+}
+
+}  // namespace
+
+Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int p_, const double* y,
+               double dense_threshold)
+    : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
+    if (n <= 0) throw InvalidInput("no observations");
+    if (p < 0) throw InvalidInput("negative number of fixed-effects columns");
+    nlev.resize(nf);
+    k.resize(nf);
+    th_idx_.resize(nf);
+    th_row_.resize(nf);
+    th_col_.resize(nf);
+    toff.assign(static_cast<size_t>(nf) + 1, 0);
+    ntheta = 0;
+    for (int f = 0; f < nf; ++f) {
+        const FactorSpec& fs = factors[f];
+        if (fs.nlev < 1) throw InvalidInput("grouping factor " + std::to_string(f) + " has no levels");
+        if (fs.k < 1) throw InvalidInput("grouping factor " + std::to_string(f) + " has no model columns");
+        nlev[f] = fs.nlev;
+        k[f] = fs.k;
+        const size_t nt = fs.th_idx.size();
+        if (fs.th_row.size() != nt || fs.th_col.size() != nt)
+            throw InvalidInput("theta map arrays differ in length");
+        for (size_t t = 0; t < nt; ++t) {
+            if (fs.th_idx[t] < 0 || fs.th_row[t] < fs.th_col[t] || fs.th_row[t] >= fs.k || fs.th_col[t] < 0)
+                throw InvalidInput("theta map entry outside the lower triangle of factor " + std::to_string(f));
+            ntheta = std::max(ntheta, fs.th_idx[t] + 1);
+        }
+        th_idx_[f] = fs.th_idx;
+        th_row_[f] = fs.th_row;
+        th_col_[f] = fs.th_col;
+        toff[f + 1] = toff[f] + static_cast<size_t>(fs.k) * fs.k;
+        for (int64_t i = 0; i < n; ++i)
+            if (fs.codes[i] < 0 || fs.codes[i] >= fs.nlev)
+                throw InvalidInput("code " + std::to_string(fs.codes[i]) + " of grouping factor " +
+                                   std::to_string(f) + " at row " + std::to_string(i) + " is outside [0, " +
+                                   std::to_string(fs.nlev) + ")");
+    }
+    T.assign(toff[nf], 0.0);
+
+    const int nb = nf + 1;
+    A.resize(tri(nb - 1, nb - 1) + 1);
+    std::vector<std::vector<int64_t>> rowblk(A.size());
+    for (int j = 0; j < nf; ++j) {
+        Block& d = A[tri(j, j)];
+        d.kind = Kind::UBD;
+        d.u.nlev = nlev[j];
+        d.u.k = k[j];
+        d.u.v.assign(static_cast<size_t>(nlev[j]) * k[j] * k[j], 0.0);
+        for (int c = j + 1; c < nf; ++c) {
+            Block& b = A[tri(c, j)];
+            b.kind = Kind::Sparse;
+            build_pattern(n, factors[c].codes, nlev[c], factors[j].codes, nlev[j], b.s, rowblk[tri(c, j)]);
+            b.s.kr = k[c];
+            b.s.kc = k[j];
+            b.s.v.assign(static_cast<size_t>(b.s.nnzb()) * b.s.bsz(), 0.0);
+        }
+        Block& xy = A[tri(nf, j)];
+        xy.kind = Kind::Dense;
+        xy.d.nrow = p + 1;
+        xy.d.ncol = nlev[j] * k[j];
+        xy.d.v.assign(static_cast<size_t>(xy.d.nrow) * xy.d.ncol, 0.0);
+    }
+    Block& axx = A[tri(nf, nf)];
+    axx.kind = Kind::Dense;
+    axx.d.nrow = axx.d.ncol = p + 1;
+    axx.d.v.assign(static_cast<size_t>(p + 1) * (p + 1), 0.0);
+
+    std::vector<double> w(static_cast<size_t>(p) + 1);
+    const int pp = p + 1;
+    for (int64_t i = 0; i < n; ++i) {
+        for (int m = 0; m < p; ++m) w[m] = x[i * p + m];
+        w[p] = y[i];
+        for (int j = 0; j < nf; ++j) {
+            const int kj = k[j];
+            const double* zj = factors[j].z + i * kj;
+            const int lj = factors[j].codes[i];
+            double* dj = A[tri(j, j)].u.at(lj);
+            for (int b = 0; b < kj; ++b)
+                for (int a = 0; a < kj; ++a) dj[a + b * kj] += zj[a] * zj[b];
+            for (int c = j + 1; c < nf; ++c) {
+                const int kc = k[c];
+                const double* zc = factors[c].z + i * kc;
+                SparseBlock& s = A[tri(c, j)].s;
+                double* blk = s.blk(rowblk[tri(c, j)][i]);
+                for (int b = 0; b < kj; ++b)
+                    for (int a = 0; a < kc; ++a) blk[a + b * kc] += zc[a] * zj[b];
+            }
+            DenseBlock& xy = A[tri(nf, j)].d;
+            double* col = xy.data() + static_cast<size_t>(lj) * kj * pp;
+            for (int b = 0; b < kj; ++b)
+                for (int a = 0; a < pp; ++a) col[a + b * pp] += w[a] * zj[b];
+        }
+        double* dxx = axx.d.data();
+        for (int b = 0; b < pp; ++b)
+            for (int a = b; a < pp; ++a) dxx[a + b * pp] += w[a] * w[b];
+    }
+    analyse(dense_threshold);
+}
+
+int64_t Engine::qtotal() const {
+    int64_t q = 0;
+    for (int f = 0; f < nf; ++f) q += static_cast<int64_t>(nlev[f]) * k[f];
+    return q;
+}
+
+}  // namespace mm

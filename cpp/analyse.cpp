@@ -1,0 +1,102 @@
+// Chooses, once per model, the type of every block of L from the sparsity of A.
+#include <sstream>
+
+#include "engine.hpp"
+#include "errors.hpp"
+
+namespace mm {
+
+namespace {
+
+constexpr double kMaxDenseElements = 4.0e8;  // 3.2 GB for one dense block
+
+void make_dense(Block& b, int64_t nrow, int64_t ncol, const std::string& what) {
+    if (static_cast<double>(nrow) * static_cast<double>(ncol) > kMaxDenseElements) {
+        std::ostringstream os;
+        os << "the " << what << " block of the Cholesky factor would be dense with " << nrow << " x " << ncol
+           << " entries; this design is too large for a dense fill-in block";
+        throw TooLarge(os.str());
+    }
+    b.kind = Kind::Dense;
+    b.d.nrow = static_cast<int>(nrow);
+    b.d.ncol = static_cast<int>(ncol);
+    b.d.v.assign(static_cast<size_t>(nrow) * static_cast<size_t>(ncol), 0.0);
+}
+
+bool at_most_one_per_column(const SparseBlock& s) {
+    for (int c = 0; c < s.ncollev; ++c)
+        if (s.colptr[c + 1] - s.colptr[c] > 1) return false;
+    return true;
+}
+
+// Does the pattern of Lc * Lj^T (both sparse over the same column factor) lie inside target?
+bool product_inside(const SparseBlock& lc, const SparseBlock& lj, const SparseBlock& target) {
+    for (int t = 0; t < lc.ncollev; ++t)
+        for (int64_t a = lc.colptr[t]; a < lc.colptr[t + 1]; ++a)
+            for (int64_t b = lj.colptr[t]; b < lj.colptr[t + 1]; ++b)
+                if (target.find(lc.rowlev[a], lj.rowlev[b]) < 0) return false;
+    return true;
+}
+
+}  // namespace
+
+void Engine::analyse(double dense_threshold) {
+    L.assign(A.size(), Block{});
+    for (int j = 0; j < nf; ++j) {
+        bool ubd = true;
+        for (int i = 0; i < j && ubd; ++i) {
+            const Block& b = L[tri(j, i)];
+            ubd = b.kind == Kind::Sparse && at_most_one_per_column(b.s);
+        }
+        Block& d = L[tri(j, j)];
+        if (ubd) {
+            d.kind = Kind::UBD;
+            d.u.nlev = nlev[j];
+            d.u.k = k[j];
+            d.u.v.assign(A[tri(j, j)].u.v.size(), 0.0);
+        } else {
+            const int64_t q = static_cast<int64_t>(nlev[j]) * k[j];
+            make_dense(d, q, q, "diagonal " + std::to_string(j));
+        }
+        for (int c = j + 1; c < nf; ++c) {
+            const SparseBlock& pat = A[tri(c, j)].s;
+            bool sparse = ubd;
+            for (int i = 0; i < j && sparse; ++i) {
+                const Block& lci = L[tri(c, i)];
+                const Block& lji = L[tri(j, i)];
+                sparse = lci.kind == Kind::Sparse && lji.kind == Kind::Sparse && product_inside(lci.s, lji.s, pat);
+            }
+            if (sparse) {
+                const double density = static_cast<double>(pat.nnzb()) / (static_cast<double>(pat.nrowlev) * pat.ncollev);
+                sparse = density <= dense_threshold;
+            }
+            Block& b = L[tri(c, j)];
+            if (sparse) {
+                b.kind = Kind::Sparse;
+                b.s = pat;
+            } else {
+                make_dense(b, static_cast<int64_t>(nlev[c]) * k[c], static_cast<int64_t>(nlev[j]) * k[j],
+                           "(" + std::to_string(c) + ", " + std::to_string(j) + ")");
+            }
+        }
+        make_dense(L[tri(nf, j)], p + 1, static_cast<int64_t>(nlev[j]) * k[j], "[X y]");
+    }
+    make_dense(L[tri(nf, nf)], p + 1, p + 1, "[X y] diagonal");
+}
+
+std::string Engine::describe() const {
+    std::ostringstream os;
+    const char* names[] = {"BlkDiag", "Sparse", "Dense"};
+    for (int c = 0; c <= nf; ++c) {
+        for (int j = 0; j <= c; ++j) {
+            const Block& b = L[tri(c, j)];
+            std::string name = names[static_cast<int>(b.kind)];
+            if (b.kind == Kind::UBD && b.u.k == 1) name = "Diagonal";
+            os << (j ? "\t" : "") << name;
+        }
+        os << "\n";
+    }
+    return os.str();
+}
+
+}  // namespace mm

@@ -1,0 +1,49 @@
+// BLAS/LAPACK reached through the function pointers scipy exports (scipy.linalg.cython_blas
+// and cython_lapack), so the build links no BLAS and uses the OpenBLAS numpy/scipy ship.
+#pragma once
+
+namespace mm::blas {
+
+using dgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*, const double*,
+                         const double*, const int*, const double*, const int*, const double*, double*,
+                         const int*);
+using dsyrk_t = void (*)(const char*, const char*, const int*, const int*, const double*, const double*,
+                         const int*, const double*, double*, const int*);
+using dtrsm_t = void (*)(const char*, const char*, const char*, const char*, const int*, const int*,
+                         const double*, const double*, const int*, double*, const int*);
+using dgemv_t = void (*)(const char*, const int*, const int*, const double*, const double*, const int*,
+                         const double*, const int*, const double*, double*, const int*);
+using dpotrf_t = void (*)(const char*, const int*, double*, const int*, int*);
+using dtrtri_t = void (*)(const char*, const char*, const int*, double*, const int*, int*);
+
+struct Table {
+    dgemm_t dgemm = nullptr;
+    dsyrk_t dsyrk = nullptr;
+    dtrsm_t dtrsm = nullptr;
+    dgemv_t dgemv = nullptr;
+    dpotrf_t dpotrf = nullptr;
+    dtrtri_t dtrtri = nullptr;
+};
+
+// Filled once by module.cpp when the extension is imported.
+extern Table fn;
+
+// C = alpha * op(A) op(B) + beta * C, column-major.
+void gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b,
+          int ldb, double beta, double* c, int ldc);
+// C(lower) = alpha * A A^T + beta * C, A is n x k.
+void syrk_lower(int n, int k, double alpha, const double* a, int lda, double beta, double* c, int ldc);
+// B = B * L^{-T} (side right, L lower n x n, B m x n).
+void trsm_right_lower_trans(int m, int n, const double* l, int ldl, double* b, int ldb);
+// B = L^{-1} B (side left, L lower m x m, B m x n).
+void trsm_left_lower(int m, int n, const double* l, int ldl, double* b, int ldb);
+// B = L^{-T} B (side left, L lower m x m, B m x n).
+void trsm_left_lower_trans(int m, int n, const double* l, int ldl, double* b, int ldb);
+// y = alpha * op(A) x + beta * y
+void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const double* x, double beta, double* y);
+// Lower Cholesky in place; returns LAPACK info (0 = success, k > 0 = leading minor k not PD).
+int potrf_lower(int n, double* a, int lda);
+// In-place inverse of a lower triangular matrix.
+int trtri_lower(int n, double* a, int lda);
+
+}  // namespace mm::blas

@@ -1,0 +1,76 @@
+// The PLS engine: blocks of A = [Z X y]^T [Z X y], formed once, and of its blocked Cholesky
+// factor L(theta), updated for each theta. Block 0..nf-1 are grouping factors (largest first),
+// block nf is the dense [X y] block.
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "blocks.hpp"
+
+namespace mm {
+
+// One grouping factor as the caller hands it over: integer codes, its model columns and the map
+// from theta to the entries of its k x k lower-triangular relative covariance factor T.
+struct FactorSpec {
+    const int32_t* codes = nullptr;  // n codes in [0, nlev)
+    int nlev = 0;
+    int k = 0;
+    const double* z = nullptr;  // n x k, row-major
+    std::vector<int> th_idx, th_row, th_col;
+};
+
+struct Criterion {
+    double ldL2 = 0, ldRX2 = 0, pwrss = 0;
+};
+
+class Engine {
+public:
+    // x is n x p row-major. Reads the rows once; keeps no reference to them.
+    Engine(int64_t n, std::vector<FactorSpec> factors, const double* x, int p, const double* y,
+           double dense_threshold = 0.1);
+
+    int nf = 0, p = 0, ntheta = 0;
+    int64_t n = 0;
+    std::vector<int> nlev, k;
+    std::vector<Block> A, L;  // lower triangle, tri(c, j)
+
+    // Update L for theta (length ntheta) and return the parts of the criterion.
+    Criterion update(const double* theta) {
+        std::lock_guard<std::mutex> lock(mu_);
+        return update_unlocked(theta);
+    }
+    // -2 log-likelihood (ML) or REML criterion from the parts.
+    double objective(const double* theta, bool reml);
+
+    // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
+    void solve(std::vector<double>& beta, std::vector<double>& u) const;
+    // After update(): per factor, nlev x k x k diagonal blocks of (L_ZZ L_ZZ^T)^{-1}.
+    std::vector<std::vector<double>> condcov_u() const;
+    // The current [X y] block of L, (p+1) x (p+1) column-major lower triangular.
+    const DenseBlock& lxy() const { return L[tri(nf, nf)].d; }
+    // Dense copies (for tests on small designs): the lower triangle of A and of L, (q+p+1)^2.
+    std::vector<double> dense(bool of_l) const;
+    int64_t qtotal() const;
+    std::string describe() const;
+    std::vector<double> T;  // per factor k*k, column-major, offsets toff
+    std::vector<size_t> toff;
+
+private:
+    std::vector<std::vector<int>> th_idx_, th_row_, th_col_;
+    mutable std::mutex mu_;
+    void analyse(double dense_threshold);
+    Criterion update_unlocked(const double* theta);
+    void set_theta(const double* theta);
+    void init_block(int c, int j);
+    void factor_diag(int j);
+    void solve_below(int c, int j);
+};
+
+// Kernels, one per file.
+void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal);
+void scale_into(Block& target, const Block& a, const double* tc, int kc, const double* tj, int kj,
+                bool add_identity);
+
+}  // namespace mm

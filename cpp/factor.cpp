@@ -1,0 +1,70 @@
+// Factor a diagonal block of L in place and solve the blocks below it: L(c, j) <- L(c, j) L(j, j)^{-T}.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "blas.hpp"
+#include "engine.hpp"
+#include "errors.hpp"
+#include "small.hpp"
+
+namespace mm {
+
+void Engine::factor_diag(int j) {
+    Block& d = L[tri(j, j)];
+    if (d.kind == Kind::UBD) {
+        for (int l = 0; l < d.u.nlev; ++l)
+            if (!small::chol(d.u.at(l), d.u.k))
+                throw NotPositiveDefinite("random-effects block " + std::to_string(j) + ", level " +
+                                          std::to_string(l) + " is not positive definite");
+        return;
+    }
+    DenseBlock& m = d.d;
+    if (j < nf) {
+        const int info = blas::potrf_lower(m.nrow, m.data(), m.nrow);
+        if (info != 0)
+            throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " is not positive definite (row " +
+                                      std::to_string(info) + ")");
+        return;
+    }
+    // [X y] block: factor X^T X part, then the y row by hand so that an exact fit (zero residual)
+    // gives r_yy = 0 rather than a failure.
+    const int info = blas::potrf_lower(p, m.data(), m.nrow);
+    if (info != 0)
+        throw NotPositiveDefinite("the fixed-effects model matrix is rank deficient or ill-conditioned (column " +
+                                  std::to_string(info) + ")");
+    std::vector<double> row(static_cast<size_t>(p));
+    for (int c = 0; c < p; ++c) row[c] = m(p, c);
+    blas::trsm_left_lower(p, 1, m.data(), m.nrow, row.data(), p);
+    double r2 = m(p, p);
+    for (int c = 0; c < p; ++c) {
+        m(p, c) = row[c];
+        r2 -= row[c] * row[c];
+    }
+    m(p, p) = std::sqrt(r2 > 0.0 ? r2 : 0.0);
+}
+
+void Engine::solve_below(int c, int j) {
+    Block& d = L[tri(j, j)];
+    Block& b = L[tri(c, j)];
+    if (d.kind == Kind::UBD) {
+        const int kj = d.u.k;
+        if (b.kind == Kind::Sparse) {
+            SparseBlock& s = b.s;
+            for (int col = 0; col < s.ncollev; ++col) {
+                const double* lv = d.u.at(col);
+                for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx)
+                    small::solve_right_lt(s.blk(idx), s.kr, s.kr, lv, kj);
+            }
+        } else {
+            DenseBlock& m = b.d;
+            for (int l = 0; l < d.u.nlev; ++l)
+                small::solve_right_lt(&m(0, l * kj), m.nrow, m.nrow, d.u.at(l), kj);
+        }
+    } else {
+        DenseBlock& m = b.d;
+        blas::trsm_right_lower_trans(m.nrow, m.ncol, d.d.data(), d.d.nrow, m.data(), m.nrow);
+    }
+}
+
+}  // namespace mm

@@ -1,0 +1,192 @@
+// pybind11 wiring: the Engine class, BLAS pointers from scipy, and the exception translation.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blas.hpp"
+#include "engine.hpp"
+#include "errors.hpp"
+
+namespace py = pybind11;
+using mm::Engine;
+
+namespace {
+
+using darray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using iarray = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+
+template <typename T>
+T capsule_pointer(const py::object& capi, const char* name) {
+    py::object cap = capi[py::str(name)];
+    void* ptr = PyCapsule_GetPointer(cap.ptr(), PyCapsule_GetName(cap.ptr()));
+    if (!ptr) throw py::error_already_set();
+    return reinterpret_cast<T>(ptr);
+}
+
+void load_blas() {
+    py::object b = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
+    py::object l = py::module_::import("scipy.linalg.cython_lapack").attr("__pyx_capi__");
+    mm::blas::fn.dgemm = capsule_pointer<mm::blas::dgemm_t>(b, "dgemm");
+    mm::blas::fn.dsyrk = capsule_pointer<mm::blas::dsyrk_t>(b, "dsyrk");
+    mm::blas::fn.dtrsm = capsule_pointer<mm::blas::dtrsm_t>(b, "dtrsm");
+    mm::blas::fn.dgemv = capsule_pointer<mm::blas::dgemv_t>(b, "dgemv");
+    mm::blas::fn.dpotrf = capsule_pointer<mm::blas::dpotrf_t>(l, "dpotrf");
+    mm::blas::fn.dtrtri = capsule_pointer<mm::blas::dtrtri_t>(l, "dtrtri");
+}
+
+std::vector<double> theta_vector(const darray& theta, int ntheta) {
+    if (theta.ndim() != 1 || theta.shape(0) != ntheta)
+        throw mm::InvalidInput("theta must have length " + std::to_string(ntheta) + ", got shape with " +
+                               std::to_string(theta.size()) + " entries");
+    return std::vector<double>(theta.data(), theta.data() + ntheta);
+}
+
+std::unique_ptr<Engine> make_engine(const darray& y, const darray& x, const py::list& factors,
+                                    double dense_threshold) {
+    if (y.ndim() != 1) throw mm::InvalidInput("y must be one-dimensional");
+    const int64_t n = y.shape(0);
+    if (x.ndim() != 2 || x.shape(0) != n)
+        throw mm::InvalidInput("X must be two-dimensional with " + std::to_string(n) + " rows");
+    const int p = static_cast<int>(x.shape(1));
+    std::vector<mm::FactorSpec> specs;
+    std::vector<py::object> keep;  // the arrays stay alive until the engine has read them
+    for (const py::handle& h : factors) {
+        py::tuple t = py::reinterpret_borrow<py::tuple>(h);
+        if (t.size() != 6)
+            throw mm::InvalidInput("each factor is (codes, nlev, z, theta_index, theta_row, theta_col)");
+        iarray codes = t[0].cast<iarray>();
+        darray z = t[2].cast<darray>();
+        iarray ti = t[3].cast<iarray>(), tr = t[4].cast<iarray>(), tc = t[5].cast<iarray>();
+        if (codes.ndim() != 1 || codes.shape(0) != n)
+            throw mm::InvalidInput("codes of factor " + std::to_string(specs.size()) + " must have length " +
+                                   std::to_string(n));
+        if (z.ndim() != 2 || z.shape(0) != n)
+            throw mm::InvalidInput("random-effects columns of factor " + std::to_string(specs.size()) +
+                                   " must be an array with " + std::to_string(n) + " rows");
+        mm::FactorSpec fs;
+        fs.codes = codes.data();
+        fs.nlev = t[1].cast<int>();
+        fs.k = static_cast<int>(z.shape(1));
+        fs.z = z.data();
+        fs.th_idx.assign(ti.data(), ti.data() + ti.size());
+        fs.th_row.assign(tr.data(), tr.data() + tr.size());
+        fs.th_col.assign(tc.data(), tc.data() + tc.size());
+        specs.push_back(std::move(fs));
+        keep.push_back(codes);
+        keep.push_back(z);
+    }
+    py::gil_scoped_release release;
+    return std::make_unique<Engine>(n, std::move(specs), x.data(), p, y.data(), dense_threshold);
+}
+
+py::array_t<double> to_array(const std::vector<double>& v) {
+    py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
+    std::copy(v.begin(), v.end(), out.mutable_data());
+    return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "C++ core of mixedmodels: penalised least squares with a blocked Cholesky factor.";
+    load_blas();
+
+    py::object base = py::module_::import("mixedmodels.exceptions").attr("CoreError");
+    static py::exception<mm::NotPositiveDefinite> not_pd(m, "NotPositiveDefiniteError", base);
+    static py::exception<mm::InvalidInput> invalid(m, "InvalidInputError", base);
+    static py::exception<mm::TooLarge> too_large(m, "TooLargeError", base);
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const mm::NotPositiveDefinite& e) {
+            py::set_error(not_pd, e.what());
+        } catch (const mm::InvalidInput& e) {
+            py::set_error(invalid, e.what());
+        } catch (const mm::TooLarge& e) {
+            py::set_error(too_large, e.what());
+        }
+    });
+
+    py::class_<Engine>(m, "Engine", "Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).")
+        .def(py::init(&make_engine), py::arg("y"), py::arg("x"), py::arg("factors"),
+             py::arg("dense_threshold") = 0.1,
+             "Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], "
+             "theta_index, theta_row, theta_col), largest factor first.")
+        .def(
+            "objective",
+            [](Engine& e, const darray& theta, bool reml) {
+                std::vector<double> th = theta_vector(theta, e.ntheta);
+                py::gil_scoped_release release;
+                return e.objective(th.data(), reml);
+            },
+            py::arg("theta"), py::arg("reml"), "REML criterion or -2 log-likelihood at theta (updates L).")
+        .def(
+            "update",
+            [](Engine& e, const darray& theta) {
+                std::vector<double> th = theta_vector(theta, e.ntheta);
+                py::gil_scoped_release release;
+                const mm::Criterion c = e.update(th.data());
+                return py::make_tuple(c.ldL2, c.ldRX2, c.pwrss);
+            },
+            py::arg("theta"), "Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).")
+        .def(
+            "solve",
+            [](const Engine& e) {
+                std::vector<double> beta, u;
+                {
+                    py::gil_scoped_release release;
+                    e.solve(beta, u);
+                }
+                return py::make_tuple(to_array(beta), to_array(u));
+            },
+            "(beta, u) at the current theta: fixed effects and spherical random effects (engine order).")
+        .def(
+            "condcov",
+            [](const Engine& e) {
+                std::vector<std::vector<double>> cc;
+                {
+                    py::gil_scoped_release release;
+                    cc = e.condcov_u();
+                }
+                py::list out;
+                for (size_t f = 0; f < cc.size(); ++f) {
+                    const py::ssize_t nl = e.nlev[f], kk = e.k[f];
+                    py::array_t<double> a({nl, kk, kk});
+                    std::copy(cc[f].begin(), cc[f].end(), a.mutable_data());
+                    out.append(a);
+                }
+                return out;
+            },
+            "Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.")
+        .def(
+            "lxy",
+            [](const Engine& e) {
+                const mm::DenseBlock& d = e.lxy();
+                py::array_t<double> a({d.nrow, d.ncol});
+                auto r = a.mutable_unchecked<2>();
+                for (int i = 0; i < d.nrow; ++i)
+                    for (int j = 0; j < d.ncol; ++j) r(i, j) = i >= j ? d(i, j) : 0.0;
+                return a;
+            },
+            "The [X y] diagonal block of L, (p+1) x (p+1) lower triangular.")
+        .def(
+            "dense",
+            [](const Engine& e, bool of_l) {
+                std::vector<double> v = e.dense(of_l);
+                const py::ssize_t qq = e.qtotal() + e.p + 1;
+                py::array_t<double> a({qq, qq});
+                std::copy(v.begin(), v.end(), a.mutable_data());
+                return a;
+            },
+            py::arg("of_l"), "Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.")
+        .def("describe", &Engine::describe, "Block types of L, one row of blocks per line.")
+        .def_readonly("ntheta", &Engine::ntheta)
+        .def_readonly("nobs", &Engine::n)
+        .def_readonly("p", &Engine::p)
+        .def_readonly("nlev", &Engine::nlev)
+        .def_readonly("k", &Engine::k);
+}

@@ -1,0 +1,85 @@
+// target(c, j) -= L(c, i) L(j, i)^T for an earlier block column i. On the diagonal (c == j) the
+// two sources are the same block and only the lower triangle of a dense target is formed.
+#include "blas.hpp"
+#include "engine.hpp"
+#include "small.hpp"
+
+namespace mm {
+
+namespace {
+
+void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
+    const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
+    for (int col = 0; col < lc.ncollev; ++col)
+        for (int64_t a = lc.colptr[col]; a < lc.colptr[col + 1]; ++a) {
+            const int ra = lc.rowlev[a];
+            for (int64_t b = lj.colptr[col]; b < lj.colptr[col + 1]; ++b) {
+                const int rb = lj.rowlev[b];
+                if (diagonal && rb > ra) break;
+                small::sub_abt(&t(ra * kr, rb * kjr), t.nrow, lc.blk(a), kr, lj.blk(b), kjr, kr, kjr, ki);
+            }
+        }
+}
+
+void sparse_sparse_sparse(SparseBlock& t, const SparseBlock& lc, const SparseBlock& lj) {
+    const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
+    for (int col = 0; col < lc.ncollev; ++col)
+        for (int64_t a = lc.colptr[col]; a < lc.colptr[col + 1]; ++a)
+            for (int64_t b = lj.colptr[col]; b < lj.colptr[col + 1]; ++b) {
+                const int64_t idx = t.find(lc.rowlev[a], lj.rowlev[b]);  // present by analyse()
+                small::sub_abt(t.blk(idx), kr, lc.blk(a), kr, lj.blk(b), kjr, kr, kjr, ki);
+            }
+}
+
+void sparse_ubd(UBDBlock& t, const SparseBlock& lj) {
+    const int kr = lj.kr, ki = lj.kc;
+    for (int col = 0; col < lj.ncollev; ++col)
+        for (int64_t a = lj.colptr[col]; a < lj.colptr[col + 1]; ++a)
+            small::sub_abt(t.at(lj.rowlev[a]), kr, lj.blk(a), kr, lj.blk(a), kr, kr, kr, ki);
+}
+
+// t -= D S^T, D dense (t.nrow x q_i), S sparse (rows of t's columns).
+void dense_sparse(DenseBlock& t, const DenseBlock& d, const SparseBlock& s) {
+    const int kjr = s.kr, ki = s.kc;
+    for (int col = 0; col < s.ncollev; ++col)
+        for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b)
+            small::sub_abt(&t(0, s.rowlev[b] * kjr), t.nrow, d.data() + static_cast<size_t>(col) * ki * d.nrow,
+                           d.nrow, s.blk(b), kjr, d.nrow, kjr, ki);
+}
+
+// t -= S D^T, S sparse (rows of t), D dense (t.ncol x q_i).
+void sparse_dense(DenseBlock& t, const SparseBlock& s, const DenseBlock& d) {
+    const int kr = s.kr, ki = s.kc;
+    for (int col = 0; col < s.ncollev; ++col)
+        for (int64_t a = s.colptr[col]; a < s.colptr[col + 1]; ++a)
+            small::sub_abt(&t(s.rowlev[a] * kr, 0), t.nrow, s.blk(a), kr,
+                           d.data() + static_cast<size_t>(col) * ki * d.nrow, d.nrow, kr, d.nrow, ki);
+}
+
+}  // namespace
+
+void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal) {
+    if (lc.kind == Kind::Sparse && lj.kind == Kind::Sparse) {
+        if (target.kind == Kind::UBD) {
+            sparse_ubd(target.u, lj.s);
+        } else if (target.kind == Kind::Sparse) {
+            sparse_sparse_sparse(target.s, lc.s, lj.s);
+        } else {
+            sparse_sparse_dense(target.d, lc.s, lj.s, diagonal);
+        }
+    } else if (lc.kind == Kind::Dense && lj.kind == Kind::Dense) {
+        DenseBlock& t = target.d;
+        if (diagonal) {
+            blas::syrk_lower(t.nrow, lj.d.ncol, -1.0, lj.d.data(), lj.d.nrow, 1.0, t.data(), t.nrow);
+        } else {
+            blas::gemm(false, true, t.nrow, t.ncol, lc.d.ncol, -1.0, lc.d.data(), lc.d.nrow, lj.d.data(),
+                       lj.d.nrow, 1.0, t.data(), t.nrow);
+        }
+    } else if (lc.kind == Kind::Dense) {
+        dense_sparse(target.d, lc.d, lj.s);
+    } else {
+        sparse_dense(target.d, lc.s, lj.d);
+    }
+}
+
+}  // namespace mm

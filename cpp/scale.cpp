@@ -1,0 +1,97 @@
+// L(c, j) = Lambda_c^T A(c, j) Lambda_j (+ I on the random-effects diagonal). A null T is identity
+// (the [X y] block is not scaled).
+#include <algorithm>
+#include <vector>
+
+#include "engine.hpp"
+#include "small.hpp"
+
+namespace mm {
+
+namespace {
+
+// out (kr x kc) = Tr^T m Tc, either T may be null (identity).
+inline void scale_one(const double* tr, int kr, const double* m, const double* tc, int kc, double* out,
+                      double* tmp) {
+    if (tr && tc) {
+        small::scale_tt(tr, kr, m, tc, kc, out, tmp);
+    } else if (tc) {  // out = m Tc
+        for (int j = 0; j < kc; ++j)
+            for (int i = 0; i < kr; ++i) {
+                double s = 0.0;
+                for (int l = j; l < kc; ++l) s += m[i + l * kr] * tc[l + j * kc];
+                out[i + j * kr] = s;
+            }
+    } else {
+        std::copy(m, m + static_cast<size_t>(kr) * kc, out);
+    }
+}
+
+}  // namespace
+
+void scale_into(Block& target, const Block& a, const double* tc, int kc, const double* tj, int kj,
+                bool add_identity) {
+    std::vector<double> tmp(static_cast<size_t>(kc) * kj), out(static_cast<size_t>(kc) * kj);
+    if (a.kind == Kind::UBD) {
+        const int nl = a.u.nlev;
+        if (target.kind == Kind::UBD) {
+            for (int l = 0; l < nl; ++l) {
+                double* o = target.u.at(l);
+                scale_one(tc, kc, a.u.at(l), tj, kj, o, tmp.data());
+                if (add_identity)
+                    for (int m = 0; m < kj; ++m) o[m + m * kj] += 1.0;
+            }
+        } else {  // dense diagonal block with fill-in
+            DenseBlock& d = target.d;
+            std::fill(d.v.begin(), d.v.end(), 0.0);
+            for (int l = 0; l < nl; ++l) {
+                scale_one(tc, kc, a.u.at(l), tj, kj, out.data(), tmp.data());
+                for (int b = 0; b < kj; ++b)
+                    for (int r = 0; r < kc; ++r) d(l * kc + r, l * kj + b) = out[r + b * kc];
+            }
+            if (add_identity)
+                for (int m = 0; m < d.nrow; ++m) d(m, m) += 1.0;
+        }
+    } else if (a.kind == Kind::Sparse) {
+        const SparseBlock& s = a.s;
+        if (target.kind == Kind::Sparse) {
+            for (int64_t idx = 0; idx < s.nnzb(); ++idx)
+                scale_one(tc, kc, s.blk(idx), tj, kj, target.s.blk(idx), tmp.data());
+        } else {
+            DenseBlock& d = target.d;
+            std::fill(d.v.begin(), d.v.end(), 0.0);
+            for (int col = 0; col < s.ncollev; ++col)
+                for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx) {
+                    scale_one(tc, kc, s.blk(idx), tj, kj, out.data(), tmp.data());
+                    const int row = s.rowlev[idx];
+                    for (int b = 0; b < kj; ++b)
+                        for (int r = 0; r < kc; ++r) d(row * kc + r, col * kj + b) = out[r + b * kc];
+                }
+        }
+    } else {  // dense [X y] rows: columns scaled by T_j level by level, rows not scaled
+        const DenseBlock& src = a.d;
+        DenseBlock& d = target.d;
+        if (!tj) {
+            std::copy(src.v.begin(), src.v.end(), d.v.begin());
+            return;
+        }
+        const int nr = src.nrow;
+        const int nl = src.ncol / kj;
+        for (int l = 0; l < nl; ++l) {
+            const double* m = src.data() + static_cast<size_t>(l) * kj * nr;
+            double* o = d.data() + static_cast<size_t>(l) * kj * nr;
+            for (int j = 0; j < kj; ++j) {
+                double* oc = o + static_cast<size_t>(j) * nr;
+                std::fill(oc, oc + nr, 0.0);
+                for (int l2 = j; l2 < kj; ++l2) {
+                    const double t = tj[l2 + j * kj];
+                    if (t == 0.0) continue;
+                    const double* mc = m + static_cast<size_t>(l2) * nr;
+                    for (int i = 0; i < nr; ++i) oc[i] += mc[i] * t;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace mm

@@ -1,0 +1,86 @@
+// Inlined kernels on small dense blocks (k <= ~8), column-major.
+#pragma once
+#include <cmath>
+
+namespace mm::small {
+
+// In-place lower Cholesky of a k x k block (upper part set to zero). False if not PD.
+inline bool chol(double* a, int k) {
+    for (int j = 0; j < k; ++j) {
+        double d = a[j + j * k];
+        for (int m = 0; m < j; ++m) d -= a[j + m * k] * a[j + m * k];
+        if (!(d > 0.0)) return false;
+        d = std::sqrt(d);
+        a[j + j * k] = d;
+        for (int i = j + 1; i < k; ++i) {
+            double s = a[i + j * k];
+            for (int m = 0; m < j; ++m) s -= a[i + m * k] * a[j + m * k];
+            a[i + j * k] = s / d;
+        }
+        for (int i = 0; i < j; ++i) a[i + j * k] = 0.0;
+    }
+    return true;
+}
+
+// out (kr x kc) = Tr^T M Tc, Tr kr x kr and Tc kc x kc lower triangular, M kr x kc.
+// out must not alias M. tmp holds kr * kc doubles.
+inline void scale_tt(const double* tr, int kr, const double* m, const double* tc, int kc, double* out,
+                     double* tmp) {
+    // tmp = M Tc
+    for (int j = 0; j < kc; ++j)
+        for (int i = 0; i < kr; ++i) {
+            double s = 0.0;
+            for (int l = j; l < kc; ++l) s += m[i + l * kr] * tc[l + j * kc];
+            tmp[i + j * kr] = s;
+        }
+    // out = Tr^T tmp
+    for (int j = 0; j < kc; ++j)
+        for (int i = 0; i < kr; ++i) {
+            double s = 0.0;
+            for (int l = i; l < kr; ++l) s += tr[l + i * kr] * tmp[l + j * kr];
+            out[i + j * kr] = s;
+        }
+}
+
+// Rows of B (m x k, leading dimension ldb) times L^{-T}: solves X L^T = B for X in place.
+inline void solve_right_lt(double* b, int m, int ldb, const double* l, int k) {
+    for (int r = 0; r < m; ++r)
+        for (int a = 0; a < k; ++a) {
+            double s = b[r + a * ldb];
+            for (int c = 0; c < a; ++c) s -= l[a + c * k] * b[r + c * ldb];
+            b[r + a * ldb] = s / l[a + a * k];
+        }
+}
+
+// x = L^{-T} x (back substitution with the transpose of lower L, k x k).
+inline void solve_lt(const double* l, int k, double* x) {
+    for (int a = k - 1; a >= 0; --a) {
+        double s = x[a];
+        for (int c = a + 1; c < k; ++c) s -= l[c + a * k] * x[c];
+        x[a] = s / l[a + a * k];
+    }
+}
+
+// In-place inverse of lower triangular k x k L.
+inline void inv_lower(double* l, int k) {
+    for (int j = 0; j < k; ++j) {
+        l[j + j * k] = 1.0 / l[j + j * k];
+        for (int i = j + 1; i < k; ++i) {
+            double s = 0.0;
+            for (int m = j; m < i; ++m) s += l[i + m * k] * l[m + j * k];
+            l[i + j * k] = -s / l[i + i * k];
+        }
+    }
+}
+
+// C (m x n, ldc) -= A (m x k, lda) B^T (B n x k, ldb)
+inline void sub_abt(double* c, int ldc, const double* a, int lda, const double* b, int ldb, int m, int n, int k) {
+    for (int j = 0; j < n; ++j)
+        for (int l = 0; l < k; ++l) {
+            const double bv = b[j + l * ldb];
+            if (bv == 0.0) continue;
+            for (int i = 0; i < m; ++i) c[i + j * ldc] -= a[i + l * lda] * bv;
+        }
+}
+
+}  // namespace mm::small

@@ -1,0 +1,213 @@
+// After update(): the estimates by back substitution, and the conditional covariance blocks.
+#include <algorithm>
+#include <vector>
+
+#include "blas.hpp"
+#include "engine.hpp"
+#include "small.hpp"
+
+namespace mm {
+
+void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const DenseBlock& xy = lxy();
+    // L_XX^T beta = l_yX^T
+    beta.assign(static_cast<size_t>(p), 0.0);
+    for (int m = 0; m < p; ++m) beta[m] = xy(p, m);
+    if (p > 0) blas::trsm_left_lower_trans(p, 1, xy.data(), xy.nrow, beta.data(), p);
+    // r_j = l_yZ - L_XZ^T beta, then L_ZZ^T u = r by block back substitution.
+    std::vector<int64_t> off(static_cast<size_t>(nf) + 1, 0);
+    for (int j = 0; j < nf; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev[j]) * k[j];
+    u.assign(static_cast<size_t>(off[nf]), 0.0);
+    for (int j = 0; j < nf; ++j) {
+        const DenseBlock& b = L[tri(nf, j)].d;
+        double* r = u.data() + off[j];
+        for (int c = 0; c < b.ncol; ++c) {
+            double s = b(p, c);
+            for (int m = 0; m < p; ++m) s -= b(m, c) * beta[m];
+            r[c] = s;
+        }
+    }
+    for (int j = nf - 1; j >= 0; --j) {
+        double* r = u.data() + off[j];
+        for (int c = j + 1; c < nf; ++c) {
+            const Block& b = L[tri(c, j)];
+            const double* uc = u.data() + off[c];
+            if (b.kind == Kind::Sparse) {
+                const SparseBlock& s = b.s;
+                for (int col = 0; col < s.ncollev; ++col)
+                    for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx) {
+                        const double* blk = s.blk(idx);
+                        const double* ur = uc + static_cast<size_t>(s.rowlev[idx]) * s.kr;
+                        for (int bcol = 0; bcol < s.kc; ++bcol) {
+                            double acc = 0.0;
+                            for (int a = 0; a < s.kr; ++a) acc += blk[a + bcol * s.kr] * ur[a];
+                            r[col * s.kc + bcol] -= acc;
+                        }
+                    }
+            } else {
+                blas::gemv(true, b.d.nrow, b.d.ncol, -1.0, b.d.data(), b.d.nrow, uc, 1.0, r);
+            }
+        }
+        const Block& d = L[tri(j, j)];
+        if (d.kind == Kind::UBD) {
+            for (int l = 0; l < d.u.nlev; ++l) small::solve_lt(d.u.at(l), d.u.k, r + static_cast<size_t>(l) * d.u.k);
+        } else {
+            blas::trsm_left_lower_trans(d.d.nrow, 1, d.d.data(), d.d.nrow, r, d.d.nrow);
+        }
+    }
+}
+
+namespace {
+
+// Y (rows of block c, dense, ld = y.nrow) += B X where B = L(c, i) and X is dense (q_i x ncol).
+void add_block_times(DenseBlock& y, const Block& b, const DenseBlock& x) {
+    if (b.kind == Kind::Dense) {
+        blas::gemm(false, false, y.nrow, y.ncol, b.d.ncol, 1.0, b.d.data(), b.d.nrow, x.data(), x.nrow, 1.0,
+                   y.data(), y.nrow);
+        return;
+    }
+    const SparseBlock& s = b.s;
+    for (int col = 0; col < s.ncollev; ++col)
+        for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx) {
+            const double* blk = s.blk(idx);
+            const int r0 = s.rowlev[idx] * s.kr;
+            const int x0 = col * s.kc;
+            for (int jc = 0; jc < y.ncol; ++jc)
+                for (int m = 0; m < s.kc; ++m) {
+                    const double xv = x(x0 + m, jc);
+                    if (xv == 0.0) continue;
+                    for (int a = 0; a < s.kr; ++a) y(r0 + a, jc) += blk[a + m * s.kr] * xv;
+                }
+        }
+}
+
+// Y = L(c, c)^{-1} Y in place.
+void left_solve(DenseBlock& y, const Block& d) {
+    if (d.kind == Kind::Dense) {
+        blas::trsm_left_lower(y.nrow, y.ncol, d.d.data(), d.d.nrow, y.data(), y.nrow);
+        return;
+    }
+    const int kk = d.u.k;
+    std::vector<double> col(static_cast<size_t>(kk));
+    for (int l = 0; l < d.u.nlev; ++l) {
+        const double* lv = d.u.at(l);
+        for (int jc = 0; jc < y.ncol; ++jc) {
+            double* v = &y(l * kk, jc);
+            for (int a = 0; a < kk; ++a) {
+                double s = v[a];
+                for (int m = 0; m < a; ++m) s -= lv[a + m * kk] * v[m];
+                v[a] = s / lv[a + a * kk];
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> Engine::condcov_u() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::vector<double>> out(static_cast<size_t>(nf));
+    for (int j = 0; j < nf; ++j) {
+        const int kj = k[j], nl = nlev[j];
+        const int qj = nl * kj;
+        std::vector<double>& res = out[j];
+        res.assign(static_cast<size_t>(nl) * kj * kj, 0.0);
+        // X_j = L(j,j)^{-1}, as a dense q_j x q_j matrix (block diagonal when L(j,j) is).
+        DenseBlock xj;
+        xj.nrow = xj.ncol = qj;
+        const Block& d = L[tri(j, j)];
+        const bool dense_needed = j + 1 < nf;
+        if (d.kind == Kind::UBD) {
+            std::vector<double> inv(static_cast<size_t>(kj) * kj);
+            if (dense_needed) xj.v.assign(static_cast<size_t>(qj) * qj, 0.0);
+            for (int l = 0; l < nl; ++l) {
+                std::copy(d.u.at(l), d.u.at(l) + inv.size(), inv.begin());
+                small::inv_lower(inv.data(), kj);
+                double* rb = res.data() + static_cast<size_t>(l) * kj * kj;
+                for (int a = 0; a < kj; ++a)
+                    for (int b = 0; b < kj; ++b) {
+                        double s = 0.0;
+                        for (int m = std::max(a, b); m < kj; ++m) s += inv[m + a * kj] * inv[m + b * kj];
+                        rb[a + b * kj] = s;
+                    }
+                if (dense_needed)
+                    for (int b = 0; b < kj; ++b)
+                        for (int a = b; a < kj; ++a) xj(l * kj + a, l * kj + b) = inv[a + b * kj];
+            }
+        } else {
+            xj.v = d.d.v;
+            for (int b = 0; b < qj; ++b)
+                for (int a = 0; a < b; ++a) xj(a, b) = 0.0;
+            blas::trtri_lower(qj, xj.data(), qj);
+            for (int l = 0; l < nl; ++l) {
+                double* rb = res.data() + static_cast<size_t>(l) * kj * kj;
+                for (int a = 0; a < kj; ++a)
+                    for (int b = 0; b < kj; ++b) {
+                        double s = 0.0;
+                        for (int m = 0; m < qj; ++m) s += xj(m, l * kj + a) * xj(m, l * kj + b);
+                        rb[a + b * kj] = s;
+                    }
+            }
+        }
+        // Blocks of L^{-1} below: X_c = -L(c,c)^{-1} sum_{i=j}^{c-1} L(c,i) X_i.
+        std::vector<DenseBlock> xs(static_cast<size_t>(nf));
+        if (dense_needed) xs[j] = std::move(xj);
+        for (int c = j + 1; c < nf; ++c) {
+            DenseBlock& y = xs[c];
+            y.nrow = nlev[c] * k[c];
+            y.ncol = qj;
+            y.v.assign(static_cast<size_t>(y.nrow) * qj, 0.0);
+            for (int i = j; i < c; ++i) add_block_times(y, L[tri(c, i)], xs[i]);
+            left_solve(y, L[tri(c, c)]);
+            for (double& v : y.v) v = -v;
+            for (int l = 0; l < nl; ++l) {
+                double* rb = res.data() + static_cast<size_t>(l) * kj * kj;
+                for (int a = 0; a < kj; ++a)
+                    for (int b = 0; b < kj; ++b) {
+                        double s = 0.0;
+                        for (int m = 0; m < y.nrow; ++m) s += y(m, l * kj + a) * y(m, l * kj + b);
+                        rb[a + b * kj] += s;
+                    }
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<double> Engine::dense(bool of_l) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::vector<Block>& blocks = of_l ? L : A;
+    std::vector<int64_t> off(static_cast<size_t>(nf) + 2, 0);
+    for (int j = 0; j < nf; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev[j]) * k[j];
+    off[nf + 1] = off[nf] + p + 1;
+    const int64_t qq = off[nf + 1];
+    std::vector<double> out(static_cast<size_t>(qq * qq), 0.0);
+    auto put = [&](int64_t r, int64_t c, double v) {
+        if (r >= c) out[static_cast<size_t>(r * qq + c)] = v;  // row-major, lower triangle
+    };
+    for (int c = 0; c <= nf; ++c)
+        for (int j = 0; j <= c; ++j) {
+            const Block& b = blocks[tri(c, j)];
+            if (b.kind == Kind::UBD) {
+                for (int l = 0; l < b.u.nlev; ++l)
+                    for (int bb = 0; bb < b.u.k; ++bb)
+                        for (int a = 0; a < b.u.k; ++a)
+                            put(off[c] + l * b.u.k + a, off[j] + l * b.u.k + bb, b.u.at(l)[a + bb * b.u.k]);
+            } else if (b.kind == Kind::Sparse) {
+                const SparseBlock& s = b.s;
+                for (int col = 0; col < s.ncollev; ++col)
+                    for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx)
+                        for (int bb = 0; bb < s.kc; ++bb)
+                            for (int a = 0; a < s.kr; ++a)
+                                put(off[c] + static_cast<int64_t>(s.rowlev[idx]) * s.kr + a, off[j] + col * s.kc + bb,
+                                    s.blk(idx)[a + bb * s.kr]);
+            } else {
+                for (int bb = 0; bb < b.d.ncol; ++bb)
+                    for (int a = 0; a < b.d.nrow; ++a) put(off[c] + a, off[j] + bb, b.d(a, bb));
+            }
+        }
+    return out;
+}
+
+}  // namespace mm
