@@ -86,13 +86,21 @@ void Engine::analyse(double dense_threshold) {
 
 std::string Engine::describe() const {
     std::ostringstream os;
-    const char* names[] = {"BlkDiag", "Sparse", "Dense"};
     for (int c = 0; c <= nf; ++c) {
         for (int j = 0; j <= c; ++j) {
             const Block& b = L[tri(c, j)];
-            std::string name = names[static_cast<int>(b.kind)];
-            if (b.kind == Kind::UBD && b.u.k == 1) name = "Diagonal";
-            os << (j ? "\t" : "") << name;
+            if (j) os << "\t";
+            if (b.kind == Kind::UBD) {
+                if (b.u.k == 1)
+                    os << "Diagonal(" << b.u.nlev << ")";
+                else
+                    os << "BlkDiag(" << b.u.nlev << "x" << b.u.k << "x" << b.u.k << ")";
+            } else if (b.kind == Kind::Sparse) {
+                os << "Sparse(" << static_cast<int64_t>(b.s.nrowlev) * b.s.kr << "x"
+                   << static_cast<int64_t>(b.s.ncollev) * b.s.kc << ", " << b.s.nnzb() << " blocks)";
+            } else {
+                os << "Dense(" << b.d.nrow << "x" << b.d.ncol << ")";
+            }
         }
         os << "\n";
     }

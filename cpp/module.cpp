@@ -128,8 +128,11 @@ PYBIND11_MODULE(_core, m) {
             "update",
             [](Engine& e, const darray& theta) {
                 std::vector<double> th = theta_vector(theta, e.ntheta);
-                py::gil_scoped_release release;
-                const mm::Criterion c = e.update(th.data());
+                mm::Criterion c;
+                {
+                    py::gil_scoped_release release;
+                    c = e.update(th.data());
+                }
                 return py::make_tuple(c.ldL2, c.ldRX2, c.pwrss);
             },
             py::arg("theta"), "Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).")

@@ -1,3 +1,39 @@
-"""Linear mixed-effects models with lme4's formula language and a C++ blocked-Cholesky core."""
+"""Linear mixed-effects models with lme4's formula language and a C++ blocked-Cholesky core.
+
+>>> import mixedmodels as mm
+>>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+>>> m.fixef.round(2).tolist()
+[251.41, 10.47]
+"""
+
 from . import exceptions  # noqa: I001  (first: the core registers its exceptions under it)
-from . import _core
+from . import _core, datasets
+from .design import GroupTerm
+from .exceptions import (
+    ConvergenceWarning,
+    CoreError,
+    DataError,
+    FormulaError,
+    MixedModelsError,
+    MixedModelsWarning,
+    SingularFitWarning,
+)
+from .fit import fit_arrays, lmer
+from .results import LmerResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "CoreError",
+    "DataError",
+    "FormulaError",
+    "GroupTerm",
+    "LmerResult",
+    "MixedModelsError",
+    "MixedModelsWarning",
+    "SingularFitWarning",
+    "datasets",
+    "fit_arrays",
+    "lmer",
+]

@@ -1,0 +1,99 @@
+"""Datasets bundled with mixedmodels (exports of R datasets, with R's factor level order).
+
+``load("hsb")`` gives the High School and Beyond data (mlmRev::Hsb82): 7185 students in 160
+schools. Factor columns come back as pandas categoricals whose category order is R's level order,
+so treatment contrasts use R's baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+
+__all__ = ["describe", "load", "names"]
+
+_ALIASES = {"hsb82": "hsb"}
+
+
+@cache
+def _catalog() -> dict:
+    with resources.files(__name__).joinpath("data/catalog.json").open("r", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def names() -> list[str]:
+    """Names of the bundled datasets.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> "hsb" in mm.datasets.names()
+    True
+    """
+    return sorted(_catalog())
+
+
+def _entry(name: str) -> dict:
+    key = _ALIASES.get(name.lower(), name.lower())
+    cat = _catalog()
+    if key not in cat:
+        raise KeyError(f"no bundled dataset {name!r}; available: {', '.join(names())}")
+    return cat[key]
+
+
+def describe(name: str) -> str:
+    """A one-paragraph description of a bundled dataset and its columns.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> print(mm.datasets.describe("sleepstudy").splitlines()[0])
+    sleepstudy: lme4::sleepstudy, 180 rows
+    """
+    e = _entry(name)
+    key = _ALIASES.get(name.lower(), name.lower())
+    lines = [f"{key}: {e['source']}, {e['rows']} rows", f"  {e['description']}"]
+    for col, info in e["columns"].items():
+        lines.append(f"  {col} ({info['type']}): {info['description']}")
+    return "\n".join(lines)
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a bundled dataset as a pandas DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        One of `names()`: ``hsb`` (alias ``hsb82``), ``sleepstudy``, ``dyestuff``, ``penicillin``,
+        ``pastes``, ``insteval``, ``exam``, ``cake``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Factor columns are categoricals in R's level order (R's ordered factors come back
+        unordered, with the same order; ``cake.temperature`` is the one that matters).
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> hsb = mm.datasets.load("hsb")
+    >>> hsb.shape, hsb["school"].nunique()
+    ((7185, 8), 160)
+    """
+    e = _entry(name)
+    factors = {c: info for c, info in e["columns"].items() if info["type"] in ("factor", "ordered")}
+    # pandas >= 3 parses floats correctly rounded by default (and deprecates the option)
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    with resources.files(__name__).joinpath("data/" + e["file"]).open("rb") as fh:
+        df = pd.read_csv(
+            fh,
+            dtype={c: str for c in factors},
+            compression="gzip" if e["file"].endswith(".gz") else None,
+            **exact,
+        )
+    for c, info in factors.items():
+        df[c] = pd.Categorical(df[c], categories=info["levels"])
+    return df

@@ -1,0 +1,496 @@
+"""Numeric side of a model: response, fixed-effects matrix, and random-effects terms and blocks.
+
+Built once from a data frame (or from arrays, for the embedding API) and frozen. The symbolic terms
+come from `formula.parse_formula`; formulaic materialises the fixed part and each term's columns and
+keeps the specs that replay the same encoding on new data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import formulaic
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, FormulaError, MixedModelsWarning
+from .formula import ParsedFormula, RandomTerm, parse_formula
+from .names import level_label, r_name
+
+__all__ = ["Design", "Factor", "Term", "build_design", "design_from_arrays"]
+
+
+@dataclass(frozen=True, eq=False)
+class Term:
+    """One random-effects term in lme4's order: its columns on one grouping factor."""
+
+    group: str
+    columns: tuple[str, ...]
+    source: str
+    lhs: str
+    spec: object | None  # formulaic ModelSpec of the term's columns (None for array fits)
+
+    @property
+    def k(self) -> int:
+        return len(self.columns)
+
+    @property
+    def ntheta(self) -> int:
+        return self.k * (self.k + 1) // 2
+
+
+@dataclass(frozen=True, eq=False)
+class Factor:
+    """A grouping factor with all its terms merged into one block (columns in lme4 term order)."""
+
+    name: str
+    variables: tuple[str, ...]
+    levels: pd.Index
+    codes: np.ndarray  # int32, one per observation
+    z: np.ndarray  # n x k, C-contiguous
+    terms: tuple[int, ...]  # indices into Design.terms
+    term_offsets: tuple[int, ...]  # first column of each term within z
+    theta_index: np.ndarray
+    theta_row: np.ndarray
+    theta_col: np.ndarray
+
+    @property
+    def nlev(self) -> int:
+        return len(self.levels)
+
+    @property
+    def k(self) -> int:
+        return self.z.shape[1]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self._columns)
+
+    _columns: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """Everything numeric about a model, in the order the engine wants it."""
+
+    formula: str
+    response: str
+    y: np.ndarray
+    x: np.ndarray  # n x p, C-contiguous
+    fixed_names: tuple[str, ...]
+    fixed_spec: object | None
+    dropped_fixed: tuple[str, ...]
+    terms: tuple[Term, ...]  # lme4 order
+    factors: tuple[Factor, ...]  # engine order: most levels first
+    theta_lower: np.ndarray
+    theta_names: tuple[str, ...]
+    n_dropped_na: int
+    row_index: pd.Index  # the data rows used
+
+    @property
+    def nobs(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def p(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def ntheta(self) -> int:
+        return self.theta_lower.shape[0]
+
+    def engine_factors(self) -> list[tuple]:
+        return [(f.codes, f.nlev, f.z, f.theta_index, f.theta_row, f.theta_col) for f in self.factors]
+
+    def factor(self, name: str) -> Factor:
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise KeyError(f"no grouping factor {name!r}; the model has {[f.name for f in self.factors]}")
+
+
+# --------------------------------------------------------------------------- grouping factors
+
+
+def _as_factor(col: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes and level labels of one grouping variable (unused levels dropped, as R does)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cat = col.cat.remove_unused_categories()
+        codes = cat.cat.codes.to_numpy()
+        levels = pd.Index([level_label(v) for v in cat.cat.categories], dtype=object)
+    else:
+        values = col.to_numpy()
+        try:
+            uniq, codes = np.unique(values, return_inverse=True)
+        except TypeError as exc:
+            raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
+        levels = pd.Index([level_label(v.item() if hasattr(v, "item") else v) for v in uniq], dtype=object)
+    return codes.astype(np.int64), levels
+
+
+def _grouping(data: pd.DataFrame, variables: tuple[str, ...]) -> tuple[np.ndarray, pd.Index]:
+    codes, levels = _as_factor(data[variables[0]], variables[0])
+    for v in variables[1:]:
+        c2, l2 = _as_factor(data[v], v)
+        combined = codes * len(l2) + c2  # first variable varies slowest, as R's ':' on factors
+        uniq, inv = np.unique(combined, return_inverse=True)
+        levels = pd.Index([f"{levels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq], dtype=object)
+        codes = inv.astype(np.int64)
+    return codes.astype(np.int32), levels
+
+
+# --------------------------------------------------------------------------- formulaic helpers
+
+
+def _materialise(spec_text: str, data: pd.DataFrame, what: str):
+    try:
+        mm = formulaic.model_matrix(spec_text, data, na_action="ignore", output="numpy")
+    except Exception as exc:  # formulaic raises many types; name what failed
+        raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
+    names = tuple(r_name(c) for c in mm.model_spec.column_names)
+    return np.ascontiguousarray(np.asarray(mm, dtype=np.float64)), names, mm.model_spec
+
+
+def _required(text: str) -> set[str]:
+    try:
+        return set(formulaic.Formula(text).required_variables)
+    except Exception as exc:
+        raise FormulaError(f"cannot parse {text!r}: {exc}") from exc
+
+
+def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Indices of the columns kept when later columns aliased by earlier ones are dropped (as R's qr)."""
+    kept: list[int] = []
+    q = np.zeros((x.shape[0], 0))
+    for j in range(x.shape[1]):
+        v = x[:, j]
+        norm = np.linalg.norm(v)
+        if norm == 0.0:
+            continue
+        r = v - q @ (q.T @ v)
+        r = r - q @ (q.T @ r)
+        rn = np.linalg.norm(r)
+        if rn > tol * norm:
+            kept.append(j)
+            q = np.column_stack([q, r / rn])
+    return np.array(kept, dtype=int)
+
+
+# --------------------------------------------------------------------------- lme4 term order
+
+
+def _lme4_order(nlevels: list[int]) -> list[int]:
+    """lme4's mkReTrms: if any term has more levels than the one before, order by decreasing
+    number of levels with R's rev(order(nl)) (so ties come out in reverse)."""
+    nl = np.asarray(nlevels)
+    if len(nl) > 1 and np.any(np.diff(nl) > 0):
+        return list(np.argsort(nl, kind="stable")[::-1])
+    return list(range(len(nl)))
+
+
+def _theta_names(group: str, cols: tuple[str, ...]) -> list[str]:
+    out = []
+    for j in range(len(cols)):
+        for i in range(j, len(cols)):
+            out.append(f"{group}.{cols[i]}" if i == j else f"{group}.{cols[i]}.{cols[j]}")
+    return out
+
+
+@dataclass
+class _RawTerm:
+    group: str
+    variables: tuple[str, ...]
+    codes: np.ndarray
+    levels: pd.Index
+    z: np.ndarray
+    columns: tuple[str, ...]
+    source: str
+    lhs: str
+    spec: object | None
+
+    @property
+    def k(self) -> int:
+        return self.z.shape[1]
+
+
+def _assemble(raw: list[_RawTerm], nobs: int) -> tuple[tuple[Term, ...], tuple[Factor, ...], np.ndarray, tuple]:
+    order = _lme4_order([len(t.levels) for t in raw])
+    raw = [raw[i] for i in order]
+    terms = tuple(Term(t.group, t.columns, t.source, t.lhs, t.spec) for t in raw)
+    # theta offsets in lme4 order
+    offsets, o = [], 0
+    lower, names = [], []
+    for t in terms:
+        offsets.append(o)
+        o += t.ntheta
+        for j in range(t.k):
+            for i in range(j, t.k):
+                lower.append(0.0 if i == j else -np.inf)
+        names.extend(_theta_names(t.group, t.columns))
+    # merge terms by grouping factor (first appearance), then order blocks by levels, largest first
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(raw):
+        groups.setdefault(t.group, []).append(i)
+    blocks = []
+    for g, idx in groups.items():
+        first = raw[idx[0]]
+        zs, tis, trs, tcs, toffs = [], [], [], [], []
+        col = 0
+        for i in idx:
+            t = raw[i]
+            toffs.append(col)
+            zs.append(t.z)
+            n = offsets[i]
+            for j in range(t.k):
+                for r in range(j, t.k):
+                    tis.append(n)
+                    trs.append(col + r)
+                    tcs.append(col + j)
+                    n += 1
+            col += t.k
+        z = np.ascontiguousarray(np.column_stack(zs), dtype=np.float64)
+        allcols = tuple(c for i in idx for c in raw[i].columns)
+        blocks.append(
+            Factor(
+                name=g,
+                variables=first.variables,
+                levels=first.levels,
+                codes=np.ascontiguousarray(first.codes, dtype=np.int32),
+                z=z,
+                terms=tuple(idx),
+                term_offsets=tuple(toffs),
+                theta_index=np.array(tis, dtype=np.int32),
+                theta_row=np.array(trs, dtype=np.int32),
+                theta_col=np.array(tcs, dtype=np.int32),
+                _columns=allcols,
+            )
+        )
+    blocks.sort(key=lambda f: -f.nlev)  # stable: ties keep lme4's order
+    return terms, tuple(blocks), np.array(lower), tuple(names)
+
+
+def _check_terms(raw: list[_RawTerm], nobs: int) -> None:
+    for t in raw:
+        nl = len(t.levels)
+        if nl < 2:
+            raise DataError(
+                f"grouping factor {t.group!r} in {t.source} has {nl} level; a random effect needs at least 2"
+            )
+        if nl >= nobs:
+            raise DataError(
+                f"grouping factor {t.group!r} in {t.source} has {nl} levels for {nobs} observations; "
+                "the number of levels must be less than the number of observations"
+            )
+        if nl * t.z.shape[1] >= nobs:
+            raise DataError(
+                f"the term {t.source} has {nl * t.z.shape[1]} random effects ({nl} levels x {t.z.shape[1]} "
+                f"columns) for {nobs} observations; they and the residual variance are not identifiable"
+            )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
+    """Materialise a parsed formula on a data frame.
+
+    Rows with a missing value in any used column are dropped (as R's ``na.omit``).
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> d = build_design("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> d.fixed_names, d.theta_names
+    (('(Intercept)', 'Days'), ('Subject.(Intercept)', 'Subject.Days.(Intercept)', 'Subject.Days'))
+    """
+    pf = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if data.shape[0] == 0:
+        raise DataError("the data frame has no rows")
+    if not pf.random:
+        raise FormulaError(
+            f"the formula {pf.text!r} has no random-effects term such as (1 | g); "
+            "for a model without random effects use ordinary least squares"
+        )
+    used = _required(f"{pf.response} ~ {pf.fixed}")
+    for t in pf.random:
+        used |= _required(t.lhs)
+        used |= set(t.factors)
+    missing = sorted(v for v in used if v not in data.columns)
+    if missing:
+        import difflib
+
+        hints = []
+        for v in missing:
+            close = difflib.get_close_matches(v, [str(c) for c in data.columns], n=3)
+            hints.append(f"{v!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
+        raise FormulaError(f"the data has no column {', '.join(hints)}")
+    cols = [c for c in data.columns if c in used]
+    complete = data[cols].notna().all(axis=1).to_numpy()
+    n_dropped = int((~complete).sum())
+    if not complete.any():
+        raise DataError(f"every row has a missing value in at least one of the columns {cols}")
+    df = data.loc[complete, cols] if n_dropped else data[cols]
+    for c in cols:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            df = df.assign(**{c: df[c].cat.remove_unused_categories()})
+    nobs = df.shape[0]
+
+    try:
+        mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", df, na_action="ignore", output="numpy")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
+    ymat = np.asarray(mm.lhs, dtype=np.float64)
+    if ymat.ndim != 2 or ymat.shape[1] != 1:
+        raise DataError(f"the response {pf.response!r} must be one numeric column")
+    y = np.ascontiguousarray(ymat[:, 0])
+    x = np.asarray(mm.rhs, dtype=np.float64)
+    fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
+    _check_finite(y, pf.response)
+    for j, nm in enumerate(fixed_names):
+        _check_finite(x[:, j], nm)
+    if np.ptp(y) == 0.0:
+        raise DataError(f"the response {pf.response!r} is constant; there is no variation to model")
+    kept = _independent_columns(x)
+    dropped = tuple(nm for j, nm in enumerate(fixed_names) if j not in set(kept))
+    if dropped:
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
+            f"{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
+            MixedModelsWarning,
+            stacklevel=3,
+        )
+        x = x[:, kept]
+        fixed_names = tuple(fixed_names[j] for j in kept)
+    x = np.ascontiguousarray(x)
+
+    raw = []
+    for t in pf.random:
+        z, names, spec = _materialise(t.lhs, df, f"random-effects columns of {t.source}")
+        if z.shape[1] == 0:
+            raise FormulaError(f"the random-effects term {t.source} has no columns")
+        for j, nm in enumerate(names):
+            _check_finite(z[:, j], f"{nm} in {t.source}")
+        codes, levels = _grouping(df, t.factors)
+        raw.append(_RawTerm(t.group, t.factors, codes, levels, z, names, t.source, t.lhs, spec))
+    _check_terms(raw, nobs)
+    terms, factors, lower, names = _assemble(raw, nobs)
+    return Design(
+        formula=pf.text,
+        response=pf.response,
+        y=y,
+        x=x,
+        fixed_names=fixed_names,
+        fixed_spec=mm.rhs.model_spec,
+        dropped_fixed=dropped,
+        terms=terms,
+        factors=factors,
+        theta_lower=lower,
+        theta_names=names,
+        n_dropped_na=n_dropped,
+        row_index=df.index,
+    )
+
+
+def _check_finite(v: np.ndarray, name: str) -> None:
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{name!r} has {int(bad.sum())} non-finite values (first at row position {i}: {v[i]})")
+
+
+@dataclass(frozen=True)
+class GroupTerm:
+    """One random-effects term for `fit_arrays`: a grouping factor's codes and the term's columns.
+
+    Parameters
+    ----------
+    group : str
+        Name of the grouping factor. Terms with the same name share the factor (and its codes).
+    codes : array of int
+        Level of each observation, 0 .. nlevels-1.
+    z : array (n, k)
+        The term's model columns (a column of ones for a random intercept).
+    columns : sequence of str
+        Names of the k columns.
+    levels : sequence of str, optional
+        Level labels (default ``"0" .. str(nlevels-1)``).
+    """
+
+    group: str
+    codes: np.ndarray
+    z: np.ndarray
+    columns: tuple[str, ...]
+    levels: tuple[str, ...] | None = None
+
+
+def design_from_arrays(
+    y: np.ndarray, x: np.ndarray, fixed_names: tuple[str, ...], terms: list[GroupTerm]
+) -> Design:
+    """Build a `Design` from arrays (the embedding API; no formula, no missing values allowed)."""
+    y = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
+    if y.ndim != 1:
+        raise DataError(f"y must be one-dimensional, got shape {y.shape}")
+    n = y.shape[0]
+    if n == 0:
+        raise DataError("y has no observations")
+    x = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
+    if x.ndim != 2 or x.shape[0] != n:
+        raise DataError(f"X must have shape ({n}, p), got {x.shape}")
+    fixed_names = tuple(fixed_names)
+    if len(fixed_names) != x.shape[1]:
+        raise DataError(f"{len(fixed_names)} fixed-effect names for {x.shape[1]} columns of X")
+    _check_finite(y, "y")
+    for j, nm in enumerate(fixed_names):
+        _check_finite(x[:, j], nm)
+    if not terms:
+        raise DataError("at least one random-effects term is needed")
+    raw = []
+    for t in terms:
+        codes = np.asarray(t.codes)
+        if codes.shape != (n,) or not np.issubdtype(codes.dtype, np.integer):
+            raise DataError(f"codes of {t.group!r} must be integers of shape ({n},)")
+        z = np.asarray(t.z, dtype=np.float64)
+        if z.ndim == 1:
+            z = z[:, None]
+        if z.shape[0] != n:
+            raise DataError(f"z of {t.group!r} must have {n} rows, got {z.shape[0]}")
+        if len(t.columns) != z.shape[1]:
+            raise DataError(f"{len(t.columns)} column names for {z.shape[1]} columns of z in {t.group!r}")
+        if codes.min() < 0:
+            raise DataError(f"codes of {t.group!r} must be non-negative")
+        nlev = int(codes.max()) + 1
+        levels = pd.Index(list(t.levels) if t.levels is not None else [str(i) for i in range(nlev)], dtype=object)
+        if len(levels) < nlev:
+            raise DataError(f"{len(levels)} level labels for codes up to {nlev - 1} in {t.group!r}")
+        used = np.unique(codes)
+        if len(used) < len(levels):
+            remap = np.full(len(levels), -1)
+            remap[used] = np.arange(len(used))
+            codes = remap[codes]
+            levels = levels[used]
+        for j, nm in enumerate(t.columns):
+            _check_finite(z[:, j], f"{nm} of {t.group}")
+        src = f"({' + '.join(t.columns)} | {t.group})"
+        raw.append(
+            _RawTerm(t.group, (t.group,), codes.astype(np.int32), levels, z, tuple(t.columns), src, "", None)
+        )
+    _check_terms(raw, n)
+    terms_, factors, lower, names = _assemble(raw, n)
+    return Design(
+        formula="",
+        response="y",
+        y=y,
+        x=x,
+        fixed_names=fixed_names,
+        fixed_spec=None,
+        dropped_fixed=(),
+        terms=terms_,
+        factors=factors,
+        theta_lower=lower,
+        theta_names=names,
+        n_dropped_na=0,
+        row_index=pd.RangeIndex(n),
+    )

@@ -1,0 +1,227 @@
+"""Fitting: formula + data (`lmer`) or arrays (`fit_arrays`) -> engine -> optimiser -> `LmerResult`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .design import Design, GroupTerm, build_design, design_from_arrays
+from .exceptions import ConvergenceWarning, SingularFitWarning
+from .optimize import OptimResult, gradient_check, minimize_theta, scaled_gradient
+from .results import LmerResult
+
+__all__ = ["fit_arrays", "fit_design", "lmer", "result_at"]
+
+SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance
+GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
+
+
+def lmer(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    reml: bool = True,
+    start: Sequence[float] | None = None,
+    maxeval: int = 100_000,
+    data_name: str | None = None,
+) -> LmerResult:
+    """Fit a linear mixed model with lme4's formula language.
+
+    Parameters
+    ----------
+    formula : str
+        ``response ~ fixed terms + (terms | group) ...``. Random terms: ``(1 | g)``,
+        ``(1 + x | g)`` (correlated), ``(x || g)`` (uncorrelated), ``(1 | a/b)`` (nested),
+        ``(1 | a) + (1 | b)`` (crossed), ``(1 | a:b)``.
+    data : pandas.DataFrame
+        The data. Rows with a missing value in a used column are dropped.
+    reml : bool
+        REML (default) or maximum likelihood.
+    start : sequence of float, optional
+        Starting theta (lme4's parameterisation); default 1 on the diagonals, 0 elsewhere.
+    maxeval : int
+        Limit on objective evaluations.
+    data_name : str, optional
+        Name shown as ``Data:`` in the summary.
+
+    Returns
+    -------
+    LmerResult
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+    >>> m.fixef.round(3).tolist()
+    [12.665, 2.394]
+    >>> round(m.sigma, 2)
+    6.07
+    """
+    design = build_design(formula, data)
+    return fit_design(design, reml=reml, start=start, maxeval=maxeval, data_name=data_name)
+
+
+def fit_arrays(
+    y: np.ndarray,
+    x: np.ndarray,
+    terms: Sequence[GroupTerm],
+    *,
+    fixed_names: Sequence[str] | None = None,
+    reml: bool = True,
+    start: Sequence[float] | None = None,
+    maxeval: int = 100_000,
+) -> LmerResult:
+    """Fit from arrays, without formulas: the embedding API for other packages.
+
+    Parameters
+    ----------
+    y : array (n,)
+        Response.
+    x : array (n, p)
+        Fixed-effects model matrix (include a column of ones for an intercept).
+    terms : sequence of GroupTerm
+        Random-effects terms: grouping codes plus the term's columns. Terms naming the same group
+        share a grouping factor and get separate (uncorrelated) covariance blocks.
+    fixed_names : sequence of str, optional
+        Names of the columns of x (default ``x0, x1, ...``).
+    reml, start, maxeval
+        As for `lmer`.
+
+    Returns
+    -------
+    LmerResult
+        The same result object as `lmer` (``predict`` works on the fitted rows only).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedmodels as mm
+    >>> sleep = mm.datasets.load("sleepstudy")
+    >>> n = len(sleep)
+    >>> X = np.column_stack([np.ones(n), sleep["Days"]])
+    >>> term = mm.GroupTerm("Subject", sleep["Subject"].cat.codes.to_numpy(), X,
+    ...                     ("(Intercept)", "Days"), tuple(sleep["Subject"].cat.categories))
+    >>> m = mm.fit_arrays(sleep["Reaction"].to_numpy(), X, [term], fixed_names=["(Intercept)", "Days"])
+    >>> round(m.objective, 4)
+    1743.6283
+    """
+    x = np.asarray(x, dtype=float)
+    names = tuple(fixed_names) if fixed_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
+    design = design_from_arrays(y, x, names, list(terms))
+    return fit_design(design, reml=reml, start=start, maxeval=maxeval)
+
+
+def _default_start(design: Design) -> np.ndarray:
+    return np.where(design.theta_lower == 0.0, 1.0, 0.0)
+
+
+def fit_design(
+    design: Design,
+    *,
+    reml: bool = True,
+    start: Sequence[float] | None = None,
+    maxeval: int = 100_000,
+    data_name: str | None = None,
+) -> LmerResult:
+    """Fit a prepared `Design` (what `lmer` and `fit_arrays` call)."""
+    engine = _core.Engine(design.y, design.x, design.engine_factors())
+    if start is None:
+        x0 = _default_start(design)
+    else:
+        x0 = np.asarray(start, dtype=float)
+        if x0.shape != (design.ntheta,):
+            raise ValueError(f"start must have {design.ntheta} entries ({', '.join(design.theta_names)})")
+
+    def f(theta: np.ndarray) -> float:
+        return engine.objective(np.asarray(theta, dtype=float), reml)
+
+    opt = minimize_theta(f, x0, design.theta_lower, maxeval=maxeval)
+    theta = opt.theta
+    fx = f(theta)
+    grad, hdiag = gradient_check(f, theta, design.theta_lower, fx)
+    return _result(design, engine, theta, opt, grad, hdiag, reml, data_name)
+
+
+def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name: str | None = None) -> LmerResult:
+    """The result object at a given theta, without optimising (for profiles and for checking the
+    estimates that follow from a theta, e.g. lme4's)."""
+    engine = _core.Engine(design.y, design.x, design.engine_factors())
+    theta = np.asarray(theta, dtype=float)
+    opt = OptimResult(theta=theta, fun=np.nan, n_evals=0, message="not optimised", hit_maxeval=False)
+    zero = np.zeros_like(theta)
+    return _result(design, engine, theta, opt, zero, zero, reml, data_name, check=False)
+
+
+def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True) -> LmerResult:
+    fx = engine.objective(theta, reml)
+    ldl2, ldrx2, pwrss = engine.update(theta)
+    n, p = design.nobs, design.p
+    sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
+    beta, u = engine.solve()
+    lxx = engine.lxy()[:p, :p]
+    if p:
+        linv = np.linalg.solve(lxx, np.eye(p))
+        vcov = sigma**2 * linv.T @ linv
+    else:
+        vcov = np.zeros((0, 0))
+    condcov_u = engine.condcov()
+    bs, ccs = [], []
+    off = 0
+    for fi, fac in enumerate(design.factors):
+        t = np.zeros((fac.k, fac.k))
+        t[fac.theta_row, fac.theta_col] = theta[fac.theta_index]
+        ui = u[off : off + fac.nlev * fac.k].reshape(fac.nlev, fac.k)
+        off += fac.nlev * fac.k
+        bs.append(ui @ t.T)
+        ccs.append(sigma**2 * np.einsum("ab,lbc,dc->lad", t, condcov_u[fi], t))
+    deviance = fx if not reml else engine.objective(theta, False)  # L depends on theta only
+    singular = bool(np.any(theta[design.theta_lower == 0.0] < SINGULAR_TOL))
+    messages = []
+    free = ~((design.theta_lower == 0.0) & (theta <= 0.0))
+    sg = scaled_gradient(grad, hdiag)
+    max_grad = float(np.max(sg[free])) if free.any() else 0.0
+    converged = check and not opt.hit_maxeval and max_grad < GRADIENT_TOL
+    if not check:
+        pass
+    elif opt.hit_maxeval:
+        msg = f"optimizer stopped at its limit of {opt.n_evals} evaluations before converging"
+        messages.append(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+    elif not converged:
+        msg = (f"model failed to converge: max|grad| = {max_grad:.3g} (tol = {GRADIENT_TOL}); "
+               f"gradient {np.array2string(grad, precision=3)}")
+        messages.append(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+    if singular and check:
+        where = [design.theta_names[i] for i in np.flatnonzero((design.theta_lower == 0.0) & (theta < SINGULAR_TOL))]
+        msg = ("boundary (singular) fit: a variance is zero or a correlation is +-1 at "
+               + ", ".join(where) + " (see is_singular)")
+        messages.append(msg)
+        warnings.warn(msg, SingularFitWarning, stacklevel=4)
+    names = list(design.fixed_names)
+    return LmerResult(
+        design=design,
+        reml=reml,
+        theta=np.array(theta, dtype=float),
+        sigma=sigma,
+        fixef=pd.Series(beta, index=names, name="Estimate"),
+        vcov=pd.DataFrame(vcov, index=names, columns=names),
+        objective=float(fx),
+        deviance=float(deviance),
+        ldl2=float(ldl2),
+        ldrx2=float(ldrx2),
+        pwrss=float(pwrss),
+        n_evals=opt.n_evals,
+        converged=converged,
+        optimizer_message=opt.message,
+        gradient=grad,
+        is_singular=singular,
+        messages=tuple(messages),
+        data_name=data_name,
+        _b=tuple(bs),
+        _condcov=tuple(ccs),
+        _blocks=engine.describe(),
+    )

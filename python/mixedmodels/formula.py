@@ -1,0 +1,225 @@
+"""Symbolic side of a mixed-model formula: pull lme4's bar terms out before formulaic sees the rest.
+
+``mAch ~ ses + (1 + ses | school)`` becomes a response ``mAch``, a fixed part ``ses`` (materialised by
+formulaic) and one `RandomTerm` with left-hand side ``1 + ses`` on grouping factor ``school``.
+Nesting ``(1 | a/b)`` expands to ``(1 | b:a) + (1 | a)`` and ``(x || g)`` to one term per column
+group, exactly as lme4 1.1 does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import formulaic
+
+from .exceptions import FormulaError
+
+__all__ = ["ParsedFormula", "RandomTerm", "parse_formula"]
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term ``(lhs | group)`` after expansion of ``/`` and ``||``.
+
+    Attributes
+    ----------
+    lhs : str
+        The model formula of the term's columns, e.g. ``"1 + ses"`` or ``"0 + Days"``.
+    factors : tuple of str
+        The grouping variables; more than one for an interaction grouping ``a:b``.
+    source : str
+        The bar term as the user wrote it.
+    """
+
+    lhs: str
+    factors: tuple[str, ...]
+    source: str
+
+    @property
+    def group(self) -> str:
+        """The grouping factor's name as lme4 prints it (``a:b`` for an interaction)."""
+        return ":".join(self.factors)
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A formula split into its response, fixed part and random terms."""
+
+    text: str
+    response: str
+    fixed: str
+    random: tuple[RandomTerm, ...]
+
+
+def _error(text: str, pos: int, message: str) -> FormulaError:
+    caret = " " * pos + "^"
+    return FormulaError(f"{message} at position {pos} of the formula:\n  {text}\n  {caret}")
+
+
+def _matching_paren(text: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise _error(text, start, "unbalanced parenthesis: '(' is never closed")
+
+
+def _top_level(text: str, start: int, end: int, char: str) -> list[int]:
+    """Positions of `char` at parenthesis depth 0 within text[start:end]."""
+    out, depth = [], 0
+    for i in range(start, end):
+        c = text[i]
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == char and depth == 0:
+            out.append(i)
+    return out
+
+
+def _check_parens(text: str) -> None:
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                raise _error(text, i, "unbalanced parenthesis: ')' without an opening '('")
+    if depth > 0:
+        raise _error(text, text.rfind("("), "unbalanced parenthesis: '(' is never closed")
+
+
+_NAME = re.compile(r"^\s*([A-Za-z_.][\w.]*|`[^`]+`)\s*$")
+
+
+def _group_factors(text: str, expr: str, pos: int) -> list[tuple[str, ...]]:
+    """Grouping expression -> one tuple of variable names per expanded term (lme4 order)."""
+    if not expr.strip():
+        raise _error(text, pos, "empty grouping factor after '|'")
+    slash = [s for s in expr.split("/")]
+    parts: list[list[str]] = []
+    offset = pos
+    for s in slash:
+        names = []
+        for piece in s.split(":"):
+            m = _NAME.match(piece)
+            if not m:
+                raise _error(text, offset, f"grouping factor {piece.strip()!r} is not a variable name")
+            names.append(m.group(1).strip("`"))
+            offset += len(piece) + 1
+        parts.append(names)
+    if len(parts) == 1:
+        return [tuple(parts[0])]
+    # a/b/c -> c:b:a, b:a, a  (lme4's makeInteraction: innermost first)
+    out = []
+    for depth in range(len(parts), 0, -1):
+        names: list[str] = []
+        for p in reversed(parts[:depth]):
+            names.extend(p)
+        out.append(tuple(names))
+    return out
+
+
+def _lhs_terms(lhs: str) -> list[str]:
+    """For ``||``: the lhs split into formulaic terms, the intercept first (lme4 1.1 semantics)."""
+    try:
+        terms = [str(t) for t in formulaic.Formula(lhs)]
+    except Exception as exc:  # formulaic raises several types for bad syntax
+        raise FormulaError(f"cannot parse random-effects terms {lhs!r}: {exc}") from exc
+    out = []
+    for t in terms:
+        out.append("1" if t == "1" else f"0 + {t}")
+    return out
+
+
+def parse_formula(text: str) -> ParsedFormula:
+    """Split an lme4 formula into response, fixed part and random-effects terms.
+
+    Parameters
+    ----------
+    text : str
+        A formula such as ``"Reaction ~ Days + (Days | Subject)"``.
+
+    Returns
+    -------
+    ParsedFormula
+
+    Examples
+    --------
+    >>> pf = parse_formula("y ~ x + (1 | a/b) + (x || g)")
+    >>> pf.fixed
+    'x'
+    >>> [(t.lhs, t.group) for t in pf.random]
+    [('1', 'b:a'), ('1', 'a'), ('1', 'g'), ('0 + x', 'g')]
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"the formula must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise FormulaError("the formula is empty")
+    _check_parens(text)
+    tildes = _top_level(text, 0, len(text), "~")
+    if not tildes:
+        raise FormulaError(f"the formula has no '~' separating the response from the terms: {text!r}")
+    if len(tildes) > 1:
+        raise _error(text, tildes[1], "the formula has more than one '~'")
+    t = tildes[0]
+    response = text[:t].strip()
+    if not response:
+        raise _error(text, 0, "the formula has no response on the left of '~'")
+    rhs_start = t + 1
+    spans: list[tuple[int, int]] = []
+    terms: list[RandomTerm] = []
+    i = rhs_start
+    while i < len(text):
+        if text[i] == "(":
+            j = _matching_paren(text, i)
+            bars = _top_level(text, i + 1, j, "|")
+            if bars:
+                spans.append((i, j + 1))
+                terms.extend(_bar_term(text, i, j, bars))
+            i = j + 1
+        else:
+            if text[i] == "|":
+                raise _error(text, i, "a random-effects term '(... | g)' must be in parentheses")
+            i += 1
+    pieces, last = [], rhs_start
+    for a, b in spans:
+        pieces.append(text[last:a])
+        pieces.append(" ")
+        last = b
+    pieces.append(text[last:])
+    fixed = "".join(pieces)
+    fixed = re.sub(r"\+\s*(?=[+)]|-|$)", "", fixed.strip())
+    fixed = re.sub(r"^\s*\+", "", fixed).strip()
+    fixed = re.sub(r"\s+", " ", fixed)
+    if not fixed:
+        fixed = "1"
+    elif fixed.startswith("-"):
+        fixed = "1 " + fixed
+    return ParsedFormula(text=text, response=response, fixed=fixed, random=tuple(terms))
+
+
+def _bar_term(text: str, i: int, j: int, bars: list[int]) -> list[RandomTerm]:
+    source = text[i : j + 1]
+    b = bars[0]
+    double = b + 1 < j and text[b + 1] == "|"
+    if len(bars) > (2 if double else 1):
+        raise _error(text, bars[-1], "a random-effects term has more than one '|'")
+    lhs = text[i + 1 : b].strip()
+    gstart = b + 2 if double else b + 1
+    if not lhs:
+        raise _error(text, i + 1, "empty left-hand side in a random-effects term (write '1' for an intercept)")
+    groups = _group_factors(text, text[gstart:j], gstart)
+    lhs_list = _lhs_terms(lhs) if double else [lhs]
+    out = []
+    for g in groups:
+        for lhs_i in lhs_list:
+            out.append(RandomTerm(lhs=lhs_i, factors=g, source=source))
+    return out

@@ -1,0 +1,222 @@
+"""One table model rendered as text (lme4-style summary, arm-style display) and as HTML."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Summary", "Table", "block_description", "display_text", "format_column"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table: header cells, rows of cells, and which columns are left-aligned."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    left: tuple[int, ...] = (0,)
+
+    def text(self) -> str:
+        ncol = len(self.header)
+        widths = [max(len(self.header[j]), *(len(r[j]) for r in self.rows)) if self.rows else len(self.header[j])
+                  for j in range(ncol)]
+
+        def line(cells):
+            out = []
+            for j, c in enumerate(cells):
+                out.append(c.ljust(widths[j]) if j in self.left else c.rjust(widths[j]))
+            return " " + " ".join(out).rstrip()
+
+        lines = [self.title] if self.title else []
+        lines.append(line(self.header))
+        lines.extend(line(r) for r in self.rows)
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
+        )
+        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def format_column(values, digits: int = 4, max_decimals: int = 8) -> list[str]:
+    """Format numbers with one number of decimals, enough for `digits` significant digits in the
+    smallest non-zero magnitude (R's ``format`` rule, simplified).
+
+    Examples
+    --------
+    >>> format_column([251.405, 10.467])
+    ['251.41', '10.47']
+    """
+    vals = [float(v) for v in values]
+    finite = [abs(v) for v in vals if math.isfinite(v) and v != 0.0]
+    dec = 0
+    for a in finite:
+        dec = max(dec, digits - 1 - math.floor(math.log10(a)))
+    dec = min(max(dec, 0), max_decimals)
+    return ["NaN" if math.isnan(v) else (f"{v:.{dec}f}" if math.isfinite(v) else str(v)) for v in vals]
+
+
+def _re_table(m, digits: int = 4, variance: bool = True) -> Table:
+    rows = []
+    names, vars_, sds, corr_rows = [], [], [], []
+    for name, term, cov in m._term_covs():
+        sd = np.sqrt(np.diag(cov))
+        for i, c in enumerate(term.columns):
+            names.append((name if i == 0 else "", c))
+            vars_.append(cov[i, i])
+            sds.append(sd[i])
+            cr = []
+            for j in range(i):
+                cr.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else float("nan"))
+            corr_rows.append(cr)
+    names.append(("Residual", ""))
+    vars_.append(m.sigma**2)
+    sds.append(m.sigma)
+    corr_rows.append([])
+    fv, fs = format_column(vars_, digits), format_column(sds, digits)
+    ncorr = max((len(c) for c in corr_rows), default=0)
+    for (g, c), v, s, cr in zip(names, fv, fs, corr_rows, strict=True):
+        cells = [g, c] + ([v] if variance else []) + [s]
+        cells += [f"{x:.2f}" for x in cr] + [""] * (ncorr - len(cr))
+        rows.append(tuple(cells))
+    header = ["Groups", "Name"] + (["Variance"] if variance else []) + ["Std.Dev."]
+    header += ["Corr"] + [""] * (ncorr - 1) if ncorr else []
+    return Table("Random effects:" if variance else "Error terms:", tuple(header), tuple(rows), left=(0, 1))
+
+
+def _fixed_table(m, digits: int = 4) -> Table:
+    est, se, t = m.fixef.to_numpy(), m.fixef_se.to_numpy(), m.fixef_t.to_numpy()
+    fe, fse, ft = format_column(est, digits), format_column(se, digits), format_column(t, 3, 3)
+    rows = tuple((n, a, b, c) for n, a, b, c in zip(m.fixef.index, fe, fse, ft, strict=True))
+    return Table("Fixed effects:", ("", "Estimate", "Std. Error", "t value"), rows)
+
+
+def _corr_table(m) -> Table | None:
+    p = len(m.fixef)
+    if p < 2:
+        return None
+    v = m.vcov.to_numpy()
+    s = np.sqrt(np.diag(v))
+    c = v / np.outer(s, s)
+    short = [_abbrev(n) for n in m.fixef.index]
+    rows = []
+    for i in range(1, p):
+        rows.append((m.fixef.index[i], *[f"{c[i, j]:.3f}" for j in range(i)], *[""] * (p - 1 - i)))
+    return Table("Correlation of Fixed Effects:", ("", *short[: p - 1]), tuple(rows))
+
+
+def _abbrev(name: str, n: int = 6) -> str:
+    if len(name) <= n:
+        return name
+    core = "".join(ch for ch in name if ch.isalnum() or ch in ":.")
+    if len(core) <= n:
+        return core
+    head, rest = core[0], core[1:]
+    rest_nv = "".join(ch for ch in rest if ch.lower() not in "aeiou")
+    return (head + rest_nv)[:n]
+
+
+def _warning_lines(m) -> list[str]:
+    return list(m.messages)
+
+
+class Summary:
+    """The lme4-style summary of a fit: ``print(m.summary())`` or display it in a notebook."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def _header(self) -> list[str]:
+        m = self.model
+        kind = "REML" if m.reml else "maximum likelihood"
+        out = [f"Linear mixed model fit by {kind}", f"Formula: {m.formula}"]
+        if m.data_name:
+            out.append(f"   Data: {m.data_name}")
+        if m.n_dropped:
+            out.append(f"   ({m.n_dropped} observation{'s' if m.n_dropped > 1 else ''} deleted due to missingness)")
+        return out
+
+    def _criterion(self) -> Table | str:
+        m = self.model
+        if m.reml:
+            return f"REML criterion at convergence: {m.objective:.1f}"
+        vals = format_column([m.aic, m.bic, m.loglik, m.deviance], 1, 1)
+        return Table("", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=())
+
+    def _residuals(self) -> Table:
+        r = self.model.residuals(scaled=True).to_numpy()
+        q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
+        return Table("Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=())
+
+    def _groups_line(self) -> str:
+        m = self.model
+        g = "; ".join(f"{k}, {v}" for k, v in m.ngroups.items())
+        return f"Number of obs: {m.nobs}, groups:  {g}"
+
+    def _parts(self) -> list:
+        m = self.model
+        parts: list = ["\n".join(self._header()), self._criterion(), self._residuals(), _re_table(m),
+                       self._groups_line(), _fixed_table(m)]
+        ct = _corr_table(m)
+        if ct is not None:
+            parts.append(ct)
+        if m.design.dropped_fixed:
+            parts.append("fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.design.dropped_fixed))
+        w = _warning_lines(m)
+        if w:
+            parts.append("\n".join(w))
+        return parts
+
+    def __str__(self) -> str:
+        out = []
+        for p in self._parts():
+            out.append(p.text() if isinstance(p, Table) else p)
+        # the groups line belongs directly under the random-effects table
+        text = "\n\n".join(out)
+        return text.replace("\n\nNumber of obs:", "\nNumber of obs:")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        out = ['<div class="mixedmodels-summary">']
+        for p in self._parts():
+            if isinstance(p, Table):
+                out.append(p.html())
+            else:
+                out.append("<p>" + html.escape(p).replace("\n", "<br>") + "</p>")
+        out.append("</div>")
+        return "\n".join(out)
+
+
+def display_text(m, digits: int = 2) -> str:
+    """The ``arm::display`` view: estimates and SEs, error-term SDs and correlations, n, AIC."""
+    call = f"lmer(formula = {m.formula}" + (f", data = {m.data_name}" if m.data_name else "") + ")"
+    est = [f"{v:.{digits}f}" for v in m.fixef.to_numpy()]
+    se = [f"{v:.{digits}f}" for v in m.fixef_se.to_numpy()]
+    fixed = Table("", ("", "coef.est", "coef.se"), tuple(zip(m.fixef.index, est, se, strict=True)))
+    re = _re_table(m, digits=digits + 1, variance=False)
+    lines = [call, fixed.text()[1:] if fixed.text().startswith(" ") else fixed.text(), "", re.text(), "---"]
+    g = ", ".join(f"{k}, {v}" for k, v in m.ngroups.items())
+    lines.append(f"number of obs: {m.nobs}, groups: {g}")
+    lines.append(f"AIC = {m.aic:.1f}, deviance = {m.deviance:.1f}")
+    return "\n".join(lines)
+
+
+def block_description(m) -> str:
+    """Rows of L's blocks labelled by grouping factor (engine order) and 'fixed'."""
+    labels = [f.name for f in m.design.factors] + ["fixed"]
+    rows = [line.split("\t") for line in m._blocks.strip().split("\n")]
+    width = max(len(c) for r in rows for c in r) + 2
+    lw = max(len(x) for x in labels) + 2
+    out = ["rows".ljust(lw) + "".join(x.ljust(width) for x in labels).rstrip()]
+    for lab, r in zip(labels, rows, strict=True):
+        out.append(lab.ljust(lw) + "".join(c.ljust(width) for c in r).rstrip())
+    return "\n".join(out)
