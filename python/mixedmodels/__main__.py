@@ -1,0 +1,7 @@
+"""``python -m mixedmodels`` is the ``mixedmodels`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

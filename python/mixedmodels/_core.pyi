@@ -1,0 +1,66 @@
+"""
+C++ core of mixedmodels: penalised least squares with a blocked Cholesky factor.
+"""
+from __future__ import annotations
+import mixedmodels.exceptions
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['Engine', 'InvalidInputError', 'NotPositiveDefiniteError', 'TooLargeError']
+class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
+    pass
+class InvalidInputError(mixedmodels.exceptions.CoreError):
+    pass
+class TooLargeError(mixedmodels.exceptions.CoreError):
+    pass
+class Engine:
+    """
+    Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).
+    """
+    def __init__(self, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], factors: list, dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1) -> None:
+        """
+        Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], theta_index, theta_row, theta_col), largest factor first.
+        """
+    def condcov(self) -> list:
+        """
+        Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.
+        """
+    def dense(self, of_l: bool) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.
+        """
+    def describe(self) -> str:
+        """
+        Block types of L, one row of blocks per line.
+        """
+    def lxy(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        The [X y] diagonal block of L, (p+1) x (p+1) lower triangular.
+        """
+    def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
+        """
+        REML criterion or -2 log-likelihood at theta (updates L).
+        """
+    def solve(self) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+        """
+        (beta, u) at the current theta: fixed effects and spherical random effects (engine order).
+        """
+    def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[float, float, float]:
+        """
+        Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).
+        """
+    @property
+    def k(self) -> list[int]:
+        ...
+    @property
+    def nlev(self) -> list[int]:
+        ...
+    @property
+    def nobs(self) -> int:
+        ...
+    @property
+    def ntheta(self) -> int:
+        ...
+    @property
+    def p(self) -> int:
+        ...
