@@ -39,25 +39,48 @@ def simulate_crossed(n: int, n1: int, n2: int, seed: int = 2) -> pd.DataFrame:
 
 
 WORKLOADS = {
-    "hsb": Workload("hsb", "mAch ~ ses + (ses | school)",
-                    {"formula": "mAch ~ ses", "groups": "school", "re_formula": "~ses"},
-                    "High School and Beyond, 7,185 rows, 160 schools, correlated slope"),
-    "sleepstudy": Workload("sleepstudy", "Reaction ~ Days + (Days | Subject)",
-                           {"formula": "Reaction ~ Days", "groups": "Subject", "re_formula": "~Days"},
-                           "sleepstudy, 180 rows, 18 subjects, correlated slope"),
-    "sim100k": Workload("sim100k", "y ~ x1 + x2 + (1 + x1 + x2 | g)",
-                        {"formula": "y ~ x1 + x2", "groups": "g", "re_formula": "~x1 + x2"},
-                        "simulated, 100,000 rows, 2,000 groups, intercept + 2 correlated slopes"),
-    "sim1m": Workload("sim1m", "y ~ x1 + x2 + (1 + x1 + x2 | g)",
-                      {"formula": "y ~ x1 + x2", "groups": "g", "re_formula": "~x1 + x2"},
-                      "simulated, 1,000,000 rows, 20,000 groups, intercept + 2 correlated slopes"),
-    "insteval": Workload("insteval", "y ~ service + (1 | s) + (1 | d) + (1 | dept)", None,
-                         "InstEval, 73,421 rows, crossed s (2,972) x d (1,128) + dept (14)"),
-    "insteval_slope": Workload("insteval_slope",
-                               "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept) + (0 + service | dept)", None,
-                               "InstEval with a service effect varying by department"),
-    "crossed200k": Workload("crossed200k", "y ~ x + (1 | f1) + (1 | f2)", None,
-                            "simulated crossed, 200,000 rows, 5,000 x 500 levels"),
+    "hsb": Workload(
+        "hsb",
+        "mAch ~ ses + (ses | school)",
+        {"formula": "mAch ~ ses", "groups": "school", "re_formula": "~ses"},
+        "High School and Beyond, 7,185 rows, 160 schools, correlated slope",
+    ),
+    "sleepstudy": Workload(
+        "sleepstudy",
+        "Reaction ~ Days + (Days | Subject)",
+        {"formula": "Reaction ~ Days", "groups": "Subject", "re_formula": "~Days"},
+        "sleepstudy, 180 rows, 18 subjects, correlated slope",
+    ),
+    "sim100k": Workload(
+        "sim100k",
+        "y ~ x1 + x2 + (1 + x1 + x2 | g)",
+        {"formula": "y ~ x1 + x2", "groups": "g", "re_formula": "~x1 + x2"},
+        "simulated, 100,000 rows, 2,000 groups, intercept + 2 correlated slopes",
+    ),
+    "sim1m": Workload(
+        "sim1m",
+        "y ~ x1 + x2 + (1 + x1 + x2 | g)",
+        {"formula": "y ~ x1 + x2", "groups": "g", "re_formula": "~x1 + x2"},
+        "simulated, 1,000,000 rows, 20,000 groups, intercept + 2 correlated slopes",
+    ),
+    "insteval": Workload(
+        "insteval",
+        "y ~ service + (1 | s) + (1 | d) + (1 | dept)",
+        None,
+        "InstEval, 73,421 rows, crossed s (2,972) x d (1,128) + dept (14)",
+    ),
+    "insteval_slope": Workload(
+        "insteval_slope",
+        "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept) + (0 + service | dept)",
+        None,
+        "InstEval with a service effect varying by department",
+    ),
+    "crossed200k": Workload(
+        "crossed200k",
+        "y ~ x + (1 | f1) + (1 | f2)",
+        None,
+        "simulated crossed, 200,000 rows, 5,000 x 500 levels",
+    ),
 }
 
 

@@ -6,8 +6,8 @@
 [251.41, 10.47]
 """
 
-from . import exceptions  # noqa: I001  (first: the core registers its exceptions under it)
-from . import _core, datasets
+from . import exceptions  # noqa: I001, F401  (first: the core registers its exceptions under it)
+from . import _core, datasets  # noqa: F401
 from .design import GroupTerm
 from .exceptions import (
     ConvergenceWarning,

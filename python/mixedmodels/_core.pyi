@@ -1,23 +1,38 @@
 """
 C++ core of mixedmodels: penalised least squares with a blocked Cholesky factor.
 """
+
 from __future__ import annotations
-import mixedmodels.exceptions
+
+import typing
+
 import numpy
 import numpy.typing
-import typing
-__all__: list[str] = ['Engine', 'InvalidInputError', 'NotPositiveDefiniteError', 'TooLargeError']
+
+import mixedmodels.exceptions
+
+__all__: list[str] = ["Engine", "InvalidInputError", "NotPositiveDefiniteError", "TooLargeError"]
+
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass
+
 class InvalidInputError(mixedmodels.exceptions.CoreError):
     pass
+
 class TooLargeError(mixedmodels.exceptions.CoreError):
     pass
+
 class Engine:
     """
     Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).
     """
-    def __init__(self, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], factors: list, dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1) -> None:
+    def __init__(
+        self,
+        y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        factors: list,
+        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+    ) -> None:
         """
         Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], theta_index, theta_row, theta_col), largest factor first.
         """
@@ -45,22 +60,19 @@ class Engine:
         """
         (beta, u) at the current theta: fixed effects and spherical random effects (engine order).
         """
-    def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[float, float, float]:
+    def update(
+        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
+    ) -> tuple[float, float, float]:
         """
         Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).
         """
     @property
-    def k(self) -> list[int]:
-        ...
+    def k(self) -> list[int]: ...
     @property
-    def nlev(self) -> list[int]:
-        ...
+    def nlev(self) -> list[int]: ...
     @property
-    def nobs(self) -> int:
-        ...
+    def nobs(self) -> int: ...
     @property
-    def ntheta(self) -> int:
-        ...
+    def ntheta(self) -> int: ...
     @property
-    def p(self) -> int:
-        ...
+    def p(self) -> int: ...

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DataError, FormulaError, MixedModelsWarning
-from .formula import ParsedFormula, RandomTerm, parse_formula
+from .formula import ParsedFormula, parse_formula
 from .names import level_label, r_name
 
 __all__ = ["Design", "Factor", "Term", "build_design", "design_from_arrays"]
@@ -118,7 +118,15 @@ def _as_factor(col: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
     if isinstance(col.dtype, pd.CategoricalDtype):
         cat = col.cat.remove_unused_categories()
         codes = cat.cat.codes.to_numpy()
-        levels = pd.Index([level_label(v) for v in cat.cat.categories], dtype=object)
+        cats = cat.cat.categories
+        if (
+            pd.api.types.is_string_dtype(cats.dtype)
+            or cats.dtype == object
+            and all(isinstance(v, str) for v in cats)
+        ):
+            levels = pd.Index(cats.astype(str).to_numpy(dtype=object), dtype=object)
+        else:
+            levels = pd.Index([level_label(v) for v in cats.tolist()], dtype=object)
     else:
         values = col.to_numpy()
         try:
@@ -145,11 +153,11 @@ def _grouping(data: pd.DataFrame, variables: tuple[str, ...]) -> tuple[np.ndarra
 
 def _materialise(spec_text: str, data: pd.DataFrame, what: str):
     try:
-        mm = formulaic.model_matrix(spec_text, data, na_action="ignore", output="numpy")
+        mm = formulaic.model_matrix(spec_text, data, na_action="ignore")  # pandas output: faster than numpy
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
-    return np.ascontiguousarray(np.asarray(mm, dtype=np.float64)), names, mm.model_spec
+    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, mm.model_spec
 
 
 def _required(text: str) -> set[str]:
@@ -214,7 +222,9 @@ class _RawTerm:
         return self.z.shape[1]
 
 
-def _assemble(raw: list[_RawTerm], nobs: int) -> tuple[tuple[Term, ...], tuple[Factor, ...], np.ndarray, tuple]:
+def _assemble(
+    raw: list[_RawTerm], nobs: int
+) -> tuple[tuple[Term, ...], tuple[Factor, ...], np.ndarray, tuple]:
     order = _lme4_order([len(t.levels) for t in raw])
     raw = [raw[i] for i in order]
     terms = tuple(Term(t.group, t.columns, t.source, t.lhs, t.spec) for t in raw)
@@ -338,16 +348,25 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
             df = df.assign(**{c: df[c].cat.remove_unused_categories()})
     nobs = df.shape[0]
 
-    try:
-        mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", df, na_action="ignore", output="numpy")
-    except Exception as exc:
-        raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
-    ymat = np.asarray(mm.lhs, dtype=np.float64)
-    if ymat.ndim != 2 or ymat.shape[1] != 1:
-        raise DataError(f"the response {pf.response!r} must be one numeric column")
-    y = np.ascontiguousarray(ymat[:, 0])
-    x = np.asarray(mm.rhs, dtype=np.float64)
-    fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
+    if pf.response in df.columns:  # a plain column: no need to materialise it
+        if not pd.api.types.is_numeric_dtype(df[pf.response]) or pd.api.types.is_bool_dtype(df[pf.response]):
+            raise DataError(
+                f"the response {pf.response!r} must be numeric, it has dtype {df[pf.response].dtype}"
+            )
+        y = np.ascontiguousarray(df[pf.response].to_numpy(dtype=np.float64))
+        x, fixed_names, fixed_spec = _materialise(pf.fixed, df, f"fixed-effects model matrix of {pf.text!r}")
+    else:
+        try:
+            mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", df, na_action="ignore")
+        except Exception as exc:
+            raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
+        ymat = mm.lhs.to_numpy(dtype=np.float64)
+        if ymat.ndim != 2 or ymat.shape[1] != 1:
+            raise DataError(f"the response {pf.response!r} must be one numeric column")
+        y = np.ascontiguousarray(ymat[:, 0])
+        x = mm.rhs.to_numpy(dtype=np.float64)
+        fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
+        fixed_spec = mm.rhs.model_spec
     _check_finite(y, pf.response)
     for j, nm in enumerate(fixed_names):
         _check_finite(x[:, j], nm)
@@ -383,7 +402,7 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
         y=y,
         x=x,
         fixed_names=fixed_names,
-        fixed_spec=mm.rhs.model_spec,
+        fixed_spec=fixed_spec,
         dropped_fixed=dropped,
         terms=terms,
         factors=factors,
@@ -398,7 +417,9 @@ def _check_finite(v: np.ndarray, name: str) -> None:
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{name!r} has {int(bad.sum())} non-finite values (first at row position {i}: {v[i]})")
+        raise DataError(
+            f"{name!r} has {int(bad.sum())} non-finite values (first at row position {i}: {v[i]})"
+        )
 
 
 @dataclass(frozen=True)
@@ -462,7 +483,9 @@ def design_from_arrays(
         if codes.min() < 0:
             raise DataError(f"codes of {t.group!r} must be non-negative")
         nlev = int(codes.max()) + 1
-        levels = pd.Index(list(t.levels) if t.levels is not None else [str(i) for i in range(nlev)], dtype=object)
+        levels = pd.Index(
+            list(t.levels) if t.levels is not None else [str(i) for i in range(nlev)], dtype=object
+        )
         if len(levels) < nlev:
             raise DataError(f"{len(levels)} level labels for codes up to {nlev - 1} in {t.group!r}")
         used = np.unique(codes)

@@ -22,8 +22,10 @@ class Table:
 
     def text(self) -> str:
         ncol = len(self.header)
-        widths = [max(len(self.header[j]), *(len(r[j]) for r in self.rows)) if self.rows else len(self.header[j])
-                  for j in range(ncol)]
+        widths = [
+            max(len(self.header[j]), *(len(r[j]) for r in self.rows)) if self.rows else len(self.header[j])
+            for j in range(ncol)
+        ]
 
         def line(cells):
             out = []
@@ -38,9 +40,7 @@ class Table:
 
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
-        )
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
         cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
         return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -113,14 +113,16 @@ def _corr_table(m) -> Table | None:
 
 
 def _abbrev(name: str, n: int = 6) -> str:
-    if len(name) <= n:
-        return name
-    core = "".join(ch for ch in name if ch.isalnum() or ch in ":.")
-    if len(core) <= n:
-        return core
-    head, rest = core[0], core[1:]
-    rest_nv = "".join(ch for ch in rest if ch.lower() not in "aeiou")
-    return (head + rest_nv)[:n]
+    """R's ``abbreviate(name, n)``: drop lower-case vowels from the right, then lower-case letters,
+    never the first character (``(Intercept)`` -> ``(Intr)``)."""
+    chars = list(name)
+    for pool in ("aeiou", "abcdefghijklmnopqrstuvwxyz"):
+        i = len(chars) - 1
+        while len(chars) > n and i > 0:
+            if chars[i] in pool:
+                del chars[i]
+            i -= 1
+    return "".join(chars[:n]) if len(chars) > n else "".join(chars)
 
 
 def _warning_lines(m) -> list[str]:
@@ -140,7 +142,9 @@ class Summary:
         if m.data_name:
             out.append(f"   Data: {m.data_name}")
         if m.n_dropped:
-            out.append(f"   ({m.n_dropped} observation{'s' if m.n_dropped > 1 else ''} deleted due to missingness)")
+            out.append(
+                f"   ({m.n_dropped} observation{'s' if m.n_dropped > 1 else ''} deleted due to missingness)"
+            )
         return out
 
     def _criterion(self) -> Table | str:
@@ -148,12 +152,16 @@ class Summary:
         if m.reml:
             return f"REML criterion at convergence: {m.objective:.1f}"
         vals = format_column([m.aic, m.bic, m.loglik, m.deviance], 1, 1)
-        return Table("", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=())
+        return Table(
+            "", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=()
+        )
 
     def _residuals(self) -> Table:
         r = self.model.residuals(scaled=True).to_numpy()
         q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
-        return Table("Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=())
+        return Table(
+            "Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=()
+        )
 
     def _groups_line(self) -> str:
         m = self.model
@@ -162,13 +170,22 @@ class Summary:
 
     def _parts(self) -> list:
         m = self.model
-        parts: list = ["\n".join(self._header()), self._criterion(), self._residuals(), _re_table(m),
-                       self._groups_line(), _fixed_table(m)]
+        parts: list = [
+            "\n".join(self._header()),
+            self._criterion(),
+            self._residuals(),
+            _re_table(m),
+            self._groups_line(),
+            _fixed_table(m),
+        ]
         ct = _corr_table(m)
         if ct is not None:
             parts.append(ct)
         if m.design.dropped_fixed:
-            parts.append("fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.design.dropped_fixed))
+            parts.append(
+                "fixed-effect model matrix is rank deficient so dropping: "
+                + ", ".join(m.design.dropped_fixed)
+            )
         w = _warning_lines(m)
         if w:
             parts.append("\n".join(w))

@@ -99,7 +99,9 @@ class LmerResult:
     @property
     def fixef_t(self) -> pd.Series:
         """t statistics of the fixed effects (estimate / standard error)."""
-        return pd.Series(self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="t value")
+        return pd.Series(
+            self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="t value"
+        )
 
     # ------------------------------------------------------------------ variance components
     @cached_property
@@ -318,7 +320,9 @@ class LmerResult:
         for ti in f.terms:
             spec = d.terms[ti].spec
             try:
-                cols.append(np.asarray(spec.get_model_matrix(newdata, na_action="ignore", output="numpy"), float))
+                cols.append(
+                    np.asarray(spec.get_model_matrix(newdata, na_action="ignore", output="numpy"), float)
+                )
             except KeyError as exc:
                 raise DataError(f"newdata lacks a column {d.terms[ti].source} needs: {exc}") from exc
         return np.column_stack(cols)
@@ -331,7 +335,11 @@ class LmerResult:
         labels = None
         for v in f.variables:
             lab = newdata[v].astype(object).map(lambda x: None if pd.isna(x) else level_label(x))
-            labels = lab if labels is None else labels.combine(lab, lambda a, b: None if a is None or b is None else f"{a}:{b}")
+            labels = (
+                lab
+                if labels is None
+                else labels.combine(lab, lambda a, b: None if a is None or b is None else f"{a}:{b}")
+            )
         lookup = {lvl: i for i, lvl in enumerate(f.levels)}
         return np.array([lookup.get(x, -1) if x is not None else -1 for x in labels], dtype=np.int64)
 

@@ -111,8 +111,9 @@ def test_estimates_at_lme4_theta(case, at_theta):
         np.testing.assert_allclose(cov, vc["cov"], rtol=1e-7, atol=1e-9 * _scaled(vc["cov"]))
     for g, rr in ref["ranef"].items():
         for term in rr["terms"]:
-            np.testing.assert_allclose(r.ranef[g][term], rr["values"][term], rtol=1e-6,
-                                       atol=1e-8 * _scaled(rr["values"][term]))
+            np.testing.assert_allclose(
+                r.ranef[g][term], rr["values"][term], rtol=1e-6, atol=1e-8 * _scaled(rr["values"][term])
+            )
             np.testing.assert_allclose(r.ranef_condvar[g][term], rr["condvar"][term], rtol=1e-6)
     if ref["fitted"] is not None:
         np.testing.assert_allclose(r.fitted(), ref["fitted"], rtol=1e-9)
@@ -202,7 +203,9 @@ def test_coef(case, at_theta):
         assert list(c.columns) == r["columns"]
         slack = 2 * s[f"ranef:{g}"].max() + 2 * s["fixef"].max()
         for col in r["columns"]:
-            assert np.all(np.abs(c[col].to_numpy() - r["values"][col]) <= 1e-4 * _scaled(r["values"][col]) + slack)
+            assert np.all(
+                np.abs(c[col].to_numpy() - r["values"][col]) <= 1e-4 * _scaled(r["values"][col]) + slack
+            )
 
 
 def test_likelihood_summaries(case):
@@ -227,12 +230,21 @@ def test_fitted_residuals_predict(case, fits, at_theta):
         assert np.all(np.abs(m.fitted().to_numpy() - ref["fitted"]) <= 1e-6 * _scaled(ref["fitted"]) + slack)
     rows = np.array(ref["residuals_first20_rows_1based"]) - 1
     res = m.residuals().loc[m.design.row_index[rows]].to_numpy()
-    assert np.all(np.abs(res - ref["residuals_first20"]) <= 1e-6 * _scaled(ref["fitted"] or [1.0]) + 1e-4 * np.abs(res).max() + slack)
+    assert np.all(
+        np.abs(res - ref["residuals_first20"])
+        <= 1e-6 * _scaled(ref["fitted"] or [1.0]) + 1e-4 * np.abs(res).max() + slack
+    )
     data = fits.data(DATASETS[ref["dataset"]])
     first = data.iloc[:10]
     pop = m.predict(first, include_re=False)
     assert isinstance(pop, pd.Series)
     s_fix = 2 * np.abs(s["fixef"]).sum() * max(1.0, float(np.abs(m.design.x).max()))
-    assert np.all(np.abs(pop.to_numpy() - ref["predict_first10_re_form_NA"]) <= 1e-6 * _scaled(ref["predict_first10_re_form_NA"]) + s_fix)
+    assert np.all(
+        np.abs(pop.to_numpy() - ref["predict_first10_re_form_NA"])
+        <= 1e-6 * _scaled(ref["predict_first10_re_form_NA"]) + s_fix
+    )
     cond = m.predict(first).to_numpy()
-    assert np.all(np.abs(cond - ref["predict_first10_re_form_NULL"]) <= 1e-5 * _scaled(ref["predict_first10_re_form_NULL"]) + slack + s_fix)
+    assert np.all(
+        np.abs(cond - ref["predict_first10_re_form_NULL"])
+        <= 1e-5 * _scaled(ref["predict_first10_re_form_NULL"]) + slack + s_fix
+    )

@@ -1,0 +1,122 @@
+"""The blocked Cholesky factor, criterion, solution and conditional covariances against dense numpy
+on random small designs: one factor, crossed, nested and partially crossed, vector-valued terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mixedmodels import _core
+from tests.property.dense_reference import dense_criterion, dense_system, dense_z_lambda
+
+
+def _theta_map(k: int, offset: int, diagonal: bool):
+    ti, tr, tc = [], [], []
+    n = offset
+    for col in range(k):
+        for row in range(col, k):
+            if diagonal and row != col:
+                continue
+            ti.append(n)
+            tr.append(row)
+            tc.append(col)
+            n += 1
+    return np.array(ti, np.int32), np.array(tr, np.int32), np.array(tc, np.int32), n
+
+
+@st.composite
+def designs(draw):
+    n = draw(st.integers(12, 60))
+    nf = draw(st.integers(1, 3))
+    structure = draw(st.sampled_from(["crossed", "nested", "partial"]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    factors = []
+    ntheta = 0
+    parent = None
+    levels = sorted(draw(st.lists(st.integers(2, 9), min_size=nf, max_size=nf)), reverse=True)
+    for f in range(nf):
+        nlev = levels[f]
+        if structure == "nested" and parent is not None:
+            # coarser factor: a function of the finer one's codes
+            codes = (parent % nlev).astype(np.int32)
+        elif structure == "partial" and f > 0:
+            codes = rng.integers(0, nlev, n).astype(np.int32)
+            codes[: n // 2] = 0  # half the rows share a level: partially crossed
+        else:
+            codes = rng.integers(0, nlev, n).astype(np.int32)
+        if not (structure == "nested" and parent is not None):
+            codes[:nlev] = np.arange(nlev)  # every level appears
+        codes = np.unique(codes, return_inverse=True)[1].astype(np.int32)
+        nlev = int(codes.max()) + 1
+        k = draw(st.integers(1, 3))
+        z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+        diagonal = draw(st.booleans())
+        ti, tr, tc, ntheta = _theta_map(k, ntheta, diagonal)
+        factors.append((codes, nlev, np.ascontiguousarray(z), ti, tr, tc))
+        parent = codes
+    p = draw(st.integers(1, 3))
+    x = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+    y = rng.normal(size=n) + 3 * x[:, -1]
+    theta = rng.uniform(0.2, 2.0, ntheta)
+    # random signs on off-diagonal entries
+    theta *= np.where(rng.random(ntheta) < 0.3, -1.0, 1.0)
+    for _codes, _nlev, _z, ti, tr, tc in factors:
+        theta[ti[tr == tc]] = np.abs(theta[ti[tr == tc]])
+    threshold = draw(st.sampled_from([0.0, 0.1, 1.0]))
+    return factors, np.ascontiguousarray(x), y, theta, threshold
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(designs())
+def test_factor_equals_dense_cholesky(d):
+    factors, x, y, theta, thr = d
+    e = _core.Engine(y, x, factors, thr)
+    e.update(theta)
+    a, chol = dense_system(factors, x, y, theta)
+    np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
+
+
+@SETTINGS
+@given(designs())
+def test_a_equals_dense_crossproduct(d):
+    factors, x, y, theta, thr = d
+    e = _core.Engine(y, x, factors, thr)
+    z, _ = dense_z_lambda(factors, theta)
+    w = np.hstack([z, x, y[:, None]])
+    np.testing.assert_allclose(np.tril(e.dense(False)), np.tril(w.T @ w), rtol=1e-12, atol=1e-10)
+
+
+@SETTINGS
+@given(designs(), st.booleans())
+def test_criterion_equals_dense(d, reml):
+    factors, x, y, theta, thr = d
+    e = _core.Engine(y, x, factors, thr)
+    assert e.objective(theta, reml) == pytest.approx(dense_criterion(factors, x, y, theta, reml), rel=1e-10)
+
+
+@SETTINGS
+@given(designs())
+def test_solution_and_condcov_equal_dense(d):
+    factors, x, y, theta, thr = d
+    e = _core.Engine(y, x, factors, thr)
+    e.update(theta)
+    beta, u = e.solve()
+    m, _ = dense_system(factors, x, y, theta)
+    sol = np.linalg.solve(m[:-1, :-1], m[:-1, -1])
+    q = u.shape[0]
+    np.testing.assert_allclose(u, sol[:q], rtol=1e-8, atol=1e-8 * max(1.0, np.abs(sol).max()))
+    np.testing.assert_allclose(beta, sol[q:], rtol=1e-8, atol=1e-8 * max(1.0, np.abs(sol).max()))
+    inv = np.linalg.inv(m[:q, :q])
+    o = 0
+    for (_codes, nlev, z, *_), blocks in zip(factors, e.condcov(), strict=True):
+        k = z.shape[1]
+        for lev in range(nlev):
+            s = slice(o + lev * k, o + (lev + 1) * k)
+            np.testing.assert_allclose(blocks[lev], inv[s, s], rtol=1e-8, atol=1e-10)
+        o += nlev * k

@@ -1,0 +1,118 @@
+"""From data to numbers: names, levels, missing values, rank deficiency, checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels.design import build_design
+from mixedmodels.exceptions import DataError, FormulaError
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(0)
+    n = 60
+    g = np.repeat(np.arange(6), 10)
+    return pd.DataFrame(
+        {
+            "y": rng.normal(size=n) + g,
+            "x": rng.normal(size=n),
+            "f": pd.Categorical(rng.choice(["lo", "mid", "hi"], n), categories=["mid", "lo", "hi"]),
+            "g": g,
+            "h": rng.choice(["p", "q", "r"], n),
+        }
+    )
+
+
+def test_r_names_and_category_order(small):
+    d = build_design("y ~ x * f + (1 | g)", small)
+    assert d.fixed_names == ("(Intercept)", "x", "flo", "fhi", "x:flo", "x:fhi")
+
+
+def test_numeric_grouping_is_a_factor(small):
+    d = build_design("y ~ x + (1 | g)", small)
+    assert list(d.factors[0].levels) == ["0", "1", "2", "3", "4", "5"]
+
+
+def test_categorical_on_the_left_of_the_bar(small):
+    d = build_design("y ~ 1 + (0 + f | g)", small)
+    assert d.factors[0].columns == ("fmid", "flo", "fhi")
+    d2 = build_design("y ~ 1 + (1 + f | g)", small)
+    assert d2.factors[0].columns == ("(Intercept)", "flo", "fhi")
+    assert len(d2.theta_names) == 6
+
+
+def test_interaction_grouping_levels(small):
+    d = build_design("y ~ 1 + (1 | g:h)", small)
+    f = d.factors[0]
+    assert f.name == "g:h"
+    assert all(":" in lvl for lvl in f.levels)
+    # first variable varies slowest, as R's ':' on factors
+    firsts = [int(lvl.split(":")[0]) for lvl in f.levels]
+    assert firsts == sorted(firsts)
+
+
+def test_missing_rows_are_dropped(small):
+    df = small.copy()
+    df.loc[[1, 5, 7], "x"] = np.nan
+    df.loc[9, "g"] = np.nan
+    df.loc[11, "h"] = None  # unused column: does not drop
+    d = build_design("y ~ x + (1 | g)", df)
+    assert d.nobs == 56
+    assert d.n_dropped_na == 4
+    m = mm.lmer("y ~ x + (1 | g)", df)
+    assert "4 observations deleted due to missingness" in str(m.summary())
+    assert m.fitted().index.tolist() == [i for i in range(60) if i not in (1, 5, 7, 9)]
+
+
+def test_unused_categories_are_dropped(small):
+    df = small.copy()
+    df["f"] = df["f"].cat.add_categories(["never"])
+    d = build_design("y ~ f + (1 | g)", df)
+    assert d.fixed_names == ("(Intercept)", "flo", "fhi")
+
+
+def test_rank_deficient_columns_are_dropped(small):
+    df = small.assign(x2=2 * small["x"])
+    with pytest.warns(mm.MixedModelsWarning, match="dropping 1 column: x2"):
+        d = build_design("y ~ x + x2 + (1 | g)", df)
+    assert d.fixed_names == ("(Intercept)", "x")
+
+
+@pytest.mark.parametrize(
+    ("formula", "error", "match"),
+    [
+        ("y ~ xx + (1 | g)", FormulaError, "no column 'xx' \\(did you mean 'x'"),
+        ("y ~ x + (1 | gg)", FormulaError, "no column 'gg'"),
+        ("y ~ x", FormulaError, "no random-effects term"),
+    ],
+)
+def test_formula_errors(small, formula, error, match):
+    with pytest.raises(error, match=match):
+        build_design(formula, small)
+
+
+def test_data_errors(small):
+    with pytest.raises(DataError, match="no rows"):
+        build_design("y ~ x + (1 | g)", small.iloc[:0])
+    with pytest.raises(DataError, match="constant"):
+        build_design("y ~ x + (1 | g)", small.assign(y=1.0))
+    with pytest.raises(DataError, match="non-finite"):
+        build_design("y ~ x + (1 | g)", small.assign(x=np.where(small.index == 3, np.inf, small["x"])))
+    with pytest.raises(DataError, match="at least 2"):
+        build_design("y ~ x + (1 | g)", small.assign(g=1))
+    with pytest.raises(DataError, match="less than the number of observations"):
+        build_design("y ~ x + (1 | g)", small.assign(g=np.arange(60)))
+    with pytest.raises(DataError, match="every row has a missing value"):
+        build_design("y ~ x + (1 | g)", small.assign(x=np.nan))
+    with pytest.raises(DataError, match="DataFrame"):
+        build_design("y ~ x + (1 | g)", {"y": [1]})  # type: ignore[arg-type]
+
+
+def test_lme4_term_order_and_theta_names():
+    d = build_design("strength ~ 1 + (1 | batch/cask)", mm.datasets.load("pastes"))
+    assert d.theta_names == ("cask:batch.(Intercept)", "batch.(Intercept)")
+    assert [f.name for f in d.factors] == ["cask:batch", "batch"]

@@ -1,0 +1,80 @@
+"""The formula parser: bar terms, nesting, double bars, errors with positions."""
+
+from __future__ import annotations
+
+import pytest
+
+from mixedmodels.exceptions import FormulaError
+from mixedmodels.formula import parse_formula
+
+
+def test_simple_slope_model():
+    pf = parse_formula("mAch ~ ses + (1 + ses | school)")
+    assert pf.response == "mAch"
+    assert pf.fixed == "ses"
+    assert [(t.lhs, t.factors) for t in pf.random] == [("1 + ses", ("school",))]
+
+
+@pytest.mark.parametrize(
+    ("formula", "fixed"),
+    [
+        ("y ~ (1 | g)", "1"),
+        ("y ~ 0 + x + (1 | g)", "0 + x"),
+        ("y ~ x + (1 | g) - 1", "x - 1"),
+        ("y ~ x*f + (1 + x | g) + I(x**2)", "x*f + I(x**2)"),
+        ("y ~ (1 | g) + np.log(x)", "np.log(x)"),
+    ],
+)
+def test_fixed_part(formula, fixed):
+    assert parse_formula(formula).fixed == fixed
+
+
+def test_nesting_expands_like_lme4():
+    pf = parse_formula("strength ~ 1 + (1 | batch/cask)")
+    assert [t.group for t in pf.random] == ["cask:batch", "batch"]
+    pf3 = parse_formula("y ~ (1 | a/b/c)")
+    assert [t.group for t in pf3.random] == ["c:b:a", "b:a", "a"]
+
+
+def test_double_bar_splits_terms():
+    pf = parse_formula("Reaction ~ Days + (Days || Subject)")
+    assert [(t.lhs, t.group) for t in pf.random] == [("1", "Subject"), ("0 + Days", "Subject")]
+    pf2 = parse_formula("y ~ (0 + x + z || g)")
+    assert [t.lhs for t in pf2.random] == ["0 + x", "0 + z"]
+
+
+def test_interaction_grouping():
+    pf = parse_formula("angle ~ recipe * temperature + (1 | recipe:replicate)")
+    assert pf.random[0].factors == ("recipe", "replicate")
+    assert pf.random[0].group == "recipe:replicate"
+
+
+@pytest.mark.parametrize(
+    ("formula", "message", "caret_at"),
+    [
+        ("y ~ x + (1|g", "never closed", 8),
+        ("y ~ x) + (1|g)", "without an opening", 5),
+        ("y ~ x + 1|g", "must be in parentheses", 9),
+        ("~ x + (1|g)", "no response", 0),
+        ("y ~ (|g)", "empty left-hand side", 5),
+        ("y ~ (1|)", "empty grouping factor", 7),
+        ("y ~ (1|g|h)", "more than one '|'", 8),
+        ("y ~ x ~ z", "more than one '~'", 6),
+        ("y ~ (1 | g + h)", "not a variable name", 8),
+    ],
+)
+def test_errors_point_at_the_problem(formula, message, caret_at):
+    with pytest.raises(FormulaError, match=message) as err:
+        parse_formula(formula)
+    lines = str(err.value).splitlines()
+    assert lines[-1].index("^") - 2 == caret_at
+    assert lines[-2].strip() == formula
+
+
+def test_not_a_string():
+    with pytest.raises(FormulaError, match="must be a string"):
+        parse_formula(3)  # type: ignore[arg-type]
+    with pytest.raises(FormulaError, match="no '~'"):
+        parse_formula("y x")
+    with pytest.raises(FormulaError, match="empty"):
+        parse_formula("  ")

@@ -1,0 +1,148 @@
+"""The result object: accessors, prediction, the embedding API, immutability."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+
+
+@pytest.fixture(scope="module")
+def hsb_fit(fits):
+    return fits.fit("mAch ~ ses + (ses | school)", "hsb")
+
+
+def test_seed_numbers(hsb_fit):
+    m = hsb_fit
+    assert m.fixef.round(3).tolist() == [12.665, 2.394]
+    assert m.fixef_se.round(2).tolist() == [0.19, 0.12]
+    sd = m.var_corr[m.var_corr["var2"].isna()].set_index(["grp", "var1"])["sdcor"]
+    assert round(sd[("school", "(Intercept)")], 2) == 2.20
+    assert round(sd[("school", "ses")], 2) == 0.64
+    corr = m.var_corr.dropna(subset=["var2"])["sdcor"].iloc[0]
+    assert round(corr, 2) == -0.11
+    assert round(m.sigma, 2) == 6.07
+    assert m.reml
+    assert m.converged
+    assert not m.is_singular
+    assert m.ngroups == {"school": 160}
+    assert m.n_evals > 0
+
+
+def test_cov_re_and_var_corr_agree(hsb_fit):
+    cov = hsb_fit.cov_re["school"]
+    vc = hsb_fit.var_corr
+    assert cov.loc["ses", "(Intercept)"] == pytest.approx(vc.dropna(subset=["var2"])["vcov"].iloc[0])
+    assert list(vc.columns) == ["grp", "var1", "var2", "vcov", "sdcor"]
+    assert vc.iloc[-1]["grp"] == "Residual"
+
+
+def test_coef_is_fixef_plus_ranef(hsb_fit):
+    c, r = hsb_fit.coef["school"], hsb_fit.ranef["school"]
+    np.testing.assert_allclose(c["ses"], hsb_fit.fixef["ses"] + r["ses"])
+    assert c.shape == (160, 2)
+    assert hsb_fit.ranef_condcov["school"].shape == (160, 2, 2)
+    np.testing.assert_allclose(
+        np.diagonal(hsb_fit.ranef_condcov["school"], axis1=1, axis2=2), hsb_fit.ranef_condvar["school"]
+    )
+
+
+def test_fitted_plus_residuals_is_y(hsb_fit):
+    m = hsb_fit
+    np.testing.assert_allclose(m.fitted() + m.residuals(), m.design.y)
+    assert m.residuals(scaled=True).iloc[0] == pytest.approx(m.residuals().iloc[0] / m.sigma)
+
+
+def test_predict_new_levels_get_population(hsb_fit, fits):
+    hsb = fits.data("hsb")
+    new = hsb.iloc[:3].copy()
+    new["school"] = new["school"].astype(str)
+    new.loc[new.index[0], "school"] = "no-such-school"
+    pop = hsb_fit.predict(new, include_re=False)
+    cond = hsb_fit.predict(new)
+    assert cond.iloc[0] == pytest.approx(pop.iloc[0])
+    assert cond.iloc[1] != pytest.approx(pop.iloc[1])
+    np.testing.assert_allclose(cond.iloc[1:], hsb_fit.fitted().iloc[1:3])
+
+
+def test_predict_replays_categories(fits):
+    m = fits.fit("mAch ~ ses * sector + (ses | school)", "hsb")
+    hsb = fits.data("hsb")
+    new = pd.DataFrame({"ses": [0.0, 0.0], "sector": ["Catholic", "Public"], "school": ["1224", "1224"]})
+    p = m.predict(new, include_re=False)
+    assert p.iloc[0] - p.iloc[1] == pytest.approx(m.fixef["sectorCatholic"])
+    bad = new.assign(sector=["Private", "Public"])
+    with pytest.raises(mm.DataError, match="category"):
+        m.predict(bad)
+    with pytest.raises(mm.DataError, match="lacks"):
+        m.predict(new.drop(columns="school"))
+    assert len(m.predict(hsb.head(5))) == 5
+
+
+def test_result_is_immutable_and_pickles(hsb_fit):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hsb_fit.sigma = 1.0  # type: ignore[misc]
+    m2 = pickle.loads(pickle.dumps(hsb_fit))
+    assert m2.objective == hsb_fit.objective
+    pd.testing.assert_series_equal(m2.fixef, hsb_fit.fixef)
+    assert m2.predict(None).iloc[0] == pytest.approx(hsb_fit.predict(None).iloc[0])
+
+
+def test_ml_fit_and_information_criteria(fits):
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", reml=False)
+    assert not m.reml
+    assert m.deviance == pytest.approx(m.objective)
+    assert m.aic == pytest.approx(-2 * m.loglik + 2 * m.df)
+    assert m.bic == pytest.approx(-2 * m.loglik + np.log(m.nobs) * m.df)
+
+
+def test_fit_arrays_equals_lmer(fits):
+    sleep = fits.data("sleepstudy")
+    m1 = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    n = len(sleep)
+    x = np.column_stack([np.ones(n), sleep["Days"]])
+    term = mm.GroupTerm(
+        "Subject",
+        sleep["Subject"].cat.codes.to_numpy(),
+        x,
+        ("(Intercept)", "Days"),
+        tuple(sleep["Subject"].cat.categories),
+    )
+    m2 = mm.fit_arrays(sleep["Reaction"].to_numpy(), x, [term], fixed_names=["(Intercept)", "Days"])
+    assert m2.objective == pytest.approx(m1.objective, rel=1e-12)
+    np.testing.assert_allclose(m2.fixef, m1.fixef, rtol=1e-8)
+    pd.testing.assert_frame_equal(m2.ranef["Subject"], m1.ranef["Subject"], rtol=1e-6)
+    with pytest.raises(mm.DataError, match="arrays"):
+        m2.predict(sleep)
+
+
+def test_fit_arrays_uncorrelated_terms(fits):
+    sleep = fits.data("sleepstudy")
+    n = len(sleep)
+    codes = sleep["Subject"].cat.codes.to_numpy()
+    x = np.column_stack([np.ones(n), sleep["Days"]])
+    terms = [
+        mm.GroupTerm("Subject", codes, x[:, :1], ("(Intercept)",)),
+        mm.GroupTerm("Subject", codes, x[:, 1:], ("Days",)),
+    ]
+    m = mm.fit_arrays(sleep["Reaction"].to_numpy(), x, terms, fixed_names=["(Intercept)", "Days"])
+    ref = fits.fit("Reaction ~ Days + (Days || Subject)", "sleepstudy")
+    assert m.objective == pytest.approx(ref.objective, rel=1e-10)
+
+
+def test_fit_arrays_errors():
+    y = np.arange(10.0)
+    x = np.ones((10, 1))
+    with pytest.raises(mm.DataError, match="shape"):
+        mm.fit_arrays(
+            y, np.ones((9, 1)), [mm.GroupTerm("g", np.zeros(10, int), np.ones(10), ("(Intercept)",))]
+        )
+    with pytest.raises(mm.DataError, match="integers"):
+        mm.fit_arrays(y, x, [mm.GroupTerm("g", np.zeros(10), np.ones(10), ("(Intercept)",))])
+    with pytest.raises(mm.DataError, match="at least one"):
+        mm.fit_arrays(y, x, [])
