@@ -13,10 +13,17 @@ namespace mm {
 void Engine::factor_diag(int j) {
     Block& d = L[tri(j, j)];
     if (d.kind == Kind::UBD) {
-        for (int l = 0; l < d.u.nlev; ++l)
-            if (!small::chol(d.u.at(l), d.u.k))
-                throw NotPositiveDefinite("random-effects block " + std::to_string(j) + ", level " +
-                                          std::to_string(l) + " is not positive definite");
+        int bad = -1;
+        small::with_k(d.u.k, [&](auto K) {
+            for (int l = 0; l < d.u.nlev; ++l)
+                if (!small::chol<decltype(K)::value>(d.u.at(l), d.u.k)) {
+                    bad = l;
+                    return;
+                }
+        });
+        if (bad >= 0)
+            throw NotPositiveDefinite("random-effects block " + std::to_string(j) + ", level " +
+                                      std::to_string(bad) + " is not positive definite");
         return;
     }
     DenseBlock& m = d.d;
@@ -34,8 +41,11 @@ void Engine::factor_diag(int j) {
         throw NotPositiveDefinite("the fixed-effects model matrix is rank deficient or ill-conditioned (column " +
                                   std::to_string(info) + ")");
     std::vector<double> row(static_cast<size_t>(p));
-    for (int c = 0; c < p; ++c) row[c] = m(p, c);
-    blas::trsm_left_lower(p, 1, m.data(), m.nrow, row.data(), p);
+    for (int c = 0; c < p; ++c) {  // forward substitution L_XX row = a_Xy
+        double s = m(p, c);
+        for (int b = 0; b < c; ++b) s -= m(c, b) * row[b];
+        row[c] = s / m(c, c);
+    }
     double r2 = m(p, p);
     for (int c = 0; c < p; ++c) {
         m(p, c) = row[c];
@@ -58,8 +68,10 @@ void Engine::solve_below(int c, int j) {
             }
         } else {
             DenseBlock& m = b.d;
-            for (int l = 0; l < d.u.nlev; ++l)
-                small::solve_right_lt(&m(0, l * kj), m.nrow, m.nrow, d.u.at(l), kj);
+            small::with_k(kj, [&](auto K) {
+                for (int l = 0; l < d.u.nlev; ++l)
+                    small::solve_right_lt<decltype(K)::value>(&m(0, l * kj), m.nrow, m.nrow, d.u.at(l), kj);
+            });
         }
     } else {
         DenseBlock& m = b.d;

@@ -10,6 +10,21 @@ namespace {
 
 void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
+    if (kr == 1 && kjr == 1 && ki == 1) {  // scalar random effects (crossed intercepts): the common case
+        for (int col = 0; col < lc.ncollev; ++col) {
+            const int64_t b0 = lj.colptr[col], b1 = lj.colptr[col + 1];
+            for (int64_t a = lc.colptr[col]; a < lc.colptr[col + 1]; ++a) {
+                const int ra = lc.rowlev[a];
+                const double va = lc.v[a];
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int rb = lj.rowlev[b];
+                    if (diagonal && rb > ra) break;
+                    t(ra, rb) -= va * lj.v[b];
+                }
+            }
+        }
+        return;
+    }
     for (int col = 0; col < lc.ncollev; ++col)
         for (int64_t a = lc.colptr[col]; a < lc.colptr[col + 1]; ++a) {
             const int ra = lc.rowlev[a];
@@ -37,6 +52,45 @@ void sparse_ubd(UBDBlock& t, const SparseBlock& lj) {
         for (int64_t a = lj.colptr[col]; a < lj.colptr[col + 1]; ++a)
             small::sub_abt(t.at(lj.rowlev[a]), kr, lj.blk(a), kr, lj.blk(a), kr, kr, kr, ki);
 }
+
+constexpr int kSmall = 16;  // at most this many rows in the target: hand-written loops
+
+// Lower triangle of t -= a a^T for a small number of rows (BLAS threading costs more than it saves).
+template <int N>
+void small_syrk_n(DenseBlock& t, const DenseBlock& a) {
+    const int n = N ? N : t.nrow, k = a.ncol, lda = a.nrow;
+    const double* av = a.data();
+    double acc[16 * 16] = {0.0};  // n <= kSmall = 16; one pass over a's columns
+    for (int l = 0; l < k; ++l) {
+        const double* c = av + static_cast<size_t>(l) * lda;
+        for (int j = 0; j < n; ++j) {
+            const double cj = c[j];
+            for (int i = j; i < n; ++i) acc[i + j * 16] += c[i] * cj;
+        }
+    }
+    for (int j = 0; j < n; ++j)
+        for (int i = j; i < n; ++i) t(i, j) -= acc[i + j * 16];
+}
+
+void small_syrk(DenseBlock& t, const DenseBlock& a) {
+    small::with_k(t.nrow, [&](auto N) { small_syrk_n<decltype(N)::value>(t, a); });
+}
+
+// t -= a b^T for small t.
+void small_gemm_nt(DenseBlock& t, const DenseBlock& a, const DenseBlock& b) {
+    const int m = t.nrow, n = t.ncol, k = a.ncol;
+    for (int l = 0; l < k; ++l) {
+        const double* ac = a.data() + static_cast<size_t>(l) * a.nrow;
+        const double* bc = b.data() + static_cast<size_t>(l) * b.nrow;
+        for (int j = 0; j < n; ++j) {
+            const double bv = bc[j];
+            if (bv == 0.0) continue;
+            double* tc = t.data() + static_cast<size_t>(j) * m;
+            for (int i = 0; i < m; ++i) tc[i] -= ac[i] * bv;
+        }
+    }
+}
+
 
 // t -= D S^T, D dense (t.nrow x q_i), S sparse (rows of t's columns).
 void dense_sparse(DenseBlock& t, const DenseBlock& d, const SparseBlock& s) {
@@ -69,7 +123,11 @@ void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal)
         }
     } else if (lc.kind == Kind::Dense && lj.kind == Kind::Dense) {
         DenseBlock& t = target.d;
-        if (diagonal) {
+        if (diagonal && t.nrow <= kSmall) {
+            small_syrk(t, lj.d);
+        } else if (!diagonal && static_cast<int64_t>(t.nrow) * t.ncol <= kSmall * kSmall) {
+            small_gemm_nt(t, lc.d, lj.d);
+        } else if (diagonal) {
             blas::syrk_lower(t.nrow, lj.d.ncol, -1.0, lj.d.data(), lj.d.nrow, 1.0, t.data(), t.nrow);
         } else {
             blas::gemm(false, true, t.nrow, t.ncol, lc.d.ncol, -1.0, lc.d.data(), lc.d.nrow, lj.d.data(),

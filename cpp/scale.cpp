@@ -11,10 +11,11 @@ namespace mm {
 namespace {
 
 // out (kr x kc) = Tr^T m Tc, either T may be null (identity).
+template <int KR = 0, int KC = 0>
 inline void scale_one(const double* tr, int kr, const double* m, const double* tc, int kc, double* out,
                       double* tmp) {
     if (tr && tc) {
-        small::scale_tt(tr, kr, m, tc, kc, out, tmp);
+        small::scale_tt<KR, KC>(tr, kr, m, tc, kc, out, tmp);
     } else if (tc) {  // out = m Tc
         for (int j = 0; j < kc; ++j)
             for (int i = 0; i < kr; ++i) {
@@ -35,12 +36,15 @@ void scale_into(Block& target, const Block& a, const double* tc, int kc, const d
     if (a.kind == Kind::UBD) {
         const int nl = a.u.nlev;
         if (target.kind == Kind::UBD) {
-            for (int l = 0; l < nl; ++l) {
-                double* o = target.u.at(l);
-                scale_one(tc, kc, a.u.at(l), tj, kj, o, tmp.data());
-                if (add_identity)
-                    for (int m = 0; m < kj; ++m) o[m + m * kj] += 1.0;
-            }
+            small::with_k(kj, [&](auto K) {
+                constexpr int k = decltype(K)::value;
+                for (int l = 0; l < nl; ++l) {
+                    double* o = target.u.at(l);
+                    scale_one<k, k>(tc, kc, a.u.at(l), tj, kj, o, tmp.data());
+                    if (add_identity)
+                        for (int m = 0; m < kj; ++m) o[m + m * kj] += 1.0;
+                }
+            });
         } else {  // dense diagonal block with fill-in
             DenseBlock& d = target.d;
             std::fill(d.v.begin(), d.v.end(), 0.0);
@@ -77,20 +81,22 @@ void scale_into(Block& target, const Block& a, const double* tc, int kc, const d
         }
         const int nr = src.nrow;
         const int nl = src.ncol / kj;
-        for (int l = 0; l < nl; ++l) {
-            const double* m = src.data() + static_cast<size_t>(l) * kj * nr;
-            double* o = d.data() + static_cast<size_t>(l) * kj * nr;
-            for (int j = 0; j < kj; ++j) {
-                double* oc = o + static_cast<size_t>(j) * nr;
-                std::fill(oc, oc + nr, 0.0);
-                for (int l2 = j; l2 < kj; ++l2) {
-                    const double t = tj[l2 + j * kj];
-                    if (t == 0.0) continue;
-                    const double* mc = m + static_cast<size_t>(l2) * nr;
-                    for (int i = 0; i < nr; ++i) oc[i] += mc[i] * t;
+        small::with_k(kj, [&](auto K) {
+            constexpr int KK = decltype(K)::value;
+            const int k = KK ? KK : kj;
+            for (int l = 0; l < nl; ++l) {
+                const double* m = src.data() + static_cast<size_t>(l) * k * nr;
+                double* o = d.data() + static_cast<size_t>(l) * k * nr;
+                for (int j = 0; j < k; ++j) {
+                    double* oc = o + static_cast<size_t>(j) * nr;
+                    for (int i = 0; i < nr; ++i) {
+                        double s = 0.0;
+                        for (int l2 = j; l2 < k; ++l2) s += m[i + static_cast<size_t>(l2) * nr] * tj[l2 + j * k];
+                        oc[i] = s;
+                    }
                 }
             }
-        }
+        });
     }
 }
 

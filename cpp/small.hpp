@@ -1,11 +1,27 @@
 // Inlined kernels on small dense blocks (k <= ~8), column-major.
 #pragma once
 #include <cmath>
+#include <type_traits>
 
 namespace mm::small {
 
+// Calls f(std::integral_constant<int, K>) with K = k for k = 1..4 (loops fully unrolled), K = 0
+// (the size read at run time) otherwise. Kernels below take K as a template argument.
+template <typename F>
+inline void with_k(int k, F&& f) {
+    switch (k) {
+        case 1: f(std::integral_constant<int, 1>{}); break;
+        case 2: f(std::integral_constant<int, 2>{}); break;
+        case 3: f(std::integral_constant<int, 3>{}); break;
+        case 4: f(std::integral_constant<int, 4>{}); break;
+        default: f(std::integral_constant<int, 0>{}); break;
+    }
+}
+
 // In-place lower Cholesky of a k x k block (upper part set to zero). False if not PD.
-inline bool chol(double* a, int k) {
+template <int K = 0>
+inline bool chol(double* a, int k_) {
+    const int k = K ? K : k_;
     for (int j = 0; j < k; ++j) {
         double d = a[j + j * k];
         for (int m = 0; m < j; ++m) d -= a[j + m * k] * a[j + m * k];
@@ -24,8 +40,10 @@ inline bool chol(double* a, int k) {
 
 // out (kr x kc) = Tr^T M Tc, Tr kr x kr and Tc kc x kc lower triangular, M kr x kc.
 // out must not alias M. tmp holds kr * kc doubles.
-inline void scale_tt(const double* tr, int kr, const double* m, const double* tc, int kc, double* out,
+template <int KR = 0, int KC = 0>
+inline void scale_tt(const double* tr, int kr_, const double* m, const double* tc, int kc_, double* out,
                      double* tmp) {
+    const int kr = KR ? KR : kr_, kc = KC ? KC : kc_;
     // tmp = M Tc
     for (int j = 0; j < kc; ++j)
         for (int i = 0; i < kr; ++i) {
@@ -43,7 +61,9 @@ inline void scale_tt(const double* tr, int kr, const double* m, const double* tc
 }
 
 // Rows of B (m x k, leading dimension ldb) times L^{-T}: solves X L^T = B for X in place.
-inline void solve_right_lt(double* b, int m, int ldb, const double* l, int k) {
+template <int K = 0>
+inline void solve_right_lt(double* b, int m, int ldb, const double* l, int k_) {
+    const int k = K ? K : k_;
     for (int r = 0; r < m; ++r)
         for (int a = 0; a < k; ++a) {
             double s = b[r + a * ldb];

@@ -82,6 +82,32 @@ void add_block_times(DenseBlock& y, const Block& b, const DenseBlock& x) {
         }
 }
 
+// Y += B X where X is block diagonal: nlev inverse blocks of size kj (X_j = L(j,j)^{-1}, UBD).
+void add_block_times_ubd(DenseBlock& y, const Block& b, const std::vector<double>& inv, int kj) {
+    const size_t kk = static_cast<size_t>(kj) * kj;
+    if (b.kind == Kind::Dense) {
+        const int nl = b.d.ncol / kj;
+        for (int l = 0; l < nl; ++l)
+            blas::gemm(false, false, y.nrow, kj, kj, 1.0, b.d.data() + static_cast<size_t>(l) * kj * b.d.nrow,
+                       b.d.nrow, inv.data() + l * kk, kj, 1.0, &y(0, l * kj), y.nrow);
+        return;
+    }
+    const SparseBlock& s = b.s;
+    for (int col = 0; col < s.ncollev; ++col) {
+        const double* xl = inv.data() + col * kk;
+        for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx) {
+            const double* blk = s.blk(idx);
+            const int r0 = s.rowlev[idx] * s.kr;
+            for (int jc = 0; jc < kj; ++jc)
+                for (int m = 0; m < kj; ++m) {
+                    const double xv = xl[m + jc * kj];
+                    if (xv == 0.0) continue;
+                    for (int a = 0; a < s.kr; ++a) y(r0 + a, col * kj + jc) += blk[a + m * s.kr] * xv;
+                }
+        }
+    }
+}
+
 // Y = L(c, c)^{-1} Y in place.
 void left_solve(DenseBlock& y, const Block& d) {
     if (d.kind == Kind::Dense) {
@@ -113,17 +139,19 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
         const int qj = nl * kj;
         std::vector<double>& res = out[j];
         res.assign(static_cast<size_t>(nl) * kj * kj, 0.0);
-        // X_j = L(j,j)^{-1}, as a dense q_j x q_j matrix (block diagonal when L(j,j) is).
+        // X_j = L(j,j)^{-1}: per-level inverses when L(j,j) is block diagonal, else dense.
         DenseBlock xj;
         xj.nrow = xj.ncol = qj;
+        std::vector<double> invs;
         const Block& d = L[tri(j, j)];
-        const bool dense_needed = j + 1 < nf;
-        if (d.kind == Kind::UBD) {
-            std::vector<double> inv(static_cast<size_t>(kj) * kj);
-            if (dense_needed) xj.v.assign(static_cast<size_t>(qj) * qj, 0.0);
+        const bool ubd = d.kind == Kind::UBD;
+        if (ubd) {
+            invs.assign(d.u.v.begin(), d.u.v.end());
             for (int l = 0; l < nl; ++l) {
-                std::copy(d.u.at(l), d.u.at(l) + inv.size(), inv.begin());
-                small::inv_lower(inv.data(), kj);
+                double* inv = invs.data() + static_cast<size_t>(l) * kj * kj;
+                small::inv_lower(inv, kj);
+                for (int b = 0; b < kj; ++b)
+                    for (int a = 0; a < b; ++a) inv[a + b * kj] = 0.0;
                 double* rb = res.data() + static_cast<size_t>(l) * kj * kj;
                 for (int a = 0; a < kj; ++a)
                     for (int b = 0; b < kj; ++b) {
@@ -131,9 +159,6 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
                         for (int m = std::max(a, b); m < kj; ++m) s += inv[m + a * kj] * inv[m + b * kj];
                         rb[a + b * kj] = s;
                     }
-                if (dense_needed)
-                    for (int b = 0; b < kj; ++b)
-                        for (int a = b; a < kj; ++a) xj(l * kj + a, l * kj + b) = inv[a + b * kj];
             }
         } else {
             xj.v = d.d.v;
@@ -152,13 +177,17 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
         }
         // Blocks of L^{-1} below: X_c = -L(c,c)^{-1} sum_{i=j}^{c-1} L(c,i) X_i.
         std::vector<DenseBlock> xs(static_cast<size_t>(nf));
-        if (dense_needed) xs[j] = std::move(xj);
+        if (!ubd) xs[j] = std::move(xj);
         for (int c = j + 1; c < nf; ++c) {
             DenseBlock& y = xs[c];
             y.nrow = nlev[c] * k[c];
             y.ncol = qj;
             y.v.assign(static_cast<size_t>(y.nrow) * qj, 0.0);
-            for (int i = j; i < c; ++i) add_block_times(y, L[tri(c, i)], xs[i]);
+            if (ubd)
+                add_block_times_ubd(y, L[tri(c, j)], invs, kj);
+            else
+                add_block_times(y, L[tri(c, j)], xs[j]);
+            for (int i = j + 1; i < c; ++i) add_block_times(y, L[tri(c, i)], xs[i]);
             left_solve(y, L[tri(c, c)]);
             for (double& v : y.v) v = -v;
             for (int l = 0; l < nl; ++l) {

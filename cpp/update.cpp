@@ -37,19 +37,27 @@ Criterion Engine::update_unlocked(const double* theta) {
         for (int c = j + 1; c <= nf; ++c) solve_below(c, j);
     }
     Criterion cr;
+    // log of a product of many diagonal entries: multiply mantissas, add exponents (one log).
+    double mant = 1.0;
+    long expo = 0;
+    auto take = [&](double v) {
+        int e = 0;
+        mant = std::frexp(mant * v, &e);
+        expo += e;
+    };
     for (int j = 0; j < nf; ++j) {
         const Block& d = L[tri(j, j)];
         if (d.kind == Kind::UBD) {
             const int kk = d.u.k;
             for (int l = 0; l < d.u.nlev; ++l) {
                 const double* b = d.u.at(l);
-                for (int m = 0; m < kk; ++m) cr.ldL2 += std::log(b[m + m * kk]);
+                for (int m = 0; m < kk; ++m) take(b[m + m * kk]);
             }
         } else {
-            for (int m = 0; m < d.d.nrow; ++m) cr.ldL2 += std::log(d.d(m, m));
+            for (int m = 0; m < d.d.nrow; ++m) take(d.d(m, m));
         }
     }
-    cr.ldL2 *= 2.0;
+    cr.ldL2 = 2.0 * (std::log(mant) + static_cast<double>(expo) * 0.69314718055994530942);
     const DenseBlock& xy = lxy();
     for (int m = 0; m < p; ++m) cr.ldRX2 += std::log(xy(m, m));
     cr.ldRX2 *= 2.0;

@@ -113,10 +113,20 @@ class Design:
 # --------------------------------------------------------------------------- grouping factors
 
 
+def _drop_unused(col: pd.Series) -> pd.Series:
+    """A categorical without its unused categories (a counting pass; pandas' own sorts the codes)."""
+    codes = col.cat.codes.to_numpy()
+    ncat = len(col.cat.categories)
+    used = np.bincount(codes[codes >= 0], minlength=ncat) > 0
+    if used.all():
+        return col
+    return col.cat.set_categories(col.cat.categories[used])  # keeps the order (remove_categories may sort)
+
+
 def _as_factor(col: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
     """Codes and level labels of one grouping variable (unused levels dropped, as R does)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        cat = col.cat.remove_unused_categories()
+        cat = _drop_unused(col)
         codes = cat.cat.codes.to_numpy()
         cats = cat.cat.categories
         if (
@@ -168,20 +178,25 @@ def _required(text: str) -> set[str]:
 
 
 def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
-    """Indices of the columns kept when later columns aliased by earlier ones are dropped (as R's qr)."""
+    """Indices of the columns kept when columns aliased by earlier ones are dropped (as R's qr with
+    tolerance 1e-7: a column goes when its part not explained by the kept earlier columns has
+    relative norm below tol). Works on the Gram matrix: one pass over the rows."""
+    g = x.T @ x
+    p = g.shape[0]
+    chol = np.zeros((p, p))
     kept: list[int] = []
-    q = np.zeros((x.shape[0], 0))
-    for j in range(x.shape[1]):
-        v = x[:, j]
-        norm = np.linalg.norm(v)
-        if norm == 0.0:
+    for j in range(p):
+        if g[j, j] <= 0.0:
             continue
-        r = v - q @ (q.T @ v)
-        r = r - q @ (q.T @ r)
-        rn = np.linalg.norm(r)
-        if rn > tol * norm:
-            kept.append(j)
-            q = np.column_stack([q, r / rn])
+        lj = chol[j, kept]
+        r = g[j, j] - lj @ lj
+        if r <= (tol * tol) * g[j, j]:
+            continue
+        d = np.sqrt(r)
+        chol[j, j] = d
+        for i in range(j + 1, p):
+            chol[i, j] = (g[i, j] - chol[i, kept] @ lj) / d
+        kept.append(j)
     return np.array(kept, dtype=int)
 
 
@@ -345,7 +360,9 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
     df = data.loc[complete, cols] if n_dropped else data[cols]
     for c in cols:
         if isinstance(df[c].dtype, pd.CategoricalDtype):
-            df = df.assign(**{c: df[c].cat.remove_unused_categories()})
+            dropped_cats = _drop_unused(df[c])
+            if dropped_cats is not df[c]:
+                df = df.assign(**{c: dropped_cats})
     nobs = df.shape[0]
 
     if pf.response in df.columns:  # a plain column: no need to materialise it
