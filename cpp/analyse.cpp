@@ -66,7 +66,7 @@ void Engine::analyse(double dense_threshold) {
                 const Block& lji = L[tri(j, i)];
                 sparse = lci.kind == Kind::Sparse && lji.kind == Kind::Sparse && product_inside(lci.s, lji.s, pat);
             }
-            if (sparse) {
+            if (sparse && !at_most_one_per_column(pat)) {  // nested blocks stay sparse: no fill below
                 const double density = static_cast<double>(pat.nnzb()) / (static_cast<double>(pat.nrowlev) * pat.ncollev);
                 sparse = density <= dense_threshold;
             }
