@@ -15,7 +15,7 @@ def hsb_fit(fits):
 def test_summary_has_lme4_sections(hsb_fit):
     s = str(hsb_fit.summary())
     for piece in [
-        "Linear mixed model fit by REML",
+        "Linear mixed model fit by REML. t-tests use Satterthwaite's method",
         "Formula: mAch ~ ses + (ses | school)",
         "REML criterion at convergence: 46640.4",
         "Scaled residuals:",
@@ -24,7 +24,7 @@ def test_summary_has_lme4_sections(hsb_fit):
         "Residual",
         "Number of obs: 7185, groups:  school, 160",
         "Fixed effects:",
-        "Estimate Std. Error t value",
+        "Estimate Std. Error    df t value Pr(>|t|)",
         "Correlation of Fixed Effects:",
     ]:
         assert piece in s, piece

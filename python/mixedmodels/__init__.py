@@ -18,7 +18,9 @@ from .exceptions import (
     MixedModelsWarning,
     SingularFitWarning,
 )
+from .compare import anova
 from .fit import fit_arrays, lmer
+from .lmlist import LmList, lmlist
 from .results import LmerResult
 
 __version__ = "0.1.0"
@@ -29,11 +31,14 @@ __all__ = [
     "DataError",
     "FormulaError",
     "GroupTerm",
+    "LmList",
     "LmerResult",
     "MixedModelsError",
     "MixedModelsWarning",
     "SingularFitWarning",
+    "anova",
     "datasets",
     "fit_arrays",
     "lmer",
+    "lmlist",
 ]

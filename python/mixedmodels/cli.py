@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     Examples
     --------
     >>> main(["fit", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy"])  # doctest: +ELLIPSIS
-    Linear mixed model fit by REML
+    Linear mixed model fit by REML. t-tests use Satterthwaite's method
     ...
     0
     """

@@ -87,6 +87,7 @@ class Design:
     theta_names: tuple[str, ...]
     n_dropped_na: int
     row_index: pd.Index  # the data rows used
+    frame: pd.DataFrame | None = None  # the used columns of those rows (None for array fits)
 
     @property
     def nobs(self) -> int:
@@ -427,6 +428,7 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
         theta_names=names,
         n_dropped_na=n_dropped,
         row_index=df.index,
+        frame=df,
     )
 
 

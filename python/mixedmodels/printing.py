@@ -91,11 +91,22 @@ def _re_table(m, digits: int = 4, variance: bool = True) -> Table:
     return Table("Random effects:" if variance else "Error terms:", tuple(header), tuple(rows), left=(0, 1))
 
 
-def _fixed_table(m, digits: int = 4) -> Table:
-    est, se, t = m.fixef.to_numpy(), m.fixef_se.to_numpy(), m.fixef_t.to_numpy()
+def _format_p(p: float) -> str:
+    return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
+
+
+def _fixed_table(m, digits: int = 4, ddf: str | None = "satterthwaite") -> Table:
+    ct = m.coef_table(ddf) if ddf else None
+    est, se = m.fixef.to_numpy(), (ct["Std. Error"] if ct is not None else m.fixef_se).to_numpy()
+    t = est / se
     fe, fse, ft = format_column(est, digits), format_column(se, digits), format_column(t, 3, 3)
-    rows = tuple((n, a, b, c) for n, a, b, c in zip(m.fixef.index, fe, fse, ft, strict=True))
-    return Table("Fixed effects:", ("", "Estimate", "Std. Error", "t value"), rows)
+    if ct is None:
+        rows = tuple((n, a, b, c) for n, a, b, c in zip(m.fixef.index, fe, fse, ft, strict=True))
+        return Table("Fixed effects:", ("", "Estimate", "Std. Error", "t value"), rows)
+    fdf = format_column(ct["df"].to_numpy(), 4, 3)
+    fp = [_format_p(p) for p in ct["Pr(>|t|)"]]
+    rows = tuple(zip(m.fixef.index, fe, fse, fdf, ft, fp, strict=True))
+    return Table("Fixed effects:", ("", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"), rows)
 
 
 def _corr_table(m) -> Table | None:
@@ -130,15 +141,22 @@ def _warning_lines(m) -> list[str]:
 
 
 class Summary:
-    """The lme4-style summary of a fit: ``print(m.summary())`` or display it in a notebook."""
+    """The lme4-style summary of a fit: ``print(m.summary())`` or display it in a notebook.
+    The fixed-effects table carries lmerTest's df and p-values (``ddf``: "satterthwaite",
+    "kenward-roger" or None for none)."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, ddf: str | None = "satterthwaite") -> None:
         self.model = model
+        self.ddf = ddf
 
     def _header(self) -> list[str]:
         m = self.model
         kind = "REML" if m.reml else "maximum likelihood"
-        out = [f"Linear mixed model fit by {kind}", f"Formula: {m.formula}"]
+        first = f"Linear mixed model fit by {kind}"
+        if self.ddf:
+            method = "Satterthwaite" if self.ddf.lower().startswith("s") else "Kenward-Roger"
+            first += f". t-tests use {method}'s method"
+        out = [first, f"Formula: {m.formula}"]
         if m.data_name:
             out.append(f"   Data: {m.data_name}")
         if m.n_dropped:

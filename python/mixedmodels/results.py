@@ -45,6 +45,14 @@ class LmerResult:
     _condcov: tuple[np.ndarray, ...] = field(repr=False)  # per factor: nlev x k x k, Cov(b | y)
     _blocks: str = field(repr=False, default="")  # the engine's block layout
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_inference", None)  # holds a C++ engine; rebuilt on demand
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------ basic facts
     @property
     def formula(self) -> str:
@@ -252,7 +260,12 @@ class LmerResult:
             r = r / self.sigma
         return pd.Series(r, index=self.design.row_index, name="residuals")
 
-    def predict(self, newdata: pd.DataFrame | None = None, include_re: bool = True) -> pd.Series:
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] = True,
+        allow_new_levels: bool = True,
+    ) -> pd.Series:
         """Predictions, conditional on the random effects or at the population level.
 
         Parameters
@@ -260,9 +273,12 @@ class LmerResult:
         newdata : DataFrame, optional
             New rows; the fixed part's encoding (categories, contrasts, transforms) is replayed on
             them. Default: the rows used in the fit.
-        include_re : bool
-            True: add each row's group effects (rows whose group was not in the fit get the
-            population prediction). False: fixed part only (lme4's ``re.form = NA``).
+        include_re : bool or list of str
+            True: add each row's group effects for every grouping factor; a list: only those
+            grouping factors; False: fixed part only (lme4's ``re.form = NA``).
+        allow_new_levels : bool
+            True (default): a level not seen in the fit contributes 0 (the population value for
+            that factor). False: such a level is an error.
 
         Examples
         --------
@@ -273,20 +289,37 @@ class LmerResult:
         251.405
         """
         d = self.design
+        if include_re is True:
+            use = [f.name for f in d.factors]
+        elif include_re is False or include_re is None:
+            use = []
+        else:
+            use = list(include_re)
+            unknown = [g for g in use if g not in [f.name for f in d.factors]]
+            if unknown:
+                raise DataError(f"no grouping factor {unknown}; the model has {[f.name for f in d.factors]}")
         if newdata is None:
-            if include_re:
-                return self.fitted().rename("predicted")
-            return pd.Series(d.x @ self.fixef.to_numpy(), index=d.row_index, name="predicted")
+            out = d.x @ self.fixef.to_numpy()
+            for fi, f in enumerate(d.factors):
+                if f.name in use:
+                    out = out + np.einsum("ij,ij->i", f.z, self._b[fi][f.codes])
+            return pd.Series(out, index=d.row_index, name="predicted")
         if d.fixed_spec is None:
             raise DataError("a model fitted from arrays predicts only its own rows (newdata=None)")
         if not isinstance(newdata, pd.DataFrame):
             raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         x = self._new_fixed(newdata)
         out = x @ self.fixef.to_numpy()
-        if include_re:
-            for fi, f in enumerate(d.factors):
+        for fi, f in enumerate(d.factors):
+            if f.name in use:
                 codes = self._new_codes(newdata, f)
                 ok = codes >= 0
+                if not allow_new_levels and not ok.all():
+                    bad = newdata[list(f.variables)].iloc[int(np.argmin(ok))].tolist()
+                    raise DataError(
+                        f"level {':'.join(map(str, bad))!r} of grouping factor {f.name!r} was not in the fit "
+                        "(allow_new_levels=True predicts it at the population level)"
+                    )
                 z = self._new_z(newdata, fi)
                 contrib = np.einsum("ij,ij->i", z[ok], self._b[fi][codes[ok]])
                 out[ok] += contrib
@@ -343,22 +376,165 @@ class LmerResult:
         lookup = {lvl: i for i, lvl in enumerate(f.levels)}
         return np.array([lookup.get(x, -1) if x is not None else -1 for x in labels], dtype=np.int64)
 
+    # ------------------------------------------------------------------ inference
+    @cached_property
+    def _inference(self):
+        from .inference import Inference
+
+        return Inference(self)
+
+    def coef_table(self, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+        """Fixed effects with SEs, denominator df, t and two-sided p (as lmerTest's summary).
+
+        Parameters
+        ----------
+        ddf : {"satterthwaite", "kenward-roger", None}
+            Satterthwaite (default) or Kenward-Roger degrees of freedom (KR also adjusts the SEs);
+            None gives estimates, SEs and t only.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.coef_table()["df"]["Days"]), 3)
+        17.0
+        """
+        from .inference import coef_table
+
+        return coef_table(self, ddf)
+
+    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Type III F tests of the fixed-effect terms (lmerTest's ``anova``), with Satterthwaite
+        (or ``ddf="kenward-roger"``) denominator df.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses * sector + (ses | school)", mm.datasets.load("hsb"))  # doctest: +SKIP
+        >>> list(m.anova().index)  # doctest: +SKIP
+        ['ses', 'sector', 'ses:sector']
+        """
+        from .inference import anova_type3
+
+        return anova_type3(self, ddf)
+
+    def confint(self, method: str = "profile", level: float = 0.95, **kwargs) -> pd.DataFrame:
+        """Confidence intervals for the variance parameters and fixed effects, named as lme4's
+        (``.sig01``, ... for SDs and correlations in term order, ``.sigma``, fixed-effect names).
+
+        Parameters
+        ----------
+        method : {"profile", "wald", "boot"}
+            Likelihood profile (the ML deviance, as lme4), Wald (fixed effects only; NaN for the
+            variance parameters), or parametric bootstrap percentiles (keywords ``nsim=500``,
+            ``seed``, ``n_jobs``, ``progress``).
+        level : float
+            Confidence level.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.confint("wald").loc["Days"].round(3).tolist()
+        [7.438, 13.497]
+        """
+        from .confint import confint
+
+        return confint(self, method=method, level=level, **kwargs)
+
+    def bootstrap(
+        self, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool | None = None
+    ) -> pd.DataFrame:
+        """Parametric bootstrap draws of every parameter (rows = replicates; columns as `confint`).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.bootstrap(nsim=3, seed=1).shape
+        (3, 6)
+        """
+        from .confint import bootstrap
+
+        return bootstrap(self, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
+
+    def simulate(
+        self, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool = False
+    ) -> pd.DataFrame:
+        """New responses from the fitted model, as lme4's ``simulate`` (one column per draw).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.simulate(nsim=2, seed=42).shape
+        (180, 2)
+        """
+        from .simulate import simulate
+
+        return simulate(self, nsim=nsim, seed=seed, include_re=include_re, use_u=use_u)
+
+    def sample_groups(self, n: int, seed=None, group: str | None = None) -> pd.DataFrame:
+        """Coefficients of n new groups drawn from N(fixef, Sigma): a simulated population.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+        >>> m.sample_groups(160, seed=1).shape
+        (160, 2)
+        """
+        from .simulate import sample_groups
+
+        return sample_groups(self, n, seed=seed, group=group)
+
+    def refit(self, new_y) -> LmerResult:
+        """The same model fitted to a new response, reusing the structure (no formula parsing).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m2 = m.refit(m.design.y * 2)
+        >>> round(float(m2.fixef["Days"] / m.fixef["Days"]), 6)
+        2.0
+        """
+        from .simulate import refit
+
+        return refit(self, new_y)
+
+    def tidy(self, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
+        """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.tidy("ran_pars")["term"].tolist()
+        ['sd__(Intercept)', 'sd__Days', 'cor__(Intercept).Days', 'sd__Observation']
+        """
+        from .tidy import tidy
+
+        return tidy(self, effects=effects, ddf=ddf)
+
     # ------------------------------------------------------------------ printing
-    def summary(self):
-        """An lme4-style summary (prints as text; renders as HTML in notebooks).
+    def summary(self, ddf: str | None = "satterthwaite"):
+        """An lme4-style summary (prints as text; renders as HTML in notebooks), with lmerTest's
+        Satterthwaite df and p-values in the fixed-effects table (``ddf="kenward-roger"``, or None
+        for estimates, SEs and t only).
 
         Examples
         --------
         >>> import mixedmodels as mm
         >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
         >>> print(m.summary())  # doctest: +ELLIPSIS
-        Linear mixed model fit by REML
+        Linear mixed model fit by REML. t-tests use Satterthwaite's method
         Formula: Reaction ~ Days + (Days | Subject)
         ...
         """
         from .printing import Summary
 
-        return Summary(self)
+        return Summary(self, ddf)
 
     def display(self, digits: int = 2) -> str:
         """A compact summary in the style of ``arm::display`` (estimates and SEs, error terms).

@@ -1,0 +1,75 @@
+"""Likelihood-ratio comparison of nested models, as lme4's ``anova(m0, m1, ...)``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .exceptions import DataError, MixedModelsWarning
+
+__all__ = ["anova"]
+
+
+class RefitWarning(MixedModelsWarning):
+    """REML fits were refitted by maximum likelihood before a likelihood-ratio test."""
+
+
+def anova(*models, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
+    """Likelihood-ratio tests between models fitted to the same data.
+
+    REML fits are refitted by maximum likelihood first (with a `RefitWarning` saying so, as lme4
+    says "refitting model(s) with ML"), models are ordered by their number of parameters, and each
+    is tested against the one before it. With a single model, its type III table (`m.anova()`).
+
+    Returns
+    -------
+    DataFrame with columns npar, AIC, BIC, logLik, deviance, Chisq, Df, Pr(>Chisq), indexed by the
+    models' names (default: their formulas).
+
+    Examples
+    --------
+    >>> import warnings, mixedmodels as mm
+    >>> sleep = mm.datasets.load("sleepstudy")
+    >>> m0 = mm.lmer("Reaction ~ Days + (1 | Subject)", sleep, reml=False)
+    >>> m1 = mm.lmer("Reaction ~ Days + (Days | Subject)", sleep, reml=False)
+    >>> round(float(mm.anova(m0, m1)["Chisq"].iloc[1]), 2)
+    42.14
+    """
+    if len(models) == 1:
+        return models[0].anova()
+    if not models:
+        raise ValueError("anova needs at least one model")
+    n = models[0].nobs
+    for m in models[1:]:
+        if m.nobs != n or not np.array_equal(m.design.y, models[0].design.y):
+            raise DataError("models were not all fitted to the same data (same response and rows)")
+    if names is None:
+        names = [m.formula or f"model {i + 1}" for i, m in enumerate(models)]
+    if len(names) != len(models):
+        raise ValueError("one name per model")
+    if refit and any(m.reml for m in models):
+        warnings.warn("refitting model(s) with ML (instead of REML)", RefitWarning, stacklevel=2)
+        from .fit import fit_design
+
+        models = tuple(fit_design(m.design, reml=False, start=m.theta) if m.reml else m for m in models)
+    order = sorted(range(len(models)), key=lambda i: models[i].df)
+    rows = []
+    prev = None
+    for i in order:
+        m = models[i]
+        dev = -2 * m.loglik
+        if prev is None:
+            chisq = df = p = np.nan
+        else:
+            chisq = max(prev[1] - dev, 0.0)
+            df = m.df - prev[0]
+            p = stats.chi2.sf(chisq, df) if df > 0 else np.nan
+        rows.append((names[i], m.df, m.aic, m.bic, m.loglik, dev, chisq, df, p))
+        prev = (m.df, dev)
+    out = pd.DataFrame(
+        rows, columns=["model", "npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]
+    )
+    return out.set_index("model")

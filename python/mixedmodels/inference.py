@@ -1,0 +1,391 @@
+"""Degrees of freedom and tests for fixed effects: Satterthwaite (as lmerTest) and Kenward-Roger
+(as pbkrtest), t tests per coefficient and type III F tests per term."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import _core
+from .exceptions import MixedModelsError
+from .numderiv import hessian, jacobian
+
+__all__ = ["Inference", "type3_contrasts"]
+
+KR_MAX_NOBS = 6000  # Kenward-Roger builds n x n matrices; beyond this it refuses
+
+
+class Inference:
+    """Satterthwaite and Kenward-Roger machinery for one fitted model (built lazily, cached)."""
+
+    def __init__(self, model) -> None:
+        self.m = model
+        d = model.design
+        self._engine = _core.Engine(d.y, d.x, d.engine_factors())
+        self.varpar = np.append(model.theta, model.sigma)
+
+    # ---------------------------------------------------------------- (theta, sigma) functions
+    def deviance_vp(self, vp: np.ndarray) -> float:
+        """(RE)ML deviance as a function of (theta, sigma), beta profiled (lmerTest's devfun_vp)."""
+        d = self.m.design
+        n, p = d.nobs, d.p
+        ldl2, ldrx2, pwrss = self._engine.update(np.ascontiguousarray(vp[:-1]))
+        s2 = vp[-1] ** 2
+        if self.m.reml:
+            return ldl2 + ldrx2 + pwrss / s2 + (n - p) * np.log(2 * np.pi * s2)
+        return ldl2 + pwrss / s2 + n * np.log(2 * np.pi * s2)
+
+    def vcov_vp(self, vp: np.ndarray) -> np.ndarray:
+        """vcov(beta) = sigma^2 (R_X' R_X)^{-1} at (theta, sigma)."""
+        p = self.m.design.p
+        self._engine.update(np.ascontiguousarray(vp[:-1]))
+        rinv = np.linalg.solve(self._engine.lxy()[:p, :p], np.eye(p))
+        return vp[-1] ** 2 * rinv.T @ rinv
+
+    @cached_property
+    def vcov_varpar(self) -> np.ndarray:
+        """Asymptotic covariance of (theta, sigma): 2 H^{-1}, H the Hessian of the deviance."""
+        h = hessian(self.deviance_vp, self.varpar, d=1e-1, eps=1e-4)
+        h = (h + h.T) / 2
+        try:
+            return 2 * np.linalg.inv(h)
+        except np.linalg.LinAlgError:
+            return 2 * np.linalg.pinv(h)
+
+    @cached_property
+    def jac_vcov(self) -> np.ndarray:
+        """d vcov(beta) / d (theta, sigma): array (p, p, m)."""
+        return jacobian(self.vcov_vp, self.varpar, d=1e-1, eps=1e-4)
+
+    # ---------------------------------------------------------------- Satterthwaite
+    def satterthwaite_1d(self, lvec: np.ndarray) -> tuple[float, float]:
+        """(variance of L beta, Satterthwaite df) for one contrast row L."""
+        c = self.m.vcov.to_numpy()
+        v = float(lvec @ c @ lvec)
+        g = np.einsum("i,ijk,j->k", lvec, self.jac_vcov, lvec)
+        denom = float(g @ self.vcov_varpar @ g)
+        return v, (2 * v * v / denom if denom > 0 else np.inf)
+
+    def satterthwaite_md(self, lmat: np.ndarray) -> tuple[float, int, float]:
+        """(F, numerator df, denominator df) for a contrast matrix (lmerTest's contestMD)."""
+        beta = self.m.fixef.to_numpy()
+        c = self.m.vcov.to_numpy()
+        vl = lmat @ c @ lmat.T
+        d, pvec = np.linalg.eigh(vl)
+        order = np.argsort(d)[::-1]
+        d, pvec = d[order], pvec[:, order]
+        tol = max(np.finfo(float).eps ** 0.5 * d[0], 0.0)
+        q = int((d > tol).sum())
+        ptl = (pvec.T @ lmat)[:q]
+        t2 = (ptl @ beta) ** 2 / d[:q]
+        fval = float(t2.sum() / q)
+        nus = []
+        for i in range(q):
+            g = np.einsum("i,ijk,j->k", ptl[i], self.jac_vcov, ptl[i])
+            nus.append(2 * d[i] ** 2 / float(g @ self.vcov_varpar @ g))
+        nus = np.array(nus)
+        if q == 1:
+            ddf = float(nus[0])
+        elif np.all(np.abs(np.diff(nus)) < 1e-8):
+            ddf = float(nus.mean())
+        elif np.any(nus <= 2):
+            ddf = 2.0
+        else:
+            e = float((nus / (nus - 2)).sum())
+            ddf = 2 * e / (e - q)
+        return fval, q, ddf
+
+    # ---------------------------------------------------------------- Kenward-Roger
+    @cached_property
+    def _kr(self):
+        return _KenwardRoger(self.m)
+
+
+def type3_contrasts(m) -> dict[str, np.ndarray]:
+    """lmerTest's type III contrasts for each fixed-effect term (treatment coding).
+
+    Each term's contrast rows are that term's columns of the map from the over-parameterised
+    design (all indicator columns) onto the coefficients, orthogonalised against the columns of
+    every term that contains it (same numeric variables, strictly more variables).
+    """
+    import formulaic
+
+    d = m.design
+    if d.fixed_spec is None or d.frame is None:
+        raise MixedModelsError("type III tests need a model fitted from a formula and a data frame")
+    spec = d.fixed_spec
+    names = list(d.fixed_names)
+    terms, rdx_cols, x_cols, variables = [], [], [], []
+    blocks = []
+    has_intercept = False
+    from .names import r_name
+
+    for st in spec.structure:
+        label = str(st.term)
+        cols = [names.index(r_name(c)) for c in st.columns if r_name(c) in names]
+        if label == "1":
+            has_intercept = True
+            continue
+        vars_ = [str(f) for f in st.term.factors]
+        mm = formulaic.model_matrix(f"0 + {label}", d.frame, ensure_full_rank=False, na_action="ignore")
+        blocks.append(mm.to_numpy(dtype=float))
+        terms.append(label)
+        x_cols.append(cols)
+        rdx_cols.append(mm.shape[1])
+        variables.append(vars_)
+    rdx = (
+        np.column_stack(([np.ones(d.nobs)] if has_intercept else []) + blocks)
+        if blocks
+        else np.ones((d.nobs, 1))
+    )
+    # L: rows = rdX columns, columns = coefficients; rdX = X L'
+    lmat, *_ = np.linalg.lstsq(d.x, rdx, rcond=None)
+    lmat = lmat.T
+    lmat[np.abs(lmat) < 1e-10] = 0.0
+    numeric = {v: _is_numeric(d.frame, v) for vs in variables for v in vs}
+
+    def contains(a: int, b: int) -> bool:
+        va, vb = set(variables[a]), set(variables[b])
+        na = {v for v in va if numeric.get(v, True)}
+        nb = {v for v in vb if numeric.get(v, True)}
+        return va < vb and na == nb
+
+    order = sorted(range(len(terms)), key=lambda i: -len(variables[i]))
+    for i in order:
+        cont = [j for j in range(len(terms)) if contains(i, j)]
+        if cont:
+            xs = lmat[:, [c for j in cont for c in x_cols[j]]]
+            ys = lmat[:, x_cols[i]]
+            coef, *_ = np.linalg.lstsq(xs, ys, rcond=None)
+            r = ys - xs @ coef
+            r[np.abs(r) < 1e-10] = 0.0
+            lmat[:, x_cols[i]] = r
+    # keep the rows of L that correspond to the coefficients (rdX columns named like X's)
+    rd_names = (["(Intercept)"] if has_intercept else []) + [
+        r_name(c) for i, t in enumerate(terms) for c in _full_names(d.frame, t)
+    ]
+    rows = [rd_names.index(n) for n in names]
+    lsub = lmat[rows]
+    out = {}
+    for i, t in enumerate(terms):
+        c = lsub[:, x_cols[i]].T
+        out[t] = c[np.abs(c).sum(axis=1) > 1e-8]
+    return out
+
+
+def _full_names(frame: pd.DataFrame, term: str) -> list[str]:
+    import formulaic
+
+    mm = formulaic.model_matrix(f"0 + {term}", frame.iloc[:1], ensure_full_rank=False, na_action="ignore")
+    return list(mm.model_spec.column_names)
+
+
+def _is_numeric(frame: pd.DataFrame, var: str) -> bool:
+    if var in frame.columns:
+        col = frame[var]
+        return pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
+    return True  # a transform such as I(x**2) or np.log(x) is numeric
+
+
+def _components(design) -> list[np.ndarray]:
+    """Row sets that share no level of any grouping factor: the marginal covariance is block
+    diagonal over them (one block per group for a single grouping factor)."""
+    n = design.nobs
+    parent = np.arange(n)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for f in design.factors:
+        first = np.full(f.nlev, -1)
+        for i, c in enumerate(f.codes):
+            if first[c] < 0:
+                first[c] = i
+            else:
+                ra, rb = find(i), find(first[c])
+                if ra != rb:
+                    parent[ra] = rb
+    roots = np.array([find(i) for i in range(n)])
+    order = np.argsort(roots, kind="stable")
+    splits = np.flatnonzero(np.diff(roots[order])) + 1
+    return np.split(order, splits)
+
+
+class _KenwardRoger:
+    """pbkrtest's adjusted covariance of beta and the quantities for its df. The marginal
+    covariance Sigma = sum_i gamma_i G_i is block diagonal over independent row sets, so every
+    trace and product is a sum over blocks; each block is handled densely."""
+
+    def __init__(self, m) -> None:
+        self.m = m
+        d = m.design
+        if not m.reml:
+            raise MixedModelsError("Kenward-Roger applies to REML fits; refit with reml=True")
+        comps = _components(d)
+        largest = max(len(c) for c in comps)
+        if largest > KR_MAX_NOBS:
+            raise MixedModelsError(
+                f"Kenward-Roger needs dense {largest} x {largest} blocks of the marginal covariance (the rows "
+                f"linked by shared grouping levels); that exceeds the {KR_MAX_NOBS} it handles. "
+                "Use ddf='satterthwaite'."
+            )
+        # (factor, offset within factor, a, b, value) of each variance parameter, then sigma^2
+        params = []
+        for _name, term, cov in m._term_covs():
+            fi, off = self._term_location(term)
+            for b in range(term.k):
+                for a in range(b, term.k):
+                    params.append((fi, off + a, off + b, cov[a, b]))
+        ng = len(params) + 1
+        p = d.p
+        xtsx = np.zeros((p, p))
+        pp = [np.zeros((p, p)) for _ in range(ng)]
+        qq = {(r, s): np.zeros((p, p)) for r in range(ng) for s in range(r, ng)}
+        ktr = np.zeros((ng, ng))
+        for rows in comps:
+            x = d.x[rows]
+            gs = []
+            for fi, a, b, _v in params:
+                f = d.factors[fi]
+                codes = f.codes[rows]
+                za = np.zeros((len(rows), f.nlev))
+                za[np.arange(len(rows)), codes] = f.z[rows, a]
+                if a == b:
+                    g = za @ za.T
+                else:
+                    zb = np.zeros_like(za)
+                    zb[np.arange(len(rows)), codes] = f.z[rows, b]
+                    g = za @ zb.T
+                    g = g + g.T
+                gs.append(g)
+            gs.append(np.eye(len(rows)))
+            vals = [v for *_x, v in params] + [m.sigma**2]
+            sigma = sum(g * v for g, v in zip(gs, vals, strict=True))
+            sinv = np.linalg.inv(sigma)
+            sinv = (sinv + sinv.T) / 2
+            tt = sinv @ x
+            xtsx += x.T @ tt
+            hh = [g @ sinv for g in gs]
+            oo = [h @ x for h in hh]
+            for r in range(ng):
+                pp[r] -= oo[r].T @ tt
+                so = sinv @ oo[r]
+                for s in range(r, ng):
+                    qq[r, s] += so.T @ oo[s]
+                    ktr[r, s] += float(np.sum(hh[r].T * hh[s]))
+        for r in range(ng):
+            for s in range(r):
+                ktr[r, s] = ktr[s, r]
+        pp = [(q + q.T) / 2 for q in pp]
+        phi = np.linalg.inv(xtsx)
+        ie2 = np.zeros((ng, ng))
+        for i in range(ng):
+            phi_pi = phi @ pp[i]
+            for j in range(i, ng):
+                ie2[i, j] = ie2[j, i] = (
+                    ktr[i, j] - 2 * float(np.sum(phi * qq[i, j])) + float(np.sum(phi_pi * (pp[j] @ phi)))
+                )
+        ev = np.linalg.eigvalsh(ie2)
+        ww = 2 * (np.linalg.inv(ie2) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(ie2))
+        uu = np.zeros_like(phi)
+        for i in range(ng - 1):
+            for j in range(i + 1, ng):
+                uu += ww[i, j] * (qq[i, j] - pp[i] @ phi @ pp[j])
+        uu = uu + uu.T
+        for i in range(ng):
+            uu += ww[i, i] * (qq[i, i] - pp[i] @ phi @ pp[i])
+        self.phi = phi
+        self.phi_adj = phi + 2 * phi @ uu @ phi
+        self.pp, self.ww = pp, ww
+
+    def _term_location(self, term):
+        d = self.m.design
+        ti = d.terms.index(term)
+        for fi, f in enumerate(d.factors):
+            if ti in f.terms:
+                return fi, f.term_offsets[f.terms.index(ti)]
+        raise KeyError(term)
+
+    def ddf(self, lmat: np.ndarray) -> float:
+        """pbkrtest's Lb_ddf: denominator df for the contrast matrix L (q x p)."""
+        lmat = np.atleast_2d(lmat)
+        v0 = self.phi
+        theta = lmat.T @ np.linalg.solve(lmat @ v0 @ lmat.T, lmat)
+        tp = theta @ v0
+        a1 = a2 = 0.0
+        ng = len(self.pp)
+        us = [tp @ self.pp[i] @ v0 for i in range(ng)]
+        for i in range(ng):
+            for j in range(i, ng):
+                e = 1.0 if i == j else 2.0
+                a1 += e * self.ww[i, j] * np.trace(us[i]) * np.trace(us[j])
+                a2 += e * self.ww[i, j] * float(np.sum(us[i] * us[j].T))
+        q = np.linalg.matrix_rank(lmat)
+        b = (a1 + 6 * a2) / (2 * q)
+        g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
+        c1 = g / (3 * q + 2 * (1 - g))
+        c2 = (q - g) / (3 * q + 2 * (1 - g))
+        c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
+        v0_ = 1 + c1 * b
+        v1 = 1 - c2 * b
+        v2 = 1 - c3 * b
+        v0_ = 0.0 if abs(v0_) < 1e-10 else v0_
+        ratio = (1 - a2 / q) / v1 if v1 != 0 else 0.0
+        rho = ratio**2 * v0_ / v2 / q
+        return 4 + (q + 2) / (q * rho - 1)
+
+
+def coef_table(m, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+    """Estimates, SEs, df, t and two-sided p for each fixed effect."""
+    est = m.fixef.to_numpy()
+    p = est.shape[0]
+    key = (ddf or "none").lower().replace("_", "-")
+    if key in ("none",):
+        se = m.fixef_se.to_numpy()
+        return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=m.fixef.index)
+    if key == "satterthwaite":
+        inf = m._inference
+        rows = [inf.satterthwaite_1d(np.eye(p)[j]) for j in range(p)]
+        se = np.sqrt([r[0] for r in rows])
+        df = np.array([r[1] for r in rows])
+    elif key in ("kenward-roger", "kr"):
+        kr = m._inference._kr
+        se = np.sqrt(np.diag(kr.phi_adj))
+        df = np.array([kr.ddf(np.eye(p)[j][None, :]) for j in range(p)])
+    else:
+        raise ValueError(f"ddf must be 'satterthwaite', 'kenward-roger' or None, not {ddf!r}")
+    t = est / se
+    pval = 2 * stats.t.sf(np.abs(t), df)
+    return pd.DataFrame(
+        {"Estimate": est, "Std. Error": se, "df": df, "t value": t, "Pr(>|t|)": pval}, index=m.fixef.index
+    )
+
+
+def anova_type3(m, ddf: str = "satterthwaite") -> pd.DataFrame:
+    """Type III F tests per fixed-effect term, as lmerTest's ``anova(m)``."""
+    contrasts = type3_contrasts(m)
+    beta = m.fixef.to_numpy()
+    rows = []
+    key = ddf.lower().replace("_", "-")
+    for term, lmat in contrasts.items():
+        if key == "satterthwaite":
+            fval, q, den = m._inference.satterthwaite_md(lmat)
+        elif key in ("kenward-roger", "kr"):
+            kr = m._inference._kr
+            q = int(np.linalg.matrix_rank(lmat))
+            lb = lmat @ beta
+            fval = float(lb @ np.linalg.solve(lmat @ kr.phi_adj @ lmat.T, lb) / q)
+            den = kr.ddf(lmat)
+        else:
+            raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
+        ms = fval * m.sigma**2
+        rows.append((term, ms * q, ms, q, den, fval, stats.f.sf(fval, q, den)))
+    return pd.DataFrame(
+        rows, columns=["term", "Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
+    ).set_index("term")

@@ -1,0 +1,93 @@
+"""No pooling: a separate least-squares fit per group, as lme4's ``lmList``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import formulaic
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, FormulaError
+from .names import level_label, r_name
+
+__all__ = ["LmList", "lmlist"]
+
+
+@dataclass(frozen=True)
+class LmList:
+    """Per-group OLS fits: `coef` (groups x coefficients), `se`, `sigma` and `nobs` per group."""
+
+    formula: str
+    group: str
+    coef: pd.DataFrame
+    se: pd.DataFrame
+    sigma: pd.Series
+    nobs: pd.Series
+
+    def __repr__(self) -> str:
+        return f"<LmList {self.formula!r}: {len(self.coef)} groups>"
+
+
+def lmlist(formula: str, data: pd.DataFrame) -> LmList:
+    """Fit ``y ~ x | g``: one ordinary least-squares regression of y on x within each level of g.
+
+    Groups with fewer observations than coefficients (or a rank-deficient design) get NaN.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> fits = mm.lmlist("Reaction ~ Days | Subject", mm.datasets.load("sleepstudy"))
+    >>> fits.coef.shape, list(fits.coef.columns)
+    ((18, 2), ['(Intercept)', 'Days'])
+    """
+    if "|" not in formula:
+        raise FormulaError(f"lmlist needs a formula 'y ~ x | g', got {formula!r}")
+    model, group = (s.strip() for s in formula.rsplit("|", 1))
+    if group not in data.columns:
+        raise FormulaError(f"the data has no grouping column {group!r}")
+    try:
+        mm = formulaic.model_matrix(model, data, na_action="drop")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the model matrix of {model!r}: {exc}") from exc
+    y = mm.lhs.to_numpy(dtype=float)[:, 0]
+    x = mm.rhs.to_numpy(dtype=float)
+    names = [r_name(c) for c in mm.rhs.model_spec.column_names]
+    g = data.loc[mm.rhs.index, group]
+    if g.isna().any():
+        keep = ~g.isna().to_numpy()
+        y, x, g = y[keep], x[keep], g[keep]
+    if isinstance(g.dtype, pd.CategoricalDtype):
+        levels = [c for c in g.cat.categories if (g == c).any()]
+    else:
+        levels = sorted(g.unique())
+    if not levels:
+        raise DataError("no groups with data")
+    p = x.shape[1]
+    coef = np.full((len(levels), p), np.nan)
+    se = np.full((len(levels), p), np.nan)
+    sig = np.full(len(levels), np.nan)
+    nob = np.zeros(len(levels), dtype=int)
+    gv = g.to_numpy()
+    for i, lvl in enumerate(levels):
+        rows = gv == lvl
+        nob[i] = rows.sum()
+        xi, yi = x[rows], y[rows]
+        if nob[i] < p or np.linalg.matrix_rank(xi) < p:
+            continue
+        b, *_ = np.linalg.lstsq(xi, yi, rcond=None)
+        coef[i] = b
+        dfr = nob[i] - p
+        if dfr > 0:
+            s2 = float(((yi - xi @ b) ** 2).sum() / dfr)
+            sig[i] = np.sqrt(s2)
+            se[i] = np.sqrt(np.diag(s2 * np.linalg.inv(xi.T @ xi)))
+    idx = pd.Index([level_label(v) for v in levels], name=group)
+    return LmList(
+        formula=formula,
+        group=group,
+        coef=pd.DataFrame(coef, index=idx, columns=names),
+        se=pd.DataFrame(se, index=idx, columns=names),
+        sigma=pd.Series(sig, index=idx, name="sigma"),
+        nobs=pd.Series(nob, index=idx, name="nobs"),
+    )

@@ -1,0 +1,90 @@
+"""Drawing from a fitted model: new responses (lme4's ``simulate``), new groups' coefficients, and
+refits on new responses that reuse the model's structure (used by the parametric bootstrap)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .optimize import minimize_theta
+
+__all__ = ["refit_parameters", "sample_groups", "simulate"]
+
+
+def _t(f, theta):
+    t = np.zeros((f.k, f.k))
+    t[f.theta_row, f.theta_col] = theta[f.theta_index]
+    return t
+
+
+def simulate(m, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
+    """New responses from the fitted model, one column per simulation (rows = the fitted rows).
+
+    ``include_re=True`` draws new group effects from N(0, Sigma) for every grouping factor (lme4's
+    default); ``use_u=True`` uses the fitted conditional modes instead (lme4's ``use.u = TRUE``);
+    ``include_re=False`` simulates at the population level (fixed part plus residual noise).
+    """
+    rng = np.random.default_rng(seed)
+    d = m.design
+    n = d.nobs
+    mu = d.x @ m.fixef.to_numpy()
+    out = np.empty((n, nsim))
+    for s in range(nsim):
+        y = mu.copy()
+        if include_re:
+            for fi, f in enumerate(d.factors):
+                if use_u:
+                    b = m._b[fi]
+                else:
+                    u = rng.standard_normal((f.nlev, f.k))
+                    b = m.sigma * u @ _t(f, m.theta).T
+                y += np.einsum("ij,ij->i", f.z, b[f.codes])
+        y += m.sigma * rng.standard_normal(n)
+        out[:, s] = y
+    return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+
+def sample_groups(m, n: int, seed=None, group: str | None = None) -> pd.DataFrame:
+    """Coefficients of n new groups drawn from the fitted random-effects distribution: fixed
+    effects plus a draw from N(0, Sigma_group), in the columns of ``m.coef[group]``."""
+    if group is None:
+        group = next(iter(m.ranef))
+    if group not in m.cov_re:
+        raise KeyError(f"no grouping factor {group!r}; the model has {list(m.cov_re)}")
+    rng = np.random.default_rng(seed)
+    cov = m.cov_re[group]
+    draws = rng.multivariate_normal(np.zeros(len(cov)), cov.to_numpy(), size=n, method="cholesky")
+    out = pd.DataFrame(np.tile(m.fixef.to_numpy(), (n, 1)), columns=list(m.fixef.index))
+    for j, c in enumerate(cov.columns):
+        out[c] = (out[c] if c in out.columns else 0.0) + draws[:, j]
+    out.index = pd.RangeIndex(n, name="new_group")
+    return out
+
+
+def refit_parameters(design, y: np.ndarray, reml: bool, theta0: np.ndarray):
+    """Fit the same structure to a new response and return (theta, sigma, beta, n_evals) only."""
+    eng = _core.Engine(np.ascontiguousarray(y, dtype=float), design.x, design.engine_factors())
+
+    def f(th):
+        return eng.objective(np.asarray(th, dtype=float), reml)
+
+    step = np.maximum(0.5 * np.abs(theta0), 0.1)
+    opt = minimize_theta(f, theta0, design.theta_lower, step=step)
+    ldl2, ldrx2, pwrss = eng.update(opt.theta)
+    beta, _ = eng.solve()
+    n, p = design.nobs, design.p
+    sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
+    return opt.theta, sigma, beta, opt.n_evals
+
+
+def refit(m, new_y):
+    """The same model fitted to a new response (structure reused, started at the current theta)."""
+    from .fit import fit_design
+
+    y = np.ascontiguousarray(np.asarray(new_y, dtype=float))
+    if y.shape != m.design.y.shape:
+        raise ValueError(f"new_y must have {m.design.y.shape[0]} values, got shape {y.shape}")
+    return fit_design(dataclasses.replace(m.design, y=y), reml=m.reml, start=m.theta, data_name=m.data_name)
