@@ -186,9 +186,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument(
-        "--big-reps", type=int, default=3, help="repetitions for statsmodels/lme4 on big workloads"
-    )
+    p.add_argument("--big-reps", type=int, default=3, help="repetitions for statsmodels/lme4 on big workloads")
     p.add_argument("--no-statsmodels", action="store_true")
     p.add_argument("--no-r", action="store_true")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per (tool, workload) process")

@@ -12,9 +12,7 @@ import pytest
 import mixedmodels
 
 MODULES = sorted(
-    m.name
-    for m in pkgutil.walk_packages(mixedmodels.__path__, "mixedmodels.")
-    if not m.name.endswith("__main__")
+    m.name for m in pkgutil.walk_packages(mixedmodels.__path__, "mixedmodels.") if not m.name.endswith("__main__")
 )
 
 

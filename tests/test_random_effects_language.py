@@ -136,8 +136,6 @@ def test_many_factors_and_many_correlated_terms():
     assert len(m.theta) == 55 + 4
     assert m.ngroups == {"g0": 40, "g1": 25, "g2": 12, "g3": 7, "g4": 5}
     d = m.design
-    assert m.objective == pytest.approx(
-        dense_criterion(d.engine_factors(), d.x, d.y, m.theta, True), rel=1e-9
-    )
+    assert m.objective == pytest.approx(dense_criterion(d.engine_factors(), d.x, d.y, m.theta, True), rel=1e-9)
     assert m.cov_re["g0"].shape == (10, 10)
     assert m.ranef_condcov["g0"].shape == (40, 10, 10)

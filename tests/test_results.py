@@ -139,9 +139,7 @@ def test_fit_arrays_errors():
     y = np.arange(10.0)
     x = np.ones((10, 1))
     with pytest.raises(mm.DataError, match="shape"):
-        mm.fit_arrays(
-            y, np.ones((9, 1)), [mm.GroupTerm("g", np.zeros(10, int), np.ones(10), ("(Intercept)",))]
-        )
+        mm.fit_arrays(y, np.ones((9, 1)), [mm.GroupTerm("g", np.zeros(10, int), np.ones(10), ("(Intercept)",))])
     with pytest.raises(mm.DataError, match="integers"):
         mm.fit_arrays(y, x, [mm.GroupTerm("g", np.zeros(10), np.ones(10), ("(Intercept)",))])
     with pytest.raises(mm.DataError, match="at least one"):

@@ -60,9 +60,7 @@ class Engine:
         """
         (beta, u) at the current theta: fixed effects and spherical random effects (engine order).
         """
-    def update(
-        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
-    ) -> tuple[float, float, float]:
+    def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[float, float, float]:
         """
         Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).
         """

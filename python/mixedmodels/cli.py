@@ -26,9 +26,7 @@ def read_data(source: str) -> tuple[pd.DataFrame, str]:
             try:
                 return pd.read_parquet(path), path.name
             except ImportError as exc:
-                raise MixedModelsError(
-                    "reading Parquet needs pyarrow: pip install 'mixedmodels[parquet]'"
-                ) from exc
+                raise MixedModelsError("reading Parquet needs pyarrow: pip install 'mixedmodels[parquet]'") from exc
         sep = "\t" if ".tsv" in suffixes else ","
         return pd.read_csv(path, sep=sep), path.name
     try:
@@ -40,15 +38,11 @@ def read_data(source: str) -> tuple[pd.DataFrame, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="mixedmodels", description="Fit linear mixed-effects models (lme4 formulas)."
-    )
+    p = argparse.ArgumentParser(prog="mixedmodels", description="Fit linear mixed-effects models (lme4 formulas).")
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit a model and print its summary")
     f.add_argument("formula", help='e.g. "mAch ~ ses + (1 + ses | school)"')
-    f.add_argument(
-        "--data", required=True, help="bundled dataset name (see `datasets`) or a CSV/Parquet path"
-    )
+    f.add_argument("--data", required=True, help="bundled dataset name (see `datasets`) or a CSV/Parquet path")
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     f.add_argument("--display", action="store_true", help="compact arm::display-style output")
     sub.add_parser("datasets", help="list the bundled datasets")

@@ -69,7 +69,5 @@ def anova(*models, names: list[str] | None = None, refit: bool = True) -> pd.Dat
             p = stats.chi2.sf(chisq, df) if df > 0 else np.nan
         rows.append((names[i], m.df, m.aic, m.bic, m.loglik, dev, chisq, df, p))
         prev = (m.df, dev)
-    out = pd.DataFrame(
-        rows, columns=["model", "npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]
-    )
+    out = pd.DataFrame(rows, columns=["model", "npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"])
     return out.set_index("model")

@@ -123,9 +123,7 @@ class _Profiler:
     def zeta_beta(self, j: int, b: float, warm: dict) -> float:
         d = self.design
         x0 = warm.get(("b", j), self.ml.theta)
-        dev, x = self._minimize(
-            lambda th: self.dev_beta(th, j, b), x0, d.theta_lower, np.full(x0.shape, np.inf)
-        )
+        dev, x = self._minimize(lambda th: self.dev_beta(th, j, b), x0, d.theta_lower, np.full(x0.shape, np.inf))
         warm[("b", j)] = x
         return np.sign(b - self.ml.fixef.iloc[j]) * np.sqrt(max(dev - self.base, 0.0))
 
@@ -230,9 +228,7 @@ def bootstrap(m, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool | N
     return pd.DataFrame(np.vstack(results), columns=names)
 
 
-def _boot(
-    m, level: float, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool | None = None
-) -> pd.DataFrame:
+def _boot(m, level: float, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
     draws = bootstrap(m, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
     a = (1 - level) / 2
     q = draws.quantile([a, 1 - a]).T

@@ -130,11 +130,7 @@ def _as_factor(col: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
         cat = _drop_unused(col)
         codes = cat.cat.codes.to_numpy()
         cats = cat.cat.categories
-        if (
-            pd.api.types.is_string_dtype(cats.dtype)
-            or cats.dtype == object
-            and all(isinstance(v, str) for v in cats)
-        ):
+        if pd.api.types.is_string_dtype(cats.dtype) or cats.dtype == object and all(isinstance(v, str) for v in cats):
             levels = pd.Index(cats.astype(str).to_numpy(dtype=object), dtype=object)
         else:
             levels = pd.Index([level_label(v) for v in cats.tolist()], dtype=object)
@@ -238,9 +234,7 @@ class _RawTerm:
         return self.z.shape[1]
 
 
-def _assemble(
-    raw: list[_RawTerm], nobs: int
-) -> tuple[tuple[Term, ...], tuple[Factor, ...], np.ndarray, tuple]:
+def _assemble(raw: list[_RawTerm], nobs: int) -> tuple[tuple[Term, ...], tuple[Factor, ...], np.ndarray, tuple]:
     order = _lme4_order([len(t.levels) for t in raw])
     raw = [raw[i] for i in order]
     terms = tuple(Term(t.group, t.columns, t.source, t.lhs, t.spec) for t in raw)
@@ -368,9 +362,7 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
 
     if pf.response in df.columns:  # a plain column: no need to materialise it
         if not pd.api.types.is_numeric_dtype(df[pf.response]) or pd.api.types.is_bool_dtype(df[pf.response]):
-            raise DataError(
-                f"the response {pf.response!r} must be numeric, it has dtype {df[pf.response].dtype}"
-            )
+            raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {df[pf.response].dtype}")
         y = np.ascontiguousarray(df[pf.response].to_numpy(dtype=np.float64))
         x, fixed_names, fixed_spec = _materialise(pf.fixed, df, f"fixed-effects model matrix of {pf.text!r}")
     else:
@@ -436,9 +428,7 @@ def _check_finite(v: np.ndarray, name: str) -> None:
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(
-            f"{name!r} has {int(bad.sum())} non-finite values (first at row position {i}: {v[i]})"
-        )
+        raise DataError(f"{name!r} has {int(bad.sum())} non-finite values (first at row position {i}: {v[i]})")
 
 
 @dataclass(frozen=True)
@@ -466,9 +456,7 @@ class GroupTerm:
     levels: tuple[str, ...] | None = None
 
 
-def design_from_arrays(
-    y: np.ndarray, x: np.ndarray, fixed_names: tuple[str, ...], terms: list[GroupTerm]
-) -> Design:
+def design_from_arrays(y: np.ndarray, x: np.ndarray, fixed_names: tuple[str, ...], terms: list[GroupTerm]) -> Design:
     """Build a `Design` from arrays (the embedding API; no formula, no missing values allowed)."""
     y = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
     if y.ndim != 1:
@@ -502,9 +490,7 @@ def design_from_arrays(
         if codes.min() < 0:
             raise DataError(f"codes of {t.group!r} must be non-negative")
         nlev = int(codes.max()) + 1
-        levels = pd.Index(
-            list(t.levels) if t.levels is not None else [str(i) for i in range(nlev)], dtype=object
-        )
+        levels = pd.Index(list(t.levels) if t.levels is not None else [str(i) for i in range(nlev)], dtype=object)
         if len(levels) < nlev:
             raise DataError(f"{len(levels)} level labels for codes up to {nlev - 1} in {t.group!r}")
         used = np.unique(codes)
@@ -516,9 +502,7 @@ def design_from_arrays(
         for j, nm in enumerate(t.columns):
             _check_finite(z[:, j], f"{nm} of {t.group}")
         src = f"({' + '.join(t.columns)} | {t.group})"
-        raw.append(
-            _RawTerm(t.group, (t.group,), codes.astype(np.int32), levels, z, tuple(t.columns), src, "", None)
-        )
+        raw.append(_RawTerm(t.group, (t.group,), codes.astype(np.int32), levels, z, tuple(t.columns), src, "", None))
     _check_terms(raw, n)
     terms_, factors, lower, names = _assemble(raw, n)
     return Design(

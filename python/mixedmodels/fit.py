@@ -150,9 +150,7 @@ def fit_design(
     return _result(design, engine, theta, opt, grad, hdiag, reml, data_name)
 
 
-def result_at(
-    design: Design, theta: np.ndarray, *, reml: bool = True, data_name: str | None = None
-) -> LmerResult:
+def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name: str | None = None) -> LmerResult:
     """The result object at a given theta, without optimising (for profiles and for checking the
     estimates that follow from a theta, e.g. lme4's)."""
     engine = _core.Engine(design.y, design.x, design.engine_factors())
@@ -212,10 +210,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
         messages.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     if singular and check:
-        where = [
-            design.theta_names[i]
-            for i in np.flatnonzero((design.theta_lower == 0.0) & (theta < SINGULAR_TOL))
-        ]
+        where = [design.theta_names[i] for i in np.flatnonzero((design.theta_lower == 0.0) & (theta < SINGULAR_TOL))]
         msg = (
             "boundary (singular) fit: a variance is zero or a correlation is +-1 at "
             + ", ".join(where)

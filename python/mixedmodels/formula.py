@@ -215,9 +215,7 @@ def _bar_term(text: str, i: int, j: int, bars: list[int]) -> list[RandomTerm]:
     lhs = text[i + 1 : b].strip()
     gstart = b + 2 if double else b + 1
     if not lhs:
-        raise _error(
-            text, i + 1, "empty left-hand side in a random-effects term (write '1' for an intercept)"
-        )
+        raise _error(text, i + 1, "empty left-hand side in a random-effects term (write '1' for an intercept)")
     groups = _group_factors(text, text[gstart:j], gstart)
     lhs_list = _lhs_terms(lhs) if double else [lhs]
     out = []

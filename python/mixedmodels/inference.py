@@ -136,11 +136,7 @@ def type3_contrasts(m) -> dict[str, np.ndarray]:
         x_cols.append(cols)
         rdx_cols.append(mm.shape[1])
         variables.append(vars_)
-    rdx = (
-        np.column_stack(([np.ones(d.nobs)] if has_intercept else []) + blocks)
-        if blocks
-        else np.ones((d.nobs, 1))
-    )
+    rdx = np.column_stack(([np.ones(d.nobs)] if has_intercept else []) + blocks) if blocks else np.ones((d.nobs, 1))
     # L: rows = rdX columns, columns = coefficients; rdX = X L'
     lmat, *_ = np.linalg.lstsq(d.x, rdx, rcond=None)
     lmat = lmat.T
@@ -386,6 +382,6 @@ def anova_type3(m, ddf: str = "satterthwaite") -> pd.DataFrame:
             raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
         ms = fval * m.sigma**2
         rows.append((term, ms * q, ms, q, den, fval, stats.f.sf(fval, q, den)))
-    return pd.DataFrame(
-        rows, columns=["term", "Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
-    ).set_index("term")
+    return pd.DataFrame(rows, columns=["term", "Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]).set_index(
+        "term"
+    )

@@ -160,9 +160,7 @@ class Summary:
         if m.data_name:
             out.append(f"   Data: {m.data_name}")
         if m.n_dropped:
-            out.append(
-                f"   ({m.n_dropped} observation{'s' if m.n_dropped > 1 else ''} deleted due to missingness)"
-            )
+            out.append(f"   ({m.n_dropped} observation{'s' if m.n_dropped > 1 else ''} deleted due to missingness)")
         return out
 
     def _criterion(self) -> Table | str:
@@ -170,16 +168,12 @@ class Summary:
         if m.reml:
             return f"REML criterion at convergence: {m.objective:.1f}"
         vals = format_column([m.aic, m.bic, m.loglik, m.deviance], 1, 1)
-        return Table(
-            "", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=()
-        )
+        return Table("", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=())
 
     def _residuals(self) -> Table:
         r = self.model.residuals(scaled=True).to_numpy()
         q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
-        return Table(
-            "Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=()
-        )
+        return Table("Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=())
 
     def _groups_line(self) -> str:
         m = self.model
@@ -201,8 +195,7 @@ class Summary:
             parts.append(ct)
         if m.design.dropped_fixed:
             parts.append(
-                "fixed-effect model matrix is rank deficient so dropping: "
-                + ", ".join(m.design.dropped_fixed)
+                "fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.design.dropped_fixed)
             )
         w = _warning_lines(m)
         if w:

@@ -107,9 +107,7 @@ class LmerResult:
     @property
     def fixef_t(self) -> pd.Series:
         """t statistics of the fixed effects (estimate / standard error)."""
-        return pd.Series(
-            self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="t value"
-        )
+        return pd.Series(self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="t value")
 
     # ------------------------------------------------------------------ variance components
     @cached_property
@@ -353,9 +351,7 @@ class LmerResult:
         for ti in f.terms:
             spec = d.terms[ti].spec
             try:
-                cols.append(
-                    np.asarray(spec.get_model_matrix(newdata, na_action="ignore", output="numpy"), float)
-                )
+                cols.append(np.asarray(spec.get_model_matrix(newdata, na_action="ignore", output="numpy"), float))
             except KeyError as exc:
                 raise DataError(f"newdata lacks a column {d.terms[ti].source} needs: {exc}") from exc
         return np.column_stack(cols)
@@ -442,9 +438,7 @@ class LmerResult:
 
         return confint(self, method=method, level=level, **kwargs)
 
-    def bootstrap(
-        self, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool | None = None
-    ) -> pd.DataFrame:
+    def bootstrap(self, nsim: int = 500, seed=None, n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
         """Parametric bootstrap draws of every parameter (rows = replicates; columns as `confint`).
 
         Examples
@@ -458,9 +452,7 @@ class LmerResult:
 
         return bootstrap(self, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
 
-    def simulate(
-        self, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool = False
-    ) -> pd.DataFrame:
+    def simulate(self, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
         """New responses from the fitted model, as lme4's ``simulate`` (one column per draw).
 
         Examples

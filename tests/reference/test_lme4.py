@@ -203,9 +203,7 @@ def test_coef(case, at_theta):
         assert list(c.columns) == r["columns"]
         slack = 2 * s[f"ranef:{g}"].max() + 2 * s["fixef"].max()
         for col in r["columns"]:
-            assert np.all(
-                np.abs(c[col].to_numpy() - r["values"][col]) <= 1e-4 * _scaled(r["values"][col]) + slack
-            )
+            assert np.all(np.abs(c[col].to_numpy() - r["values"][col]) <= 1e-4 * _scaled(r["values"][col]) + slack)
 
 
 def test_likelihood_summaries(case):
