@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--data", required=True, help="bundled dataset name (see `datasets`) or a CSV/Parquet path")
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     f.add_argument("--display", action="store_true", help="compact arm::display-style output")
+    f.add_argument("--plot", metavar="PNG", help="write a figure (needs matplotlib): the pooling figure by default")
+    f.add_argument(
+        "--plot-kind",
+        choices=["pooling", "ranef", "shrinkage", "diagnostics"],
+        default="pooling",
+        help="which figure --plot writes",
+    )
     sub.add_parser("datasets", help="list the bundled datasets")
     return p
 
@@ -71,4 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mixedmodels: error: {exc}", file=sys.stderr)
         return 2
     print(m.display() if args.display else m.summary())
+    if args.plot:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            fig = getattr(m, f"plot_{args.plot_kind}")()
+            fig.savefig(args.plot, dpi=110)
+        except (MixedModelsError, ImportError) as exc:
+            print(f"mixedmodels: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.plot_kind} figure to {args.plot}")
     return 0

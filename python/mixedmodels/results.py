@@ -509,6 +509,76 @@ class LmerResult:
 
         return tidy(self, effects=effects, ddf=ddf)
 
+    # ------------------------------------------------------------------ pictures (matplotlib, optional)
+    def plot_group_lines(
+        self, groups=None, n=None, seed=None, kind: str = "partial", group=None, covariate=None, ax=None
+    ):
+        """Each group's line against the random slope's covariate: ``kind="partial"`` (the
+        model's ``coef``), ``"none"`` (per-group OLS) or ``"population"`` (``sample_groups``).
+        Highlight ``groups=[...]`` or ``n`` random ones. Returns the matplotlib Figure.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+        >>> fig = m.plot_group_lines(n=3, seed=1)  # doctest: +SKIP
+        """
+        from .plots import plot_group_lines
+
+        return plot_group_lines(self, groups=groups, n=n, seed=seed, kind=kind, group=group, covariate=covariate, ax=ax)
+
+    def plot_pooling(self, groups=None, n=None, seed=None, group=None, covariate=None):
+        """No pooling, partial pooling and a simulated population side by side, same axes.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+        >>> fig = m.plot_pooling(groups=["1224", "1288", "1296"])  # doctest: +SKIP
+        """
+        from .plots import plot_pooling
+
+        return plot_pooling(self, groups=groups, n=n, seed=seed, group=group, covariate=covariate)
+
+    def plot_ranef(self, group=None, level: float = 0.95):
+        """Caterpillar plot of the conditional modes with intervals, levels ordered by value.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+        >>> fig = m.plot_ranef()  # doctest: +SKIP
+        """
+        from .plots import plot_ranef
+
+        return plot_ranef(self, group=group, level=level)
+
+    def plot_shrinkage(self, group=None, covariate=None):
+        """Per-group OLS estimates joined by arrows to the mixed model's, intercept vs slope.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+        >>> fig = m.plot_shrinkage()  # doctest: +SKIP
+        """
+        from .plots import plot_shrinkage
+
+        return plot_shrinkage(self, group=group, covariate=covariate)
+
+    def plot_diagnostics(self):
+        """Residuals vs fitted, normal QQ of residuals and random effects, scale-location.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
+        >>> fig = m.plot_diagnostics()  # doctest: +SKIP
+        """
+        from .plots import plot_diagnostics
+
+        return plot_diagnostics(self)
+
     # ------------------------------------------------------------------ printing
     def summary(self, ddf: str | None = "satterthwaite"):
         """An lme4-style summary (prints as text; renders as HTML in notebooks), with lmerTest's

@@ -1,0 +1,162 @@
+"""Figures render headless and show what they claim: the lines are the model's coef, the OLS
+fits, or the simulated population; caterpillars show the conditional modes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mixedmodels as mm
+
+matplotlib = pytest.importorskip("matplotlib", reason="plots are an optional extra")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hsb_fit(fits):
+    return fits.fit("mAch ~ ses + (ses | school)", "hsb")
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _group_lines(ax):
+    return {ln.get_gid()[6:]: ln for ln in ax.get_lines() if (ln.get_gid() or "").startswith("group:")}
+
+
+def test_partial_pooling_lines_are_coef(hsb_fit):
+    fig = hsb_fit.plot_group_lines(groups=["1224", "1288", "1296"])
+    ax = fig.axes[0]
+    lines = _group_lines(ax)
+    assert len(lines) == 160
+    assert ax.get_xlabel() == "ses"
+    assert ax.get_ylabel() == "mAch"
+    assert "Partial pooling" in ax.get_title()
+    c = hsb_fit.coef["school"].loc["1224"]
+    x, y = lines["1224"].get_data()
+    np.testing.assert_allclose(y, c["(Intercept)"] + c["ses"] * np.asarray(x))
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:3] == ["1224", "1288", "1296"]
+
+
+def test_no_pooling_lines_are_lmlist(hsb_fit, fits):
+    ll = mm.lmlist("mAch ~ ses | school", fits.data("hsb"))
+    ax = hsb_fit.plot_group_lines(kind="none").axes[0]
+    x, y = _group_lines(ax)["8367"].get_data()
+    c = ll.coef.loc["8367"]
+    np.testing.assert_allclose(y, c["(Intercept)"] + c["ses"] * np.asarray(x))
+
+
+def test_population_lines_are_sample_groups(hsb_fit):
+    ax = hsb_fit.plot_group_lines(kind="population", seed=4).axes[0]
+    s = hsb_fit.sample_groups(160, seed=4)
+    lines = _group_lines(ax)
+    assert len(lines) == 160
+    x, y = lines["sim 1"].get_data()
+    np.testing.assert_allclose(y, s["(Intercept)"].iloc[0] + s["ses"].iloc[0] * np.asarray(x))
+
+
+def test_pooling_figure_shares_axes(hsb_fit):
+    fig = hsb_fit.plot_pooling(n=6, seed=2)
+    assert len(fig.axes) == 3
+    lims = {ax.get_ylim() for ax in fig.axes}
+    assert len(lims) == 1
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == [
+        "No pooling",
+        "Partial pooling",
+        "Simulated population",
+    ]
+    assert sum(1 for t in fig.axes[1].get_legend().get_texts()) == 7  # 6 groups + the average
+
+
+def test_caterpillar_values(hsb_fit):
+    fig = hsb_fit.plot_ranef()
+    assert len(fig.axes) == 2
+    ax = fig.axes[1]
+    pts = ax.get_lines()[0].get_xdata()
+    np.testing.assert_allclose(pts, np.sort(hsb_fit.ranef["school"]["ses"].to_numpy()))
+    assert ax.get_xlabel() == "conditional mode of ses"
+
+
+def test_shrinkage_arrows(hsb_fit, fits):
+    fig = hsb_fit.plot_shrinkage()
+    ax = fig.axes[0]
+    own, pooled = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
+    np.testing.assert_allclose(pooled[:, 1], hsb_fit.coef["school"]["ses"].to_numpy())
+    ll = mm.lmlist("mAch ~ ses | school", fits.data("hsb")).coef
+    np.testing.assert_allclose(own[:, 0], ll["(Intercept)"].to_numpy())
+    assert len([c for c in ax.get_children() if type(c).__name__ == "Annotation"]) == 160
+
+
+def test_diagnostics(hsb_fit):
+    fig = hsb_fit.plot_diagnostics()
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == [
+        "Residuals vs fitted",
+        "Normal QQ: residuals",
+        "Scale-location",
+        "Normal QQ: school (Intercept)",
+        "Normal QQ: school ses",
+    ]
+
+
+def test_sleepstudy_and_crossed(fits):
+    s = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    assert len(s.plot_pooling().axes) == 3
+    assert s.plot_group_lines().axes[0].get_xlabel() == "Days"
+    pen = fits.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "penicillin")
+    with pytest.raises(mm.MixedModelsError, match="no random slope"):
+        pen.plot_group_lines()
+    with pytest.raises(mm.MixedModelsError, match="no random slope"):
+        pen.plot_shrinkage()
+    assert len(pen.plot_ranef().axes) == 2
+    assert pen.plot_diagnostics() is not None
+
+
+def test_cli_writes_figures(tmp_path, capsys):
+    from mixedmodels.cli import main
+
+    out = tmp_path / "pool.png"
+    assert main(["fit", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy", "--plot", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    out2 = tmp_path / "cat.png"
+    assert (
+        main(
+            [
+                "fit",
+                "Reaction ~ Days + (Days | Subject)",
+                "--data",
+                "sleepstudy",
+                "--plot",
+                str(out2),
+                "--plot-kind",
+                "ranef",
+            ]
+        )
+        == 0
+    )
+    assert out2.exists()
+
+
+def test_package_works_without_matplotlib():
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; sys.modules['matplotlib.pyplot'] = None\n"
+        "import mixedmodels as mm\n"
+        "m = mm.lmer('Reaction ~ Days + (Days | Subject)', mm.datasets.load('sleepstudy'))\n"
+        "assert 'matplotlib' not in [k for k, v in sys.modules.items() if v is not None]\n"
+        "try:\n    m.plot_pooling()\nexcept mm.MixedModelsError as e:\n    print('refused:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "refused: plots need matplotlib" in out
+
+
+def test_importing_does_not_import_matplotlib():
+    code = "import sys, mixedmodels; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False")
