@@ -290,7 +290,33 @@ def _assemble(raw: list[_RawTerm], nobs: int) -> tuple[tuple[Term, ...], tuple[F
     return terms, tuple(blocks), np.array(lower), tuple(names)
 
 
+def _check_slopes(t: _RawTerm) -> None:
+    """A slope column constant within every group, next to an intercept, cannot vary by group."""
+    if "(Intercept)" not in t.columns:
+        return
+    cnt = np.bincount(t.codes, minlength=len(t.levels)).astype(float)
+    for j, name in enumerate(t.columns):
+        if name == "(Intercept)":
+            continue
+        z = t.z[:, j]
+        s1 = np.bincount(t.codes, weights=z, minlength=len(t.levels))
+        s2 = np.bincount(t.codes, weights=z * z, minlength=len(t.levels))
+        within = s2 - s1 * s1 / np.maximum(cnt, 1)
+        if np.all(within <= 1e-10 * max(float(s2.sum()), 1e-300)):
+            raise DataError(
+                f"the random slope on {name!r} in {t.source} is constant within every level of {t.group!r}, "
+                f"so its effect cannot vary between levels: keep {name!r} in the fixed part and drop it from "
+                "the random-effects term"
+            )
+
+
 def _check_terms(raw: list[_RawTerm], nobs: int) -> None:
+    _check_levels(raw, nobs)
+    for t in raw:
+        _check_slopes(t)
+
+
+def _check_levels(raw: list[_RawTerm], nobs: int) -> None:
     for t in raw:
         nl = len(t.levels)
         if nl < 2:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import _core
 from .design import Design, GroupTerm, build_design, design_from_arrays
-from .exceptions import ConvergenceWarning, SingularFitWarning
+from .exceptions import ConvergenceWarning, DataError, SingularFitWarning
 from .optimize import OptimResult, gradient_check, minimize_theta, moment_start, scaled_gradient
 from .results import LmerResult
 
@@ -129,10 +129,15 @@ def fit_design(
     data_name: str | None = None,
 ) -> LmerResult:
     """Fit a prepared `Design` (what `lmer` and `fit_arrays` call)."""
-    engine = _core.Engine(design.y, design.x, design.engine_factors())
+    # Columns of extreme scale (random-effects columns make theta tiny or huge; fixed-effects
+    # columns make the factorisation imprecise) are scaled to unit size for the optimisation:
+    # theta_scaled = theta * d_row, and the REML criterion only shifts by a constant.
+    scale = _theta_scale(design)
+    work = _scaled_design(design)
+    engine = _core.Engine(work.y, work.x, work.engine_factors())
     step = None
     if start is None:
-        x0 = moment_start(design)
+        x0 = moment_start(work)
         step = np.maximum(0.5 * np.abs(x0), 0.1)
     elif isinstance(start, str) and start == "lme4":
         x0 = _default_start(design)
@@ -140,14 +145,48 @@ def fit_design(
         x0 = np.asarray(start, dtype=float)
         if x0.shape != (design.ntheta,):
             raise ValueError(f"start must have {design.ntheta} entries ({', '.join(design.theta_names)})")
+        x0 = x0 * scale
 
     def f(theta: np.ndarray) -> float:
         return engine.objective(np.asarray(theta, dtype=float), reml)
 
     opt = minimize_theta(f, x0, design.theta_lower, maxeval=maxeval, step=step)
-    theta = opt.theta
-    grad, hdiag = gradient_check(f, theta, design.theta_lower, opt.fun)
-    return _result(design, engine, theta, opt, grad, hdiag, reml, data_name)
+    if not np.isfinite(opt.fun):
+        raise DataError(
+            f"the model fits the {design.nobs} observations exactly (no residual variation is left), so its "
+            "likelihood is unbounded: use fewer fixed or random effects, or more data"
+        )
+    grad, hdiag = gradient_check(f, opt.theta, design.theta_lower, opt.fun)
+    theta = opt.theta / scale
+    if work is not design:
+        engine = _core.Engine(design.y, design.x, design.engine_factors())
+    return _result(design, engine, theta, opt, grad, hdiag, reml, data_name, theta_scale=scale)
+
+
+def _col_scale(z: np.ndarray) -> np.ndarray:
+    """Per column: its root mean square where that is outside [1e-2, 1e2], else 1."""
+    rms = np.sqrt(np.mean(z * z, axis=0))
+    return np.where((rms > 0) & ((rms < 1e-2) | (rms > 1e2)), rms, 1.0)
+
+
+def _scaled_design(design: Design) -> Design:
+    """The design with extreme-scale columns of X and of each Z scaled to unit size (or itself)."""
+    import dataclasses
+
+    factors = tuple(dataclasses.replace(f, z=np.ascontiguousarray(f.z / _col_scale(f.z))) for f in design.factors)
+    xs = _col_scale(design.x) if design.p else np.ones(0)
+    changed = np.any(xs != 1.0) or any(np.any(_col_scale(f.z) != 1.0) for f in design.factors)
+    if not changed:
+        return design
+    return dataclasses.replace(design, x=np.ascontiguousarray(design.x / xs), factors=factors)
+
+
+def _theta_scale(design: Design) -> np.ndarray:
+    """theta_scaled / theta for each theta entry: the scale of its row's column."""
+    scale = np.ones(design.ntheta)
+    for f in design.factors:
+        scale[f.theta_index] = _col_scale(f.z)[f.theta_row]
+    return scale
 
 
 def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name: str | None = None) -> LmerResult:
@@ -167,7 +206,7 @@ def criterion(ldl2: float, ldrx2: float, pwrss: float, n: int, p: int, reml: boo
     return ldl2 + n * (1 + np.log(2 * np.pi * pwrss / n))
 
 
-def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True) -> LmerResult:
+def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True, theta_scale=None) -> LmerResult:
     ldl2, ldrx2, pwrss = engine.update(theta)  # L at theta; every estimate follows from it
     n, p = design.nobs, design.p
     fx = criterion(ldl2, ldrx2, pwrss, n, p, reml)
@@ -190,7 +229,10 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
         bs.append(ui @ t.T)
         ccs.append(sigma**2 * np.einsum("ab,lbc,dc->lad", t, condcov_u[fi], t))
     deviance = fx if not reml else criterion(ldl2, ldrx2, pwrss, n, p, False)
-    singular = bool(np.any(theta[design.theta_lower == 0.0] < SINGULAR_TOL))
+    # lme4's isSingular on theta, measured on unit-scale columns (so rescaling a covariate does
+    # not make a fit singular); identical to lme4's for columns of ordinary scale
+    unit = theta if theta_scale is None else theta * theta_scale
+    singular = bool(np.any(unit[design.theta_lower == 0.0] < SINGULAR_TOL))
     messages = []
     free = ~((design.theta_lower == 0.0) & (theta <= 0.0))
     sg = scaled_gradient(grad, hdiag)
@@ -210,7 +252,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
         messages.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     if singular and check:
-        where = [design.theta_names[i] for i in np.flatnonzero((design.theta_lower == 0.0) & (theta < SINGULAR_TOL))]
+        where = [design.theta_names[i] for i in np.flatnonzero((design.theta_lower == 0.0) & (unit < SINGULAR_TOL))]
         msg = (
             "boundary (singular) fit: a variance is zero or a correlation is +-1 at "
             + ", ".join(where)

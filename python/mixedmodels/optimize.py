@@ -10,7 +10,10 @@ import numpy as np
 
 __all__ = ["OptimResult", "gradient_check", "minimize_theta", "scaled_gradient"]
 
+ROUNDOFF_LIMITED = -4  # nlopt's NLOPT_ROUNDOFF_LIMITED
+
 _MESSAGES = {
+    ROUNDOFF_LIMITED: "roundoff-limited: the criterion cannot be improved at double precision",
     nlopt.SUCCESS: "success",
     nlopt.STOPVAL_REACHED: "stopval reached",
     nlopt.FTOL_REACHED: "ftol_rel or ftol_abs reached",
@@ -50,9 +53,12 @@ def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
         return v
 
     opt.set_min_objective(obj)
-    x = opt.optimize(np.maximum(x0, lower).tolist())
-    code = opt.last_optimize_result()
-    fx = opt.last_optimum_value()
+    try:
+        x = opt.optimize(np.maximum(x0, lower).tolist())
+        code = opt.last_optimize_result()
+        fx = opt.last_optimum_value()
+    except nlopt.RoundoffLimited:  # no further progress possible at double precision: keep the best point
+        x, fx, code = best["x"], best["f"], ROUNDOFF_LIMITED
     if best["f"] < fx:  # never report worse than the best point seen
         x, fx = best["x"], best["f"]
     return np.asarray(x), float(fx), best["n"], code
