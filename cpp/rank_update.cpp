@@ -1,5 +1,7 @@
 // target(c, j) -= L(c, i) L(j, i)^T for an earlier block column i. On the diagonal (c == j) the
 // two sources are the same block and only the lower triangle of a dense target is formed.
+#include <algorithm>
+
 #include "blas.hpp"
 #include "engine.hpp"
 #include "small.hpp"
@@ -11,16 +13,17 @@ namespace {
 void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
     if (kr == 1 && kjr == 1 && ki == 1) {  // scalar random effects (crossed intercepts): the common case
+        // outer loop over target columns, inner over rows: walks down a column of t (cache friendly)
         for (int col = 0; col < lc.ncollev; ++col) {
-            const int64_t b0 = lj.colptr[col], b1 = lj.colptr[col + 1];
-            for (int64_t a = lc.colptr[col]; a < lc.colptr[col + 1]; ++a) {
-                const int ra = lc.rowlev[a];
-                const double va = lc.v[a];
-                for (int64_t b = b0; b < b1; ++b) {
-                    const int rb = lj.rowlev[b];
-                    if (diagonal && rb > ra) break;
-                    t(ra, rb) -= va * lj.v[b];
-                }
+            const int64_t a0 = lc.colptr[col], a1 = lc.colptr[col + 1];
+            for (int64_t b = lj.colptr[col]; b < lj.colptr[col + 1]; ++b) {
+                const int rb = lj.rowlev[b];
+                const double vb = lj.v[b];
+                double* tc = &t(0, rb);
+                int64_t a = a0;
+                if (diagonal)  // rows sorted: start at row rb (lower triangle only)
+                    a = std::lower_bound(lc.rowlev.begin() + a0, lc.rowlev.begin() + a1, rb) - lc.rowlev.begin();
+                for (; a < a1; ++a) tc[lc.rowlev[a]] -= lc.v[a] * vb;
             }
         }
         return;

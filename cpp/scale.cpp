@@ -45,9 +45,9 @@ void scale_into(Block& target, const Block& a, const double* tc, int kc, const d
                         for (int m = 0; m < kj; ++m) o[m + m * kj] += 1.0;
                 }
             });
-        } else {  // dense diagonal block with fill-in
+        } else {  // dense diagonal block with fill-in: only the lower triangle is used
             DenseBlock& d = target.d;
-            std::fill(d.v.begin(), d.v.end(), 0.0);
+            for (int c = 0; c < d.ncol; ++c) std::fill(&d(c, c), &d(0, c) + d.nrow, 0.0);
             for (int l = 0; l < nl; ++l) {
                 scale_one(tc, kc, a.u.at(l), tj, kj, out.data(), tmp.data());
                 for (int b = 0; b < kj; ++b)
