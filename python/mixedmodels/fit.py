@@ -132,8 +132,9 @@ def fit_design(
     # Columns of extreme scale (random-effects columns make theta tiny or huge; fixed-effects
     # columns make the factorisation imprecise) are scaled to unit size for the optimisation:
     # theta_scaled = theta * d_row, and the REML criterion only shifts by a constant.
-    scale = _theta_scale(design)
-    work = _scaled_design(design)
+    zscales = [_col_scale(f.z) for f in design.factors]
+    scale = _theta_scale(design, zscales)
+    work = _scaled_design(design, zscales)
     engine = _core.Engine(work.y, work.x, work.engine_factors())
     step = None
     if start is None:
@@ -169,23 +170,24 @@ def _col_scale(z: np.ndarray) -> np.ndarray:
     return np.where((rms > 0) & ((rms < 1e-2) | (rms > 1e2)), rms, 1.0)
 
 
-def _scaled_design(design: Design) -> Design:
+def _scaled_design(design: Design, zscales: list[np.ndarray]) -> Design:
     """The design with extreme-scale columns of X and of each Z scaled to unit size (or itself)."""
     import dataclasses
 
-    factors = tuple(dataclasses.replace(f, z=np.ascontiguousarray(f.z / _col_scale(f.z))) for f in design.factors)
     xs = _col_scale(design.x) if design.p else np.ones(0)
-    changed = np.any(xs != 1.0) or any(np.any(_col_scale(f.z) != 1.0) for f in design.factors)
-    if not changed:
+    if np.all(xs == 1.0) and all(np.all(s == 1.0) for s in zscales):
         return design
+    factors = tuple(
+        dataclasses.replace(f, z=np.ascontiguousarray(f.z / s)) for f, s in zip(design.factors, zscales, strict=True)
+    )
     return dataclasses.replace(design, x=np.ascontiguousarray(design.x / xs), factors=factors)
 
 
-def _theta_scale(design: Design) -> np.ndarray:
+def _theta_scale(design: Design, zscales: list[np.ndarray]) -> np.ndarray:
     """theta_scaled / theta for each theta entry: the scale of its row's column."""
     scale = np.ones(design.ntheta)
-    for f in design.factors:
-        scale[f.theta_index] = _col_scale(f.z)[f.theta_row]
+    for f, s in zip(design.factors, zscales, strict=True):
+        scale[f.theta_index] = s[f.theta_row]
     return scale
 
 
@@ -260,14 +262,13 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
         )
         messages.append(msg)
         warnings.warn(msg, SingularFitWarning, stacklevel=4)
-    names = list(design.fixed_names)
     return LmerResult(
         design=design,
         reml=reml,
         theta=np.array(theta, dtype=float),
         sigma=sigma,
-        fixef=pd.Series(beta, index=names, name="Estimate"),
-        vcov=pd.DataFrame(vcov, index=names, columns=names),
+        beta=np.asarray(beta),
+        vcov_array=vcov,
         objective=float(fx),
         deviance=float(deviance),
         ldl2=float(ldl2),

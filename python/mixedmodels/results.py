@@ -27,8 +27,8 @@ class LmerResult:
     reml: bool
     theta: np.ndarray
     sigma: float
-    fixef: pd.Series
-    vcov: pd.DataFrame
+    beta: np.ndarray  # fixed effects as an array (`fixef` is the named Series)
+    vcov_array: np.ndarray
     objective: float
     deviance: float
     ldl2: float
@@ -54,6 +54,17 @@ class LmerResult:
         self.__dict__.update(state)
 
     # ------------------------------------------------------------------ basic facts
+    @cached_property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates, named as lme4 names them (``ses:sectorCatholic``)."""
+        return pd.Series(self.beta, index=list(self.design.fixed_names), name="Estimate")
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effect estimates (sigma^2 (R_X' R_X)^-1)."""
+        names = list(self.design.fixed_names)
+        return pd.DataFrame(self.vcov_array, index=names, columns=names)
+
     @property
     def formula(self) -> str:
         """The formula as given."""
