@@ -6,8 +6,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from .exceptions import DataError, MixedModelsWarning
 
 __all__ = ["anova"]
@@ -55,6 +53,8 @@ def anova(*models, names: list[str] | None = None, refit: bool = True) -> pd.Dat
         from .fit import fit_design
 
         models = tuple(fit_design(m.design, reml=False, start=m.theta) if m.reml else m for m in models)
+    from scipy import stats  # imported on use: scipy.stats is heavy
+
     order = sorted(range(len(models)), key=lambda i: models[i].df)
     rows = []
     prev = None
