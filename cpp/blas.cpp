@@ -1,6 +1,6 @@
 #include "blas.hpp"
 
-#include <cmath>
+#include "small.hpp"
 
 namespace mm::blas {
 
@@ -50,21 +50,7 @@ void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const d
 
 int potrf_lower(int n, double* a, int lda) {
     if (n == 0) return 0;
-    if (n <= 32) {  // unblocked: cheaper than waking BLAS threads for a tiny matrix
-        for (int j = 0; j < n; ++j) {
-            double d = a[j + j * lda];
-            for (int m = 0; m < j; ++m) d -= a[j + m * lda] * a[j + m * lda];
-            if (!(d > 0.0)) return j + 1;
-            d = std::sqrt(d);
-            a[j + j * lda] = d;
-            for (int i = j + 1; i < n; ++i) {
-                double s = a[i + j * lda];
-                for (int m = 0; m < j; ++m) s -= a[i + m * lda] * a[j + m * lda];
-                a[i + j * lda] = s / d;
-            }
-        }
-        return 0;
-    }
+    if (n <= 32) return small::chol_ld(a, n, lda);  // cheaper than waking BLAS threads
     const char uplo = 'L';
     int info = 0;
     fn.dpotrf(&uplo, &n, a, &lda, &info);

@@ -18,24 +18,32 @@ inline void with_k(int k, F&& f) {
     }
 }
 
+// Unblocked lower Cholesky of a k x k matrix with leading dimension ld (0: ld = k), upper part
+// zeroed; returns 0, or j + 1 when the leading minor of order j + 1 is not positive definite.
+template <int K = 0>
+inline int chol_ld(double* a, int k_, int ld_ = 0) {
+    const int k = K ? K : k_;
+    const int ld = ld_ ? ld_ : k;
+    for (int j = 0; j < k; ++j) {
+        double d = a[j + j * ld];
+        for (int m = 0; m < j; ++m) d -= a[j + m * ld] * a[j + m * ld];
+        if (!(d > 0.0)) return j + 1;
+        d = std::sqrt(d);
+        a[j + j * ld] = d;
+        for (int i = j + 1; i < k; ++i) {
+            double s = a[i + j * ld];
+            for (int m = 0; m < j; ++m) s -= a[i + m * ld] * a[j + m * ld];
+            a[i + j * ld] = s / d;
+        }
+        for (int i = 0; i < j; ++i) a[i + j * ld] = 0.0;
+    }
+    return 0;
+}
+
 // In-place lower Cholesky of a k x k block (upper part set to zero). False if not PD.
 template <int K = 0>
 inline bool chol(double* a, int k_) {
-    const int k = K ? K : k_;
-    for (int j = 0; j < k; ++j) {
-        double d = a[j + j * k];
-        for (int m = 0; m < j; ++m) d -= a[j + m * k] * a[j + m * k];
-        if (!(d > 0.0)) return false;
-        d = std::sqrt(d);
-        a[j + j * k] = d;
-        for (int i = j + 1; i < k; ++i) {
-            double s = a[i + j * k];
-            for (int m = 0; m < j; ++m) s -= a[i + m * k] * a[j + m * k];
-            a[i + j * k] = s / d;
-        }
-        for (int i = 0; i < j; ++i) a[i + j * k] = 0.0;
-    }
-    return true;
+    return chol_ld<K>(a, k_) == 0;
 }
 
 // out (kr x kc) = Tr^T M Tc, Tr kr x kr and Tc kc x kc lower triangular, M kr x kc.

@@ -13,6 +13,14 @@ def _steps(x: np.ndarray, d: float, eps: float) -> np.ndarray:
     return np.where(np.abs(x) < 1.78e-5, eps, d * np.abs(x))  # numDeriv: zero.tol = sqrt(eps / 7e-7)
 
 
+def _pair(f, x: np.ndarray, i: int, h: float):
+    """f(x + h e_i), f(x - h e_i)."""
+    up, dn = x.copy(), x.copy()
+    up[i] += h
+    dn[i] -= h
+    return np.asarray(f(up), dtype=float), np.asarray(f(dn), dtype=float)
+
+
 def _richardson(values: list, r: int):
     """values[k] computed with step h / 2^k, error O(h^2): extrapolate to h -> 0."""
     a = list(values)
@@ -41,10 +49,8 @@ def jacobian(
         vals = []
         for k in range(r):
             h = h0[i] / 2**k
-            up, dn = x.copy(), x.copy()
-            up[i] += h
-            dn[i] -= h
-            vals.append((np.asarray(f(up), dtype=float) - np.asarray(f(dn), dtype=float)) / (2 * h))
+            fu, fd = _pair(f, x, i, h)
+            vals.append((fu - fd) / (2 * h))
         cols.append(_richardson(vals, r))
     return np.stack(cols, axis=-1)
 
@@ -68,10 +74,8 @@ def hessian(
         vals = []
         for k in range(r):
             h = h0[i] / 2**k
-            up, dn = x.copy(), x.copy()
-            up[i] += h
-            dn[i] -= h
-            vals.append((f(up) - 2 * f0 + f(dn)) / (h * h))
+            fu, fd = _pair(f, x, i, h)
+            vals.append(float(fu - 2 * f0 + fd) / (h * h))
         out[i, i] = _richardson(vals, r)
         for j in range(i):
             vals = []
