@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
 from .exceptions import DataError, MixedModelsWarning
 
 __all__ = ["anova"]
