@@ -132,6 +132,12 @@ def fit_design(
     # Columns of extreme scale (random-effects columns make theta tiny or huge; fixed-effects
     # columns make the factorisation imprecise) are scaled to unit size for the optimisation:
     # theta_scaled = theta * d_row, and the REML criterion only shifts by a constant.
+    if design.nobs - design.p < design.ntheta + 1:
+        raise DataError(
+            f"{design.nobs} observations leave {design.nobs - design.p} residual degrees of freedom after "
+            f"{design.p} fixed effects, fewer than the {design.ntheta + 1} variance parameters to estimate "
+            f"({', '.join(design.theta_names)} and the residual SD): they are not identifiable"
+        )
     zscales = [_col_scale(f.z) for f in design.factors]
     scale = _theta_scale(design, zscales)
     work = _scaled_design(design, zscales)
