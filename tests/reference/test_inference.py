@@ -59,16 +59,19 @@ def test_satterthwaite_at_lme4_theta(case):
 
 
 def test_satterthwaite_at_our_optimum(case):
-    """At our own optimum, where it is lme4's optimum: df to 1e-3 relative. (lme4's default REML fit
-    of hsb_ses_sector_interaction stops short of the boundary optimum that we and lme4's tight
-    refit reach; its df are those of a different point and are checked above, at lme4's theta.)"""
+    """At our own optimum, where it is lme4's optimum: df and t to 1e-3 relative. Skipped for one
+    case only: lme4's default REML fit of hsb_ses_sector_interaction stops 1.8e-5 short of the
+    boundary optimum that we and lme4's tight refit reach; lmerTest's df there belong to a different
+    point, and are checked above, at lme4's own theta."""
     m, _r, ref = case
-    if ref["tight_refit"]["objective_improvement"] > 1e-6:
+    if ref["tight_refit"]["objective_improvement"] > 1e-5:
         pytest.skip("lme4's default fit is not at the optimum here; compared at lme4's theta above")
     s = ref["satterthwaite"]
     ct = m.coef_table()
     np.testing.assert_allclose(ct["df"], list(s["df"].values()), rtol=1e-3)
-    np.testing.assert_allclose(ct["t value"], list(s["t"].values()), rtol=1e-4)
+    # t moves with the SE, which follows theta; lme4's ML fit of InstEval stops ~1e-6 short of the
+    # optimum in the criterion, enough to move the intercept's t by 1.3e-4: 1e-3 as for df
+    np.testing.assert_allclose(ct["t value"], list(s["t"].values()), rtol=1e-3)
 
 
 @pytest.mark.parametrize("key", list(INF["confint"]))
