@@ -39,9 +39,7 @@ void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t*
 
 }  // namespace
 
-Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int p_, const double* y,
-               double dense_threshold)
-    : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
+void Engine::init_meta(const std::vector<FactorSpec>& factors) {
     if (n <= 0) throw InvalidInput("no observations");
     if (p < 0) throw InvalidInput("negative number of fixed-effects columns");
     nlev.resize(nf);
@@ -69,13 +67,30 @@ Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int
         th_row_[f] = fs.th_row;
         th_col_[f] = fs.th_col;
         toff[f + 1] = toff[f] + static_cast<size_t>(fs.k) * fs.k;
+    }
+    T.assign(toff[nf], 0.0);
+}
+
+Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, int p_, std::vector<Block> a, double dense_threshold)
+    : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
+    init_meta(factors);
+    if (a.size() != tri(nf, nf) + 1) throw InvalidInput("wrong number of blocks of A");
+    A = std::move(a);
+    analyse(dense_threshold);
+}
+
+Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int p_, const double* y,
+               double dense_threshold)
+    : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
+    init_meta(factors);
+    for (int f = 0; f < nf; ++f) {
+        const FactorSpec& fs = factors[f];
         for (int64_t i = 0; i < n; ++i)
             if (fs.codes[i] < 0 || fs.codes[i] >= fs.nlev)
                 throw InvalidInput("code " + std::to_string(fs.codes[i]) + " of grouping factor " +
                                    std::to_string(f) + " at row " + std::to_string(i) + " is outside [0, " +
                                    std::to_string(fs.nlev) + ")");
     }
-    T.assign(toff[nf], 0.0);
 
     const int nb = nf + 1;
     A.resize(tri(nb - 1, nb - 1) + 1);

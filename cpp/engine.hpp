@@ -30,6 +30,10 @@ public:
     // x is n x p row-major. Reads the rows once; keeps no reference to them.
     Engine(int64_t n, std::vector<FactorSpec> factors, const double* x, int p, const double* y,
            double dense_threshold = 0.1);
+    // From blocks of A accumulated elsewhere (by chunks, or summed over partitions): diagonal
+    // blocks UBD, blocks between factors Sparse (sorted pattern), [X y] rows and block Dense.
+    // factors carry the structure only (codes and z unused).
+    Engine(int64_t n, std::vector<FactorSpec> factors, int p, std::vector<Block> a, double dense_threshold = 0.1);
 
     int nf = 0, p = 0, ntheta = 0;
     int64_t n = 0;
@@ -60,6 +64,7 @@ public:
 private:
     std::vector<std::vector<int>> th_idx_, th_row_, th_col_;
     mutable std::mutex mu_;
+    void init_meta(const std::vector<FactorSpec>& factors);
     void analyse(double dense_threshold);
     Criterion update_unlocked(const double* theta);
     void set_theta(const double* theta);

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,102 @@ std::unique_ptr<Engine> make_engine(const darray& y, const darray& x, const py::
     return std::make_unique<Engine>(n, std::move(specs), x.data(), p, y.data(), dense_threshold);
 }
 
+// Engine from accumulated blocks of A (see Engine's block constructor).
+std::unique_ptr<Engine> engine_from_blocks(int64_t n, int p, const py::list& meta, const py::list& diag,
+                                           const py::dict& off, const py::list& xy, const darray& xx,
+                                           double dense_threshold) {
+    const int nf = static_cast<int>(meta.size());
+    if (static_cast<int>(diag.size()) != nf || static_cast<int>(xy.size()) != nf)
+        throw mm::InvalidInput("one diagonal block and one [X y] block per grouping factor");
+    std::vector<mm::FactorSpec> specs(nf);
+    for (int f = 0; f < nf; ++f) {
+        py::tuple t = meta[f].cast<py::tuple>();
+        if (t.size() != 5) throw mm::InvalidInput("each factor's meta is (nlev, k, theta_index, theta_row, theta_col)");
+        specs[f].nlev = t[0].cast<int>();
+        specs[f].k = t[1].cast<int>();
+        iarray ti = t[2].cast<iarray>(), tr = t[3].cast<iarray>(), tc = t[4].cast<iarray>();
+        specs[f].th_idx.assign(ti.data(), ti.data() + ti.size());
+        specs[f].th_row.assign(tr.data(), tr.data() + tr.size());
+        specs[f].th_col.assign(tc.data(), tc.data() + tc.size());
+    }
+    const int pp = p + 1;
+    std::vector<mm::Block> a(mm::tri(nf, nf) + 1);
+    for (int j = 0; j < nf; ++j) {
+        const int nl = specs[j].nlev, kj = specs[j].k;
+        darray d = diag[j].cast<darray>();
+        if (d.ndim() != 3 || d.shape(0) != nl || d.shape(1) != kj || d.shape(2) != kj)
+            throw mm::InvalidInput("diagonal block " + std::to_string(j) + " must have shape (nlev, k, k)");
+        mm::Block& b = a[mm::tri(j, j)];
+        b.kind = mm::Kind::UBD;
+        b.u.nlev = nl;
+        b.u.k = kj;
+        b.u.v.resize(static_cast<size_t>(nl) * kj * kj);
+        for (int l = 0; l < nl; ++l)
+            for (int r = 0; r < kj; ++r)
+                for (int c = 0; c < kj; ++c) b.u.at(l)[r + c * kj] = d.at(l, r, c);
+        darray w = xy[j].cast<darray>();
+        if (w.ndim() != 2 || w.shape(0) != pp || w.shape(1) != static_cast<py::ssize_t>(nl) * kj)
+            throw mm::InvalidInput("[X y] block " + std::to_string(j) + " must have shape (p + 1, nlev * k)");
+        mm::Block& bx = a[mm::tri(nf, j)];
+        bx.kind = mm::Kind::Dense;
+        bx.d.nrow = pp;
+        bx.d.ncol = nl * kj;
+        bx.d.v.resize(static_cast<size_t>(pp) * nl * kj);
+        for (int r = 0; r < pp; ++r)
+            for (int c = 0; c < nl * kj; ++c) bx.d(r, c) = w.at(r, c);
+        for (int c = j + 1; c < nf; ++c) {
+            py::tuple key = py::make_tuple(c, j);
+            if (!off.contains(key)) throw mm::InvalidInput("missing block between factors " + std::to_string(c) +
+                                                           " and " + std::to_string(j));
+            py::tuple trip = off[key].cast<py::tuple>();
+            iarray rows = trip[0].cast<iarray>(), cols = trip[1].cast<iarray>();
+            darray vals = trip[2].cast<darray>();
+            const int kc = specs[c].k;
+            const py::ssize_t nz = rows.size();
+            if (cols.size() != nz || vals.ndim() != 3 || vals.shape(0) != nz || vals.shape(1) != kc || vals.shape(2) != kj)
+                throw mm::InvalidInput("block (" + std::to_string(c) + ", " + std::to_string(j) +
+                                       ") must be (rows, cols, values of shape (nnz, k_c, k_j))");
+            std::vector<py::ssize_t> order(nz);
+            for (py::ssize_t i = 0; i < nz; ++i) order[i] = i;
+            std::sort(order.begin(), order.end(), [&](py::ssize_t x, py::ssize_t y) {
+                return cols.at(x) != cols.at(y) ? cols.at(x) < cols.at(y) : rows.at(x) < rows.at(y);
+            });
+            mm::Block& bs = a[mm::tri(c, j)];
+            bs.kind = mm::Kind::Sparse;
+            mm::SparseBlock& sb = bs.s;
+            sb.nrowlev = specs[c].nlev;
+            sb.ncollev = nl;
+            sb.kr = kc;
+            sb.kc = kj;
+            sb.colptr.assign(static_cast<size_t>(nl) + 1, 0);
+            sb.rowlev.resize(nz);
+            sb.v.resize(static_cast<size_t>(nz) * kc * kj);
+            for (py::ssize_t t = 0; t < nz; ++t) {
+                const py::ssize_t i = order[t];
+                const int r = rows.at(i), cl = cols.at(i);
+                if (r < 0 || r >= sb.nrowlev || cl < 0 || cl >= nl)
+                    throw mm::InvalidInput("block pattern entry outside the factors' levels");
+                if (t > 0 && cols.at(order[t - 1]) == cl && rows.at(order[t - 1]) == r)
+                    throw mm::InvalidInput("block pattern has a duplicated (row, column) entry");
+                sb.rowlev[t] = r;
+                ++sb.colptr[cl + 1];
+                for (int x = 0; x < kc; ++x)
+                    for (int y = 0; y < kj; ++y) sb.v[static_cast<size_t>(t) * kc * kj + x + y * kc] = vals.at(i, x, y);
+            }
+            for (int cl = 0; cl < nl; ++cl) sb.colptr[cl + 1] += sb.colptr[cl];
+        }
+    }
+    if (xx.ndim() != 2 || xx.shape(0) != pp || xx.shape(1) != pp) throw mm::InvalidInput("XX block must be (p+1, p+1)");
+    mm::Block& bxx = a[mm::tri(nf, nf)];
+    bxx.kind = mm::Kind::Dense;
+    bxx.d.nrow = bxx.d.ncol = pp;
+    bxx.d.v.resize(static_cast<size_t>(pp) * pp);
+    for (int r = 0; r < pp; ++r)
+        for (int c = 0; c < pp; ++c) bxx.d(r, c) = xx.at(r, c);
+    py::gil_scoped_release release;
+    return std::make_unique<Engine>(n, std::move(specs), p, std::move(a), dense_threshold);
+}
+
 py::array_t<double> to_array(const std::vector<double>& v) {
     py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
     std::copy(v.begin(), v.end(), out.mutable_data());
@@ -116,6 +213,12 @@ PYBIND11_MODULE(_core, m) {
              py::arg("dense_threshold") = 0.1,
              "Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], "
              "theta_index, theta_row, theta_col), largest factor first.")
+        .def_static("from_blocks", &engine_from_blocks, py::arg("n"), py::arg("p"), py::arg("meta"), py::arg("diag"),
+                    py::arg("off"), py::arg("xy"), py::arg("xx"), py::arg("dense_threshold") = 0.1,
+                    "Engine from blocks of A summed elsewhere (chunks of rows, partitions): meta per factor "
+                    "(nlev, k, theta_index, theta_row, theta_col); diag[f] (nlev, k, k); off[(c, j)] = "
+                    "(row levels, column levels, values (nnz, k_c, k_j)) for c > j; xy[f] (p+1, nlev*k); "
+                    "xx (p+1, p+1).")
         .def(
             "objective",
             [](Engine& e, const darray& theta, bool reml) {

@@ -26,6 +26,20 @@ class Engine:
     """
     Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).
     """
+    @staticmethod
+    def from_blocks(
+        n: typing.SupportsInt | typing.SupportsIndex,
+        p: typing.SupportsInt | typing.SupportsIndex,
+        meta: list,
+        diag: list,
+        off: dict,
+        xy: list,
+        xx: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+    ) -> Engine:
+        """
+        Engine from blocks of A summed elsewhere (chunks of rows, partitions): meta per factor (nlev, k, theta_index, theta_row, theta_col); diag[f] (nlev, k, k); off[(c, j)] = (row levels, column levels, values (nnz, k_c, k_j)) for c > j; xy[f] (p+1, nlev*k); xx (p+1, p+1).
+        """
     def __init__(
         self,
         y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
