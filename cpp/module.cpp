@@ -289,6 +289,35 @@ PYBIND11_MODULE(_core, m) {
                 return a;
             },
             py::arg("of_l"), "Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.")
+        .def(
+            "a_blocks",
+            [](const Engine& e) {
+                py::list diag, xy;
+                const int pp = e.p + 1;
+                for (int f = 0; f < e.nf; ++f) {
+                    const mm::UBDBlock& u = e.A[mm::tri(f, f)].u;
+                    py::array_t<double> d({static_cast<py::ssize_t>(u.nlev), static_cast<py::ssize_t>(u.k),
+                                           static_cast<py::ssize_t>(u.k)});
+                    auto dv = d.mutable_unchecked<3>();
+                    for (int l = 0; l < u.nlev; ++l)
+                        for (int a = 0; a < u.k; ++a)
+                            for (int b = 0; b < u.k; ++b) dv(l, a, b) = u.at(l)[a + b * u.k];
+                    diag.append(d);
+                    const mm::DenseBlock& w = e.A[mm::tri(e.nf, f)].d;
+                    py::array_t<double> x({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(w.ncol)});
+                    auto xv = x.mutable_unchecked<2>();
+                    for (int r = 0; r < pp; ++r)
+                        for (int c = 0; c < w.ncol; ++c) xv(r, c) = w(r, c);
+                    xy.append(x);
+                }
+                const mm::DenseBlock& xxb = e.A[mm::tri(e.nf, e.nf)].d;
+                py::array_t<double> xx({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(pp)});
+                auto v = xx.mutable_unchecked<2>();
+                for (int r = 0; r < pp; ++r)
+                    for (int c = 0; c < pp; ++c) v(r, c) = r >= c ? xxb(r, c) : xxb(c, r);
+                return py::make_tuple(diag, xy, xx);
+            },
+            "Copies of A's per-factor diagonal blocks (nlev, k, k), [X y] rows (p+1, nlev*k) and [X y] block.")
         .def("describe", &Engine::describe, "Block types of L, one row of blocks per line.")
         .def_readonly("ntheta", &Engine::ntheta)
         .def_readonly("nobs", &Engine::n)

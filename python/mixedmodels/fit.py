@@ -144,7 +144,7 @@ def fit_design(
     engine = _core.Engine(work.y, work.x, work.engine_factors())
     step = None
     if start is None:
-        x0 = moment_start(work)
+        x0 = moment_start(work, *engine.a_blocks())
         step = np.maximum(0.5 * np.abs(x0), 0.1)
     elif isinstance(start, str) and start == "lme4":
         x0 = _default_start(design)

@@ -122,9 +122,9 @@ def gradient_check(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Finite-difference gradient and Hessian diagonal at x, as lme4's derivative check.
 
-    Central differences with step h (lme4's ``deriv12`` uses 1e-4); a parameter at its lower bound
-    gets a one-sided difference and, when that points into the feasible region (the optimality
-    condition at a bound), a gradient of 0. Costs 2 evaluations per parameter.
+    Central differences with step h (lme4's ``deriv12`` uses 1e-4); a parameter at (or within h of)
+    its lower bound gets a one-sided difference and, when the criterion increases into the feasible
+    region (the optimality condition at a bound), a gradient of 0. Costs 2 evaluations per parameter.
 
     Returns
     -------
@@ -144,7 +144,7 @@ def gradient_check(
             hd[i] = (fu - 2 * fx + fd) / (h * h)
         else:
             d = (fu - fx) / h
-            g[i] = 0.0 if (x[i] <= lower[i] and d >= 0) else d
+            g[i] = 0.0 if d >= 0 else d  # at (or within h of) the bound, increasing inwards: optimal
     return g, hd
 
 
@@ -156,41 +156,47 @@ def scaled_gradient(g: np.ndarray, hess_diag: np.ndarray) -> np.ndarray:
     return np.minimum(sc, np.abs(g))
 
 
-def moment_start(design) -> np.ndarray:
-    """A starting theta from moments of the OLS residuals (cheap, one pass over the rows).
+def moment_start(design, diag: list, xy: list, xx: np.ndarray) -> np.ndarray:
+    """A starting theta from moments of the OLS residuals, computed from the blocks of A alone
+    (``Engine.a_blocks()``), so streamed and in-memory fits start at the same point.
 
     For each random-effects column z of each grouping factor, the per-level least-squares
     coefficient of the residuals on z estimates that level's effect; the spread of those
     coefficients across levels, less their average sampling variance, estimates the variance
-    component, and theta's diagonal entry is its ratio to the residual SD. Off-diagonal entries
-    start at 0. Starting near the optimum saves BOBYQA a good share of its evaluations.
+    component, and theta's diagonal entry is its ratio to the residual SD (the within-level
+    residual variance of a factor with an intercept column). Off-diagonal entries start at 0.
+    Starting near the optimum saves BOBYQA a good share of its evaluations.
     """
-    y, x = design.y, design.x
-    if x.shape[1]:
-        beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-        e = y - x @ beta
-    else:
-        e = y.copy()
+    p = design.p
+    n = design.nobs
+    xtx, xty, yty = xx[:p, :p], xx[:p, p], xx[p, p]
+    beta = np.linalg.lstsq(xtx, xty, rcond=None)[0] if p else np.zeros(0)
+    ete = max(float(yty - 2 * beta @ xty + beta @ xtx @ beta), 0.0)
     within = []
-    for f in design.factors:
-        cnt = np.bincount(f.codes, minlength=f.nlev)
-        s = np.bincount(f.codes, weights=e, minlength=f.nlev)
-        ss = np.bincount(f.codes, weights=e * e, minlength=f.nlev)
-        dfw = f.codes.shape[0] - f.nlev
-        if dfw > 0:
-            within.append(max((ss.sum() - (s * s / np.maximum(cnt, 1)).sum()) / dfw, 0.0))
-    sigma2 = min(within) if within else float(np.var(e))
-    sigma2 = max(sigma2, 1e-12 * max(float(np.var(y)), 1e-300))
+    sze_all = []
+    for f, d, w in zip(design.factors, diag, xy, strict=True):
+        k = f.k
+        # sum over each level of z_a * e = sum z_a y - sum z_a x' beta
+        zw = w.reshape(p + 1, f.nlev, k)
+        sze = zw[p] - np.einsum("m,mla->la", beta, zw[:p])
+        sze_all.append(sze)
+        ones = [a for a in range(k) if f.columns[a] == "(Intercept)"]
+        if ones:
+            a = ones[0]
+            cnt = d[:, a, a]
+            dfw = n - f.nlev
+            if dfw > 0:
+                within.append(max((ete - float((sze[:, a] ** 2 / np.maximum(cnt, 1)).sum())) / dfw, 0.0))
+    sigma2 = min(within) if within else ete / max(n - p, 1)
+    sigma2 = max(sigma2, 1e-12 * max(ete / max(n, 1), 1e-300))
     theta = np.where(design.theta_lower == 0.0, 1.0, 0.0)
-    for f in design.factors:
+    for f, d, sze in zip(design.factors, diag, sze_all, strict=True):
         for col in range(f.k):
-            z = f.z[:, col]
-            szz = np.bincount(f.codes, weights=z * z, minlength=f.nlev)
-            sze = np.bincount(f.codes, weights=z * e, minlength=f.nlev)
+            szz = d[:, col, col]
             ok = szz > 0
             if ok.sum() < 2:
                 continue
-            coef = sze[ok] / szz[ok]
+            coef = sze[ok, col] / szz[ok]
             tau2 = np.var(coef) - np.mean(sigma2 / szz[ok])
             ratio = np.sqrt(max(tau2, 0.0) / sigma2)
             idx = f.theta_index[(f.theta_row == col) & (f.theta_col == col)]
