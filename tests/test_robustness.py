@@ -130,9 +130,9 @@ def test_threads_give_bitwise_serial_results(fits):
 
 
 def test_interrupted_fit_leaves_no_state(fits, monkeypatch):
-    import mixedmodels.fit as fitmod
+    from mixedmodels import _core
 
-    real = fitmod._core.Engine
+    real = _core.Engine
 
     class Interrupting:
         def __init__(self, *a, **k):
@@ -148,11 +148,8 @@ def test_interrupted_fit_leaves_no_state(fits, monkeypatch):
         def __getattr__(self, name):
             return getattr(self._e, name)
 
-    class Fake:
-        Engine = Interrupting
-
     sleep = fits.data("sleepstudy")
-    monkeypatch.setattr(fitmod, "_core", Fake)
+    monkeypatch.setattr(_core, "Engine", Interrupting)
     with pytest.raises(KeyboardInterrupt):
         mm.lmer(SLEEP, sleep)
     monkeypatch.undo()

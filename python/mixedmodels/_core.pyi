@@ -2,10 +2,14 @@
 C++ core of mixedmodels: penalised least squares with a blocked Cholesky factor.
 """
 from __future__ import annotations
-import mixedmodels.exceptions
+
+import typing
+
 import numpy
 import numpy.typing
-import typing
+
+import mixedmodels.exceptions
+
 __all__: list[str] = ['Engine', 'InvalidInputError', 'NotPositiveDefiniteError', 'TooLargeError']
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass

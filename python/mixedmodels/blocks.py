@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["Blocks", "add_blocks", "engine_from_blocks", "partial_blocks"]
+__all__ = ["Blocks", "add_blocks", "engine_from_blocks", "partial_blocks", "scale_blocks"]
 
 
 @dataclass
@@ -93,6 +93,18 @@ def add_blocks(*parts: Blocks) -> Blocks:
         xy=[sum(p.xy[i] for p in parts) for i in range(len(first.xy))],
         xx=sum(p.xx for p in parts),
     )
+
+
+def scale_blocks(b: Blocks, zscales: list[np.ndarray], xs: np.ndarray) -> Blocks:
+    """The blocks of the design whose Z columns are divided by zscales and X columns by xs."""
+    wx = np.append(xs, 1.0)
+    diag = [d / np.outer(s, s)[None] for d, s in zip(b.diag, zscales, strict=True)]
+    xy = []
+    for w, s in zip(b.xy, zscales, strict=True):
+        nlev = w.shape[1] // s.shape[0]
+        xy.append(w / wx[:, None] / np.tile(s, nlev)[None, :])
+    off = {(c, j): (keys, vals / np.outer(zscales[c], zscales[j])[None]) for (c, j), (keys, vals) in b.off.items()}
+    return Blocks(n=b.n, diag=diag, off=off, xy=xy, xx=b.xx / np.outer(wx, wx))
 
 
 def engine_from_blocks(design, blocks: Blocks, dense_threshold: float = 0.1):

@@ -14,7 +14,6 @@ import pandas as pd
 from scipy import optimize as sopt
 from scipy import stats
 
-from . import _core
 from .exceptions import MixedModelsError
 from .simulate import refit_parameters, simulate
 from .varpar import sdcor_bounds, sdcor_names, sdcor_to_theta, theta_to_sdcor
@@ -61,7 +60,7 @@ class _Profiler:
         d = m.design
         self.design = d
         self.ml = m if not m.reml else fit_design(d, reml=False, start=m.theta)
-        self.engine = _core.Engine(d.y, d.x, d.engine_factors())
+        self.engine = d.make_engine()
         self.n, self.p = d.nobs, d.p
         self.vhat = theta_to_sdcor(d, self.ml.theta, self.ml.sigma)
         self.lo, self.hi = sdcor_bounds(d)

@@ -88,10 +88,34 @@ class Design:
     n_dropped_na: int
     row_index: pd.Index  # the data rows used
     frame: pd.DataFrame | None = None  # the used columns of those rows (None for array fits)
+    n_rows: int | None = None  # set when the rows are not held (streamed fits)
+    blocks: object | None = None  # blocks of A (mixedmodels.blocks.Blocks) when the rows are not held
 
     @property
     def nobs(self) -> int:
-        return self.y.shape[0]
+        return self.n_rows if self.n_rows is not None else self.y.shape[0]
+
+    @property
+    def streamed(self) -> bool:
+        """True when the model was formed from chunks and holds the blocks of A, not the rows."""
+        return self.blocks is not None
+
+    def require_rows(self, what: str) -> None:
+        if self.streamed:
+            raise DataError(
+                f"{what} needs the data rows, and this model was fitted from streamed data (only the blocks "
+                "of A = [Z X y]'[Z X y] are held); use predict(newdata) for predictions"
+            )
+
+    def make_engine(self, dense_threshold: float = 0.1):
+        """The C++ engine for this design: from the rows, or from the held blocks of A."""
+        if self.blocks is not None:
+            from .blocks import engine_from_blocks
+
+            return engine_from_blocks(self, self.blocks, dense_threshold)
+        from . import _core
+
+        return _core.Engine(self.y, self.x, self.engine_factors(), dense_threshold)
 
     @property
     def p(self) -> int:
@@ -144,6 +168,19 @@ def _as_factor(col: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), levels
 
 
+def _labels(data: pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
+    """Each row's level label of an interaction grouping (``lvl_a:lvl_b``)."""
+    parts = []
+    for v in variables:
+        col = data[v]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = [level_label(c) for c in col.cat.categories.tolist()]
+            parts.append(np.asarray(cats, dtype=object)[col.cat.codes.to_numpy()])
+        else:
+            parts.append(np.asarray([level_label(x) for x in col.tolist()], dtype=object))
+    return [":".join(t) for t in zip(*parts, strict=True)]
+
+
 def _grouping(data: pd.DataFrame, variables: tuple[str, ...]) -> tuple[np.ndarray, pd.Index]:
     codes, levels = _as_factor(data[variables[0]], variables[0])
     for v in variables[1:]:
@@ -178,7 +215,11 @@ def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """Indices of the columns kept when columns aliased by earlier ones are dropped (as R's qr with
     tolerance 1e-7: a column goes when its part not explained by the kept earlier columns has
     relative norm below tol). Works on the Gram matrix: one pass over the rows."""
-    g = x.T @ x
+    return independent_from_gram(x.T @ x, tol)
+
+
+def independent_from_gram(g: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """`_independent_columns` from the Gram matrix X'X (all a streamed fit has)."""
     p = g.shape[0]
     chol = np.zeros((p, p))
     kept: list[int] = []
@@ -338,7 +379,22 @@ def _check_levels(raw: list[_RawTerm], nobs: int) -> None:
 # --------------------------------------------------------------------------- entry points
 
 
-def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
+def used_columns(pf: ParsedFormula) -> set[str]:
+    """The data columns a parsed formula needs."""
+    used = _required(f"{pf.response} ~ {pf.fixed}")
+    for t in pf.random:
+        used |= _required(t.lhs)
+        used |= set(t.factors)
+    return used
+
+
+def build_design(
+    formula: str | ParsedFormula,
+    data: pd.DataFrame,
+    *,
+    levels: dict | None = None,
+    row_checks: bool = True,
+) -> Design:
     """Materialise a parsed formula on a data frame.
 
     Rows with a missing value in any used column are dropped (as R's ``na.omit``).
@@ -360,10 +416,7 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
             f"the formula {pf.text!r} has no random-effects term such as (1 | g); "
             "for a model without random effects use ordinary least squares"
         )
-    used = _required(f"{pf.response} ~ {pf.fixed}")
-    for t in pf.random:
-        used |= _required(t.lhs)
-        used |= set(t.factors)
+    used = used_columns(pf)
     missing = sorted(v for v in used if v not in data.columns)
     if missing:
         import difflib
@@ -379,8 +432,11 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
     if not complete.any():
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     df = data.loc[complete, cols] if n_dropped else data[cols]
+    levels = levels or {}
     for c in cols:
-        if isinstance(df[c].dtype, pd.CategoricalDtype):
+        if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
+            df = df.assign(**{c: pd.Categorical(df[c], categories=levels[c])})
+        elif isinstance(df[c].dtype, pd.CategoricalDtype):
             dropped_cats = _drop_unused(df[c])
             if dropped_cats is not df[c]:
                 df = df.assign(**{c: dropped_cats})
@@ -406,9 +462,9 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
     _check_finite(y, pf.response)
     for j, nm in enumerate(fixed_names):
         _check_finite(x[:, j], nm)
-    if np.ptp(y) == 0.0:
+    if row_checks and np.ptp(y) == 0.0:
         raise DataError(f"the response {pf.response!r} is constant; there is no variation to model")
-    kept = _independent_columns(x)
+    kept = _independent_columns(x) if row_checks else np.arange(x.shape[1])
     dropped = tuple(nm for j, nm in enumerate(fixed_names) if j not in set(kept))
     if dropped:
         warnings.warn(
@@ -428,9 +484,18 @@ def build_design(formula: str | ParsedFormula, data: pd.DataFrame) -> Design:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         for j, nm in enumerate(names):
             _check_finite(z[:, j], f"{nm} in {t.source}")
-        codes, levels = _grouping(df, t.factors)
-        raw.append(_RawTerm(t.group, t.factors, codes, levels, z, names, t.source, t.lhs, spec))
-    _check_terms(raw, nobs)
+        if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
+            glev = pd.Index(levels[t.group], dtype=object)
+            lab = _labels(df, t.factors)
+            codes = pd.Series(lab).map({v: i for i, v in enumerate(glev)}).to_numpy()
+            if np.isnan(codes.astype(float)).any():
+                raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
+            codes, glevels = codes.astype(np.int32), glev
+        else:
+            codes, glevels = _grouping(df, t.factors)
+        raw.append(_RawTerm(t.group, t.factors, codes, glevels, z, names, t.source, t.lhs, spec))
+    if row_checks:
+        _check_terms(raw, nobs)
     terms, factors, lower, names = _assemble(raw, nobs)
     return Design(
         formula=pf.text,

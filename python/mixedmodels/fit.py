@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from . import _core
 from .design import Design, GroupTerm, build_design, design_from_arrays
 from .exceptions import ConvergenceWarning, DataError, SingularFitWarning
 from .optimize import OptimResult, gradient_check, minimize_theta, moment_start, scaled_gradient
@@ -138,10 +137,10 @@ def fit_design(
             f"{design.p} fixed effects, fewer than the {design.ntheta + 1} variance parameters to estimate "
             f"({', '.join(design.theta_names)} and the residual SD): they are not identifiable"
         )
-    zscales = [_col_scale(f.z) for f in design.factors]
+    zscales, xscale = _scales(design)
     scale = _theta_scale(design, zscales)
-    work = _scaled_design(design, zscales)
-    engine = _core.Engine(work.y, work.x, work.engine_factors())
+    work = _scaled_design(design, zscales, xscale)
+    engine = work.make_engine()
     step = None
     if start is None:
         x0 = moment_start(work, *engine.a_blocks())
@@ -166,23 +165,40 @@ def fit_design(
     grad, hdiag = gradient_check(f, opt.theta, design.theta_lower, opt.fun)
     theta = opt.theta / scale
     if work is not design:
-        engine = _core.Engine(design.y, design.x, design.engine_factors())
+        engine = design.make_engine()
     return _result(design, engine, theta, opt, grad, hdiag, reml, data_name, theta_scale=scale)
 
 
 def _col_scale(z: np.ndarray) -> np.ndarray:
     """Per column: its root mean square where that is outside [1e-2, 1e2], else 1."""
-    rms = np.sqrt(np.mean(z * z, axis=0))
+    return _extreme(np.sqrt(np.mean(z * z, axis=0)))
+
+
+def _extreme(rms: np.ndarray) -> np.ndarray:
     return np.where((rms > 0) & ((rms < 1e-2) | (rms > 1e2)), rms, 1.0)
 
 
-def _scaled_design(design: Design, zscales: list[np.ndarray]) -> Design:
+def _scales(design: Design) -> tuple[list[np.ndarray], np.ndarray]:
+    """Column scales of each factor's Z and of X, from the rows or from the blocks of A."""
+    if design.blocks is None:
+        xs = _col_scale(design.x) if design.p else np.ones(0)
+        return [_col_scale(f.z) for f in design.factors], xs
+    b, n = design.blocks, design.nobs
+    zs = [_extreme(np.sqrt(np.einsum("laa->a", d) / n)) for d in b.diag]
+    xs = _extreme(np.sqrt(np.diag(b.xx)[: design.p] / n))
+    return zs, xs
+
+
+def _scaled_design(design: Design, zscales: list[np.ndarray], xs: np.ndarray) -> Design:
     """The design with extreme-scale columns of X and of each Z scaled to unit size (or itself)."""
     import dataclasses
 
-    xs = _col_scale(design.x) if design.p else np.ones(0)
     if np.all(xs == 1.0) and all(np.all(s == 1.0) for s in zscales):
         return design
+    if design.blocks is not None:
+        from .blocks import scale_blocks
+
+        return dataclasses.replace(design, blocks=scale_blocks(design.blocks, zscales, xs))
     factors = tuple(
         dataclasses.replace(f, z=np.ascontiguousarray(f.z / s)) for f, s in zip(design.factors, zscales, strict=True)
     )
@@ -200,7 +216,7 @@ def _theta_scale(design: Design, zscales: list[np.ndarray]) -> np.ndarray:
 def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name: str | None = None) -> LmerResult:
     """The result object at a given theta, without optimising (for profiles and for checking the
     estimates that follow from a theta, e.g. lme4's)."""
-    engine = _core.Engine(design.y, design.x, design.engine_factors())
+    engine = design.make_engine()
     theta = np.asarray(theta, dtype=float)
     opt = OptimResult(theta=theta, fun=np.nan, n_evals=0, message="not optimised", hit_maxeval=False)
     zero = np.zeros_like(theta)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import _core
 from .exceptions import MixedModelsError
 from .numderiv import hessian, jacobian
 
@@ -24,7 +23,7 @@ class Inference:
     def __init__(self, model) -> None:
         self.m = model
         d = model.design
-        self._engine = _core.Engine(d.y, d.x, d.engine_factors())
+        self._engine = d.make_engine()
         self.varpar = np.append(model.theta, model.sigma)
 
     # ---------------------------------------------------------------- (theta, sigma) functions
@@ -221,6 +220,7 @@ class _KenwardRoger:
     def __init__(self, m) -> None:
         self.m = m
         d = m.design
+        d.require_rows("Kenward-Roger")
         if not m.reml:
             raise MixedModelsError("Kenward-Roger applies to REML fits; refit with reml=True")
         comps = _components(d)

@@ -170,7 +170,9 @@ class Summary:
         vals = format_column([m.aic, m.bic, m.loglik, m.deviance], 1, 1)
         return Table("", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=())
 
-    def _residuals(self) -> Table:
+    def _residuals(self) -> Table | str:
+        if self.model.design.streamed:
+            return "Scaled residuals: not available (fitted from streamed data; the rows are not held)"
         r = self.model.residuals(scaled=True).to_numpy()
         q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
         return Table("Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=())

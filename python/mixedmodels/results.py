@@ -237,6 +237,7 @@ class LmerResult:
     @cached_property
     def _fitted(self) -> np.ndarray:
         d = self.design
+        d.require_rows("fitted values and residuals")
         out = d.x @ self.fixef.to_numpy()
         for fi, f in enumerate(d.factors):
             out = out + np.einsum("ij,ij->i", f.z, self._b[fi][f.codes])
@@ -308,6 +309,7 @@ class LmerResult:
             if unknown:
                 raise DataError(f"no grouping factor {unknown}; the model has {[f.name for f in d.factors]}")
         if newdata is None:
+            d.require_rows("predict() without newdata")
             out = d.x @ self.fixef.to_numpy()
             for fi, f in enumerate(d.factors):
                 if f.name in use:

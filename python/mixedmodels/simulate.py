@@ -29,6 +29,7 @@ def simulate(m, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool =
     """
     rng = np.random.default_rng(seed)
     d = m.design
+    d.require_rows("simulate")
     n = d.nobs
     mu = d.x @ m.fixef.to_numpy()
     out = np.empty((n, nsim))
@@ -84,6 +85,7 @@ def refit(m, new_y):
     """The same model fitted to a new response (structure reused, started at the current theta)."""
     from .fit import fit_design
 
+    m.design.require_rows("refit")
     y = np.ascontiguousarray(np.asarray(new_y, dtype=float))
     if y.shape != m.design.y.shape:
         raise ValueError(f"new_y must have {m.design.y.shape[0]} values, got shape {y.shape}")
