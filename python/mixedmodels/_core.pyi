@@ -1,6 +1,7 @@
 """
 C++ core of mixedmodels: penalised least squares with a blocked Cholesky factor.
 """
+
 from __future__ import annotations
 
 import typing
@@ -10,23 +11,42 @@ import numpy.typing
 
 import mixedmodels.exceptions
 
-__all__: list[str] = ['Engine', 'InvalidInputError', 'NotPositiveDefiniteError', 'TooLargeError']
+__all__: list[str] = ["Engine", "InvalidInputError", "NotPositiveDefiniteError", "TooLargeError"]
+
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass
+
 class InvalidInputError(mixedmodels.exceptions.CoreError):
     pass
+
 class TooLargeError(mixedmodels.exceptions.CoreError):
     pass
+
 class Engine:
     """
     Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).
     """
     @staticmethod
-    def from_blocks(n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsInt | typing.SupportsIndex, meta: list, diag: list, off: dict, xy: list, xx: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1) -> Engine:
+    def from_blocks(
+        n: typing.SupportsInt | typing.SupportsIndex,
+        p: typing.SupportsInt | typing.SupportsIndex,
+        meta: list,
+        diag: list,
+        off: dict,
+        xy: list,
+        xx: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+    ) -> Engine:
         """
         Engine from blocks of A summed elsewhere (chunks of rows, partitions): meta per factor (nlev, k, theta_index, theta_row, theta_col); diag[f] (nlev, k, k); off[(c, j)] = (row levels, column levels, values (nnz, k_c, k_j)) for c > j; xy[f] (p+1, nlev*k); xx (p+1, p+1).
         """
-    def __init__(self, y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], factors: list, dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1) -> None:
+    def __init__(
+        self,
+        y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        factors: list,
+        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+    ) -> None:
         """
         Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], theta_index, theta_row, theta_col), largest factor first.
         """
@@ -63,17 +83,12 @@ class Engine:
         Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).
         """
     @property
-    def k(self) -> list[int]:
-        ...
+    def k(self) -> list[int]: ...
     @property
-    def nlev(self) -> list[int]:
-        ...
+    def nlev(self) -> list[int]: ...
     @property
-    def nobs(self) -> int:
-        ...
+    def nobs(self) -> int: ...
     @property
-    def ntheta(self) -> int:
-        ...
+    def ntheta(self) -> int: ...
     @property
-    def p(self) -> int:
-        ...
+    def p(self) -> int: ...

@@ -148,10 +148,11 @@ def _drop_unused(col: pd.Series) -> pd.Series:
     return col.cat.set_categories(col.cat.categories[used])  # keeps the order (remove_categories may sort)
 
 
-def _as_factor(col: pd.Series, name: str) -> tuple[np.ndarray, pd.Index]:
-    """Codes and level labels of one grouping variable (unused levels dropped, as R does)."""
+def _as_factor(col: pd.Series, name: str, keep_unused: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Codes and level labels of one grouping variable (unused levels dropped, as R does, unless
+    the levels were fixed beforehand)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        cat = _drop_unused(col)
+        cat = col if keep_unused else _drop_unused(col)
         codes = cat.cat.codes.to_numpy()
         cats = cat.cat.categories
         if pd.api.types.is_string_dtype(cats.dtype) or cats.dtype == object and all(isinstance(v, str) for v in cats):
@@ -181,8 +182,8 @@ def _labels(data: pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
     return [":".join(t) for t in zip(*parts, strict=True)]
 
 
-def _grouping(data: pd.DataFrame, variables: tuple[str, ...]) -> tuple[np.ndarray, pd.Index]:
-    codes, levels = _as_factor(data[variables[0]], variables[0])
+def _grouping(data: pd.DataFrame, variables: tuple[str, ...], fixed: bool = False) -> tuple[np.ndarray, pd.Index]:
+    codes, levels = _as_factor(data[variables[0]], variables[0], fixed)
     for v in variables[1:]:
         c2, l2 = _as_factor(data[v], v)
         combined = codes * len(l2) + c2  # first variable varies slowest, as R's ':' on factors
@@ -435,7 +436,15 @@ def build_design(
     levels = levels or {}
     for c in cols:
         if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
-            df = df.assign(**{c: pd.Categorical(df[c], categories=levels[c])})
+            col = df[c]
+            cat = (
+                col.cat.set_categories(levels[c])
+                if isinstance(col.dtype, pd.CategoricalDtype)
+                else (pd.Series(pd.Categorical(col, categories=levels[c]), index=col.index))
+            )
+            if cat.isna().any():
+                raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
+            df = df.assign(**{c: cat})
         elif isinstance(df[c].dtype, pd.CategoricalDtype):
             dropped_cats = _drop_unused(df[c])
             if dropped_cats is not df[c]:
@@ -492,7 +501,7 @@ def build_design(
                 raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
             codes, glevels = codes.astype(np.int32), glev
         else:
-            codes, glevels = _grouping(df, t.factors)
+            codes, glevels = _grouping(df, t.factors, fixed=t.factors[0] in levels)
         raw.append(_RawTerm(t.group, t.factors, codes, glevels, z, names, t.source, t.lhs, spec))
     if row_checks:
         _check_terms(raw, nobs)

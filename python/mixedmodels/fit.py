@@ -27,6 +27,9 @@ def lmer(
     start: Sequence[float] | str | None = None,
     maxeval: int = 100_000,
     data_name: str | None = None,
+    optimizer_options: dict | None = None,
+    batch_size: int = 1_000_000,
+    progress=None,
 ) -> LmerResult:
     """Fit a linear mixed model with lme4's formula language.
 
@@ -36,8 +39,11 @@ def lmer(
         ``response ~ fixed terms + (terms | group) ...``. Random terms: ``(1 | g)``,
         ``(1 + x | g)`` (correlated), ``(x || g)`` (uncorrelated), ``(1 | a/b)`` (nested),
         ``(1 | a) + (1 | b)`` (crossed), ``(1 | a:b)``.
-    data : pandas.DataFrame
-        The data. Rows with a missing value in a used column are dropped.
+    data : pandas.DataFrame, path(s), iterable of DataFrames, or Dask DataFrame
+        The data. Rows with a missing value in a used column are dropped. Besides a DataFrame: a
+        Parquet/CSV path, glob or list of paths (read in batches), a re-iterable of DataFrame
+        chunks, or a Dask DataFrame (blocks of A formed per partition and summed): the result is
+        the same, but the rows are not held (see `mixedmodels.stream`).
     reml : bool
         REML (default) or maximum likelihood.
     start : sequence of float or "lme4", optional
@@ -48,6 +54,12 @@ def lmer(
         Limit on objective evaluations.
     data_name : str, optional
         Name shown as ``Data:`` in the summary.
+    optimizer_options : dict, optional
+        BOBYQA's stopping rules, ``{"xtol_abs": 1e-9, "ftol_abs": 1e-10}`` by default; tighter
+        values reach the optimum more precisely at the cost of more evaluations.
+    batch_size, progress
+        For data read in batches: rows per batch, and a progress line on stderr (default: when
+        stderr is a terminal; or a callable taking the number of rows read).
 
     Returns
     -------
@@ -62,8 +74,24 @@ def lmer(
     >>> round(m.sigma, 2)
     6.07
     """
+    if not isinstance(data, pd.DataFrame):  # files, chunks, Dask: formed chunk by chunk
+        from .stream import lmer_stream
+
+        return lmer_stream(
+            formula,
+            data,
+            reml=reml,
+            start=start,
+            maxeval=maxeval,
+            data_name=data_name,
+            optimizer_options=optimizer_options,
+            batch_size=batch_size,
+            progress=progress,
+        )
     design = build_design(formula, data)
-    return fit_design(design, reml=reml, start=start, maxeval=maxeval, data_name=data_name)
+    return fit_design(
+        design, reml=reml, start=start, maxeval=maxeval, data_name=data_name, optimizer_options=optimizer_options
+    )
 
 
 def fit_arrays(
@@ -126,6 +154,7 @@ def fit_design(
     start: Sequence[float] | str | None = None,
     maxeval: int = 100_000,
     data_name: str | None = None,
+    optimizer_options: dict | None = None,
 ) -> LmerResult:
     """Fit a prepared `Design` (what `lmer` and `fit_arrays` call)."""
     # Columns of extreme scale (random-effects columns make theta tiny or huge; fixed-effects
@@ -156,7 +185,7 @@ def fit_design(
     def f(theta: np.ndarray) -> float:
         return engine.objective(np.asarray(theta, dtype=float), reml)
 
-    opt = minimize_theta(f, x0, design.theta_lower, maxeval=maxeval, step=step)
+    opt = minimize_theta(f, x0, design.theta_lower, maxeval=maxeval, step=step, **(optimizer_options or {}))
     if not np.isfinite(opt.fun):
         raise DataError(
             f"the model fits the {design.nobs} observations exactly (no residual variation is left), so its "
