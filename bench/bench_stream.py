@@ -56,8 +56,10 @@ def main() -> None:
     warnings.simplefilter("ignore", mm.MixedModelsWarning)
     t0 = time.perf_counter()
     files = write(a.dir, a.rows, a.groups)
-    print(f"data: {len(files)} Parquet files, {sum(f.stat().st_size for f in files) / 1e9:.2f} GB "
-          f"({time.perf_counter() - t0:.0f} s to write or find)")
+    print(
+        f"data: {len(files)} Parquet files, {sum(f.stat().st_size for f in files) / 1e9:.2f} GB "
+        f"({time.perf_counter() - t0:.0f} s to write or find)"
+    )
     t0 = time.perf_counter()
     for f in files:
         for _ in pq.ParquetFile(f).iter_batches(batch_size=a.batch, columns=["y", "x1", "x2", "g"]):
@@ -69,23 +71,29 @@ def main() -> None:
     m = mm.lmer(formula, [str(f) for f in files], batch_size=a.batch, progress=False)
     el = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"streamed fit: {el:.1f} s ({2 * a.rows / el / 1e6:.2f} M rows/s over the two passes), "
-          f"{m.n_evals} evaluations, peak RSS {peak:.0f} MB; fixef {np.round(m.fixef.to_numpy(), 4)}, "
-          f"sigma {m.sigma:.4f}")
+    print(
+        f"streamed fit: {el:.1f} s ({2 * a.rows / el / 1e6:.2f} M rows/s over the two passes), "
+        f"{m.n_evals} evaluations, peak RSS {peak:.0f} MB; fixef {np.round(m.fixef.to_numpy(), 4)}, "
+        f"sigma {m.sigma:.4f}"
+    )
     if a.no_dask:
         return
     import dask.dataframe as dd
     import distributed
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cl, \
-            distributed.Client(cl) as client:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cl,
+        distributed.Client(cl) as client,
+    ):
         ddf = dd.read_parquet([str(f) for f in files])
         t0 = time.perf_counter()
         md = mm.lmer(formula, ddf)
         el = time.perf_counter() - t0
         mem = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        print(f"Dask LocalCluster (2 workers): {el:.1f} s, {md.n_evals} evaluations, worker peak RSS "
-              f"{max(mem.values()):.0f} MB; objective difference to streamed {md.objective - m.objective:.2e}")
+        print(
+            f"Dask LocalCluster (2 workers): {el:.1f} s, {md.n_evals} evaluations, worker peak RSS "
+            f"{max(mem.values()):.0f} MB; objective difference to streamed {md.objective - m.objective:.2e}"
+        )
 
 
 if __name__ == "__main__":

@@ -120,7 +120,10 @@ def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], groupi
         if isinstance(col.dtype, pd.CategoricalDtype):
             st.cats[c] = list(col.cat.categories)
             st.seen[c] = set(col.unique().tolist())
-        elif c in grouping or not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            if c in grouping:  # numeric grouping variable: its sorted distinct values
+                st.seen[c] = np.unique(col.to_numpy())
+        else:
             st.seen[c] = set(col.unique().tolist())
     for t in pf.random:
         if len(t.factors) > 1:
@@ -141,7 +144,10 @@ def _merge_levels(parts: list[_Levels]) -> _Levels:
             known = out.cats.setdefault(c, [])
             known.extend(x for x in cats if x not in set(known))
         for c, v in p.seen.items():
-            out.seen.setdefault(c, set()).update(v)
+            if isinstance(v, np.ndarray):
+                out.seen[c] = np.union1d(out.seen[c], v) if c in out.seen else v
+            else:
+                out.seen.setdefault(c, set()).update(v)
         for g, v in p.combos.items():
             out.combos.setdefault(g, set()).update(v)
         out.ymin, out.ymax = min(out.ymin, p.ymin), max(out.ymax, p.ymax)
@@ -156,6 +162,8 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict:
     for c, vals in st.seen.items():
         if c in st.cats:
             levels[c] = [x for x in st.cats[c] if x in vals]
+        elif isinstance(vals, np.ndarray):
+            levels[c] = vals.tolist()
         else:
             try:
                 levels[c] = sorted(vals)
@@ -274,7 +282,7 @@ def lmer_stream(
     else:
         chunks = chunk_source(source, cols, batch_size)
         report = _progress_printer(progress, "pass 1 (levels)")
-        parts = []
+        st = _Levels()
         first = None
         for ch in chunks():
             if first is None:
@@ -282,11 +290,10 @@ def lmer_stream(
             missing = [c for c in cols if c not in ch.columns]
             if missing:
                 raise FormulaError(f"the data has no column {missing}")
-            parts.append(_level_stats(ch, pf, cols, grouping))
-            report(sum(p.n + p.n_dropped for p in parts))
+            st = _merge_levels([st, _level_stats(ch, pf, cols, grouping)])  # running merge: bounded memory
+            report(st.n + st.n_dropped)
         if first is None:
             raise DataError("the data source yielded no chunks")
-        st = _merge_levels(parts)
     if st.n == 0:
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     levels = _level_lists(st, pf)
