@@ -80,7 +80,7 @@ Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, int p_, std::vector<
 }
 
 Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int p_, const double* y,
-               double dense_threshold)
+               double dense_threshold, bool do_analyse)
     : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
     init_meta(factors);
     for (int f = 0; f < nf; ++f) {
@@ -122,6 +122,11 @@ Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int
 
     std::vector<double> w(static_cast<size_t>(p) + 1);
     const int pp = p + 1;
+    // Every sum is accumulated in double-double (the rounding error of each addition is kept in a
+    // second array), so A is the correctly rounded sum of the products whatever the order of the
+    // rows: fits of the same data formed in chunks, partitions or in one pass agree bit for bit.
+    A_lo.assign(A.size(), std::vector<double>());
+    for (size_t b = 0; b < A.size(); ++b) A_lo[b].assign(values(A[b]).size(), 0.0);
     for (int64_t i = 0; i < n; ++i) {
         for (int m = 0; m < p; ++m) w[m] = x[i * p + m];
         w[p] = y[i];
@@ -129,27 +134,48 @@ Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int
             const int kj = k[j];
             const double* zj = factors[j].z + i * kj;
             const int lj = factors[j].codes[i];
-            double* dj = A[tri(j, j)].u.at(lj);
+            const size_t dofs = static_cast<size_t>(lj) * kj * kj;
+            double* dj = A[tri(j, j)].u.v.data() + dofs;
+            double* ej = A_lo[tri(j, j)].data() + dofs;
             for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < kj; ++a) dj[a + b * kj] += zj[a] * zj[b];
+                for (int a = 0; a < kj; ++a) two_sum_into(dj[a + b * kj], ej[a + b * kj], zj[a] * zj[b]);
             for (int c = j + 1; c < nf; ++c) {
                 const int kc = k[c];
                 const double* zc = factors[c].z + i * kc;
                 SparseBlock& s = A[tri(c, j)].s;
-                double* blk = s.blk(rowblk[tri(c, j)][i]);
+                const size_t bofs = static_cast<size_t>(rowblk[tri(c, j)][i]) * s.bsz();
+                double* blk = s.v.data() + bofs;
+                double* ebl = A_lo[tri(c, j)].data() + bofs;
                 for (int b = 0; b < kj; ++b)
-                    for (int a = 0; a < kc; ++a) blk[a + b * kc] += zc[a] * zj[b];
+                    for (int a = 0; a < kc; ++a) two_sum_into(blk[a + b * kc], ebl[a + b * kc], zc[a] * zj[b]);
             }
             DenseBlock& xy = A[tri(nf, j)].d;
-            double* col = xy.data() + static_cast<size_t>(lj) * kj * pp;
+            const size_t cofs = static_cast<size_t>(lj) * kj * pp;
+            double* col = xy.data() + cofs;
+            double* ecol = A_lo[tri(nf, j)].data() + cofs;
             for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < pp; ++a) col[a + b * pp] += w[a] * zj[b];
+                for (int a = 0; a < pp; ++a) two_sum_into(col[a + b * pp], ecol[a + b * pp], w[a] * zj[b]);
         }
         double* dxx = axx.d.data();
+        double* exx = A_lo[tri(nf, nf)].data();
         for (int b = 0; b < pp; ++b)
-            for (int a = b; a < pp; ++a) dxx[a + b * pp] += w[a] * w[b];
+            for (int a = b; a < pp; ++a) two_sum_into(dxx[a + b * pp], exx[a + b * pp], w[a] * w[b]);
     }
-    analyse(dense_threshold);
+    // normalise each (hi, lo) pair: hi becomes the correctly rounded sum, lo the exact remainder
+    for (size_t b = 0; b < A.size(); ++b) {
+        std::vector<double>& hi = values(A[b]);
+        std::vector<double>& lo = A_lo[b];
+        for (size_t e = 0; e < hi.size(); ++e) {
+            const double s = hi[e] + lo[e];
+            lo[e] = lo[e] - (s - hi[e]);
+            hi[e] = s;
+        }
+    }
+    if (do_analyse) analyse(dense_threshold);
+}
+
+std::vector<double>& values(Block& b) {
+    return b.kind == Kind::UBD ? b.u.v : (b.kind == Kind::Sparse ? b.s.v : b.d.v);
 }
 
 int64_t Engine::qtotal() const {

@@ -29,7 +29,7 @@ class Engine {
 public:
     // x is n x p row-major. Reads the rows once; keeps no reference to them.
     Engine(int64_t n, std::vector<FactorSpec> factors, const double* x, int p, const double* y,
-           double dense_threshold = 0.1);
+           double dense_threshold = 0.1, bool do_analyse = true);
     // From blocks of A accumulated elsewhere (by chunks, or summed over partitions): diagonal
     // blocks UBD, blocks between factors Sparse (sorted pattern), [X y] rows and block Dense.
     // factors carry the structure only (codes and z unused).
@@ -39,6 +39,8 @@ public:
     int64_t n = 0;
     std::vector<int> nlev, k;
     std::vector<Block> A, L;  // lower triangle, tri(c, j)
+    // Exact remainders of A's sums (A + A_lo is the double-double sum), from the row constructor.
+    std::vector<std::vector<double>> A_lo;
 
     // Update L for theta (length ntheta) and return the parts of the criterion.
     Criterion update(const double* theta) {
@@ -72,6 +74,17 @@ private:
     void factor_diag(int j);
     void solve_below(int c, int j);
 };
+
+// Add x to the double-double accumulator (hi, lo): hi + lo gains x up to an error of ~2^-106.
+inline void two_sum_into(double& hi, double& lo, double x) {
+    const double s = hi + x;
+    const double bp = s - hi;
+    lo += (hi - (s - bp)) + (x - bp);
+    hi = s;
+}
+
+// The value array of a block of any kind.
+std::vector<double>& values(Block& b);
 
 // Kernels, one per file.
 void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal);

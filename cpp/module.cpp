@@ -47,7 +47,7 @@ std::vector<double> theta_vector(const darray& theta, int ntheta) {
 }
 
 std::unique_ptr<Engine> make_engine(const darray& y, const darray& x, const py::list& factors,
-                                    double dense_threshold) {
+                                    double dense_threshold, bool form_only) {
     if (y.ndim() != 1) throw mm::InvalidInput("y must be one-dimensional");
     const int64_t n = y.shape(0);
     if (x.ndim() != 2 || x.shape(0) != n)
@@ -81,7 +81,7 @@ std::unique_ptr<Engine> make_engine(const darray& y, const darray& x, const py::
         keep.push_back(z);
     }
     py::gil_scoped_release release;
-    return std::make_unique<Engine>(n, std::move(specs), x.data(), p, y.data(), dense_threshold);
+    return std::make_unique<Engine>(n, std::move(specs), x.data(), p, y.data(), dense_threshold, !form_only);
 }
 
 // Engine from accumulated blocks of A (see Engine's block constructor).
@@ -210,7 +210,7 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<Engine>(m, "Engine", "Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).")
         .def(py::init(&make_engine), py::arg("y"), py::arg("x"), py::arg("factors"),
-             py::arg("dense_threshold") = 0.1,
+             py::arg("dense_threshold") = 0.1, py::arg("form_only") = false,
              "Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], "
              "theta_index, theta_row, theta_col), largest factor first.")
         .def_static("from_blocks", &engine_from_blocks, py::arg("n"), py::arg("p"), py::arg("meta"), py::arg("diag"),
@@ -318,6 +318,74 @@ PYBIND11_MODULE(_core, m) {
                 return py::make_tuple(diag, xy, xx);
             },
             "Copies of A's per-factor diagonal blocks (nlev, k, k), [X y] rows (p+1, nlev*k) and [X y] block.")
+        .def(
+            "a_parts",
+            [](const Engine& e) {
+                if (e.A_lo.size() != e.A.size()) throw mm::InvalidInput("this engine holds no remainders of A");
+                const int pp = e.p + 1;
+                auto pair3 = [](const std::vector<double>& hi, const std::vector<double>& lo, size_t off, int nl, int kr,
+                                int kc) {
+                    py::array_t<double> h({static_cast<py::ssize_t>(nl), static_cast<py::ssize_t>(kr),
+                                           static_cast<py::ssize_t>(kc)});
+                    py::array_t<double> l({static_cast<py::ssize_t>(nl), static_cast<py::ssize_t>(kr),
+                                           static_cast<py::ssize_t>(kc)});
+                    auto hv = h.mutable_unchecked<3>();
+                    auto lv = l.mutable_unchecked<3>();
+                    for (int t = 0; t < nl; ++t)
+                        for (int a = 0; a < kr; ++a)
+                            for (int b = 0; b < kc; ++b) {
+                                const size_t i = off + static_cast<size_t>(t) * kr * kc + a + static_cast<size_t>(b) * kr;
+                                hv(t, a, b) = hi[i];
+                                lv(t, a, b) = lo[i];
+                            }
+                    return py::make_tuple(h, l);
+                };
+                py::list diag, xy;
+                py::dict off;
+                for (int j = 0; j < e.nf; ++j) {
+                    const mm::UBDBlock& u = e.A[mm::tri(j, j)].u;
+                    diag.append(pair3(u.v, e.A_lo[mm::tri(j, j)], 0, u.nlev, u.k, u.k));
+                    const mm::DenseBlock& w = e.A[mm::tri(e.nf, j)].d;
+                    const std::vector<double>& wl = e.A_lo[mm::tri(e.nf, j)];
+                    py::array_t<double> h({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(w.ncol)});
+                    py::array_t<double> l({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(w.ncol)});
+                    auto hv = h.mutable_unchecked<2>();
+                    auto lv = l.mutable_unchecked<2>();
+                    for (int r = 0; r < pp; ++r)
+                        for (int c = 0; c < w.ncol; ++c) {
+                            hv(r, c) = w(r, c);
+                            lv(r, c) = wl[static_cast<size_t>(c) * pp + r];
+                        }
+                    xy.append(py::make_tuple(h, l));
+                    for (int c = j + 1; c < e.nf; ++c) {
+                        const mm::SparseBlock& sb = e.A[mm::tri(c, j)].s;
+                        const py::ssize_t nz = sb.nnzb();
+                        iarray rows(nz), cols(nz);
+                        for (int cl = 0; cl < sb.ncollev; ++cl)
+                            for (int64_t t = sb.colptr[cl]; t < sb.colptr[cl + 1]; ++t) {
+                                rows.mutable_at(t) = sb.rowlev[t];
+                                cols.mutable_at(t) = cl;
+                            }
+                        py::tuple hl = pair3(sb.v, e.A_lo[mm::tri(c, j)], 0, static_cast<int>(nz), sb.kr, sb.kc);
+                        off[py::make_tuple(c, j)] = py::make_tuple(rows, cols, hl[0], hl[1]);
+                    }
+                }
+                const mm::DenseBlock& xxb = e.A[mm::tri(e.nf, e.nf)].d;
+                const std::vector<double>& xl = e.A_lo[mm::tri(e.nf, e.nf)];
+                py::array_t<double> xh({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(pp)});
+                py::array_t<double> xo({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(pp)});
+                auto hv = xh.mutable_unchecked<2>();
+                auto lv = xo.mutable_unchecked<2>();
+                for (int r = 0; r < pp; ++r)
+                    for (int c = 0; c < pp; ++c) {
+                        const int a = r >= c ? r : c, b = r >= c ? c : r;
+                        hv(r, c) = xxb(a, b);
+                        lv(r, c) = xl[static_cast<size_t>(b) * pp + a];
+                    }
+                return py::make_tuple(diag, off, xy, py::make_tuple(xh, xo));
+            },
+            "A's blocks as double-double pairs (hi, lo): diag [(hi, lo) (nlev, k, k)], off {(c, j): (rows, cols, "
+            "hi, lo)}, xy [(hi, lo) (p+1, nlev*k)], xx (hi, lo); for summing chunks exactly.")
         .def("describe", &Engine::describe, "Block types of L, one row of blocks per line.")
         .def_readonly("ntheta", &Engine::ntheta)
         .def_readonly("nobs", &Engine::n)

@@ -1,8 +1,7 @@
 """Streamed fits: chunks, CSV and Parquet files, Dask frames, against the in-memory fit.
 
-The blocks of A are summed in a different order than the in-memory pass, so they agree to
-rounding (1e-15 relative); the criterion agrees to 1e-12, and the estimates to the precision to
-which the criterion's rounding pins the optimum (1e-6 relative here; see the issue note)."""
+A is summed in double-double everywhere, so the blocks -- and the whole fit -- are the same bit for
+bit however the rows are split (the issue asks 1e-10 on the criterion and 1e-8 on the estimates)."""
 
 from __future__ import annotations
 
@@ -22,13 +21,13 @@ CASES = [
 ]
 
 
-def _same(a, b, rtol=1e-6):
-    assert a.objective == pytest.approx(b.objective, rel=1e-12)
+def _same(a, b, rtol=1e-8):
+    assert a.objective == pytest.approx(b.objective, rel=1e-10)
     np.testing.assert_allclose(a.fixef, b.fixef, rtol=rtol, atol=1e-9)
     np.testing.assert_allclose(a.theta, b.theta, rtol=rtol, atol=1e-6)
     assert a.sigma == pytest.approx(b.sigma, rel=rtol)
     for g in a.ranef:
-        np.testing.assert_allclose(a.ranef[g], b.ranef[g], rtol=1e-5, atol=1e-6 * np.abs(b.ranef[g]).max().max())
+        np.testing.assert_allclose(a.ranef[g], b.ranef[g], rtol=1e-8, atol=1e-10 * np.abs(b.ranef[g]).max().max())
     assert a.nobs == b.nobs
     assert list(a.fixef.index) == list(b.fixef.index)
 
@@ -41,6 +40,8 @@ def test_chunks_equal_in_memory(fits, formula, data, batch):
     chunks = [df.iloc[i : i + batch] for i in range(0, len(df), batch)]  # batches split groups
     s = mm.lmer(formula, chunks)
     _same(s, mem)
+    assert s.objective == mem.objective  # in fact bit for bit
+    np.testing.assert_array_equal(s.theta, mem.theta)
     assert s.design.streamed
 
 
@@ -55,9 +56,9 @@ def test_files_equal_in_memory(fits, tmp_path):
     sp = mm.lmer("mAch ~ ses + (ses | school)", str(tmp_path / "part*.parquet"))
     _same(sp, mem)
     sc = mm.lmer("mAch ~ ses + (ses | school)", sorted(tmp_path.glob("part*.csv")))
-    assert sc.objective == pytest.approx(mem.objective, rel=1e-12)
-    # CSV reads school as numbers: levels are sorted numerically, not in R's order
-    np.testing.assert_allclose(sc.fixef, mem.fixef, rtol=1e-6)
+    assert sc.objective == pytest.approx(mem.objective, rel=1e-10)
+    # CSV reads school as numbers: levels are sorted numerically, not in R's order (same fit)
+    np.testing.assert_allclose(sc.fixef, mem.fixef, rtol=1e-8)
 
 
 def test_missing_values_and_unused_levels(fits):
@@ -78,7 +79,7 @@ def test_streamed_results_say_what_needs_rows(fits):
         with pytest.raises(mm.DataError, match="streamed"):
             call()
     p = s.predict(hsb.head(3))
-    np.testing.assert_allclose(p, fits.fit("mAch ~ ses + (ses | school)", "hsb").predict(hsb.head(3)), rtol=1e-6)
+    np.testing.assert_allclose(p, fits.fit("mAch ~ ses + (ses | school)", "hsb").predict(hsb.head(3)), rtol=1e-10)
     ct = s.coef_table()  # Satterthwaite works from the blocks
     assert (ct["df"] > 100).all()
     ci = s.confint("profile")

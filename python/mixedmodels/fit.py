@@ -213,8 +213,8 @@ def _scales(design: Design) -> tuple[list[np.ndarray], np.ndarray]:
         xs = _col_scale(design.x) if design.p else np.ones(0)
         return [_col_scale(f.z) for f in design.factors], xs
     b, n = design.blocks, design.nobs
-    zs = [_extreme(np.sqrt(np.einsum("laa->a", d) / n)) for d in b.diag]
-    xs = _extreme(np.sqrt(np.diag(b.xx)[: design.p] / n))
+    zs = [_extreme(np.sqrt(np.einsum("laa->a", b.rounded("diag", i)) / n)) for i in range(len(b.diag))]
+    xs = _extreme(np.sqrt(np.diag(b.rounded("xx"))[: design.p] / n))
     return zs, xs
 
 

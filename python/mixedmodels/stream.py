@@ -198,7 +198,10 @@ def _chunk_blocks(chunk: pd.DataFrame, pf: ParsedFormula, levels: dict, proto_na
 
 def _drop_fixed(b: Blocks, keep: np.ndarray, p: int) -> Blocks:
     rows = np.append(keep, p)
-    return Blocks(n=b.n, diag=b.diag, off=b.off, xy=[w[rows] for w in b.xy], xx=b.xx[np.ix_(rows, rows)])
+    sel = np.ix_(rows, rows)
+    return Blocks(
+        n=b.n, diag=b.diag, off=b.off, xy=[(h[rows], lo[rows]) for h, lo in b.xy], xx=(b.xx[0][sel], b.xx[1][sel])
+    )
 
 
 def _checks(design: Design, st: _Levels, b: Blocks) -> None:
@@ -226,7 +229,7 @@ def _checks(design: Design, st: _Levels, b: Blocks) -> None:
         if "(Intercept)" not in cols:
             continue
         i0 = cols.index("(Intercept)")
-        d = b.diag[fi]
+        d = b.rounded("diag", fi)
         cnt = np.maximum(d[:, i0, i0], 1)
         for a, name in enumerate(cols):
             if a == i0:
@@ -317,7 +320,7 @@ def lmer_stream(
         if progress:
             sys.stderr.write("\n")
     p = proto.p
-    keep = independent_from_gram(total.xx[:p, :p])
+    keep = independent_from_gram(total.rounded("xx")[:p, :p])
     fixed_names = proto.fixed_names
     if len(keep) < p:
         dropped = [fixed_names[j] for j in range(p) if j not in set(keep)]
