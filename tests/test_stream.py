@@ -86,6 +86,16 @@ def test_streamed_results_say_what_needs_rows(fits):
     assert ci.shape == (6, 2)
 
 
+def test_progress_callbacks(fits):
+    hsb = fits.data("hsb")
+    rows, evals = [], []
+    mm.lmer("mAch ~ ses + (ses | school)", [hsb.iloc[:4000], hsb.iloc[4000:]], progress=rows.append)
+    assert rows[-1] == len(hsb)
+    mm.lmer("mAch ~ ses + (ses | school)", hsb, progress=lambda n, best: evals.append((n, best)))
+    assert evals[-1][0] >= 10
+    assert evals[-1][1] == pytest.approx(46640.398, abs=1e-3)
+
+
 def test_stream_errors(fits):
     hsb = fits.data("hsb")
     with pytest.raises(mm.DataError, match="one-shot iterator"):

@@ -155,8 +155,11 @@ def fit_design(
     maxeval: int = 100_000,
     data_name: str | None = None,
     optimizer_options: dict | None = None,
+    progress=None,
 ) -> LmerResult:
-    """Fit a prepared `Design` (what `lmer` and `fit_arrays` call)."""
+    """Fit a prepared `Design` (what `lmer` and `fit_arrays` call). ``progress``: a line on stderr
+    with the evaluations so far, at most twice a second (True), a callable taking (evaluations,
+    best criterion), or None/False for none."""
     # Columns of extreme scale (random-effects columns make theta tiny or huge; fixed-effects
     # columns make the factorisation imprecise) are scaled to unit size for the optimisation:
     # theta_scaled = theta * d_row, and the REML criterion only shifts by a constant.
@@ -182,8 +185,13 @@ def fit_design(
             raise ValueError(f"start must have {design.ntheta} entries ({', '.join(design.theta_names)})")
         x0 = x0 * scale
 
+    report = _optimiser_progress(progress)
+
     def f(theta: np.ndarray) -> float:
-        return engine.objective(np.asarray(theta, dtype=float), reml)
+        v = engine.objective(np.asarray(theta, dtype=float), reml)
+        if report is not None:
+            report(v)
+        return v
 
     opt = minimize_theta(f, x0, design.theta_lower, maxeval=maxeval, step=step, **(optimizer_options or {}))
     if not np.isfinite(opt.fun):
@@ -196,6 +204,29 @@ def fit_design(
     if work is not design:
         engine = design.make_engine()
     return _result(design, engine, theta, opt, grad, hdiag, reml, data_name, theta_scale=scale)
+
+
+def _optimiser_progress(progress):
+    """None, or a function of each criterion value that reports (evaluations, best) now and then."""
+    if not progress:
+        return None
+    import sys
+    import time
+
+    state = {"n": 0, "best": np.inf, "t": 0.0}
+
+    def report(v: float) -> None:
+        state["n"] += 1
+        state["best"] = min(state["best"], v)
+        now = time.perf_counter()
+        if callable(progress):
+            progress(state["n"], state["best"])
+        elif now - state["t"] > 0.5:
+            state["t"] = now
+            sys.stderr.write(f"\roptimising: {state['n']} evaluations, criterion {state['best']:.6f}")
+            sys.stderr.flush()
+
+    return report
 
 
 def _col_scale(z: np.ndarray) -> np.ndarray:

@@ -350,7 +350,14 @@ def lmer_stream(
     )
     _checks(design, st, total)
     return fit_design(
-        design, reml=reml, start=start, maxeval=maxeval, data_name=data_name, optimizer_options=optimizer_options
+        design,
+        reml=reml,
+        start=start,
+        maxeval=maxeval,
+        data_name=data_name,
+        optimizer_options=optimizer_options,
+        # a callable reports rows read; the optimiser's line follows the same on/off choice
+        progress=None if callable(progress) else (sys.stderr.isatty() if progress is None else progress),
     )
 
 
