@@ -90,7 +90,13 @@ def lmer(
         )
     design = build_design(formula, data)
     return fit_design(
-        design, reml=reml, start=start, maxeval=maxeval, data_name=data_name, optimizer_options=optimizer_options
+        design,
+        reml=reml,
+        start=start,
+        maxeval=maxeval,
+        data_name=data_name,
+        optimizer_options=optimizer_options,
+        progress=progress,
     )
 
 
