@@ -360,21 +360,23 @@ def _check_terms(raw: list[_RawTerm], nobs: int) -> None:
 
 def _check_levels(raw: list[_RawTerm], nobs: int) -> None:
     for t in raw:
-        nl = len(t.levels)
-        if nl < 2:
-            raise DataError(
-                f"grouping factor {t.group!r} in {t.source} has {nl} level; a random effect needs at least 2"
-            )
-        if nl >= nobs:
-            raise DataError(
-                f"grouping factor {t.group!r} in {t.source} has {nl} levels for {nobs} observations; "
-                "the number of levels must be less than the number of observations"
-            )
-        if nl * t.z.shape[1] >= nobs:
-            raise DataError(
-                f"the term {t.source} has {nl * t.z.shape[1]} random effects ({nl} levels x {t.z.shape[1]} "
-                f"columns) for {nobs} observations; they and the residual variance are not identifiable"
-            )
+        check_term_size(t.group, t.source, len(t.levels), t.z.shape[1], nobs)
+
+
+def check_term_size(group: str, source: str, nl: int, k: int, nobs: int) -> None:
+    """lme4's checks of a term's levels and random effects against the number of observations."""
+    if nl < 2:
+        raise DataError(f"grouping factor {group!r} in {source} has {nl} level; a random effect needs at least 2")
+    if nl >= nobs:
+        raise DataError(
+            f"grouping factor {group!r} in {source} has {nl} levels for {nobs} observations; "
+            "the number of levels must be less than the number of observations"
+        )
+    if nl * k >= nobs:
+        raise DataError(
+            f"the term {source} has {nl * k} random effects ({nl} levels x {k} columns) for {nobs} observations; "
+            "they and the residual variance are not identifiable"
+        )
 
 
 # --------------------------------------------------------------------------- entry points

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .blocks import Blocks, add_blocks, partial_blocks
-from .design import Design, build_design, independent_from_gram, used_columns
+from .design import Design, build_design, check_term_size, independent_from_gram, used_columns
 from .exceptions import DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .names import level_label
@@ -210,20 +210,7 @@ def _checks(design: Design, st: _Levels, b: Blocks) -> None:
     if st.ymin == st.ymax:
         raise DataError(f"the response {design.response!r} is constant; there is no variation to model")
     for t in design.terms:
-        f = design.factor(t.group)
-        if f.nlev < 2:
-            raise DataError(
-                f"grouping factor {t.group!r} in {t.source} has {f.nlev} level; a random effect needs at least 2"
-            )
-        if f.nlev >= n:
-            raise DataError(
-                f"grouping factor {t.group!r} in {t.source} has {f.nlev} levels for {n} observations; "
-                "the number of levels must be less than the number of observations"
-            )
-        if f.nlev * t.k >= n:
-            raise DataError(
-                f"the term {t.source} has {f.nlev * t.k} random effects for {n} observations; not identifiable"
-            )
+        check_term_size(t.group, t.source, design.factor(t.group).nlev, t.k, n)
     for fi, f in enumerate(design.factors):
         cols = list(f.columns)
         if "(Intercept)" not in cols:
