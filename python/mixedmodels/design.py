@@ -67,6 +67,13 @@ class Factor:
     def columns(self) -> tuple[str, ...]:
         return tuple(self._columns)
 
+    def t_matrix(self, theta: np.ndarray) -> np.ndarray:
+        """This factor's k x k lower-triangular relative covariance factor T from theta (the one
+        place the theta -> Lambda map is applied in Python; the core applies the same map)."""
+        t = np.zeros((self.k, self.k))
+        t[self.theta_row, self.theta_col] = theta[self.theta_index]
+        return t
+
     _columns: tuple[str, ...] = field(default=())
 
 

@@ -312,8 +312,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     bs, ccs = [], []
     off = 0
     for fi, fac in enumerate(design.factors):
-        t = np.zeros((fac.k, fac.k))
-        t[fac.theta_row, fac.theta_col] = theta[fac.theta_index]
+        t = fac.t_matrix(theta)
         ui = u[off : off + fac.nlev * fac.k].reshape(fac.nlev, fac.k)
         off += fac.nlev * fac.k
         bs.append(ui @ t.T)

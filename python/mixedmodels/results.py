@@ -135,10 +135,7 @@ class LmerResult:
         raise KeyError(group)
 
     def _t_matrix(self, fi: int) -> np.ndarray:
-        f = self.design.factors[fi]
-        t = np.zeros((f.k, f.k))
-        t[f.theta_row, f.theta_col] = self.theta[f.theta_index]
-        return t
+        return self.design.factors[fi].t_matrix(self.theta)
 
     @cached_property
     def cov_re(self) -> dict[str, pd.DataFrame]:

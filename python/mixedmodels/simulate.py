@@ -14,12 +14,6 @@ from .optimize import minimize_theta
 __all__ = ["refit_parameters", "sample_groups", "simulate"]
 
 
-def _t(f, theta):
-    t = np.zeros((f.k, f.k))
-    t[f.theta_row, f.theta_col] = theta[f.theta_index]
-    return t
-
-
 def simulate(m, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
     """New responses from the fitted model, one column per simulation (rows = the fitted rows).
 
@@ -41,7 +35,7 @@ def simulate(m, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool =
                     b = m._b[fi]
                 else:
                     u = rng.standard_normal((f.nlev, f.k))
-                    b = m.sigma * u @ _t(f, m.theta).T
+                    b = m.sigma * u @ f.t_matrix(m.theta).T
                 y += np.einsum("ij,ij->i", f.z, b[f.codes])
         y += m.sigma * rng.standard_normal(n)
         out[:, s] = y
