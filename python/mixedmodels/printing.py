@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .varpar import sd_corr
+
 __all__ = ["Summary", "Table", "block_description", "display_text", "format_column"]
 
 
@@ -67,15 +69,12 @@ def _re_table(m, digits: int = 4, variance: bool = True) -> Table:
     rows = []
     names, vars_, sds, corr_rows = [], [], [], []
     for name, term, cov in m._term_covs():
-        sd = np.sqrt(np.diag(cov))
+        sd, corr = sd_corr(cov)
         for i, c in enumerate(term.columns):
             names.append((name if i == 0 else "", c))
             vars_.append(cov[i, i])
             sds.append(sd[i])
-            cr = []
-            for j in range(i):
-                cr.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else float("nan"))
-            corr_rows.append(cr)
+            corr_rows.append([float(corr[i, j]) for j in range(i)])
     names.append(("Residual", ""))
     vars_.append(m.sigma**2)
     sds.append(m.sigma)

@@ -157,14 +157,15 @@ class LmerResult:
         deviation or correlation). The last row is the residual.
         """
         rows = []
+        from .varpar import sd_corr
+
         for name, term, cov in self._term_covs():
-            sd = np.sqrt(np.diag(cov))
+            sd, corr = sd_corr(cov)
             for i, c in enumerate(term.columns):
                 rows.append((name, c, None, cov[i, i], sd[i]))
             for j in range(term.k):
                 for i in range(j + 1, term.k):
-                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
-                    rows.append((name, term.columns[j], term.columns[i], cov[i, j], corr))
+                    rows.append((name, term.columns[j], term.columns[i], cov[i, j], corr[i, j]))
         rows.append(("Residual", None, None, self.sigma**2, self.sigma))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .varpar import sd_corr
+
 __all__ = ["tidy"]
 
 
@@ -31,13 +33,12 @@ def tidy(m, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.Dat
     if effects == "ran_pars":
         rows = []
         for name, term, cov in m._term_covs():
-            sd = np.sqrt(np.diag(cov))
+            sd, corr = sd_corr(cov)
             for i, c in enumerate(term.columns):
                 rows.append(("ran_pars", name, f"sd__{c}", sd[i]))
             for j in range(term.k):
                 for i in range(j + 1, term.k):
-                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
-                    rows.append(("ran_pars", name, f"cor__{term.columns[j]}.{term.columns[i]}", corr))
+                    rows.append(("ran_pars", name, f"cor__{term.columns[j]}.{term.columns[i]}", corr[i, j]))
         rows.append(("ran_pars", "Residual", "sd__Observation", m.sigma))
         return pd.DataFrame(rows, columns=["effect", "group", "term", "estimate"])
     if effects == "ran_vals":

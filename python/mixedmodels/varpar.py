@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sdcor_names", "sdcor_to_theta", "theta_to_sdcor"]
+__all__ = ["sd_corr", "sdcor_names", "sdcor_to_theta", "theta_to_sdcor"]
+
+
+def sd_corr(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standard deviations and correlation matrix of a covariance matrix (NaN correlations where
+    a standard deviation is zero)."""
+    sd = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(sd, sd)
+    corr[(sd[:, None] == 0) | (sd[None, :] == 0)] = np.nan
+    return sd, corr
 
 
 def _term_slices(design):
@@ -23,20 +33,15 @@ def theta_to_sdcor(design, theta: np.ndarray, sigma: float) -> np.ndarray:
     out = []
     for o, k in _term_slices(design):
         t = np.zeros((k, k))
-        t[np.tril_indices(k)[1], np.tril_indices(k)[0]] = 0.0
         idx = 0
         for j in range(k):
             for i in range(j, k):
                 t[i, j] = theta[o + idx]
                 idx += 1
-        cov = sigma**2 * t @ t.T
-        sd = np.sqrt(np.diag(cov))
+        sd, corr = sd_corr(sigma**2 * t @ t.T)
         for j in range(k):
             for i in range(j, k):
-                if i == j:
-                    out.append(sd[i])
-                else:
-                    out.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else 0.0)
+                out.append(sd[i] if i == j else (0.0 if np.isnan(corr[i, j]) else corr[i, j]))
     out.append(sigma)
     return np.array(out)
 
