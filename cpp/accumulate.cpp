@@ -171,7 +171,10 @@ Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int
             hi[e] = s;
         }
     }
-    if (do_analyse) analyse(dense_threshold);
+    if (do_analyse) {  // an engine that will be factored needs only the rounded sums
+        std::vector<std::vector<double>>().swap(A_lo);
+        analyse(dense_threshold);
+    }
 }
 
 std::vector<double>& values(Block& b) {

@@ -39,7 +39,8 @@ public:
     int64_t n = 0;
     std::vector<int> nlev, k;
     std::vector<Block> A, L;  // lower triangle, tri(c, j)
-    // Exact remainders of A's sums (A + A_lo is the double-double sum), from the row constructor.
+    // Exact remainders of A's sums (A + A_lo is the double-double sum); kept only by engines built
+    // with do_analyse = false (form_only in Python), whose blocks are summed with other chunks.
     std::vector<std::vector<double>> A_lo;
 
     // Update L for theta (length ntheta) and return the parts of the criterion.
