@@ -84,6 +84,48 @@ void Engine::analyse(double dense_threshold) {
     make_dense(L[tri(nf, nf)], p + 1, p + 1, "[X y] diagonal");
 }
 
+namespace {
+
+int64_t nrows(const Block& b) {
+    return b.kind == Kind::UBD ? static_cast<int64_t>(b.u.nlev) * b.u.k
+                               : (b.kind == Kind::Sparse ? static_cast<int64_t>(b.s.nrowlev) * b.s.kr : b.d.nrow);
+}
+
+double stored(const Block& b) {
+    return static_cast<double>(b.kind == Kind::UBD ? b.u.v.size() : (b.kind == Kind::Sparse ? b.s.v.size() : b.d.v.size()));
+}
+
+// Work of target -= lc lj^T, both over the columns of one block column.
+double product_flops(const Block& lc, const Block& lj) {
+    if (lc.kind == Kind::Sparse && lj.kind == Kind::Sparse) {
+        double w = 0.0;
+        for (int col = 0; col < lc.s.ncollev; ++col)
+            w += static_cast<double>(lc.s.colptr[col + 1] - lc.s.colptr[col]) *
+                 static_cast<double>(lj.s.colptr[col + 1] - lj.s.colptr[col]);
+        return w * lc.s.kr * lj.s.kr * lc.s.kc;
+    }
+    if (lc.kind == Kind::Sparse) return stored(lc) * static_cast<double>(nrows(lj));
+    if (lj.kind == Kind::Sparse) return stored(lj) * static_cast<double>(nrows(lc));
+    return static_cast<double>(lc.d.nrow) * lj.d.nrow * lc.d.ncol;
+}
+
+}  // namespace
+
+double Engine::update_flops() const {
+    double w = 0.0;
+    for (int j = 0; j <= nf; ++j) {
+        const Block& d = L[tri(j, j)];
+        const double q = static_cast<double>(nrows(d));
+        w += d.kind == Kind::UBD ? stored(d) * d.u.k / 3.0 : q * q * q / 3.0;
+        for (int c = j; c <= nf; ++c) {
+            const Block& b = L[tri(c, j)];
+            if (c > j) w += d.kind == Kind::Dense ? static_cast<double>(nrows(b)) * q * q : stored(b) * d.u.k;
+            for (int i = 0; i < j; ++i) w += product_flops(L[tri(c, i)], L[tri(j, i)]) / (c == j ? 2.0 : 1.0);
+        }
+    }
+    return w;
+}
+
 std::string Engine::describe() const {
     std::ostringstream os;
     for (int c = 0; c <= nf; ++c) {

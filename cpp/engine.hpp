@@ -61,6 +61,8 @@ public:
     std::vector<double> dense(bool of_l) const;
     int64_t qtotal() const;
     std::string describe() const;
+    // Rough floating-point work of one update(theta), from the block types chosen by analyse().
+    double update_flops() const;
     std::vector<double> T;  // per factor k*k, column-major, offsets toff
     std::vector<size_t> toff;
 

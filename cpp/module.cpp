@@ -387,6 +387,8 @@ PYBIND11_MODULE(_core, m) {
             "A's blocks as double-double pairs (hi, lo): diag [(hi, lo) (nlev, k, k)], off {(c, j): (rows, cols, "
             "hi, lo)}, xy [(hi, lo) (p+1, nlev*k)], xx (hi, lo); for summing chunks exactly.")
         .def("describe", &Engine::describe, "Block types of L, one row of blocks per line.")
+        .def("update_flops", &Engine::update_flops,
+             "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).")
         .def_readonly("ntheta", &Engine::ntheta)
         .def_readonly("nobs", &Engine::n)
         .def_readonly("p", &Engine::p)

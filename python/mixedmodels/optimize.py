@@ -1,4 +1,5 @@
-"""Minimising the profiled criterion over theta: NLopt's BOBYQA, then a derivative check."""
+"""Minimising the profiled criterion over theta: NLopt's BOBYQA (cheap evaluations) or SciPy's
+COBYQA (expensive ones), then a derivative check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from dataclasses import dataclass
 import nlopt
 import numpy as np
 
-__all__ = ["OptimResult", "gradient_check", "minimize_theta", "scaled_gradient"]
+__all__ = ["OptimResult", "choose_method", "gradient_check", "minimize_theta", "scaled_gradient"]
+
+METHODS = ("bobyqa", "cobyqa")
+# Above this much work per evaluation (about half a millisecond), COBYQA's fewer evaluations
+# outweigh its cost per iteration in Python (about a millisecond).
+COBYQA_FLOPS = 1e7
 
 ROUNDOFF_LIMITED = -4  # nlopt's NLOPT_ROUNDOFF_LIMITED
 
@@ -64,24 +70,79 @@ def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
     return np.asarray(x), float(fx), best["n"], code
 
 
+def _cobyqa(f, x0, lower, radius, final_radius, maxeval):
+    """SciPy's COBYQA (Ragonneau and Zhang's derivative-free trust-region SQP method, which keeps
+    the bounds): on the crossed and many-parameter designs it reaches the optimum in 30-50 % fewer
+    evaluations than BOBYQA, at about a millisecond of Python per iteration."""
+    from scipy.optimize import Bounds, minimize
+
+    best = {"x": np.maximum(x0, lower), "f": np.inf, "n": 0}
+
+    def obj(x):
+        v = f(x)
+        best["n"] += 1
+        if v < best["f"]:
+            best["f"], best["x"] = v, np.array(x, copy=True)
+        return v
+
+    res = minimize(
+        obj,
+        best["x"],
+        method="COBYQA",
+        bounds=Bounds(lower, np.full_like(lower, np.inf)),
+        options={"initial_tr_radius": radius, "final_tr_radius": min(final_radius, radius), "maxfev": maxeval},
+    )
+    x, fx = np.asarray(res.x, dtype=float), float(res.fun)
+    if best["f"] < fx:
+        x, fx = best["x"], best["f"]
+    hit = best["n"] >= maxeval
+    message = f"maximum number of evaluations reached ({maxeval})" if hit else f"COBYQA: {res.message}"
+    return x, fx, best["n"], message, hit
+
+
+def _bobyqa_run(f, x0, lower, xtol_abs, ftol_abs, maxeval, step):
+    x, fx, n, code = _bobyqa(f, x0, lower, xtol_abs, ftol_abs, maxeval, step)
+    return x, fx, n, "BOBYQA: " + _MESSAGES.get(code, f"nlopt result {code}"), code == nlopt.MAXEVAL_REACHED
+
+
+def choose_method(update_flops: float) -> str:
+    """The optimiser for a model whose evaluation costs ``update_flops`` (``Engine.update_flops()``):
+    BOBYQA, whose iterations cost microseconds, for cheap evaluations; COBYQA, which needs fewer
+    evaluations, when each costs more than ~1e7 floating-point operations (crossed designs with a
+    dense fill-in block, such as InstEval).
+
+    Examples
+    --------
+    >>> choose_method(4e3), choose_method(5e8)
+    ('bobyqa', 'cobyqa')
+    """
+    return "cobyqa" if update_flops > COBYQA_FLOPS else "bobyqa"
+
+
 def minimize_theta(
     f: Callable[[np.ndarray], float],
     x0: np.ndarray,
     lower: np.ndarray,
     *,
+    method: str = "bobyqa",
     xtol_abs: float = 1e-9,
     ftol_abs: float = 1e-10,
+    initial_tr_radius: float = 0.03,
+    final_tr_radius: float = 1e-6,
     maxeval: int = 100_000,
     step: np.ndarray | None = None,
 ) -> OptimResult:
-    """Minimise f over theta subject to theta >= lower with BOBYQA, then try the boundary.
+    """Minimise f over theta subject to theta >= lower, then try the boundary.
 
-    The tolerances (absolute 1e-9 on theta, 1e-10 on the criterion) are tighter than lme4's
-    ``nloptwrap`` defaults (1e-8 and 1e-8), which leave estimates up to ~1e-5 short of the optimum.
+    ``method="bobyqa"``: NLopt's BOBYQA with absolute tolerances 1e-9 on theta and 1e-10 on the
+    criterion, tighter than lme4's ``nloptwrap`` defaults (1e-8 and 1e-8), which leave estimates up
+    to ~1e-5 short of the optimum; ``step`` is its initial step per parameter.
+    ``method="cobyqa"``: SciPy's COBYQA with trust-region radius from ``initial_tr_radius`` (0.03,
+    suited to the moment-based start) down to ``final_tr_radius`` (1e-6).
 
-    A parameter that BOBYQA leaves just above its lower bound of 0 (a variance heading to zero, a
-    correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts from
-    there, so near-singular fits reach the boundary optimum that lme4's default settings can miss.
+    A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
+    zero, a correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts
+    from there, so near-singular fits reach the boundary optimum that lme4's default settings can miss.
 
     Examples
     --------
@@ -89,10 +150,23 @@ def minimize_theta(
     ...                    np.array([0.0, -np.inf]))
     >>> np.round(r.theta, 6).tolist()
     [1.0, -2.0]
+    >>> r = minimize_theta(lambda t: (t[0] - 1) ** 2 + (t[1] + 2) ** 2, np.array([1.0, 0.0]),
+    ...                    np.array([0.0, -np.inf]), method="cobyqa")
+    >>> np.round(r.theta, 5).tolist()
+    [1.0, -2.0]
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     x0 = np.asarray(x0, dtype=float)
     lower = np.asarray(lower, dtype=float)
-    x, fx, n, code = _bobyqa(f, x0, lower, xtol_abs, ftol_abs, maxeval, step)
+
+    def run(start, budget, stp):
+        if method == "cobyqa":
+            radius = initial_tr_radius if stp is None else float(min(initial_tr_radius, np.min(stp)))
+            return _cobyqa(f, start, lower, radius, final_tr_radius, budget)
+        return _bobyqa_run(f, start, lower, xtol_abs, ftol_abs, budget, stp)
+
+    x, fx, n, message, hit = run(x0, maxeval, step)
     total = n
     near = np.flatnonzero((lower == 0.0) & (x > 0.0) & (x < 1e-3))
     if near.size and total < maxeval:
@@ -101,20 +175,13 @@ def minimize_theta(
         fb = f(xb)
         total += 1
         if fb <= fx + 1e-10 * max(1.0, abs(fx)):
-            step = np.maximum(np.abs(xb) * 0.01, 1e-4)
-            x2, f2, n2, code2 = _bobyqa(f, xb, lower, xtol_abs, ftol_abs, maxeval - total, step)
+            x2, f2, n2, message2, hit2 = run(xb, maxeval - total, np.maximum(np.abs(xb) * 0.01, 1e-4))
             total += n2
             if f2 <= min(fb, fx):
-                x, fx, code = x2, f2, code2
+                x, fx, message, hit = x2, f2, message2, hit2
             elif fb <= fx:
                 x, fx = xb, fb
-    return OptimResult(
-        theta=x,
-        fun=fx,
-        n_evals=total,
-        message=_MESSAGES.get(code, f"nlopt result {code}"),
-        hit_maxeval=code == nlopt.MAXEVAL_REACHED,
-    )
+    return OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit)
 
 
 def gradient_check(

@@ -42,13 +42,30 @@ class LmerResult:
     messages: tuple[str, ...]
     data_name: str | None
     _b: tuple[np.ndarray, ...] = field(repr=False)  # per factor (engine order): nlev x k
-    _condcov: tuple[np.ndarray, ...] = field(repr=False)  # per factor: nlev x k x k, Cov(b | y)
     _blocks: str = field(repr=False, default="")  # the engine's block layout
+    _engine: object = field(repr=False, compare=False, default=None)  # the fit's engine, for _condcov
 
     def __getstate__(self) -> dict:
+        self._condcov  # noqa: B018 (computed now: the engine is not pickled)
         state = self.__dict__.copy()
         state.pop("_inference", None)  # holds a C++ engine; rebuilt on demand
+        state["_engine"] = None
         return state
+
+    @cached_property
+    def _condcov(self) -> tuple[np.ndarray, ...]:
+        """Per factor (engine order): nlev x k x k conditional covariances Cov(b | y). Computed when
+        first needed: with a dense fill-in block (crossed designs) it costs more than a few
+        evaluations of the criterion."""
+        engine = self._engine if self._engine is not None else self.design.make_engine()
+        engine.update(np.asarray(self.theta, dtype=float))
+        condcov_u = engine.condcov()
+        s2 = self.sigma**2
+        out = []
+        for fi, fac in enumerate(self.design.factors):
+            t = fac.t_matrix(self.theta)
+            out.append(s2 * np.einsum("ab,lbc,dc->lad", t, condcov_u[fi], t))
+        return tuple(out)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

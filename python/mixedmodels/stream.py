@@ -255,6 +255,7 @@ def lmer_stream(
     start=None,
     maxeval: int = 100_000,
     data_name: str | None = None,
+    optimizer: str = "auto",
     optimizer_options: dict | None = None,
 ):
     """Fit from data read in batches (see `chunk_source`) or from a Dask DataFrame."""
@@ -342,6 +343,7 @@ def lmer_stream(
         start=start,
         maxeval=maxeval,
         data_name=data_name,
+        optimizer=optimizer,
         optimizer_options=optimizer_options,
         # a callable reports rows read; the optimiser's line follows the same on/off choice
         progress=None if callable(progress) else (sys.stderr.isatty() if progress is None else progress),

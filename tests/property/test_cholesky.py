@@ -120,3 +120,28 @@ def test_solution_and_condcov_equal_dense(d):
             s = slice(o + lev * k, o + (lev + 1) * k)
             np.testing.assert_allclose(blocks[lev], inv[s, s], rtol=1e-8, atol=1e-10)
         o += nlev * k
+
+
+@pytest.mark.parametrize("nlev2", [600, 1100])
+def test_large_fill_in_block_equals_dense(nlev2):
+    """A crossed design whose second factor's diagonal block is dense and larger than the order
+    (512) from which the Cholesky factor works by panels: factor and criterion equal numpy's."""
+    rng = np.random.default_rng(nlev2)
+    n, nlev1 = 6 * nlev2, 300
+    c1 = rng.integers(0, nlev1, n).astype(np.int32)
+    c2 = rng.integers(0, nlev2, n).astype(np.int32)
+    c1[:nlev1], c2[:nlev2] = np.arange(nlev1), np.arange(nlev2)
+    one = np.ones((n, 1))
+    ti, tr, tc = np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int32)
+    # the engine keeps the order it is given: the big factor second, so that its block fills in
+    factors = [(c1, nlev1, one, ti, tr, tc), (c2, nlev2, one, ti + 1, tr, tc)]
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n) + x[:, 1]
+    theta = np.array([0.7, 1.3])
+    e = _core.Engine(y, x, factors, 0.1)
+    assert "Dense(%dx%d)" % (nlev2, nlev2) in e.describe()
+    e.update(theta)
+    _, chol = dense_system(factors, x, y, theta)
+    np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
+    for reml in (True, False):
+        assert e.objective(theta, reml) == pytest.approx(dense_criterion(factors, x, y, theta, reml), rel=1e-10)
