@@ -116,3 +116,48 @@ def test_lme4_term_order_and_theta_names():
     d = build_design("strength ~ 1 + (1 | batch/cask)", mm.datasets.load("pastes"))
     assert d.theta_names == ("cask:batch.(Intercept)", "batch.(Intercept)")
     assert [f.name for f in d.factors] == ["cask:batch", "batch"]
+
+
+PLAIN = ["x", "1 + x", "0 + x", "x - 1", "x + z", "z + x - 1", "1", "0 + x + z", "x + 0 + z"]
+NOT_PLAIN = ["-0 + x", "x:z", "x*z", "np.log(x)", "I(x**2)", "f", "b", "x + f", "x - z", "C(x)", "x + x"]
+
+
+@pytest.mark.parametrize("rhs", PLAIN)
+def test_plain_terms_match_formulaic(rhs):
+    """The fast path for numeric columns and the intercept gives formulaic's matrix and names, and
+    its lazily built spec replays the same encoding on new data."""
+    import formulaic
+
+    from mixedmodels.design import LazySpec, _materialise
+    from mixedmodels.names import r_name
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=20), "z": rng.integers(0, 5, 20), "f": list("ab") * 10})
+    df["b"] = df.x > 0
+    x, names, spec = _materialise(rhs, df, "test")
+    assert isinstance(spec, LazySpec)
+    ref = formulaic.model_matrix(rhs, df, na_action="ignore")
+    assert names == tuple(r_name(c) for c in ref.model_spec.column_names)
+    np.testing.assert_array_equal(x, ref.to_numpy(dtype=float))
+    new = df.iloc[:5].assign(x=lambda d: d.x * 2)
+    replay = spec.get_model_matrix(new, output="numpy")
+    np.testing.assert_array_equal(np.asarray(replay), np.asarray(ref.model_spec.get_model_matrix(new, output="numpy")))
+
+
+@pytest.mark.parametrize("rhs", NOT_PLAIN)
+def test_other_terms_go_to_formulaic(rhs):
+    from mixedmodels.design import _plain_terms
+
+    df = pd.DataFrame({"x": [1.0, 2.0], "z": [1, 2], "f": ["a", "b"], "b": [True, False]})
+    assert _plain_terms(rhs, df) is None
+
+
+def test_fit_keeps_its_rows_when_data_changes_later(small):
+    """The design holds a copy-on-write view of the rows: editing the data frame after the fit
+    changes neither the fitted model's frame nor its predictions."""
+    d = small.copy()
+    m = mm.lmer("y ~ x + (1 | g)", d)
+    frame_before = m.design.frame["x"].to_numpy().copy()
+    d.loc[:, "x"] = 0.0
+    np.testing.assert_array_equal(m.design.frame["x"].to_numpy(), frame_before)
+    np.testing.assert_allclose(m.fitted()[:5], m.predict(small.iloc[:5]), rtol=1e-12)

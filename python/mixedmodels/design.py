@@ -7,6 +7,8 @@ keeps the specs that replay the same encoding on new data.
 
 from __future__ import annotations
 
+import functools
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -147,8 +149,8 @@ class Design:
 
 def _drop_unused(col: pd.Series) -> pd.Series:
     """A categorical without its unused categories (a counting pass; pandas' own sorts the codes)."""
-    codes = col.cat.codes.to_numpy()
-    ncat = len(col.cat.categories)
+    codes = col.array.codes  # numpy codes of the Categorical (-1: missing)
+    ncat = len(col.dtype.categories)
     used = np.bincount(codes[codes >= 0], minlength=ncat) > 0
     if used.all():
         return col
@@ -160,8 +162,8 @@ def _as_factor(col: pd.Series, name: str, keep_unused: bool = False) -> tuple[np
     the levels were fixed beforehand)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
         cat = col if keep_unused else _drop_unused(col)
-        codes = cat.cat.codes.to_numpy()
-        cats = cat.cat.categories
+        codes = cat.array.codes
+        cats = cat.dtype.categories
         if pd.api.types.is_string_dtype(cats.dtype) or cats.dtype == object and all(isinstance(v, str) for v in cats):
             levels = pd.Index(cats.astype(str).to_numpy(dtype=object), dtype=object)
         else:
@@ -176,7 +178,7 @@ def _as_factor(col: pd.Series, name: str, keep_unused: bool = False) -> tuple[np
     return codes.astype(np.int64), levels
 
 
-def _labels(data: pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
+def _labels(data: _Columns | pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
     """Each row's level label of an interaction grouping (``lvl_a:lvl_b``)."""
     parts = []
     for v in variables:
@@ -189,7 +191,9 @@ def _labels(data: pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
     return [":".join(t) for t in zip(*parts, strict=True)]
 
 
-def _grouping(data: pd.DataFrame, variables: tuple[str, ...], fixed: bool = False) -> tuple[np.ndarray, pd.Index]:
+def _grouping(
+    data: _Columns | pd.DataFrame, variables: tuple[str, ...], fixed: bool = False
+) -> tuple[np.ndarray, pd.Index]:
     codes, levels = _as_factor(data[variables[0]], variables[0], fixed)
     for v in variables[1:]:
         c2, l2 = _as_factor(data[v], v)
@@ -204,17 +208,94 @@ def _grouping(data: pd.DataFrame, variables: tuple[str, ...], fixed: bool = Fals
 
 
 def _materialise(spec_text: str, data: pd.DataFrame, what: str):
+    plain = _plain_terms(spec_text, data)
+    if plain is not None:  # only numeric columns and the intercept: no encoding to decide
+        intercept, cols = plain
+        n = data.shape[0]
+        parts = ([np.ones(n)] if intercept else []) + [data[c].to_numpy(dtype=np.float64) for c in cols]
+        x = np.column_stack(parts) if parts else np.zeros((n, 0))
+        names = (("(Intercept)",) if intercept else ()) + tuple(cols)
+        return np.ascontiguousarray(x), names, LazySpec(spec_text, _frame(data))
     try:
-        mm = formulaic.model_matrix(spec_text, data, na_action="ignore")  # pandas output: faster than numpy
+        mm = formulaic.model_matrix(spec_text, _frame(data), na_action="ignore")  # pandas output: faster than numpy
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
     return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, mm.model_spec
 
 
-def _required(text: str) -> set[str]:
+class _Columns:
+    """A data frame's columns, each looked up once (a pandas column lookup costs ~10-20 us, and a
+    small fit needs a dozen)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.columns = frame.columns
+        self.shape = frame.shape
+        self._cache: dict = {}
+
+    def __getitem__(self, name) -> pd.Series:
+        col = self._cache.get(name)
+        if col is None:
+            col = self._cache[name] = self.frame[name]
+        return col
+
+    def replace(self, name, col: pd.Series) -> None:
+        """Swap in a changed column (the frame gets it too)."""
+        self.frame = self.frame.assign(**{name: col})
+        self._cache[name] = col
+
+
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.get_option("mode.copy_on_write") is True)
+_TOKEN = re.compile(r"\s*([+-])\s*")
+
+
+def _plain_terms(spec_text: str, data: pd.DataFrame) -> tuple[bool, tuple[str, ...]] | None:
+    """(intercept, columns) when the right-hand side is nothing but ``1``/``0``/``-1`` and distinct
+    numeric (non-boolean) column names, for which formulaic's model matrix is just those columns
+    after the intercept; else None (formulaic builds it)."""
+    parts = _TOKEN.split(" + " + spec_text.strip())
+    if parts[0].strip():
+        return None
+    intercept, cols = True, []
+    for sign, tok in zip(parts[1::2], parts[2::2], strict=True):
+        if tok in ("0", "1"):
+            intercept = (tok == "1") == (sign == "+")
+        elif sign == "+" and tok.isidentifier() and tok in data.columns and tok not in cols:
+            dtype = data[tok].dtype
+            if dtype.kind not in "iuf":  # bool, categorical, strings, nullable extension types
+                return None
+            cols.append(tok)
+        else:
+            return None
+    return intercept, tuple(cols)
+
+
+def _frame(data) -> pd.DataFrame:
+    return data.frame if isinstance(data, _Columns) else data
+
+
+class LazySpec:
+    """formulaic's ModelSpec of a plain right-hand side, built from the data when first needed
+    (predictions on new data, type III contrasts): a fit does not need it."""
+
+    def __init__(self, spec_text: str, data: pd.DataFrame) -> None:
+        self._text = spec_text
+        self._data = data
+        self._spec = None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._spec is None:
+            self._spec = formulaic.model_matrix(self._text, self._data, na_action="ignore").model_spec
+        return getattr(self._spec, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _required(text: str) -> frozenset[str]:
     try:
-        return set(formulaic.Formula(text).required_variables)
+        return frozenset(formulaic.Formula(text).required_variables)
     except Exception as exc:
         raise FormulaError(f"cannot parse {text!r}: {exc}") from exc
 
@@ -437,15 +518,21 @@ def build_design(
             hints.append(f"{v!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
         raise FormulaError(f"the data has no column {', '.join(hints)}")
     cols = [c for c in data.columns if c in used]
-    complete = data[cols].notna().all(axis=1).to_numpy()
+    dc = _Columns(data)
+    complete = _complete_rows(dc, cols)
     n_dropped = int((~complete).sum())
     if not complete.any():
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
-    df = data.loc[complete, cols] if n_dropped else data[cols]
+    # the rows used; when all are, a shallow copy under pandas' copy-on-write (default from pandas 3)
+    # keeps them from later edits of data at no cost
+    if n_dropped or not _COPY_ON_WRITE:
+        dc = _Columns(data.loc[complete, cols])
+    else:
+        dc = _Columns(data.copy(deep=False))
     levels = levels or {}
     for c in cols:
+        col = dc[c]
         if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
-            col = df[c]
             cat = (
                 col.cat.set_categories(levels[c])
                 if isinstance(col.dtype, pd.CategoricalDtype)
@@ -453,21 +540,22 @@ def build_design(
             )
             if cat.isna().any():
                 raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
-            df = df.assign(**{c: cat})
-        elif isinstance(df[c].dtype, pd.CategoricalDtype):
-            dropped_cats = _drop_unused(df[c])
-            if dropped_cats is not df[c]:
-                df = df.assign(**{c: dropped_cats})
-    nobs = df.shape[0]
+            dc.replace(c, cat)
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            dropped_cats = _drop_unused(col)
+            if dropped_cats is not col:
+                dc.replace(c, dropped_cats)
+    nobs = dc.shape[0]
 
-    if pf.response in df.columns:  # a plain column: no need to materialise it
-        if not pd.api.types.is_numeric_dtype(df[pf.response]) or pd.api.types.is_bool_dtype(df[pf.response]):
-            raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {df[pf.response].dtype}")
-        y = np.ascontiguousarray(df[pf.response].to_numpy(dtype=np.float64))
-        x, fixed_names, fixed_spec = _materialise(pf.fixed, df, f"fixed-effects model matrix of {pf.text!r}")
+    if pf.response in dc.columns:  # a plain column: no need to materialise it
+        resp = dc[pf.response]
+        if not pd.api.types.is_numeric_dtype(resp) or pd.api.types.is_bool_dtype(resp):
+            raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {resp.dtype}")
+        y = np.ascontiguousarray(resp.to_numpy(dtype=np.float64))
+        x, fixed_names, fixed_spec = _materialise(pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}")
     else:
         try:
-            mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", df, na_action="ignore")
+            mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore")
         except Exception as exc:
             raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
         ymat = mm.lhs.to_numpy(dtype=np.float64)
@@ -497,20 +585,20 @@ def build_design(
 
     raw = []
     for t in pf.random:
-        z, names, spec = _materialise(t.lhs, df, f"random-effects columns of {t.source}")
+        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}")
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         for j, nm in enumerate(names):
             _check_finite(z[:, j], f"{nm} in {t.source}")
         if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
             glev = pd.Index(levels[t.group], dtype=object)
-            lab = _labels(df, t.factors)
+            lab = _labels(dc, t.factors)
             codes = pd.Series(lab).map({v: i for i, v in enumerate(glev)}).to_numpy()
             if np.isnan(codes.astype(float)).any():
                 raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
             codes, glevels = codes.astype(np.int32), glev
         else:
-            codes, glevels = _grouping(df, t.factors, fixed=t.factors[0] in levels)
+            codes, glevels = _grouping(dc, t.factors, fixed=t.factors[0] in levels)
         raw.append(_RawTerm(t.group, t.factors, codes, glevels, z, names, t.source, t.lhs, spec))
     if row_checks:
         _check_terms(raw, nobs)
@@ -528,9 +616,25 @@ def build_design(
         theta_lower=lower,
         theta_names=names,
         n_dropped_na=n_dropped,
-        row_index=df.index,
-        frame=df,
+        row_index=dc.frame.index,
+        frame=dc.frame,
     )
+
+
+def _complete_rows(data: _Columns, cols: list[str]) -> np.ndarray:
+    """Rows with a value in every one of cols (column by column: cheaper than a frame-wide notna)."""
+    ok = np.ones(data.shape[0], dtype=bool)
+    for c in cols:
+        col = data[c]
+        if col.dtype.kind in "iub":
+            continue  # plain integer and boolean columns cannot hold a missing value
+        if col.dtype.kind == "f":
+            ok &= ~np.isnan(col.to_numpy())
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            ok &= col.array.codes >= 0
+        else:
+            ok &= col.notna().to_numpy()
+    return ok
 
 
 def _check_finite(v: np.ndarray, name: str) -> None:

@@ -252,7 +252,7 @@ def _optimiser_progress(progress):
 
 def _col_scale(z: np.ndarray) -> np.ndarray:
     """Per column: its root mean square where that is outside [1e-2, 1e2], else 1."""
-    return _extreme(np.sqrt(np.mean(z * z, axis=0)))
+    return _extreme(np.sqrt(np.einsum("ij,ij->j", z, z) / max(z.shape[0], 1)))
 
 
 def _extreme(rms: np.ndarray) -> np.ndarray:

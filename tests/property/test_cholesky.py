@@ -139,7 +139,7 @@ def test_large_fill_in_block_equals_dense(nlev2):
     y = rng.normal(size=n) + x[:, 1]
     theta = np.array([0.7, 1.3])
     e = _core.Engine(y, x, factors, 0.1)
-    assert "Dense(%dx%d)" % (nlev2, nlev2) in e.describe()
+    assert f"Dense({nlev2}x{nlev2})" in e.describe()
     e.update(theta)
     _, chol = dense_system(factors, x, y, theta)
     np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
