@@ -527,8 +527,8 @@ def build_design(
     # keeps them from later edits of data at no cost
     if n_dropped or not _COPY_ON_WRITE:
         dc = _Columns(data.loc[complete, cols])
-    else:
-        dc = _Columns(data.copy(deep=False))
+    else:  # the columns already looked up are those of the copy
+        dc.frame = data.copy(deep=False)
     levels = levels or {}
     for c in cols:
         col = dc[c]

@@ -8,6 +8,7 @@ group, exactly as lme4 1.1 does.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -161,6 +162,12 @@ def parse_formula(text: str) -> ParsedFormula:
     """
     if not isinstance(text, str):
         raise FormulaError(f"the formula must be a string, got {type(text).__name__}")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(text: str) -> ParsedFormula:
+    """`parse_formula` of a string (cached: the result is immutable, and refits parse again)."""
     if not text.strip():
         raise FormulaError("the formula is empty")
     _check_parens(text)
