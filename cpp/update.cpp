@@ -34,7 +34,7 @@ Criterion Engine::update_unlocked(const double* theta) {
         for (int i = 0; i < j; ++i)
             for (int c = j; c <= nf; ++c) rank_update(L[tri(c, j)], L[tri(c, i)], L[tri(j, i)], c == j);
         factor_diag(j);
-        for (int c = j + 1; c <= nf; ++c) solve_below(c, j);
+        solve_all_below(j);
     }
     Criterion cr;
     // log of a product of many diagonal entries: multiply mantissas, add exponents (one log).
