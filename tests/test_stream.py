@@ -56,8 +56,10 @@ def test_files_equal_in_memory(fits, tmp_path):
     _same(sp, mem)
     sc = mm.lmer("mAch ~ ses + (ses | school)", sorted(tmp_path.glob("part*.csv")))
     assert sc.objective == pytest.approx(mem.objective, rel=1e-10)
-    # CSV reads school as numbers: levels are sorted numerically, not in R's order (same fit)
-    np.testing.assert_allclose(sc.fixef, mem.fixef, rtol=1e-8)
+    # CSV reads school as numbers: levels are sorted numerically, not in R's order. The same model,
+    # but sums in another order round differently, so the optimiser stops at a point that agrees
+    # to its own precision (theta to ~1e-7), not bit for bit
+    np.testing.assert_allclose(sc.fixef, mem.fixef, rtol=1e-6)
 
 
 def test_missing_values_and_unused_levels(fits):

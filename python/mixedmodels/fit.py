@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from .design import Design, GroupTerm, build_design, design_from_arrays
 from .exceptions import ConvergenceWarning, DataError, SingularFitWarning
@@ -204,12 +206,14 @@ def fit_design(
         x0 = x0 * scale
 
     report = _optimiser_progress(progress)
+    if report is None:
+        f = functools.partial(engine.objective, reml=reml)  # the optimiser's arrays are float64
+    else:
 
-    def f(theta: np.ndarray) -> float:
-        v = engine.objective(np.asarray(theta, dtype=float), reml)
-        if report is not None:
+        def f(theta: np.ndarray) -> float:
+            v = engine.objective(np.asarray(theta, dtype=float), reml)
             report(v)
-        return v
+            return v
 
     method = choose_method(engine.update_flops()) if optimizer == "auto" else optimizer
     opt = minimize_theta(
@@ -319,7 +323,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     beta, u = engine.solve()
     lxx = engine.lxy()[:p, :p]
     if p:
-        linv = np.linalg.solve(lxx, np.eye(p))
+        linv = np.tril(lapack.dtrtri(lxx, lower=1)[0])  # R_X^{-1} (lower triangular)
         vcov = sigma**2 * linv.T @ linv
     else:
         vcov = np.zeros((0, 0))

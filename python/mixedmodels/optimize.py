@@ -238,24 +238,29 @@ def moment_start(design, diag: list, xy: list, xx: np.ndarray) -> np.ndarray:
     """
     p = design.p
     n = design.nobs
-    xtx, xty, yty = xx[:p, :p], xx[:p, p], xx[p, p]
-    beta = np.linalg.lstsq(xtx, xty, rcond=None)[0] if p else np.zeros(0)
-    ete = max(float(yty - 2 * beta @ xty + beta @ xtx @ beta), 0.0)
+    xtx, xty, yty = xx[:p, :p], xx[:p, p], float(xx[p, p])
+    beta = np.zeros(0)
+    if p:
+        try:
+            beta = np.linalg.solve(xtx, xty)
+        except np.linalg.LinAlgError:
+            beta = np.linalg.lstsq(xtx, xty, rcond=None)[0]
+    ete = max(yty - float(beta @ (2.0 * xty - xtx @ beta)), 0.0)
     within = []
     sze_all = []
     for f, d, w in zip(design.factors, diag, xy, strict=True):
         k = f.k
         # sum over each level of z_a * e = sum z_a y - sum z_a x' beta
-        zw = w.reshape(p + 1, f.nlev, k)
-        sze = zw[p] - np.einsum("m,mla->la", beta, zw[:p])
+        zw = w.reshape(p + 1, f.nlev * k)
+        sze = (zw[p] - beta @ zw[:p]).reshape(f.nlev, k)
         sze_all.append(sze)
-        ones = [a for a in range(k) if f.columns[a] == "(Intercept)"]
-        if ones:
-            a = ones[0]
-            cnt = d[:, a, a]
+        cols = f.columns
+        if "(Intercept)" in cols:
+            a = cols.index("(Intercept)")
             dfw = n - f.nlev
             if dfw > 0:
-                within.append(max((ete - float((sze[:, a] ** 2 / np.maximum(cnt, 1)).sum())) / dfw, 0.0))
+                cnt = np.maximum(d[:, a, a], 1.0)
+                within.append(max((ete - float(sze[:, a] @ (sze[:, a] / cnt))) / dfw, 0.0))
     sigma2 = min(within) if within else ete / max(n - p, 1)
     sigma2 = max(sigma2, 1e-12 * max(ete / max(n, 1), 1e-300))
     theta = np.where(design.theta_lower == 0.0, 1.0, 0.0)
@@ -263,10 +268,13 @@ def moment_start(design, diag: list, xy: list, xx: np.ndarray) -> np.ndarray:
         for col in range(f.k):
             szz = d[:, col, col]
             ok = szz > 0
-            if ok.sum() < 2:
+            m = int(np.count_nonzero(ok))
+            if m < 2:
                 continue
-            coef = sze[ok, col] / szz[ok]
-            tau2 = np.var(coef) - np.mean(sigma2 / szz[ok])
+            szz_ok = szz[ok]
+            coef = sze[ok, col] / szz_ok
+            dev = coef - coef.sum() / m
+            tau2 = float(dev @ dev) / m - sigma2 * float(np.sum(1.0 / szz_ok)) / m
             ratio = np.sqrt(max(tau2, 0.0) / sigma2)
             idx = f.theta_index[(f.theta_row == col) & (f.theta_col == col)]
             theta[idx] = min(max(ratio, 0.05), 10.0)
