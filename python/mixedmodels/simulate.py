@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .optimize import minimize_theta
+from .optimize import choose_method, minimize_theta
 
 __all__ = ["refit_parameters", "sample_groups", "simulate"]
 
@@ -67,7 +67,7 @@ def refit_parameters(design, y: np.ndarray, reml: bool, theta0: np.ndarray):
         return eng.objective(np.asarray(th, dtype=float), reml)
 
     step = np.maximum(0.5 * np.abs(theta0), 0.1)
-    opt = minimize_theta(f, theta0, design.theta_lower, step=step)
+    opt = minimize_theta(f, theta0, design.theta_lower, method=choose_method(eng.update_flops()), step=step)
     ldl2, ldrx2, pwrss = eng.update(opt.theta)
     beta, _ = eng.solve()
     n, p = design.nobs, design.p
