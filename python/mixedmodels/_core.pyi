@@ -46,6 +46,7 @@ class Engine:
         x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
         factors: list,
         dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+        form_only: bool = False,
     ) -> None:
         """
         Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], theta_index, theta_row, theta_col), largest factor first.
@@ -53,6 +54,12 @@ class Engine:
     def a_blocks(self) -> tuple[list, list, numpy.typing.NDArray[numpy.float64]]:
         """
         Copies of A's per-factor diagonal blocks (nlev, k, k), [X y] rows (p+1, nlev*k) and [X y] block.
+        """
+    def a_parts(
+        self,
+    ) -> tuple[list, dict, list, tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]]:
+        """
+        A's blocks as double-double pairs (hi, lo): diag [(hi, lo) (nlev, k, k)], off {(c, j): (rows, cols, hi, lo)}, xy [(hi, lo) (p+1, nlev*k)], xx (hi, lo); for summing chunks exactly.
         """
     def condcov(self) -> list:
         """
@@ -81,6 +88,10 @@ class Engine:
     def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[float, float, float]:
         """
         Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).
+        """
+    def update_flops(self) -> float:
+        """
+        Rough floating-point work of one update(theta), from the block types (chooses the optimiser).
         """
     @property
     def k(self) -> list[int]: ...
