@@ -110,6 +110,10 @@ def test_data_errors(small):
         build_design("y ~ x + (1 | g)", small.assign(x=np.nan))
     with pytest.raises(DataError, match="DataFrame"):
         build_design("y ~ x + (1 | g)", {"y": [1]})  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="more than one column named 'x'"):
+        build_design("y ~ x + (1 | g)", pd.concat([small, small[["x"]]], axis=1))
+    # a repeated column the model does not use is no problem
+    build_design("y ~ x + (1 | g)", pd.concat([small, small[["h"]]], axis=1))
 
 
 def test_lme4_term_order_and_theta_names():
@@ -161,3 +165,14 @@ def test_fit_keeps_its_rows_when_data_changes_later(small):
     d.loc[:, "x"] = 0.0
     np.testing.assert_array_equal(m.design.frame["x"].to_numpy(), frame_before)
     np.testing.assert_allclose(m.fitted()[:5], m.predict(small.iloc[:5]), rtol=1e-12)
+
+
+def test_nullable_columns_missing_rows_are_dropped(small):
+    """A missing value in a nullable (extension) integer or float column drops its row, as NaN does."""
+    d = small.assign(x2=pd.array(np.arange(60) % 7, dtype="Int64"), y2=pd.array(small["y"].to_numpy(), dtype="Float64"))
+    d.loc[4, "x2"] = pd.NA
+    d.loc[9, "y2"] = pd.NA
+    design = build_design("y2 ~ x2 + (1 | g)", d)
+    assert design.nobs == 58
+    assert design.n_dropped_na == 2
+    assert np.isfinite(design.x).all()

@@ -263,8 +263,8 @@ def _plain_terms(spec_text: str, data: pd.DataFrame) -> tuple[bool, tuple[str, .
             intercept = (tok == "1") == (sign == "+")
         elif sign == "+" and tok.isidentifier() and tok in data.columns and tok not in cols:
             dtype = data[tok].dtype
-            if dtype.kind not in "iuf":  # bool, categorical, strings, nullable extension types
-                return None
+            if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":  # bool, categorical, strings,
+                return None  # nullable and other extension types: formulaic decides
             cols.append(tok)
         else:
             return None
@@ -517,6 +517,10 @@ def build_design(
             close = difflib.get_close_matches(v, [str(c) for c in data.columns], n=3)
             hints.append(f"{v!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
         raise FormulaError(f"the data has no column {', '.join(hints)}")
+    if not data.columns.is_unique:
+        twice = sorted({str(c) for c in data.columns[data.columns.duplicated()] if c in used})
+        if twice:
+            raise DataError(f"the data frame has more than one column named {', '.join(map(repr, twice))}")
     cols = [c for c in data.columns if c in used]
     dc = _Columns(data)
     complete = _complete_rows(dc, cols)
@@ -626,9 +630,10 @@ def _complete_rows(data: _Columns, cols: list[str]) -> np.ndarray:
     ok = np.ones(data.shape[0], dtype=bool)
     for c in cols:
         col = data[c]
-        if col.dtype.kind in "iub":
-            continue  # plain integer and boolean columns cannot hold a missing value
-        if col.dtype.kind == "f":
+        numpy_dtype = isinstance(col.dtype, np.dtype)
+        if numpy_dtype and col.dtype.kind in "iub":
+            continue  # numpy integer and boolean columns cannot hold a missing value
+        if numpy_dtype and col.dtype.kind == "f":
             ok &= ~np.isnan(col.to_numpy())
         elif isinstance(col.dtype, pd.CategoricalDtype):
             ok &= col.array.codes >= 0
