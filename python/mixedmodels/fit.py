@@ -58,8 +58,8 @@ def lmer(
     data_name : str, optional
         Name shown as ``Data:`` in the summary.
     optimizer : {"auto", "bobyqa", "cobyqa"}
-        NLopt's BOBYQA (as lme4) or SciPy's COBYQA, which needs 30-50 % fewer evaluations but
-        spends about a millisecond of Python per iteration. ``"auto"`` (default) takes COBYQA when
+        NLopt's BOBYQA (as lme4) or SciPy's COBYQA, which needs 40-60 % fewer evaluations on
+        crossed designs but spends about a millisecond of Python per iteration. ``"auto"`` (default) takes COBYQA when
         one evaluation is expensive (more than ~1e7 floating-point operations, e.g. crossed
         designs with a large dense fill-in block such as InstEval) and BOBYQA otherwise.
     optimizer_options : dict, optional
