@@ -207,7 +207,7 @@ def _grouping(
 # --------------------------------------------------------------------------- formulaic helpers
 
 
-def _materialise(spec_text: str, data: pd.DataFrame, what: str):
+def _materialise(spec_text: str, data: _Columns | pd.DataFrame, what: str):
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
@@ -250,7 +250,7 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.get_option("m
 _TOKEN = re.compile(r"\s*([+-])\s*")
 
 
-def _plain_terms(spec_text: str, data: pd.DataFrame) -> tuple[bool, tuple[str, ...]] | None:
+def _plain_terms(spec_text: str, data: _Columns | pd.DataFrame) -> tuple[bool, tuple[str, ...]] | None:
     """(intercept, columns) when the right-hand side is nothing but ``1``/``0``/``-1`` and distinct
     numeric (non-boolean) column names, for which formulaic's model matrix is just those columns
     after the intercept; else None (formulaic builds it)."""
@@ -271,7 +271,7 @@ def _plain_terms(spec_text: str, data: pd.DataFrame) -> tuple[bool, tuple[str, .
     return intercept, tuple(cols)
 
 
-def _frame(data) -> pd.DataFrame:
+def _frame(data: _Columns | pd.DataFrame) -> pd.DataFrame:
     return data.frame if isinstance(data, _Columns) else data
 
 
