@@ -40,6 +40,27 @@ class OptimResult:
     hit_maxeval: bool
 
 
+class _Tracked:
+    """f, counting its calls and keeping the best point seen (an optimiser may stop, or fail at
+    double precision, somewhere worse)."""
+
+    def __init__(self, f, x0: np.ndarray) -> None:
+        self.f, self.n, self.best_x, self.best_f = f, 0, x0.copy(), np.inf
+
+    def __call__(self, x, *_grad) -> float:
+        v = self.f(x)
+        self.n += 1
+        if v < self.best_f:
+            self.best_f, self.best_x = v, np.array(x, copy=True)
+        return v
+
+    def no_worse(self, x, fx: float) -> tuple[np.ndarray, float]:
+        """(x, fx), or the best point seen when that is lower."""
+        if self.best_f < fx:
+            return self.best_x, self.best_f
+        return np.asarray(x, dtype=float), float(fx)
+
+
 def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
     n = x0.shape[0]
     opt = nlopt.opt(nlopt.LN_BOBYQA, n)
@@ -49,25 +70,16 @@ def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
     opt.set_maxeval(maxeval)
     if step is not None:
         opt.set_initial_step(step)
-    best = {"x": x0.copy(), "f": np.inf, "n": 0}
-
-    def obj(x, grad):
-        v = f(x)
-        best["n"] += 1
-        if v < best["f"]:
-            best["f"], best["x"] = v, np.array(x, copy=True)
-        return v
-
+    obj = _Tracked(f, x0)
     opt.set_min_objective(obj)
     try:
         x = opt.optimize(np.maximum(x0, lower).tolist())
         code = opt.last_optimize_result()
         fx = opt.last_optimum_value()
     except nlopt.RoundoffLimited:  # no further progress possible at double precision: keep the best point
-        x, fx, code = best["x"], best["f"], ROUNDOFF_LIMITED
-    if best["f"] < fx:  # never report worse than the best point seen
-        x, fx = best["x"], best["f"]
-    return np.asarray(x), float(fx), best["n"], code
+        x, fx, code = obj.best_x, obj.best_f, ROUNDOFF_LIMITED
+    x, fx = obj.no_worse(x, fx)
+    return x, fx, obj.n, code
 
 
 def _cobyqa(f, x0, lower, radius, final_radius, maxeval):
@@ -76,28 +88,19 @@ def _cobyqa(f, x0, lower, radius, final_radius, maxeval):
     evaluations than BOBYQA, at about a millisecond of Python per iteration."""
     from scipy.optimize import Bounds, minimize
 
-    best = {"x": np.maximum(x0, lower), "f": np.inf, "n": 0}
-
-    def obj(x):
-        v = f(x)
-        best["n"] += 1
-        if v < best["f"]:
-            best["f"], best["x"] = v, np.array(x, copy=True)
-        return v
-
+    start = np.maximum(x0, lower)
+    obj = _Tracked(f, start)
     res = minimize(
         obj,
-        best["x"],
+        start,
         method="COBYQA",
         bounds=Bounds(lower, np.full_like(lower, np.inf)),
         options={"initial_tr_radius": radius, "final_tr_radius": min(final_radius, radius), "maxfev": maxeval},
     )
-    x, fx = np.asarray(res.x, dtype=float), float(res.fun)
-    if best["f"] < fx:
-        x, fx = best["x"], best["f"]
-    hit = best["n"] >= maxeval
+    x, fx = obj.no_worse(res.x, res.fun)
+    hit = obj.n >= maxeval
     message = f"maximum number of evaluations reached ({maxeval})" if hit else f"COBYQA: {res.message}"
-    return x, fx, best["n"], message, hit
+    return x, fx, obj.n, message, hit
 
 
 def _bobyqa_run(f, x0, lower, xtol_abs, ftol_abs, maxeval, step):
