@@ -15,6 +15,7 @@ from scipy import optimize as sopt
 from scipy import stats
 
 from .exceptions import MixedModelsError
+from .fit import fit_design, rx_inverse_crossprod
 from .simulate import refit_parameters, simulate
 from .varpar import sdcor_bounds, sdcor_names, sdcor_to_theta, theta_to_sdcor
 
@@ -55,8 +56,6 @@ class _Profiler:
     """ML deviance profiles on lme4's sd/cor/sigma scale and for each fixed effect."""
 
     def __init__(self, m) -> None:
-        from .fit import fit_design
-
         d = m.design
         self.design = d
         self.ml = m if not m.reml else fit_design(d, reml=False, start=m.theta)
@@ -77,9 +76,7 @@ class _Profiler:
     def dev_beta(self, theta: np.ndarray, j: int, b: float) -> float:
         ldl2, _, pwrss = self.engine.update(np.asarray(theta, dtype=float))
         beta, _ = self.engine.solve()
-        r = self.engine.lxy()[: self.p, : self.p]
-        rinv = np.linalg.solve(r, np.eye(self.p))
-        vjj = float(rinv[:, j] @ rinv[:, j])
+        vjj = float(rx_inverse_crossprod(self.engine, self.p)[j, j])
         r2 = pwrss + (b - beta[j]) ** 2 / vjj
         return ldl2 + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
 

@@ -308,6 +308,14 @@ def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name
     return _result(design, engine, theta, opt, zero, zero, reml, data_name, check=False)
 
 
+def rx_inverse_crossprod(engine, p: int) -> np.ndarray:
+    """(R_X' R_X)^{-1} from the engine's current factor (vcov(beta) / sigma^2), p x p."""
+    if not p:
+        return np.zeros((0, 0))
+    rinv = np.tril(lapack.dtrtri(engine.lxy()[:p, :p], lower=1)[0])  # R_X^{-1}, lower triangular
+    return rinv.T @ rinv
+
+
 def criterion(ldl2: float, ldrx2: float, pwrss: float, n: int, p: int, reml: bool) -> float:
     """The REML criterion or -2 log-likelihood from the parts of the factorisation (design.md 1)."""
     if reml:
@@ -321,12 +329,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     fx = criterion(ldl2, ldrx2, pwrss, n, p, reml)
     sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
     beta, u = engine.solve()
-    lxx = engine.lxy()[:p, :p]
-    if p:
-        linv = np.tril(lapack.dtrtri(lxx, lower=1)[0])  # R_X^{-1} (lower triangular)
-        vcov = sigma**2 * linv.T @ linv
-    else:
-        vcov = np.zeros((0, 0))
+    vcov = sigma**2 * rx_inverse_crossprod(engine, p)
     bs = []
     off = 0
     for fac in design.factors:

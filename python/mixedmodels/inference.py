@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import MixedModelsError
+from .fit import rx_inverse_crossprod
 from .numderiv import hessian, jacobian
 
 __all__ = ["Inference", "type3_contrasts"]
@@ -41,8 +42,7 @@ class Inference:
         """vcov(beta) = sigma^2 (R_X' R_X)^{-1} at (theta, sigma)."""
         p = self.m.design.p
         self._engine.update(np.ascontiguousarray(vp[:-1]))
-        rinv = np.linalg.solve(self._engine.lxy()[:p, :p], np.eye(p))
-        return vp[-1] ** 2 * rinv.T @ rinv
+        return vp[-1] ** 2 * rx_inverse_crossprod(self._engine, p)
 
     @cached_property
     def vcov_varpar(self) -> np.ndarray:
