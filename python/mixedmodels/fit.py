@@ -83,32 +83,20 @@ def lmer(
     >>> round(m.sigma, 2)
     6.07
     """
+    options = {
+        "reml": reml,
+        "start": start,
+        "maxeval": maxeval,
+        "data_name": data_name,
+        "optimizer": optimizer,
+        "optimizer_options": optimizer_options,
+        "progress": progress,
+    }
     if not isinstance(data, pd.DataFrame):  # files, chunks, Dask: formed chunk by chunk
         from .stream import lmer_stream
 
-        return lmer_stream(
-            formula,
-            data,
-            reml=reml,
-            start=start,
-            maxeval=maxeval,
-            data_name=data_name,
-            optimizer=optimizer,
-            optimizer_options=optimizer_options,
-            batch_size=batch_size,
-            progress=progress,
-        )
-    design = build_design(formula, data)
-    return fit_design(
-        design,
-        reml=reml,
-        start=start,
-        maxeval=maxeval,
-        data_name=data_name,
-        optimizer=optimizer,
-        optimizer_options=optimizer_options,
-        progress=progress,
-    )
+        return lmer_stream(formula, data, batch_size=batch_size, **options)
+    return fit_design(build_design(formula, data), **options)
 
 
 def fit_arrays(
