@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
+#include "optim.hpp"
 
 namespace py = pybind11;
 using mm::Engine;
@@ -208,6 +210,11 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
+    m.def(
+        "load_nlopt", [](const std::string& path) { return mm::optim::load_nlopt(path); }, py::arg("path"),
+        "Look NLopt's C API up in the shared library at path (the nlopt package's _nlopt extension) so that "
+        "Engine.bobyqa can run; returns '' on success, else the reason it cannot.");
+
     py::class_<Engine>(m, "Engine", "Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).")
         .def(py::init(&make_engine), py::arg("y"), py::arg("x"), py::arg("factors"),
              py::arg("dense_threshold") = 0.1, py::arg("form_only") = false,
@@ -227,6 +234,48 @@ PYBIND11_MODULE(_core, m) {
                 return e.objective(th.data(), reml);
             },
             py::arg("theta"), py::arg("reml"), "REML criterion or -2 log-likelihood at theta (updates L).")
+        .def(
+            "objectives",
+            [](Engine& e, const darray& points, bool reml) {
+                if (points.ndim() != 2 || points.shape(1) != e.ntheta)
+                    throw mm::InvalidInput("points must have shape (m, " + std::to_string(e.ntheta) + ")");
+                const py::ssize_t m = points.shape(0);
+                std::vector<double> pts(points.data(), points.data() + points.size()), out(m);
+                {
+                    py::gil_scoped_release release;
+                    for (py::ssize_t i = 0; i < m; ++i) out[i] = e.objective(pts.data() + i * e.ntheta, reml);
+                }
+                return to_array(out);
+            },
+            py::arg("points"), py::arg("reml"), "The criterion at each row of points (m, ntheta); L is left at the last.")
+        .def(
+            "bobyqa",
+            [](Engine& e, const darray& x0, const darray& lower, bool reml, int algorithm, double xtol_abs,
+               double ftol_abs, int maxeval, std::optional<darray> step) {
+                mm::optim::Settings s;
+                s.algorithm = algorithm;
+                s.xtol_abs = xtol_abs;
+                s.ftol_abs = ftol_abs;
+                s.maxeval = maxeval;
+                if (step) s.step = theta_vector(*step, e.ntheta);
+                s.interrupted = [] {  // a pending signal (Ctrl-C) stops the loop; its exception is raised below
+                    py::gil_scoped_acquire acquire;
+                    return PyErr_CheckSignals() != 0;
+                };
+                const std::vector<double> x = theta_vector(x0, e.ntheta), lo = theta_vector(lower, e.ntheta);
+                mm::optim::Result r;
+                {
+                    py::gil_scoped_release release;
+                    r = mm::optim::minimize(e, reml, x, lo, s);
+                }
+                if (r.interrupted) throw py::error_already_set();
+                return py::make_tuple(to_array(r.x), r.fx, r.n_evals, r.code);
+            },
+            py::arg("x0"), py::arg("lower"), py::arg("reml"), py::arg("algorithm"), py::arg("xtol_abs"),
+            py::arg("ftol_abs"), py::arg("maxeval"), py::arg("step") = py::none(),
+            "Minimise the criterion over theta >= lower with NLopt (algorithm: an nlopt_algorithm, e.g. "
+            "nlopt.LN_BOBYQA) called from C++ (needs load_nlopt); returns (theta, criterion, evaluations, "
+            "nlopt result code). The best point seen is returned when the optimiser stops somewhere worse.")
         .def(
             "update",
             [](Engine& e, const darray& theta) {

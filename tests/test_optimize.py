@@ -70,3 +70,63 @@ def test_cobyqa_goes_to_the_boundary():
         )
     assert r.theta[0] == 0.0
     assert r.theta[1] == pytest.approx(1.0, abs=1e-5)
+
+
+def _engine_and_start(fits, formula=SLEEP, dataset="sleepstudy"):
+    d = build_design(formula, fits.data(dataset))
+    return d, d.make_engine()
+
+
+@pytest.mark.parametrize(
+    ("formula", "dataset"),
+    [
+        (SLEEP, "sleepstudy"),
+        ("Reaction ~ Days + (Days || Subject)", "sleepstudy"),
+        ("mAch ~ ses + (ses | school)", "hsb"),
+    ],
+)
+def test_native_bobyqa_equals_python_driven(fits, formula, dataset):
+    """BOBYQA run from C++ (NLopt's C API) and through NLopt's Python binding: the same points,
+    hence bit for bit the same optimum and number of evaluations."""
+    from mixedmodels.optimize import EngineCriterion, _bobyqa, native_bobyqa
+
+    assert native_bobyqa()  # the nlopt wheel on this platform exports its C API
+    d, e = _engine_and_start(fits, formula, dataset)
+    x0 = np.where(d.theta_lower == 0.0, 1.0, 0.0)
+    f = EngineCriterion(e, True)
+    native = _bobyqa(f, x0, d.theta_lower, 1e-9, 1e-10, 100_000)
+    python = _bobyqa(lambda t: e.objective(t, True), x0, d.theta_lower, 1e-9, 1e-10, 100_000)
+    np.testing.assert_array_equal(native[0], python[0])
+    assert native[1:] == python[1:]
+
+
+def test_native_bobyqa_limit_and_errors(fits):
+    import nlopt
+
+    from mixedmodels.optimize import native_bobyqa
+
+    native_bobyqa()
+    d, e = _engine_and_start(fits)
+    x0 = np.array([1.0, 0.0, 1.0])
+    x, fx, n, code = e.bobyqa(x0, d.theta_lower, True, nlopt.LN_BOBYQA, 1e-9, 1e-10, 7)
+    assert n == 7
+    assert code == nlopt.MAXEVAL_REACHED
+    assert fx == e.objective(x, True)  # the best point returned is the one its value belongs to
+    with pytest.raises(mm.exceptions.CoreError, match="length 3"):
+        e.bobyqa(x0[:2], d.theta_lower[:2], True, nlopt.LN_BOBYQA, 1e-9, 1e-10, 7)
+    # an evaluation that throws (a non-finite theta) stops the optimiser and arrives as the core's error
+    with pytest.raises(mm.exceptions.CoreError, match="not finite"):
+        e.bobyqa(np.array([np.inf, 0.0, 1.0]), d.theta_lower, True, nlopt.LN_BOBYQA, 1e-9, 1e-10, 100)
+
+
+def test_gradient_check_batch_equals_pointwise(fits):
+    from mixedmodels.optimize import EngineCriterion, gradient_check
+
+    d, e = _engine_and_start(fits)
+    f = EngineCriterion(e, True)
+    theta = np.array([0.9667, 0.0152, 0.0])  # last at its bound: one-sided there
+    fx = f(theta)
+    g1, h1 = gradient_check(f, theta, d.theta_lower, fx)
+    g2, h2 = gradient_check(lambda t: e.objective(t, True), theta, d.theta_lower, fx)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(h1, h2)

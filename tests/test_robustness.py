@@ -150,6 +150,7 @@ def test_interrupted_fit_leaves_no_state(fits, monkeypatch):
 
     sleep = fits.data("sleepstudy")
     monkeypatch.setattr(_core, "Engine", Interrupting)
+    monkeypatch.setattr("mixedmodels.optimize.native_bobyqa", lambda: False)  # Python calls each evaluation
     with pytest.raises(KeyboardInterrupt):
         mm.lmer(SLEEP, sleep)
     monkeypatch.undo()
@@ -157,6 +158,43 @@ def test_interrupted_fit_leaves_no_state(fits, monkeypatch):
     ref = fits.fit(SLEEP, "sleepstudy")
     assert m.objective == ref.objective
     np.testing.assert_array_equal(m.theta, ref.theta)
+
+
+def test_ctrl_c_stops_the_native_optimiser():
+    """BOBYQA's loop runs in C++ without the GIL; a pending Ctrl-C stops it within ~50 ms and
+    arrives as KeyboardInterrupt, and the engine stays usable."""
+    import _thread
+    import threading
+    import time
+
+    import nlopt
+
+    from mixedmodels.design import build_design
+    from mixedmodels.optimize import native_bobyqa
+
+    assert native_bobyqa()
+    rng = np.random.default_rng(3)
+    n, g = 300_000, 6_000
+    grp = rng.integers(0, g, n)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    b = rng.normal(size=(g, 3))
+    y = b[grp, 0] + (1 + b[grp, 1]) * x1 + (0.5 + b[grp, 2]) * x2 + rng.normal(size=n)
+    frame = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "g": pd.Categorical(grp)})
+    d = build_design("y ~ x1 + x2 + (1 + x1 + x2 | g)", frame)
+    e = d.make_engine()
+    x0 = np.where(d.theta_lower == 0.0, 1.0, 0.0)
+    before = e.objective(x0, True)
+    timer = threading.Timer(0.05, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    returned = []
+    with pytest.raises(KeyboardInterrupt):  # without the interrupt: ~200 evaluations of ~1 ms or more
+        returned.append(e.bobyqa(x0, d.theta_lower, True, nlopt.LN_BOBYQA, 0.0, 0.0, 1_000_000))
+        time.sleep(5)  # finished before the timer fired: the interrupt lands here instead
+    timer.join()
+    assert not returned, "the optimiser finished before the interrupt; it was not tested"
+    assert time.perf_counter() - start < 5
+    assert e.objective(x0, True) == before
 
 
 def test_singular_warning_names_the_parameter(fits):

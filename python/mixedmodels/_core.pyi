@@ -11,7 +11,7 @@ import numpy.typing
 
 import mixedmodels.exceptions
 
-__all__: list[str] = ["Engine", "InvalidInputError", "NotPositiveDefiniteError", "TooLargeError"]
+__all__: list[str] = ["Engine", "InvalidInputError", "NotPositiveDefiniteError", "TooLargeError", "load_nlopt"]
 
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass
@@ -61,6 +61,20 @@ class Engine:
         """
         A's blocks as double-double pairs (hi, lo): diag [(hi, lo) (nlev, k, k)], off {(c, j): (rows, cols, hi, lo)}, xy [(hi, lo) (p+1, nlev*k)], xx (hi, lo); for summing chunks exactly.
         """
+    def bobyqa(
+        self,
+        x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        reml: bool,
+        algorithm: typing.SupportsInt | typing.SupportsIndex,
+        xtol_abs: typing.SupportsFloat | typing.SupportsIndex,
+        ftol_abs: typing.SupportsFloat | typing.SupportsIndex,
+        maxeval: typing.SupportsInt | typing.SupportsIndex,
+        step: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+    ) -> tuple[numpy.typing.NDArray[numpy.float64], float, int, int]:
+        """
+        Minimise the criterion over theta >= lower with NLopt (algorithm: an nlopt_algorithm, e.g. nlopt.LN_BOBYQA) called from C++ (needs load_nlopt); returns (theta, criterion, evaluations, nlopt result code). The best point seen is returned when the optimiser stops somewhere worse.
+        """
     def condcov(self) -> list:
         """
         Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.
@@ -80,6 +94,12 @@ class Engine:
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """
         REML criterion or -2 log-likelihood at theta (updates L).
+        """
+    def objectives(
+        self, points: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
+    ) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        The criterion at each row of points (m, ntheta); L is left at the last.
         """
     def solve(self) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """
@@ -103,3 +123,8 @@ class Engine:
     def ntheta(self) -> int: ...
     @property
     def p(self) -> int: ...
+
+def load_nlopt(path: str) -> str:
+    """
+    Look NLopt's C API up in the shared library at path (the nlopt package's _nlopt extension) so that Engine.bobyqa can run; returns '' on success, else the reason it cannot.
+    """

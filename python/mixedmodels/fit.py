@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Sequence
 
@@ -12,7 +11,16 @@ from scipy.linalg import lapack
 
 from .design import Design, GroupTerm, build_design, design_from_arrays
 from .exceptions import ConvergenceWarning, DataError, SingularFitWarning
-from .optimize import METHODS, OptimResult, choose_method, gradient_check, minimize_theta, moment_start, scaled_gradient
+from .optimize import (
+    METHODS,
+    EngineCriterion,
+    OptimResult,
+    choose_method,
+    gradient_check,
+    minimize_theta,
+    moment_start,
+    scaled_gradient,
+)
 from .results import LmerResult
 
 __all__ = ["fit_arrays", "fit_design", "lmer", "result_at"]
@@ -195,7 +203,7 @@ def fit_design(
 
     report = _optimiser_progress(progress)
     if report is None:
-        f = functools.partial(engine.objective, reml=reml)  # the optimiser's arrays are float64
+        f = EngineCriterion(engine, reml)
     else:
 
         def f(theta: np.ndarray) -> float:
