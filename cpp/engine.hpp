@@ -53,6 +53,8 @@ public:
 
     // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
     void solve(std::vector<double>& beta, std::vector<double>& u) const;
+    // After update(): (R_X^T R_X)^{-1} = vcov(beta) / sigma^2, p x p (symmetric, so either order).
+    std::vector<double> rx_inverse_crossprod() const;
     // After update(): per factor, nlev x k x k diagonal blocks of (L_ZZ L_ZZ^T)^{-1}.
     std::vector<std::vector<double>> condcov_u() const;
     // The current [X y] block of L, (p+1) x (p+1) column-major lower triangular.

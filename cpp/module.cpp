@@ -300,6 +300,37 @@ PYBIND11_MODULE(_core, m) {
             },
             "(beta, u) at the current theta: fixed effects and spherical random effects (engine order).")
         .def(
+            "estimates",
+            [](Engine& e, const darray& theta) {
+                std::vector<double> th = theta_vector(theta, e.ntheta), beta, u, rxi;
+                mm::Criterion c;
+                {
+                    py::gil_scoped_release release;
+                    c = e.update(th.data());
+                    e.solve(beta, u);
+                    rxi = e.rx_inverse_crossprod();
+                }
+                py::array_t<double> v({static_cast<py::ssize_t>(e.p), static_cast<py::ssize_t>(e.p)});
+                std::copy(rxi.begin(), rxi.end(), v.mutable_data());
+                return py::make_tuple(c.ldL2, c.ldRX2, c.pwrss, to_array(beta), to_array(u), v);
+            },
+            py::arg("theta"),
+            "Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, u, (R_X'R_X)^{-1}): "
+            "everything a fit reports at its optimum, in one call.")
+        .def(
+            "rx_inverse_crossprod",
+            [](const Engine& e) {
+                std::vector<double> rxi;
+                {
+                    py::gil_scoped_release release;
+                    rxi = e.rx_inverse_crossprod();
+                }
+                py::array_t<double> v({static_cast<py::ssize_t>(e.p), static_cast<py::ssize_t>(e.p)});
+                std::copy(rxi.begin(), rxi.end(), v.mutable_data());
+                return v;
+            },
+            "(R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.")
+        .def(
             "condcov",
             [](const Engine& e) {
                 std::vector<std::vector<double>> cc;

@@ -4,6 +4,7 @@
 
 #include "blas.hpp"
 #include "engine.hpp"
+#include "errors.hpp"
 #include "small.hpp"
 
 namespace mm {
@@ -130,6 +131,24 @@ void left_solve(DenseBlock& y, const Block& d) {
 }
 
 }  // namespace
+
+std::vector<double> Engine::rx_inverse_crossprod() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const DenseBlock& xy = lxy();
+    // R = L_XX^{-1} (lower), then R^T R = (L_XX L_XX^T)^{-1}
+    std::vector<double> r(static_cast<size_t>(p) * p, 0.0), out(static_cast<size_t>(p) * p);
+    for (int c = 0; c < p; ++c)
+        for (int m = c; m < p; ++m) r[m + static_cast<size_t>(c) * p] = xy(m, c);
+    if (p > 0 && blas::trtri_lower(p, r.data(), p) != 0)
+        throw NotPositiveDefinite("the fixed-effects block of the factor is singular");
+    for (int a = 0; a < p; ++a)
+        for (int b = a; b < p; ++b) {
+            double s = 0.0;
+            for (int m = b; m < p; ++m) s += r[m + static_cast<size_t>(a) * p] * r[m + static_cast<size_t>(b) * p];
+            out[a + static_cast<size_t>(b) * p] = out[b + static_cast<size_t>(a) * p] = s;
+        }
+    return out;
+}
 
 std::vector<std::vector<double>> Engine::condcov_u() const {
     std::lock_guard<std::mutex> lock(mu_);

@@ -132,13 +132,13 @@ def test_plain_terms_match_formulaic(rhs):
     its lazily built spec replays the same encoding on new data."""
     import formulaic
 
-    from mixedmodels.design import LazySpec, _materialise
+    from mixedmodels.design import LazySpec, _Columns, _materialise
     from mixedmodels.names import r_name
 
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"x": rng.normal(size=20), "z": rng.integers(0, 5, 20), "f": list("ab") * 10})
     df["b"] = df.x > 0
-    x, names, spec = _materialise(rhs, df, "test")
+    x, names, spec = _materialise(rhs, _Columns(df), "test")
     assert isinstance(spec, LazySpec)
     ref = formulaic.model_matrix(rhs, df, na_action="ignore")
     assert names == tuple(r_name(c) for c in ref.model_spec.column_names)
@@ -150,10 +150,10 @@ def test_plain_terms_match_formulaic(rhs):
 
 @pytest.mark.parametrize("rhs", NOT_PLAIN)
 def test_other_terms_go_to_formulaic(rhs):
-    from mixedmodels.design import _plain_terms
+    from mixedmodels.design import _Columns, _plain_terms
 
     df = pd.DataFrame({"x": [1.0, 2.0], "z": [1, 2], "f": ["a", "b"], "b": [True, False]})
-    assert _plain_terms(rhs, df) is None
+    assert _plain_terms(rhs, _Columns(df)) is None
 
 
 def test_fit_keeps_its_rows_when_data_changes_later(small):

@@ -87,6 +87,19 @@ class Engine:
         """
         Block types of L, one row of blocks per line.
         """
+    def estimates(
+        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
+    ) -> tuple[
+        float,
+        float,
+        float,
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+    ]:
+        """
+        Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, u, (R_X'R_X)^{-1}): everything a fit reports at its optimum, in one call.
+        """
     def lxy(self) -> numpy.typing.NDArray[numpy.float64]:
         """
         The [X y] diagonal block of L, (p+1) x (p+1) lower triangular.
@@ -100,6 +113,10 @@ class Engine:
     ) -> numpy.typing.NDArray[numpy.float64]:
         """
         The criterion at each row of points (m, ntheta); L is left at the last.
+        """
+    def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        (R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.
         """
     def solve(self) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """

@@ -15,7 +15,7 @@ from scipy import optimize as sopt
 from scipy import stats
 
 from .exceptions import MixedModelsError
-from .fit import fit_design, rx_inverse_crossprod
+from .fit import fit_design
 from .simulate import refit_parameters, simulate
 from .varpar import sdcor_bounds, sdcor_names, sdcor_to_theta, theta_to_sdcor
 
@@ -76,7 +76,7 @@ class _Profiler:
     def dev_beta(self, theta: np.ndarray, j: int, b: float) -> float:
         ldl2, _, pwrss = self.engine.update(np.asarray(theta, dtype=float))
         beta, _ = self.engine.solve()
-        vjj = float(rx_inverse_crossprod(self.engine, self.p)[j, j])
+        vjj = float(self.engine.rx_inverse_crossprod()[j, j])
         r2 = pwrss + (b - beta[j]) ** 2 / vjj
         return ldl2 + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
 

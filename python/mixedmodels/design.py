@@ -147,59 +147,54 @@ class Design:
 # --------------------------------------------------------------------------- grouping factors
 
 
-def _drop_unused(col: pd.Series) -> pd.Series:
+def _drop_unused(col: pd.Categorical) -> pd.Categorical:
     """A categorical without its unused categories (a counting pass; pandas' own sorts the codes)."""
-    codes = col.array.codes  # numpy codes of the Categorical (-1: missing)
-    ncat = len(col.dtype.categories)
+    codes = col.codes  # -1: missing
+    ncat = len(col.categories)
     used = np.bincount(codes[codes >= 0], minlength=ncat) > 0
     if used.all():
         return col
-    return col.cat.set_categories(col.cat.categories[used])  # keeps the order (remove_categories may sort)
+    return col.set_categories(col.categories[used])  # keeps the order (remove_categories may sort)
 
 
-def _as_factor(col: pd.Series, name: str, keep_unused: bool = False) -> tuple[np.ndarray, pd.Index]:
-    """Codes and level labels of one grouping variable (unused levels dropped, as R does, unless
-    the levels were fixed beforehand)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        cat = col if keep_unused else _drop_unused(col)
-        codes = cat.array.codes
-        cats = cat.dtype.categories
-        if pd.api.types.is_string_dtype(cats.dtype) or cats.dtype == object and all(isinstance(v, str) for v in cats):
-            levels = pd.Index(cats.astype(str).to_numpy(dtype=object), dtype=object)
-        else:
-            levels = pd.Index([level_label(v) for v in cats.tolist()], dtype=object)
-    else:
-        values = col.to_numpy()
-        try:
-            uniq, codes = np.unique(values, return_inverse=True)
-        except TypeError as exc:
-            raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
-        levels = pd.Index([level_label(v.item() if hasattr(v, "item") else v) for v in uniq], dtype=object)
-    return codes.astype(np.int64), levels
+def _level_labels(values) -> np.ndarray:
+    """Level labels as R's ``factor()`` prints them, as an object array."""
+    return np.array([v if type(v) is str else level_label(v) for v in values], dtype=object)
 
 
-def _labels(data: _Columns | pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
+def _as_factor(col, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and level labels of one grouping variable (a column's array: numpy, Categorical or
+    other extension array). A Categorical's categories are its levels (`build_design` has dropped
+    the unused ones, as R does, unless the levels were fixed beforehand); other values are sorted."""
+    if isinstance(col, pd.Categorical):
+        return col.codes.astype(np.int64), _level_labels(col.categories.tolist())
+    values = col if isinstance(col, np.ndarray) else col.to_numpy()
+    try:
+        uniq, codes = np.unique(values, return_inverse=True)
+    except TypeError as exc:
+        raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
+    return codes.astype(np.int64), _level_labels(v.item() if hasattr(v, "item") else v for v in uniq)
+
+
+def _labels(data: _Columns, variables: tuple[str, ...]) -> list[str]:
     """Each row's level label of an interaction grouping (``lvl_a:lvl_b``)."""
     parts = []
     for v in variables:
         col = data[v]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = [level_label(c) for c in col.cat.categories.tolist()]
-            parts.append(np.asarray(cats, dtype=object)[col.cat.codes.to_numpy()])
+        if isinstance(col, pd.Categorical):
+            parts.append(_level_labels(col.categories.tolist())[col.codes])
         else:
-            parts.append(np.asarray([level_label(x) for x in col.tolist()], dtype=object))
+            parts.append(_level_labels(col.tolist()))
     return [":".join(t) for t in zip(*parts, strict=True)]
 
 
-def _grouping(
-    data: _Columns | pd.DataFrame, variables: tuple[str, ...], fixed: bool = False
-) -> tuple[np.ndarray, pd.Index]:
-    codes, levels = _as_factor(data[variables[0]], variables[0], fixed)
+def _grouping(data: _Columns, variables: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    codes, levels = _as_factor(data[variables[0]], variables[0])
     for v in variables[1:]:
         c2, l2 = _as_factor(data[v], v)
         combined = codes * len(l2) + c2  # first variable varies slowest, as R's ':' on factors
         uniq, inv = np.unique(combined, return_inverse=True)
-        levels = pd.Index([f"{levels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq], dtype=object)
+        levels = np.array([f"{levels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq], dtype=object)
         codes = inv.astype(np.int64)
     return codes.astype(np.int32), levels
 
@@ -207,17 +202,19 @@ def _grouping(
 # --------------------------------------------------------------------------- formulaic helpers
 
 
-def _materialise(spec_text: str, data: _Columns | pd.DataFrame, what: str):
+def _materialise(spec_text: str, data: _Columns, what: str):
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
-        n = data.shape[0]
-        parts = ([np.ones(n)] if intercept else []) + [data[c].to_numpy(dtype=np.float64) for c in cols]
-        x = np.column_stack(parts) if parts else np.zeros((n, 0))
+        x = np.empty((data.shape[0], int(intercept) + len(cols)))
+        if intercept:
+            x[:, 0] = 1.0
+        for j, c in enumerate(cols, start=int(intercept)):
+            x[:, j] = data[c]
         names = (("(Intercept)",) if intercept else ()) + tuple(cols)
-        return np.ascontiguousarray(x), names, LazySpec(spec_text, _frame(data))
+        return x, names, LazySpec(spec_text, data.frame)
     try:
-        mm = formulaic.model_matrix(spec_text, _frame(data), na_action="ignore")  # pandas output: faster than numpy
+        mm = formulaic.model_matrix(spec_text, data.frame, na_action="ignore")  # pandas output: faster than numpy
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
@@ -225,8 +222,8 @@ def _materialise(spec_text: str, data: _Columns | pd.DataFrame, what: str):
 
 
 class _Columns:
-    """A data frame's columns, each looked up once (a pandas column lookup costs ~10-20 us, and a
-    small fit needs a dozen)."""
+    """A data frame's columns as arrays (numpy, or pandas' Categorical and other extension arrays),
+    each looked up once: building a pandas Series costs ~10-20 us, and a small fit needs a dozen."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
@@ -234,23 +231,32 @@ class _Columns:
         self.shape = frame.shape
         self._cache: dict = {}
 
-    def __getitem__(self, name) -> pd.Series:
+    def __getitem__(self, name):
         col = self._cache.get(name)
         if col is None:
-            col = self._cache[name] = self.frame[name]
+            col = self._cache[name] = _column_array(self.frame, name)
         return col
 
-    def replace(self, name, col: pd.Series) -> None:
+    def replace(self, name, col) -> None:
         """Swap in a changed column (the frame gets it too)."""
         self.frame = self.frame.assign(**{name: col})
         self._cache[name] = col
+
+
+def _column_array(frame: pd.DataFrame, name):
+    """The array behind one column (read only: it may be the frame's own memory)."""
+    get = getattr(frame, "_get_column_array", None)  # pandas' internal accessor: no Series built
+    if get is not None and frame.columns.is_unique:
+        return get(frame.columns.get_loc(name))
+    col = frame[name]
+    return col.array if isinstance(col.dtype, pd.api.extensions.ExtensionDtype) else col.to_numpy()
 
 
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.get_option("mode.copy_on_write") is True)
 _TOKEN = re.compile(r"\s*([+-])\s*")
 
 
-def _plain_terms(spec_text: str, data: _Columns | pd.DataFrame) -> tuple[bool, tuple[str, ...]] | None:
+def _plain_terms(spec_text: str, data: _Columns) -> tuple[bool, tuple[str, ...]] | None:
     """(intercept, columns) when the right-hand side is nothing but ``1``/``0``/``-1`` and distinct
     numeric (non-boolean) column names, for which formulaic's model matrix is just those columns
     after the intercept; else None (formulaic builds it)."""
@@ -269,10 +275,6 @@ def _plain_terms(spec_text: str, data: _Columns | pd.DataFrame) -> tuple[bool, t
         else:
             return None
     return intercept, tuple(cols)
-
-
-def _frame(data: _Columns | pd.DataFrame) -> pd.DataFrame:
-    return data.frame if isinstance(data, _Columns) else data
 
 
 class LazySpec:
@@ -537,15 +539,14 @@ def build_design(
     for c in cols:
         col = dc[c]
         if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
-            cat = (
-                col.cat.set_categories(levels[c])
-                if isinstance(col.dtype, pd.CategoricalDtype)
-                else (pd.Series(pd.Categorical(col, categories=levels[c]), index=col.index))
-            )
-            if cat.isna().any():
+            if isinstance(col, pd.Categorical):
+                cat = col.set_categories(levels[c])
+            else:
+                cat = pd.Categorical(col, categories=levels[c])
+            if (cat.codes < 0).any():
                 raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
             dc.replace(c, cat)
-        elif isinstance(col.dtype, pd.CategoricalDtype):
+        elif isinstance(col, pd.Categorical):
             dropped_cats = _drop_unused(col)
             if dropped_cats is not col:
                 dc.replace(c, dropped_cats)
@@ -553,9 +554,12 @@ def build_design(
 
     if pf.response in dc.columns:  # a plain column: no need to materialise it
         resp = dc[pf.response]
-        if not pd.api.types.is_numeric_dtype(resp) or pd.api.types.is_bool_dtype(resp):
-            raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {resp.dtype}")
-        y = np.ascontiguousarray(resp.to_numpy(dtype=np.float64))
+        dt = resp.dtype
+        if not (isinstance(dt, np.dtype) and dt.kind in "iuf") and (
+            not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+        ):
+            raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
+        y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
         x, fixed_names, fixed_spec = _materialise(pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}")
     else:
         try:
@@ -570,9 +574,8 @@ def build_design(
         fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
         fixed_spec = mm.rhs.model_spec
     _check_finite(y, pf.response)
-    for j, nm in enumerate(fixed_names):
-        _check_finite(x[:, j], nm)
-    if row_checks and np.ptp(y) == 0.0:
+    _check_finite_columns(x, fixed_names)
+    if row_checks and y.min() == y.max():
         raise DataError(f"the response {pf.response!r} is constant; there is no variation to model")
     kept = _independent_columns(x) if row_checks else np.arange(x.shape[1])
     dropped = tuple(nm for j, nm in enumerate(fixed_names) if j not in set(kept))
@@ -592,8 +595,7 @@ def build_design(
         z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}")
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
-        for j, nm in enumerate(names):
-            _check_finite(z[:, j], f"{nm} in {t.source}")
+        _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])
         if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
             glev = pd.Index(levels[t.group], dtype=object)
             lab = _labels(dc, t.factors)
@@ -602,7 +604,7 @@ def build_design(
                 raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
             codes, glevels = codes.astype(np.int32), glev
         else:
-            codes, glevels = _grouping(dc, t.factors, fixed=t.factors[0] in levels)
+            codes, glevels = _grouping(dc, t.factors)
         raw.append(_RawTerm(t.group, t.factors, codes, glevels, z, names, t.source, t.lhs, spec))
     if row_checks:
         _check_terms(raw, nobs)
@@ -630,16 +632,23 @@ def _complete_rows(data: _Columns, cols: list[str]) -> np.ndarray:
     ok = np.ones(data.shape[0], dtype=bool)
     for c in cols:
         col = data[c]
-        numpy_dtype = isinstance(col.dtype, np.dtype)
-        if numpy_dtype and col.dtype.kind in "iub":
-            continue  # numpy integer and boolean columns cannot hold a missing value
-        if numpy_dtype and col.dtype.kind == "f":
-            ok &= ~np.isnan(col.to_numpy())
-        elif isinstance(col.dtype, pd.CategoricalDtype):
-            ok &= col.array.codes >= 0
+        if isinstance(col, np.ndarray):
+            if col.dtype.kind == "f":
+                ok &= ~np.isnan(col)
+            elif col.dtype.kind not in "iub":  # numpy integer and boolean columns hold no missing value
+                ok &= ~pd.isna(col)
+        elif isinstance(col, pd.Categorical):
+            ok &= col.codes >= 0
         else:
-            ok &= col.notna().to_numpy()
+            ok &= ~np.asarray(pd.isna(col), dtype=bool)
     return ok
+
+
+def _check_finite_columns(x: np.ndarray, names) -> None:
+    """`_check_finite` for each column of x (one pass over x when all are finite)."""
+    if not np.isfinite(x).all():
+        for j, nm in enumerate(names):
+            _check_finite(x[:, j], nm)
 
 
 def _check_finite(v: np.ndarray, name: str) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import lapack
 
 from .design import Design, GroupTerm, build_design, design_from_arrays
 from .exceptions import ConvergenceWarning, DataError, SingularFitWarning
@@ -185,13 +184,18 @@ def fit_design(
             f"{design.p} fixed effects, fewer than the {design.ntheta + 1} variance parameters to estimate "
             f"({', '.join(design.theta_names)} and the residual SD): they are not identifiable"
         )
-    zscales, xscale = _scales(design)
-    scale = _theta_scale(design, zscales)
+    engine = design.make_engine()
+    a = engine.a_blocks()
+    zscales, xscale = _scales(design, a)
     work = _scaled_design(design, zscales, xscale)
-    engine = work.make_engine()
+    work_engine, scale = engine, None
+    if work is not design:  # optimise on unit-scale columns; report from the engine on the data's scale
+        scale = _theta_scale(design, zscales)
+        work_engine = work.make_engine()
+        a = work_engine.a_blocks()
     step = None
     if start is None:
-        x0 = moment_start(work, *engine.a_blocks())
+        x0 = moment_start(work, work_engine, *a)
         step = np.maximum(0.5 * np.abs(x0), 0.1)
     elif isinstance(start, str) and start == "lme4":
         x0 = _default_start(design)
@@ -199,19 +203,20 @@ def fit_design(
         x0 = np.asarray(start, dtype=float)
         if x0.shape != (design.ntheta,):
             raise ValueError(f"start must have {design.ntheta} entries ({', '.join(design.theta_names)})")
-        x0 = x0 * scale
+        if scale is not None:
+            x0 = x0 * scale
 
     report = _optimiser_progress(progress)
     if report is None:
-        f = EngineCriterion(engine, reml)
+        f = EngineCriterion(work_engine, reml)
     else:
 
         def f(theta: np.ndarray) -> float:
-            v = engine.objective(np.asarray(theta, dtype=float), reml)
+            v = work_engine.objective(np.asarray(theta, dtype=float), reml)
             report(v)
             return v
 
-    method = choose_method(engine.update_flops()) if optimizer == "auto" else optimizer
+    method = choose_method(work_engine.update_flops()) if optimizer == "auto" else optimizer
     opt = minimize_theta(
         f, x0, design.theta_lower, method=method, maxeval=maxeval, step=step, **(optimizer_options or {})
     )
@@ -221,9 +226,7 @@ def fit_design(
             "likelihood is unbounded: use fewer fixed or random effects, or more data"
         )
     grad, hdiag = gradient_check(f, opt.theta, design.theta_lower, opt.fun)
-    theta = opt.theta / scale
-    if work is not design:
-        engine = design.make_engine()
+    theta = opt.theta if scale is None else opt.theta / scale
     return _result(design, engine, theta, opt, grad, hdiag, reml, data_name, theta_scale=scale)
 
 
@@ -250,24 +253,18 @@ def _optimiser_progress(progress):
     return report
 
 
-def _col_scale(z: np.ndarray) -> np.ndarray:
-    """Per column: its root mean square where that is outside [1e-2, 1e2], else 1."""
-    return _extreme(np.sqrt(np.einsum("ij,ij->j", z, z) / max(z.shape[0], 1)))
-
-
 def _extreme(rms: np.ndarray) -> np.ndarray:
+    """Per column: its root mean square where that is outside [1e-2, 1e2], else 1."""
     return np.where((rms > 0) & ((rms < 1e-2) | (rms > 1e2)), rms, 1.0)
 
 
-def _scales(design: Design) -> tuple[list[np.ndarray], np.ndarray]:
-    """Column scales of each factor's Z and of X, from the rows or from the blocks of A."""
-    if design.blocks is None:
-        xs = _col_scale(design.x) if design.p else np.ones(0)
-        return [_col_scale(f.z) for f in design.factors], xs
-    b, n = design.blocks, design.nobs
-    zs = [_extreme(np.sqrt(np.einsum("laa->a", b.rounded("diag", i)) / n)) for i in range(len(b.diag))]
-    xs = _extreme(np.sqrt(np.diag(b.rounded("xx"))[: design.p] / n))
-    return zs, xs
+def _scales(design: Design, a: tuple) -> tuple[list[np.ndarray], np.ndarray]:
+    """Column scales of each factor's Z and of X, from the diagonals of A's blocks
+    (``Engine.a_blocks()``: sums of squares of the columns), the same for rows and streamed blocks."""
+    diag, _, xx = a
+    n = design.nobs
+    zs = [_extreme(np.sqrt(np.einsum("laa->a", d) / n)) for d in diag]
+    return zs, _extreme(np.sqrt(np.diag(xx)[: design.p] / n))
 
 
 def _scaled_design(design: Design, zscales: list[np.ndarray], xs: np.ndarray) -> Design:
@@ -304,14 +301,6 @@ def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name
     return _result(design, engine, theta, opt, zero, zero, reml, data_name, check=False)
 
 
-def rx_inverse_crossprod(engine, p: int) -> np.ndarray:
-    """(R_X' R_X)^{-1} from the engine's current factor (vcov(beta) / sigma^2), p x p."""
-    if not p:
-        return np.zeros((0, 0))
-    rinv = np.tril(lapack.dtrtri(engine.lxy()[:p, :p], lower=1)[0])  # R_X^{-1}, lower triangular
-    return rinv.T @ rinv
-
-
 def criterion(ldl2: float, ldrx2: float, pwrss: float, n: int, p: int, reml: bool) -> float:
     """The REML criterion or -2 log-likelihood from the parts of the factorisation (design.md 1)."""
     if reml:
@@ -320,12 +309,12 @@ def criterion(ldl2: float, ldrx2: float, pwrss: float, n: int, p: int, reml: boo
 
 
 def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True, theta_scale=None) -> LmerResult:
-    ldl2, ldrx2, pwrss = engine.update(theta)  # L at theta; every estimate follows from it
+    # L at theta; every estimate follows from it
+    ldl2, ldrx2, pwrss, beta, u, rxi = engine.estimates(theta)
     n, p = design.nobs, design.p
     fx = criterion(ldl2, ldrx2, pwrss, n, p, reml)
     sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
-    beta, u = engine.solve()
-    vcov = sigma**2 * rx_inverse_crossprod(engine, p)
+    vcov = sigma**2 * rxi
     bs = []
     off = 0
     for fac in design.factors:

@@ -10,7 +10,6 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import MixedModelsError
-from .fit import rx_inverse_crossprod
 from .numderiv import hessian, jacobian
 
 __all__ = ["Inference", "type3_contrasts"]
@@ -40,9 +39,8 @@ class Inference:
 
     def vcov_vp(self, vp: np.ndarray) -> np.ndarray:
         """vcov(beta) = sigma^2 (R_X' R_X)^{-1} at (theta, sigma)."""
-        p = self.m.design.p
         self._engine.update(np.ascontiguousarray(vp[:-1]))
-        return vp[-1] ** 2 * rx_inverse_crossprod(self._engine, p)
+        return vp[-1] ** 2 * self._engine.rx_inverse_crossprod()
 
     @cached_property
     def vcov_varpar(self) -> np.ndarray:

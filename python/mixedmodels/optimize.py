@@ -250,29 +250,32 @@ def gradient_check(
 
     Central differences with step h (lme4's ``deriv12`` uses 1e-4); a parameter at (or within h of)
     its lower bound gets a one-sided difference and, when the criterion increases into the feasible
-    region (the optimality condition at a bound), a gradient of 0. Costs 2 evaluations per parameter.
+    region (the optimality condition at a bound), a gradient of 0. Costs 2 evaluations per parameter
+    (all in one call for an `EngineCriterion`).
 
     Returns
     -------
     gradient, hessian_diagonal : ndarray
+
+    Examples
+    --------
+    >>> g, hd = gradient_check(lambda t: (t[0] - 1) ** 2 + t[1] ** 2, np.array([1.0, 0.0]),
+    ...                        np.array([-np.inf, 0.0]), 0.0)
+    >>> np.round(g, 8).tolist(), np.round(hd, 6).tolist()
+    ([0.0, 0.0], [2.0, nan])
     """
-    g = np.zeros_like(x)
-    hd = np.full_like(x, np.nan)
     n = x.shape[0]
-    central = x - h >= lower
-    steps = np.concatenate([np.eye(n), -np.eye(n)[central]]) * h  # up for each, down where room
-    points = x + steps
+    central = np.flatnonzero(x - h >= lower)
+    points = np.repeat(x[None, :], n + central.size, axis=0)
+    points[np.arange(n), np.arange(n)] += h  # one step up for each parameter,
+    points[np.arange(n, n + central.size), central] -= h  # one down where there is room
     values = f.many(points) if isinstance(f, EngineCriterion) else np.array([f(pt) for pt in points])
-    down = dict(zip(np.flatnonzero(central).tolist(), values[n:].tolist(), strict=True))
-    for i in range(n):
-        fu = float(values[i])
-        if central[i]:
-            fd = down[i]
-            g[i] = (fu - fd) / (2 * h)
-            hd[i] = (fu - 2 * fx + fd) / (h * h)
-        else:
-            d = (fu - fx) / h
-            g[i] = 0.0 if d >= 0 else d  # at (or within h of) the bound, increasing inwards: optimal
+    up, down = values[:n], values[n:]
+    d = (up - fx) / h
+    g = np.where(d >= 0, 0.0, d)  # at (or within h of) the bound, increasing inwards: optimal
+    g[central] = (up[central] - down) / (2 * h)
+    hd = np.full(n, np.nan)
+    hd[central] = (up[central] - 2 * fx + down) / (h * h)
     return g, hd
 
 
@@ -284,9 +287,10 @@ def scaled_gradient(g: np.ndarray, hess_diag: np.ndarray) -> np.ndarray:
     return np.minimum(sc, np.abs(g))
 
 
-def moment_start(design, diag: list, xy: list, xx: np.ndarray) -> np.ndarray:
+def moment_start(design, engine, diag: list, xy: list, xx: np.ndarray) -> np.ndarray:
     """A starting theta from moments of the OLS residuals, computed from the blocks of A alone
-    (``Engine.a_blocks()``), so streamed and in-memory fits start at the same point.
+    (``Engine.a_blocks()``; the OLS fit is the engine's at theta = 0), so streamed and in-memory
+    fits start at the same point.
 
     For each random-effects column z of each grouping factor, the per-level least-squares
     coefficient of the residuals on z estimates that level's effect; the spread of those
@@ -297,44 +301,38 @@ def moment_start(design, diag: list, xy: list, xx: np.ndarray) -> np.ndarray:
     """
     p = design.p
     n = design.nobs
-    xtx, xty, yty = xx[:p, :p], xx[:p, p], float(xx[p, p])
-    beta = np.zeros(0)
-    if p:
-        try:
-            beta = np.linalg.solve(xtx, xty)
-        except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(xtx, xty, rcond=None)[0]
-    ete = max(yty - float(beta @ (2.0 * xty - xtx @ beta)), 0.0)
+    try:  # at theta = 0 the penalised fit is OLS: beta, and the residual sum of squares
+        _, _, ete, beta, _, _ = engine.estimates(np.zeros(design.ntheta))
+    except Exception:  # noqa: BLE001 (X'X not positive definite: least squares by SVD)
+        xtx, xty, yty = xx[:p, :p], xx[:p, p], float(xx[p, p])
+        beta = np.linalg.lstsq(xtx, xty, rcond=None)[0] if p else np.zeros(0)
+        ete = yty - float(beta @ (2.0 * xty - xtx @ beta))
+    ete = max(float(ete), 0.0)
     within = []
     sze_all = []
     for f, d, w in zip(design.factors, diag, xy, strict=True):
-        k = f.k
         # sum over each level of z_a * e = sum z_a y - sum z_a x' beta
-        zw = w.reshape(p + 1, f.nlev * k)
-        sze = (zw[p] - beta @ zw[:p]).reshape(f.nlev, k)
+        zw = w.reshape(p + 1, -1)
+        sze = (zw[p] - beta @ zw[:p]).reshape(f.nlev, f.k)
         sze_all.append(sze)
         cols = f.columns
-        if "(Intercept)" in cols:
+        if "(Intercept)" in cols and n > f.nlev:
             a = cols.index("(Intercept)")
-            dfw = n - f.nlev
-            if dfw > 0:
-                cnt = np.maximum(d[:, a, a], 1.0)
-                within.append(max((ete - float(sze[:, a] @ (sze[:, a] / cnt))) / dfw, 0.0))
+            cnt = np.maximum(d[:, a, a], 1.0)
+            within.append(max((ete - float(sze[:, a] @ (sze[:, a] / cnt))) / (n - f.nlev), 0.0))
     sigma2 = min(within) if within else ete / max(n - p, 1)
     sigma2 = max(sigma2, 1e-12 * max(ete / max(n, 1), 1e-300))
     theta = np.where(design.theta_lower == 0.0, 1.0, 0.0)
     for f, d, sze in zip(design.factors, diag, sze_all, strict=True):
-        for col in range(f.k):
-            szz = d[:, col, col]
-            ok = szz > 0
-            m = int(np.count_nonzero(ok))
-            if m < 2:
-                continue
-            szz_ok = szz[ok]
-            coef = sze[ok, col] / szz_ok
-            dev = coef - coef.sum() / m
-            tau2 = float(dev @ dev) / m - sigma2 * float(np.sum(1.0 / szz_ok)) / m
-            ratio = np.sqrt(max(tau2, 0.0) / sigma2)
-            idx = f.theta_index[(f.theta_row == col) & (f.theta_col == col)]
-            theta[idx] = min(max(ratio, 0.05), 10.0)
+        szz = np.einsum("laa->la", d)  # per level and column: sum z^2
+        ok = szz > 0
+        m = ok.sum(axis=0)
+        safe = np.where(ok, szz, 1.0)
+        coef = np.where(ok, sze / safe, 0.0)
+        dev = np.where(ok, coef - coef.sum(axis=0) / np.maximum(m, 1), 0.0)
+        mm = np.maximum(m, 1)
+        tau2 = np.einsum("la,la->a", dev, dev) / mm - sigma2 * np.where(ok, 1.0 / safe, 0.0).sum(axis=0) / mm
+        ratio = np.clip(np.sqrt(np.maximum(tau2, 0.0) / sigma2), 0.05, 10.0)
+        on_diag = (f.theta_row == f.theta_col) & (m[f.theta_row] >= 2)  # fewer than 2 levels: keep 1
+        theta[f.theta_index[on_diag]] = ratio[f.theta_row[on_diag]]
     return theta

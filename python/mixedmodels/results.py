@@ -210,7 +210,7 @@ class LmerResult:
         for g in self._group_order:
             fi = self._factor_index(g)
             f = self.design.factors[fi]
-            out[g] = pd.DataFrame(self._b[fi], index=pd.Index(f.levels, name=g), columns=list(f.columns))
+            out[g] = pd.DataFrame(self._b[fi], index=pd.Index(f.levels, name=g, dtype=object), columns=list(f.columns))
         return out
 
     @cached_property
@@ -222,7 +222,7 @@ class LmerResult:
             fi = self._factor_index(g)
             f = self.design.factors[fi]
             var = np.diagonal(self._condcov[fi], axis1=1, axis2=2)
-            out[g] = pd.DataFrame(var.copy(), index=pd.Index(f.levels, name=g), columns=list(f.columns))
+            out[g] = pd.DataFrame(var.copy(), index=pd.Index(f.levels, name=g, dtype=object), columns=list(f.columns))
         return out
 
     @property
