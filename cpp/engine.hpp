@@ -53,6 +53,9 @@ public:
 
     // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
     void solve(std::vector<double>& beta, std::vector<double>& u) const;
+    // Starting theta from moments of the OLS residuals (start.cpp); intercept_col[f] is the
+    // column of factor f that is its intercept, or -1. Leaves L at theta = 0.
+    std::vector<double> moment_start(const std::vector<int>& intercept_col);
     // After update(): (R_X^T R_X)^{-1} = vcov(beta) / sigma^2, p x p (symmetric, so either order).
     std::vector<double> rx_inverse_crossprod() const;
     // After update(): per factor, nlev x k x k diagonal blocks of (L_ZZ L_ZZ^T)^{-1}.
@@ -74,6 +77,7 @@ private:
     void init_meta(const std::vector<FactorSpec>& factors);
     void analyse(double dense_threshold);
     Criterion update_unlocked(const double* theta);
+    void solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const;
     void set_theta(const double* theta);
     void init_block(int c, int j);
     void factor_diag(int j);

@@ -318,6 +318,19 @@ PYBIND11_MODULE(_core, m) {
             "Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, u, (R_X'R_X)^{-1}): "
             "everything a fit reports at its optimum, in one call.")
         .def(
+            "moment_start",
+            [](Engine& e, const std::vector<int>& intercept_col) {
+                std::vector<double> th;
+                {
+                    py::gil_scoped_release release;
+                    th = e.moment_start(intercept_col);
+                }
+                return to_array(th);
+            },
+            py::arg("intercept_col"),
+            "Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per "
+            "factor, the index of its intercept column or -1). Leaves L at theta = 0.")
+        .def(
             "rx_inverse_crossprod",
             [](const Engine& e) {
                 std::vector<double> rxi;

@@ -11,6 +11,10 @@ namespace mm {
 
 void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
     std::lock_guard<std::mutex> lock(mu_);
+    solve_unlocked(beta, u);
+}
+
+void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const {
     const DenseBlock& xy = lxy();
     // L_XX^T beta = l_yX^T
     beta.assign(static_cast<size_t>(p), 0.0);

@@ -4,6 +4,7 @@ C++ core of mixedmodels: penalised least squares with a blocked Cholesky factor.
 
 from __future__ import annotations
 
+import collections.abc
 import typing
 
 import numpy
@@ -103,6 +104,12 @@ class Engine:
     def lxy(self) -> numpy.typing.NDArray[numpy.float64]:
         """
         The [X y] diagonal block of L, (p+1) x (p+1) lower triangular.
+        """
+    def moment_start(
+        self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
+    ) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per factor, the index of its intercept column or -1). Leaves L at theta = 0.
         """
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -185,17 +186,15 @@ def fit_design(
             f"({', '.join(design.theta_names)} and the residual SD): they are not identifiable"
         )
     engine = design.make_engine()
-    a = engine.a_blocks()
-    zscales, xscale = _scales(design, a)
+    zscales, xscale = _scales(design, engine.a_blocks())
     work = _scaled_design(design, zscales, xscale)
     work_engine, scale = engine, None
     if work is not design:  # optimise on unit-scale columns; report from the engine on the data's scale
         scale = _theta_scale(design, zscales)
         work_engine = work.make_engine()
-        a = work_engine.a_blocks()
     step = None
     if start is None:
-        x0 = moment_start(work, work_engine, *a)
+        x0 = moment_start(work, work_engine)
         step = np.maximum(0.5 * np.abs(x0), 0.1)
     elif isinstance(start, str) and start == "lme4":
         x0 = _default_start(design)
@@ -303,9 +302,9 @@ def result_at(design: Design, theta: np.ndarray, *, reml: bool = True, data_name
 
 def criterion(ldl2: float, ldrx2: float, pwrss: float, n: int, p: int, reml: bool) -> float:
     """The REML criterion or -2 log-likelihood from the parts of the factorisation (design.md 1)."""
-    if reml:
-        return ldl2 + ldrx2 + (n - p) * (1 + np.log(2 * np.pi * pwrss / (n - p)))
-    return ldl2 + n * (1 + np.log(2 * np.pi * pwrss / n))
+    m = n - p if reml else n
+    scale = 2 * math.pi * pwrss / m
+    return (ldl2 + ldrx2 if reml else ldl2) + m * (1 + (math.log(scale) if scale > 0 else -math.inf))
 
 
 def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True, theta_scale=None) -> LmerResult:
@@ -313,7 +312,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     ldl2, ldrx2, pwrss, beta, u, rxi = engine.estimates(theta)
     n, p = design.nobs, design.p
     fx = criterion(ldl2, ldrx2, pwrss, n, p, reml)
-    sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
+    sigma = math.sqrt(pwrss / (n - p if reml else n))
     vcov = sigma**2 * rxi
     bs = []
     off = 0
@@ -325,9 +324,10 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     # lme4's isSingular on theta, measured on unit-scale columns (so rescaling a covariate does
     # not make a fit singular); identical to lme4's for columns of ordinary scale
     unit = theta if theta_scale is None else theta * theta_scale
-    singular = bool(np.any(unit[design.theta_lower == 0.0] < SINGULAR_TOL))
+    on_diag = design.theta_lower == 0.0
+    singular = bool((on_diag & (unit < SINGULAR_TOL)).any())
     messages = []
-    free = ~((design.theta_lower == 0.0) & (theta <= 0.0))
+    free = ~(on_diag & (theta <= 0.0))
     sg = scaled_gradient(grad, hdiag)
     max_grad = float(np.max(sg[free])) if free.any() else 0.0
     converged = check and not opt.hit_maxeval and max_grad < GRADIENT_TOL
@@ -345,7 +345,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
         messages.append(msg)
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     if singular and check:
-        where = [design.theta_names[i] for i in np.flatnonzero((design.theta_lower == 0.0) & (unit < SINGULAR_TOL))]
+        where = [design.theta_names[i] for i in np.flatnonzero(on_diag & (unit < SINGULAR_TOL))]
         msg = (
             "boundary (singular) fit: a variance is zero or a correlation is +-1 at "
             + ", ".join(where)

@@ -1,0 +1,94 @@
+// Starting values for theta from moments of the OLS residuals, computed from the blocks of A
+// alone (so streamed and in-memory fits start at the same point).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engine.hpp"
+#include "errors.hpp"
+
+namespace mm {
+
+// For each random-effects column z of each grouping factor, the per-level least-squares
+// coefficient of the residuals on z estimates that level's effect; the spread of those
+// coefficients across levels, less their average sampling variance, estimates the variance
+// component, and theta's diagonal entry is its ratio to the residual SD (the within-level
+// residual variance of a factor with an intercept column, the smallest over such factors).
+// Off-diagonal entries start at 0, a diagonal entry with fewer than 2 informative levels at 1.
+std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) {
+    if (static_cast<int>(intercept_col.size()) != nf)
+        throw InvalidInput("one intercept column index (or -1) per grouping factor");
+    std::lock_guard<std::mutex> lock(mu_);
+    // At theta = 0 the penalised fit is OLS: its beta and residual sum of squares.
+    const std::vector<double> zero(static_cast<size_t>(ntheta), 0.0);
+    const Criterion cr = update_unlocked(zero.data());
+    std::vector<double> beta, u;
+    solve_unlocked(beta, u);
+    const double ete = std::max(cr.pwrss, 0.0);
+    const double nn = static_cast<double>(n);
+
+    std::vector<std::vector<double>> sze(static_cast<size_t>(nf));  // per level and column: sum z e
+    double sigma2 = std::numeric_limits<double>::infinity();
+    for (int f = 0; f < nf; ++f) {
+        const DenseBlock& w = A[tri(nf, f)].d;
+        const UBDBlock& d = A[tri(f, f)].u;
+        const int kf = k[f], nl = nlev[f];
+        std::vector<double>& s = sze[f];
+        s.resize(static_cast<size_t>(nl) * kf);
+        for (int c = 0; c < nl * kf; ++c) {
+            double v = w(p, c);
+            for (int m = 0; m < p; ++m) v -= beta[m] * w(m, c);
+            s[c] = v;
+        }
+        const int a = intercept_col[f];
+        if (a >= 0 && a < kf && n > nl) {
+            double between = 0.0;
+            for (int l = 0; l < nl; ++l) {
+                const double e = s[static_cast<size_t>(l) * kf + a];
+                between += e * e / std::max(d.at(l)[a + a * kf], 1.0);
+            }
+            sigma2 = std::min(sigma2, std::max((ete - between) / (nn - nl), 0.0));
+        }
+    }
+    if (!std::isfinite(sigma2)) sigma2 = ete / static_cast<double>(std::max<int64_t>(n - p, 1));
+    sigma2 = std::max(sigma2, 1e-12 * std::max(ete / std::max(nn, 1.0), 1e-300));
+
+    std::vector<double> theta(static_cast<size_t>(ntheta), 0.0);
+    for (int f = 0; f < nf; ++f) {
+        const UBDBlock& d = A[tri(f, f)].u;
+        const int kf = k[f], nl = nlev[f];
+        for (size_t e = 0; e < th_idx_[f].size(); ++e) {
+            const int a = th_row_[f][e];
+            if (a != th_col_[f][e]) continue;  // off the diagonal: 0
+            int m = 0;
+            double sum = 0.0, inv = 0.0;
+            for (int l = 0; l < nl; ++l) {
+                const double szz = d.at(l)[a + a * kf];
+                if (szz > 0) {
+                    ++m;
+                    sum += sze[f][static_cast<size_t>(l) * kf + a] / szz;
+                    inv += 1.0 / szz;
+                }
+            }
+            double value = 1.0;
+            if (m >= 2) {
+                const double mean = sum / m;
+                double ss = 0.0;
+                for (int l = 0; l < nl; ++l) {
+                    const double szz = d.at(l)[a + a * kf];
+                    if (szz > 0) {
+                        const double dev = sze[f][static_cast<size_t>(l) * kf + a] / szz - mean;
+                        ss += dev * dev;
+                    }
+                }
+                const double tau2 = ss / m - sigma2 * inv / m;
+                value = std::clamp(std::sqrt(std::max(tau2, 0.0) / sigma2), 0.05, 10.0);
+            }
+            theta[th_idx_[f][e]] = value;
+        }
+    }
+    return theta;
+}
+
+}  // namespace mm
