@@ -235,19 +235,20 @@ PYBIND11_MODULE(_core, m) {
             },
             py::arg("theta"), py::arg("reml"), "REML criterion or -2 log-likelihood at theta (updates L).")
         .def(
-            "objectives",
-            [](Engine& e, const darray& points, bool reml) {
-                if (points.ndim() != 2 || points.shape(1) != e.ntheta)
-                    throw mm::InvalidInput("points must have shape (m, " + std::to_string(e.ntheta) + ")");
-                const py::ssize_t m = points.shape(0);
-                std::vector<double> pts(points.data(), points.data() + points.size()), out(m);
+            "derivative_check",
+            [](Engine& e, const darray& x, const darray& lower, double fx, bool reml, double h) {
+                const std::vector<double> xv = theta_vector(x, e.ntheta), lo = theta_vector(lower, e.ntheta);
+                mm::optim::Check c;
                 {
                     py::gil_scoped_release release;
-                    for (py::ssize_t i = 0; i < m; ++i) out[i] = e.objective(pts.data() + i * e.ntheta, reml);
+                    c = mm::optim::derivative_check(e, reml, xv, lo, fx, h);
                 }
-                return to_array(out);
+                return py::make_tuple(to_array(c.gradient), to_array(c.hessian_diagonal));
             },
-            py::arg("points"), py::arg("reml"), "The criterion at each row of points (m, ntheta); L is left at the last.")
+            py::arg("x"), py::arg("lower"), py::arg("fx"), py::arg("reml"), py::arg("h") = 1e-4,
+            "lme4's derivative check at the optimum x (criterion fx): finite-difference gradient and Hessian "
+            "diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion "
+            "increases inwards; Hessian entry NaN). L is left at the last point evaluated.")
         .def(
             "bobyqa",
             [](Engine& e, const darray& x0, const darray& lower, bool reml, int algorithm, double xtol_abs,
@@ -411,6 +412,24 @@ PYBIND11_MODULE(_core, m) {
                 return py::make_tuple(diag, xy, xx);
             },
             "Copies of A's per-factor diagonal blocks (nlev, k, k), [X y] rows (p+1, nlev*k) and [X y] block.")
+        .def(
+            "column_sumsq",
+            [](const Engine& e) {
+                std::vector<double> out;
+                for (int f = 0; f < e.nf; ++f) {
+                    const mm::UBDBlock& u = e.A[mm::tri(f, f)].u;
+                    for (int a = 0; a < u.k; ++a) {
+                        double s = 0.0;
+                        for (int l = 0; l < u.nlev; ++l) s += u.at(l)[a + a * u.k];
+                        out.push_back(s);
+                    }
+                }
+                const mm::DenseBlock& xxb = e.A[mm::tri(e.nf, e.nf)].d;
+                for (int m = 0; m < e.p; ++m) out.push_back(xxb(m, m));
+                return to_array(out);
+            },
+            "Sums of squares of the model's columns, from A's diagonal: each factor's random-effects columns "
+            "(engine order), then X's.")
         .def(
             "a_parts",
             [](const Engine& e) {

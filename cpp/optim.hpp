@@ -38,4 +38,13 @@ struct Settings {
 Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::vector<double>& lower,
                 const Settings& s);
 
+struct Check {
+    std::vector<double> gradient, hessian_diagonal;
+};
+
+// lme4's derivative check of the criterion at its optimum x (value fx), step h
+// (derivative_check.cpp): 2 evaluations per parameter.
+Check derivative_check(Engine& e, bool reml, const std::vector<double>& x, const std::vector<double>& lower,
+                       double fx, double h);
+
 }  // namespace mm::optim

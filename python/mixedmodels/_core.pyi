@@ -76,6 +76,10 @@ class Engine:
         """
         Minimise the criterion over theta >= lower with NLopt (algorithm: an nlopt_algorithm, e.g. nlopt.LN_BOBYQA) called from C++ (needs load_nlopt); returns (theta, criterion, evaluations, nlopt result code). The best point seen is returned when the optimiser stops somewhere worse.
         """
+    def column_sumsq(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Sums of squares of the model's columns, from A's diagonal: each factor's random-effects columns (engine order), then X's.
+        """
     def condcov(self) -> list:
         """
         Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.
@@ -83,6 +87,17 @@ class Engine:
     def dense(self, of_l: bool) -> numpy.typing.NDArray[numpy.float64]:
         """
         Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.
+        """
+    def derivative_check(
+        self,
+        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        fx: typing.SupportsFloat | typing.SupportsIndex,
+        reml: bool,
+        h: typing.SupportsFloat | typing.SupportsIndex = 0.0001,
+    ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+        """
+        lme4's derivative check at the optimum x (criterion fx): finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). L is left at the last point evaluated.
         """
     def describe(self) -> str:
         """
@@ -114,12 +129,6 @@ class Engine:
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """
         REML criterion or -2 log-likelihood at theta (updates L).
-        """
-    def objectives(
-        self, points: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
-    ) -> numpy.typing.NDArray[numpy.float64]:
-        """
-        The criterion at each row of points (m, ntheta); L is left at the last.
         """
     def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """

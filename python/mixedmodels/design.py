@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import formulaic
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from .exceptions import DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
@@ -312,6 +313,11 @@ def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 def independent_from_gram(g: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """`_independent_columns` from the Gram matrix X'X (all a streamed fit has)."""
     p = g.shape[0]
+    if p == 0:
+        return np.arange(0)
+    chol, info = lapack.dpotrf(g, lower=1)  # the usual case first: every column well determined
+    if info == 0 and np.all(np.diag(chol) ** 2 > (tol * tol) * np.diag(g)):
+        return np.arange(p)
     chol = np.zeros((p, p))
     kept: list[int] = []
     for j in range(p):

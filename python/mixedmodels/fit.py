@@ -186,12 +186,12 @@ def fit_design(
             f"({', '.join(design.theta_names)} and the residual SD): they are not identifiable"
         )
     engine = design.make_engine()
-    zscales, xscale = _scales(design, engine.a_blocks())
-    work = _scaled_design(design, zscales, xscale)
-    work_engine, scale = engine, None
-    if work is not design:  # optimise on unit-scale columns; report from the engine on the data's scale
-        scale = _theta_scale(design, zscales)
+    scales = _scales(design, engine)
+    work, work_engine, scale = design, engine, None
+    if scales is not None:  # optimise on unit-scale columns; report from the engine on the data's scale
+        work = _scaled_design(design, *scales)
         work_engine = work.make_engine()
+        scale = _theta_scale(design, scales[0])
     step = None
     if start is None:
         x0 = moment_start(work, work_engine)
@@ -206,9 +206,8 @@ def fit_design(
             x0 = x0 * scale
 
     report = _optimiser_progress(progress)
-    if report is None:
-        f = EngineCriterion(work_engine, reml)
-    else:
+    f = criterion_f = EngineCriterion(work_engine, reml)
+    if report is not None:
 
         def f(theta: np.ndarray) -> float:
             v = work_engine.objective(np.asarray(theta, dtype=float), reml)
@@ -224,7 +223,7 @@ def fit_design(
             f"the model fits the {design.nobs} observations exactly (no residual variation is left), so its "
             "likelihood is unbounded: use fewer fixed or random effects, or more data"
         )
-    grad, hdiag = gradient_check(f, opt.theta, design.theta_lower, opt.fun)
+    grad, hdiag = gradient_check(criterion_f, opt.theta, design.theta_lower, opt.fun)
     theta = opt.theta if scale is None else opt.theta / scale
     return _result(design, engine, theta, opt, grad, hdiag, reml, data_name, theta_scale=scale)
 
@@ -252,26 +251,23 @@ def _optimiser_progress(progress):
     return report
 
 
-def _extreme(rms: np.ndarray) -> np.ndarray:
-    """Per column: its root mean square where that is outside [1e-2, 1e2], else 1."""
-    return np.where((rms > 0) & ((rms < 1e-2) | (rms > 1e2)), rms, 1.0)
-
-
-def _scales(design: Design, a: tuple) -> tuple[list[np.ndarray], np.ndarray]:
-    """Column scales of each factor's Z and of X, from the diagonals of A's blocks
-    (``Engine.a_blocks()``: sums of squares of the columns), the same for rows and streamed blocks."""
-    diag, _, xx = a
-    n = design.nobs
-    zs = [_extreme(np.sqrt(np.einsum("laa->a", d) / n)) for d in diag]
-    return zs, _extreme(np.sqrt(np.diag(xx)[: design.p] / n))
+def _scales(design: Design, engine) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """Column scales of each factor's Z and of X: a column's root mean square where that is outside
+    [1e-2, 1e2], else 1; None when all are 1. From A's diagonal (``Engine.column_sumsq``), the same
+    for rows and streamed blocks."""
+    rms = np.sqrt(engine.column_sumsq() / design.nobs)
+    extreme = (rms > 0) & ((rms < 1e-2) | (rms > 1e2))
+    if not extreme.any():
+        return None
+    s = np.where(extreme, rms, 1.0)
+    ends = np.cumsum([f.k for f in design.factors])
+    return np.split(s[: ends[-1]], ends[:-1]), s[ends[-1] :]
 
 
 def _scaled_design(design: Design, zscales: list[np.ndarray], xs: np.ndarray) -> Design:
-    """The design with extreme-scale columns of X and of each Z scaled to unit size (or itself)."""
+    """The design with extreme-scale columns of X and of each Z scaled to unit size."""
     import dataclasses
 
-    if np.all(xs == 1.0) and all(np.all(s == 1.0) for s in zscales):
-        return design
     if design.blocks is not None:
         from .blocks import scale_blocks
 
