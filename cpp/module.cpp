@@ -310,14 +310,31 @@ PYBIND11_MODULE(_core, m) {
                     c = e.update(th.data());
                     e.solve(beta, u);
                     rxi = e.rx_inverse_crossprod();
+                    // b = Lambda u: per factor and level, T u_l (T lower triangular, column-major)
+                    std::vector<double> ul;
+                    size_t off = 0;
+                    for (int f = 0; f < e.nf; ++f) {
+                        const int kf = e.k[f];
+                        const double* t = e.T.data() + e.toff[f];
+                        ul.resize(kf);
+                        for (int l = 0; l < e.nlev[f]; ++l, off += kf) {
+                            std::copy(u.begin() + off, u.begin() + off + kf, ul.begin());
+                            for (int a = 0; a < kf; ++a) {
+                                double s = 0.0;
+                                for (int m = 0; m <= a; ++m) s += t[a + m * kf] * ul[m];
+                                u[off + a] = s;
+                            }
+                        }
+                    }
                 }
                 py::array_t<double> v({static_cast<py::ssize_t>(e.p), static_cast<py::ssize_t>(e.p)});
                 std::copy(rxi.begin(), rxi.end(), v.mutable_data());
                 return py::make_tuple(c.ldL2, c.ldRX2, c.pwrss, to_array(beta), to_array(u), v);
             },
             py::arg("theta"),
-            "Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, u, (R_X'R_X)^{-1}): "
-            "everything a fit reports at its optimum, in one call.")
+            "Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, b, (R_X'R_X)^{-1}), b = "
+            "Lambda(theta) u the random effects (engine order, level by level): what a fit reports at its "
+            "optimum, in one call.")
         .def(
             "moment_start",
             [](Engine& e, const std::vector<int>& intercept_col) {

@@ -114,7 +114,7 @@ class Engine:
         numpy.typing.NDArray[numpy.float64],
     ]:
         """
-        Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, u, (R_X'R_X)^{-1}): everything a fit reports at its optimum, in one call.
+        Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, b, (R_X'R_X)^{-1}), b = Lambda(theta) u the random effects (engine order, level by level): what a fit reports at its optimum, in one call.
         """
     def lxy(self) -> numpy.typing.NDArray[numpy.float64]:
         """

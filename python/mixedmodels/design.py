@@ -407,7 +407,7 @@ def _assemble(raw: list[_RawTerm], nobs: int) -> tuple[tuple[Term, ...], tuple[F
                     tcs.append(col + j)
                     n += 1
             col += t.k
-        z = np.ascontiguousarray(np.column_stack(zs), dtype=np.float64)
+        z = np.ascontiguousarray(zs[0] if len(zs) == 1 else np.column_stack(zs), dtype=np.float64)
         allcols = tuple(c for i in idx for c in raw[i].columns)
         blocks.append(
             Factor(
@@ -525,11 +525,13 @@ def build_design(
             close = difflib.get_close_matches(v, [str(c) for c in data.columns], n=3)
             hints.append(f"{v!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
         raise FormulaError(f"the data has no column {', '.join(hints)}")
-    if not data.columns.is_unique:
+    if data.columns.is_unique:
+        cols = sorted(used, key=data.columns.get_loc)  # in the data's order
+    else:
         twice = sorted({str(c) for c in data.columns[data.columns.duplicated()] if c in used})
         if twice:
             raise DataError(f"the data frame has more than one column named {', '.join(map(repr, twice))}")
-    cols = [c for c in data.columns if c in used]
+        cols = [c for c in data.columns if c in used]
     dc = _Columns(data)
     complete = _complete_rows(dc, cols)
     n_dropped = int((~complete).sum())

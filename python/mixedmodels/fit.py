@@ -17,9 +17,9 @@ from .optimize import (
     OptimResult,
     choose_method,
     gradient_check,
+    max_scaled_gradient,
     minimize_theta,
     moment_start,
-    scaled_gradient,
 )
 from .results import LmerResult
 
@@ -305,7 +305,7 @@ def criterion(ldl2: float, ldrx2: float, pwrss: float, n: int, p: int, reml: boo
 
 def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True, theta_scale=None) -> LmerResult:
     # L at theta; every estimate follows from it
-    ldl2, ldrx2, pwrss, beta, u, rxi = engine.estimates(theta)
+    ldl2, ldrx2, pwrss, beta, b, rxi = engine.estimates(theta)
     n, p = design.nobs, design.p
     fx = criterion(ldl2, ldrx2, pwrss, n, p, reml)
     sigma = math.sqrt(pwrss / (n - p if reml else n))
@@ -313,9 +313,8 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     bs = []
     off = 0
     for fac in design.factors:
-        ui = u[off : off + fac.nlev * fac.k].reshape(fac.nlev, fac.k)
+        bs.append(b[off : off + fac.nlev * fac.k].reshape(fac.nlev, fac.k))
         off += fac.nlev * fac.k
-        bs.append(ui @ fac.t_matrix(theta).T)
     deviance = fx if not reml else criterion(ldl2, ldrx2, pwrss, n, p, False)
     # lme4's isSingular on theta, measured on unit-scale columns (so rescaling a covariate does
     # not make a fit singular); identical to lme4's for columns of ordinary scale
@@ -323,9 +322,7 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
     on_diag = design.theta_lower == 0.0
     singular = bool((on_diag & (unit < SINGULAR_TOL)).any())
     messages = []
-    free = ~(on_diag & (theta <= 0.0))
-    sg = scaled_gradient(grad, hdiag)
-    max_grad = float(np.max(sg[free])) if free.any() else 0.0
+    max_grad = max_scaled_gradient(grad, hdiag, ~(on_diag & (theta <= 0.0)))
     converged = check and not opt.hit_maxeval and max_grad < GRADIENT_TOL
     if not check:
         pass
@@ -369,6 +366,5 @@ def _result(design, engine, theta, opt, grad, hdiag, reml, data_name, check=True
         messages=tuple(messages),
         data_name=data_name,
         _b=tuple(bs),
-        _blocks=engine.describe(),
         _engine=engine,
     )

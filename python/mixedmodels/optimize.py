@@ -4,6 +4,7 @@ COBYQA (expensive ones), then a derivative check."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ __all__ = [
     "choose_method",
     "gradient_check",
     "minimize_theta",
-    "scaled_gradient",
+    "max_scaled_gradient",
 ]
 
 METHODS = ("bobyqa", "cobyqa")
@@ -266,12 +267,21 @@ def gradient_check(
     return f.engine.derivative_check(x, lower, fx, f.reml, h)
 
 
-def scaled_gradient(g: np.ndarray, hess_diag: np.ndarray) -> np.ndarray:
-    """lme4's convergence measure per parameter: the smaller of |gradient| and the gradient scaled
-    by the curvature (here the Hessian's diagonal)."""
-    a = np.abs(g)
-    curved = hess_diag > 0  # False for nan (one-sided differences)
-    return np.minimum(a / np.sqrt(np.where(curved, hess_diag, 1.0)), a)
+def max_scaled_gradient(g: np.ndarray, hess_diag: np.ndarray, free: np.ndarray) -> float:
+    """lme4's convergence measure: over the free parameters, the largest of the smaller of |gradient|
+    and the gradient scaled by the curvature (the Hessian's diagonal, where positive); 0 if none.
+
+    Examples
+    --------
+    >>> max_scaled_gradient(np.array([0.1, 4.0]), np.array([4.0, np.nan]), np.array([True, False]))
+    0.05
+    """
+    worst = 0.0
+    for gi, hi, fi in zip(g.tolist(), hess_diag.tolist(), free.tolist(), strict=True):
+        if fi:
+            a = abs(gi)
+            worst = max(worst, min(a / math.sqrt(hi), a) if hi > 0 else a)
+    return worst
 
 
 def moment_start(design, engine) -> np.ndarray:

@@ -42,15 +42,20 @@ class LmerResult:
     messages: tuple[str, ...]
     data_name: str | None
     _b: tuple[np.ndarray, ...] = field(repr=False)  # per factor (engine order): nlev x k
-    _blocks: str = field(repr=False, default="")  # the engine's block layout
     _engine: object = field(repr=False, compare=False, default=None)  # the fit's engine, for _condcov
 
     def __getstate__(self) -> dict:
         self._condcov  # noqa: B018 (computed now: the engine is not pickled)
+        self._blocks  # noqa: B018
         state = self.__dict__.copy()
         state.pop("_inference", None)  # holds a C++ engine; rebuilt on demand
         state["_engine"] = None
         return state
+
+    @cached_property
+    def _blocks(self) -> str:
+        """The engine's block layout (``Engine.describe``)."""
+        return (self._engine if self._engine is not None else self.design.make_engine()).describe()
 
     @cached_property
     def _condcov(self) -> tuple[np.ndarray, ...]:
