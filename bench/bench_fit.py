@@ -179,6 +179,8 @@ def _fmt_t(r: dict, key: str = "end_to_end_s") -> str:
     if "error" in r:
         return "error"
     v = r[key]
+    if v < 1e-3:
+        return f"{v * 1e3:.2f} ms"
     return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
 
 
