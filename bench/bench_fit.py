@@ -233,7 +233,7 @@ def main() -> None:
         mem = " / ".join(f"{x['peak_mb']:.0f}" if "peak_mb" in x else "-" for x in (ours, sm, r))
         print(
             f"| {name} | {_fmt_t(ours, 'fit_s')} | {_fmt_t(ours)} | "
-            f"{ours['n_evals']} ({ours['s_per_eval'] * 1e3:.2f}) | "
+            f"{ours['n_evals']} ({ours['s_per_eval'] * 1e3:.3g}) | "
             f"{_fmt_t(sm)} | {_fmt_t(r)} | {_ratio(sm, ours)} | {_ratio(r, ours)} | {mem} |",
             flush=True,
         )
