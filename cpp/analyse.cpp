@@ -74,7 +74,6 @@ void Engine::analyse(double dense_threshold) {
             if (sparse) {
                 b.kind = Kind::Sparse;
                 b.s = pat;
-                b.s.index_rows();
             } else {
                 make_dense(b, static_cast<int64_t>(nlev[c]) * k[c], static_cast<int64_t>(nlev[j]) * k[j],
                            "(" + std::to_string(c) + ", " + std::to_string(j) + ")");

@@ -29,11 +29,6 @@ struct SparseBlock {
     const double* blk(int64_t idx) const { return v.data() + idx * bsz(); }
     // Index of the block at (row level, column level), or -1.
     int64_t find(int row, int col) const;
-    // Row-wise index of the same blocks (built by index_rows()): the blocks of row level r are
-    // byrow[rowptr[r] .. rowptr[r + 1]), in column order, with their columns in bycol.
-    std::vector<int64_t> rowptr, byrow;
-    std::vector<int> bycol;
-    void index_rows();
 };
 
 // Column-major nrow x ncol.

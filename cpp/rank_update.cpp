@@ -1,6 +1,7 @@
 // target(c, j) -= L(c, i) L(j, i)^T for an earlier block column i. On the diagonal (c == j) the
 // two sources are the same block and only the lower triangle of a dense target is formed.
 #include <algorithm>
+#include <vector>
 
 #include "blas.hpp"
 #include "engine.hpp"
@@ -12,18 +13,25 @@ namespace {
 
 void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
-    if (kr == 1 && kjr == 1 && ki == 1 && !lj.rowptr.empty()) {
-        // Scalar random effects (crossed intercepts), the common case. One target column at a time
-        // (row rb of lj), so the scattered updates stay within one column of t, in cache.
-        for (int rb = 0; rb < lj.nrowlev; ++rb) {
-            double* tc = &t(0, rb);
-            for (int64_t e = lj.rowptr[rb]; e < lj.rowptr[rb + 1]; ++e) {
-                const int col = lj.bycol[e];
-                const double vb = lj.v[lj.byrow[e]];
-                // on the diagonal lc == lj and its rows are sorted: start at row rb itself
-                const int64_t a0 = diagonal ? lj.byrow[e] : lc.colptr[col];
-                const int64_t a1 = lc.colptr[col + 1];
-                for (int64_t a = a0; a < a1; ++a) tc[lc.rowlev[a]] -= lc.v[a] * vb;
+    if (kr == 1 && kjr == 1 && ki == 1) {
+        // Scalar random effects (crossed intercepts), the common case: t(ra, rb) -= lc(ra, col) lj(rb, col)
+        // for every column col. The target is taken in slabs of whole columns small enough to stay in
+        // cache (65,536 entries, 512 KB); per slab, each source column is read once from where its lj rows enter the
+        // slab (a cursor per column: rows are sorted), and its lc rows are updated against each of them.
+        const int slab = std::max(1, static_cast<int>(65536 / std::max(1, t.nrow)));
+        std::vector<int64_t> cursor(lj.colptr.begin(), lj.colptr.end() - 1);
+        for (int rb0 = 0; rb0 < lj.nrowlev; rb0 += slab) {
+            const int rb1 = std::min(lj.nrowlev, rb0 + slab);
+            for (int col = 0; col < lj.ncollev; ++col) {
+                const int64_t b1 = lj.colptr[col + 1], a1 = lc.colptr[col + 1];
+                int64_t b = cursor[col];
+                for (; b < b1 && lj.rowlev[b] < rb1; ++b) {
+                    double* __restrict__ tc = &t(0, lj.rowlev[b]);
+                    const double vb = lj.v[b];
+                    // on the diagonal lc == lj and its rows are sorted: start at row rb itself
+                    for (int64_t a = diagonal ? b : lc.colptr[col]; a < a1; ++a) tc[lc.rowlev[a]] -= lc.v[a] * vb;
+                }
+                cursor[col] = b;
             }
         }
         return;
