@@ -14,10 +14,11 @@ namespace {
 void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
     if (kr == 1 && kjr == 1 && ki == 1) {
-        // Scalar random effects (crossed intercepts), the common case: t(ra, rb) -= lc(ra, col) lj(rb, col)
-        // for every column col. The target is taken in slabs of whole columns small enough to stay in
-        // cache (65,536 entries, 512 KB); per slab, each source column is read once from where its lj rows enter the
-        // slab (a cursor per column: rows are sorted), and its lc rows are updated against each of them.
+        // Scalar random effects (crossed intercepts), the common case:
+        // t(ra, rb) -= lc(ra, col) lj(rb, col) for every column col. The target is taken in slabs of
+        // whole columns that stay in cache (65,536 entries, 512 KB); per slab, each source column is
+        // read once from where its lj rows enter the slab (a cursor per column: rows are sorted), and
+        // its lc rows are updated against each of them.
         const int slab = std::max(1, static_cast<int>(65536 / std::max(1, t.nrow)));
         std::vector<int64_t> cursor(lj.colptr.begin(), lj.colptr.end() - 1);
         for (int rb0 = 0; rb0 < lj.nrowlev; rb0 += slab) {
