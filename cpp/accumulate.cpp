@@ -187,4 +187,19 @@ int64_t Engine::qtotal() const {
     return q;
 }
 
+std::vector<double> Engine::column_sumsq() const {
+    std::vector<double> out;
+    for (int f = 0; f < nf; ++f) {
+        const UBDBlock& d = A[tri(f, f)].u;
+        for (int a = 0; a < d.k; ++a) {
+            double s = 0.0;
+            for (int l = 0; l < d.nlev; ++l) s += d.at(l)[a + a * d.k];
+            out.push_back(s);
+        }
+    }
+    const DenseBlock& xx = A[tri(nf, nf)].d;
+    for (int m = 0; m < p; ++m) out.push_back(xx(m, m));
+    return out;
+}
+
 }  // namespace mm

@@ -56,6 +56,10 @@ public:
     // Starting theta from moments of the OLS residuals (start.cpp); intercept_col[f] is the
     // column of factor f that is its intercept, or -1. Leaves L at theta = 0.
     std::vector<double> moment_start(const std::vector<int>& intercept_col);
+    // b = Lambda(theta) u for spherical u (engine order, level by level), at the current theta.
+    std::vector<double> lambda_times(const std::vector<double>& u) const;
+    // Sums of squares of the model's columns from A's diagonal: each factor's Z columns, then X's.
+    std::vector<double> column_sumsq() const;
     // After update(): (R_X^T R_X)^{-1} = vcov(beta) / sigma^2, p x p (symmetric, so either order).
     std::vector<double> rx_inverse_crossprod() const;
     // After update(): per factor, nlev x k x k diagonal blocks of (L_ZZ L_ZZ^T)^{-1}.

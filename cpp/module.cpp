@@ -310,22 +310,7 @@ PYBIND11_MODULE(_core, m) {
                     c = e.update(th.data());
                     e.solve(beta, u);
                     rxi = e.rx_inverse_crossprod();
-                    // b = Lambda u: per factor and level, T u_l (T lower triangular, column-major)
-                    std::vector<double> ul;
-                    size_t off = 0;
-                    for (int f = 0; f < e.nf; ++f) {
-                        const int kf = e.k[f];
-                        const double* t = e.T.data() + e.toff[f];
-                        ul.resize(kf);
-                        for (int l = 0; l < e.nlev[f]; ++l, off += kf) {
-                            std::copy(u.begin() + off, u.begin() + off + kf, ul.begin());
-                            for (int a = 0; a < kf; ++a) {
-                                double s = 0.0;
-                                for (int m = 0; m <= a; ++m) s += t[a + m * kf] * ul[m];
-                                u[off + a] = s;
-                            }
-                        }
-                    }
+                    u = e.lambda_times(u);
                 }
                 py::array_t<double> v({static_cast<py::ssize_t>(e.p), static_cast<py::ssize_t>(e.p)});
                 std::copy(rxi.begin(), rxi.end(), v.mutable_data());
@@ -431,20 +416,7 @@ PYBIND11_MODULE(_core, m) {
             "Copies of A's per-factor diagonal blocks (nlev, k, k), [X y] rows (p+1, nlev*k) and [X y] block.")
         .def(
             "column_sumsq",
-            [](const Engine& e) {
-                std::vector<double> out;
-                for (int f = 0; f < e.nf; ++f) {
-                    const mm::UBDBlock& u = e.A[mm::tri(f, f)].u;
-                    for (int a = 0; a < u.k; ++a) {
-                        double s = 0.0;
-                        for (int l = 0; l < u.nlev; ++l) s += u.at(l)[a + a * u.k];
-                        out.push_back(s);
-                    }
-                }
-                const mm::DenseBlock& xxb = e.A[mm::tri(e.nf, e.nf)].d;
-                for (int m = 0; m < e.p; ++m) out.push_back(xxb(m, m));
-                return to_array(out);
-            },
+            [](const Engine& e) { return to_array(e.column_sumsq()); },
             "Sums of squares of the model's columns, from A's diagonal: each factor's random-effects columns "
             "(engine order), then X's.")
         .def(

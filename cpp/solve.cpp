@@ -136,6 +136,24 @@ void left_solve(DenseBlock& y, const Block& d) {
 
 }  // namespace
 
+std::vector<double> Engine::lambda_times(const std::vector<double>& u) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (static_cast<int64_t>(u.size()) != qtotal()) throw InvalidInput("u must have one entry per random effect");
+    std::vector<double> b(u.size());
+    size_t off = 0;
+    for (int f = 0; f < nf; ++f) {
+        const int kf = k[f];
+        const double* t = T.data() + toff[f];  // lower triangular, column-major
+        for (int l = 0; l < nlev[f]; ++l, off += kf)
+            for (int a = 0; a < kf; ++a) {
+                double s = 0.0;
+                for (int m = 0; m <= a; ++m) s += t[a + m * kf] * u[off + m];
+                b[off + a] = s;
+            }
+    }
+    return b;
+}
+
 std::vector<double> Engine::rx_inverse_crossprod() const {
     std::lock_guard<std::mutex> lock(mu_);
     const DenseBlock& xy = lxy();
