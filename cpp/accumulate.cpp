@@ -24,17 +24,26 @@ void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t*
     }
     s.colptr.assign(static_cast<size_t>(ncollev) + 1, 0);
     s.rowlev.clear();
+    rowblk.resize(n);
+    std::vector<int> seen(static_cast<size_t>(nrowlev), -1);  // the last column each row level occurred in
+    std::vector<int64_t> slot(static_cast<size_t>(nrowlev), 0);  // its block's index in that column
     std::vector<int> rows;
     for (int c = 0; c < ncollev; ++c) {
         rows.clear();
-        for (int64_t t = start[c]; t < start[c + 1]; ++t) rows.push_back(rcodes[order[t]]);
+        for (int64_t t = start[c]; t < start[c + 1]; ++t) {
+            const int r = rcodes[order[t]];
+            if (seen[r] != c) {
+                seen[r] = c;
+                rows.push_back(r);
+            }
+        }
         std::sort(rows.begin(), rows.end());
-        rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        const int64_t base = static_cast<int64_t>(s.rowlev.size());
         s.rowlev.insert(s.rowlev.end(), rows.begin(), rows.end());
         s.colptr[c + 1] = static_cast<int64_t>(s.rowlev.size());
+        for (size_t e = 0; e < rows.size(); ++e) slot[rows[e]] = base + static_cast<int64_t>(e);
+        for (int64_t t = start[c]; t < start[c + 1]; ++t) rowblk[order[t]] = slot[rcodes[order[t]]];
     }
-    rowblk.resize(n);
-    for (int64_t i = 0; i < n; ++i) rowblk[i] = s.find(rcodes[i], ccodes[i]);
 }
 
 }  // namespace
