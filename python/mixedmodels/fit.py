@@ -17,6 +17,7 @@ from .optimize import (
     OptimResult,
     choose_method,
     gradient_check,
+    initial_step,
     max_scaled_gradient,
     minimize_theta,
     moment_start,
@@ -195,7 +196,7 @@ def fit_design(
     step = None
     if start is None:
         x0 = moment_start(work, work_engine)
-        step = np.maximum(0.5 * np.abs(x0), 0.1)
+        step = initial_step(x0)
     elif isinstance(start, str) and start == "lme4":
         x0 = _default_start(design)
     else:

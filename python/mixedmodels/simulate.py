@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .optimize import EngineCriterion, choose_method, minimize_theta
+from .optimize import EngineCriterion, choose_method, initial_step, minimize_theta
 
 __all__ = ["refit_parameters", "sample_groups", "simulate"]
 
@@ -63,7 +63,7 @@ def refit_parameters(design, y: np.ndarray, reml: bool, theta0: np.ndarray):
     """Fit the same structure to a new response and return (theta, sigma, beta, n_evals) only."""
     eng = _core.Engine(np.ascontiguousarray(y, dtype=float), design.x, design.engine_factors())
     f = EngineCriterion(eng, reml)
-    step = np.maximum(0.5 * np.abs(theta0), 0.1)
+    step = initial_step(theta0)
     opt = minimize_theta(f, theta0, design.theta_lower, method=choose_method(eng.update_flops()), step=step)
     ldl2, ldrx2, pwrss = eng.update(opt.theta)
     beta, _ = eng.solve()
