@@ -222,6 +222,7 @@ def minimize_theta(
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
     zero, a correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts
     from there, so near-singular fits reach the boundary optimum that lme4's default settings can miss.
+    The exact boundary point is kept when the restart finds nothing lower by more than 1e-10 relative.
 
     Examples
     --------
@@ -253,13 +254,14 @@ def minimize_theta(
         xb[near] = 0.0
         fb = f(xb)
         total += 1
-        if fb <= fx + 1e-10 * max(1.0, abs(fx)):
+        tol = 1e-10 * max(1.0, abs(fx))
+        if fb <= fx + tol:
             x2, f2, n2, message2, hit2 = run(xb, maxeval - total, np.maximum(np.abs(xb) * 0.01, 1e-4))
             total += n2
-            if f2 <= min(fb, fx):
-                x, fx, message, hit = x2, f2, message2, hit2
-            elif fb <= fx:
+            if fb <= fx and fb <= f2 + tol:  # the exact boundary, as good as any point the restart found
                 x, fx = xb, fb
+            elif f2 <= fx:
+                x, fx, message, hit = x2, f2, message2, hit2
     return OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit)
 
 
