@@ -45,6 +45,16 @@ def test_covariate_scale_does_not_matter(fits, base, factor):
     assert m.converged
 
 
+def test_bootstrap_does_not_depend_on_covariate_scale(fits, base):
+    """Bootstrap refits optimise on the same unit-scale columns as the fit: with Days in millionths
+    the replicates are those of the unscaled model, rescaled (they were ~10 % off before)."""
+    df = fits.data("sleepstudy").assign(Days=lambda d: d["Days"] * 1e6)
+    scaled = mm.lmer(SLEEP, df).bootstrap(nsim=20, seed=7)
+    ref = base.bootstrap(nsim=20, seed=7)
+    scaled[[".sig03", "Days"]] *= 1e6
+    np.testing.assert_allclose(scaled.to_numpy(), ref.to_numpy(), rtol=2e-3, atol=1e-4)
+
+
 def test_objective_shifts_exactly_with_response_scale(fits, base):
     df = fits.data("sleepstudy").assign(Reaction=lambda d: d["Reaction"] * 1e9)
     m = mm.lmer(SLEEP, df)

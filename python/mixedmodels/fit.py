@@ -175,9 +175,6 @@ def fit_design(
     """Fit a prepared `Design` (what `lmer` and `fit_arrays` call). ``progress``: a line on stderr
     with the evaluations so far, at most twice a second (True), a callable taking (evaluations,
     best criterion), or None/False for none."""
-    # Columns of extreme scale (random-effects columns make theta tiny or huge; fixed-effects
-    # columns make the factorisation imprecise) are scaled to unit size for the optimisation:
-    # theta_scaled = theta * d_row, and the REML criterion only shifts by a constant.
     if optimizer not in ("auto", *METHODS):
         raise ValueError(f"optimizer must be 'auto', {', '.join(map(repr, METHODS))}; got {optimizer!r}")
     if design.nobs - design.p < design.ntheta + 1:
@@ -186,13 +183,7 @@ def fit_design(
             f"{design.p} fixed effects, fewer than the {design.ntheta + 1} variance parameters to estimate "
             f"({', '.join(design.theta_names)} and the residual SD): they are not identifiable"
         )
-    engine = design.make_engine()
-    scales = _scales(design, engine)
-    work, work_engine, scale = design, engine, None
-    if scales is not None:  # optimise on unit-scale columns; report from the engine on the data's scale
-        work = _scaled_design(design, *scales)
-        work_engine = work.make_engine()
-        scale = _theta_scale(design, scales[0])
+    engine, work, work_engine, scale = working_engines(design)
     step = None
     if start is None:
         x0 = moment_start(work, work_engine)
@@ -227,6 +218,21 @@ def fit_design(
     grad, hdiag = gradient_check(criterion_f, opt.theta, design.theta_lower, opt.fun)
     theta = opt.theta if scale is None else opt.theta / scale
     return _result(design, engine, theta, opt, grad, hdiag, reml, data_name, theta_scale=scale)
+
+
+def working_engines(design: Design):
+    """(engine, work, work_engine, theta_scale): the engine on the data's scale (for the results),
+    and the design and engine the optimiser works on: the same, or, when some columns are of extreme
+    scale, those columns scaled to unit size with ``theta_work = theta * theta_scale`` (else
+    theta_scale is None). Random-effects columns of extreme scale make theta tiny or huge and
+    fixed-effects columns make the factorisation imprecise; the REML criterion only shifts by a
+    constant."""
+    engine = design.make_engine()
+    scales = _scales(design, engine)
+    if scales is None:
+        return engine, design, engine, None
+    work = _scaled_design(design, *scales)
+    return engine, work, work.make_engine(), _theta_scale(design, scales[0])
 
 
 def _optimiser_progress(progress):

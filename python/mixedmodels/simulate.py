@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from . import _core
 from .optimize import EngineCriterion, choose_method, initial_step, minimize_theta
 
 __all__ = ["refit_parameters", "sample_groups", "simulate"]
@@ -60,16 +59,21 @@ def sample_groups(m, n: int, seed=None, group: str | None = None) -> pd.DataFram
 
 
 def refit_parameters(design, y: np.ndarray, reml: bool, theta0: np.ndarray):
-    """Fit the same structure to a new response and return (theta, sigma, beta, n_evals) only."""
-    eng = _core.Engine(np.ascontiguousarray(y, dtype=float), design.x, design.engine_factors())
-    f = EngineCriterion(eng, reml)
-    step = initial_step(theta0)
-    opt = minimize_theta(f, theta0, design.theta_lower, method=choose_method(eng.update_flops()), step=step)
-    ldl2, ldrx2, pwrss = eng.update(opt.theta)
-    beta, _ = eng.solve()
+    """Fit the same structure to a new response and return (theta, sigma, beta, n_evals) only,
+    optimising on the same unit-scale columns as the fit (`fit.working_engines`)."""
+    from .fit import working_engines
+
+    engine, _, work_engine, scale = working_engines(dataclasses.replace(design, y=np.ascontiguousarray(y, dtype=float)))
+    x0 = theta0 if scale is None else theta0 * scale
+    f = EngineCriterion(work_engine, reml)
+    opt = minimize_theta(
+        f, x0, design.theta_lower, method=choose_method(work_engine.update_flops()), step=initial_step(x0)
+    )
+    theta = opt.theta if scale is None else opt.theta / scale
+    _, _, pwrss, beta, _, _ = engine.estimates(theta)
     n, p = design.nobs, design.p
     sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
-    return opt.theta, sigma, beta, opt.n_evals
+    return theta, sigma, beta, opt.n_evals
 
 
 def refit(m, new_y):
