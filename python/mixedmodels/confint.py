@@ -15,7 +15,7 @@ from scipy import optimize as sopt
 from scipy import stats
 
 from .exceptions import MixedModelsError
-from .fit import fit_design
+from .fit import _scales, _theta_scale, fit_design
 from .simulate import refit_parameters, simulate
 from .varpar import sdcor_bounds, sdcor_names, sdcor_to_theta, theta_to_sdcor
 
@@ -64,6 +64,11 @@ class _Profiler:
         self.vhat = theta_to_sdcor(d, self.ml.theta, self.ml.sigma)
         self.lo, self.hi = sdcor_bounds(d)
         self.base = self.ml.objective
+        # The inner optimisations run in the fit's unit-scale coordinates (fit.working_engines):
+        # theta * scale, and on the sd/cor scale each sd times its column's scale.
+        scales = _scales(d, self.engine)
+        self.theta_scale = np.ones(d.ntheta) if scales is None else _theta_scale(d, scales[0])
+        self.unit = np.append(np.where(d.theta_lower == 0.0, self.theta_scale, 1.0), 1.0)
 
     def dev_sdcor(self, v: np.ndarray) -> float:
         theta = sdcor_to_theta(self.design, v)
@@ -81,20 +86,36 @@ class _Profiler:
         return ldl2 + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
 
     @staticmethod
-    def _minimize(f, x0, lo, hi) -> tuple[float, np.ndarray]:
+    def _minimize(f, x0, lo, hi, unit) -> tuple[float, np.ndarray]:
+        """Minimise f over lo <= x <= hi from x0, working on x * unit (unit-scale coordinates)."""
         if x0.shape[0] == 0:
             return f(x0), x0
         opt = nlopt.opt(nlopt.LN_BOBYQA, x0.shape[0])
-        lo_ = np.where(np.isfinite(lo), lo, -1e300)
-        hi_ = np.where(np.isfinite(hi), hi, 1e300)
+        lo_ = np.where(np.isfinite(lo), lo * unit, -1e300)
+        hi_ = np.where(np.isfinite(hi), hi * unit, 1e300)
         opt.set_lower_bounds(lo_.tolist())
         opt.set_upper_bounds(hi_.tolist())
         opt.set_xtol_abs(1e-9)
         opt.set_ftol_abs(1e-10)
-        opt.set_initial_step(np.maximum(0.05 * np.abs(x0), 1e-3).tolist())
-        opt.set_min_objective(lambda x, g: f(np.asarray(x)))
-        x = opt.optimize(np.clip(x0, lo_, hi_).tolist())
-        return opt.last_optimum_value(), np.asarray(x)
+        start = np.clip(x0 * unit, lo_, hi_)
+        opt.set_initial_step(np.maximum(0.05 * np.abs(start), 1e-3).tolist())
+        best = [np.inf, start]
+
+        def fw(xw, _grad):
+            v = f(np.asarray(xw) / unit)
+            if v < best[0]:
+                best[0], best[1] = v, np.array(xw)
+            return v
+
+        opt.set_min_objective(fw)
+        try:
+            xw = np.asarray(opt.optimize(start.tolist()))
+            fx = opt.last_optimum_value()
+        except nlopt.RoundoffLimited:  # no progress possible at double precision: the best point seen
+            fx, xw = best
+        if best[0] < fx:
+            fx, xw = best
+        return fx, xw / unit
 
     def zeta_var(self, i: int, val: float, warm: dict) -> float:
         """Signed root of the profiled deviance increase. The inner problem is not convex (a
@@ -110,7 +131,7 @@ class _Profiler:
 
         best = (np.inf, None)
         for x0 in ([warm[i]] if i in warm else []) + [self.vhat[free]]:
-            dev, x = self._minimize(f, x0, self.lo[free], self.hi[free])
+            dev, x = self._minimize(f, x0, self.lo[free], self.hi[free], self.unit[free])
             if dev < best[0]:
                 best = (dev, x)
         warm[i] = best[1]
@@ -119,7 +140,9 @@ class _Profiler:
     def zeta_beta(self, j: int, b: float, warm: dict) -> float:
         d = self.design
         x0 = warm.get(("b", j), self.ml.theta)
-        dev, x = self._minimize(lambda th: self.dev_beta(th, j, b), x0, d.theta_lower, np.full(x0.shape, np.inf))
+        dev, x = self._minimize(
+            lambda th: self.dev_beta(th, j, b), x0, d.theta_lower, np.full(x0.shape, np.inf), self.theta_scale
+        )
         warm[("b", j)] = x
         return np.sign(b - self.ml.fixef.iloc[j]) * np.sqrt(max(dev - self.base, 0.0))
 
@@ -158,17 +181,22 @@ def _profile(m, level: float) -> pd.DataFrame:
     rows = {}
     for i, name in enumerate(names):
         warm: dict = {}
-        c = pr.vhat[i]
+        u = pr.unit[i]  # profiled on the unit scale: value * u
+        c = pr.vhat[i] * u
         is_cor = pr.lo[i] == -1.0
         step = 0.1 if is_cor else max(0.2 * abs(c), 1e-3)
-        lo, hi = _interval(lambda v, i=i, warm=warm: pr.zeta_var(i, v, warm), c, step, pr.lo[i], pr.hi[i], z)
-        rows[name] = (lo, hi)
+        lo, hi = _interval(
+            lambda w, i=i, u=u, warm=warm: pr.zeta_var(i, w / u, warm), c, step, pr.lo[i] * u, pr.hi[i] * u, z
+        )
+        rows[name] = (lo / u, hi / u)
     for j, name in enumerate(pr.ml.fixef.index):
         warm = {}
         c = pr.ml.fixef.iloc[j]
-        step = float(pr.ml.fixef_se.iloc[j])
-        lo, hi = _interval(lambda b, j=j, warm=warm: pr.zeta_beta(j, b, warm), c, step, -np.inf, np.inf, z)
-        rows[name] = (lo, hi)
+        se = float(pr.ml.fixef_se.iloc[j]) or 1.0  # profiled in standard errors from the estimate
+        lo, hi = _interval(
+            lambda t, j=j, c=c, se=se, warm=warm: pr.zeta_beta(j, c + t * se, warm), 0.0, 1.0, -np.inf, np.inf, z
+        )
+        rows[name] = (c + lo * se, c + hi * se)
     cols = _columns(level)
     return pd.DataFrame(rows, index=cols).T
 
