@@ -77,6 +77,18 @@ def test_profile_confint_does_not_depend_on_covariate_scale(base, days_in_millio
     np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("factor", [1e9, 1e-9])
+def test_inference_does_not_depend_on_response_scale(fits, base, factor):
+    """sigma's numerical steps are relative to its estimate (with Reaction in billionths the df
+    came out 0.006 and the profile intervals were wrong)."""
+    m = mm.lmer(SLEEP, fits.data("sleepstudy").assign(Reaction=lambda d: d["Reaction"] * factor))
+    np.testing.assert_allclose(m.coef_table()["df"], base.coef_table()["df"], rtol=1e-5)
+    a = base.confint(method="profile")
+    b = m.confint(method="profile")
+    b.loc[[".sig01", ".sig03", ".sigma", "(Intercept)", "Days"]] /= factor
+    np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-6)
+
+
 def test_objective_shifts_exactly_with_response_scale(fits, base):
     df = fits.data("sleepstudy").assign(Reaction=lambda d: d["Reaction"] * 1e9)
     m = mm.lmer(SLEEP, df)

@@ -64,11 +64,13 @@ class _Profiler:
         self.vhat = theta_to_sdcor(d, self.ml.theta, self.ml.sigma)
         self.lo, self.hi = sdcor_bounds(d)
         self.base = self.ml.objective
-        # The inner optimisations run in the fit's unit-scale coordinates (fit.working_engines):
-        # theta * scale, and on the sd/cor scale each sd times its column's scale.
+        # The optimisations run in unit-scale coordinates: theta times its column's scale (as in
+        # fit.working_engines); on the sd/cor scale each sd times its column's scale over sigma's
+        # estimate, and sigma over its estimate (correlations as they are).
         scales = _scales(d, self.engine)
         self.theta_scale = np.ones(d.ntheta) if scales is None else _theta_scale(d, scales[0])
-        self.unit = np.append(np.where(d.theta_lower == 0.0, self.theta_scale, 1.0), 1.0)
+        s = self.ml.sigma if self.ml.sigma > 0 else 1.0
+        self.unit = np.append(np.where(d.theta_lower == 0.0, self.theta_scale / s, 1.0), 1.0 / s)
 
     def dev_sdcor(self, v: np.ndarray) -> float:
         theta = sdcor_to_theta(self.design, v)

@@ -24,34 +24,41 @@ class Inference:
         self.m = model
         d = model.design
         self._engine = d.make_engine()
-        # Derivatives are taken in the fit's unit-scale coordinates (theta * scale; see
-        # fit.working_engines), where the numerical steps mean the same for every parameter: on the
-        # data's scale a covariate in millionths makes its theta ~1e-6 and the steps meaningless.
+        # Derivatives are taken in unit-scale coordinates, where the numerical steps mean the same
+        # for every parameter: theta times its column's scale (fit.working_engines) and sigma over
+        # its estimate. On the data's scale a covariate in millionths makes its theta ~1e-6, and a
+        # response in billionths sigma ~1e-8, and fixed-size steps meaningless.
         from .fit import _scales, _theta_scale
 
         scales = _scales(d, self._engine)
         self._theta_scale = np.ones(d.ntheta) if scales is None else _theta_scale(d, scales[0])
-        self.varpar = np.append(model.theta * self._theta_scale, model.sigma)
+        self._sigma_scale = model.sigma if model.sigma > 0 else 1.0
+        self.varpar = np.append(model.theta * self._theta_scale, 1.0 if model.sigma > 0 else 0.0)
+
+    def _theta_sigma(self, vp: np.ndarray) -> tuple[np.ndarray, float]:
+        return np.ascontiguousarray(vp[:-1] / self._theta_scale), float(vp[-1]) * self._sigma_scale
 
     # ---------------------------------------------------------------- (theta, sigma) functions
     def deviance_vp(self, vp: np.ndarray) -> float:
-        """(RE)ML deviance as a function of (theta * scale, sigma), beta profiled (lmerTest's devfun_vp)."""
+        """(RE)ML deviance at unit-scale (theta, sigma), beta profiled (lmerTest's devfun_vp)."""
         d = self.m.design
         n, p = d.nobs, d.p
-        ldl2, ldrx2, pwrss = self._engine.update(np.ascontiguousarray(vp[:-1] / self._theta_scale))
-        s2 = vp[-1] ** 2
+        theta, sigma = self._theta_sigma(vp)
+        ldl2, ldrx2, pwrss = self._engine.update(theta)
+        s2 = sigma**2
         if self.m.reml:
             return ldl2 + ldrx2 + pwrss / s2 + (n - p) * np.log(2 * np.pi * s2)
         return ldl2 + pwrss / s2 + n * np.log(2 * np.pi * s2)
 
     def vcov_vp(self, vp: np.ndarray) -> np.ndarray:
-        """vcov(beta) = sigma^2 (R_X' R_X)^{-1} at (theta * scale, sigma)."""
-        self._engine.update(np.ascontiguousarray(vp[:-1] / self._theta_scale))
-        return vp[-1] ** 2 * self._engine.rx_inverse_crossprod()
+        """vcov(beta) = sigma^2 (R_X' R_X)^{-1} at unit-scale (theta, sigma)."""
+        theta, sigma = self._theta_sigma(vp)
+        self._engine.update(theta)
+        return sigma**2 * self._engine.rx_inverse_crossprod()
 
     @cached_property
     def vcov_varpar(self) -> np.ndarray:
-        """Asymptotic covariance of (theta * scale, sigma): 2 H^{-1}, H the Hessian of the deviance."""
+        """Asymptotic covariance of unit-scale (theta, sigma): 2 H^{-1}, H the Hessian of the deviance."""
         h = hessian(self.deviance_vp, self.varpar, d=1e-1, eps=1e-4)
         h = (h + h.T) / 2
         try:
@@ -61,7 +68,7 @@ class Inference:
 
     @cached_property
     def jac_vcov(self) -> np.ndarray:
-        """d vcov(beta) / d (theta * scale, sigma): array (p, p, m)."""
+        """d vcov(beta) / d unit-scale (theta, sigma): array (p, p, m)."""
         return jacobian(self.vcov_vp, self.varpar, d=1e-1, eps=1e-4)
 
     # ---------------------------------------------------------------- Satterthwaite
