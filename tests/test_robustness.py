@@ -77,6 +77,18 @@ def test_profile_confint_does_not_depend_on_covariate_scale(base, days_in_millio
     np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-6)
 
 
+def test_kenward_roger_does_not_depend_on_covariate_scale(fits):
+    """The variance parameters' information matrix is inverted on its correlation scale (with ses in
+    hundred-thousandths its slope variance's eigenvalue fell under an absolute cut-off, and ses' df
+    came out 10,516 instead of 148)."""
+    hsb = fits.data("hsb")
+    a = fits.fit("mAch ~ ses + (ses | school)", "hsb").coef_table(ddf="kenward-roger")
+    b = mm.lmer("mAch ~ ses + (ses | school)", hsb.assign(ses=lambda d: d["ses"] * 1e-5)).coef_table(
+        ddf="kenward-roger"
+    )
+    np.testing.assert_allclose(b["df"], a["df"], rtol=1e-5)
+
+
 @pytest.mark.parametrize("factor", [1e9, 1e-9])
 def test_inference_does_not_depend_on_response_scale(fits, base, factor):
     """sigma's numerical steps are relative to its estimate (with Reaction in billionths the df

@@ -224,6 +224,19 @@ def _components(design) -> list[np.ndarray]:
     return np.split(order, splits)
 
 
+def _scaled_inverse(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric information matrix, taken on its correlation scale so that the test
+    for (near) singularity does not depend on the parameters' units (a covariate in hundred-
+    thousandths scales one variance's information by 1e-20); a pseudo-inverse when singular."""
+    dg = np.diag(a)
+    if not np.all(dg > 0):
+        return np.linalg.pinv(a)
+    dsc = np.outer(1 / np.sqrt(dg), 1 / np.sqrt(dg))
+    a_s = a * dsc
+    ev = np.linalg.eigvalsh(a_s)
+    return (np.linalg.inv(a_s) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(a_s)) * dsc
+
+
 class _KenwardRoger:
     """pbkrtest's adjusted covariance of beta and the quantities for its df. The marginal
     covariance Sigma = sum_i gamma_i G_i is block diagonal over independent row sets, so every
@@ -299,8 +312,7 @@ class _KenwardRoger:
                 ie2[i, j] = ie2[j, i] = (
                     ktr[i, j] - 2 * float(np.sum(phi * qq[i, j])) + float(np.sum(phi_pi * (pp[j] @ phi)))
                 )
-        ev = np.linalg.eigvalsh(ie2)
-        ww = 2 * (np.linalg.inv(ie2) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(ie2))
+        ww = 2 * _scaled_inverse(ie2)
         uu = np.zeros_like(phi)
         for i in range(ng - 1):
             for j in range(i + 1, ng):
