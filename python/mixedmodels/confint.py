@@ -8,7 +8,6 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-import nlopt
 import numpy as np
 import pandas as pd
 from scipy import optimize as sopt
@@ -16,6 +15,7 @@ from scipy import stats
 
 from .exceptions import MixedModelsError
 from .fit import _scales, _theta_scale, fit_design
+from .optimize import _bobyqa
 from .simulate import refit_parameters, simulate
 from .varpar import sdcor_bounds, sdcor_names, sdcor_to_theta, theta_to_sdcor
 
@@ -92,32 +92,12 @@ class _Profiler:
         """Minimise f over lo <= x <= hi from x0, working on x * unit (unit-scale coordinates)."""
         if x0.shape[0] == 0:
             return f(x0), x0
-        opt = nlopt.opt(nlopt.LN_BOBYQA, x0.shape[0])
-        lo_ = np.where(np.isfinite(lo), lo * unit, -1e300)
-        hi_ = np.where(np.isfinite(hi), hi * unit, 1e300)
-        opt.set_lower_bounds(lo_.tolist())
-        opt.set_upper_bounds(hi_.tolist())
-        opt.set_xtol_abs(1e-9)
-        opt.set_ftol_abs(1e-10)
+        lo_, hi_ = lo * unit, hi * unit
         start = np.clip(x0 * unit, lo_, hi_)
-        opt.set_initial_step(np.maximum(0.05 * np.abs(start), 1e-3).tolist())
-        best = [np.inf, start]
-
-        def fw(xw, _grad):
-            v = f(np.asarray(xw) / unit)
-            if v < best[0]:
-                best[0], best[1] = v, np.array(xw)
-            return v
-
-        opt.set_min_objective(fw)
-        try:
-            xw = np.asarray(opt.optimize(start.tolist()))
-            fx = opt.last_optimum_value()
-        except nlopt.RoundoffLimited:  # no progress possible at double precision: the best point seen
-            fx, xw = best
-        if best[0] < fx:
-            fx, xw = best
-        return fx, xw / unit
+        xw, fx, _, _ = _bobyqa(
+            lambda xw: f(np.asarray(xw) / unit), start, lo_, 1e-9, 1e-10, 0, np.maximum(0.05 * np.abs(start), 1e-3), hi_
+        )
+        return fx, np.asarray(xw) / unit
 
     def zeta_var(self, i: int, val: float, warm: dict) -> float:
         """Signed root of the profiled deviance increase. The inner problem is not convex (a

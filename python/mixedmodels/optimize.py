@@ -114,8 +114,11 @@ class _Tracked:
         return np.asarray(x, dtype=float), float(fx)
 
 
-def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
-    if isinstance(f, EngineCriterion) and native_bobyqa():
+def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None, upper=None):
+    """NLopt's BOBYQA from x0 within lower (and upper, if given) -> (x, f(x), evaluations, nlopt
+    result code), the best point seen when the optimiser stops somewhere worse; maxeval <= 0: no
+    limit. An `EngineCriterion` without upper bounds runs in C++ (`native_bobyqa`)."""
+    if upper is None and isinstance(f, EngineCriterion) and native_bobyqa():
         x, fx, n, code = f.engine.bobyqa(
             x0, lower, f.reml, nlopt.LN_BOBYQA, xtol, ftol, maxeval, None if step is None else np.asarray(step, float)
         )
@@ -125,6 +128,8 @@ def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
     n = x0.shape[0]
     opt = nlopt.opt(nlopt.LN_BOBYQA, n)
     opt.set_lower_bounds(lower.tolist())
+    if upper is not None:
+        opt.set_upper_bounds(upper.tolist())
     opt.set_xtol_abs(xtol)
     opt.set_ftol_abs(ftol)
     opt.set_maxeval(maxeval)
@@ -133,7 +138,7 @@ def _bobyqa(f, x0, lower, xtol, ftol, maxeval, step=None):
     obj = _Tracked(f, x0)
     opt.set_min_objective(obj)
     try:
-        x = opt.optimize(np.maximum(x0, lower).tolist())
+        x = opt.optimize((np.maximum(x0, lower) if upper is None else np.clip(x0, lower, upper)).tolist())
         code = opt.last_optimize_result()
         fx = opt.last_optimum_value()
     except nlopt.RoundoffLimited:  # no further progress possible at double precision: keep the best point
