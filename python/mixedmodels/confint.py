@@ -14,7 +14,7 @@ from scipy import optimize as sopt
 from scipy import stats
 
 from .exceptions import MixedModelsError
-from .fit import _scales, _theta_scale, fit_design
+from .fit import fit_design, unit_theta_scale
 from .optimize import _bobyqa
 from .simulate import refit_parameters, simulate
 from .varpar import sdcor_bounds, sdcor_names, sdcor_to_theta, theta_to_sdcor
@@ -67,8 +67,7 @@ class _Profiler:
         # The optimisations run in unit-scale coordinates: theta times its column's scale (as in
         # fit.working_engines); on the sd/cor scale each sd times its column's scale over sigma's
         # estimate, and sigma over its estimate (correlations as they are).
-        scales = _scales(d, self.engine)
-        self.theta_scale = np.ones(d.ntheta) if scales is None else _theta_scale(d, scales[0])
+        self.theta_scale = unit_theta_scale(d, self.engine)
         s = self.ml.sigma if self.ml.sigma > 0 else 1.0
         self.unit = np.append(np.where(d.theta_lower == 0.0, self.theta_scale / s, 1.0), 1.0 / s)
 

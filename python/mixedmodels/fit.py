@@ -235,6 +235,13 @@ def working_engines(design: Design):
     return engine, work, work.make_engine(), _theta_scale(design, scales[0])
 
 
+def unit_theta_scale(design: Design, engine) -> np.ndarray:
+    """theta_work / theta of `working_engines` for each theta entry (ones where no column is
+    rescaled): the unit-scale coordinates in which inference takes numerical steps."""
+    scales = _scales(design, engine)
+    return np.ones(design.ntheta) if scales is None else _theta_scale(design, scales[0])
+
+
 def _optimiser_progress(progress):
     """None, or a function of each criterion value that reports (evaluations, best) now and then."""
     if not progress:

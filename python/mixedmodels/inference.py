@@ -28,10 +28,9 @@ class Inference:
         # for every parameter: theta times its column's scale (fit.working_engines) and sigma over
         # its estimate. On the data's scale a covariate in millionths makes its theta ~1e-6, and a
         # response in billionths sigma ~1e-8, and fixed-size steps meaningless.
-        from .fit import _scales, _theta_scale
+        from .fit import unit_theta_scale
 
-        scales = _scales(d, self._engine)
-        self._theta_scale = np.ones(d.ntheta) if scales is None else _theta_scale(d, scales[0])
+        self._theta_scale = unit_theta_scale(d, self._engine)
         self._sigma_scale = model.sigma if model.sigma > 0 else 1.0
         self.varpar = np.append(model.theta * self._theta_scale, 1.0 if model.sigma > 0 else 0.0)
 
