@@ -706,8 +706,7 @@ def design_from_arrays(y: np.ndarray, x: np.ndarray, fixed_names: tuple[str, ...
     if len(fixed_names) != x.shape[1]:
         raise DataError(f"{len(fixed_names)} fixed-effect names for {x.shape[1]} columns of X")
     _check_finite(y, "y")
-    for j, nm in enumerate(fixed_names):
-        _check_finite(x[:, j], nm)
+    _check_finite_columns(x, fixed_names)
     if not terms:
         raise DataError("at least one random-effects term is needed")
     raw = []
@@ -734,8 +733,7 @@ def design_from_arrays(y: np.ndarray, x: np.ndarray, fixed_names: tuple[str, ...
             remap[used] = np.arange(len(used))
             codes = remap[codes]
             levels = levels[used]
-        for j, nm in enumerate(t.columns):
-            _check_finite(z[:, j], f"{nm} of {t.group}")
+        _check_finite_columns(z, [f"{nm} of {t.group}" for nm in t.columns])
         src = f"({' + '.join(t.columns)} | {t.group})"
         raw.append(_RawTerm(t.group, (t.group,), codes.astype(np.int32), levels, z, tuple(t.columns), src, "", None))
     _check_terms(raw, n)

@@ -52,17 +52,23 @@ class LmerResult:
         state["_engine"] = None
         return state
 
+    def _core_engine(self):
+        """The fit's engine (formed once from the design if this result came without one)."""
+        if self._engine is None:
+            object.__setattr__(self, "_engine", self.design.make_engine())
+        return self._engine
+
     @cached_property
     def _blocks(self) -> str:
         """The engine's block layout (``Engine.describe``)."""
-        return (self._engine if self._engine is not None else self.design.make_engine()).describe()
+        return self._core_engine().describe()
 
     @cached_property
     def _condcov(self) -> tuple[np.ndarray, ...]:
         """Per factor (engine order): nlev x k x k conditional covariances Cov(b | y). Computed when
         first needed: with a dense fill-in block (crossed designs) it costs more than a few
         evaluations of the criterion."""
-        engine = self._engine if self._engine is not None else self.design.make_engine()
+        engine = self._core_engine()
         engine.update(np.asarray(self.theta, dtype=float))
         condcov_u = engine.condcov()
         s2 = self.sigma**2
