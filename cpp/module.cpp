@@ -182,8 +182,10 @@ std::unique_ptr<Engine> engine_from_blocks(int64_t n, int p, const py::list& met
     return std::make_unique<Engine>(n, std::move(specs), p, std::move(a), dense_threshold);
 }
 
-py::array_t<double> to_array(const std::vector<double>& v) {
-    py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
+// A copy of v as an array of the given shape (v in C order of that shape; default: 1-d).
+py::array_t<double> to_array(const std::vector<double>& v, std::vector<py::ssize_t> shape = {}) {
+    if (shape.empty()) shape.push_back(static_cast<py::ssize_t>(v.size()));
+    py::array_t<double> out(std::move(shape));
     std::copy(v.begin(), v.end(), out.mutable_data());
     return out;
 }
@@ -312,9 +314,7 @@ PYBIND11_MODULE(_core, m) {
                     rxi = e.rx_inverse_crossprod();
                     u = e.lambda_times(u);
                 }
-                py::array_t<double> v({static_cast<py::ssize_t>(e.p), static_cast<py::ssize_t>(e.p)});
-                std::copy(rxi.begin(), rxi.end(), v.mutable_data());
-                return py::make_tuple(c.ldL2, c.ldRX2, c.pwrss, to_array(beta), to_array(u), v);
+                return py::make_tuple(c.ldL2, c.ldRX2, c.pwrss, to_array(beta), to_array(u), to_array(rxi, {e.p, e.p}));
             },
             py::arg("theta"),
             "Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, b, (R_X'R_X)^{-1}), b = "
@@ -341,9 +341,7 @@ PYBIND11_MODULE(_core, m) {
                     py::gil_scoped_release release;
                     rxi = e.rx_inverse_crossprod();
                 }
-                py::array_t<double> v({static_cast<py::ssize_t>(e.p), static_cast<py::ssize_t>(e.p)});
-                std::copy(rxi.begin(), rxi.end(), v.mutable_data());
-                return v;
+                return to_array(rxi, {e.p, e.p});
             },
             "(R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.")
         .def(
@@ -357,9 +355,7 @@ PYBIND11_MODULE(_core, m) {
                 py::list out;
                 for (size_t f = 0; f < cc.size(); ++f) {
                     const py::ssize_t nl = e.nlev[f], kk = e.k[f];
-                    py::array_t<double> a({nl, kk, kk});
-                    std::copy(cc[f].begin(), cc[f].end(), a.mutable_data());
-                    out.append(a);
+                    out.append(to_array(cc[f], {nl, kk, kk}));
                 }
                 return out;
             },
@@ -380,9 +376,7 @@ PYBIND11_MODULE(_core, m) {
             [](const Engine& e, bool of_l) {
                 std::vector<double> v = e.dense(of_l);
                 const py::ssize_t qq = e.qtotal() + e.p + 1;
-                py::array_t<double> a({qq, qq});
-                std::copy(v.begin(), v.end(), a.mutable_data());
-                return a;
+                return to_array(v, {qq, qq});
             },
             py::arg("of_l"), "Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.")
         .def(

@@ -101,6 +101,17 @@ inline void inv_lower(double* l, int k) {
     }
 }
 
+// out (n x n, column-major, both triangles) = R^T R for R lower triangular (n x n, column-major;
+// its upper triangle is not read): (L L^T)^{-1} from R = L^{-1}.
+inline void lower_crossprod(const double* r, int n, double* out) {
+    for (int a = 0; a < n; ++a)
+        for (int b = a; b < n; ++b) {
+            double s = 0.0;
+            for (int m = b; m < n; ++m) s += r[m + static_cast<size_t>(a) * n] * r[m + static_cast<size_t>(b) * n];
+            out[a + static_cast<size_t>(b) * n] = out[b + static_cast<size_t>(a) * n] = s;
+        }
+}
+
 // C (m x n, ldc) -= A (m x k, lda) B^T (B n x k, ldb)
 inline void sub_abt(double* __restrict__ c, int ldc, const double* __restrict__ a, int lda,
                     const double* __restrict__ b, int ldb, int m, int n, int k) {

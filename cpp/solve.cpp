@@ -163,12 +163,7 @@ std::vector<double> Engine::rx_inverse_crossprod() const {
         for (int m = c; m < p; ++m) r[m + static_cast<size_t>(c) * p] = xy(m, c);
     if (p > 0 && blas::trtri_lower(p, r.data(), p) != 0)
         throw NotPositiveDefinite("the fixed-effects block of the factor is singular");
-    for (int a = 0; a < p; ++a)
-        for (int b = a; b < p; ++b) {
-            double s = 0.0;
-            for (int m = b; m < p; ++m) s += r[m + static_cast<size_t>(a) * p] * r[m + static_cast<size_t>(b) * p];
-            out[a + static_cast<size_t>(b) * p] = out[b + static_cast<size_t>(a) * p] = s;
-        }
+    small::lower_crossprod(r.data(), p, out.data());
     return out;
 }
 
@@ -193,13 +188,7 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
                 small::inv_lower(inv, kj);
                 for (int b = 0; b < kj; ++b)
                     for (int a = 0; a < b; ++a) inv[a + b * kj] = 0.0;
-                double* rb = res.data() + static_cast<size_t>(l) * kj * kj;
-                for (int a = 0; a < kj; ++a)
-                    for (int b = 0; b < kj; ++b) {
-                        double s = 0.0;
-                        for (int m = std::max(a, b); m < kj; ++m) s += inv[m + a * kj] * inv[m + b * kj];
-                        rb[a + b * kj] = s;
-                    }
+                small::lower_crossprod(inv, kj, res.data() + static_cast<size_t>(l) * kj * kj);
             }
         } else {
             xj.v = d.d.v;
