@@ -1,8 +1,8 @@
-// The single pass over the rows that forms the blocks of A = [Z X y]^T [Z X y].
+// The pass over rows that forms their cross-products A = [Z X y]^T [Z X y] (CrossProducts::add_rows).
 #include <algorithm>
 #include <string>
 
-#include "engine.hpp"
+#include "cross_products.hpp"
 #include "errors.hpp"
 
 namespace mm {
@@ -48,167 +48,109 @@ void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t*
 
 }  // namespace
 
-void Engine::init_meta(const std::vector<FactorSpec>& factors) {
-    if (n <= 0) throw InvalidInput("no observations");
-    if (p < 0) throw InvalidInput("negative number of fixed-effects columns");
-    nlev.resize(nf);
-    k.resize(nf);
-    th_idx_.resize(nf);
-    th_row_.resize(nf);
-    th_col_.resize(nf);
-    toff.assign(static_cast<size_t>(nf) + 1, 0);
-    ntheta = 0;
+void CrossProducts::add_rows(const RowsView& rows) {
+    const Layout& lay = *layout_;
+    const int nf = lay.nf(), p = lay.p(), pp = p + 1;
+    const int64_t n = rows.n;
+    if (n < 0) throw InvalidInput("negative number of rows");
+    if (static_cast<int>(rows.codes.size()) != nf || static_cast<int>(rows.z.size()) != nf)
+        throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
+    if (n == 0) return;
     for (int f = 0; f < nf; ++f) {
-        const FactorSpec& fs = factors[f];
-        if (fs.nlev < 1) throw InvalidInput("grouping factor " + std::to_string(f) + " has no levels");
-        if (fs.k < 1) throw InvalidInput("grouping factor " + std::to_string(f) + " has no model columns");
-        nlev[f] = fs.nlev;
-        k[f] = fs.k;
-        const size_t nt = fs.th_idx.size();
-        if (fs.th_row.size() != nt || fs.th_col.size() != nt)
-            throw InvalidInput("theta map arrays differ in length");
-        for (size_t t = 0; t < nt; ++t) {
-            if (fs.th_idx[t] < 0 || fs.th_row[t] < fs.th_col[t] || fs.th_row[t] >= fs.k || fs.th_col[t] < 0)
-                throw InvalidInput("theta map entry outside the lower triangle of factor " + std::to_string(f));
-            ntheta = std::max(ntheta, fs.th_idx[t] + 1);
-        }
-        th_idx_[f] = fs.th_idx;
-        th_row_[f] = fs.th_row;
-        th_col_[f] = fs.th_col;
-        toff[f + 1] = toff[f] + static_cast<size_t>(fs.k) * fs.k;
-    }
-    T.assign(toff[nf], 0.0);
-}
-
-Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, int p_, std::vector<Block> a, double dense_threshold)
-    : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
-    init_meta(factors);
-    if (a.size() != tri(nf, nf) + 1) throw InvalidInput("wrong number of blocks of A");
-    A = std::move(a);
-    analyse(dense_threshold);
-}
-
-Engine::Engine(int64_t n_, std::vector<FactorSpec> factors, const double* x, int p_, const double* y,
-               double dense_threshold, bool do_analyse)
-    : nf(static_cast<int>(factors.size())), p(p_), n(n_) {
-    init_meta(factors);
-    for (int f = 0; f < nf; ++f) {
-        const FactorSpec& fs = factors[f];
+        const int nl = lay.factor(f).nlev;
+        const int32_t* codes = rows.codes[f];
         for (int64_t i = 0; i < n; ++i)
-            if (fs.codes[i] < 0 || fs.codes[i] >= fs.nlev)
-                throw InvalidInput("code " + std::to_string(fs.codes[i]) + " of grouping factor " +
-                                   std::to_string(f) + " at row " + std::to_string(i) + " is outside [0, " +
-                                   std::to_string(fs.nlev) + ")");
+            if (codes[i] < 0 || codes[i] >= nl)
+                throw InvalidInput("code " + std::to_string(codes[i]) + " of grouping factor " + std::to_string(f) +
+                                   " at row " + std::to_string(i) + " is outside [0, " + std::to_string(nl) + ")");
     }
 
-    const int nb = nf + 1;
-    A.resize(tri(nb - 1, nb - 1) + 1);
+    // This chunk's blocks (its own pattern between factors), summed in double-double: each
+    // addition's rounding error goes to a second array, so A is the correctly rounded sum of the
+    // products whatever the order of the rows.
+    CrossProducts chunk(layout_);
+    std::vector<Block>& A = chunk.hi_;
     std::vector<std::vector<int64_t>> rowblk(A.size());
-    for (int j = 0; j < nf; ++j) {
-        Block& d = A[tri(j, j)];
-        d.kind = Kind::UBD;
-        d.u.nlev = nlev[j];
-        d.u.k = k[j];
-        d.u.v.assign(static_cast<size_t>(nlev[j]) * k[j] * k[j], 0.0);
+    for (int j = 0; j < nf; ++j)
         for (int c = j + 1; c < nf; ++c) {
-            Block& b = A[tri(c, j)];
-            b.kind = Kind::Sparse;
-            build_pattern(n, factors[c].codes, nlev[c], factors[j].codes, nlev[j], b.s, rowblk[tri(c, j)]);
-            b.s.kr = k[c];
-            b.s.kc = k[j];
-            b.s.v.assign(static_cast<size_t>(b.s.nnzb()) * b.s.bsz(), 0.0);
+            SparseBlock& s = A[tri(c, j)].s;
+            build_pattern(n, rows.codes[c], lay.factor(c).nlev, rows.codes[j], lay.factor(j).nlev, s, rowblk[tri(c, j)]);
+            s.v.assign(static_cast<size_t>(s.nnzb()) * s.bsz(), 0.0);
+            chunk.lo_[tri(c, j)].assign(s.v.size(), 0.0);
         }
-        Block& xy = A[tri(nf, j)];
-        xy.kind = Kind::Dense;
-        xy.d.nrow = p + 1;
-        xy.d.ncol = nlev[j] * k[j];
-        xy.d.v.assign(static_cast<size_t>(xy.d.nrow) * xy.d.ncol, 0.0);
+    // Per factor and per pair of factors, the raw pointers the row loop writes through (hoisted out
+    // of it: the loop is the whole cost of forming A from rows).
+    struct Target {
+        double* hi;
+        double* lo;
+    };
+    std::vector<int> kf(static_cast<size_t>(nf));
+    std::vector<Target> diag(static_cast<size_t>(nf)), xyb(static_cast<size_t>(nf));
+    std::vector<Target> off(static_cast<size_t>(nf) * nf);
+    std::vector<const int64_t*> blk_of(static_cast<size_t>(nf) * nf, nullptr);
+    for (int j = 0; j < nf; ++j) {
+        kf[j] = lay.factor(j).k;
+        diag[j] = {A[tri(j, j)].u.v.data(), chunk.lo_[tri(j, j)].data()};
+        xyb[j] = {A[tri(nf, j)].d.data(), chunk.lo_[tri(nf, j)].data()};
+        for (int c = j + 1; c < nf; ++c) {
+            off[static_cast<size_t>(c) * nf + j] = {A[tri(c, j)].s.v.data(), chunk.lo_[tri(c, j)].data()};
+            blk_of[static_cast<size_t>(c) * nf + j] = rowblk[tri(c, j)].data();
+        }
     }
-    Block& axx = A[tri(nf, nf)];
-    axx.kind = Kind::Dense;
-    axx.d.nrow = axx.d.ncol = p + 1;
-    axx.d.v.assign(static_cast<size_t>(p + 1) * (p + 1), 0.0);
-
-    std::vector<double> w(static_cast<size_t>(p) + 1);
-    const int pp = p + 1;
-    // Every sum is accumulated in double-double (the rounding error of each addition is kept in a
-    // second array), so A is the correctly rounded sum of the products whatever the order of the
-    // rows: fits of the same data formed in chunks, partitions or in one pass agree bit for bit.
-    A_lo.assign(A.size(), std::vector<double>());
-    for (size_t b = 0; b < A.size(); ++b) A_lo[b].assign(values(A[b]).size(), 0.0);
+    const Target xxb{A[tri(nf, nf)].d.data(), chunk.lo_[tri(nf, nf)].data()};
+    std::vector<double> w(static_cast<size_t>(pp));
+    double ymin = ymin_, ymax = ymax_;
     for (int64_t i = 0; i < n; ++i) {
-        for (int m = 0; m < p; ++m) w[m] = x[i * p + m];
-        w[p] = y[i];
+        for (int m = 0; m < p; ++m) w[m] = rows.x[i * p + m];
+        w[p] = rows.y[i];
+        ymin = std::min(ymin, w[p]);
+        ymax = std::max(ymax, w[p]);
         for (int j = 0; j < nf; ++j) {
-            const int kj = k[j];
-            const double* zj = factors[j].z + i * kj;
-            const int lj = factors[j].codes[i];
+            const int kj = kf[j];
+            const double* zj = rows.z[j] + i * kj;
+            const int lj = rows.codes[j][i];
             const size_t dofs = static_cast<size_t>(lj) * kj * kj;
-            double* dj = A[tri(j, j)].u.v.data() + dofs;
-            double* ej = A_lo[tri(j, j)].data() + dofs;
+            double* dj = diag[j].hi + dofs;
+            double* ej = diag[j].lo + dofs;
             for (int b = 0; b < kj; ++b)
                 for (int a = 0; a < kj; ++a) two_sum_into(dj[a + b * kj], ej[a + b * kj], zj[a] * zj[b]);
             for (int c = j + 1; c < nf; ++c) {
-                const int kc = k[c];
-                const double* zc = factors[c].z + i * kc;
-                SparseBlock& s = A[tri(c, j)].s;
-                const size_t bofs = static_cast<size_t>(rowblk[tri(c, j)][i]) * s.bsz();
-                double* blk = s.v.data() + bofs;
-                double* ebl = A_lo[tri(c, j)].data() + bofs;
+                const int kc = kf[c];
+                const double* zc = rows.z[c] + i * kc;
+                const size_t bofs = static_cast<size_t>(blk_of[static_cast<size_t>(c) * nf + j][i]) * kc * kj;
+                const Target& t = off[static_cast<size_t>(c) * nf + j];
+                double* blk = t.hi + bofs;
+                double* ebl = t.lo + bofs;
                 for (int b = 0; b < kj; ++b)
                     for (int a = 0; a < kc; ++a) two_sum_into(blk[a + b * kc], ebl[a + b * kc], zc[a] * zj[b]);
             }
-            DenseBlock& xy = A[tri(nf, j)].d;
             const size_t cofs = static_cast<size_t>(lj) * kj * pp;
-            double* col = xy.data() + cofs;
-            double* ecol = A_lo[tri(nf, j)].data() + cofs;
+            double* col = xyb[j].hi + cofs;
+            double* ecol = xyb[j].lo + cofs;
             for (int b = 0; b < kj; ++b)
                 for (int a = 0; a < pp; ++a) two_sum_into(col[a + b * pp], ecol[a + b * pp], w[a] * zj[b]);
         }
-        double* dxx = axx.d.data();
-        double* exx = A_lo[tri(nf, nf)].data();
         for (int b = 0; b < pp; ++b)
-            for (int a = b; a < pp; ++a) two_sum_into(dxx[a + b * pp], exx[a + b * pp], w[a] * w[b]);
+            for (int a = b; a < pp; ++a) two_sum_into(xxb.hi[a + b * pp], xxb.lo[a + b * pp], w[a] * w[b]);
     }
     // normalise each (hi, lo) pair: hi becomes the correctly rounded sum, lo the exact remainder
     for (size_t b = 0; b < A.size(); ++b) {
         std::vector<double>& hi = values(A[b]);
-        std::vector<double>& lo = A_lo[b];
+        std::vector<double>& lo = chunk.lo_[b];
         for (size_t e = 0; e < hi.size(); ++e) {
             const double s = hi[e] + lo[e];
             lo[e] = lo[e] - (s - hi[e]);
             hi[e] = s;
         }
     }
-    if (do_analyse) {  // an engine that will be factored needs only the rounded sums
-        std::vector<std::vector<double>>().swap(A_lo);
-        analyse(dense_threshold);
+    chunk.n_ = n;
+    chunk.ymin_ = ymin;
+    chunk.ymax_ = ymax;
+    if (n_ == 0) {
+        *this = std::move(chunk);
+    } else {
+        add(chunk);
     }
-}
-
-std::vector<double>& values(Block& b) {
-    return b.kind == Kind::UBD ? b.u.v : (b.kind == Kind::Sparse ? b.s.v : b.d.v);
-}
-
-int64_t Engine::qtotal() const {
-    int64_t q = 0;
-    for (int f = 0; f < nf; ++f) q += static_cast<int64_t>(nlev[f]) * k[f];
-    return q;
-}
-
-std::vector<double> Engine::column_sumsq() const {
-    std::vector<double> out;
-    for (int f = 0; f < nf; ++f) {
-        const UBDBlock& d = A[tri(f, f)].u;
-        for (int a = 0; a < d.k; ++a) {
-            double s = 0.0;
-            for (int l = 0; l < d.nlev; ++l) s += d.at(l)[a + a * d.k];
-            out.push_back(s);
-        }
-    }
-    const DenseBlock& xx = A[tri(nf, nf)].d;
-    for (int m = 0; m < p; ++m) out.push_back(xx(m, m));
-    return out;
 }
 
 }  // namespace mm

@@ -1,5 +1,6 @@
 // Chooses, once per model, the type of every block of L from the sparsity of A.
 #include <sstream>
+#include <string>
 
 #include "engine.hpp"
 #include "errors.hpp"
@@ -41,47 +42,47 @@ bool product_inside(const SparseBlock& lc, const SparseBlock& lj, const SparseBl
 }  // namespace
 
 void Engine::analyse(double dense_threshold) {
-    L.assign(A.size(), Block{});
-    for (int j = 0; j < nf; ++j) {
+    L_.assign(A_.size(), Block{});
+    for (int j = 0; j < nf_; ++j) {
         bool ubd = true;
         for (int i = 0; i < j && ubd; ++i) {
-            const Block& b = L[tri(j, i)];
+            const Block& b = L_[tri(j, i)];
             ubd = b.kind == Kind::Sparse && at_most_one_per_column(b.s);
         }
-        Block& d = L[tri(j, j)];
+        Block& d = L_[tri(j, j)];
         if (ubd) {
             d.kind = Kind::UBD;
-            d.u.nlev = nlev[j];
-            d.u.k = k[j];
-            d.u.v.assign(A[tri(j, j)].u.v.size(), 0.0);
+            d.u.nlev = nlev_[j];
+            d.u.k = k_[j];
+            d.u.v.assign(A_[tri(j, j)].u.v.size(), 0.0);
         } else {
-            const int64_t q = static_cast<int64_t>(nlev[j]) * k[j];
+            const int64_t q = static_cast<int64_t>(nlev_[j]) * k_[j];
             make_dense(d, q, q, "diagonal " + std::to_string(j));
         }
-        for (int c = j + 1; c < nf; ++c) {
-            const SparseBlock& pat = A[tri(c, j)].s;
+        for (int c = j + 1; c < nf_; ++c) {
+            const SparseBlock& pat = A_[tri(c, j)].s;
             bool sparse = ubd;
             for (int i = 0; i < j && sparse; ++i) {
-                const Block& lci = L[tri(c, i)];
-                const Block& lji = L[tri(j, i)];
+                const Block& lci = L_[tri(c, i)];
+                const Block& lji = L_[tri(j, i)];
                 sparse = lci.kind == Kind::Sparse && lji.kind == Kind::Sparse && product_inside(lci.s, lji.s, pat);
             }
             if (sparse && !at_most_one_per_column(pat)) {  // nested blocks stay sparse: no fill below
                 const double density = static_cast<double>(pat.nnzb()) / (static_cast<double>(pat.nrowlev) * pat.ncollev);
                 sparse = density <= dense_threshold;
             }
-            Block& b = L[tri(c, j)];
+            Block& b = L_[tri(c, j)];
             if (sparse) {
                 b.kind = Kind::Sparse;
                 b.s = pat;
             } else {
-                make_dense(b, static_cast<int64_t>(nlev[c]) * k[c], static_cast<int64_t>(nlev[j]) * k[j],
+                make_dense(b, static_cast<int64_t>(nlev_[c]) * k_[c], static_cast<int64_t>(nlev_[j]) * k_[j],
                            "(" + std::to_string(c) + ", " + std::to_string(j) + ")");
             }
         }
-        make_dense(L[tri(nf, j)], p + 1, static_cast<int64_t>(nlev[j]) * k[j], "[X y]");
+        make_dense(L_[tri(nf_, j)], p_ + 1, static_cast<int64_t>(nlev_[j]) * k_[j], "[X y]");
     }
-    make_dense(L[tri(nf, nf)], p + 1, p + 1, "[X y] diagonal");
+    make_dense(L_[tri(nf_, nf_)], p_ + 1, p_ + 1, "[X y] diagonal");
 }
 
 namespace {
@@ -113,40 +114,43 @@ double product_flops(const Block& lc, const Block& lj) {
 
 double Engine::update_flops() const {
     double w = 0.0;
-    for (int j = 0; j <= nf; ++j) {
-        const Block& d = L[tri(j, j)];
+    for (int j = 0; j <= nf_; ++j) {
+        const Block& d = L_[tri(j, j)];
         const double q = static_cast<double>(nrows(d));
         w += d.kind == Kind::UBD ? stored(d) * d.u.k / 3.0 : q * q * q / 3.0;
-        for (int c = j; c <= nf; ++c) {
-            const Block& b = L[tri(c, j)];
+        for (int c = j; c <= nf_; ++c) {
+            const Block& b = L_[tri(c, j)];
             if (c > j) w += d.kind == Kind::Dense ? static_cast<double>(nrows(b)) * q * q : stored(b) * d.u.k;
-            for (int i = 0; i < j; ++i) w += product_flops(L[tri(c, i)], L[tri(j, i)]) / (c == j ? 2.0 : 1.0);
+            for (int i = 0; i < j; ++i) w += product_flops(L_[tri(c, i)], L_[tri(j, i)]) / (c == j ? 2.0 : 1.0);
         }
     }
     return w;
 }
 
-std::string Engine::describe() const {
-    std::ostringstream os;
-    for (int c = 0; c <= nf; ++c) {
+std::vector<std::vector<BlockInfo>> Engine::describe() const {
+    std::vector<std::vector<BlockInfo>> out(static_cast<size_t>(nf_) + 1);
+    for (int c = 0; c <= nf_; ++c) {
         for (int j = 0; j <= c; ++j) {
-            const Block& b = L[tri(c, j)];
-            if (j) os << "\t";
+            const Block& b = L_[tri(c, j)];
+            BlockInfo info;
+            info.nrow = nrows(b);
             if (b.kind == Kind::UBD) {
-                if (b.u.k == 1)
-                    os << "Diagonal(" << b.u.nlev << ")";
-                else
-                    os << "BlkDiag(" << b.u.nlev << "x" << b.u.k << "x" << b.u.k << ")";
+                info.kind = b.u.k == 1 ? "Diagonal" : "BlkDiag";
+                info.ncol = info.nrow;
+                info.nlev = b.u.nlev;
+                info.k = b.u.k;
             } else if (b.kind == Kind::Sparse) {
-                os << "Sparse(" << static_cast<int64_t>(b.s.nrowlev) * b.s.kr << "x"
-                   << static_cast<int64_t>(b.s.ncollev) * b.s.kc << ", " << b.s.nnzb() << " blocks)";
+                info.kind = "Sparse";
+                info.ncol = static_cast<int64_t>(b.s.ncollev) * b.s.kc;
+                info.nnz_blocks = b.s.nnzb();
             } else {
-                os << "Dense(" << b.d.nrow << "x" << b.d.ncol << ")";
+                info.kind = "Dense";
+                info.ncol = b.d.ncol;
             }
+            out[c].push_back(info);
         }
-        os << "\n";
     }
-    return os.str();
+    return out;
 }
 
 }  // namespace mm

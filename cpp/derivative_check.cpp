@@ -14,8 +14,8 @@ namespace mm::optim {
 Check derivative_check(Engine& e, bool reml, const std::vector<double>& x, const std::vector<double>& lower,
                        double fx, double h) {
     const size_t n = x.size();
-    if (n != static_cast<size_t>(e.ntheta) || lower.size() != n)
-        throw InvalidInput("x and lower must have " + std::to_string(e.ntheta) + " entries");
+    if (n != static_cast<size_t>(e.ntheta()) || lower.size() != n)
+        throw InvalidInput("x and lower must have " + std::to_string(e.ntheta()) + " entries");
     Check c;
     c.gradient.assign(n, 0.0);
     c.hessian_diagonal.assign(n, std::numeric_limits<double>::quiet_NaN());

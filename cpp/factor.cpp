@@ -12,7 +12,7 @@
 namespace mm {
 
 void Engine::factor_diag(int j) {
-    Block& d = L[tri(j, j)];
+    Block& d = L_[tri(j, j)];
     if (d.kind == Kind::UBD) {
         int bad = -1;
         small::with_k(d.u.k, [&](auto K) {
@@ -28,7 +28,7 @@ void Engine::factor_diag(int j) {
         return;
     }
     DenseBlock& m = d.d;
-    if (j < nf) {
+    if (j < nf_) {
         const int info = blas::potrf_lower(m.nrow, m.data(), m.nrow);
         if (info != 0)
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " is not positive definite (row " +
@@ -37,34 +37,34 @@ void Engine::factor_diag(int j) {
     }
     // [X y] block: factor X^T X part, then the y row by hand so that an exact fit (zero residual)
     // gives r_yy = 0 rather than a failure.
-    const int info = blas::potrf_lower(p, m.data(), m.nrow);
+    const int info = blas::potrf_lower(p_, m.data(), m.nrow);
     if (info != 0)
         throw NotPositiveDefinite("the fixed-effects model matrix is rank deficient or ill-conditioned (column " +
                                   std::to_string(info) + ")");
-    std::vector<double> row(static_cast<size_t>(p));
-    for (int c = 0; c < p; ++c) {  // forward substitution L_XX row = a_Xy
-        double s = m(p, c);
+    std::vector<double> row(static_cast<size_t>(p_));
+    for (int c = 0; c < p_; ++c) {  // forward substitution L_XX row = a_Xy
+        double s = m(p_, c);
         for (int b = 0; b < c; ++b) s -= m(c, b) * row[b];
         row[c] = s / m(c, c);
     }
-    double r2 = m(p, p);
-    for (int c = 0; c < p; ++c) {
-        m(p, c) = row[c];
+    double r2 = m(p_, p_);
+    for (int c = 0; c < p_; ++c) {
+        m(p_, c) = row[c];
         r2 -= row[c] * row[c];
     }
-    m(p, p) = std::sqrt(r2 > 0.0 ? r2 : 0.0);
+    m(p_, p_) = std::sqrt(r2 > 0.0 ? r2 : 0.0);
 }
 
 // All blocks below diagonal block j. Below a dense diagonal block every block is dense: their rows
 // are stacked and solved in one triangular solve (one pass over the triangle instead of one each).
 void Engine::solve_all_below(int j) {
-    const Block& d = L[tri(j, j)];
+    const Block& d = L_[tri(j, j)];
     if (d.kind == Kind::UBD) {
-        for (int c = j + 1; c <= nf; ++c) solve_below(c, j);
+        for (int c = j + 1; c <= nf_; ++c) solve_below(c, j);
         return;
     }
     int rows = 0;
-    for (int c = j + 1; c <= nf; ++c) rows += L[tri(c, j)].d.nrow;
+    for (int c = j + 1; c <= nf_; ++c) rows += L_[tri(c, j)].d.nrow;
     if (rows == 0) return;  // the [X y] block: nothing below
     // stacked transposed (q x rows): X L^T = B is L X^T = B^T, the left-sided solve that BLAS
     // libraries tune for many right-hand sides (measured ~2x faster than the right-sided one here)
@@ -72,8 +72,8 @@ void Engine::solve_all_below(int j) {
     stack_.resize(static_cast<size_t>(rows) * q);
     auto copy = [&](bool in) {
         int r0 = 0;
-        for (int c = j + 1; c <= nf; ++c) {
-            DenseBlock& b = L[tri(c, j)].d;
+        for (int c = j + 1; c <= nf_; ++c) {
+            DenseBlock& b = L_[tri(c, j)].d;
             for (int r = 0; r < b.nrow; ++r) {
                 double* s = stack_.data() + static_cast<size_t>(r0 + r) * q;
                 if (in)
@@ -91,8 +91,8 @@ void Engine::solve_all_below(int j) {
 
 // One block below a block-diagonal (UBD) diagonal block: level by level.
 void Engine::solve_below(int c, int j) {
-    const UBDBlock& d = L[tri(j, j)].u;
-    Block& b = L[tri(c, j)];
+    const UBDBlock& d = L_[tri(j, j)].u;
+    Block& b = L_[tri(c, j)];
     const int kj = d.k;
     if (b.kind == Kind::Sparse) {
         SparseBlock& s = b.s;

@@ -143,7 +143,7 @@ bool nlopt_loaded() {
 Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::vector<double>& lower,
                 const Settings& s) {
     if (!nlopt_loaded()) throw InvalidInput("NLopt's C API is not loaded (call load_nlopt first)");
-    const unsigned n = static_cast<unsigned>(e.ntheta);
+    const unsigned n = static_cast<unsigned>(e.ntheta());
     if (x0.size() != n || lower.size() != n || (!s.step.empty() && s.step.size() != n))
         throw InvalidInput("x0, lower and step must have " + std::to_string(n) + " entries");
     opt_t opt = api.create(s.algorithm, n);

@@ -17,26 +17,26 @@ void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
 void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const {
     const DenseBlock& xy = lxy();
     // L_XX^T beta = l_yX^T
-    beta.assign(static_cast<size_t>(p), 0.0);
-    for (int m = 0; m < p; ++m) beta[m] = xy(p, m);
-    if (p > 0) blas::trsm_left_lower_trans(p, 1, xy.data(), xy.nrow, beta.data(), p);
+    beta.assign(static_cast<size_t>(p_), 0.0);
+    for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
+    if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
     // r_j = l_yZ - L_XZ^T beta, then L_ZZ^T u = r by block back substitution.
-    std::vector<int64_t> off(static_cast<size_t>(nf) + 1, 0);
-    for (int j = 0; j < nf; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev[j]) * k[j];
-    u.assign(static_cast<size_t>(off[nf]), 0.0);
-    for (int j = 0; j < nf; ++j) {
-        const DenseBlock& b = L[tri(nf, j)].d;
+    std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
+    for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
+    u.assign(static_cast<size_t>(off[nf_]), 0.0);
+    for (int j = 0; j < nf_; ++j) {
+        const DenseBlock& b = L_[tri(nf_, j)].d;
         double* r = u.data() + off[j];
         for (int c = 0; c < b.ncol; ++c) {
-            double s = b(p, c);
-            for (int m = 0; m < p; ++m) s -= b(m, c) * beta[m];
+            double s = b(p_, c);
+            for (int m = 0; m < p_; ++m) s -= b(m, c) * beta[m];
             r[c] = s;
         }
     }
-    for (int j = nf - 1; j >= 0; --j) {
+    for (int j = nf_ - 1; j >= 0; --j) {
         double* r = u.data() + off[j];
-        for (int c = j + 1; c < nf; ++c) {
-            const Block& b = L[tri(c, j)];
+        for (int c = j + 1; c < nf_; ++c) {
+            const Block& b = L_[tri(c, j)];
             const double* uc = u.data() + off[c];
             if (b.kind == Kind::Sparse) {
                 const SparseBlock& s = b.s;
@@ -54,7 +54,7 @@ void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) c
                 blas::gemv(true, b.d.nrow, b.d.ncol, -1.0, b.d.data(), b.d.nrow, uc, 1.0, r);
             }
         }
-        const Block& d = L[tri(j, j)];
+        const Block& d = L_[tri(j, j)];
         if (d.kind == Kind::UBD) {
             for (int l = 0; l < d.u.nlev; ++l) small::solve_lt(d.u.at(l), d.u.k, r + static_cast<size_t>(l) * d.u.k);
         } else {
@@ -136,15 +136,15 @@ void left_solve(DenseBlock& y, const Block& d) {
 
 }  // namespace
 
+// b = Lambda(theta) u for spherical u (engine order, level by level), at the current theta.
 std::vector<double> Engine::lambda_times(const std::vector<double>& u) const {
-    std::lock_guard<std::mutex> lock(mu_);
     if (static_cast<int64_t>(u.size()) != qtotal()) throw InvalidInput("u must have one entry per random effect");
     std::vector<double> b(u.size());
     size_t off = 0;
-    for (int f = 0; f < nf; ++f) {
-        const int kf = k[f];
-        const double* t = T.data() + toff[f];  // lower triangular, column-major
-        for (int l = 0; l < nlev[f]; ++l, off += kf)
+    for (int f = 0; f < nf_; ++f) {
+        const int kf = k_[f];
+        const double* t = T_.data() + toff_[f];  // lower triangular, column-major
+        for (int l = 0; l < nlev_[f]; ++l, off += kf)
             for (int a = 0; a < kf; ++a) {
                 double s = 0.0;
                 for (int m = 0; m <= a; ++m) s += t[a + m * kf] * u[off + m];
@@ -156,22 +156,26 @@ std::vector<double> Engine::lambda_times(const std::vector<double>& u) const {
 
 std::vector<double> Engine::rx_inverse_crossprod() const {
     std::lock_guard<std::mutex> lock(mu_);
+    return rx_inverse_crossprod_unlocked();
+}
+
+std::vector<double> Engine::rx_inverse_crossprod_unlocked() const {
     const DenseBlock& xy = lxy();
     // R = L_XX^{-1} (lower), then R^T R = (L_XX L_XX^T)^{-1}
-    std::vector<double> r(static_cast<size_t>(p) * p, 0.0), out(static_cast<size_t>(p) * p);
-    for (int c = 0; c < p; ++c)
-        for (int m = c; m < p; ++m) r[m + static_cast<size_t>(c) * p] = xy(m, c);
-    if (p > 0 && blas::trtri_lower(p, r.data(), p) != 0)
+    std::vector<double> r(static_cast<size_t>(p_) * p_, 0.0), out(static_cast<size_t>(p_) * p_);
+    for (int c = 0; c < p_; ++c)
+        for (int m = c; m < p_; ++m) r[m + static_cast<size_t>(c) * p_] = xy(m, c);
+    if (p_ > 0 && blas::trtri_lower(p_, r.data(), p_) != 0)
         throw NotPositiveDefinite("the fixed-effects block of the factor is singular");
-    small::lower_crossprod(r.data(), p, out.data());
+    small::lower_crossprod(r.data(), p_, out.data());
     return out;
 }
 
 std::vector<std::vector<double>> Engine::condcov_u() const {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::vector<double>> out(static_cast<size_t>(nf));
-    for (int j = 0; j < nf; ++j) {
-        const int kj = k[j], nl = nlev[j];
+    std::vector<std::vector<double>> out(static_cast<size_t>(nf_));
+    for (int j = 0; j < nf_; ++j) {
+        const int kj = k_[j], nl = nlev_[j];
         const int qj = nl * kj;
         std::vector<double>& res = out[j];
         res.assign(static_cast<size_t>(nl) * kj * kj, 0.0);
@@ -179,7 +183,7 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
         DenseBlock xj;
         xj.nrow = xj.ncol = qj;
         std::vector<double> invs;
-        const Block& d = L[tri(j, j)];
+        const Block& d = L_[tri(j, j)];
         const bool ubd = d.kind == Kind::UBD;
         if (ubd) {
             invs.assign(d.u.v.begin(), d.u.v.end());
@@ -206,19 +210,19 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
             }
         }
         // Blocks of L^{-1} below: X_c = -L(c,c)^{-1} sum_{i=j}^{c-1} L(c,i) X_i.
-        std::vector<DenseBlock> xs(static_cast<size_t>(nf));
+        std::vector<DenseBlock> xs(static_cast<size_t>(nf_));
         if (!ubd) xs[j] = std::move(xj);
-        for (int c = j + 1; c < nf; ++c) {
+        for (int c = j + 1; c < nf_; ++c) {
             DenseBlock& y = xs[c];
-            y.nrow = nlev[c] * k[c];
+            y.nrow = nlev_[c] * k_[c];
             y.ncol = qj;
             y.v.assign(static_cast<size_t>(y.nrow) * qj, 0.0);
             if (ubd)
-                add_block_times_ubd(y, L[tri(c, j)], invs, kj);
+                add_block_times_ubd(y, L_[tri(c, j)], invs, kj);
             else
-                add_block_times(y, L[tri(c, j)], xs[j]);
-            for (int i = j + 1; i < c; ++i) add_block_times(y, L[tri(c, i)], xs[i]);
-            left_solve(y, L[tri(c, c)]);
+                add_block_times(y, L_[tri(c, j)], xs[j]);
+            for (int i = j + 1; i < c; ++i) add_block_times(y, L_[tri(c, i)], xs[i]);
+            left_solve(y, L_[tri(c, c)]);
             for (double& v : y.v) v = -v;
             for (int l = 0; l < nl; ++l) {
                 double* rb = res.data() + static_cast<size_t>(l) * kj * kj;
@@ -236,16 +240,16 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
 
 std::vector<double> Engine::dense(bool of_l) const {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::vector<Block>& blocks = of_l ? L : A;
-    std::vector<int64_t> off(static_cast<size_t>(nf) + 2, 0);
-    for (int j = 0; j < nf; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev[j]) * k[j];
-    off[nf + 1] = off[nf] + p + 1;
-    const int64_t qq = off[nf + 1];
+    const std::vector<Block>& blocks = of_l ? L_ : A_;
+    std::vector<int64_t> off(static_cast<size_t>(nf_) + 2, 0);
+    for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
+    off[nf_ + 1] = off[nf_] + p_ + 1;
+    const int64_t qq = off[nf_ + 1];
     std::vector<double> out(static_cast<size_t>(qq * qq), 0.0);
     auto put = [&](int64_t r, int64_t c, double v) {
         if (r >= c) out[static_cast<size_t>(r * qq + c)] = v;  // row-major, lower triangle
     };
-    for (int c = 0; c <= nf; ++c)
+    for (int c = 0; c <= nf_; ++c)
         for (int j = 0; j <= c; ++j) {
             const Block& b = blocks[tri(c, j)];
             if (b.kind == Kind::UBD) {

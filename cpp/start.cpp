@@ -17,32 +17,32 @@ namespace mm {
 // residual variance of a factor with an intercept column, the smallest over such factors).
 // Off-diagonal entries start at 0, a diagonal entry with fewer than 2 informative levels at 1.
 std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) {
-    if (static_cast<int>(intercept_col.size()) != nf)
+    if (static_cast<int>(intercept_col.size()) != nf_)
         throw InvalidInput("one intercept column index (or -1) per grouping factor");
     std::lock_guard<std::mutex> lock(mu_);
     // At theta = 0 the penalised fit is OLS: its beta and residual sum of squares.
-    const std::vector<double> zero(static_cast<size_t>(ntheta), 0.0);
+    const std::vector<double> zero(static_cast<size_t>(ntheta()), 0.0);
     const Criterion cr = update_unlocked(zero.data());
     std::vector<double> beta, u;
     solve_unlocked(beta, u);
     const double ete = std::max(cr.pwrss, 0.0);
-    const double nn = static_cast<double>(n);
+    const double nn = static_cast<double>(n_);
 
-    std::vector<std::vector<double>> sze(static_cast<size_t>(nf));  // per level and column: sum z e
+    std::vector<std::vector<double>> sze(static_cast<size_t>(nf_));  // per level and column: sum z e
     double sigma2 = std::numeric_limits<double>::infinity();
-    for (int f = 0; f < nf; ++f) {
-        const DenseBlock& w = A[tri(nf, f)].d;
-        const UBDBlock& d = A[tri(f, f)].u;
-        const int kf = k[f], nl = nlev[f];
+    for (int f = 0; f < nf_; ++f) {
+        const DenseBlock& w = A_[tri(nf_, f)].d;
+        const UBDBlock& d = A_[tri(f, f)].u;
+        const int kf = k_[f], nl = nlev_[f];
         std::vector<double>& s = sze[f];
         s.resize(static_cast<size_t>(nl) * kf);
         for (int c = 0; c < nl * kf; ++c) {
-            double v = w(p, c);
-            for (int m = 0; m < p; ++m) v -= beta[m] * w(m, c);
+            double v = w(p_, c);
+            for (int m = 0; m < p_; ++m) v -= beta[m] * w(m, c);
             s[c] = v;
         }
         const int a = intercept_col[f];
-        if (a >= 0 && a < kf && n > nl) {
+        if (a >= 0 && a < kf && n_ > nl) {
             double between = 0.0;
             for (int l = 0; l < nl; ++l) {
                 const double e = s[static_cast<size_t>(l) * kf + a];
@@ -51,16 +51,17 @@ std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) 
             sigma2 = std::min(sigma2, std::max((ete - between) / (nn - nl), 0.0));
         }
     }
-    if (!std::isfinite(sigma2)) sigma2 = ete / static_cast<double>(std::max<int64_t>(n - p, 1));
+    if (!std::isfinite(sigma2)) sigma2 = ete / static_cast<double>(std::max<int64_t>(n_ - p_, 1));
     sigma2 = std::max(sigma2, 1e-12 * std::max(ete / std::max(nn, 1.0), 1e-300));
 
-    std::vector<double> theta(static_cast<size_t>(ntheta), 0.0);
-    for (int f = 0; f < nf; ++f) {
-        const UBDBlock& d = A[tri(f, f)].u;
-        const int kf = k[f], nl = nlev[f];
-        for (size_t e = 0; e < th_idx_[f].size(); ++e) {
-            const int a = th_row_[f][e];
-            if (a != th_col_[f][e]) continue;  // off the diagonal: 0
+    std::vector<double> theta(static_cast<size_t>(ntheta()), 0.0);
+    for (int f = 0; f < nf_; ++f) {
+        const UBDBlock& d = A_[tri(f, f)].u;
+        const int kf = k_[f], nl = nlev_[f];
+        const FactorLayout& fl = layout_->factor(f);
+        for (size_t e = 0; e < fl.th_idx.size(); ++e) {
+            const int a = fl.th_row[e];
+            if (a != fl.th_col[e]) continue;  // off the diagonal: 0
             int m = 0;
             double sum = 0.0, inv = 0.0;
             for (int l = 0; l < nl; ++l) {
@@ -85,7 +86,7 @@ std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) 
                 const double tau2 = ss / m - sigma2 * inv / m;
                 value = std::clamp(std::sqrt(std::max(tau2, 0.0) / sigma2), 0.05, 10.0);
             }
-            theta[th_idx_[f][e]] = value;
+            theta[fl.th_idx[e]] = value;
         }
     }
     return theta;

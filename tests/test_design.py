@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from mixedmodels.design import build_design
 from mixedmodels.exceptions import DataError, FormulaError
+from mixedmodels.model import LinearMixedModel
 
 
 @pytest.fixture
@@ -27,27 +27,32 @@ def small():
     )
 
 
+def build_design(formula, data):
+    """The model of a formula on data: its parts materialised and its checks (on A) passed."""
+    return LinearMixedModel.from_formula(formula, data)
+
+
 def test_r_names_and_category_order(small):
     d = build_design("y ~ x * f + (1 | g)", small)
-    assert d.fixed_names == ("(Intercept)", "x", "flo", "fhi", "x:flo", "x:fhi")
+    assert d.structure.fixed_names == ("(Intercept)", "x", "flo", "fhi", "x:flo", "x:fhi")
 
 
 def test_numeric_grouping_is_a_factor(small):
     d = build_design("y ~ x + (1 | g)", small)
-    assert list(d.factors[0].levels) == ["0", "1", "2", "3", "4", "5"]
+    assert list(d.structure.factors[0].levels) == ["0", "1", "2", "3", "4", "5"]
 
 
 def test_categorical_on_the_left_of_the_bar(small):
     d = build_design("y ~ 1 + (0 + f | g)", small)
-    assert d.factors[0].columns == ("fmid", "flo", "fhi")
+    assert d.structure.factors[0].columns == ("fmid", "flo", "fhi")
     d2 = build_design("y ~ 1 + (1 + f | g)", small)
-    assert d2.factors[0].columns == ("(Intercept)", "flo", "fhi")
-    assert len(d2.theta_names) == 6
+    assert d2.structure.factors[0].columns == ("(Intercept)", "flo", "fhi")
+    assert len(d2.structure.theta.names) == 6
 
 
 def test_interaction_grouping_levels(small):
     d = build_design("y ~ 1 + (1 | g:h)", small)
-    f = d.factors[0]
+    f = d.structure.factors[0]
     assert f.name == "g:h"
     assert all(":" in lvl for lvl in f.levels)
     # first variable varies slowest, as R's ':' on factors
@@ -62,7 +67,7 @@ def test_missing_rows_are_dropped(small):
     df.loc[11, "h"] = None  # unused column: does not drop
     d = build_design("y ~ x + (1 | g)", df)
     assert d.nobs == 56
-    assert d.n_dropped_na == 4
+    assert d.structure.n_dropped_na == 4
     m = mm.lmer("y ~ x + (1 | g)", df)
     assert "4 observations deleted due to missingness" in str(m.summary())
     assert m.fitted().index.tolist() == [i for i in range(60) if i not in (1, 5, 7, 9)]
@@ -72,14 +77,14 @@ def test_unused_categories_are_dropped(small):
     df = small.copy()
     df["f"] = df["f"].cat.add_categories(["never"])
     d = build_design("y ~ f + (1 | g)", df)
-    assert d.fixed_names == ("(Intercept)", "flo", "fhi")
+    assert d.structure.fixed_names == ("(Intercept)", "flo", "fhi")
 
 
 def test_rank_deficient_columns_are_dropped(small):
     df = small.assign(x2=2 * small["x"])
     with pytest.warns(mm.MixedModelsWarning, match="dropping 1 column: x2"):
         d = build_design("y ~ x + x2 + (1 | g)", df)
-    assert d.fixed_names == ("(Intercept)", "x")
+    assert d.structure.fixed_names == ("(Intercept)", "x")
 
 
 @pytest.mark.parametrize(
@@ -118,8 +123,8 @@ def test_data_errors(small):
 
 def test_lme4_term_order_and_theta_names():
     d = build_design("strength ~ 1 + (1 | batch/cask)", mm.datasets.load("pastes"))
-    assert d.theta_names == ("cask:batch.(Intercept)", "batch.(Intercept)")
-    assert [f.name for f in d.factors] == ["cask:batch", "batch"]
+    assert d.structure.theta.names == ("cask:batch.(Intercept)", "batch.(Intercept)")
+    assert [f.name for f in d.structure.factors] == ["cask:batch", "batch"]
 
 
 PLAIN = ["x", "1 + x", "0 + x", "x - 1", "x + z", "z + x - 1", "1", "0 + x + z", "x + 0 + z"]
@@ -161,9 +166,9 @@ def test_fit_keeps_its_rows_when_data_changes_later(small):
     changes neither the fitted model's frame nor its predictions."""
     d = small.copy()
     m = mm.lmer("y ~ x + (1 | g)", d)
-    frame_before = m.design.frame["x"].to_numpy().copy()
+    frame_before = m.model.data.frame("test")["x"].to_numpy().copy()
     d.loc[:, "x"] = 0.0
-    np.testing.assert_array_equal(m.design.frame["x"].to_numpy(), frame_before)
+    np.testing.assert_array_equal(m.model.data.frame("test")["x"].to_numpy(), frame_before)
     np.testing.assert_allclose(m.fitted()[:5], m.predict(small.iloc[:5]), rtol=1e-12)
 
 
@@ -174,5 +179,5 @@ def test_nullable_columns_missing_rows_are_dropped(small):
     d.loc[9, "y2"] = pd.NA
     design = build_design("y2 ~ x2 + (1 | g)", d)
     assert design.nobs == 58
-    assert design.n_dropped_na == 2
-    assert np.isfinite(design.x).all()
+    assert design.structure.n_dropped_na == 2
+    assert np.isfinite(design.data.rows("test").x).all()

@@ -52,9 +52,9 @@ def test_simulate_is_reproducible_and_has_the_model_moments(hsb_fit):
     assert not np.allclose(a.iloc[:, 0], a.iloc[:, 1])
     # moments over many draws: mean X beta, variance sigma^2 + z' Sigma z per row
     sims = hsb_fit.simulate(nsim=2000, seed=1).to_numpy()
-    d = hsb_fit.design
+    d = hsb_fit.model.data.rows("test")
     mu = d.x @ hsb_fit.fixef.to_numpy()
-    z = d.factors[0].z
+    z = d.z[0]
     var = hsb_fit.sigma**2 + np.einsum("ij,jk,ik->i", z, hsb_fit.cov_re["school"].to_numpy(), z)
     rows = np.arange(0, d.nobs, 97)
     se_mean = np.sqrt(var[rows] / 2000)
@@ -62,7 +62,7 @@ def test_simulate_is_reproducible_and_has_the_model_moments(hsb_fit):
     se_var = var[rows] * np.sqrt(2 / 1999)
     assert np.all(np.abs(sims[rows].var(axis=1, ddof=1) - var[rows]) < 5 * se_var)
     # rows of one school share its draw: covariance z_i' Sigma z_j
-    i, j = np.flatnonzero(d.factors[0].codes == d.factors[0].codes[0])[:2]
+    i, j = np.flatnonzero(d.codes[0] == d.codes[0][0])[:2]
     cov_ij = z[i] @ hsb_fit.cov_re["school"].to_numpy() @ z[j]
     emp = np.cov(sims[i], sims[j])[0, 1]
     assert abs(emp - cov_ij) < 5 * np.sqrt(var[i] * var[j] / 2000)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import mixedmodels as mm
-from mixedmodels.design import build_design
-from mixedmodels.optimize import COBYQA_FLOPS, choose_method, minimize_theta
+from mixedmodels import _core
+from mixedmodels.model import LinearMixedModel
+from mixedmodels.optimize import COBYQA_FLOPS, BobyqaSettings, choose_method, minimize_theta
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 
@@ -21,8 +22,10 @@ def test_choose_method_by_work():
 
 def test_update_flops_orders_designs(fits):
     """The work estimate is tiny for one grouping factor and large for InstEval's dense block."""
-    small = build_design(SLEEP, fits.data("sleepstudy")).make_engine().update_flops()
-    big = build_design("y ~ service + (1 | s) + (1 | d) + (1 | dept)", fits.data("insteval")).make_engine()
+    small = LinearMixedModel.from_formula(SLEEP, fits.data("sleepstudy")).new_engine().update_flops()
+    big = LinearMixedModel.from_formula(
+        "y ~ service + (1 | s) + (1 | d) + (1 | dept)", fits.data("insteval")
+    ).new_engine()
     assert 0 < small < COBYQA_FLOPS < big.update_flops()
     assert big.update_flops() > 1128**3 / 3  # at least the dense lecturer block's Cholesky factor
 
@@ -72,9 +75,9 @@ def test_cobyqa_goes_to_the_boundary():
     assert r.theta[1] == pytest.approx(1.0, abs=1e-5)
 
 
-def _engine_and_start(fits, formula=SLEEP, dataset="sleepstudy"):
-    d = build_design(formula, fits.data(dataset))
-    return d, d.make_engine()
+def _engine_and_lower(fits, formula=SLEEP, dataset="sleepstudy"):
+    model = LinearMixedModel.from_formula(formula, fits.data(dataset))
+    return model.new_engine(), model.structure.theta.lower
 
 
 @pytest.mark.parametrize(
@@ -88,14 +91,15 @@ def _engine_and_start(fits, formula=SLEEP, dataset="sleepstudy"):
 def test_native_bobyqa_equals_python_driven(fits, formula, dataset):
     """BOBYQA run from C++ (NLopt's C API) and through NLopt's Python binding: the same points,
     hence bit for bit the same optimum and number of evaluations."""
-    from mixedmodels.optimize import EngineCriterion, _bobyqa, native_bobyqa
+    from mixedmodels.optimize import EngineCriterion, bobyqa, native_bobyqa
 
     assert native_bobyqa()  # the nlopt wheel on this platform exports its C API
-    d, e = _engine_and_start(fits, formula, dataset)
-    x0 = np.where(d.theta_lower == 0.0, 1.0, 0.0)
+    e, lower = _engine_and_lower(fits, formula, dataset)
+    x0 = np.where(lower == 0.0, 1.0, 0.0)
     f = EngineCriterion(e, True)
-    native = _bobyqa(f, x0, d.theta_lower, 1e-9, 1e-10, 100_000)
-    python = _bobyqa(lambda t: e.objective(t, True), x0, d.theta_lower, 1e-9, 1e-10, 100_000)
+    settings = BobyqaSettings(1e-9, 1e-10, 100_000)
+    native = bobyqa(f, x0, lower, settings)
+    python = bobyqa(lambda t: e.objective(t, True), x0, lower, settings)
     np.testing.assert_array_equal(native[0], python[0])
     assert native[1:] == python[1:]
 
@@ -106,28 +110,29 @@ def test_native_bobyqa_limit_and_errors(fits):
     from mixedmodels.optimize import native_bobyqa
 
     native_bobyqa()
-    d, e = _engine_and_start(fits)
+    e, lower = _engine_and_lower(fits)
     x0 = np.array([1.0, 0.0, 1.0])
-    x, fx, n, code = e.bobyqa(x0, d.theta_lower, True, nlopt.LN_BOBYQA, 1e-9, 1e-10, 7)
+    opts = {"algorithm": nlopt.LN_BOBYQA, "xtol_abs": 1e-9, "ftol_abs": 1e-10}
+    x, fx, n, code = _core.bobyqa(e, x0, lower, True, maxeval=7, **opts)
     assert n == 7
     assert code == nlopt.MAXEVAL_REACHED
     assert fx == e.objective(x, True)  # the best point returned is the one its value belongs to
     with pytest.raises(mm.exceptions.CoreError, match="length 3"):
-        e.bobyqa(x0[:2], d.theta_lower[:2], True, nlopt.LN_BOBYQA, 1e-9, 1e-10, 7)
+        _core.bobyqa(e, x0[:2], lower[:2], True, maxeval=7, **opts)
     # an evaluation that throws (a non-finite theta) stops the optimiser and arrives as the core's error
     with pytest.raises(mm.exceptions.CoreError, match="not finite"):
-        e.bobyqa(np.array([np.inf, 0.0, 1.0]), d.theta_lower, True, nlopt.LN_BOBYQA, 1e-9, 1e-10, 100)
+        _core.bobyqa(e, np.array([np.inf, 0.0, 1.0]), lower, True, maxeval=100, **opts)
 
 
 def test_derivative_check_equals_finite_differences(fits):
     """The engine's derivative check is lme4's: central differences, one-sided at a bound."""
     from mixedmodels.optimize import EngineCriterion, gradient_check
 
-    d, e = _engine_and_start(fits)
+    e, lower = _engine_and_lower(fits)
     f = EngineCriterion(e, True)
     theta = np.array([0.9667, 0.0152, 0.0])  # last at its bound: one-sided there
     fx, h = f(theta), 1e-4
-    g, hd = gradient_check(f, theta, d.theta_lower, fx)
+    g, hd = gradient_check(f, theta, lower, fx)
     for i in range(2):
         up, dn = theta.copy(), theta.copy()
         up[i] += h

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
+from tests.engine_helpers import factor_tuples
 from tests.property.dense_reference import dense_criterion
 
 
@@ -48,16 +49,14 @@ def _sim(n=400, seed=0):
 
 
 def _check_optimum(m):
-    d = m.design
-    crit = dense_criterion(d.engine_factors(), d.x, d.y, m.theta, m.reml)
+    rows = m.model.data.rows("test")
+    crit = dense_criterion(factor_tuples(m.model), rows.x, rows.y, m.theta, m.reml)
     assert m.objective == pytest.approx(crit, rel=1e-9)
     rng = np.random.default_rng(1)
-    from mixedmodels import _core
-
-    e = _core.Engine(d.y, d.x, d.engine_factors())
+    e = m.model.new_engine()
     for _ in range(10):  # no nearby feasible point is better
         t = m.theta + rng.normal(0, 1e-3, m.theta.shape)
-        t = np.maximum(t, d.theta_lower)
+        t = np.maximum(t, m.model.structure.theta.lower)
         assert e.objective(t, m.reml) >= m.objective - 1e-7 * abs(m.objective)
 
 
@@ -135,7 +134,9 @@ def test_many_factors_and_many_correlated_terms():
         m = mm.lmer(formula, df)
     assert len(m.theta) == 55 + 4
     assert m.ngroups == {"g0": 40, "g1": 25, "g2": 12, "g3": 7, "g4": 5}
-    d = m.design
-    assert m.objective == pytest.approx(dense_criterion(d.engine_factors(), d.x, d.y, m.theta, True), rel=1e-9)
+    rows = m.model.data.rows("test")
+    assert m.objective == pytest.approx(
+        dense_criterion(factor_tuples(m.model), rows.x, rows.y, m.theta, True), rel=1e-9
+    )
     assert m.cov_re["g0"].shape == (10, 10)
     assert m.ranef_condcov["g0"].shape == (40, 10, 10)

@@ -54,7 +54,7 @@ def test_coef_is_fixef_plus_ranef(hsb_fit):
 
 def test_fitted_plus_residuals_is_y(hsb_fit):
     m = hsb_fit
-    np.testing.assert_allclose(m.fitted() + m.residuals(), m.design.y)
+    np.testing.assert_allclose(m.fitted() + m.residuals(), m.model.data.rows("test").y)
     assert m.residuals(scaled=True).iloc[0] == pytest.approx(m.residuals().iloc[0] / m.sigma)
 
 

@@ -227,7 +227,8 @@ def test_ctrl_c_stops_the_native_optimiser():
 
     import nlopt
 
-    from mixedmodels.design import build_design
+    from mixedmodels import _core
+    from mixedmodels.model import LinearMixedModel
     from mixedmodels.optimize import native_bobyqa
 
     assert native_bobyqa()
@@ -238,16 +239,19 @@ def test_ctrl_c_stops_the_native_optimiser():
     b = rng.normal(size=(g, 3))
     y = b[grp, 0] + (1 + b[grp, 1]) * x1 + (0.5 + b[grp, 2]) * x2 + rng.normal(size=n)
     frame = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "g": pd.Categorical(grp)})
-    d = build_design("y ~ x1 + x2 + (1 + x1 + x2 | g)", frame)
-    e = d.make_engine()
-    x0 = np.where(d.theta_lower == 0.0, 1.0, 0.0)
+    model = LinearMixedModel.from_formula("y ~ x1 + x2 + (1 + x1 + x2 | g)", frame)
+    e = model.new_engine()
+    lower = model.structure.theta.lower
+    x0 = np.where(lower == 0.0, 1.0, 0.0)
     before = e.objective(x0, True)
     timer = threading.Timer(0.05, _thread.interrupt_main)
     start = time.perf_counter()
     timer.start()
     returned = []
     with pytest.raises(KeyboardInterrupt):  # without the interrupt: ~200 evaluations of ~1 ms or more
-        returned.append(e.bobyqa(x0, d.theta_lower, True, nlopt.LN_BOBYQA, 0.0, 0.0, 1_000_000))
+        returned.append(
+            _core.bobyqa(e, x0, lower, True, algorithm=nlopt.LN_BOBYQA, xtol_abs=0.0, ftol_abs=0.0, maxeval=1_000_000)
+        )
         time.sleep(5)  # finished before the timer fired: the interrupt lands here instead
     timer.join()
     assert not returned, "the optimiser finished before the interrupt; it was not tested"

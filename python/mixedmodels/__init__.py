@@ -21,6 +21,7 @@ from .exceptions import (
 from .compare import anova
 from .fit import fit_arrays, lmer
 from .lmlist import LmList, lmlist
+from .model import LinearMixedModel
 from .results import LmerResult
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "DataError",
     "FormulaError",
     "GroupTerm",
+    "LinearMixedModel",
     "LmList",
     "LmerResult",
     "MixedModelsError",

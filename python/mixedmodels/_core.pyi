@@ -12,7 +12,21 @@ import numpy.typing
 
 import mixedmodels.exceptions
 
-__all__: list[str] = ["Engine", "InvalidInputError", "NotPositiveDefiniteError", "TooLargeError", "load_nlopt"]
+__all__: list[str] = [
+    "BlockInfo",
+    "Criterion",
+    "CrossProducts",
+    "Engine",
+    "Estimates",
+    "FactorLayout",
+    "InvalidInputError",
+    "Layout",
+    "NotPositiveDefiniteError",
+    "TooLargeError",
+    "bobyqa",
+    "derivative_check",
+    "load_nlopt",
+]
 
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass
@@ -23,63 +37,238 @@ class InvalidInputError(mixedmodels.exceptions.CoreError):
 class TooLargeError(mixedmodels.exceptions.CoreError):
     pass
 
-class Engine:
+class FactorLayout:
     """
-    Blocks of A = [Z X y]'[Z X y] and the blocked Cholesky factor L(theta).
+    One grouping factor as the core sees it: its levels, its random-effects columns and the entries (theta_row[e], theta_col[e]) of its lower-triangular factor T that theta[theta_index[e]] fills.
     """
-    @staticmethod
-    def from_blocks(
-        n: typing.SupportsInt | typing.SupportsIndex,
-        p: typing.SupportsInt | typing.SupportsIndex,
-        meta: list,
-        diag: list,
-        off: dict,
-        xy: list,
-        xx: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
-    ) -> Engine:
-        """
-        Engine from blocks of A summed elsewhere (chunks of rows, partitions): meta per factor (nlev, k, theta_index, theta_row, theta_col); diag[f] (nlev, k, k); off[(c, j)] = (row levels, column levels, values (nnz, k_c, k_j)) for c > j; xy[f] (p+1, nlev*k); xx (p+1, p+1).
-        """
+    def __getstate__(
+        self,
+    ) -> tuple[
+        int,
+        int,
+        numpy.typing.NDArray[numpy.int32],
+        numpy.typing.NDArray[numpy.int32],
+        numpy.typing.NDArray[numpy.int32],
+    ]: ...
     def __init__(
+        self,
+        nlev: typing.SupportsInt | typing.SupportsIndex,
+        k: typing.SupportsInt | typing.SupportsIndex,
+        theta_index: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+        theta_row: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+        theta_col: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+    ) -> None: ...
+    def __setstate__(self, arg0: tuple) -> None: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def nlev(self) -> int: ...
+    @property
+    def theta_col(self) -> numpy.typing.NDArray[numpy.int32]: ...
+    @property
+    def theta_index(self) -> numpy.typing.NDArray[numpy.int32]: ...
+    @property
+    def theta_row(self) -> numpy.typing.NDArray[numpy.int32]: ...
+
+class Layout:
+    """
+    The grouping factors (engine order: most levels first) and the number of fixed-effects columns.
+    """
+    def __getstate__(self) -> tuple[list[FactorLayout], int]: ...
+    def __init__(
+        self, factors: collections.abc.Sequence[FactorLayout], p: typing.SupportsInt | typing.SupportsIndex
+    ) -> None: ...
+    def __setstate__(self, arg0: tuple) -> None: ...
+    @property
+    def factors(self) -> list[FactorLayout]: ...
+    @property
+    def ntheta(self) -> int: ...
+    @property
+    def p(self) -> int: ...
+
+class CrossProducts:
+    """
+    The cross-products A = [Z X y]'[Z X y] of a model's rows, every entry summed in double-double (a value and the exact remainder of its rounding), so that the rounded A does not depend on how the rows were split or ordered. Starts empty; add_rows adds rows, add adds another model's cross-products.
+    """
+    def __add__(self, other: CrossProducts) -> CrossProducts:
+        """
+        The sum of two sets of cross-products of the same layout, as a new object.
+        """
+    def __getstate__(self) -> tuple: ...
+    def __init__(self, layout: Layout) -> None: ...
+    def __setstate__(self, arg0: tuple) -> None: ...
+    def add(self, other: CrossProducts) -> None:
+        """
+        Add another set of cross-products of the same layout (their patterns merged).
+        """
+    def add_rows(
         self,
         y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
         x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        factors: list,
-        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
-        form_only: bool = False,
+        codes: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]],
+        z: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]],
     ) -> None:
         """
-        Form A in one pass over the rows. factors: list of (codes int32[n], nlev, z float64[n, k], theta_index, theta_row, theta_col), largest factor first.
-        """
-    def a_blocks(self) -> tuple[list, list, numpy.typing.NDArray[numpy.float64]]:
-        """
-        Copies of A's per-factor diagonal blocks (nlev, k, k), [X y] rows (p+1, nlev*k) and [X y] block.
-        """
-    def a_parts(
-        self,
-    ) -> tuple[list, dict, list, tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]]:
-        """
-        A's blocks as double-double pairs (hi, lo): diag [(hi, lo) (nlev, k, k)], off {(c, j): (rows, cols, hi, lo)}, xy [(hi, lo) (p+1, nlev*k)], xx (hi, lo); for summing chunks exactly.
-        """
-    def bobyqa(
-        self,
-        x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        reml: bool,
-        algorithm: typing.SupportsInt | typing.SupportsIndex,
-        xtol_abs: typing.SupportsFloat | typing.SupportsIndex,
-        ftol_abs: typing.SupportsFloat | typing.SupportsIndex,
-        maxeval: typing.SupportsInt | typing.SupportsIndex,
-        step: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
-    ) -> tuple[numpy.typing.NDArray[numpy.float64], float, int, int]:
-        """
-        Minimise the criterion over theta >= lower with NLopt (algorithm: an nlopt_algorithm, e.g. nlopt.LN_BOBYQA) called from C++ (needs load_nlopt); returns (theta, criterion, evaluations, nlopt result code). The best point seen is returned when the optimiser stops somewhere worse.
+        Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects columns z (n, k).
         """
     def column_sumsq(self) -> numpy.typing.NDArray[numpy.float64]:
         """
-        Sums of squares of the model's columns, from A's diagonal: each factor's random-effects columns (engine order), then X's.
+        Sums of squares of the model's columns (A's diagonal): each factor's random-effects columns (engine order), then X's.
         """
+    def constant_within_levels(
+        self,
+        f: typing.SupportsInt | typing.SupportsIndex,
+        intercept: typing.SupportsInt | typing.SupportsIndex,
+        col: typing.SupportsInt | typing.SupportsIndex,
+        rel_tol: typing.SupportsFloat | typing.SupportsIndex = 1e-10,
+    ) -> bool:
+        """
+        Whether factor f's random-effects column col is constant within every level: per level, its sum of squares less (its sum)^2 / count (count from the intercept column) is at most rel_tol times the column's total sum of squares.
+        """
+    def fixed_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        [X y]'[X y], (p + 1) x (p + 1).
+        """
+    def independent_fixed(self, tol: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> list[int]:
+        """
+        Indices of the fixed-effects columns kept when columns aliased by earlier ones are dropped (R's qr rule with tolerance tol: a column goes when its part not explained by the kept earlier columns has relative norm below tol).
+        """
+    def scaled(
+        self,
+        zscale: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]],
+        xscale: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex],
+    ) -> CrossProducts:
+        """
+        The cross-products of the rows with each factor's random-effects column a divided by zscale[f][a] and fixed-effects column m by xscale[m].
+        """
+    def select_fixed(self, keep: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> CrossProducts:
+        """
+        The cross-products with only the fixed-effects columns keep (ascending indices).
+        """
+    @property
+    def layout(self) -> Layout: ...
+    @property
+    def nobs(self) -> int:
+        """
+        Number of rows added.
+        """
+    @property
+    def response_range(self) -> tuple[float, float]:
+        """
+        (smallest, largest) response value added.
+        """
+
+class Criterion:
+    """
+    The parts of the factor L(theta) the criterion needs, and the criterion from them (docs/design.md, section 1): the one place its formula is written.
+    """
+    def __init__(
+        self,
+        ldL2: typing.SupportsFloat | typing.SupportsIndex,
+        ldRX2: typing.SupportsFloat | typing.SupportsIndex,
+        pwrss: typing.SupportsFloat | typing.SupportsIndex,
+        n: typing.SupportsInt | typing.SupportsIndex,
+        p: typing.SupportsInt | typing.SupportsIndex,
+    ) -> None: ...
+    def __repr__(self) -> str: ...
+    def at_sigma(self, sigma: typing.SupportsFloat | typing.SupportsIndex, reml: bool) -> float:
+        """
+        The REML criterion or -2 log-likelihood at residual SD sigma, beta profiled out.
+        """
+    def profiled(self, reml: bool) -> float:
+        """
+        The REML criterion (reml) or -2 log-likelihood, sigma and beta profiled out.
+        """
+    def sigma(self, reml: bool) -> float:
+        """
+        The residual SD at which `profiled` is attained.
+        """
+    @property
+    def ldL2(self) -> float:
+        """
+        log |L_theta|^2
+        """
+    @property
+    def ldRX2(self) -> float:
+        """
+        log |R_X|^2
+        """
+    @property
+    def n(self) -> int:
+        """
+        observations
+        """
+    @property
+    def p(self) -> int:
+        """
+        fixed-effects columns
+        """
+    @property
+    def pwrss(self) -> float:
+        """
+        penalised residual sum of squares
+        """
+
+class Estimates:
+    """
+    What a fit reports at theta, from one update of L.
+    """
+    @property
+    def b(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Random effects b = Lambda(theta) u, per factor (engine order), level by level.
+        """
+    @property
+    def beta(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Fixed effects.
+        """
+    @property
+    def criterion(self) -> Criterion: ...
+    @property
+    def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        (R_X'R_X)^{-1}: vcov(beta) / sigma^2.
+        """
+
+class BlockInfo:
+    """
+    The type and size of one block of the Cholesky factor L.
+    """
+    def __repr__(self) -> str: ...
+    def __str__(self) -> str: ...
+    @property
+    def k(self) -> int:
+        """
+        size of each block of a block-diagonal block (else 0)
+        """
+    @property
+    def kind(self) -> str:
+        """
+        'Diagonal', 'BlkDiag', 'Sparse' or 'Dense'
+        """
+    @property
+    def ncol(self) -> int: ...
+    @property
+    def nlev(self) -> int:
+        """
+        levels of a block-diagonal block (else 0)
+        """
+    @property
+    def nnz_blocks(self) -> int:
+        """
+        stored blocks of a sparse block (else 0)
+        """
+    @property
+    def nrow(self) -> int: ...
+
+class Engine:
+    """
+    The blocked Cholesky factor L(theta) of a model's cross-products (taken as they are when the engine is formed).
+    """
+    def __init__(
+        self, cross_products: CrossProducts, dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1
+    ) -> None: ...
     def condcov(self) -> list:
         """
         Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.
@@ -88,37 +277,13 @@ class Engine:
         """
         Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.
         """
-    def derivative_check(
-        self,
-        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        fx: typing.SupportsFloat | typing.SupportsIndex,
-        reml: bool,
-        h: typing.SupportsFloat | typing.SupportsIndex = 0.0001,
-    ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    def describe(self) -> list[list[BlockInfo]]:
         """
-        lme4's derivative check at the optimum x (criterion fx): finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). L is left at the last point evaluated.
+        The block types of L: per row of blocks, a BlockInfo per block.
         """
-    def describe(self) -> str:
+    def estimates(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> Estimates:
         """
-        Block types of L, one row of blocks per line.
-        """
-    def estimates(
-        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
-    ) -> tuple[
-        float,
-        float,
-        float,
-        numpy.typing.NDArray[numpy.float64],
-        numpy.typing.NDArray[numpy.float64],
-        numpy.typing.NDArray[numpy.float64],
-    ]:
-        """
-        Update L at theta and return (log|L|^2, log|R_X|^2, penalised RSS, beta, b, (R_X'R_X)^{-1}), b = Lambda(theta) u the random effects (engine order, level by level): what a fit reports at its optimum, in one call.
-        """
-    def lxy(self) -> numpy.typing.NDArray[numpy.float64]:
-        """
-        The [X y] diagonal block of L, (p+1) x (p+1) lower triangular.
+        Update L at theta and return every estimate a fit reports.
         """
     def moment_start(
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
@@ -128,7 +293,7 @@ class Engine:
         """
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """
-        REML criterion or -2 log-likelihood at theta (updates L).
+        The REML criterion or -2 log-likelihood at theta (updates L).
         """
     def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """
@@ -138,26 +303,59 @@ class Engine:
         """
         (beta, u) at the current theta: fixed effects and spherical random effects (engine order).
         """
-    def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[float, float, float]:
+    def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> Criterion:
         """
-        Update L at theta; returns (log|L|^2, log|R_X|^2, penalised RSS).
+        Update L at theta; returns the parts of the criterion.
         """
     def update_flops(self) -> float:
         """
         Rough floating-point work of one update(theta), from the block types (chooses the optimiser).
         """
     @property
-    def k(self) -> list[int]: ...
+    def nobs(self) -> int:
+        """
+        Number of observations.
+        """
     @property
-    def nlev(self) -> list[int]: ...
+    def ntheta(self) -> int:
+        """
+        Number of covariance parameters.
+        """
     @property
-    def nobs(self) -> int: ...
-    @property
-    def ntheta(self) -> int: ...
-    @property
-    def p(self) -> int: ...
+    def p(self) -> int:
+        """
+        Number of fixed-effects columns.
+        """
+
+def bobyqa(
+    engine: Engine,
+    x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    reml: bool,
+    *,
+    algorithm: typing.SupportsInt | typing.SupportsIndex,
+    xtol_abs: typing.SupportsFloat | typing.SupportsIndex,
+    ftol_abs: typing.SupportsFloat | typing.SupportsIndex,
+    maxeval: typing.SupportsInt | typing.SupportsIndex,
+    step: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+) -> tuple[numpy.typing.NDArray[numpy.float64], float, int, int]:
+    """
+    Minimise the engine's criterion over theta >= lower with NLopt (algorithm: an nlopt_algorithm, e.g. nlopt.LN_BOBYQA) called from C++ (needs load_nlopt); returns (theta, criterion, evaluations, nlopt result code). The best point seen is returned when the optimiser stops somewhere worse.
+    """
+
+def derivative_check(
+    engine: Engine,
+    x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    fx: typing.SupportsFloat | typing.SupportsIndex,
+    reml: bool,
+    h: typing.SupportsFloat | typing.SupportsIndex = 0.0001,
+) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    lme4's derivative check at the optimum x (criterion fx): finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). Leaves the engine's L at the last point evaluated.
+    """
 
 def load_nlopt(path: str) -> str:
     """
-    Look NLopt's C API up in the shared library at path (the nlopt package's _nlopt extension) so that Engine.bobyqa can run; returns '' on success, else the reason it cannot.
+    Look NLopt's C API up in the shared library at path (the nlopt package's _nlopt extension) so that bobyqa can run; returns '' on success, else the reason it cannot.
     """

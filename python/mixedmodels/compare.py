@@ -6,17 +6,26 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .exceptions import DataError, MixedModelsWarning
+from .results import LmerResult
 
-__all__ = ["anova"]
+__all__ = ["RefitWarning", "anova"]
 
 
 class RefitWarning(MixedModelsWarning):
     """REML fits were refitted by maximum likelihood before a likelihood-ratio test."""
 
 
-def anova(*models, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
+def _response_summary(m: LmerResult) -> tuple[int, float, float, float]:
+    """Observations, response range and y'y, from the cross-products (any kind of data)."""
+    cp = m.model.cross_products
+    lo, hi = cp.response_range
+    return int(cp.nobs), float(lo), float(hi), float(cp.fixed_crossprod()[-1, -1])
+
+
+def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
     """Likelihood-ratio tests between models fitted to the same data.
 
     REML fits are refitted by maximum likelihood first (with a `RefitWarning` saying so, as lme4
@@ -41,9 +50,9 @@ def anova(*models, names: list[str] | None = None, refit: bool = True) -> pd.Dat
         return models[0].anova()
     if not models:
         raise ValueError("anova needs at least one model")
-    n = models[0].nobs
+    first = _response_summary(models[0])
     for m in models[1:]:
-        if m.nobs != n or not np.array_equal(m.design.y, models[0].design.y):
+        if _response_summary(m) != first:
             raise DataError("models were not all fitted to the same data (same response and rows)")
     if names is None:
         names = [m.formula or f"model {i + 1}" for i, m in enumerate(models)]
@@ -51,10 +60,10 @@ def anova(*models, names: list[str] | None = None, refit: bool = True) -> pd.Dat
         raise ValueError("one name per model")
     if refit and any(m.reml for m in models):
         warnings.warn("refitting model(s) with ML (instead of REML)", RefitWarning, stacklevel=2)
-        from .fit import fit_design
-
-        models = tuple(fit_design(m.design, reml=False, start=m.theta) if m.reml else m for m in models)
-    from scipy import stats  # imported on use: scipy.stats is heavy
+        models = tuple(
+            LmerResult.of(m.model.with_reml(False).fit(start=m.theta, data_name=m.data_name)) if m.reml else m
+            for m in models
+        )
 
     order = sorted(range(len(models)), key=lambda i: models[i].df)
     rows = []

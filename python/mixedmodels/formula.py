@@ -108,7 +108,7 @@ def _group_factors(text: str, expr: str, pos: int) -> list[tuple[str, ...]]:
     parts: list[list[str]] = []
     offset = pos
     for s in slash:
-        names = []
+        names: list[str] = []
         for piece in s.split(":"):
             m = _NAME.match(piece)
             if not m:
@@ -121,10 +121,10 @@ def _group_factors(text: str, expr: str, pos: int) -> list[tuple[str, ...]]:
     # a/b/c -> c:b:a, b:a, a  (lme4's makeInteraction: innermost first)
     out = []
     for depth in range(len(parts), 0, -1):
-        names: list[str] = []
+        joined: list[str] = []
         for p in reversed(parts[:depth]):
-            names.extend(p)
-        out.append(tuple(names))
+            joined.extend(p)
+        out.append(tuple(joined))
     return out
 
 

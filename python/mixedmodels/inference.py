@@ -3,57 +3,69 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from functools import cached_property
 
+import formulaic
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
 from .exceptions import MixedModelsError
+from .fitted import LmerFit
+from .layout import tril_pairs
+from .names import r_name
 from .numderiv import hessian, jacobian
 
-__all__ = ["Inference", "type3_contrasts"]
+__all__ = ["Inference", "anova_type3", "coef_table", "inference_for", "type3_contrasts"]
+
+FloatArray = NDArray[np.float64]
 
 KR_MAX_NOBS = 6000  # Kenward-Roger builds n x n matrices; beyond this it refuses
+
+
+_CACHE: weakref.WeakKeyDictionary[LmerFit, Inference] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def inference_for(m: LmerFit) -> Inference:
+    """The `Inference` of a fit, built when first asked for and kept while the fit lives."""
+    with _CACHE_LOCK:
+        inf = _CACHE.get(m)
+        if inf is None:
+            inf = _CACHE[m] = Inference(m)
+        return inf
 
 
 class Inference:
     """Satterthwaite and Kenward-Roger machinery for one fitted model (built lazily, cached)."""
 
-    def __init__(self, model) -> None:
-        self.m = model
-        d = model.design
-        self._engine = d.make_engine()
+    def __init__(self, m: LmerFit) -> None:
+        self.m = m
+        self.model = m.model
         # Derivatives are taken in unit-scale coordinates, where the numerical steps mean the same
-        # for every parameter: theta times its column's scale (fit.working_engines) and sigma over
-        # its estimate. On the data's scale a covariate in millionths makes its theta ~1e-6, and a
-        # response in billionths sigma ~1e-8, and fixed-size steps meaningless.
-        from .fit import unit_theta_scale
+        # for every parameter: theta times its column's scale (the model's working scale) and sigma
+        # over its estimate. On the data's scale a covariate in millionths makes its theta ~1e-6,
+        # and a response in billionths sigma ~1e-8, and fixed-size steps meaningless.
+        self._theta_scale = self.model.theta_scale
+        self._sigma_scale = m.sigma if m.sigma > 0 else 1.0
+        self.varpar = np.append(m.theta * self._theta_scale, 1.0 if m.sigma > 0 else 0.0)
 
-        self._theta_scale = unit_theta_scale(d, self._engine)
-        self._sigma_scale = model.sigma if model.sigma > 0 else 1.0
-        self.varpar = np.append(model.theta * self._theta_scale, 1.0 if model.sigma > 0 else 0.0)
-
-    def _theta_sigma(self, vp: np.ndarray) -> tuple[np.ndarray, float]:
+    def _theta_sigma(self, vp: FloatArray) -> tuple[FloatArray, float]:
         return np.ascontiguousarray(vp[:-1] / self._theta_scale), float(vp[-1]) * self._sigma_scale
 
     # ---------------------------------------------------------------- (theta, sigma) functions
-    def deviance_vp(self, vp: np.ndarray) -> float:
+    def deviance_vp(self, vp: FloatArray) -> float:
         """(RE)ML deviance at unit-scale (theta, sigma), beta profiled (lmerTest's devfun_vp)."""
-        d = self.m.design
-        n, p = d.nobs, d.p
         theta, sigma = self._theta_sigma(vp)
-        ldl2, ldrx2, pwrss = self._engine.update(theta)
-        s2 = sigma**2
-        if self.m.reml:
-            return ldl2 + ldrx2 + pwrss / s2 + (n - p) * np.log(2 * np.pi * s2)
-        return ldl2 + pwrss / s2 + n * np.log(2 * np.pi * s2)
+        return float(self.model.criterion(theta).at_sigma(sigma, self.model.reml))
 
-    def vcov_vp(self, vp: np.ndarray) -> np.ndarray:
+    def vcov_vp(self, vp: FloatArray) -> FloatArray:
         """vcov(beta) = sigma^2 (R_X' R_X)^{-1} at unit-scale (theta, sigma)."""
         theta, sigma = self._theta_sigma(vp)
-        self._engine.update(theta)
-        return sigma**2 * self._engine.rx_inverse_crossprod()
+        return sigma**2 * self.model.estimates(theta).rx_inverse_crossprod
 
     @cached_property
     def vcov_varpar(self) -> np.ndarray:
@@ -92,11 +104,13 @@ class Inference:
         ptl = (pvec.T @ lmat)[:q]
         t2 = (ptl @ beta) ** 2 / d[:q]
         fval = float(t2.sum() / q)
-        nus = []
-        for i in range(q):
-            g = np.einsum("i,ijk,j->k", ptl[i], self.jac_vcov, ptl[i])
-            nus.append(2 * d[i] ** 2 / float(g @ self.vcov_varpar @ g))
-        nus = np.array(nus)
+        nus = np.array(
+            [
+                2 * d[i] ** 2 / float(g @ self.vcov_varpar @ g)
+                for i in range(q)
+                for g in [np.einsum("i,ijk,j->k", ptl[i], self.jac_vcov, ptl[i])]
+            ]
+        )
         if q == 1:
             ddf = float(nus[0])
         elif np.all(np.abs(np.diff(nus)) < 1e-8):
@@ -110,29 +124,26 @@ class Inference:
 
     # ---------------------------------------------------------------- Kenward-Roger
     @cached_property
-    def _kr(self):
-        return _KenwardRoger(self.m)
+    def kenward_roger(self) -> KenwardRoger:
+        """pbkrtest's adjusted covariance and df machinery (built when first asked for)."""
+        return KenwardRoger(self.m)
 
 
-def type3_contrasts(m) -> dict[str, np.ndarray]:
+def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
     """lmerTest's type III contrasts for each fixed-effect term (treatment coding).
 
     Each term's contrast rows are that term's columns of the map from the over-parameterised
     design (all indicator columns) onto the coefficients, orthogonalised against the columns of
     every term that contains it (same numeric variables, strictly more variables).
     """
-    import formulaic
-
-    d = m.design
-    if d.fixed_spec is None or d.frame is None:
-        raise MixedModelsError("type III tests need a model fitted from a formula and a data frame")
-    spec = d.fixed_spec
-    names = list(d.fixed_names)
+    what = "type III tests"
+    spec = m.structure.encoding.formula(what).fixed
+    frame = m.model.data.frame(what)
+    rows = m.model.data.rows(what)
+    names = list(m.structure.fixed_names)
     terms, rdx_cols, x_cols, variables = [], [], [], []
     blocks = []
     has_intercept = False
-    from .names import r_name
-
     for st in spec.structure:
         label = str(st.term)
         cols = [names.index(r_name(c)) for c in st.columns if r_name(c) in names]
@@ -140,18 +151,19 @@ def type3_contrasts(m) -> dict[str, np.ndarray]:
             has_intercept = True
             continue
         vars_ = [str(f) for f in st.term.factors]
-        mm = formulaic.model_matrix(f"0 + {label}", d.frame, ensure_full_rank=False, na_action="ignore")
+        mm = formulaic.model_matrix(f"0 + {label}", frame, ensure_full_rank=False, na_action="ignore")
         blocks.append(mm.to_numpy(dtype=float))
         terms.append(label)
         x_cols.append(cols)
         rdx_cols.append(mm.shape[1])
         variables.append(vars_)
-    rdx = np.column_stack(([np.ones(d.nobs)] if has_intercept else []) + blocks) if blocks else np.ones((d.nobs, 1))
+    n = rows.nobs
+    rdx = np.column_stack(([np.ones(n)] if has_intercept else []) + blocks) if blocks else np.ones((n, 1))
     # L: rows = rdX columns, columns = coefficients; rdX = X L'
-    lmat, *_ = np.linalg.lstsq(d.x, rdx, rcond=None)
+    lmat, *_ = np.linalg.lstsq(rows.x, rdx, rcond=None)
     lmat = lmat.T
     lmat[np.abs(lmat) < 1e-10] = 0.0
-    numeric = {v: _is_numeric(d.frame, v) for vs in variables for v in vs}
+    numeric = {v: _is_numeric(frame, v) for vs in variables for v in vs}
 
     def contains(a: int, b: int) -> bool:
         va, vb = set(variables[a]), set(variables[b])
@@ -170,11 +182,8 @@ def type3_contrasts(m) -> dict[str, np.ndarray]:
             r[np.abs(r) < 1e-10] = 0.0
             lmat[:, x_cols[i]] = r
     # keep the rows of L that correspond to the coefficients (rdX columns named like X's)
-    rd_names = (["(Intercept)"] if has_intercept else []) + [
-        r_name(c) for i, t in enumerate(terms) for c in _full_names(d.frame, t)
-    ]
-    rows = [rd_names.index(n) for n in names]
-    lsub = lmat[rows]
+    rd_names = (["(Intercept)"] if has_intercept else []) + [r_name(c) for t in terms for c in _full_names(frame, t)]
+    lsub = lmat[[rd_names.index(nm) for nm in names]]
     out = {}
     for i, t in enumerate(terms):
         c = lsub[:, x_cols[i]].T
@@ -183,8 +192,6 @@ def type3_contrasts(m) -> dict[str, np.ndarray]:
 
 
 def _full_names(frame: pd.DataFrame, term: str) -> list[str]:
-    import formulaic
-
     mm = formulaic.model_matrix(f"0 + {term}", frame.iloc[:1], ensure_full_rank=False, na_action="ignore")
     return list(mm.model_spec.column_names)
 
@@ -196,21 +203,20 @@ def _is_numeric(frame: pd.DataFrame, var: str) -> bool:
     return True  # a transform such as I(x**2) or np.log(x) is numeric
 
 
-def _components(design) -> list[np.ndarray]:
+def _components(codes: tuple[NDArray[np.int32], ...], nlev: list[int], n: int) -> list[NDArray[np.intp]]:
     """Row sets that share no level of any grouping factor: the marginal covariance is block
     diagonal over them (one block per group for a single grouping factor)."""
-    n = design.nobs
     parent = np.arange(n)
 
-    def find(a):
+    def find(a: int) -> int:
         while parent[a] != a:
             parent[a] = parent[parent[a]]
             a = parent[a]
-        return a
+        return int(a)
 
-    for f in design.factors:
-        first = np.full(f.nlev, -1)
-        for i, c in enumerate(f.codes):
+    for fc, nl in zip(codes, nlev, strict=True):
+        first = np.full(nl, -1)
+        for i, c in enumerate(fc):
             if first[c] < 0:
                 first[c] = i
             else:
@@ -236,18 +242,18 @@ def _scaled_inverse(a: np.ndarray) -> np.ndarray:
     return (np.linalg.inv(a_s) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(a_s)) * dsc
 
 
-class _KenwardRoger:
+class KenwardRoger:
     """pbkrtest's adjusted covariance of beta and the quantities for its df. The marginal
     covariance Sigma = sum_i gamma_i G_i is block diagonal over independent row sets, so every
     trace and product is a sum over blocks; each block is handled densely."""
 
-    def __init__(self, m) -> None:
+    def __init__(self, m: LmerFit) -> None:
         self.m = m
-        d = m.design
-        d.require_rows("Kenward-Roger")
+        rows = m.model.data.rows("Kenward-Roger")
         if not m.reml:
             raise MixedModelsError("Kenward-Roger applies to REML fits; refit with reml=True")
-        comps = _components(d)
+        factors = m.structure.factors
+        comps = _components(rows.codes, [f.nlev for f in factors], rows.nobs)
         largest = max(len(c) for c in comps)
         if largest > KR_MAX_NOBS:
             raise MixedModelsError(
@@ -255,36 +261,34 @@ class _KenwardRoger:
                 f"linked by shared grouping levels); that exceeds the {KR_MAX_NOBS} it handles. "
                 "Use ddf='satterthwaite'."
             )
-        # (factor, offset within factor, a, b, value) of each variance parameter, then sigma^2
-        params = []
-        for _name, term, cov in m._term_covs():
-            fi, off = self._term_location(term)
-            for b in range(term.k):
-                for a in range(b, term.k):
-                    params.append((fi, off + a, off + b, cov[a, b]))
+        # (factor, column a, column b, value) of each variance parameter, then sigma^2
+        params = [
+            (term.factor, term.column_offset + a, term.column_offset + b, cov[a, b])
+            for term, cov in m.term_covariances()
+            for a, b in tril_pairs(term.k)
+        ]
         ng = len(params) + 1
-        p = d.p
+        p = m.structure.p
         xtsx = np.zeros((p, p))
         pp = [np.zeros((p, p)) for _ in range(ng)]
         qq = {(r, s): np.zeros((p, p)) for r in range(ng) for s in range(r, ng)}
         ktr = np.zeros((ng, ng))
-        for rows in comps:
-            x = d.x[rows]
+        for comp in comps:
+            x = rows.x[comp]
             gs = []
             for fi, a, b, _v in params:
-                f = d.factors[fi]
-                codes = f.codes[rows]
-                za = np.zeros((len(rows), f.nlev))
-                za[np.arange(len(rows)), codes] = f.z[rows, a]
+                codes = rows.codes[fi][comp]
+                za = np.zeros((len(comp), factors[fi].nlev))
+                za[np.arange(len(comp)), codes] = rows.z[fi][comp, a]
                 if a == b:
                     g = za @ za.T
                 else:
                     zb = np.zeros_like(za)
-                    zb[np.arange(len(rows)), codes] = f.z[rows, b]
+                    zb[np.arange(len(comp)), codes] = rows.z[fi][comp, b]
                     g = za @ zb.T
                     g = g + g.T
                 gs.append(g)
-            gs.append(np.eye(len(rows)))
+            gs.append(np.eye(len(comp)))
             vals = [v for *_x, v in params] + [m.sigma**2]
             sigma = sum(g * v for g, v in zip(gs, vals, strict=True))
             sinv = np.linalg.inv(sigma)
@@ -323,14 +327,6 @@ class _KenwardRoger:
         self.phi_adj = phi + 2 * phi @ uu @ phi
         self.pp, self.ww = pp, ww
 
-    def _term_location(self, term):
-        d = self.m.design
-        ti = d.terms.index(term)
-        for fi, f in enumerate(d.factors):
-            if ti in f.terms:
-                return fi, f.term_offsets[f.terms.index(ti)]
-        raise KeyError(term)
-
     def ddf(self, lmat: np.ndarray) -> float:
         """pbkrtest's Lb_ddf: denominator df for the contrast matrix L (q x p)."""
         lmat = np.atleast_2d(lmat)
@@ -357,10 +353,10 @@ class _KenwardRoger:
         v0_ = 0.0 if abs(v0_) < 1e-10 else v0_
         ratio = (1 - a2 / q) / v1 if v1 != 0 else 0.0
         rho = ratio**2 * v0_ / v2 / q
-        return 4 + (q + 2) / (q * rho - 1)
+        return float(4 + (q + 2) / (q * rho - 1))
 
 
-def coef_table(m, ddf: str | None = "satterthwaite") -> pd.DataFrame:
+def coef_table(m: LmerFit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     """Estimates, SEs, df, t and two-sided p for each fixed effect."""
     est = m.fixef.to_numpy()
     p = est.shape[0]
@@ -369,12 +365,12 @@ def coef_table(m, ddf: str | None = "satterthwaite") -> pd.DataFrame:
         se = m.fixef_se.to_numpy()
         return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=m.fixef.index)
     if key == "satterthwaite":
-        inf = m._inference
+        inf = inference_for(m)
         rows = [inf.satterthwaite_1d(np.eye(p)[j]) for j in range(p)]
         se = np.sqrt([r[0] for r in rows])
         df = np.array([r[1] for r in rows])
     elif key in ("kenward-roger", "kr"):
-        kr = m._inference._kr
+        kr = inference_for(m).kenward_roger
         se = np.sqrt(np.diag(kr.phi_adj))
         df = np.array([kr.ddf(np.eye(p)[j][None, :]) for j in range(p)])
     else:
@@ -386,7 +382,7 @@ def coef_table(m, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     )
 
 
-def anova_type3(m, ddf: str = "satterthwaite") -> pd.DataFrame:
+def anova_type3(m: LmerFit, ddf: str = "satterthwaite") -> pd.DataFrame:
     """Type III F tests per fixed-effect term, as lmerTest's ``anova(m)``."""
     contrasts = type3_contrasts(m)
     beta = m.fixef.to_numpy()
@@ -394,9 +390,9 @@ def anova_type3(m, ddf: str = "satterthwaite") -> pd.DataFrame:
     key = ddf.lower().replace("_", "-")
     for term, lmat in contrasts.items():
         if key == "satterthwaite":
-            fval, q, den = m._inference.satterthwaite_md(lmat)
+            fval, q, den = inference_for(m).satterthwaite_md(lmat)
         elif key in ("kenward-roger", "kr"):
-            kr = m._inference._kr
+            kr = inference_for(m).kenward_roger
             q = int(np.linalg.matrix_rank(lmat))
             lb = lmat @ beta
             fval = float(lb @ np.linalg.solve(lmat @ kr.phi_adj @ lmat.T, lb) / q)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["hessian", "jacobian"]
 
 
-def _steps(x: np.ndarray, d: float, eps: float) -> np.ndarray:
+FloatArray = NDArray[np.float64]
+
+
+def _steps(x: FloatArray, d: float, eps: float) -> FloatArray:
     return np.where(np.abs(x) < 1.78e-5, eps, d * np.abs(x))  # numDeriv: zero.tol = sqrt(eps / 7e-7)
 
 
-def _pair(f, x: np.ndarray, i: int, h: float):
+def _pair(f: Callable[[FloatArray], Any], x: FloatArray, i: int, h: float) -> tuple[FloatArray, FloatArray]:
     """f(x + h e_i), f(x - h e_i)."""
     up, dn = x.copy(), x.copy()
     up[i] += h
@@ -21,7 +26,7 @@ def _pair(f, x: np.ndarray, i: int, h: float):
     return np.asarray(f(up), dtype=float), np.asarray(f(dn), dtype=float)
 
 
-def _richardson(values: list, r: int):
+def _richardson(values: list[Any], r: int) -> Any:
     """values[k] computed with step h / 2^k, error O(h^2): extrapolate to h -> 0."""
     a = list(values)
     for m in range(1, r):
@@ -31,8 +36,8 @@ def _richardson(values: list, r: int):
 
 
 def jacobian(
-    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, d: float = 0.1, eps: float = 1e-4, r: int = 4
-) -> np.ndarray:
+    f: Callable[[FloatArray], FloatArray], x: FloatArray, d: float = 0.1, eps: float = 1e-4, r: int = 4
+) -> FloatArray:
     """Jacobian of a vector function: central differences at steps h, h/2, ... with Richardson.
 
     Returns an array of shape f(x).shape + (len(x),).
@@ -56,8 +61,8 @@ def jacobian(
 
 
 def hessian(
-    f: Callable[[np.ndarray], float], x: np.ndarray, d: float = 0.1, eps: float = 1e-4, r: int = 4
-) -> np.ndarray:
+    f: Callable[[FloatArray], float], x: FloatArray, d: float = 0.1, eps: float = 1e-4, r: int = 4
+) -> FloatArray:
     """Hessian of a scalar function by central second differences with Richardson extrapolation.
 
     Examples

@@ -4,10 +4,18 @@ modes, shrinkage arrows, and residual diagnostics. Every function returns the ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
 
-from .exceptions import MixedModelsError
+from .exceptions import DataError, MixedModelsError
+from .fitted import LmerFit
+from .lmlist import lmlist
+from .simulate import Seed, sample_groups
 
 __all__ = [
     "plot_diagnostics",
@@ -18,7 +26,11 @@ __all__ = [
 ]
 
 
-def _plt():
+Figure = Any  # matplotlib.figure.Figure (matplotlib is an optional dependency: not imported here)
+Axes = Any  # matplotlib.axes.Axes
+
+
+def _plt() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - exercised by the no-matplotlib test
@@ -26,12 +38,16 @@ def _plt():
     return plt
 
 
-def _slope(m, group: str | None, covariate: str | None) -> tuple[str, str]:
+def _frame(m: LmerFit) -> pd.DataFrame:
+    try:
+        return m.model.data.frame("group-line plots")
+    except DataError as exc:
+        raise MixedModelsError(f"group-line plots need a model fitted from a data frame: {exc}") from exc
+
+
+def _slope(m: LmerFit, group: str | None, covariate: str | None) -> tuple[str, str]:
     """The grouping factor and covariate of a random slope (the first one, unless named)."""
-    d = m.design
-    frame = d.frame
-    if frame is None:
-        raise MixedModelsError("group-line plots need a model fitted from a data frame")
+    frame = _frame(m)
     candidates = []
     for g, re in m.ranef.items():
         if group is not None and g != group:
@@ -52,7 +68,7 @@ def _slope(m, group: str | None, covariate: str | None) -> tuple[str, str]:
     return candidates[0]
 
 
-def _pick(levels: list[str], groups, n, seed) -> list[str]:
+def _pick(levels: list[str], groups: Sequence[str] | None, n: int | None, seed: Seed) -> list[str]:
     if groups is not None:
         groups = [str(g) for g in groups]
         missing = [g for g in groups if g not in levels]
@@ -61,28 +77,27 @@ def _pick(levels: list[str], groups, n, seed) -> list[str]:
         return groups
     if n is not None:
         rng = np.random.default_rng(seed)
-        return list(rng.choice(levels, size=min(n, len(levels)), replace=False))
+        return [str(v) for v in rng.choice(levels, size=min(n, len(levels)), replace=False)]
     return []
 
 
-def _lines(m, kind: str, group: str, cov: str, seed):
+def _lines(
+    m: LmerFit, kind: str, group: str, cov: str, seed: Seed
+) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64], list[tuple[float, float]]]:
     """(labels, intercepts, slopes, x ranges) of each line of one panel."""
-    d = m.design
-    frame = d.frame
-    y = m.design.response
+    frame = _frame(m)
+    y = m.structure.response
     if kind == "partial":
         c = m.coef[group]
         labels = list(c.index)
         a, b = c["(Intercept)"].to_numpy(), c[cov].to_numpy()
     elif kind == "none":
-        from .lmlist import lmlist
-
         ll = lmlist(f"{y} ~ {cov} | {group}", frame if ":" not in group else _with_group(m, group))
         c = ll.coef.reindex(m.coef[group].index)
         labels = list(c.index)
         a, b = c["(Intercept)"].to_numpy(), c[cov].to_numpy()
     elif kind == "population":
-        s = m.sample_groups(len(m.coef[group]), seed=seed, group=group)
+        s = sample_groups(m, len(m.coef[group]), seed=seed, group=group)
         labels = [f"sim {i + 1}" for i in range(len(s))]
         a, b = s["(Intercept)"].to_numpy(), s[cov].to_numpy()
     else:
@@ -92,16 +107,17 @@ def _lines(m, kind: str, group: str, cov: str, seed):
         lo, hi = np.quantile(x, [0.05, 0.95])
         ranges = [(lo, hi)] * len(labels)
     else:
-        f = d.factor(group)
-        mins = pd.Series(x).groupby(f.codes).min().to_numpy()
-        maxs = pd.Series(x).groupby(f.codes).max().to_numpy()
+        codes = m.model.data.rows("group lines").codes[m.structure.factor_index(group)]
+        mins = pd.Series(x).groupby(codes).min().to_numpy()
+        maxs = pd.Series(x).groupby(codes).max().to_numpy()
         ranges = list(zip(mins, maxs, strict=True))
     return labels, a, b, ranges
 
 
-def _with_group(m, group):
-    f = m.design.factor(group)
-    return m.design.frame.assign(**{group: np.asarray(f.levels)[f.codes]})
+def _with_group(m: LmerFit, group: str) -> pd.DataFrame:
+    fi = m.structure.factor_index(group)
+    codes = m.model.data.rows("group lines").codes[fi]
+    return _frame(m).assign(**{group: np.asarray(m.structure.factors[fi].levels)[codes]})
 
 
 _TITLES = {
@@ -111,7 +127,16 @@ _TITLES = {
 }
 
 
-def plot_group_lines(m, groups=None, n=None, seed=None, kind: str = "partial", group=None, covariate=None, ax=None):
+def plot_group_lines(
+    m: LmerFit,
+    groups: Sequence[str] | None = None,
+    n: int | None = None,
+    seed: Seed = None,
+    kind: str = "partial",
+    group: str | None = None,
+    covariate: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """Each group's regression line against the random slope's covariate.
 
     Parameters
@@ -160,7 +185,7 @@ def plot_group_lines(m, groups=None, n=None, seed=None, kind: str = "partial", g
             xs, a[i] + b[i] * xs, color=colours[k % len(colours)], lw=2.2, label=str(lab), zorder=3, gid=f"group:{lab}"
         )
     fe = m.fixef
-    xs = np.quantile(m.design.frame[cov].to_numpy(dtype=float), [0.0, 1.0])
+    xs = np.quantile(_frame(m)[cov].to_numpy(dtype=float), [0.0, 1.0])
     ax.plot(
         xs,
         fe["(Intercept)"] + fe[cov] * xs,
@@ -172,13 +197,20 @@ def plot_group_lines(m, groups=None, n=None, seed=None, kind: str = "partial", g
         gid="fixed",
     )
     ax.set_xlabel(cov)
-    ax.set_ylabel(m.design.response)
+    ax.set_ylabel(m.structure.response)
     ax.set_title(_TITLES[kind].format(g=group, n=len(labels)), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     return fig
 
 
-def plot_pooling(m, groups=None, n=None, seed=None, group=None, covariate=None):
+def plot_pooling(
+    m: LmerFit,
+    groups: Sequence[str] | None = None,
+    n: int | None = None,
+    seed: Seed = None,
+    group: str | None = None,
+    covariate: str | None = None,
+) -> Figure:
     """No pooling, partial pooling and a simulated population side by side on the same axes.
 
     Returns
@@ -196,7 +228,7 @@ def plot_pooling(m, groups=None, n=None, seed=None, group=None, covariate=None):
     return fig
 
 
-def plot_ranef(m, group=None, level: float = 0.95):
+def plot_ranef(m: LmerFit, group: str | None = None, level: float = 0.95) -> Figure:
     """Caterpillar plot: each level's conditional mode with its interval from the conditional
     variance, levels ordered by value, one panel per term.
 
@@ -204,8 +236,6 @@ def plot_ranef(m, group=None, level: float = 0.95):
     -------
     matplotlib.figure.Figure
     """
-    from scipy import stats
-
     plt = _plt()
     groups = [group] if group else list(m.ranef)
     z = stats.norm.ppf((1 + level) / 2)
@@ -231,7 +261,7 @@ def plot_ranef(m, group=None, level: float = 0.95):
     return fig
 
 
-def plot_shrinkage(m, group=None, covariate=None):
+def plot_shrinkage(m: LmerFit, group: str | None = None, covariate: str | None = None) -> Figure:
     """For each group: its own least-squares estimate (no pooling) joined by an arrow to the mixed
     model's estimate (partial pooling), intercept against slope.
 
@@ -241,10 +271,8 @@ def plot_shrinkage(m, group=None, covariate=None):
     """
     plt = _plt()
     group, cov = _slope(m, group, covariate)
-    from .lmlist import lmlist
-
-    frame = m.design.frame if ":" not in group else _with_group(m, group)
-    ll = lmlist(f"{m.design.response} ~ {cov} | {group}", frame).coef.reindex(m.coef[group].index)
+    frame = _frame(m) if ":" not in group else _with_group(m, group)
+    ll = lmlist(f"{m.structure.response} ~ {cov} | {group}", frame).coef.reindex(m.coef[group].index)
     c = m.coef[group]
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     ok = ll[["(Intercept)", cov]].notna().all(axis=1).to_numpy()
@@ -257,7 +285,7 @@ def plot_shrinkage(m, group=None, covariate=None):
     ax.scatter(
         [m.fixef["(Intercept)"]], [m.fixef[cov]], marker="X", s=90, color="black", label="fixed effects", zorder=4
     )
-    ax.set_xlabel(f"intercept ({m.design.response} at {cov} = 0)")
+    ax.set_xlabel(f"intercept ({m.structure.response} at {cov} = 0)")
     ax.set_ylabel(f"slope of {cov}")
     ax.set_title(f"Shrinkage of each {group}'s intercept and slope", fontsize=10)
     ax.legend(fontsize=8)
@@ -265,7 +293,7 @@ def plot_shrinkage(m, group=None, covariate=None):
     return fig
 
 
-def plot_diagnostics(m):
+def plot_diagnostics(m: LmerFit) -> Figure:
     """Residuals against fitted values, normal QQ of the residuals and of each random effect,
     and scale-location.
 
@@ -273,8 +301,6 @@ def plot_diagnostics(m):
     -------
     matplotlib.figure.Figure
     """
-    from scipy import stats
-
     plt = _plt()
     fit = m.fitted().to_numpy()
     res = m.residuals().to_numpy()

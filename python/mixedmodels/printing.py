@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .varpar import sd_corr
+from .exceptions import DataError
+from .fitted import LmerFit
+from .inference import coef_table
+from .layout import sd_corr
 
 __all__ = ["Summary", "Table", "block_description", "display_text", "format_column"]
 
@@ -29,7 +33,7 @@ class Table:
             for j in range(ncol)
         ]
 
-        def line(cells):
+        def line(cells: tuple[str, ...]) -> str:
             out = []
             for j, c in enumerate(cells):
                 out.append(c.ljust(widths[j]) if j in self.left else c.rjust(widths[j]))
@@ -47,7 +51,7 @@ class Table:
         return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def format_column(values, digits: int = 4, max_decimals: int = 8) -> list[str]:
+def format_column(values: Iterable[float], digits: int = 4, max_decimals: int = 8) -> list[str]:
     """Format numbers with one number of decimals, enough for `digits` significant digits in the
     smallest non-zero magnitude (R's ``format`` rule, simplified).
 
@@ -65,13 +69,13 @@ def format_column(values, digits: int = 4, max_decimals: int = 8) -> list[str]:
     return ["NaN" if math.isnan(v) else (f"{v:.{dec}f}" if math.isfinite(v) else str(v)) for v in vals]
 
 
-def _re_table(m, digits: int = 4, variance: bool = True) -> Table:
+def _re_table(m: LmerFit, digits: int = 4, variance: bool = True) -> Table:
     rows = []
     names, vars_, sds, corr_rows = [], [], [], []
-    for name, term, cov in m._term_covs():
+    for term, cov in m.term_covariances():
         sd, corr = sd_corr(cov)
         for i, c in enumerate(term.columns):
-            names.append((name if i == 0 else "", c))
+            names.append((term.name if i == 0 else "", c))
             vars_.append(cov[i, i])
             sds.append(sd[i])
             corr_rows.append([float(corr[i, j]) for j in range(i)])
@@ -94,8 +98,8 @@ def _format_p(p: float) -> str:
     return "< 2e-16" if p < 2e-16 else f"{p:.3g}"
 
 
-def _fixed_table(m, digits: int = 4, ddf: str | None = "satterthwaite") -> Table:
-    ct = m.coef_table(ddf) if ddf else None
+def _fixed_table(m: LmerFit, digits: int = 4, ddf: str | None = "satterthwaite") -> Table:
+    ct = coef_table(m, ddf) if ddf else None
     est, se = m.fixef.to_numpy(), (ct["Std. Error"] if ct is not None else m.fixef_se).to_numpy()
     t = est / se
     fe, fse, ft = format_column(est, digits), format_column(se, digits), format_column(t, 3, 3)
@@ -108,7 +112,7 @@ def _fixed_table(m, digits: int = 4, ddf: str | None = "satterthwaite") -> Table
     return Table("Fixed effects:", ("", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"), rows)
 
 
-def _corr_table(m) -> Table | None:
+def _corr_table(m: LmerFit) -> Table | None:
     p = len(m.fixef)
     if p < 2:
         return None
@@ -135,21 +139,17 @@ def _abbrev(name: str, n: int = 6) -> str:
     return "".join(chars[:n]) if len(chars) > n else "".join(chars)
 
 
-def _warning_lines(m) -> list[str]:
-    return list(m.messages)
-
-
 class Summary:
     """The lme4-style summary of a fit: ``print(m.summary())`` or display it in a notebook.
     The fixed-effects table carries lmerTest's df and p-values (``ddf``: "satterthwaite",
     "kenward-roger" or None for none)."""
 
-    def __init__(self, model, ddf: str | None = "satterthwaite") -> None:
-        self.model = model
+    def __init__(self, fit: LmerFit, ddf: str | None = "satterthwaite") -> None:
+        self.fit = fit
         self.ddf = ddf
 
     def _header(self) -> list[str]:
-        m = self.model
+        m = self.fit
         kind = "REML" if m.reml else "maximum likelihood"
         first = f"Linear mixed model fit by {kind}"
         if self.ddf:
@@ -163,27 +163,28 @@ class Summary:
         return out
 
     def _criterion(self) -> Table | str:
-        m = self.model
+        m = self.fit
         if m.reml:
             return f"REML criterion at convergence: {m.objective:.1f}"
         vals = format_column([m.aic, m.bic, m.loglik, m.deviance], 1, 1)
         return Table("", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=())
 
     def _residuals(self) -> Table | str:
-        if self.model.design.streamed:
+        try:
+            r = self.fit.residuals(scaled=True).to_numpy()
+        except DataError:
             return "Scaled residuals: not available (fitted from streamed data; the rows are not held)"
-        r = self.model.residuals(scaled=True).to_numpy()
         q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
         return Table("Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=())
 
     def _groups_line(self) -> str:
-        m = self.model
+        m = self.fit
         g = "; ".join(f"{k}, {v}" for k, v in m.ngroups.items())
         return f"Number of obs: {m.nobs}, groups:  {g}"
 
-    def _parts(self) -> list:
-        m = self.model
-        parts: list = [
+    def _parts(self) -> list[Table | str]:
+        m = self.fit
+        parts: list[Table | str] = [
             "\n".join(self._header()),
             self._criterion(),
             self._residuals(),
@@ -194,13 +195,12 @@ class Summary:
         ct = _corr_table(m)
         if ct is not None:
             parts.append(ct)
-        if m.design.dropped_fixed:
+        if m.structure.dropped_fixed:
             parts.append(
-                "fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.design.dropped_fixed)
+                "fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.structure.dropped_fixed)
             )
-        w = _warning_lines(m)
-        if w:
-            parts.append("\n".join(w))
+        if m.messages:
+            parts.append("\n".join(m.messages))
         return parts
 
     def __str__(self) -> str:
@@ -225,7 +225,7 @@ class Summary:
         return "\n".join(out)
 
 
-def display_text(m, digits: int = 2) -> str:
+def display_text(m: LmerFit, digits: int = 2) -> str:
     """The ``arm::display`` view: estimates and SEs, error-term SDs and correlations, n, AIC."""
     call = f"lmer(formula = {m.formula}" + (f", data = {m.data_name}" if m.data_name else "") + ")"
     est = [f"{v:.{digits}f}" for v in m.fixef.to_numpy()]
@@ -239,10 +239,10 @@ def display_text(m, digits: int = 2) -> str:
     return "\n".join(lines)
 
 
-def block_description(m) -> str:
+def block_description(m: LmerFit) -> str:
     """Rows of L's blocks labelled by grouping factor (engine order) and 'fixed'."""
-    labels = [f.name for f in m.design.factors] + ["fixed"]
-    rows = [line.split("\t") for line in m._blocks.strip().split("\n")]
+    labels = [f.name for f in m.structure.factors] + ["fixed"]
+    rows = [[str(b) for b in row] for row in m.model.block_layout]
     width = max(len(c) for r in rows for c in r) + 2
     lw = max(len(x) for x in labels) + 2
     out = ["rows".ljust(lw) + "".join(x.ljust(width) for x in labels).rstrip()]

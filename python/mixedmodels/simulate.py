@@ -3,47 +3,69 @@ refits on new responses that reuse the model's structure (used by the parametric
 
 from __future__ import annotations
 
-import dataclasses
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from .optimize import EngineCriterion, choose_method, initial_step, minimize_theta
+from .fitted import LmerFit
+from .model import LinearMixedModel
 
 __all__ = ["refit_parameters", "sample_groups", "simulate"]
 
+FloatArray = NDArray[np.float64]
+Seed: TypeAlias = int | np.random.Generator | None  # noqa: UP040 (Python 3.10 has no `type` statement)
 
-def simulate(m, nsim: int = 1, seed=None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
+
+def simulate(
+    m: LmerFit, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False
+) -> pd.DataFrame:
     """New responses from the fitted model, one column per simulation (rows = the fitted rows).
 
     ``include_re=True`` draws new group effects from N(0, Sigma) for every grouping factor (lme4's
     default); ``use_u=True`` uses the fitted conditional modes instead (lme4's ``use.u = TRUE``);
     ``include_re=False`` simulates at the population level (fixed part plus residual noise).
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> simulate(m, nsim=3, seed=1).shape
+    (180, 3)
     """
     rng = np.random.default_rng(seed)
-    d = m.design
-    d.require_rows("simulate")
-    n = d.nobs
-    mu = d.x @ m.fixef.to_numpy()
+    rows = m.model.data.rows("simulate")
+    layout = m.structure.theta
+    n = rows.nobs
+    mu = rows.x @ m.beta
     out = np.empty((n, nsim))
     for s in range(nsim):
         y = mu.copy()
         if include_re:
-            for fi, f in enumerate(d.factors):
+            for fi, f in enumerate(m.structure.factors):
                 if use_u:
-                    b = m._b[fi]
+                    b = m.b[fi]
                 else:
                     u = rng.standard_normal((f.nlev, f.k))
-                    b = m.sigma * u @ f.t_matrix(m.theta).T
-                y += np.einsum("ij,ij->i", f.z, b[f.codes])
+                    b = m.sigma * u @ layout.factor_t(m.theta, fi).T
+                y += np.einsum("ij,ij->i", rows.z[fi], b[rows.codes[fi]])
         y += m.sigma * rng.standard_normal(n)
         out[:, s] = y
-    return pd.DataFrame(out, index=d.row_index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+    return pd.DataFrame(out, index=rows.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
 
 
-def sample_groups(m, n: int, seed=None, group: str | None = None) -> pd.DataFrame:
+def sample_groups(m: LmerFit, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
     """Coefficients of n new groups drawn from the fitted random-effects distribution: fixed
-    effects plus a draw from N(0, Sigma_group), in the columns of ``m.coef[group]``."""
+    effects plus a draw from N(0, Sigma_group), in the columns of ``m.coef[group]``.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> list(sample_groups(m, 4, seed=1).columns)
+    ['(Intercept)', 'Days']
+    """
     if group is None:
         group = next(iter(m.ranef))
     if group not in m.cov_re:
@@ -58,30 +80,21 @@ def sample_groups(m, n: int, seed=None, group: str | None = None) -> pd.DataFram
     return out
 
 
-def refit_parameters(design, y: np.ndarray, reml: bool, theta0: np.ndarray):
-    """Fit the same structure to a new response and return (theta, sigma, beta, n_evals) only,
-    optimising on the same unit-scale columns as the fit (`fit.working_engines`)."""
-    from .fit import working_engines
+def refit_parameters(
+    model: LinearMixedModel, y: FloatArray, theta0: FloatArray
+) -> tuple[FloatArray, float, FloatArray, int]:
+    """Fit the same model to a new response from a previous fit's theta and return (theta, sigma,
+    beta, n_evals) only: no derivative check, no result object (the parametric bootstrap's refits).
 
-    engine, _, work_engine, scale = working_engines(dataclasses.replace(design, y=np.ascontiguousarray(y, dtype=float)))
-    x0 = theta0 if scale is None else theta0 * scale
-    f = EngineCriterion(work_engine, reml)
-    opt = minimize_theta(
-        f, x0, design.theta_lower, method=choose_method(work_engine.update_flops()), step=initial_step(x0)
-    )
-    theta = opt.theta if scale is None else opt.theta / scale
-    _, _, pwrss, beta, _, _ = engine.estimates(theta)
-    n, p = design.nobs, design.p
-    sigma = float(np.sqrt(pwrss / (n - p if reml else n)))
-    return theta, sigma, beta, opt.n_evals
-
-
-def refit(m, new_y):
-    """The same model fitted to a new response (structure reused, started at the current theta)."""
-    from .fit import fit_design
-
-    m.design.require_rows("refit")
-    y = np.ascontiguousarray(np.asarray(new_y, dtype=float))
-    if y.shape != m.design.y.shape:
-        raise ValueError(f"new_y must have {m.design.y.shape[0]} values, got shape {y.shape}")
-    return fit_design(dataclasses.replace(m.design, y=y), reml=m.reml, start=m.theta, data_name=m.data_name)
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> theta, sigma, beta, n = refit_parameters(m.model, m.fitted().to_numpy() + m.residuals().to_numpy(), m.theta)
+    >>> bool(np.allclose(theta, m.theta, rtol=1e-4))
+    True
+    """
+    refitted = model.with_response(y)
+    opt = refitted.optimize(start=theta0, warm=True)
+    est = refitted.estimates(opt.theta)  # on the data's scale
+    return opt.theta, float(est.criterion.sigma(model.reml)), np.asarray(est.beta), opt.n_evals

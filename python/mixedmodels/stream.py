@@ -14,26 +14,29 @@ import glob
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .blocks import Blocks, add_blocks, partial_blocks
-from .design import Design, build_design, check_term_size, independent_from_gram, used_columns
+from . import _core
+from .data import StreamedData
+from .design import materialise, used_columns
 from .exceptions import DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
+from .model import LinearMixedModel
 from .names import level_label
 
-__all__ = ["chunk_source", "lmer_stream"]
+__all__ = ["chunk_source", "model_from_source"]
 
 
 # ----------------------------------------------------------------------------------- sources
 
 
-def _paths(source) -> list[Path] | None:
+def _paths(source: Any) -> list[Path] | None:
     if isinstance(source, (str, Path)):
         items = [source]
     elif isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, Path)) for s in source):
@@ -49,7 +52,7 @@ def _paths(source) -> list[Path] | None:
     return out
 
 
-def chunk_source(source, columns: list[str], batch_size: int = 1_000_000) -> Callable[[], Iterator[pd.DataFrame]]:
+def chunk_source(source: Any, columns: list[str], batch_size: int = 1_000_000) -> Callable[[], Iterator[pd.DataFrame]]:
     """A function returning a fresh iterator of DataFrame chunks (only `columns`) on each call.
 
     ``source``: a path, glob or list of paths (Parquet read with pyarrow in record batches, CSV with
@@ -78,7 +81,7 @@ def chunk_source(source, columns: list[str], batch_size: int = 1_000_000) -> Cal
 
         return files
     if callable(source):
-        return source
+        return cast(Callable[[], Iterator[pd.DataFrame]], source)
     if isinstance(source, pd.DataFrame):
         return lambda: iter([source])
     if isinstance(source, Iterable):
@@ -96,16 +99,14 @@ def chunk_source(source, columns: list[str], batch_size: int = 1_000_000) -> Cal
 
 @dataclass
 class _Levels:
-    """What the first pass learns: rows, levels of every non-numeric or grouping column,
-    interaction levels, and the response's range."""
+    """What the first pass learns: rows, levels of every non-numeric or grouping column, and
+    interaction levels."""
 
     n: int = 0
     n_dropped: int = 0
-    cats: dict = field(default_factory=dict)  # column -> ordered categories of a categorical
-    seen: dict = field(default_factory=dict)  # column -> set of values seen
-    combos: dict = field(default_factory=dict)  # interaction group -> set of label tuples
-    ymin: float = np.inf
-    ymax: float = -np.inf
+    cats: dict[str, list[Any]] = field(default_factory=dict)  # column -> ordered categories of a categorical
+    seen: dict[str, Any] = field(default_factory=dict)  # column -> set (or sorted array) of values seen
+    combos: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)  # interaction group -> label tuples
 
 
 def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], grouping: set[str]) -> _Levels:
@@ -129,9 +130,6 @@ def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], groupi
         if len(t.factors) > 1:
             labs = [df[v].astype(object).map(level_label).to_numpy() for v in t.factors]
             st.combos[t.group] = set(zip(*labs, strict=True))
-    if pf.response in df.columns and pd.api.types.is_numeric_dtype(df[pf.response]) and st.n:
-        y = df[pf.response].to_numpy(dtype=float)
-        st.ymin, st.ymax = float(np.min(y)), float(np.max(y))
     return st
 
 
@@ -150,11 +148,10 @@ def _merge_levels(parts: list[_Levels]) -> _Levels:
                 out.seen.setdefault(c, set()).update(v)
         for g, v in p.combos.items():
             out.combos.setdefault(g, set()).update(v)
-        out.ymin, out.ymax = min(out.ymin, p.ymin), max(out.ymax, p.ymax)
     return out
 
 
-def _level_lists(st: _Levels, pf: ParsedFormula) -> dict:
+def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
     """Final level lists: a categorical's categories in order (unused dropped, as in memory),
     other columns' values sorted (as numpy/formulaic sort them); interaction levels sorted by
     their variables' level order."""
@@ -182,54 +179,26 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict:
 # ----------------------------------------------------------------------------------- pass 2
 
 
-def _chunk_blocks(chunk: pd.DataFrame, pf: ParsedFormula, levels: dict, proto_names: tuple) -> Blocks | None:
+def _chunk_cross_products(
+    chunk: pd.DataFrame,
+    pf: ParsedFormula,
+    levels: Mapping[str, Any],
+    proto_names: tuple[tuple[str, ...], tuple[str, ...]],
+    layout: _core.Layout,
+) -> _core.CrossProducts | None:
+    """The cross-products of one chunk's complete rows (None when it has none)."""
+    cols = sorted(used_columns(pf))
+    if not chunk[cols].notna().all(axis=1).any():
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelsWarning)
-        try:
-            d = build_design(pf, chunk, levels=levels, row_checks=False)
-        except DataError as exc:
-            if "every row has a missing value" in str(exc) or "no rows" in str(exc):
-                return None
-            raise
-    if (d.fixed_names, d.theta_names) != proto_names:
+        structure, held = materialise(pf, chunk, levels=levels)
+    if (structure.fixed_names, structure.theta.names) != proto_names:
         raise DataError("a chunk encodes the model differently from the first pass (columns or levels changed)")
-    return partial_blocks(d)
+    return held.rows("the cross-products").cross_products(layout)
 
 
-def _drop_fixed(b: Blocks, keep: np.ndarray, p: int) -> Blocks:
-    rows = np.append(keep, p)
-    sel = np.ix_(rows, rows)
-    return Blocks(
-        n=b.n, diag=b.diag, off=b.off, xy=[(h[rows], lo[rows]) for h, lo in b.xy], xx=(b.xx[0][sel], b.xx[1][sel])
-    )
-
-
-def _checks(design: Design, st: _Levels, b: Blocks) -> None:
-    """The in-memory checks, from the first pass and the blocks of A."""
-    n = st.n
-    if st.ymin == st.ymax:
-        raise DataError(f"the response {design.response!r} is constant; there is no variation to model")
-    for t in design.terms:
-        check_term_size(t.group, t.source, design.factor(t.group).nlev, t.k, n)
-    for fi, f in enumerate(design.factors):
-        cols = list(f.columns)
-        if "(Intercept)" not in cols:
-            continue
-        i0 = cols.index("(Intercept)")
-        d = b.rounded("diag", fi)
-        cnt = np.maximum(d[:, i0, i0], 1)
-        for a, name in enumerate(cols):
-            if a == i0:
-                continue
-            within = d[:, a, a] - d[:, i0, a] ** 2 / cnt
-            if np.all(within <= 1e-10 * max(float(d[:, a, a].sum()), 1e-300)):
-                raise DataError(
-                    f"the random slope on {name!r} is constant within every level of {f.name!r}, so its effect "
-                    "cannot vary between levels: keep it in the fixed part and drop it from the random-effects term"
-                )
-
-
-def _progress_printer(progress, what: str):
+def _progress_printer(progress: bool | Callable[[int], None] | None, what: str) -> Callable[[int], None]:
     if progress is None:
         progress = sys.stderr.isatty()
     if callable(progress):
@@ -245,22 +214,25 @@ def _progress_printer(progress, what: str):
     return report
 
 
-def lmer_stream(
+def model_from_source(
     formula: str,
-    source,
+    source: Any,
     *,
     reml: bool = True,
     batch_size: int = 1_000_000,
-    progress=None,
-    start=None,
-    maxeval: int = 100_000,
-    data_name: str | None = None,
-    optimizer: str = "auto",
-    optimizer_options: dict | None = None,
-):
-    """Fit from data read in batches (see `chunk_source`) or from a Dask DataFrame."""
-    from .fit import fit_design
+    progress: bool | Callable[[int], None] | None = None,
+) -> LinearMixedModel:
+    """The model of data read in batches (see `chunk_source`) or of a Dask DataFrame: two passes
+    (levels and encoding, then the cross-products, summed in C++), then the model's checks on them.
 
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> sleep = mm.datasets.load("sleepstudy")
+    >>> model = model_from_source("Reaction ~ Days + (Days | Subject)", [sleep.iloc[:90], sleep.iloc[90:]])
+    >>> model.nobs, round(model.fit().objective, 4)
+    (180, 1743.6283)
+    """
     pf = parse_formula(formula)
     if not pf.random:
         raise FormulaError(f"the formula {formula!r} has no random-effects term such as (1 | g)")
@@ -268,7 +240,7 @@ def lmer_stream(
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
     if is_dask:
-        st, blocks_of = _dask_passes(source, pf, cols, grouping)
+        st, sum_partitions = _dask_passes(source, pf, cols, grouping)
         first = source[cols].head(1000)
     else:
         chunks = chunk_source(source, cols, batch_size)
@@ -291,70 +263,36 @@ def lmer_stream(
     proto_src = first.dropna()
     if proto_src.empty:
         proto_src = first
-    proto = build_design(pf, proto_src, levels=levels, row_checks=False)
-    names = (proto.fixed_names, proto.theta_names)
+    proto, _ = materialise(pf, proto_src, levels=levels)
+    names = (proto.fixed_names, proto.theta.names)
+    layout = proto.core_layout
     if is_dask:
-        total = blocks_of(levels, names)
+        total = sum_partitions(levels, names, layout)
     else:
         report = _progress_printer(progress, "pass 2 (blocks of A)")
-        total = None
+        total = _core.CrossProducts(layout)
         done = 0
         for ch in chunks():
-            b = _chunk_blocks(ch, pf, levels, names)
+            part = _chunk_cross_products(ch, pf, levels, names, layout)
             done += len(ch)
             report(done)
-            if b is not None:
-                total = b if total is None else add_blocks(total, b)
+            if part is not None:
+                total.add(part)
         if progress:
             sys.stderr.write("\n")
-    p = proto.p
-    keep = independent_from_gram(total.rounded("xx")[:p, :p])
-    fixed_names = proto.fixed_names
-    if len(keep) < p:
-        dropped = [fixed_names[j] for j in range(p) if j not in set(keep)]
-        warnings.warn(
-            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
-            f"{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
-            MixedModelsWarning,
-            stacklevel=2,
-        )
-        total = _drop_fixed(total, keep, p)
-        fixed_names = tuple(fixed_names[j] for j in keep)
-    else:
-        dropped = []
-    empty_factors = tuple(replace(f, codes=np.zeros(0, dtype=np.int32), z=np.zeros((0, f.k))) for f in proto.factors)
-    design = replace(
-        proto,
-        y=np.zeros(0),
-        x=np.zeros((0, len(fixed_names))),
-        fixed_names=fixed_names,
-        dropped_fixed=tuple(dropped),
-        factors=empty_factors,
-        n_dropped_na=st.n_dropped,
-        row_index=pd.RangeIndex(0),
-        frame=None,
-        n_rows=st.n,
-        blocks=total,
-    )
-    _checks(design, st, total)
-    return fit_design(
-        design,
-        reml=reml,
-        start=start,
-        maxeval=maxeval,
-        data_name=data_name,
-        optimizer=optimizer,
-        optimizer_options=optimizer_options,
-        # a callable reports rows read; the optimiser's line follows the same on/off choice
-        progress=None if callable(progress) else (sys.stderr.isatty() if progress is None else progress),
-    )
+    structure = replace(proto, n_dropped_na=st.n_dropped)
+    return LinearMixedModel.build(structure, StreamedData(), total, reml=reml)
 
 
 # ----------------------------------------------------------------------------------- Dask
 
 
-def _dask_passes(ddf, pf: ParsedFormula, cols: list[str], grouping: set[str]):
-    import dask
+def _dask_passes(
+    ddf: Any, pf: ParsedFormula, cols: list[str], grouping: set[str]
+) -> tuple[
+    _Levels, Callable[[Mapping[str, Any], tuple[tuple[str, ...], tuple[str, ...]], _core.Layout], _core.CrossProducts]
+]:
+    import dask  # the optional extra: imported only for a Dask source
 
     missing = [c for c in cols if c not in ddf.columns]
     if missing:
@@ -363,21 +301,25 @@ def _dask_passes(ddf, pf: ParsedFormula, cols: list[str], grouping: set[str]):
     stats = dask.compute(*[dask.delayed(_level_stats)(p, pf, cols, grouping) for p in parts])
     st = _merge_levels(list(stats))
 
-    def blocks_of(levels: dict, names: tuple) -> Blocks:
-        items = [dask.delayed(_chunk_blocks)(p, pf, levels, names) for p in parts]
+    def sum_partitions(
+        levels: Mapping[str, Any], names: tuple[tuple[str, ...], tuple[str, ...]], layout: _core.Layout
+    ) -> _core.CrossProducts:
+        items = [dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout) for p in parts]
         while len(items) > 1:  # tree reduction
             items = [
                 dask.delayed(_add_maybe)(items[i], items[i + 1]) if i + 1 < len(items) else items[i]
                 for i in range(0, len(items), 2)
             ]
-        return items[0].compute()
+        total = items[0].compute()
+        return total if total is not None else _core.CrossProducts(layout)
 
-    return st, blocks_of
+    return st, sum_partitions
 
 
-def _add_maybe(a: Blocks | None, b: Blocks | None) -> Blocks | None:
+def _add_maybe(a: _core.CrossProducts | None, b: _core.CrossProducts | None) -> _core.CrossProducts | None:
+    """a + b as a new object (a task's inputs are not modified), either may be None."""
     if a is None:
         return b
     if b is None:
         return a
-    return add_blocks(a, b)
+    return a + b

@@ -5,17 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .varpar import sd_corr
+from .fitted import LmerFit
+from .inference import coef_table
+from .layout import sd_corr, tril_pairs
 
 __all__ = ["tidy"]
 
 
-def tidy(m, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
+def tidy(m: LmerFit, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
     """``effects="fixed"``: effect, group, term, estimate, std.error, statistic, df, p.value;
     ``"ran_pars"``: effect, group, term (``sd__(Intercept)``, ``cor__(Intercept).ses``,
-    ``sd__Observation``), estimate; ``"ran_vals"``: effect, group, level, term, estimate, std.error."""
+    ``sd__Observation``), estimate; ``"ran_vals"``: effect, group, level, term, estimate, std.error.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> tidy(m, "ran_pars")["term"].tolist()
+    ['sd__(Intercept)', 'sd__Days', 'cor__(Intercept).Days', 'sd__Observation']
+    """
     if effects == "fixed":
-        ct = m.coef_table(ddf=ddf)
+        ct = coef_table(m, ddf=ddf)
         out = pd.DataFrame(
             {
                 "effect": "fixed",
@@ -31,25 +41,27 @@ def tidy(m, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.Dat
             out["p.value"] = ct["Pr(>|t|)"].to_numpy()
         return out
     if effects == "ran_pars":
-        rows = []
-        for name, term, cov in m._term_covs():
+        rows: list[tuple[str, str, str, float]] = []
+        for term, cov in m.term_covariances():
             sd, corr = sd_corr(cov)
-            for i, c in enumerate(term.columns):
-                rows.append(("ran_pars", name, f"sd__{c}", sd[i]))
-            for j in range(term.k):
-                for i in range(j + 1, term.k):
-                    rows.append(("ran_pars", name, f"cor__{term.columns[j]}.{term.columns[i]}", corr[i, j]))
+            rows.extend(("ran_pars", term.name, f"sd__{c}", float(sd[i])) for i, c in enumerate(term.columns))
+            rows.extend(
+                ("ran_pars", term.name, f"cor__{term.columns[j]}.{term.columns[i]}", float(corr[i, j]))
+                for i, j in tril_pairs(term.k)
+                if i != j
+            )
         rows.append(("ran_pars", "Residual", "sd__Observation", m.sigma))
         return pd.DataFrame(rows, columns=["effect", "group", "term", "estimate"])
     if effects == "ran_vals":
         frames = []
         for g, re in m.ranef.items():
-            se = np.sqrt(m.ranef_condvar[g])
-            long = re.stack().rename("estimate").reset_index()
-            long.columns = ["level", "term", "estimate"]
-            long["std.error"] = se.stack().to_numpy()
+            var = m.ranef_condvar[g]
+            long = re.stack().reset_index()
+            long.columns = pd.Index(["level", "term", "estimate"])
+            long["std.error"] = np.sqrt(var.to_numpy()).ravel()  # stack's order: level by level, term by term
             long.insert(0, "group", g)
             long.insert(0, "effect", "ran_vals")
             frames.append(long)
-        return pd.concat(frames, ignore_index=True)
+        vals: pd.DataFrame = pd.concat(frames, ignore_index=True)
+        return vals
     raise ValueError(f"effects must be 'fixed', 'ran_pars' or 'ran_vals', not {effects!r}")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mixedmodels import _core
+from tests.engine_helpers import block_rows, engine_of
 from tests.property.dense_reference import dense_criterion, dense_system, dense_z_lambda
 
 
@@ -76,7 +76,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @given(designs())
 def test_factor_equals_dense_cholesky(d):
     factors, x, y, theta, thr = d
-    e = _core.Engine(y, x, factors, thr)
+    e = engine_of(y, x, factors, thr)
     e.update(theta)
     a, chol = dense_system(factors, x, y, theta)
     np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
@@ -86,7 +86,7 @@ def test_factor_equals_dense_cholesky(d):
 @given(designs())
 def test_a_equals_dense_crossproduct(d):
     factors, x, y, theta, thr = d
-    e = _core.Engine(y, x, factors, thr)
+    e = engine_of(y, x, factors, thr)
     z, _ = dense_z_lambda(factors, theta)
     w = np.hstack([z, x, y[:, None]])
     np.testing.assert_allclose(np.tril(e.dense(False)), np.tril(w.T @ w), rtol=1e-12, atol=1e-10)
@@ -96,7 +96,7 @@ def test_a_equals_dense_crossproduct(d):
 @given(designs(), st.booleans())
 def test_criterion_equals_dense(d, reml):
     factors, x, y, theta, thr = d
-    e = _core.Engine(y, x, factors, thr)
+    e = engine_of(y, x, factors, thr)
     assert e.objective(theta, reml) == pytest.approx(dense_criterion(factors, x, y, theta, reml), rel=1e-10)
 
 
@@ -104,7 +104,7 @@ def test_criterion_equals_dense(d, reml):
 @given(designs())
 def test_solution_and_condcov_equal_dense(d):
     factors, x, y, theta, thr = d
-    e = _core.Engine(y, x, factors, thr)
+    e = engine_of(y, x, factors, thr)
     e.update(theta)
     beta, u = e.solve()
     m, _ = dense_system(factors, x, y, theta)
@@ -138,8 +138,8 @@ def test_large_fill_in_block_equals_dense(nlev2):
     x = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = rng.normal(size=n) + x[:, 1]
     theta = np.array([0.7, 1.3])
-    e = _core.Engine(y, x, factors, 0.1)
-    assert f"Dense({nlev2}x{nlev2})" in e.describe()
+    e = engine_of(y, x, factors, 0.1)
+    assert f"Dense({nlev2}x{nlev2})" in block_rows(e)[1]
     e.update(theta)
     _, chol = dense_system(factors, x, y, theta)
     np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())

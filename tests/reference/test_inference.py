@@ -13,7 +13,6 @@ import pytest
 
 import mixedmodels as mm
 from mixedmodels.compare import RefitWarning
-from mixedmodels.fit import result_at
 from tests.conftest import DATASETS, reference_ids
 
 INF = json.loads((Path(__file__).parent / "lme4_inference" / "inference.json").read_text())
@@ -35,7 +34,7 @@ def case(request, fits, load_reference):
     m = fits.fit(ref["formula"], DATASETS[ref["dataset"]], reml=ref["REML"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mm.MixedModelsWarning)
-        at_ref = result_at(m.design, np.array(list(ref["theta"].values())), reml=ref["REML"])
+        at_ref = mm.LmerResult.of(m.model.with_reml(ref["REML"]).fit_at(np.array(list(ref["theta"].values()))))
     return m, at_ref, ref
 
 
@@ -83,7 +82,7 @@ def test_profile_and_wald_intervals(fits, key):
     profile: our zeta at lme4's endpoint is within 0.01 of the critical value."""
     from scipy import stats
 
-    from mixedmodels.confint import _Profiler
+    from mixedmodels.confint import Profiler
 
     c = INF["confint"][key]
     m = fits.fit(c["formula"], c["data"])
@@ -98,7 +97,7 @@ def test_profile_and_wald_intervals(fits, key):
             if abs(ours - theirs) <= 1e-3 * max(abs(theirs), 1.0):
                 continue
             assert i < nvar, f"{prof.index[i]} {key_}: {ours} vs lme4 {theirs}"
-            pr = pr or _Profiler(m)
+            pr = pr or Profiler(m)
             zeta = abs(pr.zeta_var(i, theirs, {}))
             assert abs(zeta - z) < 0.01, f"{prof.index[i]} {key_}: {ours} vs lme4 {theirs} (zeta {zeta})"
     wald = m.confint("wald")

@@ -23,8 +23,6 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from mixedmodels import _core
-from mixedmodels.fit import result_at
 from tests.conftest import DATASETS, reference_ids
 
 IDS = reference_ids()
@@ -46,7 +44,8 @@ def at_theta():
         if key not in cache:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", mm.MixedModelsWarning)
-                cache[key] = result_at(m.design, np.array(list(theta_dict.values())), reml=reml)
+                fit = m.model.with_reml(reml).fit_at(np.array(list(theta_dict.values())))
+                cache[key] = mm.LmerResult.of(fit)
         return cache[key]
 
     return get
@@ -86,15 +85,14 @@ def _scaled(expected) -> float:
 
 def test_criterion_at_lme4_theta(case):
     m, ref = case
-    d = m.design
-    eng = _core.Engine(d.y, d.x, d.engine_factors())
+    eng = m.model.new_engine()
     theta = np.array(list(ref["theta"].values()))
     assert eng.objective(theta, ref["REML"]) == pytest.approx(ref["objective"], rel=1e-10)
-    ldl2, ldrx2, pwrss = eng.update(theta)
+    crit = eng.update(theta)
     cmp = ref["devcomp_cmp"]
-    assert ldl2 == pytest.approx(cmp["ldL2"], rel=1e-10)
-    assert ldrx2 == pytest.approx(cmp["ldRX2"], rel=1e-9, abs=1e-9)
-    assert pwrss == pytest.approx(cmp["pwrss"], rel=1e-10)
+    assert crit.ldL2 == pytest.approx(cmp["ldL2"], rel=1e-10)
+    assert crit.ldRX2 == pytest.approx(cmp["ldRX2"], rel=1e-9, abs=1e-9)
+    assert crit.pwrss == pytest.approx(cmp["pwrss"], rel=1e-10)
 
 
 def test_estimates_at_lme4_theta(case, at_theta):
@@ -227,7 +225,7 @@ def test_fitted_residuals_predict(case, fits, at_theta):
     if ref["fitted"] is not None:
         assert np.all(np.abs(m.fitted().to_numpy() - ref["fitted"]) <= 1e-6 * _scaled(ref["fitted"]) + slack)
     rows = np.array(ref["residuals_first20_rows_1based"]) - 1
-    res = m.residuals().loc[m.design.row_index[rows]].to_numpy()
+    res = m.residuals().loc[m.model.data.rows("test").index[rows]].to_numpy()
     assert np.all(
         np.abs(res - ref["residuals_first20"])
         <= 1e-6 * _scaled(ref["fitted"] or [1.0]) + 1e-4 * np.abs(res).max() + slack
@@ -236,7 +234,7 @@ def test_fitted_residuals_predict(case, fits, at_theta):
     first = data.iloc[:10]
     pop = m.predict(first, include_re=False)
     assert isinstance(pop, pd.Series)
-    s_fix = 2 * np.abs(s["fixef"]).sum() * max(1.0, float(np.abs(m.design.x).max()))
+    s_fix = 2 * np.abs(s["fixef"]).sum() * max(1.0, float(np.abs(m.model.data.rows("test").x).max()))
     assert np.all(
         np.abs(pop.to_numpy() - ref["predict_first10_re_form_NA"])
         <= 1e-6 * _scaled(ref["predict_first10_re_form_NA"]) + s_fix

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import pandas as pd
 
@@ -19,9 +20,10 @@ _ALIASES = {"hsb82": "hsb"}
 
 
 @cache
-def _catalog() -> dict:
+def _catalog() -> dict[str, Any]:
     with resources.files(__name__).joinpath("data/catalog.json").open("r", encoding="utf-8") as fh:
-        return json.load(fh)
+        catalog: dict[str, Any] = json.load(fh)
+    return catalog
 
 
 def names() -> list[str]:
@@ -36,12 +38,13 @@ def names() -> list[str]:
     return sorted(_catalog())
 
 
-def _entry(name: str) -> dict:
+def _entry(name: str) -> dict[str, Any]:
     key = _ALIASES.get(name.lower(), name.lower())
     cat = _catalog()
     if key not in cat:
         raise KeyError(f"no bundled dataset {name!r}; available: {', '.join(names())}")
-    return cat[key]
+    entry: dict[str, Any] = cat[key]
+    return entry
 
 
 def describe(name: str) -> str:
@@ -86,9 +89,9 @@ def load(name: str) -> pd.DataFrame:
     e = _entry(name)
     factors = {c: info for c, info in e["columns"].items() if info["type"] in ("factor", "ordered")}
     # pandas >= 3 parses floats correctly rounded by default (and deprecates the option)
-    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    exact: dict[str, Any] = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
     with resources.files(__name__).joinpath("data/" + e["file"]).open("rb") as fh:
-        df = pd.read_csv(
+        df: pd.DataFrame = pd.read_csv(
             fh,
             dtype={c: str for c in factors},
             compression="gzip" if e["file"].endswith(".gz") else None,

@@ -1,0 +1,30 @@
+// BLAS/LAPACK function pointers from the capsules scipy exports (blas.hpp); loaded once, at import.
+#include "bind.hpp"
+#include "blas.hpp"
+
+namespace mm::bind {
+
+namespace {
+
+template <typename T>
+T capsule_pointer(const py::object& capi, const char* name) {
+    py::object cap = capi[py::str(name)];
+    void* ptr = PyCapsule_GetPointer(cap.ptr(), PyCapsule_GetName(cap.ptr()));
+    if (!ptr) throw py::error_already_set();
+    return reinterpret_cast<T>(ptr);
+}
+
+}  // namespace
+
+void register_blas(py::module_&) {
+    py::object b = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
+    py::object l = py::module_::import("scipy.linalg.cython_lapack").attr("__pyx_capi__");
+    blas::fn.dgemm = capsule_pointer<blas::dgemm_t>(b, "dgemm");
+    blas::fn.dsyrk = capsule_pointer<blas::dsyrk_t>(b, "dsyrk");
+    blas::fn.dtrsm = capsule_pointer<blas::dtrsm_t>(b, "dtrsm");
+    blas::fn.dgemv = capsule_pointer<blas::dgemv_t>(b, "dgemv");
+    blas::fn.dpotrf = capsule_pointer<blas::dpotrf_t>(l, "dpotrf");
+    blas::fn.dtrtri = capsule_pointer<blas::dtrtri_t>(l, "dtrtri");
+}
+
+}  // namespace mm::bind

@@ -1,0 +1,163 @@
+// CrossProducts (cross_products.hpp): rows in, sums of sums, rescaled and reduced copies, the
+// parts the identifiability checks read, and pickling (Dask moves partial sums between processes).
+#include <pybind11/stl.h>
+
+#include "bind.hpp"
+#include "cross_products.hpp"
+
+namespace mm::bind {
+
+namespace {
+
+using i64array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+std::shared_ptr<Layout> layout_of(const CrossProducts& cp) { return std::const_pointer_cast<Layout>(cp.layout()); }
+
+void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::vector<iarray>& codes,
+              const std::vector<darray>& z) {
+    const Layout& lay = *cp.layout();
+    if (y.ndim() != 1) throw InvalidInput("y must be one-dimensional");
+    const int64_t n = y.shape(0);
+    if (x.ndim() != 2 || x.shape(0) != n || x.shape(1) != lay.p())
+        throw InvalidInput("X must have shape (" + std::to_string(n) + ", " + std::to_string(lay.p()) + ")");
+    if (static_cast<int>(codes.size()) != lay.nf() || static_cast<int>(z.size()) != lay.nf())
+        throw InvalidInput("one array of codes and one of random-effects columns per grouping factor (" +
+                           std::to_string(lay.nf()) + ")");
+    RowsView rows;
+    rows.n = n;
+    rows.y = y.data();
+    rows.x = x.data();
+    for (int f = 0; f < lay.nf(); ++f) {
+        if (codes[f].ndim() != 1 || codes[f].shape(0) != n)
+            throw InvalidInput("codes of factor " + std::to_string(f) + " must have length " + std::to_string(n));
+        if (z[f].ndim() != 2 || z[f].shape(0) != n || z[f].shape(1) != lay.factor(f).k)
+            throw InvalidInput("random-effects columns of factor " + std::to_string(f) + " must have shape (" +
+                               std::to_string(n) + ", " + std::to_string(lay.factor(f).k) + ")");
+        rows.codes.push_back(codes[f].data());
+        rows.z.push_back(z[f].data());
+    }
+    py::gil_scoped_release release;
+    cp.add_rows(rows);
+}
+
+// Rounded [X y]^T [X y], (p+1) x (p+1), both triangles.
+py::array_t<double> fixed_crossprod(const CrossProducts& cp) {
+    const int nf = cp.layout()->nf(), pp = cp.layout()->p() + 1;
+    const DenseBlock& xx = cp.blocks()[tri(nf, nf)].d;
+    const std::vector<double>& lo = cp.remainders()[tri(nf, nf)];
+    py::array_t<double> out({static_cast<py::ssize_t>(pp), static_cast<py::ssize_t>(pp)});
+    auto v = out.mutable_unchecked<2>();
+    for (int r = 0; r < pp; ++r)
+        for (int c = 0; c <= r; ++c) v(r, c) = v(c, r) = xx(r, c) + lo[static_cast<size_t>(c) * pp + r];
+    return out;
+}
+
+py::tuple get_state(const CrossProducts& cp) {
+    py::list blocks;
+    for (size_t b = 0; b < cp.blocks().size(); ++b) {
+        const Block& blk = cp.blocks()[b];
+        py::object colptr = py::none(), rowlev = py::none();
+        if (blk.kind == Kind::Sparse) {
+            colptr = to_array(blk.s.colptr);
+            rowlev = to_array(blk.s.rowlev);
+        }
+        blocks.append(py::make_tuple(static_cast<int>(blk.kind), to_array(values(blk)), to_array(cp.remainders()[b]),
+                                     colptr, rowlev));
+    }
+    return py::make_tuple(layout_of(cp), cp.nobs(), cp.ymin(), cp.ymax(), blocks);
+}
+
+CrossProducts set_state(const py::tuple& t) {
+    if (t.size() != 5) throw InvalidInput("bad CrossProducts state");
+    auto layout = t[0].cast<std::shared_ptr<Layout>>();
+    const py::list blocks = t[4].cast<py::list>();
+    CrossProducts empty(layout);  // the shapes the layout implies
+    if (blocks.size() != empty.blocks().size()) throw InvalidInput("bad CrossProducts state: number of blocks");
+    std::vector<Block> hi(empty.blocks());
+    std::vector<std::vector<double>> lo(hi.size());
+    for (size_t b = 0; b < hi.size(); ++b) {
+        const py::tuple s = blocks[b].cast<py::tuple>();
+        if (s.size() != 5 || s[0].cast<int>() != static_cast<int>(hi[b].kind))
+            throw InvalidInput("bad CrossProducts state: block " + std::to_string(b));
+        const darray v = s[1].cast<darray>(), l = s[2].cast<darray>();
+        values(hi[b]).assign(v.data(), v.data() + v.size());
+        lo[b].assign(l.data(), l.data() + l.size());
+        if (hi[b].kind == Kind::Sparse) {
+            const i64array cp = s[3].cast<i64array>();
+            const iarray rl = s[4].cast<iarray>();
+            hi[b].s.colptr.assign(cp.data(), cp.data() + cp.size());
+            hi[b].s.rowlev.assign(rl.data(), rl.data() + rl.size());
+        }
+    }
+    return CrossProducts(layout, t[1].cast<int64_t>(), t[2].cast<double>(), t[3].cast<double>(), std::move(hi),
+                         std::move(lo));
+}
+
+}  // namespace
+
+void register_cross_products(py::module_& m) {
+    py::class_<CrossProducts>(
+        m, "CrossProducts",
+        "The cross-products A = [Z X y]'[Z X y] of a model's rows, every entry summed in double-double (a value and "
+        "the exact remainder of its rounding), so that the rounded A does not depend on how the rows were split or "
+        "ordered. Starts empty; add_rows adds rows, add adds another model's cross-products.")
+        .def(py::init([](std::shared_ptr<Layout> layout) { return CrossProducts(std::move(layout)); }),
+             py::arg("layout"))
+        .def("add_rows", &add_rows, py::arg("y"), py::arg("x"), py::arg("codes"), py::arg("z"),
+             "Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects "
+             "columns z (n, k).")
+        .def(
+            "add",
+            [](CrossProducts& a, const CrossProducts& b) {
+                py::gil_scoped_release release;
+                a.add(b);
+            },
+            py::arg("other"), "Add another set of cross-products of the same layout (their patterns merged).")
+        .def(
+            "__add__",
+            [](const CrossProducts& a, const CrossProducts& b) {
+                py::gil_scoped_release release;
+                CrossProducts sum(a);
+                sum.add(b);
+                return sum;
+            },
+            py::arg("other"), "The sum of two sets of cross-products of the same layout, as a new object.")
+        .def(
+            "scaled",
+            [](const CrossProducts& a, const std::vector<std::vector<double>>& zscale, const std::vector<double>& xscale) {
+                py::gil_scoped_release release;
+                return a.scaled(zscale, xscale);
+            },
+            py::arg("zscale"), py::arg("xscale"),
+            "The cross-products of the rows with each factor's random-effects column a divided by zscale[f][a] and "
+            "fixed-effects column m by xscale[m].")
+        .def(
+            "select_fixed",
+            [](const CrossProducts& a, const std::vector<int>& keep) {
+                py::gil_scoped_release release;
+                return a.select_fixed(keep);
+            },
+            py::arg("keep"), "The cross-products with only the fixed-effects columns keep (ascending indices).")
+        .def_property_readonly("layout", &layout_of)
+        .def_property_readonly("nobs", &CrossProducts::nobs, "Number of rows added.")
+        .def_property_readonly(
+            "response_range", [](const CrossProducts& a) { return py::make_tuple(a.ymin(), a.ymax()); },
+            "(smallest, largest) response value added.")
+        .def(
+            "column_sumsq", [](const CrossProducts& a) { return to_array(a.column_sumsq()); },
+            "Sums of squares of the model's columns (A's diagonal): each factor's random-effects columns (engine "
+            "order), then X's.")
+        .def("fixed_crossprod", &fixed_crossprod, "[X y]'[X y], (p + 1) x (p + 1).")
+        .def("independent_fixed", &CrossProducts::independent_fixed, py::arg("tol") = 1e-7,
+             "Indices of the fixed-effects columns kept when columns aliased by earlier ones are dropped (R's qr "
+             "rule with tolerance tol: a column goes when its part not explained by the kept earlier columns has "
+             "relative norm below tol).")
+        .def("constant_within_levels", &CrossProducts::constant_within_levels, py::arg("f"), py::arg("intercept"),
+             py::arg("col"), py::arg("rel_tol") = 1e-10,
+             "Whether factor f's random-effects column col is constant within every level: per level, its sum of "
+             "squares less (its sum)^2 / count (count from the intercept column) is at most rel_tol times the "
+             "column's total sum of squares.")
+        .def(py::pickle(&get_state, &set_state));
+}
+
+}  // namespace mm::bind

@@ -1,0 +1,178 @@
+// Engine (engine.hpp) and what it returns: Criterion, Estimates and BlockInfo.
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <sstream>
+
+#include "bind.hpp"
+#include "engine.hpp"
+
+namespace mm::bind {
+
+namespace {
+
+std::vector<double> theta_of(const Engine& e, const darray& theta) { return vector_of(theta, e.ntheta(), "theta"); }
+
+std::string block_text(const BlockInfo& b) {
+    std::ostringstream os;
+    if (b.kind == "Diagonal")
+        os << "Diagonal(" << b.nlev << ")";
+    else if (b.kind == "BlkDiag")
+        os << "BlkDiag(" << b.nlev << "x" << b.k << "x" << b.k << ")";
+    else if (b.kind == "Sparse")
+        os << "Sparse(" << b.nrow << "x" << b.ncol << ", " << b.nnz_blocks << " blocks)";
+    else
+        os << "Dense(" << b.nrow << "x" << b.ncol << ")";
+    return os.str();
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+    py::class_<Criterion>(m, "Criterion",
+                          "The parts of the factor L(theta) the criterion needs, and the criterion from them "
+                          "(docs/design.md, section 1): the one place its formula is written.")
+        .def(py::init([](double ldL2, double ldRX2, double pwrss, int64_t n, int p) {
+                 return Criterion{ldL2, ldRX2, pwrss, n, p};
+             }),
+             py::arg("ldL2"), py::arg("ldRX2"), py::arg("pwrss"), py::arg("n"), py::arg("p"))
+        .def_readonly("ldL2", &Criterion::ldL2, "log |L_theta|^2")
+        .def_readonly("ldRX2", &Criterion::ldRX2, "log |R_X|^2")
+        .def_readonly("pwrss", &Criterion::pwrss, "penalised residual sum of squares")
+        .def_readonly("n", &Criterion::n, "observations")
+        .def_readonly("p", &Criterion::p, "fixed-effects columns")
+        .def("profiled", &Criterion::profiled, py::arg("reml"),
+             "The REML criterion (reml) or -2 log-likelihood, sigma and beta profiled out.")
+        .def("at_sigma", &Criterion::at_sigma, py::arg("sigma"), py::arg("reml"),
+             "The REML criterion or -2 log-likelihood at residual SD sigma, beta profiled out.")
+        .def("sigma", &Criterion::sigma, py::arg("reml"), "The residual SD at which `profiled` is attained.")
+        .def("__repr__", [](const Criterion& c) {
+            std::ostringstream os;
+            os.precision(17);
+            os << "Criterion(ldL2=" << c.ldL2 << ", ldRX2=" << c.ldRX2 << ", pwrss=" << c.pwrss << ", n=" << c.n
+               << ", p=" << c.p << ")";
+            return os.str();
+        });
+
+    py::class_<Estimates>(m, "Estimates", "What a fit reports at theta, from one update of L.")
+        .def_readonly("criterion", &Estimates::criterion)
+        .def_property_readonly("beta", [](const Estimates& e) { return to_array(e.beta); }, "Fixed effects.")
+        .def_property_readonly("b", [](const Estimates& e) { return to_array(e.b); },
+                               "Random effects b = Lambda(theta) u, per factor (engine order), level by level.")
+        .def_property_readonly(
+            "rx_inverse_crossprod",
+            [](const Estimates& e) {
+                const auto p = static_cast<py::ssize_t>(e.beta.size());
+                return to_array(e.rx_inverse_crossprod, {p, p});
+            },
+            "(R_X'R_X)^{-1}: vcov(beta) / sigma^2.");
+
+    py::class_<BlockInfo>(m, "BlockInfo", "The type and size of one block of the Cholesky factor L.")
+        .def_readonly("kind", &BlockInfo::kind, "'Diagonal', 'BlkDiag', 'Sparse' or 'Dense'")
+        .def_readonly("nrow", &BlockInfo::nrow)
+        .def_readonly("ncol", &BlockInfo::ncol)
+        .def_readonly("nlev", &BlockInfo::nlev, "levels of a block-diagonal block (else 0)")
+        .def_readonly("k", &BlockInfo::k, "size of each block of a block-diagonal block (else 0)")
+        .def_readonly("nnz_blocks", &BlockInfo::nnz_blocks, "stored blocks of a sparse block (else 0)")
+        .def("__str__", &block_text)
+        .def("__repr__", [](const BlockInfo& b) { return "<BlockInfo " + block_text(b) + ">"; });
+
+    py::class_<Engine>(m, "Engine",
+                       "The blocked Cholesky factor L(theta) of a model's cross-products (taken as they are when "
+                       "the engine is formed).")
+        .def(py::init([](const CrossProducts& a, double dense_threshold) {
+                 py::gil_scoped_release release;
+                 return std::make_unique<Engine>(a, dense_threshold);
+             }),
+             py::arg("cross_products"), py::arg("dense_threshold") = 0.1)
+        .def_property_readonly("ntheta", &Engine::ntheta, "Number of covariance parameters.")
+        .def_property_readonly("nobs", &Engine::nobs, "Number of observations.")
+        .def_property_readonly("p", &Engine::p, "Number of fixed-effects columns.")
+        .def(
+            "update",
+            [](Engine& e, const darray& theta) {
+                const std::vector<double> th = theta_of(e, theta);
+                py::gil_scoped_release release;
+                return e.update(th.data());
+            },
+            py::arg("theta"), "Update L at theta; returns the parts of the criterion.")
+        .def(
+            "objective",
+            [](Engine& e, const darray& theta, bool reml) {
+                const std::vector<double> th = theta_of(e, theta);
+                py::gil_scoped_release release;
+                return e.objective(th.data(), reml);
+            },
+            py::arg("theta"), py::arg("reml"), "The REML criterion or -2 log-likelihood at theta (updates L).")
+        .def(
+            "estimates",
+            [](Engine& e, const darray& theta) {
+                const std::vector<double> th = theta_of(e, theta);
+                py::gil_scoped_release release;
+                return e.estimates(th.data());
+            },
+            py::arg("theta"), "Update L at theta and return every estimate a fit reports.")
+        .def(
+            "solve",
+            [](const Engine& e) {
+                std::vector<double> beta, u;
+                {
+                    py::gil_scoped_release release;
+                    e.solve(beta, u);
+                }
+                return py::make_tuple(to_array(beta), to_array(u));
+            },
+            "(beta, u) at the current theta: fixed effects and spherical random effects (engine order).")
+        .def(
+            "rx_inverse_crossprod",
+            [](const Engine& e) {
+                std::vector<double> rxi;
+                {
+                    py::gil_scoped_release release;
+                    rxi = e.rx_inverse_crossprod();
+                }
+                return to_array(rxi, {e.p(), e.p()});
+            },
+            "(R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.")
+        .def(
+            "condcov",
+            [](const Engine& e) {
+                std::vector<std::vector<double>> cc;
+                {
+                    py::gil_scoped_release release;
+                    cc = e.condcov_u();
+                }
+                py::list out;
+                for (size_t f = 0; f < cc.size(); ++f) {
+                    const FactorLayout& fl = e.layout()->factor(static_cast<int>(f));
+                    out.append(to_array(cc[f], {fl.nlev, fl.k, fl.k}));
+                }
+                return out;
+            },
+            "Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.")
+        .def(
+            "moment_start",
+            [](Engine& e, const std::vector<int>& intercept_col) {
+                std::vector<double> th;
+                {
+                    py::gil_scoped_release release;
+                    th = e.moment_start(intercept_col);
+                }
+                return to_array(th);
+            },
+            py::arg("intercept_col"),
+            "Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per "
+            "factor, the index of its intercept column or -1). Leaves L at theta = 0.")
+        .def(
+            "dense",
+            [](const Engine& e, bool of_l) {
+                const py::ssize_t qq = e.qtotal() + e.p() + 1;
+                return to_array(e.dense(of_l), {qq, qq});
+            },
+            py::arg("of_l"), "Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.")
+        .def("describe", &Engine::describe, "The block types of L: per row of blocks, a BlockInfo per block.")
+        .def("update_flops", &Engine::update_flops,
+             "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).");
+}
+
+}  // namespace mm::bind

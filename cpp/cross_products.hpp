@@ -1,0 +1,94 @@
+// The cross-products A = [Z X y]^T [Z X y] of a model's rows, summed in double-double. Every way
+// data reaches the core (a data frame, arrays, chunks of a file, partitions of a Dask frame) adds
+// rows here, and chunks' cross-products add up; the engine is formed from the sum. Each entry is
+// kept as a value and the exact remainder of its rounding (hi, lo), so the rounded sum does not
+// depend on how the rows were split or ordered (docs/design.md, section 5).
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "blocks.hpp"
+#include "layout.hpp"
+
+namespace mm {
+
+// A view of n rows of a model (row-major, the caller's memory; read only).
+struct RowsView {
+    int64_t n = 0;
+    const double* y = nullptr;                // n
+    const double* x = nullptr;                // n x p
+    std::vector<const int32_t*> codes;        // per factor: n codes in [0, nlev)
+    std::vector<const double*> z;             // per factor: n x k
+};
+
+class CrossProducts {
+public:
+    // No rows yet: every block zero, the blocks between factors with an empty pattern.
+    explicit CrossProducts(LayoutPtr layout);
+    // From stored parts (unpickling): the blocks and remainders exactly as `blocks`/`remainders` give.
+    CrossProducts(LayoutPtr layout, int64_t n, double ymin, double ymax, std::vector<Block> hi,
+                  std::vector<std::vector<double>> lo);
+
+    // Add the rows' products (accumulate.cpp). Throws InvalidInput for a code out of range.
+    void add_rows(const RowsView& rows);
+    // Add another model's cross-products with the same layout (patterns merged), in double-double.
+    void add(const CrossProducts& other);
+    // The cross-products of the same rows with each factor's random-effects column a divided by
+    // zscale[f][a] and fixed-effects column m by xscale[m].
+    CrossProducts scaled(const std::vector<std::vector<double>>& zscale, const std::vector<double>& xscale) const;
+    // The cross-products with only the fixed-effects columns `keep` (ascending).
+    CrossProducts select_fixed(const std::vector<int>& keep) const;
+
+    const LayoutPtr& layout() const { return layout_; }
+    int64_t nobs() const { return n_; }
+    double ymin() const { return ymin_; }
+    double ymax() const { return ymax_; }
+    // Block b's values (hi) and remainders (lo); blocks indexed by tri(c, j) as in the engine.
+    const std::vector<Block>& blocks() const { return hi_; }
+    const std::vector<std::vector<double>>& remainders() const { return lo_; }
+    // A rounded to double (hi + lo), block by block: what the engine factors.
+    std::vector<Block> rounded() const;
+    // Sums of squares of each factor's random-effects columns, then of X's columns (rounded A's diagonal).
+    std::vector<double> column_sumsq() const;
+    // The fixed-effects columns not aliased by earlier ones (checks.cpp): R's qr rule, a column goes
+    // when its part unexplained by the kept earlier columns has relative norm below tol.
+    std::vector<int> independent_fixed(double tol) const;
+    // Whether factor f's column `col` is constant within every level, given its intercept column
+    // (checks.cpp): every level's within sum of squares at most rel_tol times the column's total.
+    bool constant_within_levels(int f, int intercept, int col, double rel_tol) const;
+
+private:
+    LayoutPtr layout_;
+    int64_t n_ = 0;
+    double ymin_ = std::numeric_limits<double>::infinity();
+    double ymax_ = -std::numeric_limits<double>::infinity();
+    std::vector<Block> hi_;
+    std::vector<std::vector<double>> lo_;
+};
+
+// Add x to the double-double accumulator (hi, lo): hi + lo gains x up to an error of ~2^-106.
+inline void two_sum_into(double& hi, double& lo, double x) {
+    const double s = hi + x;
+    const double bp = s - hi;
+    lo += (hi - (s - bp)) + (x - bp);
+    hi = s;
+}
+
+// (ah, al) += (bh, bl) for normalised double-double pairs (TwoSum of the values, then renormalised).
+inline void dd_add_into(double& ah, double& al, double bh, double bl) {
+    const double s = ah + bh;
+    const double bp = s - ah;
+    const double err = (ah - (s - bp)) + (bh - bp);
+    double lo = al + bl + err;
+    const double hi = s + lo;
+    lo = lo - (hi - s);
+    ah = hi;
+    al = lo;
+}
+
+// The value array of a block of any kind.
+std::vector<double>& values(Block& b);
+const std::vector<double>& values(const Block& b);
+
+}  // namespace mm

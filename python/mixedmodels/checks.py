@@ -1,0 +1,87 @@
+"""Identifiability checks of a model, run once, on its cross-products A = [Z X y]'[Z X y] (so they
+are the same for rows from a data frame, arrays and streamed chunks): a response with no variation,
+fixed-effects columns aliased by earlier ones (dropped, as lme4 does), grouping factors with too few
+levels, and random slopes that cannot vary between levels.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _core
+from .exceptions import DataError, MixedModelsWarning
+from .structure import ModelStructure
+
+__all__ = ["check_random_effects", "check_term_size", "identifiable_fixed"]
+
+
+def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossProducts) -> NDArray[np.intp]:
+    """The fixed-effects columns to keep, after checking that the response varies; warns (as lme4)
+    naming the columns dropped because earlier ones alias them (R's qr rule with tolerance 1e-7:
+    a column goes when its part not explained by the kept earlier columns has relative norm below
+    1e-7; `_core.CrossProducts.independent_fixed`)."""
+    lo, hi = cross_products.response_range
+    if lo == hi:
+        raise DataError(f"the response {structure.response!r} is constant; there is no variation to model")
+    p = structure.p
+    keep = np.array(cross_products.independent_fixed(1e-7), dtype=np.intp)
+    if len(keep) < p:
+        kept = set(keep.tolist())
+        dropped = [n for j, n in enumerate(structure.fixed_names) if j not in kept]
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
+            f"{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
+            MixedModelsWarning,
+            stacklevel=4,
+        )
+    return keep
+
+
+def check_random_effects(structure: ModelStructure, cross_products: _core.CrossProducts) -> None:
+    """lme4's checks of each term's levels against the observations, then: a slope column constant
+    within every level of its grouping factor, next to an intercept in the same term, cannot vary
+    by level (`_core.CrossProducts.constant_within_levels`: from the factor's diagonal block of A,
+    each level's count, sum and sum of squares)."""
+    nobs = cross_products.nobs
+    for t in structure.terms:
+        check_term_size(t.group, t.source, structure.factor(t.group).nlev, t.k, nobs)
+    for fi, f in enumerate(structure.factors):
+        for ti, off in zip(f.terms, f.term_offsets, strict=True):
+            term = structure.terms[ti]
+            if "(Intercept)" not in term.columns:
+                continue
+            i0 = off + term.columns.index("(Intercept)")
+            for j, name in enumerate(term.columns):
+                if off + j != i0 and cross_products.constant_within_levels(fi, i0, off + j, 1e-10):
+                    raise DataError(
+                        f"the random slope on {name!r} in {term.source} is constant within every level of "
+                        f"{term.group!r}, so its effect cannot vary between levels: keep {name!r} in the fixed part "
+                        "and drop it from the random-effects term"
+                    )
+
+
+def check_term_size(group: str, source: str, nl: int, k: int, nobs: int) -> None:
+    """lme4's checks of a term's levels and random effects against the number of observations.
+
+    Examples
+    --------
+    >>> check_term_size("g", "(1 | g)", 1, 1, 10)
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.DataError: grouping factor 'g' in (1 | g) has 1 level; a random effect needs at least 2
+    """
+    if nl < 2:
+        raise DataError(f"grouping factor {group!r} in {source} has {nl} level; a random effect needs at least 2")
+    if nl >= nobs:
+        raise DataError(
+            f"grouping factor {group!r} in {source} has {nl} levels for {nobs} observations; "
+            "the number of levels must be less than the number of observations"
+        )
+    if nl * k >= nobs:
+        raise DataError(
+            f"the term {source} has {nl * k} random effects ({nl} levels x {k} columns) for {nobs} observations; "
+            "they and the residual variance are not identifiable"
+        )

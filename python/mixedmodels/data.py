@@ -1,0 +1,151 @@
+"""The data a model holds: its rows (from a data frame or from arrays), or, for data that was
+streamed, nothing but the count of rows (the cross-products are the model's own, in `model`).
+
+Every kind answers the same questions: `ModelData.rows` and `ModelData.frame` give the rows or the
+data frame, or raise a `DataError` that names what needed them and why they are not held.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from . import _core
+from .exceptions import DataError
+
+__all__ = ["ArrayData", "FrameData", "ModelData", "Rows", "StreamedData"]
+
+
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """A model's rows: the response, the fixed-effects matrix and, per grouping factor (engine
+    order), the level codes and the random-effects columns.
+
+    Attributes
+    ----------
+    y : ndarray (n,)
+    x : ndarray (n, p), C-contiguous
+    codes : tuple of int32 ndarrays (n,)
+    z : tuple of ndarrays (n, k), C-contiguous
+    index : pandas.Index
+        Labels of the rows (the data frame's index of the rows used).
+    """
+
+    y: NDArray[np.float64]
+    x: NDArray[np.float64]
+    codes: tuple[NDArray[np.int32], ...]
+    z: tuple[NDArray[np.float64], ...]
+    index: pd.Index
+
+    @property
+    def nobs(self) -> int:
+        """Number of rows."""
+        return int(self.y.shape[0])
+
+    def add_to(self, cross_products: _core.CrossProducts) -> None:
+        """Add these rows' products to ``cross_products`` (formed in C++, in double-double)."""
+        cross_products.add_rows(self.y, self.x, list(self.codes), list(self.z))
+
+    def cross_products(self, layout: _core.Layout) -> _core.CrossProducts:
+        """The cross-products A = [Z X y]'[Z X y] of these rows."""
+        cp = _core.CrossProducts(layout)
+        self.add_to(cp)
+        return cp
+
+    def select_fixed(self, keep: NDArray[np.intp]) -> Rows:
+        """The rows with only the fixed-effects columns ``keep``."""
+        return replace(self, x=np.ascontiguousarray(self.x[:, keep]))
+
+    def with_response(self, y: NDArray[np.float64]) -> Rows:
+        """The rows with another response (same length)."""
+        y = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
+        if y.shape != self.y.shape:
+            raise ValueError(f"the new response must have {self.nobs} values, got shape {y.shape}")
+        return replace(self, y=y)
+
+
+class ModelData(ABC):
+    """The data a model holds (see the module's docstring)."""
+
+    @abstractmethod
+    def rows(self, what: str) -> Rows:
+        """The rows, or a `DataError` saying that `what` needs them."""
+
+    @abstractmethod
+    def frame(self, what: str) -> pd.DataFrame:
+        """The data frame of the used columns and rows, or a `DataError` saying that `what` needs it."""
+
+    @abstractmethod
+    def select_fixed(self, keep: NDArray[np.intp]) -> ModelData:
+        """The same data with only the fixed-effects columns ``keep``."""
+
+    @abstractmethod
+    def with_response(self, y: NDArray[np.float64]) -> ModelData:
+        """The same data with another response."""
+
+
+@dataclass(frozen=True, eq=False)
+class FrameData(ModelData):
+    """Rows materialised from a data frame, and the frame (used columns of the used rows)."""
+
+    held: Rows
+    data_frame: pd.DataFrame
+
+    def rows(self, what: str) -> Rows:
+        return self.held
+
+    def frame(self, what: str) -> pd.DataFrame:
+        return self.data_frame
+
+    def select_fixed(self, keep: NDArray[np.intp]) -> FrameData:
+        return replace(self, held=self.held.select_fixed(keep))
+
+    def with_response(self, y: NDArray[np.float64]) -> FrameData:
+        return replace(self, held=self.held.with_response(y))
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayData(ModelData):
+    """Rows given as arrays (`fit_arrays`): no data frame."""
+
+    held: Rows
+
+    def rows(self, what: str) -> Rows:
+        return self.held
+
+    def frame(self, what: str) -> pd.DataFrame:
+        raise DataError(f"{what} needs a model fitted from a formula and a data frame, not from arrays")
+
+    def select_fixed(self, keep: NDArray[np.intp]) -> ArrayData:
+        return replace(self, held=self.held.select_fixed(keep))
+
+    def with_response(self, y: NDArray[np.float64]) -> ArrayData:
+        return replace(self, held=self.held.with_response(y))
+
+
+def _not_held(what: str) -> DataError:
+    return DataError(
+        f"{what} needs the data rows, and this model was fitted from streamed data (only the blocks "
+        "of A = [Z X y]'[Z X y] are held); use predict(newdata) for predictions"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class StreamedData(ModelData):
+    """Data read in chunks (files, iterables, Dask): only its cross-products were kept."""
+
+    def rows(self, what: str) -> Rows:
+        raise _not_held(what)
+
+    def frame(self, what: str) -> pd.DataFrame:
+        raise _not_held(what)
+
+    def select_fixed(self, keep: NDArray[np.intp]) -> StreamedData:
+        return self
+
+    def with_response(self, y: NDArray[np.float64]) -> StreamedData:
+        raise _not_held("refit")

@@ -1,0 +1,328 @@
+"""A fitted model's estimates in lme4's vocabulary: fixef, vcov, ranef, coef, var_corr, fitted values
+and predictions. `LmerFit` adds these accessors to a `model.Fit`; `results.LmerResult` adds the
+analyses (tests, intervals, simulation, tables, figures), each in its own module.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from .exceptions import DataError
+from .layout import TermSlot, sd_corr, tril_pairs
+from .model import Fit
+from .names import level_label
+from .structure import Factor, ModelStructure
+
+__all__ = ["LmerFit"]
+
+FloatArray = NDArray[np.float64]
+T = TypeVar("T", bound="LmerFit")
+
+
+class LmerFit(Fit):
+    """A fitted linear mixed model with lme4's accessors (in snake_case); never modified.
+
+    Variance components are on the scale of the data. The model (`model`) holds the structure,
+    the data and the criterion; everything here follows from it and the estimates.
+    """
+
+    @classmethod
+    def of(cls: type[T], fit: Fit) -> T:
+        """The same estimates as this class (the fields copied as they are: a `Fit` is immutable)."""
+        out = cls.__new__(cls)
+        out.__dict__.update({name: fit.__dict__[name] for name in _FIELDS})
+        return out
+
+    @property
+    def structure(self) -> ModelStructure:
+        """The model's structure (terms, factors, names, theta layout)."""
+        return self.model.structure
+
+    # ------------------------------------------------------------------ basic facts
+    @cached_property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates, named as lme4 names them (``ses:sectorCatholic``)."""
+        return pd.Series(self.beta, index=list(self.structure.fixed_names), name="Estimate")
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effect estimates (sigma^2 (R_X' R_X)^-1)."""
+        names = list(self.structure.fixed_names)
+        return pd.DataFrame(self.vcov_array, index=names, columns=names)
+
+    @property
+    def formula(self) -> str:
+        """The formula as given."""
+        return self.structure.formula
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used (after dropping rows with missing values)."""
+        return self.model.nobs
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped for missing values."""
+        return self.structure.n_dropped_na
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor, in lme4's order."""
+        return {g: self.structure.factor(g).nlev for g in self.structure.group_order}
+
+    @property
+    def theta_names(self) -> tuple[str, ...]:
+        """lme4's names of the entries of `theta`."""
+        return self.structure.theta.names
+
+    @property
+    def df(self) -> int:
+        """Number of parameters: fixed effects + theta + 1 (sigma), as lme4's ``logLik`` df."""
+        return self.structure.p + self.structure.ntheta + 1
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood at the optimum: the REML one for REML fits, the ML one for ML fits."""
+        return -0.5 * self.objective
+
+    @property
+    def aic(self) -> float:
+        """Akaike's criterion from `loglik` (REML-based for REML fits, as lme4's ``AIC``)."""
+        return self.objective + 2 * self.df
+
+    @property
+    def bic(self) -> float:
+        """Bayesian criterion from `loglik` (REML-based for REML fits, as lme4's ``BIC``)."""
+        return float(self.objective + np.log(self.nobs) * self.df)
+
+    @property
+    def fixef_se(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.vcov_array)), index=self.fixef.index, name="Std. Error")
+
+    @property
+    def fixef_t(self) -> pd.Series:
+        """t statistics of the fixed effects (estimate / standard error)."""
+        return pd.Series(self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="t value")
+
+    # ------------------------------------------------------------------ variance components
+    def term_covariances(self) -> list[tuple[TermSlot, FloatArray]]:
+        """Each random-effects term (lme4's order) with its covariance matrix, on the data's scale."""
+        return self.structure.theta.covariances(self.theta, self.sigma)
+
+    @cached_property
+    def cov_re(self) -> dict[str, pd.DataFrame]:
+        """Covariance matrix of the random effects of each grouping factor (sigma^2 T T')."""
+        out = {}
+        for g in self.structure.group_order:
+            fi = self.structure.factor_index(g)
+            t = self.structure.theta.factor_t(self.theta, fi)
+            cols = list(self.structure.factors[fi].columns)
+            out[g] = pd.DataFrame(self.sigma**2 * t @ t.T, index=cols, columns=cols)
+        return out
+
+    @cached_property
+    def var_corr(self) -> pd.DataFrame:
+        """Variance components as a tidy table, like R's ``as.data.frame(VarCorr(m))``.
+
+        Columns: ``grp`` (lme4's term name, made unique: ``Subject``, ``Subject.1``), ``var1``,
+        ``var2`` (None for variances), ``vcov`` (variance or covariance) and ``sdcor`` (standard
+        deviation or correlation). The last row is the residual.
+        """
+        rows: list[tuple[str, str | None, str | None, float, float]] = []
+        for term, cov in self.term_covariances():
+            sd, corr = sd_corr(cov)
+            rows.extend((term.name, c, None, cov[i, i], sd[i]) for i, c in enumerate(term.columns))
+            rows.extend(
+                (term.name, term.columns[j], term.columns[i], cov[i, j], corr[i, j])
+                for i, j in tril_pairs(term.k)
+                if i != j
+            )
+        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    # ------------------------------------------------------------------ random effects
+    @cached_property
+    def _condcov(self) -> tuple[FloatArray, ...]:
+        """Per factor (engine order): nlev x k x k conditional covariances Cov(b | y). Computed when
+        first needed: with a dense fill-in block (crossed designs) it costs more than a few
+        evaluations of the criterion."""
+        condcov_u = self.model.conditional_covariances(self.theta)
+        s2 = self.sigma**2
+        out = []
+        for fi in range(len(self.structure.factors)):
+            t = self.structure.theta.factor_t(self.theta, fi)
+            out.append(s2 * np.einsum("ab,lbc,dc->lad", t, condcov_u[fi], t))
+        return tuple(out)
+
+    def _levels_index(self, f: Factor) -> pd.Index:
+        return pd.Index(f.levels, name=f.name, dtype=object)
+
+    @cached_property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects: per grouping factor, levels x terms."""
+        out = {}
+        for g in self.structure.group_order:
+            fi = self.structure.factor_index(g)
+            f = self.structure.factors[fi]
+            out[g] = pd.DataFrame(self.b[fi], index=self._levels_index(f), columns=list(f.columns))
+        return out
+
+    @cached_property
+    def ranef_condvar(self) -> dict[str, pd.DataFrame]:
+        """Conditional variances of the random effects (the diagonal of lme4's ``postVar``),
+        shaped like `ranef`. The full per-level covariance is in `ranef_condcov`."""
+        out = {}
+        for g in self.structure.group_order:
+            fi = self.structure.factor_index(g)
+            f = self.structure.factors[fi]
+            var = np.diagonal(self._condcov[fi], axis1=1, axis2=2)
+            out[g] = pd.DataFrame(var.copy(), index=self._levels_index(f), columns=list(f.columns))
+        return out
+
+    @property
+    def ranef_condcov(self) -> dict[str, FloatArray]:
+        """Full conditional covariance of each level's random effects: per grouping factor an
+        array (levels, k, k) in the column order of `ranef`."""
+        return {g: self._condcov[self.structure.factor_index(g)].copy() for g in self.structure.group_order}
+
+    @cached_property
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per-group coefficients, fixed plus random, as lme4's ``coef()``: each school's own
+        intercept and slope. Columns are the fixed effects (then any random-only columns)."""
+        out = {}
+        for g, re in self.ranef.items():
+            df = pd.DataFrame(
+                np.tile(self.fixef.to_numpy(), (len(re), 1)), index=re.index, columns=list(self.fixef.index)
+            )
+            for c in re.columns:
+                if c in df.columns:
+                    df[c] = df[c] + re[c]
+                else:
+                    df[c] = re[c]
+            out[g] = df
+        return out
+
+    # ------------------------------------------------------------------ fitted values and prediction
+    def _linear_predictor(self, use: list[str]) -> FloatArray:
+        rows = self.model.data.rows("fitted values, residuals and predict() without newdata")
+        out = rows.x @ self.beta
+        for fi, f in enumerate(self.structure.factors):
+            if f.name in use:
+                out = out + np.einsum("ij,ij->i", rows.z[fi], self.b[fi][rows.codes[fi]])
+        return out
+
+    @cached_property
+    def _fitted(self) -> FloatArray:
+        return self._linear_predictor([f.name for f in self.structure.factors])
+
+    def fitted(self) -> pd.Series:
+        """Fitted values (fixed part plus conditional modes) for the rows used in the fit.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.fitted().iloc[0]), 3)
+        253.664
+        """
+        return pd.Series(self._fitted, index=self.model.data.rows("fitted values").index, name="fitted")
+
+    def residuals(self, scaled: bool = False) -> pd.Series:
+        """Response residuals y - fitted (divided by sigma when ``scaled``).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.residuals().iloc[0]), 3)
+        -4.104
+        """
+        rows = self.model.data.rows("fitted values and residuals")
+        r = rows.y - self._fitted
+        if scaled:
+            r = r / self.sigma
+        return pd.Series(r, index=rows.index, name="residuals")
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+    ) -> pd.Series:
+        """Predictions, conditional on the random effects or at the population level.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            New rows; the fixed part's encoding (categories, contrasts, transforms) is replayed on
+            them. Default: the rows used in the fit.
+        include_re : bool or list of str
+            True: add each row's group effects for every grouping factor; a list: only those
+            grouping factors; False: fixed part only (lme4's ``re.form = NA``).
+        allow_new_levels : bool
+            True (default): a level not seen in the fit contributes 0 (the population value for
+            that factor). False: such a level is an error.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+        >>> round(float(m.predict(sleep.head(1), include_re=False).iloc[0]), 3)
+        251.405
+        """
+        s = self.structure
+        names = [f.name for f in s.factors]
+        if include_re is True:
+            use = names
+        elif include_re is False or include_re is None:
+            use = []
+        else:
+            use = list(include_re)
+            unknown = [g for g in use if g not in names]
+            if unknown:
+                raise DataError(f"no grouping factor {unknown}; the model has {names}")
+        if newdata is None:
+            index = self.model.data.rows("predict() without newdata").index
+            return pd.Series(self._linear_predictor(use), index=index, name="predicted")
+        if not isinstance(newdata, pd.DataFrame):
+            raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+        out = s.encoding.fixed_matrix(newdata, s.fixed_names) @ self.beta
+        for fi, f in enumerate(s.factors):
+            if f.name in use:
+                codes = _new_codes(newdata, f)
+                ok = codes >= 0
+                if not allow_new_levels and not ok.all():
+                    bad = newdata[list(f.variables)].iloc[int(np.argmin(ok))].tolist()
+                    raise DataError(
+                        f"level {':'.join(map(str, bad))!r} of grouping factor {f.name!r} was not in the fit "
+                        "(allow_new_levels=True predicts it at the population level)"
+                    )
+                z = np.column_stack([s.encoding.term_matrix(newdata, ti, s.terms[ti].source) for ti in f.terms])
+                out[ok] += np.einsum("ij,ij->i", z[ok], self.b[fi][codes[ok]])
+        return pd.Series(out, index=newdata.index, name="predicted")
+
+
+def _new_codes(newdata: pd.DataFrame, f: Factor) -> NDArray[np.int64]:
+    """Each new row's level of grouping factor f, -1 where the level was not in the fit."""
+    missing = [v for v in f.variables if v not in newdata.columns]
+    if missing:
+        raise DataError(f"newdata lacks the grouping column(s) {missing} of {f.name!r}")
+    labels = None
+    for v in f.variables:
+        lab = newdata[v].astype(object).map(lambda x: None if pd.isna(x) else level_label(x))
+        labels = (
+            lab if labels is None else labels.combine(lab, lambda a, b: None if a is None or b is None else f"{a}:{b}")
+        )
+    assert labels is not None
+    lookup = {lvl: i for i, lvl in enumerate(f.levels)}
+    return np.array([lookup.get(x, -1) if x is not None else -1 for x in labels], dtype=np.int64)
+
+
+_FIELDS = tuple(Fit.__dataclass_fields__)

@@ -1,0 +1,304 @@
+"""What a model is, whatever data it was fitted from: its response and fixed-effects columns, its
+random-effects terms and grouping factors, the theta layout, and how its columns are made from data
+(the encoding, replayed on new data by ``predict``).
+
+Built once by `design` (from a data frame or from arrays) or by `stream` (from the first pass over
+chunks), and frozen. The numbers (rows, cross-products) live in `data` and `model`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic.transforms.contrasts import DataMismatchWarning
+from numpy.typing import NDArray
+
+from . import _core
+from .exceptions import DataError, MixedModelsError
+from .layout import ThetaLayout
+from .names import r_name
+
+__all__ = [
+    "ArrayEncoding",
+    "Encoding",
+    "Factor",
+    "FormulaEncoding",
+    "ModelStructure",
+    "Term",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class Term:
+    """One random-effects term in lme4's order: its columns on one grouping factor.
+
+    Attributes
+    ----------
+    group : str
+        The grouping factor's name (``a:b`` for an interaction grouping).
+    variables : tuple of str
+        The grouping variables.
+    columns : tuple of str
+        Names of the term's random-effects columns.
+    source : str
+        The bar term as written, e.g. ``(1 + ses | school)``.
+    """
+
+    group: str
+    variables: tuple[str, ...]
+    columns: tuple[str, ...]
+    source: str
+
+    @property
+    def k(self) -> int:
+        """Number of columns."""
+        return len(self.columns)
+
+
+@dataclass(frozen=True, eq=False)
+class Factor:
+    """A grouping factor with all its terms merged into one block (columns in lme4 term order).
+
+    Attributes
+    ----------
+    name : str
+        The grouping factor's name.
+    variables : tuple of str
+        The grouping variables.
+    levels : ndarray of object
+        Level labels as R prints them (``lvl_a:lvl_b`` for an interaction).
+    columns : tuple of str
+        The random-effects columns of all its terms.
+    terms : tuple of int
+        Indices of its terms in `ModelStructure.terms`.
+    term_offsets : tuple of int
+        The first column of each of those terms within `columns`.
+    """
+
+    name: str
+    variables: tuple[str, ...]
+    levels: NDArray[np.object_]
+    columns: tuple[str, ...]
+    terms: tuple[int, ...]
+    term_offsets: tuple[int, ...]
+
+    @property
+    def nlev(self) -> int:
+        """Number of levels."""
+        return len(self.levels)
+
+    @property
+    def k(self) -> int:
+        """Number of random-effects columns."""
+        return len(self.columns)
+
+
+class Encoding(ABC):
+    """How a model's columns are made from data, for new data (``predict``) and for type III tests."""
+
+    @abstractmethod
+    def formula(self, what: str) -> FormulaEncoding:
+        """This encoding if it replays a formula, else a `MixedModelsError` saying that `what` needs one."""
+
+    @abstractmethod
+    def fixed_matrix(self, newdata: pd.DataFrame, fixed_names: Sequence[str]) -> NDArray[np.float64]:
+        """The fixed-effects columns `fixed_names` for the rows of newdata."""
+
+    @abstractmethod
+    def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
+        """Random-effects term ``term``'s columns for the rows of newdata."""
+
+
+@dataclass(frozen=True, eq=False)
+class FormulaEncoding(Encoding):
+    """formulaic's model specs of the fixed part and of each random-effects term (lme4's order):
+    the categories, contrasts and transforms seen in the fit, replayed on new data."""
+
+    fixed: Any  # formulaic ModelSpec (or design.LazySpec, which builds one when first used)
+    terms: tuple[Any, ...]
+
+    def formula(self, what: str) -> FormulaEncoding:
+        return self
+
+    def fixed_matrix(self, newdata: pd.DataFrame, fixed_names: Sequence[str]) -> NDArray[np.float64]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DataMismatchWarning)
+            try:
+                mm = self.fixed.get_model_matrix(newdata, na_action="ignore", output="numpy")
+            except DataMismatchWarning as exc:
+                raise DataError(f"newdata has a category the model was not fitted with: {exc}") from exc
+            except KeyError as exc:
+                raise DataError(f"newdata lacks a column the fixed part needs: {exc}") from exc
+        names = [r_name(c) for c in self.fixed.column_names]
+        idx = [names.index(n) for n in fixed_names]
+        return np.asarray(mm, dtype=np.float64)[:, idx]
+
+    def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
+        try:
+            mm = self.terms[term].get_model_matrix(newdata, na_action="ignore", output="numpy")
+        except KeyError as exc:
+            raise DataError(f"newdata lacks a column {source} needs: {exc}") from exc
+        return np.asarray(mm, dtype=np.float64)
+
+
+class ArrayEncoding(Encoding):
+    """A model fitted from arrays (`fit_arrays`): there is no formula to replay on new data."""
+
+    def formula(self, what: str) -> FormulaEncoding:
+        raise MixedModelsError(f"{what} needs a model fitted from a formula and a data frame")
+
+    def fixed_matrix(self, newdata: pd.DataFrame, fixed_names: Sequence[str]) -> NDArray[np.float64]:
+        raise DataError("a model fitted from arrays predicts only its own rows (newdata=None)")
+
+    def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
+        raise DataError("a model fitted from arrays predicts only its own rows (newdata=None)")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelStructure:
+    """Everything about a model but its numbers.
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given ("" for a model fitted from arrays).
+    response : str
+        The response's name.
+    fixed_names : tuple of str
+        The fixed-effects columns, named as lme4 names them.
+    dropped_fixed : tuple of str
+        Fixed-effects columns dropped because earlier columns alias them.
+    terms : tuple of Term
+        The random-effects terms in lme4's order.
+    factors : tuple of Factor
+        The grouping factors in the engine's order (most levels first).
+    theta : ThetaLayout
+        The covariance parameters' layout.
+    encoding : Encoding
+        How the columns are made from data.
+    n_dropped_na : int
+        Rows dropped for missing values.
+    """
+
+    formula: str
+    response: str
+    fixed_names: tuple[str, ...]
+    dropped_fixed: tuple[str, ...]
+    terms: tuple[Term, ...]
+    factors: tuple[Factor, ...]
+    theta: ThetaLayout
+    encoding: Encoding
+    n_dropped_na: int
+
+    @property
+    def p(self) -> int:
+        """Number of fixed-effects columns."""
+        return len(self.fixed_names)
+
+    @property
+    def ntheta(self) -> int:
+        """Number of covariance parameters."""
+        return self.theta.ntheta
+
+    @cached_property
+    def group_order(self) -> tuple[str, ...]:
+        """The grouping factors' names in lme4's order (of their first term)."""
+        return tuple(dict.fromkeys(t.group for t in self.terms))
+
+    def factor_index(self, name: str) -> int:
+        """The engine index of grouping factor ``name``."""
+        for i, f in enumerate(self.factors):
+            if f.name == name:
+                return i
+        raise KeyError(f"no grouping factor {name!r}; the model has {[f.name for f in self.factors]}")
+
+    def factor(self, name: str) -> Factor:
+        """Grouping factor ``name``."""
+        return self.factors[self.factor_index(name)]
+
+    def intercept_columns(self) -> list[int]:
+        """Per factor, the index of its ``(Intercept)`` column, or -1."""
+        return [f.columns.index("(Intercept)") if "(Intercept)" in f.columns else -1 for f in self.factors]
+
+    @cached_property
+    def core_layout(self) -> _core.Layout:
+        """The model's dimensions and theta map as the core sees them."""
+        return _core.Layout(self.theta.core_factors([f.nlev for f in self.factors]), self.p)
+
+    def select_fixed(self, keep: NDArray[np.intp]) -> ModelStructure:
+        """The structure with only the fixed-effects columns ``keep``; the others are recorded as dropped."""
+        kept = set(keep.tolist())
+        dropped = tuple(n for j, n in enumerate(self.fixed_names) if j not in kept)
+        return replace(
+            self,
+            fixed_names=tuple(self.fixed_names[j] for j in keep),
+            dropped_fixed=self.dropped_fixed + dropped,
+        )
+
+
+def assemble(
+    terms: Sequence[Term], levels: Sequence[NDArray[np.object_]]
+) -> tuple[tuple[Term, ...], tuple[Factor, ...], ThetaLayout, list[int]]:
+    """lme4's order of the terms, the grouping factors (terms merged by group, most levels first)
+    and the theta layout, from the terms as written and each one's levels.
+
+    Returns
+    -------
+    terms, factors, layout, order
+        The terms in lme4's order, the factors in the engine's order (their `Factor.terms` index the
+        reordered terms), the theta layout, and for each reordered term its index among the terms
+        as written.
+    """
+    order = lme4_order([len(lv) for lv in levels])
+    terms = [terms[i] for i in order]
+    levels = [levels[i] for i in order]
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(terms):
+        groups.setdefault(t.group, []).append(i)
+    unsorted: list[Factor] = []
+    for g, idx in groups.items():
+        offsets, col = [], 0
+        for i in idx:
+            offsets.append(col)
+            col += terms[i].k
+        unsorted.append(
+            Factor(
+                name=g,
+                variables=terms[idx[0]].variables,
+                levels=levels[idx[0]],
+                columns=tuple(c for i in idx for c in terms[i].columns),
+                terms=tuple(idx),
+                term_offsets=tuple(offsets),
+            )
+        )
+    factors = sorted(unsorted, key=lambda f: -f.nlev)  # stable: ties keep lme4's order
+    where = {}
+    for fi, f in enumerate(factors):
+        for ti, off in zip(f.terms, f.term_offsets, strict=True):
+            where[ti] = (fi, off)
+    layout = ThetaLayout.of(
+        tuple((t.group, t.columns, *where[i]) for i, t in enumerate(terms)), tuple(f.k for f in factors)
+    )
+    return tuple(terms), tuple(factors), layout, order
+
+
+def lme4_order(nlevels: Sequence[int]) -> list[int]:
+    """lme4's mkReTrms: if any term has more levels than the one before, order by decreasing
+    number of levels with R's rev(order(nl)) (so ties come out in reverse).
+
+    Examples
+    --------
+    >>> lme4_order([3, 10, 5]), lme4_order([10, 5, 3])
+    ([1, 2, 0], [0, 1, 2])
+    """
+    nl = np.asarray(nlevels)
+    if len(nl) > 1 and np.any(np.diff(nl) > 0):
+        return [int(i) for i in np.argsort(nl, kind="stable")[::-1]]
+    return list(range(len(nl)))
