@@ -53,7 +53,8 @@ void register_optim(py::module_& m) {
             return py::make_tuple(to_array(c.gradient), to_array(c.hessian_diagonal));
         },
         py::arg("engine"), py::arg("x"), py::arg("lower"), py::arg("fx"), py::arg("reml"), py::arg("h") = 1e-4,
-        "lme4's derivative check at the optimum x (criterion fx): finite-difference gradient and Hessian diagonal, "
+        "lme4's derivative check at the optimum x (criterion fx), for the Hessian's diagonal only: finite-difference "
+        "gradient and Hessian diagonal, "
         "central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; "
         "Hessian entry NaN). Leaves the engine's L at the last point evaluated.");
 }

@@ -1,4 +1,4 @@
-// The closed set of block types of A and L (see ../shared/design.md section 2).
+// The closed set of block types of A and L (docs/design.md, section 4).
 #pragma once
 #include <cstddef>
 #include <cstdint>

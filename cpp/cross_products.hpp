@@ -2,7 +2,7 @@
 // data reaches the core (a data frame, arrays, chunks of a file, partitions of a Dask frame) adds
 // rows here, and chunks' cross-products add up; the engine is formed from the sum. Each entry is
 // kept as a value and the exact remainder of its rounding (hi, lo), so the rounded sum does not
-// depend on how the rows were split or ordered (docs/design.md, section 5).
+// depend on how the rows were split or ordered (docs/design.md, section 3).
 #pragma once
 #include <cstdint>
 #include <limits>

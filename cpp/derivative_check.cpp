@@ -1,4 +1,5 @@
-// lme4's derivative check at the optimum: finite-difference gradient and Hessian diagonal.
+// lme4's derivative check at the optimum, for the Hessian's diagonal only: finite-difference gradient
+// and Hessian diagonal.
 #include <cmath>
 #include <limits>
 

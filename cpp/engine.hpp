@@ -1,6 +1,6 @@
 // The PLS engine: the blocks of A = [Z X y]^T [Z X y] (taken, rounded, from a model's
 // CrossProducts) and of its blocked Cholesky factor L(theta), updated for each theta
-// (docs/design.md, sections 1-3). Block 0..nf-1 are grouping factors (largest first), block nf is
+// (docs/design.md, sections 1, 3 and 4). Block 0..nf-1 are grouping factors (largest first), block nf is
 // the dense [X y] block. The block type of every block of L is chosen once, by analyse().
 #pragma once
 #include <cstdint>

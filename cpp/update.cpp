@@ -1,4 +1,4 @@
-// update_L(theta): the blocked left-looking Cholesky of docs/design.md section 2, and the parts of the
+// update_L(theta): the blocked left-looking Cholesky of docs/design.md section 4, and the parts of the
 // criterion (criterion.hpp turns them into the criterion).
 #include <cmath>
 #include <string>

@@ -352,7 +352,7 @@ def derivative_check(
     h: typing.SupportsFloat | typing.SupportsIndex = 0.0001,
 ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
-    lme4's derivative check at the optimum x (criterion fx): finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). Leaves the engine's L at the last point evaluated.
+    lme4's derivative check at the optimum x (criterion fx), for the Hessian's diagonal only: finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). Leaves the engine's L at the last point evaluated.
     """
 
 def load_nlopt(path: str) -> str:

@@ -322,8 +322,8 @@ def minimize_theta(
 def gradient_check(
     f: EngineCriterion, x: np.ndarray, lower: np.ndarray, fx: float, h: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Finite-difference gradient and Hessian diagonal at x, as lme4's derivative check
-    (``Engine.derivative_check``).
+    """Finite-difference gradient and Hessian diagonal at x (`_core.derivative_check`): lme4's
+    derivative check, but for the Hessian's diagonal only (lme4 estimates the whole Hessian).
 
     Central differences with step h (lme4's ``deriv12`` uses 1e-4); a parameter at (or within h of)
     its lower bound gets a one-sided difference and, when the criterion increases into the feasible
@@ -347,8 +347,9 @@ def gradient_check(
 
 
 def max_scaled_gradient(g: np.ndarray, hess_diag: np.ndarray, free: np.ndarray) -> float:
-    """lme4's convergence measure: over the free parameters, the largest of the smaller of |gradient|
-    and the gradient scaled by the curvature (the Hessian's diagonal, where positive); 0 if none.
+    """lme4's convergence measure with the Hessian's diagonal in place of its Cholesky factor: over the
+    free parameters, the largest of the smaller of |gradient| and the gradient scaled by the
+    curvature (the Hessian's diagonal, where positive); 0 if none.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Fits of data that is not in memory: files read in batches, iterables of chunks, Dask frames.
 
 A fit never reads the rows again after the pass that forms A = [Z X y]'[Z X y], and A is a sum over
-rows (design.md section 5). So: a first cheap pass over the needed columns fixes the factor levels
+rows (docs/design.md, section 3). So: a first cheap pass over the needed columns fixes the factor levels
 and the fixed-part encoding; a second pass forms the blocks of A chunk by chunk (per partition for
 Dask, summed in a tree); the optimisation then runs on the summed blocks. Memory is bounded by one
 batch plus A, and the result equals the in-memory fit. Quantities that need the rows (fitted

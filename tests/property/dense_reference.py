@@ -1,4 +1,4 @@
-"""Dense numpy versions of the penalised least-squares formulas of design.md section 1."""
+"""Dense numpy versions of the penalised least-squares formulas of docs/design.md, section 1."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def dense_z_lambda(factors, theta):
 
 
 def dense_system(factors, x, y, theta):
-    """The (q+p+1)-square matrix of design.md section 1 and its lower Cholesky factor."""
+    """The (q+p+1)-square matrix of docs/design.md, section 1 and its lower Cholesky factor."""
     z, lam = dense_z_lambda(factors, theta)
     zl = z @ lam
     w = np.hstack([zl, x, y[:, None]])

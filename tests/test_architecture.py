@@ -1,0 +1,139 @@
+"""The package's shape: no import cycle (imports counted at any depth, as the shared tool counts
+them), no module reading another module's private names, and imports inside functions only of the
+optional dependencies (matplotlib, pyarrow, dask)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "python" / "mixedmodels"
+OPTIONAL = {"matplotlib", "pyarrow", "dask"}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        name = ".".join(rel.parts)
+        out[name.removesuffix(".__init__")] = path
+    return out
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]):
+    """(imported module, imported names, node) for every import in the module, at any depth."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, [], node
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                if full in modules:  # `from . import x` imports the module x
+                    yield full, [], node
+                else:
+                    yield target, [alias.name], node
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for target, _names, _node in _imports(name, path, modules):
+            while target and target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in modules and target not in (name, "mixedmodels"):
+                graph[name].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    assert "mixedmodels.model" in graph
+    assert graph["mixedmodels.results"]
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _private(name: str) -> bool:
+    """A private name: a leading underscore, but not a dunder or sunder protocol name (``_repr_html_``)."""
+    return name.startswith("_") and not name.endswith("_")
+
+
+def test_no_module_reads_another_modules_private_names():
+    """The extension module `_core` is the package's own binding, imported by name; everything
+    else private stays in its module (attributes only through self or cls)."""
+    modules = _modules()
+    bad = []
+    for name, path in modules.items():
+        for target, names, node in _imports(name, path, modules):
+            if target.startswith("mixedmodels"):
+                bad.extend(f"{name}:{node.lineno} imports {target}.{n}" for n in names if _private(n) and n != "_core")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and _private(node.attr):
+                owner = node.value
+                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
+                    bad.append(f"{name}:{node.lineno} reads .{node.attr}")
+    assert bad == []
+
+
+@pytest.mark.parametrize("name", sorted(_modules()))
+def test_imports_inside_functions_are_of_optional_dependencies_only(name):
+    path = _modules()[name]
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    late = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top:
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or "."]
+            if node.__class__ is ast.ImportFrom and node.level:
+                late.append(f"line {node.lineno}: from {'.' * node.level}{node.module or ''}")
+            late.extend(f"line {node.lineno}: {m}" for m in mods if m.split(".")[0] not in OPTIONAL)
+    assert late == []
