@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from math import sqrt
 from typing import Any
@@ -287,12 +287,9 @@ class LinearMixedModel:
             r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0
             for r in (sqrt(v / n) for v in self.cross_products.column_sumsq().tolist())
         ]
-        factor_k = self.structure.theta.factor_k
-        columns = np.array(divisors)
-        if all(d == 1.0 for d in divisors):
-            return WorkingScale(columns, factor_k, np.ones(self.ntheta), identity=True)
-        ws = WorkingScale(columns, factor_k, np.ones(self.ntheta), identity=False)
-        return WorkingScale(columns, factor_k, self.structure.theta.row_scale(ws.z), identity=False)
+        identity = all(d == 1.0 for d in divisors)
+        ws = WorkingScale(np.array(divisors), self.structure.theta.factor_k, np.ones(self.ntheta), identity)
+        return ws if identity else replace(ws, theta=self.structure.theta.row_scale(ws.z))
 
     @cached_property
     def _working_engine(self) -> _core.Engine:
