@@ -49,6 +49,7 @@ void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t*
 }  // namespace
 
 void CrossProducts::add_rows(const RowsView& rows) {
+    check_not_frozen();
     const Layout& lay = *layout_;
     const int nf = lay.nf(), p = lay.p(), pp = p + 1;
     const int64_t n = rows.n;
@@ -67,7 +68,8 @@ void CrossProducts::add_rows(const RowsView& rows) {
 
     // This chunk's blocks (its own pattern between factors), summed in double-double: each
     // addition's rounding error goes to a second array, so A is the correctly rounded sum of the
-    // products whatever the order of the rows.
+    // products whatever the order of the rows (but for sums that cancel to within ~2^-106 of their
+    // terms' size of a rounding boundary: docs/design.md, section 3).
     CrossProducts chunk(layout_);
     std::vector<Block>& A = chunk.hi_;
     std::vector<std::vector<int64_t>> rowblk(A.size());
@@ -147,6 +149,7 @@ void CrossProducts::add_rows(const RowsView& rows) {
     chunk.ymin_ = ymin;
     chunk.ymax_ = ymax;
     if (n_ == 0) {
+        chunk.layout_ = layout_;
         *this = std::move(chunk);
     } else {
         add(chunk);

@@ -2,6 +2,9 @@
 // parts the identifiability checks read, and pickling (Dask moves partial sums between processes).
 #include <pybind11/stl.h>
 
+#include <limits>
+#include <string>
+
 #include "bind.hpp"
 #include "cross_products.hpp"
 
@@ -13,16 +16,44 @@ using i64array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>
 
 std::shared_ptr<Layout> layout_of(const CrossProducts& cp) { return std::const_pointer_cast<Layout>(cp.layout()); }
 
-void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::vector<iarray>& codes,
+// Grouping codes as int32, refusing what a cast would change: non-integer dtypes, and values that do
+// not fit (the range against the factor's levels is checked by add_rows itself).
+iarray codes_of(const py::array& a, int f) {
+    const py::dtype dt = a.dtype();
+    const std::string what = "codes of grouping factor " + std::to_string(f);
+    if (dt.kind() != 'i' && dt.kind() != 'u') throw InvalidInput(what + " must be integers, got dtype " + std::string(py::str(dt)));
+    if (dt.kind() == 'i' && dt.itemsize() <= 4) return iarray::ensure(a);
+    using i64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+    const i64 wide = dt.kind() == 'u' && dt.itemsize() == 8 ? i64() : i64::ensure(a);
+    if (!wide) {  // uint64: any value above int64's range is out of range anyway
+        using u64 = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>;
+        const u64 u = u64::ensure(a);
+        for (py::ssize_t i = 0; i < u.size(); ++i)
+            if (u.data()[i] > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
+                throw InvalidInput(what + ": code " + std::to_string(u.data()[i]) + " at row " + std::to_string(i) +
+                                   " is out of range");
+        return iarray::ensure(a);
+    }
+    for (py::ssize_t i = 0; i < wide.size(); ++i) {
+        const int64_t v = wide.data()[i];
+        if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+            throw InvalidInput(what + ": code " + std::to_string(v) + " at row " + std::to_string(i) + " is out of range");
+    }
+    return iarray::ensure(a);
+}
+
+void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::vector<py::array>& code_arrays,
               const std::vector<darray>& z) {
     const Layout& lay = *cp.layout();
     if (y.ndim() != 1) throw InvalidInput("y must be one-dimensional");
     const int64_t n = y.shape(0);
     if (x.ndim() != 2 || x.shape(0) != n || x.shape(1) != lay.p())
         throw InvalidInput("X must have shape (" + std::to_string(n) + ", " + std::to_string(lay.p()) + ")");
-    if (static_cast<int>(codes.size()) != lay.nf() || static_cast<int>(z.size()) != lay.nf())
+    if (static_cast<int>(code_arrays.size()) != lay.nf() || static_cast<int>(z.size()) != lay.nf())
         throw InvalidInput("one array of codes and one of random-effects columns per grouping factor (" +
                            std::to_string(lay.nf()) + ")");
+    std::vector<iarray> codes;
+    for (int f = 0; f < lay.nf(); ++f) codes.push_back(codes_of(code_arrays[f], f));
     RowsView rows;
     rows.n = n;
     rows.y = y.data();
@@ -67,7 +98,7 @@ py::tuple get_state(const CrossProducts& cp) {
     return py::make_tuple(layout_of(cp), cp.nobs(), cp.ymin(), cp.ymax(), blocks);
 }
 
-CrossProducts set_state(const py::tuple& t) {
+CrossProducts set_state_checked(const py::tuple& t) {
     if (t.size() != 5) throw InvalidInput("bad CrossProducts state");
     auto layout = t[0].cast<std::shared_ptr<Layout>>();
     const py::list blocks = t[4].cast<py::list>();
@@ -93,6 +124,14 @@ CrossProducts set_state(const py::tuple& t) {
                          std::move(lo));
 }
 
+CrossProducts set_state(const py::tuple& t) {
+    try {
+        return set_state_checked(t);
+    } catch (const py::cast_error& e) {
+        throw InvalidInput(std::string("bad CrossProducts state: ") + e.what());
+    }
+}
+
 }  // namespace
 
 void register_cross_products(py::module_& m) {
@@ -100,7 +139,7 @@ void register_cross_products(py::module_& m) {
         m, "CrossProducts",
         "The cross-products A = [Z X y]'[Z X y] of a model's rows, every entry summed in double-double (a value and "
         "the exact remainder of its rounding), so that the rounded A does not depend on how the rows were split or "
-        "ordered. Starts empty; add_rows adds rows, add adds another model's cross-products.")
+        "ordered (but for sums that cancel almost exactly). Starts empty; add_rows adds rows, add adds another model's cross-products.")
         .def(py::init([](std::shared_ptr<Layout> layout) { return CrossProducts(std::move(layout)); }),
              py::arg("layout"))
         .def("add_rows", &add_rows, py::arg("y"), py::arg("x"), py::arg("codes"), py::arg("z"),
@@ -138,6 +177,9 @@ void register_cross_products(py::module_& m) {
                 return a.select_fixed(keep);
             },
             py::arg("keep"), "The cross-products with only the fixed-effects columns keep (ascending indices).")
+        .def("freeze", &CrossProducts::freeze,
+             "Make these cross-products final: add_rows and add raise from now on (a model freezes its own).")
+        .def_property_readonly("frozen", &CrossProducts::frozen, "Whether rows can no longer be added.")
         .def_property_readonly("layout", &layout_of)
         .def_property_readonly("nobs", &CrossProducts::nobs, "Number of rows added.")
         .def_property_readonly(

@@ -38,8 +38,12 @@ void register_layout(py::module_& m) {
             },
             [](const py::tuple& t) {
                 if (t.size() != 5) throw InvalidInput("bad FactorLayout state");
-                return make_factor(t[0].cast<int>(), t[1].cast<int>(), t[2].cast<iarray>(), t[3].cast<iarray>(),
-                                   t[4].cast<iarray>());
+                try {
+                    return make_factor(t[0].cast<int>(), t[1].cast<int>(), t[2].cast<iarray>(), t[3].cast<iarray>(),
+                                       t[4].cast<iarray>());
+                } catch (const py::cast_error& e) {
+                    throw InvalidInput(std::string("bad FactorLayout state: ") + e.what());
+                }
             }));
 
     py::class_<Layout, std::shared_ptr<Layout>>(
@@ -54,7 +58,11 @@ void register_layout(py::module_& m) {
         .def(py::pickle([](const Layout& l) { return py::make_tuple(l.factors(), l.p()); },
                         [](const py::tuple& t) {
                             if (t.size() != 2) throw InvalidInput("bad Layout state");
-                            return std::make_shared<Layout>(t[0].cast<std::vector<FactorLayout>>(), t[1].cast<int>());
+                            try {
+                                return std::make_shared<Layout>(t[0].cast<std::vector<FactorLayout>>(), t[1].cast<int>());
+                            } catch (const py::cast_error& e) {
+                                throw InvalidInput(std::string("bad Layout state: ") + e.what());
+                            }
                         }));
 }
 

@@ -134,16 +134,20 @@ void add_sparse(SparseBlock& a, std::vector<double>& alo, const SparseBlock& b, 
 
 }  // namespace
 
+void CrossProducts::check_not_frozen() const {
+    if (frozen_) throw InvalidInput("these cross-products are a model's and final: no rows can be added");
+}
+
 void CrossProducts::add(const CrossProducts& other) {
-    const Layout& la = *layout_;
-    const Layout& lb = *other.layout_;
-    bool same = la.nf() == lb.nf() && la.p() == lb.p();
-    for (int f = 0; same && f < la.nf(); ++f)
-        same = la.factor(f).nlev == lb.factor(f).nlev && la.factor(f).k == lb.factor(f).k;
-    if (!same) throw InvalidInput("cross-products of models with different layouts cannot be added");
+    check_not_frozen();
+    if (!layout_->same_as(*other.layout_))
+        throw InvalidInput("cross-products of models with different layouts cannot be added");
     if (other.n_ == 0) return;
     if (n_ == 0) {
+        const LayoutPtr keep = layout_;
         *this = other;
+        layout_ = keep;
+        frozen_ = false;
         return;
     }
     for (size_t b = 0; b < hi_.size(); ++b) {
@@ -172,6 +176,7 @@ CrossProducts CrossProducts::scaled(const std::vector<std::vector<double>>& zsca
     std::vector<double> wx(xscale);
     wx.push_back(1.0);  // y is not scaled
     CrossProducts out(*this);
+    out.frozen_ = false;
     auto scale = [&](size_t b, size_t e, double f) {
         values(out.hi_[b])[e] = values(hi_[b])[e] / f;
         out.lo_[b][e] = lo_[b][e] / f;

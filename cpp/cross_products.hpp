@@ -2,7 +2,8 @@
 // data reaches the core (a data frame, arrays, chunks of a file, partitions of a Dask frame) adds
 // rows here, and chunks' cross-products add up; the engine is formed from the sum. Each entry is
 // kept as a value and the exact remainder of its rounding (hi, lo), so the rounded sum does not
-// depend on how the rows were split or ordered (docs/design.md, section 3).
+// depend on how the rows were split or ordered, but for sums that cancel almost exactly
+// (docs/design.md, section 3).
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -34,6 +35,9 @@ public:
     void add_rows(const RowsView& rows);
     // Add another model's cross-products with the same layout (patterns merged), in double-double.
     void add(const CrossProducts& other);
+    // No more rows: add_rows and add throw from now on (a model's cross-products are final).
+    void freeze() { frozen_ = true; }
+    bool frozen() const { return frozen_; }
     // The cross-products of the same rows with each factor's random-effects column a divided by
     // zscale[f][a] and fixed-effects column m by xscale[m].
     CrossProducts scaled(const std::vector<std::vector<double>>& zscale, const std::vector<double>& xscale) const;
@@ -65,6 +69,8 @@ private:
     double ymax_ = -std::numeric_limits<double>::infinity();
     std::vector<Block> hi_;
     std::vector<std::vector<double>> lo_;
+    bool frozen_ = false;
+    void check_not_frozen() const;
 };
 
 // Add x to the double-double accumulator (hi, lo): hi + lo gains x up to an error of ~2^-106.

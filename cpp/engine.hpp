@@ -79,7 +79,9 @@ private:
     std::vector<double> T_;     // per factor k*k, column-major, offsets toff_
     std::vector<size_t> toff_;
     std::vector<double> stack_;  // rows of the dense blocks below a dense diagonal block, stacked
+    bool updated_ = false;       // L holds the factor at some theta (an update completed)
     mutable std::mutex mu_;
+    void require_update() const;
 
     void analyse(double dense_threshold);
     Criterion update_unlocked(const double* theta);

@@ -18,7 +18,8 @@ struct FactorLayout {
 
 class Layout {
 public:
-    // Checks every entry (throws InvalidInput) and counts the theta parameters.
+    // Checks every entry (throws InvalidInput): each factor's map fills distinct entries of T's lower
+    // triangle, and theta's indices 0 .. ntheta - 1 are each used once.
     Layout(std::vector<FactorLayout> factors, int p);
 
     int nf() const { return static_cast<int>(factors_.size()); }
@@ -29,6 +30,8 @@ public:
     int64_t q() const;  // number of random effects: sum of nlev * k
     // The same factors with another number of fixed-effects columns.
     std::shared_ptr<const Layout> with_p(int p) const;
+    // The same dimensions and theta map.
+    bool same_as(const Layout& other) const;
 
 private:
     std::vector<FactorLayout> factors_;

@@ -146,6 +146,15 @@ Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::
     const unsigned n = static_cast<unsigned>(e.ntheta());
     if (x0.size() != n || lower.size() != n || (!s.step.empty() && s.step.size() != n))
         throw InvalidInput("x0, lower and step must have " + std::to_string(n) + " entries");
+    // NLopt does not check its inputs: a NaN start or bound makes BOBYQA write out of bounds
+    for (unsigned i = 0; i < n; ++i) {
+        if (!std::isfinite(x0[i])) throw InvalidInput("x0[" + std::to_string(i) + "] is not finite");
+        if (std::isnan(lower[i]) || lower[i] == std::numeric_limits<double>::infinity())
+            throw InvalidInput("lower[" + std::to_string(i) + "] is NaN or +inf");
+        if (!s.step.empty() && !(std::isfinite(s.step[i]) && s.step[i] > 0))
+            throw InvalidInput("step[" + std::to_string(i) + "] is not a positive finite number");
+    }
+    if (!(s.xtol_abs >= 0) || !(s.ftol_abs >= 0)) throw InvalidInput("tolerances must be non-negative numbers");
     opt_t opt = api.create(s.algorithm, n);
     if (!opt) throw InvalidInput("NLopt could not create algorithm " + std::to_string(s.algorithm));
     struct Guard {

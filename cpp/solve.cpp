@@ -11,6 +11,7 @@ namespace mm {
 
 void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
     std::lock_guard<std::mutex> lock(mu_);
+    require_update();
     solve_unlocked(beta, u);
 }
 
@@ -156,6 +157,7 @@ std::vector<double> Engine::lambda_times(const std::vector<double>& u) const {
 
 std::vector<double> Engine::rx_inverse_crossprod() const {
     std::lock_guard<std::mutex> lock(mu_);
+    require_update();
     return rx_inverse_crossprod_unlocked();
 }
 
@@ -173,6 +175,7 @@ std::vector<double> Engine::rx_inverse_crossprod_unlocked() const {
 
 std::vector<std::vector<double>> Engine::condcov_u() const {
     std::lock_guard<std::mutex> lock(mu_);
+    require_update();
     std::vector<std::vector<double>> out(static_cast<size_t>(nf_));
     for (int j = 0; j < nf_; ++j) {
         const int kj = k_[j], nl = nlev_[j];
@@ -240,6 +243,7 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
 
 std::vector<double> Engine::dense(bool of_l) const {
     std::lock_guard<std::mutex> lock(mu_);
+    if (of_l) require_update();
     const std::vector<Block>& blocks = of_l ? L_ : A_;
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 2, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];

@@ -19,6 +19,10 @@ namespace mm {
 std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) {
     if (static_cast<int>(intercept_col.size()) != nf_)
         throw InvalidInput("one intercept column index (or -1) per grouping factor");
+    for (int f = 0; f < nf_; ++f)
+        if (intercept_col[f] < -1 || intercept_col[f] >= k_[f])
+            throw InvalidInput("intercept column " + std::to_string(intercept_col[f]) + " of grouping factor " +
+                               std::to_string(f) + " is not -1 or one of its " + std::to_string(k_[f]) + " columns");
     std::lock_guard<std::mutex> lock(mu_);
     // At theta = 0 the penalised fit is OLS: its beta and residual sum of squares.
     const std::vector<double> zero(static_cast<size_t>(ntheta()), 0.0);

@@ -29,7 +29,12 @@ void Engine::init_block(int c, int j) {
     scale_into(L_[tri(c, j)], A_[tri(c, j)], tc, kc, tj, kj, c == j && j < nf_);
 }
 
+void Engine::require_update() const {
+    if (!updated_) throw InvalidInput("the factor has not been updated at a theta yet (call update first)");
+}
+
 Criterion Engine::update_unlocked(const double* theta) {
+    updated_ = false;  // until the update completes
     set_theta(theta);
     for (int j = 0; j <= nf_; ++j) {
         for (int c = j; c <= nf_; ++c) init_block(c, j);
@@ -66,6 +71,7 @@ Criterion Engine::update_unlocked(const double* theta) {
     for (int m = 0; m < p_; ++m) cr.ldRX2 += std::log(xy(m, m));
     cr.ldRX2 *= 2.0;
     cr.pwrss = xy(p_, p_) * xy(p_, p_);
+    updated_ = true;
     return cr;
 }
 

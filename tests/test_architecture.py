@@ -98,6 +98,35 @@ def test_no_import_cycle():
     assert _cycles(graph) == []
 
 
+# docs/architecture.md's layers, lowest first: a module imports only from its own layer or lower ones
+LAYERS = [
+    {"exceptions", "names", "numderiv", "datasets"},
+    {"formula", "layout"},
+    {"structure", "data"},
+    {"design", "checks", "optimize"},
+    {"model"},
+    {"stream"},
+    {"fitted"},
+    {"inference", "confint", "simulate", "tidy", "printing", "plots", "lmlist"},
+    {"results", "compare"},
+    {"fit", "cli", "__main__", ""},
+]
+
+
+def _layer(module: str) -> int:
+    short = module.removeprefix("mixedmodels").removeprefix(".")
+    for i, layer in enumerate(LAYERS):
+        if short in layer:
+            return i
+    raise AssertionError(f"{module} is in no layer of docs/architecture.md (add it to LAYERS and the picture)")
+
+
+def test_imports_go_down_the_layers():
+    graph = _graph()
+    up = [f"{a} -> {b}" for a, targets in graph.items() for b in targets if _layer(b) > _layer(a)]
+    assert up == []
+
+
 def test_the_cycle_finder_finds_cycles():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

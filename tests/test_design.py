@@ -67,7 +67,7 @@ def test_missing_rows_are_dropped(small):
     df.loc[11, "h"] = None  # unused column: does not drop
     d = build_design("y ~ x + (1 | g)", df)
     assert d.nobs == 56
-    assert d.structure.n_dropped_na == 4
+    assert d.data.n_dropped == 4
     m = mm.lmer("y ~ x + (1 | g)", df)
     assert "4 observations deleted due to missingness" in str(m.summary())
     assert m.fitted().index.tolist() == [i for i in range(60) if i not in (1, 5, 7, 9)]
@@ -179,5 +179,5 @@ def test_nullable_columns_missing_rows_are_dropped(small):
     d.loc[9, "y2"] = pd.NA
     design = build_design("y2 ~ x2 + (1 | g)", d)
     assert design.nobs == 58
-    assert design.structure.n_dropped_na == 2
+    assert design.data.n_dropped == 2
     assert np.isfinite(design.data.rows("test").x).all()

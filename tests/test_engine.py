@@ -118,3 +118,61 @@ def test_stub_lists_every_function():
         if not n.startswith("_") and callable(getattr(_core, n)) and not isinstance(getattr(_core, n), type)
     }
     assert functions <= set(re.findall(r"^def (\w+)\(", stub, re.M))
+
+
+def test_layout_refuses_maps_that_are_not_a_numbering_of_theta():
+    i = lambda *v: np.array(v, np.int32)  # noqa: E731
+    with pytest.raises(_core.InvalidInputError, match="each index"):
+        _core.Layout([_core.FactorLayout(3, 1, i(2**31 - 1), i(0), i(0))], 1)
+    with pytest.raises(_core.InvalidInputError, match="each index"):
+        _core.Layout([_core.FactorLayout(3, 2, i(0, 0), i(0, 1), i(0, 1))], 1)
+    with pytest.raises(_core.InvalidInputError, match="twice"):
+        _core.Layout([_core.FactorLayout(3, 2, i(0, 1), i(1, 1), i(0, 0))], 1)
+    assert _core.Layout([_core.FactorLayout(3, 2, i(0, 1, 2), i(0, 1, 1), i(0, 0, 1))], 1).ntheta == 3
+
+
+def test_codes_are_not_cast_silently():
+    y, x = np.arange(6.0), np.ones((6, 1))
+    f = _factor([0, 0, 1, 1, 2, 2], 3)
+    cp = _core.CrossProducts(_core.Layout([_core.FactorLayout(3, 1, f[3], f[4], f[5])], 1))
+    with pytest.raises(_core.InvalidInputError, match="integers"):
+        cp.add_rows(y, x, [np.array([0, 0, 1, 1, 2, 2.9])], [f[2]])
+    with pytest.raises(_core.InvalidInputError, match="out of range"):
+        cp.add_rows(y, x, [np.array([2**32, 0, 1, 1, 2, 2], np.int64)], [f[2]])
+    cp.add_rows(y, x, [np.array([0, 0, 1, 1, 2, 2], np.uint8)], [f[2]])  # any integer type that fits
+    assert cp.nobs == 6
+
+
+def test_engine_calls_in_the_wrong_order_say_so():
+    e = engine_of(np.arange(6.0), np.ones((6, 1)), [_factor([0, 0, 1, 1, 2, 2], 3)])
+    with pytest.raises(_core.InvalidInputError, match="update first"):
+        e.solve()
+    with pytest.raises(_core.InvalidInputError, match="update first"):
+        e.condcov()
+    with pytest.raises(_core.InvalidInputError, match="not -1 or one of its 1 columns"):
+        e.moment_start([5])
+
+
+def test_optimiser_refuses_a_non_finite_start():
+    import nlopt
+
+    from mixedmodels.optimize import native_bobyqa
+
+    assert native_bobyqa()
+    e = engine_of(np.arange(6.0), np.ones((6, 1)), [_factor([0, 0, 1, 1, 2, 2], 3)])
+    opts = {"algorithm": nlopt.LN_BOBYQA, "xtol_abs": 1e-9, "ftol_abs": 1e-10, "maxeval": 10}
+    with pytest.raises(_core.InvalidInputError, match="not finite"):
+        _core.bobyqa(e, np.array([np.nan]), np.array([0.0]), True, **opts)
+    with pytest.raises(_core.InvalidInputError, match="NaN"):
+        _core.bobyqa(e, np.array([1.0]), np.array([np.nan]), True, **opts)
+
+
+def test_malformed_states_raise_the_cores_error():
+    cp = cross_products_of(np.arange(6.0), np.ones((6, 1)), [_factor([0, 0, 1, 1, 2, 2], 3)])
+    state = cp.__getstate__()
+    broken = _core.CrossProducts.__new__(_core.CrossProducts)
+    with pytest.raises(_core.InvalidInputError, match="bad CrossProducts state"):
+        broken.__setstate__(("not a layout", *state[1:]))
+    layout = _core.Layout.__new__(_core.Layout)
+    with pytest.raises(_core.InvalidInputError, match="bad Layout state"):
+        layout.__setstate__(([1, 2], 1))

@@ -110,3 +110,38 @@ def test_the_model_says_which_data_it_holds(fits):
     assert arrays.data.rows("test").nobs == n
     with pytest.raises(mm.DataError, match="type III tests needs a model fitted from a formula"):
         arrays.data.frame("type III tests")
+
+
+def test_results_are_freed_once_unreferenced(fits):
+    """The cache of a fit's inference machinery holds the fit weakly: a result and its model go
+    when the last reference does, after its tests have been computed."""
+    import gc
+    import weakref
+
+    m = mm.lmer(SLEEP, fits.data("sleepstudy"))
+    m.coef_table()
+    m.summary()
+    ref, model_ref = weakref.ref(m), weakref.ref(m.model)
+    del m
+    gc.collect()
+    assert ref() is None
+    assert model_ref() is None
+
+
+def test_a_models_cross_products_are_final(sleep_model):
+    cp = sleep_model.cross_products
+    assert cp.frozen
+    with pytest.raises(mm.CoreError, match="final"):
+        cp.add(cp)
+
+
+def test_start_must_be_finite(fits):
+    with pytest.raises(ValueError, match=r"finite.*Subject\.\(Intercept\)"):
+        mm.lmer(SLEEP, fits.data("sleepstudy"), start=[np.nan, 0.0, 1.0])
+
+
+def test_warnings_point_at_the_callers_line(fits):
+    sleep = fits.data("sleepstudy")
+    with pytest.warns(mm.MixedModelsWarning, match="dropping 1 column") as record:
+        mm.lmer("Reaction ~ Days + D2 + (1 | Subject)", sleep.assign(D2=2 * sleep["Days"]))
+    assert record[0].filename == __file__

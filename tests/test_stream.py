@@ -5,6 +5,7 @@ bit however the rows are split (the issue asks 1e-10 on the criterion and 1e-8 o
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -140,3 +141,24 @@ def test_dask_local_cluster(fits):
                     s = mm.lmer(formula, dd.from_pandas(fits.data(data), npartitions=nparts))
                     _same(s, mem)
                     assert s.objective == mem.objective
+
+
+def test_first_chunk_without_complete_rows(fits):
+    sleep = fits.data("sleepstudy")
+    d = sleep.assign(Reaction=np.where(np.arange(len(sleep)) < 20, np.nan, sleep["Reaction"]))
+    mem = mm.lmer("Reaction ~ Days + (1 | Subject)", d)
+    for chunks in ([d.iloc[:20], d.iloc[20:]], [d.iloc[:0], d]):
+        s = mm.lmer("Reaction ~ Days + (1 | Subject)", chunks)
+        assert s.objective == mem.objective
+        np.testing.assert_array_equal(s.theta, mem.theta)
+        assert s.n_dropped == 20
+
+
+def test_streamed_model_keeps_no_chunk(fits):
+    """The model keeps the cross-products and at most 1,000 rows to replay the encoding on new data."""
+    hsb = fits.data("hsb")
+    s = mm.lmer("mAch ~ ses + (ses | school)", [hsb.iloc[:5000], hsb.iloc[5000:]])
+    assert len(pickle.dumps(s)) < 300_000
+    np.testing.assert_allclose(
+        s.predict(hsb.head(5)), fits.fit("mAch ~ ses + (ses | school)", "hsb").predict(hsb.head(5))
+    )

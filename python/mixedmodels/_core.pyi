@@ -105,7 +105,7 @@ class CrossProducts:
         self,
         y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
         x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
-        codes: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]],
+        codes: collections.abc.Sequence[numpy.ndarray],
         z: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]],
     ) -> None:
         """
@@ -129,6 +129,10 @@ class CrossProducts:
         """
         [X y]'[X y], (p + 1) x (p + 1).
         """
+    def freeze(self) -> None:
+        """
+        Make these cross-products final: add_rows and add raise from now on (a model freezes its own).
+        """
     def independent_fixed(self, tol: typing.SupportsFloat | typing.SupportsIndex = 1e-07) -> list[int]:
         """
         Indices of the fixed-effects columns kept when columns aliased by earlier ones are dropped (R's qr rule with tolerance tol: a column goes when its part not explained by the kept earlier columns has relative norm below tol).
@@ -144,6 +148,11 @@ class CrossProducts:
     def select_fixed(self, keep: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> CrossProducts:
         """
         The cross-products with only the fixed-effects columns keep (ascending indices).
+        """
+    @property
+    def frozen(self) -> bool:
+        """
+        Whether rows can no longer be added.
         """
     @property
     def layout(self) -> Layout: ...

@@ -6,13 +6,11 @@ levels, and random slopes that cannot vary between levels.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from numpy.typing import NDArray
 
 from . import _core
-from .exceptions import DataError, MixedModelsWarning
+from .exceptions import DataError, MixedModelsWarning, warn
 from .structure import ModelStructure
 
 __all__ = ["check_random_effects", "check_term_size", "identifiable_fixed"]
@@ -31,11 +29,10 @@ def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossPro
     if len(keep) < p:
         kept = set(keep.tolist())
         dropped = [n for j, n in enumerate(structure.fixed_names) if j not in kept]
-        warnings.warn(
+        warn(
             f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} column"
             f"{'s' if len(dropped) > 1 else ''}: {', '.join(dropped)}",
             MixedModelsWarning,
-            stacklevel=4,
         )
     return keep
 

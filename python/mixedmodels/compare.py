@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .exceptions import DataError, MixedModelsWarning
+from .exceptions import DataError, MixedModelsWarning, warn
 from .results import LmerResult
 
 __all__ = ["RefitWarning", "anova"]
@@ -18,11 +16,20 @@ class RefitWarning(MixedModelsWarning):
     """REML fits were refitted by maximum likelihood before a likelihood-ratio test."""
 
 
-def _response_summary(m: LmerResult) -> tuple[int, float, float, float]:
-    """Observations, response range and y'y, from the cross-products (any kind of data)."""
-    cp = m.model.cross_products
-    lo, hi = cp.response_range
-    return int(cp.nobs), float(lo), float(hi), float(cp.fixed_crossprod()[-1, -1])
+def _same_response(a: LmerResult, b: LmerResult) -> bool:
+    """Whether two fits saw the same response: the same observations, range and y'y (from the
+    cross-products, so any kind of data compares), and the same values row by row where both hold
+    their rows."""
+    ca, cb = a.model.cross_products, b.model.cross_products
+    if (ca.nobs, ca.response_range) != (cb.nobs, cb.response_range):
+        return False
+    if ca.fixed_crossprod()[-1, -1] != cb.fixed_crossprod()[-1, -1]:
+        return False
+    try:
+        ya, yb = a.model.data.rows("anova").y, b.model.data.rows("anova").y
+    except DataError:  # a streamed fit holds no rows: the sums above are what there is to compare
+        return True
+    return bool(np.array_equal(ya, yb))
 
 
 def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
@@ -50,16 +57,15 @@ def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = Tru
         return models[0].anova()
     if not models:
         raise ValueError("anova needs at least one model")
-    first = _response_summary(models[0])
     for m in models[1:]:
-        if _response_summary(m) != first:
+        if not _same_response(models[0], m):
             raise DataError("models were not all fitted to the same data (same response and rows)")
     if names is None:
         names = [m.formula or f"model {i + 1}" for i, m in enumerate(models)]
     if len(names) != len(models):
         raise ValueError("one name per model")
     if refit and any(m.reml for m in models):
-        warnings.warn("refitting model(s) with ML (instead of REML)", RefitWarning, stacklevel=2)
+        warn("refitting model(s) with ML (instead of REML)", RefitWarning)
         models = tuple(
             LmerResult.of(m.model.with_reml(False).fit(start=m.theta, data_name=m.data_name)) if m.reml else m
             for m in models

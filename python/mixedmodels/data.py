@@ -71,6 +71,11 @@ class Rows:
 class ModelData(ABC):
     """The data a model holds (see the module's docstring)."""
 
+    @property
+    @abstractmethod
+    def n_dropped(self) -> int:
+        """Rows left out for a missing value in a used column."""
+
     @abstractmethod
     def rows(self, what: str) -> Rows:
         """The rows, or a `DataError` saying that `what` needs them."""
@@ -90,10 +95,16 @@ class ModelData(ABC):
 
 @dataclass(frozen=True, eq=False)
 class FrameData(ModelData):
-    """Rows materialised from a data frame, and the frame (used columns of the used rows)."""
+    """Rows materialised from a data frame, the frame (used columns of the used rows), and how many
+    rows had a missing value."""
 
     held: Rows
     data_frame: pd.DataFrame
+    dropped: int
+
+    @property
+    def n_dropped(self) -> int:
+        return self.dropped
 
     def rows(self, what: str) -> Rows:
         return self.held
@@ -110,9 +121,13 @@ class FrameData(ModelData):
 
 @dataclass(frozen=True, eq=False)
 class ArrayData(ModelData):
-    """Rows given as arrays (`fit_arrays`): no data frame."""
+    """Rows given as arrays (`fit_arrays`): no data frame, no missing values."""
 
     held: Rows
+
+    @property
+    def n_dropped(self) -> int:
+        return 0
 
     def rows(self, what: str) -> Rows:
         return self.held
@@ -136,7 +151,14 @@ def _not_held(what: str) -> DataError:
 
 @dataclass(frozen=True, eq=False)
 class StreamedData(ModelData):
-    """Data read in chunks (files, iterables, Dask): only its cross-products were kept."""
+    """Data read in chunks (files, iterables, Dask): only its cross-products were kept, and how many
+    rows had a missing value."""
+
+    dropped: int
+
+    @property
+    def n_dropped(self) -> int:
+        return self.dropped
 
     def rows(self, what: str) -> Rows:
         raise _not_held(what)

@@ -227,7 +227,6 @@ def _parts(
     x: NDArray[np.float64],
     raw: list[_TermRows],
     index: pd.Index,
-    n_dropped: int,
     encode: Callable[[tuple[Any, ...]], Encoding],
 ) -> tuple[ModelStructure, Rows]:
     """The structure (terms in lme4's order, factors) and the rows (per factor codes and columns);
@@ -249,7 +248,6 @@ def _parts(
         factors=factors,
         theta=layout,
         encoding=encode(tuple(r.spec for r in raw)),
-        n_dropped_na=n_dropped,
     )
     return structure, rows
 
@@ -374,10 +372,9 @@ def materialise(
         x,
         raw,
         dc.frame.index,
-        n_dropped,
         lambda specs: FormulaEncoding(fixed_spec, specs),
     )
-    return structure, FrameData(rows, dc.frame)
+    return structure, FrameData(rows, dc.frame, n_dropped)
 
 
 def _check_finite_columns(x: NDArray[np.float64], names: Sequence[str]) -> None:
@@ -497,5 +494,5 @@ def from_arrays(
         src = f"({' + '.join(t.columns)} | {t.group})"
         term = Term(t.group, (t.group,), tuple(t.columns), src)
         raw.append(_TermRows(term, levels, codes.astype(np.int32), z, None))
-    structure, rows = _parts("", "y", names, y, x, raw, pd.RangeIndex(n), 0, lambda _specs: ArrayEncoding())
+    structure, rows = _parts("", "y", names, y, x, raw, pd.RangeIndex(n), lambda _specs: ArrayEncoding())
     return structure, ArrayData(rows)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
 
 class MixedModelsError(Exception):
     """Base class of every error mixedmodels raises on purpose."""
@@ -29,3 +35,27 @@ class SingularFitWarning(MixedModelsWarning):
 
 class ConvergenceWarning(MixedModelsWarning):
     """The optimiser stopped short of a verified optimum."""
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Issue a warning attributed to the first caller outside mixedmodels (the user's line, however
+    deep in the package the warning arises), so that filters by module and the location shown point
+    at the user's code.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warn("a note", MixedModelsWarning)
+    >>> w[0].message.args[0], w[0].category.__name__
+    ('a note', 'MixedModelsWarning')
+    """
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None  # stacklevel 2: warn's caller
+    level = 2
+    while caller is not None and os.path.abspath(caller.f_code.co_filename).startswith(_PACKAGE):
+        caller = caller.f_back
+        level += 1
+    del frame
+    warnings.warn(message, category, stacklevel=level)

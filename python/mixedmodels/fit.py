@@ -130,7 +130,9 @@ def fit_arrays(
     Returns
     -------
     LmerResult
-        The same result object as `lmer` (``predict`` works on the fitted rows only).
+        The same result object as `lmer` (``predict`` works on the fitted rows only). As for `lmer`,
+        a column of x aliased by earlier ones is dropped with a warning (the result's `fixef` then
+        has fewer entries than x has columns).
 
     Examples
     --------

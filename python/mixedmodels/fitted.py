@@ -68,7 +68,7 @@ class LmerFit(Fit):
     @property
     def n_dropped(self) -> int:
         """Rows dropped for missing values."""
-        return self.structure.n_dropped_na
+        return self.model.data.n_dropped
 
     @property
     def ngroups(self) -> dict[str, int]:
@@ -209,8 +209,8 @@ class LmerFit(Fit):
         return out
 
     # ------------------------------------------------------------------ fitted values and prediction
-    def _linear_predictor(self, use: list[str]) -> FloatArray:
-        rows = self.model.data.rows("fitted values, residuals and predict() without newdata")
+    def _linear_predictor(self, use: list[str], what: str) -> FloatArray:
+        rows = self.model.data.rows(what)
         out = rows.x @ self.beta
         for fi, f in enumerate(self.structure.factors):
             if f.name in use:
@@ -219,7 +219,7 @@ class LmerFit(Fit):
 
     @cached_property
     def _fitted(self) -> FloatArray:
-        return self._linear_predictor([f.name for f in self.structure.factors])
+        return self._linear_predictor([f.name for f in self.structure.factors], "fitted values and residuals")
 
     def fitted(self) -> pd.Series:
         """Fitted values (fixed part plus conditional modes) for the rows used in the fit.
@@ -231,7 +231,7 @@ class LmerFit(Fit):
         >>> round(float(m.fitted().iloc[0]), 3)
         253.664
         """
-        return pd.Series(self._fitted, index=self.model.data.rows("fitted values").index, name="fitted")
+        return pd.Series(self._fitted, index=self.model.data.rows("fitted values and residuals").index, name="fitted")
 
     def residuals(self, scaled: bool = False) -> pd.Series:
         """Response residuals y - fitted (divided by sigma when ``scaled``).
@@ -290,7 +290,7 @@ class LmerFit(Fit):
                 raise DataError(f"no grouping factor {unknown}; the model has {names}")
         if newdata is None:
             index = self.model.data.rows("predict() without newdata").index
-            return pd.Series(self._linear_predictor(use), index=index, name="predicted")
+            return pd.Series(self._linear_predictor(use, "predict() without newdata"), index=index, name="predicted")
         if not isinstance(newdata, pd.DataFrame):
             raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         out = s.encoding.fixed_matrix(newdata, s.fixed_names) @ self.beta

@@ -31,7 +31,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def inference_for(m: LmerFit) -> Inference:
-    """The `Inference` of a fit, built when first asked for and kept while the fit lives."""
+    """The `Inference` of a fit, built when first asked for and kept while the fit lives (it holds
+    the fit only weakly, so the cache does not keep the fit alive)."""
     with _CACHE_LOCK:
         inf = _CACHE.get(m)
         if inf is None:
@@ -43,8 +44,10 @@ class Inference:
     """Satterthwaite and Kenward-Roger machinery for one fitted model (built lazily, cached)."""
 
     def __init__(self, m: LmerFit) -> None:
-        self.m = m
+        self._fit = weakref.ref(m)
         self.model = m.model
+        self.beta = m.beta
+        self.vcov = m.vcov_array
         # Derivatives are taken in unit-scale coordinates, where the numerical steps mean the same
         # for every parameter: theta times its column's scale (the model's working scale) and sigma
         # over its estimate. On the data's scale a covariate in millionths makes its theta ~1e-6,
@@ -85,7 +88,7 @@ class Inference:
     # ---------------------------------------------------------------- Satterthwaite
     def satterthwaite_1d(self, lvec: np.ndarray) -> tuple[float, float]:
         """(variance of L beta, Satterthwaite df) for one contrast row L."""
-        c = self.m.vcov.to_numpy()
+        c = self.vcov
         v = float(lvec @ c @ lvec)
         g = np.einsum("i,ijk,j->k", lvec, self.jac_vcov, lvec)
         denom = float(g @ self.vcov_varpar @ g)
@@ -93,8 +96,8 @@ class Inference:
 
     def satterthwaite_md(self, lmat: np.ndarray) -> tuple[float, int, float]:
         """(F, numerator df, denominator df) for a contrast matrix (lmerTest's contestMD)."""
-        beta = self.m.fixef.to_numpy()
-        c = self.m.vcov.to_numpy()
+        beta = self.beta
+        c = self.vcov
         vl = lmat @ c @ lmat.T
         d, pvec = np.linalg.eigh(vl)
         order = np.argsort(d)[::-1]
@@ -126,7 +129,10 @@ class Inference:
     @cached_property
     def kenward_roger(self) -> KenwardRoger:
         """pbkrtest's adjusted covariance and df machinery (built when first asked for)."""
-        return KenwardRoger(self.m)
+        m = self._fit()
+        if m is None:  # pragma: no cover - the caller holds the fit
+            raise MixedModelsError("the fit this inference belongs to no longer exists")
+        return KenwardRoger(m)
 
 
 def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
@@ -136,10 +142,12 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
     design (all indicator columns) onto the coefficients, orthogonalised against the columns of
     every term that contains it (same numeric variables, strictly more variables).
     """
-    what = "type III tests"
-    spec = m.structure.encoding.formula(what).fixed
-    frame = m.model.data.frame(what)
-    rows = m.model.data.rows(what)
+    try:
+        spec = m.structure.encoding.formula("type III tests").fixed
+        frame = m.model.data.frame("type III tests")
+        rows = m.model.data.rows("type III tests")
+    except MixedModelsError as exc:
+        raise MixedModelsError("type III tests need a model fitted from a formula and a data frame") from exc
     names = list(m.structure.fixed_names)
     terms, rdx_cols, x_cols, variables = [], [], [], []
     blocks = []
@@ -248,7 +256,6 @@ class KenwardRoger:
     trace and product is a sum over blocks; each block is handled densely."""
 
     def __init__(self, m: LmerFit) -> None:
-        self.m = m
         rows = m.model.data.rows("Kenward-Roger")
         if not m.reml:
             raise MixedModelsError("Kenward-Roger applies to REML fits; refit with reml=True")

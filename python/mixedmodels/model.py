@@ -13,7 +13,6 @@ there. A GLMM is this object with PIRLS around the engine (docs/architecture.md)
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -28,7 +27,7 @@ from . import _core
 from .checks import check_random_effects, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData
 from .design import GroupTerm, from_arrays, materialise
-from .exceptions import ConvergenceWarning, DataError, SingularFitWarning
+from .exceptions import ConvergenceWarning, DataError, SingularFitWarning, warn
 from .formula import ParsedFormula
 from .optimize import (
     METHODS,
@@ -155,8 +154,9 @@ class LinearMixedModel:
     """A linear mixed model: structure, data, cross-products, engines, working scale and criterion.
 
     Build one with `from_formula` (a data frame), `from_arrays` or `stream.model_from_source`
-    (chunks); `fit` estimates it. The model is immutable: `with_reml`
-    and `with_response` return new models that share what they can.
+    (chunks); `fit` estimates it. The model does not change: its cross-products are frozen
+    (`_core.CrossProducts.freeze`), and `with_reml` and `with_response` return new models that share
+    what they can. Its engines are formed when first needed and are not pickled.
 
     Examples
     --------
@@ -177,6 +177,7 @@ class LinearMixedModel:
         *,
         reml: bool = True,
     ) -> None:
+        cross_products.freeze()  # the model's sums are final (a GLMM's weighted ones will be its own)
         self.structure = structure
         self.data = data
         self.cross_products = cross_products
@@ -304,7 +305,9 @@ class LinearMixedModel:
         ws = self.working_scale
         if ws.identity:
             return self.cross_products
-        return self.cross_products.scaled([z.tolist() for z in ws.z], ws.x.tolist())
+        scaled = self.cross_products.scaled([z.tolist() for z in ws.z], ws.x.tolist())
+        scaled.freeze()
+        return scaled
 
     @property
     def theta_scale(self) -> FloatArray:
@@ -400,6 +403,9 @@ class LinearMixedModel:
             x0 = np.asarray(start, dtype=float)
             if x0.shape != (s.ntheta,):
                 raise ValueError(f"start must have {s.ntheta} entries ({', '.join(s.theta.names)})")
+            if not np.isfinite(x0).all():
+                bad = [s.theta.names[i] for i in np.flatnonzero(~np.isfinite(x0))]
+                raise ValueError(f"start must be finite; it is not at {', '.join(bad)}")
             x0 = x0 * self.theta_scale
             if warm:
                 step = initial_step(x0)
@@ -484,14 +490,14 @@ class LinearMixedModel:
             if opt.hit_maxeval:
                 msg = f"optimizer stopped at its limit of {opt.n_evals} evaluations before converging"
                 messages.append(msg)
-                warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+                warn(msg, ConvergenceWarning)
             elif not converged:
                 msg = (
                     f"model failed to converge: max|grad| = {max_grad:.3g} (tol = {GRADIENT_TOL}); "
                     f"gradient {np.array2string(grad, precision=3)}"
                 )
                 messages.append(msg)
-                warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+                warn(msg, ConvergenceWarning)
             if singular:
                 where = [layout.names[i] for i in np.flatnonzero(singular_at)]
                 msg = (
@@ -500,7 +506,7 @@ class LinearMixedModel:
                     + " (see is_singular)"
                 )
                 messages.append(msg)
-                warnings.warn(msg, SingularFitWarning, stacklevel=4)
+                warn(msg, SingularFitWarning)
         return Fit(
             model=self,
             theta=np.array(theta, dtype=float),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
@@ -133,7 +134,10 @@ class LmerResult(LmerFit):
         >>> round(float(m2.fixef["Days"] / m.fixef["Days"]), 6)
         2.0
         """
-        return LmerResult.of(self.model.with_response(new_y).fit(start=self.theta, data_name=self.data_name))
+        y = np.asarray(new_y, dtype=float)
+        if y.shape != (self.nobs,):
+            raise ValueError(f"new_y must have {self.nobs} values, got shape {y.shape}")
+        return LmerResult.of(self.model.with_response(y).fit(start=self.theta, data_name=self.data_name))
 
     def tidy(self, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
         """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``.

@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,6 +31,8 @@ from .model import LinearMixedModel
 from .names import level_label
 
 __all__ = ["chunk_source", "model_from_source"]
+
+PROTOTYPE_ROWS = 1000
 
 
 # ----------------------------------------------------------------------------------- sources
@@ -140,7 +142,8 @@ def _merge_levels(parts: list[_Levels]) -> _Levels:
         out.n_dropped += p.n_dropped
         for c, cats in p.cats.items():
             known = out.cats.setdefault(c, [])
-            known.extend(x for x in cats if x not in set(known))
+            have = set(known)  # once per chunk: linear in the number of categories
+            known.extend(x for x in cats if x not in have)
         for c, v in p.seen.items():
             if isinstance(v, np.ndarray):
                 out.seen[c] = np.union1d(out.seen[c], v) if c in out.seen else v
@@ -239,31 +242,32 @@ def model_from_source(
     cols = sorted(used_columns(pf))
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
+    # the prototype: up to PROTOTYPE_ROWS complete rows, from which the encoding for new data is
+    # built (with the levels of the whole data imposed); the model keeps it, and no other rows
     if is_dask:
         st, sum_partitions = _dask_passes(source, pf, cols, grouping)
-        first = source[cols].head(1000)
+        first = source[cols].dropna().head(PROTOTYPE_ROWS, npartitions=-1)
     else:
         chunks = chunk_source(source, cols, batch_size)
         report = _progress_printer(progress, "pass 1 (levels)")
         st = _Levels()
         first = None
+        any_chunk = False
         for ch in chunks():
-            if first is None:
-                first = ch[[c for c in cols if c in ch.columns]]
+            any_chunk = True
             missing = [c for c in cols if c not in ch.columns]
             if missing:
                 raise FormulaError(f"the data has no column {missing}")
+            if first is None or first.empty:
+                first = ch[cols].dropna().head(PROTOTYPE_ROWS)
             st = _merge_levels([st, _level_stats(ch, pf, cols, grouping)])  # running merge: bounded memory
             report(st.n + st.n_dropped)
-        if first is None:
+        if not any_chunk:
             raise DataError("the data source yielded no chunks")
-    if st.n == 0:
+    if st.n == 0 or first is None or first.empty:
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     levels = _level_lists(st, pf)
-    proto_src = first.dropna()
-    if proto_src.empty:
-        proto_src = first
-    proto, _ = materialise(pf, proto_src, levels=levels)
+    proto, _ = materialise(pf, first.copy(), levels=levels)
     names = (proto.fixed_names, proto.theta.names)
     layout = proto.core_layout
     if is_dask:
@@ -280,8 +284,7 @@ def model_from_source(
                 total.add(part)
         if progress:
             sys.stderr.write("\n")
-    structure = replace(proto, n_dropped_na=st.n_dropped)
-    return LinearMixedModel.build(structure, StreamedData(), total, reml=reml)
+    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml)
 
 
 # ----------------------------------------------------------------------------------- Dask

@@ -183,8 +183,6 @@ class ModelStructure:
         The covariance parameters' layout.
     encoding : Encoding
         How the columns are made from data.
-    n_dropped_na : int
-        Rows dropped for missing values.
     """
 
     formula: str
@@ -195,7 +193,6 @@ class ModelStructure:
     factors: tuple[Factor, ...]
     theta: ThetaLayout
     encoding: Encoding
-    n_dropped_na: int
 
     @property
     def p(self) -> int:

@@ -68,7 +68,7 @@ def test_mismatched_cross_products_are_refused(fits):
     sleep = LinearMixedModel.from_formula("Reaction ~ Days + (Days | Subject)", fits.data("sleepstudy"))
     other = LinearMixedModel.from_formula("Reaction ~ Days + (1 | Subject)", fits.data("sleepstudy"))
     with pytest.raises(mm.CoreError, match="different layouts"):
-        sleep.cross_products.add(other.cross_products)
+        _core.CrossProducts(sleep.structure.core_layout).add(other.cross_products)
     state = list(sleep.cross_products.__getstate__())
     blocks = list(state[4])
     kind, hi, lo, colptr, rowlev = blocks[0]
