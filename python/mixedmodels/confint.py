@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import optimize as sopt
-from scipy import stats
+from scipy import special
 
 from . import _core
 from .exceptions import MixedModelsError
@@ -49,7 +48,7 @@ def confint(m: LmerFit, method: str = "profile", level: float = 0.95, **kwargs: 
 
 
 def _wald(m: LmerFit, level: float) -> pd.DataFrame:
-    z = stats.norm.ppf((1 + level) / 2)
+    z = special.ndtri((1 + level) / 2)
     names = m.structure.theta.sdcor_names + list(m.fixef.index)
     lo = [np.nan] * (len(names) - len(m.fixef)) + list(m.fixef - z * m.fixef_se)
     hi = [np.nan] * (len(names) - len(m.fixef)) + list(m.fixef + z * m.fixef_se)
@@ -138,6 +137,8 @@ class Profiler:
 def _interval(
     zeta: Callable[[float], float], center: float, step: float, lo: float, hi: float, z: float
 ) -> tuple[float, float]:
+    from scipy.optimize import brentq  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
+
     out = []
     for sign, bound in ((-1, lo), (1, hi)):
         prev = center
@@ -150,11 +151,11 @@ def _interval(
                 if abs(zb) < z:
                     found = bound
                 else:
-                    found = sopt.brentq(lambda v: abs(zeta(v)) - z, prev, bound, xtol=1e-9, rtol=1e-10)
+                    found = brentq(lambda v: abs(zeta(v)) - z, prev, bound, xtol=1e-9, rtol=1e-10)
                 break
             zv = zeta(val)
             if abs(zv) >= z:
-                found = sopt.brentq(lambda v: abs(zeta(v)) - z, prev, val, xtol=1e-9, rtol=1e-10)
+                found = brentq(lambda v: abs(zeta(v)) - z, prev, val, xtol=1e-9, rtol=1e-10)
                 break
             prev = val
             k += 1
@@ -173,7 +174,7 @@ def _zeta_fixed(pr: Profiler, j: int, c: float, se: float, warm: dict[int, Float
 
 
 def _profile(m: LmerFit, level: float) -> pd.DataFrame:
-    z = stats.norm.ppf((1 + level) / 2)
+    z = special.ndtri((1 + level) / 2)
     pr = Profiler(m)
     rows = {}
     for i, name in enumerate(pr.layout.sdcor_names):

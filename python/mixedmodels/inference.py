@@ -11,7 +11,7 @@ import formulaic
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from .exceptions import MixedModelsError
 from .fitted import LmerFit
@@ -383,7 +383,7 @@ def coef_table(m: LmerFit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     else:
         raise ValueError(f"ddf must be 'satterthwaite', 'kenward-roger' or None, not {ddf!r}")
     t = est / se
-    pval = 2 * stats.t.sf(np.abs(t), df)
+    pval = 2 * special.stdtr(df, -np.abs(t))
     return pd.DataFrame(
         {"Estimate": est, "Std. Error": se, "df": df, "t value": t, "Pr(>|t|)": pval}, index=m.fixef.index
     )
@@ -407,7 +407,7 @@ def anova_type3(m: LmerFit, ddf: str = "satterthwaite") -> pd.DataFrame:
         else:
             raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
         ms = fval * m.sigma**2
-        rows.append((term, ms * q, ms, q, den, fval, stats.f.sf(fval, q, den)))
+        rows.append((term, ms * q, ms, q, den, fval, special.fdtrc(q, den, fval)))
     return pd.DataFrame(rows, columns=["term", "Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]).set_index(
         "term"
     )

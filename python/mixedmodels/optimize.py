@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import nlopt
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import Bounds, minimize
 
 from . import _core
 
@@ -199,6 +198,8 @@ def _cobyqa(
     """SciPy's COBYQA (Ragonneau and Zhang's derivative-free trust-region SQP method, which keeps
     the bounds): on the crossed designs benchmarked it reaches the optimum in 40-60 % fewer
     evaluations than BOBYQA, at about a millisecond of Python per iteration."""
+    from scipy.optimize import Bounds, minimize  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
+
     start = np.maximum(x0, lower)
     obj = _Tracked(f, start)
     res = minimize(

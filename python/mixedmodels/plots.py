@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from .exceptions import DataError, MixedModelsError
 from .fitted import LmerFit
@@ -238,7 +238,7 @@ def plot_ranef(m: LmerFit, group: str | None = None, level: float = 0.95) -> Fig
     """
     plt = _plt()
     groups = [group] if group else list(m.ranef)
-    z = stats.norm.ppf((1 + level) / 2)
+    z = special.ndtri((1 + level) / 2)
     panels = [(g, c) for g in groups for c in m.ranef[g].columns]
     nlev = max(len(m.ranef[g]) for g in groups)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), max(4.0, min(0.09 * nlev + 1.5, 16))))
@@ -301,6 +301,8 @@ def plot_diagnostics(m: LmerFit) -> Figure:
     -------
     matplotlib.figure.Figure
     """
+    from scipy import stats  # scipy.stats is heavy (~1 s, 20 MB): imported on use
+
     plt = _plt()
     fit = m.fitted().to_numpy()
     res = m.residuals().to_numpy()
