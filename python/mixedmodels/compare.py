@@ -82,7 +82,7 @@ def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = Tru
         else:
             chisq = max(prev[1] - dev, 0.0)
             df = m.df - prev[0]
-            p = special.chdtrc(df, chisq) if df > 0 else np.nan
+            p = float(special.chdtrc(df, chisq)) if df > 0 else np.nan
         rows.append((names[i], m.df, m.aic, m.bic, m.loglik, dev, chisq, df, p))
         prev = (m.df, dev)
     out = pd.DataFrame(rows, columns=["model", "npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"])
