@@ -16,7 +16,20 @@ T capsule_pointer(const py::object& capi, const char* name) {
 
 }  // namespace
 
-void register_blas(py::module_&) {
+void register_blas(py::module_& m) {
+    m.def(
+        "load_blas_threads", [](const std::string& path) { return blas::load_thread_control(path); },
+        py::arg("path"),
+        "Find OpenBLAS's thread control in the library at path (already loaded by scipy): '' when found, else "
+        "why not. The core then runs BLAS on one thread while it factors.");
+    m.def(
+        "blas_threads",
+        []() {
+            const blas::ThreadStats s = blas::thread_stats();
+            return py::make_tuple(s.loaded, s.threads, s.pinned_calls, s.most_inside);
+        },
+        "(thread control found, BLAS's thread count now, factorisations run pinned to one thread, the largest "
+        "thread count seen while pinned).");
     py::object b = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
     py::object l = py::module_::import("scipy.linalg.cython_lapack").attr("__pyx_capi__");
     blas::fn.dgemm = capsule_pointer<blas::dgemm_t>(b, "dgemm");

@@ -196,9 +196,10 @@ void register_cross_products(py::module_& m) {
              "relative norm below tol).")
         .def("constant_within_levels", &CrossProducts::constant_within_levels, py::arg("f"), py::arg("intercept"),
              py::arg("col"), py::arg("rel_tol") = 1e-10,
-             "Whether factor f's random-effects column col is constant within every level: per level, its sum of "
-             "squares less (its sum)^2 / count (count from the intercept column) is at most rel_tol times the "
-             "column's total sum of squares.")
+             "Whether factor f's random-effects column col is constant within every level: its within-level sum "
+             "of squares (per level, sum of squares less sum^2 / count, count from the intercept column; in "
+             "double-double) is at most rel_tol times its sum of squares about the overall mean, plus the "
+             "rounding of the rows' squares.")
         .def(py::pickle(&get_state, &set_state));
 }
 

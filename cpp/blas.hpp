@@ -2,6 +2,8 @@
 // and cython_lapack), so the build links no BLAS and uses the OpenBLAS numpy/scipy ship.
 #pragma once
 
+#include <string>
+
 namespace mm::blas {
 
 using dgemm_t = void (*)(const char*, const char*, const int*, const int*, const int*, const double*,
@@ -45,5 +47,30 @@ void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const d
 int potrf_lower(int n, double* a, int lda);
 // In-place inverse of a lower triangular matrix.
 int trtri_lower(int n, double* a, int lda);
+
+// OpenBLAS's thread control (blas_threads.cpp), found in the library at `path` (already loaded by
+// scipy); "" when found, else why not. Without it, SingleThreaded does nothing.
+std::string load_thread_control(const std::string& path);
+
+// While alive, BLAS runs on one thread (the previous count is restored when the last overlapping
+// one ends).
+class SingleThreaded {
+public:
+    SingleThreaded();
+    ~SingleThreaded();
+    SingleThreaded(const SingleThreaded&) = delete;
+    SingleThreaded& operator=(const SingleThreaded&) = delete;
+
+private:
+    bool active_ = false;
+};
+
+struct ThreadStats {
+    bool loaded = false;    // thread control found
+    int threads = 0;        // BLAS's thread count now (0: unknown)
+    long pinned_calls = 0;  // factorisations run with BLAS pinned
+    int most_inside = 0;    // the largest thread count seen while pinned (1 when it works)
+};
+ThreadStats thread_stats();
 
 }  // namespace mm::blas

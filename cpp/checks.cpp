@@ -2,10 +2,12 @@
 // columns earlier ones alias, and whether a random slope is constant within every level.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "blas.hpp"
 #include "cross_products.hpp"
+#include "dd.hpp"
 #include "errors.hpp"
 
 namespace mm {
@@ -63,17 +65,25 @@ bool CrossProducts::constant_within_levels(int f, int intercept, int col, double
         throw InvalidInput("no such column of grouping factor " + std::to_string(f));
     auto entry = [&](int l, int a, int b) {
         const size_t e = static_cast<size_t>(l) * k * k + a + static_cast<size_t>(b) * k;
-        return d.v[e] + lo[e];
+        return dd::DD{d.v[e], lo[e]};
     };
-    double total = 0.0;  // sum over levels of the column's sum of squares
-    for (int l = 0; l < d.nlev; ++l) total += entry(l, col, col);
-    const double bound = rel_tol * std::max(total, 1e-300);
+    // In double-double, so that a column far from zero (x + 1e5) keeps its small spread: the
+    // within-level sum of squares (sum over levels of sumsq - sum^2 / count), against the
+    // column's spread about its overall mean, and against the rounding of the rows' squares
+    // (each square was rounded to double before it was summed: at most 2^-53 of sumsq in all).
+    dd::DD within, sum, sumsq, count;
     for (int l = 0; l < d.nlev; ++l) {
-        const double count = std::max(entry(l, intercept, intercept), 1.0);
-        const double sum = entry(l, intercept, col);
-        if (entry(l, col, col) - sum * sum / count > bound) return false;
+        const dd::DD n = entry(l, intercept, intercept), s = entry(l, intercept, col), q = entry(l, col, col);
+        if (dd::value(n) <= 0.0) continue;
+        within = dd::add(within, dd::sub(q, dd::div(dd::mul(s, s), dd::value(n))));
+        sum = dd::add(sum, s);
+        sumsq = dd::add(sumsq, q);
+        count = dd::add(count, n);
     }
-    return true;
+    if (dd::value(count) <= 0.0) return true;
+    const double spread = std::max(dd::value(dd::sub(sumsq, dd::div(dd::mul(sum, sum), dd::value(count)))), 0.0);
+    const double rounding = 8.0 * std::numeric_limits<double>::epsilon() * dd::value(sumsq);
+    return dd::value(within) <= rel_tol * spread + rounding;
 }
 
 }  // namespace mm

@@ -59,7 +59,8 @@ public:
     // when its part unexplained by the kept earlier columns has relative norm below tol.
     std::vector<int> independent_fixed(double tol) const;
     // Whether factor f's column `col` is constant within every level, given its intercept column
-    // (checks.cpp): every level's within sum of squares at most rel_tol times the column's total.
+    // (checks.cpp): its within-level sum of squares, in double-double, at most rel_tol times its
+    // sum of squares about the overall mean (plus the rounding of the rows' squares).
     bool constant_within_levels(int f, int intercept, int col, double rel_tol) const;
 
 private:

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
 
@@ -34,6 +35,7 @@ void Engine::require_update() const {
 }
 
 Criterion Engine::update_unlocked(const double* theta) {
+    const blas::SingleThreaded one_thread;
     updated_ = false;  // until the update completes
     set_theta(theta);
     for (int j = 0; j <= nf_; ++j) {

@@ -23,8 +23,10 @@ __all__: list[str] = [
     "Layout",
     "NotPositiveDefiniteError",
     "TooLargeError",
+    "blas_threads",
     "bobyqa",
     "derivative_check",
+    "load_blas_threads",
     "load_nlopt",
 ]
 
@@ -88,7 +90,7 @@ class Layout:
 
 class CrossProducts:
     """
-    The cross-products A = [Z X y]'[Z X y] of a model's rows, every entry summed in double-double (a value and the exact remainder of its rounding), so that the rounded A does not depend on how the rows were split or ordered. Starts empty; add_rows adds rows, add adds another model's cross-products.
+    The cross-products A = [Z X y]'[Z X y] of a model's rows, every entry summed in double-double (a value and the exact remainder of its rounding), so that the rounded A does not depend on how the rows were split or ordered (but for sums that cancel almost exactly). Starts empty; add_rows adds rows, add adds another model's cross-products.
     """
     def __add__(self, other: CrossProducts) -> CrossProducts:
         """
@@ -123,7 +125,7 @@ class CrossProducts:
         rel_tol: typing.SupportsFloat | typing.SupportsIndex = 1e-10,
     ) -> bool:
         """
-        Whether factor f's random-effects column col is constant within every level: per level, its sum of squares less (its sum)^2 / count (count from the intercept column) is at most rel_tol times the column's total sum of squares.
+        Whether factor f's random-effects column col is constant within every level: its within-level sum of squares (per level, sum of squares less sum^2 / count, count from the intercept column; in double-double) is at most rel_tol times its sum of squares about the overall mean, plus the rounding of the rows' squares.
         """
     def fixed_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """
@@ -336,6 +338,11 @@ class Engine:
         Number of fixed-effects columns.
         """
 
+def blas_threads() -> tuple[bool, int, int, int]:
+    """
+    (thread control found, BLAS's thread count now, factorisations run pinned to one thread, the largest thread count seen while pinned).
+    """
+
 def bobyqa(
     engine: Engine,
     x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
@@ -362,6 +369,11 @@ def derivative_check(
 ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
     lme4's derivative check at the optimum x (criterion fx), for the Hessian's diagonal only: finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). Leaves the engine's L at the last point evaluated.
+    """
+
+def load_blas_threads(path: str) -> str:
+    """
+    Find OpenBLAS's thread control in the library at path (already loaded by scipy): '' when found, else why not. The core then runs BLAS on one thread while it factors.
     """
 
 def load_nlopt(path: str) -> str:

@@ -13,7 +13,12 @@ from . import _core
 from .exceptions import DataError, MixedModelsWarning, warn
 from .structure import ModelStructure
 
-__all__ = ["check_random_effects", "check_term_size", "identifiable_fixed"]
+__all__ = ["check_random_effects", "check_scales", "check_term_size", "identifiable_fixed"]
+
+# Sums of squares outside these bounds have lost precision to underflow (squares of values below
+# ~1e-154 are subnormal or zero) or are near overflow: the column must be rescaled first.
+SUMSQ_MIN = 1e-250
+SUMSQ_MAX = 1e250
 
 
 def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossProducts) -> NDArray[np.intp]:
@@ -24,6 +29,9 @@ def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossPro
     lo, hi = cross_products.response_range
     if lo == hi:
         raise DataError(f"the response {structure.response!r} is constant; there is no variation to model")
+    yy = float(cross_products.fixed_crossprod()[-1, -1])
+    if not SUMSQ_MIN <= yy <= SUMSQ_MAX:
+        raise DataError(_scale_message(f"the response {structure.response!r}", yy, cross_products.nobs))
     p = structure.p
     keep = np.array(cross_products.independent_fixed(1e-7), dtype=np.intp)
     if len(keep) < p:
@@ -35,6 +43,48 @@ def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossPro
             MixedModelsWarning,
         )
     return keep
+
+
+def _scale_message(what: str, sumsq: float, n: int) -> str:
+    rms = np.sqrt(sumsq / max(n, 1)) if sumsq > 0 else 0.0
+    size = "too small" if sumsq < SUMSQ_MIN else "too large"
+    return (
+        f"{what} has values of size {rms:.1e} (root mean square), {size} for double-precision sums of squares "
+        "(below ~1e-125 or above ~1e125 they underflow or overflow): rescale it, e.g. to standard units"
+    )
+
+
+def check_scales(structure: ModelStructure, cross_products: _core.CrossProducts) -> None:
+    """Every random-effects column must be non-zero, and every column's sum of squares within what
+    double precision holds (`SUMSQ_MIN`, `SUMSQ_MAX`); a fixed-effects column of zeros is left to
+    `identifiable_fixed` (aliased, dropped).
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> d = mm.datasets.load("sleepstudy")
+    >>> mm.LinearMixedModel.from_formula("Reaction ~ Days + (0 + I(Days * 1e-200) | g)", d.assign(g=d.Subject))
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.DataError: the random-effects column 'I(Days * 1e-200)' in (0 + I(Days * 1e-200) | g) is ...
+    """
+    sumsq = cross_products.column_sumsq().tolist()
+    n = cross_products.nobs
+    names: list[str] = []
+    for f in structure.factors:
+        for ti in f.terms:  # a factor's columns are its terms' columns in turn
+            term = structure.terms[ti]
+            names.extend(f"the random-effects column {c!r} in {term.source}" for c in term.columns)
+    names.extend(f"the fixed-effects column {c!r}" for c in structure.fixed_names)
+    nz = len(names) - structure.p
+    for j, (name, v) in enumerate(zip(names, sumsq, strict=True)):
+        if v == 0.0 and j < nz:
+            raise DataError(
+                f"{name} is zero in every row, or its values are too small (below ~1e-154) to square in "
+                "double precision"
+            )
+        if v != 0.0 and not SUMSQ_MIN <= v <= SUMSQ_MAX:
+            raise DataError(_scale_message(name, v, n))
 
 
 def check_random_effects(structure: ModelStructure, cross_products: _core.CrossProducts) -> None:

@@ -60,12 +60,60 @@ class Rows:
         """The rows with only the fixed-effects columns ``keep``."""
         return replace(self, x=np.ascontiguousarray(self.x[:, keep]))
 
+    def minus_fixed(self, beta: NDArray[np.float64]) -> Rows:
+        """The rows with response y - X beta, computed in double-double (Dekker's exact products)
+        and rounded once: the correctly rounded residual however much of y the fixed part explains.
+
+        Examples
+        --------
+        >>> r = Rows(np.array([1e9 + 0.5, 2e9 + 0.25]), np.array([[1.0, 1.0], [1.0, 2.0]]), (), (), pd.RangeIndex(2))
+        >>> r.minus_fixed(np.array([0.0, 1e9])).y.tolist()
+        [0.5, 0.25]
+        """
+        hi = self.y.copy()
+        lo = np.zeros_like(hi)
+        for m, bm in enumerate(np.asarray(beta, dtype=np.float64).tolist()):
+            prod, err = _two_product(self.x[:, m], -bm)
+            s = hi + prod
+            bp = s - hi
+            lo += (hi - (s - bp)) + (prod - bp) + err
+            hi = s
+        return replace(self, y=np.ascontiguousarray(hi + lo))
+
+    def with_fixed_columns(self, x: NDArray[np.float64]) -> Rows:
+        """The rows with another fixed-effects matrix (same shape)."""
+        if x.shape != self.x.shape:
+            raise ValueError(f"the new fixed-effects matrix must have shape {self.x.shape}, got {x.shape}")
+        return replace(self, x=np.ascontiguousarray(x, dtype=np.float64))
+
+    def with_random_columns(self, z: tuple[NDArray[np.float64], ...]) -> Rows:
+        """The rows with other random-effects columns (same shapes)."""
+        if [a.shape for a in z] != [a.shape for a in self.z]:
+            raise ValueError("the new random-effects columns must have the shapes of the old")
+        return replace(self, z=tuple(np.ascontiguousarray(a, dtype=np.float64) for a in z))
+
     def with_response(self, y: NDArray[np.float64]) -> Rows:
         """The rows with another response (same length)."""
         y = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
         if y.shape != self.y.shape:
             raise ValueError(f"the new response must have {self.nobs} values, got shape {y.shape}")
         return replace(self, y=y)
+
+
+_SPLIT = 134217729.0  # 2^27 + 1: Dekker's splitting constant for doubles
+
+
+def _two_product(a: NDArray[np.float64], b: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """a * b as an unevaluated sum prod + err, exactly (Dekker's algorithm; no FMA needed)."""
+    prod = a * b
+    c = _SPLIT * a
+    ah = c - (c - a)
+    al = a - ah
+    cb = _SPLIT * b
+    bh = cb - (cb - b)
+    bl = b - bh
+    err = ((ah * bh - prod) + ah * bl + al * bh) + al * bl
+    return prod, err
 
 
 class ModelData(ABC):
@@ -75,6 +123,11 @@ class ModelData(ABC):
     @abstractmethod
     def n_dropped(self) -> int:
         """Rows left out for a missing value in a used column."""
+
+    @property
+    def has_rows(self) -> bool:
+        """Whether the rows are held (not for streamed data)."""
+        return True
 
     @abstractmethod
     def rows(self, what: str) -> Rows:
@@ -159,6 +212,10 @@ class StreamedData(ModelData):
     @property
     def n_dropped(self) -> int:
         return self.dropped
+
+    @property
+    def has_rows(self) -> bool:
+        return False
 
     def rows(self, what: str) -> Rows:
         raise _not_held(what)

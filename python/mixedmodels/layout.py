@@ -201,6 +201,30 @@ class ThetaLayout:
             scale[ti] = s[tr]
         return scale
 
+    def transformed(self, theta: FloatArray, maps: Sequence[FloatArray | None]) -> FloatArray:
+        """theta of the covariances A T T' A' (per term, A from ``maps``, None: unchanged): the
+        lower-triangular factor of A T with a non-negative diagonal (from a QR decomposition, so
+        singular T are fine). With Z A in place of a term's columns Z, theta becomes
+        ``transformed(theta, A^-1)``: the model is the same.
+
+        Examples
+        --------
+        >>> lay = ThetaLayout([("g", ("(Intercept)", "x"), 0, 0)], [2])
+        >>> a = np.array([[1.0, -100.0], [0.0, 1.0]])  # x - 100 in place of x
+        >>> th = np.array([2.0, 0.5, 0.3])
+        >>> back = lay.transformed(lay.transformed(th, [np.linalg.inv(a)]), [a])
+        >>> np.allclose(back, th)
+        True
+        """
+        out = np.array(theta, dtype=np.float64, copy=True)
+        for t, a in zip(self.terms, maps, strict=True):
+            if a is None:
+                continue
+            r: FloatArray = np.linalg.qr((a @ t.t_matrix(out)).T)[1]  # (A T)' = Q R, so A T T' A' = R'R
+            ell = r.T * np.where(np.diag(r) < 0, -1.0, 1.0)[None, :]
+            out[t.theta_slice] = ell[_tril_index(t.k)]
+        return out
+
     # ------------------------------------------------------------------ parameters
     @property
     def on_diagonal(self) -> NDArray[np.bool_]:

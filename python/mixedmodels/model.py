@@ -24,7 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from .checks import check_random_effects, identifiable_fixed
+from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData
 from .design import GroupTerm, from_arrays, materialise
 from .exceptions import ConvergenceWarning, DataError, SingularFitWarning, warn
@@ -39,14 +39,163 @@ from .optimize import (
     max_scaled_gradient,
     minimize_theta,
     progress_reporter,
+    single_threaded_blas,
+    subplex,
 )
 from .structure import ModelStructure
 
-__all__ = ["Fit", "LinearMixedModel", "WorkingScale"]
+__all__ = ["CentredColumns", "Estimates", "Fit", "LinearMixedModel", "WorkingScale"]
 
 FloatArray = NDArray[np.float64]
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance
+# y'y over the least-squares residual sum of squares above which the cross-products are formed again
+# from y - X beta_ols (`_residual_cross_products`): the penalised RSS is then no longer a small
+# difference of large sums (each factor of 10 above 1 in this ratio costs a digit of the criterion)
+CANCELLATION_LIMIT = 1e3
+# A random slope whose mean is more than this many standard deviations from zero, in a term with an
+# intercept, is centred in the optimiser's copy of the columns (`CentredColumns`)
+CENTRE_RATIO = 5.0
+
+
+def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
+    """The working scale's rule: a column whose root mean square is outside [1e-2, 1e2] is divided by it."""
+    return [r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0 for r in (sqrt(v / n) for v in sumsq)]
+
+
+@dataclass(frozen=True, eq=False)
+class CentredColumns:
+    """The optimiser's copy of a model whose random slopes sit far from zero (x + 100 next to an
+    intercept): such a slope column z is replaced by z - c (c its mean) in the copy, then every
+    column is put on the working scale. Per term, the copy's columns are Z A for an invertible A,
+    so the model is the same (a term's covariance is any positive semi-definite matrix) and theta
+    maps exactly (`ThetaLayout.transformed`); the criterion is unchanged but for the constant of
+    the scaling, and its landscape is that of the centred covariate (without this, BOBYQA ends on
+    a false boundary for Days + 100 in sleepstudy, as lme4 does).
+
+    Attributes
+    ----------
+    centres : tuple of ndarray
+        Per grouping factor (engine order), the centre subtracted from each column (0: none).
+    to_model, to_working : tuple of (ndarray or None)
+        Per term, A and A^-1 (None: the identity).
+    cross_products : _core.CrossProducts
+        The copy's cross-products (frozen).
+    """
+
+    centres: tuple[FloatArray, ...]
+    to_model: tuple[FloatArray | None, ...]
+    to_working: tuple[FloatArray | None, ...]
+    cross_products: _core.CrossProducts
+    factor_maps: tuple[FloatArray, ...]
+    factor_nlev: tuple[int, ...]
+    fixed_map: FloatArray
+    beta_shift: FloatArray | None
+
+    def estimates(self, est: _core.Estimates) -> Estimates:
+        """The model's estimates from the copy's: b = A b_w per factor, beta = M beta_w (plus the
+        response's shift), vcov = M vcov_w M', log|R_X|^2 less 2 log|det M|; log|L|^2 and the
+        penalised RSS are the same."""
+        m = self.fixed_map
+        crit = est.criterion
+        ldrx2 = crit.ldRX2 - 2.0 * float(np.linalg.slogdet(m)[1]) if m.size else crit.ldRX2
+        criterion = _core.Criterion(crit.ldL2, ldrx2, crit.pwrss, crit.n, crit.p)
+        beta = m @ np.asarray(est.beta)
+        if self.beta_shift is not None:
+            beta = beta + self.beta_shift
+        bw = np.asarray(est.b)
+        b = np.empty_like(bw)
+        off = 0
+        for a, nlev in zip(self.factor_maps, self.factor_nlev, strict=True):
+            k = a.shape[0]
+            b[off : off + nlev * k] = (bw[off : off + nlev * k].reshape(nlev, k) @ a.T).ravel()
+            off += nlev * k
+        vcov = m @ np.asarray(est.rx_inverse_crossprod) @ m.T
+        return Estimates(criterion, beta, b, vcov)
+
+    @staticmethod
+    def of(structure: ModelStructure, data: ModelData, beta_shift: FloatArray | None) -> CentredColumns | None:
+        """The centred copy of a model's rows, or None when no slope needs centring (or the rows
+        are not held)."""
+        if not data.has_rows:
+            return None
+        rows = data.rows("the working copy")
+        lay = structure.theta
+        centres = [np.zeros(k) for k in lay.factor_k]
+        against: dict[tuple[int, int], int] = {}  # (factor, column) -> its term's intercept column
+        for t in lay.terms:
+            if "(Intercept)" not in t.columns:
+                continue
+            i0 = t.column_offset + t.columns.index("(Intercept)")
+            z = rows.z[t.factor]
+            for j in range(t.column_offset, t.column_offset + t.k):
+                if j == i0:
+                    continue
+                mean, sd = float(np.mean(z[:, j])), float(np.std(z[:, j]))
+                if sd > 0 and abs(mean) > CENTRE_RATIO * sd:
+                    centres[t.factor][j] = mean
+                    against[(t.factor, j)] = i0
+        if not against:
+            return None
+        zs = [np.array(z, copy=True) for z in rows.z]
+        for (f, j), i0 in against.items():
+            zs[f][:, j] -= centres[f][j] * zs[f][:, i0]
+        base = rows if beta_shift is None else rows.minus_fixed(beta_shift)
+        base = base.with_random_columns(tuple(zs))
+        fixed_map = np.eye(structure.p)
+        if "(Intercept)" in structure.fixed_names:
+            # the fixed-effects columns far from zero too: x - c for x is X B with B unit triangular,
+            # which leaves the criterion as it is (the optimiser only needs the criterion)
+            x = base.x
+            i0 = structure.fixed_names.index("(Intercept)")
+            means, sds = x.mean(axis=0), x.std(axis=0)
+            far = (sds > 0) & (np.abs(means) > CENTRE_RATIO * sds)
+            far[i0] = False
+            if far.any():
+                xc = np.array(x, copy=True)
+                xc[:, far] -= means[far][None, :] * xc[:, [i0]]
+                base = base.with_fixed_columns(xc)
+                fixed_map[i0, far] = -means[far]
+        cp = base.cross_products(structure.core_layout)
+        div = _divisors(cp.column_sumsq().tolist(), int(cp.nobs))
+        ends = np.cumsum(lay.factor_k)
+        zdiv = np.split(np.array(div[: ends[-1]]), ends[:-1])
+        scaled = cp.scaled([d.tolist() for d in zdiv], div[ends[-1] :])
+        scaled.freeze()
+        to_model: list[FloatArray | None] = []
+        to_working: list[FloatArray | None] = []
+        for t in lay.terms:
+            cols = slice(t.column_offset, t.column_offset + t.k)
+            c, d = centres[t.factor][cols], zdiv[t.factor][cols]
+            if not c.any() and (d == 1.0).all():
+                to_model.append(None)
+                to_working.append(None)
+                continue
+            tm = np.eye(t.k)
+            if c.any():
+                i0 = t.columns.index("(Intercept)")
+                tm[i0, :] -= c
+                tm[i0, i0] = 1.0
+            a = tm / d[None, :]  # columns z - c z_0, each divided by its scale
+            to_model.append(a)
+            to_working.append(np.linalg.inv(a))
+        factor_maps = [np.eye(k) for k in lay.factor_k]
+        for t, a in zip(lay.terms, to_model, strict=True):
+            if a is not None:
+                cols = slice(t.column_offset, t.column_offset + t.k)
+                factor_maps[t.factor][cols, cols] = a
+        return CentredColumns(
+            tuple(centres),
+            tuple(to_model),
+            tuple(to_working),
+            scaled,
+            tuple(factor_maps),
+            tuple(f.nlev for f in structure.factors),
+            fixed_map / np.array(div[ends[-1] :])[None, :],
+            beta_shift,
+        )
+
+
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
@@ -85,6 +234,91 @@ class WorkingScale:
     def x(self) -> FloatArray:
         """The fixed-effects columns' divisors."""
         return self.columns[sum(self.factor_k) :]
+
+
+_OPTIONS = {"bobyqa": ("xtol_abs", "ftol_abs"), "cobyqa": ("initial_tr_radius", "final_tr_radius")}
+
+
+def _checked_options(method: str, options: dict[str, Any] | None) -> dict[str, float]:
+    """``optimizer_options`` for ``method``: known names, finite numbers >= 0."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"optimizer_options must be a dict, got {type(options).__name__}")
+    allowed = _OPTIONS[method]
+    out: dict[str, float] = {}
+    for key, value in options.items():
+        if key not in allowed:
+            raise ValueError(
+                f"unknown optimizer option {key!r} for {method}; the options are {', '.join(map(repr, allowed))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"optimizer option {key!r} must be a number, got {value!r}")
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"optimizer option {key!r} must be a finite number >= 0, got {value!r}")
+        out[key] = float(value)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Estimates:
+    """What one update of the factor at theta gives (`LinearMixedModel.estimates`).
+
+    Attributes
+    ----------
+    criterion : _core.Criterion
+        The criterion's parts (log-determinants, penalised RSS, n, p).
+    beta : ndarray
+        Fixed effects at theta (sigma profiled out).
+    b : ndarray
+        Conditional modes, all factors (engine order) concatenated, level-major.
+    rx_inverse_crossprod : ndarray
+        (R_X'R_X)^-1: vcov(beta) / sigma^2.
+    """
+
+    criterion: _core.Criterion
+    beta: FloatArray
+    b: FloatArray
+    rx_inverse_crossprod: FloatArray
+
+
+def _ols(g: FloatArray) -> tuple[FloatArray, float, float]:
+    """From [X y]'[X y]: the least-squares coefficients, the residual sum of squares and y'y."""
+    p = g.shape[0] - 1
+    xx, xy, yy = g[:p, :p], g[:p, p], float(g[p, p])
+    try:
+        beta = np.asarray(np.linalg.solve(xx, xy), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.zeros(p), yy, yy
+    return beta, yy - float(xy @ beta), yy
+
+
+def _residual_cross_products(
+    data: ModelData, layout: _core.Layout, cross_products: _core.CrossProducts
+) -> tuple[_core.CrossProducts, FloatArray | None]:
+    """The cross-products the engines factor, and the shift of beta they need: those of the rows
+    with y - X beta0 in place of y when y'y is more than `CANCELLATION_LIMIT` times the
+    least-squares residual sum of squares (a response far from zero, or one the fixed effects
+    explain almost exactly), else the model's own (shift None). The criterion, b and
+    vcov(beta) do not change; beta is beta0 plus the shifted model's. Needs the rows: streamed
+    data keeps its own sums."""
+    p = cross_products.fixed_crossprod().shape[0] - 1
+    if p == 0 or not data.has_rows:
+        return cross_products, None
+    beta0, rss, yy = _ols(cross_products.fixed_crossprod())
+    if not (rss * CANCELLATION_LIMIT < yy):
+        return cross_products, None
+    rows = data.rows("the cross-products")
+    shift = np.zeros(p)
+    cp = cross_products
+    for _ in range(3):  # beta0 from rounded sums is close, not exact: a second step when needed
+        shift = shift + beta0
+        cp = rows.minus_fixed(shift).cross_products(layout)
+        beta0, rss, yy = _ols(cp.fixed_crossprod())
+        if not (rss * CANCELLATION_LIMIT < yy):
+            break
+    cp.freeze()
+    return cp, shift
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,12 +410,19 @@ class LinearMixedModel:
         cross_products: _core.CrossProducts,
         *,
         reml: bool = True,
+        factored: tuple[_core.CrossProducts, FloatArray | None] | None = None,
     ) -> None:
+        if not isinstance(reml, (bool, np.bool_)):
+            raise TypeError(f"reml must be True or False, got {reml!r}")
         cross_products.freeze()  # the model's sums are final (a GLMM's weighted ones will be its own)
         self.structure = structure
         self.data = data
         self.cross_products = cross_products
         self.reml = bool(reml)
+        # what the engines factor: A itself, or A of y - X beta_shift (`_residual_cross_products`)
+        self._factored, self._beta_shift = (
+            factored if factored is not None else _residual_cross_products(data, structure.core_layout, cross_products)
+        )
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
@@ -196,6 +437,7 @@ class LinearMixedModel:
     ) -> LinearMixedModel:
         """The model of these cross-products after the identifiability checks (`checks`): fixed-effects
         columns aliased by earlier ones are dropped (with a warning); other problems raise `DataError`."""
+        check_scales(structure, cross_products)
         keep = identifiable_fixed(structure, cross_products)
         if len(keep) < structure.p:
             structure = structure.select_fixed(keep)
@@ -236,7 +478,9 @@ class LinearMixedModel:
         """The same model estimated by REML (True) or maximum likelihood (False)."""
         if bool(reml) == self.reml:
             return self
-        return LinearMixedModel(self.structure, self.data, self.cross_products, reml=reml)
+        return LinearMixedModel(
+            self.structure, self.data, self.cross_products, reml=reml, factored=(self._factored, self._beta_shift)
+        )
 
     def with_response(self, y: ArrayLike) -> LinearMixedModel:
         """The same model with another response (the rows' cross-products formed again; needs the rows)."""
@@ -247,7 +491,8 @@ class LinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         # engines are formed again from the cross-products after unpickling
-        return {k: v for k, v in self.__dict__.items() if k in ("structure", "data", "cross_products", "reml")}
+        keep = ("structure", "data", "cross_products", "reml", "_factored", "_beta_shift")
+        return {k: v for k, v in self.__dict__.items() if k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -272,7 +517,8 @@ class LinearMixedModel:
     # ------------------------------------------------------------------ engines and the working scale
     def new_engine(self, *, working: bool = False, dense_threshold: float = 0.1) -> _core.Engine:
         """A new engine of this model's cross-products (``working``: of the working scale's)."""
-        cp = self._working_cross_products if working else self.cross_products
+        single_threaded_blas()  # once per process: the core then factors with BLAS on one thread
+        cp = self._working_cross_products if working else self._factored
         return _core.Engine(cp, dense_threshold)
 
     @cached_property
@@ -283,11 +529,7 @@ class LinearMixedModel:
     @cached_property
     def working_scale(self) -> WorkingScale:
         """The working scale of the optimisation (from A's diagonal: the same for rows and streamed data)."""
-        n = self.nobs
-        divisors = [
-            r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0
-            for r in (sqrt(v / n) for v in self.cross_products.column_sumsq().tolist())
-        ]
+        divisors = _divisors(self.cross_products.column_sumsq().tolist(), self.nobs)
         identity = all(d == 1.0 for d in divisors)
         ws = WorkingScale(np.array(divisors), self.structure.theta.factor_k, np.ones(self.ntheta), identity)
         return ws if identity else replace(ws, theta=self.structure.theta.row_scale(ws.z))
@@ -296,16 +538,36 @@ class LinearMixedModel:
     def _working_engine(self) -> _core.Engine:
         """The engine the optimiser works on: the model's own when no column is rescaled."""
         with self._lock:
-            if self.working_scale.identity:
+            if self.working_scale.identity and self._centred is None:
                 return self._engine
         return self.new_engine(working=True)
 
     @cached_property
+    def _centred(self) -> CentredColumns | None:
+        return CentredColumns.of(self.structure, self.data, self._beta_shift)
+
+    def _to_model(self, theta_working: FloatArray) -> FloatArray:
+        """theta from the optimiser's coordinates (the working scale, and centred slopes)."""
+        c = self._centred
+        if c is None:
+            return theta_working / self.theta_scale
+        return self.structure.theta.transformed(theta_working, c.to_model)
+
+    def _to_working(self, theta: FloatArray) -> FloatArray:
+        """The optimiser's coordinates of theta (inverse of `_to_model`)."""
+        c = self._centred
+        if c is None:
+            return theta * self.theta_scale
+        return self.structure.theta.transformed(theta, c.to_working)
+
+    @cached_property
     def _working_cross_products(self) -> _core.CrossProducts:
+        if self._centred is not None:
+            return self._centred.cross_products
         ws = self.working_scale
         if ws.identity:
-            return self.cross_products
-        scaled = self.cross_products.scaled([z.tolist() for z in ws.z], ws.x.tolist())
+            return self._factored
+        scaled = self._factored.scaled([z.tolist() for z in ws.z], ws.x.tolist())
         scaled.freeze()
         return scaled
 
@@ -316,7 +578,10 @@ class LinearMixedModel:
 
     # ------------------------------------------------------------------ the criterion
     def criterion(self, theta: FloatArray) -> _core.Criterion:
-        """The parts of the criterion at theta (the factor updated on the data's scale)."""
+        """The parts of the criterion at theta (the factor updated on the data's scale, or on the
+        centred copy's: `CentredColumns`)."""
+        if self._centred is not None:
+            return self.estimates(theta).criterion
         with self._lock:
             engine = self._engine
         return engine.update(np.asarray(theta, dtype=np.float64))
@@ -325,19 +590,42 @@ class LinearMixedModel:
         """The REML criterion (REML models) or -2 log-likelihood at theta, sigma and beta profiled out."""
         return float(self.criterion(theta).profiled(self.reml))
 
-    def estimates(self, theta: FloatArray) -> _core.Estimates:
+    def estimates(self, theta: FloatArray) -> Estimates:
         """Criterion parts, beta, b and (R_X'R_X)^-1 at theta, from one update of the factor."""
+        theta = np.asarray(theta, dtype=np.float64)
+        centred = self._centred
+        if centred is not None:
+            return centred.estimates(self._working_engine.estimates(self._to_working(theta)))
         with self._lock:
             engine = self._engine
-        return engine.estimates(np.asarray(theta, dtype=np.float64))
+        est = engine.estimates(theta)
+        beta = np.asarray(est.beta)
+        if self._beta_shift is not None:
+            beta = beta + self._beta_shift
+        return Estimates(est.criterion, beta, np.asarray(est.b), np.asarray(est.rx_inverse_crossprod))
 
     def conditional_covariances(self, theta: FloatArray) -> list[FloatArray]:
         """Per factor (engine order), the (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^-1 at theta:
         Cov(u | y) / sigma^2 (a fresh engine: with a dense fill-in block this costs more than a few
         evaluations of the criterion)."""
-        engine = self.new_engine()
-        engine.update(np.asarray(theta, dtype=np.float64))
-        return list(engine.condcov())
+        theta = np.asarray(theta, dtype=np.float64)
+        centred = self._centred
+        if centred is None:
+            engine = self.new_engine()
+            engine.update(theta)
+            return list(engine.condcov())
+        # b = A b_w = A T_w u_w per term, and A T_w = T D Q' (QR of (A T_w)'), so u = D Q' u_w
+        engine = self.new_engine(working=True)
+        theta_w = self._to_working(theta)
+        engine.update(theta_w)
+        lay = self.structure.theta
+        rot = [np.eye(k) for k in lay.factor_k]
+        for t, a in zip(lay.terms, centred.to_model, strict=True):
+            if a is not None:
+                q, r = np.linalg.qr((a @ t.t_matrix(theta_w)).T)
+                cols = slice(t.column_offset, t.column_offset + t.k)
+                rot[t.factor][cols, cols] = np.where(np.diag(r) < 0, -1.0, 1.0)[:, None] * q.T
+        return [m @ np.asarray(c) @ m.T for m, c in zip(rot, engine.condcov(), strict=True)]
 
     @cached_property
     def block_layout(self) -> list[list[_core.BlockInfo]]:
@@ -362,9 +650,9 @@ class LinearMixedModel:
         OLS residuals, `_core.Engine.moment_start`), ``"lme4"`` (1 on the diagonals, 0 elsewhere) or
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
-        opt, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, _, _, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
         return OptimResult(
-            theta=opt.theta / self.theta_scale,
+            theta=self._to_model(opt.theta),
             fun=opt.fun,
             n_evals=opt.n_evals,
             message=opt.message,
@@ -379,9 +667,13 @@ class LinearMixedModel:
         optimizer: str,
         optimizer_options: dict[str, Any] | None,
         progress: bool | Callable[[int, float], None] | None,
-    ) -> tuple[OptimResult, EngineCriterion]:
+    ) -> tuple[OptimResult, EngineCriterion, Callable[[FloatArray], float], str]:
+        """Minimise on the working coordinates: (result, the criterion, the function the optimiser
+        called (with progress reports), the method)."""
         if optimizer not in ("auto", *METHODS):
             raise ValueError(f"optimizer must be 'auto', {', '.join(map(repr, METHODS))}; got {optimizer!r}")
+        if isinstance(maxeval, bool) or not isinstance(maxeval, (int, np.integer)) or maxeval < 1:
+            raise ValueError(f"maxeval must be a positive integer, got {maxeval!r}")
         s = self.structure
         if self.nobs - s.p < s.ntheta + 1:
             raise DataError(
@@ -390,25 +682,10 @@ class LinearMixedModel:
                 f"({', '.join(s.theta.names)} and the residual SD): they are not identifiable"
             )
         engine = self._working_engine
+        method = choose_method(engine.update_flops()) if optimizer == "auto" else optimizer
+        options = _checked_options(method, optimizer_options)
         lower = s.theta.lower
-        step = None
-        if start is None:
-            x0 = engine.moment_start(s.intercept_columns())
-            step = initial_step(x0)
-        elif isinstance(start, str):
-            if start != "lme4":
-                raise ValueError(f"start must be None, 'lme4' or {s.ntheta} numbers; got {start!r}")
-            x0 = s.theta.default_start()
-        else:
-            x0 = np.asarray(start, dtype=float)
-            if x0.shape != (s.ntheta,):
-                raise ValueError(f"start must have {s.ntheta} entries ({', '.join(s.theta.names)})")
-            if not np.isfinite(x0).all():
-                bad = [s.theta.names[i] for i in np.flatnonzero(~np.isfinite(x0))]
-                raise ValueError(f"start must be finite; it is not at {', '.join(bad)}")
-            x0 = x0 * self.theta_scale
-            if warm:
-                step = initial_step(x0)
+        x0, step = self._start(engine, start, warm)
         criterion = EngineCriterion(engine, self.reml)
         f: Callable[[FloatArray], float] = criterion
         report = progress_reporter(progress)
@@ -419,9 +696,38 @@ class LinearMixedModel:
                 report(v)
                 return v
 
-        method = choose_method(engine.update_flops()) if optimizer == "auto" else optimizer
-        opt = minimize_theta(f, x0, lower, method=method, maxeval=maxeval, step=step, **(optimizer_options or {}))
-        return opt, criterion
+        opt = minimize_theta(f, x0, lower, method=method, maxeval=int(maxeval), step=step, **options)
+        return opt, criterion, f, method
+
+    def _start(
+        self, engine: _core.Engine, start: Sequence[float] | FloatArray | str | None, warm: bool
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The optimiser's start on the working coordinates, and its initial step (None: NLopt's)."""
+        s = self.structure
+        if start is None:
+            x0 = np.asarray(engine.moment_start(s.intercept_columns()), dtype=float)
+            return x0, initial_step(x0)
+        if isinstance(start, str):
+            if start != "lme4":
+                raise ValueError(f"start must be None, 'lme4' or {s.ntheta} numbers; got {start!r}")
+            return s.theta.default_start(), None
+        try:
+            x0 = np.array(start, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"start must be None, 'lme4' or {s.ntheta} numbers; got {start!r}") from exc
+        if x0.shape != (s.ntheta,):
+            raise ValueError(f"start must have {s.ntheta} entries ({', '.join(s.theta.names)}), got shape {x0.shape}")
+        if not np.isfinite(x0).all():
+            bad = [s.theta.names[i] for i in np.flatnonzero(~np.isfinite(x0))]
+            raise ValueError(f"start must be finite; it is not at {', '.join(bad)}")
+        below = np.flatnonzero(x0 < s.theta.lower)
+        if below.size:
+            raise ValueError(
+                "start must be at least 0 on the diagonal entries of theta (standard deviations relative to "
+                f"sigma); it is negative at {', '.join(s.theta.names[i] for i in below)}"
+            )
+        x0 = self._to_working(x0)
+        return x0, initial_step(x0) if warm else None
 
     def fit(
         self,
@@ -438,7 +744,7 @@ class LinearMixedModel:
         optimum as lme4 does, and return the estimates there. A fit whose derivative check fails or
         that hits ``maxeval`` warns (`ConvergenceWarning`) and has ``converged == False``; a singular
         fit warns (`SingularFitWarning`)."""
-        opt, criterion = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, criterion, f, method = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
         if not np.isfinite(opt.fun):
             raise DataError(
                 f"the model fits the {self.nobs} observations exactly (no residual variation is left), so its "
@@ -446,7 +752,72 @@ class LinearMixedModel:
             )
         lower = self.structure.theta.lower
         grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
-        return self._fit_at(opt.theta / self.theta_scale, opt, grad, hdiag, data_name, check=True, unit=opt.theta)
+        if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
+            opt, grad, hdiag = self._verify(opt, criterion, f, start, method, maxeval, optimizer_options)
+        return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
+
+    def _doubtful(self, opt: OptimResult, grad: FloatArray, hdiag: FloatArray) -> bool:
+        """Whether the optimiser's end needs restarts before it is called an optimum: on the
+        boundary (a relative SD below lme4's singularity tolerance on the working scale, where
+        BOBYQA can stop at a false boundary optimum), a failed derivative check, or a curvature
+        that is not that of a minimum."""
+        on_diag = self.structure.theta.on_diagonal
+        if (on_diag & (opt.theta < SINGULAR_TOL)).any():
+            return True
+        free = ~(on_diag & (opt.theta <= 0.0))
+        if max_scaled_gradient(grad, hdiag, free) >= GRADIENT_TOL:
+            return True
+        return bool((hdiag[free] < 0).any())
+
+    def _verify(
+        self,
+        opt: OptimResult,
+        criterion: EngineCriterion,
+        f: Callable[[FloatArray], float],
+        start: Sequence[float] | FloatArray | str | None,
+        method: str,
+        maxeval: int,
+        optimizer_options: dict[str, Any] | None,
+    ) -> tuple[OptimResult, FloatArray, FloatArray]:
+        """Restarts from lme4's start, the moment start, a point inside the boundary, then another
+        kind of search (NLopt's Subplex after BOBYQA, BOBYQA after COBYQA) from the best end; the
+        best end wins (its derivatives checked again). The evaluations of
+        every run count in ``n_evals``."""
+        s = self.structure
+        lower = s.theta.lower
+        on_diag = s.theta.on_diagonal
+        engine = criterion.engine
+        runs: list[tuple[FloatArray, FloatArray | None]] = []
+        if not (isinstance(start, str) and start == "lme4"):
+            runs.append((s.theta.default_start(), None))
+        if start is not None:
+            runs.append(self._start(engine, None, False))
+        inside = np.where(on_diag, np.maximum(opt.theta, 0.5), opt.theta)
+        runs.append((inside, initial_step(inside)))
+        best, total = opt, opt.n_evals
+        options = _checked_options(method, optimizer_options)
+        tol = 1e-9 * max(1.0, abs(opt.fun))
+        for x0, step in runs:
+            if total >= maxeval:
+                break
+            r = minimize_theta(f, x0, lower, method=method, maxeval=maxeval - total, step=step, **options)
+            total += r.n_evals
+            if r.fun < best.fun - tol:
+                best = r
+        if total < maxeval:  # another kind of search, from the best end
+            if method == "bobyqa":
+                r = subplex(f, best.theta, lower, min(maxeval - total, 50 * s.ntheta), initial_step(best.theta))
+            else:
+                r = minimize_theta(
+                    f, best.theta, lower, method="bobyqa", maxeval=maxeval - total, step=initial_step(best.theta)
+                )
+            total += r.n_evals
+            if r.fun < best.fun - tol:
+                best = r
+        message = f"{best.message} (checked by {len(runs) + 1} restarts)"
+        best = replace(best, n_evals=total, hit_maxeval=total >= maxeval, message=message)
+        grad, hdiag = gradient_check(criterion, best.theta, lower, best.fun)
+        return best, grad, hdiag
 
     def fit_at(self, theta: Sequence[float] | FloatArray, *, data_name: str | None = None) -> Fit:
         """The estimates at a given theta, without optimising (profiles; checking the estimates that
@@ -454,7 +825,7 @@ class LinearMixedModel:
         theta = np.asarray(theta, dtype=float)
         opt = OptimResult(theta=theta, fun=np.nan, n_evals=0, message="not optimised", hit_maxeval=False)
         zero = np.zeros_like(theta)
-        return self._fit_at(theta, opt, zero, zero, data_name, check=False, unit=theta * self.theta_scale)
+        return self._fit_at(theta, opt, zero, zero, data_name, check=False, unit=self._to_working(theta))
 
     def _fit_at(
         self,
@@ -486,9 +857,24 @@ class LinearMixedModel:
         messages: list[str] = []
         max_grad = max_scaled_gradient(grad, hdiag, ~(on_diag & (theta <= 0.0)))
         converged = check and not opt.hit_maxeval and max_grad < GRADIENT_TOL
+        vanishing = ""
+        if check:
+            _, rss, _ = _ols(self._factored.fixed_crossprod())
+            ols_sd = sqrt(max(rss, 0.0) / max(self.nobs - self.p, 1))
+            if sigma < 1e-6 * ols_sd:  # the criterion is numerically meaningless this close to sigma = 0
+                converged = False
+                vanishing = (
+                    f"the residual SD ({sigma:.3g}, against {ols_sd:.3g} for least squares) is heading to "
+                    "zero: the fixed and random effects reproduce the response (almost) exactly, so the "
+                    "likelihood has no maximum"
+                )
         if check:
             if opt.hit_maxeval:
                 msg = f"optimizer stopped at its limit of {opt.n_evals} evaluations before converging"
+                messages.append(msg)
+                warn(msg, ConvergenceWarning)
+            elif vanishing:
+                msg = f"model failed to converge: {vanishing}"
                 messages.append(msg)
                 warn(msg, ConvergenceWarning)
             elif not converged:

@@ -28,6 +28,8 @@ __all__ = [
     "minimize_theta",
     "native_bobyqa",
     "progress_reporter",
+    "single_threaded_blas",
+    "subplex",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -101,6 +103,31 @@ def native_bobyqa() -> bool:
     return isinstance(path, str) and _core.load_nlopt(path) == ""
 
 
+@functools.cache
+def single_threaded_blas() -> bool:
+    """Whether the core can hold BLAS to one thread while it factors (OpenBLAS's thread control,
+    found in the OpenBLAS that scipy loaded; Linux). Its dense blocks are small, and BLAS's worker
+    threads only spin on them: 20 crossed 10-level factors took 248 s with the second core busy,
+    9 s on one thread. The count is OpenBLAS's global one, restored after each factorisation.
+
+    Examples
+    --------
+    >>> isinstance(single_threaded_blas(), bool)  # True with scipy's Linux wheels
+    True
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line and ".so" in line}
+    except OSError:  # not Linux
+        return False
+    # scipy's OpenBLAS (32-bit integers), not numpy's (libscipy_openblas64_)
+    for path in sorted(paths):
+        name = path.rsplit("/", 1)[-1]
+        if "openblas64" not in name and _core.load_blas_threads(path) == "":
+            return True
+    return False
+
+
 class _Tracked:
     """f, counting its calls and keeping the best point seen (an optimiser may stop, or fail at
     double precision, somewhere worse)."""
@@ -143,11 +170,18 @@ class BobyqaSettings:
 
 
 def bobyqa(
-    f: Objective, x0: FloatArray, lower: FloatArray, settings: BobyqaSettings, upper: FloatArray | None = None
+    f: Objective,
+    x0: FloatArray,
+    lower: FloatArray,
+    settings: BobyqaSettings,
+    upper: FloatArray | None = None,
+    *,
+    algorithm: int = nlopt.LN_BOBYQA,
 ) -> tuple[FloatArray, float, int, int]:
     """NLopt's BOBYQA from x0 within lower (and upper, if given) -> (x, f(x), evaluations, nlopt
     result code), the best point seen when the optimiser stops somewhere worse. An `EngineCriterion`
-    without upper bounds runs in C++ (`native_bobyqa`).
+    without upper bounds runs in C++ (`native_bobyqa`). ``algorithm``: another of NLopt's local
+    derivative-free methods with the same settings (`subplex` uses LN_SBPLX).
 
     Examples
     --------
@@ -162,16 +196,16 @@ def bobyqa(
             x0,
             lower,
             f.reml,
-            algorithm=nlopt.LN_BOBYQA,
+            algorithm=algorithm,
             xtol_abs=settings.xtol_abs,
             ftol_abs=settings.ftol_abs,
             maxeval=settings.maxeval,
             step=step,
         )
         if code < 0 and code != ROUNDOFF_LIMITED:
-            raise RuntimeError(f"NLopt's BOBYQA failed (nlopt result {code})")
+            raise RuntimeError(f"NLopt's {nlopt.algorithm_name(algorithm)} failed (nlopt result {code})")
         return x, fx, n, code
-    opt = nlopt.opt(nlopt.LN_BOBYQA, x0.shape[0])
+    opt = nlopt.opt(algorithm, x0.shape[0])
     opt.set_lower_bounds(lower.tolist())
     if upper is not None:
         opt.set_upper_bounds(upper.tolist())
@@ -190,6 +224,24 @@ def bobyqa(
         x, fx, code = obj.best_x, obj.best_f, ROUNDOFF_LIMITED
     x, fx = obj.no_worse(x, fx)
     return x, fx, obj.n, code
+
+
+def subplex(f: Objective, x0: FloatArray, lower: FloatArray, maxeval: int, step: FloatArray | None) -> OptimResult:
+    """NLopt's Subplex (Rowan's variant of Nelder-Mead on subspaces) from x0 within lower: a search
+    unlike BOBYQA's quadratic models, to check where BOBYQA ended (in C++ as BOBYQA is, for an
+    `EngineCriterion`).
+
+    Examples
+    --------
+    >>> f = lambda t: float((t[0] - 2) ** 2 + (t[1] - 1) ** 2)
+    >>> r = subplex(f, np.array([0.0, 0.0]), np.array([0.0, 0.0]), 2000, None)
+    >>> np.round(r.theta, 4).tolist()
+    [2.0, 1.0]
+    """
+    settings = BobyqaSettings(1e-9, 1e-10, maxeval, step)
+    x, fx, n, code = bobyqa(f, np.maximum(x0, lower), lower, settings, algorithm=nlopt.LN_SBPLX)
+    message = "Subplex: " + _MESSAGES.get(code, f"nlopt result {code}")
+    return OptimResult(theta=x, fun=fx, n_evals=n, message=message, hit_maxeval=code == nlopt.MAXEVAL_REACHED)
 
 
 def _cobyqa(

@@ -1,0 +1,165 @@
+"""The criterion and the estimates are accurate whatever the response's offset, the random slopes'
+location and how much of y the fixed effects explain (issue 14, items 3 and 4): the cross-products
+are formed from y - X beta_ols when y'y dwarfs the residual sum of squares, and the optimiser
+works on a centred copy of slopes far from zero."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels.model import LinearMixedModel
+
+SLEEP = "Reaction ~ Days + (Days | Subject)"
+LME4_REML = 1743.6282719  # lme4 1.1-31, sleepstudy (its reference JSON: 1743.628271958...)
+
+
+@pytest.fixture(scope="module")
+def sleep(fits):
+    return fits.data("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def plain(sleep):
+    return LinearMixedModel.from_formula(SLEEP, sleep).fit()
+
+
+def _fit(formula: str, data: pd.DataFrame, reml: bool = True) -> mm.model.Fit:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.ConvergenceWarning)
+        return LinearMixedModel.from_formula(formula, data, reml=reml).fit()
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e8, 1e9])
+@pytest.mark.parametrize("reml", [True, False])
+def test_a_response_far_from_zero_gives_the_same_fit(sleep, offset, reml):
+    base = _fit(SLEEP, sleep, reml)
+    m = _fit(SLEEP, sleep.assign(Reaction=sleep.Reaction + offset), reml)
+    assert m.converged
+    assert m.objective == pytest.approx(base.objective, rel=1e-11)
+    if reml:
+        assert m.objective == pytest.approx(LME4_REML, rel=1e-9)
+    np.testing.assert_allclose(m.theta, base.theta, rtol=1e-5)  # BOBYQA's tolerance, not the data's
+    assert m.sigma == pytest.approx(base.sigma, rel=1e-7)
+    # the intercept carries the offset (to the precision of y itself, whose ulp is ~1e-7 at 1e9)
+    assert m.beta[0] - offset == pytest.approx(base.beta[0], abs=1e-5)
+    assert m.beta[1] == pytest.approx(base.beta[1], rel=1e-8)
+
+
+def _trend(n_groups: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    x = np.arange(1, 10001.0)
+    g = np.repeat(np.arange(n_groups), x.size // n_groups)
+    y = 1e4 * x + rng.normal(scale=4.4, size=n_groups)[g] + rng.normal(size=x.size)
+    return pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_a_response_the_fixed_effects_explain_almost_exactly(reml):
+    """y = 1e4 x + noise (R^2 = 1 - 1e-13): the criterion is that of y - 1e4 x."""
+    d = _trend()
+    a = _fit("y ~ x + (1 | g)", d, reml)
+    b = _fit("y ~ x + (1 | g)", d.assign(y=d.y - 1e4 * d.x), reml)
+    assert a.objective == pytest.approx(b.objective, rel=1e-12)
+    np.testing.assert_allclose(a.theta, b.theta, rtol=1e-5)
+    assert a.sigma == pytest.approx(b.sigma, rel=1e-8)
+    assert a.beta[1] - 1e4 == pytest.approx(b.beta[1], abs=1e-9)
+
+
+def test_a_crossed_model_of_a_response_far_from_zero(fits):
+    pen = fits.data("penicillin")
+    f = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    base = _fit(f, pen)
+    m = _fit(f, pen.assign(diameter=pen.diameter + 1e9))
+    assert m.objective == pytest.approx(base.objective, rel=1e-11)
+    np.testing.assert_allclose(m.theta, base.theta, rtol=1e-5)
+
+
+@pytest.mark.parametrize("offset", [100.0, 1e3, 1e5, 1e7])
+def test_a_random_slope_far_from_zero_gives_the_same_model(sleep, plain, offset):
+    """Days + offset: the same model (the intercept's meaning moves); lme4 fails to converge here
+    and BOBYQA on the raw columns stops on a false boundary (REML 1782.17 at Days + 100)."""
+    m = _fit("Reaction ~ Days + (Days | Subject)", sleep.assign(Days=sleep.Days + offset))
+    assert m.converged
+    assert not m.is_singular
+    assert m.objective == pytest.approx(plain.objective, rel=1e-10)
+    assert m.sigma == pytest.approx(plain.sigma, rel=1e-7)
+    assert m.beta[1] == pytest.approx(plain.beta[1], rel=1e-9)
+    # the covariance of (intercept at Days = -offset, slope) is the plain one moved by the offset
+    a = np.array([[1.0, -offset], [0.0, 1.0]])
+    t_plain = plain.model.structure.theta.terms[0].t_matrix(plain.theta)
+    t_m = m.model.structure.theta.terms[0].t_matrix(m.theta)
+    cov_plain, cov_m = t_plain @ t_plain.T, t_m @ t_m.T
+    np.testing.assert_allclose(cov_m, a @ cov_plain @ a.T, rtol=2e-5)
+
+
+def test_the_centred_copy_gives_the_same_estimates_as_the_model(sleep):
+    """At any theta, the estimates from the centred copy equal those from the model's own columns
+    (where those are accurate: a modest offset)."""
+    model = LinearMixedModel.from_formula(SLEEP, sleep.assign(Days=sleep.Days + 20.0))
+    assert model._centred is not None  # noqa: SLF001 - the test is of this copy
+    theta = np.array([3.0, -0.4, 0.25])
+    mine = model.estimates(theta)
+    plain = model.new_engine().estimates(theta)
+    assert mine.criterion.profiled(True) == pytest.approx(plain.criterion.profiled(True), rel=1e-12)
+    np.testing.assert_allclose(mine.beta, plain.beta, rtol=1e-10)
+    np.testing.assert_allclose(mine.b, plain.b, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(mine.rx_inverse_crossprod, plain.rx_inverse_crossprod, rtol=1e-9)
+    cc = model.conditional_covariances(theta)
+    engine = model.new_engine()
+    engine.update(theta)
+    np.testing.assert_allclose(cc[0], engine.condcov()[0], rtol=1e-8, atol=1e-12)
+
+
+def test_a_slope_far_from_zero_is_not_called_constant(sleep):
+    m = _fit("Reaction ~ Days + (Days | Subject)", sleep.assign(Days=sleep.Days + 1e5))
+    assert m.converged
+
+
+def test_a_slope_constant_within_levels_far_from_zero_is_refused(sleep):
+    codes = sleep.Subject.astype("category").cat.codes.to_numpy()
+    d = sleep.assign(c=codes.astype(float) + 1e5)
+    with pytest.raises(mm.DataError, match="constant within every level"):
+        LinearMixedModel.from_formula("Reaction ~ Days + (c | Subject)", d)
+
+
+@pytest.mark.parametrize(
+    ("column", "factor", "match"),
+    [
+        ("Reaction", 1e-160, "the response 'Reaction' has values of size"),
+        ("Reaction", 1e160, "the response 'Reaction' has values of size"),
+    ],
+)
+def test_extreme_scales_are_refused_with_the_column_named(sleep, column, factor, match):
+    d = sleep.assign(**{column: sleep[column] * factor})
+    with pytest.raises(mm.DataError, match=match):
+        LinearMixedModel.from_formula(SLEEP, d)
+
+
+def test_a_random_effects_column_too_small_to_square_is_refused(sleep):
+    d = sleep.assign(tiny=sleep.Days * 1e-200)
+    with pytest.raises(mm.DataError, match="'tiny' in \\(0 \\+ tiny \\| Subject\\) is zero in every row"):
+        LinearMixedModel.from_formula("Reaction ~ Days + (0 + tiny | Subject)", d)
+
+
+def test_arrays_with_a_vanishing_random_effects_column_are_refused(sleep):
+    x = np.column_stack([np.ones(len(sleep)), sleep.Days.to_numpy(float)])
+    codes = sleep.Subject.astype("category").cat.codes.to_numpy()
+    term = mm.GroupTerm("Subject", codes, np.full((len(sleep), 1), 1e-300), ["(Intercept)"])
+    with pytest.raises(mm.DataError, match="zero in every row"):
+        mm.fit_arrays(sleep.Reaction.to_numpy(float), x, [term])
+
+
+def test_an_unbounded_likelihood_is_not_called_converged():
+    """y constant within groups plus a covariate: sigma heads to zero; lme4 warns, so do we, and
+    say why."""
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(100), 10)
+    d = pd.DataFrame({"y": rng.normal(size=100)[g] * 3 + 10, "x": rng.normal(size=g.size), "g": g.astype(str)})
+    with pytest.warns(mm.ConvergenceWarning, match="residual SD .* heading to zero"):
+        m = LinearMixedModel.from_formula("y ~ x + (1 | g)", d).fit()
+    assert not m.converged

@@ -1,0 +1,119 @@
+"""What reaches the optimiser is checked first, and ``converged=True`` is a verified optimum
+(issue 14, items 1 and 3)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import mixedmodels as mm
+from mixedmodels.model import LinearMixedModel
+
+SLEEP = "Reaction ~ Days + (Days | Subject)"
+OPTIMUM = 1743.6282719585  # REML, lme4 1.1-31 (and our tight refits)
+
+
+@pytest.fixture(scope="module")
+def sleep_model(fits):
+    return LinearMixedModel.from_formula(SLEEP, fits.data("sleepstudy"))
+
+
+@pytest.mark.parametrize(
+    ("start", "error", "match"),
+    [
+        ([np.nan, 0.0, 0.2], ValueError, "finite; it is not at Subject.\\(Intercept\\)"),
+        ([1.0, np.inf, 0.2], ValueError, "finite; it is not at Subject.Days.\\(Intercept\\)"),
+        ([1.0, 0.0], ValueError, "3 entries"),
+        ([[1.0, 0.0, 0.2]], ValueError, "3 entries"),
+        ([-1.0, 0.0, 0.2], ValueError, "negative at Subject.\\(Intercept\\)"),
+        ("moments", ValueError, "start must be None, 'lme4' or 3 numbers"),
+        (["a", "b", "c"], ValueError, "start must be None, 'lme4' or 3 numbers"),
+    ],
+)
+def test_a_bad_start_is_refused_before_the_optimiser_sees_it(sleep_model, start, error, match):
+    with pytest.raises(error, match=match):
+        sleep_model.fit(start=start)
+
+
+@pytest.mark.parametrize("optimizer", ["bobyqa", "cobyqa"])
+def test_a_nan_start_never_reaches_nlopt(sleep_model, optimizer):
+    """NLopt wrote out of bounds on a NaN start; the model refuses it, and so does the core."""
+    with pytest.raises(ValueError, match="finite"):
+        sleep_model.fit(start=[np.nan, np.nan, np.nan], optimizer=optimizer)
+    engine = sleep_model.new_engine()
+    import nlopt
+
+    from mixedmodels import _core
+    from mixedmodels.optimize import native_bobyqa
+
+    if not native_bobyqa():
+        pytest.skip("NLopt's C API is not available to the core here")
+    for x0 in ([np.nan, 0.0, 0.1], [np.inf, 0.0, 0.1]):
+        with pytest.raises((ValueError, _core.InvalidInputError), match="finite"):
+            _core.bobyqa(
+                engine,
+                np.array(x0),
+                sleep_model.structure.theta.lower,
+                True,
+                algorithm=nlopt.LN_BOBYQA,
+                xtol_abs=1e-9,
+                ftol_abs=1e-10,
+                maxeval=100,
+                step=None,
+            )
+
+
+def test_reml_must_be_a_bool(fits):
+    with pytest.raises(TypeError, match="reml must be True or False, got 'False'"):
+        LinearMixedModel.from_formula(SLEEP, fits.data("sleepstudy"), reml="False")  # type: ignore[arg-type]
+    assert not LinearMixedModel.from_formula(SLEEP, fits.data("sleepstudy"), reml=np.bool_(False)).reml
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"xtol": 1e-8}, ValueError, "unknown optimizer option 'xtol' for bobyqa; the options are 'xtol_abs'"),
+        ({"initial_tr_radius": 0.1}, ValueError, "unknown optimizer option 'initial_tr_radius' for bobyqa"),
+        ({"xtol_abs": "1e-8"}, TypeError, "'xtol_abs' must be a number"),
+        ({"ftol_abs": -1.0}, ValueError, "'ftol_abs' must be a finite number >= 0"),
+        ({"ftol_abs": np.nan}, ValueError, "'ftol_abs' must be a finite number >= 0"),
+        ([("xtol_abs", 1e-8)], TypeError, "optimizer_options must be a dict"),
+    ],
+)
+def test_optimizer_options_are_checked(sleep_model, options, error, match):
+    with pytest.raises(error, match=match):
+        sleep_model.fit(optimizer="bobyqa", optimizer_options=options)
+
+
+@pytest.mark.parametrize("maxeval", [0, -5, 2.5, True])
+def test_maxeval_must_be_a_positive_integer(sleep_model, maxeval):
+    with pytest.raises(ValueError, match="maxeval must be a positive integer"):
+        sleep_model.fit(maxeval=maxeval)
+
+
+def test_a_fit_stopped_early_is_verified_and_completed(sleep_model):
+    """Loose tolerances stop BOBYQA 0.06 above the optimum with a failed derivative check; the
+    restarts and the search that follows finish the job before the fit is called converged."""
+    opt = sleep_model.optimize(optimizer="bobyqa", optimizer_options={"xtol_abs": 0.5, "ftol_abs": 10.0})
+    assert opt.fun > OPTIMUM + 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.ConvergenceWarning)
+        m = sleep_model.fit(optimizer="bobyqa", optimizer_options={"xtol_abs": 0.5, "ftol_abs": 10.0})
+    assert m.converged
+    assert m.objective == pytest.approx(OPTIMUM, rel=1e-9)
+    assert "restarts" in m.optimizer_message
+    assert m.n_evals > opt.n_evals
+
+
+def test_an_evaluation_limit_is_never_called_converged(sleep_model):
+    with pytest.warns(mm.ConvergenceWarning, match="limit of"):
+        m = sleep_model.fit(maxeval=5)
+    assert not m.converged
+
+
+def test_an_interior_optimum_needs_no_restart(fits):
+    m = fits.fit(SLEEP, "sleepstudy")
+    assert m.converged
+    assert "restarts" not in m.optimizer_message
