@@ -184,11 +184,14 @@ def check_start(start: object, names: Sequence[str] | None = None) -> str | Floa
             raise ArgumentError(f"start must be None, 'lme4' or a sequence of numbers; got {_shown(start)}")
         return start
     try:
-        x = np.array(start, dtype=np.float64)
+        raw = np.asarray(start)
+        if np.iscomplexobj(raw):
+            raise ArgumentError("start must be real numbers, not complex ones")
+        x = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
+        if isinstance(exc, ArgumentError):
+            raise
         raise ArgumentError(f"start must be None, 'lme4' or a sequence of numbers; got {_shown(start)}") from exc
-    if np.iscomplexobj(np.asarray(start)):
-        raise ArgumentError("start must be real numbers, not complex ones")
     if x.ndim != 1 or (names is not None and x.shape[0] != len(names)):
         want = f"{len(names)} numbers ({', '.join(names)})" if names is not None else "a one-dimensional sequence"
         raise ArgumentError(f"start must be {want}; got shape {x.shape}")
