@@ -285,3 +285,42 @@ def test_summary_ddf_is_checked(m):
     with pytest.raises(mm.ArgumentError, match="ddf must be 'satterthwaite', 'kenward-roger' or None"):
         m.summary("x")
     assert "Kenward-Roger" in str(m.summary("kenward_roger"))
+
+
+# ------------------------------------------------------------------ other public functions
+
+
+def test_ddf_is_checked_everywhere(m):
+    for call in (m.coef_table, m.summary, lambda ddf: m.tidy("fixed", ddf=ddf)):
+        with pytest.raises(mm.ArgumentError, match="ddf must be 'satterthwaite', 'kenward-roger' or None"):
+            call(3)
+    with pytest.raises(mm.ArgumentError, match="ddf must be 'satterthwaite', 'kenward-roger', not None"):
+        m.anova(None)
+    assert list(m.coef_table(None).columns) == ["Estimate", "Std. Error", "t value"]
+
+
+def test_complex_newdata_is_refused(sleep, m):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(mm.DataError, match="newdata's column 'Days' has complex values"):
+            m.predict(sleep.assign(Days=sleep["Days"] + 1j).head(3))
+
+
+def test_anova_and_lmlist_check_their_arguments(sleep, m):
+    with pytest.raises(mm.ArgumentError, match="anova compares fitted models \\(LmerResult\\), got int"):
+        mm.anova(m, 3)
+    with pytest.raises(mm.ArgumentError, match="refit must be True or False"):
+        mm.anova(m, m, refit="no")
+    with pytest.raises(mm.FormulaError, match="the formula must be a string"):
+        mm.lmlist(3, sleep)
+    with pytest.raises(mm.DataError, match="data must be a pandas DataFrame, got ndarray"):
+        mm.lmlist("Reaction ~ Days | Subject", sleep.to_numpy())
+
+
+def test_plot_arguments_are_checked_before_drawing(m):
+    with pytest.raises(mm.ArgumentError, match="seed must be"):
+        m.plot_group_lines(n=2, seed="a")
+    with pytest.raises(mm.ArgumentError, match="n must be an integer of at least 1"):
+        m.plot_pooling(n=2.5)
+    with pytest.raises(mm.ArgumentError, match="level must be a number between 0 and 1"):
+        m.plot_ranef(level=95)

@@ -176,3 +176,11 @@ def test_optimizer_and_options_reach_the_fit(sleep_arrays, reference):
     assert m.optimizer_message.startswith("COBYQA")
     with pytest.raises(mm.ArgumentError, match="it takes 'initial_tr_radius', 'final_tr_radius'"):
         mm.fit_arrays(y, x, [term], optimizer="cobyqa", optimizer_options={"xtol_abs": 1e-9})
+
+
+def test_terms_may_be_a_generator_and_names_must_be_distinct(sleep_arrays, reference):
+    y, x, codes = sleep_arrays
+    terms = (mm.GroupTerm("Subject", codes, x, ("(Intercept)", "Days")) for _ in range(1))
+    assert mm.fit_arrays(y, x, terms).objective == pytest.approx(reference.objective, rel=1e-12)
+    with pytest.raises(mm.DataError, match="the fixed-effect names repeat 'a'"):
+        mm.fit_arrays(y, x, [mm.GroupTerm("Subject", codes, x, ("a", "b"))], fixed_names=["a", "a"])

@@ -552,8 +552,7 @@ def from_arrays(
         x = x.reshape(-1, 1)
     if x.ndim != 2:
         raise DataError(f"X must be two-dimensional (n, p), got shape {x.shape}")
-    if isinstance(terms, GroupTerm):
-        terms = [terms]
+    terms = [terms] if isinstance(terms, GroupTerm) else list(terms)  # a generator is read once
     if not terms:
         raise DataError("at least one random-effects term is needed")
     for t in terms:
@@ -583,6 +582,9 @@ def from_arrays(
     names = _names(fixed_names, "fixed_names") if fixed_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
     if len(names) != x.shape[1]:
         raise DataError(f"{len(names)} fixed-effect names for {x.shape[1]} columns of X")
+    if len(set(names)) < len(names):
+        twice = sorted({nm for nm in names if names.count(nm) > 1})
+        raise DataError(f"the fixed-effect names repeat {', '.join(map(repr, twice))}")
     _check_finite(y, "y")
     _check_finite_columns(x, names)
     raw = []

@@ -336,6 +336,12 @@ def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -
     if missing:
         listed = "; ".join(f"{v!r} (used by {', '.join(dict.fromkeys(needs[v]))})" for v in missing)
         raise DataError(f"newdata lacks the column{'s' if len(missing) > 1 else ''} {listed}")
+    complex_cols = [v for v in needs if pd.api.types.is_complex_dtype(newdata[v].dtype)]
+    if complex_cols:
+        raise DataError(
+            f"newdata's column{'s' if len(complex_cols) > 1 else ''} {', '.join(map(repr, complex_cols))} "
+            f"{'have' if len(complex_cols) > 1 else 'has'} complex values; the model was fitted to real numbers"
+        )
 
 
 def _new_codes(newdata: pd.DataFrame, f: Factor) -> NDArray[np.int64]:

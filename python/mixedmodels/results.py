@@ -47,6 +47,7 @@ class LmerResult(LmerFit):
         >>> round(float(m.coef_table()["df"]["Days"]), 3)
         17.0
         """
+        _check_ddf(ddf)
         return inference.coef_table(self, ddf)
 
     def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
@@ -63,6 +64,7 @@ class LmerResult(LmerFit):
         >>> list(m.anova().index)
         ['ses', 'sector', 'ses:sector']
         """
+        _check_ddf(ddf, none=False)
         return inference.anova_type3(self, ddf)
 
     def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
@@ -173,6 +175,7 @@ class LmerResult(LmerFit):
         >>> m.tidy("ran_pars")["term"].tolist()
         ['sd__(Intercept)', 'sd__Days', 'cor__(Intercept).Days', 'sd__Observation']
         """
+        _check_ddf(ddf)
         return tidy.tidy(self, effects=effects, ddf=ddf)
 
     # ------------------------------------------------------------------ pictures (matplotlib, optional)
@@ -196,6 +199,9 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_group_lines(n=3, seed=1)  # doctest: +SKIP
         """
+        check_seed(seed)
+        if n is not None:
+            n = check_count(n, "n")
         return plots.plot_group_lines(
             self, groups=groups, n=n, seed=seed, kind=kind, group=group, covariate=covariate, ax=ax
         )
@@ -216,6 +222,9 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_pooling(groups=["1224", "1288", "1296"])  # doctest: +SKIP
         """
+        check_seed(seed)
+        if n is not None:
+            n = check_count(n, "n")
         return plots.plot_pooling(self, groups=groups, n=n, seed=seed, group=group, covariate=covariate)
 
     def plot_ranef(self, group: str | None = None, level: float = 0.95) -> plots.Figure:
@@ -266,11 +275,7 @@ class LmerResult(LmerFit):
         Formula: Reaction ~ Days + (Days | Subject)
         ...
         """
-        if ddf is not None and (
-            not isinstance(ddf, str)
-            or ddf.lower().replace("_", "-") not in ("satterthwaite", "kenward-roger", "kr", "none")
-        ):
-            raise ArgumentError(f"ddf must be 'satterthwaite', 'kenward-roger' or None, not {ddf!r}")
+        _check_ddf(ddf)
         return printing.Summary(self, ddf)
 
     def display(self, digits: int = 2) -> str:
@@ -312,6 +317,16 @@ class LmerResult(LmerFit):
 
 
 _BOOT_KEYWORDS = ("nsim", "seed", "n_jobs", "progress")
+_DDF = ("satterthwaite", "kenward-roger", "kr")
+
+
+def _check_ddf(ddf: object, none: bool = True) -> None:
+    """ddf names Satterthwaite's or Kenward-Roger's method (or is None, where estimates alone will do)."""
+    if ddf is None and none:
+        return
+    if not isinstance(ddf, str) or ddf.lower().replace("_", "-") not in (*_DDF, *(("none",) if none else ())):
+        allowed = "'satterthwaite', 'kenward-roger'" + (" or None" if none else "")
+        raise ArgumentError(f"ddf must be {allowed}, not {ddf!r}")
 
 
 def _check_boot_arguments(nsim: object = 500, seed: object = None, n_jobs: object = 1, progress: object = None) -> None:
