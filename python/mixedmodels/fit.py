@@ -12,7 +12,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .arguments import check_bool, check_count, check_optimizer, check_start
-from .design import GroupTerm, from_arrays, materialise, used_columns
+from .design import GroupTerm, from_arrays, used_columns
 from .exceptions import ArgumentError, DataError
 from .formula import parse_formula
 from .model import LinearMixedModel
@@ -118,16 +118,14 @@ def lmer(
         )
     if isinstance(data, pd.DataFrame):
         _refuse_complex(formula, data)
-        structure, held = materialise(formula, data)
-        theta0 = check_start(start, structure.theta.names)  # before the cross-products are formed
-        model = LinearMixedModel.from_data(structure, held, reml=reml)
+        model = LinearMixedModel.from_formula(formula, data, reml=reml)
         optimiser_progress = progress
     else:  # files, chunks, Dask: formed chunk by chunk
         check_start(start)  # what can be checked before the data is read
         model = model_from_source(formula, data, reml=reml, batch_size=batch_size, progress=progress)
         # a callable reports rows read; the optimiser's line follows the same on/off choice
         optimiser_progress = None if callable(progress) else (sys.stderr.isatty() if progress is None else progress)
-        theta0 = check_start(start, model.structure.theta.names)
+    theta0 = check_start(start, model.structure.theta.names)  # named by theta, before the optimiser
     fit = model.fit(
         start=theta0,
         maxeval=maxeval,
