@@ -118,6 +118,18 @@ def test_plot_into_a_missing_directory_is_refused_before_the_fit(tmp_path, capsy
     code, out, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--plot", str(tmp_path))
     assert code == 2
     assert "is a directory" in _one_error_line(err)
+    code, out, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--plot", str(tmp_path / "figure.xyz"))
+    assert code == 2
+    assert "matplotlib cannot write .xyz files; use one of" in _one_error_line(err)
+
+
+def test_plot_is_written(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "figure.png"
+    code, out, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--plot", str(target), "--plot-kind", "ranef")
+    assert code == 0
+    assert target.stat().st_size > 0
+    assert f"wrote ranef figure to {target}" in out
 
 
 def test_a_failed_fit_is_status_1(capsys, monkeypatch):

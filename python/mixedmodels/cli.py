@@ -150,6 +150,12 @@ def _plot_target_problem(target: str) -> str | None:
         return f"--plot {target}: the directory {parent} does not exist"
     if not os.access(parent, os.W_OK):
         return f"--plot {target}: the directory {parent} is not writable"
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix and suffix not in kinds:
+        return f"--plot {target}: matplotlib cannot write .{suffix} files; use one of {', '.join(sorted(kinds))}"
     return None
 
 
