@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 from typing import TextIO
@@ -92,7 +93,10 @@ def read_data(source: str) -> tuple[pd.DataFrame, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    status = "\n".join(f"  {code:<4} {text}" for code, text in EXIT_STATUS.items())
+    status = "\n".join(
+        textwrap.fill(text, width=88, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+        for code, text in EXIT_STATUS.items()
+    )
     p = argparse.ArgumentParser(
         prog="mixedmodels",
         description="Fit linear mixed-effects models (lme4 formulas).",
