@@ -68,6 +68,11 @@ def test_maxeval_must_be_a_positive_integer(sleep, arrays, maxeval):
         mm.fit_arrays(*arrays, maxeval=maxeval)
 
 
+def test_maxeval_fits_a_c_int(sleep):
+    with pytest.raises(mm.ArgumentError, match="maxeval must be an integer from 1 to 2147483647, got 1000000000000"):
+        mm.lmer(SLEEP, sleep, maxeval=10**12)
+
+
 def test_maxeval_may_be_a_whole_float(sleep, m):
     assert mm.lmer(SLEEP, sleep, maxeval=1e5).objective == pytest.approx(m.objective, rel=1e-12)
     assert mm.lmer(SLEEP, sleep, maxeval=np.int64(100_000)).converged

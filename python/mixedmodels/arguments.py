@@ -18,6 +18,7 @@ from .exceptions import ArgumentError, DataError
 from .optimize import METHODS
 
 __all__ = [
+    "MAX_EVALUATIONS",
     "OPTIMIZER_OPTIONS",
     "check_bool",
     "check_count",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+MAX_EVALUATIONS = 2**31 - 1  # the optimisers count evaluations in a C int
 
 # The stopping rules each optimiser takes (keywords of `optimize.minimize_theta`).
 OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -61,9 +63,9 @@ def check_bool(value: object, name: str) -> bool:
     raise ArgumentError(f"{name} must be True or False, got {_shown(value)} ({type(value).__name__})")
 
 
-def check_count(value: object, name: str, minimum: int = 1) -> int:
-    """``value`` as an int of at least ``minimum``: an integer, or a float with an integral value
-    (``maxeval=1e5``); not a bool.
+def check_count(value: object, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int of at least ``minimum`` (and at most ``maximum``, if given): an integer,
+    or a float with an integral value (``maxeval=1e5``); not a bool.
 
     Examples
     --------
@@ -83,6 +85,8 @@ def check_count(value: object, name: str, minimum: int = 1) -> int:
         count = int(float(value))
     if count is None or count < minimum:
         raise ArgumentError(f"{name} must be an integer of at least {minimum}, got {_shown(value)}")
+    if maximum is not None and count > maximum:
+        raise ArgumentError(f"{name} must be an integer from {minimum} to {maximum}, got {_shown(value)}")
     return count
 
 

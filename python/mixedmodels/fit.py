@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .arguments import check_bool, check_count, check_optimizer, check_start
+from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_optimizer, check_start
 from .design import GroupTerm, from_arrays, used_columns
 from .exceptions import ArgumentError, DataError
 from .formula import parse_formula
@@ -99,7 +99,7 @@ def lmer(
     6.07
     """
     reml = check_bool(reml, "reml")
-    maxeval = check_count(maxeval, "maxeval")
+    maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
     batch_size = check_count(batch_size, "batch_size")
     if data_name is not None and not isinstance(data_name, str):
@@ -196,7 +196,7 @@ def fit_arrays(
     1743.6283
     """
     reml = check_bool(reml, "reml")
-    maxeval = check_count(maxeval, "maxeval")
+    maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
     structure, held = from_arrays(y, x, terms, fixed_names=fixed_names)
     theta0 = check_start(start, structure.theta.names)  # before the cross-products are formed
