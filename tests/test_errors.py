@@ -191,6 +191,8 @@ def test_include_re_takes_one_name(sleep, m):
 def test_allow_new_levels_must_be_a_bool(sleep, m):
     with pytest.raises(mm.ArgumentError, match="allow_new_levels must be True or False"):
         m.predict(sleep, allow_new_levels="no")
+    with pytest.raises(mm.ArgumentError, match="scaled must be True or False"):
+        m.residuals(scaled="no")
 
 
 def test_newdata_must_be_a_frame(m):

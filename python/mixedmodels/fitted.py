@@ -245,6 +245,7 @@ class LmerFit(Fit):
         >>> round(float(m.residuals().iloc[0]), 3)
         -4.104
         """
+        scaled = check_bool(scaled, "scaled")
         rows = self.model.data.rows("fitted values and residuals")
         r = rows.y - self._fitted
         if scaled:
