@@ -458,13 +458,9 @@ def _real_array(a: ArrayLike, what: str) -> NDArray[np.float64]:
         raise DataError(f"{what} must be numeric (dtype {arr.dtype}): {exc}") from exc
 
 
-def _names(names: Sequence[str] | str, what: str) -> tuple[str, ...]:
-    if isinstance(names, str):
-        return (names,)
-    out = tuple(names)
-    if not all(isinstance(nm, str) for nm in out):
-        raise DataError(f"{what} must be strings, got {list(out)}")
-    return out
+def _names(names: Sequence[str] | str) -> tuple[str, ...]:
+    """Column names: one name given as a string is one name, not its characters."""
+    return (names,) if isinstance(names, str) else tuple(str(nm) for nm in names)
 
 
 def _dense_codes(codes: NDArray[Any], group: str) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
@@ -579,7 +575,7 @@ def from_arrays(
         raise DataError(f"the arrays must have one row per observation, but their lengths differ ({listed})")
     if n == 0:
         raise DataError("y has no observations")
-    names = _names(fixed_names, "fixed_names") if fixed_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
+    names = _names(fixed_names) if fixed_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
     if len(names) != x.shape[1]:
         raise DataError(f"{len(names)} fixed-effect names for {x.shape[1]} columns of X")
     if len(set(names)) < len(names):
@@ -590,7 +586,7 @@ def from_arrays(
     raw = []
     seen: dict[str, tuple[NDArray[np.int32], ObjectArray]] = {}
     for t, c, z in zip(terms, codes_in, zs, strict=True):
-        columns = _names(t.columns, f"column names of {t.group!r}")
+        columns = _names(t.columns)
         if len(columns) != z.shape[1]:
             raise DataError(f"{len(columns)} column names for {z.shape[1]} columns of z in {t.group!r}")
         _check_finite_columns(z, [f"{nm} of {t.group}" for nm in columns])
