@@ -105,7 +105,7 @@ LAYERS = [
     {"exceptions", "names", "numderiv", "datasets"},
     {"formula", "layout"},
     {"structure", "data"},
-    {"design", "checks", "optimize"},
+    {"design", "checks", "optimize", "arguments"},
     {"model"},
     {"stream"},
     {"fitted"},

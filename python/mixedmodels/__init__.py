@@ -10,6 +10,7 @@ from . import exceptions  # noqa: I001, F401  (first: the core registers its exc
 from . import _core, datasets  # noqa: F401
 from .design import GroupTerm
 from .exceptions import (
+    ArgumentError,
     ConvergenceWarning,
     CoreError,
     DataError,
@@ -27,6 +28,7 @@ from .results import LmerResult
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "ConvergenceWarning",
     "CoreError",
     "DataError",

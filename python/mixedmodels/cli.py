@@ -1,34 +1,89 @@
-"""Command line: ``mixedmodels fit FORMULA --data NAME_OR_PATH [--ml]`` prints the summary."""
+"""Command line: ``mixedmodels fit FORMULA --data NAME_OR_PATH [--ml]`` prints the summary.
+
+Errors are one line on stderr, ``mixedmodels: error: ...``, and warnings ``mixedmodels: warning:
+...``; the exit status says what happened (`EXIT_STATUS`, also in ``mixedmodels --help``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
+import textwrap
+import warnings
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
 from . import datasets
-from .exceptions import MixedModelsError
+from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
 from .fit import lmer
 
-__all__ = ["main", "read_data"]
+__all__ = ["EXIT_STATUS", "main", "read_data"]
+
+OK, FIT_FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+EXIT_STATUS = {
+    OK: "the model was fitted and its summary printed (warnings, such as a singular fit or a failed "
+    "convergence check, go to stderr and do not change the status)",
+    FIT_FAILED: "the data and formula were accepted but the fit failed (a numerical failure, an unexpected "
+    "error), or the figure could not be written",
+    USAGE: "usage error: bad arguments, data that cannot be read (missing file, directory, empty or corrupt "
+    "file, unknown dataset name), --plot into a missing directory, a formula error or a data error",
+    INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+_FILE_SUFFIXES = {".csv", ".gz", ".parquet", ".pq", ".tsv", ".txt"}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def read_data(source: str) -> tuple[pd.DataFrame, str]:
-    """A bundled dataset by name, or a CSV / Parquet file by path; returns (frame, display name)."""
+    """A bundled dataset by name, or a CSV / Parquet file by path; returns (frame, display name).
+
+    Raises `FileNotFoundError` for a missing file and `DataError` for a file that cannot be read
+    (a directory, an empty, binary or corrupt file), naming the file and why.
+
+    Examples
+    --------
+    >>> frame, name = read_data("sleepstudy")
+    >>> frame.shape, name
+    ((180, 3), 'sleepstudy')
+    >>> read_data("/nonexistent/data.csv")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no such file: /nonexistent/data.csv
+    """
     path = Path(source)
-    if path.suffix.lower() in {".csv", ".gz", ".parquet", ".pq", ".tsv"} or path.exists():
+    suffixes = "".join(path.suffixes).lower()
+    if path.suffix.lower() in _FILE_SUFFIXES or path.exists() or os.sep in source:
         if not path.exists():
             raise FileNotFoundError(f"no such file: {source}")
-        suffixes = "".join(path.suffixes).lower()
-        if ".parquet" in suffixes or path.suffix.lower() == ".pq":
-            try:
-                return pd.read_parquet(path), path.name
-            except ImportError as exc:
-                raise MixedModelsError("reading Parquet needs pyarrow: pip install 'mixedmodels[parquet]'") from exc
-        sep = "\t" if ".tsv" in suffixes else ","
-        return pd.read_csv(path, sep=sep), path.name
+        if path.is_dir():
+            raise DataError(f"{source} is a directory, not a data file (give a CSV or Parquet file)")
+        parquet = ".parquet" in suffixes or path.suffix.lower() == ".pq"
+        kind = "Parquet" if parquet else ("TSV" if ".tsv" in suffixes else "CSV")
+        try:
+            if parquet:
+                frame = pd.read_parquet(path)
+            else:
+                frame = pd.read_csv(path, sep="\t" if ".tsv" in suffixes else ",")
+        except ImportError as exc:
+            raise MixedModelsError("reading Parquet needs pyarrow: pip install 'mixedmodels[parquet]'") from exc
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"cannot read {source} as {kind}: it is not text ({exc.reason} at byte {exc.start})"
+            ) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise DataError(f"cannot read {source} as {kind}: the file is empty") from exc
+        except Exception as exc:  # pandas and pyarrow raise many types for a file they cannot parse
+            raise DataError(f"cannot read {source} as {kind}: {_first_line(exc)}") from exc
+        return frame, path.name
     try:
         return datasets.load(source), source
     except KeyError as exc:
@@ -38,9 +93,23 @@ def read_data(source: str) -> tuple[pd.DataFrame, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mixedmodels", description="Fit linear mixed-effects models (lme4 formulas).")
+    status = "\n".join(
+        textwrap.fill(text, width=88, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+        for code, text in EXIT_STATUS.items()
+    )
+    p = argparse.ArgumentParser(
+        prog="mixedmodels",
+        description="Fit linear mixed-effects models (lme4 formulas).",
+        epilog=f"exit status:\n{status}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("fit", help="fit a model and print its summary")
+    f = sub.add_parser(
+        "fit",
+        help="fit a model and print its summary",
+        epilog=f"exit status:\n{status}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     f.add_argument("formula", help='e.g. "mAch ~ ses + (1 + ses | school)"')
     f.add_argument("--data", required=True, help="bundled dataset name (see `datasets`) or a CSV/Parquet path")
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
@@ -52,32 +121,74 @@ def _parser() -> argparse.ArgumentParser:
         default="pooling",
         help="which figure --plot writes",
     )
+    f.add_argument("--traceback", action="store_true", help="show the full traceback of an unexpected error")
     sub.add_parser("datasets", help="list the bundled datasets")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``mixedmodels`` command.
+def _error(message: str) -> None:
+    print(f"mixedmodels: error: {' '.join(message.split())}", file=sys.stderr)
 
-    Examples
-    --------
-    >>> main(["fit", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy"])  # doctest: +ELLIPSIS
-    Linear mixed model fit by REML. t-tests use Satterthwaite's method
-    ...
-    0
-    """
-    args = _parser().parse_args(argv)
-    if args.command == "datasets":
-        for name in datasets.names():
-            print(datasets.describe(name).splitlines()[0])
-        return 0
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line each, without the source line Python shows under them."""
+    print(f"mixedmodels: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
+def _plot_target_problem(target: str) -> str | None:
+    """Why a figure cannot be written to ``target`` (checked before the fit), or None."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return "--plot needs matplotlib: pip install 'mixedmodels[plot]'"
+    path = Path(target)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return f"--plot {target}: is a directory; give a file name such as {path / 'figure.png'}"
+    if not parent.is_dir():
+        return f"--plot {target}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK):
+        return f"--plot {target}: the directory {parent} is not writable"
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix and suffix not in kinds:
+        return f"--plot {target}: matplotlib cannot write .{suffix} files; use one of {', '.join(sorted(kinds))}"
+    return None
+
+
+def _fit(args: argparse.Namespace) -> int:
+    if args.plot:
+        problem = _plot_target_problem(args.plot)
+        if problem:
+            _error(problem)
+            return USAGE
     try:
         data, name = read_data(args.data)
+    except (MixedModelsError, OSError) as exc:
+        _error(str(exc))
+        return USAGE
+    try:
         m = lmer(args.formula, data, reml=not args.ml, data_name=name)
-    except (MixedModelsError, FileNotFoundError) as exc:
-        print(f"mixedmodels: error: {exc}", file=sys.stderr)
-        return 2
-    print(m.display() if args.display else m.summary())
+        text = str(m.display() if args.display else m.summary())
+    except (FormulaError, DataError, ArgumentError) as exc:
+        _error(str(exc))
+        return USAGE
+    except MemoryError:
+        _error("out of memory while fitting the model")
+        return FIT_FAILED
+    except Exception as exc:
+        if args.traceback:
+            raise
+        _error(f"the fit failed: {type(exc).__name__}: {_first_line(exc)} (--traceback shows where)")
+        return FIT_FAILED
+    print(text)
     if args.plot:
         try:
             import matplotlib
@@ -85,8 +196,42 @@ def main(argv: list[str] | None = None) -> int:
             matplotlib.use("Agg")
             fig = getattr(m, f"plot_{args.plot_kind}")()
             fig.savefig(args.plot, dpi=110)
-        except (MixedModelsError, ImportError) as exc:
-            print(f"mixedmodels: error: {exc}", file=sys.stderr)
-            return 2
+        except Exception as exc:
+            if args.traceback:
+                raise
+            _error(f"cannot write the {args.plot_kind} figure to {args.plot}: {_first_line(exc)}")
+            return FIT_FAILED
         print(f"wrote {args.plot_kind} figure to {args.plot}")
-    return 0
+    return OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mixedmodels`` command; returns the exit status (`EXIT_STATUS`).
+
+    Examples
+    --------
+    >>> main(["fit", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy"])  # doctest: +ELLIPSIS
+    Linear mixed model fit by REML. t-tests use Satterthwaite's method
+    ...
+    0
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     main(["fit", "Reaction ~ Days + (Days | Subjct)", "--data", "sleepstudy"])
+    2
+    >>> print(err.getvalue().strip())
+    mixedmodels: error: the data has no column 'Subjct' (did you mean 'Subject'?)
+    """
+    args = _parser().parse_args(argv)
+    if args.command == "datasets":
+        for name in datasets.names():
+            print(datasets.describe(name).splitlines()[0])
+        return OK
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.filterwarnings("default", category=MixedModelsWarning)  # the package's are shown, not raised
+        try:
+            return _fit(args)
+        except KeyboardInterrupt:
+            _error("interrupted")
+            return INTERRUPTED

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .exceptions import DataError, MixedModelsWarning, warn
+from .arguments import check_bool
+from .exceptions import ArgumentError, DataError, MixedModelsWarning, warn
 from .results import LmerResult
 
 __all__ = ["RefitWarning", "anova"]
@@ -53,6 +54,10 @@ def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = Tru
     >>> round(float(mm.anova(m0, m1)["Chisq"].iloc[1]), 2)
     42.14
     """
+    bad = [type(m).__name__ for m in models if not isinstance(m, LmerResult)]
+    if bad:
+        raise ArgumentError(f"anova compares fitted models (LmerResult), got {', '.join(bad)}")
+    refit = check_bool(refit, "refit")
     if len(models) == 1:
         return models[0].anova()
     if not models:

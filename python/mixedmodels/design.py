@@ -415,15 +415,24 @@ class GroupTerm:
     Parameters
     ----------
     group : str
-        Name of the grouping factor. Terms with the same name share the factor (and its codes).
+        Name of the grouping factor. Terms with the same name share the factor, so they must have
+        the same codes (and level labels).
     codes : array of int
-        Level of each observation, 0 .. nlevels-1.
-    z : array (n, k)
+        Level of each observation: integers from 0 to 2**31 - 1 (floats with whole values are
+        taken too). They need not be consecutive: only the codes that occur become levels, in
+        increasing order.
+    z : array (n, k) or (n,)
         The term's model columns (a column of ones for a random intercept).
     columns : sequence of str
-        Names of the k columns.
+        Names of the k columns (one name may be given as a string).
     levels : sequence of str, optional
-        Level labels (default ``"0" .. str(nlevels-1)``).
+        Level labels, indexed by code (default: each code as a string).
+
+    Examples
+    --------
+    >>> t = GroupTerm("g", np.array([0, 0, 5, 5]), np.ones(4), ("(Intercept)",))
+    >>> t.group, t.columns
+    ('g', ('(Intercept)',))
     """
 
     group: str
@@ -431,6 +440,81 @@ class GroupTerm:
     z: np.ndarray
     columns: tuple[str, ...]
     levels: tuple[str, ...] | None = None
+
+
+MAX_CODE = 2**31 - 1  # codes are int32 in the core
+_COMPLEX_HINT = "a linear mixed model needs real numbers (take .real, .imag or abs() explicitly)"
+
+
+def _real_array(a: ArrayLike, what: str) -> NDArray[np.float64]:
+    """``a`` as float64 (C order): numbers only, complex ones refused (numpy would drop their
+    imaginary part with no more than a warning)."""
+    arr = np.asarray(a)
+    if np.iscomplexobj(arr):
+        raise DataError(f"{what} has complex values; {_COMPLEX_HINT}")
+    try:
+        return np.ascontiguousarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numeric (dtype {arr.dtype}): {exc}") from exc
+
+
+def _names(names: Sequence[str] | str) -> tuple[str, ...]:
+    """Column names: one name given as a string is one name, not its characters."""
+    return (names,) if isinstance(names, str) else tuple(str(nm) for nm in names)
+
+
+def _dense_codes(codes: NDArray[Any], group: str) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """The codes of a term recoded to 0 .. nlevels-1 (the codes that occur, in increasing order) and
+    those codes; codes that are missing, negative, not whole numbers or 2**31 or more are refused."""
+    kind = codes.dtype.kind
+    if kind == "f":
+        bad = np.flatnonzero(~np.isfinite(codes))
+        if bad.size:
+            raise DataError(
+                f"codes of {group!r} have {bad.size} missing or non-finite values "
+                f"(first at row position {bad[0]}: {codes[bad[0]]}); drop those rows first"
+            )
+        frac = np.flatnonzero(codes != np.floor(codes))
+        if frac.size:
+            raise DataError(
+                f"codes of {group!r} must be whole numbers; {frac.size} are not "
+                f"(first at row position {frac[0]}: {codes[frac[0]]})"
+            )
+    elif kind not in "iu":
+        raise DataError(
+            f"codes of {group!r} must be integers, got dtype {codes.dtype} (labels can be coded with pandas.factorize)"
+        )
+    lo, hi = codes.min(), codes.max()
+    if lo < 0:
+        i = int(np.argmax(codes < 0))
+        raise DataError(f"codes of {group!r} must be non-negative (first negative at row position {i}: {codes[i]})")
+    if hi > MAX_CODE:
+        i = int(np.argmax(codes > MAX_CODE))
+        raise DataError(f"codes of {group!r} must be below 2**31 (first too large at row position {i}: {codes[i]})")
+    ints = codes.astype(np.int64, copy=False)
+    n = ints.shape[0]
+    if hi < 4 * n + 1024:  # a count per possible code is cheap: no sort
+        used = np.flatnonzero(np.bincount(ints, minlength=int(hi) + 1))
+        if used.shape[0] == int(hi) + 1:
+            return ints.astype(np.int32), used
+        remap = np.full(int(hi) + 1, -1, dtype=np.int32)
+        remap[used] = np.arange(used.shape[0], dtype=np.int32)
+        return remap[ints], used
+    used, inverse = np.unique(ints, return_inverse=True)  # few codes spread wide: no array per code
+    return inverse.reshape(-1).astype(np.int32), used
+
+
+def _term_levels(t: GroupTerm, used: NDArray[np.int64]) -> ObjectArray:
+    """The labels of the codes that occur: the term's own (indexed by code) or the codes as strings."""
+    if t.levels is None:
+        return np.array([str(c) for c in used.tolist()], dtype=object)
+    labels = list(t.levels)
+    if len(labels) <= int(used[-1]):
+        raise DataError(f"{len(labels)} level labels for codes up to {int(used[-1])} in {t.group!r}")
+    out = np.array([labels[c] for c in used.tolist()], dtype=object)
+    if len(set(out.tolist())) < len(out):
+        raise DataError(f"the level labels of {t.group!r} repeat a label among the codes that occur")
+    return out
 
 
 def from_arrays(
@@ -442,6 +526,10 @@ def from_arrays(
 ) -> tuple[ModelStructure, ArrayData]:
     """A model's structure and rows from arrays (the embedding API; no formula, no missing values).
 
+    ``x`` may be one-dimensional (one column) or a data frame (its column names are the default
+    ``fixed_names``). Every array must have the same number of rows (the error lists each one's),
+    and values must be real and finite; see `GroupTerm` for the codes.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -450,49 +538,73 @@ def from_arrays(
     >>> s.theta.names, [f.nlev for f in s.factors]
     (('g.(Intercept)',), [5])
     """
-    y = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
+    if fixed_names is None and isinstance(x, pd.DataFrame):
+        fixed_names = [str(c) for c in x.columns]
+    y = _real_array(y, "y")
     if y.ndim != 1:
         raise DataError(f"y must be one-dimensional, got shape {y.shape}")
-    n = y.shape[0]
-    if n == 0:
-        raise DataError("y has no observations")
-    x = np.ascontiguousarray(np.asarray(x, dtype=np.float64))
-    if x.ndim != 2 or x.shape[0] != n:
-        raise DataError(f"X must have shape ({n}, p), got {x.shape}")
-    names = tuple(fixed_names) if fixed_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
-    if len(names) != x.shape[1]:
-        raise DataError(f"{len(names)} fixed-effect names for {x.shape[1]} columns of X")
-    _check_finite(y, "y")
-    _check_finite_columns(x, names)
+    x = _real_array(x, "X")
+    if x.ndim == 1:  # one column, as statsmodels takes a one-dimensional exog
+        x = x.reshape(-1, 1)
+    if x.ndim != 2:
+        raise DataError(f"X must be two-dimensional (n, p), got shape {x.shape}")
+    terms = [terms] if isinstance(terms, GroupTerm) else list(terms)  # a generator is read once
     if not terms:
         raise DataError("at least one random-effects term is needed")
-    raw = []
     for t in terms:
-        codes = np.asarray(t.codes)
-        if codes.shape != (n,) or not np.issubdtype(codes.dtype, np.integer):
-            raise DataError(f"codes of {t.group!r} must be integers of shape ({n},)")
-        z = np.asarray(t.z, dtype=np.float64)
-        if z.ndim == 1:
-            z = z[:, None]
-        if z.shape[0] != n:
-            raise DataError(f"z of {t.group!r} must have {n} rows, got {z.shape[0]}")
-        if len(t.columns) != z.shape[1]:
-            raise DataError(f"{len(t.columns)} column names for {z.shape[1]} columns of z in {t.group!r}")
-        if codes.min() < 0:
-            raise DataError(f"codes of {t.group!r} must be non-negative")
-        nlev = int(codes.max()) + 1
-        levels = np.array(list(t.levels) if t.levels is not None else [str(i) for i in range(nlev)], dtype=object)
-        if len(levels) < nlev:
-            raise DataError(f"{len(levels)} level labels for codes up to {nlev - 1} in {t.group!r}")
-        used = np.unique(codes)
-        if len(used) < len(levels):
-            remap = np.full(len(levels), -1)
-            remap[used] = np.arange(len(used))
-            codes = remap[codes]
-            levels = levels[used]
-        _check_finite_columns(z, [f"{nm} of {t.group}" for nm in t.columns])
-        src = f"({' + '.join(t.columns)} | {t.group})"
-        term = Term(t.group, (t.group,), tuple(t.columns), src)
-        raw.append(_TermRows(term, levels, codes.astype(np.int32), z, None))
+        if not isinstance(t, GroupTerm):
+            raise DataError(f"terms must be GroupTerm objects, got {type(t).__name__}")
+        if not isinstance(t.group, str):
+            raise DataError(f"the group of a GroupTerm must be a name (str), got {t.group!r}")
+    codes_in = [np.asarray(t.codes) for t in terms]
+    zs = []
+    for t in terms:
+        z = _real_array(t.z, f"z of {t.group!r}")
+        zs.append(z.reshape(-1, 1) if z.ndim == 1 else z)
+    for t, c, z in zip(terms, codes_in, zs, strict=True):
+        if c.ndim != 1:
+            raise DataError(f"codes of {t.group!r} must be one-dimensional, got shape {c.shape}")
+        if z.ndim != 2:
+            raise DataError(f"z of {t.group!r} must be one- or two-dimensional, got shape {z.shape}")
+    lengths = [("y", "values", y.shape[0]), ("X", "rows", x.shape[0])]
+    for t, c, z in zip(terms, codes_in, zs, strict=True):
+        lengths += [(f"codes of {t.group!r}", "values", c.shape[0]), (f"z of {t.group!r}", "rows", z.shape[0])]
+    n = y.shape[0]
+    if any(length != n for _, _, length in lengths):
+        listed = "; ".join(f"{what}: {length} {unit}" for what, unit, length in lengths)
+        raise DataError(f"the arrays must have one row per observation, but their lengths differ ({listed})")
+    if n == 0:
+        raise DataError("y has no observations")
+    names = _names(fixed_names) if fixed_names is not None else tuple(f"x{j}" for j in range(x.shape[1]))
+    if len(names) != x.shape[1]:
+        raise DataError(f"{len(names)} fixed-effect names for {x.shape[1]} columns of X")
+    if len(set(names)) < len(names):
+        twice = sorted({nm for nm in names if names.count(nm) > 1})
+        raise DataError(f"the fixed-effect names repeat {', '.join(map(repr, twice))}")
+    _check_finite(y, "y")
+    _check_finite_columns(x, names)
+    raw = []
+    seen: dict[str, tuple[NDArray[np.int32], ObjectArray]] = {}
+    for t, c, z in zip(terms, codes_in, zs, strict=True):
+        columns = _names(t.columns)
+        if len(columns) != z.shape[1]:
+            raise DataError(f"{len(columns)} column names for {z.shape[1]} columns of z in {t.group!r}")
+        _check_finite_columns(z, [f"{nm} of {t.group}" for nm in columns])
+        codes, used = _dense_codes(c, t.group)
+        levels = _term_levels(t, used)
+        if t.group in seen:  # the terms share one grouping factor: the same grouping
+            codes0, levels0 = seen[t.group]
+            if not np.array_equal(codes, codes0):
+                raise DataError(
+                    f"two terms name the group {t.group!r} with different codes; terms with the same group "
+                    "share one grouping factor, so give the other grouping its own name"
+                )
+            if not np.array_equal(levels, levels0):
+                raise DataError(f"two terms name the group {t.group!r} with different level labels")
+        else:
+            seen[t.group] = (codes, levels)
+        src = f"({' + '.join(columns)} | {t.group})"
+        term = Term(t.group, (t.group,), columns, src)
+        raw.append(_TermRows(term, levels, codes, z, None))
     structure, rows = _parts("", "y", names, y, x, raw, pd.RangeIndex(n), lambda _specs: ArrayEncoding())
     return structure, ArrayData(rows)

@@ -21,6 +21,12 @@ class DataError(MixedModelsError, ValueError):
     """The data cannot be fitted with this formula (missing, constant, too few levels, ...)."""
 
 
+class ArgumentError(MixedModelsError, TypeError, ValueError):
+    """An argument of a public function has the wrong type or value (``reml="False"``, an unknown
+    optimiser option, ``maxeval=0``, a start with NaN, ...). It is both a `TypeError` and a
+    `ValueError`, so either ``except`` clause catches it."""
+
+
 class CoreError(MixedModelsError, RuntimeError):
     """An error from the C++ core; the specific classes live in `mixedmodels._core`."""
 

@@ -4,14 +4,17 @@ that embed the engine). Each builds a `model.LinearMixedModel`, fits it and retu
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .design import GroupTerm
+from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_optimizer, check_start
+from .design import GroupTerm, from_arrays, used_columns
+from .exceptions import ArgumentError, DataError
+from .formula import parse_formula
 from .model import LinearMixedModel
 from .results import LmerResult
 from .stream import model_from_source
@@ -74,6 +77,18 @@ def lmer(
     -------
     LmerResult
 
+    Raises
+    ------
+    FormulaError
+        The formula cannot be parsed or names a column the data lacks.
+    DataError
+        The data cannot be fitted (no rows, a non-numeric or complex response, non-finite values,
+        too few levels, ...).
+    ArgumentError
+        An argument of the wrong type or value: ``reml`` not a bool, ``maxeval`` not a positive
+        integer, an unknown ``optimizer`` or ``optimizer_options`` key (the message lists the keys
+        that optimiser takes), a ``start`` with non-finite values or of the wrong length.
+
     Examples
     --------
     >>> import mixedmodels as mm
@@ -83,15 +98,36 @@ def lmer(
     >>> round(m.sigma, 2)
     6.07
     """
+    reml = check_bool(reml, "reml")
+    maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
+    optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
+    batch_size = check_count(batch_size, "batch_size")
+    if data_name is not None and not isinstance(data_name, str):
+        raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+    if not (progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress)):
+        raise ArgumentError(f"progress must be True, False, None or a callable, got {type(progress).__name__}")
+    if isinstance(data, (np.ndarray, Mapping, pd.Series)):
+        hint = (
+            "for arrays without a formula use fit_arrays"
+            if isinstance(data, np.ndarray)
+            else "wrap it in pandas.DataFrame()"
+        )
+        raise DataError(
+            "data must be a pandas DataFrame, a CSV/Parquet path, chunks or a Dask DataFrame, "
+            f"got {type(data).__name__}; {hint}"
+        )
     if isinstance(data, pd.DataFrame):
+        _refuse_complex(formula, data)
         model = LinearMixedModel.from_formula(formula, data, reml=reml)
         optimiser_progress = progress
     else:  # files, chunks, Dask: formed chunk by chunk
+        check_start(start)  # what can be checked before the data is read
         model = model_from_source(formula, data, reml=reml, batch_size=batch_size, progress=progress)
         # a callable reports rows read; the optimiser's line follows the same on/off choice
         optimiser_progress = None if callable(progress) else (sys.stderr.isatty() if progress is None else progress)
+    theta0 = check_start(start, model.structure.theta.names)  # named by theta, before the optimiser
     fit = model.fit(
-        start=start,
+        start=theta0,
         maxeval=maxeval,
         optimizer=optimizer,
         optimizer_options=optimizer_options,
@@ -110,6 +146,8 @@ def fit_arrays(
     reml: bool = True,
     start: Sequence[float] | str | None = None,
     maxeval: int = 100_000,
+    optimizer: str = "auto",
+    optimizer_options: dict[str, Any] | None = None,
 ) -> LmerResult:
     """Fit from arrays, without formulas: the embedding API for other packages.
 
@@ -117,14 +155,16 @@ def fit_arrays(
     ----------
     y : array (n,)
         Response.
-    x : array (n, p)
-        Fixed-effects model matrix (include a column of ones for an intercept).
+    x : array (n, p) or (n,)
+        Fixed-effects model matrix (include a column of ones for an intercept); a one-dimensional
+        array is one column (as statsmodels takes it).
     terms : sequence of GroupTerm
         Random-effects terms: grouping codes plus the term's columns. Terms naming the same group
-        share a grouping factor and get separate (uncorrelated) covariance blocks.
+        share a grouping factor (they must then have the same codes) and get separate
+        (uncorrelated) covariance blocks.
     fixed_names : sequence of str, optional
         Names of the columns of x (default ``x0, x1, ...``).
-    reml, start, maxeval
+    reml, start, maxeval, optimizer, optimizer_options
         As for `lmer`.
 
     Returns
@@ -133,6 +173,15 @@ def fit_arrays(
         The same result object as `lmer` (``predict`` works on the fitted rows only). As for `lmer`,
         a column of x aliased by earlier ones is dropped with a warning (the result's `fixef` then
         has fewer entries than x has columns).
+
+    Raises
+    ------
+    DataError
+        Arrays of mismatched lengths (the message lists every length), non-finite or complex
+        values, codes that are negative, not integral or 2**31 or more.
+    ArgumentError
+        An argument of the wrong type or value (``reml="False"``, an unknown optimiser option, a
+        start with NaN or of the wrong length).
 
     Examples
     --------
@@ -146,5 +195,27 @@ def fit_arrays(
     >>> round(m.objective, 4)
     1743.6283
     """
-    model = LinearMixedModel.from_arrays(y, np.asarray(x, dtype=float), terms, fixed_names=fixed_names, reml=reml)
-    return LmerResult.of(model.fit(start=start, maxeval=maxeval))
+    reml = check_bool(reml, "reml")
+    maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
+    optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
+    structure, held = from_arrays(y, x, terms, fixed_names=fixed_names)
+    theta0 = check_start(start, structure.theta.names)  # before the cross-products are formed
+    model = LinearMixedModel.from_data(structure, held, reml=reml)
+    fit = model.fit(start=theta0, maxeval=maxeval, optimizer=optimizer, optimizer_options=optimizer_options)
+    return LmerResult.of(fit)
+
+
+def _refuse_complex(formula: str, data: pd.DataFrame) -> None:
+    """A complex column the formula uses is an error (numpy would drop its imaginary part with no
+    more than a warning); other complex columns do not matter."""
+    complex_cols = [c for c, dt in data.dtypes.items() if pd.api.types.is_complex_dtype(dt)]
+    if not complex_cols or not isinstance(formula, str):
+        return
+    used = used_columns(parse_formula(formula))
+    bad = [str(c) for c in complex_cols if c in used]
+    if bad:
+        raise DataError(
+            f"column{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))} "
+            f"{'have' if len(bad) > 1 else 'has'} complex values; a linear mixed model needs real "
+            "numbers (take .real, .imag or abs() explicitly)"
+        )

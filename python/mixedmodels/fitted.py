@@ -10,13 +10,15 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from formulaic.errors import FormulaicError
 from numpy.typing import NDArray
 
+from .arguments import check_bool, group_list
 from .exceptions import DataError
 from .layout import TermSlot, sd_corr, tril_pairs
 from .model import Fit
 from .names import level_label
-from .structure import Factor, ModelStructure
+from .structure import Factor, FormulaEncoding, ModelStructure
 
 __all__ = ["LmerFit"]
 
@@ -243,6 +245,7 @@ class LmerFit(Fit):
         >>> round(float(m.residuals().iloc[0]), 3)
         -4.104
         """
+        scaled = check_bool(scaled, "scaled")
         rows = self.model.data.rows("fitted values and residuals")
         r = rows.y - self._fitted
         if scaled:
@@ -262,9 +265,9 @@ class LmerFit(Fit):
         newdata : DataFrame, optional
             New rows; the fixed part's encoding (categories, contrasts, transforms) is replayed on
             them. Default: the rows used in the fit.
-        include_re : bool or list of str
-            True: add each row's group effects for every grouping factor; a list: only those
-            grouping factors; False: fixed part only (lme4's ``re.form = NA``).
+        include_re : bool, str or list of str
+            True: add each row's group effects for every grouping factor; a name or a list of names:
+            only those grouping factors; False: fixed part only (lme4's ``re.form = NA``).
         allow_new_levels : bool
             True (default): a level not seen in the fit contributes 0 (the population value for
             that factor). False: such a level is an error.
@@ -278,22 +281,18 @@ class LmerFit(Fit):
         251.405
         """
         s = self.structure
-        names = [f.name for f in s.factors]
-        if include_re is True:
-            use = names
-        elif include_re is False or include_re is None:
-            use = []
-        else:
-            use = list(include_re)
-            unknown = [g for g in use if g not in names]
-            if unknown:
-                raise DataError(f"no grouping factor {unknown}; the model has {names}")
+        use = group_list(include_re, [f.name for f in s.factors])
+        allow_new_levels = check_bool(allow_new_levels, "allow_new_levels")
         if newdata is None:
             index = self.model.data.rows("predict() without newdata").index
             return pd.Series(self._linear_predictor(use, "predict() without newdata"), index=index, name="predicted")
         if not isinstance(newdata, pd.DataFrame):
             raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
-        out = s.encoding.fixed_matrix(newdata, s.fixed_names) @ self.beta
+        _require_columns(newdata, s, use)
+        try:
+            out = s.encoding.fixed_matrix(newdata, s.fixed_names) @ self.beta
+        except FormulaicError as exc:
+            raise DataError(f"cannot form the fixed-effects columns for newdata: {exc}") from exc
         for fi, f in enumerate(s.factors):
             if f.name in use:
                 codes = _new_codes(newdata, f)
@@ -304,9 +303,46 @@ class LmerFit(Fit):
                         f"level {':'.join(map(str, bad))!r} of grouping factor {f.name!r} was not in the fit "
                         "(allow_new_levels=True predicts it at the population level)"
                     )
-                z = np.column_stack([s.encoding.term_matrix(newdata, ti, s.terms[ti].source) for ti in f.terms])
+                try:
+                    z = np.column_stack([s.encoding.term_matrix(newdata, ti, s.terms[ti].source) for ti in f.terms])
+                except FormulaicError as exc:
+                    raise DataError(f"cannot form the random-effects columns of {f.name!r} for newdata: {exc}") from exc
                 out[ok] += np.einsum("ij,ij->i", z[ok], self.b[fi][codes[ok]])
         return pd.Series(out, index=newdata.index, name="predicted")
+
+
+def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -> None:
+    """A `DataError` naming every column that the fixed part or the random-effects terms in ``use``
+    need and newdata lacks (formulaic would stop at the first, with its own error)."""
+    if not isinstance(s.encoding, FormulaEncoding):
+        return
+    needs: dict[str, list[str]] = {}
+
+    def need(spec: object, what: str) -> None:
+        try:
+            variables = getattr(spec, "required_variables", ())
+        except Exception:  # a spec that cannot say: formulaic's own error follows
+            variables = ()
+        for v in sorted(map(str, variables)):
+            needs.setdefault(v, []).append(what)
+
+    need(s.encoding.fixed, "the fixed effects")
+    for f in s.factors:
+        if f.name in use:
+            for ti in f.terms:
+                need(s.encoding.terms[ti], s.terms[ti].source)
+            for v in f.variables:
+                needs.setdefault(v, []).append(f"grouping factor {f.name!r}")
+    missing = [v for v in needs if v not in newdata.columns]
+    if missing:
+        listed = "; ".join(f"{v!r} (used by {', '.join(dict.fromkeys(needs[v]))})" for v in missing)
+        raise DataError(f"newdata lacks the column{'s' if len(missing) > 1 else ''} {listed}")
+    complex_cols = [v for v in needs if pd.api.types.is_complex_dtype(newdata[v].dtype)]
+    if complex_cols:
+        raise DataError(
+            f"newdata's column{'s' if len(complex_cols) > 1 else ''} {', '.join(map(repr, complex_cols))} "
+            f"{'have' if len(complex_cols) > 1 else 'has'} complex values; the model was fitted to real numbers"
+        )
 
 
 def _new_codes(newdata: pd.DataFrame, f: Factor) -> NDArray[np.int64]:

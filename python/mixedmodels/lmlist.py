@@ -41,6 +41,10 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     >>> fits.coef.shape, list(fits.coef.columns)
     ((18, 2), ['(Intercept)', 'Days'])
     """
+    if not isinstance(formula, str):
+        raise FormulaError(f"the formula must be a string, got {type(formula).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if "|" not in formula:
         raise FormulaError(f"lmlist needs a formula 'y ~ x | g', got {formula!r}")
     model, group = (s.strip() for s in formula.rsplit("|", 1))

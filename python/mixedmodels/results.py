@@ -14,6 +14,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from . import confint, inference, plots, printing, simulate, tidy
+from .arguments import check_bool, check_count, check_level, check_response, check_seed
+from .exceptions import ArgumentError
 from .fitted import LmerFit
 from .simulate import Seed
 
@@ -45,6 +47,7 @@ class LmerResult(LmerFit):
         >>> round(float(m.coef_table()["df"]["Days"]), 3)
         17.0
         """
+        _check_ddf(ddf)
         return inference.coef_table(self, ddf)
 
     def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
@@ -61,6 +64,7 @@ class LmerResult(LmerFit):
         >>> list(m.anova().index)
         ['ses', 'sector', 'ses:sector']
         """
+        _check_ddf(ddf, none=False)
         return inference.anova_type3(self, ddf)
 
     def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
@@ -83,6 +87,20 @@ class LmerResult(LmerFit):
         >>> m.confint("wald").loc["Days"].round(3).tolist()
         [7.438, 13.497]
         """
+        if not isinstance(method, str):
+            raise ArgumentError(f"method must be 'profile', 'wald' or 'boot', got {type(method).__name__}")
+        level = check_level(level)
+        if method.lower() in ("boot", "bootstrap"):
+            unknown = sorted(set(kwargs) - set(_BOOT_KEYWORDS))
+            if unknown:
+                raise ArgumentError(
+                    f"unknown keyword(s) {', '.join(unknown)} for method='boot'; it takes {', '.join(_BOOT_KEYWORDS)}"
+                )
+            _check_boot_arguments(**kwargs)
+        elif kwargs:
+            raise ArgumentError(
+                f"the keyword(s) {', '.join(sorted(kwargs))} apply to method='boot' only, not method={method!r}"
+            )
         return confint.confint(self, method=method, level=level, **kwargs)
 
     def bootstrap(
@@ -97,6 +115,7 @@ class LmerResult(LmerFit):
         >>> m.bootstrap(nsim=3, seed=1).shape
         (3, 6)
         """
+        _check_boot_arguments(nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
         return confint.bootstrap(self, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
 
     def simulate(self, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
@@ -109,6 +128,10 @@ class LmerResult(LmerFit):
         >>> m.simulate(nsim=2, seed=42).shape
         (180, 2)
         """
+        nsim = check_count(nsim, "nsim")
+        check_seed(seed)
+        include_re = check_bool(include_re, "include_re")
+        use_u = check_bool(use_u, "use_u")
         return simulate.simulate(self, nsim=nsim, seed=seed, include_re=include_re, use_u=use_u)
 
     def sample_groups(self, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
@@ -121,10 +144,15 @@ class LmerResult(LmerFit):
         >>> m.sample_groups(160, seed=1).shape
         (160, 2)
         """
+        n = check_count(n, "n")
+        check_seed(seed)
         return simulate.sample_groups(self, n, seed=seed, group=group)
 
     def refit(self, new_y: ArrayLike) -> LmerResult:
         """The same model fitted to a new response, reusing the structure (no formula parsing).
+
+        ``new_y`` has one real, finite value per row of the fit (in the order of `fitted`), and not
+        all the same: a `DataError` names the rows of non-finite values, or says it is constant.
 
         Examples
         --------
@@ -134,9 +162,7 @@ class LmerResult(LmerFit):
         >>> round(float(m2.fixef["Days"] / m.fixef["Days"]), 6)
         2.0
         """
-        y = np.asarray(new_y, dtype=float)
-        if y.shape != (self.nobs,):
-            raise ValueError(f"new_y must have {self.nobs} values, got shape {y.shape}")
+        y = check_response(new_y, self.model.data.rows("refit").index)
         return LmerResult.of(self.model.with_response(y).fit(start=self.theta, data_name=self.data_name))
 
     def tidy(self, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
@@ -149,6 +175,7 @@ class LmerResult(LmerFit):
         >>> m.tidy("ran_pars")["term"].tolist()
         ['sd__(Intercept)', 'sd__Days', 'cor__(Intercept).Days', 'sd__Observation']
         """
+        _check_ddf(ddf)
         return tidy.tidy(self, effects=effects, ddf=ddf)
 
     # ------------------------------------------------------------------ pictures (matplotlib, optional)
@@ -172,6 +199,9 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_group_lines(n=3, seed=1)  # doctest: +SKIP
         """
+        check_seed(seed)
+        if n is not None:
+            n = check_count(n, "n")
         return plots.plot_group_lines(
             self, groups=groups, n=n, seed=seed, kind=kind, group=group, covariate=covariate, ax=ax
         )
@@ -192,6 +222,9 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_pooling(groups=["1224", "1288", "1296"])  # doctest: +SKIP
         """
+        check_seed(seed)
+        if n is not None:
+            n = check_count(n, "n")
         return plots.plot_pooling(self, groups=groups, n=n, seed=seed, group=group, covariate=covariate)
 
     def plot_ranef(self, group: str | None = None, level: float = 0.95) -> plots.Figure:
@@ -203,7 +236,7 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_ranef()  # doctest: +SKIP
         """
-        return plots.plot_ranef(self, group=group, level=level)
+        return plots.plot_ranef(self, group=group, level=check_level(level))
 
     def plot_shrinkage(self, group: str | None = None, covariate: str | None = None) -> plots.Figure:
         """Per-group OLS estimates joined by arrows to the mixed model's, intercept vs slope.
@@ -242,6 +275,7 @@ class LmerResult(LmerFit):
         Formula: Reaction ~ Days + (Days | Subject)
         ...
         """
+        _check_ddf(ddf)
         return printing.Summary(self, ddf)
 
     def display(self, digits: int = 2) -> str:
@@ -254,6 +288,7 @@ class LmerResult(LmerFit):
         >>> print(m.display().splitlines()[1])
                     coef.est coef.se
         """
+        digits = check_count(digits, "digits")
         return printing.display_text(self, digits)
 
     def block_description(self) -> str:
@@ -279,3 +314,27 @@ class LmerResult(LmerFit):
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+
+_BOOT_KEYWORDS = ("nsim", "seed", "n_jobs", "progress")
+_DDF = ("satterthwaite", "kenward-roger", "kr")
+
+
+def _check_ddf(ddf: object, none: bool = True) -> None:
+    """ddf names Satterthwaite's or Kenward-Roger's method (or is None, where estimates alone will do)."""
+    if ddf is None and none:
+        return
+    if not isinstance(ddf, str) or ddf.lower().replace("_", "-") not in (*_DDF, *(("none",) if none else ())):
+        allowed = "'satterthwaite', 'kenward-roger'" + (" or None" if none else "")
+        raise ArgumentError(f"ddf must be {allowed}, not {ddf!r}")
+
+
+def _check_boot_arguments(nsim: object = 500, seed: object = None, n_jobs: object = 1, progress: object = None) -> None:
+    """The bootstrap's arguments: nsim a positive integer, a seed for numpy, n_jobs a positive
+    integer or negative (all cores), progress None or a bool."""
+    check_count(nsim, "nsim")
+    check_seed(seed)
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ArgumentError(f"n_jobs must be a positive integer, or -1 for every core; got {n_jobs!r}")
+    if progress is not None:
+        check_bool(progress, "progress")

@@ -1,0 +1,267 @@
+"""Checks of the arguments of the public entry points (`lmer`, `fit_arrays`, `LmerResult.refit`,
+`LmerResult.predict`, simulation and the bootstrap): a wrong type or value is refused with an
+`ArgumentError` (a `TypeError` and a `ValueError`) or a `DataError` that names the argument, before
+anything reaches the C++ core or an internal function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from .exceptions import ArgumentError, DataError
+from .optimize import METHODS
+
+__all__ = [
+    "MAX_EVALUATIONS",
+    "OPTIMIZER_OPTIONS",
+    "check_bool",
+    "check_count",
+    "check_level",
+    "check_optimizer",
+    "check_response",
+    "check_seed",
+    "check_start",
+    "group_list",
+]
+
+FloatArray = NDArray[np.float64]
+MAX_EVALUATIONS = 2**31 - 1  # the optimisers count evaluations in a C int
+
+# The stopping rules each optimiser takes (keywords of `optimize.minimize_theta`).
+OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bobyqa": ("xtol_abs", "ftol_abs"),
+    "cobyqa": ("initial_tr_radius", "final_tr_radius"),
+}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return (text[:60] + "...") if len(text) > 63 else text
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``value`` as a bool: True or False (numpy's bools too); anything else, such as the string
+    ``"False"`` (which Python would take as true) or 0/1, is refused.
+
+    Examples
+    --------
+    >>> check_bool(np.bool_(False), "reml")
+    False
+    >>> check_bool("False", "reml")
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: reml must be True or False, got 'False' (str)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ArgumentError(f"{name} must be True or False, got {_shown(value)} ({type(value).__name__})")
+
+
+def check_count(value: object, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int of at least ``minimum`` (and at most ``maximum``, if given): an integer,
+    or a float with an integral value (``maxeval=1e5``); not a bool.
+
+    Examples
+    --------
+    >>> check_count(1e5, "maxeval")
+    100000
+    >>> check_count(0, "nsim")
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: nsim must be an integer of at least 1, got 0
+    """
+    count: int | None = None
+    if isinstance(value, (bool, np.bool_)):
+        pass
+    elif isinstance(value, Integral):
+        count = int(value)
+    elif isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+        count = int(float(value))
+    if count is None or count < minimum:
+        raise ArgumentError(f"{name} must be an integer of at least {minimum}, got {_shown(value)}")
+    if maximum is not None and count > maximum:
+        raise ArgumentError(f"{name} must be an integer from {minimum} to {maximum}, got {_shown(value)}")
+    return count
+
+
+def _positive_float(value: object, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not (0 < float(value) < math.inf):
+        raise ArgumentError(f"{name} must be a positive finite number, got {_shown(value)}")
+    return float(value)
+
+
+def check_level(value: object, name: str = "level") -> float:
+    """A confidence level: a number strictly between 0 and 1.
+
+    Examples
+    --------
+    >>> check_level(0.9)
+    0.9
+    >>> check_level("0.9")
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: level must be a number between 0 and 1, got '0.9'
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not 0 < float(value) < 1:
+        raise ArgumentError(f"{name} must be a number between 0 and 1, got {_shown(value)}")
+    return float(value)
+
+
+def check_seed(seed: object) -> None:
+    """A seed for numpy's ``default_rng``: None, a non-negative integer, a ``numpy.random.Generator``,
+    ``SeedSequence`` or ``BitGenerator``.
+
+    Examples
+    --------
+    >>> check_seed(42)
+    >>> check_seed("a")
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: seed must be None, a non-negative integer or a numpy.random.Generator, got 'a'
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return
+    if isinstance(seed, Integral) and not isinstance(seed, (bool, np.bool_)) and int(seed) >= 0:
+        return
+    raise ArgumentError(f"seed must be None, a non-negative integer or a numpy.random.Generator, got {_shown(seed)}")
+
+
+def check_optimizer(optimizer: object, options: object) -> tuple[str, dict[str, float]]:
+    """The optimiser's name and its options, checked: ``optimizer`` one of ``"auto"``, ``"bobyqa"``,
+    ``"cobyqa"``; ``options`` None or a mapping from the stopping rules that optimiser takes
+    (`OPTIMIZER_OPTIONS`; with ``"auto"`` those of either) to positive finite numbers.
+
+    Examples
+    --------
+    >>> check_optimizer("bobyqa", {"xtol_abs": 1e-10})
+    ('bobyqa', {'xtol_abs': 1e-10})
+    >>> check_optimizer("bobyqa", {"final_tr_radius": 1e-8})
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: optimizer_options: unknown key 'final_tr_radius' ... 'xtol_abs', 'ftol_abs'
+    """
+    choices = ("auto", *METHODS)
+    if not isinstance(optimizer, str) or optimizer not in choices:
+        listed = ", ".join(map(repr, choices[:-1])) + f" or {choices[-1]!r}"
+        raise ArgumentError(f"optimizer must be {listed}; got {_shown(optimizer)}")
+    if options is None:
+        return optimizer, {}
+    if not isinstance(options, Mapping):
+        raise ArgumentError(f"optimizer_options must be a dict, got {type(options).__name__}")
+    allowed = (
+        tuple(k for m in METHODS for k in OPTIMIZER_OPTIONS[m]) if optimizer == "auto" else OPTIMIZER_OPTIONS[optimizer]
+    )
+    out = {}
+    for key, value in options.items():
+        if key not in allowed:
+            raise ArgumentError(
+                f"optimizer_options: unknown key {_shown(key)} for optimizer {optimizer!r}; "
+                f"it takes {', '.join(map(repr, allowed))}"
+            )
+        out[key] = _positive_float(value, f"optimizer_options[{key!r}]")
+    return optimizer, out
+
+
+def check_start(start: object, names: Sequence[str] | None = None) -> str | FloatArray | None:
+    """A starting theta: None, ``"lme4"``, or finite numbers, one per name in ``names`` (the model's
+    theta names, when known).
+
+    Examples
+    --------
+    >>> check_start([1, 0, 1], ("a", "b", "c")).tolist()
+    [1.0, 0.0, 1.0]
+    >>> check_start([1, float("nan"), 1], ("a", "b", "c"))
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: start must be finite; it is not at b (nan)
+    """
+    if start is None:
+        return None
+    if isinstance(start, str):
+        if start != "lme4":
+            raise ArgumentError(f"start must be None, 'lme4' or a sequence of numbers; got {_shown(start)}")
+        return start
+    try:
+        raw = np.asarray(start)
+        if np.iscomplexobj(raw):
+            raise ArgumentError("start must be real numbers, not complex ones")
+        x = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ArgumentError):
+            raise
+        raise ArgumentError(f"start must be None, 'lme4' or a sequence of numbers; got {_shown(start)}") from exc
+    if x.ndim != 1 or (names is not None and x.shape[0] != len(names)):
+        want = f"{len(names)} numbers ({', '.join(names)})" if names is not None else "a one-dimensional sequence"
+        raise ArgumentError(f"start must be {want}; got shape {x.shape}")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        where = ", ".join(f"{names[i] if names is not None else i} ({x[i]})" for i in bad[:5])
+        raise ArgumentError(f"start must be finite; it is not at {where}")
+    return x
+
+
+def check_response(y: object, index: pd.Index, name: str = "new_y") -> FloatArray:
+    """A new response for the rows ``index``: real numbers, one per row, finite, not all equal.
+
+    Examples
+    --------
+    >>> check_response([1.0, 2.0, 4.0], pd.RangeIndex(3)).tolist()
+    [1.0, 2.0, 4.0]
+    >>> check_response([1.0, np.nan, 4.0], pd.RangeIndex(3))
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.DataError: new_y: the response has 1 non-finite value, at row 1 (nan)
+    """
+    arr = np.asarray(y)
+    if np.iscomplexobj(arr):
+        raise DataError(f"{name}: the response must be real; it has complex values")
+    if arr.dtype.kind == "b" or not (arr.dtype.kind in "iuf" or arr.dtype == object):
+        raise DataError(f"{name}: the response must be numeric, got dtype {arr.dtype}")
+    try:
+        v = np.ascontiguousarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: the response must be numeric: {exc}") from exc
+    n = len(index)
+    if v.shape != (n,):
+        raise DataError(f"{name} must have {n} values (one per row of the fit), got shape {v.shape}")
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        rows = ", ".join(f"{index[i]} ({v[i]})" for i in bad[:5]) + (", ..." if bad.size > 5 else "")
+        plural = "s" if bad.size > 1 else ""
+        raise DataError(f"{name}: the response has {bad.size} non-finite value{plural}, at row{plural} {rows}")
+    if n and v.min() == v.max():
+        raise DataError(f"{name}: the response is constant ({v[0]}); there is no variation to model")
+    return v
+
+
+def group_list(include_re: object, names: Sequence[str]) -> list[str]:
+    """The grouping factors whose random effects a prediction includes: all (True), none (False or
+    None), one (its name) or several (a list of names); an unknown name is a `DataError`.
+
+    Examples
+    --------
+    >>> group_list("Subject", ["Subject"]), group_list(False, ["Subject"])
+    (['Subject'], [])
+    """
+    if include_re is True or isinstance(include_re, np.bool_) and bool(include_re):
+        return list(names)
+    if include_re is None or include_re is False or isinstance(include_re, np.bool_):
+        return []
+    if isinstance(include_re, str):
+        use = [include_re]
+    elif isinstance(include_re, Iterable) and not isinstance(include_re, Mapping):
+        use = list(include_re)
+    else:
+        raise ArgumentError(
+            f"include_re must be True, False, a grouping factor's name or a list of them; got {_shown(include_re)}"
+        )
+    unknown = [g for g in use if not isinstance(g, str) or g not in names]
+    if unknown:
+        raise DataError(f"no grouping factor {unknown}; the model has {list(names)}")
+    return use
