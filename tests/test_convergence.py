@@ -23,13 +23,13 @@ def sleep_model(fits):
 @pytest.mark.parametrize(
     ("start", "error", "match"),
     [
-        ([np.nan, 0.0, 0.2], ValueError, "finite; it is not at Subject.\\(Intercept\\)"),
+        ([np.nan, 0.0, 0.2], ValueError, "finite; it is not at Subject.\\(Intercept\\) \\(nan\\)"),
         ([1.0, np.inf, 0.2], ValueError, "finite; it is not at Subject.Days.\\(Intercept\\)"),
-        ([1.0, 0.0], ValueError, "3 entries"),
-        ([[1.0, 0.0, 0.2]], ValueError, "3 entries"),
+        ([1.0, 0.0], ValueError, "start must be 3 numbers .*; got shape \\(2,\\)"),
+        ([[1.0, 0.0, 0.2]], ValueError, "got shape \\(1, 3\\)"),
         ([-1.0, 0.0, 0.2], ValueError, "negative at Subject.\\(Intercept\\)"),
-        ("moments", ValueError, "start must be None, 'lme4' or 3 numbers"),
-        (["a", "b", "c"], ValueError, "start must be None, 'lme4' or 3 numbers"),
+        ("moments", ValueError, "start must be None, 'lme4' or a sequence of numbers"),
+        (["a", "b", "c"], ValueError, "start must be None, 'lme4' or a sequence of numbers"),
     ],
 )
 def test_a_bad_start_is_refused_before_the_optimiser_sees_it(sleep_model, start, error, match):
@@ -66,7 +66,7 @@ def test_a_nan_start_never_reaches_nlopt(sleep_model, optimizer):
 
 
 def test_reml_must_be_a_bool(fits):
-    with pytest.raises(TypeError, match="reml must be True or False, got 'False'"):
+    with pytest.raises(TypeError, match="reml must be True or False, got 'False' \\(str\\)"):
         LinearMixedModel.from_formula(SLEEP, fits.data("sleepstudy"), reml="False")  # type: ignore[arg-type]
     assert not LinearMixedModel.from_formula(SLEEP, fits.data("sleepstudy"), reml=np.bool_(False)).reml
 
@@ -74,11 +74,11 @@ def test_reml_must_be_a_bool(fits):
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"xtol": 1e-8}, ValueError, "unknown optimizer option 'xtol' for bobyqa; the options are 'xtol_abs'"),
-        ({"initial_tr_radius": 0.1}, ValueError, "unknown optimizer option 'initial_tr_radius' for bobyqa"),
-        ({"xtol_abs": "1e-8"}, TypeError, "'xtol_abs' must be a number"),
-        ({"ftol_abs": -1.0}, ValueError, "'ftol_abs' must be a finite number >= 0"),
-        ({"ftol_abs": np.nan}, ValueError, "'ftol_abs' must be a finite number >= 0"),
+        ({"xtol": 1e-8}, ValueError, "unknown key 'xtol' for optimizer 'bobyqa'; it takes 'xtol_abs', 'ftol_abs'"),
+        ({"initial_tr_radius": 0.1}, ValueError, "unknown key 'initial_tr_radius' for optimizer 'bobyqa'"),
+        ({"xtol_abs": "1e-8"}, TypeError, "'xtol_abs'\\] must be a positive finite number"),
+        ({"ftol_abs": -1.0}, ValueError, "'ftol_abs'\\] must be a positive finite number"),
+        ({"ftol_abs": np.nan}, ValueError, "'ftol_abs'\\] must be a positive finite number"),
         ([("xtol_abs", 1e-8)], TypeError, "optimizer_options must be a dict"),
     ],
 )
@@ -87,9 +87,9 @@ def test_optimizer_options_are_checked(sleep_model, options, error, match):
         sleep_model.fit(optimizer="bobyqa", optimizer_options=options)
 
 
-@pytest.mark.parametrize("maxeval", [0, -5, 2.5, True])
+@pytest.mark.parametrize("maxeval", [0, -5, 2.5, True, 2**40])
 def test_maxeval_must_be_a_positive_integer(sleep_model, maxeval):
-    with pytest.raises(ValueError, match="maxeval must be a positive integer"):
+    with pytest.raises(ValueError, match="maxeval must be an integer (of at least 1|from 1 to)"):
         sleep_model.fit(maxeval=maxeval)
 
 

@@ -24,13 +24,13 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from .arguments import MAX_EVALUATIONS, OPTIMIZER_OPTIONS, check_bool, check_count, check_optimizer, check_start
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData
 from .design import GroupTerm, from_arrays, materialise
-from .exceptions import ConvergenceWarning, DataError, SingularFitWarning, warn
+from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
 from .formula import ParsedFormula
 from .optimize import (
-    METHODS,
     EngineCriterion,
     OptimResult,
     choose_method,
@@ -236,30 +236,6 @@ class WorkingScale:
         return self.columns[sum(self.factor_k) :]
 
 
-_OPTIONS = {"bobyqa": ("xtol_abs", "ftol_abs"), "cobyqa": ("initial_tr_radius", "final_tr_radius")}
-
-
-def _checked_options(method: str, options: dict[str, Any] | None) -> dict[str, float]:
-    """``optimizer_options`` for ``method``: known names, finite numbers >= 0."""
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise TypeError(f"optimizer_options must be a dict, got {type(options).__name__}")
-    allowed = _OPTIONS[method]
-    out: dict[str, float] = {}
-    for key, value in options.items():
-        if key not in allowed:
-            raise ValueError(
-                f"unknown optimizer option {key!r} for {method}; the options are {', '.join(map(repr, allowed))}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"optimizer option {key!r} must be a number, got {value!r}")
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"optimizer option {key!r} must be a finite number >= 0, got {value!r}")
-        out[key] = float(value)
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class Estimates:
     """What one update of the factor at theta gives (`LinearMixedModel.estimates`).
@@ -412,8 +388,7 @@ class LinearMixedModel:
         reml: bool = True,
         factored: tuple[_core.CrossProducts, FloatArray | None] | None = None,
     ) -> None:
-        if not isinstance(reml, (bool, np.bool_)):
-            raise TypeError(f"reml must be True or False, got {reml!r}")
+        reml = check_bool(reml, "reml")
         cross_products.freeze()  # the model's sums are final (a GLMM's weighted ones will be its own)
         self.structure = structure
         self.data = data
@@ -650,7 +625,7 @@ class LinearMixedModel:
         OLS residuals, `_core.Engine.moment_start`), ``"lme4"`` (1 on the diagonals, 0 elsewhere) or
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
-        opt, _, _, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, _, _, _, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
         return OptimResult(
             theta=self._to_model(opt.theta),
             fun=opt.fun,
@@ -667,13 +642,11 @@ class LinearMixedModel:
         optimizer: str,
         optimizer_options: dict[str, Any] | None,
         progress: bool | Callable[[int, float], None] | None,
-    ) -> tuple[OptimResult, EngineCriterion, Callable[[FloatArray], float], str]:
+    ) -> tuple[OptimResult, EngineCriterion, Callable[[FloatArray], float], str, dict[str, float]]:
         """Minimise on the working coordinates: (result, the criterion, the function the optimiser
-        called (with progress reports), the method)."""
-        if optimizer not in ("auto", *METHODS):
-            raise ValueError(f"optimizer must be 'auto', {', '.join(map(repr, METHODS))}; got {optimizer!r}")
-        if isinstance(maxeval, bool) or not isinstance(maxeval, (int, np.integer)) or maxeval < 1:
-            raise ValueError(f"maxeval must be a positive integer, got {maxeval!r}")
+        called (with progress reports), the method, its options)."""
+        optimizer, checked = check_optimizer(optimizer, optimizer_options)
+        maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
         s = self.structure
         if self.nobs - s.p < s.ntheta + 1:
             raise DataError(
@@ -683,7 +656,7 @@ class LinearMixedModel:
             )
         engine = self._working_engine
         method = choose_method(engine.update_flops()) if optimizer == "auto" else optimizer
-        options = _checked_options(method, optimizer_options)
+        options = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
         criterion = EngineCriterion(engine, self.reml)
@@ -696,8 +669,8 @@ class LinearMixedModel:
                 report(v)
                 return v
 
-        opt = minimize_theta(f, x0, lower, method=method, maxeval=int(maxeval), step=step, **options)
-        return opt, criterion, f, method
+        opt = minimize_theta(f, x0, lower, method=method, maxeval=maxeval, step=step, **options)
+        return opt, criterion, f, method, options
 
     def _start(
         self, engine: _core.Engine, start: Sequence[float] | FloatArray | str | None, warm: bool
@@ -707,22 +680,12 @@ class LinearMixedModel:
         if start is None:
             x0 = np.asarray(engine.moment_start(s.intercept_columns()), dtype=float)
             return x0, initial_step(x0)
-        if isinstance(start, str):
-            if start != "lme4":
-                raise ValueError(f"start must be None, 'lme4' or {s.ntheta} numbers; got {start!r}")
+        if isinstance(start, str) and start == "lme4":
             return s.theta.default_start(), None
-        try:
-            x0 = np.array(start, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"start must be None, 'lme4' or {s.ntheta} numbers; got {start!r}") from exc
-        if x0.shape != (s.ntheta,):
-            raise ValueError(f"start must have {s.ntheta} entries ({', '.join(s.theta.names)}), got shape {x0.shape}")
-        if not np.isfinite(x0).all():
-            bad = [s.theta.names[i] for i in np.flatnonzero(~np.isfinite(x0))]
-            raise ValueError(f"start must be finite; it is not at {', '.join(bad)}")
+        x0 = np.asarray(check_start(start, s.theta.names), dtype=np.float64)
         below = np.flatnonzero(x0 < s.theta.lower)
         if below.size:
-            raise ValueError(
+            raise ArgumentError(
                 "start must be at least 0 on the diagonal entries of theta (standard deviations relative to "
                 f"sigma); it is negative at {', '.join(s.theta.names[i] for i in below)}"
             )
@@ -744,7 +707,9 @@ class LinearMixedModel:
         optimum as lme4 does, and return the estimates there. A fit whose derivative check fails or
         that hits ``maxeval`` warns (`ConvergenceWarning`) and has ``converged == False``; a singular
         fit warns (`SingularFitWarning`)."""
-        opt, criterion, f, method = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, criterion, f, method, options = self._minimize(
+            start, warm, maxeval, optimizer, optimizer_options, progress
+        )
         if not np.isfinite(opt.fun):
             raise DataError(
                 f"the model fits the {self.nobs} observations exactly (no residual variation is left), so its "
@@ -753,7 +718,7 @@ class LinearMixedModel:
         lower = self.structure.theta.lower
         grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
-            opt, grad, hdiag = self._verify(opt, criterion, f, start, method, maxeval, optimizer_options)
+            opt, grad, hdiag = self._verify(opt, criterion, f, start, method, int(maxeval), options)
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
 
     def _doubtful(self, opt: OptimResult, grad: FloatArray, hdiag: FloatArray) -> bool:
@@ -777,7 +742,7 @@ class LinearMixedModel:
         start: Sequence[float] | FloatArray | str | None,
         method: str,
         maxeval: int,
-        optimizer_options: dict[str, Any] | None,
+        options: dict[str, float],
     ) -> tuple[OptimResult, FloatArray, FloatArray]:
         """Restarts from lme4's start, the moment start, a point inside the boundary, then another
         kind of search (NLopt's Subplex after BOBYQA, BOBYQA after COBYQA) from the best end; the
@@ -795,7 +760,6 @@ class LinearMixedModel:
         inside = np.where(on_diag, np.maximum(opt.theta, 0.5), opt.theta)
         runs.append((inside, initial_step(inside)))
         best, total = opt, opt.n_evals
-        options = _checked_options(method, optimizer_options)
         tol = 1e-9 * max(1.0, abs(opt.fun))
         for x0, step in runs:
             if total >= maxeval:
