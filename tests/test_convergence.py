@@ -50,8 +50,8 @@ def test_a_nan_start_never_reaches_nlopt(sleep_model, optimizer):
 
     if not native_bobyqa():
         pytest.skip("NLopt's C API is not available to the core here")
-    for x0 in ([np.nan, 0.0, 0.1], [np.inf, 0.0, 0.1]):
-        with pytest.raises((ValueError, _core.InvalidInputError), match="finite"):
+    for x0, match in (([np.nan, 0.0, 0.1], "finite"), ([np.inf, 0.0, 0.1], "finite"), ([1.0, 0.0], "length 3")):
+        with pytest.raises((ValueError, _core.InvalidInputError), match=match):
             _core.bobyqa(
                 engine,
                 np.array(x0),
