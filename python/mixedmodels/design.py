@@ -10,6 +10,7 @@ later, once, on the cross-products (`checks`), whatever the data's kind.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import re
@@ -20,6 +21,7 @@ from typing import Any, cast
 import formulaic
 import numpy as np
 import pandas as pd
+from formulaic.transforms import TRANSFORMS
 from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
@@ -188,9 +190,40 @@ class LazySpec:
 @functools.lru_cache(maxsize=256)
 def _required(text: str) -> frozenset[str]:
     try:
-        return frozenset(formulaic.Formula(text).required_variables)
+        formula = formulaic.Formula(text)
+        return frozenset(formula.required_variables) | _read_by_calls(formula)
     except Exception as exc:
         raise FormulaError(f"cannot parse {text!r}: {exc}") from exc
+
+
+def _read_by_calls(formula: Any) -> frozenset[str]:
+    """The names read by Python factors such as ``poly(x, 2)`` or ``scale(x)``: formulaic 1.2's
+    ``required_variables`` leaves out everything inside a stateful transform (it evaluates the
+    call's arguments without the data, fails and drops the factor), so that ``x`` would be neither
+    read from files nor checked for missing values."""
+    out: set[str] = set()
+    for part in (formula.lhs, formula.rhs) if hasattr(formula, "rhs") else (formula,):
+        for term in part:
+            for factor in term.factors:
+                if factor.eval_method is not factor.EvalMethod.PYTHON:
+                    continue
+                try:
+                    tree = ast.parse(factor.expr, mode="eval")
+                except SyntaxError:  # formulaic's own answer stands
+                    continue
+                called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+                roots = set()
+                for node in ast.walk(tree):
+                    if id(node) in called:
+                        while isinstance(node, ast.Attribute):
+                            node = node.value
+                        roots.add(id(node))
+                out |= {
+                    n.id
+                    for n in ast.walk(tree)
+                    if isinstance(n, ast.Name) and id(n) not in roots and n.id not in TRANSFORMS
+                }
+    return frozenset(out)
 
 
 def used_columns(pf: ParsedFormula) -> set[str]:
