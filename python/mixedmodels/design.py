@@ -11,6 +11,7 @@ later, once, on the cross-products (`checks`), whatever the data's kind.
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import functools
 import re
@@ -30,7 +31,7 @@ from .formula import ParsedFormula, parse_formula
 from .names import level_label, r_name
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, ModelStructure, Term, assemble
 
-__all__ = ["GroupTerm", "LazySpec", "from_arrays", "materialise", "used_columns"]
+__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "used_columns"]
 
 
 # --------------------------------------------------------------------------- grouping factors
@@ -95,7 +96,9 @@ def _grouping(data: _Columns, variables: tuple[str, ...]) -> tuple[NDArray[np.in
 # --------------------------------------------------------------------------- formulaic helpers
 
 
-def _materialise(spec_text: str, data: _Columns, what: str) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
+def _materialise(
+    spec_text: str, data: _Columns, what: str, replay: TransformReplay | None = None
+) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
@@ -107,11 +110,47 @@ def _materialise(spec_text: str, data: _Columns, what: str) -> tuple[NDArray[np.
         names = (("(Intercept)",) if intercept else ()) + tuple(cols)
         return x, names, LazySpec(spec_text, data.frame)
     try:
-        mm = formulaic.model_matrix(spec_text, data.frame, na_action="ignore")  # pandas output: faster than numpy
+        mm = formulaic.model_matrix(  # pandas output: faster than numpy
+            spec_text, data.frame, na_action="ignore", **_stream_arguments(replay)
+        )
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
     return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, mm.model_spec
+
+
+# ----------------------------------------------------------------- hooks for streamed data (stream.py)
+
+
+@dataclass(frozen=True)
+class TransformReplay:
+    """How `materialise` evaluates the formula's stateful transforms for streamed data (`stream`).
+
+    Attributes
+    ----------
+    state : mapping
+        formulaic's transform state (``ModelSpec.transform_state``: the call's text, e.g.
+        ``"poly(Days, 2)"``, to its state), learned over all chunks, replayed instead of being learned
+        from the rows at hand. Each formulaic model matrix gets its own deep copy.
+    functions : mapping
+        Functions evaluated in place of the formula's own of the same name (formulaic's ``context``):
+        the first pass's recorders, which learn what a transform needs from each chunk.
+    """
+
+    state: Mapping[str, Any] | None = None
+    functions: Mapping[str, Callable[..., Any]] | None = None
+
+
+def _stream_arguments(replay: TransformReplay | None) -> dict[str, Any]:
+    """formulaic.model_matrix's extra arguments for `TransformReplay` (none without one)."""
+    if replay is None:
+        return {}
+    out: dict[str, Any] = {}
+    if replay.state:
+        out["transform_state"] = copy.deepcopy(dict(replay.state))
+    if replay.functions:
+        out["context"] = dict(replay.functions)
+    return out
 
 
 class _Columns:
@@ -290,12 +329,14 @@ def materialise(
     data: pd.DataFrame,
     *,
     levels: Mapping[str, Sequence[Any]] | None = None,
+    transforms: TransformReplay | None = None,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
 
     Rows with a missing value in any used column are dropped (as R's ``na.omit``). ``levels`` fixes
     the levels of some columns beforehand (streamed data: the levels seen in a first pass), unused
-    ones kept.
+    ones kept. ``transforms`` (streamed data) replays the state of stateful transforms such as
+    ``poly(x, 2)`` learned over all chunks, or evaluates them with the recorders that learn it.
 
     Examples
     --------
@@ -365,10 +406,14 @@ def materialise(
         ):
             raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
         y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
-        x, fixed_names, fixed_spec = _materialise(pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}")
+        x, fixed_names, fixed_spec = _materialise(
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", transforms
+        )
     else:
         try:
-            mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore")
+            mm = formulaic.model_matrix(
+                f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore", **_stream_arguments(transforms)
+            )
         except Exception as exc:
             raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
         ymat = mm.lhs.to_numpy(dtype=np.float64)
@@ -383,7 +428,7 @@ def materialise(
 
     raw = []
     for t in pf.random:
-        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}")
+        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}", transforms)
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])
