@@ -132,12 +132,16 @@ class TransformReplay:
         formulaic's transform state (``ModelSpec.transform_state``: the call's text, e.g.
         ``"poly(Days, 2)"``, to its state), learned over all chunks, replayed instead of being learned
         from the rows at hand. Each formulaic model matrix gets its own deep copy.
+    encoders : mapping
+        formulaic's encoder state (``ModelSpec.encoder_state``: a factor's text, e.g. ``"C(Days)"``, to
+        its kind and categories), learned over all chunks, replayed likewise.
     functions : mapping
         Functions evaluated in place of the formula's own of the same name (formulaic's ``context``):
         the first pass's recorders, which learn what a transform needs from each chunk.
     """
 
     state: Mapping[str, Any] | None = None
+    encoders: Mapping[str, Any] | None = None
     functions: Mapping[str, Callable[..., Any]] | None = None
 
 
@@ -148,6 +152,8 @@ def _stream_arguments(replay: TransformReplay | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if replay.state:
         out["transform_state"] = copy.deepcopy(dict(replay.state))
+    if replay.encoders:
+        out["encoder_state"] = copy.deepcopy(dict(replay.encoders))
     if replay.functions:
         out["context"] = dict(replay.functions)
     return out
