@@ -165,16 +165,22 @@ def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], groupi
             st.seen[c] = set(col.unique().tolist())
             st.plain.add(c)
     for t in pf.random:
-        if len(t.factors) > 1:
-            labs = [df[v].astype(object).map(level_label).to_numpy() for v in t.factors]
-            st.combos[t.group] = set(zip(*labs, strict=True))
+        if len(t.factors) > 1:  # the distinct combinations of codes, then their labels
+            codes, labels = [], []
+            for v in t.factors:
+                code, uniques = pd.factorize(df[v])
+                codes.append(code)
+                labels.append([level_label(x) for x in np.asarray(uniques, dtype=object).tolist()])
+            combos = np.unique(np.stack(codes, axis=1), axis=0)
+            st.combos[t.group] = {tuple(lab[j] for lab, j in zip(labels, row, strict=True)) for row in combos}
     return st
 
 
 def _merge_levels(parts: list[_Levels]) -> _Levels:
-    """The `_Levels` of all the parts' rows: linear in the number of levels each part holds."""
-    out = _Levels()
-    for p in parts:
+    """The `_Levels` of all the parts' rows, merged into the first (its sets and dicts grow in
+    place): the cost is that of the levels the other parts hold, whatever the first holds."""
+    out = parts[0] if parts else _Levels()
+    for p in parts[1:]:
         out.n += p.n
         out.n_dropped += p.n_dropped
         for c, (kind, i) in p.kinds.items():
@@ -244,11 +250,14 @@ _stateful = cast(Callable[[Callable[..., Any]], Callable[..., Any]], stateful_tr
 _LEARNED = "mixedmodels.stream"  # key of what a recorder keeps in formulaic's state of one call
 
 
-def _jacobi(u: NDArray[np.float64], w: NDArray[np.float64], m: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """alpha[0..m-1] and norms2[0..m] of the points u with weights w, by formulaic's recurrence."""
+def _jacobi(
+    u: NDArray[np.float64], w: NDArray[np.float64], m: int, n: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """alpha[0..m-1] and norms2[0..m] of the points u with weights w (n in all), by formulaic's
+    recurrence."""
     alpha, norms = np.empty(m), np.empty(m + 1)
     prev, p = np.zeros_like(u), np.ones_like(u)
-    norms[0] = w.sum()
+    norms[0] = n
     for k in range(m):
         alpha[k] = np.dot(w * u, p * p) / norms[k]
         nxt = (u - alpha[k]) * p
@@ -282,17 +291,20 @@ class _Measure:
     centers: NDArray[np.float64] = field(default_factory=_empty)  # Gauss nodes: centers + offsets
     offsets: NDArray[np.float64] = field(default_factory=_empty)
     weights: NDArray[np.float64] = field(default_factory=_empty)
+    count: int = 0  # the number of values (a rule's weights sum to its count but for rounding)
 
     def add(self, x: NDArray[np.float64]) -> None:
         """Add the values x (finite)."""
+        self.count += x.shape[0]
         self._add_values(x, np.ones(x.shape[0]))
 
     def merge(self, other: _Measure) -> None:
         """Add another measure's points."""
-        self._add_values(other.values, other.counts)
+        self.count += other.count
         self.centers = np.concatenate([self.centers, other.centers])
         self.offsets = np.concatenate([self.offsets, other.offsets])
         self.weights = np.concatenate([self.weights, other.weights])
+        self._add_values(other.values, other.counts)
         if len(self.weights) > _GAUSS_POINTS * (self.order + 1):
             self._compress()
 
@@ -316,7 +328,7 @@ class _Measure:
         u, w = self._points(c)
         if len(u) <= m:
             return
-        alpha, norms = _jacobi(u, w, m)
+        alpha, norms = _jacobi(u, w, m, self.n)
         beta = norms[1:m] / norms[: m - 1]
         if not (np.isfinite(alpha).all() and (beta > 0).all()):  # too close to separate: kept as they are
             return
@@ -328,7 +340,7 @@ class _Measure:
     @property
     def n(self) -> float:
         """The number of values added."""
-        return float(self.counts.sum() + self.weights.sum())
+        return float(self.count)
 
     def mean(self) -> float:
         """The values' mean."""
@@ -339,7 +351,7 @@ class _Measure:
         """formulaic poly's alpha[0..degree-1] and norms2[0..degree] of all values added (computed
         about their mean: alpha is shifted back)."""
         c = self.mean()
-        alpha, norms = _jacobi(*self._points(c), degree)
+        alpha, norms = _jacobi(*self._points(c), degree, self.n)
         return alpha + c, norms
 
     def sum_of_squares(self, about: float) -> float:
@@ -559,6 +571,11 @@ def _transform_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str]) ->
     out = _Learning()
     if not chunk[cols].notna().all(axis=1).any():
         return out
+    # pandas' string dtypes (Dask's default for text) as objects: formulaic 1.2 takes them for
+    # numbers (the second pass imposes the levels, a categorical)
+    text = [c for c in cols if pd.api.types.is_string_dtype(chunk[c].dtype) and chunk[c].dtype != object]
+    if text:
+        chunk = chunk.astype(dict.fromkeys(text, object))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelsWarning)
         structure, _ = materialise(pf, chunk, transforms=_RECORD)
