@@ -2,10 +2,12 @@
 
 A fit never reads the rows again after the pass that forms A = [Z X y]'[Z X y], and A is a sum over
 rows (docs/design.md, section 3). So: a first cheap pass over the needed columns fixes the factor levels
-and the fixed-part encoding; a second pass forms the blocks of A chunk by chunk (per partition for
-Dask, summed in a tree); the optimisation then runs on the summed blocks. Memory is bounded by one
-batch plus A, and the result equals the in-memory fit. Quantities that need the rows (fitted
-values, residuals, simulate, Kenward-Roger) say so.
+and the fixed-part encoding, and learns the state of stateful transforms (``poly``, ``scale``,
+``center``) and of categoricals made in the formula (``C(x)``) from all rows; a second pass forms
+the blocks of A chunk by chunk (per partition for Dask, summed in a tree), replaying that state; the
+optimisation then runs on the summed blocks. Memory is bounded by one batch plus A, and the result
+equals the in-memory fit (bit for bit, but for a transform's state when its sums are not exact: see
+README). Quantities that need the rows (fitted values, residuals, simulate, Kenward-Roger) say so.
 """
 
 from __future__ import annotations
@@ -625,7 +627,13 @@ def _chunk_cross_products(
         warnings.simplefilter("ignore", MixedModelsWarning)
         structure, held = materialise(pf, chunk, levels=levels, transforms=replay)
     if (structure.fixed_names, structure.theta.names) != proto_names:
-        raise DataError("a chunk encodes the model differently from the first pass (columns or levels changed)")
+        got = set(structure.fixed_names) | set(structure.theta.names)
+        want = set(proto_names[0]) | set(proto_names[1])
+        raise DataError(
+            "a chunk encodes the model differently from the first pass (columns or levels changed: "
+            f"{sorted(got - want)[:5]} instead of {sorted(want - got)[:5]}); a column made in the formula "
+            "from one chunk's values alone cannot be streamed: compute it beforehand"
+        )
     return held.rows("the cross-products").cross_products(layout)
 
 
@@ -654,7 +662,12 @@ def model_from_source(
     progress: bool | Callable[[int], None] | None = None,
 ) -> LinearMixedModel:
     """The model of data read in batches (see `chunk_source`) or of a Dask DataFrame: two passes
-    (levels and encoding, then the cross-products, summed in C++), then the model's checks on them.
+    (levels, encoding and the state of stateful transforms such as ``poly(x, 2)``, learned from all
+    rows; then the cross-products, summed in C++), then the model's checks on them.
+
+    Transforms whose state cannot be learned chunk by chunk (splines with knots at quantiles,
+    ``lag``, a stateful transform of another) and columns holding different kinds of values in
+    different chunks are a `DataError`; so is a source that gives fewer rows the second time.
 
     Examples
     --------
