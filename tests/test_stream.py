@@ -277,3 +277,20 @@ def test_merging_many_levels_is_linear():
     assert len(levels["g"]) == len(levels["h"]) == 200_000
     assert levels["g"][:2] == ["L000000", "L000001"]
     assert levels["g"] == levels["h"]
+
+
+def test_numeric_column_as_covariate_and_grouping_factor(fits):
+    """The levels imposed on a numeric grouping variable serve its grouping factor only: the fixed
+    part keeps the numbers (it got one dummy column per level)."""
+    sleep = fits.data("sleepstudy").assign(half=lambda d: (d["Days"] >= 5).astype(int))
+    for formula in (
+        "Reaction ~ Days + (1 | Subject) + (1 | Days)",
+        "Reaction ~ Days + half + (Days | Subject) + (1 | Subject:half)",
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mm.SingularFitWarning)
+            mem = mm.lmer(formula, sleep)
+            s = mm.lmer(formula, [sleep.iloc[i : i + 50] for i in range(0, 180, 50)])
+        assert list(s.fixef.index) == list(mem.fixef.index)
+        assert s.objective == mem.objective
+        np.testing.assert_array_equal(s.theta, mem.theta)

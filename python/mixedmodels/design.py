@@ -388,6 +388,7 @@ def materialise(
     else:  # the columns already looked up are those of the copy
         dc.frame = data.copy(deep=False)
     levels = levels or {}
+    numeric_levels = {}  # a numeric grouping variable's imposed levels serve its grouping factor only
     for c in cols:
         col = dc[c]
         if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
@@ -397,7 +398,10 @@ def materialise(
                 cat = pd.Categorical(col, categories=levels[c])
             if (cat.codes < 0).any():
                 raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
-            dc.replace(c, cat)
+            if not isinstance(col, pd.Categorical) and _is_number(col):
+                numeric_levels[c] = cat  # the fixed part and the terms' columns see the numbers
+            else:
+                dc.replace(c, cat)
         elif isinstance(col, pd.Categorical):
             dropped_cats = _drop_unused(col)
             if dropped_cats is not col:
@@ -432,6 +436,11 @@ def materialise(
     _check_finite(y, pf.response)
     _check_finite_columns(x, fixed_names)
 
+    groups = dc
+    if numeric_levels:
+        groups = _Columns(dc.frame)
+        for c, cat in numeric_levels.items():
+            groups.replace(c, cat)
     raw = []
     for t in pf.random:
         z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}", transforms)
@@ -440,13 +449,13 @@ def materialise(
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])
         if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
             glev = np.asarray(levels[t.group], dtype=object)
-            lab = _labels(dc, t.factors)
+            lab = _labels(groups, t.factors)
             mapped = pd.Series(lab).map({v: i for i, v in enumerate(glev)}).to_numpy()
             if np.isnan(mapped.astype(float)).any():
                 raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
             codes, glevels = mapped.astype(np.int32), glev
         else:
-            codes, glevels = _grouping(dc, t.factors)
+            codes, glevels = _grouping(groups, t.factors)
         raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec))
     structure, rows = _parts(
         pf.text,
@@ -459,6 +468,12 @@ def materialise(
         lambda specs: FormulaEncoding(fixed_spec, specs),
     )
     return structure, FrameData(rows, dc.frame, n_dropped)
+
+
+def _is_number(col: Column) -> bool:
+    """A column of numbers (not booleans): formulaic makes it a numeric column, not a factor."""
+    dtype = col.dtype
+    return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
 def _check_finite_columns(x: NDArray[np.float64], names: Sequence[str]) -> None:

@@ -240,12 +240,14 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
 # what the state needs, and the second pass replays the state computed from all rows.
 #
 # What the state needs: poly(x, d)'s coefficients are the three-term recurrence of the measure
-# "one unit of weight at every row's x", and depend only on its moments up to degree 2d. Each chunk is
-# compressed to its (d+1)-point Gauss rule (nodes and weights from the eigen-decomposition of its
-# Jacobi matrix; Golub and Welsch), which has the same moments up to degree 2d+1; the union of the
-# rules is then the whole data's measure as far as the coefficients go, compressed again when it
-# grows. The recurrence of the union is formulaic's own (Stieltjes) on a few hundred points: it
-# agrees with the in-memory coefficients to ~1e-15 relative. scale and center use the same with d = 1.
+# "one unit of weight at every row's x", and depend only on its moments up to degree 2d. The
+# distinct values and their counts are that measure exactly; past `_EXACT_POINTS` of them, the
+# points are compressed to their (d+1)-point Gauss rule (nodes and weights from the
+# eigen-decomposition of the Jacobi matrix; Golub and Welsch), which has the same moments up to
+# degree 2d+1, and further chunks' values and rules are added to it and compressed again. The
+# recurrence of the result is formulaic's own (Stieltjes) on those points: it agrees with the
+# in-memory coefficients to ~1e-15 relative, and exactly when the sums over the distinct values are
+# exact (small integers). scale and center use the same measure with d = 1 (mean and sum of squares).
 
 
 _stateful = cast(Callable[[Callable[..., Any]], Callable[..., Any]], stateful_transform)  # typed for mypy
