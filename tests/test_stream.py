@@ -9,6 +9,7 @@ import pickle
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedmodels as mm
@@ -162,3 +163,134 @@ def test_streamed_model_keeps_no_chunk(fits):
     np.testing.assert_allclose(
         s.predict(hsb.head(5)), fits.fit("mAch ~ ses + (ses | school)", "hsb").predict(hsb.head(5))
     )
+
+
+# ----------------------------------------------------------------------------- chunk edge cases
+
+
+def _sleep_text(fits):
+    """sleepstudy with Subject as text (not categorical), as files and generators give it."""
+    return fits.data("sleepstudy").assign(Subject=lambda d: d["Subject"].astype(str))
+
+
+def test_empty_chunks_are_skipped(fits):
+    sleep = fits.data("sleepstudy")
+    mem = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    for chunks in ([pd.DataFrame(), sleep.iloc[:90], sleep.iloc[:0], sleep.iloc[90:]], [sleep.iloc[:0], sleep]):
+        s = mm.lmer("Reaction ~ Days + (Days | Subject)", chunks)
+        assert s.objective == mem.objective
+        np.testing.assert_array_equal(s.theta, mem.theta)
+
+
+def test_first_chunk_all_missing(fits):
+    """A first chunk with no value at all: its columns are all-NaN floats, the others' text."""
+    sleep = _sleep_text(fits)
+    blank = pd.DataFrame({"Reaction": [np.nan] * 4, "Days": [np.nan] * 4, "Subject": [np.nan] * 4})
+    mem = mm.lmer("Reaction ~ Days + (Days | Subject)", pd.concat([blank, sleep], ignore_index=True))
+    s = mm.lmer("Reaction ~ Days + (Days | Subject)", [blank, sleep.iloc[:100], sleep.iloc[100:]])
+    assert s.objective == mem.objective
+    assert s.n_dropped == mem.n_dropped == 4
+    with pytest.raises(mm.DataError, match="every row has a missing value"):
+        mm.lmer("Reaction ~ Days + (Days | Subject)", [blank, blank])
+
+
+def test_grouping_column_text_in_one_parquet_file_numbers_in_the_next(fits, tmp_path):
+    pytest.importorskip("pyarrow")
+    sleep = _sleep_text(fits)
+    sleep.iloc[:90].to_parquet(tmp_path / "a.parquet")
+    sleep.iloc[90:].assign(Subject=lambda d: d["Subject"].astype(int)).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(mm.DataError, match=r"column 'Subject' holds text in chunk 0 and numbers in chunk 1") as info:
+        mm.lmer("Reaction ~ Days + (Days | Subject)", str(tmp_path / "*.parquet"))
+    assert "not supported" not in str(info.value)
+
+
+def test_csv_batches_of_different_types(fits, tmp_path):
+    """pandas infers each CSV batch's types: int then float in a covariate works (as the whole file
+    read at once); numbers then text in a grouping column is an error that says what to do."""
+    sleep = _sleep_text(fits)
+    d = sleep.assign(Days=sleep["Days"].astype(float))
+    d.loc[150:, "Days"] += 0.5  # the last batch's Days are floats, the first ones' integers
+    d.to_csv(tmp_path / "days.csv", index=False)
+    mem = mm.lmer("Reaction ~ Days + (Days | Subject)", pd.read_csv(tmp_path / "days.csv"))
+    s = mm.lmer("Reaction ~ Days + (Days | Subject)", str(tmp_path / "days.csv"), batch_size=50)
+    assert s.objective == pytest.approx(mem.objective, rel=1e-10)
+    np.testing.assert_allclose(s.fixef, mem.fixef, rtol=1e-6)
+
+    g = sleep.assign(Subject=sleep["Subject"].where(sleep.index < 100, "s" + sleep["Subject"]))
+    g.to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(mm.DataError, match=r"column 'Subject' holds numbers in chunk 0 and text in chunk 2.*astype"):
+        mm.lmer("Reaction ~ Days + (Days | Subject)", str(tmp_path / "mixed.csv"), batch_size=50)
+
+
+def test_chunks_of_int_and_float_or_categorical_and_text(fits):
+    sleep = _sleep_text(fits)
+    ints = sleep.assign(Subject=sleep["Subject"].astype(int))
+    chunks = [ints.iloc[:90], ints.iloc[90:].assign(Subject=lambda d: d["Subject"].astype(float))]
+    mem = mm.lmer("Reaction ~ Days + (Days | Subject)", pd.concat(chunks))
+    s = mm.lmer("Reaction ~ Days + (Days | Subject)", chunks)
+    assert s.objective == mem.objective
+    assert list(s.ranef["Subject"].index) == list(mem.ranef["Subject"].index)
+    cat = sleep.assign(Subject=pd.Categorical(sleep["Subject"], categories=sorted(set(sleep["Subject"]), reverse=True)))
+    s2 = mm.lmer("Reaction ~ Days + (Days | Subject)", [cat.iloc[:90], sleep.iloc[90:]])
+    mem2 = mm.lmer("Reaction ~ Days + (Days | Subject)", sleep)  # categorical in one chunk only: sorted
+    assert s2.objective == mem2.objective
+    assert list(s2.ranef["Subject"].index) == list(mem2.ranef["Subject"].index)
+
+
+def test_source_exhausted_after_the_first_pass(fits):
+    sleep = fits.data("sleepstudy")
+    once = (c for c in [sleep.iloc[:90], sleep.iloc[90:]])
+    with pytest.raises(mm.DataError, match=r"reads the data twice.*function returning a new iterator"):
+        mm.lmer("Reaction ~ Days + (Days | Subject)", lambda: once)
+
+    calls = []
+
+    def shrinking():  # gives fewer rows the second time
+        calls.append(1)
+        return iter([sleep] if len(calls) == 1 else [sleep.iloc[:100]])
+
+    with pytest.raises(mm.DataError, match="180 complete rows in the first pass and 100 in the second"):
+        mm.lmer("Reaction ~ Days + (Days | Subject)", shrinking)
+    with pytest.raises(mm.DataError, match="chunk 1 of the data is a dict"):
+        mm.lmer("Reaction ~ Days + (Days | Subject)", [sleep, dict(sleep)])
+
+
+def test_merging_many_levels_is_linear():
+    """200,000 levels arriving 1,000 per chunk (a categorical and a text column): each merge costs
+    what the chunk brings, so this runs in well under a second (it was quadratic)."""
+    from mixedmodels.formula import parse_formula
+    from mixedmodels.stream import _level_lists, _Levels, _merge_levels
+
+    st = _Levels()
+    for k in range(200):
+        part = _Levels(n=1000)
+        names = [f"L{k * 1000 + j:06d}" for j in range(1000)]
+        part.cats["g"] = dict.fromkeys(names)
+        part.seen["g"] = set(names)
+        part.seen["h"] = set(names)
+        part.plain.add("h")
+        part.kinds.update({"g": ("text", k), "h": ("text", k)})
+        merged = _merge_levels([st, part])
+        assert merged is st  # merged in place: nothing rebuilt per chunk
+    levels = _level_lists(st, parse_formula("y ~ h + (1 | g)"))
+    assert st.n == 200_000
+    assert len(levels["g"]) == len(levels["h"]) == 200_000
+    assert levels["g"][:2] == ["L000000", "L000001"]
+    assert levels["g"] == levels["h"]
+
+
+def test_numeric_column_as_covariate_and_grouping_factor(fits):
+    """The levels imposed on a numeric grouping variable serve its grouping factor only: the fixed
+    part keeps the numbers (it got one dummy column per level)."""
+    sleep = fits.data("sleepstudy").assign(half=lambda d: (d["Days"] >= 5).astype(int))
+    for formula in (
+        "Reaction ~ Days + (1 | Subject) + (1 | Days)",
+        "Reaction ~ Days + half + (Days | Subject) + (1 | Subject:half)",
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mm.SingularFitWarning)
+            mem = mm.lmer(formula, sleep)
+            s = mm.lmer(formula, [sleep.iloc[i : i + 50] for i in range(0, 180, 50)])
+        assert list(s.fixef.index) == list(mem.fixef.index)
+        assert s.objective == mem.objective
+        np.testing.assert_array_equal(s.theta, mem.theta)

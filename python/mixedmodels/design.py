@@ -10,6 +10,8 @@ later, once, on the cross-products (`checks`), whatever the data's kind.
 
 from __future__ import annotations
 
+import ast
+import copy
 import difflib
 import functools
 import re
@@ -20,6 +22,7 @@ from typing import Any, cast
 import formulaic
 import numpy as np
 import pandas as pd
+from formulaic.transforms import TRANSFORMS
 from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
@@ -28,7 +31,7 @@ from .formula import ParsedFormula, parse_formula
 from .names import level_label, r_name
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, ModelStructure, Term, assemble
 
-__all__ = ["GroupTerm", "LazySpec", "from_arrays", "materialise", "used_columns"]
+__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "used_columns"]
 
 
 # --------------------------------------------------------------------------- grouping factors
@@ -93,7 +96,9 @@ def _grouping(data: _Columns, variables: tuple[str, ...]) -> tuple[NDArray[np.in
 # --------------------------------------------------------------------------- formulaic helpers
 
 
-def _materialise(spec_text: str, data: _Columns, what: str) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
+def _materialise(
+    spec_text: str, data: _Columns, what: str, replay: TransformReplay | None = None
+) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
@@ -105,11 +110,53 @@ def _materialise(spec_text: str, data: _Columns, what: str) -> tuple[NDArray[np.
         names = (("(Intercept)",) if intercept else ()) + tuple(cols)
         return x, names, LazySpec(spec_text, data.frame)
     try:
-        mm = formulaic.model_matrix(spec_text, data.frame, na_action="ignore")  # pandas output: faster than numpy
+        mm = formulaic.model_matrix(  # pandas output: faster than numpy
+            spec_text, data.frame, na_action="ignore", **_stream_arguments(replay)
+        )
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
     return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, mm.model_spec
+
+
+# ----------------------------------------------------------------- hooks for streamed data (stream.py)
+
+
+@dataclass(frozen=True)
+class TransformReplay:
+    """How `materialise` evaluates the formula's stateful transforms for streamed data (`stream`).
+
+    Attributes
+    ----------
+    state : mapping
+        formulaic's transform state (``ModelSpec.transform_state``: the call's text, e.g.
+        ``"poly(Days, 2)"``, to its state), learned over all chunks, replayed instead of being learned
+        from the rows at hand. Each formulaic model matrix gets its own deep copy.
+    encoders : mapping
+        formulaic's encoder state (``ModelSpec.encoder_state``: a factor's text, e.g. ``"C(Days)"``, to
+        its kind and categories), learned over all chunks, replayed likewise.
+    functions : mapping
+        Functions evaluated in place of the formula's own of the same name (formulaic's ``context``):
+        the first pass's recorders, which learn what a transform needs from each chunk.
+    """
+
+    state: Mapping[str, Any] | None = None
+    encoders: Mapping[str, Any] | None = None
+    functions: Mapping[str, Callable[..., Any]] | None = None
+
+
+def _stream_arguments(replay: TransformReplay | None) -> dict[str, Any]:
+    """formulaic.model_matrix's extra arguments for `TransformReplay` (none without one)."""
+    if replay is None:
+        return {}
+    out: dict[str, Any] = {}
+    if replay.state:
+        out["transform_state"] = copy.deepcopy(dict(replay.state))
+    if replay.encoders:
+        out["encoder_state"] = copy.deepcopy(dict(replay.encoders))
+    if replay.functions:
+        out["context"] = dict(replay.functions)
+    return out
 
 
 class _Columns:
@@ -188,9 +235,40 @@ class LazySpec:
 @functools.lru_cache(maxsize=256)
 def _required(text: str) -> frozenset[str]:
     try:
-        return frozenset(formulaic.Formula(text).required_variables)
+        formula = formulaic.Formula(text)
+        return frozenset(formula.required_variables) | _read_by_calls(formula)
     except Exception as exc:
         raise FormulaError(f"cannot parse {text!r}: {exc}") from exc
+
+
+def _read_by_calls(formula: Any) -> frozenset[str]:
+    """The names read by Python factors such as ``poly(x, 2)`` or ``scale(x)``: formulaic 1.2's
+    ``required_variables`` leaves out everything inside a stateful transform (it evaluates the
+    call's arguments without the data, fails and drops the factor), so that ``x`` would be neither
+    read from files nor checked for missing values."""
+    out: set[str] = set()
+    for part in (formula.lhs, formula.rhs) if hasattr(formula, "rhs") else (formula,):
+        for term in part:
+            for factor in term.factors:
+                if factor.eval_method is not factor.EvalMethod.PYTHON:
+                    continue
+                try:
+                    tree = ast.parse(factor.expr, mode="eval")
+                except SyntaxError:  # formulaic's own answer stands
+                    continue
+                called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+                roots = set()
+                for node in ast.walk(tree):
+                    if id(node) in called:
+                        while isinstance(node, ast.Attribute):
+                            node = node.value
+                        roots.add(id(node))
+                out |= {
+                    n.id
+                    for n in ast.walk(tree)
+                    if isinstance(n, ast.Name) and id(n) not in roots and n.id not in TRANSFORMS
+                }
+    return frozenset(out)
 
 
 def used_columns(pf: ParsedFormula) -> set[str]:
@@ -257,12 +335,14 @@ def materialise(
     data: pd.DataFrame,
     *,
     levels: Mapping[str, Sequence[Any]] | None = None,
+    transforms: TransformReplay | None = None,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
 
     Rows with a missing value in any used column are dropped (as R's ``na.omit``). ``levels`` fixes
     the levels of some columns beforehand (streamed data: the levels seen in a first pass), unused
-    ones kept.
+    ones kept. ``transforms`` (streamed data) replays the state of stateful transforms such as
+    ``poly(x, 2)`` learned over all chunks, or evaluates them with the recorders that learn it.
 
     Examples
     --------
@@ -308,6 +388,7 @@ def materialise(
     else:  # the columns already looked up are those of the copy
         dc.frame = data.copy(deep=False)
     levels = levels or {}
+    numeric_levels = {}  # a numeric grouping variable's imposed levels serve its grouping factor only
     for c in cols:
         col = dc[c]
         if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
@@ -317,7 +398,10 @@ def materialise(
                 cat = pd.Categorical(col, categories=levels[c])
             if (cat.codes < 0).any():
                 raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
-            dc.replace(c, cat)
+            if not isinstance(col, pd.Categorical) and _is_number(col):
+                numeric_levels[c] = cat  # the fixed part and the terms' columns see the numbers
+            else:
+                dc.replace(c, cat)
         elif isinstance(col, pd.Categorical):
             dropped_cats = _drop_unused(col)
             if dropped_cats is not col:
@@ -332,10 +416,14 @@ def materialise(
         ):
             raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
         y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
-        x, fixed_names, fixed_spec = _materialise(pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}")
+        x, fixed_names, fixed_spec = _materialise(
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", transforms
+        )
     else:
         try:
-            mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore")
+            mm = formulaic.model_matrix(
+                f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore", **_stream_arguments(transforms)
+            )
         except Exception as exc:
             raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
         ymat = mm.lhs.to_numpy(dtype=np.float64)
@@ -348,21 +436,26 @@ def materialise(
     _check_finite(y, pf.response)
     _check_finite_columns(x, fixed_names)
 
+    groups = dc
+    if numeric_levels:
+        groups = _Columns(dc.frame)
+        for c, cat in numeric_levels.items():
+            groups.replace(c, cat)
     raw = []
     for t in pf.random:
-        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}")
+        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}", transforms)
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])
         if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
             glev = np.asarray(levels[t.group], dtype=object)
-            lab = _labels(dc, t.factors)
+            lab = _labels(groups, t.factors)
             mapped = pd.Series(lab).map({v: i for i, v in enumerate(glev)}).to_numpy()
             if np.isnan(mapped.astype(float)).any():
                 raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
             codes, glevels = mapped.astype(np.int32), glev
         else:
-            codes, glevels = _grouping(dc, t.factors)
+            codes, glevels = _grouping(groups, t.factors)
         raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec))
     structure, rows = _parts(
         pf.text,
@@ -375,6 +468,12 @@ def materialise(
         lambda specs: FormulaEncoding(fixed_spec, specs),
     )
     return structure, FrameData(rows, dc.frame, n_dropped)
+
+
+def _is_number(col: Column) -> bool:
+    """A column of numbers (not booleans): formulaic makes it a numeric column, not a factor."""
+    dtype = col.dtype
+    return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
 def _check_finite_columns(x: NDArray[np.float64], names: Sequence[str]) -> None:

@@ -2,14 +2,17 @@
 
 A fit never reads the rows again after the pass that forms A = [Z X y]'[Z X y], and A is a sum over
 rows (docs/design.md, section 3). So: a first cheap pass over the needed columns fixes the factor levels
-and the fixed-part encoding; a second pass forms the blocks of A chunk by chunk (per partition for
-Dask, summed in a tree); the optimisation then runs on the summed blocks. Memory is bounded by one
-batch plus A, and the result equals the in-memory fit. Quantities that need the rows (fitted
-values, residuals, simulate, Kenward-Roger) say so.
+and the fixed-part encoding, and learns the state of stateful transforms (``poly``, ``scale``,
+``center``) and of categoricals made in the formula (``C(x)``) from all rows; a second pass forms
+the blocks of A chunk by chunk (per partition for Dask, summed in a tree), replaying that state; the
+optimisation then runs on the summed blocks. Memory is bounded by one batch plus A, and the result
+equals the in-memory fit (bit for bit, but for a transform's state when its sums are not exact: see
+README). Quantities that need the rows (fitted values, residuals, simulate, Kenward-Roger) say so.
 """
 
 from __future__ import annotations
 
+import ast
 import glob
 import sys
 import time
@@ -21,10 +24,14 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from formulaic.materializers.types import FactorValues
+from formulaic.utils.stateful_transforms import stateful_transform
+from numpy.typing import NDArray
+from scipy.linalg import eigh_tridiagonal
 
 from . import _core
 from .data import StreamedData
-from .design import materialise, used_columns
+from .design import LazySpec, TransformReplay, materialise, used_columns
 from .exceptions import DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel
@@ -101,74 +108,119 @@ def chunk_source(source: Any, columns: list[str], batch_size: int = 1_000_000) -
 
 @dataclass
 class _Levels:
-    """What the first pass learns: rows, levels of every non-numeric or grouping column, and
-    interaction levels."""
+    """What the first pass learns: rows, the kind of every used column, the levels of every
+    non-numeric or grouping column, and interaction levels."""
 
     n: int = 0
     n_dropped: int = 0
-    cats: dict[str, list[Any]] = field(default_factory=dict)  # column -> ordered categories of a categorical
-    seen: dict[str, Any] = field(default_factory=dict)  # column -> set (or sorted array) of values seen
+    kinds: dict[str, tuple[str, int]] = field(default_factory=dict)  # column -> (kind of values, chunk)
+    cats: dict[str, dict[Any, None]] = field(default_factory=dict)  # column -> categories (ordered set)
+    plain: set[str] = field(default_factory=set)  # level columns that were not categorical in some chunk
+    floats: set[str] = field(default_factory=set)  # numeric grouping columns of a float dtype in some chunk
+    seen: dict[str, set[Any]] = field(default_factory=dict)  # column -> values seen in complete rows
     combos: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)  # interaction group -> label tuples
 
 
-def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], grouping: set[str]) -> _Levels:
+_KINDS = {"string": "text", "integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers"}
+
+
+def _kind(col: pd.Series) -> str:
+    """What a column holds, as its dtype or (for object columns) its values say: numbers, text, ..."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _kind(pd.Series(dtype.categories))
+    if pd.api.types.is_bool_dtype(dtype):
+        return "booleans"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numbers"
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return "text"
+    inferred = str(pd.api.types.infer_dtype(col, skipna=True))
+    if inferred in ("mixed", "mixed-integer"):
+        return "a mix of text and numbers"
+    return _KINDS.get(inferred, inferred)
+
+
+def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], grouping: set[str], i: int = 0) -> _Levels:
+    """`_Levels` of one chunk (the ``i``-th, named in errors)."""
     st = _Levels()
     df = chunk[cols]
     ok = df.notna().all(axis=1).to_numpy()
     st.n_dropped = int((~ok).sum())
     df = df[ok]
     st.n = len(df)
+    if not st.n:  # no complete row: nothing to learn (its columns may be all-missing floats)
+        return st
     for c in cols:
         col = df[c]
+        st.kinds[c] = (_kind(col), i)
         if isinstance(col.dtype, pd.CategoricalDtype):
-            st.cats[c] = list(col.cat.categories)
+            st.cats[c] = dict.fromkeys(col.cat.categories.tolist())
             st.seen[c] = set(col.unique().tolist())
         elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            if c in grouping:  # numeric grouping variable: its sorted distinct values
-                st.seen[c] = np.unique(col.to_numpy())
+            if c in grouping:  # numeric grouping variable: its distinct values
+                st.seen[c] = set(np.unique(col.to_numpy()).tolist())
+                st.plain.add(c)
+                if col.dtype.kind == "f":
+                    st.floats.add(c)
         else:
             st.seen[c] = set(col.unique().tolist())
+            st.plain.add(c)
     for t in pf.random:
-        if len(t.factors) > 1:
-            labs = [df[v].astype(object).map(level_label).to_numpy() for v in t.factors]
-            st.combos[t.group] = set(zip(*labs, strict=True))
+        if len(t.factors) > 1:  # the distinct combinations of codes, then their labels
+            codes, labels = [], []
+            for v in t.factors:
+                code, uniques = pd.factorize(df[v])
+                codes.append(code)
+                labels.append([level_label(x) for x in np.asarray(uniques, dtype=object).tolist()])
+            combos = np.unique(np.stack(codes, axis=1), axis=0)
+            st.combos[t.group] = {tuple(lab[j] for lab, j in zip(labels, row, strict=True)) for row in combos}
     return st
 
 
 def _merge_levels(parts: list[_Levels]) -> _Levels:
-    out = _Levels()
-    for p in parts:
+    """The `_Levels` of all the parts' rows, merged into the first (its sets and dicts grow in
+    place): the cost is that of the levels the other parts hold, whatever the first holds."""
+    out = parts[0] if parts else _Levels()
+    for p in parts[1:]:
         out.n += p.n
         out.n_dropped += p.n_dropped
+        for c, (kind, i) in p.kinds.items():
+            have = out.kinds.setdefault(c, (kind, i))
+            if have[0] != kind:
+                first, second = sorted([have, (kind, i)], key=lambda t: t[1])
+                raise DataError(
+                    f"column {c!r} holds {first[0]} in chunk {first[1]} and {second[0]} in chunk {second[1]} of "
+                    "the data (CSV files are read in batches whose types pandas infers one by one): give it one "
+                    "type in every chunk, e.g. text with .astype(str), or convert the files to Parquet"
+                )
         for c, cats in p.cats.items():
-            known = out.cats.setdefault(c, [])
-            have = set(known)  # once per chunk: linear in the number of categories
-            known.extend(x for x in cats if x not in have)
+            out.cats.setdefault(c, {}).update(cats)  # an ordered set: new categories at the end
         for c, v in p.seen.items():
-            if isinstance(v, np.ndarray):
-                out.seen[c] = np.union1d(out.seen[c], v) if c in out.seen else v
-            else:
-                out.seen.setdefault(c, set()).update(v)
-        for g, v in p.combos.items():
-            out.combos.setdefault(g, set()).update(v)
+            out.seen.setdefault(c, set()).update(v)
+        out.plain |= p.plain
+        out.floats |= p.floats
+        for g, combos in p.combos.items():
+            out.combos.setdefault(g, set()).update(combos)
     return out
 
 
 def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
-    """Final level lists: a categorical's categories in order (unused dropped, as in memory),
-    other columns' values sorted (as numpy/formulaic sort them); interaction levels sorted by
-    their variables' level order."""
+    """Final level lists: a categorical's categories in order (unused dropped, as in memory; when a
+    column is categorical in some chunks only, its values sorted as for the whole data's plain
+    column), other columns' values sorted (as numpy/formulaic sort them); interaction levels sorted
+    by their variables' level order."""
     levels = {}
     for c, vals in st.seen.items():
-        if c in st.cats:
+        if c in st.cats and c not in st.plain:  # categorical in every chunk: its categories' order
             levels[c] = [x for x in st.cats[c] if x in vals]
-        elif isinstance(vals, np.ndarray):
-            levels[c] = vals.tolist()
-        else:
-            try:
-                levels[c] = sorted(vals)
-            except TypeError as exc:
-                raise DataError(f"column {c!r} mixes types that cannot be ordered") from exc
+            continue
+        if c in st.floats:  # as a float column of the whole data would hold them
+            vals = {float(v) for v in vals}
+        try:
+            levels[c] = sorted(vals)
+        except TypeError as exc:
+            raise DataError(f"column {c!r} mixes values that cannot be ordered (text and numbers?)") from exc
     for t in pf.random:
         if len(t.factors) > 1:
             pos = [{level_label(v): i for i, v in enumerate(levels[f])} for f in t.factors]
@@ -177,6 +229,385 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
             )
             levels[t.group] = [":".join(c) for c in combos]
     return levels
+
+
+# ----------------------------------------------------------------------------------- stateful transforms
+#
+# ``poly(x, 2)``, ``scale(x)``, ``center(x)`` learn from the data they first see (formulaic's transform
+# state: the polynomials' recurrence coefficients, the mean and SD). In memory that is every complete
+# row; here the first pass evaluates the formula on every chunk with recorders in place of those
+# functions (formulaic evaluates the expression inside, e.g. ``np.log(x + 1)``, as usual) and keeps
+# what the state needs, and the second pass replays the state computed from all rows.
+#
+# What the state needs: poly(x, d)'s coefficients are the three-term recurrence of the measure
+# "one unit of weight at every row's x", and depend only on its moments up to degree 2d. The
+# distinct values and their counts are that measure exactly; past `_EXACT_POINTS` of them, the
+# points are compressed to their (d+1)-point Gauss rule (nodes and weights from the
+# eigen-decomposition of the Jacobi matrix; Golub and Welsch), which has the same moments up to
+# degree 2d+1, and further chunks' values and rules are added to it and compressed again. The
+# recurrence of the result is formulaic's own (Stieltjes) on those points: it agrees with the
+# in-memory coefficients to ~1e-15 relative, and exactly when the sums over the distinct values are
+# exact (small integers). scale and center use the same measure with d = 1 (mean and sum of squares).
+
+
+_stateful = cast(Callable[[Callable[..., Any]], Callable[..., Any]], stateful_transform)  # typed for mypy
+_LEARNED = "mixedmodels.stream"  # key of what a recorder keeps in formulaic's state of one call
+
+
+def _jacobi(
+    u: NDArray[np.float64], w: NDArray[np.float64], m: int, n: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """alpha[0..m-1] and norms2[0..m] of the points u with weights w (n in all), by formulaic's
+    recurrence."""
+    alpha, norms = np.empty(m), np.empty(m + 1)
+    prev, p = np.zeros_like(u), np.ones_like(u)
+    norms[0] = n
+    for k in range(m):
+        alpha[k] = np.dot(w * u, p * p) / norms[k]
+        nxt = (u - alpha[k]) * p
+        if k:
+            nxt -= (norms[k] / norms[k - 1]) * prev
+        prev, p = p, nxt
+        norms[k + 1] = np.dot(w, p * p)
+    return alpha, norms
+
+
+_EXACT_POINTS = 10_000  # distinct values kept as they are (with their counts) before compressing
+_GAUSS_POINTS = 64  # Gauss rules kept before they are compressed into one
+
+
+def _empty() -> NDArray[np.float64]:
+    return np.empty(0)
+
+
+@dataclass
+class _Measure:
+    """The values of one transform's input as a weighted point set with the same moments up to
+    degree 2 * order + 1: the distinct values and their counts while there are at most
+    `_EXACT_POINTS` of them (sums over them are the in-memory sums but for the order of the terms,
+    and equal them exactly when these are exact, e.g. for integers), then Gauss rules (see above).
+    A rule's node is ``center + offset``, two floats, so that its accuracy is relative to the
+    values' spread, not to their size."""
+
+    order: int
+    values: NDArray[np.float64] = field(default_factory=_empty)  # distinct values
+    counts: NDArray[np.float64] = field(default_factory=_empty)
+    centers: NDArray[np.float64] = field(default_factory=_empty)  # Gauss nodes: centers + offsets
+    offsets: NDArray[np.float64] = field(default_factory=_empty)
+    weights: NDArray[np.float64] = field(default_factory=_empty)
+    count: int = 0  # the number of values (a rule's weights sum to its count but for rounding)
+
+    def add(self, x: NDArray[np.float64]) -> None:
+        """Add the values x (finite)."""
+        self.count += x.shape[0]
+        self._add_values(x, np.ones(x.shape[0]))
+
+    def merge(self, other: _Measure) -> None:
+        """Add another measure's points."""
+        self.count += other.count
+        self.centers = np.concatenate([self.centers, other.centers])
+        self.offsets = np.concatenate([self.offsets, other.offsets])
+        self.weights = np.concatenate([self.weights, other.weights])
+        self._add_values(other.values, other.counts)
+        if len(self.weights) > _GAUSS_POINTS * (self.order + 1):
+            self._compress()
+
+    def _add_values(self, x: NDArray[np.float64], w: NDArray[np.float64]) -> None:
+        uniq, inv = np.unique(np.concatenate([self.values, x]), return_inverse=True)
+        self.values = uniq
+        counts = np.bincount(inv.ravel(), weights=np.concatenate([self.counts, w]), minlength=len(uniq))
+        self.counts = counts.astype(np.float64)
+        if len(uniq) > _EXACT_POINTS:
+            self._compress()
+
+    def _points(self, about: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """All points less ``about``, and their weights."""
+        u = np.concatenate([self.values - about, (self.centers - about) + self.offsets])
+        return u, np.concatenate([self.counts, self.weights])
+
+    def _compress(self) -> None:
+        """All points into one (order+1)-point Gauss rule, about their mean."""
+        m = self.order + 1
+        c = self.mean()
+        u, w = self._points(c)
+        if len(u) <= m:
+            return
+        alpha, norms = _jacobi(u, w, m, self.n)
+        beta = norms[1:m] / norms[: m - 1]
+        if not (np.isfinite(alpha).all() and (beta > 0).all()):  # too close to separate: kept as they are
+            return
+        nodes, vectors = eigh_tridiagonal(alpha, np.sqrt(beta))
+        self.values, self.counts = _empty(), _empty()
+        self.centers, self.offsets = np.full(m, c), np.asarray(nodes, dtype=np.float64)
+        self.weights = norms[0] * np.asarray(vectors[0, :], dtype=np.float64) ** 2
+
+    @property
+    def n(self) -> float:
+        """The number of values added."""
+        return float(self.count)
+
+    def mean(self) -> float:
+        """The values' mean."""
+        total = np.dot(self.counts, self.values) + np.dot(self.weights, self.centers)
+        return float((total + np.dot(self.weights, self.offsets)) / self.n)
+
+    def recurrence(self, degree: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """formulaic poly's alpha[0..degree-1] and norms2[0..degree] of all values added (computed
+        about their mean: alpha is shifted back)."""
+        c = self.mean()
+        alpha, norms = _jacobi(*self._points(c), degree, self.n)
+        return alpha + c, norms
+
+    def sum_of_squares(self, about: float) -> float:
+        """The sum over the values of (x - about)**2."""
+        u, w = self._points(about)
+        return float(np.dot(w, u * u))
+
+
+@dataclass
+class _Learned:
+    """What the first pass learns for one stateful call: its kind (``"poly"`` or ``"scale"``), its
+    arguments and the measure of its input's values (or why it cannot be streamed)."""
+
+    kind: str
+    args: tuple[Any, ...]
+    measure: _Measure | None = None
+    unstreamable: str = ""
+
+    def merge(self, other: _Learned) -> None:
+        if self.measure is not None and other.measure is not None:
+            self.measure.merge(other.measure)
+
+    def state(self, call: str) -> dict[str, Any]:
+        """formulaic's state of the transform, from all rows."""
+        m = self.measure
+        if m is None or not m.n:
+            raise DataError(f"{call} saw no values")
+        if self.kind == "poly":
+            alpha, norms = m.recurrence(self.args[0])
+            return {
+                "alpha": {k: np.float64(a) for k, a in enumerate(alpha)},
+                "norms2": {k: np.float64(v) for k, v in enumerate(norms)},
+            }
+        center, scale, ddof = self.args  # formulaic's scale
+        n = m.n
+        c: Any = np.float64(m.mean()) if center is True else None if center is False else np.array(center)
+        s: Any = None
+        if scale is True:
+            s = np.float64(np.sqrt(m.sum_of_squares(0.0 if c is None else float(c)) / (n - ddof)))
+        elif scale is not False:
+            s = np.array(scale)
+        return {"ddof": ddof, "center": c, "scale": s}
+
+
+def _values(data: Any, call: str, state: dict[str, Any]) -> NDArray[np.float64] | None:
+    """A transform's input as finite floats (None, and the reason kept in ``state``, when it is not
+    one numeric column: the in-memory transform decides what that means)."""
+    try:
+        x = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or x.ndim != 1:
+        state[_LEARNED] = _Learned(call, (), unstreamable="its input is not one numeric column")
+        return None
+    return x[np.isfinite(x)]
+
+
+def _placeholder(data: Any, ncol: int) -> Any:
+    """The recorders' output: zeros (nan where the input is not finite, so that the usual check of
+    non-finite values applies), with formulaic's column names 1..ncol."""
+    try:
+        x = np.asarray(data, dtype=np.float64).reshape(len(data), -1)[:, :1]
+        out = np.where(np.isfinite(x), 0.0, np.nan) * np.ones((1, ncol))
+    except (TypeError, ValueError):
+        out = np.zeros((len(data), ncol))
+    return FactorValues(out, column_names=tuple(str(i) for i in range(1, ncol + 1)))
+
+
+@_stateful
+def _record_poly(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, Any] | None = None) -> Any:
+    if raw:  # raw powers: no state
+        return np.stack([np.power(np.asarray(x, dtype=np.float64), k) for k in range(1, degree + 1)], axis=1)
+    assert _state is not None
+    values = _values(x, "poly", _state)
+    if values is not None:
+        _state.setdefault(_LEARNED, _Learned("poly", (int(degree),), _Measure(int(degree)))).measure.add(values)
+    return _placeholder(x, int(degree))
+
+
+def _record_scaling(data: Any, center: Any, scale: Any, ddof: Any, state: dict[str, Any] | None) -> Any:
+    assert state is not None
+    values = _values(data, "scale", state)
+    if values is not None:
+        state.setdefault(_LEARNED, _Learned("scale", (center, scale, ddof), _Measure(1))).measure.add(values)
+    return _placeholder(data, 1)
+
+
+@_stateful
+def _record_scale(data: Any, center: Any = True, scale: Any = True, ddof: Any = 1, _state: Any = None) -> Any:
+    return _record_scaling(data, center, scale, ddof, _state)
+
+
+@_stateful
+def _record_center(data: Any, _state: Any = None) -> Any:
+    return _record_scaling(data, True, False, 1, _state)
+
+
+@_stateful
+def _record_standardize(data: Any, center: Any = True, rescale: Any = True, ddof: Any = 0, _state: Any = None) -> Any:
+    return _record_scaling(data, center, rescale, ddof, _state)
+
+
+def _unstreamable(name: str, reason: str) -> Callable[..., Any]:
+    @_stateful
+    def record(data: Any, *args: Any, _state: Any = None, **kwargs: Any) -> Any:
+        _state[_LEARNED] = _Learned(name, (), unstreamable=reason)
+        return _placeholder(data, 1)
+
+    return record
+
+
+_SPLINE = "its knots are quantiles or the range of the whole data"
+_RECORDERS: dict[str, Callable[..., Any]] = {
+    "poly": _record_poly,
+    "scale": _record_scale,
+    "center": _record_center,
+    "standardize": _record_standardize,
+    "bs": _unstreamable("bs", _SPLINE),
+    "cr": _unstreamable("cr", _SPLINE),
+    "cs": _unstreamable("cs", _SPLINE),
+    "cc": _unstreamable("cc", _SPLINE),
+    "lag": _unstreamable("lag", "it reads the previous rows, which another chunk may hold"),
+}
+_RECORD = TransformReplay(functions=_RECORDERS)
+
+
+def _learned_of(call: str, state: Mapping[str, Any]) -> _Learned | None:
+    """What a recorder kept for the call (None when the call kept no state, e.g. ``poly(x, raw=True)``),
+    or a `DataError` for a transform that cannot be learned from chunks."""
+    if not state:
+        return None
+    learned = state.get(_LEARNED)
+    if not isinstance(learned, _Learned):
+        learned = _Learned(call, (), unstreamable="it learns from the data in a way mixedmodels cannot replay")
+    if learned.unstreamable:
+        raise DataError(
+            f"the transform {call} cannot be fitted from data read in chunks ({learned.unstreamable}): "
+            "compute the column beforehand (in the data or with a function of your own) and use it in the formula"
+        )
+    return learned
+
+
+@dataclass
+class _Categories:
+    """The categories of a categorical made inside the formula (``C(x)`` of a numeric x, ...): in
+    memory they are those of all rows, so they are learned over all chunks too."""
+
+    kind: Any  # formulaic's Factor.Kind
+    first: list[Any]
+    same: bool = True  # every chunk had the same list (explicit levels, a categorical's categories)
+    union: dict[Any, None] = field(default_factory=dict)
+
+    def merge(self, other: _Categories) -> None:
+        self.same = self.same and other.same and other.first == self.first
+        self.union.update(other.union)
+
+    def state(self, expr: str) -> tuple[Any, dict[str, Any]]:
+        """formulaic's encoder state: the categories as pandas would find them in all rows."""
+        if self.same:
+            return self.kind, {"categories": list(self.first)}
+        try:
+            return self.kind, {"categories": sorted(self.union)}
+        except TypeError as exc:
+            raise DataError(f"{expr} mixes values that cannot be ordered (text and numbers?)") from exc
+
+
+@dataclass
+class _Learning:
+    """What the first pass learns from the rows for the formula's encoding, beyond the levels of
+    columns: stateful transforms' inputs by call, and categories made inside the formula by factor."""
+
+    transforms: dict[str, _Learned] = field(default_factory=dict)
+    categories: dict[str, _Categories] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.transforms or self.categories)
+
+    def merge(self, other: _Learning) -> _Learning:
+        for call, learned in other.transforms.items():
+            if call in self.transforms:
+                self.transforms[call].merge(learned)
+            else:
+                self.transforms[call] = learned
+        for expr, cats in other.categories.items():
+            if expr in self.categories:
+                self.categories[expr].merge(cats)
+            else:
+                self.categories[expr] = cats
+        return self
+
+    def replay(self, levels: Mapping[str, Any], cols: list[str]) -> TransformReplay | None:
+        """The state computed from all rows (None when there is nothing to replay). A categorical
+        made only of columns whose levels are imposed (``C(g)`` of a string column g) finds them in
+        every chunk: its categories are left to formulaic, as in memory."""
+        encoders = {
+            expr: c.state(expr) for expr, c in self.categories.items() if not (_names(expr) & set(cols)) <= set(levels)
+        }
+        if not (self.transforms or encoders):
+            return None
+        return TransformReplay(
+            state={call: v.state(call) for call, v in self.transforms.items()} or None,
+            encoders=encoders or None,
+        )
+
+
+def _names(expr: str) -> set[str]:
+    """The plain names an expression reads (empty when it is not Python)."""
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _transform_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str]) -> _Learning:
+    """What one chunk's complete rows teach (see `_Learning`)."""
+    out = _Learning()
+    if not chunk[cols].notna().all(axis=1).any():
+        return out
+    # pandas' string dtypes (Dask's default for text) as objects: formulaic 1.2 takes them for
+    # numbers (the second pass imposes the levels, a categorical)
+    text = [c for c in cols if pd.api.types.is_string_dtype(chunk[c].dtype) and chunk[c].dtype != object]
+    if text:
+        chunk = chunk.astype(dict.fromkeys(text, object))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MixedModelsWarning)
+        structure, _ = materialise(pf, chunk, transforms=_RECORD)
+    enc = structure.encoding.formula("streaming")
+    states: dict[str, Mapping[str, Any]] = {}
+    for spec in (enc.fixed, *enc.terms):
+        if isinstance(spec, LazySpec):  # plain numeric columns: nothing to learn
+            continue
+        for call, state in spec.transform_state.items():
+            if state:
+                states.setdefault(call, state)  # another part of the formula saw the same rows
+        for expr, (kind, enc_state) in spec.encoder_state.items():
+            # a column's own levels are imposed (first pass), not those of a categorical made from it
+            if expr not in cols and getattr(kind, "value", None) == "categorical" and "categories" in enc_state:
+                cats = list(enc_state["categories"])
+                out.categories.setdefault(expr, _Categories(kind, cats, union=dict.fromkeys(cats)))
+    for call in states:  # e.g. scale(poly(x, 2)): the recorder of the outer call saw placeholders
+        inner = [c for c in states if c != call and c in call]
+        if inner:
+            raise DataError(
+                f"the transform {call} applies to {inner[0]}, whose state is learned from the data too; "
+                "from data read in chunks, compute the inner column beforehand and use it in the formula"
+            )
+    for call, state in states.items():
+        learned = _learned_of(call, state)
+        if learned is not None:
+            out.transforms[call] = learned
+    return out
 
 
 # ----------------------------------------------------------------------------------- pass 2
@@ -188,6 +619,7 @@ def _chunk_cross_products(
     levels: Mapping[str, Any],
     proto_names: tuple[tuple[str, ...], tuple[str, ...]],
     layout: _core.Layout,
+    replay: TransformReplay | None = None,
 ) -> _core.CrossProducts | None:
     """The cross-products of one chunk's complete rows (None when it has none)."""
     cols = sorted(used_columns(pf))
@@ -195,9 +627,15 @@ def _chunk_cross_products(
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelsWarning)
-        structure, held = materialise(pf, chunk, levels=levels)
+        structure, held = materialise(pf, chunk, levels=levels, transforms=replay)
     if (structure.fixed_names, structure.theta.names) != proto_names:
-        raise DataError("a chunk encodes the model differently from the first pass (columns or levels changed)")
+        got = set(structure.fixed_names) | set(structure.theta.names)
+        want = set(proto_names[0]) | set(proto_names[1])
+        raise DataError(
+            "a chunk encodes the model differently from the first pass (columns or levels changed: "
+            f"{sorted(got - want)[:5]} instead of {sorted(want - got)[:5]}); a column made in the formula "
+            "from one chunk's values alone cannot be streamed: compute it beforehand"
+        )
     return held.rows("the cross-products").cross_products(layout)
 
 
@@ -226,7 +664,12 @@ def model_from_source(
     progress: bool | Callable[[int], None] | None = None,
 ) -> LinearMixedModel:
     """The model of data read in batches (see `chunk_source`) or of a Dask DataFrame: two passes
-    (levels and encoding, then the cross-products, summed in C++), then the model's checks on them.
+    (levels, encoding and the state of stateful transforms such as ``poly(x, 2)``, learned from all
+    rows; then the cross-products, summed in C++), then the model's checks on them.
+
+    Transforms whose state cannot be learned chunk by chunk (splines with knots at quantiles,
+    ``lag``, a stateful transform of another) and columns holding different kinds of values in
+    different chunks are a `DataError`; so is a source that gives fewer rows the second time.
 
     Examples
     --------
@@ -242,72 +685,104 @@ def model_from_source(
     cols = sorted(used_columns(pf))
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
+    learned = _Learning()  # what stateful transforms and categories made in the formula learn
     # the prototype: up to PROTOTYPE_ROWS complete rows, from which the encoding for new data is
-    # built (with the levels of the whole data imposed); the model keeps it, and no other rows
+    # built (with the levels and the transform state of the whole data imposed); the model keeps it,
+    # and no other rows
     if is_dask:
-        st, sum_partitions = _dask_passes(source, pf, cols, grouping)
         first = source[cols].dropna().head(PROTOTYPE_ROWS, npartitions=-1)
+        learn = not first.empty and bool(_transform_stats(first, pf, cols))
+        st, learned, sum_partitions = _dask_passes(source, pf, cols, grouping, learn)
     else:
         chunks = chunk_source(source, cols, batch_size)
         report = _progress_printer(progress, "pass 1 (levels)")
         st = _Levels()
         first = None
+        learn = False
         any_chunk = False
-        for ch in chunks():
+        for i, ch in enumerate(chunks()):
             any_chunk = True
-            missing = [c for c in cols if c not in ch.columns]
-            if missing:
-                raise FormulaError(f"the data has no column {missing}")
+            if len(ch) == 0:  # an empty chunk (of whatever columns) has nothing to say
+                continue
+            _check_columns(ch, cols, i)
             if first is None or first.empty:
                 first = ch[cols].dropna().head(PROTOTYPE_ROWS)
-            st = _merge_levels([st, _level_stats(ch, pf, cols, grouping)])  # running merge: bounded memory
+                # stateful transforms? (a cheap look at the prototype's rows decides)
+                learn = not first.empty and bool(_transform_stats(first, pf, cols))
+            st = _merge_levels([st, _level_stats(ch, pf, cols, grouping, i)])  # running merge: bounded memory
+            if learn:
+                learned.merge(_transform_stats(ch, pf, cols))
             report(st.n + st.n_dropped)
         if not any_chunk:
             raise DataError("the data source yielded no chunks")
     if st.n == 0 or first is None or first.empty:
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     levels = _level_lists(st, pf)
-    proto, _ = materialise(pf, first.copy(), levels=levels)
+    replay = learned.replay(levels, cols)
+    proto, _ = materialise(pf, first.copy(), levels=levels, transforms=replay)
     names = (proto.fixed_names, proto.theta.names)
     layout = proto.core_layout
     if is_dask:
-        total = sum_partitions(levels, names, layout)
+        total = sum_partitions(levels, names, layout, replay)
     else:
         report = _progress_printer(progress, "pass 2 (blocks of A)")
         total = _core.CrossProducts(layout)
         done = 0
-        for ch in chunks():
-            part = _chunk_cross_products(ch, pf, levels, names, layout)
+        for i, ch in enumerate(chunks()):
+            if len(ch) == 0:
+                continue
+            _check_columns(ch, cols, i)
+            part = _chunk_cross_products(ch, pf, levels, names, layout, replay)
             done += len(ch)
             report(done)
             if part is not None:
                 total.add(part)
         if progress:
             sys.stderr.write("\n")
+    if total.nobs != st.n:
+        raise DataError(
+            f"the data source gave {st.n:,} complete rows in the first pass and {total.nobs:,} in the second: "
+            "a streamed fit reads the data twice, so the source must give the same chunks each time it is "
+            "iterated (a path or glob, a list of DataFrames, or a function returning a new iterator on each "
+            "call), not a generator or an iterator that is exhausted after one pass"
+        )
     return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml)
+
+
+def _check_columns(chunk: pd.DataFrame, cols: list[str], i: int) -> None:
+    if not isinstance(chunk, pd.DataFrame):
+        raise DataError(f"chunk {i} of the data is a {type(chunk).__name__}, not a pandas DataFrame")
+    missing = [c for c in cols if c not in chunk.columns]
+    if missing:
+        raise FormulaError(f"the data has no column {missing}" + (f" (chunk {i})" if i else ""))
 
 
 # ----------------------------------------------------------------------------------- Dask
 
 
 def _dask_passes(
-    ddf: Any, pf: ParsedFormula, cols: list[str], grouping: set[str]
-) -> tuple[
-    _Levels, Callable[[Mapping[str, Any], tuple[tuple[str, ...], tuple[str, ...]], _core.Layout], _core.CrossProducts]
-]:
+    ddf: Any, pf: ParsedFormula, cols: list[str], grouping: set[str], learn: bool
+) -> tuple[_Levels, _Learning, Callable[..., _core.CrossProducts]]:
     import dask  # the optional extra: imported only for a Dask source
 
     missing = [c for c in cols if c not in ddf.columns]
     if missing:
         raise FormulaError(f"the data has no column {missing}")
     parts = ddf[cols].to_delayed()
-    stats = dask.compute(*[dask.delayed(_level_stats)(p, pf, cols, grouping) for p in parts])
+    stats = dask.compute(*[dask.delayed(_level_stats)(p, pf, cols, grouping, i) for i, p in enumerate(parts)])
     st = _merge_levels(list(stats))
+    learned = _Learning()
+    if learn:
+        for part in dask.compute(*[dask.delayed(_transform_stats)(p, pf, cols) for p in parts]):
+            learned.merge(part)
 
     def sum_partitions(
-        levels: Mapping[str, Any], names: tuple[tuple[str, ...], tuple[str, ...]], layout: _core.Layout
+        levels: Mapping[str, Any],
+        names: tuple[tuple[str, ...], tuple[str, ...]],
+        layout: _core.Layout,
+        replay: TransformReplay | None,
     ) -> _core.CrossProducts:
-        items = [dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout) for p in parts]
+        items = [dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay) for p in parts]
         while len(items) > 1:  # tree reduction
             items = [
                 dask.delayed(_add_maybe)(items[i], items[i + 1]) if i + 1 < len(items) else items[i]
@@ -316,7 +791,7 @@ def _dask_passes(
         total = items[0].compute()
         return total if total is not None else _core.CrossProducts(layout)
 
-    return st, sum_partitions
+    return st, learned, sum_partitions
 
 
 def _add_maybe(a: _core.CrossProducts | None, b: _core.CrossProducts | None) -> _core.CrossProducts | None:
