@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError
+from .expressions import SafeSpec, model_matrix
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, r_name
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, ModelStructure, Term, assemble
@@ -93,7 +94,9 @@ def _grouping(data: _Columns, variables: tuple[str, ...]) -> tuple[NDArray[np.in
 # --------------------------------------------------------------------------- formulaic helpers
 
 
-def _materialise(spec_text: str, data: _Columns, what: str) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
+def _materialise(
+    spec_text: str, data: _Columns, what: str, numeric: Iterable[str] = (), trusted: bool = False
+) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
@@ -104,12 +107,15 @@ def _materialise(spec_text: str, data: _Columns, what: str) -> tuple[NDArray[np.
             x[:, j] = data[c]
         names = (("(Intercept)",) if intercept else ()) + tuple(cols)
         return x, names, LazySpec(spec_text, data.frame)
-    try:
-        mm = formulaic.model_matrix(spec_text, data.frame, na_action="ignore")  # pandas output: faster than numpy
+    try:  # the text was vetted by parse_formula (unless trusted): formulaic evaluates only the function table
+        mm = model_matrix(spec_text, data.frame, numeric, trusted=trusted, na_action="ignore")
+    except FormulaError:
+        raise
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
-    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, mm.model_spec
+    spec = SafeSpec(mm.model_spec, numeric, trusted)
+    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, spec
 
 
 class _Columns:
@@ -187,6 +193,7 @@ class LazySpec:
 
 @functools.lru_cache(maxsize=256)
 def _required(text: str) -> frozenset[str]:
+    """The variables formulaic finds in a trusted formula (it parses, evaluates nothing)."""
     try:
         return frozenset(formulaic.Formula(text).required_variables)
     except Exception as exc:
@@ -194,13 +201,16 @@ def _required(text: str) -> frozenset[str]:
 
 
 def used_columns(pf: ParsedFormula) -> set[str]:
-    """The data columns a parsed formula needs.
+    """The data columns a parsed formula needs, inside function calls too (``scale(x)``,
+    ``poly(x, 2)``): the vetted formula's names that are not functions.
 
     Examples
     --------
-    >>> sorted(used_columns(parse_formula("y ~ x + (1 + z | a/b)")))
-    ['a', 'b', 'x', 'y', 'z']
+    >>> sorted(used_columns(parse_formula("y ~ x + log(w) + poly(v, 2) + (1 + z | a/b)")))
+    ['a', 'b', 'v', 'w', 'x', 'y', 'z']
     """
+    if pf.variables is not None:
+        return set(pf.variables)
     used = set(_required(f"{pf.response} ~ {pf.fixed}"))
     for t in pf.random:
         used |= _required(t.lhs)
@@ -257,12 +267,18 @@ def materialise(
     data: pd.DataFrame,
     *,
     levels: Mapping[str, Sequence[Any]] | None = None,
+    trusted: bool = False,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
 
-    Rows with a missing value in any used column are dropped (as R's ``na.omit``). ``levels`` fixes
-    the levels of some columns beforehand (streamed data: the levels seen in a first pass), unused
-    ones kept.
+    Rows with a missing value in any used column (inside function calls too) are dropped (as R's
+    ``na.omit``). ``levels`` fixes the levels of some columns beforehand (streamed data: the levels
+    seen in a first pass), unused ones kept.
+
+    The formula's code is vetted before anything evaluates it (`formula.parse_formula`) and
+    evaluated with only the function table of `expressions`. ``trusted=True`` (or a formula parsed
+    with it) hands the formula to formulaic as written: evaluating it **runs arbitrary Python code**,
+    so use it only for formulas you wrote yourself.
 
     Examples
     --------
@@ -271,7 +287,7 @@ def materialise(
     >>> s.fixed_names, s.theta.names, d.rows("").nobs
     (('(Intercept)', 'Days'), ('Subject.(Intercept)', 'Subject.Days.(Intercept)', 'Subject.Days'), 180)
     """
-    pf = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
+    pf = parse_formula(formula, trusted=trusted)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if data.shape[0] == 0:
@@ -282,6 +298,8 @@ def materialise(
             "for a model without random effects use ordinary least squares"
         )
     used = used_columns(pf)
+    if pf.trusted:  # formulaic's guess at the names of arbitrary code: the columns among them
+        used = {v for v in used if v in data.columns}
     missing = sorted(v for v in used if v not in data.columns)
     if missing:
         hints = []
@@ -332,10 +350,16 @@ def materialise(
         ):
             raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
         y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
-        x, fixed_names, fixed_spec = _materialise(pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}")
+        x, fixed_names, fixed_spec = _materialise(
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted
+        )
     else:
         try:
-            mm = formulaic.model_matrix(f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore")
+            mm = model_matrix(
+                f"{pf.response} ~ {pf.fixed}", dc.frame, pf.numeric, trusted=pf.trusted, na_action="ignore"
+            )
+        except FormulaError:
+            raise
         except Exception as exc:
             raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
         ymat = mm.lhs.to_numpy(dtype=np.float64)
@@ -344,13 +368,13 @@ def materialise(
         y = np.ascontiguousarray(ymat[:, 0])
         x = mm.rhs.to_numpy(dtype=np.float64)
         fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
-        fixed_spec = mm.rhs.model_spec
+        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted)
     _check_finite(y, pf.response)
     _check_finite_columns(x, fixed_names)
 
     raw = []
     for t in pf.random:
-        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}")
+        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted)
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])

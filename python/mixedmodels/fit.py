@@ -12,6 +12,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .design import GroupTerm
+from .exceptions import MixedModelsError
+from .formula import parse_formula
 from .model import LinearMixedModel
 from .results import LmerResult
 from .stream import model_from_source
@@ -31,6 +33,7 @@ def lmer(
     optimizer_options: dict[str, Any] | None = None,
     batch_size: int = 1_000_000,
     progress: bool | Callable[..., None] | None = None,
+    trusted: bool = False,
 ) -> LmerResult:
     """Fit a linear mixed model with lme4's formula language.
 
@@ -69,6 +72,12 @@ def lmer(
         stderr is a terminal; or a callable taking the number of rows read). For a data frame,
         ``progress`` reports the optimiser's evaluations (a line on stderr, or a callable taking
         the number of evaluations and the best criterion so far).
+    trusted : bool
+        False (default): the formula's code is vetted before anything evaluates it and may call
+        only the functions of the formula language (README, "Formulas"). True: the formula is
+        handed to formulaic as written and **runs arbitrary Python code** (anything a Python
+        expression can do, such as deleting files); only for formulas you wrote yourself, and only
+        for a data frame.
 
     Returns
     -------
@@ -84,9 +93,12 @@ def lmer(
     6.07
     """
     if isinstance(data, pd.DataFrame):
-        model = LinearMixedModel.from_formula(formula, data, reml=reml)
+        parsed = parse_formula(formula, trusted=trusted)
+        model = LinearMixedModel.from_formula(parsed, data, reml=reml)
         optimiser_progress = progress
     else:  # files, chunks, Dask: formed chunk by chunk
+        if trusted:
+            raise MixedModelsError("trusted=True applies to a data frame; streamed data takes vetted formulas only")
         model = model_from_source(formula, data, reml=reml, batch_size=batch_size, progress=progress)
         # a callable reports rows read; the optimiser's line follows the same on/off choice
         optimiser_progress = None if callable(progress) else (sys.stderr.isatty() if progress is None else progress)
