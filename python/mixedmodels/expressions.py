@@ -258,6 +258,7 @@ def _context(trusted: bool) -> dict[str, Any]:
     """The names formulaic may resolve besides the data's columns."""
     table: dict[str, Any] = {name: f.impl for name, f in FUNCTIONS.items()}
     table.update(VALUES)
+    table.update({alias: FUNCTIONS[name].impl for name, alias in _ALIASES.items()})
     table["np"] = _namespace("np", {name: f.impl for name, f in FUNCTIONS.items()})
     table["contr"] = _namespace("contr", VALUES)
     if trusted:
@@ -297,12 +298,18 @@ class Translation:
     numeric: frozenset[str]
 
 
+#: Python names formulaic is given for the dotted function names (its parser reads no other).
+_ALIASES = {"as.factor": "as_factor"}
+
+
 def _formulaic_name(name: str) -> str:
     """How formulaic is told a name: as is when Python can read it, else in backticks."""
     if name.isidentifier() and not keyword.iskeyword(name):
         return name
     if name.split(".", 1)[0] in _NAMESPACES and (name in FUNCTIONS or name in VALUES):
         return name
+    if name in _ALIASES:
+        return _ALIASES[name]
     return f"`{name}`"
 
 
