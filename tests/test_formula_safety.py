@@ -195,3 +195,14 @@ def test_translate_is_pure():
     assert t.text == "y ~ I(x**2) + log(`a b`, base = 10) + poly(`Informed.liking`, 2, raw = True)"
     assert t.variables == {"y", "x", "a b", "Informed.liking"}
     assert t.numeric == {"x", "a b", "Informed.liking"}
+
+
+def test_lmlist_and_type3_tests_evaluate_vetted_code_only(tmp_path, frame):
+    path = tmp_path / "pwned"
+    with pytest.raises(FormulaError, match="double underscore"):
+        mm.lmlist(f"y ~ I(__import__('os').system('touch {path}')) | g", frame)
+    assert not path.exists()
+    fits = mm.lmlist("y ~ log(x, 2) | g", frame)
+    assert list(fits.coef.columns) == ["(Intercept)", "log(x, 2)"]
+    m = mm.lmer("y ~ factor(g == 'a') + log(x, 2) + (1 | g)", frame.assign(g=frame.g))
+    assert list(m.anova().index) == ["factor(g == 'a')", "log(x, 2)"]

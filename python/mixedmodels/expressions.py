@@ -714,6 +714,16 @@ class SafeSpec:
         """The formulaic ModelSpec."""
         return self._spec
 
+    @property
+    def numeric(self) -> tuple[str, ...]:
+        """The columns converted to double before evaluation."""
+        return self._numeric
+
+    @property
+    def trusted(self) -> bool:
+        """Evaluated with Python's builtins (a trusted formula)."""
+        return self._trusted
+
     def get_model_matrix(self, data: pd.DataFrame, **options: Any) -> Any:
         """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`)."""
         return self._spec.get_model_matrix(_prepared(data, self._numeric), context=_context(self._trusted), **options)
