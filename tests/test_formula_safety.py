@@ -206,3 +206,18 @@ def test_lmlist_and_type3_tests_evaluate_vetted_code_only(tmp_path, frame):
     assert list(fits.coef.columns) == ["(Intercept)", "log(x, 2)"]
     m = mm.lmer("y ~ factor(g == 'a') + log(x, 2) + (1 | g)", frame.assign(g=frame.g))
     assert list(m.anova().index) == ["factor(g == 'a')", "log(x, 2)"]
+
+
+@pytest.mark.parametrize(
+    "formula", ["y ~ I(9^9^9^9) + (1 | g)", "y ~ I(x^(2^5000)) + (1 | g)", "y ~ I((9^9^9) * x) + (1 | g)"]
+)
+def test_powers_of_constants_that_would_never_finish_are_refused(formula):
+    with pytest.raises(FormulaError, match="too large"):
+        parse_formula(formula)
+
+
+def test_poly_degree_is_checked(frame):
+    with pytest.raises(FormulaError, match="unique points"):
+        mm.lmer("y ~ poly(x, 100000) + (1 | g)", frame)
+    with pytest.raises(FormulaError, match="between 1 and 50"):
+        mm.lmer("y ~ poly(x, 10**6, raw = TRUE) + (1 | g)", frame)

@@ -23,6 +23,7 @@ import ast
 import builtins
 import functools
 import keyword
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -130,7 +131,14 @@ def _poly_columns(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, 
     """R's ``poly(x, degree)`` (orthogonal, the same basis and signs as R's) or ``raw = TRUE``;
     columns named 1..degree as R names them."""
     state = {} if _state is None else _state
-    values = _formulaic_poly(_double(x), degree, raw=raw, _state=state)
+    values = _double(x)
+    if "alpha" not in state and not raw:  # a fit (new data replays the fit's basis)
+        unique = len(np.unique(np.asarray(values)))
+        if not 1 <= int(degree) < unique:
+            raise FormulaError(f"poly(): the degree must be at least 1 and less than the {unique} unique points")
+    if raw and not 1 <= int(degree) <= 50:
+        raise FormulaError("poly(): the degree of a raw polynomial must be between 1 and 50")
+    values = _formulaic_poly(values, degree, raw=raw, _state=state)
     index = x.index if isinstance(x, pd.Series) else None
     return pd.DataFrame(np.asarray(values), index=index, columns=[str(d) for d in range(1, int(degree) + 1)])
 
@@ -603,6 +611,11 @@ class _Code:
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _OPS:
                 raise self._fail(node, f"the operator {type(node.op).__name__} is not allowed in a formula")
+            if isinstance(node.op, ast.Pow) and not (
+                math.isfinite(_constant(node.right)) and math.isfinite(_constant(node))
+            ):
+                # Python would compute 9^9^9^9 exactly (forever); R gives Inf
+                raise self._fail(node, "a power of constants too large for a double")
             self._vet(node.left, numeric=True, argument=False)
             self._vet(node.right, numeric=True, argument=False)
         elif isinstance(node, ast.UnaryOp):
@@ -661,6 +674,27 @@ class _Code:
             self._vet(arg, numeric=not (k == 0 and fn.categorical), argument=k > 0)
         for kw in node.keywords:
             self._vet(kw.value, numeric=False, argument=True)
+
+
+def _constant(node: ast.AST) -> float:
+    """The value in double precision of a subexpression without variables (0 if it has some; inf
+    when it overflows)."""
+    if isinstance(node, ast.Constant):
+        return float(node.value) if type(node.value) in (int, float, bool) else 0.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _constant(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        a, b = _constant(node.left), _constant(node.right)
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return math.inf
+        try:
+            if isinstance(node.op, ast.Pow):
+                return float(abs(a) ** b) if a != 0 else 0.0
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(node.op), max(abs(a), abs(b)))
+        except (OverflowError, ZeroDivisionError):
+            return math.inf
+    return 0.0
 
 
 def _is_string(node: ast.AST) -> bool:
