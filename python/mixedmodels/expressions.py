@@ -212,7 +212,7 @@ FUNCTIONS: Mapping[str, Function] = {
     "factor": Function(_factor, categorical=True, doc="categorical, levels sorted"),
     "as.factor": Function(_factor, categorical=True, doc="as ``factor``"),
     "ordered": Function(_ordered, categorical=True, doc="categorical with polynomial contrasts"),
-    "C": Function(_formulaic_C, 2, ("contrasts", "levels"), categorical=True, doc="formulaic's contrasts"),
+    "C": Function(_formulaic_C, 2, ("contrasts",), categorical=True, doc="formulaic's contrasts"),
     "Q": Function(PATSY_COMPAT_TRANSFORMS["Q"], categorical=True, doc="a column by its name as a string"),
     "log": Function(_log, 2, ("base",), doc="natural logarithm, or to ``base``"),
     **{name: Function(_numeric(fn), doc=f"numpy's {name}") for name, fn in _NUMPY.items()},
@@ -468,6 +468,8 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.FormattedValue: "an f-string",
     ast.Starred: "a starred argument",
     ast.Dict: "a dictionary",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
     ast.Set: "a set",
     ast.IfExp: "a conditional expression",
     ast.BoolOp: "'and'/'or'",
@@ -627,10 +629,6 @@ class _Code:
                 raise self._fail(node, "only the comparisons == != < <= > >= are allowed in a formula")
             for operand in (node.left, *node.comparators):
                 self._vet(operand, numeric=not _is_string(operand), argument=True)
-        elif isinstance(node, (ast.List, ast.Tuple)) and argument:
-            for elt in node.elts:
-                if not isinstance(elt, ast.Constant) or not isinstance(elt.value, (str, int, float, bool)):
-                    raise self._fail(elt, "a list in a formula may hold only literals")
         else:
             what = _REFUSED_NODES.get(type(node), type(node).__name__)
             raise self._fail(node, f"{what} is not allowed in a formula")
