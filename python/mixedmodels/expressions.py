@@ -678,7 +678,8 @@ def _constant(node: ast.AST) -> float:
     """The value in double precision of a subexpression without variables (0 if it has some; inf
     when it overflows)."""
     if isinstance(node, ast.Constant):
-        return float(node.value) if type(node.value) in (int, float, bool) else 0.0
+        value = node.value
+        return float(value) if isinstance(value, (int, float)) else 0.0
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _constant(node.operand)
         return -v if isinstance(node.op, ast.USub) else v
