@@ -221,3 +221,18 @@ def test_poly_degree_is_checked(frame):
         mm.lmer("y ~ poly(x, 100000) + (1 | g)", frame)
     with pytest.raises(FormulaError, match="between 1 and 50"):
         mm.lmer("y ~ poly(x, 10**6, raw = TRUE) + (1 | g)", frame)
+
+
+@pytest.mark.parametrize("call", ["scale(x)", "center(x)", "poly(x, 2)"])
+def test_streamed_data_refuses_transforms_of_all_rows(frame, call):
+    """Each chunk would be centred or scaled on its own: refused, not silently wrong."""
+    with pytest.raises(FormulaError, match="depends on all the rows"):
+        mm.lmer(f"y ~ {call} + (1 | g)", [frame.iloc[:20], frame.iloc[20:]])
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_streamed_data_takes_row_wise_transforms(frame):
+    formula = "y ~ log(x, 2) + I(x^3) + poly(x, 2, raw = TRUE) + (1 | g)"
+    whole = mm.lmer(formula, frame)
+    chunked = mm.lmer(formula, [frame.iloc[:20], frame.iloc[20:]])
+    np.testing.assert_allclose(chunked.fixef, whole.fixef, rtol=1e-6)

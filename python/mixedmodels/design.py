@@ -273,7 +273,8 @@ def materialise(
 
     Rows with a missing value in any used column (inside function calls too) are dropped (as R's
     ``na.omit``). ``levels`` fixes the levels of some columns beforehand (streamed data: the levels
-    seen in a first pass), unused ones kept.
+    seen in a first pass), unused ones kept; with it, ``scale()``, ``center()`` and orthogonal
+    ``poly()``, whose columns depend on all the rows, are refused.
 
     The formula's code is vetted before anything evaluates it (`formula.parse_formula`) and
     evaluated with only the function table of `expressions`. ``trusted=True`` (or a formula parsed
@@ -296,6 +297,12 @@ def materialise(
         raise FormulaError(
             f"the formula {pf.text!r} has no random-effects term such as (1 | g); "
             "for a model without random effects use ordinary least squares"
+        )
+    if levels is not None and pf.data_dependent:  # streamed: each chunk would be transformed on its own
+        calls = ", ".join(f"{f}()" for f in sorted(pf.data_dependent))
+        raise FormulaError(
+            f"{calls} in {pf.text!r} depends on all the rows, which data read in chunks does not "
+            "give at once: compute the column beforehand (or use poly(x, d, raw = TRUE))"
         )
     used = used_columns(pf)
     if pf.trusted:  # formulaic's guess at the names of arbitrary code: the columns among them

@@ -299,11 +299,15 @@ class Translation:
         The data columns it names (inside calls too).
     numeric : frozenset of str
         Those of them that arithmetic or a numeric function sees (converted to double).
+    data_dependent : frozenset of str
+        The functions it calls whose result depends on all the rows (``scale``, ``center``,
+        orthogonal ``poly``): a chunk of the rows would give other columns.
     """
 
     text: str
     variables: frozenset[str]
     numeric: frozenset[str]
+    data_dependent: frozenset[str] = frozenset()
 
 
 #: Python names formulaic is given for the dotted function names (its parser reads no other).
@@ -389,6 +393,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
     out: list[str] = []
     variables: set[str] = set()
     numeric: set[str] = set()
+    dependent: set[str] = set()
     i = start
     while i < end:
         c = formula[i]
@@ -425,6 +430,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 out.append(code.text)
                 variables |= code.variables
                 numeric |= code.numeric
+                dependent |= code.data_dependent
                 i = close + 1
             else:
                 _check_name(formula, i, name)
@@ -435,7 +441,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 i = m.end()
         else:
             raise located_error(formula, i, f"unexpected {c!r} in the formula")
-    return Translation("".join(out), frozenset(variables), frozenset(numeric))
+    return Translation("".join(out), frozenset(variables), frozenset(numeric), frozenset(dependent))
 
 
 def _check_name(formula: str, pos: int, name: str) -> None:
@@ -487,6 +493,7 @@ class _Code:
         self.formula = formula
         self.variables: set[str] = set()
         self.numeric: set[str] = set()
+        self.data_dependent: set[str] = set()
         self.names: dict[str, str] = {}  # placeholder -> the name as written
         self.where: list[tuple[int, int]] = []  # (offset in the Python text, offset in the formula)
         py, text = self._lex(start, end)
@@ -658,6 +665,8 @@ class _Code:
             if kw.arg not in fn.keywords:
                 allowed = ", ".join(fn.keywords) or "none"
                 raise self._fail(kw.value, f"{name}() has no argument {kw.arg!r} (it takes: {allowed})")
+        if name in _DATA_DEPENDENT and not _raw_poly(node):
+            self.data_dependent.add(name)
         if name == "Q":
             if (
                 len(node.args) != 1
@@ -672,6 +681,15 @@ class _Code:
             self._vet(arg, numeric=not (k == 0 and fn.categorical), argument=k > 0)
         for kw in node.keywords:
             self._vet(kw.value, numeric=False, argument=True)
+
+
+_DATA_DEPENDENT = frozenset({"scale", "center", "poly"})
+
+
+def _raw_poly(node: ast.Call) -> bool:
+    """``poly(x, d, raw = TRUE)``: powers of x, the same on any rows."""
+    raw = [kw.value for kw in node.keywords if kw.arg == "raw"] + node.args[2:3]
+    return bool(raw) and isinstance(raw[0], ast.Constant) and raw[0].value is True
 
 
 def _constant(node: ast.AST) -> float:

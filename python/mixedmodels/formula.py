@@ -66,6 +66,8 @@ class ParsedFormula:
         formulaic finds them).
     numeric : frozenset of str
         The columns arithmetic or a numeric function sees (computed in double, as R does).
+    data_dependent : frozenset of str
+        The functions called whose columns depend on all the rows (``scale``, ``center``, ``poly``).
     trusted : bool
         Not vetted: the formula may run arbitrary Python code.
     """
@@ -76,6 +78,7 @@ class ParsedFormula:
     random: tuple[RandomTerm, ...]
     variables: frozenset[str] | None = None
     numeric: frozenset[str] = frozenset()
+    data_dependent: frozenset[str] = frozenset()
     trusted: bool = False
 
 
@@ -258,6 +261,7 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
         random=tuple(terms),
         variables=whole.variables,
         numeric=whole.numeric,
+        data_dependent=whole.data_dependent,
     )
 
 
