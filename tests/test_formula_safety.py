@@ -236,3 +236,11 @@ def test_streamed_data_takes_row_wise_transforms(frame):
     whole = mm.lmer(formula, frame)
     chunked = mm.lmer(formula, [frame.iloc[:20], frame.iloc[20:]])
     np.testing.assert_allclose(chunked.fixef, whole.fixef, rtol=1e-6)
+
+
+def test_columns_named_like_python_keywords_are_columns(frame):
+    d = frame.assign(**{"class": frame.x * 2, "import": frame.x + 1})
+    s, _ = materialise("y ~ class + import + (1 | g)", d)
+    assert s.fixed_names == ("(Intercept)", "class", "import")
+    with pytest.raises(FormulaError, match="cannot build"):  # formulaic cannot read them inside a call
+        materialise("y ~ log(import) + (1 | g)", d)

@@ -567,9 +567,9 @@ class _Code:
             raise located_error(self.formula, pos, f"attribute access ({name!r}) is not allowed in a formula")
         if name in ("TRUE", "FALSE"):
             emit(name.title(), name.title(), pos)
-        elif keyword.iskeyword(name):  # Python's syntax (lambda, for, if, ...): vetted as such
+        elif name in _PYTHON_SYNTAX:  # lambda, for, if, ...: vetted (and refused) as Python's syntax
             emit(name, name, pos)
-        elif name.isidentifier():
+        elif name.isidentifier() and not keyword.iskeyword(name):
             emit(name, name, pos)
         else:
             placeholder = f"_mm_name{len(self.names)}_"
@@ -684,6 +684,12 @@ class _Code:
 
 
 _DATA_DEPENDENT = frozenset({"scale", "center", "poly"})
+
+#: Python keywords left to the parser (and refused by the vetting); the others (``class``,
+#: ``import``, ...) are names R allows for columns.
+_PYTHON_SYNTAX = frozenset(
+    {"lambda", "for", "if", "else", "async", "await", "yield", "not", "and", "or", "is", "in", "None", "True", "False"}
+)
 
 
 def _raw_poly(node: ast.Call) -> bool:
