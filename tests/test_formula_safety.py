@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mixedmodels as mm
 from mixedmodels.design import materialise
@@ -244,3 +246,27 @@ def test_columns_named_like_python_keywords_are_columns(frame):
     assert s.fixed_names == ("(Intercept)", "class", "import")
     with pytest.raises(FormulaError, match="cannot build"):  # formulaic cannot read them inside a call
         materialise("y ~ log(import) + (1 | g)", d)
+
+
+_SOUP = st.lists(
+    st.sampled_from(
+        [
+            "y", "x", "g", "~", "(", ")", "|", "+", "*", "^", "**", ".", ",", "'os'", '"s"', "[", "]", "{", "}",
+            ":", "=", ":=", "lambda", "for", "in", "if", "`", "__import__", "__class__", "open", "eval", "I", "log",
+            "factor", "np.log", "f", "0", "1", "2.5", "TRUE", "%%", "@", "!", "-", "/", "#", ";", "\\", " ",
+        ]
+    ),
+    max_size=16,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(_SOUP)
+def test_any_text_parses_or_raises_a_formula_error(text):
+    """The parser never evaluates anything and raises nothing but FormulaError."""
+    try:
+        pf = parse_formula(text)
+    except FormulaError:
+        return
+    for piece in (pf.response, pf.fixed, *(t.lhs for t in pf.random)):
+        assert "__" not in piece
