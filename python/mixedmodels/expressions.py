@@ -274,7 +274,7 @@ def _context(trusted: bool) -> dict[str, Any]:
     refused: dict[str, Any] = {name: _Refused(name) for name in dir(builtins)}
     refused.update({name: _Refused(name) for name in formulaic.transforms.TRANSFORMS})
     refused.update(table)
-    refused["__builtins__"] = {}
+    refused["__builtins__"] = {}  # a name lookup finds this layer before Python's builtins
     return refused
 
 
@@ -283,7 +283,6 @@ def _context(trusted: bool) -> dict[str, Any]:
 _NAME_START = re.compile(r"[^\W\d]|\.")
 _NAME = re.compile(r"(?:[^\W\d]|\.)[\w.]*")
 _NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?L?")
-_R_SYNTACTIC = re.compile(r"^(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*$")
 
 
 @dataclass(frozen=True)
@@ -753,8 +752,7 @@ def model_matrix(
     [-4.0, -3.0, -2.0]
     """
     numeric = tuple(numeric)
-    mm = formulaic.model_matrix(text, _prepared(frame, numeric), context=_context(trusted), **options)
-    return mm
+    return formulaic.model_matrix(text, _prepared(frame, numeric), context=dict(_context(trusted)), **options)
 
 
 class SafeSpec:
@@ -783,7 +781,9 @@ class SafeSpec:
 
     def get_model_matrix(self, data: pd.DataFrame, **options: Any) -> Any:
         """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`)."""
-        return self._spec.get_model_matrix(_prepared(data, self._numeric), context=_context(self._trusted), **options)
+        return self._spec.get_model_matrix(
+            _prepared(data, self._numeric), context=dict(_context(self._trusted)), **options
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
