@@ -27,8 +27,8 @@ def r_name(name: str) -> str:
     ('(Intercept)', 'sectorCatholic', 'ses:sectorCatholic', 'fa')
     >>> r_name("I(x ** 2)"), r_name("log(`Informed.liking`)"), r_name("poly(x, 2, raw=True)[1]")
     ('I(x^2)', 'log(Informed.liking)', 'poly(x, 2, raw = TRUE)1')
-    >>> r_name("exp(-x / 2)"), r_name("I(u // 3)"), r_name("as_factor(k)[T.3]")
-    ('exp(-x/2)', 'I(u%/%3)', 'as.factor(k)3')
+    >>> r_name("exp(-x / 2)"), r_name("I(u // 3)"), r_name("as_factor(k)[T.3]"), r_name("I(x ** (-1))")
+    ('exp(-x/2)', 'I(u%/%3)', 'as.factor(k)3', 'I(x^-1)')
     """
     if name == "Intercept":
         return "(Intercept)"
@@ -38,6 +38,7 @@ def r_name(name: str) -> str:
     out = _BACKTICKED.sub(_unquote, out)
     out = out.replace(" ** ", "^").replace("**", "^").replace(" / ", "/").replace(" // ", "%/%").replace(" % ", "%%")
     out = out.replace("as_factor(", "as.factor(")  # formulaic's parser reads no dotted function name
+    out = re.sub(r"\^\(-([\w.]+)\)", r"^-\1", out)  # Python writes x ** (-1), R x^-1
     out = re.sub(r"\bTrue\b", "TRUE", out)
     out = re.sub(r"\bFalse\b", "FALSE", out)
     return re.sub(r"(\w)=(?=[^=])", r"\1 = ", out)

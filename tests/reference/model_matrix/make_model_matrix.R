@@ -107,6 +107,17 @@ random_integer_arithmetic ; synthetic ; y ~ x + (1 + I(u - 5) | g) ;  ; TRUE ;
 random_uncorrelated ; synthetic ; y ~ x + (I(x^2) || g) ;  ; TRUE ;
 response_transform ; synthetic ; log(y + 10) ~ x + (1 | g) ;  ; TRUE ;
 contrasts_sum ; synthetic ; y ~ C(h, contr.sum) + (1 | g) ;  ; FALSE ; formulaic names sum contrasts by level
+negative_power_and_roots ; synthetic ; y ~ I(x^-1) + I(x^0.5) + I(-x^2) + I(2^u) + (1 | g) ;  ; TRUE ;
+integer_functions ; synthetic ; y ~ sqrt(u) + log(u + 1) + exp(b) + I(k^2) + (1 | g) ;  ; TRUE ; u uint8, b logical, k integer
+factor_of_logical ; synthetic ; y ~ factor(b) + (1 | g) ;  ; TRUE ;
+as_factor_of_factor ; synthetic ; y ~ as.factor(h) + (1 | g) ;  ; TRUE ;
+poly_by_factor ; synthetic ; y ~ poly(x, 2):factor(k) + (1 | g) ;  ; TRUE ;
+scale_by_numeric ; synthetic ; y ~ scale(x):w + (1 | g) ;  ; TRUE ;
+random_log ; synthetic ; y ~ x + (1 + log(x) | g) ;  ; TRUE ;
+random_factor_fn ; synthetic ; y ~ x + (0 + factor(b) | g) ;  ; TRUE ;
+two_terms_one_factor ; synthetic ; y ~ x + (1 | g) + (0 + scale(w) | g) ;  ; TRUE ;
+crossed_transformed ; synthetic ; y ~ x + (I(x^2) | g) + (1 | h) ;  ; TRUE ;
+ordered_integers ; synthetic ; y ~ ordered(u %/% 4) + (1 | g) ;  ; TRUE ;
 sleep_quadratic ; sleepstudy ; Reaction ~ Days + I(Days^2) + (Days | Subject) ;  ; TRUE ;
 sleep_log_poly ; sleepstudy ; log(Reaction) ~ poly(Days, 2) + (1 | Subject) ;  ; TRUE ;
 sleep_factor_days ; sleepstudy ; Reaction ~ factor(Days) + (1 | Subject) ;  ; TRUE ;
