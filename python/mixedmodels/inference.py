@@ -200,7 +200,7 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
     out = {}
     for i, t in enumerate(terms):
         c = lsub[:, x_cols[i]].T
-        out[t] = c[np.abs(c).sum(axis=1) > 1e-8]
+        out[r_name(t)] = c[np.abs(c).sum(axis=1) > 1e-8]  # the term as R prints it: I(x^2)
     return out
 
 
