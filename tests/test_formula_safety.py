@@ -164,11 +164,17 @@ def test_names_that_are_neither_columns_nor_functions_get_the_column_error(frame
 
 
 def test_evaluation_sees_no_builtins(frame):
-    """Even text that skipped the vetting could not reach Python's builtins: each is shadowed."""
-    with pytest.raises(Exception, match="not available in a formula"):
+    """Even text that skipped the vetting could not reach Python's builtins: each is shadowed in
+    the namespace formulaic evaluates in."""
+    import formulaic
+
+    from mixedmodels.expressions import _context
+
+    for code in ("0 + I(len(x))", "0 + I(__import__('os'))", "0 + I(open('f'))"):
+        with pytest.raises(Exception, match="not available in a formula"):
+            formulaic.model_matrix(code, frame, context=dict(_context(False)))
+    with pytest.raises(FormulaError, match="unknown function 'len'"):  # and the vetting comes first
         model_matrix("0 + I(len(x))", frame)
-    with pytest.raises(Exception, match="not available in a formula"):
-        model_matrix("0 + I(__import__('os'))", frame)
 
 
 def test_predictions_replay_the_vetted_spec_only(frame):
@@ -270,3 +276,14 @@ def test_any_text_parses_or_raises_a_formula_error(text):
         return
     for piece in (pf.response, pf.fixed, *(t.lhs for t in pf.random)):
         assert "__" not in piece
+
+
+def test_a_hand_made_parsed_formula_is_vetted_where_it_is_evaluated(tmp_path, frame):
+    from mixedmodels.formula import ParsedFormula, RandomTerm
+
+    hostile = "I(().__class__.__base__.__subclasses__())"
+    pf = ParsedFormula("hand made", "y", hostile, (RandomTerm("1", ("g",), "(1 | g)"),), frozenset({"y", "g"}))
+    with pytest.raises(FormulaError, match="is not allowed in a formula"):
+        materialise(pf, frame)
+    with pytest.raises(FormulaError, match="is not allowed in a formula"):
+        model_matrix(hostile, frame)

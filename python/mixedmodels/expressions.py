@@ -311,6 +311,7 @@ class Translation:
 
 #: Python names formulaic is given for the dotted function names (its parser reads no other).
 _ALIASES = {"as.factor": "as_factor"}
+_ALIASED = {alias: name for name, alias in _ALIASES.items()}
 
 
 def _formulaic_name(name: str) -> str:
@@ -357,6 +358,7 @@ def _call_end(text: str, i: int) -> int:
     return -1
 
 
+@functools.lru_cache(maxsize=1024)
 def translate(formula: str, start: int = 0, end: int | None = None) -> Translation:
     """Vet ``formula[start:end]``, a formula or a piece of one, and translate it for formulaic.
 
@@ -645,6 +647,7 @@ class _Code:
                 self._vet(node.func, numeric=False, argument=False)  # says what it is
             raise self._fail(node, "only the functions of the formula language may be called")
         name = self._original(node.func.id)
+        name = _ALIASED.get(name, name)  # text already translated (evaluation vets it again)
         fn = FUNCTIONS.get(name)
         if fn is None:
             if name in _UNSUPPORTED:
@@ -752,6 +755,8 @@ def model_matrix(
     [-4.0, -3.0, -2.0]
     """
     numeric = tuple(numeric)
+    if not trusted:  # vetted again where it is evaluated: nothing reaches formulaic unvetted
+        translate(text)
     return formulaic.model_matrix(text, _prepared(frame, numeric), context=dict(_context(trusted)), **options)
 
 
