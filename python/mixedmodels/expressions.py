@@ -251,6 +251,8 @@ class _Refused:
         raise FormulaError(f"{self.name!r} is not available in a formula")
 
     def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):  # protocol look-ups (copy, pickle) find nothing
+            raise AttributeError(attr)
         raise FormulaError(f"{self.name!r} is not available in a formula")
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
