@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError
+from .expressions import SafeSpec, model_matrix
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, r_name
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, ModelStructure, Term, assemble
@@ -97,7 +98,12 @@ def _grouping(data: _Columns, variables: tuple[str, ...]) -> tuple[NDArray[np.in
 
 
 def _materialise(
-    spec_text: str, data: _Columns, what: str, replay: TransformReplay | None = None
+    spec_text: str,
+    data: _Columns,
+    what: str,
+    numeric: Iterable[str] = (),
+    trusted: bool = False,
+    replay: TransformReplay | None = None,
 ) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
@@ -109,14 +115,19 @@ def _materialise(
             x[:, j] = data[c]
         names = (("(Intercept)",) if intercept else ()) + tuple(cols)
         return x, names, LazySpec(spec_text, data.frame)
-    try:
-        mm = formulaic.model_matrix(  # pandas output: faster than numpy
-            spec_text, data.frame, na_action="ignore", **_stream_arguments(replay)
+    try:  # the text was vetted by parse_formula (unless trusted): formulaic evaluates only the function table
+        extra = _stream_arguments(replay)
+        functions = extra.pop("context", None)
+        mm = model_matrix(
+            spec_text, data.frame, numeric, trusted=trusted, functions=functions, na_action="ignore", **extra
         )
+    except FormulaError:
+        raise
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     names = tuple(r_name(c) for c in mm.model_spec.column_names)
-    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, mm.model_spec
+    spec = SafeSpec(mm.model_spec, numeric, trusted)
+    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, spec
 
 
 # ----------------------------------------------------------------- hooks for streamed data (stream.py)
@@ -234,6 +245,7 @@ class LazySpec:
 
 @functools.lru_cache(maxsize=256)
 def _required(text: str) -> frozenset[str]:
+    """The variables formulaic finds in a trusted formula (it parses, evaluates nothing)."""
     try:
         formula = formulaic.Formula(text)
         return frozenset(formula.required_variables) | _read_by_calls(formula)
@@ -272,13 +284,16 @@ def _read_by_calls(formula: Any) -> frozenset[str]:
 
 
 def used_columns(pf: ParsedFormula) -> set[str]:
-    """The data columns a parsed formula needs.
+    """The data columns a parsed formula needs, inside function calls too (``scale(x)``,
+    ``poly(x, 2)``): the vetted formula's names that are not functions.
 
     Examples
     --------
-    >>> sorted(used_columns(parse_formula("y ~ x + (1 + z | a/b)")))
-    ['a', 'b', 'x', 'y', 'z']
+    >>> sorted(used_columns(parse_formula("y ~ x + log(w) + poly(v, 2) + (1 + z | a/b)")))
+    ['a', 'b', 'v', 'w', 'x', 'y', 'z']
     """
+    if pf.variables is not None:
+        return set(pf.variables)
     used = set(_required(f"{pf.response} ~ {pf.fixed}"))
     for t in pf.random:
         used |= _required(t.lhs)
@@ -336,13 +351,20 @@ def materialise(
     *,
     levels: Mapping[str, Sequence[Any]] | None = None,
     transforms: TransformReplay | None = None,
+    trusted: bool = False,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
 
-    Rows with a missing value in any used column are dropped (as R's ``na.omit``). ``levels`` fixes
-    the levels of some columns beforehand (streamed data: the levels seen in a first pass), unused
-    ones kept. ``transforms`` (streamed data) replays the state of stateful transforms such as
-    ``poly(x, 2)`` learned over all chunks, or evaluates them with the recorders that learn it.
+    Rows with a missing value in any used column (inside function calls too) are dropped (as R's
+    ``na.omit``). ``levels`` fixes the levels of some columns beforehand (streamed data: the levels
+    seen in a first pass), unused ones kept. ``transforms`` (streamed data) replays the state of
+    stateful transforms such as ``poly(x, 2)`` learned over all chunks, or evaluates them with the
+    recorders that learn it.
+
+    The formula's code is vetted before anything evaluates it (`formula.parse_formula`) and
+    evaluated with only the function table of `expressions`. ``trusted=True`` (or a formula parsed
+    with it) hands the formula to formulaic as written: evaluating it **runs arbitrary Python code**,
+    so use it only for formulas you wrote yourself.
 
     Examples
     --------
@@ -351,7 +373,7 @@ def materialise(
     >>> s.fixed_names, s.theta.names, d.rows("").nobs
     (('(Intercept)', 'Days'), ('Subject.(Intercept)', 'Subject.Days.(Intercept)', 'Subject.Days'), 180)
     """
-    pf = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
+    pf = parse_formula(formula, trusted=trusted)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if data.shape[0] == 0:
@@ -361,7 +383,15 @@ def materialise(
             f"the formula {pf.text!r} has no random-effects term such as (1 | g); "
             "for a model without random effects use ordinary least squares"
         )
+    if levels is not None and transforms is None and pf.data_dependent:  # chunks, no state learned over all
+        calls = ", ".join(f"{f}()" for f in sorted(pf.data_dependent))
+        raise FormulaError(
+            f"{calls} in {pf.text!r} depends on all the rows, which data read in chunks does not "
+            "give at once: compute the column beforehand (or use poly(x, d, raw = TRUE))"
+        )
     used = used_columns(pf)
+    if pf.trusted:  # formulaic's guess at the names of arbitrary code: the columns among them
+        used = {v for v in used if v in data.columns}
     missing = sorted(v for v in used if v not in data.columns)
     if missing:
         hints = []
@@ -417,13 +447,23 @@ def materialise(
             raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
         y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
         x, fixed_names, fixed_spec = _materialise(
-            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", transforms
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms
         )
     else:
+        extra = _stream_arguments(transforms)
+        functions = extra.pop("context", None)
         try:
-            mm = formulaic.model_matrix(
-                f"{pf.response} ~ {pf.fixed}", dc.frame, na_action="ignore", **_stream_arguments(transforms)
+            mm = model_matrix(
+                f"{pf.response} ~ {pf.fixed}",
+                dc.frame,
+                pf.numeric,
+                trusted=pf.trusted,
+                functions=functions,
+                na_action="ignore",
+                **extra,
             )
+        except FormulaError:
+            raise
         except Exception as exc:
             raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
         ymat = mm.lhs.to_numpy(dtype=np.float64)
@@ -432,7 +472,7 @@ def materialise(
         y = np.ascontiguousarray(ymat[:, 0])
         x = mm.rhs.to_numpy(dtype=np.float64)
         fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
-        fixed_spec = mm.rhs.model_spec
+        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted)
     _check_finite(y, pf.response)
     _check_finite_columns(x, fixed_names)
 
@@ -443,7 +483,9 @@ def materialise(
             groups.replace(c, cat)
     raw = []
     for t in pf.random:
-        z, names, spec = _materialise(t.lhs, dc, f"random-effects columns of {t.source}", transforms)
+        z, names, spec = _materialise(
+            t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted, transforms
+        )
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])

@@ -13,8 +13,8 @@ from numpy.typing import ArrayLike
 
 from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_optimizer, check_start
 from .design import GroupTerm, from_arrays, used_columns
-from .exceptions import ArgumentError, DataError
-from .formula import parse_formula
+from .exceptions import ArgumentError, DataError, MixedModelsError
+from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel
 from .results import LmerResult
 from .stream import model_from_source
@@ -34,6 +34,7 @@ def lmer(
     optimizer_options: dict[str, Any] | None = None,
     batch_size: int = 1_000_000,
     progress: bool | Callable[..., None] | None = None,
+    trusted: bool = False,
 ) -> LmerResult:
     """Fit a linear mixed model with lme4's formula language.
 
@@ -72,6 +73,12 @@ def lmer(
         stderr is a terminal; or a callable taking the number of rows read). For a data frame,
         ``progress`` reports the optimiser's evaluations (a line on stderr, or a callable taking
         the number of evaluations and the best criterion so far).
+    trusted : bool
+        False (default): the formula's code is vetted before anything evaluates it and may call
+        only the functions of the formula language (README, "Formulas"). True: the formula is
+        handed to formulaic as written and **runs arbitrary Python code** (anything a Python
+        expression can do, such as deleting files); only for formulas you wrote yourself, and only
+        for a data frame.
 
     Returns
     -------
@@ -117,10 +124,13 @@ def lmer(
             f"got {type(data).__name__}; {hint}"
         )
     if isinstance(data, pd.DataFrame):
-        _refuse_complex(formula, data)
-        model = LinearMixedModel.from_formula(formula, data, reml=reml)
+        parsed = parse_formula(formula, trusted=trusted)
+        _refuse_complex(parsed, data)
+        model = LinearMixedModel.from_formula(parsed, data, reml=reml)
         optimiser_progress = progress
     else:  # files, chunks, Dask: formed chunk by chunk
+        if trusted:
+            raise MixedModelsError("trusted=True applies to a data frame; streamed data takes vetted formulas only")
         check_start(start)  # what can be checked before the data is read
         model = model_from_source(formula, data, reml=reml, batch_size=batch_size, progress=progress)
         # a callable reports rows read; the optimiser's line follows the same on/off choice
@@ -205,13 +215,13 @@ def fit_arrays(
     return LmerResult.of(fit)
 
 
-def _refuse_complex(formula: str, data: pd.DataFrame) -> None:
+def _refuse_complex(formula: ParsedFormula, data: pd.DataFrame) -> None:
     """A complex column the formula uses is an error (numpy would drop its imaginary part with no
     more than a warning); other complex columns do not matter."""
     complex_cols = [c for c, dt in data.dtypes.items() if pd.api.types.is_complex_dtype(dt)]
-    if not complex_cols or not isinstance(formula, str):
+    if not complex_cols:
         return
-    used = used_columns(parse_formula(formula))
+    used = used_columns(formula)
     bad = [str(c) for c in complex_cols if c in used]
     if bad:
         raise DataError(

@@ -4,6 +4,10 @@
 formulaic) and one `RandomTerm` with left-hand side ``1 + ses`` on grouping factor ``school``.
 Nesting ``(1 | a/b)`` expands to ``(1 | b:a) + (1 | a)`` and ``(x || g)`` to one term per column
 group, exactly as lme4 1.1 does.
+
+Every piece is vetted and translated by `expressions.translate` before anything (formulaic's parser
+included) reads it: the parts of a `ParsedFormula` are the text formulaic evaluates, and nothing
+outside the whitelist of `expressions` gets that far. ``trusted=True`` skips the vetting.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 import formulaic
 
 from .exceptions import FormulaError
+from .expressions import located_error, translate
 
 __all__ = ["ParsedFormula", "RandomTerm", "parse_formula"]
 
@@ -26,7 +31,8 @@ class RandomTerm:
     Attributes
     ----------
     lhs : str
-        The model formula of the term's columns, e.g. ``"1 + ses"`` or ``"0 + Days"``.
+        The model formula of the term's columns, e.g. ``"1 + ses"`` or ``"0 + Days"`` (as formulaic
+        reads it: see `expressions.translate`).
     factors : tuple of str
         The grouping variables; more than one for an interaction grouping ``a:b``.
     source : str
@@ -45,17 +51,38 @@ class RandomTerm:
 
 @dataclass(frozen=True)
 class ParsedFormula:
-    """A formula split into its response, fixed part and random terms."""
+    """A formula split into its response, fixed part and random terms.
+
+    Attributes
+    ----------
+    text : str
+        The formula as written.
+    response, fixed : str
+        The response (a column's name, or an expression as formulaic reads it) and the fixed part.
+    random : tuple of RandomTerm
+        The random-effects terms after expansion.
+    variables : frozenset of str
+        Every data column the formula names, inside function calls too (None when ``trusted``:
+        formulaic finds them).
+    numeric : frozenset of str
+        The columns arithmetic or a numeric function sees (computed in double, as R does).
+    data_dependent : frozenset of str
+        The functions called whose columns depend on all the rows (``scale``, ``center``, ``poly``).
+    trusted : bool
+        Not vetted: the formula may run arbitrary Python code.
+    """
 
     text: str
     response: str
     fixed: str
     random: tuple[RandomTerm, ...]
+    variables: frozenset[str] | None = None
+    numeric: frozenset[str] = frozenset()
+    data_dependent: frozenset[str] = frozenset()
+    trusted: bool = False
 
 
-def _error(text: str, pos: int, message: str) -> FormulaError:
-    caret = " " * pos + "^"
-    return FormulaError(f"{message} at position {pos} of the formula:\n  {text}\n  {caret}")
+_error = located_error
 
 
 def _matching_paren(text: str, start: int) -> int:
@@ -140,13 +167,17 @@ def _lhs_terms(lhs: str) -> list[str]:
     return out
 
 
-def parse_formula(text: str) -> ParsedFormula:
-    """Split an lme4 formula into response, fixed part and random-effects terms.
+def parse_formula(text: str | ParsedFormula, *, trusted: bool = False) -> ParsedFormula:
+    """Split an lme4 formula into response, fixed part and random-effects terms, vetting its code.
 
     Parameters
     ----------
-    text : str
-        A formula such as ``"Reaction ~ Days + (Days | Subject)"``.
+    text : str or ParsedFormula
+        A formula such as ``"Reaction ~ Days + (Days | Subject)"`` (a parsed one is returned as it
+        is, unless ``trusted`` asks for a trusted one).
+    trusted : bool
+        Skip the vetting: the formula's code is handed to formulaic as written, and evaluating it
+        **runs arbitrary Python code** (``__import__('os')...``). Only for formulas you wrote.
 
     Returns
     -------
@@ -159,14 +190,21 @@ def parse_formula(text: str) -> ParsedFormula:
     'x'
     >>> [(t.lhs, t.group) for t in pf.random]
     [('1', 'b:a'), ('1', 'a'), ('1', 'g'), ('0 + x', 'g')]
+    >>> parse_formula("y ~ I(x^2) + log(Informed.liking) + (1 | g)").fixed
+    'I(x**2) + log(`Informed.liking`)'
     """
+    if isinstance(text, ParsedFormula):
+        return text if text.trusted or not trusted else _parse(text.text, True)
     if not isinstance(text, str):
         raise FormulaError(f"the formula must be a string, got {type(text).__name__}")
-    return _parse(text)
+    return _parse(text, trusted)
+
+
+_BARE = re.compile(r"^\s*(?:`([^`]+)`|([^\W\d][\w.]*|\.(?![0-9])[\w.]*))\s*$")
 
 
 @functools.lru_cache(maxsize=512)
-def _parse(text: str) -> ParsedFormula:
+def _parse(text: str, trusted: bool) -> ParsedFormula:
     """`parse_formula` of a string (cached: the result is immutable, and refits parse again)."""
     if not text.strip():
         raise FormulaError("the formula is empty")
@@ -180,6 +218,10 @@ def _parse(text: str) -> ParsedFormula:
     response = text[:t].strip()
     if not response:
         raise _error(text, 0, "the formula has no response on the left of '~'")
+    whole = None if trusted else translate(text)  # before anything reads the code
+    if whole is not None:
+        bare = _BARE.match(response)
+        response = (bare.group(1) or bare.group(2)) if bare else translate(text, 0, t).text.strip()
     rhs_start = t + 1
     spans: list[tuple[int, int]] = []
     terms: list[RandomTerm] = []
@@ -190,7 +232,7 @@ def _parse(text: str) -> ParsedFormula:
             bars = _top_level(text, i + 1, j, "|")
             if bars:
                 spans.append((i, j + 1))
-                terms.extend(_bar_term(text, i, j, bars))
+                terms.extend(_bar_term(text, i, j, bars, trusted))
             i = j + 1
         else:
             if text[i] == "|":
@@ -210,10 +252,20 @@ def _parse(text: str) -> ParsedFormula:
         fixed = "1"
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
-    return ParsedFormula(text=text, response=response, fixed=fixed, random=tuple(terms))
+    if whole is None:
+        return ParsedFormula(text=text, response=response, fixed=fixed, random=tuple(terms), trusted=True)
+    return ParsedFormula(
+        text=text,
+        response=response,
+        fixed=translate(fixed).text,
+        random=tuple(terms),
+        variables=whole.variables,
+        numeric=whole.numeric,
+        data_dependent=whole.data_dependent,
+    )
 
 
-def _bar_term(text: str, i: int, j: int, bars: list[int]) -> list[RandomTerm]:
+def _bar_term(text: str, i: int, j: int, bars: list[int], trusted: bool) -> list[RandomTerm]:
     source = text[i : j + 1]
     b = bars[0]
     double = b + 1 < j and text[b + 1] == "|"
@@ -223,6 +275,8 @@ def _bar_term(text: str, i: int, j: int, bars: list[int]) -> list[RandomTerm]:
     gstart = b + 2 if double else b + 1
     if not lhs:
         raise _error(text, i + 1, "empty left-hand side in a random-effects term (write '1' for an intercept)")
+    if not trusted:
+        lhs = translate(text, i + 1, b).text.strip()
     groups = _group_factors(text, text[gstart:j], gstart)
     lhs_list = _lhs_terms(lhs) if double else [lhs]
     out = []

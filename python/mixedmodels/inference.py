@@ -7,13 +7,13 @@ import threading
 import weakref
 from functools import cached_property
 
-import formulaic
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import special
 
 from .exceptions import MixedModelsError
+from .expressions import model_matrix
 from .fitted import LmerFit
 from .layout import tril_pairs
 from .names import r_name
@@ -149,6 +149,9 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
     except MixedModelsError as exc:
         raise MixedModelsError("type III tests need a model fitted from a formula and a data frame") from exc
     names = list(m.structure.fixed_names)
+    # the terms are the fit's vetted code: evaluated as the fit did (function table, doubles)
+    doubles: tuple[str, ...] = tuple(getattr(spec, "numeric", ()))
+    trusted = bool(getattr(spec, "trusted", False))
     terms, rdx_cols, x_cols, variables = [], [], [], []
     blocks = []
     has_intercept = False
@@ -159,7 +162,7 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
             has_intercept = True
             continue
         vars_ = [str(f) for f in st.term.factors]
-        mm = formulaic.model_matrix(f"0 + {label}", frame, ensure_full_rank=False, na_action="ignore")
+        mm = model_matrix(f"0 + {label}", frame, doubles, trusted=trusted, ensure_full_rank=False, na_action="ignore")
         blocks.append(mm.to_numpy(dtype=float))
         terms.append(label)
         x_cols.append(cols)
@@ -190,17 +193,20 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
             r[np.abs(r) < 1e-10] = 0.0
             lmat[:, x_cols[i]] = r
     # keep the rows of L that correspond to the coefficients (rdX columns named like X's)
-    rd_names = (["(Intercept)"] if has_intercept else []) + [r_name(c) for t in terms for c in _full_names(frame, t)]
+    rd_names = (["(Intercept)"] if has_intercept else []) + [
+        r_name(c) for t in terms for c in _full_names(frame, t, doubles, trusted)
+    ]
     lsub = lmat[[rd_names.index(nm) for nm in names]]
     out = {}
     for i, t in enumerate(terms):
         c = lsub[:, x_cols[i]].T
-        out[t] = c[np.abs(c).sum(axis=1) > 1e-8]
+        out[r_name(t)] = c[np.abs(c).sum(axis=1) > 1e-8]  # the term as R prints it: I(x^2)
     return out
 
 
-def _full_names(frame: pd.DataFrame, term: str) -> list[str]:
-    mm = formulaic.model_matrix(f"0 + {term}", frame.iloc[:1], ensure_full_rank=False, na_action="ignore")
+def _full_names(frame: pd.DataFrame, term: str, numeric: tuple[str, ...], trusted: bool) -> list[str]:
+    # all rows: a factor(x) term's levels are those of the data (a first row would have one)
+    mm = model_matrix(f"0 + {term}", frame, numeric, trusted=trusted, ensure_full_rank=False, na_action="ignore")
     return list(mm.model_spec.column_names)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import formulaic
 import numpy as np
 import pandas as pd
 
 from .exceptions import DataError, FormulaError
+from .expressions import model_matrix, translate
 from .names import level_label, r_name
 
 __all__ = ["LmList", "lmlist"]
@@ -50,8 +50,11 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     model, group = (s.strip() for s in formula.rsplit("|", 1))
     if group not in data.columns:
         raise FormulaError(f"the data has no grouping column {group!r}")
+    code = translate(model)  # vetted before anything evaluates it, as lmer's formulas
     try:
-        mm = formulaic.model_matrix(model, data, na_action="drop")
+        mm = model_matrix(code.text, data, code.numeric, na_action="drop")
+    except FormulaError:
+        raise
     except Exception as exc:
         raise FormulaError(f"cannot build the model matrix of {model!r}: {exc}") from exc
     y = mm.lhs.to_numpy(dtype=float)[:, 0]

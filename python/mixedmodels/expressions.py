@@ -1,0 +1,808 @@
+"""The code inside a formula, vetted before anything evaluates it, and the R functions it may call.
+
+A formula's factors (``ses``, ``log(x)``, ``I(x^2)``, ``factor(g)``) are code: formulaic evaluates
+them with Python's ``eval``. Before anything evaluates a formula, `translate` reads every piece of
+it with R's lexical rules (names with dots, backticks, ``^`` as power inside a call, ``TRUE`` and
+``FALSE``), parses each call with Python's `ast` and checks it against a whitelist: column names,
+the functions of `FUNCTIONS`, numeric, string and logical literals, arithmetic, unary and comparison
+operators and the listed keyword arguments of those functions. Attribute access, subscripts,
+lambdas, comprehensions, ``:=``, f-strings, starred arguments, names with double underscores and
+every function not in the table are refused with a `FormulaError` that names the offending text
+and its position in the formula. What passes is translated into the text formulaic reads, and
+`model_matrix` evaluates it in a namespace holding only the table (each of Python's builtins is
+shadowed by a name that refuses to be used), on columns whose integers and booleans are
+converted to float64 where arithmetic sees them (R computes in double).
+
+``trusted=True`` skips all of this: the formula is handed to formulaic as written and may run
+arbitrary Python code.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import keyword
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import formulaic
+import numpy as np
+import pandas as pd
+from formulaic.transforms import C as _formulaic_C  # noqa: N811 (formulaic's name)
+from formulaic.transforms import center as _formulaic_center
+from formulaic.transforms import poly as _formulaic_poly
+from formulaic.transforms import scale as _formulaic_scale
+from formulaic.transforms.contrasts import ContrastsRegistry, PolyContrasts
+from formulaic.transforms.patsy_compat import PATSY_COMPAT_TRANSFORMS
+from formulaic.utils.stateful_transforms import stateful_transform
+
+from .exceptions import FormulaError
+from .names import level_label
+
+__all__ = [
+    "FUNCTIONS",
+    "Translation",
+    "SafeSpec",
+    "located_error",
+    "model_matrix",
+    "translate",
+]
+
+
+def located_error(text: str, pos: int, message: str) -> FormulaError:
+    """A `FormulaError` naming a position of the formula with a caret under it.
+
+    Examples
+    --------
+    >>> print(located_error("y ~ f(x)", 4, "unknown function 'f'"))
+    unknown function 'f' at position 4 of the formula:
+      y ~ f(x)
+          ^
+    """
+    caret = " " * pos + "^"
+    return FormulaError(f"{message} at position {pos} of the formula:\n  {text}\n  {caret}")
+
+
+# --------------------------------------------------------------------------- the function table
+
+
+def _double(x: Any) -> Any:
+    """x in double precision (R's arithmetic), keeping a pandas Series a Series."""
+    if isinstance(x, pd.Series):
+        return x.astype(np.float64)
+    return np.asarray(x, dtype=np.float64)
+
+
+def _numeric(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(x: Any) -> Any:
+        return fn(_double(x))
+
+    apply.__name__ = getattr(fn, "__name__", "function")
+    return apply
+
+
+def _log(x: Any, base: float = np.e) -> Any:
+    """R's ``log(x, base)``: the natural logarithm, or the logarithm to ``base``."""
+    out = np.log(_double(x))
+    return out if base == np.e else out / np.log(base)
+
+
+def _levels(x: Any) -> tuple[list[str | None], list[str]]:
+    """Each value's label and the levels in R's ``factor()`` order (a Categorical's own order)."""
+    if isinstance(x, pd.Series):
+        x = x.array
+    if isinstance(x, pd.Categorical):
+        used = set(np.unique(x.codes[x.codes >= 0]).tolist())
+        cats = [level_label(c) for i, c in enumerate(x.categories) if i in used]
+        labels = [level_label(v) if not pd.isna(v) else None for v in np.asarray(x, dtype=object)]
+        return labels, cats
+    values = np.asarray(x)
+    missing = pd.isna(values)
+    present = values[~missing]
+    try:
+        uniq = np.unique(present)
+    except TypeError:  # mixed types: R would compare their labels
+        uniq = np.unique(present.astype(str))
+    cats = list(dict.fromkeys(level_label(v.item() if hasattr(v, "item") else v) for v in uniq))
+    labels = [
+        None if m else level_label(v.item() if hasattr(v, "item") else v) for v, m in zip(values, missing, strict=True)
+    ]
+    return labels, cats
+
+
+def _factor(x: Any) -> Any:
+    """R's ``factor(x)``: a categorical variable, levels sorted (a categorical keeps its order)."""
+    labels, cats = _levels(x)
+    return pd.Categorical(labels, categories=cats)
+
+
+def _ordered(x: Any) -> Any:
+    """R's ``ordered(x)``: a categorical variable with orthogonal polynomial contrasts."""
+    labels, cats = _levels(x)
+    return _formulaic_C(pd.Categorical(labels, categories=cats, ordered=True), PolyContrasts())
+
+
+def _poly_columns(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, Any] | None = None) -> pd.DataFrame:
+    """R's ``poly(x, degree)`` (orthogonal, the same basis and signs as R's) or ``raw = TRUE``;
+    columns named 1..degree as R names them."""
+    state = {} if _state is None else _state
+    values = _double(x)
+    if "alpha" not in state and not raw:  # a fit (new data replays the fit's basis)
+        unique = len(np.unique(np.asarray(values)))
+        if not 1 <= int(degree) < unique:
+            raise FormulaError(f"poly(): the degree must be at least 1 and less than the {unique} unique points")
+    if raw and not 1 <= int(degree) <= 50:
+        raise FormulaError("poly(): the degree of a raw polynomial must be between 1 and 50")
+    values = _formulaic_poly(values, degree, raw=raw, _state=state)
+    index = x.index if isinstance(x, pd.Series) else None
+    return pd.DataFrame(np.asarray(values), index=index, columns=[str(d) for d in range(1, int(degree) + 1)])
+
+
+_poly = stateful_transform(_poly_columns)
+
+
+def _scale(x: Any, center: bool = True, scale: bool = True, _state: dict[str, Any] | None = None) -> Any:
+    """R's ``scale(x)``: centred and divided by the standard deviation (n - 1); ``scale = FALSE``
+    only centres, ``center = FALSE`` divides by the root mean square (n - 1), as R does."""
+    return _formulaic_scale(_double(x), center=center, scale=scale, _state={} if _state is None else _state)
+
+
+def _center(x: Any, _state: dict[str, Any] | None = None) -> Any:
+    """``center(x)``: x minus its mean (the mean of the fit's data, also on new data)."""
+    return _formulaic_center(_double(x), _state={} if _state is None else _state)
+
+
+def _identity(x: Any) -> Any:
+    """R's ``I(x)``: x as computed."""
+    return x
+
+
+_CONTRASTS = {
+    "contr.treatment": ContrastsRegistry.treatment,
+    "contr.sum": ContrastsRegistry.sum,
+    "contr.helmert": ContrastsRegistry.helmert,
+    "contr.poly": ContrastsRegistry.poly,
+    "contr.SAS": ContrastsRegistry.treatment,
+}
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function a formula may call.
+
+    Attributes
+    ----------
+    impl : callable
+        What the call runs.
+    nargs : int
+        The most positional arguments it takes.
+    keywords : tuple of str
+        The keyword arguments it takes.
+    categorical : bool
+        Its first argument is a variable made categorical (not converted to double).
+    doc : str
+        What it computes, for the README's table and for error messages.
+    """
+
+    impl: Callable[..., Any]
+    nargs: int = 1
+    keywords: tuple[str, ...] = ()
+    categorical: bool = False
+    doc: str = ""
+
+
+_NUMPY = {
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "exp": np.exp,
+    "log10": np.log10,
+    "log2": np.log2,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+}
+
+#: The functions a formula may call, by the name the formula uses.
+FUNCTIONS: Mapping[str, Function] = {
+    "I": Function(_identity, doc="the expression as computed (``^`` is power)"),
+    "factor": Function(_factor, categorical=True, doc="categorical, levels sorted"),
+    "as.factor": Function(_factor, categorical=True, doc="as ``factor``"),
+    "ordered": Function(_ordered, categorical=True, doc="categorical with polynomial contrasts"),
+    "C": Function(_formulaic_C, 2, ("contrasts",), categorical=True, doc="formulaic's contrasts"),
+    "Q": Function(PATSY_COMPAT_TRANSFORMS["Q"], categorical=True, doc="a column by its name as a string"),
+    "log": Function(_log, 2, ("base",), doc="natural logarithm, or to ``base``"),
+    **{name: Function(_numeric(fn), doc=f"numpy's {name}") for name, fn in _NUMPY.items()},
+    **{f"np.{name}": Function(_numeric(fn), doc=f"numpy's {name}") for name, fn in _NUMPY.items()},
+    "np.log": Function(_numeric(np.log), doc="natural logarithm"),
+    "np.square": Function(_numeric(np.square), doc="x squared"),
+    "scale": Function(
+        stateful_transform(_scale), 3, ("center", "scale"), doc="centred, divided by the sd (R's ``scale``)"
+    ),
+    "center": Function(stateful_transform(_center), doc="centred on the mean"),
+    "poly": Function(_poly, 3, ("degree", "raw"), doc="R's orthogonal polynomials; ``raw = TRUE`` for powers"),
+}
+
+#: Values a formula may name besides its columns (the contrasts ``C()`` takes).
+VALUES: Mapping[str, Any] = _CONTRASTS
+
+#: R functions that a formula may not use yet, and why.
+_UNSUPPORTED = {
+    "offset": "offset() terms are not supported: subtract the offset from the response instead",
+    "cbind": "cbind() responses (binomial counts) are not supported by linear mixed models",
+    "ns": "natural splines ns() are not supported",
+    "bs": "B-splines bs() are not supported",
+    "strata": "strata() is not supported",
+}
+
+_NAMESPACES = ("np", "contr")
+
+
+class _Refused:
+    """Stands in for a Python builtin in the evaluation namespace: any use is an error."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise FormulaError(f"{self.name!r} is not available in a formula")
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):  # protocol look-ups (copy, pickle) find nothing
+            raise AttributeError(attr)
+        raise FormulaError(f"{self.name!r} is not available in a formula")
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_Refused, (self.name,))
+
+
+def _namespace(prefix: str, table: Mapping[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(**{k.split(".", 1)[1]: v for k, v in table.items() if k.startswith(prefix + ".")})
+
+
+@functools.cache
+def _context(trusted: bool) -> dict[str, Any]:
+    """The names formulaic may resolve besides the data's columns."""
+    table: dict[str, Any] = {name: f.impl for name, f in FUNCTIONS.items()}
+    table.update(VALUES)
+    table.update({alias: FUNCTIONS[name].impl for name, alias in _ALIASES.items()})
+    table["np"] = _namespace("np", {name: f.impl for name, f in FUNCTIONS.items()})
+    table["contr"] = _namespace("contr", VALUES)
+    if trusted:
+        return table
+    refused: dict[str, Any] = {name: _Refused(name) for name in dir(builtins)}
+    refused.update({name: _Refused(name) for name in formulaic.transforms.TRANSFORMS})
+    refused.update(table)
+    refused["__builtins__"] = {}  # a name lookup finds this layer before Python's builtins
+    return refused
+
+
+# --------------------------------------------------------------------------- reading R's code
+
+_NAME_START = re.compile(r"[^\W\d]|\.")
+_NAME = re.compile(r"(?:[^\W\d]|\.)[\w.]*")
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?L?")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A piece of a formula read and vetted.
+
+    Attributes
+    ----------
+    text : str
+        The piece as formulaic reads it (R's ``^`` inside a call as ``**``, ``TRUE`` as ``True``,
+        names that are not Python identifiers in backticks).
+    variables : frozenset of str
+        The data columns it names (inside calls too).
+    numeric : frozenset of str
+        Those of them that arithmetic or a numeric function sees (converted to double).
+    data_dependent : frozenset of str
+        The functions it calls whose result depends on all the rows (``scale``, ``center``,
+        orthogonal ``poly``): a chunk of the rows would give other columns.
+    """
+
+    text: str
+    variables: frozenset[str]
+    numeric: frozenset[str]
+    data_dependent: frozenset[str] = frozenset()
+
+
+#: Python names formulaic is given for the dotted function names (its parser reads no other).
+_ALIASES = {"as.factor": "as_factor"}
+_ALIASED = {alias: name for name, alias in _ALIASES.items()}
+
+
+def _formulaic_name(name: str) -> str:
+    """How formulaic is told a name: as is when Python can read it, else in backticks."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return name
+    if name.split(".", 1)[0] in _NAMESPACES and (name in FUNCTIONS or name in VALUES):
+        return name
+    if name in _ALIASES:
+        return _ALIASES[name]
+    return f"`{name}`"
+
+
+def _string_end(text: str, i: int) -> int:
+    """The index after the string literal starting at text[i]."""
+    quote = text[i]
+    j = i + 1
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == quote:
+            return j + 1
+        j += 1
+    return len(text)
+
+
+def _call_end(text: str, i: int) -> int:
+    """The index of the parenthesis closing the one at text[i] (strings skipped), or -1."""
+    depth = 0
+    j = i
+    while j < len(text):
+        c = text[j]
+        if c in "'\"":
+            j = _string_end(text, j)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return -1
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(formula: str, start: int = 0, end: int | None = None) -> Translation:
+    """Vet ``formula[start:end]``, a formula or a piece of one, and translate it for formulaic.
+
+    Parameters
+    ----------
+    formula : str
+        The whole formula (error messages point into it).
+    start, end : int
+        The piece to read.
+
+    Returns
+    -------
+    Translation
+
+    Raises
+    ------
+    FormulaError
+        For anything outside the whitelist, naming its text and position; nothing is evaluated.
+
+    Examples
+    --------
+    >>> t = translate("log(Informed.liking) + I(u^2) + factor(g)")
+    >>> t.text, sorted(t.variables), sorted(t.numeric)
+    ('log(`Informed.liking`) + I(u**2) + factor(g)', ['Informed.liking', 'g', 'u'], ['Informed.liking', 'u'])
+    >>> translate("I(__import__('os').system('id'))")
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.FormulaError: the name '__import__' (with a double underscore) is not allowed ...
+      I(__import__('os').system('id'))
+        ^
+    """
+    end = len(formula) if end is None else end
+    out: list[str] = []
+    variables: set[str] = set()
+    numeric: set[str] = set()
+    dependent: set[str] = set()
+    i = start
+    while i < end:
+        c = formula[i]
+        if c.isspace() or c in "+-*/:^~|()":
+            out.append(c)
+            i += 1
+        elif formula.startswith("%in%", i):
+            out.append("%in%")
+            i += 4
+        elif c == "`":
+            j = formula.find("`", i + 1)
+            if j < 0 or j >= end:
+                raise located_error(formula, i, "a backtick-quoted name is never closed")
+            name = formula[i + 1 : j]
+            _check_name(formula, i, name)
+            variables.add(name)
+            out.append(_formulaic_name(name))
+            i = j + 1
+        elif (m := _NUMBER.match(formula, i)) is not None and (c.isdigit() or c == "."):
+            out.append(m.group().rstrip("L"))
+            i = m.end()
+        elif _NAME_START.match(c):
+            m = _NAME.match(formula, i)
+            assert m is not None
+            name = m.group()
+            j = m.end()
+            while j < end and formula[j].isspace():
+                j += 1
+            if j < end and formula[j] == "(":
+                close = _call_end(formula, j)
+                if close < 0 or close >= end:
+                    raise located_error(formula, j, "unbalanced parenthesis: '(' is never closed")
+                code = _Code(formula, i, close + 1)
+                out.append(code.text)
+                variables |= code.variables
+                numeric |= code.numeric
+                dependent |= code.data_dependent
+                i = close + 1
+            else:
+                _check_name(formula, i, name)
+                if name in FUNCTIONS:
+                    raise located_error(formula, i, f"{name!r} is a function: call it, e.g. {name}(x)")
+                variables.add(name)
+                out.append(_formulaic_name(name))
+                i = m.end()
+        else:
+            raise located_error(formula, i, f"unexpected {c!r} in the formula")
+    return Translation("".join(out), frozenset(variables), frozenset(numeric), frozenset(dependent))
+
+
+def _check_name(formula: str, pos: int, name: str) -> None:
+    if "__" in name:
+        raise located_error(formula, pos, f"the name {name!r} (with a double underscore) is not allowed in a formula")
+    if not name:
+        raise located_error(formula, pos, "an empty name")
+
+
+_OPS: dict[type[ast.AST], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "^",
+    ast.Mod: "%%",
+    ast.FloorDiv: "%/%",
+}
+_COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_REFUSED_NODES: dict[type[ast.AST], str] = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "indexing",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator expression",
+    ast.NamedExpr: "an assignment expression ':='",
+    ast.JoinedStr: "an f-string",
+    ast.FormattedValue: "an f-string",
+    ast.Starred: "a starred argument",
+    ast.Dict: "a dictionary",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Set: "a set",
+    ast.IfExp: "a conditional expression",
+    ast.BoolOp: "'and'/'or'",
+    ast.Await: "'await'",
+    ast.Yield: "'yield'",
+    ast.YieldFrom: "'yield'",
+    ast.Slice: "a slice",
+}
+
+
+class _Code:
+    """One call in a formula, ``name(...)``: read with R's lexical rules into Python, parsed, vetted."""
+
+    def __init__(self, formula: str, start: int, end: int) -> None:
+        self.formula = formula
+        self.variables: set[str] = set()
+        self.numeric: set[str] = set()
+        self.data_dependent: set[str] = set()
+        self.names: dict[str, str] = {}  # placeholder -> the name as written
+        self.where: list[tuple[int, int]] = []  # (offset in the Python text, offset in the formula)
+        py, text = self._lex(start, end)
+        try:
+            tree = ast.parse(py, mode="eval")
+        except SyntaxError as exc:
+            pos = self._pos(max((exc.offset or 1) - 1, 0)) if exc.lineno == 1 else start
+            raise located_error(formula, pos, f"cannot read {formula[start:end]!r} ({exc.msg})") from None
+        self._vet(tree.body, numeric=True, argument=False)
+        self.text = text
+
+    def _lex(self, start: int, end: int) -> tuple[str, str]:
+        """(Python text with placeholders for vetting, text for formulaic)."""
+        formula = self.formula
+        self.previous = ""
+        py: list[str] = []
+        fo: list[str] = []
+        length = 0
+        i = start
+
+        def emit(p: str, f: str, at: int) -> None:
+            nonlocal length
+            if not p.isspace():
+                self.previous = p
+            self.where.append((length, at))
+            py.append(p)
+            fo.append(f)
+            length += len(p)
+
+        while i < end:
+            c = formula[i]
+            if c in "'\"":
+                j = _string_end(formula, i)
+                emit(formula[i:j], formula[i:j], i)
+                i = j
+            elif c == "`":
+                j = formula.find("`", i + 1)
+                if j < 0 or j >= end:
+                    raise located_error(formula, i, "a backtick-quoted name is never closed")
+                self._name(formula[i + 1 : j], i, emit)
+                i = j + 1
+            elif (m := _NUMBER.match(formula, i)) is not None and (c.isdigit() or c == "."):
+                num = m.group().rstrip("L")
+                emit(num, num, i)
+                i = m.end()
+            elif _NAME_START.match(c):
+                m = _NAME.match(formula, i)
+                assert m is not None
+                self._name(m.group(), i, emit)
+                i = m.end()
+            elif formula.startswith("**", i):
+                emit("**", "**", i)
+                i += 2
+            elif c == "^":
+                emit("**", "**", i)
+                i += 1
+            elif formula.startswith("%%", i):
+                emit("%", "%", i)
+                i += 2
+            elif formula.startswith("%/%", i):
+                emit("//", "//", i)
+                i += 3
+            else:
+                emit(c, c, i)
+                i += 1
+        return "".join(py), "".join(fo)
+
+    def _name(self, name: str, pos: int, emit: Callable[[str, str, int], None]) -> None:
+        _check_name(self.formula, pos, name)
+        if name.startswith(".") and self.previous and (self.previous[-1] in ")]\"'" or self.previous[-1].isalnum()):
+            raise located_error(self.formula, pos, f"attribute access ({name!r}) is not allowed in a formula")
+        if name in ("TRUE", "FALSE"):
+            emit(name.title(), name.title(), pos)
+        elif name in _PYTHON_SYNTAX:  # lambda, for, if, ...: vetted (and refused) as Python's syntax
+            emit(name, name, pos)
+        elif name.isidentifier() and not keyword.iskeyword(name):
+            emit(name, name, pos)
+        else:
+            placeholder = f"_mm_name{len(self.names)}_"
+            self.names[placeholder] = name
+            emit(placeholder, _formulaic_name(name), pos)
+
+    def _pos(self, offset: int) -> int:
+        """The formula position of an offset into the Python text."""
+        best = self.where[0][1] if self.where else 0
+        for py_at, at in self.where:
+            if py_at > offset:
+                break
+            best = at
+        return best
+
+    def _fail(self, node: ast.AST, message: str) -> FormulaError:
+        return located_error(self.formula, self._pos(getattr(node, "col_offset", 0)), message)
+
+    def _original(self, name: str) -> str:
+        return self.names.get(name, name)
+
+    def _vet(self, node: ast.AST, *, numeric: bool, argument: bool) -> None:
+        if isinstance(node, ast.Call):
+            self._vet_call(node)
+        elif isinstance(node, ast.Name):
+            name = self._original(node.id)
+            if "__" in name:
+                raise self._fail(node, f"the name {name!r} (with a double underscore) is not allowed in a formula")
+            if name in FUNCTIONS:
+                raise self._fail(node, f"{name!r} is a function: call it, e.g. {name}(x)")
+            if name in VALUES:
+                if not argument:
+                    raise self._fail(node, f"{name!r} can only be an argument of C()")
+                return
+            if name.split(".", 1)[0] in _NAMESPACES and "." in name:
+                raise self._fail(node, f"{name!r} is not among the functions a formula may call")
+            self.variables.add(name)
+            if numeric:
+                self.numeric.add(name)
+        elif isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or type(value) in (int, float):
+                return
+            if isinstance(value, str) and argument:
+                return
+            what = "a string" if isinstance(value, str) else repr(value)
+            raise self._fail(node, f"{what} is not allowed here in a formula")
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _OPS:
+                raise self._fail(node, f"the operator {type(node.op).__name__} is not allowed in a formula")
+            if isinstance(node.op, ast.Pow) and not (
+                math.isfinite(_constant(node.right)) and math.isfinite(_constant(node))
+            ):
+                # Python would compute 9^9^9^9 exactly (forever); R gives Inf
+                raise self._fail(node, "a power of constants too large for a double")
+            self._vet(node.left, numeric=True, argument=False)
+            self._vet(node.right, numeric=True, argument=False)
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise self._fail(node, f"the operator {type(node.op).__name__} is not allowed in a formula")
+            self._vet(node.operand, numeric=True, argument=False)
+        elif isinstance(node, ast.Compare):
+            if not all(isinstance(op, _COMPARE) for op in node.ops):
+                raise self._fail(node, "only the comparisons == != < <= > >= are allowed in a formula")
+            for operand in (node.left, *node.comparators):
+                self._vet(operand, numeric=not _is_string(operand), argument=True)
+        else:
+            what = _REFUSED_NODES.get(type(node), type(node).__name__)
+            raise self._fail(node, f"{what} is not allowed in a formula")
+
+    def _vet_call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name):
+            if type(node.func) in _REFUSED_NODES:
+                self._vet(node.func, numeric=False, argument=False)  # says what it is
+            raise self._fail(node, "only the functions of the formula language may be called")
+        name = self._original(node.func.id)
+        name = _ALIASED.get(name, name)  # text already translated (evaluation vets it again)
+        fn = FUNCTIONS.get(name)
+        if fn is None:
+            if name in _UNSUPPORTED:
+                raise self._fail(node, _UNSUPPORTED[name])
+            known = ", ".join(sorted(n for n in FUNCTIONS if not n.startswith("np.")))
+            raise self._fail(node, f"unknown function {name!r} (a formula may call {known})")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self._fail(arg, "a starred argument is not allowed in a formula")
+        if len(node.args) > fn.nargs:
+            raise self._fail(node, f"{name}() takes at most {fn.nargs} positional argument(s)")
+        if not node.args and name != "Q":
+            raise self._fail(node, f"{name}() needs an argument")
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self._fail(kw.value, "'**' arguments are not allowed in a formula")
+            if kw.arg not in fn.keywords:
+                allowed = ", ".join(fn.keywords) or "none"
+                raise self._fail(kw.value, f"{name}() has no argument {kw.arg!r} (it takes: {allowed})")
+        if name in _DATA_DEPENDENT and not _raw_poly(node):
+            self.data_dependent.add(name)
+        if name == "Q":
+            if (
+                len(node.args) != 1
+                or not isinstance(node.args[0], ast.Constant)
+                or not isinstance(node.args[0].value, str)
+            ):
+                raise self._fail(node, 'Q() takes one column name as a string, e.g. Q("my column")')
+            _check_name(self.formula, self._pos(node.col_offset), node.args[0].value)
+            self.variables.add(node.args[0].value)
+            return
+        for k, arg in enumerate(node.args):
+            self._vet(arg, numeric=not (k == 0 and fn.categorical), argument=k > 0)
+        for kw in node.keywords:
+            self._vet(kw.value, numeric=False, argument=True)
+
+
+_DATA_DEPENDENT = frozenset({"scale", "center", "poly"})
+
+#: Python keywords left to the parser (and refused by the vetting); the others (``class``,
+#: ``import``, ...) are names R allows for columns.
+_PYTHON_SYNTAX = frozenset(
+    {"lambda", "for", "if", "else", "async", "await", "yield", "not", "and", "or", "is", "in", "None", "True", "False"}
+)
+
+
+def _raw_poly(node: ast.Call) -> bool:
+    """``poly(x, d, raw = TRUE)``: powers of x, the same on any rows."""
+    raw = [kw.value for kw in node.keywords if kw.arg == "raw"] + node.args[2:3]
+    return bool(raw) and isinstance(raw[0], ast.Constant) and raw[0].value is True
+
+
+def _constant(node: ast.AST) -> float:
+    """The value in double precision of a subexpression without variables (0 if it has some; inf
+    when it overflows)."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return float(value) if isinstance(value, (int, float)) else 0.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = _constant(node.operand)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        a, b = _constant(node.left), _constant(node.right)
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return math.inf
+        try:
+            if isinstance(node.op, ast.Pow):
+                return float(abs(a) ** b) if a != 0 else 0.0
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(node.op), max(abs(a), abs(b)))
+        except (OverflowError, ZeroDivisionError):
+            return math.inf
+    return 0.0
+
+
+def _is_string(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _prepared(frame: pd.DataFrame, numeric: Iterable[str]) -> pd.DataFrame:
+    """frame with the integer and boolean columns among ``numeric`` in double precision."""
+    change = {}
+    for name in numeric:
+        if name in frame.columns:
+            dtype = frame[name].dtype
+            if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+                change[name] = frame[name].astype(np.float64)
+            elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+                change[name] = frame[name].astype(np.float64)  # nullable: missing values become NaN
+    return frame.assign(**change) if change else frame
+
+
+def model_matrix(
+    text: str,
+    frame: pd.DataFrame,
+    numeric: Iterable[str] = (),
+    *,
+    trusted: bool = False,
+    functions: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Any:
+    """formulaic's model matrix of a vetted, translated formula (`translate`), evaluated with only
+    the function table; ``numeric`` names the columns to convert to double first; ``functions``
+    replace table entries of the same name (the recorders of streamed data's first pass).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"u": np.array([1, 2, 3], dtype=np.uint8)})
+    >>> model_matrix("0 + I(u - 5)", frame, ["u"]).to_numpy().ravel().tolist()
+    [-4.0, -3.0, -2.0]
+    """
+    numeric = tuple(numeric)
+    if not trusted:  # vetted again where it is evaluated: nothing reaches formulaic unvetted
+        translate(text)
+    context = dict(_context(trusted))
+    if functions:
+        context.update(functions)
+    return formulaic.model_matrix(text, _prepared(frame, numeric), context=context, **options)
+
+
+class SafeSpec:
+    """A formulaic ModelSpec that replays on new data with the function table (and nothing else)
+    and with the same columns in double precision as at the fit."""
+
+    def __init__(self, spec: Any, numeric: Iterable[str], trusted: bool = False) -> None:
+        self._spec = spec
+        self._numeric = tuple(numeric)
+        self._trusted = trusted
+
+    @property
+    def spec(self) -> Any:
+        """The formulaic ModelSpec."""
+        return self._spec
+
+    @property
+    def numeric(self) -> tuple[str, ...]:
+        """The columns converted to double before evaluation."""
+        return self._numeric
+
+    @property
+    def trusted(self) -> bool:
+        """Evaluated with Python's builtins (a trusted formula)."""
+        return self._trusted
+
+    def get_model_matrix(self, data: pd.DataFrame, **options: Any) -> Any:
+        """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`)."""
+        return self._spec.get_model_matrix(
+            _prepared(data, self._numeric), context=dict(_context(self._trusted)), **options
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._spec, name)
