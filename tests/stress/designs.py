@@ -394,8 +394,9 @@ def degenerate_design(seed: int) -> Design:
     elif kind == "extreme_response_scale":
         y = y * (1e-10 if rng.random() < 0.5 else 1e10)
     elif kind == "response_constant_within_groups":
-        y = (rng.normal(size=nlev) * rng.choice([0.0, 1.0]))[g] + 3.0
-        y[0] += 1.0  # not constant overall
+        y = rng.normal(size=nlev)[g] + 3.0  # exactly constant within groups, half the time
+        if rng.random() < 0.5:
+            y = y + 1e-8 * rng.normal(size=n)  # nearly so: a residual SD 1e-8 of the groups'
         formula = "y ~ 1 + (1 | g)"
     elif kind in ("two_levels", "levels_near_nobs"):
         formula = "y ~ x + (1 | g)"
@@ -429,7 +430,7 @@ def unidentifiable_reason(design: Design) -> str | None:
     if n - len(design.fixed) < ntheta + 1:
         return f"{n} observations, {len(design.fixed)} fixed effects, {ntheta + 1} variance parameters"
     for t in design.terms:
-        codes = _codes(df, t.group)
+        codes = level_codes(df, t.group)
         nlev = int(codes.max()) + 1
         k = len(t.columns) if t.correlated else 1  # an uncorrelated term is k terms of one column
         if nlev < 2 or nlev >= n or nlev * k >= n:
@@ -442,7 +443,7 @@ def unidentifiable_reason(design: Design) -> str | None:
                 if spread.max() <= 1e-7 * max(np.abs(v - v.mean()).max(), 1e-300):
                     return f"{t.formula()}: {c!r} constant within every level of {t.group!r}"
     for grp in {t.group for t in design.terms}:
-        codes = _codes(df, grp)
+        codes = level_codes(df, grp)
         nlev = int(codes.max()) + 1
         resid = np.abs(y - _level_means(y, codes, nlev)[codes])
         if resid.max() <= 1e-9 * np.abs(y - y.mean()).max():
@@ -450,7 +451,7 @@ def unidentifiable_reason(design: Design) -> str | None:
     return None
 
 
-def _codes(df: pd.DataFrame, group: str) -> np.ndarray:
+def level_codes(df: pd.DataFrame, group: str) -> np.ndarray:
     """Integer level codes of a grouping factor (``a:b`` is the interaction of a and b)."""
     key = df[group.split(":")[0]].astype(str)
     for part in group.split(":")[1:]:

@@ -1,0 +1,107 @@
+"""The stress suite's failure list as Markdown: ``python -m tests.stress.report [--seeds A:B]
+[--degenerate N] [--thorough] [--out FILE]`` (from the repository's root, with the package on the
+path). Failures are grouped by pattern: where the fit and the best point lie relative to the
+boundary, and the DataErrors raised on identifiable designs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+
+from .designs import degenerate_design, make_design
+from .harness import CRITERION_TOL, REL_TOL, Outcome, false_data_error, run_design
+from .reference import DEFAULT_EFFORT, THOROUGH_EFFORT
+
+
+def pattern(out: Outcome) -> str:
+    """A failure's pattern: where the fit and the best point are relative to the boundary."""
+    assert out.fit is not None
+    assert out.best is not None
+    at_fit, at_best = out.boundary(out.fit.theta), out.boundary(out.best.theta)
+    if at_fit and not at_best:
+        return "fit on the boundary (singular), optimum interior"
+    if at_fit and at_best:
+        same = "the same" if at_fit == at_best else "a different"
+        return f"fit on the boundary, optimum on {same} face of it"
+    if at_best:
+        return "fit interior, optimum on the boundary"
+    return "fit and optimum both interior"
+
+
+def _parse_range(text: str) -> range:
+    """``A:B`` -> range(A, B)."""
+    a, b = text.split(":")
+    return range(int(a), int(b))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the designs, print progress to stderr and write the Markdown report."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=_parse_range, default=range(300))
+    ap.add_argument("--degenerate", type=int, default=40)
+    ap.add_argument("--thorough", action="store_true", help="the slow tier's thorough search for every design")
+    ap.add_argument("--out", default="-")
+    args = ap.parse_args(argv)
+    effort = THOROUGH_EFFORT if args.thorough else DEFAULT_EFFORT
+    t0 = time.perf_counter()
+    outs = [run_design(make_design(s), effort) for s in args.seeds]
+    outs += [run_design(degenerate_design(s), effort) for s in range(args.degenerate)]
+    elapsed = time.perf_counter() - t0
+
+    fails = [o for o in outs if o.claims_convergence_above_optimum]
+    # the thorough search from the failures, for the best numbers to report
+    if not args.thorough:
+        fails = [run_design(o.design, THOROUGH_EFFORT) for o in fails]
+    false_errors = [o for o in outs if false_data_error(o)]
+    imprecise = [o for o in outs if o.criterion_error() > CRITERION_TOL]
+    unconfirmed = [
+        o for o in outs if o.fit is not None and o.fit.converged and o.excess > REL_TOL and o.dense_excess <= REL_TOL
+    ]
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in fails:
+        groups[pattern(o)].append(o)
+    fitted = [o for o in outs if o.fit is not None]
+    lines = [
+        "# Convergence stress suite: failures of today's fitter",
+        "",
+        f"Designs: seeds {args.seeds.start}..{args.seeds.stop - 1} of `make_design` and "
+        f"{args.degenerate} of `degenerate_design`; search effort "
+        f"{'thorough' if args.thorough else 'default'}; {elapsed:.0f} s.",
+        "",
+        f"- fitted: {len(fitted)}; converged: {sum(o.fit.converged for o in fitted if o.fit)}; "
+        f"not converged (warned): {sum(not o.fit.converged for o in fitted if o.fit)}; "
+        f"singular: {sum(o.fit.is_singular for o in fitted if o.fit)}",
+        f"- DataError: {sum(o.error is not None for o in outs)}, of which on identifiable designs: {len(false_errors)}",
+        f"- **converged above a better point (excess > {REL_TOL:g} relative): {len(fails)}**",
+        f"- model.objective off the dense formula by > {CRITERION_TOL:g} relative: {len(imprecise)}; "
+        f"converged above a point better by model.objective only (not by the dense formula): {len(unconfirmed)}",
+        "",
+    ]
+    for name, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        group.sort(key=lambda o: -o.excess)
+        lines += [f"## {name}: {len(group)}", ""]
+        lines += [f"- {o.reproducer()}" for o in group]
+        lines.append("")
+    if false_errors:
+        lines += [f"## DataError on an identifiable design: {len(false_errors)}", ""]
+        lines += [f"- {o.reproducer()}" for o in false_errors]
+        lines.append("")
+    if imprecise:
+        imprecise.sort(key=lambda o: -o.criterion_error())
+        lines += [f"## model.objective off the dense formula by > {CRITERION_TOL:g} relative: {len(imprecise)}", ""]
+        lines += [f"- off by {o.criterion_error():.2g}: {o.reproducer()}" for o in imprecise]
+        lines.append("")
+    text = "\n".join(lines)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w") as fh:
+            fh.write(text)
+    print(f"{len(outs)} designs in {elapsed:.1f} s: {len(fails)} failures", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
