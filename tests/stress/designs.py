@@ -16,6 +16,7 @@ Both are pure functions of the seed: the same seed gives the same design on ever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,7 +58,9 @@ class Design(NamedTuple):
     """One stress design: fit ``formula`` to ``data`` (by REML when ``reml``); ``description``
     names the family, grouping, covariate and response transformations and the true covariance;
     ``terms`` and ``fixed`` are the formula's random-effects terms and fixed-effects columns (for
-    the identifiability check, `unidentifiable_reason`)."""
+    the identifiability check, `unidentifiable_reason`); ``truth`` each term's true covariance
+    (relative to the residual variance, on the covariates' scale before ``transforms``: (name,
+    factor, shift) per covariate), for `true_theta`."""
 
     formula: str
     data: pd.DataFrame
@@ -67,6 +70,8 @@ class Design(NamedTuple):
     family: str
     terms: tuple[Term, ...]
     fixed: tuple[str, ...]
+    truth: tuple[np.ndarray, ...] = ()
+    transforms: tuple[tuple[str, float, float], ...] = ()
 
 
 # family -> random-effects terms, with weights below; "g", "h", "k" are grouping factors
@@ -280,11 +285,13 @@ def make_design(seed: int) -> Design:
             base[name], kind = _covariate(rng, n)
             cdesc.append(f"{name}~{kind}")
     model_cols: dict[str, np.ndarray] = {}
+    transforms = []
     for name, v in base.items():
         tr = "none" if name in ("z1", "z2") and "z1,z2 dummies" in cdesc else None
         tr = tr or _choice(rng, list(COVARIATE_TRANSFORMS), COVARIATE_WEIGHTS)
         a, b = COVARIATE_TRANSFORMS[tr]
         model_cols[name] = v * a + b
+        transforms.append((name, a, b))
         if tr != "none":
             cdesc.append(f"{name}{tr}")
 
@@ -293,6 +300,7 @@ def make_design(seed: int) -> Design:
     y = rng.normal(0.0, 2.0) + sum(rng.normal(0.0, 1.0) * v for v in base.values()) + sigma * rng.normal(size=n)
     truth = _choice(rng, TRUTHS, TRUTH_WEIGHTS)
     tdesc = [truth]
+    covs: list[np.ndarray] = []
     for t in terms:
         if t.group == "g:h":
             codes = groups["g"] * 100 + groups["h"]
@@ -303,6 +311,7 @@ def make_design(seed: int) -> Design:
         sd = _sds(rng, k, truth)
         corr = _correlation(rng, k, truth) if t.correlated else np.eye(k)
         cov = np.outer(sd, sd) * corr
+        covs.append(cov)
         w, v = np.linalg.eigh(cov)
         b = rng.normal(size=(nlev, k)) @ (v * np.sqrt(np.clip(w, 0.0, None))).T
         cols = np.column_stack([np.ones(n) if c == "1" else base[c] for c in t.columns])
@@ -338,7 +347,51 @@ def make_design(seed: int) -> Design:
     if ytr != "none":
         parts.append(f"y{ytr}")
     parts.append("REML" if reml else "ML")
-    return Design(formula, frame, reml, "; ".join(parts), seed, family, terms, tuple(fixed))
+    desc = "; ".join(parts)
+    return Design(formula, frame, reml, desc, seed, family, terms, tuple(fixed), tuple(covs), tuple(transforms))
+
+
+def true_theta(design: Design, names: Sequence[str]) -> np.ndarray:
+    """The true covariances as theta in the model's parameterisation (entries named as
+    ``model.structure.theta.names``): each term's covariance carried through the covariates'
+    shifts and scales (a shifted covariate moves variance into the intercept), then its lower
+    Cholesky factor (of the diagonal alone for an uncorrelated term); 0 where a name is not found."""
+    shifts = {name: (a, b) for name, a, b in design.transforms}
+    values: dict[tuple[str, str, str], float] = {}
+    for term, cov in zip(design.terms, design.truth, strict=True):
+        k = len(term.columns)
+        m = np.eye(k)  # model-scale effects = m @ simulation-scale effects
+        for j, c in enumerate(term.columns):
+            a, b = shifts.get(c, (1.0, 0.0))
+            m[j, j] = 1.0 / a
+            if term.columns[0] == "1" and j > 0:
+                m[0, j] = -b / a
+        c2 = m @ cov @ m.T
+        t = _semidefinite_cholesky(c2) if term.correlated else np.diag(np.sqrt(np.diag(c2)))
+        cols = ["(Intercept)" if c == "1" else c for c in term.columns]
+        group = ":".join(sorted(term.group.split(":")))
+        for i in range(k):
+            for j in range(i + 1):
+                values[(group, cols[i], cols[j])] = float(t[i, j])
+    out = np.zeros(len(names))
+    for n_i, name in enumerate(names):
+        group, *cols = name.split(".")
+        row, col = (cols[0], cols[0]) if len(cols) == 1 else (cols[0], cols[1])
+        out[n_i] = values.get((":".join(sorted(group.split(":"))), row, col), 0.0)
+    return out
+
+
+def _semidefinite_cholesky(c: np.ndarray) -> np.ndarray:
+    """Lower-triangular L with L L' = c for positive semidefinite c (a zero pivot gives a zero column)."""
+    k = c.shape[0]
+    out = np.zeros_like(c)
+    for j in range(k):
+        d = c[j, j] - out[j, :j] @ out[j, :j]
+        scale = max(c[j, j], 1e-300)
+        if d > 1e-12 * scale:
+            out[j, j] = np.sqrt(d)
+            out[j + 1 :, j] = (c[j + 1 :, j] - out[j + 1 :, :j] @ out[j, :j]) / out[j, j]
+    return out
 
 
 DEGENERATE_KINDS = [

@@ -12,7 +12,7 @@ import mixedmodels as mm
 from mixedmodels.model import Fit
 
 from .dense import dense_objective
-from .designs import FAMILIES, Design, unidentifiable_reason
+from .designs import FAMILIES, Design, true_theta, unidentifiable_reason
 from .reference import DEFAULT_EFFORT, Effort, Optimum, brute_force_optimum
 
 REL_TOL = 1e-6  # a converged fit may end at most this far (relative, at least absolute) above the best point
@@ -119,7 +119,7 @@ class Outcome:
 
 def run_design(design: Design, effort: Effort = DEFAULT_EFFORT) -> Outcome:
     """Build and fit the design (recording warnings; only `DataError` is caught), then search for the
-    best point from the fit's theta and many other starts."""
+    best point from the fit's theta, the true theta and many other starts."""
     out = Outcome(design)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -130,7 +130,10 @@ def run_design(design: Design, effort: Effort = DEFAULT_EFFORT) -> Outcome:
             out.error = e
     out.warnings = [(w.category, str(w.message)) for w in caught]
     if out.fit is not None and out.model is not None:
-        out.best = brute_force_optimum(out.model, {"fit": out.fit.theta}, seed=design.seed, effort=effort)
+        starts = {"fit": out.fit.theta}
+        if design.truth:
+            starts["truth"] = true_theta(design, out.model.structure.theta.names)
+        out.best = brute_force_optimum(out.model, starts, seed=design.seed, effort=effort)
     return out
 
 

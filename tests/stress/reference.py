@@ -238,7 +238,7 @@ def brute_force_optimum(
         named[f"fit perturbed {i}"] = anchor + rng.normal(size=nt) * np.maximum(0.3 * np.abs(anchor), 0.1)
     for i in range(effort.n_random):
         r = rng.normal(size=nt)
-        named[f"random {i}"] = np.where(s.diag, np.exp(1.5 * rng.normal(size=nt)), r)
+        named[f"random {i}"] = np.where(s.diag, np.exp(2.0 * rng.normal(size=nt)), r * np.exp(rng.normal(size=nt)))
 
     results: list[tuple[float, str, np.ndarray]] = []
     maxeval = effort.maxiter * (nt + 1)
