@@ -17,6 +17,7 @@ also starts from lme4's start on theta's own scale.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -33,18 +34,25 @@ NLOPT = {"nlopt Nelder-Mead": nlopt.LN_NELDERMEAD, "nlopt Sbplx": nlopt.LN_SBPLX
 @dataclass(frozen=True)
 class Effort:
     """How hard the search tries: random starts, perturbations of the fit, boundary faces
-    (subsets of diagonal entries held at 0, all subsets up to ``max_face_size``), and how many of
-    the best local optima get the derivative-free optimisers."""
+    (subsets of diagonal entries held at 0, all subsets up to ``max_face_size``), how many of
+    the best local optima get the other optimisers, the iterations (times the number of
+    parameters plus one) of a local run, whether lme4's start is also tried on the unit scale, and
+    whether every Nelder-Mead run (not only those from the given starts and lme4's) is followed by
+    L-BFGS."""
 
-    n_random: int = 3
-    n_perturbed: int = 2
+    n_random: int = 2
+    n_perturbed: int = 1
     max_face_size: int = 1
     n_polish: int = 2
-    maxiter: int = 200
+    maxiter: int = 100
+    lme4_unit_scale: bool = False
+    refine_all: bool = False
 
 
 DEFAULT_EFFORT = Effort()
-THOROUGH_EFFORT = Effort(n_random=10, n_perturbed=6, max_face_size=6, n_polish=4, maxiter=1000)
+THOROUGH_EFFORT = Effort(
+    n_random=10, n_perturbed=6, max_face_size=6, n_polish=4, maxiter=1000, lme4_unit_scale=True, refine_all=True
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,11 @@ class _Search:
         self.model = model
         self.lower = np.asarray(model.structure.theta.lower, dtype=float)
         self.diag = self.lower == 0.0
+        self.lo = np.where(self.diag, 0.0, -np.inf)
         scale = np.asarray(getattr(model, "theta_scale", np.ones_like(self.lower)), dtype=float)
         self.scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        self.inverse_scale = 1.0 / self.scale
+        self.objective = model.objective
         self.n = 0
         self.best_u = np.zeros_like(self.lower)
         self.best_f = np.inf
@@ -82,22 +93,21 @@ class _Search:
 
     def theta(self, u: np.ndarray) -> np.ndarray:
         """theta of unit-scale coordinates (diagonal entries clipped at their bound of 0)."""
-        u = np.where(self.diag, np.maximum(u, 0.0), u)
-        return u / self.scale
+        return np.maximum(np.asarray(u, dtype=float), self.lo) * self.inverse_scale
 
     def __call__(self, u: np.ndarray) -> float:
-        u = np.where(self.diag, np.maximum(np.asarray(u, dtype=float), 0.0), np.asarray(u, dtype=float))
+        u = np.maximum(np.asarray(u, dtype=float), self.lo)  # a new array, within the bounds
         self.n += 1
         try:
-            v = float(self.model.objective(u / self.scale))
+            v = float(self.objective(u * self.inverse_scale))
         except (mm.MixedModelsError, ArithmeticError, ValueError):
             return BIG
-        if not np.isfinite(v):
+        if not math.isfinite(v):
             return BIG
         if v < self.run_best_f:
-            self.run_best_f, self.run_best_u = v, u.copy()
+            self.run_best_f, self.run_best_u = v, u
         if v < self.best_f:
-            self.best_f, self.best_u, self.best_by = v, u.copy(), self.label
+            self.best_f, self.best_u, self.best_by = v, u, self.label
         return v
 
     def folded(self, v: np.ndarray) -> float:
@@ -123,23 +133,28 @@ class _Search:
         return g
 
 
-def _nlopt(s: _Search, algorithm: int, u0: np.ndarray, fixed: np.ndarray, maxeval: int) -> tuple[np.ndarray, float]:
+def _nlopt(
+    s: _Search, algorithm: int, u0: np.ndarray, fixed: np.ndarray, maxeval: int, xtol_rel: float = 1e-11
+) -> tuple[np.ndarray, float]:
     """An NLopt local optimiser (Nelder-Mead, Sbplx or L-BFGS with the central-difference gradient)
-    within the bounds, over the entries not ``fixed`` (held where they start); the lowest point of
-    the run (NLopt's L-BFGS gives up with an error on a noisy gradient, after useful progress)."""
+    within the bounds, over the entries not ``fixed`` (held where they start), stopping when theta
+    moves less than ``xtol_rel`` (relative) or the criterion less than 1e-13 (or ``xtol_rel``
+    below 1e-11: 1e-9); the lowest point of the run (NLopt's L-BFGS gives up with an error on a
+    noisy gradient, after useful progress)."""
     free = np.flatnonzero(~fixed)
     base = np.where(s.diag, np.maximum(u0, 0.0), u0)
     s.begin()
     if free.size == 0:
         return base, s(base)
 
-    def full(x: np.ndarray) -> np.ndarray:
-        u = base.copy()
-        u[free] = x
-        return u
+    every = free.size == base.size
 
-    def objective(x: list[float] | np.ndarray, grad: np.ndarray) -> float:
-        u = full(np.asarray(x, dtype=float))
+    def objective(x: np.ndarray, grad: np.ndarray) -> float:
+        if every:
+            u = x
+        else:
+            u = base.copy()
+            u[free] = x
         v = s(u)
         if grad.size:
             grad[:] = s.gradient(u, fixed)[free]
@@ -148,8 +163,8 @@ def _nlopt(s: _Search, algorithm: int, u0: np.ndarray, fixed: np.ndarray, maxeva
     opt = nlopt.opt(algorithm, free.size)
     opt.set_lower_bounds(np.where(s.diag[free], 0.0, -np.inf).tolist())
     opt.set_min_objective(objective)
-    opt.set_xtol_rel(1e-11)
-    opt.set_ftol_abs(1e-13)
+    opt.set_xtol_rel(xtol_rel)
+    opt.set_ftol_abs(1e-13 if xtol_rel <= 1e-11 else 1e-9)
     opt.set_maxeval(maxeval)
     if algorithm != nlopt.LD_LBFGS:
         opt.set_initial_step(np.maximum(0.2 * np.abs(base[free]), 0.05).tolist())
@@ -232,7 +247,9 @@ def brute_force_optimum(
     free = np.zeros(nt, dtype=bool)
     given = {name: np.asarray(t, dtype=float) * s.scale for name, t in (starts or {}).items()}
     lme4 = np.where(s.diag, 1.0, 0.0)
-    named: dict[str, np.ndarray] = {**given, "lme4 start": lme4 * s.scale, "lme4 start (unit scale)": lme4}
+    named: dict[str, np.ndarray] = {**given, "lme4 start": lme4 * s.scale}
+    if effort.lme4_unit_scale:
+        named["lme4 start (unit scale)"] = lme4
     anchor = next(iter(given.values()), lme4)
     for i in range(effort.n_perturbed):
         named[f"fit perturbed {i}"] = anchor + rng.normal(size=nt) * np.maximum(0.3 * np.abs(anchor), 0.1)
@@ -246,7 +263,9 @@ def brute_force_optimum(
     def local(label: str, run: str, u0: np.ndarray, fixed: np.ndarray = free) -> np.ndarray:
         """One local run from u0, recorded in ``results``; its lowest point."""
         s.label = f"{label} / {run}"
-        if run in NLOPT:
+        if run == "nlopt Nelder-Mead":  # the first descent from a start: the polish comes later
+            u, fu = _nlopt(s, NLOPT[run], u0, fixed, maxeval, xtol_rel=1e-8)
+        elif run in NLOPT:
             u, fu = _nlopt(s, NLOPT[run], u0, fixed, maxeval)
         elif run == "L-BFGS-B":
             u, fu = _lbfgsb(s, u0, effort.maxiter)
@@ -255,15 +274,16 @@ def brute_force_optimum(
         results.append((fu, s.label, u))
         return u
 
-    def descend(label: str, u0: np.ndarray, fixed: np.ndarray = free) -> None:
-        """Nelder-Mead from u0, then L-BFGS from where it stops."""
+    def descend(label: str, u0: np.ndarray, fixed: np.ndarray = free, refine: bool = True) -> None:
+        """Nelder-Mead from u0, then (``refine``) L-BFGS from where it stops."""
         s.label = f"{label} (start)"
         s(u0)
         u = local(label, "nlopt Nelder-Mead", u0, fixed)
-        local(label, "nlopt L-BFGS", u, fixed)
+        if refine or effort.refine_all:
+            local(label, "nlopt L-BFGS", u, fixed)
 
     for name, u0 in named.items():
-        descend(name, u0)
+        descend(name, u0, refine=name in given or name.startswith("lme4"))
 
     diag_idx = np.flatnonzero(s.diag)
     face_starts = {k: v for k, v in named.items() if k in given or k.startswith("lme4")}
@@ -272,7 +292,8 @@ def brute_force_optimum(
         fixed = np.zeros(nt, dtype=bool)
         fixed[diag_idx[list(face)]] = True
         for name, u0 in face_starts.items():
-            descend(f"{name} on face {[names[diag_idx[j]] for j in face]}=0", np.where(fixed, 0.0, u0), fixed)
+            label = f"{name} on face {[names[diag_idx[j]] for j in face]}=0"
+            descend(label, np.where(fixed, 0.0, u0), fixed, refine=False)
 
     # polish the best distinct local optima with the other optimisers
     results.sort(key=lambda r: r[0])

@@ -10,7 +10,7 @@ import sys
 import time
 from collections import defaultdict
 
-from .designs import degenerate_design, make_design
+from .designs import FAMILIES, degenerate_design, make_design
 from .harness import CRITERION_TOL, REL_TOL, Outcome, false_data_error, run_design
 from .reference import DEFAULT_EFFORT, THOROUGH_EFFORT
 
@@ -28,6 +28,39 @@ def pattern(out: Outcome) -> str:
     if at_best:
         return "fit interior, optimum on the boundary"
     return "fit and optimum both interior"
+
+
+def tags(out: Outcome) -> list[str]:
+    """Features of a design for the failure rates: family, covariate and response changes, truth, ML/REML."""
+    d = out.design
+    desc = d.description
+    found = [f"family {d.family}", "REML" if d.reml else "ML"]
+    for _name, a, b in d.transforms:
+        if b:
+            found.append(f"covariate shifted (+{b:g})")
+        if a != 1.0:
+            found.append(f"covariate scaled (*{a:g})")
+    if "; y" in desc:
+        found.append("response " + desc.split("; y")[1].split(";")[0])
+    if "truth " in desc:
+        found.append("truth " + desc.split("truth ")[1].split(" ")[0])
+    return sorted(set(found))
+
+
+def _rates(outs: list[Outcome], fails: list[Outcome]) -> list[str]:
+    """A Markdown table of failures per feature (`tags`) against designs with the feature."""
+    total: dict[str, int] = defaultdict(int)
+    failed: dict[str, int] = defaultdict(int)
+    seeds = {o.design.seed for o in fails}
+    for o in outs:
+        if o.design.family in FAMILIES:
+            for t in tags(o):
+                total[t] += 1
+                failed[t] += o.design.seed in seeds
+    lines = ["| feature | designs | failures | rate |", "|---|---:|---:|---:|"]
+    for t in sorted(total, key=lambda t: (-failed[t] / total[t], t)):
+        lines.append(f"| {t} | {total[t]} | {failed[t]} | {failed[t] / total[t]:.1%} |")
+    return lines
 
 
 def _parse_range(text: str) -> range:
@@ -79,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         f"converged above a point better by model.objective only (not by the dense formula): {len(unconfirmed)}",
         "",
     ]
+    lines += ["## Failure rates by feature (make_design only)", "", *_rates(outs, fails), ""]
     for name, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         group.sort(key=lambda o: -o.excess)
         lines += [f"## {name}: {len(group)}", ""]
