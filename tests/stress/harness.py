@@ -16,7 +16,7 @@ from .designs import FAMILIES, Design, true_theta, unidentifiable_reason
 from .reference import DEFAULT_EFFORT, Effort, Optimum, brute_force_optimum
 
 REL_TOL = 1e-6  # a converged fit may end at most this far (relative, at least absolute) above the best point
-CRITERION_TOL = 1e-7  # model.objective and the dense formula agree this well (relative, at least absolute)
+CRITERION_TOL = 1e-6  # model.objective and the dense formula agree this well (relative, at least absolute)
 BOUNDARY = 1e-4  # a diagonal entry of theta below this (on the unit scale) is on the boundary, as lme4's isSingular
 
 

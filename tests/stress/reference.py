@@ -38,20 +38,28 @@ class Effort:
     the best local optima get the other optimisers, the iterations (times the number of
     parameters plus one) of a local run, whether lme4's start is also tried on the unit scale, and
     whether every Nelder-Mead run (not only those from the given starts and lme4's) is followed by
-    L-BFGS."""
+    L-BFGS, and whether the faces are searched from lme4's start as well as from the given ones."""
 
     n_random: int = 2
     n_perturbed: int = 1
     max_face_size: int = 1
-    n_polish: int = 2
+    n_polish: int = 1
     maxiter: int = 100
     lme4_unit_scale: bool = False
     refine_all: bool = False
+    faces_from_lme4: bool = False
 
 
 DEFAULT_EFFORT = Effort()
 THOROUGH_EFFORT = Effort(
-    n_random=10, n_perturbed=6, max_face_size=6, n_polish=4, maxiter=1000, lme4_unit_scale=True, refine_all=True
+    n_random=10,
+    n_perturbed=6,
+    max_face_size=6,
+    n_polish=4,
+    maxiter=1000,
+    lme4_unit_scale=True,
+    refine_all=True,
+    faces_from_lme4=True,
 )
 
 
@@ -228,12 +236,15 @@ def brute_force_optimum(
 ) -> Optimum:
     """The lowest ``model.objective`` found by a multi-start search (see the module docstring).
 
-    ``starts`` are extra named starting values of theta (a fit's theta, say); the search also starts
-    from lme4's start (1 on the diagonals, 0 elsewhere, on theta's scale and on the unit scale),
-    ``effort.n_random`` random points, perturbations of the first given start and, for every face of
-    the boundary with up to ``effort.max_face_size`` diagonal entries at 0, from the given starts
-    and lme4's projected onto the face (optimising within the face). The best local optima are
-    polished by Nelder-Mead, Powell, L-BFGS-B again and Sbplx.
+    ``starts`` are named starting values of theta (a fit's theta, the true theta); the search also
+    starts from lme4's start (1 on the diagonals, 0 elsewhere; with ``effort.lme4_unit_scale`` on
+    the unit scale too), ``effort.n_random`` random points and ``effort.n_perturbed``
+    perturbations of the first given start, each with NLopt's Nelder-Mead (then L-BFGS from the
+    given starts and lme4's, or from all with ``effort.refine_all``). Every face of the boundary
+    with up to ``effort.max_face_size`` diagonal entries at 0 is searched from the given starts
+    projected onto it (and lme4's, with ``effort.faces_from_lme4``). The ``effort.n_polish`` best
+    distinct local optima are polished by Powell and Sbplx, and the best point by L-BFGS-B,
+    Nelder-Mead and Sbplx.
 
     Examples
     --------
@@ -286,7 +297,7 @@ def brute_force_optimum(
         descend(name, u0, refine=name in given or name.startswith("lme4"))
 
     diag_idx = np.flatnonzero(s.diag)
-    face_starts = {k: v for k, v in named.items() if k in given or k.startswith("lme4")}
+    face_starts = {k: v for k, v in named.items() if k in given or (effort.faces_from_lme4 and k.startswith("lme4"))}
     names = model.structure.theta.names
     for face in _faces(diag_idx.size, effort.max_face_size):
         fixed = np.zeros(nt, dtype=bool)
