@@ -86,7 +86,8 @@ class Outcome:
     def reproducer(self) -> str:
         """A one-line description of the outcome, with a command that reproduces it."""
         d = self.design
-        head = f"seed {d.seed} [{d.description}] `{d.formula}`"
+        kind = "seed" if d.family in FAMILIES else "degenerate seed"
+        head = f"{kind} {d.seed} [{d.description}] `{d.formula}`"
         if self.error is not None:
             return f"{head}: {type(self.error).__name__}: {self.error}"
         assert self.fit is not None

@@ -10,24 +10,27 @@ import sys
 import time
 from collections import defaultdict
 
+import numpy as np
+
 from .designs import FAMILIES, degenerate_design, make_design
 from .harness import CRITERION_TOL, REL_TOL, Outcome, false_data_error, run_design
 from .reference import DEFAULT_EFFORT, THOROUGH_EFFORT
 
 
 def pattern(out: Outcome) -> str:
-    """A failure's pattern: where the fit and the best point are relative to the boundary."""
+    """A failure's pattern: the fit on a face of the boundary that the optimum is not on (a diagonal
+    entry it set to 0 is positive at the optimum); else an optimum at a much larger theta (a
+    shifted covariate moves variance into the intercept); else a stop short of a nearby optimum."""
     assert out.fit is not None
     assert out.best is not None
     at_fit, at_best = out.boundary(out.fit.theta), out.boundary(out.best.theta)
-    if at_fit and not at_best:
-        return "fit on the boundary (singular), optimum interior"
-    if at_fit and at_best:
-        same = "the same" if at_fit == at_best else "a different"
-        return f"fit on the boundary, optimum on {same} face of it"
-    if at_best:
-        return "fit interior, optimum on the boundary"
-    return "fit and optimum both interior"
+    if set(at_fit) - set(at_best):
+        return "A. fit on a boundary face the optimum is not on (a diagonal set to 0 is positive at the optimum)"
+    if np.max(np.abs(out.best.theta)) >= 10 * np.max(np.abs(out.fit.theta)):
+        return "B. optimum at a far larger theta (>= 10x the fit's largest entry); the fit stops near its start"
+    if out.excess < 1e-4:
+        return "C. fit stops short of a nearby optimum (excess below 1e-4 relative)"
+    return "D. fit stops short of a nearby optimum (excess above 1e-4 relative)"
 
 
 def tags(out: Outcome) -> list[str]:
@@ -61,6 +64,11 @@ def _rates(outs: list[Outcome], fails: list[Outcome]) -> list[str]:
     for t in sorted(total, key=lambda t: (-failed[t] / total[t], t)):
         lines.append(f"| {t} | {total[t]} | {failed[t]} | {failed[t] / total[t]:.1%} |")
     return lines
+
+
+def _seed(out: Outcome) -> str:
+    """A design's seed, ``d`` before a degenerate design's."""
+    return f"{'' if out.design.family in FAMILIES else 'd'}{out.design.seed}"
 
 
 def _parse_range(text: str) -> range:
@@ -112,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         f"converged above a point better by model.objective only (not by the dense formula): {len(unconfirmed)}",
         "",
     ]
-    lines += ["## Failure rates by feature (make_design only)", "", *_rates(outs, fails), ""]
-    for name, group in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+    lines += ["Failures by pattern:", ""]
+    lines += [
+        f"- {name}: {len(group)} (seeds {', '.join(_seed(o) for o in group)})" for name, group in sorted(groups.items())
+    ]
+    lines += ["", "## Failure rates by feature (make_design only)", "", *_rates(outs, fails), ""]
+    for name, group in sorted(groups.items()):
         group.sort(key=lambda o: -o.excess)
         lines += [f"## {name}: {len(group)}", ""]
         lines += [f"- {o.reproducer()}" for o in group]
