@@ -5,11 +5,44 @@ engine's ``model.objective``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import ctypes
+import functools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .designs import Design, level_codes
+
+
+@functools.cache
+def _openblas() -> tuple[ctypes.CDLL, str] | None:
+    """The OpenBLAS that numpy's wheel bundles and the suffix of its thread-count functions (None
+    when there is none)."""
+    for path in sorted((Path(np.__file__).parent.parent / "numpy.libs").glob("libscipy_openblas*.so")):
+        lib = ctypes.CDLL(str(path))
+        for suffix in ("64_", ""):
+            if hasattr(lib, f"scipy_openblas_set_num_threads{suffix}"):
+                return lib, suffix
+    return None
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """numpy's BLAS on one thread for the block (restored after): the small factorisations here run
+    ~70x slower on a busy machine when OpenBLAS spreads them over threads."""
+    found = _openblas()
+    if found is None:
+        yield
+        return
+    lib, suffix = found
+    before = int(getattr(lib, f"scipy_openblas_get_num_threads{suffix}")())
+    getattr(lib, f"scipy_openblas_set_num_threads{suffix}")(1)
+    try:
+        yield
+    finally:
+        getattr(lib, f"scipy_openblas_set_num_threads{suffix}")(before)
 
 
 def dense_objective(design: Design, names: Sequence[str], theta: np.ndarray) -> float:
@@ -45,7 +78,8 @@ def dense_objective(design: Design, names: Sequence[str], theta: np.ndarray) -> 
     # [Z Lambda, X, y] over [I, 0, 0]: its R factor is the Cholesky factor of the penalised
     # cross-products (up to signs), without forming them (so extreme scales cost no precision)
     w = np.vstack([np.hstack([zl, x, y[:, None]]), np.hstack([np.eye(q), np.zeros((q, p + 1))])])
-    d = np.abs(np.diag(np.linalg.qr(w, mode="r")))
+    with single_threaded_blas():
+        d = np.abs(np.diag(np.linalg.qr(w, mode="r")))
     ldl2 = 2 * np.log(d[:q]).sum()
     ldrx2 = 2 * np.log(d[q : q + p]).sum()
     pwrss = d[-1] ** 2
