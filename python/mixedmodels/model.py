@@ -518,6 +518,26 @@ class LinearMixedModel:
         return self.new_engine(working=True)
 
     @cached_property
+    def _uncentred_far(self) -> bool:
+        """Whether a random-effects column far from zero sits in a term without an intercept while
+        its factor has one in another term (``(x || g)`` with x + 1e4): such a column cannot be
+        centred without changing the model, and its criterion is nearly flat along the intercept's
+        variance, so every end is checked by restarts."""
+        if not self.data.has_rows:
+            return False
+        rows = self.data.rows("the check of the columns")
+        lay = self.structure.theta
+        for t in lay.terms:
+            f = self.structure.factors[t.factor]
+            if "(Intercept)" in t.columns or "(Intercept)" not in f.columns:
+                continue
+            z = rows.z[t.factor][:, t.column_offset : t.column_offset + t.k]
+            means, sds = z.mean(axis=0), z.std(axis=0)
+            if ((sds > 0) & (np.abs(means) > CENTRE_RATIO * sds)).any():
+                return True
+        return False
+
+    @cached_property
     def _centred(self) -> CentredColumns | None:
         return CentredColumns.of(self.structure, self.data, self._beta_shift)
 
@@ -719,6 +739,11 @@ class LinearMixedModel:
         grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
             opt, grad, hdiag = self._verify(opt, criterion, f, start, method, int(maxeval), options)
+            if not np.isfinite(opt.fun):
+                raise DataError(
+                    f"the model fits the {self.nobs} observations exactly (no residual variation is left), so "
+                    "its likelihood is unbounded: use fewer fixed or random effects, or more data"
+                )
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
 
     def _doubtful(self, opt: OptimResult, grad: FloatArray, hdiag: FloatArray) -> bool:
@@ -727,7 +752,7 @@ class LinearMixedModel:
         BOBYQA can stop at a false boundary optimum), a failed derivative check, or a curvature
         that is not that of a minimum."""
         on_diag = self.structure.theta.on_diagonal
-        if (on_diag & (opt.theta < SINGULAR_TOL)).any():
+        if (on_diag & (opt.theta < SINGULAR_TOL)).any() or self._uncentred_far:
             return True
         free = ~(on_diag & (opt.theta <= 0.0))
         if max_scaled_gradient(grad, hdiag, free) >= GRADIENT_TOL:
@@ -744,7 +769,8 @@ class LinearMixedModel:
         maxeval: int,
         options: dict[str, float],
     ) -> tuple[OptimResult, FloatArray, FloatArray]:
-        """Restarts from lme4's start, the moment start, a point inside the boundary, then another
+        """Restarts from lme4's start, the moment start, a point inside the boundary and two seeded
+        random points, then another
         kind of search (NLopt's Subplex after BOBYQA, BOBYQA after COBYQA) from the best end; the
         best end wins (its derivatives checked again). The evaluations of
         every run count in ``n_evals``."""
@@ -759,6 +785,11 @@ class LinearMixedModel:
             runs.append(self._start(engine, None, False))
         inside = np.where(on_diag, np.maximum(opt.theta, 0.5), opt.theta)
         runs.append((inside, initial_step(inside)))
+        # two random points (seeded: fits stay deterministic), for optima on another face
+        rng = np.random.default_rng(s.ntheta)
+        for _ in range(2):
+            x0 = np.where(on_diag, rng.uniform(0.1, 2.0, s.ntheta), rng.normal(0.0, 1.0, s.ntheta))
+            runs.append((x0, None))
         best, total = opt, opt.n_evals
         tol = 1e-9 * max(1.0, abs(opt.fun))
         for x0, step in runs:

@@ -64,7 +64,22 @@ def assert_fit_or_documented_error(out: Outcome) -> None:
     assert said_singular, out.reproducer()
 
 
-@pytest.mark.parametrize("seed", DEFAULT_SEEDS, ids=_ids)
+# Known failures, open (issue 14): each is a strict xfail, so a fix makes the suite say so.
+KNOWN_FAILURES = {
+    215: "uncorrelated terms (x + z || g) on covariates 1e4 from zero: the optimum's intercept SD is "
+    "2e4 times sigma, far from every start; centring would change the model (lme4 fails too)",
+}
+
+
+def _default_seeds() -> list[object]:
+    """The default seeds, the known failures marked."""
+    return [
+        pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[s])) if s in KNOWN_FAILURES else s
+        for s in DEFAULT_SEEDS
+    ]
+
+
+@pytest.mark.parametrize("seed", _default_seeds(), ids=_ids)
 def test_converged_fit_is_the_optimum(outcomes, seed):
     assert_verified_optimum(outcomes.get(seed))
 
