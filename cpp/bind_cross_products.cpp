@@ -5,6 +5,8 @@
 #include <limits>
 #include <string>
 
+#include <cmath>
+
 #include "bind.hpp"
 #include "cross_products.hpp"
 
@@ -190,6 +192,20 @@ void register_cross_products(py::module_& m) {
             "Sums of squares of the model's columns (A's diagonal): each factor's random-effects columns (engine "
             "order), then X's.")
         .def("fixed_crossprod", &fixed_crossprod, "[X y]'[X y], (p + 1) x (p + 1).")
+        .def(
+            "factor_crossprod",
+            [](const CrossProducts& cp, int f) {
+                std::vector<double> v = cp.factor_crossprod(f);
+                const auto k = static_cast<py::ssize_t>(std::lround(std::sqrt(static_cast<double>(v.size()))));
+                py::array_t<double> out({k, k});
+                auto o = out.mutable_unchecked<2>();
+                for (py::ssize_t c = 0; c < k; ++c)
+                    for (py::ssize_t r = 0; r < k; ++r) o(r, c) = v[static_cast<size_t>(r + c * k)];
+                return out;
+            },
+            py::arg("f"),
+            "Grouping factor f's k x k block of Z'Z summed over its levels: with an intercept column i, row i "
+            "holds the columns' sums and the diagonal their sums of squares.")
         .def("independent_fixed", &CrossProducts::independent_fixed, py::arg("tol") = 1e-7,
              "Indices of the fixed-effects columns kept when columns aliased by earlier ones are dropped (R's qr "
              "rule with tolerance tol: a column goes when its part not explained by the kept earlier columns has "

@@ -274,4 +274,15 @@ std::vector<double> CrossProducts::column_sumsq() const {
     return out;
 }
 
+std::vector<double> CrossProducts::factor_crossprod(int f) const {
+    if (f < 0 || f >= layout_->nf()) throw InvalidInput("no grouping factor " + std::to_string(f));
+    const UBDBlock& d = hi_[tri(f, f)].u;
+    const std::vector<double>& lo = lo_[tri(f, f)];
+    const size_t kk = static_cast<size_t>(d.k) * d.k;
+    std::vector<double> out(kk, 0.0);
+    for (int l = 0; l < d.nlev; ++l)
+        for (size_t e = 0; e < kk; ++e) out[e] += d.v[l * kk + e] + lo[l * kk + e];
+    return out;
+}
+
 }  // namespace mm

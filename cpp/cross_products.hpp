@@ -53,6 +53,9 @@ public:
     const std::vector<std::vector<double>>& remainders() const { return lo_; }
     // A rounded to double (hi + lo), block by block: what the engine factors.
     std::vector<Block> rounded() const;
+    // Factor f's k x k block of Z'Z summed over its levels (column-major): with an intercept column
+    // i, row i holds the columns' sums and the diagonal their sums of squares.
+    std::vector<double> factor_crossprod(int f) const;
     // Sums of squares of each factor's random-effects columns, then of X's columns (rounded A's diagonal).
     std::vector<double> column_sumsq() const;
     // The fixed-effects columns not aliased by earlier ones (checks.cpp): R's qr rule, a column goes

@@ -7,6 +7,7 @@
 #include <limits>
 #include <mutex>
 
+#include "blas.hpp"
 #include "errors.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -173,7 +174,10 @@ Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::
     r.x.resize(n);
     for (unsigned i = 0; i < n; ++i) r.x[i] = std::max(x0[i], lower[i]);
     r.fx = std::numeric_limits<double>::infinity();
-    r.code = api.optimize(opt, r.x.data(), &r.fx);
+    {
+        const blas::SingleThreaded one_thread;  // once for the whole run, not per update
+        r.code = api.optimize(opt, r.x.data(), &r.fx);
+    }
     if (call.error) std::rethrow_exception(call.error);
     r.n_evals = call.n;
     r.interrupted = call.stopped;

@@ -127,6 +127,10 @@ class CrossProducts:
         """
         Whether factor f's random-effects column col is constant within every level: its within-level sum of squares (per level, sum of squares less sum^2 / count, count from the intercept column; in double-double) is at most rel_tol times its sum of squares about the overall mean, plus the rounding of the rows' squares.
         """
+    def factor_crossprod(self, f: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Grouping factor f's k x k block of Z'Z summed over its levels: with an intercept column i, row i holds the columns' sums and the diagonal their sums of squares.
+        """
     def fixed_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """
         [X y]'[X y], (p + 1) x (p + 1).

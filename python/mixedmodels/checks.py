@@ -69,22 +69,23 @@ def check_scales(structure: ModelStructure, cross_products: _core.CrossProducts)
     mixedmodels.exceptions.DataError: the random-effects column 'I(Days * 1e-200)' in (0 + I(Days * 1e-200) | g) is ...
     """
     sumsq = cross_products.column_sumsq().tolist()
-    n = cross_products.nobs
-    names: list[str] = []
+    nz = len(sumsq) - structure.p
+    bad = [j for j, v in enumerate(sumsq) if (v == 0.0 and j < nz) or (v != 0.0 and not SUMSQ_MIN <= v <= SUMSQ_MAX)]
+    if not bad:
+        return
+    names: list[str] = []  # named only when one is wrong
     for f in structure.factors:
         for ti in f.terms:  # a factor's columns are its terms' columns in turn
             term = structure.terms[ti]
             names.extend(f"the random-effects column {c!r} in {term.source}" for c in term.columns)
     names.extend(f"the fixed-effects column {c!r}" for c in structure.fixed_names)
-    nz = len(names) - structure.p
-    for j, (name, v) in enumerate(zip(names, sumsq, strict=True)):
-        if v == 0.0 and j < nz:
-            raise DataError(
-                f"{name} is zero in every row, or its values are too small (below ~1e-154) to square in "
-                "double precision"
-            )
-        if v != 0.0 and not SUMSQ_MIN <= v <= SUMSQ_MAX:
-            raise DataError(_scale_message(name, v, n))
+    j = bad[0]
+    if sumsq[j] == 0.0:
+        raise DataError(
+            f"{names[j]} is zero in every row, or its values are too small (below ~1e-154) to square in "
+            "double precision"
+        )
+    raise DataError(_scale_message(names[j], sumsq[j], cross_products.nobs))
 
 
 def check_random_effects(structure: ModelStructure, cross_products: _core.CrossProducts) -> None:

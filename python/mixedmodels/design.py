@@ -407,6 +407,14 @@ def materialise(
             raise DataError(f"the data frame has more than one column named {', '.join(map(repr, twice))}")
         cols = [c for c in data.columns if c in used]
     dc = _Columns(data)
+    complex_cols = [str(c) for c in cols if getattr(dc[c].dtype, "kind", "") == "c"]
+    if complex_cols:  # numpy would drop the imaginary part with no more than a warning
+        many = len(complex_cols) > 1
+        raise DataError(
+            f"column{'s' if many else ''} {', '.join(map(repr, complex_cols))} "
+            f"{'have' if many else 'has'} complex values; a linear mixed model needs real "
+            "numbers (take .real, .imag or abs() explicitly)"
+        )
     complete = _complete_rows(dc, cols)
     n_dropped = int((~complete).sum())
     if not complete.any():

@@ -12,9 +12,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_optimizer, check_start
-from .design import GroupTerm, from_arrays, used_columns
+from .design import GroupTerm, from_arrays
 from .exceptions import ArgumentError, DataError, MixedModelsError
-from .formula import ParsedFormula, parse_formula
+from .formula import parse_formula
 from .model import LinearMixedModel
 from .results import LmerResult
 from .stream import model_from_source
@@ -125,7 +125,6 @@ def lmer(
         )
     if isinstance(data, pd.DataFrame):
         parsed = parse_formula(formula, trusted=trusted)
-        _refuse_complex(parsed, data)
         model = LinearMixedModel.from_formula(parsed, data, reml=reml)
         optimiser_progress = progress
     else:  # files, chunks, Dask: formed chunk by chunk
@@ -213,19 +212,3 @@ def fit_arrays(
     model = LinearMixedModel.from_data(structure, held, reml=reml)
     fit = model.fit(start=theta0, maxeval=maxeval, optimizer=optimizer, optimizer_options=optimizer_options)
     return LmerResult.of(fit)
-
-
-def _refuse_complex(formula: ParsedFormula, data: pd.DataFrame) -> None:
-    """A complex column the formula uses is an error (numpy would drop its imaginary part with no
-    more than a warning); other complex columns do not matter."""
-    complex_cols = [c for c, dt in data.dtypes.items() if pd.api.types.is_complex_dtype(dt)]
-    if not complex_cols:
-        return
-    used = used_columns(formula)
-    bad = [str(c) for c in complex_cols if c in used]
-    if bad:
-        raise DataError(
-            f"column{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))} "
-            f"{'have' if len(bad) > 1 else 'has'} complex values; a linear mixed model needs real "
-            "numbers (take .real, .imag or abs() explicitly)"
-        )

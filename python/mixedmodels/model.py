@@ -58,6 +58,22 @@ CANCELLATION_LIMIT = 1e3
 CENTRE_RATIO = 5.0
 
 
+def _far_from_zero(crossprod: FloatArray, intercept: int, columns: Sequence[int]) -> dict[int, float]:
+    """The columns whose mean is more than `CENTRE_RATIO` standard deviations from zero, with their
+    means, read off a block of cross-products whose column ``intercept`` is all ones (its row holds
+    the columns' sums, the diagonal their sums of squares)."""
+    n = float(crossprod[intercept, intercept])
+    out: dict[int, float] = {}
+    if n <= 0:
+        return out
+    for j in columns:
+        mean = float(crossprod[intercept, j]) / n
+        var = float(crossprod[j, j]) / n - mean * mean  # rounding can only hide a tiny spread
+        if mean != 0.0 and mean * mean > CENTRE_RATIO**2 * max(var, 0.0):
+            out[j] = mean
+    return out
+
+
 def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
     """The working scale's rule: a column whose root mean square is outside [1e-2, 1e2] is divided by it."""
     return [r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0 for r in (sqrt(v / n) for v in sumsq)]
@@ -114,12 +130,16 @@ class CentredColumns:
         return Estimates(criterion, beta, b, vcov)
 
     @staticmethod
-    def of(structure: ModelStructure, data: ModelData, beta_shift: FloatArray | None) -> CentredColumns | None:
+    def of(
+        structure: ModelStructure,
+        data: ModelData,
+        cross_products: _core.CrossProducts,
+        beta_shift: FloatArray | None,
+    ) -> CentredColumns | None:
         """The centred copy of a model's rows, or None when no slope needs centring (or the rows
         are not held)."""
         if not data.has_rows:
             return None
-        rows = data.rows("the working copy")
         lay = structure.theta
         centres = [np.zeros(k) for k in lay.factor_k]
         against: dict[tuple[int, int], int] = {}  # (factor, column) -> its term's intercept column
@@ -127,16 +147,14 @@ class CentredColumns:
             if "(Intercept)" not in t.columns:
                 continue
             i0 = t.column_offset + t.columns.index("(Intercept)")
-            z = rows.z[t.factor]
-            for j in range(t.column_offset, t.column_offset + t.k):
-                if j == i0:
-                    continue
-                mean, sd = float(np.mean(z[:, j])), float(np.std(z[:, j]))
-                if sd > 0 and abs(mean) > CENTRE_RATIO * sd:
-                    centres[t.factor][j] = mean
-                    against[(t.factor, j)] = i0
+            cols = [j for j in range(t.column_offset, t.column_offset + t.k) if j != i0]
+            far = _far_from_zero(cross_products.factor_crossprod(t.factor), i0, cols)
+            for j, mean in far.items():
+                centres[t.factor][j] = mean
+                against[(t.factor, j)] = i0
         if not against:
             return None
+        rows = data.rows("the working copy")
         zs = [np.array(z, copy=True) for z in rows.z]
         for (f, j), i0 in against.items():
             zs[f][:, j] -= centres[f][j] * zs[f][:, i0]
@@ -146,16 +164,15 @@ class CentredColumns:
         if "(Intercept)" in structure.fixed_names:
             # the fixed-effects columns far from zero too: x - c for x is X B with B unit triangular,
             # which leaves the criterion as it is (the optimiser only needs the criterion)
-            x = base.x
             i0 = structure.fixed_names.index("(Intercept)")
-            means, sds = x.mean(axis=0), x.std(axis=0)
-            far = (sds > 0) & (np.abs(means) > CENTRE_RATIO * sds)
-            far[i0] = False
-            if far.any():
-                xc = np.array(x, copy=True)
-                xc[:, far] -= means[far][None, :] * xc[:, [i0]]
+            g = cross_products.fixed_crossprod()[:-1, :-1]
+            xfar = _far_from_zero(g, i0, [j for j in range(structure.p) if j != i0])
+            if xfar:
+                xc = np.array(base.x, copy=True)
+                for j, mean in xfar.items():
+                    xc[:, j] -= mean * xc[:, i0]
+                    fixed_map[i0, j] = -mean
                 base = base.with_fixed_columns(xc)
-                fixed_map[i0, far] = -means[far]
         cp = base.cross_products(structure.core_layout)
         div = _divisors(cp.column_sumsq().tolist(), int(cp.nobs))
         ends = np.cumsum(lay.factor_k)
@@ -165,8 +182,8 @@ class CentredColumns:
         to_model: list[FloatArray | None] = []
         to_working: list[FloatArray | None] = []
         for t in lay.terms:
-            cols = slice(t.column_offset, t.column_offset + t.k)
-            c, d = centres[t.factor][cols], zdiv[t.factor][cols]
+            span = slice(t.column_offset, t.column_offset + t.k)
+            c, d = centres[t.factor][span], zdiv[t.factor][span]
             if not c.any() and (d == 1.0).all():
                 to_model.append(None)
                 to_working.append(None)
@@ -182,8 +199,8 @@ class CentredColumns:
         factor_maps = [np.eye(k) for k in lay.factor_k]
         for t, a in zip(lay.terms, to_model, strict=True):
             if a is not None:
-                cols = slice(t.column_offset, t.column_offset + t.k)
-                factor_maps[t.factor][cols, cols] = a
+                span = slice(t.column_offset, t.column_offset + t.k)
+                factor_maps[t.factor][span, span] = a
         return CentredColumns(
             tuple(centres),
             tuple(to_model),
@@ -262,6 +279,23 @@ def _ols(g: FloatArray) -> tuple[FloatArray, float, float]:
     """From [X y]'[X y]: the least-squares coefficients, the residual sum of squares and y'y."""
     p = g.shape[0] - 1
     xx, xy, yy = g[:p, :p], g[:p, p], float(g[p, p])
+    if p <= 4:  # numpy's solve costs ~10 us of overhead on a tiny system: Cholesky by hand
+        m = g.tolist()
+        ell = [[0.0] * p for _ in range(p)]
+        for j in range(p):
+            d = m[j][j] - sum(ell[j][k] ** 2 for k in range(j))
+            if not d > 0:
+                return np.zeros(p), yy, yy
+            ell[j][j] = sqrt(d)
+            for i in range(j + 1, p):
+                ell[i][j] = (m[i][j] - sum(ell[i][k] * ell[j][k] for k in range(j))) / ell[j][j]
+        z = [0.0] * p  # L z = X'y, then L' beta = z; RSS = y'y - z'z
+        for i in range(p):
+            z[i] = (m[i][p] - sum(ell[i][k] * z[k] for k in range(i))) / ell[i][i]
+        b = [0.0] * p
+        for i in reversed(range(p)):
+            b[i] = (z[i] - sum(ell[k][i] * b[k] for k in range(i + 1, p))) / ell[i][i]
+        return np.array(b), yy - sum(v * v for v in z), yy
     try:
         beta = np.asarray(np.linalg.solve(xx, xy), dtype=np.float64)
     except np.linalg.LinAlgError:
@@ -271,19 +305,20 @@ def _ols(g: FloatArray) -> tuple[FloatArray, float, float]:
 
 def _residual_cross_products(
     data: ModelData, layout: _core.Layout, cross_products: _core.CrossProducts
-) -> tuple[_core.CrossProducts, FloatArray | None]:
+) -> tuple[_core.CrossProducts, FloatArray | None, float]:
     """The cross-products the engines factor, and the shift of beta they need: those of the rows
     with y - X beta0 in place of y when y'y is more than `CANCELLATION_LIMIT` times the
     least-squares residual sum of squares (a response far from zero, or one the fixed effects
     explain almost exactly), else the model's own (shift None). The criterion, b and
     vcov(beta) do not change; beta is beta0 plus the shifted model's. Needs the rows: streamed
-    data keeps its own sums."""
-    p = cross_products.fixed_crossprod().shape[0] - 1
-    if p == 0 or not data.has_rows:
-        return cross_products, None
-    beta0, rss, yy = _ols(cross_products.fixed_crossprod())
-    if not (rss * CANCELLATION_LIMIT < yy):
-        return cross_products, None
+    data keeps its own sums. Third: the least-squares residual sum of squares."""
+    g = cross_products.fixed_crossprod()
+    p = g.shape[0] - 1
+    if p == 0:
+        return cross_products, None, float(g[0, 0])
+    beta0, rss, yy = _ols(g)
+    if not data.has_rows or not (rss * CANCELLATION_LIMIT < yy):
+        return cross_products, None, rss
     rows = data.rows("the cross-products")
     shift = np.zeros(p)
     cp = cross_products
@@ -294,7 +329,7 @@ def _residual_cross_products(
         if not (rss * CANCELLATION_LIMIT < yy):
             break
     cp.freeze()
-    return cp, shift
+    return cp, shift, rss
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,7 +421,7 @@ class LinearMixedModel:
         cross_products: _core.CrossProducts,
         *,
         reml: bool = True,
-        factored: tuple[_core.CrossProducts, FloatArray | None] | None = None,
+        factored: tuple[_core.CrossProducts, FloatArray | None, float] | None = None,
     ) -> None:
         reml = check_bool(reml, "reml")
         cross_products.freeze()  # the model's sums are final (a GLMM's weighted ones will be its own)
@@ -395,7 +430,7 @@ class LinearMixedModel:
         self.cross_products = cross_products
         self.reml = bool(reml)
         # what the engines factor: A itself, or A of y - X beta_shift (`_residual_cross_products`)
-        self._factored, self._beta_shift = (
+        self._factored, self._beta_shift, self._ols_rss = (
             factored if factored is not None else _residual_cross_products(data, structure.core_layout, cross_products)
         )
         self._lock = threading.Lock()
@@ -454,7 +489,11 @@ class LinearMixedModel:
         if bool(reml) == self.reml:
             return self
         return LinearMixedModel(
-            self.structure, self.data, self.cross_products, reml=reml, factored=(self._factored, self._beta_shift)
+            self.structure,
+            self.data,
+            self.cross_products,
+            reml=reml,
+            factored=(self._factored, self._beta_shift, self._ols_rss),
         )
 
     def with_response(self, y: ArrayLike) -> LinearMixedModel:
@@ -466,7 +505,7 @@ class LinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         # engines are formed again from the cross-products after unpickling
-        keep = ("structure", "data", "cross_products", "reml", "_factored", "_beta_shift")
+        keep = ("structure", "data", "cross_products", "reml", "_factored", "_beta_shift", "_ols_rss")
         return {k: v for k, v in self.__dict__.items() if k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -525,21 +564,19 @@ class LinearMixedModel:
         variance, so every end is checked by restarts."""
         if not self.data.has_rows:
             return False
-        rows = self.data.rows("the check of the columns")
-        lay = self.structure.theta
-        for t in lay.terms:
+        for t in self.structure.theta.terms:
             f = self.structure.factors[t.factor]
             if "(Intercept)" in t.columns or "(Intercept)" not in f.columns:
                 continue
-            z = rows.z[t.factor][:, t.column_offset : t.column_offset + t.k]
-            means, sds = z.mean(axis=0), z.std(axis=0)
-            if ((sds > 0) & (np.abs(means) > CENTRE_RATIO * sds)).any():
+            block = self.cross_products.factor_crossprod(t.factor)
+            cols = list(range(t.column_offset, t.column_offset + t.k))
+            if _far_from_zero(block, f.columns.index("(Intercept)"), cols):
                 return True
         return False
 
     @cached_property
     def _centred(self) -> CentredColumns | None:
-        return CentredColumns.of(self.structure, self.data, self._beta_shift)
+        return CentredColumns.of(self.structure, self.data, self.cross_products, self._beta_shift)
 
     def _to_model(self, theta_working: FloatArray) -> FloatArray:
         """theta from the optimiser's coordinates (the working scale, and centred slopes)."""
@@ -752,12 +789,12 @@ class LinearMixedModel:
         BOBYQA can stop at a false boundary optimum), a failed derivative check, or a curvature
         that is not that of a minimum."""
         on_diag = self.structure.theta.on_diagonal
-        if (on_diag & (opt.theta < SINGULAR_TOL)).any() or self._uncentred_far:
+        if (on_diag & (opt.theta < SINGULAR_TOL)).any():
             return True
         free = ~(on_diag & (opt.theta <= 0.0))
-        if max_scaled_gradient(grad, hdiag, free) >= GRADIENT_TOL:
+        if max_scaled_gradient(grad, hdiag, free) >= GRADIENT_TOL or (hdiag[free] < 0).any():
             return True
-        return bool((hdiag[free] < 0).any())
+        return self._uncentred_far
 
     def _verify(
         self,
@@ -854,8 +891,7 @@ class LinearMixedModel:
         converged = check and not opt.hit_maxeval and max_grad < GRADIENT_TOL
         vanishing = ""
         if check:
-            _, rss, _ = _ols(self._factored.fixed_crossprod())
-            ols_sd = sqrt(max(rss, 0.0) / max(self.nobs - self.p, 1))
+            ols_sd = sqrt(max(self._ols_rss, 0.0) / max(self.nobs - self.p, 1))
             if sigma < 1e-6 * ols_sd:  # the criterion is numerically meaningless this close to sigma = 0
                 converged = False
                 vanishing = (
