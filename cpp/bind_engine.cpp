@@ -172,7 +172,10 @@ void register_engine(py::module_& m) {
             py::arg("of_l"), "Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.")
         .def("describe", &Engine::describe, "The block types of L: per row of blocks, a BlockInfo per block.")
         .def("update_flops", &Engine::update_flops,
-             "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).");
+             "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).")
+        .def_property_readonly("single_threaded_blas", &Engine::single_threaded_blas,
+                               "Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or "
+                               "more (OpenBLAS's threads only spin on smaller ones).");
 }
 
 }  // namespace mm::bind

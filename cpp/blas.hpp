@@ -56,7 +56,7 @@ std::string load_thread_control(const std::string& path);
 // one ends).
 class SingleThreaded {
 public:
-    SingleThreaded();
+    explicit SingleThreaded(bool active = true);
     ~SingleThreaded();
     SingleThreaded(const SingleThreaded&) = delete;
     SingleThreaded& operator=(const SingleThreaded&) = delete;

@@ -65,8 +65,8 @@ ThreadStats thread_stats() {
     return s;
 }
 
-SingleThreaded::SingleThreaded() {
-    if (!set_threads) return;
+SingleThreaded::SingleThreaded(bool active) {
+    if (!active || !set_threads) return;
     std::lock_guard<std::mutex> lock(mu);
     if (depth++ == 0) {  // only the outermost call touches OpenBLAS (a call costs microseconds)
         saved = get_threads();

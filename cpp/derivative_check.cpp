@@ -18,7 +18,7 @@ Check derivative_check(Engine& e, bool reml, const std::vector<double>& x, const
     const size_t n = x.size();
     if (n != static_cast<size_t>(e.ntheta()) || lower.size() != n)
         throw InvalidInput("x and lower must have " + std::to_string(e.ntheta()) + " entries");
-    const blas::SingleThreaded one_thread;  // once for all the evaluations
+    const blas::SingleThreaded one_thread(e.single_threaded_blas());  // once for all the evaluations
     Check c;
     c.gradient.assign(n, 0.0);
     c.hessian_diagonal.assign(n, std::numeric_limits<double>::quiet_NaN());

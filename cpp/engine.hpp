@@ -69,6 +69,10 @@ public:
     std::vector<std::vector<BlockInfo>> describe() const;
     // Rough floating-point work of one update(theta), from the block types chosen by analyse().
     double update_flops() const;
+    // Whether the factorisation holds BLAS to one thread (no dense diagonal block of order
+    // kPinBlasBelow or more).
+    bool single_threaded_blas() const { return pin_blas_; }
+    static constexpr int kPinBlasBelow = 1024;
 
 private:
     LayoutPtr layout_;
@@ -80,6 +84,7 @@ private:
     std::vector<size_t> toff_;
     std::vector<double> stack_;  // rows of the dense blocks below a dense diagonal block, stacked
     bool updated_ = false;       // L holds the factor at some theta (an update completed)
+    bool pin_blas_ = true;       // see single_threaded_blas()
     mutable std::mutex mu_;
     void require_update() const;
 

@@ -175,7 +175,7 @@ Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::
     for (unsigned i = 0; i < n; ++i) r.x[i] = std::max(x0[i], lower[i]);
     r.fx = std::numeric_limits<double>::infinity();
     {
-        const blas::SingleThreaded one_thread;  // once for the whole run, not per update
+        const blas::SingleThreaded one_thread(e.single_threaded_blas());  // once for the run, not per update
         r.code = api.optimize(opt, r.x.data(), &r.fx);
     }
     if (call.error) std::rethrow_exception(call.error);

@@ -35,7 +35,7 @@ void Engine::require_update() const {
 }
 
 Criterion Engine::update_unlocked(const double* theta) {
-    const blas::SingleThreaded one_thread;
+    const blas::SingleThreaded one_thread(pin_blas_);
     updated_ = false;  // until the update completes
     set_theta(theta);
     for (int j = 0; j <= nf_; ++j) {

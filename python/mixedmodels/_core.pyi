@@ -341,6 +341,11 @@ class Engine:
         """
         Number of fixed-effects columns.
         """
+    @property
+    def single_threaded_blas(self) -> bool:
+        """
+        Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or more (OpenBLAS's threads only spin on smaller ones).
+        """
 
 def blas_threads() -> tuple[bool, int, int, int]:
     """
