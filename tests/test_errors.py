@@ -139,8 +139,8 @@ def test_other_lmer_arguments(sleep):
         mm.lmer(SLEEP, [sleep], batch_size=0)
     with pytest.raises(mm.DataError, match="got ndarray; for arrays without a formula use fit_arrays"):
         mm.lmer(SLEEP, sleep.to_numpy())
-    with pytest.raises(mm.DataError, match="got dict; wrap it in pandas.DataFrame"):
-        mm.lmer(SLEEP, {c: sleep[c] for c in sleep.columns})
+    with pytest.raises(mm.DataError, match="got Series; wrap it in pandas.DataFrame"):
+        mm.lmer(SLEEP, sleep["Reaction"])
 
 
 # ------------------------------------------------------------------ complex columns

@@ -28,6 +28,8 @@ __all__ = [
     "check_seed",
     "check_start",
     "group_list",
+    "refuse_statsmodels_keywords",
+    "table_as_frame",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -265,3 +267,72 @@ def group_list(include_re: object, names: Sequence[str]) -> list[str]:
     if unknown:
         raise DataError(f"no grouping factor {unknown}; the model has {list(names)}")
     return use
+
+
+def table_as_frame(data: object) -> object:
+    """A table given in another form as a pandas DataFrame: a dict of equal-length columns, a
+    numpy structured array, a pyarrow Table or a polars DataFrame; anything else as it is (the
+    caller decides: paths, chunks and Dask frames are read in batches).
+
+    Examples
+    --------
+    >>> table_as_frame({"y": [1.0, 2.0], "g": ["a", "b"]}).shape
+    (2, 2)
+    >>> table_as_frame({"y": [1.0, 2.0], "g": ["a"]})
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.DataError: the columns of data must have one length; they have y: 2, g: 1
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, Mapping):
+        lengths = {str(k): len(v) if hasattr(v, "__len__") else 1 for k, v in data.items()}
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            raise DataError(f"the columns of data must have one length; they have {listed}")
+        return pd.DataFrame(dict(data))
+    if isinstance(data, np.ndarray) and data.dtype.names:
+        return pd.DataFrame(data)
+    module = type(data).__module__.split(".")[0]
+    if module in ("pyarrow", "polars") and hasattr(data, "to_pandas"):
+        frame = data.to_pandas()
+        if isinstance(frame, pd.DataFrame):
+            return frame
+    return data
+
+
+# statsmodels' MixedLM keywords, and what lme4's formula says instead
+_STATSMODELS = {"groups", "re_formula", "vc_formula", "exog_re", "exog_vc"}
+
+
+def refuse_statsmodels_keywords(keywords: Mapping[str, object], function: str = "lmer") -> None:
+    """Unknown keywords are a TypeError; statsmodels' ``groups=``/``re_formula=``/``vc_formula=``
+    get the lme4 term that says the same.
+
+    Examples
+    --------
+    >>> refuse_statsmodels_keywords({"groups": "school", "re_formula": "~ses"})
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: lmer takes its random effects in the formula, ...: write (1 + ses | school)...
+    """
+    if not keywords:
+        return
+    known = sorted(k for k in keywords if k in _STATSMODELS)
+    if not known:
+        raise TypeError(f"{function}() got an unexpected keyword argument {sorted(keywords)[0]!r}")
+    group = keywords.get("groups")
+    name = group if isinstance(group, str) else "g"
+    re_formula = keywords.get("re_formula")
+    lhs = "1"
+    if isinstance(re_formula, str):
+        rhs = re_formula.split("~", 1)[-1].strip()
+        lhs = rhs if rhs.startswith(("0", "-1", "1")) else f"1 + {rhs}"
+    term = f"({lhs} | {name})"
+    extra = ""
+    if "vc_formula" in keywords:
+        extra = "; variance components of nested groups are terms such as (1 | school/class)"
+    raise ArgumentError(
+        f"{function} takes its random effects in the formula, not as {'/'.join(k + '=' for k in known)}: "
+        f"write {term} in the formula{extra}"
+    )

@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_optimizer, check_start
+from .arguments import (
+    MAX_EVALUATIONS,
+    check_bool,
+    check_count,
+    check_optimizer,
+    check_start,
+    refuse_statsmodels_keywords,
+    table_as_frame,
+)
 from .design import GroupTerm, from_arrays
 from .exceptions import ArgumentError, DataError, MixedModelsError
 from .formula import parse_formula
@@ -35,6 +43,7 @@ def lmer(
     batch_size: int = 1_000_000,
     progress: bool | Callable[..., None] | None = None,
     trusted: bool = False,
+    **statsmodels_keywords: Any,
 ) -> LmerResult:
     """Fit a linear mixed model with lme4's formula language.
 
@@ -45,7 +54,9 @@ def lmer(
         ``(1 + x | g)`` (correlated), ``(x || g)`` (uncorrelated), ``(1 | a/b)`` (nested),
         ``(1 | a) + (1 | b)`` (crossed), ``(1 | a:b)``.
     data : pandas.DataFrame, path(s), iterable of DataFrames, or Dask DataFrame
-        The data. Rows with a missing value in a used column are dropped. Besides a DataFrame: a
+        The data. Rows with a missing value in a used column are dropped. A dict of equal-length
+        columns, a numpy structured array, a pyarrow Table or a polars DataFrame is converted to a
+        pandas DataFrame first. Besides a DataFrame: a
         Parquet/CSV path, glob or list of paths (read in batches), a re-iterable of DataFrame
         chunks, or a Dask DataFrame (blocks of A formed per partition and summed): the result is
         the same, but the rows are not held (see `mixedmodels.stream`).
@@ -79,6 +90,9 @@ def lmer(
         handed to formulaic as written and **runs arbitrary Python code** (anything a Python
         expression can do, such as deleting files); only for formulas you wrote yourself, and only
         for a data frame.
+    **statsmodels_keywords
+        None are taken: statsmodels' ``groups=``, ``re_formula=`` and ``vc_formula=`` raise an
+        `ArgumentError` that shows the lme4 term to write instead; any other name is a TypeError.
 
     Returns
     -------
@@ -105,10 +119,12 @@ def lmer(
     >>> round(m.sigma, 2)
     6.07
     """
+    refuse_statsmodels_keywords(statsmodels_keywords)
     reml = check_bool(reml, "reml")
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
     batch_size = check_count(batch_size, "batch_size")
+    data = table_as_frame(data)
     if data_name is not None and not isinstance(data_name, str):
         raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
     if not (progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress)):

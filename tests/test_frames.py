@@ -1,0 +1,81 @@
+"""lmer takes the tables users have (issue 15, item 5) and answers statsmodels' keywords with the
+lme4 term to write."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import mixedmodels as mm
+
+SLEEP = "Reaction ~ Days + (Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def sleep(fits):
+    return fits.data("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def reference(fits):
+    return fits.fit(SLEEP, "sleepstudy")
+
+
+def _plain(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "Reaction": frame.Reaction.to_numpy(float),
+        "Days": frame.Days.to_numpy(float),
+        "Subject": frame.Subject.astype(str).to_numpy(),
+    }
+
+
+def test_a_dict_of_columns(sleep, reference):
+    m = mm.lmer(SLEEP, _plain(sleep))
+    assert m.objective == pytest.approx(reference.objective, rel=1e-12)
+
+
+def test_a_structured_array(sleep, reference):
+    cols = _plain(sleep)
+    arr = np.zeros(len(sleep), dtype=[("Reaction", "f8"), ("Days", "f8"), ("Subject", "U8")])
+    for k, v in cols.items():
+        arr[k] = v
+    assert mm.lmer(SLEEP, arr).objective == pytest.approx(reference.objective, rel=1e-12)
+
+
+def test_a_pyarrow_table(sleep, reference):
+    table = pa.table(_plain(sleep))
+    assert mm.lmer(SLEEP, table).objective == pytest.approx(reference.objective, rel=1e-12)
+
+
+def test_columns_of_different_lengths_are_named(sleep):
+    cols = _plain(sleep)
+    cols["Days"] = cols["Days"][:-1]
+    with pytest.raises(mm.DataError, match="one length; they have Reaction: 180, Days: 179, Subject: 180"):
+        mm.lmer(SLEEP, cols)
+
+
+def test_a_plain_array_points_to_fit_arrays(sleep):
+    with pytest.raises(mm.DataError, match="fit_arrays"):
+        mm.lmer(SLEEP, np.zeros((10, 3)))
+
+
+@pytest.mark.parametrize(
+    ("keywords", "term"),
+    [
+        ({"groups": "Subject"}, "(1 | Subject)"),
+        ({"groups": "Subject", "re_formula": "~Days"}, "(1 + Days | Subject)"),
+        ({"groups": "Subject", "re_formula": "0 + Days"}, "(0 + Days | Subject)"),
+    ],
+)
+def test_statsmodels_keywords_show_the_lme4_term(sleep, keywords, term):
+    with pytest.raises(mm.ArgumentError, match=re.escape(f"write {term} in the formula")):
+        mm.lmer("Reaction ~ Days", sleep, **keywords)
+
+
+def test_an_unknown_keyword_is_a_type_error(sleep):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'familly'"):
+        mm.lmer(SLEEP, sleep, familly="binomial")
