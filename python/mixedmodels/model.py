@@ -74,6 +74,32 @@ def _far_from_zero(crossprod: FloatArray, intercept: int, columns: Sequence[int]
     return out
 
 
+def _random_columns_far_from_zero(
+    structure: ModelStructure, cross_products: _core.CrossProducts
+) -> tuple[dict[tuple[int, int], tuple[float, int]], bool]:
+    """The random-effects columns far from zero (`_far_from_zero`), from A's sums: those in a term
+    with an intercept, as (factor, column) -> (mean, the term's intercept column), which a centred
+    copy can take; and whether one sits in a term without an intercept while its factor has one
+    (``(x || g)``), which cannot be centred without changing the model."""
+    centrable: dict[tuple[int, int], tuple[float, int]] = {}
+    uncentrable = False
+    blocks: dict[int, FloatArray] = {}
+    for t in structure.theta.terms:
+        factor_columns = structure.factors[t.factor].columns
+        if "(Intercept)" not in factor_columns:
+            continue
+        if t.factor not in blocks:
+            blocks[t.factor] = cross_products.factor_crossprod(t.factor)
+        cols = range(t.column_offset, t.column_offset + t.k)
+        if "(Intercept)" in t.columns:
+            i0 = t.column_offset + t.columns.index("(Intercept)")
+            for j, mean in _far_from_zero(blocks[t.factor], i0, [c for c in cols if c != i0]).items():
+                centrable[(t.factor, j)] = (mean, i0)
+        elif _far_from_zero(blocks[t.factor], factor_columns.index("(Intercept)"), list(cols)):
+            uncentrable = True
+    return centrable, uncentrable
+
+
 def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
     """The working scale's rule: a column whose root mean square is outside [1e-2, 1e2] is divided by it."""
     return [r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0 for r in (sqrt(v / n) for v in sumsq)]
@@ -135,23 +161,19 @@ class CentredColumns:
         data: ModelData,
         cross_products: _core.CrossProducts,
         beta_shift: FloatArray | None,
+        far: dict[tuple[int, int], tuple[float, int]],
     ) -> CentredColumns | None:
-        """The centred copy of a model's rows, or None when no slope needs centring (or the rows
-        are not held)."""
+        """The centred copy of a model's rows (``far``: the random-effects columns to centre, from
+        `_random_columns_far_from_zero`), or None when no slope needs centring (or the rows are
+        not held)."""
         if not data.has_rows:
             return None
         lay = structure.theta
         centres = [np.zeros(k) for k in lay.factor_k]
         against: dict[tuple[int, int], int] = {}  # (factor, column) -> its term's intercept column
-        for t in lay.terms:
-            if "(Intercept)" not in t.columns:
-                continue
-            i0 = t.column_offset + t.columns.index("(Intercept)")
-            cols = [j for j in range(t.column_offset, t.column_offset + t.k) if j != i0]
-            far = _far_from_zero(cross_products.factor_crossprod(t.factor), i0, cols)
-            for j, mean in far.items():
-                centres[t.factor][j] = mean
-                against[(t.factor, j)] = i0
+        for (f, j), (mean, i0) in far.items():
+            centres[f][j] = mean
+            against[(f, j)] = i0
         if not against:
             return None
         rows = data.rows("the working copy")
@@ -557,26 +579,23 @@ class LinearMixedModel:
         return self.new_engine(working=True)
 
     @cached_property
+    def _far_columns(self) -> tuple[dict[tuple[int, int], tuple[float, int]], bool]:
+        """`_random_columns_far_from_zero` of this model (none without the rows: nothing is centred)."""
+        if not self.data.has_rows:
+            return {}, False
+        return _random_columns_far_from_zero(self.structure, self.cross_products)
+
+    @property
     def _uncentred_far(self) -> bool:
         """Whether a random-effects column far from zero sits in a term without an intercept while
         its factor has one in another term (``(x || g)`` with x + 1e4): such a column cannot be
         centred without changing the model, and its criterion is nearly flat along the intercept's
         variance, so every end is checked by restarts."""
-        if not self.data.has_rows:
-            return False
-        for t in self.structure.theta.terms:
-            f = self.structure.factors[t.factor]
-            if "(Intercept)" in t.columns or "(Intercept)" not in f.columns:
-                continue
-            block = self.cross_products.factor_crossprod(t.factor)
-            cols = list(range(t.column_offset, t.column_offset + t.k))
-            if _far_from_zero(block, f.columns.index("(Intercept)"), cols):
-                return True
-        return False
+        return self._far_columns[1]
 
     @cached_property
     def _centred(self) -> CentredColumns | None:
-        return CentredColumns.of(self.structure, self.data, self.cross_products, self._beta_shift)
+        return CentredColumns.of(self.structure, self.data, self.cross_products, self._beta_shift, self._far_columns[0])
 
     def _to_model(self, theta_working: FloatArray) -> FloatArray:
         """theta from the optimiser's coordinates (the working scale, and centred slopes)."""
@@ -767,21 +786,21 @@ class LinearMixedModel:
         opt, criterion, f, method, options = self._minimize(
             start, warm, maxeval, optimizer, optimizer_options, progress
         )
+        self._refuse_exact_fit(opt)
+        lower = self.structure.theta.lower
+        grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
+        if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
+            opt, grad, hdiag = self._verify(opt, criterion, f, start, method, int(maxeval), options)
+            self._refuse_exact_fit(opt)
+        return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
+
+    def _refuse_exact_fit(self, opt: OptimResult) -> None:
+        """A criterion of -inf: the model reproduces the observations exactly."""
         if not np.isfinite(opt.fun):
             raise DataError(
                 f"the model fits the {self.nobs} observations exactly (no residual variation is left), so its "
                 "likelihood is unbounded: use fewer fixed or random effects, or more data"
             )
-        lower = self.structure.theta.lower
-        grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
-        if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
-            opt, grad, hdiag = self._verify(opt, criterion, f, start, method, int(maxeval), options)
-            if not np.isfinite(opt.fun):
-                raise DataError(
-                    f"the model fits the {self.nobs} observations exactly (no residual variation is left), so "
-                    "its likelihood is unbounded: use fewer fixed or random effects, or more data"
-                )
-        return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
 
     def _doubtful(self, opt: OptimResult, grad: FloatArray, hdiag: FloatArray) -> bool:
         """Whether the optimiser's end needs restarts before it is called an optimum: on the
