@@ -1,5 +1,6 @@
 // The pass over rows that forms their cross-products A = [Z X y]^T [Z X y] (CrossProducts::add_rows).
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "cross_products.hpp"
@@ -57,6 +58,11 @@ void CrossProducts::add_rows(const RowsView& rows) {
     if (static_cast<int>(rows.codes.size()) != nf || static_cast<int>(rows.z.size()) != nf)
         throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
     if (n == 0) return;
+    if (rows.w)
+        for (int64_t i = 0; i < n; ++i)
+            if (!(rows.w[i] >= 0.0) || !std::isfinite(rows.w[i]))
+                throw InvalidInput("weight " + std::to_string(rows.w[i]) + " at row " + std::to_string(i) +
+                                   " is not a finite number >= 0");
     for (int f = 0; f < nf; ++f) {
         const int nl = lay.factor(f).nlev;
         const int32_t* codes = rows.codes[f];
@@ -102,6 +108,9 @@ void CrossProducts::add_rows(const RowsView& rows) {
     const Target xxb{A[tri(nf, nf)].d.data(), chunk.lo_[tri(nf, nf)].data()};
     std::vector<double> w(static_cast<size_t>(pp));
     double ymin = ymin_, ymax = ymax_;
+    // With weights, row i's products are w_i * (a * b): symmetric blocks stay exactly symmetric
+    const double* rw = rows.w;
+    const auto wt = [rw](int64_t i, double prod) { return rw ? rw[i] * prod : prod; };
     for (int64_t i = 0; i < n; ++i) {
         for (int m = 0; m < p; ++m) w[m] = rows.x[i * p + m];
         w[p] = rows.y[i];
@@ -115,7 +124,7 @@ void CrossProducts::add_rows(const RowsView& rows) {
             double* dj = diag[j].hi + dofs;
             double* ej = diag[j].lo + dofs;
             for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < kj; ++a) two_sum_into(dj[a + b * kj], ej[a + b * kj], zj[a] * zj[b]);
+                for (int a = 0; a < kj; ++a) two_sum_into(dj[a + b * kj], ej[a + b * kj], wt(i, zj[a] * zj[b]));
             for (int c = j + 1; c < nf; ++c) {
                 const int kc = kf[c];
                 const double* zc = rows.z[c] + i * kc;
@@ -124,16 +133,16 @@ void CrossProducts::add_rows(const RowsView& rows) {
                 double* blk = t.hi + bofs;
                 double* ebl = t.lo + bofs;
                 for (int b = 0; b < kj; ++b)
-                    for (int a = 0; a < kc; ++a) two_sum_into(blk[a + b * kc], ebl[a + b * kc], zc[a] * zj[b]);
+                    for (int a = 0; a < kc; ++a) two_sum_into(blk[a + b * kc], ebl[a + b * kc], wt(i, zc[a] * zj[b]));
             }
             const size_t cofs = static_cast<size_t>(lj) * kj * pp;
             double* col = xyb[j].hi + cofs;
             double* ecol = xyb[j].lo + cofs;
             for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < pp; ++a) two_sum_into(col[a + b * pp], ecol[a + b * pp], w[a] * zj[b]);
+                for (int a = 0; a < pp; ++a) two_sum_into(col[a + b * pp], ecol[a + b * pp], wt(i, w[a] * zj[b]));
         }
         for (int b = 0; b < pp; ++b)
-            for (int a = b; a < pp; ++a) two_sum_into(xxb.hi[a + b * pp], xxb.lo[a + b * pp], w[a] * w[b]);
+            for (int a = b; a < pp; ++a) two_sum_into(xxb.hi[a + b * pp], xxb.lo[a + b * pp], wt(i, w[a] * w[b]));
     }
     // normalise each (hi, lo) pair: hi becomes the correctly rounded sum, lo the exact remainder
     for (size_t b = 0; b < A.size(); ++b) {

@@ -44,5 +44,6 @@ void register_layout(py::module_& m);
 void register_cross_products(py::module_& m);
 void register_engine(py::module_& m);
 void register_optim(py::module_& m);
+void register_working_rows(py::module_& m);
 
 }  // namespace mm::bind

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <limits>
+#include <optional>
 #include <string>
 
 #include <cmath>
@@ -45,7 +46,7 @@ iarray codes_of(const py::array& a, int f) {
 }
 
 void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::vector<py::array>& code_arrays,
-              const std::vector<darray>& z) {
+              const std::vector<darray>& z, const std::optional<darray>& weights) {
     const Layout& lay = *cp.layout();
     if (y.ndim() != 1) throw InvalidInput("y must be one-dimensional");
     const int64_t n = y.shape(0);
@@ -68,6 +69,11 @@ void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::ve
                                std::to_string(n) + ", " + std::to_string(lay.factor(f).k) + ")");
         rows.codes.push_back(codes[f].data());
         rows.z.push_back(z[f].data());
+    }
+    if (weights) {
+        if (weights->ndim() != 1 || weights->shape(0) != n)
+            throw InvalidInput("weights must have length " + std::to_string(n));
+        rows.w = weights->data();
     }
     py::gil_scoped_release release;
     cp.add_rows(rows);
@@ -145,8 +151,9 @@ void register_cross_products(py::module_& m) {
         .def(py::init([](std::shared_ptr<Layout> layout) { return CrossProducts(std::move(layout)); }),
              py::arg("layout"))
         .def("add_rows", &add_rows, py::arg("y"), py::arg("x"), py::arg("codes"), py::arg("z"),
+             py::arg("weights") = py::none(),
              "Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects "
-             "columns z (n, k).")
+             "columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i].")
         .def(
             "add",
             [](CrossProducts& a, const CrossProducts& b) {

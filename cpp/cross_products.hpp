@@ -21,6 +21,8 @@ struct RowsView {
     const double* x = nullptr;                // n x p
     std::vector<const int32_t*> codes;        // per factor: n codes in [0, nlev)
     std::vector<const double*> z;             // per factor: n x k
+    const double* w = nullptr;                // n prior or working weights (>= 0), or none: each row's
+                                              // products are multiplied by its weight
 };
 
 class CrossProducts {

@@ -31,4 +31,28 @@ Engine::Engine(const CrossProducts& a, double dense_threshold)
     pin_blas_ = largest < kPinBlasBelow;
 }
 
+void Engine::refill(const CrossProducts& a) {
+    const Layout& lay = *a.layout();
+    bool same = lay.nf() == nf_ && lay.p() == p_;
+    for (int f = 0; same && f < nf_; ++f) same = lay.factor(f).nlev == nlev_[f] && lay.factor(f).k == k_[f];
+    if (!same) throw InvalidInput("refill: the cross-products have another layout than the engine's");
+    refill_blocks(a.rounded(), a.nobs());
+}
+
+void Engine::refill_blocks(std::vector<Block>&& blocks, int64_t nobs) {
+    if (nobs <= 0) throw InvalidInput("no observations");
+    if (blocks.size() != A_.size()) throw InvalidInput("refill: the blocks have another layout than the engine's");
+    for (size_t b = 0; b < blocks.size(); ++b) {
+        const Block& o = A_[b];
+        const Block& nb = blocks[b];
+        if (nb.kind != o.kind || values(nb).size() != values(o).size() ||
+            (o.kind == Kind::Sparse && (nb.s.colptr != o.s.colptr || nb.s.rowlev != o.s.rowlev)))
+            throw InvalidInput("refill: the cross-products' pattern differs from the engine's (other rows?)");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    A_ = std::move(blocks);
+    n_ = nobs;
+    updated_ = false;
+}
+
 }  // namespace mm

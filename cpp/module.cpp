@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     mm::bind::register_cross_products(m);
     mm::bind::register_engine(m);
     mm::bind::register_optim(m);
+    mm::bind::register_working_rows(m);
 }

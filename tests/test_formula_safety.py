@@ -150,8 +150,12 @@ def test_errors_name_the_text_and_position():
         parse_formula("y ~ I([v for v in x]) + (1 | g)")
     with pytest.raises(FormulaError, match="f-string"):
         parse_formula('y ~ I(f"{x}") + (1 | g)')
-    with pytest.raises(FormulaError, match="offset"):
-        parse_formula("y ~ x + offset(z) + (1 | g)")
+    with pytest.raises(FormulaError, match=r"offset\(\) needs an argument"):
+        parse_formula("y ~ x + offset() + (1 | g)")
+    with pytest.raises(FormulaError, match=r"cbind\(\) takes two columns"):
+        parse_formula("cbind(a) ~ x + (1 | g)")
+    with pytest.raises(FormulaError, match="whole response"):
+        parse_formula("cbind(a, b) + 1 ~ x + (1 | g)")
     with pytest.raises(FormulaError, match=r"log\(\) has no argument 'out'"):
         parse_formula("y ~ log(x, out=x) + (1 | g)")
 

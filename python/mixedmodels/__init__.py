@@ -7,7 +7,7 @@
 """
 
 from . import exceptions  # noqa: I001, F401  (first: the core registers its exceptions under it)
-from . import _core, datasets  # noqa: F401
+from . import _core, datasets, families  # noqa: F401
 from .design import GroupTerm
 from .exceptions import (
     ArgumentError,
@@ -20,7 +20,8 @@ from .exceptions import (
     SingularFitWarning,
 )
 from .compare import anova
-from .fit import fit_arrays, lmer
+from .fit import fit_arrays, glmer, lmer
+from .glmer_result import GlmerResult
 from .lmlist import LmList, lmlist
 from .model import LinearMixedModel
 from .results import LmerResult
@@ -33,6 +34,7 @@ __all__ = [
     "CoreError",
     "DataError",
     "FormulaError",
+    "GlmerResult",
     "GroupTerm",
     "LinearMixedModel",
     "LmList",
@@ -42,7 +44,9 @@ __all__ = [
     "SingularFitWarning",
     "anova",
     "datasets",
+    "families",
     "fit_arrays",
+    "glmer",
     "lmer",
     "lmlist",
 ]

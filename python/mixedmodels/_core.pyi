@@ -23,6 +23,7 @@ __all__: list[str] = [
     "Layout",
     "NotPositiveDefiniteError",
     "TooLargeError",
+    "WorkingRows",
     "blas_threads",
     "bobyqa",
     "derivative_check",
@@ -109,9 +110,10 @@ class CrossProducts:
         x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
         codes: collections.abc.Sequence[numpy.ndarray],
         z: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]],
+        weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
     ) -> None:
         """
-        Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects columns z (n, k).
+        Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i].
         """
     def column_sumsq(self) -> numpy.typing.NDArray[numpy.float64]:
         """
@@ -310,6 +312,10 @@ class Engine:
         """
         The REML criterion or -2 log-likelihood at theta (updates L).
         """
+    def refill(self, cross_products: CrossProducts) -> None:
+        """
+        Replace A by cross-products of the same layout and pattern (the same rows with other weights or response), keeping the block types of L; call update() next.
+        """
     def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """
         (R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.
@@ -345,6 +351,64 @@ class Engine:
     def single_threaded_blas(self) -> bool:
         """
         Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or more (OpenBLAS's threads only spin on smaller ones).
+        """
+
+class WorkingRows:
+    """
+    A GLMM's rows held for PIRLS: fill() re-forms an engine's cross-products for new working weights and response in one pass (the blocks' pattern found once).
+    """
+    def __init__(
+        self,
+        layout: Layout,
+        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        codes: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.int32]],
+        z: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]],
+    ) -> None: ...
+    def fill(
+        self,
+        engine: Engine,
+        y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        w: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    ) -> None:
+        """
+        Give the engine A of these rows with response y and weights w (>= 0); call engine.update() next.
+        """
+    def pattern(self) -> CrossProducts:
+        """
+        The unweighted cross-products of the rows (response 0): form the engine from them.
+        """
+    def pirls(
+        self,
+        engine: Engine,
+        family: str,
+        link: str,
+        theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        offset: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        eta0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+        beta0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+        u0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+        tol: typing.SupportsFloat | typing.SupportsIndex = 1e-09,
+        maxit: typing.SupportsInt | typing.SupportsIndex = 100,
+    ) -> tuple[
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+        float,
+        float,
+        float,
+        int,
+        bool,
+    ]:
+        """
+        PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given).
+        """
+    @property
+    def nobs(self) -> int:
+        """
+        Number of rows.
         """
 
 def blas_threads() -> tuple[bool, int, int, int]:

@@ -88,14 +88,14 @@ def check_scales(structure: ModelStructure, cross_products: _core.CrossProducts)
     raise DataError(_scale_message(names[j], sumsq[j], cross_products.nobs))
 
 
-def check_random_effects(structure: ModelStructure, cross_products: _core.CrossProducts) -> None:
+def check_random_effects(structure: ModelStructure, cross_products: _core.CrossProducts, allow_n: bool = False) -> None:
     """lme4's checks of each term's levels against the observations, then: a slope column constant
     within every level of its grouping factor, next to an intercept in the same term, cannot vary
     by level (`_core.CrossProducts.constant_within_levels`: from the factor's diagonal block of A,
     each level's count, sum and sum of squares)."""
     nobs = cross_products.nobs
     for t in structure.terms:
-        check_term_size(t.group, t.source, structure.factor(t.group).nlev, t.k, nobs)
+        check_term_size(t.group, t.source, structure.factor(t.group).nlev, t.k, nobs, allow_n)
     for fi, f in enumerate(structure.factors):
         for ti, off in zip(f.terms, f.term_offsets, strict=True):
             term = structure.terms[ti]
@@ -111,8 +111,10 @@ def check_random_effects(structure: ModelStructure, cross_products: _core.CrossP
                     )
 
 
-def check_term_size(group: str, source: str, nl: int, k: int, nobs: int) -> None:
-    """lme4's checks of a term's levels and random effects against the number of observations.
+def check_term_size(group: str, source: str, nl: int, k: int, nobs: int, allow_n: bool = False) -> None:
+    """lme4's checks of a term's levels and random effects against the number of observations
+    (``allow_n``: as many as the observations is allowed, as lme4's glmer allows it: an
+    observation-level random effect of a binomial or Poisson model has no residual to confound).
 
     Examples
     --------
@@ -123,12 +125,12 @@ def check_term_size(group: str, source: str, nl: int, k: int, nobs: int) -> None
     """
     if nl < 2:
         raise DataError(f"grouping factor {group!r} in {source} has {nl} level; a random effect needs at least 2")
-    if nl >= nobs:
+    if nl > nobs or (nl == nobs and not allow_n):
         raise DataError(
             f"grouping factor {group!r} in {source} has {nl} levels for {nobs} observations; "
             "the number of levels must be less than the number of observations"
         )
-    if nl * k >= nobs:
+    if nl * k > nobs or (nl * k == nobs and not allow_n):
         raise DataError(
             f"the term {source} has {nl * k} random effects ({nl} levels x {k} columns) for {nobs} observations; "
             "they and the residual variance are not identifiable"

@@ -8,6 +8,7 @@ from scipy import special
 
 from .arguments import check_bool
 from .exceptions import ArgumentError, DataError, MixedModelsWarning, warn
+from .glmer_result import GlmerResult
 from .results import LmerResult
 
 __all__ = ["RefitWarning", "anova"]
@@ -17,10 +18,17 @@ class RefitWarning(MixedModelsWarning):
     """REML fits were refitted by maximum likelihood before a likelihood-ratio test."""
 
 
-def _same_response(a: LmerResult, b: LmerResult) -> bool:
+def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> bool:
     """Whether two fits saw the same response: the same observations, range and y'y (from the
     cross-products, so any kind of data compares), and the same values row by row where both hold
-    their rows."""
+    their rows; for GLMMs, the same family, response and prior weights."""
+    if isinstance(a, GlmerResult) or isinstance(b, GlmerResult):
+        if not (isinstance(a, GlmerResult) and isinstance(b, GlmerResult)):
+            return False
+        ga, gb = a.glmm, b.glmm
+        return (
+            ga.family == gb.family and np.array_equal(ga.y, gb.y) and np.array_equal(ga.prior_weights, gb.prior_weights)
+        )
     ca, cb = a.model.cross_products, b.model.cross_products
     if (ca.nobs, ca.response_range) != (cb.nobs, cb.response_range):
         return False
@@ -33,8 +41,9 @@ def _same_response(a: LmerResult, b: LmerResult) -> bool:
     return bool(np.array_equal(ya, yb))
 
 
-def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
-    """Likelihood-ratio tests between models fitted to the same data.
+def anova(*models: LmerResult | GlmerResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
+    """Likelihood-ratio tests between models fitted to the same data (lmer fits, or glmer fits
+    of the same family).
 
     REML fits are refitted by maximum likelihood first (with a `RefitWarning` saying so, as lme4
     says "refitting model(s) with ML"), models are ordered by their number of parameters, and each
@@ -54,12 +63,15 @@ def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = Tru
     >>> round(float(mm.anova(m0, m1)["Chisq"].iloc[1]), 2)
     42.14
     """
-    bad = [type(m).__name__ for m in models if not isinstance(m, LmerResult)]
+    bad = [type(m).__name__ for m in models if not isinstance(m, (LmerResult, GlmerResult))]
     if bad:
-        raise ArgumentError(f"anova compares fitted models (LmerResult), got {', '.join(bad)}")
+        raise ArgumentError(f"anova compares fitted models (LmerResult, GlmerResult), got {', '.join(bad)}")
     refit = check_bool(refit, "refit")
     if len(models) == 1:
-        return models[0].anova()
+        only = models[0]
+        if isinstance(only, GlmerResult):
+            raise ArgumentError("anova of one glmer fit: give two or more nested fits for likelihood-ratio tests")
+        return only.anova()
     if not models:
         raise ValueError("anova needs at least one model")
     for m in models[1:]:
@@ -72,7 +84,9 @@ def anova(*models: LmerResult, names: list[str] | None = None, refit: bool = Tru
     if refit and any(m.reml for m in models):
         warn("refitting model(s) with ML (instead of REML)", RefitWarning)
         models = tuple(
-            LmerResult.of(m.model.with_reml(False).fit(start=m.theta, data_name=m.data_name)) if m.reml else m
+            LmerResult.of(m.model.with_reml(False).fit(start=m.theta, data_name=m.data_name))
+            if m.reml and isinstance(m, LmerResult)
+            else m
             for m in models
         )
 

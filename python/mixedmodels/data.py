@@ -33,6 +33,12 @@ class Rows:
     z : tuple of ndarrays (n, k), C-contiguous
     index : pandas.Index
         Labels of the rows (the data frame's index of the rows used).
+    weights : ndarray (n,) or None
+        Prior weights (lme4's ``weights``): row i's residual variance is sigma^2 / weights[i] (for
+        binomial counts, the number of trials); None: all 1.
+    offset : ndarray (n,) or None
+        A known term of the linear predictor (``offset(...)`` in the formula plus the ``offset``
+        argument); None: 0.
     """
 
     y: NDArray[np.float64]
@@ -40,15 +46,23 @@ class Rows:
     codes: tuple[NDArray[np.int32], ...]
     z: tuple[NDArray[np.float64], ...]
     index: pd.Index
+    weights: NDArray[np.float64] | None = None
+    offset: NDArray[np.float64] | None = None
 
     @property
     def nobs(self) -> int:
         """Number of rows."""
         return int(self.y.shape[0])
 
+    @property
+    def y_minus_offset(self) -> NDArray[np.float64]:
+        """The response less the offset: what the fixed and random effects explain."""
+        return self.y if self.offset is None else np.ascontiguousarray(self.y - self.offset)
+
     def add_to(self, cross_products: _core.CrossProducts) -> None:
-        """Add these rows' products to ``cross_products`` (formed in C++, in double-double)."""
-        cross_products.add_rows(self.y, self.x, list(self.codes), list(self.z))
+        """Add these rows' products (of y less the offset, weighted by the prior weights) to
+        ``cross_products`` (formed in C++, in double-double)."""
+        cross_products.add_rows(self.y_minus_offset, self.x, list(self.codes), list(self.z), self.weights)
 
     def cross_products(self, layout: _core.Layout) -> _core.CrossProducts:
         """The cross-products A = [Z X y]'[Z X y] of these rows."""
@@ -70,7 +84,7 @@ class Rows:
         >>> r.minus_fixed(np.array([0.0, 1e9])).y.tolist()
         [0.5, 0.25]
         """
-        hi = self.y.copy()
+        hi = self.y_minus_offset.copy()
         lo = np.zeros_like(hi)
         for m, bm in enumerate(np.asarray(beta, dtype=np.float64).tolist()):
             prod, err = _two_product(self.x[:, m], -bm)
@@ -78,7 +92,7 @@ class Rows:
             bp = s - hi
             lo += (hi - (s - bp)) + (prod - bp) + err
             hi = s
-        return replace(self, y=np.ascontiguousarray(hi + lo))
+        return replace(self, y=np.ascontiguousarray(hi + lo), offset=None)
 
     def with_fixed_columns(self, x: NDArray[np.float64]) -> Rows:
         """The rows with another fixed-effects matrix (same shape)."""

@@ -16,7 +16,7 @@ import difflib
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import formulaic
@@ -352,8 +352,15 @@ def materialise(
     levels: Mapping[str, Sequence[Any]] | None = None,
     transforms: TransformReplay | None = None,
     trusted: bool = False,
+    weights: str | ArrayLike | None = None,
+    offset: str | ArrayLike | None = None,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
+
+    ``weights`` and ``offset`` (a column's name or one value per row of ``data``) are lme4's prior
+    weights and offset argument; ``offset(...)`` terms of the formula are added to the offset, and
+    a response ``cbind(successes, failures)`` becomes the proportion of successes with the number
+    of trials as prior weights (times ``weights``), as R's ``glm`` codes it.
 
     Rows with a missing value in any used column (inside function calls too) are dropped (as R's
     ``na.omit``). ``levels`` fixes the levels of some columns beforehand (streamed data: the levels
@@ -415,7 +422,12 @@ def materialise(
             f"{'have' if many else 'has'} complex values; a linear mixed model needs real "
             "numbers (take .real, .imag or abs() explicitly)"
         )
+    w_all = _row_values(weights, data, "weights")
+    o_all = _row_values(offset, data, "offset")
     complete = _complete_rows(dc, cols)
+    for extra_values in (w_all, o_all):
+        if extra_values is not None:
+            complete &= ~np.isnan(extra_values)
     n_dropped = int((~complete).sum())
     if not complete.any():
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
@@ -446,7 +458,17 @@ def materialise(
                 dc.replace(c, dropped_cats)
 
     fixed_spec: Any
-    if pf.response in dc.columns:  # a plain column: no need to materialise it
+    prior = None if w_all is None else np.ascontiguousarray(w_all[complete])
+    if pf.counts is not None:  # cbind(successes, failures): proportions, trials as prior weights
+        k = _column(f"0 + I({pf.counts[0]})", dc, "the successes of cbind()", pf, transforms)
+        rest = _column(f"0 + I({pf.counts[1]})", dc, "the failures of cbind()", pf, transforms)
+        trials = k + rest
+        y = np.divide(k, trials, out=np.zeros_like(k), where=trials != 0)
+        prior = trials if prior is None else prior * trials
+        x, fixed_names, fixed_spec = _materialise(
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms
+        )
+    elif pf.response in dc.columns:  # a plain column: no need to materialise it
         resp = dc[pf.response]
         dt = resp.dtype
         if not (isinstance(dt, np.dtype) and dt.kind in "iuf") and (
@@ -462,7 +484,7 @@ def materialise(
         functions = extra.pop("context", None)
         try:
             mm = model_matrix(
-                f"{pf.response} ~ {pf.fixed}",
+                f"I({pf.response}) ~ {pf.fixed}",  # R evaluates the response as an expression
                 dc.frame,
                 pf.numeric,
                 trusted=pf.trusted,
@@ -483,6 +505,20 @@ def materialise(
         fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted)
     _check_finite(y, pf.response)
     _check_finite_columns(x, fixed_names)
+    total_offset = None if o_all is None else np.ascontiguousarray(o_all[complete])
+    offset_specs = []
+    for expr in pf.offsets:
+        o, _, spec = _materialise(f"0 + I({expr})", dc, f"offset({expr})", pf.numeric, pf.trusted, transforms)
+        _check_finite(o[:, 0], f"offset({expr})")
+        total_offset = o[:, 0].copy() if total_offset is None else total_offset + o[:, 0]
+        offset_specs.append(spec)
+    if prior is not None:
+        _check_finite(prior, "weights")
+        if (prior < 0).any():
+            i = int(np.argmax(prior < 0))
+            raise DataError(f"weights must be >= 0: row {dc.frame.index[i]!r} has weight {prior[i]}")
+    if total_offset is not None:
+        _check_finite(total_offset, "offset")
 
     groups = dc
     if numeric_levels:
@@ -515,9 +551,42 @@ def materialise(
         x,
         raw,
         dc.frame.index,
-        lambda specs: FormulaEncoding(fixed_spec, specs),
+        lambda specs: FormulaEncoding(fixed_spec, specs, tuple(offset_specs)),
     )
+    rows = replace(rows, weights=prior, offset=total_offset)
     return structure, FrameData(rows, dc.frame, n_dropped)
+
+
+def _column(
+    spec_text: str, data: _Columns, what: str, pf: ParsedFormula, transforms: TransformReplay | None
+) -> NDArray[np.float64]:
+    """One numeric column of an expression (``0 + I(expr)``), checked finite."""
+    v, _, _ = _materialise(spec_text, data, what, pf.numeric, pf.trusted, transforms)
+    if v.shape[1] != 1:
+        raise FormulaError(f"{what} must be one numeric column")
+    out = np.ascontiguousarray(v[:, 0])
+    _check_finite(out, what)
+    return out
+
+
+def _row_values(value: str | ArrayLike | None, data: pd.DataFrame, what: str) -> NDArray[np.float64] | None:
+    """The ``weights`` or ``offset`` argument as one float per row of ``data`` (NaN where missing):
+    a column's name or an array."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise DataError(f"{what}={value!r}: the data has no column {value!r}")
+        value = data[value]
+    try:
+        out = np.asarray(pd.to_numeric(pd.Series(np.asarray(value).ravel()), errors="raise"), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numbers, one per row of the data: {exc}") from exc
+    if np.ndim(value) != 1 or out.shape[0] != data.shape[0]:
+        raise DataError(
+            f"{what} must have one value per row of the data ({data.shape[0]}), got shape {np.shape(value)}"
+        )
+    return out
 
 
 def _is_number(col: Column) -> bool:

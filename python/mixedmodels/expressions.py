@@ -162,6 +162,11 @@ def _identity(x: Any) -> Any:
     return x
 
 
+def _cbind(*args: Any) -> Any:
+    """R's ``cbind(successes, failures)``: only a glmer response, never a column of the model."""
+    raise FormulaError("cbind(successes, failures) can only be the response of a binomial glmer model")
+
+
 _CONTRASTS = {
     "contr.treatment": ContrastsRegistry.treatment,
     "contr.sum": ContrastsRegistry.sum,
@@ -224,6 +229,10 @@ FUNCTIONS: Mapping[str, Function] = {
     ),
     "center": Function(stateful_transform(_center), doc="centred on the mean"),
     "poly": Function(_poly, 3, ("degree", "raw"), doc="R's orthogonal polynomials; ``raw = TRUE`` for powers"),
+    "offset": Function(
+        _numeric(_identity), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
+    ),
+    "cbind": Function(_cbind, 2, doc="binomial counts ``cbind(successes, failures)``, as a glmer response"),
 }
 
 #: Values a formula may name besides its columns (the contrasts ``C()`` takes).
@@ -231,8 +240,6 @@ VALUES: Mapping[str, Any] = _CONTRASTS
 
 #: R functions that a formula may not use yet, and why.
 _UNSUPPORTED = {
-    "offset": "offset() terms are not supported: subtract the offset from the response instead",
-    "cbind": "cbind() responses (binomial counts) are not supported by linear mixed models",
     "ns": "natural splines ns() are not supported",
     "bs": "B-splines bs() are not supported",
     "strata": "strata() is not supported",

@@ -21,13 +21,17 @@ from .arguments import (
     table_as_frame,
 )
 from .design import GroupTerm, from_arrays
-from .exceptions import ArgumentError, DataError, MixedModelsError
+from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError
+from .families import Family, binomial_response
+from .families import family as as_family
 from .formula import parse_formula
+from .glmer_result import GlmerResult
+from .glmm import GeneralizedLinearMixedModel
 from .model import LinearMixedModel
 from .results import LmerResult
 from .stream import model_from_source
 
-__all__ = ["fit_arrays", "lmer"]
+__all__ = ["fit_arrays", "glmer", "lmer"]
 
 
 def lmer(
@@ -43,6 +47,8 @@ def lmer(
     batch_size: int = 1_000_000,
     progress: bool | Callable[..., None] | None = None,
     trusted: bool = False,
+    weights: str | ArrayLike | None = None,
+    offset: str | ArrayLike | None = None,
     **statsmodels_keywords: Any,
 ) -> LmerResult:
     """Fit a linear mixed model with lme4's formula language.
@@ -90,6 +96,14 @@ def lmer(
         handed to formulaic as written and **runs arbitrary Python code** (anything a Python
         expression can do, such as deleting files); only for formulas you wrote yourself, and only
         for a data frame.
+    weights : str or array, optional
+        Prior weights (lme4's ``weights``; a column's name or one positive value per row of the data):
+        row i's residual variance is sigma^2 / weights[i], and the log-likelihood gains
+        sum(log weights) / 2, as lme4's. Data frames only.
+    offset : str or array, optional
+        A known term of the linear predictor (a column's name or one value per row): the model is
+        fitted to y - offset, and fitted values include it. ``offset(...)`` terms in the formula
+        do the same (they are also replayed by ``predict(newdata)``; the argument is not, as in lme4).
     **statsmodels_keywords
         None are taken: statsmodels' ``groups=``, ``re_formula=`` and ``vc_formula=`` raise an
         `ArgumentError` that shows the lme4 term to write instead; any other name is a TypeError.
@@ -139,13 +153,23 @@ def lmer(
             "data must be a pandas DataFrame, a CSV/Parquet path, chunks or a Dask DataFrame, "
             f"got {type(data).__name__}; {hint}"
         )
+    parsed = parse_formula(formula, trusted=trusted)
+    if parsed.counts is not None:
+        raise FormulaError(
+            f"the response {parsed.response} gives binomial counts: fit it with "
+            "mixedmodels.glmer(..., family='binomial'), not a linear mixed model"
+        )
     if isinstance(data, pd.DataFrame):
-        parsed = parse_formula(formula, trusted=trusted)
-        model = LinearMixedModel.from_formula(parsed, data, reml=reml)
+        model = LinearMixedModel.from_formula(parsed, data, reml=reml, weights=weights, offset=offset)
         optimiser_progress = progress
     else:  # files, chunks, Dask: formed chunk by chunk
         if trusted:
             raise MixedModelsError("trusted=True applies to a data frame; streamed data takes vetted formulas only")
+        if weights is not None or offset is not None:
+            raise ArgumentError(
+                "weights= and offset= take a data frame; for data read in chunks put the offset in the "
+                "formula as offset(column) (prior weights are not supported for streamed data yet)"
+            )
         check_start(start)  # what can be checked before the data is read
         model = model_from_source(formula, data, reml=reml, batch_size=batch_size, progress=progress)
         # a callable reports rows read; the optimiser's line follows the same on/off choice
@@ -228,3 +252,95 @@ def fit_arrays(
     model = LinearMixedModel.from_data(structure, held, reml=reml)
     fit = model.fit(start=theta0, maxeval=maxeval, optimizer=optimizer, optimizer_options=optimizer_options)
     return LmerResult.of(fit)
+
+
+def glmer(
+    formula: str,
+    data: Any,
+    family: str | Family = "binomial",
+    *,
+    nAGQ: int = 1,  # noqa: N803  (lme4's name)
+    weights: str | ArrayLike | None = None,
+    offset: str | ArrayLike | None = None,
+    fast: bool = False,
+    start: Sequence[float] | str | None = None,
+    maxeval: int = 100_000,
+    data_name: str | None = None,
+    trusted: bool = False,
+) -> GlmerResult:
+    """Fit a generalized linear mixed model (lme4's ``glmer``) by maximum likelihood.
+
+    Parameters
+    ----------
+    formula : str
+        As for `lmer`. The response may be 0/1 numbers, booleans or a two-level categorical
+        (binomial: the first level is failure, every other level success, as in R), proportions
+        with ``weights`` = trials, ``cbind(successes, failures)``, or counts (Poisson).
+        ``offset(log(exposure))`` terms add to the linear predictor.
+    data : pandas.DataFrame (or a dict of columns, pyarrow Table, polars DataFrame)
+        The rows are needed at every iteration, so streamed sources are not taken.
+    family : str or Family
+        ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse.gaussian"`` (with their default
+        links), an R spelling such as ``"binomial(link = 'probit')"``, or a family object such as
+        ``mixedmodels.families.Binomial(link="probit")``.
+    nAGQ : int
+        1 (default): Laplace approximation; 0: theta optimised with beta from PIRLS (faster,
+        approximate; lme4's nAGQ = 0); > 1 (at most 25): adaptive Gauss-Hermite quadrature with
+        that many nodes, for a model with one scalar random-effects term (as lme4).
+    weights, offset : str or array, optional
+        Prior weights (binomial: trials of a proportion response) and an offset, as for `lmer`.
+    fast : bool
+        Stop after the first stage (beta from PIRLS), as MixedModels.jl's ``fast=true``.
+    start : sequence of float or "lme4", optional
+        Starting theta (default: lme4's start, 1 on the diagonals).
+    maxeval : int
+        Limit on evaluations per stage.
+    data_name : str, optional
+        Name shown as ``Data:`` in the summary.
+    trusted : bool
+        As for `lmer`.
+
+    Returns
+    -------
+    GlmerResult
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...              mm.datasets.load("cbpp"), family="binomial")
+    >>> round(m.loglik, 3), m.fixef.round(3).tolist()
+    (-92.026, [-1.399, -0.992, -1.129, -1.58])
+    """
+    fam = as_family(family)
+    maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
+    if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
+        raise ArgumentError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
+    fast = check_bool(fast, "fast")
+    if data_name is not None and not isinstance(data_name, str):
+        raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+    data = table_as_frame(data)
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            f"glmer needs a data frame (or a dict of columns, pyarrow Table, polars DataFrame), got "
+            f"{type(data).__name__}: its rows are revisited at every iteration, so streamed sources are not taken"
+        )
+    parsed = parse_formula(formula, trusted=trusted)
+    if parsed.counts is not None and fam.name != "binomial":
+        raise FormulaError(f"cbind(successes, failures) is a binomial response; the family is {fam.name}")
+    resp = parsed.response
+    if fam.name == "binomial" and parsed.counts is None and resp in data.columns:
+        col = data[resp]
+        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            y, _ = binomial_response(col)
+            data = data.assign(**{resp: y})
+    model = GeneralizedLinearMixedModel.from_formula(parsed, data, fam, weights=weights, offset=offset)
+    theta0 = check_start(start, model.structure.theta.names)
+    fit = model.fit(
+        n_agq=int(nAGQ),
+        fast=fast,
+        start=None if isinstance(theta0, str) else theta0,
+        maxeval=maxeval,
+        data_name=data_name,
+    )
+    return GlmerResult.of_glmm(fit)

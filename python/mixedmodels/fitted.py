@@ -214,6 +214,8 @@ class LmerFit(Fit):
     def _linear_predictor(self, use: list[str], what: str) -> FloatArray:
         rows = self.model.data.rows(what)
         out = rows.x @ self.beta
+        if rows.offset is not None:
+            out = out + rows.offset
         for fi, f in enumerate(self.structure.factors):
             if f.name in use:
                 out = out + np.einsum("ij,ij->i", rows.z[fi], self.b[fi][rows.codes[fi]])
@@ -293,6 +295,9 @@ class LmerFit(Fit):
             out = s.encoding.fixed_matrix(newdata, s.fixed_names) @ self.beta
         except FormulaicError as exc:
             raise DataError(f"cannot form the fixed-effects columns for newdata: {exc}") from exc
+        offset = s.encoding.offset(newdata)  # the formula's offset() terms (not the offset argument, as lme4)
+        if offset is not None:
+            out = out + offset
         for fi, f in enumerate(s.factors):
             if f.name in use:
                 codes = _new_codes(newdata, f)

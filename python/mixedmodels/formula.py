@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import formulaic
@@ -70,6 +71,12 @@ class ParsedFormula:
         The functions called whose columns depend on all the rows (``scale``, ``center``, ``poly``).
     trusted : bool
         Not vetted: the formula may run arbitrary Python code.
+    offsets : tuple of str
+        The expressions of the fixed part's ``offset(...)`` terms (taken out of `fixed`; their sum
+        enters the linear predictor with coefficient 1).
+    counts : tuple of (str, str), or None
+        For a response ``cbind(successes, failures)``, the two expressions (binomial counts);
+        `response` is then the whole ``cbind(...)`` text.
     """
 
     text: str
@@ -80,6 +87,8 @@ class ParsedFormula:
     numeric: frozenset[str] = frozenset()
     data_dependent: frozenset[str] = frozenset()
     trusted: bool = False
+    offsets: tuple[str, ...] = ()
+    counts: tuple[str, str] | None = None
 
 
 _error = located_error
@@ -219,14 +228,29 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
     if not response:
         raise _error(text, 0, "the formula has no response on the left of '~'")
     whole = None if trusted else translate(text)  # before anything reads the code
-    if whole is not None:
+
+    def piece(a: int, b: int) -> str:
+        return text[a:b].strip() if whole is None else translate(text, a, b).text.strip()
+
+    counts = _counts(text, t, piece)
+    if whole is not None and counts is None:
         bare = _BARE.match(response)
         response = (bare.group(1) or bare.group(2)) if bare else translate(text, 0, t).text.strip()
     rhs_start = t + 1
     spans: list[tuple[int, int]] = []
     terms: list[RandomTerm] = []
+    offsets: list[str] = []
     i = rhs_start
     while i < len(text):
+        call = _OFFSET.match(text, i)
+        if call and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "._`")):
+            j = _matching_paren(text, call.end() - 1)
+            if not text[call.end() : j].strip():
+                raise _error(text, i, "offset() needs an expression, as offset(log(exposure))")
+            spans.append((i, j + 1))
+            offsets.append(piece(call.end(), j))
+            i = j + 1
+            continue
         if text[i] == "(":
             j = _matching_paren(text, i)
             bars = _top_level(text, i + 1, j, "|")
@@ -253,7 +277,15 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
     elif fixed.startswith("-"):
         fixed = "1 " + fixed
     if whole is None:
-        return ParsedFormula(text=text, response=response, fixed=fixed, random=tuple(terms), trusted=True)
+        return ParsedFormula(
+            text=text,
+            response=response,
+            fixed=fixed,
+            random=tuple(terms),
+            trusted=True,
+            offsets=tuple(offsets),
+            counts=counts,
+        )
     return ParsedFormula(
         text=text,
         response=response,
@@ -262,7 +294,30 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
         variables=whole.variables,
         numeric=whole.numeric,
         data_dependent=whole.data_dependent,
+        offsets=tuple(offsets),
+        counts=counts,
     )
+
+
+_OFFSET = re.compile(r"offset\s*\(")
+_CBIND = re.compile(r"\s*cbind\s*\(")
+
+
+def _counts(text: str, tilde: int, piece: Callable[[int, int], str]) -> tuple[str, str] | None:
+    """The two expressions of a response ``cbind(successes, failures)``, or None for another response."""
+    m = _CBIND.match(text)
+    if not m:
+        return None
+    close = _matching_paren(text, m.end() - 1)
+    if text[close + 1 : tilde].strip():
+        raise _error(text, close + 1, "cbind(successes, failures) must be the whole response")
+    commas = _top_level(text, m.end(), close, ",")
+    if len(commas) != 1:
+        raise _error(text, m.start(), "cbind() takes two columns: cbind(successes, failures)")
+    a, b = piece(m.end(), commas[0]), piece(commas[0] + 1, close)
+    if not a or not b:
+        raise _error(text, m.start(), "cbind() takes two columns: cbind(successes, failures)")
+    return a, b
 
 
 def _bar_term(text: str, i: int, j: int, bars: list[int], trusted: bool) -> list[RandomTerm]:

@@ -100,6 +100,23 @@ def _random_columns_far_from_zero(
     return centrable, uncentrable
 
 
+def _log_weights(data: ModelData) -> float:
+    """The sum of the log prior weights of the rows (0 without weights): lme4's -2 log-likelihood
+    and REML criterion of a weighted model are those of the weighted least-squares system less it.
+    Weights must be positive (a zero weight would make the row's residual variance infinite)."""
+    if not data.has_rows:
+        return 0.0
+    w = data.rows("the prior weights").weights
+    if w is None:
+        return 0.0
+    if not (w > 0).all():
+        i = int(np.argmin(w > 0))
+        raise DataError(
+            f"the weights of a linear mixed model must be > 0: row {data.rows('').index[i]!r} has weight {w[i]}"
+        )
+    return float(np.sum(np.log(w)))
+
+
 def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
     """The working scale's rule: a column whose root mean square is outside [1e-2, 1e2] is divided by it."""
     return [r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0 for r in (sqrt(v / n) for v in sumsq)]
@@ -455,6 +472,7 @@ class LinearMixedModel:
         self._factored, self._beta_shift, self._ols_rss = (
             factored if factored is not None else _residual_cross_products(data, structure.core_layout, cross_products)
         )
+        self.log_weights = _log_weights(data)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
@@ -487,9 +505,17 @@ class LinearMixedModel:
         return cls.build(structure, data, rows.cross_products(structure.core_layout), reml=reml)
 
     @classmethod
-    def from_formula(cls, formula: str | ParsedFormula, data: pd.DataFrame, *, reml: bool = True) -> LinearMixedModel:
+    def from_formula(
+        cls,
+        formula: str | ParsedFormula,
+        data: pd.DataFrame,
+        *,
+        reml: bool = True,
+        weights: str | ArrayLike | None = None,
+        offset: str | ArrayLike | None = None,
+    ) -> LinearMixedModel:
         """The model of an lme4 formula on a data frame (see `mixedmodels.lmer`)."""
-        structure, held = materialise(formula, data)
+        structure, held = materialise(formula, data, weights=weights, offset=offset)
         return cls.from_data(structure, held, reml=reml)
 
     @classmethod
@@ -527,7 +553,7 @@ class LinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         # engines are formed again from the cross-products after unpickling
-        keep = ("structure", "data", "cross_products", "reml", "_factored", "_beta_shift", "_ols_rss")
+        keep = ("structure", "data", "cross_products", "reml", "_factored", "_beta_shift", "_ols_rss", "log_weights")
         return {k: v for k, v in self.__dict__.items() if k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -639,7 +665,7 @@ class LinearMixedModel:
 
     def objective(self, theta: FloatArray) -> float:
         """The REML criterion (REML models) or -2 log-likelihood at theta, sigma and beta profiled out."""
-        return float(self.criterion(theta).profiled(self.reml))
+        return float(self.criterion(theta).profiled(self.reml)) - self.log_weights
 
     def estimates(self, theta: FloatArray) -> Estimates:
         """Criterion parts, beta, b and (R_X'R_X)^-1 at theta, from one update of the factor."""
@@ -891,7 +917,7 @@ class LinearMixedModel:
     ) -> Fit:
         est = self.estimates(theta)
         crit = est.criterion
-        fx = crit.profiled(self.reml)
+        fx = crit.profiled(self.reml) - self.log_weights  # lme4: -2 log L gains -sum(log w) with prior weights
         sigma = crit.sigma(self.reml)
         bs = []
         off = 0
@@ -951,7 +977,7 @@ class LinearMixedModel:
             vcov_array=sigma**2 * est.rx_inverse_crossprod,
             b=tuple(bs),
             objective=float(fx),
-            deviance=float(fx if not self.reml else crit.profiled(False)),
+            deviance=float(fx if not self.reml else crit.profiled(False) - self.log_weights),
             ldl2=float(crit.ldL2),
             ldrx2=float(crit.ldRX2),
             pwrss=float(crit.pwrss),

@@ -6,15 +6,17 @@ import html
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import numpy as np
+import pandas as pd
 
 from .exceptions import DataError
 from .fitted import LmerFit
 from .inference import coef_table
 from .layout import sd_corr
 
-__all__ = ["Summary", "Table", "block_description", "display_text", "format_column"]
+__all__ = ["GlmerSummary", "Summary", "Table", "block_description", "display_text", "format_column"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def format_column(values: Iterable[float], digits: int = 4, max_decimals: int = 
     return ["NaN" if math.isnan(v) else (f"{v:.{dec}f}" if math.isfinite(v) else str(v)) for v in vals]
 
 
-def _re_table(m: LmerFit, digits: int = 4, variance: bool = True) -> Table:
+def _re_table(m: LmerFit, digits: int = 4, variance: bool = True, residual: bool = True) -> Table:
     rows = []
     names, vars_, sds, corr_rows = [], [], [], []
     for term, cov in m.term_covariances():
@@ -79,10 +81,11 @@ def _re_table(m: LmerFit, digits: int = 4, variance: bool = True) -> Table:
             vars_.append(cov[i, i])
             sds.append(sd[i])
             corr_rows.append([float(corr[i, j]) for j in range(i)])
-    names.append(("Residual", ""))
-    vars_.append(m.sigma**2)
-    sds.append(m.sigma)
-    corr_rows.append([])
+    if residual:
+        names.append(("Residual", ""))
+        vars_.append(m.sigma**2)
+        sds.append(m.sigma)
+        corr_rows.append([])
     fv, fs = format_column(vars_, digits), format_column(sds, digits)
     ncorr = max((len(c) for c in corr_rows), default=0)
     for (g, c), v, s, cr in zip(names, fv, fs, corr_rows, strict=True):
@@ -223,6 +226,87 @@ class Summary:
                 out.append("<p>" + html.escape(p).replace("\n", "<br>") + "</p>")
         out.append("</div>")
         return "\n".join(out)
+
+
+class _Glmer(Protocol):
+    """What the glmer summary reads beyond `LmerFit`."""
+
+    @property
+    def family(self) -> Any: ...
+    @property
+    def n_agq(self) -> int: ...
+    @property
+    def df_resid(self) -> int: ...
+    def coef_table(self) -> pd.DataFrame: ...
+    def residuals(self, scaled: bool = False, type: str = "deviance") -> pd.Series: ...  # noqa: A002
+
+
+class GlmerSummary(Summary):
+    """lme4's summary of a glmer fit: ``print(m.summary())`` or display it in a notebook."""
+
+    def __init__(self, fit: LmerFit) -> None:
+        super().__init__(fit, None)
+        self.glmer = cast(_Glmer, fit)
+
+    def _header(self) -> list[str]:
+        m, g = self.fit, self.glmer
+        how = f"Adaptive Gauss-Hermite Quadrature, nAGQ = {g.n_agq}" if g.n_agq > 1 else "Laplace Approximation"
+        out = [
+            f"Generalized linear mixed model fit by maximum likelihood ({how})",
+            f" Family: {g.family.name}  ( {g.family.link.name} )",
+            f"Formula: {m.formula}",
+        ]
+        if m.data_name:
+            out.append(f"   Data: {m.data_name}")
+        if m.n_dropped:
+            out.append(f"   ({m.n_dropped} observation{'s' if m.n_dropped > 1 else ''} deleted due to missingness)")
+        return out
+
+    def _criterion(self) -> Table | str:
+        m = self.fit
+        vals = format_column([m.aic, m.bic, m.loglik, -2 * m.loglik], 1, 1)
+        return Table(
+            "", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(self.glmer.df_resid)),), left=()
+        )
+
+    def _residuals(self) -> Table | str:
+        r = self.glmer.residuals(scaled=True, type="pearson").to_numpy()
+        q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1.0])
+        return Table("Scaled residuals:", ("Min", "1Q", "Median", "3Q", "Max"), (tuple(format_column(q, 4)),), left=())
+
+    def _parts(self) -> list[Table | str]:
+        m = self.fit
+        ct = self.glmer.coef_table()
+        est, se, z = ct["Estimate"].to_numpy(), ct["Std. Error"].to_numpy(), ct["z value"].to_numpy()
+        rows = tuple(
+            zip(
+                ct.index,
+                format_column(est, 4),
+                format_column(se, 4),
+                format_column(z, 3, 3),
+                [_format_p(p) for p in ct["Pr(>|z|)"]],
+                strict=True,
+            )
+        )
+        fixed = Table("Fixed effects:", ("", "Estimate", "Std. Error", "z value", "Pr(>|z|)"), rows)
+        parts: list[Table | str] = [
+            "\n".join(self._header()),
+            self._criterion(),
+            self._residuals(),
+            _re_table(m, residual=not self.glmer.family.dispersion_free),
+            self._groups_line(),
+            fixed,
+        ]
+        corr = _corr_table(m)
+        if corr is not None:
+            parts.append(corr)
+        if m.structure.dropped_fixed:
+            parts.append(
+                "fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.structure.dropped_fixed)
+            )
+        if m.messages:
+            parts.append("\n".join(m.messages))
+        return parts
 
 
 def display_text(m: LmerFit, digits: int = 2) -> str:

@@ -115,6 +115,10 @@ class Encoding(ABC):
     def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
         """Random-effects term ``term``'s columns for the rows of newdata."""
 
+    def offset(self, newdata: pd.DataFrame) -> NDArray[np.float64] | None:
+        """The formula's ``offset(...)`` terms summed on new data, or None (no such term)."""
+        return None
+
 
 @dataclass(frozen=True, eq=False)
 class FormulaEncoding(Encoding):
@@ -123,6 +127,19 @@ class FormulaEncoding(Encoding):
 
     fixed: Any  # formulaic ModelSpec (or design.LazySpec, which builds one when first used)
     terms: tuple[Any, ...]
+    offsets: tuple[Any, ...] = ()  # one spec per offset(...) term of the formula
+
+    def offset(self, newdata: pd.DataFrame) -> NDArray[np.float64] | None:
+        """The sum of the formula's ``offset(...)`` terms on new data (None without any)."""
+        total = None
+        for spec in self.offsets:
+            try:
+                mm = spec.get_model_matrix(newdata, na_action="ignore", output="numpy")
+            except KeyError as exc:
+                raise DataError(f"newdata lacks a column an offset() term needs: {exc}") from exc
+            v = np.asarray(mm, dtype=np.float64)[:, 0]
+            total = v if total is None else total + v
+        return total
 
     def formula(self, what: str) -> FormulaEncoding:
         return self

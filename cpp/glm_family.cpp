@@ -1,0 +1,134 @@
+// GlmFamily (glm_family.hpp): R's family and link functions, with R's clamps.
+#include "glm_family.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+#include "errors.hpp"
+
+namespace mm {
+
+namespace {
+
+constexpr double kEps = DBL_EPSILON;
+constexpr double kThresh = 30.0;   // R's logit thresholds (family.c)
+constexpr double kMThresh = -30.0;
+constexpr double kProbitThresh = 8.125890664701906;   // -qnorm(.Machine$double.eps)
+constexpr double kCauchitThresh = 1.4331824607964273e+15;  // -qcauchy(.Machine$double.eps)
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kPi = 3.14159265358979323846;
+
+double ylogy_ratio(double y, double mu) { return y > 0.0 ? y * std::log(y / mu) : 0.0; }
+
+}  // namespace
+
+GlmFamily GlmFamily::from_names(const std::string& family, const std::string& link) {
+    GlmFamily out;
+    if (family == "binomial") out.family = FamilyKind::Binomial;
+    else if (family == "poisson") out.family = FamilyKind::Poisson;
+    else if (family == "Gamma") out.family = FamilyKind::Gamma;
+    else if (family == "inverse.gaussian") out.family = FamilyKind::InverseGaussian;
+    else if (family == "gaussian") out.family = FamilyKind::Gaussian;
+    else throw InvalidInput("unknown family " + family);
+    if (link == "logit") out.link = LinkKind::Logit;
+    else if (link == "probit") out.link = LinkKind::Probit;
+    else if (link == "cauchit") out.link = LinkKind::Cauchit;
+    else if (link == "cloglog") out.link = LinkKind::Cloglog;
+    else if (link == "log") out.link = LinkKind::Log;
+    else if (link == "identity") out.link = LinkKind::Identity;
+    else if (link == "inverse") out.link = LinkKind::Inverse;
+    else if (link == "sqrt") out.link = LinkKind::Sqrt;
+    else if (link == "1/mu^2") out.link = LinkKind::InverseSquare;
+    else throw InvalidInput("unknown link " + link);
+    return out;
+}
+
+double GlmFamily::linkinv(double eta) const {
+    switch (link) {
+        case LinkKind::Logit: {
+            const double e = eta < kMThresh ? kEps : (eta > kThresh ? 1.0 / kEps : std::exp(eta));
+            return e / (1.0 + e);
+        }
+        case LinkKind::Probit:
+            return 0.5 * std::erfc(-std::clamp(eta, -kProbitThresh, kProbitThresh) * kInvSqrt2);
+        case LinkKind::Cauchit:
+            return 0.5 + std::atan(std::clamp(eta, -kCauchitThresh, kCauchitThresh)) / kPi;
+        case LinkKind::Cloglog:
+            return std::max(std::min(-std::expm1(-std::exp(eta)), 1.0 - kEps), kEps);
+        case LinkKind::Log: return std::max(std::exp(eta), kEps);
+        case LinkKind::Identity: return eta;
+        case LinkKind::Inverse: return 1.0 / eta;
+        case LinkKind::Sqrt: return eta * eta;
+        case LinkKind::InverseSquare: return 1.0 / std::sqrt(eta);
+    }
+    return eta;
+}
+
+double GlmFamily::mu_eta(double eta) const {
+    switch (link) {
+        case LinkKind::Logit: {
+            const double opexp = 1.0 + std::exp(eta);
+            return (eta > kThresh || eta < kMThresh) ? kEps : std::exp(eta) / (opexp * opexp);
+        }
+        case LinkKind::Probit: return std::max(kInvSqrt2Pi * std::exp(-0.5 * eta * eta), kEps);
+        case LinkKind::Cauchit: return std::max(1.0 / (kPi * (1.0 + eta * eta)), kEps);
+        case LinkKind::Cloglog: {
+            const double e = std::min(eta, 700.0);
+            return std::max(std::exp(e) * std::exp(-std::exp(e)), kEps);
+        }
+        case LinkKind::Log: return std::max(std::exp(eta), kEps);
+        case LinkKind::Identity: return 1.0;
+        case LinkKind::Inverse: return -1.0 / (eta * eta);
+        case LinkKind::Sqrt: return 2.0 * eta;
+        case LinkKind::InverseSquare: return -1.0 / (2.0 * std::pow(eta, 1.5));
+    }
+    return 1.0;
+}
+
+double GlmFamily::variance(double mu) const {
+    switch (family) {
+        case FamilyKind::Binomial: return mu * (1.0 - mu);
+        case FamilyKind::Poisson: return mu;
+        case FamilyKind::Gamma: return mu * mu;
+        case FamilyKind::InverseGaussian: return mu * mu * mu;
+        case FamilyKind::Gaussian: return 1.0;
+    }
+    return 1.0;
+}
+
+double GlmFamily::dev_resid(double y, double mu, double wt) const {
+    switch (family) {
+        case FamilyKind::Binomial:
+            if (y == 0.0) return -2.0 * wt * std::log(1.0 - mu);  // the two terms of 0/1 data, one log each
+            if (y == 1.0) return -2.0 * wt * std::log(mu);
+            return 2.0 * wt * (ylogy_ratio(y, mu) + ylogy_ratio(1.0 - y, 1.0 - mu));
+        case FamilyKind::Poisson: return 2.0 * wt * (ylogy_ratio(y, mu) - (y - mu));
+        case FamilyKind::Gamma: return -2.0 * wt * (std::log(y == 0.0 ? 1.0 : y / mu) - (y - mu) / mu);
+        case FamilyKind::InverseGaussian: return wt * (y - mu) * (y - mu) / (y * mu * mu);
+        case FamilyKind::Gaussian: return wt * (y - mu) * (y - mu);
+    }
+    return 0.0;
+}
+
+void GlmFamily::working(double eta, double y, double prior, double& mu, double& weight, double& residual) const {
+    double d = 0.0;
+    if (link == LinkKind::Logit) {  // R's clamps (family.c), exp(eta) once
+        const bool outside = eta < kMThresh || eta > kThresh;
+        const double e = eta < kMThresh ? kEps : (eta > kThresh ? 1.0 / kEps : std::exp(eta));
+        const double ope = 1.0 + e;
+        mu = e / ope;
+        d = outside ? kEps : e / (ope * ope);
+    } else if (link == LinkKind::Log) {
+        mu = std::max(std::exp(eta), kEps);
+        d = mu;
+    } else {
+        mu = linkinv(eta);
+        d = mu_eta(eta);
+    }
+    weight = prior * d * d / variance(mu);
+    residual = (y - mu) / d;
+}
+
+}  // namespace mm

@@ -1,0 +1,30 @@
+// The closed set of GLM families and links PIRLS runs in C++ (R's stats family objects, with R's
+// clamps: python/mixedmodels/families.py is the reference implementation and reports the final
+// numbers). Row by row: the mean from the linear predictor, its derivative, the variance function
+// and the unit deviance.
+#pragma once
+#include <string>
+
+namespace mm {
+
+enum class FamilyKind { Binomial, Poisson, Gamma, InverseGaussian, Gaussian };
+enum class LinkKind { Logit, Probit, Cauchit, Cloglog, Log, Identity, Inverse, Sqrt, InverseSquare };
+
+struct GlmFamily {
+    FamilyKind family = FamilyKind::Gaussian;
+    LinkKind link = LinkKind::Identity;
+
+    // From R's names ("binomial", "logit", ...); throws InvalidInput for others.
+    static GlmFamily from_names(const std::string& family, const std::string& link);
+
+    double linkinv(double eta) const;
+    double mu_eta(double eta) const;
+    double variance(double mu) const;
+    // wt times the unit deviance of y at mu (R's dev.resids).
+    double dev_resid(double y, double mu, double wt) const;
+    // PIRLS' quantities at eta in one call (one exp for the logit and log links): the mean, the
+    // working weight prior * mu_eta^2 / V(mu) and the working residual (y - mu) / mu_eta.
+    void working(double eta, double y, double prior, double& mu, double& weight, double& residual) const;
+};
+
+}  // namespace mm

@@ -1,0 +1,151 @@
+// PIRLS (WorkingRows::pirls): the conditional modes of a GLMM at theta (docs/design.md, section
+// 3b). Each iteration re-forms the engine's A for the working weights and response of the current
+// linear predictor, factors it at theta and solves for the new modes (and beta, when X is held);
+// the step is halved until the penalised deviance decreases.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "errors.hpp"
+#include "working_rows.hpp"
+
+namespace mm {
+
+PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const {
+    const int nf = layout_->nf(), p = p_;
+    const int64_t n = n_;
+    const size_t q = static_cast<size_t>(layout_->q());
+    // T of each factor (column-major, lower triangular) from theta
+    std::vector<std::vector<double>> T(static_cast<size_t>(nf));
+    std::vector<size_t> uoff(static_cast<size_t>(nf) + 1, 0);
+    for (int f = 0; f < nf; ++f) {
+        const FactorLayout& fl = layout_->factor(f);
+        T[f].assign(static_cast<size_t>(fl.k) * fl.k, 0.0);
+        for (size_t e = 0; e < fl.th_idx.size(); ++e) T[f][fl.th_row[e] + fl.th_col[e] * fl.k] = in.theta[fl.th_idx[e]];
+        uoff[f + 1] = uoff[f] + static_cast<size_t>(fl.nlev) * fl.k;
+    }
+    std::vector<double> b(q);
+    const auto linpred = [&](const std::vector<double>& beta, const std::vector<double>& u, std::vector<double>& eta) {
+        for (int f = 0; f < nf; ++f) {
+            const int k = layout_->factor(f).k;
+            for (int l = 0; l < layout_->factor(f).nlev; ++l) {
+                const double* ul = u.data() + uoff[f] + static_cast<size_t>(l) * k;
+                double* bl = b.data() + uoff[f] + static_cast<size_t>(l) * k;
+                for (int a = 0; a < k; ++a) {
+                    double s = 0.0;
+                    for (int m = 0; m <= a; ++m) s += T[f][a + m * k] * ul[m];
+                    bl[a] = s;
+                }
+            }
+        }
+        for (int64_t i = 0; i < n; ++i) {
+            double s = in.offset[i];
+            const double* xi = x_.data() + static_cast<size_t>(i) * p;
+            for (int m = 0; m < p; ++m) s += xi[m] * beta[m];
+            for (int f = 0; f < nf; ++f) {
+                const int k = layout_->factor(f).k;
+                const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
+                const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
+                for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
+            }
+            eta[i] = s;
+        }
+    };
+    const auto penalised_deviance = [&](const std::vector<double>& eta, const std::vector<double>& u) {
+        double d = 0.0;
+        for (int64_t i = 0; i < n; ++i) d += fam.dev_resid(in.y[i], fam.linkinv(eta[i]), in.prior[i]);
+        for (double v : u) d += v * v;
+        return d;
+    };
+    const auto largest = [](const std::vector<double>& v, double init) {
+        double m = init;
+        for (double e : v) m = std::max(m, std::abs(e));
+        return m;
+    };
+
+    PirlsOutput out;
+    std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0), eta(static_cast<size_t>(n));
+    double pdev = std::numeric_limits<double>::infinity();
+    if (in.eta0) {
+        std::copy(in.eta0, in.eta0 + n, eta.begin());
+    } else {
+        if (in.beta0.size() == static_cast<size_t>(p)) beta = in.beta0;
+        if (in.u0.size() == q) u = in.u0;
+        linpred(beta, u, eta);
+        pdev = penalised_deviance(eta, u);
+    }
+    std::vector<double> w(static_cast<size_t>(n)), resp(static_cast<size_t>(n)), nbeta, nu;
+    std::vector<double> cb(static_cast<size_t>(p)), cu(q), ceta(static_cast<size_t>(n));
+    const auto working = [&](const std::vector<double>& e) {
+        for (int64_t i = 0; i < n; ++i) {
+            double mu = 0.0, r = 0.0;
+            fam.working(e[i], in.y[i], in.prior[i], mu, w[i], r);
+            resp[i] = (e[i] - in.offset[i]) + r;
+        }
+    };
+    for (int it = 0; it < in.maxit; ++it) {
+        out.iterations = it + 1;
+        working(eta);
+        fill(engine, resp.data(), w.data());
+        engine.update(in.theta);
+        engine.solve(nbeta, nu);
+        if (!std::isfinite(pdev)) {  // the first step from mustart: nothing to compare with
+            beta = nbeta;
+            u = nu;
+            linpred(beta, u, eta);
+            pdev = penalised_deviance(eta, u);
+            continue;
+        }
+        double step = 1.0, cdev = 0.0, size = 0.0;
+        bool accepted = false;
+        for (int h = 0; h < 30; ++h) {
+            for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
+            for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
+            linpred(cb, cu, ceta);
+            cdev = penalised_deviance(ceta, cu);
+            if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
+                accepted = true;
+                break;
+            }
+            step *= 0.5;
+        }
+        for (int m = 0; m < p; ++m) size = std::max(size, std::abs(nbeta[m] - beta[m]));
+        for (size_t j = 0; j < q; ++j) size = std::max(size, std::abs(nu[j] - u[j]));
+        size *= step;
+        if (accepted) {
+            beta.swap(cb);
+            u.swap(cu);
+            eta.swap(ceta);
+            pdev = cdev;
+        }
+        if (size < in.tol * (1.0 + std::max(largest(u, 0.0), largest(beta, 0.0)))) {
+            out.converged = true;
+            break;
+        }
+        if (!accepted) {  // no decrease along the Newton direction: the minimum, up to rounding
+            out.converged = size < 1e-6 * (1.0 + largest(u, 0.0));
+            break;
+        }
+    }
+    // L at the weights of the modes
+    working(eta);
+    fill(engine, resp.data(), w.data());
+    const Criterion crit = engine.update(in.theta);
+    out.mu.resize(static_cast<size_t>(n));
+    double dev = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        out.mu[i] = fam.linkinv(eta[i]);
+        dev += fam.dev_resid(in.y[i], out.mu[i], in.prior[i]);
+    }
+    out.devsum = dev;
+    double ussq = 0.0;
+    for (double v : u) ussq += v * v;
+    out.ussq = ussq;
+    out.ldl2 = crit.ldL2;
+    out.beta = std::move(beta);
+    out.u = std::move(u);
+    out.eta = std::move(eta);
+    return out;
+}
+
+}  // namespace mm

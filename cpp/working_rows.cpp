@@ -1,0 +1,101 @@
+// WorkingRows (working_rows.hpp): PIRLS' re-formed cross-products, one pass per iteration.
+#include "working_rows.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "errors.hpp"
+
+namespace mm {
+
+WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
+    : layout_(std::move(layout)), n_(rows.n), p_(layout_->p()), pattern_(layout_) {
+    const int nf = layout_->nf();
+    x_.assign(rows.x, rows.x + static_cast<size_t>(n_) * p_);
+    for (int f = 0; f < nf; ++f) {
+        codes_.emplace_back(rows.codes[f], rows.codes[f] + n_);
+        z_.emplace_back(rows.z[f], rows.z[f] + static_cast<size_t>(n_) * layout_->factor(f).k);
+    }
+    RowsView plain = rows;
+    plain.w = nullptr;
+    pattern_.add_rows(plain);  // checks the codes
+    pattern_.freeze();
+    zero_ = pattern_.rounded();
+    for (Block& b : zero_) std::fill(values(b).begin(), values(b).end(), 0.0);
+    rowblk_.resize(zero_.size());
+    for (int j = 0; j < nf; ++j)
+        for (int c = j + 1; c < nf; ++c) {
+            const SparseBlock& s = zero_[tri(c, j)].s;
+            std::vector<int64_t>& rb = rowblk_[tri(c, j)];
+            rb.resize(n_);
+            for (int64_t i = 0; i < n_; ++i) rb[i] = s.find(codes_[c][i], codes_[j][i]);
+        }
+}
+
+void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
+    for (int64_t i = 0; i < n_; ++i)
+        if (!(w[i] >= 0.0) || !std::isfinite(w[i]) || !std::isfinite(y[i]))
+            throw InvalidInput("working weight " + std::to_string(w[i]) + " or response " + std::to_string(y[i]) +
+                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
+    const int nf = layout_->nf(), p = p_, pp = p + 1;
+    std::vector<Block> A = zero_;
+    std::vector<int> k(static_cast<size_t>(nf));
+    std::vector<const int32_t*> codes(static_cast<size_t>(nf));
+    std::vector<const double*> z(static_cast<size_t>(nf));
+    std::vector<double*> diag(static_cast<size_t>(nf)), xycol(static_cast<size_t>(nf));
+    for (int f = 0; f < nf; ++f) {
+        k[f] = layout_->factor(f).k;
+        codes[f] = codes_[f].data();
+        z[f] = z_[f].data();
+        diag[f] = A[tri(f, f)].u.v.data();
+        xycol[f] = A[tri(nf, f)].d.v.data();
+    }
+    std::vector<double> v(static_cast<size_t>(pp)), wz(64);
+    double* xx = A[tri(nf, nf)].d.v.data();
+    for (int64_t i = 0; i < n_; ++i) {
+        const double wi = w[i];
+        for (int m = 0; m < p; ++m) v[m] = x_[static_cast<size_t>(i) * p + m];
+        v[p] = y[i];
+        for (int j = 0; j < nf; ++j) {
+            const int kj = k[j];
+            const double* zj = z[j] + static_cast<size_t>(i) * kj;
+            const size_t lj = static_cast<size_t>(codes[j][i]);
+            if (kj == 1) {  // scalar terms: most models
+                const double wz0 = wi * zj[0];
+                diag[j][lj] += wz0 * zj[0];
+                for (int c = j + 1; c < nf; ++c) {
+                    const int kc = k[c];
+                    const double* zc = z[c] + static_cast<size_t>(i) * kc;
+                    double* blk = A[tri(c, j)].s.v.data() + static_cast<size_t>(rowblk_[tri(c, j)][i]) * kc;
+                    for (int a = 0; a < kc; ++a) blk[a] += zc[a] * wz0;
+                }
+                double* col = xycol[j] + lj * pp;
+                for (int a = 0; a < pp; ++a) col[a] += v[a] * wz0;
+                continue;
+            }
+            if (static_cast<size_t>(kj) > wz.size()) wz.resize(static_cast<size_t>(kj));
+            for (int a = 0; a < kj; ++a) wz[a] = wi * zj[a];
+            double* dj = diag[j] + lj * kj * kj;
+            for (int b = 0; b < kj; ++b)
+                for (int a = 0; a < kj; ++a) dj[a + b * kj] += wz[b] * zj[a];
+            for (int c = j + 1; c < nf; ++c) {
+                const int kc = k[c];
+                const double* zc = z[c] + static_cast<size_t>(i) * kc;
+                double* blk = A[tri(c, j)].s.v.data() + static_cast<size_t>(rowblk_[tri(c, j)][i]) * kc * kj;
+                for (int b = 0; b < kj; ++b)
+                    for (int a = 0; a < kc; ++a) blk[a + b * kc] += zc[a] * wz[b];
+            }
+            double* col = xycol[j] + lj * kj * pp;
+            for (int b = 0; b < kj; ++b)
+                for (int a = 0; a < pp; ++a) col[a + b * pp] += v[a] * wz[b];
+        }
+        for (int b = 0; b < pp; ++b) {
+            const double wb = wi * v[b];
+            for (int a = b; a < pp; ++a) xx[a + b * pp] += v[a] * wb;
+        }
+    }
+    engine.refill_blocks(std::move(A), n_);
+}
+
+}  // namespace mm

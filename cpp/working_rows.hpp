@@ -1,0 +1,64 @@
+// The rows of a generalized linear mixed model, held in the core for PIRLS (docs/design.md, section
+// 3b): each iteration re-forms A = [Z X z]^T W [Z X z] for new working weights W and working
+// response z in one pass over the rows, straight into an engine whose block types were chosen once
+// (Engine::refill_blocks). The blocks' pattern and each row's place in it are found once, here.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "blocks.hpp"
+#include "cross_products.hpp"
+#include "engine.hpp"
+#include "glm_family.hpp"
+#include "layout.hpp"
+
+namespace mm {
+
+// What PIRLS starts from (pirls.cpp). The offset of the modes-only system (no X) includes X beta.
+struct PirlsInput {
+    const double* y = nullptr;       // n responses
+    const double* prior = nullptr;   // n prior weights
+    const double* offset = nullptr;  // n
+    const double* theta = nullptr;   // ntheta
+    const double* eta0 = nullptr;    // n, or none: a start from the family's mustart (beta = 0, u = 0)
+    std::vector<double> beta0, u0;   // the start otherwise (p and q entries)
+    double tol = 1e-9;               // largest increment at convergence, relative to 1 + max |u|, |beta|
+    int maxit = 100;
+};
+
+struct PirlsOutput {
+    std::vector<double> beta, u, eta, mu;
+    double devsum = 0, ussq = 0, ldl2 = 0;
+    int iterations = 0;
+    bool converged = false;
+};
+
+class WorkingRows {
+public:
+    // Copies the rows (x may have no columns: the modes-only system of PIRLS with beta fixed).
+    explicit WorkingRows(const RowsView& rows, LayoutPtr layout);
+
+    int64_t nobs() const { return n_; }
+    const LayoutPtr& layout() const { return layout_; }
+    // The unweighted cross-products of the rows with response y: what an engine for them is formed from.
+    const CrossProducts& pattern() const { return pattern_; }
+    // A of the rows with response y and weights w (n each, w >= 0), summed in double (PIRLS needs
+    // no more), given to the engine (which keeps its block types).
+    void fill(Engine& engine, const double* y, const double* w) const;
+    // The conditional modes (and, with X held, beta) at theta by penalised iteratively re-weighted
+    // least squares with step-halving, to convergence (pirls.cpp); L at the modes' weights.
+    PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;
+
+private:
+    LayoutPtr layout_;
+    int64_t n_ = 0;
+    int p_ = 0;
+    std::vector<double> x_;                    // n x p, row-major
+    std::vector<std::vector<int32_t>> codes_;  // per factor
+    std::vector<std::vector<double>> z_;       // per factor, n x k
+    std::vector<std::vector<int64_t>> rowblk_; // per pair tri(c, j), c > j: each row's block index
+    CrossProducts pattern_;
+    std::vector<Block> zero_;                  // the blocks, values 0
+};
+
+}  // namespace mm

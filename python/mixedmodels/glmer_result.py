@@ -1,0 +1,253 @@
+"""A fitted generalized linear mixed model with lme4's accessors: `GlmerResult`.
+
+The accessors that do not depend on the family (fixef, ranef, coef, var_corr, predict on the link
+scale, ...) are the linear model's (`fitted.LmerFit`); this module adds the family's: fitted values
+on the response scale, the four kinds of residuals, predictions by ``type``, the log-likelihood,
+AIC and BIC of a GLMM, Wald z tests, and the glmer summary.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from . import printing
+from .arguments import check_bool
+from .exceptions import ArgumentError
+from .families import Family
+from .fitted import LmerFit
+from .glmm import GeneralizedLinearMixedModel, GlmmFit
+from .model import Fit
+
+__all__ = ["GlmerResult"]
+
+FloatArray = np.ndarray
+
+RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+
+
+class GlmerResult(LmerFit):
+    """A fitted generalized linear mixed model (`mixedmodels.glmer`); never modified.
+
+    Attributes beyond `LmerFit`'s: `family`, `n_agq`, `vcov_rx` (sigma^2 (R_X'R_X)^-1 at the
+    modes, lme4's ``vcov(use.hessian = FALSE)``), `deviance` (lme4's ``deviance()`` of a GLMM: the
+    sum of the squared deviance residuals at the modes), `objective` (the optimised -2
+    log-likelihood: Laplace for ``nAGQ`` 0 and 1; for ``nAGQ > 1``, quadrature without the
+    saturated model's term, as lme4's).
+    """
+
+    @classmethod
+    def of_glmm(cls, fit: GlmmFit) -> GlmerResult:
+        """The result of a `glmm.GlmmFit`."""
+        out = cls.__new__(cls)
+        values: dict[str, Any] = {
+            "model": fit.model,
+            "theta": fit.theta,
+            "sigma": fit.sigma,
+            "beta": fit.beta,
+            "vcov_array": fit.vcov_array,
+            "b": fit.b,
+            "objective": fit.objective,
+            "deviance": fit.pirls.dev_resid,
+            "ldl2": fit.pirls.ldl2,
+            "ldrx2": math.nan,
+            "pwrss": fit.pirls.ussq,
+            "n_evals": fit.n_evals,
+            "converged": fit.converged,
+            "optimizer_message": fit.optimizer_message,
+            "gradient": fit.gradient,
+            "is_singular": fit.is_singular,
+            "messages": fit.messages,
+            "data_name": fit.data_name,
+        }
+        missing = set(_FIELDS) - set(values)
+        assert not missing, missing
+        out.__dict__.update(values)
+        out.__dict__["glmm_fit"] = fit
+        return out
+
+    # ------------------------------------------------------------------ the model
+    @property
+    def glmm_fit(self) -> GlmmFit:
+        """The estimates as the model layer returned them."""
+        return cast(GlmmFit, self.__dict__["glmm_fit"])
+
+    @property
+    def glmm(self) -> GeneralizedLinearMixedModel:
+        """The generalized linear mixed model."""
+        return self.glmm_fit.model
+
+    @property
+    def family(self) -> Family:
+        """The response's family and link."""
+        return self.glmm.family
+
+    @property
+    def n_agq(self) -> int:
+        """Quadrature points per level (0 and 1: Laplace; lme4's ``nAGQ``)."""
+        return self.glmm_fit.n_agq
+
+    @property
+    def reml(self) -> bool:
+        """Always False: GLMMs are fitted by maximum likelihood."""
+        return False
+
+    @property
+    def df(self) -> int:
+        """Number of parameters: fixed effects + theta (+ 1 for a dispersion), as lme4's ``logLik`` df."""
+        return self.structure.p + self.structure.ntheta + (0 if self.family.dispersion_free else 1)
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood at the optimum (Laplace, or quadrature without the saturated term for nAGQ > 1)."""
+        return -0.5 * self.objective
+
+    @property
+    def df_resid(self) -> int:
+        """Residual degrees of freedom (observations less parameters)."""
+        return self.nobs - self.df
+
+    @cached_property
+    def vcov_rx(self) -> pd.DataFrame:
+        """sigma^2 (R_X'R_X)^-1 at the conditional modes (lme4's ``vcov(m, use.hessian = FALSE)``)."""
+        names = list(self.structure.fixed_names)
+        return pd.DataFrame(self.sigma**2 * self.glmm_fit.vcov_rx, index=names, columns=names)
+
+    @property
+    def fixef_z(self) -> pd.Series:
+        """Wald z statistics of the fixed effects."""
+        return pd.Series(self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="z value")
+
+    @property
+    def fixef_p(self) -> pd.Series:
+        """Two-sided p-values of the Wald z tests (normal distribution, as lme4's summary)."""
+        from scipy import stats
+
+        return pd.Series(2 * stats.norm.sf(np.abs(self.fixef_z.to_numpy())), index=self.fixef.index, name="Pr(>|z|)")
+
+    def coef_table(self) -> pd.DataFrame:
+        """lme4's coefficient table: Estimate, Std. Error, z value, Pr(>|z|)."""
+        return pd.DataFrame(
+            {
+                "Estimate": self.fixef,
+                "Std. Error": self.fixef_se,
+                "z value": self.fixef_z,
+                "Pr(>|z|)": self.fixef_p,
+            }
+        )
+
+    @cached_property
+    def var_corr(self) -> pd.DataFrame:
+        """Variance components as ``as.data.frame(VarCorr(m))``: no residual row for the families
+        whose scale is fixed (binomial, Poisson)."""
+        out = LmerFit.var_corr.func(self)  # type: ignore[attr-defined]
+        frame = cast(pd.DataFrame, out)
+        if self.family.dispersion_free:
+            frame = frame[frame["grp"] != "Residual"].reset_index(drop=True)
+        return frame
+
+    @cached_property
+    def _condcov(self) -> tuple[FloatArray, ...]:
+        s2 = self.sigma**2
+        out = []
+        for fi in range(len(self.structure.factors)):
+            t = self.structure.theta.factor_t(self.theta, fi)
+            out.append(s2 * np.einsum("ab,lbc,dc->lad", t, self.glmm_fit.condcov_u[fi], t))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ fitted values, residuals
+    def fitted(self) -> pd.Series:
+        """Fitted means mu (response scale, with the group effects), as lme4's ``fitted()``.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> round(float(m.fitted().iloc[0]), 4)
+        0.3082
+        """
+        return pd.Series(self.glmm_fit.pirls.mu, index=self.glmm.rows.index, name="fitted")
+
+    def residuals(self, scaled: bool = False, type: str = "deviance") -> pd.Series:  # noqa: A002
+        """Residuals as lme4's ``residuals(m, type)``: "deviance" (default), "pearson",
+        "response" (y - mu) or "working" ((y - mu) / (dmu/deta)); ``scaled`` divides by sigma.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> round(float(m.residuals(type="pearson").iloc[0]), 4)
+        -1.3399
+        """
+        scaled = check_bool(scaled, "scaled")
+        if type not in RESIDUAL_TYPES:
+            raise ArgumentError(f"type must be one of {', '.join(map(repr, RESIDUAL_TYPES))}, got {type!r}")
+        g = self.glmm
+        fam = g.family
+        y, mu, wt = g.y, self.glmm_fit.pirls.mu, g.prior_weights
+        if type == "deviance":
+            d = fam.dev_resids(y, mu, wt)
+            r = np.sign(y - mu) * np.sqrt(np.maximum(d, 0.0))
+        elif type == "pearson":
+            r = (y - mu) * np.sqrt(wt) / np.sqrt(fam.variance(mu))
+        elif type == "response":
+            r = y - mu
+        else:
+            r = (y - mu) / fam.link.mu_eta(self.glmm_fit.pirls.eta)
+        if scaled:
+            r = r / self.sigma
+        return pd.Series(r, index=g.rows.index, name="residuals")
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        type: str = "link",  # noqa: A002
+    ) -> pd.Series:
+        """Predictions on the link scale (``type="link"``, default, as lme4) or of the mean
+        (``type="response"``), with or without the group effects (see `LmerFit.predict`).
+        ``offset(...)`` terms of the formula are evaluated on newdata; an ``offset=`` argument is
+        not (as lme4's).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> cbpp = mm.datasets.load("cbpp")
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+        >>> round(float(m.predict(cbpp.head(1), include_re=False, type="response").iloc[0]), 4)
+        0.198
+        """
+        if type not in ("link", "response"):
+            raise ArgumentError(f"type must be 'link' or 'response', got {type!r}")
+        eta = LmerFit.predict(self, newdata, include_re, allow_new_levels)
+        if type == "link":
+            return eta
+        return pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
+
+    # ------------------------------------------------------------------ printing
+    def summary(self) -> printing.GlmerSummary:
+        """lme4's glmer summary (family and link, AIC/BIC/logLik/deviance, scaled Pearson
+        residuals, random effects, z tests)."""
+        return printing.GlmerSummary(self)
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def __repr__(self) -> str:
+        return (
+            f"<GlmerResult {self.formula!r} family={self.family.name}({self.family.link.name}) "
+            f"logLik={self.loglik:.4f} converged={self.converged}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+_FIELDS = tuple(Fit.__dataclass_fields__)

@@ -1,0 +1,701 @@
+"""The generalized linear mixed model: a family and link around the same structure, rows and engine
+as the linear model (docs/design.md, section 3b; docs/architecture.md).
+
+For given covariance parameters theta (and fixed effects beta), penalised iteratively re-weighted
+least squares (PIRLS) finds the conditional modes u: each iteration forms the cross-products of
+the rows with the working weights in C++ (`_core.CrossProducts.add_rows` with weights), hands
+them to an engine whose block types were chosen once (`_core.Engine.refill`), factors
+Lambda'Z'WZ Lambda + I and solves; step-halving keeps the penalised deviance decreasing. The
+iteration is run to convergence (an increment below 1e-9), not stopped early as lme4's default
+``tolPwrss`` does, so the Laplace deviance is the exact one of the model
+(../reference/glmm/README.md, item 1).
+
+The Laplace approximation of -2 log-likelihood is lme4's
+
+    -2 l(theta, beta) = aic(y, mu) + |u|^2 + log |L|^2
+
+with aic the family's -2 log-likelihood of y given mu (R's ``family$aic``), L the factor at the
+working weights of the modes. For non-canonical links the working weights are the expected
+(Fisher) information, as lme4's. With one scalar random-effects term, adaptive Gauss-Hermite
+quadrature (``n_agq > 1``) replaces the Laplace approximation per level; as lme4, its value leaves
+out the saturated model's log-likelihood.
+
+`GeneralizedLinearMixedModel.fit` optimises as lme4 does in two stages: theta alone with beta from
+PIRLS (the value of ``nAGQ = 0``), then (theta, beta) jointly (skipped with ``fast=True``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from . import _core
+from .checks import check_random_effects, check_scales, identifiable_fixed
+from .data import FrameData, Rows
+from .design import materialise
+from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
+from .families import Family
+from .formula import ParsedFormula
+from .numderiv import hessian
+from .optimize import OptimResult, initial_step, minimize_theta, single_threaded_blas
+from .structure import ModelStructure
+
+__all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Pirls"]
+
+FloatArray = NDArray[np.float64]
+
+SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance
+GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
+PIRLS_MAXIT = 100
+PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
+MAX_AGQ = 25
+
+
+@dataclass(frozen=True, eq=False)
+class Pirls:
+    """The conditional modes at (theta, beta) and the parts of the Laplace deviance there.
+
+    Attributes
+    ----------
+    beta : ndarray
+        The fixed effects (given, or from PIRLS for the joint iteration).
+    u : ndarray
+        Spherical conditional modes (engine order, level by level).
+    eta, mu : ndarray
+        Linear predictor (with the offset) and mean at the modes.
+    dev_resid : float
+        Sum of the deviance residuals (lme4's ``deviance()`` of a GLMM).
+    ussq : float
+        |u|^2.
+    ldl2 : float
+        log |L|^2 at the working weights of the modes.
+    aic : float
+        The family's -2 log-likelihood of y given mu (R's ``family$aic``).
+    iterations : int
+    converged : bool
+    """
+
+    beta: FloatArray
+    u: FloatArray
+    eta: FloatArray
+    mu: FloatArray
+    dev_resid: float
+    ussq: float
+    ldl2: float
+    aic: float
+    iterations: int
+    converged: bool
+
+    @property
+    def laplace(self) -> float:
+        """The Laplace approximation of -2 log-likelihood."""
+        return self.aic + self.ussq + self.ldl2
+
+
+@dataclass(frozen=True, eq=False)
+class GlmmFit:
+    """The estimates of a `GeneralizedLinearMixedModel` and how the optimiser reached them.
+
+    Attributes
+    ----------
+    model : GeneralizedLinearMixedModel
+    theta, beta : ndarray
+    sigma : float
+        1 for the binomial and Poisson families; lme4's estimate otherwise.
+    vcov_array : ndarray
+        Covariance of the fixed effects (lme4's default: from the Hessian of the deviance over
+        theta and beta; `vcov_rx` is sigma^2 (R_X'R_X)^-1 at the modes).
+    vcov_rx : ndarray
+    b : tuple of ndarray
+        Conditional modes per grouping factor (engine order), levels x columns.
+    condcov_u : list of ndarray
+        Per factor (engine order), the (nlev, k, k) blocks of (L L')^-1 at the modes.
+    pirls : Pirls
+        The modes and the deviance's parts at the estimates.
+    objective : float
+        The optimised criterion: -2 log-likelihood by Laplace (n_agq = 0 or 1) or by quadrature
+        without the saturated model's term (n_agq > 1), as lme4.
+    n_agq : int
+    n_evals : int
+    converged : bool
+    optimizer_message : str
+    gradient : ndarray
+    is_singular : bool
+    messages : tuple of str
+    data_name : str or None
+    """
+
+    model: GeneralizedLinearMixedModel
+    theta: FloatArray
+    beta: FloatArray
+    sigma: float
+    vcov_array: FloatArray
+    vcov_rx: FloatArray
+    b: tuple[FloatArray, ...]
+    condcov_u: list[FloatArray]
+    pirls: Pirls
+    objective: float
+    n_agq: int
+    n_evals: int
+    converged: bool
+    optimizer_message: str
+    gradient: FloatArray
+    is_singular: bool
+    messages: tuple[str, ...]
+    data_name: str | None
+    pirls_iterations: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GeneralizedLinearMixedModel:
+    """A generalized linear mixed model: structure, rows, family, and PIRLS on the model's engines.
+
+    Build one with `from_formula`; `fit` estimates it.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> cbpp = mm.datasets.load("cbpp")
+    >>> model = GeneralizedLinearMixedModel.from_formula(
+    ...     "cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, mm.families.Binomial())
+    >>> fit = model.fit()
+    >>> round(fit.objective, 3)
+    184.053
+    """
+
+    def __init__(self, structure: ModelStructure, data: FrameData, family: Family) -> None:
+        self.structure = structure
+        self.data = data
+        self.family = family
+        rows = data.rows("a generalized linear mixed model")
+        self.rows = rows
+        n = rows.nobs
+        self.y = rows.y
+        self.prior_weights = np.ones(n) if rows.weights is None else rows.weights
+        self.offset = np.zeros(n) if rows.offset is None else rows.offset
+        family.check_response(self.y, self.prior_weights, rows.index)
+        self._x0 = np.empty((n, 0))
+        self._layout_u = _core.Layout(structure.theta.core_factors([f.nlev for f in structure.factors]), 0)
+        self._lock = threading.Lock()
+        self._engines: dict[str, tuple[_core.WorkingRows, _core.Engine]] = {}
+        self._warm_u: FloatArray | None = None
+        self._warm_beta: FloatArray | None = None
+        # -2 log p(y | mu) less the deviance does not depend on mu when the family has no dispersion
+        # (it is -2 times the saturated model's log-likelihood): the Laplace criterion then needs
+        # only the deviance residuals at each evaluation
+        self._aic_minus_deviance: float | None = None
+        if family.dispersion_free:
+            mu0 = family.mustart(self.y, self.prior_weights)
+            dev0 = float(np.sum(family.dev_resids(self.y, mu0, self.prior_weights)))
+            self._aic_minus_deviance = float(family.aic(self.y, np.ones(n), mu0, self.prior_weights, dev0)) - dev0
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(cls, structure: ModelStructure, data: FrameData, family: Family) -> GeneralizedLinearMixedModel:
+        """The model after the identifiability checks of the linear model (`checks`) on the rows'
+        unweighted cross-products: aliased fixed-effects columns are dropped with a warning."""
+        rows = data.rows("a generalized linear mixed model")
+        cp = Rows(rows.y, rows.x, rows.codes, rows.z, rows.index).cross_products(structure.core_layout)
+        check_scales(structure, cp)
+        keep = identifiable_fixed(structure, cp)
+        if len(keep) < structure.p:
+            structure = structure.select_fixed(keep)
+            data = data.select_fixed(keep)
+            cp = cp.select_fixed(keep.tolist())
+        check_random_effects(structure, cp, allow_n=family.dispersion_free)
+        held = data if isinstance(data, FrameData) else None
+        if held is None:
+            raise DataError("a generalized linear mixed model needs its rows in memory")
+        return cls(structure, held, family)
+
+    @classmethod
+    def from_formula(
+        cls,
+        formula: str | ParsedFormula,
+        data: pd.DataFrame,
+        family: Family,
+        *,
+        weights: str | ArrayLike | None = None,
+        offset: str | ArrayLike | None = None,
+    ) -> GeneralizedLinearMixedModel:
+        """The model of an lme4 formula on a data frame (see `mixedmodels.glmer`)."""
+        structure, held = materialise(formula, data, weights=weights, offset=offset)
+        return cls.build(structure, held, family)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for k in ("_lock", "_engines", "_warm_u", "_warm_beta"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._engines = {}
+        self._warm_u = None
+        self._warm_beta = None
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def nobs(self) -> int:
+        """Number of observations."""
+        return self.rows.nobs
+
+    @property
+    def p(self) -> int:
+        """Number of fixed-effects columns."""
+        return self.structure.p
+
+    @property
+    def ntheta(self) -> int:
+        """Number of covariance parameters."""
+        return self.structure.ntheta
+
+    @property
+    def reml(self) -> bool:
+        """Always False: a GLMM is fitted by maximum likelihood."""
+        return False
+
+    # ------------------------------------------------------------------ the linear predictor
+    def random_part(self, theta: FloatArray, u: FloatArray) -> FloatArray:
+        """Z Lambda(theta) u for the model's rows."""
+        out = np.zeros(self.nobs)
+        for fi, b in enumerate(self.b_of(theta, u)):
+            out += np.einsum("ij,ij->i", self.rows.z[fi], b[self.rows.codes[fi]])
+        return out
+
+    def b_of(self, theta: FloatArray, u: FloatArray) -> tuple[FloatArray, ...]:
+        """Lambda(theta) u per grouping factor (engine order), levels x columns."""
+        out = []
+        off = 0
+        for fi, f in enumerate(self.structure.factors):
+            t = self.structure.theta.factor_t(theta, fi)
+            uf = u[off : off + f.nlev * f.k].reshape(f.nlev, f.k)
+            out.append(uf @ t.T)
+            off += f.nlev * f.k
+        return tuple(out)
+
+    @property
+    def q(self) -> int:
+        """Number of random effects."""
+        return sum(f.nlev * f.k for f in self.structure.factors)
+
+    # ------------------------------------------------------------------ PIRLS
+    def _working(self, joint: bool) -> tuple[_core.WorkingRows, _core.Engine]:
+        """The rows held in the core and the engine of the joint (beta and u) or modes-only system."""
+        key = "joint" if joint else "modes"
+        held = self._engines.get(key)
+        if held is None:
+            single_threaded_blas()
+            rows = self.rows
+            layout = self.structure.core_layout if joint else self._layout_u
+            x = rows.x if joint else self._x0
+            wr = _core.WorkingRows(layout, x, list(rows.codes), list(rows.z))
+            held = (wr, _core.Engine(wr.pattern()))
+            self._engines[key] = held
+        return held
+
+    def _weighted(self, eta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """mu, the working weights and the working residuals (y - mu) / (dmu/deta) at eta."""
+        link = self.family.link
+        mu = link.linkinv(eta)
+        d = link.mu_eta(eta)
+        w = self.prior_weights * d * d / self.family.variance(mu)
+        return mu, w, (self.y - mu) / d
+
+    def _system(self, joint: bool, eta: FloatArray, response: FloatArray, w: FloatArray) -> _core.Engine:
+        wr, eng = self._working(joint)
+        wr.fill(eng, response, w)
+        return eng
+
+    def pirls(
+        self,
+        theta: FloatArray,
+        beta: FloatArray | None = None,
+        *,
+        u0: FloatArray | None = None,
+        beta0: FloatArray | None = None,
+    ) -> Pirls:
+        """The conditional modes at theta and beta (``beta=None``: beta and u jointly, the
+        ``nAGQ = 0`` iteration), by PIRLS with step-halving, to convergence."""
+        theta = np.asarray(theta, dtype=np.float64)
+        joint = beta is None
+        with self._lock:
+            return self._pirls(theta, beta, joint, u0, beta0)
+
+    def _pirls(
+        self,
+        theta: FloatArray,
+        beta_fixed: FloatArray | None,
+        joint: bool,
+        u0: FloatArray | None,
+        beta0: FloatArray | None,
+    ) -> Pirls:
+        fam = self.family
+        wr, eng = self._working(joint)
+        eta0 = None
+        if joint:
+            offset = self.offset
+            if beta0 is None:  # R's glm start: the family's mustart, beta = u = 0
+                eta0 = self._eta_start
+                u0 = None
+        else:
+            assert beta_fixed is not None
+            offset = np.ascontiguousarray(self.offset + self.rows.x @ beta_fixed)
+            beta0 = None
+        beta, u, eta, mu, devsum, ussq, ldl2, iterations, converged = wr.pirls(
+            eng,
+            fam.name,
+            fam.link.name,
+            theta,
+            self.y,
+            self.prior_weights,
+            offset,
+            eta0=eta0,
+            beta0=beta0,
+            u0=u0,
+            tol=PIRLS_STEP_TOL,
+            maxit=PIRLS_MAXIT,
+        )
+        if self._aic_minus_deviance is not None:
+            aic = devsum + self._aic_minus_deviance
+        else:
+            aic = float(fam.aic(self.y, np.ones(self.nobs), mu, self.prior_weights, devsum))
+        return Pirls(
+            beta=np.asarray(beta) if joint else np.array(beta_fixed, dtype=np.float64),
+            u=np.asarray(u),
+            eta=np.asarray(eta),
+            mu=np.asarray(mu),
+            dev_resid=float(devsum),
+            ussq=float(ussq),
+            ldl2=float(ldl2),
+            aic=aic,
+            iterations=int(iterations),
+            converged=bool(converged),
+        )
+
+    @cached_property
+    def _eta_start(self) -> FloatArray:
+        """The linear predictor of the family's start (R's ``mustart``)."""
+        fam = self.family
+        out: FloatArray = np.ascontiguousarray(fam.link.linkfun(fam.mustart(self.y, self.prior_weights)))
+        return out
+
+    # ------------------------------------------------------------------ criteria
+    def laplace(self, theta: FloatArray, beta: FloatArray | None = None) -> float:
+        """The Laplace approximation of -2 log-likelihood at theta and beta (``beta=None``: at the
+        beta of the joint PIRLS iteration, lme4's ``nAGQ = 0`` criterion). Warm-started from the
+        previous call's modes."""
+        res = self.pirls(theta, beta, u0=self._warm_u, beta0=self._warm_beta if beta is None else None)
+        if not res.converged:
+            return math.inf
+        self._warm_u = res.u
+        if beta is None:
+            self._warm_beta = res.beta
+        return res.laplace
+
+    def agq(self, theta: FloatArray, beta: FloatArray, n_agq: int) -> float:
+        """-2 log-likelihood by adaptive Gauss-Hermite quadrature with ``n_agq`` nodes per level of
+        the one scalar random-effects term, without the saturated model's term (as lme4)."""
+        res = self.pirls(theta, beta, u0=self._warm_u)
+        if not res.converged:
+            return math.inf
+        self._warm_u = res.u
+        return self._agq_value(theta, beta, res, n_agq)
+
+    def _agq_value(self, theta: FloatArray, beta: FloatArray, res: Pirls, n_agq: int) -> float:
+        rows = self.rows
+        codes = rows.codes[0]
+        zcol = rows.z[0][:, 0]
+        nlev = self.structure.factors[0].nlev
+        lam = float(theta[0])
+        fixed_eta = rows.x @ beta + self.offset
+        fam = self.family
+        # per level: the conditional SD of u from the factor's diagonal (L is diagonal here)
+        mu, w, _ = self._weighted(res.eta)
+        lw = np.bincount(codes, weights=w * (lam * zcol) ** 2, minlength=nlev) + 1.0
+        sd = 1.0 / np.sqrt(lw)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(n_agq)
+        log_w = np.log(weights / math.sqrt(2 * math.pi))
+        uhat = res.u
+        dev_at_mode = np.bincount(codes, weights=fam.dev_resids(self.y, mu, self.prior_weights), minlength=nlev)
+        terms = np.empty((n_agq, nlev))
+        for k, z in enumerate(nodes.tolist()):
+            uk = uhat + z * sd
+            eta = fixed_eta + zcol * lam * uk[codes]
+            devk = np.bincount(
+                codes, weights=fam.dev_resids(self.y, fam.link.linkinv(eta), self.prior_weights), minlength=nlev
+            )
+            terms[k] = -0.5 * (devk - dev_at_mode + uk * uk - uhat * uhat) + 0.5 * z * z + log_w[k]
+        top = terms.max(axis=0)
+        log_int = top + np.log(np.exp(terms - top).sum(axis=0))
+        per_level = dev_at_mode + uhat * uhat - 2.0 * log_int - 2.0 * np.log(sd)
+        return float(per_level.sum())
+
+    def sigma(self, res: Pirls) -> float:
+        """1 for the binomial and Poisson families; otherwise lme4's estimate sqrt(pwrss / n), with
+        the penalised weighted residual sum of squares pwrss = sum w (y - mu)^2 / V(mu) + |u|^2 at
+        the modes (theta is then relative to it, as lme4's)."""
+        if self.family.dispersion_free:
+            return 1.0
+        mu = res.mu
+        wrss = float(np.sum(self.prior_weights * (self.y - mu) ** 2 / self.family.variance(mu)))
+        return math.sqrt((wrss + res.ussq) / self.nobs)
+
+    def conditional_covariances(self, theta: FloatArray, beta: FloatArray) -> list[FloatArray]:
+        """Per factor (engine order), (nlev, k, k) blocks of (L L')^-1 at the modes at theta, beta."""
+        with self._lock:
+            self._pirls(np.asarray(theta, dtype=np.float64), beta, False, self._warm_u, None)
+            return [np.asarray(c) for c in self._working(False)[1].condcov()]
+
+    def rx_vcov(self, theta: FloatArray, res: Pirls) -> FloatArray:
+        """(R_X'R_X)^-1 at the working weights of the modes (lme4's ``vcov(use.hessian = FALSE)``
+        for sigma = 1)."""
+        with self._lock:
+            mu, w, r = self._weighted(res.eta)
+            eng = self._system(True, res.eta, np.ascontiguousarray(res.eta - self.offset + r), np.ascontiguousarray(w))
+            eng.update(theta)
+            return np.asarray(eng.rx_inverse_crossprod())
+
+    # ------------------------------------------------------------------ the fit
+    def _check_agq(self, n_agq: int) -> None:
+        if n_agq > 1:
+            s = self.structure
+            if len(s.factors) != 1 or s.factors[0].k != 1:
+                raise ArgumentError(
+                    f"nAGQ = {n_agq} (adaptive Gauss-Hermite quadrature) needs a single scalar random-effects "
+                    "term such as (1 | g), as in lme4; use nAGQ = 1 (Laplace) for this model"
+                )
+            if n_agq > MAX_AGQ:
+                raise ArgumentError(f"nAGQ must be at most {MAX_AGQ}, got {n_agq}")
+
+    def fit(
+        self,
+        *,
+        n_agq: int = 1,
+        fast: bool = False,
+        start: FloatArray | None = None,
+        maxeval: int = 100_000,
+        data_name: str | None = None,
+    ) -> GlmmFit:
+        """Estimate theta and beta by lme4's two stages (see the module's docstring).
+
+        Parameters
+        ----------
+        n_agq : int
+            0: theta only, beta from PIRLS (lme4's ``nAGQ = 0``); 1: Laplace; > 1: adaptive
+            Gauss-Hermite quadrature (one scalar random-effects term).
+        fast : bool
+            Stop after the first stage (beta from PIRLS), as MixedModels.jl's ``fast = true``.
+        start : ndarray, optional
+            Starting theta (default: lme4's, 1 on the diagonals and 0 elsewhere).
+        maxeval : int
+            Limit on evaluations per stage.
+        """
+        self._check_agq(n_agq)
+        layout = self.structure.theta
+        theta0 = layout.default_start() if start is None else np.asarray(start, dtype=np.float64)
+        lower_t = layout.lower
+        stage1 = minimize_theta(lambda t: self.laplace(t), theta0, lower_t, maxeval=maxeval, step=initial_step(theta0))
+        n_evals = stage1.n_evals
+        theta = stage1.theta
+        first = self.pirls(theta, None, beta0=self._warm_beta, u0=self._warm_u)
+        beta = first.beta
+        opt: OptimResult = stage1
+        if n_agq == 0 or fast:
+            objective = first.laplace
+            params = theta
+            f_all: Callable[[FloatArray], float] = self.laplace
+            lower_all = lower_t
+        else:
+            se0 = np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-12, None))
+            x0 = np.concatenate([theta, beta])
+            lower_all = np.concatenate([lower_t, np.full(self.p, -np.inf)])
+            nt = self.ntheta
+
+            def f_all(v: FloatArray) -> float:
+                if n_agq > 1:
+                    return self.agq(v[:nt], v[nt:], n_agq)
+                return self.laplace(v[:nt], v[nt:])
+
+            self._warm_u = first.u
+            step = np.concatenate([initial_step(theta), 0.2 * se0])
+            opt = minimize_theta(f_all, x0, lower_all, maxeval=maxeval, step=step)
+            n_evals += opt.n_evals
+            params = opt.theta
+            theta, beta = params[:nt], params[nt:]
+            objective = float(opt.fun)
+        res = self.pirls(theta, beta if (n_agq != 0 and not fast) else None, u0=self._warm_u, beta0=beta)
+        if n_agq == 0 or fast:
+            beta = res.beta
+        if not (n_agq == 0 or fast):
+            objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
+        return self._finish(theta, beta, res, objective, params, f_all, lower_all, opt, n_evals, n_agq, fast, data_name)
+
+    def fit_at(self, theta: ArrayLike, beta: ArrayLike, *, n_agq: int = 1, data_name: str | None = None) -> GlmmFit:
+        """The estimates at given theta and beta, without optimising (checking another program's
+        estimates; profiles): the modes by PIRLS, vcov from the factor (R_X)."""
+        self._check_agq(n_agq)
+        theta = np.asarray(theta, dtype=np.float64)
+        beta = np.asarray(beta, dtype=np.float64)
+        res = self.pirls(theta, beta)
+        objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
+        opt = OptimResult(
+            theta=np.concatenate([theta, beta]), fun=objective, n_evals=0, message="not optimised", hit_maxeval=False
+        )
+        return self._finish(
+            theta,
+            beta,
+            res,
+            objective,
+            opt.theta,
+            self.laplace,
+            np.zeros(0),
+            opt,
+            0,
+            n_agq,
+            False,
+            data_name,
+            check=False,
+        )
+
+    def _finish(
+        self,
+        theta: FloatArray,
+        beta: FloatArray,
+        res: Pirls,
+        objective: float,
+        params: FloatArray,
+        f_all: Callable[[FloatArray], float],
+        lower_all: FloatArray,
+        opt: OptimResult,
+        n_evals: int,
+        n_agq: int,
+        fast: bool,
+        data_name: str | None,
+        *,
+        check: bool = True,
+    ) -> GlmmFit:
+        nt = self.ntheta
+        rx = self.rx_vcov(theta, res)
+        joint = not (n_agq == 0 or fast)
+        messages: list[str] = []
+        if not check:
+            return self._result(
+                theta, beta, res, objective, rx, rx, opt, n_evals, n_agq, False, np.zeros(0), (), data_name
+            )
+        # the Hessian of the criterion over the optimised parameters: convergence check and, for
+        # the joint stage, lme4's default vcov (inverse of half the Hessian, beta block)
+        h = hessian(f_all, params, d=1e-3, eps=1e-4, r=1)
+        g = _gradient(f_all, params, lower_all)
+        free = ~((lower_all == 0.0) & (params <= 0.0))
+        hd = np.diag(h)
+        worst = 0.0
+        for gi, hi, fi in zip(g.tolist(), hd.tolist(), free.tolist(), strict=True):
+            if fi:
+                worst = max(worst, min(abs(gi) / math.sqrt(hi), abs(gi)) if hi > 0 else abs(gi))
+        converged = (not opt.hit_maxeval) and worst < GRADIENT_TOL and res.converged
+        vcov = rx
+        if joint:
+            hb = h[nt:, nt:] if not free[:nt].all() else h
+            try:
+                inv = np.linalg.inv(hb / 2.0)
+                vb = inv[-self.p :, -self.p :]
+                if np.all(np.isfinite(vb)) and np.all(np.diag(vb) > 0):
+                    vcov = np.asarray(vb, dtype=np.float64)
+                else:
+                    raise np.linalg.LinAlgError
+            except np.linalg.LinAlgError:
+                msg = "the Hessian of the deviance is not positive definite: vcov from the factor (R_X) instead"
+                messages.append(msg)
+                warn(msg, ConvergenceWarning)
+        if not res.converged:
+            msg = "PIRLS (the conditional modes) did not converge at the estimates"
+            messages.append(msg)
+            warn(msg, ConvergenceWarning)
+        elif opt.hit_maxeval:
+            msg = f"optimizer stopped at its limit of {opt.n_evals} evaluations before converging"
+            messages.append(msg)
+            warn(msg, ConvergenceWarning)
+        elif not converged:
+            msg = f"model failed to converge: max|grad| = {worst:.3g} (tol = {GRADIENT_TOL})"
+            messages.append(msg)
+            warn(msg, ConvergenceWarning)
+        on_diag = self.structure.theta.on_diagonal
+        singular_at = on_diag & (theta < SINGULAR_TOL)
+        singular = bool(singular_at.any())
+        if singular:
+            where = [self.structure.theta.names[i] for i in np.flatnonzero(singular_at)]
+            msg = "boundary (singular) fit: a variance is zero or a correlation is +-1 at " + ", ".join(where)
+            messages.append(msg)
+            warn(msg, SingularFitWarning)
+        return self._result(
+            theta, beta, res, objective, vcov, rx, opt, n_evals, n_agq, converged, g, tuple(messages), data_name
+        )
+
+    def _result(
+        self,
+        theta: FloatArray,
+        beta: FloatArray,
+        res: Pirls,
+        objective: float,
+        vcov: FloatArray,
+        rx: FloatArray,
+        opt: OptimResult,
+        n_evals: int,
+        n_agq: int,
+        converged: bool,
+        g: FloatArray,
+        messages: tuple[str, ...],
+        data_name: str | None,
+    ) -> GlmmFit:
+        on_diag = self.structure.theta.on_diagonal
+        singular = bool((on_diag & (theta < SINGULAR_TOL)).any())
+        condcov = self.conditional_covariances(theta, beta)
+        sigma = self.sigma(res)
+        if vcov is rx:  # lme4: sigma^2 (R_X'R_X)^-1; the Hessian's inverse is not scaled
+            vcov = sigma**2 * rx
+        return GlmmFit(
+            model=self,
+            theta=np.array(theta, dtype=np.float64),
+            beta=np.array(beta, dtype=np.float64),
+            sigma=sigma,
+            vcov_array=vcov,
+            vcov_rx=rx,
+            b=self.b_of(theta, res.u),
+            condcov_u=condcov,
+            pirls=res,
+            objective=float(objective),
+            n_agq=n_agq,
+            n_evals=n_evals,
+            converged=converged,
+            optimizer_message=opt.message,
+            gradient=g,
+            is_singular=singular,
+            messages=messages,
+            data_name=data_name,
+        )
+
+
+def _gradient(f: Callable[[FloatArray], float], x: FloatArray, lower: FloatArray, h: float = 1e-4) -> FloatArray:
+    """Central differences (one-sided forward at a lower bound, 0 there if f increases inward)."""
+    g = np.zeros_like(x)
+    f0 = f(x)
+    for i in range(x.shape[0]):
+        e = np.zeros_like(x)
+        hi = h * max(1.0, abs(float(x[i])))
+        e[i] = hi
+        if x[i] - hi < lower[i]:
+            fp = f(x + e)
+            g[i] = max((fp - f0) / hi, 0.0) if x[i] <= lower[i] else (fp - f0) / hi
+        else:
+            g[i] = (f(x + e) - f(x - e)) / (2 * hi)
+    return g
