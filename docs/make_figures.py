@@ -18,6 +18,9 @@ def main() -> None:
     m.plot_pooling(groups=["1224", "1288", "1296"], seed=3).savefig(OUT / "hsb_pooling.png", dpi=90)
     m.plot_shrinkage().savefig(OUT / "hsb_shrinkage.png", dpi=90)
     six_schools(hsb).savefig(OUT / "hsb_six_schools.png", dpi=80)
+    passed = hsb.assign(passed=hsb["mAch"] > 12)
+    g1 = mm.glmer("passed ~ ses + (1 + ses | school)", passed, family="binomial")
+    g1.plot_group_curves(groups=["1224", "1288", "1296"]).savefig(OUT / "hsb_pass_curves.png", dpi=90)
 
 
 def six_schools(hsb):

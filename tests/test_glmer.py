@@ -187,3 +187,46 @@ def test_lmer_offset_in_formula_equals_argument_and_predicts():
     np.testing.assert_allclose(a.fitted().to_numpy(), c.fitted().to_numpy(), rtol=1e-7)
     np.testing.assert_allclose(a.predict(sleep.head(5)).to_numpy(), c.predict(sleep.head(5)).to_numpy(), rtol=1e-7)
     np.testing.assert_allclose(a.fixef.to_numpy(), b.fixef.to_numpy(), rtol=1e-12)
+
+
+def test_wald_intervals(binary_fit):
+    ci = binary_fit.confint(level=0.9)
+    assert list(ci.columns) == ["5 %", "95 %"]
+    np.testing.assert_allclose(
+        (ci.iloc[:, 1] - ci.iloc[:, 0]).to_numpy(), 2 * 1.6448536269514722 * binary_fit.fixef_se.to_numpy(), rtol=1e-10
+    )
+    with pytest.raises(mm.ArgumentError, match="wald"):
+        binary_fit.confint("profile")
+
+
+def test_command_line_fits_a_glmm(capsys):
+    from mixedmodels.cli import main
+
+    code = main(
+        ["fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data", "cbpp", "--family", "binomial"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Family: binomial  ( logit )" in out
+    assert main(["fit", "incidence ~ period + (1 | herd)", "--data", "cbpp", "--family", "poison"]) == 2
+    assert "unknown family" in capsys.readouterr().err
+
+
+def test_group_curves_figure(binary_fit):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = binary_fit.glmm and binary_fit.plot_ranef()
+    assert fig.axes
+    hsb = mm.datasets.load("hsb").assign(passed=lambda d: d["mAch"] > 12)
+    small = hsb[hsb["school"].isin(hsb["school"].cat.categories[:40])].copy()
+    small["school"] = small["school"].cat.remove_unused_categories()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.MixedModelsWarning)
+        m = mm.glmer("passed ~ ses + (1 + ses | school)", small, family="binomial")
+    fig = m.plot_group_curves(groups=[str(small["school"].iloc[0])])
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 41  # 40 schools and the fixed effects
+    y = np.concatenate([ln.get_ydata() for ln in lines])
+    assert ((y > 0) & (y < 1)).all()

@@ -19,7 +19,9 @@ import pandas as pd
 
 from . import datasets
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
-from .fit import lmer
+from .fit import glmer, lmer
+from .glmer_result import GlmerResult
+from .results import LmerResult
 
 __all__ = ["EXIT_STATUS", "main", "read_data"]
 
@@ -113,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("formula", help='e.g. "mAch ~ ses + (1 + ses | school)"')
     f.add_argument("--data", required=True, help="bundled dataset name (see `datasets`) or a CSV/Parquet path")
     f.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    f.add_argument(
+        "--family",
+        metavar="FAMILY",
+        help="fit a generalized linear mixed model (glmer) of this family: binomial, poisson, Gamma, "
+        "inverse.gaussian, or with a link such as \"binomial(link = 'probit')\"",
+    )
+    f.add_argument("--nagq", type=int, default=1, metavar="N", help="glmer: quadrature points (0, 1 = Laplace, >1)")
     f.add_argument("--display", action="store_true", help="compact arm::display-style output")
     f.add_argument("--plot", metavar="PNG", help="write a figure (needs matplotlib): the pooling figure by default")
     f.add_argument(
@@ -174,9 +183,18 @@ def _fit(args: argparse.Namespace) -> int:
     except (MixedModelsError, OSError) as exc:
         _error(str(exc))
         return USAGE
+    m: LmerResult | GlmerResult
     try:
-        m = lmer(args.formula, data, reml=not args.ml, data_name=name)
-        text = str(m.display() if args.display else m.summary())
+        if args.family:
+            if args.ml or args.display:
+                raise ArgumentError("--ml and --display are for linear mixed models (glmer fits by ML)")
+            if args.plot and args.plot_kind != "ranef":
+                raise ArgumentError("with --family, --plot writes the caterpillar figure: add --plot-kind ranef")
+            m = glmer(args.formula, data, family=args.family, nAGQ=args.nagq, data_name=name)
+            text = str(m.summary())
+        else:
+            m = lmer(args.formula, data, reml=not args.ml, data_name=name)
+            text = str(m.display() if args.display else m.summary())
     except (FormulaError, DataError, ArgumentError) as exc:
         _error(str(exc))
         return USAGE

@@ -9,19 +9,21 @@ AIC and BIC of a GLMM, Wald z tests, and the glmer summary.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from . import printing
-from .arguments import check_bool
+from . import plots, printing
+from .arguments import check_bool, check_count, check_seed
 from .exceptions import ArgumentError
 from .families import Family
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
 from .model import Fit
+from .simulate import Seed
 
 __all__ = ["GlmerResult"]
 
@@ -140,6 +142,32 @@ class GlmerResult(LmerFit):
             }
         )
 
+    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for the fixed effects (``estimate +- z * SE``), named as lme4's
+        ``confint(m, method = "Wald")`` (whose rows for the variance parameters are NA). Profile and
+        bootstrap intervals are not available for GLMMs yet.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.confint().round(3).iloc[0].tolist()
+        [-1.854, -0.943]
+        """
+        from scipy import stats
+
+        if method != "wald":
+            raise ArgumentError(
+                f"confint of a glmer fit takes method='wald' only (profile and bootstrap: not yet), got {method!r}"
+            )
+        if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
+            raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
+        z = float(stats.norm.ppf((1 + float(level)) / 2))
+        est, se = self.fixef.to_numpy(), self.fixef_se.to_numpy()
+        pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
+        return pd.DataFrame({pct[0]: est - z * se, pct[1]: est + z * se}, index=self.fixef.index)
+
     @cached_property
     def var_corr(self) -> pd.DataFrame:
         """Variance components as ``as.data.frame(VarCorr(m))``: no residual row for the families
@@ -230,6 +258,46 @@ class GlmerResult(LmerFit):
         if type == "link":
             return eta
         return pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
+
+    # ------------------------------------------------------------------ figures
+    def plot_group_curves(
+        self,
+        groups: Sequence[str] | None = None,
+        n: int | None = None,
+        seed: Seed = None,
+        group: str | None = None,
+        covariate: str | None = None,
+        ax: plots.Axes | None = None,
+    ) -> plots.Figure:
+        """Each group's curve on the response scale (probability for binomial data) against the
+        random slope's covariate, the fixed effects' curve dashed; highlight ``groups=[...]`` or
+        ``n`` random ones. Returns the matplotlib Figure.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> hsb = mm.datasets.load("hsb").assign(passed=lambda d: d["mAch"] > 12)
+        >>> m = mm.glmer("passed ~ ses + (1 + ses | school)", hsb, family="binomial")
+        >>> fig = m.plot_group_curves(groups=["1224", "1288"])  # doctest: +SKIP
+        """
+        check_seed(seed)
+        if n is not None:
+            n = check_count(n, "n")
+        return plots.plot_group_curves(
+            self, self.family.link.linkinv, groups=groups, n=n, seed=seed, group=group, covariate=covariate, ax=ax
+        )
+
+    def plot_ranef(self, group: str | None = None, level: float = 0.95) -> plots.Figure:
+        """Caterpillar plot of the conditional modes with intervals from the conditional variances.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> fig = m.plot_ranef()  # doctest: +SKIP
+        """
+        return plots.plot_ranef(self, group=group, level=level)
 
     # ------------------------------------------------------------------ printing
     def summary(self) -> printing.GlmerSummary:

@@ -19,6 +19,7 @@ from .simulate import Seed, sample_groups
 
 __all__ = [
     "plot_diagnostics",
+    "plot_group_curves",
     "plot_group_lines",
     "plot_pooling",
     "plot_ranef",
@@ -199,6 +200,74 @@ def plot_group_lines(
     ax.set_xlabel(cov)
     ax.set_ylabel(m.structure.response)
     ax.set_title(_TITLES[kind].format(g=group, n=len(labels)), fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def plot_group_curves(
+    m: LmerFit,
+    inverse_link: Any,
+    groups: Sequence[str] | None = None,
+    n: int | None = None,
+    seed: Seed = None,
+    group: str | None = None,
+    covariate: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """A GLMM's per-group curves on the response scale: for each level, the inverse link of its
+    own intercept and slope (``coef``) over the covariate's range in that group, the other
+    covariates at 0; the fixed effects' curve dashed on top.
+
+    Parameters
+    ----------
+    inverse_link : callable
+        The family's inverse link (``m.family.link.linkinv``).
+    groups, n, seed, group, covariate, ax
+        As for `plot_group_lines`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _plt()
+    group, cov = _slope(m, group, covariate)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    else:
+        fig = ax.figure
+    frame = _with_group(m, group)
+    c = m.coef[group]
+    ranges = frame.groupby(group, observed=True)[cov].agg(["min", "max"]).reindex(c.index)
+    hi = _pick(list(c.index), groups, n, seed)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    a, b = c["(Intercept)"].to_numpy(), c[cov].to_numpy()
+    lo, up = ranges["min"].to_numpy(dtype=float), ranges["max"].to_numpy(dtype=float)
+    for i, lab in enumerate(c.index):
+        if lab in hi or not np.isfinite(lo[i]):
+            continue
+        xs = np.linspace(lo[i], up[i], 30)
+        ax.plot(xs, inverse_link(a[i] + b[i] * xs), color="0.55", lw=0.7, alpha=0.55, zorder=1, gid=f"group:{lab}")
+    where = {lab: i for i, lab in enumerate(c.index)}
+    for k, lab in enumerate(hi):
+        i = where[lab]
+        xs = np.linspace(lo[i], up[i], 30)
+        ax.plot(xs, inverse_link(a[i] + b[i] * xs), color=colours[k % len(colours)], lw=2.2, label=str(lab), zorder=3)
+    fe = m.fixef
+    lo_all, up_all = (float(v) for v in np.quantile(frame[cov].to_numpy(dtype=float), [0.0, 1.0]))
+    xs = np.linspace(lo_all, up_all, 60)
+    ax.plot(
+        xs,
+        inverse_link(fe["(Intercept)"] + fe[cov] * xs),
+        color="black",
+        lw=2.5,
+        ls="--",
+        label="fixed effects",
+        zorder=4,
+        gid="fixed",
+    )
+    ax.set_xlabel(cov)
+    ax.set_ylabel(f"{m.structure.response} (mean, response scale)")
+    ax.set_title(f"Each {group}'s curve from the mixed model (coef), other covariates at 0", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     return fig
 

@@ -169,7 +169,7 @@ class Summary:
         m = self.fit
         if m.reml:
             return f"REML criterion at convergence: {m.objective:.1f}"
-        vals = format_column([m.aic, m.bic, m.loglik, m.deviance], 1, 1)
+        vals = [f"{v:.1f}" for v in (m.aic, m.bic, m.loglik, m.deviance)]  # lme4: one decimal
         return Table("", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(m.nobs - m.df)),), left=())
 
     def _residuals(self) -> Table | str:
@@ -264,7 +264,7 @@ class GlmerSummary(Summary):
 
     def _criterion(self) -> Table | str:
         m = self.fit
-        vals = format_column([m.aic, m.bic, m.loglik, -2 * m.loglik], 1, 1)
+        vals = [f"{v:.1f}" for v in (m.aic, m.bic, m.loglik, -2 * m.loglik)]
         return Table(
             "", ("AIC", "BIC", "logLik", "deviance", "df.resid"), ((*vals, str(self.glmer.df_resid)),), left=()
         )
@@ -283,7 +283,7 @@ class GlmerSummary(Summary):
                 ct.index,
                 format_column(est, 4),
                 format_column(se, 4),
-                format_column(z, 3, 3),
+                [f"{v:.3f}" for v in z],
                 [_format_p(p) for p in ct["Pr(>|z|)"]],
                 strict=True,
             )
