@@ -230,3 +230,42 @@ def test_group_curves_figure(binary_fit):
     assert len(lines) == 41  # 40 schools and the fixed effects
     y = np.concatenate([ln.get_ydata() for ln in lines])
     assert ((y > 0) & (y < 1)).all()
+
+
+def test_complete_separation_warns_by_name_and_is_not_converged():
+    rng = np.random.default_rng(1)
+    n = 300
+    x = rng.normal(size=n)
+    d = pd.DataFrame({"y": (x > 0).astype(float), "x": x, "g": pd.Categorical(rng.integers(0, 15, n))})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = mm.glmer("y ~ x + (1 | g)", d, family="binomial")
+    assert any(
+        issubclass(w.category, mm.ConvergenceWarning) and "separation" in str(w.message) and ", x " in str(w.message)
+        for w in caught
+    )
+    assert not m.converged
+    assert any("separation" in msg for msg in m.messages)
+
+
+def test_simulate_at_the_population_level_has_the_fixed_effects_mean(binary_fit, binary):
+    sims = binary_fit.simulate(nsim=400, seed=3, include_re=False)
+    assert sims.shape == (len(binary), 400)
+    assert set(np.unique(sims.to_numpy())) <= {0.0, 1.0}
+    expected = binary_fit.predict(include_re=False, type="response").to_numpy()
+    np.testing.assert_allclose(sims.mean(axis=1).to_numpy(), expected, atol=0.1)
+    np.testing.assert_array_equal(binary_fit.simulate(2, seed=5).to_numpy(), binary_fit.simulate(2, seed=5).to_numpy())
+
+
+def test_weighted_lmer_simulates_with_the_rows_variances():
+    rng = np.random.default_rng(2)
+    n = 2000
+    g = rng.integers(0, 40, n)
+    w = np.where(np.arange(n) % 2 == 0, 1.0, 100.0)
+    y = 1.0 + rng.normal(0, 0.5, 40)[g] + rng.normal(size=n) / np.sqrt(w)
+    d = pd.DataFrame({"y": y, "g": pd.Categorical(g)})
+    m = mm.lmer("y ~ 1 + (1 | g)", d, weights=w)
+    sims = m.simulate(nsim=50, seed=1, use_u=True).to_numpy() - m.fitted().to_numpy()[:, None]
+    sd_light, sd_heavy = sims[w == 1.0].std(), sims[w == 100.0].std()
+    assert sd_light == pytest.approx(m.sigma, rel=0.05)
+    assert sd_heavy == pytest.approx(m.sigma / 10, rel=0.05)

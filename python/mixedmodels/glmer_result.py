@@ -23,7 +23,7 @@ from .families import Family
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
 from .model import Fit
-from .simulate import Seed
+from .simulate import Seed, linear_predictor_draw, sample_groups
 
 __all__ = ["GlmerResult"]
 
@@ -259,6 +259,50 @@ class GlmerResult(LmerFit):
             return eta
         return pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
 
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
+        """New responses from the fitted model, as lme4's ``simulate``: one column per simulation,
+        on the scale of the response as fitted (binomial: proportions of the prior weights'
+        trials, 0/1 for binary data; counts for Poisson). ``include_re`` draws new group effects
+        from N(0, Sigma) (``use_u``: the conditional modes; False: population level).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.simulate(nsim=2, seed=1).shape
+        (56, 2)
+        """
+        nsim = check_count(nsim, "nsim")
+        check_seed(seed)
+        include_re = check_bool(include_re, "include_re")
+        use_u = check_bool(use_u, "use_u")
+        rng = np.random.default_rng(seed)
+        g = self.glmm
+        fam = self.family
+        wt = g.prior_weights
+        out = np.empty((g.nobs, nsim))
+        for s in range(nsim):
+            mu = fam.link.linkinv(linear_predictor_draw(self, rng, include_re, use_u))
+            out[:, s] = _draw(fam.name, mu, wt, self.sigma**2, rng)
+        return pd.DataFrame(out, index=g.rows.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def sample_groups(self, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
+        """Coefficients (link scale) of n new groups drawn from N(fixef, Sigma), in the columns of
+        ``coef[group]``.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.sample_groups(3, seed=1).shape
+        (3, 4)
+        """
+        check_seed(seed)
+        return sample_groups(self, check_count(n, "n"), seed=seed, group=group)
+
     # ------------------------------------------------------------------ figures
     def plot_group_curves(
         self,
@@ -319,3 +363,21 @@ class GlmerResult(LmerFit):
 
 
 _FIELDS = tuple(Fit.__dataclass_fields__)
+
+
+def _draw(family: str, mu: FloatArray, wt: FloatArray, dispersion: float, rng: np.random.Generator) -> FloatArray:
+    """One response per row from the family at mean mu (binomial: successes of round(wt) trials over
+    the trials; Gamma: shape 1 / dispersion; inverse Gaussian: shape wt / dispersion)."""
+    if family == "binomial":
+        trials = np.round(wt).astype(np.int64)
+        k = rng.binomial(np.maximum(trials, 0), np.clip(mu, 0.0, 1.0))
+        out: FloatArray = np.divide(k, trials, out=np.zeros_like(mu), where=trials > 0)
+        return out
+    if family == "poisson":
+        return rng.poisson(mu).astype(np.float64)
+    if family == "Gamma":
+        shape = wt / dispersion
+        return rng.gamma(shape, mu / shape)
+    if family == "inverse.gaussian":
+        return rng.wald(mu, wt / dispersion)
+    return mu + np.sqrt(dispersion / wt) * rng.standard_normal(mu.shape[0])

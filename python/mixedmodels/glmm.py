@@ -44,7 +44,6 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula
-from .numderiv import hessian
 from .optimize import OptimResult, initial_step, minimize_theta, single_threaded_blas
 from .structure import ModelStructure
 
@@ -440,6 +439,28 @@ class GeneralizedLinearMixedModel:
         per_level = dev_at_mode + uhat * uhat - 2.0 * log_int - 2.0 * np.log(sd)
         return float(per_level.sum())
 
+    def _separation(self, beta: FloatArray, res: Pirls) -> str:
+        """A warning when fitted means are numerically 0 or 1 (binomial) or 0 (Poisson), as R's glm
+        warns: (quasi-)complete separation, whose estimates head to infinity. Names the fixed
+        effects whose effect over one SD of their column (or, for the intercept, itself) exceeds
+        15 on the link scale. Empty when there is nothing to say."""
+        fam = self.family
+        if fam.name not in ("binomial", "poisson"):
+            return ""
+        tiny = 10 * np.finfo(float).eps
+        mu = res.mu[self.prior_weights > 0]
+        extreme = (mu < tiny) | ((mu > 1 - tiny) if fam.name == "binomial" else False)
+        if not extreme.any():
+            return ""
+        x = self.rows.x
+        spread = np.where(np.ptp(x, axis=0) == 0, 1.0, x.std(axis=0))
+        large = [n for n, b, s in zip(self.structure.fixed_names, beta, spread, strict=True) if abs(b) * s > 15]
+        what = "probabilities numerically 0 or 1" if fam.name == "binomial" else "means numerically 0"
+        out = f"fitted {what} occurred for {int(extreme.sum())} rows: complete or quasi-complete separation"
+        if large:
+            out += f"; the estimates of {', '.join(large)} are heading to infinity (their SEs are meaningless)"
+        return out
+
     def sigma(self, res: Pirls) -> float:
         """1 for the binomial and Poisson families; otherwise lme4's estimate sqrt(pwrss / n), with
         the penalised weighted residual sum of squares pwrss = sum w (y - mu)^2 / V(mu) + |u|^2 at
@@ -594,8 +615,7 @@ class GeneralizedLinearMixedModel:
             )
         # the Hessian of the criterion over the optimised parameters: convergence check and, for
         # the joint stage, lme4's default vcov (inverse of half the Hessian, beta block)
-        h = hessian(f_all, params, d=1e-3, eps=1e-4, r=1)
-        g = _gradient(f_all, params, lower_all)
+        g, h = _derivatives(f_all, params, lower_all)
         free = ~((lower_all == 0.0) & (params <= 0.0))
         hd = np.diag(h)
         worst = 0.0
@@ -629,6 +649,11 @@ class GeneralizedLinearMixedModel:
             msg = f"model failed to converge: max|grad| = {worst:.3g} (tol = {GRADIENT_TOL})"
             messages.append(msg)
             warn(msg, ConvergenceWarning)
+        separation = self._separation(beta, res)
+        if separation:  # the likelihood has no maximum: not converged, whatever the optimiser says
+            converged = False
+            messages.append(separation)
+            warn(separation, ConvergenceWarning)
         on_diag = self.structure.theta.on_diagonal
         singular_at = on_diag & (theta < SINGULAR_TOL)
         singular = bool(singular_at.any())
@@ -685,17 +710,44 @@ class GeneralizedLinearMixedModel:
         )
 
 
-def _gradient(f: Callable[[FloatArray], float], x: FloatArray, lower: FloatArray, h: float = 1e-4) -> FloatArray:
-    """Central differences (one-sided forward at a lower bound, 0 there if f increases inward)."""
-    g = np.zeros_like(x)
+def _derivatives(
+    f: Callable[[FloatArray], float], x: FloatArray, lower: FloatArray, rel: float = 1e-3
+) -> tuple[FloatArray, FloatArray]:
+    """Gradient and Hessian of f at x by central differences in m(m + 1) evaluations: f(x +- h_i e_i)
+    for each i, and f(x + h_i e_i + h_j e_j), f(x - h_i e_i - h_j e_j) for each pair (both with
+    O(h^2) error); steps h_i = rel * max(|x_i|, 0.1). A parameter within a step of its lower bound
+    gets one-sided differences (forward: f(x), f(x + h), f(x + 2h)), a gradient of 0 when f increases
+    into the feasible region (the optimality condition at a bound), and no cross terms.
+    """
+    m = x.shape[0]
+    h = rel * np.maximum(np.abs(x), 0.1)
     f0 = f(x)
-    for i in range(x.shape[0]):
-        e = np.zeros_like(x)
-        hi = h * max(1.0, abs(float(x[i])))
-        e[i] = hi
-        if x[i] - hi < lower[i]:
-            fp = f(x + e)
-            g[i] = max((fp - f0) / hi, 0.0) if x[i] <= lower[i] else (fp - f0) / hi
+    g = np.zeros(m)
+    hess = np.zeros((m, m))
+    up = np.empty(m)
+    down = np.empty(m)
+    bounded = x - h < lower
+    for i in range(m):
+        e = np.zeros(m)
+        e[i] = h[i]
+        up[i] = f(x + e)
+        if bounded[i]:
+            up2 = f(x + 2 * e)
+            g[i] = (up[i] - f0) / h[i]
+            if x[i] <= lower[i]:
+                g[i] = min(g[i], 0.0) if g[i] < 0 else 0.0
+            hess[i, i] = (up2 - 2 * up[i] + f0) / (h[i] * h[i])
+            down[i] = np.nan
         else:
-            g[i] = (f(x + e) - f(x - e)) / (2 * hi)
-    return g
+            down[i] = f(x - e)
+            g[i] = (up[i] - down[i]) / (2 * h[i])
+            hess[i, i] = (up[i] - 2 * f0 + down[i]) / (h[i] * h[i])
+    for i in range(m):
+        for j in range(i):
+            if bounded[i] or bounded[j]:
+                continue
+            e = np.zeros(m)
+            e[i], e[j] = h[i], h[j]
+            pp, mm_ = f(x + e), f(x - e)
+            hess[i, j] = hess[j, i] = (pp + mm_ - up[i] - down[i] - up[j] - down[j] + 2 * f0) / (2 * h[i] * h[j])
+    return g, hess

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from .fitted import LmerFit
 from .model import LinearMixedModel
 
-__all__ = ["refit_parameters", "sample_groups", "simulate"]
+__all__ = ["linear_predictor_draw", "refit_parameters", "sample_groups", "simulate"]
 
 FloatArray = NDArray[np.float64]
 Seed: TypeAlias = int | np.random.Generator | None  # noqa: UP040 (Python 3.10 has no `type` statement)
@@ -36,23 +36,40 @@ def simulate(
     """
     rng = np.random.default_rng(seed)
     rows = m.model.data.rows("simulate")
-    layout = m.structure.theta
     n = rows.nobs
-    mu = rows.x @ m.beta
+    noise_sd = m.sigma if rows.weights is None else m.sigma / np.sqrt(rows.weights)  # sigma^2 / w per row
     out = np.empty((n, nsim))
     for s in range(nsim):
-        y = mu.copy()
-        if include_re:
-            for fi, f in enumerate(m.structure.factors):
-                if use_u:
-                    b = m.b[fi]
-                else:
-                    u = rng.standard_normal((f.nlev, f.k))
-                    b = m.sigma * u @ layout.factor_t(m.theta, fi).T
-                y += np.einsum("ij,ij->i", rows.z[fi], b[rows.codes[fi]])
-        y += m.sigma * rng.standard_normal(n)
-        out[:, s] = y
+        out[:, s] = linear_predictor_draw(m, rng, include_re, use_u) + noise_sd * rng.standard_normal(n)
     return pd.DataFrame(out, index=rows.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+
+def linear_predictor_draw(m: LmerFit, rng: np.random.Generator, include_re: bool, use_u: bool) -> FloatArray:
+    """X beta + offset plus, with ``include_re``, Z b for new group effects b ~ N(0, Sigma) (or the
+    conditional modes with ``use_u``): one draw of the linear predictor of the fitted rows.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> linear_predictor_draw(m, np.random.default_rng(1), False, False)[:2].round(3).tolist()
+    [251.405, 261.872]
+    """
+    rows = m.model.data.rows("simulate")
+    layout = m.structure.theta
+    y = rows.x @ m.beta
+    if rows.offset is not None:
+        y = y + rows.offset
+    if include_re:
+        for fi, f in enumerate(m.structure.factors):
+            if use_u:
+                b = m.b[fi]
+            else:
+                u = rng.standard_normal((f.nlev, f.k))
+                b = m.sigma * u @ layout.factor_t(m.theta, fi).T
+            y = y + np.einsum("ij,ij->i", rows.z[fi], b[rows.codes[fi]])
+    out: FloatArray = y
+    return out
 
 
 def sample_groups(m: LmerFit, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
