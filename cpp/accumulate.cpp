@@ -58,11 +58,14 @@ void CrossProducts::add_rows(const RowsView& rows) {
     if (static_cast<int>(rows.codes.size()) != nf || static_cast<int>(rows.z.size()) != nf)
         throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
     if (n == 0) return;
+    double log_weights = 0.0;
     if (rows.w)
-        for (int64_t i = 0; i < n; ++i)
+        for (int64_t i = 0; i < n; ++i) {
             if (!(rows.w[i] >= 0.0) || !std::isfinite(rows.w[i]))
                 throw InvalidInput("weight " + std::to_string(rows.w[i]) + " at row " + std::to_string(i) +
                                    " is not a finite number >= 0");
+            log_weights += std::log(rows.w[i]);
+        }
     for (int f = 0; f < nf; ++f) {
         const int nl = lay.factor(f).nlev;
         const int32_t* codes = rows.codes[f];
@@ -155,6 +158,7 @@ void CrossProducts::add_rows(const RowsView& rows) {
         }
     }
     chunk.n_ = n;
+    chunk.log_weights_ = log_weights;
     chunk.ymin_ = ymin;
     chunk.ymax_ = ymax;
     if (n_ == 0) {

@@ -160,6 +160,7 @@ void CrossProducts::add(const CrossProducts& other) {
         }
     }
     n_ += other.n_;
+    log_weights_ += other.log_weights_;
     ymin_ = std::min(ymin_, other.ymin_);
     ymax_ = std::max(ymax_, other.ymax_);
 }
@@ -238,6 +239,7 @@ CrossProducts CrossProducts::select_fixed(const std::vector<int>& keep) const {
         }
     }
     out.n_ = n_;
+    out.log_weights_ = log_weights_;
     out.ymin_ = ymin_;
     out.ymax_ = ymax_;
     return out;

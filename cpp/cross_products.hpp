@@ -49,6 +49,10 @@ public:
     const LayoutPtr& layout() const { return layout_; }
     int64_t nobs() const { return n_; }
     double ymin() const { return ymin_; }
+    // The sum of log(weight) over the rows added with weights (0 without): lme4's -2 log-likelihood
+    // of a weighted linear mixed model is that of the weighted least-squares system less it.
+    double sum_log_weights() const { return log_weights_; }
+    void set_sum_log_weights(double v) { log_weights_ = v; }
     double ymax() const { return ymax_; }
     // Block b's values (hi) and remainders (lo); blocks indexed by tri(c, j) as in the engine.
     const std::vector<Block>& blocks() const { return hi_; }
@@ -73,6 +77,7 @@ private:
     int64_t n_ = 0;
     double ymin_ = std::numeric_limits<double>::infinity();
     double ymax_ = -std::numeric_limits<double>::infinity();
+    double log_weights_ = 0.0;
     std::vector<Block> hi_;
     std::vector<std::vector<double>> lo_;
     bool frozen_ = false;

@@ -174,6 +174,11 @@ class CrossProducts:
         """
         (smallest, largest) response value added.
         """
+    @property
+    def sum_log_weights(self) -> float:
+        """
+        Sum of log(weight) over the rows added with weights (0 without weights).
+        """
 
 class Criterion:
     """

@@ -100,21 +100,21 @@ def _random_columns_far_from_zero(
     return centrable, uncentrable
 
 
-def _log_weights(data: ModelData) -> float:
-    """The sum of the log prior weights of the rows (0 without weights): lme4's -2 log-likelihood
-    and REML criterion of a weighted model are those of the weighted least-squares system less it.
-    Weights must be positive (a zero weight would make the row's residual variance infinite)."""
-    if not data.has_rows:
-        return 0.0
-    w = data.rows("the prior weights").weights
-    if w is None:
-        return 0.0
-    if not (w > 0).all():
-        i = int(np.argmin(w > 0))
-        raise DataError(
-            f"the weights of a linear mixed model must be > 0: row {data.rows('').index[i]!r} has weight {w[i]}"
-        )
-    return float(np.sum(np.log(w)))
+def _log_weights(data: ModelData, cross_products: _core.CrossProducts) -> float:
+    """The sum of the log prior weights of the rows (0 without weights, summed with the rows'
+    cross-products, so for streamed data too): lme4's -2 log-likelihood and REML criterion of a
+    weighted model are those of the weighted least-squares system less it. Weights must be positive
+    (a zero weight would make the row's residual variance infinite)."""
+    total = float(cross_products.sum_log_weights)
+    if total > -np.inf:
+        return total
+    where = "a row has weight 0"
+    if data.has_rows:
+        w = data.rows("the prior weights").weights
+        if w is not None and (w <= 0).any():
+            i = int(np.argmax(w <= 0))
+            where = f"row {data.rows('').index[i]!r} has weight {w[i]}"
+    raise DataError(f"the weights of a linear mixed model must be > 0: {where}")
 
 
 def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
@@ -472,7 +472,7 @@ class LinearMixedModel:
         self._factored, self._beta_shift, self._ols_rss = (
             factored if factored is not None else _residual_cross_products(data, structure.core_layout, cross_products)
         )
-        self.log_weights = _log_weights(data)
+        self.log_weights = _log_weights(data, cross_products)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
