@@ -398,12 +398,27 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
     numeric: set[str] = set()
     dependent: set[str] = set()
     i = start
+    operand = False  # the last token ends an operand (a name, number, call or ')'): the next must be an operator
+
+    def juxtaposed(at: int) -> None:
+        nonlocal operand
+        if operand:
+            raise located_error(formula, at, "terms must be joined by an operator such as '+'")
+        operand = True
+
     while i < end:
         c = formula[i]
-        if c.isspace() or c in "+-*/:^~|()":
+        if c.isspace():
+            out.append(c)
+            i += 1
+        elif c in "+-*/:^~|()":
+            if c == "(":
+                juxtaposed(i)
+            operand = c == ")"
             out.append(c)
             i += 1
         elif formula.startswith("%in%", i):
+            operand = False
             out.append("%in%")
             i += 4
         elif c == "`":
@@ -412,15 +427,18 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 raise located_error(formula, i, "a backtick-quoted name is never closed")
             name = formula[i + 1 : j]
             _check_name(formula, i, name)
+            juxtaposed(i)
             variables.add(name)
             out.append(_formulaic_name(name))
             i = j + 1
         elif (m := _NUMBER.match(formula, i)) is not None and (c.isdigit() or c == "."):
+            juxtaposed(i)
             out.append(m.group().rstrip("L"))
             i = m.end()
         elif _NAME_START.match(c):
             m = _NAME.match(formula, i)
             assert m is not None
+            juxtaposed(i)
             name = m.group()
             j = m.end()
             while j < end and formula[j].isspace():
