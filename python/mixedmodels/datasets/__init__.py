@@ -1,10 +1,10 @@
 """Datasets bundled with mixedmodels (exports of R datasets, with R's factor level order).
 
-``load("hsb")`` gives the High School and Beyond data (mlmRev::Hsb82): 7185 students in 160
-schools; ``load("hsb_classic")`` the same students as courses on random slopes name and code them
+``load("hsb")`` gives the High School and Beyond data (mlmRev::Hsb82): 7185 students in 160 schools;
+``load("hsb_classic")`` the same students as courses on random slopes name and code them
 (``mathach``, ``ses``, school ``id``, 0/1 ``female``, ``minority``, ``sector`` and the school-level
-``size``, ``pracad``, ``disclim``, ``himinty``, ``meanses``). Factor columns come back as pandas categoricals whose category order is R's level order,
-so treatment contrasts use R's baseline.
+``size``, ``pracad``, ``disclim``, ``himinty``, ``meanses``). Factor columns come back as pandas
+categoricals whose category order is R's level order, so treatment contrasts use R's baseline.
 """
 
 from __future__ import annotations
