@@ -327,6 +327,16 @@ def _formulaic_name(name: str) -> str:
     return f"`{name}`"
 
 
+def _column(name: str) -> str:
+    """How formulaic is told a column that is a whole factor of a term: by name when Python can
+    read it, else ``Q('name')``, whose column name formulaic keeps whole (``my f[T.b]`` could not be
+    split back; R prints `` `my f`b ``), and so is ``Intercept`` (formulaic's intercept column has
+    that name and would replace it)."""
+    if (name.isidentifier() and not keyword.iskeyword(name) and name != "Intercept") or "'" in name or "\\" in name:
+        return _formulaic_name(name)
+    return f"Q('{name}')"
+
+
 def _string_end(text: str, i: int) -> int:
     """The index after the string literal starting at text[i]."""
     quote = text[i]
@@ -429,7 +439,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             _check_name(formula, i, name)
             juxtaposed(i)
             variables.add(name)
-            out.append(_formulaic_name(name))
+            out.append(_column(name))
             i = j + 1
         elif (m := _NUMBER.match(formula, i)) is not None and (c.isdigit() or c == "."):
             juxtaposed(i)
@@ -458,7 +468,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 if name in FUNCTIONS:
                     raise located_error(formula, i, f"{name!r} is a function: call it, e.g. {name}(x)")
                 variables.add(name)
-                out.append(_formulaic_name(name))
+                out.append(_column(name))
                 i = m.end()
         else:
             raise located_error(formula, i, f"unexpected {c!r} in the formula")

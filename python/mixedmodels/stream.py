@@ -35,7 +35,6 @@ from .design import LazySpec, TransformReplay, materialise, used_columns
 from .exceptions import DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel
-from .names import level_label
 
 __all__ = ["chunk_source", "model_from_source"]
 
@@ -118,7 +117,7 @@ class _Levels:
     plain: set[str] = field(default_factory=set)  # level columns that were not categorical in some chunk
     floats: set[str] = field(default_factory=set)  # numeric grouping columns of a float dtype in some chunk
     seen: dict[str, set[Any]] = field(default_factory=dict)  # column -> values seen in complete rows
-    combos: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)  # interaction group -> label tuples
+    combos: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)  # interaction group -> value tuples
 
 
 _KINDS = {"string": "text", "integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers"}
@@ -167,14 +166,14 @@ def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], groupi
             st.seen[c] = set(col.unique().tolist())
             st.plain.add(c)
     for t in pf.random:
-        if len(t.factors) > 1:  # the distinct combinations of codes, then their labels
-            codes, labels = [], []
+        if len(t.factors) > 1:  # the distinct combinations of codes, then of the variables' values
+            codes, values = [], []
             for v in t.factors:
                 code, uniques = pd.factorize(df[v])
                 codes.append(code)
-                labels.append([level_label(x) for x in np.asarray(uniques, dtype=object).tolist()])
+                values.append(np.asarray(uniques, dtype=object).tolist())
             combos = np.unique(np.stack(codes, axis=1), axis=0)
-            st.combos[t.group] = {tuple(lab[j] for lab, j in zip(labels, row, strict=True)) for row in combos}
+            st.combos[t.group] = {tuple(val[j] for val, j in zip(values, row, strict=True)) for row in combos}
     return st
 
 
@@ -222,12 +221,10 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
         except TypeError as exc:
             raise DataError(f"column {c!r} mixes values that cannot be ordered (text and numbers?)") from exc
     for t in pf.random:
-        if len(t.factors) > 1:
-            pos = [{level_label(v): i for i, v in enumerate(levels[f])} for f in t.factors]
-            combos = sorted(
-                st.combos.get(t.group, ()), key=lambda tup: tuple(p[x] for p, x in zip(pos, tup, strict=True))
-            )
-            levels[t.group] = [":".join(c) for c in combos]
+        if len(t.factors) > 1:  # each level a tuple of the variables' values (design reads them so)
+            pos = [{v: i for i, v in enumerate(levels[f])} for f in t.factors]
+            coded = {tuple(p[x] for p, x in zip(pos, tup, strict=True)) for tup in st.combos.get(t.group, ())}
+            levels[t.group] = [tuple(levels[f][i] for f, i in zip(t.factors, c, strict=True)) for c in sorted(coded)]
     return levels
 
 
