@@ -159,3 +159,14 @@ def test_new_data_may_give_a_grouping_column_another_type():
     m = _fit("Reaction ~ Days + (Days | Subject)", sleep)
     new = sleep.head(3).assign(Subject=lambda d: d["Subject"].astype(int))
     np.testing.assert_allclose(m.predict(new), m.fitted().iloc[:3], rtol=1e-12)
+
+
+def test_columns_named_as_functions_are_columns(collide):
+    """R reads a bare name as a column even where a function has that name (``C``, ``log``, ``id``),
+    as in ``A * B * C``. (Inside a call, a function's name is still refused.)"""
+    d = collide.assign(C=collide["grp1"] * 2, log=collide["Intercept"], id=collide["grp"])
+    m = _fit("y ~ C + log + id + exp(grp1) + (1 | g)", d)
+    assert list(m.fixef.index) == ["(Intercept)", "C", "log", "id1", "exp(grp1)"]
+    np.testing.assert_allclose(m.predict(d), m.fitted(), rtol=1e-12)
+    with pytest.raises(mm.FormulaError, match=r"no column 'log' \('log' is a function: call it, e.g. log\(x\)\)"):
+        mm.lmer("y ~ log + (1 | g)", collide)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .expressions import SafeSpec, model_matrix
+from .expressions import FUNCTIONS, SafeSpec, model_matrix
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
@@ -475,6 +475,8 @@ def materialise(
         for v in missing:
             close = difflib.get_close_matches(v, [str(c) for c in data.columns], n=3)
             hints.append(f"{v!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
+            if v in FUNCTIONS:
+                hints[-1] += f" ({v!r} is a function: call it, e.g. {v}(x))"
         raise FormulaError(f"the data has no column {', '.join(hints)}")
     if data.columns.is_unique:
         cols = sorted(used, key=lambda c: cast(int, data.columns.get_loc(c)))  # in the data's order

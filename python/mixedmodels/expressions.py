@@ -331,8 +331,11 @@ def _column(name: str) -> str:
     """How formulaic is told a column that is a whole factor of a term: by name when Python can
     read it, else ``Q('name')``, whose column name formulaic keeps whole (``my f[T.b]`` could not be
     split back; R prints `` `my f`b ``), and so is ``Intercept`` (formulaic's intercept column has
-    that name and would replace it)."""
-    if (name.isidentifier() and not keyword.iskeyword(name) and name != "Intercept") or "'" in name or "\\" in name:
+    that name and would replace it), and so is a name the evaluation namespace holds (a function
+    such as ``C`` or ``log``, a builtin such as ``min``): ``Q`` reads the data."""
+    if (
+        name.isidentifier() and not keyword.iskeyword(name) and name != "Intercept" and name not in _context(False)
+    ) or ("'" in name or "\\" in name):
         return _formulaic_name(name)
     return f"Q('{name}')"
 
@@ -465,9 +468,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 i = close + 1
             else:
                 _check_name(formula, i, name)
-                if name in FUNCTIONS:
-                    raise located_error(formula, i, f"{name!r} is a function: call it, e.g. {name}(x)")
-                variables.add(name)
+                variables.add(name)  # a column, even one named as a function (C, log): R reads it so
                 out.append(_column(name))
                 i = m.end()
         else:
