@@ -32,7 +32,7 @@ from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
 
-__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "used_columns"]
+__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "transform_state", "used_columns"]
 
 
 # --------------------------------------------------------------------------- grouping factors
@@ -500,6 +500,11 @@ def materialise(
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     # the rows used; when all are, a shallow copy under pandas' copy-on-write (default from pandas 3)
     # keeps them from later edits of data at no cost
+    if n_dropped and transforms is None and pf.data_dependent:
+        # R evaluates scale(x), poly(x), bs(x), ... on every row (model.frame, before na.omit): their
+        # centre, basis and knots come from all the rows where their own inputs have a value
+        learned = transform_state(pf, data[cols])
+        transforms = TransformReplay(state=learned) if learned else None
     if n_dropped or not _COPY_ON_WRITE:
         dc = _Columns(data.loc[complete, cols])
     else:  # the columns already looked up are those of the copy
@@ -599,6 +604,39 @@ def materialise(
         fixed_keys,
     )
     return structure, FrameData(rows, dc.frame, n_dropped)
+
+
+def transform_state(
+    formula: ParsedFormula, frame: pd.DataFrame, functions: Mapping[str, Callable[..., Any]] | None = None
+) -> dict[str, Any]:
+    """formulaic's state of the formula's stateful calls (``scale(x)``, ``poly(x, 2)``, ``bs(x)``:
+    their centre, basis, knots) learned from every row of ``frame``, missing values in other columns
+    included, as R's ``model.frame`` evaluates them before ``na.omit``; each call ignores the rows
+    where its own input is missing. ``functions`` replaces table entries (the recorders of streamed
+    data's first pass). Empty when the formula cannot be evaluated on those rows (the fit then
+    learns from the complete rows).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"y": [1.0, 2.0, np.nan, 4.0], "x": [1.0, 2.0, 3.0, 6.0]})
+    >>> transform_state(parse_formula("y ~ scale(x) + (1 | g)"), frame)["scale(x)"]["center"]
+    np.float64(3.0)
+    """
+    pf = formula
+    texts = [pf.fixed if pf.response in frame.columns else f"{pf.response} ~ {pf.fixed}"]
+    texts += [t.lhs for t in pf.random]
+    states: dict[str, Any] = {}
+    for text in texts:
+        try:
+            mm = model_matrix(text, frame, pf.numeric, trusted=pf.trusted, functions=functions, na_action="ignore")
+        except Exception:  # noqa: BLE001 (the fit reports the error, if any, on the complete rows)
+            return {}
+        specs = (mm.lhs.model_spec, mm.rhs.model_spec) if hasattr(mm, "rhs") else (mm.model_spec,)
+        for spec in specs:
+            for call, state in spec.transform_state.items():
+                if state:
+                    states.setdefault(call, state)
+    return states
 
 
 def _is_number(col: Column) -> bool:
