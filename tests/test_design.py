@@ -143,9 +143,10 @@ def test_plain_terms_match_formulaic(rhs):
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"x": rng.normal(size=20), "z": rng.integers(0, 5, 20), "f": list("ab") * 10})
     df["b"] = df.x > 0
-    x, names, spec = _materialise(rhs, _Columns(df), "test")
+    x, keys, names, spec = _materialise(rhs, _Columns(df), "test")
     assert isinstance(spec, LazySpec)
     ref = formulaic.model_matrix(rhs, df, na_action="ignore")
+    assert keys == tuple(ref.model_spec.column_names)
     assert names == tuple(r_name(c) for c in ref.model_spec.column_names)
     np.testing.assert_array_equal(x, ref.to_numpy(dtype=float))
     new = df.iloc[:5].assign(x=lambda d: d.x * 2)

@@ -43,6 +43,47 @@ def test_double_bar_splits_terms():
     assert [t.lhs for t in pf2.random] == ["0 + x", "0 + z"]
 
 
+@pytest.mark.parametrize(
+    ("formula", "fixed", "terms"),
+    [  # lme4's findbars/nobars on each (R 4.2, lme4 1.1-31)
+        ("y ~ x | g", "1", [("x", "g")]),
+        ("y ~ 1 + x | g", "1", [("1 + x", "g")]),
+        ("y ~ 0 + x | g", "1", [("0 + x", "g")]),
+        ("y ~ x || g", "1", [("1", "g"), ("0 + x", "g")]),
+        ("y ~ x | g/h", "1", [("x", "h:g"), ("x", "g")]),
+        ("y ~ ((1 | g))", "1", [("1", "g")]),
+        ("y ~ x + ((x | g))", "x", [("x", "g")]),
+        ("y ~ x + ( (x || g) ) + (1 | h)", "x", [("1", "g"), ("0 + x", "g"), ("1", "h")]),
+    ],
+)
+def test_bar_binds_as_in_lme4_and_redundant_parentheses(formula, fixed, terms):
+    """R's '|' binds more loosely than '+' (an unparenthesised bar makes the whole right-hand side
+    one random-effects term), and findbars reads through redundant parentheses."""
+    pf = parse_formula(formula)
+    assert pf.fixed == fixed
+    assert [(t.lhs, t.group) for t in pf.random] == terms
+
+
+def test_unparenthesised_bar_fits_as_the_parenthesised_term():
+    import warnings
+
+    import numpy as np
+
+    import mixedmodels as mm
+
+    sleep = mm.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.MixedModelsWarning)
+        a = mm.lmer("Reaction ~ Days | Subject", sleep)
+        b = mm.lmer("Reaction ~ 1 + (Days | Subject)", sleep)
+        c = mm.lmer("Reaction ~ Days + ((Days | Subject))", sleep)
+        d = mm.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    assert list(a.fixef.index) == ["(Intercept)"]
+    np.testing.assert_allclose(a.theta, b.theta, rtol=1e-10)
+    assert a.objective == b.objective
+    np.testing.assert_allclose(c.fixef, d.fixef, rtol=1e-12)
+
+
 def test_interaction_grouping():
     pf = parse_formula("angle ~ recipe * temperature + (1 | recipe:replicate)")
     assert pf.random[0].factors == ("recipe", "replicate")
@@ -54,7 +95,11 @@ def test_interaction_grouping():
     [
         ("y ~ x + (1|g", "never closed", 8),
         ("y ~ x) + (1|g)", "without an opening", 5),
-        ("y ~ x + 1|g", "must be in parentheses", 9),
+        ("y ~ (1|g)(1|h)", "joined by an operator", 9),
+        ("y ~ x z + (1|g)", "joined by an operator", 6),
+        ("y ~ (x)(1|g)", "joined by an operator", 7),
+        ("y ~ (1|g) x", "joined by an operator", 10),
+        ("y ~ x + (1|g) | h", "inside another's left-hand side", 10),
         ("~ x + (1|g)", "no response", 0),
         ("y ~ (|g)", "empty left-hand side", 5),
         ("y ~ (1|)", "empty grouping factor", 7),

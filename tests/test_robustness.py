@@ -110,7 +110,7 @@ def test_objective_shifts_exactly_with_response_scale(fits, base):
 
 BAD = [
     ("Reaction ~ Days + (Days | Subject", mm.FormulaError, "never closed"),
-    ("Reaction ~ Days + Days | Subject", mm.FormulaError, "parentheses"),
+    ("Reaction ~ Days + (1 | Subject)(0 + Days | Subject)", mm.FormulaError, "joined by an operator"),
     ("Reaction ~ Dayz + (1 | Subject)", mm.FormulaError, "did you mean 'Days'"),
     ("Reaction ~ Days + (1 | Subjekt)", mm.FormulaError, "did you mean 'Subject'"),
     ("Reaction ~ Days", mm.FormulaError, "no random-effects term"),

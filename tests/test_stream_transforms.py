@@ -52,6 +52,9 @@ SLEEP_FORMULAS = [
     "Reaction ~ poly(Days, 2) * grp + (Days | Subject)",  # interaction with a transform
     "Reaction ~ Days + (scale(Days) | Subject)",  # a transform in the random part only
     "Reaction ~ C(Days) + (1 | Subject)",  # categories made inside the formula
+    "Reaction ~ ns(Days, df = 3) + (1 | Subject)",  # R's splines: knots at quantiles of all rows
+    "Reaction ~ bs(Days, df = 5) + (bs(Days, degree = 1) | Subject)",
+    "Reaction ~ bs(Days, knots = c(2.5, 6), degree = 2) + ns(Days, 2, intercept = TRUE):grp + (1 | Subject)",
 ]
 
 
@@ -191,14 +194,13 @@ def test_raw_polynomials_need_no_state(sleep):
 @pytest.mark.parametrize(
     "formula",
     [
-        "Reaction ~ bs(Days, df=3) + (1 | Subject)",
         "Reaction ~ cr(Days, df=3) + (1 | Subject)",
         "Reaction ~ lag(Days) + (1 | Subject)",
         "Reaction ~ hashed(Subject, levels=4) + (1 | Subject)",
     ],
 )
 def test_transforms_outside_the_function_table_are_refused_before_reading(sleep, formula):
-    """Splines whose knots are quantiles, lag and hashed are not in the formula's function table
+    """formulaic's splines (cr, cs, cc), lag and hashed are not in the formula's function table
     (`expressions`): refused by the vetting, streamed or not (the streamed pass keeps its own
     DataError for stateful transforms it cannot learn, for trusted formulas in memory only)."""
     for data in (sleep, _batches(sleep, 50)):
@@ -236,3 +238,27 @@ def test_dask_partitions_learn_the_transform_state(sleep):
         s = _fit(formula, dd.from_pandas(sleep, npartitions=4))
     assert s.objective == mem.objective
     np.testing.assert_array_equal(s.fixef, mem.fixef)
+
+
+@pytest.mark.parametrize("batch", [7, 50, None])
+def test_transform_state_comes_from_every_row_as_in_r(sleep, batch):
+    """R evaluates scale(), poly(), ns() on every row before dropping those with a missing value
+    elsewhere (model.frame, then na.omit): the centre, basis and knots are those of all the rows
+    where the transform's own input has a value, in memory and streamed alike."""
+    d = sleep.drop(columns="grp").copy()
+    d.loc[[0, 1, 2, 3, 15, 16, 17, 18, 19, 170], "Reaction"] = np.nan  # some of the largest Days too
+    d.loc[[4, 90], "Days"] = np.nan
+    formula = "Reaction ~ ns(Days, df = 3) + (scale(Days) | Subject)"
+    mem = _fit(formula, d)
+    knots = mem.model.structure.encoding.fixed.spec.transform_state["ns(Days, df=3)"]
+    scaling = mem.model.structure.encoding.terms[0].spec.transform_state["scale(Days)"]
+    days = d["Days"].dropna()  # 178 values, 168 rows fitted
+    assert knots == {"knots": list(np.quantile(days, [1 / 3, 2 / 3])), "boundary": [0.0, 9.0]}
+    assert scaling["center"] == pytest.approx(days.mean(), rel=1e-15)
+    assert scaling["scale"] == pytest.approx(days.std(), rel=1e-15)
+    s = _fit(formula, _batches(d, batch) if batch else [d])
+    assert s.n_dropped == mem.n_dropped == 12
+    assert s.model.structure.encoding.fixed.spec.transform_state["ns(Days, df=3)"] == knots
+    streamed = s.model.structure.encoding.terms[0].spec.transform_state["scale(Days)"]
+    assert streamed["center"] == pytest.approx(scaling["center"], rel=1e-15)
+    _close(s, mem)  # a mean that is not a whole number: ~1e-15, not bit for bit

@@ -26,13 +26,13 @@ from formulaic.transforms import TRANSFORMS
 from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
-from .exceptions import DataError, FormulaError
-from .expressions import SafeSpec, model_matrix
+from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
+from .expressions import FUNCTIONS, SafeSpec, model_matrix
 from .formula import ParsedFormula, parse_formula
-from .names import level_label, r_name
-from .structure import ArrayEncoding, Encoding, FormulaEncoding, ModelStructure, Term, assemble
+from .names import level_label, make_unique, r_name, r_variable
+from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
 
-__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "used_columns"]
+__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "transform_state", "used_columns"]
 
 
 # --------------------------------------------------------------------------- grouping factors
@@ -57,41 +57,98 @@ def _level_labels(values: Iterable[object]) -> ObjectArray:
     return np.array([v if type(v) is str else level_label(v) for v in values], dtype=object)
 
 
-def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray]:
-    """Codes and level labels of one grouping variable (a column's array: numpy, Categorical or
-    other extension array). A Categorical's categories are its levels (`build_design` has dropped
-    the unused ones, as R does, unless the levels were fixed beforehand); other values are sorted."""
+def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray, ObjectArray]:
+    """Codes, level values and level labels of one grouping variable (a column's array: numpy,
+    Categorical or other extension array). A Categorical's categories are its levels (`build_design`
+    has dropped the unused ones, as R does, unless the levels were fixed beforehand); other values
+    are sorted. Labels are R's, but distinct values keep distinct labels (``0.1 + 0.2`` and ``0.3``
+    both print ``0.3`` in R: here the first is labelled with all its digits)."""
     if isinstance(col, pd.Categorical):
-        return col.codes.astype(np.int64), _level_labels(col.categories.tolist())
-    values = col if isinstance(col, np.ndarray) else col.to_numpy()
-    try:
-        uniq, codes = np.unique(values, return_inverse=True)
-    except TypeError as exc:
-        raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
-    return codes.astype(np.int64), _level_labels(v.item() if hasattr(v, "item") else v for v in uniq)
+        values = np.array(col.categories.tolist(), dtype=object)
+        codes = col.codes.astype(np.int64)
+    else:
+        raw = col if isinstance(col, np.ndarray) else col.to_numpy()
+        try:
+            uniq, inverse = np.unique(raw, return_inverse=True)
+        except TypeError as exc:
+            raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
+        values = np.array([v.item() if hasattr(v, "item") else v for v in uniq], dtype=object)
+        codes = inverse.reshape(-1).astype(np.int64)
+    labels = _level_labels(values)
+    if len(set(labels.tolist())) < len(labels):
+        counts = pd.Series(labels).value_counts()
+        labels = np.array(
+            [
+                repr(v) if counts[lab] > 1 and isinstance(v, float) else lab
+                for v, lab in zip(values, labels, strict=True)
+            ],
+            dtype=object,
+        )
+    return codes, values, labels
 
 
-def _labels(data: _Columns, variables: tuple[str, ...]) -> list[str]:
-    """Each row's level label of an interaction grouping (``lvl_a:lvl_b``)."""
-    parts = []
-    for v in variables:
-        col = data[v]
-        if isinstance(col, pd.Categorical):
-            parts.append(_level_labels(col.categories.tolist())[col.codes])
-        else:
-            parts.append(_level_labels(col.tolist()))
-    return [":".join(t) for t in zip(*parts, strict=True)]
+def _unique_labels(labels: list[str], group: str) -> ObjectArray:
+    """Level labels made unique (R's ``make.unique``) with a warning when two distinct levels print
+    alike (an interaction of ``'x:y'`` and ``'z'`` and one of ``'x'`` and ``'y:z'``)."""
+    out = make_unique(labels)
+    if out != labels:
+        twice = sorted({lab for lab, new in zip(labels, out, strict=True) if lab != new})
+        warn(
+            f"distinct levels of the grouping factor {group!r} print alike ({', '.join(map(repr, twice[:5]))}); "
+            "their labels (in ranef, coef) are made unique with suffixes .1, .2, ...; the levels stay distinct",
+            MixedModelsWarning,
+        )
+    return np.array(out, dtype=object)
 
 
-def _grouping(data: _Columns, variables: tuple[str, ...]) -> tuple[NDArray[np.int32], ObjectArray]:
-    codes, levels = _as_factor(data[variables[0]], variables[0])
-    for v in variables[1:]:
-        c2, l2 = _as_factor(data[v], v)
-        combined = codes * len(l2) + c2  # first variable varies slowest, as R's ':' on factors
-        uniq, inv = np.unique(combined, return_inverse=True)
-        levels = np.array([f"{levels[u // len(l2)]}:{l2[u % len(l2)]}" for u in uniq], dtype=object)
-        codes = inv.astype(np.int64)
-    return codes.astype(np.int32), levels
+def _combine(
+    parts: Sequence[tuple[NDArray[np.int64], ObjectArray, ObjectArray]],
+    combos: NDArray[np.int64],
+    group: str,
+) -> tuple[ObjectArray, LevelKeys]:
+    """The labels and keys of an interaction grouping's levels ``combos`` (per level, each
+    variable's code): the variables' labels joined by ``:`` as R prints them, made unique."""
+    labels = [":".join(str(p[2][c]) for p, c in zip(parts, row, strict=True)) for row in combos.tolist()]
+    return _unique_labels(labels, group), LevelKeys(tuple(p[1] for p in parts), combos)
+
+
+def _grouping(
+    data: _Columns, variables: tuple[str, ...], group: str
+) -> tuple[NDArray[np.int32], ObjectArray, LevelKeys]:
+    """Codes, level labels and level keys of a grouping factor. An interaction ``a:b``'s levels are
+    the combinations of its variables' codes that occur, the first variable varying slowest (as R's
+    ``:`` on factors), never joined strings."""
+    parts = [_as_factor(data[v], v) for v in variables]
+    if len(parts) == 1:
+        codes, values, labels = parts[0]
+        combos = np.arange(len(values), dtype=np.int64).reshape(-1, 1)
+        return codes.astype(np.int32), _unique_labels(labels.tolist(), group), LevelKeys((values,), combos)
+    combined = parts[0][0].copy()
+    for codes_v, values_v, _ in parts[1:]:
+        combined = combined * len(values_v) + codes_v
+    uniq, inverse = np.unique(combined, return_inverse=True)
+    combos = np.stack(np.unravel_index(uniq, tuple(len(p[1]) for p in parts)), axis=1).astype(np.int64)
+    labels, keys = _combine(parts, combos, group)
+    return inverse.reshape(-1).astype(np.int32), labels, keys
+
+
+def _imposed_grouping(
+    data: _Columns, variables: tuple[str, ...], group: str, levels: Mapping[str, Sequence[Any]]
+) -> tuple[NDArray[np.int32], ObjectArray, LevelKeys]:
+    """`_grouping` of an interaction whose levels were fixed beforehand (streamed data's first
+    pass: ``levels[group]`` holds each level's tuple of the variables' values, and each variable's
+    column is a categorical of ``levels[variable]``)."""
+    parts = [_as_factor(data[v], v) for v in variables]
+    where = [{val: i for i, val in enumerate(levels[v])} for v in variables]
+    combos = np.array(
+        [[w[val] for w, val in zip(where, tup, strict=True)] for tup in levels[group]], dtype=np.int64
+    ).reshape(-1, len(variables))
+    fit = pd.MultiIndex.from_arrays([combos[:, k] for k in range(len(variables))])
+    codes = fit.get_indexer(pd.MultiIndex.from_arrays([p[0] for p in parts]))
+    if (codes < 0).any():
+        raise DataError(f"a level of {group!r} was not seen in the first pass over the data")
+    labels, keys = _combine(parts, combos, group)
+    return np.asarray(codes, dtype=np.int32), labels, keys
 
 
 # --------------------------------------------------------------------------- formulaic helpers
@@ -104,7 +161,9 @@ def _materialise(
     numeric: Iterable[str] = (),
     trusted: bool = False,
     replay: TransformReplay | None = None,
-) -> tuple[NDArray[np.float64], tuple[str, ...], Any]:
+) -> tuple[NDArray[np.float64], tuple[str, ...], tuple[str, ...], Any]:
+    """The model matrix of one part of the formula: its values, its columns' internal keys
+    (formulaic's names, unique), their names as R prints them, and the spec that replays it."""
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
@@ -113,8 +172,9 @@ def _materialise(
             x[:, 0] = 1.0
         for j, c in enumerate(cols, start=int(intercept)):
             x[:, j] = data[c]
-        names = (("(Intercept)",) if intercept else ()) + tuple(cols)
-        return x, names, LazySpec(spec_text, data.frame)
+        keys = (("Intercept",) if intercept else ()) + tuple(cols)
+        names = (("(Intercept)",) if intercept else ()) + tuple(r_variable(c) for c in cols)
+        return x, keys, names, LazySpec(spec_text, data.frame)
     try:  # the text was vetted by parse_formula (unless trusted): formulaic evaluates only the function table
         extra = _stream_arguments(replay)
         functions = extra.pop("context", None)
@@ -125,9 +185,23 @@ def _materialise(
         raise
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
-    names = tuple(r_name(c) for c in mm.model_spec.column_names)
+    keys = tuple(mm.model_spec.column_names)
     spec = SafeSpec(mm.model_spec, numeric, trusted)
-    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), names, spec
+    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), keys, tuple(r_name(c) for c in keys), spec
+
+
+def _unique_names(names: tuple[str, ...], keys: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """Printed column names made unique (R's ``make.unique``) with a warning when two coincide
+    (level ``1`` of a categorical ``grp`` and a column ``grp1`` both print ``grp1``)."""
+    out = tuple(make_unique(list(names)))
+    if out != names:
+        alike = [f"{n!r} ({k})" for n, k in zip(names, keys, strict=True) if names.count(n) > 1]
+        renamed = [f"{n!r}" for n, o in zip(out, names, strict=True) if n != o]
+        warn(
+            f"{what} print alike: {', '.join(alike)}; the later ones are named {', '.join(renamed)}",
+            MixedModelsWarning,
+        )
+    return out
 
 
 # ----------------------------------------------------------------- hooks for streamed data (stream.py)
@@ -310,6 +384,7 @@ class _TermRows:
     codes: NDArray[np.int32]
     z: NDArray[np.float64]
     spec: Any
+    keys: LevelKeys | None = None
 
 
 def _parts(
@@ -321,10 +396,11 @@ def _parts(
     raw: list[_TermRows],
     index: pd.Index,
     encode: Callable[[tuple[Any, ...]], Encoding],
+    fixed_keys: tuple[str, ...] = (),
 ) -> tuple[ModelStructure, Rows]:
     """The structure (terms in lme4's order, factors) and the rows (per factor codes and columns);
     ``encode`` makes the encoding from the terms' specs in lme4's order."""
-    terms, factors, layout, order = assemble([r.term for r in raw], [r.levels for r in raw])
+    terms, factors, layout, order = assemble([r.term for r in raw], [r.levels for r in raw], [r.keys for r in raw])
     raw = [raw[i] for i in order]
     codes, zs = [], []
     for f in factors:
@@ -341,6 +417,7 @@ def _parts(
         factors=factors,
         theta=layout,
         encoding=encode(tuple(r.spec for r in raw)),
+        fixed_keys=fixed_keys,
     )
     return structure, rows
 
@@ -405,6 +482,8 @@ def materialise(
         for v in missing:
             close = difflib.get_close_matches(v, [str(c) for c in data.columns], n=3)
             hints.append(f"{v!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
+            if v in FUNCTIONS:
+                hints[-1] += f" ({v!r} is a function: call it, e.g. {v}(x))"
         raise FormulaError(f"the data has no column {', '.join(hints)}")
     if data.columns.is_unique:
         cols = sorted(used, key=lambda c: cast(int, data.columns.get_loc(c)))  # in the data's order
@@ -433,6 +512,11 @@ def materialise(
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     # the rows used; when all are, a shallow copy under pandas' copy-on-write (default from pandas 3)
     # keeps them from later edits of data at no cost
+    if n_dropped and transforms is None and pf.data_dependent:
+        # R evaluates scale(x), poly(x), bs(x), ... on every row (model.frame, before na.omit): their
+        # centre, basis and knots come from all the rows where their own inputs have a value
+        learned = transform_state(pf, data[cols])
+        transforms = TransformReplay(state=learned) if learned else None
     if n_dropped or not _COPY_ON_WRITE:
         dc = _Columns(data.loc[complete, cols])
     else:  # the columns already looked up are those of the copy
@@ -465,7 +549,7 @@ def materialise(
         trials = k + rest
         y = np.divide(k, trials, out=np.zeros_like(k), where=trials != 0)
         prior = trials if prior is None else prior * trials
-        x, fixed_names, fixed_spec = _materialise(
+        x, fixed_keys, fixed_names, fixed_spec = _materialise(
             pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms
         )
     elif pf.response in dc.columns:  # a plain column: no need to materialise it
@@ -476,7 +560,7 @@ def materialise(
         ):
             raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
         y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
-        x, fixed_names, fixed_spec = _materialise(
+        x, fixed_keys, fixed_names, fixed_spec = _materialise(
             pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms
         )
     else:
@@ -501,14 +585,16 @@ def materialise(
             raise DataError(f"the response {pf.response!r} must be one numeric column")
         y = np.ascontiguousarray(ymat[:, 0])
         x = mm.rhs.to_numpy(dtype=np.float64)
-        fixed_names = tuple(r_name(c) for c in mm.rhs.model_spec.column_names)
+        fixed_keys = tuple(mm.rhs.model_spec.column_names)
+        fixed_names = tuple(r_name(c) for c in fixed_keys)
         fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted)
     _check_finite(y, pf.response)
     _check_finite_columns(x, fixed_names)
+    fixed_names = _unique_names(fixed_names, fixed_keys, "fixed-effects columns")
     total_offset = None if o_all is None else np.ascontiguousarray(o_all[complete])
     offset_specs = []
     for expr in pf.offsets:
-        o, _, spec = _materialise(f"0 + I({expr})", dc, f"offset({expr})", pf.numeric, pf.trusted, transforms)
+        o, _, _, spec = _materialise(f"0 + I({expr})", dc, f"offset({expr})", pf.numeric, pf.trusted, transforms)
         _check_finite(o[:, 0], f"offset({expr})")
         total_offset = o[:, 0].copy() if total_offset is None else total_offset + o[:, 0]
         offset_specs.append(spec)
@@ -526,23 +612,22 @@ def materialise(
         for c, cat in numeric_levels.items():
             groups.replace(c, cat)
     raw = []
+    grouped: dict[str, tuple[NDArray[np.int32], ObjectArray, LevelKeys]] = {}
     for t in pf.random:
-        z, names, spec = _materialise(
+        z, keys, names, spec = _materialise(
             t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted, transforms
         )
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])
-        if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
-            glev = np.asarray(levels[t.group], dtype=object)
-            lab = _labels(groups, t.factors)
-            mapped = pd.Series(lab).map({v: i for i, v in enumerate(glev)}).to_numpy()
-            if np.isnan(mapped.astype(float)).any():
-                raise DataError(f"a level of {t.group!r} was not seen in the first pass over the data")
-            codes, glevels = mapped.astype(np.int32), glev
-        else:
-            codes, glevels = _grouping(groups, t.factors)
-        raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec))
+        names = _unique_names(names, keys, f"the columns of {t.source}")
+        if t.group not in grouped:
+            if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
+                grouped[t.group] = _imposed_grouping(groups, t.factors, t.group, levels)
+            else:
+                grouped[t.group] = _grouping(groups, t.factors, t.group)
+        codes, glevels, level_keys = grouped[t.group]
+        raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec, level_keys))
     structure, rows = _parts(
         pf.text,
         pf.response,
@@ -552,6 +637,7 @@ def materialise(
         raw,
         dc.frame.index,
         lambda specs: FormulaEncoding(fixed_spec, specs, tuple(offset_specs)),
+        fixed_keys,
     )
     rows = replace(rows, weights=prior, offset=total_offset)
     return structure, FrameData(rows, dc.frame, n_dropped)
@@ -561,7 +647,7 @@ def _column(
     spec_text: str, data: _Columns, what: str, pf: ParsedFormula, transforms: TransformReplay | None
 ) -> NDArray[np.float64]:
     """One numeric column of an expression (``0 + I(expr)``), checked finite."""
-    v, _, _ = _materialise(spec_text, data, what, pf.numeric, pf.trusted, transforms)
+    v, _, _, _ = _materialise(spec_text, data, what, pf.numeric, pf.trusted, transforms)
     if v.shape[1] != 1:
         raise FormulaError(f"{what} must be one numeric column")
     out = np.ascontiguousarray(v[:, 0])
@@ -587,6 +673,39 @@ def _row_values(value: str | ArrayLike | None, data: pd.DataFrame, what: str) ->
             f"{what} must have one value per row of the data ({data.shape[0]}), got shape {np.shape(value)}"
         )
     return out
+
+
+def transform_state(
+    formula: ParsedFormula, frame: pd.DataFrame, functions: Mapping[str, Callable[..., Any]] | None = None
+) -> dict[str, Any]:
+    """formulaic's state of the formula's stateful calls (``scale(x)``, ``poly(x, 2)``, ``bs(x)``:
+    their centre, basis, knots) learned from every row of ``frame``, missing values in other columns
+    included, as R's ``model.frame`` evaluates them before ``na.omit``; each call ignores the rows
+    where its own input is missing. ``functions`` replaces table entries (the recorders of streamed
+    data's first pass). Empty when the formula cannot be evaluated on those rows (the fit then
+    learns from the complete rows).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"y": [1.0, 2.0, np.nan, 4.0], "x": [1.0, 2.0, 3.0, 6.0]})
+    >>> transform_state(parse_formula("y ~ scale(x) + (1 | g)"), frame)["scale(x)"]["center"]
+    np.float64(3.0)
+    """
+    pf = formula
+    texts = [pf.fixed if pf.response in frame.columns or pf.counts else f"I({pf.response}) ~ {pf.fixed}"]
+    texts += [t.lhs for t in pf.random]
+    states: dict[str, Any] = {}
+    for text in texts:
+        try:
+            mm = model_matrix(text, frame, pf.numeric, trusted=pf.trusted, functions=functions, na_action="ignore")
+        except Exception:  # noqa: BLE001 (the fit reports the error, if any, on the complete rows)
+            return {}
+        specs = (mm.lhs.model_spec, mm.rhs.model_spec) if hasattr(mm, "rhs") else (mm.model_spec,)
+        for spec in specs:
+            for call, state in spec.transform_state.items():
+                if state:
+                    states.setdefault(call, state)
+    return states
 
 
 def _is_number(col: Column) -> bool:

@@ -40,9 +40,11 @@ from formulaic.transforms import scale as _formulaic_scale
 from formulaic.transforms.contrasts import ContrastsRegistry, PolyContrasts
 from formulaic.transforms.patsy_compat import PATSY_COMPAT_TRANSFORMS
 from formulaic.utils.stateful_transforms import stateful_transform
+from numpy.typing import NDArray
 
-from .exceptions import FormulaError
+from .exceptions import FormulaError, MixedModelsWarning, warn
 from .names import level_label
+from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
     "FUNCTIONS",
@@ -127,20 +129,21 @@ def _ordered(x: Any) -> Any:
     return _formulaic_C(pd.Categorical(labels, categories=cats, ordered=True), PolyContrasts())
 
 
-def _poly_columns(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, Any] | None = None) -> pd.DataFrame:
+def _poly_columns(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, Any] | None = None) -> Any:
     """R's ``poly(x, degree)`` (orthogonal, the same basis and signs as R's) or ``raw = TRUE``;
     columns named 1..degree as R names them."""
     state = {} if _state is None else _state
     values = _double(x)
     if "alpha" not in state and not raw:  # a fit (new data replays the fit's basis)
-        unique = len(np.unique(np.asarray(values)))
+        finite = _finite(values)
+        unique = len(np.unique(finite))
         if not 1 <= int(degree) < unique:
             raise FormulaError(f"poly(): the degree must be at least 1 and less than the {unique} unique points")
+        if len(finite) < len(values):  # the basis of the values there are (missing ones give NaN rows)
+            _formulaic_poly(finite, degree, raw=raw, _state=state)
     if raw and not 1 <= int(degree) <= 50:
         raise FormulaError("poly(): the degree of a raw polynomial must be between 1 and 50")
-    values = _formulaic_poly(values, degree, raw=raw, _state=state)
-    index = x.index if isinstance(x, pd.Series) else None
-    return pd.DataFrame(np.asarray(values), index=index, columns=[str(d) for d in range(1, int(degree) + 1)])
+    return _matrix_columns(_formulaic_poly(values, degree, raw=raw, _state=state), x)
 
 
 _poly = stateful_transform(_poly_columns)
@@ -149,12 +152,90 @@ _poly = stateful_transform(_poly_columns)
 def _scale(x: Any, center: bool = True, scale: bool = True, _state: dict[str, Any] | None = None) -> Any:
     """R's ``scale(x)``: centred and divided by the standard deviation (n - 1); ``scale = FALSE``
     only centres, ``center = FALSE`` divides by the root mean square (n - 1), as R does."""
-    return _formulaic_scale(_double(x), center=center, scale=scale, _state={} if _state is None else _state)
+    state = {} if _state is None else _state
+    values = _double(x)
+    if not state:  # a fit: R's centre and scale of the values there are (na.rm = TRUE)
+        _formulaic_scale(_finite(values), center=center, scale=scale, _state=state)
+    return _formulaic_scale(values, center=center, scale=scale, _state=state)
 
 
 def _center(x: Any, _state: dict[str, Any] | None = None) -> Any:
     """``center(x)``: x minus its mean (the mean of the fit's data, also on new data)."""
-    return _formulaic_center(_double(x), _state={} if _state is None else _state)
+    state = {} if _state is None else _state
+    values = _double(x)
+    if not state:  # a fit: the mean of the values there are
+        _formulaic_center(_finite(values), _state=state)
+    return _formulaic_center(values, _state=state)
+
+
+def _finite(values: Any) -> NDArray[np.float64]:
+    """The finite values (as a numpy array)."""
+    v = np.asarray(values, dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def _spline_columns(
+    kind: str,
+    x: Any,
+    df: Any = None,
+    knots: Any = None,
+    degree: Any = 3,
+    intercept: Any = False,
+    state: dict[str, Any] | None = None,
+) -> Any:
+    """R's ``bs()`` (``kind = "bs"``) or ``ns()``: columns named 1..k as R names them. The knots are
+    placed on the rows of the fit (the interior ones at quantiles, the boundary ones at the range)
+    and kept in ``state``, which new data replays (R's ``makepredictcall``)."""
+    state = {} if state is None else state
+    values = np.asarray(_double(x), dtype=np.float64)
+    degree = 3 if kind == "ns" else degree
+    if isinstance(degree, bool) or not float(degree).is_integer() or int(degree) < 1:
+        raise FormulaError(f"{kind}(): the degree must be a whole number of at least 1, got {degree!r}")
+    if "boundary" not in state:  # a fit: the knots from these rows
+        if knots is None:
+            if df is not None and (isinstance(df, bool) or not float(df).is_integer()):
+                raise FormulaError(f"{kind}(): df must be a whole number, got {df!r}")
+            fewest = int(degree) + int(bool(intercept)) if kind == "bs" else 1 + int(bool(intercept))
+            if df is not None and int(df) < fewest:
+                warn(f"{kind}(): df = {df} is too small; {fewest} used (as R does)", MixedModelsWarning)
+            inner, boundary = spline_knots(values, interior_count(kind, df, int(degree), bool(intercept)))
+        else:
+            _, boundary = spline_knots(values, 0)
+            inner = sorted(float(k) for k in np.atleast_1d(np.asarray(knots, dtype=np.float64)))
+        if boundary[0] == boundary[1]:
+            raise FormulaError(f"{kind}(): the variable has a single value, so its spline has no basis")
+        state["knots"], state["boundary"] = list(inner), list(boundary)
+    inner, boundary = state["knots"], (state["boundary"][0], state["boundary"][1])
+    if kind == "bs":
+        basis = bs_basis(values, inner, boundary, int(degree), bool(intercept))
+    else:
+        basis = ns_basis(values, inner, boundary, bool(intercept))
+    return _matrix_columns(basis, x)
+
+
+def _matrix_columns(values: Any, x: Any) -> Any:
+    """A matrix-valued term's columns as R names them in a model matrix: ``f(x)1``, ``f(x)2``, ...,
+    or ``f(x)`` alone for a single column (x's index kept)."""
+    values = np.asarray(values, dtype=np.float64)
+    index = x.index if isinstance(x, pd.Series) else None
+    if values.shape[1] == 1:
+        return pd.Series(values[:, 0], index=index)
+    return pd.DataFrame(values, index=index, columns=[str(j) for j in range(1, values.shape[1] + 1)])
+
+
+def _bs(x: Any, df: Any = None, knots: Any = None, degree: Any = 3, intercept: Any = False, _state: Any = None) -> Any:
+    """R's ``splines::bs``: the B-spline basis of x (cubic unless ``degree``), knots at quantiles."""
+    return _spline_columns("bs", x, df, knots, degree, intercept, _state)
+
+
+def _ns(x: Any, df: Any = None, knots: Any = None, intercept: Any = False, _state: Any = None) -> Any:
+    """R's ``splines::ns``: the natural cubic spline basis of x, knots at quantiles."""
+    return _spline_columns("ns", x, df, knots, 3, intercept, _state)
+
+
+def _vector(*values: Any) -> Any:
+    """R's ``c(...)`` of numbers (the knots of a spline)."""
+    return np.array([float(v) for v in values], dtype=np.float64)
 
 
 def _identity(x: Any) -> Any:
@@ -192,6 +273,8 @@ class Function:
         Its first argument is a variable made categorical (not converted to double).
     doc : str
         What it computes, for the README's table and for error messages.
+    argument_only : bool
+        It only gives another function's argument (``c(2, 5)`` for ``knots =``), from numbers.
     """
 
     impl: Callable[..., Any]
@@ -199,6 +282,7 @@ class Function:
     keywords: tuple[str, ...] = ()
     categorical: bool = False
     doc: str = ""
+    argument_only: bool = False
 
 
 _NUMPY = {
@@ -233,6 +317,16 @@ FUNCTIONS: Mapping[str, Function] = {
         _numeric(_identity), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
     ),
     "cbind": Function(_cbind, 2, doc="binomial counts ``cbind(successes, failures)``, as a glmer response"),
+    "bs": Function(
+        stateful_transform(_bs),
+        5,
+        ("df", "knots", "degree", "intercept"),
+        doc="R's B-splines (``splines::bs``), knots at quantiles",
+    ),
+    "ns": Function(
+        stateful_transform(_ns), 4, ("df", "knots", "intercept"), doc="R's natural splines (``splines::ns``)"
+    ),
+    "c": Function(_vector, 64, doc="numbers, e.g. ``knots = c(2, 5)``", argument_only=True),
 }
 
 #: Values a formula may name besides its columns (the contrasts ``C()`` takes).
@@ -240,8 +334,6 @@ VALUES: Mapping[str, Any] = _CONTRASTS
 
 #: R functions that a formula may not use yet, and why.
 _UNSUPPORTED = {
-    "ns": "natural splines ns() are not supported",
-    "bs": "B-splines bs() are not supported",
     "strata": "strata() is not supported",
 }
 
@@ -334,6 +426,19 @@ def _formulaic_name(name: str) -> str:
     return f"`{name}`"
 
 
+def _column(name: str) -> str:
+    """How formulaic is told a column that is a whole factor of a term: by name when Python can
+    read it, else ``Q('name')``, whose column name formulaic keeps whole (``my f[T.b]`` could not be
+    split back; R prints `` `my f`b ``), and so is ``Intercept`` (formulaic's intercept column has
+    that name and would replace it), and so is a name the evaluation namespace holds (a function
+    such as ``C`` or ``log``, a builtin such as ``min``): ``Q`` reads the data."""
+    if (
+        name.isidentifier() and not keyword.iskeyword(name) and name != "Intercept" and name not in _context(False)
+    ) or ("'" in name or "\\" in name):
+        return _formulaic_name(name)
+    return f"Q('{name}')"
+
+
 def _string_end(text: str, i: int) -> int:
     """The index after the string literal starting at text[i]."""
     quote = text[i]
@@ -405,12 +510,27 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
     numeric: set[str] = set()
     dependent: set[str] = set()
     i = start
+    operand = False  # the last token ends an operand (a name, number, call or ')'): the next must be an operator
+
+    def juxtaposed(at: int) -> None:
+        nonlocal operand
+        if operand:
+            raise located_error(formula, at, "terms must be joined by an operator such as '+'")
+        operand = True
+
     while i < end:
         c = formula[i]
-        if c.isspace() or c in "+-*/:^~|()":
+        if c.isspace():
+            out.append(c)
+            i += 1
+        elif c in "+-*/:^~|()":
+            if c == "(":
+                juxtaposed(i)
+            operand = c == ")"
             out.append(c)
             i += 1
         elif formula.startswith("%in%", i):
+            operand = False
             out.append("%in%")
             i += 4
         elif c == "`":
@@ -419,15 +539,18 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 raise located_error(formula, i, "a backtick-quoted name is never closed")
             name = formula[i + 1 : j]
             _check_name(formula, i, name)
+            juxtaposed(i)
             variables.add(name)
-            out.append(_formulaic_name(name))
+            out.append(_column(name))
             i = j + 1
         elif (m := _NUMBER.match(formula, i)) is not None and (c.isdigit() or c == "."):
+            juxtaposed(i)
             out.append(m.group().rstrip("L"))
             i = m.end()
         elif _NAME_START.match(c):
             m = _NAME.match(formula, i)
             assert m is not None
+            juxtaposed(i)
             name = m.group()
             j = m.end()
             while j < end and formula[j].isspace():
@@ -444,10 +567,8 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 i = close + 1
             else:
                 _check_name(formula, i, name)
-                if name in FUNCTIONS:
-                    raise located_error(formula, i, f"{name!r} is a function: call it, e.g. {name}(x)")
-                variables.add(name)
-                out.append(_formulaic_name(name))
+                variables.add(name)  # a column, even one named as a function (C, log): R reads it so
+                out.append(_column(name))
                 i = m.end()
         else:
             raise located_error(formula, i, f"unexpected {c!r} in the formula")
@@ -603,7 +724,7 @@ class _Code:
 
     def _vet(self, node: ast.AST, *, numeric: bool, argument: bool) -> None:
         if isinstance(node, ast.Call):
-            self._vet_call(node)
+            self._vet_call(node, argument)
         elif isinstance(node, ast.Name):
             name = self._original(node.id)
             if "__" in name:
@@ -650,7 +771,7 @@ class _Code:
             what = _REFUSED_NODES.get(type(node), type(node).__name__)
             raise self._fail(node, f"{what} is not allowed in a formula")
 
-    def _vet_call(self, node: ast.Call) -> None:
+    def _vet_call(self, node: ast.Call, argument: bool = False) -> None:
         if not isinstance(node.func, ast.Name):
             if type(node.func) in _REFUSED_NODES:
                 self._vet(node.func, numeric=False, argument=False)  # says what it is
@@ -666,6 +787,14 @@ class _Code:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise self._fail(arg, "a starred argument is not allowed in a formula")
+        if fn.argument_only:
+            if not argument:
+                raise self._fail(node, f"{name}() gives a function's argument (e.g. knots = c(2, 5)), not a term")
+            if node.keywords or not node.args or not all(_is_number(a) for a in node.args):
+                raise self._fail(node, f"{name}() takes numbers, e.g. c(2, 5)")
+            if len(node.args) > fn.nargs:
+                raise self._fail(node, f"{name}() takes at most {fn.nargs} numbers")
+            return
         if len(node.args) > fn.nargs:
             raise self._fail(node, f"{name}() takes at most {fn.nargs} positional argument(s)")
         if not node.args and name != "Q":
@@ -694,7 +823,7 @@ class _Code:
             self._vet(kw.value, numeric=False, argument=True)
 
 
-_DATA_DEPENDENT = frozenset({"scale", "center", "poly"})
+_DATA_DEPENDENT = frozenset({"scale", "center", "poly", "bs", "ns"})
 
 #: Python keywords left to the parser (and refused by the vetting); the others (``class``,
 #: ``import``, ...) are names R allows for columns.
@@ -729,6 +858,13 @@ def _constant(node: ast.AST) -> float:
         except (OverflowError, ZeroDivisionError):
             return math.inf
     return 0.0
+
+
+def _is_number(node: ast.AST) -> bool:
+    """A number written out, possibly negative."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
 
 
 def _is_string(node: ast.AST) -> bool:

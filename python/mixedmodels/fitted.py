@@ -292,7 +292,7 @@ class LmerFit(Fit):
             raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         _require_columns(newdata, s, use)
         try:
-            out = s.encoding.fixed_matrix(newdata, s.fixed_names) @ self.beta
+            out = s.encoding.fixed_matrix(newdata, s.fixed_keys) @ self.beta
         except FormulaicError as exc:
             raise DataError(f"cannot form the fixed-effects columns for newdata: {exc}") from exc
         offset = s.encoding.offset(newdata)  # the formula's offset() terms (not the offset argument, as lme4)
@@ -355,6 +355,8 @@ def _new_codes(newdata: pd.DataFrame, f: Factor) -> NDArray[np.int64]:
     missing = [v for v in f.variables if v not in newdata.columns]
     if missing:
         raise DataError(f"newdata lacks the grouping column(s) {missing} of {f.name!r}")
+    if f.keys is not None:  # by the variables' values and codes, not by the printed labels
+        return f.keys.codes([newdata[v] for v in f.variables])
     labels = None
     for v in f.variables:
         lab = newdata[v].astype(object).map(lambda x: None if pd.isna(x) else level_label(x))

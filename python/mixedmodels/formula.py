@@ -3,7 +3,10 @@
 ``mAch ~ ses + (1 + ses | school)`` becomes a response ``mAch``, a fixed part ``ses`` (materialised by
 formulaic) and one `RandomTerm` with left-hand side ``1 + ses`` on grouping factor ``school``.
 Nesting ``(1 | a/b)`` expands to ``(1 | b:a) + (1 | a)`` and ``(x || g)`` to one term per column
-group, exactly as lme4 1.1 does.
+group, exactly as lme4 1.1 does. As in R, ``|`` binds more loosely than ``+``: ``y ~ x | g`` is
+``y ~ (x | g)`` (an unparenthesised bar makes the whole right-hand side one term); redundant
+parentheses ``((1 | g))`` are read through, and terms must be joined by an operator (``(1 | g)(1 | h)``
+is an error naming the position).
 
 Every piece is vetted and translated by `expressions.translate` before anything (formulaic's parser
 included) reads it: the parts of a `ParsedFormula` are the text formulaic evaluates, and nothing
@@ -240,7 +243,12 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
     spans: list[tuple[int, int]] = []
     terms: list[RandomTerm] = []
     offsets: list[str] = []
-    i = rhs_start
+    top = _top_level(text, rhs_start, len(text), "|")
+    if top:  # lme4 (R's precedence): an unparenthesised '|' makes the whole right-hand side one term
+        spans.append((rhs_start, len(text)))
+        source = text[rhs_start:].strip()
+        terms.extend(_bar_term(text, rhs_start, len(text), top, trusted, source))
+    i = rhs_start if not top else len(text)
     while i < len(text):
         call = _OFFSET.match(text, i)
         if call and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "._`")):
@@ -253,14 +261,26 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
             continue
         if text[i] == "(":
             j = _matching_paren(text, i)
-            bars = _top_level(text, i + 1, j, "|")
+            before = _previous(text, i, rhs_start)
+            if before is not None and _ends_name(text, before[0], rhs_start):
+                i = j + 1  # a call, e.g. log(x): vetted as code
+                continue
+            a, b = _unwrap(text, i, j)  # ((1 | g)) is (1 | g)
+            bars = _top_level(text, a + 1, b, "|")
             if bars:
+                if before is not None and before[1] != "+":  # (1 | g)(1 | h), x (1 | g), 2 (1 | g)
+                    raise _error(
+                        text, i, "terms must be joined by an operator: a random-effects term is added with '+'"
+                    )
+                after = _next(text, j + 1)
+                if after is not None and text[after] not in "+-":
+                    raise _error(text, after, "terms must be joined by an operator such as '+'")
                 spans.append((i, j + 1))
-                terms.extend(_bar_term(text, i, j, bars, trusted))
+                terms.extend(_bar_term(text, a + 1, b, bars, trusted, text[a : b + 1]))
+            elif before is not None and before[1] == ")":
+                raise _error(text, i, "terms must be joined by an operator such as '+'")
             i = j + 1
         else:
-            if text[i] == "|":
-                raise _error(text, i, "a random-effects term '(... | g)' must be in parentheses")
             i += 1
     pieces, last = [], rhs_start
     for a, b in spans:
@@ -320,19 +340,60 @@ def _counts(text: str, tilde: int, piece: Callable[[int, int], str]) -> tuple[st
     return a, b
 
 
-def _bar_term(text: str, i: int, j: int, bars: list[int], trusted: bool) -> list[RandomTerm]:
-    source = text[i : j + 1]
+def _previous(text: str, i: int, start: int) -> tuple[int, str] | None:
+    """The last character before text[i] that is not a space (None when there is none after ``start``)."""
+    k = i - 1
+    while k >= start and text[k].isspace():
+        k -= 1
+    return (k, text[k]) if k >= start else None
+
+
+def _ends_name(text: str, k: int, start: int) -> bool:
+    """text[k] ends a name (a function's, before its parenthesis), not a number."""
+    if text[k] == "`":
+        return True
+    while k >= start and (text[k].isalnum() or text[k] in "._"):
+        k -= 1
+    return k + 1 < len(text) and (text[k + 1].isalpha() or text[k + 1] in "._")
+
+
+def _next(text: str, i: int) -> int | None:
+    """The position of the first character from text[i] on that is not a space (None at the end)."""
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i if i < len(text) else None
+
+
+def _unwrap(text: str, i: int, j: int) -> tuple[int, int]:
+    """The innermost of redundant parentheses ``((...))`` around text[i:j+1] (R's findbars reads
+    through them)."""
+    while True:
+        a = _next(text, i + 1)
+        if a is None or text[a] != "(":
+            return i, j
+        b = j - 1
+        while b > a and text[b].isspace():
+            b -= 1
+        if _matching_paren(text, a) != b:
+            return i, j
+        i, j = a, b
+
+
+def _bar_term(text: str, start: int, end: int, bars: list[int], trusted: bool, source: str) -> list[RandomTerm]:
+    """The random-effects terms of ``lhs | group`` in text[start:end] (``bars``: its top-level '|')."""
     b = bars[0]
-    double = b + 1 < j and text[b + 1] == "|"
+    double = b + 1 < end and text[b + 1] == "|"
     if len(bars) > (2 if double else 1):
         raise _error(text, bars[-1], "a random-effects term has more than one '|'")
-    lhs = text[i + 1 : b].strip()
+    lhs = text[start:b].strip()
     gstart = b + 2 if double else b + 1
     if not lhs:
-        raise _error(text, i + 1, "empty left-hand side in a random-effects term (write '1' for an intercept)")
+        raise _error(text, start, "empty left-hand side in a random-effects term (write '1' for an intercept)")
+    if "|" in lhs:
+        raise _error(text, start + text[start:b].index("|"), "a random-effects term inside another's left-hand side")
     if not trusted:
-        lhs = translate(text, i + 1, b).text.strip()
-    groups = _group_factors(text, text[gstart:j], gstart)
+        lhs = translate(text, start, b).text.strip()
+    groups = _group_factors(text, text[gstart:end], gstart)
     lhs_list = _lhs_terms(lhs) if double else [lhs]
     out = []
     for g in groups:

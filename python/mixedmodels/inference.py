@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from functools import cached_property
@@ -148,7 +149,7 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
         rows = m.model.data.rows("type III tests")
     except MixedModelsError as exc:
         raise MixedModelsError("type III tests need a model fitted from a formula and a data frame") from exc
-    names = list(m.structure.fixed_names)
+    keys = list(m.structure.fixed_keys)  # formulaic's names: unique, unlike the printed ones
     # the terms are the fit's vetted code: evaluated as the fit did (function table, doubles)
     doubles: tuple[str, ...] = tuple(getattr(spec, "numeric", ()))
     trusted = bool(getattr(spec, "trusted", False))
@@ -157,7 +158,7 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
     has_intercept = False
     for st in spec.structure:
         label = str(st.term)
-        cols = [names.index(r_name(c)) for c in st.columns if r_name(c) in names]
+        cols = [keys.index(c) for c in st.columns if c in keys]
         if label == "1":
             has_intercept = True
             continue
@@ -192,16 +193,20 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
             r = ys - xs @ coef
             r[np.abs(r) < 1e-10] = 0.0
             lmat[:, x_cols[i]] = r
-    # keep the rows of L that correspond to the coefficients (rdX columns named like X's)
-    rd_names = (["(Intercept)"] if has_intercept else []) + [
-        r_name(c) for t in terms for c in _full_names(frame, t, doubles, trusted)
+    # keep the rows of L that correspond to the coefficients (rdX columns keyed like X's: formulaic
+    # names a level x[level] in the full coding, x[T.level] in the reduced one)
+    rd_keys = (["Intercept"] if has_intercept else []) + [
+        c for t in terms for c in _full_names(frame, t, doubles, trusted)
     ]
-    lsub = lmat[[rd_names.index(nm) for nm in names]]
+    lsub = lmat[[rd_keys.index(_TREATMENT.sub("[", k)) for k in keys]]
     out = {}
     for i, t in enumerate(terms):
         c = lsub[:, x_cols[i]].T
         out[r_name(t)] = c[np.abs(c).sum(axis=1) > 1e-8]  # the term as R prints it: I(x^2)
     return out
+
+
+_TREATMENT = re.compile(r"\[T\.")
 
 
 def _full_names(frame: pd.DataFrame, term: str, numeric: tuple[str, ...], trusted: bool) -> list[str]:

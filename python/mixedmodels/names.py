@@ -29,12 +29,30 @@ def r_name(name: str) -> str:
     ('I(x^2)', 'log(Informed.liking)', 'poly(x, 2, raw = TRUE)1')
     >>> r_name("exp(-x / 2)"), r_name("I(u // 3)"), r_name("as_factor(k)[T.3]"), r_name("I(x ** (-1))")
     ('exp(-x/2)', 'I(u%/%3)', 'as.factor(k)3', 'I(x^-1)')
+    >>> r_name("Q('my var')"), r_name("Q('my f')[T.b]"), r_name("x:Q('Intercept')"), r_name("Q('a[1]')")
+    ('`my var`', '`my f`b', 'x:Intercept', '`a[1]`')
     """
     if name == "Intercept":
         return "(Intercept)"
-    out = _CONTRAST.sub(lambda m: m.group(1) + m.group(2), name)
-    if "(" not in out and "`" not in out:
-        return out
+    quoted: list[str] = []  # Q('my var'), a whole column: R prints `my var`
+
+    def hide(m: re.Match[str]) -> str:
+        quoted.append(r_variable(m.group(2).replace("\\" + m.group(1), m.group(1))))
+        return f"\x00{len(quoted) - 1}\x00"
+
+    out = _QUOTED.sub(hide, name)
+    out = _CONTRAST.sub(lambda m: m.group(1) + m.group(2), out)
+    if "(" in out or "`" in out:
+        out = _r_code(out)
+    return _HIDDEN.sub(lambda m: quoted[int(m.group(1))], out) if quoted else out
+
+
+_QUOTED = re.compile(r"""\bQ\((['"])((?:\\.|(?!\1).)*)\1\)""")
+_HIDDEN = re.compile("\x00(\\d+)\x00")
+
+
+def _r_code(out: str) -> str:
+    """The code of a formula as R prints it (see `r_name`)."""
     out = _BACKTICKED.sub(_unquote, out)
     out = out.replace(" ** ", "^").replace("**", "^").replace(" / ", "/").replace(" // ", "%/%").replace(" % ", "%%")
     out = out.replace("as_factor(", "as.factor(")  # formulaic's parser reads no dotted function name
@@ -57,3 +75,51 @@ def level_label(value: object) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else format(value, ".15g")
     return str(value)
+
+
+_R_RESERVED = frozenset(
+    "if else repeat while function for next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
+    "NA_character_ NA_complex_ in".split()
+)
+
+
+def r_variable(name: str) -> str:
+    """A variable's name as R prints it in a model matrix's column names: in backticks when R
+    cannot read it bare (``my var``, ``2nd``, ``(Intercept)``).
+
+    Examples
+    --------
+    >>> r_variable("ses"), r_variable("Informed.liking"), r_variable("my var"), r_variable("(Intercept)")
+    ('ses', 'Informed.liking', '`my var`', '`(Intercept)`')
+    """
+    if _R_SYNTACTIC.match(name) and name not in _R_RESERVED:
+        return name
+    return f"`{name}`"
+
+
+def make_unique(names: list[str]) -> list[str]:
+    """Names made unique as R's ``make.unique`` does: the second ``a`` becomes ``a.1``, the third
+    ``a.2`` (skipping suffixes already taken); unique names are returned as they are.
+
+    Examples
+    --------
+    >>> make_unique(["grp1", "x", "grp1", "grp1.1", "grp1"])
+    ['grp1', 'x', 'grp1.2', 'grp1.1', 'grp1.3']
+    """
+    if len(set(names)) == len(names):
+        return list(names)
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for nm in names:
+        if nm not in seen:
+            seen.add(nm)
+            out.append(nm)
+            continue
+        k = 1
+        while f"{nm}.{k}" in taken:
+            k += 1
+        new = f"{nm}.{k}"
+        taken.add(new)
+        out.append(new)
+    return out

@@ -31,11 +31,11 @@ from scipy.linalg import eigh_tridiagonal
 
 from . import _core
 from .data import StreamedData
-from .design import LazySpec, TransformReplay, materialise, used_columns
+from .design import LazySpec, TransformReplay, materialise, transform_state, used_columns
 from .exceptions import DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel
-from .names import level_label
+from .splines import interior_count, spline_knots
 
 __all__ = ["chunk_source", "model_from_source"]
 
@@ -118,7 +118,7 @@ class _Levels:
     plain: set[str] = field(default_factory=set)  # level columns that were not categorical in some chunk
     floats: set[str] = field(default_factory=set)  # numeric grouping columns of a float dtype in some chunk
     seen: dict[str, set[Any]] = field(default_factory=dict)  # column -> values seen in complete rows
-    combos: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)  # interaction group -> label tuples
+    combos: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)  # interaction group -> value tuples
 
 
 _KINDS = {"string": "text", "integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers"}
@@ -167,14 +167,14 @@ def _level_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], groupi
             st.seen[c] = set(col.unique().tolist())
             st.plain.add(c)
     for t in pf.random:
-        if len(t.factors) > 1:  # the distinct combinations of codes, then their labels
-            codes, labels = [], []
+        if len(t.factors) > 1:  # the distinct combinations of codes, then of the variables' values
+            codes, values = [], []
             for v in t.factors:
                 code, uniques = pd.factorize(df[v])
                 codes.append(code)
-                labels.append([level_label(x) for x in np.asarray(uniques, dtype=object).tolist()])
+                values.append(np.asarray(uniques, dtype=object).tolist())
             combos = np.unique(np.stack(codes, axis=1), axis=0)
-            st.combos[t.group] = {tuple(lab[j] for lab, j in zip(labels, row, strict=True)) for row in combos}
+            st.combos[t.group] = {tuple(val[j] for val, j in zip(values, row, strict=True)) for row in combos}
     return st
 
 
@@ -222,12 +222,10 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
         except TypeError as exc:
             raise DataError(f"column {c!r} mixes values that cannot be ordered (text and numbers?)") from exc
     for t in pf.random:
-        if len(t.factors) > 1:
-            pos = [{level_label(v): i for i, v in enumerate(levels[f])} for f in t.factors]
-            combos = sorted(
-                st.combos.get(t.group, ()), key=lambda tup: tuple(p[x] for p, x in zip(pos, tup, strict=True))
-            )
-            levels[t.group] = [":".join(c) for c in combos]
+        if len(t.factors) > 1:  # each level a tuple of the variables' values (design reads them so)
+            pos = [{v: i for i, v in enumerate(levels[f])} for f in t.factors]
+            coded = {tuple(p[x] for p, x in zip(pos, tup, strict=True)) for tup in st.combos.get(t.group, ())}
+            levels[t.group] = [tuple(levels[f][i] for f, i in zip(t.factors, c, strict=True)) for c in sorted(coded)]
     return levels
 
 
@@ -365,17 +363,47 @@ class _Measure:
 
 
 @dataclass
+class _Distinct:
+    """A transform's input as its distinct values and their counts: a spline's knots are order
+    statistics (quantiles and the range), which these give exactly (memory: one value and count per
+    distinct value)."""
+
+    values: NDArray[np.float64] = field(default_factory=_empty)
+    counts: NDArray[np.float64] = field(default_factory=_empty)
+
+    def add(self, x: NDArray[np.float64], counts: NDArray[np.float64] | None = None) -> None:
+        """Add the values x (finite), each ``counts`` times (once by default)."""
+        w = np.ones(x.shape[0]) if counts is None else counts
+        uniq, inv = np.unique(np.concatenate([self.values, x]), return_inverse=True)
+        self.counts = np.bincount(inv.ravel(), weights=np.concatenate([self.counts, w]), minlength=len(uniq)).astype(
+            np.float64
+        )
+        self.values = uniq
+
+    def merge(self, other: _Distinct) -> None:
+        """Add another's values."""
+        self.add(other.values, other.counts)
+
+    @property
+    def n(self) -> float:
+        """The number of values added."""
+        return float(self.counts.sum())
+
+
+@dataclass
 class _Learned:
     """What the first pass learns for one stateful call: its kind (``"poly"`` or ``"scale"``), its
     arguments and the measure of its input's values (or why it cannot be streamed)."""
 
     kind: str
     args: tuple[Any, ...]
-    measure: _Measure | None = None
+    measure: _Measure | _Distinct | None = None
     unstreamable: str = ""
 
     def merge(self, other: _Learned) -> None:
-        if self.measure is not None and other.measure is not None:
+        if isinstance(self.measure, _Measure) and isinstance(other.measure, _Measure):
+            self.measure.merge(other.measure)
+        elif isinstance(self.measure, _Distinct) and isinstance(other.measure, _Distinct):
             self.measure.merge(other.measure)
 
     def state(self, call: str) -> dict[str, Any]:
@@ -383,6 +411,14 @@ class _Learned:
         m = self.measure
         if m is None or not m.n:
             raise DataError(f"{call} saw no values")
+        if isinstance(m, _Distinct):  # bs, ns: R's knots from all values
+            df, knots, degree, intercept = self.args
+            if knots is None:
+                inner, boundary = spline_knots(m.values, interior_count(self.kind, df, degree, intercept), m.counts)
+            else:
+                _, boundary = spline_knots(m.values, 0, m.counts)
+                inner = sorted(knots)
+            return {"knots": list(inner), "boundary": list(boundary)}
         if self.kind == "poly":
             alpha, norms = m.recurrence(self.args[0])
             return {
@@ -458,6 +494,38 @@ def _record_standardize(data: Any, center: Any = True, rescale: Any = True, ddof
     return _record_scaling(data, center, rescale, ddof, _state)
 
 
+def _spline_recorder(kind: str) -> Callable[..., Any]:
+    """The first pass's ``bs`` or ``ns``: keeps the distinct values and their counts."""
+
+    def record(x: Any, df: Any, knots: Any, degree: Any, intercept: Any, state: Any) -> Any:
+        inner = None if knots is None else tuple(float(k) for k in np.atleast_1d(np.asarray(knots, dtype=float)))
+        args = (df, inner, int(degree), bool(intercept))
+        values = _values(x, kind, state)
+        if values is not None:
+            learned = state.setdefault(_LEARNED, _Learned(kind, args, _Distinct()))
+            if isinstance(learned.measure, _Distinct):
+                learned.measure.add(values)
+        n_interior = len(inner) if inner is not None else interior_count(kind, df, int(degree), bool(intercept))
+        ncol = n_interior + (int(degree) if kind == "bs" else 1) + int(bool(intercept))
+        return _placeholder(x, ncol)
+
+    if kind == "bs":
+
+        @_stateful
+        def record_bs(
+            x: Any, df: Any = None, knots: Any = None, degree: Any = 3, intercept: Any = False, _state: Any = None
+        ) -> Any:
+            return record(x, df, knots, degree, intercept, _state)
+
+        return record_bs
+
+    @_stateful
+    def record_ns(x: Any, df: Any = None, knots: Any = None, intercept: Any = False, _state: Any = None) -> Any:
+        return record(x, df, knots, 3, intercept, _state)
+
+    return record_ns
+
+
 def _unstreamable(name: str, reason: str) -> Callable[..., Any]:
     @_stateful
     def record(data: Any, *args: Any, _state: Any = None, **kwargs: Any) -> Any:
@@ -473,7 +541,8 @@ _RECORDERS: dict[str, Callable[..., Any]] = {
     "scale": _record_scale,
     "center": _record_center,
     "standardize": _record_standardize,
-    "bs": _unstreamable("bs", _SPLINE),
+    "bs": _spline_recorder("bs"),
+    "ns": _spline_recorder("ns"),
     "cr": _unstreamable("cr", _SPLINE),
     "cs": _unstreamable("cs", _SPLINE),
     "cc": _unstreamable("cc", _SPLINE),
@@ -571,31 +640,44 @@ def _names(expr: str) -> set[str]:
 
 
 def _transform_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str]) -> _Learning:
-    """What one chunk's complete rows teach (see `_Learning`)."""
+    """What one chunk teaches (see `_Learning`): the categories made in the formula from its
+    complete rows, and the stateful transforms' inputs from all its rows (each transform ignores
+    the rows where its own input is missing), as in memory and in R (`design.transform_state`)."""
     out = _Learning()
-    if not chunk[cols].notna().all(axis=1).any():
+    complete = bool(chunk[cols].notna().all(axis=1).any())
+    if not complete and not pf.data_dependent:
         return out
     # pandas' string dtypes (Dask's default for text) as objects: formulaic 1.2 takes them for
     # numbers (the second pass imposes the levels, a categorical)
     text = [c for c in cols if pd.api.types.is_string_dtype(chunk[c].dtype) and chunk[c].dtype != object]
     if text:
         chunk = chunk.astype(dict.fromkeys(text, object))
+    states: dict[str, Mapping[str, Any]] = {}
+    if pf.data_dependent:
+        states = transform_state(pf, chunk[cols], _RECORDERS)
+    if not complete:
+        return _learned_transforms(out, states)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelsWarning)
         structure, _ = materialise(pf, chunk, transforms=_RECORD)
     enc = structure.encoding.formula("streaming")
-    states: dict[str, Mapping[str, Any]] = {}
+    from_complete: dict[str, Mapping[str, Any]] = {}
     for spec in (enc.fixed, *enc.terms):
         if isinstance(spec, LazySpec):  # plain numeric columns: nothing to learn
             continue
         for call, state in spec.transform_state.items():
             if state:
-                states.setdefault(call, state)  # another part of the formula saw the same rows
+                from_complete.setdefault(call, state)  # another part of the formula saw the same rows
         for expr, (kind, enc_state) in spec.encoder_state.items():
             # a column's own levels are imposed (first pass), not those of a categorical made from it
             if expr not in cols and getattr(kind, "value", None) == "categorical" and "categories" in enc_state:
                 cats = list(enc_state["categories"])
                 out.categories.setdefault(expr, _Categories(kind, cats, union=dict.fromkeys(cats)))
+    return _learned_transforms(out, states or from_complete)
+
+
+def _learned_transforms(out: _Learning, states: Mapping[str, Mapping[str, Any]]) -> _Learning:
+    """``out`` with what the recorders of each stateful call kept (``states``: call -> state)."""
     for call in states:  # e.g. scale(poly(x, 2)): the recorder of the outer call saw placeholders
         inner = [c for c in states if c != call and c in call]
         if inner:

@@ -23,13 +23,14 @@ from numpy.typing import NDArray
 from . import _core
 from .exceptions import DataError, MixedModelsError
 from .layout import ThetaLayout
-from .names import r_name
+from .names import level_label
 
 __all__ = [
     "ArrayEncoding",
     "Encoding",
     "Factor",
     "FormulaEncoding",
+    "LevelKeys",
     "ModelStructure",
     "Term",
 ]
@@ -63,6 +64,62 @@ class Term:
 
 
 @dataclass(frozen=True, eq=False)
+class LevelKeys:
+    """The levels of a grouping factor by its variables' values: each variable's own levels (its
+    values as the fit's data held them) and, for each level of the factor, the index of each
+    variable's value. An interaction's level is the combination of its variables' codes, never a
+    joined string (``a = 'x:y', b = 'z'`` and ``a = 'x', b = 'y:z'`` are two levels).
+
+    Attributes
+    ----------
+    values : tuple of ndarray of object
+        Per variable, its levels' values.
+    combos : ndarray of int64, shape (nlev, nvars)
+        Per level of the factor, the index into ``values[v]`` of each variable v.
+
+    Examples
+    --------
+    >>> keys = LevelKeys((np.array(["x:y", "x"], dtype=object), np.array(["z", "y:z"], dtype=object)),
+    ...                  np.array([[0, 0], [1, 1]]))
+    >>> keys.codes([pd.Series(["x", "x:y", "q"]), pd.Series(["y:z", "z", "z"])]).tolist()
+    [1, 0, -1]
+    """
+
+    values: tuple[NDArray[np.object_], ...]
+    combos: NDArray[np.int64]
+
+    def codes(self, columns: Sequence[Any]) -> NDArray[np.int64]:
+        """Each new row's level (-1 for a combination, value or missing value not in the fit), from
+        the grouping variables' columns in the order of ``values``."""
+        parts = [_value_codes(vals, col) for vals, col in zip(self.values, columns, strict=True)]
+        if len(parts) == 1:
+            lookup = np.full(len(self.values[0]) + 1, -1, dtype=np.int64)  # the last: not found
+            lookup[self.combos[:, 0]] = np.arange(self.combos.shape[0])
+            return lookup[parts[0]]
+        fit = pd.MultiIndex.from_arrays([self.combos[:, v] for v in range(self.combos.shape[1])])
+        out = np.asarray(fit.get_indexer(pd.MultiIndex.from_arrays(parts)), dtype=np.int64)
+        out[np.any(np.stack(parts) < 0, axis=0)] = -1
+        return out
+
+
+def _value_codes(values: NDArray[np.object_], col: Any) -> NDArray[np.int64]:
+    """The index into values of each element of col (-1: not among them, or missing): by value,
+    then by R's label for those not found (a column read as numbers where the fit had text)."""
+    new = pd.Index(col.to_numpy(dtype=object) if isinstance(col, pd.Series) else np.asarray(col, dtype=object))
+    fit = pd.Index(values, dtype=object)
+    out = np.asarray(fit.get_indexer(new), dtype=np.int64) if fit.is_unique else np.full(len(new), -1, np.int64)
+    missing = np.asarray(pd.isna(new), dtype=bool)
+    out[missing] = -1
+    todo = (out < 0) & ~missing
+    if todo.any():
+        labels = [level_label(v) for v in values]
+        counts = pd.Series(labels).value_counts()
+        by_label = {lab: i for i, lab in enumerate(labels) if counts[lab] == 1}
+        out[todo] = [by_label.get(level_label(v), -1) for v in new[todo]]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
 class Factor:
     """A grouping factor with all its terms merged into one block (columns in lme4 term order).
 
@@ -80,6 +137,9 @@ class Factor:
         Indices of its terms in `ModelStructure.terms`.
     term_offsets : tuple of int
         The first column of each of those terms within `columns`.
+    keys : LevelKeys or None
+        How new data's values find the levels (by each variable's values, not by the labels, which
+        may have been made unique for printing); None for a model fitted from arrays.
     """
 
     name: str
@@ -88,6 +148,7 @@ class Factor:
     columns: tuple[str, ...]
     terms: tuple[int, ...]
     term_offsets: tuple[int, ...]
+    keys: LevelKeys | None = None
 
     @property
     def nlev(self) -> int:
@@ -108,8 +169,9 @@ class Encoding(ABC):
         """This encoding if it replays a formula, else a `MixedModelsError` saying that `what` needs one."""
 
     @abstractmethod
-    def fixed_matrix(self, newdata: pd.DataFrame, fixed_names: Sequence[str]) -> NDArray[np.float64]:
-        """The fixed-effects columns `fixed_names` for the rows of newdata."""
+    def fixed_matrix(self, newdata: pd.DataFrame, keys: Sequence[str]) -> NDArray[np.float64]:
+        """The fixed-effects columns of internal keys ``keys`` (`ModelStructure.fixed_keys`) for the
+        rows of newdata."""
 
     @abstractmethod
     def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
@@ -144,7 +206,7 @@ class FormulaEncoding(Encoding):
     def formula(self, what: str) -> FormulaEncoding:
         return self
 
-    def fixed_matrix(self, newdata: pd.DataFrame, fixed_names: Sequence[str]) -> NDArray[np.float64]:
+    def fixed_matrix(self, newdata: pd.DataFrame, keys: Sequence[str]) -> NDArray[np.float64]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", DataMismatchWarning)
             try:
@@ -153,9 +215,8 @@ class FormulaEncoding(Encoding):
                 raise DataError(f"newdata has a category the model was not fitted with: {exc}") from exc
             except KeyError as exc:
                 raise DataError(f"newdata lacks a column the fixed part needs: {exc}") from exc
-        names = [r_name(c) for c in self.fixed.column_names]
-        idx = [names.index(n) for n in fixed_names]
-        return np.asarray(mm, dtype=np.float64)[:, idx]
+        where = {c: j for j, c in enumerate(self.fixed.column_names)}  # formulaic's names are unique
+        return np.asarray(mm, dtype=np.float64)[:, [where[k] for k in keys]]
 
     def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
         try:
@@ -171,7 +232,7 @@ class ArrayEncoding(Encoding):
     def formula(self, what: str) -> FormulaEncoding:
         raise MixedModelsError(f"{what} needs a model fitted from a formula and a data frame")
 
-    def fixed_matrix(self, newdata: pd.DataFrame, fixed_names: Sequence[str]) -> NDArray[np.float64]:
+    def fixed_matrix(self, newdata: pd.DataFrame, keys: Sequence[str]) -> NDArray[np.float64]:
         raise DataError("a model fitted from arrays predicts only its own rows (newdata=None)")
 
     def term_matrix(self, newdata: pd.DataFrame, term: int, source: str) -> NDArray[np.float64]:
@@ -200,6 +261,11 @@ class ModelStructure:
         The covariance parameters' layout.
     encoding : Encoding
         How the columns are made from data.
+    fixed_keys : tuple of str
+        An internal key per fixed-effects column that cannot collide (formulaic's column name),
+        by which the encoding replays the column on new data; the printed names may coincide
+        (``grp1`` for level ``1`` of ``grp`` and for a column ``grp1``) and are then made unique.
+        Empty: the names are the keys (a model fitted from arrays).
     """
 
     formula: str
@@ -210,6 +276,13 @@ class ModelStructure:
     factors: tuple[Factor, ...]
     theta: ThetaLayout
     encoding: Encoding
+    fixed_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.fixed_keys:
+            object.__setattr__(self, "fixed_keys", self.fixed_names)
+        if len(self.fixed_keys) != len(self.fixed_names):
+            raise ValueError("one key per fixed-effects column")
 
     @property
     def p(self) -> int:
@@ -254,14 +327,17 @@ class ModelStructure:
             self,
             fixed_names=tuple(self.fixed_names[j] for j in keep),
             dropped_fixed=self.dropped_fixed + dropped,
+            fixed_keys=tuple(self.fixed_keys[j] for j in keep),
         )
 
 
 def assemble(
-    terms: Sequence[Term], levels: Sequence[NDArray[np.object_]]
+    terms: Sequence[Term],
+    levels: Sequence[NDArray[np.object_]],
+    keys: Sequence[LevelKeys | None] | None = None,
 ) -> tuple[tuple[Term, ...], tuple[Factor, ...], ThetaLayout, list[int]]:
     """lme4's order of the terms, the grouping factors (terms merged by group, most levels first)
-    and the theta layout, from the terms as written and each one's levels.
+    and the theta layout, from the terms as written and each one's levels (and level keys).
 
     Returns
     -------
@@ -273,6 +349,7 @@ def assemble(
     order = lme4_order([len(lv) for lv in levels])
     terms = [terms[i] for i in order]
     levels = [levels[i] for i in order]
+    level_keys = [None if keys is None else keys[i] for i in order]
     groups: dict[str, list[int]] = {}
     for i, t in enumerate(terms):
         groups.setdefault(t.group, []).append(i)
@@ -290,6 +367,7 @@ def assemble(
                 columns=tuple(c for i in idx for c in terms[i].columns),
                 terms=tuple(idx),
                 term_offsets=tuple(offsets),
+                keys=level_keys[idx[0]],
             )
         )
     factors = sorted(unsorted, key=lambda f: -f.nlev)  # stable: ties keep lme4's order

@@ -3,7 +3,8 @@ make_model_matrix.R with R 4.2 and lme4 1.1; the tests read the JSON and never r
 
 Each case is lme4's ``lFormula``: rows with a missing value dropped (inside transforms too), the
 fixed-effects matrix (names where our naming follows lme4's, and values), each random-effects
-term's columns, and the response.
+term's columns, and the response; for some (splines, poly, scale), also the fixed-effects matrix
+of new rows, some beyond the boundary knots, which the fit's encoding must replay as R does.
 """
 
 from __future__ import annotations
@@ -86,6 +87,34 @@ def test_model_matrix_matches_lme4(case_id):
         offset = factor.term_offsets[factor.terms.index(t)]
         z = rows.z[fi][:, offset : offset + term.k]
         _close(z, expected["head"], expected["totals"], f"{case_id}: random term {t}")
+
+
+PREDICT = sorted(c for c, case in CASES.items() if case.get("new_x"))
+
+
+def _new_rows(d: pd.DataFrame) -> pd.DataFrame:
+    """make_model_matrix.R's new rows: the first 8, every numeric column c as 1.7 c + 0.3."""
+    nd = d.iloc[:8].copy()
+    for c in nd.columns:
+        if pd.api.types.is_numeric_dtype(nd[c].dtype) and not pd.api.types.is_bool_dtype(nd[c].dtype):
+            nd[c] = 1.7 * nd[c].astype(float) + 0.3
+    return nd
+
+
+def test_cases_with_new_rows():
+    assert {"ns_df", "bs_df", "bs_knots", "ns_knots", "hsb_bs", "sleep_ns"} <= set(PREDICT)
+
+
+@pytest.mark.parametrize("case_id", PREDICT)
+def test_new_rows_replay_the_fit_as_r_does(case_id):
+    """R's makepredictcall: new rows (some beyond the boundary knots, where bs extrapolates the
+    boundary polynomials and ns straight lines) get the fit's knots, centre and polynomial basis."""
+    case = CASES[case_id]
+    structure, _ = materialise(case["ours"], _frame(case["data"]))
+    new = _new_rows(_frame(case["data"]))
+    ours = structure.encoding.fixed_matrix(new, structure.fixed_keys)
+    expected = np.column_stack([np.asarray(c, dtype=float) for c in case["new_x"]])
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-10 * max(1.0, np.abs(expected).max()))
 
 
 @pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")

@@ -1,8 +1,10 @@
 """Datasets bundled with mixedmodels (exports of R datasets, with R's factor level order).
 
-``load("hsb")`` gives the High School and Beyond data (mlmRev::Hsb82): 7185 students in 160
-schools. Factor columns come back as pandas categoricals whose category order is R's level order,
-so treatment contrasts use R's baseline.
+``load("hsb")`` gives the High School and Beyond data (mlmRev::Hsb82): 7185 students in 160 schools;
+``load("hsb_classic")`` the same students as courses on random slopes name and code them
+(``mathach``, ``ses``, school ``id``, 0/1 ``female``, ``minority``, ``sector`` and the school-level
+``size``, ``pracad``, ``disclim``, ``himinty``, ``meanses``). Factor columns come back as pandas
+categoricals whose category order is R's level order, so treatment contrasts use R's baseline.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ def load(name: str) -> pd.DataFrame:
     Parameters
     ----------
     name : str
-        One of `names()`: ``hsb`` (alias ``hsb82``), ``sleepstudy``, ``dyestuff``, ``penicillin``,
-        ``pastes``, ``insteval``, ``exam``, ``cake``.
+        One of `names()`: ``hsb`` (alias ``hsb82``), ``hsb_classic``, ``sleepstudy``, ``dyestuff``,
+        ``penicillin``, ``pastes``, ``insteval``, ``exam``, ``cake``.
 
     Returns
     -------
@@ -85,6 +87,9 @@ def load(name: str) -> pd.DataFrame:
     >>> hsb = mm.datasets.load("hsb")
     >>> hsb.shape, hsb["school"].nunique()
     ((7185, 8), 160)
+    >>> m = mm.lmer("mathach ~ 1 + ses + (1 + ses | id)", mm.datasets.load("hsb_classic"))
+    >>> m.fixef.round(2).tolist()
+    [12.67, 2.39]
     """
     e = _entry(name)
     factors = {c: info for c, info in e["columns"].items() if info["type"] in ("factor", "ordered")}

@@ -5,12 +5,14 @@
 # writes model_matrix.json (and synthetic.csv, the small data set the R-semantics cases use).
 # For each case: lme4's lFormula() on the data (rows with a missing value dropped by na.omit, as
 # lmer does), its fixed-effects matrix X (names and values), each random-effects term's columns
-# (names and values, summed over the levels of Zt), the response and the number of rows. Large
+# (names and values, summed over the levels of Zt), the response and the number of rows, and for
+# the cases in predict_cases the fixed-effects matrix of new rows (R's makepredictcall). Large
 # data sets store the first 200 rows plus each column's sum and sum of squares over all rows.
 # The tests never run R: they read the JSON.
 suppressPackageStartupMessages({
   library(lme4)
   library(jsonlite)
+  library(splines)
 })
 args <- commandArgs(trailingOnly = TRUE)
 data_dir <- if (length(args)) args[[1]] else "../../../../shared/data"
@@ -94,7 +96,7 @@ interaction_power ; synthetic ; y ~ (x + w + u)^2 + (1 | g) ;  ; TRUE ; ^ outsid
 power_of_sum_in_I ; synthetic ; y ~ I((x + w)^2) + (1 | g) ;  ; TRUE ;
 true_false ; synthetic ; y ~ poly(x, 2, raw = TRUE) + scale(w, center = TRUE, scale = FALSE) + (1 | g) ;  ; TRUE ;
 dotted_name ; synthetic ; y ~ Informed.liking + log(Informed.liking + 5) + (1 | g) ;  ; TRUE ;
-backticks ; synthetic ; y ~ `my var` + I(`my var`^2) + `2nd` + (1 | g) ;  ; FALSE ; bare backticked names lose their backticks
+backticks ; synthetic ; y ~ `my var` + I(`my var`^2) + `2nd` + (1 | g) ;  ; TRUE ; R prints names it cannot read bare in backticks
 logical_column ; synthetic ; y ~ b + (1 | g) ;  ; FALSE ; R names a logical bTRUE
 logical_arithmetic ; synthetic ; y ~ I(b + 0) + I(b * x) + (1 | g) ;  ; TRUE ;
 comparison ; synthetic ; y ~ I(x > 3) + (1 | g) ;  ; FALSE ; R names a logical I(x > 3)TRUE
@@ -133,7 +135,37 @@ exam_quadratic ; exam ; normexam ~ standLRT + I(standLRT^2) + sex + (standLRT | 
 exam_centered ; exam ; normexam ~ scale(standLRT, scale = FALSE) + vr + (1 | school) ;  ; TRUE ;
 penicillin_log ; penicillin ; log(diameter) ~ sample + (1 | plate) ;  ; TRUE ;
 penicillin_sqrt ; penicillin ; sqrt(diameter) ~ I(diameter > 24) + (1 | plate) ;  ; FALSE ; R names a logical TRUE
+ns_df ; synthetic ; y ~ ns(x, df = 3) + (1 | g) ;  ; TRUE ; splines::ns, knots at quantiles
+ns_positional ; synthetic ; y ~ ns(w, 4) + x + (1 | g) ;  ; TRUE ;
+ns_intercept ; synthetic ; y ~ 0 + ns(x, df = 3, intercept = TRUE) + (1 | g) ;  ; TRUE ;
+ns_knots ; synthetic ; y ~ ns(w, knots = c(-0.5, 0.5)) + (1 | g) ;  ; TRUE ;
+ns_default ; synthetic ; y ~ ns(x) + bs(w) + (1 | g) ;  ; TRUE ; no interior knots
+bs_df ; synthetic ; y ~ bs(x, df = 5) + (1 | g) ;  ; TRUE ; splines::bs
+bs_degree ; synthetic ; y ~ bs(x, df = 4, degree = 2) + (1 | g) ;  ; TRUE ;
+bs_knots ; synthetic ; y ~ bs(x, knots = c(2, 3.5)) + (1 | g) ;  ; TRUE ;
+bs_intercept ; synthetic ; y ~ 0 + bs(w, df = 4, intercept = TRUE) + (1 | g) ;  ; TRUE ;
+bs_integer_ties ; synthetic ; y ~ bs(u, df = 6) + ns(k, 2) + (1 | g) ;  ; TRUE ; quantiles of tied integers
+bs_linear ; synthetic ; y ~ bs(x, degree = 1, knots = c(3)) + (1 | g) ;  ; TRUE ;
+spline_missing ; synthetic ; y ~ bs(xna, df = 4) + ns(wna, 2) + (1 | g) ;  ; TRUE ; rows with xna or wna missing dropped
+missing_elsewhere ; synthetic ; y ~ scale(x) + poly(w, 2) + ns(x, 3) + wna + (1 | g) ;  ; TRUE ; centre, basis and knots of all rows (model.frame before na.omit)
+missing_elsewhere_random ; synthetic ; y ~ xna + (scale(w) | g) ;  ; TRUE ;
+ns_by_factor ; synthetic ; y ~ ns(x, 2):factor(k) + (1 | g) ;  ; TRUE ;
+random_ns ; synthetic ; y ~ x + (ns(x, 2) | g) ;  ; TRUE ;
+sleep_ns ; sleepstudy ; Reaction ~ ns(Days, df = 3) + (Days | Subject) ;  ; TRUE ;
+sleep_bs_random ; sleepstudy ; Reaction ~ bs(Days, df = 4) + (bs(Days, degree = 1) | Subject) ;  ; TRUE ;
+hsb_bs ; hsb ; mAch ~ bs(ses, df = 5) + sector + (1 | school) ;  ; TRUE ;
+exam_ns ; exam ; normexam ~ ns(standLRT, df = 4) * sex + (1 | school) ;  ; TRUE ;
 ")
+# cases whose fixed-effects matrix is also evaluated on new rows (R's makepredictcall: the knots of
+# the fit), made from the first rows with every numeric column c replaced by 1.7 c + 0.3 (so that
+# some fall outside the boundary knots: bs extrapolates the boundary polynomials, ns straight lines)
+predict_cases <- c("ns_df", "ns_positional", "ns_knots", "ns_default", "bs_df", "bs_degree", "bs_knots",
+                   "bs_intercept", "bs_integer_ties", "bs_linear", "poly_orthogonal", "scale", "sleep_ns", "hsb_bs")
+new_rows <- function(d) {
+  nd <- d[seq_len(8), , drop = FALSE]
+  for (col in names(nd)) if (is.numeric(nd[[col]])) nd[[col]] <- 1.7 * nd[[col]] + 0.3
+  nd
+}
 
 head_rows <- 200
 out <- list()
@@ -158,6 +190,14 @@ for (i in seq_len(nrow(cases))) {
     random[[t]] <- list(group = names(lf$reTrms$cnms)[[t]], columns = cn, head = cols(zterm), totals = sums(zterm))
   }
   y <- model.response(lf$fr)
+  new_x <- NULL
+  if (cs$id %in% predict_cases) {
+    tt <- terms(nobars(f))  # the fixed part, with the fit's knots, centres, ... (lme4's predvars.fixed)
+    attr(tt, "predvars") <- attr(terms(lf$fr), "predvars.fixed")
+    tt <- delete.response(tt)
+    nx <- model.matrix(tt, model.frame(tt, new_rows(d)))
+    new_x <- lapply(seq_len(ncol(nx)), function(j) unname(nx[, j]))
+  }
   out[[cs$id]] <- list(
     id = cs$id,
     data = cs$data,
@@ -171,7 +211,8 @@ for (i in seq_len(nrow(cases))) {
     x_head = cols(X),
     x_totals = sums(X),
     y_head = unname(y[keep]),
-    random = random
+    random = random,
+    new_x = new_x
   )
 }
 meta <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")), cases = unname(out))
