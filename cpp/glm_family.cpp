@@ -87,6 +87,21 @@ double GlmFamily::mu_eta(double eta) const {
     return 1.0;
 }
 
+bool GlmFamily::valid(double eta, double mu) const {
+    if (!std::isfinite(eta) || !std::isfinite(mu)) return false;
+    if ((link == LinkKind::Inverse || link == LinkKind::InverseSquare) && !(eta > 0.0) &&
+        family != FamilyKind::Gaussian)
+        return false;
+    switch (family) {
+        case FamilyKind::Binomial: return mu > 0.0 && mu < 1.0;
+        case FamilyKind::Poisson:
+        case FamilyKind::Gamma:
+        case FamilyKind::InverseGaussian: return mu > 0.0;
+        case FamilyKind::Gaussian: return true;
+    }
+    return true;
+}
+
 double GlmFamily::variance(double mu) const {
     switch (family) {
         case FamilyKind::Binomial: return mu * (1.0 - mu);

@@ -20,6 +20,10 @@ struct GlmFamily {
     double linkinv(double eta) const;
     double mu_eta(double eta) const;
     double variance(double mu) const;
+    // Whether eta and its mean are in the family's and link's range (R's valideta / validmu): a
+    // mean outside it has no likelihood (Poisson identity link with mu <= 0, binomial log link with
+    // mu >= 1, Gamma inverse link with eta <= 0, ...).
+    bool valid(double eta, double mu) const;
     // wt times the unit deviance of y at mu (R's dev.resids).
     double dev_resid(double y, double mu, double wt) const;
     // PIRLS' quantities at eta in one call (one exp for the logit and log links): the mean, the

@@ -51,9 +51,14 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             eta[i] = s;
         }
     };
+    // NaN where a mean is outside the family's range: such a point is never accepted
     const auto penalised_deviance = [&](const std::vector<double>& eta, const std::vector<double>& u) {
         double d = 0.0;
-        for (int64_t i = 0; i < n; ++i) d += fam.dev_resid(in.y[i], fam.linkinv(eta[i]), in.prior[i]);
+        for (int64_t i = 0; i < n; ++i) {
+            const double mu = fam.linkinv(eta[i]);
+            if (!fam.valid(eta[i], mu)) return std::numeric_limits<double>::quiet_NaN();
+            d += fam.dev_resid(in.y[i], mu, in.prior[i]);
+        }
         for (double v : u) d += v * v;
         return d;
     };
@@ -66,13 +71,32 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     PirlsOutput out;
     std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0), eta(static_cast<size_t>(n));
     double pdev = std::numeric_limits<double>::infinity();
+    bool first = false;  // the first step starts from eta0, which no (beta, u) gives
+    const auto finish_failed = [&]() {
+        out.converged = false;
+        out.beta = beta;
+        out.u = u;
+        out.eta = eta;
+        out.mu.assign(static_cast<size_t>(n), std::numeric_limits<double>::quiet_NaN());
+        out.devsum = out.ldl2 = std::numeric_limits<double>::quiet_NaN();
+        out.ussq = 0.0;
+        for (double v : u) out.ussq += v * v;
+        return out;
+    };
     if (in.eta0) {
         std::copy(in.eta0, in.eta0 + n, eta.begin());
+        first = true;
     } else {
         if (in.beta0.size() == static_cast<size_t>(p)) beta = in.beta0;
         if (in.u0.size() == q) u = in.u0;
         linpred(beta, u, eta);
         pdev = penalised_deviance(eta, u);
+        if (!std::isfinite(pdev) && in.u0.size() == q) {  // a warm start outside the family's range: u = 0
+            std::fill(u.begin(), u.end(), 0.0);
+            linpred(beta, u, eta);
+            pdev = penalised_deviance(eta, u);
+        }
+        if (!std::isfinite(pdev)) return finish_failed();  // no valid start (lme4: "PIRLS ... NaN")
     }
     std::vector<double> w(static_cast<size_t>(n)), resp(static_cast<size_t>(n)), nbeta, nu;
     std::vector<double> cb(static_cast<size_t>(p)), cu(q), ceta(static_cast<size_t>(n));
@@ -87,13 +111,19 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         out.iterations = it + 1;
         working(eta);
         fill(engine, resp.data(), w.data());
-        engine.update(in.theta);
+        try {
+            engine.update(in.theta);
+        } catch (const NotPositiveDefinite&) {  // the working weights of some columns vanished
+            return finish_failed();
+        }
         engine.solve(nbeta, nu);
-        if (!std::isfinite(pdev)) {  // the first step from mustart: nothing to compare with
+        if (first) {  // the first step from mustart: nothing to compare with
+            first = false;
             beta = nbeta;
             u = nu;
             linpred(beta, u, eta);
             pdev = penalised_deviance(eta, u);
+            if (!std::isfinite(pdev)) return finish_failed();
             continue;
         }
         double step = 1.0, cdev = 0.0, size = 0.0;
@@ -130,7 +160,12 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     // L at the weights of the modes
     working(eta);
     fill(engine, resp.data(), w.data());
-    const Criterion crit = engine.update(in.theta);
+    Criterion crit;
+    try {
+        crit = engine.update(in.theta);
+    } catch (const NotPositiveDefinite&) {
+        return finish_failed();
+    }
     out.mu.resize(static_cast<size_t>(n));
     double dev = 0.0;
     for (int64_t i = 0; i < n; ++i) {

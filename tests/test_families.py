@@ -387,7 +387,9 @@ def test_family_errors():
 
 def test_check_response_accepts_the_supports():
     Binomial().check_response([0.0, 1.0, 0.5, 0.25], [1, 1, 2, 4])
-    Poisson().check_response([0.0, 3.0, 2.5])  # non-integer counts: R fits them too
+    Poisson().check_response([0.0, 3.0, 2.0])
+    with pytest.raises(DataError, match="non-integer counts"):  # R warns and its likelihood is 0 there
+        Poisson().check_response([0.0, 3.0, 2.5])
     Gamma().check_response([0.1, 3.0])
     InverseGaussian().check_response([0.1, 3.0])
     Gaussian().check_response([-1.0, 0.0, 3.0])

@@ -132,16 +132,6 @@ def test_modes_at_theta_zero_are_a_glm(binary):
     assert res.dev_resid == pytest.approx(glm.deviance, rel=1e-10)
 
 
-def test_gaussian_identity_is_lmer_by_ml():
-    sleep = mm.datasets.load("sleepstudy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mm.MixedModelsWarning)
-        g = mm.glmer("Reaction ~ Days + (1 | Subject)", sleep, family="gaussian")
-    lm = mm.lmer("Reaction ~ Days + (1 | Subject)", sleep, reml=False)
-    # with sigma profiled out the Gaussian GLMM's theta is relative to sigma, as lmer's
-    np.testing.assert_allclose(g.fixef.to_numpy(), lm.fixef.to_numpy(), rtol=1e-5)
-
-
 def test_accessors(binary_fit, binary):
     m = binary_fit
     assert m.nobs == len(binary)

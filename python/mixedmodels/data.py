@@ -39,6 +39,9 @@ class Rows:
     offset : ndarray (n,) or None
         A known term of the linear predictor (``offset(...)`` in the formula plus the ``offset``
         argument); None: 0.
+    trials : ndarray (n,) or None
+        For a response ``cbind(successes, failures)``, the binomial trials of each row (then
+        `weights` is the trials times any ``weights`` argument, as R's glm codes it).
     """
 
     y: NDArray[np.float64]
@@ -48,6 +51,7 @@ class Rows:
     index: pd.Index
     weights: NDArray[np.float64] | None = None
     offset: NDArray[np.float64] | None = None
+    trials: NDArray[np.float64] | None = None
 
     @property
     def nobs(self) -> int:

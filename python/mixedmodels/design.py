@@ -543,9 +543,16 @@ def materialise(
 
     fixed_spec: Any
     prior = None if w_all is None else np.ascontiguousarray(w_all[complete])
+    trials: NDArray[np.float64] | None = None
     if pf.counts is not None:  # cbind(successes, failures): proportions, trials as prior weights
         k = _column(f"0 + I({pf.counts[0]})", dc, "the successes of cbind()", pf, transforms)
         rest = _column(f"0 + I({pf.counts[1]})", dc, "the failures of cbind()", pf, transforms)
+        for values, what in ((k, "successes"), (rest, "failures")):
+            if (values < 0).any():
+                i = int(np.argmax(values < 0))
+                raise DataError(
+                    f"cbind({pf.counts[0]}, {pf.counts[1]}): negative {what} ({values[i]}) at row {dc.frame.index[i]!r}"
+                )
         trials = k + rest
         y = np.divide(k, trials, out=np.zeros_like(k), where=trials != 0)
         prior = trials if prior is None else prior * trials
@@ -639,7 +646,7 @@ def materialise(
         lambda specs: FormulaEncoding(fixed_spec, specs, tuple(offset_specs)),
         fixed_keys,
     )
-    rows = replace(rows, weights=prior, offset=total_offset)
+    rows = replace(rows, weights=prior, offset=total_offset, trials=trials)
     return structure, FrameData(rows, dc.frame, n_dropped)
 
 

@@ -1131,7 +1131,12 @@ class Poisson(Family):
         return np.asarray(_floats(y, "y") + 0.1)
 
     def _support_problems(self, y: FloatArray, wt: FloatArray) -> list[tuple[npt.NDArray[np.bool_], str]]:
-        return [(y < 0, "negative values not allowed for the 'Poisson' family")]
+        with np.errstate(all="ignore"):
+            fractional = np.abs(y - np.round(y)) > 1e-8 * np.maximum(np.abs(y), 1.0)
+        return [
+            (y < 0, "negative values not allowed for the 'Poisson' family"),
+            (fractional & (y >= 0), "non-integer counts for the 'Poisson' family (it has no likelihood there)"),
+        ]
 
 
 class Gamma(Family):

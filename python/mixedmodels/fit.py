@@ -21,7 +21,7 @@ from .arguments import (
     table_as_frame,
 )
 from .design import GroupTerm, from_arrays
-from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError
+from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning, warn
 from .families import Family, binomial_response
 from .families import family as as_family
 from .formula import parse_formula
@@ -267,7 +267,7 @@ def glmer(
     maxeval: int = 100_000,
     data_name: str | None = None,
     trusted: bool = False,
-) -> GlmerResult:
+) -> GlmerResult | LmerResult:
     """Fit a generalized linear mixed model (lme4's ``glmer``) by maximum likelihood.
 
     Parameters
@@ -303,6 +303,8 @@ def glmer(
     Returns
     -------
     GlmerResult
+        (For ``family="gaussian"`` with the identity link, as lme4: a warning and `lmer`'s fit by
+        REML, an `LmerResult`.)
 
     Examples
     --------
@@ -328,11 +330,30 @@ def glmer(
     parsed = parse_formula(formula, trusted=trusted)
     if parsed.counts is not None and fam.name != "binomial":
         raise FormulaError(f"cbind(successes, failures) is a binomial response; the family is {fam.name}")
+    if fam.name == "gaussian" and fam.link.name == "identity":  # as lme4: glmer's shortcut to lmer
+        warn(
+            "glmer with family gaussian (identity link) is a linear mixed model: fitted by lmer (REML), "
+            "as lme4 does; call lmer directly",
+            MixedModelsWarning,
+        )
+        return lmer(
+            formula,
+            data,
+            start=start,
+            maxeval=maxeval,
+            data_name=data_name,
+            trusted=trusted,
+            weights=weights,
+            offset=offset,
+        )
     resp = parsed.response
     if fam.name == "binomial" and parsed.counts is None and resp in data.columns:
         col = data[resp]
         if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-            y, _ = binomial_response(col)
+            held = col.notna().to_numpy()
+            y = np.full(len(col), np.nan)  # a missing response drops its row, as R's na.omit
+            if held.any():
+                y[held] = binomial_response(col[held])[0]
             data = data.assign(**{resp: y})
     model = GeneralizedLinearMixedModel.from_formula(parsed, data, fam, weights=weights, offset=offset)
     theta0 = check_start(start, model.structure.theta.names)

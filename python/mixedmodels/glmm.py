@@ -191,10 +191,12 @@ class GeneralizedLinearMixedModel:
         # (it is -2 times the saturated model's log-likelihood): the Laplace criterion then needs
         # only the deviance residuals at each evaluation
         self._aic_minus_deviance: float | None = None
+        # R's family$aic takes the binomial trials as n (cbind responses), else 1
+        self.trials = np.ones(n) if rows.trials is None else rows.trials
         if family.dispersion_free:
             mu0 = family.mustart(self.y, self.prior_weights)
             dev0 = float(np.sum(family.dev_resids(self.y, mu0, self.prior_weights)))
-            self._aic_minus_deviance = float(family.aic(self.y, np.ones(n), mu0, self.prior_weights, dev0)) - dev0
+            self._aic_minus_deviance = float(family.aic(self.y, self.trials, mu0, self.prior_weights, dev0)) - dev0
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -364,10 +366,12 @@ class GeneralizedLinearMixedModel:
             tol=PIRLS_STEP_TOL,
             maxit=PIRLS_MAXIT,
         )
-        if self._aic_minus_deviance is not None:
+        if not math.isfinite(devsum):  # no valid modes (a failure, not merely the iteration limit)
+            aic = math.nan
+        elif self._aic_minus_deviance is not None:
             aic = devsum + self._aic_minus_deviance
         else:
-            aic = float(fam.aic(self.y, np.ones(self.nobs), mu, self.prior_weights, devsum))
+            aic = float(fam.aic(self.y, self.trials, mu, self.prior_weights, devsum))
         return Pirls(
             beta=np.asarray(beta) if joint else np.array(beta_fixed, dtype=np.float64),
             u=np.asarray(u),
@@ -394,6 +398,8 @@ class GeneralizedLinearMixedModel:
         beta of the joint PIRLS iteration, lme4's ``nAGQ = 0`` criterion). Warm-started from the
         previous call's modes."""
         res = self.pirls(theta, beta, u0=self._warm_u, beta0=self._warm_beta if beta is None else None)
+        if not res.converged and (self._warm_u is not None or self._warm_beta is not None):
+            res = self.pirls(theta, beta)  # the previous modes can be a poor start here: from scratch
         if not res.converged:
             return math.inf
         self._warm_u = res.u
@@ -405,6 +411,8 @@ class GeneralizedLinearMixedModel:
         """-2 log-likelihood by adaptive Gauss-Hermite quadrature with ``n_agq`` nodes per level of
         the one scalar random-effects term, without the saturated model's term (as lme4)."""
         res = self.pirls(theta, beta, u0=self._warm_u)
+        if not res.converged and self._warm_u is not None:
+            res = self.pirls(theta, beta)
         if not res.converged:
             return math.inf
         self._warm_u = res.u
@@ -529,6 +537,14 @@ class GeneralizedLinearMixedModel:
         n_evals = stage1.n_evals
         theta = stage1.theta
         first = self.pirls(theta, None, beta0=self._warm_beta, u0=self._warm_u)
+        if not first.converged:
+            first = self.pirls(theta, None)
+        if not math.isfinite(first.laplace):  # no valid modes at all (separation ends at the limit instead)
+            raise DataError(
+                "PIRLS found no valid conditional modes for this model: the fitted means left the family's "
+                "range (such as a negative Poisson mean with the identity link), or the predictors separate "
+                "the outcomes (complete separation); try another link, or check the response against the predictors"
+            )
         beta = first.beta
         opt: OptimResult = stage1
         if n_agq == 0 or fast:
@@ -555,6 +571,8 @@ class GeneralizedLinearMixedModel:
             theta, beta = params[:nt], params[nt:]
             objective = float(opt.fun)
         res = self.pirls(theta, beta if (n_agq != 0 and not fast) else None, u0=self._warm_u, beta0=beta)
+        if not res.converged:
+            res = self.pirls(theta, beta if (n_agq != 0 and not fast) else None)
         if n_agq == 0 or fast:
             beta = res.beta
         if not (n_agq == 0 or fast):
@@ -628,7 +646,7 @@ class GeneralizedLinearMixedModel:
             hb = h[nt:, nt:] if not free[:nt].all() else h
             try:
                 inv = np.linalg.inv(hb / 2.0)
-                vb = inv[-self.p :, -self.p :]
+                vb = inv[hb.shape[0] - self.p :, hb.shape[0] - self.p :]
                 if np.all(np.isfinite(vb)) and np.all(np.diag(vb) > 0):
                     vcov = np.asarray(vb, dtype=np.float64)
                 else:

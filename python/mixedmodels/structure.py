@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from formulaic.errors import FormulaicError
 from formulaic.transforms.contrasts import DataMismatchWarning
 from numpy.typing import NDArray
 
@@ -197,8 +198,14 @@ class FormulaEncoding(Encoding):
         for spec in self.offsets:
             try:
                 mm = spec.get_model_matrix(newdata, na_action="ignore", output="numpy")
-            except KeyError as exc:
-                raise DataError(f"newdata lacks a column an offset() term needs: {exc}") from exc
+            except (KeyError, FormulaicError) as exc:
+                missing = sorted(set(getattr(spec, "required_variables", ())) - set(map(str, newdata.columns)))
+                raise DataError(
+                    f"newdata lacks the column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                    "that the formula's offset() needs"
+                    if missing
+                    else f"cannot evaluate the formula's offset() on newdata: {exc}"
+                ) from exc
             v = np.asarray(mm, dtype=np.float64)[:, 0]
             total = v if total is None else total + v
         return total
