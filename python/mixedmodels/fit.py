@@ -99,7 +99,7 @@ def lmer(
     weights : str or array, optional
         Prior weights (lme4's ``weights``; a column's name or one positive value per row of the data):
         row i's residual variance is sigma^2 / weights[i], and the log-likelihood gains
-        sum(log weights) / 2, as lme4's. Data frames only.
+        sum(log weights) / 2, as lme4's. For data read in chunks or a Dask DataFrame, a column's name.
     offset : str or array, optional
         A known term of the linear predictor (a column's name or one value per row): the model is
         fitted to y - offset, and fitted values include it. ``offset(...)`` terms in the formula
@@ -165,13 +165,22 @@ def lmer(
     else:  # files, chunks, Dask: formed chunk by chunk
         if trusted:
             raise MixedModelsError("trusted=True applies to a data frame; streamed data takes vetted formulas only")
-        if weights is not None or offset is not None:
-            raise ArgumentError(
-                "weights= and offset= take a data frame; for data read in chunks put the offset in the "
-                "formula as offset(column) (prior weights are not supported for streamed data yet)"
-            )
+        for name, value in (("weights", weights), ("offset", offset)):
+            if value is not None and not isinstance(value, str):
+                raise ArgumentError(
+                    f"{name}= for data read in chunks is a column's name (or write offset(column) in the "
+                    f"formula), got {type(value).__name__}"
+                )
         check_start(start)  # what can be checked before the data is read
-        model = model_from_source(formula, data, reml=reml, batch_size=batch_size, progress=progress)
+        model = model_from_source(
+            formula,
+            data,
+            reml=reml,
+            batch_size=batch_size,
+            progress=progress,
+            weights=weights if isinstance(weights, str) else None,
+            offset=offset if isinstance(offset, str) else None,
+        )
         # a callable reports rows read; the optimiser's line follows the same on/off choice
         optimiser_progress = None if callable(progress) else (sys.stderr.isatty() if progress is None else progress)
     theta0 = check_start(start, model.structure.theta.names)  # named by theta, before the optimiser

@@ -32,7 +32,7 @@ from scipy.linalg import eigh_tridiagonal
 from . import _core
 from .data import StreamedData
 from .design import LazySpec, TransformReplay, materialise, transform_state, used_columns
-from .exceptions import DataError, FormulaError, MixedModelsWarning
+from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel
 from .splines import interior_count, spline_knots
@@ -702,14 +702,17 @@ def _chunk_cross_products(
     proto_names: tuple[tuple[str, ...], tuple[str, ...]],
     layout: _core.Layout,
     replay: TransformReplay | None = None,
+    weights: str | None = None,
+    offset: str | None = None,
 ) -> _core.CrossProducts | None:
-    """The cross-products of one chunk's complete rows (None when it has none)."""
-    cols = sorted(used_columns(pf))
+    """The cross-products of one chunk's complete rows (None when it has none), weighted by the
+    column ``weights`` and less the column ``offset`` when given."""
+    cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     if not chunk[cols].notna().all(axis=1).any():
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelsWarning)
-        structure, held = materialise(pf, chunk, levels=levels, transforms=replay)
+        structure, held = materialise(pf, chunk, levels=levels, transforms=replay, weights=weights, offset=offset)
     if (structure.fixed_names, structure.theta.names) != proto_names:
         got = set(structure.fixed_names) | set(structure.theta.names)
         want = set(proto_names[0]) | set(proto_names[1])
@@ -744,6 +747,8 @@ def model_from_source(
     reml: bool = True,
     batch_size: int = 1_000_000,
     progress: bool | Callable[[int], None] | None = None,
+    weights: str | None = None,
+    offset: str | None = None,
 ) -> LinearMixedModel:
     """The model of data read in batches (see `chunk_source`) or of a Dask DataFrame: two passes
     (levels, encoding and the state of stateful transforms such as ``poly(x, 2)``, learned from all
@@ -764,7 +769,13 @@ def model_from_source(
     pf = parse_formula(formula)
     if not pf.random:
         raise FormulaError(f"the formula {formula!r} has no random-effects term such as (1 | g)")
-    cols = sorted(used_columns(pf))
+    for name, value in (("weights", weights), ("offset", offset)):
+        if value is not None and not isinstance(value, str):
+            raise ArgumentError(
+                f"{name}= for data read in chunks is a column's name (the values come with the chunks), "
+                f"got {type(value).__name__}"
+            )
+    cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
     learned = _Learning()  # what stateful transforms and categories made in the formula learn
@@ -774,7 +785,7 @@ def model_from_source(
     if is_dask:
         first = source[cols].dropna().head(PROTOTYPE_ROWS, npartitions=-1)
         learn = not first.empty and bool(_transform_stats(first, pf, cols))
-        st, learned, sum_partitions = _dask_passes(source, pf, cols, grouping, learn)
+        st, learned, sum_partitions = _dask_passes(source, pf, cols, grouping, learn, weights, offset)
     else:
         chunks = chunk_source(source, cols, batch_size)
         report = _progress_printer(progress, "pass 1 (levels)")
@@ -814,7 +825,7 @@ def model_from_source(
             if len(ch) == 0:
                 continue
             _check_columns(ch, cols, i)
-            part = _chunk_cross_products(ch, pf, levels, names, layout, replay)
+            part = _chunk_cross_products(ch, pf, levels, names, layout, replay, weights, offset)
             done += len(ch)
             report(done)
             if part is not None:
@@ -843,7 +854,13 @@ def _check_columns(chunk: pd.DataFrame, cols: list[str], i: int) -> None:
 
 
 def _dask_passes(
-    ddf: Any, pf: ParsedFormula, cols: list[str], grouping: set[str], learn: bool
+    ddf: Any,
+    pf: ParsedFormula,
+    cols: list[str],
+    grouping: set[str],
+    learn: bool,
+    weights: str | None = None,
+    offset: str | None = None,
 ) -> tuple[_Levels, _Learning, Callable[..., _core.CrossProducts]]:
     import dask  # the optional extra: imported only for a Dask source
 
@@ -864,7 +881,9 @@ def _dask_passes(
         layout: _core.Layout,
         replay: TransformReplay | None,
     ) -> _core.CrossProducts:
-        items = [dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay) for p in parts]
+        items = [
+            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset) for p in parts
+        ]
         while len(items) > 1:  # tree reduction
             items = [
                 dask.delayed(_add_maybe)(items[i], items[i + 1]) if i + 1 < len(items) else items[i]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import mixedmodels as mm
 from tests.reference.glmm_cases import case_ids, data, lmer_fit, reference, values
 
 CASES = case_ids("lmer")
@@ -41,3 +42,24 @@ def test_fitted_and_predictions(case):
     np.testing.assert_allclose(
         m.predict(new, include_re=False).to_numpy(), values(ref["predict_first10_re_form_NA"]), rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("case", ["lmm_sim_weights_slope.REML", "lmm_sim_offset_arg.ML"])
+def test_streamed_and_dask_fits_take_weight_and_offset_columns(case):
+    ref = reference(case)
+    d = data(ref)
+    kw = {"weights": ref["weights"]} if ref["weights"] else {"offset": ref["offset"]}
+    chunks = [d.iloc[: len(d) // 3], d.iloc[len(d) // 3 :]]
+    m = mm.lmer(ref["formula"], chunks, reml=ref["REML"], **kw)
+    assert m.objective == pytest.approx(lmer_fit(case).objective, rel=1e-12)
+    np.testing.assert_allclose(m.fixef.to_numpy(), lmer_fit(case).fixef.to_numpy(), rtol=1e-9)
+    dd = pytest.importorskip("dask.dataframe")
+    m = mm.lmer(ref["formula"], dd.from_pandas(d, npartitions=3), reml=ref["REML"], **kw)
+    assert m.objective == pytest.approx(lmer_fit(case).objective, rel=1e-12)
+
+
+def test_streamed_weights_are_a_column_name():
+    ref = reference("lmm_sim_weights_slope.REML")
+    d = data(ref)
+    with pytest.raises(mm.ArgumentError, match="column's name"):
+        mm.lmer(ref["formula"], [d], weights=d["w"].to_numpy())
