@@ -127,19 +127,13 @@ double GlmFamily::dev_resid(double y, double mu, double wt) const {
     return 0.0;
 }
 
-void GlmFamily::working(double eta, double y, double prior, double& mu, double& weight, double& residual) const {
+void GlmFamily::working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const {
     double d = 0.0;
-    if (link == LinkKind::Logit) {  // R's clamps (family.c), exp(eta) once
-        const bool outside = eta < kMThresh || eta > kThresh;
-        const double e = eta < kMThresh ? kEps : (eta > kThresh ? 1.0 / kEps : std::exp(eta));
-        const double ope = 1.0 + e;
-        mu = e / ope;
-        d = outside ? kEps : e / (ope * ope);
+    if (link == LinkKind::Logit) {
+        d = (eta < kMThresh || eta > kThresh) ? kEps : mu * (1.0 - mu);  // e / (1 + e)^2
     } else if (link == LinkKind::Log) {
-        mu = std::max(std::exp(eta), kEps);
         d = mu;
     } else {
-        mu = linkinv(eta);
         d = mu_eta(eta);
     }
     weight = prior * d * d / variance(mu);

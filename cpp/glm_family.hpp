@@ -26,9 +26,9 @@ struct GlmFamily {
     bool valid(double eta, double mu) const;
     // wt times the unit deviance of y at mu (R's dev.resids).
     double dev_resid(double y, double mu, double wt) const;
-    // PIRLS' quantities at eta in one call (one exp for the logit and log links): the mean, the
-    // working weight prior * mu_eta^2 / V(mu) and the working residual (y - mu) / mu_eta.
-    void working(double eta, double y, double prior, double& mu, double& weight, double& residual) const;
+    // PIRLS' quantities at eta whose mean mu = linkinv(eta) is known (no exp for the logit and log
+    // links): the working weight prior * mu_eta^2 / V(mu) and the working residual (y - mu) / mu_eta.
+    void working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const;
 };
 
 }  // namespace mm

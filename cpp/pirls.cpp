@@ -52,12 +52,14 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
     };
     // NaN where a mean is outside the family's range: such a point is never accepted
-    const auto penalised_deviance = [&](const std::vector<double>& eta, const std::vector<double>& u) {
+    // (the means at eta go to mu, for the next iteration's working weights)
+    const auto penalised_deviance = [&](const std::vector<double>& eta, const std::vector<double>& u,
+                                        std::vector<double>& mu) {
         double d = 0.0;
         for (int64_t i = 0; i < n; ++i) {
-            const double mu = fam.linkinv(eta[i]);
-            if (!fam.valid(eta[i], mu)) return std::numeric_limits<double>::quiet_NaN();
-            d += fam.dev_resid(in.y[i], mu, in.prior[i]);
+            mu[i] = fam.linkinv(eta[i]);
+            if (!fam.valid(eta[i], mu[i])) return std::numeric_limits<double>::quiet_NaN();
+            d += fam.dev_resid(in.y[i], mu[i], in.prior[i]);
         }
         for (double v : u) d += v * v;
         return d;
@@ -70,6 +72,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
 
     PirlsOutput out;
     std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0), eta(static_cast<size_t>(n));
+    std::vector<double> mu(static_cast<size_t>(n)), cmu(static_cast<size_t>(n));  // means at eta and ceta
     double pdev = std::numeric_limits<double>::infinity();
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
     const auto finish_failed = [&]() {
@@ -85,31 +88,32 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     };
     if (in.eta0) {
         std::copy(in.eta0, in.eta0 + n, eta.begin());
+        for (int64_t i = 0; i < n; ++i) mu[i] = fam.linkinv(eta[i]);
         first = true;
     } else {
         if (in.beta0.size() == static_cast<size_t>(p)) beta = in.beta0;
         if (in.u0.size() == q) u = in.u0;
         linpred(beta, u, eta);
-        pdev = penalised_deviance(eta, u);
+        pdev = penalised_deviance(eta, u, mu);
         if (!std::isfinite(pdev) && in.u0.size() == q) {  // a warm start outside the family's range: u = 0
             std::fill(u.begin(), u.end(), 0.0);
             linpred(beta, u, eta);
-            pdev = penalised_deviance(eta, u);
+            pdev = penalised_deviance(eta, u, mu);
         }
         if (!std::isfinite(pdev)) return finish_failed();  // no valid start (lme4: "PIRLS ... NaN")
     }
     std::vector<double> w(static_cast<size_t>(n)), resp(static_cast<size_t>(n)), nbeta, nu;
     std::vector<double> cb(static_cast<size_t>(p)), cu(q), ceta(static_cast<size_t>(n));
-    const auto working = [&](const std::vector<double>& e) {
+    const auto working = [&]() {  // at eta, whose means are mu
         for (int64_t i = 0; i < n; ++i) {
-            double mu = 0.0, r = 0.0;
-            fam.working(e[i], in.y[i], in.prior[i], mu, w[i], r);
-            resp[i] = (e[i] - in.offset[i]) + r;
+            double r = 0.0;
+            fam.working_at(eta[i], mu[i], in.y[i], in.prior[i], w[i], r);
+            resp[i] = (eta[i] - in.offset[i]) + r;
         }
     };
     for (int it = 0; it < in.maxit; ++it) {
         out.iterations = it + 1;
-        working(eta);
+        working();
         fill(engine, resp.data(), w.data());
         try {
             engine.update(in.theta);
@@ -122,7 +126,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             beta = nbeta;
             u = nu;
             linpred(beta, u, eta);
-            pdev = penalised_deviance(eta, u);
+            pdev = penalised_deviance(eta, u, mu);
             if (!std::isfinite(pdev)) return finish_failed();
             continue;
         }
@@ -132,7 +136,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
             for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
             linpred(cb, cu, ceta);
-            cdev = penalised_deviance(ceta, cu);
+            cdev = penalised_deviance(ceta, cu, cmu);
             if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
                 accepted = true;
                 break;
@@ -146,6 +150,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             beta.swap(cb);
             u.swap(cu);
             eta.swap(ceta);
+            mu.swap(cmu);
             pdev = cdev;
         }
         if (size < in.tol * (1.0 + std::max(largest(u, 0.0), largest(beta, 0.0)))) {
@@ -158,7 +163,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
     }
     // L at the weights of the modes
-    working(eta);
+    working();
     fill(engine, resp.data(), w.data());
     Criterion crit;
     try {
@@ -166,12 +171,9 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     } catch (const NotPositiveDefinite&) {
         return finish_failed();
     }
-    out.mu.resize(static_cast<size_t>(n));
     double dev = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        out.mu[i] = fam.linkinv(eta[i]);
-        dev += fam.dev_resid(in.y[i], out.mu[i], in.prior[i]);
-    }
+    for (int64_t i = 0; i < n; ++i) dev += fam.dev_resid(in.y[i], mu[i], in.prior[i]);
+    out.mu = mu;
     out.devsum = dev;
     double ussq = 0.0;
     for (double v : u) ussq += v * v;

@@ -259,3 +259,14 @@ def test_weighted_lmer_simulates_with_the_rows_variances():
     sd_light, sd_heavy = sims[w == 1.0].std(), sims[w == 100.0].std()
     assert sd_light == pytest.approx(m.sigma, rel=0.05)
     assert sd_heavy == pytest.approx(m.sigma / 10, rel=0.05)
+
+
+def test_predict_takes_any_table(binary_fit, binary):
+    head = binary.head(5)
+    expected = binary_fit.predict(head, type="response").to_numpy()
+    as_dict = {c: head[c].to_numpy() for c in head.columns}
+    np.testing.assert_allclose(binary_fit.predict(as_dict, type="response").to_numpy(), expected)
+    pa = pytest.importorskip("pyarrow")
+    np.testing.assert_allclose(binary_fit.predict(pa.Table.from_pandas(head), type="response").to_numpy(), expected)
+    with pytest.raises(mm.DataError, match="dict of columns"):
+        binary_fit.predict([1, 2, 3])

@@ -13,7 +13,7 @@ import pandas as pd
 from formulaic.errors import FormulaicError
 from numpy.typing import NDArray
 
-from .arguments import check_bool, group_list
+from .arguments import check_bool, group_list, table_as_frame
 from .exceptions import DataError
 from .layout import TermSlot, sd_corr, tril_pairs
 from .model import Fit
@@ -264,7 +264,7 @@ class LmerFit(Fit):
 
         Parameters
         ----------
-        newdata : DataFrame, optional
+        newdata : DataFrame (or a dict of columns, structured array, pyarrow or polars table), optional
             New rows; the fixed part's encoding (categories, contrasts, transforms) is replayed on
             them. Default: the rows used in the fit.
         include_re : bool, str or list of str
@@ -288,8 +288,13 @@ class LmerFit(Fit):
         if newdata is None:
             index = self.model.data.rows("predict() without newdata").index
             return pd.Series(self._linear_predictor(use, "predict() without newdata"), index=index, name="predicted")
-        if not isinstance(newdata, pd.DataFrame):
-            raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+        table = table_as_frame(newdata)  # a dict of columns, structured array, pyarrow or polars table
+        if not isinstance(table, pd.DataFrame):
+            raise DataError(
+                "newdata must be a pandas DataFrame, a dict of columns, a numpy structured array, a pyarrow "
+                f"Table or a polars DataFrame, got {type(table).__name__}"
+            )
+        newdata = table
         _require_columns(newdata, s, use)
         try:
             out = s.encoding.fixed_matrix(newdata, s.fixed_keys) @ self.beta
