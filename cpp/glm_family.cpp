@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 
 #include "errors.hpp"
 
@@ -125,6 +126,29 @@ double GlmFamily::dev_resid(double y, double mu, double wt) const {
         case FamilyKind::Gaussian: return wt * (y - mu) * (y - mu);
     }
     return 0.0;
+}
+
+double GlmFamily::deviance_constant(double y) const {
+    if (family == FamilyKind::Poisson) return y > 0.0 ? y * std::log(y) : 0.0;
+    if (family == FamilyKind::Binomial)
+        return (y > 0.0 ? y * std::log(y) : 0.0) + (y < 1.0 ? (1.0 - y) * std::log1p(-y) : 0.0);
+    return 0.0;
+}
+
+double GlmFamily::mean_and_deviance(double eta, double y, double wt, double c, double& mu) const {
+    if (family == FamilyKind::Poisson && link == LinkKind::Log && eta > -36.0 && eta < 700.0) {
+        mu = std::exp(eta);  // above DBL_EPSILON here, so log(mu) = eta: y log(y / mu) = y log y - y eta
+        return 2.0 * wt * (c - y * eta - (y - mu));
+    }
+    if (family == FamilyKind::Binomial && link == LinkKind::Logit && eta >= kMThresh && eta <= kThresh) {
+        const double e = std::exp(eta);
+        mu = e / (1.0 + e);
+        // -y log(mu) - (1 - y) log(1 - mu) = log(1 + e) - y eta
+        return 2.0 * wt * (c + std::log1p(e) - y * eta);
+    }
+    mu = linkinv(eta);
+    if (!valid(eta, mu)) return std::numeric_limits<double>::quiet_NaN();
+    return dev_resid(y, mu, wt);
 }
 
 void GlmFamily::working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const {

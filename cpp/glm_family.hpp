@@ -26,6 +26,13 @@ struct GlmFamily {
     bool valid(double eta, double mu) const;
     // wt times the unit deviance of y at mu (R's dev.resids).
     double dev_resid(double y, double mu, double wt) const;
+    // The part of the unit deviance that depends on y alone (y log y, and (1 - y) log(1 - y) for the
+    // binomial), for `mean_and_deviance`.
+    double deviance_constant(double y) const;
+    // mu = linkinv(eta) and dev_resid(y, mu, wt) in one go, with c = deviance_constant(y): one exp
+    // (Poisson log link) or one exp and one log1p (binomial logit link) instead of an exp and a log
+    // or two; NaN when eta or mu is outside the family's range (`valid`).
+    double mean_and_deviance(double eta, double y, double wt, double c, double& mu) const;
     // PIRLS' quantities at eta whose mean mu = linkinv(eta) is known (no exp for the logit and log
     // links): the working weight prior * mu_eta^2 / V(mu) and the working residual (y - mu) / mu_eta.
     void working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const;

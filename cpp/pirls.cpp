@@ -12,6 +12,7 @@
 namespace mm {
 
 PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const {
+    const std::lock_guard<std::mutex> lock(work_->mutex);  // one PIRLS at a time per workspace
     const int nf = layout_->nf(), p = p_;
     const int64_t n = n_;
     const size_t q = static_cast<size_t>(layout_->q());
@@ -51,16 +52,16 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             eta[i] = s;
         }
     };
+    std::vector<double>& dconst = work_->dconst;  // the deviance's constant per row
+    dconst.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) dconst[i] = fam.deviance_constant(in.y[i]);
     // NaN where a mean is outside the family's range: such a point is never accepted
     // (the means at eta go to mu, for the next iteration's working weights)
     const auto penalised_deviance = [&](const std::vector<double>& eta, const std::vector<double>& u,
                                         std::vector<double>& mu) {
         double d = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-            mu[i] = fam.linkinv(eta[i]);
-            if (!fam.valid(eta[i], mu[i])) return std::numeric_limits<double>::quiet_NaN();
-            d += fam.dev_resid(in.y[i], mu[i], in.prior[i]);
-        }
+        for (int64_t i = 0; i < n; ++i) d += fam.mean_and_deviance(eta[i], in.y[i], in.prior[i], dconst[i], mu[i]);
+        if (!std::isfinite(d)) return std::numeric_limits<double>::quiet_NaN();
         for (double v : u) d += v * v;
         return d;
     };
@@ -71,8 +72,16 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     };
 
     PirlsOutput out;
-    std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0), eta(static_cast<size_t>(n));
-    std::vector<double> mu(static_cast<size_t>(n)), cmu(static_cast<size_t>(n));  // means at eta and ceta
+    std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0);
+    // the row-length work arrays are the workspace's, reused from call to call (a fresh megabytes-long
+    // vector costs its page faults each time)
+    std::vector<double>& eta = work_->eta;
+    std::vector<double>& mu = work_->mu;    // the means at eta
+    std::vector<double>& ceta = work_->ceta;
+    std::vector<double>& cmu = work_->cmu;  // the means at ceta
+    std::vector<double>& w = work_->w;
+    std::vector<double>& resp = work_->resp;
+    for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
     double pdev = std::numeric_limits<double>::infinity();
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
     const auto finish_failed = [&]() {
@@ -102,8 +111,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
         if (!std::isfinite(pdev)) return finish_failed();  // no valid start (lme4: "PIRLS ... NaN")
     }
-    std::vector<double> w(static_cast<size_t>(n)), resp(static_cast<size_t>(n)), nbeta, nu;
-    std::vector<double> cb(static_cast<size_t>(p)), cu(q), ceta(static_cast<size_t>(n));
+    std::vector<double> nbeta, nu;
+    std::vector<double> cb(static_cast<size_t>(p)), cu(q);
     const auto working = [&]() {  // at eta, whose means are mu
         for (int64_t i = 0; i < n; ++i) {
             double r = 0.0;
@@ -181,7 +190,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     out.ldl2 = crit.ldL2;
     out.beta = std::move(beta);
     out.u = std::move(u);
-    out.eta = std::move(eta);
+    out.eta = eta;
     return out;
 }
 

@@ -4,6 +4,8 @@
 // (Engine::refill_blocks). The blocks' pattern and each row's place in it are found once, here.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "blocks.hpp"
@@ -59,6 +61,11 @@ private:
     std::vector<std::vector<int64_t>> rowblk_; // per pair tri(c, j), c > j: each row's block index
     CrossProducts pattern_;
     std::vector<Block> zero_;                  // the blocks, values 0
+    struct Workspace {                         // PIRLS' row-length arrays, kept between calls
+        std::mutex mutex;
+        std::vector<double> eta, mu, ceta, cmu, w, resp, dconst;
+    };
+    std::shared_ptr<Workspace> work_ = std::make_shared<Workspace>();
 };
 
 }  // namespace mm

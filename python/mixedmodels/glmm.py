@@ -55,6 +55,7 @@ SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 PIRLS_MAXIT = 100
 PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
+PIRLS_STEP_TOL_CANONICAL = 1e-7  # Newton steps (canonical links): the modes are then ~1e-14 from the limit
 MAX_AGQ = 25
 
 
@@ -363,7 +364,7 @@ class GeneralizedLinearMixedModel:
             eta0=eta0,
             beta0=beta0,
             u0=u0,
-            tol=PIRLS_STEP_TOL,
+            tol=PIRLS_STEP_TOL_CANONICAL if fam.canonical else PIRLS_STEP_TOL,
             maxit=PIRLS_MAXIT,
         )
         if not math.isfinite(devsum):  # no valid modes (a failure, not merely the iteration limit)
@@ -554,7 +555,6 @@ class GeneralizedLinearMixedModel:
             lower_all = lower_t
         else:
             se0 = np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-12, None))
-            x0 = np.concatenate([theta, beta])
             lower_all = np.concatenate([lower_t, np.full(self.p, -np.inf)])
             nt = self.ntheta
 
@@ -564,10 +564,19 @@ class GeneralizedLinearMixedModel:
                 return self.laplace(v[:nt], v[nt:])
 
             self._warm_u = first.u
-            step = np.concatenate([initial_step(theta), 0.2 * se0])
-            opt = minimize_theta(f_all, x0, lower_all, maxeval=maxeval, step=step)
+            # the optimiser sees beta in units of its standard error from the first stage, around
+            # the first stage's beta: every direction has the same natural scale, whatever the data size
+            shift = np.concatenate([np.zeros(nt), beta])
+            scale = np.concatenate([np.ones(nt), se0])
+
+            def f_scaled(v: FloatArray) -> float:
+                return f_all(shift + scale * v)
+
+            step = np.concatenate([initial_step(theta), np.full(self.p, 0.2)])
+            v0 = np.concatenate([theta, np.zeros(self.p)])
+            opt = minimize_theta(f_scaled, v0, lower_all, maxeval=maxeval, step=step)
             n_evals += opt.n_evals
-            params = opt.theta
+            params = shift + scale * opt.theta
             theta, beta = params[:nt], params[nt:]
             objective = float(opt.fun)
         res = self.pirls(theta, beta if (n_agq != 0 and not fast) else None, u0=self._warm_u, beta0=beta)
