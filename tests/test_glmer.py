@@ -270,3 +270,23 @@ def test_predict_takes_any_table(binary_fit, binary):
     np.testing.assert_allclose(binary_fit.predict(pa.Table.from_pandas(head), type="response").to_numpy(), expected)
     with pytest.raises(mm.DataError, match="dict of columns"):
         binary_fit.predict([1, 2, 3])
+
+
+def test_tidy_frames(binary_fit):
+    fixed = binary_fit.tidy(conf_int=True, level=0.9)
+    assert list(fixed.columns) == [
+        "effect",
+        "group",
+        "term",
+        "estimate",
+        "std.error",
+        "statistic",
+        "p.value",
+        "conf.low",
+        "conf.high",
+    ]
+    np.testing.assert_allclose(fixed["statistic"].to_numpy(), binary_fit.fixef_z.to_numpy())
+    pars = binary_fit.tidy("ran_pars")
+    assert pars["term"].tolist() == ["sd__(Intercept)"]
+    vals = binary_fit.tidy("ran_vals")
+    assert len(vals) == len(binary_fit.ranef["g"])

@@ -24,6 +24,7 @@ from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
 from .model import Fit
 from .simulate import Seed, linear_predictor_draw, sample_groups
+from .tidy import tidy as tidy_frame
 
 __all__ = ["GlmerResult"]
 
@@ -167,6 +168,43 @@ class GlmerResult(LmerFit):
         est, se = self.fixef.to_numpy(), self.fixef_se.to_numpy()
         pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
         return pd.DataFrame({pct[0]: est - z * se, pct[1]: est + z * se}, index=self.fixef.index)
+
+    def tidy(self, effects: str = "fixed", conf_int: bool = False, level: float = 0.95) -> pd.DataFrame:
+        """broom.mixed's tidy frames: ``"fixed"`` (effect, group, term, estimate, std.error,
+        statistic = z, p.value; with ``conf_int`` the Wald conf.low and conf.high), ``"ran_pars"``
+        (SDs and correlations; no residual row for binomial and Poisson), ``"ran_vals"`` (modes
+        with their conditional SDs).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.tidy()["statistic"].round(2).tolist()
+        [-6.02, -3.24, -3.46, -3.7]
+        """
+        conf_int = check_bool(conf_int, "conf_int")
+        if effects == "fixed":
+            out = pd.DataFrame(
+                {
+                    "effect": "fixed",
+                    "group": None,
+                    "term": self.fixef.index,
+                    "estimate": self.fixef.to_numpy(),
+                    "std.error": self.fixef_se.to_numpy(),
+                    "statistic": self.fixef_z.to_numpy(),
+                    "p.value": self.fixef_p.to_numpy(),
+                }
+            )
+            if conf_int:
+                ci = self.confint(level=level)
+                out["conf.low"] = ci.iloc[:, 0].to_numpy()
+                out["conf.high"] = ci.iloc[:, 1].to_numpy()
+            return out
+        frame = tidy_frame(self, effects, ddf=None)
+        if effects == "ran_pars" and self.family.dispersion_free:
+            frame = frame[frame["group"] != "Residual"].reset_index(drop=True)
+        return frame
 
     @cached_property
     def var_corr(self) -> pd.DataFrame:
