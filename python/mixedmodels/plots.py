@@ -39,6 +39,14 @@ def _plt() -> Any:
     return plt
 
 
+def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
+    """The figure of ``ax``, or a new figure with one axes of the default size."""
+    if ax is None:
+        fig, ax = _plt().subplots(figsize=(6.4, 4.8))
+        return fig, ax
+    return ax.figure, ax
+
+
 def _frame(m: LmerFit) -> pd.DataFrame:
     try:
         return m.model.data.frame("group-line plots")
@@ -159,10 +167,7 @@ def plot_group_lines(
     """
     plt = _plt()
     group, cov = _slope(m, group, covariate)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax)
     labels, a, b, ranges = _lines(m, kind, group, cov, seed)
     if kind != "population":
         hi = _pick(list(m.coef[group].index), groups, n, seed)
@@ -231,10 +236,7 @@ def plot_group_curves(
     """
     plt = _plt()
     group, cov = _slope(m, group, covariate)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax)
     frame = _with_group(m, group)
     c = m.coef[group]
     ranges = frame.groupby(group, observed=True)[cov].agg(["min", "max"]).reindex(c.index)

@@ -195,6 +195,12 @@ class Summary:
             self._groups_line(),
             _fixed_table(m),
         ]
+        return parts + self._closing()
+
+    def _closing(self) -> list[Table | str]:
+        """What follows the fixed effects: their correlations, dropped columns, the fit's warnings."""
+        m = self.fit
+        parts: list[Table | str] = []
         ct = _corr_table(m)
         if ct is not None:
             parts.append(ct)
@@ -297,16 +303,7 @@ class GlmerSummary(Summary):
             self._groups_line(),
             fixed,
         ]
-        corr = _corr_table(m)
-        if corr is not None:
-            parts.append(corr)
-        if m.structure.dropped_fixed:
-            parts.append(
-                "fixed-effect model matrix is rank deficient so dropping: " + ", ".join(m.structure.dropped_fixed)
-            )
-        if m.messages:
-            parts.append("\n".join(m.messages))
-        return parts
+        return parts + self._closing()
 
 
 def display_text(m: LmerFit, digits: int = 2) -> str:
