@@ -84,6 +84,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
     double pdev = std::numeric_limits<double>::infinity();
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
+    bool stalled = false;  // L could not be factored at the latest weights (separation)
+    double last_ldl2 = std::numeric_limits<double>::quiet_NaN();
     const auto finish_failed = [&]() {
         out.converged = false;
         out.beta = beta;
@@ -125,9 +127,11 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         working();
         fill(engine, resp.data(), w.data());
         try {
-            engine.update(in.theta);
+            last_ldl2 = engine.update(in.theta).ldL2;
         } catch (const NotPositiveDefinite&) {  // the working weights of some columns vanished
-            return finish_failed();
+            if (first || !std::isfinite(last_ldl2)) return finish_failed();
+            stalled = true;  // separation: the estimates head to infinity; stop at the last point
+            break;
         }
         engine.solve(nbeta, nu);
         if (first) {  // the first step from mustart: nothing to compare with
@@ -174,12 +178,14 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     // L at the weights of the modes
     working();
     fill(engine, resp.data(), w.data());
-    Criterion crit;
+    double ldl2 = last_ldl2;
     try {
-        crit = engine.update(in.theta);
+        ldl2 = engine.update(in.theta).ldL2;
     } catch (const NotPositiveDefinite&) {
-        return finish_failed();
+        if (!std::isfinite(last_ldl2)) return finish_failed();
+        stalled = true;  // L of the last factorable weights
     }
+    if (stalled) out.converged = false;
     double dev = 0.0;
     for (int64_t i = 0; i < n; ++i) dev += fam.dev_resid(in.y[i], mu[i], in.prior[i]);
     out.mu = mu;
@@ -187,7 +193,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     double ussq = 0.0;
     for (double v : u) ussq += v * v;
     out.ussq = ussq;
-    out.ldl2 = crit.ldL2;
+    out.ldl2 = ldl2;
     out.beta = std::move(beta);
     out.u = std::move(u);
     out.eta = eta;

@@ -546,13 +546,6 @@ def test_inverse_gaussian_default_link_fits_where_lme4_does():
     assert m.loglik >= -74.04478 - 1e-4  # lme4 with tolPwrss = 1e-12
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quasi-complete separation (every row of level 'a' a success): the working weights of that level "
-    "vanish in the first stage, the core refuses X'WX as ill-conditioned, and glmer stops with a DataError "
-    "that names separation. lme4 returns a fit (logLik -69.119, fixef ~ (20.5, -20.8)) with convergence "
-    "warnings",
-)
 def test_quasi_separation_returns_a_flagged_fit():
     m, caught = _fit("y ~ f + (1 | g)", _quasi_separated())
     assert not m.converged

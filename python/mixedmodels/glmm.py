@@ -41,7 +41,7 @@ from . import _core
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
-from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
+from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula
 from .optimize import OptimResult, initial_step, minimize_theta, single_threaded_blas
@@ -401,8 +401,9 @@ class GeneralizedLinearMixedModel:
         res = self.pirls(theta, beta, u0=self._warm_u, beta0=self._warm_beta if beta is None else None)
         if not res.converged and (self._warm_u is not None or self._warm_beta is not None):
             res = self.pirls(theta, beta)  # the previous modes can be a poor start here: from scratch
-        if not res.converged:
+        if not math.isfinite(res.laplace):
             return math.inf
+        # (a PIRLS that stalls, as under separation, still gives its value; the fit is flagged at the end)
         self._warm_u = res.u
         if beta is None:
             self._warm_beta = res.beta
@@ -448,7 +449,7 @@ class GeneralizedLinearMixedModel:
         per_level = dev_at_mode + uhat * uhat - 2.0 * log_int - 2.0 * np.log(sd)
         return float(per_level.sum())
 
-    def _separation(self, beta: FloatArray, res: Pirls) -> str:
+    def _separation(self, beta: FloatArray, res: Pirls, rx: FloatArray) -> str:
         """A warning when fitted means are numerically 0 or 1 (binomial) or 0 (Poisson), as R's glm
         warns: (quasi-)complete separation, whose estimates head to infinity. Names the fixed
         effects whose effect over one SD of their column (or, for the intercept, itself) exceeds
@@ -459,13 +460,20 @@ class GeneralizedLinearMixedModel:
         tiny = 10 * np.finfo(float).eps
         mu = res.mu[self.prior_weights > 0]
         extreme = (mu < tiny) | ((mu > 1 - tiny) if fam.name == "binomial" else False)
-        if not extreme.any():
+        vanished = not np.isfinite(rx).all()  # X'WX not factorable at the modes: weights that vanished
+        if not extreme.any() and not vanished:
             return ""
         x = self.rows.x
         spread = np.where(np.ptp(x, axis=0) == 0, 1.0, x.std(axis=0))
         large = [n for n, b, s in zip(self.structure.fixed_names, beta, spread, strict=True) if abs(b) * s > 15]
         what = "probabilities numerically 0 or 1" if fam.name == "binomial" else "means numerically 0"
-        out = f"fitted {what} occurred for {int(extreme.sum())} rows: complete or quasi-complete separation"
+        if extreme.any():
+            out = f"fitted {what} occurred for {int(extreme.sum())} rows: complete or quasi-complete separation"
+        else:
+            out = (
+                "the working weights of some fixed effects vanished (their fitted probabilities head to 0 or 1): "
+                "complete or quasi-complete separation"
+            )
         if large:
             out += f"; the estimates of {', '.join(large)} are heading to infinity (their SEs are meaningless)"
         return out
@@ -483,7 +491,9 @@ class GeneralizedLinearMixedModel:
     def conditional_covariances(self, theta: FloatArray, beta: FloatArray) -> list[FloatArray]:
         """Per factor (engine order), (nlev, k, k) blocks of (L L')^-1 at the modes at theta, beta."""
         with self._lock:
-            self._pirls(np.asarray(theta, dtype=np.float64), beta, False, self._warm_u, None)
+            res = self._pirls(np.asarray(theta, dtype=np.float64), beta, False, self._warm_u, None)
+            if not math.isfinite(res.ldl2):  # no modes at these estimates
+                return [np.full((f.nlev, f.k, f.k), np.nan) for f in self.structure.factors]
             return [np.asarray(c) for c in self._working(False)[1].condcov()]
 
     def rx_vcov(self, theta: FloatArray, res: Pirls) -> FloatArray:
@@ -491,8 +501,13 @@ class GeneralizedLinearMixedModel:
         for sigma = 1)."""
         with self._lock:
             mu, w, r = self._weighted(res.eta)
+            if not (np.isfinite(w).all() and np.isfinite(r).all()):  # means at the edge of the range
+                return np.full((self.p, self.p), np.nan)
             eng = self._system(True, res.eta, np.ascontiguousarray(res.eta - self.offset + r), np.ascontiguousarray(w))
-            eng.update(theta)
+            try:
+                eng.update(theta)
+            except CoreError:  # X'WX not factorable: the weights of some columns vanished (separation)
+                return np.full((self.p, self.p), np.nan)
             return np.asarray(eng.rx_inverse_crossprod())
 
     # ------------------------------------------------------------------ the fit
@@ -554,7 +569,7 @@ class GeneralizedLinearMixedModel:
             f_all: Callable[[FloatArray], float] = self.laplace
             lower_all = lower_t
         else:
-            se0 = np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-12, None))
+            se0 = np.nan_to_num(np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-12, None)), nan=1.0)
             lower_all = np.concatenate([lower_t, np.full(self.p, -np.inf)])
             nt = self.ntheta
 
@@ -676,7 +691,7 @@ class GeneralizedLinearMixedModel:
             msg = f"model failed to converge: max|grad| = {worst:.3g} (tol = {GRADIENT_TOL})"
             messages.append(msg)
             warn(msg, ConvergenceWarning)
-        separation = self._separation(beta, res)
+        separation = self._separation(beta, res, rx)
         if separation:  # the likelihood has no maximum: not converged, whatever the optimiser says
             converged = False
             messages.append(separation)
