@@ -158,9 +158,11 @@ class GlmerResult(LmerFit):
         """
         from scipy import stats
 
+        if method == "profile":
+            return self._profile_confint(level)
         if method != "wald":
             raise ArgumentError(
-                f"confint of a glmer fit takes method='wald' only (profile and bootstrap: not yet), got {method!r}"
+                f"confint of a glmer fit takes method='wald' or 'profile' (bootstrap: not yet), got {method!r}"
             )
         if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
             raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
@@ -168,6 +170,23 @@ class GlmerResult(LmerFit):
         est, se = self.fixef.to_numpy(), self.fixef_se.to_numpy()
         pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
         return pd.DataFrame({pct[0]: est - z * se, pct[1]: est + z * se}, index=self.fixef.index)
+
+    def _profile_confint(self, level: float) -> pd.DataFrame:
+        """Profile intervals of the SDs (lme4's ``.sig01``, ...) and fixed effects: models whose
+        random-effects terms are all scalar (theta is then the SD, for binomial and Poisson)."""
+        s = self.structure
+        if any(t.k != 1 for t in s.theta.terms) or not self.family.dispersion_free:
+            raise ArgumentError(
+                "profile intervals of a glmer fit need scalar random-effects terms such as (1 | g) and a binomial "
+                "or Poisson family (correlated terms and dispersion families: not yet); use method='wald'"
+            )
+        if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
+            raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
+        nt = s.ntheta
+        names = [f".sig{i + 1:02d}" for i in range(nt)] + list(self.fixef.index)
+        rows = [self.glmm.profile_interval(self.glmm_fit, i, float(level)) for i in range(len(names))]
+        pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
+        return pd.DataFrame(rows, index=names, columns=pct)
 
     def tidy(self, effects: str = "fixed", conf_int: bool = False, level: float = 0.95) -> pd.DataFrame:
         """broom.mixed's tidy frames: ``"fixed"`` (effect, group, term, estimate, std.error,

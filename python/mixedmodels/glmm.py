@@ -510,6 +510,73 @@ class GeneralizedLinearMixedModel:
                 return np.full((self.p, self.p), np.nan)
             return np.asarray(eng.rx_inverse_crossprod())
 
+    # ------------------------------------------------------------------ profiles
+    def profile_interval(self, fit: GlmmFit, index: int, level: float) -> tuple[float, float]:
+        """The profile-likelihood interval of parameter ``index`` of (theta, beta) at ``level``, as
+        lme4's ``confint(method = "profile")``: where the criterion, minimised over the other
+        parameters, rises by the chi-square(1) quantile above the optimum. The signed square root
+        of the rise is close to linear in the parameter, so each end is found by a few secant steps
+        on it. A variance parameter whose profile stays below the cutoff down to 0 gets 0."""
+        from scipy import stats
+
+        nt = self.ntheta
+        x_hat = np.concatenate([fit.theta, fit.beta])
+        m = x_hat.shape[0]
+        lower = np.concatenate([self.structure.theta.lower, np.full(self.p, -np.inf)])
+        z = math.sqrt(float(stats.chi2.ppf(level, 1)))
+        base = fit.objective
+        n_agq = fit.n_agq
+
+        def criterion(x: FloatArray) -> float:
+            if n_agq > 1:
+                return self.agq(x[:nt], x[nt:], n_agq)
+            return self.laplace(x[:nt], x[nt:])
+
+        others = [j for j in range(m) if j != index]
+        warm = {+1: x_hat[others].copy(), -1: x_hat[others].copy()}
+
+        def zeta(value: float, side: int) -> float:
+            def f(v: FloatArray) -> float:
+                x = x_hat.copy()
+                x[index] = value
+                x[others] = v
+                return criterion(x)
+
+            opt = minimize_theta(f, warm[side], lower[others], step=initial_step(warm[side]))
+            warm[side] = opt.theta
+            return float(np.sign(value - x_hat[index]) * math.sqrt(max(opt.fun - base, 0.0)))
+
+        if index < nt:
+            scale = float(max(abs(x_hat[index]), 0.05)) * 0.5
+        else:
+            scale = float(math.sqrt(max(fit.vcov_array[index - nt, index - nt], 1e-16))) * z
+        ends = []
+        for side in (-1, +1):
+            t_prev, z_prev = 0.0, 0.0
+            t = side * scale
+            end = math.nan
+            for _ in range(12):
+                value = x_hat[index] + t
+                if value < lower[index]:  # a variance parameter: try its bound
+                    zb = zeta(float(lower[index]), side)
+                    if abs(zb) <= z:
+                        end = float(lower[index])
+                        break
+                    t = lower[index] - x_hat[index] + 0.5 * (t_prev - (lower[index] - x_hat[index]))
+                    continue
+                zt = zeta(float(value), side)
+                if abs(abs(zt) - z) < 1e-5:
+                    end = float(value)
+                    break
+                if zt == z_prev:
+                    break
+                t_next = t + (side * z - zt) * (t - t_prev) / (zt - z_prev)  # secant on zeta
+                t_prev, z_prev = t, zt
+                t = t_next if math.isfinite(t_next) and t_next * side > 0 else t * 2
+                end = float(x_hat[index] + t)
+            ends.append(end)
+        return ends[0], ends[1]
+
     # ------------------------------------------------------------------ the fit
     def _check_agq(self, n_agq: int) -> None:
         if n_agq > 1:

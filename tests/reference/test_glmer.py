@@ -167,3 +167,18 @@ def test_summary_is_lme4s_layout():
     v = glmer_fit("cbpp_binomial").var_corr
     assert list(v["grp"]) == ["herd"]
     assert isinstance(v, pd.DataFrame)
+
+
+def test_profile_intervals_are_lme4s():
+    """confint(m, method = "profile") of lme4 1.1-31 (tests/reference/glmm_profile, R script beside):
+    lme4 interpolates its profile with splines and stops PIRLS early, so agreement is to ~1e-4."""
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "glmm_profile" / "cbpp_profile.json").read_text())
+    ci = glmer_fit("cbpp_binomial").confint("profile")
+    assert list(ci.index) == [".sig01", "(Intercept)", "period2", "period3", "period4"]
+    np.testing.assert_allclose(ci.iloc[:, 0].to_numpy(), ref["lower"], atol=2e-4)
+    np.testing.assert_allclose(ci.iloc[:, 1].to_numpy(), ref["upper"], atol=2e-4)
+    with pytest.raises(mm.ArgumentError, match="scalar"):
+        glmer_fit("contraception_slope").confint("profile")

@@ -1,0 +1,7 @@
+# lme4 1.1-31 profile intervals of a glmer fit (run from this folder: Rscript make_profile.R)
+suppressMessages(library(lme4))
+d <- read.csv("../../../../shared/data/cbpp.csv"); d$herd <- factor(d$herd); d$period <- factor(d$period)
+m <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), d, family = binomial)
+ci <- confint(m, method = "profile", oldNames = FALSE)
+print(ci, digits = 10)
+cat(jsonlite::toJSON(list(rows = rownames(ci), lower = ci[,1], upper = ci[,2]), digits = NA), file = "cbpp_profile.json")
