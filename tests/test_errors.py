@@ -9,6 +9,7 @@ import inspect
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedmodels as mm
@@ -195,9 +196,12 @@ def test_allow_new_levels_must_be_a_bool(sleep, m):
         m.residuals(scaled="no")
 
 
-def test_newdata_must_be_a_frame(m):
-    with pytest.raises(mm.DataError, match="newdata must be a pandas DataFrame, got dict"):
-        m.predict({"Days": [1.0], "Subject": ["308"]})
+def test_newdata_must_be_a_table(m):
+    assert m.predict({"Days": [1.0], "Subject": ["308"]}).iloc[0] == pytest.approx(
+        m.predict(pd.DataFrame({"Days": [1.0], "Subject": ["308"]})).iloc[0]
+    )
+    with pytest.raises(mm.DataError, match="newdata must be a pandas DataFrame, a dict of columns"):
+        m.predict([1.0, 2.0])
 
 
 # ------------------------------------------------------------------ refit
