@@ -28,7 +28,8 @@ more untimed fit, the PIRLS iterations over all PIRLS calls; lme4, ``feval`` of 
 
 logLik: each tool's own, and "at its estimates": -1/2 our Laplace deviance (PIRLS run to
 convergence) at the tool's theta and beta, one yardstick for all (for statsmodels, its posterior
-means, the sds as exp of the mean log-sd). "vs best" is that value minus the best one.
+means, the sds as exp of the mean log-sd; its start is random, seeded here). "vs best" is that
+value minus the best one. statsmodels' evals: ELBO evaluations (and gradients).
 """
 
 from __future__ import annotations
@@ -221,11 +222,26 @@ def child_statsmodels(name: str, folder: Path, reps: int, budget: float) -> dict
         y = df["y"].to_numpy(dtype=np.float64)
         return cls(y, exog, exog_vc, ident, fep_names=["(Intercept)", "x1", "x2"], vcp_names=names)
 
+    evals = [0, 0]
+
     def fit():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             m = model()
-            res = m.fit_vb(fit_method=w.sm_method)
+            elbo, grad = m.vb_elbo, m.vb_elbo_grad
+            evals[:] = [0, 0]
+
+            def counted_elbo(*args):
+                evals[0] += 1
+                return elbo(*args)
+
+            def counted_grad(*args):
+                evals[1] += 1
+                return grad(*args)
+
+            m.vb_elbo, m.vb_elbo_grad = counted_elbo, counted_grad
+            # the start of the posterior sds is random: seeded, so that every run fits alike
+            res = m.fit_vb(fit_method=w.sm_method, rng=np.random.RandomState(0))
         warns[:] = [str(c.message) for c in caught]
         return m, res
 
@@ -238,6 +254,8 @@ def child_statsmodels(name: str, folder: Path, reps: int, budget: float) -> dict
     return {
         **_summary(times),
         "peak_mb": _maxrss_mb(),
+        "n_evals": evals[0],
+        "gradient_evals": evals[1],
         "loglik": None,
         "converged": None,
         "messages": warns,
@@ -417,6 +435,8 @@ def _row(name: str, tool: str, r: dict, best: float | None, best_own: float | No
         evals += " (" + "+".join(map(str, r.get("feval_stages", []))) + ")"
     elif tool == "mixedlm":
         evals += f" ({r['optimizer_iterations']} its)"
+    elif tool == "statsmodels":
+        evals += f" ({r['gradient_evals']} gradients)"
     own = r.get("loglik")
     at = r.get("loglik_at")
     d_own = None if own is None or best_own is None else own - best_own
@@ -517,6 +537,8 @@ def main() -> None:
         for tool, r in res.items():
             print(_row(name, tool, r, max(at) if at else None, max(ml) if ml else None), flush=True)
         results[name] = res
+        if a.json:  # after each workload, so that an interrupted run keeps what it measured
+            a.json.write_text(json.dumps(results, indent=1))
     odd = []
     for n, rs in results.items():
         for t, r in rs.items():
@@ -524,8 +546,6 @@ def main() -> None:
             odd += [f"{n}/{t}: {r['loglik_at_error']}"] if "loglik_at_error" in r else []
     if odd:
         print("\nMessages and warnings:\n" + "\n".join(f"- {x}" for x in odd))
-    if a.json:
-        a.json.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
