@@ -380,13 +380,18 @@ def run_child(tool: str, name: str, folder: Path, a: argparse.Namespace, exe: st
 def loglik_at(name: str, folder: Path, results: dict) -> None:
     """Add `loglik_at`: -1/2 our Laplace deviance at each tool's theta and beta."""
     import numpy as np
+    import pandas as pd
 
     from glmm_workloads import WORKLOADS, read
     from mixedmodels.families import family as as_family
     from mixedmodels.glmm import GeneralizedLinearMixedModel
 
     w = WORKLOADS[name]
-    model = GeneralizedLinearMixedModel.from_formula(w.formula, read(folder), as_family(w.family))
+    df = read(folder)
+    resp = w.formula.split("~")[0].strip()
+    if resp in df.columns and isinstance(df[resp].dtype, pd.CategoricalDtype):  # as glmer: level 1 failure
+        df[resp] = (df[resp].cat.codes > 0).astype(np.float64)
+    model = GeneralizedLinearMixedModel.from_formula(w.formula, df, as_family(w.family))
     tnames = model.structure.theta.names
     fnames = model.structure.fixed_names
     for r in results.values():
@@ -531,7 +536,11 @@ def main() -> None:
                 r["busy_before"] = busy
                 r["loadavg_before"] = load
                 res[tool] = r
-            loglik_at(name, folder, res)
+            try:
+                loglik_at(name, folder, res)
+            except Exception as exc:  # a benchmark run keeps its timings whatever happens here
+                for r in res.values():
+                    r["loglik_at_error"] = f"{type(exc).__name__}: {exc}"
         ml = [r["loglik"] for t, r in res.items() if t != "statsmodels" and r.get("loglik") is not None]
         at = [r["loglik_at"] for r in res.values() if r.get("loglik_at") is not None]
         for tool, r in res.items():
