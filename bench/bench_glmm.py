@@ -299,7 +299,8 @@ conv <- m@optinfo$conv$lme4$messages
 cat(jsonlite::toJSON(list(
   time_s = median(times), times_s = times, reps = length(times), peak_mb = hwm(),
   n_evals = sum(fevals), feval_stages = fevals, optinfo_feval = m@optinfo$feval,
-  loglik = as.numeric(logLik(m)), converged = is.null(conv), messages = c(warns, conv),
+  loglik = as.numeric(logLik(m)), converged = !any(grepl("failed to converge", c(warns, conv))),
+  messages = c(warns, conv),
   theta = as.list(setNames(as.numeric(th), names(th))), beta = as.list(fixef(m)),
   version = paste0("lme4 ", packageVersion("lme4"), ", ", R.version.string)
 ), auto_unbox = TRUE, digits = NA), "\n")
