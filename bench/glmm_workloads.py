@@ -31,7 +31,7 @@ class GlmmWorkload:
         entries not named, the correlations, are 0 in statsmodels' model).
     sm_method : `fit_vb`'s optimiser. Its default, SciPy's BFGS, updates a dense N x N inverse
         Hessian by two N x N matrix products per iteration (N = 2 x (fixed + random effects):
-        8,006 and 40,006 on the simulated designs, 1e12 and 1e14 flops per iteration), so
+        8,010 and 40,008 on the simulated designs, 2e12 and 3e14 flops per iteration), so
         those two use L-BFGS-B.
     aliases : a column a tool is given pre-computed -> the lme4 name of the fixed effect.
     small : timed after one untimed call, over more repetitions (a fit takes milliseconds).
