@@ -89,15 +89,6 @@ void register_engine(py::module_& m) {
         .def_property_readonly("nobs", &Engine::nobs, "Number of observations.")
         .def_property_readonly("p", &Engine::p, "Number of fixed-effects columns.")
         .def(
-            "refill",
-            [](Engine& e, const CrossProducts& a) {
-                py::gil_scoped_release release;
-                e.refill(a);
-            },
-            py::arg("cross_products"),
-            "Replace A by cross-products of the same layout and pattern (the same rows with other weights or "
-            "response), keeping the block types of L; call update() next.")
-        .def(
             "update",
             [](Engine& e, const darray& theta) {
                 const std::vector<double> th = theta_of(e, theta);

@@ -31,14 +31,6 @@ Engine::Engine(const CrossProducts& a, double dense_threshold)
     pin_blas_ = largest < kPinBlasBelow;
 }
 
-void Engine::refill(const CrossProducts& a) {
-    const Layout& lay = *a.layout();
-    bool same = lay.nf() == nf_ && lay.p() == p_;
-    for (int f = 0; same && f < nf_; ++f) same = lay.factor(f).nlev == nlev_[f] && lay.factor(f).k == k_[f];
-    if (!same) throw InvalidInput("refill: the cross-products have another layout than the engine's");
-    refill_blocks(a.rounded(), a.nobs());
-}
-
 void Engine::refill_blocks(std::vector<Block>&& blocks, int64_t nobs) {
     if (nobs <= 0) throw InvalidInput("no observations");
     if (blocks.size() != A_.size()) throw InvalidInput("refill: the blocks have another layout than the engine's");

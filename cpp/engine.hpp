@@ -44,11 +44,9 @@ public:
     int64_t qtotal() const { return layout_->q(); }
     const LayoutPtr& layout() const { return layout_; }
 
-    // Replace A by other cross-products of the same layout and pattern (the same rows with other
-    // weights or another response: PIRLS' working weights), keeping the block types of L chosen
-    // by analyse(). Throws InvalidInput if the layout or a sparse block's pattern differs.
-    void refill(const CrossProducts& a);
-    // The same with A's blocks given (WorkingRows::fill): same kinds, sizes and sparse patterns.
+    // Replace A's blocks by others of the same kinds, sizes and sparse patterns (the same rows with
+    // other weights or another response: PIRLS' working weights, WorkingRows::fill), keeping the
+    // block types of L chosen by analyse(). Throws InvalidInput if a pattern differs.
     void refill_blocks(std::vector<Block>&& blocks, int64_t nobs);
 
     // Update L for theta (length ntheta) and return the parts of the criterion.

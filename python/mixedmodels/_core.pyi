@@ -317,10 +317,6 @@ class Engine:
         """
         The REML criterion or -2 log-likelihood at theta (updates L).
         """
-    def refill(self, cross_products: CrossProducts) -> None:
-        """
-        Replace A by cross-products of the same layout and pattern (the same rows with other weights or response), keeping the block types of L; call update() next.
-        """
     def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """
         (R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.

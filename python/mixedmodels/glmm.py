@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -151,8 +151,6 @@ class GlmmFit:
     is_singular: bool
     messages: tuple[str, ...]
     data_name: str | None
-    pirls_iterations: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class GeneralizedLinearMixedModel:
