@@ -129,7 +129,7 @@ def test_plot_is_written(tmp_path, capsys):
     code, out, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--plot", str(target), "--plot-kind", "ranef")
     assert code == 0
     assert target.stat().st_size > 0
-    assert f"wrote ranef figure to {target}" in out
+    assert f"wrote the ranef figure to {target}" in out
 
 
 def test_a_failed_fit_is_status_1(capsys, monkeypatch):

@@ -1,5 +1,9 @@
 """Command line: ``mixedmodels fit FORMULA --data NAME_OR_PATH [--ml]`` prints the summary.
 
+``--format json`` or ``--format csv`` prints the estimates (and any analyses asked for, such as
+``--confint``) for a shell pipeline instead of the summary; ``--format text`` (the default) prints
+the summary followed by the analyses.
+
 Errors are one line on stderr, ``mixedmodels: error: ...``, and warnings ``mixedmodels: warning:
 ...``; the exit status says what happened (`EXIT_STATUS`, also in ``mixedmodels --help``).
 """
@@ -8,22 +12,26 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import sys
 import textwrap
 import warnings
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
-from . import datasets
+from . import datasets, plots
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
 from .fit import glmer, lmer
 from .glmer_result import GlmerResult
 from .results import LmerResult
 
-__all__ = ["EXIT_STATUS", "main", "read_data"]
+__all__ = ["EXIT_STATUS", "FORMATS", "main", "read_data"]
+
+FORMATS = ("text", "json", "csv")
 
 OK, FIT_FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -123,11 +131,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--nagq", type=int, default=1, metavar="N", help="glmer: quadrature points (0, 1 = Laplace, >1)")
     f.add_argument("--display", action="store_true", help="compact arm::display-style output")
-    f.add_argument("--plot", metavar="PNG", help="write a figure (needs matplotlib): the pooling figure by default")
+    f.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        default="text",
+        help="text: the summary and the analyses asked for; json: one object with the fit statistics, "
+        "the estimates and the analyses; csv: the tables one after another, each with a first column "
+        "'table' naming it and a blank line between them",
+    )
+    f.add_argument(
+        "--confint",
+        metavar="METHOD",
+        choices=["wald", "profile", "boot"],
+        help="confidence intervals: wald, profile or boot (lmer; glmer takes wald and profile)",
+    )
+    f.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="write a figure (needs matplotlib): by default the pooling figure when the model has a "
+        "random slope, else the caterpillar of the conditional modes (the command says which)",
+    )
     f.add_argument(
         "--plot-kind",
-        choices=["pooling", "ranef", "shrinkage", "diagnostics"],
-        default="pooling",
+        choices=["auto", "pooling", "ranef", "shrinkage", "diagnostics"],
+        default="auto",
         help="which figure --plot writes",
     )
     f.add_argument("--traceback", action="store_true", help="show the full traceback of an unexpected error")
@@ -172,6 +199,83 @@ def _plot_target_problem(target: str) -> str | None:
     return None
 
 
+def _plot_kind(m: LmerResult | GlmerResult, kind: str) -> str:
+    """The figure ``--plot`` writes: ``auto`` is the pooling figure when the model has a random slope
+    on a numeric covariate (lmer), else the caterpillar of the conditional modes."""
+    if kind != "auto":
+        return kind
+    if not isinstance(m, GlmerResult) and plots.group_line_slope(m) is not None:
+        return "pooling"
+    return "ranef"
+
+
+def _tables(m: LmerResult | GlmerResult, args: argparse.Namespace) -> dict[str, pd.DataFrame]:
+    """The analyses asked for on the command line, as named tables (the estimates come first)."""
+    tables: dict[str, pd.DataFrame] = {}
+    if args.format != "text":
+        tables["fixed_effects"] = m.tidy("fixed")
+        tables["random_effects"] = m.tidy("ran_pars")
+    if args.confint:
+        ci = m.confint(args.confint)
+        tables["confint"] = ci.rename_axis("parameter").reset_index()
+    return tables
+
+
+def _fit_statistics(m: LmerResult | GlmerResult, name: str) -> dict[str, Any]:
+    """The model's description and its fit statistics, for ``--format json``."""
+    stats: dict[str, Any] = {
+        "formula": m.formula,
+        "data": name,
+        "method": "glmer" if isinstance(m, GlmerResult) else ("REML" if m.reml else "ML"),
+        "nobs": m.nobs,
+        "ngroups": m.ngroups,
+        "loglik": m.loglik,
+        "aic": m.aic,
+        "bic": m.bic,
+        "deviance": m.deviance,
+        "reml_criterion": m.objective if not isinstance(m, GlmerResult) and m.reml else None,
+        "df_resid": m.nobs - m.df,
+        "sigma": m.sigma,
+        "converged": m.converged,
+        "is_singular": m.is_singular,
+        "n_evals": m.n_evals,
+        "warnings": list(m.messages),
+    }
+    if isinstance(m, GlmerResult):
+        stats["family"] = m.family.name
+        stats["link"] = m.family.link.name
+    return stats
+
+
+def _json_value(v: object) -> object:
+    """A cell as JSON: numpy scalars as Python numbers, NaN and infinities as null."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    return [{str(k): _json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _emit(m: LmerResult | GlmerResult, args: argparse.Namespace, name: str, summary: str) -> None:
+    tables = _tables(m, args)
+    if args.format == "json":
+        out: dict[str, Any] = {"model": {k: _json_value(v) for k, v in _fit_statistics(m, name).items()}}
+        out.update({key: _records(t) for key, t in tables.items()})
+        print(json.dumps(out, indent=2))
+    elif args.format == "csv":
+        parts = [t.assign(**{"table": key})[["table", *t.columns]].to_csv(index=False) for key, t in tables.items()]
+        print("\n".join(parts), end="")
+    else:
+        print(summary)
+        for key, t in tables.items():
+            print(f"\n{key.replace('_', ' ').capitalize()}:")
+            print(t.to_string(index=False))
+
+
 def _fit(args: argparse.Namespace) -> int:
     if args.plot:
         problem = _plot_target_problem(args.plot)
@@ -188,13 +292,16 @@ def _fit(args: argparse.Namespace) -> int:
         if args.family:
             if args.ml or args.display:
                 raise ArgumentError("--ml and --display are for linear mixed models (glmer fits by ML)")
-            if args.plot and args.plot_kind != "ranef":
-                raise ArgumentError("with --family, --plot writes the caterpillar figure: add --plot-kind ranef")
+            if args.plot and args.plot_kind not in ("auto", "ranef"):
+                raise ArgumentError("with --family, --plot writes the caterpillar figure (--plot-kind ranef)")
+            if args.confint == "boot":
+                raise ArgumentError("--confint boot is for linear mixed models; glmer takes wald or profile")
             m = glmer(args.formula, data, family=args.family, nAGQ=args.nagq, data_name=name)
             text = str(m.summary())
         else:
             m = lmer(args.formula, data, reml=not args.ml, data_name=name)
             text = str(m.display() if args.display else m.summary())
+        _emit(m, args, name, text)
     except (FormulaError, DataError, ArgumentError) as exc:
         _error(str(exc))
         return USAGE
@@ -206,20 +313,20 @@ def _fit(args: argparse.Namespace) -> int:
             raise
         _error(f"the fit failed: {type(exc).__name__}: {_first_line(exc)} (--traceback shows where)")
         return FIT_FAILED
-    print(text)
     if args.plot:
+        kind = _plot_kind(m, args.plot_kind)
         try:
             import matplotlib
 
             matplotlib.use("Agg")
-            fig = getattr(m, f"plot_{args.plot_kind}")()
+            fig = getattr(m, f"plot_{kind}")()
             fig.savefig(args.plot, dpi=110)
         except Exception as exc:
             if args.traceback:
                 raise
-            _error(f"cannot write the {args.plot_kind} figure to {args.plot}: {_first_line(exc)}")
+            _error(f"cannot write the {kind} figure to {args.plot}: {_first_line(exc)}")
             return FIT_FAILED
-        print(f"wrote {args.plot_kind} figure to {args.plot}")
+        print(f"wrote the {kind} figure to {args.plot}", file=sys.stderr if args.format != "text" else sys.stdout)
     return OK
 
 

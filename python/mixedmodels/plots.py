@@ -54,6 +54,25 @@ def _frame(m: LmerFit) -> pd.DataFrame:
         raise MixedModelsError(f"group-line plots need a model fitted from a data frame: {exc}") from exc
 
 
+def group_line_slope(m: LmerFit) -> tuple[str, str] | None:
+    """The (grouping factor, covariate) whose per-group lines the pooling figures draw by default,
+    or None when the model has no random slope on a numeric covariate with an intercept.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> d = mm.datasets.load("sleepstudy")
+    >>> group_line_slope(mm.lmer("Reaction ~ Days + (Days | Subject)", d))
+    ('Subject', 'Days')
+    >>> group_line_slope(mm.lmer("Reaction ~ Days + (1 | Subject)", d)) is None
+    True
+    """
+    try:
+        return _slope(m, None, None)
+    except MixedModelsError:
+        return None
+
+
 def _slope(m: LmerFit, group: str | None, covariate: str | None) -> tuple[str, str]:
     """The grouping factor and covariate of a random slope (the first one, unless named)."""
     frame = _frame(m)
