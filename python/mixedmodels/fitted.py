@@ -133,19 +133,27 @@ class LmerFit(Fit):
         """Variance components as a tidy table, like R's ``as.data.frame(VarCorr(m))``.
 
         Columns: ``grp`` (lme4's term name, made unique: ``Subject``, ``Subject.1``), ``var1``,
-        ``var2`` (None for variances), ``vcov`` (variance or covariance) and ``sdcor`` (standard
-        deviation or correlation). The last row is the residual.
+        ``var2`` (NaN for variances, as R's NA; both are NaN on the residual's row), ``vcov``
+        (variance or covariance) and ``sdcor`` (standard deviation or correlation). The last row is
+        the residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (1 | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.var_corr["var2"].isna().all()
+        np.True_
         """
-        rows: list[tuple[str, str | None, str | None, float, float]] = []
+        rows: list[tuple[str, str | float, str | float, float, float]] = []
         for term, cov in self.term_covariances():
             sd, corr = sd_corr(cov)
-            rows.extend((term.name, c, None, cov[i, i], sd[i]) for i, c in enumerate(term.columns))
+            rows.extend((term.name, c, np.nan, cov[i, i], sd[i]) for i, c in enumerate(term.columns))
             rows.extend(
                 (term.name, term.columns[j], term.columns[i], cov[i, j], corr[i, j])
                 for i, j in tril_pairs(term.k)
                 if i != j
             )
-        rows.append(("Residual", None, None, self.sigma**2, self.sigma))
+        rows.append(("Residual", np.nan, np.nan, self.sigma**2, self.sigma))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     # ------------------------------------------------------------------ random effects
