@@ -78,10 +78,67 @@ def test_pooling_figure_shares_axes(hsb_fit):
 def test_caterpillar_values(hsb_fit):
     fig = hsb_fit.plot_ranef()
     assert len(fig.axes) == 2
-    ax = fig.axes[1]
-    pts = ax.get_lines()[0].get_xdata()
-    np.testing.assert_allclose(pts, np.sort(hsb_fit.ranef["school"]["ses"].to_numpy()))
-    assert ax.get_xlabel() == "conditional mode of ses"
+    re = hsb_fit.ranef["school"]
+    order = np.argsort(re["(Intercept)"].to_numpy(), kind="stable")
+    for ax, term in zip(fig.axes, ["(Intercept)", "ses"], strict=True):
+        pts = ax.get_lines()[0].get_xdata()  # one order for both panels: the intercept's
+        np.testing.assert_allclose(pts, re[term].to_numpy()[order])
+        assert ax.get_xlabel() == f"conditional mode of {term}"
+    notes = [c for c in fig.axes[0].get_children() if getattr(c, "get_gid", lambda: None)() == "extreme-label"]
+    assert len(notes) == 16  # 160 levels: the 8 lowest and 8 highest are labelled, each joined to its row
+    rows = {n.get_text(): n.xy[1] for n in notes}
+    assert rows[str(re.index[order[0]])] == 0
+    assert rows[str(re.index[order[-1]])] == 159
+    assert 3.0 <= fig.get_figheight() <= 10.0
+
+
+def test_caterpillar_order_by_and_labels(fits):
+    s = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    fig = s.plot_ranef(order_by="Days", level=0.9)
+    re = s.ranef["Subject"]
+    order = np.argsort(re["Days"].to_numpy(), kind="stable")
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_xdata(), re["(Intercept)"].to_numpy()[order])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [str(v) for v in re.index[order]]
+    assert "90% intervals" in fig.get_suptitle()
+    with pytest.raises(mm.MixedModelsError, match="order_by='x' is not a random-effect term"):
+        s.plot_ranef(order_by="x")
+    with pytest.raises(mm.MixedModelsError, match="no grouping factor 'plate'"):
+        s.plot_ranef(group="plate")
+
+
+def test_figures_are_closed_so_notebooks_show_them_once(hsb_fit):
+    before = set(plt.get_fignums())
+    figs = [hsb_fit.plot_ranef(), hsb_fit.plot_pooling(n=2, seed=1), hsb_fit.plot_diagnostics()]
+    assert set(plt.get_fignums()) == before  # none left registered in pyplot
+    assert all(f.axes for f in figs)
+    fig, ax = plt.subplots()
+    assert hsb_fit.plot_group_lines(ax=ax) is fig  # a figure of the caller's stays open
+    assert fig.number in plt.get_fignums()
+
+
+def test_simulated_groups_never_take_the_highlight_colours(hsb_fit):
+    from mixedmodels import plot_style
+
+    fig = hsb_fit.plot_pooling(groups=["1224", "1288"], seed=3)
+    sim = fig.axes[2]
+    colours = {matplotlib.colors.to_hex(ln.get_color()) for ln in _group_lines(sim).values()}
+    assert not colours & {matplotlib.colors.to_hex(c) for c in plot_style.HIGHLIGHT}
+    legend = [t.get_text() for t in sim.get_legend().get_texts()]
+    assert legend == ["simulated new schools", "average (fixed effects)"]
+    real = {matplotlib.colors.to_hex(ln.get_color()) for ln in _group_lines(fig.axes[1]).values()}
+    assert matplotlib.colors.to_hex(plot_style.HIGHLIGHT[0]) in real
+
+
+def test_pooling_with_two_slopes_says_which_it_draws(fits):
+    d = fits.data("hsb")
+    with pytest.warns(mm.SingularFitWarning):
+        m = mm.lmer("mAch ~ ses + meanses + (ses + meanses | school)", d.assign(meanses=d["meanses"] + 0.1 * d["ses"]))
+    title = m.plot_pooling(n=2, seed=1).get_suptitle()
+    assert "against ses (its first random slope; covariate= draws meanses)" in title
+    fig = m.plot_pooling(n=2, seed=1, covariate="meanses")
+    assert fig.get_suptitle().endswith("against meanses")
+    assert fig.axes[0].get_xlabel() == "meanses"
+    assert len({ax.get_ylim() for ax in fig.axes}) == 1
 
 
 def test_shrinkage_arrows(hsb_fit, fits):
@@ -103,7 +160,45 @@ def test_diagnostics(hsb_fit):
         "Scale-location",
         "Normal QQ: school (Intercept)",
         "Normal QQ: school ses",
+        "Residuals by school",
     ]
+    ax = fig.axes[0]
+    gx, gy = mm.plots.smooth(hsb_fit.fitted(), hsb_fit.residuals())
+    smooth_line = next(ln for ln in ax.get_lines() if ln.get_gid() == "smooth")
+    np.testing.assert_allclose(smooth_line.get_ydata(), gy)
+    qq = next(c for c in fig.axes[3].collections if c.get_gid() == "qq")
+    np.testing.assert_allclose(np.sort(qq.get_offsets()[:, 1]), np.sort(hsb_fit.ranef["school"]["(Intercept)"]))
+    assert len(fig.axes[5].get_xticks()) == 0  # 160 schools: no labels
+
+
+def test_smoother_is_lowess_without_robustness_iterations():
+    lowess = pytest.importorskip("statsmodels.nonparametric.smoothers_lowess").lowess
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 10, 300)
+    y = np.sin(x) + rng.normal(scale=0.3, size=300)
+    gx, gy = mm.plots.smooth(x, y, frac=0.4, grid=25)
+    np.testing.assert_allclose(gy, lowess(y, x, frac=0.4, it=0, delta=0.0, xvals=gx), rtol=1e-8, atol=1e-10)
+
+
+def test_every_figure_renders_without_warnings(hsb_fit, fits, tmp_path):
+    import warnings
+
+    s = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    pen = fits.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "penicillin")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figs = [
+            s.plot_group_lines(),
+            s.plot_pooling(),
+            s.plot_ranef(),
+            s.plot_shrinkage(),
+            s.plot_diagnostics(),
+            pen.plot_ranef(),
+            pen.plot_diagnostics(),
+            hsb_fit.plot_ranef(),
+        ]
+        for i, f in enumerate(figs):
+            f.savefig(tmp_path / f"{i}.png", dpi=50)
 
 
 def test_sleepstudy_and_crossed(fits):

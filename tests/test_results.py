@@ -144,3 +144,18 @@ def test_fit_arrays_errors():
         mm.fit_arrays(y, x, [mm.GroupTerm("g", np.full(10, 0.5), np.ones(10), ("(Intercept)",))])
     with pytest.raises(mm.DataError, match="at least one"):
         mm.fit_arrays(y, x, [])
+
+
+def test_sample_groups_from_a_singular_covariance(fits):
+    """A correlation of +-1 makes Sigma singular: new groups are drawn on its support, not refused."""
+    d = fits.data("hsb")
+    with pytest.warns(mm.SingularFitWarning):
+        m = mm.lmer("mAch ~ ses + meanses + (ses + meanses | school)", d.assign(meanses=d["meanses"] + 0.1 * d["ses"]))
+    s = mm.simulate.sample_groups(m, 4000, seed=1)
+    cov = m.cov_re["school"].to_numpy()
+    draws = s[list(m.cov_re["school"].columns)].to_numpy() - m.fixef.to_numpy()
+    w, v = np.linalg.eigh(cov)
+    null = v[:, w < 1e-9 * w.max()]
+    assert null.shape[1] >= 1
+    assert np.abs(draws @ null).max() < 1e-6 * np.sqrt(w.max())  # on the support of Sigma
+    np.testing.assert_allclose(draws.var(axis=0), np.diag(cov), rtol=0.1)

@@ -388,8 +388,9 @@ class GlmerResult(LmerFit):
             self, self.family.link.linkinv, groups=groups, n=n, seed=seed, group=group, covariate=covariate, ax=ax
         )
 
-    def plot_ranef(self, group: str | None = None, level: float = 0.95) -> plots.Figure:
-        """Caterpillar plot of the conditional modes with intervals from the conditional variances.
+    def plot_ranef(self, group: str | None = None, level: float = 0.95, order_by: str | None = None) -> plots.Figure:
+        """Caterpillar plot of the conditional modes with intervals from the conditional variances;
+        all panels of a grouping factor share one order of its levels (``order_by``: a term).
 
         Examples
         --------
@@ -398,7 +399,7 @@ class GlmerResult(LmerFit):
         ...              mm.datasets.load("cbpp"), family="binomial")
         >>> fig = m.plot_ranef()  # doctest: +SKIP
         """
-        return plots.plot_ranef(self, group=group, level=level)
+        return plots.plot_ranef(self, group=group, level=level, order_by=order_by)
 
     # ------------------------------------------------------------------ printing
     def summary(self) -> printing.GlmerSummary:

@@ -227,8 +227,9 @@ class LmerResult(LmerFit):
             n = check_count(n, "n")
         return plots.plot_pooling(self, groups=groups, n=n, seed=seed, group=group, covariate=covariate)
 
-    def plot_ranef(self, group: str | None = None, level: float = 0.95) -> plots.Figure:
-        """Caterpillar plot of the conditional modes with intervals, levels ordered by value.
+    def plot_ranef(self, group: str | None = None, level: float = 0.95, order_by: str | None = None) -> plots.Figure:
+        """Caterpillar plot of the conditional modes with intervals; all panels of a grouping factor
+        share one order of its levels (by ``order_by``, default the factor's first term).
 
         Examples
         --------
@@ -236,7 +237,7 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_ranef()  # doctest: +SKIP
         """
-        return plots.plot_ranef(self, group=group, level=check_level(level))
+        return plots.plot_ranef(self, group=group, level=check_level(level), order_by=order_by)
 
     def plot_shrinkage(self, group: str | None = None, covariate: str | None = None) -> plots.Figure:
         """Per-group OLS estimates joined by arrows to the mixed model's, intercept vs slope.

@@ -74,7 +74,8 @@ def linear_predictor_draw(m: LmerFit, rng: np.random.Generator, include_re: bool
 
 def sample_groups(m: LmerFit, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
     """Coefficients of n new groups drawn from the fitted random-effects distribution: fixed
-    effects plus a draw from N(0, Sigma_group), in the columns of ``m.coef[group]``.
+    effects plus a draw from N(0, Sigma_group), in the columns of ``m.coef[group]``. A singular
+    Sigma (a zero variance, a correlation of +-1) draws on its support.
 
     Examples
     --------
@@ -89,7 +90,11 @@ def sample_groups(m: LmerFit, n: int, seed: Seed = None, group: str | None = Non
         raise KeyError(f"no grouping factor {group!r}; the model has {list(m.cov_re)}")
     rng = np.random.default_rng(seed)
     cov = m.cov_re[group]
-    draws = rng.multivariate_normal(np.zeros(len(cov)), cov.to_numpy(), size=n, method="cholesky")
+    try:
+        draws = rng.multivariate_normal(np.zeros(len(cov)), cov.to_numpy(), size=n, method="cholesky")
+    except np.linalg.LinAlgError:  # a singular fit: a zero variance or a correlation of +-1
+        w, v = np.linalg.eigh(cov.to_numpy())
+        draws = rng.standard_normal((n, len(cov))) @ (v * np.sqrt(np.clip(w, 0.0, None))).T
     out = pd.DataFrame(np.tile(m.fixef.to_numpy(), (n, 1)), columns=list(m.fixef.index))
     for j, c in enumerate(cov.columns):
         out[c] = (out[c] if c in out.columns else 0.0) + draws[:, j]
