@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import confint, inference, plots, printing, simulate, tidy
+from . import confint, inference, plots, printing, r2, simulate, tidy
 from .arguments import check_bool, check_count, check_level, check_response, check_seed
 from .exceptions import ArgumentError
 from .fitted import LmerFit
@@ -117,6 +117,37 @@ class LmerResult(LmerFit):
         """
         _check_boot_arguments(nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
         return confint.bootstrap(self, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
+
+    def r2(self) -> pd.Series:
+        """Nakagawa's marginal and conditional R² with Johnson's extension for random slopes, as the
+        R package performance's ``r2_nakagawa`` (see `mixedmodels.r2`): R2_marginal, R2_conditional
+        and the variance components var_fixed, var_random, var_residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.r2()[["R2_marginal", "R2_conditional"]].round(4).tolist()
+        [0.2787, 0.7992]
+        """
+        return r2.r2(self)
+
+    def icc(self, by_group: bool = False) -> pd.Series | pd.DataFrame:
+        """Intraclass correlation as performance's ``icc``: ICC_adjusted = var_random / (var_random +
+        var_residual) and ICC_unadjusted (var_fixed added to the denominator), with the variance
+        components; ``by_group=True``: a frame (Group, ICC) of each grouping factor's intercept
+        variance over var_random + var_residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.icc()["ICC_adjusted"]), 4)
+        0.7217
+        """
+        if check_bool(by_group, "by_group"):
+            return r2.icc_by_group(self)
+        return r2.icc(self)
 
     def simulate(self, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
         """New responses from the fitted model, as lme4's ``simulate`` (one column per draw).
