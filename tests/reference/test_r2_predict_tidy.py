@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
+from mixedmodels.fitted import LmerFit
 from tests.conftest import DATASETS
 
 HERE = Path(__file__).parent / "postestimation"
@@ -112,3 +113,61 @@ def test_r2_refuses_a_glmm():
         mm.r2.r2(g)
     with pytest.raises(mm.MixedModelsError, match="linear mixed models"):
         mm.r2.icc(g)
+
+
+# ------------------------------------------------------------------------------------ predictions
+
+
+def test_population_predictions_with_se_and_intervals(case):
+    m, ref = case
+    p = ref["predictions"]
+    new = pd.DataFrame(p["newdata"])
+    ci = m.predict(new, include_re=False, se_fit=True, interval="confidence")
+    pi = m.predict(new, include_re=False, se_fit=True, interval="prediction")
+    _close(ci["fit"], p["fit"])
+    _close(ci["se_fit"], p["se_fit"])
+    _close(ci["lower"], p["ci_lower"])
+    _close(ci["upper"], p["ci_upper"])
+    _close(pi["se_fit"], p["se_fit"])
+    _close(pi["lower"], p["pi_lower"])
+    _close(pi["upper"], p["pi_upper"])
+    z = p["z_quantile"]
+    se_pred = (pi["upper"] - pi["lower"]).to_numpy() / (2 * z)
+    _close(se_pred, p["se_pred"])
+    _close(se_pred**2 - pi["se_fit"].to_numpy() ** 2 - m.sigma**2, p["var_random_at_x"], rtol=1e-6, atol=1e-9)
+    _close(m.sigma**2, p["sigma2"])
+    # the point predictions are the ones predict gives without se_fit, and lme4's X_new beta
+    _close(m.predict(new, include_re=False), p["fit"])
+    x_new = np.array(p["X_new"]["matrix"], dtype=float)
+    _close(x_new @ m.fixef[p["X_new"]["columns"]].to_numpy(), p["fit"])
+
+
+def test_predict_without_se_is_unchanged(fits):
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    out = m.predict()
+    assert isinstance(out, pd.Series)
+    assert out.name == "predicted"
+    pd.testing.assert_series_equal(out, m.fitted().rename("predicted"))
+
+
+def test_predict_interval_arguments(fits):
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    sleep = fits.data("sleepstudy").head(3)
+    only = m.predict(sleep, interval="confidence", level=0.8)
+    assert list(only.columns) == ["fit", "lower", "upper"]
+    assert list(m.predict(sleep, se_fit=True).columns) == ["fit", "se_fit"]
+    with pytest.raises(mm.ArgumentError, match="interval"):
+        m.predict(sleep, interval="credible")
+    with pytest.raises(mm.ArgumentError, match="level"):
+        m.predict(sleep, interval="confidence", level=1.5)
+    with pytest.raises(mm.ArgumentError, match="se_fit"):
+        m.predict(sleep, se_fit="yes")
+
+
+def test_predict_se_refuses_a_glmm():
+    cbpp = mm.datasets.load("cbpp")
+    g = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(mm.MixedModelsError, match="lmer fits only"):
+        LmerFit.predict(g, cbpp.head(2), se_fit=True)
+    with pytest.raises(mm.MixedModelsError, match="lmer fits only"):
+        g.predict(cbpp.head(2), interval="confidence")
