@@ -196,18 +196,63 @@ class LmerResult(LmerFit):
         y = check_response(new_y, self.model.data.rows("refit").index)
         return LmerResult.of(self.model.with_response(y).fit(start=self.theta, data_name=self.data_name))
 
-    def tidy(self, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
-        """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``.
+    def tidy(
+        self,
+        effects: str = "fixed",
+        ddf: str | None = "satterthwaite",
+        conf_int: bool = False,
+        conf_level: float = 0.95,
+        conf_method: str = "wald",
+        scales: str | None = None,
+        **boot_options: Any,
+    ) -> pd.DataFrame:
+        """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``, with
+        ``conf_int=True`` broom.mixed's conf.low and conf.high (``conf_method`` "wald", "profile" or
+        "boot"; ``boot_options`` nsim, seed, n_jobs, progress for the bootstrap) and
+        ``scales="vcov"`` for variances and covariances. See `mixedmodels.tidy.tidy`.
 
         Examples
         --------
         >>> import mixedmodels as mm
         >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
         >>> m.tidy("ran_pars")["term"].tolist()
-        ['sd__(Intercept)', 'sd__Days', 'cor__(Intercept).Days', 'sd__Observation']
+        ['sd__(Intercept)', 'cor__(Intercept).Days', 'sd__Days', 'sd__Observation']
+        >>> m.tidy(conf_int=True)[["conf.low", "conf.high"]].round(2).values.tolist()
+        [[237.01, 265.8], [7.21, 13.73]]
         """
         _check_ddf(ddf)
-        return tidy.tidy(self, effects=effects, ddf=ddf)
+        conf_int = check_bool(conf_int, "conf_int")
+        conf_level = check_level(conf_level, "conf_level")
+        if boot_options:
+            unknown = sorted(set(boot_options) - set(_BOOT_KEYWORDS))
+            if unknown:
+                raise ArgumentError(
+                    f"unknown keyword(s) {', '.join(unknown)}; the bootstrap takes {', '.join(_BOOT_KEYWORDS)}"
+                )
+            _check_boot_arguments(**boot_options)
+        return tidy.tidy(
+            self,
+            effects=effects,
+            ddf=ddf,
+            conf_int=conf_int,
+            conf_level=conf_level,
+            conf_method=conf_method,
+            scales=scales,
+            **boot_options,
+        )
+
+    def glance(self) -> pd.DataFrame:
+        """broom.mixed's ``glance``: one row with nobs, sigma, logLik, AIC, BIC, REMLcrit (REML fits;
+        ``deviance`` for ML fits) and df.residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> int(m.glance()["df.residual"].iloc[0])
+        174
+        """
+        return tidy.glance(self)
 
     # ------------------------------------------------------------------ pictures (matplotlib, optional)
     def plot_group_lines(

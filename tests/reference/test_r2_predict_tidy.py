@@ -171,3 +171,94 @@ def test_predict_se_refuses_a_glmm():
         LmerFit.predict(g, cbpp.head(2), se_fit=True)
     with pytest.raises(mm.MixedModelsError, match="lmer fits only"):
         g.predict(cbpp.head(2), interval="confidence")
+
+
+# ------------------------------------------------------------------------------------ broom.mixed
+
+
+def _table(ref, key):
+    return pd.DataFrame(ref["broom_mixed"][key]["table"])
+
+
+def test_tidy_fixed_as_broom_mixed_on_lme4(case):
+    """ddf=None: no df, and Wald intervals with the normal quantile."""
+    m, ref = case
+    want = _table(ref, "fixed_lme4")
+    got = m.tidy("fixed", ddf=None, conf_int=True)
+    assert got["term"].tolist() == want["term"].tolist()
+    assert "df" not in got
+    for col in ("estimate", "std.error", "statistic", "conf.low", "conf.high"):
+        _close(got[col], want[col])
+
+
+def test_tidy_fixed_as_broom_mixed_on_lmertest(case):
+    """Satterthwaite df (to 1e-4, the README's tolerance for df) and intervals with qt(df)."""
+    m, ref = case
+    want = _table(ref, "fixed_lmerTest")
+    got = m.tidy("fixed", conf_int=True)
+    assert got["term"].tolist() == want["term"].tolist()
+    for col in ("estimate", "std.error", "statistic", "conf.low", "conf.high"):
+        _close(got[col], want[col])
+    _close(got["df"], want["df"], rtol=1e-4)
+    by_hand = ref["broom_mixed"]["by_hand"]["satterthwaite_t"]
+    _close(got["conf.low"], [by_hand["conf.low"][t] for t in got["term"]])
+
+
+def test_tidy_ran_pars_as_broom_mixed(case):
+    m, ref = case
+    for key, scales in (("ran_pars", None), ("ran_pars_vcov", "vcov")):
+        want = _table(ref, key)
+        got = m.tidy("ran_pars", scales=scales)
+        assert list(got.columns) == ref["broom_mixed"][key]["columns"]
+        assert got["group"].tolist() == want["group"].tolist()
+        assert got["term"].tolist() == want["term"].tolist()
+        _close(got["estimate"], want["estimate"])
+    wald = m.tidy("ran_pars", conf_int=True)  # no Wald interval for the variance parameters (NA in broom.mixed)
+    assert wald["conf.low"].isna().all()
+    assert wald["conf.high"].isna().all()
+
+
+def test_glance_as_broom_mixed(case):
+    m, ref = case
+    want = _table(ref, "glance")
+    got = m.glance()
+    assert list(got.columns) == ref["broom_mixed"]["glance"]["columns"]
+    _close(got.iloc[0].to_numpy(dtype=float), want.iloc[0].to_numpy(dtype=float))
+
+
+def test_glance_of_an_ml_fit_has_the_deviance(fits):
+    """broom.mixed on an ML fit (checked with R: sleepstudy, REML = FALSE): deviance in place of REMLcrit."""
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy", reml=False)
+    got = m.glance()
+    assert list(got.columns) == ["nobs", "sigma", "logLik", "AIC", "BIC", "deviance", "df.residual"]
+    assert got["deviance"].iloc[0] == pytest.approx(1751.939, abs=1e-3)  # R's deviance(m)
+    assert got["df.residual"].iloc[0] == 174
+
+
+def test_tidy_profile_intervals_are_confints(fits):
+    """conf_method='profile' takes lme4's profile intervals (confint) for both tables."""
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    ci = m.confint("profile")
+    fixed = m.tidy("fixed", conf_int=True, conf_method="profile")
+    _close(fixed["conf.low"], ci.loc[["(Intercept)", "Days"]].iloc[:, 0], rtol=1e-12)
+    pars = m.tidy("ran_pars", conf_int=True, conf_method="profile")
+    _close(pars["conf.high"], ci.loc[[".sig01", ".sig02", ".sig03", ".sigma"]].iloc[:, 1], rtol=1e-12)
+    with pytest.raises(mm.MixedModelsError, match="sd/cor scale"):
+        m.tidy("ran_pars", conf_int=True, conf_method="profile", scales="vcov")
+
+
+def test_tidy_boot_intervals_and_arguments(fits):
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    boot = m.tidy("ran_pars", conf_int=True, conf_method="boot", nsim=20, seed=1)
+    ci = m.confint("boot", nsim=20, seed=1)
+    _close(boot["conf.low"], ci.loc[[".sig01", ".sig02", ".sig03", ".sigma"]].iloc[:, 0], rtol=1e-12)
+    with pytest.raises(mm.ArgumentError, match="conf_method"):
+        m.tidy(conf_int=True, conf_method="likelihood")
+    with pytest.raises(mm.ArgumentError, match="conf_level"):
+        m.tidy(conf_int=True, conf_level=95)
+    with pytest.raises(mm.ArgumentError, match="scales"):
+        m.tidy("ran_pars", scales="var")
+    with pytest.raises(mm.ArgumentError, match="boot"):
+        m.tidy(conf_int=True, nsim=10)
+    with pytest.raises(mm.ArgumentError, match="unknown"):
+        m.tidy(conf_int=True, conf_method="boot", nboot=10)
