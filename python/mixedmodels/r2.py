@@ -8,7 +8,10 @@ The three variance components (insight's names without the dots):
 - ``var_random``: Johnson's (2014) extension for random slopes, the mean over the rows of
   z_i' Sigma_f z_i summed over the grouping factors f, that is sum_f trace(Sigma_f Z_f'Z_f) / n.
   For a random-intercept-only term this is the intercept variance;
-- ``var_residual``: sigma^2.
+- ``var_residual``: sigma^2; for a binomial GLMM (glmer) Nakagawa's distribution-specific variance,
+  pi^2/3 for the logit link and 1 for the probit link (checked against performance:
+  tests/reference/r2_glmm). Other GLMMs raise a `MixedModelsError` (Poisson's log(1 + 1/lambda)
+  needs insight's null-model refit, not done here).
 
 Then R2_marginal = vf / (vf + vr + s2), R2_conditional = (vf + vr) / (vf + vr + s2),
 ICC_adjusted = vr / (vr + s2), ICC_unadjusted = vr / (vf + vr + s2).
@@ -47,7 +50,7 @@ class VarianceComponents:
     var_random : float
         Mean over the rows of the random effects' variance at each row (Johnson 2014).
     var_residual : float
-        sigma^2.
+        sigma^2 (a binomial GLMM: pi^2/3 for the logit link, 1 for the probit link).
     var_intercept : dict of str to float
         The intercept variance of each grouping factor that has an intercept column.
     var_random_per_factor : dict of str to float
@@ -61,12 +64,22 @@ class VarianceComponents:
     var_random_per_factor: dict[str, float]
 
 
-def _check_linear(m: LmerFit, what: str) -> None:
-    if isinstance(m.model, GeneralizedLinearMixedModel):
-        raise MixedModelsError(
-            f"{what} is implemented for linear mixed models (lmer) only; for a glmer fit Nakagawa's "
-            "distribution-specific variance is not implemented yet"
-        )
+def _residual_variance(m: LmerFit) -> float:
+    """sigma^2 for a linear mixed model; for a GLMM, Nakagawa's distribution-specific variance
+    (insight's ``var.distribution``): binomial logit pi^2/3, binomial probit 1. Other families and
+    links (Poisson's log(1 + 1/lambda) needs the null model) raise."""
+    model = m.model
+    if not isinstance(model, GeneralizedLinearMixedModel):
+        return float(m.sigma**2)
+    fam = model.family
+    if fam.name == "binomial" and fam.link.name == "logit":
+        return float(np.pi**2 / 3)
+    if fam.name == "binomial" and fam.link.name == "probit":
+        return 1.0
+    raise MixedModelsError(
+        f"R² and the ICC of a glmer fit are implemented for the binomial family with the logit or probit link "
+        f"only, not {fam.name} with the {fam.link.name} link"
+    )
 
 
 def variance_components(m: LmerFit) -> VarianceComponents:
@@ -81,8 +94,8 @@ def variance_components(m: LmerFit) -> VarianceComponents:
     >>> round(variance_components(m).var_fixed, 2)
     908.95
     """
-    _check_linear(m, "the variance decomposition")
-    rows = m.model.data.rows("R² and the ICC")
+    var_residual = _residual_variance(m)
+    rows = m.model.rows if isinstance(m.model, GeneralizedLinearMixedModel) else m.model.data.rows("R² and the ICC")
     n = rows.nobs
     if n < 2:
         raise DataError("R² and the ICC need at least two rows")
@@ -102,7 +115,7 @@ def variance_components(m: LmerFit) -> VarianceComponents:
     return VarianceComponents(
         var_fixed=var_fixed,
         var_random=float(sum(per_factor[g] for g in order)),
-        var_residual=float(m.sigma**2),
+        var_residual=var_residual,
         var_intercept={g: intercepts[g] for g in order if g in intercepts},
         var_random_per_factor={g: per_factor[g] for g in order},
     )
