@@ -5,16 +5,20 @@ analyses (tests, intervals, simulation, tables, figures), each in its own module
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 import numpy as np
 import pandas as pd
 from formulaic.errors import FormulaicError
 from numpy.typing import NDArray
+from scipy import sparse, special
+from scipy.sparse import linalg as splinalg
 
-from .arguments import check_bool, group_list, table_as_frame
-from .exceptions import DataError
+from .arguments import check_bool, check_level, group_list, table_as_frame
+from .exceptions import ArgumentError, DataError, MixedModelsError
+from .glmm import GeneralizedLinearMixedModel
 from .layout import TermSlot, sd_corr, tril_pairs
 from .model import Fit
 from .names import level_label
@@ -262,13 +266,42 @@ class LmerFit(Fit):
             r = r / self.sigma
         return pd.Series(r, index=rows.index, name="residuals")
 
+    @overload
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
         include_re: bool | list[str] | None = True,
         allow_new_levels: bool = True,
-    ) -> pd.Series:
-        """Predictions, conditional on the random effects or at the population level.
+        *,
+        se_fit: Literal[False] = False,
+        interval: None = None,
+        level: float = 0.95,
+    ) -> pd.Series: ...
+
+    @overload
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        *,
+        se_fit: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame: ...
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        *,
+        se_fit: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
+        """Predictions, conditional on the random effects or at the population level, with their
+        standard errors and intervals on request.
 
         Parameters
         ----------
@@ -281,6 +314,38 @@ class LmerFit(Fit):
         allow_new_levels : bool
             True (default): a level not seen in the fit contributes 0 (the population value for
             that factor). False: such a level is an error.
+        se_fit : bool
+            False (default): a Series of predictions, as before. True: a DataFrame with columns
+            ``fit`` and ``se_fit`` (and ``lower``, ``upper`` with ``interval``).
+        interval : {None, "confidence", "prediction"}
+            "confidence": fit -/+ z se_fit; "prediction": fit -/+ z se_pred, an interval for a new
+            observation at the row. z is the normal quantile (``level``). Returns a DataFrame
+            (fit, lower, upper; with ``se_fit`` also se_fit).
+        level : float
+            Coverage of the intervals (default 0.95).
+
+        Notes
+        -----
+        The standard errors treat theta and sigma as known (as lme4's ``condVar`` and the reference
+        computations do); V = `vcov` is the unadjusted covariance of the fixed effects.
+
+        - Population level (``include_re=False``): se_fit^2 = x' V x.
+        - With group effects: the prediction error variance of x' beta_hat + z' b_hat as an
+          estimate of x' beta + z' b, from the joint covariance of (beta_hat, b_hat - b): sigma^2
+          times the inverse of the whole penalised least-squares system
+          M = [[L'Z'WZL + I, L'Z'WX], [X'WZL, X'WX]] (L = Lambda), so with d = L'z,
+          se_fit^2 = sigma^2 d' (L'Z'WZL + I)^-1 d + g' V g, g = x - X'WZL (L'Z'WZL + I)^-1 d.
+          The first term alone is lme4's ``condVar`` (Cov(b | y) at beta_hat, which ignores the
+          uncertainty of beta_hat); the second adds it, with its covariance with b_hat. Several
+          grouping factors (crossed or nested) enter through the same system.
+        - A level not seen in the fit (``allow_new_levels``) adds its term's new-level variance
+          z' Sigma z to se_fit^2 (the group's effect is unknown: b ~ N(0, Sigma)).
+        - se_pred^2 = se_fit^2 + sum of z_k' Sigma_k z_k over the grouping factors left out of the
+          prediction (all of them for ``include_re=False``: the variance of a new group's effects
+          at the row, as R's reference by hand) + sigma^2 (a new observation of prior weight 1).
+
+        Standard errors need the fit's rows (not a streamed fit) for the conditional part; GLMM
+        fits are refused here (their predictions have no standard errors yet).
 
         Examples
         --------
@@ -289,25 +354,44 @@ class LmerFit(Fit):
         >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", sleep)
         >>> round(float(m.predict(sleep.head(1), include_re=False).iloc[0]), 3)
         251.405
+        >>> m.predict(sleep.head(2), include_re=False, se_fit=True, interval="confidence").round(2)
+              fit  se_fit   lower   upper
+        0  251.41    6.82  238.03  264.78
+        1  261.87    6.79  248.57  275.17
         """
+        se_fit = check_bool(se_fit, "se_fit")
+        if interval is not None and interval not in ("confidence", "prediction"):
+            raise ArgumentError(f"interval must be None, 'confidence' or 'prediction', got {interval!r}")
+        fit = self._predict(newdata, include_re, allow_new_levels)
+        if not se_fit and interval is None:
+            return fit
+        level = check_level(level)
+        if isinstance(self.model, GeneralizedLinearMixedModel):
+            raise MixedModelsError("standard errors and intervals of predictions are for lmer fits only (not glmer)")
+        use = group_list(include_re, [f.name for f in self.structure.factors])
+        var_fit, var_extra = self._prediction_variances(newdata, use, interval == "prediction")
+        out = pd.DataFrame({"fit": fit.to_numpy()}, index=fit.index)
+        if se_fit:
+            out["se_fit"] = np.sqrt(var_fit)
+        if interval is not None:
+            se = np.sqrt(var_fit + var_extra) if interval == "prediction" else np.sqrt(var_fit)
+            z = float(special.ndtri((1 + level) / 2))
+            out["lower"] = out["fit"].to_numpy() - z * se
+            out["upper"] = out["fit"].to_numpy() + z * se
+        return out
+
+    def _predict(
+        self, newdata: pd.DataFrame | None, include_re: bool | list[str] | None, allow_new_levels: bool
+    ) -> pd.Series:
         s = self.structure
         use = group_list(include_re, [f.name for f in s.factors])
         allow_new_levels = check_bool(allow_new_levels, "allow_new_levels")
         if newdata is None:
             index = self.model.data.rows("predict() without newdata").index
             return pd.Series(self._linear_predictor(use, "predict() without newdata"), index=index, name="predicted")
-        table = table_as_frame(newdata)  # a dict of columns, structured array, pyarrow or polars table
-        if not isinstance(table, pd.DataFrame):
-            raise DataError(
-                "newdata must be a pandas DataFrame, a dict of columns, a numpy structured array, a pyarrow "
-                f"Table or a polars DataFrame, got {type(table).__name__}"
-            )
-        newdata = table
+        newdata = _as_frame(newdata)
         _require_columns(newdata, s, use)
-        try:
-            out = s.encoding.fixed_matrix(newdata, s.fixed_keys) @ self.beta
-        except FormulaicError as exc:
-            raise DataError(f"cannot form the fixed-effects columns for newdata: {exc}") from exc
+        out = _fixed_matrix(newdata, s) @ self.beta
         offset = s.encoding.offset(newdata)  # the formula's offset() terms (not the offset argument, as lme4)
         if offset is not None:
             out = out + offset
@@ -321,12 +405,125 @@ class LmerFit(Fit):
                         f"level {':'.join(map(str, bad))!r} of grouping factor {f.name!r} was not in the fit "
                         "(allow_new_levels=True predicts it at the population level)"
                     )
-                try:
-                    z = np.column_stack([s.encoding.term_matrix(newdata, ti, s.terms[ti].source) for ti in f.terms])
-                except FormulaicError as exc:
-                    raise DataError(f"cannot form the random-effects columns of {f.name!r} for newdata: {exc}") from exc
+                z = _term_columns(newdata, s, f)
                 out[ok] += np.einsum("ij,ij->i", z[ok], self.b[fi][codes[ok]])
         return pd.Series(out, index=newdata.index, name="predicted")
+
+    # ------------------------------------------------------------------ prediction uncertainty
+    def _u_offsets(self) -> list[int]:
+        """Each factor's first position in u (levels by columns, factors in the structure's order)."""
+        out, q = [], 0
+        for f in self.structure.factors:
+            out.append(q)
+            q += f.nlev * f.k
+        return out
+
+    @cached_property
+    def _pls_system(self) -> tuple[Callable[[FloatArray], FloatArray], FloatArray]:
+        """The random-effects block of the penalised least-squares system at the estimates, from the
+        fit's rows: a solver of (L'Z'WZL + I) y = r (sparse LU; L = Lambda) and X'WZL (p x q)."""
+        rows = self.model.data.rows("standard errors of conditional predictions")
+        s = self.structure
+        n = rows.nobs
+        offsets = self._u_offsets()
+        q = offsets[-1] + s.factors[-1].nlev * s.factors[-1].k
+        ri, ci, vals = [], [], []
+        for fi, f in enumerate(s.factors):
+            k = f.k
+            v = rows.z[fi] @ s.theta.factor_t(self.theta, fi)  # row i of Z Lambda: z_i' T at its level's columns
+            ri.append(np.repeat(np.arange(n), k))
+            ci.append((rows.codes[fi].astype(np.int64)[:, None] * k + np.arange(k)[None, :] + offsets[fi]).ravel())
+            vals.append(v.ravel())
+        zl = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))), shape=(n, q))
+        w = rows.weights if rows.weights is not None else np.ones(n)
+        wzl = sparse.csc_matrix(zl.multiply(w[:, None]))
+        a_zz = sparse.csc_matrix(zl.T @ wzl + sparse.identity(q, format="csc"))
+        a_xz = np.asarray((wzl.T @ rows.x).T)
+        lu = splinalg.splu(a_zz)
+        return lu.solve, a_xz
+
+    def _new_level_variance(self, fi: int, z: FloatArray) -> FloatArray:
+        """z_i' Sigma_f z_i per row: the variance of a new level's effects of factor fi at the row."""
+        cov = self.cov_re[self.structure.factors[fi].name].to_numpy()
+        out: FloatArray = np.einsum("ij,jk,ik->i", z, cov, z)
+        return out
+
+    def _prediction_variances(
+        self, newdata: pd.DataFrame | None, use: list[str], all_factors: bool
+    ) -> tuple[FloatArray, FloatArray]:
+        """Row by row, se_fit^2 and what a prediction interval adds to it (the left-out factors'
+        new-level variances + sigma^2); the formulas are in `predict`'s notes."""
+        s = self.structure
+        factors = [fi for fi, f in enumerate(s.factors) if f.name in use or all_factors]
+        if newdata is None:
+            rows = self.model.data.rows("predict() without newdata")
+            x = rows.x
+            zs = {fi: rows.z[fi] for fi in factors}
+            codes = {fi: rows.codes[fi].astype(np.int64) for fi in factors}
+        else:
+            frame = _as_frame(newdata)
+            x = _fixed_matrix(frame, s)
+            zs = {fi: _term_columns(frame, s, s.factors[fi]) for fi in factors}
+            codes = {fi: _new_codes(frame, s.factors[fi]) for fi in factors if s.factors[fi].name in use}
+        m = x.shape[0]
+        vcov = self.vcov_array
+        extra = np.full(m, self.sigma**2)
+        for fi in factors:
+            if s.factors[fi].name not in use:
+                extra += self._new_level_variance(fi, zs[fi])
+        used = [fi for fi in factors if s.factors[fi].name in use]
+        if not used:
+            return np.einsum("ij,jk,ik->i", x, vcov, x), extra
+        solve, a_xz = self._pls_system
+        offsets = self._u_offsets()
+        q = a_xz.shape[1]
+        var = np.zeros(m)
+        for fi in used:  # a level not in the fit: its effects are unknown, b ~ N(0, Sigma)
+            new = codes[fi] < 0
+            var[new] += self._new_level_variance(fi, zs[fi][new])
+        s2 = self.sigma**2
+        for lo in range(0, m, _CHUNK):
+            hi = min(m, lo + _CHUNK)
+            d = np.zeros((q, hi - lo))  # columns d_i = Lambda' z_i at the rows' levels
+            for fi in used:
+                f = s.factors[fi]
+                c = codes[fi][lo:hi]
+                ok = np.flatnonzero(c >= 0)
+                dz = zs[fi][lo:hi][ok] @ s.theta.factor_t(self.theta, fi)  # (T' z_i)' = z_i' T
+                pos = c[ok][:, None] * f.k + np.arange(f.k)[None, :] + offsets[fi]
+                d[pos, ok[:, None]] += dz
+            y = solve(d)
+            g = x[lo:hi] - (a_xz @ y).T
+            var[lo:hi] += s2 * np.einsum("ij,ij->j", d, y) + np.einsum("ij,jk,ik->i", g, vcov, g)
+        return var, extra
+
+
+_CHUNK = 256  # prediction rows per solve with the random-effects block (q x 256 right-hand sides)
+
+
+def _as_frame(newdata: object) -> pd.DataFrame:
+    table = table_as_frame(newdata)  # a dict of columns, structured array, pyarrow or polars table
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(
+            "newdata must be a pandas DataFrame, a dict of columns, a numpy structured array, a pyarrow "
+            f"Table or a polars DataFrame, got {type(table).__name__}"
+        )
+    return table
+
+
+def _fixed_matrix(newdata: pd.DataFrame, s: ModelStructure) -> FloatArray:
+    try:
+        return s.encoding.fixed_matrix(newdata, s.fixed_keys)
+    except FormulaicError as exc:
+        raise DataError(f"cannot form the fixed-effects columns for newdata: {exc}") from exc
+
+
+def _term_columns(newdata: pd.DataFrame, s: ModelStructure, f: Factor) -> FloatArray:
+    """The random-effects columns of grouping factor f for newdata (its terms side by side)."""
+    try:
+        return np.column_stack([s.encoding.term_matrix(newdata, ti, s.terms[ti].source) for ti in f.terms])
+    except FormulaicError as exc:
+        raise DataError(f"cannot form the random-effects columns of {f.name!r} for newdata: {exc}") from exc
 
 
 def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import plots, printing
 from .arguments import check_bool, check_count, check_seed
-from .exceptions import ArgumentError
+from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
@@ -295,6 +295,10 @@ class GlmerResult(LmerFit):
         include_re: bool | list[str] | None = True,
         allow_new_levels: bool = True,
         type: str = "link",  # noqa: A002
+        *,
+        se_fit: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
     ) -> pd.Series:
         """Predictions on the link scale (``type="link"``, default, as lme4) or of the mean
         (``type="response"``), with or without the group effects (see `LmerFit.predict`).
@@ -311,6 +315,8 @@ class GlmerResult(LmerFit):
         """
         if type not in ("link", "response"):
             raise ArgumentError(f"type must be 'link' or 'response', got {type!r}")
+        if check_bool(se_fit, "se_fit") or interval is not None:
+            raise MixedModelsError("standard errors and intervals of predictions are for lmer fits only (not glmer)")
         eta = LmerFit.predict(self, newdata, include_re, allow_new_levels)
         if type == "link":
             return eta

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import confint, inference, plots, printing, simulate, tidy
+from . import confint, inference, plots, printing, r2, simulate, tidy
 from .arguments import check_bool, check_count, check_level, check_response, check_seed
 from .exceptions import ArgumentError
 from .fitted import LmerFit
@@ -118,6 +118,37 @@ class LmerResult(LmerFit):
         _check_boot_arguments(nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
         return confint.bootstrap(self, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
 
+    def r2(self) -> pd.Series:
+        """Nakagawa's marginal and conditional R² with Johnson's extension for random slopes, as the
+        R package performance's ``r2_nakagawa`` (see `mixedmodels.r2`): R2_marginal, R2_conditional
+        and the variance components var_fixed, var_random, var_residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.r2()[["R2_marginal", "R2_conditional"]].round(4).tolist()
+        [0.2787, 0.7992]
+        """
+        return r2.r2(self)
+
+    def icc(self, by_group: bool = False) -> pd.Series | pd.DataFrame:
+        """Intraclass correlation as performance's ``icc``: ICC_adjusted = var_random / (var_random +
+        var_residual) and ICC_unadjusted (var_fixed added to the denominator), with the variance
+        components; ``by_group=True``: a frame (Group, ICC) of each grouping factor's intercept
+        variance over var_random + var_residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.icc()["ICC_adjusted"]), 4)
+        0.7217
+        """
+        if check_bool(by_group, "by_group"):
+            return r2.icc_by_group(self)
+        return r2.icc(self)
+
     def simulate(self, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:
         """New responses from the fitted model, as lme4's ``simulate`` (one column per draw).
 
@@ -165,18 +196,63 @@ class LmerResult(LmerFit):
         y = check_response(new_y, self.model.data.rows("refit").index)
         return LmerResult.of(self.model.with_response(y).fit(start=self.theta, data_name=self.data_name))
 
-    def tidy(self, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
-        """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``.
+    def tidy(
+        self,
+        effects: str = "fixed",
+        ddf: str | None = "satterthwaite",
+        conf_int: bool = False,
+        conf_level: float = 0.95,
+        conf_method: str = "wald",
+        scales: str | None = None,
+        **boot_options: Any,
+    ) -> pd.DataFrame:
+        """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``, with
+        ``conf_int=True`` broom.mixed's conf.low and conf.high (``conf_method`` "wald", "profile" or
+        "boot"; ``boot_options`` nsim, seed, n_jobs, progress for the bootstrap) and
+        ``scales="vcov"`` for variances and covariances. See `mixedmodels.tidy.tidy`.
 
         Examples
         --------
         >>> import mixedmodels as mm
         >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
         >>> m.tidy("ran_pars")["term"].tolist()
-        ['sd__(Intercept)', 'sd__Days', 'cor__(Intercept).Days', 'sd__Observation']
+        ['sd__(Intercept)', 'cor__(Intercept).Days', 'sd__Days', 'sd__Observation']
+        >>> m.tidy(conf_int=True)[["conf.low", "conf.high"]].round(2).values.tolist()
+        [[237.01, 265.8], [7.21, 13.73]]
         """
         _check_ddf(ddf)
-        return tidy.tidy(self, effects=effects, ddf=ddf)
+        conf_int = check_bool(conf_int, "conf_int")
+        conf_level = check_level(conf_level, "conf_level")
+        if boot_options:
+            unknown = sorted(set(boot_options) - set(_BOOT_KEYWORDS))
+            if unknown:
+                raise ArgumentError(
+                    f"unknown keyword(s) {', '.join(unknown)}; the bootstrap takes {', '.join(_BOOT_KEYWORDS)}"
+                )
+            _check_boot_arguments(**boot_options)
+        return tidy.tidy(
+            self,
+            effects=effects,
+            ddf=ddf,
+            conf_int=conf_int,
+            conf_level=conf_level,
+            conf_method=conf_method,
+            scales=scales,
+            **boot_options,
+        )
+
+    def glance(self) -> pd.DataFrame:
+        """broom.mixed's ``glance``: one row with nobs, sigma, logLik, AIC, BIC, REMLcrit (REML fits;
+        ``deviance`` for ML fits) and df.residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> int(m.glance()["df.residual"].iloc[0])
+        174
+        """
+        return tidy.glance(self)
 
     # ------------------------------------------------------------------ pictures (matplotlib, optional)
     def plot_group_lines(
