@@ -35,7 +35,7 @@ def test_json_holds_the_fit_statistics_and_estimates(capsys):
     assert fixed.loc["Days", "estimate"] == pytest.approx(m.fixef["Days"], rel=1e-12)
     assert fixed.loc["Days", "df"] == pytest.approx(17.0, rel=1e-4)
     rand = pd.DataFrame(doc["random_effects"])
-    assert rand["term"].tolist() == ["sd__(Intercept)", "sd__Days", "cor__(Intercept).Days", "sd__Observation"]
+    assert rand["term"].tolist() == ["sd__(Intercept)", "cor__(Intercept).Days", "sd__Days", "sd__Observation"]
     assert doc["confint"][0]["parameter"] == ".sig01"
     assert doc["confint"][0]["2.5 %"] is None  # NaN (Wald has no interval for variances) is null
     ci = pd.DataFrame(doc["confint"]).set_index("parameter")
@@ -94,3 +94,12 @@ def test_plot_picks_a_figure_every_model_can_draw(tmp_path, capsys):
     assert code == 0
     assert json.loads(out)["model"]["nobs"] == 180
     assert "wrote the pooling figure" in err
+
+
+def test_r2_table(capsys):
+    code, out, _ = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--format", "json", "--r2")
+    assert code == 0
+    r2 = {r["statistic"]: r["value"] for r in json.loads(out)["r2"]}
+    m = mm.lmer(SLEEP, mm.datasets.load("sleepstudy"))
+    assert r2["R2_conditional"] == pytest.approx(m.r2()["R2_conditional"], rel=1e-10)
+    assert r2["ICC_adjusted"] == pytest.approx(m.icc()["ICC_adjusted"], rel=1e-10)

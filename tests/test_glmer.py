@@ -273,7 +273,7 @@ def test_predict_takes_any_table(binary_fit, binary):
 
 
 def test_tidy_frames(binary_fit):
-    fixed = binary_fit.tidy(conf_int=True, level=0.9)
+    fixed = binary_fit.tidy(conf_int=True, conf_level=0.9)
     assert list(fixed.columns) == [
         "effect",
         "group",

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import warnings
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import pandas as pd
@@ -146,6 +146,11 @@ def _parser() -> argparse.ArgumentParser:
         help="confidence intervals: wald, profile or boot (lmer; glmer takes wald and profile)",
     )
     f.add_argument(
+        "--r2",
+        action="store_true",
+        help="Nakagawa's marginal and conditional R² and the ICC (as the R package performance; glmer: binomial)",
+    )
+    f.add_argument(
         "--plot",
         metavar="PNG",
         help="write a figure (needs matplotlib): by default the pooling figure when the model has a "
@@ -218,6 +223,9 @@ def _tables(m: LmerResult | GlmerResult, args: argparse.Namespace) -> dict[str, 
     if args.confint:
         ci = m.confint(args.confint)
         tables["confint"] = ci.rename_axis("parameter").reset_index()
+    if args.r2:
+        r2 = pd.concat([m.r2(), cast(pd.Series, m.icc())[["ICC_adjusted", "ICC_unadjusted"]]])
+        tables["r2"] = r2.rename_axis("statistic").reset_index(name="value")
     return tables
 
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from . import plots, printing
+from . import plots, printing, r2
 from .arguments import check_bool, check_count, check_seed
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
@@ -24,6 +24,7 @@ from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
 from .model import Fit
 from .simulate import Seed, linear_predictor_draw, sample_groups
+from .tidy import glance as glance_frame
 from .tidy import tidy as tidy_frame
 
 __all__ = ["GlmerResult"]
@@ -188,7 +189,52 @@ class GlmerResult(LmerFit):
         pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
         return pd.DataFrame(rows, index=names, columns=pct)
 
-    def tidy(self, effects: str = "fixed", conf_int: bool = False, level: float = 0.95) -> pd.DataFrame:
+    def r2(self) -> pd.Series:
+        """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
+        GLMM (distribution-specific variance pi²/3 for the logit link, 1 for probit); other families
+        raise a MixedModelsError (see `mixedmodels.r2`).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.r2().index[:2].tolist()
+        ['R2_marginal', 'R2_conditional']
+        """
+        return r2.r2(self)
+
+    def icc(self, by_group: bool = False) -> pd.Series | pd.DataFrame:
+        """The intraclass correlation as performance's ``icc`` for a binomial GLMM (on the latent
+        scale, as `r2`); ``by_group=True`` gives each grouping factor's share.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> bool(0 < m.icc()["ICC_adjusted"] < 1)
+        True
+        """
+        if check_bool(by_group, "by_group"):
+            return r2.icc_by_group(self)
+        return r2.icc(self)
+
+    def glance(self) -> pd.DataFrame:
+        """broom.mixed's ``glance`` of a GLMM: nobs, sigma, logLik, AIC, BIC, deviance (lme4's) and
+        df.residual.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.glance().columns.tolist()
+        ['nobs', 'sigma', 'logLik', 'AIC', 'BIC', 'deviance', 'df.residual']
+        """
+        return glance_frame(self)
+
+    def tidy(self, effects: str = "fixed", conf_int: bool = False, conf_level: float = 0.95) -> pd.DataFrame:
         """broom.mixed's tidy frames: ``"fixed"`` (effect, group, term, estimate, std.error,
         statistic = z, p.value; with ``conf_int`` the Wald conf.low and conf.high), ``"ran_pars"``
         (SDs and correlations; no residual row for binomial and Poisson), ``"ran_vals"`` (modes
@@ -216,7 +262,7 @@ class GlmerResult(LmerFit):
                 }
             )
             if conf_int:
-                ci = self.confint(level=level)
+                ci = self.confint(level=conf_level)
                 out["conf.low"] = ci.iloc[:, 0].to_numpy()
                 out["conf.high"] = ci.iloc[:, 1].to_numpy()
             return out

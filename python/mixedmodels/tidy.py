@@ -170,7 +170,9 @@ def glance(m: LmerFit) -> pd.DataFrame:
     """broom.mixed's ``glance`` of a linear mixed model: one row with nobs, sigma, logLik, AIC, BIC,
     REMLcrit (a REML fit; ``deviance``, the ML deviance, for an ML fit) and df.residual (nobs less
     the parameters counted by logLik's df). logLik, AIC and BIC are REML-based for a REML fit, as
-    lme4's. GLMM fits are refused (their glance is not implemented here).
+    lme4's. A glmer fit gives ``deviance`` (lme4's deviance of a GLMM: the sum of the unit
+    deviances at the conditional modes plus the penalty and log-determinant) in that place, with
+    sigma 1 for families without a dispersion, as broom.mixed.
 
     Examples
     --------
@@ -179,9 +181,8 @@ def glance(m: LmerFit) -> pd.DataFrame:
     >>> glance(m).columns.tolist()
     ['nobs', 'sigma', 'logLik', 'AIC', 'BIC', 'REMLcrit', 'df.residual']
     """
-    if isinstance(m.model, GeneralizedLinearMixedModel):
-        raise MixedModelsError("glance is implemented for lmer fits only (not glmer)")
-    crit = ("REMLcrit", m.objective) if m.reml else ("deviance", m.deviance)
+    glmm = isinstance(m.model, GeneralizedLinearMixedModel)
+    crit = ("REMLcrit", m.objective) if m.reml and not glmm else ("deviance", m.deviance)
     row = {
         "nobs": m.nobs,
         "sigma": m.sigma,
