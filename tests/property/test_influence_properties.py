@@ -166,3 +166,32 @@ def test_glmer_fits_are_refused():
     for call in (lambda: infl.hatvalues(m), lambda: infl.cooks_distance(m), lambda: infl.group_influence(m, "g")):
         with pytest.raises(mm.MixedModelsError, match="glmer"):
             call()
+
+
+def test_cross_products_subtract():
+    """A of all rows less A of some rows is A of the others (C++ `CrossProducts.subtract`/`-`):
+    sums, nobs and the sum of log weights; a frozen model's A can be the left side of `-`."""
+    data = _data(9)
+    m = _fit(DESIGNS["crossed_vector"], data, weights="w")
+    rows = m.model.data.rows("test")
+    part = np.flatnonzero(data["g"].to_numpy() == "g2")
+    rest = np.setdiff1d(np.arange(rows.nobs), part)
+    layout = m.model.cross_products.layout
+    a_part = infl._subset(rows, part).cross_products(layout)  # noqa: SLF001
+    a_rest = infl._subset(rows, rest).cross_products(layout)  # noqa: SLF001
+    assert m.model.cross_products.frozen
+    diff = m.model.cross_products - a_part
+    assert diff.nobs == len(rest)
+    np.testing.assert_allclose(diff.sum_log_weights, a_rest.sum_log_weights, rtol=1e-12)
+    np.testing.assert_allclose(diff.fixed_crossprod(), a_rest.fixed_crossprod(), rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(diff.column_sumsq(), a_rest.column_sumsq(), rtol=1e-13, atol=1e-12)
+    for f in range(2):
+        np.testing.assert_allclose(diff.factor_crossprod(f), a_rest.factor_crossprod(f), rtol=1e-13, atol=1e-12)
+    in_place = mm._core.CrossProducts(layout)  # noqa: SLF001
+    in_place.add(m.model.cross_products)
+    in_place.subtract(a_part)
+    np.testing.assert_array_equal(in_place.fixed_crossprod(), diff.fixed_crossprod())
+    with pytest.raises(mm.MixedModelsError, match="cannot subtract"):
+        a_part - m.model.cross_products
+    with pytest.raises(mm.MixedModelsError, match="final"):
+        m.model.cross_products.subtract(a_part)
