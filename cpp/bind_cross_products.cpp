@@ -173,6 +173,24 @@ void register_cross_products(py::module_& m) {
             },
             py::arg("other"), "The sum of two sets of cross-products of the same layout, as a new object.")
         .def(
+            "subtract",
+            [](CrossProducts& a, const CrossProducts& b) {
+                py::gil_scoped_release release;
+                a.subtract(b);
+            },
+            py::arg("other"),
+            "Subtract the cross-products of some of the rows already added (same layout, at most as many rows), in "
+            "double-double: what is left is A of the other rows (a level left without rows has zero blocks). "
+            "nobs and sum_log_weights follow; response_range is not narrowed.")
+        .def(
+            "__sub__",
+            [](const CrossProducts& a, const CrossProducts& b) {
+                py::gil_scoped_release release;
+                return a.minus(b);
+            },
+            py::arg("other"), "The difference of two sets of cross-products of the same layout, as a new object (see subtract); this "
+            "one may be frozen (a model's).")
+        .def(
             "scaled",
             [](const CrossProducts& a, const std::vector<std::vector<double>>& zscale, const std::vector<double>& xscale) {
                 py::gil_scoped_release release;

@@ -138,6 +138,26 @@ void CrossProducts::check_not_frozen() const {
     if (frozen_) throw InvalidInput("these cross-products are a model's and final: no rows can be added");
 }
 
+void CrossProducts::add_blocks(const CrossProducts& other, double sign) {
+    for (size_t b = 0; b < hi_.size(); ++b) {
+        if (hi_[b].kind == Kind::Sparse) {
+            if (sign > 0) {
+                add_sparse(hi_[b].s, lo_[b], other.hi_[b].s, other.lo_[b]);
+            } else {
+                SparseBlock neg = other.hi_[b].s;
+                std::vector<double> neglo = other.lo_[b];
+                for (double& v : neg.v) v = -v;
+                for (double& v : neglo) v = -v;
+                add_sparse(hi_[b].s, lo_[b], neg, neglo);
+            }
+        } else {
+            std::vector<double>& v = values(hi_[b]);
+            const std::vector<double>& w = values(other.hi_[b]);
+            for (size_t e = 0; e < v.size(); ++e) dd_add_into(v[e], lo_[b][e], sign * w[e], sign * other.lo_[b][e]);
+        }
+    }
+}
+
 void CrossProducts::add(const CrossProducts& other) {
     check_not_frozen();
     if (!layout_->same_as(*other.layout_))
@@ -150,19 +170,31 @@ void CrossProducts::add(const CrossProducts& other) {
         frozen_ = false;
         return;
     }
-    for (size_t b = 0; b < hi_.size(); ++b) {
-        if (hi_[b].kind == Kind::Sparse) {
-            add_sparse(hi_[b].s, lo_[b], other.hi_[b].s, other.lo_[b]);
-        } else {
-            std::vector<double>& v = values(hi_[b]);
-            const std::vector<double>& w = values(other.hi_[b]);
-            for (size_t e = 0; e < v.size(); ++e) dd_add_into(v[e], lo_[b][e], w[e], other.lo_[b][e]);
-        }
-    }
+    add_blocks(other, 1.0);
     n_ += other.n_;
     log_weights_ += other.log_weights_;
     ymin_ = std::min(ymin_, other.ymin_);
     ymax_ = std::max(ymax_, other.ymax_);
+}
+
+void CrossProducts::subtract(const CrossProducts& other) {
+    check_not_frozen();
+    if (!layout_->same_as(*other.layout_))
+        throw InvalidInput("cross-products of models with different layouts cannot be subtracted");
+    if (other.n_ > n_)
+        throw InvalidInput("cannot subtract the cross-products of " + std::to_string(other.n_) + " rows from those of " +
+                           std::to_string(n_));
+    if (other.n_ == 0) return;
+    add_blocks(other, -1.0);
+    n_ -= other.n_;
+    log_weights_ -= other.log_weights_;
+}
+
+CrossProducts CrossProducts::minus(const CrossProducts& other) const {
+    CrossProducts out(*this);
+    out.frozen_ = false;
+    out.subtract(other);
+    return out;
 }
 
 CrossProducts CrossProducts::scaled(const std::vector<std::vector<double>>& zscale,

@@ -37,6 +37,13 @@ public:
     void add_rows(const RowsView& rows);
     // Add another model's cross-products with the same layout (patterns merged), in double-double.
     void add(const CrossProducts& other);
+    // Subtract the cross-products of some of the rows already added (same layout; `other`'s pattern
+    // within this one's, at most as many rows), in double-double: what is left is A of the other
+    // rows (a level left without rows has zero blocks; the pattern keeps its now-zero entries). The
+    // response range is not narrowed (only sums are kept).
+    void subtract(const CrossProducts& other);
+    // This minus other (see subtract) as new, unfrozen cross-products: this one may be frozen.
+    CrossProducts minus(const CrossProducts& other) const;
     // No more rows: add_rows and add throw from now on (a model's cross-products are final).
     void freeze() { frozen_ = true; }
     bool frozen() const { return frozen_; }
@@ -82,6 +89,8 @@ private:
     std::vector<std::vector<double>> lo_;
     bool frozen_ = false;
     void check_not_frozen() const;
+    // Add other's blocks, each multiplied by sign (+1 or -1), in double-double (patterns merged).
+    void add_blocks(const CrossProducts& other, double sign);
 };
 
 // Add x to the double-double accumulator (hi, lo): hi + lo gains x up to an error of ~2^-106.

@@ -109,7 +109,7 @@ LAYERS = [
     {"model", "glmm"},
     {"stream"},
     {"fitted"},
-    {"inference", "confint", "simulate", "tidy", "printing", "plots", "lmlist", "r2"},
+    {"inference", "confint", "simulate", "tidy", "printing", "plots", "lmlist", "r2", "influence"},
     {"results", "glmer_result", "compare"},
     {"fit", "cli", "__main__", ""},
 ]

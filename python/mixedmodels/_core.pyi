@@ -100,6 +100,10 @@ class CrossProducts:
     def __getstate__(self) -> tuple: ...
     def __init__(self, layout: Layout) -> None: ...
     def __setstate__(self, arg0: tuple) -> None: ...
+    def __sub__(self, other: CrossProducts) -> CrossProducts:
+        """
+        The difference of two sets of cross-products of the same layout, as a new object (see subtract); this one may be frozen (a model's).
+        """
     def add(self, other: CrossProducts) -> None:
         """
         Add another set of cross-products of the same layout (their patterns merged).
@@ -156,6 +160,10 @@ class CrossProducts:
     def select_fixed(self, keep: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> CrossProducts:
         """
         The cross-products with only the fixed-effects columns keep (ascending indices).
+        """
+    def subtract(self, other: CrossProducts) -> None:
+        """
+        Subtract the cross-products of some of the rows already added (same layout, at most as many rows), in double-double: what is left is A of the other rows (a level left without rows has zero blocks). nobs and sum_log_weights follow; response_range is not narrowed.
         """
     @property
     def frozen(self) -> bool:

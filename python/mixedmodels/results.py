@@ -17,6 +17,7 @@ from . import confint, inference, plots, printing, r2, simulate, tidy
 from .arguments import check_bool, check_count, check_level, check_response, check_seed
 from .exceptions import ArgumentError
 from .fitted import LmerFit
+from .influence import GroupInfluence, cooks_distance, group_influence, hatvalues
 from .simulate import Seed
 
 __all__ = ["LmerResult"]
@@ -255,6 +256,46 @@ class LmerResult(LmerFit):
         return tidy.glance(self)
 
     # ------------------------------------------------------------------ pictures (matplotlib, optional)
+    def hatvalues(self) -> pd.Series:
+        """lme4's ``hatvalues(m)``: the diagonal of the penalised least-squares hat matrix, one value
+        per row (see `mixedmodels.influence.hatvalues`).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.hatvalues().sum()), 3)
+        29.022
+        """
+        return hatvalues(self)
+
+    def cooks_distance(self) -> pd.Series:
+        """lme4 1.1-31's ``cooks.distance(m)`` of each row (see `mixedmodels.influence.cooks_distance`).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.cooks_distance().max()), 4)
+        4.3322
+        """
+        return cooks_distance(self)
+
+    def influence(self, groups: str | ArrayLike, n_jobs: int = 1, maxeval: int = 1000) -> GroupInfluence:
+        """Case deletion by group, as lme4's ``influence(m, groups = ...)``: each group's refit from
+        the full fit's theta, with Cook's distance, dfbeta and dfbetas per group (see
+        `mixedmodels.influence.influence`).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> inf = m.influence(groups="Subject")
+        >>> inf.cooks_distance.idxmax()
+        '309'
+        """
+        return group_influence(self, groups, n_jobs=n_jobs, maxeval=maxeval)
+
     def plot_group_lines(
         self,
         groups: Sequence[str] | None = None,
