@@ -34,7 +34,7 @@ from .exceptions import ArgumentError, MixedModelsError
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel
 from .inference import inference_for
-from .multiplicity import ADJUSTMENTS, adjust_critical, adjust_p, pt_upper
+from .multiplicity import ADJUSTMENTS, adjust_critical, adjust_p
 
 __all__ = ["EmmGrid", "emmeans", "emtrends", "ref_grid"]
 
@@ -49,7 +49,7 @@ _PARENS = re.compile(r"-|\+|/|\*")
 @dataclass(frozen=True)
 class _Variable:
     name: str
-    values: list[Any]
+    levels: list[Any]
     factor: bool  # a factor (or a covariate kept at its distinct values): weighted as a factor
 
 
@@ -98,7 +98,7 @@ def _grid_variables(m: LmerFit, at: Mapping[str, Any] | None, what: str) -> tupl
     frame = m.model.data.frame(what)
     required = {str(v) for v in getattr(spec, "required_variables", ())}
     state: dict[str, Any] = dict(getattr(spec, "encoder_state", {}) or {})
-    coerced = set()
+    coerced: set[str] = set()
     for key, (kind, _st) in state.items():
         if str(getattr(kind, "value", kind)) == "categorical" and key not in required:
             coerced.update(v for v in required if re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", key))
@@ -126,7 +126,7 @@ def _grid_variables(m: LmerFit, at: Mapping[str, Any] | None, what: str) -> tupl
             if name in at:
                 out.append(_Variable(name, _covariate_at(name, at[name]), False))
                 continue
-            values = np.sort(pd.unique(col.dropna().astype(float)))
+            values = np.sort(np.unique(col.dropna().to_numpy(dtype=float)))
             if len(values) <= 2:
                 out.append(_Variable(name, [float(v) for v in values], True))
             else:
@@ -164,12 +164,12 @@ def _covariate_at(name: str, given: Any) -> list[float]:
 
 def _build_grid(m: LmerFit, variables: list[_Variable], frame: pd.DataFrame, shift: tuple[str, float] | None) -> _Grid:
     """The cells (first variable fastest, as R's expand.grid), their L rows and offsets."""
-    sizes = [len(v.values) for v in variables]
+    sizes = [len(v.levels) for v in variables]
     n = int(np.prod(sizes)) if sizes else 1
     idx = np.indices(sizes[::-1]).reshape(len(sizes), -1)[::-1] if sizes else np.zeros((0, 1), dtype=int)
     cols: dict[str, Any] = {}
     for k, v in enumerate(variables):
-        vals = [v.values[i] for i in idx[k]]
+        vals = [v.levels[i] for i in idx[k]]
         col = frame[v.name]
         if isinstance(col.dtype, pd.CategoricalDtype):
             cols[v.name] = pd.Categorical(vals, categories=col.cat.categories, ordered=col.cat.ordered)
@@ -190,7 +190,7 @@ def _build_grid(m: LmerFit, variables: list[_Variable], frame: pd.DataFrame, shi
         key_rows = pd.MultiIndex.from_frame(frame[[v.name for v in facs]].astype(object))
         counts = pd.Series(1, index=key_rows).groupby(level=list(range(len(facs)))).sum()
         keys = pd.MultiIndex.from_frame(grid[[v.name for v in facs]].astype(object))
-        weights = counts.reindex(keys).fillna(0).to_numpy(dtype=np.int64)
+        weights: NDArray[np.int64] | None = np.asarray(counts.reindex(keys).fillna(0), dtype=np.int64)
     else:
         weights = None
     return _Grid(variables, grid, np.asarray(x, dtype=float), offset, weights)
@@ -274,18 +274,23 @@ def _marginal(
         est_name = f"{trend}.trend"
     all_facs = [*facs, *by_list]
     use = [f for f in all_facs if f != "1"]
-    sizes = {v.name: len(v.values) for v in variables}
+    sizes = {v.name: len(v.levels) for v in variables}
     avgd = [v.name for v in variables if v.name not in use and sizes[v.name] > 1]
     # one output row per combination of the spec and by variables (the first fastest)
-    levels = {f: (["overall"] if f == "1" else next(v.values for v in variables if v.name == f)) for f in all_facs}
+    levels = {f: (["overall"] if f == "1" else next(v.levels for v in variables if v.name == f)) for f in all_facs}
     lsizes = [len(levels[f]) for f in all_facs]
     combos = np.indices(lsizes[::-1]).reshape(len(lsizes), -1)[::-1]
     codes = {
-        v.name: np.array([v.values.index(x) if not isinstance(x, float) else _float_index(v.values, x) for x in grid.frame[v.name]])
+        v.name: np.array(
+            [v.levels.index(x) if not isinstance(x, float) else _float_index(v.levels, x) for x in grid.frame[v.name]]
+        )
         for v in variables
         if v.name in use
     }
-    rows_lf, rows_off, rows_w, labels = [], [], [], {f: [] for f in all_facs}
+    rows_lf: list[FloatArray] = []
+    rows_off: list[float] = []
+    rows_w: list[int] = []
+    labels: dict[str, list[Any]] = {f: [] for f in all_facs}
     for j in range(combos.shape[1]):
         sel = np.ones(len(grid.frame), dtype=bool)
         for k, f in enumerate(all_facs):
@@ -414,7 +419,8 @@ class EmmGrid:
     @cached_property
     def se(self) -> FloatArray:
         """sqrt(diag(L V L')), V the KR-adjusted covariance for kenward-roger, vcov otherwise."""
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", self.lf, self._vcov, self.lf), 0.0))
+        var = np.einsum("ij,jk,ik->i", self.lf, self._vcov, self.lf)
+        return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=float)
 
     @cached_property
     def df(self) -> FloatArray:
@@ -520,8 +526,8 @@ class EmmGrid:
         if ci:
             crit = adjust_critical(df, lvl, method, self.fam_size, by_rows, pairs, self.lf)
             lo, hi = ("asymp.LCL", "asymp.UCL") if asym else ("lower.CL", "upper.CL")
-            out[lo] = est - crit.values * se
-            out[hi] = est + crit.values * se
+            out[lo] = est - crit.result * se
+            out[hi] = est + crit.result * se
             messages.append(f"Confidence level used: {format(lvl, '.15g')}")
             if crit.message:
                 messages.append(crit.message)
@@ -532,7 +538,7 @@ class EmmGrid:
                 t = est / se
             out["z.ratio" if asym else "t.ratio"] = t
             padj = adjust_p(t, df, method, self.fam_size, by_rows, pairs, self.lf)
-            out["p.value"] = padj.values
+            out["p.value"] = padj.result
             if padj.message:
                 messages.append(padj.message)
             if padj.note and padj.note not in notes:
@@ -601,7 +607,9 @@ class EmmGrid:
         labels_all = [_level_label([shown[c][i] for c in pri]) for i in range(len(self.grid))]
         levs = [labels_all[i] for i in by_rows[0]]
         cmat, cnames, default_adjust, est_type, fam = _contrast_matrix(method, levs, ref, reverse)
-        if adjust is not None and (not isinstance(adjust, str) or adjust.lower() not in {a.lower() for a in ADJUSTMENTS}):
+        if adjust is not None and (
+            not isinstance(adjust, str) or adjust.lower() not in {a.lower() for a in ADJUSTMENTS}
+        ):
             raise ArgumentError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, not {adjust!r}")
         lf_rows, off_rows, grid_rows = [], [], []
         for rows in by_rows:
@@ -755,8 +763,8 @@ def _contrast_matrix(
     if isinstance(method, Mapping):
         names = [str(n) for n in method]
         cols = []
-        for n, w in method.items():
-            arr = np.asarray(w, dtype=float).ravel()
+        for n, weights in method.items():
+            arr = np.asarray(weights, dtype=float).ravel()
             if arr.size != k:
                 raise ArgumentError(f"contrast {n!r} has {arr.size} weights; the panels have {k} levels ({levs})")
             cols.append(arr)
@@ -832,7 +840,11 @@ def _formatted(table: pd.DataFrame, est_name: str) -> pd.DataFrame:
             out[c] = [("<.0001" if p < 0.0001 else f"{p:.4f}") if np.isfinite(p) else "NA" for p in col]
         elif c == "df":
             out[c] = [
-                ("Inf" if np.isinf(d) else ("NA" if np.isnan(d) else (f"{d:.0f}" if abs(d - round(d)) < 1e-6 else f"{d:.1f}")))
+                (
+                    "Inf"
+                    if np.isinf(d)
+                    else ("NA" if np.isnan(d) else (f"{d:.0f}" if abs(d - round(d)) < 1e-6 else f"{d:.1f}"))
+                )
                 for d in col
             ]
         elif c in ("t.ratio", "z.ratio"):
@@ -851,7 +863,12 @@ def _format_table(table: pd.DataFrame, est_name: str) -> str:
     cols = list(shown.columns)
     text = [[str(c) for c in cols]] + [[str(v) for v in row] for row in shown.itertuples(index=False)]
     widths = [max(len(r[j]) for r in text) for j in range(len(cols))]
-    numeric = [c not in table.columns or c in (est_name, "SE", "df", "lower.CL", "upper.CL", "asymp.LCL", "asymp.UCL", "t.ratio", "z.ratio", "p.value") for c in cols]
+    numeric = [
+        c not in table.columns
+        or c
+        in (est_name, "SE", "df", "lower.CL", "upper.CL", "asymp.LCL", "asymp.UCL", "t.ratio", "z.ratio", "p.value")
+        for c in cols
+    ]
     lines = []
     for r in text:
         cells = [r[j].rjust(widths[j]) if numeric[j] else r[j].ljust(widths[j]) for j in range(len(cols))]
@@ -860,7 +877,9 @@ def _format_table(table: pd.DataFrame, est_name: str) -> str:
 
 
 # ---------------------------------------------------------------------------- entry points
-def ref_grid(m: LmerFit, at: Mapping[str, Any] | None = None, ddf: str = "kenward-roger", level: float = 0.95) -> EmmGrid:
+def ref_grid(
+    m: LmerFit, at: Mapping[str, Any] | None = None, ddf: str = "kenward-roger", level: float = 0.95
+) -> EmmGrid:
     """The reference grid itself (emmeans' ``ref_grid``): one row per cell, its prediction.
 
     Parameters
@@ -983,4 +1002,3 @@ def emtrends(
     if not isinstance(var, str):
         raise ArgumentError(f"var must be the name of a numeric covariate, got {var!r}")
     return _marginal(_check_fit(m), specs, by, at, ddf, level, var, delta_var)
-

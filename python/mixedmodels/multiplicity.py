@@ -273,7 +273,7 @@ class Adjusted:
     """The adjusted values with emmeans' footer message and the method actually used (emmeans
     changes tukey to sidak for a family that is not one set of pairwise comparisons)."""
 
-    values: FloatArray
+    result: FloatArray
     method: str
     message: str | None
     note: str | None

@@ -13,14 +13,20 @@ Tolerances (the issue's): estimates, SEs, t ratios and CI bounds 1e-6 relative; 
 Satterthwaite df 1e-4 relative; p-values 1e-6 relative where above 1e-12, Tukey and Dunnett
 p-values 1e-6 absolute.
 
-One exception, and why: hsb_ses_sector_interaction's Satterthwaite df of rows that involve the
-``ses`` slope (its emtrends and their pairs). The README's caveat: the fit is near-singular
-(intercept/slope correlation 0.99994, lme4 converges with max|grad| 0.0058, its third theta about
-5e-4) and lmerTest's gradient of vcov there is fragile: these df are ~1350-1390 against KR's ~140.
-Our optimum differs from lme4's in that third theta (both are within the optimiser's tolerance;
-ours has the lower deviance), which moves those df by up to a few percent. They are compared at
-10% relative (they are ~1.4e3 and could be anything from 1e2 to 7e3 were the fit taken elsewhere);
-the estimates and SEs, which do not depend on that derivative, keep 1e-6.
+The comparisons are made with our machinery at lme4's theta (`fit_at` with the README's
+``fit_check.theta``, the fit emmeans used): the fixed effects, vcov, the KR adjustment and the
+Satterthwaite derivatives all follow from theta, so this tests the procedure itself, and every
+number, hsb_ses_sector_interaction's fragile Satterthwaite df of the ``ses`` slope included, meets
+the tolerances above there.
+
+`test_result_at_our_optimum` repeats the comparisons with our own fits, whose theta differs from
+lme4's within the optimisers' tolerances (lme4 converges to 1e-6..1e-4 in theta; the README's
+caveat). Measured worst cases there: estimates 1.5e-5, SEs 6e-5, CI bounds 2.4e-5 relative, df
+3.4e-5 except hsb_ses_sector_interaction (4.6e-3: its near-singular fit, correlation 0.99994 and
+third theta ~5e-4, makes lmerTest's and our Satterthwaite df of the ``ses`` slope move with theta),
+p-values 2.1e-3 relative (they follow the df). Tolerances there: 1e-4 relative for estimates, SEs
+and bounds (a bound near zero: 2e-4 of its SE), 1e-3 for df (1e-2 for that one model), 5e-3
+relative for p-values (Tukey/Dunnett: that or 1e-6 absolute).
 """
 
 from __future__ import annotations
@@ -46,7 +52,6 @@ DATASETS = {
     "Pastes.csv": "pastes",
 }
 CASES = sorted(p.stem for p in HERE.glob("*.json") if p.stem != "index")
-FRAGILE_DF: set[tuple[str, str, str]] = set()
 
 REL, DF_REL, P_ABS = 1e-6, 1e-4, 1e-6
 
@@ -186,9 +191,18 @@ def test_every_result_id_is_covered():
 
 @pytest.mark.parametrize(("case", "variant", "rid"), RESULTS, ids=[f"{c}-{v}-{r}" for c, v, r in RESULTS])
 def test_result(fits, case, variant, rid):
+    _compare(_fit(fits, case), case, variant, rid, REL, DF_REL, 1e-6, 0.0)
+
+
+@pytest.mark.parametrize(("case", "variant", "rid"), RESULTS, ids=[f"{c}-{v}-{r}" for c, v, r in RESULTS])
+def test_result_at_our_optimum(fits, case, variant, rid):
+    df_rel = 1e-2 if case == "hsb_ses_sector_interaction" else 1e-3
+    _compare(_own_fit(fits, case), case, variant, rid, 1e-4, df_rel, 5e-3, 2e-4)
+
+
+def _compare(m, case: str, variant: str, rid: str, rel: float, df_rel: float, p_rel: float, bound_se: float) -> None:
     ref = _load(case)["emmeans"]["results"][variant][rid]
     parsed = parse_call(ref["call"])
-    m = _fit(fits, case)
     g = our_result(m, parsed)
     table = g.summary(infer=(True, True))
     rows = ref["table"]
@@ -210,21 +224,22 @@ def test_result(fits, case, variant, rid):
     np.testing.assert_allclose(g.linfct.to_numpy(), np.array(lf["matrix"], dtype=float), rtol=0, atol=1e-9)
     # the numbers
     col = lambda name: [r[name] for r in rows]  # noqa: E731
-    _close(table[est], col(est), REL, "estimate", absolute=1e-10)
-    _close(table["SE"], col("SE"), REL, "SE")
-    df_rel = 0.1 if (case, variant, rid) in FRAGILE_DF else DF_REL
+    _close(table[est], col(est), rel, "estimate", absolute=1e-10)
+    _close(table["SE"], col("SE"), rel, "SE")
     _close(table["df"], col("df"), df_rel, "df")
-    _close(table[lo], col(lo), REL, lo, absolute=1e-10)
-    _close(table[hi], col(hi), REL, hi, absolute=1e-10)
+    # a bound near zero is compared on the scale of its SE (the bound is estimate -/+ q SE)
+    se_ref = np.array(col("SE"), dtype=float)
+    _close(table[lo], col(lo), rel, lo, absolute=1e-10 + bound_se * se_ref)
+    _close(table[hi], col(hi), rel, hi, absolute=1e-10 + bound_se * se_ref)
     tname = "z.ratio" if "z.ratio" in ref["columns"] else "t.ratio"
-    _close(table[tname], col(tname), REL, tname, absolute=1e-10)
+    _close(table[tname], col(tname), rel, tname, absolute=1e-8)
     p_ref = np.array(col("p.value"), dtype=float)
     p_ours = table["p.value"].to_numpy(dtype=float)
-    if ref["adjust"] in ("tukey", "dunnettx") or (case, variant, rid) in FRAGILE_DF:
-        np.testing.assert_allclose(p_ours, p_ref, rtol=0, atol=P_ABS)
+    if ref["adjust"] in ("tukey", "dunnettx"):
+        np.testing.assert_allclose(p_ours, p_ref, rtol=0 if p_rel <= 1e-6 else p_rel, atol=P_ABS)
     else:
         big = p_ref > 1e-12
-        np.testing.assert_allclose(p_ours[big], p_ref[big], rtol=1e-6)
+        np.testing.assert_allclose(p_ours[big], p_ref[big], rtol=p_rel)
         assert np.all(p_ours[~big] < 1e-11)
     # emmeans' footer and notes
     assert table.attrs["messages"] == ref["summary_messages"]
@@ -312,7 +327,9 @@ def test_hand_check_hsb_sector(fits):
             assert math.isclose(t[1], value, rel_tol=REL)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if "default_equals_kenward_roger" in _load(c)["emmeans"]["hand_checks"]])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "default_equals_kenward_roger" in _load(c)["emmeans"]["hand_checks"]]
+)
 def test_default_is_kenward_roger(fits, case):
     call = _load(case)["emmeans"]["hand_checks"]["default_equals_kenward_roger"]["call"]
     parsed = parse_call(call)
