@@ -99,8 +99,8 @@ def qtukey(p: float, nmeans: float, df: float) -> float:
 
     Examples
     --------
-    >>> round(qtukey(0.95, 3, 42.0), 4)
-    3.4361
+    >>> round(qtukey(0.95, 3, 42.0), 6)  # R: 3.435823
+    3.435823
     """
     if nmeans < 2 or df < 2:
         raise ArgumentError(f"qtukey needs nmeans >= 2 and df >= 2, got {nmeans} and {df}")
@@ -189,7 +189,7 @@ def qdunnx(p: float, k: float, df: float) -> float:
     Examples
     --------
     >>> round(qdunnx(0.95, 2, 42.0), 3)
-    2.3
+    2.301
     """
     if k < 1.005:
         return float(qt(1 - 0.5 * (1 - p), np.array(df)))
