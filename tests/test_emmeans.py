@@ -101,7 +101,8 @@ def test_printing(cake):
     assert "temperature = 175:" in text
     assert "P value adjustment: tukey method for comparing a family of 3 estimates" in text
     html = cake.emmeans("~ recipe")._repr_html_()
-    assert "<table" in html and "Degrees-of-freedom method: kenward-roger" in html
+    assert "<table" in html
+    assert "Degrees-of-freedom method: kenward-roger" in html
 
 
 def test_glmer_is_refused_clearly():
