@@ -6,15 +6,16 @@ fit, each in its own module: tests and degrees of freedom (`inference`), interva
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import confint, inference, plots, printing, r2, simulate, tidy
+from . import confint, emmeans, inference, plots, printing, r2, simulate, tidy
 from .arguments import check_bool, check_count, check_level, check_response, check_seed
+from .emmeans import EmmGrid
 from .exceptions import ArgumentError
 from .fitted import LmerFit
 from .influence import GroupInfluence, cooks_distance, group_influence, hatvalues
@@ -67,6 +68,76 @@ class LmerResult(LmerFit):
         """
         _check_ddf(ddf, none=False)
         return inference.anova_type3(self, ddf)
+
+    def emmeans(
+        self,
+        specs: str | Sequence[str],
+        by: str | Sequence[str] | None = None,
+        at: Mapping[str, Any] | None = None,
+        ddf: str = "kenward-roger",
+        level: float = 0.95,
+    ) -> EmmGrid:
+        """Estimated marginal means with emmeans' conventions (`emmeans.emmeans`).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            ``"~ sector"``, ``"~ sector | ses"`` (panels), ``"~ sector * ses"``, ``"~ 1"``, or names.
+        by : str or list of str, optional
+            Panel variables.
+        at : dict, optional
+            Values of variables, e.g. ``{"ses": [-1, 0, 1]}``.
+        ddf : {"kenward-roger", "satterthwaite", "asymptotic"}
+            Degrees-of-freedom method (kenward-roger also adjusts the SEs).
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        EmmGrid
+            ``.frame`` (the table), ``.pairs()``, ``.contrast()``, ``.summary()``.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", mm.datasets.load("cake"))
+        >>> m.emmeans("~ recipe").frame["emmean"].round(3).tolist()
+        [33.122, 31.644, 31.6]
+        """
+        return emmeans.emmeans(self, specs, by=by, at=at, ddf=ddf, level=level)
+
+    def emtrends(
+        self,
+        specs: str | Sequence[str],
+        var: str,
+        by: str | Sequence[str] | None = None,
+        at: Mapping[str, Any] | None = None,
+        ddf: str = "kenward-roger",
+        level: float = 0.95,
+        delta_var: float | None = None,
+    ) -> EmmGrid:
+        """Estimated marginal trends: the slope in ``var`` per cell of the specs
+        (`emmeans.emtrends`, emmeans' difference quotient).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            As for `emmeans`.
+        var : str
+            The numeric covariate.
+        by, at, ddf, level
+            As for `emmeans`.
+        delta_var : float, optional
+            The difference quotient's step (default 0.001 * range(var)).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> round(float(m.emtrends("~ 1", var="Days").frame["Days.trend"].iloc[0]), 3)
+        10.467
+        """
+        return emmeans.emtrends(self, specs, var, by=by, at=at, ddf=ddf, level=level, delta_var=delta_var)
 
     def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
         """Confidence intervals for the variance parameters and fixed effects, named as lme4's
