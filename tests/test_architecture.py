@@ -109,7 +109,7 @@ LAYERS = [
     {"model", "glmm"},
     {"stream"},
     {"fitted"},
-    {"inference", "confint", "simulate", "tidy", "printing", "plots", "lmlist"},
+    {"inference", "anova_tables", "updates", "confint", "simulate", "tidy", "printing", "plots", "lmlist"},
     {"results", "glmer_result", "compare"},
     {"fit", "cli", "__main__", ""},
 ]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import confint, inference, plots, printing, simulate, tidy
+from . import anova_tables, confint, inference, plots, printing, simulate, tidy
 from .arguments import check_bool, check_count, check_level, check_response, check_seed
 from .exceptions import ArgumentError
 from .fitted import LmerFit
@@ -50,9 +50,45 @@ class LmerResult(LmerFit):
         _check_ddf(ddf)
         return inference.coef_table(self, ddf)
 
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Type III F tests of the fixed-effect terms (lmerTest's ``anova``), with Satterthwaite
-        (or ``ddf="kenward-roger"``) denominator df.
+    def anova(
+        self,
+        type: int | str = 3,  # noqa: A002  (R's name)
+        ddf: str | None = None,
+        test: str = "F",
+        method: str | None = None,
+    ) -> pd.DataFrame:
+        """Tests of the fixed-effect terms: lmerTest's type I, II and III F tables, or car's Wald
+        chi-square and Kenward-Roger F tables (`anova_tables` documents the constructions).
+
+        ==============================================  ===============================================
+        call                                            R
+        ==============================================  ===============================================
+        ``m.anova(type=t)``                             ``anova(mt, type = t)`` (lmerTest, Satterthwaite)
+        ``m.anova(type=t, ddf="kenward-roger")``        ``anova(mt, type = t, ddf = "Kenward-Roger")``
+        ``m.anova(type=t, test="Chisq")`` (t = 2, 3)    ``car::Anova(m, type = t)``
+        ``m.anova(type=t, method="car")`` (t = 2, 3)    ``car::Anova(m, type = t, test.statistic = "F")``
+        ==============================================  ===============================================
+
+        Parameters
+        ----------
+        type : {1, 2, 3}
+            Sequential (1), lmerTest's type II (2) or contrast-invariant type III (3, default).
+            car's type 3 tests the coefficients as coded, ``(Intercept)`` included (not
+            contrast-invariant, as car's).
+        ddf : {"satterthwaite", "kenward-roger"}, optional
+            Denominator df of the F tests (default Satterthwaite for lmerTest's tables;
+            car's F tables take Kenward-Roger only).
+        test : {"F", "Chisq"}
+            F tests, or car's Wald chi-square tests (also for glmer fits).
+        method : {"lmerTest", "car"}, optional
+            Whose F tables (default lmerTest's); ``"Chisq"`` tables are car's.
+
+        Returns
+        -------
+        DataFrame indexed by term, with R's columns (``Sum Sq, Mean Sq, NumDF, DenDF, F value,
+        Pr(>F)``; ``Chisq, Df, Pr(>Chisq)``; ``F, Df, Df.res, Pr(>F)``). An intercept-only model
+        gives an empty table, except car's type 3 (the ``(Intercept)`` row); car's type 2 fails there
+        in R, and is empty here.
 
         Examples
         --------
@@ -63,9 +99,11 @@ class LmerResult(LmerFit):
         ...     m = mm.lmer("mAch ~ ses * sector + (ses | school)", mm.datasets.load("hsb"))
         >>> list(m.anova().index)
         ['ses', 'sector', 'ses:sector']
+        >>> list(m.anova(type=3, test="Chisq").index)
+        ['(Intercept)', 'ses', 'sector', 'ses:sector']
         """
-        _check_ddf(ddf, none=False)
-        return inference.anova_type3(self, ddf)
+        _check_ddf(ddf)
+        return anova_tables.anova_table(self, type, ddf=ddf, test=test, method=method)
 
     def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
         """Confidence intervals for the variance parameters and fixed effects, named as lme4's
