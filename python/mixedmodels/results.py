@@ -13,8 +13,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import anova_tables, confint, inference, plots, printing, simulate, tidy
-from .arguments import check_bool, check_count, check_level, check_response, check_seed
+from . import anova_tables, confint, inference, plots, printing, simulate, tidy, updates
+from .arguments import (
+    MAX_EVALUATIONS,
+    check_bool,
+    check_count,
+    check_level,
+    check_optimizer,
+    check_response,
+    check_seed,
+    check_start,
+)
 from .exceptions import ArgumentError
 from .fitted import LmerFit
 from .simulate import Seed
@@ -203,6 +212,61 @@ class LmerResult(LmerFit):
         y = check_response(new_y, self.model.data.rows("refit").index)
         return LmerResult.of(self.model.with_response(y).fit(start=self.theta, data_name=self.data_name))
 
+    def drop1(self, test: str = "F", ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Tests of dropping each marginal term: lmerTest's F tests (``test="F"``, Satterthwaite or
+        Kenward-Roger df) or lme4's likelihood-ratio tests of ML refits (``test="Chisq"``; a REML
+        fit is refitted by ML with a `RefitWarning`). See `mixedmodels.drop1`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", mm.datasets.load("cake"))
+        >>> m.drop1().index.tolist()
+        ['recipe:temperature']
+        """
+        return updates.drop1(self, test=test, ddf=ddf)
+
+    def update(self, formula: str | None = None, data: pd.DataFrame | None = None, **kwargs: Any) -> LmerResult:
+        """The model refitted with a changed formula, other data or changed arguments (R's ``update``).
+
+        Parameters
+        ----------
+        formula : str, optional
+            A full formula, or R's shorthand with ``.`` for the old sides: ``". ~ . - x"``,
+            ``". ~ . + z"``, ``"log(.) ~ ."``, ``". ~ . - (x | g) + (1 | g)"``.
+        data : DataFrame, optional
+            Other data (default: the data frame the fit was given).
+        **kwargs
+            ``reml``, ``weights``, ``offset`` (default: the fit's), and the optimiser's ``start``,
+            ``maxeval``, ``optimizer``, ``optimizer_options``, ``data_name`` (default: `lmer`'s,
+            and the fit's ``data_name``).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.update(". ~ . - (Days | Subject) + (1 | Subject)").formula
+        'Reaction ~ Days + (1 | Subject)'
+        >>> m.update(reml=False).reml
+        False
+        """
+        unknown = sorted(set(kwargs) - set(_UPDATE_KEYWORDS))
+        if unknown:
+            raise ArgumentError(
+                f"unknown keyword(s) {', '.join(unknown)} for update; it takes {', '.join(_UPDATE_KEYWORDS)}"
+            )
+        model_kw = {k: kwargs[k] for k in ("reml", "weights", "offset") if k in kwargs}
+        model = updates.updated_model(self, formula, data, **model_kw)
+        fit_kw = {k: v for k, v in kwargs.items() if k not in model_kw}
+        fit_kw.setdefault("data_name", self.data_name)
+        start = fit_kw.pop("start", None)
+        theta0 = check_start(start, model.structure.theta.names)
+        maxeval = check_count(fit_kw.pop("maxeval", 100_000), "maxeval", maximum=MAX_EVALUATIONS)
+        optimizer, options = check_optimizer(fit_kw.pop("optimizer", "auto"), fit_kw.pop("optimizer_options", None))
+        return LmerResult.of(
+            model.fit(start=theta0, maxeval=maxeval, optimizer=optimizer, optimizer_options=options, **fit_kw)
+        )
+
     def tidy(self, effects: str = "fixed", ddf: str | None = "satterthwaite") -> pd.DataFrame:
         """broom.mixed-style data frames: ``"fixed"``, ``"ran_pars"`` or ``"ran_vals"``.
 
@@ -355,6 +419,7 @@ class LmerResult(LmerFit):
 
 
 _BOOT_KEYWORDS = ("nsim", "seed", "n_jobs", "progress")
+_UPDATE_KEYWORDS = ("reml", "weights", "offset", "start", "maxeval", "optimizer", "optimizer_options", "data_name")
 _DDF = ("satterthwaite", "kenward-roger", "kr")
 
 
