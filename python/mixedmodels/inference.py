@@ -216,17 +216,21 @@ _TREATMENT = re.compile(r"\[T\.")
 
 
 def zapsmall(x: FloatArray, digits: int = 7) -> FloatArray:
-    """R's ``zapsmall``: round to ``digits`` significant digits of the largest absolute value.
+    """R's ``zapsmall`` (R 4.2): round to about ``digits`` significant digits of the largest
+    absolute value.
 
     Examples
     --------
-    >>> zapsmall(np.array([1 / 6, 1e-12, 2.0])).tolist()
-    [0.1666667, 0.0, 2.0]
+    >>> zapsmall(np.array([1 / 6, 1e-12, 1.0])).tolist()
+    [0.1666667, 0.0, 1.0]
+    >>> zapsmall(np.array([1 / 6, 20.0])).tolist(), zapsmall(np.array([1 / 6, 100.0])).tolist()
+    ([0.166667, 20.0], [0.16667, 100.0])
     """
     x = np.asarray(x, dtype=np.float64)
     finite = np.abs(x[np.isfinite(x)])
     mx = float(finite.max()) if finite.size else 0.0
-    places = max(0, digits - int(np.ceil(np.log10(mx)))) if mx > 0 else digits
+    # R 4.2: round(x, max(0, digits - log10(mx))), and round() takes the nearest integer of digits
+    places = int(np.floor(max(0.0, digits - np.log10(mx)) + 0.5)) if mx > 0 else digits
     return np.round(x, places) + 0.0  # + 0.0: no negative zeros
 
 
