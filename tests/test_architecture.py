@@ -111,6 +111,8 @@ LAYERS = [
     {"fitted"},
     {
         "inference",
+        "anova_tables",
+        "updates",
         "confint",
         "simulate",
         "tidy",

@@ -305,8 +305,10 @@ def test_ddf_is_checked_everywhere(m):
     for call in (m.coef_table, m.summary, lambda ddf: m.tidy("fixed", ddf=ddf)):
         with pytest.raises(mm.ArgumentError, match="ddf must be 'satterthwaite', 'kenward-roger' or None"):
             call(3)
-    with pytest.raises(mm.ArgumentError, match="ddf must be 'satterthwaite', 'kenward-roger', not None"):
-        m.anova(None)
+    with pytest.raises(mm.ArgumentError, match="ddf must be 'satterthwaite', 'kenward-roger' or None"):
+        m.anova(ddf=3)
+    with pytest.raises(mm.ArgumentError, match="type must be 1, 2 or 3"):
+        m.anova(None)  # anova's first argument is the type (lmerTest's), ddf is by keyword
     assert list(m.coef_table(None).columns) == ["Estimate", "Std. Error", "t value"]
 
 

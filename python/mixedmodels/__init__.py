@@ -25,6 +25,7 @@ from .glmer_result import GlmerResult
 from .lmlist import LmList, lmlist
 from .model import LinearMixedModel
 from .results import LmerResult
+from .updates import drop1
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,7 @@ __all__ = [
     "SingularFitWarning",
     "anova",
     "datasets",
+    "drop1",
     "families",
     "fit_arrays",
     "glmer",

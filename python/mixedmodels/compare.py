@@ -7,15 +7,11 @@ import pandas as pd
 from scipy import special
 
 from .arguments import check_bool
-from .exceptions import ArgumentError, DataError, MixedModelsWarning, warn
+from .exceptions import ArgumentError, DataError, RefitWarning, warn
 from .glmer_result import GlmerResult
 from .results import LmerResult
 
 __all__ = ["RefitWarning", "anova"]
-
-
-class RefitWarning(MixedModelsWarning):
-    """REML fits were refitted by maximum likelihood before a likelihood-ratio test."""
 
 
 def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> bool:

@@ -43,6 +43,10 @@ class ConvergenceWarning(MixedModelsWarning):
     """The optimiser stopped short of a verified optimum."""
 
 
+class RefitWarning(MixedModelsWarning):
+    """REML fits were refitted by maximum likelihood before a likelihood-ratio test."""
+
+
 def warn(message: str, category: type[Warning]) -> None:
     """Issue a warning attributed to the first caller outside mixedmodels (the user's line, however
     deep in the package the warning arises), so that filters by module and the location shown point

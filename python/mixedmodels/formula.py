@@ -16,6 +16,7 @@ outside the whitelist of `expressions` gets that far. ``trusted=True`` skips the
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import formulaic
 from .exceptions import FormulaError
 from .expressions import located_error, translate
 
-__all__ = ["ParsedFormula", "RandomTerm", "parse_formula"]
+__all__ = ["ParsedFormula", "RandomTerm", "parse_formula", "update_formula"]
 
 
 @dataclass(frozen=True)
@@ -400,3 +401,117 @@ def _bar_term(text: str, start: int, end: int, bars: list[int], trusted: bool, s
         for lhs_i in lhs_list:
             out.append(RandomTerm(lhs=lhs_i, factors=g, source=source))
     return out
+
+
+def update_formula(old: str, new: str) -> str:
+    """R's ``update.formula``: ``new`` with ``.`` standing for the corresponding side of ``old``.
+
+    The right-hand side is read as a sum of terms: ``.`` is every term of ``old`` (``a * b``
+    expanded into ``a + b + a:b`` when a term of it is removed), ``+ t`` adds ``t`` and ``- t``
+    removes it (an interaction matches whatever the order of its variables; ``- 1`` removes the
+    intercept, ``- (1 | g)`` a random-effects term written as in ``old``). On the left, ``.`` is
+    the old response (``log(.) ~ .``); a missing left-hand side keeps it. A formula without ``.``
+    replaces ``old``. The result is text for `parse_formula`, which vets it like any formula.
+
+    Raises
+    ------
+    FormulaError
+        ``new`` has no ``~``, or removes a term ``old`` does not have (the message lists its terms).
+
+    Examples
+    --------
+    >>> update_formula("y ~ a * b + (1 | g)", ". ~ . - a:b")
+    'y ~ a + b + (1 | g)'
+    >>> update_formula("y ~ x + (1 | g)", "log(.) ~ . + z")
+    'log(y) ~ x + (1 | g) + z'
+    >>> update_formula("y ~ x + (x | g)", ". ~ . - (x | g) + (1 | g)")
+    'y ~ x + (1 | g)'
+    """
+    for name, text in (("old", old), ("new", new)):
+        if not isinstance(text, str):
+            raise FormulaError(f"the {name} formula must be a string, got {type(text).__name__}")
+        _check_parens(text)
+    old_t, new_t = _top_level(old, 0, len(old), "~"), _top_level(new, 0, len(new), "~")
+    if len(old_t) != 1:
+        raise FormulaError(f"the formula to update must have one '~': {old!r}")
+    if len(new_t) != 1:
+        raise FormulaError(f"the new formula must have one '~' (such as '. ~ . - x'): {new!r}")
+    old_lhs, old_rhs = old[: old_t[0]].strip(), old[old_t[0] + 1 :]
+    new_lhs, new_rhs = new[: new_t[0]].strip(), new[new_t[0] + 1 :]
+    lhs = _DOT.sub(_paren(old_lhs), new_lhs) if new_lhs else old_lhs
+    terms: list[str] = []
+    intercept = ""
+    for sign, term in _signed_terms(new_rhs):
+        if term == ".":
+            terms.extend(t for _s, t in _signed_terms(old_rhs))
+        elif sign == "+":
+            terms.append(term)
+        elif term in ("1", "0"):
+            intercept = "0" if term == "1" else ""
+        else:
+            terms = _remove_term(terms, term, old)
+    if intercept:
+        terms = [t for t in terms if t not in ("1", "0")]
+    rhs = " + ".join(([intercept] if intercept else []) + terms) or "1"
+    return f"{lhs} ~ {rhs}"
+
+
+_DOT = re.compile(r"(?<![\w.])\.(?![\w.])")
+
+
+def _paren(text: str) -> str:
+    return text if _NAME.match(text) else f"({text})"
+
+
+def _signed_terms(rhs: str) -> list[tuple[str, str]]:
+    """The top-level ``+``/``-`` separated terms of a right-hand side, with their signs."""
+    out: list[tuple[str, str]] = []
+    depth, sign, start = 0, "+", 0
+    for i, c in enumerate(rhs + "+"):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c in "+-" and depth == 0:
+            piece = rhs[start:i].strip()
+            if piece:
+                out.append((sign, piece))
+            sign, start = c, i + 1
+    return out
+
+
+def _key(term: str) -> str:
+    """A term compared without spaces, an interaction's variables in sorted order."""
+    compact = re.sub(r"\s+", "", term)
+    if "|" in compact or compact.startswith("("):
+        return compact
+    return ":".join(sorted(_top_level_split(compact, ":")))
+
+
+def _top_level_split(text: str, char: str) -> list[str]:
+    cuts = _top_level(text, 0, len(text), char)
+    bounds = [-1, *cuts, len(text)]
+    return [text[a + 1 : b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _expand(term: str) -> list[str]:
+    """``a * b * c`` as R expands it: main effects, then two-way, ... interactions."""
+    factors = [f.strip() for f in _top_level_split(term, "*")]
+    if len(factors) == 1:
+        return [term]
+    out: list[str] = []
+    for k in range(1, len(factors) + 1):
+        out.extend(":".join(c) for c in itertools.combinations(factors, k))
+    return out
+
+
+def _remove_term(terms: list[str], term: str, old: str) -> list[str]:
+    key = _key(term)
+    kept = [t for t in terms if _key(t) != key]
+    if len(kept) < len(terms):
+        return kept
+    expanded = [e for t in terms for e in (_expand(t) if "|" not in t else [t])]
+    kept = [t for t in expanded if _key(t) != key]
+    if len(kept) < len(expanded):
+        return list(dict.fromkeys(kept))
+    raise FormulaError(f"cannot remove {term!r}: it is not a term of {old!r} (its terms: {', '.join(expanded)})")

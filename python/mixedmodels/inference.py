@@ -20,7 +20,16 @@ from .layout import tril_pairs
 from .names import r_name
 from .numderiv import hessian, jacobian
 
-__all__ = ["Inference", "anova_type3", "coef_table", "inference_for", "type3_contrasts"]
+__all__ = [
+    "F_COLUMNS",
+    "Inference",
+    "anova_type3",
+    "coef_table",
+    "contest",
+    "inference_for",
+    "type3_contrasts",
+    "zapsmall",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -173,8 +182,7 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
     rdx = np.column_stack(([np.ones(n)] if has_intercept else []) + blocks) if blocks else np.ones((n, 1))
     # L: rows = rdX columns, columns = coefficients; rdX = X L'
     lmat, *_ = np.linalg.lstsq(rows.x, rdx, rcond=None)
-    lmat = lmat.T
-    lmat[np.abs(lmat) < 1e-10] = 0.0
+    lmat = zapsmall(lmat.T)  # as lmerTest: zapsmall(t(ginv(X) %*% rdX)), 7 digits
     numeric = {v: _is_numeric(frame, v) for vs in variables for v in vs}
 
     def contains(a: int, b: int) -> bool:
@@ -190,9 +198,7 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
             xs = lmat[:, [c for j in cont for c in x_cols[j]]]
             ys = lmat[:, x_cols[i]]
             coef, *_ = np.linalg.lstsq(xs, ys, rcond=None)
-            r = ys - xs @ coef
-            r[np.abs(r) < 1e-10] = 0.0
-            lmat[:, x_cols[i]] = r
+            lmat[:, x_cols[i]] = zapsmall(ys - xs @ coef)
     # keep the rows of L that correspond to the coefficients (rdX columns keyed like X's: formulaic
     # names a level x[level] in the full coding, x[T.level] in the reduced one)
     rd_keys = (["Intercept"] if has_intercept else []) + [
@@ -207,6 +213,25 @@ def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
 
 
 _TREATMENT = re.compile(r"\[T\.")
+
+
+def zapsmall(x: FloatArray, digits: int = 7) -> FloatArray:
+    """R's ``zapsmall`` (R 4.2): round to about ``digits`` significant digits of the largest
+    absolute value.
+
+    Examples
+    --------
+    >>> zapsmall(np.array([1 / 6, 1e-12, 1.0])).tolist()
+    [0.1666667, 0.0, 1.0]
+    >>> zapsmall(np.array([1 / 6, 20.0])).tolist(), zapsmall(np.array([1 / 6, 100.0])).tolist()
+    ([0.166667, 20.0], [0.16667, 100.0])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.abs(x[np.isfinite(x)])
+    mx = float(finite.max()) if finite.size else 0.0
+    # R 4.2: round(x, max(0, digits - log10(mx))), and round() takes the nearest integer of digits
+    places = int(np.floor(max(0.0, digits - np.log10(mx)) + 0.5)) if mx > 0 else digits
+    return np.round(x, places) + 0.0  # + 0.0: no negative zeros
 
 
 def _full_names(frame: pd.DataFrame, term: str, numeric: tuple[str, ...], trusted: bool) -> list[str]:
@@ -347,7 +372,27 @@ class KenwardRoger:
 
     def ddf(self, lmat: np.ndarray) -> float:
         """pbkrtest's Lb_ddf: denominator df for the contrast matrix L (q x p)."""
-        lmat = np.atleast_2d(lmat)
+        return self._ddf_scaling(np.atleast_2d(lmat))[0]
+
+    def f_test(self, lmat: np.ndarray, beta: FloatArray) -> tuple[float, float, int, float]:
+        """pbkrtest's ``KRmodcomp(m, L)``: (unscaled F, F scaling, numerator df q, denominator df).
+
+        L is first reduced to full row rank as pbkrtest's ``force_full_rank`` does (the rows of
+        Q' of a QR of L'); the unscaled F is (Lb)' (L Phi_adj L')^-1 (Lb) / q and the F test pbkrtest
+        reports (and car's ``Anova(test.statistic = "F")``) is the scaled one, scaling * F.
+        """
+        lmat = np.atleast_2d(np.asarray(lmat, dtype=np.float64))
+        rank = int(np.linalg.matrix_rank(lmat))
+        if rank < lmat.shape[0]:
+            qmat, _ = np.linalg.qr(lmat.T)
+            lmat = qmat[:, :rank].T
+        ddf, scaling = self._ddf_scaling(lmat)
+        lb = lmat @ beta
+        wald = float(lb @ np.linalg.solve(lmat @ self.phi_adj @ lmat.T, lb))
+        return wald / rank, scaling, rank, ddf
+
+    def _ddf_scaling(self, lmat: np.ndarray) -> tuple[float, float]:
+        """(denominator df, F scaling) of pbkrtest's .KR_adjust for a full-rank L."""
         v0 = self.phi
         theta = lmat.T @ np.linalg.solve(lmat @ v0 @ lmat.T, lmat)
         tp = theta @ v0
@@ -371,7 +416,9 @@ class KenwardRoger:
         v0_ = 0.0 if abs(v0_) < 1e-10 else v0_
         ratio = (1 - a2 / q) / v1 if v1 != 0 else 0.0
         rho = ratio**2 * v0_ / v2 / q
-        return float(4 + (q + 2) / (q * rho - 1))
+        df2 = float(4 + (q + 2) / (q * rho - 1))
+        scaling = 1.0 if abs(df2 - 2) < 0.01 else df2 * (1 - a2 / q) / (df2 - 2)
+        return df2, float(scaling)
 
 
 def coef_table(m: LmerFit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
@@ -400,25 +447,35 @@ def coef_table(m: LmerFit, ddf: str | None = "satterthwaite") -> pd.DataFrame:
     )
 
 
+F_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
+
+
+def contest(m: LmerFit, lmat: np.ndarray, ddf: str = "satterthwaite") -> tuple[float, float, int, float, float, float]:
+    """lmerTest's ``contestMD(m, L, ddf)``: (Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F)) of the
+    F test of L beta = 0.
+
+    Satterthwaite: F = sum of the squared t of the eigen-contrasts of L vcov L' over q, its df from
+    lmerTest's ``get_Fstat_ddf``. Kenward-Roger: pbkrtest's ``KRmodcomp`` (the scaled F; the mean
+    square is the unscaled F times sigma^2, as lmerTest reports it). A contrast with no rows gives NaN.
+    """
+    lmat = np.atleast_2d(np.asarray(lmat, dtype=np.float64))
+    if lmat.shape[0] == 0 or not np.any(lmat):
+        nan = float("nan")
+        return nan, nan, 0, nan, nan, nan
+    key = ddf.lower().replace("_", "-")
+    if key == "satterthwaite":
+        fval, q, den = inference_for(m).satterthwaite_md(lmat)
+        ms = fval * m.sigma**2
+    elif key in ("kenward-roger", "kr"):
+        fu, scaling, q, den = inference_for(m).kenward_roger.f_test(lmat, m.beta)
+        ms = fu * m.sigma**2
+        fval = fu * scaling
+    else:
+        raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
+    return ms * q, ms, q, den, fval, float(special.fdtrc(q, den, fval))
+
+
 def anova_type3(m: LmerFit, ddf: str = "satterthwaite") -> pd.DataFrame:
     """Type III F tests per fixed-effect term, as lmerTest's ``anova(m)``."""
-    contrasts = type3_contrasts(m)
-    beta = m.fixef.to_numpy()
-    rows = []
-    key = ddf.lower().replace("_", "-")
-    for term, lmat in contrasts.items():
-        if key == "satterthwaite":
-            fval, q, den = inference_for(m).satterthwaite_md(lmat)
-        elif key in ("kenward-roger", "kr"):
-            kr = inference_for(m).kenward_roger
-            q = int(np.linalg.matrix_rank(lmat))
-            lb = lmat @ beta
-            fval = float(lb @ np.linalg.solve(lmat @ kr.phi_adj @ lmat.T, lb) / q)
-            den = kr.ddf(lmat)
-        else:
-            raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
-        ms = fval * m.sigma**2
-        rows.append((term, ms * q, ms, q, den, fval, special.fdtrc(q, den, fval)))
-    return pd.DataFrame(rows, columns=["term", "Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]).set_index(
-        "term"
-    )
+    rows = [(term, *contest(m, lmat, ddf)) for term, lmat in type3_contrasts(m).items()]
+    return pd.DataFrame(rows, columns=["term", *F_COLUMNS]).set_index("term")

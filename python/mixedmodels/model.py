@@ -29,7 +29,7 @@ from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData
 from .design import GroupTerm, from_arrays, materialise
 from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
-from .formula import ParsedFormula
+from .formula import ParsedFormula, parse_formula
 from .optimize import (
     EngineCriterion,
     OptimResult,
@@ -44,7 +44,7 @@ from .optimize import (
 )
 from .structure import ModelStructure
 
-__all__ = ["CentredColumns", "Estimates", "Fit", "LinearMixedModel", "WorkingScale"]
+__all__ = ["CentredColumns", "Estimates", "Fit", "FormulaCall", "LinearMixedModel", "WorkingScale"]
 
 FloatArray = NDArray[np.float64]
 
@@ -372,6 +372,18 @@ def _residual_cross_products(
 
 
 @dataclass(frozen=True, eq=False)
+class FormulaCall:
+    """What `LinearMixedModel.from_formula` was given: the formula (parsed, so its vetting and
+    ``trusted`` flag are kept), the data frame (the caller's object, not a copy) and the
+    ``weights`` and ``offset`` arguments. ``update`` builds the changed model from it."""
+
+    formula: ParsedFormula
+    data: pd.DataFrame
+    weights: str | ArrayLike | None = None
+    offset: str | ArrayLike | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Fit:
     """The estimates of a `LinearMixedModel` at theta, and how the optimiser reached theta.
 
@@ -474,6 +486,8 @@ class LinearMixedModel:
         )
         self.log_weights = _log_weights(data, cross_products)
         self._lock = threading.Lock()
+        # the arguments of `from_formula` (None for arrays and streamed data); not pickled
+        self.call: FormulaCall | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -514,9 +528,13 @@ class LinearMixedModel:
         weights: str | ArrayLike | None = None,
         offset: str | ArrayLike | None = None,
     ) -> LinearMixedModel:
-        """The model of an lme4 formula on a data frame (see `mixedmodels.lmer`)."""
-        structure, held = materialise(formula, data, weights=weights, offset=offset)
-        return cls.from_data(structure, held, reml=reml)
+        """The model of an lme4 formula on a data frame (see `mixedmodels.lmer`); it keeps the
+        arguments as its `call` (a `FormulaCall`), which `update` reuses."""
+        parsed = parse_formula(formula)
+        structure, held = materialise(parsed, data, weights=weights, offset=offset)
+        model = cls.from_data(structure, held, reml=reml)
+        model.call = FormulaCall(parsed, data, weights, offset)
+        return model
 
     @classmethod
     def from_arrays(
@@ -536,13 +554,15 @@ class LinearMixedModel:
         """The same model estimated by REML (True) or maximum likelihood (False)."""
         if bool(reml) == self.reml:
             return self
-        return LinearMixedModel(
+        model = LinearMixedModel(
             self.structure,
             self.data,
             self.cross_products,
             reml=reml,
             factored=(self._factored, self._beta_shift, self._ols_rss),
         )
+        model.call = self.call
+        return model
 
     def with_response(self, y: ArrayLike) -> LinearMixedModel:
         """The same model with another response (the rows' cross-products formed again; needs the rows)."""
@@ -558,6 +578,7 @@ class LinearMixedModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.call = None  # the caller's data frame is not shipped with a pickled model
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ facts

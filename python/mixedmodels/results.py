@@ -13,8 +13,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from . import confint, emmeans, inference, plots, printing, r2, simulate, tidy
-from .arguments import check_bool, check_count, check_level, check_response, check_seed
+from . import anova_tables, confint, emmeans, inference, plots, printing, r2, simulate, tidy, updates
+from .arguments import (
+    MAX_EVALUATIONS,
+    check_bool,
+    check_count,
+    check_level,
+    check_optimizer,
+    check_response,
+    check_seed,
+    check_start,
+)
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError
 from .fitted import LmerFit
@@ -52,9 +61,45 @@ class LmerResult(LmerFit):
         _check_ddf(ddf)
         return inference.coef_table(self, ddf)
 
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Type III F tests of the fixed-effect terms (lmerTest's ``anova``), with Satterthwaite
-        (or ``ddf="kenward-roger"``) denominator df.
+    def anova(
+        self,
+        type: int | str = 3,  # noqa: A002  (R's name)
+        ddf: str | None = None,
+        test: str = "F",
+        method: str | None = None,
+    ) -> pd.DataFrame:
+        """Tests of the fixed-effect terms: lmerTest's type I, II and III F tables, or car's Wald
+        chi-square and Kenward-Roger F tables (`anova_tables` documents the constructions).
+
+        ==============================================  ===============================================
+        call                                            R
+        ==============================================  ===============================================
+        ``m.anova(type=t)``                             ``anova(mt, type = t)`` (lmerTest, Satterthwaite)
+        ``m.anova(type=t, ddf="kenward-roger")``        ``anova(mt, type = t, ddf = "Kenward-Roger")``
+        ``m.anova(type=t, test="Chisq")`` (t = 2, 3)    ``car::Anova(m, type = t)``
+        ``m.anova(type=t, method="car")`` (t = 2, 3)    ``car::Anova(m, type = t, test.statistic = "F")``
+        ==============================================  ===============================================
+
+        Parameters
+        ----------
+        type : {1, 2, 3}
+            Sequential (1), lmerTest's type II (2) or contrast-invariant type III (3, default).
+            car's type 3 tests the coefficients as coded, ``(Intercept)`` included (not
+            contrast-invariant, as car's).
+        ddf : {"satterthwaite", "kenward-roger"}, optional
+            Denominator df of the F tests (default Satterthwaite for lmerTest's tables;
+            car's F tables take Kenward-Roger only).
+        test : {"F", "Chisq"}
+            F tests, or car's Wald chi-square tests (also for glmer fits).
+        method : {"lmerTest", "car"}, optional
+            Whose F tables (default lmerTest's); ``"Chisq"`` tables are car's.
+
+        Returns
+        -------
+        DataFrame indexed by term, with R's columns (``Sum Sq, Mean Sq, NumDF, DenDF, F value,
+        Pr(>F)``; ``Chisq, Df, Pr(>Chisq)``; ``F, Df, Df.res, Pr(>F)``). An intercept-only model
+        gives an empty table, except car's type 3 (the ``(Intercept)`` row); car's type 2 fails there
+        in R, and is empty here.
 
         Examples
         --------
@@ -65,9 +110,11 @@ class LmerResult(LmerFit):
         ...     m = mm.lmer("mAch ~ ses * sector + (ses | school)", mm.datasets.load("hsb"))
         >>> list(m.anova().index)
         ['ses', 'sector', 'ses:sector']
+        >>> list(m.anova(type=3, test="Chisq").index)
+        ['(Intercept)', 'ses', 'sector', 'ses:sector']
         """
-        _check_ddf(ddf, none=False)
-        return inference.anova_type3(self, ddf)
+        _check_ddf(ddf)
+        return anova_tables.anova_table(self, type, ddf=ddf, test=test, method=method)
 
     def emmeans(
         self,
@@ -267,6 +314,61 @@ class LmerResult(LmerFit):
         """
         y = check_response(new_y, self.model.data.rows("refit").index)
         return LmerResult.of(self.model.with_response(y).fit(start=self.theta, data_name=self.data_name))
+
+    def drop1(self, test: str = "F", ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Tests of dropping each marginal term: lmerTest's F tests (``test="F"``, Satterthwaite or
+        Kenward-Roger df) or lme4's likelihood-ratio tests of ML refits (``test="Chisq"``; a REML
+        fit is refitted by ML with a `RefitWarning`). See `mixedmodels.drop1`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", mm.datasets.load("cake"))
+        >>> m.drop1().index.tolist()
+        ['recipe:temperature']
+        """
+        return updates.drop1(self, test=test, ddf=ddf)
+
+    def update(self, formula: str | None = None, data: pd.DataFrame | None = None, **kwargs: Any) -> LmerResult:
+        """The model refitted with a changed formula, other data or changed arguments (R's ``update``).
+
+        Parameters
+        ----------
+        formula : str, optional
+            A full formula, or R's shorthand with ``.`` for the old sides: ``". ~ . - x"``,
+            ``". ~ . + z"``, ``"log(.) ~ ."``, ``". ~ . - (x | g) + (1 | g)"``.
+        data : DataFrame, optional
+            Other data (default: the data frame the fit was given).
+        **kwargs
+            ``reml``, ``weights``, ``offset`` (default: the fit's), and the optimiser's ``start``,
+            ``maxeval``, ``optimizer``, ``optimizer_options``, ``data_name`` (default: `lmer`'s,
+            and the fit's ``data_name``).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> m.update(". ~ . - (Days | Subject) + (1 | Subject)").formula
+        'Reaction ~ Days + (1 | Subject)'
+        >>> m.update(reml=False).reml
+        False
+        """
+        unknown = sorted(set(kwargs) - set(_UPDATE_KEYWORDS))
+        if unknown:
+            raise ArgumentError(
+                f"unknown keyword(s) {', '.join(unknown)} for update; it takes {', '.join(_UPDATE_KEYWORDS)}"
+            )
+        model_kw = {k: kwargs[k] for k in ("reml", "weights", "offset") if k in kwargs}
+        model = updates.updated_model(self, formula, data, **model_kw)
+        fit_kw = {k: v for k, v in kwargs.items() if k not in model_kw}
+        fit_kw.setdefault("data_name", self.data_name)
+        start = fit_kw.pop("start", None)
+        theta0 = check_start(start, model.structure.theta.names)
+        maxeval = check_count(fit_kw.pop("maxeval", 100_000), "maxeval", maximum=MAX_EVALUATIONS)
+        optimizer, options = check_optimizer(fit_kw.pop("optimizer", "auto"), fit_kw.pop("optimizer_options", None))
+        return LmerResult.of(
+            model.fit(start=theta0, maxeval=maxeval, optimizer=optimizer, optimizer_options=options, **fit_kw)
+        )
 
     def tidy(
         self,
@@ -506,6 +608,7 @@ class LmerResult(LmerFit):
 
 
 _BOOT_KEYWORDS = ("nsim", "seed", "n_jobs", "progress")
+_UPDATE_KEYWORDS = ("reml", "weights", "offset", "start", "maxeval", "optimizer", "optimizer_options", "data_name")
 _DDF = ("satterthwaite", "kenward-roger", "kr")
 
 

@@ -1,0 +1,157 @@
+"""Changed models of a fit: `updated_model` (R's ``update``: another formula, data or arguments,
+from the arguments the fit was called with) and `drop1` (lmerTest's F tests of the marginal
+terms, or lme4's likelihood-ratio tests with each marginal term dropped and the model refitted by ML).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import special
+
+from .anova_tables import drop1_f, fixed_terms, marginal_terms
+from .exceptions import ArgumentError, MixedModelsError, RefitWarning, warn
+from .fitted import LmerFit
+from .formula import parse_formula, update_formula
+from .model import LinearMixedModel
+
+__all__ = ["KEEP", "LRT_COLUMNS", "drop1", "updated_model"]
+
+LRT_COLUMNS = ["npar", "AIC", "LRT", "Pr(Chi)"]
+
+
+class _Keep:
+    """The default of `updated_model`'s weights and offset: the original fit's."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+def updated_model(
+    m: LmerFit,
+    formula: str | None = None,
+    data: pd.DataFrame | None = None,
+    *,
+    reml: bool | None = None,
+    weights: str | ArrayLike | None = KEEP,
+    offset: str | ArrayLike | None = KEEP,
+) -> LinearMixedModel:
+    """The model of R's ``update(m, formula, data = data, ...)``, not yet fitted.
+
+    ``formula`` is a full formula or R's shorthand (``". ~ . - x"``, ``". ~ . + z"``,
+    ``"log(.) ~ ."``; see `formula.update_formula`), vetted as every formula (a fit made with
+    ``trusted=True`` stays trusted). Whatever is not given is the original fit's: its formula, its
+    data frame (the object it was given, rows with missing values dropped again for the new
+    formula), REML or ML, and its ``weights`` and ``offset``.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    >>> updated_model(m, ". ~ . - Days", reml=False).structure.fixed_names
+    ('(Intercept)',)
+    """
+    call = m.model.call
+    if call is None:
+        raise MixedModelsError(
+            "update needs a fit made by lmer from a formula and a data frame in this session (a fit from "
+            "arrays, streamed data or unpickled does not keep the data it was given)"
+        )
+    if formula is not None and not isinstance(formula, str):
+        raise ArgumentError(f"formula must be a string such as '. ~ . - x', got {type(formula).__name__}")
+    if data is not None and not isinstance(data, pd.DataFrame):
+        raise ArgumentError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    reml = m.model.reml if reml is None else reml
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ArgumentError(f"reml must be True or False, got {reml!r}")
+    parsed = call.formula
+    if formula is not None:
+        parsed = parse_formula(update_formula(parsed.text, formula), trusted=parsed.trusted)
+    return LinearMixedModel.from_formula(
+        parsed,
+        call.data if data is None else data,
+        reml=bool(reml),
+        weights=call.weights if weights is KEEP else weights,
+        offset=call.offset if offset is KEEP else offset,
+    )
+
+
+def drop1(m: LmerFit, test: str = "F", ddf: str = "satterthwaite") -> pd.DataFrame:
+    """Tests of dropping each marginal term (R's ``drop.scope``: terms no other term contains).
+
+    Parameters
+    ----------
+    m : LmerFit
+        An lmer fit.
+    test : {"F", "Chisq"}
+        ``"F"``: lmerTest's ``drop1(mt, ddf=...)``, F tests that the term's coefficients are zero
+        (columns ``Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F)``). ``"Chisq"``: lme4's
+        ``drop1(m, test = "Chisq")``: the model without the term refitted by maximum likelihood,
+        a likelihood-ratio test against the full ML fit (columns ``npar`` = parameters removed,
+        ``AIC`` (ML), ``LRT``, ``Pr(Chi)``; first row ``<none>``, the full model). A REML fit is
+        refitted by ML first, with a `RefitWarning` (as lme4's ``anova`` says "refitting model(s)
+        with ML"); R's ``drop1`` itself would compare REML fits, which lme4 users avoid with
+        ``update(m, REML = FALSE)``, the reference's call.
+    ddf : {"satterthwaite", "kenward-roger"}
+        Denominator df of the F tests.
+
+    Returns
+    -------
+    DataFrame indexed by term. A model with an intercept only: an empty F table, and for
+    ``"Chisq"`` the ``<none>`` row only (lme4 names that row ``1``).
+
+    Examples
+    --------
+    >>> import warnings, mixedmodels as mm
+    >>> m = mm.lmer("angle ~ recipe + temperature + (1 | recipe:replicate)", mm.datasets.load("cake"), reml=False)
+    >>> drop1(m, test="Chisq").index.tolist()
+    ['<none>', 'recipe', 'temperature']
+    """
+    if not isinstance(test, str) or test.lower() not in ("f", "chisq", "lrt"):
+        raise ArgumentError(f"test must be 'F' or 'Chisq', not {test!r}")
+    if test.lower() == "f":
+        return drop1_f(m, ddf)
+    if hasattr(m, "family"):
+        raise MixedModelsError(
+            "drop1 with likelihood-ratio tests refits linear mixed models only; for a glmer fit, refit "
+            "the smaller models with glmer and compare them with mixedmodels.anova"
+        )
+    has_intercept, terms = fixed_terms(m, "drop1")
+    scope = marginal_terms(m)
+    if not has_intercept and sum(1 for t in terms if t.numeric != t.variables) > 1:
+        raise MixedModelsError(
+            "drop1 with test='Chisq' drops a term's columns; without an intercept, R codes the remaining "
+            "factors again when one is dropped: fit the smaller models and compare them with mixedmodels.anova"
+        )
+    model = m.model
+    if model.reml:
+        warn("refitting model(s) with ML (instead of REML)", RefitWarning)
+        model = model.with_reml(False)
+        full_fit = LmerFit.of(model.fit(start=m.theta, data_name=m.data_name))
+    else:
+        full_fit = m
+    rows: list[tuple[str, float, float, float, float]] = [("<none>", np.nan, full_fit.aic, np.nan, np.nan)]
+    p = model.structure.p
+    for t in terms:
+        if t.name not in scope:
+            continue
+        keep = np.array([c for c in range(p) if c not in t.columns], dtype=np.intp)
+        smaller = LinearMixedModel.build(
+            model.structure.select_fixed(keep),
+            model.data.select_fixed(keep),
+            model.cross_products.select_fixed(keep.tolist()),
+            reml=False,
+        )
+        fit = LmerFit.of(smaller.fit(start=full_fit.theta, data_name=m.data_name))
+        npar = full_fit.df - fit.df
+        lrt = max(-2 * fit.loglik + 2 * full_fit.loglik, 0.0)
+        rows.append((t.name, float(npar), fit.aic, lrt, float(special.chdtrc(npar, lrt))))
+    out = pd.DataFrame(rows, columns=["term", *LRT_COLUMNS]).set_index("term")
+    out.attrs["heading"] = "Single term deletions"
+    return out
