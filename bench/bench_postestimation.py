@@ -41,9 +41,8 @@ warnings.simplefilter("ignore")
 def analysis(m):
     if kind == "emmeans":
         e = m.emmeans(f"~ {var}", ddf="kenward-roger")
-        e.pairs()
-        return e
-    return m.influence(groups=var)
+        return e.frame, e.pairs().frame  # the tables are computed when asked for
+    return m.influence(groups=var).cooks_distance
 ends, parts, evals = [], [], None
 for _ in range(int(reps)):
     t0 = time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +104,42 @@ def test_r2_table(capsys):
     m = mm.lmer(SLEEP, mm.datasets.load("sleepstudy"))
     assert r2["R2_conditional"] == pytest.approx(m.r2()["R2_conditional"], rel=1e-10)
     assert r2["ICC_adjusted"] == pytest.approx(m.icc()["ICC_adjusted"], rel=1e-10)
+
+
+def test_anova_and_emmeans_tables(capsys):
+    cake = "angle ~ recipe * temperature + (1 | recipe:replicate)"
+    code, out, _ = _run(
+        capsys, "fit", cake, "--data", "cake", "--format", "json", "--anova", "2", "--emmeans", "~ recipe", "--pairs"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    m = mm.lmer(cake, mm.datasets.load("cake"))
+    anova = pd.DataFrame(doc["anova"]).set_index("term")
+    expected = m.anova(type=2)
+    assert anova.index.tolist() == expected.index.tolist()
+    np.testing.assert_allclose(anova["F value"], expected["F value"], rtol=1e-10)
+    emm = pd.DataFrame(doc["emmeans"])
+    np.testing.assert_allclose(emm["emmean"], m.emmeans("~ recipe").frame["emmean"], rtol=1e-12)
+    assert len(doc["pairs"]) == 3  # A-B, A-C, B-C
+
+
+def test_glmer_anova_is_wald_chisq(capsys):
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    code, out, _ = _run(capsys, "fit", formula, "--data", "cbpp", "--family", "binomial", "--format", "csv", "--anova")
+    assert code == 0
+    tables = out.strip().split("\n\n")
+    anova = pd.read_csv(io.StringIO(tables[-1]))
+    assert anova["table"].iloc[0] == "anova"
+    assert "Chisq" in anova.columns
+
+
+def test_analysis_argument_errors(capsys):
+    code, _, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--pairs")
+    assert code == 2
+    assert "--pairs goes with --emmeans" in err
+    code, _, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--anova", "--ddf", "asymptotic")
+    assert code == 2
+    assert "--anova takes --ddf satterthwaite or kenward-roger" in err
+    code, _, err = _run(capsys, "fit", SLEEP, "--data", "sleepstudy", "--emmeans", "~ Dayz")
+    assert code == 2
+    assert "Dayz" in err

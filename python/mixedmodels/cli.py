@@ -23,7 +23,7 @@ from typing import Any, TextIO, cast
 import numpy as np
 import pandas as pd
 
-from . import datasets, plots
+from . import anova_tables, datasets, emmeans, plots
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
 from .fit import glmer, lmer
 from .glmer_result import GlmerResult
@@ -146,6 +146,28 @@ def _parser() -> argparse.ArgumentParser:
         help="confidence intervals: wald, profile or boot (lmer; glmer takes wald and profile)",
     )
     f.add_argument(
+        "--anova",
+        nargs="?",
+        const="3",
+        metavar="TYPE",
+        choices=["1", "2", "3"],
+        help="tests of the fixed-effect terms of type 1, 2 or 3 (default 3): lmerTest's F tests for lmer, "
+        "car's Wald chi-square tests for glmer (types 2 and 3)",
+    )
+    f.add_argument(
+        "--emmeans",
+        metavar="SPEC",
+        help='estimated marginal means, emmeans\' spec such as "~ sector" or "~ sector | ses" (lmer: '
+        "Kenward-Roger df unless --ddf; glmer: asymptotic, on the link scale)",
+    )
+    f.add_argument("--pairs", action="store_true", help="with --emmeans: all pairwise contrasts (Tukey-adjusted)")
+    f.add_argument(
+        "--ddf",
+        choices=["satterthwaite", "kenward-roger", "asymptotic"],
+        help="denominator df of --anova (satterthwaite, kenward-roger) and --emmeans (all three); "
+        "default: Satterthwaite for --anova, Kenward-Roger for --emmeans",
+    )
+    f.add_argument(
         "--r2",
         action="store_true",
         help="Nakagawa's marginal and conditional R² and the ICC (as the R package performance; glmer: binomial)",
@@ -223,6 +245,18 @@ def _tables(m: LmerResult | GlmerResult, args: argparse.Namespace) -> dict[str, 
     if args.confint:
         ci = m.confint(args.confint)
         tables["confint"] = ci.rename_axis("parameter").reset_index()
+    if args.anova:
+        if isinstance(m, GlmerResult):
+            table = anova_tables.anova_table(m, type=int(args.anova), test="Chisq")
+        else:
+            table = m.anova(type=int(args.anova), ddf=args.ddf)
+        tables["anova"] = table.rename_axis("term").reset_index()
+    if args.emmeans:
+        ddf = args.ddf or ("asymptotic" if isinstance(m, GlmerResult) else "kenward-roger")
+        grid = emmeans.emmeans(m, args.emmeans, ddf=ddf)
+        tables["emmeans"] = grid.frame
+        if args.pairs:
+            tables["pairs"] = grid.pairs().frame
     if args.r2:
         r2 = pd.concat([m.r2(), cast(pd.Series, m.icc())[["ICC_adjusted", "ICC_unadjusted"]]])
         tables["r2"] = r2.rename_axis("statistic").reset_index(name="value")
@@ -302,11 +336,17 @@ def _fit(args: argparse.Namespace) -> int:
                 raise ArgumentError("--ml and --display are for linear mixed models (glmer fits by ML)")
             if args.plot and args.plot_kind not in ("auto", "ranef"):
                 raise ArgumentError("with --family, --plot writes the caterpillar figure (--plot-kind ranef)")
+            if args.pairs and not args.emmeans:
+                raise ArgumentError("--pairs goes with --emmeans SPEC")
             if args.confint == "boot":
                 raise ArgumentError("--confint boot is for linear mixed models; glmer takes wald or profile")
             m = glmer(args.formula, data, family=args.family, nAGQ=args.nagq, data_name=name)
             text = str(m.summary())
         else:
+            if args.pairs and not args.emmeans:
+                raise ArgumentError("--pairs goes with --emmeans SPEC")
+            if args.anova and args.ddf == "asymptotic":
+                raise ArgumentError("--anova takes --ddf satterthwaite or kenward-roger")
             m = lmer(args.formula, data, reml=not args.ml, data_name=name)
             text = str(m.display() if args.display else m.summary())
         _emit(m, args, name, text)
