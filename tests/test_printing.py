@@ -71,3 +71,21 @@ def test_html(hsb_fit):
 
 def test_repr(hsb_fit):
     assert repr(hsb_fit).startswith("<LmerResult 'mAch ~ ses + (ses | school)' (REML)")
+
+
+def test_data_line_names_the_callers_variable():
+    """lme4 prints ``Data: sleepstudy``; the name comes from the calling code's variable."""
+    sleepstudy = mm.datasets.load("sleepstudy")
+    m = mm.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy)
+    assert "   Data: sleepstudy" in str(m.summary()).splitlines()
+    unnamed = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    assert not any(line.strip().startswith("Data:") for line in str(unnamed.summary()).splitlines())
+    named = mm.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy, data_name="sleep")
+    assert "   Data: sleep" in str(named.summary()).splitlines()
+
+
+def test_html_captions_do_not_wrap():
+    m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    html = m._repr_html_()
+    assert "white-space: nowrap" in html
+    assert "Correlation of Fixed Effects:</caption>" in html

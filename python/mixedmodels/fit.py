@@ -28,6 +28,7 @@ from .formula import parse_formula
 from .glmer_result import GlmerResult
 from .glmm import GeneralizedLinearMixedModel
 from .model import LinearMixedModel
+from .names import caller_variable_name
 from .results import LmerResult
 from .stream import model_from_source
 
@@ -75,7 +76,8 @@ def lmer(
     maxeval : int
         Limit on objective evaluations.
     data_name : str, optional
-        Name shown as ``Data:`` in the summary.
+        Name shown as ``Data:`` in the summary (default: the name the calling code gives the
+        data frame, when it is a variable, as R prints it).
     optimizer : {"auto", "bobyqa", "cobyqa"}
         NLopt's BOBYQA (as lme4) or SciPy's COBYQA, which needs 40-60 % fewer evaluations on
         crossed designs but spends about a millisecond of Python per iteration. ``"auto"`` (default) takes COBYQA when
@@ -138,9 +140,11 @@ def lmer(
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
     batch_size = check_count(batch_size, "batch_size")
-    data = table_as_frame(data)
     if data_name is not None and not isinstance(data_name, str):
         raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+    if data_name is None and isinstance(data, pd.DataFrame):
+        data_name = caller_variable_name(data)
+    data = table_as_frame(data)
     if not (progress is None or isinstance(progress, (bool, np.bool_)) or callable(progress)):
         raise ArgumentError(f"progress must be True, False, None or a callable, got {type(progress).__name__}")
     if isinstance(data, (np.ndarray, Mapping, pd.Series)):
@@ -305,7 +309,8 @@ def glmer(
     maxeval : int
         Limit on evaluations per stage.
     data_name : str, optional
-        Name shown as ``Data:`` in the summary.
+        Name shown as ``Data:`` in the summary (default: the name the calling code gives the
+        data frame, when it is a variable, as R prints it).
     trusted : bool
         As for `lmer`.
 
@@ -330,6 +335,8 @@ def glmer(
     fast = check_bool(fast, "fast")
     if data_name is not None and not isinstance(data_name, str):
         raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+    if data_name is None and isinstance(data, pd.DataFrame):
+        data_name = caller_variable_name(data)
     data = table_as_frame(data)
     if not isinstance(data, pd.DataFrame):
         raise DataError(

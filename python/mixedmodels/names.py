@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import os
 import re
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTRAST = re.compile(r"([^\s:\[\]]+)\[(?:T\.)?([^\]]*)\]")
 _BACKTICKED = re.compile(r"`([^`]*)`")
 _R_SYNTACTIC = re.compile(r"^(?:[^\W\d_]|\.(?![0-9]))[\w.]*$")
@@ -123,3 +126,32 @@ def make_unique(names: list[str]) -> list[str]:
         taken.add(new)
         out.append(new)
     return out
+
+
+def caller_variable_name(obj: object) -> str | None:
+    """The name the user's code binds to ``obj`` (a local, else a global, of the first frame
+    outside this package), or None: the summary's ``Data:`` line, as R's
+    ``deparse(substitute(data))`` gives it for a variable.
+
+    Examples
+    --------
+    >>> frame = object()
+    >>> caller_variable_name(frame)
+    'frame'
+    >>> caller_variable_name(object()) is None
+    True
+    """
+    current = inspect.currentframe()
+    caller = current.f_back if current is not None else None
+    while caller is not None and os.path.abspath(caller.f_code.co_filename).startswith(_PACKAGE):
+        caller = caller.f_back
+    try:
+        if caller is None:
+            return None
+        for scope in (caller.f_locals, caller.f_globals):
+            for name, value in list(scope.items()):
+                if value is obj and not name.startswith("_"):
+                    return str(name)
+        return None
+    finally:
+        del current, caller

@@ -49,7 +49,10 @@ class Table:
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
-        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        # a caption is as wide as its table: without nowrap a long title over a narrow table (the
+        # correlation of two fixed effects) wraps into a column of single words
+        style = "caption-side: top; text-align: left; white-space: nowrap; font-weight: bold"
+        cap = f'<caption style="{style}">{html.escape(self.title)}</caption>' if self.title else ""
         return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
