@@ -182,3 +182,25 @@ def test_nullable_columns_missing_rows_are_dropped(small):
     assert design.nobs == 58
     assert design.data.n_dropped == 2
     assert np.isfinite(design.data.rows("test").x).all()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        np.array(["b", "a", "c", "a", "B", "10", "9"], dtype=object),
+        np.array([3, 1, 2, 3, -5, 0], dtype=np.int64),
+        np.array([0.3, 0.1 + 0.2, -0.0, 0.0, 1e300, -1e-300]),
+        np.array([True, False, True]),
+        np.array([1, 2.0, 1.0, 3], dtype=object),
+        np.array([], dtype=object),
+    ],
+)
+def test_hash_factorisation_is_np_unique(raw):
+    """Grouping columns are coded by hashing and sorting only the distinct values (issue 19):
+    the same levels and codes as np.unique, at a fraction of its time on many strings."""
+    from mixedmodels.design import sorted_factorize
+
+    uniq, codes = sorted_factorize(raw)
+    ref_uniq, ref_codes = np.unique(raw, return_inverse=True)
+    assert uniq.tolist() == ref_uniq.tolist()
+    assert codes.tolist() == ref_codes.reshape(-1).tolist()

@@ -32,7 +32,16 @@ from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
 
-__all__ = ["GroupTerm", "LazySpec", "TransformReplay", "from_arrays", "materialise", "transform_state", "used_columns"]
+__all__ = [
+    "GroupTerm",
+    "LazySpec",
+    "TransformReplay",
+    "from_arrays",
+    "materialise",
+    "sorted_factorize",
+    "transform_state",
+    "used_columns",
+]
 
 
 # --------------------------------------------------------------------------- grouping factors
@@ -57,6 +66,29 @@ def _level_labels(values: Iterable[object]) -> ObjectArray:
     return np.array([v if type(v) is str else level_label(v) for v in values], dtype=object)
 
 
+def sorted_factorize(raw: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """``np.unique(raw, return_inverse=True)`` at hash speed: the values are coded by hashing
+    (pandas' factorize), then only the distinct values are sorted (in np.unique's order) and the
+    codes remapped. A million strings with 20,000 distinct values take a tenth of a second instead
+    of seconds. Missing values (which pandas codes -1) take np.unique's path.
+
+    Examples
+    --------
+    >>> uniq, codes = sorted_factorize(np.array(["b", "a", "c", "a"], dtype=object))
+    >>> uniq.tolist(), codes.tolist()
+    (['a', 'b', 'c'], [1, 0, 2, 0])
+    """
+    first, distinct = pd.factorize(raw, sort=False)
+    if len(first) and first.min() < 0:
+        uniq, inverse = np.unique(raw, return_inverse=True)
+        return uniq, inverse.reshape(-1).astype(np.int64)
+    distinct = np.asarray(distinct, dtype=raw.dtype if raw.dtype != object else object)
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return distinct[order], rank[first]
+
+
 def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray, ObjectArray]:
     """Codes, level values and level labels of one grouping variable (a column's array: numpy,
     Categorical or other extension array). A Categorical's categories are its levels (`build_design`
@@ -69,11 +101,10 @@ def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray, 
     else:
         raw = col if isinstance(col, np.ndarray) else col.to_numpy()
         try:
-            uniq, inverse = np.unique(raw, return_inverse=True)
+            uniq, codes = sorted_factorize(raw)
         except TypeError as exc:
             raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
         values = np.array([v.item() if hasattr(v, "item") else v for v in uniq], dtype=object)
-        codes = inverse.reshape(-1).astype(np.int64)
     labels = _level_labels(values)
     if len(set(labels.tolist())) < len(labels):
         counts = pd.Series(labels).value_counts()
@@ -126,7 +157,7 @@ def _grouping(
     combined = parts[0][0].copy()
     for codes_v, values_v, _ in parts[1:]:
         combined = combined * len(values_v) + codes_v
-    uniq, inverse = np.unique(combined, return_inverse=True)
+    uniq, inverse = sorted_factorize(combined)
     combos = np.stack(np.unravel_index(uniq, tuple(len(p[1]) for p in parts)), axis=1).astype(np.int64)
     labels, keys = _combine(parts, combos, group)
     return inverse.reshape(-1).astype(np.int32), labels, keys
