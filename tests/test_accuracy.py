@@ -163,3 +163,49 @@ def test_an_unbounded_likelihood_is_not_called_converged():
     with pytest.warns(mm.ConvergenceWarning, match="residual SD .* heading to zero"):
         m = LinearMixedModel.from_formula("y ~ x + (1 | g)", d).fit()
     assert not m.converged
+
+
+def _chunks(d: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    return [d.iloc[i : i + size] for i in range(0, len(d), size)]
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e9])
+@pytest.mark.parametrize("reml", [True, False])
+def test_a_streamed_response_far_from_zero_gives_the_in_memory_fit(sleep, offset, reml):
+    """Streamed data holds no rows: when y'y dwarfs the least-squares residual sum of squares, one
+    more pass forms A of y - X beta_ols, as the in-memory model does from its rows. Before, y + 1e6
+    streamed ended 1% away in theta with converged=True, and y + 1e9 was called an exact fit."""
+    base = _fit(SLEEP, sleep, reml)
+    m = mm.lmer(SLEEP, _chunks(sleep.assign(Reaction=sleep.Reaction + offset), 50), reml=reml)
+    assert m.converged
+    assert m.objective == pytest.approx(base.objective, rel=1e-11)
+    np.testing.assert_allclose(m.theta, base.theta, rtol=1e-5)
+    assert m.beta[0] - offset == pytest.approx(base.beta[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_a_streamed_response_the_fixed_effects_explain_almost_exactly(reml):
+    d = _trend()
+    a = mm.lmer("y ~ x + (1 | g)", _chunks(d, 1000), reml=reml)
+    b = _fit("y ~ x + (1 | g)", d.assign(y=d.y - 1e4 * d.x), reml)
+    assert a.objective == pytest.approx(b.objective, rel=1e-12)
+    np.testing.assert_allclose(a.theta, b.theta, rtol=1e-5)
+    assert a.sigma == pytest.approx(b.sigma, rel=1e-8)
+
+
+def test_a_streamed_dask_response_far_from_zero(sleep):
+    dd = pytest.importorskip("dask.dataframe")
+    base = _fit(SLEEP, sleep, True)
+    ddf = dd.from_pandas(sleep.assign(Reaction=sleep.Reaction + 1e9), npartitions=3)
+    m = mm.lmer(SLEEP, ddf)
+    assert m.converged
+    assert m.objective == pytest.approx(base.objective, rel=1e-11)
+
+
+def test_a_streamed_shift_with_an_aliased_column(sleep):
+    """The extra pass encodes the columns the model kept (an aliased one dropped)."""
+    d = sleep.assign(Reaction=sleep.Reaction + 1e9, Days2=2 * sleep.Days)
+    with pytest.warns(mm.MixedModelsWarning, match="dropping 1 column"):
+        m = mm.lmer("Reaction ~ Days + Days2 + (Days | Subject)", _chunks(d, 60))
+    base = _fit(SLEEP, sleep, True)
+    assert m.objective == pytest.approx(base.objective, rel=1e-11)

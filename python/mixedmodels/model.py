@@ -342,28 +342,37 @@ def _ols(g: FloatArray) -> tuple[FloatArray, float, float]:
     return beta, yy - float(xy @ beta), yy
 
 
+ShiftedSums = Callable[[FloatArray], _core.CrossProducts]
+"""A of the model's rows with response y - X shift (streamed data: one more pass over the source)."""
+
+
 def _residual_cross_products(
-    data: ModelData, layout: _core.Layout, cross_products: _core.CrossProducts
+    data: ModelData, layout: _core.Layout, cross_products: _core.CrossProducts, shifted: ShiftedSums | None = None
 ) -> tuple[_core.CrossProducts, FloatArray | None, float]:
     """The cross-products the engines factor, and the shift of beta they need: those of the rows
     with y - X beta0 in place of y when y'y is more than `CANCELLATION_LIMIT` times the
     least-squares residual sum of squares (a response far from zero, or one the fixed effects
     explain almost exactly), else the model's own (shift None). The criterion, b and
-    vcov(beta) do not change; beta is beta0 plus the shifted model's. Needs the rows: streamed
-    data keeps its own sums. Third: the least-squares residual sum of squares."""
+    vcov(beta) do not change; beta is beta0 plus the shifted model's. Formed from the rows when
+    they are held, else by ``shifted`` (streamed data: a pass over the source per step; without it,
+    the model's own sums). Third: the least-squares residual sum of squares."""
     g = cross_products.fixed_crossprod()
     p = g.shape[0] - 1
     if p == 0:
         return cross_products, None, float(g[0, 0])
     beta0, rss, yy = _ols(g)
-    if not data.has_rows or not (rss * CANCELLATION_LIMIT < yy):
+    if not (rss * CANCELLATION_LIMIT < yy):
         return cross_products, None, rss
-    rows = data.rows("the cross-products")
+    if data.has_rows:
+        rows = data.rows("the cross-products")
+        shifted = lambda shift: rows.minus_fixed(shift).cross_products(layout)  # noqa: E731
+    elif shifted is None:
+        return cross_products, None, rss
     shift = np.zeros(p)
     cp = cross_products
     for _ in range(3):  # beta0 from rounded sums is close, not exact: a second step when needed
         shift = shift + beta0
-        cp = rows.minus_fixed(shift).cross_products(layout)
+        cp = shifted(shift)
         beta0, rss, yy = _ols(cp.fixed_crossprod())
         if not (rss * CANCELLATION_LIMIT < yy):
             break
@@ -473,6 +482,7 @@ class LinearMixedModel:
         *,
         reml: bool = True,
         factored: tuple[_core.CrossProducts, FloatArray | None, float] | None = None,
+        shifted: ShiftedSums | None = None,
     ) -> None:
         reml = check_bool(reml, "reml")
         cross_products.freeze()  # the model's sums are final (a GLMM's weighted ones will be its own)
@@ -482,7 +492,9 @@ class LinearMixedModel:
         self.reml = bool(reml)
         # what the engines factor: A itself, or A of y - X beta_shift (`_residual_cross_products`)
         self._factored, self._beta_shift, self._ols_rss = (
-            factored if factored is not None else _residual_cross_products(data, structure.core_layout, cross_products)
+            factored
+            if factored is not None
+            else _residual_cross_products(data, structure.core_layout, cross_products, shifted)
         )
         self.log_weights = _log_weights(data, cross_products)
         self._lock = threading.Lock()
@@ -498,17 +510,26 @@ class LinearMixedModel:
         cross_products: _core.CrossProducts,
         *,
         reml: bool = True,
+        shifted: Callable[[FloatArray, _core.Layout, NDArray[np.intp] | None], _core.CrossProducts] | None = None,
     ) -> LinearMixedModel:
         """The model of these cross-products after the identifiability checks (`checks`): fixed-effects
-        columns aliased by earlier ones are dropped (with a warning); other problems raise `DataError`."""
+        columns aliased by earlier ones are dropped (with a warning); other problems raise `DataError`.
+
+        ``shifted(shift, layout, keep)``: for data whose rows are not held (streamed), A of the rows
+        with response y - X[:, keep] shift in that layout (``keep`` None: every column), which the
+        model asks for when y is far from zero or explained almost exactly by X."""
         check_scales(structure, cross_products)
         keep = identifiable_fixed(structure, cross_products)
+        kept: NDArray[np.intp] | None = None
         if len(keep) < structure.p:
             structure = structure.select_fixed(keep)
             data = data.select_fixed(keep)
             cross_products = cross_products.select_fixed(keep.tolist())
+            kept = keep
         check_random_effects(structure, cross_products)
-        return cls(structure, data, cross_products, reml=reml)
+        layout = structure.core_layout
+        by_shift = None if shifted is None else (lambda shift: shifted(shift, layout, kept))
+        return cls(structure, data, cross_products, reml=reml, shifted=by_shift)
 
     @classmethod
     def from_data(

@@ -39,6 +39,7 @@ from .splines import interior_count, spline_knots
 
 __all__ = ["chunk_source", "model_from_source"]
 
+FloatArray = NDArray[np.float64]
 PROTOTYPE_ROWS = 1000
 
 
@@ -704,9 +705,13 @@ def _chunk_cross_products(
     replay: TransformReplay | None = None,
     weights: str | None = None,
     offset: str | None = None,
+    shift: NDArray[np.float64] | None = None,
+    keep: NDArray[np.intp] | None = None,
 ) -> _core.CrossProducts | None:
     """The cross-products of one chunk's complete rows (None when it has none), weighted by the
-    column ``weights`` and less the column ``offset`` when given."""
+    column ``weights`` and less the column ``offset`` when given; with ``keep``, of the fixed-effects
+    columns kept by the model, and with ``shift``, of the response y - X shift (`Rows.minus_fixed`,
+    as the in-memory model forms it)."""
     cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     if not chunk[cols].notna().all(axis=1).any():
         return None
@@ -721,7 +726,12 @@ def _chunk_cross_products(
             f"{sorted(got - want)[:5]} instead of {sorted(want - got)[:5]}); a column made in the formula "
             "from one chunk's values alone cannot be streamed: compute it beforehand"
         )
-    return held.rows("the cross-products").cross_products(layout)
+    rows = held.rows("the cross-products")
+    if keep is not None:
+        rows = rows.select_fixed(keep)
+    if shift is not None:
+        rows = rows.minus_fixed(shift)
+    return rows.cross_products(layout)
 
 
 def _progress_printer(progress: bool | Callable[[int], None] | None, what: str) -> Callable[[int], None]:
@@ -817,6 +827,12 @@ def model_from_source(
     layout = proto.core_layout
     if is_dask:
         total = sum_partitions(levels, names, layout, replay)
+
+        def shifted(
+            shift: NDArray[np.float64], lay: _core.Layout, keep: NDArray[np.intp] | None
+        ) -> _core.CrossProducts:
+            return sum_partitions(levels, names, lay, replay, shift, keep)
+
     else:
         report = _progress_printer(progress, "pass 2 (blocks of A)")
         total = _core.CrossProducts(layout)
@@ -832,6 +848,24 @@ def model_from_source(
                 total.add(part)
         if progress:
             sys.stderr.write("\n")
+
+        def shifted(
+            shift: NDArray[np.float64], lay: _core.Layout, keep: NDArray[np.intp] | None
+        ) -> _core.CrossProducts:
+            """A of y - X shift: one more pass, taken only for a response far from zero or explained
+            almost exactly by the fixed effects (the model's `_residual_cross_products`)."""
+            out = _core.CrossProducts(lay)
+            for ch in chunks():
+                if len(ch) == 0:
+                    continue
+                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, shift, keep)
+                if part is not None:
+                    out.add(part)
+            if out.nobs != st.n:
+                raise DataError(f"the data source gave {out.nobs:,} complete rows in a third pass, not {st.n:,}")
+            out.freeze()
+            return out
+
     if total.nobs != st.n:
         raise DataError(
             f"the data source gave {st.n:,} complete rows in the first pass and {total.nobs:,} in the second: "
@@ -839,7 +873,7 @@ def model_from_source(
             "iterated (a path or glob, a list of DataFrames, or a function returning a new iterator on each "
             "call), not a generator or an iterator that is exhausted after one pass"
         )
-    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml)
+    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml, shifted=shifted)
 
 
 def _check_columns(chunk: pd.DataFrame, cols: list[str], i: int) -> None:
@@ -880,9 +914,12 @@ def _dask_passes(
         names: tuple[tuple[str, ...], tuple[str, ...]],
         layout: _core.Layout,
         replay: TransformReplay | None,
+        shift: NDArray[np.float64] | None = None,
+        keep: NDArray[np.intp] | None = None,
     ) -> _core.CrossProducts:
         items = [
-            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset) for p in parts
+            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset, shift, keep)
+            for p in parts
         ]
         while len(items) > 1:  # tree reduction
             items = [
