@@ -9,15 +9,16 @@ AIC and BIC of a GLMM, Wald z tests, and the glmer summary.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from . import plots, printing, r2
+from . import emmeans, plots, printing, r2
 from .arguments import check_bool, check_count, check_seed
+from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
 from .fitted import LmerFit
@@ -188,6 +189,76 @@ class GlmerResult(LmerFit):
         rows = [self.glmm.profile_interval(self.glmm_fit, i, float(level)) for i in range(len(names))]
         pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
         return pd.DataFrame(rows, index=names, columns=pct)
+
+    def emmeans(
+        self,
+        specs: str | Sequence[str],
+        by: str | Sequence[str] | None = None,
+        at: Mapping[str, Any] | None = None,
+        level: float = 0.95,
+        type: str = "link",  # noqa: A002  (emmeans' name)
+    ) -> EmmGrid:
+        """Estimated marginal means as emmeans for a glmerMod (`emmeans.emmeans`): on the link scale
+        with asymptotic inference (z, ``asymp.LCL``) from `vcov`; ``type="response"`` reports them
+        back-transformed (``prob``, ``rate``; SE by the delta method, intervals back-transformed
+        from the link scale) and makes pairs ratios (``odds.ratio``, ``ratio``).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            ``"~ period"``, ``"~ a | b"``, ``"~ 1"``, or names.
+        by : str or list of str, optional
+            Panel variables.
+        at : dict, optional
+            Values of variables, e.g. ``{"x": [0, 1]}``.
+        level : float
+            Confidence level.
+        type : {"link", "response"}
+            The scale of the summaries (emmeans' ``type``).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.emmeans("~ period", type="response").frame["prob"].round(4).tolist()
+        [0.198, 0.0839, 0.074, 0.0484]
+        >>> m.emmeans("~ period", type="response").pairs().frame["contrast"].tolist()[:2]
+        ['period1 / period2', 'period1 / period3']
+        """
+        return emmeans.emmeans(self, specs, by=by, at=at, ddf="asymptotic", level=level, type=type)
+
+    def emtrends(
+        self,
+        specs: str | Sequence[str],
+        var: str,
+        by: str | Sequence[str] | None = None,
+        at: Mapping[str, Any] | None = None,
+        level: float = 0.95,
+        delta_var: float | None = None,
+    ) -> EmmGrid:
+        """Estimated marginal trends (`emmeans.emtrends`): slopes of the linear predictor in ``var``
+        (link scale), asymptotic inference, as emmeans' ``emtrends`` for a glmerMod.
+
+        Parameters
+        ----------
+        specs : str or list of str
+            As for `emmeans`.
+        var : str
+            The numeric covariate.
+        by, at, level
+            As for `emmeans`.
+        delta_var : float, optional
+            The difference quotient's step (default 0.001 * range(var)).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("TICKS ~ YEAR + HEIGHT + (1 | BROOD)", mm.datasets.load("grouseticks"), family="poisson")
+        >>> list(m.emtrends("~ 1", var="HEIGHT").frame.columns)
+        ['1', 'HEIGHT.trend', 'SE', 'df', 'asymp.LCL', 'asymp.UCL']
+        """
+        return emmeans.emtrends(self, specs, var, by=by, at=at, ddf="asymptotic", level=level, delta_var=delta_var)
 
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
