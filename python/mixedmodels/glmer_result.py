@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from . import emmeans, plots, printing, r2
-from .arguments import check_bool, check_count, check_seed
+from .arguments import check_bool, check_count, check_level, check_seed, group_list
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
@@ -406,6 +407,20 @@ class GlmerResult(LmerFit):
             r = r / self.sigma
         return pd.Series(r, index=g.rows.index, name="residuals")
 
+    @overload
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        type: str = "link",  # noqa: A002
+        *,
+        se_fit: Literal[False] = False,
+        interval: None = None,
+        level: float = 0.95,
+    ) -> pd.Series: ...
+
+    @overload
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
@@ -416,11 +431,56 @@ class GlmerResult(LmerFit):
         se_fit: bool = False,
         interval: str | None = None,
         level: float = 0.95,
-    ) -> pd.Series:
+    ) -> pd.Series | pd.DataFrame: ...
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        type: str = "link",  # noqa: A002
+        *,
+        se_fit: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
         """Predictions on the link scale (``type="link"``, default, as lme4) or of the mean
-        (``type="response"``), with or without the group effects (see `LmerFit.predict`).
+        (``type="response"``), with or without the group effects (see `LmerFit.predict`), and on
+        request their standard errors and confidence intervals.
         ``offset(...)`` terms of the formula are evaluated on newdata; an ``offset=`` argument is
         not (as lme4's).
+
+        Parameters
+        ----------
+        newdata, include_re, allow_new_levels
+            As for `LmerFit.predict`.
+        type : {"link", "response"}
+            The scale.
+        se_fit : bool
+            True: a DataFrame with columns ``fit`` and ``se_fit`` (and ``lower``, ``upper`` with
+            ``interval``).
+        interval : {None, "confidence"}
+            A confidence interval for the fit (``level``). There is no "prediction" interval
+            for a non-Gaussian family (a new observation is not fit -/+ z se): it raises.
+        level : float
+            Coverage of the interval.
+
+        Notes
+        -----
+        Standard errors treat theta as known. On the link scale:
+
+        - population level (``include_re=False``): se^2 = x' V x with V = `vcov` (lme4's default,
+          from the Hessian of the deviance);
+        - with group effects: the prediction error variance of x' beta_hat + z' b_hat from the
+          joint covariance of (beta_hat, b_hat - b) in the Laplace approximation at the modes,
+          sigma^2 times the inverse of the PIRLS system M = [[L'Z'WZL + I, L'Z'WX], [X'WZL, X'WX]]
+          (W the working weights at the modes), as `LmerFit.predict` does for a linear model; its
+          fixed-effects block is `vcov_rx` (not the Hessian's vcov), so the two are one joint
+          covariance. A level not seen in the fit adds z' Sigma z.
+
+        ``type="response"``: fit = linkinv(eta), se_fit = |d mu / d eta| se (delta method), and
+        the interval is the link-scale interval back-transformed, linkinv(eta -/+ z se), so it
+        stays in the family's range and is not symmetric about the fit.
 
         Examples
         --------
@@ -429,15 +489,54 @@ class GlmerResult(LmerFit):
         >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
         >>> round(float(m.predict(cbpp.head(1), include_re=False, type="response").iloc[0]), 4)
         0.198
+        >>> m.predict(cbpp.head(2), include_re=False, type="response", se_fit=True,
+        ...           interval="confidence").round(3)
+             fit  se_fit  lower  upper
+        0  0.198   0.037  0.135  0.280
+        1  0.084   0.024  0.047  0.144
         """
         if type not in ("link", "response"):
             raise ArgumentError(f"type must be 'link' or 'response', got {type!r}")
-        if check_bool(se_fit, "se_fit") or interval is not None:
-            raise MixedModelsError("standard errors and intervals of predictions are for lmer fits only (not glmer)")
+        se_fit = check_bool(se_fit, "se_fit")
+        if interval is not None and interval != "confidence":
+            if interval == "prediction":
+                raise MixedModelsError(
+                    f"prediction intervals are for linear mixed models: a new observation of the {self.family.name} "
+                    "family is not the fit -/+ z se; use interval='confidence' (or simulate)"
+                )
+            raise ArgumentError(f"interval must be None or 'confidence', got {interval!r}")
         eta = LmerFit.predict(self, newdata, include_re, allow_new_levels)
-        if type == "link":
-            return eta
-        return pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
+        link = self.family.link
+        if not se_fit and interval is None:
+            if type == "link":
+                return eta
+            return pd.Series(link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
+        level = check_level(level)
+        use = group_list(include_re, [f.name for f in self.structure.factors])
+        var, _extra = self._prediction_variances(newdata, use, False)
+        se = np.sqrt(var)
+        e = eta.to_numpy()
+        out = pd.DataFrame({"fit": e if type == "link" else link.linkinv(e)}, index=eta.index)
+        if se_fit:
+            out["se_fit"] = se if type == "link" else np.abs(link.mu_eta(e)) * se
+        if interval is not None:
+            z = float(special.ndtri((1 + level) / 2))
+            lo, hi = e - z * se, e + z * se
+            out["lower"] = lo if type == "link" else link.linkinv(lo)
+            out["upper"] = hi if type == "link" else link.linkinv(hi)
+        return out
+
+    def _pls_weights(self) -> FloatArray:
+        """The working weights at the modes: prior weights * (d mu / d eta)^2 / V(mu)."""
+        eta = self.glmm_fit.pirls.eta
+        fam = self.family
+        mu = self.glmm_fit.pirls.mu
+        w: FloatArray = self.glmm.prior_weights * fam.link.mu_eta(eta) ** 2 / fam.variance(mu)
+        return w
+
+    def _joint_vcov(self) -> FloatArray:
+        """sigma^2 (R_X'R_X)^-1 at the modes: the fixed-effects block of the PIRLS system's inverse."""
+        return np.asarray(self.sigma**2 * self.glmm_fit.vcov_rx, dtype=float)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:

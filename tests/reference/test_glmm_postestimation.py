@@ -160,3 +160,24 @@ def test_emmeans_with_formula_offset_at_its_mean():
         warnings.simplefilter("ignore", mm.MixedModelsWarning)
         m = mm.glmer("incidence ~ period + offset(log(size)) + (1 | herd)", mm.datasets.load("cbpp"), family="poisson")
     compare(m.emmeans("~ period", type="response").frame, table(ref["emmeans_response"]), rtol=2e-4, atol=1e-6)
+
+
+def _prediction_frame(case: str) -> pd.DataFrame:
+    return ours(case).glmm.data.frame("test")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("level", ["population", "conditional"])
+@pytest.mark.parametrize("scale", ["link", "response"])
+def test_prediction_standard_errors_at_r_estimates(case, level, scale):
+    """R's numbers by hand (lme4 1.1-31's predict has no se.fit for glmer): see the R script."""
+    ref = reference()[case]["predictions"][level]
+    m = at_r(case)
+    rows = np.array(ref["rows_1based"]) - 1
+    got = m.predict(include_re=level == "conditional", type=scale, se_fit=True, interval="confidence").iloc[rows]
+    for ours_col, r in [("fit", "fit"), ("se_fit", "se"), ("lower", "lower"), ("upper", "upper")]:
+        np.testing.assert_allclose(got[ours_col].to_numpy(), ref[f"{r}_{scale}"], rtol=1e-6, err_msg=ours_col)
+    # the same rows given as newdata
+    nd = _prediction_frame(case).iloc[rows]
+    again = m.predict(nd, include_re=level == "conditional", type=scale, se_fit=True)
+    np.testing.assert_allclose(again["se_fit"].to_numpy(), got["se_fit"].to_numpy(), rtol=1e-10)

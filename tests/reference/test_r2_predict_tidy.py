@@ -171,8 +171,8 @@ def test_predict_se_refuses_a_glmm():
     g = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
     with pytest.raises(mm.MixedModelsError, match="lmer fits only"):
         LmerFit.predict(g, cbpp.head(2), se_fit=True)
-    with pytest.raises(mm.MixedModelsError, match="lmer fits only"):
-        g.predict(cbpp.head(2), interval="confidence")
+    with pytest.raises(mm.MixedModelsError, match="prediction intervals are for linear mixed models"):
+        g.predict(cbpp.head(2), interval="prediction")  # GlmerResult.predict: confidence intervals only
 
 
 # ------------------------------------------------------------------------------------ broom.mixed
