@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from . import emmeans, plots, printing, r2
+from . import anova_tables, emmeans, plots, printing, r2, updates
 from .arguments import check_bool, check_count, check_level, check_seed, group_list
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
@@ -260,6 +260,40 @@ class GlmerResult(LmerFit):
         ['1', 'HEIGHT.trend', 'SE', 'df', 'asymp.LCL', 'asymp.UCL']
         """
         return emmeans.emtrends(self, specs, var, by=by, at=at, ddf="asymptotic", level=level, delta_var=delta_var)
+
+    def anova(self, type: int | str = 2, test: str = "Chisq") -> pd.DataFrame:  # noqa: A002  (R's name)
+        """car's Wald chi-square tests of the fixed-effect terms, ``car::Anova(m, type = type)``
+        (`anova_tables.anova_table`): type 2 (default, as car) or 3 (the coefficients as coded,
+        ``(Intercept)`` included), with V = `vcov`. F tests are for linear mixed models.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.anova().round(3)
+                 Chisq  Df  Pr(>Chisq)
+        term
+        period  24.949   3         0.0
+        """
+        return anova_tables.anova_table(self, type, test=test)
+
+    def drop1(self, test: str = "Chisq") -> pd.DataFrame:
+        """lme4's ``drop1(m, test = "Chisq")``: each marginal term dropped, the model refitted by
+        glmer, AIC and the likelihood-ratio test against this fit (columns ``npar``, ``AIC``,
+        ``LRT``, ``Pr(Chi)``; first row ``<none>``). See `mixedmodels.drop1`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.drop1().index.tolist()
+        ['<none>', 'period']
+        """
+        if not isinstance(test, str) or test.lower() not in ("chisq", "lrt"):
+            raise ArgumentError(f"drop1 of a glmer fit has likelihood-ratio tests only: test='Chisq', not {test!r}")
+        return updates.drop1(self, test="Chisq")
 
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
