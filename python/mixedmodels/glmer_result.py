@@ -297,8 +297,10 @@ class GlmerResult(LmerFit):
 
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
-        GLMM (distribution-specific variance pi²/3 for the logit link, 1 for probit); other families
-        raise a MixedModelsError (see `mixedmodels.r2`).
+        GLMM (distribution-specific variance pi²/3 for the logit link, 1 for probit) or a Poisson
+        GLMM (log(1 + 1/lambda), lambda from a refitted null model, for the log link; 0.25 for
+        sqrt); an observation-level random effect counts as dispersion, as insight's. Other
+        families raise a MixedModelsError (see `mixedmodels.r2`).
 
         Examples
         --------
@@ -311,8 +313,8 @@ class GlmerResult(LmerFit):
         return r2.r2(self)
 
     def icc(self, by_group: bool = False) -> pd.Series | pd.DataFrame:
-        """The intraclass correlation as performance's ``icc`` for a binomial GLMM (on the latent
-        scale, as `r2`); ``by_group=True`` gives each grouping factor's share.
+        """The intraclass correlation as performance's ``icc`` for a binomial or Poisson GLMM (on the
+        latent scale, as `r2`); ``by_group=True`` gives each grouping factor's share.
 
         Examples
         --------
