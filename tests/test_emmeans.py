@@ -8,7 +8,7 @@ import pytest
 
 import mixedmodels as mm
 from mixedmodels.emmeans import emmeans
-from mixedmodels.exceptions import ArgumentError, MixedModelsError
+from mixedmodels.exceptions import ArgumentError
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def sleep(fits):
         ({"specs": "~ recipe", "at": {"oven": [1, 2]}}, "at names 'oven'"),
         ({"specs": "~ recipe", "at": {"recipe": ["Z"]}}, "'Z', which is not a level of 'recipe'"),
         ({"specs": "~ recipe", "ddf": "containment"}, "ddf must be .*'containment'"),
-        ({"specs": "~ recipe", "ddf": None}, "ddf must be"),
+        ({"specs": "~ recipe", "ddf": 3}, "ddf must be"),
         ({"specs": "~ recipe", "level": 1.5}, "level must be a number between 0 and 1"),
         ({"specs": "~ recipe", "at": [1, 2]}, "at must be a dict"),
         ({"specs": 3}, "specs must be a formula string"),
@@ -105,10 +105,12 @@ def test_printing(cake):
     assert "Degrees-of-freedom method: kenward-roger" in html
 
 
-def test_glmer_is_refused_clearly():
+def test_glmer_takes_asymptotic_df_only():
+    """glmer fits: asymptotic inference (tests/reference/test_glmm_postestimation.py checks the numbers)."""
     cbpp = mm.datasets.load("cbpp")
     g = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
-    with pytest.raises(MixedModelsError, match="glmer fits are not supported"):
-        emmeans(g, "~ period")
+    assert "asymp.LCL" in emmeans(g, "~ period").frame.columns
+    with pytest.raises(ArgumentError, match="asymptotic"):
+        emmeans(g, "~ period", ddf="kenward-roger")
     with pytest.raises(ArgumentError, match="needs a fitted model from mm.lmer"):
         emmeans(cbpp, "~ period")

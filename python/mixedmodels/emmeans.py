@@ -30,7 +30,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .arguments import check_level
-from .exceptions import ArgumentError, MixedModelsError
+from .exceptions import ArgumentError, DataError, MixedModelsError
+from .families import Link
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel
 from .inference import inference_for
@@ -64,13 +65,42 @@ class _Grid:
 
 def _check_fit(m: object) -> LmerFit:
     if not isinstance(m, LmerFit):
-        raise ArgumentError(f"emmeans needs a fitted model from mm.lmer, got {type(m).__name__}")
-    if isinstance(m.model, GeneralizedLinearMixedModel):
-        raise MixedModelsError(
-            "emmeans/emtrends of glmer fits are not supported yet (the link scale and the response "
-            "scale by the delta method are planned); they apply to lmer fits"
-        )
+        raise ArgumentError(f"emmeans needs a fitted model from mm.lmer or mm.glmer, got {type(m).__name__}")
     return m
+
+
+def _is_glmm(m: LmerFit) -> bool:
+    return isinstance(m.model, GeneralizedLinearMixedModel)
+
+
+def _fit_ddf(m: LmerFit, ddf: object) -> str:
+    """The df method: lmer fits default to Kenward-Roger; glmer fits have asymptotic df only (as
+    emmeans for glmerMod: z ratios, ``asymp.LCL``)."""
+    if not _is_glmm(m):
+        return "kenward-roger" if ddf is None else _ddf_key(ddf)
+    if ddf is not None and _ddf_key(ddf) != "asymptotic":
+        raise ArgumentError(
+            f"a glmer fit has asymptotic (z) inference only, as emmeans for glmerMod: ddf='asymptotic' "
+            f"(or None), not {ddf!r}"
+        )
+    return "asymptotic"
+
+
+def _link_info(m: LmerFit) -> tuple[str | None, str]:
+    """emmeans' ``tran`` (the link's name, None for the identity) and ``inv.lbl`` (the name of the
+    back-transformed estimate: "prob" for binomial, "rate" for Poisson, "response" otherwise)."""
+    if not isinstance(m.model, GeneralizedLinearMixedModel):
+        return None, "response"
+    fam = m.model.family
+    if fam.link.name == "identity":
+        return None, "response"
+    return fam.link.name, {"binomial": "prob", "poisson": "rate"}.get(fam.name, "response")
+
+
+def _check_type(type_: object) -> str:
+    if type_ not in ("link", "response"):
+        raise ArgumentError(f"type must be 'link' or 'response', got {type_!r}")
+    return str(type_)
 
 
 def _variable_order(formula: str, names: set[str]) -> list[str]:
@@ -183,7 +213,7 @@ def _build_grid(m: LmerFit, variables: list[_Variable], frame: pd.DataFrame, shi
         newdata[shift[0]] = newdata[shift[0]] + shift[1]
     s = m.structure
     x = s.encoding.fixed_matrix(newdata, s.fixed_keys)
-    offset = s.encoding.offset(newdata)
+    offset = _grid_offset(m, newdata, frame)
     # observations per cell, counting the factor-like variables only (emmeans' .wgt.)
     facs = [v for v in variables if v.factor]
     if facs:
@@ -194,6 +224,18 @@ def _build_grid(m: LmerFit, variables: list[_Variable], frame: pd.DataFrame, shi
     else:
         weights = None
     return _Grid(variables, grid, np.asarray(x, dtype=float), offset, weights)
+
+
+def _grid_offset(m: LmerFit, newdata: pd.DataFrame, frame: pd.DataFrame) -> FloatArray | None:
+    """The formula's offset() terms at the grid: evaluated on the grid when it holds their
+    variables, otherwise (emmeans' rule, checked against emmeans 1.8 on a Poisson rate model) the
+    mean over the model's rows of the offset expression, e.g. mean(log(size))."""
+    enc = m.structure.encoding
+    try:
+        return enc.offset(newdata)
+    except DataError:
+        whole = enc.offset(frame)
+        return None if whole is None else np.full(len(newdata), float(np.mean(whole)))
 
 
 def _parse_specs(specs: Any, by: Any) -> tuple[list[str], list[str]]:
@@ -240,8 +282,10 @@ def _marginal(
     level: object,
     trend: str | None,
     delta: float | None,
+    type_: str = "link",
 ) -> EmmGrid:
-    key = _ddf_key(ddf)
+    key = _fit_ddf(m, ddf)
+    type_ = _check_type(type_)
     lvl = check_level(level)
     if at is not None and not isinstance(at, Mapping):
         raise ArgumentError(f"at must be a dict of variable -> values, got {type(at).__name__}")
@@ -307,6 +351,7 @@ def _marginal(
     if _involved_in_interactions(m, [*use, *([trend] if trend else [])]):
         messages.append("NOTE: Results may be misleading due to involvement in interactions")
     lf = np.array(rows_lf)
+    tran, inv_lbl = _link_info(m) if trend is None else (None, "response")  # emmeans: trends keep no transform
     return EmmGrid(
         fit=m,
         grid=out_grid,
@@ -324,6 +369,9 @@ def _marginal(
         infer=(True, False),
         messages=tuple(messages),
         weights=np.array(rows_w, dtype=np.int64) if grid.weights is not None else None,
+        tran=tran,
+        inv_lbl=inv_lbl,
+        type=type_,
     )
 
 
@@ -378,6 +426,15 @@ class EmmGrid:
     messages : tuple of str
         emmeans' notes when the result was made (such as its warning that a variable is
         involved in interactions).
+    tran : str or None
+        The scale of the estimates (emmeans' ``tran``): a glmer fit's link ("logit", "log", ...)
+        for means; "log" for ratios (contrasts of means on the log or logit scale); None for the
+        identity (lmer fits, trends, regridded estimates, contrasts on other links).
+    inv_lbl : str
+        The name of a back-transformed estimate: "prob" (binomial), "rate" (Poisson), "ratio",
+        "odds.ratio", "response".
+    type : {"link", "response"}
+        The scale `frame` and `summary` report by default (emmeans' ``type``).
     """
 
     fit: LmerFit
@@ -397,6 +454,10 @@ class EmmGrid:
     messages: tuple[str, ...] = ()
     weights: NDArray[np.int64] | None = None
     description: str = ""
+    tran: str | None = None
+    inv_lbl: str = "response"
+    type: str = "link"
+    values: FloatArray | None = None  # regridded estimates (then lf is their gradient in beta)
 
     # ------------------------------------------------------------ numbers
     @property
@@ -412,7 +473,10 @@ class EmmGrid:
 
     @cached_property
     def estimate(self) -> FloatArray:
-        """L beta (plus the formula's offset, for means)."""
+        """L beta (plus the formula's offset, for means); after `regrid`, the estimates on the
+        response scale (linear combinations of them for contrasts)."""
+        if self.values is not None:
+            return self.values
         est = self.lf @ self.fit.beta
         return est + self.offset if self.offset is not None else est
 
@@ -463,6 +527,7 @@ class EmmGrid:
         adjust: str | None = None,
         level: float | None = None,
         by: str | list[str] | None = None,
+        type: str | None = None,  # noqa: A002  (emmeans' name)
     ) -> pd.DataFrame:
         """The table: the grid's columns, the estimate, SE, df, then intervals and/or tests.
 
@@ -481,6 +546,14 @@ class EmmGrid:
             Confidence level (default: the result's, 0.95).
         by : str or list of str, optional
             Panels for the adjustment (default: the result's ``by`` variables).
+        type : {"link", "response"}, optional
+            The scale (default: the result's `type`). ``"response"`` back-transforms estimates
+            that have a transformation (`tran`, a glmer fit's link) as emmeans does: the estimate
+            is the inverse link of the link-scale estimate (named `inv_lbl`: ``prob``, ``rate``,
+            ``ratio``, ``odds.ratio``), SE = |d mu / d eta| SE (delta method), the interval's ends
+            are those of the link-scale interval back-transformed, and tests stay on the link
+            scale (z ratio of the link-scale estimate) with a ``null`` column, the null value
+            back-transformed.
 
         Returns
         -------
@@ -512,6 +585,7 @@ class EmmGrid:
         if bad:
             raise ArgumentError(f"by names {bad}, not a column of the grid ({list(self.grid.columns)})")
         by_rows = self._by_rows(by_list)
+        back = _check_type(self.type if type is None else type) == "response" and self.tran is not None
         out = self.grid.copy()
         for b in by_list:  # emmeans lists the primary columns, then the by columns
             out[b] = out.pop(b)
@@ -543,11 +617,67 @@ class EmmGrid:
                 messages.append(padj.message)
             if padj.note and padj.note not in notes:
                 notes.append(padj.note)
+        if back:
+            out = self._back_transformed(out, ci, tests, messages)
         if self.avgd_over:
             messages.insert(0, f"Results are averaged over the levels of: {', '.join(self.avgd_over)}")
         out.attrs["messages"] = messages
         out.attrs["notes"] = notes
         return out
+
+    def _scale_name(self) -> str:
+        if self.inv_lbl == "odds.ratio":
+            return "log odds ratio"
+        return str(self.tran)
+
+    def _back_transformed(self, out: pd.DataFrame, ci: bool, tests: bool, messages: list[str]) -> pd.DataFrame:
+        """The summary's link-scale columns on the response scale (emmeans' ``type = "response"``)."""
+        link = Link(str(self.tran))
+        est = out[self.est_name].to_numpy(dtype=float)
+        out = out.rename(columns={self.est_name: self.inv_lbl})
+        out[self.inv_lbl] = link.linkinv(est)
+        out["SE"] = np.abs(link.mu_eta(est)) * out["SE"].to_numpy(dtype=float)
+        for c in ("asymp.LCL", "asymp.UCL", "lower.CL", "upper.CL"):
+            if c in out.columns:
+                out[c] = link.linkinv(out[c].to_numpy(dtype=float))
+        scale = self._scale_name()
+        if tests:
+            stat = "z.ratio" if "z.ratio" in out.columns else "t.ratio"
+            out.insert(list(out.columns).index(stat), "null", float(link.linkinv(np.zeros(1))[0]))
+            messages.append(f"Tests are performed on the {scale} scale")
+        if ci:
+            messages.append(f"Intervals are back-transformed from the {scale} scale")
+        return out
+
+    def regrid(self) -> EmmGrid:
+        """The estimates moved to the response scale (emmeans' ``regrid``): each becomes the inverse
+        link of its link-scale estimate, with the delta method's gradient (d mu / d eta) L as its
+        linear function of the fixed effects, so that intervals are symmetric on the response
+        scale and contrasts are differences of probabilities (rates, ...), not ratios. An estimate
+        without a transformation is returned unchanged.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.emmeans("~ period").regrid().pairs().frame["estimate"].round(3).tolist()[:3]
+        [0.114, 0.124, 0.15]
+        """
+        if self.tran is None:
+            return self
+        link = Link(self.tran)
+        eta = self.estimate
+        d = np.asarray(link.mu_eta(eta), dtype=float)
+        return replace(
+            self,
+            lf=d[:, None] * self.lf,
+            offset=None,
+            values=np.asarray(link.linkinv(eta), dtype=float),
+            est_name=self.inv_lbl,
+            tran=None,
+            type="link",
+        )
 
     # ------------------------------------------------------------ contrasts
     def contrast(
@@ -607,18 +737,23 @@ class EmmGrid:
         labels_all = [_level_label([shown[c][i] for c in pri]) for i in range(len(self.grid))]
         levs = [labels_all[i] for i in by_rows[0]]
         cmat, cnames, default_adjust, est_type, fam = _contrast_matrix(method, levs, ref, reverse)
+        tran, inv_lbl, ratio = self._contrast_scale(cmat)
         if adjust is not None and (
             not isinstance(adjust, str) or adjust.lower() not in {a.lower() for a in ADJUSTMENTS}
         ):
             raise ArgumentError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, not {adjust!r}")
-        lf_rows, off_rows, grid_rows = [], [], []
+        lf_rows, off_rows, grid_rows, val_rows = [], [], [], []
         for rows in by_rows:
             panel_levels = [labels_all[i] for i in rows]
             if panel_levels != levs:  # a panel with its levels in another order: its own names
                 _, names_here, *_r = _contrast_matrix(method, panel_levels, ref, reverse)
             else:
                 names_here = cnames
+            if ratio:  # emmeans' labels of ratios: "A / B"
+                names_here = [n.replace(" - ", " / ") for n in names_here]
             lf_rows.append(cmat.T @ self.lf[rows])
+            if self.values is not None:
+                val_rows.append(cmat.T @ self.values[rows])
             if self.offset is not None:
                 off_rows.append(cmat.T @ self.offset[rows])
             for nm in names_here:
@@ -648,7 +783,21 @@ class EmmGrid:
             infer=(False, True),
             messages=self.messages,
             description=str(method) if isinstance(method, str) else "custom contrasts",
+            tran=tran,
+            inv_lbl=inv_lbl,
+            type=self.type,
+            values=np.concatenate(val_rows) if self.values is not None else None,
         )
+
+    def _contrast_scale(self, cmat: FloatArray) -> tuple[str | None, str, bool]:
+        """emmeans' transformation of contrasts: of means on the log or logit scale, contrasts
+        (weights summing to 0) are log ratios (odds ratios), back-transformed by exp and labelled
+        "A / B" when the means were on the response scale (``type="response"``); on other links
+        they stay on the link scale, without a transformation."""
+        if self.tran in ("log", "logit") and cmat.size and bool(np.all(np.abs(cmat.sum(axis=0)) < 1e-3)):
+            inv_lbl = "odds.ratio" if "odds.ratio" in (self.inv_lbl,) or self.tran == "logit" else "ratio"
+            return "log", inv_lbl, self.type == "response"
+        return None, "response", False
 
     def pairs(self, adjust: str | None = None, reverse: bool = False, by: str | list[str] | None = None) -> EmmGrid:
         """All pairwise differences within each ``by`` panel (emmeans' ``pairs``): "A - B", ...
@@ -676,7 +825,7 @@ class EmmGrid:
         >>> list(e.frame.columns)
         ['Days', 'emmean', 'SE', 'df', 'asymp.LCL', 'asymp.UCL']
         """
-        return replace(self, ddf=_ddf_key(ddf))
+        return replace(self, ddf=_fit_ddf(self.fit, ddf))
 
     # ------------------------------------------------------------ printing
     def _panels(self, table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -878,20 +1027,27 @@ def _format_table(table: pd.DataFrame, est_name: str) -> str:
 
 # ---------------------------------------------------------------------------- entry points
 def ref_grid(
-    m: LmerFit, at: Mapping[str, Any] | None = None, ddf: str = "kenward-roger", level: float = 0.95
+    m: LmerFit,
+    at: Mapping[str, Any] | None = None,
+    ddf: str | None = None,
+    level: float = 0.95,
+    type: str = "link",  # noqa: A002  (emmeans' name)
 ) -> EmmGrid:
     """The reference grid itself (emmeans' ``ref_grid``): one row per cell, its prediction.
 
     Parameters
     ----------
-    m : LmerResult
-        An lmer fit.
+    m : LmerResult or GlmerResult
+        An lmer or glmer fit.
     at : dict, optional
         Values of variables replacing their defaults (every factor level; a covariate's mean).
-    ddf : {"kenward-roger", "satterthwaite", "asymptotic"}
-        Degrees-of-freedom method.
+    ddf : {"kenward-roger", "satterthwaite", "asymptotic"}, optional
+        Degrees-of-freedom method (default: kenward-roger for lmer fits; glmer fits have
+        asymptotic inference only).
     level : float
         Confidence level.
+    type : {"link", "response"}
+        The scale of the summaries of a glmer fit (see `emmeans`).
 
     Returns
     -------
@@ -908,7 +1064,7 @@ def ref_grid(
     fit = _check_fit(m)
     variables, _frame = _grid_variables(fit, at, "the reference grid")
     names = [v.name for v in variables] or ["1"]
-    return _marginal(fit, names, None, at, ddf, level, None, None)
+    return _marginal(fit, names, None, at, ddf, level, None, None, type)
 
 
 def emmeans(
@@ -916,15 +1072,17 @@ def emmeans(
     specs: str | Sequence[str],
     by: str | Sequence[str] | None = None,
     at: Mapping[str, Any] | None = None,
-    ddf: str = "kenward-roger",
+    ddf: str | None = None,
     level: float = 0.95,
+    type: str = "link",  # noqa: A002  (emmeans' name)
 ) -> EmmGrid:
-    """Estimated marginal means (R's ``emmeans(m, specs, by, at, lmer.df = ddf)``).
+    """Estimated marginal means (R's ``emmeans(m, specs, by, at, lmer.df = ddf, type = type)``).
 
     Parameters
     ----------
-    m : LmerResult
-        An lmer fit (glmer fits are refused).
+    m : LmerResult or GlmerResult
+        An lmer or glmer fit. For a glmer fit, as emmeans for glmerMod: the means are on the link
+        scale, with asymptotic inference (z ratios, ``asymp.LCL``/``asymp.UCL``) from ``vcov``.
     specs : str or list of str
         As emmeans writes them: ``"~ sector"``, ``"~ sector | ses"`` (``ses`` panels),
         ``"~ sector * ses"``, ``"~ 1"`` (the overall mean), or a list of variable names.
@@ -934,13 +1092,19 @@ def emmeans(
         Values of variables: ``{"ses": [-1, 0, 1]}`` (a covariate's values replace its mean;
         a factor's levels restrict it). A covariate given several values and not in the specs
         is averaged over them.
-    ddf : {"kenward-roger", "satterthwaite", "asymptotic"}
+    ddf : {"kenward-roger", "satterthwaite", "asymptotic"}, optional
         Degrees of freedom (and, for kenward-roger, the adjusted covariance for the SEs).
+        Default: kenward-roger for lmer fits, asymptotic (the only one) for glmer fits.
         emmeans switches to asymptotic above 3000 observations unless told otherwise; here
         the method asked for is used.
     level : float
         Confidence level of the intervals.
-
+    type : {"link", "response"}
+        ``"response"``: the summaries back-transform a glmer fit's means (``prob`` for binomial,
+        ``rate`` for Poisson; SE by the delta method; the link-scale interval back-transformed),
+        and its pairs become ratios (``odds.ratio`` for the logit link, ``ratio`` for the log link,
+        labelled "A / B"), as emmeans' ``type = "response"``; see `EmmGrid.summary` and
+        `EmmGrid.regrid`. No effect for lmer fits.
     Returns
     -------
     EmmGrid
@@ -957,7 +1121,7 @@ def emmeans(
     1      B  31.6444  1.7368  42.0
     2      C  31.6000  1.7368  42.0
     """
-    return _marginal(_check_fit(m), specs, by, at, ddf, level, None, None)
+    return _marginal(_check_fit(m), specs, by, at, ddf, level, None, None, type)
 
 
 def emtrends(
@@ -966,7 +1130,7 @@ def emtrends(
     var: str,
     by: str | Sequence[str] | None = None,
     at: Mapping[str, Any] | None = None,
-    ddf: str = "kenward-roger",
+    ddf: str | None = None,
     level: float = 0.95,
     delta_var: float | None = None,
 ) -> EmmGrid:
@@ -980,8 +1144,9 @@ def emtrends(
 
     Parameters
     ----------
-    m : LmerResult
-        An lmer fit.
+    m : LmerResult or GlmerResult
+        An lmer or glmer fit (a glmer fit's trends are slopes of the linear predictor, on the
+        link scale, with asymptotic inference, as emmeans' ``emtrends`` for glmerMod).
     specs : str or list of str
         As for `emmeans`: ``"~ sector"``, ``"~ 1"``, ...
     var : str

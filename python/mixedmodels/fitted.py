@@ -344,8 +344,8 @@ class LmerFit(Fit):
           prediction (all of them for ``include_re=False``: the variance of a new group's effects
           at the row, as R's reference by hand) + sigma^2 (a new observation of prior weight 1).
 
-        Standard errors need the fit's rows (not a streamed fit) for the conditional part; GLMM
-        fits are refused here (their predictions have no standard errors yet).
+        Standard errors need the fit's rows (not a streamed fit) for the conditional part. GLMM
+        fits: `GlmerResult.predict` (this method refuses them).
 
         Examples
         --------
@@ -435,12 +435,23 @@ class LmerFit(Fit):
             ci.append((rows.codes[fi].astype(np.int64)[:, None] * k + np.arange(k)[None, :] + offsets[fi]).ravel())
             vals.append(v.ravel())
         zl = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))), shape=(n, q))
-        w = rows.weights if rows.weights is not None else np.ones(n)
+        w = self._pls_weights()
         wzl = sparse.csc_matrix(zl.multiply(w[:, None]))
         a_zz = sparse.csc_matrix(zl.T @ wzl + sparse.identity(q, format="csc"))
         a_xz = np.asarray((wzl.T @ rows.x).T)
         lu = splinalg.splu(a_zz)
         return lu.solve, a_xz
+
+    def _pls_weights(self) -> FloatArray:
+        """The weights W of the penalised least-squares system: the prior weights (a GLMM: the
+        working weights at the modes)."""
+        rows = self.model.data.rows("standard errors of conditional predictions")
+        return rows.weights if rows.weights is not None else np.ones(rows.nobs)
+
+    def _joint_vcov(self) -> FloatArray:
+        """The fixed-effects block of sigma^2 M^-1 (M the whole penalised least-squares system):
+        `vcov` for a linear mixed model (a GLMM: sigma^2 (R_X'R_X)^-1 at the modes)."""
+        return self.vcov_array
 
     def _new_level_variance(self, fi: int, z: FloatArray) -> FloatArray:
         """z_i' Sigma_f z_i per row: the variance of a new level's effects of factor fi at the row."""
@@ -475,6 +486,7 @@ class LmerFit(Fit):
         if not used:
             return np.einsum("ij,jk,ik->i", x, vcov, x), extra
         solve, a_xz = self._pls_system
+        vcov = self._joint_vcov()
         offsets = self._u_offsets()
         q = a_xz.shape[1]
         var = np.zeros(m)

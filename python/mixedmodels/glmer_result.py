@@ -9,15 +9,17 @@ AIC and BIC of a GLMM, Wald z tests, and the glmer summary.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
-from . import plots, printing, r2
-from .arguments import check_bool, check_count, check_seed
+from . import anova_tables, emmeans, plots, printing, r2, updates
+from .arguments import check_bool, check_count, check_level, check_seed, group_list
+from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
 from .fitted import LmerFit
@@ -189,10 +191,116 @@ class GlmerResult(LmerFit):
         pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
         return pd.DataFrame(rows, index=names, columns=pct)
 
+    def emmeans(
+        self,
+        specs: str | Sequence[str],
+        by: str | Sequence[str] | None = None,
+        at: Mapping[str, Any] | None = None,
+        level: float = 0.95,
+        type: str = "link",  # noqa: A002  (emmeans' name)
+    ) -> EmmGrid:
+        """Estimated marginal means as emmeans for a glmerMod (`emmeans.emmeans`): on the link scale
+        with asymptotic inference (z, ``asymp.LCL``) from `vcov`; ``type="response"`` reports them
+        back-transformed (``prob``, ``rate``; SE by the delta method, intervals back-transformed
+        from the link scale) and makes pairs ratios (``odds.ratio``, ``ratio``).
+
+        Parameters
+        ----------
+        specs : str or list of str
+            ``"~ period"``, ``"~ a | b"``, ``"~ 1"``, or names.
+        by : str or list of str, optional
+            Panel variables.
+        at : dict, optional
+            Values of variables, e.g. ``{"x": [0, 1]}``.
+        level : float
+            Confidence level.
+        type : {"link", "response"}
+            The scale of the summaries (emmeans' ``type``).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.emmeans("~ period", type="response").frame["prob"].round(4).tolist()
+        [0.198, 0.0839, 0.074, 0.0484]
+        >>> m.emmeans("~ period", type="response").pairs().frame["contrast"].tolist()[:2]
+        ['period1 / period2', 'period1 / period3']
+        """
+        return emmeans.emmeans(self, specs, by=by, at=at, ddf="asymptotic", level=level, type=type)
+
+    def emtrends(
+        self,
+        specs: str | Sequence[str],
+        var: str,
+        by: str | Sequence[str] | None = None,
+        at: Mapping[str, Any] | None = None,
+        level: float = 0.95,
+        delta_var: float | None = None,
+    ) -> EmmGrid:
+        """Estimated marginal trends (`emmeans.emtrends`): slopes of the linear predictor in ``var``
+        (link scale), asymptotic inference, as emmeans' ``emtrends`` for a glmerMod.
+
+        Parameters
+        ----------
+        specs : str or list of str
+            As for `emmeans`.
+        var : str
+            The numeric covariate.
+        by, at, level
+            As for `emmeans`.
+        delta_var : float, optional
+            The difference quotient's step (default 0.001 * range(var)).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("TICKS ~ YEAR + HEIGHT + (1 | BROOD)", mm.datasets.load("grouseticks"), family="poisson")
+        >>> list(m.emtrends("~ 1", var="HEIGHT").frame.columns)
+        ['1', 'HEIGHT.trend', 'SE', 'df', 'asymp.LCL', 'asymp.UCL']
+        """
+        return emmeans.emtrends(self, specs, var, by=by, at=at, ddf="asymptotic", level=level, delta_var=delta_var)
+
+    def anova(self, type: int | str = 2, test: str = "Chisq") -> pd.DataFrame:  # noqa: A002  (R's name)
+        """car's Wald chi-square tests of the fixed-effect terms, ``car::Anova(m, type = type)``
+        (`anova_tables.anova_table`): type 2 (default, as car) or 3 (the coefficients as coded,
+        ``(Intercept)`` included), with V = `vcov`. F tests are for linear mixed models.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.anova().round(3)
+                 Chisq  Df  Pr(>Chisq)
+        term
+        period  24.949   3         0.0
+        """
+        return anova_tables.anova_table(self, type, test=test)
+
+    def drop1(self, test: str = "Chisq") -> pd.DataFrame:
+        """lme4's ``drop1(m, test = "Chisq")``: each marginal term dropped, the model refitted by
+        glmer, AIC and the likelihood-ratio test against this fit (columns ``npar``, ``AIC``,
+        ``LRT``, ``Pr(Chi)``; first row ``<none>``). See `mixedmodels.drop1`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.drop1().index.tolist()
+        ['<none>', 'period']
+        """
+        if not isinstance(test, str) or test.lower() not in ("chisq", "lrt"):
+            raise ArgumentError(f"drop1 of a glmer fit has likelihood-ratio tests only: test='Chisq', not {test!r}")
+        return updates.drop1(self, test="Chisq")
+
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
-        GLMM (distribution-specific variance pi²/3 for the logit link, 1 for probit); other families
-        raise a MixedModelsError (see `mixedmodels.r2`).
+        GLMM (distribution-specific variance pi²/3 for the logit link, 1 for probit) or a Poisson
+        GLMM (log(1 + 1/lambda), lambda from a refitted null model, for the log link; 0.25 for
+        sqrt); an observation-level random effect counts as dispersion, as insight's. Other
+        families raise a MixedModelsError (see `mixedmodels.r2`).
 
         Examples
         --------
@@ -205,8 +313,8 @@ class GlmerResult(LmerFit):
         return r2.r2(self)
 
     def icc(self, by_group: bool = False) -> pd.Series | pd.DataFrame:
-        """The intraclass correlation as performance's ``icc`` for a binomial GLMM (on the latent
-        scale, as `r2`); ``by_group=True`` gives each grouping factor's share.
+        """The intraclass correlation as performance's ``icc`` for a binomial or Poisson GLMM (on the
+        latent scale, as `r2`); ``by_group=True`` gives each grouping factor's share.
 
         Examples
         --------
@@ -335,6 +443,20 @@ class GlmerResult(LmerFit):
             r = r / self.sigma
         return pd.Series(r, index=g.rows.index, name="residuals")
 
+    @overload
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        type: str = "link",  # noqa: A002
+        *,
+        se_fit: Literal[False] = False,
+        interval: None = None,
+        level: float = 0.95,
+    ) -> pd.Series: ...
+
+    @overload
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
@@ -345,11 +467,56 @@ class GlmerResult(LmerFit):
         se_fit: bool = False,
         interval: str | None = None,
         level: float = 0.95,
-    ) -> pd.Series:
+    ) -> pd.Series | pd.DataFrame: ...
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        include_re: bool | list[str] | None = True,
+        allow_new_levels: bool = True,
+        type: str = "link",  # noqa: A002
+        *,
+        se_fit: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
         """Predictions on the link scale (``type="link"``, default, as lme4) or of the mean
-        (``type="response"``), with or without the group effects (see `LmerFit.predict`).
+        (``type="response"``), with or without the group effects (see `LmerFit.predict`), and on
+        request their standard errors and confidence intervals.
         ``offset(...)`` terms of the formula are evaluated on newdata; an ``offset=`` argument is
         not (as lme4's).
+
+        Parameters
+        ----------
+        newdata, include_re, allow_new_levels
+            As for `LmerFit.predict`.
+        type : {"link", "response"}
+            The scale.
+        se_fit : bool
+            True: a DataFrame with columns ``fit`` and ``se_fit`` (and ``lower``, ``upper`` with
+            ``interval``).
+        interval : {None, "confidence"}
+            A confidence interval for the fit (``level``). There is no "prediction" interval
+            for a non-Gaussian family (a new observation is not fit -/+ z se): it raises.
+        level : float
+            Coverage of the interval.
+
+        Notes
+        -----
+        Standard errors treat theta as known. On the link scale:
+
+        - population level (``include_re=False``): se^2 = x' V x with V = `vcov` (lme4's default,
+          from the Hessian of the deviance);
+        - with group effects: the prediction error variance of x' beta_hat + z' b_hat from the
+          joint covariance of (beta_hat, b_hat - b) in the Laplace approximation at the modes,
+          sigma^2 times the inverse of the PIRLS system M = [[L'Z'WZL + I, L'Z'WX], [X'WZL, X'WX]]
+          (W the working weights at the modes), as `LmerFit.predict` does for a linear model; its
+          fixed-effects block is `vcov_rx` (not the Hessian's vcov), so the two are one joint
+          covariance. A level not seen in the fit adds z' Sigma z.
+
+        ``type="response"``: fit = linkinv(eta), se_fit = |d mu / d eta| se (delta method), and
+        the interval is the link-scale interval back-transformed, linkinv(eta -/+ z se), so it
+        stays in the family's range and is not symmetric about the fit.
 
         Examples
         --------
@@ -358,15 +525,54 @@ class GlmerResult(LmerFit):
         >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
         >>> round(float(m.predict(cbpp.head(1), include_re=False, type="response").iloc[0]), 4)
         0.198
+        >>> m.predict(cbpp.head(2), include_re=False, type="response", se_fit=True,
+        ...           interval="confidence").round(3)
+             fit  se_fit  lower  upper
+        0  0.198   0.037  0.135  0.280
+        1  0.084   0.024  0.047  0.144
         """
         if type not in ("link", "response"):
             raise ArgumentError(f"type must be 'link' or 'response', got {type!r}")
-        if check_bool(se_fit, "se_fit") or interval is not None:
-            raise MixedModelsError("standard errors and intervals of predictions are for lmer fits only (not glmer)")
+        se_fit = check_bool(se_fit, "se_fit")
+        if interval is not None and interval != "confidence":
+            if interval == "prediction":
+                raise MixedModelsError(
+                    f"prediction intervals are for linear mixed models: a new observation of the {self.family.name} "
+                    "family is not the fit -/+ z se; use interval='confidence' (or simulate)"
+                )
+            raise ArgumentError(f"interval must be None or 'confidence', got {interval!r}")
         eta = LmerFit.predict(self, newdata, include_re, allow_new_levels)
-        if type == "link":
-            return eta
-        return pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
+        link = self.family.link
+        if not se_fit and interval is None:
+            if type == "link":
+                return eta
+            return pd.Series(link.linkinv(eta.to_numpy()), index=eta.index, name="predicted")
+        level = check_level(level)
+        use = group_list(include_re, [f.name for f in self.structure.factors])
+        var, _extra = self._prediction_variances(newdata, use, False)
+        se = np.sqrt(var)
+        e = eta.to_numpy()
+        out = pd.DataFrame({"fit": e if type == "link" else link.linkinv(e)}, index=eta.index)
+        if se_fit:
+            out["se_fit"] = se if type == "link" else np.abs(link.mu_eta(e)) * se
+        if interval is not None:
+            z = float(special.ndtri((1 + level) / 2))
+            lo, hi = e - z * se, e + z * se
+            out["lower"] = lo if type == "link" else link.linkinv(lo)
+            out["upper"] = hi if type == "link" else link.linkinv(hi)
+        return out
+
+    def _pls_weights(self) -> FloatArray:
+        """The working weights at the modes: prior weights * (d mu / d eta)^2 / V(mu)."""
+        eta = self.glmm_fit.pirls.eta
+        fam = self.family
+        mu = self.glmm_fit.pirls.mu
+        w: FloatArray = self.glmm.prior_weights * fam.link.mu_eta(eta) ** 2 / fam.variance(mu)
+        return w
+
+    def _joint_vcov(self) -> FloatArray:
+        """sigma^2 (R_X'R_X)^-1 at the modes: the fixed-effects block of the PIRLS system's inverse."""
+        return np.asarray(self.sigma**2 * self.glmm_fit.vcov_rx, dtype=float)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, nsim: int = 1, seed: Seed = None, include_re: bool = True, use_u: bool = False) -> pd.DataFrame:

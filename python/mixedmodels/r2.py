@@ -10,8 +10,14 @@ The three variance components (insight's names without the dots):
   For a random-intercept-only term this is the intercept variance;
 - ``var_residual``: sigma^2; for a binomial GLMM (glmer) Nakagawa's distribution-specific variance,
   pi^2/3 for the logit link and 1 for the probit link (checked against performance:
-  tests/reference/r2_glmm). Other GLMMs raise a `MixedModelsError` (Poisson's log(1 + 1/lambda)
-  needs insight's null-model refit, not done here).
+  tests/reference/r2_glmm); for a Poisson GLMM with the log link, log(1 + 1/lambda) with
+  lambda = exp(beta_0) of insight's null model: the response on an intercept and the same
+  random-effects terms, refitted by glmer with the same family, weights and offsets (``0.25`` for
+  the sqrt link); checked against performance 0.10.2 (tests/reference/glmm_postestimation). Other
+  GLMMs raise a `MixedModelsError`. For a GLMM, as insight, a grouping factor with one level per
+  observation (an observation-level random effect) is overdispersion: its variance moves from
+  ``var_random`` to ``var_dispersion``, and ``var_residual`` = distribution-specific variance +
+  ``var_dispersion``.
 
 Then R2_marginal = vf / (vf + vr + s2), R2_conditional = (vf + vr) / (vf + vr + s2),
 ICC_adjusted = vr / (vr + s2), ICC_unadjusted = vr / (vf + vr + s2).
@@ -55,6 +61,9 @@ class VarianceComponents:
         The intercept variance of each grouping factor that has an intercept column.
     var_random_per_factor : dict of str to float
         ``var_random`` split by grouping factor.
+    var_dispersion : float
+        A GLMM's observation-level random effects' variance (insight's ``var.dispersion``), part
+        of ``var_residual``; 0 otherwise.
     """
 
     var_fixed: float
@@ -62,12 +71,13 @@ class VarianceComponents:
     var_residual: float
     var_intercept: dict[str, float]
     var_random_per_factor: dict[str, float]
+    var_dispersion: float = 0.0
 
 
 def _residual_variance(m: LmerFit) -> float:
     """sigma^2 for a linear mixed model; for a GLMM, Nakagawa's distribution-specific variance
-    (insight's ``var.distribution``): binomial logit pi^2/3, binomial probit 1. Other families and
-    links (Poisson's log(1 + 1/lambda) needs the null model) raise."""
+    (insight's ``var.distribution``): binomial logit pi^2/3, binomial probit 1, Poisson log
+    log(1 + 1/lambda) (lambda from the null model), Poisson sqrt 0.25. Other families and links raise."""
     model = m.model
     if not isinstance(model, GeneralizedLinearMixedModel):
         return float(m.sigma**2)
@@ -76,10 +86,38 @@ def _residual_variance(m: LmerFit) -> float:
         return float(np.pi**2 / 3)
     if fam.name == "binomial" and fam.link.name == "probit":
         return 1.0
+    if fam.name == "poisson" and fam.link.name == "sqrt":
+        return 0.25
+    if fam.name == "poisson" and fam.link.name == "log":
+        lam = _null_model_mean(m, model)
+        if lam < 6:
+            warnings.warn(
+                f"mu of {lam:.1f} is too close to zero, estimate of the residual variance may be unreliable "
+                "(as performance warns)",
+                MixedModelsWarning,
+                stacklevel=4,
+            )
+        return float(np.log1p(1.0 / lam))
     raise MixedModelsError(
         f"R² and the ICC of a glmer fit are implemented for the binomial family with the logit or probit link "
-        f"only, not {fam.name} with the {fam.link.name} link"
+        f"and the Poisson family with the log or sqrt link only, not {fam.name} with the {fam.link.name} link"
     )
+
+
+def _null_model_mean(m: LmerFit, model: GeneralizedLinearMixedModel) -> float:
+    """exp(intercept) of insight's null model: the response on an intercept and the model's
+    random-effects terms, refitted with the same family, prior weights and offsets."""
+    s = model.structure
+    if "(Intercept)" not in s.fixed_names:
+        raise MixedModelsError(
+            "R² and the ICC of a Poisson GLMM need the null model's intercept: fit with an intercept"
+        )
+    keep = np.array([s.fixed_names.index("(Intercept)")], dtype=np.intp)
+    null = GeneralizedLinearMixedModel.build(s.select_fixed(keep), model.data.select_fixed(keep), model.family)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MixedModelsWarning)
+        fit = null.fit(start=m.theta)
+    return float(np.exp(fit.beta[0]))
 
 
 def variance_components(m: LmerFit) -> VarianceComponents:
@@ -112,12 +150,17 @@ def variance_components(m: LmerFit) -> VarianceComponents:
             j = f.columns.index("(Intercept)")
             intercepts[f.name] = float(cov[j, j])
     order = list(s.group_order)
+    # insight: in a GLMM a grouping factor with one level per observation is overdispersion
+    glmm = isinstance(m.model, GeneralizedLinearMixedModel)
+    obs = [f.name for f in s.factors if glmm and f.nlev == n]
+    var_dispersion = float(sum(per_factor[g] for g in obs))
     return VarianceComponents(
         var_fixed=var_fixed,
-        var_random=float(sum(per_factor[g] for g in order)),
-        var_residual=var_residual,
+        var_random=float(sum(per_factor[g] for g in order if g not in obs)),
+        var_residual=var_residual + var_dispersion,
         var_intercept={g: intercepts[g] for g in order if g in intercepts},
         var_random_per_factor={g: per_factor[g] for g in order},
+        var_dispersion=var_dispersion,
     )
 
 

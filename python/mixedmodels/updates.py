@@ -16,6 +16,7 @@ from .anova_tables import drop1_f, fixed_terms, marginal_terms
 from .exceptions import ArgumentError, MixedModelsError, RefitWarning, warn
 from .fitted import LmerFit
 from .formula import parse_formula, update_formula
+from .glmm import GeneralizedLinearMixedModel
 from .model import LinearMixedModel
 
 __all__ = ["KEEP", "LRT_COLUMNS", "drop1", "updated_model"]
@@ -117,11 +118,8 @@ def drop1(m: LmerFit, test: str = "F", ddf: str = "satterthwaite") -> pd.DataFra
         raise ArgumentError(f"test must be 'F' or 'Chisq', not {test!r}")
     if test.lower() == "f":
         return drop1_f(m, ddf)
-    if hasattr(m, "family"):
-        raise MixedModelsError(
-            "drop1 with likelihood-ratio tests refits linear mixed models only; for a glmer fit, refit "
-            "the smaller models with glmer and compare them with mixedmodels.anova"
-        )
+    if isinstance(m.model, GeneralizedLinearMixedModel):
+        return _drop1_glmm(m)
     has_intercept, terms = fixed_terms(m, "drop1")
     scope = marginal_terms(m)
     if not has_intercept and sum(1 for t in terms if t.numeric != t.variables) > 1:
@@ -152,6 +150,44 @@ def drop1(m: LmerFit, test: str = "F", ddf: str = "satterthwaite") -> pd.DataFra
         npar = full_fit.df - fit.df
         lrt = max(-2 * fit.loglik + 2 * full_fit.loglik, 0.0)
         rows.append((t.name, float(npar), fit.aic, lrt, float(special.chdtrc(npar, lrt))))
+    out = pd.DataFrame(rows, columns=["term", *LRT_COLUMNS]).set_index("term")
+    out.attrs["heading"] = "Single term deletions"
+    return out
+
+
+def _drop1_glmm(m: LmerFit) -> pd.DataFrame:
+    """lme4's ``drop1(m, test = "Chisq")`` of a glmer fit: each marginal term's columns dropped, the
+    model refitted by glmer (Laplace or the fit's nAGQ), and AIC = -2 logLik + 2 df and the
+    likelihood-ratio statistic against the full fit (no REML question for a GLMM)."""
+    model = m.model
+    assert isinstance(model, GeneralizedLinearMixedModel)
+    has_intercept, terms = fixed_terms(m, "drop1")
+    scope = marginal_terms(m)
+    if not has_intercept and sum(1 for t in terms if t.numeric != t.variables) > 1:
+        raise MixedModelsError(
+            "drop1 with test='Chisq' drops a term's columns; without an intercept, R codes the remaining "
+            "factors again when one is dropped: fit the smaller models and compare them with mixedmodels.anova"
+        )
+    n_agq = int(getattr(m, "n_agq", 1))
+    npar_full = int(m.df)
+    loglik_full = float(m.loglik)
+    rows: list[tuple[str, float, float, float, float]] = [
+        ("<none>", np.nan, -2 * loglik_full + 2 * npar_full, np.nan, np.nan)
+    ]
+    p = model.structure.p
+    for t in terms:
+        if t.name not in scope:
+            continue
+        keep = np.array([c for c in range(p) if c not in t.columns], dtype=np.intp)
+        smaller = GeneralizedLinearMixedModel.build(
+            model.structure.select_fixed(keep), model.data.select_fixed(keep), model.family
+        )
+        fit = smaller.fit(n_agq=n_agq, start=m.theta)
+        df = npar_full - len(t.columns)
+        loglik = -0.5 * fit.objective
+        npar = npar_full - df
+        lrt = max(-2 * loglik + 2 * loglik_full, 0.0)
+        rows.append((t.name, float(npar), -2 * loglik + 2 * df, lrt, float(special.chdtrc(npar, lrt))))
     out = pd.DataFrame(rows, columns=["term", *LRT_COLUMNS]).set_index("term")
     out.attrs["heading"] = "Single term deletions"
     return out
