@@ -109,9 +109,16 @@ def _grid_variables(m: LmerFit, at: Mapping[str, Any] | None, what: str) -> tupl
             f"at names {', '.join(map(repr, unknown))}, not a variable of the fixed part "
             f"(they are {', '.join(map(repr, _variable_order(s.formula, required)))})"
         )
+    # the variables of offset() terms only: held at their means, as emmeans' reference grid does
+    offset_vars = {
+        str(v) for o in getattr(s.encoding, "offsets", ()) for v in getattr(o, "required_variables", ())
+    } - required
     out = []
-    for name in _variable_order(s.formula, required):
+    for name in _variable_order(s.formula, required | offset_vars):
         col = frame[name]
+        if name in offset_vars:
+            out.append(_Variable(name, [float(np.mean(col.to_numpy(dtype=float)))], False))
+            continue
         if name in coerced or not _is_numeric(col):
             if isinstance(col.dtype, pd.CategoricalDtype):
                 st = state.get(name)
