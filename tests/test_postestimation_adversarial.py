@@ -80,3 +80,29 @@ def test_emmeans_holds_an_offset_variable_at_its_mean(extra: pd.DataFrame, ref: 
     r = ref["offset"]["emmeans_g"]
     for col in ("emmean", "SE", "df", "upper.CL"):
         np.testing.assert_allclose(t[col].to_numpy(), _r_column(r, col), rtol=1e-5)
+
+
+# ------------------------------------------------------------------ empty cells: non-estimable means
+@pytest.mark.parametrize(
+    ("key", "make"),
+    [
+        ("emmeans_recipe", lambda m: m.emmeans("~ recipe")),
+        ("emmeans_recipe_by_temperature", lambda m: m.emmeans("~ recipe | temperature")),
+        ("pairs_recipe", lambda m: m.emmeans("~ recipe").pairs()),
+        ("pairs_recipe_by_temperature", lambda m: m.emmeans("~ recipe | temperature").pairs()),
+    ],
+)
+def test_empty_cell_means_are_not_estimable(key: str, make: Any, ref: dict[str, Any]) -> None:
+    # with recipe C missing at 175 lme4 drops an aliased column; emmeans reports C's mean (and the
+    # contrasts with it) as nonEst, where the dropped column had silently been taken as 0
+    cake = mm.datasets.load("cake")
+    empty = cake[~((cake["recipe"] == "C") & (cake["temperature"].astype(str) == "175"))]
+    m = _lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", empty)
+    table = make(m).summary()
+    r = ref["empty_cell"][key]
+    est = "emmean" if "emmean" in r[0] else "estimate"
+    for col in (est, "SE", "df", "lower.CL", "upper.CL", "t.ratio", "p.value"):
+        np.testing.assert_allclose(
+            table[col].to_numpy(dtype=float), _r_column(r, col), rtol=1e-5, atol=1e-8, err_msg=col
+        )
+    assert "nan" in str(make(m)).lower()  # printing copes with the NaN rows
