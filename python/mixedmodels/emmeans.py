@@ -61,6 +61,7 @@ class _Grid:
     linfct: FloatArray
     offset: FloatArray | None
     weights: NDArray[np.int64] | None  # observations per cell of the factors (emmeans' .wgt.)
+    aliased: FloatArray | None  # the L rows' coefficients of the aliased (dropped) columns, if any
 
 
 def _check_fit(m: object) -> LmerFit:
@@ -139,6 +140,8 @@ def _grid_variables(m: LmerFit, at: Mapping[str, Any] | None, what: str) -> tupl
             f"at names {', '.join(map(repr, unknown))}, not a variable of the fixed part "
             f"(they are {', '.join(map(repr, _variable_order(s.formula, required)))})"
         )
+    # variables of offset() terms only are not in the grid: the offset is its mean over the rows
+    # (`_grid_offset`, as emmeans)
     out = []
     for name in _variable_order(s.formula, required):
         col = frame[name]
@@ -213,6 +216,8 @@ def _build_grid(m: LmerFit, variables: list[_Variable], frame: pd.DataFrame, shi
         newdata[shift[0]] = newdata[shift[0]] + shift[1]
     s = m.structure
     x = s.encoding.fixed_matrix(newdata, s.fixed_keys)
+    dropped = _dropped_keys(m)
+    aliased = s.encoding.fixed_matrix(newdata, dropped) if dropped else None
     offset = _grid_offset(m, newdata, frame)
     # observations per cell, counting the factor-like variables only (emmeans' .wgt.)
     facs = [v for v in variables if v.factor]
@@ -223,7 +228,30 @@ def _build_grid(m: LmerFit, variables: list[_Variable], frame: pd.DataFrame, shi
         weights: NDArray[np.int64] | None = np.asarray(counts.reindex(keys).fillna(0), dtype=np.int64)
     else:
         weights = None
-    return _Grid(variables, grid, np.asarray(x, dtype=float), offset, weights)
+    return _Grid(variables, grid, np.asarray(x, dtype=float), offset, weights, aliased)
+
+
+def _dropped_keys(m: LmerFit) -> list[str]:
+    """The internal keys of the fixed-effects columns dropped as aliased (none for most fits)."""
+    s = m.structure
+    spec = getattr(s.encoding, "fixed", None)
+    if not s.dropped_fixed or spec is None:
+        return []
+    kept = set(s.fixed_keys)
+    return [str(k) for k in spec.column_names if str(k) not in kept]
+
+
+def _null_basis(m: LmerFit, frame: pd.DataFrame, dropped: list[str]) -> FloatArray:
+    """An orthonormal basis of the null space of the full fixed-effects matrix [X kept, X dropped]
+    over the fit's rows (estimability's ``nonest.basis``): L is estimable when L N = 0."""
+    s = m.structure
+    x = s.encoding.fixed_matrix(frame, [*s.fixed_keys, *dropped])
+    r = np.linalg.qr(x, mode="r")
+    _u, sv, vt = np.linalg.svd(r)
+    small = sv <= 1e-7 * (sv[0] if sv.size else 1.0)
+    small = np.concatenate([small, np.ones(vt.shape[0] - sv.size, dtype=bool)])
+    basis: FloatArray = np.asarray(vt[small].T, dtype=np.float64)
+    return basis
 
 
 def _grid_offset(m: LmerFit, newdata: pd.DataFrame, frame: pd.DataFrame) -> FloatArray | None:
@@ -302,6 +330,7 @@ def _marginal(
             )
     grid = _build_grid(m, variables, frame, None)
     lf_full = grid.linfct
+    al_full = grid.aliased
     offset_full = grid.offset
     est_name = "emmean"
     if trend is not None:
@@ -314,6 +343,8 @@ def _marginal(
             raise ArgumentError(f"delta_var must be a nonzero number, got {h}")
         shifted = _build_grid(m, variables, frame, (trend, h))
         lf_full = (shifted.linfct - grid.linfct) / h  # emmeans' forward difference quotient
+        if al_full is not None and shifted.aliased is not None:
+            al_full = (shifted.aliased - al_full) / h
         offset_full = None
         est_name = f"{trend}.trend"
     all_facs = [*facs, *by_list]
@@ -332,6 +363,7 @@ def _marginal(
         if v.name in use
     }
     rows_lf: list[FloatArray] = []
+    rows_al: list[FloatArray] = []
     rows_off: list[float] = []
     rows_w: list[int] = []
     labels: dict[str, list[Any]] = {f: [] for f in all_facs}
@@ -342,6 +374,8 @@ def _marginal(
                 sel &= codes[f] == combos[k, j]
             labels[f].append(levels[f][combos[k, j]])
         rows_lf.append(lf_full[sel].mean(axis=0))
+        if al_full is not None:
+            rows_al.append(al_full[sel].mean(axis=0))
         if grid.weights is not None:
             rows_w.append(int(grid.weights[sel].sum()))
         if offset_full is not None:
@@ -372,6 +406,8 @@ def _marginal(
         tran=tran,
         inv_lbl=inv_lbl,
         type=type_,
+        lf_aliased=np.array(rows_al) if al_full is not None else None,
+        null_basis=_null_basis(m, frame, _dropped_keys(m)) if al_full is not None else None,
     )
 
 
@@ -458,6 +494,8 @@ class EmmGrid:
     inv_lbl: str = "response"
     type: str = "link"
     values: FloatArray | None = None  # regridded estimates (then lf is their gradient in beta)
+    lf_aliased: FloatArray | None = None  # coefficients of the aliased columns (a rank-deficient fit)
+    null_basis: FloatArray | None = None  # null space of the full X: estimability's nonest.basis
 
     # ------------------------------------------------------------ numbers
     @property
@@ -472,19 +510,34 @@ class EmmGrid:
         return np.asarray(self.fit.vcov_array, dtype=float)
 
     @cached_property
+    def estimable(self) -> NDArray[np.bool_]:
+        """Whether each row is estimable (emmeans' ``nonEst`` rows are not): with aliased columns
+        dropped, a row whose full L (kept and dropped columns) leaves the row space of X is not,
+        and its estimate, SE and df are NaN (estimability's ``is.estimable``, tolerance 1e-8)."""
+        if self.lf_aliased is None or self.null_basis is None:
+            return np.ones(len(self.lf), dtype=bool)
+        full = np.hstack([self.lf, self.lf_aliased])
+        ss = np.einsum("ij,ij->i", full, full)
+        proj = full @ self.null_basis
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.einsum("ij,ij->i", proj, proj) / ss
+        return np.asarray((ss == 0) | (ratio < 1e-8), dtype=bool)
+
+    @cached_property
     def estimate(self) -> FloatArray:
         """L beta (plus the formula's offset, for means); after `regrid`, the estimates on the
-        response scale (linear combinations of them for contrasts)."""
+        response scale (linear combinations of them for contrasts); NaN where not `estimable`."""
         if self.values is not None:
-            return self.values
+            return np.where(self.estimable, self.values, np.nan)
         est = self.lf @ self.fit.beta
-        return est + self.offset if self.offset is not None else est
+        est = est + self.offset if self.offset is not None else est
+        return np.where(self.estimable, est, np.nan)
 
     @cached_property
     def se(self) -> FloatArray:
         """sqrt(diag(L V L')), V the KR-adjusted covariance for kenward-roger, vcov otherwise."""
         var = np.einsum("ij,jk,ik->i", self.lf, self._vcov, self.lf)
-        return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=float)
+        return np.where(self.estimable, np.sqrt(np.maximum(var, 0.0)), np.nan)
 
     @cached_property
     def df(self) -> FloatArray:
@@ -495,12 +548,12 @@ class EmmGrid:
         if self.ddf == "kenward-roger":
             kr = inference_for(self.fit).kenward_roger
             for i, row in enumerate(self.lf):
-                if np.any(row != 0):
+                if np.any(row != 0) and self.estimable[i]:
                     out[i] = kr.ddf(row[None, :])
         else:
             inf = inference_for(self.fit)
             for i, row in enumerate(self.lf):
-                if np.any(row != 0):
+                if np.any(row != 0) and self.estimable[i]:
                     out[i] = inf.satterthwaite_1d(row)[1]
         return out
 
@@ -742,7 +795,7 @@ class EmmGrid:
             not isinstance(adjust, str) or adjust.lower() not in {a.lower() for a in ADJUSTMENTS}
         ):
             raise ArgumentError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, not {adjust!r}")
-        lf_rows, off_rows, grid_rows, val_rows = [], [], [], []
+        lf_rows, off_rows, al_rows, grid_rows, val_rows = [], [], [], [], []
         for rows in by_rows:
             panel_levels = [labels_all[i] for i in rows]
             if panel_levels != levs:  # a panel with its levels in another order: its own names
@@ -754,6 +807,8 @@ class EmmGrid:
             lf_rows.append(cmat.T @ self.lf[rows])
             if self.values is not None:
                 val_rows.append(cmat.T @ self.values[rows])
+            if self.lf_aliased is not None:
+                al_rows.append(cmat.T @ self.lf_aliased[rows])
             if self.offset is not None:
                 off_rows.append(cmat.T @ self.offset[rows])
             for nm in names_here:
@@ -787,6 +842,8 @@ class EmmGrid:
             inv_lbl=inv_lbl,
             type=self.type,
             values=np.concatenate(val_rows) if self.values is not None else None,
+            lf_aliased=np.vstack(al_rows) if self.lf_aliased is not None else None,
+            null_basis=self.null_basis,
         )
 
     def _contrast_scale(self, cmat: FloatArray) -> tuple[str | None, str, bool]:

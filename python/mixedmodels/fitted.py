@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,11 @@ class LmerFit(Fit):
         out = cls.__new__(cls)
         out.__dict__.update({name: fit.__dict__[name] for name in _FIELDS})
         return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the cached sparse LU of predict's standard errors (`_pls_system`) does not pickle; it is
+        # formed again when next asked for
+        return {k: v for k, v in self.__dict__.items() if k != "_pls_system"}
 
     @property
     def structure(self) -> ModelStructure:

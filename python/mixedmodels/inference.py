@@ -312,7 +312,6 @@ class KenwardRoger:
         ]
         ng = len(params) + 1
         p = m.structure.p
-        xtsx = np.zeros((p, p))
         pp = [np.zeros((p, p)) for _ in range(ng)]
         qq = {(r, s): np.zeros((p, p)) for r in range(ng) for s in range(r, ng)}
         ktr = np.zeros((ng, ng))
@@ -337,7 +336,6 @@ class KenwardRoger:
             sinv = np.linalg.inv(sigma)
             sinv = (sinv + sinv.T) / 2
             tt = sinv @ x
-            xtsx += x.T @ tt
             hh = [g @ sinv for g in gs]
             oo = [h @ x for h in hh]
             for r in range(ng):
@@ -350,7 +348,9 @@ class KenwardRoger:
             for s in range(r):
                 ktr[r, s] = ktr[s, r]
         pp = [(q + q.T) / 2 for q in pp]
-        phi = np.linalg.inv(xtsx)
+        # pbkrtest's Phi is vcov(m), not (X' Sigma^-1 X)^-1: the two agree without prior weights, and
+        # with them Sigma (built as sigma^2 I + Z G Z', pbkrtest's get_SigmaG) leaves the weights out
+        phi = np.asarray(m.vcov_array, dtype=np.float64)
         ie2 = np.zeros((ng, ng))
         for i in range(ng):
             phi_pi = phi @ pp[i]
