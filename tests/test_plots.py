@@ -255,3 +255,12 @@ def test_importing_does_not_import_matplotlib():
     code = "import sys, mixedmodels; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_one_panel_figures_draw_into_a_given_axes(fits):
+    s = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    fig, axes = plt.subplots(1, 2)
+    assert s.plot_shrinkage(ax=axes[0]) is fig
+    assert s.plot_group_lines(ax=axes[1]) is fig
+    assert axes[0].get_title().startswith("Shrinkage")
+    assert fig.number in plt.get_fignums()

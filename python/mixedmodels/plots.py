@@ -447,7 +447,7 @@ def plot_ranef(m: LmerFit, group: str | None = None, level: float = 0.95, order_
     panels = [(g, c) for g in groups for c in m.ranef[g].columns]
     nlev = max(len(m.ranef[g]) for g in groups)
     height = float(np.clip(0.15 * min(nlev, CATERPILLAR_LABELLED) + 1.3, 3.0, 10.0))
-    fig = plt.figure(figsize=(3.6 * len(panels) + 0.8, height))
+    fig = plt.figure(figsize=(max(5.0, 3.6 * len(panels) + 0.8), height))
     first_axes: dict[str, Axes] = {}
     for k, (g, c) in enumerate(panels):
         re = m.ranef[g]
@@ -484,9 +484,11 @@ def plot_ranef(m: LmerFit, group: str | None = None, level: float = 0.95, order_
     return _finish(fig)
 
 
-def plot_shrinkage(m: LmerFit, group: str | None = None, covariate: str | None = None) -> Figure:
+def plot_shrinkage(
+    m: LmerFit, group: str | None = None, covariate: str | None = None, ax: Axes | None = None
+) -> Figure:
     """For each group: its own least-squares estimate (no pooling) joined by an arrow to the mixed
-    model's estimate (partial pooling), intercept against slope.
+    model's estimate (partial pooling), intercept against slope (into ``ax`` when given).
 
     Returns
     -------
@@ -503,7 +505,11 @@ def plot_shrinkage(m: LmerFit, group: str | None = None, covariate: str | None =
     frame = _frame(m) if ":" not in group else _with_group(m, group)
     ll = lmlist(f"{m.structure.response} ~ {cov} | {group}", frame).coef.reindex(m.coef[group].index)
     c = m.coef[group]
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 5.6))
+        ours = True
+    else:
+        fig, ours = ax.figure, False
     ok = ll[["(Intercept)", cov]].notna().all(axis=1).to_numpy()
     x0, y0 = ll["(Intercept)"].to_numpy()[ok], ll[cov].to_numpy()[ok]
     x1, y1 = c["(Intercept)"].to_numpy()[ok], c[cov].to_numpy()[ok]
@@ -518,8 +524,9 @@ def plot_shrinkage(m: LmerFit, group: str | None = None, covariate: str | None =
     ax.set_ylabel(f"slope of {cov}", fontsize=style.FONT_LABEL)
     ax.set_title(f"Shrinkage of each {group}'s intercept and slope", fontsize=style.FONT_TITLE)
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return _finish(fig)
+    if ours:
+        fig.tight_layout()
+    return _finish(fig, ours)
 
 
 SMOOTH_POINTS = 2000  # the smoother uses at most this many points (an even stride through the sorted x)

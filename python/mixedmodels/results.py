@@ -529,8 +529,11 @@ class LmerResult(LmerFit):
         """
         return plots.plot_ranef(self, group=group, level=check_level(level), order_by=order_by)
 
-    def plot_shrinkage(self, group: str | None = None, covariate: str | None = None) -> plots.Figure:
-        """Per-group OLS estimates joined by arrows to the mixed model's, intercept vs slope.
+    def plot_shrinkage(
+        self, group: str | None = None, covariate: str | None = None, ax: plots.Axes | None = None
+    ) -> plots.Figure:
+        """Per-group OLS estimates joined by arrows to the mixed model's, intercept vs slope (into
+        ``ax`` when given).
 
         Examples
         --------
@@ -538,7 +541,7 @@ class LmerResult(LmerFit):
         >>> m = mm.lmer("mAch ~ ses + (ses | school)", mm.datasets.load("hsb"))
         >>> fig = m.plot_shrinkage()  # doctest: +SKIP
         """
-        return plots.plot_shrinkage(self, group=group, covariate=covariate)
+        return plots.plot_shrinkage(self, group=group, covariate=covariate, ax=ax)
 
     def plot_diagnostics(self) -> plots.Figure:
         """Residuals vs fitted, normal QQ of residuals and random effects, scale-location.
