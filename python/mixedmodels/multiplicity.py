@@ -208,9 +208,10 @@ def _ptukey_finite_df(q: FloatArray, rr: FloatArray, cc: FloatArray, df: FloatAr
 
 def _tail(x: FloatArray, lower_tail: bool, log_p: bool) -> FloatArray:
     """R's ``R_DT_val``."""
-    if lower_tail:
-        return np.log(x) if log_p else x
-    return np.log1p(-x) if log_p else 0.5 - x + 0.5
+    with np.errstate(divide="ignore"):
+        if lower_tail:
+            return np.log(x) if log_p else x
+        return np.log1p(-x) if log_p else 0.5 - x + 0.5
 
 
 def ptukey(
@@ -296,7 +297,9 @@ def qtukey_array(
     arrays: R's secant iteration from the Odeh-Evans start, stopped when two iterates differ by
     less than 1e-4 (so the quantile itself is good to about that; the iterates are R's).
 
-    NaN where R gives NaN (``p`` outside [0, 1] or equal to 1, ``df < 2``, ``nmeans < 2``).
+    As R 4.2: 0 and Inf at the ends of [0, 1], NaN for ``p`` outside it, ``df < 2``,
+    ``nmeans < 2``, ``nranges < 1``, and where R's iteration fails (as it does far in the tails
+    of few df and many means).
 
     Examples
     --------
@@ -309,11 +312,13 @@ def qtukey_array(
     out = np.full(pv.size, np.nan)
     bad = np.isnan(pv) | np.isnan(rr) | np.isnan(cc) | np.isnan(dfv)
     bad |= (pv > 0) if log_p else ((pv < 0) | (pv > 1))
-    bad |= (pv == 1) | (dfv < 2) | (rr < 1) | (cc < 2)
-    p_zero = (np.log(0.0) if log_p else 0.0) if lower_tail else (0.0 if log_p else 1.0)
-    zero = ~bad & (pv == p_zero)
+    bad |= (dfv < 2) | (rr < 1) | (cc < 2)
+    p_0, p_1 = (-np.inf, 0.0) if log_p else (0.0, 1.0)  # R_Q_P01_boundaries(p, 0, Inf)
+    zero = ~bad & (pv == (p_0 if lower_tail else p_1))
+    inf = ~bad & (pv == (p_1 if lower_tail else p_0))
     out[zero] = 0.0
-    act = np.flatnonzero(~bad & ~zero)
+    out[inf] = np.inf
+    act = np.flatnonzero(~bad & ~zero & ~inf)
     if act.size:
         pa = pv[act]
         if log_p:
