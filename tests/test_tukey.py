@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from mixedmodels.exceptions import ArgumentError
-from mixedmodels.multiplicity import adjust_critical, adjust_p, ptukey, qtukey, qtukey_array
+from mixedmodels.multiplicity import adjust_critical, adjust_p, ptukey, qtukey, qtukey_array, zapsmall
 
 REF = Path(__file__).parent / "reference" / "tukey" / "tukey.json"
 
@@ -179,5 +179,17 @@ def test_a_large_family_with_per_contrast_df_is_fast() -> None:
     assert elapsed < 60  # measured 2.1 s on a loaded 2-core machine (was ~400 s)
     # each value is the scalar one
     i = int(np.argmin(np.abs(t)))
-    assert pv.result[i] == pytest.approx(1 - float(ptukey(math.sqrt(2) * abs(t[i]), 50, round(df[i], 3))), abs=1e-15)
+    assert pv.result[i] == pytest.approx(1 - float(ptukey(math.sqrt(2) * abs(t[i]), 50, round(df[i], 4))), abs=1e-15)
     assert cv.result[7] == pytest.approx(qtukey(0.95, 50, float(df[7])) / math.sqrt(2), abs=1e-14)
+
+
+def test_zapsmall_as_r() -> None:
+    # R 4.2.2: round(x, max(0, 7 - log10(max|x|))), the digits taken to the nearest whole number
+    # (zapsmall(c(1949.0695751817525, 3.3)) keeps 4 decimals; c(25.123456789, 3.3) 6; c(35.12..) 5)
+    assert zapsmall(np.array([1949.0695751817525, 3.3])).tolist() == [1949.0696, 3.3]
+    assert zapsmall(np.array([25.123456789, 3.3])).tolist() == [25.123457, 3.3]
+    assert zapsmall(np.array([35.123456789, 3.3])).tolist() == [35.12346, 3.3]
+    assert zapsmall(np.array([np.inf, 2.5])).tolist() == [np.inf, 2.0]
+    out = zapsmall(np.array([np.nan, 12.3456789]))
+    assert np.isnan(out[0])
+    assert out[1] == 12.345679

@@ -500,13 +500,21 @@ def p_adjust(p: FloatArray, method: str) -> FloatArray:
 
 
 def zapsmall(x: FloatArray, digits: int = 7) -> FloatArray:
-    """R's ``zapsmall`` (emmeans rounds the df with it before ``ptukey``)."""
+    """R's ``zapsmall`` (emmeans rounds the df with it before ``ptukey``): ``round(x, max(0,
+    digits - log10(max|x|)))``, where R's ``round`` takes a fractional number of digits to the
+    nearest whole one (so df near 1949 keep 4 decimals, not 3).
+
+    Examples
+    --------
+    >>> zapsmall(np.array([1949.0695751817525, 3.3])).tolist()  # R: 1949.0696 3.3
+    [1949.0696, 3.3]
+    """
     x = np.asarray(x, dtype=float)
     fin = x[~np.isnan(x)]
     mx = float(np.max(np.abs(fin))) if fin.size else 0.0
     if mx > 0:
-        lg = math.ceil(math.log10(mx)) if math.isfinite(mx) else math.inf
-        d = max(0, int(digits - lg)) if math.isfinite(lg) else 0
+        frac = max(0.0, digits - math.log10(mx)) if math.isfinite(mx) else 0.0
+        d = math.floor(frac + 0.5)
     else:
         d = digits
     return np.round(x, d)
