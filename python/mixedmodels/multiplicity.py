@@ -122,7 +122,7 @@ _XLEGQ = np.concatenate([-_XLEGQ_HALF, _XLEGQ_HALF])
 _ALEGQ = np.concatenate([_ALEGQ_HALF, _ALEGQ_HALF])
 _N_INTERVALS = 50  # R's cap on the outer integral's intervals
 _BLOCK = 10  # outer intervals evaluated per pass (elements that have stopped leave between passes)
-_CHUNK = 4096  # (element, node) pairs per wprob pass, to bound memory
+_CHUNK = 1024  # (element, node) pairs per wprob pass, to bound memory
 
 
 def _wprob(w: FloatArray, rr: FloatArray, cc: FloatArray) -> FloatArray:
@@ -152,17 +152,24 @@ def _wprob_chunk(w: FloatArray, rr: FloatArray, cc: FloatArray) -> FloatArray:
     blb = qsqz
     bub = blb + binc
     einsum = np.zeros(w.shape)
+    rows = np.arange(w.size)
     for piece in range(3):
-        a = 0.5 * (bub + blb)
-        b = 0.5 * (bub - blb)
+        if piece == 2:  # only a range up to 3 has a third piece
+            rows = np.flatnonzero(wincr == 3.0)
+            if rows.size == 0:
+                break
+        lo, hi = blb[rows], bub[rows]
+        a = 0.5 * (hi + lo)
+        b = 0.5 * (hi - lo)
         ac = a[:, None] + b[:, None] * _XLEG[None, :]
         qexpo = ac * ac
-        rinsum = special.ndtr(ac) - special.ndtr(ac - w[:, None])  # R: 2 pnorm/2 - 2 pnorm/2
-        keep = (qexpo <= 60.0) & (rinsum >= floor[:, None])
-        with np.errstate(under="ignore"):
-            term = np.where(keep, _ALEG * np.exp(-0.5 * qexpo) * np.maximum(rinsum, 0.0) ** cc1[:, None], 0.0)
-        elsum = term.sum(axis=1) * (2.0 * b * cc * _SQRT_2PI_INV)
-        einsum += np.where(piece < wincr, elsum, 0.0)
+        rinsum = special.ndtr(ac) - special.ndtr(ac - w[rows, None])  # R: 2 pnorm/2 - 2 pnorm/2
+        keep = (qexpo <= 60.0) & (rinsum >= floor[rows, None])
+        with np.errstate(divide="ignore", under="ignore"):
+            # aleg exp(-qexpo/2) rinsum^(cc-1), as one exp
+            term = np.exp(cc1[rows, None] * np.log(np.where(keep, rinsum, 1.0)) - 0.5 * qexpo)
+        elsum = np.where(keep, term * _ALEG, 0.0).sum(axis=1) * (2.0 * b * cc[rows] * _SQRT_2PI_INV)
+        einsum[rows] += elsum
         blb = bub
         bub = bub + binc
     total = einsum + pr
