@@ -16,14 +16,15 @@ HERE = Path(__file__).parent
 OUT = HERE / "figures" / "gallery"
 
 SETUP = """import mixedmodels as mm
+
 hsb = mm.datasets.load("hsb")
 sleepstudy = mm.datasets.load("sleepstudy")
 m = mm.lmer("mAch ~ ses + (ses | school)", hsb)
 s = mm.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy)
 pen = mm.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", mm.datasets.load("penicillin"))
 g = mm.glmer("passed ~ ses + (1 + ses | school)", hsb.assign(passed=hsb["mAch"] > 12), family="binomial")
-cbpp = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.datasets.load("cbpp"),
-                family="binomial")"""
+herds = mm.datasets.load("cbpp")
+cbpp = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", herds, family="binomial")"""
 
 FIGURES = [
     (
