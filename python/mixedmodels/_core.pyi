@@ -315,6 +315,12 @@ class Engine:
         """
         Update L at theta and return every estimate a fit reports.
         """
+    def gradient(
+        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
+    ) -> tuple[float, numpy.typing.NDArray[numpy.float64]]:
+        """
+        (criterion, gradient): the REML criterion or -2 log-likelihood at theta and its analytic gradient in theta, from one update of L (docs/design.md, section 3a).
+        """
     def moment_start(
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
     ) -> numpy.typing.NDArray[numpy.float64]:

@@ -688,6 +688,27 @@ class LinearMixedModel:
         """The REML criterion (REML models) or -2 log-likelihood at theta, sigma and beta profiled out."""
         return float(self.criterion(theta).profiled(self.reml)) - self.log_weights
 
+    def objective_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """The criterion at theta (as `objective`) and its analytic gradient in theta, from one
+        update of the factor on the data's scale (`_core.Engine.gradient`, docs/design.md section
+        3a): log-determinant terms from a selected inversion of the factor's blocks, the penalised
+        RSS by the envelope theorem. The gradient is the two-sided one, also at theta = 0 on a
+        diagonal (the criterion is smooth there).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> model = LinearMixedModel.from_formula("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> f, g = model.objective_gradient(np.array([0.9667, 0.0152, 0.2309]))
+        >>> round(f, 3), bool(np.abs(g).max() < 0.05)
+        (1743.628, True)
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        with self._lock:
+            engine = self._engine
+        value, grad = engine.gradient(theta, self.reml)
+        return float(value) - self.log_weights, np.asarray(grad)
+
     def estimates(self, theta: FloatArray) -> Estimates:
         """Criterion parts, beta, b and (R_X'R_X)^-1 at theta, from one update of the factor."""
         theta = np.asarray(theta, dtype=np.float64)
