@@ -13,6 +13,7 @@ import numpy.typing
 import mixedmodels.exceptions
 
 __all__: list[str] = [
+    "BlasOneThread",
     "BlockInfo",
     "Criterion",
     "CrossProducts",
@@ -30,6 +31,14 @@ __all__: list[str] = [
     "load_blas_threads",
     "load_nlopt",
 ]
+
+class BlasOneThread:
+    """
+    A context manager: inside its with-block BLAS runs on one thread (OpenBLAS's thread count, restored when the last overlapping block ends; nothing without the thread control, see load_blas_threads).
+    """
+    def __enter__(self) -> BlasOneThread: ...
+    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> bool: ...
+    def __init__(self) -> None: ...
 
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass
