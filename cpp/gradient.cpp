@@ -194,33 +194,62 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                         }
                     continue;
                 }
-                // sparse: each stored block from the blocks of G it needs
+                // sparse: each stored block from the blocks of G it needs, column by column; a dense
+                // G(c, i) (the usual crossed case) is read in place
                 const SparseBlock& s = lcj.s;
-                std::vector<double> gb, lb;
-                for (int l = 0; l < nlj; ++l)
-                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
-                        const int a = s.rowlev[idx];
-                        std::fill(acc.begin(), acc.end(), 0.0);
-                        for (int i = j + 1; i < nf; ++i) {
-                            const Block& lij = lblocks[tri(i, j)];
-                            const int ki = k[i];
-                            gb.resize(static_cast<size_t>(kc) * ki);
-                            lb.resize(static_cast<size_t>(ki) * kj);
-                            const int64_t b0 = lij.kind == Kind::Sparse ? lij.s.colptr[l] : 0;
-                            const int64_t b1 = lij.kind == Kind::Sparse ? lij.s.colptr[l + 1] : nlev[i];
-                            for (int64_t e = b0; e < b1; ++e) {
-                                const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
-                                if (!level_block(g, k, c, i, a, b, gb.data())) continue;
-                                add_product(acc.data(), gb.data(), l_block(lij, ki, kj, e, l, lb.data()), kc, ki, kj);
+                const size_t bs = static_cast<size_t>(kc) * kj;
+                std::vector<double> gb, lb, accs;
+                for (int l = 0; l < nlj; ++l) {
+                    const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1];
+                    if (r0 == r1) continue;
+                    accs.assign(static_cast<size_t>(r1 - r0) * bs, 0.0);
+                    for (int i = j + 1; i < nf; ++i) {
+                        const Block& lij = lblocks[tri(i, j)];
+                        const int ki = k[i];
+                        gb.resize(static_cast<size_t>(kc) * ki);
+                        lb.resize(static_cast<size_t>(ki) * kj);
+                        const Block& gci = g[c >= i ? tri(c, i) : tri(i, c)];
+                        const bool dense = gci.kind == Kind::Dense;
+                        const size_t ld = dense ? static_cast<size_t>(gci.d.nrow) : 0;
+                        const int64_t b0 = lij.kind == Kind::Sparse ? lij.s.colptr[l] : 0;
+                        const int64_t b1 = lij.kind == Kind::Sparse ? lij.s.colptr[l + 1] : nlev[i];
+                        for (int64_t e = b0; e < b1; ++e) {
+                            const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
+                            const double* lv = l_block(lij, ki, kj, e, l, lb.data());
+                            for (int64_t idx = r0; idx < r1; ++idx) {
+                                const int a = s.rowlev[idx];
+                                double* acc = accs.data() + static_cast<size_t>(idx - r0) * bs;
+                                if (!dense) {
+                                    if (level_block(g, k, c, i, a, b, gb.data())) add_product(acc, gb.data(), lv, kc, ki, kj);
+                                    continue;
+                                }
+                                // entry (x, z) of G(c, i)[a, b]: G(c, i)(a kc + x, b ki + z), or G(i, c)(b ki + z, a kc + x)
+                                const double* gd = gci.d.data();
+                                for (int y = 0; y < kj; ++y)
+                                    for (int z = 0; z < ki; ++z) {
+                                        const double lz = lv[z + y * ki];
+                                        if (lz == 0.0) continue;
+                                        if (c >= i) {
+                                            const double* gcol = gd + static_cast<size_t>(b * ki + z) * ld + a * kc;
+                                            for (int x = 0; x < kc; ++x) acc[x + y * kc] += gcol[x] * lz;
+                                        } else {
+                                            const double* grow = gd + static_cast<size_t>(a * kc) * ld + b * ki + z;
+                                            for (int x = 0; x < kc; ++x) acc[x + y * kc] += grow[x * ld] * lz;
+                                        }
+                                    }
                             }
                         }
-                        double* out = gcj.s.blk(idx);
-                        std::fill(out, out + static_cast<size_t>(kc) * kj, 0.0);
-                        add_product(out, acc.data(), linv.data() + l * kk, kc, kj, kj, -1.0);
                     }
+                    for (int64_t idx = r0; idx < r1; ++idx) {
+                        double* out = gcj.s.blk(idx);
+                        std::fill(out, out + bs, 0.0);
+                        add_product(out, accs.data() + static_cast<size_t>(idx - r0) * bs, linv.data() + l * kk, kc, kj,
+                                    kj, -1.0);
+                    }
+                }
             }
             // G(j, j), level by level
-            std::vector<double> y(kk), lb;
+            std::vector<double> y(kk), lb, gb;
             for (int l = 0; l < nlj; ++l) {
                 const double* li = linv.data() + l * kk;
                 std::copy(li, li + kk, y.begin());
@@ -233,7 +262,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                         for (int64_t idx = lcj.s.colptr[l]; idx < lcj.s.colptr[l + 1]; ++idx)
                             add_tproduct(y.data(), lcj.s.blk(idx), gcj.s.blk(idx), kj, kc, kj, -1.0);
                     } else {
-                        std::vector<double> gb(static_cast<size_t>(kc) * kj);
+                        gb.resize(static_cast<size_t>(kc) * kj);
                         for (int a = 0; a < nlev[c]; ++a) {
                             l_block(lcj, kc, kj, a, l, lb.data());
                             l_block(gcj, kc, kj, a, l, gb.data());
@@ -248,7 +277,8 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
             }
             continue;
         }
-        // dense diagonal block: every block below it is dense
+        // dense diagonal block: every block below it is dense. With W_c = L(c, j) L(j, j)^{-1},
+        // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by syrk.
         DenseBlock linv;
         linv.nrow = linv.ncol = qj;
         linv.v = ljj.d.v;
@@ -256,7 +286,17 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
             for (int x = 0; x < y; ++x) linv(x, y) = 0.0;
         if (blas::trtri_lower(qj, linv.data(), qj) != 0)
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
-        DenseBlock y = linv;
+        DenseBlock& gjj = g[tri(j, j)].d;
+        {
+            DenseBlock lt;  // L(j, j)^{-T}, so that L^{-T} L^{-1} = lt lt'
+            lt.nrow = lt.ncol = qj;
+            lt.v.assign(static_cast<size_t>(qj) * qj, 0.0);
+            for (int y = 0; y < qj; ++y)
+                for (int x = y; x < qj; ++x) lt(y, x) = linv(x, y);
+            blas::syrk_lower(qj, qj, 1.0, lt.data(), qj, 0.0, gjj.data(), qj);
+        }
+        for (int y = 0; y < qj; ++y)  // syrk wrote the lower triangle: mirror it
+            for (int x = y + 1; x < qj; ++x) gjj(y, x) = gjj(x, y);
         for (int c = j + 1; c < nf; ++c) {
             Block& gcj = g[tri(c, j)];
             const int qc = nlev[c] * k[c];
@@ -267,10 +307,9 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
             for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
             blas::gemm(false, false, qc, qj, qj, -1.0, h.data(), qc, linv.data(), qj, 0.0, gcj.d.data(), qc);
             const DenseBlock& lcj = lblocks[tri(c, j)].d;
-            blas::gemm(true, false, qj, qj, qc, -1.0, lcj.data(), qc, gcj.d.data(), qc, 1.0, y.data(), qj);
+            blas::gemm(false, false, qc, qj, qj, 1.0, lcj.data(), qc, linv.data(), qj, 0.0, h.data(), qc);  // W_c
+            blas::gemm(true, false, qj, qj, qc, -1.0, h.data(), qc, gcj.d.data(), qc, 1.0, gjj.data(), qj);
         }
-        DenseBlock& gjj = g[tri(j, j)].d;
-        blas::gemm(true, false, qj, qj, qj, 1.0, linv.data(), qj, y.data(), qj, 0.0, gjj.data(), qj);
         symmetrise(gjj.data(), qj, qj);
     }
     return g;
