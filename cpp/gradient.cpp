@@ -198,7 +198,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                 // G(c, i) (the usual crossed case) is read in place
                 const SparseBlock& s = lcj.s;
                 const size_t bs = static_cast<size_t>(kc) * kj;
-                std::vector<double> gb, lb, accs;
+                std::vector<double> gb, lb, accs, hcol;
                 for (int l = 0; l < nlj; ++l) {
                     const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1];
                     if (r0 == r1) continue;
@@ -213,6 +213,31 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                         const size_t ld = dense ? static_cast<size_t>(gci.d.nrow) : 0;
                         const int64_t b0 = lij.kind == Kind::Sparse ? lij.s.colptr[l] : 0;
                         const int64_t b1 = lij.kind == Kind::Sparse ? lij.s.colptr[l + 1] : nlev[i];
+                        const int qc = nlev[c] * kc;
+                        if (dense && c >= i && (r1 - r0) * 32 >= nlev[c]) {
+                            // many rows of G(c, i) needed: whole columns of G(c, i) L(i, j), streamed
+                            hcol.assign(static_cast<size_t>(qc) * kj, 0.0);
+                            for (int64_t e = b0; e < b1; ++e) {
+                                const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
+                                const double* lv = l_block(lij, ki, kj, e, l, lb.data());
+                                for (int y = 0; y < kj; ++y)
+                                    for (int z = 0; z < ki; ++z) {
+                                        const double lz = lv[z + y * ki];
+                                        if (lz == 0.0) continue;
+                                        const double* gcol = gci.d.data() + static_cast<size_t>(b * ki + z) * ld;
+                                        double* hc = hcol.data() + static_cast<size_t>(y) * qc;
+                                        for (int r = 0; r < qc; ++r) hc[r] += gcol[r] * lz;
+                                    }
+                            }
+                            for (int64_t idx = r0; idx < r1; ++idx) {
+                                const int a = s.rowlev[idx];
+                                double* acc = accs.data() + static_cast<size_t>(idx - r0) * bs;
+                                for (int y = 0; y < kj; ++y)
+                                    for (int x = 0; x < kc; ++x)
+                                        acc[x + y * kc] += hcol[static_cast<size_t>(y) * qc + a * kc + x];
+                            }
+                            continue;
+                        }
                         for (int64_t e = b0; e < b1; ++e) {
                             const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
                             const double* lv = l_block(lij, ki, kj, e, l, lb.data());

@@ -16,7 +16,17 @@ from tests.engine_helpers import engine_of
 
 from .dense_reference import central_differences, dense_criterion, dense_gradient
 
-KINDS = ("scalar", "vector", "diagonal", "nested", "nested3", "crossed_sparse", "crossed_dense", "three")
+KINDS = (
+    "scalar",
+    "vector",
+    "diagonal",
+    "nested",
+    "nested3",
+    "crossed_sparse",
+    "crossed_wide",
+    "crossed_dense",
+    "three",
+)
 
 
 def _term(k: int, diagonal: bool, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,6 +80,10 @@ def random_design(kind: str, seed: int, near_singular: bool = False):
         if kind in ("crossed_sparse", "three"):
             n0, n1 = 50, 40
             n = 160
+            x = np.column_stack([np.ones(n), rng.normal(size=n)])
+        if kind == "crossed_wide":  # few rows per level of the first factor, many levels of the second
+            n0, n1 = 60, 200
+            n = 300
             x = np.column_stack([np.ones(n), rng.normal(size=n)])
         c0 = np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)])
         c1 = np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)])
