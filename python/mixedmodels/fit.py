@@ -88,7 +88,7 @@ def lmer(
     optimizer_options : dict, optional
         Stopping rules: BOBYQA's ``{"xtol_abs": 1e-9, "ftol_abs": 1e-10}``, COBYQA's
         ``{"initial_tr_radius": 0.03, "final_tr_radius": 3e-6}``, L-BFGS-B's
-        ``{"ftol": 1e-15, "gtol": 1e-6}`` by default; tighter values
+        ``{"ftol": 1e-13, "gtol": 1e-6}`` by default; tighter values
         reach the optimum more precisely at the cost of more evaluations.
     batch_size, progress
         For data read in batches: rows per batch, and a progress line on stderr (default: when

@@ -43,6 +43,7 @@ METHODS = ("bobyqa", "cobyqa", "lbfgsb")
 # Above this much work per evaluation (about half a millisecond), COBYQA's fewer evaluations
 # outweigh its cost per iteration in Python (about a millisecond).
 COBYQA_FLOPS = 1e7
+MAXLS = 10  # L-BFGS-B's line-search steps: more only repeat evaluations at roundoff level
 
 ROUNDOFF_LIMITED = -4  # nlopt's NLOPT_ROUNDOFF_LIMITED
 
@@ -326,7 +327,7 @@ def _lbfgsb(
             jac=True,
             method="L-BFGS-B",
             bounds=Bounds(lower, np.full_like(lower, np.inf)),
-            options={"ftol": ftol, "gtol": gtol, "maxfun": maxeval, "maxiter": maxeval, "maxcor": 20},
+            options={"ftol": ftol, "gtol": gtol, "maxfun": maxeval, "maxiter": maxeval, "maxcor": 20, "maxls": MAXLS},
         )
     x, fx = np.asarray(res.x, dtype=float), float(res.fun)
     if best_f < fx:
@@ -382,7 +383,7 @@ def minimize_theta(
     ftol_abs: float = 1e-10,
     initial_tr_radius: float = 0.03,
     final_tr_radius: float = 3e-6,
-    ftol: float = 1e-15,
+    ftol: float = 1e-13,
     gtol: float = 1e-6,
     maxeval: int = 100_000,
     step: np.ndarray | None = None,
