@@ -381,8 +381,8 @@ void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int
 
 double Engine::gradient(const double* theta, bool reml, std::vector<double>& grad) {
     std::lock_guard<std::mutex> lock(mu_);
+    const blas::SingleThreaded one_thread(pin_blas_);  // outermost: the update's own guard then costs nothing
     const Criterion cr = update_unlocked(theta);
-    const blas::SingleThreaded one_thread(pin_blas_);
     const int nt = ntheta(), pp = p_ + 1;
     grad.assign(static_cast<size_t>(nt), 0.0);
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
