@@ -1,4 +1,6 @@
 // BLAS/LAPACK function pointers from the capsules scipy exports (blas.hpp); loaded once, at import.
+#include <memory>
+
 #include "bind.hpp"
 #include "blas.hpp"
 
@@ -13,6 +15,12 @@ T capsule_pointer(const py::object& capi, const char* name) {
     if (!ptr) throw py::error_already_set();
     return reinterpret_cast<T>(ptr);
 }
+
+// A with-block holding BLAS to one thread (blas::SingleThreaded) while Python code that calls BLAS
+// on tiny matrices runs (SciPy's L-BFGS-B: OpenBLAS's threads only spin on them).
+struct OneThread {
+    std::unique_ptr<blas::SingleThreaded> guard;
+};
 
 }  // namespace
 
@@ -30,6 +38,25 @@ void register_blas(py::module_& m) {
         },
         "(thread control found, BLAS's thread count now, factorisations run pinned to one thread, the largest "
         "thread count seen while pinned).");
+    py::class_<OneThread>(m, "BlasOneThread",
+                          "A context manager: inside its with-block BLAS runs on one thread (OpenBLAS's thread "
+                          "count, restored when the last overlapping block ends; nothing without the thread "
+                          "control, see load_blas_threads).")
+        .def(py::init<>())
+        .def(
+            "__enter__",
+            [](OneThread& o) -> OneThread& {
+                if (!o.guard) o.guard = std::make_unique<blas::SingleThreaded>(true);
+                return o;
+            },
+            py::return_value_policy::reference)
+        .def(
+            "__exit__",
+            [](OneThread& o, const py::object&, const py::object&, const py::object&) {
+                o.guard.reset();
+                return false;
+            },
+            py::arg("exc_type"), py::arg("exc_value"), py::arg("traceback"));
     py::object b = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
     py::object l = py::module_::import("scipy.linalg.cython_lapack").attr("__pyx_capi__");
     blas::fn.dgemm = capsule_pointer<blas::dgemm_t>(b, "dgemm");

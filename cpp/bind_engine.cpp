@@ -113,6 +113,21 @@ void register_engine(py::module_& m) {
             },
             py::arg("theta"), "Update L at theta and return every estimate a fit reports.")
         .def(
+            "gradient",
+            [](Engine& e, const darray& theta, bool reml) {
+                const std::vector<double> th = theta_of(e, theta);
+                std::vector<double> grad;
+                double value = 0.0;
+                {
+                    py::gil_scoped_release release;
+                    value = e.gradient(th.data(), reml, grad);
+                }
+                return py::make_tuple(value, to_array(grad));
+            },
+            py::arg("theta"), py::arg("reml"),
+            "(criterion, gradient): the REML criterion or -2 log-likelihood at theta and its analytic gradient "
+            "in theta, from one update of L (docs/design.md, section 3a).")
+        .def(
             "solve",
             [](const Engine& e) {
                 std::vector<double> beta, u;

@@ -58,6 +58,10 @@ public:
     double objective(const double* theta, bool reml);
     // Update L at theta and compute every estimate a fit reports.
     Estimates estimates(const double* theta);
+    // Update L at theta; return the profiled criterion (Criterion::profiled) and write its gradient
+    // in theta into grad (ntheta), both from the one factorisation (docs/design.md, section 3a;
+    // gradient.cpp).
+    double gradient(const double* theta, bool reml, std::vector<double>& grad);
 
     // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
     void solve(std::vector<double>& beta, std::vector<double>& u) const;

@@ -37,7 +37,7 @@ def test_a_bad_start_is_refused_before_the_optimiser_sees_it(sleep_model, start,
         sleep_model.fit(start=start)
 
 
-@pytest.mark.parametrize("optimizer", ["bobyqa", "cobyqa"])
+@pytest.mark.parametrize("optimizer", ["bobyqa", "cobyqa", "lbfgsb"])
 def test_a_nan_start_never_reaches_nlopt(sleep_model, optimizer):
     """NLopt wrote out of bounds on a NaN start; the model refuses it, and so does the core."""
     with pytest.raises(ValueError, match="finite"):

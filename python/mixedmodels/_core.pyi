@@ -13,6 +13,7 @@ import numpy.typing
 import mixedmodels.exceptions
 
 __all__: list[str] = [
+    "BlasOneThread",
     "BlockInfo",
     "Criterion",
     "CrossProducts",
@@ -30,6 +31,14 @@ __all__: list[str] = [
     "load_blas_threads",
     "load_nlopt",
 ]
+
+class BlasOneThread:
+    """
+    A context manager: inside its with-block BLAS runs on one thread (OpenBLAS's thread count, restored when the last overlapping block ends; nothing without the thread control, see load_blas_threads).
+    """
+    def __enter__(self) -> BlasOneThread: ...
+    def __exit__(self, exc_type: typing.Any, exc_value: typing.Any, traceback: typing.Any) -> bool: ...
+    def __init__(self) -> None: ...
 
 class NotPositiveDefiniteError(mixedmodels.exceptions.CoreError):
     pass
@@ -314,6 +323,12 @@ class Engine:
     def estimates(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> Estimates:
         """
         Update L at theta and return every estimate a fit reports.
+        """
+    def gradient(
+        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
+    ) -> tuple[float, numpy.typing.NDArray[numpy.float64]]:
+        """
+        (criterion, gradient): the REML criterion or -2 log-likelihood at theta and its analytic gradient in theta, from one update of L (docs/design.md, section 3a).
         """
     def moment_start(
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]

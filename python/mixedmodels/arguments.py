@@ -39,6 +39,7 @@ MAX_EVALUATIONS = 2**31 - 1  # the optimisers count evaluations in a C int
 OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
     "bobyqa": ("xtol_abs", "ftol_abs"),
     "cobyqa": ("initial_tr_radius", "final_tr_radius"),
+    "lbfgsb": ("ftol", "gtol"),
 }
 
 
@@ -136,7 +137,7 @@ def check_seed(seed: object) -> None:
 
 def check_optimizer(optimizer: object, options: object) -> tuple[str, dict[str, float]]:
     """The optimiser's name and its options, checked: ``optimizer`` one of ``"auto"``, ``"bobyqa"``,
-    ``"cobyqa"``; ``options`` None or a mapping from the stopping rules that optimiser takes
+    ``"cobyqa"``, ``"lbfgsb"``; ``options`` None or a mapping from the stopping rules that optimiser takes
     (`OPTIMIZER_OPTIONS`; with ``"auto"`` those of either) to positive finite numbers.
 
     Examples

@@ -78,14 +78,17 @@ def lmer(
     data_name : str, optional
         Name shown as ``Data:`` in the summary (default: the name the calling code gives the
         data frame, when it is a variable, as R prints it).
-    optimizer : {"auto", "bobyqa", "cobyqa"}
-        NLopt's BOBYQA (as lme4) or SciPy's COBYQA, which needs 40-60 % fewer evaluations on
-        crossed designs but spends about a millisecond of Python per iteration. ``"auto"`` (default) takes COBYQA when
+    optimizer : {"auto", "bobyqa", "cobyqa", "lbfgsb"}
+        NLopt's BOBYQA (as lme4), SciPy's COBYQA, which needs 40-60 % fewer evaluations on
+        crossed designs but spends about a millisecond of Python per iteration, or SciPy's
+        L-BFGS-B with the analytic gradient of the criterion (each evaluation also computes the
+        gradient, from the same factorisation). ``"auto"`` (default) takes COBYQA when
         one evaluation is expensive (more than ~1e7 floating-point operations, e.g. crossed
         designs with a large dense fill-in block such as InstEval) and BOBYQA otherwise.
     optimizer_options : dict, optional
         Stopping rules: BOBYQA's ``{"xtol_abs": 1e-9, "ftol_abs": 1e-10}``, COBYQA's
-        ``{"initial_tr_radius": 0.03, "final_tr_radius": 3e-6}`` by default; tighter values
+        ``{"initial_tr_radius": 0.03, "final_tr_radius": 3e-6}``, L-BFGS-B's
+        ``{"ftol": 1e-13, "gtol": 1e-6}`` by default; tighter values
         reach the optimum more precisely at the cost of more evaluations.
     batch_size, progress
         For data read in batches: rows per batch, and a progress line on stderr (default: when

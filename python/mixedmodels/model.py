@@ -33,6 +33,7 @@ from .formula import ParsedFormula, parse_formula
 from .optimize import (
     EngineCriterion,
     OptimResult,
+    ValueAndGradient,
     choose_method,
     gradient_check,
     initial_step,
@@ -709,6 +710,27 @@ class LinearMixedModel:
         """The REML criterion (REML models) or -2 log-likelihood at theta, sigma and beta profiled out."""
         return float(self.criterion(theta).profiled(self.reml)) - self.log_weights
 
+    def objective_gradient(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        """The criterion at theta (as `objective`) and its analytic gradient in theta, from one
+        update of the factor on the data's scale (`_core.Engine.gradient`, docs/design.md section
+        3a): log-determinant terms from a selected inversion of the factor's blocks, the penalised
+        RSS by the envelope theorem. The gradient is the two-sided one, also at theta = 0 on a
+        diagonal (the criterion is smooth there).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> model = LinearMixedModel.from_formula("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> f, g = model.objective_gradient(np.array([0.9667, 0.0152, 0.2309]))
+        >>> round(f, 3), bool(np.abs(g).max() < 0.05)
+        (1743.628, True)
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        with self._lock:
+            engine = self._engine
+        value, grad = engine.gradient(theta, self.reml)
+        return float(value) - self.log_weights, np.asarray(grad)
+
     def estimates(self, theta: FloatArray) -> Estimates:
         """Criterion parts, beta, b and (R_X'R_X)^-1 at theta, from one update of the factor."""
         theta = np.asarray(theta, dtype=np.float64)
@@ -769,7 +791,7 @@ class LinearMixedModel:
         OLS residuals, `_core.Engine.moment_start`), ``"lme4"`` (1 on the diagonals, 0 elsewhere) or
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
-        opt, _, _, _, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, _, _, _, _, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
         return OptimResult(
             theta=self._to_model(opt.theta),
             fun=opt.fun,
@@ -786,9 +808,9 @@ class LinearMixedModel:
         optimizer: str,
         optimizer_options: dict[str, Any] | None,
         progress: bool | Callable[[int, float], None] | None,
-    ) -> tuple[OptimResult, EngineCriterion, Callable[[FloatArray], float], str, dict[str, float]]:
+    ) -> tuple[OptimResult, EngineCriterion, Callable[[FloatArray], float], ValueAndGradient, str, dict[str, float]]:
         """Minimise on the working coordinates: (result, the criterion, the function the optimiser
-        called (with progress reports), the method, its options)."""
+        called (with progress reports), the same with its gradient, the method, its options)."""
         optimizer, checked = check_optimizer(optimizer, optimizer_options)
         maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
         s = self.structure
@@ -805,6 +827,7 @@ class LinearMixedModel:
         x0, step = self._start(engine, start, warm)
         criterion = EngineCriterion(engine, self.reml)
         f: Callable[[FloatArray], float] = criterion
+        fg: ValueAndGradient = criterion.value_and_gradient
         report = progress_reporter(progress)
         if report is not None:
 
@@ -813,8 +836,23 @@ class LinearMixedModel:
                 report(v)
                 return v
 
-        opt = minimize_theta(f, x0, lower, method=method, maxeval=maxeval, step=step, **options)
-        return opt, criterion, f, method, options
+            def fg(theta: FloatArray) -> tuple[float, FloatArray]:
+                v, g = criterion.value_and_gradient(theta)
+                report(v)
+                return v, g
+
+        opt = minimize_theta(
+            f,
+            x0,
+            lower,
+            method=method,
+            maxeval=maxeval,
+            step=step,
+            gradient=fg,
+            one_thread_blas=engine.single_threaded_blas,
+            **options,
+        )
+        return opt, criterion, f, fg, method, options
 
     def _start(
         self, engine: _core.Engine, start: Sequence[float] | FloatArray | str | None, warm: bool
@@ -851,14 +889,14 @@ class LinearMixedModel:
         optimum as lme4 does, and return the estimates there. A fit whose derivative check fails or
         that hits ``maxeval`` warns (`ConvergenceWarning`) and has ``converged == False``; a singular
         fit warns (`SingularFitWarning`)."""
-        opt, criterion, f, method, options = self._minimize(
+        opt, criterion, f, fg, method, options = self._minimize(
             start, warm, maxeval, optimizer, optimizer_options, progress
         )
         self._refuse_exact_fit(opt)
         lower = self.structure.theta.lower
         grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
-            opt, grad, hdiag = self._verify(opt, criterion, f, start, method, int(maxeval), options)
+            opt, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
             self._refuse_exact_fit(opt)
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
 
@@ -887,7 +925,7 @@ class LinearMixedModel:
         self,
         opt: OptimResult,
         criterion: EngineCriterion,
-        f: Callable[[FloatArray], float],
+        functions: tuple[Callable[[FloatArray], float], ValueAndGradient],
         start: Sequence[float] | FloatArray | str | None,
         method: str,
         maxeval: int,
@@ -902,6 +940,7 @@ class LinearMixedModel:
         lower = s.theta.lower
         on_diag = s.theta.on_diagonal
         engine = criterion.engine
+        f, fg = functions
         runs: list[tuple[FloatArray, FloatArray | None]] = []
         if not (isinstance(start, str) and start == "lme4"):
             runs.append((s.theta.default_start(), None))
@@ -919,7 +958,17 @@ class LinearMixedModel:
         for x0, step in runs:
             if total >= maxeval:
                 break
-            r = minimize_theta(f, x0, lower, method=method, maxeval=maxeval - total, step=step, **options)
+            r = minimize_theta(
+                f,
+                x0,
+                lower,
+                method=method,
+                maxeval=maxeval - total,
+                step=step,
+                gradient=fg,
+                one_thread_blas=engine.single_threaded_blas,
+                **options,
+            )
             total += r.n_evals
             if r.fun < best.fun - tol:
                 best = r

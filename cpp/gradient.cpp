@@ -1,0 +1,522 @@
+// The gradient of the profiled criterion in theta (docs/design.md, section 3a) from the blocked
+// factor that update() leaves. With M = Lambda'Z'Z Lambda + I = L_ZZ L_ZZ', Lambda_k = dLambda/dtheta_k
+// (entry (r, c) of a factor's T, on every level) and the PLS solution (beta, u):
+//   d log|L|^2     = 2 tr(Lambda_k M^-1 Lambda'Z'Z): M^-1 on the pattern of Z'Z only, from a
+//                    selected inversion (Takahashi's recurrences) on the blocks of L;
+//   d r^2          = -2 (Z'r)' Lambda_k u (the envelope theorem), Z'r from A's blocks;
+//   d log|R_X|^2   = -2 tr(Lambda_k V S^-1 Q'), V = M^-1 Lambda'Z'X = L_ZZ^-T L_XZ', S = R_X'R_X,
+//                    Q = Z'X - Z'Z Lambda V;
+// and the criterion's gradient is d log|L|^2 [+ d log|R_X|^2] + (n or n - p) d r^2 / r^2.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "blas.hpp"
+#include "engine.hpp"
+#include "errors.hpp"
+#include "small.hpp"
+
+namespace mm {
+
+namespace {
+
+// Level block (a, b) of the symmetric G, k[c] x k[i] column-major, copied into out; false when it
+// is structurally zero. G(c, i) for c < i is the transpose of G(i, c).
+bool level_block(const std::vector<Block>& g, const std::vector<int>& k, int c, int i, int a, int b, double* out) {
+    const bool flip = c < i;
+    const int r = flip ? i : c, s = flip ? c : i;
+    const int ra = flip ? b : a, sb = flip ? a : b;
+    const int kr = k[r], ks = k[s];
+    const Block& blk = g[tri(r, s)];
+    auto put = [&](int x, int y, double v) {  // entry (x, y) of the kr x ks block
+        if (flip)
+            out[y + x * ks] = v;
+        else
+            out[x + y * kr] = v;
+    };
+    if (blk.kind == Kind::UBD) {
+        if (ra != sb) return false;
+        const double* p = blk.u.at(ra);
+        for (int y = 0; y < ks; ++y)
+            for (int x = 0; x < kr; ++x) put(x, y, p[x + y * kr]);
+    } else if (blk.kind == Kind::Sparse) {
+        const int64_t idx = blk.s.find(ra, sb);
+        if (idx < 0) return false;
+        const double* p = blk.s.blk(idx);
+        for (int y = 0; y < ks; ++y)
+            for (int x = 0; x < kr; ++x) put(x, y, p[x + y * kr]);
+    } else {
+        for (int y = 0; y < ks; ++y)
+            for (int x = 0; x < kr; ++x) put(x, y, blk.d(ra * kr + x, sb * ks + y));
+    }
+    return true;
+}
+
+// c (m x n) += alpha * a (m x l) b (l x n), all column-major and packed.
+void add_product(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0) {
+    for (int y = 0; y < n; ++y)
+        for (int z = 0; z < l; ++z) {
+            const double bv = alpha * b[z + y * l];
+            if (bv == 0.0) continue;
+            for (int x = 0; x < m; ++x) c[x + y * m] += a[x + z * m] * bv;
+        }
+}
+
+// c (m x n) += alpha * a^T b, a (l x m), b (l x n).
+void add_tproduct(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0) {
+    for (int y = 0; y < n; ++y)
+        for (int x = 0; x < m; ++x) {
+            double s = 0.0;
+            for (int z = 0; z < l; ++z) s += a[z + x * l] * b[z + y * l];
+            c[x + y * m] += alpha * s;
+        }
+}
+
+// Level block (b, l) of a block of L below the diagonal (k_i x k_j), or nullptr if zero; dense
+// blocks are copied into buf.
+const double* l_block(const Block& lij, int ki, int kj, int64_t idx_or_b, int l, double* buf) {
+    if (lij.kind == Kind::Sparse) return lij.s.blk(idx_or_b);
+    const int b = static_cast<int>(idx_or_b);
+    for (int y = 0; y < kj; ++y)
+        for (int x = 0; x < ki; ++x) buf[x + y * ki] = lij.d(b * ki + x, l * kj + y);
+    return buf;
+}
+
+// Blocks of the same kinds, sizes and patterns as L's random-effects blocks, zeroed.
+std::vector<Block> zero_like(const std::vector<Block>& l, int nf) {
+    std::vector<Block> g(tri(nf, 0));
+    for (int c = 0; c < nf; ++c)
+        for (int j = 0; j <= c; ++j) {
+            const Block& src = l[tri(c, j)];
+            Block& dst = g[tri(c, j)];
+            dst.kind = src.kind;
+            if (src.kind == Kind::UBD) {
+                dst.u.nlev = src.u.nlev;
+                dst.u.k = src.u.k;
+                dst.u.v.assign(src.u.v.size(), 0.0);
+            } else if (src.kind == Kind::Sparse) {
+                dst.s.nrowlev = src.s.nrowlev;
+                dst.s.ncollev = src.s.ncollev;
+                dst.s.kr = src.s.kr;
+                dst.s.kc = src.s.kc;
+                dst.s.colptr = src.s.colptr;
+                dst.s.rowlev = src.s.rowlev;
+                dst.s.v.assign(src.s.v.size(), 0.0);
+            } else {
+                dst.d.nrow = src.d.nrow;
+                dst.d.ncol = src.d.ncol;
+                dst.d.v.assign(src.d.v.size(), 0.0);
+            }
+        }
+    return g;
+}
+
+// h (q_c x q_j, dense) += G(c, i) L(i, j).
+void add_g_times_l(DenseBlock& h, const std::vector<Block>& g, const std::vector<int>& k,
+                   const std::vector<int>& nlev, int c, int i, const Block& lij, int j) {
+    const int qc = nlev[c] * k[c], qi = nlev[i] * k[i], qj = nlev[j] * k[j];
+    const Block& gci = g[c >= i ? tri(c, i) : tri(i, c)];
+    if (lij.kind == Kind::Dense && gci.kind == Kind::Dense) {  // G(c, c) is held whole (both triangles)
+        if (c >= i)
+            blas::gemm(false, false, qc, qj, qi, 1.0, gci.d.data(), qc, lij.d.data(), qi, 1.0, h.data(), qc);
+        else
+            blas::gemm(true, false, qc, qj, qi, 1.0, gci.d.data(), qi, lij.d.data(), qi, 1.0, h.data(), qc);
+        return;
+    }
+    const int kc = k[c], ki = k[i], kj = k[j];
+    std::vector<double> gb(static_cast<size_t>(kc) * ki), lb(static_cast<size_t>(ki) * kj),
+        acc(static_cast<size_t>(kc) * kj);
+    for (int l = 0; l < nlev[j]; ++l) {
+        const int64_t b0 = lij.kind == Kind::Sparse ? lij.s.colptr[l] : 0;
+        const int64_t b1 = lij.kind == Kind::Sparse ? lij.s.colptr[l + 1] : nlev[i];
+        for (int64_t e = b0; e < b1; ++e) {
+            const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
+            const double* lv = l_block(lij, ki, kj, e, l, lb.data());
+            for (int a = 0; a < nlev[c]; ++a) {
+                if (!level_block(g, k, c, i, a, b, gb.data())) continue;
+                std::fill(acc.begin(), acc.end(), 0.0);
+                add_product(acc.data(), gb.data(), lv, kc, ki, kj);
+                for (int y = 0; y < kj; ++y)
+                    for (int x = 0; x < kc; ++x) h(a * kc + x, l * kj + y) += acc[x + y * kc];
+            }
+        }
+    }
+}
+
+// Symmetrise a k x k block (the recurrences give it symmetric up to rounding).
+void symmetrise(double* m, int k, int ld) {
+    for (int y = 0; y < k; ++y)
+        for (int x = y + 1; x < k; ++x) {
+            const double v = 0.5 * (m[x + y * ld] + m[y + x * ld]);
+            m[x + y * ld] = m[y + x * ld] = v;
+        }
+}
+
+// (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ, block column by block column from the last:
+//   G(c, j) = -sum_{i>j} G(c, i) L(i, j) L(j, j)^{-1}                        (c > j)
+//   G(j, j) = L(j, j)^{-T} [L(j, j)^{-1} - sum_{c>j} L(c, j)' G(c, j)]
+// The pattern of L is closed under these products (analyse() keeps a sparse block only when the
+// products that update it fall inside it), so every G(c, i) they read is on it.
+std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
+                                    const std::vector<int>& k) {
+    std::vector<Block> g = zero_like(lblocks, nf);
+    for (int j = nf - 1; j >= 0; --j) {
+        const Block& ljj = lblocks[tri(j, j)];
+        const int kj = k[j], nlj = nlev[j], qj = nlj * kj;
+        const size_t kk = static_cast<size_t>(kj) * kj;
+        if (ljj.kind == Kind::UBD) {
+            std::vector<double> linv(ljj.u.v);
+            for (int l = 0; l < nlj; ++l) {
+                double* p = linv.data() + l * kk;
+                small::inv_lower(p, kj);
+                for (int y = 1; y < kj; ++y)
+                    for (int x = 0; x < y; ++x) p[x + y * kj] = 0.0;
+            }
+            for (int c = j + 1; c < nf; ++c) {
+                const Block& lcj = lblocks[tri(c, j)];
+                Block& gcj = g[tri(c, j)];
+                const int kc = k[c];
+                std::vector<double> acc(static_cast<size_t>(kc) * kj);
+                if (lcj.kind == Kind::Dense) {
+                    DenseBlock& h = gcj.d;
+                    for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+                    for (int l = 0; l < nlj; ++l)
+                        for (int a = 0; a < nlev[c]; ++a) {
+                            std::fill(acc.begin(), acc.end(), 0.0);
+                            for (int y = 0; y < kj; ++y)
+                                for (int z = y; z < kj; ++z) {
+                                    const double lv = -linv[l * kk + z + y * kj];
+                                    for (int x = 0; x < kc; ++x) acc[x + y * kc] += h(a * kc + x, l * kj + z) * lv;
+                                }
+                            for (int y = 0; y < kj; ++y)
+                                for (int x = 0; x < kc; ++x) h(a * kc + x, l * kj + y) = acc[x + y * kc];
+                        }
+                    continue;
+                }
+                // sparse: each stored block from the blocks of G it needs, column by column; a dense
+                // G(c, i) (the usual crossed case) is read in place
+                const SparseBlock& s = lcj.s;
+                const size_t bs = static_cast<size_t>(kc) * kj;
+                std::vector<double> gb, lb, accs, hcol;
+                for (int l = 0; l < nlj; ++l) {
+                    const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1];
+                    if (r0 == r1) continue;
+                    accs.assign(static_cast<size_t>(r1 - r0) * bs, 0.0);
+                    for (int i = j + 1; i < nf; ++i) {
+                        const Block& lij = lblocks[tri(i, j)];
+                        const int ki = k[i];
+                        gb.resize(static_cast<size_t>(kc) * ki);
+                        lb.resize(static_cast<size_t>(ki) * kj);
+                        const Block& gci = g[c >= i ? tri(c, i) : tri(i, c)];
+                        const bool dense = gci.kind == Kind::Dense;
+                        const size_t ld = dense ? static_cast<size_t>(gci.d.nrow) : 0;
+                        const int64_t b0 = lij.kind == Kind::Sparse ? lij.s.colptr[l] : 0;
+                        const int64_t b1 = lij.kind == Kind::Sparse ? lij.s.colptr[l + 1] : nlev[i];
+                        const int qc = nlev[c] * kc;
+                        if (dense && c >= i && (r1 - r0) * 32 >= nlev[c]) {
+                            // many rows of G(c, i) needed: whole columns of G(c, i) L(i, j), streamed
+                            hcol.assign(static_cast<size_t>(qc) * kj, 0.0);
+                            for (int64_t e = b0; e < b1; ++e) {
+                                const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
+                                const double* lv = l_block(lij, ki, kj, e, l, lb.data());
+                                for (int y = 0; y < kj; ++y)
+                                    for (int z = 0; z < ki; ++z) {
+                                        const double lz = lv[z + y * ki];
+                                        if (lz == 0.0) continue;
+                                        const double* gcol = gci.d.data() + static_cast<size_t>(b * ki + z) * ld;
+                                        double* hc = hcol.data() + static_cast<size_t>(y) * qc;
+                                        for (int r = 0; r < qc; ++r) hc[r] += gcol[r] * lz;
+                                    }
+                            }
+                            for (int64_t idx = r0; idx < r1; ++idx) {
+                                const int a = s.rowlev[idx];
+                                double* acc = accs.data() + static_cast<size_t>(idx - r0) * bs;
+                                for (int y = 0; y < kj; ++y)
+                                    for (int x = 0; x < kc; ++x)
+                                        acc[x + y * kc] += hcol[static_cast<size_t>(y) * qc + a * kc + x];
+                            }
+                            continue;
+                        }
+                        for (int64_t e = b0; e < b1; ++e) {
+                            const int b = lij.kind == Kind::Sparse ? lij.s.rowlev[e] : static_cast<int>(e);
+                            const double* lv = l_block(lij, ki, kj, e, l, lb.data());
+                            for (int64_t idx = r0; idx < r1; ++idx) {
+                                const int a = s.rowlev[idx];
+                                double* acc = accs.data() + static_cast<size_t>(idx - r0) * bs;
+                                if (!dense) {
+                                    if (level_block(g, k, c, i, a, b, gb.data())) add_product(acc, gb.data(), lv, kc, ki, kj);
+                                    continue;
+                                }
+                                // entry (x, z) of G(c, i)[a, b]: G(c, i)(a kc + x, b ki + z), or G(i, c)(b ki + z, a kc + x)
+                                const double* gd = gci.d.data();
+                                for (int y = 0; y < kj; ++y)
+                                    for (int z = 0; z < ki; ++z) {
+                                        const double lz = lv[z + y * ki];
+                                        if (lz == 0.0) continue;
+                                        if (c >= i) {
+                                            const double* gcol = gd + static_cast<size_t>(b * ki + z) * ld + a * kc;
+                                            for (int x = 0; x < kc; ++x) acc[x + y * kc] += gcol[x] * lz;
+                                        } else {
+                                            const double* grow = gd + static_cast<size_t>(a * kc) * ld + b * ki + z;
+                                            for (int x = 0; x < kc; ++x) acc[x + y * kc] += grow[x * ld] * lz;
+                                        }
+                                    }
+                            }
+                        }
+                    }
+                    for (int64_t idx = r0; idx < r1; ++idx) {
+                        double* out = gcj.s.blk(idx);
+                        std::fill(out, out + bs, 0.0);
+                        add_product(out, accs.data() + static_cast<size_t>(idx - r0) * bs, linv.data() + l * kk, kc, kj,
+                                    kj, -1.0);
+                    }
+                }
+            }
+            // G(j, j), level by level
+            std::vector<double> y(kk), lb, gb;
+            for (int l = 0; l < nlj; ++l) {
+                const double* li = linv.data() + l * kk;
+                std::copy(li, li + kk, y.begin());
+                for (int c = j + 1; c < nf; ++c) {
+                    const Block& lcj = lblocks[tri(c, j)];
+                    const Block& gcj = g[tri(c, j)];
+                    const int kc = k[c];
+                    lb.resize(static_cast<size_t>(kc) * kj);
+                    if (lcj.kind == Kind::Sparse) {
+                        for (int64_t idx = lcj.s.colptr[l]; idx < lcj.s.colptr[l + 1]; ++idx)
+                            add_tproduct(y.data(), lcj.s.blk(idx), gcj.s.blk(idx), kj, kc, kj, -1.0);
+                    } else {
+                        gb.resize(static_cast<size_t>(kc) * kj);
+                        for (int a = 0; a < nlev[c]; ++a) {
+                            l_block(lcj, kc, kj, a, l, lb.data());
+                            l_block(gcj, kc, kj, a, l, gb.data());
+                            add_tproduct(y.data(), lb.data(), gb.data(), kj, kc, kj, -1.0);
+                        }
+                    }
+                }
+                double* out = g[tri(j, j)].u.at(l);
+                std::fill(out, out + kk, 0.0);
+                add_tproduct(out, li, y.data(), kj, kj, kj);
+                symmetrise(out, kj, kj);
+            }
+            continue;
+        }
+        // dense diagonal block: every block below it is dense. With W_c = L(c, j) L(j, j)^{-1},
+        // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by syrk.
+        DenseBlock linv;
+        linv.nrow = linv.ncol = qj;
+        linv.v = ljj.d.v;
+        for (int y = 1; y < qj; ++y)
+            for (int x = 0; x < y; ++x) linv(x, y) = 0.0;
+        if (blas::trtri_lower(qj, linv.data(), qj) != 0)
+            throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
+        DenseBlock& gjj = g[tri(j, j)].d;
+        {
+            DenseBlock lt;  // L(j, j)^{-T}, so that L^{-T} L^{-1} = lt lt'
+            lt.nrow = lt.ncol = qj;
+            lt.v.assign(static_cast<size_t>(qj) * qj, 0.0);
+            for (int y = 0; y < qj; ++y)
+                for (int x = y; x < qj; ++x) lt(y, x) = linv(x, y);
+            blas::syrk_lower(qj, qj, 1.0, lt.data(), qj, 0.0, gjj.data(), qj);
+        }
+        for (int y = 0; y < qj; ++y)  // syrk wrote the lower triangle: mirror it
+            for (int x = y + 1; x < qj; ++x) gjj(y, x) = gjj(x, y);
+        for (int c = j + 1; c < nf; ++c) {
+            Block& gcj = g[tri(c, j)];
+            const int qc = nlev[c] * k[c];
+            DenseBlock h;
+            h.nrow = qc;
+            h.ncol = qj;
+            h.v.assign(static_cast<size_t>(qc) * qj, 0.0);
+            for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+            blas::gemm(false, false, qc, qj, qj, -1.0, h.data(), qc, linv.data(), qj, 0.0, gcj.d.data(), qc);
+            const DenseBlock& lcj = lblocks[tri(c, j)].d;
+            blas::gemm(false, false, qc, qj, qj, 1.0, lcj.data(), qc, linv.data(), qj, 0.0, h.data(), qc);  // W_c
+            blas::gemm(true, false, qj, qj, qc, -1.0, h.data(), qc, gcj.d.data(), qc, 1.0, gjj.data(), qj);
+        }
+        symmetrise(gjj.data(), qj, qj);
+    }
+    return g;
+}
+
+// x (q x ncol, column-major) <- L_ZZ^{-T} x, by block back substitution.
+void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev, const std::vector<int>& k,
+                const std::vector<int64_t>& off, std::vector<double>& x, int ncol) {
+    const int64_t q = off[nf];
+    for (int m = 0; m < ncol; ++m) {
+        double* col = x.data() + m * q;
+        for (int j = nf - 1; j >= 0; --j) {
+            double* r = col + off[j];
+            for (int c = j + 1; c < nf; ++c) {
+                const Block& b = lblocks[tri(c, j)];
+                const double* uc = col + off[c];
+                if (b.kind == Kind::Sparse) {
+                    const SparseBlock& s = b.s;
+                    for (int l = 0; l < s.ncollev; ++l)
+                        for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                            const double* blk = s.blk(idx);
+                            const double* ur = uc + static_cast<size_t>(s.rowlev[idx]) * s.kr;
+                            for (int y = 0; y < s.kc; ++y) {
+                                double acc = 0.0;
+                                for (int a = 0; a < s.kr; ++a) acc += blk[a + y * s.kr] * ur[a];
+                                r[l * s.kc + y] -= acc;
+                            }
+                        }
+                } else {
+                    blas::gemv(true, b.d.nrow, b.d.ncol, -1.0, b.d.data(), b.d.nrow, uc, 1.0, r);
+                }
+            }
+            const Block& d = lblocks[tri(j, j)];
+            if (d.kind == Kind::UBD) {
+                for (int l = 0; l < nlev[j]; ++l) small::solve_lt(d.u.at(l), k[j], r + static_cast<size_t>(l) * k[j]);
+            } else {
+                blas::trsm_left_lower_trans(d.d.nrow, 1, d.d.data(), d.d.nrow, r, d.d.nrow);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+double Engine::gradient(const double* theta, bool reml, std::vector<double>& grad) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const blas::SingleThreaded one_thread(pin_blas_);  // outermost: the update's own guard then costs nothing
+    const Criterion cr = update_unlocked(theta);
+    const int nt = ntheta(), pp = p_ + 1;
+    grad.assign(static_cast<size_t>(nt), 0.0);
+    std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
+    for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
+    const int64_t q = off[nf_];
+
+    // V = L_ZZ^{-T} L_[X y]Z' (q x (p + 1)): M^{-1} Lambda'Z'[X y]
+    std::vector<double> v(static_cast<size_t>(q) * pp);
+    for (int j = 0; j < nf_; ++j) {
+        const DenseBlock& b = L_[tri(nf_, j)].d;
+        for (int c = 0; c < b.ncol; ++c)
+            for (int m = 0; m < pp; ++m) v[m * q + off[j] + c] = b(m, c);
+    }
+    back_solve(L_, nf_, nlev_, k_, off, v, pp);
+    // beta (L_XX' beta = l_yX') and u = V_y - V_X beta
+    std::vector<double> beta(static_cast<size_t>(p_));
+    const DenseBlock& xy = lxy();
+    for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
+    if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
+    std::vector<double> u(v.begin() + p_ * q, v.begin() + pp * q);
+    for (int m = 0; m < p_; ++m)
+        for (int64_t e = 0; e < q; ++e) u[e] -= v[m * q + e] * beta[m];
+    // Q = Z'[X y] - Z'Z Lambda V, from A's blocks
+    std::vector<double> lv(v.size(), 0.0), qm(v.size(), 0.0);
+    for (int f = 0; f < nf_; ++f) {
+        const double* t = T_.data() + toff_[f];
+        const int kf = k_[f];
+        for (int m = 0; m < pp; ++m)
+            for (int l = 0; l < nlev_[f]; ++l) {
+                const int64_t o = m * q + off[f] + static_cast<int64_t>(l) * kf;
+                for (int a = 0; a < kf; ++a) {
+                    double s = 0.0;
+                    for (int b = 0; b <= a; ++b) s += t[a + b * kf] * v[o + b];
+                    lv[o + a] = s;
+                }
+            }
+        const DenseBlock& axz = A_[tri(nf_, f)].d;
+        for (int c = 0; c < axz.ncol; ++c)
+            for (int m = 0; m < pp; ++m) qm[m * q + off[f] + c] = axz(m, c);
+    }
+    for (int f = 0; f < nf_; ++f) {
+        const int kf = k_[f];
+        const UBDBlock& d = A_[tri(f, f)].u;
+        for (int m = 0; m < pp; ++m)
+            for (int l = 0; l < nlev_[f]; ++l) {
+                const int64_t o = m * q + off[f] + static_cast<int64_t>(l) * kf;
+                const double* blk = d.at(l);
+                for (int b = 0; b < kf; ++b)
+                    for (int a = 0; a < kf; ++a) qm[o + a] -= blk[a + b * kf] * lv[o + b];
+            }
+        for (int c = f + 1; c < nf_; ++c) {
+            const SparseBlock& s = A_[tri(c, f)].s;
+            for (int l = 0; l < s.ncollev; ++l)
+                for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                    const double* blk = s.blk(idx);
+                    const int64_t rc = off[c] + static_cast<int64_t>(s.rowlev[idx]) * s.kr;
+                    const int64_t cf = off[f] + static_cast<int64_t>(l) * s.kc;
+                    for (int m = 0; m < pp; ++m)
+                        for (int y = 0; y < s.kc; ++y)
+                            for (int x = 0; x < s.kr; ++x) {
+                                const double a = blk[x + y * s.kr];
+                                qm[m * q + rc + x] -= a * lv[m * q + cf + y];
+                                qm[m * q + cf + y] -= a * lv[m * q + rc + x];
+                            }
+                }
+        }
+    }
+    // Z'r = Q_y - Q_X beta
+    std::vector<double> ztr(qm.begin() + p_ * q, qm.begin() + pp * q);
+    for (int m = 0; m < p_; ++m)
+        for (int64_t e = 0; e < q; ++e) ztr[e] -= qm[m * q + e] * beta[m];
+    // P = V_X S^{-1} (REML)
+    std::vector<double> pm;
+    if (reml && p_ > 0) {
+        const std::vector<double> sinv = rx_inverse_crossprod_unlocked();
+        pm.assign(static_cast<size_t>(q) * p_, 0.0);
+        blas::gemm(false, false, static_cast<int>(q), p_, p_, 1.0, v.data(), static_cast<int>(q), sinv.data(), p_,
+                   0.0, pm.data(), static_cast<int>(q));
+    }
+    // W_f = sum over levels of the diagonal level blocks of M^{-1} Lambda'Z'Z, from G on A's pattern
+    const std::vector<Block> g = selected_inverse(L_, nf_, nlev_, k_);
+    std::vector<std::vector<double>> w(static_cast<size_t>(nf_));
+    for (int f = 0; f < nf_; ++f) w[f].assign(static_cast<size_t>(k_[f]) * k_[f], 0.0);
+    {
+        std::vector<double> gb, ta;
+        // add G(f, h)[l, b] T_h' a to w[f], a the k_h x k_f block (Lambda'Z'Z)(h, f)[b, l] before T_h'
+        auto add_term = [&](int f, int h, int l, int b, const double* a) {
+            const int kf = k_[f], kh = k_[h];
+            gb.resize(static_cast<size_t>(kf) * kh);
+            if (!level_block(g, k_, f, h, l, b, gb.data())) return;
+            ta.assign(static_cast<size_t>(kh) * kf, 0.0);
+            add_tproduct(ta.data(), T_.data() + toff_[h], a, kh, kh, kf);  // T_h' a
+            add_product(w[f].data(), gb.data(), ta.data(), kf, kh, kf);
+        };
+        std::vector<double> at;
+        for (int f = 0; f < nf_; ++f) {
+            const UBDBlock& d = A_[tri(f, f)].u;
+            for (int l = 0; l < nlev_[f]; ++l) add_term(f, f, l, l, d.at(l));
+            for (int c = f + 1; c < nf_; ++c) {
+                const SparseBlock& s = A_[tri(c, f)].s;
+                at.resize(s.bsz());
+                for (int l = 0; l < s.ncollev; ++l)
+                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                        const int a = s.rowlev[idx];
+                        add_term(f, c, l, a, s.blk(idx));  // (Z'Z)(c, f)[a, l]
+                        for (int y = 0; y < s.kc; ++y)
+                            for (int x = 0; x < s.kr; ++x) at[y + x * s.kc] = s.blk(idx)[x + y * s.kr];
+                        add_term(c, f, a, l, at.data());  // (Z'Z)(f, c)[l, a]
+                    }
+            }
+        }
+    }
+    // assemble per theta entry (r, c) of factor f: Lambda_k has T's (r, c) entry on every level
+    const double dof = cr.dof(reml);
+    const double pwrss = cr.pwrss;
+    for (int f = 0; f < nf_; ++f) {
+        const FactorLayout& fl = layout_->factor(f);
+        const int kf = k_[f];
+        for (size_t e = 0; e < fl.th_idx.size(); ++e) {
+            const int r = fl.th_row[e], c = fl.th_col[e];
+            double dldl = 2.0 * w[f][c + r * kf];
+            double dr2 = 0.0, drx = 0.0;
+            for (int l = 0; l < nlev_[f]; ++l) {
+                const int64_t o = off[f] + static_cast<int64_t>(l) * kf;
+                dr2 += ztr[o + r] * u[o + c];
+                if (!pm.empty())
+                    for (int m = 0; m < p_; ++m) drx += pm[m * q + o + c] * qm[m * q + o + r];
+            }
+            dr2 *= -2.0;
+            drx *= -2.0;
+            grad[fl.th_idx[e]] = dldl + (reml ? drx : 0.0) + dof * dr2 / pwrss;
+        }
+    }
+    return cr.profiled(reml);
+}
+
+}  // namespace mm

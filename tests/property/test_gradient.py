@@ -1,0 +1,213 @@
+"""The analytic gradient of the profiled REML criterion and -2 log-likelihood in theta
+(docs/design.md, section 3a): the dense reference formulas against finite differences, then the
+engine's blocked gradient against both, on random designs of every block type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mixedmodels import _core
+from mixedmodels.model import LinearMixedModel
+from tests.engine_helpers import engine_of
+
+from .dense_reference import central_differences, dense_criterion, dense_gradient
+
+KINDS = (
+    "scalar",
+    "vector",
+    "diagonal",
+    "nested",
+    "nested3",
+    "crossed_sparse",
+    "crossed_wide",
+    "crossed_dense",
+    "three",
+)
+
+
+def _term(k: int, diagonal: bool, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """theta's map for a k x k factor: lme4's column-wise lower triangle, or the diagonal (||)."""
+    if diagonal:
+        rows = cols = np.arange(k, dtype=np.int32)
+    else:
+        pairs = [(c, r) for c in range(k) for r in range(c, k)]
+        cols = np.array([c for c, _ in pairs], dtype=np.int32)
+        rows = np.array([r for _, r in pairs], dtype=np.int32)
+    return np.arange(first, first + rows.size, dtype=np.int32), rows, cols
+
+
+def _factor(rng, codes, nlev, k, diagonal, first):
+    n = codes.size
+    z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+    ti, tr, tc = _term(k, diagonal, first)
+    return (codes.astype(np.int32), nlev, z, ti, tr, tc)
+
+
+def random_design(kind: str, seed: int, near_singular: bool = False):
+    """(y, x, factors, theta) of a small random design whose engine has the named block types;
+    ``near_singular``: one diagonal entry of theta at 1e-6."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 90))
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    factors = []
+    if kind in ("scalar", "vector", "diagonal"):
+        nlev = int(rng.integers(5, 12))
+        k = 1 if kind == "scalar" else int(rng.integers(2, 4))
+        codes = np.concatenate([np.arange(nlev), rng.integers(0, nlev, n - nlev)])
+        factors.append(_factor(rng, codes, nlev, k, kind == "diagonal", 0))
+    elif kind == "nested3":  # a / b / c: three block-diagonal blocks, sparse blocks between them
+        per, outer = 2, int(rng.integers(2, 4))
+        inner = outer * per * per
+        codes = np.concatenate([np.arange(inner), rng.integers(0, inner, n - inner)])
+        factors.append(_factor(rng, codes, inner, 1, False, 0))
+        factors.append(_factor(rng, codes // per, inner // per, 2, False, 1))
+        factors.append(_factor(rng, codes // (per * per), outer, 1, False, 4))
+    elif kind == "nested":
+        outer = int(rng.integers(3, 6))
+        per = int(rng.integers(2, 4))
+        inner = outer * per
+        codes = np.concatenate([np.arange(inner), rng.integers(0, inner, n - inner)])
+        k0 = int(rng.integers(1, 3))
+        factors.append(_factor(rng, codes, inner, k0, False, 0))
+        factors.append(_factor(rng, codes // per, outer, 1, False, len(factors[0][3])))
+    else:
+        n0 = int(rng.integers(12, 20))
+        n1 = int(rng.integers(4, 8)) if kind != "crossed_sparse" else int(rng.integers(30, 40))
+        if kind in ("crossed_sparse", "three"):
+            n0, n1 = 50, 40
+            n = 160
+            x = np.column_stack([np.ones(n), rng.normal(size=n)])
+        if kind == "crossed_wide":  # few rows per level of the first factor, many levels of the second
+            n0, n1 = 60, 200
+            n = 300
+            x = np.column_stack([np.ones(n), rng.normal(size=n)])
+        c0 = np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)])
+        c1 = np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)])
+        k0 = int(rng.integers(1, 3))
+        factors.append(_factor(rng, c0, n0, k0, False, 0))
+        nt = len(factors[0][3])
+        factors.append(_factor(rng, c1, n1, 2 if kind == "crossed_dense" else 1, False, nt))
+        if kind == "three":
+            n2 = 3
+            c2 = np.concatenate([np.arange(n2), rng.integers(0, n2, n - n2)])
+            factors.append(_factor(rng, c2, n2, 1, False, nt + len(factors[1][3])))
+    ntheta = sum(len(f[3]) for f in factors)
+    theta = np.zeros(ntheta)
+    for f in factors:
+        _c, _n, _z, ti, tr, tc = f
+        theta[ti] = np.where(tr == tc, rng.uniform(0.2, 1.5, ti.size), rng.normal(0.0, 0.4, ti.size))
+    if near_singular:
+        diag = [int(i) for f in factors for i, r, c in zip(f[3], f[4], f[5], strict=True) if r == c]
+        theta[diag[int(rng.integers(0, len(diag)))]] = 1e-6
+    y = x @ np.array([1.0, 0.5]) + rng.normal(size=n)
+    for codes, nlev, z, *_map in factors:
+        b = rng.normal(size=(nlev, z.shape[1]))
+        y += (z * b[codes]).sum(axis=1)
+    return y, x, factors, theta
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("reml", [True, False])
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), near_singular=st.booleans())
+def test_dense_reference_gradient_matches_finite_differences(kind, reml, seed, near_singular):
+    y, x, factors, theta = random_design(kind, seed, near_singular)
+    f0, g = dense_gradient(factors, x, y, theta, reml)
+    assert f0 == pytest.approx(dense_criterion(factors, x, y, theta, reml), rel=1e-12)
+    fd = central_differences(lambda t: dense_criterion(factors, x, y, t, reml), theta)
+    scale = max(1.0, float(np.abs(g).max()))
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dense_threshold", [0.0, 0.1, 1.0])
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), near_singular=st.booleans(), reml=st.booleans())
+def test_engine_gradient_matches_the_dense_reference(kind, dense_threshold, seed, near_singular, reml):
+    """Every block type (dense_threshold 0 makes every block between factors dense, 1 keeps each
+    that has no fill sparse): the engine's gradient equals the dense formulas to rounding."""
+    y, x, factors, theta = random_design(kind, seed, near_singular)
+    engine = engine_of(y, x, factors, dense_threshold)
+    value, grad = engine.gradient(theta, reml)
+    f0, g0 = dense_gradient(factors, x, y, theta, reml)
+    assert value == pytest.approx(f0, rel=1e-10)
+    assert value == engine.objective(theta, reml)  # the same factorisation, the same number
+    np.testing.assert_allclose(grad, g0, rtol=1e-7, atol=1e-8 * max(1.0, float(np.abs(g0).max())))
+
+
+def test_engine_gradient_is_deterministic_and_leaves_its_input():
+    y, x, factors, theta = random_design("three", 7)
+    engine = engine_of(y, x, factors)
+    before = theta.copy()
+    v1, g1 = engine.gradient(theta, True)
+    engine.objective(theta * 1.5, False)
+    v2, g2 = engine.gradient(theta, True)
+    assert v1 == v2
+    assert np.array_equal(g1, g2)
+    assert np.array_equal(theta, before)
+
+
+def test_engine_gradient_rejects_bad_theta():
+    y, x, factors, theta = random_design("scalar", 3)
+    engine = engine_of(y, x, factors)
+    with pytest.raises(_core.InvalidInputError, match="theta must have length"):
+        engine.gradient(np.ones(theta.size + 1), True)
+    with pytest.raises(_core.InvalidInputError, match="not finite"):
+        engine.gradient(np.array([np.nan]), True)
+
+
+def _frame(kind: str, seed: int) -> tuple[pd.DataFrame, str]:
+    """A random design as a data frame and the formula of its random terms."""
+    y, x, factors, _theta = random_design(kind, seed)
+    cols = {"y": y, "x": x[:, 1]}
+    terms = []
+    for f, (codes, _nlev, z, _ti, tr, _tc) in enumerate(factors):
+        cols[f"g{f}"] = np.char.add("L", codes.astype(str))
+        slopes = []
+        for m in range(1, z.shape[1]):
+            cols[f"z{f}_{m}"] = z[:, m]
+            slopes.append(f"z{f}_{m}")
+        bar = "||" if z.shape[1] > 1 and tr.size == z.shape[1] else "|"
+        terms.append(f"({' + '.join(['1', *slopes])} {bar} g{f})")
+    return pd.DataFrame(cols), "y ~ x + " + " + ".join(terms)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), near_singular=st.booleans(), reml=st.booleans(), weighted=st.booleans())
+def test_model_gradient_matches_finite_differences_of_the_objective(kind, seed, near_singular, reml, weighted):
+    frame, formula = _frame(kind, seed)
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.5, 2.0, len(frame)) if weighted else None
+    model = LinearMixedModel.from_formula(formula, frame, reml=reml, weights=weights)
+    lower = model.structure.theta.lower
+    theta = np.where(lower == 0, rng.uniform(0.2, 1.5, lower.size), rng.normal(0.0, 0.4, lower.size))
+    if near_singular:
+        theta[int(rng.choice(np.flatnonzero(lower == 0)))] = 1e-6
+    value, grad = model.objective_gradient(theta)
+    assert value == pytest.approx(model.objective(theta), rel=1e-12)
+    fd = central_differences(model.objective, theta)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(grad).max())))
+
+
+@pytest.mark.parametrize(
+    ("formula", "data"),
+    [
+        ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+        ("diameter ~ 1 + (1 | plate) + (1 | sample)", "penicillin"),
+        ("strength ~ 1 + (1 | batch/cask)", "pastes"),
+        ("angle ~ recipe * temperature + (1 | recipe:replicate)", "cake"),
+    ],
+)
+@pytest.mark.parametrize("reml", [True, False])
+def test_model_gradient_on_the_bundled_data(fits, formula, data, reml):
+    model = LinearMixedModel.from_formula(formula, fits.data(data), reml=reml)
+    lower = model.structure.theta.lower
+    for theta in (np.where(lower == 0, 0.8, 0.1), np.where(lower == 0, 1e-6, 0.0)):
+        _value, grad = model.objective_gradient(theta)
+        fd = central_differences(model.objective, theta)
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(grad).max())))
