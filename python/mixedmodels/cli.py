@@ -23,7 +23,7 @@ from typing import Any, TextIO, cast
 import numpy as np
 import pandas as pd
 
-from . import anova_tables, datasets, emmeans, plots
+from . import datasets, emmeans, plots
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
 from .fit import glmer, lmer
 from .glmer_result import GlmerResult
@@ -247,7 +247,7 @@ def _tables(m: LmerResult | GlmerResult, args: argparse.Namespace) -> dict[str, 
         tables["confint"] = ci.rename_axis("parameter").reset_index()
     if args.anova:
         if isinstance(m, GlmerResult):
-            table = anova_tables.anova_table(m, type=int(args.anova), test="Chisq")
+            table = m.anova(type=int(args.anova))  # car's Wald chi-square tests
         else:
             table = m.anova(type=int(args.anova), ddf=args.ddf)
         tables["anova"] = table.rename_axis("term").reset_index()

@@ -834,18 +834,30 @@ def model_from_source(
             return sum_partitions(levels, names, lay, replay, shift, keep)
 
     else:
-        report = _progress_printer(progress, "pass 2 (blocks of A)")
-        total = _core.CrossProducts(layout)
-        done = 0
-        for i, ch in enumerate(chunks()):
-            if len(ch) == 0:
-                continue
-            _check_columns(ch, cols, i)
-            part = _chunk_cross_products(ch, pf, levels, names, layout, replay, weights, offset)
-            done += len(ch)
-            report(done)
-            if part is not None:
-                total.add(part)
+
+        def sum_chunks(
+            lay: _core.Layout,
+            shift: NDArray[np.float64] | None = None,
+            keep: NDArray[np.intp] | None = None,
+            report: Callable[[int], None] | None = None,
+        ) -> _core.CrossProducts:
+            """A pass over the chunks summing their cross-products (of y - X shift, and of the kept
+            fixed-effects columns, when given)."""
+            out = _core.CrossProducts(lay)
+            done = 0
+            for i, ch in enumerate(chunks()):
+                if len(ch) == 0:
+                    continue
+                _check_columns(ch, cols, i)
+                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, shift, keep)
+                done += len(ch)
+                if report is not None:
+                    report(done)
+                if part is not None:
+                    out.add(part)
+            return out
+
+        total = sum_chunks(layout, report=_progress_printer(progress, "pass 2 (blocks of A)"))
         if progress:
             sys.stderr.write("\n")
 
@@ -854,13 +866,7 @@ def model_from_source(
         ) -> _core.CrossProducts:
             """A of y - X shift: one more pass, taken only for a response far from zero or explained
             almost exactly by the fixed effects (the model's `_residual_cross_products`)."""
-            out = _core.CrossProducts(lay)
-            for ch in chunks():
-                if len(ch) == 0:
-                    continue
-                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, shift, keep)
-                if part is not None:
-                    out.add(part)
+            out = sum_chunks(lay, shift, keep)
             if out.nobs != st.n:
                 raise DataError(f"the data source gave {out.nobs:,} complete rows in a third pass, not {st.n:,}")
             out.freeze()
