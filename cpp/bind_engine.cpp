@@ -128,6 +128,23 @@ void register_engine(py::module_& m) {
             "(criterion, gradient): the REML criterion or -2 log-likelihood at theta and its analytic gradient "
             "in theta, from one update of L (docs/design.md, section 3a).")
         .def(
+            "gradient_parts",
+            [](Engine& e, const darray& theta, bool reml) {
+                const std::vector<double> th = theta_of(e, theta);
+                std::vector<double> grad;
+                GradientParts parts;
+                {
+                    py::gil_scoped_release release;
+                    e.gradient(th.data(), reml, grad, &parts);
+                }
+                return py::make_tuple(parts.criterion, to_array(parts.dldl), to_array(parts.dldrx),
+                                      to_array(parts.dpwrss));
+            },
+            py::arg("theta"), py::arg("reml"),
+            "(criterion, d log|L|^2, d log|R_X|^2 (0 unless reml), d pwrss): the parts of the criterion at theta and their "
+            "derivatives in theta, from one update of L (the deviance at a given sigma is "
+            "ldL2 [+ ldRX2] + pwrss / sigma^2 + dof log(2 pi sigma^2)).")
+        .def(
             "solve",
             [](const Engine& e) {
                 std::vector<double> beta, u;

@@ -2,6 +2,7 @@
 // section 1). The only place these formulas are written.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace mm {
 
@@ -20,6 +21,13 @@ struct Criterion {
     double at_sigma(double sigma, bool reml) const;
     // The residual SD that `profiled` implies: sqrt(pwrss / dof).
     double sigma(bool reml) const;
+};
+
+// The criterion at theta and the derivatives of its parts in theta (Engine::gradient): log |L|^2,
+// log |R_X|^2 and the penalised residual sum of squares.
+struct GradientParts {
+    Criterion criterion;
+    std::vector<double> dldl, dldrx, dpwrss;
 };
 
 }  // namespace mm

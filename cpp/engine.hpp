@@ -60,8 +60,9 @@ public:
     Estimates estimates(const double* theta);
     // Update L at theta; return the profiled criterion (Criterion::profiled) and write its gradient
     // in theta into grad (ntheta), both from the one factorisation (docs/design.md, section 3a;
-    // gradient.cpp).
-    double gradient(const double* theta, bool reml, std::vector<double>& grad);
+    // gradient.cpp). With parts, also the criterion's parts and the derivatives of each in theta
+    // (for the deviance at a given sigma: lmerTest's Hessian in (theta, sigma)).
+    double gradient(const double* theta, bool reml, std::vector<double>& grad, GradientParts* parts = nullptr);
 
     // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
     void solve(std::vector<double>& beta, std::vector<double>& u) const;

@@ -379,12 +379,18 @@ void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int
 
 }  // namespace
 
-double Engine::gradient(const double* theta, bool reml, std::vector<double>& grad) {
+double Engine::gradient(const double* theta, bool reml, std::vector<double>& grad, GradientParts* parts) {
     std::lock_guard<std::mutex> lock(mu_);
     const blas::SingleThreaded one_thread(pin_blas_);  // outermost: the update's own guard then costs nothing
     const Criterion cr = update_unlocked(theta);
     const int nt = ntheta(), pp = p_ + 1;
     grad.assign(static_cast<size_t>(nt), 0.0);
+    if (parts != nullptr) {
+        parts->criterion = cr;
+        parts->dldl.assign(static_cast<size_t>(nt), 0.0);
+        parts->dldrx.assign(static_cast<size_t>(nt), 0.0);
+        parts->dpwrss.assign(static_cast<size_t>(nt), 0.0);
+    }
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
     const int64_t q = off[nf_];
@@ -514,6 +520,12 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
             dr2 *= -2.0;
             drx *= -2.0;
             grad[fl.th_idx[e]] = dldl + (reml ? drx : 0.0) + dof * dr2 / pwrss;
+            if (parts != nullptr) {
+                const size_t i = static_cast<size_t>(fl.th_idx[e]);
+                parts->dldl[i] = dldl;
+                parts->dldrx[i] = drx;
+                parts->dpwrss[i] = dr2;
+            }
         }
     }
     return cr.profiled(reml);

@@ -10,14 +10,16 @@ import pytest
 import mixedmodels as mm
 from mixedmodels import _core
 from mixedmodels.model import LinearMixedModel
-from mixedmodels.optimize import COBYQA_FLOPS, BobyqaSettings, choose_method, minimize_theta
+from mixedmodels.optimize import COBYQA_FLOPS, LBFGSB_FLOPS, BobyqaSettings, choose_method, minimize_theta
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 
 
 def test_choose_method_by_work():
-    assert choose_method(COBYQA_FLOPS / 2) == "bobyqa"
-    assert choose_method(COBYQA_FLOPS * 2) == "cobyqa"
+    assert choose_method(COBYQA_FLOPS / 2, factors=2) == "bobyqa"
+    assert choose_method(COBYQA_FLOPS * 2, factors=2) == "cobyqa"
+    assert choose_method(LBFGSB_FLOPS * 2) == "lbfgsb"  # one grouping factor
+    assert choose_method(LBFGSB_FLOPS / 2) == "bobyqa"
 
 
 def test_update_flops_orders_designs(fits):

@@ -330,6 +330,17 @@ class Engine:
         """
         (criterion, gradient): the REML criterion or -2 log-likelihood at theta and its analytic gradient in theta, from one update of L (docs/design.md, section 3a).
         """
+    def gradient_parts(
+        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
+    ) -> tuple[
+        Criterion,
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+        numpy.typing.NDArray[numpy.float64],
+    ]:
+        """
+        (criterion, d log|L|^2, d log|R_X|^2 (0 unless reml), d pwrss): the parts of the criterion at theta and their derivatives in theta, from one update of L (the deviance at a given sigma is ldL2 [+ ldRX2] + pwrss / sigma^2 + dof log(2 pi sigma^2)).
+        """
     def moment_start(
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
     ) -> numpy.typing.NDArray[numpy.float64]:

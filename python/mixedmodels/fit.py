@@ -82,9 +82,14 @@ def lmer(
         NLopt's BOBYQA (as lme4), SciPy's COBYQA, which needs 40-60 % fewer evaluations on
         crossed designs but spends about a millisecond of Python per iteration, or SciPy's
         L-BFGS-B with the analytic gradient of the criterion (each evaluation also computes the
-        gradient, from the same factorisation). ``"auto"`` (default) takes COBYQA when
-        one evaluation is expensive (more than ~1e7 floating-point operations, e.g. crossed
-        designs with a large dense fill-in block such as InstEval) and BOBYQA otherwise.
+        gradient, from the same factorisation). ``"auto"`` (default) takes L-BFGS-B for one
+        grouping factor whose evaluation costs more than ~1e5 floating-point operations
+        (thousands of levels or vector terms: a tenth of BOBYQA's evaluations), COBYQA when
+        one evaluation of a model with several factors is expensive (more than ~1e7 operations,
+        e.g. crossed designs with a large dense fill-in block such as InstEval) and BOBYQA
+        otherwise. Every optimiser's end is polished by Newton steps on the analytic gradient
+        (a few gradient calls, counted in ``n_evals``), so theta, sigma and vcov agree with a
+        tightly converged optimum to about 1e-9 relative.
     optimizer_options : dict, optional
         Stopping rules: BOBYQA's ``{"xtol_abs": 1e-9, "ftol_abs": 1e-10}``, COBYQA's
         ``{"initial_tr_radius": 0.03, "final_tr_radius": 3e-6}``, L-BFGS-B's

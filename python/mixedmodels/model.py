@@ -30,6 +30,7 @@ from .data import ArrayData, FrameData, ModelData
 from .design import GroupTerm, from_arrays, materialise
 from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
 from .formula import ParsedFormula, parse_formula
+from .layout import tril_pairs
 from .optimize import (
     EngineCriterion,
     OptimResult,
@@ -39,6 +40,7 @@ from .optimize import (
     initial_step,
     max_scaled_gradient,
     minimize_theta,
+    newton_polish,
     progress_reporter,
     single_threaded_blas,
     subplex,
@@ -662,6 +664,45 @@ class LinearMixedModel:
         variance, so every end is checked by restarts."""
         return self._far_columns[1]
 
+    def _far_start(self) -> FloatArray | None:
+        """A start (optimiser's coordinates) for slopes far from zero in terms without an intercept
+        (``(x || g)`` with x + 1e4), None for other models. Such a slope's variance carries a large
+        variance of the intercept at x = 0 (the group lines must still meet the data near x's mean),
+        so the optimum can be an intercept SD thousands of times sigma: far from every ordinary
+        start, behind a ridge. Each far slope starts at one sigma per standard deviation of its
+        column, and the intercept at the SD that those slopes imply at zero."""
+        if not self._uncentred_far:
+            return None
+        s = self.structure
+        theta = self._to_model(s.theta.default_start())
+        for f, factor in enumerate(s.factors):
+            if "(Intercept)" not in factor.columns:
+                continue
+            i0 = factor.columns.index("(Intercept)")
+            block = self.cross_products.factor_crossprod(f)
+            n = float(block[i0, i0])
+            implied, intercept_entry = 0.0, -1
+            for t in s.theta.terms:
+                if t.factor != f:
+                    continue
+                pairs = tril_pairs(t.k)
+                for c, name in enumerate(t.columns):
+                    entry = t.offset + pairs.index((c, c))
+                    if name == "(Intercept)":
+                        intercept_entry = entry
+                        continue
+                    j = t.column_offset + c
+                    if "(Intercept)" in t.columns or n <= 0 or j not in _far_from_zero(block, i0, [j]):
+                        continue
+                    mean = float(block[i0, j]) / n
+                    sd = sqrt(max(float(block[j, j]) / n - mean * mean, 0.0))
+                    if sd > 0:
+                        theta[entry] = 1.0 / sd
+                        implied += (mean / sd) ** 2
+            if intercept_entry >= 0 and implied > 0:
+                theta[intercept_entry] = sqrt(1.0 + implied)
+        return self._to_working(theta)
+
     @cached_property
     def _centred(self) -> CentredColumns | None:
         return CentredColumns.of(self.structure, self.data, self.cross_products, self._beta_shift, self._far_columns[0])
@@ -730,6 +771,34 @@ class LinearMixedModel:
             engine = self._engine
         value, grad = engine.gradient(theta, self.reml)
         return float(value) - self.log_weights, np.asarray(grad)
+
+    def deviance_gradient(self, theta: FloatArray, sigma: float) -> tuple[float, FloatArray, float] | None:
+        """lmerTest's deviance at (theta, sigma) -- the criterion with sigma given, not profiled,
+        ``Criterion.at_sigma`` less the log prior weights -- and its analytic derivatives in theta
+        and in sigma, from one update of the factor on the data's scale
+        (`_core.Engine.gradient_parts`). None for a model whose criterion is taken from a centred
+        copy of its random-effects columns (slopes far from zero), where the data-scale factor's
+        derivatives are not accurate enough to difference.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> model = LinearMixedModel.from_formula("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+        >>> d, g, gs = model.deviance_gradient(np.array([0.9667, 0.0152, 0.2309]), 25.59)
+        >>> round(d, 3), g.shape, bool(abs(gs) < 0.05)
+        (1743.628, (3,), True)
+        """
+        if self._centred is not None:
+            return None
+        theta = np.asarray(theta, dtype=np.float64)
+        with self._lock:
+            engine = self._engine
+        crit, dldl, dldrx, dpwrss = engine.gradient_parts(theta, self.reml)
+        s2 = sigma * sigma
+        dof = float(crit.n - crit.p if self.reml else crit.n)
+        grad = np.asarray(dldl) + (np.asarray(dldrx) if self.reml else 0.0) + np.asarray(dpwrss) / s2
+        dsigma = -2.0 * crit.pwrss / (s2 * sigma) + 2.0 * dof / sigma
+        return float(crit.at_sigma(sigma, self.reml)) - self.log_weights, grad, float(dsigma)
 
     def estimates(self, theta: FloatArray) -> Estimates:
         """Criterion parts, beta, b and (R_X'R_X)^-1 at theta, from one update of the factor."""
@@ -821,7 +890,7 @@ class LinearMixedModel:
                 f"({', '.join(s.theta.names)} and the residual SD): they are not identifiable"
             )
         engine = self._working_engine
-        method = choose_method(engine.update_flops()) if optimizer == "auto" else optimizer
+        method = choose_method(engine.update_flops(), len(s.factors)) if optimizer == "auto" else optimizer
         options = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
@@ -894,11 +963,25 @@ class LinearMixedModel:
         )
         self._refuse_exact_fit(opt)
         lower = self.structure.theta.lower
+        opt = self._polish(opt, fg)
         grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
-            opt, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
-            self._refuse_exact_fit(opt)
+            verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
+            self._refuse_exact_fit(verified)
+            if verified.theta is not opt.theta:
+                opt = self._polish(verified, fg)
+                grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
+            else:
+                opt = verified
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
+
+    def _polish(self, opt: OptimResult, fg: ValueAndGradient) -> OptimResult:
+        """The optimiser's end after Newton steps with the analytic gradient (`newton_polish`), its
+        gradient calls counted in ``n_evals``; unchanged at an evaluation limit."""
+        if opt.hit_maxeval:
+            return opt
+        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower)
+        return replace(opt, theta=p.theta, fun=p.fun, n_evals=opt.n_evals + p.n_evals)
 
     def _refuse_exact_fit(self, opt: OptimResult) -> None:
         """A criterion of -inf: the model reproduces the observations exactly."""
@@ -942,6 +1025,9 @@ class LinearMixedModel:
         engine = criterion.engine
         f, fg = functions
         runs: list[tuple[FloatArray, FloatArray | None]] = []
+        far = self._far_start()
+        if far is not None:
+            runs.append((far, initial_step(far)))
         if not (isinstance(start, str) and start == "lme4"):
             runs.append((s.theta.default_start(), None))
         if start is not None:

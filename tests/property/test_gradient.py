@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixedmodels import _core
+from mixedmodels.inference import Inference
 from mixedmodels.model import LinearMixedModel
+from mixedmodels.numderiv import hessian
 from tests.engine_helpers import engine_of
 
 from .dense_reference import central_differences, dense_criterion, dense_gradient
@@ -211,3 +213,45 @@ def test_model_gradient_on_the_bundled_data(fits, formula, data, reml):
         _value, grad = model.objective_gradient(theta)
         fd = central_differences(model.objective, theta)
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(grad).max())))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), reml=st.booleans(), weighted=st.booleans())
+def test_deviance_gradient_at_a_given_sigma_matches_finite_differences(kind, seed, reml, weighted):
+    """lmerTest's deviance of (theta, sigma), used for Satterthwaite's Hessian: its analytic derivatives
+    in theta and sigma against central differences of `Criterion.at_sigma`."""
+    frame, formula = _frame(kind, seed)
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.5, 2.0, len(frame)) if weighted else None
+    model = LinearMixedModel.from_formula(formula, frame, reml=reml, weights=weights)
+    lower = model.structure.theta.lower
+    theta = np.where(lower == 0, rng.uniform(0.2, 1.5, lower.size), rng.normal(0.0, 0.4, lower.size))
+    sigma = float(rng.uniform(0.5, 2.0))
+    parts = model.deviance_gradient(theta, sigma)
+    assert parts is not None
+    value, grad, dsigma = parts
+
+    def deviance(v: np.ndarray) -> float:
+        return float(model.criterion(v[:-1]).at_sigma(float(v[-1]), reml)) - model.log_weights
+
+    point = np.append(theta, sigma)
+    assert value == pytest.approx(deviance(point), rel=1e-12)
+    fd = central_differences(deviance, point)
+    got = np.append(grad, dsigma)
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(got).max())))
+
+
+def test_satterthwaite_hessian_from_the_gradient_matches_numderiv(fits):
+    """The Hessian of the deviance in (theta, sigma) from the analytic gradient agrees with
+    numDeriv's Richardson extrapolation of the deviance (lmerTest's) to 1e-6 relative."""
+    m = fits.fit("Reaction ~ Days + (Days | Subject)", "sleepstudy")
+    inf = Inference(m)
+    numeric = hessian(inf.deviance_vp, inf.varpar, d=1e-1, eps=1e-4)
+    grad = np.column_stack(
+        [
+            (inf.gradient_vp(inf.varpar + h) - inf.gradient_vp(inf.varpar - h)) / 2e-5
+            for h in 1e-5 * np.eye(inf.varpar.size)
+        ]
+    )
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())

@@ -65,10 +65,7 @@ def assert_fit_or_documented_error(out: Outcome) -> None:
 
 
 # Known failures, open (issue 14): each is a strict xfail, so a fix makes the suite say so.
-KNOWN_FAILURES = {
-    215: "uncorrelated terms (x + z || g) on covariates 1e4 from zero: the optimum's intercept SD is "
-    "2e4 times sigma, far from every start; centring would change the model (lme4 fails too)",
-}
+KNOWN_FAILURES: dict[int, str] = {}
 
 
 def _default_seeds() -> list[object]:
