@@ -34,7 +34,7 @@ from .data import StreamedData
 from .design import LazySpec, TransformReplay, materialise, transform_state, used_columns
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
-from .model import LinearMixedModel
+from .model import LinearMixedModel, WorkingCopy
 from .splines import interior_count, spline_knots
 
 __all__ = ["chunk_source", "model_from_source"]
@@ -705,13 +705,13 @@ def _chunk_cross_products(
     replay: TransformReplay | None = None,
     weights: str | None = None,
     offset: str | None = None,
-    shift: NDArray[np.float64] | None = None,
+    copy: WorkingCopy | None = None,
     keep: NDArray[np.intp] | None = None,
 ) -> _core.CrossProducts | None:
     """The cross-products of one chunk's complete rows (None when it has none), weighted by the
     column ``weights`` and less the column ``offset`` when given; with ``keep``, of the fixed-effects
-    columns kept by the model, and with ``shift``, of the response y - X shift (`Rows.minus_fixed`,
-    as the in-memory model forms it)."""
+    columns kept by the model, and with ``copy``, of the rows it makes (y - X shift, centred
+    columns: `WorkingCopy`, as the in-memory model forms them)."""
     cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     if not chunk[cols].notna().all(axis=1).any():
         return None
@@ -729,8 +729,8 @@ def _chunk_cross_products(
     rows = held.rows("the cross-products")
     if keep is not None:
         rows = rows.select_fixed(keep)
-    if shift is not None:
-        rows = rows.minus_fixed(shift)
+    if copy is not None:
+        rows = copy(rows)
     return rows.cross_products(layout)
 
 
@@ -828,28 +828,30 @@ def model_from_source(
     if is_dask:
         total = sum_partitions(levels, names, layout, replay)
 
-        def shifted(
-            shift: NDArray[np.float64], lay: _core.Layout, keep: NDArray[np.intp] | None
-        ) -> _core.CrossProducts:
-            return sum_partitions(levels, names, lay, replay, shift, keep)
+        def sums(copy: WorkingCopy, lay: _core.Layout, keep: NDArray[np.intp] | None) -> _core.CrossProducts:
+            out = sum_partitions(levels, names, lay, replay, copy, keep)
+            if out.nobs != st.n:
+                raise DataError(f"the data source gave {out.nobs:,} complete rows in another pass, not {st.n:,}")
+            out.freeze()
+            return out
 
     else:
 
         def sum_chunks(
             lay: _core.Layout,
-            shift: NDArray[np.float64] | None = None,
+            copy: WorkingCopy | None = None,
             keep: NDArray[np.intp] | None = None,
             report: Callable[[int], None] | None = None,
         ) -> _core.CrossProducts:
-            """A pass over the chunks summing their cross-products (of y - X shift, and of the kept
-            fixed-effects columns, when given)."""
+            """A pass over the chunks summing their cross-products (of the rows ``copy`` makes, and of
+            the kept fixed-effects columns, when given)."""
             out = _core.CrossProducts(lay)
             done = 0
             for i, ch in enumerate(chunks()):
                 if len(ch) == 0:
                     continue
                 _check_columns(ch, cols, i)
-                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, shift, keep)
+                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, copy, keep)
                 done += len(ch)
                 if report is not None:
                     report(done)
@@ -861,14 +863,13 @@ def model_from_source(
         if progress:
             sys.stderr.write("\n")
 
-        def shifted(
-            shift: NDArray[np.float64], lay: _core.Layout, keep: NDArray[np.intp] | None
-        ) -> _core.CrossProducts:
-            """A of y - X shift: one more pass, taken only for a response far from zero or explained
-            almost exactly by the fixed effects (the model's `_residual_cross_products`)."""
-            out = sum_chunks(lay, shift, keep)
+        def sums(copy: WorkingCopy, lay: _core.Layout, keep: NDArray[np.intp] | None) -> _core.CrossProducts:
+            """A of the rows' working copy (y - X shift, centred slopes): one more pass, taken only
+            for a response far from zero or explained almost exactly by the fixed effects (the
+            model's `_residual_cross_products`) and for random slopes far from zero (`CentredColumns`)."""
+            out = sum_chunks(lay, copy, keep)
             if out.nobs != st.n:
-                raise DataError(f"the data source gave {out.nobs:,} complete rows in a third pass, not {st.n:,}")
+                raise DataError(f"the data source gave {out.nobs:,} complete rows in another pass, not {st.n:,}")
             out.freeze()
             return out
 
@@ -879,7 +880,7 @@ def model_from_source(
             "iterated (a path or glob, a list of DataFrames, or a function returning a new iterator on each "
             "call), not a generator or an iterator that is exhausted after one pass"
         )
-    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml, shifted=shifted)
+    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml, sums=sums)
 
 
 def _check_columns(chunk: pd.DataFrame, cols: list[str], i: int) -> None:
@@ -920,11 +921,11 @@ def _dask_passes(
         names: tuple[tuple[str, ...], tuple[str, ...]],
         layout: _core.Layout,
         replay: TransformReplay | None,
-        shift: NDArray[np.float64] | None = None,
+        copy: WorkingCopy | None = None,
         keep: NDArray[np.intp] | None = None,
     ) -> _core.CrossProducts:
         items = [
-            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset, shift, keep)
+            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset, copy, keep)
             for p in parts
         ]
         while len(items) > 1:  # tree reduction
