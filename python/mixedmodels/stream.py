@@ -302,6 +302,9 @@ class _ArrowLevels:
         kinds = {c: _arrow_kind(t) for c, t in types.items()}
         if None in kinds.values():
             return None
+        for c, t in types.items():  # pandas' metadata decides: float64 with NaN, or nullable Int64
+            if c in self.grouping and pa.types.is_integer(t) and batch.column(c).null_count:
+                return None
         known = {}
         for c, t in types.items():
             if pa.types.is_dictionary(t):
@@ -339,7 +342,7 @@ class _ArrowLevels:
                 continue
             values = arr if every else arr.filter(mask)
             distinct = pc.unique(values).to_pylist()
-            if kinds[c] == "numbers" and (pa.types.is_floating(t) or arr.null_count):  # pandas: float64
+            if kinds[c] == "numbers" and pa.types.is_floating(t):
                 st.floats.add(c)
                 distinct = [float(v) for v in distinct]
             st.seen[c] = set(distinct)
