@@ -1,10 +1,12 @@
 """The native streamed pass: a chunk's rows (`data.Rows`) encoded straight from its columns' arrays.
 
-For the common streamed formula -- a plain response, a fixed part of the intercept and numeric
-columns, random-effects terms of the intercept and numeric columns on one grouping variable each,
-weights and offset as columns -- the model matrix of a chunk needs no formulaic: each column of X
-and Z is a column of the chunk (or ones) and each grouping factor's codes are the positions of its
-values in the levels fixed by the first pass. `NativePlan` replays that encoding on an Arrow record
+For the common streamed formula -- a plain response, a fixed part of the intercept, numeric
+columns, categorical main effects (treatment contrasts) and their interactions (with at most one
+numeric column each), random-effects terms of the intercept and numeric columns on one grouping
+variable each, weights and offset as columns -- the model matrix of a chunk needs no formulaic:
+each column of X is a product of a chunk's column and indicators of levels (or ones), each column
+of Z a column (or ones), and each categorical's codes are the positions of its values in the
+levels fixed by the first pass. `NativePlan` replays that encoding on an Arrow record
 batch (numpy views of its buffers; a dictionary column's dictionary is mapped to the levels once,
 then its indices are gathered) or on a pandas chunk, giving the very arrays `design.materialise`
 gives, so the cross-products are the same bit for bit. Anything else (other column types, values
@@ -31,6 +33,56 @@ __all__ = ["NativePlan", "same_rows"]
 
 FloatArray = NDArray[np.float64]
 _TOKEN = re.compile(r"\s*([+-])\s*")
+
+Product = tuple[tuple[str, int], ...]
+"""One fixed-effects column: the product of its factors, each (column, -1) for a numeric column's
+values or (column, i) for the indicator of the column's i-th level (empty: the intercept)."""
+
+
+def _fixed_products(spec: Any, levels: Mapping[str, Sequence[Any]]) -> tuple[Product, ...] | None:
+    """The fixed-effects columns of formulaic's ModelSpec as products (formulaic's order: terms,
+    then within a term the first factor varying fastest), or None when a factor is not a plain
+    column, a contrast is not treatment with the first level as base, a term is scaled, or a term
+    multiplies more than one numeric column (whose product's rounding depends on the order)."""
+    out: list[Product] = []
+    try:
+        structure = spec.structure
+        encoders = spec.encoder_state
+    except AttributeError:
+        return None
+    for term in structure:
+        for scoped in term.scoped_terms:
+            if getattr(scoped, "scale", 1) != 1:
+                return None
+            choices: list[list[tuple[str, int]]] = []
+            for sf in scoped.factors:
+                expr = str(sf.factor.expr)
+                kind, state = encoders.get(expr, (None, {}))
+                kind = getattr(kind, "value", kind)
+                if not expr.isidentifier():
+                    return None
+                if kind == "numerical":
+                    choices.append([(expr, -1)])
+                elif kind == "categorical" and expr in levels:
+                    contrasts = state.get("contrasts")
+                    lv = list(getattr(contrasts, "levels", state.get("categories", ())))
+                    c = getattr(contrasts, "contrasts", None)
+                    base = getattr(c, "base", None)
+                    if type(c).__name__ != "TreatmentContrasts" or lv != list(levels[expr]):
+                        return None
+                    if not (str(base).endswith("UNSET") or (lv and base == lv[0])):
+                        return None
+                    first = 1 if sf.reduced else 0
+                    choices.append([(expr, i) for i in range(first, len(lv))])
+                else:
+                    return None
+            if sum(1 for ch in choices if ch[0][1] < 0) > 1:
+                return None
+            cols: list[Product] = [()]
+            for ch in choices:  # the first factor varies fastest
+                cols = [prev + (f,) for f in ch for prev in cols]
+            out.extend(cols)
+    return tuple(out)
 
 
 def _plain(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
@@ -122,8 +174,8 @@ class NativePlan:
     ----------
     response : str
         The response's column.
-    fixed : tuple of (str or None)
-        Per fixed-effects column, the data column it is (None: the intercept).
+    fixed : tuple of Product
+        Per fixed-effects column, the product it is (`Product`; empty: the intercept).
     factors : tuple of (str, tuple of (str or None))
         Per grouping factor (engine order): its grouping column and, per random-effects column,
         the data column it is (None: the intercept).
@@ -134,7 +186,7 @@ class NativePlan:
     """
 
     response: str
-    fixed: tuple[str | None, ...]
+    fixed: tuple[Product, ...]
     factors: tuple[tuple[str, tuple[str | None, ...]], ...]
     weights: str | None
     offset: str | None
@@ -143,7 +195,7 @@ class NativePlan:
     @property
     def numeric(self) -> list[str]:
         """The columns read as numbers."""
-        cols = [self.response, *(c for c in self.fixed if c)]
+        cols = [self.response, *(c for prod in self.fixed for c, i in prod if i < 0)]
         cols += [c for _, zc in self.factors for c in zc if c]
         cols += [c for c in (self.weights, self.offset) if c]
         return list(dict.fromkeys(cols))
@@ -157,8 +209,9 @@ class NativePlan:
         offset: str | None = None,
     ) -> NativePlan | None:
         """The plan of a streamed model (its prototype's ``structure``, the first pass's ``levels``),
-        or None when its formula needs formulaic (transforms, factors in the fixed part or a term,
-        interaction groupings, offset() terms, cbind responses, a response that is an expression).
+        or None when its formula needs formulaic (transforms, contrasts other than treatment, a
+        factor in a random-effects term, interaction groupings, offset() terms, cbind responses, a
+        response that is an expression).
 
         Examples
         --------
@@ -171,7 +224,7 @@ class NativePlan:
         >>> s, held = materialise(pf, sleep, levels=levels)
         >>> plan = NativePlan.of(pf, s, levels)
         >>> plan.fixed, plan.factors
-        ((None, 'Days'), (('Subject', (None, 'Days')),))
+        (((), (('Days', -1),)), (('Subject', (None, 'Days')),))
         >>> same_rows(plan.rows(sleep), held.rows(""))
         True
         """
@@ -180,10 +233,14 @@ class NativePlan:
         if not pf.response.isidentifier():
             return None
         fixed = _plain(pf.fixed)
-        if fixed is None:
-            return None
-        fixed_cols: tuple[str | None, ...] = ((None,) if fixed[0] else ()) + fixed[1]
-        if len(fixed_cols) != structure.p:
+        fixed_cols: tuple[Product, ...] | None
+        if fixed is not None and not any(c in levels for c in fixed[1]):  # numeric columns (checked per chunk)
+            fixed_cols = ((),) * fixed[0] + tuple(((c, -1),) for c in fixed[1])
+        else:  # formulaic's spec says what each column is
+            encoding = structure.encoding
+            spec = getattr(getattr(encoding, "fixed", None), "spec", None)
+            fixed_cols = None if spec is None else _fixed_products(spec, levels)
+        if fixed_cols is None or len(fixed_cols) != structure.p:
             return None
         by_source: dict[str, tuple[str | None, ...]] = {}
         for t in pf.random:
@@ -204,7 +261,8 @@ class NativePlan:
             if len(zc) != len(f.columns):
                 return None
             factors.append((f.variables[0], zc))
-        codes = {g: _Codes(list(levels[g])) for g, _ in factors}
+        coded = [g for g, _ in factors] + [c for prod in fixed_cols for c, i in prod if i >= 0]
+        codes = {g: _Codes(list(levels[g])) for g in dict.fromkeys(coded)}
         return NativePlan(pf.response, fixed_cols, tuple(factors), weights, offset, codes)
 
     def rows(self, chunk: Any) -> Rows | None:
@@ -223,9 +281,7 @@ class NativePlan:
             ok &= ~np.isnan(v)
             nums[c] = v
         group_codes: dict[str, NDArray[np.int64]] = {}
-        for g, _ in self.factors:
-            if g in group_codes:
-                continue
+        for g in self.codes:
             got = _arrow_codes(chunk.column(g), self.codes[g]) if arrow else _pandas_codes(chunk[g], self.codes[g])
             if got is None:
                 return None
@@ -239,18 +295,22 @@ class NativePlan:
             return a if every else a[ok]
 
         y = np.array(used(nums[self.response]), dtype=np.float64)
+        if m and any(used(group_codes[c]).min() < 0 for c in self.codes):
+            return None  # a value the first pass did not see: formulaic's path says so
         x = np.empty((m, len(self.fixed)))
-        for j, col in enumerate(self.fixed):
-            x[:, j] = 1.0 if col is None else used(nums[col])
+        for j, prod in enumerate(self.fixed):
+            col: FloatArray | None = None
+            for c, i in prod:  # at most one numeric factor: the product is exact in any order
+                v = used(nums[c]) if i < 0 else (used(group_codes[c]) == i).astype(np.float64)
+                col = v if col is None else col * v
+            x[:, j] = 1.0 if col is None else col
         codes, zs = [], []
         for g, zc in self.factors:
             gc = used(group_codes[g])
-            if m and gc.min() < 0:  # a value the first pass did not see: formulaic's path says so
-                return None
             codes.append(np.ascontiguousarray(gc, dtype=np.int32))
             z = np.empty((m, len(zc)))
-            for j, col in enumerate(zc):
-                z[:, j] = 1.0 if col is None else used(nums[col])
+            for j, zcol in enumerate(zc):
+                z[:, j] = 1.0 if zcol is None else used(nums[zcol])
             zs.append(z)
         w = None if self.weights is None else np.ascontiguousarray(used(nums[self.weights]))
         o = None if self.offset is None else np.ascontiguousarray(used(nums[self.offset]))
@@ -323,6 +383,8 @@ def _pandas_codes(col: pd.Series, codes: _Codes) -> tuple[NDArray[np.int64], NDA
     dt = col.dtype
     if isinstance(dt, np.dtype) and dt.kind in "iufO":
         return codes.of_values(col.to_numpy()), missing
+    if pd.api.types.is_string_dtype(dt):  # pandas' string dtypes
+        return codes.of_values(col.to_numpy(dtype=object, na_value=None)), missing
     return None
 
 
