@@ -263,6 +263,8 @@ class _ArrowLevels:
         self.cols = cols
         self.grouping = grouping
         self.known: dict[str, _Categories1] = {}
+        self.dictionaries: dict[str, list[tuple[Any, NDArray[np.int64]]]] = {}  # each distinct one's positions
+        self.hints: dict[str, tuple[list[Any], list[tuple[Any, NDArray[np.int64]]]]] = {}
 
     def _positions(self, c: str, dictionary: Any) -> _Categories1 | None:
         """The known categories of column c with this dictionary's entries' positions among them
@@ -274,11 +276,14 @@ class _ArrowLevels:
         k = self.known.get(c)
         if k is not None and (dictionary is k.dictionary or dictionary.equals(k.dictionary)):
             return k
-        if dictionary.null_count or len(pc.unique(dictionary)) != len(dictionary):
+        if dictionary.null_count:
             return None
         if k is None:
+            if len(pc.unique(dictionary)) != len(dictionary):
+                return None
             k = _Categories1(dictionary, np.zeros(len(dictionary), dtype=bool), dictionary, np.arange(len(dictionary)))
             self.known[c] = k
+            self.dictionaries[c] = [(dictionary, k.positions)]
             return k
         try:
             d = dictionary if dictionary.type == k.categories.type else dictionary.cast(k.categories.type)
@@ -287,10 +292,14 @@ class _ArrowLevels:
         pos = pc.index_in(d, value_set=k.categories).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         new = pos < 0
         if new.any():
+            added = d.filter(pa.array(new))
+            if len(pc.unique(added)) != len(added):  # a repeated entry (old ones find their first)
+                return None
             pos[new] = len(k.categories) + np.arange(int(new.sum()))
-            k.categories = pa.concat_arrays([k.categories, d.filter(pa.array(new))])
+            k.categories = pa.concat_arrays([k.categories, added])
             k.used = np.concatenate([k.used, np.zeros(int(new.sum()), dtype=bool)])
         k.dictionary, k.positions = dictionary, pos
+        self.dictionaries[c].append((dictionary, pos))
         return k
 
     def stats(self, batch: Any, i: int) -> _Levels | None:
@@ -358,7 +367,21 @@ class _ArrowLevels:
             used = k.categories.filter(pa.array(k.used)).to_pylist()
             st.cats.setdefault(c, {}).update(dict.fromkeys(used))
             st.seen.setdefault(c, set()).update(used)
+            # each dictionary's entries' positions among the used categories (-1: unused), which
+            # are the levels when no pandas chunk added any: the second pass's map (`hint`)
+            level_of = np.where(k.used, np.cumsum(k.used) - 1, -1)
+            self.hints[c] = (used, [(d, level_of[pos]) for d, pos in self.dictionaries[c]])
         self.known.clear()
+        self.dictionaries.clear()
+
+    def hint(self, plan: NativePlan, levels: Mapping[str, list[Any]]) -> None:
+        """Give the native plan the map of each dictionary of the first pass to the levels (the
+        second pass meets the same dictionaries: no lookup then), where the levels are those
+        categories in that order."""
+        for c, (used, maps) in self.hints.items():
+            if c in plan.codes and levels.get(c) == used:
+                plan.codes[c].hints = maps
+        self.hints.clear()
 
 
 def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
@@ -369,7 +392,8 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
     levels = {}
     for c, vals in st.seen.items():
         if c in st.cats and c not in st.plain:  # categorical in every chunk: its categories' order
-            levels[c] = [x for x in st.cats[c] if x in vals]
+            cats = st.cats[c]  # (which hold every value seen: all used when as many)
+            levels[c] = list(cats) if len(cats) == len(vals) else [x for x in cats if x in vals]
             continue
         if c in st.floats:  # as a float column of the whole data would hold them
             vals = {float(v) for v in vals}
@@ -965,6 +989,7 @@ def model_from_source(
     cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
+    arrow: _ArrowLevels | None = None  # the first pass over Arrow batches (Parquet files)
     learned = _Learning()  # what stateful transforms and categories made in the formula learn
     # the prototype: up to PROTOTYPE_ROWS complete rows, from which the encoding for new data is
     # built (with the levels and the transform state of the whole data imposed); the model keeps it,
@@ -1014,6 +1039,8 @@ def model_from_source(
     names = (proto.fixed_names, proto.theta.names)
     layout = proto.core_layout
     plan = _native_plan(pf, proto, levels, first, proto_rows.rows("the prototype"), weights, offset) if native else None
+    if plan is not None and arrow is not None:
+        arrow.hint(plan, levels)
     if is_dask:
         total = sum_partitions(levels, names, layout, replay, plan=plan)
 

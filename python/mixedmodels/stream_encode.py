@@ -119,6 +119,7 @@ class _Codes:
     arrow: Any = None
     dictionary: Any = None
     mapped: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    hints: list[tuple[Any, NDArray[np.int64]]] = field(default_factory=list)  # dictionaries mapped beforehand
 
     def of_values(self, values: Any) -> NDArray[np.int64]:
         """Positions of a pandas or numpy array's values (by Arrow's lookup when pyarrow is there)."""
@@ -158,11 +159,17 @@ class _Codes:
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
     def of_dictionary(self, dictionary: Any) -> NDArray[np.int64] | None:
+        """The map of a dictionary's entries to level positions (the last one's again, or one of
+        the `hints`, else a lookup)."""
         if self.dictionary is None or not (dictionary is self.dictionary or dictionary.equals(self.dictionary)):
-            mapped = self.of_arrow(dictionary)
-            if mapped is None:
+            for known, hinted in self.hints:
+                if len(known) == len(dictionary) and known.type == dictionary.type and known.equals(dictionary):
+                    self.mapped, self.dictionary = hinted, dictionary
+                    return hinted
+            looked_up = self.of_arrow(dictionary)
+            if looked_up is None:
                 return None
-            self.mapped, self.dictionary = mapped, dictionary
+            self.mapped, self.dictionary = looked_up, dictionary
         return self.mapped
 
 
@@ -384,7 +391,7 @@ def _pandas_codes(col: pd.Series, codes: _Codes) -> tuple[NDArray[np.int64], NDA
     if isinstance(dt, np.dtype) and dt.kind in "iufO":
         return codes.of_values(col.to_numpy()), missing
     if pd.api.types.is_string_dtype(dt):  # pandas' string dtypes
-        return codes.of_values(col.to_numpy(dtype=object, na_value=None)), missing
+        return codes.of_values(np.asarray(col.astype(object))), missing
     return None
 
 
