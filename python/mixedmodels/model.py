@@ -146,7 +146,7 @@ class WorkingCopy:
     Examples
     --------
     >>> x = np.array([[1.0, 1e5], [1.0, 1e5 + 1]])
-    >>> r = Rows(np.array([1.0, 2.0]), x, (x,), (), pd.RangeIndex(2))
+    >>> r = Rows(np.array([1.0, 2.0]), x, (np.zeros(2, dtype=np.int32),), (x,), pd.RangeIndex(2))
     >>> w = WorkingCopy(None, ((0, 1, 1e5, 0),), ((1, 1e5),), 0)(r)
     >>> w.z[0][:, 1].tolist(), w.x[:, 1].tolist()
     ([0.0, 1.0], [0.0, 1.0])
