@@ -107,7 +107,7 @@ LAYERS = [
     {"structure", "data"},
     {"design", "checks", "optimize", "arguments"},
     {"model", "glmm"},
-    {"stream"},
+    {"stream", "stream_encode"},
     {"fitted"},
     {
         "inference",

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core
 from .arguments import MAX_EVALUATIONS, OPTIMIZER_OPTIONS, check_bool, check_count, check_optimizer, check_start
 from .checks import check_random_effects, check_scales, identifiable_fixed
-from .data import ArrayData, FrameData, ModelData
+from .data import ArrayData, FrameData, ModelData, Rows
 from .design import GroupTerm, from_arrays, materialise
 from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
 from .formula import ParsedFormula, parse_formula
@@ -47,7 +47,7 @@ from .optimize import (
 )
 from .structure import ModelStructure
 
-__all__ = ["CentredColumns", "Estimates", "Fit", "FormulaCall", "LinearMixedModel", "WorkingScale"]
+__all__ = ["CentredColumns", "Estimates", "Fit", "FormulaCall", "LinearMixedModel", "WorkingCopy", "WorkingScale"]
 
 FloatArray = NDArray[np.float64]
 
@@ -126,6 +126,60 @@ def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
 
 
 @dataclass(frozen=True, eq=False)
+class WorkingCopy:
+    """How the rows of the optimiser's copy are made from the model's rows, one batch of rows at a
+    time (so the same for rows held in memory and for streamed chunks): the response less
+    X beta_shift (`Rows.minus_fixed`), each random-effects column z far from zero replaced by
+    z - c z_0 (z_0 its term's intercept column), and each fixed-effects column x far from zero by
+    x - c x_0. Formed row by row, never from the uncentred sums (that difference is the
+    cancellation the copy avoids).
+
+    Attributes
+    ----------
+    beta_shift : ndarray or None
+        The shift of the response (None: y itself).
+    z_centres : tuple of (int, int, float, int)
+        (factor, column, centre, the term's intercept column) per random-effects column centred.
+    x_centres : tuple of (int, float)
+        (column, centre) per fixed-effects column centred against the column ``x_intercept``.
+    x_intercept : int
+        The fixed-effects intercept column (-1: none).
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 1e5], [1.0, 1e5 + 1]])
+    >>> r = Rows(np.array([1.0, 2.0]), x, (np.zeros(2, dtype=np.int32),), (x,), pd.RangeIndex(2))
+    >>> w = WorkingCopy(None, ((0, 1, 1e5, 0),), ((1, 1e5),), 0)(r)
+    >>> w.z[0][:, 1].tolist(), w.x[:, 1].tolist()
+    ([0.0, 1.0], [0.0, 1.0])
+    """
+
+    beta_shift: FloatArray | None
+    z_centres: tuple[tuple[int, int, float, int], ...] = ()
+    x_centres: tuple[tuple[int, float], ...] = ()
+    x_intercept: int = -1
+
+    def __call__(self, rows: Rows) -> Rows:
+        """The copy of these rows."""
+        base = rows if self.beta_shift is None else rows.minus_fixed(self.beta_shift)
+        if self.z_centres:
+            zs = [np.array(z, copy=True) for z in rows.z]
+            for f, j, mean, i0 in self.z_centres:
+                zs[f][:, j] -= mean * zs[f][:, i0]
+            base = base.with_random_columns(tuple(zs))
+        if self.x_centres:
+            xc = np.array(base.x, copy=True)
+            for j, mean in self.x_centres:
+                xc[:, j] -= mean * xc[:, self.x_intercept]
+            base = base.with_fixed_columns(xc)
+        return base
+
+
+RowSums = Callable[[WorkingCopy], _core.CrossProducts]
+"""A of the model's rows as a `WorkingCopy` makes them (streamed data: one more pass over the source)."""
+
+
+@dataclass(frozen=True, eq=False)
 class CentredColumns:
     """The optimiser's copy of a model whose random slopes sit far from zero (x + 100 next to an
     intercept): such a slope column z is replaced by z - c (c its mean) in the copy, then every
@@ -182,11 +236,12 @@ class CentredColumns:
         cross_products: _core.CrossProducts,
         beta_shift: FloatArray | None,
         far: dict[tuple[int, int], tuple[float, int]],
+        sums: RowSums | None = None,
     ) -> CentredColumns | None:
         """The centred copy of a model's rows (``far``: the random-effects columns to centre, from
         `_random_columns_far_from_zero`), or None when no slope needs centring (or the rows are
-        not held)."""
-        if not data.has_rows:
+        neither held nor summed by ``sums``, a pass over streamed data)."""
+        if not data.has_rows and sums is None:
             return None
         lay = structure.theta
         centres = [np.zeros(k) for k in lay.factor_k]
@@ -196,26 +251,28 @@ class CentredColumns:
             against[(f, j)] = i0
         if not against:
             return None
-        rows = data.rows("the working copy")
-        zs = [np.array(z, copy=True) for z in rows.z]
-        for (f, j), i0 in against.items():
-            zs[f][:, j] -= centres[f][j] * zs[f][:, i0]
-        base = rows if beta_shift is None else rows.minus_fixed(beta_shift)
-        base = base.with_random_columns(tuple(zs))
         fixed_map = np.eye(structure.p)
+        xfar: dict[int, float] = {}
+        x0 = -1
         if "(Intercept)" in structure.fixed_names:
             # the fixed-effects columns far from zero too: x - c for x is X B with B unit triangular,
             # which leaves the criterion as it is (the optimiser only needs the criterion)
-            i0 = structure.fixed_names.index("(Intercept)")
+            x0 = structure.fixed_names.index("(Intercept)")
             g = cross_products.fixed_crossprod()[:-1, :-1]
-            xfar = _far_from_zero(g, i0, [j for j in range(structure.p) if j != i0])
-            if xfar:
-                xc = np.array(base.x, copy=True)
-                for j, mean in xfar.items():
-                    xc[:, j] -= mean * xc[:, i0]
-                    fixed_map[i0, j] = -mean
-                base = base.with_fixed_columns(xc)
-        cp = base.cross_products(structure.core_layout)
+            xfar = _far_from_zero(g, x0, [j for j in range(structure.p) if j != x0])
+            for j, mean in xfar.items():
+                fixed_map[x0, j] = -mean
+        copy = WorkingCopy(
+            beta_shift,
+            tuple((f, j, float(centres[f][j]), i0) for (f, j), i0 in against.items()),
+            tuple(xfar.items()),
+            x0,
+        )
+        if data.has_rows:
+            cp = copy(data.rows("the working copy")).cross_products(structure.core_layout)
+        else:
+            assert sums is not None
+            cp = sums(copy)
         div = _divisors(cp.column_sumsq().tolist(), int(cp.nobs))
         ends = np.cumsum(lay.factor_k)
         zdiv = np.split(np.array(div[: ends[-1]]), ends[:-1])
@@ -485,7 +542,7 @@ class LinearMixedModel:
         *,
         reml: bool = True,
         factored: tuple[_core.CrossProducts, FloatArray | None, float] | None = None,
-        shifted: ShiftedSums | None = None,
+        sums: RowSums | None = None,
     ) -> None:
         reml = check_bool(reml, "reml")
         cross_products.freeze()  # the model's sums are final (a GLMM's weighted ones will be its own)
@@ -493,6 +550,9 @@ class LinearMixedModel:
         self.data = data
         self.cross_products = cross_products
         self.reml = bool(reml)
+        # streamed data: A of the rows' working copies, by a pass over the source (`WorkingCopy`)
+        self._sums = sums
+        shifted = None if sums is None else (lambda shift: sums(WorkingCopy(shift)))
         # what the engines factor: A itself, or A of y - X beta_shift (`_residual_cross_products`)
         self._factored, self._beta_shift, self._ols_rss = (
             factored
@@ -513,14 +573,15 @@ class LinearMixedModel:
         cross_products: _core.CrossProducts,
         *,
         reml: bool = True,
-        shifted: Callable[[FloatArray, _core.Layout, NDArray[np.intp] | None], _core.CrossProducts] | None = None,
+        sums: Callable[[WorkingCopy, _core.Layout, NDArray[np.intp] | None], _core.CrossProducts] | None = None,
     ) -> LinearMixedModel:
         """The model of these cross-products after the identifiability checks (`checks`): fixed-effects
         columns aliased by earlier ones are dropped (with a warning); other problems raise `DataError`.
 
-        ``shifted(shift, layout, keep)``: for data whose rows are not held (streamed), A of the rows
-        with response y - X[:, keep] shift in that layout (``keep`` None: every column), which the
-        model asks for when y is far from zero or explained almost exactly by X."""
+        ``sums(copy, layout, keep)``: for data whose rows are not held (streamed), A in that layout of
+        the rows with the fixed-effects columns ``keep`` (None: every column) made by ``copy`` (a
+        `WorkingCopy`: y - X shift, centred columns), which the model asks for when y is far from
+        zero or explained almost exactly by X, and when a random slope sits far from zero."""
         check_scales(structure, cross_products)
         keep = identifiable_fixed(structure, cross_products)
         kept: NDArray[np.intp] | None = None
@@ -531,8 +592,8 @@ class LinearMixedModel:
             kept = keep
         check_random_effects(structure, cross_products)
         layout = structure.core_layout
-        by_shift = None if shifted is None else (lambda shift: shifted(shift, layout, kept))
-        return cls(structure, data, cross_products, reml=reml, shifted=by_shift)
+        by_copy = None if sums is None else (lambda copy: sums(copy, layout, kept))
+        return cls(structure, data, cross_products, reml=reml, sums=by_copy)
 
     @classmethod
     def from_data(
@@ -584,6 +645,7 @@ class LinearMixedModel:
             self.cross_products,
             reml=reml,
             factored=(self._factored, self._beta_shift, self._ols_rss),
+            sums=self._sums,
         )
         model.call = self.call
         return model
@@ -597,11 +659,24 @@ class LinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         # engines are formed again from the cross-products after unpickling
-        keep = ("structure", "data", "cross_products", "reml", "_factored", "_beta_shift", "_ols_rss", "log_weights")
+        # a streamed model's centred copy (once formed) goes with it: its rows do not
+        keep: tuple[str, ...] = (
+            "structure",
+            "data",
+            "cross_products",
+            "reml",
+            "_factored",
+            "_beta_shift",
+            "_ols_rss",
+            "log_weights",
+        )
+        if self._sums is not None:
+            keep += ("_centred",)
         return {k: v for k, v in self.__dict__.items() if k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._sums = None
         self.call = None  # the caller's data frame is not shipped with a pickled model
         self._lock = threading.Lock()
 
@@ -651,8 +726,9 @@ class LinearMixedModel:
 
     @cached_property
     def _far_columns(self) -> tuple[dict[tuple[int, int], tuple[float, int]], bool]:
-        """`_random_columns_far_from_zero` of this model (none without the rows: nothing is centred)."""
-        if not self.data.has_rows:
+        """`_random_columns_far_from_zero` of this model (none without the rows or a pass over them:
+        nothing is centred)."""
+        if not self.data.has_rows and self._sums is None:
             return {}, False
         return _random_columns_far_from_zero(self.structure, self.cross_products)
 
@@ -705,7 +781,8 @@ class LinearMixedModel:
 
     @cached_property
     def _centred(self) -> CentredColumns | None:
-        return CentredColumns.of(self.structure, self.data, self.cross_products, self._beta_shift, self._far_columns[0])
+        far = self._far_columns[0]
+        return CentredColumns.of(self.structure, self.data, self.cross_products, self._beta_shift, far, self._sums)
 
     def _to_model(self, theta_working: FloatArray) -> FloatArray:
         """theta from the optimiser's coordinates (the working scale, and centred slopes)."""

@@ -30,12 +30,13 @@ from numpy.typing import NDArray
 from scipy.linalg import eigh_tridiagonal
 
 from . import _core
-from .data import StreamedData
+from .data import Rows, StreamedData
 from .design import LazySpec, TransformReplay, materialise, transform_state, used_columns
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
-from .model import LinearMixedModel
+from .model import LinearMixedModel, WorkingCopy
 from .splines import interior_count, spline_knots
+from .stream_encode import NativePlan, same_rows
 
 __all__ = ["chunk_source", "model_from_source"]
 
@@ -69,10 +70,22 @@ def chunk_source(source: Any, columns: list[str], batch_size: int = 1_000_000) -
     pandas in chunks), a re-iterable of DataFrames (a list, or any object whose ``__iter__`` starts
     over), or a callable returning an iterator of DataFrames.
     """
+    batches = _batch_source(source, columns, batch_size)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for b in batches():
+            yield b if isinstance(b, pd.DataFrame) else b.to_pandas()
+
+    return frames
+
+
+def _batch_source(source: Any, columns: list[str], batch_size: int) -> Callable[[], Iterator[Any]]:
+    """`chunk_source`, but Parquet files give Arrow record batches (the native pass reads their
+    buffers; other chunks are DataFrames)."""
     paths = _paths(source)
     if paths is not None:
 
-        def files() -> Iterator[pd.DataFrame]:
+        def files() -> Iterator[Any]:
             for p in paths:
                 name = p.name.lower()
                 if name.endswith((".parquet", ".pq")):
@@ -84,8 +97,7 @@ def chunk_source(source: Any, columns: list[str], batch_size: int = 1_000_000) -
                     missing = [c for c in columns if c not in pf.schema_arrow.names]
                     if missing:
                         raise FormulaError(f"{p.name} has no column {missing}")
-                    for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
-                        yield batch.to_pandas()
+                    yield from pf.iter_batches(batch_size=batch_size, columns=columns)
                 else:
                     yield from pd.read_csv(p, usecols=columns, chunksize=batch_size)
 
@@ -206,6 +218,172 @@ def _merge_levels(parts: list[_Levels]) -> _Levels:
     return out
 
 
+def _arrow_kind(t: Any) -> str | None:
+    """`_kind` of an Arrow column's type as pandas would convert it (None: a type left to pandas)."""
+    import pyarrow as pa  # only Arrow batches reach here
+
+    if pa.types.is_dictionary(t):
+        v = t.value_type
+        return (
+            "text"
+            if pa.types.is_string(v) or pa.types.is_large_string(v)
+            else "numbers"
+            if pa.types.is_integer(v)
+            else None
+        )
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_integer(t) or (pa.types.is_floating(t) and not pa.types.is_float16(t)):
+        return "numbers"
+    if pa.types.is_boolean(t):
+        return "booleans"
+    return None
+
+
+@dataclass
+class _Categories1:
+    """An Arrow dictionary column's categories so far, in the order pandas would merge them (each
+    batch's dictionary in its order, new entries at the end), as an Arrow array, and which of them
+    complete rows used; and the last batch's dictionary with its entries' positions."""
+
+    categories: Any
+    used: NDArray[np.bool_]
+    dictionary: Any
+    positions: NDArray[np.int64]
+
+
+class _ArrowLevels:
+    """The first pass over Arrow record batches without converting them to pandas: what
+    `_level_stats` learns from the converted batch, the same values. A dictionary column's
+    categories are merged in Arrow (a hash lookup of each new dictionary in those known, once per
+    distinct dictionary), and the entries complete rows use are counted on the indices; Python
+    objects are made once, at the end: a million levels cost their dictionaries, not a set per batch."""
+
+    def __init__(self, cols: list[str], grouping: set[str]) -> None:
+        self.cols = cols
+        self.grouping = grouping
+        self.known: dict[str, _Categories1] = {}
+        self.dictionaries: dict[str, list[tuple[Any, NDArray[np.int64]]]] = {}  # each distinct one's positions
+        self.hints: dict[str, tuple[list[Any], list[tuple[Any, NDArray[np.int64]]]]] = {}
+
+    def _positions(self, c: str, dictionary: Any) -> _Categories1 | None:
+        """The known categories of column c with this dictionary's entries' positions among them
+        (None: a dictionary with missing or repeated entries, or of a type that cannot join the
+        known ones: pandas decides)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        k = self.known.get(c)
+        if k is not None and (dictionary is k.dictionary or dictionary.equals(k.dictionary)):
+            return k
+        if dictionary.null_count:
+            return None
+        if k is None:
+            if len(pc.unique(dictionary)) != len(dictionary):
+                return None
+            k = _Categories1(dictionary, np.zeros(len(dictionary), dtype=bool), dictionary, np.arange(len(dictionary)))
+            self.known[c] = k
+            self.dictionaries[c] = [(dictionary, k.positions)]
+            return k
+        try:
+            d = dictionary if dictionary.type == k.categories.type else dictionary.cast(k.categories.type)
+        except (pa.ArrowException, TypeError, ValueError):
+            return None
+        pos = pc.index_in(d, value_set=k.categories).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        new = pos < 0
+        if new.any():
+            added = d.filter(pa.array(new))
+            if len(pc.unique(added)) != len(added):  # a repeated entry (old ones find their first)
+                return None
+            pos[new] = len(k.categories) + np.arange(int(new.sum()))
+            k.categories = pa.concat_arrays([k.categories, added])
+            k.used = np.concatenate([k.used, np.zeros(int(new.sum()), dtype=bool)])
+        k.dictionary, k.positions = dictionary, pos
+        self.dictionaries[c].append((dictionary, pos))
+        return k
+
+    def stats(self, batch: Any, i: int) -> _Levels | None:
+        """`_level_stats` of a record batch (None: a column of a type left to pandas)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        types = {c: batch.schema.field(c).type for c in self.cols}
+        kinds = {c: _arrow_kind(t) for c, t in types.items()}
+        if None in kinds.values():
+            return None
+        for c, t in types.items():  # pandas' metadata decides: float64 with NaN, or nullable Int64
+            if c in self.grouping and pa.types.is_integer(t) and batch.column(c).null_count:
+                return None
+        known = {}
+        for c, t in types.items():
+            if pa.types.is_dictionary(t):
+                k = self._positions(c, batch.column(c).dictionary)
+                if k is None:
+                    return None
+                known[c] = k
+        n = batch.num_rows
+        ok = np.ones(n, dtype=bool)
+        for c in self.cols:
+            arr = batch.column(c)
+            if arr.null_count:
+                ok &= arr.is_valid().to_numpy(zero_copy_only=False)
+            if pa.types.is_floating(types[c]):
+                ok &= ~np.isnan(arr.to_numpy(zero_copy_only=False))
+        st = _Levels()
+        st.n = int(ok.sum())
+        st.n_dropped = n - st.n
+        if not st.n:
+            return st
+        every = st.n == n
+        mask = None if every else pa.array(ok)
+        for c, k in known.items():  # the entries used by complete rows (their values: `finish`)
+            idx = batch.column(c).indices.fill_null(0).to_numpy(zero_copy_only=False)
+            if not every:
+                idx = idx[ok]
+            entries = np.flatnonzero(np.bincount(idx, minlength=len(k.positions)))
+            k.used[k.positions[entries]] = True
+        for c in self.cols:
+            t, arr = types[c], batch.column(c)
+            st.kinds[c] = (cast(str, kinds[c]), i)
+            if pa.types.is_dictionary(t):
+                continue
+            if kinds[c] == "numbers" and c not in self.grouping:
+                continue
+            values = arr if every else arr.filter(mask)
+            distinct = pc.unique(values).to_pylist()
+            if kinds[c] == "numbers" and pa.types.is_floating(t):
+                st.floats.add(c)
+                distinct = [float(v) for v in distinct]
+            st.seen[c] = set(distinct)
+            st.plain.add(c)
+        return st
+
+    def finish(self, st: _Levels) -> None:
+        """Put the dictionary columns' categories and the values complete rows used into ``st``."""
+        import pyarrow as pa
+
+        for c, k in self.known.items():
+            # only the used categories, in their order: `_level_lists` drops the unused ones anyway
+            used = k.categories.filter(pa.array(k.used)).to_pylist()
+            st.cats.setdefault(c, {}).update(dict.fromkeys(used))
+            st.seen.setdefault(c, set()).update(used)
+            # each dictionary's entries' positions among the used categories (-1: unused), which
+            # are the levels when no pandas chunk added any: the second pass's map (`hint`)
+            level_of = np.where(k.used, np.cumsum(k.used) - 1, -1)
+            self.hints[c] = (used, [(d, level_of[pos]) for d, pos in self.dictionaries[c]])
+        self.known.clear()
+        self.dictionaries.clear()
+
+    def hint(self, plan: NativePlan, levels: Mapping[str, list[Any]]) -> None:
+        """Give the native plan the map of each dictionary of the first pass to the levels (the
+        second pass meets the same dictionaries: no lookup then), where the levels are those
+        categories in that order."""
+        for c, (used, maps) in self.hints.items():
+            if c in plan.codes and levels.get(c) == used:
+                plan.codes[c].hints = maps
+        self.hints.clear()
+
+
 def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
     """Final level lists: a categorical's categories in order (unused dropped, as in memory; when a
     column is categorical in some chunks only, its values sorted as for the whole data's plain
@@ -214,7 +392,8 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
     levels = {}
     for c, vals in st.seen.items():
         if c in st.cats and c not in st.plain:  # categorical in every chunk: its categories' order
-            levels[c] = [x for x in st.cats[c] if x in vals]
+            cats = st.cats[c]  # (which hold every value seen: all used when as many)
+            levels[c] = list(cats) if len(cats) == len(vals) else [x for x in cats if x in vals]
             continue
         if c in st.floats:  # as a float column of the whole data would hold them
             vals = {float(v) for v in vals}
@@ -631,6 +810,12 @@ class _Learning:
         )
 
 
+def _may_learn(pf: ParsedFormula) -> bool:
+    """Whether the formula can hold something the first pass learns (a stateful transform or a
+    categorical made in it, e.g. ``C(x)``): only a call can, so a formula without one skips the look."""
+    return bool(pf.data_dependent) or "(" in pf.fixed or any("(" in t.lhs for t in pf.random)
+
+
 def _names(expr: str) -> set[str]:
     """The plain names an expression reads (empty when it is not Python)."""
     try:
@@ -705,32 +890,41 @@ def _chunk_cross_products(
     replay: TransformReplay | None = None,
     weights: str | None = None,
     offset: str | None = None,
-    shift: NDArray[np.float64] | None = None,
+    copy: WorkingCopy | None = None,
     keep: NDArray[np.intp] | None = None,
+    plan: NativePlan | None = None,
 ) -> _core.CrossProducts | None:
     """The cross-products of one chunk's complete rows (None when it has none), weighted by the
     column ``weights`` and less the column ``offset`` when given; with ``keep``, of the fixed-effects
-    columns kept by the model, and with ``shift``, of the response y - X shift (`Rows.minus_fixed`,
-    as the in-memory model forms it)."""
-    cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
-    if not chunk[cols].notna().all(axis=1).any():
+    columns kept by the model, and with ``copy``, of the rows it makes (y - X shift, centred
+    columns: `WorkingCopy`, as the in-memory model forms them). The chunk is a DataFrame or an
+    Arrow record batch; with a ``plan``, its rows are encoded natively (`stream_encode`) unless the
+    plan declines the chunk, which then takes formulaic's path."""
+    rows = None if plan is None else plan.rows(chunk)
+    if rows is not None and rows.nobs == 0:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MixedModelsWarning)
-        structure, held = materialise(pf, chunk, levels=levels, transforms=replay, weights=weights, offset=offset)
-    if (structure.fixed_names, structure.theta.names) != proto_names:
-        got = set(structure.fixed_names) | set(structure.theta.names)
-        want = set(proto_names[0]) | set(proto_names[1])
-        raise DataError(
-            "a chunk encodes the model differently from the first pass (columns or levels changed: "
-            f"{sorted(got - want)[:5]} instead of {sorted(want - got)[:5]}); a column made in the formula "
-            "from one chunk's values alone cannot be streamed: compute it beforehand"
-        )
-    rows = held.rows("the cross-products")
+    if rows is None:
+        if not isinstance(chunk, pd.DataFrame):
+            chunk = chunk.to_pandas()
+        cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
+        if not chunk[cols].notna().all(axis=1).any():
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MixedModelsWarning)
+            structure, held = materialise(pf, chunk, levels=levels, transforms=replay, weights=weights, offset=offset)
+        if (structure.fixed_names, structure.theta.names) != proto_names:
+            got = set(structure.fixed_names) | set(structure.theta.names)
+            want = set(proto_names[0]) | set(proto_names[1])
+            raise DataError(
+                "a chunk encodes the model differently from the first pass (columns or levels changed: "
+                f"{sorted(got - want)[:5]} instead of {sorted(want - got)[:5]}); a column made in the formula "
+                "from one chunk's values alone cannot be streamed: compute it beforehand"
+            )
+        rows = held.rows("the cross-products")
     if keep is not None:
         rows = rows.select_fixed(keep)
-    if shift is not None:
-        rows = rows.minus_fixed(shift)
+    if copy is not None:
+        rows = copy(rows)
     return rows.cross_products(layout)
 
 
@@ -759,6 +953,7 @@ def model_from_source(
     progress: bool | Callable[[int], None] | None = None,
     weights: str | None = None,
     offset: str | None = None,
+    native: bool = True,
 ) -> LinearMixedModel:
     """The model of data read in batches (see `chunk_source`) or of a Dask DataFrame: two passes
     (levels, encoding and the state of stateful transforms such as ``poly(x, 2)``, learned from all
@@ -767,6 +962,12 @@ def model_from_source(
     Transforms whose state cannot be learned chunk by chunk (splines with knots at quantiles,
     ``lag``, a stateful transform of another) and columns holding different kinds of values in
     different chunks are a `DataError`; so is a source that gives fewer rows the second time.
+
+    Parquet files are read as Arrow record batches: the first pass reads their columns (a
+    dictionary column's dictionary once per file), and for formulas of numeric columns and plain
+    grouping variables the second pass encodes each batch (or DataFrame chunk) natively from its
+    arrays (`stream_encode.NativePlan`: the same rows as formulaic's path, bit for bit; checked on
+    the prototype rows). ``native=False`` takes formulaic's path for every chunk.
 
     Examples
     --------
@@ -788,69 +989,87 @@ def model_from_source(
     cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
+    arrow: _ArrowLevels | None = None  # the first pass over Arrow batches (Parquet files)
     learned = _Learning()  # what stateful transforms and categories made in the formula learn
     # the prototype: up to PROTOTYPE_ROWS complete rows, from which the encoding for new data is
     # built (with the levels and the transform state of the whole data imposed); the model keeps it,
     # and no other rows
     if is_dask:
         first = source[cols].dropna().head(PROTOTYPE_ROWS, npartitions=-1)
-        learn = not first.empty and bool(_transform_stats(first, pf, cols))
+        learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols))
         st, learned, sum_partitions = _dask_passes(source, pf, cols, grouping, learn, weights, offset)
     else:
-        chunks = chunk_source(source, cols, batch_size)
+        chunks = _batch_source(source, cols, batch_size)
         report = _progress_printer(progress, "pass 1 (levels)")
         st = _Levels()
         first = None
         learn = False
         any_chunk = False
+        arrow = _ArrowLevels(cols, grouping) if native and all(len(t.factors) == 1 for t in pf.random) else None
         for i, ch in enumerate(chunks()):
             any_chunk = True
-            if len(ch) == 0:  # an empty chunk (of whatever columns) has nothing to say
+            if _nrows(ch) == 0:  # an empty chunk (of whatever columns) has nothing to say
                 continue
             _check_columns(ch, cols, i)
             if first is None or first.empty:
-                first = ch[cols].dropna().head(PROTOTYPE_ROWS)
+                first = _prototype(ch, cols)
                 # stateful transforms? (a cheap look at the prototype's rows decides)
-                learn = not first.empty and bool(_transform_stats(first, pf, cols))
-            st = _merge_levels([st, _level_stats(ch, pf, cols, grouping, i)])  # running merge: bounded memory
+                learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols))
+            part = None
+            if not isinstance(ch, pd.DataFrame):
+                if arrow is not None and not learn:
+                    part = arrow.stats(ch, i)
+                if part is None:
+                    ch = ch.to_pandas()
+            if part is None:
+                part = _level_stats(ch, pf, cols, grouping, i)
+            st = _merge_levels([st, part])  # running merge: bounded memory
             if learn:
                 learned.merge(_transform_stats(ch, pf, cols))
             report(st.n + st.n_dropped)
+        if arrow is not None:
+            arrow.finish(st)
         if not any_chunk:
             raise DataError("the data source yielded no chunks")
     if st.n == 0 or first is None or first.empty:
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     levels = _level_lists(st, pf)
     replay = learned.replay(levels, cols)
-    proto, _ = materialise(pf, first.copy(), levels=levels, transforms=replay)
+    proto, proto_rows = materialise(pf, first.copy(), levels=levels, transforms=replay, weights=weights, offset=offset)
     names = (proto.fixed_names, proto.theta.names)
     layout = proto.core_layout
+    plan = _native_plan(pf, proto, levels, first, proto_rows.rows("the prototype"), weights, offset) if native else None
+    if plan is not None and arrow is not None:
+        arrow.hint(plan, levels)
     if is_dask:
-        total = sum_partitions(levels, names, layout, replay)
+        total = sum_partitions(levels, names, layout, replay, plan=plan)
 
-        def shifted(
-            shift: NDArray[np.float64], lay: _core.Layout, keep: NDArray[np.intp] | None
-        ) -> _core.CrossProducts:
-            return sum_partitions(levels, names, lay, replay, shift, keep)
+        def sums(copy: WorkingCopy, lay: _core.Layout, keep: NDArray[np.intp] | None) -> _core.CrossProducts:
+            out = sum_partitions(levels, names, lay, replay, copy, keep, plan)
+            if out.nobs != st.n:
+                raise DataError(f"the data source gave {out.nobs:,} complete rows in another pass, not {st.n:,}")
+            out.freeze()
+            return out
 
     else:
 
         def sum_chunks(
             lay: _core.Layout,
-            shift: NDArray[np.float64] | None = None,
+            copy: WorkingCopy | None = None,
             keep: NDArray[np.intp] | None = None,
             report: Callable[[int], None] | None = None,
         ) -> _core.CrossProducts:
-            """A pass over the chunks summing their cross-products (of y - X shift, and of the kept
-            fixed-effects columns, when given)."""
+            """A pass over the chunks summing their cross-products (of the rows ``copy`` makes, and of
+            the kept fixed-effects columns, when given)."""
             out = _core.CrossProducts(lay)
             done = 0
             for i, ch in enumerate(chunks()):
-                if len(ch) == 0:
+                n = _nrows(ch)
+                if n == 0:
                     continue
                 _check_columns(ch, cols, i)
-                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, shift, keep)
-                done += len(ch)
+                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan)
+                done += n
                 if report is not None:
                     report(done)
                 if part is not None:
@@ -861,14 +1080,13 @@ def model_from_source(
         if progress:
             sys.stderr.write("\n")
 
-        def shifted(
-            shift: NDArray[np.float64], lay: _core.Layout, keep: NDArray[np.intp] | None
-        ) -> _core.CrossProducts:
-            """A of y - X shift: one more pass, taken only for a response far from zero or explained
-            almost exactly by the fixed effects (the model's `_residual_cross_products`)."""
-            out = sum_chunks(lay, shift, keep)
+        def sums(copy: WorkingCopy, lay: _core.Layout, keep: NDArray[np.intp] | None) -> _core.CrossProducts:
+            """A of the rows' working copy (y - X shift, centred slopes): one more pass, taken only
+            for a response far from zero or explained almost exactly by the fixed effects (the
+            model's `_residual_cross_products`) and for random slopes far from zero (`CentredColumns`)."""
+            out = sum_chunks(lay, copy, keep)
             if out.nobs != st.n:
-                raise DataError(f"the data source gave {out.nobs:,} complete rows in a third pass, not {st.n:,}")
+                raise DataError(f"the data source gave {out.nobs:,} complete rows in another pass, not {st.n:,}")
             out.freeze()
             return out
 
@@ -879,15 +1097,75 @@ def model_from_source(
             "iterated (a path or glob, a list of DataFrames, or a function returning a new iterator on each "
             "call), not a generator or an iterator that is exhausted after one pass"
         )
-    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml, shifted=shifted)
+    return LinearMixedModel.build(proto, StreamedData(st.n_dropped), total, reml=reml, sums=sums)
 
 
-def _check_columns(chunk: pd.DataFrame, cols: list[str], i: int) -> None:
-    if not isinstance(chunk, pd.DataFrame):
+def _nrows(chunk: Any) -> int:
+    """Rows of a DataFrame or an Arrow record batch (or of anything else: `_check_columns` names it)."""
+    n = getattr(chunk, "num_rows", None)
+    if isinstance(n, int) and not isinstance(chunk, pd.DataFrame):
+        return n
+    try:
+        return len(chunk)
+    except TypeError:
+        return 1
+
+
+def _prototype(chunk: Any, cols: list[str]) -> pd.DataFrame:
+    """Up to `PROTOTYPE_ROWS` complete rows of a chunk, as a DataFrame (of an Arrow batch, its first
+    rows converted, or all of them when those have too few complete rows)."""
+    if isinstance(chunk, pd.DataFrame):
+        return chunk[cols].dropna().head(PROTOTYPE_ROWS)
+    head: pd.DataFrame = _small_pandas(chunk.slice(0, 10 * PROTOTYPE_ROWS))[cols].dropna()
+    if len(head) < PROTOTYPE_ROWS and chunk.num_rows > 10 * PROTOTYPE_ROWS:
+        head = _small_pandas(chunk)[cols].dropna()
+    return head.head(PROTOTYPE_ROWS)
+
+
+def _small_pandas(batch: Any) -> pd.DataFrame:
+    """A record batch as a DataFrame, its dictionary columns with only the entries the rows use
+    (a slice keeps the whole dictionary: a million categories for a thousand rows). The levels are
+    imposed on the prototype, so its categories' order does not matter."""
+    import pyarrow as pa
+
+    arrays = [a.dictionary_decode().dictionary_encode() if pa.types.is_dictionary(a.type) else a for a in batch.columns]
+    out: pd.DataFrame = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names).to_pandas()
+    return out
+
+
+def _native_plan(
+    pf: ParsedFormula,
+    proto: Any,
+    levels: Mapping[str, Any],
+    first: pd.DataFrame,
+    held: Rows,
+    weights: str | None,
+    offset: str | None,
+) -> NativePlan | None:
+    """The native encoding of the chunks (`stream_encode.NativePlan`), kept only when it gives the
+    prototype rows ``first`` exactly as formulaic's path does (``held``; None: formulaic's path for
+    every chunk)."""
+    plan = NativePlan.of(pf, proto, levels, weights, offset)
+    if plan is None:
+        return None
+    mine = plan.rows(first)
+    if mine is None or not same_rows(mine, held):
+        return None
+    return plan
+
+
+def _check_columns(chunk: Any, cols: list[str], i: int) -> None:
+    if not isinstance(chunk, pd.DataFrame) and not _is_arrow_batch(chunk):
         raise DataError(f"chunk {i} of the data is a {type(chunk).__name__}, not a pandas DataFrame")
-    missing = [c for c in cols if c not in chunk.columns]
+    names = chunk.columns if isinstance(chunk, pd.DataFrame) else chunk.schema.names
+    missing = [c for c in cols if c not in names]
     if missing:
         raise FormulaError(f"the data has no column {missing}" + (f" (chunk {i})" if i else ""))
+
+
+def _is_arrow_batch(chunk: Any) -> bool:
+    """An Arrow record batch (Parquet files give them; a source may too)."""
+    return type(chunk).__module__.startswith("pyarrow") and type(chunk).__name__ == "RecordBatch"
 
 
 # ----------------------------------------------------------------------------------- Dask
@@ -920,11 +1198,12 @@ def _dask_passes(
         names: tuple[tuple[str, ...], tuple[str, ...]],
         layout: _core.Layout,
         replay: TransformReplay | None,
-        shift: NDArray[np.float64] | None = None,
+        copy: WorkingCopy | None = None,
         keep: NDArray[np.intp] | None = None,
+        plan: NativePlan | None = None,
     ) -> _core.CrossProducts:
         items = [
-            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset, shift, keep)
+            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset, copy, keep, plan)
             for p in parts
         ]
         while len(items) > 1:  # tree reduction
