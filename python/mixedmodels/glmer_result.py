@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import special
 
 from . import anova_tables, emmeans, plots, printing, r2, updates
-from .arguments import check_bool, check_count, check_level, check_seed, group_list
+from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_level, check_seed, check_start, group_list
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
@@ -294,6 +294,59 @@ class GlmerResult(LmerFit):
         if not isinstance(test, str) or test.lower() not in ("chisq", "lrt"):
             raise ArgumentError(f"drop1 of a glmer fit has likelihood-ratio tests only: test='Chisq', not {test!r}")
         return updates.drop1(self, test="Chisq")
+
+    def update(self, formula: str | None = None, data: pd.DataFrame | None = None, **kwargs: Any) -> GlmerResult:
+        """The model refitted with a changed formula, other data or changed arguments, as lme4's
+        ``update`` of a glmer fit (`updates.updated_glmm`).
+
+        Parameters
+        ----------
+        formula : str, optional
+            A full formula, or R's shorthand with ``.`` for the old sides: ``". ~ . - x"``,
+            ``". ~ . + z"``, ``". ~ . + (1 | obs)"``.
+        data : DataFrame, optional
+            Other data (default: the data frame the fit was given).
+        **kwargs
+            ``family``, ``nAGQ``, ``weights``, ``offset`` (default: the fit's; ``weights=None`` or
+            ``offset=None`` removes them), and `mixedmodels.glmer`'s ``fast`` (default False: lme4
+            has no such argument, so a ``fast=True`` fit is refitted in full unless it is given
+            again), ``start`` (default: lme4's start), ``maxeval`` and ``data_name`` (default: the
+            fit's).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.update(". ~ . - period").formula
+        'cbind(incidence, size - incidence) ~ 1 + (1 | herd)'
+        >>> m.update(nAGQ=9).n_agq
+        9
+        """
+        unknown = sorted(set(kwargs) - set(_UPDATE_KEYWORDS))
+        if unknown:
+            raise ArgumentError(
+                f"unknown keyword(s) {', '.join(unknown)} for update; it takes {', '.join(_UPDATE_KEYWORDS)}"
+            )
+        model_kw = {k: kwargs[k] for k in ("family", "weights", "offset") if k in kwargs}
+        model = updates.updated_glmm(self, formula, data, **model_kw)
+        n_agq = kwargs.get("nAGQ", self.n_agq)
+        if isinstance(n_agq, bool) or not isinstance(n_agq, int | np.integer) or n_agq < 0:
+            raise ArgumentError(f"nAGQ must be a non-negative integer, got {n_agq!r}")
+        fast = check_bool(kwargs.get("fast", False), "fast")
+        maxeval = check_count(kwargs.get("maxeval", 100_000), "maxeval", maximum=MAX_EVALUATIONS)
+        data_name = kwargs.get("data_name", self.data_name)
+        if data_name is not None and not isinstance(data_name, str):
+            raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+        theta0 = check_start(kwargs.get("start"), model.structure.theta.names)
+        fit = model.fit(
+            n_agq=int(n_agq),
+            fast=fast,
+            start=None if isinstance(theta0, str) else theta0,
+            maxeval=maxeval,
+            data_name=data_name,
+        )
+        return GlmerResult.of_glmm(fit)
 
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
@@ -679,6 +732,7 @@ class GlmerResult(LmerFit):
 
 
 _FIELDS = tuple(Fit.__dataclass_fields__)
+_UPDATE_KEYWORDS = ("family", "nAGQ", "weights", "offset", "fast", "start", "maxeval", "data_name")
 
 
 def _draw(family: str, mu: FloatArray, wt: FloatArray, dispersion: float, rng: np.random.Generator) -> FloatArray:
