@@ -319,7 +319,7 @@ class GlmerResult(LmerFit):
         >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
         ...              mm.datasets.load("cbpp"), family="binomial")
         >>> m.update(". ~ . - period").formula
-        'cbind(incidence, size - incidence) ~ 1 + (1 | herd)'
+        'cbind(incidence, size - incidence) ~ (1 | herd)'
         >>> m.update(nAGQ=9).n_agq
         9
         """
