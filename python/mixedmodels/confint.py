@@ -1,5 +1,6 @@
 """Confidence intervals named as lme4's ``confint.merMod`` (.sig01, ..., .sigma, fixed effects):
-likelihood profiles, Wald, and the parametric bootstrap."""
+likelihood profiles, Wald, and the parametric bootstrap (lme4's ``bootMer``, for lmer fits and, in
+`glmm_bootstrap`, for glmer fits)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import functools
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -17,13 +19,14 @@ from numpy.typing import NDArray
 from scipy import special
 
 from . import _core
-from .exceptions import MixedModelsError
+from .exceptions import ConvergenceWarning, CoreError, DataError, MixedModelsError, warn
 from .fitted import LmerFit
+from .glmm import GeneralizedLinearMixedModel
 from .model import LinearMixedModel
 from .optimize import BobyqaSettings, bobyqa
 from .simulate import Seed, refit_parameters, simulate
 
-__all__ = ["bootstrap", "confint"]
+__all__ = ["boot_percentiles", "bootstrap", "confint", "glmm_bootstrap"]
 
 FloatArray = NDArray[np.float64]
 
@@ -217,6 +220,8 @@ def bootstrap(
     estimates (rows = replicates, columns = .sig01, ..., .sigma, fixed effects)."""
     if nsim < 1:
         raise ValueError("nsim must be at least 1")
+    if isinstance(m.model, GeneralizedLinearMixedModel):
+        raise MixedModelsError("a glmer fit's bootstrap is GlmerResult.bootstrap (confint.glmm_bootstrap)")
     if progress is None:
         progress = sys.stderr.isatty()
     ys = simulate(m, nsim=nsim, seed=seed).to_numpy()
@@ -250,6 +255,144 @@ def bootstrap(
     if progress:
         sys.stderr.write("\n")
     return pd.DataFrame(np.vstack(results), columns=names)
+
+
+# ------------------------------------------------------------------------------- glmer bootstrap
+
+# what a refit may raise on a simulated response: no valid modes (separation, means out of range),
+# a factor that cannot be formed, a response the family refuses, arithmetic that overflowed
+_REFIT_FAILURES = (DataError, CoreError, MixedModelsError, np.linalg.LinAlgError, ArithmeticError, ValueError)
+
+
+def glmm_boot_names(m: LmerFit) -> list[str]:
+    """The columns of a glmer bootstrap: .sig01, ... (SDs and correlations), .sigma for families
+    with a dispersion, then the fixed effects."""
+    model = m.model
+    assert isinstance(model, GeneralizedLinearMixedModel)
+    names = m.structure.theta.sdcor_names
+    if model.family.dispersion_free:
+        names = names[:-1]
+    return names + list(m.fixef.index)
+
+
+def _glmm_boot_chunk(
+    model: GeneralizedLinearMixedModel, theta0: FloatArray, n_agq: int, ys: FloatArray
+) -> tuple[FloatArray, list[bool], list[str]]:
+    """Refit the model to each column of ys from theta0: (rows of sd/cor, sigma, beta; NaN for a
+    failed refit), whether each refit converged, and each failure's message ("" when none)."""
+    layout = model.structure.theta
+    width = layout.ntheta + (0 if model.family.dispersion_free else 1) + model.structure.p
+    out = np.full((ys.shape[1], width), np.nan)
+    converged: list[bool] = []
+    failures: list[str] = []
+    for s in range(ys.shape[1]):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a refit's convergence or singularity: counted, not repeated
+                refit = GeneralizedLinearMixedModel(model.structure, model.data.with_response(ys[:, s]), model.family)
+                fit = refit.fit(n_agq=n_agq, start=theta0)
+        except _REFIT_FAILURES as exc:
+            converged.append(False)
+            failures.append(f"{type(exc).__name__}: {exc}")
+            continue
+        sdcor = layout.to_sdcor(fit.theta, fit.sigma)
+        if model.family.dispersion_free:
+            sdcor = sdcor[:-1]
+        values = np.concatenate([sdcor, fit.beta])
+        if not np.all(np.isfinite(values)):
+            converged.append(False)
+            failures.append("the refit's estimates are not finite")
+            continue
+        out[s] = values
+        converged.append(bool(fit.converged))
+        failures.append("")
+    return out, converged, failures
+
+
+def glmm_bootstrap(
+    m: LmerFit,
+    ys: FloatArray,
+    n_agq: int = 1,
+    n_jobs: int = 1,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """lme4's ``bootMer`` for a glmer fit, given the simulated responses (one column per replicate,
+    from `GlmerResult.simulate`): the model refitted to each from the fit's theta (stage 1 from
+    theta, stage 2 from its beta), returning each refit's SDs and correlations (.sig01, ...),
+    .sigma for a family with a dispersion, and fixed effects.
+
+    A refit that fails (no valid conditional modes on that response, as under complete
+    separation, or non-finite estimates) gives a row of NaN; the frame's ``attrs`` say how many
+    (``n_failed``, and ``failures``: their messages) and how many refits ended without
+    convergence (``n_not_converged``: kept, as lme4 keeps them), and a `ConvergenceWarning` reports
+    failures (lme4's "some bootstrap runs failed"). Refits run on ``n_jobs`` processes; the draws
+    do not depend on ``n_jobs``.
+    """
+    model = m.model
+    if not isinstance(model, GeneralizedLinearMixedModel):
+        raise MixedModelsError("glmm_bootstrap is for glmer fits; lmer fits use bootstrap")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    nsim = ys.shape[1]
+    chunk = max(1, min(25, nsim // max(1, 4 * n_jobs)))
+    pieces = [ys[:, i : i + chunk] for i in range(0, nsim, chunk)]
+    results: list[tuple[FloatArray, list[bool], list[str]]] = []
+    t0 = time.perf_counter()
+    theta0 = np.asarray(m.theta, dtype=np.float64)
+
+    def report(done: int) -> None:
+        if progress:
+            sys.stderr.write(f"\rbootstrap: {done}/{nsim} refits, {time.perf_counter() - t0:.1f} s")
+            sys.stderr.flush()
+
+    done = 0
+    if n_jobs == 1:
+        for piece in pieces:
+            results.append(_glmm_boot_chunk(model, theta0, n_agq, piece))
+            done += piece.shape[1]
+            report(done)
+    else:
+        workers = os.cpu_count() if n_jobs < 0 else n_jobs
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futs = [ex.submit(_glmm_boot_chunk, model, theta0, n_agq, piece) for piece in pieces]
+            for fut, piece in zip(futs, pieces, strict=True):
+                results.append(fut.result())
+                done += piece.shape[1]
+                report(done)
+    if progress:
+        sys.stderr.write("\n")
+    values = np.vstack([r[0] for r in results])
+    converged = [c for r in results for c in r[1]]
+    failures = [f for r in results for f in r[2]]
+    failed = [i for i, f in enumerate(failures) if f]
+    out = pd.DataFrame(values, columns=glmm_boot_names(m))
+    out.index.name = "replicate"
+    out.attrs["nsim"] = nsim
+    out.attrs["n_failed"] = len(failed)
+    out.attrs["n_not_converged"] = sum(1 for i, c in enumerate(converged) if not c and not failures[i])
+    out.attrs["failures"] = {i: failures[i] for i in failed}
+    if failed:
+        first = failures[failed[0]]
+        warn(
+            f"some bootstrap refits failed ({len(failed)}/{nsim}; their rows are NaN and left out of the "
+            f"intervals); the first: {first}",
+            ConvergenceWarning,
+        )
+    return out
+
+
+def boot_percentiles(draws: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Percentile intervals of bootstrap draws (rows of NaN, failed refits, left out; quantiles as
+    R's ``quantile`` type 7), with the draws' ``attrs`` carried over."""
+    kept = draws.dropna(how="any")
+    if kept.shape[0] == 0:
+        raise MixedModelsError(f"every bootstrap refit failed ({draws.shape[0]}): no interval")
+    a = (1 - level) / 2
+    q = kept.quantile([a, 1 - a]).T
+    q.columns = _columns(level)
+    q.attrs.update(draws.attrs)
+    q.attrs["n_used"] = int(kept.shape[0])
+    return q
 
 
 def _boot(
