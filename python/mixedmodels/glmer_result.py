@@ -15,6 +15,7 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special
 
 from . import anova_tables, confint, emmeans, plots, printing, r2, updates
@@ -24,6 +25,7 @@ from .exceptions import ArgumentError, MixedModelsError
 from .families import Family
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
+from .influence import GroupInfluence, group_influence
 from .model import Fit
 from .simulate import Seed, linear_predictor_draw, sample_groups
 from .tidy import glance as glance_frame
@@ -417,6 +419,24 @@ class GlmerResult(LmerFit):
             data_name=data_name,
         )
         return GlmerResult.of_glmm(fit)
+
+    def influence(self, groups: str | ArrayLike, n_jobs: int = 1, maxeval: int = 1000) -> GroupInfluence:
+        """Case deletion by group, as lme4's ``influence(m, groups = ...)`` for a glmer fit: the model
+        refitted by glmer without each group's rows (both stages, from this fit's theta, at its
+        ``nAGQ``), with lme4's Cook's distance, dfbeta and dfbetas per group (`GroupInfluence`;
+        vcov is the default one of a glmer fit, from the Hessian of the deviance, as lme4's). See
+        `mixedmodels.influence.group_influence`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> inf = m.influence(groups="herd")
+        >>> inf.cooks_distance.idxmax(), round(float(inf.cooks_distance.max()), 2)
+        ('11', 0.32)
+        """
+        return group_influence(self, groups, n_jobs=n_jobs, maxeval=maxeval)
 
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
