@@ -22,7 +22,7 @@ from . import anova_tables, confint, emmeans, plots, printing, r2, updates
 from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_level, check_seed, check_start, group_list
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
-from .families import Family
+from .families import Family, NegativeBinomial
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
 from .influence import GroupInfluence, group_influence
@@ -106,8 +106,10 @@ class GlmerResult(LmerFit):
 
     @property
     def df(self) -> int:
-        """Number of parameters: fixed effects + theta (+ 1 for a dispersion), as lme4's ``logLik`` df."""
-        return self.structure.p + self.structure.ntheta + (0 if self.family.dispersion_free else 1)
+        """Number of parameters: fixed effects + theta (+ 1 for a dispersion, + 1 for a negative
+        binomial's theta, estimated or given, as lme4 counts it), as lme4's ``logLik`` df."""
+        extra = 1 if isinstance(self.family, NegativeBinomial) else 0
+        return self.structure.p + self.structure.ntheta + (0 if self.family.dispersion_free else 1) + extra
 
     @property
     def loglik(self) -> float:
@@ -743,7 +745,7 @@ class GlmerResult(LmerFit):
         out = np.empty((g.nobs, nsim))
         for s in range(nsim):
             mu = fam.link.linkinv(linear_predictor_draw(self, rng, include_re, use_u))
-            out[:, s] = _draw(fam.name, mu, wt, self.sigma**2, rng)
+            out[:, s] = _draw(fam, mu, wt, self.sigma**2, rng)
         return pd.DataFrame(out, index=g.rows.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
 
     def sample_groups(self, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
@@ -826,9 +828,13 @@ _BOOT_KEYWORDS = ("nsim", "seed", "n_jobs", "progress")
 _UPDATE_KEYWORDS = ("family", "nAGQ", "weights", "offset", "fast", "start", "maxeval", "data_name")
 
 
-def _draw(family: str, mu: FloatArray, wt: FloatArray, dispersion: float, rng: np.random.Generator) -> FloatArray:
+def _draw(fam: Family, mu: FloatArray, wt: FloatArray, dispersion: float, rng: np.random.Generator) -> FloatArray:
     """One response per row from the family at mean mu (binomial: successes of round(wt) trials over
-    the trials; Gamma: shape 1 / dispersion; inverse Gaussian: shape wt / dispersion)."""
+    the trials; Gamma: shape 1 / dispersion; inverse Gaussian: shape wt / dispersion; negative
+    binomial: R's rnbinom(size = theta, mu = mu), prior weights ignored as MASS's simulate does)."""
+    family = fam.name
+    if isinstance(fam, NegativeBinomial):
+        return rng.negative_binomial(fam.theta, fam.theta / (fam.theta + mu)).astype(np.float64)
     if family == "binomial":
         trials = np.round(wt).astype(np.int64)
         k = rng.binomial(np.maximum(trials, 0), np.clip(mu, 0.0, 1.0))

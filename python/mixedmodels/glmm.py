@@ -370,6 +370,7 @@ class GeneralizedLinearMixedModel:
             u0=u0,
             tol=PIRLS_STEP_TOL_CANONICAL if fam.canonical else PIRLS_STEP_TOL,
             maxit=PIRLS_MAXIT,
+            family_parameter=fam.core_parameter,  # the negative binomial's theta
         )
         if not math.isfinite(devsum):  # no valid modes (a failure, not merely the iteration limit)
             aic = math.nan
