@@ -26,7 +26,7 @@ from .model import LinearMixedModel
 from .optimize import BobyqaSettings, bobyqa
 from .simulate import Seed, refit_parameters, simulate
 
-__all__ = ["boot_percentiles", "bootstrap", "confint", "glmm_bootstrap"]
+__all__ = ["boot_percentiles", "bootstrap", "confint", "glmm_bootstrap", "glmm_profile"]
 
 FloatArray = NDArray[np.float64]
 
@@ -196,6 +196,106 @@ def _profile(m: LmerFit, level: float) -> pd.DataFrame:
         rows[name] = (c + lo * se, c + hi * se)
     cols = _columns(level)
     return pd.DataFrame(rows, index=cols).T
+
+
+# ------------------------------------------------------------------------------- glmer profile
+
+
+def glmm_profile(m: LmerFit, level: float) -> pd.DataFrame:
+    """Profile-likelihood intervals of a glmer fit of a family without a dispersion (binomial,
+    Poisson, negative binomial with its theta held), as lme4's ``confint(m, method = "profile")``:
+    the SDs and correlations of every term on lme4's sd/cor scale (``.sig01``, ... in lme4's order:
+    per term, the lower triangle column by column) and the fixed effects. For each parameter, the
+    -2 log-likelihood (Laplace, or quadrature at the fit's ``nAGQ``) is minimised over all the others
+    with it held (BOBYQA within the sd >= 0, -1 <= cor <= 1 bounds), and the interval's ends are
+    where the signed root of its rise above the optimum reaches the normal quantile (found by
+    bracketing and Brent's method). A parameter whose profile stays below the cutoff up to its
+    bound gets the bound (0 for an SD, -1 or 1 for a correlation), as lme4 gives.
+
+    lme4 builds its intervals from splines through a profile stopped early (its PIRLS too); the
+    ends here are the profile's own, to ~1e-6 in the parameter.
+    """
+    model = m.model
+    if not isinstance(model, GeneralizedLinearMixedModel):
+        raise MixedModelsError("glmm_profile is for glmer fits")
+    if not model.family.dispersion_free:
+        raise MixedModelsError(
+            f"profile intervals of a glmer fit of the {model.family.name} family (with a dispersion, lme4's "
+            "sigma) are not available: use method='wald' or 'boot'"
+        )
+    n_agq = int(getattr(m, "n_agq", 1))
+    layout = m.structure.theta
+    nv = layout.ntheta
+    v_hat = layout.to_sdcor(m.theta, 1.0)[:-1]
+    lo_v, hi_v = layout.sdcor_bounds()
+    beta_hat = np.asarray(m.beta, dtype=np.float64)
+    p = beta_hat.shape[0]
+    x_hat = np.concatenate([v_hat, beta_hat])
+    lower = np.concatenate([lo_v[:-1], np.full(p, -np.inf)])
+    upper = np.concatenate([hi_v[:-1], np.full(p, np.inf)])
+    se = np.sqrt(np.clip(np.diag(np.asarray(m.vcov_array, dtype=np.float64)), 1e-24, None))
+    # unit-scale coordinates for the inner optimiser: SDs in units of (at least 0.05 of) themselves,
+    # correlations as they are, fixed effects in standard errors
+    is_cor = np.concatenate([~layout.on_diagonal, np.zeros(p, dtype=bool)])
+    unit = np.concatenate([np.where(layout.on_diagonal, 1.0 / np.maximum(np.abs(v_hat), 0.05), 1.0), 1.0 / se])
+    base = float(m.objective)
+    z = float(special.ndtri((1 + level) / 2))
+
+    def criterion(x: FloatArray) -> float:
+        theta = layout.from_sdcor(np.append(x[:nv], 1.0))
+        if theta is None:
+            return 1e300
+        value = model.agq(theta, x[nv:], n_agq) if n_agq > 1 else model.laplace(theta, x[nv:])
+        return value if np.isfinite(value) else 1e300
+
+    rows = {}
+    names = layout.sdcor_names[:-1] + list(m.fixef.index)
+    for i, name in enumerate(names):
+        warm: dict[int, FloatArray] = {}
+        zeta = functools.partial(_glmm_zeta, criterion, x_hat, lower, upper, unit, base, i, warm)
+        if i < nv:
+            c = float(x_hat[i])
+            step = 0.1 if is_cor[i] else max(0.2 * abs(c), 1e-3)
+            lo, hi = _interval(zeta, c, step, float(lower[i]), float(upper[i]), z)
+        else:
+            c = float(x_hat[i])
+            lo, hi = _interval(zeta, c, float(se[i - nv]), -np.inf, np.inf, z)
+        rows[name] = (lo, hi)
+    return pd.DataFrame(rows, index=_columns(level)).T
+
+
+def _glmm_zeta(
+    criterion: Callable[[FloatArray], float],
+    x_hat: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    unit: FloatArray,
+    base: float,
+    i: int,
+    warm: dict[int, FloatArray],
+    value: float,
+) -> float:
+    """The signed root of the rise of the criterion, minimised over every parameter but i held at
+    value, above the optimum; started from the previous point of the same profile (and from the
+    optimum, keeping the better: the inner problem need not be convex)."""
+    free = np.arange(x_hat.shape[0]) != i
+
+    def f(xw: FloatArray) -> float:
+        x = x_hat.copy()
+        x[free] = np.asarray(xw) / unit[free]
+        x[i] = value
+        return criterion(x)
+
+    lo_, hi_ = lower[free] * unit[free], upper[free] * unit[free]
+    best, best_x = np.inf, x_hat[free]
+    for x0 in ([warm[i]] if i in warm else []) + [x_hat[free]]:
+        start = np.clip(x0 * unit[free], lo_, hi_)
+        settings = BobyqaSettings(maxeval=0, step=np.maximum(0.05 * np.abs(start), 1e-2))
+        xw, fx, _, _ = bobyqa(f, start, lo_, settings, upper=hi_)
+        if fx < best:
+            best, best_x = float(fx), np.asarray(xw) / unit[free]
+    warm[i] = best_x
+    return float(np.sign(value - x_hat[i]) * np.sqrt(max(best - base, 0.0)))
 
 
 # ------------------------------------------------------------------------------------ bootstrap

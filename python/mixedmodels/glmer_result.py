@@ -159,12 +159,14 @@ class GlmerResult(LmerFit):
             ``"wald"`` (default here; lme4's default is the profile): the fixed effects,
             ``estimate +- z * SE``, named as lme4's ``confint(m, method = "Wald")`` (whose rows for
             the variance parameters are NA, left out here). ``"profile"``: likelihood-profile
-            intervals of the SDs (``.sig01``, ...) and fixed effects (scalar random-effects terms,
-            binomial or Poisson). ``"boot"``: percentile intervals of a parametric bootstrap
-            (`bootstrap`; keywords ``nsim=500``, ``seed``, ``n_jobs``, ``progress``), as lme4's
-            ``confint(m, method = "boot")``: rows ``.sig01``, ... (and ``.sigma`` for a family with
-            a dispersion) and the fixed effects; the frame's ``attrs`` count failed refits
-            (``n_failed``, left out) and refits that did not converge (``n_not_converged``).
+            intervals of the SDs and correlations (``.sig01``, ..., lme4's sd/cor scale, every
+            kind of term) and the fixed effects, for binomial, Poisson and negative binomial fits
+            (Gamma and inverse Gaussian: not available, lme4's sigma is not profiled).
+            ``"boot"``: percentile intervals of a parametric bootstrap (`bootstrap`; keywords
+            ``nsim=500``, ``seed``, ``n_jobs``, ``progress``), as lme4's ``confint(m, method =
+            "boot")``: rows ``.sig01``, ... (and ``.sigma`` for a family with a dispersion) and the
+            fixed effects; the frame's ``attrs`` count failed refits (``n_failed``, left out) and
+            refits that did not converge (``n_not_converged``).
         level : float
             Confidence level.
 
@@ -249,16 +251,20 @@ class GlmerResult(LmerFit):
         return confint.glmm_bootstrap(self, ys, n_agq=self.n_agq, n_jobs=int(n_jobs), progress=progress)
 
     def _profile_confint(self, level: float) -> pd.DataFrame:
-        """Profile intervals of the SDs (lme4's ``.sig01``, ...) and fixed effects: models whose
-        random-effects terms are all scalar (theta is then the SD, for binomial and Poisson)."""
+        """Profile intervals of the SDs and correlations (lme4's ``.sig01``, ...) and fixed effects
+        for the families without a dispersion: scalar terms by the model's own profile
+        (`glmm.GeneralizedLinearMixedModel.profile_interval`), vector-valued terms on lme4's sd/cor
+        scale by `confint.glmm_profile`."""
         s = self.structure
-        if any(t.k != 1 for t in s.theta.terms) or not self.family.dispersion_free:
+        if not self.family.dispersion_free:
             raise ArgumentError(
-                "profile intervals of a glmer fit need scalar random-effects terms such as (1 | g) and a binomial "
-                "or Poisson family (correlated terms and dispersion families: not yet); use method='wald'"
+                f"profile intervals of a glmer fit need a family without a dispersion (binomial, Poisson, negative "
+                f"binomial), not {self.family.name} (lme4's sigma is not profiled here); use method='wald' or 'boot'"
             )
         if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
             raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
+        if any(t.k != 1 for t in s.theta.terms):
+            return confint.glmm_profile(self, float(level))
         nt = s.ntheta
         names = [f".sig{i + 1:02d}" for i in range(nt)] + list(self.fixef.index)
         rows = [self.glmm.profile_interval(self.glmm_fit, i, float(level)) for i in range(len(names))]
