@@ -161,7 +161,7 @@ class GlmerResult(LmerFit):
             the variance parameters are NA, left out here). ``"profile"``: likelihood-profile
             intervals of the SDs and correlations (``.sig01``, ..., lme4's sd/cor scale, every
             kind of term) and the fixed effects, for binomial, Poisson and negative binomial fits
-            (Gamma and inverse Gaussian: not available, lme4's sigma is not profiled).
+            (Gamma and inverse Gaussian: refused, as lme4 refuses to profile a GLMM's sigma).
             ``"boot"``: percentile intervals of a parametric bootstrap (`bootstrap`; keywords
             ``nsim=500``, ``seed``, ``n_jobs``, ``progress``), as lme4's ``confint(m, method =
             "boot")``: rows ``.sig01``, ... (and ``.sigma`` for a family with a dispersion) and the
@@ -259,7 +259,8 @@ class GlmerResult(LmerFit):
         if not self.family.dispersion_free:
             raise ArgumentError(
                 f"profile intervals of a glmer fit need a family without a dispersion (binomial, Poisson, negative "
-                f"binomial), not {self.family.name} (lme4's sigma is not profiled here); use method='wald' or 'boot'"
+                f"binomial), not {self.family.name}: as lme4 ('can't (yet) profile GLMMs with non-fixed scale "
+                "parameters'); use method='wald' or 'boot'"
             )
         if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
             raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
