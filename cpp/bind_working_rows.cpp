@@ -61,9 +61,9 @@ void register_working_rows(py::module_& m) {
             [](const WorkingRows& r, Engine& engine, const std::string& family, const std::string& link,
                const darray& theta, const darray& y, const darray& prior, const darray& offset,
                const std::optional<darray>& eta0, const std::optional<darray>& beta0, const std::optional<darray>& u0,
-               double tol, int maxit) {
+               double tol, int maxit, double family_parameter) {
                 const py::ssize_t n = r.nobs();
-                const GlmFamily fam = GlmFamily::from_names(family, link);
+                const GlmFamily fam = GlmFamily::from_names(family, link, family_parameter);
                 const std::vector<double> th = vector_of(theta, r.layout()->ntheta(), "theta");
                 for (const darray* a : {&y, &prior, &offset})
                     if (a->ndim() != 1 || a->shape(0) != n)
@@ -92,9 +92,10 @@ void register_working_rows(py::module_& m) {
             },
             py::arg("engine"), py::arg("family"), py::arg("link"), py::arg("theta"), py::arg("y"), py::arg("prior"),
             py::arg("offset"), py::arg("eta0") = py::none(), py::arg("beta0") = py::none(), py::arg("u0") = py::none(),
-            py::arg("tol") = 1e-9, py::arg("maxit") = 100,
+            py::arg("tol") = 1e-9, py::arg("maxit") = 100, py::arg("family_parameter") = 0.0,
             "PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, "
-            "converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given).");
+            "converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given). "
+            "family_parameter: the negative binomial's theta (family 'negative.binomial').");
 }
 
 }  // namespace mm::bind

@@ -25,14 +25,20 @@ double ylogy_ratio(double y, double mu) { return y > 0.0 ? y * std::log(y / mu) 
 
 }  // namespace
 
-GlmFamily GlmFamily::from_names(const std::string& family, const std::string& link) {
+GlmFamily GlmFamily::from_names(const std::string& family, const std::string& link, double parameter) {
     GlmFamily out;
     if (family == "binomial") out.family = FamilyKind::Binomial;
     else if (family == "poisson") out.family = FamilyKind::Poisson;
     else if (family == "Gamma") out.family = FamilyKind::Gamma;
     else if (family == "inverse.gaussian") out.family = FamilyKind::InverseGaussian;
     else if (family == "gaussian") out.family = FamilyKind::Gaussian;
+    else if (family == "negative.binomial") out.family = FamilyKind::NegativeBinomial;
     else throw InvalidInput("unknown family " + family);
+    if (out.family == FamilyKind::NegativeBinomial) {
+        if (!(parameter > 0.0) || !std::isfinite(parameter))
+            throw InvalidInput("the negative binomial family needs a finite theta > 0");
+        out.nb_theta = parameter;
+    }
     if (link == "logit") out.link = LinkKind::Logit;
     else if (link == "probit") out.link = LinkKind::Probit;
     else if (link == "cauchit") out.link = LinkKind::Cauchit;
@@ -97,7 +103,8 @@ bool GlmFamily::valid(double eta, double mu) const {
         case FamilyKind::Binomial: return mu > 0.0 && mu < 1.0;
         case FamilyKind::Poisson:
         case FamilyKind::Gamma:
-        case FamilyKind::InverseGaussian: return mu > 0.0;
+        case FamilyKind::InverseGaussian:
+        case FamilyKind::NegativeBinomial: return mu > 0.0;
         case FamilyKind::Gaussian: return true;
     }
     return true;
@@ -110,6 +117,7 @@ double GlmFamily::variance(double mu) const {
         case FamilyKind::Gamma: return mu * mu;
         case FamilyKind::InverseGaussian: return mu * mu * mu;
         case FamilyKind::Gaussian: return 1.0;
+        case FamilyKind::NegativeBinomial: return mu + mu * mu / nb_theta;
     }
     return 1.0;
 }
@@ -124,6 +132,10 @@ double GlmFamily::dev_resid(double y, double mu, double wt) const {
         case FamilyKind::Gamma: return -2.0 * wt * (std::log(y == 0.0 ? 1.0 : y / mu) - (y - mu) / mu);
         case FamilyKind::InverseGaussian: return wt * (y - mu) * (y - mu) / (y * mu * mu);
         case FamilyKind::Gaussian: return wt * (y - mu) * (y - mu);
+        case FamilyKind::NegativeBinomial:  // MASS: 2 wt (y log(max(1, y) / mu) - (y + th) log((y + th) / (mu + th)))
+            return 2.0 * wt *
+                   ((y > 0.0 ? y * std::log(std::max(1.0, y) / mu) : 0.0) -
+                    (y + nb_theta) * std::log((y + nb_theta) / (mu + nb_theta)));
     }
     return 0.0;
 }

@@ -1,21 +1,23 @@
 // The closed set of GLM families and links PIRLS runs in C++ (R's stats family objects, with R's
 // clamps: python/mixedmodels/families.py is the reference implementation and reports the final
 // numbers). Row by row: the mean from the linear predictor, its derivative, the variance function
-// and the unit deviance.
+// and the unit deviance. The negative binomial (MASS's negative.binomial(theta)) carries its theta.
 #pragma once
 #include <string>
 
 namespace mm {
 
-enum class FamilyKind { Binomial, Poisson, Gamma, InverseGaussian, Gaussian };
+enum class FamilyKind { Binomial, Poisson, Gamma, InverseGaussian, Gaussian, NegativeBinomial };
 enum class LinkKind { Logit, Probit, Cauchit, Cloglog, Log, Identity, Inverse, Sqrt, InverseSquare };
 
 struct GlmFamily {
     FamilyKind family = FamilyKind::Gaussian;
     LinkKind link = LinkKind::Identity;
+    double nb_theta = 0.0;  // the negative binomial's theta (variance mu + mu^2 / theta); unused otherwise
 
-    // From R's names ("binomial", "logit", ...); throws InvalidInput for others.
-    static GlmFamily from_names(const std::string& family, const std::string& link);
+    // From R's names ("binomial", "logit", ...; "negative.binomial" with its theta > 0 as
+    // `parameter`); throws InvalidInput for others.
+    static GlmFamily from_names(const std::string& family, const std::string& link, double parameter = 0.0);
 
     double linkinv(double eta) const;
     double mu_eta(double eta) const;

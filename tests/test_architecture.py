@@ -125,7 +125,7 @@ LAYERS = [
         "multiplicity",
     },
     {"results", "glmer_result", "compare"},
-    {"fit", "cli", "__main__", ""},
+    {"fit", "negbin", "cli", "__main__", ""},
 ]
 
 

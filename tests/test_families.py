@@ -354,7 +354,9 @@ def test_family_other_forms():
 
 
 def test_family_errors():
-    with pytest.raises(ArgumentError, match=r"unknown family 'negbin'; the families are binomial, poisson, Gamma, "):
+    with pytest.raises(ArgumentError, match=r"unknown family 'tweedie'; the families are binomial, poisson, Gamma, "):
+        family("tweedie")
+    with pytest.raises(ArgumentError, match=r"negative binomial family needs its theta: .*NegativeBinomial\(theta\)"):
         family("negbin")
     with pytest.raises(ArgumentError, match="quasi families cannot be used in glmer"):
         family("quasipoisson")

@@ -186,7 +186,7 @@ def test_wald_intervals(binary_fit):
         (ci.iloc[:, 1] - ci.iloc[:, 0]).to_numpy(), 2 * 1.6448536269514722 * binary_fit.fixef_se.to_numpy(), rtol=1e-10
     )
     with pytest.raises(mm.ArgumentError, match="wald"):
-        binary_fit.confint("boot")
+        binary_fit.confint("bca")  # (method="boot": tests/test_glmer_bootstrap.py)
 
 
 def test_command_line_fits_a_glmm(capsys):

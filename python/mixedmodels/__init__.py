@@ -24,6 +24,7 @@ from .fit import fit_arrays, glmer, lmer
 from .glmer_result import GlmerResult
 from .lmlist import LmList, lmlist
 from .model import LinearMixedModel
+from .negbin import glmer_nb
 from .results import LmerResult
 from .updates import drop1
 
@@ -49,6 +50,7 @@ __all__ = [
     "families",
     "fit_arrays",
     "glmer",
+    "glmer_nb",
     "lmer",
     "lmlist",
 ]

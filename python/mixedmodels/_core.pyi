@@ -426,6 +426,7 @@ class WorkingRows:
         u0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
         tol: typing.SupportsFloat | typing.SupportsIndex = 1e-09,
         maxit: typing.SupportsInt | typing.SupportsIndex = 100,
+        family_parameter: typing.SupportsFloat | typing.SupportsIndex = 0.0,
     ) -> tuple[
         numpy.typing.NDArray[numpy.float64],
         numpy.typing.NDArray[numpy.float64],
@@ -438,7 +439,7 @@ class WorkingRows:
         bool,
     ]:
         """
-        PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given).
+        PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given). family_parameter: the negative binomial's theta (family 'negative.binomial').
         """
     @property
     def nobs(self) -> int:

@@ -1,6 +1,7 @@
 """GLM families and link functions for generalized linear mixed models, as R's ``stats`` family objects.
 
-A `Family` (`Binomial`, `Poisson`, `Gamma`, `InverseGaussian`, `Gaussian`) carries a `Link` and the
+A `Family` (`Binomial`, `Poisson`, `Gamma`, `InverseGaussian`, `Gaussian`, and MASS's
+`NegativeBinomial` with its theta) carries a `Link` and the
 pieces of R's family object that `glmer` (lme4) uses: ``variance``, ``dev_resids``, ``aic``,
 ``valid_mu``, the starting values ``mustart`` (R's ``initialize``) and the response checks R makes
 there (`Family.check_response`); `Link` has ``linkfun``, ``linkinv``, ``mu_eta`` and ``valid_eta``
@@ -38,6 +39,7 @@ __all__ = [
     "Gaussian",
     "InverseGaussian",
     "Link",
+    "NegativeBinomial",
     "Poisson",
     "binomial_counts",
     "binomial_response",
@@ -661,6 +663,18 @@ class Family(abc.ABC):
         return self._link
 
     @property
+    def core_parameter(self) -> float:
+        """The family's parameter as the C++ PIRLS takes it (``family_parameter``): the negative
+        binomial's theta, 0 for the families without one.
+
+        Examples
+        --------
+        >>> Poisson().core_parameter, NegativeBinomial(2.5).core_parameter
+        (0.0, 2.5)
+        """
+        return 0.0
+
+    @property
     def canonical(self) -> bool:
         """Whether the link is the family's canonical link.
 
@@ -1276,6 +1290,149 @@ class InverseGaussian(Family):
         return [(y <= 0, "positive values only are allowed for the 'inverse.gaussian' family")]
 
 
+class NegativeBinomial(Family):
+    """The negative binomial family with a known theta, MASS's ``negative.binomial(theta, link)``
+    (what lme4's ``glmer.nb`` fits with, theta estimated: `mixedmodels.glmer_nb`): links log
+    (default), sqrt, identity.
+
+    ``variance = mu + mu^2 / theta``, ``dev_resids = 2 wt (y log(max(1, y) / mu) - (y + theta)
+    log((y + theta) / (mu + theta)))``, ``aic = 2 sum wt ((y + theta) log(mu + theta) - y log(mu)
+    + lgamma(y + 1) - theta log(theta) + lgamma(theta) - lgamma(theta + y))`` (MASS's, the
+    negative binomial density's -2 log); the dispersion is fixed at 1. None of the links is the
+    family's canonical one (log(mu / (mu + theta)), which R does not offer), so PIRLS uses the
+    expected information, as lme4's.
+
+    Parameters
+    ----------
+    theta : float
+        The shape (size) parameter, finite and > 0; the Poisson is the limit theta -> infinity.
+    link : str or Link, default "log"
+
+    Examples
+    --------
+    >>> fam = NegativeBinomial(2.0)
+    >>> fam
+    NegativeBinomial(theta=2.0, link='log')
+    >>> print(fam)
+    Family: Negative Binomial(2), link: log
+    >>> fam.variance([2.0]).tolist()
+    [4.0]
+    >>> round(fam.aic([0.0, 3.0], None, [1.0, 2.0], [1.0, 1.0], 0.0), 6)
+    5.780744
+    """
+
+    __slots__ = ("_theta",)
+    name = "negative.binomial"
+    allowed_links = ("log", "sqrt", "identity")
+    canonical_link = "log"
+    dispersion_free = True
+
+    _theta: float
+
+    def __init__(self, theta: float, link: str | Link = "log") -> None:
+        if isinstance(theta, bool) or not isinstance(theta, int | float | np.integer | np.floating):
+            raise ArgumentError(f"theta must be a positive number, got {type(theta).__name__}")
+        value = float(theta)
+        if not (math.isfinite(value) and value > 0):
+            raise ArgumentError(f"theta must be finite and positive, got {theta!r}")
+        super().__init__(link)
+        object.__setattr__(self, "_theta", value)
+
+    @property
+    def theta(self) -> float:
+        """The negative binomial's theta (MASS's ``theta``, R's ``size``).
+
+        Examples
+        --------
+        >>> NegativeBinomial(1.5).theta
+        1.5
+        """
+        return self._theta
+
+    @property
+    def core_parameter(self) -> float:
+        return self._theta
+
+    @property
+    def canonical(self) -> bool:
+        """False: the family's canonical link, log(mu / (mu + theta)), is not one of R's links.
+
+        Examples
+        --------
+        >>> NegativeBinomial(1.0).canonical
+        False
+        """
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Family):
+            return NotImplemented
+        return isinstance(other, NegativeBinomial) and other.theta == self.theta and other.link == self.link
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.link.name, self.theta))
+
+    def __reduce__(self) -> tuple[type[Family], tuple[float, str]]:  # type: ignore[override]
+        return (type(self), (self.theta, self.link.name))
+
+    def __repr__(self) -> str:
+        return f"NegativeBinomial(theta={self.theta!r}, link={self.link.name!r})"
+
+    def __str__(self) -> str:
+        return f"Family: Negative Binomial({self.theta:.5g}), link: {self.link.name}"
+
+    def variance(self, mu: npt.ArrayLike) -> FloatArray:
+        m = _floats(mu, "mu")
+        return np.asarray(m + m * m / self.theta, dtype=np.float64)
+
+    def dev_resids(self, y: npt.ArrayLike, mu: npt.ArrayLike, wt: npt.ArrayLike) -> FloatArray:
+        yv, m, w = np.broadcast_arrays(_floats(y, "y"), _floats(mu, "mu"), _floats(wt, "wt"))
+        th = self.theta
+        with np.errstate(all="ignore"):
+            first = np.where(yv > 0, yv * np.log(np.maximum(1.0, yv) / m), 0.0)
+            return np.asarray(2 * w * (first - (yv + th) * np.log((yv + th) / (m + th))))
+
+    def aic(self, y: npt.ArrayLike, n: npt.ArrayLike | None, mu: npt.ArrayLike, wt: npt.ArrayLike, dev: float) -> float:
+        yv, m, w = np.broadcast_arrays(_floats(y, "y"), _floats(mu, "mu"), _floats(wt, "wt"))
+        th = self.theta
+        with np.errstate(all="ignore"):
+            ylogmu = np.where(yv > 0, yv * np.log(m), 0.0)
+            term = (
+                (yv + th) * np.log(m + th)
+                - ylogmu
+                + special.gammaln(yv + 1)
+                - th * math.log(th)
+                + special.gammaln(th)
+                - special.gammaln(th + yv)
+            )
+            return float(2 * np.sum(term * w))
+
+    def loglik_saturated(
+        self,
+        y: npt.ArrayLike,
+        wt: npt.ArrayLike | None = None,
+        *,
+        n: npt.ArrayLike | None = None,
+        dispersion: float | None = None,
+    ) -> float:
+        self._dispersion(dispersion)
+        yv = _floats(y, "y")
+        w = np.ones_like(yv) if wt is None else _floats(wt, "wt")
+        return -self.aic(yv, None, yv, w, 0.0) / 2
+
+    def valid_mu(self, mu: npt.ArrayLike) -> bool:
+        m = _floats(mu, "mu")
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(m)) and np.all(m > 0))
+
+    def mustart(self, y: npt.ArrayLike, wt: npt.ArrayLike | None = None) -> FloatArray:
+        yv = _floats(y, "y")
+        return np.asarray(yv + (yv == 0) / 6)  # MASS's negative.binomial()$initialize
+
+    def _support_problems(self, y: FloatArray, wt: FloatArray) -> list[tuple[npt.NDArray[np.bool_], str]]:
+        return [(y < 0, "negative values not allowed for the negative binomial family")]
+
+
 class Gaussian(Family):
     """The Gaussian family, R's ``gaussian(link)``: links identity (canonical), log, inverse.
 
@@ -1420,6 +1577,11 @@ def family(spec: str | Family | type[Family] | None = None, link: str | Link | N
     key = match["name"].lower().replace("_", ".")
     if key.startswith("quasi"):
         raise ArgumentError(f"quasi families cannot be used in glmer (got {spec!r}), as in lme4")
+    if key in ("negative.binomial", "negbin", "nb"):
+        raise ArgumentError(
+            f"the negative binomial family needs its theta: mixedmodels.families.NegativeBinomial(theta) for a known "
+            f"theta, or mixedmodels.glmer_nb to estimate it (got {spec!r})"
+        )
     cls = _FAMILIES.get("inverse.gaussian" if key == "inversegaussian" else key)
     if cls is None:
         known = ", ".join(c.name for c in _FAMILIES.values())

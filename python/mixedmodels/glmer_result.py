@@ -15,15 +15,17 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special
 
-from . import anova_tables, emmeans, plots, printing, r2, updates
-from .arguments import check_bool, check_count, check_level, check_seed, group_list
+from . import anova_tables, confint, emmeans, plots, printing, r2, updates
+from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_level, check_seed, check_start, group_list
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
-from .families import Family
+from .families import Family, NegativeBinomial
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
+from .influence import GroupInfluence, group_influence
 from .model import Fit
 from .simulate import Seed, linear_predictor_draw, sample_groups
 from .tidy import glance as glance_frame
@@ -104,8 +106,10 @@ class GlmerResult(LmerFit):
 
     @property
     def df(self) -> int:
-        """Number of parameters: fixed effects + theta (+ 1 for a dispersion), as lme4's ``logLik`` df."""
-        return self.structure.p + self.structure.ntheta + (0 if self.family.dispersion_free else 1)
+        """Number of parameters: fixed effects + theta (+ 1 for a dispersion, + 1 for a negative
+        binomial's theta, estimated or given, as lme4 counts it), as lme4's ``logLik`` df."""
+        extra = 1 if isinstance(self.family, NegativeBinomial) else 0
+        return self.structure.p + self.structure.ntheta + (0 if self.family.dispersion_free else 1) + extra
 
     @property
     def loglik(self) -> float:
@@ -146,10 +150,32 @@ class GlmerResult(LmerFit):
             }
         )
 
-    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
-        """Wald intervals for the fixed effects (``estimate +- z * SE``), named as lme4's
-        ``confint(m, method = "Wald")`` (whose rows for the variance parameters are NA). Profile and
-        bootstrap intervals are not available for GLMMs yet.
+    def confint(self, method: str = "wald", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals as lme4's ``confint`` of a glmer fit.
+
+        Parameters
+        ----------
+        method : {"wald", "profile", "boot"}
+            ``"wald"`` (default here; lme4's default is the profile): the fixed effects,
+            ``estimate +- z * SE``, named as lme4's ``confint(m, method = "Wald")`` (whose rows for
+            the variance parameters are NA, left out here). ``"profile"``: likelihood-profile
+            intervals of the SDs and correlations (``.sig01``, ..., lme4's sd/cor scale, every
+            kind of term) and the fixed effects, for binomial, Poisson and negative binomial fits
+            (Gamma and inverse Gaussian: refused, as lme4 refuses to profile a GLMM's sigma).
+            ``"boot"``: percentile intervals of a parametric bootstrap (`bootstrap`; keywords
+            ``nsim=500``, ``seed``, ``n_jobs``, ``progress``), as lme4's ``confint(m, method =
+            "boot")``: rows ``.sig01``, ... (and ``.sigma`` for a family with a dispersion) and the
+            fixed effects; the frame's ``attrs`` count failed refits (``n_failed``, left out) and
+            refits that did not converge (``n_not_converged``).
+        level : float
+            Confidence level.
+
+        Notes
+        -----
+        The bootstrap's percentiles are R's ``quantile`` (type 7), as for lmer fits here; lme4's
+        ``confint.bootMer`` calls ``boot.ci(type = "perc")``, which interpolates between order
+        statistics on the normal scale: the two differ by less than the spacing of neighbouring
+        draws.
 
         Examples
         --------
@@ -158,15 +184,30 @@ class GlmerResult(LmerFit):
         ...              mm.datasets.load("cbpp"), family="binomial")
         >>> m.confint().round(3).iloc[0].tolist()
         [-1.854, -0.943]
+        >>> m.confint("boot", nsim=20, seed=1).index.tolist()
+        ['.sig01', '(Intercept)', 'period2', 'period3', 'period4']
         """
         from scipy import stats
 
+        if not isinstance(method, str):
+            raise ArgumentError(f"method must be 'wald', 'profile' or 'boot', got {type(method).__name__}")
+        method = method.lower()
+        if method in ("boot", "bootstrap"):
+            unknown = sorted(set(kwargs) - set(_BOOT_KEYWORDS))
+            if unknown:
+                raise ArgumentError(
+                    f"unknown keyword(s) {', '.join(unknown)} for method='boot'; it takes {', '.join(_BOOT_KEYWORDS)}"
+                )
+            level = check_level(level)
+            return confint.boot_percentiles(self.bootstrap(**kwargs), level)
+        if kwargs:
+            raise ArgumentError(
+                f"the keyword(s) {', '.join(sorted(kwargs))} apply to method='boot' only, not method={method!r}"
+            )
         if method == "profile":
             return self._profile_confint(level)
         if method != "wald":
-            raise ArgumentError(
-                f"confint of a glmer fit takes method='wald' or 'profile' (bootstrap: not yet), got {method!r}"
-            )
+            raise ArgumentError(f"confint of a glmer fit takes method='wald', 'profile' or 'boot', got {method!r}")
         if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
             raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
         z = float(stats.norm.ppf((1 + float(level)) / 2))
@@ -174,17 +215,57 @@ class GlmerResult(LmerFit):
         pct = [f"{100 * (1 - float(level)) / 2:.3g} %", f"{100 * (1 + float(level)) / 2:.3g} %"]
         return pd.DataFrame({pct[0]: est - z * se, pct[1]: est + z * se}, index=self.fixef.index)
 
+    def bootstrap(
+        self, nsim: int = 500, seed: Seed = None, n_jobs: int = 1, progress: bool | None = None
+    ) -> pd.DataFrame:
+        """Parametric bootstrap as lme4's ``bootMer(m, FUN, nsim, seed)`` with ``confint``'s FUN:
+        ``nsim`` responses simulated from the fit (`simulate`: new group effects from N(0, Sigma)
+        each time, lme4's ``use.u = FALSE``), the model refitted to each from this fit's theta
+        (and the fit's ``nAGQ``), and each refit's estimates (rows = replicates; columns
+        ``.sig01``, ... on the SD/correlation scale, ``.sigma`` for a family with a dispersion, the
+        fixed effects).
+
+        A refit that fails (no valid conditional modes for that response, as under complete
+        separation) is not dropped silently: its row is NaN, ``attrs["n_failed"]`` counts them
+        (``attrs["failures"]``: the messages by replicate) and a `ConvergenceWarning` says how many
+        (lme4: "some bootstrap runs failed"); ``attrs["n_not_converged"]`` counts refits that ended
+        without convergence (kept, as lme4 keeps them). The same ``seed`` gives the same draws,
+        whatever ``n_jobs`` (processes running the refits).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> b = m.bootstrap(nsim=5, seed=1)
+        >>> b.shape, b.attrs["n_failed"]
+        ((5, 5), 0)
+        """
+        nsim = check_count(nsim, "nsim")
+        check_seed(seed)
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
+            raise ArgumentError(f"n_jobs must be a positive integer, or -1 for every core; got {n_jobs!r}")
+        if progress is not None:
+            progress = check_bool(progress, "progress")
+        ys = self.simulate(nsim=nsim, seed=seed).to_numpy()
+        return confint.glmm_bootstrap(self, ys, n_agq=self.n_agq, n_jobs=int(n_jobs), progress=progress)
+
     def _profile_confint(self, level: float) -> pd.DataFrame:
-        """Profile intervals of the SDs (lme4's ``.sig01``, ...) and fixed effects: models whose
-        random-effects terms are all scalar (theta is then the SD, for binomial and Poisson)."""
+        """Profile intervals of the SDs and correlations (lme4's ``.sig01``, ...) and fixed effects
+        for the families without a dispersion: scalar terms by the model's own profile
+        (`glmm.GeneralizedLinearMixedModel.profile_interval`), vector-valued terms on lme4's sd/cor
+        scale by `confint.glmm_profile`."""
         s = self.structure
-        if any(t.k != 1 for t in s.theta.terms) or not self.family.dispersion_free:
+        if not self.family.dispersion_free:
             raise ArgumentError(
-                "profile intervals of a glmer fit need scalar random-effects terms such as (1 | g) and a binomial "
-                "or Poisson family (correlated terms and dispersion families: not yet); use method='wald'"
+                f"profile intervals of a glmer fit need a family without a dispersion (binomial, Poisson, negative "
+                f"binomial), not {self.family.name}: as lme4 ('can't (yet) profile GLMMs with non-fixed scale "
+                "parameters'); use method='wald' or 'boot'"
             )
         if not isinstance(level, float | int) or isinstance(level, bool) or not 0.0 < float(level) < 1.0:
             raise ArgumentError(f"level must be a number between 0 and 1, got {level!r}")
+        if any(t.k != 1 for t in s.theta.terms):
+            return confint.glmm_profile(self, float(level))
         nt = s.ntheta
         names = [f".sig{i + 1:02d}" for i in range(nt)] + list(self.fixef.index)
         rows = [self.glmm.profile_interval(self.glmm_fit, i, float(level)) for i in range(len(names))]
@@ -294,6 +375,77 @@ class GlmerResult(LmerFit):
         if not isinstance(test, str) or test.lower() not in ("chisq", "lrt"):
             raise ArgumentError(f"drop1 of a glmer fit has likelihood-ratio tests only: test='Chisq', not {test!r}")
         return updates.drop1(self, test="Chisq")
+
+    def update(self, formula: str | None = None, data: pd.DataFrame | None = None, **kwargs: Any) -> GlmerResult:
+        """The model refitted with a changed formula, other data or changed arguments, as lme4's
+        ``update`` of a glmer fit (`updates.updated_glmm`).
+
+        Parameters
+        ----------
+        formula : str, optional
+            A full formula, or R's shorthand with ``.`` for the old sides: ``". ~ . - x"``,
+            ``". ~ . + z"``, ``". ~ . + (1 | obs)"``.
+        data : DataFrame, optional
+            Other data (default: the data frame the fit was given).
+        **kwargs
+            ``family``, ``nAGQ``, ``weights``, ``offset`` (default: the fit's; ``weights=None`` or
+            ``offset=None`` removes them), and `mixedmodels.glmer`'s ``fast`` (default False: lme4
+            has no such argument, so a ``fast=True`` fit is refitted in full unless it is given
+            again), ``start`` (default: lme4's start), ``maxeval`` and ``data_name`` (default: the
+            fit's).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> m.update(". ~ . - period").formula
+        'cbind(incidence, size - incidence) ~ (1 | herd)'
+        >>> m.update(nAGQ=9).n_agq
+        9
+        """
+        unknown = sorted(set(kwargs) - set(_UPDATE_KEYWORDS))
+        if unknown:
+            raise ArgumentError(
+                f"unknown keyword(s) {', '.join(unknown)} for update; it takes {', '.join(_UPDATE_KEYWORDS)}"
+            )
+        model_kw = {k: kwargs[k] for k in ("family", "weights", "offset") if k in kwargs}
+        model = updates.updated_glmm(self, formula, data, **model_kw)
+        n_agq = kwargs.get("nAGQ", self.n_agq)
+        if isinstance(n_agq, bool) or not isinstance(n_agq, int | np.integer) or n_agq < 0:
+            raise ArgumentError(f"nAGQ must be a non-negative integer, got {n_agq!r}")
+        fast = check_bool(kwargs.get("fast", False), "fast")
+        maxeval = check_count(kwargs.get("maxeval", 100_000), "maxeval", maximum=MAX_EVALUATIONS)
+        data_name = kwargs.get("data_name", self.data_name)
+        if data_name is not None and not isinstance(data_name, str):
+            raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+        theta0 = check_start(kwargs.get("start"), model.structure.theta.names)
+        fit = model.fit(
+            n_agq=int(n_agq),
+            fast=fast,
+            start=None if isinstance(theta0, str) else theta0,
+            maxeval=maxeval,
+            data_name=data_name,
+        )
+        return GlmerResult.of_glmm(fit)
+
+    def influence(self, groups: str | ArrayLike, n_jobs: int = 1, maxeval: int = 1000) -> GroupInfluence:
+        """Case deletion by group, as lme4's ``influence(m, groups = ...)`` for a glmer fit: the model
+        refitted by glmer without each group's rows (both stages, from this fit's theta, at its
+        ``nAGQ``), with lme4's Cook's distance, dfbeta and dfbetas per group (`GroupInfluence`;
+        vcov is the default one of a glmer fit, from the Hessian of the deviance, as lme4's). See
+        `mixedmodels.influence.group_influence`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial")
+        >>> inf = m.influence(groups="herd")
+        >>> inf.cooks_distance.idxmax(), round(float(inf.cooks_distance.max()), 2)
+        ('11', 0.32)
+        """
+        return group_influence(self, groups, n_jobs=n_jobs, maxeval=maxeval)
 
     def r2(self) -> pd.Series:
         """Nakagawa's marginal and conditional R² as performance's ``r2_nakagawa`` for a binomial
@@ -600,7 +752,7 @@ class GlmerResult(LmerFit):
         out = np.empty((g.nobs, nsim))
         for s in range(nsim):
             mu = fam.link.linkinv(linear_predictor_draw(self, rng, include_re, use_u))
-            out[:, s] = _draw(fam.name, mu, wt, self.sigma**2, rng)
+            out[:, s] = _draw(fam, mu, wt, self.sigma**2, rng)
         return pd.DataFrame(out, index=g.rows.index, columns=[f"sim_{i + 1}" for i in range(nsim)])
 
     def sample_groups(self, n: int, seed: Seed = None, group: str | None = None) -> pd.DataFrame:
@@ -679,11 +831,17 @@ class GlmerResult(LmerFit):
 
 
 _FIELDS = tuple(Fit.__dataclass_fields__)
+_BOOT_KEYWORDS = ("nsim", "seed", "n_jobs", "progress")
+_UPDATE_KEYWORDS = ("family", "nAGQ", "weights", "offset", "fast", "start", "maxeval", "data_name")
 
 
-def _draw(family: str, mu: FloatArray, wt: FloatArray, dispersion: float, rng: np.random.Generator) -> FloatArray:
+def _draw(fam: Family, mu: FloatArray, wt: FloatArray, dispersion: float, rng: np.random.Generator) -> FloatArray:
     """One response per row from the family at mean mu (binomial: successes of round(wt) trials over
-    the trials; Gamma: shape 1 / dispersion; inverse Gaussian: shape wt / dispersion)."""
+    the trials; Gamma: shape 1 / dispersion; inverse Gaussian: shape wt / dispersion; negative
+    binomial: R's rnbinom(size = theta, mu = mu), prior weights ignored as MASS's simulate does)."""
+    family = fam.name
+    if isinstance(fam, NegativeBinomial):
+        return rng.negative_binomial(fam.theta, fam.theta / (fam.theta + mu)).astype(np.float64)
     if family == "binomial":
         trials = np.round(wt).astype(np.int64)
         k = rng.binomial(np.maximum(trials, 0), np.clip(mu, 0.0, 1.0))

@@ -43,7 +43,8 @@ from .data import FrameData, Rows
 from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
-from .formula import ParsedFormula
+from .formula import ParsedFormula, parse_formula
+from .model import FormulaCall
 from .optimize import OptimResult, initial_step, minimize_theta, single_threaded_blas
 from .structure import ModelStructure
 
@@ -186,6 +187,7 @@ class GeneralizedLinearMixedModel:
         self._engines: dict[str, tuple[_core.WorkingRows, _core.Engine]] = {}
         self._warm_u: FloatArray | None = None
         self._warm_beta: FloatArray | None = None
+        self.call: FormulaCall | None = None  # what from_formula was given (`update` rebuilds from it)
         # -2 log p(y | mu) less the deviance does not depend on mu when the family has no dispersion
         # (it is -2 times the saturated model's log-likelihood): the Laplace criterion then needs
         # only the deviance residuals at each evaluation
@@ -227,12 +229,15 @@ class GeneralizedLinearMixedModel:
         offset: str | ArrayLike | None = None,
     ) -> GeneralizedLinearMixedModel:
         """The model of an lme4 formula on a data frame (see `mixedmodels.glmer`)."""
-        structure, held = materialise(formula, data, weights=weights, offset=offset)
-        return cls.build(structure, held, family)
+        parsed = parse_formula(formula)
+        structure, held = materialise(parsed, data, weights=weights, offset=offset)
+        model = cls.build(structure, held, family)
+        model.call = FormulaCall(parsed, data, weights, offset)
+        return model
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for k in ("_lock", "_engines", "_warm_u", "_warm_beta"):
+        for k in ("_lock", "_engines", "_warm_u", "_warm_beta", "call"):
             state.pop(k, None)
         return state
 
@@ -242,6 +247,7 @@ class GeneralizedLinearMixedModel:
         self._engines = {}
         self._warm_u = None
         self._warm_beta = None
+        self.call = None  # the caller's data frame is not shipped with a pickled model
 
     # ------------------------------------------------------------------ facts
     @property
@@ -364,6 +370,7 @@ class GeneralizedLinearMixedModel:
             u0=u0,
             tol=PIRLS_STEP_TOL_CANONICAL if fam.canonical else PIRLS_STEP_TOL,
             maxit=PIRLS_MAXIT,
+            family_parameter=fam.core_parameter,  # the negative binomial's theta
         )
         if not math.isfinite(devsum):  # no valid modes (a failure, not merely the iteration limit)
             aic = math.nan

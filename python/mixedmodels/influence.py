@@ -22,13 +22,21 @@ criterion, the estimates and their covariance are those of the model fitted to t
 (where the level does not exist). Each deletion is optimised from the full fit's theta (as lme4's
 ``influence.merMod``); deletions run on threads with ``n_jobs`` (the core releases the GIL).
 
-GLMM fits are refused: lme4 mixes the prior weights with the working weights of the final PIRLS
-step there, and warns that its hat matrix "may not make sense for GLMMs".
+Deletion by group of a glmer fit: as lme4's ``influence.merMod`` for a ``glmerMod``, the model is
+refitted by glmer (both of lme4's stages, at the fit's ``nAGQ``) to the rows without the group,
+starting from the full fit's theta; a level left without rows contributes nothing to the Laplace
+criterion (its mode is 0 and its block of L is 1), so this is the fit to the data without it.
+Each refit's `vcov` is the default one of a glmer fit (from the Hessian of the deviance, as lme4's
+``vcov``), and so is the full fit's in Cook's distance; ``var.cov.comps`` begin with sigma^2 (1 for
+binomial and Poisson, as lme4's). The per-observation `hatvalues` and `cooks_distance` of GLMM fits
+are refused: lme4 mixes the prior weights with the working weights of the final PIRLS step there,
+and warns that its hat matrix "may not make sense for GLMMs".
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,7 +49,7 @@ from scipy.linalg import cho_factor, solve_triangular
 
 from .arguments import check_count
 from .checks import identifiable_fixed
-from .data import Rows, StreamedData
+from .data import FrameData, Rows, StreamedData
 from .exceptions import ArgumentError, DataError, MixedModelsError
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel
@@ -63,7 +71,7 @@ def _refuse_glmm(m: LmerFit, what: str) -> None:
         raise MixedModelsError(
             f"{what} is not supported for glmer fits: lme4's version mixes the prior weights with the "
             "working weights of the last PIRLS step (and warns that it 'may not make sense for GLMMs'); "
-            "only lmer fits have it here"
+            "only lmer fits have it here (glmer fits have influence(groups=...), deletion by group)"
         )
 
 
@@ -250,6 +258,35 @@ def _subset(rows: Rows, take: NDArray[np.intp]) -> Rows:
         index=rows.index[take],
         weights=None if rows.weights is None else np.ascontiguousarray(rows.weights[take]),
         offset=None if rows.offset is None else np.ascontiguousarray(rows.offset[take]),
+        trials=None if rows.trials is None else np.ascontiguousarray(rows.trials[take]),
+    )
+
+
+def deleted_glmm(m: LmerFit, take: NDArray[np.intp]) -> GeneralizedLinearMixedModel:
+    """The generalized linear mixed model of a glmer fit's rows ``take`` (those left when a group is
+    deleted), with the fit's structure (levels without rows included: they add nothing to the
+    criterion). Raises `DataError` when the fixed effects are not identifiable on these rows."""
+    model = m.model
+    assert isinstance(model, GeneralizedLinearMixedModel)
+    rest = _subset(model.rows, take)
+    cp = Rows(rest.y, rest.x, rest.codes, rest.z, rest.index).cross_products(m.structure.core_layout)
+    keep = identifiable_fixed(m.structure, cp)
+    if len(keep) < m.structure.p:
+        lost = [m.structure.fixed_names[j] for j in range(m.structure.p) if j not in set(keep.tolist())]
+        raise DataError(f"without these rows the fixed effects {', '.join(lost)} are not identifiable")
+    frame = model.data.frame("influence by group").iloc[take]
+    return GeneralizedLinearMixedModel(m.structure, FrameData(held=rest, data_frame=frame, dropped=0), model.family)
+
+
+def _delete_glmm(m: LmerFit, take: NDArray[np.intp], maxeval: int) -> _Deletion:
+    model = deleted_glmm(m, take)
+    fit = model.fit(n_agq=int(getattr(m, "n_agq", 1)), start=m.theta, maxeval=maxeval)
+    return _Deletion(
+        beta=np.asarray(fit.beta),
+        var_cov=_var_cov_values(m, fit.theta, fit.sigma),
+        vcov=np.asarray(fit.vcov_array),
+        converged=bool(fit.converged),
+        n_evals=fit.n_evals,
     )
 
 
@@ -309,7 +346,8 @@ class GroupInfluence:
         gives one as a table).
     converged : pandas.Series
         Whether each refit's optimiser stopped by its tolerance (not at the evaluation limit; the
-        derivative check of a full fit is not run).
+        derivative check of a full fit is not run). For a glmer fit: the refit's full verdict
+        (PIRLS converged, no evaluation limit, the gradient check passed).
     function_evals : pandas.Series
         Evaluations of the criterion in each refit.
     """
@@ -400,13 +438,14 @@ def group_influence(
     Parameters
     ----------
     m : LmerFit
-        An lmer fit whose rows are held. glmer fits raise `MixedModelsError`.
+        An lmer fit whose rows are held, or a glmer fit (refitted by glmer without each group, both
+        stages from the full fit's theta, at its ``nAGQ``; see the module's docstring).
     groups : str or array-like
         A column of the model's data (``"school"``), or one label per row used in the fit.
     n_jobs : int, default 1
         Threads running the refits (-1: one per CPU); the core releases the GIL while it optimises.
     maxeval : int, default 1000
-        Evaluation limit of each refit (lme4's ``maxfun``).
+        Evaluation limit of each refit (lme4's ``maxfun``; for a glmer fit, of each stage).
 
     Returns
     -------
@@ -421,21 +460,31 @@ def group_influence(
     >>> len(inf.deleted), list(inf.var_cov_comps.index)
     (18, ['sigma^2', 'v[(Intercept)]', 'C[Days,(Intercept)]', 'v[Days]'])
     """
-    _refuse_glmm(m, "influence")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
         raise ArgumentError(f"n_jobs must be a positive integer or -1 (one thread per CPU), got {n_jobs!r}")
     maxeval = check_count(maxeval, "maxeval")
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
     name, codes, deleted = _group_labels(m, groups)
     rows = m.model.data.rows("influence by group")
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(deleted) + 1))
-    parts = [_subset(rows, order[bounds[g] : bounds[g + 1]]) for g in range(len(deleted))]
-    if jobs == 1:
-        results = [_delete(m, part, maxeval) for part in parts]
+    if isinstance(m.model, GeneralizedLinearMixedModel):
+        rests = [np.flatnonzero(codes != g) for g in range(len(deleted))]
+        with warnings.catch_warnings():
+            # as lme4's suppressWarnings(update(...)): each refit's verdict is in `converged`
+            warnings.simplefilter("ignore")
+            if jobs == 1:
+                results = [_delete_glmm(m, rest, maxeval) for rest in rests]
+            else:
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    results = list(pool.map(lambda rest: _delete_glmm(m, rest, maxeval), rests))
     else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(lambda part: _delete(m, part, maxeval), parts))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(deleted) + 1))
+        parts = [_subset(rows, order[bounds[g] : bounds[g + 1]]) for g in range(len(deleted))]
+        if jobs == 1:
+            results = [_delete(m, part, maxeval) for part in parts]
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                results = list(pool.map(lambda part: _delete(m, part, maxeval), parts))
     fixed_names = list(m.structure.fixed_names)
     vc_names = _var_cov_names(m)
     return GroupInfluence(

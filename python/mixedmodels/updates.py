@@ -1,5 +1,5 @@
-"""Changed models of a fit: `updated_model` (R's ``update``: another formula, data or arguments,
-from the arguments the fit was called with) and `drop1` (lmerTest's F tests of the marginal
+"""Changed models of a fit: `updated_model` and `updated_glmm` (R's ``update``: another formula,
+data or arguments, from the arguments the fit was called with) and `drop1` (lmerTest's F tests of the marginal
 terms, or lme4's likelihood-ratio tests with each marginal term dropped and the model refitted by ML).
 """
 
@@ -13,13 +13,15 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from .anova_tables import drop1_f, fixed_terms, marginal_terms
-from .exceptions import ArgumentError, MixedModelsError, RefitWarning, warn
+from .exceptions import ArgumentError, FormulaError, MixedModelsError, RefitWarning, warn
+from .families import Family, binomial_response
+from .families import family as as_family
 from .fitted import LmerFit
-from .formula import parse_formula, update_formula
+from .formula import ParsedFormula, parse_formula, update_formula
 from .glmm import GeneralizedLinearMixedModel
 from .model import LinearMixedModel
 
-__all__ = ["KEEP", "LRT_COLUMNS", "drop1", "updated_model"]
+__all__ = ["KEEP", "LRT_COLUMNS", "drop1", "updated_glmm", "updated_model"]
 
 LRT_COLUMNS = ["npar", "AIC", "LRT", "Pr(Chi)"]
 
@@ -58,16 +60,15 @@ def updated_model(
     >>> updated_model(m, ". ~ . - Days", reml=False).structure.fixed_names
     ('(Intercept)',)
     """
+    if isinstance(m.model, GeneralizedLinearMixedModel):
+        raise MixedModelsError("updated_model is for lmer fits; a glmer fit's changed model is updated_glmm's")
     call = m.model.call
     if call is None:
         raise MixedModelsError(
             "update needs a fit made by lmer from a formula and a data frame in this session (a fit from "
             "arrays, streamed data or unpickled does not keep the data it was given)"
         )
-    if formula is not None and not isinstance(formula, str):
-        raise ArgumentError(f"formula must be a string such as '. ~ . - x', got {type(formula).__name__}")
-    if data is not None and not isinstance(data, pd.DataFrame):
-        raise ArgumentError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    _check_formula_data(formula, data)
     reml = m.model.reml if reml is None else reml
     if not isinstance(reml, (bool, np.bool_)):
         raise ArgumentError(f"reml must be True or False, got {reml!r}")
@@ -81,6 +82,93 @@ def updated_model(
         weights=call.weights if weights is KEEP else weights,
         offset=call.offset if offset is KEEP else offset,
     )
+
+
+def _check_formula_data(formula: object, data: object) -> None:
+    if formula is not None and not isinstance(formula, str):
+        raise ArgumentError(f"formula must be a string such as '. ~ . - x', got {type(formula).__name__}")
+    if data is not None and not isinstance(data, pd.DataFrame):
+        raise ArgumentError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+
+
+def updated_glmm(
+    m: LmerFit,
+    formula: str | None = None,
+    data: pd.DataFrame | None = None,
+    *,
+    family: str | Family | None = None,
+    weights: str | ArrayLike | None = KEEP,
+    offset: str | ArrayLike | None = KEEP,
+) -> GeneralizedLinearMixedModel:
+    """The model of R's ``update(m, formula, data = data, ...)`` for a glmer fit, not yet fitted.
+
+    As `updated_model`: ``formula`` is a full formula or R's shorthand (``". ~ . - x"``), and
+    whatever is not given is the original fit's: its formula, its data frame, its ``family`` and
+    link, its ``weights`` and ``offset`` (``None`` removes them). A binomial response given as
+    booleans, strings or a categorical is coded as `mixedmodels.glmer` codes it (first level
+    failure). The fit's ``nAGQ`` is the fitting call's business (`GlmerResult.update`).
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...              mm.datasets.load("cbpp"), family="binomial")
+    >>> updated_glmm(m, ". ~ . - period").structure.fixed_names
+    ('(Intercept)',)
+    >>> updated_glmm(m, "incidence ~ period + offset(log(size)) + (1 | herd)", family="poisson").family
+    Poisson(link='log')
+    """
+    model = m.model
+    if not isinstance(model, GeneralizedLinearMixedModel):
+        raise MixedModelsError("updated_glmm is for glmer fits; an lmer fit's changed model is updated_model's")
+    call = model.call
+    if call is None:
+        raise MixedModelsError(
+            "update needs a fit made by glmer from a formula and a data frame in this session (an unpickled "
+            "fit does not keep the data it was given)"
+        )
+    _check_formula_data(formula, data)
+    fam = model.family if family is None else as_family(family)
+    parsed = call.formula
+    if formula is not None:
+        parsed = parse_formula(update_formula(parsed.text, _bare_dot_lhs(formula)), trusted=parsed.trusted)
+    if parsed.counts is not None and fam.name != "binomial":
+        raise FormulaError(f"cbind(successes, failures) is a binomial response; the family is {fam.name}")
+    if fam.name == "gaussian" and fam.link.name == "identity":
+        raise ArgumentError(
+            "family gaussian with the identity link is a linear mixed model: fit it with mixedmodels.lmer"
+        )
+    frame = call.data if data is None else data
+    return GeneralizedLinearMixedModel.from_formula(
+        parsed,
+        _binomial_coded(frame, parsed) if fam.name == "binomial" else frame,
+        fam,
+        weights=call.weights if weights is KEEP else weights,
+        offset=call.offset if offset is KEEP else offset,
+    )
+
+
+def _bare_dot_lhs(formula: str) -> str:
+    """``". ~ rhs"`` as ``"~ rhs"`` (the old response kept as written): `update_formula` would put a
+    response such as ``cbind(k, n - k)`` in parentheses, which no longer reads as binomial counts."""
+    lhs, sep, rhs = formula.partition("~")
+    return f"~{rhs}" if sep and lhs.strip() == "." else formula
+
+
+def _binomial_coded(frame: pd.DataFrame, parsed: ParsedFormula) -> pd.DataFrame:
+    """The frame with a boolean, string or categorical binomial response column coded 0/1 (first
+    level failure, as R's), missing values kept missing (their rows are dropped later)."""
+    resp = parsed.response
+    if parsed.counts is not None or resp not in frame.columns:
+        return frame
+    col = frame[resp]
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return frame
+    held = col.notna().to_numpy()
+    y = np.full(len(col), np.nan)
+    if held.any():
+        y[held] = binomial_response(col[held])[0]
+    return frame.assign(**{resp: y})
 
 
 def drop1(m: LmerFit, test: str = "F", ddf: str = "satterthwaite") -> pd.DataFrame:

@@ -156,14 +156,16 @@ def test_influence_labels_as_array_and_bad_arguments():
         m.influence(groups="g", n_jobs=0)
 
 
-def test_glmer_fits_are_refused():
+def test_glmer_fits_are_refused_per_observation():
+    """hatvalues and per-row Cook's distances refuse glmer fits; deletion by group takes them
+    (tests/test_glmer_influence.py, tests/reference/test_glmm_influence.py)."""
     data = _data(8)
     data["yb"] = (data["y"] > data["y"].median()).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = mm.glmer("yb ~ x + (1 | g)", data, family="binomial")
     # GlmerResult has no such methods; the functions themselves refuse it
-    for call in (lambda: infl.hatvalues(m), lambda: infl.cooks_distance(m), lambda: infl.group_influence(m, "g")):
+    for call in (lambda: infl.hatvalues(m), lambda: infl.cooks_distance(m)):
         with pytest.raises(mm.MixedModelsError, match="glmer"):
             call()
 

@@ -1,0 +1,154 @@
+"""The parametric bootstrap of glmer fits (lme4's ``bootMer`` and ``confint(method = "boot")``):
+refits compared with lme4's refits of the same simulated responses, exact reproducibility with a
+seed, failed refits counted and reported, and the intervals' sanity on cbpp."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels import confint
+
+HERE = Path(__file__).resolve().parent / "reference" / "glmm_boot"
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+NAMES = [".sig01", "(Intercept)", "period2", "period3", "period4"]
+
+
+@pytest.fixture(scope="module")
+def cbpp() -> pd.DataFrame:
+    return mm.datasets.load("cbpp")
+
+
+@pytest.fixture(scope="module")
+def fit(cbpp: pd.DataFrame) -> mm.GlmerResult:
+    return mm.glmer(CBPP, cbpp, family="binomial")
+
+
+def _reference_rows(refits: list[dict]) -> np.ndarray:
+    return np.array([[r["sig01"], *r["fixef"].values()] for r in refits])
+
+
+def test_refits_match_lme4_refits_of_the_same_responses(fit, cbpp):
+    """bootMer's draws come from R's RNG, so lme4 refitted the responses stored in
+    cbpp_simulated_incidence.csv (make_glmm_boot_reference.R). Against its refits with the inner
+    PIRLS converged: 1e-4 absolute (the reference README's tolerance for converged refits; measured
+    8.6e-6); against refit() with lme4's default tolPwrss: 2e-3 (the README's for default fits;
+    measured 1.0e-4)."""
+    ref = json.loads((HERE / "glmm_boot_refits.json").read_text())
+    assert ref["cbpp_incidence"] == cbpp["incidence"].tolist()
+    k = pd.read_csv(HERE / "cbpp_simulated_incidence.csv").to_numpy()
+    ys = k / cbpp["size"].to_numpy()[:, None]
+    draws = confint.glmm_bootstrap(fit, ys)
+    assert draws.columns.tolist() == NAMES
+    assert draws.attrs["n_failed"] == 0
+    assert draws.attrs["n_not_converged"] == 0
+    np.testing.assert_allclose(draws.to_numpy(), _reference_rows(ref["refit_tight"]), atol=1e-4)
+    np.testing.assert_allclose(draws.to_numpy(), _reference_rows(ref["refit_default"]), atol=2e-3)
+    # the stored responses are what simulate gives with the stored seed
+    np.testing.assert_array_equal(fit.simulate(nsim=20, seed=20261202).to_numpy(), ys)
+
+
+def test_the_same_seed_gives_the_same_draws(fit):
+    a = fit.bootstrap(nsim=8, seed=11)
+    b = fit.bootstrap(nsim=8, seed=11)
+    pd.testing.assert_frame_equal(a, b)
+    c = fit.bootstrap(nsim=8, seed=12)
+    assert not np.allclose(a.to_numpy(), c.to_numpy())
+    parallel = fit.bootstrap(nsim=8, seed=11, n_jobs=2)
+    np.testing.assert_allclose(parallel.to_numpy(), a.to_numpy(), rtol=1e-12, atol=1e-14)
+    ci = fit.confint("boot", nsim=8, seed=11)
+    np.testing.assert_allclose(ci.to_numpy(), a.quantile([0.025, 0.975]).T.to_numpy())
+
+
+def test_intervals_bracket_the_estimates_and_agree_with_profile_and_wald(fit):
+    ci = fit.confint("boot", nsim=300, seed=2)
+    assert ci.index.tolist() == NAMES
+    assert ci.attrs["n_failed"] == 0
+    assert ci.attrs["n_used"] == 300
+    est = np.concatenate([fit.theta, fit.beta])
+    assert np.all(ci.iloc[:, 0].to_numpy() < est)
+    assert np.all(est < ci.iloc[:, 1].to_numpy())
+    wald = fit.confint()
+    prof = fit.confint("profile")
+    # fixed effects: the percentile intervals' ends are within a quarter of the Wald interval's
+    # width of Wald's and the profile's (300 draws: the ends' Monte Carlo SD is ~0.05 here)
+    width = (wald.iloc[:, 1] - wald.iloc[:, 0]).to_numpy()
+    for other in (wald, prof.loc[wald.index]):
+        assert np.all(np.abs(ci.loc[wald.index].to_numpy() - other.to_numpy()) < 0.25 * width[:, None])
+    # the SD: the upper ends agree roughly; the lower end goes to 0 in the bootstrap (refits on
+    # the boundary), below the profile's
+    assert abs(ci.loc[".sig01"].iloc[1] - prof.loc[".sig01"].iloc[1]) < 0.25
+    assert ci.loc[".sig01"].iloc[0] <= prof.loc[".sig01"].iloc[0]
+    draws = fit.bootstrap(nsim=300, seed=2)
+    # the draws centre near the estimates (the bootstrap bias of the fixed effects is small)
+    assert np.all(np.abs(draws.mean().to_numpy()[1:] - fit.beta) < 0.35 * draws.std().to_numpy()[1:])
+
+
+def test_failed_refits_are_counted_reported_and_left_out(fit, cbpp):
+    ys = fit.simulate(nsim=6, seed=5).to_numpy().copy()
+    ys[0, 2] = 1.5  # a proportion above 1: the refit's response check fails
+    ys[:, 4] = np.nan
+    with pytest.warns(mm.ConvergenceWarning, match=r"some bootstrap refits failed \(2/6"):
+        draws = confint.glmm_bootstrap(fit, ys)
+    assert draws.attrs["n_failed"] == 2
+    assert sorted(draws.attrs["failures"]) == [2, 4]
+    assert "DataError" in draws.attrs["failures"][2]
+    assert draws.iloc[[2, 4]].isna().all().all()
+    assert draws.drop(index=[2, 4]).notna().all().all()
+    ci = confint.boot_percentiles(draws, 0.9)
+    assert ci.attrs["n_used"] == 4
+    assert ci.attrs["n_failed"] == 2
+    np.testing.assert_allclose(ci.to_numpy(), draws.dropna().quantile([0.05, 0.95]).T.to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nothing = confint.glmm_bootstrap(fit, np.full_like(ys, np.nan))
+    with pytest.raises(mm.MixedModelsError, match="every bootstrap refit failed"):
+        confint.boot_percentiles(nothing, 0.95)
+
+
+def test_a_dispersion_family_has_sigma():
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(25), 8)
+    x = rng.standard_normal(g.shape[0])
+    mu = np.exp(0.5 + 0.3 * x + 0.4 * rng.standard_normal(25)[g])
+    d = pd.DataFrame({"y": rng.gamma(4.0, mu / 4.0), "x": x, "g": g.astype(str)})
+    m = mm.glmer("y ~ x + (1 | g)", d, family=mm.families.Gamma(link="log"))
+    draws = m.bootstrap(nsim=4, seed=1)
+    assert draws.columns.tolist() == [".sig01", ".sigma", "(Intercept)", "x"]
+    assert draws.notna().all().all()
+    # .sig01 is the random effects' SD on the scale of the data (theta * sigma, as lme4's VarCorr)
+    assert np.all(draws[".sig01"] >= 0)
+    assert np.all(draws[".sigma"] > 0)
+
+
+def test_a_model_with_a_correlated_term(cbpp):
+    rng = np.random.default_rng(9)
+    g = np.repeat(np.arange(40), 15)
+    x = rng.standard_normal(g.shape[0])
+    b0, b1 = rng.standard_normal(40) * 0.8, rng.standard_normal(40) * 0.5
+    y = rng.poisson(np.exp(0.3 + 0.5 * x + b0[g] + b1[g] * x))
+    m = mm.glmer("y ~ x + (1 + x | g)", pd.DataFrame({"y": y, "x": x, "g": g.astype(str)}), family="poisson")
+    ci = m.confint("boot", nsim=10, seed=3)
+    assert ci.index.tolist() == [".sig01", ".sig02", ".sig03", "(Intercept)", "x"]
+    assert -1 <= ci.loc[".sig02"].iloc[0] <= ci.loc[".sig02"].iloc[1] <= 1
+
+
+def test_bootstrap_argument_errors(fit):
+    with pytest.raises(mm.ArgumentError, match="nsim"):
+        fit.bootstrap(nsim=0)
+    with pytest.raises(mm.ArgumentError, match="n_jobs"):
+        fit.bootstrap(nsim=2, n_jobs=0)
+    with pytest.raises(mm.ArgumentError, match="unknown keyword"):
+        fit.confint("boot", nboot=3)
+    with pytest.raises(mm.ArgumentError, match="apply to method='boot' only"):
+        fit.confint("wald", nsim=3)
+    with pytest.raises(mm.ArgumentError, match="'wald', 'profile' or 'boot'"):
+        fit.confint("bca")
+    with pytest.raises(mm.MixedModelsError, match="GlmerResult.bootstrap"):
+        confint.bootstrap(fit, nsim=2)
