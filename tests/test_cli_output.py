@@ -74,11 +74,13 @@ def test_text_appends_the_analyses(capsys):
     assert "97.5 %" in out
 
 
-def test_glmer_refuses_bootstrap_intervals(capsys):
+def test_glmer_bootstrap_intervals(capsys):
     formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
-    code, _, err = _run(capsys, "fit", formula, "--data", "cbpp", "--family", "binomial", "--confint", "boot")
-    assert code == 2
-    assert "glmer takes wald or profile" in err
+    args = ("--family", "binomial", "--confint", "boot", "--nsim", "20", "--seed", "1", "--format", "csv")
+    code, out, _ = _run(capsys, "fit", formula, "--data", "cbpp", *args)
+    assert code == 0
+    assert ".sig01" in out
+    assert "period4" in out
 
 
 def test_plot_picks_a_figure_every_model_can_draw(tmp_path, capsys):

@@ -116,3 +116,12 @@ def test_glmer_nb_arguments(counts):
     with pytest.warns(mm.ConvergenceWarning, match="at an end of the interval"):
         m = mm.glmer_nb("y ~ x + (1 | g)", counts, interval=(2.0, 3.0))
     assert m.family.theta == pytest.approx(np.exp(2.0), rel=1e-4)
+
+
+def test_the_summary_names_theta_and_anova_compares_two_nb_fits(nb_fit, counts):
+    """lme4 prints ``Negative Binomial(theta)`` and compares glmer.nb fits whose thetas differ."""
+    assert f"Family: Negative Binomial({round(nb_fit.family.theta, 4):.7g})  ( log )" in str(nb_fit.summary())
+    small = mm.glmer_nb("y ~ 1 + (1 | g)", counts)
+    assert small.family.theta != nb_fit.family.theta
+    table = mm.anova(small, nb_fit)
+    assert table["Chisq"].iloc[1] == pytest.approx(2 * (nb_fit.loglik - small.loglik), rel=1e-9)

@@ -143,8 +143,10 @@ def _parser() -> argparse.ArgumentParser:
         "--confint",
         metavar="METHOD",
         choices=["wald", "profile", "boot"],
-        help="confidence intervals: wald, profile or boot (lmer; glmer takes wald and profile)",
+        help="confidence intervals: wald, profile or boot (a parametric bootstrap)",
     )
+    f.add_argument("--nsim", type=int, default=500, help="simulations of --confint boot (default 500, as lme4's)")
+    f.add_argument("--seed", type=int, default=None, help="random seed of --confint boot (default: unseeded)")
     f.add_argument(
         "--anova",
         nargs="?",
@@ -243,7 +245,11 @@ def _tables(m: LmerResult | GlmerResult, args: argparse.Namespace) -> dict[str, 
         tables["fixed_effects"] = m.tidy("fixed")
         tables["random_effects"] = m.tidy("ran_pars")
     if args.confint:
-        ci = m.confint(args.confint)
+        ci = (
+            m.confint(args.confint, nsim=args.nsim, seed=args.seed)
+            if args.confint == "boot"
+            else m.confint(args.confint)
+        )
         tables["confint"] = ci.rename_axis("parameter").reset_index()
     if args.anova:
         if isinstance(m, GlmerResult):
@@ -338,8 +344,6 @@ def _fit(args: argparse.Namespace) -> int:
                 raise ArgumentError("with --family, --plot writes the caterpillar figure (--plot-kind ranef)")
             if args.pairs and not args.emmeans:
                 raise ArgumentError("--pairs goes with --emmeans SPEC")
-            if args.confint == "boot":
-                raise ArgumentError("--confint boot is for linear mixed models; glmer takes wald or profile")
             m = glmer(args.formula, data, family=args.family, nAGQ=args.nagq, data_name=name)
             text = str(m.summary())
         else:

@@ -8,6 +8,7 @@ from scipy import special
 
 from .arguments import check_bool
 from .exceptions import ArgumentError, DataError, RefitWarning, warn
+from .families import NegativeBinomial
 from .glmer_result import GlmerResult
 from .results import LmerResult
 
@@ -22,9 +23,10 @@ def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> 
         if not (isinstance(a, GlmerResult) and isinstance(b, GlmerResult)):
             return False
         ga, gb = a.glmm, b.glmm
-        return (
-            ga.family == gb.family and np.array_equal(ga.y, gb.y) and np.array_equal(ga.prior_weights, gb.prior_weights)
-        )
+        # glmer.nb fits estimate their own theta: lme4 compares them as the same family
+        nb = isinstance(ga.family, NegativeBinomial) and isinstance(gb.family, NegativeBinomial)
+        same_family = ga.family == gb.family or (nb and ga.family.link == gb.family.link)
+        return same_family and np.array_equal(ga.y, gb.y) and np.array_equal(ga.prior_weights, gb.prior_weights)
     ca, cb = a.model.cross_products, b.model.cross_products
     if (ca.nobs, ca.response_range) != (cb.nobs, cb.response_range):
         return False

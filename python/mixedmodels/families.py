@@ -708,6 +708,18 @@ class Family(abc.ABC):
     def __str__(self) -> str:
         return f"Family: {self.name}, link: {self.link.name}"
 
+    @property
+    def label(self) -> str:
+        """The family as R's summary prints it (``family$family``): its name, with the negative
+        binomial's theta.
+
+        Examples
+        --------
+        >>> Poisson().label, NegativeBinomial(3.30341).label
+        ('poisson', 'Negative Binomial(3.3034)')
+        """
+        return self.name
+
     # -- the link, for convenience (R's family$linkfun, ...)
 
     def linkfun(self, mu: npt.ArrayLike) -> FloatArray:
@@ -1380,6 +1392,11 @@ class NegativeBinomial(Family):
 
     def __str__(self) -> str:
         return f"Family: Negative Binomial({self.theta:.5g}), link: {self.link.name}"
+
+    @property
+    def label(self) -> str:
+        """MASS's ``Negative Binomial(theta)`` with theta rounded to 4 decimals, as R formats it."""
+        return f"Negative Binomial({round(self.theta, 4):.7g})"
 
     def variance(self, mu: npt.ArrayLike) -> FloatArray:
         m = _floats(mu, "mu")

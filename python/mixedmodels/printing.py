@@ -262,7 +262,7 @@ class GlmerSummary(Summary):
         how = f"Adaptive Gauss-Hermite Quadrature, nAGQ = {g.n_agq}" if g.n_agq > 1 else "Laplace Approximation"
         out = [
             f"Generalized linear mixed model fit by maximum likelihood ({how})",
-            f" Family: {g.family.name}  ( {g.family.link.name} )",
+            f" Family: {g.family.label}  ( {g.family.link.name} )",
             f"Formula: {m.formula}",
         ]
         if m.data_name:
