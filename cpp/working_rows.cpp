@@ -34,10 +34,6 @@ WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
 }
 
 void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
-    for (int64_t i = 0; i < n_; ++i)
-        if (!(w[i] >= 0.0) || !std::isfinite(w[i]) || !std::isfinite(y[i]))
-            throw InvalidInput("working weight " + std::to_string(w[i]) + " or response " + std::to_string(y[i]) +
-                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
     const int nf = layout_->nf(), p = p_, pp = p + 1;
     std::vector<Block> A = zero_;
     std::vector<int> k(static_cast<size_t>(nf));
@@ -55,6 +51,9 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
     double* xx = A[tri(nf, nf)].d.v.data();
     for (int64_t i = 0; i < n_; ++i) {
         const double wi = w[i];
+        if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(y[i]))  // (A is a local copy: nothing changed yet)
+            throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(y[i]) +
+                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
         for (int m = 0; m < p; ++m) v[m] = x_[static_cast<size_t>(i) * p + m];
         v[p] = y[i];
         for (int j = 0; j < nf; ++j) {

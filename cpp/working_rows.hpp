@@ -64,6 +64,8 @@ private:
     struct Workspace {                         // PIRLS' row-length arrays, kept between calls
         std::mutex mutex;
         std::vector<double> eta, mu, ceta, cmu, w, resp, dconst;
+        std::vector<double> dconst_y;                     // the responses dconst was formed from
+        FamilyKind dconst_family = FamilyKind::Gaussian;  // and its family
     };
     std::shared_ptr<Workspace> work_ = std::make_shared<Workspace>();
 };
