@@ -52,6 +52,9 @@ public:
     PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;
 
 private:
+    // fill's loop for one grouping factor, into A (the zero blocks)
+    void fill_one_factor(std::vector<Block>& A, const double* y, const double* w) const;
+
     LayoutPtr layout_;
     int64_t n_ = 0;
     int p_ = 0;

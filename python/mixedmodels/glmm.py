@@ -57,6 +57,11 @@ PIRLS_MAXIT = 100
 PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
 PIRLS_STEP_TOL_CANONICAL = 1e-7  # Newton steps (canonical links): the modes are then ~1e-14 from the limit
 MAX_AGQ = 25
+# BOBYQA's absolute tolerances on theta and the criterion in stage 1 when it only starts stage 2
+# with the exact gradient (`GeneralizedLinearMixedModel.has_laplace_gradient`); otherwise those of
+# `minimize_theta` (1e-9 and 1e-10). On cbpp and the simulated logistic and Poisson designs (shrunk
+# 10-100 times) the optimum is the same to 1e-14 relative with 10-30 % fewer evaluations.
+STAGE1_START_TOL = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -725,7 +730,22 @@ class GeneralizedLinearMixedModel:
         layout = self.structure.theta
         theta0 = layout.default_start() if start is None else np.asarray(start, dtype=np.float64)
         lower_t = layout.lower
-        stage1 = minimize_theta(lambda t: self.laplace(t), theta0, lower_t, maxeval=maxeval, step=initial_step(theta0))
+        if n_agq == 1 and not fast and self.has_laplace_gradient:
+            # stage 1 only starts stage 2, whose exact gradient takes the rest of the way (and the
+            # derivative check verifies the optimum): its last digits in theta are not needed
+            stage1 = minimize_theta(
+                lambda t: self.laplace(t),
+                theta0,
+                lower_t,
+                maxeval=maxeval,
+                step=initial_step(theta0),
+                xtol_abs=STAGE1_START_TOL,
+                ftol_abs=STAGE1_START_TOL,
+            )
+        else:
+            stage1 = minimize_theta(
+                lambda t: self.laplace(t), theta0, lower_t, maxeval=maxeval, step=initial_step(theta0)
+            )
         n_evals = stage1.n_evals
         theta = stage1.theta
         first = self.pirls(theta, None, beta0=self._warm_beta, u0=self._warm_u)
@@ -852,7 +872,11 @@ class GeneralizedLinearMixedModel:
         # the Hessian of the criterion over the optimised parameters: convergence check and, for
         # the joint stage, lme4's default vcov (inverse of half the Hessian, beta block)
         # (with the exact gradient: the gradient there, and the Hessian by differences of it)
-        g, h = _derivatives(f_all, params, lower_all) if fg_all is None else _gradient_derivatives(fg_all, params, lower_all)
+        g, h = (
+            _derivatives(f_all, params, lower_all)
+            if fg_all is None
+            else _gradient_derivatives(fg_all, params, lower_all)
+        )
         free = ~((lower_all == 0.0) & (params <= 0.0))
         hd = np.diag(h)
         worst = 0.0
