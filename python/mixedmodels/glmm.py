@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import linalg
 
 from . import _core
 from .checks import check_random_effects, check_scales, identifiable_fixed
@@ -57,6 +58,9 @@ PIRLS_MAXIT = 100
 PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
 PIRLS_STEP_TOL_CANONICAL = 1e-7  # Newton steps (canonical links): the modes are then ~1e-14 from the limit
 MAX_AGQ = 25
+# the exact Laplace gradient for several grouping factors inverts the q x q LL' densely: up to this q
+DENSE_GRADIENT_Q = 1500
+DENSE_GRADIENT_Q2_PER_ROW = 50  # and q^2 <= 50 n (VerbAgg: q = 340, n = 7,584; not grouseticks: 584, 403)
 # BOBYQA's absolute tolerances on theta and the criterion in stage 1 when it only starts stage 2
 # with the exact gradient (`GeneralizedLinearMixedModel.has_laplace_gradient`); otherwise those of
 # `minimize_theta` (1e-9 and 1e-10). On cbpp and the simulated logistic and Poisson designs (shrunk
@@ -414,11 +418,18 @@ class GeneralizedLinearMixedModel:
 
     @property
     def has_laplace_gradient(self) -> bool:
-        """Whether `laplace_gradient` applies: one grouping factor (of any number of columns) and
-        the canonical link of the binomial or Poisson family (the working weights are then the
-        observed information, so the modes' derivatives follow from the factor)."""
+        """Whether `laplace_gradient` applies: the canonical link of the binomial or Poisson family
+        (the working weights are then the observed information, so the modes' derivatives follow
+        from the factor) and one grouping factor (of any number of columns), or several with at
+        most `DENSE_GRADIENT_Q` random effects in all (the gradient then works with a dense
+        (LL')^-1)."""
         fam = self.family
-        return len(self.structure.factors) == 1 and fam.canonical and fam.name in ("binomial", "poisson")
+        if not (fam.canonical and fam.name in ("binomial", "poisson")):
+            return False
+        if len(self.structure.factors) == 1:
+            return True
+        # the dense L costs ~q^3 / 3 per gradient against ~n per evaluation of the criterion
+        return self.q <= DENSE_GRADIENT_Q and self.q * self.q <= DENSE_GRADIENT_Q2_PER_ROW * self.nobs
 
     def laplace_and_gradient(self, theta: FloatArray, beta: FloatArray) -> tuple[float, FloatArray]:
         """The Laplace criterion at (theta, beta) (as `laplace`, warm-started) and its exact
@@ -463,12 +474,10 @@ class GeneralizedLinearMixedModel:
         True
         """
         if not self.has_laplace_gradient:
-            raise ArgumentError("the exact Laplace gradient needs one grouping factor and a canonical link")
-        f = self.structure.factors[0]
-        nlev, k = f.nlev, f.k
-        codes = self.rows.codes[0]
-        z = self.rows.z[0]
-        x = self.rows.x
+            raise ArgumentError(
+                "the exact Laplace gradient needs a canonical link (binomial logit or Poisson log) and one "
+                f"grouping factor or at most {DENSE_GRADIENT_Q} random effects"
+            )
         mu = res.mu
         prior = self.prior_weights
         if self.family.name == "poisson":
@@ -480,6 +489,13 @@ class GeneralizedLinearMixedModel:
         w = prior * var
         w1 = w * dvar  # dw/deta
         d1 = -2.0 * prior * (self.y - mu)  # d(deviance)/deta
+        if len(self.structure.factors) > 1:
+            return self._laplace_gradient_dense(theta, res, w, w1, d1)
+        f = self.structure.factors[0]
+        nlev, k = f.nlev, f.k
+        codes = self.rows.codes[0]
+        z = self.rows.z[0]
+        x = self.rows.x
 
         def per_level(values: FloatArray) -> FloatArray:
             out: FloatArray = np.bincount(codes, weights=values, minlength=nlev)
@@ -520,6 +536,69 @@ class GeneralizedLinearMixedModel:
             du = -np.einsum("jab,jb->ja", s, np.einsum("jab,jb->ja", tcdt, u) + 0.5 * (g @ dt))
             v = dtu + du @ t.T
             grad_theta[i] = term1 + term2 + float(np.einsum("ja,ja->", v, qv))
+        out: FloatArray = np.concatenate([grad_theta, grad_beta])
+        return out
+
+    @cached_property
+    def _re_columns(self) -> tuple[np.ndarray, list[FloatArray]]:
+        """The random-effects columns (engine order) each row touches, (n, r) with r the sum of
+        the factors' column counts, and for each theta entry k the values of Z dLambda/dtheta_k
+        at them (n, r): Lambda is linear in theta, so row i of Z Lambda(theta) has the values
+        sum_k theta_k parts[k][i] at columns idx[i]."""
+        lay = self.structure.theta
+        cols = []
+        off = 0
+        for fi, f in enumerate(self.structure.factors):
+            cols.append(off + self.rows.codes[fi][:, None].astype(np.int64) * f.k + np.arange(f.k)[None, :])
+            off += f.nlev * f.k
+        idx = np.concatenate(cols, axis=1)
+        parts = []
+        for i in range(self.ntheta):
+            e = np.zeros(self.ntheta)
+            e[i] = 1.0
+            parts.append(np.concatenate([self.rows.z[fi] @ lay.factor_t(e, fi) for fi in range(len(cols))], axis=1))
+        return idx, parts
+
+    def _laplace_gradient_dense(
+        self, theta: FloatArray, res: Pirls, w: FloatArray, w1: FloatArray, d1: FloatArray
+    ) -> FloatArray:
+        """`laplace_gradient` for several grouping factors, with the dense S = (LL')^-1 (q x q) of
+        LL' = I + A'WA, A = Z Lambda: the same terms, with h_i = a_i'S a_i (a_i row i of A, a few
+        entries), tr(S A'W dA) = sum_i w_i a_i'S da_i, du = -S (A'W dA u + dA'd' / 2) for theta and
+        -S A'W X for beta."""
+        idx, parts = self._re_columns
+        q = self.q
+        vals = sum((t * d for t, d in zip(theta.tolist(), parts, strict=True)), np.zeros_like(parts[0]))
+        x = self.rows.x
+        u = res.u
+
+        def times(v: FloatArray, col: FloatArray) -> FloatArray:  # (rows' values) @ col: A col
+            out: FloatArray = np.einsum("ir,ir->i", v, col[idx])
+            return out
+
+        def t_times(v: FloatArray, row: FloatArray) -> FloatArray:  # A' row (row: n)
+            out: FloatArray = np.bincount(idx.ravel(), weights=(v * row[:, None]).ravel(), minlength=q)
+            return out
+
+        pair = (idx[:, :, None] * q + idx[:, None, :]).ravel()
+        m = np.bincount(pair, weights=(w[:, None, None] * vals[:, :, None] * vals[:, None, :]).ravel(), minlength=q * q)
+        m = m.reshape(q, q) + np.eye(q)
+        chol = linalg.cho_factor(m, lower=True)
+        s_mat = linalg.cho_solve(chol, np.eye(q))
+        s_rows = s_mat[idx[:, :, None], idx[:, None, :]]  # (n, r, r): S at each row's columns
+        h = np.einsum("ia,iab,ib->i", vals, s_rows, vals)
+        w1h = w1 * h
+        atq = t_times(vals, w1h)
+        awx = np.stack([t_times(vals, w * x[:, j]) for j in range(self.p)], axis=1)  # A'W X (q x p)
+        grad_beta = x.T @ (d1 + w1h) - awx.T @ (s_mat @ atq)
+        grad_theta = np.empty(self.ntheta)
+        for i, dv in enumerate(parts):
+            dau = times(dv, u)
+            term1 = float(d1 @ dau)
+            term2 = 2.0 * float(w @ np.einsum("ia,iab,ib->i", vals, s_rows, dv))
+            du = -(s_mat @ (t_times(vals, w * dau) + 0.5 * t_times(dv, d1)))
+            deta = dau + times(vals, du)
+            grad_theta[i] = term1 + term2 + float(w1h @ deta)
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
         return out
 
