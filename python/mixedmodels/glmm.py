@@ -422,7 +422,18 @@ class GeneralizedLinearMixedModel:
         (the working weights are then the observed information, so the modes' derivatives follow
         from the factor) and one grouping factor (of any number of columns), or several with at
         most `DENSE_GRADIENT_Q` random effects in all (the gradient then works with a dense
-        (LL')^-1)."""
+        (LL')^-1).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> cbpp = mm.datasets.load("cbpp")
+        >>> f = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+        >>> GeneralizedLinearMixedModel.from_formula(f, cbpp, mm.families.Binomial()).has_laplace_gradient
+        True
+        >>> GeneralizedLinearMixedModel.from_formula(f, cbpp, mm.families.Binomial(link="probit")).has_laplace_gradient
+        False
+        """
         fam = self.family
         if not (fam.canonical and fam.name in ("binomial", "poisson")):
             return False
@@ -434,7 +445,18 @@ class GeneralizedLinearMixedModel:
     def laplace_and_gradient(self, theta: FloatArray, beta: FloatArray) -> tuple[float, FloatArray]:
         """The Laplace criterion at (theta, beta) (as `laplace`, warm-started) and its exact
         gradient over (theta, beta) (`laplace_gradient`); ``(inf, zeros)`` where PIRLS finds no
-        valid modes."""
+        valid modes.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> cbpp = mm.datasets.load("cbpp")
+        >>> model = GeneralizedLinearMixedModel.from_formula(
+        ...     "cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, mm.families.Binomial())
+        >>> value, grad = model.laplace_and_gradient(np.array([0.642]), np.array([-1.399, -0.992, -1.129, -1.580]))
+        >>> round(value, 2), bool(np.abs(grad).max() < 0.1)
+        (184.05, True)
+        """
         theta = np.asarray(theta, dtype=np.float64)
         beta = np.asarray(beta, dtype=np.float64)
         res = self.pirls(theta, beta, u0=self._warm_u)
@@ -498,7 +520,7 @@ class GeneralizedLinearMixedModel:
         x = self.rows.x
 
         def per_level(values: FloatArray) -> FloatArray:
-            out: FloatArray = np.bincount(codes, weights=values, minlength=nlev)
+            out: FloatArray = np.bincount(codes, weights=values, minlength=nlev).astype(np.float64, copy=False)
             return out
 
         layout = self.structure.theta
@@ -577,12 +599,16 @@ class GeneralizedLinearMixedModel:
             return out
 
         def t_times(v: FloatArray, row: FloatArray) -> FloatArray:  # A' row (row: n)
-            out: FloatArray = np.bincount(idx.ravel(), weights=(v * row[:, None]).ravel(), minlength=q)
+            out: FloatArray = np.bincount(idx.ravel(), weights=(v * row[:, None]).ravel(), minlength=q).astype(
+                np.float64, copy=False
+            )
             return out
 
         pair = (idx[:, :, None] * q + idx[:, None, :]).ravel()
-        m = np.bincount(pair, weights=(w[:, None, None] * vals[:, :, None] * vals[:, None, :]).ravel(), minlength=q * q)
-        m = m.reshape(q, q) + np.eye(q)
+        cross = np.bincount(
+            pair, weights=(w[:, None, None] * vals[:, :, None] * vals[:, None, :]).ravel(), minlength=q * q
+        )
+        m = cross.astype(np.float64, copy=False).reshape(q, q) + np.eye(q)
         chol = linalg.cho_factor(m, lower=True)
         s_mat = linalg.cho_solve(chol, np.eye(q))
         s_rows = s_mat[idx[:, :, None], idx[:, None, :]]  # (n, r, r): S at each row's columns
