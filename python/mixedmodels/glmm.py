@@ -26,6 +26,7 @@ PIRLS (the value of ``nAGQ = 0``), then (theta, beta) jointly (skipped with ``fa
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -512,7 +513,9 @@ class GeneralizedLinearMixedModel:
         w1 = w * dvar  # dw/deta
         d1 = -2.0 * prior * (self.y - mu)  # d(deviance)/deta
         if len(self.structure.factors) > 1:
-            return self._laplace_gradient_dense(theta, res, w, w1, d1)
+            # BLAS on one thread: its threads only spin on a q x q factorisation (seconds on a busy machine)
+            with _core.BlasOneThread() if single_threaded_blas() else contextlib.nullcontext():
+                return self._laplace_gradient_dense(theta, res, w, w1, d1)
         f = self.structure.factors[0]
         nlev, k = f.nlev, f.k
         codes = self.rows.codes[0]
@@ -545,18 +548,18 @@ class GeneralizedLinearMixedModel:
             wz = w * z[:, a]
             for j in range(self.p):
                 gmat[:, a, j] = per_level(wz * x[:, j])
-        grad_beta = x.T @ (d1 + w1h) - np.einsum("jam,jab,jb->m", gmat, amat, qv)
+        grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - np.einsum("jam,jab,jb->m", gmat, amat, qv)
         grad_theta = np.empty(self.ntheta)
         for i in range(self.ntheta):
             e = np.zeros(self.ntheta)
             e[i] = 1.0
             dt = layout.factor_t(e, 0)
-            dtu = u @ dt.T  # (dT u_j) per level
+            dtu = np.einsum("jb,ab->ja", u, dt)  # (dT u_j) per level
             term1 = float(np.einsum("ja,ja->", g, dtu))
             tcdt = np.einsum("ca,jcd,db->jab", t, c, dt)  # T'C_j dT
             term2 = 2.0 * float(np.einsum("jab,jba->", s, tcdt))
-            du = -np.einsum("jab,jb->ja", s, np.einsum("jab,jb->ja", tcdt, u) + 0.5 * (g @ dt))
-            v = dtu + du @ t.T
+            du = -np.einsum("jab,jb->ja", s, np.einsum("jab,jb->ja", tcdt, u) + 0.5 * np.einsum("jb,ba->ja", g, dt))
+            v = dtu + np.einsum("jb,ab->ja", du, t)
             grad_theta[i] = term1 + term2 + float(np.einsum("ja,ja->", v, qv))
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
         return out
@@ -616,13 +619,13 @@ class GeneralizedLinearMixedModel:
         w1h = w1 * h
         atq = t_times(vals, w1h)
         awx = np.stack([t_times(vals, w * x[:, j]) for j in range(self.p)], axis=1)  # A'W X (q x p)
-        grad_beta = x.T @ (d1 + w1h) - awx.T @ (s_mat @ atq)
+        grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - awx.T @ linalg.cho_solve(chol, atq)
         grad_theta = np.empty(self.ntheta)
         for i, dv in enumerate(parts):
             dau = times(dv, u)
             term1 = float(d1 @ dau)
             term2 = 2.0 * float(w @ np.einsum("ia,iab,ib->i", vals, s_rows, dv))
-            du = -(s_mat @ (t_times(vals, w * dau) + 0.5 * t_times(dv, d1)))
+            du = -linalg.cho_solve(chol, t_times(vals, w * dau) + 0.5 * t_times(dv, d1))
             deta = dau + times(vals, du)
             grad_theta[i] = term1 + term2 + float(w1h @ deta)
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
