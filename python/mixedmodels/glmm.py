@@ -537,10 +537,10 @@ class GeneralizedLinearMixedModel:
         m = np.einsum("ba,jbc,cd->jad", t, c, t) + np.eye(k)
         s = np.linalg.inv(m)
         amat = np.einsum("ab,jbc,dc->jad", t, s, t)
-        if k == 1:
-            h = z[:, 0] * z[:, 0] * amat[codes, 0, 0]
-        else:
-            h = np.einsum("ia,iab,ib->i", z, amat[codes], z)
+        h = np.zeros(self.nobs)  # z_i'A_j z_i, from the levels' entries (3-operand einsums over rows are slow)
+        for a in range(k):
+            for b in range(a + 1):
+                h += (1.0 if a == b else 2.0) * amat[:, a, b][codes] * z[:, a] * z[:, b]
         w1h = w1 * h
         qv = np.stack([per_level(w1h * z[:, a]) for a in range(k)], axis=1)
         gmat = np.empty((nlev, k, self.p))
