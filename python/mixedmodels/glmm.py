@@ -71,6 +71,9 @@ STAGE1_START_TOL = 1e-6
 # gradient's NumPy calls (cbpp, 56 rows: 25 ms of CPU against 34; the simulated logistic design
 # shrunk to 500 rows about even, to 2,000 rows 12 % faster with the gradient)
 GRADIENT_MIN_ROWS = 1000
+# warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
+# much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
+EXTRAPOLATE_MODES_REL = 0.01
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,6 +203,8 @@ class GeneralizedLinearMixedModel:
         self._engines: dict[str, tuple[_core.WorkingRows, _core.Engine]] = {}
         self._warm_u: FloatArray | None = None
         self._warm_beta: FloatArray | None = None
+        # (parameters, modes there, du/d(theta, beta) there) of the latest gradient (laplace_and_gradient)
+        self._warm_jacobian: tuple[FloatArray, FloatArray, FloatArray] | None = None
         # -2 log p(y | mu) less the deviance does not depend on mu when the family has no dispersion
         # (it is -2 times the saturated model's log-likelihood): the Laplace criterion then needs
         # only the deviance residuals at each evaluation
@@ -246,7 +251,7 @@ class GeneralizedLinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for k in ("_lock", "_engines", "_warm_u", "_warm_beta"):
+        for k in ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian"):
             state.pop(k, None)
         return state
 
@@ -256,6 +261,7 @@ class GeneralizedLinearMixedModel:
         self._engines = {}
         self._warm_u = None
         self._warm_beta = None
+        self._warm_jacobian = None
 
     # ------------------------------------------------------------------ facts
     @property
@@ -464,13 +470,25 @@ class GeneralizedLinearMixedModel:
         """
         theta = np.asarray(theta, dtype=np.float64)
         beta = np.asarray(beta, dtype=np.float64)
-        res = self.pirls(theta, beta, u0=self._warm_u)
+        x = np.concatenate([theta, beta])
+        u0 = self._warm_u
+        held = self._warm_jacobian
+        if held is not None and u0 is not None and held[1] is u0 and held[0].shape == x.shape:
+            # the previous modes moved to first order along a small change of the parameters (the
+            # Hessian's differences, the optimiser's last steps): fewer PIRLS iterations
+            x_prev, _, jac = held
+            dx = x - x_prev
+            if np.all(np.abs(dx) <= EXTRAPOLATE_MODES_REL * np.maximum(np.abs(x_prev), 0.1)):
+                u0 = u0 + np.einsum("qm,m->q", jac, dx)
+        res = self.pirls(theta, beta, u0=u0)
         if not res.converged and self._warm_u is not None:
             res = self.pirls(theta, beta)
         if not math.isfinite(res.laplace):
             return math.inf, np.zeros(self.ntheta + self.p)
         self._warm_u = res.u
-        return res.laplace, self.laplace_gradient(theta, beta, res)
+        grad, jac = self._gradient_parts(theta, beta, res)
+        self._warm_jacobian = (x, res.u, jac)
+        return res.laplace, grad
 
     def laplace_gradient(self, theta: FloatArray, beta: FloatArray, res: Pirls) -> FloatArray:
         """The gradient over (theta, beta) of the Laplace criterion ``aic + |u|^2 + log|L|^2`` at
@@ -500,6 +518,10 @@ class GeneralizedLinearMixedModel:
         >>> bool(abs(g[0] - fd) < 1e-5)
         True
         """
+        return self._gradient_parts(theta, beta, res)[0]
+
+    def _gradient_parts(self, theta: FloatArray, beta: FloatArray, res: Pirls) -> tuple[FloatArray, FloatArray]:
+        """`laplace_gradient` and the modes' Jacobian du/d(theta, beta) (q x m) it computes on the way."""
         if not self.has_laplace_gradient:
             raise ArgumentError(
                 "the exact Laplace gradient needs a canonical link (binomial logit or Poisson log) and one "
@@ -554,6 +576,8 @@ class GeneralizedLinearMixedModel:
                 gmat[:, a, j] = per_level(wz * x[:, j])
         grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - np.einsum("jam,jab,jb->m", gmat, amat, qv)
         grad_theta = np.empty(self.ntheta)
+        jac = np.empty((nlev * k, self.ntheta + self.p))
+        jac[:, self.ntheta :] = -np.einsum("jab,cb,jcm->jam", s, t, gmat).reshape(nlev * k, self.p)
         for i in range(self.ntheta):
             e = np.zeros(self.ntheta)
             e[i] = 1.0
@@ -565,8 +589,9 @@ class GeneralizedLinearMixedModel:
             du = -np.einsum("jab,jb->ja", s, np.einsum("jab,jb->ja", tcdt, u) + 0.5 * np.einsum("jb,ba->ja", g, dt))
             v = dtu + np.einsum("jb,ab->ja", du, t)
             grad_theta[i] = term1 + term2 + float(np.einsum("ja,ja->", v, qv))
+            jac[:, i] = du.ravel()
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
-        return out
+        return out, jac
 
     @cached_property
     def _re_columns(self) -> tuple[np.ndarray, list[FloatArray]]:
@@ -590,7 +615,7 @@ class GeneralizedLinearMixedModel:
 
     def _laplace_gradient_dense(
         self, theta: FloatArray, res: Pirls, w: FloatArray, w1: FloatArray, d1: FloatArray
-    ) -> FloatArray:
+    ) -> tuple[FloatArray, FloatArray]:
         """`laplace_gradient` for several grouping factors, with the dense S = (LL')^-1 (q x q) of
         LL' = I + A'WA, A = Z Lambda: the same terms, with h_i = a_i'S a_i (a_i row i of A, a few
         entries), tr(S A'W dA) = sum_i w_i a_i'S da_i, du = -S (A'W dA u + dA'd' / 2) for theta and
@@ -625,6 +650,8 @@ class GeneralizedLinearMixedModel:
         awx = np.stack([t_times(vals, w * x[:, j]) for j in range(self.p)], axis=1)  # A'W X (q x p)
         grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - awx.T @ linalg.cho_solve(chol, atq)
         grad_theta = np.empty(self.ntheta)
+        jac = np.empty((q, self.ntheta + self.p))
+        jac[:, self.ntheta :] = -linalg.cho_solve(chol, awx)
         for i, dv in enumerate(parts):
             dau = times(dv, u)
             term1 = float(d1 @ dau)
@@ -632,8 +659,9 @@ class GeneralizedLinearMixedModel:
             du = -linalg.cho_solve(chol, t_times(vals, w * dau) + 0.5 * t_times(dv, d1))
             deta = dau + times(vals, du)
             grad_theta[i] = term1 + term2 + float(w1h @ deta)
+            jac[:, i] = du
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
-        return out
+        return out, jac
 
     def agq(self, theta: FloatArray, beta: FloatArray, n_agq: int) -> float:
         """-2 log-likelihood by adaptive Gauss-Hermite quadrature with ``n_agq`` nodes per level of
