@@ -118,3 +118,21 @@ def test_gradient_derivatives_of_a_quadratic() -> None:
     expect = 2 * a
     expect[0, 1:] = expect[1:, 0] = 0.0  # the parameter at its bound: no cross terms, as _derivatives
     np.testing.assert_allclose(h, expect, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("formula", "data", "family"), [CASES[1], CASES[3], CASES[5]])
+def test_modes_jacobian_matches_central_differences(formula: str, data: str, family: str) -> None:
+    # du/d(theta, beta), which the warm starts extrapolate along, against differences of the modes
+    model = _model(formula, data, family)
+    nt = model.ntheta
+    theta = 0.7 * model.structure.theta.default_start()
+    beta = model.pirls(theta, None).beta
+    _, jac = model._gradient_parts(theta, beta, model.pirls(theta, beta))
+    x0 = np.concatenate([theta, beta])
+    h = 1e-5
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e[i] = h
+        up = model.pirls((x0 + e)[:nt], (x0 + e)[nt:]).u
+        down = model.pirls((x0 - e)[:nt], (x0 - e)[nt:]).u
+        np.testing.assert_allclose(jac[:, i], (up - down) / (2 * h), rtol=1e-4, atol=1e-6)
