@@ -26,7 +26,23 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         uoff[f + 1] = uoff[f] + static_cast<size_t>(fl.nlev) * fl.k;
     }
     std::vector<double> b(q);
-    const auto linpred = [&](const std::vector<double>& beta, const std::vector<double>& u, std::vector<double>& eta) {
+    std::vector<int> kf(static_cast<size_t>(nf));
+    for (int f = 0; f < nf; ++f) kf[f] = layout_->factor(f).k;
+    // the deviance's constant per row, kept between calls with the responses it was formed from
+    // (comparing them costs a pass without a logarithm)
+    std::vector<double>& dconst = work_->dconst;
+    if (!(work_->dconst_family == fam.family && work_->dconst_y.size() == static_cast<size_t>(n) &&
+          std::equal(in.y, in.y + n, work_->dconst_y.begin()))) {
+        dconst.resize(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) dconst[i] = fam.deviance_constant(in.y[i]);
+        work_->dconst_y.assign(in.y, in.y + n);
+        work_->dconst_family = fam.family;
+    }
+    // eta = offset + X beta + Z Lambda u and the penalised deviance there, in one pass over the
+    // rows: NaN where a mean is outside the family's range, a point never accepted (the means at
+    // eta go to mu, for the next iteration's working weights; the deviance residuals' sum to dev)
+    const auto evaluate = [&](const std::vector<double>& beta, const std::vector<double>& u, std::vector<double>& eta,
+                              std::vector<double>& mu, double& dev) {
         for (int f = 0; f < nf; ++f) {
             const int k = layout_->factor(f).k;
             for (int l = 0; l < layout_->factor(f).nlev; ++l) {
@@ -39,28 +55,21 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
                 }
             }
         }
+        double d = 0.0;
         for (int64_t i = 0; i < n; ++i) {
             double s = in.offset[i];
             const double* xi = x_.data() + static_cast<size_t>(i) * p;
             for (int m = 0; m < p; ++m) s += xi[m] * beta[m];
             for (int f = 0; f < nf; ++f) {
-                const int k = layout_->factor(f).k;
+                const int k = kf[f];
                 const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
                 const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
                 for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
             }
             eta[i] = s;
+            d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
         }
-    };
-    std::vector<double>& dconst = work_->dconst;  // the deviance's constant per row
-    dconst.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) dconst[i] = fam.deviance_constant(in.y[i]);
-    // NaN where a mean is outside the family's range: such a point is never accepted
-    // (the means at eta go to mu, for the next iteration's working weights)
-    const auto penalised_deviance = [&](const std::vector<double>& eta, const std::vector<double>& u,
-                                        std::vector<double>& mu) {
-        double d = 0.0;
-        for (int64_t i = 0; i < n; ++i) d += fam.mean_and_deviance(eta[i], in.y[i], in.prior[i], dconst[i], mu[i]);
+        dev = d;
         if (!std::isfinite(d)) return std::numeric_limits<double>::quiet_NaN();
         for (double v : u) d += v * v;
         return d;
@@ -83,6 +92,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double>& resp = work_->resp;
     for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
     double pdev = std::numeric_limits<double>::infinity();
+    double dev = std::numeric_limits<double>::quiet_NaN();  // the deviance residuals' sum at eta
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
     bool stalled = false;  // L could not be factored at the latest weights (separation)
     double last_ldl2 = std::numeric_limits<double>::quiet_NaN();
@@ -104,12 +114,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     } else {
         if (in.beta0.size() == static_cast<size_t>(p)) beta = in.beta0;
         if (in.u0.size() == q) u = in.u0;
-        linpred(beta, u, eta);
-        pdev = penalised_deviance(eta, u, mu);
+        pdev = evaluate(beta, u, eta, mu, dev);
         if (!std::isfinite(pdev) && in.u0.size() == q) {  // a warm start outside the family's range: u = 0
             std::fill(u.begin(), u.end(), 0.0);
-            linpred(beta, u, eta);
-            pdev = penalised_deviance(eta, u, mu);
+            pdev = evaluate(beta, u, eta, mu, dev);
         }
         if (!std::isfinite(pdev)) return finish_failed();  // no valid start (lme4: "PIRLS ... NaN")
     }
@@ -138,18 +146,16 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             first = false;
             beta = nbeta;
             u = nu;
-            linpred(beta, u, eta);
-            pdev = penalised_deviance(eta, u, mu);
+            pdev = evaluate(beta, u, eta, mu, dev);
             if (!std::isfinite(pdev)) return finish_failed();
             continue;
         }
-        double step = 1.0, cdev = 0.0, size = 0.0;
+        double step = 1.0, cdev = 0.0, cdevsum = 0.0, size = 0.0;
         bool accepted = false;
         for (int h = 0; h < 30; ++h) {
             for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
             for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
-            linpred(cb, cu, ceta);
-            cdev = penalised_deviance(ceta, cu, cmu);
+            cdev = evaluate(cb, cu, ceta, cmu, cdevsum);
             if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
                 accepted = true;
                 break;
@@ -165,6 +171,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             eta.swap(ceta);
             mu.swap(cmu);
             pdev = cdev;
+            dev = cdevsum;
         }
         if (size < in.tol * (1.0 + std::max(largest(u, 0.0), largest(beta, 0.0)))) {
             out.converged = true;
@@ -186,8 +193,6 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         stalled = true;  // L of the last factorable weights
     }
     if (stalled) out.converged = false;
-    double dev = 0.0;
-    for (int64_t i = 0; i < n; ++i) dev += fam.dev_resid(in.y[i], mu[i], in.prior[i]);
     out.mu = mu;
     out.devsum = dev;
     double ussq = 0.0;

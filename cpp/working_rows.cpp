@@ -34,10 +34,6 @@ WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
 }
 
 void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
-    for (int64_t i = 0; i < n_; ++i)
-        if (!(w[i] >= 0.0) || !std::isfinite(w[i]) || !std::isfinite(y[i]))
-            throw InvalidInput("working weight " + std::to_string(w[i]) + " or response " + std::to_string(y[i]) +
-                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
     const int nf = layout_->nf(), p = p_, pp = p + 1;
     std::vector<Block> A = zero_;
     std::vector<int> k(static_cast<size_t>(nf));
@@ -53,8 +49,16 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
     }
     std::vector<double> v(static_cast<size_t>(pp)), wz(64);
     double* xx = A[tri(nf, nf)].d.v.data();
+    if (nf == 1) {  // one grouping factor (the large simulated and streamed designs): a tighter loop
+        fill_one_factor(A, y, w);
+        engine.refill_blocks(std::move(A), n_);
+        return;
+    }
     for (int64_t i = 0; i < n_; ++i) {
         const double wi = w[i];
+        if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(y[i]))  // (A is a local copy: nothing changed yet)
+            throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(y[i]) +
+                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
         for (int m = 0; m < p; ++m) v[m] = x_[static_cast<size_t>(i) * p + m];
         v[p] = y[i];
         for (int j = 0; j < nf; ++j) {
@@ -96,6 +100,44 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
         }
     }
     engine.refill_blocks(std::move(A), n_);
+}
+
+void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w) const {
+    const int k = layout_->factor(0).k, p = p_, pp = p + 1;
+    const int32_t* __restrict codes = codes_[0].data();
+    const double* __restrict z = z_[0].data();
+    const double* __restrict x = x_.data();
+    double* __restrict diag = A[tri(0, 0)].u.v.data();
+    double* __restrict xycol = A[tri(1, 0)].d.v.data();
+    // [X y]'W[X y] summed in a local array (the lower triangle), added to A's block at the end
+    std::vector<double> xxl(static_cast<size_t>(pp) * pp, 0.0);
+    double* __restrict xx = xxl.data();
+    for (int64_t i = 0; i < n_; ++i) {
+        const double wi = w[i], yi = y[i];
+        if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))
+            throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
+                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
+        const double* xi = x + static_cast<size_t>(i) * p;
+        const double* zi = z + static_cast<size_t>(i) * k;
+        const size_t l = static_cast<size_t>(codes[i]);
+        double* dj = diag + l * k * k;
+        double* col = xycol + l * k * pp;
+        for (int b = 0; b < k; ++b) {
+            const double wzb = wi * zi[b];
+            for (int a = 0; a < k; ++a) dj[a + b * k] += wzb * zi[a];
+            double* cb = col + b * pp;
+            for (int a = 0; a < p; ++a) cb[a] += xi[a] * wzb;
+            cb[p] += yi * wzb;
+        }
+        for (int b = 0; b < p; ++b) {
+            const double wb = wi * xi[b];
+            for (int a = b; a < p; ++a) xx[a + b * pp] += xi[a] * wb;
+            xx[p + b * pp] += yi * wb;
+        }
+        xx[p + p * pp] += yi * yi * wi;
+    }
+    double* out = A[tri(1, 1)].d.v.data();
+    for (size_t e = 0; e < xxl.size(); ++e) out[e] += xxl[e];
 }
 
 }  // namespace mm

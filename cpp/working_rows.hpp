@@ -52,6 +52,9 @@ public:
     PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;
 
 private:
+    // fill's loop for one grouping factor, into A (the zero blocks)
+    void fill_one_factor(std::vector<Block>& A, const double* y, const double* w) const;
+
     LayoutPtr layout_;
     int64_t n_ = 0;
     int p_ = 0;
@@ -64,6 +67,8 @@ private:
     struct Workspace {                         // PIRLS' row-length arrays, kept between calls
         std::mutex mutex;
         std::vector<double> eta, mu, ceta, cmu, w, resp, dconst;
+        std::vector<double> dconst_y;                     // the responses dconst was formed from
+        FamilyKind dconst_family = FamilyKind::Gaussian;  // and its family
     };
     std::shared_ptr<Workspace> work_ = std::make_shared<Workspace>();
 };

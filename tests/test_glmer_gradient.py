@@ -1,0 +1,138 @@
+"""The exact gradient of the Laplace criterion (one grouping factor, canonical link) and the fit
+that uses it: the gradient against central differences of the criterion, and the optimum against
+the derivative-free path (BOBYQA over theta and beta, which the gradient replaces)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels import glmm
+from mixedmodels.glmm import GeneralizedLinearMixedModel
+
+
+def _slope_data(family: str, seed: int, n: int = 3000, ng: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, ng, n)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    b = rng.multivariate_normal([0.0, 0.0], [[0.6, 0.15], [0.15, 0.3]], size=ng)
+    eta = 0.2 + 0.5 * x1 - 0.3 * x2 + b[g, 0] + b[g, 1] * x1
+    if family == "binomial":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    else:
+        y = rng.poisson(np.exp(eta)).astype(float)
+    return pd.DataFrame({"y": y, "x1": x1, "x2": x2, "g": pd.Categorical(g)})
+
+
+CASES = [
+    ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial"),
+    ("y ~ x1 + x2 + (1 + x1 | g)", "logit", "binomial"),
+    ("y ~ x1 + x2 + (1 + x1 | g)", "counts", "poisson"),
+    ("y ~ x1 + x2 + (1 | g) ", "counts", "poisson"),
+    ("y ~ x1 + x2 + (1 + x1 || g)", "logit", "binomial"),
+    ("y ~ Anger + btype + (1 | id) + (1 | item)", "verbagg", "binomial"),  # crossed: the dense path
+]
+
+
+def _model(formula: str, data: str, family: str) -> GeneralizedLinearMixedModel:
+    if data == "verbagg":
+        verb = mm.datasets.load("verbagg")
+        df = verb.assign(y=(verb["r2"] == verb["r2"].cat.categories[1]).astype(float))
+    else:
+        df = mm.datasets.load("cbpp") if data == "cbpp" else _slope_data(family, 5 if data == "logit" else 6)
+    fam = mm.families.Binomial() if family == "binomial" else mm.families.Poisson()
+    return GeneralizedLinearMixedModel.from_formula(formula, df, fam)
+
+
+@pytest.mark.parametrize(("formula", "data", "family"), CASES)
+def test_gradient_matches_central_differences(formula: str, data: str, family: str) -> None:
+    model = _model(formula, data, family)
+    assert model.has_laplace_gradient
+    nt = model.ntheta
+    theta = 0.7 * model.structure.theta.default_start()
+    theta[~model.structure.theta.on_diagonal] = 0.2
+    beta = model.pirls(theta, None).beta + 0.05
+    value, grad = model.laplace_and_gradient(theta, beta)
+    x0 = np.concatenate([theta, beta])
+    h = 1e-5
+    fd = np.empty_like(x0)
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e[i] = h
+        fd[i] = (model.laplace((x0 + e)[:nt], (x0 + e)[nt:]) - model.laplace((x0 - e)[:nt], (x0 - e)[nt:])) / (2 * h)
+    assert value == pytest.approx(model.laplace(theta, beta), rel=1e-12)
+    # central differences of a criterion of size ~1e3 with h = 1e-5: accurate to ~1e-6 relative
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(fd).max())))
+
+
+def test_gradient_applies_only_where_it_is_exact() -> None:
+    cbpp = mm.datasets.load("cbpp")
+    probit = GeneralizedLinearMixedModel.from_formula(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, mm.families.Binomial(link="probit")
+    )
+    assert not probit.has_laplace_gradient
+    with pytest.raises(mm.ArgumentError, match="canonical link"):
+        probit.laplace_gradient(np.array([1.0]), np.zeros(4), probit.pirls(np.array([1.0]), None))
+    # three factors, 584 random effects for 403 rows: the dense (LL')^-1 would cost more than it saves
+    grouse = mm.datasets.load("grouseticks")
+    nested = GeneralizedLinearMixedModel.from_formula(
+        "TICKS ~ YEAR + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", grouse, mm.families.Poisson()
+    )
+    assert not nested.has_laplace_gradient
+
+
+@pytest.mark.parametrize(("formula", "data", "family"), [*CASES[:3], CASES[5]])
+def test_gradient_fit_reaches_the_derivative_free_optimum(
+    formula: str, data: str, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(glmm, "GRADIENT_MIN_ROWS", 0)  # cbpp has 56 rows
+    with_gradient = _model(formula, data, family).fit()
+    model = _model(formula, data, family)
+    monkeypatch.setattr(GeneralizedLinearMixedModel, "has_laplace_gradient", property(lambda self: False))
+    without = model.fit()
+    assert with_gradient.converged
+    assert without.converged
+    # the same optimum: no higher than BOBYQA's beyond rounding, estimates alike
+    assert with_gradient.objective <= without.objective + 1e-9 * abs(without.objective)
+    np.testing.assert_allclose(with_gradient.beta, without.beta, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(with_gradient.theta, without.theta, rtol=1e-3, atol=1e-4)
+    # the Hessian from differences of the exact gradient against differences of the criterion
+    # (whose rounding error is ~1e-10 / h^2 = 1e-4 of the Hessian): alike to 1e-3 of the variances
+    scale = float(np.abs(np.diag(without.vcov_array)).max())
+    np.testing.assert_allclose(with_gradient.vcov_array, without.vcov_array, rtol=1e-3, atol=1e-3 * scale)
+    assert with_gradient.n_evals < without.n_evals
+
+
+def test_gradient_derivatives_of_a_quadratic() -> None:
+    a = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]])
+    x_opt = np.array([0.0, 1.0, -2.0])
+
+    def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        d = x - x_opt
+        return float(d @ a @ d), 2 * a @ d
+
+    g, h = glmm._gradient_derivatives(fg, x_opt, np.array([0.0, -np.inf, -np.inf]))
+    np.testing.assert_allclose(g, 0.0, atol=1e-12)
+    expect = 2 * a
+    expect[0, 1:] = expect[1:, 0] = 0.0  # the parameter at its bound: no cross terms, as _derivatives
+    np.testing.assert_allclose(h, expect, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("formula", "data", "family"), [CASES[1], CASES[3], CASES[5]])
+def test_modes_jacobian_matches_central_differences(formula: str, data: str, family: str) -> None:
+    # du/d(theta, beta), which the warm starts extrapolate along, against differences of the modes
+    model = _model(formula, data, family)
+    nt = model.ntheta
+    theta = 0.7 * model.structure.theta.default_start()
+    beta = model.pirls(theta, None).beta
+    _, jac = model._gradient_parts(theta, beta, model.pirls(theta, beta))
+    x0 = np.concatenate([theta, beta])
+    h = 1e-5
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e[i] = h
+        up = model.pirls((x0 + e)[:nt], (x0 + e)[nt:]).u
+        down = model.pirls((x0 - e)[:nt], (x0 - e)[nt:]).u
+        np.testing.assert_allclose(jac[:, i], (up - down) / (2 * h), rtol=1e-4, atol=1e-6)
