@@ -90,7 +90,8 @@ def test_fits_are_bitwise_the_same_for_every_thread_count(formula, data):
     assert _facts(fits[2]) == _facts(fits[1])
     assert _facts(fits[3]) == _facts(fits[1])
     ranef = [fits[t].ranef["f1" if data == "crossed" else "Subject"].to_numpy().tobytes() for t in (1, 2, 3)]
-    assert ranef[1] == ranef[0] and ranef[2] == ranef[0]
+    assert ranef[1] == ranef[0]
+    assert ranef[2] == ranef[0]
 
 
 def test_fit_arrays_threads_give_the_same_fit():
@@ -98,8 +99,13 @@ def test_fit_arrays_threads_give_the_same_fit():
     y = frame["y"].to_numpy()
     x = np.column_stack([np.ones(len(frame)), frame["x"].to_numpy()])
     terms = [
-        mm.GroupTerm(g, frame[g].cat.codes.to_numpy(), np.ones((len(frame), 1)), ("(Intercept)",),
-                     tuple(str(c) for c in frame[g].cat.categories))
+        mm.GroupTerm(
+            g,
+            frame[g].cat.codes.to_numpy(),
+            np.ones((len(frame), 1)),
+            ("(Intercept)",),
+            tuple(str(c) for c in frame[g].cat.categories),
+        )
         for g in ("f1", "f2")
     ]
     fits = [mm.fit_arrays(y, x, terms, threads=t) for t in (1, 2)]
