@@ -16,6 +16,11 @@
 
 #include "blas.hpp"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define MM_HAVE_ATFORK 1
+#endif
+
 namespace mm::pool {
 
 namespace {
@@ -58,15 +63,6 @@ struct Job {
 
 class Pool {
 public:
-    ~Pool() {
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        for (std::thread& t : workers_) t.join();
-    }
-
     void run(int threads, int nchunks, const std::function<void(int)>& body) {
         Job job;
         job.body = &body;
@@ -101,14 +97,12 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job*> queue_;
-    std::vector<std::thread> workers_;
-    bool stop_ = false;
+    std::vector<std::thread> workers_;  // detached never, joined never: see the_pool()
 
     void loop() {
         std::unique_lock<std::mutex> lock(mu_);
         for (;;) {
-            cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-            if (stop_) return;
+            cv_.wait(lock, [&] { return !queue_.empty(); });
             Job* job = queue_.front();
             if (--job->slots <= 0) queue_.pop_front();
             {
@@ -127,9 +121,20 @@ private:
     }
 };
 
+// The pool lives as long as the process (never destroyed: its sleeping workers end with it, and no
+// destructor joins threads at exit). A child made by fork() has none of the parent's workers, and
+// maybe a mutex some parent thread held: it starts a pool of its own.
+Pool* g_pool = nullptr;
+std::once_flag g_once;
+
 Pool& the_pool() {
-    static Pool pool;
-    return pool;
+    std::call_once(g_once, [] {
+        g_pool = new Pool;
+#ifdef MM_HAVE_ATFORK
+        pthread_atfork(nullptr, nullptr, [] { g_pool = new Pool; });
+#endif
+    });
+    return *g_pool;
 }
 
 }  // namespace
