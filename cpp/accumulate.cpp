@@ -5,10 +5,41 @@
 
 #include "cross_products.hpp"
 #include "errors.hpp"
+#include "pool.hpp"
 
 namespace mm {
 
 namespace {
+
+// Rows per chunk of the pass (and at least twice the blocks' size, so that forming and adding a
+// chunk's blocks stays small beside its rows), and at most this many chunks.
+constexpr int64_t kMinRowsPerChunk = 65536;
+constexpr int kMaxRowChunks = 16;
+
+// Values in the blocks of A whose size the layout fixes (block-diagonal and [X y] blocks).
+int64_t block_values(const Layout& lay) {
+    const int64_t pp = lay.p() + 1;
+    int64_t v = pp * pp;
+    for (int f = 0; f < lay.nf(); ++f) {
+        const int64_t k = lay.factor(f).k;
+        v += static_cast<int64_t>(lay.factor(f).nlev) * k * (k + pp);
+    }
+    return v;
+}
+
+// Rows [r0, r0 + n) of a view.
+RowsView shifted(const RowsView& rows, int64_t r0, int64_t n, const Layout& lay) {
+    RowsView v = rows;
+    v.n = n;
+    v.y = rows.y + r0;
+    v.x = rows.x + r0 * lay.p();
+    for (int f = 0; f < lay.nf(); ++f) {
+        v.codes[f] = rows.codes[f] + r0;
+        v.z[f] = rows.z[f] + r0 * lay.factor(f).k;
+    }
+    if (rows.w) v.w = rows.w + r0;
+    return v;
+}
 
 // Pattern of the (row factor, column factor) block of Z^T Z, and each data row's block index.
 void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t* ccodes, int ncollev,
@@ -49,10 +80,10 @@ void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t*
 
 }  // namespace
 
-void CrossProducts::add_rows(const RowsView& rows) {
+void CrossProducts::add_rows(const RowsView& rows, int threads) {
     check_not_frozen();
     const Layout& lay = *layout_;
-    const int nf = lay.nf(), p = lay.p(), pp = p + 1;
+    const int nf = lay.nf();
     const int64_t n = rows.n;
     if (n < 0) throw InvalidInput("negative number of rows");
     if (static_cast<int>(rows.codes.size()) != nf || static_cast<int>(rows.z.size()) != nf)
@@ -75,11 +106,38 @@ void CrossProducts::add_rows(const RowsView& rows) {
                                    " at row " + std::to_string(i) + " is outside [0, " + std::to_string(nl) + ")");
     }
 
+    // The rows in chunks (their number fixed by the sizes alone, so the sums are the same for every
+    // thread count), each summed into its own cross-products, then added in chunk order.
+    const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, 2 * block_values(lay)), kMaxRowChunks);
+    std::vector<CrossProducts> parts;
+    parts.reserve(static_cast<size_t>(nchunks));
+    for (int c = 0; c < nchunks; ++c) parts.emplace_back(layout_);
+    pool::run(threads, nchunks, [&](int c) {
+        const auto r = pool::chunk_range(n, nchunks, c);
+        parts[c].sum_rows(shifted(rows, r.first, r.second - r.first, lay));
+    });
+    CrossProducts chunk = std::move(parts[0]);
+    for (int c = 1; c < nchunks; ++c) chunk.add(parts[c]);
+    chunk.log_weights_ = log_weights;
+    if (n_ == 0) {
+        chunk.layout_ = layout_;
+        *this = std::move(chunk);
+    } else {
+        add(chunk);
+    }
+}
+
+// The sums of the rows into these (new, empty) cross-products: one pass, each addition's rounding
+// error kept (the pattern between factors is these rows' own).
+void CrossProducts::sum_rows(const RowsView& rows) {
+    const Layout& lay = *layout_;
+    const int nf = lay.nf(), p = lay.p(), pp = p + 1;
+    const int64_t n = rows.n;
     // This chunk's blocks (its own pattern between factors), summed in double-double: each
     // addition's rounding error goes to a second array, so A is the correctly rounded sum of the
     // products whatever the order of the rows (but for sums that cancel to within ~2^-106 of their
     // terms' size of a rounding boundary: docs/design.md, section 3).
-    CrossProducts chunk(layout_);
+    CrossProducts& chunk = *this;
     std::vector<Block>& A = chunk.hi_;
     std::vector<std::vector<int64_t>> rowblk(A.size());
     for (int j = 0; j < nf; ++j)
@@ -158,15 +216,8 @@ void CrossProducts::add_rows(const RowsView& rows) {
         }
     }
     chunk.n_ = n;
-    chunk.log_weights_ = log_weights;
     chunk.ymin_ = ymin;
     chunk.ymax_ = ymax;
-    if (n_ == 0) {
-        chunk.layout_ = layout_;
-        *this = std::move(chunk);
-    } else {
-        add(chunk);
-    }
 }
 
 }  // namespace mm

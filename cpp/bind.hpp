@@ -38,6 +38,9 @@ inline std::vector<int> ints_of(const iarray& a) {
     return std::vector<int>(a.data(), a.data() + a.size());
 }
 
+// A threads= argument: a positive int, or None for the machine's cores (os.cpu_count(); bind_engine.cpp).
+int threads_of(const py::object& threads);
+
 void register_errors(py::module_& m);
 void register_blas(py::module_& m);
 void register_layout(py::module_& m);

@@ -46,8 +46,9 @@ iarray codes_of(const py::array& a, int f) {
 }
 
 void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::vector<py::array>& code_arrays,
-              const std::vector<darray>& z, const std::optional<darray>& weights) {
+              const std::vector<darray>& z, const std::optional<darray>& weights, const py::object& threads) {
     const Layout& lay = *cp.layout();
+    const int nt = threads_of(threads);
     if (y.ndim() != 1) throw InvalidInput("y must be one-dimensional");
     const int64_t n = y.shape(0);
     if (x.ndim() != 2 || x.shape(0) != n || x.shape(1) != lay.p())
@@ -76,7 +77,7 @@ void add_rows(CrossProducts& cp, const darray& y, const darray& x, const std::ve
         rows.w = weights->data();
     }
     py::gil_scoped_release release;
-    cp.add_rows(rows);
+    cp.add_rows(rows, nt);
 }
 
 // Rounded [X y]^T [X y], (p+1) x (p+1), both triangles.
@@ -153,9 +154,11 @@ void register_cross_products(py::module_& m) {
         .def(py::init([](std::shared_ptr<Layout> layout) { return CrossProducts(std::move(layout)); }),
              py::arg("layout"))
         .def("add_rows", &add_rows, py::arg("y"), py::arg("x"), py::arg("codes"), py::arg("z"),
-             py::arg("weights") = py::none(),
+             py::arg("weights") = py::none(), py::arg("threads") = py::none(),
              "Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects "
-             "columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i].")
+             "columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i]. Many "
+             "rows are summed in chunks on up to `threads` threads (None: os.cpu_count()); the sums do not depend "
+             "on the count.")
         .def(
             "add",
             [](CrossProducts& a, const CrossProducts& b) {

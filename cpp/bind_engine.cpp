@@ -1,13 +1,26 @@
 // Engine (engine.hpp) and what it returns: Criterion, Estimates and BlockInfo.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
 #include "bind.hpp"
 #include "engine.hpp"
+#include "pool.hpp"
 
 namespace mm::bind {
+
+int threads_of(const py::object& threads) {
+    if (threads.is_none()) {
+        const py::object n = py::module_::import("os").attr("cpu_count")();
+        return n.is_none() ? 1 : std::max(1, n.cast<int>());
+    }
+    if (py::isinstance<py::bool_>(threads) || !py::isinstance<py::int_>(threads) || threads.cast<long long>() < 1 ||
+        threads.cast<long long>() > 1 << 16)
+        throw py::value_error("threads must be a positive integer or None, got " + py::repr(threads).cast<std::string>());
+    return threads.cast<int>();
+}
 
 namespace {
 
@@ -80,11 +93,17 @@ void register_engine(py::module_& m) {
     py::class_<Engine>(m, "Engine",
                        "The blocked Cholesky factor L(theta) of a model's cross-products (taken as they are when "
                        "the engine is formed).")
-        .def(py::init([](const CrossProducts& a, double dense_threshold) {
+        .def(py::init([](const CrossProducts& a, double dense_threshold, const py::object& threads) {
+                 const int nt = threads_of(threads);
                  py::gil_scoped_release release;
-                 return std::make_unique<Engine>(a, dense_threshold);
+                 return std::make_unique<Engine>(a, dense_threshold, nt);
              }),
-             py::arg("cross_products"), py::arg("dense_threshold") = 0.1)
+             py::arg("cross_products"), py::arg("dense_threshold") = 0.1, py::arg("threads") = py::none(),
+             "threads: the threads the large kernels of an update or gradient may use (None: os.cpu_count()); "
+             "results are bitwise the same for every count, and small designs stay on one thread.")
+        .def_property(
+            "threads", &Engine::threads, [](Engine& e, const py::object& threads) { e.set_threads(threads_of(threads)); },
+            "Threads the large kernels of an update or gradient may use (set None for os.cpu_count()).")
         .def_property_readonly("ntheta", &Engine::ntheta, "Number of covariance parameters.")
         .def_property_readonly("nobs", &Engine::nobs, "Number of observations.")
         .def_property_readonly("p", &Engine::p, "Number of fixed-effects columns.")
@@ -208,6 +227,9 @@ void register_engine(py::module_& m) {
         .def_property_readonly("single_threaded_blas", &Engine::single_threaded_blas,
                                "Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or "
                                "more (OpenBLAS's threads only spin on smaller ones).");
+    m.def("thread_pool_workers", &pool::workers,
+          "Worker threads the core's pool has started so far (it starts them when a large kernel first runs on "
+          "more than one thread).");
 }
 
 }  // namespace mm::bind

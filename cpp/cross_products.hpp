@@ -33,8 +33,9 @@ public:
     CrossProducts(LayoutPtr layout, int64_t n, double ymin, double ymax, std::vector<Block> hi,
                   std::vector<std::vector<double>> lo);
 
-    // Add the rows' products (accumulate.cpp). Throws InvalidInput for a code out of range.
-    void add_rows(const RowsView& rows);
+    // Add the rows' products (accumulate.cpp), many rows in chunks on up to `threads` threads (the
+    // sums do not depend on the count). Throws InvalidInput for a code out of range.
+    void add_rows(const RowsView& rows, int threads = 1);
     // Add another model's cross-products with the same layout (patterns merged), in double-double.
     void add(const CrossProducts& other);
     // Subtract the cross-products of some of the rows already added (same layout; `other`'s pattern
@@ -89,6 +90,8 @@ private:
     std::vector<std::vector<double>> lo_;
     bool frozen_ = false;
     void check_not_frozen() const;
+    // The sums of rows into these new, empty cross-products (accumulate.cpp; no checks).
+    void sum_rows(const RowsView& rows);
     // Add other's blocks, each multiplied by sign (+1 or -1), in double-double (patterns merged).
     void add_blocks(const CrossProducts& other, double sign);
 };

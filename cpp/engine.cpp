@@ -2,14 +2,16 @@
 #include "engine.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "errors.hpp"
 
 namespace mm {
 
-Engine::Engine(const CrossProducts& a, double dense_threshold)
+Engine::Engine(const CrossProducts& a, double dense_threshold, int threads)
     : layout_(a.layout()), nf_(a.layout()->nf()), p_(a.layout()->p()), n_(a.nobs()) {
     if (n_ <= 0) throw InvalidInput("no observations");
+    set_threads(threads);
     nlev_.resize(nf_);
     k_.resize(nf_);
     toff_.assign(static_cast<size_t>(nf_) + 1, 0);
@@ -29,6 +31,12 @@ Engine::Engine(const CrossProducts& a, double dense_threshold)
         if (d.kind == Kind::Dense) largest = std::max(largest, d.d.nrow);
     }
     pin_blas_ = largest < kPinBlasBelow;
+}
+
+void Engine::set_threads(int threads) {
+    if (threads < 1) throw InvalidInput("threads must be at least 1, got " + std::to_string(threads));
+    std::lock_guard<std::mutex> lock(mu_);
+    threads_ = threads;
 }
 
 void Engine::refill_blocks(std::vector<Block>&& blocks, int64_t nobs) {

@@ -35,7 +35,7 @@ class Engine {
 public:
     // Takes A = hi + lo of the cross-products (a copy: they stay as they are) and chooses the
     // block types of L; a sparse block between factors denser than dense_threshold becomes dense.
-    explicit Engine(const CrossProducts& a, double dense_threshold = 0.1);
+    explicit Engine(const CrossProducts& a, double dense_threshold = 0.1, int threads = 1);
 
     int nf() const { return nf_; }
     int p() const { return p_; }
@@ -83,6 +83,10 @@ public:
     // kPinBlasBelow or more).
     bool single_threaded_blas() const { return pin_blas_; }
     static constexpr int kPinBlasBelow = 1024;
+    // Threads the large kernels of update and gradient may use (pool.hpp), the caller's included;
+    // 1 is the single-threaded path. Results are bitwise the same for every count.
+    int threads() const { return threads_; }
+    void set_threads(int threads);
 
 private:
     LayoutPtr layout_;
@@ -95,6 +99,7 @@ private:
     std::vector<double> stack_;  // rows of the dense blocks below a dense diagonal block, stacked
     bool updated_ = false;       // L holds the factor at some theta (an update completed)
     bool pin_blas_ = true;       // see single_threaded_blas()
+    int threads_ = 1;            // see threads()
     mutable std::mutex mu_;
     void require_update() const;
 
@@ -106,7 +111,8 @@ private:
     void set_theta(const double* theta);
     void init_block(int c, int j);
     void factor_diag(int j);
-    void solve_below(int c, int j);
+    void rank_updates(int j);
+    void solve_below(int c, int j, int64_t l0, int64_t l1);
     void solve_all_below(int j);
     const DenseBlock& lxy() const { return L_[tri(nf_, nf_)].d; }
 };
@@ -115,5 +121,12 @@ private:
 void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal);
 void scale_into(Block& target, const Block& a, const double* tc, int kc, const double* tj, int kj,
                 bool add_identity);
+// Chunked for the thread pool, bitwise the same as the kernels above (fill_in.cpp, level_kernels.cpp):
+// rank_update of a large dense target from sparse sources (false: not such a case, or too small to
+// split; call rank_update), and scale_into on the levels [l0, l1) of the column factor (false: a
+// block kind it does not cover).
+bool rank_update_chunked(Block& target, const Block& lc, const Block& lj, bool diagonal, int threads);
+bool scale_levels(Block& target, const Block& a, const double* tc, int kc, const double* tj, int kj,
+                  bool add_identity, int64_t l0, int64_t l1);
 
 }  // namespace mm

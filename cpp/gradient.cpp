@@ -15,11 +15,15 @@
 #include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
+#include "pool.hpp"
 #include "small.hpp"
 
 namespace mm {
 
 namespace {
+
+// Floating-point work per chunk below which a loop over levels stays whole (a pool dispatch costs ~20 us).
+constexpr int64_t kMinWorkPerChunk = 200000;
 
 // Level block (a, b) of the symmetric G, k[c] x k[i] column-major, copied into out; false when it
 // is structurally zero. G(c, i) for c < i is the transpose of G(i, c).
@@ -158,8 +162,10 @@ void symmetrise(double* m, int k, int ld) {
 //   G(j, j) = L(j, j)^{-T} [L(j, j)^{-1} - sum_{c>j} L(c, j)' G(c, j)]
 // The pattern of L is closed under these products (analyse() keeps a sparse block only when the
 // products that update it fall inside it), so every G(c, i) they read is on it.
+// The loops over the levels of a block-diagonal column run in chunks on the pool (pool.hpp): each
+// chunk writes its own levels' blocks of G, so the result is the same for every thread count.
 std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
-                                    const std::vector<int>& k) {
+                                    const std::vector<int>& k, int threads) {
     std::vector<Block> g = zero_like(lblocks, nf);
     for (int j = nf - 1; j >= 0; --j) {
         const Block& ljj = lblocks[tri(j, j)];
@@ -196,10 +202,15 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                 }
                 // sparse: each stored block from the blocks of G it needs, column by column; a dense
                 // G(c, i) (the usual crossed case) is read in place
+                // level columns l in chunks for the pool (each writes its own stored blocks of G(c, j))
                 const SparseBlock& s = lcj.s;
                 const size_t bs = static_cast<size_t>(kc) * kj;
+                const int nchunks_c =
+                    pool::chunks_for((s.nnzb() + nlj) * static_cast<int64_t>(nlev[c]) * kc * kj, kMinWorkPerChunk);
+                pool::run(threads, nchunks_c, [&](int ch) {
+                const auto range = pool::chunk_range(nlj, nchunks_c, ch);
                 std::vector<double> gb, lb, accs, hcol;
-                for (int l = 0; l < nlj; ++l) {
+                for (int l = static_cast<int>(range.first); l < range.second; ++l) {
                     const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1];
                     if (r0 == r1) continue;
                     accs.assign(static_cast<size_t>(r1 - r0) * bs, 0.0);
@@ -272,10 +283,16 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                                     kj, -1.0);
                     }
                 }
+                });
             }
-            // G(j, j), level by level
+            // G(j, j), level by level, in chunks of levels
+            int64_t below = 0;
+            for (int c = j + 1; c < nf; ++c) below += static_cast<int64_t>(values(lblocks[tri(c, j)]).size());
+            const int nchunks_d = pool::chunks_for(below * kj + static_cast<int64_t>(nlj) * kk * kj, kMinWorkPerChunk);
+            pool::run(threads, nchunks_d, [&](int ch) {
+            const auto range = pool::chunk_range(nlj, nchunks_d, ch);
             std::vector<double> y(kk), lb, gb;
-            for (int l = 0; l < nlj; ++l) {
+            for (int l = static_cast<int>(range.first); l < range.second; ++l) {
                 const double* li = linv.data() + l * kk;
                 std::copy(li, li + kk, y.begin());
                 for (int c = j + 1; c < nf; ++c) {
@@ -300,6 +317,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                 add_tproduct(out, li, y.data(), kj, kj, kj);
                 symmetrise(out, kj, kj);
             }
+            });
             continue;
         }
         // dense diagonal block: every block below it is dense. With W_c = L(c, j) L(j, j)^{-1},
@@ -469,7 +487,7 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
                    0.0, pm.data(), static_cast<int>(q));
     }
     // W_f = sum over levels of the diagonal level blocks of M^{-1} Lambda'Z'Z, from G on A's pattern
-    const std::vector<Block> g = selected_inverse(L_, nf_, nlev_, k_);
+    const std::vector<Block> g = selected_inverse(L_, nf_, nlev_, k_, threads_);
     std::vector<std::vector<double>> w(static_cast<size_t>(nf_));
     for (int f = 0; f < nf_; ++f) w[f].assign(static_cast<size_t>(k_[f]) * k_[f], 0.0);
     {

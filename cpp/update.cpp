@@ -6,6 +6,7 @@
 #include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
+#include "pool.hpp"
 
 namespace mm {
 
@@ -22,12 +23,39 @@ void Engine::set_theta(const double* theta) {
     }
 }
 
+// Values scaled per chunk below which init_block stays whole (a pool dispatch costs ~20 us).
+constexpr int64_t kMinScaledPerChunk = 32768;
+
 void Engine::init_block(int c, int j) {
     const double* tc = c < nf_ ? T_.data() + toff_[c] : nullptr;
     const double* tj = j < nf_ ? T_.data() + toff_[j] : nullptr;
     const int kc = c < nf_ ? k_[c] : p_ + 1;
     const int kj = j < nf_ ? k_[j] : p_ + 1;
-    scale_into(L_[tri(c, j)], A_[tri(c, j)], tc, kc, tj, kj, c == j && j < nf_);
+    Block& target = L_[tri(c, j)];
+    const Block& a = A_[tri(c, j)];
+    const bool diag = c == j && j < nf_;
+    if (threads_ > 1 && j < nf_ && (a.kind == Kind::UBD || a.kind == Kind::Dense)) {
+        const int64_t nlev = nlev_[j];
+        const int nchunks = pool::chunks_for(static_cast<int64_t>(values(a).size()) * kj, kMinScaledPerChunk);
+        if (nchunks > 1 && scale_levels(target, a, tc, kc, tj, kj, diag, 0, 0)) {
+            pool::run(threads_, nchunks, [&](int ch) {
+                const auto r = pool::chunk_range(nlev, nchunks, ch);
+                scale_levels(target, a, tc, kc, tj, kj, diag, r.first, r.second);
+            });
+            return;
+        }
+    }
+    scale_into(target, a, tc, kc, tj, kj, diag);
+}
+
+// Block column j less the products of the earlier columns: L(c, j) -= sum_i L(c, i) L(j, i)^T.
+void Engine::rank_updates(int j) {
+    for (int i = 0; i < j; ++i)
+        for (int c = j; c <= nf_; ++c) {
+            Block& t = L_[tri(c, j)];
+            if (!rank_update_chunked(t, L_[tri(c, i)], L_[tri(j, i)], c == j, threads_))
+                rank_update(t, L_[tri(c, i)], L_[tri(j, i)], c == j);
+        }
 }
 
 void Engine::require_update() const {
@@ -40,8 +68,7 @@ Criterion Engine::update_unlocked(const double* theta) {
     set_theta(theta);
     for (int j = 0; j <= nf_; ++j) {
         for (int c = j; c <= nf_; ++c) init_block(c, j);
-        for (int i = 0; i < j; ++i)
-            for (int c = j; c <= nf_; ++c) rank_update(L_[tri(c, j)], L_[tri(c, i)], L_[tri(j, i)], c == j);
+        rank_updates(j);
         factor_diag(j);
         solve_all_below(j);
     }

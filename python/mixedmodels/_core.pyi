@@ -30,6 +30,7 @@ __all__: list[str] = [
     "derivative_check",
     "load_blas_threads",
     "load_nlopt",
+    "thread_pool_workers",
 ]
 
 class BlasOneThread:
@@ -124,9 +125,10 @@ class CrossProducts:
         codes: collections.abc.Sequence[numpy.ndarray],
         z: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]],
         weights: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+        threads: typing.Any = None,
     ) -> None:
         """
-        Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i].
+        Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i]. Many rows are summed in chunks on up to `threads` threads (None: os.cpu_count()); the sums do not depend on the count.
         """
     def column_sumsq(self) -> numpy.typing.NDArray[numpy.float64]:
         """
@@ -306,8 +308,14 @@ class Engine:
     The blocked Cholesky factor L(theta) of a model's cross-products (taken as they are when the engine is formed).
     """
     def __init__(
-        self, cross_products: CrossProducts, dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1
-    ) -> None: ...
+        self,
+        cross_products: CrossProducts,
+        dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
+        threads: typing.Any = None,
+    ) -> None:
+        """
+        threads: the threads the large kernels of an update or gradient may use (None: os.cpu_count()); results are bitwise the same for every count, and small designs stay on one thread.
+        """
     def condcov(self) -> list:
         """
         Per factor, (nlev, k, k) diagonal blocks of (L_ZZ L_ZZ')^{-1} at the current theta.
@@ -387,6 +395,13 @@ class Engine:
         """
         Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or more (OpenBLAS's threads only spin on smaller ones).
         """
+    @property
+    def threads(self) -> int:
+        """
+        Threads the large kernels of an update or gradient may use (set None for os.cpu_count()).
+        """
+    @threads.setter
+    def threads(self, arg1: typing.Any) -> None: ...
 
 class WorkingRows:
     """
@@ -488,4 +503,9 @@ def load_blas_threads(path: str) -> str:
 def load_nlopt(path: str) -> str:
     """
     Look NLopt's C API up in the shared library at path (the nlopt package's _nlopt extension) so that bobyqa can run; returns '' on success, else the reason it cannot.
+    """
+
+def thread_pool_workers() -> int:
+    """
+    Worker threads the core's pool has started so far (it starts them when a large kernel first runs on more than one thread).
     """

@@ -7,6 +7,7 @@ anything reaches the C++ core or an internal function.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Integral, Real
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_response",
     "check_seed",
     "check_start",
+    "check_threads",
     "group_list",
     "refuse_statsmodels_keywords",
     "table_as_frame",
@@ -114,6 +116,31 @@ def check_level(value: object, name: str = "level") -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not 0 < float(value) < 1:
         raise ArgumentError(f"{name} must be a number between 0 and 1, got {_shown(value)}")
     return float(value)
+
+
+MAX_THREADS = 1 << 16  # the core's limit on threads= (far beyond any machine's cores)
+
+
+def check_threads(threads: object) -> int:
+    """The threads the core may use: None is the machine's cores (``os.cpu_count()``, 1 when it
+    cannot tell), else a positive integer (not a bool, not a float).
+
+    Examples
+    --------
+    >>> check_threads(2)
+    2
+    >>> check_threads(None) == (os.cpu_count() or 1)
+    True
+    >>> check_threads(0)
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: threads must be a positive integer or None (the machine's cores), got 0
+    """
+    if threads is None:
+        return max(1, os.cpu_count() or 1)
+    if isinstance(threads, Integral) and not isinstance(threads, (bool, np.bool_)) and 1 <= int(threads) <= MAX_THREADS:
+        return int(threads)
+    raise ArgumentError(f"threads must be a positive integer or None (the machine's cores), got {_shown(threads)}")
 
 
 def check_seed(seed: object) -> None:

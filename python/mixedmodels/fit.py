@@ -17,6 +17,7 @@ from .arguments import (
     check_count,
     check_optimizer,
     check_start,
+    check_threads,
     refuse_statsmodels_keywords,
     table_as_frame,
 )
@@ -50,6 +51,7 @@ def lmer(
     trusted: bool = False,
     weights: str | ArrayLike | None = None,
     offset: str | ArrayLike | None = None,
+    threads: int | None = None,
     **statsmodels_keywords: Any,
 ) -> LmerResult:
     """Fit a linear mixed model with lme4's formula language.
@@ -114,6 +116,12 @@ def lmer(
         A known term of the linear predictor (a column's name or one value per row): the model is
         fitted to y - offset, and fitted values include it. ``offset(...)`` terms in the formula
         do the same (they are also replayed by ``predict(newdata)``; the argument is not, as in lme4).
+    threads : int, optional
+        Threads the core may use for the large parts of each evaluation (the dense fill-in of
+        crossed factors, the per-level work of a factor with many levels, the gradient's selected
+        inversion). Default: the machine's cores (``os.cpu_count()``); 1 keeps every evaluation on
+        the calling thread. Small designs stay on one thread whatever the count, and the results are
+        bitwise the same for every count.
     **statsmodels_keywords
         None are taken: statsmodels' ``groups=``, ``re_formula=`` and ``vc_formula=`` raise an
         `ArgumentError` that shows the lme4 term to write instead; any other name is a TypeError.
@@ -132,7 +140,8 @@ def lmer(
     ArgumentError
         An argument of the wrong type or value: ``reml`` not a bool, ``maxeval`` not a positive
         integer, an unknown ``optimizer`` or ``optimizer_options`` key (the message lists the keys
-        that optimiser takes), a ``start`` with non-finite values or of the wrong length.
+        that optimiser takes), a ``start`` with non-finite values or of the wrong length, ``threads``
+        not a positive integer.
 
     Examples
     --------
@@ -148,6 +157,7 @@ def lmer(
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
     batch_size = check_count(batch_size, "batch_size")
+    threads = check_threads(threads)
     if data_name is not None and not isinstance(data_name, str):
         raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
     if data_name is None and isinstance(data, pd.DataFrame):
@@ -196,6 +206,7 @@ def lmer(
         # a callable reports rows read; the optimiser's line follows the same on/off choice
         optimiser_progress = None if callable(progress) else (sys.stderr.isatty() if progress is None else progress)
     theta0 = check_start(start, model.structure.theta.names)  # named by theta, before the optimiser
+    model.set_threads(threads)
     fit = model.fit(
         start=theta0,
         maxeval=maxeval,
@@ -218,6 +229,7 @@ def fit_arrays(
     maxeval: int = 100_000,
     optimizer: str = "auto",
     optimizer_options: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> LmerResult:
     """Fit from arrays, without formulas: the embedding API for other packages.
 
@@ -234,7 +246,7 @@ def fit_arrays(
         (uncorrelated) covariance blocks.
     fixed_names : sequence of str, optional
         Names of the columns of x (default ``x0, x1, ...``).
-    reml, start, maxeval, optimizer, optimizer_options
+    reml, start, maxeval, optimizer, optimizer_options, threads
         As for `lmer`.
 
     Returns
@@ -268,9 +280,11 @@ def fit_arrays(
     reml = check_bool(reml, "reml")
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
+    threads = check_threads(threads)
     structure, held = from_arrays(y, x, terms, fixed_names=fixed_names)
     theta0 = check_start(start, structure.theta.names)  # before the cross-products are formed
     model = LinearMixedModel.from_data(structure, held, reml=reml)
+    model.set_threads(threads)
     fit = model.fit(start=theta0, maxeval=maxeval, optimizer=optimizer, optimizer_options=optimizer_options)
     return LmerResult.of(fit)
 

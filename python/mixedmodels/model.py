@@ -534,6 +534,8 @@ class LinearMixedModel:
     ([0.9667, 0.0152, 0.2309], True)
     """
 
+    threads: int | None = None  # the engines' threads (None: os.cpu_count()); see `set_threads`
+
     def __init__(
         self,
         structure: ModelStructure,
@@ -648,6 +650,7 @@ class LinearMixedModel:
             sums=self._sums,
         )
         model.call = self.call
+        model.threads = self.threads
         return model
 
     def with_response(self, y: ArrayLike) -> LinearMixedModel:
@@ -655,7 +658,9 @@ class LinearMixedModel:
         data = self.data.with_response(np.asarray(y, dtype=np.float64))
         rows = data.rows("refit")
         cp = rows.cross_products(self.structure.core_layout)
-        return LinearMixedModel(self.structure, data, cp, reml=self.reml)
+        model = LinearMixedModel(self.structure, data, cp, reml=self.reml)
+        model.threads = self.threads
+        return model
 
     def __getstate__(self) -> dict[str, Any]:
         # engines are formed again from the cross-products after unpickling
@@ -698,10 +703,20 @@ class LinearMixedModel:
 
     # ------------------------------------------------------------------ engines and the working scale
     def new_engine(self, *, working: bool = False, dense_threshold: float = 0.1) -> _core.Engine:
-        """A new engine of this model's cross-products (``working``: of the working scale's)."""
+        """A new engine of this model's cross-products (``working``: of the working scale's), on
+        ``self.threads`` threads (`set_threads`)."""
         single_threaded_blas()  # once per process: the core then factors with BLAS on one thread
         cp = self._working_cross_products if working else self._factored
-        return _core.Engine(cp, dense_threshold)
+        return _core.Engine(cp, dense_threshold, threads=self.threads)
+
+    def set_threads(self, threads: int | None) -> None:
+        """The threads the core may use for this model's evaluations (None: ``os.cpu_count()``); the
+        results are bitwise the same for every count (`mixedmodels.lmer`'s ``threads``)."""
+        self.threads = threads
+        for name in ("_engine", "_working_engine"):
+            engine = self.__dict__.get(name)
+            if engine is not None:
+                engine.threads = threads
 
     @cached_property
     def _engine(self) -> _core.Engine:

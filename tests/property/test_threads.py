@@ -1,0 +1,128 @@
+"""The core's thread pool changes who computes, never what: `Engine.objective`, `Engine.gradient`,
+the factor L itself and the cross-products are bitwise the same for threads = 1, 2 and 3 on designs
+large enough for every threaded kernel to cut its work into chunks (the dense fill-in of crossed
+factors, dense-times-sparse updates, the per-level work of a large factor, the gradient's selected
+inversion, the pass over many rows)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from mixedmodels import _core
+from tests.engine_helpers import layout_of
+
+THREADS = (1, 2, 3)
+
+
+def _term(k: int, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pairs = [(c, r) for c in range(k) for r in range(c, k)]
+    ti = np.arange(first, first + len(pairs), dtype=np.int32)
+    return ti, np.array([r for _, r in pairs], dtype=np.int32), np.array([c for c, _ in pairs], dtype=np.int32)
+
+
+def _design(kind: str, seed: int = 7):
+    """(y, x, factors) of a design whose engine takes the chunked paths of the named kind."""
+    rng = np.random.default_rng(seed)
+    specs: list[tuple[np.ndarray, int, int]] = []  # (codes, nlev, k)
+    if kind == "single":  # one factor with many levels and 2 x 2 blocks: per-level chunks
+        n, nlev = 120_000, 30_000
+        specs.append((np.concatenate([np.arange(nlev), rng.integers(0, nlev, n - nlev)]), nlev, 2))
+    elif kind == "crossed_dense":  # crossed intercepts whose second diagonal block fills in densely
+        n, n0, n1 = 150_000, 5_000, 500  # 150,000 rows: the pass over them in chunks too
+        specs.append((np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)]), n0, 1))
+        specs.append((rng.integers(0, n1, n), n1, 1))
+    elif kind == "crossed_vector":  # a vector term crossed with an intercept: the general fill-in kernel
+        n, n0, n1 = 40_000, 1_500, 200
+        specs.append((np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)]), n0, 2))
+        specs.append((rng.integers(0, n1, n), n1, 1))
+    elif kind == "three":  # a third factor dense against the first: dense-times-sparse updates
+        n, n0, n1, n2 = 50_000, 2_000, 300, 40
+        specs.append((np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)]), n0, 1))
+        specs.append((rng.integers(0, n1, n), n1, 1))
+        specs.append((rng.integers(0, n2, n), n2, 1))
+    elif kind == "nested":  # inner levels within outer ones: block-diagonal and sparse blocks only
+        n, outer, per = 150_000, 4_000, 5
+        inner = outer * per
+        codes = np.concatenate([np.arange(inner), rng.integers(0, inner, n - inner)])
+        specs.append((codes, inner, 2))
+        specs.append((codes // per, outer, 1))
+    else:
+        raise ValueError(kind)
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    y = x @ np.array([1.0, 0.5, -0.3]) + rng.normal(size=n)
+    factors, first = [], 0
+    for codes, nlev, k in specs:
+        z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+        effects = rng.normal(size=(nlev, k))
+        y += np.sum(z * effects[codes], axis=1)
+        ti, tr, tc = _term(k, first)
+        first += ti.size
+        factors.append((codes.astype(np.int32), nlev, z, ti, tr, tc))
+    return y, x, factors
+
+
+def _cross_products(y, x, factors, threads: int) -> _core.CrossProducts:
+    cp = _core.CrossProducts(layout_of(x, factors))
+    cp.add_rows(y, x, [f[0] for f in factors], [f[2] for f in factors], threads=threads)
+    return cp
+
+
+def _thetas(ntheta: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.2, 1.5, ntheta), rng.uniform(0.01, 0.3, ntheta)]
+
+
+@pytest.fixture(scope="module", params=["single", "crossed_dense", "crossed_vector", "three", "nested"])
+def design(request):
+    return request.param, _design(request.param)
+
+
+def test_objective_gradient_and_factor_bitwise_equal_across_threads(design):
+    kind, (y, x, factors) = design
+    cp = _cross_products(y, x, factors, 1)
+    results = {}
+    for threads in THREADS:
+        engine = _core.Engine(cp, threads=threads)
+        assert engine.threads == threads
+        out = []
+        for theta in _thetas(engine.ntheta, 3):
+            for reml in (True, False):
+                value, grad = engine.gradient(theta, reml)
+                out.append((engine.objective(theta, reml), value, grad.tobytes()))
+            est = engine.estimates(theta)
+            out += [est.criterion.ldL2, est.criterion.pwrss, est.beta.tobytes(), est.b.tobytes()]
+        results[threads] = out
+    assert results[2] == results[1], kind
+    assert results[3] == results[1], kind
+    assert _core.thread_pool_workers() >= 2  # the pool ran chunks on its workers
+
+
+def test_cross_products_bitwise_equal_across_threads(design):
+    kind, (y, x, factors) = design
+    sums = {}
+    for threads in THREADS:
+        cp = _cross_products(y, x, factors, threads)
+        sums[threads] = pickle.dumps(cp)  # every block's values and remainders, the counts
+    assert sums[2] == sums[1], kind
+    assert sums[3] == sums[1], kind
+
+
+def test_the_row_pass_in_chunks_equals_one_pass_to_rounding():
+    """Rows cut into chunks sum, in double-double, to the one-pass sums rounded to double."""
+    rng = np.random.default_rng(11)
+    n = 300_000
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    codes = rng.integers(0, 50, n).astype(np.int32)
+    z = np.ones((n, 1))
+    y = rng.normal(size=n) + 1e3
+    factors = [(codes, 50, z, *_term(1, 0))]
+    whole = _core.CrossProducts(layout_of(x, factors))
+    for lo in range(0, n, 50_000):  # pieces below the chunk size: each one pass
+        hi = min(n, lo + 50_000)
+        whole.add_rows(y[lo:hi], x[lo:hi], [codes[lo:hi]], [z[lo:hi]], threads=1)
+    chunked = _cross_products(y, x, factors, 2)
+    a, b = _core.Engine(whole).dense(False), _core.Engine(chunked).dense(False)
+    np.testing.assert_allclose(b, a, rtol=1e-15, atol=0)
