@@ -119,9 +119,13 @@ private:
 
 // Kernels, one per file.
 void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal);
+// rank_update's kernels on a range of the target (rank_update.cpp): columns [rb0, rb1) of a dense
+// target from two sparse sources, rows [r0, r1) of a dense target from dense times sparse.
+void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal, int rb0, int rb1);
+void dense_sparse(DenseBlock& t, const DenseBlock& d, const SparseBlock& s, int r0, int r1);
 void scale_into(Block& target, const Block& a, const double* tc, int kc, const double* tj, int kj,
                 bool add_identity);
-// Chunked for the thread pool, bitwise the same as the kernels above (fill_in.cpp, level_kernels.cpp):
+// Chunked for the thread pool, bitwise the same as the kernels above (fill_in.cpp, scale.cpp):
 // rank_update of a large dense target from sparse sources (false: not such a case, or too small to
 // split; call rank_update), and scale_into on the levels [l0, l1) of the column factor (false: a
 // block kind it does not cover).

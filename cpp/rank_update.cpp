@@ -9,9 +9,10 @@
 
 namespace mm {
 
-namespace {
-
-void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal) {
+// Columns [rb0, rb1) of the target (levels of lj's rows): t -= lc lj^T, both sparse over the same
+// column factor. Each target entry receives its updates in the same order whatever the range, so the
+// thread pool's column chunks (fill_in.cpp) give the bits of one call over all columns.
+void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal, int rb0, int rb1) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
     if (kr == 1 && kjr == 1 && ki == 1) {
         // Scalar random effects (crossed intercepts), the common case:
@@ -20,13 +21,17 @@ void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock
         // read once from where its lj rows enter the slab (a cursor per column: rows are sorted), and
         // its lc rows are updated against each of them.
         const int slab = std::max(1, static_cast<int>(65536 / std::max(1, t.nrow)));
-        std::vector<int64_t> cursor(lj.colptr.begin(), lj.colptr.end() - 1);
-        for (int rb0 = 0; rb0 < lj.nrowlev; rb0 += slab) {
-            const int rb1 = std::min(lj.nrowlev, rb0 + slab);
+        std::vector<int64_t> cursor(static_cast<size_t>(lj.ncollev));
+        for (int col = 0; col < lj.ncollev; ++col) {
+            const auto first = lj.rowlev.begin() + lj.colptr[col], last = lj.rowlev.begin() + lj.colptr[col + 1];
+            cursor[col] = std::lower_bound(first, last, rb0) - lj.rowlev.begin();
+        }
+        for (int s0 = rb0; s0 < rb1; s0 += slab) {
+            const int s1 = std::min(rb1, s0 + slab);
             for (int col = 0; col < lj.ncollev; ++col) {
                 const int64_t b1 = lj.colptr[col + 1], a1 = lc.colptr[col + 1];
                 int64_t b = cursor[col];
-                for (; b < b1 && lj.rowlev[b] < rb1; ++b) {
+                for (; b < b1 && lj.rowlev[b] < s1; ++b) {
                     double* __restrict__ tc = &t(0, lj.rowlev[b]);
                     const double vb = lj.v[b];
                     // on the diagonal lc == lj and its rows are sorted: start at row rb itself
@@ -37,16 +42,41 @@ void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock
         }
         return;
     }
-    for (int col = 0; col < lc.ncollev; ++col)
+    for (int col = 0; col < lc.ncollev; ++col) {
+        const auto first = lj.rowlev.begin() + lj.colptr[col], last = lj.rowlev.begin() + lj.colptr[col + 1];
+        const int64_t b0 = std::lower_bound(first, last, rb0) - lj.rowlev.begin();
         for (int64_t a = lc.colptr[col]; a < lc.colptr[col + 1]; ++a) {
             const int ra = lc.rowlev[a];
-            for (int64_t b = lj.colptr[col]; b < lj.colptr[col + 1]; ++b) {
+            for (int64_t b = b0; b < lj.colptr[col + 1]; ++b) {
                 const int rb = lj.rowlev[b];
-                if (diagonal && rb > ra) break;
+                if (rb >= rb1 || (diagonal && rb > ra)) break;
                 small::sub_abt(&t(ra * kr, rb * kjr), t.nrow, lc.blk(a), kr, lj.blk(b), kjr, kr, kjr, ki);
             }
         }
+    }
 }
+
+// Rows [r0, r1) of t -= D S^T, D dense (t.nrow x q_i), S sparse (rows of t's columns).
+void dense_sparse(DenseBlock& t, const DenseBlock& d, const SparseBlock& s, int r0, int r1) {
+    const int kjr = s.kr, ki = s.kc;
+    if (kjr == 1 && ki == 1) {  // scalar terms: one column update per stored entry
+        for (int col = 0; col < s.ncollev; ++col) {
+            const double* __restrict__ dc = d.data() + static_cast<size_t>(col) * d.nrow;
+            for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b) {
+                double* __restrict__ tc = &t(0, s.rowlev[b]);
+                const double v = s.v[b];
+                for (int i = r0; i < r1; ++i) tc[i] -= dc[i] * v;
+            }
+        }
+        return;
+    }
+    for (int col = 0; col < s.ncollev; ++col)
+        for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b)
+            small::sub_abt(&t(r0, s.rowlev[b] * kjr), t.nrow, d.data() + static_cast<size_t>(col) * ki * d.nrow + r0,
+                           d.nrow, s.blk(b), kjr, r1 - r0, kjr, ki);
+}
+
+namespace {
 
 void sparse_sparse_sparse(SparseBlock& t, const SparseBlock& lc, const SparseBlock& lj) {
     const int kr = lc.kr, kjr = lj.kr, ki = lc.kc;
@@ -104,27 +134,6 @@ void small_gemm_nt(DenseBlock& t, const DenseBlock& a, const DenseBlock& b) {
 }
 
 
-// t -= D S^T, D dense (t.nrow x q_i), S sparse (rows of t's columns).
-void dense_sparse(DenseBlock& t, const DenseBlock& d, const SparseBlock& s) {
-    const int kjr = s.kr, ki = s.kc;
-    if (kjr == 1 && ki == 1) {  // scalar terms: one column update per stored entry
-        const int m = t.nrow;
-        for (int col = 0; col < s.ncollev; ++col) {
-            const double* __restrict__ dc = d.data() + static_cast<size_t>(col) * d.nrow;
-            for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b) {
-                double* __restrict__ tc = &t(0, s.rowlev[b]);
-                const double v = s.v[b];
-                for (int i = 0; i < m; ++i) tc[i] -= dc[i] * v;
-            }
-        }
-        return;
-    }
-    for (int col = 0; col < s.ncollev; ++col)
-        for (int64_t b = s.colptr[col]; b < s.colptr[col + 1]; ++b)
-            small::sub_abt(&t(0, s.rowlev[b] * kjr), t.nrow, d.data() + static_cast<size_t>(col) * ki * d.nrow,
-                           d.nrow, s.blk(b), kjr, d.nrow, kjr, ki);
-}
-
 // t -= S D^T, S sparse (rows of t), D dense (t.ncol x q_i).
 void sparse_dense(DenseBlock& t, const SparseBlock& s, const DenseBlock& d) {
     const int kr = s.kr, ki = s.kc;
@@ -143,7 +152,7 @@ void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal)
         } else if (target.kind == Kind::Sparse) {
             sparse_sparse_sparse(target.s, lc.s, lj.s);
         } else {
-            sparse_sparse_dense(target.d, lc.s, lj.s, diagonal);
+            sparse_sparse_dense(target.d, lc.s, lj.s, diagonal, 0, lj.s.nrowlev);
         }
     } else if (lc.kind == Kind::Dense && lj.kind == Kind::Dense) {
         DenseBlock& t = target.d;
@@ -158,7 +167,7 @@ void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal)
                        lj.d.nrow, 1.0, t.data(), t.nrow);
         }
     } else if (lc.kind == Kind::Dense) {
-        dense_sparse(target.d, lc.d, lj.s);
+        dense_sparse(target.d, lc.d, lj.s, 0, target.d.nrow);
     } else {
         sparse_dense(target.d, lc.s, lj.d);
     }

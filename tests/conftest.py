@@ -56,6 +56,18 @@ def fits() -> FitCache:
 
 
 @pytest.fixture(scope="session")
+def cbpp():
+    """The cbpp data (lme4's): herds' incidence of contagious bovine pleuropneumonia by period."""
+    return mm.datasets.load("cbpp")
+
+
+@pytest.fixture(scope="session")
+def cbpp_fit(cbpp):
+    """lme4's glmer example, ``cbind(incidence, size - incidence) ~ period + (1 | herd)``, binomial."""
+    return mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+
+
+@pytest.fixture(scope="session")
 def load_reference():
     cache: dict = {}
 

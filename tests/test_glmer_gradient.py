@@ -97,6 +97,7 @@ def test_gradient_fit_reaches_the_derivative_free_optimum(
     # the same optimum: no higher than BOBYQA's beyond rounding, estimates alike
     assert with_gradient.objective <= without.objective + 1e-9 * abs(without.objective)
     np.testing.assert_allclose(with_gradient.beta, without.beta, rtol=1e-4, atol=1e-5)
+    # theta to the 1e-3: BOBYQA's stopping rule leaves theta that far on flat designs
     np.testing.assert_allclose(with_gradient.theta, without.theta, rtol=1e-3, atol=1e-4)
     # the Hessian from differences of the exact gradient against differences of the criterion
     # (whose rounding error is ~1e-10 / h^2 = 1e-4 of the Hessian): alike to 1e-3 of the variances

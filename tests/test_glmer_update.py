@@ -16,16 +16,6 @@ from mixedmodels import updates
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 
 
-@pytest.fixture(scope="module")
-def cbpp() -> pd.DataFrame:
-    return mm.datasets.load("cbpp")
-
-
-@pytest.fixture(scope="module")
-def fit(cbpp: pd.DataFrame) -> mm.GlmerResult:
-    return mm.glmer(CBPP, cbpp, family="binomial")
-
-
 def _same_fit(a: mm.GlmerResult, b: mm.GlmerResult) -> None:
     assert a.formula == b.formula
     assert a.family == b.family
@@ -35,13 +25,13 @@ def _same_fit(a: mm.GlmerResult, b: mm.GlmerResult) -> None:
     assert a.objective == pytest.approx(b.objective, rel=1e-10)
 
 
-def test_update_equals_a_fresh_fit(fit, cbpp):
-    _same_fit(fit.update(". ~ . - period"), mm.glmer("cbind(incidence, size - incidence) ~ (1 | herd)", cbpp))
-    _same_fit(fit.update(), fit)
-    _same_fit(fit.update("~ . - period"), mm.glmer("cbind(incidence, size - incidence) ~ (1 | herd)", cbpp))
+def test_update_equals_a_fresh_fit(cbpp_fit, cbpp):
+    _same_fit(cbpp_fit.update(". ~ . - period"), mm.glmer("cbind(incidence, size - incidence) ~ (1 | herd)", cbpp))
+    _same_fit(cbpp_fit.update(), cbpp_fit)
+    _same_fit(cbpp_fit.update("~ . - period"), mm.glmer("cbind(incidence, size - incidence) ~ (1 | herd)", cbpp))
     # the response stays binomial counts (not "(cbind(...))", which would no longer read as counts)
-    assert fit.update(". ~ . - period").formula.startswith("cbind(incidence, size - incidence) ~")
-    assert fit.update().data_name == fit.data_name
+    assert cbpp_fit.update(". ~ . - period").formula.startswith("cbind(incidence, size - incidence) ~")
+    assert cbpp_fit.update().data_name == cbpp_fit.data_name
 
 
 def test_update_adds_a_term_from_the_callers_frame(cbpp):
@@ -53,13 +43,13 @@ def test_update_adds_a_term_from_the_callers_frame(cbpp):
     )
 
 
-def test_nagq_and_family_carried_over_unless_given(fit, cbpp):
+def test_nagq_and_family_carried_over_unless_given(cbpp_fit, cbpp):
     agq = mm.glmer(CBPP, cbpp, family="binomial", nAGQ=9)
     up = agq.update(". ~ . - period")
     assert up.n_agq == 9
     _same_fit(up, mm.glmer("cbind(incidence, size - incidence) ~ (1 | herd)", cbpp, family="binomial", nAGQ=9))
-    _same_fit(agq.update(nAGQ=1), fit)
-    probit = fit.update(family="binomial(link = 'probit')")
+    _same_fit(agq.update(nAGQ=1), cbpp_fit)
+    probit = cbpp_fit.update(family="binomial(link = 'probit')")
     _same_fit(probit, mm.glmer(CBPP, cbpp, family=mm.families.Binomial(link="probit")))
     assert probit.update(". ~ . - period").family.link.name == "probit"
 
@@ -69,7 +59,7 @@ def test_weights_and_offset_carried_over_unless_given(cbpp):
     pois = mm.glmer("incidence ~ period + (1 | herd)", cbpp, family="poisson", offset=expo)
     _same_fit(pois.update(". ~ . - period"), mm.glmer("incidence ~ (1 | herd)", cbpp, family="poisson", offset=expo))
     _same_fit(pois.update(offset=None), mm.glmer("incidence ~ period + (1 | herd)", cbpp, family="poisson"))
-    # lme4's reference fit of the same model (tests/reference/glmm/cbpp_poisson_offset_arg.json): -90.2421
+    # lme4's reference cbpp_fit of the same model (tests/reference/glmm/cbpp_poisson_offset_arg.json): -90.2421
     assert pois.loglik == pytest.approx(-90.2416, abs=1e-3)
     prop = cbpp.assign(p=cbpp["incidence"] / cbpp["size"])
     w = mm.glmer("p ~ period + (1 | herd)", prop, family="binomial", weights="size")
@@ -93,42 +83,42 @@ def test_update_with_other_data_codes_a_categorical_response():
     _same_fit(m.update(data=half), mm.glmer("y ~ x + (1 | g)", half, family="binomial"))
 
 
-def test_drop1_and_anova_of_updated_fits(fit, cbpp):
-    null = fit.update(". ~ . - period")
-    table = mm.anova(null, fit)
-    d1 = fit.drop1()
+def test_drop1_and_anova_of_updated_fits(cbpp_fit, cbpp):
+    null = cbpp_fit.update(". ~ . - period")
+    table = mm.anova(null, cbpp_fit)
+    d1 = cbpp_fit.drop1()
     lrt = float(table["Chisq"].iloc[1])
     assert lrt == pytest.approx(float(d1.loc["period", "LRT"]), rel=1e-6)
-    assert lrt == pytest.approx(2 * (fit.loglik - null.loglik), rel=1e-9)
+    assert lrt == pytest.approx(2 * (cbpp_fit.loglik - null.loglik), rel=1e-9)
     assert null.drop1().index.tolist() == ["<none>"]
-    up = fit.update(nAGQ=5)
+    up = cbpp_fit.update(nAGQ=5)
     assert up.drop1().loc["period", "LRT"] == pytest.approx(
         2 * (up.loglik - up.update(". ~ . - period").loglik), rel=1e-5
     )
 
 
-def test_update_argument_errors(fit):
+def test_update_argument_errors(cbpp_fit):
     with pytest.raises(mm.ArgumentError, match="unknown keyword"):
-        fit.update(reml=False)
+        cbpp_fit.update(reml=False)
     with pytest.raises(mm.ArgumentError, match="nAGQ must be"):
-        fit.update(nAGQ=-1)
+        cbpp_fit.update(nAGQ=-1)
     with pytest.raises(mm.ArgumentError, match="formula must be a string"):
-        fit.update(3)
+        cbpp_fit.update(3)
     with pytest.raises(mm.ArgumentError, match="data must be a pandas DataFrame"):
-        fit.update(data=[1, 2])
+        cbpp_fit.update(data=[1, 2])
     with pytest.raises(mm.FormulaError, match="binomial response"):
-        fit.update(family="poisson")
+        cbpp_fit.update(family="poisson")
     with pytest.raises(mm.ArgumentError, match="lmer"):
-        fit.update("incidence ~ period + (1 | herd)", family="gaussian")
+        cbpp_fit.update("incidence ~ period + (1 | herd)", family="gaussian")
     with pytest.raises(mm.ArgumentError, match="nAGQ = 9"):
-        fit.update(". ~ . + (1 | period)", nAGQ=9)
+        cbpp_fit.update(". ~ . + (1 | period)", nAGQ=9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        unpickled = pickle.loads(pickle.dumps(fit))
+        unpickled = pickle.loads(pickle.dumps(cbpp_fit))
     with pytest.raises(mm.MixedModelsError, match="unpickled"):
         unpickled.update(". ~ . - period")
 
 
-def test_lmer_update_refuses_a_glmer_fit(fit):
+def test_lmer_update_refuses_a_glmer_fit(cbpp_fit):
     with pytest.raises(mm.MixedModelsError, match="updated_glmm"):
-        updates.updated_model(fit)
+        updates.updated_model(cbpp_fit)

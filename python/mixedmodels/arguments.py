@@ -95,6 +95,41 @@ def check_count(value: object, name: str, minimum: int = 1, maximum: int | None 
     return count
 
 
+def check_nagq(value: object) -> int:
+    """glmer's ``nAGQ``: a non-negative integer (0: the first stage only; 1: Laplace; more:
+    adaptive Gauss-Hermite quadrature).
+
+    Examples
+    --------
+    >>> check_nagq(np.int64(9))
+    9
+    >>> check_nagq(1.5)
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: nAGQ must be a non-negative integer, got 1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ArgumentError(f"nAGQ must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_data_name(value: object) -> str | None:
+    """The ``data_name`` shown as ``Data:`` in a summary: a string or None.
+
+    Examples
+    --------
+    >>> check_data_name("hsb")
+    'hsb'
+    >>> check_data_name(3)
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: data_name must be a string or None, got int
+    """
+    if value is not None and not isinstance(value, str):
+        raise ArgumentError(f"data_name must be a string or None, got {type(value).__name__}")
+    return value
+
+
 def _positive_float(value: object, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not (0 < float(value) < math.inf):
         raise ArgumentError(f"{name} must be a positive finite number, got {_shown(value)}")

@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -301,6 +301,45 @@ def _glmm_zeta(
 # ------------------------------------------------------------------------------------ bootstrap
 
 
+R = TypeVar("R")
+
+
+def _refit_pieces(
+    refit: Callable[..., R], args: tuple[Any, ...], ys: FloatArray, most: int, n_jobs: int, progress: bool
+) -> list[R]:
+    """``refit(*args, piece)`` over pieces of the simulated responses' columns (at most ``most``
+    each, about four per job), in order, on ``n_jobs`` processes (1: here; negative: every core),
+    with a progress line on stderr."""
+    nsim = ys.shape[1]
+    chunk = max(1, min(most, nsim // max(1, 4 * n_jobs)))
+    pieces = [ys[:, i : i + chunk] for i in range(0, nsim, chunk)]
+    results: list[R] = []
+    t0 = time.perf_counter()
+    done = 0
+
+    def report(piece: FloatArray) -> None:
+        nonlocal done
+        done += piece.shape[1]
+        if progress:
+            sys.stderr.write(f"\rbootstrap: {done}/{nsim} refits, {time.perf_counter() - t0:.1f} s")
+            sys.stderr.flush()
+
+    if n_jobs == 1:
+        for piece in pieces:
+            results.append(refit(*args, piece))
+            report(piece)
+    else:
+        workers = os.cpu_count() if n_jobs < 0 else n_jobs
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futs = [ex.submit(refit, *args, piece) for piece in pieces]
+            for fut, piece in zip(futs, pieces, strict=True):
+                results.append(fut.result())
+                report(piece)
+    if progress:
+        sys.stderr.write("\n")
+    return results
+
+
 def _boot_chunk(model: LinearMixedModel, theta0: FloatArray, ys: FloatArray) -> FloatArray:
     out = []
     for s in range(ys.shape[1]):
@@ -326,34 +365,7 @@ def bootstrap(
         progress = sys.stderr.isatty()
     ys = simulate(m, nsim=nsim, seed=seed).to_numpy()
     names = m.structure.theta.sdcor_names + list(m.fixef.index)
-    chunk = max(1, min(50, nsim // max(1, 4 * n_jobs)))
-    pieces = [ys[:, i : i + chunk] for i in range(0, nsim, chunk)]
-    results = []
-    t0 = time.perf_counter()
-
-    def report(done: int) -> None:
-        if progress:
-            el = time.perf_counter() - t0
-            sys.stderr.write(f"\rbootstrap: {done}/{nsim} refits, {el:.1f} s")
-            sys.stderr.flush()
-
-    if n_jobs == 1:
-        done = 0
-        for piece in pieces:
-            results.append(_boot_chunk(m.model, m.theta, piece))
-            done += piece.shape[1]
-            report(done)
-    else:
-        workers = os.cpu_count() if n_jobs < 0 else n_jobs
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            futs = [ex.submit(_boot_chunk, m.model, m.theta, piece) for piece in pieces]
-            done = 0
-            for fut, piece in zip(futs, pieces, strict=True):
-                results.append(fut.result())
-                done += piece.shape[1]
-                report(done)
-    if progress:
-        sys.stderr.write("\n")
+    results = _refit_pieces(_boot_chunk, (m.model, m.theta), ys, 50, n_jobs, progress)
     return pd.DataFrame(np.vstack(results), columns=names)
 
 
@@ -434,33 +446,8 @@ def glmm_bootstrap(
     if progress is None:
         progress = sys.stderr.isatty()
     nsim = ys.shape[1]
-    chunk = max(1, min(25, nsim // max(1, 4 * n_jobs)))
-    pieces = [ys[:, i : i + chunk] for i in range(0, nsim, chunk)]
-    results: list[tuple[FloatArray, list[bool], list[str]]] = []
-    t0 = time.perf_counter()
     theta0 = np.asarray(m.theta, dtype=np.float64)
-
-    def report(done: int) -> None:
-        if progress:
-            sys.stderr.write(f"\rbootstrap: {done}/{nsim} refits, {time.perf_counter() - t0:.1f} s")
-            sys.stderr.flush()
-
-    done = 0
-    if n_jobs == 1:
-        for piece in pieces:
-            results.append(_glmm_boot_chunk(model, theta0, n_agq, piece))
-            done += piece.shape[1]
-            report(done)
-    else:
-        workers = os.cpu_count() if n_jobs < 0 else n_jobs
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            futs = [ex.submit(_glmm_boot_chunk, model, theta0, n_agq, piece) for piece in pieces]
-            for fut, piece in zip(futs, pieces, strict=True):
-                results.append(fut.result())
-                done += piece.shape[1]
-                report(done)
-    if progress:
-        sys.stderr.write("\n")
+    results = _refit_pieces(_glmm_boot_chunk, (model, theta0, n_agq), ys, 25, n_jobs, progress)
     values = np.vstack([r[0] for r in results])
     converged = [c for r in results for c in r[1]]
     failures = [f for r in results for f in r[2]]

@@ -38,6 +38,7 @@ __all__ = [
     "TransformReplay",
     "from_arrays",
     "materialise",
+    "plain_terms",
     "sorted_factorize",
     "transform_state",
     "used_columns",
@@ -310,10 +311,16 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.get_option("m
 _TOKEN = re.compile(r"\s*([+-])\s*")
 
 
-def _plain_terms(spec_text: str, data: _Columns) -> tuple[bool, tuple[str, ...]] | None:
-    """(intercept, columns) when the right-hand side is nothing but ``1``/``0``/``-1`` and distinct
-    numeric (non-boolean) column names, for which formulaic's model matrix is just those columns
-    after the intercept; else None (formulaic builds it)."""
+def plain_terms(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
+    """(intercept, names) of a right-hand side made of ``1``/``0``/``-1`` and distinct names only,
+    else None: the formulas whose model matrix is the named columns after the intercept, when they
+    are numeric (the caller checks the columns).
+
+    Examples
+    --------
+    >>> plain_terms("1 + x + z"), plain_terms("0 + x"), plain_terms("x * z")
+    ((True, ('x', 'z')), (False, ('x',)), None)
+    """
     parts = _TOKEN.split(" + " + spec_text.strip())
     if parts[0].strip():
         return None
@@ -321,14 +328,26 @@ def _plain_terms(spec_text: str, data: _Columns) -> tuple[bool, tuple[str, ...]]
     for sign, tok in zip(parts[1::2], parts[2::2], strict=True):
         if tok in ("0", "1"):
             intercept = (tok == "1") == (sign == "+")
-        elif sign == "+" and tok.isidentifier() and tok in data.columns and tok not in cols:
-            dtype = data[tok].dtype
-            if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":  # bool, categorical, strings,
-                return None  # nullable and other extension types: formulaic decides
+        elif sign == "+" and tok.isidentifier() and tok not in cols:
             cols.append(tok)
         else:
             return None
     return intercept, tuple(cols)
+
+
+def _plain_terms(spec_text: str, data: _Columns) -> tuple[bool, tuple[str, ...]] | None:
+    """`plain_terms` when every name is a numeric (non-boolean) column, for which formulaic's model
+    matrix is just those columns after the intercept; else None (formulaic builds it)."""
+    plain = plain_terms(spec_text)
+    if plain is None:
+        return None
+    for tok in plain[1]:
+        if tok not in data.columns:
+            return None
+        dtype = data[tok].dtype
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":  # bool, categorical, strings,
+            return None  # nullable and other extension types: formulaic decides
+    return plain
 
 
 class LazySpec:

@@ -845,7 +845,6 @@ class Family(abc.ABC):
         6.085775
         """
 
-    @abc.abstractmethod
     def loglik_saturated(
         self,
         y: npt.ArrayLike,
@@ -890,6 +889,11 @@ class Family(abc.ABC):
         >>> round(Gaussian().loglik_saturated([1.0, 2.0], dispersion=1.0), 6)
         -1.837877
         """
+        # families without a dispersion: the family's own likelihood at mu = y (those with one override)
+        self._dispersion(dispersion)
+        yv = _floats(y, "y")
+        w = np.ones_like(yv) if wt is None else _floats(wt, "wt")
+        return -self.aic(yv, n, yv, w, 0.0) / 2
 
     @abc.abstractmethod
     def valid_mu(self, mu: npt.ArrayLike) -> bool:
@@ -1059,19 +1063,6 @@ class Binomial(Family):
             share = np.where(trials > 0, w / trials, 0.0)
             return float(-2 * np.sum(share * _dbinom_log(np.rint(trials * yv), np.rint(trials), m)))
 
-    def loglik_saturated(
-        self,
-        y: npt.ArrayLike,
-        wt: npt.ArrayLike | None = None,
-        *,
-        n: npt.ArrayLike | None = None,
-        dispersion: float | None = None,
-    ) -> float:
-        self._dispersion(dispersion)
-        yv = _floats(y, "y")
-        w = np.ones_like(yv) if wt is None else _floats(wt, "wt")
-        return -self.aic(yv, n, yv, w, 0.0) / 2
-
     def valid_mu(self, mu: npt.ArrayLike) -> bool:
         m = _floats(mu, "mu")
         with np.errstate(all="ignore"):
@@ -1094,7 +1085,17 @@ class Binomial(Family):
         ]
 
 
-class Poisson(Family):
+class _Counts(Family):
+    """What the count families (`Poisson`, `NegativeBinomial`) share: a mean is valid when finite
+    and positive."""
+
+    def valid_mu(self, mu: npt.ArrayLike) -> bool:
+        m = _floats(mu, "mu")
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.isfinite(m)) and np.all(m > 0))
+
+
+class Poisson(_Counts):
     """The Poisson family, R's ``poisson(link)``: links log (canonical), identity, sqrt.
 
     ``variance = mu``, ``dev_resids = 2 wt (y log(y/mu) - (y - mu))`` (``2 wt mu`` at y = 0);
@@ -1134,24 +1135,6 @@ class Poisson(Family):
     def aic(self, y: npt.ArrayLike, n: npt.ArrayLike | None, mu: npt.ArrayLike, wt: npt.ArrayLike, dev: float) -> float:
         with np.errstate(all="ignore"):
             return float(-2 * np.sum(_dpois_log(_floats(y, "y"), _floats(mu, "mu")) * _floats(wt, "wt")))
-
-    def loglik_saturated(
-        self,
-        y: npt.ArrayLike,
-        wt: npt.ArrayLike | None = None,
-        *,
-        n: npt.ArrayLike | None = None,
-        dispersion: float | None = None,
-    ) -> float:
-        self._dispersion(dispersion)
-        yv = _floats(y, "y")
-        w = np.ones_like(yv) if wt is None else _floats(wt, "wt")
-        return -self.aic(yv, None, yv, w, 0.0) / 2
-
-    def valid_mu(self, mu: npt.ArrayLike) -> bool:
-        m = _floats(mu, "mu")
-        with np.errstate(all="ignore"):
-            return bool(np.all(np.isfinite(m)) and np.all(m > 0))
 
     def mustart(self, y: npt.ArrayLike, wt: npt.ArrayLike | None = None) -> FloatArray:
         return np.asarray(_floats(y, "y") + 0.1)
@@ -1302,7 +1285,7 @@ class InverseGaussian(Family):
         return [(y <= 0, "positive values only are allowed for the 'inverse.gaussian' family")]
 
 
-class NegativeBinomial(Family):
+class NegativeBinomial(_Counts):
     """The negative binomial family with a known theta, MASS's ``negative.binomial(theta, link)``
     (what lme4's ``glmer.nb`` fits with, theta estimated: `mixedmodels.glmer_nb`): links log
     (default), sqrt, identity.
@@ -1423,24 +1406,6 @@ class NegativeBinomial(Family):
                 - special.gammaln(th + yv)
             )
             return float(2 * np.sum(term * w))
-
-    def loglik_saturated(
-        self,
-        y: npt.ArrayLike,
-        wt: npt.ArrayLike | None = None,
-        *,
-        n: npt.ArrayLike | None = None,
-        dispersion: float | None = None,
-    ) -> float:
-        self._dispersion(dispersion)
-        yv = _floats(y, "y")
-        w = np.ones_like(yv) if wt is None else _floats(wt, "wt")
-        return -self.aic(yv, None, yv, w, 0.0) / 2
-
-    def valid_mu(self, mu: npt.ArrayLike) -> bool:
-        m = _floats(mu, "mu")
-        with np.errstate(all="ignore"):
-            return bool(np.all(np.isfinite(m)) and np.all(m > 0))
 
     def mustart(self, y: npt.ArrayLike, wt: npt.ArrayLike | None = None) -> FloatArray:
         yv = _floats(y, "y")

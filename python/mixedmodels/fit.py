@@ -15,6 +15,8 @@ from .arguments import (
     MAX_EVALUATIONS,
     check_bool,
     check_count,
+    check_data_name,
+    check_nagq,
     check_optimizer,
     check_start,
     check_threads,
@@ -158,8 +160,7 @@ def lmer(
     optimizer, optimizer_options = check_optimizer(optimizer, optimizer_options)
     batch_size = check_count(batch_size, "batch_size")
     threads = check_threads(threads)
-    if data_name is not None and not isinstance(data_name, str):
-        raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+    data_name = check_data_name(data_name)
     if data_name is None and isinstance(data, pd.DataFrame):
         data_name = caller_variable_name(data)
     data = table_as_frame(data)
@@ -352,11 +353,9 @@ def glmer(
     """
     fam = as_family(family)
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
-    if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or nAGQ < 0:
-        raise ArgumentError(f"nAGQ must be a non-negative integer, got {nAGQ!r}")
+    nAGQ = check_nagq(nAGQ)
     fast = check_bool(fast, "fast")
-    if data_name is not None and not isinstance(data_name, str):
-        raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
+    data_name = check_data_name(data_name)
     if data_name is None and isinstance(data, pd.DataFrame):
         data_name = caller_variable_name(data)
     data = table_as_frame(data)
@@ -394,12 +393,4 @@ def glmer(
                 y[held] = binomial_response(col[held])[0]
             data = data.assign(**{resp: y})
     model = GeneralizedLinearMixedModel.from_formula(parsed, data, fam, weights=weights, offset=offset)
-    theta0 = check_start(start, model.structure.theta.names)
-    fit = model.fit(
-        n_agq=int(nAGQ),
-        fast=fast,
-        start=None if isinstance(theta0, str) else theta0,
-        maxeval=maxeval,
-        data_name=data_name,
-    )
-    return GlmerResult.of_glmm(fit)
+    return GlmerResult.of_model(model, n_agq=nAGQ, fast=fast, start=start, maxeval=maxeval, data_name=data_name)

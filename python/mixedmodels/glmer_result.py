@@ -19,7 +19,17 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from . import anova_tables, confint, emmeans, plots, printing, r2, updates
-from .arguments import MAX_EVALUATIONS, check_bool, check_count, check_level, check_seed, check_start, group_list
+from .arguments import (
+    MAX_EVALUATIONS,
+    check_bool,
+    check_count,
+    check_data_name,
+    check_level,
+    check_nagq,
+    check_seed,
+    check_start,
+    group_list,
+)
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family, NegativeBinomial
@@ -47,6 +57,41 @@ class GlmerResult(LmerFit):
     log-likelihood: Laplace for ``nAGQ`` 0 and 1; for ``nAGQ > 1``, quadrature without the
     saturated model's term, as lme4's).
     """
+
+    @classmethod
+    def of_model(
+        cls,
+        model: GeneralizedLinearMixedModel,
+        *,
+        n_agq: int,
+        fast: bool,
+        start: object,
+        maxeval: int,
+        data_name: str | None,
+    ) -> GlmerResult:
+        """The result of fitting ``model`` (`glmer`'s and `update`'s last step): ``start`` checked
+        against its theta's names, then `GeneralizedLinearMixedModel.fit`.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> from mixedmodels.glmm import GeneralizedLinearMixedModel
+        >>> model = GeneralizedLinearMixedModel.from_formula(
+        ...     "cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.datasets.load("cbpp"),
+        ...     mm.families.Binomial())
+        >>> m = GlmerResult.of_model(model, n_agq=1, fast=False, start=None, maxeval=1000, data_name="cbpp")
+        >>> round(m.loglik, 3)
+        -92.026
+        """
+        theta0 = check_start(start, model.structure.theta.names)
+        fit = model.fit(
+            n_agq=n_agq,
+            fast=fast,
+            start=None if isinstance(theta0, str) else theta0,
+            maxeval=maxeval,
+            data_name=data_name,
+        )
+        return cls.of_glmm(fit)
 
     @classmethod
     def of_glmm(cls, fit: GlmmFit) -> GlmerResult:
@@ -411,23 +456,14 @@ class GlmerResult(LmerFit):
             )
         model_kw = {k: kwargs[k] for k in ("family", "weights", "offset") if k in kwargs}
         model = updates.updated_glmm(self, formula, data, **model_kw)
-        n_agq = kwargs.get("nAGQ", self.n_agq)
-        if isinstance(n_agq, bool) or not isinstance(n_agq, int | np.integer) or n_agq < 0:
-            raise ArgumentError(f"nAGQ must be a non-negative integer, got {n_agq!r}")
-        fast = check_bool(kwargs.get("fast", False), "fast")
-        maxeval = check_count(kwargs.get("maxeval", 100_000), "maxeval", maximum=MAX_EVALUATIONS)
-        data_name = kwargs.get("data_name", self.data_name)
-        if data_name is not None and not isinstance(data_name, str):
-            raise ArgumentError(f"data_name must be a string or None, got {type(data_name).__name__}")
-        theta0 = check_start(kwargs.get("start"), model.structure.theta.names)
-        fit = model.fit(
-            n_agq=int(n_agq),
-            fast=fast,
-            start=None if isinstance(theta0, str) else theta0,
-            maxeval=maxeval,
-            data_name=data_name,
+        return GlmerResult.of_model(
+            model,
+            n_agq=check_nagq(kwargs.get("nAGQ", self.n_agq)),
+            fast=check_bool(kwargs.get("fast", False), "fast"),
+            start=kwargs.get("start"),
+            maxeval=check_count(kwargs.get("maxeval", 100_000), "maxeval", maximum=MAX_EVALUATIONS),
+            data_name=check_data_name(kwargs.get("data_name", self.data_name)),
         )
-        return GlmerResult.of_glmm(fit)
 
     def influence(self, groups: str | ArrayLike, n_jobs: int = 1, maxeval: int = 1000) -> GroupInfluence:
         """Case deletion by group, as lme4's ``influence(m, groups = ...)`` for a glmer fit: the model

@@ -16,7 +16,6 @@ the chunk takes formulaic's path, which reports the problem as it always does.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +25,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .data import Rows
+from .design import plain_terms
 from .formula import ParsedFormula
 from .structure import ModelStructure
 
 __all__ = ["NativePlan", "same_rows"]
 
 FloatArray = NDArray[np.float64]
-_TOKEN = re.compile(r"\s*([+-])\s*")
 
 Product = tuple[tuple[str, int], ...]
 """One fixed-effects column: the product of its factors, each (column, -1) for a numeric column's
@@ -83,24 +82,6 @@ def _fixed_products(spec: Any, levels: Mapping[str, Sequence[Any]]) -> tuple[Pro
                 cols = [prev + (f,) for f in ch for prev in cols]
             out.extend(cols)
     return tuple(out)
-
-
-def _plain(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
-    """(intercept, columns) of a right-hand side made of ``1``/``0``/``-1`` and distinct names only
-    (as `design` reads it: formulaic's model matrix is then those columns after the intercept,
-    provided they are numeric); else None."""
-    parts = _TOKEN.split(" + " + spec_text.strip())
-    if parts[0].strip():
-        return None
-    intercept, cols = True, []
-    for sign, tok in zip(parts[1::2], parts[2::2], strict=True):
-        if tok in ("0", "1"):
-            intercept = (tok == "1") == (sign == "+")
-        elif sign == "+" and tok.isidentifier() and tok not in cols:
-            cols.append(tok)
-        else:
-            return None
-    return intercept, tuple(cols)
 
 
 def _is_arrow(chunk: Any) -> bool:
@@ -239,7 +220,7 @@ class NativePlan:
             return None
         if not pf.response.isidentifier():
             return None
-        fixed = _plain(pf.fixed)
+        fixed = plain_terms(pf.fixed)
         fixed_cols: tuple[Product, ...] | None
         if fixed is not None and not any(c in levels for c in fixed[1]):  # numeric columns (checked per chunk)
             fixed_cols = ((),) * fixed[0] + tuple(((c, -1),) for c in fixed[1])
@@ -251,7 +232,7 @@ class NativePlan:
             return None
         by_source: dict[str, tuple[str | None, ...]] = {}
         for t in pf.random:
-            lhs = _plain(t.lhs)
+            lhs = plain_terms(t.lhs)
             if lhs is None or len(t.factors) != 1 or t.source in by_source:
                 return None
             by_source[t.source] = ((None,) if lhs[0] else ()) + lhs[1]

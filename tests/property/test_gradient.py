@@ -178,16 +178,26 @@ def _frame(kind: str, seed: int) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(cols), "y ~ x + " + " + ".join(terms)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=4, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), near_singular=st.booleans(), reml=st.booleans(), weighted=st.booleans())
-def test_model_gradient_matches_finite_differences_of_the_objective(kind, seed, near_singular, reml, weighted):
+def _model_at_random_theta(
+    kind: str, seed: int, reml: bool, weighted: bool
+) -> tuple[LinearMixedModel, np.ndarray, np.random.Generator]:
+    """A random design of ``kind`` as a model (prior weights if ``weighted``), a random theta inside
+    its bounds, and the generator for further draws."""
     frame, formula = _frame(kind, seed)
     rng = np.random.default_rng(seed)
     weights = rng.uniform(0.5, 2.0, len(frame)) if weighted else None
     model = LinearMixedModel.from_formula(formula, frame, reml=reml, weights=weights)
     lower = model.structure.theta.lower
     theta = np.where(lower == 0, rng.uniform(0.2, 1.5, lower.size), rng.normal(0.0, 0.4, lower.size))
+    return model, theta, rng
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), near_singular=st.booleans(), reml=st.booleans(), weighted=st.booleans())
+def test_model_gradient_matches_finite_differences_of_the_objective(kind, seed, near_singular, reml, weighted):
+    model, theta, rng = _model_at_random_theta(kind, seed, reml, weighted)
+    lower = model.structure.theta.lower
     if near_singular:
         theta[int(rng.choice(np.flatnonzero(lower == 0)))] = 1e-6
     value, grad = model.objective_gradient(theta)
@@ -221,12 +231,7 @@ def test_model_gradient_on_the_bundled_data(fits, formula, data, reml):
 def test_deviance_gradient_at_a_given_sigma_matches_finite_differences(kind, seed, reml, weighted):
     """lmerTest's deviance of (theta, sigma), used for Satterthwaite's Hessian: its analytic derivatives
     in theta and sigma against central differences of `Criterion.at_sigma`."""
-    frame, formula = _frame(kind, seed)
-    rng = np.random.default_rng(seed)
-    weights = rng.uniform(0.5, 2.0, len(frame)) if weighted else None
-    model = LinearMixedModel.from_formula(formula, frame, reml=reml, weights=weights)
-    lower = model.structure.theta.lower
-    theta = np.where(lower == 0, rng.uniform(0.2, 1.5, lower.size), rng.normal(0.0, 0.4, lower.size))
+    model, theta, rng = _model_at_random_theta(kind, seed, reml, weighted)
     sigma = float(rng.uniform(0.5, 2.0))
     parts = model.deviance_gradient(theta, sigma)
     assert parts is not None

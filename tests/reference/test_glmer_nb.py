@@ -65,7 +65,7 @@ def test_against_the_converged_lme4_fit(case):
     m, t = _fit(case), REF[case]["tight"]
     assert m.family.theta == pytest.approx(t["nb_theta"], rel=1e-4)
     assert list(m.structure.theta.names) == list(t["theta"])
-    np.testing.assert_allclose(m.theta, _values(t["theta"]), atol=1e-3, rtol=1e-3)
+    np.testing.assert_allclose(m.theta, _values(t["theta"]), atol=1e-3, rtol=1e-3)  # issue 16: theta to 1e-3
     np.testing.assert_allclose(m.theta, _values(t["theta"]), atol=1e-4)  # measured 2.4e-6
     fx, se = _values(t["fixef"]), _values(t["fixef_se"])
     assert list(m.fixef.index) == list(t["fixef"])
@@ -86,6 +86,8 @@ def test_against_the_converged_lme4_fit(case):
 def test_against_lme4s_default_fit(case):
     m, d = _fit(case), REF[case]["default"]
     assert d["family"].startswith("Negative Binomial(")
+    # lme4's default stops its search over log theta at tol = 5e-5 and its PIRLS early (the glmm
+    # reference README): the converged fit above is the tight comparison, this one its own accuracy
     assert m.family.theta == pytest.approx(d["nb_theta"], rel=1e-3)
     np.testing.assert_allclose(m.theta, _values(d["theta"]), atol=2e-3)
     np.testing.assert_allclose(m.fixef.to_numpy(), _values(d["fixef"]), atol=2e-3)
