@@ -97,6 +97,7 @@ def check_random_effects(structure: ModelStructure, cross_products: _core.CrossP
     for t in structure.terms:
         check_term_size(t.group, t.source, structure.factor(t.group).nlev, t.k, nobs, allow_n)
     for fi, f in enumerate(structure.factors):
+        _check_separate_constant_slopes(structure, cross_products, fi)
         for ti, off in zip(f.terms, f.term_offsets, strict=True):
             term = structure.terms[ti]
             if "(Intercept)" not in term.columns:
@@ -109,6 +110,36 @@ def check_random_effects(structure: ModelStructure, cross_products: _core.CrossP
                         f"{term.group!r}, so its effect cannot vary between levels: keep {name!r} in the fixed part "
                         "and drop it from the random-effects term"
                     )
+
+
+def _check_separate_constant_slopes(structure: ModelStructure, cross_products: _core.CrossProducts, fi: int) -> None:
+    """A slope column with the same value in every row, in a term without an intercept while another
+    term of the factor has one (``(xc || g)`` with xc constant): its random effect is the intercept's
+    times a constant, so the two variances cannot be told apart."""
+    f = structure.factors[fi]
+    where = [
+        (off + structure.terms[ti].columns.index("(Intercept)"), structure.terms[ti].source)
+        for ti, off in zip(f.terms, f.term_offsets, strict=True)
+        if "(Intercept)" in structure.terms[ti].columns
+    ]
+    if not where:
+        return
+    i0, intercept_term = where[0]
+    a = cross_products.factor_crossprod(fi)
+    n = float(a[i0, i0])
+    for ti, off in zip(f.terms, f.term_offsets, strict=True):
+        term = structure.terms[ti]
+        if "(Intercept)" in term.columns:
+            continue
+        for j, name in enumerate(term.columns):
+            c = off + j
+            ss, sx = float(a[c, c]), float(a[i0, c])
+            if n > 0 and ss > 0 and ss - sx * sx / n <= 1e-10 * ss:
+                raise DataError(
+                    f"the random slope on {name!r} in {term.source} has the same value ({sx / n:.6g}) in every row, "
+                    f"so its random effect is a constant times the intercept's in {intercept_term} and the two "
+                    "variances cannot be told apart: drop one of the terms"
+                )
 
 
 def check_term_size(group: str, source: str, nl: int, k: int, nobs: int, allow_n: bool = False) -> None:

@@ -85,14 +85,15 @@ class Profiler:
         theta = self.layout.from_sdcor(v)
         if theta is None or v[-1] <= 0:
             return 1e300
-        return float(self.model.criterion(theta).at_sigma(float(v[-1]), False))
+        # -2 log L as the fit's objective: with prior weights it gains -sum(log w) (lme4's convention)
+        return float(self.model.criterion(theta).at_sigma(float(v[-1]), False)) - self.model.log_weights
 
     def dev_beta(self, theta: FloatArray, j: int, b: float) -> float:
         est = self.model.estimates(np.asarray(theta, dtype=float))
         c = est.criterion
         vjj = float(est.rx_inverse_crossprod[j, j])
         r2 = c.pwrss + (b - est.beta[j]) ** 2 / vjj  # the penalised RSS with beta_j fixed at b
-        return float(_core.Criterion(c.ldL2, c.ldRX2, r2, c.n, c.p).profiled(False))
+        return float(_core.Criterion(c.ldL2, c.ldRX2, r2, c.n, c.p).profiled(False)) - self.model.log_weights
 
     @staticmethod
     def _minimize(

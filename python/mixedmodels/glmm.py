@@ -62,7 +62,10 @@ PIRLS_STEP_TOL_CANONICAL = 1e-7  # Newton steps (canonical links): the modes are
 MAX_AGQ = 25
 # the exact Laplace gradient for several grouping factors inverts the q x q LL' densely: up to this q
 DENSE_GRADIENT_Q = 1500
-DENSE_GRADIENT_Q2_PER_ROW = 50  # and q^2 <= 50 n (VerbAgg: q = 340, n = 7,584; not grouseticks: 584, 403)
+# and q^2 <= 20 n: VerbAgg (q = 340, n = 7,584, q^2/n = 15) gains with the gradient (2.6-2.8 s -> 1.8-2.6 s,
+# 324 -> 68 evaluations); crossed binomial designs with q^2/n of 31 (2,000 rows, 200 + 50 levels) and
+# 47 (8,000 rows, 550 + 60) were 2-3x slower with it (the dense inverse costs more than it saves)
+DENSE_GRADIENT_Q2_PER_ROW = 20
 # BOBYQA's absolute tolerances on theta and the criterion in stage 1 when it only starts stage 2
 # with the exact gradient (`GeneralizedLinearMixedModel.has_laplace_gradient`); otherwise those of
 # `minimize_theta` (1e-9 and 1e-10). On cbpp and the simulated logistic and Poisson designs (shrunk
@@ -375,7 +378,9 @@ class GeneralizedLinearMixedModel:
                 u0 = None
         else:
             assert beta_fixed is not None
-            offset = np.ascontiguousarray(self.offset + self.rows.x @ beta_fixed)
+            # einsum, not BLAS: NumPy's OpenBLAS threads would spin on this n x p product for the rest
+            # of the evaluation (a fifth of the CPU samples of a 500,000-row Poisson fit)
+            offset = np.ascontiguousarray(self.offset + np.einsum("ij,j->i", self.rows.x, beta_fixed))
             beta0 = None
         beta, u, eta, mu, devsum, ussq, ldl2, iterations, converged = wr.pirls(
             eng,
@@ -896,6 +901,7 @@ class GeneralizedLinearMixedModel:
             )
         n_evals = stage1.n_evals
         theta = stage1.theta
+        scale = np.ones(self.ntheta)
         first = self.pirls(theta, None, beta0=self._warm_beta, u0=self._warm_u)
         if not first.converged:
             first = self.pirls(theta, None)
@@ -961,7 +967,20 @@ class GeneralizedLinearMixedModel:
                 return self.laplace_and_gradient(x[:nt], x[nt:])
 
         return self._finish(
-            theta, beta, res, objective, params, f_all, lower_all, opt, n_evals, n_agq, fast, data_name, fg_all=fg_all
+            theta,
+            beta,
+            res,
+            objective,
+            params,
+            f_all,
+            lower_all,
+            opt,
+            n_evals,
+            n_agq,
+            fast,
+            data_name,
+            fg_all=fg_all,
+            scale=scale,
         )
 
     def fit_at(self, theta: ArrayLike, beta: ArrayLike, *, n_agq: int = 1, data_name: str | None = None) -> GlmmFit:
@@ -1008,7 +1027,11 @@ class GeneralizedLinearMixedModel:
         *,
         check: bool = True,
         fg_all: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
+        scale: FloatArray | None = None,
     ) -> GlmmFit:
+        """The result at the estimates: the derivative check (its steps on ``scale``, the optimiser's
+        units of each parameter: beta's standard errors, so that a covariate on a large scale is not
+        stepped off the family's range), vcov, and the warnings."""
         nt = self.ntheta
         rx = self.rx_vcov(theta, res)
         joint = not (n_agq == 0 or fast)
@@ -1020,11 +1043,18 @@ class GeneralizedLinearMixedModel:
         # the Hessian of the criterion over the optimised parameters: convergence check and, for
         # the joint stage, lme4's default vcov (inverse of half the Hessian, beta block)
         # (with the exact gradient: the gradient there, and the Hessian by differences of it)
-        g, h = (
-            _derivatives(f_all, params, lower_all)
-            if fg_all is None
-            else _gradient_derivatives(fg_all, params, lower_all)
-        )
+        s = np.ones_like(params) if scale is None else scale
+        if fg_all is None:
+            g, h = _derivatives(lambda v: f_all(s * v), params / s, lower_all / s)
+        else:
+            fg = fg_all
+
+            def fg_s(v: FloatArray) -> tuple[float, FloatArray]:
+                value, grad = fg(s * v)
+                return value, s * grad
+
+            g, h = _gradient_derivatives(fg_s, params / s, lower_all / s)
+        g, h = g / s, h / np.outer(s, s)
         free = ~((lower_all == 0.0) & (params <= 0.0))
         hd = np.diag(h)
         worst = 0.0

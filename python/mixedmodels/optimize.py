@@ -30,6 +30,7 @@ __all__ = [
     "max_scaled_gradient",
     "minimize_theta",
     "native_bobyqa",
+    "newton_decrement",
     "newton_polish",
     "progress_reporter",
     "single_threaded_blas",
@@ -71,6 +72,12 @@ class OptimResult:
     n_evals: int
     message: str
     hit_maxeval: bool
+    decrement: float = 0.0
+    """The Newton decrement g'H^-1 g / 2 at ``theta`` (the fall of the criterion that a quadratic
+    model of it still predicts; `newton_polish` sets it, 0 where it was not computed)."""
+    unverified: str = ""
+    """Why the searches from other starts that check this end could not confirm it (one reached a
+    criterion of -inf, or failed numerically); empty when they did or did not run."""
 
 
 class EngineCriterion:
@@ -292,6 +299,10 @@ def _cobyqa(
     return x, fx, obj.n, message, hit
 
 
+class _BudgetSpent(Exception):
+    """L-BFGS-B asked for an evaluation beyond its budget."""
+
+
 def _lbfgsb(
     fg: ValueAndGradient,
     x0: FloatArray,
@@ -315,6 +326,8 @@ def _lbfgsb(
 
     def tracked(x: FloatArray) -> tuple[float, FloatArray]:
         nonlocal n, best_x, best_f
+        if n >= maxeval:  # SciPy checks maxfun after the call that passes it: stop before it
+            raise _BudgetSpent
         v, g = fg(x)
         n += 1
         if v < best_f:
@@ -325,19 +338,29 @@ def _lbfgsb(
 
     pinned = one_thread and single_threaded_blas()
     with _core.BlasOneThread() if pinned else contextlib.nullcontext():
-        res = minimize(
-            tracked,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=Bounds(lower, np.full_like(lower, np.inf)),
-            options={"ftol": ftol, "gtol": gtol, "maxfun": maxeval, "maxiter": maxeval, "maxcor": 20, "maxls": MAXLS},
-        )
-    x, fx = np.asarray(res.x, dtype=float), float(res.fun)
+        try:
+            res = minimize(
+                tracked,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=Bounds(lower, np.full_like(lower, np.inf)),
+                options={
+                    "ftol": ftol,
+                    "gtol": gtol,
+                    "maxfun": maxeval,
+                    "maxiter": maxeval,
+                    "maxcor": 20,
+                    "maxls": MAXLS,
+                },
+            )
+            x, fx, said = np.asarray(res.x, dtype=float), float(res.fun), str(res.message)
+        except _BudgetSpent:
+            x, fx, said = best_x, best_f, ""
     if best_f < fx:
         x, fx = best_x, best_f
     hit = n >= maxeval
-    message = f"maximum number of evaluations reached ({maxeval})" if hit else f"L-BFGS-B: {res.message}"
+    message = f"maximum number of evaluations reached ({maxeval})" if hit else f"L-BFGS-B: {said}"
     return x, fx, n, message, hit
 
 
@@ -476,6 +499,27 @@ def minimize_theta(
     return OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit)
 
 
+def newton_decrement(g: np.ndarray, hess: np.ndarray) -> float:
+    """g'H^-1 g / 2: the fall of the criterion that its quadratic model at a point still predicts
+    (gradient g, Hessian H). Negative curvatures count by their size (a saddle's descent direction
+    predicts a fall too) and curvatures below 1e-8 of the largest are raised to it; inf when H has
+    no finite positive scale.
+
+    Examples
+    --------
+    >>> newton_decrement(np.array([2.0, 0.0]), np.diag([4.0, 1.0]))
+    0.5
+    """
+    if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(g))):
+        return math.inf
+    w, v = np.linalg.eigh(hess)
+    scale = float(np.max(np.abs(w))) if w.size else 0.0
+    if scale == 0.0:
+        return 0.0 if not np.any(g) else math.inf
+    c = v.T @ g
+    return float(0.5 * np.sum(c * c / np.maximum(np.abs(w), 1e-8 * scale)))
+
+
 def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: int = 3) -> OptimResult:
     """Newton steps from an optimiser's end with the analytic gradient: the last digits that a
     derivative-free search (or L-BFGS-B's stopping rule) leaves, at the cost of a few gradients.
@@ -488,7 +532,9 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
     otherwise the point is returned unchanged. At the end the criterion is flat to double precision
     (a relative gradient near 1e-10 where the optimiser stops near 1e-6), so theta, sigma and vcov
     agree with a tightly converged optimum to about 1e-9 relative. ``n_evals`` counts the
-    gradient calls.
+    gradient calls; ``decrement`` is the Newton decrement (`newton_decrement`) at the returned point
+    with that Hessian: near 0 at a minimum, and large where the end lies on a flat ridge along
+    which the criterion still falls (a step too long for a polish).
 
     Examples
     --------
@@ -496,8 +542,8 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
     ...                 np.array([2 * (t[0] - 1) + t[1], 6 * (t[1] + 2) + t[0]]))
     >>> x = np.array([2.1818, -2.3636])  # the minimum (24/11, -26/11) to 4 digits
     >>> r = newton_polish(fg, x, fg(x)[0], np.array([0.0, -np.inf]))
-    >>> np.round(r.theta, 10).tolist(), r.n_evals
-    ([2.1818181818, -2.3636363636], 6)
+    >>> np.round(r.theta, 10).tolist(), r.n_evals, bool(r.decrement < 1e-20)
+    ([2.1818181818, -2.3636363636], 6, True)
     """
     x = np.array(x, dtype=np.float64)
     lower = np.asarray(lower, dtype=np.float64)
@@ -516,12 +562,13 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
         calls += 1
         hess[:, j] = (gp[free] - g[free]) / h[j]
     hess = (hess + hess.T) / 2.0
+    unchanged = replace(unchanged, n_evals=calls, decrement=newton_decrement(g[free], hess))
     try:
         chol = np.linalg.cholesky(hess)
     except np.linalg.LinAlgError:
-        return replace(unchanged, n_evals=calls)
+        return unchanged
     if not np.all(np.isfinite(chol)):
-        return replace(unchanged, n_evals=calls)
+        return unchanged
     size = max(float(np.max(np.abs(x[free]))), 0.1)
     gnorm = float(np.linalg.norm(g[free]))
     best_x, best_f = x, f0
@@ -543,7 +590,8 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
             break
     if best_x is x:
         return replace(unchanged, n_evals=calls)
-    return OptimResult(theta=best_x, fun=best_f, n_evals=calls, message="", hit_maxeval=False)
+    decrement = newton_decrement(g[free], hess)
+    return OptimResult(theta=best_x, fun=best_f, n_evals=calls, message="", hit_maxeval=False, decrement=decrement)
 
 
 def gradient_check(

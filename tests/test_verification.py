@@ -1,0 +1,146 @@
+"""``converged=True`` only at a verified optimum, on the inputs an adversarial pass found (issue 14):
+flat ridges the gradient check cannot see (the Newton decrement), searches from other starts that fail
+numerically or reach an unbounded likelihood, slopes far from zero, L-BFGS-B's evaluation budget,
+an unidentifiable variance split, and glmer's derivative check on a covariate in millions."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels.optimize import newton_decrement, newton_polish
+
+
+def _sim(
+    ng: int,
+    per: int = 5,
+    slope_sd: float = 0.0,
+    shift: float = 0.0,
+    seed: int = 0,
+    sigma: float = 1.0,
+    k2: bool = False,
+) -> pd.DataFrame:
+    """Random intercepts (SD 1) and slopes on x ~ N(shift, 1), optionally a second slope on z."""
+    r = np.random.default_rng(seed)
+    g = np.repeat(np.arange(ng), per)
+    n = g.size
+    x = r.normal(size=n) + shift
+    z = r.normal(size=n)
+    b0 = r.normal(size=ng)
+    b1 = r.normal(size=ng) * slope_sd
+    y = 1 + 0.5 * x + b0[g] + b1[g] * (x - shift) + r.normal(size=n) * sigma
+    if k2:
+        y += r.normal(size=ng)[g] * 0.3 * z
+    return pd.DataFrame({"y": y, "x": x, "z": z, "g": g, "w": r.uniform(0.5, 2, n)})
+
+
+def _fit(formula: str, data: pd.DataFrame, **kwargs: object) -> tuple[mm.LmerResult, list[str]]:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        m = mm.lmer(formula, data, **kwargs)
+    return m, [str(w.message) for w in seen if issubclass(w.category, mm.ConvergenceWarning)]
+
+
+def test_the_newton_decrement_sees_a_flat_valley_that_the_gradient_does_not():
+    # f = (x0 - 1)^2 + 1e-6 (x1 - 100)^2 at (1, 0): the gradient is 2e-4, but f still falls by 0.01
+    def fg(t):
+        return (t[0] - 1) ** 2 + 1e-6 * (t[1] - 100) ** 2, np.array([2 * (t[0] - 1), 2e-6 * (t[1] - 100)])
+
+    x = np.array([1.0, 0.0])
+    assert newton_decrement(fg(x)[1], np.diag([2.0, 2e-6])) == pytest.approx(0.01)
+    r = newton_polish(fg, x, fg(x)[0], np.array([0.0, -np.inf]))
+    assert r.theta.tolist() == [1.0, 0.0]  # a step of 100 is a search, not a polish
+    assert r.decrement == pytest.approx(0.01, rel=1e-4)
+
+
+def test_a_near_singular_four_term_covariance_is_not_called_converged_on_its_ridge():
+    # (a + b + c | g) whose covariance is nearly singular: L-BFGS-B used to stop on a ridge 0.0086
+    # above the best point found (-5053.00773 by restarts; BOBYQA -5053.00679) with converged=True
+    r = np.random.default_rng(2)
+    ng, per = 2000, 8
+    g = np.repeat(np.arange(ng), per)
+    n = g.size
+    x = r.normal(size=(n, 3)) + [[0, 5, 0]]
+    low = np.array([[1, 0, 0, 0], [0.8, 0.2, 0, 0], [0.5, 0.5, 1e-3, 0], [0.1, 0.2, 0.3, 0.4]])
+    b = r.normal(size=(ng, 4)) @ low.T
+    z = np.c_[np.ones(n), x]
+    y = z @ [1, 0.5, -0.5, 0.2] + (z * b[g]).sum(1) + 0.05 * r.normal(size=n)
+    d = pd.DataFrame({"y": y, "a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "g": g})
+    m, said = _fit("y ~ a + b + c + (a + b + c | g)", d)
+    best = -5053.00773
+    assert m.converged is False or m.objective <= best + 1e-6 * abs(best)
+    assert m.converged or said
+
+
+def test_far_uncorrelated_slopes_on_a_ridge_say_they_did_not_converge():
+    # (x + z || g), x and z 1e4 from zero: BOBYQA used to stop 0.015 above a lower point (41564.60997)
+    # with converged=True; such models now run BOBYQA under "auto", and the ridge is reported
+    d = _sim(2500, slope_sd=0.3, shift=1e4, seed=2, k2=True)
+    d["z"] += 1e4
+    for optimizer in ("auto", "bobyqa"):
+        m, said = _fit("y ~ x + z + (x + z || g)", d, optimizer=optimizer)
+        assert m.converged is False or m.objective <= 41564.60997 * (1 + 1e-6)
+        assert m.converged or said
+
+
+def test_far_slopes_with_tiny_sigma_reach_the_optimum_and_do_not_claim_it():
+    # weights, ML, slopes 1e4 from zero, sigma 1e-3: "auto" (then L-BFGS-B) used to end 26,000 above
+    # BOBYQA's point (-9950.26, the simulated SDs) with converged=True
+    d = _sim(2500, slope_sd=0.02, shift=1e4, seed=1, k2=True, sigma=1e-3)
+    d["z"] += 1e4
+    m, said = _fit("y ~ x + z + (x + z || g)", d, reml=False, weights="w")
+    assert m.objective < -9950.0
+    assert m.converged or said
+
+
+def test_a_search_from_another_start_that_fails_numerically_leaves_a_fit_not_an_error():
+    # (x || g) with x 1e4 from zero and sigma 1e-3: a restart met a point where R_X is numerically
+    # singular and the fit raised NotPositiveDefiniteError
+    d = _sim(5000, slope_sd=0.3, shift=1e4, seed=1, sigma=1e-3)
+    m, said = _fit("y ~ x + (x || g)", d)
+    assert np.isfinite(m.objective)
+    assert m.converged or any("numerically ill-conditioned" in s for s in said)
+
+
+def test_lbfgsb_stays_within_maxeval_and_names_the_limit():
+    d = _sim(6000, per=4, slope_sd=0.3, seed=1)
+    m, said = _fit("y ~ x + (x | g)", d, maxeval=5, optimizer="lbfgsb")
+    assert m.n_evals == 5
+    assert m.optimizer_message == "maximum number of evaluations reached (5)"
+    assert said == ["optimizer stopped at its limit of 5 evaluations before converging"]
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (xc || g)", "y ~ x + (1 | g) + (0 + xc | g)"])
+def test_a_constant_slope_beside_a_separate_intercept_is_unidentifiable(formula):
+    d = _sim(30, per=20, seed=3).assign(xc=1e4)
+    with pytest.raises(mm.DataError, match=r"random slope on 'xc' .* same value \(10000\) in every row"):
+        mm.lmer(formula, d)
+
+
+def test_a_constant_slope_alone_is_a_scaled_intercept():
+    d = _sim(30, per=20, seed=3).assign(xc=1e4)
+    m, _ = _fit("y ~ x + (0 + xc | g)", d)
+    ref, _ = _fit("y ~ x + (1 | g)", d)
+    assert m.objective == pytest.approx(ref.objective, rel=1e-9)
+
+
+def test_glmer_checks_its_derivatives_in_units_of_the_standard_errors():
+    # x in millions: the derivative check stepped beta_x by 1e-4, eta by ~100, and exp overflowed
+    # (InvalidInputError blaming the weights) after a successful optimisation
+    r = np.random.default_rng(21)
+    n = 2000
+    d = pd.DataFrame({"g": r.integers(0, 200, n), "x": r.normal(size=n)})
+    d["c"] = r.poisson(np.exp(-1 + 0.4 * d.x + 1.5 * r.normal(size=200)[d.g]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = mm.glmer("c ~ x + (1 | g)", d, family="poisson")
+        m = mm.glmer("c ~ xh + (1 | g)", d.assign(xh=d.x * 1e6), family="poisson")
+    assert m.converged
+    assert ref.converged
+    assert float(m.loglik) == pytest.approx(float(ref.loglik), rel=1e-9)
+    assert m.fixef["xh"] * 1e6 == pytest.approx(ref.fixef["x"], rel=1e-5)
+    assert m.fixef_se["xh"] * 1e6 == pytest.approx(ref.fixef_se["x"], rel=1e-4)
