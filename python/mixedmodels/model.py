@@ -24,7 +24,15 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from .arguments import MAX_EVALUATIONS, OPTIMIZER_OPTIONS, check_bool, check_count, check_optimizer, check_start
+from .arguments import (
+    MAX_EVALUATIONS,
+    OPTIMIZER_OPTIONS,
+    check_bool,
+    check_count,
+    check_optimizer,
+    check_positive_weights,
+    check_start,
+)
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData, Rows
 from .design import GroupTerm, from_arrays, materialise
@@ -619,6 +627,7 @@ class LinearMixedModel:
         arguments as its `call` (a `FormulaCall`), which `update` reuses."""
         parsed = parse_formula(formula)
         structure, held = materialise(parsed, data, weights=weights, offset=offset)
+        check_positive_weights(held.rows("the weights").weights)
         model = cls.from_data(structure, held, reml=reml)
         model.call = FormulaCall(parsed, data, weights, offset)
         return model
