@@ -24,13 +24,16 @@ default_nagq <- lapply(c(1, 2, 5), function(q) info(glmer.nb(form, data = d, nAG
 names(default_nagq) <- paste0("nAGQ", c(1, 2, 5))
 ## the maximum over theta of the full log-likelihood (lme4's logLik plus the saturated term for nAGQ > 1),
 ## glmer fits with tight controls at each theta, optimize() on log(theta) to 1e-9
-full_profile <- function(q) {
+full_profile <- function(q, form = y ~ x + (1 | g)) {
   fit_at <- function(t) glmer(form, data = d, family = negative.binomial(theta = exp(t)), nAGQ = q, control = tight_ctrl)
   crit <- function(t) { m <- fit_at(t); -2 * (as.numeric(logLik(m)) + if (q > 1) sat(d$y, exp(t)) else 0) }
   opt <- optimize(crit, interval = log(c(0.05, 50)), tol = 1e-9)
   info(fit_at(opt$minimum), d$y)
 }
 full <- lapply(c(1, 2, 5), full_profile); names(full) <- paste0("nAGQ", c(1, 2, 5))
+## the same for y ~ 1 + (1 | g) with nAGQ = 5: the likelihood-ratio test of the two full maxima
+full$intercept_nAGQ5 <- full_profile(5, y ~ 1 + (1 | g))
+full$lrt_nAGQ5 <- 2 * (full$nAGQ5$logLik_full - full$intercept_nAGQ5$logLik_full)
 ## glmer.nb's steps by hand, tight (as ../glmm_nb/make_glmm_nb.R)
 tight_nb <- function(f, dd) {
   g0 <- glmer(f, data = dd, family = poisson, control = tight_ctrl)
