@@ -143,3 +143,12 @@ def test_weights_all_zero_say_so(counts, fit, request):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit(d.assign(w=np.r_[np.zeros(10), np.ones(len(d) - 10)]), "w")
+
+
+def test_an_error_of_the_poisson_start_says_where_it_comes_from(counts):
+    bad = counts.assign(y=counts["y"].astype(float))
+    bad.loc[0, "y"] = -1.0
+    with pytest.raises(mm.DataError, match=r"negative values .* row 0 \(in glmer_nb's first step, a Poisson fit"):
+        mm.glmer_nb("y ~ x + (1 | g)", bad)
+    with pytest.raises(mm.DataError, match="no valid conditional modes.*glmer_nb's first step"):
+        mm.glmer_nb("y ~ x + (1 | g)", counts.assign(x=counts["x"] * 40), link="identity")

@@ -26,8 +26,10 @@ estimates theta again; lme4 1.1-31's ``update`` of a ``glmer.nb`` fit keeps the 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -228,8 +230,7 @@ class GlmerNbResult(GlmerResult):
         model = updates.updated_glmm(self, formula, data, family=Poisson(link=old.link), **model_kw)
         n_agq = check_nagq(kwargs.get("nAGQ", self.n_agq))
         data_name = check_data_name(kwargs.get("data_name", self.data_name))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the Poisson fit is a start: its warnings are not the model's
+        with _poisson_start():
             start = GlmerResult.of_model(
                 model, n_agq=n_agq, fast=False, start=None, maxeval=settings.maxeval, data_name=data_name
             )
@@ -313,8 +314,7 @@ def glmer_nb(
     n_agq = check_nagq(nAGQ)
     if data_name is None:
         data_name = caller_variable_name(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the Poisson fit is a start: its warnings are not the model's
+    with _poisson_start():
         start = glmer(
             formula,
             data,
@@ -328,6 +328,20 @@ def glmer_nb(
         )
     assert isinstance(start, GlmerResult)  # glmer returns an LmerResult only for the gaussian family
     return _estimate(start, settings, n_agq, data_name)
+
+
+@contextlib.contextmanager
+def _poisson_start() -> Iterator[None]:
+    """Around the Poisson fit that starts the search: its warnings are not the model's (hidden),
+    and an error about the Poisson family says that it comes from that fit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        except DataError as exc:
+            if "Poisson" not in str(exc):
+                raise
+            raise DataError(f"{exc} (in glmer_nb's first step, a Poisson fit of the same model)") from exc
 
 
 def _check_tol(tol: object) -> float:
