@@ -152,3 +152,12 @@ def test_an_error_of_the_poisson_start_says_where_it_comes_from(counts):
         mm.glmer_nb("y ~ x + (1 | g)", bad)
     with pytest.raises(mm.DataError, match="no valid conditional modes.*glmer_nb's first step"):
         mm.glmer_nb("y ~ x + (1 | g)", counts.assign(x=counts["x"] * 40), link="identity")
+
+
+def test_weights_all_zero_say_so_for_a_streamed_lmer(counts, tmp_path):
+    d = counts.assign(w=0.0)
+    path = tmp_path / "w.csv"
+    d.to_csv(path, index=False)
+    for source in (str(path), [d.iloc[:200], d.iloc[200:]]):
+        with pytest.raises(mm.DataError, match=r"^weights: no observation has a positive weight \(all 360 are 0\)"):
+            mm.lmer("y ~ x + (1 | g)", source, weights="w")

@@ -24,15 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from .arguments import (
-    MAX_EVALUATIONS,
-    OPTIMIZER_OPTIONS,
-    check_bool,
-    check_count,
-    check_optimizer,
-    check_positive_weights,
-    check_start,
-)
+from .arguments import MAX_EVALUATIONS, OPTIMIZER_OPTIONS, check_bool, check_count, check_optimizer, check_start
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData, Rows
 from .design import GroupTerm, from_arrays, materialise
@@ -592,6 +584,9 @@ class LinearMixedModel:
         the rows with the fixed-effects columns ``keep`` (None: every column) made by ``copy`` (a
         `WorkingCopy`: y - X shift, centred columns), which the model asks for when y is far from
         zero or explained almost exactly by X, and when a random slope sits far from zero."""
+        if cross_products.sum_log_weights == -np.inf and not np.any(cross_products.fixed_crossprod()):
+            # a zero weight somewhere, and every row's products zero: no weight is positive
+            raise DataError(f"weights: no observation has a positive weight (all {cross_products.nobs} are 0)")
         check_scales(structure, cross_products)
         keep = identifiable_fixed(structure, cross_products)
         kept: NDArray[np.intp] | None = None
@@ -627,7 +622,6 @@ class LinearMixedModel:
         arguments as its `call` (a `FormulaCall`), which `update` reuses."""
         parsed = parse_formula(formula)
         structure, held = materialise(parsed, data, weights=weights, offset=offset)
-        check_positive_weights(held.rows("the weights").weights)
         model = cls.from_data(structure, held, reml=reml)
         model.call = FormulaCall(parsed, data, weights, offset)
         return model
