@@ -86,10 +86,11 @@ def test_the_estimate_maximises_the_profile(nb_fit, counts):
     assert nb_fit.loglik > pois.loglik + 10
 
 
-def test_update_keeps_theta_and_simulate_draws_negative_binomial_counts(nb_fit):
+def test_update_estimates_theta_again_and_simulate_draws_negative_binomial_counts(nb_fit, counts):
     up = nb_fit.update(". ~ . - x")
-    assert up.family == nb_fit.family
     assert up.formula == "y ~ (1 | g)"
+    assert up.family.theta == pytest.approx(mm.glmer_nb("y ~ 1 + (1 | g)", counts).family.theta, rel=1e-6)
+    assert nb_fit.update(". ~ . - x", family=nb_fit.family).family == nb_fit.family  # lme4's update
     sims = nb_fit.simulate(nsim=400, seed=3, use_u=True).to_numpy()
     assert np.all(sims == np.round(sims))
     assert np.all(sims >= 0)

@@ -25,6 +25,7 @@ __all__ = [
     "check_count",
     "check_level",
     "check_optimizer",
+    "check_positive_weights",
     "check_response",
     "check_seed",
     "check_start",
@@ -134,6 +135,31 @@ def _positive_float(value: object, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not (0 < float(value) < math.inf):
         raise ArgumentError(f"{name} must be a positive finite number, got {_shown(value)}")
     return float(value)
+
+
+def check_positive_weights(weights: NDArray[np.float64] | None, name: str = "weights") -> None:
+    """Raise a `DataError` when prior weights are given and none is positive: such a model has no
+    observation to fit (the rows' sums are all zero).
+
+    Parameters
+    ----------
+    weights : ndarray or None
+        The prior weights of the rows used (None: no weights, nothing to check).
+    name : str
+        The argument named in the message.
+
+    Examples
+    --------
+    >>> check_positive_weights(np.array([0.0, 2.0]))
+    >>> check_positive_weights(np.zeros(3))
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.DataError: weights: no observation has a positive weight (all 3 are 0)
+    """
+    if weights is None or weights.size == 0:
+        return
+    if not np.any(weights > 0):
+        raise DataError(f"{name}: no observation has a positive weight (all {weights.size} are 0)")
 
 
 def check_level(value: object, name: str = "level") -> float:

@@ -39,6 +39,18 @@ def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> 
     return bool(np.array_equal(ya, yb))
 
 
+def _logliks(models: tuple[LmerResult | GlmerResult, ...]) -> list[float]:
+    """Each fit's `loglik` (lme4's logLik); but when glmer fits' nAGQ > 1 criteria leave out
+    different saturated-model terms (negative binomial fits of different thetas, or quadrature next
+    to Laplace), which lme4's anova would compare as they are, their full log-likelihoods
+    (`GlmerResult.loglik_full`)."""
+    glmms = [m for m in models if isinstance(m, GlmerResult)]
+    if len(glmms) == len(models) and any(m.n_agq > 1 for m in glmms):
+        if len({(m.family, m.n_agq > 1) for m in glmms}) > 1:
+            return [m.loglik_full for m in glmms]
+    return [m.loglik for m in models]
+
+
 def anova(*models: LmerResult | GlmerResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
     """Likelihood-ratio tests between models fitted to the same data (lmer fits, or glmer fits
     of the same family).
@@ -46,6 +58,12 @@ def anova(*models: LmerResult | GlmerResult, names: list[str] | None = None, ref
     REML fits are refitted by maximum likelihood first (with a `RefitWarning` saying so, as lme4
     says "refitting model(s) with ML"), models are ordered by their number of parameters, and each
     is tested against the one before it. With a single model, its type III table (`m.anova()`).
+
+    glmer fits with ``nAGQ > 1`` report lme4's log-likelihood without the saturated model's term;
+    when that term differs between the fits (negative binomial fits of different thetas, or
+    quadrature next to Laplace) the table holds their full log-likelihoods instead
+    (`GlmerResult.loglik_full`), where lme4's anova would compare numbers with different constants
+    left out.
 
     Returns
     -------
@@ -89,18 +107,21 @@ def anova(*models: LmerResult | GlmerResult, names: list[str] | None = None, ref
         )
 
     order = sorted(range(len(models)), key=lambda i: models[i].df)
+    logliks = _logliks(models)
     rows = []
     prev = None
     for i in order:
         m = models[i]
-        dev = -2 * m.loglik
+        dev = -2 * logliks[i]
         if prev is None:
             chisq = df = p = np.nan
         else:
             chisq = max(prev[1] - dev, 0.0)
             df = m.df - prev[0]
             p = float(special.chdtrc(df, chisq)) if df > 0 else np.nan
-        rows.append((names[i], m.df, m.aic, m.bic, m.loglik, dev, chisq, df, p))
+        shift = dev + 2 * m.loglik  # 0 but for full log-likelihoods (`_logliks`)
+        aic, bic = m.aic + shift, m.bic + shift
+        rows.append((names[i], m.df, aic, bic, logliks[i], dev, chisq, df, p))
         prev = (m.df, dev)
     out = pd.DataFrame(rows, columns=["model", "npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"])
     return out.set_index("model")

@@ -162,6 +162,37 @@ class GlmerResult(LmerFit):
         return -0.5 * self.objective
 
     @property
+    def loglik_full(self) -> float:
+        """The log-likelihood with the saturated model's term that `loglik` leaves out for
+        ``nAGQ > 1`` (lme4's ``logLik`` plus ``sum log p(y | mu = y)``, `families.Family.loglik_saturated`):
+        comparable across nAGQ and across negative binomial thetas. `loglik` itself for nAGQ 0 and 1.
+
+        Raises
+        ------
+        MixedModelsError
+            For ``nAGQ > 1`` with a family that has a dispersion (Gamma, inverse.gaussian), whose
+            quadrature criterion is lme4's approximation without that term's counterpart.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              mm.datasets.load("cbpp"), family="binomial", nAGQ=25)
+        >>> round(m.loglik, 3), round(m.loglik_full, 3)  # lme4: logLik -50.005, with the term -91.983
+        (-50.005, -91.983)
+        """
+        if self.n_agq <= 1:
+            return self.loglik
+        fam = self.family
+        if not fam.dispersion_free:
+            raise MixedModelsError(
+                f"the full log-likelihood of a {fam.name} fit with nAGQ = {self.n_agq} is not available (the "
+                "quadrature criterion of a family with a dispersion is lme4's approximation); refit with nAGQ = 1"
+            )
+        g = self.glmm
+        return self.loglik + fam.loglik_saturated(g.y, g.prior_weights, n=g.trials)
+
+    @property
     def df_resid(self) -> int:
         """Residual degrees of freedom (observations less parameters)."""
         return self.nobs - self.df

@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import linalg
 
 from . import _core
+from .arguments import check_positive_weights
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
@@ -201,6 +202,7 @@ class GeneralizedLinearMixedModel:
         self.prior_weights = np.ones(n) if rows.weights is None else rows.weights
         self.offset = np.zeros(n) if rows.offset is None else rows.offset
         family.check_response(self.y, self.prior_weights, rows.index)
+        check_positive_weights(rows.weights)
         self._x0 = np.empty((n, 0))
         self._layout_u = _core.Layout(structure.theta.core_factors([f.nlev for f in structure.factors]), 0)
         self._lock = threading.Lock()

@@ -595,6 +595,9 @@ class LinearMixedModel:
         the rows with the fixed-effects columns ``keep`` (None: every column) made by ``copy`` (a
         `WorkingCopy`: y - X shift, centred columns), which the model asks for when y is far from
         zero or explained almost exactly by X, and when a random slope sits far from zero."""
+        if cross_products.sum_log_weights == -np.inf and not np.any(cross_products.fixed_crossprod()):
+            # a zero weight somewhere, and every row's products zero: no weight is positive
+            raise DataError(f"weights: no observation has a positive weight (all {cross_products.nobs} are 0)")
         check_scales(structure, cross_products)
         keep = identifiable_fixed(structure, cross_products)
         kept: NDArray[np.intp] | None = None
