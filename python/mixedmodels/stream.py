@@ -35,6 +35,7 @@ from .design import LazySpec, TransformReplay, materialise, transform_state, use
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel, WorkingCopy
+from .names import level_label
 from .splines import interior_count, spline_knots
 from .stream_encode import NativePlan, same_rows
 
@@ -134,7 +135,13 @@ class _Levels:
     combos: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)  # interaction group -> value tuples
 
 
-_KINDS = {"string": "text", "integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers"}
+_KINDS = {
+    "string": "text",
+    "integer": "numbers",
+    "floating": "numbers",
+    "mixed-integer-float": "numbers",
+    "boolean": "booleans",  # objects that are all booleans (a logical column with missing values)
+}
 
 
 def _kind(col: pd.Series) -> str:
@@ -387,9 +394,11 @@ class _ArrowLevels:
 def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
     """Final level lists: a categorical's categories in order (unused dropped, as in memory; when a
     column is categorical in some chunks only, its values sorted as for the whole data's plain
-    column), other columns' values sorted (as numpy/formulaic sort them); interaction levels sorted
-    by their variables' level order."""
+    column), other columns' values sorted (as numpy/formulaic sort them), a logical column's as R's
+    labels (``FALSE`` < ``TRUE``: `design.materialise` codes it as R's factor); interaction levels
+    sorted by their variables' level order."""
     levels = {}
+    raw = {}  # a logical column's values before they became labels (interaction levels hold them)
     for c, vals in st.seen.items():
         if c in st.cats and c not in st.plain:  # categorical in every chunk: its categories' order
             cats = st.cats[c]  # (which hold every value seen: all used when as many)
@@ -401,9 +410,12 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
             levels[c] = sorted(vals)
         except TypeError as exc:
             raise DataError(f"column {c!r} mixes values that cannot be ordered (text and numbers?)") from exc
+        if st.kinds.get(c, ("",))[0] == "booleans" and all(isinstance(v, (bool, np.bool_)) for v in levels[c]):
+            raw[c] = levels[c]
+            levels[c] = [level_label(bool(v)) for v in levels[c]]
     for t in pf.random:
         if len(t.factors) > 1:  # each level a tuple of the variables' values (design reads them so)
-            pos = [{v: i for i, v in enumerate(levels[f])} for f in t.factors]
+            pos = [{v: i for i, v in enumerate(raw.get(f, levels[f]))} for f in t.factors]
             coded = {tuple(p[x] for p, x in zip(pos, tup, strict=True)) for tup in st.combos.get(t.group, ())}
             levels[t.group] = [tuple(levels[f][i] for f, i in zip(t.factors, c, strict=True)) for c in sorted(coded)]
     return levels
