@@ -840,7 +840,7 @@ class _RowNames:
                 return f"row position {q} of the data (0-based, counted across all chunks)"
             return f"the row with index label {self._index[p]!r} of the data"
         plain = isinstance(self._index, pd.RangeIndex) and self._index.start == 0 and self._index.step == 1
-        return f"row position {p} (0-based)" + ("" if plain else f", index label {self._index[p]!r},")
+        return f"row position {p} (0-based" + (")" if plain else f"; index label {self._index[p]!r})")
 
 
 def _logical_factors(pf: ParsedFormula, data: _Columns, cols: Sequence[str]) -> frozenset[str]:
