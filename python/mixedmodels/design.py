@@ -834,13 +834,15 @@ class _RowNames:
 
     def __call__(self, i: int) -> str:
         p = i if self._kept is None else int(np.flatnonzero(self._kept)[i])
+        label = self._index[p]
+        label = label.item() if isinstance(label, np.generic) else label
         if self._positions is not None:
             q = self._positions + p if isinstance(self._positions, int) else int(self._positions[p])
             if q >= 0:
                 return f"row position {q} of the data (0-based, counted across all chunks)"
-            return f"the row with index label {self._index[p]!r} of the data"
+            return f"the row with index label {label!r} of the data"
         plain = isinstance(self._index, pd.RangeIndex) and self._index.start == 0 and self._index.step == 1
-        return f"row position {p} (0-based" + (")" if plain else f"; index label {self._index[p]!r})")
+        return f"row position {p} (0-based" + (")" if plain else f"; index label {label!r})")
 
 
 def _logical_factors(pf: ParsedFormula, data: _Columns, cols: Sequence[str]) -> frozenset[str]:
@@ -859,8 +861,9 @@ def _logical_factors(pf: ParsedFormula, data: _Columns, cols: Sequence[str]) -> 
         b = both[0]
         raise FormulaError(
             f"the logical column {b!r} is used both as a term (R's factor: {b}TRUE) and as a number "
-            f"(0/1, in arithmetic or a function) in {pf.text!r}: one column cannot be coded both ways; "
-            f"write the term as factor({b}), or the number as a column of its own (e.g. {b}_num = {b}.astype(float))"
+            f"(0/1, in arithmetic or a function) in {pf.text!r}: one column cannot be coded both ways here; "
+            f"give the data a numeric copy for the arithmetic (e.g. data['{b}01'] = data['{b}'].astype(float)) "
+            f"and use it there"
         )
     return frozenset(c for c in candidates if c not in numeric)
 
