@@ -317,3 +317,30 @@ def test_dask_error_counts_rows_across_partitions():
     d.loc[702, "y"] = np.inf
     with pytest.raises(mm.DataError, match=r"the row with index label 702 of the data"):
         mm.lmer("y ~ x + (1 | g)", dd.from_pandas(d, npartitions=4))
+
+
+@pytest.mark.parametrize("formula", ["y ~ b * x + (1 | g)", "y ~ x:b + (1 | g)", "y ~ x + (1 | b)"])
+def test_native_pass_encodes_logicals(logical_data, in_memory, formula, tmp_path, monkeypatch):
+    """The native streamed pass (`stream_encode.NativePlan`) reads numpy, nullable and Arrow
+    booleans as R's labels: every chunk is encoded natively, and the fit is the in-memory one."""
+    pytest.importorskip("pyarrow")
+    from mixedmodels.stream_encode import NativePlan
+
+    calls = {"native": 0, "declined": 0}
+    rows = NativePlan.rows
+
+    def counting(self, chunk):
+        out = rows(self, chunk)
+        calls["native" if out is not None else "declined"] += 1
+        return out
+
+    monkeypatch.setattr(NativePlan, "rows", counting)
+    for i, part in enumerate(_chunks(logical_data, 200)):
+        part.to_parquet(tmp_path / f"n{i}.parquet", index=False)
+    nullable = logical_data.assign(b=logical_data["b"].astype("boolean"))
+    for source in (_chunks(logical_data), _chunks(nullable), str(tmp_path / "n*.parquet")):
+        calls.update(native=0, declined=0)
+        s = mm.lmer(formula, source, batch_size=64)
+        assert calls["declined"] == 0
+        assert calls["native"] >= 7
+        _same_fit(s, in_memory(formula))
