@@ -344,3 +344,13 @@ def test_native_pass_encodes_logicals(logical_data, in_memory, formula, tmp_path
         assert calls["declined"] == 0
         assert calls["native"] >= 7
         _same_fit(s, in_memory(formula))
+
+
+def test_cbind_negative_counts_name_the_row():
+    d = _with_bad_rows()
+    d.loc[702, "y"] = 0.0
+    d["k"] = 3
+    d["n"] = 5
+    d.loc[800, "k"] = -1
+    with pytest.raises(mm.DataError, match=r"negative successes \(-1.0\) at row position 800 \(0-based\)"):
+        mm.glmer("cbind(k, n - k) ~ x + (1 | g)", d, family="binomial")
