@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .expressions import FUNCTIONS, SafeSpec, model_matrix
+from .expressions import FUNCTIONS, SafeSpec, is_logical, logical_factor, model_matrix
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
@@ -193,9 +193,11 @@ def _materialise(
     numeric: Iterable[str] = (),
     trusted: bool = False,
     replay: TransformReplay | None = None,
+    logical: Iterable[str] = (),
 ) -> tuple[NDArray[np.float64], tuple[str, ...], tuple[str, ...], Any]:
     """The model matrix of one part of the formula: its values, its columns' internal keys
-    (formulaic's names, unique), their names as R prints them, and the spec that replays it."""
+    (formulaic's names, unique), their names as R prints them, and the spec that replays it
+    (``logical``: the logical columns coded as R's factors, which it codes so in new data too)."""
     plain = _plain_terms(spec_text, data)
     if plain is not None:  # only numeric columns and the intercept: no encoding to decide
         intercept, cols = plain
@@ -218,7 +220,7 @@ def _materialise(
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     keys = tuple(mm.model_spec.column_names)
-    spec = SafeSpec(mm.model_spec, numeric, trusted)
+    spec = SafeSpec(mm.model_spec, numeric, trusted, logical)
     return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), keys, tuple(r_name(c) for c in keys), spec
 
 
@@ -481,6 +483,7 @@ def materialise(
     trusted: bool = False,
     weights: str | ArrayLike | None = None,
     offset: str | ArrayLike | None = None,
+    row_positions: int | NDArray[np.int64] | None = None,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
 
@@ -494,6 +497,15 @@ def materialise(
     seen in a first pass), unused ones kept. ``transforms`` (streamed data) replays the state of
     stateful transforms such as ``poly(x, 2)`` learned over all chunks, or evaluates them with the
     recorders that learn it.
+
+    A logical column (numpy or pandas ``boolean`` or Arrow booleans) is R's factor with levels
+    ``FALSE`` < ``TRUE`` (the column ``bTRUE``), but for the response and where arithmetic or a
+    function reads it (``I(b * x)``, ``exp(b)``: 0/1, as in R); one used both ways is an error.
+
+    Errors about a row (a non-finite value, a negative weight) name its position in ``data``
+    (0-based; with its index label when the index is not the plain ``0, 1, ...``);
+    ``row_positions`` (streamed data) gives the first row's position in all the data, or each
+    row's (-1: unknown), which they name instead.
 
     The formula's code is vetted before anything evaluates it (`formula.parse_formula`) and
     evaluated with only the function table of `expressions`. ``trusted=True`` (or a formula parsed
@@ -571,10 +583,23 @@ def materialise(
         dc = _Columns(data.loc[complete, cols])
     else:  # the columns already looked up are those of the copy
         dc.frame = data.copy(deep=False)
+    where = _RowNames(data.index, complete if n_dropped else None, row_positions)
     levels = levels or {}
     numeric_levels = {}  # a numeric grouping variable's imposed levels serve its grouping factor only
+    logical = _logical_factors(pf, dc, cols)
     for c in cols:
         col = dc[c]
+        if c in logical:  # R's factor of a logical: levels FALSE < TRUE
+            col = logical_factor(col)
+            if c not in levels:
+                dc.replace(c, col)
+                continue
+        elif c in levels and is_logical(col):  # read as 0/1: the imposed levels serve its grouping factor only
+            cat = logical_factor(col).set_categories(list(levels[c]))
+            if (cat.codes < 0).any():
+                raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
+            numeric_levels[c] = cat
+            continue
         if c in levels:  # levels fixed beforehand (streamed data): impose them, keep unused ones
             if isinstance(col, pd.Categorical):
                 cat = col.set_categories(list(levels[c]))
@@ -595,19 +620,17 @@ def materialise(
     prior = None if w_all is None else np.ascontiguousarray(w_all[complete])
     trials: NDArray[np.float64] | None = None
     if pf.counts is not None:  # cbind(successes, failures): proportions, trials as prior weights
-        k = _column(f"0 + I({pf.counts[0]})", dc, "the successes of cbind()", pf, transforms)
-        rest = _column(f"0 + I({pf.counts[1]})", dc, "the failures of cbind()", pf, transforms)
+        k = _column(f"0 + I({pf.counts[0]})", dc, "the successes of cbind()", pf, transforms, where)
+        rest = _column(f"0 + I({pf.counts[1]})", dc, "the failures of cbind()", pf, transforms, where)
         for values, what in ((k, "successes"), (rest, "failures")):
             if (values < 0).any():
                 i = int(np.argmax(values < 0))
-                raise DataError(
-                    f"cbind({pf.counts[0]}, {pf.counts[1]}): negative {what} ({values[i]}) at row {dc.frame.index[i]!r}"
-                )
+                raise DataError(f"cbind({pf.counts[0]}, {pf.counts[1]}): negative {what} ({values[i]}) at {where(i)}")
         trials = k + rest
         y = np.divide(k, trials, out=np.zeros_like(k), where=trials != 0)
         prior = trials if prior is None else prior * trials
         x, fixed_keys, fixed_names, fixed_spec = _materialise(
-            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms, logical
         )
     elif pf.response in dc.columns:  # a plain column: no need to materialise it
         resp = dc[pf.response]
@@ -618,7 +641,7 @@ def materialise(
             raise DataError(f"the response {pf.response!r} must be numeric, it has dtype {dt}")
         y = np.array(resp, dtype=np.float64)  # our own copy: the column's array may be the frame's memory
         x, fixed_keys, fixed_names, fixed_spec = _materialise(
-            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms
+            pf.fixed, dc, f"fixed-effects model matrix of {pf.text!r}", pf.numeric, pf.trusted, transforms, logical
         )
     else:
         extra = _stream_arguments(transforms)
@@ -644,24 +667,24 @@ def materialise(
         x = mm.rhs.to_numpy(dtype=np.float64)
         fixed_keys = tuple(mm.rhs.model_spec.column_names)
         fixed_names = tuple(r_name(c) for c in fixed_keys)
-        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted)
-    _check_finite(y, pf.response)
-    _check_finite_columns(x, fixed_names)
+        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical)
+    _check_finite(y, pf.response, where)
+    _check_finite_columns(x, fixed_names, where)
     fixed_names = _unique_names(fixed_names, fixed_keys, "fixed-effects columns")
     total_offset = None if o_all is None else np.ascontiguousarray(o_all[complete])
     offset_specs = []
     for expr in pf.offsets:
         o, _, _, spec = _materialise(f"0 + I({expr})", dc, f"offset({expr})", pf.numeric, pf.trusted, transforms)
-        _check_finite(o[:, 0], f"offset({expr})")
+        _check_finite(o[:, 0], f"offset({expr})", where)
         total_offset = o[:, 0].copy() if total_offset is None else total_offset + o[:, 0]
         offset_specs.append(spec)
     if prior is not None:
-        _check_finite(prior, "weights")
+        _check_finite(prior, "weights", where)
         if (prior < 0).any():
             i = int(np.argmax(prior < 0))
-            raise DataError(f"weights must be >= 0: row {dc.frame.index[i]!r} has weight {prior[i]}")
+            raise DataError(f"weights must be >= 0: {where(i)} has weight {prior[i]}")
     if total_offset is not None:
-        _check_finite(total_offset, "offset")
+        _check_finite(total_offset, "offset", where)
 
     groups = dc
     if numeric_levels:
@@ -672,11 +695,11 @@ def materialise(
     grouped: dict[str, tuple[NDArray[np.int32], ObjectArray, LevelKeys]] = {}
     for t in pf.random:
         z, keys, names, spec = _materialise(
-            t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted, transforms
+            t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted, transforms, logical
         )
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
-        _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names])
+        _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names], where)
         names = _unique_names(names, keys, f"the columns of {t.source}")
         if t.group not in grouped:
             if t.group in levels and len(t.factors) > 1:  # interaction levels fixed beforehand
@@ -701,14 +724,19 @@ def materialise(
 
 
 def _column(
-    spec_text: str, data: _Columns, what: str, pf: ParsedFormula, transforms: TransformReplay | None
+    spec_text: str,
+    data: _Columns,
+    what: str,
+    pf: ParsedFormula,
+    transforms: TransformReplay | None,
+    where: Callable[[int], str],
 ) -> NDArray[np.float64]:
     """One numeric column of an expression (``0 + I(expr)``), checked finite."""
     v, _, _, _ = _materialise(spec_text, data, what, pf.numeric, pf.trusted, transforms)
     if v.shape[1] != 1:
         raise FormulaError(f"{what} must be one numeric column")
     out = np.ascontiguousarray(v[:, 0])
-    _check_finite(out, what)
+    _check_finite(out, what, where)
     return out
 
 
@@ -771,18 +799,96 @@ def _is_number(col: Column) -> bool:
     return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
-def _check_finite_columns(x: NDArray[np.float64], names: Sequence[str]) -> None:
+def _position(i: int) -> str:
+    """How errors name row i of arrays (`from_arrays`)."""
+    return f"row position {i}"
+
+
+def _check_finite_columns(
+    x: NDArray[np.float64], names: Sequence[str], where: Callable[[int], str] = _position
+) -> None:
     """`_check_finite` for each column of x (one pass over x when all are finite)."""
     if not np.isfinite(x).all():
         for j, nm in enumerate(names):
-            _check_finite(x[:, j], nm)
+            _check_finite(x[:, j], nm, where)
 
 
-def _check_finite(v: NDArray[np.float64], name: str) -> None:
+def _check_finite(v: NDArray[np.float64], name: str, where: Callable[[int], str] = _position) -> None:
+    """A `DataError` naming the first row (``where``) where v is not finite, if any."""
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{name!r} has {int(bad.sum())} non-finite values (first at row position {i}: {v[i]})")
+        raise DataError(f"{name!r} has {int(bad.sum())} non-finite values (first at {where(i)}: {v[i]})")
+
+
+class _RowNames:
+    """How errors name the i-th row used (rows with a missing value dropped) of a data frame: by
+    its position in the frame as given (0-based), with its index label unless the index is the plain
+    ``0, 1, ...``; for streamed data (``positions``: the frame's first row's position in all the
+    data, or each row's, -1 when unknown), by its position counted across all chunks."""
+
+    def __init__(self, index: pd.Index, kept: NDArray[np.bool_] | None, positions: int | NDArray[np.int64] | None):
+        self._index = index
+        self._kept = kept
+        self._positions = positions
+
+    def __call__(self, i: int) -> str:
+        p = i if self._kept is None else int(np.flatnonzero(self._kept)[i])
+        label = self._index[p]
+        label = label.item() if isinstance(label, np.generic) else label
+        if self._positions is not None:
+            q = self._positions + p if isinstance(self._positions, int) else int(self._positions[p])
+            if q >= 0:
+                return f"row position {q} of the data (0-based, counted across all chunks)"
+            return f"the row with index label {label!r} of the data"
+        plain = isinstance(self._index, pd.RangeIndex) and self._index.start == 0 and self._index.step == 1
+        return f"row position {p} (0-based" + (")" if plain else f"; index label {label!r})")
+
+
+def _logical_factors(pf: ParsedFormula, data: _Columns, cols: Sequence[str]) -> frozenset[str]:
+    """The logical columns (`expressions.is_logical`) the formula uses as factors: as R's model
+    matrix does, all but the response and those that arithmetic or a function reads as numbers
+    (``I(b * x)``, ``exp(b)``: 0/1). A column used both bare and as a number is a `FormulaError`:
+    R codes the two differently (``bTRUE`` and 0/1), and one frame column cannot be both."""
+    candidates = [c for c in cols if c != pf.response and is_logical(data[c])]
+    if not candidates:
+        return frozenset()
+    texts = (pf.fixed, *(t.lhs for t in pf.random))
+    bare = set().union(*(_factor_names(t)[0] for t in texts))
+    numeric = set(pf.numeric) if not pf.trusted else set().union(*(_factor_names(t)[1] for t in texts))
+    both = sorted(c for c in candidates if c in numeric and c in bare)
+    if both:
+        b = both[0]
+        raise FormulaError(
+            f"the logical column {b!r} is used both as a term (R's factor: {b}TRUE) and as a number "
+            f"(0/1, in arithmetic or a function) in {pf.text!r}: one column cannot be coded both ways here; "
+            f"give the data a numeric copy for the arithmetic (e.g. data['{b}01'] = data['{b}'].astype(float)) "
+            f"and use it there"
+        )
+    return frozenset(c for c in candidates if c not in numeric)
+
+
+@functools.lru_cache(maxsize=256)
+def _factor_names(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The names a right-hand side uses bare (formulaic looks them up as columns) and those read in
+    its code (``I(b * x)``, ``factor(b)``), as formulaic parses it (nothing evaluated)."""
+    try:
+        formula = formulaic.Formula(text)
+    except Exception:  # noqa: BLE001 (the fit reports what is wrong with the formula)
+        return frozenset(), frozenset()
+    bare: set[str] = set()
+    read: set[str] = set()
+    for term in formula:
+        for factor in term.factors:
+            if factor.eval_method is factor.EvalMethod.LOOKUP:
+                bare.add(str(factor.expr))
+            elif factor.eval_method is factor.EvalMethod.PYTHON:
+                try:
+                    tree = ast.parse(str(factor.expr), mode="eval")
+                except SyntaxError:
+                    continue
+                read |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return frozenset(bare), frozenset(read)
 
 
 def _complete_rows(data: _Columns, cols: list[str]) -> np.ndarray:

@@ -48,8 +48,11 @@ from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
     "FUNCTIONS",
+    "LOGICAL_LEVELS",
     "Translation",
     "SafeSpec",
+    "is_logical",
+    "logical_factor",
     "located_error",
     "model_matrix",
     "translate",
@@ -887,6 +890,61 @@ def _prepared(frame: pd.DataFrame, numeric: Iterable[str]) -> pd.DataFrame:
     return frame.assign(**change) if change else frame
 
 
+LOGICAL_LEVELS = ("FALSE", "TRUE")
+"""The levels of R's factor of a logical column, in R's order (FALSE < TRUE) and as R prints them."""
+
+
+def is_logical(col: Any) -> bool:
+    """Whether a column (a Series or an array) holds R's logicals: numpy booleans, pandas' nullable
+    ``boolean``, Arrow booleans, or Python objects that are all booleans (missing values aside).
+
+    Examples
+    --------
+    >>> is_logical(np.array([True, False])), is_logical(pd.array([True, None], dtype="boolean"))
+    (True, True)
+    >>> is_logical(pd.Series([True, None, False], dtype=object)), is_logical(np.array([0, 1]))
+    (True, False)
+    """
+    dtype = getattr(col, "dtype", None)
+    if dtype is None or isinstance(dtype, pd.CategoricalDtype):
+        return False
+    if pd.api.types.is_bool_dtype(dtype):
+        return True
+    if not (isinstance(dtype, np.dtype) and dtype.kind == "O") or len(col) == 0:
+        return False
+    first = pd.Series(col, copy=False).first_valid_index()  # cheap look before scanning text columns
+    if first is None or not isinstance(pd.Series(col, copy=False).loc[first], (bool, np.bool_)):
+        return False
+    return bool(pd.api.types.infer_dtype(col, skipna=True) == "boolean")
+
+
+def logical_factor(col: Any, all_levels: bool = False) -> Any:
+    """R's factor of a logical column (`is_logical`): levels ``FALSE`` < ``TRUE`` (`LOGICAL_LEVELS`),
+    those that occur (as R's ``factor()``) or, with ``all_levels``, both; missing values stay missing.
+
+    Examples
+    --------
+    >>> logical_factor(np.array([True, True])).categories.tolist()
+    ['TRUE']
+    >>> f = logical_factor(pd.array([True, None, False], dtype="boolean"), all_levels=True)
+    >>> f.tolist(), f.categories.tolist()
+    (['TRUE', nan, 'FALSE'], ['FALSE', 'TRUE'])
+    """
+    dtype = getattr(col, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":  # no missing value
+        codes = np.asarray(col).astype(np.int8)
+    else:  # nullable, Arrow or objects
+        values = np.array(col, dtype=object)
+        missing = np.asarray(pd.isna(values), dtype=bool)
+        values[missing] = False
+        codes = np.where(missing, -1, values.astype(bool)).astype(np.int8)
+    out = pd.Categorical.from_codes(codes, categories=pd.Index(list(LOGICAL_LEVELS)))
+    if all_levels:
+        return out
+    used = [lv for k, lv in enumerate(LOGICAL_LEVELS) if (codes == k).any()]
+    return out if len(used) == 2 else out.set_categories(used)
+
+
 def model_matrix(
     text: str,
     frame: pd.DataFrame,
@@ -919,10 +977,11 @@ class SafeSpec:
     """A formulaic ModelSpec that replays on new data with the function table (and nothing else)
     and with the same columns in double precision as at the fit."""
 
-    def __init__(self, spec: Any, numeric: Iterable[str], trusted: bool = False) -> None:
+    def __init__(self, spec: Any, numeric: Iterable[str], trusted: bool = False, logical: Iterable[str] = ()) -> None:
         self._spec = spec
         self._numeric = tuple(numeric)
         self._trusted = trusted
+        self._logical = tuple(logical)
 
     @property
     def spec(self) -> Any:
@@ -939,8 +998,20 @@ class SafeSpec:
         """Evaluated with Python's builtins (a trusted formula)."""
         return self._trusted
 
+    @property
+    def logical(self) -> tuple[str, ...]:
+        """The logical columns coded as R's factors (`logical_factor`) at the fit: new data's are too."""
+        return self._logical
+
     def get_model_matrix(self, data: pd.DataFrame, **options: Any) -> Any:
         """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`)."""
+        change = {
+            c: logical_factor(data[c], all_levels=True)
+            for c in self._logical
+            if c in data.columns and is_logical(data[c])
+        }
+        if change:
+            data = data.assign(**change)
         return self._spec.get_model_matrix(
             _prepared(data, self._numeric), context=dict(_context(self._trusted)), **options
         )

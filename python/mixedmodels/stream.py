@@ -35,6 +35,7 @@ from .design import LazySpec, TransformReplay, materialise, transform_state, use
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel, WorkingCopy
+from .names import level_label
 from .splines import interior_count, spline_knots
 from .stream_encode import NativePlan, same_rows
 
@@ -134,7 +135,13 @@ class _Levels:
     combos: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)  # interaction group -> value tuples
 
 
-_KINDS = {"string": "text", "integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers"}
+_KINDS = {
+    "string": "text",
+    "integer": "numbers",
+    "floating": "numbers",
+    "mixed-integer-float": "numbers",
+    "boolean": "booleans",  # objects that are all booleans (a logical column with missing values)
+}
 
 
 def _kind(col: pd.Series) -> str:
@@ -387,9 +394,11 @@ class _ArrowLevels:
 def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
     """Final level lists: a categorical's categories in order (unused dropped, as in memory; when a
     column is categorical in some chunks only, its values sorted as for the whole data's plain
-    column), other columns' values sorted (as numpy/formulaic sort them); interaction levels sorted
-    by their variables' level order."""
+    column), other columns' values sorted (as numpy/formulaic sort them), a logical column's as R's
+    labels (``FALSE`` < ``TRUE``: `design.materialise` codes it as R's factor); interaction levels
+    sorted by their variables' level order."""
     levels = {}
+    raw = {}  # a logical column's values before they became labels (interaction levels hold them)
     for c, vals in st.seen.items():
         if c in st.cats and c not in st.plain:  # categorical in every chunk: its categories' order
             cats = st.cats[c]  # (which hold every value seen: all used when as many)
@@ -401,9 +410,12 @@ def _level_lists(st: _Levels, pf: ParsedFormula) -> dict[str, list[Any]]:
             levels[c] = sorted(vals)
         except TypeError as exc:
             raise DataError(f"column {c!r} mixes values that cannot be ordered (text and numbers?)") from exc
+        if st.kinds.get(c, ("",))[0] == "booleans" and all(isinstance(v, (bool, np.bool_)) for v in levels[c]):
+            raw[c] = levels[c]
+            levels[c] = [level_label(bool(v)) for v in levels[c]]
     for t in pf.random:
         if len(t.factors) > 1:  # each level a tuple of the variables' values (design reads them so)
-            pos = [{v: i for i, v in enumerate(levels[f])} for f in t.factors]
+            pos = [{v: i for i, v in enumerate(raw.get(f, levels[f]))} for f in t.factors]
             coded = {tuple(p[x] for p, x in zip(pos, tup, strict=True)) for tup in st.combos.get(t.group, ())}
             levels[t.group] = [tuple(levels[f][i] for f, i in zip(t.factors, c, strict=True)) for c in sorted(coded)]
     return levels
@@ -825,10 +837,14 @@ def _names(expr: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
-def _transform_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str]) -> _Learning:
+def _transform_stats(
+    chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str], start: int | NDArray[np.int64] | None = None
+) -> _Learning:
     """What one chunk teaches (see `_Learning`): the categories made in the formula from its
     complete rows, and the stateful transforms' inputs from all its rows (each transform ignores
-    the rows where its own input is missing), as in memory and in R (`design.transform_state`)."""
+    the rows where its own input is missing), as in memory and in R (`design.transform_state`).
+    ``start``: the chunk's rows' positions in all the data (`design.materialise`'s ``row_positions``,
+    which errors name)."""
     out = _Learning()
     complete = bool(chunk[cols].notna().all(axis=1).any())
     if not complete and not pf.data_dependent:
@@ -845,7 +861,7 @@ def _transform_stats(chunk: pd.DataFrame, pf: ParsedFormula, cols: list[str]) ->
         return _learned_transforms(out, states)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedModelsWarning)
-        structure, _ = materialise(pf, chunk, transforms=_RECORD)
+        structure, _ = materialise(pf, chunk, transforms=_RECORD, row_positions=start)
     enc = structure.encoding.formula("streaming")
     from_complete: dict[str, Mapping[str, Any]] = {}
     for spec in (enc.fixed, *enc.terms):
@@ -893,13 +909,15 @@ def _chunk_cross_products(
     copy: WorkingCopy | None = None,
     keep: NDArray[np.intp] | None = None,
     plan: NativePlan | None = None,
+    start: int | None = None,
 ) -> _core.CrossProducts | None:
     """The cross-products of one chunk's complete rows (None when it has none), weighted by the
     column ``weights`` and less the column ``offset`` when given; with ``keep``, of the fixed-effects
     columns kept by the model, and with ``copy``, of the rows it makes (y - X shift, centred
     columns: `WorkingCopy`, as the in-memory model forms them). The chunk is a DataFrame or an
     Arrow record batch; with a ``plan``, its rows are encoded natively (`stream_encode`) unless the
-    plan declines the chunk, which then takes formulaic's path."""
+    plan declines the chunk, which then takes formulaic's path. ``start``: the position of the
+    chunk's first row in all the data (errors about a row name its position there)."""
     rows = None if plan is None else plan.rows(chunk)
     if rows is not None and rows.nobs == 0:
         return None
@@ -911,7 +929,9 @@ def _chunk_cross_products(
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MixedModelsWarning)
-            structure, held = materialise(pf, chunk, levels=levels, transforms=replay, weights=weights, offset=offset)
+            structure, held = materialise(
+                pf, chunk, levels=levels, transforms=replay, weights=weights, offset=offset, row_positions=start
+            )
         if (structure.fixed_names, structure.theta.names) != proto_names:
             got = set(structure.fixed_names) | set(structure.theta.names)
             want = set(proto_names[0]) | set(proto_names[1])
@@ -996,25 +1016,30 @@ def model_from_source(
     # and no other rows
     if is_dask:
         first = source[cols].dropna().head(PROTOTYPE_ROWS, npartitions=-1)
-        learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols))
+        first_at = np.full(len(first), -1, dtype=np.int64)  # positions unknown: errors name index labels
+        learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols, first_at))
         st, learned, sum_partitions = _dask_passes(source, pf, cols, grouping, learn, weights, offset)
     else:
         chunks = _batch_source(source, cols, batch_size)
         report = _progress_printer(progress, "pass 1 (levels)")
         st = _Levels()
         first = None
+        first_at = np.empty(0, dtype=np.int64)  # the prototype rows' positions in all the data
         learn = False
         any_chunk = False
+        before = 0  # the rows of the chunks before this one
         arrow = _ArrowLevels(cols, grouping) if native and all(len(t.factors) == 1 for t in pf.random) else None
         for i, ch in enumerate(chunks()):
             any_chunk = True
+            start, before = before, before + _nrows(ch)
             if _nrows(ch) == 0:  # an empty chunk (of whatever columns) has nothing to say
                 continue
             _check_columns(ch, cols, i)
             if first is None or first.empty:
-                first = _prototype(ch, cols)
+                first, at = _prototype(ch, cols)
+                first_at = at + start
                 # stateful transforms? (a cheap look at the prototype's rows decides)
-                learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols))
+                learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols, first_at))
             part = None
             if not isinstance(ch, pd.DataFrame):
                 if arrow is not None and not learn:
@@ -1025,7 +1050,7 @@ def model_from_source(
                 part = _level_stats(ch, pf, cols, grouping, i)
             st = _merge_levels([st, part])  # running merge: bounded memory
             if learn:
-                learned.merge(_transform_stats(ch, pf, cols))
+                learned.merge(_transform_stats(ch, pf, cols, start))
             report(st.n + st.n_dropped)
         if arrow is not None:
             arrow.finish(st)
@@ -1035,7 +1060,9 @@ def model_from_source(
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     levels = _level_lists(st, pf)
     replay = learned.replay(levels, cols)
-    proto, proto_rows = materialise(pf, first.copy(), levels=levels, transforms=replay, weights=weights, offset=offset)
+    proto, proto_rows = materialise(
+        pf, first.copy(), levels=levels, transforms=replay, weights=weights, offset=offset, row_positions=first_at
+    )
     names = (proto.fixed_names, proto.theta.names)
     layout = proto.core_layout
     plan = _native_plan(pf, proto, levels, first, proto_rows.rows("the prototype"), weights, offset) if native else None
@@ -1068,7 +1095,9 @@ def model_from_source(
                 if n == 0:
                     continue
                 _check_columns(ch, cols, i)
-                part = _chunk_cross_products(ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan)
+                part = _chunk_cross_products(
+                    ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan, start=done
+                )
                 done += n
                 if report is not None:
                     report(done)
@@ -1111,15 +1140,19 @@ def _nrows(chunk: Any) -> int:
         return 1
 
 
-def _prototype(chunk: Any, cols: list[str]) -> pd.DataFrame:
+def _prototype(chunk: Any, cols: list[str]) -> tuple[pd.DataFrame, NDArray[np.int64]]:
     """Up to `PROTOTYPE_ROWS` complete rows of a chunk, as a DataFrame (of an Arrow batch, its first
-    rows converted, or all of them when those have too few complete rows)."""
+    rows converted, or all of them when those have too few complete rows), and their positions in
+    the chunk."""
     if isinstance(chunk, pd.DataFrame):
-        return chunk[cols].dropna().head(PROTOTYPE_ROWS)
+        part = chunk[cols]
+        at = np.flatnonzero(part.notna().all(axis=1).to_numpy())[:PROTOTYPE_ROWS]
+        return part.iloc[at], at.astype(np.int64)
     head: pd.DataFrame = _small_pandas(chunk.slice(0, 10 * PROTOTYPE_ROWS))[cols].dropna()
     if len(head) < PROTOTYPE_ROWS and chunk.num_rows > 10 * PROTOTYPE_ROWS:
         head = _small_pandas(chunk)[cols].dropna()
-    return head.head(PROTOTYPE_ROWS)
+    head = head.head(PROTOTYPE_ROWS)
+    return head, np.asarray(head.index, dtype=np.int64)  # a RangeIndex from the batch's first row
 
 
 def _small_pandas(batch: Any) -> pd.DataFrame:
@@ -1187,10 +1220,14 @@ def _dask_passes(
         raise FormulaError(f"the data has no column {missing}")
     parts = ddf[cols].to_delayed()
     stats = dask.compute(*[dask.delayed(_level_stats)(p, pf, cols, grouping, i) for i, p in enumerate(parts)])
+    sizes = [s.n + s.n_dropped for s in stats]  # before the merge, which adds them up in the first
+    starts = [int(v) for v in np.cumsum([0, *sizes[:-1]])]  # each partition's first row in all the data
     st = _merge_levels(list(stats))
     learned = _Learning()
     if learn:
-        for part in dask.compute(*[dask.delayed(_transform_stats)(p, pf, cols) for p in parts]):
+        for part in dask.compute(
+            *[dask.delayed(_transform_stats)(p, pf, cols, at) for p, at in zip(parts, starts, strict=True)]
+        ):
             learned.merge(part)
 
     def sum_partitions(
@@ -1203,8 +1240,10 @@ def _dask_passes(
         plan: NativePlan | None = None,
     ) -> _core.CrossProducts:
         items = [
-            dask.delayed(_chunk_cross_products)(p, pf, levels, names, layout, replay, weights, offset, copy, keep, plan)
-            for p in parts
+            dask.delayed(_chunk_cross_products)(
+                p, pf, levels, names, layout, replay, weights, offset, copy, keep, plan, at
+            )
+            for p, at in zip(parts, starts, strict=True)
         ]
         while len(items) > 1:  # tree reduction
             items = [

@@ -6,7 +6,8 @@ numeric column each), random-effects terms of the intercept and numeric columns 
 variable each, weights and offset as columns -- the model matrix of a chunk needs no formulaic:
 each column of X is a product of a chunk's column and indicators of levels (or ones), each column
 of Z a column (or ones), and each categorical's codes are the positions of its values in the
-levels fixed by the first pass. `NativePlan` replays that encoding on an Arrow record
+levels fixed by the first pass (a logical column's values are read as R's labels FALSE, TRUE, its
+levels there). `NativePlan` replays that encoding on an Arrow record
 batch (numpy views of its buffers; a dictionary column's dictionary is mapped to the levels once,
 then its indices are gathered) or on a pandas chunk, giving the very arrays `design.materialise`
 gives, so the cross-products are the same bit for bit. Anything else (other column types, values
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 
 from .data import Rows
 from .design import plain_terms
+from .expressions import LOGICAL_LEVELS, is_logical, logical_factor
 from .formula import ParsedFormula
 from .structure import ModelStructure
 
@@ -337,6 +339,7 @@ def _arrow_codes(arr: Any, codes: _Codes) -> tuple[NDArray[np.int64], NDArray[np
     """Level positions (and the missing rows) of an Arrow grouping column: a dictionary column's
     indices gathered from its dictionary's map, other columns looked up value by value."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -350,6 +353,8 @@ def _arrow_codes(arr: Any, codes: _Codes) -> tuple[NDArray[np.int64], NDArray[np
         found = mapped[arr.indices.fill_null(0).to_numpy(zero_copy_only=False)]
     elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t):
         found = codes.of_arrow(arr)
+    elif pa.types.is_boolean(t):  # a logical: its levels are R's labels (`design.materialise`)
+        found = codes.of_arrow(pc.if_else(arr, LOGICAL_LEVELS[1], LOGICAL_LEVELS[0]))
     elif pa.types.is_floating(t):
         missing = missing | np.isnan(arr.to_numpy(zero_copy_only=False))
         found = codes.of_arrow(arr)
@@ -363,6 +368,10 @@ def _arrow_codes(arr: Any, codes: _Codes) -> tuple[NDArray[np.int64], NDArray[np
 def _pandas_codes(col: pd.Series, codes: _Codes) -> tuple[NDArray[np.int64], NDArray[np.bool_]] | None:
     """Level positions (and the missing rows) of a pandas grouping column."""
     missing = col.isna().to_numpy()
+    if is_logical(col):  # numpy, nullable, Arrow or object booleans: R's labels (`design.materialise`)
+        f = logical_factor(col, all_levels=True)
+        mapped = codes.of_values(np.asarray(f.categories, dtype=object))
+        return np.where(f.codes < 0, -1, mapped[f.codes]), missing
     if isinstance(col.dtype, pd.CategoricalDtype):
         cat = col.cat
         mapped = codes.of_values(cat.categories)

@@ -97,7 +97,7 @@ power_of_sum_in_I ; synthetic ; y ~ I((x + w)^2) + (1 | g) ;  ; TRUE ;
 true_false ; synthetic ; y ~ poly(x, 2, raw = TRUE) + scale(w, center = TRUE, scale = FALSE) + (1 | g) ;  ; TRUE ;
 dotted_name ; synthetic ; y ~ Informed.liking + log(Informed.liking + 5) + (1 | g) ;  ; TRUE ;
 backticks ; synthetic ; y ~ `my var` + I(`my var`^2) + `2nd` + (1 | g) ;  ; TRUE ; R prints names it cannot read bare in backticks
-logical_column ; synthetic ; y ~ b + (1 | g) ;  ; FALSE ; R names a logical bTRUE
+logical_column ; synthetic ; y ~ b + (1 | g) ;  ; TRUE ; R names a logical bTRUE
 logical_arithmetic ; synthetic ; y ~ I(b + 0) + I(b * x) + (1 | g) ;  ; TRUE ;
 comparison ; synthetic ; y ~ I(x > 3) + (1 | g) ;  ; FALSE ; R names a logical I(x > 3)TRUE
 missing_in_scale ; synthetic ; y ~ scale(xna) + w + (1 | g) ;  ; TRUE ; rows with xna missing dropped
