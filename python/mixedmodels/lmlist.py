@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DataError, FormulaError
-from .expressions import model_matrix, translate
+from .expressions import is_logical, logical_factor, model_matrix, translate
 from .names import level_label, r_name
 
 __all__ = ["LmList", "lmlist"]
@@ -51,6 +51,13 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     if group not in data.columns:
         raise FormulaError(f"the data has no grouping column {group!r}")
     code = translate(model)  # vetted before anything evaluates it, as lmer's formulas
+    response = model.split("~", 1)[0].strip()
+    # a logical predictor is R's two-level factor (bTRUE), as in lmer's model matrix
+    logical = {
+        c: logical_factor(data[c], all_levels=True) for c in data.columns if c != response and is_logical(data[c])
+    }
+    if logical:
+        data = data.assign(**logical)
     try:
         mm = model_matrix(code.text, data, code.numeric, na_action="drop")
     except FormulaError:
