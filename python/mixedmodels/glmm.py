@@ -47,8 +47,8 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula, parse_formula
-from .model import FormulaCall
-from .optimize import OptimResult, initial_step, minimize_theta, single_threaded_blas
+from .model import DECREMENT_TOL, FormulaCall
+from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
 from .structure import ModelStructure
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Pirls"]
@@ -1064,6 +1064,11 @@ class GeneralizedLinearMixedModel:
             if fi:
                 worst = max(worst, min(abs(gi) / math.sqrt(hi), abs(gi)) if hi > 0 else abs(gi))
         converged = (not opt.hit_maxeval) and worst < GRADIENT_TOL and res.converged
+        # the fall a quadratic model of the criterion still predicts over the free parameters: a
+        # flat ridge (a nearly unidentifiable covariance) hides from the gradient check
+        decrement = newton_decrement(g[free], h[np.ix_(free, free)]) if free.any() else 0.0
+        ridge = converged and decrement > DECREMENT_TOL * max(1.0, abs(objective))
+        converged = converged and not ridge
         vcov = rx
         if joint:
             hb = h[nt:, nt:] if not free[:nt].all() else h
@@ -1084,6 +1089,14 @@ class GeneralizedLinearMixedModel:
             warn(msg, ConvergenceWarning)
         elif opt.hit_maxeval:
             msg = f"optimizer stopped at its limit of {opt.n_evals} evaluations before converging"
+            messages.append(msg)
+            warn(msg, ConvergenceWarning)
+        elif ridge:
+            msg = (
+                "model failed to converge: the criterion is flat along a direction of the parameters and "
+                f"still falls by about {decrement:.3g} there (Newton decrement), so the estimates are poorly "
+                "determined; simplify the random effects"
+            )
             messages.append(msg)
             warn(msg, ConvergenceWarning)
         elif not converged:
