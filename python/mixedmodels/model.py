@@ -1152,25 +1152,41 @@ class LinearMixedModel:
             runs.append((x0, None))
         best, total, unverified = opt, opt.n_evals, ""
         tol = 1e-9 * max(1.0, abs(opt.fun))
+        seen = [np.inf, 0]  # the lowest criterion a restart has met, and its evaluations
+
+        def f_seen(theta: FloatArray) -> float:
+            v = f(theta)
+            seen[0], seen[1] = min(seen[0], v), seen[1] + 1
+            return v
+
+        def fg_seen(theta: FloatArray) -> tuple[float, FloatArray]:
+            v, g = fg(theta)
+            seen[0], seen[1] = min(seen[0], v), seen[1] + 1
+            return v, g
 
         def consider(run: Callable[[], OptimResult]) -> None:
             """One restart: it replaces the best end when lower; one that reaches a criterion of -inf
-            (sigma -> 0) says the likelihood is unbounded, and one that meets a point where the
-            factorisation fails (far in the parameter space of an ill-conditioned model) is dropped."""
+            (sigma -> 0) says the likelihood is unbounded. One that meets a point where the
+            factorisation fails (far in the parameter space of an ill-conditioned model) is dropped,
+            unless it had met a lower criterion than the best end before: then that end is not verified."""
             nonlocal best, total, unverified
+            seen[0], seen[1] = np.inf, 0
             try:
                 r = run()
             except (_core.NotPositiveDefiniteError, _core.InvalidInputError) as e:
-                unverified = unverified or (
-                    f"a search from another start failed ({e}): the model is numerically ill-conditioned "
-                    "there (centre or rescale covariates far from zero)"
-                )
+                total += int(seen[1])
+                if seen[0] < best.fun - tol:
+                    unverified = unverified or (
+                        f"a search from another start met a lower criterion, then failed ({e}): the model is "
+                        "numerically ill-conditioned there (centre or rescale covariates far from zero)"
+                    )
                 return
             total += r.n_evals
             if r.fun == -np.inf:
                 unverified = (
-                    "a search from another start drove the residual SD to zero: the fixed and random effects "
-                    "can reproduce the response exactly, so the likelihood has no maximum"
+                    "a search from another start drove the residual SD to zero (a criterion of -inf): the fixed "
+                    "and random effects reproduce the response exactly there, so the likelihood has no maximum, "
+                    "or the criterion has lost its precision there (centre or rescale covariates far from zero)"
                 )
             elif r.fun < best.fun - tol:
                 best = r
@@ -1181,13 +1197,13 @@ class LinearMixedModel:
             consider(
                 functools.partial(
                     minimize_theta,
-                    f,
+                    f_seen,
                     x0,
                     lower,
                     method=method,
                     maxeval=maxeval - total,
                     step=step,
-                    gradient=fg,
+                    gradient=fg_seen,
                     one_thread_blas=engine.single_threaded_blas,
                     **options,
                 )
@@ -1195,12 +1211,19 @@ class LinearMixedModel:
         if total < maxeval:  # another kind of search, from the best end
             if method == "bobyqa":
                 consider(
-                    lambda: subplex(f, best.theta, lower, min(maxeval - total, 50 * s.ntheta), initial_step(best.theta))
+                    lambda: subplex(
+                        f_seen, best.theta, lower, min(maxeval - total, 50 * s.ntheta), initial_step(best.theta)
+                    )
                 )
             else:
                 consider(
                     lambda: minimize_theta(
-                        f, best.theta, lower, method="bobyqa", maxeval=maxeval - total, step=initial_step(best.theta)
+                        f_seen,
+                        best.theta,
+                        lower,
+                        method="bobyqa",
+                        maxeval=maxeval - total,
+                        step=initial_step(best.theta),
                     )
                 )
         message = f"{best.message} (checked by {len(runs) + 1} restarts)"
