@@ -144,3 +144,26 @@ def test_glmer_checks_its_derivatives_in_units_of_the_standard_errors():
     assert float(m.loglik) == pytest.approx(float(ref.loglik), rel=1e-9)
     assert m.fixef["xh"] * 1e6 == pytest.approx(ref.fixef["x"], rel=1e-5)
     assert m.fixef_se["xh"] * 1e6 == pytest.approx(ref.fixef_se["x"], rel=1e-4)
+
+
+def test_glmer_calls_a_flat_ridge_not_converged(cbpp, monkeypatch):
+    # the derivative check's Hessian with a direction of tiny curvature (its last row and column
+    # scaled by 1e-4, still positive definite) along which the small gradient still predicts a fall
+    from mixedmodels import glmm
+
+    real = glmm._derivatives
+
+    def flat(f, x, lower, rel=1e-3):
+        g, h = real(f, x, lower, rel)
+        s = np.ones(len(x))
+        s[-1] = 1e-4
+        g = g.copy()
+        g[-1] = 1e-5
+        return g, h * np.outer(s, s)
+
+    monkeypatch.setattr(glmm, "_derivatives", flat)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    assert not m.converged
+    assert any("flat along a direction" in str(w.message) for w in seen)
