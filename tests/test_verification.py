@@ -167,3 +167,16 @@ def test_glmer_calls_a_flat_ridge_not_converged(cbpp, monkeypatch):
         m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
     assert not m.converged
     assert any("flat along a direction" in str(w.message) for w in seen)
+
+
+def test_nearly_proportional_slopes_without_an_intercept_reach_the_optimum():
+    # stress seed 389: (0 + z1 + z2 | g) with z1 and z2 both 1e4 from zero (so nearly proportional):
+    # the fit stopped at theta ~ 1e-5 (690.022) with converged=True, 0.24 above the optimum; the
+    # optimiser's copy now takes z2 less its multiple of z1 (the same model: a full covariance)
+    from tests.stress.designs import make_design
+
+    d = make_design(389)
+    m, _ = _fit(d.formula, d.data, reml=d.reml)
+    assert m.objective <= 689.7825415 * (1 + 1e-8)
+    reparametrised, _ = _fit("y ~ 1 + z1 + z2 + (0 + z1 + I(z2 - z1) | g)", d.data, reml=d.reml)
+    assert m.objective == pytest.approx(reparametrised.objective, rel=1e-9)

@@ -78,6 +78,23 @@ def _far_from_zero(crossprod: FloatArray, intercept: int, columns: Sequence[int]
     return out
 
 
+def _proportional(crossprod: FloatArray, pivot: int, columns: Sequence[int]) -> dict[int, float]:
+    """The columns nearly proportional to column ``pivot`` (their part orthogonal to it below
+    1 / (1 + `CENTRE_RATIO`^2) of their sum of squares, as a column whose mean is `CENTRE_RATIO`
+    standard deviations from zero is to the intercept), with their least-squares ratio to it, read
+    off a block of cross-products."""
+    pp = float(crossprod[pivot, pivot])
+    out: dict[int, float] = {}
+    if pp <= 0:
+        return out
+    for j in columns:
+        jj, pj = float(crossprod[j, j]), float(crossprod[pivot, j])
+        ratio = pj / pp
+        if ratio != 0.0 and jj - ratio * pj < jj / (1.0 + CENTRE_RATIO**2):
+            out[j] = ratio
+    return out
+
+
 def _random_columns_far_from_zero(
     structure: ModelStructure, cross_products: _core.CrossProducts
 ) -> tuple[dict[tuple[int, int], tuple[float, int]], bool]:
@@ -90,11 +107,16 @@ def _random_columns_far_from_zero(
     blocks: dict[int, FloatArray] = {}
     for t in structure.theta.terms:
         factor_columns = structure.factors[t.factor].columns
-        if "(Intercept)" not in factor_columns:
-            continue
         if t.factor not in blocks:
             blocks[t.factor] = cross_products.factor_crossprod(t.factor)
         cols = range(t.column_offset, t.column_offset + t.k)
+        if "(Intercept)" not in t.columns and t.k > 1:
+            # a correlated term without an intercept whose columns are nearly proportional
+            # ((0 + z1 + z2 | g), both 1e4 from zero): each later column less its multiple of the first
+            for j, ratio in _proportional(blocks[t.factor], t.column_offset, list(cols)[1:]).items():
+                centrable[(t.factor, j)] = (ratio, t.column_offset)
+        if "(Intercept)" not in factor_columns:
+            continue
         if "(Intercept)" in t.columns:
             i0 = t.column_offset + t.columns.index("(Intercept)")
             for j, mean in _far_from_zero(blocks[t.factor], i0, [c for c in cols if c != i0]).items():
@@ -295,8 +317,9 @@ class CentredColumns:
                 to_working.append(None)
                 continue
             tm = np.eye(t.k)
-            if c.any():
-                i0 = t.columns.index("(Intercept)")
+            if c.any():  # each centred column less c times its pivot (the intercept, or the term's first column)
+                j0 = next(j for j in range(t.k) if c[j] != 0.0)
+                i0 = against[(t.factor, t.column_offset + j0)] - t.column_offset
                 tm[i0, :] -= c
                 tm[i0, i0] = 1.0
             a = tm / d[None, :]  # columns z - c z_0, each divided by its scale
