@@ -1168,6 +1168,15 @@ class LinearMixedModel:
             runs.append(self._start(engine, None, False))
         inside = np.where(on_diag, np.maximum(opt.theta, 0.5), opt.theta)
         runs.append((inside, initial_step(inside)))
+        zero = on_diag & (opt.theta < SINGULAR_TOL)
+        if zero.any():  # a boundary end: the optimum may lie on another face, one SD zero instead of these
+            for j in np.flatnonzero(on_diag & ~zero).tolist():
+                face = inside.copy()
+                face[j] = 0.0
+                runs.append((face, initial_step(face)))
+                flipped = np.where(on_diag, face, -face)  # the correlations' other sign on that face
+                if (flipped != face).any():
+                    runs.append((flipped, initial_step(flipped)))
         # two random points (seeded: fits stay deterministic), for optima on another face
         rng = np.random.default_rng(s.ntheta)
         for _ in range(2):
