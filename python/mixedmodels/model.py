@@ -792,13 +792,13 @@ class LinearMixedModel:
         variance, so every end is checked by restarts."""
         return self._far_columns[1]
 
-    def _far_start(self) -> FloatArray | None:
+    def _far_start(self, scale: float = 1.0) -> FloatArray | None:
         """A start (optimiser's coordinates) for slopes far from zero in terms without an intercept
         (``(x || g)`` with x + 1e4), None for other models. Such a slope's variance carries a large
         variance of the intercept at x = 0 (the group lines must still meet the data near x's mean),
         so the optimum can be an intercept SD thousands of times sigma: far from every ordinary
-        start, behind a ridge. Each far slope starts at one sigma per standard deviation of its
-        column, and the intercept at the SD that those slopes imply at zero."""
+        start, behind a ridge. Each far slope starts at ``scale`` sigmas per standard deviation of
+        its column, and the intercept at the SD that those slopes imply at zero."""
         if not self._uncentred_far:
             return None
         s = self.structure
@@ -825,10 +825,54 @@ class LinearMixedModel:
                     mean = float(block[i0, j]) / n
                     sd = sqrt(max(float(block[j, j]) / n - mean * mean, 0.0))
                     if sd > 0:
-                        theta[entry] = 1.0 / sd
-                        implied += (mean / sd) ** 2
+                        theta[entry] = scale / sd
+                        implied += (scale * mean / sd) ** 2
             if intercept_entry >= 0 and implied > 0:
                 theta[intercept_entry] = sqrt(1.0 + implied)
+        return self._to_working(theta)
+
+    def _group_ols_start(self) -> FloatArray | None:
+        """A start (optimiser's coordinates) from least squares within each level of a single
+        grouping factor (lme4's ``lmList``): the levels' coefficients on the factor's random-effects
+        columns, their covariance (per term) over sigma from the pooled residuals; None for several
+        factors, streamed rows, too many levels (above 5,000: a loop per level) or too few levels
+        with more rows than columns. Its scale comes from the data, so it reaches optima far from
+        the unit starts (an intercept SD of 1e5 sigma for ``(x || g)`` with x + 1e4)."""
+        s = self.structure
+        if len(s.factors) != 1 or not self.data.has_rows or s.factors[0].nlev > 5000:
+            return None
+        rows = self.data.rows("a start")
+        z, codes = rows.z[0], rows.codes[0]
+        y = rows.y if rows.offset is None else rows.y - rows.offset
+        k = z.shape[1]
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(s.factors[0].nlev + 1))
+        coefs, rss, dof = [], 0.0, 0
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            if hi - lo <= k:
+                continue
+            idx = order[lo:hi]
+            b, res, rank, _ = np.linalg.lstsq(z[idx], y[idx], rcond=None)
+            if rank < k or res.size == 0:
+                continue
+            coefs.append(b)
+            rss += float(res[0])
+            dof += hi - lo - k
+        if len(coefs) <= k or dof == 0 or rss <= 0:
+            return None
+        sigma = sqrt(rss / dof)
+        cov = np.cov(np.array(coefs), rowvar=False).reshape(k, k)
+        theta = np.zeros(s.ntheta)
+        for t in s.theta.terms:
+            span = slice(t.column_offset, t.column_offset + t.k)
+            block = cov[span, span]
+            w, v = np.linalg.eigh(block)
+            block = (v * np.maximum(w, 1e-12 * max(float(w.max()), 1e-300))) @ v.T
+            low = np.linalg.cholesky(block) / sigma
+            for e, (i, j) in enumerate(tril_pairs(t.k)):
+                theta[t.offset + e] = low[i, j]
+        if not np.all(np.isfinite(theta)):
+            return None
         return self._to_working(theta)
 
     @cached_property
@@ -1159,9 +1203,13 @@ class LinearMixedModel:
         engine = criterion.engine
         f, fg = functions
         runs: list[tuple[FloatArray, FloatArray | None]] = []
-        far = self._far_start()
-        if far is not None:
-            runs.append((far, initial_step(far)))
+        for scale in (1.0, 10.0, 100.0):  # slopes' SDs of 1, 10 and 100 sigmas per SD of their column
+            far = self._far_start(scale)
+            if far is not None:
+                runs.append((far, initial_step(far)))
+        by_group = self._group_ols_start()
+        if by_group is not None:
+            runs.append((by_group, initial_step(by_group)))
         if not (isinstance(start, str) and start == "lme4"):
             runs.append((s.theta.default_start(), None))
         if start is not None:
@@ -1169,7 +1217,9 @@ class LinearMixedModel:
         inside = np.where(on_diag, np.maximum(opt.theta, 0.5), opt.theta)
         runs.append((inside, initial_step(inside)))
         zero = on_diag & (opt.theta < SINGULAR_TOL)
-        if zero.any():  # a boundary end: the optimum may lie on another face, one SD zero instead of these
+        # a boundary end (or any end of a far uncentred slope, whose criterion is nearly flat): the
+        # optimum may lie on another face, one SD zero instead of these
+        if zero.any() or self._uncentred_far:
             for j in np.flatnonzero(on_diag & ~zero).tolist():
                 face = inside.copy()
                 face[j] = 0.0
