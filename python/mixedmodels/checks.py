@@ -134,9 +134,11 @@ def _check_separate_constant_slopes(structure: ModelStructure, cross_products: _
         for j, name in enumerate(term.columns):
             c = off + j
             ss, sx = float(a[c, c]), float(a[i0, c])
-            if n > 0 and ss > 0 and ss - sx * sx / n <= 1e-10 * ss:
+            # (its spread about the mean below the rounding of its sums: 1e-13 of its sum of squares)
+            if n > 0 and ss > 0 and ss - sx * sx / n <= 1e-13 * ss:
                 raise DataError(
-                    f"the random slope on {name!r} in {term.source} has the same value ({sx / n:.6g}) in every row, "
+                    f"the random slope on {name!r} in {term.source} has the same value ({sx / n:.6g}) in every row "
+                    "(to the precision of its sums of squares), "
                     f"so its random effect is a constant times the intercept's in {intercept_term} and the two "
                     "variances cannot be told apart: drop one of the terms"
                 )

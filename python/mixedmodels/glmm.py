@@ -47,7 +47,7 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula, parse_formula
-from .model import DECREMENT_TOL, FormulaCall
+from .model import FormulaCall, ridge_tolerance
 from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
 from .structure import ModelStructure
 
@@ -921,7 +921,8 @@ class GeneralizedLinearMixedModel:
             f_all: Callable[[FloatArray], float] = self.laplace
             lower_all = lower_t
         else:
-            se0 = np.nan_to_num(np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-12, None)), nan=1.0)
+            # (floored far below any real standard error: a covariate in 1e12 units has one near 1e-13)
+            se0 = np.nan_to_num(np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-300, None)), nan=1.0)
             lower_all = np.concatenate([lower_t, np.full(self.p, -np.inf)])
             nt = self.ntheta
 
@@ -1067,7 +1068,7 @@ class GeneralizedLinearMixedModel:
         # the fall a quadratic model of the criterion still predicts over the free parameters: a
         # flat ridge (a nearly unidentifiable covariance) hides from the gradient check
         decrement = newton_decrement(g[free], h[np.ix_(free, free)]) if free.any() else 0.0
-        ridge = converged and decrement > DECREMENT_TOL * max(1.0, abs(objective))
+        ridge = converged and decrement > ridge_tolerance(self.nobs)
         converged = converged and not ridge
         vcov = rx
         if joint:

@@ -53,8 +53,11 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     code = translate(model)  # vetted before anything evaluates it, as lmer's formulas
     response = model.split("~", 1)[0].strip()
     # a logical predictor is R's two-level factor (bTRUE), as in lmer's model matrix
+    # (those that arithmetic or a function reads, I(b * x) or exp(b), stay 0/1, as in R)
     logical = {
-        c: logical_factor(data[c], all_levels=True) for c in data.columns if c != response and is_logical(data[c])
+        c: logical_factor(data[c], all_levels=True)
+        for c in data.columns
+        if c != response and c not in code.numeric and is_logical(data[c])
     }
     if logical:
         data = data.assign(**logical)

@@ -48,7 +48,16 @@ from .optimize import (
 )
 from .structure import ModelStructure
 
-__all__ = ["CentredColumns", "Estimates", "Fit", "FormulaCall", "LinearMixedModel", "WorkingCopy", "WorkingScale"]
+__all__ = [
+    "CentredColumns",
+    "Estimates",
+    "Fit",
+    "FormulaCall",
+    "LinearMixedModel",
+    "WorkingCopy",
+    "WorkingScale",
+    "ridge_tolerance",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -126,10 +135,23 @@ def _random_columns_far_from_zero(
     return centrable, uncentrable
 
 
-def _ridge(opt: OptimResult) -> bool:
+def ridge_tolerance(nobs: int) -> float:
+    """The largest fall of -2 log L still to come (Newton decrement) at an end called converged:
+    `DECREMENT_TOL` per observation, the scale of the criterion, whose value (not its differences)
+    moves with the response's units.
+
+    Examples
+    --------
+    >>> ridge_tolerance(16000)
+    0.0016
+    """
+    return DECREMENT_TOL * max(1, nobs)
+
+
+def _ridge(opt: OptimResult, nobs: int) -> bool:
     """Whether the Newton decrement at an end says the criterion still falls by more than
-    DECREMENT_TOL relative (a flat ridge; NaN: not known)."""
-    return bool(opt.decrement > DECREMENT_TOL * max(1.0, abs(opt.fun)))
+    `ridge_tolerance` (a flat ridge; NaN: not known)."""
+    return bool(opt.decrement > ridge_tolerance(nobs))
 
 
 def _log_weights(data: ModelData, cross_products: _core.CrossProducts) -> float:
@@ -343,9 +365,10 @@ class CentredColumns:
 
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
-# the largest Newton decrement (the fall a quadratic model still predicts), relative to max(1, |criterion|),
-# at an end called converged: a tenth of the stress suite's 1e-6 bar, which a flat ridge can hide
-# from the gradient check (a small gradient along a direction of tiny curvature)
+# the largest Newton decrement (the fall of -2 log L a quadratic model still predicts) per observation
+# at an end called converged (`ridge_tolerance`): a flat ridge hides from the gradient check (a small
+# gradient along a direction of tiny curvature); per observation, not relative to the criterion,
+# whose value moves with the response's units while its differences do not
 DECREMENT_TOL = 1e-7
 
 
@@ -1180,7 +1203,7 @@ class LinearMixedModel:
         free = ~(on_diag & (opt.theta <= 0.0))
         if max_scaled_gradient(grad, hdiag, free) >= GRADIENT_TOL or (hdiag[free] < 0).any():
             return True
-        return self._uncentred_far or _ridge(opt)
+        return self._uncentred_far or _ridge(opt, self.nobs)
 
     def _verify(
         self,
@@ -1257,7 +1280,7 @@ class LinearMixedModel:
                 r = run()
             except (_core.NotPositiveDefiniteError, _core.InvalidInputError) as e:
                 total += int(seen[1])
-                if seen[0] < best.fun - tol:
+                if seen[0] < best.fun - max(tol, ridge_tolerance(self.nobs)):
                     unverified = unverified or (
                         f"a search from another start met a lower criterion, then failed ({e}): the model is "
                         "numerically ill-conditioned there (centre or rescale covariates far from zero)"
@@ -1290,6 +1313,26 @@ class LinearMixedModel:
                     **options,
                 )
             )
+        # another method from the ordinary starts: a gradient search where the restarts were
+        # derivative-free (it takes other paths across the flat regions and faces), BOBYQA otherwise
+        other = "lbfgsb" if method != "lbfgsb" else "bobyqa"
+        others = [self._start(engine, None, False), (s.theta.default_start(), None)]
+        for x0, step in others:
+            if total >= maxeval:
+                break
+            consider(
+                functools.partial(
+                    minimize_theta,
+                    f_seen,
+                    x0,
+                    lower,
+                    method=other,
+                    maxeval=maxeval - total,
+                    step=step,
+                    gradient=fg_seen,
+                    one_thread_blas=engine.single_threaded_blas,
+                )
+            )
         if total < maxeval:  # another kind of search, from the best end
             if method == "bobyqa":
                 consider(
@@ -1308,8 +1351,13 @@ class LinearMixedModel:
                         step=initial_step(best.theta),
                     )
                 )
-        message = f"{best.message} (checked by {len(runs) + 1} restarts)"
-        best = replace(best, n_evals=total, hit_maxeval=total >= maxeval, message=message, unverified=unverified)
+        message = f"{best.message} (checked by {len(runs) + len(others) + 1} restarts)"
+        if total >= maxeval and not unverified:  # the check was cut short, not the optimisation
+            unverified = (
+                f"the restarts that check this end stopped at the limit of {maxeval} evaluations (maxeval) "
+                "before they were done"
+            )
+        best = replace(best, n_evals=total, message=message, unverified=unverified)
         grad, hdiag = gradient_check(criterion, best.theta, lower, best.fun)
         return best, grad, hdiag
 
@@ -1351,7 +1399,7 @@ class LinearMixedModel:
         messages: list[str] = []
         max_grad = max_scaled_gradient(grad, hdiag, ~(on_diag & (theta <= 0.0)))
         converged = check and not opt.hit_maxeval and max_grad < GRADIENT_TOL
-        ridge = check and converged and _ridge(opt)
+        ridge = check and converged and _ridge(opt, self.nobs)
         converged = converged and not ridge
         vanishing = ""
         if check:
