@@ -181,3 +181,36 @@ def test_nearly_proportional_slopes_without_an_intercept_reach_the_optimum():
     assert m.objective <= 689.7825415 * (1 + 1e-8)
     reparametrised, _ = _fit("y ~ 1 + z1 + z2 + (0 + z1 + I(z2 - z1) | g)", d.data, reml=d.reml)
     assert m.objective == pytest.approx(reparametrised.objective, rel=1e-9)
+
+
+def test_extreme_prior_weights_send_every_end_through_the_restarts():
+    """Prior weights 10^U(-8, 8) (stress design 16, ``y ~ 1 + x + (1 + x | g)`` with x + 1e4): the
+    criterion had two interior minima 0.426 apart (confirmed by a dense weighted QR), both passing
+    the derivative check, and the fit stopped at the upper one with converged=True. Weights spanning
+    more than `WEIGHT_SPREAD` now verify every end."""
+    from tests.stress.designs import make_design
+
+    d = make_design(16)
+    r = np.random.default_rng(16)
+    data = d.data.assign(w=10.0 ** r.uniform(-8, 8, len(d.data)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.MixedModelsWarning)
+        m = mm.LinearMixedModel.from_formula(d.formula, data, reml=d.reml, weights="w").fit()
+        lbfgsb = mm.LinearMixedModel.from_formula(d.formula, data, reml=d.reml, weights="w").fit(optimizer="lbfgsb")
+    assert m.converged
+    assert m.objective == pytest.approx(1494.818673, abs=1e-5)
+    assert m.objective <= lbfgsb.objective + 1e-7
+
+
+def test_a_search_cut_by_its_own_cap_while_still_descending_does_not_say_maxeval():
+    """y constant within groups plus a covariate (sigma -> 0): the verifying Subplex search from the
+    best end (capped at 50 evaluations per parameter) still lowers the criterion when it stops; the
+    fit is not converged and says why, not "optimizer stopped at its limit" (maxeval was 100,000)."""
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(100), 10)
+    d = pd.DataFrame({"y": rng.normal(size=100)[g] * 3 + 10, "x": rng.normal(size=g.size), "g": g.astype(str)})
+    with pytest.warns(mm.ConvergenceWarning) as caught:
+        m = mm.LinearMixedModel.from_formula("y ~ x + (1 | g)", d).fit()
+    assert not m.converged
+    assert not any("stopped at its limit" in str(w.message) for w in caught)
+    assert any("heading to zero" in str(w.message) for w in caught)

@@ -8,7 +8,7 @@ from scipy import special
 
 from .arguments import check_bool
 from .exceptions import ArgumentError, DataError, RefitWarning, warn
-from .families import NegativeBinomial
+from .families import NegativeBinomial, Poisson
 from .glmer_result import GlmerResult
 from .results import LmerResult
 
@@ -23,9 +23,11 @@ def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> 
         if not (isinstance(a, GlmerResult) and isinstance(b, GlmerResult)):
             return False
         ga, gb = a.glmm, b.glmm
-        # glmer.nb fits estimate their own theta: lme4 compares them as the same family
-        nb = isinstance(ga.family, NegativeBinomial) and isinstance(gb.family, NegativeBinomial)
-        same_family = ga.family == gb.family or (nb and ga.family.link == gb.family.link)
+        # glmer.nb fits estimate their own theta: lme4 compares them as the same family, and a
+        # Poisson fit against one (the Poisson model is the negative binomial's limit theta -> inf:
+        # the usual test of overdispersion, its p-value conservative on that boundary)
+        counts = all(isinstance(g.family, (NegativeBinomial, Poisson)) for g in (ga, gb))
+        same_family = ga.family == gb.family or (counts and ga.family.link == gb.family.link)
         return same_family and np.array_equal(ga.y, gb.y) and np.array_equal(ga.prior_weights, gb.prior_weights)
     ca, cb = a.model.cross_products, b.model.cross_products
     if (ca.nobs, ca.response_range) != (cb.nobs, cb.response_range):
@@ -37,6 +39,20 @@ def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> 
     except DataError:  # a streamed fit holds no rows: the sums above are what there is to compare
         return True
     return bool(np.array_equal(ya, yb))
+
+
+def _mismatch(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> str:
+    """Why `_same_response` says two fits cannot be compared."""
+    if isinstance(a, GlmerResult) != isinstance(b, GlmerResult):
+        return "an lmer fit and a glmer fit are not compared: fit both with glmer (family='gaussian') or both with lmer"
+    if isinstance(a, GlmerResult) and isinstance(b, GlmerResult):
+        fa, fb = a.glmm.family, b.glmm.family
+        if not (fa == fb or {type(fa), type(fb)} <= {NegativeBinomial, Poisson}) or fa.link != fb.link:
+            return (
+                f"models were fitted with different families or links ({fa.name}({fa.link.name}) and "
+                f"{fb.name}({fb.link.name})): their likelihoods are not nested"
+            )
+    return "models were not all fitted to the same data (same response and rows)"
 
 
 def _logliks(models: tuple[LmerResult | GlmerResult, ...]) -> list[float]:
@@ -92,7 +108,7 @@ def anova(*models: LmerResult | GlmerResult, names: list[str] | None = None, ref
         raise ValueError("anova needs at least one model")
     for m in models[1:]:
         if not _same_response(models[0], m):
-            raise DataError("models were not all fitted to the same data (same response and rows)")
+            raise DataError(_mismatch(models[0], m))
     if names is None:
         names = [m.formula or f"model {i + 1}" for i, m in enumerate(models)]
     if len(names) != len(models):

@@ -818,7 +818,9 @@ def _check_finite(v: NDArray[np.float64], name: str, where: Callable[[int], str]
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{name!r} has {int(bad.sum())} non-finite values (first at {where(i)}: {v[i]})")
+        # a streamed chunk's count is a lower bound for the data's
+        count = f"at least {int(bad.sum())}" if isinstance(where, _RowNames) and where.chunked else str(int(bad.sum()))
+        raise DataError(f"{name!r} has {count} non-finite values (first at {where(i)}: {v[i]})")
 
 
 class _RowNames:
@@ -831,6 +833,7 @@ class _RowNames:
         self._index = index
         self._kept = kept
         self._positions = positions
+        self.chunked = positions is not None  # one chunk of streamed data
 
     def __call__(self, i: int) -> str:
         p = i if self._kept is None else int(np.flatnonzero(self._kept)[i])
