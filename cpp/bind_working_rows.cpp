@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bind.hpp"
+#include "laplace_sums.hpp"
 #include "working_rows.hpp"
 
 namespace mm::bind {
@@ -35,9 +36,91 @@ WorkingRows make_working_rows(std::shared_ptr<Layout> layout, const darray& x, c
     return WorkingRows(rows, std::move(layout));
 }
 
+// The rows of laplace_level_sums / laplace_row_terms, checked: shapes, codes in [0, nlev), the family.
+LaplaceRows laplace_rows(const iarray& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
+                         const darray& prior, const std::string& family, int nlev) {
+    if (z.ndim() != 2 || x.ndim() != 2) throw InvalidInput("z and x must be two-dimensional (n, k) and (n, p)");
+    const py::ssize_t n = z.shape(0);
+    if (codes.ndim() != 1 || codes.shape(0) != n || x.shape(0) != n)
+        throw InvalidInput("codes, z and x must have one row per observation (" + std::to_string(n) + ")");
+    for (const darray* a : {&mu, &y, &prior})
+        if (a->ndim() != 1 || a->shape(0) != n)
+            throw InvalidInput("mu, y and prior weights must have one value per row (" + std::to_string(n) + ")");
+    if (family != "poisson" && family != "binomial")
+        throw InvalidInput("the Laplace gradient's sums are for the poisson and binomial families, not " + family);
+    if (nlev < 1 || z.shape(1) < 1) throw InvalidInput("need at least one level and one random-effects column");
+    const int32_t* cd = codes.data();
+    for (py::ssize_t i = 0; i < n; ++i)
+        if (cd[i] < 0 || cd[i] >= nlev)
+            throw InvalidInput("code " + std::to_string(cd[i]) + " at row " + std::to_string(i) + " is outside [0, " +
+                               std::to_string(nlev) + ")");
+    LaplaceRows r;
+    r.n = n;
+    r.k = static_cast<int>(z.shape(1));
+    r.p = static_cast<int>(x.shape(1));
+    r.nlev = nlev;
+    r.codes = cd;
+    r.z = z.data();
+    r.x = x.data();
+    r.mu = mu.data();
+    r.y = y.data();
+    r.prior = prior.data();
+    r.poisson = family == "poisson";
+    return r;
+}
+
 }  // namespace
 
 void register_working_rows(py::module_& m) {
+    m.def(
+        "laplace_level_sums",
+        [](const iarray& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
+           const darray& prior, const std::string& family, int nlev) {
+            const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev);
+            py::array_t<double> g({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k)});
+            py::array_t<double> c({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k),
+                                   static_cast<py::ssize_t>(r.k)});
+            py::array_t<double> gmat({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k),
+                                      static_cast<py::ssize_t>(r.p)});
+            double* gp = g.mutable_data();
+            double* cp = c.mutable_data();
+            double* mp = gmat.mutable_data();
+            {
+                py::gil_scoped_release release;
+                laplace_level_sums(r, gp, cp, mp);
+            }
+            return py::make_tuple(g, c, gmat);
+        },
+        py::arg("codes"), py::arg("z"), py::arg("x"), py::arg("mu"), py::arg("y"), py::arg("prior"),
+        py::arg("family"), py::arg("nlev"),
+        "The Laplace gradient's first pass (one grouping factor, canonical link: family 'poisson' or "
+        "'binomial'): per level g_j = sum d_i z_i with d_i = -2 prior_i (y_i - mu_i), C_j = sum w_i z_i z_i' and "
+        "G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)).");
+    m.def(
+        "laplace_row_terms",
+        [](const iarray& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
+           const darray& prior, const std::string& family, const darray& amat) {
+            if (amat.ndim() != 3 || amat.shape(1) != amat.shape(2) || amat.shape(0) < 1)
+                throw InvalidInput("amat must have shape (nlev, k, k)");
+            const int nlev = static_cast<int>(amat.shape(0));
+            const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev);
+            if (amat.shape(1) != r.k) throw InvalidInput("amat must have shape (nlev, k, k) with k = z's columns");
+            py::array_t<double> qv({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k)});
+            py::array_t<double> xsum(static_cast<py::ssize_t>(r.p));
+            double* qp = qv.mutable_data();
+            double* xp = xsum.mutable_data();
+            const double* ap = amat.data();
+            {
+                py::gil_scoped_release release;
+                laplace_row_terms(r, ap, qp, xp);
+            }
+            return py::make_tuple(qv, xsum);
+        },
+        py::arg("codes"), py::arg("z"), py::arg("x"), py::arg("mu"), py::arg("y"), py::arg("prior"),
+        py::arg("family"), py::arg("amat"),
+        "The Laplace gradient's second pass: with h_i = z_i'A_j z_i and w1_i = w_i V'(mu_i), per level "
+        "qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,).");
+
     py::class_<WorkingRows>(m, "WorkingRows",
                             "A GLMM's rows held for PIRLS: fill() re-forms an engine's cross-products for new working "
                             "weights and response in one pass (the blocks' pattern found once).")

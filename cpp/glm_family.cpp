@@ -23,6 +23,15 @@ constexpr double kPi = 3.14159265358979323846;
 
 double ylogy_ratio(double y, double mu) { return y > 0.0 ? y * std::log(y / mu) : 0.0; }
 
+// log(1 + e) for e >= 0 to a few ulps by Goldberg's trick (Theorem 4 of "What every computer
+// scientist should know about floating-point arithmetic"): log(u) e / (u - 1) with u = 1 + e
+// rounded, whose rounding error the ratio cancels. Half the cost of glibc's log1p, which was a
+// third of a logistic PIRLS iteration.
+inline double log1p_nonneg(double e) {
+    const double u = 1.0 + e;
+    return u == 1.0 ? e : std::log(u) * (e / (u - 1.0));
+}
+
 }  // namespace
 
 GlmFamily GlmFamily::from_names(const std::string& family, const std::string& link, double parameter) {
@@ -156,7 +165,7 @@ double GlmFamily::mean_and_deviance(double eta, double y, double wt, double c, d
         const double e = std::exp(eta);
         mu = e / (1.0 + e);
         // -y log(mu) - (1 - y) log(1 - mu) = log(1 + e) - y eta
-        return 2.0 * wt * (c + std::log1p(e) - y * eta);
+        return 2.0 * wt * (c + log1p_nonneg(e) - y * eta);
     }
     mu = linkinv(eta);
     if (!valid(eta, mu)) return std::numeric_limits<double>::quiet_NaN();

@@ -32,7 +32,7 @@ struct GlmFamily {
     // binomial), for `mean_and_deviance`.
     double deviance_constant(double y) const;
     // mu = linkinv(eta) and dev_resid(y, mu, wt) in one go, with c = deviance_constant(y): one exp
-    // (Poisson log link) or one exp and one log1p (binomial logit link) instead of an exp and a log
+    // (Poisson log link) or one exp and one log (binomial logit link) instead of an exp and a log
     // or two; NaN when eta or mu is outside the family's range (`valid`).
     double mean_and_deviance(double eta, double y, double wt, double c, double& mu) const;
     // PIRLS' quantities at eta whose mean mu = linkinv(eta) is known (no exp for the logit and log

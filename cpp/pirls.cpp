@@ -1,21 +1,32 @@
 // PIRLS (WorkingRows::pirls): the conditional modes of a GLMM at theta (docs/design.md, section
 // 3b). Each iteration re-forms the engine's A for the working weights and response of the current
 // linear predictor, factors it at theta and solves for the new modes (and beta, when X is held);
-// the step is halved until the penalised deviance decreases.
+// the step is halved until the penalised deviance decreases. The passes over the rows run in chunks
+// fixed by the number of rows (pool.hpp) on the engine's threads: the same numbers for every thread
+// count.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "errors.hpp"
+#include "pool.hpp"
 #include "working_rows.hpp"
 
 namespace mm {
+
+namespace {
+constexpr int64_t kMinRowsPerChunk = 65536;  // below 2x this, one chunk: small fits stay sequential
+constexpr int kMaxRowChunks = 16;
+}  // namespace
 
 PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const {
     const std::lock_guard<std::mutex> lock(work_->mutex);  // one PIRLS at a time per workspace
     const int nf = layout_->nf(), p = p_;
     const int64_t n = n_;
     const size_t q = static_cast<size_t>(layout_->q());
+    const int threads = engine.threads();
+    const int nchunks = pool::chunks_for(n, kMinRowsPerChunk, kMaxRowChunks);
+    std::vector<double> part(static_cast<size_t>(nchunks));  // each chunk's deviance, summed in chunk order
     // T of each factor (column-major, lower triangular) from theta
     std::vector<std::vector<double>> T(static_cast<size_t>(nf));
     std::vector<size_t> uoff(static_cast<size_t>(nf) + 1, 0);
@@ -55,20 +66,26 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
                 }
             }
         }
-        double d = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-            double s = in.offset[i];
-            const double* xi = x_.data() + static_cast<size_t>(i) * p;
-            for (int m = 0; m < p; ++m) s += xi[m] * beta[m];
-            for (int f = 0; f < nf; ++f) {
-                const int k = kf[f];
-                const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
-                const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
-                for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
+        pool::run(threads, nchunks, [&](int c) {
+            const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
+            double d = 0.0;
+            for (int64_t i = lo; i < hi; ++i) {
+                double s = in.offset[i];
+                const double* xi = x_.data() + static_cast<size_t>(i) * p;
+                for (int m = 0; m < p; ++m) s += xi[m] * beta[m];
+                for (int f = 0; f < nf; ++f) {
+                    const int k = kf[f];
+                    const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
+                    const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
+                    for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
+                }
+                eta[i] = s;
+                d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
             }
-            eta[i] = s;
-            d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
-        }
+            part[c] = d;
+        });
+        double d = 0.0;
+        for (double v : part) d += v;
         dev = d;
         if (!std::isfinite(d)) return std::numeric_limits<double>::quiet_NaN();
         for (double v : u) d += v * v;
@@ -124,11 +141,14 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double> nbeta, nu;
     std::vector<double> cb(static_cast<size_t>(p)), cu(q);
     const auto working = [&]() {  // at eta, whose means are mu
-        for (int64_t i = 0; i < n; ++i) {
-            double r = 0.0;
-            fam.working_at(eta[i], mu[i], in.y[i], in.prior[i], w[i], r);
-            resp[i] = (eta[i] - in.offset[i]) + r;
-        }
+        pool::run(threads, nchunks, [&](int c) {
+            const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
+            for (int64_t i = lo; i < hi; ++i) {
+                double r = 0.0;
+                fam.working_at(eta[i], mu[i], in.y[i], in.prior[i], w[i], r);
+                resp[i] = (eta[i] - in.offset[i]) + r;
+            }
+        });
     };
     for (int it = 0; it < in.maxit; ++it) {
         out.iterations = it + 1;

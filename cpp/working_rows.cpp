@@ -6,8 +6,16 @@
 #include <string>
 
 #include "errors.hpp"
+#include "pool.hpp"
 
 namespace mm {
+
+namespace {
+// the one-factor fill's chunks: at least this many rows, and at least twice the values of a
+// chunk's partial sums (so a large factor's partial blocks never cost more than its rows)
+constexpr int64_t kMinRowsPerChunk = 65536;
+constexpr int kMaxRowChunks = 8;
+}  // namespace
 
 WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
     : layout_(std::move(layout)), n_(rows.n), p_(layout_->p()), pattern_(layout_) {
@@ -50,7 +58,7 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
     std::vector<double> v(static_cast<size_t>(pp)), wz(64);
     double* xx = A[tri(nf, nf)].d.v.data();
     if (nf == 1) {  // one grouping factor (the large simulated and streamed designs): a tighter loop
-        fill_one_factor(A, y, w);
+        fill_one_factor(A, y, w, engine.threads());
         engine.refill_blocks(std::move(A), n_);
         return;
     }
@@ -102,42 +110,69 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
     engine.refill_blocks(std::move(A), n_);
 }
 
-void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w) const {
-    const int k = layout_->factor(0).k, p = p_, pp = p + 1;
-    const int32_t* __restrict codes = codes_[0].data();
-    const double* __restrict z = z_[0].data();
-    const double* __restrict x = x_.data();
-    double* __restrict diag = A[tri(0, 0)].u.v.data();
-    double* __restrict xycol = A[tri(1, 0)].d.v.data();
-    // [X y]'W[X y] summed in a local array (the lower triangle), added to A's block at the end
-    std::vector<double> xxl(static_cast<size_t>(pp) * pp, 0.0);
-    double* __restrict xx = xxl.data();
-    for (int64_t i = 0; i < n_; ++i) {
-        const double wi = w[i], yi = y[i];
-        if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))
-            throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
-                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
-        const double* xi = x + static_cast<size_t>(i) * p;
-        const double* zi = z + static_cast<size_t>(i) * k;
-        const size_t l = static_cast<size_t>(codes[i]);
-        double* dj = diag + l * k * k;
-        double* col = xycol + l * k * pp;
-        for (int b = 0; b < k; ++b) {
-            const double wzb = wi * zi[b];
-            for (int a = 0; a < k; ++a) dj[a + b * k] += wzb * zi[a];
-            double* cb = col + b * pp;
-            for (int a = 0; a < p; ++a) cb[a] += xi[a] * wzb;
-            cb[p] += yi * wzb;
+void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const {
+    const int kf = layout_->factor(0).k, ppf = p_ + 1;
+    const size_t nlev = static_cast<size_t>(layout_->factor(0).nlev);
+    const size_t ndiag = nlev * kf * kf, ncol = nlev * kf * ppf, nxx = static_cast<size_t>(ppf) * ppf;
+    const int nchunks = pool::chunks_for(
+        n_, std::max<int64_t>(kMinRowsPerChunk, 2 * static_cast<int64_t>(ndiag + ncol + nxx)), kMaxRowChunks);
+    // each chunk sums into its own partial blocks (the first chunk straight into A's), added to A
+    // in chunk order afterwards: the same numbers for every thread count
+    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks > 1 ? nchunks - 1 : 0));
+    std::vector<double> xxl(static_cast<size_t>(nchunks) * nxx, 0.0);  // [X y]'W[X y], each chunk's lower triangle
+    pool::run(threads, nchunks, [&](int c) {
+        double* __restrict diag = A[tri(0, 0)].u.v.data();
+        double* __restrict xycol = A[tri(1, 0)].d.v.data();
+        if (c > 0) {
+            std::vector<double>& mine = parts[static_cast<size_t>(c) - 1];
+            mine.assign(ndiag + ncol, 0.0);
+            diag = mine.data();
+            xycol = mine.data() + ndiag;
         }
-        for (int b = 0; b < p; ++b) {
-            const double wb = wi * xi[b];
-            for (int a = b; a < p; ++a) xx[a + b * pp] += xi[a] * wb;
-            xx[p + b * pp] += yi * wb;
+        // [X y]'W[X y] in the chunk's own local array (the chunks' sums side by side in one array
+        // would share cache lines between threads on every row)
+        std::vector<double> xxc(nxx, 0.0);
+        double* __restrict xx = xxc.data();
+        const int k = kf, p = p_, pp = ppf;  // locals, not captures: kept in registers
+        const int32_t* __restrict codes = codes_[0].data();
+        const double* __restrict z = z_[0].data();
+        const double* __restrict x = x_.data();
+        const auto [lo, hi] = pool::chunk_range(n_, nchunks, c);
+        for (int64_t i = lo; i < hi; ++i) {
+            const double wi = w[i], yi = y[i];
+            if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))
+                throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
+                                   " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
+            const double* xi = x + static_cast<size_t>(i) * p;
+            const double* zi = z + static_cast<size_t>(i) * k;
+            const size_t l = static_cast<size_t>(codes[i]);
+            double* dj = diag + l * k * k;
+            double* col = xycol + l * k * pp;
+            for (int b = 0; b < k; ++b) {
+                const double wzb = wi * zi[b];
+                for (int a = 0; a < k; ++a) dj[a + b * k] += wzb * zi[a];
+                double* cb = col + b * pp;
+                for (int a = 0; a < p; ++a) cb[a] += xi[a] * wzb;
+                cb[p] += yi * wzb;
+            }
+            for (int b = 0; b < p; ++b) {
+                const double wb = wi * xi[b];
+                for (int a = b; a < p; ++a) xx[a + b * pp] += xi[a] * wb;
+                xx[p + b * pp] += yi * wb;
+            }
+            xx[p + p * pp] += yi * yi * wi;
         }
-        xx[p + p * pp] += yi * yi * wi;
+        std::copy(xxc.begin(), xxc.end(), xxl.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(c) * nxx));
+    });
+    double* diag = A[tri(0, 0)].u.v.data();
+    double* xycol = A[tri(1, 0)].d.v.data();
+    for (const std::vector<double>& part : parts) {
+        for (size_t e = 0; e < ndiag; ++e) diag[e] += part[e];
+        for (size_t e = 0; e < ncol; ++e) xycol[e] += part[ndiag + e];
     }
     double* out = A[tri(1, 1)].d.v.data();
-    for (size_t e = 0; e < xxl.size(); ++e) out[e] += xxl[e];
+    for (int c = 0; c < nchunks; ++c)
+        for (size_t e = 0; e < nxx; ++e) out[e] += xxl[static_cast<size_t>(c) * nxx + e];
 }
 
 }  // namespace mm

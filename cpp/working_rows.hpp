@@ -52,8 +52,9 @@ public:
     PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;
 
 private:
-    // fill's loop for one grouping factor, into A (the zero blocks)
-    void fill_one_factor(std::vector<Block>& A, const double* y, const double* w) const;
+    // fill's loop for one grouping factor, into A (the zero blocks), in chunks of rows fixed by
+    // the data's size on up to `threads` threads
+    void fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const;
 
     LayoutPtr layout_;
     int64_t n_ = 0;

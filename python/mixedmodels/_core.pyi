@@ -28,6 +28,8 @@ __all__: list[str] = [
     "blas_threads",
     "bobyqa",
     "derivative_check",
+    "laplace_level_sums",
+    "laplace_row_terms",
     "load_blas_threads",
     "load_nlopt",
     "thread_pool_workers",
@@ -493,6 +495,36 @@ def derivative_check(
 ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
     lme4's derivative check at the optimum x (criterion fx), for the Hessian's diagonal only: finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). Leaves the engine's L at the last point evaluated.
+    """
+
+def laplace_level_sums(
+    codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+    z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    family: str,
+    nlev: typing.SupportsInt | typing.SupportsIndex,
+) -> tuple[
+    numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]
+]:
+    """
+    The Laplace gradient's first pass (one grouping factor, canonical link: family 'poisson' or 'binomial'): per level g_j = sum d_i z_i with d_i = -2 prior_i (y_i - mu_i), C_j = sum w_i z_i z_i' and G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)).
+    """
+
+def laplace_row_terms(
+    codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+    z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    family: str,
+    amat: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    The Laplace gradient's second pass: with h_i = z_i'A_j z_i and w1_i = w_i V'(mu_i), per level qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,).
     """
 
 def load_blas_threads(path: str) -> str:

@@ -303,6 +303,7 @@ def glmer(
     maxeval: int = 100_000,
     data_name: str | None = None,
     trusted: bool = False,
+    threads: int | None = None,
 ) -> GlmerResult | LmerResult:
     """Fit a generalized linear mixed model (lme4's ``glmer``) by maximum likelihood.
 
@@ -336,6 +337,10 @@ def glmer(
         data frame, when it is a variable, as R prints it).
     trusted : bool
         As for `lmer`.
+    threads : int, optional
+        Threads the core may use (default: ``os.cpu_count()``): PIRLS' passes over the rows of a
+        model with one grouping factor and at least 131,072 rows, and the factorisations, as for
+        `lmer`; the results are bitwise the same for every count.
 
     Returns
     -------
@@ -353,6 +358,7 @@ def glmer(
     """
     fam = as_family(family)
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
+    threads = check_threads(threads)
     nAGQ = check_nagq(nAGQ)
     fast = check_bool(fast, "fast")
     data_name = check_data_name(data_name)
@@ -382,6 +388,7 @@ def glmer(
             trusted=trusted,
             weights=weights,
             offset=offset,
+            threads=threads,
         )
     resp = parsed.response
     if fam.name == "binomial" and parsed.counts is None and resp in data.columns:
@@ -393,4 +400,5 @@ def glmer(
                 y[held] = binomial_response(col[held])[0]
             data = data.assign(**{resp: y})
     model = GeneralizedLinearMixedModel.from_formula(parsed, data, fam, weights=weights, offset=offset)
+    model.set_threads(threads)
     return GlmerResult.of_model(model, n_agq=nAGQ, fast=fast, start=start, maxeval=maxeval, data_name=data_name)

@@ -1,0 +1,83 @@
+"""The core's two passes of the exact Laplace gradient (`_core.laplace_level_sums`,
+`_core.laplace_row_terms`) against dense NumPy sums on random rows; bad codes and shapes are
+errors, never writes out of bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mixedmodels import _core
+
+
+def _rows(seed: int, n: int, k: int, p: int, nlev: int, family: str):
+    r = np.random.default_rng(seed)
+    codes = r.integers(0, nlev, n).astype(np.int32)
+    z = r.normal(size=(n, k))
+    x = r.normal(size=(n, p))
+    if family == "poisson":
+        mu = np.exp(r.normal(size=n))
+        y = r.poisson(mu).astype(float)
+    else:
+        mu = 1.0 / (1.0 + np.exp(-r.normal(size=n)))
+        y = (r.random(n) < mu).astype(float)
+    prior = r.uniform(0.5, 3.0, n)
+    return codes, z, x, mu, y, prior
+
+
+def _dense(codes, z, x, mu, y, prior, family, nlev, amat):
+    var, dvar = (mu, np.ones_like(mu)) if family == "poisson" else (mu * (1 - mu), 1 - 2 * mu)
+    w, d = prior * var, -2.0 * prior * (y - mu)
+    onehot = np.zeros((codes.size, nlev))
+    onehot[np.arange(codes.size), codes] = 1.0
+    g = onehot.T @ (d[:, None] * z)
+    c = np.einsum("il,ia,ib->lab", onehot, w[:, None] * z, z)
+    gmat = np.einsum("il,ia,ij->laj", onehot, w[:, None] * z, x)
+    h = np.einsum("ia,iab,ib->i", z, amat[codes], z)
+    w1h = w * dvar * h
+    qv = onehot.T @ (w1h[:, None] * z)
+    xsum = x.T @ (d + w1h)
+    return g, c, gmat, qv, xsum
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 300),
+    k=st.integers(1, 3),
+    p=st.integers(0, 4),
+    nlev=st.integers(1, 20),
+    family=st.sampled_from(["poisson", "binomial"]),
+)
+def test_the_core_sums_equal_dense_sums(seed, n, k, p, nlev, family):
+    codes, z, x, mu, y, prior = _rows(seed, n, k, p, nlev, family)
+    r = np.random.default_rng(seed + 1)
+    b = r.normal(size=(nlev, k, k))
+    amat = np.einsum("lab,lcb->lac", b, b)  # symmetric, as the levels' A_j
+    g, c, gmat = _core.laplace_level_sums(codes, z, x, mu, y, prior, family, nlev)
+    qv, xsum = _core.laplace_row_terms(codes, z, x, mu, y, prior, family, amat)
+    eg, ec, egmat, eqv, exsum = _dense(codes, z, x, mu, y, prior, family, nlev, amat)
+    for got, want in [(g, eg), (c, ec), (gmat, egmat), (qv, eqv), (xsum, exsum)]:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * (1.0 + np.abs(want).max(initial=0.0)))
+
+
+def test_bad_codes_shapes_and_families_are_errors():
+    codes, z, x, mu, y, prior = _rows(0, 20, 2, 3, 4, "poisson")
+    amat = np.tile(np.eye(2), (4, 1, 1))
+    bad = codes.copy()
+    bad[7] = 4
+    with pytest.raises(_core.InvalidInputError, match="code 4 at row 7 is outside"):
+        _core.laplace_level_sums(bad, z, x, mu, y, prior, "poisson", 4)
+    bad[7] = -1
+    with pytest.raises(_core.InvalidInputError, match="outside"):
+        _core.laplace_row_terms(bad, z, x, mu, y, prior, "poisson", amat)
+    with pytest.raises(_core.InvalidInputError, match="one value per row"):
+        _core.laplace_level_sums(codes, z, x, mu[:-1], y, prior, "poisson", 4)
+    with pytest.raises(_core.InvalidInputError, match="not gamma"):
+        _core.laplace_level_sums(codes, z, x, mu, y, prior, "gamma", 4)
+    with pytest.raises(_core.InvalidInputError, match="shape"):
+        _core.laplace_row_terms(codes, z, x, mu, y, prior, "poisson", np.eye(2))
+    with pytest.raises(_core.InvalidInputError, match="k = z's columns"):
+        _core.laplace_row_terms(codes, z, x, mu, y, prior, "poisson", np.tile(np.eye(3), (4, 1, 1)))
