@@ -13,7 +13,7 @@ namespace mm {
 namespace {
 // the one-factor fill's chunks: at least this many rows, and at least twice the values of a
 // chunk's partial sums (so a large factor's partial blocks never cost more than its rows)
-constexpr int64_t kMinRowsPerChunk = 65536;
+constexpr int64_t kMinRowsPerChunk = 16384;
 constexpr int kMaxRowChunks = 8;
 }  // namespace
 

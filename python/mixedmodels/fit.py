@@ -339,7 +339,7 @@ def glmer(
         As for `lmer`.
     threads : int, optional
         Threads the core may use (default: ``os.cpu_count()``): PIRLS' passes over the rows of a
-        model with one grouping factor and at least 131,072 rows, and the factorisations, as for
+        model with one grouping factor and at least 32,768 rows, and the factorisations, as for
         `lmer`; the results are bitwise the same for every count.
 
     Returns

@@ -132,7 +132,7 @@ def test_the_row_pass_in_chunks_equals_one_pass_to_rounding():
 @pytest.mark.parametrize("joint", [True, False])
 def test_pirls_is_bitwise_the_same_for_every_thread_count(family, joint):
     """PIRLS' passes over the rows (the linear predictor and deviance, the working weights, the
-    one-factor fill of A) run in chunks fixed by the number of rows: 150,000 rows cut into chunks,
+    one-factor fill of A) run in chunks fixed by the number of rows: 150,000 rows cut into 6-9 chunks,
     the same modes, deviance and log-determinant bit for bit on 1, 2 and 3 threads."""
     import mixedmodels as mm
     from mixedmodels.glmm import GeneralizedLinearMixedModel
