@@ -253,6 +253,7 @@ def glmer_nb(
     maxeval: int = 100_000,
     data_name: str | None = None,
     trusted: bool = False,
+    threads: int | None = None,
 ) -> GlmerNbResult:
     """Fit a negative binomial GLMM with theta estimated (lme4's ``glmer.nb``).
 
@@ -290,6 +291,8 @@ def glmer_nb(
         Name shown as ``Data:`` in the summary.
     trusted : bool
         As for `lmer`.
+    threads : int, optional
+        As for `glmer` (every fit of the search uses them).
 
     Returns
     -------
@@ -325,6 +328,7 @@ def glmer_nb(
             maxeval=settings.maxeval,
             data_name=data_name,
             trusted=trusted,
+            threads=threads,
         )
     assert isinstance(start, GlmerResult)  # glmer returns an LmerResult only for the gaussian family
     return _estimate(start, settings, n_agq, data_name)
@@ -387,6 +391,7 @@ def _estimate(start: GlmerResult, settings: NbSettings, n_agq: int, data_name: s
     def deviance(t: float) -> float:
         family = NegativeBinomial(math.exp(t), link=link)
         model = GeneralizedLinearMixedModel(base.structure, base.data, family)
+        model.set_threads(base.threads)
         theta0 = (last[-1] if last else start.glmm_fit).theta
         try:
             with warnings.catch_warnings():
@@ -418,6 +423,7 @@ def _estimate(start: GlmerResult, settings: NbSettings, n_agq: int, data_name: s
     # the final fit again, with its warnings shown (it is the model's)
     final_model = GeneralizedLinearMixedModel(base.structure, base.data, NegativeBinomial(math.exp(t_best), link=link))
     final_model.call = base.call
+    final_model.set_threads(base.threads)
     fit = final_model.fit(n_agq=n_agq, start=fits[t_best][0].theta, maxeval=settings.maxeval, data_name=data_name)
     out = GlmerNbResult.of_glmm(fit)
     assert isinstance(out, GlmerNbResult)

@@ -167,3 +167,6 @@ def test_glmer_takes_threads_and_checks_them():
     assert one.loglik == two.loglik
     with pytest.raises(ValueError, match="threads"):
         mm.glmer(formula, cbpp, threads=0)
+    ticks = mm.datasets.load("grouseticks")
+    nb = mm.glmer_nb("TICKS ~ YEAR + (1 | LOCATION)", ticks, threads=1)
+    assert nb.glmm.threads == 1
