@@ -520,6 +520,12 @@ def newton_decrement(g: np.ndarray, hess: np.ndarray) -> float:
     return float(0.5 * np.sum(c * c / np.maximum(np.abs(w), 1e-8 * scale)))
 
 
+# a Newton step of the polish below this, relative to the parameters' size, is not taken: the
+# estimates are then within ~1e-11 of the step's end (lme4's final accuracy asks 1e-8), and one
+# gradient can cost ten evaluations (crossed designs)
+POLISH_NEGLIGIBLE_STEP = 1e-11
+
+
 def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: int = 3) -> OptimResult:
     """Newton steps from an optimiser's end with the analytic gradient: the last digits that a
     derivative-free search (or L-BFGS-B's stopping rule) leaves, at the cost of a few gradients.
@@ -527,7 +533,8 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
     The parameters at their lower bound of 0 stay there; over the others, the Hessian comes from
     forward differences of the gradient (one gradient per parameter, relative step 1e-6) and is
     kept for up to ``max_steps`` steps. A step is taken only while it is small (below 1e-3 of
-    the parameters' size: a polish, not a search), keeps every parameter inside its bounds, lowers
+    the parameters' size: a polish, not a search) but not negligible (above
+    `POLISH_NEGLIGIBLE_STEP` of it), keeps every parameter inside its bounds, lowers
     the gradient's norm and does not raise the criterion beyond its rounding (1e-11 relative);
     otherwise the point is returned unchanged. At the end the criterion is flat to double precision
     (a relative gradient near 1e-10 where the optimiser stops near 1e-6), so theta, sigma and vcov
@@ -543,7 +550,7 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
     >>> x = np.array([2.1818, -2.3636])  # the minimum (24/11, -26/11) to 4 digits
     >>> r = newton_polish(fg, x, fg(x)[0], np.array([0.0, -np.inf]))
     >>> np.round(r.theta, 10).tolist(), r.n_evals, bool(r.decrement < 1e-20)
-    ([2.1818181818, -2.3636363636], 6, True)
+    ([2.1818181818, -2.3636363636], 4, True)
     """
     x = np.array(x, dtype=np.float64)
     lower = np.asarray(lower, dtype=np.float64)
@@ -576,6 +583,8 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
         step = np.linalg.solve(chol.T, np.linalg.solve(chol, g[free]))
         if not np.all(np.isfinite(step)) or float(np.max(np.abs(step))) > 1e-3 * size:
             break
+        if float(np.max(np.abs(step))) <= POLISH_NEGLIGIBLE_STEP * size:
+            break  # already there to ~1e-11 relative: another gradient would not move the estimates
         xn = best_x.copy()
         xn[free] -= step
         if np.any(xn < lower):
