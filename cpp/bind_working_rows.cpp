@@ -1,8 +1,10 @@
 // WorkingRows (working_rows.hpp): a GLMM's rows held for PIRLS.
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bind.hpp"
 #include "laplace_sums.hpp"
@@ -36,30 +38,41 @@ WorkingRows make_working_rows(std::shared_ptr<Layout> layout, const darray& x, c
     return WorkingRows(rows, std::move(layout));
 }
 
-// The rows of laplace_level_sums / laplace_row_terms, checked: shapes, codes in [0, nlev), the family.
-LaplaceRows laplace_rows(const iarray& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
-                         const darray& prior, const std::string& family, int nlev) {
+// The rows of laplace_level_sums / laplace_row_terms, checked: shapes, the family, and the codes
+// (int32, each in [0, nlev)), which are copied into `codes_copy` under the GIL: the core indexes
+// with them after releasing it, when another thread could change the caller's array.
+LaplaceRows laplace_rows(const py::array& codes_in, const darray& z, const darray& x, const darray& mu,
+                         const darray& y, const darray& prior, const std::string& family, int nlev,
+                         std::vector<int32_t>& codes_copy) {
     if (z.ndim() != 2 || x.ndim() != 2) throw InvalidInput("z and x must be two-dimensional (n, k) and (n, p)");
     const py::ssize_t n = z.shape(0);
-    if (codes.ndim() != 1 || codes.shape(0) != n || x.shape(0) != n)
+    if (codes_in.dtype().kind() != 'i' || codes_in.dtype().itemsize() != 4)
+        throw InvalidInput("codes must be an array of int32 (got dtype " +
+                           py::str(static_cast<py::object>(codes_in.dtype())).cast<std::string>() + ")");
+    const iarray codes = iarray::ensure(codes_in);
+    if (!codes || codes.ndim() != 1 || codes.shape(0) != n || x.shape(0) != n)
         throw InvalidInput("codes, z and x must have one row per observation (" + std::to_string(n) + ")");
     for (const darray* a : {&mu, &y, &prior})
         if (a->ndim() != 1 || a->shape(0) != n)
             throw InvalidInput("mu, y and prior weights must have one value per row (" + std::to_string(n) + ")");
     if (family != "poisson" && family != "binomial")
         throw InvalidInput("the Laplace gradient's sums are for the poisson and binomial families, not " + family);
-    if (nlev < 1 || z.shape(1) < 1) throw InvalidInput("need at least one level and one random-effects column");
+    constexpr py::ssize_t kMaxColumns = 1 << 20;
+    if (nlev < 1 || z.shape(1) < 1 || z.shape(1) > kMaxColumns || x.shape(1) > kMaxColumns)
+        throw InvalidInput("need at least one level, and between 1 and 2^20 random-effects columns (at most 2^20 "
+                           "fixed-effects columns)");
     const int32_t* cd = codes.data();
+    codes_copy.assign(cd, cd + n);
     for (py::ssize_t i = 0; i < n; ++i)
-        if (cd[i] < 0 || cd[i] >= nlev)
-            throw InvalidInput("code " + std::to_string(cd[i]) + " at row " + std::to_string(i) + " is outside [0, " +
-                               std::to_string(nlev) + ")");
+        if (codes_copy[i] < 0 || codes_copy[i] >= nlev)
+            throw InvalidInput("code " + std::to_string(codes_copy[i]) + " at row " + std::to_string(i) +
+                               " is outside [0, " + std::to_string(nlev) + ")");
     LaplaceRows r;
     r.n = n;
     r.k = static_cast<int>(z.shape(1));
     r.p = static_cast<int>(x.shape(1));
     r.nlev = nlev;
-    r.codes = cd;
+    r.codes = codes_copy.data();
     r.z = z.data();
     r.x = x.data();
     r.mu = mu.data();
@@ -74,9 +87,10 @@ LaplaceRows laplace_rows(const iarray& codes, const darray& z, const darray& x, 
 void register_working_rows(py::module_& m) {
     m.def(
         "laplace_level_sums",
-        [](const iarray& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
+        [](const py::array& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
            const darray& prior, const std::string& family, int nlev) {
-            const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev);
+            std::vector<int32_t> held;
+            const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev, held);
             py::array_t<double> g({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k)});
             py::array_t<double> c({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k),
                                    static_cast<py::ssize_t>(r.k)});
@@ -98,12 +112,14 @@ void register_working_rows(py::module_& m) {
         "G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)).");
     m.def(
         "laplace_row_terms",
-        [](const iarray& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
+        [](const py::array& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
            const darray& prior, const std::string& family, const darray& amat) {
-            if (amat.ndim() != 3 || amat.shape(1) != amat.shape(2) || amat.shape(0) < 1)
+            if (amat.ndim() != 3 || amat.shape(1) != amat.shape(2) || amat.shape(0) < 1 ||
+                amat.shape(0) > std::numeric_limits<int>::max())
                 throw InvalidInput("amat must have shape (nlev, k, k)");
             const int nlev = static_cast<int>(amat.shape(0));
-            const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev);
+            std::vector<int32_t> held;
+            const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev, held);
             if (amat.shape(1) != r.k) throw InvalidInput("amat must have shape (nlev, k, k) with k = z's columns");
             py::array_t<double> qv({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k)});
             py::array_t<double> xsum(static_cast<py::ssize_t>(r.p));

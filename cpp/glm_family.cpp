@@ -23,7 +23,7 @@ constexpr double kPi = 3.14159265358979323846;
 
 double ylogy_ratio(double y, double mu) { return y > 0.0 ? y * std::log(y / mu) : 0.0; }
 
-// log(1 + e) for e >= 0 to a few ulps by Goldberg's trick (Theorem 4 of "What every computer
+// log(1 + e) for finite e >= 0 (the caller clamps eta) to a few ulps by Goldberg's trick (Theorem 4 of "What every computer
 // scientist should know about floating-point arithmetic"): log(u) e / (u - 1) with u = 1 + e
 // rounded, whose rounding error the ratio cancels. Half the cost of glibc's log1p, which was a
 // third of a logistic PIRLS iteration.

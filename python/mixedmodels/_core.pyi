@@ -498,7 +498,7 @@ def derivative_check(
     """
 
 def laplace_level_sums(
-    codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+    codes: numpy.ndarray,
     z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
@@ -514,7 +514,7 @@ def laplace_level_sums(
     """
 
 def laplace_row_terms(
-    codes: typing.Annotated[numpy.typing.ArrayLike, numpy.int32],
+    codes: numpy.ndarray,
     z: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],

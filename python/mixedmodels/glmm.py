@@ -264,7 +264,7 @@ class GeneralizedLinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for k in ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call"):
+        for k in ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call", "_gradient_rows"):
             state.pop(k, None)
         return state
 

@@ -520,8 +520,8 @@ def newton_decrement(g: np.ndarray, hess: np.ndarray) -> float:
     return float(0.5 * np.sum(c * c / np.maximum(np.abs(w), 1e-8 * scale)))
 
 
-# a Newton step of the polish below this, relative to the parameters' size, is not taken: the
-# estimates are then within ~1e-11 of the step's end (lme4's final accuracy asks 1e-8), and one
+# a Newton step of the polish below this in every parameter, relative to its size (at least 0.1),
+# is not taken: the estimates are then within ~1e-11 of the step's end (lme4's final accuracy asks 1e-8), and one
 # gradient can cost ten evaluations (crossed designs)
 POLISH_NEGLIGIBLE_STEP = 1e-11
 
@@ -534,7 +534,7 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
     forward differences of the gradient (one gradient per parameter, relative step 1e-6) and is
     kept for up to ``max_steps`` steps. A step is taken only while it is small (below 1e-3 of
     the parameters' size: a polish, not a search) but not negligible (above
-    `POLISH_NEGLIGIBLE_STEP` of it), keeps every parameter inside its bounds, lowers
+    `POLISH_NEGLIGIBLE_STEP` of some parameter's size), keeps every parameter inside its bounds, lowers
     the gradient's norm and does not raise the criterion beyond its rounding (1e-11 relative);
     otherwise the point is returned unchanged. At the end the criterion is flat to double precision
     (a relative gradient near 1e-10 where the optimiser stops near 1e-6), so theta, sigma and vcov
@@ -583,8 +583,8 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
         step = np.linalg.solve(chol.T, np.linalg.solve(chol, g[free]))
         if not np.all(np.isfinite(step)) or float(np.max(np.abs(step))) > 1e-3 * size:
             break
-        if float(np.max(np.abs(step))) <= POLISH_NEGLIGIBLE_STEP * size:
-            break  # already there to ~1e-11 relative: another gradient would not move the estimates
+        if np.all(np.abs(step) <= POLISH_NEGLIGIBLE_STEP * np.maximum(np.abs(best_x[free]), 0.1)):
+            break  # each parameter there to ~1e-11 relative: another gradient would not move the estimates
         xn = best_x.copy()
         xn[free] -= step
         if np.any(xn < lower):

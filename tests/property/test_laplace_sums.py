@@ -1,6 +1,7 @@
 """The core's two passes of the exact Laplace gradient (`_core.laplace_level_sums`,
 `_core.laplace_row_terms`) against dense NumPy sums on random rows; bad codes and shapes are
-errors, never writes out of bounds."""
+errors, never writes out of bounds (the codes, checked and copied before the core runs without
+the GIL, must be int32: wider or fractional codes are refused, not wrapped or truncated)."""
 
 from __future__ import annotations
 
@@ -79,5 +80,9 @@ def test_bad_codes_shapes_and_families_are_errors():
         _core.laplace_level_sums(codes, z, x, mu, y, prior, "gamma", 4)
     with pytest.raises(_core.InvalidInputError, match="shape"):
         _core.laplace_row_terms(codes, z, x, mu, y, prior, "poisson", np.eye(2))
+    with pytest.raises(_core.InvalidInputError, match="int32"):  # not wrapped or truncated into range
+        _core.laplace_level_sums(np.array([0, 2**32, 1] * 6 + [0, 1], dtype=np.int64), z, x, mu, y, prior, "poisson", 4)
+    with pytest.raises(_core.InvalidInputError, match="int32"):
+        _core.laplace_row_terms(codes.astype(float) + 0.5, z, x, mu, y, prior, "poisson", amat)
     with pytest.raises(_core.InvalidInputError, match="k = z's columns"):
         _core.laplace_row_terms(codes, z, x, mu, y, prior, "poisson", np.tile(np.eye(3), (4, 1, 1)))
