@@ -8,13 +8,24 @@ namespace mm {
 
 namespace {
 
-// w_i = prior_i V(mu_i), V'(mu_i) and d_i = -2 prior_i (y_i - mu_i) of row i
-inline void row_weights(const LaplaceRows& r, int64_t i, double& w, double& dvar, double& d) {
+// Row i as both passes read it: w_i = prior_i V(mu_i), V'(mu_i), d_i = -2 prior_i (y_i - mu_i),
+// its level and its z and x
+struct Row {
+    double w, dvar, d;
+    size_t level;
+    const double* z;
+    const double* x;
+};
+
+inline Row row(const LaplaceRows& r, int64_t i) {
     const double m = r.mu[i];
     const double var = r.poisson ? m : m * (1.0 - m);
-    dvar = r.poisson ? 1.0 : 1.0 - 2.0 * m;
-    w = r.prior[i] * var;
-    d = -2.0 * r.prior[i] * (r.y[i] - m);
+    return {r.prior[i] * var,
+            r.poisson ? 1.0 : 1.0 - 2.0 * m,
+            -2.0 * r.prior[i] * (r.y[i] - m),
+            static_cast<size_t>(r.codes[i]),
+            r.z + static_cast<size_t>(i) * r.k,
+            r.x + static_cast<size_t>(i) * r.p};
 }
 
 }  // namespace
@@ -26,19 +37,15 @@ void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat
     std::fill(c, c + nlev * k * k, 0.0);
     std::fill(gmat, gmat + nlev * k * p, 0.0);
     for (int64_t i = 0; i < r.n; ++i) {
-        double w = 0.0, dvar = 0.0, d = 0.0;
-        row_weights(r, i, w, dvar, d);
-        const size_t l = static_cast<size_t>(r.codes[i]);
-        const double* zi = r.z + static_cast<size_t>(i) * k;
-        const double* xi = r.x + static_cast<size_t>(i) * p;
-        double* gl = g + l * k;
-        double* cl = c + l * k * k;
-        double* ml = gmat + l * k * p;
+        const Row ri = row(r, i);
+        double* gl = g + ri.level * k;
+        double* cl = c + ri.level * k * k;
+        double* ml = gmat + ri.level * k * p;
         for (int a = 0; a < k; ++a) {
-            gl[a] += d * zi[a];
-            const double wza = w * zi[a];
-            for (int b = 0; b <= a; ++b) cl[a * k + b] += wza * zi[b];
-            for (int j = 0; j < p; ++j) ml[a * p + j] += wza * xi[j];
+            gl[a] += ri.d * ri.z[a];
+            const double wza = ri.w * ri.z[a];
+            for (int b = 0; b <= a; ++b) cl[a * k + b] += wza * ri.z[b];
+            for (int j = 0; j < p; ++j) ml[a * p + j] += wza * ri.x[j];
         }
     }
     for (size_t l = 0; l < nlev; ++l) {  // the upper triangles
@@ -54,22 +61,19 @@ void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, dou
     std::fill(qv, qv + nlev * k, 0.0);
     std::fill(xsum, xsum + p, 0.0);
     for (int64_t i = 0; i < r.n; ++i) {
-        double w = 0.0, dvar = 0.0, d = 0.0;
-        row_weights(r, i, w, dvar, d);
-        const size_t l = static_cast<size_t>(r.codes[i]);
-        const double* zi = r.z + static_cast<size_t>(i) * k;
-        const double* xi = r.x + static_cast<size_t>(i) * p;
-        const double* al = amat + l * k * k;
+        const Row ri = row(r, i);
+        const double* zi = ri.z;
+        const double* al = amat + ri.level * k * k;
         double h = 0.0;
         for (int a = 0; a < k; ++a) {
             h += al[a * k + a] * zi[a] * zi[a];
             for (int b = 0; b < a; ++b) h += 2.0 * al[a * k + b] * zi[a] * zi[b];
         }
-        const double w1h = w * dvar * h;
-        double* ql = qv + l * k;
+        const double w1h = ri.w * ri.dvar * h;
+        double* ql = qv + ri.level * k;
         for (int a = 0; a < k; ++a) ql[a] += w1h * zi[a];
-        const double s = d + w1h;
-        for (int j = 0; j < p; ++j) xsum[j] += xi[j] * s;
+        const double s = ri.d + w1h;
+        for (int j = 0; j < p; ++j) xsum[j] += ri.x[j] * s;
     }
 }
 

@@ -15,7 +15,6 @@
 namespace mm {
 
 namespace {
-constexpr int64_t kMinRowsPerChunk = 16384;  // below 2x this, one chunk: small fits stay sequential
 constexpr int kMaxRowChunks = 16;
 }  // namespace
 

@@ -11,9 +11,9 @@
 namespace mm {
 
 namespace {
-// the one-factor fill's chunks: at least this many rows, and at least twice the values of a
-// chunk's partial sums (so a large factor's partial blocks never cost more than its rows)
-constexpr int64_t kMinRowsPerChunk = 16384;
+// the one-factor fill's chunks: at most this many (each beyond the first holds partial blocks),
+// each of at least kMinRowsPerChunk rows and twice the values of its partial sums (so a large
+// factor's partial blocks never cost more than its rows)
 constexpr int kMaxRowChunks = 8;
 }  // namespace
 

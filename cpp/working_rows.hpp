@@ -37,6 +37,10 @@ struct PirlsOutput {
 
 class WorkingRows {
 public:
+    // PIRLS' passes over the rows (pirls.cpp) and the one-factor fill run in chunks of at least
+    // this many rows (pool.hpp: one chunk, on the caller's thread, below twice it)
+    static constexpr int64_t kMinRowsPerChunk = 16384;
+
     // Copies the rows (x may have no columns: the modes-only system of PIRLS with beta fixed).
     explicit WorkingRows(const RowsView& rows, LayoutPtr layout);
 

@@ -8,7 +8,7 @@ from scipy import special
 
 from .arguments import check_bool
 from .exceptions import ArgumentError, DataError, RefitWarning, warn
-from .families import NegativeBinomial, Poisson
+from .families import Family, NegativeBinomial, Poisson
 from .glmer_result import GlmerResult
 from .results import LmerResult
 
@@ -23,12 +23,11 @@ def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> 
         if not (isinstance(a, GlmerResult) and isinstance(b, GlmerResult)):
             return False
         ga, gb = a.glmm, b.glmm
-        # glmer.nb fits estimate their own theta: lme4 compares them as the same family, and a
-        # Poisson fit against one (the Poisson model is the negative binomial's limit theta -> inf:
-        # the usual test of overdispersion, its p-value conservative on that boundary)
-        counts = all(isinstance(g.family, (NegativeBinomial, Poisson)) for g in (ga, gb))
-        same_family = ga.family == gb.family or (counts and ga.family.link == gb.family.link)
-        return same_family and np.array_equal(ga.y, gb.y) and np.array_equal(ga.prior_weights, gb.prior_weights)
+        return (
+            _nested_families(ga.family, gb.family)
+            and np.array_equal(ga.y, gb.y)
+            and np.array_equal(ga.prior_weights, gb.prior_weights)
+        )
     ca, cb = a.model.cross_products, b.model.cross_products
     if (ca.nobs, ca.response_range) != (cb.nobs, cb.response_range):
         return False
@@ -41,13 +40,22 @@ def _same_response(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> 
     return bool(np.array_equal(ya, yb))
 
 
+def _nested_families(fa: Family, fb: Family) -> bool:
+    """Whether glmer fits of these families can be compared: the same family, or counts with the
+    same link. glmer.nb fits estimate their own theta: lme4 compares them as the same family, and a
+    Poisson fit against one (the Poisson model is the negative binomial's limit theta -> inf: the
+    usual test of overdispersion, its p-value conservative on that boundary)."""
+    counts = isinstance(fa, NegativeBinomial | Poisson) and isinstance(fb, NegativeBinomial | Poisson)
+    return fa == fb or (counts and fa.link == fb.link)
+
+
 def _mismatch(a: LmerResult | GlmerResult, b: LmerResult | GlmerResult) -> str:
     """Why `_same_response` says two fits cannot be compared."""
     if isinstance(a, GlmerResult) != isinstance(b, GlmerResult):
         return "an lmer fit and a glmer fit are not compared: fit both with glmer (family='gaussian') or both with lmer"
     if isinstance(a, GlmerResult) and isinstance(b, GlmerResult):
         fa, fb = a.glmm.family, b.glmm.family
-        if not (fa == fb or {type(fa), type(fb)} <= {NegativeBinomial, Poisson}) or fa.link != fb.link:
+        if not _nested_families(fa, fb):
             return (
                 f"models were fitted with different families or links ({fa.name}({fa.link.name}) and "
                 f"{fb.name}({fb.link.name})): their likelihoods are not nested"

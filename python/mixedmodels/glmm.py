@@ -338,6 +338,22 @@ class GeneralizedLinearMixedModel:
             self._engines[key] = held
         return held
 
+    def with_family(self, family: Family) -> GeneralizedLinearMixedModel:
+        """The same structure and rows with another family (glmer_nb's fits over theta), on the
+        same threads.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> model = GeneralizedLinearMixedModel.from_formula(
+        ...     "TICKS ~ YEAR + (1 | LOCATION)", mm.datasets.load("grouseticks"), mm.families.Poisson())
+        >>> model.with_family(mm.families.NegativeBinomial(2.0)).family.name
+        'negative.binomial'
+        """
+        other = GeneralizedLinearMixedModel(self.structure, self.data, family)
+        other.set_threads(self.threads)
+        return other
+
     def set_threads(self, threads: int | None) -> None:
         """The threads the core may use for PIRLS' passes over the rows and its factorisations (None:
         ``os.cpu_count()``); the results are bitwise the same for every count (`mixedmodels.glmer`'s

@@ -44,7 +44,7 @@ from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError,
 from .families import NegativeBinomial, Poisson
 from .fit import glmer
 from .glmer_result import GlmerResult
-from .glmm import GeneralizedLinearMixedModel, GlmmFit
+from .glmm import GlmmFit
 from .names import caller_variable_name
 
 __all__ = ["GlmerNbResult", "NbSettings", "glmer_nb", "theta_ml"]
@@ -390,8 +390,7 @@ def _estimate(start: GlmerResult, settings: NbSettings, n_agq: int, data_name: s
 
     def deviance(t: float) -> float:
         family = NegativeBinomial(math.exp(t), link=link)
-        model = GeneralizedLinearMixedModel(base.structure, base.data, family)
-        model.set_threads(base.threads)
+        model = base.with_family(family)
         theta0 = (last[-1] if last else start.glmm_fit).theta
         try:
             with warnings.catch_warnings():
@@ -421,9 +420,8 @@ def _estimate(start: GlmerResult, settings: NbSettings, n_agq: int, data_name: s
             ConvergenceWarning,
         )
     # the final fit again, with its warnings shown (it is the model's)
-    final_model = GeneralizedLinearMixedModel(base.structure, base.data, NegativeBinomial(math.exp(t_best), link=link))
+    final_model = base.with_family(NegativeBinomial(math.exp(t_best), link=link))
     final_model.call = base.call
-    final_model.set_threads(base.threads)
     fit = final_model.fit(n_agq=n_agq, start=fits[t_best][0].theta, maxeval=settings.maxeval, data_name=data_name)
     out = GlmerNbResult.of_glmm(fit)
     assert isinstance(out, GlmerNbResult)
