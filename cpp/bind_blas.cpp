@@ -65,6 +65,7 @@ void register_blas(py::module_& m) {
     blas::fn.dgemv = capsule_pointer<blas::dgemv_t>(b, "dgemv");
     blas::fn.dpotrf = capsule_pointer<blas::dpotrf_t>(l, "dpotrf");
     blas::fn.dtrtri = capsule_pointer<blas::dtrtri_t>(l, "dtrtri");
+    blas::fn.dlauum = capsule_pointer<blas::dlauum_t>(l, "dlauum");
 }
 
 }  // namespace mm::bind

@@ -94,4 +94,12 @@ int trtri_lower(int n, double* a, int lda) {
     return info;
 }
 
+int lauum_lower(int n, double* a, int lda) {
+    if (n == 0) return 0;
+    const char uplo = 'L';
+    int info = 0;
+    fn.dlauum(&uplo, &n, a, &lda, &info);
+    return info;
+}
+
 }  // namespace mm::blas

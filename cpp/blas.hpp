@@ -17,6 +17,7 @@ using dgemv_t = void (*)(const char*, const int*, const int*, const double*, con
                          const double*, const int*, const double*, double*, const int*);
 using dpotrf_t = void (*)(const char*, const int*, double*, const int*, int*);
 using dtrtri_t = void (*)(const char*, const char*, const int*, double*, const int*, int*);
+using dlauum_t = void (*)(const char*, const int*, double*, const int*, int*);
 
 struct Table {
     dgemm_t dgemm = nullptr;
@@ -25,6 +26,7 @@ struct Table {
     dgemv_t dgemv = nullptr;
     dpotrf_t dpotrf = nullptr;
     dtrtri_t dtrtri = nullptr;
+    dlauum_t dlauum = nullptr;
 };
 
 // Filled once by module.cpp when the extension is imported.
@@ -47,6 +49,8 @@ void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const d
 int potrf_lower(int n, double* a, int lda);
 // In-place inverse of a lower triangular matrix.
 int trtri_lower(int n, double* a, int lda);
+// The lower triangle of L^T L in place of a lower triangular L (LAPACK dlauum; n^3/3 flops).
+int lauum_lower(int n, double* a, int lda);
 
 // OpenBLAS's thread control (blas_threads.cpp), found in the library at `path` (already loaded by
 // scipy); "" when found, else why not. Without it, SingleThreaded does nothing.

@@ -129,6 +129,31 @@ void add_g_times_l(DenseBlock& h, const std::vector<Block>& g, const std::vector
         return;
     }
     const int kc = k[c], ki = k[i], kj = k[j];
+    if (lij.kind == Kind::Sparse && gci.kind == Kind::Dense) {
+        // a sparse L(i, j) against a dense G(c, i) (a crossed factor against a small one, as dept
+        // against s in InstEval): each stored block adds columns of G(c, i), or rows of G(i, c), to h
+        const SparseBlock& s = lij.s;
+        const DenseBlock& gd = gci.d;
+        for (int l = 0; l < s.ncollev; ++l)
+            for (int64_t e = s.colptr[l]; e < s.colptr[l + 1]; ++e) {
+                const int b = s.rowlev[e];
+                const double* lv = s.blk(e);
+                for (int y = 0; y < kj; ++y) {
+                    double* __restrict__ hc = h.data() + static_cast<size_t>(l * kj + y) * qc;
+                    for (int z = 0; z < ki; ++z) {
+                        const double lz = lv[z + y * ki];
+                        if (c >= i) {
+                            const double* __restrict__ gcol = gd.data() + static_cast<size_t>(b * ki + z) * gd.nrow;
+                            for (int r = 0; r < qc; ++r) hc[r] += gcol[r] * lz;
+                        } else {
+                            const double* grow = gd.data() + (b * ki + z);
+                            for (int r = 0; r < qc; ++r) hc[r] += grow[static_cast<size_t>(r) * gd.nrow] * lz;
+                        }
+                    }
+                }
+            }
+        return;
+    }
     std::vector<double> gb(static_cast<size_t>(kc) * ki), lb(static_cast<size_t>(ki) * kj),
         acc(static_cast<size_t>(kc) * kj);
     for (int l = 0; l < nlev[j]; ++l) {
@@ -209,22 +234,89 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                     pool::chunks_for((s.nnzb() + nlj) * static_cast<int64_t>(nlev[c]) * kc * kj, kMinWorkPerChunk);
                 pool::run(threads, nchunks_c, [&](int ch) {
                 const auto range = pool::chunk_range(nlj, nchunks_c, ch);
-                std::vector<double> gb, lb, accs, hcol;
-                for (int l = static_cast<int>(range.first); l < range.second; ++l) {
-                    const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1];
-                    if (r0 == r1) continue;
-                    accs.assign(static_cast<size_t>(r1 - r0) * bs, 0.0);
-                    for (int i = j + 1; i < nf; ++i) {
-                        const Block& lij = lblocks[tri(i, j)];
-                        const int ki = k[i];
-                        gb.resize(static_cast<size_t>(kc) * ki);
-                        lb.resize(static_cast<size_t>(ki) * kj);
-                        const Block& gci = g[c >= i ? tri(c, i) : tri(i, c)];
-                        const bool dense = gci.kind == Kind::Dense;
-                        const size_t ld = dense ? static_cast<size_t>(gci.d.nrow) : 0;
+                const int l0 = static_cast<int>(range.first), l1 = static_cast<int>(range.second);
+                const int64_t e0 = s.colptr[l0], e1 = s.colptr[l1];
+                // the chunk's stored blocks of G(c, j) before the factor L(j, j)^{-1}; each receives
+                // its terms in the order (i, then level b of i ascending), whatever the chunking
+                std::vector<double> accs(static_cast<size_t>(e1 - e0) * bs, 0.0), gb, lb, hcol;
+                std::vector<int64_t> cursor;
+                for (int i = j + 1; i < nf; ++i) {
+                    const Block& lij = lblocks[tri(i, j)];
+                    const int ki = k[i];
+                    const Block& gci = g[c >= i ? tri(c, i) : tri(i, c)];
+                    const bool dense = gci.kind == Kind::Dense;
+                    const size_t ld = dense ? static_cast<size_t>(gci.d.nrow) : 0;
+                    const int qc = nlev[c] * kc;
+                    if (dense && c >= i && lij.kind == Kind::Sparse && kc == 1 && ki == 1 && kj == 1) {
+                        // scalar terms (crossed intercepts), the common case: acc(a) += G(c, i)(a, b) L(i, j)(b, l).
+                        // As in the update's fill-in (rank_update.cpp), G(c, i) is read in slabs of whole
+                        // columns that stay in cache, each level's rows b entering the slab from a cursor.
+                        const SparseBlock& ls = lij.s;
+                        const int slab = std::max(1, static_cast<int>(65536 / std::max<size_t>(1, ld)));
+                        cursor.assign(ls.colptr.begin() + l0, ls.colptr.begin() + l1);
+                        const double* gd = gci.d.data();
+                        for (int s0 = 0; s0 < nlev[i]; s0 += slab) {
+                            const int s1 = std::min(nlev[i], s0 + slab);
+                            for (int l = l0; l < l1; ++l) {
+                                const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1], b1 = ls.colptr[l + 1];
+                                int64_t b = cursor[l - l0];
+                                double* __restrict__ acc = accs.data() + (r0 - e0);
+                                if (c == i) {
+                                    // L(c, j) itself and G(c, c) symmetric: each pair of its rows read once,
+                                    // for both of the entries it adds to (the same stored entries: b indexes both)
+                                    for (; b < b1 && ls.rowlev[b] < s1; ++b) {
+                                        const double* __restrict__ gcol = gd + static_cast<size_t>(ls.rowlev[b]) * ld;
+                                        const double vb = ls.v[b];
+                                        double own = gcol[ls.rowlev[b]] * vb;
+                                        for (int64_t idx = b + 1; idx < r1; ++idx) {
+                                            const double gv = gcol[s.rowlev[idx]];
+                                            acc[idx - r0] += gv * vb;
+                                            own += gv * s.v[idx];
+                                        }
+                                        acc[b - r0] += own;
+                                    }
+                                    cursor[l - l0] = b;
+                                    continue;
+                                }
+                                for (; b < b1 && ls.rowlev[b] < s1; ++b) {
+                                    const double* __restrict__ gcol = gd + static_cast<size_t>(ls.rowlev[b]) * ld;
+                                    const double vb = ls.v[b];
+                                    for (int64_t idx = r0; idx < r1; ++idx) acc[idx - r0] += gcol[s.rowlev[idx]] * vb;
+                                }
+                                cursor[l - l0] = b;
+                            }
+                        }
+                        continue;
+                    }
+                    if (dense && c < i && lij.kind == Kind::Dense) {
+                        // a dense L(i, j) below a sparse L(c, j) (a small factor after crossed ones): each
+                        // entry a dot product of a column of G(i, c) with a column of L(i, j)
+                        const DenseBlock& ld_ = lij.d;
+                        const int qi = ld_.nrow;
+                        for (int l = l0; l < l1; ++l)
+                            for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                                const int a = s.rowlev[idx];
+                                double* acc = accs.data() + static_cast<size_t>(idx - e0) * bs;
+                                for (int y = 0; y < kj; ++y) {
+                                    const double* __restrict__ lcol = ld_.data() + static_cast<size_t>(l * kj + y) * qi;
+                                    for (int x = 0; x < kc; ++x) {
+                                        const double* __restrict__ gcol = gci.d.data() + static_cast<size_t>(a * kc + x) * ld;
+                                        double dot = 0.0;
+                                        for (int r = 0; r < qi; ++r) dot += gcol[r] * lcol[r];
+                                        acc[x + y * kc] += dot;
+                                    }
+                                }
+                            }
+                        continue;
+                    }
+                    gb.resize(static_cast<size_t>(kc) * ki);
+                    lb.resize(static_cast<size_t>(ki) * kj);
+                    for (int l = l0; l < l1; ++l) {
+                        const int64_t r0 = s.colptr[l], r1 = s.colptr[l + 1];
+                        if (r0 == r1) continue;
+                        double* accl = accs.data() + static_cast<size_t>(r0 - e0) * bs;
                         const int64_t b0 = lij.kind == Kind::Sparse ? lij.s.colptr[l] : 0;
                         const int64_t b1 = lij.kind == Kind::Sparse ? lij.s.colptr[l + 1] : nlev[i];
-                        const int qc = nlev[c] * kc;
                         if (dense && c >= i && (r1 - r0) * 32 >= nlev[c]) {
                             // many rows of G(c, i) needed: whole columns of G(c, i) L(i, j), streamed
                             hcol.assign(static_cast<size_t>(qc) * kj, 0.0);
@@ -242,7 +334,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                             }
                             for (int64_t idx = r0; idx < r1; ++idx) {
                                 const int a = s.rowlev[idx];
-                                double* acc = accs.data() + static_cast<size_t>(idx - r0) * bs;
+                                double* acc = accl + static_cast<size_t>(idx - r0) * bs;
                                 for (int y = 0; y < kj; ++y)
                                     for (int x = 0; x < kc; ++x)
                                         acc[x + y * kc] += hcol[static_cast<size_t>(y) * qc + a * kc + x];
@@ -254,7 +346,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                             const double* lv = l_block(lij, ki, kj, e, l, lb.data());
                             for (int64_t idx = r0; idx < r1; ++idx) {
                                 const int a = s.rowlev[idx];
-                                double* acc = accs.data() + static_cast<size_t>(idx - r0) * bs;
+                                double* acc = accl + static_cast<size_t>(idx - r0) * bs;
                                 if (!dense) {
                                     if (level_block(g, k, c, i, a, b, gb.data())) add_product(acc, gb.data(), lv, kc, ki, kj);
                                     continue;
@@ -276,13 +368,14 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                             }
                         }
                     }
-                    for (int64_t idx = r0; idx < r1; ++idx) {
+                }
+                for (int l = l0; l < l1; ++l)
+                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
                         double* out = gcj.s.blk(idx);
                         std::fill(out, out + bs, 0.0);
-                        add_product(out, accs.data() + static_cast<size_t>(idx - r0) * bs, linv.data() + l * kk, kc, kj,
+                        add_product(out, accs.data() + static_cast<size_t>(idx - e0) * bs, linv.data() + l * kk, kc, kj,
                                     kj, -1.0);
                     }
-                }
                 });
             }
             // G(j, j), level by level, in chunks of levels
@@ -330,15 +423,9 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
         if (blas::trtri_lower(qj, linv.data(), qj) != 0)
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
         DenseBlock& gjj = g[tri(j, j)].d;
-        {
-            DenseBlock lt;  // L(j, j)^{-T}, so that L^{-T} L^{-1} = lt lt'
-            lt.nrow = lt.ncol = qj;
-            lt.v.assign(static_cast<size_t>(qj) * qj, 0.0);
-            for (int y = 0; y < qj; ++y)
-                for (int x = y; x < qj; ++x) lt(y, x) = linv(x, y);
-            blas::syrk_lower(qj, qj, 1.0, lt.data(), qj, 0.0, gjj.data(), qj);
-        }
-        for (int y = 0; y < qj; ++y)  // syrk wrote the lower triangle: mirror it
+        gjj.v = linv.v;  // L(j, j)^{-T} L(j, j)^{-1}: LAPACK's lauum on the triangular inverse
+        blas::lauum_lower(qj, gjj.data(), qj);
+        for (int y = 0; y < qj; ++y)  // lauum wrote the lower triangle: mirror it
             for (int x = y + 1; x < qj; ++x) gjj(y, x) = gjj(x, y);
         for (int c = j + 1; c < nf; ++c) {
             Block& gcj = g[tri(c, j)];
@@ -492,28 +579,52 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
     for (int f = 0; f < nf_; ++f) w[f].assign(static_cast<size_t>(k_[f]) * k_[f], 0.0);
     {
         std::vector<double> gb, ta;
-        // add G(f, h)[l, b] T_h' a to w[f], a the k_h x k_f block (Lambda'Z'Z)(h, f)[b, l] before T_h'
-        auto add_term = [&](int f, int h, int l, int b, const double* a) {
+        // add gblk T_h' a to w[f]: gblk the k_f x k_h level block G(f, h)[l, b], a the k_h x k_f
+        // block (Lambda'Z'Z)(h, f)[b, l] before T_h'
+        auto add_block = [&](int f, int h, const double* gblk, const double* a) {
             const int kf = k_[f], kh = k_[h];
-            gb.resize(static_cast<size_t>(kf) * kh);
-            if (!level_block(g, k_, f, h, l, b, gb.data())) return;
             ta.assign(static_cast<size_t>(kh) * kf, 0.0);
             add_tproduct(ta.data(), T_.data() + toff_[h], a, kh, kh, kf);  // T_h' a
-            add_product(w[f].data(), gb.data(), ta.data(), kf, kh, kf);
+            add_product(w[f].data(), gblk, ta.data(), kf, kh, kf);
         };
-        std::vector<double> at;
+        auto add_term = [&](int f, int h, int l, int b, const double* a) {
+            gb.resize(static_cast<size_t>(k_[f]) * k_[h]);
+            if (level_block(g, k_, f, h, l, b, gb.data())) add_block(f, h, gb.data(), a);
+        };
+        std::vector<double> at, gt;
         for (int f = 0; f < nf_; ++f) {
             const UBDBlock& d = A_[tri(f, f)].u;
             for (int l = 0; l < nlev_[f]; ++l) add_term(f, f, l, l, d.at(l));
             for (int c = f + 1; c < nf_; ++c) {
                 const SparseBlock& s = A_[tri(c, f)].s;
+                // a sparse L(c, f), hence G(c, f), holds A(c, f)'s pattern (analyse): its blocks by index
+                const Block& gcf = g[tri(c, f)];
+                const bool same_pattern =
+                    gcf.kind == Kind::Sparse && gcf.s.colptr == s.colptr && gcf.s.rowlev == s.rowlev;
                 at.resize(s.bsz());
+                gt.resize(s.bsz());
+                if (same_pattern && s.kr == 1 && s.kc == 1) {  // scalar terms: w += G(c, f)[a, l] A(c, f)[a, l] T
+                    double sum = 0.0;
+                    for (int64_t idx = 0; idx < s.nnzb(); ++idx) sum += gcf.s.v[idx] * s.v[idx];
+                    w[f][0] += T_[toff_[c]] * sum;
+                    w[c][0] += T_[toff_[f]] * sum;
+                    continue;
+                }
                 for (int l = 0; l < s.ncollev; ++l)
                     for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
                         const int a = s.rowlev[idx];
-                        add_term(f, c, l, a, s.blk(idx));  // (Z'Z)(c, f)[a, l]
+                        const double* ab = s.blk(idx);
                         for (int y = 0; y < s.kc; ++y)
-                            for (int x = 0; x < s.kr; ++x) at[y + x * s.kc] = s.blk(idx)[x + y * s.kr];
+                            for (int x = 0; x < s.kr; ++x) at[y + x * s.kc] = ab[x + y * s.kr];
+                        if (same_pattern) {
+                            const double* gca = gcf.s.blk(idx);  // G(c, f)[a, l], k_c x k_f
+                            for (int y = 0; y < s.kc; ++y)
+                                for (int x = 0; x < s.kr; ++x) gt[y + x * s.kc] = gca[x + y * s.kr];
+                            add_block(f, c, gt.data(), ab);  // G(f, c)[l, a] (Z'Z)(c, f)[a, l]
+                            add_block(c, f, gca, at.data());  // G(c, f)[a, l] (Z'Z)(f, c)[l, a]
+                            continue;
+                        }
+                        add_term(f, c, l, a, ab);  // (Z'Z)(c, f)[a, l]
                         add_term(c, f, a, l, at.data());  // (Z'Z)(f, c)[l, a]
                     }
             }

@@ -28,6 +28,8 @@ KINDS = (
     "crossed_wide",
     "crossed_dense",
     "three",
+    "three_crossed",
+    "four",
 )
 
 
@@ -76,6 +78,15 @@ def random_design(kind: str, seed: int, near_singular: bool = False):
         k0 = int(rng.integers(1, 3))
         factors.append(_factor(rng, codes, inner, k0, False, 0))
         factors.append(_factor(rng, codes // per, outer, 1, False, len(factors[0][3])))
+    elif kind in ("three_crossed", "four"):
+        # three large crossed scalar factors (sparse blocks from the first to the third, a dense
+        # one from the second to the third); "four" puts a small factor third, before a large one
+        n = 160
+        x = np.column_stack([np.ones(n), rng.normal(size=n)])
+        sizes = (60, 50, 40) if kind == "three_crossed" else (60, 50, 3, 40)
+        for nlev in sizes:
+            codes = np.concatenate([np.arange(nlev), rng.integers(0, nlev, n - nlev)])
+            factors.append(_factor(rng, codes, nlev, 1, False, len(factors)))
     else:
         n0 = int(rng.integers(12, 20))
         n1 = int(rng.integers(4, 8)) if kind != "crossed_sparse" else int(rng.integers(30, 40))
