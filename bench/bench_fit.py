@@ -1,15 +1,20 @@
-"""Time mixedmodels against statsmodels MixedLM and lme4 (when Rscript with lme4 is present).
+"""Time mixedmodels against statsmodels MixedLM, mixedlm-rs (when installed) and lme4 (when Rscript
+with lme4 is present).
 
     python bench/bench_fit.py                      # all workloads
     python bench/bench_fit.py --workloads hsb,sim1m --reps 7 --no-r
+    python bench/bench_fit.py --read-csv           # every tool gets the frame as pd.read_csv returns it
 
 Each (tool, workload) runs in a fresh process, so peak memory (max RSS) is that tool's alone;
 "peak" is the process's maximum RSS, "+fit" how much the fits raised it above the loaded data.
 mixedmodels is timed end to end (data frame to result: formula parsing, model matrices, the pass
 that forms A, optimisation, results) and for the fit alone (the pass that forms A, the checks on it,
 the engine, optimisation and results, from materialised rows). statsmodels is timed from
-`MixedLM.from_formula` to the fitted result, lme4 as `lmer(...)` on a data frame already in R.
-Times are medians; ratios are other / mixedmodels end to end.
+`MixedLM.from_formula` to the fitted result, mixedlm-rs (its drop-in replacement, Rust: L-BFGS-B on
+an analytic gradient, one grouping factor) the same way, lme4 as `lmer(...)` on a data frame already
+in R. With --read-csv each workload's frame goes through a CSV file and `pd.read_csv`, its grouping
+columns read as strings (ids as a CSV of real data gives them), for every tool. Times are medians;
+ratios are other / mixedmodels end to end.
 """
 
 from __future__ import annotations
@@ -35,11 +40,27 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def load(name: str):  # a pandas frame (pandas is imported in the children only)
+    """The workload's frame; after a CSV round trip with the grouping columns as strings when
+    $MM_BENCH_READ_CSV is 1 (``--read-csv``)."""
+    import io
+
+    import pandas as pd
+
+    from workloads import load as load_workload
+
+    df = load_workload(name)
+    if os.environ.get("MM_BENCH_READ_CSV") != "1":
+        return df
+    text = df.to_csv(index=False)
+    return pd.read_csv(io.StringIO(text), dtype={f: str for f in FACTORS[name].split(",")})
+
+
 def child_mixedmodels(name: str, reps: int) -> dict:
     import mixedmodels as mm
     from mixedmodels.design import materialise
     from mixedmodels.model import LinearMixedModel
-    from workloads import WORKLOADS, load
+    from workloads import WORKLOADS
 
     w = WORKLOADS[name]
     df = load(name)
@@ -70,14 +91,20 @@ def child_mixedmodels(name: str, reps: int) -> dict:
     }
 
 
-def child_statsmodels(name: str, reps: int) -> dict:
-    import statsmodels.formula.api as smf
+def child_statsmodels(name: str, reps: int, rust: bool = False) -> dict:
+    if rust:
+        try:
+            import mixedlm_rs as smf  # statsmodels' API
+        except ImportError:
+            return {"skipped": "mixedlm-rs is not installed (pip install mixedlm-rs)"}
+    else:
+        import statsmodels.formula.api as smf
 
-    from workloads import WORKLOADS, load
+    from workloads import WORKLOADS
 
     w = WORKLOADS[name]
     if w.statsmodels is None:
-        return {"skipped": "statsmodels MixedLM fits one grouping factor (no crossed random effects)"}
+        return {"skipped": "MixedLM fits one grouping factor (no crossed random effects)"}
     df = load(name)
     base = _maxrss_mb()
     warnings.simplefilter("ignore")
@@ -135,8 +162,12 @@ FACTORS = {
 }
 
 
+def child_mixedlm_rs(name: str, reps: int) -> dict:
+    return child_statsmodels(name, reps, rust=True)
+
+
 def child_lme4(name: str, reps: int) -> dict:
-    from workloads import WORKLOADS, load
+    from workloads import WORKLOADS
 
     w = WORKLOADS[name]
     df = load(name)
@@ -199,24 +230,34 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--big-reps", type=int, default=3, help="repetitions for statsmodels/lme4 on big workloads")
     p.add_argument("--no-statsmodels", action="store_true")
+    p.add_argument("--no-mixedlm-rs", action="store_true")
     p.add_argument("--no-r", action="store_true")
+    p.add_argument("--read-csv", action="store_true", help="frames as pd.read_csv returns them, ids as strings")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per (tool, workload) process")
     p.add_argument("--json", type=Path, help="write all results here")
     p.add_argument("--child", nargs=2, metavar=("TOOL", "WORKLOAD"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
         tool, name = a.child
-        fn = {"mixedmodels": child_mixedmodels, "statsmodels": child_statsmodels, "lme4": child_lme4}[tool]
+        fn = {
+            "mixedmodels": child_mixedmodels,
+            "statsmodels": child_statsmodels,
+            "mixedlm_rs": child_mixedlm_rs,
+            "lme4": child_lme4,
+        }[tool]
         print(json.dumps(fn(name, a.reps)))
         return
     use_r = not a.no_r and lme4_available()
+    if a.read_csv:
+        os.environ["MM_BENCH_READ_CSV"] = "1"  # the children inherit it
     results = {}
-    print(f"# {os.cpu_count()} cores; lme4 {'via Rscript' if use_r else 'not available'}\n")
+    print(f"# {os.cpu_count()} cores; lme4 {'via Rscript' if use_r else 'not available'}", end="")
+    print("; frames from pd.read_csv, ids as strings\n" if a.read_csv else "\n")
     print(
-        "| workload | mixedmodels fit | mixedmodels end to end | evals (ms/eval) | statsmodels | lme4 | "
-        "statsmodels / ours | lme4 / ours | peak MB ours / sm / lme4 |"
+        "| workload | mixedmodels fit | mixedmodels end to end | evals (ms/eval) | statsmodels | mixedlm-rs | lme4 | "
+        "statsmodels / ours | mixedlm-rs / ours | lme4 / ours | peak MB ours / sm / rs / lme4 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in a.workloads.split(","):
         big = name in ("sim100k", "sim1m", "insteval", "insteval_slope", "crossed200k")
         reps = max(a.reps, 25) if name in SMALL else a.reps
@@ -226,16 +267,22 @@ def main() -> None:
             if a.no_statsmodels
             else run_child("statsmodels", name, a.big_reps if big else reps, a.timeout)
         )
+        rs = (
+            {"skipped": True}
+            if a.no_mixedlm_rs
+            else run_child("mixedlm_rs", name, a.big_reps if big else reps, a.timeout)
+        )
         r = run_child("lme4", name, a.big_reps if big else reps, a.timeout) if use_r else {"skipped": True}
-        results[name] = {"mixedmodels": ours, "statsmodels": sm, "lme4": r}
+        results[name] = {"mixedmodels": ours, "statsmodels": sm, "mixedlm_rs": rs, "lme4": r}
         if "error" in ours:
             print(f"| {name} | error: {ours['error']} |")
             continue
-        mem = " / ".join(f"{x['peak_mb']:.0f}" if "peak_mb" in x else "-" for x in (ours, sm, r))
+        mem = " / ".join(f"{x['peak_mb']:.0f}" if "peak_mb" in x else "-" for x in (ours, sm, rs, r))
         print(
             f"| {name} | {_fmt_t(ours, 'fit_s')} | {_fmt_t(ours)} | "
             f"{ours['n_evals']} ({ours['s_per_eval'] * 1e3:.3g}) | "
-            f"{_fmt_t(sm)} | {_fmt_t(r)} | {_ratio(sm, ours)} | {_ratio(r, ours)} | {mem} |",
+            f"{_fmt_t(sm)} | {_fmt_t(rs)} | {_fmt_t(r)} | {_ratio(sm, ours)} | {_ratio(rs, ours)} | "
+            f"{_ratio(r, ours)} | {mem} |",
             flush=True,
         )
     if a.json:

@@ -11,10 +11,13 @@ namespace mm {
 
 namespace {
 
-// Rows per chunk of the pass (and at least twice the blocks' size, so that forming and adding a
-// chunk's blocks stays small beside its rows), and at most this many chunks.
+// Rows per chunk of the pass, and at least a quarter of the blocks' values (a row adds to about
+// k (k + p + 1) of them, in double-double, so forming and adding a chunk's blocks stays small
+// beside its rows); at most kMaxRowChunks chunks, whose blocks (16 bytes a value) take at most
+// kMaxPartBytes together.
 constexpr int64_t kMinRowsPerChunk = 65536;
 constexpr int kMaxRowChunks = 16;
+constexpr int64_t kMaxPartBytes = int64_t{256} << 20;
 
 // Values in the blocks of A whose size the layout fixes (block-diagonal and [X y] blocks).
 int64_t block_values(const Layout& lay) {
@@ -108,7 +111,10 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
 
     // The rows in chunks (their number fixed by the sizes alone, so the sums are the same for every
     // thread count), each summed into its own cross-products, then added in chunk order.
-    const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, 2 * block_values(lay)), kMaxRowChunks);
+    const int64_t values = block_values(lay);
+    const int max_chunks =
+        static_cast<int>(std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, 16 * values), 1, kMaxRowChunks));
+    const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, values / 4), max_chunks);
     std::vector<CrossProducts> parts;
     parts.reserve(static_cast<size_t>(nchunks));
     for (int c = 0; c < nchunks; ++c) parts.emplace_back(layout_);
