@@ -3,6 +3,7 @@
 // (docs/design.md, sections 1, 3 and 4). Block 0..nf-1 are grouping factors (largest first), block nf is
 // the dense [X y] block. The block type of every block of L is chosen once, by analyse().
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -119,6 +120,11 @@ private:
 
 // Kernels, one per file.
 void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal);
+// Whole columns of a dense block of nrow rows that the scalar scatter (rank_update.cpp) and gather
+// (gradient.cpp) kernels take at a time: 65,536 entries (512 KB), which stay in cache.
+inline int cache_slab_columns(int64_t nrow) {
+    return static_cast<int>(std::max<int64_t>(1, 65536 / std::max<int64_t>(1, nrow)));
+}
 // rank_update's kernels on a range of the target (rank_update.cpp): columns [rb0, rb1) of a dense
 // target from two sparse sources, rows [r0, r1) of a dense target from dense times sparse.
 void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock& lj, bool diagonal, int rb0, int rb1);

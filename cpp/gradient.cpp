@@ -252,7 +252,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                         // As in the update's fill-in (rank_update.cpp), G(c, i) is read in slabs of whole
                         // columns that stay in cache, each level's rows b entering the slab from a cursor.
                         const SparseBlock& ls = lij.s;
-                        const int slab = std::max(1, static_cast<int>(65536 / std::max<size_t>(1, ld)));
+                        const int slab = cache_slab_columns(static_cast<int64_t>(ld));
                         cursor.assign(ls.colptr.begin() + l0, ls.colptr.begin() + l1);
                         const double* gd = gci.d.data();
                         for (int s0 = 0; s0 < nlev[i]; s0 += slab) {

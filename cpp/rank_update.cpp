@@ -17,10 +17,10 @@ void sparse_sparse_dense(DenseBlock& t, const SparseBlock& lc, const SparseBlock
     if (kr == 1 && kjr == 1 && ki == 1) {
         // Scalar random effects (crossed intercepts), the common case:
         // t(ra, rb) -= lc(ra, col) lj(rb, col) for every column col. The target is taken in slabs of
-        // whole columns that stay in cache (65,536 entries, 512 KB); per slab, each source column is
+        // whole columns that stay in cache (cache_slab_columns); per slab, each source column is
         // read once from where its lj rows enter the slab (a cursor per column: rows are sorted), and
         // its lc rows are updated against each of them.
-        const int slab = std::max(1, static_cast<int>(65536 / std::max(1, t.nrow)));
+        const int slab = cache_slab_columns(t.nrow);
         std::vector<int64_t> cursor(static_cast<size_t>(lj.ncollev));
         for (int col = 0; col < lj.ncollev; ++col) {
             const auto first = lj.rowlev.begin() + lj.colptr[col], last = lj.rowlev.begin() + lj.colptr[col + 1];
