@@ -37,10 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import linalg
+from scipy import sparse
 
 from . import _core
 from .arguments import check_positive_weights
+from .blocked_inverse import BlockedInverse
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
@@ -61,12 +62,18 @@ PIRLS_MAXIT = 100
 PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
 PIRLS_STEP_TOL_CANONICAL = 1e-7  # Newton steps (canonical links): the modes are then ~1e-14 from the limit
 MAX_AGQ = 25
-# the exact Laplace gradient for several grouping factors inverts the q x q LL' densely: up to this q
+# the exact Laplace gradient for several grouping factors inverts LL' by eliminating the first
+# factor's block-diagonal block (`BlockedInverse`): up to this many columns of the other factors
 DENSE_GRADIENT_Q = 1500
-# and q^2 <= 20 n: VerbAgg (q = 340, n = 7,584, q^2/n = 15) gains with the gradient (2.6-2.8 s -> 1.8-2.6 s,
-# 324 -> 68 evaluations); crossed binomial designs with q^2/n of 31 (2,000 rows, 200 + 50 levels) and
-# 47 (8,000 rows, 550 + 60) were 2-3x slower with it (the dense inverse costs more than it saves)
-DENSE_GRADIENT_Q2_PER_ROW = 20
+# and while that costs (~q2^3 + 2 nnz(B) q2 flops, B the q1 x q2 block between the first factor and
+# the others) at most this much per row. Crossed binomial designs y ~ x + (1|f1) + (1|f2), one run each
+# (ms with the gradient / without): 8,000 rows and 550 x 60 levels (147 flops a row) 228 / 306;
+# 10,000 and 1,000 x 100 (300) 256 / 312; 50,000 and 5,000 x 200 (560) 1,345 / 1,880; 4,000 and
+# 500 x 150 (1,150) 164 / 156; 20,000 and 2,000 x 300 (1,950) 1,009 / 785; 3,000 and 400 x 400
+# (22,000) 518 / 395. VerbAgg (340 random effects, 7,584 rows) 0.27 s / 0.65 s.
+GRADIENT_FLOPS_PER_ROW = 1000
+# B is held dense up to this many entries per product it sums (below: sparse)
+DENSE_B_PER_ENTRY = 8
 # BOBYQA's absolute tolerances on theta and the criterion in stage 1 when it only starts stage 2
 # with the exact gradient (`GeneralizedLinearMixedModel.has_laplace_gradient`); otherwise those of
 # `minimize_theta` (1e-9 and 1e-10). Stage 1's evaluations are PIRLS over beta and u jointly, the
@@ -81,6 +88,12 @@ GRADIENT_MIN_ROWS = 1000
 # warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
 # much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
 EXTRAPOLATE_MODES_REL = 0.01
+
+
+def _sums(pos: NDArray[np.int64], weights: FloatArray, size: int) -> FloatArray:
+    """The weights summed by position into ``size`` doubles."""
+    out: FloatArray = np.bincount(pos, weights=weights, minlength=size).astype(np.float64, copy=False)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -484,9 +497,9 @@ class GeneralizedLinearMixedModel:
     def has_laplace_gradient(self) -> bool:
         """Whether `laplace_gradient` applies: the canonical link of the binomial or Poisson family
         (the working weights are then the observed information, so the modes' derivatives follow
-        from the factor) and one grouping factor (of any number of columns), or several with at
-        most `DENSE_GRADIENT_Q` random effects in all (the gradient then works with a dense
-        (LL')^-1).
+        from the factor) and one grouping factor (of any number of columns), or several where
+        eliminating the first factor's block leaves at most `DENSE_GRADIENT_Q` columns and costs
+        at most `GRADIENT_FLOPS_PER_ROW` a row (`BlockedInverse`).
 
         Examples
         --------
@@ -503,8 +516,12 @@ class GeneralizedLinearMixedModel:
             return False
         if len(self.structure.factors) == 1:
             return True
-        # the dense L costs ~q^3 / 3 per gradient against ~n per evaluation of the criterion
-        return self.q <= DENSE_GRADIENT_Q and self.q * self.q <= DENSE_GRADIENT_Q2_PER_ROW * self.nobs
+        # the gradient's inverse costs ~q2^3 + 2 nnz(B) q2 (`BlockedInverse`) against ~n per evaluation
+        f0 = self.structure.factors[0]
+        q1 = f0.nlev * f0.k
+        q2 = self.q - q1
+        nnz_b = min(q1 * q2, self.nobs * f0.k * (sum(f.k for f in self.structure.factors) - f0.k))
+        return q2 <= DENSE_GRADIENT_Q and q2**3 + 2 * nnz_b * q2 <= GRADIENT_FLOPS_PER_ROW * self.nobs
 
     def laplace_and_gradient(self, theta: FloatArray, beta: FloatArray) -> tuple[float, FloatArray]:
         """The Laplace criterion at (theta, beta) (as `laplace`, warm-started) and its exact
@@ -594,7 +611,7 @@ class GeneralizedLinearMixedModel:
             d1 = -2.0 * prior * (self.y - mu)  # d(deviance)/deta
             # BLAS on one thread: its threads only spin on a q x q factorisation (seconds on a busy machine)
             with _core.BlasOneThread() if single_threaded_blas() else contextlib.nullcontext():
-                return self._laplace_gradient_dense(theta, res, w, w1, d1)
+                return self._laplace_gradient_crossed(theta, res, w, w1, d1)
         f = self.structure.factors[0]
         nlev, k = f.nlev, f.k
         # the sums over rows in the core, two passes (w = prior V(mu), w1 = dw/deta, d1 =
@@ -658,13 +675,15 @@ class GeneralizedLinearMixedModel:
             parts.append(np.concatenate([self.rows.z[fi] @ lay.factor_t(e, fi) for fi in range(len(cols))], axis=1))
         return idx, parts
 
-    def _laplace_gradient_dense(
+    def _laplace_gradient_crossed(
         self, theta: FloatArray, res: Pirls, w: FloatArray, w1: FloatArray, d1: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        """`laplace_gradient` for several grouping factors, with the dense S = (LL')^-1 (q x q) of
-        LL' = I + A'WA, A = Z Lambda: the same terms, with h_i = a_i'S a_i (a_i row i of A, a few
-        entries), tr(S A'W dA) = sum_i w_i a_i'S da_i, du = -S (A'W dA u + dA'd' / 2) for theta and
-        -S A'W X for beta."""
+        """`laplace_gradient` for several grouping factors, with S = (LL')^-1 (q x q) of
+        LL' = I + A'WA, A = Z Lambda, by block elimination of the first factor's block-diagonal
+        block (`BlockedInverse`: one factorisation of the order of the other factors' columns):
+        the same terms, with h_i = a_i'S a_i (a_i row i of A, a few entries),
+        tr(S A'W dA) = sum_i w_i a_i'S da_i, du = -S (A'W dA u + dA'd' / 2) for theta and -S A'W X
+        for beta."""
         idx, parts = self._re_columns
         q = self.q
         vals = sum((t * d for t, d in zip(theta.tolist(), parts, strict=True)), np.zeros_like(parts[0]))
@@ -681,32 +700,55 @@ class GeneralizedLinearMixedModel:
             )
             return out
 
-        pair = (idx[:, :, None] * q + idx[:, None, :]).ravel()
-        cross = np.bincount(
-            pair, weights=(w[:, None, None] * vals[:, :, None] * vals[:, None, :]).ravel(), minlength=q * q
-        )
-        m = cross.astype(np.float64, copy=False).reshape(q, q) + np.eye(q)
-        chol = linalg.cho_factor(m, lower=True)
-        s_mat = linalg.cho_solve(chol, np.eye(q))
-        s_rows = s_mat[idx[:, :, None], idx[:, None, :]]  # (n, r, r): S at each row's columns
+        inverse = self._laplace_inverse(idx, vals, w)
+        s_rows = inverse.at_rows(idx)  # (n, r, r): S at each row's columns
         h = np.einsum("ia,iab,ib->i", vals, s_rows, vals)
         w1h = w1 * h
         atq = t_times(vals, w1h)
         awx = np.stack([t_times(vals, w * x[:, j]) for j in range(self.p)], axis=1)  # A'W X (q x p)
-        grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - awx.T @ linalg.cho_solve(chol, atq)
+        grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - awx.T @ inverse.solve(atq)
         grad_theta = np.empty(self.ntheta)
         jac = np.empty((q, self.ntheta + self.p))
-        jac[:, self.ntheta :] = -linalg.cho_solve(chol, awx)
+        jac[:, self.ntheta :] = -inverse.solve(awx)
         for i, dv in enumerate(parts):
             dau = times(dv, u)
             term1 = float(d1 @ dau)
             term2 = 2.0 * float(w @ np.einsum("ia,iab,ib->i", vals, s_rows, dv))
-            du = -linalg.cho_solve(chol, t_times(vals, w * dau) + 0.5 * t_times(dv, d1))
+            du = -inverse.solve(t_times(vals, w * dau) + 0.5 * t_times(dv, d1))
             deta = dau + times(vals, du)
             grad_theta[i] = term1 + term2 + float(w1h @ deta)
             jac[:, i] = du
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
         return out, jac
+
+    def _laplace_inverse(self, idx: NDArray[np.int64], vals: FloatArray, w: FloatArray) -> BlockedInverse:
+        """(LL')^-1 of LL' = I + A'WA (A = Z Lambda, row i's values ``vals[i]`` at columns
+        ``idx[i]``, the first factor's k first) from its three blocks, summed over the rows: the
+        first factor's diagonal blocks (nlev, k, k), the block beside them (q1 x q2, sparse) and
+        the other factors' block (q2 x q2); never the whole q x q."""
+        f0 = self.structure.factors[0]
+        nlev, k = f0.nlev, f0.k
+        q1 = nlev * k
+        q2 = self.q - q1
+        wv = w[:, None] * vals
+        lead, rest = idx[:, :k], idx[:, k:] - q1
+        codes = lead[:, 0] // k
+        d_pos = (codes[:, None, None] * k * k + np.arange(k)[:, None] * k + np.arange(k)[None, :]).ravel()
+        d = _sums(d_pos, (wv[:, :k, None] * vals[:, None, :k]).ravel(), nlev * k * k).reshape(nlev, k, k)
+        d[:, np.arange(k), np.arange(k)] += 1.0
+        shape = (lead.shape[0], k, rest.shape[1])
+        b_vals = (wv[:, :k, None] * vals[:, None, k:]).ravel()
+        if q1 * q2 <= DENSE_B_PER_ENTRY * b_vals.size:  # B dense: fewer calls, and products at BLAS speed
+            b_pos = (lead[:, :, None] * q2 + rest[:, None, :]).ravel()
+            b: FloatArray | sparse.csr_array = _sums(b_pos, b_vals, q1 * q2).reshape(q1, q2)
+        else:  # sparse: a crossed design's B has at most a few entries per row
+            b_rows = np.broadcast_to(lead[:, :, None], shape).ravel()
+            b_cols = np.broadcast_to(rest[:, None, :], shape).ravel()
+            b = sparse.csr_array(sparse.coo_array((b_vals, (b_rows, b_cols)), shape=(q1, q2)))  # duplicates summed
+        e_pos = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
+        e = _sums(e_pos, (wv[:, k:, None] * vals[:, None, k:]).ravel(), q2 * q2).reshape(q2, q2)
+        e[np.diag_indices(q2)] += 1.0
+        return BlockedInverse(d, b, e)
 
     def agq(self, theta: FloatArray, beta: FloatArray, n_agq: int) -> float:
         """-2 log-likelihood by adaptive Gauss-Hermite quadrature with ``n_agq`` nodes per level of
