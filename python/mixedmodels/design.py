@@ -198,16 +198,28 @@ def _materialise(
     """The model matrix of one part of the formula: its values, its columns' internal keys
     (formulaic's names, unique), their names as R prints them, and the spec that replays it
     (``logical``: the logical columns coded as R's factors, which it codes so in new data too)."""
-    plain = _plain_terms(spec_text, data)
-    if plain is not None:  # only numeric columns and the intercept: no encoding to decide
+    plain = _plain_terms(spec_text, data, logical)
+    if plain is not None:  # numeric columns, unordered categoricals and the intercept: formulaic's encoding
         intercept, cols = plain
-        x = np.empty((data.shape[0], int(intercept) + len(cols)))
+        keys_of = {c: _treatment_keys(c, data[c]) for c in cols}
+        width = int(intercept) + sum(1 if k is None else len(k) for k in keys_of.values())
+        x = np.zeros((data.shape[0], width))
         if intercept:
             x[:, 0] = 1.0
-        for j, c in enumerate(cols, start=int(intercept)):
-            x[:, j] = data[c]
-        keys = (("Intercept",) if intercept else ()) + tuple(cols)
-        names = (("(Intercept)",) if intercept else ()) + tuple(r_variable(c) for c in cols)
+        keys: tuple[str, ...] = ("Intercept",) if intercept else ()
+        names: tuple[str, ...] = ("(Intercept)",) if intercept else ()
+        j = int(intercept)
+        for c in cols:
+            level_keys = keys_of[c]
+            if level_keys is None:
+                x[:, j] = data[c]
+                keys, names, j = keys + (c,), names + (r_variable(c),), j + 1
+                continue
+            codes = np.asarray(data[c].codes)
+            rows = np.flatnonzero(codes > 0)  # treatment contrasts: the first level is the reference
+            x[rows, j + codes[rows] - 1] = 1.0
+            keys, names = keys + level_keys, names + tuple(r_name(k) for k in level_keys)
+            j += len(level_keys)
         return x, keys, names, LazySpec(spec_text, data.frame)
     try:  # the text was vetted by parse_formula (unless trusted): formulaic evaluates only the function table
         extra = _stream_arguments(replay)
@@ -337,19 +349,50 @@ def plain_terms(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
     return intercept, tuple(cols)
 
 
-def _plain_terms(spec_text: str, data: _Columns) -> tuple[bool, tuple[str, ...]] | None:
-    """`plain_terms` when every name is a numeric (non-boolean) column, for which formulaic's model
-    matrix is just those columns after the intercept; else None (formulaic builds it)."""
+def _plain_terms(
+    spec_text: str, data: _Columns, logical: Iterable[str] = ()
+) -> tuple[bool, tuple[str, ...]] | None:
+    """`plain_terms` when every name is a numeric (non-boolean) column or, after an intercept, an
+    unordered categorical of two or more levels labelled by strings or integers (not a logical
+    one): formulaic's model matrix is then those columns, and treatment contrasts of the
+    categoricals (`_treatment_keys`), in the formula's order; else None (formulaic builds it)."""
     plain = plain_terms(spec_text)
     if plain is None:
         return None
+    logical = set(logical)
     for tok in plain[1]:
         if tok not in data.columns:
             return None
-        dtype = data[tok].dtype
-        if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":  # bool, categorical, strings,
-            return None  # nullable and other extension types: formulaic decides
+        col = data[tok]
+        dtype = col.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+            continue
+        if not plain[0] or tok in logical or _treatment_keys(tok, col) is None:
+            return None  # bool, strings, nullable and other extension types: formulaic decides
     return plain
+
+
+def _treatment_keys(name: str, col: Column) -> tuple[str, ...] | None:
+    """formulaic's keys (``f[T.b]``) of the treatment contrasts of an unordered categorical with at
+    least two levels, all strings or all integers; else None.
+
+    Examples
+    --------
+    >>> _treatment_keys("f", pd.Categorical(["a", "b", "c"]))
+    ('f[T.b]', 'f[T.c]')
+    >>> _treatment_keys("f", pd.Categorical([1.5, 2.5])), _treatment_keys("f", np.array([1.0]))
+    (None, None)
+    """
+    if not isinstance(col, pd.Categorical) or col.ordered or len(col.categories) < 2:
+        return None
+    cats = col.categories
+    if cats.dtype.kind in "iu":
+        labels = [str(int(v)) for v in cats]
+    elif all(type(v) is str for v in cats):
+        labels = list(cats)
+    else:
+        return None
+    return tuple(f"{name}[T.{lab}]" for lab in labels[1:])
 
 
 class LazySpec:
@@ -723,6 +766,55 @@ def materialise(
     return structure, FrameData(rows, dc.frame, n_dropped)
 
 
+_ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
+
+
+def _arithmetic(spec_text: str, data: _Columns) -> NDArray[np.float64] | None:
+    """The column ``0 + I(expr)`` without formulaic when expr is numeric (non-boolean) columns and
+    numbers joined by ``+ - * /`` (``cbind(k, n - k)``): the same values, as formulaic evaluates
+    them on the columns in double precision; else None.
+
+    Examples
+    --------
+    >>> cols = _Columns(pd.DataFrame({"n": [5, 6], "k": [2.0, 3.0]}))
+    >>> _arithmetic("0 + I(n - k)", cols).tolist(), _arithmetic("0 + I(log(n))", cols)
+    ([3.0, 3.0], None)
+    """
+    m = re.fullmatch(r"0 \+ I\((.*)\)", spec_text.strip())
+    if m is None:
+        return None
+    try:
+        tree = ast.parse(m.group(1), mode="eval").body
+    except SyntaxError:
+        return None
+
+    def value(node: ast.AST) -> NDArray[np.float64] | float | None:
+        if isinstance(node, ast.Name):
+            if node.id not in data.columns:
+                return None
+            dtype = data[node.id].dtype
+            if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf":
+                return None
+            return np.asarray(data[node.id], dtype=np.float64)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return float(cast(float, node.value))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = value(node.operand)
+            return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            left, right = value(node.left), value(node.right)
+            if left is None or right is None:
+                return None
+            with np.errstate(all="ignore"):  # infinities and NaN are named by the finiteness check
+                return cast(NDArray[np.float64] | float, _ARITHMETIC[type(node.op)](left, right))
+        return None
+
+    out = value(tree)
+    if out is None:
+        return None
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(out, dtype=np.float64), (data.shape[0],)))
+
+
 def _column(
     spec_text: str,
     data: _Columns,
@@ -732,6 +824,10 @@ def _column(
     where: Callable[[int], str],
 ) -> NDArray[np.float64]:
     """One numeric column of an expression (``0 + I(expr)``), checked finite."""
+    direct = _arithmetic(spec_text, data)
+    if direct is not None:
+        _check_finite(direct, what, where)
+        return direct
     v, _, _, _ = _materialise(spec_text, data, what, pf.numeric, pf.trusted, transforms)
     if v.shape[1] != 1:
         raise FormulaError(f"{what} must be one numeric column")
