@@ -204,3 +204,17 @@ def test_hash_factorisation_is_np_unique(raw):
     ref_uniq, ref_codes = np.unique(raw, return_inverse=True)
     assert uniq.tolist() == ref_uniq.tolist()
     assert codes.tolist() == ref_codes.reshape(-1).tolist()
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "str"])
+def test_string_grouping_columns_are_coded_alike(dtype):
+    """Grouping ids as objects, pandas strings or Arrow strings (what read_csv gives) get the same
+    levels, in np.unique's order (code points: 'B' < 'a' < 'b' < 'é'), and the same fit."""
+    r = np.random.default_rng(3)
+    ids = np.array(["b", "a", "B", "é", "a2", "10", "9"], dtype=object)
+    g = ids[r.integers(0, len(ids), 300)]
+    df = pd.DataFrame({"y": r.normal(size=300) + np.repeat(r.normal(size=30), 10), "g": g})
+    base = mm.lmer("y ~ 1 + (1 | g)", df.assign(g=df["g"].astype(object)))
+    fit = mm.lmer("y ~ 1 + (1 | g)", df.assign(g=df["g"].astype(dtype)))
+    assert list(fit.ranef["g"].index) == sorted(set(g.tolist())) == list(base.ranef["g"].index)
+    assert fit.objective == base.objective
