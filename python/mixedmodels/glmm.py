@@ -90,6 +90,21 @@ GRADIENT_MIN_ROWS = 1000
 EXTRAPOLATE_MODES_REL = 0.01
 
 
+def _aic_less_deviance(family: Family, y: FloatArray, trials: FloatArray, prior: FloatArray) -> float:
+    """R's ``family$aic`` less the deviance at the family's start (the same at every mu for a family
+    without dispersion). For the Poisson both are the weights times a function of y alone, so they
+    are evaluated once per distinct count, with its rows' summed weights (R's dpois on a million
+    rows costs a third of a second)."""
+    if family.name == "poisson":
+        inverse, values = pd.factorize(y)
+        prior = np.bincount(inverse, weights=prior, minlength=len(values)).astype(np.float64)
+        y = np.asarray(values, dtype=np.float64)
+        trials = np.ones_like(y)
+    mu0 = family.mustart(y, prior)
+    dev0 = float(np.sum(family.dev_resids(y, mu0, prior)))
+    return float(family.aic(y, trials, mu0, prior, dev0)) - dev0
+
+
 def _sums(pos: NDArray[np.int64], weights: FloatArray, size: int) -> FloatArray:
     """The weights summed by position into ``size`` doubles."""
     out: FloatArray = np.bincount(pos, weights=weights, minlength=size).astype(np.float64, copy=False)
@@ -235,9 +250,7 @@ class GeneralizedLinearMixedModel:
         # R's family$aic takes the binomial trials as n (cbind responses), else 1
         self.trials = np.ones(n) if rows.trials is None else rows.trials
         if family.dispersion_free:
-            mu0 = family.mustart(self.y, self.prior_weights)
-            dev0 = float(np.sum(family.dev_resids(self.y, mu0, self.prior_weights)))
-            self._aic_minus_deviance = float(family.aic(self.y, self.trials, mu0, self.prior_weights, dev0)) - dev0
+            self._aic_minus_deviance = _aic_less_deviance(family, self.y, self.trials, self.prior_weights)
 
     # ------------------------------------------------------------------ construction
     @classmethod
