@@ -13,8 +13,8 @@ namespace {
 
 // Rows per chunk of the pass, and at least a quarter of the blocks' values (a row adds to about
 // k (k + p + 1) of them, in double-double, so forming and adding a chunk's blocks stays small
-// beside its rows); at most kMaxRowChunks chunks, whose blocks (16 bytes a value) take at most
-// kMaxPartBytes together.
+// beside its rows); at most kMaxRowChunks chunks, whose blocks (16 bytes a value, 32 with one
+// factor's level-major sums) take at most kMaxPartBytes together.
 constexpr int64_t kMinRowsPerChunk = 65536;
 constexpr int kMaxRowChunks = 16;
 constexpr int64_t kMaxPartBytes = int64_t{256} << 20;
@@ -112,8 +112,9 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     // The rows in chunks (their number fixed by the sizes alone, so the sums are the same for every
     // thread count), each summed into its own cross-products, then added in chunk order.
     const int64_t values = block_values(lay);
-    const int max_chunks =
-        static_cast<int>(std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, 16 * values), 1, kMaxRowChunks));
+    const int64_t value_bytes = nf == 1 ? 32 : 16;  // one factor: each chunk's level-major sums beside its blocks
+    const int max_chunks = static_cast<int>(
+        std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, value_bytes * values), 1, kMaxRowChunks));
     const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, values / 4), max_chunks);
     std::vector<CrossProducts> parts;
     parts.reserve(static_cast<size_t>(nchunks));
@@ -139,6 +140,10 @@ void CrossProducts::sum_rows(const RowsView& rows) {
     const Layout& lay = *layout_;
     const int nf = lay.nf(), p = lay.p(), pp = p + 1;
     const int64_t n = rows.n;
+    if (nf == 1) {
+        sum_rows_one_factor(rows);
+        return;
+    }
     // This chunk's blocks (its own pattern between factors), summed in double-double: each
     // addition's rounding error goes to a second array, so A is the correctly rounded sum of the
     // products whatever the order of the rows (but for sums that cancel to within ~2^-106 of their
@@ -224,6 +229,82 @@ void CrossProducts::sum_rows(const RowsView& rows) {
     chunk.n_ = n;
     chunk.ymin_ = ymin;
     chunk.ymax_ = ymax;
+}
+
+// One grouping factor (the large simulated and streamed designs): the same additions in the same
+// order as sum_rows, so the same sums to the last bit, but each level's values side by side, each
+// hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
+// products are the same both ways). A row of a random design then touches about half the cache
+// lines.
+void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
+    const Layout& lay = *layout_;
+    const int p = lay.p(), pp = p + 1, k = lay.factor(0).k;
+    const int64_t n = rows.n;
+    const size_t nlev = static_cast<size_t>(lay.factor(0).nlev);
+    const int ntri = k * (k + 1) / 2, per = ntri + k * pp;  // values per level
+    std::vector<double> acc(nlev * per * 2, 0.0);            // per level: (hi, lo) of each value
+    std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
+    std::vector<double> v(static_cast<size_t>(pp)), prod(static_cast<size_t>(per));
+    double ymin = ymin_, ymax = ymax_;
+    const double* rw = rows.w;
+    const int32_t* codes = rows.codes[0];
+    const double* z = rows.z[0];
+    for (int64_t i = 0; i < n; ++i) {
+        for (int m = 0; m < p; ++m) v[m] = rows.x[i * p + m];
+        v[p] = rows.y[i];
+        ymin = std::min(ymin, v[p]);
+        ymax = std::max(ymax, v[p]);
+        const double* zi = z + i * k;
+        int e = 0;
+        for (int b = 0; b < k; ++b)
+            for (int a = b; a < k; ++a) prod[e++] = rw ? rw[i] * (zi[a] * zi[b]) : zi[a] * zi[b];
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < pp; ++a) prod[e++] = rw ? rw[i] * (v[a] * zi[b]) : v[a] * zi[b];
+        double* lev = acc.data() + static_cast<size_t>(codes[i]) * per * 2;
+        for (int t = 0; t < per; ++t) two_sum_into(lev[2 * t], lev[2 * t + 1], prod[t]);
+        for (int b = 0; b < pp; ++b)
+            for (int a = b; a < pp; ++a) {
+                const size_t at = 2 * static_cast<size_t>(a + b * pp);
+                two_sum_into(xx[at], xx[at + 1], rw ? rw[i] * (v[a] * v[b]) : v[a] * v[b]);
+            }
+    }
+    // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does
+    const auto put = [](double hi, double lo, double& out_hi, double& out_lo) {
+        const double s = hi + lo;
+        out_lo = lo - (s - hi);
+        out_hi = s;
+    };
+    std::vector<double>& dhi = hi_[tri(0, 0)].u.v;
+    std::vector<double>& dlo = lo_[tri(0, 0)];
+    std::vector<double>& chi = hi_[tri(1, 0)].d.v;
+    std::vector<double>& clo = lo_[tri(1, 0)];
+    for (size_t l = 0; l < nlev; ++l) {
+        const double* lev = acc.data() + l * per * 2;
+        int e = 0;
+        for (int b = 0; b < k; ++b)
+            for (int a = b; a < k; ++a, ++e) {
+                const size_t lower = l * k * k + a + static_cast<size_t>(b) * k;
+                const size_t upper = l * k * k + b + static_cast<size_t>(a) * k;
+                put(lev[2 * e], lev[2 * e + 1], dhi[lower], dlo[lower]);
+                dhi[upper] = dhi[lower];
+                dlo[upper] = dlo[lower];
+            }
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < pp; ++a, ++e) {
+                const size_t at = l * k * pp + a + static_cast<size_t>(b) * pp;
+                put(lev[2 * e], lev[2 * e + 1], chi[at], clo[at]);
+            }
+    }
+    std::vector<double>& xhi = hi_[tri(1, 1)].d.v;
+    std::vector<double>& xlo = lo_[tri(1, 1)];
+    for (int b = 0; b < pp; ++b)
+        for (int a = b; a < pp; ++a) {
+            const size_t at = static_cast<size_t>(a + b * pp);
+            put(xx[2 * at], xx[2 * at + 1], xhi[at], xlo[at]);
+        }
+    n_ = n;
+    ymin_ = ymin;
+    ymax_ = ymax;
 }
 
 }  // namespace mm
