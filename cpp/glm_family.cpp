@@ -156,6 +156,18 @@ double GlmFamily::deviance_constant(double y) const {
     return 0.0;
 }
 
+bool GlmFamily::canonical() const {
+    switch (family) {
+        case FamilyKind::Binomial: return link == LinkKind::Logit;
+        case FamilyKind::Poisson: return link == LinkKind::Log;
+        case FamilyKind::Gaussian: return link == LinkKind::Identity;
+        case FamilyKind::Gamma: return link == LinkKind::Inverse;
+        case FamilyKind::InverseGaussian: return link == LinkKind::InverseSquare;
+        case FamilyKind::NegativeBinomial: return false;
+    }
+    return false;
+}
+
 double GlmFamily::mean_and_deviance(double eta, double y, double wt, double c, double& mu) const {
     if (family == FamilyKind::Poisson && link == LinkKind::Log && eta > -36.0 && eta < 700.0) {
         mu = std::exp(eta);  // above DBL_EPSILON here, so log(mu) = eta: y log(y / mu) = y log y - y eta

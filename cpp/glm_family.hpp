@@ -19,6 +19,9 @@ struct GlmFamily {
     // `parameter`); throws InvalidInput for others.
     static GlmFamily from_names(const std::string& family, const std::string& link, double parameter = 0.0);
 
+    // Whether the link is the family's canonical one: PIRLS' steps are then Newton's (the working
+    // weights are the observed information), and converge quadratically.
+    bool canonical() const;
     double linkinv(double eta) const;
     double mu_eta(double eta) const;
     double variance(double mu) const;

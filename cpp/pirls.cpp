@@ -139,6 +139,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     }
     std::vector<double> nbeta, nu;
     std::vector<double> cb(static_cast<size_t>(p)), cu(q);
+    const bool quadratic = fam.canonical();
+    double previous = 0.0;  // the previous step's size when it was a full Newton step, else 0
     const auto working = [&]() {  // at eta, whose means are mu
         pool::run(threads, nchunks, [&](int c) {
             const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
@@ -192,10 +194,20 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             pdev = cdev;
             dev = cdevsum;
         }
-        if (size < in.tol * (1.0 + std::max(largest(u, 0.0), largest(beta, 0.0)))) {
+        const double tol = in.tol * (1.0 + std::max(largest(u, 0.0), largest(beta, 0.0)));
+        if (size < tol) {
             out.converged = true;
             break;
         }
+        // Newton's steps (a canonical link) shrinking quadratically, full steps both: the next
+        // would be about size (size / previous)^2, which is below the tolerance here; the modes
+        // are that close to the limit now, and the iteration that would only confirm it is saved
+        if (quadratic && accepted && step == 1.0 && previous > 0.0 && size < 0.1 * previous &&
+            size * (size / previous) * (size / previous) < tol) {
+            out.converged = true;
+            break;
+        }
+        previous = accepted && step == 1.0 ? size : 0.0;
         if (!accepted) {  // no decrease along the Newton direction: the minimum, up to rounding
             out.converged = size < 1e-6 * (1.0 + largest(u, 0.0));
             break;

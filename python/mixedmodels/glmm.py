@@ -60,7 +60,11 @@ SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 PIRLS_MAXIT = 100
 PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
-PIRLS_STEP_TOL_CANONICAL = 1e-7  # Newton steps (canonical links): the modes are then ~1e-14 from the limit
+# Newton steps (canonical links): converged when a step is below this, or when the next one, predicted
+# from two full steps shrinking quadratically, would be (the iteration that would only confirm it is
+# saved: cbpp 248 -> 197 PIRLS iterations, grouseticks 962 -> 672, VerbAgg 182 -> 148, logit100k
+# 210 -> 172, poisson1m 130 -> 112, the log-likelihoods the same to 5e-12 relative)
+PIRLS_STEP_TOL_CANONICAL = 1e-7
 MAX_AGQ = 25
 # the exact Laplace gradient for several grouping factors inverts LL' by eliminating the first
 # factor's block-diagonal block (`BlockedInverse`): up to this many columns of the other factors
