@@ -11,9 +11,9 @@
 namespace mm {
 
 namespace {
-// the one-factor fill's chunks: at most this many (each beyond the first holds partial blocks),
-// each of at least kMinRowsPerChunk rows and twice the values of its partial sums (so a large
-// factor's partial blocks never cost more than its rows)
+// the one-factor fill's chunks: at most this many (each holds its own sums of the blocks), each of
+// at least kMinRowsPerChunk rows and twice the values of its sums (so a large factor's partial sums
+// never cost more than its rows)
 constexpr int kMaxRowChunks = 8;
 }  // namespace
 
@@ -113,27 +113,26 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
 void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const {
     const int kf = layout_->factor(0).k, ppf = p_ + 1;
     const size_t nlev = static_cast<size_t>(layout_->factor(0).nlev);
-    const size_t ndiag = nlev * kf * kf, ncol = nlev * kf * ppf, nxx = static_cast<size_t>(ppf) * ppf;
+    const size_t kk = static_cast<size_t>(kf) * kf, kpp = static_cast<size_t>(kf) * ppf;
+    const size_t ndiag = nlev * kk, ncol = nlev * kpp, nxx = static_cast<size_t>(ppf) * ppf;
+    const size_t per = kk + kpp;  // a level's values side by side: its k x k block, then its k columns of [X y]
     const int nchunks = pool::chunks_for(
         n_, std::max<int64_t>(kMinRowsPerChunk, 2 * static_cast<int64_t>(ndiag + ncol + nxx)), kMaxRowChunks);
-    // each chunk sums into its own partial blocks (the first chunk straight into A's), added to A
-    // in chunk order afterwards: the same numbers for every thread count
-    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks > 1 ? nchunks - 1 : 0));
+    // each chunk sums into its own level-major array (a row's updates on one or two cache lines, not
+    // spread over two arrays), added into A's blocks in chunk order afterwards: the same numbers for
+    // every thread count
+    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));
     std::vector<double> xxl(static_cast<size_t>(nchunks) * nxx, 0.0);  // [X y]'W[X y], each chunk's lower triangle
     pool::run(threads, nchunks, [&](int c) {
-        double* __restrict diag = A[tri(0, 0)].u.v.data();
-        double* __restrict xycol = A[tri(1, 0)].d.v.data();
-        if (c > 0) {
-            std::vector<double>& mine = parts[static_cast<size_t>(c) - 1];
-            mine.assign(ndiag + ncol, 0.0);
-            diag = mine.data();
-            xycol = mine.data() + ndiag;
-        }
+        std::vector<double>& mine = parts[static_cast<size_t>(c)];
+        mine.assign(nlev * per, 0.0);
+        double* __restrict sums = mine.data();
         // [X y]'W[X y] in the chunk's own local array (the chunks' sums side by side in one array
         // would share cache lines between threads on every row)
         std::vector<double> xxc(nxx, 0.0);
         double* __restrict xx = xxc.data();
         const int k = kf, p = p_, pp = ppf;  // locals, not captures: kept in registers
+        const size_t lper = per;
         const int32_t* __restrict codes = codes_[0].data();
         const double* __restrict z = z_[0].data();
         const double* __restrict x = x_.data();
@@ -145,9 +144,8 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
                                    " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
             const double* xi = x + static_cast<size_t>(i) * p;
             const double* zi = z + static_cast<size_t>(i) * k;
-            const size_t l = static_cast<size_t>(codes[i]);
-            double* dj = diag + l * k * k;
-            double* col = xycol + l * k * pp;
+            double* dj = sums + static_cast<size_t>(codes[i]) * lper;
+            double* col = dj + k * k;
             for (int b = 0; b < k; ++b) {
                 const double wzb = wi * zi[b];
                 for (int a = 0; a < k; ++a) dj[a + b * k] += wzb * zi[a];
@@ -166,9 +164,15 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
     });
     double* diag = A[tri(0, 0)].u.v.data();
     double* xycol = A[tri(1, 0)].d.v.data();
-    for (const std::vector<double>& part : parts) {
-        for (size_t e = 0; e < ndiag; ++e) diag[e] += part[e];
-        for (size_t e = 0; e < ncol; ++e) xycol[e] += part[ndiag + e];
+    for (size_t l = 0; l < nlev; ++l) {
+        const double* first = parts[0].data() + l * per;
+        std::copy(first, first + kk, diag + l * kk);
+        std::copy(first + kk, first + per, xycol + l * kpp);
+        for (size_t c = 1; c < parts.size(); ++c) {
+            const double* part = parts[c].data() + l * per;
+            for (size_t e = 0; e < kk; ++e) diag[l * kk + e] += part[e];
+            for (size_t e = 0; e < kpp; ++e) xycol[l * kpp + e] += part[kk + e];
+        }
     }
     double* out = A[tri(1, 1)].d.v.data();
     for (int c = 0; c < nchunks; ++c)
