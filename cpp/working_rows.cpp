@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "errors.hpp"
 #include "pool.hpp"
@@ -131,35 +132,48 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
         // would share cache lines between threads on every row)
         std::vector<double> xxc(nxx, 0.0);
         double* __restrict xx = xxc.data();
-        const int k = kf, p = p_, pp = ppf;  // locals, not captures: kept in registers
-        const size_t lper = per;
-        const int32_t* __restrict codes = codes_[0].data();
-        const double* __restrict z = z_[0].data();
-        const double* __restrict x = x_.data();
-        const auto [lo, hi] = pool::chunk_range(n_, nchunks, c);
-        for (int64_t i = lo; i < hi; ++i) {
-            const double wi = w[i], yi = y[i];
-            if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))
-                throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
-                                   " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
-            const double* xi = x + static_cast<size_t>(i) * p;
-            const double* zi = z + static_cast<size_t>(i) * k;
-            double* dj = sums + static_cast<size_t>(codes[i]) * lper;
-            double* col = dj + k * k;
-            for (int b = 0; b < k; ++b) {
-                const double wzb = wi * zi[b];
-                for (int a = 0; a < k; ++a) dj[a + b * k] += wzb * zi[a];
-                double* cb = col + b * pp;
-                for (int a = 0; a < p; ++a) cb[a] += xi[a] * wzb;
-                cb[p] += yi * wzb;
+        const auto range = pool::chunk_range(n_, nchunks, c);
+        const int64_t lo = range.first, hi = range.second;
+        const auto rows = [&](auto kc, auto pc) {  // sizes known at compile time for the common shapes
+            const int k = kc > 0 ? int(kc) : kf, p = pc >= 0 ? int(pc) : p_, pp = p + 1;
+            const size_t lper = per;
+            const int32_t* __restrict codes = codes_[0].data();
+            const double* __restrict z = z_[0].data();
+            const double* __restrict x = x_.data();
+            for (int64_t i = lo; i < hi; ++i) {
+                const double wi = w[i], yi = y[i];
+                if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))
+                    throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
+                                       " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
+                const double* xi = x + static_cast<size_t>(i) * p;
+                const double* zi = z + static_cast<size_t>(i) * k;
+                double* dj = sums + static_cast<size_t>(codes[i]) * lper;
+                double* col = dj + k * k;
+                for (int b = 0; b < k; ++b) {
+                    const double wzb = wi * zi[b];
+                    for (int a = 0; a < k; ++a) dj[a + b * k] += wzb * zi[a];
+                    double* cb = col + b * pp;
+                    for (int a = 0; a < p; ++a) cb[a] += xi[a] * wzb;
+                    cb[p] += yi * wzb;
+                }
+                for (int b = 0; b < p; ++b) {
+                    const double wb = wi * xi[b];
+                    for (int a = b; a < p; ++a) xx[a + b * pp] += xi[a] * wb;
+                    xx[p + b * pp] += yi * wb;
+                }
+                xx[p + p * pp] += yi * yi * wi;
             }
-            for (int b = 0; b < p; ++b) {
-                const double wb = wi * xi[b];
-                for (int a = b; a < p; ++a) xx[a + b * pp] += xi[a] * wb;
-                xx[p + b * pp] += yi * wb;
-            }
-            xx[p + p * pp] += yi * yi * wi;
-        }
+        };
+        using K1 = std::integral_constant<int, 1>;
+        using Kany = std::integral_constant<int, 0>;
+        using Pany = std::integral_constant<int, -1>;
+        if (kf == 1 && p_ == 0) rows(K1{}, std::integral_constant<int, 0>{});
+        else if (kf == 1 && p_ == 1) rows(K1{}, std::integral_constant<int, 1>{});
+        else if (kf == 1 && p_ == 2) rows(K1{}, std::integral_constant<int, 2>{});
+        else if (kf == 1 && p_ == 3) rows(K1{}, std::integral_constant<int, 3>{});
+        else if (kf == 1 && p_ == 4) rows(K1{}, std::integral_constant<int, 4>{});
+        else if (kf == 1) rows(K1{}, Pany{});
+        else rows(Kany{}, Pany{});
         std::copy(xxc.begin(), xxc.end(), xxl.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(c) * nxx));
     });
     double* diag = A[tri(0, 0)].u.v.data();
