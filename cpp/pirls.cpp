@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "errors.hpp"
 #include "pool.hpp"
@@ -66,21 +67,38 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             }
         }
         pool::run(threads, nchunks, [&](int c) {
-            const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
+            const auto range = pool::chunk_range(n, nchunks, c);
+            const int64_t lo = range.first, hi = range.second;
             double d = 0.0;
-            for (int64_t i = lo; i < hi; ++i) {
-                double s = in.offset[i];
-                const double* xi = x_.data() + static_cast<size_t>(i) * p;
-                for (int m = 0; m < p; ++m) s += xi[m] * beta[m];
-                for (int f = 0; f < nf; ++f) {
-                    const int k = kf[f];
-                    const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
-                    const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
-                    for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
+            // the row loop; one scalar term and up to 4 fixed-effects columns compiled for their sizes
+            // (the same operations in the same order)
+            const auto rows = [&](auto one, auto pc) {
+                const int pr = pc >= 0 ? int(pc) : p;
+                for (int64_t i = lo; i < hi; ++i) {
+                    double s = in.offset[i];
+                    const double* xi = x_.data() + static_cast<size_t>(i) * pr;
+                    for (int m = 0; m < pr; ++m) s += xi[m] * beta[m];
+                    if constexpr (decltype(one)::value) {
+                        s += z_[0][static_cast<size_t>(i)] * b[static_cast<size_t>(codes_[0][i])];
+                    } else {
+                        for (int f = 0; f < nf; ++f) {
+                            const int k = kf[f];
+                            const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
+                            const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
+                            for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
+                        }
+                    }
+                    eta[i] = s;
+                    d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
                 }
-                eta[i] = s;
-                d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
-            }
+            };
+            using One = std::true_type;
+            if (nf == 1 && kf[0] == 1 && p == 0) rows(One{}, std::integral_constant<int, 0>{});
+            else if (nf == 1 && kf[0] == 1 && p == 1) rows(One{}, std::integral_constant<int, 1>{});
+            else if (nf == 1 && kf[0] == 1 && p == 2) rows(One{}, std::integral_constant<int, 2>{});
+            else if (nf == 1 && kf[0] == 1 && p == 3) rows(One{}, std::integral_constant<int, 3>{});
+            else if (nf == 1 && kf[0] == 1 && p == 4) rows(One{}, std::integral_constant<int, 4>{});
+            else rows(std::false_type{}, std::integral_constant<int, -1>{});
             part[c] = d;
         });
         double d = 0.0;

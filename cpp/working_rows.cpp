@@ -122,7 +122,9 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
     // each chunk sums into its own level-major array (a row's updates on one or two cache lines, not
     // spread over two arrays), added into A's blocks in chunk order afterwards: the same numbers for
     // every thread count
-    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));
+    const std::lock_guard<std::mutex> lock(work_->fill_mutex);
+    std::vector<std::vector<double>>& parts = work_->fill_parts;
+    parts.resize(static_cast<size_t>(nchunks));
     std::vector<double> xxl(static_cast<size_t>(nchunks) * nxx, 0.0);  // [X y]'W[X y], each chunk's lower triangle
     pool::run(threads, nchunks, [&](int c) {
         std::vector<double>& mine = parts[static_cast<size_t>(c)];

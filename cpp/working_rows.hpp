@@ -74,6 +74,8 @@ private:
         std::vector<double> eta, mu, ceta, cmu, w, resp, dconst;
         std::vector<double> dconst_y;                     // the responses dconst was formed from
         FamilyKind dconst_family = FamilyKind::Gaussian;  // and its family
+        std::mutex fill_mutex;                            // held by the one-factor fill while it uses:
+        std::vector<std::vector<double>> fill_parts;      // its chunks' sums (fresh pages cost their faults)
     };
     std::shared_ptr<Workspace> work_ = std::make_shared<Workspace>();
 };
