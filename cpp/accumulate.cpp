@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cross_products.hpp"
+#include "dd.hpp"
 #include "errors.hpp"
 #include "pool.hpp"
 
@@ -221,9 +222,9 @@ void CrossProducts::sum_rows(const RowsView& rows) {
         std::vector<double>& hi = values(A[b]);
         std::vector<double>& lo = chunk.lo_[b];
         for (size_t e = 0; e < hi.size(); ++e) {
-            const double s = hi[e] + lo[e];
-            lo[e] = lo[e] - (s - hi[e]);
-            hi[e] = s;
+            const dd::DD s = dd::normalise(hi[e], lo[e]);
+            hi[e] = s.hi;
+            lo[e] = s.lo;
         }
     }
     chunk.n_ = n;
@@ -270,9 +271,9 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
     }
     // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does
     const auto put = [](double hi, double lo, double& out_hi, double& out_lo) {
-        const double s = hi + lo;
-        out_lo = lo - (s - hi);
-        out_hi = s;
+        const dd::DD s = dd::normalise(hi, lo);
+        out_hi = s.hi;
+        out_lo = s.lo;
     };
     std::vector<double>& dhi = hi_[tri(0, 0)].u.v;
     std::vector<double>& dlo = lo_[tri(0, 0)];

@@ -156,7 +156,7 @@ double GlmFamily::deviance_constant(double y) const {
     return 0.0;
 }
 
-bool GlmFamily::canonical() const {
+bool GlmFamily::newton_steps() const {
     switch (family) {
         case FamilyKind::Binomial: return link == LinkKind::Logit;
         case FamilyKind::Poisson: return link == LinkKind::Log;

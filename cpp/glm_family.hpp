@@ -19,9 +19,10 @@ struct GlmFamily {
     // `parameter`); throws InvalidInput for others.
     static GlmFamily from_names(const std::string& family, const std::string& link, double parameter = 0.0);
 
-    // Whether the link is the family's canonical one: PIRLS' steps are then Newton's (the working
-    // weights are the observed information), and converge quadratically.
-    bool canonical() const;
+    // Whether PIRLS' steps are Newton's: the link is canonical in the strict sense, so the working
+    // weights are the observed information and the steps converge quadratically (not the
+    // negative binomial's log link, which Python's Family.canonical counts as its default).
+    bool newton_steps() const;
     double linkinv(double eta) const;
     double mu_eta(double eta) const;
     double variance(double mu) const;

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <type_traits>
 
 #include "errors.hpp"
 #include "pool.hpp"
@@ -70,15 +69,14 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             const auto range = pool::chunk_range(n, nchunks, c);
             const int64_t lo = range.first, hi = range.second;
             double d = 0.0;
-            // the row loop; one scalar term and up to 4 fixed-effects columns compiled for their sizes
-            // (the same operations in the same order)
-            const auto rows = [&](auto one, auto pc) {
+            // the row loop, compiled for its sizes where they are common (with_row_sizes)
+            const auto rows = [&](auto kc, auto pc) {
                 const int pr = pc >= 0 ? int(pc) : p;
                 for (int64_t i = lo; i < hi; ++i) {
                     double s = in.offset[i];
                     const double* xi = x_.data() + static_cast<size_t>(i) * pr;
                     for (int m = 0; m < pr; ++m) s += xi[m] * beta[m];
-                    if constexpr (decltype(one)::value) {
+                    if constexpr (decltype(kc)::value == 1) {
                         s += z_[0][static_cast<size_t>(i)] * b[static_cast<size_t>(codes_[0][i])];
                     } else {
                         for (int f = 0; f < nf; ++f) {
@@ -92,13 +90,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
                     d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
                 }
             };
-            using One = std::true_type;
-            if (nf == 1 && kf[0] == 1 && p == 0) rows(One{}, std::integral_constant<int, 0>{});
-            else if (nf == 1 && kf[0] == 1 && p == 1) rows(One{}, std::integral_constant<int, 1>{});
-            else if (nf == 1 && kf[0] == 1 && p == 2) rows(One{}, std::integral_constant<int, 2>{});
-            else if (nf == 1 && kf[0] == 1 && p == 3) rows(One{}, std::integral_constant<int, 3>{});
-            else if (nf == 1 && kf[0] == 1 && p == 4) rows(One{}, std::integral_constant<int, 4>{});
-            else rows(std::false_type{}, std::integral_constant<int, -1>{});
+            with_row_sizes(nf == 1 && kf[0] == 1, p, rows);
             part[c] = d;
         });
         double d = 0.0;
@@ -157,7 +149,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     }
     std::vector<double> nbeta, nu;
     std::vector<double> cb(static_cast<size_t>(p)), cu(q);
-    const bool quadratic = fam.canonical();
+    const bool quadratic = fam.newton_steps();
     double previous = 0.0;  // the previous step's size when it was a full Newton step, else 0
     const auto working = [&]() {  // at eta, whose means are mu
         pool::run(threads, nchunks, [&](int c) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <type_traits>
 
 #include "errors.hpp"
 #include "pool.hpp"
@@ -166,16 +165,7 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
                 xx[p + p * pp] += yi * yi * wi;
             }
         };
-        using K1 = std::integral_constant<int, 1>;
-        using Kany = std::integral_constant<int, 0>;
-        using Pany = std::integral_constant<int, -1>;
-        if (kf == 1 && p_ == 0) rows(K1{}, std::integral_constant<int, 0>{});
-        else if (kf == 1 && p_ == 1) rows(K1{}, std::integral_constant<int, 1>{});
-        else if (kf == 1 && p_ == 2) rows(K1{}, std::integral_constant<int, 2>{});
-        else if (kf == 1 && p_ == 3) rows(K1{}, std::integral_constant<int, 3>{});
-        else if (kf == 1 && p_ == 4) rows(K1{}, std::integral_constant<int, 4>{});
-        else if (kf == 1) rows(K1{}, Pany{});
-        else rows(Kany{}, Pany{});
+        with_row_sizes(kf == 1, p_, rows);
         std::copy(xxc.begin(), xxc.end(), xxl.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(c) * nxx));
     });
     double* diag = A[tri(0, 0)].u.v.data();

@@ -212,8 +212,7 @@ def _materialise(
     (``logical``: the logical columns coded as R's factors, which it codes so in new data too)."""
     plain = _plain_terms(spec_text, data, logical)
     if plain is not None:  # numeric columns, unordered categoricals and the intercept: formulaic's encoding
-        intercept, cols = plain
-        keys_of = {c: _treatment_keys(c, data[c]) for c in cols}
+        intercept, cols, keys_of = plain
         width = int(intercept) + sum(1 if k is None else len(k) for k in keys_of.values())
         x = np.zeros((data.shape[0], width))
         if intercept:
@@ -361,25 +360,32 @@ def plain_terms(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
     return intercept, tuple(cols)
 
 
-def _plain_terms(spec_text: str, data: _Columns, logical: Iterable[str] = ()) -> tuple[bool, tuple[str, ...]] | None:
+def _plain_terms(
+    spec_text: str, data: _Columns, logical: Iterable[str] = ()
+) -> tuple[bool, tuple[str, ...], dict[str, tuple[str, ...] | None]] | None:
     """`plain_terms` when every name is a numeric (non-boolean) column or, after an intercept, an
     unordered categorical of two or more levels labelled by strings or integers (not a logical
     one): formulaic's model matrix is then those columns, and treatment contrasts of the
-    categoricals (`_treatment_keys`), in the formula's order; else None (formulaic builds it)."""
+    categoricals, in the formula's order; with each name's keys of those contrasts
+    (`_treatment_keys`; None for a numeric column). Else None (formulaic builds it)."""
     plain = plain_terms(spec_text)
     if plain is None:
         return None
     logical = set(logical)
+    keys_of: dict[str, tuple[str, ...] | None] = {}
     for tok in plain[1]:
         if tok not in data.columns:
             return None
         col = data[tok]
         dtype = col.dtype
         if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+            keys_of[tok] = None
             continue
-        if not plain[0] or tok in logical or _treatment_keys(tok, col) is None:
+        keys = _treatment_keys(tok, col) if plain[0] and tok not in logical else None
+        if keys is None:
             return None  # bool, strings, nullable and other extension types: formulaic decides
-    return plain
+        keys_of[tok] = keys
+    return plain[0], plain[1], keys_of
 
 
 def _treatment_keys(name: str, col: Column) -> tuple[str, ...] | None:
@@ -673,8 +679,8 @@ def materialise(
     prior = None if w_all is None else np.ascontiguousarray(w_all[complete])
     trials: NDArray[np.float64] | None = None
     if pf.counts is not None:  # cbind(successes, failures): proportions, trials as prior weights
-        k = _column(f"0 + I({pf.counts[0]})", dc, "the successes of cbind()", pf, transforms, where)
-        rest = _column(f"0 + I({pf.counts[1]})", dc, "the failures of cbind()", pf, transforms, where)
+        k = _column(pf.counts[0], dc, "the successes of cbind()", pf, transforms, where)
+        rest = _column(pf.counts[1], dc, "the failures of cbind()", pf, transforms, where)
         for values, what in ((k, "successes"), (rest, "failures")):
             if (values < 0).any():
                 i = int(np.argmax(values < 0))
@@ -779,7 +785,7 @@ def materialise(
 _ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
 
 
-def _arithmetic(spec_text: str, data: _Columns) -> NDArray[np.float64] | None:
+def _arithmetic(expr: str, data: _Columns) -> NDArray[np.float64] | None:
     """The column ``0 + I(expr)`` without formulaic when expr is numeric (non-boolean) columns and
     numbers joined by ``+ - * /`` (``cbind(k, n - k)``): the same values, as formulaic evaluates
     them on the columns in double precision; else None.
@@ -787,14 +793,11 @@ def _arithmetic(spec_text: str, data: _Columns) -> NDArray[np.float64] | None:
     Examples
     --------
     >>> cols = _Columns(pd.DataFrame({"n": [5, 6], "k": [2.0, 3.0]}))
-    >>> _arithmetic("0 + I(n - k)", cols).tolist(), _arithmetic("0 + I(log(n))", cols)
+    >>> _arithmetic("n - k", cols).tolist(), _arithmetic("log(n)", cols)
     ([3.0, 3.0], None)
     """
-    m = re.fullmatch(r"0 \+ I\((.*)\)", spec_text.strip())
-    if m is None:
-        return None
     try:
-        tree = ast.parse(m.group(1), mode="eval").body
+        tree = ast.parse(expr.strip(), mode="eval").body
     except SyntaxError:
         return None
 
@@ -826,7 +829,7 @@ def _arithmetic(spec_text: str, data: _Columns) -> NDArray[np.float64] | None:
 
 
 def _column(
-    spec_text: str,
+    expr: str,
     data: _Columns,
     what: str,
     pf: ParsedFormula,
@@ -834,14 +837,12 @@ def _column(
     where: Callable[[int], str],
 ) -> NDArray[np.float64]:
     """One numeric column of an expression (``0 + I(expr)``), checked finite."""
-    direct = _arithmetic(spec_text, data)
-    if direct is not None:
-        _check_finite(direct, what, where)
-        return direct
-    v, _, _, _ = _materialise(spec_text, data, what, pf.numeric, pf.trusted, transforms)
-    if v.shape[1] != 1:
-        raise FormulaError(f"{what} must be one numeric column")
-    out = np.ascontiguousarray(v[:, 0])
+    out = _arithmetic(expr, data)
+    if out is None:
+        v, _, _, _ = _materialise(f"0 + I({expr})", data, what, pf.numeric, pf.trusted, transforms)
+        if v.shape[1] != 1:
+            raise FormulaError(f"{what} must be one numeric column")
+        out = np.ascontiguousarray(v[:, 0])
     _check_finite(out, what, where)
     return out
 

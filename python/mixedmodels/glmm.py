@@ -30,7 +30,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -1040,33 +1040,38 @@ class GeneralizedLinearMixedModel:
             def f_scaled(v: FloatArray) -> float:
                 return f_all(shift + scale * v)
 
-            v0 = np.concatenate([theta, np.zeros(self.p)])
             if gradient:
                 # the exact gradient: L-BFGS-B takes a fraction of BOBYQA's evaluations over (theta, beta),
                 # with theta too in units of the criterion's curvature (`_theta_scales`)
-                opt_scale = np.concatenate([self._theta_scales(theta, beta), se0])
+                theta_units, at_start = self._theta_scales(theta, beta)
+                units = np.concatenate([theta_units, se0])
+                v0 = np.concatenate([theta / theta_units, np.zeros(self.p)])
 
                 def fg_scaled(v: FloatArray) -> tuple[float, FloatArray]:
-                    x = shift + opt_scale * v
-                    value, grad = self.laplace_and_gradient(x[:nt], x[nt:])
-                    return value, opt_scale * grad
+                    if at_start is not None and np.array_equal(v, v0):  # L-BFGS-B's first call
+                        value, grad = at_start
+                    else:
+                        x = shift + units * v
+                        value, grad = self.laplace_and_gradient(x[:nt], x[nt:])
+                    return value, units * grad
 
-                v0 = np.concatenate([theta / opt_scale[:nt], np.zeros(self.p)])
                 opt = minimize_theta(
-                    lambda v: f_all(shift + opt_scale * v),
+                    lambda v: f_all(shift + units * v),
                     v0,
                     lower_all,
                     maxeval=maxeval,
                     method="lbfgsb",
                     gradient=fg_scaled,
                 )
-                opt = replace(opt, theta=opt_scale * opt.theta / scale)  # in f_scaled's units
-                n_evals += nt + 1  # the curvatures' gradients
+                n_evals += nt  # the curvatures' gradients
             else:
+                units = scale
                 step = np.concatenate([initial_step(theta), np.full(self.p, 0.2)])
-                opt = minimize_theta(f_scaled, v0, lower_all, maxeval=maxeval, step=step)
+                opt = minimize_theta(
+                    f_scaled, np.concatenate([theta, np.zeros(self.p)]), lower_all, maxeval=maxeval, step=step
+                )
             n_evals += opt.n_evals
-            params = shift + scale * opt.theta
+            params = shift + units * opt.theta
             theta, beta = params[:nt], params[nt:]
             objective = float(opt.fun)
         res = self.pirls(theta, beta if (n_agq != 0 and not fast) else None, u0=self._warm_u, beta0=beta)
@@ -1099,23 +1104,27 @@ class GeneralizedLinearMixedModel:
             scale=scale,
         )
 
-    def _theta_scales(self, theta: FloatArray, beta: FloatArray) -> FloatArray:
+    def _theta_scales(self, theta: FloatArray, beta: FloatArray) -> tuple[FloatArray, tuple[float, FloatArray] | None]:
         """Per theta entry, the step over which the Laplace criterion rises by about 1 (sqrt(2 /
         its second derivative), by a difference of the exact gradient; at most 1): the units in
         which stage 2's L-BFGS-B sees theta, as it sees beta in its standard errors. Unscaled, a
         first step of 1 in theta overshoots on a large design (poisson1m: theta 0.50 -> 0.35 and
-        back, four PIRLS iterations each way). One gradient at the start and one per theta entry."""
-        _, g0 = self.laplace_and_gradient(theta, beta)
-        out = np.ones(self.ntheta)
+        back, four PIRLS iterations each way). One gradient per theta entry, then the criterion and
+        gradient at the start (last, so that the kept modes are the start's), which L-BFGS-B's
+        first call takes instead of computing them again (None if not finite)."""
+        stepped = []
         for i in range(self.ntheta):
             h = 1e-3 * max(abs(float(theta[i])), 0.1)
             step = theta.copy()
             step[i] += h
-            value, g1 = self.laplace_and_gradient(step, beta)
+            stepped.append((h, *self.laplace_and_gradient(step, beta)))
+        value0, g0 = self.laplace_and_gradient(theta, beta)
+        out = np.ones(self.ntheta)
+        for i, (h, value, g1) in enumerate(stepped):
             curvature = (g1[i] - g0[i]) / h
             if math.isfinite(value) and math.isfinite(curvature) and curvature > 2.0:
                 out[i] = max(math.sqrt(2.0 / curvature), 1e-4)
-        return out
+        return out, ((value0, g0) if math.isfinite(value0) else None)
 
     def fit_at(self, theta: ArrayLike, beta: ArrayLike, *, n_agq: int = 1, data_name: str | None = None) -> GlmmFit:
         """The estimates at given theta and beta, without optimising (checking another program's
