@@ -496,6 +496,9 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
         parts->dldrx.assign(static_cast<size_t>(nt), 0.0);
         parts->dpwrss.assign(static_cast<size_t>(nt), 0.0);
     }
+    if (nf_ == 1 && L_[0].kind == Kind::UBD && A_[0].kind == Kind::UBD && L_[tri(1, 0)].kind == Kind::Dense &&
+        A_[tri(1, 0)].kind == Kind::Dense)
+        return gradient_one_factor(cr, reml, grad, parts);
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
     const int64_t q = off[nf_];

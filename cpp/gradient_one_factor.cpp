@@ -1,0 +1,190 @@
+// The gradient of the profiled criterion with one grouping factor (Engine::gradient's common case):
+// the terms of gradient.cpp, level by level. With one factor, L_ZZ is block-diagonal, so every
+// quantity that gradient.cpp carries as a q x (p + 1) array (V, Lambda V, Q, P, Z'r, u) and the
+// selected inverse (here each level's (L_l L_l')^{-1}) is local to one level: one pass over the
+// levels forms them in registers and adds each level's k x k contributions to three sums,
+//   W  += (L_l L_l')^{-1} T' D_l          (d log|L|^2 = 2 W[c, r]),
+//   R2 += (Z'r)_l u_l'                     (d r^2 = -2 R2[r, c]),
+//   RX += Q_X,l (V_X,l S^{-1})'            (d log|R_X|^2 = -2 RX[r, c]),
+// with D_l the level's block of Z'Z. The levels are cut into chunks by size only; each chunk sums
+// its own, and the chunks' sums are added in chunk order, so the result is the same for every
+// thread count.
+#include <array>
+#include <vector>
+
+#include "engine.hpp"
+#include "pool.hpp"
+#include "small.hpp"
+
+namespace mm {
+
+namespace {
+
+// Floating-point work per chunk below which the levels stay in one chunk (a pool dispatch costs ~20 us).
+constexpr int64_t kMinWorkPerChunk = 200000;
+
+// The level sums of one chunk, each k x k column-major.
+struct LevelSums {
+    std::vector<double> w, r2, rx;
+};
+
+// Levels [l0, l1) into s. K the compile-time k (0: k at run time); ld the row stride of the
+// [X y] x Z blocks of L and A (at least pp); sinv (p x p) empty for ML.
+template <int K>
+void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double* lxz, int ldl, const double* azz,
+                const double* axz, int lda, const double* t, const double* beta, const std::vector<double>& sinv,
+                LevelSums& s) {
+    const int k = K ? K : k_;
+    const int p = pp - 1;
+    const size_t kk = static_cast<size_t>(k) * k;
+    std::vector<double> v(static_cast<size_t>(k) * pp), lv(v.size()), qm(v.size()), pm(static_cast<size_t>(k) * p);
+    std::vector<double> linv(kk), g(kk), ta(kk), u(k), ztr(k), rdiag(k);
+    for (int l = l0; l < l1; ++l) {
+        const double* ll = lzz + l * kk;
+        for (int a = 0; a < k; ++a) rdiag[a] = 1.0 / ll[a + a * k];
+        const double* dl = azz + l * kk;
+        const double* bl = lxz + static_cast<size_t>(l) * k * ldl;
+        const double* cl = axz + static_cast<size_t>(l) * k * lda;
+        // V_l = L_l^{-T} B_l' (k x pp), B_l the level's columns of L's [X y] rows
+        for (int m = 0; m < pp; ++m) {
+            double* vm = v.data() + static_cast<size_t>(m) * k;
+            for (int c = 0; c < k; ++c) vm[c] = bl[m + static_cast<size_t>(c) * ldl];
+            for (int a = k - 1; a >= 0; --a) {
+                double x = vm[a];
+                for (int c = a + 1; c < k; ++c) x -= ll[c + a * k] * vm[c];
+                vm[a] = x * rdiag[a];
+            }
+        }
+        // u_l = V_y - V_X beta; T V; Q_l = Z'[X y] - D_l T V; (Z'r)_l = Q_y - Q_X beta
+        for (int c = 0; c < k; ++c) {
+            double x = v[c + static_cast<size_t>(p) * k];
+            for (int m = 0; m < p; ++m) x -= v[c + static_cast<size_t>(m) * k] * beta[m];
+            u[c] = x;
+        }
+        for (int m = 0; m < pp; ++m) {
+            const double* vm = v.data() + static_cast<size_t>(m) * k;
+            double* lm = lv.data() + static_cast<size_t>(m) * k;
+            for (int a = 0; a < k; ++a) {
+                double x = 0.0;
+                for (int b = 0; b <= a; ++b) x += t[a + b * k] * vm[b];
+                lm[a] = x;
+            }
+            double* qmm = qm.data() + static_cast<size_t>(m) * k;
+            for (int a = 0; a < k; ++a) {
+                double x = cl[m + static_cast<size_t>(a) * lda];
+                for (int b = 0; b < k; ++b) x -= dl[a + b * k] * lm[b];
+                qmm[a] = x;
+            }
+        }
+        for (int a = 0; a < k; ++a) {
+            double x = qm[a + static_cast<size_t>(p) * k];
+            for (int m = 0; m < p; ++m) x -= qm[a + static_cast<size_t>(m) * k] * beta[m];
+            ztr[a] = x;
+        }
+        for (int c = 0; c < k; ++c)
+            for (int r = 0; r < k; ++r) s.r2[r + c * k] += ztr[r] * u[c];
+        if (!sinv.empty()) {  // P_l = V_X,l S^{-1}; RX += Q_X,l P_l'
+            for (int m = 0; m < p; ++m)
+                for (int c = 0; c < k; ++c) {
+                    double x = 0.0;
+                    for (int m2 = 0; m2 < p; ++m2) x += v[c + static_cast<size_t>(m2) * k] * sinv[m2 + static_cast<size_t>(m) * p];
+                    pm[c + static_cast<size_t>(m) * k] = x;
+                }
+            for (int c = 0; c < k; ++c)
+                for (int r = 0; r < k; ++r) {
+                    double x = 0.0;
+                    for (int m = 0; m < p; ++m) x += qm[r + static_cast<size_t>(m) * k] * pm[c + static_cast<size_t>(m) * k];
+                    s.rx[r + c * k] += x;
+                }
+        }
+        // G_l = (L_l L_l')^{-1} = L_l^{-T} L_l^{-1}; W += G_l T' D_l
+        for (int j = 0; j < k; ++j) {  // small::inv_lower with the reciprocals at hand
+            for (int i = 0; i < j; ++i) linv[i + j * k] = 0.0;
+            linv[j + j * k] = rdiag[j];
+            for (int i = j + 1; i < k; ++i) {
+                double x = 0.0;
+                for (int e = j; e < i; ++e) x -= ll[i + e * k] * linv[e + j * k];
+                linv[i + j * k] = x * rdiag[i];
+            }
+        }
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < k; ++a) {
+                double x = 0.0;
+                for (int e = a > b ? a : b; e < k; ++e) x += linv[e + a * k] * linv[e + b * k];
+                g[a + b * k] = x;
+            }
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < k; ++a) {
+                double x = 0.0;
+                for (int e = a; e < k; ++e) x += t[e + a * k] * dl[e + b * k];
+                ta[a + b * k] = x;
+            }
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < k; ++a) {
+                double x = 0.0;
+                for (int e = 0; e < k; ++e) x += g[a + e * k] * ta[e + b * k];
+                s.w[a + b * k] += x;
+            }
+    }
+}
+
+}  // namespace
+
+double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<double>& grad, GradientParts* parts) {
+    const int k = k_[0], pp = p_ + 1, nlev = nlev_[0];
+    const size_t kk = static_cast<size_t>(k) * k;
+    const DenseBlock& lxz = L_[tri(1, 0)].d;
+    const DenseBlock& axz = A_[tri(1, 0)].d;
+    const DenseBlock& xy = lxy();
+    // beta from L_XX' beta = l_yX'
+    std::vector<double> beta(static_cast<size_t>(p_));
+    for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
+    for (int m = p_ - 1; m >= 0; --m) {
+        double x = beta[m];
+        for (int c = m + 1; c < p_; ++c) x -= xy(c, m) * beta[c];
+        beta[m] = x / xy(m, m);
+    }
+    const std::vector<double> sinv = reml && p_ > 0 ? rx_inverse_crossprod_unlocked() : std::vector<double>();
+    const int64_t per_level = static_cast<int64_t>(kk) * (4 * pp + 3 * k) + static_cast<int64_t>(k) * p_ * p_;
+    const int nchunks = pool::chunks_for(static_cast<int64_t>(nlev) * per_level, kMinWorkPerChunk);
+    std::vector<LevelSums> sums(static_cast<size_t>(nchunks));
+    for (LevelSums& s : sums) {
+        s.w.assign(kk, 0.0);
+        s.r2.assign(kk, 0.0);
+        s.rx.assign(kk, 0.0);
+    }
+    const double* t = T_.data() + toff_[0];
+    pool::run(threads_, nchunks, [&](int ch) {
+        const auto range = pool::chunk_range(nlev, nchunks, ch);
+        const int l0 = static_cast<int>(range.first), l1 = static_cast<int>(range.second);
+        small::with_k(k, [&](auto kc) {
+            level_sums<decltype(kc)::value>(k, pp, l0, l1, L_[0].u.v.data(), lxz.data(), lxz.nrow, A_[0].u.v.data(),
+                                            axz.data(), axz.nrow, t, beta.data(), sinv, sums[ch]);
+        });
+    });
+    std::vector<double> w(kk, 0.0), r2(kk, 0.0), rx(kk, 0.0);
+    for (const LevelSums& s : sums)
+        for (size_t i = 0; i < kk; ++i) {
+            w[i] += s.w[i];
+            r2[i] += s.r2[i];
+            rx[i] += s.rx[i];
+        }
+    const double dof = cr.dof(reml);
+    const FactorLayout& fl = layout_->factor(0);
+    for (size_t e = 0; e < fl.th_idx.size(); ++e) {
+        const int r = fl.th_row[e], c = fl.th_col[e];
+        const double dldl = 2.0 * w[c + r * k];
+        const double dr2 = -2.0 * r2[r + c * k];
+        const double drx = -2.0 * rx[r + c * k];
+        grad[fl.th_idx[e]] = dldl + (reml ? drx : 0.0) + dof * dr2 / cr.pwrss;
+        if (parts != nullptr) {
+            const size_t i = static_cast<size_t>(fl.th_idx[e]);
+            parts->dldl[i] = dldl;
+            parts->dldrx[i] = drx;
+            parts->dpwrss[i] = dr2;
+        }
+    }
+    return cr.profiled(reml);
+}
+
+}  // namespace mm
