@@ -46,7 +46,7 @@ from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
-from .families import Family
+from .families import Binomial, Family
 from .formula import ParsedFormula, parse_formula
 from .model import FormulaCall, ridge_tolerance
 from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
@@ -95,6 +95,10 @@ STAGE1_PIRLS_TOL = 1e-5
 # gradient's NumPy calls (cbpp, 56 rows: 25 ms of CPU against 34; the simulated logistic design
 # shrunk to 500 rows about even, to 2,000 rows 12 % faster with the gradient)
 GRADIENT_MIN_ROWS = 1000
+
+# entries of X (rows x columns) up to which X beta is taken with @ (OpenBLAS stays on one thread
+# below ~9,000) rather than einsum
+SMALL_PRODUCT = 4096
 # warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
 # much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
 EXTRAPOLATE_MODES_REL = 0.01
@@ -110,6 +114,10 @@ def _aic_less_deviance(family: Family, y: FloatArray, trials: FloatArray, prior:
         prior = np.bincount(inverse, weights=prior, minlength=len(values)).astype(np.float64)
         y = np.asarray(values, dtype=np.float64)
         trials = np.ones_like(y)
+    if isinstance(family, Binomial):
+        exact = family.aic_less_deviance(y, trials, prior)
+        if exact is not None:
+            return exact
     mu0 = family.mustart(y, prior)
     dev0 = float(np.sum(family.dev_resids(y, mu0, prior)))
     return float(family.aic(y, trials, mu0, prior, dev0)) - dev0
@@ -459,10 +467,16 @@ class GeneralizedLinearMixedModel:
                 u0 = None
         else:
             assert beta_fixed is not None
-            # einsum, not BLAS: NumPy's OpenBLAS threads would spin on this n x p product for the rest
-            # of the evaluation (a fifth of the CPU samples of a 500,000-row Poisson fit)
-            offset = np.ascontiguousarray(self.offset + np.einsum("ij,j->i", self.rows.x, beta_fixed))
+            x = self.rows.x
+            # einsum, not BLAS, on a large X: NumPy's OpenBLAS threads would spin on this n x p product
+            # for the rest of the evaluation (a fifth of the CPU samples of a 500,000-row Poisson fit);
+            # below SMALL_PRODUCT entries OpenBLAS stays on one thread and @ costs a third of einsum's
+            # parsing
+            xb = x @ beta_fixed if x.size <= SMALL_PRODUCT else np.einsum("ij,j->i", x, beta_fixed)
+            offset = np.ascontiguousarray(self.offset + xb)
             beta0 = None
+        # positional: the binding's keyword matching costs a few microseconds a call, as much as a
+        # PIRLS iteration on a small design (cbpp)
         beta, u, eta, mu, devsum, ussq, ldl2, iterations, converged = wr.pirls(
             eng,
             fam.name,
@@ -471,12 +485,12 @@ class GeneralizedLinearMixedModel:
             self.y,
             self.prior_weights,
             offset,
-            eta0=eta0,
-            beta0=beta0,
-            u0=u0,
-            tol=tol if tol is not None else (PIRLS_STEP_TOL_CANONICAL if fam.canonical else PIRLS_STEP_TOL),
-            maxit=PIRLS_MAXIT,
-            family_parameter=fam.core_parameter,  # the negative binomial's theta
+            eta0,
+            beta0,
+            u0,
+            tol if tol is not None else self._pirls_tol,
+            PIRLS_MAXIT,
+            fam.core_parameter,  # the negative binomial's theta
         )
         if not math.isfinite(devsum):  # no valid modes (a failure, not merely the iteration limit)
             aic = math.nan
@@ -496,6 +510,11 @@ class GeneralizedLinearMixedModel:
             iterations=int(iterations),
             converged=bool(converged),
         )
+
+    @cached_property
+    def _pirls_tol(self) -> float:
+        """PIRLS' default tolerance for this family (`PIRLS_STEP_TOL_CANONICAL` for a canonical link)."""
+        return PIRLS_STEP_TOL_CANONICAL if self.family.canonical else PIRLS_STEP_TOL
 
     @cached_property
     def _eta_start(self) -> FloatArray:
