@@ -96,6 +96,12 @@ void scale_into(Block& target, const Block& a, const double* tc, int kc, const d
         } else if (target.kind == Kind::Sparse) {
             for (int64_t idx = 0; idx < s.nnzb(); ++idx)
                 scale_one(tc, kc, s.blk(idx), tj, kj, target.s.blk(idx), tmp.data());
+        } else if (kc == 1 && kj == 1 && tc && tj) {  // scalar terms into a dense block (crossed): as scale_tt
+            DenseBlock& d = target.d;
+            std::fill(d.v.begin(), d.v.end(), 0.0);
+            const double r = tc[0], c = tj[0];
+            for (int col = 0; col < s.ncollev; ++col)
+                for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx) d(s.rowlev[idx], col) = r * (s.v[idx] * c);
         } else {
             DenseBlock& d = target.d;
             std::fill(d.v.begin(), d.v.end(), 0.0);

@@ -62,6 +62,11 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
         engine.refill_blocks(std::move(A), n_);
         return;
     }
+    if (std::all_of(k.begin(), k.end(), [](int kj) { return kj == 1; })) {
+        fill_scalar_terms(A, y, w);
+        engine.refill_blocks(std::move(A), n_);
+        return;
+    }
     for (int64_t i = 0; i < n_; ++i) {
         const double wi = w[i];
         if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(y[i]))  // (A is a local copy: nothing changed yet)
@@ -108,6 +113,54 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
         }
     }
     engine.refill_blocks(std::move(A), n_);
+}
+
+void WorkingRows::fill_scalar_terms(std::vector<Block>& A, const double* y, const double* w) const {
+    const int nf = layout_->nf();
+    std::vector<double*> diag(static_cast<size_t>(nf)), xycol(static_cast<size_t>(nf));
+    std::vector<double*> pair_v;  // the pairs' stored values, in the order (j, then c > j)
+    std::vector<const int64_t*> pair_row;
+    std::vector<const double*> pair_z;
+    for (int f = 0; f < nf; ++f) {
+        diag[f] = A[tri(f, f)].u.v.data();
+        xycol[f] = A[tri(nf, f)].d.v.data();
+    }
+    for (int j = 0; j < nf; ++j)
+        for (int c = j + 1; c < nf; ++c) {
+            pair_v.push_back(A[tri(c, j)].s.v.data());
+            pair_row.push_back(rowblk_[tri(c, j)].data());
+            pair_z.push_back(z_[c].data());
+        }
+    double* xx = A[tri(nf, nf)].d.v.data();
+    with_row_sizes(true, p_, [&](auto, auto pc) {
+        const int p = pc >= 0 ? int(pc) : p_, pp = p + 1;
+        const double* __restrict x = x_.data();
+        for (int64_t i = 0; i < n_; ++i) {
+            const double wi = w[i], yi = y[i];
+            if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))  // (A is a local copy: nothing changed yet)
+                throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
+                                   " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
+            const double* xi = x + static_cast<size_t>(i) * p;
+            size_t pair = 0;
+            for (int j = 0; j < nf; ++j) {
+                const double zj = z_[j][static_cast<size_t>(i)];
+                const size_t lj = static_cast<size_t>(codes_[j][static_cast<size_t>(i)]);
+                const double wz0 = wi * zj;
+                diag[j][lj] += wz0 * zj;
+                for (int c = j + 1; c < nf; ++c, ++pair)
+                    pair_v[pair][pair_row[pair][i]] += pair_z[pair][static_cast<size_t>(i)] * wz0;
+                double* col = xycol[j] + lj * pp;
+                for (int a = 0; a < p; ++a) col[a] += xi[a] * wz0;
+                col[p] += yi * wz0;
+            }
+            for (int b = 0; b < p; ++b) {
+                const double wb = wi * xi[b];
+                for (int a = b; a < p; ++a) xx[a + b * pp] += xi[a] * wb;
+                xx[p + b * pp] += yi * wb;
+            }
+            xx[p + p * pp] += yi * (wi * yi);
+        }
+    });
 }
 
 void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const {
