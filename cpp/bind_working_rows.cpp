@@ -137,6 +137,68 @@ void register_working_rows(py::module_& m) {
         "The Laplace gradient's second pass: with h_i = z_i'A_j z_i and w1_i = w_i V'(mu_i), per level "
         "qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,).");
 
+    m.def(
+        "laplace_crossed_rows",
+        [](const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& idx, const darray& vals,
+           const darray& parts, const darray& s_rows, const darray& w, const darray& w1, const darray& d1,
+           const darray& x, const darray& u) {
+            if (idx.ndim() != 2 || vals.ndim() != 2 || parts.ndim() != 3 || s_rows.ndim() != 3 || x.ndim() != 2 ||
+                u.ndim() != 1)
+                throw InvalidInput("idx, vals (n, r), parts (ntheta, n, r), s_rows (n, r, r), x (n, p) and u (q,) "
+                                   "have the wrong number of dimensions");
+            const py::ssize_t n = idx.shape(0), nr = idx.shape(1);
+            if (vals.shape(0) != n || vals.shape(1) != nr || parts.shape(1) != n || parts.shape(2) != nr ||
+                s_rows.shape(0) != n || s_rows.shape(1) != nr || s_rows.shape(2) != nr || x.shape(0) != n)
+                throw InvalidInput("idx, vals, parts, s_rows and x must have one row per observation and r columns");
+            for (const darray* a : {&w, &w1, &d1})
+                if (a->ndim() != 1 || a->shape(0) != n)
+                    throw InvalidInput("w, w1 and d1 must have one value per row (" + std::to_string(n) + ")");
+            constexpr py::ssize_t kMaxColumns = 1 << 20;
+            if (nr < 1 || nr > kMaxColumns || x.shape(1) > kMaxColumns || parts.shape(0) > kMaxColumns)
+                throw InvalidInput("need between 1 and 2^20 columns per row (at most 2^20 fixed effects and theta)");
+            const py::ssize_t q = u.shape(0);
+            // the columns, checked and copied under the GIL (the core indexes with them after releasing it)
+            std::vector<int64_t> held(idx.data(), idx.data() + n * nr);
+            for (size_t e = 0; e < held.size(); ++e)
+                if (held[e] < 0 || held[e] >= q)
+                    throw InvalidInput("column " + std::to_string(held[e]) + " of row " + std::to_string(e / nr) +
+                                       " is outside [0, " + std::to_string(q) + ")");
+            LaplaceCrossed r;
+            r.n = n;
+            r.q = q;
+            r.r = static_cast<int>(nr);
+            r.p = static_cast<int>(x.shape(1));
+            r.ntheta = static_cast<int>(parts.shape(0));
+            r.idx = held.data();
+            r.vals = vals.data();
+            r.parts = parts.data();
+            r.s_rows = s_rows.data();
+            r.w = w.data();
+            r.w1 = w1.data();
+            r.d1 = d1.data();
+            r.x = x.data();
+            r.u = u.data();
+            py::array_t<double> atq(q), awx({q, static_cast<py::ssize_t>(r.p)}), xsum(static_cast<py::ssize_t>(r.p));
+            py::array_t<double> scal(static_cast<py::ssize_t>(r.ntheta)), rhs({q, static_cast<py::ssize_t>(r.ntheta)});
+            double* pa = atq.mutable_data();
+            double* pw = awx.mutable_data();
+            double* px = xsum.mutable_data();
+            double* ps = scal.mutable_data();
+            double* pr = rhs.mutable_data();
+            {
+                py::gil_scoped_release release;
+                laplace_crossed_rows(r, pa, pw, px, ps, pr);
+            }
+            return py::make_tuple(atq, awx, xsum, scal, rhs);
+        },
+        py::arg("idx"), py::arg("vals"), py::arg("parts"), py::arg("s_rows"), py::arg("w"), py::arg("w1"),
+        py::arg("d1"), py::arg("x"), py::arg("u"),
+        "The Laplace gradient's row sums with several grouping factors: row i of A = Z Lambda has the values "
+        "vals[i] at the columns idx[i], those of Z dLambda/dtheta_k the values parts[k, i], and S = (LL')^-1 at "
+        "its columns is s_rows[i]. With h_i = a_i'S a_i and dau_i = da_i'u: returns (A'(w1 h) (q,), A'W X (q, p), "
+        "X'(d1 + w1 h) (p,), per theta entry sum d1 dau + 2 w a'S da + w1 h dau (ntheta,), A'(w dau) + dA'd1 / 2 "
+        "(q, ntheta)).");
+
     py::class_<WorkingRows>(m, "WorkingRows",
                             "A GLMM's rows held for PIRLS: fill() re-forms an engine's cross-products for new working "
                             "weights and response in one pass (the blocks' pattern found once).")

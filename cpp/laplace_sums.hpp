@@ -28,4 +28,27 @@ void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat
 // w1_i h_i) (p); both overwritten.
 void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, double* xsum);
 
+// Several grouping factors (GeneralizedLinearMixedModel._laplace_gradient_crossed): row i of
+// A = Z Lambda has the values vals[i] (r) at the columns idx[i] (r, in [0, q)), and those of
+// Z dLambda/dtheta_k the values parts[k][i]; S = (LL')^-1 at the row's columns is s_rows[i] (r x r).
+struct LaplaceCrossed {
+    int64_t n = 0, q = 0;
+    int r = 0, p = 0, ntheta = 0;
+    const int64_t* idx = nullptr;     // n x r
+    const double* vals = nullptr;     // n x r
+    const double* parts = nullptr;    // ntheta x n x r
+    const double* s_rows = nullptr;   // n x r x r
+    const double* w = nullptr;        // n: prior V(mu)
+    const double* w1 = nullptr;       // n: dw/deta
+    const double* d1 = nullptr;       // n: d(deviance)/deta
+    const double* x = nullptr;        // n x p, row-major
+    const double* u = nullptr;        // q: the modes
+};
+
+// With h_i = a_i'S a_i and, per theta entry k, da_i = parts[k][i] and dau_i = da_i'u: atq = A'(w1 h)
+// (q), awx = A'W X (q x p, row-major), xsum = X'(d1 + w1 h) (p), scal[k] = sum d1 dau + 2 w a'S da
+// + w1 h dau and rhs (q x ntheta, row-major) = A'(w dau) + dA'd1 / 2; all overwritten.
+void laplace_crossed_rows(const LaplaceCrossed& r, double* atq, double* awx, double* xsum, double* scal,
+                          double* rhs);
+
 }  // namespace mm

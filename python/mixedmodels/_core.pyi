@@ -28,6 +28,7 @@ __all__: list[str] = [
     "blas_threads",
     "bobyqa",
     "derivative_check",
+    "laplace_crossed_rows",
     "laplace_level_sums",
     "laplace_row_terms",
     "load_blas_threads",
@@ -495,6 +496,27 @@ def derivative_check(
 ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
     lme4's derivative check at the optimum x (criterion fx), for the Hessian's diagonal only: finite-difference gradient and Hessian diagonal, central with step h, one-sided within h of a lower bound (gradient 0 when the criterion increases inwards; Hessian entry NaN). Leaves the engine's L at the last point evaluated.
+    """
+
+def laplace_crossed_rows(
+    idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
+    vals: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    parts: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    s_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    w: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    w1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    d1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    u: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+) -> tuple[
+    numpy.typing.NDArray[numpy.float64],
+    numpy.typing.NDArray[numpy.float64],
+    numpy.typing.NDArray[numpy.float64],
+    numpy.typing.NDArray[numpy.float64],
+    numpy.typing.NDArray[numpy.float64],
+]:
+    """
+    The Laplace gradient's row sums with several grouping factors: row i of A = Z Lambda has the values vals[i] at the columns idx[i], those of Z dLambda/dtheta_k the values parts[k, i], and S = (LL')^-1 at its columns is s_rows[i]. With h_i = a_i'S a_i and dau_i = da_i'u: returns (A'(w1 h) (q,), A'W X (q, p), X'(d1 + w1 h) (p,), per theta entry sum d1 dau + 2 w a'S da + w1 h dau (ntheta,), A'(w dau) + dA'd1 / 2 (q, ntheta)).
     """
 
 def laplace_level_sums(

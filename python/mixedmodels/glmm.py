@@ -702,24 +702,24 @@ class GeneralizedLinearMixedModel:
         )
 
     @cached_property
-    def _re_columns(self) -> tuple[np.ndarray, list[FloatArray]]:
+    def _re_columns(self) -> tuple[NDArray[np.int64], FloatArray]:
         """The random-effects columns (engine order) each row touches, (n, r) with r the sum of
         the factors' column counts, and for each theta entry k the values of Z dLambda/dtheta_k
-        at them (n, r): Lambda is linear in theta, so row i of Z Lambda(theta) has the values
-        sum_k theta_k parts[k][i] at columns idx[i]."""
+        at them, (ntheta, n, r): Lambda is linear in theta, so row i of Z Lambda(theta) has the
+        values sum_k theta_k parts[k, i] at columns idx[i]. Both C-contiguous, for the core."""
         lay = self.structure.theta
         cols = []
         off = 0
         for fi, f in enumerate(self.structure.factors):
             cols.append(off + self.rows.codes[fi][:, None].astype(np.int64) * f.k + np.arange(f.k)[None, :])
             off += f.nlev * f.k
-        idx = np.concatenate(cols, axis=1)
+        idx = np.ascontiguousarray(np.concatenate(cols, axis=1))
         parts = []
         for i in range(self.ntheta):
             e = np.zeros(self.ntheta)
             e[i] = 1.0
             parts.append(np.concatenate([self.rows.z[fi] @ lay.factor_t(e, fi) for fi in range(len(cols))], axis=1))
-        return idx, parts
+        return idx, np.ascontiguousarray(np.stack(parts), dtype=np.float64)
 
     def _laplace_gradient_crossed(
         self, theta: FloatArray, res: Pirls, w: FloatArray, w1: FloatArray, d1: FloatArray
@@ -729,41 +729,23 @@ class GeneralizedLinearMixedModel:
         block (`BlockedInverse`: one factorisation of the order of the other factors' columns):
         the same terms, with h_i = a_i'S a_i (a_i row i of A, a few entries),
         tr(S A'W dA) = sum_i w_i a_i'S da_i, du = -S (A'W dA u + dA'd' / 2) for theta and -S A'W X
-        for beta."""
+        for beta. The sums over rows come from the core in one pass (`_core.laplace_crossed_rows`),
+        and the solves with S in one call: the term w1 h' A du of d eta is (A'w1 h)'du."""
         idx, parts = self._re_columns
-        q = self.q
-        vals = sum((t * d for t, d in zip(theta.tolist(), parts, strict=True)), np.zeros_like(parts[0]))
-        x = self.rows.x
-        u = res.u
-
-        def times(v: FloatArray, col: FloatArray) -> FloatArray:  # (rows' values) @ col: A col
-            out: FloatArray = np.einsum("ir,ir->i", v, col[idx])
-            return out
-
-        def t_times(v: FloatArray, row: FloatArray) -> FloatArray:  # A' row (row: n)
-            out: FloatArray = np.bincount(idx.ravel(), weights=(v * row[:, None]).ravel(), minlength=q).astype(
-                np.float64, copy=False
-            )
-            return out
-
+        vals = np.ascontiguousarray(np.tensordot(theta, parts, axes=1))
         inverse = self._laplace_inverse(idx, vals, w)
-        s_rows = inverse.at_rows(idx)  # (n, r, r): S at each row's columns
-        h = np.einsum("ia,iab,ib->i", vals, s_rows, vals)
-        w1h = w1 * h
-        atq = t_times(vals, w1h)
-        awx = np.stack([t_times(vals, w * x[:, j]) for j in range(self.p)], axis=1)  # A'W X (q x p)
-        grad_beta = np.einsum("ij,i->j", x, d1 + w1h) - awx.T @ inverse.solve(atq)
-        grad_theta = np.empty(self.ntheta)
-        jac = np.empty((q, self.ntheta + self.p))
-        jac[:, self.ntheta :] = -inverse.solve(awx)
-        for i, dv in enumerate(parts):
-            dau = times(dv, u)
-            term1 = float(d1 @ dau)
-            term2 = 2.0 * float(w @ np.einsum("ia,iab,ib->i", vals, s_rows, dv))
-            du = -inverse.solve(t_times(vals, w * dau) + 0.5 * t_times(dv, d1))
-            deta = dau + times(vals, du)
-            grad_theta[i] = term1 + term2 + float(w1h @ deta)
-            jac[:, i] = du
+        s_rows = np.ascontiguousarray(inverse.at_rows(idx))  # (n, r, r): S at each row's columns
+        atq, awx, xsum, scal, rhs = _core.laplace_crossed_rows(
+            idx, vals, parts, s_rows, w, w1, d1, np.ascontiguousarray(self.rows.x), np.ascontiguousarray(res.u)
+        )
+        nt, p = self.ntheta, self.p
+        solved = inverse.solve(np.column_stack([atq, awx, rhs]))  # S [A'w1h, A'WX, rhs]
+        grad_beta = xsum - awx.T @ solved[:, 0]
+        jac = np.empty((self.q, nt + p))
+        jac[:, nt:] = -solved[:, 1 : 1 + p]
+        du = -solved[:, 1 + p :]
+        jac[:, :nt] = du
+        grad_theta = scal + atq @ du
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
         return out, jac
 

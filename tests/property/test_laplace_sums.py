@@ -86,3 +86,53 @@ def test_bad_codes_shapes_and_families_are_errors():
         _core.laplace_row_terms(codes.astype(float) + 0.5, z, x, mu, y, prior, "poisson", amat)
     with pytest.raises(_core.InvalidInputError, match="k = z's columns"):
         _core.laplace_row_terms(codes, z, x, mu, y, prior, "poisson", np.tile(np.eye(3), (4, 1, 1)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 60),
+    r=st.integers(1, 4),
+    p=st.integers(0, 3),
+    ntheta=st.integers(1, 3),
+    q=st.integers(1, 12),
+)
+def test_crossed_rows_match_dense_sums(seed, n, r, p, ntheta, q):
+    """`_core.laplace_crossed_rows` (several grouping factors) against the same sums with A, dA_k
+    and S as dense matrices: A'(w1 h), A'W X, X'(d1 + w1 h), the scalar terms and A'(w dau) + dA'd1 / 2."""
+    g = np.random.default_rng(seed)
+    idx = g.integers(0, q, (n, r))
+    vals, parts = g.normal(size=(n, r)), g.normal(size=(ntheta, n, r))
+    s_full = g.normal(size=(q, q))
+    s_full = s_full @ s_full.T + np.eye(q)
+    s_rows = s_full[idx[:, :, None], idx[:, None, :]]
+    w, w1, d1, x, u = g.uniform(0.1, 2, n), g.normal(size=n), g.normal(size=n), g.normal(size=(n, p)), g.normal(size=q)
+
+    def dense(v):  # (n, q): row i has v[i] at idx[i] (a repeated column adds up)
+        out = np.zeros((n, q))
+        np.add.at(out, (np.repeat(np.arange(n), r), idx.ravel()), v.ravel())
+        return out
+
+    a = dense(vals)
+    h = np.einsum("ia,iab,ib->i", vals, s_rows, vals)
+    w1h = w1 * h
+    atq, awx, xsum, scal, rhs = _core.laplace_crossed_rows(idx, vals, parts, s_rows, w, w1, d1, x, u)
+    tol = {"rtol": 1e-10, "atol": 1e-10}
+    np.testing.assert_allclose(atq, a.T @ w1h, **tol)
+    np.testing.assert_allclose(awx, a.T @ (w[:, None] * x), **tol)
+    np.testing.assert_allclose(xsum, x.T @ (d1 + w1h), **tol)
+    for k in range(ntheta):
+        da = dense(parts[k])
+        dau = da @ u
+        asd = np.einsum("ia,iab,ib->i", vals, s_rows, parts[k])
+        np.testing.assert_allclose(scal[k], d1 @ dau + 2 * w @ asd + w1h @ dau, **tol)
+        np.testing.assert_allclose(rhs[:, k], a.T @ (w * dau) + 0.5 * da.T @ d1, **tol)
+
+
+def test_crossed_rows_refuse_columns_outside_the_modes():
+    n, r = 3, 2
+    args = [np.zeros((n, r)), np.zeros((1, n, r)), np.zeros((n, r, r)), np.ones(n), np.ones(n), np.ones(n)]
+    with pytest.raises(_core.InvalidInputError, match="outside"):
+        _core.laplace_crossed_rows(np.array([[0, 1], [1, 5], [0, 0]]), *args, np.zeros((n, 1)), np.zeros(4))
+    with pytest.raises(_core.InvalidInputError, match="one row per observation"):
+        _core.laplace_crossed_rows(np.zeros((n, r), dtype=np.int64), *args, np.zeros((n + 1, 1)), np.zeros(4))
