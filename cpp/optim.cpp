@@ -58,8 +58,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kCheckEvery = std::chrono::milliseconds(50);
 
 struct Call {
-    Engine* e;
-    bool reml;
+    const std::function<double(const double*)>* f;
     opt_t opt;
     const std::function<bool()>* interrupted;
     Clock::time_point checked;
@@ -84,7 +83,7 @@ double evaluate(unsigned n, const double* x, double*, void* data) {
         }
     }
     try {
-        const double v = c.e->objective(x, c.reml);
+        const double v = (*c.f)(x);
         ++c.n;
         if (v < c.best_f) {
             c.best_f = v;
@@ -143,8 +142,13 @@ bool nlopt_loaded() {
 
 Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::vector<double>& lower,
                 const Settings& s) {
+    const std::function<double(const double*)> f = [&e, reml](const double* x) { return e.objective(x, reml); };
+    return minimize_fn(f, static_cast<unsigned>(e.ntheta()), x0, lower, s, e.single_threaded_blas());
+}
+
+Result minimize_fn(const std::function<double(const double*)>& f, unsigned n, const std::vector<double>& x0,
+                   const std::vector<double>& lower, const Settings& s, bool pin_blas) {
     if (!nlopt_loaded()) throw InvalidInput("NLopt's C API is not loaded (call load_nlopt first)");
-    const unsigned n = static_cast<unsigned>(e.ntheta());
     if (x0.size() != n || lower.size() != n || (!s.step.empty() && s.step.size() != n))
         throw InvalidInput("x0, lower and step must have " + std::to_string(n) + " entries");
     // NLopt does not check its inputs: a NaN start or bound makes BOBYQA write out of bounds
@@ -162,7 +166,7 @@ Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::
         opt_t o;
         ~Guard() { api.destroy(o); }
     } guard{opt};
-    Call call{&e, reml, opt, &s.interrupted, Clock::now()};
+    Call call{&f, opt, &s.interrupted, Clock::now()};
     call.best_x = x0;
     api.set_lower_bounds(opt, lower.data());
     api.set_xtol_abs1(opt, s.xtol_abs);
@@ -175,7 +179,7 @@ Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::
     for (unsigned i = 0; i < n; ++i) r.x[i] = std::max(x0[i], lower[i]);
     r.fx = std::numeric_limits<double>::infinity();
     {
-        const blas::SingleThreaded one_thread(e.single_threaded_blas());  // once for the run, not per update
+        const blas::SingleThreaded one_thread(pin_blas);  // once for the run, not per evaluation
         r.code = api.optimize(opt, r.x.data(), &r.fx);
     }
     if (call.error) std::rethrow_exception(call.error);

@@ -1,7 +1,8 @@
-// NLopt's BOBYQA driven from C++: the optimiser calls the engine's criterion directly, with no
-// Python between evaluations. NLopt's C entry points are looked up (dlsym) in the library that
-// the nlopt Python package ships, so nothing is linked at build time; where they cannot be found
-// (a platform or build that does not export them) Python drives NLopt through its binding instead.
+// NLopt's BOBYQA driven from C++: the optimiser calls the engine's criterion (or a GLMM's Laplace
+// stage) directly, with no Python between evaluations. NLopt's C entry points are looked up
+// (dlsym) in the library that the nlopt Python package ships, so nothing is linked at build time;
+// where they cannot be found (a platform or build that does not export them) Python drives NLopt
+// through its binding instead.
 #pragma once
 #include <functional>
 #include <string>
@@ -37,6 +38,11 @@ struct Settings {
 // thrown by an evaluation stop the optimiser and are rethrown here.
 Result minimize(Engine& e, bool reml, const std::vector<double>& x0, const std::vector<double>& lower,
                 const Settings& s);
+
+// The same for any criterion f of n parameters (a GLMM's Laplace stage, laplace_stage.hpp); pin_blas
+// holds BLAS to one thread for the run (Engine::single_threaded_blas of the engine f updates).
+Result minimize_fn(const std::function<double(const double*)>& f, unsigned n, const std::vector<double>& x0,
+                   const std::vector<double>& lower, const Settings& s, bool pin_blas);
 
 struct Check {
     std::vector<double> gradient, hessian_diagonal;

@@ -21,6 +21,7 @@ __all__: list[str] = [
     "Estimates",
     "FactorLayout",
     "InvalidInputError",
+    "LaplaceStage",
     "Layout",
     "NotPositiveDefiniteError",
     "TooLargeError",
@@ -405,6 +406,77 @@ class Engine:
         """
     @threads.setter
     def threads(self, arg1: typing.Any) -> None: ...
+
+class LaplaceStage:
+    """
+    A GLMM's Laplace criterion as one stage of lme4's fit sees it (GeneralizedLinearMixedModel.laplace): stage 1 (x=None) over theta with beta from the joint PIRLS started at eta_start, stage 2 over v with (theta, beta) = shift + scale v and the modes-only PIRLS (X beta added to the offset). Each evaluation starts from the modes of the previous finite one, and from the family's start when that does not converge; +inf where PIRLS finds no valid modes. Call it, or minimise it with bobyqa (NLopt from C++).
+    """
+    def __call__(self, v: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> float:
+        """
+        -2 log-likelihood by the Laplace approximation at v (+inf: no valid modes).
+        """
+    def __init__(
+        self,
+        rows: typing.Any,
+        engine: typing.Any,
+        family: str,
+        link: str,
+        family_parameter: typing.SupportsFloat | typing.SupportsIndex,
+        y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        offset: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None,
+        eta_start: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None,
+        ntheta: typing.SupportsInt | typing.SupportsIndex,
+        aic_less_deviance: typing.SupportsFloat | typing.SupportsIndex,
+        tol: typing.SupportsFloat | typing.SupportsIndex,
+        maxit: typing.SupportsInt | typing.SupportsIndex,
+        shift: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+        scale: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+    ) -> None: ...
+    def bobyqa(
+        self,
+        x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        lower: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        *,
+        algorithm: typing.SupportsInt | typing.SupportsIndex,
+        xtol_abs: typing.SupportsFloat | typing.SupportsIndex,
+        ftol_abs: typing.SupportsFloat | typing.SupportsIndex,
+        maxeval: typing.SupportsInt | typing.SupportsIndex,
+        step: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+    ) -> tuple[numpy.typing.NDArray[numpy.float64], float, int, int]:
+        """
+        Minimise over v >= lower with NLopt (needs load_nlopt) called from C++: (v, criterion, evaluations, nlopt result code), the best point seen when the optimiser stops somewhere worse.
+        """
+    @property
+    def nparams(self) -> int:
+        """
+        The length of v.
+        """
+    @property
+    def pirls_calls(self) -> int:
+        """
+        PIRLS calls so far.
+        """
+    @property
+    def pirls_iterations(self) -> int:
+        """
+        PIRLS iterations so far, over all calls.
+        """
+    @property
+    def warm_beta(self) -> typing.Any:
+        """
+        Stage 1: the beta the next evaluation starts from (None: the family's start).
+        """
+    @warm_beta.setter
+    def warm_beta(self, arg1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None) -> None: ...
+    @property
+    def warm_u(self) -> typing.Any:
+        """
+        The modes the next evaluation starts from (None: zeros).
+        """
+    @warm_u.setter
+    def warm_u(self, arg1: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None) -> None: ...
 
 class WorkingRows:
     """

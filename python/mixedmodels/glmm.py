@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -261,6 +261,7 @@ class GeneralizedLinearMixedModel:
         self.call: FormulaCall | None = None  # what from_formula was given (`update` rebuilds from it)
         # (parameters, modes there, du/d(theta, beta) there) of the latest gradient (laplace_and_gradient)
         self._warm_jacobian: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._pirls_counts = [0, 0]  # PIRLS calls and iterations (pirls_counts)
         # -2 log p(y | mu) less the deviance does not depend on mu when the family has no dispersion
         # (it is -2 times the saturated model's log-likelihood): the Laplace criterion then needs
         # only the deviance residuals at each evaluation
@@ -314,6 +315,7 @@ class GeneralizedLinearMixedModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("threads", None)  # pickled before threads= existed
+        state.setdefault("_pirls_counts", [0, 0])
         self.__dict__.update(state)
         self._lock = threading.Lock()
         self._engines = {}
@@ -492,6 +494,8 @@ class GeneralizedLinearMixedModel:
             PIRLS_MAXIT,
             fam.core_parameter,  # the negative binomial's theta
         )
+        self._pirls_counts[0] += 1
+        self._pirls_counts[1] += int(iterations)
         if not math.isfinite(devsum):  # no valid modes (a failure, not merely the iteration limit)
             aic = math.nan
         elif self._aic_minus_deviance is not None:
@@ -538,6 +542,74 @@ class GeneralizedLinearMixedModel:
         if beta is None:
             self._warm_beta = res.beta
         return res.laplace
+
+    @contextlib.contextmanager
+    def _stage(
+        self, tol: float | None = None, *, shift: FloatArray | None = None, scale: FloatArray | None = None
+    ) -> Iterator[Callable[[FloatArray], float]]:
+        """The criterion of a stage of the fit, as `laplace` computes it: stage 1 (theta, beta from
+        the joint PIRLS), or stage 2 over v with (theta, beta) = shift + scale v. Where the family's
+        aic less its deviance is a constant (every family but Gamma's and the inverse Gaussian's),
+        a `_core.LaplaceStage`, which BOBYQA evaluates from C++ with no Python between evaluations
+        (`optimize.bobyqa`), holding the model's lock and its warm start, which it hands back at
+        the end; else `laplace` itself."""
+        if self._aic_minus_deviance is None:
+            if shift is None:
+                yield lambda t: self.laplace(t, tol=tol)
+            else:
+                assert scale is not None
+                yield lambda v: self.laplace((shift + scale * v)[: self.ntheta], (shift + scale * v)[self.ntheta :])
+            return
+        joint = shift is None
+        wr, eng = self._working(joint)
+        fam = self.family
+        stage = _core.LaplaceStage(
+            wr,
+            eng,
+            fam.name,
+            fam.link.name,
+            fam.core_parameter,
+            self.y,
+            self.prior_weights,
+            self.offset,
+            None if joint else np.ascontiguousarray(self.rows.x, dtype=np.float64),
+            self._eta_start if joint else None,
+            self.ntheta,
+            self._aic_minus_deviance,
+            tol if tol is not None else self._pirls_tol,
+            PIRLS_MAXIT,
+            shift,
+            scale,
+        )
+        with self._lock:
+            stage.warm_u = self._warm_u
+            if joint:
+                stage.warm_beta = self._warm_beta
+            try:
+                yield stage
+            finally:
+                self._warm_u = stage.warm_u
+                if joint:
+                    self._warm_beta = stage.warm_beta
+                self._pirls_counts[0] += stage.pirls_calls
+                self._pirls_counts[1] += stage.pirls_iterations
+
+    @property
+    def pirls_counts(self) -> tuple[int, int]:
+        """PIRLS calls and their iterations over the model's life (fits, profiles, every
+        evaluation), for benchmarks.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> model = GeneralizedLinearMixedModel.from_formula(
+        ...     "cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.datasets.load("cbpp"),
+        ...     mm.families.Binomial())
+        >>> calls, iterations = model.fit().model.pirls_counts
+        >>> 0 < calls <= iterations
+        True
+        """
+        return self._pirls_counts[0], self._pirls_counts[1]
 
     @property
     def has_laplace_gradient(self) -> bool:
@@ -989,19 +1061,19 @@ class GeneralizedLinearMixedModel:
         if gradient:
             # stage 1 only starts stage 2, whose exact gradient takes the rest of the way (and the
             # derivative check verifies the optimum): its last digits in theta are not needed
-            stage1 = minimize_theta(
-                lambda t: self.laplace(t, tol=STAGE1_PIRLS_TOL),
-                theta0,
-                lower_t,
-                maxeval=maxeval,
-                step=initial_step(theta0),
-                xtol_abs=STAGE1_START_TOL,
-                ftol_abs=STAGE1_START_TOL,
-            )
+            with self._stage(STAGE1_PIRLS_TOL) as f1:
+                stage1 = minimize_theta(
+                    f1,
+                    theta0,
+                    lower_t,
+                    maxeval=maxeval,
+                    step=initial_step(theta0),
+                    xtol_abs=STAGE1_START_TOL,
+                    ftol_abs=STAGE1_START_TOL,
+                )
         else:
-            stage1 = minimize_theta(
-                lambda t: self.laplace(t), theta0, lower_t, maxeval=maxeval, step=initial_step(theta0)
-            )
+            with self._stage() as f1:
+                stage1 = minimize_theta(f1, theta0, lower_t, maxeval=maxeval, step=initial_step(theta0))
         n_evals = stage1.n_evals
         theta = stage1.theta
         scale = np.ones(self.ntheta)
@@ -1068,9 +1140,10 @@ class GeneralizedLinearMixedModel:
             else:
                 units = scale
                 step = np.concatenate([initial_step(theta), np.full(self.p, 0.2)])
-                opt = minimize_theta(
-                    f_scaled, np.concatenate([theta, np.zeros(self.p)]), lower_all, maxeval=maxeval, step=step
-                )
+                with self._stage(shift=shift, scale=scale) if n_agq == 1 else contextlib.nullcontext(f_scaled) as f2:
+                    opt = minimize_theta(
+                        f2, np.concatenate([theta, np.zeros(self.p)]), lower_all, maxeval=maxeval, step=step
+                    )
             n_evals += opt.n_evals
             params = shift + units * opt.theta
             theta, beta = params[:nt], params[nt:]

@@ -212,8 +212,9 @@ def bobyqa(
 ) -> tuple[FloatArray, float, int, int]:
     """NLopt's BOBYQA from x0 within lower (and upper, if given) -> (x, f(x), evaluations, nlopt
     result code), the best point seen when the optimiser stops somewhere worse. An `EngineCriterion`
-    without upper bounds runs in C++ (`native_bobyqa`). ``algorithm``: another of NLopt's local
-    derivative-free methods with the same settings (`subplex` uses LN_SBPLX).
+    or a GLMM's `_core.LaplaceStage` without upper bounds runs in C++ (`native_bobyqa`).
+    ``algorithm``: another of NLopt's local derivative-free methods with the same settings
+    (`subplex` uses LN_SBPLX).
 
     Examples
     --------
@@ -228,6 +229,19 @@ def bobyqa(
             x0,
             lower,
             f.reml,
+            algorithm=algorithm,
+            xtol_abs=settings.xtol_abs,
+            ftol_abs=settings.ftol_abs,
+            maxeval=settings.maxeval,
+            step=step,
+        )
+        if code < 0 and code != ROUNDOFF_LIMITED:
+            raise RuntimeError(f"NLopt's {nlopt.algorithm_name(algorithm)} failed (nlopt result {code})")
+        return x, fx, n, code
+    if upper is None and isinstance(f, _core.LaplaceStage) and native_bobyqa():
+        x, fx, n, code = f.bobyqa(
+            x0,
+            lower,
             algorithm=algorithm,
             xtol_abs=settings.xtol_abs,
             ftol_abs=settings.ftol_abs,
