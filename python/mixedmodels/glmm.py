@@ -594,6 +594,21 @@ class GeneralizedLinearMixedModel:
                 self._pirls_counts[0] += stage.pirls_calls
                 self._pirls_counts[1] += stage.pirls_iterations
 
+    @contextlib.contextmanager
+    def _scaled_criterion(
+        self, f_all: Callable[[FloatArray], float], s: FloatArray, joint: bool, n_agq: int
+    ) -> Iterator[Callable[[FloatArray], float]]:
+        """v -> f_all(s v) for the derivative check, as a stage's criterion (`_stage`, evaluated in
+        the core) where f_all is the Laplace criterion of that stage."""
+        if n_agq <= 1 and joint:
+            with self._stage(shift=np.zeros_like(s), scale=s) as f:
+                yield f
+        elif n_agq <= 1 and np.all(s == 1.0):
+            with self._stage() as f:
+                yield f
+        else:
+            yield lambda v: f_all(s * v)
+
     @property
     def pirls_counts(self) -> tuple[int, int]:
         """PIRLS calls and their iterations over the model's life (fits, profiles, every
@@ -1262,7 +1277,8 @@ class GeneralizedLinearMixedModel:
         # (with the exact gradient: the gradient there, and the Hessian by differences of it)
         s = np.ones_like(params) if scale is None else scale
         if fg_all is None:
-            g, h = _derivatives(lambda v: f_all(s * v), params / s, lower_all / s)
+            with self._scaled_criterion(f_all, s, joint, n_agq) as f_s:
+                g, h = _derivatives(f_s, params / s, lower_all / s)
         else:
             fg = fg_all
 
