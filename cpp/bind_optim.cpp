@@ -18,6 +18,15 @@ struct PyLaplaceStage {
     LaplaceStage stage;
 };
 
+// f() with the stage's mutex held, the GIL released while waiting for it (an evaluation holding
+// the mutex may need the GIL to check for Ctrl-C).
+template <class F>
+auto locked(PyLaplaceStage& s, F&& f) {
+    py::gil_scoped_release release;
+    const std::lock_guard<std::mutex> lock(s.stage.mutex);
+    return f();
+}
+
 py::object array_or_none(const std::vector<double>& v) {
     if (v.empty()) return py::none();
     return to_array(v);
@@ -168,23 +177,42 @@ void register_optim(py::module_& m) {
             "Minimise over v >= lower with NLopt (needs load_nlopt) called from C++: (v, criterion, evaluations, "
             "nlopt result code), the best point seen when the optimiser stops somewhere worse.")
         .def_property(
-            "warm_u", [](const PyLaplaceStage& s) { return array_or_none(s.stage.warm_u); },
+            "warm_u",
+            [](PyLaplaceStage& s) {
+                const std::vector<double> u = locked(s, [&] { return s.stage.warm_u; });
+                return array_or_none(u);
+            },
             [](PyLaplaceStage& s, const std::optional<darray>& u) {
-                s.stage.warm_u = u ? vector_of(*u, static_cast<py::ssize_t>(s.stage.rows->layout()->q()), "warm_u")
-                                   : std::vector<double>();
+                std::vector<double> v = u ? vector_of(*u, static_cast<py::ssize_t>(s.stage.rows->layout()->q()), "warm_u")
+                                          : std::vector<double>();
+                locked(s, [&] { s.stage.warm_u = std::move(v); });
             },
             "The modes the next evaluation starts from (None: zeros).")
         .def_property(
-            "warm_beta", [](const PyLaplaceStage& s) { return array_or_none(s.stage.warm_beta); },
+            "warm_beta",
+            [](PyLaplaceStage& s) -> py::object {
+                bool has = false;
+                const std::vector<double> b = locked(s, [&] {
+                    has = s.stage.has_warm_beta;
+                    return s.stage.warm_beta;
+                });
+                if (!has) return py::none();
+                return to_array(b);
+            },
             [](PyLaplaceStage& s, const std::optional<darray>& b) {
-                s.stage.warm_beta =
+                std::vector<double> v =
                     b ? vector_of(*b, s.stage.rows->layout()->p(), "warm_beta") : std::vector<double>();
+                locked(s, [&] {
+                    s.stage.warm_beta = std::move(v);
+                    s.stage.has_warm_beta = b.has_value();
+                });
             },
             "Stage 1: the beta the next evaluation starts from (None: the family's start).")
         .def_property_readonly(
-            "pirls_calls", [](const PyLaplaceStage& s) { return s.stage.calls; }, "PIRLS calls so far.")
+            "pirls_calls", [](PyLaplaceStage& s) { return locked(s, [&] { return s.stage.calls; }); },
+            "PIRLS calls so far.")
         .def_property_readonly(
-            "pirls_iterations", [](const PyLaplaceStage& s) { return s.stage.iterations; },
+            "pirls_iterations", [](PyLaplaceStage& s) { return locked(s, [&] { return s.stage.iterations; }); },
             "PIRLS iterations so far, over all calls.");
     m.def(
         "derivative_check",

@@ -139,9 +139,13 @@ void register_working_rows(py::module_& m) {
 
     m.def(
         "laplace_crossed_rows",
-        [](const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& idx, const darray& vals,
-           const darray& parts, const darray& s_rows, const darray& w, const darray& w1, const darray& d1,
-           const darray& x, const darray& u) {
+        [](const py::array& idx_in, const darray& vals, const darray& parts, const darray& s_rows, const darray& w,
+           const darray& w1, const darray& d1, const darray& x, const darray& u) {
+            if (idx_in.dtype().kind() != 'i')  // not a float or unsigned array silently truncated or wrapped
+                throw InvalidInput("idx must be an array of signed integers (got dtype " +
+                                   py::str(static_cast<py::object>(idx_in.dtype())).cast<std::string>() + ")");
+            const auto idx = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(idx_in);
+            if (!idx) throw InvalidInput("idx could not be read as int64");
             if (idx.ndim() != 2 || vals.ndim() != 2 || parts.ndim() != 3 || s_rows.ndim() != 3 || x.ndim() != 2 ||
                 u.ndim() != 1)
                 throw InvalidInput("idx, vals (n, r), parts (ntheta, n, r), s_rows (n, r, r), x (n, p) and u (q,) "

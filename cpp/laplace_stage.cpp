@@ -6,6 +6,7 @@
 namespace mm {
 
 double LaplaceStage::operator()(const double* v) {
+    const std::lock_guard<std::mutex> lock(mutex);
     theta_.resize(static_cast<size_t>(ntheta));
     if (joint) {
         for (int i = 0; i < ntheta; ++i) theta_[i] = v[i];
@@ -29,7 +30,7 @@ double LaplaceStage::operator()(const double* v) {
         in.theta = theta_.data();
         in.tol = tol;
         in.maxit = maxit;
-        if (joint && (!warm || warm_beta.empty())) {
+        if (joint && (!warm || !has_warm_beta)) {
             in.eta0 = eta_start;  // R's glm start: the family's mustart, beta = u = 0
         } else if (warm) {
             if (joint) in.beta0 = warm_beta;
@@ -41,12 +42,15 @@ double LaplaceStage::operator()(const double* v) {
         return out;
     };
     PirlsOutput out = run(true);
-    if (!out.converged && (!warm_u.empty() || !warm_beta.empty())) out = run(false);  // a poor warm start
+    if (!out.converged && (!warm_u.empty() || has_warm_beta)) out = run(false);  // a poor warm start
     const double aic = std::isfinite(out.devsum) ? out.devsum + aic_less_deviance : std::numeric_limits<double>::quiet_NaN();
     const double value = aic + out.ussq + out.ldl2;
     if (!std::isfinite(value)) return std::numeric_limits<double>::infinity();
     warm_u = std::move(out.u);
-    if (joint) warm_beta = std::move(out.beta);
+    if (joint) {
+        warm_beta = std::move(out.beta);
+        has_warm_beta = true;
+    }
     return value;
 }
 

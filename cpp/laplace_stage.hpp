@@ -6,6 +6,7 @@
 // evaluations (optim::minimize_fn); Python calls the same object where it drives NLopt itself.
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "engine.hpp"
@@ -30,11 +31,16 @@ struct LaplaceStage {
     int maxit = 100;
     bool joint = true;                   // stage 1
     std::vector<double> shift, scale;    // stage 2: (theta, beta) = shift + scale * v
-    std::vector<double> warm_u, warm_beta;  // the warm start (empty: none)
+    std::vector<double> warm_u;          // the modes the next evaluation starts from (empty: zeros)
+    std::vector<double> warm_beta;       // stage 1: the beta it starts from, if has_warm_beta
+    bool has_warm_beta = false;          // (a flag: with no fixed effects warm_beta is empty but held)
     int64_t calls = 0, iterations = 0;   // PIRLS calls and their iterations, for the record
+    // Held by operator() and by whoever reads or writes the fields above while one may run (the
+    // binding's properties): one evaluation at a time.
+    std::mutex mutex;
 
     // -2 log-likelihood by the Laplace approximation at v (theta in stage 1), +inf where PIRLS
-    // finds no valid modes.
+    // finds no valid modes. Takes the mutex.
     double operator()(const double* v);
 
 private:

@@ -114,3 +114,40 @@ def test_bad_shapes_are_refused():
             scale=np.ones(5),
             **good,
         )
+
+
+def test_stage_one_warm_starts_without_fixed_effects():
+    """With no fixed effects beta is empty but held: the next evaluation still starts from the
+    previous modes, as `laplace` does (not from the family's start)."""
+    df = mm.datasets.load("grouseticks")
+    formula = "TICKS ~ 0 + (1 | LOCATION)"
+    python = GeneralizedLinearMixedModel.from_formula(formula, df, mm.families.Poisson())
+    native = GeneralizedLinearMixedModel.from_formula(formula, df, mm.families.Poisson())
+    with native._stage() as f:
+        for t in (0.8, 0.9):
+            assert f(np.array([t])) == python.laplace(np.array([t]))
+        assert f.warm_beta is not None
+        assert f.warm_beta.shape == (0,)
+    assert native.pirls_counts == python.pirls_counts
+
+
+def test_a_stage_called_from_two_threads_gives_each_its_own_value():
+    import threading
+
+    model = _model()
+    with model._stage() as f:
+        want = {t: _model().laplace(np.array([t])) for t in (0.3, 2.5)}
+        wrong = []
+
+        def run(t: float) -> None:
+            for _ in range(300):
+                v = f(np.array([t]))
+                if v != pytest.approx(want[t], rel=1e-6):
+                    wrong.append((t, v))
+
+        threads = [threading.Thread(target=run, args=(t,)) for t in want]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    assert wrong == []

@@ -571,7 +571,7 @@ def derivative_check(
     """
 
 def laplace_crossed_rows(
-    idx: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
+    idx: numpy.ndarray,
     vals: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     parts: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     s_rows: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],

@@ -136,3 +136,5 @@ def test_crossed_rows_refuse_columns_outside_the_modes():
         _core.laplace_crossed_rows(np.array([[0, 1], [1, 5], [0, 0]]), *args, np.zeros((n, 1)), np.zeros(4))
     with pytest.raises(_core.InvalidInputError, match="one row per observation"):
         _core.laplace_crossed_rows(np.zeros((n, r), dtype=np.int64), *args, np.zeros((n + 1, 1)), np.zeros(4))
+    with pytest.raises(_core.InvalidInputError, match="signed integers"):
+        _core.laplace_crossed_rows(np.zeros((n, r)), *args, np.zeros((n, 1)), np.zeros(4))
