@@ -1,6 +1,7 @@
 // The REML criterion and -2 log-likelihood from the parts of the factor L(theta) (docs/design.md,
 // section 1). The only place these formulas are written.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -29,5 +30,17 @@ struct GradientParts {
     Criterion criterion;
     std::vector<double> dldl, dldrx, dpwrss;
 };
+
+// Entry i of the criterion's gradient from the derivatives of its parts (log |L|^2, log |R_X|^2,
+// which counts for REML only, and the PRSS), also recorded in parts when given.
+inline void set_gradient_entry(std::vector<double>& grad, GradientParts* parts, std::size_t i, const Criterion& cr,
+                               bool reml, double dldl, double drx, double dr2) {
+    grad[i] = dldl + (reml ? drx : 0.0) + cr.dof(reml) * dr2 / cr.pwrss;
+    if (parts != nullptr) {
+        parts->dldl[i] = dldl;
+        parts->dldrx[i] = drx;
+        parts->dpwrss[i] = dr2;
+    }
+}
 
 }  // namespace mm

@@ -634,8 +634,6 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
         }
     }
     // assemble per theta entry (r, c) of factor f: Lambda_k has T's (r, c) entry on every level
-    const double dof = cr.dof(reml);
-    const double pwrss = cr.pwrss;
     for (int f = 0; f < nf_; ++f) {
         const FactorLayout& fl = layout_->factor(f);
         const int kf = k_[f];
@@ -649,15 +647,7 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
                 if (!pm.empty())
                     for (int m = 0; m < p_; ++m) drx += pm[m * q + o + c] * qm[m * q + o + r];
             }
-            dr2 *= -2.0;
-            drx *= -2.0;
-            grad[fl.th_idx[e]] = dldl + (reml ? drx : 0.0) + dof * dr2 / pwrss;
-            if (parts != nullptr) {
-                const size_t i = static_cast<size_t>(fl.th_idx[e]);
-                parts->dldl[i] = dldl;
-                parts->dldrx[i] = drx;
-                parts->dpwrss[i] = dr2;
-            }
+            set_gradient_entry(grad, parts, static_cast<size_t>(fl.th_idx[e]), cr, reml, dldl, -2.0 * drx, -2.0 * dr2);
         }
     }
     return cr.profiled(reml);

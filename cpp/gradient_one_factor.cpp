@@ -169,20 +169,11 @@ double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<d
             r2[i] += s.r2[i];
             rx[i] += s.rx[i];
         }
-    const double dof = cr.dof(reml);
     const FactorLayout& fl = layout_->factor(0);
     for (size_t e = 0; e < fl.th_idx.size(); ++e) {
         const int r = fl.th_row[e], c = fl.th_col[e];
-        const double dldl = 2.0 * w[c + r * k];
-        const double dr2 = -2.0 * r2[r + c * k];
-        const double drx = -2.0 * rx[r + c * k];
-        grad[fl.th_idx[e]] = dldl + (reml ? drx : 0.0) + dof * dr2 / cr.pwrss;
-        if (parts != nullptr) {
-            const size_t i = static_cast<size_t>(fl.th_idx[e]);
-            parts->dldl[i] = dldl;
-            parts->dldrx[i] = drx;
-            parts->dpwrss[i] = dr2;
-        }
+        set_gradient_entry(grad, parts, static_cast<size_t>(fl.th_idx[e]), cr, reml, 2.0 * w[c + r * k],
+                           -2.0 * rx[r + c * k], -2.0 * r2[r + c * k]);
     }
     return cr.profiled(reml);
 }

@@ -223,23 +223,10 @@ def bobyqa(
     (2.0, True)
     """
     step = None if settings.step is None else np.asarray(settings.step, dtype=float)
-    if upper is None and isinstance(f, EngineCriterion) and native_bobyqa():
-        x, fx, n, code = _core.bobyqa(
-            f.engine,
-            x0,
-            lower,
-            f.reml,
-            algorithm=algorithm,
-            xtol_abs=settings.xtol_abs,
-            ftol_abs=settings.ftol_abs,
-            maxeval=settings.maxeval,
-            step=step,
-        )
-        if code < 0 and code != ROUNDOFF_LIMITED:
-            raise RuntimeError(f"NLopt's {nlopt.algorithm_name(algorithm)} failed (nlopt result {code})")
-        return x, fx, n, code
-    if upper is None and isinstance(f, _core.LaplaceStage) and native_bobyqa():
-        x, fx, n, code = f.bobyqa(
+    if upper is None and isinstance(f, EngineCriterion | _core.LaplaceStage) and native_bobyqa():
+        # an engine's criterion or a GLMM stage's: NLopt's loop in C++, no Python between evaluations
+        run = f.bobyqa if isinstance(f, _core.LaplaceStage) else functools.partial(_core.bobyqa, f.engine, reml=f.reml)
+        x, fx, n, code = run(
             x0,
             lower,
             algorithm=algorithm,
