@@ -28,6 +28,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy import special
 
 from .exceptions import ArgumentError, DataError
@@ -845,6 +846,24 @@ class Family(abc.ABC):
         6.085775
         """
 
+    def aic_less_deviance(self, y: npt.ArrayLike, n: npt.ArrayLike | None, wt: npt.ArrayLike) -> float:
+        """`aic` less the deviance, for a family without a dispersion parameter: the same at every
+        mu (-2 times the saturated model's log-likelihood), here at the family's start. The
+        Laplace criterion of a GLMM then needs only the deviance residuals at each evaluation.
+
+        Examples
+        --------
+        >>> y, wt = np.array([0.0, 2.0, 5.0]), np.ones(3)
+        >>> p = Poisson()
+        >>> mu = np.array([1.0, 2.5, 4.0])
+        >>> dev = float(np.sum(p.dev_resids(y, mu, wt)))
+        >>> bool(abs(p.aic_less_deviance(y, None, wt) - (p.aic(y, None, mu, wt, dev) - dev)) < 1e-12)
+        True
+        """
+        mu0 = self.mustart(y, wt)
+        dev0 = float(np.sum(self.dev_resids(y, mu0, wt)))
+        return float(self.aic(y, n, mu0, wt, dev0)) - dev0
+
     def loglik_saturated(
         self,
         y: npt.ArrayLike,
@@ -1068,11 +1087,11 @@ class Binomial(Family):
         with np.errstate(all="ignore"):
             return bool(np.all(np.isfinite(m)) and np.all((m > 0) & (m < 1)))
 
-    def aic_less_deviance(self, y: npt.ArrayLike, n: npt.ArrayLike | None, wt: npt.ArrayLike) -> float | None:
-        """`aic` less the deviance, which is the same at every mu: ``-2 sum (wt / m) log dbinom(k,
-        m, k / m)`` with k = m y successes of m trials (the saturated model's term). At p = k / m
-        R's dbinom_raw has no bd0 terms, so this takes three `_stirlerr` and no series. None when
-        some k or m is not a whole number (then aic less the deviance at some mu is exact, not this).
+    def aic_less_deviance(self, y: npt.ArrayLike, n: npt.ArrayLike | None, wt: npt.ArrayLike) -> float:
+        """`Family.aic_less_deviance` as ``-2 sum (wt / m) log dbinom(k, m, k / m)`` with k = m y
+        successes of m trials (the saturated model's term): at p = k / m R's dbinom_raw has no bd0
+        terms, so this takes three `_stirlerr` and no series. Where some k or m is not a whole
+        number, the family's general rule (aic less the deviance at the start).
 
         Examples
         --------
@@ -1088,7 +1107,7 @@ class Binomial(Family):
         with np.errstate(all="ignore"):
             k = trials * yv
             if not (np.all(k == np.rint(k)) and np.all(trials == np.rint(trials)) and np.all(trials >= 0)):
-                return None
+                return super().aic_less_deviance(y, n, wt)
             share = np.where(trials > 0, w / trials, 0.0)
             inner = (k > 0) & (k < trials)  # k = 0 or k = m: the density at p = k / m is 1
             ki, mi = k[inner], trials[inner]
@@ -1174,6 +1193,15 @@ class Poisson(_Counts):
             (y < 0, "negative values not allowed for the 'Poisson' family"),
             (fractional & (y >= 0), "non-integer counts for the 'Poisson' family (it has no likelihood there)"),
         ]
+
+    def aic_less_deviance(self, y: npt.ArrayLike, n: npt.ArrayLike | None, wt: npt.ArrayLike) -> float:
+        """`Family.aic_less_deviance`, once per distinct count with its rows' summed weights: both
+        terms are the weights times a function of y alone (R's dpois on a million rows costs a
+        third of a second)."""
+        yv, w = np.broadcast_arrays(_floats(y, "y"), _floats(wt, "wt"))
+        inverse, values = pd.factorize(yv)
+        sums = np.bincount(inverse, weights=w, minlength=len(values)).astype(np.float64)
+        return super().aic_less_deviance(np.asarray(values, dtype=np.float64), None, sums)
 
 
 class Gamma(Family):

@@ -46,7 +46,7 @@ from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
-from .families import Binomial, Family
+from .families import Family
 from .formula import ParsedFormula, parse_formula
 from .model import FormulaCall, ridge_tolerance
 from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
@@ -102,25 +102,6 @@ SMALL_PRODUCT = 4096
 # warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
 # much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
 EXTRAPOLATE_MODES_REL = 0.01
-
-
-def _aic_less_deviance(family: Family, y: FloatArray, trials: FloatArray, prior: FloatArray) -> float:
-    """R's ``family$aic`` less the deviance at the family's start (the same at every mu for a family
-    without dispersion). For the Poisson both are the weights times a function of y alone, so they
-    are evaluated once per distinct count, with its rows' summed weights (R's dpois on a million
-    rows costs a third of a second)."""
-    if family.name == "poisson":
-        inverse, values = pd.factorize(y)
-        prior = np.bincount(inverse, weights=prior, minlength=len(values)).astype(np.float64)
-        y = np.asarray(values, dtype=np.float64)
-        trials = np.ones_like(y)
-    if isinstance(family, Binomial):
-        exact = family.aic_less_deviance(y, trials, prior)
-        if exact is not None:
-            return exact
-    mu0 = family.mustart(y, prior)
-    dev0 = float(np.sum(family.dev_resids(y, mu0, prior)))
-    return float(family.aic(y, trials, mu0, prior, dev0)) - dev0
 
 
 def _sums(pos: NDArray[np.int64], weights: FloatArray, size: int) -> FloatArray:
@@ -269,7 +250,7 @@ class GeneralizedLinearMixedModel:
         # R's family$aic takes the binomial trials as n (cbind responses), else 1
         self.trials = np.ones(n) if rows.trials is None else rows.trials
         if family.dispersion_free:
-            self._aic_minus_deviance = _aic_less_deviance(family, self.y, self.trials, self.prior_weights)
+            self._aic_minus_deviance = family.aic_less_deviance(self.y, self.trials, self.prior_weights)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -545,20 +526,22 @@ class GeneralizedLinearMixedModel:
 
     @contextlib.contextmanager
     def _stage(
-        self, tol: float | None = None, *, shift: FloatArray | None = None, scale: FloatArray | None = None
+        self,
+        fallback: Callable[[FloatArray], float],
+        tol: float | None = None,
+        *,
+        shift: FloatArray | None = None,
+        scale: FloatArray | None = None,
+        native: bool = True,
     ) -> Iterator[Callable[[FloatArray], float]]:
-        """The criterion of a stage of the fit, as `laplace` computes it: stage 1 (theta, beta from
-        the joint PIRLS), or stage 2 over v with (theta, beta) = shift + scale v. Where the family's
-        aic less its deviance is a constant (every family but Gamma's and the inverse Gaussian's),
-        a `_core.LaplaceStage`, which BOBYQA evaluates from C++ with no Python between evaluations
-        (`optimize.bobyqa`), holding the model's lock and its warm start, which it hands back at
-        the end; else `laplace` itself."""
-        if self._aic_minus_deviance is None:
-            if shift is None:
-                yield lambda t: self.laplace(t, tol=tol)
-            else:
-                assert scale is not None
-                yield lambda v: self.laplace((shift + scale * v)[: self.ntheta], (shift + scale * v)[self.ntheta :])
+        """The criterion of a stage of the fit, ``fallback`` (the same criterion in Python, from
+        `laplace`): stage 1 (theta, beta from the joint PIRLS), or stage 2 over v with (theta, beta)
+        = shift + scale v. Where the family's aic less its deviance is a constant (every family but
+        Gamma's and the inverse Gaussian's) and ``native``, a `_core.LaplaceStage` instead, which
+        BOBYQA evaluates from C++ with no Python between evaluations (`optimize.bobyqa`), holding the
+        model's lock and its warm start, which it hands back at the end; ``tol`` as for `pirls`."""
+        if not native or self._aic_minus_deviance is None:
+            yield fallback
             return
         joint = shift is None
         wr, eng = self._working(joint)
@@ -593,21 +576,6 @@ class GeneralizedLinearMixedModel:
                     self._warm_beta = stage.warm_beta
                 self._pirls_counts[0] += stage.pirls_calls
                 self._pirls_counts[1] += stage.pirls_iterations
-
-    @contextlib.contextmanager
-    def _scaled_criterion(
-        self, f_all: Callable[[FloatArray], float], s: FloatArray, joint: bool, n_agq: int
-    ) -> Iterator[Callable[[FloatArray], float]]:
-        """v -> f_all(s v) for the derivative check, as a stage's criterion (`_stage`, evaluated in
-        the core) where f_all is the Laplace criterion of that stage."""
-        if n_agq <= 1 and joint:
-            with self._stage(shift=np.zeros_like(s), scale=s) as f:
-                yield f
-        elif n_agq <= 1 and np.all(s == 1.0):
-            with self._stage() as f:
-                yield f
-        else:
-            yield lambda v: f_all(s * v)
 
     @property
     def pirls_counts(self) -> tuple[int, int]:
@@ -1076,7 +1044,7 @@ class GeneralizedLinearMixedModel:
         if gradient:
             # stage 1 only starts stage 2, whose exact gradient takes the rest of the way (and the
             # derivative check verifies the optimum): its last digits in theta are not needed
-            with self._stage(STAGE1_PIRLS_TOL) as f1:
+            with self._stage(lambda t: self.laplace(t, tol=STAGE1_PIRLS_TOL), STAGE1_PIRLS_TOL) as f1:
                 stage1 = minimize_theta(
                     f1,
                     theta0,
@@ -1087,7 +1055,7 @@ class GeneralizedLinearMixedModel:
                     ftol_abs=STAGE1_START_TOL,
                 )
         else:
-            with self._stage() as f1:
+            with self._stage(self.laplace) as f1:
                 stage1 = minimize_theta(f1, theta0, lower_t, maxeval=maxeval, step=initial_step(theta0))
         n_evals = stage1.n_evals
         theta = stage1.theta
@@ -1155,7 +1123,7 @@ class GeneralizedLinearMixedModel:
             else:
                 units = scale
                 step = np.concatenate([initial_step(theta), np.full(self.p, 0.2)])
-                with self._stage(shift=shift, scale=scale) if n_agq == 1 else contextlib.nullcontext(f_scaled) as f2:
+                with self._stage(f_scaled, shift=shift, scale=scale, native=n_agq == 1) as f2:
                     opt = minimize_theta(
                         f2, np.concatenate([theta, np.zeros(self.p)]), lower_all, maxeval=maxeval, step=step
                     )
@@ -1277,7 +1245,11 @@ class GeneralizedLinearMixedModel:
         # (with the exact gradient: the gradient there, and the Hessian by differences of it)
         s = np.ones_like(params) if scale is None else scale
         if fg_all is None:
-            with self._scaled_criterion(f_all, s, joint, n_agq) as f_s:
+            # f_all(s v), as the stage's criterion (evaluated in the core) where f_all is the Laplace
+            # criterion of that stage
+            shift0, scale0 = (np.zeros_like(s), s) if joint else (None, None)
+            native = n_agq <= 1 and (joint or bool(np.all(s == 1.0)))
+            with self._stage(lambda v: f_all(s * v), shift=shift0, scale=scale0, native=native) as f_s:
                 g, h = _derivatives(f_s, params / s, lower_all / s)
         else:
             fg = fg_all
