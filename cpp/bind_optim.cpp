@@ -32,6 +32,8 @@ py::object array_or_none(const std::vector<double>& v) {
     return to_array(v);
 }
 
+// NLopt's settings for a run from Python over n parameters: a pending signal (Ctrl-C) stops the
+// loop, and the caller raises its exception.
 optim::Settings settings_of(int algorithm, double xtol_abs, double ftol_abs, int maxeval,
                             const std::optional<darray>& step, py::ssize_t n) {
     optim::Settings s;
@@ -40,7 +42,7 @@ optim::Settings settings_of(int algorithm, double xtol_abs, double ftol_abs, int
     s.ftol_abs = ftol_abs;
     s.maxeval = maxeval;
     if (step) s.step = vector_of(*step, n, "step");
-    s.interrupted = [] {  // a pending signal (Ctrl-C) stops the loop; its exception is raised below
+    s.interrupted = [] {
         py::gil_scoped_acquire acquire;
         return PyErr_CheckSignals() != 0;
     };
@@ -58,16 +60,7 @@ void register_optim(py::module_& m) {
         "bobyqa",
         [](Engine& e, const darray& x0, const darray& lower, bool reml, int algorithm, double xtol_abs, double ftol_abs,
            int maxeval, std::optional<darray> step) {
-            optim::Settings s;
-            s.algorithm = algorithm;
-            s.xtol_abs = xtol_abs;
-            s.ftol_abs = ftol_abs;
-            s.maxeval = maxeval;
-            if (step) s.step = vector_of(*step, e.ntheta(), "step");
-            s.interrupted = [] {  // a pending signal (Ctrl-C) stops the loop; its exception is raised below
-                py::gil_scoped_acquire acquire;
-                return PyErr_CheckSignals() != 0;
-            };
+            const optim::Settings s = settings_of(algorithm, xtol_abs, ftol_abs, maxeval, step, e.ntheta());
             const std::vector<double> x = vector_of(x0, e.ntheta(), "x0"), lo = vector_of(lower, e.ntheta(), "lower");
             optim::Result r;
             {

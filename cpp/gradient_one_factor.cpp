@@ -9,9 +9,10 @@
 // with D_l the level's block of Z'Z. The levels are cut into chunks by size only; each chunk sums
 // its own, and the chunks' sums are added in chunk order, so the result is the same for every
 // thread count.
-#include <array>
+#include <algorithm>
 #include <vector>
 
+#include "blas.hpp"
 #include "engine.hpp"
 #include "pool.hpp"
 #include "small.hpp"
@@ -38,10 +39,9 @@ void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double*
     const int p = pp - 1;
     const size_t kk = static_cast<size_t>(k) * k;
     std::vector<double> v(static_cast<size_t>(k) * pp), lv(v.size()), qm(v.size()), pm(static_cast<size_t>(k) * p);
-    std::vector<double> linv(kk), g(kk), ta(kk), u(k), ztr(k), rdiag(k);
+    std::vector<double> linv(kk), g(kk), ta(kk), u(k), ztr(k);
     for (int l = l0; l < l1; ++l) {
         const double* ll = lzz + l * kk;
-        for (int a = 0; a < k; ++a) rdiag[a] = 1.0 / ll[a + a * k];
         const double* dl = azz + l * kk;
         const double* bl = lxz + static_cast<size_t>(l) * k * ldl;
         const double* cl = axz + static_cast<size_t>(l) * k * lda;
@@ -49,11 +49,7 @@ void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double*
         for (int m = 0; m < pp; ++m) {
             double* vm = v.data() + static_cast<size_t>(m) * k;
             for (int c = 0; c < k; ++c) vm[c] = bl[m + static_cast<size_t>(c) * ldl];
-            for (int a = k - 1; a >= 0; --a) {
-                double x = vm[a];
-                for (int c = a + 1; c < k; ++c) x -= ll[c + a * k] * vm[c];
-                vm[a] = x * rdiag[a];
-            }
+            small::solve_lt(ll, k, vm);
         }
         // u_l = V_y - V_X beta; T V; Q_l = Z'[X y] - D_l T V; (Z'r)_l = Q_y - Q_X beta
         for (int c = 0; c < k; ++c) {
@@ -98,21 +94,9 @@ void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double*
                 }
         }
         // G_l = (L_l L_l')^{-1} = L_l^{-T} L_l^{-1}; W += G_l T' D_l
-        for (int j = 0; j < k; ++j) {  // small::inv_lower with the reciprocals at hand
-            for (int i = 0; i < j; ++i) linv[i + j * k] = 0.0;
-            linv[j + j * k] = rdiag[j];
-            for (int i = j + 1; i < k; ++i) {
-                double x = 0.0;
-                for (int e = j; e < i; ++e) x -= ll[i + e * k] * linv[e + j * k];
-                linv[i + j * k] = x * rdiag[i];
-            }
-        }
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int e = a > b ? a : b; e < k; ++e) x += linv[e + a * k] * linv[e + b * k];
-                g[a + b * k] = x;
-            }
+        std::copy(ll, ll + kk, linv.begin());
+        small::inv_lower(linv.data(), k);
+        small::lower_crossprod(linv.data(), k, g.data());
         for (int b = 0; b < k; ++b)
             for (int a = 0; a < k; ++a) {
                 double x = 0.0;
@@ -136,14 +120,10 @@ double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<d
     const DenseBlock& lxz = L_[tri(1, 0)].d;
     const DenseBlock& axz = A_[tri(1, 0)].d;
     const DenseBlock& xy = lxy();
-    // beta from L_XX' beta = l_yX'
+    // beta from L_XX' beta = l_yX' (as gradient.cpp)
     std::vector<double> beta(static_cast<size_t>(p_));
     for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
-    for (int m = p_ - 1; m >= 0; --m) {
-        double x = beta[m];
-        for (int c = m + 1; c < p_; ++c) x -= xy(c, m) * beta[c];
-        beta[m] = x / xy(m, m);
-    }
+    if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
     const std::vector<double> sinv = reml && p_ > 0 ? rx_inverse_crossprod_unlocked() : std::vector<double>();
     const int64_t per_level = static_cast<int64_t>(kk) * (4 * pp + 3 * k) + static_cast<int64_t>(k) * p_ * p_;
     const int nchunks = pool::chunks_for(static_cast<int64_t>(nlev) * per_level, kMinWorkPerChunk);

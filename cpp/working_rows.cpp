@@ -42,97 +42,43 @@ WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
 }
 
 void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
-    const int nf = layout_->nf(), p = p_, pp = p + 1;
+    const int nf = layout_->nf();
     std::vector<Block> A = zero_;
-    std::vector<int> k(static_cast<size_t>(nf));
-    std::vector<const int32_t*> codes(static_cast<size_t>(nf));
-    std::vector<const double*> z(static_cast<size_t>(nf));
-    std::vector<double*> diag(static_cast<size_t>(nf)), xycol(static_cast<size_t>(nf));
-    for (int f = 0; f < nf; ++f) {
-        k[f] = layout_->factor(f).k;
-        codes[f] = codes_[f].data();
-        z[f] = z_[f].data();
-        diag[f] = A[tri(f, f)].u.v.data();
-        xycol[f] = A[tri(nf, f)].d.v.data();
-    }
-    std::vector<double> v(static_cast<size_t>(pp)), wz(64);
-    double* xx = A[tri(nf, nf)].d.v.data();
     if (nf == 1) {  // one grouping factor (the large simulated and streamed designs): a tighter loop
         fill_one_factor(A, y, w, engine.threads());
         engine.refill_blocks(std::move(A), n_);
         return;
     }
-    if (std::all_of(k.begin(), k.end(), [](int kj) { return kj == 1; })) {
-        fill_scalar_terms(A, y, w);
-        engine.refill_blocks(std::move(A), n_);
-        return;
-    }
-    for (int64_t i = 0; i < n_; ++i) {
-        const double wi = w[i];
-        if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(y[i]))  // (A is a local copy: nothing changed yet)
-            throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(y[i]) +
-                               " at row " + std::to_string(i) + " is not finite (weights must be >= 0)");
-        for (int m = 0; m < p; ++m) v[m] = x_[static_cast<size_t>(i) * p + m];
-        v[p] = y[i];
-        for (int j = 0; j < nf; ++j) {
-            const int kj = k[j];
-            const double* zj = z[j] + static_cast<size_t>(i) * kj;
-            const size_t lj = static_cast<size_t>(codes[j][i]);
-            if (kj == 1) {  // scalar terms: most models
-                const double wz0 = wi * zj[0];
-                diag[j][lj] += wz0 * zj[0];
-                for (int c = j + 1; c < nf; ++c) {
-                    const int kc = k[c];
-                    const double* zc = z[c] + static_cast<size_t>(i) * kc;
-                    double* blk = A[tri(c, j)].s.v.data() + static_cast<size_t>(rowblk_[tri(c, j)][i]) * kc;
-                    for (int a = 0; a < kc; ++a) blk[a] += zc[a] * wz0;
-                }
-                double* col = xycol[j] + lj * pp;
-                for (int a = 0; a < pp; ++a) col[a] += v[a] * wz0;
-                continue;
-            }
-            if (static_cast<size_t>(kj) > wz.size()) wz.resize(static_cast<size_t>(kj));
-            for (int a = 0; a < kj; ++a) wz[a] = wi * zj[a];
-            double* dj = diag[j] + lj * kj * kj;
-            for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < kj; ++a) dj[a + b * kj] += wz[b] * zj[a];
-            for (int c = j + 1; c < nf; ++c) {
-                const int kc = k[c];
-                const double* zc = z[c] + static_cast<size_t>(i) * kc;
-                double* blk = A[tri(c, j)].s.v.data() + static_cast<size_t>(rowblk_[tri(c, j)][i]) * kc * kj;
-                for (int b = 0; b < kj; ++b)
-                    for (int a = 0; a < kc; ++a) blk[a + b * kc] += zc[a] * wz[b];
-            }
-            double* col = xycol[j] + lj * kj * pp;
-            for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < pp; ++a) col[a + b * pp] += v[a] * wz[b];
-        }
-        for (int b = 0; b < pp; ++b) {
-            const double wb = wi * v[b];
-            for (int a = b; a < pp; ++a) xx[a + b * pp] += v[a] * wb;
-        }
-    }
-    engine.refill_blocks(std::move(A), n_);
-}
-
-void WorkingRows::fill_scalar_terms(std::vector<Block>& A, const double* y, const double* w) const {
-    const int nf = layout_->nf();
+    std::vector<int> k(static_cast<size_t>(nf));
+    std::vector<const double*> z(static_cast<size_t>(nf));
+    std::vector<const int32_t*> codes(static_cast<size_t>(nf));
     std::vector<double*> diag(static_cast<size_t>(nf)), xycol(static_cast<size_t>(nf));
-    std::vector<double*> pair_v;  // the pairs' stored values, in the order (j, then c > j)
-    std::vector<const int64_t*> pair_row;
-    std::vector<const double*> pair_z;
     for (int f = 0; f < nf; ++f) {
+        k[f] = layout_->factor(f).k;
+        z[f] = z_[f].data();
+        codes[f] = codes_[f].data();
         diag[f] = A[tri(f, f)].u.v.data();
         xycol[f] = A[tri(nf, f)].d.v.data();
     }
+    // the pairs of factors (j, then c > j): their blocks' values, each row's block index, c's columns
+    std::vector<double*> pair_v;
+    std::vector<const int64_t*> pair_row;
+    std::vector<const double*> pair_z;
+    std::vector<int> pair_k;
     for (int j = 0; j < nf; ++j)
         for (int c = j + 1; c < nf; ++c) {
             pair_v.push_back(A[tri(c, j)].s.v.data());
             pair_row.push_back(rowblk_[tri(c, j)].data());
             pair_z.push_back(z_[c].data());
+            pair_k.push_back(k[c]);
         }
     double* xx = A[tri(nf, nf)].d.v.data();
-    with_row_sizes(true, p_, [&](auto, auto pc) {
+    std::vector<double> wz(64);
+    // compiled for the common shapes, every factor one scalar column and up to 4 fixed-effects
+    // columns (the same sums in the same order for every instance)
+    const bool scalar_terms = std::all_of(k.begin(), k.end(), [](int kj) { return kj == 1; });
+    with_row_sizes(scalar_terms, p_, [&](auto kt, auto pc) {
+        constexpr bool scalar = decltype(kt)::value == 1;
         const int p = pc >= 0 ? int(pc) : p_, pp = p + 1;
         const double* __restrict x = x_.data();
         for (int64_t i = 0; i < n_; ++i) {
@@ -143,15 +89,40 @@ void WorkingRows::fill_scalar_terms(std::vector<Block>& A, const double* y, cons
             const double* xi = x + static_cast<size_t>(i) * p;
             size_t pair = 0;
             for (int j = 0; j < nf; ++j) {
-                const double zj = z_[j][static_cast<size_t>(i)];
-                const size_t lj = static_cast<size_t>(codes_[j][static_cast<size_t>(i)]);
-                const double wz0 = wi * zj;
-                diag[j][lj] += wz0 * zj;
-                for (int c = j + 1; c < nf; ++c, ++pair)
-                    pair_v[pair][pair_row[pair][i]] += pair_z[pair][static_cast<size_t>(i)] * wz0;
-                double* col = xycol[j] + lj * pp;
-                for (int a = 0; a < p; ++a) col[a] += xi[a] * wz0;
-                col[p] += yi * wz0;
+                const int kj = scalar ? 1 : k[j];
+                const double* zj = z[j] + static_cast<size_t>(i) * kj;
+                const size_t lj = static_cast<size_t>(codes[j][i]);
+                if (scalar || kj == 1) {  // scalar terms: most models
+                    const double wz0 = wi * zj[0];
+                    diag[j][lj] += wz0 * zj[0];
+                    for (int c = j + 1; c < nf; ++c, ++pair) {
+                        const int kc = scalar ? 1 : pair_k[pair];
+                        const double* zc = pair_z[pair] + static_cast<size_t>(i) * kc;
+                        double* blk = pair_v[pair] + static_cast<size_t>(pair_row[pair][i]) * kc;
+                        for (int a = 0; a < kc; ++a) blk[a] += zc[a] * wz0;
+                    }
+                    double* col = xycol[j] + lj * pp;
+                    for (int a = 0; a < p; ++a) col[a] += xi[a] * wz0;
+                    col[p] += yi * wz0;
+                    continue;
+                }
+                if (static_cast<size_t>(kj) > wz.size()) wz.resize(static_cast<size_t>(kj));
+                for (int a = 0; a < kj; ++a) wz[a] = wi * zj[a];
+                double* dj = diag[j] + lj * kj * kj;
+                for (int b = 0; b < kj; ++b)
+                    for (int a = 0; a < kj; ++a) dj[a + b * kj] += wz[b] * zj[a];
+                for (int c = j + 1; c < nf; ++c, ++pair) {
+                    const int kc = pair_k[pair];
+                    const double* zc = pair_z[pair] + static_cast<size_t>(i) * kc;
+                    double* blk = pair_v[pair] + static_cast<size_t>(pair_row[pair][i]) * kc * kj;
+                    for (int b = 0; b < kj; ++b)
+                        for (int a = 0; a < kc; ++a) blk[a + b * kc] += zc[a] * wz[b];
+                }
+                double* col = xycol[j] + lj * kj * pp;
+                for (int b = 0; b < kj; ++b) {
+                    for (int a = 0; a < p; ++a) col[a + b * pp] += xi[a] * wz[b];
+                    col[p + b * pp] += yi * wz[b];
+                }
             }
             for (int b = 0; b < p; ++b) {
                 const double wb = wi * xi[b];
@@ -161,6 +132,7 @@ void WorkingRows::fill_scalar_terms(std::vector<Block>& A, const double* y, cons
             xx[p + p * pp] += yi * (wi * yi);
         }
     });
+    engine.refill_blocks(std::move(A), n_);
 }
 
 void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const {

@@ -78,9 +78,6 @@ private:
     // fill's loop for one grouping factor, into A (the zero blocks), in chunks of rows fixed by
     // the data's size on up to `threads` threads
     void fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const;
-    // fill() with several grouping factors, each one scalar column: the same sums in the same order,
-    // with the fixed-effects columns known at compile time for the common shapes
-    void fill_scalar_terms(std::vector<Block>& A, const double* y, const double* w) const;
 
     LayoutPtr layout_;
     int64_t n_ = 0;
