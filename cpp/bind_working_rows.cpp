@@ -88,7 +88,8 @@ void register_working_rows(py::module_& m) {
     m.def(
         "laplace_level_sums",
         [](const py::array& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
-           const darray& prior, const std::string& family, int nlev) {
+           const darray& prior, const std::string& family, int nlev, const py::object& threads) {
+            const int nt = threads_of(threads);
             std::vector<int32_t> held;
             const LaplaceRows r = laplace_rows(codes, z, x, mu, y, prior, family, nlev, held);
             py::array_t<double> g({static_cast<py::ssize_t>(nlev), static_cast<py::ssize_t>(r.k)});
@@ -101,19 +102,21 @@ void register_working_rows(py::module_& m) {
             double* mp = gmat.mutable_data();
             {
                 py::gil_scoped_release release;
-                laplace_level_sums(r, gp, cp, mp);
+                laplace_level_sums(r, gp, cp, mp, nt);
             }
             return py::make_tuple(g, c, gmat);
         },
         py::arg("codes"), py::arg("z"), py::arg("x"), py::arg("mu"), py::arg("y"), py::arg("prior"),
-        py::arg("family"), py::arg("nlev"),
+        py::arg("family"), py::arg("nlev"), py::arg("threads") = py::none(),
         "The Laplace gradient's first pass (one grouping factor, canonical link: family 'poisson' or "
         "'binomial'): per level g_j = sum d_i z_i with d_i = -2 prior_i (y_i - mu_i), C_j = sum w_i z_i z_i' and "
-        "G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)).");
+        "G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)). threads: the core's threads "
+        "(None: os.cpu_count()); the sums are the same for every count.");
     m.def(
         "laplace_row_terms",
         [](const py::array& codes, const darray& z, const darray& x, const darray& mu, const darray& y,
-           const darray& prior, const std::string& family, const darray& amat) {
+           const darray& prior, const std::string& family, const darray& amat, const py::object& threads) {
+            const int nt = threads_of(threads);
             if (amat.ndim() != 3 || amat.shape(1) != amat.shape(2) || amat.shape(0) < 1 ||
                 amat.shape(0) > std::numeric_limits<int>::max())
                 throw InvalidInput("amat must have shape (nlev, k, k)");
@@ -128,14 +131,14 @@ void register_working_rows(py::module_& m) {
             const double* ap = amat.data();
             {
                 py::gil_scoped_release release;
-                laplace_row_terms(r, ap, qp, xp);
+                laplace_row_terms(r, ap, qp, xp, nt);
             }
             return py::make_tuple(qv, xsum);
         },
         py::arg("codes"), py::arg("z"), py::arg("x"), py::arg("mu"), py::arg("y"), py::arg("prior"),
-        py::arg("family"), py::arg("amat"),
+        py::arg("family"), py::arg("amat"), py::arg("threads") = py::none(),
         "The Laplace gradient's second pass: with h_i = z_i'A_j z_i and w1_i = w_i V'(mu_i), per level "
-        "qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,).");
+        "qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,). threads: as laplace_level_sums.");
 
     m.def(
         "laplace_crossed_rows",

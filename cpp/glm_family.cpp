@@ -13,8 +13,8 @@ namespace mm {
 namespace {
 
 constexpr double kEps = DBL_EPSILON;
-constexpr double kThresh = 30.0;   // R's logit thresholds (family.c)
-constexpr double kMThresh = -30.0;
+constexpr double kThresh = GlmFamily::kLogitHigh;
+constexpr double kMThresh = GlmFamily::kLogitLow;
 constexpr double kProbitThresh = 8.125890664701906;   // -qnorm(.Machine$double.eps)
 constexpr double kCauchitThresh = 1.4331824607964273e+15;  // -qcauchy(.Machine$double.eps)
 constexpr double kInvSqrt2 = 0.70710678118654752440;
@@ -22,15 +22,6 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr double kPi = 3.14159265358979323846;
 
 double ylogy_ratio(double y, double mu) { return y > 0.0 ? y * std::log(y / mu) : 0.0; }
-
-// log(1 + e) for finite e >= 0 (the caller clamps eta) to a few ulps by Goldberg's trick (Theorem 4 of "What every computer
-// scientist should know about floating-point arithmetic"): log(u) e / (u - 1) with u = 1 + e
-// rounded, whose rounding error the ratio cancels. Half the cost of glibc's log1p, which was a
-// third of a logistic PIRLS iteration.
-inline double log1p_nonneg(double e) {
-    const double u = 1.0 + e;
-    return u == 1.0 ? e : std::log(u) * (e / (u - 1.0));
-}
 
 }  // namespace
 
@@ -168,33 +159,11 @@ bool GlmFamily::newton_steps() const {
     return false;
 }
 
-double GlmFamily::mean_and_deviance(double eta, double y, double wt, double c, double& mu) const {
-    if (family == FamilyKind::Poisson && link == LinkKind::Log && eta > -36.0 && eta < 700.0) {
-        mu = std::exp(eta);  // above DBL_EPSILON here, so log(mu) = eta: y log(y / mu) = y log y - y eta
-        return 2.0 * wt * (c - y * eta - (y - mu));
-    }
-    if (family == FamilyKind::Binomial && link == LinkKind::Logit && eta >= kMThresh && eta <= kThresh) {
-        const double e = std::exp(eta);
-        mu = e / (1.0 + e);
-        // -y log(mu) - (1 - y) log(1 - mu) = log(1 + e) - y eta
-        return 2.0 * wt * (c + log1p_nonneg(e) - y * eta);
-    }
+double GlmFamily::mean_and_deviance_general(double eta, double y, double wt, double c, double& mu) const {
+    (void)c;  // the inline fast paths' (the header's mean_and_deviance)
     mu = linkinv(eta);
     if (!valid(eta, mu)) return std::numeric_limits<double>::quiet_NaN();
     return dev_resid(y, mu, wt);
-}
-
-void GlmFamily::working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const {
-    double d = 0.0;
-    if (link == LinkKind::Logit) {
-        d = (eta < kMThresh || eta > kThresh) ? kEps : mu * (1.0 - mu);  // e / (1 + e)^2
-    } else if (link == LinkKind::Log) {
-        d = mu;
-    } else {
-        d = mu_eta(eta);
-    }
-    weight = prior * d * d / variance(mu);
-    residual = (y - mu) / d;
 }
 
 }  // namespace mm

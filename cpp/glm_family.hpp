@@ -3,6 +3,8 @@
 // numbers). Row by row: the mean from the linear predictor, its derivative, the variance function
 // and the unit deviance. The negative binomial (MASS's negative.binomial(theta)) carries its theta.
 #pragma once
+#include <cfloat>
+#include <cmath>
 #include <string>
 
 namespace mm {
@@ -38,10 +40,51 @@ struct GlmFamily {
     // mu = linkinv(eta) and dev_resid(y, mu, wt) in one go, with c = deviance_constant(y): one exp
     // (Poisson log link) or one exp and one log (binomial logit link) instead of an exp and a log
     // or two; NaN when eta or mu is outside the family's range (`valid`).
-    double mean_and_deviance(double eta, double y, double wt, double c, double& mu) const;
+    // (Inline: the Poisson-log and binomial-logit paths run once per row and PIRLS pass.)
+    double mean_and_deviance(double eta, double y, double wt, double c, double& mu) const {
+        if (family == FamilyKind::Poisson && link == LinkKind::Log && eta > -36.0 && eta < 700.0) {
+            mu = std::exp(eta);  // above DBL_EPSILON here, so log(mu) = eta: y log(y / mu) = y log y - y eta
+            return 2.0 * wt * (c - y * eta - (y - mu));
+        }
+        if (family == FamilyKind::Binomial && link == LinkKind::Logit && eta >= kLogitLow && eta <= kLogitHigh) {
+            const double e = std::exp(eta);
+            mu = e / (1.0 + e);
+            // -y log(mu) - (1 - y) log(1 - mu) = log(1 + e) - y eta
+            return 2.0 * wt * (c + log1p_nonneg(e) - y * eta);
+        }
+        return mean_and_deviance_general(eta, y, wt, c, mu);
+    }
     // PIRLS' quantities at eta whose mean mu = linkinv(eta) is known (no exp for the logit and log
     // links): the working weight prior * mu_eta^2 / V(mu) and the working residual (y - mu) / mu_eta.
-    void working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const;
+    void working_at(double eta, double mu, double y, double prior, double& weight, double& residual) const {
+        double d = 0.0;
+        if (link == LinkKind::Logit) {
+            d = (eta < kLogitLow || eta > kLogitHigh) ? DBL_EPSILON : mu * (1.0 - mu);  // e / (1 + e)^2
+        } else if (link == LinkKind::Log) {
+            d = mu;
+        } else {
+            d = mu_eta(eta);
+        }
+        const double v = family == FamilyKind::Poisson ? mu : (family == FamilyKind::Binomial ? mu * (1.0 - mu) : variance(mu));
+        weight = prior * d * d / v;
+        residual = (y - mu) / d;
+    }
+
+    // R's logit thresholds (family.c): beyond them the mean is clamped
+    static constexpr double kLogitHigh = 30.0;
+    static constexpr double kLogitLow = -30.0;
+
+    // log(1 + e) for finite e >= 0 (the caller clamps eta) to a few ulps by Goldberg's trick (Theorem 4
+    // of "What every computer scientist should know about floating-point arithmetic"): log(u) e /
+    // (u - 1) with u = 1 + e rounded, whose rounding error the ratio cancels. Half the cost of
+    // glibc's log1p, which was a third of a logistic PIRLS iteration.
+    static double log1p_nonneg(double e) {
+        const double u = 1.0 + e;
+        return u == 1.0 ? e : std::log(u) * (e / (u - 1.0));
+    }
+
+private:
+    double mean_and_deviance_general(double eta, double y, double wt, double c, double& mu) const;
 };
 
 }  // namespace mm

@@ -3,6 +3,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
+
+#include "pool.hpp"
+#include "working_rows.hpp"  // with_row_sizes
 
 namespace mm {
 
@@ -30,50 +34,109 @@ inline Row row(const LaplaceRows& r, int64_t i) {
 
 }  // namespace
 
-void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat) {
+namespace {
+
+// chunks of the rows for the pool: at least kMinRows rows and twice the values of a chunk's own
+// sums each (so a large factor's partial sums never cost more than its rows), at most kMaxChunks;
+// by the sizes only, so the sums are the same for every thread count
+constexpr int64_t kMinRows = 16384;
+constexpr int kMaxChunks = 8;
+
+int chunks_of(const LaplaceRows& r, size_t per_chunk) {
+    return pool::chunks_for(r.n, std::max<int64_t>(kMinRows, 2 * static_cast<int64_t>(per_chunk)), kMaxChunks);
+}
+
+}  // namespace
+
+void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat, int threads) {
     const int k = r.k, p = r.p;
     const size_t nlev = static_cast<size_t>(r.nlev);
-    std::fill(g, g + nlev * k, 0.0);
-    std::fill(c, c + nlev * k * k, 0.0);
-    std::fill(gmat, gmat + nlev * k * p, 0.0);
-    for (int64_t i = 0; i < r.n; ++i) {
-        const Row ri = row(r, i);
-        double* gl = g + ri.level * k;
-        double* cl = c + ri.level * k * k;
-        double* ml = gmat + ri.level * k * p;
-        for (int a = 0; a < k; ++a) {
-            gl[a] += ri.d * ri.z[a];
-            const double wza = ri.w * ri.z[a];
-            for (int b = 0; b <= a; ++b) cl[a * k + b] += wza * ri.z[b];
-            for (int j = 0; j < p; ++j) ml[a * p + j] += wza * ri.x[j];
+    const size_t kk = static_cast<size_t>(k) * k, kp = static_cast<size_t>(k) * p;
+    const size_t per = k + kk + kp;  // a level's g, C and G side by side in a chunk's sums
+    const int nchunks = chunks_of(r, nlev * per);
+    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));
+    pool::run(threads, nchunks, [&](int ch) {
+        std::vector<double>& mine = parts[static_cast<size_t>(ch)];
+        mine.assign(nlev * per, 0.0);
+        double* __restrict sums = mine.data();
+        const auto [lo, hi] = pool::chunk_range(r.n, nchunks, ch);
+        with_row_sizes(k == 1, p, [&, lo = lo, hi = hi](auto kc, auto pc) {  // sizes known at compile time
+            const int kr = kc > 0 ? int(kc) : k, pr = pc >= 0 ? int(pc) : p;
+            for (int64_t i = lo; i < hi; ++i) {
+                const Row ri = row(r, i);
+                double* gl = sums + ri.level * per;
+                double* cl = gl + kr;
+                double* ml = cl + kr * kr;
+                for (int a = 0; a < kr; ++a) {
+                    gl[a] += ri.d * ri.z[a];
+                    const double wza = ri.w * ri.z[a];
+                    for (int b = 0; b <= a; ++b) cl[a * kr + b] += wza * ri.z[b];
+                    for (int j = 0; j < pr; ++j) ml[a * pr + j] += wza * ri.x[j];
+                }
+            }
+        });
+    });
+    for (size_t l = 0; l < nlev; ++l) {  // the chunks' sums in chunk order, then C's upper triangle
+        double* gl = g + l * k;
+        double* cl = c + l * kk;
+        double* ml = gmat + l * kp;
+        for (int ch = 0; ch < nchunks; ++ch) {
+            const double* src = parts[static_cast<size_t>(ch)].data() + l * per;
+            if (ch == 0) {
+                std::copy(src, src + k, gl);
+                std::copy(src + k, src + k + kk, cl);
+                std::copy(src + k + kk, src + per, ml);
+                continue;
+            }
+            for (int a = 0; a < k; ++a) gl[a] += src[a];
+            for (size_t e = 0; e < kk; ++e) cl[e] += src[k + e];
+            for (size_t e = 0; e < kp; ++e) ml[e] += src[k + kk + e];
         }
-    }
-    for (size_t l = 0; l < nlev; ++l) {  // the upper triangles
-        double* cl = c + l * k * k;
         for (int a = 0; a < k; ++a)
             for (int b = 0; b < a; ++b) cl[b * k + a] = cl[a * k + b];
     }
 }
 
-void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, double* xsum) {
+void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, double* xsum, int threads) {
     const int k = r.k, p = r.p;
     const size_t nlev = static_cast<size_t>(r.nlev);
-    std::fill(qv, qv + nlev * k, 0.0);
-    std::fill(xsum, xsum + p, 0.0);
-    for (int64_t i = 0; i < r.n; ++i) {
-        const Row ri = row(r, i);
-        const double* zi = ri.z;
-        const double* al = amat + ri.level * k * k;
-        double h = 0.0;
-        for (int a = 0; a < k; ++a) {
-            h += al[a * k + a] * zi[a] * zi[a];
-            for (int b = 0; b < a; ++b) h += 2.0 * al[a * k + b] * zi[a] * zi[b];
-        }
-        const double w1h = ri.w * ri.dvar * h;
-        double* ql = qv + ri.level * k;
-        for (int a = 0; a < k; ++a) ql[a] += w1h * zi[a];
-        const double s = ri.d + w1h;
-        for (int j = 0; j < p; ++j) xsum[j] += ri.x[j] * s;
+    const size_t per = static_cast<size_t>(k);
+    const int nchunks = chunks_of(r, nlev * per);
+    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));  // each chunk's qv, then its xsum
+    pool::run(threads, nchunks, [&](int ch) {
+        std::vector<double>& mine = parts[static_cast<size_t>(ch)];
+        mine.assign(nlev * per + static_cast<size_t>(p), 0.0);
+        double* __restrict q = mine.data();
+        std::vector<double> xs(static_cast<size_t>(p), 0.0);  // the chunk's own (not beside another's)
+        double* __restrict xl = xs.data();
+        const auto [lo, hi] = pool::chunk_range(r.n, nchunks, ch);
+        with_row_sizes(k == 1, p, [&, lo = lo, hi = hi](auto kc, auto pc) {
+            const int kr = kc > 0 ? int(kc) : k, pr = pc >= 0 ? int(pc) : p;
+            for (int64_t i = lo; i < hi; ++i) {
+                const Row ri = row(r, i);
+                const double* zi = ri.z;
+                const double* al = amat + ri.level * kr * kr;
+                double h = 0.0;
+                for (int a = 0; a < kr; ++a) {
+                    h += al[a * kr + a] * zi[a] * zi[a];
+                    for (int b = 0; b < a; ++b) h += 2.0 * al[a * kr + b] * zi[a] * zi[b];
+                }
+                const double w1h = ri.w * ri.dvar * h;
+                double* ql = q + ri.level * kr;
+                for (int a = 0; a < kr; ++a) ql[a] += w1h * zi[a];
+                const double s = ri.d + w1h;
+                for (int j = 0; j < pr; ++j) xl[j] += ri.x[j] * s;
+            }
+        });
+        std::copy(xs.begin(), xs.end(), q + nlev * per);
+    });
+    const size_t total = nlev * per;
+    std::copy(parts[0].begin(), parts[0].begin() + static_cast<std::ptrdiff_t>(total), qv);
+    std::copy(parts[0].begin() + static_cast<std::ptrdiff_t>(total), parts[0].end(), xsum);
+    for (int ch = 1; ch < nchunks; ++ch) {  // in chunk order
+        const double* src = parts[static_cast<size_t>(ch)].data();
+        for (size_t e = 0; e < total; ++e) qv[e] += src[e];
+        for (int j = 0; j < p; ++j) xsum[j] += src[total + static_cast<size_t>(j)];
     }
 }
 

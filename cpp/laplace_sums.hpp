@@ -20,13 +20,14 @@ struct LaplaceRows {
 
 // Pass 1, per level j: g_j = sum d_i z_i (d_i = -2 prior_i (y_i - mu_i)), C_j = sum w_i z_i z_i'
 // (w_i = prior_i V(mu_i)) and G_j = sum w_i z_i x_i'; into g (nlev x k), c (nlev x k x k) and
-// gmat (nlev x k x p), which are overwritten. Rows are summed in order (deterministic).
-void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat);
+// gmat (nlev x k x p), which are overwritten. The rows are cut into chunks by their number only, each
+// summed in order, the chunks added in order: the same numbers for every thread count.
+void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat, int threads);
 
 // Pass 2, with amat (nlev x k x k, symmetric) the levels' A_j: per row h_i = z_i'A_j z_i and
 // w1_i = w_i V'(mu_i); per level qv_j = sum w1_i h_i z_i (nlev x k), and xsum = sum x_i (d_i +
-// w1_i h_i) (p); both overwritten.
-void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, double* xsum);
+// w1_i h_i) (p); both overwritten (chunked as laplace_level_sums).
+void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, double* xsum, int threads);
 
 // Several grouping factors (GeneralizedLinearMixedModel._laplace_gradient_crossed): row i of
 // A = Z Lambda has the values vals[i] (r) at the columns idx[i] (r, in [0, q)), and those of

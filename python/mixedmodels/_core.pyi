@@ -600,11 +600,12 @@ def laplace_level_sums(
     prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     family: str,
     nlev: typing.SupportsInt | typing.SupportsIndex,
+    threads: typing.Any = None,
 ) -> tuple[
     numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]
 ]:
     """
-    The Laplace gradient's first pass (one grouping factor, canonical link: family 'poisson' or 'binomial'): per level g_j = sum d_i z_i with d_i = -2 prior_i (y_i - mu_i), C_j = sum w_i z_i z_i' and G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)).
+    The Laplace gradient's first pass (one grouping factor, canonical link: family 'poisson' or 'binomial'): per level g_j = sum d_i z_i with d_i = -2 prior_i (y_i - mu_i), C_j = sum w_i z_i z_i' and G_j = sum w_i z_i x_i' with w_i = prior_i V(mu_i); returns (g (nlev, k), C (nlev, k, k), G (nlev, k, p)). threads: the core's threads (None: os.cpu_count()); the sums are the same for every count.
     """
 
 def laplace_row_terms(
@@ -616,9 +617,10 @@ def laplace_row_terms(
     prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     family: str,
     amat: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    threads: typing.Any = None,
 ) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
-    The Laplace gradient's second pass: with h_i = z_i'A_j z_i and w1_i = w_i V'(mu_i), per level qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,).
+    The Laplace gradient's second pass: with h_i = z_i'A_j z_i and w1_i = w_i V'(mu_i), per level qv_j = sum w1_i h_i z_i (nlev, k), and sum x_i (d_i + w1_i h_i) (p,). threads: as laplace_level_sums.
     """
 
 def load_blas_threads(path: str) -> str:

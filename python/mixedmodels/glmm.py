@@ -719,14 +719,14 @@ class GeneralizedLinearMixedModel:
         # d(deviance)/deta per row): g_j = sum d1 z, C_j = sum w z z', G_j = sum w z x'; then with
         # h = z'A_j z, qv_j = sum w1 h z and sum x (d1 + w1 h)
         rows = (*self._gradient_rows, np.ascontiguousarray(mu), self.y, self.prior_weights, self.family.name)
-        g, c, gmat = _core.laplace_level_sums(*rows, nlev)
+        g, c, gmat = _core.laplace_level_sums(*rows, nlev, self.threads)
         layout = self.structure.theta
         t = layout.factor_t(theta, 0)
         u = res.u.reshape(nlev, k)
         m = np.einsum("ba,jbc,cd->jad", t, c, t) + np.eye(k)
         s = np.linalg.inv(m)
         amat = np.ascontiguousarray(np.einsum("ab,jbc,dc->jad", t, s, t))
-        qv, xsum = _core.laplace_row_terms(*rows, amat)
+        qv, xsum = _core.laplace_row_terms(*rows, amat, self.threads)
         grad_beta = xsum - np.einsum("jam,jab,jb->m", gmat, amat, qv)
         grad_theta = np.empty(self.ntheta)
         jac = np.empty((nlev * k, self.ntheta + self.p))

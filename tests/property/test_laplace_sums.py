@@ -31,14 +31,15 @@ def _rows(seed: int, n: int, k: int, p: int, nlev: int, family: str):
 def _dense(codes, z, x, mu, y, prior, family, nlev, amat):
     var, dvar = (mu, np.ones_like(mu)) if family == "poisson" else (mu * (1 - mu), 1 - 2 * mu)
     w, d = prior * var, -2.0 * prior * (y - mu)
-    onehot = np.zeros((codes.size, nlev))
-    onehot[np.arange(codes.size), codes] = 1.0
-    g = onehot.T @ (d[:, None] * z)
-    c = np.einsum("il,ia,ib->lab", onehot, w[:, None] * z, z)
-    gmat = np.einsum("il,ia,ij->laj", onehot, w[:, None] * z, x)
+    k, p = z.shape[1], x.shape[1]
+    g, c, gmat = np.zeros((nlev, k)), np.zeros((nlev, k, k)), np.zeros((nlev, k, p))
+    np.add.at(g, codes, d[:, None] * z)
+    np.add.at(c, codes, np.einsum("ia,ib->iab", w[:, None] * z, z))
+    np.add.at(gmat, codes, np.einsum("ia,ij->iaj", w[:, None] * z, x))
     h = np.einsum("ia,iab,ib->i", z, amat[codes], z)
     w1h = w * dvar * h
-    qv = onehot.T @ (w1h[:, None] * z)
+    qv = np.zeros((nlev, k))
+    np.add.at(qv, codes, w1h[:, None] * z)
     xsum = x.T @ (d + w1h)
     return g, c, gmat, qv, xsum
 
@@ -138,3 +139,26 @@ def test_crossed_rows_refuse_columns_outside_the_modes():
         _core.laplace_crossed_rows(np.zeros((n, r), dtype=np.int64), *args, np.zeros((n + 1, 1)), np.zeros(4))
     with pytest.raises(_core.InvalidInputError, match="signed integers"):
         _core.laplace_crossed_rows(np.zeros((n, r)), *args, np.zeros((n, 1)), np.zeros(4))
+
+
+@pytest.mark.parametrize(("k", "p", "nlev"), [(1, 3, 500), (2, 2, 40), (3, 0, 7), (4, 5, 300)])
+def test_the_chunked_sums_are_the_same_for_every_thread_count(k, p, nlev):
+    # 70,000 rows: cut into chunks (each summed in order, the chunks added in order), whatever the
+    # thread count; checked against the dense sums too
+    family = "poisson" if k % 2 else "binomial"
+    codes, z, x, mu, y, prior = _rows(k + p, 70_000, k, p, nlev, family)
+    b = np.random.default_rng(3).normal(size=(nlev, k, k))
+    amat = np.einsum("lab,lcb->lac", b, b)
+    runs = [
+        (
+            _core.laplace_level_sums(codes, z, x, mu, y, prior, family, nlev, threads),
+            _core.laplace_row_terms(codes, z, x, mu, y, prior, family, amat, threads),
+        )
+        for threads in (1, 2, 3)
+    ]
+    for sums, terms in runs[1:]:
+        for got, want in zip((*sums, *terms), (*runs[0][0], *runs[0][1]), strict=True):
+            assert np.array_equal(got, want)
+    eg, ec, egmat, eqv, exsum = _dense(codes, z, x, mu, y, prior, family, nlev, amat)
+    for got, want in zip((*runs[0][0], *runs[0][1]), (eg, ec, egmat, eqv, exsum), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * (1.0 + np.abs(want).max(initial=0.0)))
