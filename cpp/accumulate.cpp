@@ -237,20 +237,37 @@ void CrossProducts::sum_rows(const RowsView& rows) {
 // hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
 // products are the same both ways). A row of a random design then touches about half the cache
 // lines.
-void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
-    const Layout& lay = *layout_;
-    const int p = lay.p(), pp = p + 1, k = lay.factor(0).k;
+namespace {
+
+// The row loop of sum_rows_one_factor into acc (per level: (hi, lo) of each value) and xx, with the
+// sizes known at compile time where K > 0 and P >= 0 (the common shapes: the products then stay in
+// registers), else k and p: the same additions in the same order either way. Each row's level is
+// requested from memory kAheadRows rows before it is summed (a hint only).
+template <int K, int P>
+void one_factor_rows(const RowsView& rows, int k_rt, int p_rt, std::vector<double>& acc, std::vector<double>& xx,
+                     double& ymin, double& ymax) {
+    constexpr int64_t kAheadRows = 16;
+    constexpr int kMaxPer = K > 0 && P >= 0 ? K * (K + 1) / 2 + K * (P + 1) : 1;
+    const int k = K > 0 ? K : k_rt, p = P >= 0 ? P : p_rt, pp = p + 1;
+    const int ntri = k * (k + 1) / 2, per = ntri + k * pp;
     const int64_t n = rows.n;
-    const size_t nlev = static_cast<size_t>(lay.factor(0).nlev);
-    const int ntri = k * (k + 1) / 2, per = ntri + k * pp;  // values per level
-    std::vector<double> acc(nlev * per * 2, 0.0);            // per level: (hi, lo) of each value
-    std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
-    std::vector<double> v(static_cast<size_t>(pp)), prod(static_cast<size_t>(per));
-    double ymin = ymin_, ymax = ymax_;
+    double vf[P >= 0 ? P + 1 : 1], pf[kMaxPer];
+    std::vector<double> vdyn, pdyn;
+    if (P < 0 || K <= 0) {
+        vdyn.resize(static_cast<size_t>(pp));
+        pdyn.resize(static_cast<size_t>(per));
+    }
+    double* v = P >= 0 && K > 0 ? vf : vdyn.data();
+    double* prod = P >= 0 && K > 0 ? pf : pdyn.data();
     const double* rw = rows.w;
     const int32_t* codes = rows.codes[0];
     const double* z = rows.z[0];
+    const size_t level_bytes = static_cast<size_t>(per) * 2 * sizeof(double);
     for (int64_t i = 0; i < n; ++i) {
+        if (i + kAheadRows < n) {
+            const char* ahead = reinterpret_cast<const char*>(acc.data() + static_cast<size_t>(codes[i + kAheadRows]) * per * 2);
+            for (size_t off = 0; off < level_bytes; off += 64) __builtin_prefetch(ahead + off, 1, 3);
+        }
         for (int m = 0; m < p; ++m) v[m] = rows.x[i * p + m];
         v[p] = rows.y[i];
         ymin = std::min(ymin, v[p]);
@@ -268,6 +285,42 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
                 const size_t at = 2 * static_cast<size_t>(a + b * pp);
                 two_sum_into(xx[at], xx[at + 1], rw ? rw[i] * (v[a] * v[b]) : v[a] * v[b]);
             }
+    }
+}
+
+template <int K>
+void one_factor_rows_k(const RowsView& rows, int k, int p, std::vector<double>& acc, std::vector<double>& xx,
+                       double& ymin, double& ymax) {
+    switch (p) {
+        case 1: return one_factor_rows<K, 1>(rows, k, p, acc, xx, ymin, ymax);
+        case 2: return one_factor_rows<K, 2>(rows, k, p, acc, xx, ymin, ymax);
+        case 3: return one_factor_rows<K, 3>(rows, k, p, acc, xx, ymin, ymax);
+        case 4: return one_factor_rows<K, 4>(rows, k, p, acc, xx, ymin, ymax);
+        default: return one_factor_rows<K, -1>(rows, k, p, acc, xx, ymin, ymax);
+    }
+}
+
+}  // namespace
+
+// One grouping factor (the large simulated and streamed designs): the same additions in the same
+// order as sum_rows, so the same sums to the last bit, but each level's values side by side, each
+// hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
+// products are the same both ways). A row of a random design then touches about half the cache
+// lines.
+void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
+    const Layout& lay = *layout_;
+    const int p = lay.p(), pp = p + 1, k = lay.factor(0).k;
+    const int64_t n = rows.n;
+    const size_t nlev = static_cast<size_t>(lay.factor(0).nlev);
+    const int ntri = k * (k + 1) / 2, per = ntri + k * pp;  // values per level
+    std::vector<double> acc(nlev * per * 2, 0.0);            // per level: (hi, lo) of each value
+    std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
+    double ymin = ymin_, ymax = ymax_;
+    switch (k) {
+        case 1: one_factor_rows_k<1>(rows, k, p, acc, xx, ymin, ymax); break;
+        case 2: one_factor_rows_k<2>(rows, k, p, acc, xx, ymin, ymax); break;
+        case 3: one_factor_rows_k<3>(rows, k, p, acc, xx, ymin, ymax); break;
+        default: one_factor_rows<0, -1>(rows, k, p, acc, xx, ymin, ymax); break;
     }
     // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does
     const auto put = [](double hi, double lo, double& out_hi, double& out_lo) {
