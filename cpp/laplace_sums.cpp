@@ -37,8 +37,9 @@ inline Row row(const LaplaceRows& r, int64_t i) {
 namespace {
 
 // chunks of the rows for the pool: at least kMinRows rows and twice the values of a chunk's own
-// sums each (so a large factor's partial sums never cost more than its rows), at most kMaxChunks;
-// by the sizes only, so the sums are the same for every thread count
+// sums each (so a large factor's partial sums never cost more than its rows; one chunk sums into
+// the outputs), at most kMaxChunks; by the sizes only (rows, levels, k, p), so the sums are the
+// same for every thread count
 constexpr int64_t kMinRows = 16384;
 constexpr int kMaxChunks = 8;
 
@@ -54,19 +55,16 @@ void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat
     const size_t kk = static_cast<size_t>(k) * k, kp = static_cast<size_t>(k) * p;
     const size_t per = k + kk + kp;  // a level's g, C and G side by side in a chunk's sums
     const int nchunks = chunks_of(r, nlev * per);
-    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));
-    pool::run(threads, nchunks, [&](int ch) {
-        std::vector<double>& mine = parts[static_cast<size_t>(ch)];
-        mine.assign(nlev * per, 0.0);
-        double* __restrict sums = mine.data();
-        const auto [lo, hi] = pool::chunk_range(r.n, nchunks, ch);
-        with_row_sizes(k == 1, p, [&, lo = lo, hi = hi](auto kc, auto pc) {  // sizes known at compile time
+    // rows [lo, hi) into a level's g, C and G at (gs, cs, ms) + level * stride
+    const auto sum_rows = [&](int64_t lo, int64_t hi, double* gs, double* cs, double* ms, size_t stride_g,
+                              size_t stride_c, size_t stride_m) {
+        with_row_sizes(k == 1, p, [&](auto kc, auto pc) {  // sizes known at compile time
             const int kr = kc > 0 ? int(kc) : k, pr = pc >= 0 ? int(pc) : p;
             for (int64_t i = lo; i < hi; ++i) {
                 const Row ri = row(r, i);
-                double* gl = sums + ri.level * per;
-                double* cl = gl + kr;
-                double* ml = cl + kr * kr;
+                double* gl = gs + ri.level * stride_g;
+                double* cl = cs + ri.level * stride_c;
+                double* ml = ms + ri.level * stride_m;
                 for (int a = 0; a < kr; ++a) {
                     gl[a] += ri.d * ri.z[a];
                     const double wza = ri.w * ri.z[a];
@@ -75,23 +73,30 @@ void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat
                 }
             }
         });
-    });
-    for (size_t l = 0; l < nlev; ++l) {  // the chunks' sums in chunk order, then C's upper triangle
-        double* gl = g + l * k;
-        double* cl = c + l * kk;
-        double* ml = gmat + l * kp;
-        for (int ch = 0; ch < nchunks; ++ch) {
-            const double* src = parts[static_cast<size_t>(ch)].data() + l * per;
-            if (ch == 0) {
-                std::copy(src, src + k, gl);
-                std::copy(src + k, src + k + kk, cl);
-                std::copy(src + k + kk, src + per, ml);
-                continue;
+    };
+    std::fill(g, g + nlev * k, 0.0);
+    std::fill(c, c + nlev * kk, 0.0);
+    std::fill(gmat, gmat + nlev * kp, 0.0);
+    if (nchunks == 1) {  // into the outputs directly: no copy of them (many levels, few rows)
+        sum_rows(0, r.n, g, c, gmat, k, kk, kp);
+    } else {
+        std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));
+        pool::run(threads, nchunks, [&](int ch) {
+            std::vector<double>& mine = parts[static_cast<size_t>(ch)];
+            mine.assign(nlev * per, 0.0);
+            const auto [lo, hi] = pool::chunk_range(r.n, nchunks, ch);
+            sum_rows(lo, hi, mine.data(), mine.data() + k, mine.data() + k + kk, per, per, per);
+        });
+        for (size_t l = 0; l < nlev; ++l)  // the chunks' sums, in chunk order
+            for (int ch = 0; ch < nchunks; ++ch) {
+                const double* src = parts[static_cast<size_t>(ch)].data() + l * per;
+                for (int a = 0; a < k; ++a) g[l * k + a] += src[a];
+                for (size_t e = 0; e < kk; ++e) c[l * kk + e] += src[k + e];
+                for (size_t e = 0; e < kp; ++e) gmat[l * kp + e] += src[k + kk + e];
             }
-            for (int a = 0; a < k; ++a) gl[a] += src[a];
-            for (size_t e = 0; e < kk; ++e) cl[e] += src[k + e];
-            for (size_t e = 0; e < kp; ++e) ml[e] += src[k + kk + e];
-        }
+    }
+    for (size_t l = 0; l < nlev; ++l) {  // C's upper triangle
+        double* cl = c + l * kk;
         for (int a = 0; a < k; ++a)
             for (int b = 0; b < a; ++b) cl[b * k + a] = cl[a * k + b];
     }
@@ -102,15 +107,9 @@ void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, dou
     const size_t nlev = static_cast<size_t>(r.nlev);
     const size_t per = static_cast<size_t>(k);
     const int nchunks = chunks_of(r, nlev * per);
-    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));  // each chunk's qv, then its xsum
-    pool::run(threads, nchunks, [&](int ch) {
-        std::vector<double>& mine = parts[static_cast<size_t>(ch)];
-        mine.assign(nlev * per + static_cast<size_t>(p), 0.0);
-        double* __restrict q = mine.data();
-        std::vector<double> xs(static_cast<size_t>(p), 0.0);  // the chunk's own (not beside another's)
-        double* __restrict xl = xs.data();
-        const auto [lo, hi] = pool::chunk_range(r.n, nchunks, ch);
-        with_row_sizes(k == 1, p, [&, lo = lo, hi = hi](auto kc, auto pc) {
+    // rows [lo, hi) into q (nlev x k) and xl (p)
+    const auto sum_rows = [&](int64_t lo, int64_t hi, double* __restrict q, double* __restrict xl) {
+        with_row_sizes(k == 1, p, [&](auto kc, auto pc) {
             const int kr = kc > 0 ? int(kc) : k, pr = pc >= 0 ? int(pc) : p;
             for (int64_t i = lo; i < hi; ++i) {
                 const Row ri = row(r, i);
@@ -128,12 +127,26 @@ void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, dou
                 for (int j = 0; j < pr; ++j) xl[j] += ri.x[j] * s;
             }
         });
-        std::copy(xs.begin(), xs.end(), q + nlev * per);
-    });
+    };
     const size_t total = nlev * per;
-    std::copy(parts[0].begin(), parts[0].begin() + static_cast<std::ptrdiff_t>(total), qv);
-    std::copy(parts[0].begin() + static_cast<std::ptrdiff_t>(total), parts[0].end(), xsum);
-    for (int ch = 1; ch < nchunks; ++ch) {  // in chunk order
+    std::fill(qv, qv + total, 0.0);
+    std::fill(xsum, xsum + p, 0.0);
+    if (nchunks == 1) {  // into the outputs directly
+        std::vector<double> xs(static_cast<size_t>(p), 0.0);
+        sum_rows(0, r.n, qv, xs.data());
+        std::copy(xs.begin(), xs.end(), xsum);
+        return;
+    }
+    std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));  // each chunk's qv, then its xsum
+    pool::run(threads, nchunks, [&](int ch) {
+        std::vector<double>& mine = parts[static_cast<size_t>(ch)];
+        mine.assign(total + static_cast<size_t>(p), 0.0);
+        std::vector<double> xs(static_cast<size_t>(p), 0.0);  // the chunk's own (not beside another's)
+        const auto [lo, hi] = pool::chunk_range(r.n, nchunks, ch);
+        sum_rows(lo, hi, mine.data(), xs.data());
+        std::copy(xs.begin(), xs.end(), mine.data() + total);
+    });
+    for (int ch = 0; ch < nchunks; ++ch) {  // in chunk order
         const double* src = parts[static_cast<size_t>(ch)].data();
         for (size_t e = 0; e < total; ++e) qv[e] += src[e];
         for (int j = 0; j < p; ++j) xsum[j] += src[total + static_cast<size_t>(j)];

@@ -20,8 +20,8 @@ struct LaplaceRows {
 
 // Pass 1, per level j: g_j = sum d_i z_i (d_i = -2 prior_i (y_i - mu_i)), C_j = sum w_i z_i z_i'
 // (w_i = prior_i V(mu_i)) and G_j = sum w_i z_i x_i'; into g (nlev x k), c (nlev x k x k) and
-// gmat (nlev x k x p), which are overwritten. The rows are cut into chunks by their number only, each
-// summed in order, the chunks added in order: the same numbers for every thread count.
+// gmat (nlev x k x p), which are overwritten. The rows are cut into chunks by the sizes alone (rows,
+// levels, k, p), each summed in order, the chunks added in order: the same numbers for every thread count.
 void laplace_level_sums(const LaplaceRows& r, double* g, double* c, double* gmat, int threads);
 
 // Pass 2, with amat (nlev x k x k, symmetric) the levels' A_j: per row h_i = z_i'A_j z_i and

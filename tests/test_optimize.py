@@ -145,37 +145,3 @@ def test_derivative_check_equals_finite_differences(fits):
     up[2] += h
     assert g[2] == min((f(up) - fx) / h, 0.0)
     assert np.isnan(hd[2])
-
-
-def test_even_scalar_search_finds_the_minimum_on_either_side_and_at_zero():
-    from mixedmodels.optimize import minimize_even_scalar
-
-    for target in (0.05, 0.5, 0.99, 4.0):
-        r = minimize_even_scalar(lambda t, a=target: float((t[0] ** 2 - a**2) ** 2 + 1.0), 1.0, 0.2, 1e-6, 200)
-        assert abs(r.theta[0] - target) < 1e-5 * max(target, 1.0)
-        assert r.fun == pytest.approx(1.0)
-        assert not r.hit_maxeval
-    # a minimum at zero (a singular fit): approached from both signs, theta never negative
-    seen: list[float] = []
-
-    def bowl(t: np.ndarray) -> float:
-        seen.append(float(t[0]))
-        return float(t[0] ** 2)
-
-    r = minimize_even_scalar(bowl, 1.0, 0.2, 5e-3, 200)
-    assert r.theta[0] < 1e-3
-    assert min(seen) >= 0.0
-    assert r.n_evals == len(seen)
-
-
-def test_even_scalar_search_keeps_its_best_point_when_it_cannot_bracket_or_runs_out():
-    from mixedmodels.optimize import minimize_even_scalar
-
-    flat = minimize_even_scalar(lambda t: 3.0, 1.0, 0.2, 5e-3, 500)  # no bracket: stops, at a point of the criterion
-    assert flat.fun == 3.0
-    assert flat.theta.shape == (1,)
-    r = minimize_even_scalar(lambda t: float((t[0] - 2.0) ** 2) if t[0] < 3 else np.inf, 1.0, 0.2, 1e-12, 6)
-    assert r.hit_maxeval
-    assert r.n_evals == 6
-    assert np.isfinite(r.fun)
-    assert "maximum number" in r.message

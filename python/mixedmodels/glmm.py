@@ -49,14 +49,7 @@ from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError,
 from .families import Family
 from .formula import ParsedFormula, parse_formula
 from .model import FormulaCall, ridge_tolerance
-from .optimize import (
-    OptimResult,
-    initial_step,
-    minimize_even_scalar,
-    minimize_theta,
-    newton_decrement,
-    single_threaded_blas,
-)
+from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
 from .structure import ModelStructure
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Pirls"]
@@ -94,14 +87,11 @@ DENSE_B_PER_ENTRY = 8
 # curvature (`_theta_scales`), 1e-2 saves more (evaluations, PIRLS iterations of the joint system):
 # VerbAgg 40 -> 33 (63 -> 49), logit100k 44 -> 35 (85 -> 69), poisson1m 23 -> 22 (61 -> 61).
 STAGE1_START_TOL = 1e-2
-# Brent's relative tolerance on theta in that stage 1 when theta is one scalar term's (the criterion
-# is even in it: `optimize.minimize_even_scalar`), in place of BOBYQA's: poisson1m 15 -> 10 stage-1
-# evaluations (21 -> 16 in all, the log-likelihood the same to 1e-16). On nine simulated binomial
-# and Poisson designs with one random intercept (2,000-20,000 rows, standard deviations 0-4): 208 ->
-# 176 evaluations in all, the same log-likelihoods (within 7e-11 absolute); 38-39 -> 22-25 where the
-# variance is large, 13 -> 16 where it is near the start (2e-2: 179; 1e-3: 212, stage 2 taking
-# longer from some of its ends)
-STAGE1_BRENT_XTOL = 5e-3
+# and BOBYQA's initial step there when theta has one entry (in place of `initial_step`'s 0.2 from
+# theta = 1): on 72 simulated random-intercept designs (binary and Poisson, 2,000 and 20,000 rows,
+# group SDs 0-3) 2,829 -> 2,641 evaluations in all, the same log-likelihoods (within 1.4e-14
+# relative); poisson1m 21 -> 16. (With several entries it costs more: logit100k 34 -> 42.)
+STAGE1_STEP_1D = 0.5
 # and its PIRLS' tolerance then (the criterion is then within ~tol^2 of its limit, far below 1e-2):
 # PIRLS iterations of the joint system VerbAgg 49 -> 43, logit100k 69 -> 57, poisson1m 61 -> 52,
 # the same evaluations and optimum (1e-4 saves 3 more each; kept at 1e-5 for the margin)
@@ -610,13 +600,6 @@ class GeneralizedLinearMixedModel:
         return self._pirls_counts[0], self._pirls_counts[1]
 
     @property
-    def _even_in_theta(self) -> bool:
-        """Whether the criterion is even in its one theta (one scalar random-effects term: theta and
-        -theta give the same variance, the modes' signs flipped)."""
-        s = self.structure
-        return len(s.factors) == 1 and s.factors[0].k == 1 and self.ntheta == 1
-
-    @property
     def has_laplace_gradient(self) -> bool:
         """Whether `laplace_gradient` applies: the canonical link of the binomial or Poisson family
         (the working weights are then the observed information, so the modes' derivatives follow
@@ -1067,20 +1050,15 @@ class GeneralizedLinearMixedModel:
             # stage 1 only starts stage 2, whose exact gradient takes the rest of the way (and the
             # derivative check verifies the optimum): its last digits in theta are not needed
             with self._stage(lambda t: self.laplace(t, tol=STAGE1_PIRLS_TOL), STAGE1_PIRLS_TOL) as f1:
-                if self._even_in_theta:
-                    stage1 = minimize_even_scalar(
-                        f1, float(theta0[0]), float(initial_step(theta0)[0]), STAGE1_BRENT_XTOL, maxeval
-                    )
-                else:
-                    stage1 = minimize_theta(
-                        f1,
-                        theta0,
-                        lower_t,
-                        maxeval=maxeval,
-                        step=initial_step(theta0),
-                        xtol_abs=STAGE1_START_TOL,
-                        ftol_abs=STAGE1_START_TOL,
-                    )
+                stage1 = minimize_theta(
+                    f1,
+                    theta0,
+                    lower_t,
+                    maxeval=maxeval,
+                    step=initial_step(theta0) if self.ntheta > 1 else np.array([STAGE1_STEP_1D]),
+                    xtol_abs=STAGE1_START_TOL,
+                    ftol_abs=STAGE1_START_TOL,
+                )
         else:
             with self._stage(self.laplace) as f1:
                 stage1 = minimize_theta(f1, theta0, lower_t, maxeval=maxeval, step=initial_step(theta0))

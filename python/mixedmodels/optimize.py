@@ -300,46 +300,6 @@ def _cobyqa(
     return x, fx, obj.n, message, hit
 
 
-def minimize_even_scalar(f: Objective, x0: float, step: float, xtol: float, maxeval: int) -> OptimResult:
-    """The minimum over t >= 0 of a criterion even in its one parameter (f(t) = f(-t): a model whose
-    only random effect is one scalar term, where theta and -theta give the same variance), by
-    SciPy's Brent's method (parabolic interpolation safeguarded by golden sections) on f(|t|), from
-    the bracket search downhill of ``x0`` and ``x0 - step``; ``xtol``: its tolerance on t, relative
-    (to ~|t|). A one-dimensional start for a second stage: on a 1,000,000-row Poisson design it
-    needs 10 evaluations at ``xtol`` = 5e-3 where BOBYQA (in one dimension, its trust region first
-    widened and then walked back) needs 15 at an absolute 1e-2.
-
-    Examples
-    --------
-    >>> r = minimize_even_scalar(lambda t: float((t[0] ** 2 - 0.25) ** 2), 1.0, 0.2, 1e-6, 100)
-    >>> round(float(r.theta[0]), 4), r.n_evals < 40
-    (0.5, True)
-    """
-    from scipy.optimize import minimize_scalar  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
-
-    n = 0
-    best_t, best_f = abs(x0), math.inf
-
-    def g(t: float) -> float:
-        nonlocal n, best_t, best_f
-        if n >= maxeval:
-            raise _BudgetSpent
-        n += 1
-        v = float(f(np.array([abs(t)])))
-        if v < best_f:
-            best_t, best_f = abs(t), v
-        return v if math.isfinite(v) else math.inf
-
-    try:
-        res = minimize_scalar(g, bracket=(x0, x0 - step), method="brent", options={"xtol": xtol, "maxiter": maxeval})
-        said = f"Brent: {'converged' if res.success else res.message}"
-    except (_BudgetSpent, RuntimeError, ValueError) as e:  # the budget, or no bracket found (a flat or +inf criterion)
-        said = f"Brent: stopped ({e})" if not isinstance(e, _BudgetSpent) else ""
-    hit = n >= maxeval
-    message = f"maximum number of evaluations reached ({maxeval})" if hit else said
-    return OptimResult(theta=np.array([best_t]), fun=best_f, n_evals=n, message=message, hit_maxeval=hit)
-
-
 class _BudgetSpent(Exception):
     """L-BFGS-B asked for an evaluation beyond its budget."""
 
