@@ -19,6 +19,8 @@ namespace {
 constexpr int64_t kMinRowsPerChunk = 65536;
 constexpr int kMaxRowChunks = 16;
 constexpr int64_t kMaxPartBytes = int64_t{256} << 20;
+// one factor with a single chunk (many levels): at most this many slices of its levels, one task each
+constexpr int kMaxLevelSlices = 8;
 
 // Values in the blocks of A whose size the layout fixes (block-diagonal and [X y] blocks).
 int64_t block_values(const Layout& lay) {
@@ -122,7 +124,7 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     for (int c = 0; c < nchunks; ++c) parts.emplace_back(layout_);
     pool::run(threads, nchunks, [&](int c) {
         const auto r = pool::chunk_range(n, nchunks, c);
-        parts[c].sum_rows(shifted(rows, r.first, r.second - r.first, lay));
+        parts[c].sum_rows(shifted(rows, r.first, r.second - r.first, lay), nchunks == 1 ? threads : 1);
     });
     CrossProducts chunk = std::move(parts[0]);
     for (int c = 1; c < nchunks; ++c) chunk.add(parts[c]);
@@ -137,12 +139,12 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
 
 // The sums of the rows into these (new, empty) cross-products: one pass, each addition's rounding
 // error kept (the pattern between factors is these rows' own).
-void CrossProducts::sum_rows(const RowsView& rows) {
+void CrossProducts::sum_rows(const RowsView& rows, int threads) {
     const Layout& lay = *layout_;
     const int nf = lay.nf(), p = lay.p(), pp = p + 1;
     const int64_t n = rows.n;
     if (nf == 1) {
-        sum_rows_one_factor(rows);
+        sum_rows_one_factor(rows, threads);
         return;
     }
     // This chunk's blocks (its own pattern between factors), summed in double-double: each
@@ -239,13 +241,20 @@ void CrossProducts::sum_rows(const RowsView& rows) {
 // lines.
 namespace {
 
+// Which sums a pass over the rows adds: the levels [first, last) into acc, and (cross) [X y]'[X y]
+// into xx with the response's range.
+struct LevelSlice {
+    int32_t first = 0, last = 0;
+    bool cross = true;
+};
+
 // The row loop of sum_rows_one_factor into acc (per level: (hi, lo) of each value) and xx, with the
 // sizes known at compile time where K > 0 and P >= 0 (the common shapes: the products then stay in
 // registers), else k and p: the same additions in the same order either way. Each row's level is
 // requested from memory kAheadRows rows before it is summed (a hint only).
 template <int K, int P>
-void one_factor_rows(const RowsView& rows, int k_rt, int p_rt, std::vector<double>& acc, std::vector<double>& xx,
-                     double& ymin, double& ymax) {
+void one_factor_rows(const RowsView& rows, int k_rt, int p_rt, const LevelSlice& slice, std::vector<double>& acc,
+                     std::vector<double>& xx, double& ymin, double& ymax) {
     constexpr int64_t kAheadRows = 16;
     constexpr int kMaxPer = K > 0 && P >= 0 ? K * (K + 1) / 2 + K * (P + 1) : 1;
     const int k = K > 0 ? K : k_rt, p = P >= 0 ? P : p_rt, pp = p + 1;
@@ -263,40 +272,58 @@ void one_factor_rows(const RowsView& rows, int k_rt, int p_rt, std::vector<doubl
     const int32_t* codes = rows.codes[0];
     const double* z = rows.z[0];
     const size_t level_bytes = static_cast<size_t>(per) * 2 * sizeof(double);
+    const int32_t l0 = slice.first, l1 = slice.last;
+    const auto in_slice = [l0, l1](int32_t c) { return c >= l0 && c < l1; };
     for (int64_t i = 0; i < n; ++i) {
-        if (i + kAheadRows < n) {
+        if (i + kAheadRows < n && in_slice(codes[i + kAheadRows])) {
             const char* ahead = reinterpret_cast<const char*>(acc.data() + static_cast<size_t>(codes[i + kAheadRows]) * per * 2);
             for (size_t off = 0; off < level_bytes; off += 64) __builtin_prefetch(ahead + off, 1, 3);
         }
+        const bool level = in_slice(codes[i]);
+        if (!level && !slice.cross) continue;
         for (int m = 0; m < p; ++m) v[m] = rows.x[i * p + m];
         v[p] = rows.y[i];
-        ymin = std::min(ymin, v[p]);
-        ymax = std::max(ymax, v[p]);
-        const double* zi = z + i * k;
-        int e = 0;
-        for (int b = 0; b < k; ++b)
-            for (int a = b; a < k; ++a) prod[e++] = rw ? rw[i] * (zi[a] * zi[b]) : zi[a] * zi[b];
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < pp; ++a) prod[e++] = rw ? rw[i] * (v[a] * zi[b]) : v[a] * zi[b];
-        double* lev = acc.data() + static_cast<size_t>(codes[i]) * per * 2;
-        for (int t = 0; t < per; ++t) two_sum_into(lev[2 * t], lev[2 * t + 1], prod[t]);
-        for (int b = 0; b < pp; ++b)
-            for (int a = b; a < pp; ++a) {
-                const size_t at = 2 * static_cast<size_t>(a + b * pp);
-                two_sum_into(xx[at], xx[at + 1], rw ? rw[i] * (v[a] * v[b]) : v[a] * v[b]);
-            }
+        if (level) {
+            const double* zi = z + i * k;
+            int e = 0;
+            for (int b = 0; b < k; ++b)
+                for (int a = b; a < k; ++a) prod[e++] = rw ? rw[i] * (zi[a] * zi[b]) : zi[a] * zi[b];
+            for (int b = 0; b < k; ++b)
+                for (int a = 0; a < pp; ++a) prod[e++] = rw ? rw[i] * (v[a] * zi[b]) : v[a] * zi[b];
+            double* lev = acc.data() + static_cast<size_t>(codes[i]) * per * 2;
+            for (int t = 0; t < per; ++t) two_sum_into(lev[2 * t], lev[2 * t + 1], prod[t]);
+        }
+        if (slice.cross) {
+            ymin = std::min(ymin, v[p]);
+            ymax = std::max(ymax, v[p]);
+            for (int b = 0; b < pp; ++b)
+                for (int a = b; a < pp; ++a) {
+                    const size_t at = 2 * static_cast<size_t>(a + b * pp);
+                    two_sum_into(xx[at], xx[at + 1], rw ? rw[i] * (v[a] * v[b]) : v[a] * v[b]);
+                }
+        }
     }
 }
 
 template <int K>
-void one_factor_rows_k(const RowsView& rows, int k, int p, std::vector<double>& acc, std::vector<double>& xx,
-                       double& ymin, double& ymax) {
+void one_factor_rows_k(const RowsView& rows, int k, int p, const LevelSlice& slice, std::vector<double>& acc,
+                       std::vector<double>& xx, double& ymin, double& ymax) {
     switch (p) {
-        case 1: return one_factor_rows<K, 1>(rows, k, p, acc, xx, ymin, ymax);
-        case 2: return one_factor_rows<K, 2>(rows, k, p, acc, xx, ymin, ymax);
-        case 3: return one_factor_rows<K, 3>(rows, k, p, acc, xx, ymin, ymax);
-        case 4: return one_factor_rows<K, 4>(rows, k, p, acc, xx, ymin, ymax);
-        default: return one_factor_rows<K, -1>(rows, k, p, acc, xx, ymin, ymax);
+        case 1: return one_factor_rows<K, 1>(rows, k, p, slice, acc, xx, ymin, ymax);
+        case 2: return one_factor_rows<K, 2>(rows, k, p, slice, acc, xx, ymin, ymax);
+        case 3: return one_factor_rows<K, 3>(rows, k, p, slice, acc, xx, ymin, ymax);
+        case 4: return one_factor_rows<K, 4>(rows, k, p, slice, acc, xx, ymin, ymax);
+        default: return one_factor_rows<K, -1>(rows, k, p, slice, acc, xx, ymin, ymax);
+    }
+}
+
+void one_factor_rows_any(const RowsView& rows, int k, int p, const LevelSlice& slice, std::vector<double>& acc,
+                         std::vector<double>& xx, double& ymin, double& ymax) {
+    switch (k) {
+        case 1: return one_factor_rows_k<1>(rows, k, p, slice, acc, xx, ymin, ymax);
+        case 2: return one_factor_rows_k<2>(rows, k, p, slice, acc, xx, ymin, ymax);
+        case 3: return one_factor_rows_k<3>(rows, k, p, slice, acc, xx, ymin, ymax);
+        default: return one_factor_rows<0, -1>(rows, k, p, slice, acc, xx, ymin, ymax);
     }
 }
 
@@ -307,7 +334,7 @@ void one_factor_rows_k(const RowsView& rows, int k, int p, std::vector<double>& 
 // hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
 // products are the same both ways). A row of a random design then touches about half the cache
 // lines.
-void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
+void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads) {
     const Layout& lay = *layout_;
     const int p = lay.p(), pp = p + 1, k = lay.factor(0).k;
     const int64_t n = rows.n;
@@ -316,11 +343,25 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows) {
     std::vector<double> acc(nlev * per * 2, 0.0);            // per level: (hi, lo) of each value
     std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
     double ymin = ymin_, ymax = ymax_;
-    switch (k) {
-        case 1: one_factor_rows_k<1>(rows, k, p, acc, xx, ymin, ymax); break;
-        case 2: one_factor_rows_k<2>(rows, k, p, acc, xx, ymin, ymax); break;
-        case 3: one_factor_rows_k<3>(rows, k, p, acc, xx, ymin, ymax); break;
-        default: one_factor_rows<0, -1>(rows, k, p, acc, xx, ymin, ymax); break;
+    const int32_t levels = static_cast<int32_t>(nlev);
+    // Several threads (this pass is add_rows' only chunk: levels too many for partial sums per
+    // chunk of rows): each reads every row but adds only those of its own slice of the levels, and
+    // one more adds [X y]'[X y]. Each sum gets the same additions in the same order as on one
+    // thread: the same bits for every thread count.
+    const int nslices = threads > 1 && n >= 2 * kMinRowsPerChunk ? std::min(2 * threads, kMaxLevelSlices) : 0;
+    if (nslices == 0) {
+        one_factor_rows_any(rows, k, p, LevelSlice{0, levels, true}, acc, xx, ymin, ymax);
+    } else {
+        pool::run(threads, nslices + 1, [&](int c) {
+            if (c == nslices) {
+                one_factor_rows_any(rows, k, p, LevelSlice{0, 0, true}, acc, xx, ymin, ymax);
+                return;
+            }
+            const int32_t first = static_cast<int32_t>(int64_t{levels} * c / nslices);
+            const int32_t last = static_cast<int32_t>(int64_t{levels} * (c + 1) / nslices);
+            double unused_min = 0.0, unused_max = 0.0;
+            one_factor_rows_any(rows, k, p, LevelSlice{first, last, false}, acc, xx, unused_min, unused_max);
+        });
     }
     // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does
     const auto put = [](double hi, double lo, double& out_hi, double& out_lo) {

@@ -91,9 +91,10 @@ private:
     bool frozen_ = false;
     void check_not_frozen() const;
     // The sums of rows into these new, empty cross-products (accumulate.cpp; no checks).
-    void sum_rows(const RowsView& rows);
-    // sum_rows for one grouping factor: each level's sums side by side, (hi, lo) interleaved
-    void sum_rows_one_factor(const RowsView& rows);
+    void sum_rows(const RowsView& rows, int threads = 1);
+    // sum_rows for one grouping factor: each level's sums side by side, (hi, lo) interleaved (on
+    // `threads` threads by slices of the levels)
+    void sum_rows_one_factor(const RowsView& rows, int threads);
     // Add other's blocks, each multiplied by sign (+1 or -1), in double-double (patterns merged).
     void add_blocks(const CrossProducts& other, double sign);
 };

@@ -110,6 +110,21 @@ def test_cross_products_bitwise_equal_across_threads(design):
     assert sums[3] == sums[1], kind
 
 
+def test_one_factor_with_too_many_levels_for_chunks_of_rows_is_summed_by_slices_of_levels():
+    """200,000 levels of a three-column term: one chunk of rows, its levels cut among the threads
+    (each level's additions in row order as on one thread): the same bits for every count."""
+    rng = np.random.default_rng(5)
+    n, nlev = 250_000, 200_000
+    codes = np.concatenate([np.arange(nlev), rng.integers(0, nlev, n - nlev)]).astype(np.int32)
+    rng.shuffle(codes)
+    z = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n) + 3.0
+    factors = [(codes, nlev, z, *_term(3, 0))]
+    sums = [pickle.dumps(_cross_products(y, x, factors, threads)) for threads in THREADS]
+    assert all(s == sums[0] for s in sums[1:])
+
+
 def test_the_row_pass_in_chunks_equals_one_pass_to_rounding():
     """Rows cut into chunks sum, in double-double, to the one-pass sums rounded to double."""
     rng = np.random.default_rng(11)
