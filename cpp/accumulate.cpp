@@ -7,6 +7,7 @@
 #include "dd.hpp"
 #include "errors.hpp"
 #include "pool.hpp"
+#include "row_sizes.hpp"
 
 namespace mm {
 
@@ -234,11 +235,6 @@ void CrossProducts::sum_rows(const RowsView& rows, int threads) {
     chunk.ymax_ = ymax;
 }
 
-// One grouping factor (the large simulated and streamed designs): the same additions in the same
-// order as sum_rows, so the same sums to the last bit, but each level's values side by side, each
-// hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
-// products are the same both ways). A row of a random design then touches about half the cache
-// lines.
 namespace {
 
 // Which sums a pass over the rows adds: the levels [first, last) into acc, and (cross) [X y]'[X y]
@@ -305,26 +301,11 @@ void one_factor_rows(const RowsView& rows, int k_rt, int p_rt, const LevelSlice&
     }
 }
 
-template <int K>
-void one_factor_rows_k(const RowsView& rows, int k, int p, const LevelSlice& slice, std::vector<double>& acc,
-                       std::vector<double>& xx, double& ymin, double& ymax) {
-    switch (p) {
-        case 1: return one_factor_rows<K, 1>(rows, k, p, slice, acc, xx, ymin, ymax);
-        case 2: return one_factor_rows<K, 2>(rows, k, p, slice, acc, xx, ymin, ymax);
-        case 3: return one_factor_rows<K, 3>(rows, k, p, slice, acc, xx, ymin, ymax);
-        case 4: return one_factor_rows<K, 4>(rows, k, p, slice, acc, xx, ymin, ymax);
-        default: return one_factor_rows<K, -1>(rows, k, p, slice, acc, xx, ymin, ymax);
-    }
-}
-
 void one_factor_rows_any(const RowsView& rows, int k, int p, const LevelSlice& slice, std::vector<double>& acc,
                          std::vector<double>& xx, double& ymin, double& ymax) {
-    switch (k) {
-        case 1: return one_factor_rows_k<1>(rows, k, p, slice, acc, xx, ymin, ymax);
-        case 2: return one_factor_rows_k<2>(rows, k, p, slice, acc, xx, ymin, ymax);
-        case 3: return one_factor_rows_k<3>(rows, k, p, slice, acc, xx, ymin, ymax);
-        default: return one_factor_rows<0, -1>(rows, k, p, slice, acc, xx, ymin, ymax);
-    }
+    with_term_sizes(k, p, [&](auto kc, auto pc) {
+        one_factor_rows<decltype(kc)::value, decltype(pc)::value>(rows, k, p, slice, acc, xx, ymin, ymax);
+    });
 }
 
 }  // namespace

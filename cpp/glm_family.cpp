@@ -110,18 +110,6 @@ bool GlmFamily::valid(double eta, double mu) const {
     return true;
 }
 
-double GlmFamily::variance(double mu) const {
-    switch (family) {
-        case FamilyKind::Binomial: return mu * (1.0 - mu);
-        case FamilyKind::Poisson: return mu;
-        case FamilyKind::Gamma: return mu * mu;
-        case FamilyKind::InverseGaussian: return mu * mu * mu;
-        case FamilyKind::Gaussian: return 1.0;
-        case FamilyKind::NegativeBinomial: return mu + mu * mu / nb_theta;
-    }
-    return 1.0;
-}
-
 double GlmFamily::dev_resid(double y, double mu, double wt) const {
     switch (family) {
         case FamilyKind::Binomial:

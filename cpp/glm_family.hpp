@@ -27,7 +27,17 @@ struct GlmFamily {
     bool newton_steps() const;
     double linkinv(double eta) const;
     double mu_eta(double eta) const;
-    double variance(double mu) const;
+    double variance(double mu) const {  // (inline: PIRLS' working weights take it once per row)
+        switch (family) {
+            case FamilyKind::Binomial: return mu * (1.0 - mu);
+            case FamilyKind::Poisson: return mu;
+            case FamilyKind::Gamma: return mu * mu;
+            case FamilyKind::InverseGaussian: return mu * mu * mu;
+            case FamilyKind::Gaussian: return 1.0;
+            case FamilyKind::NegativeBinomial: return mu + mu * mu / nb_theta;
+        }
+        return 1.0;
+    }
     // Whether eta and its mean are in the family's and link's range (R's valideta / validmu): a
     // mean outside it has no likelihood (Poisson identity link with mu <= 0, binomial log link with
     // mu >= 1, Gamma inverse link with eta <= 0, ...).
@@ -65,8 +75,7 @@ struct GlmFamily {
         } else {
             d = mu_eta(eta);
         }
-        const double v = family == FamilyKind::Poisson ? mu : (family == FamilyKind::Binomial ? mu * (1.0 - mu) : variance(mu));
-        weight = prior * d * d / v;
+        weight = prior * d * d / variance(mu);
         residual = (y - mu) / d;
     }
 

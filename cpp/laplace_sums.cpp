@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "pool.hpp"
-#include "working_rows.hpp"  // with_row_sizes
+#include "row_sizes.hpp"
 
 namespace mm {
 
@@ -132,9 +132,7 @@ void laplace_row_terms(const LaplaceRows& r, const double* amat, double* qv, dou
     std::fill(qv, qv + total, 0.0);
     std::fill(xsum, xsum + p, 0.0);
     if (nchunks == 1) {  // into the outputs directly
-        std::vector<double> xs(static_cast<size_t>(p), 0.0);
-        sum_rows(0, r.n, qv, xs.data());
-        std::copy(xs.begin(), xs.end(), xsum);
+        sum_rows(0, r.n, qv, xsum);
         return;
     }
     std::vector<std::vector<double>> parts(static_cast<size_t>(nchunks));  // each chunk's qv, then its xsum

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <type_traits>
 #include <vector>
 
 #include "blocks.hpp"
@@ -14,6 +13,7 @@
 #include "engine.hpp"
 #include "glm_family.hpp"
 #include "layout.hpp"
+#include "row_sizes.hpp"
 
 namespace mm {
 
@@ -35,24 +35,6 @@ struct PirlsOutput {
     int iterations = 0;
     bool converged = false;
 };
-
-// Calls f(K, P) with the sizes of a row loop known at compile time for the common shapes: K an
-// std::integral_constant of 1 for one scalar random-effects term (0: any), P one of 0..4 fixed-effects
-// columns (-1: any). The loop must do the same operations in the same order for every instance.
-template <class F>
-void with_row_sizes(bool scalar_term, int p, F&& f) {
-    using K1 = std::integral_constant<int, 1>;
-    using Pany = std::integral_constant<int, -1>;
-    if (!scalar_term) return f(std::integral_constant<int, 0>{}, Pany{});
-    switch (p) {
-        case 0: return f(K1{}, std::integral_constant<int, 0>{});
-        case 1: return f(K1{}, std::integral_constant<int, 1>{});
-        case 2: return f(K1{}, std::integral_constant<int, 2>{});
-        case 3: return f(K1{}, std::integral_constant<int, 3>{});
-        case 4: return f(K1{}, std::integral_constant<int, 4>{});
-        default: return f(K1{}, Pany{});
-    }
-}
 
 class WorkingRows {
 public:

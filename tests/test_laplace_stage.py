@@ -69,51 +69,28 @@ def test_bad_shapes_are_refused():
     wr, eng = model._working(True)
     fam = model.family
     n = model.nobs
-    good = dict(family_parameter=0.0, aic_less_deviance=0.0, tol=1e-7, maxit=30)
-    with pytest.raises(_core.InvalidInputError, match="one value per row"):
-        _core.LaplaceStage(
-            wr,
-            eng,
-            fam.name,
-            fam.link.name,
-            y=np.zeros(n + 1),
+
+    def stage(**changed):
+        args = dict(
+            y=np.zeros(n),
             prior=np.ones(n),
             offset=np.zeros(n),
             x=None,
             eta_start=np.zeros(n),
             ntheta=1,
-            **good,
+            family_parameter=0.0,
+            aic_less_deviance=0.0,
+            tol=1e-7,
+            maxit=30,
         )
+        return _core.LaplaceStage(wr, eng, fam.name, fam.link.name, **{**args, **changed})
+
+    with pytest.raises(_core.InvalidInputError, match="one value per row"):
+        stage(y=np.zeros(n + 1))
     with pytest.raises(_core.InvalidInputError, match="eta_start"):
-        _core.LaplaceStage(
-            wr,
-            eng,
-            fam.name,
-            fam.link.name,
-            y=np.zeros(n),
-            prior=np.ones(n),
-            offset=np.zeros(n),
-            x=None,
-            eta_start=None,
-            ntheta=1,
-            **good,
-        )
+        stage(eta_start=None)
     with pytest.raises(_core.InvalidInputError, match="modes-only"):
-        _core.LaplaceStage(
-            wr,
-            eng,
-            fam.name,
-            fam.link.name,
-            y=np.zeros(n),
-            prior=np.ones(n),
-            offset=np.zeros(n),
-            x=np.zeros((n, 4)),
-            eta_start=None,
-            ntheta=1,
-            shift=np.zeros(5),
-            scale=np.ones(5),
-            **good,
-        )
+        stage(x=np.zeros((n, 4)), eta_start=None, shift=np.zeros(5), scale=np.ones(5))
 
 
 def test_stage_one_warm_starts_without_fixed_effects():
