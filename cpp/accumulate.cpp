@@ -16,8 +16,12 @@ namespace {
 // Rows per chunk of the pass, and at least a quarter of the blocks' values (a row adds to about
 // k (k + p + 1) of them, in double-double, so forming and adding a chunk's blocks stays small
 // beside its rows); at most kMaxRowChunks chunks, whose blocks (16 bytes a value, 32 with one
-// factor's level-major sums) take at most kMaxPartBytes together.
+// factor's level-major sums) take at most kMaxPartBytes together. With one grouping factor a chunk
+// has at least kOneFactorRowsPerValue rows per value: below that its blocks (allocated, zeroed,
+// summed into the others: ~10 ns a value) cost more than a pass over the rows sliced by levels
+// (sum_rows_one_factor), which needs no partial sums at all.
 constexpr int64_t kMinRowsPerChunk = 65536;
+constexpr int64_t kOneFactorRowsPerValue = 4;
 constexpr int kMaxRowChunks = 16;
 constexpr int64_t kMaxPartBytes = int64_t{256} << 20;
 // one factor with a single chunk (many levels): at most this many slices of its levels, one task each
@@ -119,7 +123,8 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     const int64_t value_bytes = nf == 1 ? 32 : 16;  // one factor: each chunk's level-major sums beside its blocks
     const int max_chunks = static_cast<int>(
         std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, value_bytes * values), 1, kMaxRowChunks));
-    const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, values / 4), max_chunks);
+    const int64_t min_rows = nf == 1 ? kOneFactorRowsPerValue * values : values / 4;
+    const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, min_rows), max_chunks);
     std::vector<CrossProducts> parts;
     parts.reserve(static_cast<size_t>(nchunks));
     for (int c = 0; c < nchunks; ++c) parts.emplace_back(layout_);
@@ -237,8 +242,8 @@ void CrossProducts::sum_rows(const RowsView& rows, int threads) {
 
 namespace {
 
-// Which sums a pass over the rows adds: the levels [first, last) into acc, and (cross) [X y]'[X y]
-// into xx with the response's range.
+// Which sums a pass over the rows adds: those of the levels [first, last) into acc, and (cross)
+// [X y]'[X y] into xx with the response's range.
 struct LevelSlice {
     int32_t first = 0, last = 0;
     bool cross = true;
@@ -308,6 +313,30 @@ void one_factor_rows_any(const RowsView& rows, int k, int p, const LevelSlice& s
     });
 }
 
+// The first level of each of nslices slices of the levels [0, levels), and `levels` at the end
+// (nslices + 1 values): slice 0 (whose task also adds [X y]'[X y], costing `cross` a row against
+// `level` a row for a level's sums) gets fewer rows, so that every task has about the same work.
+// Where the cuts fall changes no sum.
+std::vector<int32_t> level_cuts(const int32_t* codes, int64_t n, int32_t levels, int nslices, double cross,
+                                double level) {
+    std::vector<int64_t> count(static_cast<size_t>(levels), 0);
+    for (int64_t i = 0; i < n; ++i) ++count[codes[i]];
+    // slice 0's share of the rows, and each other's
+    const double work = (cross + level) / nslices;
+    const double first = std::max(0.0, (work - cross) / level);
+    const double other = (1.0 - first) / (nslices - 1);
+    std::vector<int32_t> cut(static_cast<size_t>(nslices) + 1, levels);
+    cut[0] = 0;
+    int64_t seen = 0;
+    int s = 1;
+    for (int32_t l = 0; l < levels && s < nslices; ++l) {
+        seen += count[l];
+        while (s < nslices && static_cast<double>(seen) >= (first + other * (s - 1)) * static_cast<double>(n))
+            cut[s++] = l + 1;
+    }
+    return cut;
+}
+
 }  // namespace
 
 // One grouping factor (the large simulated and streamed designs): the same additions in the same
@@ -324,24 +353,23 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads) {
     std::vector<double> acc(nlev * per * 2, 0.0);            // per level: (hi, lo) of each value
     std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
     double ymin = ymin_, ymax = ymax_;
-    const int32_t levels = static_cast<int32_t>(nlev);
     // Several threads (this pass is add_rows' only chunk: levels too many for partial sums per
-    // chunk of rows): each reads every row but adds only those of its own slice of the levels, and
-    // one more adds [X y]'[X y]. Each sum gets the same additions in the same order as on one
-    // thread: the same bits for every thread count.
-    const int nslices = threads > 1 && n >= 2 * kMinRowsPerChunk ? std::min(2 * threads, kMaxLevelSlices) : 0;
-    if (nslices == 0) {
-        one_factor_rows_any(rows, k, p, LevelSlice{0, levels, true}, acc, xx, ymin, ymax);
+    // chunk of rows): one task each, each reads every row but adds only those of its own slice of
+    // the levels, and the first also adds [X y]'[X y]. Each sum gets the same additions in the
+    // same order as on one thread: the same bits for every thread count.
+    const int nslices = threads > 1 && n >= 2 * kMinRowsPerChunk ? std::min(threads, kMaxLevelSlices) : 1;
+    if (nslices == 1) {
+        one_factor_rows_any(rows, k, p, LevelSlice{0, static_cast<int32_t>(nlev), true}, acc, xx, ymin, ymax);
     } else {
-        pool::run(threads, nslices + 1, [&](int c) {
-            if (c == nslices) {
-                one_factor_rows_any(rows, k, p, LevelSlice{0, 0, true}, acc, xx, ymin, ymax);
+        const std::vector<int32_t> cut =
+            level_cuts(rows.codes[0], n, static_cast<int32_t>(nlev), nslices, pp * (pp + 1) / 2.0, per);
+        pool::run(threads, nslices, [&](int c) {
+            if (c == 0) {
+                one_factor_rows_any(rows, k, p, LevelSlice{cut[0], cut[1], true}, acc, xx, ymin, ymax);
                 return;
             }
-            const int32_t first = static_cast<int32_t>(int64_t{levels} * c / nslices);
-            const int32_t last = static_cast<int32_t>(int64_t{levels} * (c + 1) / nslices);
             double unused_min = 0.0, unused_max = 0.0;
-            one_factor_rows_any(rows, k, p, LevelSlice{first, last, false}, acc, xx, unused_min, unused_max);
+            one_factor_rows_any(rows, k, p, LevelSlice{cut[c], cut[c + 1], false}, acc, xx, unused_min, unused_max);
         });
     }
     // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does

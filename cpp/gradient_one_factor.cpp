@@ -15,6 +15,7 @@
 #include "blas.hpp"
 #include "engine.hpp"
 #include "pool.hpp"
+#include "row_sizes.hpp"
 #include "small.hpp"
 
 namespace mm {
@@ -29,17 +30,34 @@ struct LevelSums {
     std::vector<double> w, r2, rx;
 };
 
-// Levels [l0, l1) into s. K the compile-time k (0: k at run time); ld the row stride of the
+// Levels [l0, l1) into s. K the compile-time k and P the compile-time p (0 and -1: at run time,
+// k_ and pp_ - 1; the same operations in the same order either way); ld the row stride of the
 // [X y] x Z blocks of L and A (at least pp); sinv (p x p) empty for ML.
-template <int K>
-void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double* lxz, int ldl, const double* azz,
+template <int K, int P>
+void level_sums(int k_, int pp_, int l0, int l1, const double* lzz, const double* lxz, int ldl, const double* azz,
                 const double* axz, int lda, const double* t, const double* beta, const std::vector<double>& sinv,
                 LevelSums& s) {
     const int k = K ? K : k_;
+    const int pp = P >= 0 ? P + 1 : pp_;
     const int p = pp - 1;
     const size_t kk = static_cast<size_t>(k) * k;
-    std::vector<double> v(static_cast<size_t>(k) * pp), lv(v.size()), qm(v.size()), pm(static_cast<size_t>(k) * p);
-    std::vector<double> linv(kk), g(kk), ta(kk), u(k), ztr(k);
+    // the level's small arrays: on the stack when the sizes are known at compile time
+    constexpr bool kFixed = K > 0 && P >= 0;
+    constexpr size_t kKP = kFixed ? static_cast<size_t>(K) * (P + 1) : 1, kKK = K > 0 ? static_cast<size_t>(K) * K : 1;
+    constexpr size_t kK = K > 0 ? K : 1;
+    double vf[kKP], lvf[kKP], qmf[kKP], pmf[kKP];
+    double linvf[kKK], gf[kKK], taf[kKK], uf[kK], ztrf[kK];
+    std::vector<double> heap;
+    if (!kFixed) heap.resize(4 * static_cast<size_t>(k) * pp + 3 * kk + 2 * static_cast<size_t>(k));
+    double* const v = kFixed ? vf : heap.data();
+    double* const lv = kFixed ? lvf : v + static_cast<size_t>(k) * pp;
+    double* const qm = kFixed ? qmf : lv + static_cast<size_t>(k) * pp;
+    double* const pm = kFixed ? pmf : qm + static_cast<size_t>(k) * pp;
+    double* const linv = kFixed ? linvf : pm + static_cast<size_t>(k) * pp;
+    double* const g = kFixed ? gf : linv + kk;
+    double* const ta = kFixed ? taf : g + kk;
+    double* const u = kFixed ? uf : ta + kk;
+    double* const ztr = kFixed ? ztrf : u + k;
     for (int l = l0; l < l1; ++l) {
         const double* ll = lzz + l * kk;
         const double* dl = azz + l * kk;
@@ -47,7 +65,7 @@ void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double*
         const double* cl = axz + static_cast<size_t>(l) * k * lda;
         // V_l = L_l^{-T} B_l' (k x pp), B_l the level's columns of L's [X y] rows
         for (int m = 0; m < pp; ++m) {
-            double* vm = v.data() + static_cast<size_t>(m) * k;
+            double* vm = v + static_cast<size_t>(m) * k;
             for (int c = 0; c < k; ++c) vm[c] = bl[m + static_cast<size_t>(c) * ldl];
             small::solve_lt(ll, k, vm);
         }
@@ -58,14 +76,14 @@ void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double*
             u[c] = x;
         }
         for (int m = 0; m < pp; ++m) {
-            const double* vm = v.data() + static_cast<size_t>(m) * k;
-            double* lm = lv.data() + static_cast<size_t>(m) * k;
+            const double* vm = v + static_cast<size_t>(m) * k;
+            double* lm = lv + static_cast<size_t>(m) * k;
             for (int a = 0; a < k; ++a) {
                 double x = 0.0;
                 for (int b = 0; b <= a; ++b) x += t[a + b * k] * vm[b];
                 lm[a] = x;
             }
-            double* qmm = qm.data() + static_cast<size_t>(m) * k;
+            double* qmm = qm + static_cast<size_t>(m) * k;
             for (int a = 0; a < k; ++a) {
                 double x = cl[m + static_cast<size_t>(a) * lda];
                 for (int b = 0; b < k; ++b) x -= dl[a + b * k] * lm[b];
@@ -94,9 +112,9 @@ void level_sums(int k_, int pp, int l0, int l1, const double* lzz, const double*
                 }
         }
         // G_l = (L_l L_l')^{-1} = L_l^{-T} L_l^{-1}; W += G_l T' D_l
-        std::copy(ll, ll + kk, linv.begin());
-        small::inv_lower(linv.data(), k);
-        small::lower_crossprod(linv.data(), k, g.data());
+        std::copy(ll, ll + kk, linv);
+        small::inv_lower(linv, k);
+        small::lower_crossprod(linv, k, g);
         for (int b = 0; b < k; ++b)
             for (int a = 0; a < k; ++a) {
                 double x = 0.0;
@@ -138,8 +156,11 @@ double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<d
         const auto range = pool::chunk_range(nlev, nchunks, ch);
         const int l0 = static_cast<int>(range.first), l1 = static_cast<int>(range.second);
         small::with_k(k, [&](auto kc) {
-            level_sums<decltype(kc)::value>(k, pp, l0, l1, L_[0].u.v.data(), lxz.data(), lxz.nrow, A_[0].u.v.data(),
-                                            axz.data(), axz.nrow, t, beta.data(), sinv, sums[ch]);
+            detail::with_p<decltype(kc)::value>(p_, [&](auto, auto pc) {
+                level_sums<decltype(kc)::value, decltype(pc)::value>(k, pp, l0, l1, L_[0].u.v.data(), lxz.data(),
+                                                                     lxz.nrow, A_[0].u.v.data(), axz.data(), axz.nrow,
+                                                                     t, beta.data(), sinv, sums[ch]);
+            });
         });
     });
     std::vector<double> w(kk, 0.0), r2(kk, 0.0), rx(kk, 0.0);

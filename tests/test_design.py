@@ -206,6 +206,20 @@ def test_hash_factorisation_is_np_unique(raw):
     assert codes.tolist() == ref_codes.reshape(-1).tolist()
 
 
+@pytest.mark.parametrize("dtype", ["str", "string"])
+def test_hash_factorisation_of_string_arrays_sorts_by_code_points(dtype):
+    """A pandas string array (Arrow's when pyarrow is installed, whose sort orders the distinct
+    labels) gets np.unique's levels: code points, also beyond the BMP, the empty string and NULs."""
+    from mixedmodels.design import sorted_factorize
+
+    labels = ["b", "", "\x00", "a\x00", "a", "\uffff", "\U0001f600", "e\u0301", "é", "Z", "10", "9"]
+    raw = np.array(labels * 3, dtype=object)[np.random.default_rng(2).permutation(3 * len(labels))]
+    uniq, codes = sorted_factorize(pd.array(raw, dtype=dtype))
+    ref_uniq, ref_codes = np.unique(raw, return_inverse=True)
+    assert uniq.tolist() == ref_uniq.tolist() == sorted(labels)
+    assert codes.tolist() == ref_codes.reshape(-1).tolist()
+
+
 @pytest.mark.parametrize("dtype", [object, "string", "str"])
 def test_string_grouping_columns_are_coded_alike(dtype):
     """Grouping ids as objects, pandas strings or Arrow strings (what read_csv gives) get the same

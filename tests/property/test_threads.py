@@ -125,6 +125,27 @@ def test_one_factor_with_too_many_levels_for_chunks_of_rows_is_summed_by_slices_
     assert all(s == sums[0] for s in sums[1:])
 
 
+@pytest.mark.parametrize(("k", "p"), [(2, 1), (4, 6)])  # compiled sizes; sizes at run time
+def test_levels_of_very_unequal_sizes_are_sliced_by_rows_with_the_same_bits(k, p):
+    """Half the rows in one level, the rest skewed over 20,000 (weighted): the slices of the levels
+    are cut by rows (the first slice, which also sums [X y]'[X y], has one level), and every thread
+    count gives the same bits as one pass over the rows."""
+    rng = np.random.default_rng(8)
+    n, nlev = 300_000, 20_000
+    codes = np.where(rng.uniform(size=n) < 0.5, 0, np.minimum(rng.geometric(2e-4, n), nlev - 1)).astype(np.int32)
+    z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+    x = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+    y = rng.normal(size=n) + 3.0
+    w = rng.uniform(0.5, 2.0, n)
+    factors = [(codes, nlev, z, *_term(k, 0))]
+    sums = []
+    for threads in THREADS:
+        cp = _core.CrossProducts(layout_of(x, factors))
+        cp.add_rows(y, x, [codes], [z], w, threads=threads)
+        sums.append(pickle.dumps(cp))
+    assert all(s == sums[0] for s in sums[1:])
+
+
 def test_the_row_pass_in_chunks_equals_one_pass_to_rounding():
     """Rows cut into chunks sum, in double-double, to the one-pass sums rounded to double."""
     rng = np.random.default_rng(11)
