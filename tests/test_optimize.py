@@ -145,38 +145,3 @@ def test_derivative_check_equals_finite_differences(fits):
     up[2] += h
     assert g[2] == min((f(up) - fx) / h, 0.0)
     assert np.isnan(hd[2])
-
-
-def test_end_derivatives_take_the_polish_s_once_one_difference_confirms_them(fits):
-    """At a polished optimum the check reuses the analytic gradient and the polish's Hessian
-    diagonal (2 evaluations, not 2 per parameter); a wrong analytic gradient, an end the criterion
-    still falls from, or a parameter near its bound gets `gradient_check`'s differences instead."""
-    from dataclasses import replace
-
-    from mixedmodels.optimize import EngineCriterion, end_derivatives, gradient_check, newton_polish
-
-    e, lower = _engine_and_lower(fits)
-    f = EngineCriterion(e, True)
-    x = np.array([0.966748, 0.015169, 0.230903])  # lme4's optimum
-    p = newton_polish(f.value_and_gradient, x, f(x), lower)
-    assert p.gradient is not None
-    assert p.hessian_diagonal is not None
-    g, hd = end_derivatives(f, p, lower, 2e-3)
-    assert g.tolist() == p.gradient.tolist()
-    assert hd.tolist() == p.hessian_diagonal.tolist()
-    fd, fd_h = gradient_check(f, p.theta, lower, p.fun)
-    np.testing.assert_allclose(hd, fd_h, rtol=1e-3)
-    # a wrong analytic gradient: the difference along e disagrees, so every parameter is differenced
-    wrong = replace(p, gradient=p.gradient + np.array([0.5, -0.5, 0.5]))
-    g, _ = end_derivatives(f, wrong, lower, 2e-3)
-    assert g.tolist() == fd.tolist()
-    # off the optimum (the criterion falls along e): differenced, and the gradient shows it
-    off = p.theta + np.array([0.05, -0.02, 0.03])
-    moved = replace(p, theta=off, fun=f(off), gradient=np.zeros(3))
-    g, _ = end_derivatives(f, moved, lower, 2e-3)
-    assert g.tolist() == gradient_check(f, off, lower, f(off))[0].tolist()
-    assert np.abs(g).max() > 1.0
-    # a diagonal entry within 10 h of its bound: the one-sided differences of gradient_check
-    near = replace(p, theta=np.array([0.966748, 0.015169, 5e-4]))
-    g, _ = end_derivatives(f, near, lower, 2e-3)
-    assert g.tolist() == gradient_check(f, near.theta, lower, near.fun)[0].tolist()

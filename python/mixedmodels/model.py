@@ -37,7 +37,6 @@ from .optimize import (
     OptimResult,
     ValueAndGradient,
     choose_method,
-    end_derivatives,
     gradient_check,
     initial_step,
     max_scaled_gradient,
@@ -542,8 +541,7 @@ class Fit:
         The derivative check passed and the evaluation limit was not hit.
     optimizer_message : str
     gradient : ndarray
-        The gradient of the derivative check: the analytic one at a polished end that one
-        difference of the criterion confirms (`optimize.end_derivatives`), else finite differences.
+        The finite-difference gradient of the derivative check.
     is_singular : bool
         A variance is zero or a correlation is +-1 (lme4's isSingular).
     messages : tuple of str
@@ -1170,13 +1168,13 @@ class LinearMixedModel:
         self._refuse_exact_fit(opt)
         lower = self.structure.theta.lower
         opt = self._polish(opt, fg)
-        grad, hdiag = end_derivatives(criterion, opt, lower, GRADIENT_TOL)
+        grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
             verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
             self._refuse_exact_fit(verified)
             if verified.theta is not opt.theta:
                 opt = self._polish(verified, fg)
-                grad, hdiag = end_derivatives(criterion, opt, lower, GRADIENT_TOL)
+                grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
             else:
                 opt = verified
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
@@ -1187,15 +1185,7 @@ class LinearMixedModel:
         if opt.hit_maxeval:
             return opt
         p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower)
-        return replace(
-            opt,
-            theta=p.theta,
-            fun=p.fun,
-            n_evals=opt.n_evals + p.n_evals,
-            decrement=p.decrement,
-            gradient=p.gradient,
-            hessian_diagonal=p.hessian_diagonal,
-        )
+        return replace(opt, theta=p.theta, fun=p.fun, n_evals=opt.n_evals + p.n_evals, decrement=p.decrement)
 
     def _refuse_exact_fit(self, opt: OptimResult) -> None:
         """A criterion of -inf: the model reproduces the observations exactly."""

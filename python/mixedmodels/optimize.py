@@ -25,7 +25,6 @@ __all__ = [
     "ValueAndGradient",
     "bobyqa",
     "choose_method",
-    "end_derivatives",
     "gradient_check",
     "initial_step",
     "max_scaled_gradient",
@@ -79,11 +78,6 @@ class OptimResult:
     unverified: str = ""
     """Why the searches from other starts that check this end could not confirm it (one reached a
     criterion of -inf, or failed numerically); empty when they did or did not run."""
-    gradient: np.ndarray | None = None
-    """The analytic gradient at ``theta`` (`newton_polish` sets it; None where it was not computed)."""
-    hessian_diagonal: np.ndarray | None = None
-    """The Hessian's diagonal from `newton_polish`'s differences of the gradient (NaN for a
-    parameter held at its bound; None where it was not computed)."""
 
 
 class EngineCriterion:
@@ -577,11 +571,7 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
         calls += 1
         hess[:, j] = (gp[free] - g[free]) / h[j]
     hess = (hess + hess.T) / 2.0
-    hdiag = np.full(x.size, np.nan)
-    hdiag[free] = np.diag(hess)
-    unchanged = replace(
-        unchanged, n_evals=calls, decrement=newton_decrement(g[free], hess), gradient=g, hessian_diagonal=hdiag
-    )
+    unchanged = replace(unchanged, n_evals=calls, decrement=newton_decrement(g[free], hess))
     try:
         chol = np.linalg.cholesky(hess)
     except np.linalg.LinAlgError:
@@ -612,16 +602,7 @@ def newton_polish(fg: ValueAndGradient, x: np.ndarray, fx: float, lower: np.ndar
     if best_x is x:
         return replace(unchanged, n_evals=calls)
     decrement = newton_decrement(g[free], hess)
-    return OptimResult(
-        theta=best_x,
-        fun=best_f,
-        n_evals=calls,
-        message="",
-        hit_maxeval=False,
-        decrement=decrement,
-        gradient=g,
-        hessian_diagonal=hdiag,
-    )
+    return OptimResult(theta=best_x, fun=best_f, n_evals=calls, message="", hit_maxeval=False, decrement=decrement)
 
 
 def gradient_check(
@@ -649,58 +630,6 @@ def gradient_check(
     (True, True)
     """
     return _core.derivative_check(f.engine, x, lower, fx, f.reml, h)
-
-
-def end_derivatives(
-    f: EngineCriterion, opt: OptimResult, lower: np.ndarray, tol: float, h: float = 1e-4
-) -> tuple[np.ndarray, np.ndarray]:
-    """The gradient and Hessian diagonal that check an optimiser's end (lme4's derivative check,
-    as `gradient_check` returns them).
-
-    With two or more parameters, each more than 10 h inside its bounds, and `newton_polish`'s
-    analytic gradient and Hessian diagonal at the end: those, once a central difference of the
-    criterion along one fixed direction e (step h, 2 evaluations where `gradient_check` takes 2 per
-    parameter) confirms them: the difference, scaled by the curvature along e as
-    `max_scaled_gradient` scales, and its distance from the analytic g'e must both be below
-    ``tol`` (a wrong gradient, or an end the criterion still falls from along e, fails). Otherwise
-    `gradient_check`'s differences.
-
-    Examples
-    --------
-    >>> import mixedmodels as mm
-    >>> model = mm.LinearMixedModel.from_formula("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
-    >>> f = EngineCriterion(model.new_engine(), reml=True)
-    >>> x = np.array([0.966748, 0.015169, 0.230903])  # lme4's optimum
-    >>> p = newton_polish(f.value_and_gradient, x, f(x), model.structure.theta.lower)
-    >>> g, hd = end_derivatives(f, p, model.structure.theta.lower, 2e-3)
-    >>> bool(np.all(np.abs(g) < 1e-6)), bool(np.all(hd > 0))
-    (True, True)
-    """
-    x = np.asarray(opt.theta, dtype=np.float64)
-    g, hd = opt.gradient, opt.hessian_diagonal
-    usable = (
-        g is not None
-        and hd is not None
-        and x.size >= 2
-        and bool(np.all(np.isfinite(g)) and np.all(np.isfinite(hd)))
-        and bool(np.all(x - lower > 10 * h))
-        and math.isfinite(opt.fun)
-    )
-    if usable and g is not None and hd is not None:
-        i = np.arange(x.size)
-        e = np.where(i % 2 == 0, 1.0, -1.0) * (1.0 + 0.5 * ((i * 0.6180339887498949) % 1.0))
-        e /= float(np.linalg.norm(e))
-        up, down = f(x + h * e), f(x - h * e)
-        slope = (up - down) / (2 * h)
-        curvature = np.array([(up - 2 * opt.fun + down) / (h * h)])
-        one = np.array([True])
-        if (
-            math.isfinite(slope)
-            and max_scaled_gradient(np.array([slope]), curvature, one) < tol
-            and max_scaled_gradient(np.array([slope - float(g @ e)]), curvature, one) < tol
-        ):
-            return np.array(g, dtype=np.float64), np.array(hd, dtype=np.float64)
-    return gradient_check(f, x, lower, opt.fun, h)
 
 
 def max_scaled_gradient(g: np.ndarray, hess_diag: np.ndarray, free: np.ndarray) -> float:
