@@ -103,16 +103,24 @@ def sorted_factorize(raw: NDArray[Any] | pd.api.extensions.ExtensionArray) -> tu
     return distinct[order], rank[first]
 
 
+# below this many distinct labels, NumPy's sort of the Python strings is as fast as a call into Arrow
+_ARROW_SORT_MIN = 64
+
+
 def _arrow_string_order(values: pd.api.extensions.ExtensionArray) -> NDArray[np.intp] | None:
     """The order that sorts distinct strings held by Arrow (a pandas string array of pyarrow
-    storage), sorted by Arrow: UTF-8's byte order is the code points' order, np.unique's for Python
-    strings, at ~20x its speed (20,000 labels: 0.4 ms against 9 ms). None for other arrays."""
-    if getattr(values.dtype, "storage", None) != "pyarrow":
+    storage, Arrow type string or large_string), sorted by Arrow: UTF-8's byte order is the code
+    points' order, np.unique's for Python strings, at ~3x its speed (20,000 labels: 2.7 ms against
+    7.5 ms). None for other arrays and for fewer than `_ARROW_SORT_MIN` labels."""
+    if len(values) < _ARROW_SORT_MIN or getattr(values.dtype, "storage", None) != "pyarrow":
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return np.asarray(pc.array_sort_indices(pa.array(values)), dtype=np.intp)
+    arr = pa.array(values)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    return np.asarray(pc.array_sort_indices(arr), dtype=np.intp)
 
 
 def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray, ObjectArray]:
