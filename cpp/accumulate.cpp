@@ -358,20 +358,15 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads) {
     // the levels, and the first also adds [X y]'[X y]. Each sum gets the same additions in the
     // same order as on one thread: the same bits for every thread count.
     const int nslices = threads > 1 && n >= 2 * kMinRowsPerChunk ? std::min(threads, kMaxLevelSlices) : 1;
-    if (nslices == 1) {
-        one_factor_rows_any(rows, k, p, LevelSlice{0, static_cast<int32_t>(nlev), true}, acc, xx, ymin, ymax);
-    } else {
-        const std::vector<int32_t> cut =
-            level_cuts(rows.codes[0], n, static_cast<int32_t>(nlev), nslices, pp * (pp + 1) / 2.0, per);
-        pool::run(threads, nslices, [&](int c) {
-            if (c == 0) {
-                one_factor_rows_any(rows, k, p, LevelSlice{cut[0], cut[1], true}, acc, xx, ymin, ymax);
-                return;
-            }
-            double unused_min = 0.0, unused_max = 0.0;
-            one_factor_rows_any(rows, k, p, LevelSlice{cut[c], cut[c + 1], false}, acc, xx, unused_min, unused_max);
-        });
-    }
+    const int32_t levels = static_cast<int32_t>(nlev);
+    const std::vector<int32_t> cut = nslices == 1 ? std::vector<int32_t>{0, levels}
+                                                  : level_cuts(rows.codes[0], n, levels, nslices, pp * (pp + 1) / 2.0, per);
+    pool::run(threads, nslices, [&](int c) {  // one slice: on this thread
+        const bool cross = c == 0;
+        double unused_min = 0.0, unused_max = 0.0;
+        one_factor_rows_any(rows, k, p, LevelSlice{cut[c], cut[c + 1], cross}, acc, xx, cross ? ymin : unused_min,
+                            cross ? ymax : unused_max);
+    });
     // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does
     const auto put = [](double hi, double lo, double& out_hi, double& out_lo) {
         const dd::DD s = dd::normalise(hi, lo);

@@ -156,7 +156,7 @@ double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<d
         const auto range = pool::chunk_range(nlev, nchunks, ch);
         const int l0 = static_cast<int>(range.first), l1 = static_cast<int>(range.second);
         small::with_k(k, [&](auto kc) {
-            detail::with_p<decltype(kc)::value>(p_, [&](auto, auto pc) {
+            with_p<decltype(kc)::value>(p_, [&](auto, auto pc) {
                 level_sums<decltype(kc)::value, decltype(pc)::value>(k, pp, l0, l1, L_[0].u.v.data(), lxz.data(),
                                                                      lxz.nrow, A_[0].u.v.data(), axz.data(), axz.nrow,
                                                                      t, beta.data(), sinv, sums[ch]);
