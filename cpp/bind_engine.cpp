@@ -186,6 +186,57 @@ void register_engine(py::module_& m) {
             },
             "(R_X'R_X)^{-1} (vcov(beta) / sigma^2, p x p) at the current theta.")
         .def(
+            "inverse_at_rows",
+            [](const Engine& e, const py::array& idx_in) {
+                if (idx_in.dtype().kind() != 'i')  // not a float or unsigned array silently truncated or wrapped
+                    throw InvalidInput("idx must be an array of signed integers (got dtype " +
+                                       py::str(static_cast<py::object>(idx_in.dtype())).cast<std::string>() + ")");
+                const auto idx = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(idx_in);
+                if (!idx || idx.ndim() != 2) throw InvalidInput("idx must be a 2-d array (rows, columns per row)");
+                const py::ssize_t n = idx.shape(0), r = idx.shape(1);
+                if (r < 1 || r > 4096) throw InvalidInput("need between 1 and 4096 columns per row");
+                const int64_t q = e.qtotal();
+                std::vector<int64_t> held(idx.data(), idx.data() + n * r);  // checked and copied under the GIL
+                for (size_t k = 0; k < held.size(); ++k)
+                    if (held[k] < 0 || held[k] >= q)
+                        throw InvalidInput("column " + std::to_string(held[k]) + " of row " + std::to_string(k / r) +
+                                           " is outside [0, " + std::to_string(q) + ")");
+                std::vector<double> out;
+                {
+                    py::gil_scoped_release release;
+                    out = e.inverse_at_rows(held.data(), n, static_cast<int>(r));
+                }
+                return to_array(out, {n, r, r});
+            },
+            py::arg("idx"),
+            "S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order; the "
+            "t-th of every row in one factor), returns (n, r, r). From the selected inversion of the current factor "
+            "(the GLMM's Laplace gradient with several grouping factors).")
+        .def(
+            "solve_zz",
+            [](const Engine& e, const darray& rhs) {
+                if (rhs.ndim() != 2 || rhs.shape(0) != e.qtotal())
+                    throw InvalidInput("rhs must be (q, m) with q = " + std::to_string(e.qtotal()) +
+                                       " the number of random effects");
+                const py::ssize_t q = rhs.shape(0), m = rhs.shape(1);
+                if (m > (1 << 20)) throw InvalidInput("at most 2^20 right-hand sides");
+                std::vector<double> cm(static_cast<size_t>(q * m));  // column-major copy
+                const double* pr = rhs.data();
+                for (py::ssize_t i = 0; i < q; ++i)
+                    for (py::ssize_t j = 0; j < m; ++j) cm[static_cast<size_t>(j * q + i)] = pr[i * m + j];
+                std::vector<double> x;
+                {
+                    py::gil_scoped_release release;
+                    x = e.solve_zz(cm.data(), static_cast<int>(m));
+                }
+                py::array_t<double> out({q, m});
+                double* po = out.mutable_data();
+                for (py::ssize_t i = 0; i < q; ++i)
+                    for (py::ssize_t j = 0; j < m; ++j) po[i * m + j] = x[static_cast<size_t>(j * q + i)];
+                return out;
+            },
+            py::arg("rhs"), "(L_ZZ L_ZZ')^{-1} rhs for rhs (q, m), at the current factor.")
+        .def(
             "condcov",
             [](const Engine& e) {
                 std::vector<std::vector<double>> cc;

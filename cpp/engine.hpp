@@ -72,6 +72,13 @@ public:
     std::vector<double> moment_start(const std::vector<int>& intercept_col);
     // After update(): (R_X^T R_X)^{-1} = vcov(beta) / sigma^2, p x p (symmetric, so either order).
     std::vector<double> rx_inverse_crossprod() const;
+    // After update(): S = (L_ZZ L_ZZ^T)^{-1} at each row's random-effects columns (laplace_inverse.cpp):
+    // idx (n x r, row-major) holds each row's r columns (engine order), the t-th of every row in the
+    // factor of the first row's t-th; returns n x r x r, row i's S[idx[i, a], idx[i, b]]. From the
+    // selected inversion: only the entries on L's pattern are formed (a pair off it is InvalidInput).
+    std::vector<double> inverse_at_rows(const int64_t* idx, int64_t n, int r) const;
+    // After update(): (L_ZZ L_ZZ^T)^{-1} rhs for rhs q x m (column-major), into a new array.
+    std::vector<double> solve_zz(const double* rhs, int m) const;
     // After update(): per factor, nlev x k x k diagonal blocks of (L_ZZ L_ZZ^T)^{-1}.
     std::vector<std::vector<double>> condcov_u() const;
     // Dense copies (for tests on small designs): the lower triangle of A and of L, (q+p+1)^2.

@@ -5,6 +5,7 @@
 #include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
+#include "selected_inverse.hpp"
 #include "small.hpp"
 
 namespace mm {
@@ -34,34 +35,7 @@ void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) c
             r[c] = s;
         }
     }
-    for (int j = nf_ - 1; j >= 0; --j) {
-        double* r = u.data() + off[j];
-        for (int c = j + 1; c < nf_; ++c) {
-            const Block& b = L_[tri(c, j)];
-            const double* uc = u.data() + off[c];
-            if (b.kind == Kind::Sparse) {
-                const SparseBlock& s = b.s;
-                for (int col = 0; col < s.ncollev; ++col)
-                    for (int64_t idx = s.colptr[col]; idx < s.colptr[col + 1]; ++idx) {
-                        const double* blk = s.blk(idx);
-                        const double* ur = uc + static_cast<size_t>(s.rowlev[idx]) * s.kr;
-                        for (int bcol = 0; bcol < s.kc; ++bcol) {
-                            double acc = 0.0;
-                            for (int a = 0; a < s.kr; ++a) acc += blk[a + bcol * s.kr] * ur[a];
-                            r[col * s.kc + bcol] -= acc;
-                        }
-                    }
-            } else {
-                blas::gemv(true, b.d.nrow, b.d.ncol, -1.0, b.d.data(), b.d.nrow, uc, 1.0, r);
-            }
-        }
-        const Block& d = L_[tri(j, j)];
-        if (d.kind == Kind::UBD) {
-            for (int l = 0; l < d.u.nlev; ++l) small::solve_lt(d.u.at(l), d.u.k, r + static_cast<size_t>(l) * d.u.k);
-        } else {
-            blas::trsm_left_lower_trans(d.d.nrow, 1, d.d.data(), d.d.nrow, r, d.d.nrow);
-        }
-    }
+    back_solve(L_, nf_, nlev_, k_, off, u, 1);  // L_ZZ^T u = r
 }
 
 namespace {

@@ -102,7 +102,7 @@ def test_no_import_cycle():
 
 # docs/architecture.md's layers, lowest first: a module imports only from its own layer or lower ones
 LAYERS = [
-    {"exceptions", "names", "numderiv", "blocked_inverse", "datasets", "splines", "plot_style"},
+    {"exceptions", "names", "numderiv", "datasets", "splines", "plot_style"},
     {"formula", "expressions", "layout", "families"},
     {"structure", "data"},
     {"design", "checks", "optimize", "arguments"},

@@ -32,14 +32,37 @@ CASES = [
     ("y ~ x1 + x2 + (1 + x1 | g)", "counts", "poisson"),
     ("y ~ x1 + x2 + (1 | g) ", "counts", "poisson"),
     ("y ~ x1 + x2 + (1 + x1 || g)", "logit", "binomial"),
-    ("y ~ Anger + btype + (1 | id) + (1 | item)", "verbagg", "binomial"),  # crossed: the dense path
+    ("y ~ Anger + btype + (1 | id) + (1 | item)", "verbagg", "binomial"),  # crossed: dense blocks of L
+    # nested, L's blocks sparse and block-diagonal (its selected inverse on that pattern)
+    ("TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", "grouse", "poisson"),
+    ("y ~ x1 + x2 + (1 + x1 | g) + (1 | h)", "nested", "binomial"),  # a vector term on a nested factor
+    ("y ~ x1 + x2 + (1 | g) + (0 + x1 | h)", "crossed", "poisson"),  # crossed, a slope on the second factor
 ]
+
+
+def _two_factor_data(family: str, nested: bool, seed: int = 8, n: int = 2400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 120, n)
+    h = g // 6 if nested else rng.integers(0, 15, n)  # g within h, or crossed with it
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    eta = 0.1 + 0.4 * x1 - 0.3 * x2 + rng.normal(0, 0.6, 120)[g] + rng.normal(0, 0.5, 20)[h]
+    eta += rng.normal(0, 0.3, 120)[g] * x1
+    if family == "binomial":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    else:
+        y = rng.poisson(np.exp(eta)).astype(float)
+    return pd.DataFrame({"y": y, "x1": x1, "x2": x2, "g": pd.Categorical(g), "h": pd.Categorical(h)})
 
 
 def _model(formula: str, data: str, family: str) -> GeneralizedLinearMixedModel:
     if data == "verbagg":
         verb = mm.datasets.load("verbagg")
         df = verb.assign(y=(verb["r2"] == verb["r2"].cat.categories[1]).astype(float))
+    elif data == "grouse":
+        df = mm.datasets.load("grouseticks")
+        df = df.assign(HEIGHT=(df["HEIGHT"] - df["HEIGHT"].mean()) / df["HEIGHT"].std())
+    elif data in ("nested", "crossed"):
+        df = _two_factor_data(family, data == "nested")
     else:
         df = mm.datasets.load("cbpp") if data == "cbpp" else _slope_data(family, 5 if data == "logit" else 6)
     fam = mm.families.Binomial() if family == "binomial" else mm.families.Poisson()
@@ -75,15 +98,15 @@ def test_gradient_applies_only_where_it_is_exact() -> None:
     assert not probit.has_laplace_gradient
     with pytest.raises(mm.ArgumentError, match="canonical link"):
         probit.laplace_gradient(np.array([1.0]), np.zeros(4), probit.pirls(np.array([1.0]), None))
-    # three factors, 584 random effects for 403 rows: the dense (LL')^-1 would cost more than it saves
+    # three nested factors (584 random effects for 403 rows): the selected inversion on the blocks of L
     grouse = mm.datasets.load("grouseticks")
     nested = GeneralizedLinearMixedModel.from_formula(
         "TICKS ~ YEAR + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", grouse, mm.families.Poisson()
     )
-    assert not nested.has_laplace_gradient
+    assert nested.has_laplace_gradient
 
 
-@pytest.mark.parametrize(("formula", "data", "family"), [*CASES[:3], CASES[5]])
+@pytest.mark.parametrize(("formula", "data", "family"), [*CASES[:3], CASES[5], CASES[6], CASES[7]])
 def test_gradient_fit_reaches_the_derivative_free_optimum(
     formula: str, data: str, family: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,7 +144,7 @@ def test_gradient_derivatives_of_a_quadratic() -> None:
     np.testing.assert_allclose(h, expect, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize(("formula", "data", "family"), [CASES[1], CASES[3], CASES[5]])
+@pytest.mark.parametrize(("formula", "data", "family"), [CASES[1], CASES[3], CASES[5], CASES[6], CASES[8]])
 def test_modes_jacobian_matches_central_differences(formula: str, data: str, family: str) -> None:
     # du/d(theta, beta), which the warm starts extrapolate along, against differences of the modes
     model = _model(formula, data, family)
@@ -137,3 +160,35 @@ def test_modes_jacobian_matches_central_differences(formula: str, data: str, fam
         up = model.pirls((x0 + e)[:nt], (x0 + e)[nt:]).u
         down = model.pirls((x0 - e)[:nt], (x0 - e)[nt:]).u
         np.testing.assert_allclose(jac[:, i], (up - down) / (2 * h), rtol=1e-4, atol=1e-6)
+
+
+def test_stage_two_takes_the_gradient_where_it_pays() -> None:
+    # cbpp (56 rows, one factor, 5 parameters): BOBYQA's cheap evaluations; grouseticks (403 rows,
+    # three nested factors): L-BFGS-B on the gradient, a fraction of BOBYQA's 264 evaluations
+    assert not _model(*CASES[0]).fit().model._gradient_pays
+    grouse = _model(*CASES[6])
+    assert grouse._gradient_pays
+    fit = grouse.fit()
+    assert fit.converged
+    assert fit.n_evals < 100
+
+
+def test_selected_inverse_at_rows_and_solves_match_the_dense_inverse() -> None:
+    # (LL')^-1 at each row's columns and in solves, from the factor PIRLS leaves, against the dense
+    # inverse of L L' (nested sparse blocks, dense crossed blocks, a vector term)
+    for case in (CASES[6], CASES[7], CASES[8], CASES[5]):
+        model = _model(*case)
+        theta = np.full(model.ntheta, 0.7)
+        theta[~model.structure.theta.on_diagonal] = 0.1
+        beta = model.pirls(theta, None).beta
+        model.pirls(theta, beta)
+        engine = model._working(False)[1]
+        idx, _ = model._re_columns
+        q = model.q
+        low = np.tril(engine.dense(True))[:q, :q]
+        dense = np.linalg.inv(low @ low.T)
+        np.testing.assert_allclose(
+            engine.inverse_at_rows(idx), dense[idx[:, :, None], idx[:, None, :]], rtol=1e-10, atol=1e-12
+        )
+        rhs = np.random.default_rng(3).normal(size=(q, 3))
+        np.testing.assert_allclose(engine.solve_zz(rhs), dense @ rhs, rtol=1e-10, atol=1e-12)

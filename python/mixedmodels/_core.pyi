@@ -353,6 +353,10 @@ class Engine:
         """
         (criterion, d log|L|^2, d log|R_X|^2 (0 unless reml), d pwrss): the parts of the criterion at theta and their derivatives in theta, from one update of L (the deviance at a given sigma is ldL2 [+ ldRX2] + pwrss / sigma^2 + dof log(2 pi sigma^2)).
         """
+    def inverse_at_rows(self, idx: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order; the t-th of every row in one factor), returns (n, r, r). From the selected inversion of the current factor (the GLMM's Laplace gradient with several grouping factors).
+        """
     def moment_start(
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
     ) -> numpy.typing.NDArray[numpy.float64]:
@@ -370,6 +374,12 @@ class Engine:
     def solve(self) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """
         (beta, u) at the current theta: fixed effects and spherical random effects (engine order).
+        """
+    def solve_zz(
+        self, rhs: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]
+    ) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        (L_ZZ L_ZZ')^{-1} rhs for rhs (q, m), at the current factor.
         """
     def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> Criterion:
         """

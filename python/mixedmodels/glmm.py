@@ -37,11 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 
 from . import _core
 from .arguments import check_positive_weights
-from .blocked_inverse import BlockedInverse
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
@@ -66,18 +64,6 @@ PIRLS_STEP_TOL = 1e-9  # largest increment of u (or beta) at convergence
 # 210 -> 172, poisson1m 130 -> 112, the log-likelihoods the same to 5e-12 relative)
 PIRLS_STEP_TOL_CANONICAL = 1e-7
 MAX_AGQ = 25
-# the exact Laplace gradient for several grouping factors inverts LL' by eliminating the first
-# factor's block-diagonal block (`BlockedInverse`): up to this many columns of the other factors
-DENSE_GRADIENT_Q = 1500
-# and while that costs (~q2^3 + 2 nnz(B) q2 flops, B the q1 x q2 block between the first factor and
-# the others) at most this much per row. Crossed binomial designs y ~ x + (1|f1) + (1|f2), one run each
-# (ms with the gradient / without): 8,000 rows and 550 x 60 levels (147 flops a row) 228 / 306;
-# 10,000 and 1,000 x 100 (300) 256 / 312; 50,000 and 5,000 x 200 (560) 1,345 / 1,880; 4,000 and
-# 500 x 150 (1,150) 164 / 156; 20,000 and 2,000 x 300 (1,950) 1,009 / 785; 3,000 and 400 x 400
-# (22,000) 518 / 395. VerbAgg (340 random effects, 7,584 rows) 0.27 s / 0.65 s.
-GRADIENT_FLOPS_PER_ROW = 1000
-# B is held dense up to this many entries per product it sums (below: sparse)
-DENSE_B_PER_ENTRY = 8
 # BOBYQA's absolute tolerances on theta and the criterion in stage 1 when it only starts stage 2
 # with the exact gradient (`GeneralizedLinearMixedModel.has_laplace_gradient`); otherwise those of
 # `minimize_theta` (1e-9 and 1e-10). Stage 1's evaluations are PIRLS over beta and u jointly, the
@@ -100,6 +86,18 @@ STAGE1_PIRLS_TOL = 1e-5
 # gradient's NumPy calls (cbpp, 56 rows: 25 ms of CPU against 34; the simulated logistic design
 # shrunk to 500 rows about even, to 2,000 rows 12 % faster with the gradient)
 GRADIENT_MIN_ROWS = 1000
+# Below that, the gradient still pays where BOBYQA needs many evaluations of some cost: several
+# grouping factors or at least GRADIENT_MANY_PARAMETERS parameters (theta and beta), with rows and
+# random effects together at least GRADIENT_MIN_SIZE. Minimum of 7 fits each, with the gradient /
+# BOBYQA (evaluations): grouseticks (403 rows, 584 random effects, 3 nested factors, 7 parameters)
+# 35.7 / 81.3 ms (34 / 264); simulated, Poisson 500 rows 40 x 10 crossed, 5 parameters 11.7 / 16.4;
+# Poisson 200 rows nested 40 in 8, 7 parameters 8.5 / 11.9; binary 800 rows one factor, 8 parameters
+# 11.9 / 14.8; binary 300 rows (1 + x | g) nested in 10, 8 parameters 13.2 / 22.5; and BOBYQA ahead:
+# cbpp (56 rows, 5 parameters) 7.4 / 4.0; binary 500 rows (1 + x | g), 6 parameters 20.3 / 17.9;
+# binary 60 rows 10 x 5 crossed 4.7 / 3.2; Poisson 150 rows 15 x 10 crossed 5.2 / 4.8; binary 120
+# rows one factor, 8 parameters 6.1 / 5.6. The gradient's optima were as high or higher in all.
+GRADIENT_MIN_SIZE = 240
+GRADIENT_MANY_PARAMETERS = 7
 
 # entries of X (rows x columns) up to which X beta is taken with @ (OpenBLAS stays on one thread
 # below ~9,000) rather than einsum
@@ -107,12 +105,6 @@ SMALL_PRODUCT = 4096
 # warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
 # much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
 EXTRAPOLATE_MODES_REL = 0.01
-
-
-def _sums(pos: NDArray[np.int64], weights: FloatArray, size: int) -> FloatArray:
-    """The weights summed by position into ``size`` doubles."""
-    out: FloatArray = np.bincount(pos, weights=weights, minlength=size).astype(np.float64, copy=False)
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +239,8 @@ class GeneralizedLinearMixedModel:
         self.call: FormulaCall | None = None  # what from_formula was given (`update` rebuilds from it)
         # (parameters, modes there, du/d(theta, beta) there) of the latest gradient (laplace_and_gradient)
         self._warm_jacobian: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        # the modes (`_pirls`, beta given) at whose working weights the modes engine was last factored
+        self._modes_factored: Pirls | None = None
         self._pirls_counts = [0, 0]  # PIRLS calls and iterations (pirls_counts)
         # -2 log p(y | mu) less the deviance does not depend on mu when the family has no dispersion
         # (it is -2 times the saturated model's log-likelihood): the Laplace criterion then needs
@@ -295,7 +289,8 @@ class GeneralizedLinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for k in ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call", "_gradient_rows"):
+        transient = ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call", "_gradient_rows")
+        for k in (*transient, "_modes_factored"):
             state.pop(k, None)
         return state
 
@@ -305,6 +300,7 @@ class GeneralizedLinearMixedModel:
         self.__dict__.update(state)
         self._lock = threading.Lock()
         self._engines = {}
+        self._modes_factored = None
         self._warm_u = None
         self._warm_beta = None
         self.call = None  # the caller's data frame is not shipped with a pickled model
@@ -488,7 +484,7 @@ class GeneralizedLinearMixedModel:
             aic = devsum + self._aic_minus_deviance
         else:
             aic = float(fam.aic(self.y, self.trials, mu, self.prior_weights, devsum))
-        return Pirls(
+        out = Pirls(
             beta=np.asarray(beta) if joint else np.array(beta_fixed, dtype=np.float64),
             u=np.asarray(u),
             eta=np.asarray(eta),
@@ -500,6 +496,9 @@ class GeneralizedLinearMixedModel:
             iterations=int(iterations),
             converged=bool(converged),
         )
+        if not joint:
+            self._modes_factored = out
+        return out
 
     @cached_property
     def _pirls_tol(self) -> float:
@@ -550,6 +549,8 @@ class GeneralizedLinearMixedModel:
             return
         joint = shift is None
         wr, eng = self._working(joint)
+        if not joint:
+            self._modes_factored = None  # the stage's PIRLS moves the modes engine's factor
         fam = self.family
         stage = _core.LaplaceStage(
             wr,
@@ -603,9 +604,8 @@ class GeneralizedLinearMixedModel:
     def has_laplace_gradient(self) -> bool:
         """Whether `laplace_gradient` applies: the canonical link of the binomial or Poisson family
         (the working weights are then the observed information, so the modes' derivatives follow
-        from the factor) and one grouping factor (of any number of columns), or several where
-        eliminating the first factor's block leaves at most `DENSE_GRADIENT_Q` columns and costs
-        at most `GRADIENT_FLOPS_PER_ROW` a row (`BlockedInverse`).
+        from the factor), with any grouping factors and terms: with several factors it takes
+        (LL')^-1 at each row's columns from the selected inversion of the blocked factor.
 
         Examples
         --------
@@ -620,14 +620,7 @@ class GeneralizedLinearMixedModel:
         fam = self.family
         if not (fam.canonical and fam.name in ("binomial", "poisson")):
             return False
-        if len(self.structure.factors) == 1:
-            return True
-        # the gradient's inverse costs ~q2^3 + 2 nnz(B) q2 (`BlockedInverse`) against ~n per evaluation
-        f0 = self.structure.factors[0]
-        q1 = f0.nlev * f0.k
-        q2 = self.q - q1
-        nnz_b = min(q1 * q2, self.nobs * f0.k * (sum(f.k for f in self.structure.factors) - f0.k))
-        return q2 <= DENSE_GRADIENT_Q and q2**3 + 2 * nnz_b * q2 <= GRADIENT_FLOPS_PER_ROW * self.nobs
+        return True
 
     def laplace_and_gradient(self, theta: FloatArray, beta: FloatArray) -> tuple[float, FloatArray]:
         """The Laplace criterion at (theta, beta) (as `laplace`, warm-started) and its exact
@@ -662,7 +655,10 @@ class GeneralizedLinearMixedModel:
         if not math.isfinite(res.laplace):
             return math.inf, np.zeros(self.ntheta + self.p)
         self._warm_u = res.u
-        grad, jac = self._gradient_parts(theta, beta, res)
+        try:
+            grad, jac = self._gradient_parts(theta, beta, res)
+        except CoreError:  # no factor at these modes: PIRLS stalled (separation) where L was singular
+            return math.inf, np.zeros(self.ntheta + self.p)
         self._warm_jacobian = (x, res.u, jac)
         return res.laplace, grad
 
@@ -699,25 +695,10 @@ class GeneralizedLinearMixedModel:
     def _gradient_parts(self, theta: FloatArray, beta: FloatArray, res: Pirls) -> tuple[FloatArray, FloatArray]:
         """`laplace_gradient` and the modes' Jacobian du/d(theta, beta) (q x m) it computes on the way."""
         if not self.has_laplace_gradient:
-            raise ArgumentError(
-                "the exact Laplace gradient needs a canonical link (binomial logit or Poisson log) and one "
-                f"grouping factor or at most {DENSE_GRADIENT_Q} random effects"
-            )
+            raise ArgumentError("the exact Laplace gradient needs a canonical link (binomial logit or Poisson log)")
         mu = res.mu
         if len(self.structure.factors) > 1:
-            prior = self.prior_weights
-            if self.family.name == "poisson":
-                var = mu
-                dvar = np.ones_like(mu)
-            else:
-                var = mu * (1.0 - mu)
-                dvar = 1.0 - 2.0 * mu
-            w = prior * var
-            w1 = w * dvar  # dw/deta
-            d1 = -2.0 * prior * (self.y - mu)  # d(deviance)/deta
-            # BLAS on one thread: its threads only spin on a q x q factorisation (seconds on a busy machine)
-            with _core.BlasOneThread() if single_threaded_blas() else contextlib.nullcontext():
-                return self._laplace_gradient_crossed(theta, res, w, w1, d1)
+            return self._laplace_gradient_crossed(theta, beta, res)
         f = self.structure.factors[0]
         nlev, k = f.nlev, f.k
         # the sums over rows in the core, two passes (w = prior V(mu), w1 = dw/deta, d1 =
@@ -782,24 +763,29 @@ class GeneralizedLinearMixedModel:
         return idx, np.ascontiguousarray(np.stack(parts), dtype=np.float64)
 
     def _laplace_gradient_crossed(
-        self, theta: FloatArray, res: Pirls, w: FloatArray, w1: FloatArray, d1: FloatArray
+        self, theta: FloatArray, beta: FloatArray, res: Pirls
     ) -> tuple[FloatArray, FloatArray]:
         """`laplace_gradient` for several grouping factors, with S = (LL')^-1 (q x q) of
-        LL' = I + A'WA, A = Z Lambda, by block elimination of the first factor's block-diagonal
-        block (`BlockedInverse`: one factorisation of the order of the other factors' columns):
-        the same terms, with h_i = a_i'S a_i (a_i row i of A, a few entries),
+        LL' = I + A'WA, A = Z Lambda, from the factor PIRLS leaves at the modes' working weights:
+        S at each row's columns by the selected inversion of its blocks
+        (`_core.Engine.inverse_at_rows`), and solves with it (`_core.Engine.solve_zz`). The same
+        terms as for one factor, with h_i = a_i'S a_i (a_i row i of A, a few entries),
         tr(S A'W dA) = sum_i w_i a_i'S da_i, du = -S (A'W dA u + dA'd' / 2) for theta and -S A'W X
         for beta. The sums over rows come from the core in one pass (`_core.laplace_crossed_rows`),
         and the solves with S in one call: the term w1 h' A du of d eta is (A'w1 h)'du."""
         idx, parts = self._re_columns
         vals = np.ascontiguousarray(np.tensordot(theta, parts, axes=1))
-        inverse = self._laplace_inverse(idx, vals, w)
-        s_rows = np.ascontiguousarray(inverse.at_rows(idx))  # (n, r, r): S at each row's columns
-        atq, awx, xsum, scal, rhs = _core.laplace_crossed_rows(
-            idx, vals, parts, s_rows, w, w1, d1, np.ascontiguousarray(self.rows.x), np.ascontiguousarray(res.u)
-        )
+        with self._lock:
+            if self._modes_factored is not res:  # the engine's factor is elsewhere: PIRLS from these modes
+                res = self._pirls(theta, beta, False, res.u, None)
+            eng = self._working(False)[1]
+            s_rows = eng.inverse_at_rows(idx)  # (n, r, r): S at each row's columns
+            w, w1, d1 = self._gradient_weights(res.mu)
+            atq, awx, xsum, scal, rhs = _core.laplace_crossed_rows(
+                idx, vals, parts, s_rows, w, w1, d1, np.ascontiguousarray(self.rows.x), np.ascontiguousarray(res.u)
+            )
+            solved = eng.solve_zz(np.column_stack([atq, awx, rhs]))  # S [A'w1h, A'WX, rhs]
         nt, p = self.ntheta, self.p
-        solved = inverse.solve(np.column_stack([atq, awx, rhs]))  # S [A'w1h, A'WX, rhs]
         grad_beta = xsum - awx.T @ solved[:, 0]
         jac = np.empty((self.q, nt + p))
         jac[:, nt:] = -solved[:, 1 : 1 + p]
@@ -809,34 +795,17 @@ class GeneralizedLinearMixedModel:
         out: FloatArray = np.concatenate([grad_theta, grad_beta])
         return out, jac
 
-    def _laplace_inverse(self, idx: NDArray[np.int64], vals: FloatArray, w: FloatArray) -> BlockedInverse:
-        """(LL')^-1 of LL' = I + A'WA (A = Z Lambda, row i's values ``vals[i]`` at columns
-        ``idx[i]``, the first factor's k first) from its three blocks, summed over the rows: the
-        first factor's diagonal blocks (nlev, k, k), the block beside them (q1 x q2, sparse) and
-        the other factors' block (q2 x q2); never the whole q x q."""
-        f0 = self.structure.factors[0]
-        nlev, k = f0.nlev, f0.k
-        q1 = nlev * k
-        q2 = self.q - q1
-        wv = w[:, None] * vals
-        lead, rest = idx[:, :k], idx[:, k:] - q1
-        codes = lead[:, 0] // k
-        d_pos = (codes[:, None, None] * k * k + np.arange(k)[:, None] * k + np.arange(k)[None, :]).ravel()
-        d = _sums(d_pos, (wv[:, :k, None] * vals[:, None, :k]).ravel(), nlev * k * k).reshape(nlev, k, k)
-        d[:, np.arange(k), np.arange(k)] += 1.0
-        shape = (lead.shape[0], k, rest.shape[1])
-        b_vals = (wv[:, :k, None] * vals[:, None, k:]).ravel()
-        if q1 * q2 <= DENSE_B_PER_ENTRY * b_vals.size:  # B dense: fewer calls, and products at BLAS speed
-            b_pos = (lead[:, :, None] * q2 + rest[:, None, :]).ravel()
-            b: FloatArray | sparse.csr_array = _sums(b_pos, b_vals, q1 * q2).reshape(q1, q2)
-        else:  # sparse: a crossed design's B has at most a few entries per row
-            b_rows = np.broadcast_to(lead[:, :, None], shape).ravel()
-            b_cols = np.broadcast_to(rest[:, None, :], shape).ravel()
-            b = sparse.csr_array(sparse.coo_array((b_vals, (b_rows, b_cols)), shape=(q1, q2)))  # duplicates summed
-        e_pos = (rest[:, :, None] * q2 + rest[:, None, :]).ravel()
-        e = _sums(e_pos, (wv[:, k:, None] * vals[:, None, k:]).ravel(), q2 * q2).reshape(q2, q2)
-        e[np.diag_indices(q2)] += 1.0
-        return BlockedInverse(d, b, e)
+    def _gradient_weights(self, mu: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per row at the means mu (a canonical link): the working weights w = prior V(mu), their
+        derivative in eta w1 = prior V'(mu) V(mu), and the deviance's derivative in eta
+        d1 = -2 prior (y - mu)."""
+        prior = self.prior_weights
+        if self.family.name == "poisson":
+            var, dvar = mu, np.ones_like(mu)
+        else:
+            var, dvar = mu * (1.0 - mu), 1.0 - 2.0 * mu
+        w = np.ascontiguousarray(prior * var)
+        return w, np.ascontiguousarray(w * dvar), np.ascontiguousarray(-2.0 * prior * (self.y - mu))
 
     def agq(self, theta: FloatArray, beta: FloatArray, n_agq: int) -> float:
         """-2 log-likelihood by adaptive Gauss-Hermite quadrature with ``n_agq`` nodes per level of
@@ -1045,7 +1014,7 @@ class GeneralizedLinearMixedModel:
         layout = self.structure.theta
         theta0 = layout.default_start() if start is None else np.asarray(start, dtype=np.float64)
         lower_t = layout.lower
-        gradient = n_agq == 1 and not fast and self.has_laplace_gradient and self.nobs >= GRADIENT_MIN_ROWS
+        gradient = n_agq == 1 and not fast and self.has_laplace_gradient and self._gradient_pays
         if gradient:
             # stage 1 only starts stage 2, whose exact gradient takes the rest of the way (and the
             # derivative check verifies the optimum): its last digits in theta are not needed
@@ -1165,6 +1134,15 @@ class GeneralizedLinearMixedModel:
             fg_all=fg_all,
             scale=scale,
         )
+
+    @property
+    def _gradient_pays(self) -> bool:
+        """Whether stage 2 takes L-BFGS-B on the exact gradient rather than BOBYQA, by size
+        (`GRADIENT_MIN_ROWS`, `GRADIENT_MIN_SIZE`, `GRADIENT_MANY_PARAMETERS`)."""
+        if self.nobs >= GRADIENT_MIN_ROWS:
+            return True
+        many = len(self.structure.factors) > 1 or self.ntheta + self.p >= GRADIENT_MANY_PARAMETERS
+        return many and self.nobs + self.q >= GRADIENT_MIN_SIZE
 
     def _theta_scales(self, theta: FloatArray, beta: FloatArray) -> tuple[FloatArray, tuple[float, FloatArray] | None]:
         """Per theta entry, the step over which the Laplace criterion rises by about 1 (sqrt(2 /

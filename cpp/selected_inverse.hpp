@@ -1,0 +1,31 @@
+// The selected inversion of the blocked factor and the block substitutions with L_ZZ
+// (selected_inverse.cpp), shared by the gradients of the profiled criterion (gradient.cpp) and of
+// the Laplace criterion (laplace_inverse.cpp).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "blocks.hpp"
+
+namespace mm {
+
+// Level block (a, b) of the symmetric G, k[c] x k[i] column-major, copied into out; false when it
+// is structurally zero. G(c, i) for c < i is the transpose of G(i, c).
+bool level_block(const std::vector<Block>& g, const std::vector<int>& k, int c, int i, int a, int b, double* out);
+// c (m x n) += alpha * a (m x l) b (l x n), all column-major and packed.
+void add_product(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0);
+// c (m x n) += alpha * a^T b, a (l x m), b (l x n).
+void add_tproduct(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0);
+// G = (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ (the nf random-effects block rows and columns of
+// lblocks): blocks of the same kinds and patterns as L's, G(c, c) dense blocks held whole (both
+// triangles). Bitwise the same for every thread count.
+std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
+                                    const std::vector<int>& k, int threads);
+// x (q x ncol, column-major; off the factors' first columns, q = off[nf]) <- L_ZZ^{-T} x.
+void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev, const std::vector<int>& k,
+                const std::vector<int64_t>& off, std::vector<double>& x, int ncol);
+// x <- L_ZZ^{-1} x, the same layout.
+void forward_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev, const std::vector<int>& k,
+                   const std::vector<int64_t>& off, std::vector<double>& x, int ncol);
+
+}  // namespace mm
