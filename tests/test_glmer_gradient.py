@@ -192,3 +192,79 @@ def test_selected_inverse_at_rows_and_solves_match_the_dense_inverse() -> None:
         )
         rhs = np.random.default_rng(3).normal(size=(q, 3))
         np.testing.assert_allclose(engine.solve_zz(rhs), dense @ rhs, rtol=1e-10, atol=1e-12)
+
+
+def _seed38() -> pd.DataFrame:
+    # a reviewer's crossed binary design (300 rows) where a loose first stage ends with every theta
+    # at 0, a stationary point of the criterion (even in each scalar term's theta) but not a minimum
+    r = np.random.default_rng(5038)
+    n = int(r.choice([300, 500, 800]))
+    na, nh, nk = int(r.choice([15, 40])), int(r.choice([5, 10])), int(r.choice([3, 6]))
+    sds = r.choice([0.0, 0.1, 0.5], 4)
+    r.random()
+    a, h, k = r.integers(0, na, n), r.integers(0, nh, n), r.integers(0, nk, n)
+    x = r.normal(size=n)
+    eta = -0.4 + 0.4 * x + r.normal(0, sds[0], na)[a] + r.normal(0, sds[1], nh)[h]
+    eta = eta + r.normal(0, sds[2], nh)[h] * x + r.normal(0, sds[3], nk)[k]
+    y = (r.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    return pd.DataFrame({"y": y, "x": x, "a": pd.Categorical(a), "h": pd.Categorical(h), "k": pd.Categorical(k)})
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_gradient_fit_leaves_a_variance_stuck_at_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    formula, df = "y ~ x + (1 | a) + (1 | h) + (1 | k)", _seed38()
+    bobyqa = GeneralizedLinearMixedModel.from_formula(formula, df, mm.families.Binomial())
+    monkeypatch.setattr(GeneralizedLinearMixedModel, "has_laplace_gradient", property(lambda self: False))
+    best = bobyqa.fit()
+    monkeypatch.undo()
+    assert best.converged
+    assert best.theta[2] > 0.1
+    assert GeneralizedLinearMixedModel.from_formula(formula, df, mm.families.Binomial())._gradient_pays
+    # the loose first stage ends at theta = 0 here; L-BFGS-B cannot leave it by the gradient (0
+    # there), the escape does, to the derivative-free optimum
+    model = GeneralizedLinearMixedModel.from_formula(formula, df, mm.families.Binomial())
+    fit = model.fit()
+    assert fit.converged
+    assert fit.objective <= best.objective + 1e-9 * abs(best.objective)
+    np.testing.assert_allclose(fit.theta, best.theta, atol=1e-3)
+    # without the escape: the stationary point is not reported converged
+    monkeypatch.setattr(glmm, "ESCAPE_ROUNDS", 0)
+    with pytest.warns(mm.ConvergenceWarning, match="rises from its bound"):
+        stuck = GeneralizedLinearMixedModel.from_formula(formula, df, mm.families.Binomial()).fit()
+    assert not stuck.converged
+    assert stuck.objective > best.objective + 0.1
+
+
+def test_gradient_uses_the_factor_of_its_own_modes_only() -> None:
+    # a res of another theta: the gradient is computed at (theta, beta), not from the engine's
+    # factor at the other modes
+    model = _model(*CASES[6])
+    theta1, theta2 = np.array([0.7, 0.5, 0.3]), np.array([0.4, 0.8, 0.6])
+    beta = model.pirls(theta1, None).beta
+    res1 = model.pirls(theta1, beta)
+    expect = model.laplace_gradient(theta2, beta, model.pirls(theta2, beta))
+    model.pirls(theta1, beta)  # the engine at theta1's modes again
+    np.testing.assert_allclose(model.laplace_gradient(theta2, beta, res1), expect, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_gradient_fit_turns_a_zero_column_of_t_into_its_descent_direction() -> None:
+    # two vector terms with T = 0 after stage 1 (another reviewer's design, 300 rows): each column
+    # of T alone raises the criterion, but a combination of a column's entries lowers it (the
+    # column's Hessian has a negative eigenvalue); BOBYQA's optimum has a's T[:, 0] = (0.236, 0.203)
+    r = np.random.default_rng(5013)
+    n = int(r.choice([300, 500, 800]))
+    na, nh, nk = int(r.choice([15, 40])), int(r.choice([5, 10])), int(r.choice([3, 6]))
+    sds = r.choice([0.0, 0.1, 0.5], 4)
+    r.random()
+    a, h, k = r.integers(0, na, n), r.integers(0, nh, n), r.integers(0, nk, n)
+    x = r.normal(size=n)
+    eta = -0.4 + 0.4 * x + r.normal(0, sds[0], na)[a] + r.normal(0, sds[1], nh)[h]
+    eta = eta + r.normal(0, sds[2], nh)[h] * x + r.normal(0, sds[3], nk)[k]
+    y = (r.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    df = pd.DataFrame({"y": y, "x": x, "a": pd.Categorical(a), "h": pd.Categorical(h)})
+    model = GeneralizedLinearMixedModel.from_formula("y ~ x + (1 + x | a) + (1 + x | h)", df, mm.families.Binomial())
+    fit = model.fit()
+    assert fit.converged
+    np.testing.assert_allclose(fit.theta[:2], [0.236, 0.2026], atol=2e-3)
+    assert fit.objective < 398.93 - 0.5
