@@ -1113,7 +1113,13 @@ class GeneralizedLinearMixedModel:
 
                 opt = minimize_theta(f_v, v0, lower_all, maxeval=maxeval, method="lbfgsb", gradient=fg_scaled)
                 n_evals += nt  # the curvatures' gradients
-                opt = self._escape_zero_variances(opt, f_v, fg_scaled, lower_all, theta_units, maxeval)
+                opt = self._escape_zero_variances(
+                    opt,
+                    f_v,
+                    fg_scaled,
+                    lambda v: minimize_theta(f_v, v, lower_all, maxeval=maxeval, method="lbfgsb", gradient=fg_scaled),
+                    theta_units,
+                )
             else:
                 units = scale
                 step = np.concatenate([initial_step(theta), np.full(self.p, 0.2)])
@@ -1121,6 +1127,13 @@ class GeneralizedLinearMixedModel:
                     opt = minimize_theta(
                         f2, np.concatenate([theta, np.zeros(self.p)]), lower_all, maxeval=maxeval, step=step
                     )
+
+                    def again(v: FloatArray) -> OptimResult:
+                        return minimize_theta(
+                            f2, v, lower_all, maxeval=maxeval, step=np.concatenate([initial_step(v[:nt]), step[nt:]])
+                        )
+
+                    opt = self._escape_zero_variances(opt, f2, None, again, np.ones(nt))
             n_evals += opt.n_evals
             params = shift + units * opt.theta
             theta, beta = params[:nt], params[nt:]
@@ -1159,26 +1172,28 @@ class GeneralizedLinearMixedModel:
         self,
         opt: OptimResult,
         f_v: Callable[[FloatArray], float],
-        fg_v: Callable[[FloatArray], tuple[float, FloatArray]],
-        lower_v: FloatArray,
+        fg_v: Callable[[FloatArray], tuple[float, FloatArray]] | None,
+        restart: Callable[[FloatArray], OptimResult],
         theta_units: FloatArray,
-        maxeval: int,
     ) -> OptimResult:
-        """Stage 2's L-BFGS-B end (in its units v: theta = theta_units v), moved off a diagonal
+        """Stage 2's end (in the optimiser's units v: theta = theta_units v), moved off a diagonal
         entry of some T that it left at its bound of 0 where the criterion still falls, and
-        restarted from there (at most `ESCAPE_ROUNDS` times; the evaluations count in n_evals).
+        ``restart`` from there (at most `ESCAPE_ROUNDS` times; the evaluations count in n_evals).
 
         The criterion depends on each term's T only through T T', where a column of T enters as
         t t' for its column t. With the column's diagonal entry at 0:
 
         - and entries below it not all 0: negating them leaves T T' and the criterion as they
-          are but negates the gradient in the diagonal entry; L-BFGS-B stops there when that
-          gradient points out of the region (the column's sign is free), so where the negated
-          column's gradient points in, it restarts from the negated column;
+          are but negates the criterion's slope in the diagonal entry. An optimiser stops there
+          when that slope points out of the region (the column's sign is free), so where the
+          negated column's slope points in (the exact gradient ``fg_v``, else the criterion a step
+          `ESCAPE_THETA` inside), it restarts from the negated column (and that step);
         - and the whole column 0: the criterion is even in the column, its gradient there 0 (a
-          stationary point the gradient cannot leave) and its second-order change t'Ht / 2; where
-          H (by differences of the gradient) has a negative eigenvalue, it restarts a step
-          `ESCAPE_THETA` along that eigenvector (its diagonal entry made non-negative).
+          stationary point the gradient cannot leave, and a flat start for BOBYQA's model) and
+          its change second order, t'Ht / 2. With the exact gradient, H by its differences, and a
+          step `ESCAPE_THETA` along an eigenvector of a negative eigenvalue; without it, steps
+          `ESCAPE_THETA` along the diagonal entry alone and with each entry below it of either
+          sign. It restarts from a step where the criterion is lower.
         """
         lay = self.structure.theta
         columns: list[list[int]] = []  # the theta indices of each column of each T, diagonal first
@@ -1198,18 +1213,37 @@ class GeneralizedLinearMixedModel:
             g0: FloatArray | None = None
             for col in stuck:
                 d, below = col[0], col[1:]
+                steps = ESCAPE_THETA / theta_units[col]
                 if np.any(np.abs(x[below] * theta_units[below]) > ESCAPE_ZERO_COLUMN):
                     trial = x.copy()
                     trial[below] = -trial[below]
-                    _, g = fg_v(trial)
+                    if fg_v is not None:
+                        slope = fg_v(trial)[1][d]
+                    else:
+                        trial[d] = steps[0]
+                        slope = f_v(trial) - opt.fun + tol
                     evals += 1
-                    if g[d] < 0.0:
-                        start[below] = trial[below]
+                    if slope < 0.0:
+                        start[col] = trial[col]
+                    continue
+                if fg_v is None:
+                    best_value, best_step = opt.fun - tol, None
+                    for b in [None, *below]:
+                        for sign in (1.0, -1.0) if b is not None else (1.0,):
+                            trial = x.copy()
+                            trial[d] = steps[0]
+                            if b is not None:
+                                trial[b] = sign * ESCAPE_THETA / theta_units[b]
+                            value = f_v(trial)
+                            evals += 1
+                            if value < best_value:
+                                best_value, best_step = value, trial[col]
+                    if best_step is not None:
+                        start[col] = best_step
                     continue
                 if g0 is None:
                     g0 = fg_v(x)[1]
                     evals += 1
-                steps = ESCAPE_THETA / theta_units[col]
                 hess = np.empty((len(col), len(col)))
                 for a, e in enumerate(col):
                     probe = x.copy()
@@ -1229,7 +1263,7 @@ class GeneralizedLinearMixedModel:
             if np.array_equal(start, x):
                 opt = replace(opt, n_evals=opt.n_evals + evals)
                 break
-            again = minimize_theta(f_v, start, lower_v, maxeval=maxeval, method="lbfgsb", gradient=fg_v)
+            again = restart(start)
             total = opt.n_evals + evals + again.n_evals
             if not again.fun < opt.fun - tol:
                 opt = replace(opt, n_evals=total)
