@@ -117,3 +117,20 @@ def test_an_interior_optimum_needs_no_restart(fits):
     m = fits.fit(SLEEP, "sleepstudy")
     assert m.converged
     assert "restarts" not in m.optimizer_message
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_a_zero_diagonal_of_t_is_tried_on_the_column_s_other_sign() -> None:
+    # a reviewer's simulated design (seed 100, case 2260; ML, 2,600 rows): BOBYQA ended with a's
+    # T = [[0, 0], [-0.134, 0.235]] and every restart kept it. With T[0, 0] = 0 the sign of T[1, 0] is
+    # free (T T' is the same), and on the other sign the deviance falls as T[0, 0] rises: the fit
+    # now restarts from there, 0.0034 lower
+    from pathlib import Path
+
+    import pandas as pd
+
+    df = pd.read_csv(Path(__file__).parent / "data" / "lmer_sign_trap.csv.gz", dtype={"a": str, "b": str})
+    r = mm.lmer("y ~ x + (1 + x | a/b)", df, reml=False, threads=1)
+    assert r.converged
+    assert r.objective < 8016.9746 - 3e-3
+    assert r.theta[0] > 0.01

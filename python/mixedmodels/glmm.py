@@ -46,7 +46,6 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula, parse_formula
-from .layout import tril_pairs
 from .model import FormulaCall, ridge_tolerance
 from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
 from .structure import ModelStructure
@@ -1195,13 +1194,7 @@ class GeneralizedLinearMixedModel:
           `ESCAPE_THETA` along the diagonal entry alone and with each entry below it of either
           sign. It restarts from a step where the criterion is lower.
         """
-        lay = self.structure.theta
-        columns: list[list[int]] = []  # the theta indices of each column of each T, diagonal first
-        for t in lay.terms:
-            pairs = tril_pairs(t.k)
-            for j in range(t.k):
-                col = [t.offset + e for e, (a, b) in enumerate(pairs) if b == j]
-                columns.append(sorted(col, key=lambda e: pairs[e - t.offset][0]))
+        columns = [list(c) for c in self.structure.theta.columns]  # diagonal entry first
         for _ in range(ESCAPE_ROUNDS):
             x = opt.theta
             stuck = [c for c in columns if x[c[0]] <= 0.0]

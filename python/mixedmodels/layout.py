@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -231,6 +231,24 @@ class ThetaLayout:
         """True for the entries on a diagonal of T (bounded below by 0)."""
         on: NDArray[np.bool_] = self.lower == 0.0
         return on
+
+    @cached_property
+    def columns(self) -> tuple[tuple[int, ...], ...]:
+        """The theta indices of each column of each term's T, its diagonal entry first, then the
+        entries below it (a column enters the covariance as t t', so its sign is free).
+
+        Examples
+        --------
+        >>> ThetaLayout([("g", ("(Intercept)", "x"), 0, 0), ("h", ("(Intercept)",), 1, 0)], [2, 1]).columns
+        ((0, 1), (2,), (3,))
+        """
+        out: list[tuple[int, ...]] = []
+        for t in self.terms:
+            pairs = tril_pairs(t.k)
+            for j in range(t.k):
+                entries = sorted((i, t.offset + e) for e, (i, c) in enumerate(pairs) if c == j)
+                out.append(tuple(e for _, e in entries))
+        return tuple(out)
 
     def default_start(self) -> FloatArray:
         """lme4's starting theta: 1 on the diagonals, 0 elsewhere."""

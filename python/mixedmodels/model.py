@@ -62,6 +62,8 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance
+# the diagonal entry of a column of T whose sign is restarted from the other side (`_verify`)
+ZERO_COLUMN_STEP = 0.01
 # y'y over the least-squares residual sum of squares above which the cross-products are formed again
 # from y - X beta_ols (`_residual_cross_products`): the penalised RSS is then no longer a small
 # difference of large sums (each factor of 10 above 1 in this ratio costs a digit of the criterion)
@@ -1264,6 +1266,15 @@ class LinearMixedModel:
                 flipped = np.where(on_diag, face, -face)  # the correlations' other sign on that face
                 if (flipped != face).any():
                     runs.append((flipped, initial_step(flipped)))
+        # a column of T whose diagonal ended at 0 with entries below it: its sign is free there, and
+        # on the other sign the criterion can fall as the diagonal rises (an optimiser stops on
+        # either side): the negated column, a step inside
+        for col in s.theta.columns:
+            if opt.theta[col[0]] <= 0.0 and np.any(opt.theta[list(col[1:])] != 0.0):
+                negated = opt.theta.copy()
+                negated[list(col[1:])] *= -1.0
+                negated[col[0]] = ZERO_COLUMN_STEP
+                runs.append((negated, initial_step(negated)))
         # two random points (seeded: fits stay deterministic), for optima on another face
         rng = np.random.default_rng(s.ntheta)
         for _ in range(2):
