@@ -214,25 +214,19 @@ void register_engine(py::module_& m) {
             "(the GLMM's Laplace gradient with several grouping factors).")
         .def(
             "solve_zz",
-            [](const Engine& e, const darray& rhs) {
+            [](const Engine& e, const py::array_t<double, py::array::f_style | py::array::forcecast>& rhs) {
                 if (rhs.ndim() != 2 || rhs.shape(0) != e.qtotal())
                     throw InvalidInput("rhs must be (q, m) with q = " + std::to_string(e.qtotal()) +
                                        " the number of random effects");
                 const py::ssize_t q = rhs.shape(0), m = rhs.shape(1);
                 if (m > (1 << 20)) throw InvalidInput("at most 2^20 right-hand sides");
-                std::vector<double> cm(static_cast<size_t>(q * m));  // column-major copy
-                const double* pr = rhs.data();
-                for (py::ssize_t i = 0; i < q; ++i)
-                    for (py::ssize_t j = 0; j < m; ++j) cm[static_cast<size_t>(j * q + i)] = pr[i * m + j];
                 std::vector<double> x;
                 {
                     py::gil_scoped_release release;
-                    x = e.solve_zz(cm.data(), static_cast<int>(m));
+                    x = e.solve_zz(rhs.data(), static_cast<int>(m));  // rhs column-major, as the core's
                 }
-                py::array_t<double> out({q, m});
-                double* po = out.mutable_data();
-                for (py::ssize_t i = 0; i < q; ++i)
-                    for (py::ssize_t j = 0; j < m; ++j) po[i * m + j] = x[static_cast<size_t>(j * q + i)];
+                py::array_t<double, py::array::f_style> out({q, m});
+                std::copy(x.begin(), x.end(), out.mutable_data());
                 return out;
             },
             py::arg("rhs"), "(L_ZZ L_ZZ')^{-1} rhs for rhs (q, m), at the current factor.")

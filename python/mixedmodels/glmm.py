@@ -679,8 +679,8 @@ class GeneralizedLinearMixedModel:
 
     def laplace_gradient(self, theta: FloatArray, beta: FloatArray, res: Pirls) -> FloatArray:
         """The gradient over (theta, beta) of the Laplace criterion ``aic + |u|^2 + log|L|^2`` at
-        the modes ``res`` of (theta, beta), exact for one grouping factor and a canonical link
-        (`has_laplace_gradient`).
+        the modes ``res`` of (theta, beta), exact for a canonical link (`has_laplace_gradient`);
+        below, the one-factor case (several factors: `_laplace_gradient_crossed`).
 
         With T the factor's relative covariance factor, per level j the k x k matrices
         C_j = sum w_i z_i z_i' (working weights w), M_j = I + T'C_j T (the diagonal block of LL'),
