@@ -63,6 +63,7 @@ void register_blas(py::module_& m) {
     blas::fn.dsyrk = capsule_pointer<blas::dsyrk_t>(b, "dsyrk");
     blas::fn.dtrsm = capsule_pointer<blas::dtrsm_t>(b, "dtrsm");
     blas::fn.dgemv = capsule_pointer<blas::dgemv_t>(b, "dgemv");
+    blas::fn.dtrmm = capsule_pointer<blas::dtrmm_t>(b, "dtrmm");
     blas::fn.dpotrf = capsule_pointer<blas::dpotrf_t>(l, "dpotrf");
     blas::fn.dtrtri = capsule_pointer<blas::dtrtri_t>(l, "dtrtri");
     blas::fn.dlauum = capsule_pointer<blas::dlauum_t>(l, "dlauum");

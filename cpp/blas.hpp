@@ -16,6 +16,8 @@ using dtrsm_t = void (*)(const char*, const char*, const char*, const char*, con
 using dgemv_t = void (*)(const char*, const int*, const int*, const double*, const double*, const int*,
                          const double*, const int*, const double*, double*, const int*);
 using dpotrf_t = void (*)(const char*, const int*, double*, const int*, int*);
+using dtrmm_t = void (*)(const char*, const char*, const char*, const char*, const int*, const int*,
+                         const double*, const double*, const int*, double*, const int*);
 using dtrtri_t = void (*)(const char*, const char*, const int*, double*, const int*, int*);
 using dlauum_t = void (*)(const char*, const int*, double*, const int*, int*);
 
@@ -25,6 +27,7 @@ struct Table {
     dtrsm_t dtrsm = nullptr;
     dgemv_t dgemv = nullptr;
     dpotrf_t dpotrf = nullptr;
+    dtrmm_t dtrmm = nullptr;
     dtrtri_t dtrtri = nullptr;
     dlauum_t dlauum = nullptr;
 };
@@ -47,6 +50,8 @@ void trsm_left_lower_trans(int m, int n, const double* l, int ldl, double* b, in
 void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const double* x, double beta, double* y);
 // Lower Cholesky in place; returns LAPACK info (0 = success, k > 0 = leading minor k not PD).
 int potrf_lower(int n, double* a, int lda);
+// B = alpha * L B (side left) or alpha * B L (side right), L lower triangular, B m x n.
+void trmm_lower(bool left, int m, int n, double alpha, const double* l, int ldl, double* b, int ldb);
 // In-place inverse of a lower triangular matrix.
 int trtri_lower(int n, double* a, int lda);
 // The lower triangle of L^T L in place of a lower triangular L (LAPACK dlauum; n^3/3 flops).

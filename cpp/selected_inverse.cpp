@@ -85,6 +85,28 @@ const double* l_block(const Block& lij, int ki, int kj, int64_t idx_or_b, int l,
     return buf;
 }
 
+// Whether g's blocks have the kinds, sizes and patterns of L's random-effects blocks.
+bool shaped_like(const std::vector<Block>& g, const std::vector<Block>& l, int nf) {
+    if (g.size() != static_cast<size_t>(tri(nf, 0))) return false;
+    for (int c = 0; c < nf; ++c)
+        for (int j = 0; j <= c; ++j) {
+            const Block& src = l[tri(c, j)];
+            const Block& dst = g[tri(c, j)];
+            if (dst.kind != src.kind) return false;
+            if (src.kind == Kind::UBD) {
+                if (dst.u.nlev != src.u.nlev || dst.u.k != src.u.k || dst.u.v.size() != src.u.v.size()) return false;
+            } else if (src.kind == Kind::Sparse) {
+                if (dst.s.nrowlev != src.s.nrowlev || dst.s.ncollev != src.s.ncollev || dst.s.kr != src.s.kr ||
+                    dst.s.kc != src.s.kc || dst.s.colptr != src.s.colptr || dst.s.rowlev != src.s.rowlev ||
+                    dst.s.v.size() != src.s.v.size())
+                    return false;
+            } else if (dst.d.nrow != src.d.nrow || dst.d.ncol != src.d.ncol || dst.d.v.size() != src.d.v.size()) {
+                return false;
+            }
+        }
+    return true;
+}
+
 // Blocks of the same kinds, sizes and patterns as L's random-effects blocks, zeroed.
 std::vector<Block> zero_like(const std::vector<Block>& l, int nf) {
     std::vector<Block> g(tri(nf, 0));
@@ -171,12 +193,32 @@ void add_g_times_l(DenseBlock& h, const std::vector<Block>& g, const std::vector
     }
 }
 
-// Symmetrise a k x k block (the recurrences give it symmetric up to rounding).
+// Tiles of kTile x kTile entries for the transposing loops below: the strided side of a tile
+// stays in cache (a plain loop over a 1,128-order block took 4 ms, a tiled one well under 1).
+constexpr int kTile = 64;
+
+// Symmetrise a k x k block (the recurrences give it symmetric up to rounding): each pair of
+// entries becomes their mean, tile by tile.
 void symmetrise(double* m, int k, int ld) {
-    for (int y = 0; y < k; ++y)
-        for (int x = y + 1; x < k; ++x) {
-            const double v = 0.5 * (m[x + y * ld] + m[y + x * ld]);
-            m[x + y * ld] = m[y + x * ld] = v;
+    for (int y0 = 0; y0 < k; y0 += kTile)
+        for (int x0 = y0; x0 < k; x0 += kTile) {
+            const int y1 = std::min(k, y0 + kTile), x1 = std::min(k, x0 + kTile);
+            for (int y = y0; y < y1; ++y)
+                for (int x = std::max(x0, y + 1); x < x1; ++x) {
+                    const double v = 0.5 * (m[x + static_cast<size_t>(y) * ld] + m[y + static_cast<size_t>(x) * ld]);
+                    m[x + static_cast<size_t>(y) * ld] = m[y + static_cast<size_t>(x) * ld] = v;
+                }
+        }
+}
+
+// The lower triangle of a k x k block copied onto its upper triangle, tile by tile.
+void mirror_lower(double* m, int k, int ld) {
+    for (int y0 = 0; y0 < k; y0 += kTile)
+        for (int x0 = y0; x0 < k; x0 += kTile) {
+            const int y1 = std::min(k, y0 + kTile), x1 = std::min(k, x0 + kTile);
+            for (int y = y0; y < y1; ++y)
+                for (int x = std::max(x0, y + 1); x < x1; ++x)
+                    m[y + static_cast<size_t>(x) * ld] = m[x + static_cast<size_t>(y) * ld];
         }
 }
 
@@ -189,9 +231,12 @@ void symmetrise(double* m, int k, int ld) {
 // products that update it fall inside it), so every G(c, i) they read is on it.
 // The loops over the levels of a block-diagonal column run in chunks on the pool (pool.hpp): each
 // chunk writes its own levels' blocks of G, so the result is the same for every thread count.
-std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
-                                    const std::vector<int>& k, int threads) {
-    std::vector<Block> g = zero_like(lblocks, nf);
+// Every block of G is written whole before it is read, except a dense G(c, j) below a block-diagonal
+// L(j, j), which is accumulated (zeroed first), so a reused workspace gives the bits of a fresh one.
+const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
+                                           const std::vector<int>& k, int threads, SelectedInverse& work) {
+    if (!shaped_like(work.g, lblocks, nf)) work.g = zero_like(lblocks, nf);
+    std::vector<Block>& g = work.g;
     for (int j = nf - 1; j >= 0; --j) {
         const Block& ljj = lblocks[tri(j, j)];
         const int kj = k[j], nlj = nlev[j], qj = nlj * kj;
@@ -211,6 +256,7 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                 std::vector<double> acc(static_cast<size_t>(kc) * kj);
                 if (lcj.kind == Kind::Dense) {
                     DenseBlock& h = gcj.d;
+                    std::fill(h.v.begin(), h.v.end(), 0.0);
                     for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
                     for (int l = 0; l < nlj; ++l)
                         for (int a = 0; a < nlev[c]; ++a) {
@@ -254,7 +300,13 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                         const SparseBlock& ls = lij.s;
                         const int slab = cache_slab_columns(static_cast<int64_t>(ld));
                         cursor.assign(ls.colptr.begin() + l0, ls.colptr.begin() + l1);
-                        const double* gd = gci.d.data();
+                        const double* __restrict__ gd = gci.d.data();
+                        // the stored rows and values as restrict pointers: the accumulator's stores then
+                        // do not make the compiler reload them (or the vectors' data pointers) in the loop
+                        const int* __restrict__ srow = s.rowlev.data();
+                        const double* __restrict__ sval = s.v.data();
+                        const int* __restrict__ lrow = ls.rowlev.data();
+                        const double* __restrict__ lval = ls.v.data();
                         for (int s0 = 0; s0 < nlev[i]; s0 += slab) {
                             const int s1 = std::min(nlev[i], s0 + slab);
                             for (int l = l0; l < l1; ++l) {
@@ -264,24 +316,24 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
                                 if (c == i) {
                                     // L(c, j) itself and G(c, c) symmetric: each pair of its rows read once,
                                     // for both of the entries it adds to (the same stored entries: b indexes both)
-                                    for (; b < b1 && ls.rowlev[b] < s1; ++b) {
-                                        const double* __restrict__ gcol = gd + static_cast<size_t>(ls.rowlev[b]) * ld;
-                                        const double vb = ls.v[b];
-                                        double own = gcol[ls.rowlev[b]] * vb;
+                                    for (; b < b1 && lrow[b] < s1; ++b) {
+                                        const double* __restrict__ gcol = gd + static_cast<size_t>(lrow[b]) * ld;
+                                        const double vb = lval[b];
+                                        double own = gcol[lrow[b]] * vb;
                                         for (int64_t idx = b + 1; idx < r1; ++idx) {
-                                            const double gv = gcol[s.rowlev[idx]];
+                                            const double gv = gcol[srow[idx]];
                                             acc[idx - r0] += gv * vb;
-                                            own += gv * s.v[idx];
+                                            own += gv * sval[idx];
                                         }
                                         acc[b - r0] += own;
                                     }
                                     cursor[l - l0] = b;
                                     continue;
                                 }
-                                for (; b < b1 && ls.rowlev[b] < s1; ++b) {
-                                    const double* __restrict__ gcol = gd + static_cast<size_t>(ls.rowlev[b]) * ld;
-                                    const double vb = ls.v[b];
-                                    for (int64_t idx = r0; idx < r1; ++idx) acc[idx - r0] += gcol[s.rowlev[idx]] * vb;
+                                for (; b < b1 && lrow[b] < s1; ++b) {
+                                    const double* __restrict__ gcol = gd + static_cast<size_t>(lrow[b]) * ld;
+                                    const double vb = lval[b];
+                                    for (int64_t idx = r0; idx < r1; ++idx) acc[idx - r0] += gcol[srow[idx]] * vb;
                                 }
                                 cursor[l - l0] = b;
                             }
@@ -414,19 +466,20 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
             continue;
         }
         // dense diagonal block: every block below it is dense. With W_c = L(c, j) L(j, j)^{-1},
-        // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by syrk.
-        DenseBlock linv;
-        linv.nrow = linv.ncol = qj;
-        linv.v = ljj.d.v;
-        for (int y = 1; y < qj; ++y)
-            for (int x = 0; x < y; ++x) linv(x, y) = 0.0;
-        if (blas::trtri_lower(qj, linv.data(), qj) != 0)
-            throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
+        // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by lauum.
+        // the triangular inverse in G(j, j)'s storage, then (when blocks lie below) copied to the scratch
         DenseBlock& gjj = g[tri(j, j)].d;
-        gjj.v = linv.v;  // L(j, j)^{-T} L(j, j)^{-1}: LAPACK's lauum on the triangular inverse
-        blas::lauum_lower(qj, gjj.data(), qj);
-        for (int y = 0; y < qj; ++y)  // lauum wrote the lower triangle: mirror it
-            for (int x = y + 1; x < qj; ++x) gjj(y, x) = gjj(x, y);
+        std::copy(ljj.d.v.begin(), ljj.d.v.end(), gjj.v.begin());
+        for (int y = 1; y < qj; ++y) std::fill(gjj.data() + static_cast<size_t>(y) * qj, gjj.data() + static_cast<size_t>(y) * qj + y, 0.0);
+        if (blas::trtri_lower(qj, gjj.data(), qj) != 0)
+            throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
+        const double* linv = nullptr;
+        if (j + 1 < nf) {
+            work.linv.assign(gjj.v.begin(), gjj.v.end());
+            linv = work.linv.data();
+        }
+        blas::lauum_lower(qj, gjj.data(), qj);  // L(j, j)^{-T} L(j, j)^{-1}: LAPACK's lauum on the triangular inverse
+        mirror_lower(gjj.data(), qj, qj);       // lauum wrote the lower triangle
         for (int c = j + 1; c < nf; ++c) {
             Block& gcj = g[tri(c, j)];
             const int qc = nlev[c] * k[c];
@@ -435,12 +488,12 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
             h.ncol = qj;
             h.v.assign(static_cast<size_t>(qc) * qj, 0.0);
             for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
-            blas::gemm(false, false, qc, qj, qj, -1.0, h.data(), qc, linv.data(), qj, 0.0, gcj.d.data(), qc);
+            blas::gemm(false, false, qc, qj, qj, -1.0, h.data(), qc, linv, qj, 0.0, gcj.d.data(), qc);
             const DenseBlock& lcj = lblocks[tri(c, j)].d;
-            blas::gemm(false, false, qc, qj, qj, 1.0, lcj.data(), qc, linv.data(), qj, 0.0, h.data(), qc);  // W_c
+            blas::gemm(false, false, qc, qj, qj, 1.0, lcj.data(), qc, linv, qj, 0.0, h.data(), qc);  // W_c
             blas::gemm(true, false, qj, qj, qc, -1.0, h.data(), qc, gcj.d.data(), qc, 1.0, gjj.data(), qj);
         }
-        symmetrise(gjj.data(), qj, qj);
+        if (j + 1 < nf) symmetrise(gjj.data(), qj, qj);  // lauum's mirrored triangles are symmetric already
     }
     return g;
 }
@@ -449,30 +502,50 @@ std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, c
 void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev, const std::vector<int>& k,
                 const std::vector<int64_t>& off, std::vector<double>& x, int ncol) {
     const int64_t q = off[nf];
-    for (int m = 0; m < ncol; ++m) {
-        double* col = x.data() + m * q;
-        for (int j = nf - 1; j >= 0; --j) {
-            double* r = col + off[j];
-            for (int c = j + 1; c < nf; ++c) {
-                const Block& b = lblocks[tri(c, j)];
-                const double* uc = col + off[c];
-                if (b.kind == Kind::Sparse) {
-                    const SparseBlock& s = b.s;
-                    for (int l = 0; l < s.ncollev; ++l)
-                        for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
-                            const double* blk = s.blk(idx);
-                            const double* ur = uc + static_cast<size_t>(s.rowlev[idx]) * s.kr;
+    // block column j of every right-hand side in turn: the sparse blocks are read once for all of
+    // them, and each column receives the same operations in the same order as when solved alone
+    double* __restrict__ xp = x.data();
+    for (int j = nf - 1; j >= 0; --j) {
+        for (int c = j + 1; c < nf; ++c) {
+            const Block& b = lblocks[tri(c, j)];
+            if (b.kind == Kind::Sparse && b.s.kr == 1 && b.s.kc == 1) {  // scalar terms: one value a block
+                const SparseBlock& s = b.s;
+                const int* __restrict__ rows = s.rowlev.data();
+                const double* __restrict__ vals = s.v.data();
+                for (int m = 0; m < ncol; ++m) {
+                    const double* __restrict__ uc = xp + m * q + off[c];
+                    double* __restrict__ r = xp + m * q + off[j];
+                    for (int l = 0; l < s.ncollev; ++l) {  // the general loop's subtractions, in its order
+                        double rl = r[l];
+                        for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) rl -= vals[idx] * uc[rows[idx]];
+                        r[l] = rl;
+                    }
+                }
+            } else if (b.kind == Kind::Sparse) {
+                const SparseBlock& s = b.s;
+                for (int l = 0; l < s.ncollev; ++l)
+                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                        const double* __restrict__ blk = s.blk(idx);
+                        const int64_t rc = off[c] + static_cast<int64_t>(s.rowlev[idx]) * s.kr;
+                        for (int m = 0; m < ncol; ++m) {
+                            const double* __restrict__ ur = xp + m * q + rc;
+                            double* __restrict__ r = xp + m * q + off[j] + static_cast<int64_t>(l) * s.kc;
                             for (int y = 0; y < s.kc; ++y) {
                                 double acc = 0.0;
                                 for (int a = 0; a < s.kr; ++a) acc += blk[a + y * s.kr] * ur[a];
-                                r[l * s.kc + y] -= acc;
+                                r[y] -= acc;
                             }
                         }
-                } else {
-                    blas::gemv(true, b.d.nrow, b.d.ncol, -1.0, b.d.data(), b.d.nrow, uc, 1.0, r);
-                }
+                    }
+            } else {
+                for (int m = 0; m < ncol; ++m)
+                    blas::gemv(true, b.d.nrow, b.d.ncol, -1.0, b.d.data(), b.d.nrow, xp + m * q + off[c], 1.0,
+                               xp + m * q + off[j]);
             }
-            const Block& d = lblocks[tri(j, j)];
+        }
+        const Block& d = lblocks[tri(j, j)];
+        for (int m = 0; m < ncol; ++m) {
+            double* r = xp + m * q + off[j];
             if (d.kind == Kind::UBD) {
                 for (int l = 0; l < nlev[j]; ++l) small::solve_lt(d.u.at(l), k[j], r + static_cast<size_t>(l) * k[j]);
             } else {

@@ -16,11 +16,18 @@ bool level_block(const std::vector<Block>& g, const std::vector<int>& k, int c, 
 void add_product(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0);
 // c (m x n) += alpha * a^T b, a (l x m), b (l x n).
 void add_tproduct(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0);
+// The selected inverse and its scratch, kept by an engine from call to call: allocating (and
+// page-faulting) blocks the size of L on every gradient cost as much as a third of it.
+struct SelectedInverse {
+    std::vector<Block> g;       // see selected_inverse()
+    std::vector<double> linv;   // scratch: a dense diagonal block's triangular inverse
+};
 // G = (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ (the nf random-effects block rows and columns of
-// lblocks): blocks of the same kinds and patterns as L's, G(c, c) dense blocks held whole (both
-// triangles). Bitwise the same for every thread count.
-std::vector<Block> selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
-                                    const std::vector<int>& k, int threads);
+// lblocks) into work.g: blocks of the same kinds and patterns as L's, G(c, c) dense blocks held
+// whole (both triangles). work's blocks are reused when they have L's kinds, sizes and patterns.
+// Bitwise the same for every thread count, and whatever work held before.
+const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
+                                           const std::vector<int>& k, int threads, SelectedInverse& work);
 // x (q x ncol, column-major; off the factors' first columns, q = off[nf]) <- L_ZZ^{-T} x.
 void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev, const std::vector<int>& k,
                 const std::vector<int64_t>& off, std::vector<double>& x, int ncol);

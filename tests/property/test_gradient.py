@@ -26,6 +26,7 @@ KINDS = (
     "nested3",
     "crossed_sparse",
     "crossed_wide",
+    "crossed_large",
     "crossed_dense",
     "three",
     "three_crossed",
@@ -98,6 +99,10 @@ def random_design(kind: str, seed: int, near_singular: bool = False):
             n0, n1 = 60, 200
             n = 300
             x = np.column_stack([np.ones(n), rng.normal(size=n)])
+        if kind == "crossed_large":  # a dense block of odd order above 256: trtri's recursion two deep
+            n0, n1 = 40, 301
+            n = 700
+            x = np.column_stack([np.ones(n), rng.normal(size=n)])
         c0 = np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)])
         c1 = np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)])
         k0 = int(rng.integers(1, 3))
@@ -162,6 +167,22 @@ def test_engine_gradient_is_deterministic_and_leaves_its_input():
     assert v1 == v2
     assert np.array_equal(g1, g2)
     assert np.array_equal(theta, before)
+
+
+@pytest.mark.parametrize("kind", ["crossed_large", "three_crossed", "four", "nested3", "crossed_dense"])
+def test_engine_gradient_reuses_its_workspace_bitwise(kind):
+    """The selected inverse's blocks are kept by the engine from call to call (selected_inverse.hpp):
+    a gradient after gradients and inverses at other thetas has the bits of a fresh engine's."""
+    y, x, factors, theta = random_design(kind, 11)
+    fresh = engine_of(y, x, factors, 0.1).gradient(theta, True)
+    engine = engine_of(y, x, factors, 0.1)
+    engine.gradient(theta * 0.3, False)
+    engine.update(theta * 2.0)
+    engine.inverse_at_rows(np.zeros((1, 1), dtype=np.int64))
+    engine.gradient(theta * 1.7 + 0.1, True)
+    again = engine.gradient(theta, True)
+    assert again[0] == fresh[0]
+    assert np.array_equal(again[1], fresh[1])
 
 
 def test_engine_gradient_rejects_bad_theta():
