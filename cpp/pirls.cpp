@@ -50,9 +50,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     }
     // eta = offset + X beta + Z Lambda u and the penalised deviance there, in one pass over the
     // rows: NaN where a mean is outside the family's range, a point never accepted (the means at
-    // eta go to mu, for the next iteration's working weights; the deviance residuals' sum to dev)
+    // eta go to mu, the deviance residuals' sum to dev, and the working weights and response at eta
+    // to w and resp, for the next iteration: one pass over the rows instead of two)
     const auto evaluate = [&](const std::vector<double>& beta, const std::vector<double>& u, std::vector<double>& eta,
-                              std::vector<double>& mu, double& dev) {
+                              std::vector<double>& mu, double& dev, std::vector<double>& w, std::vector<double>& resp) {
         for (int f = 0; f < nf; ++f) {
             const int k = layout_->factor(f).k;
             for (int l = 0; l < layout_->factor(f).nlev; ++l) {
@@ -88,6 +89,9 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
                     }
                     eta[i] = s;
                     d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
+                    double r = 0.0;
+                    fam.working_at(s, mu[i], in.y[i], in.prior[i], w[i], r);
+                    resp[i] = (s - in.offset[i]) + r;
                 }
             };
             with_row_sizes(nf == 1 && kf[0] == 1, p, rows);
@@ -114,9 +118,11 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double>& mu = work_->mu;    // the means at eta
     std::vector<double>& ceta = work_->ceta;
     std::vector<double>& cmu = work_->cmu;  // the means at ceta
-    std::vector<double>& w = work_->w;
+    std::vector<double>& w = work_->w;  // the working weights and response at eta
     std::vector<double>& resp = work_->resp;
-    for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
+    std::vector<double>& cw = work_->cw;  // and at ceta
+    std::vector<double>& cresp = work_->cresp;
+    for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp, &cw, &cresp}) v->resize(static_cast<size_t>(n));
     double pdev = std::numeric_limits<double>::infinity();
     double dev = std::numeric_limits<double>::quiet_NaN();  // the deviance residuals' sum at eta
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
@@ -140,10 +146,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     } else {
         if (in.beta0.size() == static_cast<size_t>(p)) beta = in.beta0;
         if (in.u0.size() == q) u = in.u0;
-        pdev = evaluate(beta, u, eta, mu, dev);
+        pdev = evaluate(beta, u, eta, mu, dev, w, resp);
         if (!std::isfinite(pdev) && in.u0.size() == q) {  // a warm start outside the family's range: u = 0
             std::fill(u.begin(), u.end(), 0.0);
-            pdev = evaluate(beta, u, eta, mu, dev);
+            pdev = evaluate(beta, u, eta, mu, dev, w, resp);
         }
         if (!std::isfinite(pdev)) return finish_failed();  // no valid start (lme4: "PIRLS ... NaN")
     }
@@ -151,7 +157,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double> cb(static_cast<size_t>(p)), cu(q);
     const bool quadratic = fam.newton_steps();
     double previous = 0.0;  // the previous step's size when it was a full Newton step, else 0
-    const auto working = [&]() {  // at eta, whose means are mu
+    const auto working = [&]() {  // at eta, whose means are mu (from eta0: evaluate() forms them otherwise)
         pool::run(threads, nchunks, [&](int c) {
             const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
             for (int64_t i = lo; i < hi; ++i) {
@@ -161,9 +167,9 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             }
         });
     };
+    if (first) working();
     for (int it = 0; it < in.maxit; ++it) {
         out.iterations = it + 1;
-        working();
         fill(engine, resp.data(), w.data());
         try {
             last_ldl2 = engine.update(in.theta).ldL2;
@@ -177,7 +183,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             first = false;
             beta = nbeta;
             u = nu;
-            pdev = evaluate(beta, u, eta, mu, dev);
+            pdev = evaluate(beta, u, eta, mu, dev, w, resp);
             if (!std::isfinite(pdev)) return finish_failed();
             continue;
         }
@@ -186,7 +192,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         for (int h = 0; h < 30; ++h) {
             for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
             for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
-            cdev = evaluate(cb, cu, ceta, cmu, cdevsum);
+            cdev = evaluate(cb, cu, ceta, cmu, cdevsum, cw, cresp);
             if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
                 accepted = true;
                 break;
@@ -201,6 +207,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             u.swap(cu);
             eta.swap(ceta);
             mu.swap(cmu);
+            w.swap(cw);
+            resp.swap(cresp);
             pdev = cdev;
             dev = cdevsum;
         }
@@ -224,7 +232,6 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
     }
     // L at the weights of the modes
-    working();
     fill(engine, resp.data(), w.data());
     double ldl2 = last_ldl2;
     try {

@@ -15,6 +15,8 @@ namespace {
 // at least kMinRowsPerChunk rows and twice the values of its sums (so a large factor's partial sums
 // never cost more than its rows)
 constexpr int kMaxRowChunks = 8;
+// fill_one_factor requests a level's sums this many rows before it adds to them
+constexpr int64_t kAheadRows = 16;
 }  // namespace
 
 WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
@@ -166,7 +168,13 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
             const int32_t* __restrict codes = codes_[0].data();
             const double* __restrict z = z_[0].data();
             const double* __restrict x = x_.data();
+            const size_t level_bytes = lper * sizeof(double);
             for (int64_t i = lo; i < hi; ++i) {
+                if (i + kAheadRows < hi) {  // the level kAheadRows rows on, requested from memory now (a hint)
+                    const char* ahead = reinterpret_cast<const char*>(sums + static_cast<size_t>(codes[i + kAheadRows]) * lper);
+                    __builtin_prefetch(ahead, 1, 3);
+                    __builtin_prefetch(ahead + level_bytes - 1, 1, 3);
+                }
                 const double wi = w[i], yi = y[i];
                 if (!(wi >= 0.0) || !std::isfinite(wi) || !std::isfinite(yi))
                     throw InvalidInput("working weight " + std::to_string(wi) + " or response " + std::to_string(yi) +
