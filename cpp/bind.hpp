@@ -25,6 +25,14 @@ py::array_t<T> to_array(const std::vector<T>& v, std::vector<py::ssize_t> shape 
     return out;
 }
 
+// A 1-d array that takes v's storage over (no copy: a row-length result of a large fit is megabytes).
+template <typename T>
+py::array_t<T> to_array(std::vector<T>&& v) {
+    auto* held = new std::vector<T>(std::move(v));
+    py::capsule owner(held, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>(static_cast<py::ssize_t>(held->size()), held->data(), owner);
+}
+
 // A 1-d array of the given length as a vector (InvalidInput naming `what` otherwise).
 inline std::vector<double> vector_of(const darray& a, py::ssize_t length, const std::string& what) {
     if (a.ndim() != 1 || a.shape(0) != length)

@@ -255,7 +255,8 @@ void register_working_rows(py::module_& m) {
                     py::gil_scoped_release release;
                     out = r.pirls(engine, fam, in);
                 }
-                return py::make_tuple(to_array(out.beta), to_array(out.u), to_array(out.eta), to_array(out.mu),
+                return py::make_tuple(to_array(out.beta), to_array(out.u), to_array(std::move(out.eta)),
+                                      to_array(std::move(out.mu)),
                                       out.devsum, out.ussq, out.ldl2, out.iterations, out.converged);
             },
             py::arg("engine"), py::arg("family"), py::arg("link"), py::arg("theta"), py::arg("y"), py::arg("prior"),
