@@ -52,7 +52,8 @@ void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const d
 int potrf_lower(int n, double* a, int lda);
 // B = alpha * L B (side left) or alpha * B L (side right), L lower triangular, B m x n.
 void trmm_lower(bool left, int m, int n, double alpha, const double* l, int ldl, double* b, int ldb);
-// In-place inverse of a lower triangular matrix.
+// In-place inverse of a lower triangular matrix; LAPACK's info (k > 0: diagonal entry k is zero, and
+// then, above order 128, a part of the array may already be inverted).
 int trtri_lower(int n, double* a, int lda);
 // The lower triangle of L^T L in place of a lower triangular L (LAPACK dlauum; n^3/3 flops).
 int lauum_lower(int n, double* a, int lda);

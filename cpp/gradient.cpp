@@ -132,6 +132,10 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
                    0.0, pm.data(), static_cast<int>(q));
     }
     // W_f = sum over levels of the diagonal level blocks of M^{-1} Lambda'Z'Z, from G on A's pattern
+    struct Trim {  // a large selected inverse is not kept (SelectedInverse::trim), whatever happens below
+        SelectedInverse& work;
+        ~Trim() { work.trim(); }
+    } const trim{selinv_};
     const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_);
     std::vector<std::vector<double>> w(static_cast<size_t>(nf_));
     for (int f = 0; f < nf_; ++f) w[f].assign(static_cast<size_t>(k_[f]) * k_[f], 0.0);

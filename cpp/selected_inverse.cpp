@@ -231,6 +231,14 @@ void mirror_lower(double* m, int k, int ld) {
 // products that update it fall inside it), so every G(c, i) they read is on it.
 // The loops over the levels of a block-diagonal column run in chunks on the pool (pool.hpp): each
 // chunk writes its own levels' blocks of G, so the result is the same for every thread count.
+void SelectedInverse::trim() {
+    size_t held = linv.size();
+    for (const Block& b : g) held += values(b).size();
+    if (held <= kKeepValues) return;
+    std::vector<Block>().swap(g);
+    std::vector<double>().swap(linv);
+}
+
 // Every block of G is written whole before it is read, except a dense G(c, j) below a block-diagonal
 // L(j, j), which is accumulated (zeroed first), so a reused workspace gives the bits of a fresh one.
 const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
@@ -515,7 +523,7 @@ void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int
                 for (int m = 0; m < ncol; ++m) {
                     const double* __restrict__ uc = xp + m * q + off[c];
                     double* __restrict__ r = xp + m * q + off[j];
-                    for (int l = 0; l < s.ncollev; ++l) {  // the general loop's subtractions, in its order
+                    for (int l = 0; l < s.ncollev; ++l) {  // the general loop's values, in its order (a zero's sign aside)
                         double rl = r[l];
                         for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) rl -= vals[idx] * uc[rows[idx]];
                         r[l] = rl;

@@ -21,6 +21,11 @@ void add_tproduct(double* c, const double* a, const double* b, int m, int l, int
 struct SelectedInverse {
     std::vector<Block> g;       // see selected_inverse()
     std::vector<double> linv;   // scratch: a dense diagonal block's triangular inverse
+    // Frees the blocks unless they hold at most kKeepValues values: a larger inverse costs far more
+    // to form than its pages (a dense order-1,414 block: ~2 GFlop against ~1 ms of page faults),
+    // and is not worth holding for an engine's (and a fitted model's) life. Callers trim after use.
+    void trim();
+    static constexpr size_t kKeepValues = size_t{1} << 21;  // 16 MB
 };
 // G = (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ (the nf random-effects block rows and columns of
 // lblocks) into work.g: blocks of the same kinds and patterns as L's, G(c, c) dense blocks held
