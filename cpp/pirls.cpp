@@ -51,7 +51,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     // eta = offset + X beta + Z Lambda u and the penalised deviance there, in one pass over the
     // rows: NaN where a mean is outside the family's range, a point never accepted (the means at
     // eta go to mu, the deviance residuals' sum to dev, and the working weights and response at eta
-    // to w and resp, for the next iteration: one pass over the rows instead of two)
+    // to w and resp, for the next iteration: one pass over the rows instead of two; w and resp
+    // are PIRLS' only pair, so they hold the last point evaluated, see working_current)
     const auto evaluate = [&](const std::vector<double>& beta, const std::vector<double>& u, std::vector<double>& eta,
                               std::vector<double>& mu, double& dev, std::vector<double>& w, std::vector<double>& resp) {
         for (int f = 0; f < nf; ++f) {
@@ -118,11 +119,13 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double>& mu = work_->mu;    // the means at eta
     std::vector<double>& ceta = work_->ceta;
     std::vector<double>& cmu = work_->cmu;  // the means at ceta
-    std::vector<double>& w = work_->w;  // the working weights and response at eta
+    std::vector<double>& w = work_->w;  // the working weights and response at the last point evaluated
     std::vector<double>& resp = work_->resp;
-    std::vector<double>& cw = work_->cw;  // and at ceta
-    std::vector<double>& cresp = work_->cresp;
-    for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp, &cw, &cresp}) v->resize(static_cast<size_t>(n));
+    for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
+    // whether w and resp are at eta: a candidate step that is not accepted leaves them at itself (rare:
+    // the pass that forms them at eta is then run again), and they are dead once fill() has used them,
+    // so a candidate's need no arrays of their own (two fewer row-length arrays to fault in a fit)
+    bool working_current = true;
     double pdev = std::numeric_limits<double>::infinity();
     double dev = std::numeric_limits<double>::quiet_NaN();  // the deviance residuals' sum at eta
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
@@ -192,7 +195,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         for (int h = 0; h < 30; ++h) {
             for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
             for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
-            cdev = evaluate(cb, cu, ceta, cmu, cdevsum, cw, cresp);
+            cdev = evaluate(cb, cu, ceta, cmu, cdevsum, w, resp);
+            working_current = false;
             if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
                 accepted = true;
                 break;
@@ -207,8 +211,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             u.swap(cu);
             eta.swap(ceta);
             mu.swap(cmu);
-            w.swap(cw);
-            resp.swap(cresp);
+            working_current = true;  // the accepted candidate was the last evaluated
             pdev = cdev;
             dev = cdevsum;
         }
@@ -232,6 +235,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
     }
     // L at the weights of the modes
+    if (!working_current) working();
     fill(engine, resp.data(), w.data());
     double ldl2 = last_ldl2;
     try {

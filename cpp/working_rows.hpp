@@ -72,7 +72,7 @@ private:
     std::vector<Block> zero_;                  // the blocks, values 0
     struct Workspace {                         // PIRLS' row-length arrays, kept between calls
         std::mutex mutex;
-        std::vector<double> eta, mu, ceta, cmu, w, resp, cw, cresp, dconst;
+        std::vector<double> eta, mu, ceta, cmu, w, resp, dconst;
         std::vector<double> dconst_y;                     // the responses dconst was formed from
         FamilyKind dconst_family = FamilyKind::Gaussian;  // and its family
         std::mutex fill_mutex;                            // held by the one-factor fill while it uses:
