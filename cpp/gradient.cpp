@@ -88,22 +88,6 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
             const SparseBlock& s = A_[tri(c, f)].s;
             double* __restrict__ qp = qm.data();
             const double* __restrict__ lp = lv.data();
-            if (s.kr == 1 && s.kc == 1) {  // scalar terms (crossed intercepts): one value per stored block
-                const int* __restrict__ rows = s.rowlev.data();
-                const double* __restrict__ vals = s.v.data();
-                for (int l = 0; l < s.ncollev; ++l) {
-                    const int64_t cf = off[f] + l;
-                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
-                        const double a = vals[idx];
-                        const int64_t rc = off[c] + rows[idx];
-                        for (int m = 0; m < pp; ++m) {
-                            qp[m * q + rc] -= a * lp[m * q + cf];
-                            qp[m * q + cf] -= a * lp[m * q + rc];
-                        }
-                    }
-                }
-                continue;
-            }
             for (int l = 0; l < s.ncollev; ++l)
                 for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
                     const double* blk = s.blk(idx);
@@ -132,10 +116,7 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
                    0.0, pm.data(), static_cast<int>(q));
     }
     // W_f = sum over levels of the diagonal level blocks of M^{-1} Lambda'Z'Z, from G on A's pattern
-    struct Trim {  // a large selected inverse is not kept (SelectedInverse::trim), whatever happens below
-        SelectedInverse& work;
-        ~Trim() { work.trim(); }
-    } const trim{selinv_};
+    const SelectedInverse::TrimAfterUse trim{selinv_};
     const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_);
     std::vector<std::vector<double>> w(static_cast<size_t>(nf_));
     for (int f = 0; f < nf_; ++f) w[f].assign(static_cast<size_t>(k_[f]) * k_[f], 0.0);

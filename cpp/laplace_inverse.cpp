@@ -58,10 +58,7 @@ std::vector<double> Engine::inverse_at_rows(const int64_t* idx, int64_t n, int r
                 throw InvalidInput("column " + std::to_string(col) + " of row " + std::to_string(i) +
                                    " is not a random effect of the factor its position holds in the first row");
         }
-    struct Trim {  // a large selected inverse is not kept (SelectedInverse::trim), whatever happens below
-        SelectedInverse& work;
-        ~Trim() { work.trim(); }
-    } const trim{selinv_};
+    const SelectedInverse::TrimAfterUse trim{selinv_};
     const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_);
     std::vector<double> out(static_cast<size_t>(n) * r * r);
     for (int64_t i = 0; i < n; ++i) {

@@ -48,13 +48,21 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         work_->dconst_y.assign(in.y, in.y + n);
         work_->dconst_family = fam.family;
     }
+    // the working weights and response, PIRLS' one pair (workspace arrays, sized below): at the last
+    // point evaluated, see working_current; row i's at eta_i, whose mean is mu_i
+    std::vector<double>& w = work_->w;
+    std::vector<double>& resp = work_->resp;
+    const auto working_row = [&](int64_t i, double eta_i, double mu_i) {
+        double r = 0.0;
+        fam.working_at(eta_i, mu_i, in.y[i], in.prior[i], w[i], r);
+        resp[i] = (eta_i - in.offset[i]) + r;
+    };
     // eta = offset + X beta + Z Lambda u and the penalised deviance there, in one pass over the
     // rows: NaN where a mean is outside the family's range, a point never accepted (the means at
     // eta go to mu, the deviance residuals' sum to dev, and the working weights and response at eta
-    // to w and resp, for the next iteration: one pass over the rows instead of two; w and resp
-    // are PIRLS' only pair, so they hold the last point evaluated, see working_current)
+    // to w and resp, for the next iteration: one pass over the rows instead of two)
     const auto evaluate = [&](const std::vector<double>& beta, const std::vector<double>& u, std::vector<double>& eta,
-                              std::vector<double>& mu, double& dev, std::vector<double>& w, std::vector<double>& resp) {
+                              std::vector<double>& mu, double& dev) {
         for (int f = 0; f < nf; ++f) {
             const int k = layout_->factor(f).k;
             for (int l = 0; l < layout_->factor(f).nlev; ++l) {
@@ -90,9 +98,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
                     }
                     eta[i] = s;
                     d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
-                    double r = 0.0;
-                    fam.working_at(s, mu[i], in.y[i], in.prior[i], w[i], r);
-                    resp[i] = (s - in.offset[i]) + r;
+                    working_row(i, s, mu[i]);
                 }
             };
             with_row_sizes(nf == 1 && kf[0] == 1, p, rows);
@@ -119,8 +125,6 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double>& mu = work_->mu;    // the means at eta
     std::vector<double>& ceta = work_->ceta;
     std::vector<double>& cmu = work_->cmu;  // the means at ceta
-    std::vector<double>& w = work_->w;  // the working weights and response at the last point evaluated
-    std::vector<double>& resp = work_->resp;
     for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
     // whether w and resp are at eta: a candidate step that is not accepted leaves them at itself (rare:
     // the pass that forms them at eta is then run again), and they are dead once fill() has used them,
@@ -149,10 +153,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     } else {
         if (in.beta0.size() == static_cast<size_t>(p)) beta = in.beta0;
         if (in.u0.size() == q) u = in.u0;
-        pdev = evaluate(beta, u, eta, mu, dev, w, resp);
+        pdev = evaluate(beta, u, eta, mu, dev);
         if (!std::isfinite(pdev) && in.u0.size() == q) {  // a warm start outside the family's range: u = 0
             std::fill(u.begin(), u.end(), 0.0);
-            pdev = evaluate(beta, u, eta, mu, dev, w, resp);
+            pdev = evaluate(beta, u, eta, mu, dev);
         }
         if (!std::isfinite(pdev)) return finish_failed();  // no valid start (lme4: "PIRLS ... NaN")
     }
@@ -163,11 +167,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     const auto working = [&]() {  // at eta, whose means are mu (from eta0: evaluate() forms them otherwise)
         pool::run(threads, nchunks, [&](int c) {
             const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
-            for (int64_t i = lo; i < hi; ++i) {
-                double r = 0.0;
-                fam.working_at(eta[i], mu[i], in.y[i], in.prior[i], w[i], r);
-                resp[i] = (eta[i] - in.offset[i]) + r;
-            }
+            for (int64_t i = lo; i < hi; ++i) working_row(i, eta[i], mu[i]);
         });
     };
     if (first) working();
@@ -186,7 +186,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             first = false;
             beta = nbeta;
             u = nu;
-            pdev = evaluate(beta, u, eta, mu, dev, w, resp);
+            pdev = evaluate(beta, u, eta, mu, dev);
             if (!std::isfinite(pdev)) return finish_failed();
             continue;
         }
@@ -195,7 +195,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         for (int h = 0; h < 30; ++h) {
             for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
             for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
-            cdev = evaluate(cb, cu, ceta, cmu, cdevsum, w, resp);
+            cdev = evaluate(cb, cu, ceta, cmu, cdevsum);
             working_current = false;
             if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
                 accepted = true;

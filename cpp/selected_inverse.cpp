@@ -224,13 +224,6 @@ void mirror_lower(double* m, int k, int ld) {
 
 }  // namespace
 
-// (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ, block column by block column from the last:
-//   G(c, j) = -sum_{i>j} G(c, i) L(i, j) L(j, j)^{-1}                        (c > j)
-//   G(j, j) = L(j, j)^{-T} [L(j, j)^{-1} - sum_{c>j} L(c, j)' G(c, j)]
-// The pattern of L is closed under these products (analyse() keeps a sparse block only when the
-// products that update it fall inside it), so every G(c, i) they read is on it.
-// The loops over the levels of a block-diagonal column run in chunks on the pool (pool.hpp): each
-// chunk writes its own levels' blocks of G, so the result is the same for every thread count.
 void SelectedInverse::trim() {
     size_t held = linv.size();
     for (const Block& b : g) held += values(b).size();
@@ -239,6 +232,13 @@ void SelectedInverse::trim() {
     std::vector<double>().swap(linv);
 }
 
+// (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ, block column by block column from the last:
+//   G(c, j) = -sum_{i>j} G(c, i) L(i, j) L(j, j)^{-1}                        (c > j)
+//   G(j, j) = L(j, j)^{-T} [L(j, j)^{-1} - sum_{c>j} L(c, j)' G(c, j)]
+// The pattern of L is closed under these products (analyse() keeps a sparse block only when the
+// products that update it fall inside it), so every G(c, i) they read is on it.
+// The loops over the levels of a block-diagonal column run in chunks on the pool (pool.hpp): each
+// chunk writes its own levels' blocks of G, so the result is the same for every thread count.
 // Every block of G is written whole before it is read, except a dense G(c, j) below a block-diagonal
 // L(j, j), which is accumulated (zeroed first), so a reused workspace gives the bits of a fresh one.
 const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
@@ -308,13 +308,7 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
                         const SparseBlock& ls = lij.s;
                         const int slab = cache_slab_columns(static_cast<int64_t>(ld));
                         cursor.assign(ls.colptr.begin() + l0, ls.colptr.begin() + l1);
-                        const double* __restrict__ gd = gci.d.data();
-                        // the stored rows and values as restrict pointers: the accumulator's stores then
-                        // do not make the compiler reload them (or the vectors' data pointers) in the loop
-                        const int* __restrict__ srow = s.rowlev.data();
-                        const double* __restrict__ sval = s.v.data();
-                        const int* __restrict__ lrow = ls.rowlev.data();
-                        const double* __restrict__ lval = ls.v.data();
+                        const double* gd = gci.d.data();
                         for (int s0 = 0; s0 < nlev[i]; s0 += slab) {
                             const int s1 = std::min(nlev[i], s0 + slab);
                             for (int l = l0; l < l1; ++l) {
@@ -324,24 +318,24 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
                                 if (c == i) {
                                     // L(c, j) itself and G(c, c) symmetric: each pair of its rows read once,
                                     // for both of the entries it adds to (the same stored entries: b indexes both)
-                                    for (; b < b1 && lrow[b] < s1; ++b) {
-                                        const double* __restrict__ gcol = gd + static_cast<size_t>(lrow[b]) * ld;
-                                        const double vb = lval[b];
-                                        double own = gcol[lrow[b]] * vb;
+                                    for (; b < b1 && ls.rowlev[b] < s1; ++b) {
+                                        const double* __restrict__ gcol = gd + static_cast<size_t>(ls.rowlev[b]) * ld;
+                                        const double vb = ls.v[b];
+                                        double own = gcol[ls.rowlev[b]] * vb;
                                         for (int64_t idx = b + 1; idx < r1; ++idx) {
-                                            const double gv = gcol[srow[idx]];
+                                            const double gv = gcol[s.rowlev[idx]];
                                             acc[idx - r0] += gv * vb;
-                                            own += gv * sval[idx];
+                                            own += gv * s.v[idx];
                                         }
                                         acc[b - r0] += own;
                                     }
                                     cursor[l - l0] = b;
                                     continue;
                                 }
-                                for (; b < b1 && lrow[b] < s1; ++b) {
-                                    const double* __restrict__ gcol = gd + static_cast<size_t>(lrow[b]) * ld;
-                                    const double vb = lval[b];
-                                    for (int64_t idx = r0; idx < r1; ++idx) acc[idx - r0] += gcol[srow[idx]] * vb;
+                                for (; b < b1 && ls.rowlev[b] < s1; ++b) {
+                                    const double* __restrict__ gcol = gd + static_cast<size_t>(ls.rowlev[b]) * ld;
+                                    const double vb = ls.v[b];
+                                    for (int64_t idx = r0; idx < r1; ++idx) acc[idx - r0] += gcol[s.rowlev[idx]] * vb;
                                 }
                                 cursor[l - l0] = b;
                             }
@@ -516,20 +510,7 @@ void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int
     for (int j = nf - 1; j >= 0; --j) {
         for (int c = j + 1; c < nf; ++c) {
             const Block& b = lblocks[tri(c, j)];
-            if (b.kind == Kind::Sparse && b.s.kr == 1 && b.s.kc == 1) {  // scalar terms: one value a block
-                const SparseBlock& s = b.s;
-                const int* __restrict__ rows = s.rowlev.data();
-                const double* __restrict__ vals = s.v.data();
-                for (int m = 0; m < ncol; ++m) {
-                    const double* __restrict__ uc = xp + m * q + off[c];
-                    double* __restrict__ r = xp + m * q + off[j];
-                    for (int l = 0; l < s.ncollev; ++l) {  // the general loop's values, in its order (a zero's sign aside)
-                        double rl = r[l];
-                        for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) rl -= vals[idx] * uc[rows[idx]];
-                        r[l] = rl;
-                    }
-                }
-            } else if (b.kind == Kind::Sparse) {
+            if (b.kind == Kind::Sparse) {
                 const SparseBlock& s = b.s;
                 for (int l = 0; l < s.ncollev; ++l)
                     for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {

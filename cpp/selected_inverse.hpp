@@ -26,6 +26,11 @@ struct SelectedInverse {
     // and is not worth holding for an engine's (and a fitted model's) life. Callers trim after use.
     void trim();
     static constexpr size_t kKeepValues = size_t{1} << 21;  // 16 MB
+    // Trims on leaving the caller's scope, however it is left: declared before the call that fills g.
+    struct TrimAfterUse {
+        SelectedInverse& work;
+        ~TrimAfterUse() { work.trim(); }
+    };
 };
 // G = (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ (the nf random-effects block rows and columns of
 // lblocks) into work.g: blocks of the same kinds and patterns as L's, G(c, c) dense blocks held
