@@ -21,10 +21,8 @@ WorkingRows make_working_rows(std::shared_ptr<Layout> layout, const darray& x, c
     const int64_t n = x.shape(0);
     if (static_cast<int>(codes.size()) != layout->nf() || static_cast<int>(z.size()) != layout->nf())
         throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
-    std::vector<double> y(static_cast<size_t>(n), 0.0);
     RowsView rows;
     rows.n = n;
-    rows.y = y.data();
     rows.x = x.data();
     for (int f = 0; f < layout->nf(); ++f) {
         if (codes[f].ndim() != 1 || codes[f].shape(0) != n || z[f].ndim() != 2 || z[f].shape(0) != n ||
@@ -210,6 +208,15 @@ void register_working_rows(py::module_& m) {
                             "A GLMM's rows held for PIRLS: fill() re-forms an engine's cross-products for new working "
                             "weights and response in one pass (the blocks' pattern found once).")
         .def(py::init(&make_working_rows), py::arg("layout"), py::arg("x"), py::arg("codes"), py::arg("z"))
+        .def(
+            "modes_only",
+            [](const WorkingRows& r, std::shared_ptr<Layout> layout) {
+                py::gil_scoped_release release;
+                return r.modes_only(std::move(layout));
+            },
+            py::arg("layout"),
+            "The same rows without X, for PIRLS with beta held: layout has these grouping factors and no fixed "
+            "effects. Shares these rows' codes and random-effects columns and PIRLS' workspace (no copies).")
         .def_property_readonly("nobs", &WorkingRows::nobs, "Number of rows.")
         .def(
             "pattern", [](const WorkingRows& r) { return r.pattern(); },
@@ -229,7 +236,8 @@ void register_working_rows(py::module_& m) {
             [](const WorkingRows& r, Engine& engine, const std::string& family, const std::string& link,
                const darray& theta, const darray& y, const darray& prior, const darray& offset,
                const std::optional<darray>& eta0, const std::optional<darray>& beta0, const std::optional<darray>& u0,
-               double tol, int maxit, double family_parameter) {
+               double tol, int maxit, double family_parameter, const std::optional<darray>& x,
+               const std::optional<darray>& beta_fixed) {
                 const py::ssize_t n = r.nobs();
                 const GlmFamily fam = GlmFamily::from_names(family, link, family_parameter);
                 const std::vector<double> th = vector_of(theta, r.layout()->ntheta(), "theta");
@@ -250,6 +258,13 @@ void register_working_rows(py::module_& m) {
                 }
                 if (beta0) in.beta0 = vector_of(*beta0, r.layout()->p(), "beta0");
                 if (u0) in.u0 = vector_of(*u0, static_cast<py::ssize_t>(r.layout()->q()), "u0");
+                if (x.has_value() != beta_fixed.has_value()) throw InvalidInput("x and beta_fixed go together");
+                if (x) {
+                    if (r.layout()->p() != 0) throw InvalidInput("x and beta_fixed need the modes-only rows (no X)");
+                    if (x->ndim() != 2 || x->shape(0) != n) throw InvalidInput("x must have shape (n, p)");
+                    in.fixed_beta = vector_of(*beta_fixed, x->shape(1), "beta_fixed");
+                    in.x = x->data();
+                }
                 PirlsOutput out;
                 {
                     py::gil_scoped_release release;
@@ -262,9 +277,11 @@ void register_working_rows(py::module_& m) {
             py::arg("engine"), py::arg("family"), py::arg("link"), py::arg("theta"), py::arg("y"), py::arg("prior"),
             py::arg("offset"), py::arg("eta0") = py::none(), py::arg("beta0") = py::none(), py::arg("u0") = py::none(),
             py::arg("tol") = 1e-9, py::arg("maxit") = 100, py::arg("family_parameter") = 0.0,
+            py::arg("x") = py::none(), py::arg("beta_fixed") = py::none(),
             "PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, "
             "converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given). "
-            "family_parameter: the negative binomial's theta (family 'negative.binomial').");
+            "family_parameter: the negative binomial's theta (family 'negative.binomial'). With x (n, p) and "
+            "beta_fixed (p,), on the modes-only rows: beta held, the offset taken as offset + x beta_fixed.");
 }
 
 }  // namespace mm::bind

@@ -14,19 +14,17 @@ double LaplaceStage::operator()(const double* v) {
         beta_.resize(static_cast<size_t>(p));
         for (int i = 0; i < ntheta; ++i) theta_[i] = shift[i] + scale[i] * v[i];
         for (int m = 0; m < p; ++m) beta_[m] = shift[ntheta + m] + scale[ntheta + m] * v[ntheta + m];
-        off_.resize(static_cast<size_t>(n));
-        for (int64_t i = 0; i < n; ++i) {
-            const double* xi = x + i * p;
-            double s = 0.0;
-            for (int m = 0; m < p; ++m) s += xi[m] * beta_[m];
-            off_[i] = offset[i] + s;
-        }
     }
     const auto run = [&](bool warm) {
         PirlsInput in;
         in.y = y;
         in.prior = prior;
-        in.offset = joint ? offset : off_.data();
+        in.offset = offset;
+        if (!joint) {  // X beta added to the offset by PIRLS
+            in.x = x;
+            in.fixed_beta = beta_;
+        }
+        in.rows_out = false;  // the criterion needs no eta or mu: no row-length copies
         in.theta = theta_.data();
         in.tol = tol;
         in.maxit = maxit;

@@ -44,7 +44,7 @@ struct LaplaceStage {
     double operator()(const double* v);
 
 private:
-    std::vector<double> theta_, beta_, off_;
+    std::vector<double> theta_, beta_;
 };
 
 }  // namespace mm

@@ -48,6 +48,25 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         work_->dconst_y.assign(in.y, in.y + n);
         work_->dconst_family = fam.family;
     }
+    // the offset: the caller's, or (beta held: the modes-only system) offset + X beta, formed once
+    // into the workspace
+    const double* offset = in.offset;
+    if (!in.fixed_beta.empty()) {
+        std::vector<double>& off = work_->offset;
+        off.resize(static_cast<size_t>(n));
+        const int xp = static_cast<int>(in.fixed_beta.size());
+        const double* fb = in.fixed_beta.data();
+        pool::run(threads, nchunks, [&](int c) {
+            const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
+            for (int64_t i = lo; i < hi; ++i) {
+                const double* xi = in.x + i * xp;
+                double s = 0.0;
+                for (int m = 0; m < xp; ++m) s += xi[m] * fb[m];
+                off[i] = in.offset[i] + s;
+            }
+        });
+        offset = off.data();
+    }
     // the working weights and response, PIRLS' one pair (workspace arrays, sized below): at the last
     // point evaluated, see working_current; row i's at eta_i, whose mean is mu_i
     std::vector<double>& w = work_->w;
@@ -55,7 +74,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     const auto working_row = [&](int64_t i, double eta_i, double mu_i) {
         double r = 0.0;
         fam.working_at(eta_i, mu_i, in.y[i], in.prior[i], w[i], r);
-        resp[i] = (eta_i - in.offset[i]) + r;
+        resp[i] = (eta_i - offset[i]) + r;
     };
     // eta = offset + X beta + Z Lambda u and the penalised deviance there, in one pass over the
     // rows: NaN where a mean is outside the family's range, a point never accepted (the means at
@@ -82,17 +101,19 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             // the row loop, compiled for its sizes where they are common (with_row_sizes)
             const auto rows = [&](auto kc, auto pc) {
                 const int pr = pc >= 0 ? int(pc) : p;
+                const double* z0 = cols_->z[0].data();
+                const int32_t* codes0 = cols_->codes[0].data();
                 for (int64_t i = lo; i < hi; ++i) {
-                    double s = in.offset[i];
+                    double s = offset[i];
                     const double* xi = x_.data() + static_cast<size_t>(i) * pr;
                     for (int m = 0; m < pr; ++m) s += xi[m] * beta[m];
                     if constexpr (decltype(kc)::value == 1) {
-                        s += z_[0][static_cast<size_t>(i)] * b[static_cast<size_t>(codes_[0][i])];
+                        s += z0[i] * b[static_cast<size_t>(codes0[i])];
                     } else {
                         for (int f = 0; f < nf; ++f) {
                             const int k = kf[f];
-                            const double* zi = z_[f].data() + static_cast<size_t>(i) * k;
-                            const double* bl = b.data() + uoff[f] + static_cast<size_t>(codes_[f][i]) * k;
+                            const double* zi = cols_->z[f].data() + static_cast<size_t>(i) * k;
+                            const double* bl = b.data() + uoff[f] + static_cast<size_t>(cols_->codes[f][i]) * k;
                             for (int a = 0; a < k; ++a) s += zi[a] * bl[a];
                         }
                     }
@@ -139,8 +160,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         out.converged = false;
         out.beta = beta;
         out.u = u;
-        out.eta = eta;
-        out.mu.assign(static_cast<size_t>(n), std::numeric_limits<double>::quiet_NaN());
+        if (in.rows_out) {
+            out.eta = eta;
+            out.mu.assign(static_cast<size_t>(n), std::numeric_limits<double>::quiet_NaN());
+        }
         out.devsum = out.ldl2 = std::numeric_limits<double>::quiet_NaN();
         out.ussq = 0.0;
         for (double v : u) out.ussq += v * v;
@@ -245,7 +268,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         stalled = true;  // L of the last factorable weights
     }
     if (stalled) out.converged = false;
-    out.mu = mu;
+    if (in.rows_out) {
+        out.mu = mu;
+        out.eta = eta;
+    }
     out.devsum = dev;
     double ussq = 0.0;
     for (double v : u) ussq += v * v;
@@ -253,7 +279,6 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     out.ldl2 = ldl2;
     out.beta = std::move(beta);
     out.u = std::move(u);
-    out.eta = eta;
     return out;
 }
 

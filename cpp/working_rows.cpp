@@ -22,14 +22,47 @@ constexpr int64_t kAheadRows = 16;
 WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
     : layout_(std::move(layout)), n_(rows.n), p_(layout_->p()), pattern_(layout_) {
     const int nf = layout_->nf();
+    if (static_cast<int>(rows.codes.size()) != nf || static_cast<int>(rows.z.size()) != nf)
+        throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
     x_.assign(rows.x, rows.x + static_cast<size_t>(n_) * p_);
+    auto cols = std::make_shared<Columns>();
     for (int f = 0; f < nf; ++f) {
-        codes_.emplace_back(rows.codes[f], rows.codes[f] + n_);
-        z_.emplace_back(rows.z[f], rows.z[f] + static_cast<size_t>(n_) * layout_->factor(f).k);
+        cols->codes.emplace_back(rows.codes[f], rows.codes[f] + n_);
+        cols->z.emplace_back(rows.z[f], rows.z[f] + static_cast<size_t>(n_) * layout_->factor(f).k);
     }
-    RowsView plain = rows;
-    plain.w = nullptr;
-    pattern_.add_rows(plain);  // checks the codes
+    cols_ = std::move(cols);
+    form_pattern();
+}
+
+WorkingRows::WorkingRows(const WorkingRows& joint, LayoutPtr layout)
+    : layout_(std::move(layout)), n_(joint.n_), p_(0), cols_(joint.cols_), pattern_(layout_), work_(joint.work_) {
+    form_pattern();
+}
+
+WorkingRows WorkingRows::modes_only(LayoutPtr layout) const {
+    const int nf = layout_->nf();
+    bool same = layout->p() == 0 && layout->nf() == nf;
+    for (int f = 0; same && f < nf; ++f)
+        same = layout->factor(f).k == layout_->factor(f).k && layout->factor(f).nlev == layout_->factor(f).nlev;
+    if (!same)
+        throw InvalidInput("the modes-only layout must have these rows' grouping factors (sizes and columns) and no "
+                           "fixed effects");
+    return WorkingRows(*this, std::move(layout));
+}
+
+void WorkingRows::form_pattern() {
+    const int nf = layout_->nf();
+    const std::vector<double> zeros(static_cast<size_t>(n_), 0.0);  // the response
+    const double none = 0.0;                                         // X's place when it has no columns
+    RowsView rows;
+    rows.n = n_;
+    rows.y = zeros.data();
+    rows.x = p_ > 0 ? x_.data() : &none;
+    for (int f = 0; f < nf; ++f) {
+        rows.codes.push_back(cols_->codes[f].data());
+        rows.z.push_back(cols_->z[f].data());
+    }
+    pattern_.add_rows(rows);  // checks the codes
     pattern_.freeze();
     zero_ = pattern_.rounded();
     for (Block& b : zero_) std::fill(values(b).begin(), values(b).end(), 0.0);
@@ -39,7 +72,7 @@ WorkingRows::WorkingRows(const RowsView& rows, LayoutPtr layout)
             const SparseBlock& s = zero_[tri(c, j)].s;
             std::vector<int64_t>& rb = rowblk_[tri(c, j)];
             rb.resize(n_);
-            for (int64_t i = 0; i < n_; ++i) rb[i] = s.find(codes_[c][i], codes_[j][i]);
+            for (int64_t i = 0; i < n_; ++i) rb[i] = s.find(cols_->codes[c][i], cols_->codes[j][i]);
         }
 }
 
@@ -57,8 +90,8 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
     std::vector<double*> diag(static_cast<size_t>(nf)), xycol(static_cast<size_t>(nf));
     for (int f = 0; f < nf; ++f) {
         k[f] = layout_->factor(f).k;
-        z[f] = z_[f].data();
-        codes[f] = codes_[f].data();
+        z[f] = cols_->z[f].data();
+        codes[f] = cols_->codes[f].data();
         diag[f] = A[tri(f, f)].u.v.data();
         xycol[f] = A[tri(nf, f)].d.v.data();
     }
@@ -71,7 +104,7 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
         for (int c = j + 1; c < nf; ++c) {
             pair_v.push_back(A[tri(c, j)].s.v.data());
             pair_row.push_back(rowblk_[tri(c, j)].data());
-            pair_z.push_back(z_[c].data());
+            pair_z.push_back(cols_->z[c].data());
             pair_k.push_back(k[c]);
         }
     double* xx = A[tri(nf, nf)].d.v.data();
@@ -165,8 +198,8 @@ void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const 
         const auto rows = [&](auto kc, auto pc) {  // sizes known at compile time for the common shapes
             const int k = kc > 0 ? int(kc) : kf, p = pc >= 0 ? int(pc) : p_, pp = p + 1;
             const size_t lper = per;
-            const int32_t* __restrict codes = codes_[0].data();
-            const double* __restrict z = z_[0].data();
+            const int32_t* __restrict codes = cols_->codes[0].data();
+            const double* __restrict z = cols_->z[0].data();
             const double* __restrict x = x_.data();
             const size_t level_bytes = lper * sizeof(double);
             for (int64_t i = lo; i < hi; ++i) {

@@ -22,15 +22,18 @@ struct PirlsInput {
     const double* y = nullptr;       // n responses
     const double* prior = nullptr;   // n prior weights
     const double* offset = nullptr;  // n
+    const double* x = nullptr;       // n x fixed_beta.size(), row-major: with fixed_beta, the offset
+    std::vector<double> fixed_beta;  // of the modes-only system is offset + x fixed_beta (formed here)
     const double* theta = nullptr;   // ntheta
     const double* eta0 = nullptr;    // n, or none: a start from the family's mustart (beta = 0, u = 0)
     std::vector<double> beta0, u0;   // the start otherwise (p and q entries)
     double tol = 1e-9;               // largest increment at convergence, relative to 1 + max |u|, |beta|
     int maxit = 100;
+    bool rows_out = true;            // eta and mu in the output (false: left empty, no copies made)
 };
 
 struct PirlsOutput {
-    std::vector<double> beta, u, eta, mu;
+    std::vector<double> beta, u, eta, mu;  // eta and mu if rows_out
     double devsum = 0, ussq = 0, ldl2 = 0;
     int iterations = 0;
     bool converged = false;
@@ -42,8 +45,14 @@ public:
     // this many rows (pool.hpp: one chunk, on the caller's thread, below twice it)
     static constexpr int64_t kMinRowsPerChunk = 16384;
 
-    // Copies the rows (x may have no columns: the modes-only system of PIRLS with beta fixed).
+    // Copies the rows (x may have no columns: the modes-only system of PIRLS with beta fixed); the
+    // response is not read (the pattern is formed with response 0).
     explicit WorkingRows(const RowsView& rows, LayoutPtr layout);
+    // The same rows without X (the modes-only system of PIRLS with beta fixed, `layout`: these
+    // factors and no fixed effects), sharing these rows' codes and random-effects columns and
+    // PIRLS' workspace (one PIRLS at a time over both: a fit uses one system at a time, and each
+    // copy of the rows or of the workspace costs its page faults).
+    WorkingRows modes_only(LayoutPtr layout) const;
 
     int64_t nobs() const { return n_; }
     const LayoutPtr& layout() const { return layout_; }
@@ -57,6 +66,10 @@ public:
     PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;
 
 private:
+    WorkingRows(const WorkingRows& joint, LayoutPtr layout);
+    // the pattern, the zero blocks and the rows' block indices, from the rows held
+    void form_pattern();
+
     // fill's loop for one grouping factor, into A (the zero blocks), in chunks of rows fixed by
     // the data's size on up to `threads` threads
     void fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const;
@@ -65,14 +78,18 @@ private:
     int64_t n_ = 0;
     int p_ = 0;
     std::vector<double> x_;                    // n x p, row-major
-    std::vector<std::vector<int32_t>> codes_;  // per factor
-    std::vector<std::vector<double>> z_;       // per factor, n x k
+    struct Columns {                           // shared with the modes-only rows
+        std::vector<std::vector<int32_t>> codes;  // per factor
+        std::vector<std::vector<double>> z;       // per factor, n x k
+    };
+    std::shared_ptr<const Columns> cols_;
     std::vector<std::vector<int64_t>> rowblk_; // per pair tri(c, j), c > j: each row's block index
     CrossProducts pattern_;
     std::vector<Block> zero_;                  // the blocks, values 0
-    struct Workspace {                         // PIRLS' row-length arrays, kept between calls
+    struct Workspace {                         // PIRLS' row-length arrays, kept between calls (and shared
+                                               // with the modes-only rows)
         std::mutex mutex;
-        std::vector<double> eta, mu, ceta, cmu, w, resp, dconst;
+        std::vector<double> eta, mu, ceta, cmu, w, resp, dconst, offset;
         std::vector<double> dconst_y;                     // the responses dconst was formed from
         FamilyKind dconst_family = FamilyKind::Gaussian;  // and its family
         std::mutex fill_mutex;                            // held by the one-factor fill while it uses:

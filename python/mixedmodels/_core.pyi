@@ -508,6 +508,10 @@ class WorkingRows:
         """
         Give the engine A of these rows with response y and weights w (>= 0); call engine.update() next.
         """
+    def modes_only(self, layout: Layout) -> WorkingRows:
+        """
+        The same rows without X, for PIRLS with beta held: layout has these grouping factors and no fixed effects. Shares these rows' codes and random-effects columns and PIRLS' workspace (no copies).
+        """
     def pattern(self) -> CrossProducts:
         """
         The unweighted cross-products of the rows (response 0): form the engine from them.
@@ -527,6 +531,8 @@ class WorkingRows:
         tol: typing.SupportsFloat | typing.SupportsIndex = 1e-09,
         maxit: typing.SupportsInt | typing.SupportsIndex = 100,
         family_parameter: typing.SupportsFloat | typing.SupportsIndex = 0.0,
+        x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
+        beta_fixed: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None,
     ) -> tuple[
         numpy.typing.NDArray[numpy.float64],
         numpy.typing.NDArray[numpy.float64],
@@ -539,7 +545,7 @@ class WorkingRows:
         bool,
     ]:
         """
-        PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given). family_parameter: the negative binomial's theta (family 'negative.binomial').
+        PIRLS at theta to convergence: (beta, u, eta, mu, sum of deviance residuals, |u|^2, log|L|^2, iterations, converged). Starts from eta0 (beta = u = 0), else from beta0 and u0 (zeros when not given). family_parameter: the negative binomial's theta (family 'negative.binomial'). With x (n, p) and beta_fixed (p,), on the modes-only rows: beta held, the offset taken as offset + x beta_fixed.
         """
     @property
     def nobs(self) -> int:

@@ -113,9 +113,6 @@ ESCAPE_ROUNDS = 3
 # the parameter squared; the differences' rounding is ~1e-2)
 BOUND_CURVATURE_TOL = -0.1
 
-# entries of X (rows x columns) up to which X beta is taken with @ (OpenBLAS stays on one thread
-# below ~9,000) rather than einsum
-SMALL_PRODUCT = 4096
 # warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
 # much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
 EXTRAPOLATE_MODES_REL = 0.01
@@ -243,7 +240,6 @@ class GeneralizedLinearMixedModel:
         self.offset = np.zeros(n) if rows.offset is None else rows.offset
         family.check_response(self.y, self.prior_weights, rows.index)
         check_positive_weights(rows.weights)
-        self._x0 = np.empty((n, 0))
         self._layout_u = _core.Layout(structure.theta.core_factors([f.nlev for f in structure.factors]), 0)
         self._lock = threading.Lock()
         self._engines: dict[str, tuple[_core.WorkingRows, _core.Engine]] = {}
@@ -304,7 +300,8 @@ class GeneralizedLinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        transient = ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call", "_gradient_rows")
+        transient = ["_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call"]
+        transient += ["_gradient_rows", "_x_rows"]  # cached conversions
         for k in (*transient, "_modes_factored"):
             state.pop(k, None)
         return state
@@ -373,10 +370,11 @@ class GeneralizedLinearMixedModel:
         held = self._engines.get(key)
         if held is None:
             single_threaded_blas()
-            rows = self.rows
-            layout = self.structure.core_layout if joint else self._layout_u
-            x = rows.x if joint else self._x0
-            wr = _core.WorkingRows(layout, x, list(rows.codes), list(rows.z))
+            if joint:
+                rows = self.rows
+                wr = _core.WorkingRows(self.structure.core_layout, rows.x, list(rows.codes), list(rows.z))
+            else:  # the joint rows without X: their columns and PIRLS' workspace shared, not copied
+                wr = self._working(True)[0].modes_only(self._layout_u)
             held = (wr, _core.Engine(wr.pattern(), threads=self.threads))
             self._engines[key] = held
         return held
@@ -459,20 +457,15 @@ class GeneralizedLinearMixedModel:
         fam = self.family
         wr, eng = self._working(joint)
         eta0 = None
+        x = held = None
         if joint:
-            offset = self.offset
             if beta0 is None:  # R's glm start: the family's mustart, beta = u = 0
                 eta0 = self._eta_start
                 u0 = None
         else:
             assert beta_fixed is not None
-            x = self.rows.x
-            # einsum, not BLAS, on a large X: NumPy's OpenBLAS threads would spin on this n x p product
-            # for the rest of the evaluation (a fifth of the CPU samples of a 500,000-row Poisson fit);
-            # below SMALL_PRODUCT entries OpenBLAS stays on one thread and @ costs a third of einsum's
-            # parsing
-            xb = x @ beta_fixed if x.size <= SMALL_PRODUCT else np.einsum("ij,j->i", x, beta_fixed)
-            offset = np.ascontiguousarray(self.offset + xb)
+            # the core adds X beta to the offset (in its workspace: no row-length arrays here)
+            x, held = self._x_rows, np.ascontiguousarray(beta_fixed, dtype=np.float64)
             beta0 = None
         # positional: the binding's keyword matching costs a few microseconds a call, as much as a
         # PIRLS iteration on a small design (cbpp)
@@ -483,13 +476,15 @@ class GeneralizedLinearMixedModel:
             theta,
             self.y,
             self.prior_weights,
-            offset,
+            self.offset,
             eta0,
             beta0,
             u0,
             tol if tol is not None else self._pirls_tol,
             PIRLS_MAXIT,
             fam.core_parameter,  # the negative binomial's theta
+            x,
+            held,
         )
         self._pirls_counts[0] += 1
         self._pirls_counts[1] += int(iterations)
@@ -574,7 +569,7 @@ class GeneralizedLinearMixedModel:
             self.y,
             self.prior_weights,
             self.offset,
-            None if joint else np.ascontiguousarray(self.rows.x, dtype=np.float64),
+            None if joint else self._x_rows,
             self._eta_start if joint else None,
             self.ntheta,
             self._aic_minus_deviance,
@@ -748,13 +743,19 @@ class GeneralizedLinearMixedModel:
         return out, jac
 
     @cached_property
+    def _x_rows(self) -> FloatArray:
+        """X, C-contiguous float64, for the core (converted once, not on every call)."""
+        out: FloatArray = np.ascontiguousarray(self.rows.x, dtype=np.float64)
+        return out
+
+    @cached_property
     def _gradient_rows(self) -> tuple[NDArray[np.int32], FloatArray, FloatArray]:
         """The one grouping factor's codes (int32), its columns z and X, C-contiguous, for the core's
         Laplace-gradient sums (converted once, not on every call)."""
         return (
             np.ascontiguousarray(self.rows.codes[0], dtype=np.int32),
             np.ascontiguousarray(self.rows.z[0], dtype=np.float64),
-            np.ascontiguousarray(self.rows.x, dtype=np.float64),
+            self._x_rows,
         )
 
     @cached_property
@@ -804,7 +805,7 @@ class GeneralizedLinearMixedModel:
             s_rows = eng.inverse_at_rows(idx)  # (n, r, r): S at each row's columns
             w, w1, d1 = self._gradient_weights(res.mu)
             atq, awx, xsum, scal, rhs = _core.laplace_crossed_rows(
-                idx, vals, parts, s_rows, w, w1, d1, np.ascontiguousarray(self.rows.x), np.ascontiguousarray(res.u)
+                idx, vals, parts, s_rows, w, w1, d1, self._x_rows, np.ascontiguousarray(res.u)
             )
             solved = eng.solve_zz(np.column_stack([atq, awx, rhs]))  # S [A'w1h, A'WX, rhs]
         nt, p = self.ntheta, self.p
