@@ -111,3 +111,14 @@ def test_bad_layouts_and_arguments_are_refused():
         _pirls(model, mwr, meng, theta, model.offset, np.zeros((n + 1, model.p)), np.zeros(model.p))
     with pytest.raises(_core.InvalidInputError, match="beta_fixed"):
         _pirls(model, mwr, meng, theta, model.offset, x, np.zeros(model.p + 1))
+
+
+def test_a_fit_releases_its_working_rows_and_they_come_back_on_demand():
+    """A result does not keep PIRLS' rows and workspace (`release_working`); the model forms them
+    again when post-estimation runs PIRLS."""
+    result = mm.glmer(CBPP, mm.datasets.load("cbpp"), family="binomial")
+    model = result.glmm_fit.model
+    assert model._engines == {}
+    again = model.pirls(result.glmm_fit.theta, result.glmm_fit.beta)
+    np.testing.assert_allclose(again.u, result.glmm_fit.pirls.u, rtol=1e-6, atol=1e-8)
+    assert set(model._engines) == {"joint", "modes"}
