@@ -68,7 +68,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         offset = off.data();
     }
     // the working weights and response, PIRLS' one pair (workspace arrays, sized below): at the last
-    // point evaluated, see working_current; row i's at eta_i, whose mean is mu_i
+    // point evaluated, which is eta's; row i's at eta_i, whose mean is mu_i
     std::vector<double>& w = work_->w;
     std::vector<double>& resp = work_->resp;
     const auto working_row = [&](int64_t i, double eta_i, double mu_i) {
@@ -142,15 +142,13 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0);
     // the row-length work arrays are the workspace's, reused from call to call (a fresh megabytes-long
     // vector costs its page faults each time)
+    // A candidate step is evaluated in place, into eta and mu (and w and resp): a step not accepted
+    // is followed by the pass at the current (beta, u) again, which gives the same numbers (rare:
+    // the step fails to decrease the deviance 30 times over), and a fit faults two fewer
+    // row-length arrays. Outside the candidates' loop, w and resp are always at eta.
     std::vector<double>& eta = work_->eta;
-    std::vector<double>& mu = work_->mu;    // the means at eta
-    std::vector<double>& ceta = work_->ceta;
-    std::vector<double>& cmu = work_->cmu;  // the means at ceta
-    for (std::vector<double>* v : {&eta, &mu, &ceta, &cmu, &w, &resp}) v->resize(static_cast<size_t>(n));
-    // whether w and resp are at eta: a candidate step that is not accepted leaves them at itself (rare:
-    // the pass that forms them at eta is then run again), and they are dead once fill() has used them,
-    // so a candidate's need no arrays of their own (two fewer row-length arrays to fault in a fit)
-    bool working_current = true;
+    std::vector<double>& mu = work_->mu;  // the means at eta
+    for (std::vector<double>* v : {&eta, &mu, &w, &resp}) v->resize(static_cast<size_t>(n));
     double pdev = std::numeric_limits<double>::infinity();
     double dev = std::numeric_limits<double>::quiet_NaN();  // the deviance residuals' sum at eta
     bool first = false;  // the first step starts from eta0, which no (beta, u) gives
@@ -218,8 +216,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         for (int h = 0; h < 30; ++h) {
             for (int m = 0; m < p; ++m) cb[m] = beta[m] + step * (nbeta[m] - beta[m]);
             for (size_t j = 0; j < q; ++j) cu[j] = u[j] + step * (nu[j] - u[j]);
-            cdev = evaluate(cb, cu, ceta, cmu, cdevsum);
-            working_current = false;
+            cdev = evaluate(cb, cu, eta, mu, cdevsum);
             if (cdev <= pdev + 1e-12 * std::abs(pdev)) {
                 accepted = true;
                 break;
@@ -229,14 +226,13 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         for (int m = 0; m < p; ++m) size = std::max(size, std::abs(nbeta[m] - beta[m]));
         for (size_t j = 0; j < q; ++j) size = std::max(size, std::abs(nu[j] - u[j]));
         size *= step;
-        if (accepted) {
+        if (accepted) {  // eta, mu, w and resp are the accepted candidate's
             beta.swap(cb);
             u.swap(cu);
-            eta.swap(ceta);
-            mu.swap(cmu);
-            working_current = true;  // the accepted candidate was the last evaluated
             pdev = cdev;
             dev = cdevsum;
+        } else {  // back to the current point's
+            evaluate(beta, u, eta, mu, dev);
         }
         const double tol = in.tol * (1.0 + std::max(largest(u, 0.0), largest(beta, 0.0)));
         if (size < tol) {
@@ -258,7 +254,6 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
     }
     // L at the weights of the modes
-    if (!working_current) working();
     fill(engine, resp.data(), w.data());
     double ldl2 = last_ldl2;
     try {

@@ -89,7 +89,7 @@ private:
     struct Workspace {                         // PIRLS' row-length arrays, kept between calls (and shared
                                                // with the modes-only rows)
         std::mutex mutex;
-        std::vector<double> eta, mu, ceta, cmu, w, resp, dconst, offset;
+        std::vector<double> eta, mu, w, resp, dconst, offset;
         std::vector<double> dconst_y;                     // the responses dconst was formed from
         FamilyKind dconst_family = FamilyKind::Gaussian;  // and its family
         std::mutex fill_mutex;                            // held by the one-factor fill while it uses:
