@@ -209,6 +209,23 @@ void register_working_rows(py::module_& m) {
                             "weights and response in one pass (the blocks' pattern found once).")
         .def(py::init(&make_working_rows), py::arg("layout"), py::arg("x"), py::arg("codes"), py::arg("z"))
         .def(
+            "fill_working",
+            [](const WorkingRows& r, Engine& engine, const std::string& family, const std::string& link,
+               double family_parameter, const darray& eta, const darray& y, const darray& prior,
+               const darray& offset) {
+                const GlmFamily fam = GlmFamily::from_names(family, link, family_parameter);
+                for (const darray* a : {&eta, &y, &prior, &offset})
+                    if (a->ndim() != 1 || a->shape(0) != r.nobs())
+                        throw InvalidInput("eta, y, prior weights and offset must have one value per row (" +
+                                           std::to_string(r.nobs()) + ")");
+                py::gil_scoped_release release;
+                return r.fill_working(engine, fam, eta.data(), y.data(), prior.data(), offset.data());
+            },
+            py::arg("engine"), py::arg("family"), py::arg("link"), py::arg("family_parameter"), py::arg("eta"),
+            py::arg("y"), py::arg("prior"), py::arg("offset"),
+            "fill() with PIRLS' working weights and response at the linear predictor eta (the weights of the "
+            "modes for a factor there); False, the engine untouched, where one is not finite.")
+        .def(
             "modes_only",
             [](const WorkingRows& r, std::shared_ptr<Layout> layout) {
                 py::gil_scoped_release release;

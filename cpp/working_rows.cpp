@@ -170,6 +170,24 @@ void WorkingRows::fill(Engine& engine, const double* y, const double* w) const {
     engine.refill_blocks(std::move(A), n_);
 }
 
+bool WorkingRows::fill_working(Engine& engine, const GlmFamily& fam, const double* eta, const double* y,
+                               const double* prior, const double* offset) const {
+    const std::lock_guard<std::mutex> lock(work_->mutex);  // PIRLS' pair of arrays, free between calls
+    std::vector<double>& w = work_->w;
+    std::vector<double>& resp = work_->resp;
+    w.resize(static_cast<size_t>(n_));
+    resp.resize(static_cast<size_t>(n_));
+    bool finite = true;
+    for (int64_t i = 0; i < n_; ++i) {
+        double r = 0.0;
+        fam.working_at(eta[i], fam.linkinv(eta[i]), y[i], prior[i], w[i], r);
+        resp[i] = (eta[i] - offset[i]) + r;
+        finite = finite && std::isfinite(w[i]) && std::isfinite(r);
+    }
+    if (finite) fill(engine, resp.data(), w.data());
+    return finite;
+}
+
 void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const {
     const int kf = layout_->factor(0).k, ppf = p_ + 1;
     const size_t nlev = static_cast<size_t>(layout_->factor(0).nlev);

@@ -61,6 +61,11 @@ public:
     // A of the rows with response y and weights w (n each, w >= 0), summed in double (PIRLS needs
     // no more), given to the engine (which keeps its block types).
     void fill(Engine& engine, const double* y, const double* w) const;
+    // fill() with PIRLS' working weights and response at the linear predictor eta (n each): what
+    // PIRLS forms at its modes, for a factor at given modes (the joint system's, for vcov). False,
+    // and the engine untouched, where a weight or response is not finite (means at the range's edge).
+    bool fill_working(Engine& engine, const GlmFamily& fam, const double* eta, const double* y, const double* prior,
+                      const double* offset) const;
     // The conditional modes (and, with X held, beta) at theta by penalised iteratively re-weighted
     // least squares with step-halving, to convergence (pirls.cpp); L at the modes' weights.
     PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;

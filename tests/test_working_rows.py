@@ -122,3 +122,26 @@ def test_a_fit_releases_its_working_rows_and_they_come_back_on_demand():
     again = model.pirls(result.glmm_fit.theta, result.glmm_fit.beta)
     np.testing.assert_allclose(again.u, result.glmm_fit.pirls.u, rtol=1e-6, atol=1e-8)
     assert set(model._engines) == {"joint", "modes"}
+
+
+@pytest.mark.parametrize("formula", [TICKS, CBPP])
+def test_fill_working_is_fill_with_the_working_weights_and_response(formula):
+    """`fill_working` forms in the core what the family's functions give in NumPy (the weights
+    and working response at eta), to rounding: the same (R_X'R_X)^-1 (to 1e-10 where X is ill-conditioned)."""
+    model = _model(formula)
+    fam = model.family
+    theta = np.full(model.ntheta, 0.7)
+    res = model.pirls(theta)
+    wr, eng = model._working(True)
+    assert wr.fill_working(eng, fam.name, fam.link.name, 0.0, res.eta, model.y, model.prior_weights, model.offset)
+    eng.update(theta)
+    core = np.asarray(eng.rx_inverse_crossprod())
+    mu, w, r = model._weighted(res.eta)
+    wr.fill(eng, np.ascontiguousarray(res.eta - model.offset + r), np.ascontiguousarray(w))
+    eng.update(theta)
+    np.testing.assert_allclose(core, np.asarray(eng.rx_inverse_crossprod()), rtol=1e-10)  # (X ill-conditioned)
+    bad = res.eta.copy()
+    bad[3] = np.nan
+    assert not wr.fill_working(eng, fam.name, fam.link.name, 0.0, bad, model.y, model.prior_weights, model.offset)
+    with pytest.raises(_core.InvalidInputError, match="one value per row"):
+        wr.fill_working(eng, fam.name, fam.link.name, 0.0, res.eta[:-1], model.y, model.prior_weights, model.offset)

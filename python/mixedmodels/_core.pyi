@@ -508,6 +508,20 @@ class WorkingRows:
         """
         Give the engine A of these rows with response y and weights w (>= 0); call engine.update() next.
         """
+    def fill_working(
+        self,
+        engine: Engine,
+        family: str,
+        link: str,
+        family_parameter: typing.SupportsFloat | typing.SupportsIndex,
+        eta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        y: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        prior: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+        offset: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
+    ) -> bool:
+        """
+        fill() with PIRLS' working weights and response at the linear predictor eta (the weights of the modes for a factor there); False, the engine untouched, where one is not finite.
+        """
     def modes_only(self, layout: Layout) -> WorkingRows:
         """
         The same rows without X, for PIRLS with beta held: layout has these grouping factors and no fixed effects. Shares these rows' codes and random-effects columns and PIRLS' workspace (no copies).

@@ -64,6 +64,7 @@ _LOGIT_INVEPS = 1.0 / _EPS
 _X_LARGE = 2.86111748575702815380240589208115399625e307  # 2 * pi * x overflows above this
 _DNORM_ZERO = math.sqrt(-2 * math.log(2) * (-1021 + 1 - 53))  # R's dnorm is 0 beyond (DBL_MIN_EXP, DBL_MANT_DIG)
 _NONINT_TOL = 1e-8  # relative tolerance of "is an integer" in check_response and binomial_counts
+_BINCOUNT_MAX = 1 << 20  # whole counts up to this (or four per row) are binned by value, not hashed
 
 # stirlerr(n) = log(n!) - log(sqrt(2 pi n) (n / e)^n) at n = 0, 0.5, ..., 15 (index 2n; 0 is a placeholder),
 # each the double nearest the exact value (computed at 60 digits from factorials and Gamma(k + 1/2)).
@@ -1188,7 +1189,10 @@ class Poisson(_Counts):
 
     def _support_problems(self, y: FloatArray, wt: FloatArray) -> list[tuple[npt.NDArray[np.bool_], str]]:
         with np.errstate(all="ignore"):
-            fractional = np.abs(y - np.round(y)) > 1e-8 * np.maximum(np.abs(y), 1.0)
+            r = np.round(y)
+            fractional = r != y  # whole counts (the rule): no tolerance to work out
+            if fractional.any():
+                fractional &= np.abs(y - r) > 1e-8 * np.maximum(np.abs(y), 1.0)
         return [
             (y < 0, "negative values not allowed for the 'Poisson' family"),
             (fractional & (y >= 0), "non-integer counts for the 'Poisson' family (it has no likelihood there)"),
@@ -1199,6 +1203,12 @@ class Poisson(_Counts):
         terms are the weights times a function of y alone (R's dpois on a million rows costs a
         third of a second)."""
         yv, w = np.broadcast_arrays(_floats(y, "y"), _floats(wt, "wt"))
+        if yv.size and 0.0 <= yv.min() and yv.max() <= max(_BINCOUNT_MAX, 4 * yv.size):
+            counts = yv.astype(np.int64)
+            if np.array_equal(counts, yv):  # whole counts (the rule): binned by value, no hashing
+                present = np.flatnonzero(np.bincount(counts))
+                sums = np.bincount(counts, weights=w)[present]
+                return super().aic_less_deviance(present.astype(np.float64), None, sums)
         inverse, values = pd.factorize(yv)
         sums = np.bincount(inverse, weights=w, minlength=len(values)).astype(np.float64)
         return super().aic_less_deviance(np.asarray(values, dtype=np.float64), None, sums)

@@ -446,11 +446,6 @@ class GeneralizedLinearMixedModel:
         w = self.prior_weights * d * d / self.family.variance(mu)
         return mu, w, (self.y - mu) / d
 
-    def _system(self, joint: bool, eta: FloatArray, response: FloatArray, w: FloatArray) -> _core.Engine:
-        wr, eng = self._working(joint)
-        wr.fill(eng, response, w)
-        return eng
-
     def pirls(
         self,
         theta: FloatArray,
@@ -903,7 +898,8 @@ class GeneralizedLinearMixedModel:
         if fam.name not in ("binomial", "poisson"):
             return ""
         tiny = 10 * np.finfo(float).eps
-        mu = res.mu[self.prior_weights > 0]
+        held = self.prior_weights > 0
+        mu = res.mu if held.all() else res.mu[held]  # (no copy of a million means for nothing)
         extreme = (mu < tiny) | ((mu > 1 - tiny) if fam.name == "binomial" else False)
         vanished = not np.isfinite(rx).all()  # X'WX not factorable at the modes: weights that vanished
         if not extreme.any() and not vanished:
@@ -944,11 +940,13 @@ class GeneralizedLinearMixedModel:
     def rx_vcov(self, theta: FloatArray, res: Pirls) -> FloatArray:
         """(R_X'R_X)^-1 at the working weights of the modes (lme4's ``vcov(use.hessian = FALSE)``
         for sigma = 1)."""
+        fam = self.family
         with self._lock:
-            mu, w, r = self._weighted(res.eta)
-            if not (np.isfinite(w).all() and np.isfinite(r).all()):  # means at the edge of the range
+            wr, eng = self._working(True)
+            # the joint system at PIRLS' working weights and response at eta (formed in the core)
+            args = (fam.name, fam.link.name, fam.core_parameter, res.eta, self.y, self.prior_weights, self.offset)
+            if not wr.fill_working(eng, *args):  # means at the edge of the range
                 return np.full((self.p, self.p), np.nan)
-            eng = self._system(True, res.eta, np.ascontiguousarray(res.eta - self.offset + r), np.ascontiguousarray(w))
             try:
                 eng.update(theta)
             except CoreError:  # X'WX not factorable: the weights of some columns vanished (separation)
