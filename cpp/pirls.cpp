@@ -101,8 +101,12 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
             // the row loop, compiled for its sizes where they are common (with_row_sizes)
             const auto rows = [&](auto kc, auto pc) {
                 const int pr = pc >= 0 ? int(pc) : p;
-                const double* z0 = cols_->z[0].data();
-                const int32_t* codes0 = cols_->codes[0].data();
+                const double* z0 = nullptr;  // one factor, one column (a model may have no factor)
+                const int32_t* codes0 = nullptr;
+                if constexpr (decltype(kc)::value == 1) {
+                    z0 = cols_->z[0].data();
+                    codes0 = cols_->codes[0].data();
+                }
                 for (int64_t i = lo; i < hi; ++i) {
                     double s = offset[i];
                     const double* xi = x_.data() + static_cast<size_t>(i) * pr;

@@ -569,3 +569,19 @@ def test_no_floating_point_warnings_at_the_edges(fam):
             fam.mustart(values, np.ones_like(values))
         dispersion = None if fam.dispersion_free else 1.0
         fam.loglik_saturated(values, np.ones_like(values), dispersion=dispersion)
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_poisson_saturated_term_does_not_depend_on_row_order(large):
+    """Summed over the distinct counts in increasing order: with whole weights (their sums per count
+    exact) bitwise the same for any order of the rows, whether the counts are binned (small) or
+    hashed (beyond the binning's range)."""
+    rng = np.random.default_rng(3)
+    y = rng.poisson(4.0, 5000).astype(float) + (3e7 if large else 0.0)
+    w = rng.integers(0, 3, y.size).astype(float)
+    p = Poisson()
+    value = p.aic_less_deviance(y, None, w)
+    for _ in range(3):
+        order = rng.permutation(y.size)
+        assert p.aic_less_deviance(y[order], None, w[order]) == value
+    assert value == pytest.approx(float(Family.aic_less_deviance(p, y, None, w)), rel=1e-12)

@@ -107,3 +107,20 @@ def test_prediction_interval_and_bad_arguments_are_refused(small):
         small.predict(type="prob", se_fit=True)
     with pytest.raises(ArgumentError, match="level"):
         small.predict(se_fit=True, level=2)
+
+
+def test_profile_interval_of_the_only_parameter():
+    """With no fixed effects and one theta, the profile has nothing else to optimise: the interval
+    is where the Laplace deviance rises by the chi-square quantile (lme4 1.1-31 gives NA here)."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
+    r = mm.glmer("TICKS ~ 0 + (1 | LOCATION)", mm.datasets.load("grouseticks"), "poisson")
+    model, theta = r.glmm_fit.model, float(r.glmm_fit.theta[0])
+
+    def rise(t: float) -> float:
+        return model.laplace(np.array([t]), np.zeros(0), tol=1e-12) - r.glmm_fit.objective - chi2.ppf(0.95, 1)
+
+    ci = r.confint("profile")
+    assert ci.shape == (1, 2)
+    np.testing.assert_allclose(ci.to_numpy()[0], [brentq(rise, 0.5, theta), brentq(rise, theta, 5.0)], rtol=1e-5)

@@ -985,9 +985,12 @@ class GeneralizedLinearMixedModel:
                 x[others] = v
                 return criterion(x)
 
-            opt = minimize_theta(f, warm[side], lower[others], step=initial_step(warm[side]))
-            warm[side] = opt.theta
-            return float(np.sign(value - x_hat[index]) * math.sqrt(max(opt.fun - base, 0.0)))
+            if not others:  # the only parameter: nothing left to optimise
+                fun = f(warm[side])
+            else:
+                opt = minimize_theta(f, warm[side], lower[others], step=initial_step(warm[side]))
+                warm[side], fun = opt.theta, opt.fun
+            return float(np.sign(value - x_hat[index]) * math.sqrt(max(fun - base, 0.0)))
 
         if index < nt:
             scale = float(max(abs(x_hat[index]), 0.05)) * 0.5
