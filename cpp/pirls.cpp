@@ -71,10 +71,8 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     // point evaluated, which is eta's; row i's at eta_i, whose mean is mu_i
     std::vector<double>& w = work_->w;
     std::vector<double>& resp = work_->resp;
-    const auto working_row = [&](int64_t i, double eta_i, double mu_i) {
-        double r = 0.0;
-        fam.working_at(eta_i, mu_i, in.y[i], in.prior[i], w[i], r);
-        resp[i] = (eta_i - offset[i]) + r;
+    const auto working = [&](int64_t i, double eta_i, double mu_i) {
+        working_row(fam, eta_i, mu_i, in.y[i], in.prior[i], offset[i], w[i], resp[i]);
     };
     // eta = offset + X beta + Z Lambda u and the penalised deviance there, in one pass over the
     // rows: NaN where a mean is outside the family's range, a point never accepted (the means at
@@ -123,7 +121,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
                     }
                     eta[i] = s;
                     d += fam.mean_and_deviance(s, in.y[i], in.prior[i], dconst[i], mu[i]);
-                    working_row(i, s, mu[i]);
+                    working(i, s, mu[i]);
                 }
             };
             with_row_sizes(nf == 1 && kf[0] == 1, p, rows);
@@ -145,11 +143,10 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     PirlsOutput out;
     std::vector<double> beta(static_cast<size_t>(p), 0.0), u(q, 0.0);
     // the row-length work arrays are the workspace's, reused from call to call (a fresh megabytes-long
-    // vector costs its page faults each time)
-    // A candidate step is evaluated in place, into eta and mu (and w and resp): a step not accepted
-    // is followed by the pass at the current (beta, u) again, which gives the same numbers (rare:
-    // the step fails to decrease the deviance 30 times over), and a fit faults two fewer
-    // row-length arrays. Outside the candidates' loop, w and resp are always at eta.
+    // vector costs its page faults each time). A candidate step is evaluated in place, into eta and
+    // mu (and w and resp): a step not accepted is followed by the pass at the current (beta, u)
+    // again, which gives the same numbers (rare: the step fails to decrease the deviance 30 times
+    // over). Outside the candidates' loop, w and resp are always at eta.
     std::vector<double>& eta = work_->eta;
     std::vector<double>& mu = work_->mu;  // the means at eta
     for (std::vector<double>* v : {&eta, &mu, &w, &resp}) v->resize(static_cast<size_t>(n));
@@ -189,13 +186,12 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     std::vector<double> cb(static_cast<size_t>(p)), cu(q);
     const bool quadratic = fam.newton_steps();
     double previous = 0.0;  // the previous step's size when it was a full Newton step, else 0
-    const auto working = [&]() {  // at eta, whose means are mu (from eta0: evaluate() forms them otherwise)
+    if (first) {  // w and resp at eta0, whose means are mu (evaluate() forms them otherwise)
         pool::run(threads, nchunks, [&](int c) {
             const auto [lo, hi] = pool::chunk_range(n, nchunks, c);
-            for (int64_t i = lo; i < hi; ++i) working_row(i, eta[i], mu[i]);
+            for (int64_t i = lo; i < hi; ++i) working(i, eta[i], mu[i]);
         });
-    };
-    if (first) working();
+    }
     for (int it = 0; it < in.maxit; ++it) {
         out.iterations = it + 1;
         fill(engine, resp.data(), w.data());

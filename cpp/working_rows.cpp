@@ -177,15 +177,20 @@ bool WorkingRows::fill_working(Engine& engine, const GlmFamily& fam, const doubl
     std::vector<double>& resp = work_->resp;
     w.resize(static_cast<size_t>(n_));
     resp.resize(static_cast<size_t>(n_));
-    bool finite = true;
-    for (int64_t i = 0; i < n_; ++i) {
-        double r = 0.0;
-        fam.working_at(eta[i], fam.linkinv(eta[i]), y[i], prior[i], w[i], r);
-        resp[i] = (eta[i] - offset[i]) + r;
-        finite = finite && std::isfinite(w[i]) && std::isfinite(r);
-    }
-    if (finite) fill(engine, resp.data(), w.data());
-    return finite;
+    const int nchunks = pool::chunks_for(n_, kMinRowsPerChunk);  // rows independent: any cut, the same values
+    std::vector<char> finite(static_cast<size_t>(nchunks), 1);
+    pool::run(engine.threads(), nchunks, [&](int c) {
+        const auto [lo, hi] = pool::chunk_range(n_, nchunks, c);
+        bool ok = true;
+        for (int64_t i = lo; i < hi; ++i) {
+            const double r = working_row(fam, eta[i], fam.linkinv(eta[i]), y[i], prior[i], offset[i], w[i], resp[i]);
+            ok = ok && std::isfinite(w[i]) && std::isfinite(r);
+        }
+        finite[static_cast<size_t>(c)] = ok;
+    });
+    if (std::find(finite.begin(), finite.end(), 0) != finite.end()) return false;
+    fill(engine, resp.data(), w.data());
+    return true;
 }
 
 void WorkingRows::fill_one_factor(std::vector<Block>& A, const double* y, const double* w, int threads) const {

@@ -71,6 +71,16 @@ public:
     PirlsOutput pirls(Engine& engine, const GlmFamily& fam, const PirlsInput& in) const;
 
 private:
+    // PIRLS' working weight w and response resp = (eta - offset) + r of one row at eta, whose mean
+    // is mu; returns the working residual r (pirls.cpp's passes and fill_working share it)
+    static double working_row(const GlmFamily& fam, double eta, double mu, double y, double prior, double offset,
+                              double& w, double& resp) {
+        double r = 0.0;
+        fam.working_at(eta, mu, y, prior, w, r);
+        resp = (eta - offset) + r;
+        return r;
+    }
+
     WorkingRows(const WorkingRows& joint, LayoutPtr layout);
     // the pattern, the zero blocks and the rows' block indices, from the rows held
     void form_pattern();

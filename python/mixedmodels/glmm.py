@@ -228,6 +228,9 @@ class GeneralizedLinearMixedModel:
     184.053
     """
 
+    # the row-length conversions cached for the core: not pickled, and dropped by release_working
+    _ROW_CACHES = ("_gradient_rows", "_x_rows", "_re_columns")
+
     def __init__(self, structure: ModelStructure, data: FrameData, family: Family) -> None:
         self.structure = structure
         self.data = data
@@ -300,9 +303,8 @@ class GeneralizedLinearMixedModel:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        transient = ["_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call"]
-        transient += ["_gradient_rows", "_x_rows"]  # cached conversions
-        for k in (*transient, "_modes_factored"):
+        transient = ("_lock", "_engines", "_warm_u", "_warm_beta", "_warm_jacobian", "call", "_modes_factored")
+        for k in (*transient, *self._ROW_CACHES):
             state.pop(k, None)
         return state
 
@@ -400,7 +402,7 @@ class GeneralizedLinearMixedModel:
         with self._lock:
             self._engines.clear()
             self._modes_factored = None  # the modes engine's factor went with it
-            for name in ("_gradient_rows", "_x_rows", "_re_columns"):
+            for name in self._ROW_CACHES:
                 self.__dict__.pop(name, None)
 
     def with_family(self, family: Family) -> GeneralizedLinearMixedModel:
