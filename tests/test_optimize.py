@@ -5,21 +5,29 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedmodels as mm
 from mixedmodels import _core
 from mixedmodels.model import LinearMixedModel
-from mixedmodels.optimize import COBYQA_FLOPS, LBFGSB_FLOPS, BobyqaSettings, choose_method, minimize_theta
+from mixedmodels.optimize import (
+    EXPENSIVE_FLOPS,
+    LBFGSB_FLOPS,
+    POLISHED_BOBYQA,
+    BobyqaSettings,
+    choose_method,
+    minimize_theta,
+)
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 
 
 def test_choose_method_by_work():
-    assert choose_method(COBYQA_FLOPS / 2, factors=2) == "bobyqa"
-    assert choose_method(COBYQA_FLOPS * 2, factors=2) == "cobyqa"
-    assert choose_method(LBFGSB_FLOPS * 2) == "lbfgsb"  # one grouping factor
-    assert choose_method(LBFGSB_FLOPS / 2) == "bobyqa"
+    assert choose_method(EXPENSIVE_FLOPS / 2, factors=2) == ("bobyqa", {})
+    assert choose_method(EXPENSIVE_FLOPS * 2, factors=2) == ("bobyqa", POLISHED_BOBYQA)  # the polish ends it
+    assert choose_method(LBFGSB_FLOPS * 2) == ("lbfgsb", {})  # one grouping factor
+    assert choose_method(LBFGSB_FLOPS / 2) == ("bobyqa", {})
 
 
 def test_update_flops_orders_designs(fits):
@@ -28,7 +36,7 @@ def test_update_flops_orders_designs(fits):
     big = LinearMixedModel.from_formula(
         "y ~ service + (1 | s) + (1 | d) + (1 | dept)", fits.data("insteval")
     ).new_engine()
-    assert 0 < small < COBYQA_FLOPS < big.update_flops()
+    assert 0 < small < EXPENSIVE_FLOPS < big.update_flops()
     assert big.update_flops() > 1128**3 / 3  # at least the dense lecturer block's Cholesky factor
 
 
@@ -45,10 +53,53 @@ def test_cobyqa_reaches_bobyqa_optimum(fits, formula):
     np.testing.assert_allclose(b.beta, a.beta, rtol=1e-6)
 
 
-def test_auto_takes_cobyqa_for_insteval(fits):
-    m = fits.fit("y ~ service + (1 | s) + (1 | d) + (1 | dept)", "insteval")
-    assert m.optimizer_message.startswith("COBYQA")
+def test_auto_stops_bobyqa_early_for_insteval_and_the_polish_ends_it(fits):
+    """An expensive evaluation: BOBYQA at `POLISHED_BOBYQA`'s loose tolerances, then the Newton
+    polish, reaches the optimum that COBYQA (and the polish) reaches."""
+    formula = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+    m = fits.fit(formula, "insteval")
+    assert m.optimizer_message.startswith("BOBYQA")
+    assert m.converged
+    c = mm.lmer(formula, fits.data("insteval"), optimizer="cobyqa")
+    assert c.optimizer_message.startswith("COBYQA")
+    assert m.objective == pytest.approx(c.objective, rel=1e-12)
+    np.testing.assert_allclose(m.theta, c.theta, rtol=1e-7)
+    np.testing.assert_allclose(m.beta, c.beta, rtol=1e-9)
     assert fits.fit(SLEEP, "sleepstudy").optimizer_message.startswith("BOBYQA")
+
+
+def test_restarts_of_a_doubtful_end_drop_the_loose_tolerances(monkeypatch):
+    """A first run at `POLISHED_BOBYQA`'s tolerances whose end is doubtful (here a zero variance) is
+    checked by restarts at tight tolerances (COBYQA's, then BOBYQA's defaults from the best end): the
+    polish cannot finish a loose end on a flat ridge or at a bound, and the restarts certify it."""
+    import mixedmodels.model as model_module
+
+    rng = np.random.default_rng(5)
+    f1, f2 = rng.integers(0, 30, 300), rng.integers(0, 8, 300)
+    x = rng.normal(size=300)
+    d = pd.DataFrame({"y": 1 + x + rng.normal(0, 0.8, 30)[f1] + rng.normal(size=300), "x": x, "f1": f1, "f2": f2})
+    formula = "y ~ x + (1 | f1) + (1 | f2)"
+    with pytest.warns(mm.SingularFitWarning):
+        tight = mm.lmer(formula, d)  # cheap: "auto" takes BOBYQA at its tight defaults
+    calls: list[dict[str, object]] = []
+    real = model_module.minimize_theta
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "choose_method", lambda flops, factors: ("bobyqa", dict(POLISHED_BOBYQA)))
+    monkeypatch.setattr(model_module, "minimize_theta", recorded)
+    with pytest.warns(mm.SingularFitWarning):
+        m = mm.lmer(formula, d)
+    assert calls[0]["method"] == "bobyqa"
+    assert calls[0]["xtol_abs"] == POLISHED_BOBYQA["xtol_abs"]
+    assert len(calls) > 1
+    assert all("xtol_abs" not in c for c in calls[1:])
+    assert any(c["method"] == "cobyqa" for c in calls[1:])
+    assert m.converged
+    assert m.is_singular
+    assert m.objective == pytest.approx(tight.objective, rel=1e-10)
 
 
 def test_cobyqa_evaluation_limit_warns(fits):

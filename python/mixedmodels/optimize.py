@@ -42,9 +42,13 @@ Objective = Callable[[FloatArray], float]
 ValueAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
 
 METHODS = ("bobyqa", "cobyqa", "lbfgsb")
-# Above this much work per evaluation (about half a millisecond), COBYQA's fewer evaluations
-# outweigh its cost per iteration in Python (about a millisecond).
-COBYQA_FLOPS = 1e7
+# Above this much work per evaluation (about half a millisecond), "auto" stops BOBYQA at the looser
+# `POLISHED_BOBYQA` tolerances and leaves the last digits to the Newton polish (`choose_method`).
+EXPENSIVE_FLOPS = 1e7
+# BOBYQA's stopping tolerances (on theta, on the criterion) where the Newton polish with the analytic
+# gradient (`newton_polish`) follows and evaluations are expensive: the polish's few gradients
+# take the estimates from ~1e-6 to ~1e-11, where BOBYQA's own 1e-9/1e-10 cost a third more evaluations.
+POLISHED_BOBYQA: dict[str, float] = {"xtol_abs": 1e-6, "ftol_abs": 1e-7}
 # Above this much work per evaluation, a model with one grouping factor is fitted by L-BFGS-B
 # with the analytic gradient (`choose_method`).
 LBFGSB_FLOPS = 1e5
@@ -282,7 +286,8 @@ def _cobyqa(
 ) -> tuple[FloatArray, float, int, str, bool]:
     """SciPy's COBYQA (Ragonneau and Zhang's derivative-free trust-region SQP method, which keeps
     the bounds): on the crossed designs benchmarked it reaches the optimum in 40-60 % fewer
-    evaluations than BOBYQA, at about a millisecond of Python per iteration."""
+    evaluations than BOBYQA at its tight default tolerances, and in about as many as BOBYQA stopped
+    at `POLISHED_BOBYQA`'s, at 2-5 ms of Python per iteration."""
     from scipy.optimize import Bounds, minimize  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
 
     start = np.maximum(x0, lower)
@@ -387,31 +392,36 @@ def initial_step(x0: np.ndarray) -> np.ndarray:
     return step
 
 
-def choose_method(update_flops: float, factors: int = 1) -> str:
-    """The optimiser for a model whose evaluation costs ``update_flops`` (``Engine.update_flops()``)
-    and that has ``factors`` grouping factors.
+def choose_method(update_flops: float, factors: int = 1) -> tuple[str, dict[str, float]]:
+    """The optimiser, and the stopping rules it is given, for a model whose evaluation costs
+    ``update_flops`` (``Engine.update_flops()``) and that has ``factors`` grouping factors.
 
     - L-BFGS-B with the analytic gradient for one grouping factor whose evaluation costs more than
       ~1e5 floating-point operations (thousands of levels, or vector terms): it needs a tenth of
       BOBYQA's evaluations (sim100k 217 -> 23, sim1m 186 -> 13 calls) and there a gradient costs
       only 2-3 evaluations (`cpp/gradient_one_factor.cpp`: sim100k 0.45 against 0.2 ms, sim1m 2.9
       against 1.2 ms).
-    - COBYQA, which needs fewer evaluations than BOBYQA, when each costs more than ~1e7 operations
-      (crossed designs with a dense fill-in block, such as InstEval). There a gradient costs 2.5-3.5
-      evaluations (crossed200k 15 against 6 ms, InstEval 42 against 12 ms), and L-BFGS-B's ends on
-      a zero variance, exactly at the bound, send every such fit through the restarts that check
-      it (a crossed 200,000-row design with one variance of 0: 2.6 s against COBYQA's 0.26 s).
-    - BOBYQA, whose iterations cost microseconds, otherwise (small problems: on sleepstudy and the
-      High School and Beyond data L-BFGS-B's iterations in Python cost more than they save).
+    - BOBYQA stopped at `POLISHED_BOBYQA`'s tolerances (1e-6 on theta, 1e-7 on the criterion) when
+      each evaluation costs more than ~1e7 operations (crossed designs with a dense fill-in block,
+      such as InstEval); the Newton polish that follows every fit takes the last digits. There a
+      gradient costs 3-4 evaluations (crossed200k 19 against 5.5 ms, InstEval 47 against 11 ms), so
+      L-BFGS-B does not pay, and its ends on a zero variance, exactly at the bound, send every such
+      fit through the restarts that check it (a crossed 200,000-row design with one variance of 0:
+      2.6 s against 0.26 s). COBYQA, the choice here before, needs as few evaluations but spends
+      ~2-5 ms of Python on each iteration (crossed200k: 23 evaluations and 181 ms with the polish,
+      against COBYQA's 29 and 240 ms; InstEval 33 and 679 against 34 and 794 ms).
+    - BOBYQA with its tight default tolerances, whose iterations cost microseconds, otherwise (small
+      problems: on sleepstudy and the High School and Beyond data L-BFGS-B's iterations in Python
+      cost more than they save).
 
     Examples
     --------
     >>> choose_method(4e3), choose_method(5e8, factors=3), choose_method(2e6)
-    ('bobyqa', 'cobyqa', 'lbfgsb')
+    (('bobyqa', {}), ('bobyqa', {'xtol_abs': 1e-06, 'ftol_abs': 1e-07}), ('lbfgsb', {}))
     """
     if factors == 1 and update_flops > LBFGSB_FLOPS:
-        return "lbfgsb"
-    return "cobyqa" if update_flops > COBYQA_FLOPS else "bobyqa"
+        return "lbfgsb", {}
+    return "bobyqa", dict(POLISHED_BOBYQA) if update_flops > EXPENSIVE_FLOPS else {}
 
 
 def minimize_theta(
