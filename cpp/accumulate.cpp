@@ -125,6 +125,19 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
         std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, value_bytes * values), 1, kMaxRowChunks));
     const int64_t min_rows = nf == 1 ? kOneFactorRowsPerValue * values : values / 4;
     const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, min_rows), max_chunks);
+    if (nf == 1 && nchunks == 1) {
+        // One factor's rows in one chunk: summed straight into these blocks (a stream's chunks reuse
+        // the level sums' memory), the same additions as into new cross-products added to these.
+        const bool fold = n_ != 0;
+        if (!fold) {
+            ymin_ = std::numeric_limits<double>::infinity();
+            ymax_ = -std::numeric_limits<double>::infinity();
+        }
+        sum_rows_one_factor(rows, threads, fold);
+        n_ = fold ? n_ + n : n;
+        log_weights_ = fold ? log_weights_ + log_weights : log_weights;
+        return;
+    }
     std::vector<CrossProducts> parts;
     parts.reserve(static_cast<size_t>(nchunks));
     for (int c = 0; c < nchunks; ++c) parts.emplace_back(layout_);
@@ -150,7 +163,8 @@ void CrossProducts::sum_rows(const RowsView& rows, int threads) {
     const int nf = lay.nf(), p = lay.p(), pp = p + 1;
     const int64_t n = rows.n;
     if (nf == 1) {
-        sum_rows_one_factor(rows, threads);
+        sum_rows_one_factor(rows, threads, false);
+        n_ = n;
         return;
     }
     // This chunk's blocks (its own pattern between factors), summed in double-double: each
@@ -344,13 +358,14 @@ std::vector<int32_t> level_cuts(const int32_t* codes, int64_t n, int32_t levels,
 // hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
 // products are the same both ways). A row of a random design then touches about half the cache
 // lines.
-void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads) {
+void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads, bool fold) {
     const Layout& lay = *layout_;
     const int p = lay.p(), pp = p + 1, k = lay.factor(0).k;
     const int64_t n = rows.n;
     const size_t nlev = static_cast<size_t>(lay.factor(0).nlev);
     const int ntri = k * (k + 1) / 2, per = ntri + k * pp;  // values per level
-    std::vector<double> acc(nlev * per * 2, 0.0);            // per level: (hi, lo) of each value
+    std::vector<double>& acc = level_sums_.v;               // per level: (hi, lo) of each value, zero
+    if (acc.size() != nlev * per * 2) acc.assign(nlev * per * 2, 0.0);
     std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
     double ymin = ymin_, ymax = ymax_;
     // Several threads (this pass is add_rows' only chunk: levels too many for partial sums per
@@ -367,33 +382,46 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads) {
         one_factor_rows_any(rows, k, p, LevelSlice{cut[c], cut[c + 1], cross}, acc, xx, cross ? ymin : unused_min,
                             cross ? ymax : unused_max);
     });
-    // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does
-    const auto put = [](double hi, double lo, double& out_hi, double& out_lo) {
+    // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows
+    // does and, with fold, added as add_blocks adds; the level sums left zero for the next call
+    const auto put = [fold](double& hi, double& lo, double& out_hi, double& out_lo) {
         const dd::DD s = dd::normalise(hi, lo);
-        out_hi = s.hi;
-        out_lo = s.lo;
+        hi = 0.0;
+        lo = 0.0;
+        if (fold) {
+            dd_add_into(out_hi, out_lo, s.hi, s.lo);
+        } else {
+            out_hi = s.hi;
+            out_lo = s.lo;
+        }
     };
     std::vector<double>& dhi = hi_[tri(0, 0)].u.v;
     std::vector<double>& dlo = lo_[tri(0, 0)];
     std::vector<double>& chi = hi_[tri(1, 0)].d.v;
     std::vector<double>& clo = lo_[tri(1, 0)];
-    for (size_t l = 0; l < nlev; ++l) {
-        const double* lev = acc.data() + l * per * 2;
-        int e = 0;
-        for (int b = 0; b < k; ++b)
-            for (int a = b; a < k; ++a, ++e) {
-                const size_t lower = l * k * k + a + static_cast<size_t>(b) * k;
-                const size_t upper = l * k * k + b + static_cast<size_t>(a) * k;
-                put(lev[2 * e], lev[2 * e + 1], dhi[lower], dlo[lower]);
-                dhi[upper] = dhi[lower];
-                dlo[upper] = dlo[lower];
-            }
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < pp; ++a, ++e) {
-                const size_t at = l * k * pp + a + static_cast<size_t>(b) * pp;
-                put(lev[2 * e], lev[2 * e + 1], chi[at], clo[at]);
-            }
-    }
+    // levels in slices of kLevelsPerSlice, each slice's blocks its own: the same bits on any threads
+    constexpr int64_t kLevelsPerSlice = 8192;
+    const int nput = pool::chunks_for(static_cast<int64_t>(nlev), kLevelsPerSlice, 64);
+    pool::run(threads, nput, [&](int c) {
+        const auto r = pool::chunk_range(static_cast<int64_t>(nlev), nput, c);
+        for (size_t l = static_cast<size_t>(r.first); l < static_cast<size_t>(r.second); ++l) {
+            double* lev = acc.data() + l * per * 2;
+            int e = 0;
+            for (int b = 0; b < k; ++b)
+                for (int a = b; a < k; ++a, ++e) {
+                    const size_t lower = l * k * k + a + static_cast<size_t>(b) * k;
+                    const size_t upper = l * k * k + b + static_cast<size_t>(a) * k;
+                    put(lev[2 * e], lev[2 * e + 1], dhi[lower], dlo[lower]);
+                    dhi[upper] = dhi[lower];
+                    dlo[upper] = dlo[lower];
+                }
+            for (int b = 0; b < k; ++b)
+                for (int a = 0; a < pp; ++a, ++e) {
+                    const size_t at = l * k * pp + a + static_cast<size_t>(b) * pp;
+                    put(lev[2 * e], lev[2 * e + 1], chi[at], clo[at]);
+                }
+        }
+    });
     std::vector<double>& xhi = hi_[tri(1, 1)].d.v;
     std::vector<double>& xlo = lo_[tri(1, 1)];
     for (int b = 0; b < pp; ++b)
@@ -401,7 +429,6 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads) {
             const size_t at = static_cast<size_t>(a + b * pp);
             put(xx[2 * at], xx[2 * at + 1], xhi[at], xlo[at]);
         }
-    n_ = n;
     ymin_ = ymin;
     ymax_ = ymax;
 }

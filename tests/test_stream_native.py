@@ -247,3 +247,54 @@ def test_categorical_fixed_effects_natively(fits, tmp_path, monkeypatch, formula
     mem = fits.fit(formula, "cake") if "x" not in formula else None
     if mem is not None:
         assert native.fit().objective == pytest.approx(mem.objective, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "max_span"),
+    [(0, 5_000, None), (-3_000, 3_000, None), (0, 10**12, None), (-(2**62), 2**62, None), (0, 50_000, 1_000)],
+)
+def test_integer_grouping_values_without_python_sets(low, high, max_span, monkeypatch):
+    """Pass 1 keeps an integer grouping column's distinct values as a presence array over their
+    range (or, past `MAX_SPAN`, as merged distinct arrays), and pass 2 finds their positions by a
+    table or a binary search: the same values and positions as NumPy's unique and Arrow's
+    ``index_in``, values outside the levels -1."""
+    from mixedmodels.stream_encode import _Codes
+
+    if max_span is not None:
+        monkeypatch.setattr(stream._IntegerSet, "MAX_SPAN", max_span)
+    rng = np.random.default_rng(3)
+    batches = [rng.integers(low, high, size, dtype=np.int64) for size in (700, 1, 2_000, 0, 900)]
+    seen = stream._IntegerSet()
+    for b in batches:
+        seen.add(b)
+    want = np.unique(np.concatenate(batches))
+    np.testing.assert_array_equal(seen.values(), want)
+    levels = want[::2].tolist()  # every other value a level
+    codes = _Codes(levels=levels)
+    for b in [*batches, np.array([low - 1, high + 1, *want[:3]], dtype=np.int64)]:
+        for arr in (pa.array(b), pa.array(b.astype(np.int32)) if np.abs(b).max(initial=0) < 2**31 else pa.array(b)):
+            got = codes.of_arrow(arr)
+            ref = pc_index_in(arr, levels)
+            np.testing.assert_array_equal(got, ref)
+    assert isinstance(codes.ints, tuple)
+
+
+def pc_index_in(arr, levels):
+    import pyarrow.compute as pc
+
+    return (
+        pc.index_in(arr.cast(pa.int64()), value_set=pa.array(levels, pa.int64()))
+        .fill_null(-1)
+        .to_numpy(zero_copy_only=False)
+    )
+
+
+def test_integer_set_leaves_its_presence_array_when_the_range_grows_too_wide(monkeypatch):
+    monkeypatch.setattr(stream._IntegerSet, "MAX_SPAN", 1_000)
+    seen = stream._IntegerSet()
+    parts = [np.array([5, 3, 900, 3]), np.array([-50, 2]), np.array([10**9, 7, -(10**9)]), np.array([4, 4])]
+    for part in parts:
+        seen.add(part.astype(np.int64))
+    assert seen.present is None
+    assert seen.arrays
+    np.testing.assert_array_equal(seen.values(), np.unique(np.concatenate(parts)))

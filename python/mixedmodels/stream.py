@@ -259,12 +259,55 @@ class _Categories1:
     positions: NDArray[np.int64]
 
 
+class _IntegerSet:
+    """The distinct integers of a column's batches: a presence array over their range while it
+    spans at most `MAX_SPAN` values (a batch then costs a scatter, not a hash set of Python ints),
+    else each batch's distinct values, merged now and then."""
+
+    MAX_SPAN = 1 << 25
+
+    def __init__(self) -> None:
+        self.first = 0
+        self.present: NDArray[np.bool_] | None = None
+        self.arrays: list[NDArray[np.int64]] = []
+
+    def add(self, v: NDArray[np.int64]) -> None:
+        """Add an array's values."""
+        if v.size == 0:
+            return
+        lo, hi = int(v.min()), int(v.max())
+        if not self.arrays:
+            if self.present is not None:
+                lo, hi = min(lo, self.first), max(hi, self.first + self.present.size - 1)
+            if hi - lo < self.MAX_SPAN:
+                if self.present is None or lo < self.first or hi >= self.first + self.present.size:
+                    grown = np.zeros(hi - lo + 1, dtype=bool)
+                    if self.present is not None:
+                        grown[self.first - lo : self.first - lo + self.present.size] = self.present
+                    self.first, self.present = lo, grown
+                self.present[v - self.first] = True
+                return
+            if self.present is not None:  # too wide a range: distinct values from now on
+                self.arrays.append(np.flatnonzero(self.present) + self.first)
+                self.present = None
+        self.arrays.append(np.unique(v))
+        if sum(a.size for a in self.arrays) > 4 * max(self.arrays[0].size, 1 << 20):
+            self.arrays = [np.unique(np.concatenate(self.arrays))]
+
+    def values(self) -> NDArray[np.int64]:
+        """The distinct values, increasing."""
+        if self.present is not None:
+            return np.flatnonzero(self.present) + self.first
+        return np.unique(np.concatenate(self.arrays)) if self.arrays else np.empty(0, dtype=np.int64)
+
+
 class _ArrowLevels:
     """The first pass over Arrow record batches without converting them to pandas: what
     `_level_stats` learns from the converted batch, the same values. A dictionary column's
     categories are merged in Arrow (a hash lookup of each new dictionary in those known, once per
     distinct dictionary), and the entries complete rows use are counted on the indices; Python
-    objects are made once, at the end: a million levels cost their dictionaries, not a set per batch."""
+    objects are made once, at the end: a million levels cost their dictionaries, not a set per batch.
+    An integer grouping column's values are kept as NumPy arrays (`_IntegerSet`) until the end."""
 
     def __init__(self, cols: list[str], grouping: set[str]) -> None:
         self.cols = cols
@@ -272,6 +315,7 @@ class _ArrowLevels:
         self.known: dict[str, _Categories1] = {}
         self.dictionaries: dict[str, list[tuple[Any, NDArray[np.int64]]]] = {}  # each distinct one's positions
         self.hints: dict[str, tuple[list[Any], list[tuple[Any, NDArray[np.int64]]]]] = {}
+        self.integers: dict[str, _IntegerSet] = {}  # integer grouping columns' values (into `seen` at `finish`)
 
     def _positions(self, c: str, dictionary: Any) -> _Categories1 | None:
         """The known categories of column c with this dictionary's entries' positions among them
@@ -357,6 +401,13 @@ class _ArrowLevels:
             if kinds[c] == "numbers" and c not in self.grouping:
                 continue
             values = arr if every else arr.filter(mask)
+            if kinds[c] == "numbers" and pa.types.is_integer(t) and t != pa.uint64():
+                self.integers.setdefault(c, _IntegerSet()).add(
+                    values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+                )
+                st.seen[c] = set()
+                st.plain.add(c)
+                continue
             distinct = pc.unique(values).to_pylist()
             if kinds[c] == "numbers" and pa.types.is_floating(t):
                 st.floats.add(c)
@@ -380,6 +431,9 @@ class _ArrowLevels:
             self.hints[c] = (used, [(d, level_of[pos]) for d, pos in self.dictionaries[c]])
         self.known.clear()
         self.dictionaries.clear()
+        for c, ints in self.integers.items():
+            st.seen.setdefault(c, set()).update(ints.values().tolist())
+        self.integers.clear()
 
     def hint(self, plan: NativePlan, levels: Mapping[str, list[Any]]) -> None:
         """Give the native plan the map of each dictionary of the first pass to the levels (the
@@ -910,8 +964,10 @@ def _chunk_cross_products(
     keep: NDArray[np.intp] | None = None,
     plan: NativePlan | None = None,
     start: int | None = None,
+    into: _core.CrossProducts | None = None,
 ) -> _core.CrossProducts | None:
-    """The cross-products of one chunk's complete rows (None when it has none), weighted by the
+    """The cross-products of one chunk's complete rows (None when it has none), or with ``into``
+    those added to ``into`` (returned; a stream's chunks then reuse its memory), weighted by the
     column ``weights`` and less the column ``offset`` when given; with ``keep``, of the fixed-effects
     columns kept by the model, and with ``copy``, of the rows it makes (y - X shift, centred
     columns: `WorkingCopy`, as the in-memory model forms them). The chunk is a DataFrame or an
@@ -945,7 +1001,10 @@ def _chunk_cross_products(
         rows = rows.select_fixed(keep)
     if copy is not None:
         rows = copy(rows)
-    return rows.cross_products(layout)
+    if into is None:
+        return rows.cross_products(layout)
+    rows.add_to(into)
+    return into
 
 
 def _progress_printer(progress: bool | Callable[[int], None] | None, what: str) -> Callable[[int], None]:
@@ -1095,14 +1154,12 @@ def model_from_source(
                 if n == 0:
                     continue
                 _check_columns(ch, cols, i)
-                part = _chunk_cross_products(
-                    ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan, start=done
+                _chunk_cross_products(
+                    ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan, start=done, into=out
                 )
                 done += n
                 if report is not None:
                     report(done)
-                if part is not None:
-                    out.add(part)
             return out
 
         total = sum_chunks(layout, report=_progress_printer(progress, "pass 2 (blocks of A)"))

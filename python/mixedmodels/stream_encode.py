@@ -94,8 +94,9 @@ def _is_arrow(chunk: Any) -> bool:
 class _Codes:
     """Maps a grouping column's values to their positions in the first pass's levels (-1: not a
     level): pandas values through a hash index, Arrow values through Arrow's hash lookup
-    (``index_in``) against the levels as an Arrow array; for an Arrow dictionary column, the
-    last dictionary seen and its map (batches that share a dictionary map it once)."""
+    (``index_in``) against the levels as an Arrow array, integers among integer levels by a table
+    of positions or a binary search; for an Arrow dictionary column, the last dictionary seen and
+    its map (batches that share a dictionary map it once)."""
 
     levels: list[Any]
     index: pd.Index | None = None
@@ -103,6 +104,45 @@ class _Codes:
     dictionary: Any = None
     mapped: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     hints: list[tuple[Any, NDArray[np.int64]]] = field(default_factory=list)  # dictionaries mapped beforehand
+    # integer levels in increasing order: (them, the first, a table of positions by value - first or None)
+    ints: tuple[NDArray[np.int64], int, NDArray[np.int64] | None] | None | bool = None
+
+    def _integer_levels(self) -> tuple[NDArray[np.int64], int, NDArray[np.int64] | None] | None:
+        """The levels as increasing int64 with a table of their positions by value when their span
+        is at most 4 values a level (+65,536), else for a binary search; None: other levels."""
+        if self.ints is None:
+            self.ints = False
+            if self.levels and all(type(v) is int for v in self.levels):
+                try:
+                    lv = np.array(self.levels, dtype=np.int64)
+                except OverflowError:
+                    lv = None
+                if lv is not None and bool(np.all(lv[1:] > lv[:-1])):
+                    first, span = int(lv[0]), int(lv[-1]) - int(lv[0]) + 1
+                    table = None
+                    if span <= 4 * lv.size + 65_536:
+                        table = np.full(span, -1, dtype=np.int64)
+                        table[lv - first] = np.arange(lv.size)
+                    self.ints = (lv, first, table)
+        return self.ints if isinstance(self.ints, tuple) else None
+
+    def _of_integers(self, v: NDArray[Any]) -> NDArray[np.int64] | None:
+        """Positions of integer values among integer levels (-1: not a level), by table or binary
+        search (Arrow's hash lookup rebuilds its set of the levels on every call)."""
+        found = self._integer_levels()
+        if found is None:
+            return None
+        lv, first, table = found
+        v = v.astype(np.int64, copy=False)
+        out = np.full(v.size, -1, dtype=np.int64)
+        if table is not None:
+            inside = (v >= first) & (v <= int(lv[-1]))
+            out[inside] = table[v[inside] - first]
+            return out
+        pos = np.minimum(np.searchsorted(lv, v), lv.size - 1)
+        hit = lv[pos] == v
+        out[hit] = pos[hit]
+        return out
 
     def of_values(self, values: Any) -> NDArray[np.int64]:
         """Positions of a pandas or numpy array's values (by Arrow's lookup when pyarrow is there)."""
@@ -133,6 +173,10 @@ class _Codes:
                 self.arrow = False
         if self.arrow is False:
             return None
+        if pa.types.is_integer(values.type) and values.type != pa.uint64() and not values.null_count:
+            ints = self._of_integers(values.to_numpy(zero_copy_only=False))
+            if ints is not None:
+                return ints
         if values.type != self.arrow.type:
             try:
                 values = values.cast(self.arrow.type)

@@ -206,3 +206,33 @@ def test_glmer_takes_threads_and_checks_them():
     ticks = mm.datasets.load("grouseticks")
     nb = mm.glmer_nb("TICKS ~ YEAR + (1 | LOCATION)", ticks, threads=1)
     assert nb.glmm.threads == 1
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rows_added_chunk_by_chunk_into_one_sum_equal_new_sums_added(weighted):
+    """A stream adds each chunk's rows into the same cross-products (one factor: its level sums'
+    memory reused): bitwise the sums of new cross-products per chunk added together, on every
+    thread count; frozen, they take no more rows."""
+    rng = np.random.default_rng(21)
+    n, nlev = 400_000, 60_000
+    codes = rng.integers(0, nlev, n).astype(np.int32)
+    z = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n) + 5.0
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    factors = [(codes, nlev, z, *_term(3, 0))]
+    cuts = [0, 150_000, 150_001, 290_000, n]
+    parts = _core.CrossProducts(layout_of(x, factors))
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        part = _core.CrossProducts(layout_of(x, factors))
+        part.add_rows(y[a:b], x[a:b], [codes[a:b]], [z[a:b]], None if w is None else w[a:b], threads=1)
+        parts.add(part)
+    want = pickle.dumps(parts)
+    for threads in THREADS:
+        into = _core.CrossProducts(layout_of(x, factors))
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            into.add_rows(y[a:b], x[a:b], [codes[a:b]], [z[a:b]], None if w is None else w[a:b], threads=threads)
+        assert pickle.dumps(into) == want, threads
+        into.freeze()
+        with pytest.raises(_core.InvalidInputError, match="final"):
+            into.add_rows(y[:10], x[:10], [codes[:10]], [z[:10]], threads=threads)
