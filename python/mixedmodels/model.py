@@ -1181,24 +1181,26 @@ class LinearMixedModel:
         )
         self._refuse_exact_fit(opt)
         lower = self.structure.theta.lower
-        opt = self._polish(opt, fg)
+        opt = self._polish(opt, fg, criterion)
         grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
             verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
             self._refuse_exact_fit(verified)
             if verified.theta is not opt.theta:
-                opt = self._polish(verified, fg)
+                opt = self._polish(verified, fg, criterion)
                 grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
             else:
                 opt = verified
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
 
-    def _polish(self, opt: OptimResult, fg: ValueAndGradient) -> OptimResult:
+    def _polish(self, opt: OptimResult, fg: ValueAndGradient, criterion: EngineCriterion) -> OptimResult:
         """The optimiser's end after Newton steps with the analytic gradient (`newton_polish`), its
-        gradient calls counted in ``n_evals``; unchanged at an evaluation limit."""
+        gradient calls counted in ``n_evals`` (L-BFGS-B's last gradient, at its end, is not
+        computed again); unchanged at an evaluation limit."""
         if opt.hit_maxeval:
             return opt
-        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower)
+        known = criterion.known_gradient(opt.theta)
+        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known)
         return replace(opt, theta=p.theta, fun=p.fun, n_evals=opt.n_evals + p.n_evals, decrement=p.decrement)
 
     def _refuse_exact_fit(self, opt: OptimResult) -> None:
