@@ -84,65 +84,6 @@ def test_lbfgsb_finds_a_boundary_optimum(fits):
     assert b.is_singular == a.is_singular
 
 
-def _noisy_bowl(scale: float, noise: float):
-    """A quadratic bowl at (1, -2) of size `scale` whose computed value carries deterministic
-    noise of relative size `noise` (as a large criterion is computed to its rounding), with the
-    exact gradient; the evaluations are counted."""
-    calls = []
-
-    def fg(x):
-        x = np.asarray(x, dtype=float)
-        q = (x[0] - 1.0) ** 2 + 4.0 * (x[1] + 2.0) ** 2 + 0.5 * (x[0] - 1.0) * (x[1] + 2.0)
-        jitter = noise * scale * np.sin(1e7 * (x[0] + 3.0 * x[1]))
-        calls.append(x.copy())
-        grad = np.array([2.0 * (x[0] - 1.0) + 0.5 * (x[1] + 2.0), 8.0 * (x[1] + 2.0) + 0.5 * (x[0] - 1.0)])
-        return scale + q + jitter, grad
-
-    return fg, calls
-
-
-def test_lbfgsb_stops_when_its_evaluations_fall_no_further_than_rounding():
-    """At the end, where the criterion's rounding hides the last falls, L-BFGS-B's line searches
-    fail and it restarts: it is stopped after `LBFGSB_STALL` evaluations without a fall beyond
-    rounding, at its best point (the polish then takes the last digits)."""
-    from mixedmodels.optimize import LBFGSB_STALL, _lbfgsb, newton_polish
-
-    fg, calls = _noisy_bowl(3e6, 1e-12)
-    x, fx, n, message, hit = _lbfgsb(fg, np.array([4.0, 3.0]), np.full(2, -np.inf), 1e-15, 1e-12, 500, False)
-    assert not hit
-    assert n == len(calls) < 60
-    assert "rounding" in message, message
-    assert str(LBFGSB_STALL) in message
-    assert fx == min(fg(c)[0] for c in calls[:n])
-    np.testing.assert_allclose(x, [1.0, -2.0], atol=1e-3)
-    p = newton_polish(fg, x, fx, np.full(2, -np.inf), known=fg(x))
-    np.testing.assert_allclose(p.theta, [1.0, -2.0], atol=1e-9)
-
-
-def test_lbfgsb_is_not_stopped_by_a_long_line_search_far_from_the_end():
-    """Evaluations that do not lower the criterion far from the optimum (here five in a row: steps
-    far too long on a flat shoulder) do not stop L-BFGS-B: the rule waits for a gain below
-    `LBFGSB_NEAR` first."""
-    from mixedmodels.optimize import LBFGSB_NOISE, LBFGSB_STALL, _lbfgsb
-
-    values = []
-
-    def fg(x):
-        x = np.asarray(x, dtype=float)
-        v = float(np.log1p(1e4 * (x[0] - 1.0) ** 2) + x[1] ** 2)
-        values.append(v)
-        return v, np.array([2e4 * (x[0] - 1.0) / (1.0 + 1e4 * (x[0] - 1.0) ** 2), 2.0 * x[1]])
-
-    x, fx, n, message, hit = _lbfgsb(fg, np.array([30.0, 1.0]), np.full(2, -np.inf), 1e-15, 1e-10, 500, False)
-    best, run, longest = np.inf, 0, 0
-    for v in values:
-        run = 0 if v < best - LBFGSB_NOISE * max(1.0, abs(v)) else run + 1
-        best, longest = min(best, v), max(longest, run)
-    assert longest > LBFGSB_STALL  # the case the rule must let pass
-    assert "rounding" not in message, message
-    np.testing.assert_allclose(x, [1.0, 0.0], atol=1e-8)
-
-
 def test_the_polish_reuses_lbfgsbs_last_gradient(fits):
     """The polish does not compute again the gradient L-BFGS-B ended on: the evaluation count is
     that of distinct gradient calls."""

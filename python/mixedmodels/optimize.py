@@ -332,20 +332,6 @@ class _BudgetSpent(Exception):
     """L-BFGS-B asked for an evaluation beyond its budget."""
 
 
-class _Stalled(Exception):
-    """L-BFGS-B's evaluations stopped lowering the criterion beyond its rounding."""
-
-
-# L-BFGS-B is stopped after this many evaluations in a row that lower the best criterion by less
-# than LBFGSB_NOISE relative (its rounding: a criterion of 3e6 is computed to ~1e-8), once the last
-# real gain was below LBFGSB_NEAR relative (the end, not a bad first line search). Its line
-# searches there fail on rounding and it restarts from steepest descent: on a 1M-row design 10 of
-# its 22 gradients went that way. The Newton polish that follows takes the last digits.
-LBFGSB_STALL = 3
-LBFGSB_NOISE = 1e-13
-LBFGSB_NEAR = 1e-9
-
-
 def _lbfgsb(
     fg: ValueAndGradient,
     x0: FloatArray,
@@ -358,9 +344,7 @@ def _lbfgsb(
     """SciPy's L-BFGS-B (Byrd, Lu, Nocedal and Zhu's limited-memory quasi-Newton method with bounds)
     on the criterion and its analytic gradient: each evaluation is one factorisation and one
     selected inversion. ``ftol``: relative reduction of the criterion at which it stops; ``gtol``:
-    largest projected gradient entry at which it stops; it is also stopped, at its best point, after
-    `LBFGSB_STALL` evaluations in a row without a fall beyond rounding once its gains are small
-    (its line searches then fail on rounding). ``one_thread``: BLAS held to one thread
+    largest projected gradient entry at which it stops. ``one_thread``: BLAS held to one thread
     meanwhile (L-BFGS-B's own BLAS calls are on tiny matrices, where OpenBLAS's threads cost ~5 ms
     per iteration on a busy machine against ~0.1 ms on one thread)."""
     from scipy.optimize import Bounds, minimize  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
@@ -368,25 +352,17 @@ def _lbfgsb(
     start = np.maximum(x0, lower)
     n = 0
     best_x, best_f = start.copy(), np.inf
-    stalled, last_gain = 0, np.inf
 
     def tracked(x: FloatArray) -> tuple[float, FloatArray]:
-        nonlocal n, best_x, best_f, stalled, last_gain
+        nonlocal n, best_x, best_f
         if n >= maxeval:  # SciPy checks maxfun after the call that passes it: stop before it
             raise _BudgetSpent
         v, g = fg(x)
         n += 1
-        scale = max(1.0, abs(v)) if np.isfinite(v) else 1.0
-        if v < best_f - LBFGSB_NOISE * scale:
-            last_gain, stalled = best_f - v, 0
-        else:
-            stalled += 1
         if v < best_f:
             best_f, best_x = v, np.array(x, copy=True)
         if not np.isfinite(v):  # the exact-fit end (-inf) or a failed factorisation: stop there
             return v, np.zeros_like(g)
-        if stalled >= LBFGSB_STALL and last_gain <= LBFGSB_NEAR * scale:
-            raise _Stalled
         return v, g
 
     pinned = one_thread and single_threaded_blas()
@@ -410,9 +386,6 @@ def _lbfgsb(
             x, fx, said = np.asarray(res.x, dtype=float), float(res.fun), str(res.message)
         except _BudgetSpent:
             x, fx, said = best_x, best_f, ""
-        except _Stalled:
-            x, fx = best_x, best_f
-            said = f"no fall of the criterion beyond its rounding in {LBFGSB_STALL} evaluations"
     if best_f < fx:
         x, fx = best_x, best_f
     hit = n >= maxeval
@@ -502,9 +475,8 @@ def minimize_theta(
     4e-6 relative where it is identified).
     ``method="lbfgsb"``: SciPy's L-BFGS-B on the criterion and its analytic gradient (``gradient``:
     a function of theta giving both; by default the engine's, when f is an `EngineCriterion`),
-    stopping when the criterion falls by less than ``ftol`` relative, the largest projected
-    gradient entry is below ``gtol``, or near the end `LBFGSB_STALL` evaluations in a row lower it
-    by no more than its rounding; ``step`` is not used; ``one_thread_blas``: hold BLAS to one
+    stopping when the criterion falls by less than ``ftol`` relative or the largest projected
+    gradient entry is below ``gtol``; ``step`` is not used; ``one_thread_blas``: hold BLAS to one
     thread while it runs (the engine's `_core.Engine.single_threaded_blas`).
 
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
