@@ -298,3 +298,25 @@ def test_integer_set_leaves_its_presence_array_when_the_range_grows_too_wide(mon
     assert seen.present is None
     assert seen.arrays
     np.testing.assert_array_equal(seen.values(), np.unique(np.concatenate(parts)))
+
+
+def test_uint64_ids_beyond_int64_decline_the_native_pass(tmp_path):
+    """Grouping ids of uint64 at and above 2**63 beside int64 ones (another file): Arrow cannot hold
+    those levels as one array, so the native pass declines and formulaic's path fits (it used to
+    raise OverflowError from Arrow)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    g = rng.integers(0, 30, n)
+    vals = np.array([2**63 + i for i in range(15)] + list(range(15)), dtype=np.uint64)
+    x = rng.normal(size=n)
+    y = 1 + x + rng.normal(size=n) + g % 5
+    keep = g[300:] >= 15
+    paths = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+    pq.write_table(pa.table({"y": y[:300], "x": x[:300], "g": pa.array(vals[g[:300]], pa.uint64())}), paths[0])
+    second = {"y": y[300:][keep], "x": x[300:][keep], "g": pa.array(vals[g[300:]][keep].astype(np.int64), pa.int64())}
+    pq.write_table(pa.table(second), paths[1])
+    native = model_from_source("y ~ x + (1 | g)", paths, batch_size=64)
+    plain = model_from_source("y ~ x + (1 | g)", paths, batch_size=64, native=False)
+    assert native.structure.factors[0].nlev == plain.structure.factors[0].nlev == 30
+    theta = np.array([0.7])
+    assert native.objective(theta) == plain.objective(theta)

@@ -338,7 +338,7 @@ class _ArrowLevels:
             return k
         try:
             d = dictionary if dictionary.type == k.categories.type else dictionary.cast(k.categories.type)
-        except (pa.ArrowException, TypeError, ValueError):
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
             return None
         pos = pc.index_in(d, value_set=k.categories).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         new = pos < 0

@@ -153,7 +153,7 @@ class _Codes:
         if pa is not None:
             try:
                 found = self.of_arrow(pa.array(np.asarray(values)))
-            except (pa.ArrowException, TypeError, ValueError):
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
                 found = None
             if found is not None:
                 return found
@@ -169,7 +169,7 @@ class _Codes:
         if self.arrow is None:
             try:
                 self.arrow = pa.array(self.levels)
-            except (pa.ArrowException, TypeError, ValueError):
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
                 self.arrow = False
         if self.arrow is False:
             return None
@@ -180,7 +180,7 @@ class _Codes:
         if values.type != self.arrow.type:
             try:
                 values = values.cast(self.arrow.type)
-            except (pa.ArrowException, TypeError, ValueError):
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
                 return None
         found = pc.index_in(values, value_set=self.arrow).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
