@@ -156,6 +156,7 @@ FACTORS = {
     "sleepstudy": "Subject",
     "sim100k": "g",
     "sim1m": "g",
+    "sim100k4": "g",
     "insteval": "s,d,dept,service",
     "insteval_slope": "s,d,dept,service",
     "crossed200k": "f1,f2",
@@ -259,7 +260,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in a.workloads.split(","):
-        big = name in ("sim100k", "sim1m", "insteval", "insteval_slope", "crossed200k")
+        big = name in ("sim100k", "sim1m", "sim100k4", "insteval", "insteval_slope", "crossed200k")
         reps = max(a.reps, 25) if name in SMALL else a.reps
         ours = run_child("mixedmodels", name, reps, a.timeout)
         sm = (

@@ -29,6 +29,18 @@ def simulate_slopes(n: int, ngroups: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x1": x1, "x2": x2, "g": pd.Categorical(g)})
 
 
+def simulate_slopes4(n: int, ngroups: int, seed: int = 5) -> pd.DataFrame:
+    """Intercept and three correlated random slopes (issue 19's 4-term design):
+    y = 1 + .5 x1 - .3 x2 + .2 x3 + b0 + b1 x1 + b2 x2 + b3 x3 + e."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, ngroups, n)
+    x = rng.normal(size=(n, 3))
+    cov = np.array([[1.0, 0.3, 0.1, 0.0], [0.3, 0.5, 0.0, 0.1], [0.1, 0.0, 0.25, 0.05], [0.0, 0.1, 0.05, 0.3]])
+    b = rng.multivariate_normal(np.zeros(4), cov, size=ngroups)
+    y = 1 + x @ np.array([0.5, -0.3, 0.2]) + b[g, 0] + np.sum(b[g, 1:] * x, axis=1) + rng.normal(size=n)
+    return pd.DataFrame({"y": y, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2], "g": pd.Categorical(g)})
+
+
 def simulate_crossed(n: int, n1: int, n2: int, seed: int = 2) -> pd.DataFrame:
     """Two crossed random intercepts: y = 2 + .4 x + a[f1] + c[f2] + e."""
     rng = np.random.default_rng(seed)
@@ -63,6 +75,12 @@ WORKLOADS = {
         {"formula": "y ~ x1 + x2", "groups": "g", "re_formula": "~x1 + x2"},
         "simulated, 1,000,000 rows, 20,000 groups, intercept + 2 correlated slopes",
     ),
+    "sim100k4": Workload(
+        "sim100k4",
+        "y ~ x1 + x2 + x3 + (1 + x1 + x2 + x3 | g)",
+        {"formula": "y ~ x1 + x2 + x3", "groups": "g", "re_formula": "~x1 + x2 + x3"},
+        "simulated, 100,000 rows, 1,000 groups, intercept + 3 correlated slopes",
+    ),
     "insteval": Workload(
         "insteval",
         "y ~ service + (1 | s) + (1 | d) + (1 | dept)",
@@ -93,6 +111,8 @@ def load(name: str) -> pd.DataFrame:
         return simulate_slopes(100_000, 2_000)
     if name == "sim1m":
         return simulate_slopes(1_000_000, 20_000)
+    if name == "sim100k4":
+        return simulate_slopes4(100_000, 1_000)
     if name == "crossed200k":
         return simulate_crossed(200_000, 5_000, 500)
     raise KeyError(name)
