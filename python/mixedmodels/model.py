@@ -1096,19 +1096,16 @@ class LinearMixedModel:
                 f"({', '.join(s.theta.names)} and the residual SD): they are not identifiable"
             )
         engine = self._working_engine
-        method, loose = optimizer, dict[str, float]()
+        first_method, loose = optimizer, dict[str, float]()
         if optimizer == "auto":
             # a far uncentred slope makes the criterion a narrow ridge evaluated to ~8 digits: L-BFGS-B's
             # gradients and its restarts cost more there than BOBYQA and reach no better point
-            if not self._uncentred_far:
-                method, loose = choose_method(engine.update_flops(), len(s.factors))
-            else:
-                method = "bobyqa"
-        first = loose | {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
+            far = self._uncentred_far
+            first_method, loose = ("bobyqa", {}) if far else choose_method(engine.update_flops(), len(s.factors))
+        first = loose | {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[first_method]}
         # the restarts that check a doubtful end after a loose first run: COBYQA, which reaches such
         # ends (zero variances, flat ridges) in fewer evaluations than BOBYQA at its tight tolerances
-        if loose:
-            method = "cobyqa"
+        method = "cobyqa" if loose else first_method
         options = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
@@ -1132,7 +1129,7 @@ class LinearMixedModel:
             f,
             x0,
             lower,
-            method="bobyqa" if loose else method,
+            method=first_method,
             maxeval=maxeval,
             step=step,
             gradient=fg,
