@@ -196,3 +196,45 @@ def test_derivative_check_equals_finite_differences(fits):
     up[2] += h
     assert g[2] == min((f(up) - fx) / h, 0.0)
     assert np.isnan(hd[2])
+
+
+def test_fit_checks_the_analytic_gradient_along_one_direction(monkeypatch):
+    """With the polish's gradient and Hessian, the convergence check costs 2 evaluations (central
+    differences along one direction) in place of lme4's 2 per parameter, and reports the analytic
+    gradient; the finite-difference check is not called."""
+    import mixedmodels.model as model_module
+
+    calls = []
+    monkeypatch.setattr(model_module, "gradient_check", lambda *a, **k: calls.append(a) or pytest.fail("called"))
+    sleep = mm.datasets.load("sleepstudy")
+    model = LinearMixedModel.from_formula(SLEEP, sleep)
+    fit = model.fit()
+    assert fit.converged
+    assert not calls
+    assert np.max(np.abs(fit.gradient)) < 1e-6  # exact at the polished optimum, where differences give ~1e-5
+    assert fit.objective == pytest.approx(1743.628, abs=1e-3)
+
+
+def test_a_wrong_gradient_fails_the_directional_check(fits):
+    """A gradient that disagrees with the criterion (here: one entry off by 1) fails the directional
+    check (the fit then falls back to lme4's finite differences), as does a step out of the bounds."""
+    from mixedmodels import optimize
+    from mixedmodels.optimize import directional_check
+
+    e, lower = _engine_and_lower(fits)
+    f = optimize.EngineCriterion(e, True)
+    theta = np.array([0.96674, 0.01516, 0.23090])  # near lme4's optimum
+    fx, g = f.value_and_gradient(theta)
+    hess = np.empty((3, 3))
+    for i in range(3):
+        t = theta.copy()
+        t[i] += 1e-6
+        hess[:, i] = (f.value_and_gradient(t)[1] - g) / 1e-6
+    hess = (hess + hess.T) / 2
+    assert directional_check(f, theta, lower, fx, g, hess, 1e-3)
+    wrong = g.copy()
+    wrong[1] += 1.0
+    assert not directional_check(f, theta, lower, fx, wrong, hess, 1e-3)
+    at_bound = theta.copy()
+    at_bound[2] = 0.0  # a step would leave the bounds
+    assert not directional_check(f, at_bound, lower, f(at_bound), g, hess, 1e-3)

@@ -37,6 +37,7 @@ from .optimize import (
     OptimResult,
     ValueAndGradient,
     choose_method,
+    directional_check,
     gradient_check,
     initial_step,
     max_scaled_gradient,
@@ -370,6 +371,10 @@ class CentredColumns:
 
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
+# the disagreement between the analytic gradient and central differences of the criterion along one
+# direction (`directional_check`) below which the analytic gradient and the polish's Hessian stand
+# for lme4's finite-difference check: half of GRADIENT_TOL, on the same scale
+DIRECTIONAL_TOL = GRADIENT_TOL / 2
 # the largest Newton decrement (the fall of -2 log L a quadratic model still predicts) per observation
 # at an end called converged (`ridge_tolerance`): a flat ridge hides from the gradient check (a small
 # gradient along a direction of tiny curvature); per observation, not relative to the criterion,
@@ -543,7 +548,8 @@ class Fit:
         The derivative check passed and the evaluation limit was not hit.
     optimizer_message : str
     gradient : ndarray
-        The finite-difference gradient of the derivative check.
+        The gradient of the derivative check: the analytic gradient at the estimates where central
+        differences of the criterion along one direction confirm it, else lme4's finite differences.
     is_singular : bool
         A variance is zero or a correlation is +-1 (lme4's isSingular).
     messages : tuple of str
@@ -1177,15 +1183,14 @@ class LinearMixedModel:
             start, warm, maxeval, optimizer, optimizer_options, progress
         )
         self._refuse_exact_fit(opt)
-        lower = self.structure.theta.lower
         opt = self._polish(opt, fg, criterion)
-        grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
+        grad, hdiag = self._derivatives(criterion, opt)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
             verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
             self._refuse_exact_fit(verified)
             if verified.theta is not opt.theta:
                 opt = self._polish(verified, fg, criterion)
-                grad, hdiag = gradient_check(criterion, opt.theta, lower, opt.fun)
+                grad, hdiag = self._derivatives(criterion, opt)
             else:
                 opt = verified
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
@@ -1198,7 +1203,32 @@ class LinearMixedModel:
             return opt
         known = criterion.known_gradient(opt.theta)
         p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known)
-        return replace(opt, theta=p.theta, fun=p.fun, n_evals=opt.n_evals + p.n_evals, decrement=p.decrement)
+        return replace(
+            opt,
+            theta=p.theta,
+            fun=p.fun,
+            n_evals=opt.n_evals + p.n_evals,
+            decrement=p.decrement,
+            gradient=p.gradient,
+            hessian=p.hessian,
+        )
+
+    def _derivatives(self, criterion: EngineCriterion, opt: OptimResult) -> tuple[FloatArray, FloatArray]:
+        """The gradient and the Hessian's diagonal at the end for the convergence check: the polish's
+        analytic gradient and Hessian (from differences of the gradient) where, with two or more
+        parameters, central differences of the criterion along one direction agree with them
+        (`directional_check`: 2 evaluations); otherwise lme4's finite differences
+        (`gradient_check`: 2 per parameter)."""
+        lower = self.structure.theta.lower
+        g, hess = opt.gradient, opt.hessian
+        if (
+            g is not None
+            and hess is not None
+            and g.size >= 2
+            and directional_check(criterion, opt.theta, lower, opt.fun, g, hess, DIRECTIONAL_TOL)
+        ):
+            return np.array(g), np.diag(hess).copy()
+        return gradient_check(criterion, opt.theta, lower, opt.fun)
 
     def _refuse_exact_fit(self, opt: OptimResult) -> None:
         """A criterion of -inf: the model reproduces the observations exactly."""
