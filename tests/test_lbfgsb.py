@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedmodels as mm
@@ -102,3 +103,129 @@ def test_the_polish_reuses_lbfgsbs_last_gradient(fits):
     assert fit.converged
     repeats = sum(np.array_equal(a, b) for a, b in zip(seen[:-1], seen[1:], strict=True))
     assert repeats == 0
+
+
+def _noisy_bowl(scale: float, noise: float):
+    """A quadratic bowl at (1, -2) of size `scale` whose computed value carries deterministic
+    noise of relative size `noise` (as a large criterion is computed to its rounding), with the
+    exact gradient; the evaluations are counted."""
+    calls = []
+
+    def fg(x):
+        x = np.asarray(x, dtype=float)
+        q = (x[0] - 1.0) ** 2 + 4.0 * (x[1] + 2.0) ** 2 + 0.5 * (x[0] - 1.0) * (x[1] + 2.0)
+        jitter = noise * scale * np.sin(1e7 * (x[0] + 3.0 * x[1]))
+        calls.append(x.copy())
+        grad = np.array([2.0 * (x[0] - 1.0) + 0.5 * (x[1] + 2.0), 8.0 * (x[1] + 2.0) + 0.5 * (x[0] - 1.0)])
+        return scale + q + jitter, grad
+
+    return fg, calls
+
+
+def test_lbfgsb_with_stall_stops_where_its_evaluations_fall_no_further_than_rounding():
+    """At the end, where the criterion's rounding hides the last falls, L-BFGS-B's line searches
+    fail and it restarts; with stall=True it is stopped after `LBFGSB_STALL` evaluations without a
+    fall beyond rounding, at its best point, and says so; the polish then settles the end."""
+    from mixedmodels.optimize import LBFGSB_STALL, newton_polish, settled
+
+    fg, calls = _noisy_bowl(3e6, 1e-12)
+    lower = np.full(2, -np.inf)
+    full = minimize_theta(
+        lambda t: fg(t)[0], np.array([4.0, 3.0]), lower, method="lbfgsb", gradient=fg, ftol=1e-15, gtol=1e-12
+    )
+    n_full = len(calls)
+    calls.clear()
+    r = minimize_theta(
+        lambda t: fg(t)[0],
+        np.array([4.0, 3.0]),
+        lower,
+        method="lbfgsb",
+        gradient=fg,
+        ftol=1e-15,
+        gtol=1e-12,
+        stall=True,
+    )
+    assert r.stalled
+    assert not full.stalled
+    assert r.n_evals == len(calls) < n_full
+    assert "rounding" in r.message
+    assert str(LBFGSB_STALL) in r.message
+    assert r.fun == min(fg(c)[0] for c in calls[: r.n_evals])
+    p = newton_polish(fg, r.theta, r.fun, lower, known=fg(r.theta))
+    assert settled(p)
+    np.testing.assert_allclose(p.theta, [1.0, -2.0], atol=1e-9)
+
+
+def test_lbfgsb_stall_rule_waits_for_the_end():
+    """Evaluations that do not lower the criterion far from the optimum (here more than
+    `LBFGSB_STALL` in a row: steps far too long on a flat shoulder) do not stop L-BFGS-B: the rule
+    waits for a gain below `LBFGSB_NEAR` first."""
+    from mixedmodels.optimize import LBFGSB_NOISE, LBFGSB_STALL
+
+    values = []
+
+    def fg(x):
+        x = np.asarray(x, dtype=float)
+        v = float(np.log1p(1e4 * (x[0] - 1.0) ** 2) + x[1] ** 2)
+        values.append(v)
+        return v, np.array([2e4 * (x[0] - 1.0) / (1.0 + 1e4 * (x[0] - 1.0) ** 2), 2.0 * x[1]])
+
+    r = minimize_theta(
+        lambda t: fg(t)[0],
+        np.array([30.0, 1.0]),
+        np.full(2, -np.inf),
+        method="lbfgsb",
+        gradient=fg,
+        ftol=1e-15,
+        gtol=1e-10,
+        stall=True,
+    )
+    best, run, longest = np.inf, 0, 0
+    for v in values:
+        run = 0 if v < best - LBFGSB_NOISE * max(1.0, abs(v)) else run + 1
+        best, longest = min(best, v), max(longest, run)
+    assert longest > LBFGSB_STALL  # the case the rule must let pass
+    assert not r.stalled
+    np.testing.assert_allclose(r.theta, [1.0, 0.0], atol=1e-8)
+
+
+def test_a_stalled_end_the_polish_cannot_settle_is_continued(monkeypatch):
+    """fit() continues L-BFGS-B from a stalled end unless the polish settles it: with `settled`
+    made to refuse every end, the fit continues, reaches the same optimum and counts the
+    evaluations of both runs."""
+    import mixedmodels.model as model_module
+    from mixedmodels import optimize
+
+    rng = np.random.default_rng(7)
+    n, groups = 20_000, 400
+    g = rng.integers(0, groups, n)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    u = rng.normal(size=(groups, 3)) * [1.0, 0.5, 0.3]
+    y = 1 + x1 - x2 + u[g, 0] + u[g, 1] * x1 + u[g, 2] * x2 + rng.normal(size=n)
+    frame = pd.DataFrame({"y": y, "x1": x1, "x2": x2, "g": g.astype(str)})
+    formula = "y ~ x1 + x2 + (1 + x1 + x2 | g)"
+    stalls = []
+    original = optimize._lbfgsb
+
+    def stalling(*args, **kwargs):
+        out = original(*args, **kwargs)
+        stalls.append(out[-1])
+        return out
+
+    monkeypatch.setattr(optimize, "_lbfgsb", stalling)
+    monkeypatch.setattr(optimize, "LBFGSB_NEAR", 1.0)  # stop early, at the first flat run
+    monkeypatch.setattr(optimize, "LBFGSB_NOISE", 1e-6)
+    base = LinearMixedModel.from_formula(formula, frame).fit(optimizer="bobyqa")
+    first = LinearMixedModel.from_formula(formula, frame).fit(optimizer="lbfgsb")
+    assert stalls[0]
+    monkeypatch.setattr(model_module, "settled", lambda opt: False)
+    stalls.clear()
+    again = LinearMixedModel.from_formula(formula, frame).fit(optimizer="lbfgsb")
+    assert stalls[0]
+    assert len(stalls) >= 2  # continued
+    assert not stalls[1]
+    assert again.converged
+    assert first.converged
+    assert again.n_evals > first.n_evals
+    for f in (first, again):
+        assert abs(f.objective - base.objective) <= 1e-9 * abs(base.objective)

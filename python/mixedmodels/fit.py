@@ -95,7 +95,8 @@ def lmer(
         digits for fewer evaluations than BOBYQA's tight defaults. Every optimiser's end is
         polished by Newton steps on the analytic gradient (a few gradient calls, counted in
         ``n_evals``), so theta, sigma and vcov agree with a tightly converged optimum to about
-        1e-9 relative.
+        1e-9 relative. L-BFGS-B stops early where its evaluations stall at the criterion's
+        rounding, and goes on unless that polish settles its end.
     optimizer_options : dict, optional
         Stopping rules: BOBYQA's ``{"xtol_abs": 1e-9, "ftol_abs": 1e-10}`` (with ``"auto"``
         on an expensive evaluation, 1e-6 and 1e-7 unless given), COBYQA's

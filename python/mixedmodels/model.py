@@ -44,6 +44,7 @@ from .optimize import (
     minimize_theta,
     newton_polish,
     progress_reporter,
+    settled,
     single_threaded_blas,
     subplex,
 )
@@ -1067,7 +1068,9 @@ class LinearMixedModel:
         OLS residuals, `_core.Engine.moment_start`), ``"lme4"`` (1 on the diagonals, 0 elsewhere) or
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
-        opt, _, _, _, _, _ = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, _, _, _, _, _, resume = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        if opt.stalled:  # no polish here to settle it: L-BFGS-B goes on to its own stopping rules
+            opt = resume(opt)
         return OptimResult(
             theta=self._to_model(opt.theta),
             fun=opt.fun,
@@ -1084,14 +1087,25 @@ class LinearMixedModel:
         optimizer: str,
         optimizer_options: dict[str, Any] | None,
         progress: bool | Callable[[int, float], None] | None,
-    ) -> tuple[OptimResult, EngineCriterion, Callable[[FloatArray], float], ValueAndGradient, str, dict[str, float]]:
+    ) -> tuple[
+        OptimResult,
+        EngineCriterion,
+        Callable[[FloatArray], float],
+        ValueAndGradient,
+        str,
+        dict[str, float],
+        Callable[[OptimResult], OptimResult],
+    ]:
         """Minimise on the working coordinates: (result, the criterion, the function the optimiser
-        called (with progress reports), the same with its gradient, and the method and stopping
-        rules for restarts that check a doubtful end (`_verify`): the user's. With ``"auto"`` on an
-        expensive evaluation, this first run is BOBYQA stopped at `POLISHED_BOBYQA`'s loose
+        called (with progress reports), the same with its gradient, the method and stopping
+        rules for restarts that check a doubtful end (`_verify`): the user's, and a function that
+        continues this first run's optimiser from an end, without its stall stop). With ``"auto"``
+        on an expensive evaluation, this first run is BOBYQA stopped at `POLISHED_BOBYQA`'s loose
         tolerances, and the restarts are COBYQA's at its own: where an end is doubtful (a flat
         ridge, a parameter at or near its bound) the polish may be unable to finish a loose end, and
-        COBYQA reaches such ends in fewer evaluations than BOBYQA at its tight defaults."""
+        COBYQA reaches such ends in fewer evaluations than BOBYQA at its tight defaults. L-BFGS-B's
+        first run stops where its evaluations stall at rounding (``stalled``), for `fit` to settle
+        by the polish or continue."""
         optimizer, checked = check_optimizer(optimizer, optimizer_options)
         maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
         s = self.structure
@@ -1108,11 +1122,11 @@ class LinearMixedModel:
             # gradients and its restarts cost more there than BOBYQA and reach no better point
             far = self._uncentred_far
             first_method, loose = ("bobyqa", {}) if far else choose_method(engine.update_flops(), len(s.factors))
-        first = loose | {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[first_method]}
+        first: dict[str, Any] = loose | {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[first_method]}
         # the restarts that check a doubtful end after a loose first run: COBYQA, which reaches such
         # ends (zero variances, flat ridges) in fewer evaluations than BOBYQA at its tight tolerances
         method = "cobyqa" if loose else first_method
-        options = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
+        options: dict[str, Any] = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
         criterion = EngineCriterion(engine, self.reml)
@@ -1140,9 +1154,26 @@ class LinearMixedModel:
             step=step,
             gradient=fg,
             one_thread_blas=engine.single_threaded_blas,
+            stall=first_method == "lbfgsb",
             **first,
         )
-        return opt, criterion, f, fg, method, options
+
+        def resume(end: OptimResult) -> OptimResult:
+            more = minimize_theta(
+                f,
+                end.theta,
+                lower,
+                method=first_method,
+                maxeval=max(maxeval - end.n_evals, 1),
+                gradient=fg,
+                one_thread_blas=engine.single_threaded_blas,
+                **first,
+            )
+            if more.fun > end.fun:  # L-BFGS-B keeps its best point: not reached, but kept for safety
+                more = replace(more, theta=end.theta, fun=end.fun)
+            return replace(more, n_evals=end.n_evals + more.n_evals)
+
+        return opt, criterion, f, fg, method, options, resume
 
     def _start(
         self, engine: _core.Engine, start: Sequence[float] | FloatArray | str | None, warm: bool
@@ -1179,11 +1210,15 @@ class LinearMixedModel:
         optimum as lme4 does, and return the estimates there. A fit whose derivative check fails or
         that hits ``maxeval`` warns (`ConvergenceWarning`) and has ``converged == False``; a singular
         fit warns (`SingularFitWarning`)."""
-        opt, criterion, f, fg, method, options = self._minimize(
+        opt, criterion, f, fg, method, options, resume = self._minimize(
             start, warm, maxeval, optimizer, optimizer_options, progress
         )
         self._refuse_exact_fit(opt)
         opt = self._polish(opt, fg, criterion)
+        if opt.stalled and not settled(opt):  # a stall the polish did not finish: L-BFGS-B goes on
+            opt = resume(opt)
+            self._refuse_exact_fit(opt)
+            opt = self._polish(opt, fg, criterion)
         grad, hdiag = self._derivatives(criterion, opt)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
             verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
@@ -1270,7 +1305,7 @@ class LinearMixedModel:
         start: Sequence[float] | FloatArray | str | None,
         method: str,
         maxeval: int,
-        options: dict[str, float],
+        options: dict[str, Any],
     ) -> tuple[OptimResult, FloatArray, FloatArray]:
         """Restarts from lme4's start, the moment start, a point inside the boundary and two seeded
         random points, then another

@@ -34,6 +34,7 @@ __all__ = [
     "newton_decrement",
     "newton_polish",
     "progress_reporter",
+    "settled",
     "single_threaded_blas",
     "subplex",
 ]
@@ -89,6 +90,10 @@ class OptimResult:
     """The Hessian over every parameter, by forward differences of the analytic gradient at the
     polish's start (`newton_polish` sets it when no parameter is at its bound of 0 and the Hessian
     is finite; None otherwise)."""
+    stalled: bool = False
+    """L-BFGS-B was stopped because its evaluations no longer lowered the criterion beyond its
+    rounding (``minimize_theta(stall=True)``), before its own stopping rules: an end that the
+    caller must confirm (`settled`) or continue from."""
 
 
 class EngineCriterion:
@@ -339,6 +344,24 @@ class _BudgetSpent(Exception):
     """L-BFGS-B asked for an evaluation beyond its budget."""
 
 
+class _Stalled(Exception):
+    """L-BFGS-B's evaluations stopped lowering the criterion beyond its rounding."""
+
+
+# With stall=True, L-BFGS-B is stopped after LBFGSB_STALL evaluations in a row that lower the best
+# criterion by less than LBFGSB_NOISE relative (its rounding: a criterion of 3e6 is computed to
+# ~1e-8), once the last real gain was below LBFGSB_NEAR relative (the end, not a bad first line
+# search). Its line searches there fail on rounding and it restarts from steepest descent: on a
+# 1M-row design 11 of its 23 gradients went that way. Such an end is only a candidate: the caller
+# polishes it and continues L-BFGS-B unless the polish settles it (`settled`).
+LBFGSB_STALL = 3
+LBFGSB_NOISE = 1e-13
+LBFGSB_NEAR = 1e-9
+# A polished end whose Newton decrement (the fall still predicted) is below this, relative to the
+# criterion, is settled (`settled`): far below the criterion's rounding (~1e-14 relative).
+SETTLED_DECREMENT = 1e-15
+
+
 def _lbfgsb(
     fg: ValueAndGradient,
     x0: FloatArray,
@@ -347,29 +370,42 @@ def _lbfgsb(
     gtol: float,
     maxeval: int,
     one_thread: bool,
-) -> tuple[FloatArray, float, int, str, bool]:
+    stall: bool = False,
+) -> tuple[FloatArray, float, int, str, bool, bool]:
     """SciPy's L-BFGS-B (Byrd, Lu, Nocedal and Zhu's limited-memory quasi-Newton method with bounds)
     on the criterion and its analytic gradient: each evaluation is one factorisation and one
     selected inversion. ``ftol``: relative reduction of the criterion at which it stops; ``gtol``:
-    largest projected gradient entry at which it stops. ``one_thread``: BLAS held to one thread
-    meanwhile (L-BFGS-B's own BLAS calls are on tiny matrices, where OpenBLAS's threads cost ~5 ms
-    per iteration on a busy machine against ~0.1 ms on one thread)."""
+    largest projected gradient entry at which it stops; ``stall``: also stop, at the best point,
+    after `LBFGSB_STALL` evaluations in a row without a fall beyond rounding once the gains are
+    small (the last value returned says whether it stopped so). ``one_thread``: BLAS held to one
+    thread meanwhile (L-BFGS-B's own BLAS calls are on tiny matrices, where OpenBLAS's threads cost
+    ~5 ms per iteration on a busy machine against ~0.1 ms on one thread)."""
     from scipy.optimize import Bounds, minimize  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
 
     start = np.maximum(x0, lower)
     n = 0
     best_x, best_f = start.copy(), np.inf
+    flat, last_gain = 0, np.inf
+    at_bound = lower == 0.0
 
     def tracked(x: FloatArray) -> tuple[float, FloatArray]:
-        nonlocal n, best_x, best_f
+        nonlocal n, best_x, best_f, flat, last_gain
         if n >= maxeval:  # SciPy checks maxfun after the call that passes it: stop before it
             raise _BudgetSpent
         v, g = fg(x)
         n += 1
+        scale = max(1.0, abs(v)) if np.isfinite(v) else 1.0
+        if v < best_f - LBFGSB_NOISE * scale:
+            last_gain, flat = best_f - v, 0
+        else:
+            flat += 1
         if v < best_f:
             best_f, best_x = v, np.array(x, copy=True)
         if not np.isfinite(v):  # the exact-fit end (-inf) or a failed factorisation: stop there
             return v, np.zeros_like(g)
+        # (not with a parameter at its bound of 0: `settled` never accepts such an end)
+        if stall and flat >= LBFGSB_STALL and last_gain <= LBFGSB_NEAR * scale and not np.any(at_bound & (best_x <= 0)):
+            raise _Stalled
         return v, g
 
     pinned = one_thread and single_threaded_blas()
@@ -393,18 +429,22 @@ def _lbfgsb(
             x, fx, said = np.asarray(res.x, dtype=float), float(res.fun), str(res.message)
         except _BudgetSpent:
             x, fx, said = best_x, best_f, ""
+        except _Stalled:
+            x, fx = best_x, best_f
+            said = f"no fall of the criterion beyond its rounding in {LBFGSB_STALL} evaluations"
+            return x, fx, n, f"L-BFGS-B: {said}", False, True
     if best_f < fx:
         x, fx = best_x, best_f
     hit = n >= maxeval
     message = f"maximum number of evaluations reached ({maxeval})" if hit else f"L-BFGS-B: {said}"
-    return x, fx, n, message, hit
+    return x, fx, n, message, hit, False
 
 
 def _bobyqa_run(
     f: Objective, x0: FloatArray, lower: FloatArray, settings: BobyqaSettings
-) -> tuple[FloatArray, float, int, str, bool]:
+) -> tuple[FloatArray, float, int, str, bool, bool]:
     x, fx, n, code = bobyqa(f, x0, lower, settings)
-    return x, fx, n, "BOBYQA: " + _MESSAGES.get(code, f"nlopt result {code}"), code == nlopt.MAXEVAL_REACHED
+    return x, fx, n, "BOBYQA: " + _MESSAGES.get(code, f"nlopt result {code}"), code == nlopt.MAXEVAL_REACHED, False
 
 
 def initial_step(x0: np.ndarray) -> np.ndarray:
@@ -470,6 +510,7 @@ def minimize_theta(
     step: np.ndarray | None = None,
     gradient: ValueAndGradient | None = None,
     one_thread_blas: bool = True,
+    stall: bool = False,
 ) -> OptimResult:
     """Minimise f over theta subject to theta >= lower, then try the boundary.
 
@@ -483,8 +524,10 @@ def minimize_theta(
     ``method="lbfgsb"``: SciPy's L-BFGS-B on the criterion and its analytic gradient (``gradient``:
     a function of theta giving both; by default the engine's, when f is an `EngineCriterion`),
     stopping when the criterion falls by less than ``ftol`` relative or the largest projected
-    gradient entry is below ``gtol``; ``step`` is not used; ``one_thread_blas``: hold BLAS to one
-    thread while it runs (the engine's `_core.Engine.single_threaded_blas`).
+    gradient entry is below ``gtol``, or, with ``stall``, once `LBFGSB_STALL` evaluations in a row
+    near the end lower it by no more than its rounding (the result's ``stalled``: a candidate end,
+    see `settled`); ``step`` is not used; ``one_thread_blas``: hold BLAS to one thread while it
+    runs (the engine's `_core.Engine.single_threaded_blas`).
 
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
     zero, a correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts
@@ -517,15 +560,15 @@ def minimize_theta(
             raise ValueError("method 'lbfgsb' needs the gradient: pass gradient= or an EngineCriterion")
         fg = f.value_and_gradient
 
-    def run(start: FloatArray, budget: int, stp: FloatArray | None) -> tuple[FloatArray, float, int, str, bool]:
+    def run(start: FloatArray, budget: int, stp: FloatArray | None) -> tuple[FloatArray, float, int, str, bool, bool]:
         if fg is not None and method == "lbfgsb":
-            return _lbfgsb(fg, start, lower, ftol, gtol, budget, one_thread_blas)
+            return _lbfgsb(fg, start, lower, ftol, gtol, budget, one_thread_blas, stall)
         if method == "cobyqa":
             radius = initial_tr_radius if stp is None else float(min(initial_tr_radius, np.min(stp)))
-            return _cobyqa(f, start, lower, radius, final_tr_radius, budget)
+            return (*_cobyqa(f, start, lower, radius, final_tr_radius, budget), False)
         return _bobyqa_run(f, start, lower, BobyqaSettings(xtol_abs, ftol_abs, budget, stp))
 
-    x, fx, n, message, hit = run(x0, maxeval, step)
+    x, fx, n, message, hit, stalled = run(x0, maxeval, step)
     total = n
     near = np.flatnonzero((lower == 0.0) & (x > 0.0) & (x < 1e-3))
     if near.size and total < maxeval:
@@ -535,13 +578,13 @@ def minimize_theta(
         total += 1
         tol = 1e-10 * max(1.0, abs(fx))
         if fb <= fx + tol:
-            x2, f2, n2, message2, hit2 = run(xb, maxeval - total, np.maximum(np.abs(xb) * 0.01, 1e-4))
+            x2, f2, n2, message2, hit2, stalled2 = run(xb, maxeval - total, np.maximum(np.abs(xb) * 0.01, 1e-4))
             total += n2
             if fb <= fx and fb <= f2 + tol:  # the exact boundary, as good as any point the restart found
-                x, fx = xb, fb
+                x, fx, stalled = xb, fb, stalled2
             elif f2 <= fx:
-                x, fx, message, hit = x2, f2, message2, hit2
-    return OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit)
+                x, fx, message, hit, stalled = x2, f2, message2, hit2, stalled2
+    return OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit, stalled=stalled)
 
 
 def newton_decrement(g: np.ndarray, hess: np.ndarray) -> float:
@@ -693,6 +736,32 @@ def gradient_check(
     (True, True)
     """
     return _core.derivative_check(f.engine, x, lower, fx, f.reml, h)
+
+
+def settled(opt: OptimResult) -> bool:
+    """Whether a polished end (`newton_polish`) is a minimum the polish has finished: its Hessian
+    (over every parameter, none at a bound) is positive definite and the Newton decrement there is
+    below `SETTLED_DECREMENT` of the criterion. A stalled L-BFGS-B end (``stalled``) that is not
+    settled is continued.
+
+    Examples
+    --------
+    >>> fg = lambda t: (float((t[0] - 1) ** 2 + 3 * t[1] ** 2), np.array([2 * (t[0] - 1), 6 * t[1]]))
+    >>> x = np.array([1.0001, 0.0001])
+    >>> settled(newton_polish(fg, x, fg(x)[0], np.full(2, -np.inf)))
+    True
+    >>> x = np.array([3.0, 1.0])  # too far for a polish: its step is refused
+    >>> settled(newton_polish(fg, x, fg(x)[0], np.full(2, -np.inf)))
+    False
+    """
+    hess = opt.hessian
+    if hess is None or not np.isfinite(opt.fun):
+        return False
+    try:
+        np.linalg.cholesky(hess)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(opt.decrement <= SETTLED_DECREMENT * max(1.0, abs(opt.fun)))
 
 
 def directional_check(
