@@ -263,7 +263,7 @@ struct LevelSlice {
     bool cross = true;
 };
 
-// The row loop of sum_rows_one_factor into acc (per level: (hi, lo) of each value) and xx, with the
+// The row loop of sum_rows_one_factor into acc (per level: the his, then the los) and xx, with the
 // sizes known at compile time where K > 0 and P >= 0 (the common shapes: the products then stay in
 // registers), else k and p: the same additions in the same order either way. Each row's level is
 // requested from memory kAheadRows rows before it is summed (a hint only).
@@ -306,7 +306,7 @@ void one_factor_rows(const RowsView& rows, int k_rt, int p_rt, const LevelSlice&
             for (int b = 0; b < k; ++b)
                 for (int a = 0; a < pp; ++a) prod[e++] = rw ? rw[i] * (v[a] * zi[b]) : v[a] * zi[b];
             double* lev = acc.data() + static_cast<size_t>(codes[i]) * per * 2;
-            for (int t = 0; t < per; ++t) two_sum_into(lev[2 * t], lev[2 * t + 1], prod[t]);
+            for (int t = 0; t < per; ++t) two_sum_into(lev[t], lev[per + t], prod[t]);
         }
         if (slice.cross) {
             ymin = std::min(ymin, v[p]);
@@ -354,17 +354,17 @@ std::vector<int32_t> level_cuts(const int32_t* codes, int64_t n, int32_t levels,
 }  // namespace
 
 // One grouping factor (the large simulated and streamed designs): the same additions in the same
-// order as sum_rows, so the same sums to the last bit, but each level's values side by side, each
-// hi beside its lo, and the symmetric k x k block's lower triangle only (mirrored at the end: its
-// products are the same both ways). A row of a random design then touches about half the cache
-// lines.
+// order as sum_rows, so the same sums to the last bit, but each level's values side by side (its
+// his, then its los: contiguous, so the additions vectorise), and the symmetric k x k block's
+// lower triangle only (mirrored at the end: its products are the same both ways). A row of a
+// random design then touches about half the cache lines.
 void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads, bool fold) {
     const Layout& lay = *layout_;
     const int p = lay.p(), pp = p + 1, k = lay.factor(0).k;
     const int64_t n = rows.n;
     const size_t nlev = static_cast<size_t>(lay.factor(0).nlev);
     const int ntri = k * (k + 1) / 2, per = ntri + k * pp;  // values per level
-    std::vector<double>& acc = level_sums_.v;               // per level: (hi, lo) of each value, zero
+    std::vector<double>& acc = level_sums_.v;               // per level: per values of hi, then of lo, zero
     if (acc.size() != nlev * per * 2) acc.assign(nlev * per * 2, 0.0);
     std::vector<double> xx(static_cast<size_t>(pp) * pp * 2, 0.0);  // [X y]'[X y]'s lower triangle
     double ymin = ymin_, ymax = ymax_;
@@ -411,14 +411,14 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads, bool 
                 for (int a = b; a < k; ++a, ++e) {
                     const size_t lower = l * k * k + a + static_cast<size_t>(b) * k;
                     const size_t upper = l * k * k + b + static_cast<size_t>(a) * k;
-                    put(lev[2 * e], lev[2 * e + 1], dhi[lower], dlo[lower]);
+                    put(lev[e], lev[per + e], dhi[lower], dlo[lower]);
                     dhi[upper] = dhi[lower];
                     dlo[upper] = dlo[lower];
                 }
             for (int b = 0; b < k; ++b)
                 for (int a = 0; a < pp; ++a, ++e) {
                     const size_t at = l * k * pp + a + static_cast<size_t>(b) * pp;
-                    put(lev[2 * e], lev[2 * e + 1], chi[at], clo[at]);
+                    put(lev[e], lev[per + e], chi[at], clo[at]);
                 }
         }
     });
