@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -257,3 +259,34 @@ def test_string_grouping_columns_are_coded_alike(dtype):
     fit = mm.lmer("y ~ 1 + (1 | g)", df.assign(g=df["g"].astype(dtype)))
     assert list(fit.ranef["g"].index) == sorted(set(g.tolist())) == list(base.ranef["g"].index)
     assert fit.objective == base.objective
+
+
+def _factorise_in_child(col, queue):
+    from mixedmodels import design
+
+    queue.put(design.sorted_factorize(col)[0].tolist())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_hashing_in_halves_works_in_a_forked_child(monkeypatch):
+    """A process forked after its parent hashed a long Arrow string column in halves (multiprocessing's
+    default on Linux) hashes one too: no thread pool is inherited without its threads (a hang)."""
+    import multiprocessing
+
+    pytest.importorskip("pyarrow")
+    from mixedmodels import design
+
+    monkeypatch.setattr(design, "_ARROW_HALVES_MIN", 1000)
+    col = pd.array([f"id{i % 50}" for i in range(4000)], dtype="string[pyarrow]")
+    expected = design.sorted_factorize(col)[0].tolist()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_factorise_in_child, args=(col, queue))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the forked child hung")
+    assert child.exitcode == 0
+    assert queue.get(timeout=10) == expected

@@ -16,8 +16,8 @@ import difflib
 import functools
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -116,17 +116,35 @@ _ARROW_SORT_MIN = 64
 _ARROW_HALVES_MIN = 1 << 19
 
 
-@functools.cache
-def _two_threads() -> ThreadPoolExecutor:
-    """Two threads for Arrow's hashing (Arrow releases the GIL), kept for the process."""
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="mixedmodels-factorize")
+def _encode_halves(arr: Any) -> list[Any]:
+    """Arrow's dictionary encoding of an array's two halves, the second on a thread of its own (Arrow
+    releases the GIL) started for this call: no pool is kept, so a process forked after a fit
+    (multiprocessing's default on Linux) does not inherit one without its threads."""
+    half = len(arr) // 2
+    second: list[Any] = []
+
+    def encode() -> None:
+        try:
+            second.append(arr.slice(half).dictionary_encode())
+        except BaseException as exc:  # re-raised on the calling thread
+            second.append(exc)
+
+    thread = threading.Thread(target=encode, name="mixedmodels-factorize", daemon=True)
+    thread.start()
+    try:
+        first = arr.slice(0, half).dictionary_encode()
+    finally:
+        thread.join()
+    if isinstance(second[0], BaseException):
+        raise second[0]
+    return [first, second[0]]
 
 
 def _arrow_halves_factorize(
     values: pd.api.extensions.ExtensionArray,
 ) -> tuple[NDArray[np.intp], pd.api.extensions.ExtensionArray] | None:
     """``values.factorize()`` of a long string column held by Arrow (at least `_ARROW_HALVES_MIN`
-    rows, no missing values, two or more cores): each half dictionary-encoded on its own thread,
+    rows, no missing values, two or more cores): the halves dictionary-encoded on two threads,
     then the two dictionaries encoded together and each half's codes mapped through theirs
     (1M strings with 20,000 distinct: ~13 ms against ~21 ms on one thread). The distinct values
     come in another order than pandas' (first occurrence in each half); the callers sort them.
@@ -142,8 +160,7 @@ def _arrow_halves_factorize(
         arr = arr.combine_chunks()
     if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return None
-    half = len(arr) // 2
-    parts = list(_two_threads().map(lambda a: a.dictionary_encode(), [arr.slice(0, half), arr.slice(half)]))
+    parts = _encode_halves(arr)
     both = pa.concat_arrays([p.dictionary for p in parts]).dictionary_encode()
     into = np.asarray(both.indices, dtype=np.intp)
     n0 = len(parts[0].dictionary)
