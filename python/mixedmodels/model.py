@@ -1168,9 +1168,7 @@ class LinearMixedModel:
                 gradient=fg,
                 one_thread_blas=engine.single_threaded_blas,
                 **first,
-            )
-            if more.fun > end.fun:  # L-BFGS-B keeps its best point: not reached, but kept for safety
-                more = replace(more, theta=end.theta, fun=end.fun)
+            )  # from end.theta, its first evaluation: its best point is no worse than the end
             return replace(more, n_evals=end.n_evals + more.n_evals)
 
         return opt, criterion, f, fg, method, options, resume

@@ -430,9 +430,8 @@ def _lbfgsb(
         except _BudgetSpent:
             x, fx, said = best_x, best_f, ""
         except _Stalled:
-            x, fx = best_x, best_f
             said = f"no fall of the criterion beyond its rounding in {LBFGSB_STALL} evaluations"
-            return x, fx, n, f"L-BFGS-B: {said}", False, True
+            return best_x, best_f, n, f"L-BFGS-B: {said}", False, True
     if best_f < fx:
         x, fx = best_x, best_f
     hit = n >= maxeval
@@ -665,7 +664,7 @@ def newton_polish(
         calls += 1
         hess[:, j] = (gp[free] - g[free]) / h[j]
     hess = (hess + hess.T) / 2.0
-    whole = hess.copy() if free.size == x.size and np.all(np.isfinite(hess)) else None
+    whole = hess if free.size == x.size and np.all(np.isfinite(hess)) else None
     unchanged = replace(
         unchanged, n_evals=calls, decrement=newton_decrement(g[free], hess), gradient=np.array(g), hessian=whole
     )

@@ -37,7 +37,7 @@ from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel, WorkingCopy
 from .names import level_label
 from .splines import interior_count, spline_knots
-from .stream_encode import NativePlan, same_rows
+from .stream_encode import NativePlan, arrow_conversion_errors, same_rows
 
 __all__ = ["chunk_source", "model_from_source"]
 
@@ -338,7 +338,7 @@ class _ArrowLevels:
             return k
         try:
             d = dictionary if dictionary.type == k.categories.type else dictionary.cast(k.categories.type)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        except arrow_conversion_errors(pa):
             return None
         pos = pc.index_in(d, value_set=k.categories).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         new = pos < 0

@@ -31,7 +31,7 @@ from .expressions import LOGICAL_LEVELS, is_logical, logical_factor
 from .formula import ParsedFormula
 from .structure import ModelStructure
 
-__all__ = ["NativePlan", "same_rows"]
+__all__ = ["NativePlan", "arrow_conversion_errors", "same_rows"]
 
 FloatArray = NDArray[np.float64]
 
@@ -84,6 +84,23 @@ def _fixed_products(spec: Any, levels: Mapping[str, Sequence[Any]]) -> tuple[Pro
                 cols = [prev + (f,) for f in ch for prev in cols]
             out.extend(cols)
     return tuple(out)
+
+
+def arrow_conversion_errors(pa: Any) -> tuple[type[Exception], ...]:
+    """What Arrow's conversions and casts raise on values they cannot take (unsigned ids at and
+    above 2**63 beside signed ones raise OverflowError): the native path then declines. ``pa``:
+    pyarrow, imported by the caller (an optional extra).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> try:
+    ...     pa.array([2**64])
+    ... except arrow_conversion_errors(pa) as exc:
+    ...     type(exc).__name__
+    'OverflowError'
+    """
+    return (pa.ArrowException, TypeError, ValueError, OverflowError)
 
 
 def _is_arrow(chunk: Any) -> bool:
@@ -153,7 +170,7 @@ class _Codes:
         if pa is not None:
             try:
                 found = self.of_arrow(pa.array(np.asarray(values)))
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            except arrow_conversion_errors(pa):
                 found = None
             if found is not None:
                 return found
@@ -169,7 +186,7 @@ class _Codes:
         if self.arrow is None:
             try:
                 self.arrow = pa.array(self.levels)
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            except arrow_conversion_errors(pa):
                 self.arrow = False
         if self.arrow is False:
             return None
@@ -180,7 +197,7 @@ class _Codes:
         if values.type != self.arrow.type:
             try:
                 values = values.cast(self.arrow.type)
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            except arrow_conversion_errors(pa):
                 return None
         found = pc.index_in(values, value_set=self.arrow).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
