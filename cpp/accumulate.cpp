@@ -100,14 +100,26 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     if (static_cast<int>(rows.codes.size()) != nf || static_cast<int>(rows.z.size()) != nf)
         throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
     if (n == 0) return;
-    double log_weights = 0.0;
-    if (rows.w)
+    // the rows' log weights summed in double-double (each addition's rounding error kept), so that
+    // batches of rows give the sum of all of them at once (cross_products.hpp)
+    dd::DD log_weights;
+    if (rows.w) {
+        bool zero = false;
         for (int64_t i = 0; i < n; ++i) {
             if (!(rows.w[i] >= 0.0) || !std::isfinite(rows.w[i]))
                 throw InvalidInput("weight " + std::to_string(rows.w[i]) + " at row " + std::to_string(i) +
                                    " is not a finite number >= 0");
-            log_weights += std::log(rows.w[i]);
+            if (rows.w[i] == 0.0) {
+                zero = true;
+                continue;
+            }
+            const dd::DD s = dd::two_sum(log_weights.hi, std::log(rows.w[i]));
+            log_weights.hi = s.hi;
+            log_weights.lo += s.lo;
         }
+        log_weights = zero ? dd::DD{-std::numeric_limits<double>::infinity(), 0.0}
+                           : dd::normalise(log_weights.hi, log_weights.lo);
+    }
     for (int f = 0; f < nf; ++f) {
         const int nl = lay.factor(f).nlev;
         const int32_t* codes = rows.codes[f];
@@ -135,7 +147,7 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
         }
         sum_rows_one_factor(rows, threads, fold);
         n_ = fold ? n_ + n : n;
-        log_weights_ = fold ? log_weights_ + log_weights : log_weights;
+        log_weights_ = fold ? dd::add_or_inf(log_weights_, log_weights) : log_weights;
         return;
     }
     std::vector<CrossProducts> parts;

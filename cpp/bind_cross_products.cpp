@@ -104,11 +104,12 @@ py::tuple get_state(const CrossProducts& cp) {
         blocks.append(py::make_tuple(static_cast<int>(blk.kind), to_array(values(blk)), to_array(cp.remainders()[b]),
                                      colptr, rowlev));
     }
-    return py::make_tuple(layout_of(cp), cp.nobs(), cp.ymin(), cp.ymax(), blocks, cp.sum_log_weights());
+    return py::make_tuple(layout_of(cp), cp.nobs(), cp.ymin(), cp.ymax(), blocks, cp.sum_log_weights(),
+                          cp.sum_log_weights_remainder());
 }
 
 CrossProducts set_state_checked(const py::tuple& t) {
-    if (t.size() != 5 && t.size() != 6) throw InvalidInput("bad CrossProducts state");
+    if (t.size() < 5 || t.size() > 7) throw InvalidInput("bad CrossProducts state");
     auto layout = t[0].cast<std::shared_ptr<Layout>>();
     const py::list blocks = t[4].cast<py::list>();
     CrossProducts empty(layout);  // the shapes the layout implies
@@ -131,7 +132,7 @@ CrossProducts set_state_checked(const py::tuple& t) {
     }
     CrossProducts out(layout, t[1].cast<int64_t>(), t[2].cast<double>(), t[3].cast<double>(), std::move(hi),
                       std::move(lo));
-    if (t.size() == 6) out.set_sum_log_weights(t[5].cast<double>());
+    if (t.size() >= 6) out.set_sum_log_weights(t[5].cast<double>(), t.size() == 7 ? t[6].cast<double>() : 0.0);
     return out;
 }
 
@@ -210,7 +211,8 @@ void register_cross_products(py::module_& m) {
             },
             py::arg("keep"), "The cross-products with only the fixed-effects columns keep (ascending indices).")
         .def_property_readonly("sum_log_weights", &CrossProducts::sum_log_weights,
-                               "Sum of log(weight) over the rows added with weights (0 without weights).")
+                               "Sum of log(weight) over the rows added with weights (0 without weights), in double-double: the "
+                               "same correctly rounded sum however the rows were split into batches.")
         .def("freeze", &CrossProducts::freeze,
              "Make these cross-products final: add_rows and add raise from now on (a model freezes its own).")
         .def_property_readonly("frozen", &CrossProducts::frozen, "Whether rows can no longer be added.")

@@ -172,7 +172,7 @@ void CrossProducts::add(const CrossProducts& other) {
     }
     add_blocks(other, 1.0);
     n_ += other.n_;
-    log_weights_ += other.log_weights_;
+    log_weights_ = dd::add_or_inf(log_weights_, other.log_weights_);
     ymin_ = std::min(ymin_, other.ymin_);
     ymax_ = std::max(ymax_, other.ymax_);
 }
@@ -187,7 +187,7 @@ void CrossProducts::subtract(const CrossProducts& other) {
     if (other.n_ == 0) return;
     add_blocks(other, -1.0);
     n_ -= other.n_;
-    log_weights_ -= other.log_weights_;
+    log_weights_ = dd::add_or_inf(log_weights_, dd::neg(other.log_weights_));
 }
 
 CrossProducts CrossProducts::minus(const CrossProducts& other) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "blocks.hpp"
+#include "dd.hpp"
 #include "layout.hpp"
 
 namespace mm {
@@ -62,9 +63,13 @@ public:
     int64_t nobs() const { return n_; }
     double ymin() const { return ymin_; }
     // The sum of log(weight) over the rows added with weights (0 without): lme4's -2 log-likelihood
-    // of a weighted linear mixed model is that of the weighted least-squares system less it.
-    double sum_log_weights() const { return log_weights_; }
-    void set_sum_log_weights(double v) { log_weights_ = v; }
+    // of a weighted linear mixed model is that of the weighted least-squares system less it. Summed
+    // in double-double, as A is, so rows added in any batches give the same rounded sum (a
+    // streamed fit the in-memory one's bits); -inf once a row has weight 0.
+    double sum_log_weights() const { return log_weights_.hi; }
+    // Its low part: the exact remainder (0 when the sum is not finite).
+    double sum_log_weights_remainder() const { return log_weights_.lo; }
+    void set_sum_log_weights(double hi, double lo = 0.0) { log_weights_ = {hi, lo}; }
     double ymax() const { return ymax_; }
     // Block b's values (hi) and remainders (lo); blocks indexed by tri(c, j) as in the engine.
     const std::vector<Block>& blocks() const { return hi_; }
@@ -89,7 +94,7 @@ private:
     int64_t n_ = 0;
     double ymin_ = std::numeric_limits<double>::infinity();
     double ymax_ = -std::numeric_limits<double>::infinity();
-    double log_weights_ = 0.0;
+    dd::DD log_weights_;
     std::vector<Block> hi_;
     std::vector<std::vector<double>> lo_;
     bool frozen_ = false;

@@ -37,6 +37,13 @@ inline DD add(DD a, DD b) {
 
 inline DD neg(DD a) { return {-a.hi, -a.lo}; }
 
+// a + b where either may be infinite (or NaN): then the plain sum of the high parts, low part 0.
+inline DD add_or_inf(DD a, DD b) {
+    const double s = a.hi + b.hi;
+    if (s - s != 0.0) return {s, 0.0};  // not finite
+    return add(a, b);
+}
+
 inline DD sub(DD a, DD b) { return add(a, neg(b)); }
 
 inline DD mul(DD a, DD b) {

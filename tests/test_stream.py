@@ -5,6 +5,7 @@ bit however the rows are split (the issue asks 1e-10 on the criterion and 1e-8 o
 
 from __future__ import annotations
 
+import math
 import pickle
 import warnings
 
@@ -45,6 +46,40 @@ def test_chunks_equal_in_memory(fits, formula, data, batch):
     np.testing.assert_array_equal(s.theta, mem.theta)
     with pytest.raises(mm.DataError, match="streamed"):
         s.model.data.rows("test")
+
+
+@pytest.mark.parametrize("batch", [7, 333])
+def test_weighted_chunks_equal_in_memory(fits, batch):
+    # the log weights are summed in double-double like A: a weighted stream gives the in-memory bits
+    df = fits.data("hsb").copy()
+    df["w"] = np.random.default_rng(3).uniform(0.1, 10.0, len(df))
+    mem = mm.lmer("mAch ~ ses + (ses | school)", df, weights="w")
+    chunks = [df.iloc[i : i + batch] for i in range(0, len(df), batch)]
+    s = mm.lmer("mAch ~ ses + (ses | school)", chunks, weights="w")
+    assert s.model.log_weights == mem.model.log_weights
+    assert s.objective == mem.objective
+    np.testing.assert_array_equal(s.theta, mem.theta)
+
+
+def test_log_weights_sum_in_batches_and_pickles():
+    # core level: batches of rows (and a pickled copy) keep the double-double sum's remainder
+    rng = np.random.default_rng(1)
+    n = 5000
+    codes = rng.integers(0, 40, n).astype(np.int32)
+    y, x, z = rng.normal(size=n), np.ones((n, 1)), np.ones((n, 1))
+    w = np.exp(rng.normal(0.0, 20.0, n))  # log weights of mixed sizes: a plain sum rounds
+    lay = mm._core.Layout([mm._core.FactorLayout(40, 1, [0], [0], [0])], 1)
+    whole = mm._core.CrossProducts(lay)
+    whole.add_rows(y, x, [codes], [z], w)
+    parts = mm._core.CrossProducts(lay)
+    for i in range(0, n, 777):
+        parts.add_rows(y[i : i + 777], x[i : i + 777], [codes[i : i + 777]], [z[i : i + 777]], w[i : i + 777])
+    assert parts.sum_log_weights == whole.sum_log_weights == math.fsum(math.log(v) for v in w)  # correctly rounded
+    copy = pickle.loads(pickle.dumps(parts))
+    copy.add_rows(y, x, [codes], [z], w)
+    twice = mm._core.CrossProducts(lay)
+    twice.add_rows(np.r_[y, y], np.r_[x, x], [np.r_[codes, codes]], [np.r_[z, z]], np.r_[w, w])
+    assert copy.sum_log_weights == twice.sum_log_weights
 
 
 def test_files_equal_in_memory(fits, tmp_path):

@@ -200,7 +200,7 @@ class CrossProducts:
     @property
     def sum_log_weights(self) -> float:
         """
-        Sum of log(weight) over the rows added with weights (0 without weights).
+        Sum of log(weight) over the rows added with weights (0 without weights), in double-double: the same correctly rounded sum however the rows were split into batches.
         """
 
 class Criterion:
