@@ -147,6 +147,28 @@ void register_engine(py::module_& m) {
             "(criterion, gradient): the REML criterion or -2 log-likelihood at theta and its analytic gradient "
             "in theta, from one update of L (docs/design.md, section 3a).")
         .def(
+            "hessian",
+            [](Engine& e, const darray& theta, bool reml) {
+                const std::vector<double> th = theta_of(e, theta);
+                std::vector<double> grad, hess;
+                double value = 0.0;
+                {
+                    py::gil_scoped_release release;
+                    value = e.hessian(th.data(), reml, grad, hess);
+                }
+                const auto n = static_cast<py::ssize_t>(grad.size());
+                py::array_t<double> h({n, n});
+                auto hv = h.mutable_unchecked<2>();
+                for (py::ssize_t j = 0; j < n; ++j)
+                    for (py::ssize_t i = 0; i < n; ++i) hv(i, j) = hess[static_cast<size_t>(i + j * n)];
+                return py::make_tuple(value, to_array(grad), h);
+            },
+            py::arg("theta"), py::arg("reml"),
+            "(criterion, gradient, Hessian): as gradient, and the criterion's analytic Hessian in theta (ntheta x "
+            "ntheta), from one update of L; models with one grouping factor only (has_hessian), else InvalidInput.")
+        .def_property_readonly("has_hessian", &Engine::has_hessian,
+                               "Whether hessian() covers this model: one grouping factor.")
+        .def(
             "gradient_parts",
             [](Engine& e, const darray& theta, bool reml) {
                 const std::vector<double> th = theta_of(e, theta);

@@ -65,6 +65,10 @@ public:
     // gradient.cpp). With parts, also the criterion's parts and the derivatives of each in theta
     // (for the deviance at a given sigma: lmerTest's Hessian in (theta, sigma)).
     double gradient(const double* theta, bool reml, std::vector<double>& grad, GradientParts* parts = nullptr);
+    // With one grouping factor (has_hessian()), the same and also the criterion's Hessian in theta
+    // into hess (ntheta x ntheta, column-major), from the one factorisation (hessian_one_factor.cpp).
+    double hessian(const double* theta, bool reml, std::vector<double>& grad, std::vector<double>& hess);
+    bool has_hessian() const;
 
     // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
     void solve(std::vector<double>& beta, std::vector<double>& u) const;

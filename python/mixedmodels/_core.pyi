@@ -353,6 +353,12 @@ class Engine:
         """
         (criterion, d log|L|^2, d log|R_X|^2 (0 unless reml), d pwrss): the parts of the criterion at theta and their derivatives in theta, from one update of L (the deviance at a given sigma is ldL2 [+ ldRX2] + pwrss / sigma^2 + dof log(2 pi sigma^2)).
         """
+    def hessian(
+        self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
+    ) -> tuple[float, numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+        """
+        (criterion, gradient, Hessian): as gradient, and the criterion's analytic Hessian in theta (ntheta x ntheta), from one update of L; models with one grouping factor only (has_hessian), else InvalidInput.
+        """
     def inverse_at_rows(self, idx: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
         """
         S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order; the t-th of every row in one factor), returns (n, r, r). From the selected inversion of the current factor (the GLMM's Laplace gradient with several grouping factors).
@@ -388,6 +394,11 @@ class Engine:
     def update_flops(self) -> float:
         """
         Rough floating-point work of one update(theta), from the block types (chooses the optimiser).
+        """
+    @property
+    def has_hessian(self) -> bool:
+        """
+        Whether hessian() covers this model: one grouping factor.
         """
     @property
     def nobs(self) -> int:

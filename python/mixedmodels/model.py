@@ -1231,11 +1231,13 @@ class LinearMixedModel:
     def _polish(self, opt: OptimResult, fg: ValueAndGradient, criterion: EngineCriterion) -> OptimResult:
         """The optimiser's end after Newton steps with the analytic gradient (`newton_polish`), its
         gradient calls counted in ``n_evals`` (L-BFGS-B's last gradient, at its end, is not
-        computed again); unchanged at an evaluation limit."""
+        computed again), with the analytic Hessian where the engine has it (one grouping factor:
+        one call, counted as one evaluation, for the gradient differences over every parameter);
+        unchanged at an evaluation limit."""
         if opt.hit_maxeval:
             return opt
         known = criterion.known_gradient(opt.theta)
-        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known)
+        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known, hessian=criterion.hessian)
         return replace(
             opt,
             theta=p.theta,

@@ -22,6 +22,7 @@ __all__ = [
     "BobyqaSettings",
     "EngineCriterion",
     "OptimResult",
+    "Hessian",
     "ValueAndGradient",
     "bobyqa",
     "choose_method",
@@ -42,6 +43,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], float]
 ValueAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
+Hessian = Callable[[FloatArray], tuple[float, FloatArray, FloatArray]]
 
 METHODS = ("bobyqa", "cobyqa", "lbfgsb")
 # Above this much work per evaluation (about half a millisecond), "auto" stops BOBYQA at the looser
@@ -137,6 +139,29 @@ class EngineCriterion:
         value, grad = self.engine.gradient(at, self.reml)
         self._last = (at, float(value), np.array(grad))
         return float(value), np.asarray(grad)
+
+    @property
+    def hessian(self) -> Hessian | None:
+        """The criterion, gradient and analytic Hessian at theta from one factorisation
+        (`_core.Engine.hessian`), where the engine has it (one grouping factor); else None.
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> sleep = mm.datasets.load("sleepstudy")
+        >>> model = mm.LinearMixedModel.from_formula("Reaction ~ Days + (Days | Subject)", sleep)
+        >>> hess = EngineCriterion(model.new_engine(), reml=True).hessian
+        >>> f, g, h = hess(np.array([0.9667, 0.0152, 0.2309]))
+        >>> round(f, 3), h.shape, bool(np.all(np.linalg.eigvalsh(h) > 0))
+        (1743.628, (3, 3), True)
+        """
+        if not self.engine.has_hessian:
+            return None
+        return self._value_gradient_hessian
+
+    def _value_gradient_hessian(self, theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        value, grad, hess = self.engine.hessian(np.array(theta, dtype=np.float64), self.reml)
+        return float(value), np.asarray(grad), np.asarray(hess)
 
     def known_gradient(self, theta: FloatArray) -> tuple[float, FloatArray] | None:
         """The criterion and gradient at theta when the last `value_and_gradient` call was at
@@ -620,13 +645,16 @@ def newton_polish(
     lower: np.ndarray,
     max_steps: int = 3,
     known: tuple[float, FloatArray] | None = None,
+    hessian: Hessian | None = None,
 ) -> OptimResult:
     """Newton steps from an optimiser's end with the analytic gradient: the last digits that a
     derivative-free search (or L-BFGS-B's stopping rule) leaves, at the cost of a few gradients.
 
-    The parameters at their lower bound of 0 stay there; over the others, the Hessian comes from
-    forward differences of the gradient (one gradient per parameter, relative step 1e-6) and is
-    kept for up to ``max_steps`` steps. A step is taken only while it is small (below 1e-3 of
+    The parameters at their lower bound of 0 stay there; over the others, the Hessian is the
+    analytic one where ``hessian`` gives it (with the criterion and gradient at x: one call,
+    counted as one evaluation; ``known`` is then not used), else it comes from forward
+    differences of the gradient (one gradient per parameter, relative step 1e-6); it is kept
+    for up to ``max_steps`` steps. A step is taken only while it is small (below 1e-3 of
     the parameters' size: a polish, not a search) but not negligible (above
     `POLISH_NEGLIGIBLE_STEP` of some parameter's size), keeps every parameter inside its bounds, lowers
     the gradient's norm and does not raise the criterion beyond its rounding (1e-11 relative);
@@ -650,20 +678,28 @@ def newton_polish(
     x = np.array(x, dtype=np.float64)
     lower = np.asarray(lower, dtype=np.float64)
     free = np.flatnonzero(~((lower == 0.0) & (x <= 0.0)))
-    f0, g = known if known is not None else fg(x)
-    calls = 0 if known is not None else 1
+    analytic: FloatArray | None = None
+    if hessian is not None:
+        f0, g, analytic = hessian(x)
+        calls = 1
+    else:
+        f0, g = known if known is not None else fg(x)
+        calls = 0 if known is not None else 1
     unchanged = OptimResult(theta=x, fun=fx, n_evals=calls, message="", hit_maxeval=False)
     if free.size == 0 or not np.isfinite(f0) or not np.all(np.isfinite(g[free])):
         return unchanged
-    h = 1e-6 * np.maximum(np.abs(x[free]), 0.1)
-    hess = np.empty((free.size, free.size))
-    for j, i in enumerate(free.tolist()):
-        xp = x.copy()
-        xp[i] += h[j]
-        _, gp = fg(xp)
-        calls += 1
-        hess[:, j] = (gp[free] - g[free]) / h[j]
-    hess = (hess + hess.T) / 2.0
+    if analytic is not None:
+        hess = analytic[np.ix_(free, free)]
+    else:
+        h = 1e-6 * np.maximum(np.abs(x[free]), 0.1)
+        hess = np.empty((free.size, free.size))
+        for j, i in enumerate(free.tolist()):
+            xp = x.copy()
+            xp[i] += h[j]
+            _, gp = fg(xp)
+            calls += 1
+            hess[:, j] = (gp[free] - g[free]) / h[j]
+        hess = (hess + hess.T) / 2.0
     whole = hess if free.size == x.size and np.all(np.isfinite(hess)) else None
     unchanged = replace(
         unchanged, n_evals=calls, decrement=newton_decrement(g[free], hess), gradient=np.array(g), hessian=whole
