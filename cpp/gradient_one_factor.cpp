@@ -14,6 +14,7 @@
 
 #include "blas.hpp"
 #include "engine.hpp"
+#include "one_factor_level.hpp"
 #include "pool.hpp"
 #include "row_sizes.hpp"
 #include "small.hpp"
@@ -46,9 +47,9 @@ void level_sums(int k_, int pp_, int l0, int l1, const double* lzz, const double
     constexpr size_t kKP = kFixed ? static_cast<size_t>(K) * (P + 1) : 1, kKK = K > 0 ? static_cast<size_t>(K) * K : 1;
     constexpr size_t kK = K > 0 ? K : 1;
     double vf[kKP], lvf[kKP], qmf[kKP], pmf[kKP];
-    double linvf[kKK], gf[kKK], taf[kKK], uf[kK], ztrf[kK];
+    double linvf[kKK], gf[kKK], taf[kKK], hf[kKK], uf[kK], ztrf[kK];
     std::vector<double> heap;
-    if (!kFixed) heap.resize(4 * static_cast<size_t>(k) * pp + 3 * kk + 2 * static_cast<size_t>(k));
+    if (!kFixed) heap.resize(4 * static_cast<size_t>(k) * pp + 4 * kk + 2 * static_cast<size_t>(k));
     double* const v = kFixed ? vf : heap.data();
     double* const lv = kFixed ? lvf : v + static_cast<size_t>(k) * pp;
     double* const qm = kFixed ? qmf : lv + static_cast<size_t>(k) * pp;
@@ -56,45 +57,16 @@ void level_sums(int k_, int pp_, int l0, int l1, const double* lzz, const double
     double* const linv = kFixed ? linvf : pm + static_cast<size_t>(k) * pp;
     double* const g = kFixed ? gf : linv + kk;
     double* const ta = kFixed ? taf : g + kk;
-    double* const u = kFixed ? uf : ta + kk;
+    double* const h = kFixed ? hf : ta + kk;
+    double* const u = kFixed ? uf : h + kk;
     double* const ztr = kFixed ? ztrf : u + k;
     for (int l = l0; l < l1; ++l) {
         const double* ll = lzz + l * kk;
         const double* dl = azz + l * kk;
         const double* bl = lxz + static_cast<size_t>(l) * k * ldl;
         const double* cl = axz + static_cast<size_t>(l) * k * lda;
-        // V_l = L_l^{-T} B_l' (k x pp), B_l the level's columns of L's [X y] rows
-        for (int m = 0; m < pp; ++m) {
-            double* vm = v + static_cast<size_t>(m) * k;
-            for (int c = 0; c < k; ++c) vm[c] = bl[m + static_cast<size_t>(c) * ldl];
-            small::solve_lt(ll, k, vm);
-        }
-        // u_l = V_y - V_X beta; T V; Q_l = Z'[X y] - D_l T V; (Z'r)_l = Q_y - Q_X beta
-        for (int c = 0; c < k; ++c) {
-            double x = v[c + static_cast<size_t>(p) * k];
-            for (int m = 0; m < p; ++m) x -= v[c + static_cast<size_t>(m) * k] * beta[m];
-            u[c] = x;
-        }
-        for (int m = 0; m < pp; ++m) {
-            const double* vm = v + static_cast<size_t>(m) * k;
-            double* lm = lv + static_cast<size_t>(m) * k;
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int b = 0; b <= a; ++b) x += t[a + b * k] * vm[b];
-                lm[a] = x;
-            }
-            double* qmm = qm + static_cast<size_t>(m) * k;
-            for (int a = 0; a < k; ++a) {
-                double x = cl[m + static_cast<size_t>(a) * lda];
-                for (int b = 0; b < k; ++b) x -= dl[a + b * k] * lm[b];
-                qmm[a] = x;
-            }
-        }
-        for (int a = 0; a < k; ++a) {
-            double x = qm[a + static_cast<size_t>(p) * k];
-            for (int m = 0; m < p; ++m) x -= qm[a + static_cast<size_t>(m) * k] * beta[m];
-            ztr[a] = x;
-        }
+        // V, u, T V, Q and Z'r (one_factor_level.hpp)
+        one_factor::level_solution<K, P>(k, pp, ll, dl, bl, ldl, cl, lda, t, beta, v, u, lv, qm, ztr);
         for (int c = 0; c < k; ++c)
             for (int r = 0; r < k; ++r) s.r2[r + c * k] += ztr[r] * u[c];
         if (!sinv.empty()) {  // P_l = V_X,l S^{-1}; RX += Q_X,l P_l'
@@ -112,21 +84,8 @@ void level_sums(int k_, int pp_, int l0, int l1, const double* lzz, const double
                 }
         }
         // G_l = (L_l L_l')^{-1} = L_l^{-T} L_l^{-1}; W += G_l T' D_l
-        std::copy(ll, ll + kk, linv);
-        small::inv_lower(linv, k);
-        small::lower_crossprod(linv, k, g);
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int e = a; e < k; ++e) x += t[e + a * k] * dl[e + b * k];
-                ta[a + b * k] = x;
-            }
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int e = 0; e < k; ++e) x += g[a + e * k] * ta[e + b * k];
-                s.w[a + b * k] += x;
-            }
+        one_factor::level_inverse<K>(k, ll, dl, t, linv, g, ta, h);
+        for (size_t i = 0; i < kk; ++i) s.w[i] += h[i];
     }
 }
 

@@ -23,6 +23,7 @@
 #include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
+#include "one_factor_level.hpp"
 #include "pool.hpp"
 #include "row_sizes.hpp"
 #include "small.hpp"
@@ -72,37 +73,9 @@ void hessian_levels(const HessianInputs& in, int l0, int l1, HessianSums& s) {
         const double* dl = in.azz + l * kk;
         const double* bl = in.lxz + static_cast<size_t>(l) * k * ldl;
         const double* cl = in.axz + static_cast<size_t>(l) * k * lda;
-        // V, u, T V, Q, Z'r and the gradient's sums, as gradient_one_factor.cpp
-        for (int m = 0; m < pp; ++m) {
-            double* vm = v.data() + static_cast<size_t>(m) * k;
-            for (int c = 0; c < k; ++c) vm[c] = bl[m + static_cast<size_t>(c) * ldl];
-            small::solve_lt(ll, k, vm);
-        }
-        for (int c = 0; c < k; ++c) {
-            double x = v[c + static_cast<size_t>(p) * k];
-            for (int m = 0; m < p; ++m) x -= v[c + static_cast<size_t>(m) * k] * beta[m];
-            u[c] = x;
-        }
-        for (int m = 0; m < pp; ++m) {
-            const double* vm = v.data() + static_cast<size_t>(m) * k;
-            double* lm = lv.data() + static_cast<size_t>(m) * k;
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int b = 0; b <= a; ++b) x += t[a + b * k] * vm[b];
-                lm[a] = x;
-            }
-            double* qmm = qm.data() + static_cast<size_t>(m) * k;
-            for (int a = 0; a < k; ++a) {
-                double x = cl[m + static_cast<size_t>(a) * lda];
-                for (int b = 0; b < k; ++b) x -= dl[a + b * k] * lm[b];
-                qmm[a] = x;
-            }
-        }
-        for (int a = 0; a < k; ++a) {
-            double x = qm[a + static_cast<size_t>(p) * k];
-            for (int m = 0; m < p; ++m) x -= qm[a + static_cast<size_t>(m) * k] * beta[m];
-            ztr[a] = x;
-        }
+        // V, u, T V, Q, Z'r (one_factor_level.hpp) and the gradient's sums, as gradient_one_factor.cpp
+        one_factor::level_solution<K, P>(k, pp, ll, dl, bl, ldl, cl, lda, t, beta, v.data(), u.data(), lv.data(),
+                                         qm.data(), ztr.data());
         for (int c = 0; c < k; ++c)
             for (int r = 0; r < k; ++r) s.r2[r + c * k] += ztr[r] * u[c];
         if (rx_terms) {
@@ -135,22 +108,8 @@ void hessian_levels(const HessianInputs& in, int l0, int l1, HessianSums& s) {
                 }
         }
         // G = M^{-1}; T'D (its columns the t_r); H = G T'D (W += H); DK = D - (T'D)' H
-        std::copy(ll, ll + kk, linv.begin());
-        small::inv_lower(linv.data(), k);
-        small::lower_crossprod(linv.data(), k, g.data());
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int e = a; e < k; ++e) x += t[e + a * k] * dl[e + b * k];
-                ta[a + b * k] = x;
-            }
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < k; ++a) {
-                double x = 0.0;
-                for (int e = 0; e < k; ++e) x += g[a + e * k] * ta[e + b * k];
-                h[a + b * k] = x;
-                s.w[a + b * k] += x;
-            }
+        one_factor::level_inverse<K>(k, ll, dl, t, linv.data(), g.data(), ta.data(), h.data());
+        for (size_t i = 0; i < kk; ++i) s.w[i] += h[i];
         for (int b = 0; b < k; ++b)
             for (int a = 0; a < k; ++a) {
                 double x = 0.0;

@@ -8,6 +8,18 @@ import numpy as np
 from mixedmodels import _core
 
 
+def theta_map(k: int, diagonal: bool = False, first: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """theta's map (index, row, column) for a k x k factor from theta[first]: lme4's column-wise
+    lower triangle, or the diagonal (||)."""
+    if diagonal:
+        rows = cols = np.arange(k, dtype=np.int32)
+    else:
+        pairs = [(c, r) for c in range(k) for r in range(c, k)]
+        cols = np.array([c for c, _ in pairs], dtype=np.int32)
+        rows = np.array([r for _, r in pairs], dtype=np.int32)
+    return np.arange(first, first + rows.size, dtype=np.int32), rows, cols
+
+
 def layout_of(x, factors) -> _core.Layout:
     return _core.Layout(
         [_core.FactorLayout(nlev, z.shape[1], ti, tr, tc) for _c, nlev, z, ti, tr, tc in factors], x.shape[1]

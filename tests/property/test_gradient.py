@@ -14,7 +14,7 @@ from mixedmodels import _core
 from mixedmodels.inference import Inference
 from mixedmodels.model import LinearMixedModel
 from mixedmodels.numderiv import hessian
-from tests.engine_helpers import engine_of
+from tests.engine_helpers import engine_of, theta_map
 
 from .dense_reference import central_differences, dense_criterion, dense_gradient
 
@@ -34,21 +34,10 @@ KINDS = (
 )
 
 
-def _term(k: int, diagonal: bool, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """theta's map for a k x k factor: lme4's column-wise lower triangle, or the diagonal (||)."""
-    if diagonal:
-        rows = cols = np.arange(k, dtype=np.int32)
-    else:
-        pairs = [(c, r) for c in range(k) for r in range(c, k)]
-        cols = np.array([c for c, _ in pairs], dtype=np.int32)
-        rows = np.array([r for _, r in pairs], dtype=np.int32)
-    return np.arange(first, first + rows.size, dtype=np.int32), rows, cols
-
-
 def _factor(rng, codes, nlev, k, diagonal, first):
     n = codes.size
     z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
-    ti, tr, tc = _term(k, diagonal, first)
+    ti, tr, tc = theta_map(k, diagonal, first)
     return (codes.astype(np.int32), nlev, z, ti, tr, tc)
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixedmodels import _core
-from tests.engine_helpers import layout_of
+from tests.engine_helpers import layout_of, theta_map
 
 
 def _design(seed: int, k: int, p: int, diagonal: bool, weighted: bool, nlev: int = 0):
@@ -22,13 +22,7 @@ def _design(seed: int, k: int, p: int, diagonal: bool, weighted: bool, nlev: int
     codes = np.concatenate([np.arange(nlev), rng.integers(0, nlev, n - nlev)]).astype(np.int32)
     z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
     x = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)]) if p else np.empty((n, 0))
-    if diagonal:
-        rows = cols = np.arange(k, dtype=np.int32)
-    else:
-        pairs = [(c, r) for c in range(k) for r in range(c, k)]
-        cols = np.array([c for c, _ in pairs], dtype=np.int32)
-        rows = np.array([r for _, r in pairs], dtype=np.int32)
-    ti = np.arange(rows.size, dtype=np.int32)
+    ti, rows, cols = theta_map(k, diagonal)
     b = rng.normal(size=(nlev, k))
     y = rng.normal(size=n) + (z * b[codes]).sum(axis=1) + (x.sum(axis=1) if p else 0.0)
     factors = [(codes, nlev, z, ti, rows, cols)]

@@ -12,15 +12,9 @@ import numpy as np
 import pytest
 
 from mixedmodels import _core
-from tests.engine_helpers import layout_of
+from tests.engine_helpers import layout_of, theta_map
 
 THREADS = (1, 2, 3)
-
-
-def _term(k: int, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pairs = [(c, r) for c in range(k) for r in range(c, k)]
-    ti = np.arange(first, first + len(pairs), dtype=np.int32)
-    return ti, np.array([r for _, r in pairs], dtype=np.int32), np.array([c for c, _ in pairs], dtype=np.int32)
 
 
 def _design(kind: str, seed: int = 7):
@@ -58,7 +52,7 @@ def _design(kind: str, seed: int = 7):
         z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
         effects = rng.normal(size=(nlev, k))
         y += np.sum(z * effects[codes], axis=1)
-        ti, tr, tc = _term(k, first)
+        ti, tr, tc = theta_map(k, False, first)
         first += ti.size
         factors.append((codes.astype(np.int32), nlev, z, ti, tr, tc))
     return y, x, factors
@@ -120,7 +114,7 @@ def test_one_factor_with_too_many_levels_for_chunks_of_rows_is_summed_by_slices_
     z = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
     x = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = rng.normal(size=n) + 3.0
-    factors = [(codes, nlev, z, *_term(3, 0))]
+    factors = [(codes, nlev, z, *theta_map(3))]
     sums = [pickle.dumps(_cross_products(y, x, factors, threads)) for threads in THREADS]
     assert all(s == sums[0] for s in sums[1:])
 
@@ -137,7 +131,7 @@ def test_levels_of_very_unequal_sizes_are_sliced_by_rows_with_the_same_bits(k, p
     x = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
     y = rng.normal(size=n) + 3.0
     w = rng.uniform(0.5, 2.0, n)
-    factors = [(codes, nlev, z, *_term(k, 0))]
+    factors = [(codes, nlev, z, *theta_map(k))]
     sums = []
     for threads in THREADS:
         cp = _core.CrossProducts(layout_of(x, factors))
@@ -154,7 +148,7 @@ def test_the_row_pass_in_chunks_equals_one_pass_to_rounding():
     codes = rng.integers(0, 50, n).astype(np.int32)
     z = np.ones((n, 1))
     y = rng.normal(size=n) + 1e3
-    factors = [(codes, 50, z, *_term(1, 0))]
+    factors = [(codes, 50, z, *theta_map(1))]
     whole = _core.CrossProducts(layout_of(x, factors))
     for lo in range(0, n, 50_000):  # pieces below the chunk size: each one pass
         hi = min(n, lo + 50_000)
@@ -220,7 +214,7 @@ def test_rows_added_chunk_by_chunk_into_one_sum_equal_new_sums_added(weighted):
     x = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = rng.normal(size=n) + 5.0
     w = rng.uniform(0.5, 2.0, n) if weighted else None
-    factors = [(codes, nlev, z, *_term(3, 0))]
+    factors = [(codes, nlev, z, *theta_map(3))]
     cuts = [0, 150_000, 150_001, 290_000, n]
     parts = _core.CrossProducts(layout_of(x, factors))
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
