@@ -101,7 +101,8 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
         throw InvalidInput("one array of codes and one of random-effects columns per grouping factor");
     if (n == 0) return;
     // the rows' log weights summed in double-double (each addition's rounding error kept), so that
-    // batches of rows give the sum of all of them at once (cross_products.hpp)
+    // batches of rows give the sum of all of them at once (cross_products.hpp), but for sums that
+    // cancel to within ~2^-106 of their terms' size
     dd::DD log_weights;
     if (rows.w) {
         bool zero = false;
@@ -113,12 +114,9 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
                 zero = true;
                 continue;
             }
-            const dd::DD s = dd::two_sum(log_weights.hi, std::log(rows.w[i]));
-            log_weights.hi = s.hi;
-            log_weights.lo += s.lo;
+            log_weights = dd::add(log_weights, dd::DD{std::log(rows.w[i]), 0.0});
         }
-        log_weights = zero ? dd::DD{-std::numeric_limits<double>::infinity(), 0.0}
-                           : dd::normalise(log_weights.hi, log_weights.lo);
+        if (zero) log_weights = dd::DD{-std::numeric_limits<double>::infinity(), 0.0};
     }
     for (int f = 0; f < nf; ++f) {
         const int nl = lay.factor(f).nlev;

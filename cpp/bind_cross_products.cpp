@@ -132,7 +132,14 @@ CrossProducts set_state_checked(const py::tuple& t) {
     }
     CrossProducts out(layout, t[1].cast<int64_t>(), t[2].cast<double>(), t[3].cast<double>(), std::move(hi),
                       std::move(lo));
-    if (t.size() >= 6) out.set_sum_log_weights(t[5].cast<double>(), t.size() == 7 ? t[6].cast<double>() : 0.0);
+    if (t.size() >= 6) {
+        const double hi = t[5].cast<double>(), lo = t.size() == 7 ? t[6].cast<double>() : 0.0;
+        // a remainder is 0 beside a sum that is not finite, and below half an ulp of a finite one
+        const bool finite = hi - hi == 0.0;
+        if (finite ? (lo - lo != 0.0 || hi + lo != hi) : (hi != -std::numeric_limits<double>::infinity() || lo != 0.0))
+            throw InvalidInput("bad CrossProducts state: the sum of the log weights");
+        out.set_sum_log_weights(hi, lo);
+    }
     return out;
 }
 
@@ -212,7 +219,8 @@ void register_cross_products(py::module_& m) {
             py::arg("keep"), "The cross-products with only the fixed-effects columns keep (ascending indices).")
         .def_property_readonly("sum_log_weights", &CrossProducts::sum_log_weights,
                                "Sum of log(weight) over the rows added with weights (0 without weights), in double-double: the "
-                               "same correctly rounded sum however the rows were split into batches.")
+                               "same rounded sum however the rows were split into batches (but for sums that cancel to "
+                               "within ~2^-106 of their terms' size).")
         .def("freeze", &CrossProducts::freeze,
              "Make these cross-products final: add_rows and add raise from now on (a model freezes its own).")
         .def_property_readonly("frozen", &CrossProducts::frozen, "Whether rows can no longer be added.")

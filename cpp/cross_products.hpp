@@ -65,7 +65,8 @@ public:
     // The sum of log(weight) over the rows added with weights (0 without): lme4's -2 log-likelihood
     // of a weighted linear mixed model is that of the weighted least-squares system less it. Summed
     // in double-double, as A is, so rows added in any batches give the same rounded sum (a
-    // streamed fit the in-memory one's bits); -inf once a row has weight 0.
+    // streamed fit the in-memory one's bits; but for sums that cancel to within ~2^-106 of their
+    // terms' size); -inf once a row has weight 0.
     double sum_log_weights() const { return log_weights_.hi; }
     // Its low part: the exact remainder (0 when the sum is not finite).
     double sum_log_weights_remainder() const { return log_weights_.lo; }
