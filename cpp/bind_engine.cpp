@@ -164,8 +164,9 @@ void register_engine(py::module_& m) {
                 return py::make_tuple(value, to_array(grad), h);
             },
             py::arg("theta"), py::arg("reml"),
-            "(criterion, gradient, Hessian): as gradient, and the criterion's analytic Hessian in theta (ntheta x "
-            "ntheta), from one update of L; models with one grouping factor only (has_hessian), else InvalidInput.")
+            "(criterion, gradient, Hessian): as gradient (the gradient to rounding: its level sums are chunked "
+            "otherwise), and the criterion's analytic Hessian in theta (ntheta x ntheta), from one update of L; "
+            "models with one grouping factor only (has_hessian), else InvalidInput.")
         .def_property_readonly("has_hessian", &Engine::has_hessian,
                                "Whether hessian() covers this model: one grouping factor.")
         .def(

@@ -1,9 +1,9 @@
-// The Hessian of the profiled criterion in theta with one grouping factor (docs/design.md, section
-// 3a), for the Newton polish: the second derivatives of the three parts that gradient_one_factor.cpp
-// differentiates once, level by level. theta's entries are entries (r_e, c_e) of T (E_e the unit
-// matrix there); per level l, D the level's block of Z'Z, C its Z'X, M = T'DT + I = L L', G = M^{-1},
-// V = M^{-1} T'C (k x p), Q = C - D T V, u the spherical effects and Z'r the residuals' sums, and
-// with t_r the r-th column of T'D, q_r and v_c rows of Q and V:
+// The Hessian of the profiled criterion in theta with one grouping factor, for the Newton polish
+// (docs/design.md, section 6, "The polish's Hessian"): the second derivatives of the three parts
+// that gradient_one_factor.cpp differentiates once, level by level. theta's entries are entries
+// (r_e, c_e) of T (E_e the unit matrix there); per level l, D the level's block of Z'Z, C its Z'X,
+// M = T'DT + I = L L', G = M^{-1}, V = M^{-1} T'C (k x p), Q = C - D T V, u the spherical effects
+// and Z'r the residuals' sums, and with t_r the r-th column of T'D, q_r and v_c rows of Q and V:
 //   log|L|^2: N_e = dM/d theta_e = e_c t_r' + t_r e_c', and
 //             d2 = sum_l 2 G[c_e, c_f] D[r_e, r_f] - tr(G N_e G N_f);
 //   r^2 (the PLS minimum; the envelope theorem at second order), with the full factor of

@@ -81,7 +81,7 @@ def test_maxeval_may_be_a_whole_float(sleep, m):
 
 def test_unknown_optimizer(sleep):
     with pytest.raises(
-        mm.ArgumentError, match="optimizer must be 'auto', 'bobyqa', 'cobyqa' or 'lbfgsb'; got 'nelder-mead'"
+        mm.ArgumentError, match="optimizer must be 'auto', 'bobyqa', 'cobyqa', 'lbfgsb' or 'newton'; got 'nelder-mead'"
     ):
         mm.lmer(SLEEP, sleep, optimizer="nelder-mead")
     with pytest.raises(mm.ArgumentError, match="optimizer must be"):

@@ -13,7 +13,6 @@ from mixedmodels import _core
 from mixedmodels.model import LinearMixedModel
 from mixedmodels.optimize import (
     EXPENSIVE_FLOPS,
-    LBFGSB_FLOPS,
     POLISHED_BOBYQA,
     BobyqaSettings,
     choose_method,
@@ -26,8 +25,7 @@ SLEEP = "Reaction ~ Days + (Days | Subject)"
 def test_choose_method_by_work():
     assert choose_method(EXPENSIVE_FLOPS / 2, factors=2) == ("bobyqa", {})
     assert choose_method(EXPENSIVE_FLOPS * 2, factors=2) == ("bobyqa", POLISHED_BOBYQA)  # the polish ends it
-    assert choose_method(LBFGSB_FLOPS * 2) == ("lbfgsb", {})  # one grouping factor
-    assert choose_method(LBFGSB_FLOPS / 2) == ("bobyqa", {})
+    assert choose_method(2e5) == choose_method(10.0) == ("newton", {})  # one grouping factor
 
 
 def test_update_flops_orders_designs(fits):
@@ -65,7 +63,8 @@ def test_auto_stops_bobyqa_early_for_insteval_and_the_polish_ends_it(fits):
     assert m.objective == pytest.approx(c.objective, rel=1e-12)
     np.testing.assert_allclose(m.theta, c.theta, rtol=1e-7)
     np.testing.assert_allclose(m.beta, c.beta, rtol=1e-9)
-    assert fits.fit(SLEEP, "sleepstudy").optimizer_message.startswith("BOBYQA")
+    assert fits.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "penicillin").optimizer_message.startswith("BOBYQA")
+    assert fits.fit(SLEEP, "sleepstudy").optimizer_message.startswith("Newton")  # one grouping factor
 
 
 def test_restarts_of_a_doubtful_end_drop_the_loose_tolerances(monkeypatch):

@@ -43,6 +43,7 @@ OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
     "bobyqa": ("xtol_abs", "ftol_abs"),
     "cobyqa": ("initial_tr_radius", "final_tr_radius"),
     "lbfgsb": ("ftol", "gtol"),
+    "newton": (),
 }
 
 
@@ -225,7 +226,7 @@ def check_seed(seed: object) -> None:
 
 def check_optimizer(optimizer: object, options: object) -> tuple[str, dict[str, float]]:
     """The optimiser's name and its options, checked: ``optimizer`` one of ``"auto"``, ``"bobyqa"``,
-    ``"cobyqa"``, ``"lbfgsb"``; ``options`` None or a mapping from the stopping rules that optimiser takes
+    ``"cobyqa"``, ``"lbfgsb"``, ``"newton"``; ``options`` None or a mapping from the stopping rules that optimiser takes
     (`OPTIMIZER_OPTIONS`; with ``"auto"`` those of either) to positive finite numbers.
 
     Examples
@@ -253,7 +254,7 @@ def check_optimizer(optimizer: object, options: object) -> tuple[str, dict[str, 
         if key not in allowed:
             raise ArgumentError(
                 f"optimizer_options: unknown key {_shown(key)} for optimizer {optimizer!r}; "
-                f"it takes {', '.join(map(repr, allowed))}"
+                + (f"it takes {', '.join(map(repr, allowed))}" if allowed else "it takes none")
             )
         out[key] = _positive_float(value, f"optimizer_options[{key!r}]")
     return optimizer, out

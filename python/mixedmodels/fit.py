@@ -82,26 +82,30 @@ def lmer(
     data_name : str, optional
         Name shown as ``Data:`` in the summary (default: the name the calling code gives the
         data frame, when it is a variable, as R prints it).
-    optimizer : {"auto", "bobyqa", "cobyqa", "lbfgsb"}
+    optimizer : {"auto", "bobyqa", "cobyqa", "lbfgsb", "newton"}
         NLopt's BOBYQA (as lme4), SciPy's COBYQA (a derivative-free search that spends 2-5 ms of
-        Python per iteration), or SciPy's
-        L-BFGS-B with the analytic gradient of the criterion (each evaluation also computes the
-        gradient, from the same factorisation). ``"auto"`` (default) takes L-BFGS-B for one
-        grouping factor whose evaluation costs more than ~1e5 floating-point operations
-        (thousands of levels or vector terms: a tenth of BOBYQA's evaluations) and BOBYQA
-        otherwise, stopped at ``{"xtol_abs": 1e-6, "ftol_abs": 1e-7}`` when one evaluation of a
-        model with several factors is expensive (more than ~1e7 operations, e.g. crossed designs
-        with a large dense fill-in block such as InstEval), where the polish below takes the last
-        digits for fewer evaluations than BOBYQA's tight defaults. Every optimiser's end is
-        polished by Newton steps on the analytic gradient (a few gradient calls, counted in
-        ``n_evals``), so theta, sigma and vcov agree with a tightly converged optimum to about
-        1e-9 relative. L-BFGS-B stops early where its evaluations stall at the criterion's
-        rounding, and goes on unless that polish settles its end.
+        Python per iteration), SciPy's L-BFGS-B with the analytic gradient of the criterion (each
+        evaluation also computes the gradient, from the same factorisation), or Newton's method
+        with the analytic Hessian (one grouping factor only; each call computes the criterion,
+        gradient and Hessian from one factorisation, at about two gradients' cost; bounded by
+        projection, damped by a line search; where it gives up, the search "auto" took before,
+        BOBYQA or for large designs L-BFGS-B, runs from the start).
+        ``"auto"`` (default) takes Newton's method for one grouping factor (4-7 calls where
+        BOBYQA takes 34-217 evaluations) and BOBYQA otherwise, stopped at
+        ``{"xtol_abs": 1e-6, "ftol_abs": 1e-7}`` when one evaluation of a model with several
+        factors is expensive (more than ~1e7 operations, e.g. crossed designs with a large dense
+        fill-in block such as InstEval), where the polish below takes the last digits for fewer
+        evaluations than BOBYQA's tight defaults. Every other optimiser's end is polished by Newton
+        steps on the analytic gradient (a few gradient calls, counted in ``n_evals``), so theta,
+        sigma and vcov agree with a tightly converged optimum to about 1e-9 relative; Newton's
+        method itself stops only where its decrement is below the criterion's rounding. L-BFGS-B
+        stops early where its evaluations stall at the criterion's rounding, and goes on unless
+        that polish settles its end.
     optimizer_options : dict, optional
         Stopping rules: BOBYQA's ``{"xtol_abs": 1e-9, "ftol_abs": 1e-10}`` (with ``"auto"``
         on an expensive evaluation, 1e-6 and 1e-7 unless given), COBYQA's
         ``{"initial_tr_radius": 0.03, "final_tr_radius": 3e-6}``, L-BFGS-B's
-        ``{"ftol": 1e-13, "gtol": 1e-6}`` by default; tighter values
+        ``{"ftol": 1e-13, "gtol": 1e-6}`` by default (Newton's method takes none); tighter values
         reach the optimum more precisely at the cost of more evaluations.
     batch_size, progress
         For data read in batches: rows per batch, and a progress line on stderr (default: when

@@ -34,6 +34,7 @@ from .formula import ParsedFormula, parse_formula
 from .layout import tril_pairs
 from .optimize import (
     EngineCriterion,
+    Hessian,
     OptimResult,
     ValueAndGradient,
     choose_method,
@@ -42,6 +43,7 @@ from .optimize import (
     initial_step,
     max_scaled_gradient,
     minimize_theta,
+    newton_fallback,
     newton_polish,
     progress_reporter,
     settled,
@@ -1068,7 +1070,7 @@ class LinearMixedModel:
         OLS residuals, `_core.Engine.moment_start`), ``"lme4"`` (1 on the diagonals, 0 elsewhere) or
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
-        opt, _, _, _, _, _, resume = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
+        opt, _, _, _, _, _, _, resume = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
         if opt.stalled:  # no polish here to settle it: L-BFGS-B goes on to its own stopping rules
             opt = resume(opt)
         return OptimResult(
@@ -1092,18 +1094,22 @@ class LinearMixedModel:
         EngineCriterion,
         Callable[[FloatArray], float],
         ValueAndGradient,
+        Hessian | None,
         str,
         dict[str, float],
         Callable[[OptimResult], OptimResult],
     ]:
         """Minimise on the working coordinates: (result, the criterion, the function the optimiser
-        called (with progress reports), the same with its gradient, the method and stopping
+        called (with progress reports), the same with its gradient, and with its Hessian (None
+        without one grouping factor), the method and stopping
         rules for restarts that check a doubtful end (`_verify`): the user's, and a function that
         continues this first run's optimiser from an end, without its stall stop). With ``"auto"``
         on an expensive evaluation, this first run is BOBYQA stopped at `POLISHED_BOBYQA`'s loose
         tolerances, and the restarts are COBYQA's at its own: where an end is doubtful (a flat
         ridge, a parameter at or near its bound) the polish may be unable to finish a loose end, and
-        COBYQA reaches such ends in fewer evaluations than BOBYQA at its tight defaults. L-BFGS-B's
+        COBYQA reaches such ends in fewer evaluations than BOBYQA at its tight defaults. After a first
+        run of Newton's method (`"auto"` with one grouping factor) they are those of the search "auto"
+        took there before (`newton_fallback`), which also runs where Newton gives up. L-BFGS-B's
         first run stops where its evaluations stall at rounding (``stalled``), for `fit` to settle
         by the polish or continue."""
         optimizer, checked = check_optimizer(optimizer, optimizer_options)
@@ -1125,13 +1131,20 @@ class LinearMixedModel:
         first: dict[str, Any] = loose | {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[first_method]}
         # the restarts that check a doubtful end after a loose first run: COBYQA, which reaches such
         # ends (zero variances, flat ridges) in fewer evaluations than BOBYQA at its tight tolerances
-        method = "cobyqa" if loose else first_method
+        fallback = newton_fallback(engine.update_flops())
+        method = "cobyqa" if loose else fallback if first_method == "newton" else first_method
         options: dict[str, Any] = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
         criterion = EngineCriterion(engine, self.reml)
         f: Callable[[FloatArray], float] = criterion
         fg: ValueAndGradient = criterion.value_and_gradient
+        hf = criterion.hessian
+        if first_method == "newton" and hf is None:
+            raise ArgumentError(
+                "optimizer='newton' needs the analytic Hessian, which covers models with one grouping factor; "
+                f"this model has {len(s.factors)}"
+            )
         report = progress_reporter(progress)
         if report is not None:
 
@@ -1145,6 +1158,14 @@ class LinearMixedModel:
                 report(v)
                 return v, g
 
+            if hf is not None:
+                plain_hf = hf
+
+                def hf(theta: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+                    v, g, h = plain_hf(theta)
+                    report(v)
+                    return v, g, h
+
         opt = minimize_theta(
             f,
             x0,
@@ -1155,6 +1176,8 @@ class LinearMixedModel:
             gradient=fg,
             one_thread_blas=engine.single_threaded_blas,
             stall=first_method == "lbfgsb",
+            hessian=hf,
+            fallback=fallback,
             **first,
         )
 
@@ -1171,7 +1194,7 @@ class LinearMixedModel:
             )  # from end.theta, its first evaluation: its best point is no worse than the end
             return replace(more, n_evals=end.n_evals + more.n_evals)
 
-        return opt, criterion, f, fg, method, options, resume
+        return opt, criterion, f, fg, hf, method, options, resume
 
     def _start(
         self, engine: _core.Engine, start: Sequence[float] | FloatArray | str | None, warm: bool
@@ -1208,36 +1231,38 @@ class LinearMixedModel:
         optimum as lme4 does, and return the estimates there. A fit whose derivative check fails or
         that hits ``maxeval`` warns (`ConvergenceWarning`) and has ``converged == False``; a singular
         fit warns (`SingularFitWarning`)."""
-        opt, criterion, f, fg, method, options, resume = self._minimize(
+        opt, criterion, f, fg, hf, method, options, resume = self._minimize(
             start, warm, maxeval, optimizer, optimizer_options, progress
         )
         self._refuse_exact_fit(opt)
-        opt = self._polish(opt, fg, criterion)
+        opt = self._polish(opt, fg, hf, criterion)
         if opt.stalled and not settled(opt):  # a stall the polish did not finish: L-BFGS-B goes on
             opt = resume(opt)
             self._refuse_exact_fit(opt)
-            opt = self._polish(opt, fg, criterion)
+            opt = self._polish(opt, fg, hf, criterion)
         grad, hdiag = self._derivatives(criterion, opt)
         if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
             verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
             self._refuse_exact_fit(verified)
             if verified.theta is not opt.theta:
-                opt = self._polish(verified, fg, criterion)
+                opt = self._polish(verified, fg, hf, criterion)
                 grad, hdiag = self._derivatives(criterion, opt)
             else:
                 opt = verified
         return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
 
-    def _polish(self, opt: OptimResult, fg: ValueAndGradient, criterion: EngineCriterion) -> OptimResult:
+    def _polish(
+        self, opt: OptimResult, fg: ValueAndGradient, hf: Hessian | None, criterion: EngineCriterion
+    ) -> OptimResult:
         """The optimiser's end after Newton steps with the analytic gradient (`newton_polish`), its
         gradient calls counted in ``n_evals`` (L-BFGS-B's last gradient, at its end, is not
         computed again), with the analytic Hessian where the engine has it (one grouping factor:
         one call, counted as one evaluation, for the gradient differences over every parameter);
         unchanged at an evaluation limit."""
-        if opt.hit_maxeval:
+        if opt.hit_maxeval or settled(opt):  # unchanged too: Newton's converged end (`minimize_theta`)
             return opt
         known = criterion.known_gradient(opt.theta)
-        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known, hessian=criterion.hessian)
+        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known, hessian=hf)
         return replace(
             opt,
             theta=p.theta,

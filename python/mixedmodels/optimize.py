@@ -33,6 +33,7 @@ __all__ = [
     "minimize_theta",
     "native_bobyqa",
     "newton_decrement",
+    "newton_fallback",
     "newton_polish",
     "progress_reporter",
     "settled",
@@ -45,7 +46,7 @@ Objective = Callable[[FloatArray], float]
 ValueAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
 Hessian = Callable[[FloatArray], tuple[float, FloatArray, FloatArray]]
 
-METHODS = ("bobyqa", "cobyqa", "lbfgsb")
+METHODS = ("bobyqa", "cobyqa", "lbfgsb", "newton")
 # Above this much work per evaluation (about half a millisecond), "auto" stops BOBYQA at the looser
 # `POLISHED_BOBYQA` tolerances and leaves the last digits to the Newton polish (`choose_method`).
 EXPENSIVE_FLOPS = 1e7
@@ -53,8 +54,9 @@ EXPENSIVE_FLOPS = 1e7
 # gradient (`newton_polish`) follows and evaluations are expensive: the polish's few gradients
 # take the estimates from ~1e-6 to ~1e-11, where BOBYQA's own 1e-9/1e-10 cost a third more evaluations.
 POLISHED_BOBYQA: dict[str, float] = {"xtol_abs": 1e-6, "ftol_abs": 1e-7}
-# Above this much work per evaluation, a model with one grouping factor is fitted by L-BFGS-B
-# with the analytic gradient (`choose_method`).
+# Above this much work per evaluation, a model with one grouping factor whose Newton run gives up
+# (`_newton`) is fitted by L-BFGS-B with the analytic gradient, below it by BOBYQA, from the start:
+# "auto"'s choices there before Newton's method (`newton_fallback`).
 LBFGSB_FLOPS = 1e5
 MAXLS = 10  # L-BFGS-B's line-search steps: more only repeat evaluations at roundoff level
 
@@ -464,6 +466,128 @@ def _lbfgsb(
     return x, fx, n, message, hit, False
 
 
+# Newton's method with the analytic Hessian (`_newton`): the Armijo fraction of the predicted fall a
+# step must achieve, the step halvings before a line search fails, the iterations before it gives up
+# (BOBYQA then continues), and the decrement (relative to the criterion) below which a failed line
+# search is the criterion's rounding, not a failure.
+NEWTON_ARMIJO = 1e-4
+NEWTON_HALVINGS = 30
+NEWTON_ITERATIONS = 50
+NEWTON_ROUNDING = 1e-12
+
+
+@dataclass
+class _NewtonEnd:
+    """Where `_newton` stopped, with its derivatives there (None until it stops converged)."""
+
+    theta: FloatArray | None = None
+    gradient: FloatArray | None = None
+    hessian: FloatArray | None = None
+    decrement: float = math.inf
+
+
+def _newton_direction(
+    g: FloatArray, hess: FloatArray, x: FloatArray, lower: FloatArray
+) -> tuple[FloatArray, float, bool]:
+    """The Newton direction over the parameters not held at their bound of 0 (at it, with the
+    gradient pushing outwards or the step pointing outwards: Bertsekas' projected Newton); where
+    that Hessian is not positive definite, its eigenvalues raised to their size and to 1e-8 of the
+    largest as in `newton_decrement`. With the decrement -g'd/2 it predicts and whether that
+    Hessian is positive definite."""
+    at = (lower == 0.0) & (x <= 0.0)
+    held = at & (g > 0.0)
+    d = np.zeros_like(x)
+    definite = True
+    for _ in range(x.size + 1):
+        free = np.flatnonzero(~held)
+        d = np.zeros_like(x)
+        if free.size == 0:
+            return d, 0.0, True
+        sub = hess if free.size == x.size else hess[np.ix_(free, free)]
+        try:
+            np.linalg.cholesky(sub)
+            d[free] = -np.linalg.solve(sub, g[free])
+            definite = True
+        except np.linalg.LinAlgError:
+            w, v = np.linalg.eigh(sub)
+            scale = float(np.max(np.abs(w)))
+            if not np.isfinite(scale) or scale == 0.0:
+                return d, math.inf, False
+            d[free] = -(v @ ((v.T @ g[free]) / np.maximum(np.abs(w), 1e-8 * scale)))
+            definite = False
+        out = at & ~held & (d < 0.0)
+        if not out.any():
+            break
+        held |= out
+    return d, float(-0.5 * (g @ d)), definite
+
+
+def _newton(
+    hf: Hessian, x0: FloatArray, lower: FloatArray, maxeval: int, end: _NewtonEnd
+) -> tuple[FloatArray, float, int, str, bool, bool]:
+    """Newton's method with the analytic Hessian (one call gives the criterion, its gradient and
+    Hessian: `EngineCriterion.hessian`), bounded by projection (`_newton_direction`) and damped by
+    a line search that halves the step: a step is taken when it lowers the criterion by
+    `NEWTON_ARMIJO` of the fall its gradient predicts or, a full step, when it lowers the gradient's
+    norm without raising the criterion beyond its rounding (as the polish's steps). It stops
+    converged where the Newton step is negligible (`POLISH_NEGLIGIBLE_STEP` of every parameter's
+    size, as the polish) over a positive definite Hessian (``end`` then holds the gradient, Hessian
+    and decrement there), or where a line search fails with the decrement already at the criterion's
+    rounding (the polish then takes over); it gives up (the last value returned is True) on a
+    criterion it cannot evaluate, a line search that fails above rounding, or `NEWTON_ITERATIONS`
+    iterations."""
+
+    def call(x: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        try:
+            return hf(x)
+        except _core.NotPositiveDefiniteError:  # a factorisation that fails there: no criterion
+            nan = np.full(x.size, np.nan)
+            return math.nan, nan, np.full((x.size, x.size), np.nan)
+
+    x = np.maximum(np.asarray(x0, dtype=float), lower)
+    f, g, hess = call(x)
+    n = 1
+    for _ in range(NEWTON_ITERATIONS):
+        if not (np.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(hess))):
+            return x, float(f), n, "Newton: the criterion or its derivatives are not finite", False, True
+        d, dec, definite = _newton_direction(g, hess, x, lower)
+        scale = max(1.0, abs(f))
+        if not definite and np.any((lower == 0.0) & (x <= 0.0)):
+            # a parameter at its bound of 0 and negative curvature: a diagonal of T clipped to 0 where
+            # the criterion is even in it (a zero gradient there, the optimum inside), which the
+            # direction cannot leave
+            return x, float(f), n, "Newton: a parameter at its bound where the criterion is not convex", False, True
+        if definite and np.all(np.abs(d) <= POLISH_NEGLIGIBLE_STEP * np.maximum(np.abs(x), 0.1)):
+            if not np.any((lower == 0.0) & (x <= 0.0)):  # a Hessian over every parameter, as the polish's
+                end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
+            return x, float(f), n, "Newton: the step is below the criterion's resolution", False, False
+        moving = d != 0.0
+        gnorm = float(np.linalg.norm(g[moving]))
+        t = 1.0
+        for _ in range(NEWTON_HALVINGS):
+            if n >= maxeval:
+                return x, float(f), n, f"maximum number of evaluations reached ({maxeval})", True, False
+            xn = np.maximum(x + t * d, lower)
+            if np.array_equal(xn, x):  # a step below the parameters' rounding: the line search is over
+                break
+            fn, gn, hn = call(xn)
+            n += 1
+            if np.isfinite(fn) and (
+                fn <= f + NEWTON_ARMIJO * float(g @ (xn - x))
+                or (t == 1.0 and fn <= f + 1e-11 * scale and float(np.linalg.norm(gn[moving])) < gnorm)
+            ):
+                break
+            t *= 0.5
+        else:
+            xn = x
+        if xn is x or np.array_equal(xn, x):
+            if dec <= NEWTON_ROUNDING * scale:
+                return x, float(f), n, "Newton: roundoff-limited (no step lowers the criterion)", False, False
+            return x, float(f), n, "Newton: the line search failed", False, True
+        x, f, g, hess = xn, float(fn), gn, hn
+    return x, float(f), n, f"Newton: not converged in {NEWTON_ITERATIONS} iterations", False, True
+
+
 def _bobyqa_run(
     f: Objective, x0: FloatArray, lower: FloatArray, settings: BobyqaSettings
 ) -> tuple[FloatArray, float, int, str, bool, bool]:
@@ -490,11 +614,13 @@ def choose_method(update_flops: float, factors: int = 1) -> tuple[str, dict[str,
     """The optimiser, and the stopping rules it is given, for a model whose evaluation costs
     ``update_flops`` (``Engine.update_flops()``) and that has ``factors`` grouping factors.
 
-    - L-BFGS-B with the analytic gradient for one grouping factor whose evaluation costs more than
-      ~1e5 floating-point operations (thousands of levels, or vector terms): it needs a tenth of
-      BOBYQA's evaluations (sim100k 217 -> 23, sim1m 186 -> 13 calls) and there a gradient costs
-      only 2-3 evaluations (`cpp/gradient_one_factor.cpp`: sim100k 0.45 against 0.2 ms, sim1m 2.9
-      against 1.2 ms).
+    - Newton's method on the analytic Hessian for one grouping factor (`_newton`,
+      `cpp/hessian_one_factor.cpp`): 4-7 calls from the moment start, each one factorisation and
+      a pass over the levels costing about two gradients (sleepstudy 43 evaluations -> 5, HSB 34 ->
+      4, sim100k 15 -> 6, sim1m 17 -> 6, against L-BFGS-B's 13-18 gradients and a polish before).
+      Where it gives up (a criterion it cannot evaluate, a failed line search, a parameter at its
+      bound where the criterion is not convex), the search "auto" took before runs from the start
+      (`newton_fallback`).
     - BOBYQA stopped at `POLISHED_BOBYQA`'s tolerances (1e-6 on theta, 1e-7 on the criterion) when
       each evaluation costs more than ~1e7 operations (crossed designs with a dense fill-in block,
       such as InstEval); the Newton polish that follows every fit takes the last digits. There a
@@ -504,18 +630,31 @@ def choose_method(update_flops: float, factors: int = 1) -> tuple[str, dict[str,
       2.6 s against 0.26 s). COBYQA, the choice here before, needs as few evaluations but spends
       ~2-5 ms of Python on each iteration (crossed200k: 23 evaluations and 181 ms with the polish,
       against COBYQA's 29 and 240 ms; InstEval 33 and 679 against 34 and 794 ms).
-    - BOBYQA with its tight default tolerances, whose iterations cost microseconds, otherwise (small
-      problems: on sleepstudy and the High School and Beyond data L-BFGS-B's iterations in Python
-      cost more than they save).
+    - BOBYQA with its tight default tolerances, whose iterations cost microseconds, otherwise
+      (several grouping factors, each evaluation cheap).
 
     Examples
     --------
-    >>> choose_method(4e3), choose_method(5e8, factors=3), choose_method(2e6)
-    (('bobyqa', {}), ('bobyqa', {'xtol_abs': 1e-06, 'ftol_abs': 1e-07}), ('lbfgsb', {}))
+    >>> choose_method(4e3, factors=2), choose_method(5e8, factors=3), choose_method(2e6)
+    (('bobyqa', {}), ('bobyqa', {'xtol_abs': 1e-06, 'ftol_abs': 1e-07}), ('newton', {}))
     """
-    if factors == 1 and update_flops > LBFGSB_FLOPS:
-        return "lbfgsb", {}
+    if factors == 1:
+        return "newton", {}
     return "bobyqa", dict(POLISHED_BOBYQA) if update_flops > EXPENSIVE_FLOPS else {}
+
+
+def newton_fallback(update_flops: float) -> str:
+    """The search that runs from the start where Newton's method gives up (`minimize_theta`), and
+    that verifies a doubtful end of a Newton run: "auto"'s choice for one grouping factor before
+    Newton's method, L-BFGS-B on the analytic gradient above ~1e5 floating-point operations per
+    evaluation (where it needs a tenth of BOBYQA's evaluations), BOBYQA below.
+
+    Examples
+    --------
+    >>> newton_fallback(4e3), newton_fallback(2e6)
+    ('bobyqa', 'lbfgsb')
+    """
+    return "lbfgsb" if update_flops > LBFGSB_FLOPS else "bobyqa"
 
 
 def minimize_theta(
@@ -535,6 +674,8 @@ def minimize_theta(
     gradient: ValueAndGradient | None = None,
     one_thread_blas: bool = True,
     stall: bool = False,
+    hessian: Hessian | None = None,
+    fallback: str = "bobyqa",
 ) -> OptimResult:
     """Minimise f over theta subject to theta >= lower, then try the boundary.
 
@@ -552,6 +693,14 @@ def minimize_theta(
     near the end lower it by no more than its rounding (the result's ``stalled``: a candidate end,
     see `settled`); ``step`` is not used; ``one_thread_blas``: hold BLAS to one thread while it
     runs (the engine's `_core.Engine.single_threaded_blas`).
+    ``method="newton"``: Newton's method on the analytic Hessian (``hessian``: a function of theta
+    giving the criterion, gradient and Hessian; by default the engine's, when f is an
+    `EngineCriterion` of a model with one grouping factor), bounded by projection and damped by a
+    line search (`_newton`); each call counts as one evaluation. It stops where the Newton
+    decrement is below `SETTLED_DECREMENT` of the criterion (the result then carries the gradient,
+    Hessian and decrement, as a polished end does); where it gives up, ``fallback`` (``"bobyqa"``, with ``step``
+    its initial step, or ``"lbfgsb"``: `newton_fallback`) runs from the start, and its end is the
+    result.
 
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
     zero, a correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts
@@ -579,12 +728,36 @@ def minimize_theta(
     x0 = np.asarray(x0, dtype=float)
     lower = np.asarray(lower, dtype=float)
     fg = gradient
-    if method == "lbfgsb" and fg is None:
+    if method in ("lbfgsb", "newton") and fg is None:
         if not isinstance(f, EngineCriterion):
-            raise ValueError("method 'lbfgsb' needs the gradient: pass gradient= or an EngineCriterion")
+            raise ValueError(f"method {method!r} needs the gradient: pass gradient= or an EngineCriterion")
         fg = f.value_and_gradient
+    hf = hessian
+    if method == "newton" and hf is None:
+        hf = f.hessian if isinstance(f, EngineCriterion) else None
+        if hf is None:
+            raise ValueError(
+                "method 'newton' needs the Hessian: pass hessian= or the EngineCriterion of a model with one "
+                "grouping factor"
+            )
+    end = _NewtonEnd()
 
     def run(start: FloatArray, budget: int, stp: FloatArray | None) -> tuple[FloatArray, float, int, str, bool, bool]:
+        if hf is not None and fg is not None and method == "newton":
+            with _core.BlasOneThread() if one_thread_blas and single_threaded_blas() else contextlib.nullcontext():
+                x, fx, n, said, hit, gave_up = _newton(hf, start, lower, budget, end)
+            if not gave_up:
+                return x, fx, n, said, hit, False
+            if hit or n >= budget:
+                return x, fx, n, f"maximum number of evaluations reached ({maxeval})", True, False
+            # where Newton gives up the criterion is odd (not convex at a bound, unbounded, not
+            # evaluable somewhere): "auto"'s search before Newton's method, from the start, and its end
+            if fallback == "lbfgsb":
+                more = _lbfgsb(fg, start, lower, ftol, gtol, budget - n, one_thread_blas)
+            else:
+                more = _bobyqa_run(f, start, lower, BobyqaSettings(xtol_abs, ftol_abs, budget - n, stp))
+            name = "L-BFGS-B" if fallback == "lbfgsb" else "BOBYQA"
+            return more[0], more[1], n + more[2], f"{said}; {name} from the start: {more[3]}", more[4], False
         if fg is not None and method == "lbfgsb":
             return _lbfgsb(fg, start, lower, ftol, gtol, budget, one_thread_blas, stall)
         if method == "cobyqa":
@@ -608,7 +781,11 @@ def minimize_theta(
                 x, fx, stalled = xb, fb, stalled2
             elif f2 <= fx:
                 x, fx, message, hit, stalled = x2, f2, message2, hit2, stalled2
-    return OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit, stalled=stalled)
+    result = OptimResult(theta=x, fun=fx, n_evals=total, message=message, hit_maxeval=hit, stalled=stalled)
+    if end.theta is not None and end.hessian is not None and np.array_equal(end.theta, x):
+        # Newton's converged end: its derivatives there, as the polish would leave them
+        result = replace(result, gradient=end.gradient, hessian=end.hessian, decrement=end.decrement)
+    return result
 
 
 def newton_decrement(g: np.ndarray, hess: np.ndarray) -> float:
@@ -679,7 +856,7 @@ def newton_polish(
     lower = np.asarray(lower, dtype=np.float64)
     free = np.flatnonzero(~((lower == 0.0) & (x <= 0.0)))
     analytic: FloatArray | None = None
-    if hessian is not None:
+    if hessian is not None and free.size:
         f0, g, analytic = hessian(x)
         calls = 1
     else:
