@@ -468,8 +468,8 @@ def _lbfgsb(
 
 # Newton's method with the analytic Hessian (`_newton`): the Armijo fraction of the predicted fall a
 # step must achieve, the step halvings before a line search fails, the iterations before it gives up
-# (BOBYQA then continues), and the decrement (relative to the criterion) below which a failed line
-# search is the criterion's rounding, not a failure.
+# (the search `newton_fallback` names then runs from the start), and the decrement (relative to the
+# criterion) below which a failed line search is the criterion's rounding, not a failure.
 NEWTON_ARMIJO = 1e-4
 NEWTON_HALVINGS = 30
 NEWTON_ITERATIONS = 50
@@ -534,8 +534,9 @@ def _newton(
     size, as the polish) over a positive definite Hessian (``end`` then holds the gradient, Hessian
     and decrement there), or where a line search fails with the decrement already at the criterion's
     rounding (the polish then takes over); it gives up (the last value returned is True) on a
-    criterion it cannot evaluate, a line search that fails above rounding, or `NEWTON_ITERATIONS`
-    iterations."""
+    criterion it cannot evaluate, a line search that fails above rounding or a step below the
+    parameters' rounding, a parameter at its bound of 0 where the Hessian is not positive definite
+    (which the projected direction cannot leave), or `NEWTON_ITERATIONS` iterations."""
 
     def call(x: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         try:
@@ -696,11 +697,10 @@ def minimize_theta(
     ``method="newton"``: Newton's method on the analytic Hessian (``hessian``: a function of theta
     giving the criterion, gradient and Hessian; by default the engine's, when f is an
     `EngineCriterion` of a model with one grouping factor), bounded by projection and damped by a
-    line search (`_newton`); each call counts as one evaluation. It stops where the Newton
-    decrement is below `SETTLED_DECREMENT` of the criterion (the result then carries the gradient,
-    Hessian and decrement, as a polished end does); where it gives up, ``fallback`` (``"bobyqa"``, with ``step``
-    its initial step, or ``"lbfgsb"``: `newton_fallback`) runs from the start, and its end is the
-    result.
+    line search (`_newton`); each call counts as one evaluation. It stops where its step is
+    negligible, as the polish's (the result then carries the gradient, Hessian and decrement, as a
+    polished end does); where it gives up, ``fallback`` (``"bobyqa"``, with ``step`` its initial
+    step, or ``"lbfgsb"``: `newton_fallback`) runs from the start, and its end is the result.
 
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
     zero, a correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts
