@@ -121,6 +121,8 @@ private:
     Criterion update_unlocked(const double* theta);
     void solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const;
     std::vector<double> rx_inverse_crossprod_unlocked() const;
+    // After update(): beta (p) from L_XX' beta = l_yX' (solve.cpp).
+    std::vector<double> beta_unlocked() const;
     // gradient()'s work after the update with one grouping factor (gradient_one_factor.cpp).
     double gradient_one_factor(const Criterion& cr, bool reml, std::vector<double>& grad, GradientParts* parts);
     std::vector<double> lambda_times(const std::vector<double>& u) const;

@@ -49,10 +49,7 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
     }
     back_solve(L_, nf_, nlev_, k_, off, v, pp);
     // beta (L_XX' beta = l_yX') and u = V_y - V_X beta
-    std::vector<double> beta(static_cast<size_t>(p_));
-    const DenseBlock& xy = lxy();
-    for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
-    if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
+    const std::vector<double> beta = beta_unlocked();
     std::vector<double> u(v.begin() + p_ * q, v.begin() + pp * q);
     for (int m = 0; m < p_; ++m)
         for (int64_t e = 0; e < q; ++e) u[e] -= v[m * q + e] * beta[m];

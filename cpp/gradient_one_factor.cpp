@@ -96,11 +96,7 @@ double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<d
     const size_t kk = static_cast<size_t>(k) * k;
     const DenseBlock& lxz = L_[tri(1, 0)].d;
     const DenseBlock& axz = A_[tri(1, 0)].d;
-    const DenseBlock& xy = lxy();
-    // beta from L_XX' beta = l_yX' (as gradient.cpp)
-    std::vector<double> beta(static_cast<size_t>(p_));
-    for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
-    if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
+    const std::vector<double> beta = beta_unlocked();
     const std::vector<double> sinv = reml && p_ > 0 ? rx_inverse_crossprod_unlocked() : std::vector<double>();
     const int64_t per_level = static_cast<int64_t>(kk) * (4 * pp + 3 * k) + static_cast<int64_t>(k) * p_ * p_;
     const int nchunks = pool::chunks_for(static_cast<int64_t>(nlev) * per_level, kMinWorkPerChunk);
@@ -129,12 +125,7 @@ double Engine::gradient_one_factor(const Criterion& cr, bool reml, std::vector<d
             r2[i] += s.r2[i];
             rx[i] += s.rx[i];
         }
-    const FactorLayout& fl = layout_->factor(0);
-    for (size_t e = 0; e < fl.th_idx.size(); ++e) {
-        const int r = fl.th_row[e], c = fl.th_col[e];
-        set_gradient_entry(grad, parts, static_cast<size_t>(fl.th_idx[e]), cr, reml, 2.0 * w[c + r * k],
-                           -2.0 * rx[r + c * k], -2.0 * r2[r + c * k]);
-    }
+    one_factor::set_gradient(layout_->factor(0), k, cr, reml, w.data(), r2.data(), rx.data(), grad, parts);
     return cr.profiled(reml);
 }
 

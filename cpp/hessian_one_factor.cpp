@@ -180,9 +180,7 @@ double Engine::hessian(const double* theta, bool reml, std::vector<double>& grad
     const DenseBlock& axz = A_[tri(1, 0)].d;
     const DenseBlock& xy = lxy();
     const int ldl = lxz.nrow, lda = axz.nrow;
-    std::vector<double> beta(static_cast<size_t>(p));
-    for (int m = 0; m < p; ++m) beta[m] = xy(p, m);
-    if (p > 0) blas::trsm_left_lower_trans(p, 1, xy.data(), xy.nrow, beta.data(), p);
+    const std::vector<double> beta = beta_unlocked();
     const bool rx_terms = reml && p > 0;
     const std::vector<double> sinv = rx_terms ? rx_inverse_crossprod_unlocked() : std::vector<double>();
     const double* t = T_.data() + toff_[0];
@@ -226,13 +224,9 @@ double Engine::hessian(const double* theta, bool reml, std::vector<double>& grad
     }
     // the gradient, as gradient_one_factor
     grad.assign(static_cast<size_t>(ntheta()), 0.0);
+    one_factor::set_gradient(fl, k, cr, reml, tot.w.data(), tot.r2.data(), tot.rx.data(), grad, nullptr);
     std::vector<double> dr2(static_cast<size_t>(ne));
-    for (int e = 0; e < ne; ++e) {
-        const int r = re[e], c = ce[e];
-        dr2[e] = -2.0 * tot.r2[r + c * k];
-        set_gradient_entry(grad, nullptr, static_cast<size_t>(fl.th_idx[e]), cr, reml, 2.0 * tot.w[c + r * k],
-                           -2.0 * tot.rx[r + c * k], dr2[e]);
-    }
+    for (int e = 0; e < ne; ++e) dr2[e] = -2.0 * tot.r2[re[e] + ce[e] * k];
     // the PLS term's fixed-effects part: w_X,e = L_XX^{-1} (sum of u_c q_r + (Z'r)_r v_c), p x ne
     std::vector<double> wx(tot.xv);
     if (p > 0) blas::trsm_left_lower(p, ne, xy.data(), xy.nrow, wx.data(), p);

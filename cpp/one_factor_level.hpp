@@ -8,7 +8,10 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
+#include "criterion.hpp"
+#include "layout.hpp"
 #include "small.hpp"
 
 namespace mm::one_factor {
@@ -73,6 +76,18 @@ inline void level_inverse(int k_, const double* ll, const double* dl, const doub
             for (int e = 0; e < k; ++e) x += g[a + e * k] * ta[e + b * k];
             h[a + b * k] = x;
         }
+}
+
+// The gradient (and, with parts, its parts) from the level sums W (sum of G T'D), R2 (sum of
+// Z'r u') and RX (sum of Q_X P'), each k x k: theta entry (r, c) of T gets d log|L|^2 = 2 W[c, r],
+// d log|R_X|^2 = -2 RX[r, c] and d r^2 = -2 R2[r, c].
+inline void set_gradient(const FactorLayout& fl, int k, const Criterion& cr, bool reml, const double* w,
+                         const double* r2, const double* rx, std::vector<double>& grad, GradientParts* parts) {
+    for (size_t e = 0; e < fl.th_idx.size(); ++e) {
+        const int r = fl.th_row[e], c = fl.th_col[e];
+        set_gradient_entry(grad, parts, static_cast<size_t>(fl.th_idx[e]), cr, reml, 2.0 * w[c + r * k],
+                           -2.0 * rx[r + c * k], -2.0 * r2[r + c * k]);
+    }
 }
 
 }  // namespace mm::one_factor

@@ -16,12 +16,16 @@ void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
     solve_unlocked(beta, u);
 }
 
-void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const {
+std::vector<double> Engine::beta_unlocked() const {
     const DenseBlock& xy = lxy();
-    // L_XX^T beta = l_yX^T
-    beta.assign(static_cast<size_t>(p_), 0.0);
+    std::vector<double> beta(static_cast<size_t>(p_));
     for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
     if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
+    return beta;
+}
+
+void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const {
+    beta = beta_unlocked();
     // r_j = l_yZ - L_XZ^T beta, then L_ZZ^T u = r by block back substitution.
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];

@@ -509,11 +509,11 @@ def _newton_direction(
             d[free] = -np.linalg.solve(sub, g[free])
             definite = True
         except np.linalg.LinAlgError:
-            w, v = np.linalg.eigh(sub)
-            scale = float(np.max(np.abs(w)))
-            if not np.isfinite(scale) or scale == 0.0:
+            raised = _raised_eigh(sub)
+            if raised is None:
                 return d, math.inf, False
-            d[free] = -(v @ ((v.T @ g[free]) / np.maximum(np.abs(w), 1e-8 * scale)))
+            w, v = raised
+            d[free] = -(v @ ((v.T @ g[free]) / w))
             definite = False
         out = at & ~held & (d < 0.0)
         if not out.any():
@@ -558,7 +558,7 @@ def _newton(
             # the criterion is even in it (a zero gradient there, the optimum inside), which the
             # direction cannot leave
             return x, float(f), n, "Newton: a parameter at its bound where the criterion is not convex", False, True
-        if definite and np.all(np.abs(d) <= POLISH_NEGLIGIBLE_STEP * np.maximum(np.abs(x), 0.1)):
+        if definite and _negligible(d, x):
             if not np.any((lower == 0.0) & (x <= 0.0)):  # a Hessian over every parameter, as the polish's
                 end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
             return x, float(f), n, "Newton: the step is below the criterion's resolution", False, False
@@ -575,7 +575,7 @@ def _newton(
             n += 1
             if np.isfinite(fn) and (
                 fn <= f + NEWTON_ARMIJO * float(g @ (xn - x))
-                or (t == 1.0 and fn <= f + 1e-11 * scale and float(np.linalg.norm(gn[moving])) < gnorm)
+                or (t == 1.0 and fn <= f + POLISH_ROUNDING * scale and float(np.linalg.norm(gn[moving])) < gnorm)
             ):
                 break
             t *= 0.5
@@ -801,18 +801,38 @@ def newton_decrement(g: np.ndarray, hess: np.ndarray) -> float:
     """
     if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(g))):
         return math.inf
+    raised = _raised_eigh(hess)
+    if raised is None:
+        return 0.0 if not np.any(g) else math.inf
+    w, v = raised
+    c = v.T @ g
+    return float(0.5 * np.sum(c * c / w))
+
+
+def _raised_eigh(hess: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """The eigenvalues of a symmetric Hessian raised to their size and to 1e-8 of the largest, and
+    its eigenvectors (for `newton_decrement` and Newton's direction, `_newton_direction`); None
+    where it has no finite positive scale."""
     w, v = np.linalg.eigh(hess)
     scale = float(np.max(np.abs(w))) if w.size else 0.0
-    if scale == 0.0:
-        return 0.0 if not np.any(g) else math.inf
-    c = v.T @ g
-    return float(0.5 * np.sum(c * c / np.maximum(np.abs(w), 1e-8 * scale)))
+    if not np.isfinite(scale) or scale == 0.0:
+        return None
+    return np.maximum(np.abs(w), 1e-8 * scale), v
 
 
 # a Newton step of the polish below this in every parameter, relative to its size (at least 0.1),
 # is not taken: the estimates are then within ~1e-11 of the step's end (lme4's final accuracy asks 1e-8), and one
 # gradient can cost three or four evaluations (crossed designs)
 POLISH_NEGLIGIBLE_STEP = 1e-11
+# a step of the polish (and a full Newton step, `_newton`) may raise the criterion by this much
+# relative to it (its rounding) while it lowers the gradient's norm
+POLISH_ROUNDING = 1e-11
+
+
+def _negligible(step: FloatArray, x: FloatArray) -> bool:
+    """Whether a Newton step is below `POLISH_NEGLIGIBLE_STEP` of every parameter's size (at least
+    0.1): the polish's stop, and Newton's (`_newton`)."""
+    return bool(np.all(np.abs(step) <= POLISH_NEGLIGIBLE_STEP * np.maximum(np.abs(x), 0.1)))
 
 
 def newton_polish(
@@ -894,7 +914,7 @@ def newton_polish(
         step = np.linalg.solve(chol.T, np.linalg.solve(chol, g[free]))
         if not np.all(np.isfinite(step)) or float(np.max(np.abs(step))) > 1e-3 * size:
             break
-        if np.all(np.abs(step) <= POLISH_NEGLIGIBLE_STEP * np.maximum(np.abs(best_x[free]), 0.1)):
+        if _negligible(step, best_x[free]):
             break  # each parameter there to ~1e-11 relative: another gradient would not move the estimates
         xn = best_x.copy()
         xn[free] -= step
@@ -903,7 +923,7 @@ def newton_polish(
         fn, gn = fg(xn)
         calls += 1
         gn_norm = float(np.linalg.norm(gn[free])) if np.all(np.isfinite(gn[free])) else math.inf
-        if not (fn <= best_f + 1e-11 * max(1.0, abs(best_f)) and gn_norm < gnorm):
+        if not (fn <= best_f + POLISH_ROUNDING * max(1.0, abs(best_f)) and gn_norm < gnorm):
             break
         best_x, best_f, g, gnorm = xn, float(fn), gn, gn_norm
         if gnorm == 0.0:
