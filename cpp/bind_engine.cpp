@@ -292,6 +292,15 @@ void register_engine(py::module_& m) {
         .def("describe", &Engine::describe, "The block types of L: per row of blocks, a BlockInfo per block.")
         .def("update_flops", &Engine::update_flops,
              "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).")
+        .def("hold_workspace", &Engine::hold_workspace,
+             "Keep the gradients' selected inverse (blocks about the size of L's) from call to call until "
+             "release_workspace(): a fit's optimiser, polish and check call the gradient many times, and "
+             "allocating a large inverse each time costs up to a fifth of a gradient. Holds nest.")
+        .def("release_workspace", &Engine::release_workspace,
+             "End one hold_workspace(); the last one frees an inverse larger than 2**21 values (smaller "
+             "ones are always kept). Without a hold, only that trim.")
+        .def_property_readonly("workspace_values", &Engine::workspace_values,
+                               "The values the gradients' selected inverse and its scratch hold now.")
         .def_property_readonly("single_threaded_blas", &Engine::single_threaded_blas,
                                "Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or "
                                "more (OpenBLAS's threads only spin on smaller ones).");

@@ -39,6 +39,22 @@ void Engine::set_threads(int threads) {
     threads_ = threads;
 }
 
+void Engine::hold_workspace() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++selinv_.holds;
+}
+
+void Engine::release_workspace() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (selinv_.holds > 0) --selinv_.holds;
+    selinv_.trim();
+}
+
+size_t Engine::workspace_values() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return selinv_.held();
+}
+
 void Engine::refill_blocks(std::vector<Block>&& blocks, int64_t nobs) {
     if (nobs <= 0) throw InvalidInput("no observations");
     if (blocks.size() != A_.size()) throw InvalidInput("refill: the blocks have another layout than the engine's");

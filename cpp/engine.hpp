@@ -96,6 +96,14 @@ public:
     // kPinBlasBelow or more).
     bool single_threaded_blas() const { return pin_blas_; }
     static constexpr int kPinBlasBelow = 1024;
+    // The selected inverse the gradients form (its blocks about the size of L's) is kept from call
+    // to call while a caller holds it (a fit: its optimiser, polish and check), and freed after each
+    // call otherwise when it is larger than SelectedInverse::kKeepValues values. Holds nest; a
+    // release without a hold only trims.
+    void hold_workspace();
+    void release_workspace();
+    // The values the selected inverse's workspace holds now.
+    size_t workspace_values() const;
     // Threads the large kernels of update and gradient may use (pool.hpp), the caller's included;
     // 1 is the single-threaded path. Results are bitwise the same for every count.
     int threads() const { return threads_; }

@@ -224,10 +224,14 @@ void mirror_lower(double* m, int k, int ld) {
 
 }  // namespace
 
+size_t SelectedInverse::held() const {
+    size_t n = linv.size();
+    for (const Block& b : g) n += values(b).size();
+    return n;
+}
+
 void SelectedInverse::trim() {
-    size_t held = linv.size();
-    for (const Block& b : g) held += values(b).size();
-    if (held <= kKeepValues) return;
+    if (holds > 0 || held() <= kKeepValues) return;
     std::vector<Block>().swap(g);
     std::vector<double>().swap(linv);
 }

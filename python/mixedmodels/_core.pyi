@@ -200,7 +200,7 @@ class CrossProducts:
     @property
     def sum_log_weights(self) -> float:
         """
-        Sum of log(weight) over the rows added with weights (0 without weights), in double-double: the same correctly rounded sum however the rows were split into batches.
+        Sum of log(weight) over the rows added with weights (0 without weights), in double-double: the same rounded sum however the rows were split into batches (but for sums that cancel to within ~2^-106 of their terms' size).
         """
 
 class Criterion:
@@ -357,7 +357,11 @@ class Engine:
         self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool
     ) -> tuple[float, numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
         """
-        (criterion, gradient, Hessian): as gradient, and the criterion's analytic Hessian in theta (ntheta x ntheta), from one update of L; models with one grouping factor only (has_hessian), else InvalidInput.
+        (criterion, gradient, Hessian): as gradient (the gradient to rounding: its level sums are chunked otherwise), and the criterion's analytic Hessian in theta (ntheta x ntheta), from one update of L; models with one grouping factor only (has_hessian), else InvalidInput.
+        """
+    def hold_workspace(self) -> None:
+        """
+        Keep the gradients' selected inverse (blocks about the size of L's) from call to call until release_workspace(): a fit's optimiser, polish and check call the gradient many times, and allocating a large inverse each time costs up to a fifth of a gradient. Holds nest.
         """
     def inverse_at_rows(self, idx: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
         """
@@ -372,6 +376,10 @@ class Engine:
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """
         The REML criterion or -2 log-likelihood at theta (updates L).
+        """
+    def release_workspace(self) -> None:
+        """
+        End one hold_workspace(); the last one frees an inverse larger than 2**21 values (smaller ones are always kept). Without a hold, only that trim.
         """
     def rx_inverse_crossprod(self) -> numpy.typing.NDArray[numpy.float64]:
         """
@@ -427,6 +435,11 @@ class Engine:
         """
     @threads.setter
     def threads(self, arg1: typing.Any) -> None: ...
+    @property
+    def workspace_values(self) -> int:
+        """
+        The values the gradients' selected inverse and its scratch hold now.
+        """
 
 class LaplaceStage:
     """

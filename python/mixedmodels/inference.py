@@ -98,15 +98,16 @@ class Inference:
         if vp[-1] <= 0:
             return None
         cols = []
-        for j in range(vp.size):
-            h = 1e-4 * max(abs(float(vp[j])), 1e-2)
-            up, down = vp.copy(), vp.copy()
-            up[j] += h
-            down[j] -= h
-            g_up, g_down = self.gradient_vp(up), self.gradient_vp(down)
-            if g_up is None or g_down is None:
-                return None
-            cols.append((g_up - g_down) / (2 * h))
+        with self.model.gradient_workspace():
+            for j in range(vp.size):
+                h = 1e-4 * max(abs(float(vp[j])), 1e-2)
+                up, down = vp.copy(), vp.copy()
+                up[j] += h
+                down[j] -= h
+                g_up, g_down = self.gradient_vp(up), self.gradient_vp(down)
+                if g_up is None or g_down is None:
+                    return None
+                cols.append((g_up - g_down) / (2 * h))
         return np.column_stack(cols)
 
     @cached_property

@@ -9,7 +9,7 @@ import functools
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import nlopt
@@ -28,6 +28,7 @@ __all__ = [
     "choose_method",
     "directional_check",
     "gradient_check",
+    "held_workspace",
     "initial_step",
     "max_scaled_gradient",
     "minimize_theta",
@@ -184,6 +185,31 @@ class EngineCriterion:
         if last is None or not np.array_equal(last[0], np.asarray(theta, dtype=np.float64)):
             return None
         return last[1], last[2].copy()
+
+
+@contextlib.contextmanager
+def held_workspace(engine: _core.Engine) -> Iterator[_core.Engine]:
+    """Within the with-block the engine keeps its gradients' selected inverse from call to call
+    (`_core.Engine.hold_workspace`): a fit's optimiser, polish and derivative check call the
+    gradient many times, and allocating an inverse the size of InstEval's (a dense order-1,128
+    block) each time cost a fifth of each gradient (49 against 38 ms). Released on leaving, however
+    it is left, so that a fitted model does not hold it for its life.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> pen = mm.datasets.load("penicillin")
+    >>> model = mm.LinearMixedModel.from_formula("diameter ~ 1 + (1 | plate) + (1 | sample)", pen)
+    >>> with held_workspace(model.new_engine()) as engine:  # crossed factors: a selected inverse
+    ...     _ = engine.gradient(np.array([1.5, 3.3]), True)
+    ...     engine.workspace_values > 0
+    True
+    """
+    engine.hold_workspace()
+    try:
+        yield engine
+    finally:
+        engine.release_workspace()
 
 
 @functools.cache

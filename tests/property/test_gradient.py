@@ -14,6 +14,7 @@ from mixedmodels import _core
 from mixedmodels.inference import Inference
 from mixedmodels.model import LinearMixedModel
 from mixedmodels.numderiv import hessian
+from mixedmodels.optimize import held_workspace
 from tests.engine_helpers import engine_of, theta_map
 
 from .dense_reference import central_differences, dense_criterion, dense_gradient
@@ -172,6 +173,95 @@ def test_engine_gradient_reuses_its_workspace_bitwise(kind):
     again = engine.gradient(theta, True)
     assert again[0] == fresh[0]
     assert np.array_equal(again[1], fresh[1])
+
+
+def _large_fill_in_engine():
+    """Three crossed scalar factors: the second one's dense diagonal block (order 1,100), with a
+    factor after it, makes the selected inverse and its scratch larger than the engine keeps
+    unheld (2**21 values)."""
+    rng = np.random.default_rng(5)
+    n, n1, n2 = 4400, 200, 1100
+    c1 = np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)]).astype(np.int32)
+    c2 = np.concatenate([np.arange(n2), rng.integers(0, n2, n - n2)]).astype(np.int32)
+    one = np.ones((n, 1))
+    ti, tr, tc = np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int32)
+    c3 = (np.arange(n) % 3).astype(np.int32)  # a small factor after it: the scratch holds its triangular inverse
+    factors = [(c1, n1, one, ti, tr, tc), (c2, n2, one, ti + 1, tr, tc), (c3, 3, one, ti + 2, tr, tc)]
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n) + x[:, 1]
+    return engine_of(y, x, factors, 0.1), np.array([0.6, 1.2, 0.4])
+
+
+def test_engine_holds_its_workspace_only_while_held():
+    """A large selected inverse is freed after each gradient unless a caller holds it
+    (hold_workspace, as a fit does); holds nest, and a held workspace gives the same bits."""
+    engine, theta = _large_fill_in_engine()
+    assert engine.workspace_values == 0
+    plain = engine.gradient(theta, True)
+    assert engine.workspace_values == 0  # freed: larger than 2**21 values
+    engine.hold_workspace()
+    engine.hold_workspace()
+    engine.gradient(theta * 1.3, False)
+    held = engine.gradient(theta, True)
+    assert engine.workspace_values > 2**21
+    assert held[0] == plain[0] and np.array_equal(held[1], plain[1])
+    engine.release_workspace()
+    assert engine.workspace_values > 2**21  # one hold left
+    engine.release_workspace()
+    assert engine.workspace_values == 0
+    engine.release_workspace()  # without a hold: only the trim
+    assert engine.workspace_values == 0
+
+
+def test_small_workspace_is_kept_without_a_hold():
+    y, x, factors, theta = random_design("three", 7)
+    engine = engine_of(y, x, factors)
+    engine.gradient(theta, True)
+    kept = engine.workspace_values
+    assert 0 < kept <= 2**21
+    engine.release_workspace()
+    assert engine.workspace_values == kept
+
+
+def test_held_workspace_releases_however_the_block_is_left():
+    engine, theta = _large_fill_in_engine()
+    with held_workspace(engine):
+        engine.gradient(theta, True)
+        assert engine.workspace_values > 2**21
+    assert engine.workspace_values == 0
+    with pytest.raises(RuntimeError, match="left early"), held_workspace(engine):
+        engine.gradient(theta, True)
+        raise RuntimeError("left early")
+    assert engine.workspace_values == 0
+
+
+def test_fit_holds_the_workspace_and_releases_it(monkeypatch):
+    """A fit holds its engine's workspace while it runs and releases it at its end, also when it
+    fails, so that a model's engine does not keep a large inverse for the model's life."""
+    import mixedmodels.model as model_module
+
+    entered = []
+    real = model_module.held_workspace
+
+    class Counting:
+        def __init__(self, engine):
+            self.inner = real(engine)
+
+        def __enter__(self):
+            entered.append(1)
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc):
+            entered.append(-1)
+            return self.inner.__exit__(*exc)
+
+    monkeypatch.setattr(model_module, "held_workspace", Counting)
+    data = pd.DataFrame({"y": np.arange(12.0) % 5, "g": list("aabbccddeeff")})
+    LinearMixedModel.from_formula("y ~ 1 + (1 | g)", data).fit()
+    assert entered == [1, -1]
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any error: the hold must still end
+        LinearMixedModel.from_formula("y ~ 1 + (1 | g)", data).fit(maxeval=-1)
+    assert sum(entered) == 0
 
 
 def test_engine_gradient_rejects_bad_theta():
