@@ -225,7 +225,7 @@ void mirror_lower(double* m, int k, int ld) {
 }  // namespace
 
 size_t SelectedInverse::held() const {
-    size_t n = linv.size();
+    size_t n = 0;
     for (const Block& b : g) n += values(b).size();
     return n;
 }
@@ -233,7 +233,6 @@ size_t SelectedInverse::held() const {
 void SelectedInverse::trim() {
     if (holds > 0 || held() <= kKeepValues) return;
     std::vector<Block>().swap(g);
-    std::vector<double>().swap(linv);
 }
 
 // (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ, block column by block column from the last:
@@ -473,19 +472,16 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
         }
         // dense diagonal block: every block below it is dense. With W_c = L(c, j) L(j, j)^{-1},
         // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by lauum.
-        // the triangular inverse in G(j, j)'s storage, then (when blocks lie below) copied to the scratch
+        // The triangular inverse is formed in G(j, j)'s storage, from L(j, j)'s lower triangle (the
+        // triangular kernels read and write no other), and serves G(c, j) and W_c before lauum
+        // overwrites it: no copy of it is kept.
         DenseBlock& gjj = g[tri(j, j)].d;
-        std::copy(ljj.d.v.begin(), ljj.d.v.end(), gjj.v.begin());
-        for (int y = 1; y < qj; ++y) std::fill(gjj.data() + static_cast<size_t>(y) * qj, gjj.data() + static_cast<size_t>(y) * qj + y, 0.0);
+        for (int y = 0; y < qj; ++y)
+            std::copy(ljj.d.data() + static_cast<size_t>(y) * qj + y, ljj.d.data() + static_cast<size_t>(y + 1) * qj,
+                      gjj.data() + static_cast<size_t>(y) * qj + y);
         if (blas::trtri_lower(qj, gjj.data(), qj) != 0)
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
-        const double* linv = nullptr;
-        if (j + 1 < nf) {
-            work.linv.assign(gjj.v.begin(), gjj.v.end());
-            linv = work.linv.data();
-        }
-        blas::lauum_lower(qj, gjj.data(), qj);  // L(j, j)^{-T} L(j, j)^{-1}: LAPACK's lauum on the triangular inverse
-        mirror_lower(gjj.data(), qj, qj);       // lauum wrote the lower triangle
+        std::vector<DenseBlock> w(static_cast<size_t>(nf - j - 1));  // W_c, c = j + 1, ...
         for (int c = j + 1; c < nf; ++c) {
             Block& gcj = g[tri(c, j)];
             const int qc = nlev[c] * k[c];
@@ -494,12 +490,25 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
             h.ncol = qj;
             h.v.assign(static_cast<size_t>(qc) * qj, 0.0);
             for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
-            blas::gemm(false, false, qc, qj, qj, -1.0, h.data(), qc, linv, qj, 0.0, gcj.d.data(), qc);
-            const DenseBlock& lcj = lblocks[tri(c, j)].d;
-            blas::gemm(false, false, qc, qj, qj, 1.0, lcj.data(), qc, linv, qj, 0.0, h.data(), qc);  // W_c
-            blas::gemm(true, false, qj, qj, qc, -1.0, h.data(), qc, gcj.d.data(), qc, 1.0, gjj.data(), qj);
+            std::copy(h.v.begin(), h.v.end(), gcj.d.v.begin());
+            blas::trmm_lower(false, qc, qj, -1.0, gjj.data(), qj, gcj.d.data(), qc);  // G(c, j) = -h L(j, j)^{-1}
+            DenseBlock& wc = w[c - j - 1];
+            wc = lblocks[tri(c, j)].d;
+            blas::trmm_lower(false, qc, qj, 1.0, gjj.data(), qj, wc.data(), qc);  // W_c
         }
-        if (j + 1 < nf) symmetrise(gjj.data(), qj, qj);  // lauum's mirrored triangles are symmetric already
+        blas::lauum_lower(qj, gjj.data(), qj);  // L(j, j)^{-T} L(j, j)^{-1}: LAPACK's lauum on the triangular inverse
+        // the lower triangle less W_c' G(c, j), by panels of columns from the diagonal down
+        for (int c = j + 1; c < nf; ++c) {
+            const int qc = nlev[c] * k[c];
+            const double* wc = w[c - j - 1].data();
+            const double* gc = g[tri(c, j)].d.data();
+            for (int y0 = 0; y0 < qj; y0 += kTile) {
+                const int nb = std::min(kTile, qj - y0);
+                blas::gemm(true, false, qj - y0, nb, qc, -1.0, wc + static_cast<size_t>(y0) * qc, qc,
+                           gc + static_cast<size_t>(y0) * qc, qc, 1.0, gjj.data() + static_cast<size_t>(y0) * qj + y0, qj);
+            }
+        }
+        mirror_lower(gjj.data(), qj, qj);  // both triangles held: the lower one copied onto the upper
     }
     return g;
 }

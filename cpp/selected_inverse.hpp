@@ -20,15 +20,14 @@ void add_tproduct(double* c, const double* a, const double* b, int m, int l, int
 // page-faulting) blocks the size of L on every gradient cost as much as a fifth of it (InstEval's
 // dense order-1,128 block: 49 against 38 ms a gradient).
 struct SelectedInverse {
-    std::vector<Block> g;       // see selected_inverse()
-    std::vector<double> linv;   // scratch: a dense diagonal block's triangular inverse
-    int holds = 0;              // callers holding the workspace between calls (Engine::hold_workspace)
+    std::vector<Block> g;  // see selected_inverse()
+    int holds = 0;         // callers holding the workspace between calls (Engine::hold_workspace)
     // Frees the blocks unless they hold at most kKeepValues values or a caller holds them: a larger
     // inverse is not worth holding for an engine's (and a fitted model's) life, but within a fit,
     // whose optimiser and polish call the gradient many times, it is. Callers trim after use.
     void trim();
     static constexpr size_t kKeepValues = size_t{1} << 21;  // 16 MB
-    // The values the blocks and the scratch hold.
+    // The values the blocks hold.
     size_t held() const;
     // Trims on leaving the caller's scope, however it is left: declared before the call that fills g.
     struct TrimAfterUse {

@@ -176,16 +176,15 @@ def test_engine_gradient_reuses_its_workspace_bitwise(kind):
 
 
 def _large_fill_in_engine():
-    """Three crossed scalar factors: the second one's dense diagonal block (order 1,100), with a
-    factor after it, makes the selected inverse and its scratch larger than the engine keeps
-    unheld (2**21 values)."""
+    """Three crossed scalar factors: the second one's dense diagonal block (order 1,500) makes the
+    selected inverse larger than the engine keeps unheld (2**21 values)."""
     rng = np.random.default_rng(5)
-    n, n1, n2 = 4400, 200, 1100
+    n, n1, n2 = 6000, 200, 1500
     c1 = np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)]).astype(np.int32)
     c2 = np.concatenate([np.arange(n2), rng.integers(0, n2, n - n2)]).astype(np.int32)
     one = np.ones((n, 1))
     ti, tr, tc = np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int32)
-    c3 = (np.arange(n) % 3).astype(np.int32)  # a small factor after it: the scratch holds its triangular inverse
+    c3 = (np.arange(n) % 3).astype(np.int32)  # a small factor after it
     factors = [(c1, n1, one, ti, tr, tc), (c2, n2, one, ti + 1, tr, tc), (c3, 3, one, ti + 2, tr, tc)]
     x = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = rng.normal(size=n) + x[:, 1]
@@ -204,13 +203,25 @@ def test_engine_holds_its_workspace_only_while_held():
     engine.gradient(theta * 1.3, False)
     held = engine.gradient(theta, True)
     assert engine.workspace_values > 2**21
-    assert held[0] == plain[0] and np.array_equal(held[1], plain[1])
+    assert held[0] == plain[0]
+    assert np.array_equal(held[1], plain[1])
     engine.release_workspace()
     assert engine.workspace_values > 2**21  # one hold left
     engine.release_workspace()
     assert engine.workspace_values == 0
     engine.release_workspace()  # without a hold: only the trim
     assert engine.workspace_values == 0
+
+
+def test_gradient_below_a_large_dense_block_matches_finite_differences():
+    """The dense path of the selected inverse with a factor below it (G(c, j) and W_c from the
+    triangular inverse before lauum overwrites it, the lower triangle updated by panels of columns),
+    at an order of many panels and recursion levels, against central differences of the criterion."""
+    engine, theta = _large_fill_in_engine()
+    for reml in (True, False):
+        _, grad = engine.gradient(theta, reml)
+        fd = central_differences(lambda t, r=reml: engine.objective(np.asarray(t, dtype=float), r), theta)
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(fd).max())))
 
 
 def test_small_workspace_is_kept_without_a_hold():
