@@ -1090,9 +1090,12 @@ class LinearMixedModel:
         OLS residuals, `_core.Engine.moment_start`), ``"lme4"`` (1 on the diagonals, 0 elsewhere) or
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
-        opt, _, _, _, _, _, _, resume = self._minimize(start, warm, maxeval, optimizer, optimizer_options, progress)
-        if opt.stalled:  # no polish here to settle it: L-BFGS-B goes on to its own stopping rules
-            opt = resume(opt)
+        with contextlib.ExitStack() as hold:
+            opt, _, _, _, _, _, _, resume = self._minimize(
+                start, warm, maxeval, optimizer, optimizer_options, progress, hold
+            )
+            if opt.stalled:  # no polish here to settle it: L-BFGS-B goes on to its own stopping rules
+                opt = resume(opt)
         return OptimResult(
             theta=self._to_model(opt.theta),
             fun=opt.fun,
@@ -1109,6 +1112,7 @@ class LinearMixedModel:
         optimizer: str,
         optimizer_options: dict[str, Any] | None,
         progress: bool | Callable[[int, float], None] | None,
+        hold: contextlib.ExitStack,
     ) -> tuple[
         OptimResult,
         EngineCriterion,
@@ -1123,7 +1127,9 @@ class LinearMixedModel:
         called (with progress reports), the same with its gradient, and with its Hessian (None
         without one grouping factor), the method and stopping
         rules for restarts that check a doubtful end (`_verify`): the user's, and a function that
-        continues this first run's optimiser from an end, without its stall stop). With ``"auto"``
+        continues this first run's optimiser from an end, without its stall stop). The engine's
+        gradient workspace is held (`held_workspace`) from when the arguments are checked until
+        ``hold``, the caller's exit stack, closes: through the caller's polish and check. With ``"auto"``
         on an expensive evaluation, this first run is BOBYQA stopped at `POLISHED_BOBYQA`'s loose
         tolerances, and the restarts are COBYQA's at its own: where an end is doubtful (a flat
         ridge, a parameter at or near its bound) the polish may be unable to finish a loose end, and
@@ -1141,7 +1147,7 @@ class LinearMixedModel:
                 f"{s.p} fixed effects, fewer than the {s.ntheta + 1} variance parameters to estimate "
                 f"({', '.join(s.theta.names)} and the residual SD): they are not identifiable"
             )
-        engine = self._working_engine
+        engine = hold.enter_context(held_workspace(self._working_engine))  # until the caller's work ends
         first_method, loose = optimizer, dict[str, float]()
         if optimizer == "auto":
             # a far uncentred slope makes the criterion a narrow ridge evaluated to ~8 digits: L-BFGS-B's
@@ -1252,9 +1258,9 @@ class LinearMixedModel:
         that hits ``maxeval`` warns (`ConvergenceWarning`) and has ``converged == False``; a singular
         fit warns (`SingularFitWarning`). The engine keeps its gradients' workspace for the fit's
         length (`held_workspace`)."""
-        with held_workspace(self._working_engine):
+        with contextlib.ExitStack() as hold:
             opt, criterion, f, fg, hf, method, options, resume = self._minimize(
-                start, warm, maxeval, optimizer, optimizer_options, progress
+                start, warm, maxeval, optimizer, optimizer_options, progress, hold
             )
             self._refuse_exact_fit(opt)
             opt = self._polish(opt, fg, hf, criterion)
