@@ -85,6 +85,20 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
             const SparseBlock& s = A_[tri(c, f)].s;
             double* __restrict__ qp = qm.data();
             const double* __restrict__ lp = lv.data();
+            if (s.kr == 1 && s.kc == 1) {  // scalar terms: the loop below without its level-block loops
+                for (int l = 0; l < s.ncollev; ++l) {
+                    const int64_t cf = off[f] + l;
+                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                        const double a = s.v[idx];
+                        const int64_t rc = off[c] + s.rowlev[idx];
+                        for (int m = 0; m < pp; ++m) {
+                            qp[m * q + rc] -= a * lp[m * q + cf];
+                            qp[m * q + cf] -= a * lp[m * q + rc];
+                        }
+                    }
+                }
+                continue;
+            }
             for (int l = 0; l < s.ncollev; ++l)
                 for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
                     const double* blk = s.blk(idx);

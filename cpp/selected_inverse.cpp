@@ -523,7 +523,19 @@ void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int
     for (int j = nf - 1; j >= 0; --j) {
         for (int c = j + 1; c < nf; ++c) {
             const Block& b = lblocks[tri(c, j)];
-            if (b.kind == Kind::Sparse) {
+            if (b.kind == Kind::Sparse && b.s.kr == 1 && b.s.kc == 1) {
+                // scalar terms (crossed intercepts): one product per stored entry and right-hand side,
+                // the same operations as below without its loops over the level blocks' sizes
+                const SparseBlock& s = b.s;
+                for (int l = 0; l < s.ncollev; ++l) {
+                    const int64_t rj = off[j] + l;
+                    for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
+                        const double v = s.v[idx];
+                        const int64_t rc = off[c] + s.rowlev[idx];
+                        for (int m = 0; m < ncol; ++m) xp[m * q + rj] -= v * xp[m * q + rc];
+                    }
+                }
+            } else if (b.kind == Kind::Sparse) {
                 const SparseBlock& s = b.s;
                 for (int l = 0; l < s.ncollev; ++l)
                     for (int64_t idx = s.colptr[l]; idx < s.colptr[l + 1]; ++idx) {
