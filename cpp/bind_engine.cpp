@@ -300,7 +300,7 @@ void register_engine(py::module_& m) {
              "End one hold_workspace(); the last one frees an inverse larger than 2**21 values (smaller "
              "ones are always kept). Without a hold, only that trim.")
         .def_property_readonly("workspace_values", &Engine::workspace_values,
-                               "The values the gradients' selected inverse and its scratch hold now.")
+                               "The values the gradients' selected inverse holds now.")
         .def_property_readonly("single_threaded_blas", &Engine::single_threaded_blas,
                                "Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or "
                                "more (OpenBLAS's threads only spin on smaller ones).");

@@ -122,7 +122,7 @@ private:
     bool pin_blas_ = true;       // see single_threaded_blas()
     int threads_ = 1;            // see threads()
     mutable std::mutex mu_;
-    mutable SelectedInverse selinv_;  // the gradients' selected inverse and its scratch, reused (under mu_)
+    mutable SelectedInverse selinv_;  // the gradients' selected inverse, reused (under mu_)
     void require_update() const;
 
     void analyse(double dense_threshold);

@@ -483,15 +483,11 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
         std::vector<DenseBlock> w(static_cast<size_t>(nf - j - 1));  // W_c, c = j + 1, ...
         for (int c = j + 1; c < nf; ++c) {
-            Block& gcj = g[tri(c, j)];
+            DenseBlock& gcj = g[tri(c, j)].d;  // h = sum_i G(c, i) L(i, j) (i > j: not G(c, j) itself), then
             const int qc = nlev[c] * k[c];
-            DenseBlock h;
-            h.nrow = qc;
-            h.ncol = qj;
-            h.v.assign(static_cast<size_t>(qc) * qj, 0.0);
-            for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
-            std::copy(h.v.begin(), h.v.end(), gcj.d.v.begin());
-            blas::trmm_lower(false, qc, qj, -1.0, gjj.data(), qj, gcj.d.data(), qc);  // G(c, j) = -h L(j, j)^{-1}
+            std::fill(gcj.v.begin(), gcj.v.end(), 0.0);
+            for (int i = j + 1; i < nf; ++i) add_g_times_l(gcj, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+            blas::trmm_lower(false, qc, qj, -1.0, gjj.data(), qj, gcj.data(), qc);  // G(c, j) = -h L(j, j)^{-1}
             DenseBlock& wc = w[c - j - 1];
             wc = lblocks[tri(c, j)].d;
             blas::trmm_lower(false, qc, qj, 1.0, gjj.data(), qj, wc.data(), qc);  // W_c

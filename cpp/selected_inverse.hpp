@@ -16,7 +16,7 @@ bool level_block(const std::vector<Block>& g, const std::vector<int>& k, int c, 
 void add_product(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0);
 // c (m x n) += alpha * a^T b, a (l x m), b (l x n).
 void add_tproduct(double* c, const double* a, const double* b, int m, int l, int n, double alpha = 1.0);
-// The selected inverse and its scratch, kept by an engine from call to call: allocating (and
+// The selected inverse, kept by an engine from call to call: allocating (and
 // page-faulting) blocks the size of L on every gradient cost as much as a fifth of it (InstEval's
 // dense order-1,128 block: 49 against 38 ms a gradient).
 struct SelectedInverse {

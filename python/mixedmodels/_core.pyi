@@ -438,7 +438,7 @@ class Engine:
     @property
     def workspace_values(self) -> int:
         """
-        The values the gradients' selected inverse and its scratch hold now.
+        The values the gradients' selected inverse holds now.
         """
 
 class LaplaceStage:
