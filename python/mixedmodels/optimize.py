@@ -191,9 +191,11 @@ class EngineCriterion:
 def held_workspace(engine: _core.Engine) -> Iterator[_core.Engine]:
     """Within the with-block the engine keeps its gradients' selected inverse from call to call
     (`_core.Engine.hold_workspace`): a fit's optimiser, polish and derivative check call the
-    gradient many times, and allocating an inverse the size of InstEval's (a dense order-1,128
-    block) each time cost a fifth of each gradient (49 against 38 ms). Released on leaving, however
-    it is left, so that a fitted model does not hold it for its life.
+    gradient many times, and allocating and page-faulting an inverse above 2**21 values (a dense
+    fill-in block of order ~1,450 or more; smaller ones are kept anyway) each time costs about a
+    fifth of each gradient (measured on InstEval while its inverse, with a scratch copy since
+    removed, was above that size: 49 against 38 ms). Released on leaving, however it is left, so
+    that a fitted model does not hold it for its life.
 
     Examples
     --------
