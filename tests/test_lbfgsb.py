@@ -3,8 +3,6 @@ optimum BOBYQA reaches, with the same derivative check and boundary verification
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +10,7 @@ import pytest
 import mixedmodels as mm
 from mixedmodels.model import LinearMixedModel
 from mixedmodels.optimize import EngineCriterion, minimize_theta
+from tests.optimizer_helpers import fit_quietly, reaches_bobyqas_optimum
 
 CASES = [
     ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
@@ -22,23 +21,12 @@ CASES = [
 ]
 
 
-def _fit(formula, data, reml, optimizer):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mm.SingularFitWarning)
-        return mm.lmer(formula, data, reml=reml, optimizer=optimizer)
-
-
 @pytest.mark.parametrize(("formula", "data"), CASES)
 @pytest.mark.parametrize("reml", [True, False])
 def test_lbfgsb_reaches_bobyqas_optimum(fits, formula, data, reml):
-    frame = fits.data(data)
-    a = _fit(formula, frame, reml, "bobyqa")
-    b = _fit(formula, frame, reml, "lbfgsb")
-    assert b.converged
-    assert b.objective <= a.objective + 1e-9 * abs(a.objective)
-    assert b.is_singular == a.is_singular
-    np.testing.assert_allclose(b.fixef, a.fixef, rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(b.theta, a.theta, atol=2e-4)
+    reaches_bobyqas_optimum(
+        formula, fits.data(data), reml, "lbfgsb", objective_rel=1e-9, fixef_rtol=1e-5, theta_atol=2e-4
+    )
 
 
 def test_lbfgsb_takes_its_options_and_refuses_others(fits):
@@ -79,8 +67,8 @@ def test_lbfgsb_finds_a_boundary_optimum(fits):
     frame = fits.data("sleepstudy").copy()
     frame["noise"] = rng.normal(size=len(frame))
     frame["g"] = np.repeat(np.arange(30), 6).astype(str)
-    a = _fit("noise ~ 1 + (1 | g)", frame, True, "bobyqa")
-    b = _fit("noise ~ 1 + (1 | g)", frame, True, "lbfgsb")
+    a = fit_quietly("noise ~ 1 + (1 | g)", frame, True, "bobyqa")
+    b = fit_quietly("noise ~ 1 + (1 | g)", frame, True, "lbfgsb")
     assert b.objective <= a.objective + 1e-9 * abs(a.objective)
     assert b.is_singular == a.is_singular
 

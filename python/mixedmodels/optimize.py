@@ -581,13 +581,14 @@ def _newton(
             return x, float(f), n, "Newton: the criterion or its derivatives are not finite", False, True
         d, dec, definite = _newton_direction(g, hess, x, lower)
         scale = max(1.0, abs(f))
-        if not definite and np.any((lower == 0.0) & (x <= 0.0)):
+        at_bound = bool(np.any((lower == 0.0) & (x <= 0.0)))
+        if not definite and at_bound:
             # a parameter at its bound of 0 and negative curvature: a diagonal of T clipped to 0 where
             # the criterion is even in it (a zero gradient there, the optimum inside), which the
             # direction cannot leave
             return x, float(f), n, "Newton: a parameter at its bound where the criterion is not convex", False, True
         if definite and _negligible(d, x):
-            if not np.any((lower == 0.0) & (x <= 0.0)):  # a Hessian over every parameter, as the polish's
+            if not at_bound:  # a Hessian over every parameter, as the polish's
                 end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
             return x, float(f), n, "Newton: the step is below the criterion's resolution", False, False
         moving = d != 0.0
