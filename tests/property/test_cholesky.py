@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.engine_helpers import block_rows, engine_of
+from mixedmodels import _core
+from tests.engine_helpers import block_rows, cross_products_of, engine_of
 from tests.property.dense_reference import dense_criterion, dense_system, dense_z_lambda
 
 
@@ -80,6 +81,40 @@ def test_factor_equals_dense_cholesky(d):
     e.update(theta)
     a, chol = dense_system(factors, x, y, theta)
     np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
+
+
+@pytest.mark.parametrize(("n1", "k1"), [(300, 1), (333, 1), (170, 2), (700, 1)])
+def test_a_mid_size_dense_block_is_factored_by_panels_on_the_pool(n1, k1):
+    """A crossed factor whose diagonal block fills in densely, of order 300-700 (cpp/dense_pooled.cpp:
+    panels of 128 columns, the solve and the update in chunks on the pool; 333 and 340 not
+    multiples of the panel): the factor is numpy's, and the same bits on one, two and three threads."""
+    rng = np.random.default_rng(n1 + k1)
+    n, n0 = 12 * n1 * k1, 4 * n1
+    factors, ntheta = [], 0
+    for codes, nlev, k in [
+        (np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)]), n0, 1),
+        (np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)]), n1, k1),
+    ]:
+        z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+        ti, tr, tc, ntheta = _theta_map(k, ntheta, False)
+        factors.append((codes.astype(np.int32), nlev, z, ti, tr, tc))
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n)
+    theta = rng.uniform(0.3, 1.5, ntheta) * np.where(rng.random(ntheta) < 0.5, -1.0, 1.0)
+    for _codes, _nlev, _z, ti, tr, tc in factors:
+        theta[ti[tr == tc]] = np.abs(theta[ti[tr == tc]])
+    cp = cross_products_of(y, x, factors)
+    bits = []
+    for threads in (1, 2, 3):
+        e = _core.Engine(cp, threads=threads)
+        assert block_rows(e)[1][1] == f"Dense({n1 * k1}x{n1 * k1})"
+        e.update(theta)
+        bits.append(e.dense(True).tobytes())
+    assert bits[1] == bits[0]
+    assert bits[2] == bits[0]
+    _, chol = dense_system(factors, x, y, theta)
+    got = np.tril(np.frombuffer(bits[0]).reshape(chol.shape))
+    np.testing.assert_allclose(got, chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
 
 
 @SETTINGS

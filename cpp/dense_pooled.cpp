@@ -1,0 +1,53 @@
+// The Cholesky factor of a dense diagonal block of mid-size order on the core's thread pool
+// (dense_pooled.hpp). Right-looking by panels of kPanel columns: LAPACK on the panel's diagonal
+// block, then the triangular solve below it cut into chunks of kRows rows, then the trailing
+// symmetric update cut into chunks of kColumns columns (a syrk on the chunk's diagonal part and one
+// gemm below it). The chunks are fixed by the order alone and BLAS runs on one thread inside them,
+// so the factor is bitwise the same for every thread count, one included.
+#include "dense_pooled.hpp"
+
+#include <algorithm>
+#include <cstddef>
+
+#include "blas.hpp"
+#include "pool.hpp"
+
+namespace mm {
+
+namespace {
+constexpr int kPanel = 128;
+constexpr int kRows = 128;
+constexpr int kColumns = 64;
+}  // namespace
+
+int potrf_lower_pooled(int n, double* a, int lda, int threads) {
+    if (n < kPooledPotrfFrom) return blas::potrf_lower(n, a, lda);
+    const blas::SingleThreaded one_thread;
+    for (int k0 = 0; k0 < n; k0 += kPanel) {
+        const int nb = std::min(kPanel, n - k0);
+        double* d = a + static_cast<size_t>(k0) * lda + k0;
+        const int info = blas::potrf_lower(nb, d, lda);
+        if (info != 0) return k0 + info;
+        const int rest = n - k0 - nb;
+        if (rest == 0) break;
+        double* below = d + nb;                                 // rest x nb, solved in place
+        double* trail = d + static_cast<size_t>(nb) * lda + nb;  // rest x rest, lower triangle updated
+        const int row_chunks = (rest + kRows - 1) / kRows;
+        pool::run(threads, row_chunks, [&](int c) {
+            const int r0 = c * kRows, r1 = std::min(rest, r0 + kRows);
+            blas::trsm_right_lower_trans(r1 - r0, nb, d, lda, below + r0, lda);
+        });
+        // the leftmost chunks hold the most rows: claimed first, so the last ones fill the gaps
+        const int column_chunks = (rest + kColumns - 1) / kColumns;
+        pool::run(threads, column_chunks, [&](int c) {
+            const int c0 = c * kColumns, c1 = std::min(rest, c0 + kColumns);
+            double* t = trail + static_cast<size_t>(c0) * lda;
+            blas::syrk_lower(c1 - c0, nb, -1.0, below + c0, lda, 1.0, t + c0, lda);
+            if (c1 < rest) blas::gemm(false, true, rest - c1, c1 - c0, nb, -1.0, below + c1, lda, below + c0, lda, 1.0,
+                                      t + c1, lda);
+        });
+    }
+    return 0;
+}
+
+}  // namespace mm
