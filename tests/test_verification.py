@@ -57,6 +57,25 @@ def test_the_newton_decrement_sees_a_flat_valley_that_the_gradient_does_not():
     assert r.decrement == pytest.approx(0.01, rel=1e-4)
 
 
+def test_the_polish_leaves_a_step_below_its_last_step_size_untaken():
+    """From 1e-4 of the minimum of a non-quadratic function (1, -2), one Newton step leaves ~1e-8:
+    the next step, below `POLISH_LAST_STEP` of the parameters' size, is not paid a gradient for (the
+    start's gradient, two for the Hessian's differences, one at the step's end: 4 calls)."""
+    from mixedmodels.optimize import POLISH_LAST_STEP
+
+    def fg(t):
+        a, b = t[0] - 1.0, t[1] + 2.0
+        return (
+            float(np.exp(a) - a + 2 * b**2 + 0.5 * b**4 + 0.1 * a * b),
+            np.array([np.exp(a) - 1 + 0.1 * b, 4 * b + 2 * b**3 + 0.1 * a]),
+        )
+
+    best = np.array([1.0, -2.0])
+    r = newton_polish(fg, best + [1e-4, 2e-4], fg(best + [1e-4, 2e-4])[0], np.array([0.0, -np.inf]))
+    assert r.n_evals == 4
+    assert 1e-11 < np.max(np.abs(r.theta - best)) < POLISH_LAST_STEP * 2.0
+
+
 def test_a_near_singular_four_term_covariance_is_not_called_converged_on_its_ridge():
     # (a + b + c | g) whose covariance is nearly singular: L-BFGS-B used to stop on a ridge 0.0086
     # above the best point found (-5053.00773 by restarts; BOBYQA -5053.00679) with converged=True

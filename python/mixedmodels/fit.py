@@ -97,8 +97,8 @@ def lmer(
         fill-in block such as InstEval), where the polish below takes the last digits for fewer
         evaluations than BOBYQA's tight defaults. Every other optimiser's end is polished by Newton
         steps on the analytic gradient (a few gradient calls, counted in ``n_evals``), so theta,
-        sigma and vcov agree with a tightly converged optimum to about 1e-9 relative; Newton's
-        method itself stops only where its decrement is below the criterion's rounding. L-BFGS-B
+        sigma and vcov agree with a tightly converged optimum to about 1e-8 relative; Newton's
+        method itself stops only where its step is below 1e-11 of the parameters' size. L-BFGS-B
         stops early where its evaluations stall at the criterion's rounding, and goes on unless
         that polish settles its end.
     optimizer_options : dict, optional

@@ -849,19 +849,23 @@ def _raised_eigh(hess: FloatArray) -> tuple[FloatArray, FloatArray] | None:
     return np.maximum(np.abs(w), 1e-8 * scale), v
 
 
-# a Newton step of the polish below this in every parameter, relative to its size (at least 0.1),
-# is not taken: the estimates are then within ~1e-11 of the step's end (lme4's final accuracy asks 1e-8), and one
-# gradient can cost three or four evaluations (crossed designs)
+# a Newton step below this in every parameter, relative to its size (at least 0.1), is not taken by
+# Newton's method (`_newton`): the estimates are then within ~1e-11 of the step's end
 POLISH_NEGLIGIBLE_STEP = 1e-11
+# nor by the polish below this: there the gradient at the step's start is known but the step's end
+# would cost one more (three or four evaluations on crossed designs, ~6 % of InstEval's fit), and
+# the estimates are within ~1e-8 of it (lme4's answer is good to ~1e-6). Its steps converge
+# quadratically, so such a step comes after one of ~1e-4 or less (InstEval: 4.7e-5 -> 3.5e-9).
+POLISH_LAST_STEP = 1e-8
 # a step of the polish (and a full Newton step, `_newton`) may raise the criterion by this much
 # relative to it (its rounding) while it lowers the gradient's norm
 POLISH_ROUNDING = 1e-11
 
 
-def _negligible(step: FloatArray, x: FloatArray) -> bool:
-    """Whether a Newton step is below `POLISH_NEGLIGIBLE_STEP` of every parameter's size (at least
-    0.1): the polish's stop, and Newton's (`_newton`)."""
-    return bool(np.all(np.abs(step) <= POLISH_NEGLIGIBLE_STEP * np.maximum(np.abs(x), 0.1)))
+def _negligible(step: FloatArray, x: FloatArray, tol: float = POLISH_NEGLIGIBLE_STEP) -> bool:
+    """Whether a Newton step is below ``tol`` of every parameter's size (at least 0.1): Newton's
+    stop (`_newton`, `POLISH_NEGLIGIBLE_STEP`), and the polish's (`POLISH_LAST_STEP`)."""
+    return bool(np.all(np.abs(step) <= tol * np.maximum(np.abs(x), 0.1)))
 
 
 def newton_polish(
@@ -882,11 +886,12 @@ def newton_polish(
     differences of the gradient (one gradient per parameter, relative step 1e-6); it is kept
     for up to ``max_steps`` steps. A step is taken only while it is small (below 1e-3 of
     the parameters' size: a polish, not a search) but not negligible (above
-    `POLISH_NEGLIGIBLE_STEP` of some parameter's size), keeps every parameter inside its bounds, lowers
-    the gradient's norm and does not raise the criterion beyond its rounding (1e-11 relative);
-    otherwise the point is returned unchanged. At the end the criterion is flat to double precision
-    (a relative gradient near 1e-10 where the optimiser stops near 1e-6), so theta, sigma and vcov
-    agree with a tightly converged optimum to about 1e-9 relative. ``n_evals`` counts the
+    `POLISH_LAST_STEP`, 1e-8, of some parameter's size), keeps every parameter inside its bounds,
+    lowers the gradient's norm and does not raise the criterion beyond its rounding (1e-11
+    relative); otherwise the point is returned unchanged. At the end the next Newton step is below
+    1e-8 of every parameter's size (from an optimiser's end near 1e-6 the steps converge
+    quadratically: one or two of them), so theta, sigma and vcov agree with a tightly converged
+    optimum to about 1e-8 relative. ``n_evals`` counts the
     gradient calls (``known``: the criterion and gradient at x, already computed, not called again);
     ``decrement`` is the Newton decrement (`newton_decrement`) at the returned point
     with that Hessian: near 0 at a minimum, and large where the end lies on a flat ridge along
@@ -943,8 +948,8 @@ def newton_polish(
         step = np.linalg.solve(chol.T, np.linalg.solve(chol, g[free]))
         if not np.all(np.isfinite(step)) or float(np.max(np.abs(step))) > 1e-3 * size:
             break
-        if _negligible(step, best_x[free]):
-            break  # each parameter there to ~1e-11 relative: another gradient would not move the estimates
+        if _negligible(step, best_x[free], POLISH_LAST_STEP):
+            break  # each parameter there to ~1e-8 relative: another gradient would not move the estimates
         xn = best_x.copy()
         xn[free] -= step
         if np.any(xn < lower):
