@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mixedmodels import _core
 from tests.engine_helpers import block_rows, cross_products_of, engine_of
-from tests.property.dense_reference import dense_criterion, dense_system, dense_z_lambda
+from tests.property.dense_reference import dense_criterion, dense_gradient, dense_system, dense_z_lambda
 
 
 def _theta_map(k: int, offset: int, diagonal: bool):
@@ -87,7 +87,8 @@ def test_factor_equals_dense_cholesky(d):
 def test_a_mid_size_dense_block_is_factored_by_panels_on_the_pool(n1, k1):
     """A crossed factor whose diagonal block fills in densely, of order 300-700 (cpp/dense_pooled.cpp:
     panels of 128 columns, the solve and the update in chunks on the pool; 333 and 340 not
-    multiples of the panel): the factor is numpy's, and the same bits on one, two and three threads."""
+    multiples of the panel): the factor, the conditional covariances and the gradient are numpy's,
+    and the same bits on one, two and three threads."""
     rng = np.random.default_rng(n1 + k1)
     n, n0 = 12 * n1 * k1, 4 * n1
     factors, ntheta = [], 0
@@ -108,13 +109,25 @@ def test_a_mid_size_dense_block_is_factored_by_panels_on_the_pool(n1, k1):
     for threads in (1, 2, 3):
         e = _core.Engine(cp, threads=threads)
         assert block_rows(e)[1][1] == f"Dense({n1 * k1}x{n1 * k1})"
+        assert e.single_threaded_blas
+        value, grad = e.gradient(theta, True)
         e.update(theta)
-        bits.append(e.dense(True).tobytes())
+        cov = e.condcov()
+        bits.append([e.dense(True).tobytes(), value, grad.tobytes()] + [c.tobytes() for c in cov])
     assert bits[1] == bits[0]
     assert bits[2] == bits[0]
-    _, chol = dense_system(factors, x, y, theta)
-    got = np.tril(np.frombuffer(bits[0]).reshape(chol.shape))
+    m, chol = dense_system(factors, x, y, theta)
+    got = np.tril(np.frombuffer(bits[0][0]).reshape(chol.shape))
     np.testing.assert_allclose(got, chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
+    q = n0 + n1 * k1
+    inv = np.linalg.inv(m[:q, :q])[n0:, n0:]
+    for lev in range(n1):
+        s = slice(lev * k1, (lev + 1) * k1)
+        np.testing.assert_allclose(cov[1][lev], inv[s, s], rtol=1e-8, atol=1e-10)
+    if n1 * k1 <= 340:  # the dense reference's matrices stay small
+        want_value, want = dense_gradient(factors, x, y, theta, True)
+        assert value == pytest.approx(want_value, rel=1e-10)
+        np.testing.assert_allclose(grad, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
 
 
 @SETTINGS
