@@ -66,6 +66,8 @@ int lapack_potrf(int n, double* a, int lda) {
 
 }  // namespace
 
+int potrf_lower_lapack(int n, double* a, int lda) { return n == 0 ? 0 : lapack_potrf(n, a, lda); }
+
 int potrf_lower(int n, double* a, int lda) {
     if (n == 0) return 0;
     if (n <= 32) return small::chol_ld(a, n, lda);  // cheaper than waking BLAS threads

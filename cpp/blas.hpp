@@ -50,6 +50,8 @@ void trsm_left_lower_trans(int m, int n, const double* l, int ldl, double* b, in
 void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const double* x, double beta, double* y);
 // Lower Cholesky in place; returns LAPACK info (0 = success, k > 0 = leading minor k not PD).
 int potrf_lower(int n, double* a, int lda);
+// LAPACK's dpotrf itself, whatever the order (potrf_lower takes small kernels for n <= 32).
+int potrf_lower_lapack(int n, double* a, int lda);
 // B = alpha * L B (side left) or alpha * B L (side right), L lower triangular, B m x n.
 void trmm_lower(bool left, int m, int n, double alpha, const double* l, int ldl, double* b, int ldb);
 // In-place inverse of a lower triangular matrix; LAPACK's info (k > 0: diagonal entry k is zero, and

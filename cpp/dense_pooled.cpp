@@ -26,7 +26,9 @@ int potrf_lower_pooled(int n, double* a, int lda, int threads) {
     for (int k0 = 0; k0 < n; k0 += kPanel) {
         const int nb = std::min(kPanel, n - k0);
         double* d = a + static_cast<size_t>(k0) * lda + k0;
-        const int info = blas::potrf_lower(nb, d, lda);
+        // LAPACK on every panel, the last one too however short (as blas::potrf_lower's own panels):
+        // the small kernel it would take for 32 columns or fewer fails on a NaN that LAPACK passes
+        const int info = blas::potrf_lower_lapack(nb, d, lda);
         if (info != 0) return k0 + info;
         const int rest = n - k0 - nb;
         if (rest == 0) break;

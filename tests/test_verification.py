@@ -74,6 +74,10 @@ def test_the_polish_leaves_a_step_below_its_last_step_size_untaken():
     r = newton_polish(fg, best + [1e-4, 2e-4], fg(best + [1e-4, 2e-4])[0], np.array([0.0, -np.inf]))
     assert r.n_evals == 4
     assert 1e-11 < np.max(np.abs(r.theta - best)) < POLISH_LAST_STEP * 2.0
+    # from 1e-3 the first step leaves ~5e-7, above the stop: the second step is taken (5 calls)
+    r = newton_polish(fg, best + [1e-3, 1e-3], fg(best + [1e-3, 1e-3])[0], np.array([0.0, -np.inf]))
+    assert r.n_evals == 5
+    assert np.max(np.abs(r.theta - best)) < POLISH_LAST_STEP * 2.0
 
 
 def test_a_near_singular_four_term_covariance_is_not_called_converged_on_its_ridge():

@@ -98,7 +98,8 @@ def lmer(
         evaluations than BOBYQA's tight defaults. Every other optimiser's end is polished by Newton
         steps on the analytic gradient (a few gradient calls, counted in ``n_evals``), so theta,
         sigma and vcov agree with a tightly converged optimum to about 1e-8 relative; Newton's
-        method itself stops only where its step is below 1e-11 of the parameters' size. L-BFGS-B
+        method itself stops where its step is below 1e-11 of the parameters' size (at least 0.1),
+        or where a line search fails with the fall it predicts at the criterion's rounding. L-BFGS-B
         stops early where its evaluations stall at the criterion's rounding, and goes on unless
         that polish settles its end.
     optimizer_options : dict, optional

@@ -558,10 +558,11 @@ def _newton(
     a line search that halves the step: a step is taken when it lowers the criterion by
     `NEWTON_ARMIJO` of the fall its gradient predicts or, a full step, when it lowers the gradient's
     norm without raising the criterion beyond its rounding (as the polish's steps). It stops
-    converged where the Newton step is negligible (`POLISH_NEGLIGIBLE_STEP` of every parameter's
-    size, as the polish) over a positive definite Hessian (``end`` then holds the gradient, Hessian
-    and decrement there), or where a line search fails with the decrement already at the criterion's
-    rounding (the polish then takes over); it gives up (the last value returned is True) on a
+    converged where the Newton step is negligible (`POLISH_NEGLIGIBLE_STEP`, 1e-11, of every
+    parameter's size, at least 0.1; the polish stops at `POLISH_LAST_STEP`) over a positive
+    definite Hessian (``end`` then holds the gradient, Hessian and decrement there), or where a
+    line search fails with the decrement already at the criterion's rounding (the polish then
+    takes over); it gives up (the last value returned is True) on a
     criterion it cannot evaluate, a line search that fails above rounding or a step below the
     parameters' rounding, a parameter at its bound of 0 where the Hessian is not positive definite
     (which the projected direction cannot leave), or `NEWTON_ITERATIONS` iterations."""
@@ -727,7 +728,7 @@ def minimize_theta(
     giving the criterion, gradient and Hessian; by default the engine's, when f is an
     `EngineCriterion` of a model with one grouping factor), bounded by projection and damped by a
     line search (`_newton`); each call counts as one evaluation. It stops where its step is
-    negligible, as the polish's (the result then carries the gradient, Hessian and decrement, as a
+    negligible (`POLISH_NEGLIGIBLE_STEP`; the result then carries the gradient, Hessian and decrement, as a
     polished end does); where it gives up, ``fallback`` (``"bobyqa"``, with ``step`` its initial
     step, or ``"lbfgsb"``: `newton_fallback`) runs from the start, and its end is the result.
 
@@ -888,10 +889,11 @@ def newton_polish(
     the parameters' size: a polish, not a search) but not negligible (above
     `POLISH_LAST_STEP`, 1e-8, of some parameter's size), keeps every parameter inside its bounds,
     lowers the gradient's norm and does not raise the criterion beyond its rounding (1e-11
-    relative); otherwise the point is returned unchanged. At the end the next Newton step is below
-    1e-8 of every parameter's size (from an optimiser's end near 1e-6 the steps converge
-    quadratically: one or two of them), so theta, sigma and vcov agree with a tightly converged
-    optimum to about 1e-8 relative. ``n_evals`` counts the
+    relative); otherwise the point is returned unchanged. Where it ends at that stop (from an
+    optimiser's end near 1e-6 the steps converge quadratically: one or two of them), the next Newton
+    step is below 1e-8 of every parameter's size (at least 0.1), so theta, sigma and vcov agree with
+    a tightly converged optimum to about 1e-8 relative; it may also end after ``max_steps`` steps
+    or at a refused step. ``n_evals`` counts the
     gradient calls (``known``: the criterion and gradient at x, already computed, not called again);
     ``decrement`` is the Newton decrement (`newton_decrement`) at the returned point
     with that Hessian: near 0 at a minimum, and large where the end lies on a flat ridge along

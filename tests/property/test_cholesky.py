@@ -83,12 +83,12 @@ def test_factor_equals_dense_cholesky(d):
     np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
 
 
-@pytest.mark.parametrize(("n1", "k1"), [(300, 1), (333, 1), (170, 2), (700, 1)])
+@pytest.mark.parametrize(("n1", "k1"), [(270, 1), (300, 1), (333, 1), (170, 2), (384, 1), (700, 1)])
 def test_a_mid_size_dense_block_is_factored_by_panels_on_the_pool(n1, k1):
     """A crossed factor whose diagonal block fills in densely, of order 300-700 (cpp/dense_pooled.cpp:
-    panels of 128 columns, the solve and the update in chunks on the pool; 333 and 340 not
-    multiples of the panel): the factor, the conditional covariances and the gradient are numpy's,
-    and the same bits on one, two and three threads."""
+    panels of 128 columns, the solve and the update in chunks on the pool; 270's last panel of 14
+    columns, 384 three whole panels): the factor, the conditional covariances and the gradient are
+    numpy's, and the same bits on one, two and three threads."""
     rng = np.random.default_rng(n1 + k1)
     n, n0 = 12 * n1 * k1, 4 * n1
     factors, ntheta = [], 0
