@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "blas.hpp"
-#include "dense_pooled.hpp"
+#include "dense_potrf.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
 #include "pool.hpp"
@@ -46,8 +46,7 @@ void Engine::factor_diag(int j) {
         // on the pool where BLAS is pinned (mid-size blocks); a block large enough for BLAS's own
         // threads (engine.cpp) stays with them: InstEval's 1,128 block, pooled with BLAS pinned
         // throughout (and the gradient's trtri and lauum pooled too), measured no faster
-        const int n = m.nrow;
-        const int info = pin_blas_ ? potrf_lower_pooled(n, m.data(), n, threads_) : blas::potrf_lower(n, m.data(), n);
+        const int info = potrf_lower_blocked(m.nrow, m.data(), m.nrow, threads_, pin_blas_);
         if (info != 0)
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " is not positive definite (row " +
                                       std::to_string(info) + ")");

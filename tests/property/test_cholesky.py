@@ -85,7 +85,7 @@ def test_factor_equals_dense_cholesky(d):
 
 @pytest.mark.parametrize(("n1", "k1"), [(270, 1), (300, 1), (333, 1), (170, 2), (384, 1), (700, 1)])
 def test_a_mid_size_dense_block_is_factored_by_panels_on_the_pool(n1, k1):
-    """A crossed factor whose diagonal block fills in densely, of order 300-700 (cpp/dense_pooled.cpp:
+    """A crossed factor whose diagonal block fills in densely, of order 300-700 (cpp/dense_potrf.cpp:
     panels of 128 columns, the solve and the update in chunks on the pool; 270's last panel of 14
     columns, 384 three whole panels): the factor, the conditional covariances and the gradient are
     numpy's, and the same bits on one, two and three threads."""
@@ -172,8 +172,9 @@ def test_solution_and_condcov_equal_dense(d):
 
 @pytest.mark.parametrize("nlev2", [600, 1100])
 def test_large_fill_in_block_equals_dense(nlev2):
-    """A crossed design whose second factor's diagonal block is dense and larger than the order
-    (512) from which the Cholesky factor works by panels: factor and criterion equal numpy's."""
+    """A crossed design whose second factor's diagonal block is dense and larger than the orders
+    from which the Cholesky factor works by panels (cpp/dense_potrf.cpp: 600 on the pool, 1,100 on
+    BLAS's threads): factor and criterion equal numpy's."""
     rng = np.random.default_rng(nlev2)
     n, nlev1 = 6 * nlev2, 300
     c1 = rng.integers(0, nlev1, n).astype(np.int32)
