@@ -1,5 +1,6 @@
 #include "blas.hpp"
 
+#include <cmath>
 #include <cstddef>
 
 #include "small.hpp"
@@ -54,10 +55,16 @@ void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const d
 
 namespace {
 
+// LAPACK's dpotrf with reference LAPACK's answer on a NaN: the row of the first pivot that is not a
+// number. OpenBLAS's own dpotrf tests a pivot by ajj <= 0 only and factors on through a NaN (every
+// later pivot then NaN too), which the factor's diagonal shows.
 int lapack_potrf(int n, double* a, int lda) {
     const char uplo = 'L';
     int info = 0;
     fn.dpotrf(&uplo, &n, a, &lda, &info);
+    const int upto = info > 0 ? info - 1 : n;
+    for (int j = 0; j < upto; ++j)
+        if (std::isnan(a[j + static_cast<std::ptrdiff_t>(j) * lda])) return j + 1;
     return info;
 }
 

@@ -48,7 +48,8 @@ void trsm_left_lower(int m, int n, const double* l, int ldl, double* b, int ldb)
 void trsm_left_lower_trans(int m, int n, const double* l, int ldl, double* b, int ldb);
 // y = alpha * op(A) x + beta * y
 void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const double* x, double beta, double* y);
-// Lower Cholesky in place; returns LAPACK info (0 = success, k > 0 = leading minor k not PD).
+// Lower Cholesky in place; returns LAPACK info (0 = success, k > 0 = leading minor k not PD, or
+// its pivot not a number: reference LAPACK's answer, which OpenBLAS's dpotrf does not give).
 int potrf_lower(int n, double* a, int lda);
 // LAPACK's dpotrf itself, whatever the order (potrf_lower takes small kernels for n <= 32). The
 // blocked factor of a large dense block on the pool or on BLAS's threads: dense_potrf.hpp.

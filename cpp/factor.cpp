@@ -47,9 +47,17 @@ void Engine::factor_diag(int j) {
         // threads (engine.cpp) stays with them: InstEval's 1,128 block, pooled with BLAS pinned
         // throughout (and the gradient's trtri and lauum pooled too), measured no faster
         const int info = potrf_lower_blocked(m.nrow, m.data(), m.nrow, threads_, pin_blas_);
-        if (info != 0)
-            throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " is not positive definite (row " +
-                                      std::to_string(info) + ")");
+        if (info != 0) {
+            // the level of the row (0-based, as a block-diagonal block's message), and the row itself (1-based, LAPACK's)
+            const std::string where = std::to_string(j) + ", level " + std::to_string((info - 1) / k_[j]);
+            if (std::isnan(m(info - 1, info - 1)))  // entries that overflowed, not a lost pivot
+                throw NotPositiveDefinite("random-effects block " + where + " is not finite (row " +
+                                          std::to_string(info) +
+                                          " of its dense block): its entries overflow double precision (theta or the "
+                                          "data too large)");
+            throw NotPositiveDefinite("random-effects block " + where + " is not positive definite (row " +
+                                      std::to_string(info) + " of its dense block)");
+        }
         return;
     }
     // [X y] block: factor X^T X part, then the y row by hand so that an exact fit (zero residual)

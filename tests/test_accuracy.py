@@ -130,14 +130,34 @@ def test_a_slope_constant_within_levels_far_from_zero_is_refused(sleep):
 @pytest.mark.parametrize(
     ("column", "factor", "match"),
     [
-        ("Reaction", 1e-160, "the response 'Reaction' has values of size"),
-        ("Reaction", 1e160, "the response 'Reaction' has values of size"),
+        ("Reaction", 1e-160, "the response 'Reaction' has values of size 3.0e-158"),
+        ("Reaction", 1e130, "the response 'Reaction' has values of size 3.0e\\+132"),
+        # squares that overflow: their sum is inf (or inf - inf), no size to quote
+        ("Reaction", 1e160, "the response 'Reaction' has values too large .* squares overflow"),
+        ("Days", 1e160, "the fixed-effects column 'Days' has values too large .* squares overflow"),
+        # squares that underflow: a sum of 0, but the column is not zero (not aliased: refused)
+        ("Days", 1e-170, "the fixed-effects column 'Days' has values too small \\(below ~1e-154\\) to square"),
     ],
 )
 def test_extreme_scales_are_refused_with_the_column_named(sleep, column, factor, match):
     d = sleep.assign(**{column: sleep[column] * factor})
     with pytest.raises(mm.DataError, match=match):
-        LinearMixedModel.from_formula(SLEEP, d)
+        LinearMixedModel.from_formula("Reaction ~ Days + (1 | Subject)", d)
+
+
+@pytest.mark.parametrize(
+    ("factor", "match"), [(1e160, "'Days' has values too large"), (1e-170, "'Days' has values too small")]
+)
+def test_a_glmm_refuses_extreme_fixed_effects_scales(sleep, factor, match):
+    d = sleep.assign(Days=sleep.Days * factor, k=np.round(sleep.Reaction / 10))
+    with pytest.raises(mm.DataError, match=match):
+        mm.glmer("k ~ Days + (1 | Subject)", d, family="poisson")
+
+
+def test_a_fixed_effects_column_of_zeros_is_still_dropped_as_aliased(sleep):
+    with pytest.warns(mm.MixedModelsWarning, match="dropping 1 column: zero"):
+        m = LinearMixedModel.from_formula("Reaction ~ Days + zero + (1 | Subject)", sleep.assign(zero=0.0))
+    assert m.structure.fixed_names == ("(Intercept)", "Days")
 
 
 def test_a_random_effects_column_too_small_to_square_is_refused(sleep):
@@ -209,3 +229,39 @@ def test_a_streamed_shift_with_an_aliased_column(sleep):
         m = mm.lmer("Reaction ~ Days + Days2 + (Days | Subject)", _chunks(d, 60))
     base = _fit(SLEEP, sleep, True)
     assert m.objective == pytest.approx(base.objective, rel=1e-11)
+
+
+def test_a_theta_whose_products_overflow_is_refused_naming_the_random_effects_block():
+    """fit_at at a theta so large that Lambda' Z'Z Lambda overflows, on a crossed design whose second
+    factor's block fills in densely: the error names theta and that random-effects block (it used to
+    pass through OpenBLAS's factor as NaN and be reported as a rank-deficient fixed-effects matrix)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    a, b = rng.integers(0, 600, n), rng.integers(0, 150, n)
+    d = pd.DataFrame({"y": rng.normal(size=n) + rng.normal(size=150)[b], "a": a, "b": b})
+    m = LinearMixedModel.from_formula("y ~ 1 + (1 | a) + (1 | b)", d)
+    with pytest.raises(
+        mm.ArgumentError,
+        match=r"at theta = \[1.0, 1e\+160\] cannot be computed: random-effects block 1, level 0 is not finite "
+        r"\(row 1 of its dense block\): its entries overflow",
+    ):
+        m.fit_at([1.0, 1e160])
+    assert np.isfinite(m.fit_at([1.0, 1e3]).deviance)
+
+
+def test_a_theta_whose_criterion_overflows_is_refused(sleep):
+    """One factor: the factor's pivots overflow to inf (not NaN), the criterion with them; the
+    estimates there were those of no random effects (b = 0), returned without a word."""
+    m = LinearMixedModel.from_formula("Reaction ~ Days + (1 | Subject)", sleep)
+    with pytest.raises(mm.ArgumentError, match=r"the criterion at theta = \[1e\+155\] is inf"):
+        m.fit_at([1e155])
+    assert m.fit_at([1e3]).sigma == pytest.approx(29.47, abs=0.01)  # toward the no-pooling fit
+
+
+def test_a_glmm_at_an_overflowing_theta_is_refused():
+    """A crossed Poisson model's fit_at gave a criterion of NaN there, unconverged but with no message."""
+    cbpp = mm.datasets.load("cbpp")
+    m = mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    beta = m.fixef.to_numpy()
+    with pytest.raises(mm.ArgumentError, match=r"the criterion at theta = \[1e\+160\], beta = .* is (inf|nan)"):
+        m.model.fit_at([1e160], beta)

@@ -46,6 +46,11 @@ def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossPro
 
 
 def _scale_message(what: str, sumsq: float, n: int) -> str:
+    if not np.isfinite(sumsq):  # the squares overflowed (inf, or inf - inf in the double-double sums)
+        return (
+            f"{what} has values too large for double-precision sums of squares (the sum of their "
+            "squares overflows): rescale it, e.g. to standard units"
+        )
     rms = np.sqrt(sumsq / max(n, 1)) if sumsq > 0 else 0.0
     size = "too small" if sumsq < SUMSQ_MIN else "too large"
     return (
@@ -54,10 +59,23 @@ def _scale_message(what: str, sumsq: float, n: int) -> str:
     )
 
 
-def check_scales(structure: ModelStructure, cross_products: _core.CrossProducts) -> None:
+def _nonzero(column: NDArray[np.float64], weights: NDArray[np.float64] | None) -> bool:
+    """Whether a column has a non-zero value in a row of positive weight."""
+    return bool(np.any(column != 0.0) if weights is None else np.any((column != 0.0) & (weights > 0.0)))
+
+
+def check_scales(
+    structure: ModelStructure,
+    cross_products: _core.CrossProducts,
+    x: NDArray[np.float64] | None = None,
+    weights: NDArray[np.float64] | None = None,
+) -> None:
     """Every random-effects column must be non-zero, and every column's sum of squares within what
-    double precision holds (`SUMSQ_MIN`, `SUMSQ_MAX`); a fixed-effects column of zeros is left to
-    `identifiable_fixed` (aliased, dropped).
+    double precision holds (`SUMSQ_MIN`, `SUMSQ_MAX`); a fixed-effects column of zeros (in the rows
+    of positive weight) is left to `identifiable_fixed` (aliased, dropped). ``x`` and ``weights``:
+    the fixed-effects matrix and the prior weights where the rows are held, which tell a column of
+    zeros from one whose values are too small to square (below ~1e-154: its sum of squares is 0
+    too), refused; streamed rows are not held, and such a column is dropped there as aliased.
 
     Examples
     --------
@@ -70,7 +88,12 @@ def check_scales(structure: ModelStructure, cross_products: _core.CrossProducts)
     """
     sumsq = cross_products.column_sumsq().tolist()
     nz = len(sumsq) - structure.p
-    bad = [j for j, v in enumerate(sumsq) if (v == 0.0 and j < nz) or (v != 0.0 and not SUMSQ_MIN <= v <= SUMSQ_MAX)]
+    bad = [
+        j
+        for j, v in enumerate(sumsq)
+        if (v == 0.0 and (j < nz or (x is not None and _nonzero(x[:, j - nz], weights))))
+        or (v != 0.0 and not SUMSQ_MIN <= v <= SUMSQ_MAX)
+    ]
     if not bad:
         return
     names: list[str] = []  # named only when one is wrong
@@ -84,6 +107,9 @@ def check_scales(structure: ModelStructure, cross_products: _core.CrossProducts)
         raise DataError(
             f"{names[j]} is zero in every row, or its values are too small (below ~1e-154) to square in "
             "double precision"
+            if j < nz
+            else f"{names[j]} has values too small (below ~1e-154) to square in double precision: rescale it, "
+            "e.g. to standard units"
         )
     raise DataError(_scale_message(names[j], sumsq[j], cross_products.nobs))
 

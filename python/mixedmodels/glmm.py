@@ -272,7 +272,7 @@ class GeneralizedLinearMixedModel:
         unweighted cross-products: aliased fixed-effects columns are dropped with a warning."""
         rows = data.rows("a generalized linear mixed model")
         cp = Rows(rows.y, rows.x, rows.codes, rows.z, rows.index).cross_products(structure.core_layout)
-        check_scales(structure, cp)
+        check_scales(structure, cp, rows.x)  # unweighted sums: every row counts
         keep = identifiable_fixed(structure, cp)
         if len(keep) < structure.p:
             structure = structure.select_fixed(keep)
@@ -1325,12 +1325,18 @@ class GeneralizedLinearMixedModel:
 
     def fit_at(self, theta: ArrayLike, beta: ArrayLike, *, n_agq: int = 1, data_name: str | None = None) -> GlmmFit:
         """The estimates at given theta and beta, without optimising (checking another program's
-        estimates; profiles): the modes by PIRLS, vcov from the factor (R_X)."""
+        estimates; profiles): the modes by PIRLS, vcov from the factor (R_X). An `ArgumentError` where
+        the criterion is not finite there."""
         self._check_agq(n_agq)
         theta = np.asarray(theta, dtype=np.float64)
         beta = np.asarray(beta, dtype=np.float64)
         res = self.pirls(theta, beta)
         objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
+        if not np.isfinite(objective):
+            raise ArgumentError(
+                f"the criterion at theta = {theta.tolist()}, beta = {beta.tolist()} is {objective}: theta or beta "
+                "too large for double precision there"
+            )
         opt = OptimResult(
             theta=np.concatenate([theta, beta]), fun=objective, n_evals=0, message="not optimised", hit_maxeval=False
         )

@@ -660,7 +660,11 @@ class LinearMixedModel:
         if cross_products.sum_log_weights == -np.inf and not np.any(cross_products.fixed_crossprod()):
             # a zero weight somewhere, and every row's products zero: no weight is positive
             raise DataError(f"weights: no observation has a positive weight (all {cross_products.nobs} are 0)")
-        check_scales(structure, cross_products)
+        if data.has_rows:  # the rows tell a fixed-effects column of zeros from one too small to square
+            held = data.rows("the scale check")
+            check_scales(structure, cross_products, held.x, held.weights)
+        else:
+            check_scales(structure, cross_products)
         keep = identifiable_fixed(structure, cross_products)
         kept: NDArray[np.intp] | None = None
         if len(keep) < structure.p:
@@ -1524,11 +1528,21 @@ class LinearMixedModel:
 
     def fit_at(self, theta: Sequence[float] | FloatArray, *, data_name: str | None = None) -> Fit:
         """The estimates at a given theta, without optimising (profiles; checking the estimates that
-        follow from another program's theta)."""
+        follow from another program's theta). An `ArgumentError` where they cannot be computed: a
+        factorisation that fails there, or a criterion that overflows (theta far too large)."""
         theta = np.asarray(theta, dtype=float)
         opt = OptimResult(theta=theta, fun=np.nan, n_evals=0, message="not optimised", hit_maxeval=False)
         zero = np.zeros_like(theta)
-        return self._fit_at(theta, opt, zero, zero, data_name, check=False, unit=self._to_working(theta))
+        try:
+            fit = self._fit_at(theta, opt, zero, zero, data_name, check=False, unit=self._to_working(theta))
+        except _core.NotPositiveDefiniteError as e:
+            raise ArgumentError(f"the estimates at theta = {theta.tolist()} cannot be computed: {e}") from e
+        if np.isnan(fit.objective) or fit.objective == np.inf:
+            raise ArgumentError(
+                f"the criterion at theta = {theta.tolist()} is {fit.objective}: the products of theta with the "
+                "data overflow double precision there (theta too large)"
+            )
+        return fit
 
     def _fit_at(
         self,

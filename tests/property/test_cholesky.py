@@ -194,3 +194,32 @@ def test_large_fill_in_block_equals_dense(nlev2):
     np.testing.assert_allclose(np.tril(e.dense(True)), chol, rtol=1e-9, atol=1e-9 * np.abs(chol).max())
     for reml in (True, False):
         assert e.objective(theta, reml) == pytest.approx(dense_criterion(factors, x, y, theta, reml), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("n1", "bad"), [(40, 30), (300, 5), (300, 200), (270, 269), (700, 128), (700, 650), (1100, 1050)]
+)
+def test_a_dense_block_that_is_not_finite_names_its_row(n1, bad):
+    """A random-effects column whose squares overflow at one level of the factor whose block fills
+    in (the checks of `mixedmodels.checks` refuse it before a model is built; the core is given it
+    here): the factor names that level's row of the dense block, whichever panel holds it and
+    whatever the threads (cpp/dense_potrf.cpp: order 40 whole, 270-700 by panels on the pool, 1,100
+    on BLAS's threads). OpenBLAS's dpotrf factors on through a NaN pivot; the row is reference
+    LAPACK's (blas.cpp), not a failure later in the fixed-effects block."""
+    rng = np.random.default_rng(n1 + bad)
+    n, n0 = 12 * n1, 4 * n1
+    c0 = np.concatenate([np.arange(n0), rng.integers(0, n0, n - n0)]).astype(np.int32)
+    c1 = np.concatenate([np.arange(n1), rng.integers(0, n1, n - n1)]).astype(np.int32)
+    z1 = np.ones((n, 1))
+    z1[c1 == bad, 0] = 1e160
+    one = np.ones((n, 1))
+    ti, tr, tc = np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int32)
+    factors = [(c0, n0, one, ti, tr, tc), (c1, n1, z1, ti + 1, tr, tc)]
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    cp = cross_products_of(rng.normal(size=n), x, factors)
+    for threads in (1, 2):
+        e = _core.Engine(cp, threads=threads)
+        assert block_rows(e)[1][1] == f"Dense({n1}x{n1})"
+        want = rf"random-effects block 1, level {bad} is not finite \(row {bad + 1} of its dense block\)"
+        with pytest.raises(_core.NotPositiveDefiniteError, match=want):
+            e.update(np.array([0.8, 0.5]))
