@@ -133,6 +133,46 @@ def test_start_is_checked_with_the_theta_names(sleep, m):
     assert mm.lmer(SLEEP, sleep, start=tuple(m.theta)).objective == pytest.approx(m.objective, rel=1e-10)
 
 
+@pytest.fixture(scope="module")
+def crossed() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 3000
+    a, b = rng.integers(0, 600, n), rng.integers(0, 150, n)
+    return pd.DataFrame({"y": rng.normal(size=n) + rng.normal(size=150)[b], "a": a, "b": b})
+
+
+@pytest.mark.parametrize(
+    ("start", "match"),
+    [
+        # the criterion cannot be evaluated at the start: the factor loses every digit there
+        ([1e10, 1.0], r"start: the criterion cannot be evaluated at theta = \[10000000000.0, 1.0\] \(the fixed"),
+        # inf at the start: it was reported as an exact fit of the data
+        ([1e200, 1.0], r"start: the criterion at theta = \[1e\+200, 1.0\] is inf"),
+    ],
+)
+def test_a_start_far_off_is_named_in_the_error(crossed, start, match):
+    with pytest.raises(mm.ArgumentError, match=match):
+        mm.lmer("y ~ 1 + (1 | a) + (1 | b)", crossed, start=start)
+
+
+def test_a_search_from_a_given_start_that_meets_a_failed_factor_names_the_start(sleep, monkeypatch):
+    """From theta = [1, 1e20] on the crossed design the criterion is finite, and the search then
+    steps to [1.0001, 1e20], where it cannot be evaluated: which steps fail depends on rounding, so
+    the failure is made here. From a given start it names the start; from the default one the
+    core's error stands."""
+    from mixedmodels import _core
+    from mixedmodels import model as model_module
+
+    def failing(*args, **kwargs):
+        raise _core.NotPositiveDefiniteError("the fixed-effects model matrix is rank deficient (column 1)")
+
+    monkeypatch.setattr(model_module, "minimize_theta", failing)
+    with pytest.raises(mm.ArgumentError, match=r"start: the search from theta = \[1.0, 0.0, 1.0\] met a point where"):
+        mm.lmer(SLEEP, sleep, start=[1.0, 0.0, 1.0])
+    with pytest.raises(_core.NotPositiveDefiniteError, match="rank deficient"):
+        mm.lmer(SLEEP, sleep)
+
+
 def test_other_lmer_arguments(sleep):
     with pytest.raises(mm.ArgumentError, match="data_name must be a string"):
         mm.lmer(SLEEP, sleep, data_name=3)

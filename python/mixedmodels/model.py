@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from math import sqrt
@@ -1095,9 +1095,10 @@ class LinearMixedModel:
         a theta; ``warm``: a given start is near the optimum (a previous fit's theta), so BOBYQA
         takes the small initial step it takes from the moment estimates."""
         with contextlib.ExitStack() as hold:
-            opt, _, _, _, _, _, _, resume = self._minimize(
-                start, warm, maxeval, optimizer, optimizer_options, progress, hold
-            )
+            with self._blaming_start(start):
+                opt, _, _, _, _, _, _, resume = self._minimize(
+                    start, warm, maxeval, optimizer, optimizer_options, progress, hold
+                )
             if opt.stalled:  # no polish here to settle it: L-BFGS-B goes on to its own stopping rules
                 opt = resume(opt)
         return OptimResult(
@@ -1166,6 +1167,8 @@ class LinearMixedModel:
         options: dict[str, Any] = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
+        if start is not None and not isinstance(start, str) and not warm:  # (a previous fit's theta is sane)
+            self._check_start_value(engine, x0)
         criterion = EngineCriterion(engine, self.reml)
         f: Callable[[FloatArray], float] = criterion
         fg: ValueAndGradient = criterion.value_and_gradient
@@ -1246,6 +1249,41 @@ class LinearMixedModel:
         x0 = self._to_working(x0)
         return x0, initial_step(x0) if warm else None
 
+    @contextlib.contextmanager
+    def _blaming_start(self, start: Sequence[float] | FloatArray | str | None) -> Iterator[None]:
+        """A factorisation that fails in the first search from a given start (theta far off: the
+        products with the data overflow or the factor loses every digit) as an `ArgumentError` naming
+        the start; from the default starts the core's error stands."""
+        try:
+            yield
+        except _core.NotPositiveDefiniteError as e:
+            if start is None or isinstance(start, str):
+                raise
+            raise ArgumentError(
+                f"start: the search from theta = {np.asarray(start, dtype=float).tolist()} met a point where the "
+                f"criterion cannot be evaluated ({e}); start from values on the scale of the estimates (relative "
+                "SDs near 1)"
+            ) from e
+
+    def _check_start_value(self, engine: _core.Engine, x0: FloatArray) -> None:
+        """A `ArgumentError` where the criterion cannot be evaluated at a given start, or is not
+        finite there (theta far too large: the products with the data overflow, or the factor loses
+        every digit), rather than an optimiser's end there reported as an exact fit or a rank-deficient
+        fixed-effects matrix."""
+        theta = self._to_model(x0).tolist()
+        try:
+            value = engine.objective(x0, self.reml)
+        except _core.NotPositiveDefiniteError as e:
+            raise ArgumentError(
+                f"start: the criterion cannot be evaluated at theta = {theta} ({e}); start from values on the "
+                "scale of the estimates (relative SDs near 1)"
+            ) from e
+        if not np.isfinite(value):
+            raise ArgumentError(
+                f"start: the criterion at theta = {theta} is {value}; start from values on the scale of the "
+                "estimates (relative SDs near 1)"
+            )
+
     def fit(
         self,
         *,
@@ -1263,9 +1301,10 @@ class LinearMixedModel:
         fit warns (`SingularFitWarning`). The engine keeps its gradients' workspace for the fit's
         length (`held_workspace`)."""
         with contextlib.ExitStack() as hold:
-            opt, criterion, f, fg, hf, method, options, resume = self._minimize(
-                start, warm, maxeval, optimizer, optimizer_options, progress, hold
-            )
+            with self._blaming_start(start):
+                opt, criterion, f, fg, hf, method, options, resume = self._minimize(
+                    start, warm, maxeval, optimizer, optimizer_options, progress, hold
+                )
             self._refuse_exact_fit(opt)
             opt = self._polish(opt, fg, hf, criterion)
             if opt.stalled and not settled(opt):  # a stall the polish did not finish: L-BFGS-B goes on
