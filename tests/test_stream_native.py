@@ -81,6 +81,7 @@ def _same_cross_products(a, b):
 
 FORMULAS = [
     "y ~ x1 + x2 + (1 + x1 | g)",
+    "y ~ x1 + (1 + x1 | g)",  # Z's columns are X's: one array for both
     "y ~ x1 + (1 | g) + (0 + x1 | h)",
     "y ~ 0 + x1 + x2 + (1 | g) + (1 | h)",
 ]
@@ -130,6 +131,64 @@ def test_native_plan_is_used_and_declines_what_it_cannot_encode(tmp_path, monkey
     ):
         pf = parse_formula(formula)
         assert NativePlan.of(pf, s, levels) is None, formula
+
+
+def test_an_infinite_value_takes_formulaics_path(tmp_path):
+    """An infinite value in a used row: the chunk is declined and formulaic's path names the row; in
+    a row left out for a missing value elsewhere it is declined too, and the cross-products are the
+    same bits as formulaic's."""
+    df = _frame()
+    df.loc[1500, "x1"] = np.inf
+    (tmp_path / "a").mkdir()
+    with pytest.raises(mm.DataError, match="'x1' has .* non-finite values \\(first at row position 1500 of the data"):
+        model_from_source("y ~ x1 + (1 + x1 | g)", _write(df, tmp_path / "a"), batch_size=500)
+    df = _frame()
+    df.loc[1500, "x1"], df.loc[1500, "y"] = np.inf, np.nan
+    (tmp_path / "b").mkdir()
+    native, formulaic = _both("y ~ x1 + (1 + x1 | g)", _write(df, tmp_path / "b"))
+    _same_cross_products(native, formulaic)
+    assert native.nobs == len(df) - 1
+
+
+def test_chunks_encoded_on_several_threads_at_once_are_each_their_own():
+    """The chunks' X and Z are written into scratch arrays reused from chunk to chunk: one set per
+    thread (a Dask partition's task on the threaded scheduler shares the plan), freed by release,
+    and not sent with a pickled plan."""
+    import pickle
+    import threading
+
+    df = _frame(n=6000)
+    chunks = [pa.RecordBatch.from_pandas(df.iloc[i : i + 1000], preserve_index=False) for i in range(0, 6000, 1000)]
+    levels = {"g": sorted(df["g"].unique())}
+    s, _ = mm.design.materialise("y ~ x1 + x2 + (1 + x1 | g)", df, levels=levels)
+    plan = NativePlan.of(parse_formula("y ~ x1 + x2 + (1 + x1 | g)"), s, levels)
+    assert plan is not None
+    want = [(r.x.copy(), r.z[0].copy(), r.codes[0].copy()) for r in (plan.rows(c) for c in chunks)]
+    got: dict[int, list[tuple[np.ndarray, ...]]] = {0: [], 1: []}
+    start = threading.Barrier(2)
+
+    def encode(t: int) -> None:
+        start.wait()
+        for _ in range(20):
+            for c in chunks[t::2]:
+                r = plan.rows(c)
+                got[t].append((r.x.copy(), r.z[0].copy(), r.codes[0].copy()))
+
+    threads = [threading.Thread(target=encode, args=(t,)) for t in (0, 1)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for t in (0, 1):
+        mine = want[t::2] * 20
+        assert len(got[t]) == len(mine)
+        for a, b in zip(got[t], mine, strict=True):
+            for u, v in zip(a, b, strict=True):
+                np.testing.assert_array_equal(u, v)
+    assert len(plan.scratch) >= 2  # the main thread's and the two workers' (idents may repeat)
+    assert not pickle.loads(pickle.dumps(plan)).scratch
+    plan.release()
+    assert not plan.scratch
 
 
 def test_weights_offset_and_pandas_chunks(tmp_path):

@@ -1149,17 +1149,21 @@ def model_from_source(
             the kept fixed-effects columns, when given)."""
             out = _core.CrossProducts(lay)
             done = 0
-            for i, ch in enumerate(chunks()):
-                n = _nrows(ch)
-                if n == 0:
-                    continue
-                _check_columns(ch, cols, i)
-                _chunk_cross_products(
-                    ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan, start=done, into=out
-                )
-                done += n
-                if report is not None:
-                    report(done)
+            try:
+                for i, ch in enumerate(chunks()):
+                    n = _nrows(ch)
+                    if n == 0:
+                        continue
+                    _check_columns(ch, cols, i)
+                    _chunk_cross_products(
+                        ch, pf, levels, names, lay, replay, weights, offset, copy, keep, plan, start=done, into=out
+                    )
+                    done += n
+                    if report is not None:
+                        report(done)
+            finally:
+                if plan is not None:
+                    plan.release()  # the chunks' scratch arrays
             return out
 
         total = sum_chunks(layout, report=_progress_printer(progress, "pass 2 (blocks of A)"))
@@ -1239,7 +1243,9 @@ def _native_plan(
     if plan is None:
         return None
     mine = plan.rows(first)
-    if mine is None or not same_rows(mine, held):
+    agree = mine is not None and same_rows(mine, held)
+    plan.release()
+    if not agree:
         return None
     return plan
 
@@ -1307,7 +1313,11 @@ def _dask_passes(
                 dask.delayed(_add_maybe)(items[i], items[i + 1]) if i + 1 < len(items) else items[i]
                 for i in range(0, len(items), 2)
             ]
-        total = items[0].compute()
+        try:
+            total = items[0].compute()
+        finally:
+            if plan is not None:
+                plan.release()  # the scratch arrays of the threads that encoded the chunks
         return total if total is not None else _core.CrossProducts(layout)
 
     return st, learned, sum_partitions

@@ -17,6 +17,7 @@ the chunk takes formulaic's path, which reports the problem as it always does.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +151,8 @@ class _Codes:
         if found is None:
             return None
         lv, first, table = found
+        if table is not None and v.size and int(v.min()) >= first and int(v.max()) <= int(lv[-1]):
+            return np.take(table, v - first if first else v)  # every value in the table's span: one gather
         v = v.astype(np.int64, copy=False)
         out = np.full(v.size, -1, dtype=np.int64)
         if table is not None:
@@ -242,6 +245,28 @@ class NativePlan:
     weights: str | None
     offset: str | None
     codes: dict[str, _Codes]
+    # per thread, the arrays its chunks' X and Z are written into (`_scratch`), until `release`
+    scratch: dict[int, dict[int, FloatArray]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["scratch"] = {}  # (a copy sent to a worker starts without them)
+        return state
+
+    def _scratch(self, slot: int, m: int, k: int) -> FloatArray:
+        """An (m, k) array of this thread's memory for the chunks' slot-th matrix, reused from one
+        chunk to the next: a chunk's X and Z in fresh memory cost the kernel's zeroing of every page
+        on top of filling them (with 2M-row chunks, beyond the size below which the allocator
+        reuses freed memory)."""
+        mine = self.scratch.setdefault(threading.get_ident(), {})
+        buf = mine.get(slot)
+        if buf is None or buf.size < m * k:
+            buf = mine[slot] = np.empty(m * k)
+        return buf[: m * k].reshape(m, k)
+
+    def release(self) -> None:
+        """Free the arrays of every thread (after a pass over the chunks)."""
+        self.scratch.clear()
 
     @property
     def numeric(self) -> list[str]:
@@ -320,16 +345,23 @@ class NativePlan:
         """The complete rows of an Arrow record batch or a pandas chunk, as `design.materialise`
         makes them; None when a column is not of a plain numeric type (or a grouping column of a
         type the plan reads), a used value is not finite, or a level was not seen in the first pass
-        (the chunk then takes formulaic's path). A chunk without complete rows gives Rows of none."""
+        (the chunk then takes formulaic's path). A chunk without complete rows gives Rows of none.
+        Their x and z are this thread's scratch arrays (`_scratch`): the next call in the same
+        thread writes over them, so they are used before it (summed into cross-products)."""
         arrow = _is_arrow(chunk)
         n = chunk.num_rows if arrow else len(chunk)
-        ok = np.ones(n, dtype=bool)
+        dropped: list[NDArray[np.bool_]] = []  # the rows each column with a missing value leaves out
         nums: dict[str, FloatArray] = {}
         for c in self.numeric:
             v = _arrow_numeric(chunk.column(c)) if arrow else _pandas_numeric(chunk[c])
             if v is None:
                 return None
-            ok &= ~np.isnan(v)
+            if not np.isfinite(v.sum()):  # (a finite sum: every value finite) NaN (missing), inf, or overflow
+                nan = np.isnan(v)
+                if not np.isfinite(v[~nan]).all():
+                    return None  # an infinite value (perhaps in a row missing elsewhere: formulaic's path drops it)
+                if nan.any():
+                    dropped.append(nan)
             nums[c] = v
         group_codes: dict[str, NDArray[np.int64]] = {}
         for g in self.codes:
@@ -337,10 +369,12 @@ class NativePlan:
             if got is None:
                 return None
             gc, missing = got
-            ok &= ~missing
+            if missing.any():
+                dropped.append(missing)
             group_codes[g] = gc
-        every = bool(ok.all())
-        m = n if every else int(ok.sum())
+        ok = ~np.logical_or.reduce(dropped) if dropped else None
+        every = ok is None or bool(ok.all())
+        m = n if ok is None else int(ok.sum())
 
         def used(a: NDArray[Any]) -> NDArray[Any]:
             return a if every else a[ok]
@@ -348,26 +382,26 @@ class NativePlan:
         y = np.array(used(nums[self.response]), dtype=np.float64)
         if m and any(used(group_codes[c]).min() < 0 for c in self.codes):
             return None  # a value the first pass did not see: formulaic's path says so
-        x = np.empty((m, len(self.fixed)))
+        x = self._scratch(0, m, len(self.fixed))
         for j, prod in enumerate(self.fixed):
             col: FloatArray | None = None
-            for c, i in prod:  # at most one numeric factor: the product is exact in any order
+            for c, i in prod:  # at most one numeric factor: the product is exact in any order (and finite)
                 v = used(nums[c]) if i < 0 else (used(group_codes[c]) == i).astype(np.float64)
                 col = v if col is None else col * v
             x[:, j] = 1.0 if col is None else col
         codes, zs = [], []
-        for g, zc in self.factors:
+        for f, (g, zc) in enumerate(self.factors):
             gc = used(group_codes[g])
             codes.append(np.ascontiguousarray(gc, dtype=np.int32))
-            z = np.empty((m, len(zc)))
+            if tuple(() if c is None else ((c, -1),) for c in zc) == self.fixed:
+                zs.append(x)  # Z's columns are X's ((1 + x | g) beside y ~ 1 + x): the same array, read only
+                continue
+            z = self._scratch(1 + f, m, len(zc))
             for j, zcol in enumerate(zc):
                 z[:, j] = 1.0 if zcol is None else used(nums[zcol])
             zs.append(z)
         w = None if self.weights is None else np.ascontiguousarray(used(nums[self.weights]))
         o = None if self.offset is None else np.ascontiguousarray(used(nums[self.offset]))
-        for a in (y, x, *zs, w, o):
-            if a is not None and not np.isfinite(a).all():
-                return None
         if w is not None and (w < 0).any():
             return None
         return Rows(y=y, x=x, codes=tuple(codes), z=tuple(zs), index=pd.RangeIndex(m), weights=w, offset=o)
