@@ -379,3 +379,11 @@ def test_plot_arguments_are_checked_before_drawing(m):
         m.plot_pooling(n=2.5)
     with pytest.raises(mm.ArgumentError, match="level must be a number between 0 and 1"):
         m.plot_ranef(level=95)
+
+
+def test_a_glmm_start_far_off_is_named_in_the_error():
+    """glmer from theta = 1e10 on cbpp: the Laplace criterion is inf there and the search finds no
+    modes; the error was that the predictors separate the outcomes or the means left the family's range."""
+    cbpp = mm.datasets.load("cbpp")
+    with pytest.raises(mm.ArgumentError, match=r"start: the criterion at theta = \[10000000000.0\] is not finite"):
+        mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", start=[1e10])

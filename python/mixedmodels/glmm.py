@@ -1088,6 +1088,12 @@ class GeneralizedLinearMixedModel:
         if not first.converged:
             first = self.pirls(theta, None)
         if not math.isfinite(first.laplace):  # no valid modes at all (separation ends at the limit instead)
+            if start is not None and not math.isfinite(self.laplace(theta0)):
+                raise ArgumentError(
+                    f"start: the criterion at theta = {theta0.tolist()} is not finite (PIRLS finds no modes there), "
+                    "and the search from it found none; start from values on the scale of the estimates (relative "
+                    "SDs near 1)"
+                )
             raise DataError(
                 "PIRLS found no valid conditional modes for this model: the fitted means left the family's "
                 "range (such as a negative Poisson mean with the identity link), or the predictors separate "
