@@ -191,6 +191,39 @@ def test_chunks_encoded_on_several_threads_at_once_are_each_their_own():
     assert not plan.scratch
 
 
+@pytest.mark.parametrize(
+    ("dtype", "low", "high"), [(np.int8, -100, 100), (np.int16, -20000, 20000), (np.uint8, 0, 250)]
+)
+@pytest.mark.parametrize("arrow", [False, True])
+def test_small_integer_ids_sorted_by_value_are_coded_as_in_memory(dtype, low, high, arrow):
+    """Integer grouping ids of a narrow type, rows sorted by id (so the first chunk, which the plan is
+    checked against, holds only the smallest): an id less the first level computed in the column's
+    own type wrapped (int8 ids from -100: 28 and up coded as other levels, silently)."""
+    rng = np.random.default_rng(1)
+    g = np.sort(rng.integers(low, high + 1, 20_000)).astype(dtype)
+    eff = rng.normal(size=high - low + 1)
+    df = pd.DataFrame({"y": eff[g.astype(int) - low] + rng.normal(size=g.size), "x": rng.normal(size=g.size), "g": g})
+    chunks = [df.iloc[i : i + 5000] for i in range(0, len(df), 5000)]
+    if arrow:
+        chunks = [pa.RecordBatch.from_pandas(c, preserve_index=False) for c in chunks]
+    native, formulaic = _both("y ~ x + (1 | g)", chunks)
+    _same_cross_products(native, formulaic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.MixedModelsWarning)
+        assert native.fit().objective == pytest.approx(mm.lmer("y ~ x + (1 | g)", df).objective, rel=1e-10)
+
+
+def test_levels_with_a_negative_id_and_an_unsigned_batch():
+    """Levels -1, 2, 5 from an int8 batch, then a uint8 batch of 2 and 5: the ids are compared with
+    the levels as int64 (a uint8 array less -1 raised OverflowError)."""
+    rng = np.random.default_rng(2)
+    a = pd.DataFrame({"y": rng.normal(size=300), "g": np.array([-1, 2, 5], np.int8)[rng.integers(0, 3, 300)]})
+    b = pd.DataFrame({"y": rng.normal(size=300), "g": np.array([2, 5], np.uint8)[rng.integers(0, 2, 300)]})
+    src = [pa.RecordBatch.from_pandas(d, preserve_index=False) for d in (a, b)]
+    native, formulaic = _both("y ~ 1 + (1 | g)", src)
+    _same_cross_products(native, formulaic)
+
+
 def test_weights_offset_and_pandas_chunks(tmp_path):
     df = _frame()
     df["o"] = np.linspace(-1, 1, len(df))

@@ -151,9 +151,9 @@ class _Codes:
         if found is None:
             return None
         lv, first, table = found
+        v = v.astype(np.int64, copy=False)  # (before any arithmetic: an int8 id less a negative first level wraps)
         if table is not None and v.size and int(v.min()) >= first and int(v.max()) <= int(lv[-1]):
             return np.take(table, v - first if first else v)  # every value in the table's span: one gather
-        v = v.astype(np.int64, copy=False)
         out = np.full(v.size, -1, dtype=np.int64)
         if table is not None:
             inside = (v >= first) & (v <= int(lv[-1]))
