@@ -76,7 +76,9 @@ def lmer(
     start : sequence of float or "lme4", optional
         Starting theta (lme4's parameterisation). Default: moment estimates from the OLS
         residuals, which save a quarter of the evaluations on the reference models;
-        ``"lme4"`` starts where lme4 does (1 on the diagonals, 0 elsewhere).
+        ``"lme4"`` starts where lme4 does (1 on the diagonals, 0 elsewhere). A given start where
+        the criterion cannot be evaluated or is not finite (theta far too large for the data's
+        scale), or from which the search meets such a point, raises `ArgumentError` naming it.
     maxeval : int
         Limit on objective evaluations.
     data_name : str, optional
@@ -338,7 +340,8 @@ def glmer(
     fast : bool
         Stop after the first stage (beta from PIRLS), as MixedModels.jl's ``fast=true``.
     start : sequence of float or "lme4", optional
-        Starting theta (default: lme4's start, 1 on the diagonals).
+        Starting theta (default: lme4's start, 1 on the diagonals). Where the search finds no
+        valid modes and the criterion at the given start is not finite, `ArgumentError` names it.
     maxeval : int
         Limit on evaluations per stage.
     data_name : str, optional

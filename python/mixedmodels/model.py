@@ -1266,7 +1266,7 @@ class LinearMixedModel:
             ) from e
 
     def _check_start_value(self, engine: _core.Engine, x0: FloatArray) -> None:
-        """A `ArgumentError` where the criterion cannot be evaluated at a given start, or is not
+        """An `ArgumentError` where the criterion cannot be evaluated at a given start, or is not
         finite there (theta far too large: the products with the data overflow, or the factor loses
         every digit), rather than an optimiser's end there reported as an exact fit or a rank-deficient
         fixed-effects matrix."""

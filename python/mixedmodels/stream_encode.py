@@ -10,8 +10,8 @@ levels fixed by the first pass (a logical column's values are read as R's labels
 levels there). `NativePlan` replays that encoding on an Arrow record
 batch (numpy views of its buffers; a dictionary column's dictionary is mapped to the levels once,
 then its indices are gathered) or on a pandas chunk, giving the very arrays `design.materialise`
-gives, so the cross-products are the same bit for bit. Anything else (other column types, values
-that are not finite, a value the first pass did not see) makes `NativePlan.rows` return None and
+gives, so the cross-products are the same bit for bit. Anything else (other column types, infinite
+values, a value the first pass did not see) makes `NativePlan.rows` return None and
 the chunk takes formulaic's path, which reports the problem as it always does.
 """
 
@@ -344,8 +344,9 @@ class NativePlan:
     def rows(self, chunk: Any) -> Rows | None:
         """The complete rows of an Arrow record batch or a pandas chunk, as `design.materialise`
         makes them; None when a column is not of a plain numeric type (or a grouping column of a
-        type the plan reads), a used value is not finite, or a level was not seen in the first pass
-        (the chunk then takes formulaic's path). A chunk without complete rows gives Rows of none.
+        type the plan reads), a value is infinite (in any row: a NaN is a missing value, its row
+        dropped), or a level was not seen in the first pass (the chunk then takes formulaic's path).
+        A chunk without complete rows gives Rows of none.
         Their x and z are this thread's scratch arrays (`_scratch`): the next call in the same
         thread writes over them, so they are used before it (summed into cross-products)."""
         arrow = _is_arrow(chunk)
