@@ -265,3 +265,23 @@ def test_a_glmm_at_an_overflowing_theta_is_refused():
     beta = m.fixef.to_numpy()
     with pytest.raises(mm.ArgumentError, match=r"the criterion at theta = \[1e\+160\], beta = .* is (inf|nan)"):
         m.model.fit_at([1e160], beta)
+
+
+@pytest.mark.parametrize("w", [1e300, 1e-300])
+def test_weights_that_take_the_sums_out_of_range_are_named(sleep, w):
+    """Weights of 1e300 blamed the random-effects intercept for values 'of size 1.0e+150'."""
+    d = sleep.assign(w=np.full(len(sleep), w))
+    with pytest.raises(
+        mm.DataError,
+        match=r"'\(Intercept\)' in \(1 \| Subject\) has weighted sums of squares out of .* range only by its weights",
+    ):
+        mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights="w")
+
+
+def test_a_constant_response_less_the_offset_says_so(sleep):
+    """An offset that dwarfs the response: y - offset rounds to a constant."""
+    d = sleep.assign(o=np.full(len(sleep), 1e200))
+    with pytest.raises(mm.DataError, match="the response 'Reaction' less the offset is constant"):
+        mm.lmer("Reaction ~ Days + (1 | Subject)", d, offset="o")
+    with pytest.raises(mm.DataError, match="the response 'R' is constant"):
+        mm.lmer("R ~ Days + (1 | Subject)", sleep.assign(R=250.0))

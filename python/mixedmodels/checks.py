@@ -6,6 +6,8 @@ levels, and random slopes that cannot vary between levels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -21,14 +23,18 @@ SUMSQ_MIN = 1e-250
 SUMSQ_MAX = 1e250
 
 
-def identifiable_fixed(structure: ModelStructure, cross_products: _core.CrossProducts) -> NDArray[np.intp]:
-    """The fixed-effects columns to keep, after checking that the response varies; warns (as lme4)
+def identifiable_fixed(
+    structure: ModelStructure, cross_products: _core.CrossProducts, offset: bool = False
+) -> NDArray[np.intp]:
+    """The fixed-effects columns to keep, after checking that the response varies (less the offset,
+    where ``offset`` says the rows had one: the message says so); warns (as lme4)
     naming the columns dropped because earlier ones alias them (R's qr rule with tolerance 1e-7:
     a column goes when its part not explained by the kept earlier columns has relative norm below
     1e-7; `_core.CrossProducts.independent_fixed`)."""
     lo, hi = cross_products.response_range
     if lo == hi:
-        raise DataError(f"the response {structure.response!r} is constant; there is no variation to model")
+        less = " less the offset" if offset else ""  # (the cross-products are of y - offset)
+        raise DataError(f"the response {structure.response!r}{less} is constant; there is no variation to model")
     yy = float(cross_products.fixed_crossprod()[-1, -1])
     if not SUMSQ_MIN <= yy <= SUMSQ_MAX:
         raise DataError(_scale_message(f"the response {structure.response!r}", yy, cross_products.nobs))
@@ -67,15 +73,17 @@ def _nonzero(column: NDArray[np.float64], weights: NDArray[np.float64] | None) -
 def check_scales(
     structure: ModelStructure,
     cross_products: _core.CrossProducts,
-    x: NDArray[np.float64] | None = None,
+    columns: Callable[[int], NDArray[np.float64]] | None = None,
     weights: NDArray[np.float64] | None = None,
 ) -> None:
     """Every random-effects column must be non-zero, and every column's sum of squares within what
     double precision holds (`SUMSQ_MIN`, `SUMSQ_MAX`); a fixed-effects column of zeros (in the rows
-    of positive weight) is left to `identifiable_fixed` (aliased, dropped). ``x`` and ``weights``:
-    the fixed-effects matrix and the prior weights where the rows are held, which tell a column of
-    zeros from one whose values are too small to square (below ~1e-154: its sum of squares is 0
-    too), refused; streamed rows are not held, and such a column is dropped there as aliased.
+    of positive weight) is left to `identifiable_fixed` (aliased, dropped). ``columns`` (column j of
+    [Z X] as the cross-products order them) and ``weights`` (the prior weights) where the rows are
+    held: they tell a fixed-effects column of zeros from one whose values are too small to square
+    (below ~1e-154: its sum of squares is 0 too), refused, and a column out of range only by its
+    weights from one out of range itself (the message then names the weights); streamed rows are not
+    held, and such a fixed-effects column is dropped there as aliased.
 
     Examples
     --------
@@ -91,7 +99,7 @@ def check_scales(
     bad = [
         j
         for j, v in enumerate(sumsq)
-        if (v == 0.0 and (j < nz or (x is not None and _nonzero(x[:, j - nz], weights))))
+        if (v == 0.0 and (j < nz or (columns is not None and _nonzero(columns(j), weights))))
         or (v != 0.0 and not SUMSQ_MIN <= v <= SUMSQ_MAX)
     ]
     if not bad:
@@ -111,7 +119,19 @@ def check_scales(
             else f"{names[j]} has values too small (below ~1e-154) to square in double precision: rescale it, "
             "e.g. to standard units"
         )
-    raise DataError(_scale_message(names[j], sumsq[j], cross_products.nobs))
+    message = _scale_message(names[j], sumsq[j], cross_products.nobs)
+    if weights is not None and columns is not None:
+        u = columns(j)
+        with np.errstate(over="ignore", under="ignore"):
+            plain = float(u @ u)
+        if SUMSQ_MIN <= plain <= SUMSQ_MAX:  # in range unweighted: the weights take it out
+            pos = weights[weights > 0]
+            message = (
+                f"{names[j]} has weighted sums of squares out of double precision's range only by its weights "
+                f"(from {pos.min():.1e} to {pos.max():.1e}): rescale the weights, e.g. divide them by their mean "
+                "(a common factor of the weights moves only sigma)"
+            )
+    raise DataError(message)
 
 
 def check_random_effects(structure: ModelStructure, cross_products: _core.CrossProducts, allow_n: bool = False) -> None:

@@ -63,6 +63,22 @@ class Rows:
         """The response less the offset: what the fixed and random effects explain."""
         return self.y if self.offset is None else np.ascontiguousarray(self.y - self.offset)
 
+    def column(self, j: int) -> NDArray[np.float64]:
+        """Column j of [Z X], the columns in the cross-products' order (each factor's Z in turn, then X).
+
+        Examples
+        --------
+        >>> r = Rows(np.zeros(2), np.array([[1.0], [1.0]]), (np.zeros(2, np.int32),), (np.array([[2.0], [3.0]]),),
+        ...          pd.RangeIndex(2))
+        >>> r.column(0).tolist(), r.column(1).tolist()
+        ([2.0, 3.0], [1.0, 1.0])
+        """
+        for z in self.z:
+            if j < z.shape[1]:
+                return z[:, j]
+            j -= z.shape[1]
+        return self.x[:, j]
+
     def add_to(self, cross_products: _core.CrossProducts) -> None:
         """Add these rows' products (of y less the offset, weighted by the prior weights) to
         ``cross_products`` (formed in C++, in double-double)."""

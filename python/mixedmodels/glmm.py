@@ -272,7 +272,7 @@ class GeneralizedLinearMixedModel:
         unweighted cross-products: aliased fixed-effects columns are dropped with a warning."""
         rows = data.rows("a generalized linear mixed model")
         cp = Rows(rows.y, rows.x, rows.codes, rows.z, rows.index).cross_products(structure.core_layout)
-        check_scales(structure, cp, rows.x)  # unweighted sums: every row counts
+        check_scales(structure, cp, rows.column)  # unweighted sums: every row counts
         keep = identifiable_fixed(structure, cp)
         if len(keep) < structure.p:
             structure = structure.select_fixed(keep)

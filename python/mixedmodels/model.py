@@ -660,12 +660,14 @@ class LinearMixedModel:
         if cross_products.sum_log_weights == -np.inf and not np.any(cross_products.fixed_crossprod()):
             # a zero weight somewhere, and every row's products zero: no weight is positive
             raise DataError(f"weights: no observation has a positive weight (all {cross_products.nobs} are 0)")
+        offset = False
         if data.has_rows:  # the rows tell a fixed-effects column of zeros from one too small to square
             held = data.rows("the scale check")
-            check_scales(structure, cross_products, held.x, held.weights)
+            check_scales(structure, cross_products, held.column, held.weights)
+            offset = held.offset is not None
         else:
             check_scales(structure, cross_products)
-        keep = identifiable_fixed(structure, cross_products)
+        keep = identifiable_fixed(structure, cross_products, offset)
         kept: NDArray[np.intp] | None = None
         if len(keep) < structure.p:
             structure = structure.select_fixed(keep)
