@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -268,6 +269,12 @@ class NativePlan:
         """Free the arrays of every thread (after a pass over the chunks)."""
         self.scratch.clear()
 
+    @cached_property
+    def z_is_x(self) -> tuple[bool, ...]:
+        """Per grouping factor, whether its Z's columns are X's ((1 + x | g) beside y ~ 1 + x): the
+        chunk's Z is then X's array."""
+        return tuple(tuple(() if c is None else ((c, -1),) for c in zc) == self.fixed for _, zc in self.factors)
+
     @property
     def numeric(self) -> list[str]:
         """The columns read as numbers."""
@@ -394,8 +401,8 @@ class NativePlan:
         for f, (g, zc) in enumerate(self.factors):
             gc = used(group_codes[g])
             codes.append(np.ascontiguousarray(gc, dtype=np.int32))
-            if tuple(() if c is None else ((c, -1),) for c in zc) == self.fixed:
-                zs.append(x)  # Z's columns are X's ((1 + x | g) beside y ~ 1 + x): the same array, read only
+            if self.z_is_x[f]:
+                zs.append(x)  # the same array, read only
                 continue
             z = self._scratch(1 + f, m, len(zc))
             for j, zcol in enumerate(zc):
