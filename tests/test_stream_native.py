@@ -412,3 +412,22 @@ def test_uint64_ids_beyond_int64_decline_the_native_pass(tmp_path):
     assert native.structure.factors[0].nlev == plain.structure.factors[0].nlev == 30
     theta = np.array([0.7])
     assert native.objective(theta) == plain.objective(theta)
+
+
+def test_columns_formulaic_is_told_quoted_are_encoded_natively(tmp_path):
+    """Columns named like a function (``c``, ``min``, a grouping ``C``) or with a space reach formulaic
+    as ``Q('name')``: the native pass reads them by their names, bit for bit as formulaic does."""
+    df = _frame().rename(columns={"x1": "c", "x2": "my x", "g": "C"})
+    df["min"] = pd.Categorical(np.array(["lo", "mid", "hi"])[df["h"].to_numpy() % 3])
+    paths = _write(df.rename(columns={"C": "g"}), tmp_path)
+    for p in paths:  # the dictionary-encoded grouping column under its awkward name
+        pq.write_table(pq.read_table(p).rename_columns(["C" if n == "g" else n for n in df.columns]), p)
+    formula = "y ~ c + `my x` + min + (1 + c | C)"
+    levels = {"C": sorted(df["C"].unique()), "min": ["hi", "lo", "mid"]}
+    s, _ = mm.design.materialise(formula, df, levels=levels)
+    plan = NativePlan.of(parse_formula(formula), s, levels)
+    assert plan is not None
+    assert plan.rows(df) is not None
+    native, formulaic = _both(formula, paths)
+    _same_cross_products(native, formulaic)
+    assert native.fit().objective == formulaic.fit().objective

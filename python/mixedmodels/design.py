@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .expressions import FUNCTIONS, SafeSpec, is_logical, logical_factor, model_matrix
+from .expressions import FUNCTIONS, SafeSpec, column_name, is_logical, logical_factor, model_matrix
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
@@ -429,15 +429,18 @@ _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.get_option("m
 _TOKEN = re.compile(r"\s*([+-])\s*")
 
 
-def plain_terms(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
+def plain_terms(spec_text: str, quoted: bool = False) -> tuple[bool, tuple[str, ...]] | None:
     """(intercept, names) of a right-hand side made of ``1``/``0``/``-1`` and distinct names only,
     else None: the formulas whose model matrix is the named columns after the intercept, when they
-    are numeric (the caller checks the columns).
+    are numeric (the caller checks the columns). With ``quoted``, a column formulaic is told as
+    ``Q('name')`` (`expressions.column_name`: a name such as ``c`` or ``my x``) counts as its name.
 
     Examples
     --------
     >>> plain_terms("1 + x + z"), plain_terms("0 + x"), plain_terms("x * z")
     ((True, ('x', 'z')), (False, ('x',)), None)
+    >>> plain_terms("1 + Q('c')"), plain_terms("1 + Q('c')", quoted=True)
+    (None, (True, ('c',)))
     """
     parts = _TOKEN.split(" + " + spec_text.strip())
     if parts[0].strip():
@@ -446,8 +449,10 @@ def plain_terms(spec_text: str) -> tuple[bool, tuple[str, ...]] | None:
     for sign, tok in zip(parts[1::2], parts[2::2], strict=True):
         if tok in ("0", "1"):
             intercept = (tok == "1") == (sign == "+")
-        elif sign == "+" and tok.isidentifier() and tok not in cols:
-            cols.append(tok)
+        elif sign == "+" and (name := column_name(tok) if quoted else tok if tok.isidentifier() else None):
+            if name in cols:
+                return None
+            cols.append(name)
         else:
             return None
     return intercept, tuple(cols)

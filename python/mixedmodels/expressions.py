@@ -51,6 +51,7 @@ __all__ = [
     "LOGICAL_LEVELS",
     "Translation",
     "SafeSpec",
+    "column_name",
     "is_logical",
     "logical_factor",
     "located_error",
@@ -440,6 +441,24 @@ def _column(name: str) -> str:
     ) or ("'" in name or "\\" in name):
         return _formulaic_name(name)
     return f"Q('{name}')"
+
+
+_QUOTED_COLUMN = re.compile(r"Q\('([^'\\]*)'\)")
+
+
+def column_name(token: str) -> str | None:
+    """The column a term's token names, as `_column` writes it for formulaic: a plain name, or
+    ``Q('name')``; None for anything else (a call, backticks, a name holding a quote).
+
+    Examples
+    --------
+    >>> column_name("x"), column_name("Q('c')"), column_name("Q('my x')"), column_name("log(x)")
+    ('x', 'c', 'my x', None)
+    """
+    if token.isidentifier() and not keyword.iskeyword(token):
+        return token
+    m = _QUOTED_COLUMN.fullmatch(token)
+    return m.group(1) if m else None
 
 
 def _string_end(text: str, i: int) -> int:

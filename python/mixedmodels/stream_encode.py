@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from .data import Rows
 from .design import plain_terms
-from .expressions import LOGICAL_LEVELS, is_logical, logical_factor
+from .expressions import LOGICAL_LEVELS, column_name, is_logical, logical_factor
 from .formula import ParsedFormula
 from .structure import ModelStructure
 
@@ -62,21 +62,22 @@ def _fixed_products(spec: Any, levels: Mapping[str, Sequence[Any]]) -> tuple[Pro
                 expr = str(sf.factor.expr)
                 kind, state = encoders.get(expr, (None, {}))
                 kind = getattr(kind, "value", kind)
-                if not expr.isidentifier():
+                name = column_name(expr)
+                if name is None:
                     return None
                 if kind == "numerical":
-                    choices.append([(expr, -1)])
-                elif kind == "categorical" and expr in levels:
+                    choices.append([(name, -1)])
+                elif kind == "categorical" and name in levels:
                     contrasts = state.get("contrasts")
                     lv = list(getattr(contrasts, "levels", state.get("categories", ())))
                     c = getattr(contrasts, "contrasts", None)
                     base = getattr(c, "base", None)
-                    if type(c).__name__ != "TreatmentContrasts" or lv != list(levels[expr]):
+                    if type(c).__name__ != "TreatmentContrasts" or lv != list(levels[name]):
                         return None
                     if not (str(base).endswith("UNSET") or (lv and base == lv[0])):
                         return None
                     first = 1 if sf.reduced else 0
-                    choices.append([(expr, i) for i in range(first, len(lv))])
+                    choices.append([(name, i) for i in range(first, len(lv))])
                 else:
                     return None
             if sum(1 for ch in choices if ch[0][1] < 0) > 1:
@@ -315,7 +316,7 @@ class NativePlan:
             return None
         if not pf.response.isidentifier():
             return None
-        fixed = plain_terms(pf.fixed)
+        fixed = plain_terms(pf.fixed, quoted=True)
         fixed_cols: tuple[Product, ...] | None
         if fixed is not None and not any(c in levels for c in fixed[1]):  # numeric columns (checked per chunk)
             fixed_cols = ((),) * fixed[0] + tuple(((c, -1),) for c in fixed[1])
@@ -327,7 +328,7 @@ class NativePlan:
             return None
         by_source: dict[str, tuple[str | None, ...]] = {}
         for t in pf.random:
-            lhs = plain_terms(t.lhs)
+            lhs = plain_terms(t.lhs, quoted=True)
             if lhs is None or len(t.factors) != 1 or t.source in by_source:
                 return None
             by_source[t.source] = ((None,) if lhs[0] else ()) + lhs[1]
