@@ -12,8 +12,15 @@
 namespace mm::bind {
 
 int threads_of(const py::object& threads) {
-    if (threads.is_none()) {
-        const py::object n = py::module_::import("os").attr("cpu_count")();
+    if (threads.is_none()) {  // the CPUs this process may run on (mixedmodels.arguments.available_cpus)
+        const py::module_ os = py::module_::import("os");
+        if (py::hasattr(os, "sched_getaffinity")) {
+            try {
+                return std::max(1, static_cast<int>(py::len(os.attr("sched_getaffinity")(0))));
+            } catch (const py::error_already_set&) {  // OSError: fall back to the machine's count
+            }
+        }
+        const py::object n = os.attr("cpu_count")();
         return n.is_none() ? 1 : std::max(1, n.cast<int>());
     }
     if (py::isinstance<py::bool_>(threads) || !py::isinstance<py::int_>(threads) || threads.cast<long long>() < 1 ||
@@ -303,7 +310,7 @@ void register_engine(py::module_& m) {
                                "The values the gradients' selected inverse holds now.")
         .def_property_readonly("single_threaded_blas", &Engine::single_threaded_blas,
                                "Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or "
-                               "more (OpenBLAS's threads only spin on smaller ones).");
+                               "more (OpenBLAS's threads only spin on smaller ones), or threads is 1.");
     m.def("thread_pool_workers", &pool::workers,
           "Worker threads the core's pool has started so far (it starts them when a large kernel first runs on "
           "more than one thread).");

@@ -92,9 +92,10 @@ public:
     std::vector<std::vector<BlockInfo>> describe() const;
     // Rough floating-point work of one update(theta), from the block types chosen by analyse().
     double update_flops() const;
-    // Whether the factorisation holds BLAS to one thread (no dense diagonal block of order
-    // kPinBlasBelow or more).
-    bool single_threaded_blas() const { return pin_blas_; }
+    // Whether the factorisation holds BLAS to one thread: where no dense diagonal block has order
+    // kPinBlasBelow or more, or the engine may use one thread only (threads() == 1: a caller running
+    // fits side by side, one per core, asks for that; OpenBLAS's threads would otherwise compete).
+    bool single_threaded_blas() const { return pin_blas_ || threads_ <= 1; }
     static constexpr int kPinBlasBelow = 1024;
     // The selected inverse the gradients form (its blocks about the size of L's) is kept from call
     // to call while a caller holds it (a fit: its optimiser, polish and check), and freed after each

@@ -23,7 +23,7 @@ namespace mm {
 
 double Engine::gradient(const double* theta, bool reml, std::vector<double>& grad, GradientParts* parts) {
     std::lock_guard<std::mutex> lock(mu_);
-    const blas::SingleThreaded one_thread(pin_blas_);  // outermost: the update's own guard then costs nothing
+    const blas::SingleThreaded one_thread(single_threaded_blas());  // outermost: the update's own guard then costs nothing
     const Criterion cr = update_unlocked(theta);
     const int nt = ntheta(), pp = p_ + 1;
     grad.assign(static_cast<size_t>(nt), 0.0);

@@ -167,7 +167,7 @@ bool Engine::has_hessian() const {
 double Engine::hessian(const double* theta, bool reml, std::vector<double>& grad, std::vector<double>& hess) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!has_hessian()) throw InvalidInput("the analytic Hessian covers models with one grouping factor only");
-    const blas::SingleThreaded one_thread(pin_blas_);
+    const blas::SingleThreaded one_thread(single_threaded_blas());
     const Criterion cr = update_unlocked(theta);
     const int k = k_[0], p = p_, pp = p_ + 1, nlev = nlev_[0];
     const size_t kk = static_cast<size_t>(k) * k;

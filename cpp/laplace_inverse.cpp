@@ -41,7 +41,7 @@ bool s_entry(const std::vector<Block>& g, const std::vector<int>& k, int fa, int
 std::vector<double> Engine::inverse_at_rows(const int64_t* idx, int64_t n, int r) const {
     std::lock_guard<std::mutex> lock(mu_);
     require_update();
-    const blas::SingleThreaded one_thread(pin_blas_);
+    const blas::SingleThreaded one_thread(single_threaded_blas());
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
     // the factor of each position of a row, from the first row; every row is checked against it
@@ -85,7 +85,7 @@ std::vector<double> Engine::inverse_at_rows(const int64_t* idx, int64_t n, int r
 std::vector<double> Engine::solve_zz(const double* rhs, int m) const {
     std::lock_guard<std::mutex> lock(mu_);
     require_update();
-    const blas::SingleThreaded one_thread(pin_blas_);
+    const blas::SingleThreaded one_thread(single_threaded_blas());
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
     std::vector<double> x(rhs, rhs + static_cast<size_t>(off[nf_]) * m);

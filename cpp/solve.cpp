@@ -152,7 +152,7 @@ std::vector<double> Engine::rx_inverse_crossprod_unlocked() const {
 }
 
 std::vector<std::vector<double>> Engine::condcov_u() const {
-    const blas::SingleThreaded one_thread(pin_blas_);
+    const blas::SingleThreaded one_thread(single_threaded_blas());
     std::lock_guard<std::mutex> lock(mu_);
     require_update();
     std::vector<std::vector<double>> out(static_cast<size_t>(nf_));

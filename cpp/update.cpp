@@ -63,7 +63,7 @@ void Engine::require_update() const {
 }
 
 Criterion Engine::update_unlocked(const double* theta) {
-    const blas::SingleThreaded one_thread(pin_blas_);
+    const blas::SingleThreaded one_thread(single_threaded_blas());
     updated_ = false;  // until the update completes
     set_theta(theta);
     for (int j = 0; j <= nf_; ++j) {

@@ -68,16 +68,36 @@ def test_fits_in_several_threads_restore_the_count():
     assert _core.blas_threads()[1] == before
 
 
-def test_a_large_dense_block_keeps_blas_threads():
-    """A dense fill-in block of order 1024 or more (InstEval's 1,128) is factored with OpenBLAS's
-    threads: pinned, InstEval's fit took 30 % longer."""
+def _large_dense_block() -> pd.DataFrame:
     rng = np.random.default_rng(1)
     n = 60_000
     a, b = rng.integers(0, 2000, n), rng.integers(0, 1100, n)
-    d = pd.DataFrame({"y": rng.normal(size=n), "a": a.astype(str), "b": b.astype(str)})
-    big = mm.LinearMixedModel.from_formula("y ~ 1 + (1 | b) + (1 | a)", d).new_engine()
+    y = rng.normal(size=n) + rng.normal(size=2000)[a] + 0.5 * rng.normal(size=1100)[b]
+    return pd.DataFrame({"y": y, "a": a.astype(str), "b": b.astype(str)})
+
+
+def test_a_large_dense_block_keeps_blas_threads():
+    """A dense fill-in block of order 1024 or more (InstEval's 1,128) is factored with OpenBLAS's
+    threads: pinned, InstEval's fit took 30 % longer. Not with ``threads=1``: one thread is then
+    all the fit may use (fits side by side, one per core)."""
+    big = mm.LinearMixedModel.from_formula("y ~ 1 + (1 | b) + (1 | a)", _large_dense_block()).new_engine()
     small = mm.LinearMixedModel.from_formula(FORMULA, _crossed()).new_engine()
     diagonal = big.describe()[1][1]
     assert (diagonal.kind, diagonal.nrow) == ("Dense", 1100)
+    big.threads = 2
     assert not big.single_threaded_blas
-    assert small.single_threaded_blas
+    big.threads = 1
+    assert big.single_threaded_blas
+    for threads in (1, 2):
+        small.threads = threads
+        assert small.single_threaded_blas
+
+
+def test_threads_1_holds_blas_to_one_thread_for_a_large_dense_block():
+    assert single_threaded_blas()
+    _, before, calls0, _ = _core.blas_threads()
+    m = mm.lmer("y ~ 1 + (1 | b) + (1 | a)", _large_dense_block(), threads=1)
+    _, after, calls1, most = _core.blas_threads()
+    assert calls1 - calls0 >= m.n_evals  # every evaluation factored pinned
+    assert most == 1
+    assert after == before

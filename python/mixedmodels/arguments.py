@@ -20,6 +20,7 @@ from .optimize import METHODS
 
 __all__ = [
     "MAX_EVALUATIONS",
+    "available_cpus",
     "OPTIMIZER_OPTIONS",
     "check_bool",
     "check_count",
@@ -183,15 +184,31 @@ def check_level(value: object, name: str = "level") -> float:
 MAX_THREADS = 1 << 16  # the core's limit on threads= (far beyond any machine's cores)
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on: its CPU affinity where the platform tells it (a job
+    scheduler's allocation, ``taskset``), else ``os.cpu_count()``; at least 1. The default of
+    ``threads`` and of ``n_jobs=-1``: a job given one CPU of a 64-core node runs on one thread.
+
+    Examples
+    --------
+    >>> 1 <= available_cpus() <= (os.cpu_count() or 1)
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def check_threads(threads: object) -> int:
-    """The threads the core may use: None is the machine's cores (``os.cpu_count()``, 1 when it
-    cannot tell), else a positive integer (not a bool, not a float).
+    """The threads the core may use: None is the CPUs this process may run on (`available_cpus`),
+    else a positive integer (not a bool, not a float).
 
     Examples
     --------
     >>> check_threads(2)
     2
-    >>> check_threads(None) == (os.cpu_count() or 1)
+    >>> check_threads(None) == available_cpus()
     True
     >>> check_threads(0)
     Traceback (most recent call last):
@@ -199,7 +216,7 @@ def check_threads(threads: object) -> int:
     mixedmodels.exceptions.ArgumentError: threads must be a positive integer or None (the machine's cores), got 0
     """
     if threads is None:
-        return max(1, os.cpu_count() or 1)
+        return available_cpus()
     if isinstance(threads, Integral) and not isinstance(threads, (bool, np.bool_)) and 1 <= int(threads) <= MAX_THREADS:
         return int(threads)
     raise ArgumentError(f"threads must be a positive integer or None (the machine's cores), got {_shown(threads)}")

@@ -5,7 +5,6 @@ likelihood profiles, Wald, and the parametric bootstrap (lme4's ``bootMer``, for
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import time
 import warnings
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from . import _core
+from .arguments import available_cpus
 from .exceptions import ConvergenceWarning, CoreError, DataError, MixedModelsError, warn
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel
@@ -330,7 +330,7 @@ def _refit_pieces(
             results.append(refit(*args, piece))
             report(piece)
     else:
-        workers = os.cpu_count() if n_jobs < 0 else n_jobs
+        workers = available_cpus() if n_jobs < 0 else n_jobs
         with ProcessPoolExecutor(max_workers=workers) as ex:
             futs = [ex.submit(refit, *args, piece) for piece in pieces]
             for fut, piece in zip(futs, pieces, strict=True):

@@ -14,7 +14,6 @@ import ast
 import copy
 import difflib
 import functools
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +26,7 @@ import pandas as pd
 from formulaic.transforms import TRANSFORMS
 from numpy.typing import ArrayLike, NDArray
 
+from .arguments import available_cpus
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import FUNCTIONS, SafeSpec, column_name, is_logical, logical_factor, model_matrix
@@ -162,7 +162,7 @@ def _arrow_halves_factorize(
     (1M strings with 20,000 distinct: ~13 ms against ~21 ms on one thread). The distinct values
     come in another order than pandas' (first occurrence in each half); the callers sort them.
     None where this does not apply."""
-    if len(values) < _ARROW_HALVES_MIN or (os.cpu_count() or 1) < 2:
+    if len(values) < _ARROW_HALVES_MIN or available_cpus() < 2:
         return None
     arr = _arrow_strings(values)
     if arr is None or arr.null_count:

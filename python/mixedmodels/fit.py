@@ -132,9 +132,11 @@ def lmer(
     threads : int, optional
         Threads the core may use for the large parts of each evaluation (the dense fill-in of
         crossed factors, the per-level work of a factor with many levels, the gradient's selected
-        inversion). Default: the machine's cores (``os.cpu_count()``); 1 keeps every evaluation on
-        the calling thread. Small designs stay on one thread whatever the count, and the results are
-        bitwise the same for every count.
+        inversion). Default: the CPUs this process may run on (its CPU affinity, else
+        ``os.cpu_count()``); 1 keeps every evaluation on
+        the calling thread, BLAS's factorisations included (for fits run side by side, one per
+        core). Small designs stay on one thread whatever the count, and the results are bitwise the
+        same for every count.
     **statsmodels_keywords
         None are taken: statsmodels' ``groups=``, ``re_formula=`` and ``vc_formula=`` raise an
         `ArgumentError` that shows the lme4 term to write instead; any other name is a TypeError.
@@ -350,7 +352,7 @@ def glmer(
     trusted : bool
         As for `lmer`.
     threads : int, optional
-        Threads the core may use (default: ``os.cpu_count()``): PIRLS' passes over the rows of a
+        Threads the core may use (default: the CPUs this process may run on): PIRLS' passes over the rows of a
         model with one grouping factor and at least 32,768 rows, and the factorisations, as for
         `lmer`; the results are bitwise the same for every count.
 

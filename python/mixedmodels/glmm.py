@@ -423,7 +423,7 @@ class GeneralizedLinearMixedModel:
 
     def set_threads(self, threads: int | None) -> None:
         """The threads the core may use for PIRLS' passes over the rows and its factorisations (None:
-        ``os.cpu_count()``); the results are bitwise the same for every count (`mixedmodels.glmer`'s
+        `arguments.available_cpus`); the results are bitwise the same for every count (`mixedmodels.glmer`'s
         ``threads``).
 
         Examples

@@ -35,7 +35,6 @@ and warns that its hat matrix "may not make sense for GLMMs".
 
 from __future__ import annotations
 
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.linalg import cho_factor, solve_triangular
 
-from .arguments import check_count
+from .arguments import available_cpus, check_count
 from .checks import identifiable_fixed
 from .data import FrameData, Rows, StreamedData
 from .exceptions import ArgumentError, DataError, MixedModelsError
@@ -463,7 +462,7 @@ def group_influence(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
         raise ArgumentError(f"n_jobs must be a positive integer or -1 (one thread per CPU), got {n_jobs!r}")
     maxeval = check_count(maxeval, "maxeval")
-    jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    jobs = available_cpus() if n_jobs == -1 else int(n_jobs)
     name, codes, deleted = _group_labels(m, groups)
     rows = m.model.data.rows("influence by group")
     if isinstance(m.model, GeneralizedLinearMixedModel):

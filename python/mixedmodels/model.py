@@ -607,7 +607,7 @@ class LinearMixedModel:
     ([0.9667, 0.0152, 0.2309], True)
     """
 
-    threads: int | None = None  # the engines' threads (None: os.cpu_count()); see `set_threads`
+    threads: int | None = None  # the engines' threads (None: the CPUs it may run on); see `set_threads`
 
     def __init__(
         self,
@@ -792,7 +792,7 @@ class LinearMixedModel:
         return _core.Engine(cp, dense_threshold, threads=self.threads)
 
     def set_threads(self, threads: int | None) -> None:
-        """The threads the core may use for this model's evaluations (None: ``os.cpu_count()``); the
+        """The threads the core may use for this model's evaluations (None: `arguments.available_cpus`); the
         results are bitwise the same for every count (`mixedmodels.lmer`'s ``threads``)."""
         self.threads = threads
         for name in ("_engine", "_working_engine"):
