@@ -168,6 +168,17 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         for (double v : u) out.ussq += v * v;
         return out;
     };
+    // A for the current working weights and response; false where one is not finite (the means
+    // overflow at this theta and beta, e.g. a slope's theta far out on a covariate in 1e4 units):
+    // the criterion cannot be evaluated there, which the optimisers take as a point to avoid
+    const auto filled = [&]() {
+        try {
+            fill(engine, resp.data(), w.data());
+        } catch (const InvalidInput&) {
+            return false;
+        }
+        return true;
+    };
     if (in.eta0) {
         std::copy(in.eta0, in.eta0 + n, eta.begin());
         for (int64_t i = 0; i < n; ++i) mu[i] = fam.linkinv(eta[i]);
@@ -194,7 +205,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
     }
     for (int it = 0; it < in.maxit; ++it) {
         out.iterations = it + 1;
-        fill(engine, resp.data(), w.data());
+        if (!filled()) return finish_failed();
         try {
             last_ldl2 = engine.update(in.theta).ldL2;
         } catch (const NotPositiveDefinite&) {  // the working weights of some columns vanished
@@ -254,7 +265,7 @@ PirlsOutput WorkingRows::pirls(Engine& engine, const GlmFamily& fam, const Pirls
         }
     }
     // L at the weights of the modes
-    fill(engine, resp.data(), w.data());
+    if (!filled()) return finish_failed();
     double ldl2 = last_ldl2;
     try {
         ldl2 = engine.update(in.theta).ldL2;

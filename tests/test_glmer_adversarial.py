@@ -795,3 +795,24 @@ def test_factor_string_and_boolean_responses_agree():
     ):
         b, _ = _fit("y ~ x + (1 | g)", data.assign(y=y))
         assert b.loglik == pytest.approx(a.loglik, abs=1e-9)
+
+
+def test_working_weights_that_overflow_mid_search_are_a_point_to_avoid_not_an_error():
+    """A Poisson slope on a covariate in 1e4 units: a trial theta of the search overflows the means,
+    so the working weights are not finite there. That point's criterion is infinite (the optimiser
+    avoids it); the fit had ended with the core's 'working weight inf or response ... is not finite
+    (weights must be >= 0)', naming an internal working response and weights nobody gave.
+    (lme4 fits it, -496.004761, warning that the predictors are on very different scales.)"""
+    rng = np.random.default_rng(1)
+    n = 300
+    g = np.repeat(np.arange(30), 10)
+    x = rng.normal(size=n)
+    b0, b1 = rng.normal(0, 0.5, 30), rng.normal(0, 0.3, 30)
+    d = pd.DataFrame({"cnt": rng.poisson(np.exp(0.5 + 0.4 * x + b0[g] + b1[g] * x)), "xs": x * 1e4, "g": g})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.MixedModelsWarning)
+        m = mm.glmer("cnt ~ xs + (1 + xs | g)", d, family="poisson")
+        unit = mm.glmer("cnt ~ xs + (1 + xs | g)", d.assign(xs=x), family="poisson")
+    assert np.isfinite(m.loglik)
+    assert m.loglik <= unit.loglik + 1e-6  # the same model: its maximum is the unit-scale fit's
+    assert m.converged or m.messages  # not converged here, and it says so

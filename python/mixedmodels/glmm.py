@@ -1152,6 +1152,7 @@ class GeneralizedLinearMixedModel:
 
                 opt = minimize_theta(f_v, v0, lower_all, maxeval=maxeval, method="lbfgsb", gradient=fg_scaled)
                 n_evals += nt  # the curvatures' gradients
+
                 def restart(v: FloatArray) -> OptimResult:
                     return minimize_theta(f_v, v, lower_all, maxeval=maxeval, method="lbfgsb", gradient=fg_scaled)
 
