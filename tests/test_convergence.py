@@ -134,3 +134,24 @@ def test_a_zero_diagonal_of_t_is_tried_on_the_column_s_other_sign() -> None:
     assert r.converged
     assert r.objective < 8016.9746 - 3e-3
     assert r.theta[0] > 0.01
+
+
+def test_a_saddle_of_thetas_cholesky_coordinates_is_left():
+    """lmer on a small random-slope design (115 rows, 21 groups; numpy default_rng(143), the
+    saddle sweep's generator) ended converged at theta (6.1e-4, 0.0407, 0.940): a minimum in theta,
+    but over the covariance matrix a saddle, where turning the slope's column towards the
+    intercept's (second order in theta, first order in T T') lowers the REML criterion by 1.1e-3
+    (`optimize.covariance_descent`). lme4 1.1-31 stops there too, with a warning:
+    ``REMLcrit(lmer(y ~ x + (1 + x | g), read.csv("lmm_cholesky_saddle.csv")))`` is
+    486.74146541415149 at theta (1.95e-4, 0.0133, 0.941), "degenerate Hessian with 1 negative
+    eigenvalues"."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    df = pd.read_csv(Path(__file__).parent / "data" / "lmm_cholesky_saddle.csv")
+    with pytest.warns(mm.SingularFitWarning):  # theta (0.0037, 0.940, 0): a correlation of 1
+        r = mm.lmer("y ~ x + (1 + x | g)", df)
+    assert r.converged
+    assert r.objective < 486.74146541415149 - 1e-3
+    assert r.objective == pytest.approx(486.7403608270984, abs=1e-7)  # the best of 5 random starts

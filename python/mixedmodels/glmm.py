@@ -47,7 +47,14 @@ from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError,
 from .families import Family
 from .formula import ParsedFormula, parse_formula
 from .model import FormulaCall, ridge_tolerance
-from .optimize import OptimResult, initial_step, minimize_theta, newton_decrement, single_threaded_blas
+from .optimize import (
+    OptimResult,
+    covariance_descent,
+    initial_step,
+    minimize_theta,
+    newton_decrement,
+    single_threaded_blas,
+)
 from .structure import ModelStructure
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Pirls"]
@@ -108,12 +115,6 @@ ESCAPE_THETA = 0.01
 # (a column of T whose entries below the diagonal are all within this of 0 counts as 0 there)
 ESCAPE_ZERO_COLUMN = 1e-4
 ESCAPE_ROUNDS = 3
-# a term whose covariance's smallest eigenvalue is below this fraction of its largest (a variance
-# near 0, a correlation near +-1) has directions of the covariances that theta's coordinates see
-# only to second order; stage 2's end is tested along them (`_escape_saddles`), with differences
-# over this fraction of the covariance's size
-SADDLE_CONDITION = 1e-3
-SADDLE_STEP = 1e-6
 # The derivative check's one-sided curvature in a parameter at its bound below which the criterion
 # falls into the feasible region (its gradient there 0): not a minimum (criterion units per unit of
 # the parameter squared; the differences' rounding is ~1e-2)
@@ -1311,71 +1312,24 @@ class GeneralizedLinearMixedModel:
         restart: Callable[[FloatArray], OptimResult],
         theta_units: FloatArray,
     ) -> OptimResult:
-        """Stage 2's end moved off a point that is a minimum in theta's coordinates but not in the
-        covariances', and ``restart`` from there (at most `ESCAPE_ROUNDS` times; the evaluations count
-        in n_evals).
-
-        The criterion is a smooth function of each term's covariance S = T T', but theta (T's
-        entries) reaches some directions of S only to second order where S is (nearly) singular:
-        with T's diagonal entry 0 in one column, moving variance between its columns; with T's last
-        diagonal entry near 0, the direction in which it grows (the criterion is even in it). An
-        optimiser in theta can stop there, its gradient near 0, where the criterion falls at first
-        order in S (a saddle; seen on small binary random-slope designs, 0.14 below lme4's
-        log-likelihood). At a minimum over S >= 0 the criterion's derivative G in S is positive
-        semi-definite; for each term whose S is nearly singular (`SADDLE_CONDITION`) G is formed by
-        forward differences along S + h v v' in S's eigenbasis (k(k+1)/2 evaluations for k columns),
-        and where it has a negative eigenvalue, with eigenvector w, S + s w w' is tried for growing s;
-        the first that lowers the criterion is the restart.
-        """
+        """Stage 2's end (in the optimiser's units v: theta = theta_units v, then beta) moved off a
+        point that is a minimum in theta's coordinates but not over the covariances
+        (`optimize.covariance_descent`, beta held), and ``restart`` from there (at most
+        `ESCAPE_ROUNDS` times; the evaluations count in n_evals)."""
         layout = self.structure.theta
         nt = self.ntheta
         for _ in range(ESCAPE_ROUNDS):
             x = opt.theta
-            theta = theta_units * x[:nt]
             tol = 1e-9 * max(1.0, abs(opt.fun))
-            evals = 0
-            found: FloatArray | None = None
 
-            def moved(term: int, v: FloatArray, x: FloatArray = x, theta: FloatArray = theta) -> FloatArray:
-                y = x.copy()
-                y[:nt] = layout.plus_outer(theta, term, v) / theta_units
-                return y
+            def f_theta(theta: FloatArray, x: FloatArray = x) -> float:
+                return f_v(np.concatenate([theta / theta_units, x[nt:]]))
 
-            for j, term in enumerate(layout.terms):
-                k = term.k
-                if k < 2:
-                    continue  # a scalar term's variance at 0: `_escape_zero_variances`
-                t = term.t_matrix(theta)
-                lam, u = np.linalg.eigh(t @ t.T)
-                size = max(float(lam[-1]), 1.0)
-                if lam[0] > SADDLE_CONDITION * max(float(lam[-1]), SADDLE_CONDITION):
-                    continue  # (a covariance of order 1e-16 is 0, whatever its own condition)
-                h = SADDLE_STEP * size
-                root = math.sqrt(h)
-                slope = np.empty((k, k))
-                for a in range(k):
-                    slope[a, a] = (f_v(moved(j, root * u[:, a])) - opt.fun) / h
-                for a in range(k):
-                    for b in range(a + 1, k):
-                        both = (f_v(moved(j, root * (u[:, a] + u[:, b]))) - opt.fun) / h
-                        slope[a, b] = slope[b, a] = (both - slope[a, a] - slope[b, b]) / 2.0
-                evals += k * (k + 1) // 2
-                mu, vecs = np.linalg.eigh(slope)
-                if mu[0] >= 0.0:
-                    continue
-                w = u @ vecs[:, 0]
-                for s in (1e-3, 1e-2, 1e-1, 1.0):
-                    trial = moved(j, math.sqrt(s * size) * w)
-                    evals += 1
-                    if f_v(trial) < opt.fun - tol:
-                        found = trial
-                        break
-                if found is not None:
-                    break
+            found, evals = covariance_descent(layout, theta_units * x[:nt], f_theta, opt.fun)
             if found is None:
                 opt = replace(opt, n_evals=opt.n_evals + evals)
                 break
-            again = restart(found)
+            again = restart(np.concatenate([found / theta_units, x[nt:]]))
             total = opt.n_evals + evals + again.n_evals
             if not again.fun < opt.fun - tol:
                 opt = replace(opt, n_evals=total)

@@ -225,24 +225,28 @@ class ThetaLayout:
             out[t.theta_slice] = ell[_tril_index(t.k)]
         return out
 
-    def plus_outer(self, theta: FloatArray, term: int, vector: FloatArray) -> FloatArray:
-        """theta with term ``term``'s T T' + v v' (v: ``vector``, one entry per column of the term):
-        the lower-triangular factor of [T v] with a non-negative diagonal, from a QR decomposition, so
-        that a singular T is fine. A step in the covariances, where a step in theta can be second
-        order: at T's diagonal entry 0, moving variance between its columns.
+    def with_factor(self, theta: FloatArray, term: int, factor: FloatArray) -> FloatArray:
+        """theta with term ``term``'s T T' = M M' (M: ``factor``, k rows and any number of columns):
+        the lower-triangular factor of M with a non-negative diagonal, from a QR decomposition of
+        M', so that a singular M is fine. With M = [T v], T T' + v v': a step in the covariances,
+        where a step in theta can be second order (at T's diagonal entry 0, moving variance between
+        its columns).
 
         Examples
         --------
         >>> lay = ThetaLayout([("g", ("(Intercept)", "x"), 0, 0)], [2])
-        >>> th = lay.plus_outer(np.array([0.0, 0.0, 1.0]), 0, np.array([0.5, 0.5]))
+        >>> th = np.array([0.0, 0.0, 1.0])
+        >>> th = lay.with_factor(th, 0, np.column_stack([lay.terms[0].t_matrix(th), [0.5, 0.5]]))
         >>> t = lay.terms[0].t_matrix(th)
         >>> np.round(t @ t.T, 12).tolist()
         [[0.25, 0.25], [0.25, 1.25]]
         """
         out = np.array(theta, dtype=np.float64, copy=True)
         t = self.terms[term]
-        m = np.column_stack([t.t_matrix(out), np.asarray(vector, dtype=np.float64)])
-        r: FloatArray = np.linalg.qr(m.T)[1]  # [T v]' = Q R, so T T' + v v' = R'R
+        m = np.asarray(factor, dtype=np.float64).reshape(t.k, -1)
+        if m.shape[1] < t.k:
+            m = np.column_stack([m, np.zeros((t.k, t.k - m.shape[1]))])
+        r: FloatArray = np.linalg.qr(m.T)[1]  # M' = Q R, so M M' = R'R
         ell = r.T * np.where(np.diag(r) < 0, -1.0, 1.0)[None, :]
         out[t.theta_slice] = ell[_tril_index(t.k)]
         return out

@@ -34,11 +34,13 @@ from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFi
 from .formula import ParsedFormula, parse_formula
 from .layout import tril_pairs
 from .optimize import (
+    SADDLE_ROUNDS,
     EngineCriterion,
     Hessian,
     OptimResult,
     ValueAndGradient,
     choose_method,
+    covariance_descent,
     directional_check,
     gradient_check,
     held_workspace,
@@ -1313,6 +1315,7 @@ class LinearMixedModel:
                 opt = resume(opt)
                 self._refuse_exact_fit(opt)
                 opt = self._polish(opt, fg, hf, criterion)
+            opt = self._escape_saddles(opt, criterion, resume, lambda o: self._polish(o, fg, hf, criterion))
             grad, hdiag = self._derivatives(criterion, opt)
             if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
                 verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
@@ -1323,6 +1326,34 @@ class LinearMixedModel:
                 else:
                     opt = verified
             return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
+
+    def _escape_saddles(
+        self,
+        opt: OptimResult,
+        criterion: EngineCriterion,
+        resume: Callable[[OptimResult], OptimResult],
+        polish: Callable[[OptimResult], OptimResult],
+    ) -> OptimResult:
+        """The end moved off a point that is a minimum in theta's coordinates but not over the
+        covariances (`optimize.covariance_descent`: a term's covariance nearly singular, the
+        criterion still falling at first order over it), the optimiser resumed from there and
+        polished (at most `optimize.SADDLE_ROUNDS` times, while that lowers the criterion; the evaluations
+        count in n_evals). A small random-slope design had ended 1.1e-3 above a better REML
+        criterion, converged, with one relative SD at 6e-4."""
+        for _ in range(SADDLE_ROUNDS):
+            if opt.hit_maxeval:
+                break
+            found, evals = covariance_descent(self.structure.theta, opt.theta, criterion, opt.fun)
+            opt = replace(opt, n_evals=opt.n_evals + evals)
+            if found is None:
+                break
+            more = resume(replace(opt, theta=found))
+            self._refuse_exact_fit(more)
+            if not more.fun < opt.fun - 1e-9 * max(1.0, abs(opt.fun)):
+                opt = replace(opt, n_evals=more.n_evals)
+                break
+            opt = polish(more)
+        return opt
 
     def _polish(
         self, opt: OptimResult, fg: ValueAndGradient, hf: Hessian | None, criterion: EngineCriterion
