@@ -123,3 +123,24 @@ def test_not_a_string():
         parse_formula("y x")
     with pytest.raises(FormulaError, match="empty"):
         parse_formula("  ")
+
+
+def test_in_is_r_s_nesting_term_not_patsy_s():
+    """R's ``a %in% b`` is the term ``a:b`` (``recipe + temp %in% recipe`` is ``recipe + recipe:temp``);
+    patsy's, which formulaic follows, adds ``b``'s main effect. lme4 1.1-31 on the cake data
+    (``REMLcrit(lmer(angle ~ temp %in% recipe + (1 | recipe:replicate), cake))``): 1715.329, and
+    1703.267 with ``recipe +`` in front."""
+    import warnings
+
+    import mixedmodels as mm
+
+    cake = mm.datasets.load("cake")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.MixedModelsWarning)
+        alone = mm.lmer("angle ~ temp %in% recipe + (1 | recipe:replicate)", cake)
+        nested = mm.lmer("angle ~ recipe + temp %in% recipe + (1 | recipe:replicate)", cake)
+        interaction = mm.lmer("angle ~ temp:recipe + (1 | recipe:replicate)", cake)
+    assert list(alone.fixef.index) == ["(Intercept)", "temp:recipeA", "temp:recipeB", "temp:recipeC"]
+    assert alone.objective == pytest.approx(interaction.objective, rel=1e-12)
+    assert alone.objective == pytest.approx(1715.329, abs=1e-3)
+    assert nested.objective == pytest.approx(1703.267, abs=1e-3)

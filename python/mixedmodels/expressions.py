@@ -551,9 +551,9 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             operand = c == ")"
             out.append(c)
             i += 1
-        elif formula.startswith("%in%", i):
+        elif formula.startswith("%in%", i):  # R's a %in% b is the term a:b (patsy's would be b/a)
             operand = False
-            out.append("%in%")
+            out.append(":")
             i += 4
         elif c == "`":
             j = formula.find("`", i + 1)
