@@ -410,14 +410,29 @@ def table_as_frame(data: object) -> object:
 
 # statsmodels' MixedLM keywords, and what lme4's formula says instead
 _STATSMODELS = {"groups", "re_formula", "vc_formula", "exog_re", "exog_vc"}
+# lme4's arguments that lmer spells otherwise or takes elsewhere, with what to write instead
+_LME4_NAMES = {
+    "REML": "write reml= (reml=False for maximum likelihood)",
+    "control": "lme4's lmerControl() settings are maxeval=, optimizer= and optimizer_options=",
+    "contrasts": "contrasts are chosen in the formula, e.g. C(f, contr.sum) or C(f, contr.helmert)",
+    "subset": "subset the data frame before the fit",
+    "na_action": "rows with a missing value in a variable of the model are dropped (R's na.omit)",
+    "verbose": "write progress=True",
+    "family": "a response that is not Gaussian is fitted by glmer(..., family=...)",
+}
 
 
 def refuse_statsmodels_keywords(keywords: Mapping[str, object], function: str = "lmer") -> None:
     """Unknown keywords are a TypeError; statsmodels' ``groups=``/``re_formula=``/``vc_formula=``
-    get the lme4 term that says the same.
+    get the lme4 term that says the same, and lme4's ``REML=``, ``control=``, ``contrasts=``, ...
+    an `ArgumentError` saying what to write instead.
 
     Examples
     --------
+    >>> refuse_statsmodels_keywords({"REML": False})
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: lmer() takes no argument REML=: write reml= (reml=False for ...)
     >>> refuse_statsmodels_keywords({"groups": "school", "re_formula": "~ses"})
     Traceback (most recent call last):
     ...
@@ -425,6 +440,9 @@ def refuse_statsmodels_keywords(keywords: Mapping[str, object], function: str = 
     """
     if not keywords:
         return
+    for k in sorted(keywords):
+        if k in _LME4_NAMES:
+            raise ArgumentError(f"{function}() takes no argument {k}=: {_LME4_NAMES[k]}")
     known = sorted(k for k in keywords if k in _STATSMODELS)
     if not known:
         raise TypeError(f"{function}() got an unexpected keyword argument {sorted(keywords)[0]!r}")

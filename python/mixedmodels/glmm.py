@@ -430,8 +430,8 @@ class GeneralizedLinearMixedModel:
 
     def set_threads(self, threads: int | None) -> None:
         """The threads the core may use for PIRLS' passes over the rows and its factorisations (None:
-        `arguments.available_cpus`); the results are bitwise the same for every count (`mixedmodels.glmer`'s
-        ``threads``).
+        `arguments.available_cpus`); the results are bitwise the same for every count, but see
+        `mixedmodels.lmer`'s ``threads`` on 1 (`mixedmodels.glmer`'s ``threads``).
 
         Examples
         --------

@@ -794,8 +794,8 @@ class LinearMixedModel:
         return _core.Engine(cp, dense_threshold, threads=self.threads)
 
     def set_threads(self, threads: int | None) -> None:
-        """The threads the core may use for this model's evaluations (None: `arguments.available_cpus`); the
-        results are bitwise the same for every count (`mixedmodels.lmer`'s ``threads``)."""
+        """The threads the core may use for this model's evaluations (None: `arguments.available_cpus`);
+        the results are bitwise the same for every count, but see `mixedmodels.lmer`'s ``threads`` on 1."""
         self.threads = threads
         for name in ("_engine", "_working_engine"):
             engine = self.__dict__.get(name)
