@@ -306,3 +306,13 @@ def test_a_hand_made_parsed_formula_is_vetted_where_it_is_evaluated(tmp_path, fr
         materialise(pf, frame)
     with pytest.raises(FormulaError, match="is not allowed in a formula"):
         model_matrix(hostile, frame)
+
+
+def test_a_dot_for_every_other_column_is_refused_by_name():
+    import mixedmodels as mm
+
+    sleep = mm.datasets.load("sleepstudy")
+    with pytest.raises(mm.FormulaError, match=r"'\.' \(R's 'every other column'\) is not supported"):
+        mm.lmer("Reaction ~ . + (1 | Subject)", sleep)
+    quoted = mm.lmer("Reaction ~ `.` + (1 | Subject)", sleep.rename(columns={"Days": "."}))  # a column so named
+    assert list(quoted.fixef.index) == ["(Intercept)", "."]
