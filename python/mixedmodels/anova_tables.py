@@ -18,10 +18,15 @@ The hypothesis matrices (`hypotheses`) are lmerTest's, built the same way:
 * type 2 (lmerTest's ``get_contrasts_type2_unfolded``): a term contained in no other term is tested
   by the identity rows of its columns; any other term by the type 1 rows of a Doolittle
   decomposition with the columns reordered as (the other terms, the term, the terms containing it);
-* type 3: lmerTest's contrast-invariant construction (`inference.type3_contrasts`).
+* type 3: lmerTest's contrast-invariant construction (`_type3_contrasts`), in R's model matrix
+  with treatment contrasts, mapped onto the fit's coefficients.
 
-Containment is lmerTest's: term A is contained in B when B has every variable of A and more, and
-the same numeric variables. With one coefficient or one term, types 2 and 3 are type 1, as in lmerTest.
+Containment is lmerTest's (``term_contain``): term A is contained in B when B has every variable of
+A and more, and the same numeric variables, counting in each term only the variables R codes by
+contrasts there (entry 1 of ``attr(terms, "factors")``): in ``a / b`` (``a + a:b``) the term ``a:b``
+codes ``a`` by all its indicators, so it does not contain ``a``. A variable is numeric as the fit
+coded it (``factor(x)``, ``ordered(x)``, ``C(x, ...)`` are factors). With one coefficient or one
+term, types 2 and 3 are type 1, as in lmerTest.
 
 car's tables use the coefficients as coded (treatment contrasts): type 3 tests each term's
 coefficients = 0, ``(Intercept)`` included, so it depends on the coding (not contrast-invariant);
@@ -35,6 +40,7 @@ Kenward-Roger df.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +48,9 @@ from numpy.typing import NDArray
 from scipy import special
 
 from .exceptions import ArgumentError, MixedModelsError
+from .expressions import model_matrix
 from .fitted import LmerFit
-from .inference import F_COLUMNS, contest, inference_for, type3_contrasts
+from .inference import F_COLUMNS, contest, inference_for, zapsmall
 from .names import r_name
 
 __all__ = [
@@ -68,16 +75,25 @@ KR_F_COLUMNS = ["F", "Df", "Df.res", "Pr(>F)"]
 @dataclass(frozen=True)
 class FixedTerm:
     """One term of the fixed part: its name as R prints it, its columns of X (positions in
-    `fixef`), its variables, and which of them are numeric (the rest are factors)."""
+    `fixef`), its variables, which of them are numeric (the rest are factors), which R codes by
+    contrasts in it (entry 1 of ``attr(terms, "factors")``; the others, entry 2, by all their
+    indicators), its variables in the formula's order, and whether the fit coded it as R does."""
 
     name: str
     columns: tuple[int, ...]
     variables: frozenset[str]
     numeric: frozenset[str]
+    contrasted: frozenset[str] = frozenset()
+    factors: tuple[str, ...] = ()
+    as_r: bool = True
 
 
 def fixed_terms(m: LmerFit, what: str = "tests of terms") -> tuple[bool, list[FixedTerm]]:
     """(has an intercept, the fixed part's terms other than the intercept, in the model's order).
+
+    Whether a variable is numeric is what the fit's encoder made of it (formulaic's encoder state:
+    numerical or categorical), so ``factor(x)``, ``as.factor(x)``, ``ordered(x)`` and ``C(x, ...)``
+    are factors however they are spelled.
 
     Examples
     --------
@@ -86,37 +102,85 @@ def fixed_terms(m: LmerFit, what: str = "tests of terms") -> tuple[bool, list[Fi
     >>> intercept, terms = fixed_terms(m)
     >>> intercept, [(t.name, len(t.columns)) for t in terms]
     (True, [('recipe', 2), ('temperature', 5), ('recipe:temperature', 10)])
+    >>> m = mm.lmer("angle ~ recipe / factor(temp) + (1 | recipe:replicate)", mm.datasets.load("cake"))
+    >>> [(t.name, sorted(t.numeric), sorted(t.contrasted)) for t in fixed_terms(m)[1]]
+    [('recipe', [], ['recipe']), ('recipe:factor(temp)', [], ['factor(temp)'])]
     """
+    spec, _ = _spec_and_frame(m, what)
+    has_intercept, terms, _ = _described_terms(m, spec)
+    return has_intercept, terms
+
+
+def _spec_and_frame(m: LmerFit, what: str) -> tuple[Any, pd.DataFrame]:
     try:
-        spec = m.structure.encoding.formula(what).fixed
-        frame = m.model.data.frame(what)
+        return m.structure.encoding.formula(what).fixed, m.model.data.frame(what)
     except MixedModelsError as exc:
         raise MixedModelsError(f"{what} need a model fitted from a formula and a data frame") from exc
+
+
+def _described_terms(m: LmerFit, spec: Any) -> tuple[bool, list[FixedTerm], bool]:
+    """(has an intercept column, the terms, the formula has an intercept)."""
     keys = list(m.structure.fixed_keys)
-    has_intercept = False
-    out = []
+    categorical = _categorical(spec)
+    has_intercept = formula_intercept = False
+    rows = []
     for st in spec.structure:
         label = str(st.term)
         cols = tuple(keys.index(c) for c in st.columns if c in keys)
         if label == "1":
+            formula_intercept = True
             has_intercept = bool(cols)
             continue
-        variables = frozenset(str(f) for f in st.term.factors)
-        numeric = frozenset(v for v in variables if _is_numeric(frame, v))
-        out.append(FixedTerm(r_name(label), cols, variables, numeric))
-    return has_intercept, out
+        factors = tuple(str(f) for f in st.term.factors)
+        reduced = [frozenset(str(f.factor) for f in s.factors if f.reduced) for s in st.scoped_terms]
+        rows.append((label, cols, factors, reduced))
+    factor_lists = [r[2] for r in rows]
+    contrasted = _r_contrasted(factor_lists)
+    design = _r_design_codes(factor_lists, contrasted, categorical, formula_intercept)
+    out = []
+    for (label, cols, factors, reduced), coded, used in zip(rows, contrasted, design, strict=True):
+        as_r = len(reduced) == 1 and {v for v in reduced[0] if v in categorical} == used
+        numeric = frozenset(v for v in factors if v not in categorical)
+        out.append(FixedTerm(r_name(label), cols, frozenset(factors), numeric, coded, factors, as_r))
+    return has_intercept, out, formula_intercept
 
 
-def _is_numeric(frame: pd.DataFrame, var: str) -> bool:
-    if var in frame.columns:
-        col = frame[var]
-        return bool(pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype))
-    return not var.startswith(("C(", "factor(", "as.factor("))  # a transform such as I(x**2) is numeric
+def _categorical(spec: Any) -> frozenset[str]:
+    """The variables the fit's encoder coded as categorical (formulaic's encoder state)."""
+    state = getattr(spec, "encoder_state", {}) or {}
+    return frozenset(str(v) for v, (kind, _) in state.items() if getattr(kind, "value", kind) == "categorical")
+
+
+def _r_contrasted(terms: list[tuple[str, ...]]) -> list[frozenset[str]]:
+    """The variables R codes by contrasts in each term (entry 1 of ``attr(terms, "factors")``, R's
+    ``TermCode``): v is, unless the term without v is non-empty and in no earlier term."""
+    out = []
+    for j, term in enumerate(terms):
+        seen = [set(t) for t in terms[:j]]
+        out.append(frozenset(v for v in term if not (rest := set(term) - {v}) or any(rest <= t for t in seen)))
+    return out
+
+
+def _r_design_codes(
+    terms: list[tuple[str, ...]], contrasted: list[frozenset[str]], categorical: frozenset[str], intercept: bool
+) -> list[frozenset[str]]:
+    """The factors R's ``model.matrix`` codes by contrasts in each term: those of `_r_contrasted`,
+    but without an intercept the first factor of the first term with one is coded by indicators."""
+    out = [frozenset(c & categorical) for c in contrasted]
+    if not intercept:
+        order = list(dict.fromkeys(v for t in terms for v in t))
+        for j, term in enumerate(terms):
+            first = next((v for v in order if v in term and v in categorical), None)
+            if first is not None:
+                out[j] = out[j] - {first}
+                break
+    return out
 
 
 def _contains(a: FixedTerm, b: FixedTerm) -> bool:
-    """lmerTest's term_contain: b has every variable of a and more, and the same numeric ones."""
-    return a.variables < b.variables and a.numeric == b.numeric
+    """lmerTest's ``term_contain``: b has every variable of a and more, and the same numeric ones,
+    counting only the variables coded by contrasts in each (entry 1 of ``attr(terms, "factors")``)."""
+    return a.contrasted < b.contrasted and a.contrasted & a.numeric == b.contrasted & b.numeric
 
 
 def marginal_terms(m: LmerFit) -> list[str]:
@@ -174,30 +238,199 @@ def hypotheses(m: LmerFit, type: int = 3) -> dict[str, pd.DataFrame]:  # noqa: A
 
 
 def _lmertest_contrasts(m: LmerFit, type_: int) -> dict[str, FloatArray]:
-    has_intercept, terms = fixed_terms(m, f"type {_ROMAN[type_]} tests")
-    x = m.model.data.rows("tests of terms").x
+    what = f"type {_ROMAN[type_]} tests"
+    spec, frame = _spec_and_frame(m, what)
+    _, terms, formula_intercept = _described_terms(m, spec)
+    x = m.model.data.rows(what).x
     p = x.shape[1]
     if p == 0 or not terms:
         return {}
-    if type_ == 1 or p <= 1 or len(terms) <= 1:
+    if type_ == 3 and p > 1 and len(terms) > 1:
+        return _type3_contrasts(m, spec, frame, terms, formula_intercept)
+    if all(t.as_r for t in terms):  # lmerTest's model matrix is the fit's
+        return _type12_contrasts(x, [list(t.columns) for t in terms], terms, type_)
+    # the fit coded a term otherwise than R (an interaction whose margins are absent): lmerTest's
+    # tables are those of R's coding, whose coefficients are a linear map of the fit's
+    design = _RDesign(m, spec, frame, terms, formula_intercept, treatment=False)
+    xr, owner = design.matrix()
+    rows = _type12_contrasts(xr, [np.flatnonzero(owner == i).tolist() for i in range(len(terms))], terms, type_)
+    onto = np.linalg.lstsq(xr, x, rcond=None)[0]  # the fit's coefficients -> R's
+    return {t: lmat @ onto for t, lmat in rows.items()}
+
+
+def _type12_contrasts(
+    x: FloatArray, columns: list[list[int]], terms: list[FixedTerm], type_: int
+) -> dict[str, FloatArray]:
+    """lmerTest's type 1 or 2 rows of each term in the coefficients of the model matrix x (its
+    terms' columns ``columns``; type 3 with one column or one term is type 1, as in lmerTest)."""
+    p = x.shape[1]
+    if type_ != 2 or p <= 1 or len(terms) <= 1:
         lt = _type1_rows(x)
-        return {t.name: lt[list(t.columns)] for t in terms}
-    if type_ == 3:
-        return type3_contrasts(m)
+        return {t.name: lt[cols] for t, cols in zip(terms, columns, strict=True)}
     out = {}
-    for t in terms:
-        containing = [b for b in terms if _contains(t, b)]
+    for i, t in enumerate(terms):
+        containing = [j for j, b in enumerate(terms) if _contains(t, b)]
         if not containing:
-            out[t.name] = np.eye(p)[list(t.columns)]
+            out[t.name] = np.eye(p)[columns[i]]
             continue
-        tested = list(t.columns) + [c for b in containing for c in b.columns]
+        tested = columns[i] + [c for j in containing for c in columns[j]]
         order = [c for c in range(p) if c not in tested] + tested
         lt = _type1_rows(x[:, order])
-        rows = lt[[order.index(c) for c in t.columns]]
+        rows = lt[[order.index(c) for c in columns[i]]]
         back = np.empty_like(rows)
         back[:, order] = rows  # columns back in X's order
         out[t.name] = back
     return out
+
+
+def _type3_contrasts(
+    m: LmerFit, spec: Any, frame: pd.DataFrame, terms: list[FixedTerm], intercept: bool
+) -> dict[str, FloatArray]:
+    """lmerTest's type III contrasts (``get_contrasts_type3``), in the fit's coefficients.
+
+    lmerTest works in R's model matrix with treatment contrasts (whatever the model's coding):
+    L = t(ginv(X) rdX), rdX the over-parameterised design (all indicator columns of every term);
+    each term's columns of L are orthogonalised against those of the terms that contain it
+    (`_contains`), higher-order terms first; a term's rows are its columns of the rows of L that
+    are X's columns; the map ginv(X) X_fit takes them to the fit's coefficients.
+    """
+    design = _RDesign(m, spec, frame, terms, intercept, treatment=True)
+    xt, owner = design.matrix()
+    rdx = design.overparameterised()
+    # rows: rdX's columns; columns: X's
+    lmat = zapsmall(np.asarray(np.linalg.lstsq(xt, rdx, rcond=None)[0].T, dtype=np.float64))
+    cols = [np.flatnonzero(owner == i).tolist() for i in range(len(terms))]
+    for i in sorted(range(len(terms)), key=lambda i: -len(terms[i].variables)):  # R's order(, decreasing)
+        cont = [c for j, b in enumerate(terms) if _contains(terms[i], b) for c in cols[j]]
+        if cont and cols[i]:
+            xs, ys = lmat[:, cont], lmat[:, cols[i]]
+            fitted = xs @ np.linalg.lstsq(xs, ys, rcond=None)[0]
+            lmat[:, cols[i]] = zapsmall(np.asarray(ys - fitted, dtype=np.float64))
+    lsub = lmat[design.rd_columns]  # the rows of X's columns
+    onto = zapsmall(np.asarray(np.linalg.lstsq(xt, m.model.data.rows("type III tests").x, rcond=None)[0]))
+    out = {}
+    for i, t in enumerate(terms):
+        c = lsub[:, cols[i]].T
+        out[t.name] = c[np.abs(c).sum(axis=1) > 1e-8] @ onto
+    return out
+
+
+class _RDesign:
+    """R's model matrix of the fixed part (``model.matrix``): each term the product of its
+    variables' columns (the first varying fastest), a factor coded by contrasts where R's
+    ``TermCode`` says so and by all its indicators otherwise; then the columns R's ``qr`` (tolerance
+    1e-7) finds aliased by earlier ones dropped, as lme4 drops them. ``treatment``: every factor's
+    contrasts are treatment contrasts (lmerTest's remade X for type III), else the fit's.
+    """
+
+    def __init__(
+        self, m: LmerFit, spec: Any, frame: pd.DataFrame, terms: list[FixedTerm], intercept: bool, treatment: bool
+    ) -> None:
+        self.terms = terms
+        self.intercept = intercept
+        self.treatment = treatment
+        self.categorical = _categorical(spec)
+        self.codes = _r_design_codes(
+            [t.factors for t in terms], [t.contrasted for t in terms], self.categorical, intercept
+        )
+        self.spec = spec
+        doubles: tuple[str, ...] = tuple(getattr(spec, "numeric", ()))
+        trusted = bool(getattr(spec, "trusted", False))
+        self.blocks: dict[str, FloatArray] = {}
+        for t in terms:
+            for v in t.factors:
+                if v in self.blocks:
+                    continue
+                try:
+                    mm = model_matrix(
+                        f"0 + {v}", frame, doubles, trusted=trusted, ensure_full_rank=False, na_action="ignore"
+                    )
+                except Exception as exc:
+                    raise MixedModelsError(
+                        f"type {'III' if treatment else 'I/II'} tests: cannot code the variable {v!r} of the "
+                        f"term {t.name!r} as R does ({exc})"
+                    ) from exc
+                self.blocks[v] = mm.to_numpy(dtype=np.float64)
+        self.n = next(iter(self.blocks.values())).shape[0] if self.blocks else frame.shape[0]
+        self.rd_columns: list[int] = []
+
+    def _coding(self, v: str) -> FloatArray:
+        """Factor v's contrasts (levels x columns)."""
+        k = self.blocks[v].shape[1]
+        state = (getattr(self.spec, "factor_contrasts", {}) or {}).get(v)
+        if self.treatment or state is None:
+            return np.eye(k)[:, 1:]
+        coding = np.asarray(state.get_coding_matrix(reduced_rank=True), dtype=np.float64)
+        if coding.shape[0] != k:
+            raise MixedModelsError(f"cannot code the factor {v!r} as R does: {coding.shape[0]} levels, {k} columns")
+        return coding
+
+    def overparameterised(self) -> FloatArray:
+        """lmerTest's ``get_rdX``: the intercept, then every term with all its indicator columns."""
+        blocks = [_product([self.blocks[v] for v in t.factors]) for t in self.terms]
+        return np.column_stack(([np.ones(self.n)] if self.intercept else []) + blocks)
+
+    def matrix(self) -> tuple[FloatArray, NDArray[np.intp]]:
+        """(X, the term of each column: -1 the intercept); sets `rd_columns`, where each column of
+        X is in `overparameterised` (treatment contrasts only)."""
+        cols: list[FloatArray] = [np.ones((self.n, 1))] if self.intercept else []
+        owner = [-1] if self.intercept else []
+        rd = [0] if self.intercept else []
+        start = len(rd)
+        for i, (t, coded) in enumerate(zip(self.terms, self.codes, strict=True)):
+            parts, masks = [], []
+            for v in t.factors:
+                full = self.blocks[v]
+                if v in coded:
+                    parts.append(full @ self._coding(v))
+                    masks.append(np.arange(full.shape[1]) > 0)
+                else:
+                    parts.append(full)
+                    masks.append(np.ones(full.shape[1], dtype=bool))
+            block = _product(parts)
+            where = np.flatnonzero(_product_mask(masks))
+            cols.append(block)
+            owner += [i] * block.shape[1]
+            rd += (start + where).tolist()
+            start += int(np.prod([mk.size for mk in masks]))
+        x = np.column_stack(cols) if cols else np.zeros((self.n, 0))
+        keep = _r_independent(x)
+        self.rd_columns = [rd[j] for j in keep]
+        return x[:, keep], np.asarray(owner, dtype=np.intp)[keep]
+
+
+def _product(blocks: list[FloatArray]) -> FloatArray:
+    """The row-wise products of the columns of blocks, the first block's varying fastest (R's order
+    of an interaction's columns)."""
+    out = blocks[0]
+    for b in blocks[1:]:
+        out = (b[:, :, None] * out[:, None, :]).reshape(out.shape[0], -1)
+    return out
+
+
+def _product_mask(masks: list[NDArray[np.bool_]]) -> NDArray[np.bool_]:
+    out = masks[0]
+    for mk in masks[1:]:
+        out = np.logical_and.outer(mk, out).ravel()
+    return out
+
+
+def _r_independent(x: FloatArray, tol: float = 1e-7) -> list[int]:
+    """The columns R's ``qr(x, tol)`` keeps (LINPACK's limited pivoting, as lme4's and lmerTest's
+    rank checks): a column goes when its part not explained by the kept earlier ones has norm
+    below ``tol`` times its own."""
+    keep: list[int] = []
+    q = np.zeros((x.shape[0], 0))
+    for j in range(x.shape[1]):
+        c = x[:, j]
+        r = c - q @ (q.T @ c)
+        r = r - q @ (q.T @ r)  # once more, for orthogonality to double precision
+        norm = float(np.linalg.norm(c))
+        rn = float(np.linalg.norm(r))
+        if rn >= tol * (norm if norm > 0 else 1.0) and rn > 0:
+            keep.append(j)
+            q = np.column_stack([q, r / rn])
+    return keep
 
 
 _ROMAN = {1: "I", 2: "II", 3: "III"}

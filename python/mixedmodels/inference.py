@@ -1,9 +1,8 @@
 """Degrees of freedom and tests for fixed effects: Satterthwaite (as lmerTest) and Kenward-Roger
-(as pbkrtest), t tests per coefficient and type III F tests per term."""
+(as pbkrtest), t tests per coefficient and F tests of contrasts (`contest`)."""
 
 from __future__ import annotations
 
-import re
 import threading
 import weakref
 from functools import cached_property
@@ -14,20 +13,16 @@ from numpy.typing import NDArray
 from scipy import special
 
 from .exceptions import MixedModelsError
-from .expressions import model_matrix
 from .fitted import LmerFit
 from .layout import tril_pairs
-from .names import r_name
 from .numderiv import hessian, jacobian
 
 __all__ = [
     "F_COLUMNS",
     "Inference",
-    "anova_type3",
     "coef_table",
     "contest",
     "inference_for",
-    "type3_contrasts",
     "zapsmall",
 ]
 
@@ -179,76 +174,6 @@ class Inference:
         return KenwardRoger(m)
 
 
-def type3_contrasts(m: LmerFit) -> dict[str, FloatArray]:
-    """lmerTest's type III contrasts for each fixed-effect term (treatment coding).
-
-    Each term's contrast rows are that term's columns of the map from the over-parameterised
-    design (all indicator columns) onto the coefficients, orthogonalised against the columns of
-    every term that contains it (same numeric variables, strictly more variables).
-    """
-    try:
-        spec = m.structure.encoding.formula("type III tests").fixed
-        frame = m.model.data.frame("type III tests")
-        rows = m.model.data.rows("type III tests")
-    except MixedModelsError as exc:
-        raise MixedModelsError("type III tests need a model fitted from a formula and a data frame") from exc
-    keys = list(m.structure.fixed_keys)  # formulaic's names: unique, unlike the printed ones
-    # the terms are the fit's vetted code: evaluated as the fit did (function table, doubles)
-    doubles: tuple[str, ...] = tuple(getattr(spec, "numeric", ()))
-    trusted = bool(getattr(spec, "trusted", False))
-    terms, rdx_cols, x_cols, variables = [], [], [], []
-    blocks = []
-    has_intercept = False
-    for st in spec.structure:
-        label = str(st.term)
-        cols = [keys.index(c) for c in st.columns if c in keys]
-        if label == "1":
-            has_intercept = True
-            continue
-        vars_ = [str(f) for f in st.term.factors]
-        mm = model_matrix(f"0 + {label}", frame, doubles, trusted=trusted, ensure_full_rank=False, na_action="ignore")
-        blocks.append(mm.to_numpy(dtype=float))
-        terms.append(label)
-        x_cols.append(cols)
-        rdx_cols.append(mm.shape[1])
-        variables.append(vars_)
-    n = rows.nobs
-    rdx = np.column_stack(([np.ones(n)] if has_intercept else []) + blocks) if blocks else np.ones((n, 1))
-    # L: rows = rdX columns, columns = coefficients; rdX = X L'
-    lmat, *_ = np.linalg.lstsq(rows.x, rdx, rcond=None)
-    lmat = zapsmall(lmat.T)  # as lmerTest: zapsmall(t(ginv(X) %*% rdX)), 7 digits
-    numeric = {v: _is_numeric(frame, v) for vs in variables for v in vs}
-
-    def contains(a: int, b: int) -> bool:
-        va, vb = set(variables[a]), set(variables[b])
-        na = {v for v in va if numeric.get(v, True)}
-        nb = {v for v in vb if numeric.get(v, True)}
-        return va < vb and na == nb
-
-    order = sorted(range(len(terms)), key=lambda i: -len(variables[i]))
-    for i in order:
-        cont = [j for j in range(len(terms)) if contains(i, j)]
-        if cont:
-            xs = lmat[:, [c for j in cont for c in x_cols[j]]]
-            ys = lmat[:, x_cols[i]]
-            coef, *_ = np.linalg.lstsq(xs, ys, rcond=None)
-            lmat[:, x_cols[i]] = zapsmall(ys - xs @ coef)
-    # keep the rows of L that correspond to the coefficients (rdX columns keyed like X's: formulaic
-    # names a level x[level] in the full coding, x[T.level] in the reduced one)
-    rd_keys = (["Intercept"] if has_intercept else []) + [
-        c for t in terms for c in _full_names(frame, t, doubles, trusted)
-    ]
-    lsub = lmat[[rd_keys.index(_TREATMENT.sub("[", k)) for k in keys]]
-    out = {}
-    for i, t in enumerate(terms):
-        c = lsub[:, x_cols[i]].T
-        out[r_name(t)] = c[np.abs(c).sum(axis=1) > 1e-8]  # the term as R prints it: I(x^2)
-    return out
-
-
-_TREATMENT = re.compile(r"\[T\.")
-
-
 def zapsmall(x: FloatArray, digits: int = 7) -> FloatArray:
     """R's ``zapsmall`` (R 4.2): round to about ``digits`` significant digits of the largest
     absolute value.
@@ -266,19 +191,6 @@ def zapsmall(x: FloatArray, digits: int = 7) -> FloatArray:
     # R 4.2: round(x, max(0, digits - log10(mx))), and round() takes the nearest integer of digits
     places = int(np.floor(max(0.0, digits - np.log10(mx)) + 0.5)) if mx > 0 else digits
     return np.round(x, places) + 0.0  # + 0.0: no negative zeros
-
-
-def _full_names(frame: pd.DataFrame, term: str, numeric: tuple[str, ...], trusted: bool) -> list[str]:
-    # all rows: a factor(x) term's levels are those of the data (a first row would have one)
-    mm = model_matrix(f"0 + {term}", frame, numeric, trusted=trusted, ensure_full_rank=False, na_action="ignore")
-    return list(mm.model_spec.column_names)
-
-
-def _is_numeric(frame: pd.DataFrame, var: str) -> bool:
-    if var in frame.columns:
-        col = frame[var]
-        return pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
-    return True  # a transform such as I(x**2) or np.log(x) is numeric
 
 
 def _components(codes: tuple[NDArray[np.int32], ...], nlev: list[int], n: int) -> list[NDArray[np.intp]]:
@@ -507,9 +419,3 @@ def contest(m: LmerFit, lmat: np.ndarray, ddf: str = "satterthwaite") -> tuple[f
     else:
         raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
     return ms * q, ms, q, den, fval, float(special.fdtrc(q, den, fval))
-
-
-def anova_type3(m: LmerFit, ddf: str = "satterthwaite") -> pd.DataFrame:
-    """Type III F tests per fixed-effect term, as lmerTest's ``anova(m)``."""
-    rows = [(term, *contest(m, lmat, ddf)) for term, lmat in type3_contrasts(m).items()]
-    return pd.DataFrame(rows, columns=["term", *F_COLUMNS]).set_index("term")
