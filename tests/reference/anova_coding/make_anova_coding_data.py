@@ -20,7 +20,7 @@ y = (
     + 0.6 * x
     + np.array([ea[v] for v in a])
     + np.array([eb[v] for v in b])
-    + x * np.array([sa[v] + sb[w] for v, w in zip(a, b)])
+    + x * np.array([sa[v] + sb[w] for v, w in zip(a, b, strict=True)])
     + rng.normal(0, 0.8, 15)[g - 1]
     + rng.normal(0, 1.0, n)
 )
