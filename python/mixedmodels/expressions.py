@@ -590,9 +590,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             else:
                 _check_name(formula, i, name)
                 if name == ".":
-                    raise located_error(
-                        formula, i, "'.' (R's 'every other column') is not supported: name the columns"
-                    )
+                    raise located_error(formula, i, "'.' (R's 'every other column') is not supported: name the columns")
                 variables.add(name)  # a column, even one named as a function (C, log): R reads it so
                 out.append(_column(name))
                 i = m.end()
