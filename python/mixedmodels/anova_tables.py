@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from .exceptions import ArgumentError, MixedModelsError
-from .expressions import model_matrix
+from .expressions import model_matrix, r_matrix
 from .fitted import LmerFit
 from .inference import F_COLUMNS, contest, inference_for, zapsmall
 from .names import r_name
@@ -140,7 +140,8 @@ def _described_terms(m: LmerFit, spec: Any) -> tuple[bool, list[FixedTerm], bool
     out = []
     for (label, cols, factors, reduced), coded, used in zip(rows, contrasted, design, strict=True):
         as_r = len(reduced) == 1 and {v for v in reduced[0] if v in categorical} == used
-        numeric = frozenset(v for v in factors if v not in categorical)
+        # lmerTest's numeric variables are R's numeric vectors: a matrix (poly, ns, bs, scale) is not one
+        numeric = frozenset(v for v in factors if v not in categorical and not r_matrix(v))
         out.append(FixedTerm(r_name(label), cols, frozenset(factors), numeric, coded, factors, as_r))
     return has_intercept, out, formula_intercept
 

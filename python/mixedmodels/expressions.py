@@ -56,6 +56,7 @@ __all__ = [
     "logical_factor",
     "located_error",
     "model_matrix",
+    "r_matrix",
     "translate",
 ]
 
@@ -279,6 +280,9 @@ class Function:
         What it computes, for the README's table and for error messages.
     argument_only : bool
         It only gives another function's argument (``c(2, 5)`` for ``knots =``), from numbers.
+    matrix : bool
+        R's function returns a matrix (``poly``, ``ns``, ``bs``, ``scale``): R's model frame then holds
+        a matrix column, which lmerTest does not count with the numeric variables (`r_matrix`).
     """
 
     impl: Callable[..., Any]
@@ -287,6 +291,7 @@ class Function:
     categorical: bool = False
     doc: str = ""
     argument_only: bool = False
+    matrix: bool = False
 
 
 _NUMPY = {
@@ -313,10 +318,16 @@ FUNCTIONS: Mapping[str, Function] = {
     "np.log": Function(_numeric(np.log), doc="natural logarithm"),
     "np.square": Function(_numeric(np.square), doc="x squared"),
     "scale": Function(
-        stateful_transform(_scale), 3, ("center", "scale"), doc="centred, divided by the sd (R's ``scale``)"
+        stateful_transform(_scale),
+        3,
+        ("center", "scale"),
+        doc="centred, divided by the sd (R's ``scale``)",
+        matrix=True,
     ),
     "center": Function(stateful_transform(_center), doc="centred on the mean"),
-    "poly": Function(_poly, 3, ("degree", "raw"), doc="R's orthogonal polynomials; ``raw = TRUE`` for powers"),
+    "poly": Function(
+        _poly, 3, ("degree", "raw"), doc="R's orthogonal polynomials; ``raw = TRUE`` for powers", matrix=True
+    ),
     "offset": Function(
         _numeric(_identity), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
     ),
@@ -326,12 +337,33 @@ FUNCTIONS: Mapping[str, Function] = {
         5,
         ("df", "knots", "degree", "intercept"),
         doc="R's B-splines (``splines::bs``), knots at quantiles",
+        matrix=True,
     ),
     "ns": Function(
-        stateful_transform(_ns), 4, ("df", "knots", "intercept"), doc="R's natural splines (``splines::ns``)"
+        stateful_transform(_ns),
+        4,
+        ("df", "knots", "intercept"),
+        doc="R's natural splines (``splines::ns``)",
+        matrix=True,
     ),
     "c": Function(_vector, 64, doc="numbers, e.g. ``knots = c(2, 5)``", argument_only=True),
 }
+
+_CALLED = re.compile(r"([A-Za-z_.][\w.]*)\s*\(")
+
+
+def r_matrix(variable: str) -> bool:
+    """Whether a variable of a term (formulaic's text of it) is a call of a function that R answers
+    with a matrix (`Function.matrix`: ``poly(x, 2)``, ``scale(x)``, ``ns(x, 3)``, ``bs(x)``).
+
+    Examples
+    --------
+    >>> r_matrix("poly(x, 2)"), r_matrix("scale(x)"), r_matrix("log(x)"), r_matrix("x")
+    (True, True, False, False)
+    """
+    m = _CALLED.match(variable)
+    return m is not None and m.end() > 0 and (fn := FUNCTIONS.get(m.group(1))) is not None and fn.matrix
+
 
 #: Values a formula may name besides its columns (the contrasts ``C()`` takes).
 VALUES: Mapping[str, Any] = _CONTRASTS

@@ -1,10 +1,11 @@
 # lmerTest's anova tables (types 1/2/3, Satterthwaite and Kenward-Roger) of models whose factors
 # are made in the formula (factor(), as.factor(), ordered(), C(, contr.sum)) or whose interactions
-# lack a margin (a / b, B + A:B, A*x + B:x, A:B + x). Run from this folder:
+# lack a margin (a / b, B + A:B, A*x + B:x, A:B + x), and of matrix-valued terms in an interaction
+# (poly(), scale(), ns(): lmerTest does not count them with the numeric variables). Run from this folder:
 #   Rscript make_anova_coding.R   -> anova_coding.json
 # Data: the bundled cake (../../../python/mixedmodels/datasets/data/cake.csv; cake5 is cake less its
 # first 5 rows, unbalanced) and anova_coding.csv (make_anova_coding_data.py, numpy seed 4117).
-suppressPackageStartupMessages({library(lmerTest); library(jsonlite)})
+suppressPackageStartupMessages({library(lmerTest); library(jsonlite); library(splines)})
 cake <- read.csv("../../../python/mixedmodels/datasets/data/cake.csv")
 cake$recipe <- factor(cake$recipe); cake$temperature <- factor(cake$temperature)
 cake$replicate <- factor(cake$replicate)
@@ -20,7 +21,10 @@ cases <- list(
   list(id = "no_margins", data = "cake", formula = "angle ~ recipe:temperature + temp + (1 | recipe:replicate)"),
   list(id = "nested", data = "cake5", formula = "angle ~ recipe / temperature + (1 | recipe:replicate)"),
   list(id = "b_plus_ab", data = "anova_coding", formula = "y ~ B + A:B + (1 | g)"),
-  list(id = "ax_plus_bx", data = "anova_coding", formula = "y ~ A * x + B:x + (1 | g)")
+  list(id = "ax_plus_bx", data = "anova_coding", formula = "y ~ A * x + B:x + (1 | g)"),
+  list(id = "poly_interaction", data = "anova_coding", formula = "y ~ poly(x, 2) * A + (1 | g)"),
+  list(id = "scale_interaction", data = "anova_coding", formula = "y ~ scale(x) * A + (1 | g)"),
+  list(id = "ns_interaction", data = "anova_coding", formula = "y ~ ns(x, 3) * A + (1 | g)")
 )
 rows <- function(an) lapply(seq_len(nrow(an)), function(i)
   c(list(term = rownames(an)[i]), lapply(as.list(an[i, ]), function(v) unname(v))))
