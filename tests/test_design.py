@@ -290,3 +290,22 @@ def test_hashing_in_halves_works_in_a_forked_child(monkeypatch):
         pytest.fail("the forked child hung")
     assert child.exitcode == 0
     assert queue.get(timeout=10) == expected
+
+
+def test_string_levels_whose_order_is_not_rs_are_named():
+    """Labels mixing case sort by code point here (R's order under LC_COLLATE=C) but ignoring case in
+    R's usual UTF-8 locales: the reference level would differ from R's without a word."""
+    import warnings
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=30) + np.repeat(2.0 * rng.normal(size=6), 5)
+    d = pd.DataFrame({"f": ["Beta", "alpha", "Gamma"] * 10, "g": np.repeat(np.arange(6), 5), "y": y})
+    with warnings.catch_warnings():
+        with pytest.warns(mm.MixedModelsWarning, match=r"levels of 'f' are ordered by code point.*'alpha'"):
+            m = mm.lmer("y ~ f + (1 | g)", d)
+        assert list(m.fixef.index) == ["(Intercept)", "fGamma", "falpha"]
+        d["f"] = pd.Categorical(d["f"], categories=["alpha", "Beta", "Gamma"])  # the order chosen: no warning
+        warnings.simplefilter("error", mm.MixedModelsWarning)
+        assert list(mm.lmer("y ~ f + (1 | g)", d).fixef.index) == ["(Intercept)", "fBeta", "fGamma"]
+        d["f"] = d["f"].astype(str).str.lower()  # one case: the orders agree
+        mm.lmer("y ~ f + (1 | g)", d)

@@ -458,6 +458,31 @@ def plain_terms(spec_text: str, quoted: bool = False) -> tuple[bool, tuple[str, 
     return intercept, tuple(cols)
 
 
+def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """A `MixedModelsWarning` for each column of strings (not a Categorical) used as a factor of the
+    fixed or random effects whose labels mix case so that their order here (code points, R's with
+    ``LC_COLLATE=C``) is not the order R gives them in the usual UTF-8 locales (case ignored, then
+    lower case first: ``alpha`` < ``Beta`` < ``Gamma``): the reference level, and with it every
+    treatment contrast, would differ from R's without a word."""
+    for c in columns:
+        col = data[c]
+        if not (col.dtype == object or isinstance(col.dtype, pd.StringDtype)):
+            continue
+        labels = [v for v in pd.unique(col.dropna()) if isinstance(v, str)]
+        if len(labels) < 2 or all(v == v.casefold() for v in labels) or all(v == v.upper() for v in labels):
+            continue
+        here = sorted(labels)
+        r_order = sorted(labels, key=lambda v: (v.casefold(), v.swapcase()))
+        if here != r_order:
+            shown = ", ".join(map(repr, here[:4])) + (", ..." if len(here) > 4 else "")
+            warn(
+                f"the levels of {c!r} are ordered by code point ({shown}; reference level {here[0]!r}); R in a "
+                f"UTF-8 locale orders them ignoring case (reference level {r_order[0]!r}), so the contrasts differ "
+                "from R's: pass a pandas Categorical to choose the order",
+                MixedModelsWarning,
+            )
+
+
 def _plain_terms(
     spec_text: str, data: _Columns, logical: Iterable[str] = ()
 ) -> tuple[bool, tuple[str, ...], dict[str, tuple[str, ...] | None]] | None:
@@ -720,6 +745,12 @@ def materialise(
             f"{'have' if many else 'has'} complex values; a linear mixed model needs real "
             "numbers (take .real, .imag or abs() explicitly)"
         )
+    if levels is None and not pf.trusted:  # (streamed data: its first pass chose the levels)
+        try:
+            effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random))
+        except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
+            effects = frozenset()
+        _warn_case_order(data, [c for c in cols if c in effects])
     w_all = _row_values(weights, data, "weights")
     o_all = _row_values(offset, data, "offset")
     complete = _complete_rows(dc, cols)
