@@ -144,3 +144,11 @@ def test_in_is_r_s_nesting_term_not_patsy_s():
     assert alone.objective == pytest.approx(interaction.objective, rel=1e-12)
     assert alone.objective == pytest.approx(1715.329, abs=1e-3)
     assert nested.objective == pytest.approx(1703.267, abs=1e-3)
+
+
+@pytest.mark.parametrize("formula", ["y ~ a %in% (b + c) + (1 | g)", "y ~ (a + b) %in% c + (1 | g)"])
+def test_in_beside_a_parenthesised_group_is_refused(formula):
+    """R makes one term of the group's variables there (``a %in% (b + c)`` is ``a:b:c``), not the
+    terms ``a:b + a:c`` that ``:`` would give."""
+    with pytest.raises(FormulaError, match="%in% beside a parenthesised group"):
+        parse_formula(formula)

@@ -584,6 +584,17 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             out.append(c)
             i += 1
         elif formula.startswith("%in%", i):  # R's a %in% b is the term a:b (patsy's would be b/a)
+            j = i + 4
+            while j < end and formula[j].isspace():
+                j += 1
+            k = len(out) - 1
+            while k >= 0 and out[k].isspace():
+                k -= 1
+            if (j < end and formula[j] == "(") or (k >= 0 and out[k] == ")"):
+                # R makes one term of a group's variables there (a %in% (b + c) is a:b:c)
+                raise located_error(
+                    formula, i, "%in% beside a parenthesised group is not supported: write the interaction, e.g. a:b:c"
+                )
             operand = False
             out.append(":")
             i += 4

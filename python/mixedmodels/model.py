@@ -1225,6 +1225,7 @@ class LinearMixedModel:
                 lower,
                 method=first_method,
                 maxeval=max(maxeval - end.n_evals, 1),
+                step=initial_step(end.theta),  # (BOBYQA's, also where Newton gives up: NLopt's own can be far off)
                 gradient=fg,
                 one_thread_blas=engine.single_threaded_blas,
                 **first,
@@ -1349,7 +1350,8 @@ class LinearMixedModel:
                 break
             more = resume(replace(opt, theta=found))
             self._refuse_exact_fit(more)
-            if not more.fun < opt.fun - 1e-9 * max(1.0, abs(opt.fun)):
+            if more.hit_maxeval or not more.fun < opt.fun - 1e-9 * max(1.0, abs(opt.fun)):
+                # (a restart that ran out of evaluations leaves the end to the checks that follow)
                 opt = replace(opt, n_evals=more.n_evals)
                 break
             opt = polish(more)

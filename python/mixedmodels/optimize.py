@@ -826,6 +826,8 @@ def minimize_theta(
 # of the covariance's size
 SADDLE_CONDITION = 1e-3
 SADDLE_STEP = 1e-6
+# a covariance whose largest eigenvalue is below this is 0 (theta's entries below ~1e-6)
+SADDLE_ZERO = 1e-12
 # restarts from such points per fit, at most
 SADDLE_ROUNDS = 3
 
@@ -875,10 +877,12 @@ def covariance_descent(
         t = term.t_matrix(theta)
         lam, u = np.linalg.eigh(t @ t.T)
         lam = np.maximum(lam, 0.0)
-        small = lam <= SADDLE_CONDITION * max(float(lam[-1]), SADDLE_CONDITION)  # (1e-16 is 0 too)
+        top = float(lam[-1])
+        zero = top <= SADDLE_ZERO  # S is 0 to rounding: its scale is theta's own (1, the residual SD's)
+        small = np.full(k, True) if zero else lam <= SADDLE_CONDITION * top
         if not small[0]:
             continue
-        size = max(float(lam[-1]), 1.0)
+        size = 1.0 if zero else top  # (relative to S: a slope's variance on a covariate in 1e4 units is ~1e-8)
         h = SADDLE_STEP * size
         root = math.sqrt(h)
         slope = np.empty((k, k))
