@@ -103,7 +103,7 @@ def test_no_import_cycle():
 # docs/architecture.md's layers, lowest first: a module imports only from its own layer or lower ones
 LAYERS = [
     {"exceptions", "names", "numderiv", "datasets", "splines", "plot_style"},
-    {"formula", "expressions", "layout", "families"},
+    {"formula", "expressions", "layout", "families", "rcoding"},
     {"structure", "data"},
     {"design", "checks", "optimize", "arguments"},
     {"model", "glmm"},

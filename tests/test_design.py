@@ -309,3 +309,16 @@ def test_string_levels_whose_order_is_not_rs_are_named():
         assert list(mm.lmer("y ~ f + (1 | g)", d).fixef.index) == ["(Intercept)", "fBeta", "fGamma"]
         d["f"] = d["f"].astype(str).str.lower()  # one case: the orders agree
         mm.lmer("y ~ f + (1 | g)", d)
+
+
+def test_a_term_formulaic_codes_otherwise_than_r_is_named():
+    """recipe:temperature without main effects: R's model.matrix codes both factors by all their
+    indicators (dropping an aliased column), formulaic adds contrast-coded margins; the same column
+    space (fit, predictions, tests), other coefficients under R's names (temperature185:recipeA)."""
+    cake = mm.datasets.load("cake")
+    with pytest.warns(mm.MixedModelsWarning, match="the term recipe:temperature lacks a main effect"):
+        m = mm.lmer("angle ~ recipe:temperature + (1 | recipe:replicate)", cake)
+    full = mm.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", cake)  # R's coding: no warning
+    np.testing.assert_allclose(m.fitted(), full.fitted(), rtol=1e-9)
+    for formula in ("angle ~ recipe / temperature", "angle ~ 0 + recipe:temperature", "angle ~ temp:recipe"):
+        mm.lmer(formula + " + (1 | recipe:replicate)", cake)  # R codes these as formulaic does: no warning

@@ -52,6 +52,7 @@ from .expressions import model_matrix, r_matrix
 from .fitted import LmerFit
 from .inference import F_COLUMNS, contest, inference_for, zapsmall
 from .names import r_name
+from .rcoding import categorical, r_contrasted, r_design_codes
 
 __all__ = [
     "CHISQ_COLUMNS",
@@ -121,7 +122,7 @@ def _spec_and_frame(m: LmerFit, what: str) -> tuple[Any, pd.DataFrame]:
 def _described_terms(m: LmerFit, spec: Any) -> tuple[bool, list[FixedTerm], bool]:
     """(has an intercept column, the terms, the formula has an intercept)."""
     keys = list(m.structure.fixed_keys)
-    categorical = _categorical(spec)
+    factor_vars = categorical(spec)
     has_intercept = formula_intercept = False
     rows = []
     for st in spec.structure:
@@ -135,47 +136,15 @@ def _described_terms(m: LmerFit, spec: Any) -> tuple[bool, list[FixedTerm], bool
         reduced = [frozenset(str(f.factor) for f in s.factors if f.reduced) for s in st.scoped_terms]
         rows.append((label, cols, factors, reduced))
     factor_lists = [r[2] for r in rows]
-    contrasted = _r_contrasted(factor_lists)
-    design = _r_design_codes(factor_lists, contrasted, categorical, formula_intercept)
+    contrasted = r_contrasted(factor_lists)
+    design = r_design_codes(factor_lists, contrasted, factor_vars, formula_intercept)
     out = []
     for (label, cols, factors, reduced), coded, used in zip(rows, contrasted, design, strict=True):
-        as_r = len(reduced) == 1 and {v for v in reduced[0] if v in categorical} == used
+        as_r = len(reduced) == 1 and {v for v in reduced[0] if v in factor_vars} == used
         # lmerTest's numeric variables are R's numeric vectors: a matrix (poly, ns, bs, scale) is not one
-        numeric = frozenset(v for v in factors if v not in categorical and not r_matrix(v))
+        numeric = frozenset(v for v in factors if v not in factor_vars and not r_matrix(v))
         out.append(FixedTerm(r_name(label), cols, frozenset(factors), numeric, coded, factors, as_r))
     return has_intercept, out, formula_intercept
-
-
-def _categorical(spec: Any) -> frozenset[str]:
-    """The variables the fit's encoder coded as categorical (formulaic's encoder state)."""
-    state = getattr(spec, "encoder_state", {}) or {}
-    return frozenset(str(v) for v, (kind, _) in state.items() if getattr(kind, "value", kind) == "categorical")
-
-
-def _r_contrasted(terms: list[tuple[str, ...]]) -> list[frozenset[str]]:
-    """The variables R codes by contrasts in each term (entry 1 of ``attr(terms, "factors")``, R's
-    ``TermCode``): v is, unless the term without v is non-empty and in no earlier term."""
-    out = []
-    for j, term in enumerate(terms):
-        seen = [set(t) for t in terms[:j]]
-        out.append(frozenset(v for v in term if not (rest := set(term) - {v}) or any(rest <= t for t in seen)))
-    return out
-
-
-def _r_design_codes(
-    terms: list[tuple[str, ...]], contrasted: list[frozenset[str]], categorical: frozenset[str], intercept: bool
-) -> list[frozenset[str]]:
-    """The factors R's ``model.matrix`` codes by contrasts in each term: those of `_r_contrasted`,
-    but without an intercept the first factor of the first term with one is coded by indicators."""
-    out = [frozenset(c & categorical) for c in contrasted]
-    if not intercept:
-        order = list(dict.fromkeys(v for t in terms for v in t))
-        for j, term in enumerate(terms):
-            first = next((v for v in order if v in term and v in categorical), None)
-            if first is not None:
-                out[j] = out[j] - {first}
-                break
-    return out
 
 
 def _contains(a: FixedTerm, b: FixedTerm) -> bool:
@@ -330,8 +299,8 @@ class _RDesign:
         self.terms = terms
         self.intercept = intercept
         self.treatment = treatment
-        self.categorical = _categorical(spec)
-        self.codes = _r_design_codes(
+        self.categorical = categorical(spec)
+        self.codes = r_design_codes(
             [t.factors for t in terms], [t.contrasted for t in terms], self.categorical, intercept
         )
         self.spec = spec

@@ -32,6 +32,7 @@ from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import FUNCTIONS, SafeSpec, column_name, is_logical, logical_factor, model_matrix
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
+from .rcoding import coded_otherwise
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
 
 __all__ = [
@@ -745,7 +746,8 @@ def materialise(
             f"{'have' if many else 'has'} complex values; a linear mixed model needs real "
             "numbers (take .real, .imag or abs() explicitly)"
         )
-    if levels is None and not pf.trusted:  # (streamed data: its first pass chose the levels)
+    own_levels = levels is None  # (streamed data: its first pass chose the levels, and warned)
+    if own_levels and not pf.trusted:
         try:
             effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random))
         except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
@@ -859,6 +861,15 @@ def materialise(
     _check_finite(y, pf.response, where)
     _check_finite_columns(x, fixed_names, where)
     fixed_names = _unique_names(fixed_names, fixed_keys, "fixed-effects columns")
+    if own_levels and isinstance(fixed_spec, SafeSpec) and (otherwise := coded_otherwise(fixed_spec)):
+        many = len(otherwise) > 1
+        warn(
+            f"the term{'s' if many else ''} {', '.join(otherwise)} lack{'' if many else 's'} "
+            "a main effect of a factor in the formula: formulaic codes such a term otherwise than R's model.matrix. "
+            "The fit, its predictions and its tests are R's (the same column space), but the coefficients named "
+            "as R names them are not lme4's; add the main effects (or compare fitted values) to match R's",
+            MixedModelsWarning,
+        )
     total_offset = None if o_all is None else np.ascontiguousarray(o_all[complete])
     offset_specs = []
     for expr in pf.offsets:
