@@ -29,7 +29,15 @@ from numpy.typing import ArrayLike, NDArray
 from .arguments import available_cpus
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .expressions import FUNCTIONS, SafeSpec, column_name, is_logical, logical_factor, model_matrix
+from .expressions import (
+    FUNCTIONS,
+    SafeSpec,
+    called_functions,
+    column_name,
+    is_logical,
+    logical_factor,
+    model_matrix,
+)
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
 from .rcoding import coded_otherwise
@@ -721,6 +729,14 @@ def materialise(
     used = used_columns(pf)
     if pf.trusted:  # formulaic's guess at the names of arbitrary code: the columns among them
         used = {v for v in used if v in data.columns}
+    called = called_functions(pf.text) if not pf.trusted else frozenset()
+    if clash := sorted(called & used):
+        raise FormulaError(
+            f"the column {clash[0]!r} has the name of the function {clash[0]}() that the formula calls, which it "
+            "would hide: rename the column"
+        )
+    if hidden := called & {c for c in data.columns if isinstance(c, str)}:  # a column unused, but in the way
+        data = data[[c for c in data.columns if c not in hidden or c in (weights, offset)]]
     missing = sorted(v for v in used if v not in data.columns)
     if missing:
         hints = []

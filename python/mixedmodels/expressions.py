@@ -51,6 +51,7 @@ __all__ = [
     "LOGICAL_LEVELS",
     "Translation",
     "SafeSpec",
+    "called_functions",
     "column_name",
     "is_logical",
     "logical_factor",
@@ -363,6 +364,19 @@ def r_matrix(variable: str) -> bool:
     """
     m = _CALLED.match(variable)
     return m is not None and m.end() > 0 and (fn := FUNCTIONS.get(m.group(1))) is not None and fn.matrix
+
+
+def called_functions(text: str) -> frozenset[str]:
+    """The functions of the table that a formula's text calls (``log`` in ``log(x + 1)``).
+
+    Examples
+    --------
+    >>> sorted(called_functions("y ~ log(x + 1) + bs(z, knots = c(2, 5)) + (1 | g)"))
+    ['bs', 'c', 'log']
+    """
+    return frozenset(
+        m.group(1) for m in re.finditer(r"(?<![\w.`])([A-Za-z_.][\w.]*)\s*\(", text) if m.group(1) in FUNCTIONS
+    )
 
 
 #: Values a formula may name besides its columns (the contrasts ``C()`` takes).
@@ -796,9 +810,9 @@ class _Code:
             name = self._original(node.id)
             if "__" in name:
                 raise self._fail(node, f"the name {name!r} (with a double underscore) is not allowed in a formula")
-            if name in FUNCTIONS:
-                raise self._fail(node, f"{name!r} is a function: call it, e.g. {name}(x)")
-            if name in VALUES:
+            # a function's name not called is a column, as R reads it (log(c) with a column c; where
+            # the data has none, the missing column's error says that c is a function to call)
+            if name in VALUES and name not in FUNCTIONS:
                 if not argument:
                     raise self._fail(node, f"{name!r} can only be an argument of C()")
                 return
@@ -1068,7 +1082,14 @@ class SafeSpec:
         return self._logical
 
     def get_model_matrix(self, data: pd.DataFrame, **options: Any) -> Any:
-        """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`)."""
+        """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`); a column named
+        like a function the formula calls (a column ``log`` beside ``log(x + 1)``), which the model
+        cannot use (`design.materialise` refuses it), is left out rather than hide the function."""
+        hidden = called_functions(str(getattr(self._spec, "formula", ""))) & {
+            c for c in data.columns if isinstance(c, str)
+        }
+        if hidden:
+            data = data.drop(columns=sorted(hidden))
         change = {
             c: logical_factor(data[c], all_levels=True)
             for c in self._logical
