@@ -816,3 +816,14 @@ def test_working_weights_that_overflow_mid_search_are_a_point_to_avoid_not_an_er
     assert np.isfinite(m.loglik)
     assert m.loglik <= unit.loglik + 1e-6  # the same model: its maximum is the unit-scale fit's
     assert m.converged or m.messages  # not converged here, and it says so
+
+
+def test_lme4_argument_names_say_what_to_write():
+    cbpp = mm.datasets.load("cbpp")
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    with pytest.raises(mm.ArgumentError, match="REML does not apply"):
+        mm.glmer(formula, cbpp, "binomial", REML=False)
+    with pytest.raises(mm.ArgumentError, match="glmerControl"):
+        mm.glmer(formula, cbpp, "binomial", control={})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'foo'"):
+        mm.glmer(formula, cbpp, "binomial", foo=1)

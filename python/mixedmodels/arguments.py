@@ -422,6 +422,13 @@ _LME4_NAMES = {
 }
 
 
+# glmer's own answers where they differ from lmer's
+_LME4_GLMER_NAMES = {
+    "REML": "glmer maximises the likelihood (Laplace's approximation, or quadrature with nAGQ=); REML does not apply",
+    "control": "lme4's glmerControl() settings are maxeval=, nAGQ= and fast=",
+}
+
+
 def refuse_statsmodels_keywords(keywords: Mapping[str, object], function: str = "lmer") -> None:
     """Unknown keywords are a TypeError; statsmodels' ``groups=``/``re_formula=``/``vc_formula=``
     get the lme4 term that says the same, and lme4's ``REML=``, ``control=``, ``contrasts=``, ...
@@ -440,9 +447,10 @@ def refuse_statsmodels_keywords(keywords: Mapping[str, object], function: str = 
     """
     if not keywords:
         return
+    names = _LME4_NAMES | (_LME4_GLMER_NAMES if function == "glmer" else {})
     for k in sorted(keywords):
-        if k in _LME4_NAMES:
-            raise ArgumentError(f"{function}() takes no argument {k}=: {_LME4_NAMES[k]}")
+        if k in names:
+            raise ArgumentError(f"{function}() takes no argument {k}=: {names[k]}")
     known = sorted(k for k in keywords if k in _STATSMODELS)
     if not known:
         raise TypeError(f"{function}() got an unexpected keyword argument {sorted(keywords)[0]!r}")

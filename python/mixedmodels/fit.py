@@ -321,6 +321,7 @@ def glmer(
     data_name: str | None = None,
     trusted: bool = False,
     threads: int | None = None,
+    **lme4_keywords: object,
 ) -> GlmerResult | LmerResult:
     """Fit a generalized linear mixed model (lme4's ``glmer``) by maximum likelihood.
 
@@ -360,6 +361,10 @@ def glmer(
         model with one grouping factor and at least 32,768 rows, and the factorisations, as for
         `lmer`; the results are bitwise the same for every count (of 2 or more where a dense block has
         order 1,024 or more, as for `lmer`).
+    **lme4_keywords
+        None are taken: lme4's ``REML=``, ``control=``, ``contrasts=``, ``subset=`` and ``verbose=``,
+        and statsmodels' ``groups=`` and ``re_formula=``, raise an `ArgumentError` that says what to
+        write instead; any other name is a TypeError.
 
     Returns
     -------
@@ -375,6 +380,7 @@ def glmer(
     >>> round(m.loglik, 3), m.fixef.round(3).tolist()
     (-92.026, [-1.399, -0.992, -1.129, -1.58])
     """
+    refuse_statsmodels_keywords(lme4_keywords, "glmer")
     fam = as_family(family)
     maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
     threads = check_threads(threads)
