@@ -390,16 +390,17 @@ def _r_independent(x: FloatArray, tol: float = 1e-7) -> list[int]:
     rank checks): a column goes when its part not explained by the kept earlier ones has norm
     below ``tol`` times its own."""
     keep: list[int] = []
-    q = np.zeros((x.shape[0], 0))
+    basis = np.empty(x.shape, order="F")  # the kept columns' orthonormal basis, filled in place
     for j in range(x.shape[1]):
+        q = basis[:, : len(keep)]
         c = x[:, j]
         r = c - q @ (q.T @ c)
         r = r - q @ (q.T @ r)  # once more, for orthogonality to double precision
         norm = float(np.linalg.norm(c))
         rn = float(np.linalg.norm(r))
         if rn >= tol * (norm if norm > 0 else 1.0) and rn > 0:
+            basis[:, len(keep)] = r / rn
             keep.append(j)
-            q = np.column_stack([q, r / rn])
     return keep
 
 

@@ -350,7 +350,7 @@ FUNCTIONS: Mapping[str, Function] = {
     "c": Function(_vector, 64, doc="numbers, e.g. ``knots = c(2, 5)``", argument_only=True),
 }
 
-_CALLED = re.compile(r"([A-Za-z_.][\w.]*)\s*\(")
+_CALLED = re.compile(r"(?<![\w.`])([A-Za-z_.][\w.]*)\s*\(")  # a function's name and its "("
 
 
 def r_matrix(variable: str) -> bool:
@@ -363,7 +363,7 @@ def r_matrix(variable: str) -> bool:
     (True, True, False, False)
     """
     m = _CALLED.match(variable)
-    return m is not None and m.end() > 0 and (fn := FUNCTIONS.get(m.group(1))) is not None and fn.matrix
+    return m is not None and (fn := FUNCTIONS.get(m.group(1))) is not None and fn.matrix
 
 
 def called_functions(text: str) -> frozenset[str]:
@@ -374,9 +374,7 @@ def called_functions(text: str) -> frozenset[str]:
     >>> sorted(called_functions("y ~ log(x + 1) + bs(z, knots = c(2, 5)) + (1 | g)"))
     ['bs', 'c', 'log']
     """
-    return frozenset(
-        m.group(1) for m in re.finditer(r"(?<![\w.`])([A-Za-z_.][\w.]*)\s*\(", text) if m.group(1) in FUNCTIONS
-    )
+    return frozenset(m.group(1) for m in _CALLED.finditer(text) if m.group(1) in FUNCTIONS)
 
 
 #: Values a formula may name besides its columns (the contrasts ``C()`` takes).

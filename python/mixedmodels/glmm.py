@@ -46,7 +46,7 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula, parse_formula
-from .model import FormulaCall, ridge_tolerance
+from .model import START_HINT, FormulaCall, ridge_tolerance
 from .optimize import (
     OptimResult,
     covariance_descent,
@@ -105,12 +105,12 @@ GRADIENT_MIN_ROWS = 1000
 # rows one factor, 8 parameters 6.1 / 5.6. Over 600 simulated designs of 250-900 rows with two or
 # three factors (scalar and vector terms, binary and Poisson, variances 0-0.8) the gradient's optima
 # were never lower than BOBYQA's (beyond 1e-7 relative) and higher in 43 (by up to 5.3), once stage
-# 2 escapes variances left at 0 (`_escape_zero_variances`); 30 % of BOBYQA's evaluations.
+# 2 escapes variances left at 0 (`_zero_variance_start`); 30 % of BOBYQA's evaluations.
 GRADIENT_MIN_SIZE = 240
 GRADIENT_MANY_PARAMETERS = 7
 # stage 2's L-BFGS-B cannot leave a variance at 0 by its gradient (0 there: the criterion is even in
 # a scalar term's theta); each theta it leaves at 0 is tried here, and it restarts from those where
-# the criterion is lower (`GeneralizedLinearMixedModel._escape_zero_variances`), up to this often
+# the criterion is lower (`GeneralizedLinearMixedModel._escape`), up to this often
 ESCAPE_THETA = 0.01
 # (a column of T whose entries below the diagonal are all within this of 0 counts as 0 there)
 ESCAPE_ZERO_COLUMN = 1e-4
@@ -1098,8 +1098,7 @@ class GeneralizedLinearMixedModel:
             if start is not None and not math.isfinite(self.laplace(theta0)):
                 raise ArgumentError(
                     f"start: the criterion at theta = {theta0.tolist()} is not finite (PIRLS finds no modes there), "
-                    "and the search from it found none; start from values on the scale of the estimates (relative "
-                    "SDs near 1)"
+                    f"and the search from it found none; {START_HINT}"
                 )
             raise DataError(
                 "PIRLS found no valid conditional modes for this model: the fitted means left the family's "
@@ -1157,8 +1156,8 @@ class GeneralizedLinearMixedModel:
                 def restart(v: FloatArray) -> OptimResult:
                     return minimize_theta(f_v, v, lower_all, maxeval=maxeval, method="lbfgsb", gradient=fg_scaled)
 
-                opt = self._escape_zero_variances(opt, f_v, fg_scaled, restart, theta_units)
-                opt = self._escape_saddles(opt, f_v, restart, theta_units)
+                opt = self._escape(opt, lambda o: self._zero_variance_start(o, f_v, fg_scaled, theta_units), restart)
+                opt = self._escape(opt, lambda o: self._saddle_start(o, f_v, theta_units), restart)
             else:
                 units = scale
                 step = np.concatenate([initial_step(theta), np.full(self.p, 0.2)])
@@ -1172,8 +1171,9 @@ class GeneralizedLinearMixedModel:
                             f2, v, lower_all, maxeval=maxeval, step=np.concatenate([initial_step(v[:nt]), step[nt:]])
                         )
 
-                    opt = self._escape_zero_variances(opt, f2, None, again, np.ones(nt))
-                    opt = self._escape_saddles(opt, f2, again, np.ones(nt))
+                    ones = np.ones(nt)
+                    opt = self._escape(opt, lambda o: self._zero_variance_start(o, f2, None, ones), again)
+                    opt = self._escape(opt, lambda o: self._saddle_start(o, f2, ones), again)
             n_evals += opt.n_evals
             params = shift + units * opt.theta
             theta, beta = params[:nt], params[nt:]
@@ -1208,17 +1208,38 @@ class GeneralizedLinearMixedModel:
             scale=scale,
         )
 
-    def _escape_zero_variances(
+    def _escape(
+        self,
+        opt: OptimResult,
+        propose: Callable[[OptimResult], tuple[FloatArray | None, int]],
+        restart: Callable[[FloatArray], OptimResult],
+    ) -> OptimResult:
+        """Stage 2's end moved to where ``propose`` (a start from which the criterion still falls, or
+        None, and the evaluations it spent) says, and ``restart`` from there, while the restart ends
+        lower (at most `ESCAPE_ROUNDS` times; the evaluations count in n_evals): with
+        `_zero_variance_start` and `_saddle_start`."""
+        for _ in range(ESCAPE_ROUNDS):
+            tol = 1e-9 * max(1.0, abs(opt.fun))
+            start, evals = propose(opt)
+            if start is None:
+                return replace(opt, n_evals=opt.n_evals + evals)
+            again = restart(start)
+            total = opt.n_evals + evals + again.n_evals
+            if not again.fun < opt.fun - tol:
+                return replace(opt, n_evals=total)
+            opt = replace(again, n_evals=total)
+        return opt
+
+    def _zero_variance_start(
         self,
         opt: OptimResult,
         f_v: Callable[[FloatArray], float],
         fg_v: Callable[[FloatArray], tuple[float, FloatArray]] | None,
-        restart: Callable[[FloatArray], OptimResult],
         theta_units: FloatArray,
-    ) -> OptimResult:
-        """Stage 2's end (in the optimiser's units v: theta = theta_units v), moved off a diagonal
-        entry of some T that it left at its bound of 0 where the criterion still falls, and
-        ``restart`` from there (at most `ESCAPE_ROUNDS` times; the evaluations count in n_evals).
+    ) -> tuple[FloatArray | None, int]:
+        """Where to restart stage 2's end (in the optimiser's units v: theta = theta_units v) off a
+        diagonal entry of some T that it left at its bound of 0 where the criterion still falls
+        (`_escape`), or None; and the evaluations spent.
 
         The criterion depends on each term's T only through T T', where a column of T enters as
         t t' for its column t. With the column's diagonal entry at 0:
@@ -1236,106 +1257,79 @@ class GeneralizedLinearMixedModel:
           sign. It restarts from a step where the criterion is lower.
         """
         columns = [list(c) for c in self.structure.theta.columns]  # diagonal entry first
-        for _ in range(ESCAPE_ROUNDS):
-            x = opt.theta
-            stuck = [c for c in columns if x[c[0]] <= 0.0]
-            if not stuck:
-                break
-            tol = 1e-9 * max(1.0, abs(opt.fun))
-            start = x.copy()
-            evals = 0
-            g0: FloatArray | None = None
-            for col in stuck:
-                d, below = col[0], col[1:]
-                steps = ESCAPE_THETA / theta_units[col]
-                if np.any(np.abs(x[below] * theta_units[below]) > ESCAPE_ZERO_COLUMN):
-                    trial = x.copy()
-                    trial[below] = -trial[below]
-                    if fg_v is not None:
-                        slope = fg_v(trial)[1][d]
-                    else:
-                        trial[d] = steps[0]
-                        slope = f_v(trial) - opt.fun + tol
-                    evals += 1
-                    if slope < 0.0:
-                        start[col] = trial[col]
-                    continue
-                if fg_v is None:
-                    best_value, best_step = opt.fun - tol, None
-                    for b in [None, *below]:
-                        for sign in (1.0, -1.0) if b is not None else (1.0,):
-                            trial = x.copy()
-                            trial[d] = steps[0]
-                            if b is not None:
-                                trial[b] = sign * ESCAPE_THETA / theta_units[b]
-                            value = f_v(trial)
-                            evals += 1
-                            if value < best_value:
-                                best_value, best_step = value, trial[col]
-                    if best_step is not None:
-                        start[col] = best_step
-                    continue
-                if g0 is None:
-                    g0 = fg_v(x)[1]
-                    evals += 1
-                hess = np.empty((len(col), len(col)))
-                for a, e in enumerate(col):
-                    probe = x.copy()
-                    probe[e] += steps[a]
-                    _, g = fg_v(probe)
-                    evals += 1
-                    hess[:, a] = (g[col] - g0[col]) / steps[a]
-                w, vecs = np.linalg.eigh(0.5 * (hess + hess.T))
-                if w[0] >= 0.0:
-                    continue
-                direction = vecs[:, 0] * (1.0 if vecs[0, 0] >= 0.0 else -1.0)
+        x = opt.theta
+        stuck = [c for c in columns if x[c[0]] <= 0.0]
+        if not stuck:
+            return None, 0
+        tol = 1e-9 * max(1.0, abs(opt.fun))
+        start = x.copy()
+        evals = 0
+        g0: FloatArray | None = None
+        for col in stuck:
+            d, below = col[0], col[1:]
+            steps = ESCAPE_THETA / theta_units[col]
+            if np.any(np.abs(x[below] * theta_units[below]) > ESCAPE_ZERO_COLUMN):
                 trial = x.copy()
-                trial[col] += direction * float(np.min(steps))
+                trial[below] = -trial[below]
+                if fg_v is not None:
+                    slope = fg_v(trial)[1][d]
+                else:
+                    trial[d] = steps[0]
+                    slope = f_v(trial) - opt.fun + tol
                 evals += 1
-                if f_v(trial) < opt.fun - tol:
+                if slope < 0.0:
                     start[col] = trial[col]
-            if np.array_equal(start, x):
-                opt = replace(opt, n_evals=opt.n_evals + evals)
-                break
-            again = restart(start)
-            total = opt.n_evals + evals + again.n_evals
-            if not again.fun < opt.fun - tol:
-                opt = replace(opt, n_evals=total)
-                break
-            opt = replace(again, n_evals=total)
-        return opt
+                continue
+            if fg_v is None:
+                best_value, best_step = opt.fun - tol, None
+                for b in [None, *below]:
+                    for sign in (1.0, -1.0) if b is not None else (1.0,):
+                        trial = x.copy()
+                        trial[d] = steps[0]
+                        if b is not None:
+                            trial[b] = sign * ESCAPE_THETA / theta_units[b]
+                        value = f_v(trial)
+                        evals += 1
+                        if value < best_value:
+                            best_value, best_step = value, trial[col]
+                if best_step is not None:
+                    start[col] = best_step
+                continue
+            if g0 is None:
+                g0 = fg_v(x)[1]
+                evals += 1
+            hess = np.empty((len(col), len(col)))
+            for a, e in enumerate(col):
+                probe = x.copy()
+                probe[e] += steps[a]
+                _, g = fg_v(probe)
+                evals += 1
+                hess[:, a] = (g[col] - g0[col]) / steps[a]
+            w, vecs = np.linalg.eigh(0.5 * (hess + hess.T))
+            if w[0] >= 0.0:
+                continue
+            direction = vecs[:, 0] * (1.0 if vecs[0, 0] >= 0.0 else -1.0)
+            trial = x.copy()
+            trial[col] += direction * float(np.min(steps))
+            evals += 1
+            if f_v(trial) < opt.fun - tol:
+                start[col] = trial[col]
+        return (None if np.array_equal(start, x) else start), evals
 
-    def _escape_saddles(
-        self,
-        opt: OptimResult,
-        f_v: Callable[[FloatArray], float],
-        restart: Callable[[FloatArray], OptimResult],
-        theta_units: FloatArray,
-    ) -> OptimResult:
-        """Stage 2's end (in the optimiser's units v: theta = theta_units v, then beta) moved off a
-        point that is a minimum in theta's coordinates but not over the covariances
-        (`optimize.covariance_descent`, beta held), and ``restart`` from there (at most
-        `ESCAPE_ROUNDS` times; the evaluations count in n_evals)."""
-        layout = self.structure.theta
+    def _saddle_start(
+        self, opt: OptimResult, f_v: Callable[[FloatArray], float], theta_units: FloatArray
+    ) -> tuple[FloatArray | None, int]:
+        """Where to restart stage 2's end (in the optimiser's units v: theta = theta_units v, then
+        beta) off a point that is a minimum in theta's coordinates but not over the covariances
+        (`optimize.covariance_descent`, beta held; `_escape`), or None; and the evaluations spent."""
         nt = self.ntheta
-        for _ in range(ESCAPE_ROUNDS):
-            x = opt.theta
-            tol = 1e-9 * max(1.0, abs(opt.fun))
+        x = opt.theta
 
-            def f_theta(theta: FloatArray, x: FloatArray = x) -> float:
-                return f_v(np.concatenate([theta / theta_units, x[nt:]]))
+        def f_theta(theta: FloatArray) -> float:
+            return f_v(np.concatenate([theta / theta_units, x[nt:]]))
 
-            found, evals = covariance_descent(layout, theta_units * x[:nt], f_theta, opt.fun)
-            if found is None:
-                opt = replace(opt, n_evals=opt.n_evals + evals)
-                break
-            again = restart(np.concatenate([found / theta_units, x[nt:]]))
-            total = opt.n_evals + evals + again.n_evals
-            if not again.fun < opt.fun - tol:
-                opt = replace(opt, n_evals=total)
-                break
-            opt = replace(again, n_evals=total)
-        return opt
+        found, evals = covariance_descent(self.structure.theta, theta_units * x[:nt], f_theta, opt.fun)
+        return (None if found is None else np.concatenate([found / theta_units, x[nt:]])), evals
 
     @property
     def _gradient_pays(self) -> bool:

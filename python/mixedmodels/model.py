@@ -64,6 +64,7 @@ __all__ = [
     "LinearMixedModel",
     "WorkingCopy",
     "WorkingScale",
+    "START_HINT",
     "ridge_tolerance",
 ]
 
@@ -387,6 +388,8 @@ DIRECTIONAL_TOL = GRADIENT_TOL / 2
 # gradient along a direction of tiny curvature); per observation, not relative to the criterion,
 # whose value moves with the response's units while its differences do not
 DECREMENT_TOL = 1e-7
+# what an error about a given start where the criterion cannot be evaluated advises (lmer and glmer)
+START_HINT = "start from values on the scale of the estimates (relative SDs near 1)"
 
 
 @dataclass(frozen=True)
@@ -1266,8 +1269,7 @@ class LinearMixedModel:
                 raise
             raise ArgumentError(
                 f"start: the search from theta = {np.asarray(start, dtype=float).tolist()} met a point where the "
-                f"criterion cannot be evaluated ({e}); start from values on the scale of the estimates (relative "
-                "SDs near 1)"
+                f"criterion cannot be evaluated ({e}); {START_HINT}"
             ) from e
 
     def _check_start_value(self, engine: _core.Engine, x0: FloatArray) -> None:
@@ -1280,14 +1282,10 @@ class LinearMixedModel:
             value = engine.objective(x0, self.reml)
         except _core.NotPositiveDefiniteError as e:
             raise ArgumentError(
-                f"start: the criterion cannot be evaluated at theta = {theta} ({e}); start from values on the "
-                "scale of the estimates (relative SDs near 1)"
+                f"start: the criterion cannot be evaluated at theta = {theta} ({e}); {START_HINT}"
             ) from e
         if not np.isfinite(value):
-            raise ArgumentError(
-                f"start: the criterion at theta = {theta} is {value}; start from values on the scale of the "
-                "estimates (relative SDs near 1)"
-            )
+            raise ArgumentError(f"start: the criterion at theta = {theta} is {value}; {START_HINT}")
 
     def fit(
         self,

@@ -1,5 +1,5 @@
 """glmer's stage 2 leaves a point that is a minimum in theta's coordinates but a saddle over the
-covariance matrices (`GeneralizedLinearMixedModel._escape_saddles`): on four small binary
+covariance matrices (`GeneralizedLinearMixedModel._saddle_start`): on four small binary
 random-slope designs it had reported converged=True below lme4's log-likelihood (glmm_saddle/)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 ## lme4 1.1-31's glmer on four small binary random-slope designs where mixedmodels' stage 2 had stopped at
 ## a point that is a minimum of the deviance in theta's (Cholesky) coordinates but not over the covariance
-## matrices (a saddle: glmm.GeneralizedLinearMixedModel._escape_saddles), and reported it converged, up to
+## matrices (a saddle: glmm.GeneralizedLinearMixedModel._saddle_start), and reported it converged, up to
 ## 0.14 below lme4's log-likelihood. seedN.csv: y ~ x + (1 + x | g), from the adversarial pass's random
 ## design generator (numpy default_rng(N)). For tests/reference/test_glmm_saddle.py.
 ## Run: Rscript make_glmm_saddle.R  (writes glmm_saddle.json here)
