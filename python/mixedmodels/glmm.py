@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula, parse_formula
-from .model import START_HINT, FormulaCall, ridge_tolerance
+from .model import START_HINT, FormulaCall, column_divisors, ridge_tolerance
 from .optimize import (
     OptimResult,
     covariance_descent,
@@ -57,7 +57,7 @@ from .optimize import (
 )
 from .structure import ModelStructure
 
-__all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Pirls"]
+__all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Optimum", "Pirls"]
 
 FloatArray = NDArray[np.float64]
 
@@ -164,6 +164,25 @@ class Pirls:
     def laplace(self) -> float:
         """The Laplace approximation of -2 log-likelihood."""
         return self.aic + self.ussq + self.ldl2
+
+
+class Optimum(NamedTuple):
+    """Where `GeneralizedLinearMixedModel.optimum` ended, as `_finish` takes it: the estimates, the
+    modes there, the criterion, the optimised parameters (theta, then beta in the joint stage), the
+    criterion over them (and its exact gradient, or None), their lower bounds, the optimiser's last
+    result, the evaluations in all, and the parameters' units for the derivative check."""
+
+    theta: FloatArray
+    beta: FloatArray
+    res: Pirls
+    objective: float
+    params: FloatArray
+    f_all: Callable[[FloatArray], float]
+    lower_all: FloatArray
+    opt: OptimResult
+    n_evals: int
+    fg_all: Callable[[FloatArray], tuple[float, FloatArray]] | None
+    scale: FloatArray | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -968,7 +987,22 @@ class GeneralizedLinearMixedModel:
         lme4's ``confint(method = "profile")``: where the criterion, minimised over the other
         parameters, rises by the chi-square(1) quantile above the optimum. The signed square root
         of the rise is close to linear in the parameter, so each end is found by a few secant steps
-        on it. A variance parameter whose profile stays below the cutoff down to 0 gets 0."""
+        on it. A variance parameter whose profile stays below the cutoff down to 0 gets 0. Where
+        `fit` works on unit-scale columns (`_unit_scale`), so does the profile, its ends mapped back."""
+        work = self._unit_scale
+        if work is None:
+            return self._profile_interval(fit, index, level)
+        divisors, rows = work
+        model = self._on_unit_scale(divisors)
+        try:
+            lo, hi = model.profile_interval(replace(fit, theta=fit.theta * rows), index, level)
+        finally:
+            model.release_working()
+        d = float(rows[index]) if index < self.ntheta else 1.0
+        return lo / d, hi / d
+
+    def _profile_interval(self, fit: GlmmFit, index: int, level: float) -> tuple[float, float]:
+        """`profile_interval` on this model's columns."""
         from scipy import stats
 
         nt = self.ntheta
@@ -1063,11 +1097,128 @@ class GeneralizedLinearMixedModel:
         fast : bool
             Stop after the first stage (beta from PIRLS), as MixedModels.jl's ``fast = true``.
         start : ndarray, optional
-            Starting theta (default: lme4's, 1 on the diagonals and 0 elsewhere).
+            Starting theta (default: lme4's, 1 on the diagonals and 0 elsewhere, on unit-scale
+            columns where some random-effects column is rescaled: `_unit_scale`).
         maxeval : int
             Limit on evaluations per stage.
+
+        Where a random-effects column's root mean square is outside [1e-2, 1e2] (a slope on a
+        covariate in other units), both stages run on the same model with that column divided by
+        it, and the estimates are mapped back (theta's rows divided by the same numbers); the
+        derivative check takes its steps on that scale too.
         """
         self._check_agq(n_agq)
+        work = self._unit_scale
+        if work is None:
+            return self._finish(self.optimum(n_agq, fast, start, maxeval, start), n_agq, fast, data_name)
+        divisors, rows = work
+        model = self._on_unit_scale(divisors)
+        start_w = None if start is None else np.asarray(start, dtype=np.float64) * rows
+        try:
+            o = model.optimum(n_agq, fast, start_w, maxeval, start)
+        finally:
+            model.release_working()
+        # the same model in the data's units: theta's rows divided back, the modes u the same
+        joint = not (n_agq == 0 or fast)
+        theta = o.theta / rows
+        res = self.pirls(theta, o.beta if joint else None, u0=o.res.u, beta0=o.beta)
+        if not res.converged:
+            res = self.pirls(theta, o.beta if joint else None)
+        beta = o.beta if joint else res.beta
+        objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
+        scale = np.ones(len(o.params)) if o.scale is None else o.scale.copy()
+        scale[: self.ntheta] /= rows
+        f_all, fg_all = self._criteria(n_agq, joint, o.fg_all is not None)
+        found = Optimum(
+            theta,
+            beta,
+            res,
+            objective,
+            np.concatenate([theta, beta]) if joint else theta,
+            f_all,
+            o.lower_all,
+            o.opt,
+            o.n_evals,
+            fg_all,
+            scale,
+        )
+        return self._finish(found, n_agq, fast, data_name)
+
+    @cached_property
+    def _unit_scale(self) -> tuple[tuple[FloatArray, ...], FloatArray] | None:
+        """Per grouping factor, the divisors of its random-effects columns that bring them to unit
+        scale (a column whose root mean square is outside [1e-2, 1e2] is divided by it: lmer's working
+        scale, `model.column_divisors`), and theta_working / theta for each theta entry; None where no
+        column is rescaled. `fit` optimises the model on those columns (`_on_unit_scale`): on the
+        data's units a slope on a covariate in 1e4 units has theta near 1e-5, where stage 1's steps
+        (0.05 and more), the boundary tries below 1e-3 and the derivative check's steps (1e-4) are all
+        out of scale (Poisson and binary random slopes on x * 1e3 or 1e4 had ended unconverged, on
+        x * 1e-4 at a lower log-likelihood)."""
+        rows = self.data.rows("a generalized linear mixed model")
+        divisors = tuple(np.array(column_divisors((z * z).sum(axis=0).tolist(), rows.nobs)) for z in rows.z)
+        if all(bool(np.all(d == 1.0)) for d in divisors):
+            return None
+        return divisors, self.structure.theta.row_scale(divisors)
+
+    def _on_unit_scale(self, divisors: tuple[FloatArray, ...]) -> GeneralizedLinearMixedModel:
+        """This model with each factor's random-effects columns divided by ``divisors`` (`_unit_scale`)."""
+        rows = self.data.rows("a generalized linear mixed model")
+        z = tuple(a / d for a, d in zip(rows.z, divisors, strict=True))
+        data = replace(self.data, held=rows.with_random_columns(z))
+        model = GeneralizedLinearMixedModel(self.structure, data, self.family)
+        model.threads = self.threads
+        return model
+
+    def _singular_at(self, theta: FloatArray) -> NDArray[np.bool_]:
+        """The diagonal entries of theta below lme4's isSingular tolerance, measured on unit-scale
+        columns (`_unit_scale`), as lmer measures them: rescaling a covariate does not make a fit
+        singular; identical to lme4's for columns of ordinary scale."""
+        unit = theta if self._unit_scale is None else theta * self._unit_scale[1]
+        return self.structure.theta.on_diagonal & (unit < SINGULAR_TOL)
+
+    def _criteria(
+        self, n_agq: int, joint: bool, gradient: bool
+    ) -> tuple[Callable[[FloatArray], float], Callable[[FloatArray], tuple[float, FloatArray]] | None]:
+        """The criterion `_finish` checks the derivatives of (over theta, with beta when ``joint``), and
+        its exact gradient (None without ``gradient``)."""
+        nt = self.ntheta
+        if not joint:
+            return self.laplace, None
+
+        def f_all(v: FloatArray) -> float:
+            if n_agq > 1:
+                return self.agq(v[:nt], v[nt:], n_agq)
+            return self.laplace(v[:nt], v[nt:])
+
+        if not gradient:
+            return f_all, None
+
+        def fg_all(x: FloatArray) -> tuple[float, FloatArray]:
+            return self.laplace_and_gradient(x[:nt], x[nt:])
+
+        return f_all, fg_all
+
+    def optimum(
+        self,
+        n_agq: int = 1,
+        fast: bool = False,
+        start: FloatArray | None = None,
+        maxeval: int = 100_000,
+        shown_start: FloatArray | None = None,
+    ) -> Optimum:
+        """Where `fit`'s two stages end on this model's columns, before its derivative check (`fit`
+        takes the arguments; ``shown_start``: the start as the user gave it, for the error that names it).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> model = GeneralizedLinearMixedModel.from_formula(
+        ...     "cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.datasets.load("cbpp"),
+        ...     mm.families.Binomial())
+        >>> end = model.optimum()
+        >>> round(end.objective, 3), end.params.size  # theta, then beta
+        (184.053, 5)
+        """
         layout = self.structure.theta
         theta0 = layout.default_start() if start is None else np.asarray(start, dtype=np.float64)
         lower_t = layout.lower
@@ -1096,8 +1247,9 @@ class GeneralizedLinearMixedModel:
             first = self.pirls(theta, None)
         if not math.isfinite(first.laplace):  # no valid modes at all (separation ends at the limit instead)
             if start is not None and not math.isfinite(self.laplace(theta0)):
+                shown = np.asarray(shown_start if shown_start is not None else theta0, dtype=np.float64)
                 raise ArgumentError(
-                    f"start: the criterion at theta = {theta0.tolist()} is not finite (PIRLS finds no modes there), "
+                    f"start: the criterion at theta = {shown.tolist()} is not finite (PIRLS finds no modes there), "
                     f"and the search from it found none; {START_HINT}"
                 )
             raise DataError(
@@ -1107,21 +1259,16 @@ class GeneralizedLinearMixedModel:
             )
         beta = first.beta
         opt: OptimResult = stage1
+        f_all = self._criteria(n_agq, not (n_agq == 0 or fast), False)[0]
         if n_agq == 0 or fast:
             objective = first.laplace
             params = theta
-            f_all: Callable[[FloatArray], float] = self.laplace
             lower_all = lower_t
         else:
             # (floored far below any real standard error: a covariate in 1e12 units has one near 1e-13)
             se0 = np.nan_to_num(np.sqrt(np.clip(np.diag(self.rx_vcov(theta, first)), 1e-300, None)), nan=1.0)
             lower_all = np.concatenate([lower_t, np.full(self.p, -np.inf)])
             nt = self.ntheta
-
-            def f_all(v: FloatArray) -> float:
-                if n_agq > 1:
-                    return self.agq(v[:nt], v[nt:], n_agq)
-                return self.laplace(v[:nt], v[nt:])
 
             self._warm_u = first.u
             # the optimiser sees beta in units of its standard error from the first stage, around
@@ -1185,28 +1332,8 @@ class GeneralizedLinearMixedModel:
             beta = res.beta
         if not (n_agq == 0 or fast):
             objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
-        fg_all: Callable[[FloatArray], tuple[float, FloatArray]] | None = None
-        if gradient:
-
-            def fg_all(x: FloatArray) -> tuple[float, FloatArray]:
-                return self.laplace_and_gradient(x[:nt], x[nt:])
-
-        return self._finish(
-            theta,
-            beta,
-            res,
-            objective,
-            params,
-            f_all,
-            lower_all,
-            opt,
-            n_evals,
-            n_agq,
-            fast,
-            data_name,
-            fg_all=fg_all,
-            scale=scale,
-        )
+        fg_all = self._criteria(n_agq, True, True)[1] if gradient else None
+        return Optimum(theta, beta, res, objective, params, f_all, lower_all, opt, n_evals, fg_all, scale)
 
     def _escape(
         self,
@@ -1379,44 +1506,14 @@ class GeneralizedLinearMixedModel:
         opt = OptimResult(
             theta=np.concatenate([theta, beta]), fun=objective, n_evals=0, message="not optimised", hit_maxeval=False
         )
-        return self._finish(
-            theta,
-            beta,
-            res,
-            objective,
-            opt.theta,
-            self.laplace,
-            np.zeros(0),
-            opt,
-            0,
-            n_agq,
-            False,
-            data_name,
-            check=False,
-        )
+        found = Optimum(theta, beta, res, objective, opt.theta, self.laplace, np.zeros(0), opt, 0, None, None)
+        return self._finish(found, n_agq, False, data_name, check=False)
 
-    def _finish(
-        self,
-        theta: FloatArray,
-        beta: FloatArray,
-        res: Pirls,
-        objective: float,
-        params: FloatArray,
-        f_all: Callable[[FloatArray], float],
-        lower_all: FloatArray,
-        opt: OptimResult,
-        n_evals: int,
-        n_agq: int,
-        fast: bool,
-        data_name: str | None,
-        *,
-        check: bool = True,
-        fg_all: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
-        scale: FloatArray | None = None,
-    ) -> GlmmFit:
-        """The result at the estimates: the derivative check (its steps on ``scale``, the optimiser's
-        units of each parameter: beta's standard errors, so that a covariate on a large scale is not
-        stepped off the family's range), vcov, and the warnings."""
+    def _finish(self, found: Optimum, n_agq: int, fast: bool, data_name: str | None, *, check: bool = True) -> GlmmFit:
+        """The result at the estimates: the derivative check (its steps on ``found.scale``, the
+        optimiser's units of each parameter: beta's standard errors, so that a covariate on a large
+        scale is not stepped off the family's range), vcov, and the warnings."""
+        theta, beta, res, objective, params, f_all, lower_all, opt, n_evals, fg_all, scale = found
         nt = self.ntheta
         rx = self.rx_vcov(theta, res)
         joint = not (n_agq == 0 or fast)
@@ -1429,21 +1526,31 @@ class GeneralizedLinearMixedModel:
         # the joint stage, lme4's default vcov (inverse of half the Hessian, beta block)
         # (with the exact gradient: the gradient there, and the Hessian by differences of it)
         s = np.ones_like(params) if scale is None else scale
+        # the differences are taken over v, (theta, beta) = c + s v with beta at the estimates (c): each
+        # beta stepped by 1e-3 of its standard error, however far from 0 (steps relative to beta / se
+        # had been standard errors long where a constant offset of 300 moved the intercept to -300,
+        # and the check failed at the optimum)
+        c = np.zeros_like(params)
+        floor = np.full(params.shape, 0.1)
+        if joint:
+            c[nt:] = params[nt:]
+            floor[nt:] = 1.0
+        v0, lower_v = (params - c) / s, (lower_all - c) / s
         if fg_all is None:
-            # f_all(s v), as the stage's criterion (evaluated in the core) where f_all is the Laplace
-            # criterion of that stage
-            shift0, scale0 = (np.zeros_like(s), s) if joint else (None, None)
+            # f_all(c + s v), as the stage's criterion (evaluated in the core) where f_all is the
+            # Laplace criterion of that stage
+            shift0, scale0 = (c, s) if joint else (None, None)
             native = n_agq <= 1 and (joint or bool(np.all(s == 1.0)))
-            with self._stage(lambda v: f_all(s * v), shift=shift0, scale=scale0, native=native) as f_s:
-                g, h = _derivatives(f_s, params / s, lower_all / s)
+            with self._stage(lambda v: f_all(c + s * v), shift=shift0, scale=scale0, native=native) as f_s:
+                g, h = _derivatives(f_s, v0, lower_v, floor=floor)
         else:
             fg = fg_all
 
             def fg_s(v: FloatArray) -> tuple[float, FloatArray]:
-                value, grad = fg(s * v)
+                value, grad = fg(c + s * v)
                 return value, s * grad
 
-            g, h = _gradient_derivatives(fg_s, params / s, lower_all / s)
+            g, h = _gradient_derivatives(fg_s, v0, lower_v, floor=floor)
         g, h = g / s, h / np.outer(s, s)
         free = ~((lower_all == 0.0) & (params <= 0.0))
         hd = np.diag(h)
@@ -1507,8 +1614,7 @@ class GeneralizedLinearMixedModel:
             converged = False
             messages.append(separation)
             warn(separation, ConvergenceWarning)
-        on_diag = self.structure.theta.on_diagonal
-        singular_at = on_diag & (theta < SINGULAR_TOL)
+        singular_at = self._singular_at(theta)
         singular = bool(singular_at.any())
         if singular:
             where = [self.structure.theta.names[i] for i in np.flatnonzero(singular_at)]
@@ -1535,8 +1641,7 @@ class GeneralizedLinearMixedModel:
         messages: tuple[str, ...],
         data_name: str | None,
     ) -> GlmmFit:
-        on_diag = self.structure.theta.on_diagonal
-        singular = bool((on_diag & (theta < SINGULAR_TOL)).any())
+        singular = bool(self._singular_at(theta).any())
         condcov = self.conditional_covariances(theta, beta)
         sigma = self.sigma(res)
         if vcov is rx:  # lme4: sigma^2 (R_X'R_X)^-1; the Hessian's inverse is not scaled
@@ -1566,16 +1671,20 @@ class GeneralizedLinearMixedModel:
 
 
 def _derivatives(
-    f: Callable[[FloatArray], float], x: FloatArray, lower: FloatArray, rel: float = 1e-3
+    f: Callable[[FloatArray], float],
+    x: FloatArray,
+    lower: FloatArray,
+    rel: float = 1e-3,
+    floor: FloatArray | float = 0.1,
 ) -> tuple[FloatArray, FloatArray]:
     """Gradient and Hessian of f at x by central differences in m(m + 1) evaluations: f(x +- h_i e_i)
     for each i, and f(x + h_i e_i + h_j e_j), f(x - h_i e_i - h_j e_j) for each pair (both with
-    O(h^2) error); steps h_i = rel * max(|x_i|, 0.1). A parameter within a step of its lower bound
+    O(h^2) error); steps h_i = rel * max(|x_i|, floor_i). A parameter within a step of its lower bound
     gets one-sided differences (forward: f(x), f(x + h), f(x + 2h)), a gradient of 0 when f increases
     into the feasible region (the optimality condition at a bound), and no cross terms.
     """
     m = x.shape[0]
-    h = rel * np.maximum(np.abs(x), 0.1)
+    h = rel * np.maximum(np.abs(x), floor)
     f0 = f(x)
     g = np.zeros(m)
     hess = np.zeros((m, m))
@@ -1609,7 +1718,11 @@ def _derivatives(
 
 
 def _gradient_derivatives(
-    fg: Callable[[FloatArray], tuple[float, FloatArray]], x: FloatArray, lower: FloatArray, rel: float = 1e-3
+    fg: Callable[[FloatArray], tuple[float, FloatArray]],
+    x: FloatArray,
+    lower: FloatArray,
+    rel: float = 1e-3,
+    floor: FloatArray | float = 0.1,
 ) -> tuple[FloatArray, FloatArray]:
     """`_derivatives` for a function with its exact gradient, in 2m + 1 evaluations instead of
     m(m + 1) + 1: the gradient at x, and the Hessian by central differences of the gradient (O(h^2)
@@ -1617,7 +1730,7 @@ def _gradient_derivatives(
     gets a forward difference, no cross terms, and a gradient of 0 when f increases into the
     feasible region, as in `_derivatives`."""
     m = x.shape[0]
-    h = rel * np.maximum(np.abs(x), 0.1)
+    h = rel * np.maximum(np.abs(x), floor)
     _, g0 = fg(x)
     g = np.array(g0, dtype=np.float64)
     cols = np.zeros((m, m))

@@ -64,6 +64,7 @@ __all__ = [
     "LinearMixedModel",
     "WorkingCopy",
     "WorkingScale",
+    "column_divisors",
     "START_HINT",
     "ridge_tolerance",
 ]
@@ -185,8 +186,16 @@ def _log_weights(data: ModelData, cross_products: _core.CrossProducts) -> float:
     raise DataError(f"the weights of a linear mixed model must be > 0: {where}")
 
 
-def _divisors(sumsq: Sequence[float], n: int) -> list[float]:
-    """The working scale's rule: a column whose root mean square is outside [1e-2, 1e2] is divided by it."""
+def column_divisors(sumsq: Sequence[float], n: int) -> list[float]:
+    """The working scale's rule, from the columns' sums of squares over ``n`` rows: a column whose
+    root mean square is outside [1e-2, 1e2] is divided by it (lmer's `WorkingScale`, glmer's copy
+    on unit-scale columns).
+
+    Examples
+    --------
+    >>> column_divisors([4.0, 4e8, 0.0], 4)
+    [1.0, 10000.0, 1.0]
+    """
     return [r if r > 0 and (r < 1e-2 or r > 1e2) else 1.0 for r in (sqrt(v / n) for v in sumsq)]
 
 
@@ -338,7 +347,7 @@ class CentredColumns:
         else:
             assert sums is not None
             cp = sums(copy)
-        div = _divisors(cp.column_sumsq().tolist(), int(cp.nobs))
+        div = column_divisors(cp.column_sumsq().tolist(), int(cp.nobs))
         ends = np.cumsum(lay.factor_k)
         zdiv = np.split(np.array(div[: ends[-1]]), ends[:-1])
         scaled = cp.scaled([d.tolist() for d in zdiv], div[ends[-1] :])
@@ -813,7 +822,7 @@ class LinearMixedModel:
     @cached_property
     def working_scale(self) -> WorkingScale:
         """The working scale of the optimisation (from A's diagonal: the same for rows and streamed data)."""
-        divisors = _divisors(self.cross_products.column_sumsq().tolist(), self.nobs)
+        divisors = column_divisors(self.cross_products.column_sumsq().tolist(), self.nobs)
         identity = all(d == 1.0 for d in divisors)
         ws = WorkingScale(np.array(divisors), self.structure.theta.factor_k, np.ones(self.ntheta), identity)
         return ws if identity else replace(ws, theta=self.structure.theta.row_scale(ws.z))

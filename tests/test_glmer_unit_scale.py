@@ -1,0 +1,93 @@
+"""glmer on random-effects columns of extreme scale (`GeneralizedLinearMixedModel._unit_scale`).
+
+A random slope on a covariate in other units is the same model: the log-likelihood, the fitted
+means and the convergence verdict must not change, and theta, beta and the conditional modes of the
+slope scale by 1/k. Before glmer fitted on unit-scale columns, Poisson and binary slopes on x * 1e3
+or 1e4 ended unconverged (x * 1e4 at a log-likelihood 0.32 lower), and the binary slope on x * 1e-4
+at a log-likelihood 0.61 lower, reported unconverged.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+
+
+def _counts() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(30), 10)
+    x = rng.normal(size=g.size)
+    b0, b1 = rng.normal(0, 0.5, 30), rng.normal(0, 0.3, 30)
+    cnt = rng.poisson(np.exp(0.5 + 0.4 * x + b0[g] + b1[g] * x))
+    return pd.DataFrame({"cnt": cnt, "bin": (cnt > 1).astype(int), "x": x, "g": [f"g{i}" for i in g]})
+
+
+def _fit(d: pd.DataFrame, response: str, family: str, k: float) -> mm.GlmerResult:
+    d = d.assign(xs=d.x * k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither unconverged nor singular
+        return mm.glmer(f"{response} ~ xs + (1 + xs | g)", d, family=family)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return _counts()
+
+
+@pytest.mark.parametrize(("response", "family"), [("cnt", "poisson"), ("bin", "binomial")])
+@pytest.mark.parametrize("k", [1e-4, 1e-2 / 3, 1e3, 1e4, 1e6])
+def test_slope_in_other_units_is_the_same_fit(data: pd.DataFrame, response: str, family: str, k: float) -> None:
+    ref = _fit(data, response, family, 1.0)
+    m = _fit(data, response, family, k)
+    assert m.converged
+    assert not m.is_singular
+    assert m.loglik == pytest.approx(ref.loglik, rel=1e-9, abs=1e-7)
+    # theta = (intercept SD, its covariance with the slope, the slope's remaining SD): rows 2 and 3 scale by 1/k
+    np.testing.assert_allclose(m.theta * np.array([1.0, k, k]), ref.theta, rtol=2e-4, atol=2e-6)
+    np.testing.assert_allclose(m.fixef.to_numpy() * np.array([1.0, k]), ref.fixef.to_numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.fitted().to_numpy(), ref.fitted().to_numpy(), rtol=1e-4, atol=1e-5)
+    slope_k = m.ranef["g"]["xs"].to_numpy() * k
+    np.testing.assert_allclose(slope_k, ref.ranef["g"]["xs"].to_numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_start_is_given_in_the_data_units(data: pd.DataFrame) -> None:
+    ref = _fit(data, "cnt", "poisson", 1.0)
+    d = data.assign(xs=data.x * 1e4)
+    m = mm.glmer("cnt ~ xs + (1 + xs | g)", d, family="poisson", start=ref.theta / np.array([1.0, 1e4, 1e4]))
+    assert m.converged
+    assert m.loglik == pytest.approx(ref.loglik, rel=1e-9)
+
+
+def test_profile_interval_of_a_slope_scales(data: pd.DataFrame) -> None:
+    ref = _fit(data, "cnt", "poisson", 1.0)
+    m = _fit(data, "cnt", "poisson", 1e3)
+    ci_ref = ref.confint(method="profile")
+    ci = m.confint(method="profile")
+    # the slope's fixed effect and its SD (.sig03) move by 1/k; the intercept's SD does not
+    np.testing.assert_allclose(ci.loc["xs"].to_numpy() * 1e3, ci_ref.loc["xs"].to_numpy(), rtol=2e-3)
+    np.testing.assert_allclose(ci.loc[".sig01"].to_numpy(), ci_ref.loc[".sig01"].to_numpy(), rtol=2e-3)
+    np.testing.assert_allclose(ci.loc[".sig03"].to_numpy() * 1e3, ci_ref.loc[".sig03"].to_numpy(), rtol=2e-3)
+
+
+@pytest.mark.parametrize("offset", [300.0, -800.0, 1e4])
+def test_constant_offset_moves_only_the_intercept(offset: float) -> None:
+    # the derivative check steps each beta by 1e-3 of its standard error around the estimate: relative
+    # to beta / se, an intercept at -300 had been stepped by standard errors and the check failed
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(20), 6)
+    x = rng.normal(size=g.size)
+    y = rng.poisson(np.exp(0.3 + 0.5 * x + rng.normal(0, 0.5, 20)[g]))
+    d = pd.DataFrame({"y": y, "x": x, "g": g})
+    ref = mm.glmer("y ~ x + (1 | g)", d, family="poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = mm.glmer("y ~ x + offset(o) + (1 | g)", d.assign(o=offset), family="poisson")
+    assert m.converged
+    assert m.loglik == pytest.approx(ref.loglik, rel=1e-12)
+    assert m.fixef["(Intercept)"] == pytest.approx(ref.fixef["(Intercept)"] - offset, abs=1e-6)
+    np.testing.assert_allclose(np.diag(m.vcov), np.diag(ref.vcov), rtol=1e-4)
