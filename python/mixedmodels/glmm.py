@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -46,7 +46,15 @@ from .design import materialise
 from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .families import Family
 from .formula import ParsedFormula, parse_formula
-from .model import START_HINT, FormulaCall, column_divisors, ridge_tolerance
+from .layout import ThetaLayout
+from .model import (
+    CENTRE_RATIO,
+    START_HINT,
+    FormulaCall,
+    column_divisors,
+    random_columns_far_from_zero,
+    ridge_tolerance,
+)
 from .optimize import (
     OptimResult,
     covariance_descent,
@@ -57,7 +65,7 @@ from .optimize import (
 )
 from .structure import ModelStructure
 
-__all__ = ["GeneralizedLinearMixedModel", "GlmmFit", "Optimum", "Pirls"]
+__all__ = ["ColumnMap", "GeneralizedLinearMixedModel", "GlmmFit", "Pirls"]
 
 FloatArray = NDArray[np.float64]
 
@@ -166,8 +174,95 @@ class Pirls:
         return self.aic + self.ussq + self.ldl2
 
 
-class Optimum(NamedTuple):
-    """Where `GeneralizedLinearMixedModel.optimum` ended, as `_finish` takes it: the estimates, the
+@dataclass(frozen=True, eq=False)
+class ColumnMap:
+    """The random-effects columns a glmer fit optimises on (lmer's working copy, `model.CentredColumns`):
+    per grouping factor, its columns Z_f A_f, with A_f taking each slope far from zero next to its
+    term's intercept (`model.random_columns_far_from_zero`) to the slope less its mean and then each
+    column whose root mean square is outside [1e-2, 1e2] to unit scale (`model.column_divisors`).
+    Within each term the map is an invertible A, so the model is the same and theta maps exactly
+    (`layout.ThetaLayout.transformed`).
+
+    Attributes
+    ----------
+    factor_maps : tuple of ndarray
+        Per grouping factor, A_f (k x k).
+    to_model, to_working : tuple of (ndarray or None)
+        Per term, A and A^-1 (None: the identity): theta = transformed(theta_working, to_model).
+    scale : ndarray or None
+        theta_working / theta per entry where the map only divides columns; None where it centres one.
+    fixed_map : ndarray or None
+        M (p x p) where fixed-effects columns far from zero are centred against the intercept (the
+        copy's X is X M, so beta = M beta_working and vcov = M vcov_working M'); None: X as it is.
+
+    Examples
+    --------
+    >>> from mixedmodels.layout import ThetaLayout
+    >>> lay = ThetaLayout([("g", ("(Intercept)", "x"), 0, 0)], [2])
+    >>> z = np.column_stack([np.ones(4), [1e4, 2e4, 3e4, 4e4]])
+    >>> cm = ColumnMap.of(lay, [z.T @ z], 4, {})
+    >>> cm.scale.round(1).tolist()
+    [1.0, 27386.1, 27386.1]
+    >>> np.allclose(lay.transformed(lay.transformed(np.array([1.0, 2e-5, 3e-5]), cm.to_working), cm.to_model),
+    ...             [1.0, 2e-5, 3e-5])
+    True
+    """
+
+    factor_maps: tuple[FloatArray, ...]
+    to_model: tuple[FloatArray | None, ...]
+    to_working: tuple[FloatArray | None, ...]
+    scale: FloatArray | None
+    fixed_map: FloatArray | None = None
+
+    @classmethod
+    def of(
+        cls,
+        layout: ThetaLayout,
+        zz: Sequence[FloatArray],
+        n: int,
+        far: Mapping[tuple[int, int], tuple[float, int]],
+        xx: FloatArray | None = None,
+        x_intercept: int = -1,
+    ) -> ColumnMap | None:
+        """The map for the random-effects columns whose cross-products are ``zz`` (per factor,
+        Z_f'Z_f over ``n`` rows) given the slopes to centre ``far`` ((factor, column) -> (its centre,
+        the column it is centred against)), and for the fixed-effects columns (cross-products ``xx``)
+        whose mean is more than `model.CENTRE_RATIO` standard deviations from zero, each less its mean
+        times the intercept column ``x_intercept`` (-1: none); None where no column changes."""
+        fixed_map = None
+        if xx is not None and x_intercept >= 0:
+            mean = xx[x_intercept] / n
+            var = np.maximum(np.diag(xx) / n - mean * mean, 0.0)
+            centred = (mean != 0.0) & (mean * mean > CENTRE_RATIO**2 * var)
+            centred[x_intercept] = False
+            if centred.any():
+                fixed_map = np.eye(xx.shape[0])
+                fixed_map[x_intercept, centred] = -mean[centred]
+        maps, divisors = [], []
+        for f, block in enumerate(zz):
+            a = np.eye(block.shape[0])
+            for (g, j), (centre, i0) in far.items():
+                if g == f:
+                    a[i0, j] = -centre
+            d = np.array(column_divisors(np.diag(a.T @ block @ a).tolist(), n))
+            divisors.append(d)
+            maps.append(a / d[None, :])
+        if fixed_map is None and all(np.array_equal(m, np.eye(m.shape[0])) for m in maps):
+            return None
+        to_model: list[FloatArray | None] = []
+        to_working: list[FloatArray | None] = []
+        for t in layout.terms:
+            span = slice(t.column_offset, t.column_offset + t.k)
+            m = maps[t.factor][span, span]
+            identity = np.array_equal(m, np.eye(t.k))
+            to_model.append(None if identity else m)
+            to_working.append(None if identity else np.linalg.inv(m))
+        scale = None if far else layout.row_scale(divisors)
+        return cls(tuple(maps), tuple(to_model), tuple(to_working), scale, fixed_map)
+
+
+class _Optimum(NamedTuple):
+    """Where `GeneralizedLinearMixedModel._optimise` ended, as `_finish` takes it: the estimates, the
     modes there, the criterion, the optimised parameters (theta, then beta in the joint stage), the
     criterion over them (and its exact gradient, or None), their lower bounds, the optimiser's last
     result, the evaluations in all, and the parameters' units for the derivative check."""
@@ -990,15 +1085,14 @@ class GeneralizedLinearMixedModel:
         on it. A variance parameter whose profile stays below the cutoff down to 0 gets 0. Where
         `fit` works on unit-scale columns (`_unit_scale`), so does the profile, its ends mapped back."""
         work = self._unit_scale
-        if work is None:
+        if work is None or work.scale is None:  # (a centred slope: the profile over the data's theta)
             return self._profile_interval(fit, index, level)
-        divisors, rows = work
-        model = self._on_unit_scale(divisors)
+        model = self._on_unit_scale(work)
         try:
-            lo, hi = model.profile_interval(replace(fit, theta=fit.theta * rows), index, level)
+            lo, hi = model.profile_interval(replace(fit, theta=fit.theta * work.scale), index, level)
         finally:
             model.release_working()
-        d = float(rows[index]) if index < self.ntheta else 1.0
+        d = float(work.scale[index]) if index < self.ntheta else 1.0
         return lo / d, hi / d
 
     def _profile_interval(self, fit: GlmmFit, index: int, level: float) -> tuple[float, float]:
@@ -1110,70 +1204,97 @@ class GeneralizedLinearMixedModel:
         self._check_agq(n_agq)
         work = self._unit_scale
         if work is None:
-            return self._finish(self.optimum(n_agq, fast, start, maxeval, start), n_agq, fast, data_name)
-        divisors, rows = work
-        model = self._on_unit_scale(divisors)
-        start_w = None if start is None else np.asarray(start, dtype=np.float64) * rows
+            return self._finish(self._optimise(n_agq, fast, start, maxeval), n_agq, fast, data_name)
+        layout = self.structure.theta
+        model = self._on_unit_scale(work)
+        start_w = None if start is None else layout.transformed(np.asarray(start, dtype=np.float64), work.to_working)
         try:
-            o = model.optimum(n_agq, fast, start_w, maxeval, start)
+            fw = model.fit(n_agq=n_agq, fast=fast, start=start_w, maxeval=maxeval, data_name=data_name)
         finally:
             model.release_working()
-        # the same model in the data's units: theta's rows divided back, the modes u the same
+        # the same fit on this model's columns: theta and beta mapped back (beta = M beta_w, vcov
+        # M V M'), the criterion and the derivative check's verdict as they are (the same model);
+        # the gradient by the chain rule; the modes here
         joint = not (n_agq == 0 or fast)
-        theta = o.theta / rows
-        res = self.pirls(theta, o.beta if joint else None, u0=o.res.u, beta0=o.beta)
-        if not res.converged:
-            res = self.pirls(theta, o.beta if joint else None)
-        beta = o.beta if joint else res.beta
-        objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
-        scale = np.ones(len(o.params)) if o.scale is None else o.scale.copy()
-        scale[: self.ntheta] /= rows
-        f_all, fg_all = self._criteria(n_agq, joint, o.fg_all is not None)
-        found = Optimum(
-            theta,
-            beta,
-            res,
-            objective,
-            np.concatenate([theta, beta]) if joint else theta,
-            f_all,
-            o.lower_all,
-            o.opt,
-            o.n_evals,
-            fg_all,
-            scale,
+        theta = layout.transformed(fw.theta, work.to_model)
+        m = np.eye(self.p) if work.fixed_map is None else work.fixed_map
+        res = self.pirls(theta, m @ fw.beta if joint else None)
+        if not res.converged:  # (at the copy's converged modes, mapped: a failure here is not expected)
+            warn("PIRLS (the conditional modes) did not converge at the estimates", ConvergenceWarning)
+        fit = replace(
+            fw,
+            model=self,
+            theta=theta,
+            beta=res.beta,
+            vcov_array=m @ fw.vcov_array @ m.T,
+            vcov_rx=m @ fw.vcov_rx @ m.T,
+            b=self.b_of(theta, res.u),
+            condcov_u=self.conditional_covariances(theta, res.beta),
+            pirls=res,
+            converged=fw.converged and res.converged,
+            gradient=self._gradient_back(fw.gradient, theta, work),
         )
-        return self._finish(found, n_agq, fast, data_name)
+        self.release_working()
+        return fit
+
+    def _gradient_back(self, g: FloatArray, theta: FloatArray, work: ColumnMap) -> FloatArray:
+        """The gradient over (theta, beta) of the copy's fit (`_unit_scale`) over this model's
+        parameters: g_theta J and M^-T g_beta, with J = d theta_working / d theta by differences
+        (the map is exact; its Jacobian only reports the gradient)."""
+        layout = self.structure.theta
+        nt = self.ntheta
+        out = np.array(g, dtype=np.float64, copy=True)
+        if out.size < nt:
+            return out
+        base = layout.transformed(theta, work.to_working)
+        jac = np.empty((nt, nt))
+        for i in range(nt):
+            h = 1e-7 * max(abs(float(theta[i])), 1e-3 * float(np.max(np.abs(theta))), 1e-12)
+            step = theta.copy()
+            step[i] += h
+            jac[:, i] = (layout.transformed(step, work.to_working) - base) / h
+        out[:nt] = jac.T @ out[:nt]
+        if out.size > nt and work.fixed_map is not None:
+            out[nt:] = np.linalg.solve(work.fixed_map.T, out[nt:])
+        return out
 
     @cached_property
-    def _unit_scale(self) -> tuple[tuple[FloatArray, ...], FloatArray] | None:
-        """Per grouping factor, the divisors of its random-effects columns that bring them to unit
-        scale (a column whose root mean square is outside [1e-2, 1e2] is divided by it: lmer's working
-        scale, `model.column_divisors`), and theta_working / theta for each theta entry; None where no
-        column is rescaled. `fit` optimises the model on those columns (`_on_unit_scale`): on the
-        data's units a slope on a covariate in 1e4 units has theta near 1e-5, where stage 1's steps
-        (0.05 and more), the boundary tries below 1e-3 and the derivative check's steps (1e-4) are all
-        out of scale (Poisson and binary random slopes on x * 1e3 or 1e4 had ended unconverged, on
-        x * 1e-4 at a lower log-likelihood)."""
+    def _unit_scale(self) -> ColumnMap | None:
+        """The columns `fit` optimises on (`ColumnMap`), as lmer's working copy: each random slope
+        far from zero next to its term's intercept (more than 5 standard deviations: years, x + 1000)
+        less its mean, then each random-effects column whose root mean square is outside [1e-2, 1e2]
+        divided by it; None where no column changes. On the data's columns a slope on a covariate in
+        1e4 units has theta near 1e-5, where stage 1's steps (0.05 and more), the boundary tries below
+        1e-3 and the derivative check's steps (1e-4) are all out of scale, and a slope far from zero
+        makes the intercept's variance and the correlation nearly unidentifiable: Poisson and binary
+        random slopes on x * 1e3 or 1e4 had ended unconverged (x * 1e4 0.32 below the fit of x), on
+        x * 1e-4 at a lower log-likelihood, and on x + 1000 3.3 below."""
         rows = self.data.rows("a generalized linear mixed model")
-        divisors = tuple(np.array(column_divisors((z * z).sum(axis=0).tolist(), rows.nobs)) for z in rows.z)
-        if all(bool(np.all(d == 1.0)) for d in divisors):
-            return None
-        return divisors, self.structure.theta.row_scale(divisors)
+        # (from the columns' cross-products: a fraction of a fit's time on a million rows)
+        zz = [np.asarray(z.T @ z) for z in rows.z]
+        far, _ = random_columns_far_from_zero(self.structure, zz.__getitem__)
+        names = self.structure.fixed_names
+        x0 = names.index("(Intercept)") if "(Intercept)" in names else -1
+        return ColumnMap.of(self.structure.theta, zz, rows.nobs, far, rows.x.T @ rows.x, x0)
 
-    def _on_unit_scale(self, divisors: tuple[FloatArray, ...]) -> GeneralizedLinearMixedModel:
-        """This model with each factor's random-effects columns divided by ``divisors`` (`_unit_scale`)."""
+    def _on_unit_scale(self, work: ColumnMap) -> GeneralizedLinearMixedModel:
+        """This model on the columns of ``work`` (`_unit_scale`)."""
         rows = self.data.rows("a generalized linear mixed model")
-        z = tuple(a / d for a, d in zip(rows.z, divisors, strict=True))
-        data = replace(self.data, held=rows.with_random_columns(z))
+        z = tuple(np.ascontiguousarray(a @ m) for a, m in zip(rows.z, work.factor_maps, strict=True))
+        held = rows.with_random_columns(z)
+        if work.fixed_map is not None:
+            held = held.with_fixed_columns(rows.x @ work.fixed_map)
+        data = replace(self.data, held=held)
         model = GeneralizedLinearMixedModel(self.structure, data, self.family)
         model.threads = self.threads
         return model
 
     def _singular_at(self, theta: FloatArray) -> NDArray[np.bool_]:
-        """The diagonal entries of theta below lme4's isSingular tolerance, measured on unit-scale
-        columns (`_unit_scale`), as lmer measures them: rescaling a covariate does not make a fit
-        singular; identical to lme4's for columns of ordinary scale."""
-        unit = theta if self._unit_scale is None else theta * self._unit_scale[1]
+        """The diagonal entries of theta below lme4's isSingular tolerance, measured on the columns
+        `fit` optimises on (`_unit_scale`), as lmer measures them: rescaling or shifting a covariate
+        does not make a fit singular; identical to lme4's for columns of ordinary scale."""
+        work = self._unit_scale
+        unit = theta if work is None else self.structure.theta.transformed(theta, work.to_working)
         return self.structure.theta.on_diagonal & (unit < SINGULAR_TOL)
 
     def _criteria(
@@ -1198,27 +1319,8 @@ class GeneralizedLinearMixedModel:
 
         return f_all, fg_all
 
-    def optimum(
-        self,
-        n_agq: int = 1,
-        fast: bool = False,
-        start: FloatArray | None = None,
-        maxeval: int = 100_000,
-        shown_start: FloatArray | None = None,
-    ) -> Optimum:
-        """Where `fit`'s two stages end on this model's columns, before its derivative check (`fit`
-        takes the arguments; ``shown_start``: the start as the user gave it, for the error that names it).
-
-        Examples
-        --------
-        >>> import mixedmodels as mm
-        >>> model = GeneralizedLinearMixedModel.from_formula(
-        ...     "cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.datasets.load("cbpp"),
-        ...     mm.families.Binomial())
-        >>> end = model.optimum()
-        >>> round(end.objective, 3), end.params.size  # theta, then beta
-        (184.053, 5)
-        """
+    def _optimise(self, n_agq: int, fast: bool, start: FloatArray | None, maxeval: int) -> _Optimum:
+        """`fit`'s two stages on this model's columns, to where its derivative check takes over."""
         layout = self.structure.theta
         theta0 = layout.default_start() if start is None else np.asarray(start, dtype=np.float64)
         lower_t = layout.lower
@@ -1247,9 +1349,8 @@ class GeneralizedLinearMixedModel:
             first = self.pirls(theta, None)
         if not math.isfinite(first.laplace):  # no valid modes at all (separation ends at the limit instead)
             if start is not None and not math.isfinite(self.laplace(theta0)):
-                shown = np.asarray(shown_start if shown_start is not None else theta0, dtype=np.float64)
                 raise ArgumentError(
-                    f"start: the criterion at theta = {shown.tolist()} is not finite (PIRLS finds no modes there), "
+                    "start: the criterion at the start given is not finite (PIRLS finds no modes there), "
                     f"and the search from it found none; {START_HINT}"
                 )
             raise DataError(
@@ -1333,7 +1434,7 @@ class GeneralizedLinearMixedModel:
         if not (n_agq == 0 or fast):
             objective = res.laplace if n_agq <= 1 else self._agq_value(theta, beta, res, n_agq)
         fg_all = self._criteria(n_agq, True, True)[1] if gradient else None
-        return Optimum(theta, beta, res, objective, params, f_all, lower_all, opt, n_evals, fg_all, scale)
+        return _Optimum(theta, beta, res, objective, params, f_all, lower_all, opt, n_evals, fg_all, scale)
 
     def _escape(
         self,
@@ -1506,10 +1607,10 @@ class GeneralizedLinearMixedModel:
         opt = OptimResult(
             theta=np.concatenate([theta, beta]), fun=objective, n_evals=0, message="not optimised", hit_maxeval=False
         )
-        found = Optimum(theta, beta, res, objective, opt.theta, self.laplace, np.zeros(0), opt, 0, None, None)
+        found = _Optimum(theta, beta, res, objective, opt.theta, self.laplace, np.zeros(0), opt, 0, None, None)
         return self._finish(found, n_agq, False, data_name, check=False)
 
-    def _finish(self, found: Optimum, n_agq: int, fast: bool, data_name: str | None, *, check: bool = True) -> GlmmFit:
+    def _finish(self, found: _Optimum, n_agq: int, fast: bool, data_name: str | None, *, check: bool = True) -> GlmmFit:
         """The result at the estimates: the derivative check (its steps on ``found.scale``, the
         optimiser's units of each parameter: beta's standard errors, so that a covariate on a large
         scale is not stepped off the family's range), vcov, and the warnings."""

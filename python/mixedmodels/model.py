@@ -65,6 +65,7 @@ __all__ = [
     "WorkingCopy",
     "WorkingScale",
     "column_divisors",
+    "random_columns_far_from_zero",
     "START_HINT",
     "ridge_tolerance",
 ]
@@ -116,20 +117,31 @@ def _proportional(crossprod: FloatArray, pivot: int, columns: Sequence[int]) -> 
     return out
 
 
-def _random_columns_far_from_zero(
-    structure: ModelStructure, cross_products: _core.CrossProducts
+def random_columns_far_from_zero(
+    structure: ModelStructure, factor_crossprod: Callable[[int], FloatArray]
 ) -> tuple[dict[tuple[int, int], tuple[float, int]], bool]:
-    """The random-effects columns far from zero (`_far_from_zero`), from A's sums: those in a term
+    """The random-effects columns far from zero (`_far_from_zero`), from each factor's block of
+    cross-products (``factor_crossprod(f)``: Z_f'Z_f, as `_core.CrossProducts.factor_crossprod`): those in a term
     with an intercept, as (factor, column) -> (mean, the term's intercept column), which a centred
     copy can take; and whether one sits in a term without an intercept while its factor has one
-    (``(x || g)``), which cannot be centred without changing the model."""
+    (``(x || g)``), which cannot be centred without changing the model.
+
+    Examples
+    --------
+    >>> import mixedmodels as mm
+    >>> d = mm.datasets.load("sleepstudy").assign(day=lambda f: f.Days + 100)
+    >>> model = LinearMixedModel.from_formula("Reaction ~ day + (day | Subject)", d)
+    >>> far, uncentrable = random_columns_far_from_zero(model.structure, model.cross_products.factor_crossprod)
+    >>> {k: (round(c, 1), i0) for k, (c, i0) in far.items()}, uncentrable
+    ({(0, 1): (104.5, 0)}, False)
+    """
     centrable: dict[tuple[int, int], tuple[float, int]] = {}
     uncentrable = False
     blocks: dict[int, FloatArray] = {}
     for t in structure.theta.terms:
         factor_columns = structure.factors[t.factor].columns
         if t.factor not in blocks:
-            blocks[t.factor] = cross_products.factor_crossprod(t.factor)
+            blocks[t.factor] = factor_crossprod(t.factor)
         cols = range(t.column_offset, t.column_offset + t.k)
         if "(Intercept)" not in t.columns and t.k > 1:
             # a correlated term without an intercept whose columns are nearly proportional
@@ -313,7 +325,7 @@ class CentredColumns:
         sums: RowSums | None = None,
     ) -> CentredColumns | None:
         """The centred copy of a model's rows (``far``: the random-effects columns to centre, from
-        `_random_columns_far_from_zero`), or None when no slope needs centring (or the rows are
+        `random_columns_far_from_zero`), or None when no slope needs centring (or the rows are
         neither held nor summed by ``sums``, a pass over streamed data)."""
         if not data.has_rows and sums is None:
             return None
@@ -837,11 +849,11 @@ class LinearMixedModel:
 
     @cached_property
     def _far_columns(self) -> tuple[dict[tuple[int, int], tuple[float, int]], bool]:
-        """`_random_columns_far_from_zero` of this model (none without the rows or a pass over them:
+        """`random_columns_far_from_zero` of this model (none without the rows or a pass over them:
         nothing is centred)."""
         if not self.data.has_rows and self._sums is None:
             return {}, False
-        return _random_columns_far_from_zero(self.structure, self.cross_products)
+        return random_columns_far_from_zero(self.structure, self.cross_products.factor_crossprod)
 
     @property
     def _uncentred_far(self) -> bool:
