@@ -285,3 +285,20 @@ def test_a_constant_response_less_the_offset_says_so(sleep):
         mm.lmer("Reaction ~ Days + (1 | Subject)", d, offset="o")
     with pytest.raises(mm.DataError, match="the response 'R' is constant"):
         mm.lmer("R ~ Days + (1 | Subject)", sleep.assign(R=250.0))
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e4, 1e6])
+@pytest.mark.parametrize("term", ["(Days | Subject)", "(1 | Subject)"])
+def test_tests_of_a_slope_do_not_move_with_its_covariates_location(sleep, offset, term):
+    """The slope's t test (Satterthwaite's and Kenward-Roger's df and SE) on Days + offset is the
+    test on Days: both are taken on the optimiser's centred columns (`Inference`, `KenwardRoger`).
+    Before, a random slope on x + 1000 (tests/reference/glmm_unit_scale's data, log(1 + cnt)) gave
+    Satterthwaite's df 286 for 25 and Kenward-Roger's SE 4.5 times too large, NaN at x + 1e4; and
+    (1 | g) on x + 1e6 lost R_X's digits (the criterion 0.024 low, unconverged)."""
+    base = mm.lmer(f"Reaction ~ Days + {term}", sleep)
+    m = mm.lmer(f"Reaction ~ Days + {term}", sleep.assign(Days=sleep.Days + offset))
+    assert m.converged
+    assert m.objective == pytest.approx(base.objective, rel=1e-10)
+    for ddf in ("satterthwaite", "kenward-roger"):
+        got, want = m.coef_table(ddf=ddf).loc["Days"], base.coef_table(ddf=ddf).loc["Days"]
+        np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-5, err_msg=ddf)

@@ -177,8 +177,8 @@ def test_glmer_calls_a_flat_ridge_not_converged(cbpp, monkeypatch):
 
     real = glmm._derivatives
 
-    def flat(f, x, lower, rel=1e-3):
-        g, h = real(f, x, lower, rel)
+    def flat(f, x, lower, rel=1e-3, floor=0.1):
+        g, h = real(f, x, lower, rel, floor)
         s = np.ones(len(x))
         s[-1] = 1e-4
         g = g.copy()

@@ -174,6 +174,14 @@ class Pirls:
         return self.aic + self.ussq + self.ldl2
 
 
+def _start_error(theta: FloatArray) -> str:
+    """The error of a start where the criterion is not finite and from which the search found no point where it is."""
+    return (
+        f"start: the criterion at theta = {theta.tolist()} is not finite (PIRLS finds no modes there), "
+        f"and the search from it found none; {START_HINT}"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class ColumnMap:
     """The random-effects columns a glmer fit optimises on (lmer's working copy, `model.CentredColumns`):
@@ -1210,6 +1218,10 @@ class GeneralizedLinearMixedModel:
         start_w = None if start is None else layout.transformed(np.asarray(start, dtype=np.float64), work.to_working)
         try:
             fw = model.fit(n_agq=n_agq, fast=fast, start=start_w, maxeval=maxeval, data_name=data_name)
+        except ArgumentError as e:
+            if start is not None and str(e).startswith("start:"):  # named as given, not on the copy's columns
+                raise ArgumentError(_start_error(np.asarray(start, dtype=np.float64))) from e
+            raise
         finally:
             model.release_working()
         # the same fit on this model's columns: theta and beta mapped back (beta = M beta_w, vcov
@@ -1349,10 +1361,7 @@ class GeneralizedLinearMixedModel:
             first = self.pirls(theta, None)
         if not math.isfinite(first.laplace):  # no valid modes at all (separation ends at the limit instead)
             if start is not None and not math.isfinite(self.laplace(theta0)):
-                raise ArgumentError(
-                    "start: the criterion at the start given is not finite (PIRLS finds no modes there), "
-                    f"and the search from it found none; {START_HINT}"
-                )
+                raise ArgumentError(_start_error(theta0))
             raise DataError(
                 "PIRLS found no valid conditional modes for this model: the fitted means left the family's "
                 "range (such as a negative Poisson mean with the identity link), or the predictors separate "

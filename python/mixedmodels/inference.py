@@ -54,15 +54,19 @@ class Inference:
         self.beta = m.beta
         self.vcov = m.vcov_array
         # Derivatives are taken in unit-scale coordinates, where the numerical steps mean the same
-        # for every parameter: theta times its column's scale (the model's working scale) and sigma
-        # over its estimate. On the data's scale a covariate in millionths makes its theta ~1e-6,
-        # and a response in billionths sigma ~1e-8, and fixed-size steps meaningless.
+        # for every parameter: the optimiser's theta (the model's working scale, and slopes far from
+        # zero centred: `LinearMixedModel.working_theta`) and sigma over its estimate. On the data's
+        # scale a covariate in millionths makes its theta ~1e-6, a response in billionths sigma
+        # ~1e-8, and a slope on x + 1000 the intercept's SD a thousand times the slope's at a
+        # correlation of -1: fixed-size steps are meaningless there (the slope's Satterthwaite df on
+        # x + 1000 had been 286 where x gives 25).
         self._theta_scale = self.model.theta_scale
         self._sigma_scale = m.sigma if m.sigma > 0 else 1.0
-        self.varpar = np.append(m.theta * self._theta_scale, 1.0 if m.sigma > 0 else 0.0)
+        self.varpar = np.append(self.model.working_theta(m.theta), 1.0 if m.sigma > 0 else 0.0)
 
     def _theta_sigma(self, vp: FloatArray) -> tuple[FloatArray, float]:
-        return np.ascontiguousarray(vp[:-1] / self._theta_scale), float(vp[-1]) * self._sigma_scale
+        theta = np.ascontiguousarray(self.model.theta_of_working(vp[:-1]))
+        return theta, float(vp[-1]) * self._sigma_scale
 
     # ---------------------------------------------------------------- (theta, sigma) functions
     def deviance_vp(self, vp: FloatArray) -> float:
@@ -250,10 +254,20 @@ class KenwardRoger:
                 f"linked by shared grouping levels); that exceeds the {KR_MAX_NOBS} it handles. "
                 "Use ddf='satterthwaite'."
             )
+        # on the optimiser's columns (`LinearMixedModel.working_maps`): Z_f A_f and X M, beta = M
+        # beta_w; the adjusted covariance maps back as M Phi_A M' and the df of L is that of L M
+        # there (both exactly: KR is the same under such linear maps of the parameters). On the
+        # data's columns a random slope on x + 1000 made the sums cancel: the slope's KR SE 0.194
+        # where x gives 0.043, and NaN on x + 1e4
+        maps, fixed_map = m.model.working_maps
+        self.fixed_map = fixed_map
+        xw = rows.x @ fixed_map
+        zw = [z @ a for z, a in zip(rows.z, maps, strict=True)]
+        theta_w = m.model.working_theta(m.theta)
         # (factor, column a, column b, value) of each variance parameter, then sigma^2
         params = [
             (term.factor, term.column_offset + a, term.column_offset + b, cov[a, b])
-            for term, cov in m.term_covariances()
+            for term, cov in m.structure.theta.covariances(theta_w, m.sigma)
             for a, b in tril_pairs(term.k)
         ]
         ng = len(params) + 1
@@ -262,17 +276,17 @@ class KenwardRoger:
         qq = {(r, s): np.zeros((p, p)) for r in range(ng) for s in range(r, ng)}
         ktr = np.zeros((ng, ng))
         for comp in comps:
-            x = rows.x[comp]
+            x = xw[comp]
             gs = []
             for fi, a, b, _v in params:
                 codes = rows.codes[fi][comp]
                 za = np.zeros((len(comp), factors[fi].nlev))
-                za[np.arange(len(comp)), codes] = rows.z[fi][comp, a]
+                za[np.arange(len(comp)), codes] = zw[fi][comp, a]
                 if a == b:
                     g = za @ za.T
                 else:
                     zb = np.zeros_like(za)
-                    zb[np.arange(len(comp)), codes] = rows.z[fi][comp, b]
+                    zb[np.arange(len(comp)), codes] = zw[fi][comp, b]
                     g = za @ zb.T
                     g = g + g.T
                 gs.append(g)
@@ -296,7 +310,9 @@ class KenwardRoger:
         pp = [(q + q.T) / 2 for q in pp]
         # pbkrtest's Phi is vcov(m), not (X' Sigma^-1 X)^-1: the two agree without prior weights, and
         # with them Sigma (built as sigma^2 I + Z G Z', pbkrtest's get_SigmaG) leaves the weights out
-        phi = np.asarray(m.vcov_array, dtype=np.float64)
+        vcov = np.asarray(m.vcov_array, dtype=np.float64)
+        phi = np.linalg.solve(fixed_map, np.linalg.solve(fixed_map, vcov).T).T  # M^-1 vcov M^-T
+        phi = (phi + phi.T) / 2
         ie2 = np.zeros((ng, ng))
         for i in range(ng):
             phi_pi = phi @ pp[i]
@@ -312,8 +328,9 @@ class KenwardRoger:
         uu = uu + uu.T
         for i in range(ng):
             uu += ww[i, i] * (qq[i, i] - pp[i] @ phi @ pp[i])
-        self.phi = phi
-        self.phi_adj = phi + 2 * phi @ uu @ phi
+        self.phi = phi  # on the optimiser's columns, as pp and ww
+        phi_adj = phi + 2 * phi @ uu @ phi
+        self.phi_adj = fixed_map @ phi_adj @ fixed_map.T  # the model's
         self.pp, self.ww = pp, ww
 
     def ddf(self, lmat: np.ndarray) -> float:
@@ -338,7 +355,9 @@ class KenwardRoger:
         return wald / rank, scaling, rank, ddf
 
     def _ddf_scaling(self, lmat: np.ndarray) -> tuple[float, float]:
-        """(denominator df, F scaling) of pbkrtest's .KR_adjust for a full-rank L."""
+        """(denominator df, F scaling) of pbkrtest's .KR_adjust for a full-rank L (of the model's
+        beta: L M on the optimiser's columns)."""
+        lmat = lmat @ self.fixed_map
         v0 = self.phi
         theta = lmat.T @ np.linalg.solve(lmat @ v0 @ lmat.T, lmat)
         tp = theta @ v0
