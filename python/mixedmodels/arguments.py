@@ -350,17 +350,28 @@ def check_response(y: object, index: pd.Index, name: str = "new_y") -> FloatArra
 
 
 def group_list(include_re: object, names: Sequence[str]) -> list[str]:
-    """The grouping factors whose random effects a prediction includes: all (True), none (False or
-    None), one (its name) or several (a list of names); an unknown name is a `DataError`.
+    """The grouping factors whose random effects a prediction includes: all (True), none (False),
+    one (its name) or several (a list of names); an unknown name is a `DataError`. None is refused:
+    lme4's ``re.form = NULL`` means all of them, so the None of a translation from R would otherwise
+    mean the opposite.
 
     Examples
     --------
     >>> group_list("Subject", ["Subject"]), group_list(False, ["Subject"])
     (['Subject'], [])
+    >>> group_list(None, ["Subject"])
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: include_re=None is ambiguous: write include_re=True ...
     """
+    if include_re is None:
+        raise ArgumentError(
+            "include_re=None is ambiguous: write include_re=True for every random effect (lme4's re.form = NULL) "
+            "or include_re=False for none (re.form = NA or ~0)"
+        )
     if include_re is True or isinstance(include_re, np.bool_) and bool(include_re):
         return list(names)
-    if include_re is None or include_re is False or isinstance(include_re, np.bool_):
+    if include_re is False or isinstance(include_re, np.bool_):
         return []
     if isinstance(include_re, str):
         use = [include_re]

@@ -275,7 +275,7 @@ class LmerFit(Fit):
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        include_re: bool | list[str] | None = True,
+        include_re: bool | str | list[str] = True,
         allow_new_levels: bool = True,
         *,
         se_fit: Literal[False] = False,
@@ -287,7 +287,7 @@ class LmerFit(Fit):
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        include_re: bool | list[str] | None = True,
+        include_re: bool | str | list[str] = True,
         allow_new_levels: bool = True,
         *,
         se_fit: bool = False,
@@ -298,7 +298,7 @@ class LmerFit(Fit):
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        include_re: bool | list[str] | None = True,
+        include_re: bool | str | list[str] = True,
         allow_new_levels: bool = True,
         *,
         se_fit: bool = False,
@@ -367,6 +367,16 @@ class LmerFit(Fit):
         se_fit = check_bool(se_fit, "se_fit")
         if interval is not None and interval not in ("confidence", "prediction"):
             raise ArgumentError(f"interval must be None, 'confidence' or 'prediction', got {interval!r}")
+        if newdata is not None:
+            newdata = _as_frame(newdata)
+            missing = self._missing_rows(newdata, include_re)
+            if missing.any():  # those rows' predictions are NaN, the others' as without them
+                part = None
+                if not missing.all():
+                    part = self.predict(
+                        newdata[~missing], include_re, allow_new_levels, se_fit=se_fit, interval=interval, level=level
+                    )
+                return self._fill_missing(part, missing, newdata.index, se_fit, interval)
         fit = self._predict(newdata, include_re, allow_new_levels)
         if not se_fit and interval is None:
             return fit
@@ -385,8 +395,44 @@ class LmerFit(Fit):
             out["upper"] = out["fit"].to_numpy() + z * se
         return out
 
+    def _missing_rows(self, newdata: pd.DataFrame, include_re: object) -> NDArray[np.bool_]:
+        """The rows of newdata missing a value that the prediction reads (its fixed part, and the
+        terms and grouping variables of the factors ``include_re`` names): their predictions are
+        NaN, as numeric missing values give anyway (a missing level of a categorical variable had
+        been formulaic's error, a missing grouping level a new level). A `DataError` where a column
+        is lacking altogether."""
+        use = group_list(include_re, [f.name for f in self.structure.factors])
+        _require_columns(newdata, self.structure, use)
+        read = list(_needed_variables(self.structure, use))
+        if not read:
+            return np.zeros(len(newdata), dtype=bool)
+        out: NDArray[np.bool_] = newdata[read].isna().any(axis=1).to_numpy(dtype=bool)
+        return out
+
+    @staticmethod
+    def _fill_missing(
+        part: pd.Series | pd.DataFrame | None,
+        missing: NDArray[np.bool_],
+        index: pd.Index,
+        se_fit: bool,
+        interval: str | None,
+    ) -> pd.Series | pd.DataFrame:
+        """The predictions of the rows not ``missing`` (``part``; None: there are none) among NaN
+        for the missing ones, in newdata's order (a Series, or the frame `predict` returns with
+        ``se_fit`` or ``interval``)."""
+        if not se_fit and interval is None:
+            values = np.full(len(index), np.nan)
+            if part is not None:
+                values[~missing] = part.to_numpy()
+            return pd.Series(values, index=index, name="predicted")
+        columns = ["fit", *(["se_fit"] if se_fit else []), *(["lower", "upper"] if interval is not None else [])]
+        frame = pd.DataFrame(np.nan, index=index, columns=columns)
+        if part is not None:
+            frame.iloc[np.flatnonzero(~missing)] = part[columns].to_numpy()
+        return frame
+
     def _predict(
-        self, newdata: pd.DataFrame | None, include_re: bool | list[str] | None, allow_new_levels: bool
+        self, newdata: pd.DataFrame | None, include_re: bool | str | list[str], allow_new_levels: bool
     ) -> pd.Series:
         s = self.structure
         use = group_list(include_re, [f.name for f in s.factors])
@@ -543,12 +589,12 @@ def _term_columns(newdata: pd.DataFrame, s: ModelStructure, f: Factor) -> FloatA
         raise DataError(f"cannot form the random-effects columns of {f.name!r} for newdata: {exc}") from exc
 
 
-def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -> None:
-    """A `DataError` naming every column that the fixed part or the random-effects terms in ``use``
-    need and newdata lacks (formulaic would stop at the first, with its own error)."""
-    if not isinstance(s.encoding, FormulaEncoding):
-        return
+def _needed_variables(s: ModelStructure, use: list[str]) -> dict[str, list[str]]:
+    """The data columns the fixed part and the random-effects terms of the grouping factors in
+    ``use`` read, each with what reads it (none for an encoding that cannot say)."""
     needs: dict[str, list[str]] = {}
+    if not isinstance(s.encoding, FormulaEncoding):
+        return needs
 
     def need(spec: object, what: str) -> None:
         try:
@@ -565,6 +611,14 @@ def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -
                 need(s.encoding.terms[ti], s.terms[ti].source)
             for v in f.variables:
                 needs.setdefault(v, []).append(f"grouping factor {f.name!r}")
+    return needs
+
+
+def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -> None:
+    """A `DataError` naming every column that the fixed part or the random-effects terms in ``use``
+    need and newdata lacks (formulaic would stop at the first, with its own error)."""
+    needs = _needed_variables(s, use)
+
     missing = [v for v in needs if v not in newdata.columns]
     if missing:
         listed = "; ".join(f"{v!r} (used by {', '.join(dict.fromkeys(needs[v]))})" for v in missing)

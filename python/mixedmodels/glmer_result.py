@@ -29,6 +29,7 @@ from .arguments import (
     check_seed,
     check_start,
     group_list,
+    table_as_frame,
 )
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
@@ -666,7 +667,7 @@ class GlmerResult(LmerFit):
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        include_re: bool | list[str] | None = True,
+        include_re: bool | str | list[str] = True,
         allow_new_levels: bool = True,
         type: str = "link",  # noqa: A002
         *,
@@ -679,7 +680,7 @@ class GlmerResult(LmerFit):
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        include_re: bool | list[str] | None = True,
+        include_re: bool | str | list[str] = True,
         allow_new_levels: bool = True,
         type: str = "link",  # noqa: A002
         *,
@@ -691,7 +692,7 @@ class GlmerResult(LmerFit):
     def predict(
         self,
         newdata: pd.DataFrame | None = None,
-        include_re: bool | list[str] | None = True,
+        include_re: bool | str | list[str] = True,
         allow_new_levels: bool = True,
         type: str = "link",  # noqa: A002
         *,
@@ -760,6 +761,23 @@ class GlmerResult(LmerFit):
                     "family is not the fit -/+ z se; use interval='confidence' (or simulate)"
                 )
             raise ArgumentError(f"interval must be None or 'confidence', got {interval!r}")
+        table = None if newdata is None else table_as_frame(newdata)
+        if isinstance(table, pd.DataFrame):
+            newdata = table
+            missing = self._missing_rows(table, include_re)
+            if missing.any():  # NaN there (`LmerFit.predict`)
+                part = None
+                if not missing.all():
+                    part = self.predict(
+                        table[~missing],
+                        include_re,
+                        allow_new_levels,
+                        type=type,
+                        se_fit=se_fit,
+                        interval=interval,
+                        level=level,
+                    )
+                return self._fill_missing(part, missing, table.index, se_fit, interval)
         eta = LmerFit.predict(self, newdata, include_re, allow_new_levels)
         link = self.family.link
         if not se_fit and interval is None:

@@ -1,0 +1,81 @@
+"""predict() on newdata with missing values, and include_re=None (a review against lme4's predict).
+
+A row missing a value the prediction reads gets NaN, whatever the column's kind: a numeric NaN gave
+NaN already, but a missing level of a categorical variable was formulaic's error ("cast to nan") and
+a missing grouping level counted as a new level. include_re=None is refused: lme4's re.form = NULL
+means every random effect, so a translation from R would silently have meant the opposite.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+
+
+@pytest.fixture(scope="module")
+def cake_fit():
+    return mm.lmer("angle ~ recipe * temperature + (1 | recipe:replicate)", mm.datasets.load("cake"))
+
+
+@pytest.fixture(scope="module")
+def cbpp_fit():
+    return mm.glmer(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", mm.datasets.load("cbpp"), family="binomial"
+    )
+
+
+def _with_missing(d: pd.DataFrame, column: str, row: int) -> pd.DataFrame:
+    d = d.copy()
+    d[column] = d[column].astype(object)
+    d.loc[d.index[row], column] = None
+    return d
+
+
+@pytest.mark.parametrize("column", ["recipe", "temperature", "replicate"])
+def test_a_missing_value_gives_nan_there_only(cake_fit, column):
+    ck = mm.datasets.load("cake").head(5)
+    full = cake_fit.predict(ck)
+    got = cake_fit.predict(_with_missing(ck, column, 2))
+    assert np.isnan(got.iloc[2])
+    np.testing.assert_allclose(got.drop(index=ck.index[2]).to_numpy(), full.drop(index=ck.index[2]).to_numpy())
+    assert got.index.equals(ck.index)
+
+
+def test_a_missing_grouping_level_is_not_a_new_level_at_the_population_level(cake_fit):
+    ck = mm.datasets.load("cake").head(3)
+    got = cake_fit.predict(_with_missing(ck, "replicate", 0), include_re=False)
+    # the population prediction does not read the grouping variable
+    np.testing.assert_allclose(got.to_numpy(), cake_fit.predict(ck, include_re=False).to_numpy())
+
+
+def test_intervals_and_standard_errors_keep_the_rows(cake_fit):
+    ck = mm.datasets.load("cake").head(4)
+    got = cake_fit.predict(_with_missing(ck, "recipe", 1), include_re=False, se_fit=True, interval="prediction")
+    full = cake_fit.predict(ck, include_re=False, se_fit=True, interval="prediction")
+    assert list(got.columns) == list(full.columns)
+    assert got.iloc[1].isna().all()
+    np.testing.assert_allclose(got.drop(index=ck.index[1]).to_numpy(), full.drop(index=ck.index[1]).to_numpy())
+
+
+def test_every_row_missing(cake_fit):
+    ck = mm.datasets.load("cake").head(2).assign(recipe=None)
+    assert cake_fit.predict(ck).isna().all()
+
+
+def test_glmer_response_scale_and_se(cbpp_fit):
+    cb = mm.datasets.load("cbpp").head(3)
+    got = cbpp_fit.predict(_with_missing(cb, "period", 1), type="response", se_fit=True)
+    full = cbpp_fit.predict(cb, type="response", se_fit=True)
+    assert got.iloc[1].isna().all()
+    np.testing.assert_allclose(got.iloc[[0, 2]].to_numpy(), full.iloc[[0, 2]].to_numpy())
+
+
+def test_include_re_none_is_refused(cake_fit, cbpp_fit):
+    ck = mm.datasets.load("cake").head(2)
+    with pytest.raises(mm.ArgumentError, match="re.form = NULL"):
+        cake_fit.predict(ck, include_re=None)
+    with pytest.raises(mm.ArgumentError, match="include_re=None is ambiguous"):
+        cbpp_fit.predict(mm.datasets.load("cbpp").head(2), include_re=None)
