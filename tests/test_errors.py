@@ -387,3 +387,33 @@ def test_a_glmm_start_far_off_is_named_in_the_error():
     cbpp = mm.datasets.load("cbpp")
     with pytest.raises(mm.ArgumentError, match=r"start: the criterion at theta = \[10000000000.0\] is not finite"):
         mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", start=[1e10])
+
+
+def test_weights_as_a_series_in_another_order_are_refused(sleep):
+    # a Series had been read by position: each row got another row's weight, without a word
+    w = pd.Series(np.linspace(1.0, 2.0, len(sleep)), index=sleep.index)
+    mm.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=w)  # its own index: fine
+    with pytest.raises(mm.DataError, match="index is not the data's"):
+        mm.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=w.sample(frac=1.0, random_state=1))
+
+
+def test_wrong_method_and_effects_and_huge_nsim_are_argument_errors(m):
+    with pytest.raises(mm.ArgumentError, match="method must be"):
+        m.confint("foo")
+    with pytest.raises(mm.ArgumentError, match="effects must be"):
+        m.tidy("foo")
+    with pytest.raises(mm.ArgumentError, match="simulate in batches"):
+        m.simulate(nsim=10**12)
+
+
+def test_a_term_with_very_many_parameters_warns_before_the_search():
+    # (k | g) with k a factor of 12 levels: 78 parameters, a fit of minutes (reported by a fuzz review)
+    from mixedmodels.checks import MANY_TERM_PARAMETERS
+    from mixedmodels.model import LinearMixedModel
+
+    rng = np.random.default_rng(2)
+    n = 2000
+    d = pd.DataFrame({"y": rng.normal(size=n), "k": rng.integers(0, 12, n).astype(str), "g": rng.integers(0, 20, n)})
+    with pytest.warns(mm.MixedModelsWarning, match="78 parameters"):
+        LinearMixedModel.from_formula("y ~ k + (k | g)", d)  # built, not fitted
+    assert 12 * 13 // 2 > MANY_TERM_PARAMETERS

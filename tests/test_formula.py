@@ -152,3 +152,28 @@ def test_in_beside_a_parenthesised_group_is_refused(formula):
     terms ``a:b + a:c`` that ``:`` would give."""
     with pytest.raises(FormulaError, match="%in% beside a parenthesised group"):
         parse_formula(formula)
+
+
+def test_offset_inside_a_random_effects_term_is_refused():
+    # lme4 leaves it out of the term's columns ((offset(x) | g) is (1 | g)); it had been a slope column here
+    with pytest.raises(FormulaError, match="offset\\(\\) inside a random-effects term") as e:
+        parse_formula("y ~ x + (1 + offset(z) | g)")
+    assert "position 13" in str(e.value)
+
+
+def test_a_parenthesised_comparison_is_a_logical_term():
+    # R's y ~ (x > 0): one 0/1 column (lme4's "x > 0TRUE"); it had been "unexpected '>'"
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy")
+    m = mm.lmer("Reaction ~ (Days > 4) + (1 | Subject)", d)
+    assert list(m.fixef.index) == ["(Intercept)", "I(Days > 4)"]
+    assert m.objective == pytest.approx(1813.8266, abs=1e-4)  # lme4 1.1-31: REMLcrit 1813.8266
+    assert "(Days + 1)" not in str(parse_formula("y ~ (x + 1) + (1 | g)").fixed)  # a plain group stays one
+
+
+@pytest.mark.parametrize("expr", ["I(" + "+".join(["x"] * 1000) + ")", "I(" + "-" * 10000 + "x)"])
+def test_an_expression_too_long_to_read_is_a_formula_error(expr):
+    # Python's parser and the vetting walk recurse: a bare RecursionError or MemoryError before
+    with pytest.raises(FormulaError, match="too long or nested too deeply"):
+        parse_formula(f"y ~ {expr} + (1 | g)")

@@ -79,3 +79,32 @@ def test_statsmodels_keywords_show_the_lme4_term(sleep, keywords, term):
 def test_an_unknown_keyword_is_a_type_error(sleep):
     with pytest.raises(TypeError, match="unexpected keyword argument 'familly'"):
         mm.lmer(SLEEP, sleep, familly="binomial")
+
+
+def test_arrow_backed_strings_are_factors_in_any_column_order():
+    # read_csv(dtype_backend="pyarrow") strings in the fixed part: formulaic had read them as numbers
+    # (a bare ValueError), in one column order and not another
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame(
+        {
+            "y": rng.normal(size=60),
+            "x": rng.normal(size=60),
+            "f": rng.choice(list("abc"), 60),
+            "g": rng.choice(list("pqrstu"), 60),
+        }
+    )
+    ref = mm.lmer("y ~ x + f + (1 | g)", d)
+    a = d.convert_dtypes(dtype_backend="pyarrow")
+    for cols in (["y", "x", "f", "g"], ["y", "x", "g", "f"]):
+        m = mm.lmer("y ~ x + f + (1 | g)", a[cols])
+        assert m.objective == pytest.approx(ref.objective, rel=1e-12)
+        assert list(m.fixef.index) == ["(Intercept)", "x", "fb", "fc"]
+        np.testing.assert_allclose(m.predict(a.head(5)).to_numpy(), ref.predict(d.head(5)).to_numpy(), rtol=1e-10)
+
+
+def test_multiindex_columns_are_a_data_error():
+    d = mm.datasets.load("sleepstudy")
+    d.columns = pd.MultiIndex.from_tuples([(c, "v") for c in d.columns])
+    with pytest.raises(mm.DataError, match="MultiIndex"):
+        mm.lmer("Reaction ~ Days + (1 | Subject)", d)

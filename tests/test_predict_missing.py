@@ -79,3 +79,13 @@ def test_include_re_none_is_refused(cake_fit, cbpp_fit):
         cake_fit.predict(ck, include_re=None)
     with pytest.raises(mm.ArgumentError, match="include_re=None is ambiguous"):
         cbpp_fit.predict(mm.datasets.load("cbpp").head(2), include_re=None)
+
+
+def test_an_unseen_level_names_its_column(cake_fit):
+    # formulaic's own words had been passed on: no column, and "they are being cast to nan"
+    ck = mm.datasets.load("cake").head(2)
+    ck = ck.assign(recipe=ck["recipe"].astype(object))
+    ck.loc[ck.index[0], "recipe"] = "Z"
+    with pytest.raises(mm.DataError, match="not fitted with in column 'recipe': 'Z'") as e:
+        cake_fit.predict(ck)
+    assert "cast to nan" not in str(e.value)

@@ -77,7 +77,7 @@ def test_predict_replays_categories(fits):
     p = m.predict(new, include_re=False)
     assert p.iloc[0] - p.iloc[1] == pytest.approx(m.fixef["sectorCatholic"])
     bad = new.assign(sector=["Private", "Public"])
-    with pytest.raises(mm.DataError, match="category"):
+    with pytest.raises(mm.DataError, match="level the model was not fitted with in column .sector.: .Private."):
         m.predict(bad)
     with pytest.raises(mm.DataError, match="lacks"):
         m.predict(new.drop(columns="school"))
@@ -159,3 +159,18 @@ def test_sample_groups_from_a_singular_covariance(fits):
     assert null.shape[1] >= 1
     assert np.abs(draws @ null).max() < 1e-6 * np.sqrt(w.max())  # on the support of Sigma
     np.testing.assert_allclose(draws.var(axis=0), np.diag(cov), rtol=0.1)
+
+
+def test_lmer_residual_types_with_prior_weights():
+    # lme4 1.1-31, sleepstudy with w ~ U(0.5, 2) (set.seed(1); runif): residuals(m, type = "pearson") is
+    # sqrt(w) (y - fitted), -7.829453 at row 1 where "response" is -8.260944 (lme4's optimum is 6e-5 off ours)
+    d = mm.datasets.load("sleepstudy")
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(d))
+    m = mm.lmer("Reaction ~ Days + (Days | Subject)", d.assign(w=w), weights="w")
+    response = m.residuals()
+    np.testing.assert_allclose(m.residuals(type="working"), response)
+    np.testing.assert_allclose(m.residuals(type="pearson"), np.sqrt(w) * response)
+    np.testing.assert_allclose(m.residuals(type="deviance"), np.sqrt(w) * response)
+    np.testing.assert_allclose(m.residuals(type="pearson", scaled=True), np.sqrt(w) * response / m.sigma)
+    with pytest.raises(mm.ArgumentError, match="type must be one of"):
+        m.residuals(type="partial")

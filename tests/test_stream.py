@@ -335,3 +335,26 @@ def test_numeric_column_as_covariate_and_grouping_factor(fits):
         assert list(s.fixef.index) == list(mem.fixef.index)
         assert s.objective == mem.objective
         np.testing.assert_array_equal(s.theta, mem.theta)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "the file is empty"),
+        ("garbage.csv", b"\x00\x01garbage", "cannot read .*garbage.csv as CSV"),
+        ("bad.parquet", b"PAR1garbage", "cannot read .*bad.parquet as Parquet"),
+    ],
+)
+def test_unreadable_files_are_data_errors(tmp_path, name, content, message):
+    # the readers' own exceptions (EmptyDataError, ArrowInvalid, ValueError) before; the CLI already said so
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(mm.DataError, match=message):
+        mm.lmer("y ~ x + (1 | g)", str(path))
+
+
+def test_a_directory_is_a_data_error(tmp_path):
+    with pytest.raises(mm.DataError, match="is a directory"):
+        mm.lmer("y ~ x + (1 | g)", str(tmp_path))

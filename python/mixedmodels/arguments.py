@@ -20,6 +20,7 @@ from .optimize import METHODS
 
 __all__ = [
     "MAX_EVALUATIONS",
+    "MAX_SIMULATED_VALUES",
     "available_cpus",
     "OPTIMIZER_OPTIONS",
     "check_bool",
@@ -29,6 +30,7 @@ __all__ = [
     "check_positive_weights",
     "check_response",
     "check_seed",
+    "check_simulation_size",
     "check_start",
     "check_threads",
     "group_list",
@@ -162,6 +164,28 @@ def check_positive_weights(weights: NDArray[np.float64] | None, name: str = "wei
         return
     if not np.any(weights > 0):
         raise DataError(f"{name}: no observation has a positive weight (all {weights.size} are 0)")
+
+
+MAX_SIMULATED_VALUES = 2**30  # 8 GiB of doubles
+
+
+def check_simulation_size(nobs: int, nsim: int) -> None:
+    """An `ArgumentError` where ``nsim`` simulated responses of ``nobs`` rows would need more than
+    `MAX_SIMULATED_VALUES` values (the frame of them could not be allocated: numpy's MemoryError).
+
+    Examples
+    --------
+    >>> check_simulation_size(180, 1000)
+    >>> check_simulation_size(180, 10**12)
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.ArgumentError: nsim=1000000000000 simulations of 180 rows are 180000000000000 values ...
+    """
+    if nobs * nsim > MAX_SIMULATED_VALUES:
+        raise ArgumentError(
+            f"nsim={nsim} simulations of {nobs} rows are {nobs * nsim} values ({8 * nobs * nsim / 2**30:.3g} GiB), "
+            f"more than the {MAX_SIMULATED_VALUES} this returns at once; simulate in batches of fewer"
+        )
 
 
 def check_level(value: object, name: str = "level") -> float:

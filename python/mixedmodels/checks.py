@@ -142,6 +142,7 @@ def check_random_effects(structure: ModelStructure, cross_products: _core.CrossP
     nobs = cross_products.nobs
     for t in structure.terms:
         check_term_size(t.group, t.source, structure.factor(t.group).nlev, t.k, nobs, allow_n)
+    _warn_many_parameters(structure)
     for fi, f in enumerate(structure.factors):
         _check_separate_constant_slopes(structure, cross_products, fi)
         for ti, off in zip(f.terms, f.term_offsets, strict=True):
@@ -156,6 +157,26 @@ def check_random_effects(structure: ModelStructure, cross_products: _core.CrossP
                         f"{term.group!r}, so its effect cannot vary between levels: keep {name!r} in the fixed part "
                         "and drop it from the random-effects term"
                     )
+
+
+# a term with more covariance parameters than this (a correlated slope on a factor of 9 levels: 45)
+# makes a derivative-free search over them slow (minutes at 78), and is rarely identifiable
+MANY_TERM_PARAMETERS = 36
+
+
+def _warn_many_parameters(structure: ModelStructure) -> None:
+    """A `MixedModelsWarning` for each term with more than `MANY_TERM_PARAMETERS` covariance
+    parameters (``(k | g)`` with k a factor of many levels), naming the cheaper models R users fit
+    in its place, before the search that could take minutes starts."""
+    for t in structure.terms:
+        count = t.k * (t.k + 1) // 2
+        if count > MANY_TERM_PARAMETERS:
+            warn(
+                f"{t.source} has a {t.k} x {t.k} covariance matrix, {count} parameters to estimate: the fit may "
+                f"take minutes and is rarely identifiable; (1 | {t.group}) + (1 | {t.group}:<factor>) or a "
+                "term with '||' (independent columns) has far fewer",
+                MixedModelsWarning,
+            )
 
 
 def _check_separate_constant_slopes(structure: ModelStructure, cross_products: _core.CrossProducts, fi: int) -> None:

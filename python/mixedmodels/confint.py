@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 from scipy import special
 
 from . import _core
-from .arguments import available_cpus
-from .exceptions import ConvergenceWarning, CoreError, DataError, MixedModelsError, warn
+from .arguments import available_cpus, check_level
+from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, MixedModelsError, warn
 from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel
 from .model import LinearMixedModel
@@ -38,8 +38,9 @@ def _columns(level: float) -> list[str]:
 
 def confint(m: LmerFit, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
     """Confidence intervals for every variance parameter and fixed effect (see `LmerResult.confint`)."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+    level = check_level(level)
+    if not isinstance(method, str):
+        raise ArgumentError(f"method must be 'profile', 'wald' or 'boot', got {type(method).__name__}")
     method = method.lower()
     if method == "wald":
         return _wald(m, level)
@@ -47,7 +48,7 @@ def confint(m: LmerFit, method: str = "profile", level: float = 0.95, **kwargs: 
         return _profile(m, level)
     if method in ("boot", "bootstrap"):
         return _boot(m, level, **kwargs)
-    raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
+    raise ArgumentError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
 
 
 def _wald(m: LmerFit, level: float) -> pd.DataFrame:

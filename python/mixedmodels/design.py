@@ -467,6 +467,13 @@ def plain_terms(spec_text: str, quoted: bool = False) -> tuple[bool, tuple[str, 
     return intercept, tuple(cols)
 
 
+def _arrow_text(col: Column) -> bool:
+    """Whether a column holds strings in an Arrow array of pandas' ArrowDtype (not its StringDtype,
+    nor a Categorical), which formulaic does not take as a factor."""
+    dtype = getattr(col, "dtype", None)
+    return isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+
+
 def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
     """A `MixedModelsWarning` for each column of strings (not a Categorical) used as a factor of the
     fixed or random effects whose labels mix case so that their order here (code points, R's with
@@ -475,7 +482,7 @@ def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
     treatment contrast, would differ from R's without a word."""
     for c in columns:
         col = data[c]
-        if not (col.dtype == object or isinstance(col.dtype, pd.StringDtype)):
+        if not (col.dtype == object or isinstance(col.dtype, pd.StringDtype) or _arrow_text(col)):
             continue
         labels = [v for v in pd.unique(col.dropna()) if isinstance(v, str)]
         if len(labels) < 2 or all(v == v.casefold() for v in labels) or all(v == v.upper() for v in labels):
@@ -715,6 +722,11 @@ def materialise(
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if data.shape[0] == 0:
         raise DataError("the data frame has no rows")
+    if isinstance(data.columns, pd.MultiIndex):
+        raise DataError(
+            "the data frame's columns are a MultiIndex (levels of names); a formula names single columns: "
+            "flatten them first (data.columns = ['_'.join(map(str, c)) for c in data.columns])"
+        )
     if not pf.random:
         raise FormulaError(
             f"the formula {pf.text!r} has no random-effects term such as (1 | g); "
@@ -763,11 +775,11 @@ def materialise(
             "numbers (take .real, .imag or abs() explicitly)"
         )
     own_levels = levels is None  # (streamed data: its first pass chose the levels, and warned)
+    try:
+        effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random)) if not pf.trusted else frozenset()
+    except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
+        effects = frozenset()
     if own_levels and not pf.trusted:
-        try:
-            effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random))
-        except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
-            effects = frozenset()
         _warn_case_order(data, [c for c in cols if c in effects])
     w_all = _row_values(weights, data, "weights")
     o_all = _row_values(offset, data, "offset")
@@ -795,6 +807,12 @@ def materialise(
     logical = _logical_factors(pf, dc, cols)
     for c in cols:
         col = dc[c]
+        if c in effects and _arrow_text(col):
+            # pandas' Arrow strings (read_csv(dtype_backend="pyarrow")) as the fixed part or a term's
+            # variable: formulaic reads them as numbers (a bare ValueError); as Python strings they are
+            # a factor (a grouping variable's stay Arrow's: hashed as they are, `_as_factor`)
+            col = np.asarray(col.to_numpy(dtype=object))
+            dc.replace(c, col)
         if c in logical:  # R's factor of a logical: levels FALSE < TRUE
             col = logical_factor(col)
             if c not in levels:
@@ -897,7 +915,7 @@ def materialise(
         _check_finite(prior, "weights", where)
         if (prior < 0).any():
             i = int(np.argmax(prior < 0))
-            raise DataError(f"weights must be >= 0: {where(i)} has weight {prior[i]}")
+            raise DataError(f"weights must be >= 0 (> 0 for lmer; glmer takes 0): {where(i)} has weight {prior[i]}")
     if total_offset is not None:
         _check_finite(total_offset, "offset", where)
 
@@ -1012,6 +1030,13 @@ def _row_values(value: str | ArrayLike | None, data: pd.DataFrame, what: str) ->
         if value not in data.columns:
             raise DataError(f"{what}={value!r}: the data has no column {value!r}")
         value = data[value]
+    elif isinstance(value, pd.Series) and not value.index.equals(data.index):
+        # (a pandas Series would be read by position: one whose index is another order of the rows
+        # had silently given each row another row's weight)
+        raise DataError(
+            f"{what} is a pandas Series whose index is not the data's: align it to the rows "
+            f"({what}=s.reindex(data.index)) or pass s.to_numpy() to take it by position"
+        )
     try:
         out = np.asarray(pd.to_numeric(pd.Series(np.asarray(value).ravel()), errors="raise"), dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -589,6 +589,15 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
         if c.isspace():
             out.append(c)
             i += 1
+        elif c == "(" and (close := _call_end(formula, i)) > 0 and close < end and _compares(formula, i + 1, close):
+            # R's y ~ (x > 0): a logical variable made in the formula, one 0/1 column (formulaic's I())
+            juxtaposed(i)
+            code = _Code(formula, i + 1, close)
+            out.append(f"I({code.text})")
+            variables |= code.variables
+            numeric |= code.numeric
+            dependent |= code.data_dependent
+            i = close + 1
         elif c in "+-*/:^~|()":
             if c == "(":
                 juxtaposed(i)
@@ -654,6 +663,30 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
     return Translation("".join(out), frozenset(variables), frozenset(numeric), frozenset(dependent))
 
 
+def _compares(formula: str, start: int, end: int) -> bool:
+    """Whether formula[start:end] (a parenthesised group's inside) has a comparison at its top level
+    (outside calls, nested parentheses, strings and backticks)."""
+    depth = 0
+    i = start
+    while i < end:
+        c = formula[i]
+        if c in "'\"":
+            i = _string_end(formula, i)
+            continue
+        if c == "`":
+            j = formula.find("`", i + 1)
+            i = end if j < 0 else j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and (c in "<>" or formula.startswith(("==", "!="), i)):
+            return True
+        i += 1
+    return False
+
+
 def _check_name(formula: str, pos: int, name: str) -> None:
     if "__" in name:
         raise located_error(formula, pos, f"the name {name!r} (with a double underscore) is not allowed in a formula")
@@ -709,10 +742,14 @@ class _Code:
         py, text = self._lex(start, end)
         try:
             tree = ast.parse(py, mode="eval")
+            self._vet(tree.body, numeric=True, argument=False)
         except SyntaxError as exc:
             pos = self._pos(max((exc.offset or 1) - 1, 0)) if exc.lineno == 1 else start
             raise located_error(formula, pos, f"cannot read {formula[start:end]!r} ({exc.msg})") from None
-        self._vet(tree.body, numeric=True, argument=False)
+        except (RecursionError, MemoryError):  # Python's parser or the vetting walk, on thousands of terms
+            raise located_error(
+                formula, start, "this expression is too long or nested too deeply to read; split it into columns"
+            ) from None
         self.text = text
 
     def _lex(self, start: int, end: int) -> tuple[str, str]:

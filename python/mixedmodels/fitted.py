@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from formulaic.errors import FormulaicError
 from numpy.typing import NDArray
+from pandas.api.types import is_string_dtype
 from scipy import sparse, special
 from scipy.sparse import linalg as splinalg
 
@@ -24,7 +25,9 @@ from .model import Fit
 from .names import level_label
 from .structure import Factor, FormulaEncoding, ModelStructure
 
-__all__ = ["LmerFit"]
+__all__ = ["LmerFit", "RESIDUAL_TYPES"]
+
+RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")  # lme4's residuals(type=)
 
 FloatArray = NDArray[np.float64]
 T = TypeVar("T", bound="LmerFit")
@@ -254,8 +257,10 @@ class LmerFit(Fit):
         """
         return pd.Series(self._fitted, index=self.model.data.rows("fitted values and residuals").index, name="fitted")
 
-    def residuals(self, scaled: bool = False) -> pd.Series:
-        """Response residuals y - fitted (divided by sigma when ``scaled``).
+    def residuals(self, scaled: bool = False, type: str = "response") -> pd.Series:  # noqa: A002  (lme4's name)
+        """Residuals as lme4's ``residuals(m, type)`` of a linear mixed model: "response" (default)
+        and "working", y - fitted; "pearson" and "deviance", sqrt(w) (y - fitted) with the prior
+        weights w (the same as "response" without weights). ``scaled`` divides by sigma.
 
         Examples
         --------
@@ -265,8 +270,12 @@ class LmerFit(Fit):
         -4.104
         """
         scaled = check_bool(scaled, "scaled")
+        if type not in RESIDUAL_TYPES:
+            raise ArgumentError(f"type must be one of {', '.join(map(repr, RESIDUAL_TYPES))}, got {type!r}")
         rows = self.model.data.rows("fitted values and residuals")
         r = rows.y - self._fitted
+        if type in ("pearson", "deviance") and rows.weights is not None:
+            r = r * np.sqrt(rows.weights)
         if scaled:
             r = r / self.sigma
         return pd.Series(r, index=rows.index, name="residuals")
@@ -571,6 +580,11 @@ def _as_frame(newdata: object) -> pd.DataFrame:
             "newdata must be a pandas DataFrame, a dict of columns, a numpy structured array, a pyarrow "
             f"Table or a polars DataFrame, got {type(table).__name__}"
         )
+    if isinstance(table.columns, pd.MultiIndex):
+        raise DataError("newdata's columns are a MultiIndex (levels of names): flatten them to the fit's column names")
+    text = [c for c in table.columns if isinstance(table[c].dtype, pd.ArrowDtype) and is_string_dtype(table[c].dtype)]
+    if text:  # pandas' Arrow strings as Python strings: formulaic reads Arrow's as numbers (as `design.materialise`)
+        table = table.assign(**{str(c): table[c].to_numpy(dtype=object) for c in text})
     return table
 
 

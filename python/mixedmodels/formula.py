@@ -392,6 +392,15 @@ def _bar_term(text: str, start: int, end: int, bars: list[int], trusted: bool, s
         raise _error(text, start, "empty left-hand side in a random-effects term (write '1' for an intercept)")
     if "|" in lhs:
         raise _error(text, start + text[start:b].index("|"), "a random-effects term inside another's left-hand side")
+    call = _OFFSET.search(text, start, b)
+    if call and (call.start() == 0 or not (text[call.start() - 1].isalnum() or text[call.start() - 1] in "._`")):
+        # lme4 drops an offset from a term's columns ((offset(x) | g) is (1 | g)) without a word
+        raise _error(
+            text,
+            call.start(),
+            "offset() inside a random-effects term: lme4 leaves it out of the term's columns, as if it were not "
+            "written ((offset(x) | g) is (1 | g) there); put offset() in the fixed part, or write the term without it",
+        )
     if not trusted:
         lhs = translate(text, start, b).text.strip()
     groups = _group_factors(text, text[gstart:end], gstart)

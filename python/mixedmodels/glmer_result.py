@@ -27,6 +27,7 @@ from .arguments import (
     check_level,
     check_nagq,
     check_seed,
+    check_simulation_size,
     check_start,
     group_list,
     table_as_frame,
@@ -34,7 +35,7 @@ from .arguments import (
 from .emmeans import EmmGrid
 from .exceptions import ArgumentError, MixedModelsError
 from .families import Family, NegativeBinomial
-from .fitted import LmerFit
+from .fitted import RESIDUAL_TYPES, LmerFit
 from .glmm import GeneralizedLinearMixedModel, GlmmFit
 from .influence import GroupInfluence, group_influence
 from .model import Fit
@@ -45,8 +46,6 @@ from .tidy import tidy as tidy_frame
 __all__ = ["GlmerResult"]
 
 FloatArray = np.ndarray
-
-RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 
 
 class GlmerResult(LmerFit):
@@ -827,6 +826,7 @@ class GlmerResult(LmerFit):
         (56, 2)
         """
         nsim = check_count(nsim, "nsim")
+        check_simulation_size(self.glmm.nobs, nsim)
         check_seed(seed)
         include_re = check_bool(include_re, "include_re")
         use_u = check_bool(use_u, "use_u")

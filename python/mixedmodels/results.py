@@ -22,6 +22,7 @@ from .arguments import (
     check_optimizer,
     check_response,
     check_seed,
+    check_simulation_size,
     check_start,
 )
 from .emmeans import EmmGrid
@@ -279,6 +280,7 @@ class LmerResult(LmerFit):
         (180, 2)
         """
         nsim = check_count(nsim, "nsim")
+        check_simulation_size(self.nobs, nsim)
         check_seed(seed)
         include_re = check_bool(include_re, "include_re")
         use_u = check_bool(use_u, "use_u")

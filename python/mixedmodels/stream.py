@@ -32,7 +32,7 @@ from scipy.linalg import eigh_tridiagonal
 from . import _core
 from .data import Rows, StreamedData
 from .design import LazySpec, TransformReplay, materialise, transform_state, used_columns
-from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsWarning
+from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel, WorkingCopy
 from .names import level_label
@@ -64,6 +64,38 @@ def _paths(source: Any) -> list[Path] | None:
     return out
 
 
+def _file_batches(path: Path, columns: list[str], batch_size: int) -> Iterator[Any]:
+    """The batches of one file (Parquet: Arrow record batches; CSV: DataFrame chunks); a file that
+    cannot be read (empty, not CSV, a corrupt Parquet file, a directory) is a `DataError` naming it,
+    as the command line says, not the reader's own exception."""
+    parquet = path.name.lower().endswith((".parquet", ".pq"))
+    kind = "Parquet" if parquet else "CSV"
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a data file (give CSV or Parquet files, or a glob of them)")
+    try:
+        if parquet:
+            try:
+                import pyarrow.parquet as pq
+            except ImportError as exc:
+                raise DataError('reading Parquet needs pyarrow: pip install "mixedmodels[parquet]"') from exc
+            pf = pq.ParquetFile(path)
+            missing = [c for c in columns if c not in pf.schema_arrow.names]
+            if missing:
+                raise FormulaError(f"{path.name} has no column {missing}")
+            yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+        else:
+            yield from pd.read_csv(path, usecols=columns, chunksize=batch_size)
+    except MixedModelsError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"cannot read {path} as {kind}: the file is empty") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"cannot read {path} as {kind}: it is not text ({exc.reason} at byte {exc.start})") from exc
+    except Exception as exc:  # pandas and pyarrow raise many types for a file they cannot parse
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read {path} as {kind}: {first}") from exc
+
+
 def chunk_source(source: Any, columns: list[str], batch_size: int = 1_000_000) -> Callable[[], Iterator[pd.DataFrame]]:
     """A function returning a fresh iterator of DataFrame chunks (only `columns`) on each call.
 
@@ -88,19 +120,7 @@ def _batch_source(source: Any, columns: list[str], batch_size: int) -> Callable[
 
         def files() -> Iterator[Any]:
             for p in paths:
-                name = p.name.lower()
-                if name.endswith((".parquet", ".pq")):
-                    try:
-                        import pyarrow.parquet as pq
-                    except ImportError as exc:
-                        raise DataError('reading Parquet needs pyarrow: pip install "mixedmodels[parquet]"') from exc
-                    pf = pq.ParquetFile(p)
-                    missing = [c for c in columns if c not in pf.schema_arrow.names]
-                    if missing:
-                        raise FormulaError(f"{p.name} has no column {missing}")
-                    yield from pf.iter_batches(batch_size=batch_size, columns=columns)
-                else:
-                    yield from pd.read_csv(p, usecols=columns, chunksize=batch_size)
+                yield from _file_batches(p, columns, batch_size)
 
         return files
     if callable(source):

@@ -8,6 +8,8 @@ chunks), and frozen. The numbers (rows, cross-products) live in `data` and `mode
 
 from __future__ import annotations
 
+import ast
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -183,6 +185,31 @@ class Encoding(ABC):
         return None
 
 
+def _unseen_levels(newdata: pd.DataFrame, spec: Any, exc: Warning) -> str:
+    """The error for newdata with a level of a categorical variable the fit did not see, naming the
+    column and its values from formulaic's warning (whose "cast to nan" is not what happens here:
+    the prediction stops)."""
+    text = str(exc)
+    found = re.search(r"\{.*\}", text)
+    values: set[Any] = set()
+    if found:
+        try:
+            parsed = ast.literal_eval(found.group(0))
+            values = set(parsed) if isinstance(parsed, (set, frozenset)) else set()
+        except (ValueError, SyntaxError, TypeError):
+            values = set()
+    columns = [
+        str(c)
+        for c in sorted(map(str, getattr(spec, "required_variables", ())))
+        if c in newdata.columns and values and newdata[c].isin(list(values)).any()
+    ]
+    shown = ", ".join(map(repr, sorted(values, key=str))) if values else text.split(". They are being cast")[0]
+    where = f" in column{'s' if len(columns) > 1 else ''} {', '.join(map(repr, columns))}" if columns else ""
+    return (
+        f"newdata has a level the model was not fitted with{where}: {shown} (the fixed part has no coefficient for it)"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class FormulaEncoding(Encoding):
     """formulaic's model specs of the fixed part and of each random-effects term (lme4's order):
@@ -219,7 +246,7 @@ class FormulaEncoding(Encoding):
             try:
                 mm = self.fixed.get_model_matrix(newdata, na_action="ignore", output="numpy")
             except DataMismatchWarning as exc:
-                raise DataError(f"newdata has a category the model was not fitted with: {exc}") from exc
+                raise DataError(_unseen_levels(newdata, self.fixed, exc)) from exc
             except KeyError as exc:
                 raise DataError(f"newdata lacks a column the fixed part needs: {exc}") from exc
         where = {c: j for j, c in enumerate(self.fixed.column_names)}  # formulaic's names are unique

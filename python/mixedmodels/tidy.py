@@ -113,7 +113,7 @@ def tidy(
         if conf_int:
             raise MixedModelsError("conf_int is for effects='fixed' and 'ran_pars'")
         return _ran_vals(m)
-    raise ValueError(f"effects must be 'fixed', 'ran_pars' or 'ran_vals', not {effects!r}")
+    raise ArgumentError(f"effects must be 'fixed', 'ran_pars' or 'ran_vals', not {effects!r}")
 
 
 def _fixed(m: LmerFit, ddf: str | None) -> pd.DataFrame:
