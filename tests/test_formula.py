@@ -177,3 +177,15 @@ def test_an_expression_too_long_to_read_is_a_formula_error(expr):
     # Python's parser and the vetting walk recurse: a bare RecursionError or MemoryError before
     with pytest.raises(FormulaError, match="too long or nested too deeply"):
         parse_formula(f"y ~ {expr} + (1 | g)")
+
+
+def test_backtick_names_may_hold_bars_and_tildes():
+    # lme4 reads (1 | `a|b`) and `y~x` ~ ...; the splitters had cut at the quoted '|' and '~'
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy").rename(columns={"Subject": "a|b", "Reaction": "y~x"})
+    m = mm.lmer("`y~x` ~ Days + (1 | `a|b`)", d)
+    assert m.structure.group_order == ("a|b",)
+    assert m.objective == pytest.approx(
+        mm.lmer("Reaction ~ Days + (1 | Subject)", mm.datasets.load("sleepstudy")).objective
+    )

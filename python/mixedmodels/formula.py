@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import formulaic
@@ -110,11 +110,24 @@ def _matching_paren(text: str, start: int) -> int:
     raise _error(text, start, "unbalanced parenthesis: '(' is never closed")
 
 
-def _top_level(text: str, start: int, end: int, char: str) -> list[int]:
-    """Positions of `char` at parenthesis depth 0 within text[start:end]."""
-    out, depth = [], 0
-    for i in range(start, end):
+def _quoted(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """(position, character) of text[start:end] outside backtick-quoted names and string literals
+    (a column named `a|b` or `y~x`, a level "a(b"), which the splitters below must not read."""
+    i = start
+    while i < end:
         c = text[i]
+        if c in "`'\"":
+            close = text.find(c, i + 1)
+            i = end if close < 0 else close + 1
+            continue
+        yield i, c
+        i += 1
+
+
+def _top_level(text: str, start: int, end: int, char: str) -> list[int]:
+    """Positions of `char` at parenthesis depth 0 within text[start:end] (outside quotes)."""
+    out, depth = [], 0
+    for i, c in _quoted(text, start, end):
         if c in "([":
             depth += 1
         elif c in ")]":
@@ -126,7 +139,7 @@ def _top_level(text: str, start: int, end: int, char: str) -> list[int]:
 
 def _check_parens(text: str) -> None:
     depth = 0
-    for i, c in enumerate(text):
+    for i, c in _quoted(text, 0, len(text)):
         if c == "(":
             depth += 1
         elif c == ")":
