@@ -108,3 +108,17 @@ def test_multiindex_columns_are_a_data_error():
     d.columns = pd.MultiIndex.from_tuples([(c, "v") for c in d.columns])
     with pytest.raises(mm.DataError, match="MultiIndex"):
         mm.lmer("Reaction ~ Days + (1 | Subject)", d)
+
+
+def test_numbers_held_as_objects_warn_that_they_are_a_factor():
+    import decimal
+    import warnings
+
+    d = mm.datasets.load("sleepstudy")
+    as_decimals = d.assign(Days=d.Days.astype(object).map(lambda v: decimal.Decimal(int(v))))
+    with pytest.warns(mm.MixedModelsWarning, match="'Days' holds numbers as Python objects"):
+        mm.lmer("Reaction ~ Days + (1 | Subject)", as_decimals)
+    labels = d.assign(Days=d.Days.astype(str))  # strings that read as numbers: text on purpose, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.MixedModelsWarning)
+        mm.lmer("Reaction ~ Days + (1 | Subject)", labels)

@@ -474,6 +474,29 @@ def _arrow_text(col: Column) -> bool:
     return isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
 
 
+def _warn_numbers_as_text(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """A `MixedModelsWarning` for each object column of the fixed part or a term whose values are all
+    numbers, or numbers and strings of numbers (Decimals, a float column with one "1.5" in it): it
+    is read as a factor, as R reads a character column, which is rarely what such a column means
+    (a "60 observations leave 0 residual degrees of freedom" error had been the only hint)."""
+    for c in columns:
+        col = data[c]
+        if col.dtype != object:
+            continue
+        values = pd.unique(col.dropna())
+        if len(values) < 3 or any(isinstance(v, (bool, np.bool_)) for v in values):
+            continue
+        if all(isinstance(v, str) for v in values):  # labels that read as numbers ("308"): text on purpose
+            continue
+        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        if numbers.notna().all():
+            warn(
+                f"column {c!r} holds numbers as Python objects (dtype object): it is read as a factor of "
+                f"{len(values)} levels; convert it (data[{c!r}] = pd.to_numeric(data[{c!r}])) to use it as a number",
+                MixedModelsWarning,
+            )
+
+
 def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
     """A `MixedModelsWarning` for each column of strings (not a Categorical) used as a factor of the
     fixed or random effects whose labels mix case so that their order here (code points, R's with
@@ -781,6 +804,7 @@ def materialise(
         effects = frozenset()
     if own_levels and not pf.trusted:
         _warn_case_order(data, [c for c in cols if c in effects])
+        _warn_numbers_as_text(data, [c for c in cols if c in effects])
     w_all = _row_values(weights, data, "weights")
     o_all = _row_values(offset, data, "offset")
     complete = _complete_rows(dc, cols)
