@@ -389,12 +389,18 @@ def test_a_glmm_start_far_off_is_named_in_the_error():
         mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", start=[1e10])
 
 
-def test_weights_as_a_series_in_another_order_are_refused(sleep):
-    # a Series had been read by position: each row got another row's weight, without a word
-    w = pd.Series(np.linspace(1.0, 2.0, len(sleep)), index=sleep.index)
-    mm.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=w)  # its own index: fine
-    with pytest.raises(mm.DataError, match="index is not the data's"):
-        mm.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=w.sample(frac=1.0, random_state=1))
+def test_weights_as_a_series_are_aligned_to_the_rows(sleep):
+    # a Series had been read by position: one in another row order gave each row another row's weight
+    d = sleep[sleep.Days > 1]
+    w = pd.Series(np.linspace(1.0, 2.0, len(d)), index=d.index)
+    base = mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights=w).objective
+    shuffled = w.sample(frac=1.0, random_state=1)
+    assert mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights=shuffled).objective == pytest.approx(base, rel=1e-12)
+    # data without row labels (a dict of columns): by position, as before
+    as_dict = {k: d[k].to_numpy() for k in d}
+    assert mm.lmer("Reaction ~ Days + (1 | Subject)", as_dict, weights=w).objective == pytest.approx(base, rel=1e-12)
+    with pytest.raises(mm.DataError, match="index is not the data's row labels"):
+        mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights=pd.Series(w.to_numpy()))
 
 
 def test_wrong_method_and_effects_and_huge_nsim_are_argument_errors(m):

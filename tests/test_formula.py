@@ -189,3 +189,13 @@ def test_backtick_names_may_hold_bars_and_tildes():
     assert m.objective == pytest.approx(
         mm.lmer("Reaction ~ Days + (1 | Subject)", mm.datasets.load("sleepstudy")).objective
     )
+
+
+def test_a_comparison_as_a_random_terms_left_hand_side():
+    # R's precedence: (Days > 4 | Subject) is the term of the comparison; lme4 1.1-31: REMLcrit 1749.7035
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy")
+    m = mm.lmer("Reaction ~ Days + (Days > 4 | Subject)", d)
+    assert m.objective == pytest.approx(1749.7035, abs=1e-4)
+    assert m.structure.theta.names[-1] == "Subject.I(Days > 4)"

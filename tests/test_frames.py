@@ -122,3 +122,23 @@ def test_numbers_held_as_objects_warn_that_they_are_a_factor():
     with warnings.catch_warnings():
         warnings.simplefilter("error", mm.MixedModelsWarning)
         mm.lmer("Reaction ~ Days + (1 | Subject)", labels)
+
+
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]"])
+def test_pandas_string_columns_with_missing_values_are_factors(dtype):
+    # convert_dtypes()' StringDtype with pd.NA had been formulaic's bare "could not convert string to float"
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame(
+        {
+            "y": rng.normal(size=60),
+            "x": rng.normal(size=60),
+            "f": rng.choice(["odd", "even", "zero"], 60),
+            "g": rng.choice(list("pqrstu"), 60),
+        }
+    )
+    d.loc[3, "f"] = None
+    ref = mm.lmer("y ~ x + f + (1 | g)", d)
+    typed = d.astype({"f": dtype})
+    m = mm.lmer("y ~ x + f + (1 | g)", typed)
+    assert m.objective == ref.objective
+    np.testing.assert_allclose(m.predict(typed.head(5)).to_numpy(), ref.predict(d.head(5)).to_numpy(), equal_nan=True)

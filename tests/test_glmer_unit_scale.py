@@ -143,3 +143,28 @@ def test_covariate_far_from_zero_is_the_same_fit(
     # the intercept is the line at xs = 0: its value and SE follow from the slope's
     assert m.fixef["(Intercept)"] + m.fixef["xs"] * b == pytest.approx(ref.fixef["(Intercept)"], rel=1e-4, abs=1e-5)
     np.testing.assert_allclose(m.fitted().to_numpy(), ref.fitted().to_numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_profile_intervals_with_a_fixed_covariate_far_from_zero():
+    # cbpp with the period as a year: the slope's profile interval is the period's, the intercept's is that
+    # of the line at year 0; the profile on the centred copy had been handed the data's beta (an SD
+    # interval of [-2.9e12, 1.0e14]), found by an adversarial review
+    c = mm.datasets.load("cbpp")
+    c = c.assign(p=c.period.astype(int), yr=c.period.astype(int) + 2000)
+    f = "cbind(incidence, size - incidence) ~ {} + (1 | herd)"
+    ref = mm.glmer(f.format("p"), c, family="binomial").confint("profile")
+    got = mm.glmer(f.format("yr"), c, family="binomial").confint("profile")
+    np.testing.assert_allclose(got.loc[".sig01"].to_numpy(), ref.loc[".sig01"].to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(got.loc["yr"].to_numpy(), ref.loc["p"].to_numpy(), rtol=1e-4)
+    lo, hi = got.loc["(Intercept)"].to_numpy()
+    assert 600 < lo < 700  # (-0.95 - 2000 * (-0.56)) -/+ 1.96 * 2000 * 0.124
+    assert 1550 < hi < 1650
+
+
+@pytest.mark.parametrize("n_agq", [0, 5])
+def test_other_stages_on_a_covariate_far_from_zero(data: pd.DataFrame, n_agq: int) -> None:
+    # nAGQ = 0 and quadrature: the copy's beta mapped back, not beta refitted on the data's columns
+    ref = mm.glmer("cnt ~ x + (1 | g)", data, family="poisson", nAGQ=n_agq)
+    m = mm.glmer("cnt ~ xs + (1 | g)", data.assign(xs=data.x + 1e6), family="poisson", nAGQ=n_agq)
+    assert m.loglik == pytest.approx(ref.loglik, rel=1e-10)
+    assert m.fixef["xs"] == pytest.approx(ref.fixef["x"], rel=1e-7)

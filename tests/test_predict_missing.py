@@ -1,9 +1,10 @@
 """predict() on newdata with missing values, and include_re=None (a review against lme4's predict).
 
-A row missing a value the prediction reads gets NaN, whatever the column's kind: a numeric NaN gave
-NaN already, but a missing level of a categorical variable was formulaic's error ("cast to nan") and
-a missing grouping level counted as a new level. include_re=None is refused: lme4's re.form = NULL
-means every random effect, so a translation from R would silently have meant the opposite.
+A row missing a value of the fixed part or a term gets NaN, whatever the column's kind: a numeric
+NaN gave NaN already, but a missing level of a categorical variable was formulaic's error ("cast to
+nan"). A missing grouping level is a new level (the population-level prediction), as in lme4.
+include_re=None is refused: lme4's re.form = NULL means every random effect, so a translation from
+R would silently have meant the opposite.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _with_missing(d: pd.DataFrame, column: str, row: int) -> pd.DataFrame:
     return d
 
 
-@pytest.mark.parametrize("column", ["recipe", "temperature", "replicate"])
+@pytest.mark.parametrize("column", ["recipe", "temperature"])
 def test_a_missing_value_gives_nan_there_only(cake_fit, column):
     ck = mm.datasets.load("cake").head(5)
     full = cake_fit.predict(ck)
@@ -44,11 +45,16 @@ def test_a_missing_value_gives_nan_there_only(cake_fit, column):
     assert got.index.equals(ck.index)
 
 
-def test_a_missing_grouping_level_is_not_a_new_level_at_the_population_level(cake_fit):
+def test_a_missing_grouping_level_is_a_new_level(cake_fit):
+    # lme4's predict: "the unconditional (population-level) values for data with previously unobserved
+    # levels (or NAs)" with allow.new.levels = TRUE, an error without
     ck = mm.datasets.load("cake").head(3)
-    got = cake_fit.predict(_with_missing(ck, "replicate", 0), include_re=False)
-    # the population prediction does not read the grouping variable
-    np.testing.assert_allclose(got.to_numpy(), cake_fit.predict(ck, include_re=False).to_numpy())
+    missing = _with_missing(ck, "replicate", 0)
+    got = cake_fit.predict(missing)
+    assert got.iloc[0] == pytest.approx(cake_fit.predict(ck, include_re=False).iloc[0])
+    np.testing.assert_allclose(got.iloc[1:].to_numpy(), cake_fit.predict(ck).iloc[1:].to_numpy())
+    with pytest.raises(mm.DataError, match="was not in the fit"):
+        cake_fit.predict(missing, allow_new_levels=False)
 
 
 def test_intervals_and_standard_errors_keep_the_rows(cake_fit):

@@ -5,6 +5,7 @@ likelihood profiles, Wald, and the parametric bootstrap (lme4's ``bootMer``, for
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 import warnings
@@ -144,6 +145,20 @@ def _interval(
 ) -> tuple[float, float]:
     from scipy.optimize import brentq  # scipy.optimize is heavy (~0.3 s, 20 MB): imported on use
 
+    def root(a: float, b: float) -> float:
+        # the profile is re-minimised at every point, so a poorly conditioned one (a slope far from
+        # zero next to an intercept) need not cross the cutoff between two points that straddle it:
+        # that end is NaN, with a warning, rather than scipy's bare ValueError
+        try:
+            return float(brentq(lambda v: abs(zeta(v)) - z, a, b, xtol=1e-9, rtol=1e-10))
+        except ValueError:
+            warn(
+                f"a profile end between {a:.6g} and {b:.6g} could not be located (the profile is not monotone "
+                "there: its minimisation over the other parameters is poorly conditioned); it is NaN",
+                ConvergenceWarning,
+            )
+            return math.nan
+
     out = []
     for sign, bound in ((-1, lo), (1, hi)):
         prev = center
@@ -153,14 +168,11 @@ def _interval(
             val = center + sign * step * 2 ** (k / 2)
             if (sign < 0 and val <= bound) or (sign > 0 and val >= bound):
                 zb = zeta(bound)
-                if abs(zb) < z:
-                    found = bound
-                else:
-                    found = brentq(lambda v: abs(zeta(v)) - z, prev, bound, xtol=1e-9, rtol=1e-10)
+                found = bound if abs(zb) < z else root(prev, bound)
                 break
             zv = zeta(val)
             if abs(zv) >= z:
-                found = brentq(lambda v: abs(zeta(v)) - z, prev, val, xtol=1e-9, rtol=1e-10)
+                found = root(prev, val)
                 break
             prev = val
             k += 1

@@ -467,11 +467,14 @@ def plain_terms(spec_text: str, quoted: bool = False) -> tuple[bool, tuple[str, 
     return intercept, tuple(cols)
 
 
-def _arrow_text(col: Column) -> bool:
-    """Whether a column holds strings in an Arrow array of pandas' ArrowDtype (not its StringDtype,
-    nor a Categorical), which formulaic does not take as a factor."""
+def _typed_text(col: Column) -> bool:
+    """Whether a column holds strings in one of pandas' string arrays (ArrowDtype strings, or its
+    StringDtype: what read_csv(dtype_backend=...) and convert_dtypes() give), which formulaic does
+    not take as a factor (a Categorical is not one)."""
     dtype = getattr(col, "dtype", None)
-    return isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+    return isinstance(dtype, pd.StringDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+    )
 
 
 def _warn_numbers_as_text(data: pd.DataFrame, columns: Iterable[str]) -> None:
@@ -505,7 +508,7 @@ def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
     treatment contrast, would differ from R's without a word."""
     for c in columns:
         col = data[c]
-        if not (col.dtype == object or isinstance(col.dtype, pd.StringDtype) or _arrow_text(col)):
+        if not (col.dtype == object or _typed_text(col)):
             continue
         labels = [v for v in pd.unique(col.dropna()) if isinstance(v, str)]
         if len(labels) < 2 or all(v == v.casefold() for v in labels) or all(v == v.upper() for v in labels):
@@ -831,10 +834,10 @@ def materialise(
     logical = _logical_factors(pf, dc, cols)
     for c in cols:
         col = dc[c]
-        if c in effects and _arrow_text(col):
-            # pandas' Arrow strings (read_csv(dtype_backend="pyarrow")) as the fixed part or a term's
-            # variable: formulaic reads them as numbers (a bare ValueError); as Python strings they are
-            # a factor (a grouping variable's stay Arrow's: hashed as they are, `_as_factor`)
+        if c in effects and _typed_text(col):
+            # pandas' typed strings (read_csv(dtype_backend=...), convert_dtypes()) as the fixed part or a
+            # term's variable: formulaic reads them as numbers (a bare ValueError); as Python strings they
+            # are a factor (a grouping variable's stay typed: hashed as they are, `_as_factor`)
             col = np.asarray(col.to_numpy(dtype=object))
             dc.replace(c, col)
         if c in logical:  # R's factor of a logical: levels FALSE < TRUE
@@ -1055,12 +1058,18 @@ def _row_values(value: str | ArrayLike | None, data: pd.DataFrame, what: str) ->
             raise DataError(f"{what}={value!r}: the data has no column {value!r}")
         value = data[value]
     elif isinstance(value, pd.Series) and not value.index.equals(data.index):
-        # (a pandas Series would be read by position: one whose index is another order of the rows
-        # had silently given each row another row's weight)
-        raise DataError(
-            f"{what} is a pandas Series whose index is not the data's: align it to the rows "
-            f"({what}=s.reindex(data.index)) or pass s.to_numpy() to take it by position"
-        )
+        # a Series had been read by position: one whose index is the rows in another order had given
+        # each row another row's weight. Its labels are the data's rows: aligned to them, as pandas
+        # aligns; other labels against the plain 0, 1, ... of data given without row labels (a dict, an
+        # Arrow table): by position, as before; other labels against the data's own: refused
+        rows = data.index
+        if value.index.is_unique and len(value) == len(rows) and bool(value.index.isin(rows).all()):
+            value = value.reindex(rows)
+        elif not rows.equals(pd.RangeIndex(len(rows))):
+            raise DataError(
+                f"{what} is a pandas Series whose index is not the data's row labels: align it to the rows "
+                f"({what}=s.reindex(data.index)) or pass s.to_numpy() to take it by position"
+            )
     try:
         out = np.asarray(pd.to_numeric(pd.Series(np.asarray(value).ravel()), errors="raise"), dtype=np.float64)
     except (TypeError, ValueError) as exc:

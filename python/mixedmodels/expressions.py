@@ -25,7 +25,7 @@ import functools
 import keyword
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -571,6 +571,14 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
         ^
     """
     end = len(formula) if end is None else end
+    if _compares(formula, start, end):  # a random-effects term's left-hand side x > 0: one 0/1 column
+        code = _Code(formula, start, end)
+        return Translation(
+            f"I({code.text.strip()})",
+            frozenset(code.variables),
+            frozenset(code.numeric),
+            frozenset(code.data_dependent),
+        )
     out: list[str] = []
     variables: set[str] = set()
     numeric: set[str] = set()
@@ -598,6 +606,21 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             numeric |= code.numeric
             dependent |= code.data_dependent
             i = close + 1
+        elif (
+            c == "("
+            and (close := _call_end(formula, i)) > 0
+            and close < end
+            and (bar := _top_level_bar(formula, i + 1, close)) > 0
+            and _compares(formula, i + 1, bar)
+        ):
+            # a random-effects term (x > 0 | g): its left-hand side one 0/1 column, as above
+            juxtaposed(i)
+            lhs = translate(formula, i + 1, bar)
+            out.append("(" + lhs.text)
+            variables |= lhs.variables
+            numeric |= lhs.numeric
+            dependent |= lhs.data_dependent
+            i = bar  # the bar and the grouping factor as any term's
         elif c in "+-*/:^~|()":
             if c == "(":
                 juxtaposed(i)
@@ -663,9 +686,9 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
     return Translation("".join(out), frozenset(variables), frozenset(numeric), frozenset(dependent))
 
 
-def _compares(formula: str, start: int, end: int) -> bool:
-    """Whether formula[start:end] (a parenthesised group's inside) has a comparison at its top level
-    (outside calls, nested parentheses, strings and backticks)."""
+def _top_level_chars(formula: str, start: int, end: int) -> Iterator[int]:
+    """The positions in formula[start:end] at its top level: outside calls, nested parentheses,
+    strings and backtick-quoted names."""
     depth = 0
     i = start
     while i < end:
@@ -681,10 +704,26 @@ def _compares(formula: str, start: int, end: int) -> bool:
             depth += 1
         elif c == ")":
             depth -= 1
-        elif depth == 0 and (c in "<>" or formula.startswith(("==", "!="), i)):
-            return True
+        elif depth == 0:
+            yield i
         i += 1
-    return False
+
+
+def _top_level_bar(formula: str, start: int, end: int) -> int:
+    """The position of the first '|' at the top level of formula[start:end], or -1."""
+    return next((i for i in _top_level_chars(formula, start, end) if formula[i] == "|"), -1)
+
+
+def _compares(formula: str, start: int, end: int) -> bool:
+    """Whether formula[start:end] (a parenthesised group's inside, or a random-effects term's
+    left-hand side) is a comparison: one at its top level, and no '|' or '~' there (``(x > 0 | g)``
+    is a random-effects term whose left-hand side is the comparison)."""
+    found = False
+    for i in _top_level_chars(formula, start, end):
+        if formula[i] in "|~":
+            return False
+        found = found or formula[i] in "<>" or formula.startswith(("==", "!="), i)
+    return found
 
 
 def _check_name(formula: str, pos: int, name: str) -> None:

@@ -406,13 +406,15 @@ class LmerFit(Fit):
 
     def _missing_rows(self, newdata: pd.DataFrame, include_re: object) -> NDArray[np.bool_]:
         """The rows of newdata missing a value that the prediction reads (its fixed part, and the
-        terms and grouping variables of the factors ``include_re`` names): their predictions are
-        NaN, as numeric missing values give anyway (a missing level of a categorical variable had
-        been formulaic's error, a missing grouping level a new level). A `DataError` where a column
-        is lacking altogether."""
+        terms of the factors ``include_re`` names): their predictions are NaN, as numeric missing
+        values give anyway (a missing level of a categorical variable had been formulaic's error). A
+        missing grouping level is a new level, as in lme4 (`allow_new_levels`). A `DataError` where a
+        column is lacking altogether."""
         use = group_list(include_re, [f.name for f in self.structure.factors])
         _require_columns(newdata, self.structure, use)
-        read = list(_needed_variables(self.structure, use))
+        # (a grouping variable alone: a missing level is a new level, as lme4's predict takes it)
+        needs = _needed_variables(self.structure, use)
+        read = [v for v, what in needs.items() if not all(w.startswith("grouping factor") for w in what)]
         if not read:
             return np.zeros(len(newdata), dtype=bool)
         out: NDArray[np.bool_] = newdata[read].isna().any(axis=1).to_numpy(dtype=bool)
@@ -582,8 +584,13 @@ def _as_frame(newdata: object) -> pd.DataFrame:
         )
     if isinstance(table.columns, pd.MultiIndex):
         raise DataError("newdata's columns are a MultiIndex (levels of names): flatten them to the fit's column names")
-    text = [c for c in table.columns if isinstance(table[c].dtype, pd.ArrowDtype) and is_string_dtype(table[c].dtype)]
-    if text:  # pandas' Arrow strings as Python strings: formulaic reads Arrow's as numbers (as `design.materialise`)
+    text = [
+        c
+        for c in table.columns
+        if isinstance(table[c].dtype, pd.StringDtype)
+        or (isinstance(table[c].dtype, pd.ArrowDtype) and is_string_dtype(table[c].dtype))
+    ]
+    if text:  # pandas' typed strings as Python strings: formulaic reads them as numbers (as `design.materialise`)
         table = table.assign(**{str(c): table[c].to_numpy(dtype=object) for c in text})
     return table
 

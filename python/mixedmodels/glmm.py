@@ -316,6 +316,8 @@ class GlmmFit:
     converged : bool
     optimizer_message : str
     gradient : ndarray
+        The derivative check's gradient at the estimates, over the parameters the fit optimised
+        (on a copy of the columns, `ColumnMap`, where the fit ran on one).
     is_singular : bool
     messages : tuple of str
     data_name : str or None
@@ -1090,18 +1092,31 @@ class GeneralizedLinearMixedModel:
         lme4's ``confint(method = "profile")``: where the criterion, minimised over the other
         parameters, rises by the chi-square(1) quantile above the optimum. The signed square root
         of the rise is close to linear in the parameter, so each end is found by a few secant steps
-        on it. A variance parameter whose profile stays below the cutoff down to 0 gets 0. Where
-        `fit` works on unit-scale columns (`_unit_scale`), so does the profile, its ends mapped back."""
+        on it. A variance parameter whose profile stays below the cutoff down to 0 gets 0.
+
+        Where `fit` worked on a copy of the columns (`_unit_scale`) and the parameter is one of the
+        copy's times a positive number (a theta entry of rescaled columns; a fixed effect other than
+        an intercept that centred columns move), the profile runs on the copy, over the same models,
+        and its ends are mapped back; other parameters (the intercept next to a centred covariate,
+        theta of a centred slope) are profiled on the data's columns."""
         work = self._unit_scale
-        if work is None or work.scale is None:  # (a centred slope: the profile over the data's theta)
+        nt = self.ntheta
+        m = np.eye(self.p) if work is None or work.fixed_map is None else work.fixed_map
+        if index < nt:
+            unit = None if work is None or work.scale is None else float(work.scale[index])
+        else:
+            unit = 1.0 if np.array_equal(m[index - nt], np.eye(self.p)[index - nt]) else None
+        if work is None or unit is None:
             return self._profile_interval(fit, index, level)
+        theta_w = self.structure.theta.transformed(fit.theta, work.to_working)
+        beta_w: FloatArray = np.asarray(np.linalg.solve(m, fit.beta), dtype=np.float64)
+        vcov_w = np.linalg.solve(m, np.linalg.solve(m, fit.vcov_array).T).T
         model = self._on_unit_scale(work)
         try:
-            lo, hi = model.profile_interval(replace(fit, theta=fit.theta * work.scale), index, level)
+            lo, hi = model.profile_interval(replace(fit, theta=theta_w, beta=beta_w, vcov_array=vcov_w), index, level)
         finally:
             model.release_working()
-        d = float(work.scale[index]) if index < self.ntheta else 1.0
-        return lo / d, hi / d
+        return lo / unit, hi / unit
 
     def _profile_interval(self, fit: GlmmFit, index: int, level: float) -> tuple[float, float]:
         """`profile_interval` on this model's columns."""
@@ -1225,50 +1240,28 @@ class GeneralizedLinearMixedModel:
         finally:
             model.release_working()
         # the same fit on this model's columns: theta and beta mapped back (beta = M beta_w, vcov
-        # M V M'), the criterion and the derivative check's verdict as they are (the same model);
-        # the gradient by the chain rule; the modes here
-        joint = not (n_agq == 0 or fast)
+        # M V M'), the criterion, the derivative check's verdict and its gradient (on the copy's
+        # coordinates, as lmer reports the optimiser's) as they are (the same model); the modes here
         theta = layout.transformed(fw.theta, work.to_model)
         m = np.eye(self.p) if work.fixed_map is None else work.fixed_map
-        res = self.pirls(theta, m @ fw.beta if joint else None)
+        beta = m @ fw.beta
+        res = self.pirls(theta, beta)
         if not res.converged:  # (at the copy's converged modes, mapped: a failure here is not expected)
             warn("PIRLS (the conditional modes) did not converge at the estimates", ConvergenceWarning)
         fit = replace(
             fw,
             model=self,
             theta=theta,
-            beta=res.beta,
+            beta=beta,
             vcov_array=m @ fw.vcov_array @ m.T,
             vcov_rx=m @ fw.vcov_rx @ m.T,
             b=self.b_of(theta, res.u),
-            condcov_u=self.conditional_covariances(theta, res.beta),
+            condcov_u=self.conditional_covariances(theta, beta),
             pirls=res,
             converged=fw.converged and res.converged,
-            gradient=self._gradient_back(fw.gradient, theta, work),
         )
         self.release_working()
         return fit
-
-    def _gradient_back(self, g: FloatArray, theta: FloatArray, work: ColumnMap) -> FloatArray:
-        """The gradient over (theta, beta) of the copy's fit (`_unit_scale`) over this model's
-        parameters: g_theta J and M^-T g_beta, with J = d theta_working / d theta by differences
-        (the map is exact; its Jacobian only reports the gradient)."""
-        layout = self.structure.theta
-        nt = self.ntheta
-        out = np.array(g, dtype=np.float64, copy=True)
-        if out.size < nt:
-            return out
-        base = layout.transformed(theta, work.to_working)
-        jac = np.empty((nt, nt))
-        for i in range(nt):
-            h = 1e-7 * max(abs(float(theta[i])), 1e-3 * float(np.max(np.abs(theta))), 1e-12)
-            step = theta.copy()
-            step[i] += h
-            jac[:, i] = (layout.transformed(step, work.to_working) - base) / h
-        out[:nt] = jac.T @ out[:nt]
-        if out.size > nt and work.fixed_map is not None:
-            out[nt:] = np.linalg.solve(work.fixed_map.T, out[nt:])
-        return out
 
     @cached_property
     def _unit_scale(self) -> ColumnMap | None:
