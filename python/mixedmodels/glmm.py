@@ -1214,15 +1214,15 @@ class GeneralizedLinearMixedModel:
         fast : bool
             Stop after the first stage (beta from PIRLS), as MixedModels.jl's ``fast = true``.
         start : ndarray, optional
-            Starting theta (default: lme4's, 1 on the diagonals and 0 elsewhere, on unit-scale
-            columns where some random-effects column is rescaled: `_unit_scale`).
+            Starting theta, on the data's columns (default: lme4's, 1 on the diagonals and 0
+            elsewhere, on the columns the fit runs on: `_unit_scale`).
         maxeval : int
             Limit on evaluations per stage.
 
-        Where a random-effects column's root mean square is outside [1e-2, 1e2] (a slope on a
-        covariate in other units), both stages run on the same model with that column divided by
-        it, and the estimates are mapped back (theta's rows divided by the same numbers); the
-        derivative check takes its steps on that scale too.
+        Where a random-effects column is of extreme scale (its root mean square outside [1e-2,
+        1e2]: a covariate in other units) or a random slope or fixed-effects column sits far from
+        zero (x + 1000, a year), the whole fit, its derivative check included, runs on a copy of
+        the columns that is the same model (`ColumnMap`), and theta, beta and vcov are mapped back.
         """
         self._check_agq(n_agq)
         work = self._unit_scale
