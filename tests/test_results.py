@@ -174,3 +174,20 @@ def test_lmer_residual_types_with_prior_weights():
     np.testing.assert_allclose(m.residuals(type="pearson", scaled=True), np.sqrt(w) * response / m.sigma)
     with pytest.raises(mm.ArgumentError, match="type must be one of"):
         m.residuals(type="partial")
+
+
+def test_df_resid_is_lme4s(fits):
+    # lme4: df.residual(lmer(Reaction ~ Days + (Days | Subject), sleepstudy)) is 174
+    m = mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    assert m.df_resid == 174
+
+
+def test_a_family_with_a_dispersion_labels_its_statistic_t_as_lme4():
+    # lme4's summary of a Gamma glmer: "Estimate Std. Error t value Pr(>|z|)"
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(20), 10)
+    x = rng.normal(size=g.size)
+    y = rng.gamma(5.0, np.exp(0.5 + 0.3 * x + rng.normal(0, 0.3, 20)[g]) / 5.0)
+    m = mm.glmer("y ~ x + (1 | g)", pd.DataFrame({"y": y, "x": x, "g": g}), family=mm.families.Gamma(link="log"))
+    assert list(m.coef_table().columns) == ["Estimate", "Std. Error", "t value", "Pr(>|z|)"]
+    assert "t value" in str(m.summary())

@@ -257,6 +257,19 @@ class LmerFit(Fit):
         """
         return pd.Series(self._fitted, index=self.model.data.rows("fitted values and residuals").index, name="fitted")
 
+    @property
+    def df_resid(self) -> int:
+        """Residual degrees of freedom, lme4's ``df.residual``: observations less the parameters
+        (fixed effects, theta and, for a family with one, the residual SD).
+
+        Examples
+        --------
+        >>> import mixedmodels as mm
+        >>> mm.lmer("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy")).df_resid
+        174
+        """
+        return int(self.nobs - self.df)
+
     def residuals(self, scaled: bool = False, type: str = "response") -> pd.Series:  # noqa: A002  (lme4's name)
         """Residuals as lme4's ``residuals(m, type)`` of a linear mixed model: "response" (default)
         and "working", y - fitted; "pearson" and "deviance", sqrt(w) (y - fitted) with the prior

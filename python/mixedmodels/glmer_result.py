@@ -192,11 +192,6 @@ class GlmerResult(LmerFit):
         g = self.glmm
         return self.loglik + fam.loglik_saturated(g.y, g.prior_weights, n=g.trials)
 
-    @property
-    def df_resid(self) -> int:
-        """Residual degrees of freedom (observations less parameters)."""
-        return self.nobs - self.df
-
     @cached_property
     def vcov_rx(self) -> pd.DataFrame:
         """sigma^2 (R_X'R_X)^-1 at the conditional modes (lme4's ``vcov(m, use.hessian = FALSE)``)."""
@@ -205,8 +200,10 @@ class GlmerResult(LmerFit):
 
     @property
     def fixef_z(self) -> pd.Series:
-        """Wald z statistics of the fixed effects."""
-        return pd.Series(self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name="z value")
+        """Wald statistics of the fixed effects (named "t value" for a family with a dispersion, as
+        lme4's summary labels them; their p-values are the normal distribution's either way)."""
+        name = "z value" if self.family.dispersion_free else "t value"
+        return pd.Series(self.fixef.to_numpy() / self.fixef_se.to_numpy(), index=self.fixef.index, name=name)
 
     @property
     def fixef_p(self) -> pd.Series:
@@ -216,12 +213,14 @@ class GlmerResult(LmerFit):
         return pd.Series(2 * stats.norm.sf(np.abs(self.fixef_z.to_numpy())), index=self.fixef.index, name="Pr(>|z|)")
 
     def coef_table(self) -> pd.DataFrame:
-        """lme4's coefficient table: Estimate, Std. Error, z value, Pr(>|z|)."""
+        """lme4's coefficient table: Estimate, Std. Error, z value (t value for a family with a
+        dispersion: Gamma, inverse Gaussian, Gaussian with another link), Pr(>|z|)."""
+        stat = self.fixef_z
         return pd.DataFrame(
             {
                 "Estimate": self.fixef,
                 "Std. Error": self.fixef_se,
-                "z value": self.fixef_z,
+                str(stat.name): stat,
                 "Pr(>|z|)": self.fixef_p,
             }
         )

@@ -1355,10 +1355,15 @@ class GeneralizedLinearMixedModel:
         if not math.isfinite(first.laplace):  # no valid modes at all (separation ends at the limit instead)
             if start is not None and not math.isfinite(self.laplace(theta0)):
                 raise ArgumentError(_start_error(theta0))
+            separation = (
+                ", or the predictors separate the outcomes (complete separation)"
+                if self.family.name == "binomial"
+                else ""
+            )
             raise DataError(
                 "PIRLS found no valid conditional modes for this model: the fitted means left the family's "
-                "range (such as a negative Poisson mean with the identity link), or the predictors separate "
-                "the outcomes (complete separation); try another link, or check the response against the predictors"
+                f"range (such as a negative Poisson mean with the identity link){separation}; try another link, "
+                "or check the response against the predictors"
             )
         beta = first.beta
         opt: OptimResult = stage1

@@ -286,7 +286,8 @@ class GlmerSummary(Summary):
     def _parts(self) -> list[Table | str]:
         m = self.fit
         ct = self.glmer.coef_table()
-        est, se, z = ct["Estimate"].to_numpy(), ct["Std. Error"].to_numpy(), ct["z value"].to_numpy()
+        stat = str(ct.columns[2])  # "z value", or lme4's "t value" for a family with a dispersion
+        est, se, z = ct["Estimate"].to_numpy(), ct["Std. Error"].to_numpy(), ct[stat].to_numpy()
         rows = tuple(
             zip(
                 ct.index,
@@ -297,7 +298,7 @@ class GlmerSummary(Summary):
                 strict=True,
             )
         )
-        fixed = Table("Fixed effects:", ("", "Estimate", "Std. Error", "z value", "Pr(>|z|)"), rows)
+        fixed = Table("Fixed effects:", ("", "Estimate", "Std. Error", stat, "Pr(>|z|)"), rows)
         parts: list[Table | str] = [
             "\n".join(self._header()),
             self._criterion(),
