@@ -95,3 +95,11 @@ def test_an_unseen_level_names_its_column(cake_fit):
     with pytest.raises(mm.DataError, match="not fitted with in column 'recipe': 'Z'") as e:
         cake_fit.predict(ck)
     assert "cast to nan" not in str(e.value)
+
+
+def test_text_where_the_fit_had_numbers_names_the_column():
+    # formulaic had made a factor of it: "Term `Days` has generated too many columns ..."
+    d = mm.datasets.load("sleepstudy")
+    m = mm.lmer("Reaction ~ Days + (Days | Subject)", d)
+    with pytest.raises(mm.DataError, match="column 'Days' of newdata holds text"):
+        m.predict(d.head(3).assign(Days=["0", "1", "2"]))

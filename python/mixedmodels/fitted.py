@@ -427,11 +427,34 @@ class LmerFit(Fit):
         _require_columns(newdata, self.structure, use)
         # (a grouping variable alone: a missing level is a new level, as lme4's predict takes it)
         needs = _needed_variables(self.structure, use)
+        self._check_kinds(newdata, needs)
         read = [v for v, what in needs.items() if not all(w.startswith("grouping factor") for w in what)]
         if not read:
             return np.zeros(len(newdata), dtype=bool)
         out: NDArray[np.bool_] = newdata[read].isna().any(axis=1).to_numpy(dtype=bool)
         return out
+
+    def _check_kinds(self, newdata: pd.DataFrame, needs: dict[str, list[str]]) -> None:
+        """A `DataError` naming a column of newdata that holds text where the fit's held numbers
+        (formulaic had made a factor of it and said "generated too many columns", listing them)."""
+        try:
+            fitted_frame = self.model.data.frame("")
+        except MixedModelsError:  # streamed or array data: formulaic's own check only
+            return
+        for v in needs:
+            if v not in newdata.columns or v not in fitted_frame.columns:
+                continue
+            was, now = fitted_frame[v].dtype, newdata[v]
+            if not pd.api.types.is_numeric_dtype(was) or pd.api.types.is_bool_dtype(was):
+                continue
+            if pd.api.types.is_numeric_dtype(now.dtype):
+                continue
+            text = next((x for x in now.dropna() if isinstance(x, str)), None)
+            if text is not None:  # (R: "variable 'x' was fitted with type numeric but type character was supplied")
+                raise DataError(
+                    f"column {v!r} of newdata holds text ({text!r}) where the fit's held numbers: convert it "
+                    f"(newdata[{v!r}] = pd.to_numeric(newdata[{v!r}]))"
+                )
 
     @staticmethod
     def _fill_missing(
