@@ -337,3 +337,11 @@ def test_columns_named_like_functions():
         mm.lmer("Reaction ~ log(c) + (1 | Subject)", sleep)
     with pytest.raises(mm.FormulaError, match=r"no column 'Q' \('Q' is a function"):  # nothing evaluated
         mm.lmer("Reaction ~ I(Q) + (1 | Subject)", sleep)
+
+
+def test_c_with_a_number_for_contrasts_says_what_c_takes():
+    # formulaic had said "tuple index out of range"
+    import mixedmodels as mm
+
+    with pytest.raises(mm.FormulaError, match="C\\(\\)'s second argument must be contrasts"):
+        mm.lmer("angle ~ C(recipe, 5) + (1 | replicate)", mm.datasets.load("cake"))

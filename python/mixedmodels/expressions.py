@@ -37,7 +37,7 @@ from formulaic.transforms import C as _formulaic_C  # noqa: N811 (formulaic's na
 from formulaic.transforms import center as _formulaic_center
 from formulaic.transforms import poly as _formulaic_poly
 from formulaic.transforms import scale as _formulaic_scale
-from formulaic.transforms.contrasts import ContrastsRegistry, PolyContrasts
+from formulaic.transforms.contrasts import Contrasts, ContrastsRegistry, PolyContrasts
 from formulaic.transforms.patsy_compat import PATSY_COMPAT_TRANSFORMS
 from formulaic.utils.stateful_transforms import stateful_transform
 from numpy.typing import NDArray
@@ -254,6 +254,19 @@ def _cbind(*args: Any) -> Any:
     raise FormulaError("cbind(successes, failures) can only be the response of a binomial glmer model")
 
 
+def _contrasted(data: Any, contrasts: Any = None, **kwargs: Any) -> Any:
+    """``C(f, contrasts)``: formulaic's, its contrasts vetted first (a number or an unknown name had
+    been formulaic's "tuple index out of range")."""
+    known = isinstance(contrasts, (Contrasts, dict, np.ndarray)) or (
+        isinstance(contrasts, type) and issubclass(contrasts, Contrasts)
+    )
+    if contrasts is not None and not known:
+        raise FormulaError(
+            f"C()'s second argument must be contrasts ({', '.join(_CONTRASTS)}, or a matrix); got {contrasts!r}"
+        )
+    return _formulaic_C(data, contrasts, **kwargs)
+
+
 _CONTRASTS = {
     "contr.treatment": ContrastsRegistry.treatment,
     "contr.sum": ContrastsRegistry.sum,
@@ -311,7 +324,7 @@ FUNCTIONS: Mapping[str, Function] = {
     "factor": Function(_factor, categorical=True, doc="categorical, levels sorted"),
     "as.factor": Function(_factor, categorical=True, doc="as ``factor``"),
     "ordered": Function(_ordered, categorical=True, doc="categorical with polynomial contrasts"),
-    "C": Function(_formulaic_C, 2, ("contrasts",), categorical=True, doc="formulaic's contrasts"),
+    "C": Function(_contrasted, 2, ("contrasts",), categorical=True, doc="formulaic's contrasts"),
     "Q": Function(PATSY_COMPAT_TRANSFORMS["Q"], categorical=True, doc="a column by its name as a string"),
     "log": Function(_log, 2, ("base",), doc="natural logarithm, or to ``base``"),
     **{name: Function(_numeric(fn), doc=f"numpy's {name}") for name, fn in _NUMPY.items()},
