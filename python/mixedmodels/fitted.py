@@ -675,7 +675,6 @@ def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -
     """A `DataError` naming every column that the fixed part or the random-effects terms in ``use``
     need and newdata lacks (formulaic would stop at the first, with its own error)."""
     needs = _needed_variables(s, use)
-
     missing = [v for v in needs if v not in newdata.columns]
     if missing:
         listed = "; ".join(f"{v!r} (used by {', '.join(dict.fromkeys(needs[v]))})" for v in missing)
