@@ -216,7 +216,8 @@ def test_predict_names_the_missing_columns(sleep, m):
 
 
 def test_predict_wraps_formulaic_errors(sleep, m):
-    with pytest.raises(mm.DataError, match="cannot form the fixed-effects columns for newdata"):
+    # text where the fit had numbers: named before formulaic sees it (it had been formulaic's message, wrapped)
+    with pytest.raises(mm.DataError, match="column 'Days' of newdata holds text"):
         m.predict(sleep.assign(Days="a").head(2))
 
 
