@@ -231,8 +231,8 @@ def _merge_levels(parts: list[_Levels]) -> _Levels:
                 first, second = sorted([have, (kind, i)], key=lambda t: t[1])
                 raise DataError(
                     f"column {c!r} holds {first[0]} in chunk {first[1]} and {second[0]} in chunk {second[1]} of "
-                    "the data (CSV files are read in batches whose types pandas infers one by one): give it one "
-                    "type in every chunk, e.g. text with .astype(str), or convert the files to Parquet"
+                    "the data (chunks, Parquet files and row groups may each have their own types, and pandas infers "
+                    "a CSV file's types batch by batch): give it one type in every chunk, e.g. text with .astype(str)"
                 )
         for c, cats in p.cats.items():
             out.cats.setdefault(c, {}).update(cats)  # an ordered set: new categories at the end
