@@ -142,3 +142,10 @@ def test_pandas_string_columns_with_missing_values_are_factors(dtype):
     m = mm.lmer("y ~ x + f + (1 | g)", typed)
     assert m.objective == ref.objective
     np.testing.assert_allclose(m.predict(typed.head(5)).to_numpy(), ref.predict(d.head(5)).to_numpy(), equal_nan=True)
+
+
+def test_a_column_named_by_an_integer_says_so():
+    # the hint had been "the data has no column '1' (did you mean '1'?)"
+    d = mm.datasets.load("sleepstudy").rename(columns={"Subject": 1})
+    with pytest.raises(mm.DataError, match="column 1 is named by a int, not a string"):
+        mm.lmer("Reaction ~ Days + (1 | `1`)", d)

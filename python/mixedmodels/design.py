@@ -777,6 +777,12 @@ def materialise(
         data = data[[c for c in data.columns if c not in hidden or c in (weights, offset)]]
     missing = sorted(v for v in used if v not in data.columns)
     if missing:
+        unnamed = [c for c in data.columns if not isinstance(c, str) and str(c) in missing]
+        if unnamed:  # (a formula names columns by strings: "did you mean '1'?" had been the hint)
+            raise DataError(
+                f"the data's column {unnamed[0]!r} is named by a {type(unnamed[0]).__name__}, not a string: "
+                "name the columns by strings (data.columns = data.columns.astype(str))"
+            )
         hints = []
         for v in missing:
             close = difflib.get_close_matches(v, [str(c) for c in data.columns], n=3)
