@@ -147,5 +147,5 @@ def test_pandas_string_columns_with_missing_values_are_factors(dtype):
 def test_a_column_named_by_an_integer_says_so():
     # the hint had been "the data has no column '1' (did you mean '1'?)"
     d = mm.datasets.load("sleepstudy").rename(columns={"Subject": 1})
-    with pytest.raises(mm.DataError, match="column 1 is named by a int, not a string"):
+    with pytest.raises(mm.DataError, match="column 1 has a name of type int, not a string"):
         mm.lmer("Reaction ~ Days + (1 | `1`)", d)

@@ -780,7 +780,7 @@ def materialise(
         unnamed = [c for c in data.columns if not isinstance(c, str) and str(c) in missing]
         if unnamed:  # (a formula names columns by strings: "did you mean '1'?" had been the hint)
             raise DataError(
-                f"the data's column {unnamed[0]!r} is named by a {type(unnamed[0]).__name__}, not a string: "
+                f"the data's column {unnamed[0]!r} has a name of type {type(unnamed[0]).__name__}, not a string: "
                 "name the columns by strings (data.columns = data.columns.astype(str))"
             )
         hints = []
