@@ -390,18 +390,18 @@ def test_a_glmm_start_far_off_is_named_in_the_error():
         mm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", start=[1e10])
 
 
-def test_weights_as_a_series_are_aligned_to_the_rows(sleep):
-    # a Series had been read by position: one in another row order gave each row another row's weight
-    d = sleep[sleep.Days > 1]
+def test_weights_as_a_series_by_label_or_position(sleep):
+    # a Series had been read by position whatever its index: one in another row order gave each row another
+    # row's weight. Now: the data's own index -> used; data without row labels (a dict, an Arrow table) ->
+    # by position; other labels against a frame's -> refused (aligning by label is wrong after a reset_index)
+    d = sleep[sleep.Days > 1].sample(frac=1.0, random_state=3)
     w = pd.Series(np.linspace(1.0, 2.0, len(d)), index=d.index)
     base = mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights=w).objective
-    shuffled = w.sample(frac=1.0, random_state=1)
-    assert mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights=shuffled).objective == pytest.approx(base, rel=1e-12)
-    # data without row labels (a dict of columns): by position, as before
     as_dict = {k: d[k].to_numpy() for k in d}
     assert mm.lmer("Reaction ~ Days + (1 | Subject)", as_dict, weights=w).objective == pytest.approx(base, rel=1e-12)
-    with pytest.raises(mm.DataError, match="index is not the data's row labels"):
-        mm.lmer("Reaction ~ Days + (1 | Subject)", d, weights=pd.Series(w.to_numpy()))
+    for data, weights in ((d, w.sort_index()), (d.reset_index(drop=True), w), (d, pd.Series(w.to_numpy()))):
+        with pytest.raises(mm.DataError, match="index is not the data's row labels"):
+            mm.lmer("Reaction ~ Days + (1 | Subject)", data, weights=weights)
 
 
 def test_wrong_method_and_effects_and_huge_nsim_are_argument_errors(m):

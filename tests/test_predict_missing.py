@@ -103,3 +103,17 @@ def test_text_where_the_fit_had_numbers_names_the_column():
     m = mm.lmer("Reaction ~ Days + (Days | Subject)", d)
     with pytest.raises(mm.DataError, match="column 'Days' of newdata holds text"):
         m.predict(d.head(3).assign(Days=["0", "1", "2"]))
+
+
+def test_kinds_that_predict_takes_and_refuses():
+    s = mm.datasets.load("sleepstudy")
+    s = s.assign(Sid=s.Subject.astype(int), Dt=s.Days.astype(str))
+    # grouping ids as strings where the fit had numbers, and text inside factor(): taken, as lme4 (a review)
+    m = mm.lmer("Reaction ~ Days + (Days | Sid)", s)
+    np.testing.assert_allclose(m.predict(s.head(3).assign(Sid=lambda d: d.Sid.astype(str))), m.predict(s.head(3)))
+    m2 = mm.lmer("Reaction ~ factor(Days) + (1 | Subject)", s)
+    np.testing.assert_allclose(m2.predict(s.head(3).assign(Days=lambda d: d.Days.astype(str))), m2.predict(s.head(3)))
+    # numbers where the fit had text: refused (formulaic had read them as numbers, a wrong prediction; lme4 refuses)
+    m3 = mm.lmer("Reaction ~ Dt + (1 | Subject)", s)
+    with pytest.raises(mm.DataError, match="column 'Dt' of newdata holds numbers where the fit's held text"):
+        m3.predict(s.head(3).assign(Dt=lambda d: d.Days))

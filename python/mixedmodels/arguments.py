@@ -20,6 +20,7 @@ from .optimize import METHODS
 
 __all__ = [
     "MAX_EVALUATIONS",
+    "UNLABELLED_ROWS",
     "MAX_SIMULATED_VALUES",
     "available_cpus",
     "OPTIMIZER_OPTIONS",
@@ -411,6 +412,10 @@ def group_list(include_re: object, names: Sequence[str]) -> list[str]:
     return use
 
 
+# the attrs key marking a frame made from a table without row labels (`table_as_frame`)
+UNLABELLED_ROWS = "mixedmodels.unlabelled_rows"
+
+
 def table_as_frame(data: object) -> object:
     """A table given in another form as a pandas DataFrame: a dict of equal-length columns, a
     numpy structured array, a pyarrow Table or a polars DataFrame; anything else as it is (the
@@ -427,20 +432,23 @@ def table_as_frame(data: object) -> object:
     """
     if isinstance(data, pd.DataFrame):
         return data
+    frame: object = None
     if isinstance(data, Mapping):
         lengths = {str(k): len(v) if hasattr(v, "__len__") else 1 for k, v in data.items()}
         if len(set(lengths.values())) > 1:
             listed = ", ".join(f"{k}: {n}" for k, n in lengths.items())
             raise DataError(f"the columns of data must have one length; they have {listed}")
-        return pd.DataFrame(dict(data))
-    if isinstance(data, np.ndarray) and data.dtype.names:
-        return pd.DataFrame(data)
-    module = type(data).__module__.split(".")[0]
-    if module in ("pyarrow", "polars") and hasattr(data, "to_pandas"):
+        frame = pd.DataFrame(dict(data))
+    elif isinstance(data, np.ndarray) and data.dtype.names:
+        frame = pd.DataFrame(data)
+    elif type(data).__module__.split(".")[0] in ("pyarrow", "polars") and hasattr(data, "to_pandas"):
         frame = data.to_pandas()
-        if isinstance(frame, pd.DataFrame):
-            return frame
-    return data
+    if not isinstance(frame, pd.DataFrame):
+        return data
+    frame.attrs[UNLABELLED_ROWS] = (
+        True  # (its RangeIndex is pandas', not the caller's: `design` reads Series by position)
+    )
+    return frame
 
 
 # statsmodels' MixedLM keywords, and what lme4's formula says instead

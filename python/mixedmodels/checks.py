@@ -171,10 +171,12 @@ def _warn_many_parameters(structure: ModelStructure) -> None:
     for t in structure.terms:
         count = t.k * (t.k + 1) // 2
         if count > MANY_TERM_PARAMETERS:
+            cheaper = f"(1 | {t.group}) + (1 | {t.group}:<factor>)" + (
+                "" if "||" in t.source else " or a term with '||' (independent columns)"
+            )
             warn(
                 f"{t.source} has a {t.k} x {t.k} covariance matrix, {count} parameters to estimate: the fit may "
-                f"take minutes and is rarely identifiable; (1 | {t.group}) + (1 | {t.group}:<factor>) or a "
-                "term with '||' (independent columns) has far fewer",
+                f"take minutes and is rarely identifiable; {cheaper} has far fewer",
                 MixedModelsWarning,
             )
 

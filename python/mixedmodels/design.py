@@ -26,7 +26,7 @@ import pandas as pd
 from formulaic.transforms import TRANSFORMS
 from numpy.typing import ArrayLike, NDArray
 
-from .arguments import available_cpus
+from .arguments import UNLABELLED_ROWS, available_cpus
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import (
@@ -813,7 +813,12 @@ def materialise(
         effects = frozenset()
     if own_levels and not pf.trusted:
         _warn_case_order(data, [c for c in cols if c in effects])
-        _warn_numbers_as_text(data, [c for c in cols if c in effects])
+        made = {
+            c
+            for c in cols
+            if re.search(rf"\b(?:factor|as\.factor|ordered|C)\(\s*`?{re.escape(str(c))}`?\s*[,)]", pf.text)
+        }
+        _warn_numbers_as_text(data, [c for c in cols if c in effects and c not in made])  # (factor(x): on purpose)
     w_all = _row_values(weights, data, "weights")
     o_all = _row_values(offset, data, "offset")
     complete = _complete_rows(dc, cols)
@@ -1063,19 +1068,15 @@ def _row_values(value: str | ArrayLike | None, data: pd.DataFrame, what: str) ->
         if value not in data.columns:
             raise DataError(f"{what}={value!r}: the data has no column {value!r}")
         value = data[value]
-    elif isinstance(value, pd.Series) and not value.index.equals(data.index):
+    elif isinstance(value, pd.Series) and not value.index.equals(data.index) and not data.attrs.get(UNLABELLED_ROWS):
         # a Series had been read by position: one whose index is the rows in another order had given
-        # each row another row's weight. Its labels are the data's rows: aligned to them, as pandas
-        # aligns; other labels against the plain 0, 1, ... of data given without row labels (a dict, an
-        # Arrow table): by position, as before; other labels against the data's own: refused
-        rows = data.index
-        if value.index.is_unique and len(value) == len(rows) and bool(value.index.isin(rows).all()):
-            value = value.reindex(rows)
-        elif not rows.equals(pd.RangeIndex(len(rows))):
-            raise DataError(
-                f"{what} is a pandas Series whose index is not the data's row labels: align it to the rows "
-                f"({what}=s.reindex(data.index)) or pass s.to_numpy() to take it by position"
-            )
+        # each row another row's weight without a word. Against data given without row labels (a dict,
+        # an Arrow or polars table) position is all there is; against a frame's own labels it is
+        # refused, as aligning by label would be wrong after a reset_index
+        raise DataError(
+            f"{what} is a pandas Series whose index is not the data's row labels: align it to the rows "
+            f"({what}=s.reindex(data.index)) or pass s.to_numpy() to take it by position"
+        )
     try:
         out = np.asarray(pd.to_numeric(pd.Series(np.asarray(value).ravel()), errors="raise"), dtype=np.float64)
     except (TypeError, ValueError) as exc:

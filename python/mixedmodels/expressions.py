@@ -261,9 +261,7 @@ def _contrasted(data: Any, contrasts: Any = None, **kwargs: Any) -> Any:
         isinstance(contrasts, type) and issubclass(contrasts, Contrasts)
     )
     if contrasts is not None and not known:
-        raise FormulaError(
-            f"C()'s second argument must be contrasts ({', '.join(_CONTRASTS)}, or a matrix); got {contrasts!r}"
-        )
+        raise FormulaError(f"C()'s second argument must be contrasts ({', '.join(_CONTRASTS)}); got {contrasts!r}")
     return _formulaic_C(data, contrasts, **kwargs)
 
 

@@ -426,28 +426,46 @@ class LmerFit(Fit):
         use = group_list(include_re, [f.name for f in self.structure.factors])
         _require_columns(newdata, self.structure, use)
         # (a grouping variable alone: a missing level is a new level, as lme4's predict takes it)
-        needs = _needed_variables(self.structure, use)
-        self._check_kinds(newdata, needs)
-        read = [v for v, what in needs.items() if not all(w.startswith("grouping factor") for w in what)]
+        read = _read_variables(self.structure, use)
+        self._check_kinds(newdata, read, numbers_for_text=True)
         if not read:
             return np.zeros(len(newdata), dtype=bool)
         out: NDArray[np.bool_] = newdata[read].isna().any(axis=1).to_numpy(dtype=bool)
         return out
 
-    def _check_kinds(self, newdata: pd.DataFrame, needs: dict[str, list[str]]) -> None:
-        """A `DataError` naming a column of newdata that holds text where the fit's held numbers
-        (formulaic had made a factor of it and said "generated too many columns", listing them)."""
+    def _check_kinds(self, newdata: pd.DataFrame, variables: list[str], *, numbers_for_text: bool) -> None:
+        """A `DataError` naming a column of newdata (among ``variables``, not grouping-only ones)
+        that holds numbers where the fit's held text (R: "fitted with type factor but type numeric was
+        supplied"; formulaic had read them as numbers, a silently wrong prediction), or, with
+        ``numbers_for_text=False`` (after formulaic failed), text where the fit's held numbers
+        (formulaic had said "generated too many columns"; a variable inside factor() takes text)."""
         try:
             fitted_frame = self.model.data.frame("")
         except MixedModelsError:  # streamed or array data: formulaic's own check only
             return
-        for v in needs:
+        for v in variables:
             if v not in newdata.columns or v not in fitted_frame.columns:
                 continue
-            was, now = fitted_frame[v].dtype, newdata[v]
-            if not pd.api.types.is_numeric_dtype(was) or pd.api.types.is_bool_dtype(was):
-                continue
-            if pd.api.types.is_numeric_dtype(now.dtype):
+            was, now = fitted_frame[v], newdata[v]
+            was_text = not pd.api.types.is_numeric_dtype(was.dtype) and any(
+                isinstance(x, str)
+                for x in (was.cat.categories if isinstance(was.dtype, pd.CategoricalDtype) else was.dropna()[:1000])
+            )
+            if (
+                numbers_for_text
+                and was_text
+                and pd.api.types.is_numeric_dtype(now.dtype)
+                and not pd.api.types.is_bool_dtype(now.dtype)
+            ):
+                raise DataError(
+                    f"column {v!r} of newdata holds numbers where the fit's held text (a factor): give its levels "
+                    f"as the fit's strings (newdata[{v!r}] = newdata[{v!r}].astype(str))"
+                )
+            if (
+                numbers_for_text
+                or not pd.api.types.is_numeric_dtype(was.dtype)
+                or pd.api.types.is_bool_dtype(was.dtype)
+            ):
                 continue
             text = next((x for x in now.dropna() if isinstance(x, str)), None)
             if text is not None:  # (R: "variable 'x' was fitted with type numeric but type character was supplied")
@@ -489,7 +507,11 @@ class LmerFit(Fit):
             return pd.Series(self._linear_predictor(use, "predict() without newdata"), index=index, name="predicted")
         newdata = _as_frame(newdata)
         _require_columns(newdata, s, use)
-        out = _fixed_matrix(newdata, s) @ self.beta
+        try:
+            out = _fixed_matrix(newdata, s) @ self.beta
+        except DataError:
+            self._check_kinds(newdata, _read_variables(s, []), numbers_for_text=False)
+            raise
         offset = s.encoding.offset(newdata)  # the formula's offset() terms (not the offset argument, as lme4)
         if offset is not None:
             out = out + offset
@@ -503,7 +525,11 @@ class LmerFit(Fit):
                         f"level {':'.join(map(str, bad))!r} of grouping factor {f.name!r} was not in the fit "
                         "(allow_new_levels=True predicts it at the population level)"
                     )
-                z = _term_columns(newdata, s, f)
+                try:
+                    z = _term_columns(newdata, s, f)
+                except DataError:
+                    self._check_kinds(newdata, _read_variables(s, [f.name]), numbers_for_text=False)
+                    raise
                 out[ok] += np.einsum("ij,ij->i", z[ok], self.b[fi][codes[ok]])
         return pd.Series(out, index=newdata.index, name="predicted")
 
@@ -669,6 +695,12 @@ def _needed_variables(s: ModelStructure, use: list[str]) -> dict[str, list[str]]
             for v in f.variables:
                 needs.setdefault(v, []).append(f"grouping factor {f.name!r}")
     return needs
+
+
+def _read_variables(s: ModelStructure, use: list[str]) -> list[str]:
+    """`_needed_variables` less the grouping-only ones (whose values are matched as levels)."""
+    needs = _needed_variables(s, use)
+    return [v for v, what in needs.items() if not all(w.startswith("grouping factor") for w in what)]
 
 
 def _require_columns(newdata: pd.DataFrame, s: ModelStructure, use: list[str]) -> None:
