@@ -199,3 +199,14 @@ def test_a_comparison_as_a_random_terms_left_hand_side():
     m = mm.lmer("Reaction ~ Days + (Days > 4 | Subject)", d)
     assert m.objective == pytest.approx(1749.7035, abs=1e-4)
     assert m.structure.theta.names[-1] == "Subject.I(Days > 4)"
+
+
+def test_quoted_names_in_comparisons_and_bars():
+    # a backticked name holding an apostrophe or a bar, in a comparison term and as a term's left-hand side
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy").rename(columns={"Days": "a'b", "Subject": "p|q"})
+    m = mm.lmer("Reaction ~ `a'b` + (`a'b` > 4 | `p|q`)", d)
+    assert m.objective == pytest.approx(1749.7035, abs=1e-4)
+    d2 = mm.datasets.load("sleepstudy").rename(columns={"Days": "p|q"})
+    assert mm.lmer("Reaction ~ `p|q` + (`p|q` | Subject)", d2).objective == pytest.approx(1743.6283, abs=1e-4)

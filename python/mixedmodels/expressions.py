@@ -531,13 +531,18 @@ def _string_end(text: str, i: int) -> int:
 
 
 def _call_end(text: str, i: int) -> int:
-    """The index of the parenthesis closing the one at text[i] (strings skipped), or -1."""
+    """The index of the parenthesis closing the one at text[i] (strings and backtick-quoted names
+    skipped), or -1."""
     depth = 0
     j = i
     while j < len(text):
         c = text[j]
         if c in "'\"":
             j = _string_end(text, j)
+            continue
+        if c == "`":
+            close = text.find("`", j + 1)
+            j = len(text) if close < 0 else close + 1
             continue
         if c == "(":
             depth += 1

@@ -403,8 +403,9 @@ def _bar_term(text: str, start: int, end: int, bars: list[int], trusted: bool, s
     gstart = b + 2 if double else b + 1
     if not lhs:
         raise _error(text, start, "empty left-hand side in a random-effects term (write '1' for an intercept)")
-    if "|" in lhs:
-        raise _error(text, start + text[start:b].index("|"), "a random-effects term inside another's left-hand side")
+    inner = next((i for i, c in _quoted(text, start, b) if c == "|"), None)  # (a backticked `a|b` is a name)
+    if inner is not None:
+        raise _error(text, inner, "a random-effects term inside another's left-hand side")
     call = _OFFSET.search(text, start, b)
     if call and (call.start() == 0 or not (text[call.start() - 1].isalnum() or text[call.start() - 1] in "._`")):
         # lme4 drops an offset from a term's columns ((offset(x) | g) is (1 | g)) without a word
