@@ -447,10 +447,8 @@ class LmerFit(Fit):
             if v not in newdata.columns or v not in fitted_frame.columns:
                 continue
             was, now = fitted_frame[v], newdata[v]
-            was_text = not pd.api.types.is_numeric_dtype(was.dtype) and any(
-                isinstance(x, str)
-                for x in (was.cat.categories if isinstance(was.dtype, pd.CategoricalDtype) else was.dropna()[:1000])
-            )
+            values = was.cat.categories if isinstance(was.dtype, pd.CategoricalDtype) else was.iloc[:10000].dropna()
+            was_text = not pd.api.types.is_numeric_dtype(was.dtype) and any(isinstance(x, str) for x in values)
             if (
                 numbers_for_text
                 and was_text
