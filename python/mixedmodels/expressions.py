@@ -59,6 +59,7 @@ __all__ = [
     "model_matrix",
     "r_matrix",
     "translate",
+    "unquoted",
 ]
 
 
@@ -530,27 +531,40 @@ def _string_end(text: str, i: int) -> int:
     return len(text)
 
 
+def unquoted(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """(position, character) of text[start:end] outside string literals and backtick-quoted names
+    (a level "a(b", a column `a|b`), which the formula's splitters and these scanners must not read.
+
+    Examples
+    --------
+    >>> "".join(c for _, c in unquoted("a + `b|c` + I(d == 'e|f')", 0, 25))
+    'a +  + I(d == )'
+    """
+    i = start
+    while i < end:
+        c = text[i]
+        if c in "'\"":
+            i = _string_end(text, i)
+            continue
+        if c == "`":
+            close = text.find("`", i + 1)
+            i = end if close < 0 else close + 1
+            continue
+        yield i, c
+        i += 1
+
+
 def _call_end(text: str, i: int) -> int:
     """The index of the parenthesis closing the one at text[i] (strings and backtick-quoted names
     skipped), or -1."""
     depth = 0
-    j = i
-    while j < len(text):
-        c = text[j]
-        if c in "'\"":
-            j = _string_end(text, j)
-            continue
-        if c == "`":
-            close = text.find("`", j + 1)
-            j = len(text) if close < 0 else close + 1
-            continue
+    for j, c in unquoted(text, i, len(text)):
         if c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
             if depth == 0:
                 return j
-        j += 1
     return -1
 
 
@@ -706,23 +720,13 @@ def _top_level_chars(formula: str, start: int, end: int) -> Iterator[int]:
     """The positions in formula[start:end] at its top level: outside calls, nested parentheses,
     strings and backtick-quoted names."""
     depth = 0
-    i = start
-    while i < end:
-        c = formula[i]
-        if c in "'\"":
-            i = _string_end(formula, i)
-            continue
-        if c == "`":
-            j = formula.find("`", i + 1)
-            i = end if j < 0 else j + 1
-            continue
+    for i, c in unquoted(formula, start, end):
         if c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
         elif depth == 0:
             yield i
-        i += 1
 
 
 def _top_level_bar(formula: str, start: int, end: int) -> int:

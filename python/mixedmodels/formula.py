@@ -18,13 +18,13 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import formulaic
 
 from .exceptions import FormulaError
-from .expressions import located_error, translate
+from .expressions import located_error, translate, unquoted
 
 __all__ = ["ParsedFormula", "RandomTerm", "parse_formula", "update_formula"]
 
@@ -110,24 +110,10 @@ def _matching_paren(text: str, start: int) -> int:
     raise _error(text, start, "unbalanced parenthesis: '(' is never closed")
 
 
-def _quoted(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
-    """(position, character) of text[start:end] outside backtick-quoted names and string literals
-    (a column named `a|b` or `y~x`, a level "a(b"), which the splitters below must not read."""
-    i = start
-    while i < end:
-        c = text[i]
-        if c in "`'\"":
-            close = text.find(c, i + 1)
-            i = end if close < 0 else close + 1
-            continue
-        yield i, c
-        i += 1
-
-
 def _top_level(text: str, start: int, end: int, char: str) -> list[int]:
-    """Positions of `char` at parenthesis depth 0 within text[start:end] (outside quotes)."""
+    """Positions of `char` at parenthesis depth 0 within text[start:end] (outside quotes: `unquoted`)."""
     out, depth = [], 0
-    for i, c in _quoted(text, start, end):
+    for i, c in unquoted(text, start, end):
         if c in "([":
             depth += 1
         elif c in ")]":
@@ -139,7 +125,7 @@ def _top_level(text: str, start: int, end: int, char: str) -> list[int]:
 
 def _check_parens(text: str) -> None:
     depth = 0
-    for i, c in _quoted(text, 0, len(text)):
+    for i, c in unquoted(text, 0, len(text)):
         if c == "(":
             depth += 1
         elif c == ")":
@@ -403,7 +389,7 @@ def _bar_term(text: str, start: int, end: int, bars: list[int], trusted: bool, s
     gstart = b + 2 if double else b + 1
     if not lhs:
         raise _error(text, start, "empty left-hand side in a random-effects term (write '1' for an intercept)")
-    inner = next((i for i, c in _quoted(text, start, b) if c == "|"), None)  # (a backticked `a|b` is a name)
+    inner = next((i for i, c in unquoted(text, start, b) if c == "|"), None)  # (a backticked `a|b` is a name)
     if inner is not None:
         raise _error(text, inner, "a random-effects term inside another's left-hand side")
     call = _OFFSET.search(text, start, b)
