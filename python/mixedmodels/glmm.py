@@ -257,16 +257,9 @@ class ColumnMap:
             maps.append(a / d[None, :])
         if fixed_map is None and all(np.array_equal(m, np.eye(m.shape[0])) for m in maps):
             return None
-        to_model: list[FloatArray | None] = []
-        to_working: list[FloatArray | None] = []
-        for t in layout.terms:
-            span = slice(t.column_offset, t.column_offset + t.k)
-            m = maps[t.factor][span, span]
-            identity = np.array_equal(m, np.eye(t.k))
-            to_model.append(None if identity else m)
-            to_working.append(None if identity else np.linalg.inv(m))
+        to_model, to_working = layout.term_maps(maps)
         scale = None if far else layout.row_scale(divisors)
-        return cls(tuple(maps), tuple(to_model), tuple(to_working), scale, fixed_map)
+        return cls(tuple(maps), to_model, to_working, scale, fixed_map)
 
 
 class _Optimum(NamedTuple):

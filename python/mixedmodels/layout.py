@@ -201,6 +201,31 @@ class ThetaLayout:
             scale[ti] = s[tr]
         return scale
 
+    def term_maps(
+        self, factor_maps: Sequence[FloatArray]
+    ) -> tuple[tuple[FloatArray | None, ...], tuple[FloatArray | None, ...]]:
+        """Per term, its block A of its factor's map (the copy's columns Z_f A_f) and A^-1, None where
+        it is the identity: the maps `transformed` takes (lmer's centred copy, glmer's `ColumnMap`).
+
+        Examples
+        --------
+        >>> lay = ThetaLayout([("g", ("(Intercept)", "x"), 0, 0)], [2])
+        >>> to_model, to_working = lay.term_maps([np.array([[1.0, -100.0], [0.0, 1.0]])])
+        >>> to_working[0].tolist()
+        [[1.0, 100.0], [0.0, 1.0]]
+        >>> lay.term_maps([np.eye(2)])
+        ((None,), (None,))
+        """
+        to_model: list[FloatArray | None] = []
+        to_working: list[FloatArray | None] = []
+        for t in self.terms:
+            span = slice(t.column_offset, t.column_offset + t.k)
+            a: FloatArray = np.asarray(factor_maps[t.factor][span, span], dtype=np.float64)
+            identity = np.array_equal(a, np.eye(t.k))
+            to_model.append(None if identity else a)
+            to_working.append(None if identity else np.asarray(np.linalg.inv(a), dtype=np.float64))
+        return tuple(to_model), tuple(to_working)
+
     def transformed(self, theta: FloatArray, maps: Sequence[FloatArray | None]) -> FloatArray:
         """theta of the covariances A T T' A' (per term, A from ``maps``, None: unchanged): the
         lower-triangular factor of A T with a non-negative diagonal (from a QR decomposition, so

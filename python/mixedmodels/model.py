@@ -366,33 +366,18 @@ class CentredColumns:
         zdiv = np.split(np.array(div[: ends[-1]]), ends[:-1])
         scaled = cp.scaled([d.tolist() for d in zdiv], div[ends[-1] :])
         scaled.freeze()
-        to_model: list[FloatArray | None] = []
-        to_working: list[FloatArray | None] = []
-        for t in lay.terms:
-            span = slice(t.column_offset, t.column_offset + t.k)
-            c, d = centres[t.factor][span], zdiv[t.factor][span]
-            if not c.any() and (d == 1.0).all():
-                to_model.append(None)
-                to_working.append(None)
-                continue
-            tm = np.eye(t.k)
-            if c.any():  # each centred column less c times its pivot (the intercept, or the term's first column)
-                j0 = next(j for j in range(t.k) if c[j] != 0.0)
-                i0 = against[(t.factor, t.column_offset + j0)] - t.column_offset
-                tm[i0, :] -= c
-                tm[i0, i0] = 1.0
-            a = tm / d[None, :]  # columns z - c z_0, each divided by its scale
-            to_model.append(a)
-            to_working.append(np.linalg.inv(a))
-        factor_maps = [np.eye(k) for k in lay.factor_k]
-        for t, a in zip(lay.terms, to_model, strict=True):
-            if a is not None:
-                span = slice(t.column_offset, t.column_offset + t.k)
-                factor_maps[t.factor][span, span] = a
+        factor_maps = []
+        for f, k in enumerate(lay.factor_k):
+            a = np.eye(k)
+            for (h, j), i0 in against.items():  # each centred column less c times its pivot (the intercept,
+                if h == f:  # or the term's first column)
+                    a[i0, j] = -centres[f][j]
+            factor_maps.append(a / zdiv[f][None, :])  # then each column divided by its scale
+        to_model, to_working = lay.term_maps(factor_maps)
         return CentredColumns(
             tuple(centres),
-            tuple(to_model),
-            tuple(to_working),
+            to_model,
+            to_working,
             scaled,
             tuple(factor_maps),
             tuple(f.nlev for f in structure.factors),
