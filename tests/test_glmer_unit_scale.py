@@ -62,11 +62,13 @@ def test_slope_in_other_units_is_the_same_fit(data: pd.DataFrame, response: str,
     assert not m.is_singular
     assert m.loglik == pytest.approx(ref.loglik, rel=1e-9, abs=1e-7)
     # theta = (intercept SD, its covariance with the slope, the slope's remaining SD): rows 2 and 3 scale by 1/k
-    np.testing.assert_allclose(m.theta * np.array([1.0, k, k]), ref.theta, rtol=2e-4, atol=2e-6)
+    # two fits of one model on other columns, each to its optimiser's tolerance: theta within 8e-5 relative,
+    # the conditional modes of the slope within 6e-6 absolute (some are near 0), measured on these designs
+    np.testing.assert_allclose(m.theta * np.array([1.0, k, k]), ref.theta, rtol=1e-4, atol=2e-6)
     np.testing.assert_allclose(m.fixef.to_numpy() * np.array([1.0, k]), ref.fixef.to_numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(m.fitted().to_numpy(), ref.fitted().to_numpy(), rtol=1e-4, atol=1e-5)
     slope_k = m.ranef["g"]["xs"].to_numpy() * k
-    np.testing.assert_allclose(slope_k, ref.ranef["g"]["xs"].to_numpy(), rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(slope_k, ref.ranef["g"]["xs"].to_numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_start_is_given_in_the_data_units(data: pd.DataFrame) -> None:
@@ -83,9 +85,9 @@ def test_profile_interval_of_a_slope_scales(data: pd.DataFrame) -> None:
     ci_ref = ref.confint(method="profile")
     ci = m.confint(method="profile")
     # the slope's fixed effect and its SD (.sig03) move by 1/k; the intercept's SD does not
-    np.testing.assert_allclose(ci.loc["xs"].to_numpy() * 1e3, ci_ref.loc["xs"].to_numpy(), rtol=2e-3)
-    np.testing.assert_allclose(ci.loc[".sig01"].to_numpy(), ci_ref.loc[".sig01"].to_numpy(), rtol=2e-3)
-    np.testing.assert_allclose(ci.loc[".sig03"].to_numpy() * 1e3, ci_ref.loc[".sig03"].to_numpy(), rtol=2e-3)
+    np.testing.assert_allclose(ci.loc["xs"].to_numpy() * 1e3, ci_ref.loc["xs"].to_numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ci.loc[".sig01"].to_numpy(), ci_ref.loc[".sig01"].to_numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ci.loc[".sig03"].to_numpy() * 1e3, ci_ref.loc[".sig03"].to_numpy(), rtol=1e-5)
 
 
 @pytest.mark.parametrize("offset", [300.0, -800.0, 1e4])
