@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mixedmodels.exceptions import FormulaError
@@ -162,13 +163,23 @@ def test_offset_inside_a_random_effects_term_is_refused():
 
 
 def test_a_parenthesised_comparison_is_a_logical_term():
-    # R's y ~ (x > 0): one 0/1 column (lme4's "x > 0TRUE"); it had been "unexpected '>'"
+    # R's y ~ (x > 0): R's logical factor, lme4's "x > 0TRUE" (it had been "unexpected '>'", then one
+    # 0/1 column named I(x > 0), which without an intercept was another model than lme4's)
     import mixedmodels as mm
 
     d = mm.datasets.load("sleepstudy")
     m = mm.lmer("Reaction ~ (Days > 4) + (1 | Subject)", d)
-    assert list(m.fixef.index) == ["(Intercept)", "I(Days > 4)"]
+    assert list(m.fixef.index) == ["(Intercept)", "Days > 4TRUE"]
     assert m.objective == pytest.approx(1813.8266, abs=1e-4)  # lme4 1.1-31: REMLcrit 1813.8266
+    # lme4 1.1-31: fixef 271.6302, 325.3856 (Days > 4FALSE, Days > 4TRUE)
+    m0 = mm.lmer("Reaction ~ 0 + (Days > 4) + (1 | Subject)", d)
+    assert list(m0.fixef.index) == ["Days > 4FALSE", "Days > 4TRUE"]
+    np.testing.assert_allclose(m0.fixef.to_numpy(), [271.6302, 325.3856], atol=1e-4)
+    assert m0.objective == pytest.approx(m.objective, rel=1e-12)
+    # new rows of one level only: the fit's levels
+    np.testing.assert_allclose(m0.predict(d[d.Days < 2], include_re=False), 271.6302, atol=1e-4)
+    np.testing.assert_allclose(m0.predict(d[d.Days > 7], include_re=False), 325.3856, atol=1e-4)
+    assert m.anova().index.tolist() == ["Days > 4"]  # R's label of the term
     assert "(Days + 1)" not in str(parse_formula("y ~ (x + 1) + (1 | g)").fixed)  # a plain group stays one
 
 
@@ -177,6 +188,21 @@ def test_an_expression_too_long_to_read_is_a_formula_error(expr):
     # Python's parser and the vetting walk recurse: a bare RecursionError or MemoryError before
     with pytest.raises(FormulaError, match="too long or nested too deeply"):
         parse_formula(f"y ~ {expr} + (1 | g)")
+
+
+def test_a_comparison_as_the_response_is_0_or_1():
+    # R reads a logical response as 0/1 (glmer: success); I(y > c) now gives a logical factor as a term
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy")
+    a = mm.glmer("I(Reaction > 300) ~ Days + (1 | Subject)", d, family="binomial")
+    b = mm.glmer("(Reaction > 300) ~ Days + (1 | Subject)", d, family="binomial")
+    c = mm.glmer("high ~ Days + (1 | Subject)", d.assign(high=(d.Reaction > 300).astype(float)), family="binomial")
+    assert a.loglik == pytest.approx(c.loglik, rel=1e-12)
+    assert b.loglik == pytest.approx(c.loglik, rel=1e-12)
+    o = mm.lmer("Reaction ~ Days + offset(I(Days > 4)) + (1 | Subject)", d)
+    p = mm.lmer("Reaction ~ Days + (1 | Subject)", d, offset=(d.Days > 4).astype(float))
+    assert o.objective == pytest.approx(p.objective, rel=1e-12)
 
 
 def test_backtick_names_may_hold_bars_and_tildes():
@@ -198,7 +224,7 @@ def test_a_comparison_as_a_random_terms_left_hand_side():
     d = mm.datasets.load("sleepstudy")
     m = mm.lmer("Reaction ~ Days + (Days > 4 | Subject)", d)
     assert m.objective == pytest.approx(1749.7035, abs=1e-4)
-    assert m.structure.theta.names[-1] == "Subject.I(Days > 4)"
+    assert m.structure.theta.names[-1] == "Subject.Days > 4TRUE"
 
 
 def test_quoted_names_in_comparisons_and_bars():

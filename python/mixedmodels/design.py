@@ -31,6 +31,7 @@ from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import (
     FUNCTIONS,
+    NUMBER_CALL,
     SafeSpec,
     called_functions,
     column_name,
@@ -910,7 +911,7 @@ def materialise(
         functions = extra.pop("context", None)
         try:
             mm = model_matrix(
-                f"I({pf.response}) ~ {pf.fixed}",  # R evaluates the response as an expression
+                f"{NUMBER_CALL}({pf.response}) ~ {pf.fixed}",  # R evaluates the response as an expression
                 dc.frame,
                 pf.numeric,
                 trusted=pf.trusted,
@@ -945,7 +946,9 @@ def materialise(
     total_offset = None if o_all is None else np.ascontiguousarray(o_all[complete])
     offset_specs = []
     for expr in pf.offsets:
-        o, _, _, spec = _materialise(f"0 + I({expr})", dc, f"offset({expr})", pf.numeric, pf.trusted, transforms)
+        o, _, _, spec = _materialise(
+            f"0 + {NUMBER_CALL}({expr})", dc, f"offset({expr})", pf.numeric, pf.trusted, transforms
+        )
         _check_finite(o[:, 0], f"offset({expr})", where)
         total_offset = o[:, 0].copy() if total_offset is None else total_offset + o[:, 0]
         offset_specs.append(spec)
@@ -1051,7 +1054,7 @@ def _column(
     """One numeric column of an expression (``0 + I(expr)``), checked finite."""
     out = _arithmetic(expr, data)
     if out is None:
-        v, _, _, _ = _materialise(f"0 + I({expr})", data, what, pf.numeric, pf.trusted, transforms)
+        v, _, _, _ = _materialise(f"0 + {NUMBER_CALL}({expr})", data, what, pf.numeric, pf.trusted, transforms)
         if v.shape[1] != 1:
             raise FormulaError(f"{what} must be one numeric column")
         out = np.ascontiguousarray(v[:, 0])
@@ -1105,7 +1108,7 @@ def transform_state(
     np.float64(3.0)
     """
     pf = formula
-    texts = [pf.fixed if pf.response in frame.columns or pf.counts else f"I({pf.response}) ~ {pf.fixed}"]
+    texts = [pf.fixed if pf.response in frame.columns or pf.counts else f"{NUMBER_CALL}({pf.response}) ~ {pf.fixed}"]
     texts += [t.lhs for t in pf.random]
     states: dict[str, Any] = {}
     for text in texts:

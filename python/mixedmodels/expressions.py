@@ -43,12 +43,14 @@ from formulaic.utils.stateful_transforms import stateful_transform
 from numpy.typing import NDArray
 
 from .exceptions import FormulaError, MixedModelsWarning, warn
-from .names import level_label
+from .names import LOGICAL_CALL, level_label
 from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
     "FUNCTIONS",
+    "LOGICAL_CALL",
     "LOGICAL_LEVELS",
+    "NUMBER_CALL",
     "Translation",
     "SafeSpec",
     "called_functions",
@@ -246,7 +248,24 @@ def _vector(*values: Any) -> Any:
 
 
 def _identity(x: Any) -> Any:
-    """R's ``I(x)``: x as computed."""
+    """R's ``I(x)``: x as computed; a logical result (a comparison, ``I(x > 3)``) is R's logical
+    factor (`logical_factor`: the column ``I(x > 3)TRUE``)."""
+    return logical_factor(x) if np.ndim(x) >= 1 and is_logical(x) else x
+
+
+def _plain(x: Any) -> Any:
+    """x as computed, not made a factor: the offset's arithmetic (`FUNCTIONS`' ``offset``)."""
+    return x
+
+
+def _as_number(x: Any) -> Any:
+    """A response's or an offset's values as numbers (`NUMBER_CALL`): a logical one (``I(y > 0)``,
+    a factor of `logical_factor`) as 0/1 with its missing values NaN, as R's arithmetic reads a
+    logical; anything else as computed."""
+    values = x.array if isinstance(x, pd.Series) else x
+    if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
+        labels = np.asarray(values, dtype=object)
+        return np.where(pd.isna(labels), np.nan, (labels == "TRUE").astype(np.float64))
     return x
 
 
@@ -342,7 +361,7 @@ FUNCTIONS: Mapping[str, Function] = {
         _poly, 3, ("degree", "raw"), doc="R's orthogonal polynomials; ``raw = TRUE`` for powers", matrix=True
     ),
     "offset": Function(
-        _numeric(_identity), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
+        _numeric(_plain), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
     ),
     "cbind": Function(_cbind, 2, doc="binomial counts ``cbind(successes, failures)``, as a glmer response"),
     "bs": Function(
@@ -426,6 +445,7 @@ def _namespace(prefix: str, table: Mapping[str, Any]) -> SimpleNamespace:
 def _context(trusted: bool) -> dict[str, Any]:
     """The names formulaic may resolve besides the data's columns."""
     table: dict[str, Any] = {name: f.impl for name, f in FUNCTIONS.items()}
+    table.update({name: f.impl for name, f in _INTERNAL.items()})
     table.update(VALUES)
     table.update({alias: FUNCTIONS[name].impl for name, alias in _ALIASES.items()})
     table["np"] = _namespace("np", {name: f.impl for name, f in FUNCTIONS.items()})
@@ -472,6 +492,14 @@ class Translation:
 
 #: Python names formulaic is given for the dotted function names (its parser reads no other).
 _ALIASES = {"as.factor": "as_factor"}
+#: The call a response or an offset is wrapped in to evaluate it as one numeric column (`_as_number`).
+NUMBER_CALL = "_as_number"
+# (LOGICAL_CALL, from names: the call a comparison used as a term is translated to)
+#: The calls the translation writes (evaluation vets the translated text again): as harmless as ``I()``.
+_INTERNAL: Mapping[str, Function] = {
+    NUMBER_CALL: Function(_as_number, doc="a response's or an offset's values as numbers"),
+    LOGICAL_CALL: Function(_identity, doc="a comparison used as a term: R's logical factor"),
+}
 _ALIASED = {alias: name for name, alias in _ALIASES.items()}
 
 
@@ -601,10 +629,10 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
         ^
     """
     end = len(formula) if end is None else end
-    if _compares(formula, start, end):  # a random-effects term's left-hand side x > 0: one 0/1 column
+    if _compares(formula, start, end):  # a random-effects term's left-hand side x > 0: R's logical factor
         code = _Code(formula, start, end)
         return Translation(
-            f"I({code.text.strip()})",
+            f"{LOGICAL_CALL}({code.text.strip()})",
             frozenset(code.variables),
             frozenset(code.numeric),
             frozenset(code.data_dependent),
@@ -628,10 +656,10 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             out.append(c)
             i += 1
         elif c == "(" and (close := _call_end(formula, i)) > 0 and close < end and _compares(formula, i + 1, close):
-            # R's y ~ (x > 0): a logical variable made in the formula, one 0/1 column (formulaic's I())
+            # R's y ~ (x > 0): a logical variable made in the formula, R's logical factor (x > 0TRUE)
             juxtaposed(i)
             code = _Code(formula, i + 1, close)
-            out.append(f"I({code.text})")
+            out.append(f"{LOGICAL_CALL}({code.text})")
             variables |= code.variables
             numeric |= code.numeric
             dependent |= code.data_dependent
@@ -643,7 +671,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             and (bar := _top_level_bar(formula, i + 1, close)) > 0
             and _compares(formula, i + 1, bar)
         ):
-            # a random-effects term (x > 0 | g): its left-hand side one 0/1 column, as above
+            # a random-effects term (x > 0 | g): its left-hand side R's logical factor, as above
             juxtaposed(i)
             lhs = translate(formula, i + 1, bar)
             out.append("(" + lhs.text)
@@ -953,7 +981,7 @@ class _Code:
             raise self._fail(node, "only the functions of the formula language may be called")
         name = self._original(node.func.id)
         name = _ALIASED.get(name, name)  # text already translated (evaluation vets it again)
-        fn = FUNCTIONS.get(name)
+        fn = FUNCTIONS.get(name) or _INTERNAL.get(name)
         if fn is None:
             if name in _UNSUPPORTED:
                 raise self._fail(node, _UNSUPPORTED[name])

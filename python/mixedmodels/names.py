@@ -7,6 +7,9 @@ import inspect
 import os
 import re
 
+#: The call a comparison used as a term is translated to (``y ~ (x > 0)``: R's logical factor, its
+#: column named ``x > 0TRUE`` as R names it; `r_name` drops the call from the name).
+LOGICAL_CALL = "_logical"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTRAST = re.compile(r"([^\s:\[\]]+)\[(?:T\.)?([^\]]*)\]")
 _BACKTICKED = re.compile(r"`([^`]*)`")
@@ -34,6 +37,8 @@ def r_name(name: str) -> str:
     ('exp(-x/2)', 'I(u%/%3)', 'as.factor(k)3', 'I(x^-1)')
     >>> r_name("Q('my var')"), r_name("Q('my f')[T.b]"), r_name("x:Q('Intercept')"), r_name("Q('a[1]')")
     ('`my var`', '`my f`b', 'x:Intercept', '`a[1]`')
+    >>> r_name("_logical(x > 0)[T.TRUE]"), r_name("w:_logical(h != 'q')[T.FALSE]"), r_name("I(x > 3)[T.TRUE]")
+    ('x > 0TRUE', 'w:h != "q"FALSE', 'I(x > 3)TRUE')
     """
     if name == "Intercept":
         return "(Intercept)"
@@ -50,6 +55,7 @@ def r_name(name: str) -> str:
     return _HIDDEN.sub(lambda m: quoted[int(m.group(1))], out) if quoted else out
 
 
+_SINGLE_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 _QUOTED = re.compile(r"""\bQ\((['"])((?:\\.|(?!\1).)*)\1\)""")
 _HIDDEN = re.compile("\x00(\\d+)\x00")
 
@@ -60,9 +66,26 @@ def _r_code(out: str) -> str:
     out = out.replace(" ** ", "^").replace("**", "^").replace(" / ", "/").replace(" // ", "%/%").replace(" % ", "%%")
     out = out.replace("as_factor(", "as.factor(")  # formulaic's parser reads no dotted function name
     out = re.sub(r"\^\(-([\w.]+)\)", r"^-\1", out)  # Python writes x ** (-1), R x^-1
+    out = _drop_logical_calls(out)
+    out = _SINGLE_QUOTED.sub(lambda m: m.group(0) if '"' in m.group(1) else f'"{m.group(1)}"', out)  # R deparses "q"
     out = re.sub(r"\bTrue\b", "TRUE", out)
     out = re.sub(r"\bFalse\b", "FALSE", out)
     return re.sub(r"(\w)=(?=[^=])", r"\1 = ", out)
+
+
+def _drop_logical_calls(out: str) -> str:
+    """``_logical(x > 0)`` (`LOGICAL_CALL`) as R labels the comparison: ``x > 0``."""
+    start = out.find(LOGICAL_CALL + "(")
+    while start >= 0:
+        if start == 0 or not (out[start - 1].isalnum() or out[start - 1] in "._"):
+            depth, j = 0, start + len(LOGICAL_CALL)
+            for j in range(start + len(LOGICAL_CALL), len(out)):
+                depth += {"(": 1, ")": -1}.get(out[j], 0)
+                if depth == 0:
+                    break
+            out = out[:start] + out[start + len(LOGICAL_CALL) + 1 : j] + out[j + 1 :]
+        start = out.find(LOGICAL_CALL + "(", start + 1)
+    return out
 
 
 def level_label(value: object) -> str:

@@ -99,7 +99,14 @@ dotted_name ; synthetic ; y ~ Informed.liking + log(Informed.liking + 5) + (1 | 
 backticks ; synthetic ; y ~ `my var` + I(`my var`^2) + `2nd` + (1 | g) ;  ; TRUE ; R prints names it cannot read bare in backticks
 logical_column ; synthetic ; y ~ b + (1 | g) ;  ; TRUE ; R names a logical bTRUE
 logical_arithmetic ; synthetic ; y ~ I(b + 0) + I(b * x) + (1 | g) ;  ; TRUE ;
-comparison ; synthetic ; y ~ I(x > 3) + (1 | g) ;  ; FALSE ; R names a logical I(x > 3)TRUE
+comparison ; synthetic ; y ~ I(x > 3) + (1 | g) ;  ; TRUE ; a logical result is R's factor: I(x > 3)TRUE
+comparison_bare ; synthetic ; y ~ (x > 3) + (1 | g) ;  ; TRUE ; R labels the term x > 3
+comparison_no_intercept ; synthetic ; y ~ 0 + (x > 3) + w + (1 | g) ;  ; TRUE ; both levels FALSE and TRUE
+comparison_I_no_intercept ; synthetic ; y ~ 0 + I(w < 0) + (1 | g) ;  ; TRUE ;
+comparison_interaction ; synthetic ; y ~ w * (x > 3) + (1 | g) ;  ; TRUE ;
+comparison_of_factor ; synthetic ; y ~ (k == 3) + (h != 'q') + (1 | g) ;  ; TRUE ;
+comparison_random ; synthetic ; y ~ w + (x > 3 | g) ;  ; TRUE ;
+comparison_random_no_intercept ; synthetic ; y ~ w + (0 + (x > 3) | g) ;  ; TRUE ;
 missing_in_scale ; synthetic ; y ~ scale(xna) + w + (1 | g) ;  ; TRUE ; rows with xna missing dropped
 missing_in_log ; synthetic ; y ~ log(xna) + log(wna + 5) + (1 | g) ;  ; TRUE ;
 missing_in_random ; synthetic ; y ~ x + (scale(wna) | g) ;  ; TRUE ;
@@ -134,7 +141,7 @@ cake_factor_temp ; cake ; angle ~ factor(temp) + (1 | recipe:replicate) ;  ; TRU
 exam_quadratic ; exam ; normexam ~ standLRT + I(standLRT^2) + sex + (standLRT | school) ;  ; TRUE ;
 exam_centered ; exam ; normexam ~ scale(standLRT, scale = FALSE) + vr + (1 | school) ;  ; TRUE ;
 penicillin_log ; penicillin ; log(diameter) ~ sample + (1 | plate) ;  ; TRUE ;
-penicillin_sqrt ; penicillin ; sqrt(diameter) ~ I(diameter > 24) + (1 | plate) ;  ; FALSE ; R names a logical TRUE
+penicillin_sqrt ; penicillin ; sqrt(diameter) ~ I(diameter > 24) + (1 | plate) ;  ; TRUE ;
 ns_df ; synthetic ; y ~ ns(x, df = 3) + (1 | g) ;  ; TRUE ; splines::ns, knots at quantiles
 ns_positional ; synthetic ; y ~ ns(w, 4) + x + (1 | g) ;  ; TRUE ;
 ns_intercept ; synthetic ; y ~ 0 + ns(x, df = 3, intercept = TRUE) + (1 | g) ;  ; TRUE ;
