@@ -38,6 +38,7 @@ from .expressions import (
     is_logical,
     logical_factor,
     model_matrix,
+    ordered_levels,
 )
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
@@ -346,7 +347,7 @@ def _materialise(
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     keys = tuple(mm.model_spec.column_names)
-    spec = SafeSpec(mm.model_spec, numeric, trusted, logical)
+    spec = SafeSpec(mm.model_spec, numeric, trusted, logical, ordered_levels(data.frame))
     return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), keys, tuple(r_name(c) for c in keys), spec
 
 
@@ -930,7 +931,7 @@ def materialise(
         x = mm.rhs.to_numpy(dtype=np.float64)
         fixed_keys = tuple(mm.rhs.model_spec.column_names)
         fixed_names = tuple(r_name(c) for c in fixed_keys)
-        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical)
+        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical, ordered_levels(dc.frame))
     _check_finite(y, pf.response, where)
     _check_finite_columns(x, fixed_names, where)
     fixed_names = _unique_names(fixed_names, fixed_keys, "fixed-effects columns")

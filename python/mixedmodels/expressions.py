@@ -40,9 +40,10 @@ from formulaic.transforms import scale as _formulaic_scale
 from formulaic.transforms.contrasts import Contrasts, ContrastsRegistry, PolyContrasts
 from formulaic.transforms.patsy_compat import PATSY_COMPAT_TRANSFORMS
 from formulaic.utils.stateful_transforms import stateful_transform
+from formulaic.utils.variables import Variable
 from numpy.typing import NDArray
 
-from .exceptions import FormulaError, MixedModelsWarning, warn
+from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .names import LOGICAL_CALL, level_label
 from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
@@ -58,6 +59,7 @@ __all__ = [
     "is_logical",
     "logical_factor",
     "located_error",
+    "ordered_levels",
     "model_matrix",
     "r_matrix",
     "translate",
@@ -1170,18 +1172,73 @@ def model_matrix(
     context = dict(_context(trusted))
     if functions:
         context.update(functions)
+    frame, context = _with_ordered(frame, context, ordered_levels(frame))
     return formulaic.model_matrix(text, _prepared(frame, numeric), context=context, **options)
+
+
+def ordered_levels(frame: pd.DataFrame) -> dict[str, tuple[Any, ...]]:
+    """The ordered categorical columns of a frame (pandas' ``ordered=True``, R's ordered factors)
+    and their levels in order.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"o": pd.Categorical(["lo", "hi"], ["lo", "hi"], ordered=True), "x": [1.0, 2.0]})
+    >>> ordered_levels(frame)
+    {'o': ('lo', 'hi')}
+    """
+    out: dict[str, tuple[Any, ...]] = {}
+    for c in frame.columns:
+        dtype = frame[c].dtype
+        if isinstance(c, str) and isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+            out[c] = tuple(dtype.categories)
+    return out
+
+
+def _with_ordered(
+    frame: pd.DataFrame, context: dict[str, Any], levels: Mapping[str, tuple[Any, ...]]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The frame and evaluation context with each ordered categorical column of ``levels`` coded as R
+    codes an ordered factor, by orthogonal polynomial contrasts (columns ``o.L``, ``o.Q``, ...; as
+    ``ordered(o)``), where formulaic would give it treatment contrasts: the column moves from the
+    frame to the context (formulaic looks a name up in the data first), as formulaic's ``C(o,
+    contr.poly)`` on ``levels`` (the fit's: new data replays them). A value among none of the levels
+    is a `DataError` naming the column."""
+    present = [c for c in levels if c in frame.columns]
+    if not present:
+        return frame, context
+    context = dict(context)
+    for c in present:
+        values = np.asarray(frame[c], dtype=object)
+        codes = pd.Index(list(levels[c]), dtype=object).get_indexer(values)
+        unseen = (codes < 0) & ~np.asarray(pd.isna(values), dtype=bool)
+        if unseen.any():
+            value = values[unseen][0]
+            raise DataError(
+                f"column {c!r} has the value {value!r}, which is none of the levels of the ordered factor the "
+                f"model was fitted with ({', '.join(map(str, levels[c]))})"
+            )
+        cat = pd.Categorical.from_codes(codes, categories=list(levels[c]), ordered=True)
+        context[c] = _formulaic_C(pd.Series(cat, index=frame.index, name=c), PolyContrasts())
+    return frame.drop(columns=present), context
 
 
 class SafeSpec:
     """A formulaic ModelSpec that replays on new data with the function table (and nothing else)
     and with the same columns in double precision as at the fit."""
 
-    def __init__(self, spec: Any, numeric: Iterable[str], trusted: bool = False, logical: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        numeric: Iterable[str],
+        trusted: bool = False,
+        logical: Iterable[str] = (),
+        ordered: Mapping[str, tuple[Any, ...]] | None = None,
+    ) -> None:
         self._spec = spec
         self._numeric = tuple(numeric)
         self._trusted = trusted
         self._logical = tuple(logical)
+        self._ordered = dict(ordered or {})  # ordered factors (their levels at the fit): polynomial contrasts
 
     @property
     def spec(self) -> Any:
@@ -1197,6 +1254,15 @@ class SafeSpec:
     def trusted(self) -> bool:
         """Evaluated with Python's builtins (a trusted formula)."""
         return self._trusted
+
+    @property
+    def required_variables(self) -> set[Any]:
+        """formulaic's data variables the spec reads, the ordered factors among them (which it reads
+        from the context, `_with_ordered`)."""
+        found = set(self._spec.required_variables)
+        from_context = {str(v.root) for v in getattr(self._spec, "variables_by_source", {}).get("context", set())}
+        found |= {Variable(c) for c in self._ordered if c in from_context}
+        return found
 
     @property
     def logical(self) -> tuple[str, ...]:
@@ -1219,9 +1285,8 @@ class SafeSpec:
         }
         if change:
             data = data.assign(**change)
-        return self._spec.get_model_matrix(
-            _prepared(data, self._numeric), context=dict(_context(self._trusted)), **options
-        )
+        data, context = _with_ordered(data, dict(_context(self._trusted)), self._ordered)
+        return self._spec.get_model_matrix(_prepared(data, self._numeric), context=context, **options)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

@@ -78,8 +78,10 @@ def load(name: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Factor columns are categoricals in R's level order (R's ordered factors come back
-        unordered, with the same order; ``cake.temperature`` is the one that matters).
+        Factor columns are categoricals in R's level order. R's ordered factors come back
+        unordered, with the same order, so they have treatment contrasts; ``cake.temperature``
+        is the one that matters: ``.cat.as_ordered()`` makes it R's ordered factor, with R's
+        polynomial contrasts (``temperature.L``, ...) and lme4's coefficients.
 
     Examples
     --------
