@@ -1217,7 +1217,9 @@ def _with_ordered(
                 f"column {c!r} has the value {value!r}, which is none of the levels of the ordered factor the "
                 f"model was fitted with ({', '.join(map(str, levels[c]))})"
             )
-        cat = pd.Categorical.from_codes(codes, categories=list(levels[c]), ordered=True)
+        cat = pd.Categorical.from_codes(
+            np.asarray(codes, dtype=np.int64), categories=pd.Index(list(levels[c])), ordered=True
+        )
         context[c] = _formulaic_C(pd.Series(cat, index=frame.index, name=c), PolyContrasts())
     return frame.drop(columns=present), context
 
