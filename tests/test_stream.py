@@ -358,3 +358,45 @@ def test_unreadable_files_are_data_errors(tmp_path, name, content, message):
 def test_a_directory_is_a_data_error(tmp_path):
     with pytest.raises(mm.DataError, match="is a directory"):
         mm.lmer("y ~ x + (1 | g)", str(tmp_path))
+
+
+def test_a_csv_line_with_more_fields_than_the_header_is_refused(tmp_path):
+    # pandas' usecols skips the field count: the line had been read shifted (x = 1, g = "5": a decimal comma)
+    rows = ["y,x,g"] + [f"{i % 7 + 0.1 * i},{i % 5},g{i % 4}" for i in range(40)]
+    rows[11] = "3.5,1,5,g2"
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(mm.DataError, match="Expected 3 fields in line 12, saw 4"):
+        mm.lmer("y ~ x + (1 | g)", str(path))
+    short = tmp_path / "short.csv"
+    short.write_text("y,x,g\n1.0,2\n")  # fewer fields: missing values, as pandas.read_csv reads them
+    with pytest.raises(mm.DataError, match="every row has a missing value"):
+        mm.lmer("y ~ x + (1 | g)", str(short))
+
+
+def test_a_csv_file_lacking_a_column_names_it(tmp_path):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"y": [1.0, 2.0], "g": ["a", "b"]}).to_csv(path, index=False)
+    with pytest.raises(mm.DataError, match=r"has no column \['x'\] \(its header: 'y', 'g'\)"):
+        mm.lmer("y ~ x + (1 | g)", str(path))
+
+
+@pytest.mark.parametrize("call", ["factor", "ordered"])
+def test_factor_of_numbers_has_numeric_levels_in_chunks(call):
+    # levels 2..11, a chunk lacking some: they had been merged as text (10 < 11 < 2 ...), so the
+    # reference level and every coefficient differed from the fit in memory without a word
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"k": np.sort(rng.integers(2, 12, 300)), "g": rng.integers(0, 12, 300)})
+    d["y"] = d["k"] * 0.3 + rng.normal(size=300)
+    f = f"y ~ {call}(k) + (1 | g)"
+    mem = mm.lmer(f, d)
+    chunked = mm.lmer(f, [d.iloc[i : i + 40] for i in range(0, 300, 40)])
+    assert list(chunked.fixef.index) == list(mem.fixef.index)
+    np.testing.assert_allclose(chunked.fixef.to_numpy(), mem.fixef.to_numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_a_dask_series_is_refused_by_name():
+    dd = pytest.importorskip("dask.dataframe")
+    df = pd.DataFrame({"y": np.arange(20.0) % 7, "x": np.arange(20.0), "g": ["a", "b"] * 10})
+    with pytest.raises(mm.DataError, match="got Dask's Series"):  # dask's own TypeError had been raised
+        mm.lmer("y ~ x + (1 | g)", dd.from_pandas(df, npartitions=2)["y"])

@@ -64,10 +64,15 @@ def _paths(source: Any) -> list[Path] | None:
     return out
 
 
-def _file_batches(path: Path, columns: list[str], batch_size: int) -> Iterator[Any]:
+def _file_batches(path: Path, columns: list[str], batch_size: int, check: bool = True) -> Iterator[Any]:
     """The batches of one file (Parquet: Arrow record batches; CSV: DataFrame chunks); a file that
     cannot be read (empty, not CSV, a corrupt Parquet file, a directory) is a `DataError` naming it,
-    as the command line says, not the reader's own exception."""
+    as the command line says, not the reader's own exception.
+
+    A CSV file is parsed whole where ``check`` (its first reading: `_batch_source`), so that a line
+    with more fields than the header is refused as `pandas.read_csv` refuses it, naming the line:
+    pandas' ``usecols``, which later readings use, skips that check and had shifted such a line's
+    values into the wrong columns (a decimal comma, ``3.5,1,5,g2`` under ``y,x,g``)."""
     parquet = path.name.lower().endswith((".parquet", ".pq"))
     kind = "Parquet" if parquet else "CSV"
     if path.is_dir():
@@ -84,7 +89,19 @@ def _file_batches(path: Path, columns: list[str], batch_size: int) -> Iterator[A
                 raise FormulaError(f"{path.name} has no column {missing}")
             yield from pf.iter_batches(batch_size=batch_size, columns=columns)
         else:
-            yield from pd.read_csv(path, usecols=columns, chunksize=batch_size)
+            if not check:
+                yield from pd.read_csv(path, usecols=columns, chunksize=batch_size)
+                return
+            wanted = set(columns)
+            with pd.read_csv(path, chunksize=batch_size) as reader:
+                for chunk in reader:
+                    missing = [c for c in columns if c not in chunk.columns]
+                    if missing:
+                        header = ", ".join(map(repr, list(chunk.columns)[:12]))
+                        raise DataError(
+                            f"cannot read {path} as {kind}: it has no column {missing} (its header: {header})"
+                        )
+                    yield chunk[[c for c in chunk.columns if c in wanted]]  # in the file's order, as usecols
     except MixedModelsError:
         raise
     except pd.errors.EmptyDataError as exc:
@@ -117,10 +134,12 @@ def _batch_source(source: Any, columns: list[str], batch_size: int) -> Callable[
     buffers; other chunks are DataFrames)."""
     paths = _paths(source)
     if paths is not None:
+        checked: set[Path] = set()  # CSV files read once whole: each line's fields counted (`_file_batches`)
 
         def files() -> Iterator[Any]:
             for p in paths:
-                yield from _file_batches(p, columns, batch_size)
+                yield from _file_batches(p, columns, batch_size, check=p not in checked)
+                checked.add(p)
 
         return files
     if callable(source):
@@ -842,16 +861,22 @@ class _Categories:
     first: list[Any]
     same: bool = True  # every chunk had the same list (explicit levels, a categorical's categories)
     union: dict[Any, None] = field(default_factory=dict)
+    # the labels are numbers' (factor(k) of a numeric k labels 2, 3, 10 as text): R orders them as numbers
+    numbers: bool = False
 
     def merge(self, other: _Categories) -> None:
         self.same = self.same and other.same and other.first == self.first
+        self.numbers = self.numbers and other.numbers
         self.union.update(other.union)
 
     def state(self, expr: str) -> tuple[Any, dict[str, Any]]:
-        """formulaic's encoder state: the categories as pandas would find them in all rows."""
+        """formulaic's encoder state: the categories as pandas would find them in all rows (labels of
+        numbers in the numbers' order, as `expressions._levels` orders them in one chunk: R's)."""
         if self.same:
             return self.kind, {"categories": list(self.first)}
         try:
+            if self.numbers:
+                return self.kind, {"categories": sorted(self.union, key=float)}
             return self.kind, {"categories": sorted(self.union)}
         except TypeError as exc:
             raise DataError(f"{expr} mixes values that cannot be ordered (text and numbers?)") from exc
@@ -948,8 +973,34 @@ def _transform_stats(
             # a column's own levels are imposed (first pass), not those of a categorical made from it
             if expr not in cols and getattr(kind, "value", None) == "categorical" and "categories" in enc_state:
                 cats = list(enc_state["categories"])
-                out.categories.setdefault(expr, _Categories(kind, cats, union=dict.fromkeys(cats)))
+                numbers = _labels_of_numbers(expr, cats, chunk)
+                out.categories.setdefault(expr, _Categories(kind, cats, union=dict.fromkeys(cats), numbers=numbers))
     return _learned_transforms(out, states or from_complete)
+
+
+def _labels_of_numbers(expr: str, categories: list[Any], chunk: pd.DataFrame) -> bool:
+    """Whether a categorical made inside the formula (``factor(k)``, ``ordered(k)``) has text labels
+    of numbers: every column its expression reads is numeric (not boolean) in the chunk and every
+    label reads as a number. Chunks then merge their labels in the numbers' order (2 < 3 < 10), as
+    the labels of all rows are ordered in memory, not as text (10 < 2 < 3).
+
+    Examples
+    --------
+    >>> chunk = pd.DataFrame({"k": [2, 10], "s": ["2", "10"]})
+    >>> _labels_of_numbers("factor(k)", ["2", "10"], chunk), _labels_of_numbers("factor(s)", ["10", "2"], chunk)
+    (True, False)
+    """
+    if not categories or not all(isinstance(c, str) for c in categories):
+        return False
+    try:
+        names = {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+        [float(c) for c in categories]
+    except (SyntaxError, ValueError):
+        return False
+    read = [n for n in names if n in chunk.columns]
+    return bool(read) and all(
+        pd.api.types.is_numeric_dtype(chunk[n].dtype) and not pd.api.types.is_bool_dtype(chunk[n].dtype) for n in read
+    )
 
 
 def _learned_transforms(out: _Learning, states: Mapping[str, Mapping[str, Any]]) -> _Learning:
@@ -1088,6 +1139,11 @@ def model_from_source(
     cols = sorted(used_columns(pf) | {c for c in (weights, offset) if c is not None})
     grouping = {v for t in pf.random for v in t.factors}
     is_dask = type(source).__module__.startswith("dask")
+    if is_dask and type(source).__name__ != "DataFrame":  # a Dask Series or Array: dask's own error had been raised
+        raise DataError(
+            "data must be a Dask DataFrame (or a pandas DataFrame, paths or chunks), "
+            f"got Dask's {type(source).__name__}"
+        )
     arrow: _ArrowLevels | None = None  # the first pass over Arrow batches (Parquet files)
     learned = _Learning()  # what stateful transforms and categories made in the formula learn
     # the prototype: up to PROTOTYPE_ROWS complete rows, from which the encoding for new data is
