@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -322,3 +323,24 @@ def test_a_term_formulaic_codes_otherwise_than_r_is_named():
     np.testing.assert_allclose(m.fitted(), full.fitted(), rtol=1e-9)
     for formula in ("angle ~ recipe / temperature", "angle ~ 0 + recipe:temperature", "angle ~ temp:recipe"):
         mm.lmer(formula + " + (1 | recipe:replicate)", cake)  # R codes these as formulaic does: no warning
+
+
+@pytest.mark.parametrize(
+    ("term", "name"),
+    [("sector", "sector"), ("factor(sector)", "factor(sector)"), ("(ses > -10)", "ses > -10")],
+)
+def test_a_factor_of_one_level_is_refused_as_r_refuses_it(term, name):
+    # R: "contrasts can be applied only to factors with 2 or more levels"; it had left the model silently
+    import mixedmodels as mm
+
+    hsb = mm.datasets.load("hsb")
+    public = hsb[hsb["sector"] == "Public"]
+    with pytest.raises(mm.DataError, match=f"the factor '{re.escape(name)}' of the fixed part has one level"):
+        mm.lmer(f"mAch ~ ses + {term} + (1 | school)", public)
+    with pytest.raises(mm.DataError, match="of \\(0 \\+ sector \\| school\\) has one level"):
+        mm.lmer("mAch ~ ses + (0 + sector | school)", public)
+    streamed = [public.iloc[:2000], public.iloc[2000:]]
+    with pytest.raises(mm.DataError, match="has one level in the rows used"):
+        mm.lmer(f"mAch ~ ses + {term} + (1 | school)", streamed)
+    chunks = [hsb.iloc[:3000], hsb.iloc[3000:]]  # one chunk's single level is not the data's
+    assert "sectorCatholic" in mm.lmer("mAch ~ ses + sector + (1 | school)", chunks).fixef.index

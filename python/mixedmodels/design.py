@@ -809,6 +809,8 @@ def materialise(
             "numbers (take .real, .imag or abs() explicitly)"
         )
     own_levels = levels is None  # (streamed data: its first pass chose the levels, and warned)
+    # a chunk of streamed data's first pass (its recorders): one chunk may lack levels all rows have
+    recording = transforms is not None and transforms.functions is not None
     try:
         effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random)) if not pf.trusted else frozenset()
     except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
@@ -932,6 +934,8 @@ def materialise(
         fixed_keys = tuple(mm.rhs.model_spec.column_names)
         fixed_names = tuple(r_name(c) for c in fixed_keys)
         fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical, ordered_levels(dc.frame))
+    if not recording:
+        _refuse_one_level(fixed_spec, "the fixed part")
     _check_finite(y, pf.response, where)
     _check_finite_columns(x, fixed_names, where)
     fixed_names = _unique_names(fixed_names, fixed_keys, "fixed-effects columns")
@@ -972,6 +976,8 @@ def materialise(
         z, keys, names, spec = _materialise(
             t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted, transforms, logical
         )
+        if not recording:
+            _refuse_one_level(spec, t.source)
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names], where)
@@ -1061,6 +1067,23 @@ def _column(
         out = np.ascontiguousarray(v[:, 0])
     _check_finite(out, what, where)
     return out
+
+
+def _refuse_one_level(spec: Any, where: str) -> None:
+    """A `DataError` for a factor of one level in the rows used (a column, ``factor(k)``, a
+    comparison that is always true), as R's model.matrix refuses it ("contrasts can be applied only
+    to factors with 2 or more levels"): under treatment contrasts it has no column, and it had left
+    the model without a word (``mAch ~ ses + sector`` on one sector's schools)."""
+    state = getattr(spec, "encoder_state", None) if isinstance(spec, SafeSpec) else None
+    for expr, (kind, enc) in (state or {}).items():
+        cats = enc.get("categories") if isinstance(enc, Mapping) else None
+        if getattr(kind, "value", None) == "categorical" and cats is not None and len(cats) < 2:
+            only = f" ({level_label(cats[0])!r})" if cats else ""
+            raise DataError(
+                f"the factor {r_name(expr)!r} of {where} has one level in the rows used{only}; a factor needs two "
+                "or more (R: contrasts can be applied only to factors with 2 or more levels): leave it out of the "
+                "formula, or check which rows were dropped for missing values"
+            )
 
 
 def _row_values(value: str | ArrayLike | None, data: pd.DataFrame, what: str) -> NDArray[np.float64] | None:
