@@ -411,6 +411,8 @@ class _Stalled(Exception):
 # search). Its line searches there fail on rounding and it restarts from steepest descent: on a
 # 1M-row design 11 of its 23 gradients went that way. Such an end is only a candidate: the caller
 # polishes it and continues L-BFGS-B unless the polish settles it (`settled`).
+# L-BFGS-B runs again from the best point it met where its end is above it, at most this often
+LBFGSB_RESTARTS = 3
 LBFGSB_STALL = 3
 LBFGSB_NOISE = 1e-13
 LBFGSB_NEAR = 1e-9
@@ -467,28 +469,37 @@ def _lbfgsb(
 
     pinned = one_thread and single_threaded_blas()
     with _core.BlasOneThread() if pinned else contextlib.nullcontext():
-        try:
-            res = minimize(
-                tracked,
-                start,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=Bounds(lower, np.full_like(lower, np.inf)),
-                options={
-                    "ftol": ftol,
-                    "gtol": gtol,
-                    "maxfun": maxeval,
-                    "maxiter": maxeval,
-                    "maxcor": 20,
-                    "maxls": MAXLS,
-                },
-            )
-            x, fx, said = np.asarray(res.x, dtype=float), float(res.fun), str(res.message)
-        except _BudgetSpent:
-            x, fx, said = best_x, best_f, ""
-        except _Stalled:
-            said = f"no fall of the criterion beyond its rounding in {LBFGSB_STALL} evaluations"
-            return best_x, best_f, n, f"L-BFGS-B: {said}", False, True
+        for _ in range(1 + LBFGSB_RESTARTS):
+            try:
+                res = minimize(
+                    tracked,
+                    start,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=Bounds(lower, np.full_like(lower, np.inf)),
+                    options={
+                        "ftol": ftol,
+                        "gtol": gtol,
+                        "maxfun": maxeval - n,
+                        "maxiter": maxeval,
+                        "maxcor": 20,
+                        "maxls": MAXLS,
+                    },
+                )
+                x, fx, said = np.asarray(res.x, dtype=float), float(res.fun), str(res.message)
+            except _BudgetSpent:
+                x, fx, said = best_x, best_f, ""
+                break
+            except _Stalled:
+                said = f"no fall of the criterion beyond its rounding in {LBFGSB_STALL} evaluations"
+                return best_x, best_f, n, f"L-BFGS-B: {said}", False, True
+            # its end above a point its line searches met and passed over (a trial point they did not
+            # accept): there the gradient is not 0 (it had stopped on a face where a variance is 0,
+            # the criterion's slope 0 there, and the better point was returned as the end, unconverged
+            # with a gradient of 28.6 where lme4 went on to a log-likelihood 1.9 higher): on from it
+            if not (np.isfinite(fx) and best_f < fx - LBFGSB_NOISE * max(1.0, abs(fx))) or n >= maxeval:
+                break
+            start = best_x.copy()
     if best_f < fx:
         x, fx = best_x, best_f
     hit = n >= maxeval
