@@ -31,6 +31,7 @@ from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import (
     FUNCTIONS,
+    INTERNAL_CALLS,
     NUMBER_CALL,
     SafeSpec,
     called_functions,
@@ -775,7 +776,8 @@ def materialise(
             f"the column {clash[0]!r} has the name of the function {clash[0]}() that the formula calls, which it "
             "would hide: rename the column"
         )
-    if hidden := called & {c for c in data.columns if isinstance(c, str)}:  # a column unused, but in the way
+    # a column unused, but in the way of a function the formula calls (or of the translation's own calls)
+    if hidden := (called | INTERNAL_CALLS) & {c for c in data.columns if isinstance(c, str)}:
         data = data[[c for c in data.columns if c not in hidden or c in (weights, offset)]]
     missing = sorted(v for v in used if v not in data.columns)
     if missing:

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import formulaic
 import numpy as np
@@ -38,7 +38,6 @@ from formulaic.transforms import center as _formulaic_center
 from formulaic.transforms import poly as _formulaic_poly
 from formulaic.transforms import scale as _formulaic_scale
 from formulaic.transforms.contrasts import Contrasts, ContrastsRegistry, PolyContrasts
-from formulaic.transforms.patsy_compat import PATSY_COMPAT_TRANSFORMS
 from formulaic.utils.stateful_transforms import stateful_transform
 from formulaic.utils.variables import Variable
 from numpy.typing import NDArray
@@ -49,6 +48,7 @@ from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
     "FUNCTIONS",
+    "INTERNAL_CALLS",
     "LOGICAL_CALL",
     "LOGICAL_LEVELS",
     "NUMBER_CALL",
@@ -129,9 +129,30 @@ def _levels(x: Any) -> tuple[list[str | None], list[str]]:
 
 
 def _factor(x: Any) -> Any:
-    """R's ``factor(x)``: a categorical variable, levels sorted (a categorical keeps its order)."""
+    """R's ``factor(x)``: a categorical variable, levels sorted (a categorical keeps its order); of an
+    ordered categorical, R's ordered factor (`_ordered`), as R's ``factor()`` keeps it ordered."""
+    if getattr(getattr(x, "dtype", None), "ordered", False):
+        return _ordered(x)
     labels, cats = _levels(x)
     return pd.Categorical(labels, categories=cats)
+
+
+# where `_with_ordered` puts an ordered factor for `_q` (names that Q() reads: not Python's, or a function's)
+_ORDERED_KEY = "\x00ordered:"
+
+
+def _q_column(variable: str, _context: Any = None) -> Any:
+    """formulaic's ``Q("name")``: the data's column of that name, or the ordered factor
+    `_with_ordered` made of it."""
+    data = _context.data
+    if variable in data:
+        return data[variable]
+    return _context[_ORDERED_KEY + variable]
+
+
+_q = stateful_transform(
+    _q_column, get_required_variables=lambda variable, *args, **kwargs: (Variable(variable, roles={"value"}),)
+)
 
 
 def _ordered(x: Any) -> Any:
@@ -250,14 +271,14 @@ def _vector(*values: Any) -> Any:
 
 
 def _identity(x: Any) -> Any:
-    """R's ``I(x)``: x as computed; a logical result (a comparison, ``I(x > 3)``) is R's logical
-    factor (`logical_factor`: the column ``I(x > 3)TRUE``)."""
-    return logical_factor(x) if np.ndim(x) >= 1 and is_logical(x) else x
-
-
-def _plain(x: Any) -> Any:
-    """x as computed, not made a factor: the offset's arithmetic (`FUNCTIONS`' ``offset``)."""
+    """R's ``I(x)``: x as computed."""
     return x
+
+
+def _logical_term(x: Any) -> Any:
+    """A comparison used as a term (`LOGICAL_CALL`: ``(x > 0)``, ``I(x > 0)`` as a whole term): R's
+    logical factor (`logical_factor`: the column ``x > 0TRUE``); anything else as computed."""
+    return logical_factor(x) if np.ndim(x) >= 1 and is_logical(x) else x
 
 
 def _as_number(x: Any) -> Any:
@@ -345,7 +366,7 @@ FUNCTIONS: Mapping[str, Function] = {
     "as.factor": Function(_factor, categorical=True, doc="as ``factor``"),
     "ordered": Function(_ordered, categorical=True, doc="categorical with polynomial contrasts"),
     "C": Function(_contrasted, 2, ("contrasts",), categorical=True, doc="formulaic's contrasts"),
-    "Q": Function(PATSY_COMPAT_TRANSFORMS["Q"], categorical=True, doc="a column by its name as a string"),
+    "Q": Function(_q, categorical=True, doc="a column by its name as a string"),
     "log": Function(_log, 2, ("base",), doc="natural logarithm, or to ``base``"),
     **{name: Function(_numeric(fn), doc=f"numpy's {name}") for name, fn in _NUMPY.items()},
     **{f"np.{name}": Function(_numeric(fn), doc=f"numpy's {name}") for name, fn in _NUMPY.items()},
@@ -363,7 +384,7 @@ FUNCTIONS: Mapping[str, Function] = {
         _poly, 3, ("degree", "raw"), doc="R's orthogonal polynomials; ``raw = TRUE`` for powers", matrix=True
     ),
     "offset": Function(
-        _numeric(_plain), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
+        _numeric(_identity), doc="a term added to the linear predictor with coefficient 1 (not a fixed effect)"
     ),
     "cbind": Function(_cbind, 2, doc="binomial counts ``cbind(successes, failures)``, as a glmer response"),
     "bs": Function(
@@ -500,8 +521,10 @@ NUMBER_CALL = "_as_number"
 #: The calls the translation writes (evaluation vets the translated text again): as harmless as ``I()``.
 _INTERNAL: Mapping[str, Function] = {
     NUMBER_CALL: Function(_as_number, doc="a response's or an offset's values as numbers"),
-    LOGICAL_CALL: Function(_identity, doc="a comparison used as a term: R's logical factor"),
+    LOGICAL_CALL: Function(_logical_term, doc="a comparison used as a term: R's logical factor"),
 }
+#: Their names, which no column of the formula may have.
+INTERNAL_CALLS = frozenset(_INTERNAL)
 _ALIASED = {alias: name for name, alias in _ALIASES.items()}
 
 
@@ -599,7 +622,7 @@ def _call_end(text: str, i: int) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def translate(formula: str, start: int = 0, end: int | None = None) -> Translation:
+def translate(formula: str, start: int = 0, end: int | None = None, *, terms: bool = True) -> Translation:
     """Vet ``formula[start:end]``, a formula or a piece of one, and translate it for formulaic.
 
     Parameters
@@ -631,10 +654,13 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
         ^
     """
     end = len(formula) if end is None else end
-    if _compares(formula, start, end):  # a random-effects term's left-hand side x > 0: R's logical factor
+    # where the piece is terms (not a response, an offset or cbind's counts, where a comparison is
+    # 0/1), a comparison that is a whole term is R's logical factor (`LOGICAL_CALL`)
+    logical = LOGICAL_CALL if terms else "I"
+    if _compares(formula, start, end):  # a random-effects term's left-hand side x > 0
         code = _Code(formula, start, end)
         return Translation(
-            f"{LOGICAL_CALL}({code.text.strip()})",
+            f"{logical}({code.text.strip()})",
             frozenset(code.variables),
             frozenset(code.numeric),
             frozenset(code.data_dependent),
@@ -661,7 +687,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
             # R's y ~ (x > 0): a logical variable made in the formula, R's logical factor (x > 0TRUE)
             juxtaposed(i)
             code = _Code(formula, i + 1, close)
-            out.append(f"{LOGICAL_CALL}({code.text})")
+            out.append(f"{logical}({code.text})")
             variables |= code.variables
             numeric |= code.numeric
             dependent |= code.data_dependent
@@ -675,7 +701,7 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
         ):
             # a random-effects term (x > 0 | g): its left-hand side R's logical factor, as above
             juxtaposed(i)
-            lhs = translate(formula, i + 1, bar)
+            lhs = translate(formula, i + 1, bar, terms=terms)
             out.append("(" + lhs.text)
             variables |= lhs.variables
             numeric |= lhs.numeric
@@ -729,13 +755,21 @@ def translate(formula: str, start: int = 0, end: int | None = None) -> Translati
                 if close < 0 or close >= end:
                     raise located_error(formula, j, "unbalanced parenthesis: '(' is never closed")
                 code = _Code(formula, i, close + 1)
-                out.append(code.text)
+                text = code.text
+                if terms and code.compares:  # I(x > 3) as a term: R's logical factor, I(x > 3)TRUE
+                    opening = text.index("(") + 1
+                    text = f"{text[:opening]}{LOGICAL_CALL}({text[opening : text.rindex(')')]}))"
+                out.append(text)
                 variables |= code.variables
                 numeric |= code.numeric
                 dependent |= code.data_dependent
                 i = close + 1
             else:
                 _check_name(formula, i, name)
+                if name in _INTERNAL:  # a column would hide the translation's own call
+                    raise located_error(
+                        formula, i, f"the name {name!r} is reserved for the formula's own calls: rename the column"
+                    )
                 if name == ".":
                     raise located_error(formula, i, "'.' (R's 'every other column') is not supported: name the columns")
                 variables.add(name)  # a column, even one named as a function (C, log): R reads it so
@@ -832,6 +866,17 @@ class _Code:
         try:
             tree = ast.parse(py, mode="eval")
             self._vet(tree.body, numeric=True, argument=False)
+            body = tree.body
+            # I(comparison): R's I() of a logical is a logical (a factor as a term); arithmetic on
+            # comparisons, I((x > 0) * (w > 0)), is a number
+            self.compares = (
+                isinstance(body, ast.Call)
+                and isinstance(body.func, ast.Name)
+                and self._original(body.func.id) == "I"
+                and len(body.args) == 1
+                and not body.keywords
+                and isinstance(body.args[0], ast.Compare)
+            )
         except SyntaxError as exc:
             pos = self._pos(max((exc.offset or 1) - 1, 0)) if exc.lineno == 1 else start
             raise located_error(formula, pos, f"cannot read {formula[start:end]!r} ({exc.msg})") from None
@@ -1220,7 +1265,10 @@ def _with_ordered(
         cat = pd.Categorical.from_codes(
             np.asarray(codes, dtype=np.int64), categories=pd.Index(list(levels[c])), ordered=True
         )
-        context[c] = _formulaic_C(pd.Series(cat, index=frame.index, name=c), PolyContrasts())
+        coded = _formulaic_C(pd.Series(cat, index=frame.index, name=c), PolyContrasts())
+        context[_ORDERED_KEY + c] = coded  # for Q("my o"), Q("log") (`_q`)
+        if c not in context:  # read by name (not where it would hide a function: Q() reads it then)
+            context[c] = coded
     return frame.drop(columns=present), context
 
 
@@ -1258,12 +1306,20 @@ class SafeSpec:
         return self._trusted
 
     @property
+    def ordered(self) -> dict[str, tuple[Any, ...]]:
+        """The ordered factors of the fit and their levels (none in a spec pickled before they were kept)."""
+        return cast(dict[str, tuple[Any, ...]], self.__dict__.get("_ordered", {}))
+
+    @property
     def required_variables(self) -> set[Any]:
         """formulaic's data variables the spec reads, the ordered factors among them (which it reads
         from the context, `_with_ordered`)."""
         found = set(self._spec.required_variables)
-        from_context = {str(v.root) for v in getattr(self._spec, "variables_by_source", {}).get("context", set())}
-        found |= {Variable(c) for c in self._ordered if c in from_context}
+        from_context = {
+            str(v.root).removeprefix(_ORDERED_KEY)
+            for v in getattr(self._spec, "variables_by_source", {}).get("context", set())
+        }
+        found |= {Variable(c) for c in self.ordered if c in from_context}
         return found
 
     @property
@@ -1287,7 +1343,7 @@ class SafeSpec:
         }
         if change:
             data = data.assign(**change)
-        data, context = _with_ordered(data, dict(_context(self._trusted)), self._ordered)
+        data, context = _with_ordered(data, dict(_context(self._trusted)), self.ordered)
         return self._spec.get_model_matrix(_prepared(data, self._numeric), context=context, **options)
 
     def __getattr__(self, name: str) -> Any:

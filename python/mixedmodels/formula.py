@@ -232,13 +232,13 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
         raise _error(text, 0, "the formula has no response on the left of '~'")
     whole = None if trusted else translate(text)  # before anything reads the code
 
-    def piece(a: int, b: int) -> str:
-        return text[a:b].strip() if whole is None else translate(text, a, b).text.strip()
+    def piece(a: int, b: int) -> str:  # an offset's expression or cbind's counts: numbers, not terms
+        return text[a:b].strip() if whole is None else translate(text, a, b, terms=False).text.strip()
 
     counts = _counts(text, t, piece)
     if whole is not None and counts is None:
         bare = _BARE.match(response)
-        response = (bare.group(1) or bare.group(2)) if bare else translate(text, 0, t).text.strip()
+        response = (bare.group(1) or bare.group(2)) if bare else translate(text, 0, t, terms=False).text.strip()
     rhs_start = t + 1
     spans: list[tuple[int, int]] = []
     terms: list[RandomTerm] = []

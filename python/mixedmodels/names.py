@@ -55,7 +55,16 @@ def r_name(name: str) -> str:
     return _HIDDEN.sub(lambda m: quoted[int(m.group(1))], out) if quoted else out
 
 
-_SINGLE_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_SINGLE_QUOTED = re.compile(r"`[^`]*`|'((?:[^'\\]|\\.)*)'")  # (a backticked name as it is)
+
+
+def _double_quoted(m: re.Match[str]) -> str:
+    """A single-quoted string literal in R's double quotes (a backticked name, or a string holding a
+    double quote, as it is)."""
+    inner = m.group(1)
+    return m.group(0) if inner is None or '"' in inner else f'"{inner}"'
+
+
 _QUOTED = re.compile(r"""\bQ\((['"])((?:\\.|(?!\1).)*)\1\)""")
 _HIDDEN = re.compile("\x00(\\d+)\x00")
 
@@ -67,7 +76,7 @@ def _r_code(out: str) -> str:
     out = out.replace("as_factor(", "as.factor(")  # formulaic's parser reads no dotted function name
     out = re.sub(r"\^\(-([\w.]+)\)", r"^-\1", out)  # Python writes x ** (-1), R x^-1
     out = _drop_logical_calls(out)
-    out = _SINGLE_QUOTED.sub(lambda m: m.group(0) if '"' in m.group(1) else f'"{m.group(1)}"', out)  # R deparses "q"
+    out = _SINGLE_QUOTED.sub(_double_quoted, out)  # R deparses a string "q"
     out = re.sub(r"\bTrue\b", "TRUE", out)
     out = re.sub(r"\bFalse\b", "FALSE", out)
     return re.sub(r"(\w)=(?=[^=])", r"\1 = ", out)

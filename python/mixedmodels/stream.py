@@ -69,10 +69,11 @@ def _file_batches(path: Path, columns: list[str], batch_size: int, check: bool =
     cannot be read (empty, not CSV, a corrupt Parquet file, a directory) is a `DataError` naming it,
     as the command line says, not the reader's own exception.
 
-    A CSV file is parsed whole where ``check`` (its first reading: `_batch_source`), so that a line
-    with more fields than the header is refused as `pandas.read_csv` refuses it, naming the line:
-    pandas' ``usecols``, which later readings use, skips that check and had shifted such a line's
-    values into the wrong columns (a decimal comma, ``3.5,1,5,g2`` under ``y,x,g``)."""
+    Where ``check`` (a CSV file's first reading: `_batch_source`), its header is read for the
+    columns and each line's fields are counted first (`_check_csv_fields`): a line with more fields
+    than the header is refused as `pandas.read_csv` refuses it, naming the line. pandas' ``usecols``
+    skips that check and had shifted such a line's values into the wrong columns (a decimal comma,
+    ``3.5,1,5,g2`` under ``y,x,g``)."""
     parquet = path.name.lower().endswith((".parquet", ".pq"))
     kind = "Parquet" if parquet else "CSV"
     if path.is_dir():
@@ -89,19 +90,14 @@ def _file_batches(path: Path, columns: list[str], batch_size: int, check: bool =
                 raise FormulaError(f"{path.name} has no column {missing}")
             yield from pf.iter_batches(batch_size=batch_size, columns=columns)
         else:
-            if not check:
-                yield from pd.read_csv(path, usecols=columns, chunksize=batch_size)
-                return
-            wanted = set(columns)
-            with pd.read_csv(path, chunksize=batch_size) as reader:
-                for chunk in reader:
-                    missing = [c for c in columns if c not in chunk.columns]
-                    if missing:
-                        header = ", ".join(map(repr, list(chunk.columns)[:12]))
-                        raise DataError(
-                            f"cannot read {path} as {kind}: it has no column {missing} (its header: {header})"
-                        )
-                    yield chunk[[c for c in chunk.columns if c in wanted]]  # in the file's order, as usecols
+            if check:
+                header = list(pd.read_csv(path, nrows=0).columns)
+                missing = [c for c in columns if c not in header]
+                if missing:
+                    shown = ", ".join(map(repr, header[:12])) + (", ..." if len(header) > 12 else "")
+                    raise DataError(f"cannot read {path} as {kind}: it has no column {missing} (its header: {shown})")
+                _check_csv_fields(path, len(header))
+            yield from pd.read_csv(path, usecols=columns, chunksize=batch_size)
     except MixedModelsError:
         raise
     except pd.errors.EmptyDataError as exc:
@@ -111,6 +107,79 @@ def _file_batches(path: Path, columns: list[str], batch_size: int, check: bool =
     except Exception as exc:  # pandas and pyarrow raise many types for a file they cannot parse
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read {path} as {kind}: {first}") from exc
+
+
+# bytes of a CSV file read at a time to count its lines' fields (`_check_csv_fields`)
+CSV_CHECK_BLOCK = 1 << 24
+
+
+def _check_csv_fields(path: Path, header: int) -> None:
+    r"""A `DataError` naming the first line of a CSV file with more fields than its header has (or,
+    where the first row has more, pandas' implicit index columns, than that row), as
+    `pandas.read_csv` refuses it, with the data's other columns unread. A file without quotes
+    (and without lone carriage returns) has its commas counted per line in blocks of bytes; one
+    with them is tokenised by pandas in chunks of all its columns (slower, in bounded memory).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = Path(tempfile.mkdtemp()) / "d.csv"
+    >>> _ = p.write_text("y,x,g\n1,2,a\n3.5,1,5,b\n")
+    >>> _check_csv_fields(p, 3)
+    Traceback (most recent call last):
+    ...
+    mixedmodels.exceptions.DataError: ... line 3 has 4 fields where the header has 3 ...
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(CSV_CHECK_BLOCK)
+        line, expected, carry, seen_header = 0, None, b"", False
+        while data:
+            more = fh.read(CSV_CHECK_BLOCK)
+            block = carry + data if carry else data
+            if more:
+                cut = block.rfind(b"\n") + 1
+                block, carry = block[:cut], block[cut:]
+            else:
+                carry = b""
+            if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
+                _check_csv_fields_by_pandas(path)
+                return
+            arr = np.frombuffer(block, dtype=np.uint8)
+            if arr.size == 0:  # no whole line yet (a line longer than the block)
+                data = more
+                continue
+            ends = np.flatnonzero(arr == 10)
+            if not more and (arr.size == 0 or arr[-1] != 10):
+                ends = np.append(ends, arr.size)  # a last line without its newline
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            commas = np.flatnonzero(arr == 44)
+            fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+            blank = (ends - starts == 0) | ((ends - starts == 1) & (arr[np.minimum(starts, arr.size - 1)] == 13))
+            rows = np.flatnonzero(~blank)
+            if expected is None and rows.size:
+                # the first line not blank is the header; the next, where longer, gives pandas' index
+                # columns (an implicit index: as many as it has fields more than the header)
+                if not seen_header:
+                    seen_header, rows = True, rows[1:]
+                if rows.size:
+                    expected = max(header, int(fields[rows[0]]))
+            wide = rows[fields[rows] > (expected or header)] if seen_header else rows[:0]
+            if wide.size:
+                at = int(wide[0])
+                raise DataError(
+                    f"cannot read {path} as CSV: line {line + at + 1} has {int(fields[at])} fields where the "
+                    f"header has {expected} (pandas.read_csv refuses it: Expected {expected} fields in line "
+                    f"{line + at + 1}, saw {int(fields[at])}); a decimal comma or an unquoted comma in a value?"
+                )
+            line += ends.size
+            data = more
+
+
+def _check_csv_fields_by_pandas(path: Path) -> None:
+    """`_check_csv_fields` by pandas' tokeniser: every column, in chunks whose rows are dropped."""
+    with pd.read_csv(path, chunksize=10_000, dtype=str, keep_default_na=False) as reader:
+        for _ in reader:
+            pass
 
 
 def chunk_source(source: Any, columns: list[str], batch_size: int = 1_000_000) -> Callable[[], Iterator[pd.DataFrame]]:
@@ -1295,10 +1364,17 @@ def _prototype(chunk: Any, cols: list[str]) -> tuple[pd.DataFrame, NDArray[np.in
 def _small_pandas(batch: Any) -> pd.DataFrame:
     """A record batch as a DataFrame, its dictionary columns with only the entries the rows use
     (a slice keeps the whole dictionary: a million categories for a thousand rows). The levels are
-    imposed on the prototype, so its categories' order does not matter."""
+    imposed on the prototype, so its categories' order does not matter; an ordered one stays ordered."""
     import pyarrow as pa
 
-    arrays = [a.dictionary_decode().dictionary_encode() if pa.types.is_dictionary(a.type) else a for a in batch.columns]
+    arrays = []
+    for a in batch.columns:
+        if pa.types.is_dictionary(a.type):
+            small = a.dictionary_decode().dictionary_encode()
+            if a.type.ordered:  # an ordered factor stays one (its levels, imposed, give the order)
+                small = pa.DictionaryArray.from_arrays(small.indices, small.dictionary, ordered=True)
+            a = small
+        arrays.append(a)
     out: pd.DataFrame = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names).to_pandas()
     return out
 
