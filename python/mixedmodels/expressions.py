@@ -43,7 +43,7 @@ from formulaic.utils.variables import Variable
 from numpy.typing import NDArray
 
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .names import LOGICAL_CALL, level_label
+from .names import LOGICAL_CALL, NUMBER_CALL, level_label
 from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
@@ -282,13 +282,17 @@ def _logical_term(x: Any) -> Any:
 
 
 def _as_number(x: Any) -> Any:
-    """A response's or an offset's values as numbers (`NUMBER_CALL`): a logical one (``I(y > 0)``,
-    a factor of `logical_factor`) as 0/1 with its missing values NaN, as R's arithmetic reads a
-    logical; anything else as computed."""
+    """Values as numbers (`NUMBER_CALL`: a response, an offset, a comparison that arithmetic reads):
+    logical ones (``y > 0``, a factor of `logical_factor`) as 0/1 with their missing values NaN, as
+    R's arithmetic reads a logical; anything else as computed."""
     values = x.array if isinstance(x, pd.Series) else x
     if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
         labels = np.asarray(values, dtype=object)
         return np.where(pd.isna(labels), np.nan, (labels == "TRUE").astype(np.float64))
+    if np.ndim(x) >= 1 and is_logical(x):  # a comparison that arithmetic reads: R's 0/1 (numpy's bool + bool is "or")
+        flags = pd.Series(np.asarray(values, dtype=object)).astype("boolean")
+        out = np.asarray(flags.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+        return pd.Series(out, index=x.index) if isinstance(x, pd.Series) else out
     return x
 
 
@@ -515,8 +519,6 @@ class Translation:
 
 #: Python names formulaic is given for the dotted function names (its parser reads no other).
 _ALIASES = {"as.factor": "as_factor"}
-#: The call a response or an offset is wrapped in to evaluate it as one numeric column (`_as_number`).
-NUMBER_CALL = "_as_number"
 # (LOGICAL_CALL, from names: the call a comparison used as a term is translated to)
 #: The calls the translation writes (evaluation vets the translated text again): as harmless as ``I()``.
 _INTERNAL: Mapping[str, Function] = {
@@ -862,6 +864,9 @@ class _Code:
         self.data_dependent: set[str] = set()
         self.names: dict[str, str] = {}  # placeholder -> the name as written
         self.where: list[tuple[int, int]] = []  # (offset in the Python text, offset in the formula)
+        # each token's (offset, in formulaic's text too, and their lengths): `_numbered`'s map
+        self.tokens: list[tuple[int, int, int, int]] = []
+        self._fo_length = 0
         py, text = self._lex(start, end)
         try:
             tree = ast.parse(py, mode="eval")
@@ -877,6 +882,7 @@ class _Code:
                 and not body.keywords
                 and isinstance(body.args[0], ast.Compare)
             )
+            text = self._numbered(tree, text)
         except SyntaxError as exc:
             pos = self._pos(max((exc.offset or 1) - 1, 0)) if exc.lineno == 1 else start
             raise located_error(formula, pos, f"cannot read {formula[start:end]!r} ({exc.msg})") from None
@@ -885,6 +891,30 @@ class _Code:
                 formula, start, "this expression is too long or nested too deeply to read; split it into columns"
             ) from None
         self.text = text
+
+    def _numbered(self, tree: ast.Expression, text: str) -> str:
+        """formulaic's text with each comparison that arithmetic reads (an operand of ``+ - * / ^``
+        or unary minus) wrapped in `NUMBER_CALL`: R's arithmetic reads a logical as 0/1, numpy's
+        ``bool + bool`` is "or" and pandas' ``-bool`` is "not" (``I((x > 0) + (w > 0))``,
+        ``exp(-(x > 0))`` had been silently other numbers than R's)."""
+        spans = []
+        for node in ast.walk(tree):
+            operands = (
+                [node.left, node.right]
+                if isinstance(node, ast.BinOp)
+                else [node.operand]
+                if isinstance(node, ast.UnaryOp)
+                else []
+            )
+            spans += [(o.col_offset, cast(int, o.end_col_offset)) for o in operands if isinstance(o, ast.Compare)]
+        if not spans:
+            return text
+        starts = {py: fo for py, fo, _, _ in self.tokens}
+        ends = {py + n: fo + m for py, fo, n, m in self.tokens}
+        for a, b in sorted(spans, reverse=True):
+            fa, fb = starts[a], ends[b]
+            text = f"{text[:fa]}{NUMBER_CALL}({text[fa:fb]}){text[fb:]}"
+        return text
 
     def _lex(self, start: int, end: int) -> tuple[str, str]:
         """(Python text with placeholders for vetting, text for formulaic)."""
@@ -900,6 +930,8 @@ class _Code:
             if not p.isspace():
                 self.previous = p
             self.where.append((length, at))
+            self.tokens.append((length, self._fo_length, len(p), len(f)))
+            self._fo_length += len(f)
             py.append(p)
             fo.append(f)
             length += len(p)

@@ -10,6 +10,9 @@ import re
 #: The call a comparison used as a term is translated to (``y ~ (x > 0)``: R's logical factor, its
 #: column named ``x > 0TRUE`` as R names it; `r_name` drops the call from the name).
 LOGICAL_CALL = "_logical"
+#: The call a response, an offset or a comparison that arithmetic reads is wrapped in to read it as
+#: numbers (`expressions._as_number`; `r_name` drops it from the name too).
+NUMBER_CALL = "_as_number"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTRAST = re.compile(r"([^\s:\[\]]+)\[(?:T\.)?([^\]]*)\]")
 _BACKTICKED = re.compile(r"`([^`]*)`")
@@ -83,17 +86,20 @@ def _r_code(out: str) -> str:
 
 
 def _drop_logical_calls(out: str) -> str:
-    """``_logical(x > 0)`` (`LOGICAL_CALL`) as R labels the comparison: ``x > 0``."""
-    start = out.find(LOGICAL_CALL + "(")
-    while start >= 0:
-        if start == 0 or not (out[start - 1].isalnum() or out[start - 1] in "._"):
-            depth, j = 0, start + len(LOGICAL_CALL)
-            for j in range(start + len(LOGICAL_CALL), len(out)):
-                depth += {"(": 1, ")": -1}.get(out[j], 0)
-                if depth == 0:
-                    break
-            out = out[:start] + out[start + len(LOGICAL_CALL) + 1 : j] + out[j + 1 :]
-        start = out.find(LOGICAL_CALL + "(", start + 1)
+    """``_logical(x > 0)`` (`LOGICAL_CALL`) as R labels the comparison, ``x > 0``, and
+    ``_as_number(x > 0)`` (`NUMBER_CALL`, an operand of arithmetic) as written, ``(x > 0)``."""
+    for call in (LOGICAL_CALL, NUMBER_CALL):
+        keep = 1 if call == NUMBER_CALL else 0  # its parentheses stay
+        start = out.find(call + "(")
+        while start >= 0:
+            if start == 0 or not (out[start - 1].isalnum() or out[start - 1] in "._"):
+                depth, j = 0, start + len(call)
+                for j in range(start + len(call), len(out)):
+                    depth += {"(": 1, ")": -1}.get(out[j], 0)
+                    if depth == 0:
+                        break
+                out = out[:start] + out[start + len(call) + 1 - keep : j + keep] + out[j + 1 :]
+            start = out.find(call + "(", start + 1)
     return out
 
 

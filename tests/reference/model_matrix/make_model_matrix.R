@@ -107,6 +107,9 @@ comparison_interaction ; synthetic ; y ~ w * (x > 3) + (1 | g) ;  ; TRUE ;
 comparison_of_factor ; synthetic ; y ~ (k == 3) + (h != 'q') + (1 | g) ;  ; TRUE ;
 comparison_random ; synthetic ; y ~ w + (x > 3 | g) ;  ; TRUE ;
 comparison_random_no_intercept ; synthetic ; y ~ w + (0 + (x > 3) | g) ;  ; TRUE ;
+comparison_arithmetic ; synthetic ; y ~ I((x > 3) + (w > 0)) + I((x > 3) * (w > 0)) + (1 | g) ;  ; TRUE ; R's arithmetic reads a logical as 0/1
+comparison_arithmetic_factor ; synthetic ; y ~ factor((x > 3) + (w > 0)) + (1 | g) ;  ; TRUE ; three levels 0, 1, 2
+comparison_negated ; synthetic ; y ~ exp(-(x > 3)) + I(2^(w > 0)) + (1 | g) ;  ; TRUE ;
 missing_in_scale ; synthetic ; y ~ scale(xna) + w + (1 | g) ;  ; TRUE ; rows with xna missing dropped
 missing_in_log ; synthetic ; y ~ log(xna) + log(wna + 5) + (1 | g) ;  ; TRUE ;
 missing_in_random ; synthetic ; y ~ x + (scale(wna) | g) ;  ; TRUE ;
