@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -344,3 +345,20 @@ def test_a_factor_of_one_level_is_refused_as_r_refuses_it(term, name):
         mm.lmer(f"mAch ~ ses + {term} + (1 | school)", streamed)
     chunks = [hsb.iloc[:3000], hsb.iloc[3000:]]  # one chunk's single level is not the data's
     assert "sectorCatholic" in mm.lmer("mAch ~ ses + sector + (1 | school)", chunks).fixef.index
+
+
+@pytest.mark.parametrize("terms", ["(1 | Subject) + (1 | Subject)", "(1 | Subject) + (1 + Days | Subject)"])
+def test_a_column_in_two_terms_of_one_factor_warns(terms):
+    # only the sum of the two variances is identified; lme4 says "nearly unidentifiable" from its Hessian
+    import mixedmodels as mm
+
+    with pytest.warns(mm.MixedModelsWarning, match="'\\(Intercept\\)' of grouping factor 'Subject' is in two"):
+        mm.lmer(f"Reaction ~ Days + {terms}", mm.datasets.load("sleepstudy"))
+
+
+def test_uncorrelated_terms_do_not_warn():
+    import mixedmodels as mm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.MixedModelsWarning)
+        mm.lmer("Reaction ~ Days + (Days || Subject)", mm.datasets.load("sleepstudy"))

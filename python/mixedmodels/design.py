@@ -991,6 +991,8 @@ def materialise(
                 grouped[t.group] = _grouping(groups, t.factors, t.group)
         codes, glevels, level_keys = grouped[t.group]
         raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec, level_keys))
+        if own_levels:
+            _warn_repeated_columns(raw)
     structure, rows = _parts(
         pf.text,
         pf.response,
@@ -1069,6 +1071,26 @@ def _column(
         out = np.ascontiguousarray(v[:, 0])
     _check_finite(out, what, where)
     return out
+
+
+def _warn_repeated_columns(raw: Sequence[_TermRows]) -> None:
+    """A `MixedModelsWarning` where the last term's column is also a column of an earlier term of
+    the same grouping factor (``(1 | g) + (1 | g)``, ``(1 | g) + (1 + x | g)``): only the sum of
+    the two variances is identified, so their split is arbitrary (lme4 says only that the model is
+    nearly unidentifiable, from its Hessian)."""
+    last = raw[-1]
+    for earlier in raw[:-1]:
+        if earlier.term.group != last.term.group:
+            continue
+        both = [n for n in last.term.columns if n in earlier.term.columns]
+        if both:
+            warn(
+                f"the column {both[0]!r} of grouping factor {last.term.group!r} is in two random-effects terms, "
+                f"{earlier.term.source} and {last.term.source}: only the sum of their variances is identified, "
+                "so how it is split between them is arbitrary; write the column in one term",
+                MixedModelsWarning,
+            )
+            return
 
 
 def _refuse_one_level(spec: Any, where: str) -> None:
