@@ -271,3 +271,18 @@ def test_names_keep_backticked_quotes():
 
     assert r_name("I(`a'b'c` + 1)") == "I(`a'b'c` + 1)"
     assert r_name("_logical(h != 'q')[T.TRUE]") == 'h != "q"TRUE'
+
+
+def test_comparisons_as_a_binomial_response():
+    # R: '~' binds loosest, so y > 300 ~ x is (y > 300) ~ x; cbind's comparisons had failed to read
+    # (" cnt <= 4": unexpected indent). lme4 1.1-31: logLik -87.1631 for all three
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy")
+    d["cnt"] = (d["Reaction"] // 60).astype(int)
+    for formula in (
+        "Reaction > 300 ~ Days + (1 | Subject)",
+        "(Reaction > 300) ~ Days + (1 | Subject)",
+        "cbind(cnt > 4, cnt <= 4) ~ Days + (1 | Subject)",
+    ):
+        assert mm.glmer(formula, d, family="binomial").loglik == pytest.approx(-87.1631, abs=1e-4)

@@ -656,6 +656,8 @@ def translate(formula: str, start: int = 0, end: int | None = None, *, terms: bo
         ^
     """
     end = len(formula) if end is None else end
+    while start < end and formula[start].isspace():  # (cbind(k > 2, k <= 2): Python reads no indent)
+        start += 1
     # where the piece is terms (not a response, an offset or cbind's counts, where a comparison is
     # 0/1), a comparison that is a whole term is R's logical factor (`LOGICAL_CALL`)
     logical = LOGICAL_CALL if terms else "I"

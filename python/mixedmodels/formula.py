@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import formulaic
 
 from .exceptions import FormulaError
-from .expressions import located_error, translate, unquoted
+from .expressions import Translation, located_error, translate, unquoted
 
 __all__ = ["ParsedFormula", "RandomTerm", "parse_formula", "update_formula"]
 
@@ -230,7 +230,9 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
     response = text[:t].strip()
     if not response:
         raise _error(text, 0, "the formula has no response on the left of '~'")
-    whole = None if trusted else translate(text)  # before anything reads the code
+    # before anything reads the code: the response (where a comparison may stand bare, y > 1 ~ x, as
+    # '~' binds loosest in R) and the right-hand side
+    whole = None if trusted else _joined(translate(text, 0, t, terms=False), translate(text, t + 1))
 
     def piece(a: int, b: int) -> str:  # an offset's expression or cbind's counts: numbers, not terms
         return text[a:b].strip() if whole is None else translate(text, a, b, terms=False).text.strip()
@@ -316,6 +318,17 @@ def _parse(text: str, trusted: bool) -> ParsedFormula:
         data_dependent=whole.data_dependent,
         offsets=tuple(offsets),
         counts=counts,
+    )
+
+
+def _joined(a: Translation, b: Translation) -> Translation:
+    """Two pieces of a formula's translation as one (their variables, numeric columns and
+    data-dependent calls; the text is a's and b's joined by '~')."""
+    return Translation(
+        f"{a.text} ~ {b.text}",
+        a.variables | b.variables,
+        a.numeric | b.numeric,
+        a.data_dependent | b.data_dependent,
     )
 
 
