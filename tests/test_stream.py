@@ -400,3 +400,17 @@ def test_a_dask_series_is_refused_by_name():
     df = pd.DataFrame({"y": np.arange(20.0) % 7, "x": np.arange(20.0), "g": ["a", "b"] * 10})
     with pytest.raises(mm.DataError, match="got Dask's Series"):  # dask's own TypeError had been raised
         mm.lmer("y ~ x + (1 | g)", dd.from_pandas(df, npartitions=2)["y"])
+
+
+def test_streamed_chunks_warn_as_in_memory():
+    # numbers held as Python objects (read as a factor) and a column in two terms had warned in
+    # memory only; the prototype's materialisation now warns once (the chunks' own calls are silent)
+    rng = np.random.default_rng(8)
+    x = np.round(rng.normal(size=60), 1)
+    df = pd.DataFrame({"y": x + rng.normal(size=60), "x": pd.Series(x, dtype=object), "g": np.arange(60) % 6})
+    with pytest.warns(mm.MixedModelsWarning, match="holds numbers as Python objects") as record:
+        mm.lmer("y ~ x + (1 | g)", [df.iloc[:30], df.iloc[30:]])
+    assert sum("Python objects" in str(w.message) for w in record) == 1
+    d = mm.datasets.load("sleepstudy")
+    with pytest.warns(mm.MixedModelsWarning, match="is in two random-effects terms"):
+        mm.lmer("Reaction ~ Days + (1 | Subject) + (1 | Subject)", [d.iloc[:90], d.iloc[90:]])

@@ -817,8 +817,10 @@ def materialise(
         effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random)) if not pf.trusted else frozenset()
     except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
         effects = frozenset()
-    if own_levels and not pf.trusted:
-        _warn_case_order(data, [c for c in cols if c in effects])
+    if not pf.trusted:
+        if own_levels:  # (streamed data: the first pass warns, from every chunk's levels)
+            _warn_case_order(data, [c for c in cols if c in effects])
+        # streamed data: from the prototype's rows (a chunk's own calls are silenced)
         made = {
             c
             for c in cols
@@ -991,8 +993,7 @@ def materialise(
                 grouped[t.group] = _grouping(groups, t.factors, t.group)
         codes, glevels, level_keys = grouped[t.group]
         raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec, level_keys))
-        if own_levels:
-            _warn_repeated_columns(raw)
+        _warn_repeated_columns(raw)  # (streamed data: from the prototype; a chunk's own calls are silenced)
     structure, rows = _parts(
         pf.text,
         pf.response,
