@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from .exceptions import ArgumentError, MixedModelsError
-from .expressions import model_matrix, r_matrix
+from .expressions import model_matrix, r_matrix, r_order
 from .fitted import LmerFit
 from .inference import F_COLUMNS, contest, inference_for, zapsmall
 from .names import r_name
@@ -133,6 +133,9 @@ def _described_terms(m: LmerFit, spec: Any) -> tuple[bool, list[FixedTerm], bool
             has_intercept = bool(cols)
             continue
         factors = tuple(str(f) for f in st.term.factors)
+        rank = getattr(spec, "variable_rank", None)
+        if rank and len(factors) > 1:  # R's label: the variables in the formula's order (`r_order`)
+            label = ":".join(factors[i] for i in r_order(factors, rank))
         reduced = [frozenset(str(f.factor) for f in s.factors if f.reduced) for s in st.scoped_terms]
         rows.append((label, cols, factors, reduced))
     factor_lists = [r[2] for r in rows]

@@ -40,6 +40,8 @@ from .expressions import (
     logical_factor,
     model_matrix,
     ordered_levels,
+    r_order,
+    variable_rank,
 )
 from .formula import ParsedFormula, parse_formula
 from .names import level_label, make_unique, r_name, r_variable
@@ -348,8 +350,32 @@ def _materialise(
     except Exception as exc:  # formulaic raises many types; name what failed
         raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
     keys = tuple(mm.model_spec.column_names)
-    spec = SafeSpec(mm.model_spec, numeric, trusted, logical, ordered_levels(data.frame))
-    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), keys, tuple(r_name(c) for c in keys), spec
+    rank = variable_rank(spec_text)
+    spec = SafeSpec(mm.model_spec, numeric, trusted, logical, ordered_levels(data.frame), rank)
+    names = _r_interaction_names(mm.model_spec, keys, tuple(r_name(c) for c in keys), rank)
+    return np.ascontiguousarray(mm.to_numpy(dtype=np.float64)), keys, names, spec
+
+
+def _r_interaction_names(
+    spec: Any, keys: Sequence[str], names: tuple[str, ...], rank: Mapping[str, int]
+) -> tuple[str, ...]:
+    """The names of interaction columns with their variables in R's order (`expressions.r_order`:
+    as they first appear in the formula), where formulaic keeps each term as written: R names
+    ``sector + ses + ses:sector``'s column ``sectorCatholic:ses``, formulaic ``ses:sector[T.Catholic]``.
+    A name that does not split at ':' into one part per variable is left as it is."""
+    where = {k: j for j, k in enumerate(keys)}
+    out = list(names)
+    for st in getattr(spec, "structure", None) or ():
+        factors = [str(f) for f in st.term.factors]
+        perm = r_order(factors, rank)
+        if perm == list(range(len(factors))):
+            continue
+        for col in st.columns:
+            j = where.get(col)
+            parts = out[j].split(":") if j is not None else []
+            if j is not None and len(parts) == len(factors):
+                out[j] = ":".join(parts[i] for i in perm)
+    return tuple(out)
 
 
 def _unique_names(names: tuple[str, ...], keys: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -936,8 +962,9 @@ def materialise(
         y = np.ascontiguousarray(ymat[:, 0])
         x = mm.rhs.to_numpy(dtype=np.float64)
         fixed_keys = tuple(mm.rhs.model_spec.column_names)
-        fixed_names = tuple(r_name(c) for c in fixed_keys)
-        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical, ordered_levels(dc.frame))
+        rank = variable_rank(pf.fixed)
+        fixed_names = _r_interaction_names(mm.rhs.model_spec, fixed_keys, tuple(r_name(c) for c in fixed_keys), rank)
+        fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical, ordered_levels(dc.frame), rank)
     if not recording:
         _refuse_one_level(fixed_spec, "the fixed part")
     _check_finite(y, pf.response, where)

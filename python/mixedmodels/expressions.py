@@ -25,7 +25,7 @@ import functools
 import keyword
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
@@ -60,6 +60,8 @@ __all__ = [
     "logical_factor",
     "located_error",
     "ordered_levels",
+    "r_order",
+    "variable_rank",
     "model_matrix",
     "r_matrix",
     "translate",
@@ -1255,6 +1257,42 @@ def model_matrix(
     return formulaic.model_matrix(text, _prepared(frame, numeric), context=context, **options)
 
 
+def variable_rank(text: str) -> dict[str, int]:
+    """Each variable (formulaic's factor) of a right-hand side and its place in R's list of the
+    formula's variables (``attr(terms, "variables")``): the order in which they first appear as
+    written. R orders the variables of an interaction term so, and names its columns so
+    (``sector + ses + ses:sector``: ``sectorCatholic:ses``), where formulaic keeps the term as
+    written (`r_order`). Empty where formulaic cannot read the text.
+
+    Examples
+    --------
+    >>> variable_rank("sector + ses + ses:sector")
+    {'sector': 0, 'ses': 1}
+    """
+    try:
+        formula = formulaic.Formula(text, _ordering="none")
+    except Exception:  # noqa: BLE001 (the model matrix reports what is wrong with the formula)
+        return {}
+    rank: dict[str, int] = {}
+    for term in formula:
+        for factor in term.factors:
+            if str(factor) != "1":  # (the intercept)
+                rank.setdefault(str(factor), len(rank))
+    return rank
+
+
+def r_order(factors: Sequence[str], rank: Mapping[str, int]) -> list[int]:
+    """The order of an interaction term's variables (formulaic's, as written) in R's
+    (`variable_rank`): positions into ``factors``.
+
+    Examples
+    --------
+    >>> r_order(["ses", "sector"], {"sector": 0, "ses": 1})
+    [1, 0]
+    """
+    return sorted(range(len(factors)), key=lambda i: (rank.get(factors[i], len(rank)), i))
+
+
 def ordered_levels(frame: pd.DataFrame) -> dict[str, tuple[Any, ...]]:
     """The ordered categorical columns of a frame (pandas' ``ordered=True``, R's ordered factors)
     and their levels in order.
@@ -1317,8 +1355,10 @@ class SafeSpec:
         trusted: bool = False,
         logical: Iterable[str] = (),
         ordered: Mapping[str, tuple[Any, ...]] | None = None,
+        rank: Mapping[str, int] | None = None,
     ) -> None:
         self._spec = spec
+        self._rank = dict(rank or {})  # R's order of the formula's variables (`variable_rank`)
         self._numeric = tuple(numeric)
         self._trusted = trusted
         self._logical = tuple(logical)
@@ -1338,6 +1378,11 @@ class SafeSpec:
     def trusted(self) -> bool:
         """Evaluated with Python's builtins (a trusted formula)."""
         return self._trusted
+
+    @property
+    def variable_rank(self) -> dict[str, int]:
+        """R's order of the formula's variables (`variable_rank`; none in a spec pickled before it was kept)."""
+        return cast(dict[str, int], self.__dict__.get("_rank", {}))
 
     @property
     def ordered(self) -> dict[str, tuple[Any, ...]]:

@@ -16,9 +16,8 @@ anova_coding/make_anova_coding.R -> anova_coding.json; no R at test time).
 
 Each table is compared at lme4's theta (``fit_at``), so lme4's convergence tolerance does not enter:
 F, Sum Sq, Mean Sq and Kenward-Roger's DenDF to 1e-6 relative, NumDF exactly, Satterthwaite's DenDF
-(a numerical derivative in lmerTest) to 1e-5 and p to the p of that DenDF. R names a margin-less
-interaction by the variables' order in the formula (``B:A``, ``x:B``) where ours keeps the term's
-(``A:B``, ``B:x``): rows are matched by their set of variables.
+(a numerical derivative in lmerTest) to 1e-5 and p to the p of that DenDF. Rows are matched by
+their set of variables (both name an interaction by the variables' order in the formula, ``x:B``).
 """
 
 from __future__ import annotations
@@ -119,5 +118,5 @@ def test_factors_made_in_the_formula_are_factors():
         ("A", [], ["A"]),
         ("x", ["x"], ["x"]),
         ("A:x", ["x"], ["A", "x"]),
-        ("B:x", ["x"], ["B"]),  # R: x by all its values (entry 2), B by contrasts
+        ("x:B", ["x"], ["B"]),  # R: x by all its values (entry 2), B by contrasts; R's label, x first
     ]

@@ -110,6 +110,10 @@ comparison_random_no_intercept ; synthetic ; y ~ w + (0 + (x > 3) | g) ;  ; TRUE
 comparison_arithmetic ; synthetic ; y ~ I((x > 3) + (w > 0)) + I((x > 3) * (w > 0)) + (1 | g) ;  ; TRUE ; R's arithmetic reads a logical as 0/1
 comparison_arithmetic_factor ; synthetic ; y ~ factor((x > 3) + (w > 0)) + (1 | g) ;  ; TRUE ; three levels 0, 1, 2
 comparison_negated ; synthetic ; y ~ exp(-(x > 3)) + I(2^(w > 0)) + (1 | g) ;  ; TRUE ;
+interaction_variable_order ; synthetic ; y ~ w + x + x:w + (1 | g) ;  ; TRUE ; R orders a term's variables as they first appear: w:x
+interaction_factor_order ; synthetic ; y ~ h + x + x:h + (1 | g) ;  ; TRUE ; hq:x
+interaction_order_written_first ; synthetic ; y ~ x:h + h + x + (1 | g) ;  ; TRUE ; x first: x:hq
+interaction_order_random ; synthetic ; y ~ w + (1 + x + x:w | g) ;  ; TRUE ; the term's own formula: x:w
 missing_in_scale ; synthetic ; y ~ scale(xna) + w + (1 | g) ;  ; TRUE ; rows with xna missing dropped
 missing_in_log ; synthetic ; y ~ log(xna) + log(wna + 5) + (1 | g) ;  ; TRUE ;
 missing_in_random ; synthetic ; y ~ x + (scale(wna) | g) ;  ; TRUE ;
