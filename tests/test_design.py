@@ -326,10 +326,7 @@ def test_a_term_formulaic_codes_otherwise_than_r_is_named():
         mm.lmer(formula + " + (1 | recipe:replicate)", cake)  # R codes these as formulaic does: no warning
 
 
-@pytest.mark.parametrize(
-    ("term", "name"),
-    [("sector", "sector"), ("factor(sector)", "factor(sector)"), ("(ses > -10)", "ses > -10")],
-)
+@pytest.mark.parametrize(("term", "name"), [("sector", "sector"), ("factor(sector)", "factor(sector)")])
 def test_a_factor_of_one_level_is_refused_as_r_refuses_it(term, name):
     # R: "contrasts can be applied only to factors with 2 or more levels"; it had left the model silently
     import mixedmodels as mm
@@ -341,10 +338,23 @@ def test_a_factor_of_one_level_is_refused_as_r_refuses_it(term, name):
     with pytest.raises(mm.DataError, match="of \\(0 \\+ sector \\| school\\) has one level"):
         mm.lmer("mAch ~ ses + (0 + sector | school)", public)
     streamed = [public.iloc[:2000], public.iloc[2000:]]
-    with pytest.raises(mm.DataError, match="has one level in the rows used"):
-        mm.lmer(f"mAch ~ ses + {term} + (1 | school)", streamed)
+    if term == "sector":  # (streamed: a column, whose levels the first pass saw in every chunk)
+        with pytest.raises(mm.DataError, match="has one level in the rows used"):
+            mm.lmer(f"mAch ~ ses + {term} + (1 | school)", streamed)
     chunks = [hsb.iloc[:3000], hsb.iloc[3000:]]  # one chunk's single level is not the data's
     assert "sectorCatholic" in mm.lmer("mAch ~ ses + sector + (1 | school)", chunks).fixef.index
+
+
+def test_a_logical_factor_always_true_is_an_aliased_column_as_in_r():
+    # R keeps both levels of a logical: the TRUE column is all ones, aliased with the intercept and
+    # dropped (lme4: "fixed-effect model matrix is rank deficient"); it is not refused
+    import mixedmodels as mm
+
+    hsb = mm.datasets.load("hsb")
+    with pytest.warns(mm.MixedModelsWarning, match="ses > -10TRUE"):
+        m = mm.lmer("mAch ~ ses + (ses > -10) + (1 | school)", hsb)
+    assert list(m.fixef.index) == ["(Intercept)", "ses"]
+    assert m.objective == pytest.approx(mm.lmer("mAch ~ ses + (1 | school)", hsb).objective, rel=1e-12)
 
 
 @pytest.mark.parametrize("terms", ["(1 | Subject) + (1 | Subject)", "(1 | Subject) + (1 + Days | Subject)"])

@@ -286,3 +286,15 @@ def test_comparisons_as_a_binomial_response():
         "cbind(cnt > 4, cnt <= 4) ~ Days + (1 | Subject)",
     ):
         assert mm.glmer(formula, d, family="binomial").loglik == pytest.approx(-87.1631, abs=1e-4)
+
+
+def test_arithmetic_on_comparisons_after_text_beyond_ascii():
+    # ast counts UTF-8 bytes, the token map characters: the wrapper had gone into the middle of a name
+    import mixedmodels as mm
+
+    d = mm.datasets.load("sleepstudy")
+    d["cé"] = np.cos(np.arange(len(d)))
+    m = mm.lmer("Reaction ~ I(`cé` + (Days > 4)) + (1 | Subject)", d)
+    assert list(m.fixef.index) == ["(Intercept)", "I(cé + (Days > 4))"]
+    plain = mm.lmer("Reaction ~ I(c + (Days > 4)) + (1 | Subject)", d.rename(columns={"cé": "c"}))
+    assert m.objective == pytest.approx(plain.objective, rel=1e-12)

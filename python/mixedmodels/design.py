@@ -737,6 +737,7 @@ def materialise(
     weights: str | ArrayLike | None = None,
     offset: str | ArrayLike | None = None,
     row_positions: int | NDArray[np.int64] | None = None,
+    chunk: bool = False,
 ) -> tuple[ModelStructure, FrameData]:
     """A parsed formula on a data frame: the model's structure and its rows.
 
@@ -754,6 +755,10 @@ def materialise(
     A logical column (numpy or pandas ``boolean`` or Arrow booleans) is R's factor with levels
     ``FALSE`` < ``TRUE`` (the column ``bTRUE``), but for the response and where arithmetic or a
     function reads it (``I(b * x)``, ``exp(b)``: 0/1, as in R); one used both ways is an error.
+
+    ``chunk``: ``data`` is one chunk of streamed data, whose categories made in the formula may be
+    fewer than all the data's (a factor of one level there is not refused: the stream compares each
+    chunk's columns with the prototype's, and names what changed).
 
     Errors about a row (a non-finite value, a negative weight) name its position in ``data``
     (0-based; with its index label when the index is not the plain ``0, 1, ...``);
@@ -838,7 +843,11 @@ def materialise(
         )
     own_levels = levels is None  # (streamed data: its first pass chose the levels, and warned)
     # a chunk of streamed data's first pass (its recorders): one chunk may lack levels all rows have
-    recording = transforms is not None and transforms.functions is not None
+    recording = chunk or (transforms is not None and transforms.functions is not None)
+    # streamed data's prototype: only the columns whose levels the first pass saw in all chunks are
+    # known whole (a factor made in the formula from the first rows may lack levels later ones have:
+    # the chunks' comparison with the prototype says so)
+    imposed = None if levels is None else frozenset(levels)
     try:
         effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random)) if not pf.trusted else frozenset()
     except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
@@ -885,8 +894,8 @@ def materialise(
             # are a factor (a grouping variable's stay typed: hashed as they are, `_as_factor`)
             col = np.asarray(col.to_numpy(dtype=object))
             dc.replace(c, col)
-        if c in logical:  # R's factor of a logical: levels FALSE < TRUE
-            col = logical_factor(col)
+        if c in logical:  # R's factor of a logical: levels FALSE < TRUE, both kept as R keeps them
+            col = logical_factor(col, all_levels=True)
             if c not in levels:
                 dc.replace(c, col)
                 continue
@@ -966,7 +975,7 @@ def materialise(
         fixed_names = _r_interaction_names(mm.rhs.model_spec, fixed_keys, tuple(r_name(c) for c in fixed_keys), rank)
         fixed_spec = SafeSpec(mm.rhs.model_spec, pf.numeric, pf.trusted, logical, ordered_levels(dc.frame), rank)
     if not recording:
-        _refuse_one_level(fixed_spec, "the fixed part")
+        _refuse_one_level(fixed_spec, "the fixed part", imposed)
     _check_finite(y, pf.response, where)
     _check_finite_columns(x, fixed_names, where)
     fixed_names = _unique_names(fixed_names, fixed_keys, "fixed-effects columns")
@@ -1008,7 +1017,7 @@ def materialise(
             t.lhs, dc, f"random-effects columns of {t.source}", pf.numeric, pf.trusted, transforms, logical
         )
         if not recording:
-            _refuse_one_level(spec, t.source)
+            _refuse_one_level(spec, t.source, imposed)
         if z.shape[1] == 0:
             raise FormulaError(f"the random-effects term {t.source} has no columns")
         _check_finite_columns(z, [f"{nm} in {t.source}" for nm in names], where)
@@ -1121,18 +1130,21 @@ def _warn_repeated_columns(raw: Sequence[_TermRows]) -> None:
             return
 
 
-def _refuse_one_level(spec: Any, where: str) -> None:
+def _refuse_one_level(spec: Any, where: str, only: frozenset[str] | None = None) -> None:
     """A `DataError` for a factor of one level in the rows used (a column, ``factor(k)``, a
     comparison that is always true), as R's model.matrix refuses it ("contrasts can be applied only
     to factors with 2 or more levels"): under treatment contrasts it has no column, and it had left
-    the model without a word (``mAch ~ ses + sector`` on one sector's schools)."""
+    the model without a word (``mAch ~ ses + sector`` on one sector's schools). ``only``: the
+    factors to check (streamed data: the columns whose levels all chunks gave)."""
     state = getattr(spec, "encoder_state", None) if isinstance(spec, SafeSpec) else None
     for expr, (kind, enc) in (state or {}).items():
         cats = enc.get("categories") if isinstance(enc, Mapping) else None
+        if only is not None and expr not in only:
+            continue
         if getattr(kind, "value", None) == "categorical" and cats is not None and len(cats) < 2:
-            only = f" ({level_label(cats[0])!r})" if cats else ""
+            level = f" ({level_label(cats[0])!r})" if cats else ""
             raise DataError(
-                f"the factor {r_name(expr)!r} of {where} has one level in the rows used{only}; a factor needs two "
+                f"the factor {r_name(expr)!r} of {where} has one level in the rows used{level}; a factor needs two "
                 "or more (R: contrasts can be applied only to factors with 2 or more levels): leave it out of the "
                 "formula, or check which rows were dropped for missing values"
             )

@@ -279,8 +279,10 @@ def _identity(x: Any) -> Any:
 
 def _logical_term(x: Any) -> Any:
     """A comparison used as a term (`LOGICAL_CALL`: ``(x > 0)``, ``I(x > 0)`` as a whole term): R's
-    logical factor (`logical_factor`: the column ``x > 0TRUE``); anything else as computed."""
-    return logical_factor(x) if np.ndim(x) >= 1 and is_logical(x) else x
+    logical factor (`logical_factor`: the column ``x > 0TRUE``), both levels kept as R keeps them (one
+    that is always true is a column of ones, aliased with the intercept and dropped, as lme4 drops
+    it); anything else as computed."""
+    return logical_factor(x, all_levels=True) if np.ndim(x) >= 1 and is_logical(x) else x
 
 
 def _as_number(x: Any) -> Any:
@@ -886,7 +888,7 @@ class _Code:
                 and not body.keywords
                 and isinstance(body.args[0], ast.Compare)
             )
-            text = self._numbered(tree, text)
+            text = self._numbered(tree, py, text)
         except SyntaxError as exc:
             pos = self._pos(max((exc.offset or 1) - 1, 0)) if exc.lineno == 1 else start
             raise located_error(formula, pos, f"cannot read {formula[start:end]!r} ({exc.msg})") from None
@@ -896,7 +898,7 @@ class _Code:
             ) from None
         self.text = text
 
-    def _numbered(self, tree: ast.Expression, text: str) -> str:
+    def _numbered(self, tree: ast.Expression, py: str, text: str) -> str:
         """formulaic's text with each comparison that arithmetic reads (an operand of ``+ - * / ^``
         or unary minus) wrapped in `NUMBER_CALL`: R's arithmetic reads a logical as 0/1, numpy's
         ``bool + bool`` is "or" and pandas' ``-bool`` is "not" (``I((x > 0) + (w > 0))``,
@@ -911,6 +913,9 @@ class _Code:
                 else []
             )
             spans += [(o.col_offset, cast(int, o.end_col_offset)) for o in operands if isinstance(o, ast.Compare)]
+        if spans and not py.isascii():  # ast's offsets count UTF-8 bytes, the token map characters
+            utf8 = py.encode()
+            spans = [(len(utf8[:a].decode()), len(utf8[:b].decode())) for a, b in spans]
         if not spans:
             return text
         starts = {py: fo for py, fo, _, _ in self.tokens}

@@ -13,7 +13,10 @@ README). Quantities that need the rows (fitted values, residuals, simulate, Kenw
 from __future__ import annotations
 
 import ast
+import bz2
 import glob
+import gzip
+import lzma
 import sys
 import time
 import warnings
@@ -130,7 +133,12 @@ def _check_csv_fields(path: Path, header: int) -> None:
     ...
     mixedmodels.exceptions.DataError: ... line 3 has 4 fields where the header has 3 ...
     """
-    with open(path, "rb") as fh:
+    name = path.name.lower()
+    opener = _DECOMPRESS.get(name.rsplit(".", 1)[-1]) if "." in name else None
+    if opener is None and name.endswith(_PANDAS_COMPRESSED):  # zip, zstd, tar: pandas' tokeniser
+        _check_csv_fields_by_pandas(path)
+        return
+    with (opener or open)(path, "rb") as fh:
         data = fh.read(CSV_CHECK_BLOCK)
         line, expected, carry, seen_header = 0, None, b"", False
         while data:
@@ -154,7 +162,9 @@ def _check_csv_fields(path: Path, header: int) -> None:
             starts = np.concatenate([[0], ends[:-1] + 1])
             commas = np.flatnonzero(arr == 44)
             fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-            blank = (ends - starts == 0) | ((ends - starts == 1) & (arr[np.minimum(starts, arr.size - 1)] == 13))
+            # a line of spaces, tabs or a carriage return alone is blank, as pandas skips it
+            solid = np.flatnonzero((arr != 32) & (arr != 9) & (arr != 13) & (arr != 10))
+            blank = np.searchsorted(solid, ends) == np.searchsorted(solid, starts)
             rows = np.flatnonzero(~blank)
             if expected is None and rows.size:
                 # the first line not blank is the header; the next, where longer, gives pandas' index
@@ -173,6 +183,12 @@ def _check_csv_fields(path: Path, header: int) -> None:
                 )
             line += ends.size
             data = more
+
+
+# the compressions pandas infers from a file's name: read through Python's decompressors, or (the
+# others) by pandas' tokeniser
+_DECOMPRESS: dict[str, Callable[..., Any]] = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+_PANDAS_COMPRESSED = (".zip", ".zst", ".tar")
 
 
 def _check_csv_fields_by_pandas(path: Path) -> None:
@@ -1126,7 +1142,14 @@ def _chunk_cross_products(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MixedModelsWarning)
             structure, held = materialise(
-                pf, chunk, levels=levels, transforms=replay, weights=weights, offset=offset, row_positions=start
+                pf,
+                chunk,
+                levels=levels,
+                transforms=replay,
+                weights=weights,
+                offset=offset,
+                row_positions=start,
+                chunk=True,
             )
         if (structure.fixed_names, structure.theta.names) != proto_names:
             got = set(structure.fixed_names) | set(structure.theta.names)
