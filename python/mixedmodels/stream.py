@@ -119,9 +119,10 @@ CSV_CHECK_BLOCK = 1 << 24
 def _check_csv_fields(path: Path, header: int) -> None:
     r"""A `DataError` naming the first line of a CSV file with more fields than its header has (or,
     where the first row has more, pandas' implicit index columns, than that row), as
-    `pandas.read_csv` refuses it, with the data's other columns unread. A file without quotes
-    (and without lone carriage returns) has its commas counted per line in blocks of bytes; one
-    with them is tokenised by pandas in chunks of all its columns (slower, in bounded memory).
+    `pandas.read_csv` refuses it, with the data's other columns unread. The commas outside quoted
+    values are counted per line in blocks of bytes (`_quotes`); a file with a quote inside
+    a field or a lone carriage return is tokenised by pandas in chunks of all its columns (slower,
+    in bounded memory).
 
     Examples
     --------
@@ -144,45 +145,79 @@ def _check_csv_fields(path: Path, header: int) -> None:
         while data:
             more = fh.read(CSV_CHECK_BLOCK)
             block = carry + data if carry else data
-            if more:
-                cut = block.rfind(b"\n") + 1
-                block, carry = block[:cut], block[cut:]
-            else:
-                carry = b""
-            if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
-                _check_csv_fields_by_pandas(path)
+            data = more
+            if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+                _check_csv_fields_by_pandas(path)  # a lone carriage return: pandas' own line ends
                 return
             arr = np.frombuffer(block, dtype=np.uint8)
-            if arr.size == 0:  # no whole line yet (a line longer than the block)
-                data = more
-                continue
-            ends = np.flatnonzero(arr == 10)
-            if not more and (arr.size == 0 or arr[-1] != 10):
+            quotes = _quotes(arr) if b'"' in block else None
+            if quotes is False:
+                _check_csv_fields_by_pandas(path)
+                return
+            newlines = np.flatnonzero(arr == 10)
+            ends = _outside(newlines, quotes)
+            if more:
+                if ends.size == 0:  # no whole line yet (a line, or a quoted value, longer than the block)
+                    carry = block
+                    continue
+                cut = int(ends[-1]) + 1  # (a cut outside quotes: the next block starts outside them)
+                carry, arr = block[cut:], arr[:cut]
+                newlines = newlines[newlines < cut]
+            elif arr.size and arr[-1] != 10:
                 ends = np.append(ends, arr.size)  # a last line without its newline
+            if arr.size == 0:
+                continue
             starts = np.concatenate([[0], ends[:-1] + 1])
-            commas = np.flatnonzero(arr == 44)
+            commas = _outside(np.flatnonzero(arr == 44), quotes)
             fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-            # a line of spaces, tabs or a carriage return alone is blank, as pandas skips it
-            solid = np.flatnonzero((arr != 32) & (arr != 9) & (arr != 13) & (arr != 10))
-            blank = np.searchsorted(solid, ends) == np.searchsorted(solid, starts)
-            rows = np.flatnonzero(~blank)
-            if expected is None and rows.size:
+            first = 0
+            if expected is None:
                 # the first line not blank is the header; the next, where longer, gives pandas' index
-                # columns (an implicit index: as many as it has fields more than the header)
-                if not seen_header:
-                    seen_header, rows = True, rows[1:]
-                if rows.size:
-                    expected = max(header, int(fields[rows[0]]))
-            wide = rows[fields[rows] > (expected or header)] if seen_header else rows[:0]
+                # columns (an implicit index: as many as it has fields more than the header). A line of
+                # spaces, tabs or a carriage return alone is blank, as pandas skips it (one that has no
+                # comma can never have too many fields)
+                for i in range(ends.size):
+                    if not block[starts[i] : ends[i]].strip(b" \t\r"):
+                        continue
+                    if not seen_header:
+                        seen_header = True
+                        continue
+                    expected, first = max(header, int(fields[i])), i
+                    break
+            wide = np.flatnonzero(fields[first:] > expected) + first if expected is not None else np.empty(0, int)
             if wide.size:
                 at = int(wide[0])
+                number = line + 1 + int(np.searchsorted(newlines, starts[at]))  # (newlines in quotes too)
                 raise DataError(
-                    f"cannot read {path} as CSV: line {line + at + 1} has {int(fields[at])} fields where the "
+                    f"cannot read {path} as CSV: line {number} has {int(fields[at])} fields where the "
                     f"header has {expected} (pandas.read_csv refuses it: Expected {expected} fields in line "
-                    f"{line + at + 1}, saw {int(fields[at])}); a decimal comma or an unquoted comma in a value?"
+                    f"{number}, saw {int(fields[at])}); a decimal comma or an unquoted comma in a value?"
                 )
-            line += ends.size
-            data = more
+            line += newlines.size
+
+
+def _quotes(arr: NDArray[np.uint8]) -> NDArray[np.intp] | bool:
+    """The positions of the double quotes in a block of CSV lines that starts outside quotes, where
+    each opens a quoted value at a field's start or closes it at a field's end (``""`` inside one is
+    a quote: the opening and closing quotes alternate); False where a quote stands elsewhere
+    (``ab"c``), whose reading is pandas' tokeniser's to decide."""
+    at = np.flatnonzero(arr == 34)
+    opening, closing = at[0::2], at[1::2]
+    before = arr[opening[opening > 0] - 1]
+    after = arr[closing[closing + 1 < arr.size] + 1]
+    if not (np.isin(before, (44, 10, 34)).all() and np.isin(after, (44, 10, 13, 34)).all()):
+        return False
+    return at
+
+
+def _outside(positions: NDArray[np.intp], quotes: NDArray[np.intp] | bool | None) -> NDArray[np.intp]:
+    """Those of ``positions`` (of commas or newlines) outside quoted values: after an even number
+    of ``quotes``."""
+    if quotes is None or isinstance(quotes, bool):
+        return positions
+    even: NDArray[np.bool_] = (np.searchsorted(quotes, positions) & 1) == 0
+    out: NDArray[np.intp] = positions[even]
+    return out
 
 
 # the compressions pandas infers from a file's name: read through Python's decompressors, or (the

@@ -1,7 +1,8 @@
 """The streamed CSV reader's count of each line's fields (`stream._check_csv_fields`) refuses a file
 exactly where pandas.read_csv refuses it for a line with too many fields, whatever the block size,
-with lines of whitespace (blank to pandas) and gzip or bz2 compression (pandas infers it from the
-name; the raw bytes had been counted)."""
+with quoted values (commas, newlines and doubled quotes inside), quotes inside a field, lines of
+whitespace (blank to pandas) and gzip or bz2 compression (pandas infers it from the name; the raw
+bytes had been counted)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from mixedmodels import stream
 from mixedmodels.exceptions import DataError
 
 row = st.one_of(
-    st.lists(st.sampled_from(["1", "2.5", "", "a", '"1,5"']), min_size=0, max_size=5).map(",".join),
+    st.lists(
+        st.sampled_from(["1", "2.5", "", "a", '"1,5"', '""', '"a""b"', '"x\ny,z"', 'a"b']), min_size=0, max_size=5
+    ).map(",".join),
     st.sampled_from(["  ", "\t", " \t "]),
 )
 
