@@ -523,10 +523,10 @@ class Translation:
 
 #: Python names formulaic is given for the dotted function names (its parser reads no other).
 _ALIASES = {"as.factor": "as_factor"}
-# (LOGICAL_CALL, from names: the call a comparison used as a term is translated to)
-#: The calls the translation writes (evaluation vets the translated text again): as harmless as ``I()``.
+#: The calls the translation writes (`names.LOGICAL_CALL`, `names.NUMBER_CALL`; evaluation vets the
+#: translated text again): as harmless as ``I()``.
 _INTERNAL: Mapping[str, Function] = {
-    NUMBER_CALL: Function(_as_number, doc="a response's or an offset's values as numbers"),
+    NUMBER_CALL: Function(_as_number, doc="a response, an offset or a comparison that arithmetic reads, as numbers"),
     LOGICAL_CALL: Function(_logical_term, doc="a comparison used as a term: R's logical factor"),
 }
 #: Their names, which no column of the formula may have.
@@ -637,6 +637,11 @@ def translate(formula: str, start: int = 0, end: int | None = None, *, terms: bo
         The whole formula (error messages point into it).
     start, end : int
         The piece to read.
+    terms : bool
+        The piece is terms (the right-hand side, a random-effects term's left-hand side): a
+        comparison that is a whole term is R's logical factor (`LOGICAL_CALL`). False for a response,
+        an offset or cbind's counts, where it is 0/1. Either way a comparison that arithmetic reads is
+        0/1 (`NUMBER_CALL`).
 
     Returns
     -------
@@ -1258,7 +1263,8 @@ def model_matrix(
     context = dict(_context(trusted))
     if functions:
         context.update(functions)
-    frame, context = _with_ordered(frame, context, ordered_levels(frame))
+    ordered = {c: v for c, v in ordered_levels(frame).items() if c in text}  # (a grouping column is not)
+    frame, context = _with_ordered(frame, context, ordered)
     return formulaic.model_matrix(text, _prepared(frame, numeric), context=context, **options)
 
 
@@ -1330,9 +1336,17 @@ def _with_ordered(
         return frame, context
     context = dict(context)
     for c in present:
-        values = np.asarray(frame[c], dtype=object)
-        codes = pd.Index(list(levels[c]), dtype=object).get_indexer(values)
-        unseen = (codes < 0) & ~np.asarray(pd.isna(values), dtype=bool)
+        col = frame[c]
+        if isinstance(col.dtype, pd.CategoricalDtype) and tuple(col.dtype.categories) == tuple(levels[c]):
+            codes = np.asarray(col.cat.codes)  # (the fit's own column: its codes as they are)
+        else:
+            values = np.asarray(col, dtype=object)
+            codes = pd.Index(list(levels[c]), dtype=object).get_indexer(values)
+        unseen = codes < 0
+        if unseen.any():
+            unseen &= ~np.asarray(pd.isna(np.asarray(col, dtype=object)), dtype=bool)
+        if unseen.any():
+            values = np.asarray(col, dtype=object)
         if unseen.any():
             value = values[unseen][0]
             raise DataError(
