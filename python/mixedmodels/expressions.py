@@ -1280,16 +1280,22 @@ def variable_rank(text: str) -> dict[str, int]:
     >>> variable_rank("sector + ses + ses:sector")
     {'sector': 0, 'ses': 1}
     """
+    return dict(_variable_order(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _variable_order(text: str) -> tuple[tuple[str, int], ...]:
+    """`variable_rank`, cached (refits and the parts of one formula parse the same text again)."""
     try:
         formula = formulaic.Formula(text, _ordering="none")
     except Exception:  # noqa: BLE001 (the model matrix reports what is wrong with the formula)
-        return {}
+        return ()
     rank: dict[str, int] = {}
     for term in formula:
         for factor in term.factors:
             if str(factor) != "1":  # (the intercept)
                 rank.setdefault(str(factor), len(rank))
-    return rank
+    return tuple(rank.items())
 
 
 def r_order(factors: Sequence[str], rank: Mapping[str, int]) -> list[int]:
@@ -1315,8 +1321,7 @@ def ordered_levels(frame: pd.DataFrame) -> dict[str, tuple[Any, ...]]:
     {'o': ('lo', 'hi')}
     """
     out: dict[str, tuple[Any, ...]] = {}
-    for c in frame.columns:
-        dtype = frame[c].dtype
+    for c, dtype in frame.dtypes.items():  # (the dtypes at once: a column looked up is a new Series)
         if isinstance(c, str) and isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
             out[c] = tuple(dtype.categories)
     return out
