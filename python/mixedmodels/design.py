@@ -1131,11 +1131,12 @@ def _warn_repeated_columns(raw: Sequence[_TermRows]) -> None:
 
 
 def _refuse_one_level(spec: Any, where: str, only: frozenset[str] | None = None) -> None:
-    """A `DataError` for a factor of one level in the rows used (a column, ``factor(k)``, a
-    comparison that is always true), as R's model.matrix refuses it ("contrasts can be applied only
-    to factors with 2 or more levels"): under treatment contrasts it has no column, and it had left
-    the model without a word (``mAch ~ ses + sector`` on one sector's schools). ``only``: the
-    factors to check (streamed data: the columns whose levels all chunks gave)."""
+    """A `DataError` for a factor of one level in the rows used (a column, ``factor(k)``), as R's
+    model.matrix refuses it ("contrasts can be applied only to factors with 2 or more levels"):
+    under treatment contrasts it has no column, and it had left the model without a word
+    (``mAch ~ ses + sector`` on one sector's schools). A logical factor keeps both levels
+    (`expressions.logical_factor`), as R's, so it is never refused here. ``only``: the factors to
+    check (streamed data: the columns whose levels all chunks gave)."""
     state = getattr(spec, "encoder_state", None) if isinstance(spec, SafeSpec) else None
     for expr, (kind, enc) in (state or {}).items():
         cats = enc.get("categories") if isinstance(enc, Mapping) else None

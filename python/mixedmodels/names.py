@@ -78,14 +78,14 @@ def _r_code(out: str) -> str:
     out = out.replace(" ** ", "^").replace("**", "^").replace(" / ", "/").replace(" // ", "%/%").replace(" % ", "%%")
     out = out.replace("as_factor(", "as.factor(")  # formulaic's parser reads no dotted function name
     out = re.sub(r"\^\(-([\w.]+)\)", r"^-\1", out)  # Python writes x ** (-1), R x^-1
-    out = _drop_logical_calls(out)
+    out = _drop_internal_calls(out)
     out = _SINGLE_QUOTED.sub(_double_quoted, out)  # R deparses a string "q"
     out = re.sub(r"\bTrue\b", "TRUE", out)
     out = re.sub(r"\bFalse\b", "FALSE", out)
     return re.sub(r"(\w)=(?=[^=])", r"\1 = ", out)
 
 
-def _drop_logical_calls(out: str) -> str:
+def _drop_internal_calls(out: str) -> str:
     """``_logical(x > 0)`` (`LOGICAL_CALL`) as R labels the comparison, ``x > 0``, and
     ``_as_number(x > 0)`` (`NUMBER_CALL`, an operand of arithmetic) as written, ``(x > 0)``."""
     for call in (LOGICAL_CALL, NUMBER_CALL):
