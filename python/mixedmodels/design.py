@@ -852,10 +852,10 @@ def materialise(
         effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random)) if not pf.trusted else frozenset()
     except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
         effects = frozenset()
-    if not pf.trusted:
+    if not pf.trusted and not recording:  # (a chunk's own calls would only be silenced)
         if own_levels:  # (streamed data: the first pass warns, from every chunk's levels)
             _warn_case_order(data, [c for c in cols if c in effects])
-        # streamed data: from the prototype's rows (a chunk's own calls are silenced)
+        # streamed data: from the prototype's rows
         made = {
             c
             for c in cols
@@ -1029,7 +1029,8 @@ def materialise(
                 grouped[t.group] = _grouping(groups, t.factors, t.group)
         codes, glevels, level_keys = grouped[t.group]
         raw.append(_TermRows(Term(t.group, t.factors, names, t.source), glevels, codes, z, spec, level_keys))
-        _warn_repeated_columns(raw)  # (streamed data: from the prototype; a chunk's own calls are silenced)
+        if not recording:  # (streamed data: from the prototype)
+            _warn_repeated_columns(raw)
     structure, rows = _parts(
         pf.text,
         pf.response,

@@ -1347,13 +1347,9 @@ def _with_ordered(
         else:
             values = np.asarray(col, dtype=object)
             codes = pd.Index(list(levels[c]), dtype=object).get_indexer(values)
-        unseen = codes < 0
+        unseen = (codes < 0) & ~np.asarray(col.isna(), dtype=bool)
         if unseen.any():
-            unseen &= ~np.asarray(pd.isna(np.asarray(col, dtype=object)), dtype=bool)
-        if unseen.any():
-            values = np.asarray(col, dtype=object)
-        if unseen.any():
-            value = values[unseen][0]
+            value = np.asarray(col, dtype=object)[unseen][0]
             raise DataError(
                 f"column {c!r} has the value {value!r}, which is none of the levels of the ordered factor the "
                 f"model was fitted with ({', '.join(map(str, levels[c]))})"

@@ -1113,11 +1113,10 @@ def _labels_of_numbers(expr: str, categories: list[Any], chunk: pd.DataFrame) ->
     if not categories or not all(isinstance(c, str) for c in categories):
         return False
     try:
-        names = {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
         [float(c) for c in categories]
-    except (SyntaxError, ValueError):
+    except ValueError:
         return False
-    read = [n for n in names if n in chunk.columns]
+    read = [n for n in _names(expr) if n in chunk.columns]
     return bool(read) and all(
         pd.api.types.is_numeric_dtype(chunk[n].dtype) and not pd.api.types.is_bool_dtype(chunk[n].dtype) for n in read
     )
