@@ -337,12 +337,23 @@ def test_a_factor_of_one_level_is_refused_as_r_refuses_it(term, name):
         mm.lmer(f"mAch ~ ses + {term} + (1 | school)", public)
     with pytest.raises(mm.DataError, match="of \\(0 \\+ sector \\| school\\) has one level"):
         mm.lmer("mAch ~ ses + (0 + sector | school)", public)
+    # streamed, from the levels the first pass saw in every chunk: of a column, and of a factor made
+    # in the formula (which had left the model silently)
     streamed = [public.iloc[:2000], public.iloc[2000:]]
-    if term == "sector":  # (streamed: a column, whose levels the first pass saw in every chunk)
-        with pytest.raises(mm.DataError, match="has one level in the rows used"):
-            mm.lmer(f"mAch ~ ses + {term} + (1 | school)", streamed)
-    chunks = [hsb.iloc[:3000], hsb.iloc[3000:]]  # one chunk's single level is not the data's
-    assert "sectorCatholic" in mm.lmer("mAch ~ ses + sector + (1 | school)", chunks).fixef.index
+    with pytest.raises(mm.DataError, match=f"the factor '{re.escape(name)}' of the fixed part has one level"):
+        mm.lmer(f"mAch ~ ses + {term} + (1 | school)", streamed)
+    with pytest.raises(mm.DataError, match=re.escape(f"the factor '{name}' of (0 + {name} | school) has one level")):
+        mm.lmer(f"mAch ~ ses + (0 + {term} | school)", streamed)
+    # one chunk's single level is not the data's
+    chunks = [hsb.iloc[:3000], hsb.iloc[3000:]]
+    whole = mm.lmer(f"mAch ~ ses + {term} + (1 | school)", hsb)
+    fit = mm.lmer(f"mAch ~ ses + {term} + (1 | school)", chunks)
+    assert f"{name}Catholic" in fit.fixef.index
+    assert fit.objective == pytest.approx(whole.objective, rel=1e-10)
+    if term == "sector":
+        ordered = hsb.sort_values("sector")  # the first chunk all 'Public'
+        fit = mm.lmer(f"mAch ~ ses + {term} + (1 | school)", [ordered.iloc[:3000], ordered.iloc[3000:]])
+        assert fit.objective == pytest.approx(whole.objective, rel=1e-10)
 
 
 def test_a_logical_factor_always_true_is_an_aliased_column_as_in_r():

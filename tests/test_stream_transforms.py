@@ -262,3 +262,32 @@ def test_transform_state_comes_from_every_row_as_in_r(sleep, batch):
     streamed = s.model.structure.encoding.terms[0].spec.transform_state["scale(Days)"]
     assert streamed["center"] == pytest.approx(scaling["center"], rel=1e-15)
     _close(s, mem)  # a mean that is not a whole number: ~1e-15, not bit for bit
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+@pytest.mark.parametrize("term", ["factor(h)", "(0 + factor(h) | g)"])
+def test_a_factor_of_a_column_has_every_chunks_levels(term, tmp_path):
+    # factor(h) of a column whose first chunk has one level: each chunk's own levels had given the
+    # factor no column in any chunk, and the model lacked it without a word (REML 1.27 off)
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame(
+        {"y": rng.normal(size=120), "h": np.repeat(["b", "a", "c"], 40), "g": rng.integers(0, 8, 120).astype(str)}
+    )
+    formula = f"y ~ {term}" if term.startswith("(") else f"y ~ {term} + (1 | g)"
+    whole = mm.lmer(formula, d)
+    d.to_csv(tmp_path / "d.csv", index=False)
+    for source in ([d.iloc[i : i + 40] for i in range(0, 120, 40)], str(tmp_path / "d.csv")):
+        fit = mm.lmer(formula, source, **({} if isinstance(source, list) else {"batch_size": 40}))
+        assert list(fit.fixef.index) == list(whole.fixef.index)
+        assert fit.theta.size == whole.theta.size
+        assert fit.objective == pytest.approx(whole.objective, rel=1e-10)
+
+
+def test_a_factor_made_in_the_formula_of_one_level_in_all_chunks_is_refused():
+    # R refuses it (contrasts can be applied only to factors with 2 or more levels); streamed, it had
+    # been left out of the model without a word
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"y": rng.normal(size=200), "x": rng.normal(size=200), "k": 3, "g": rng.integers(0, 10, 200)})
+    for formula in ("y ~ x + factor(k) + (1 | g)", "y ~ x + (0 + factor(k) | g)"):
+        with pytest.raises(mm.DataError, match="the factor 'factor\\(k\\)' of .* has one level in the rows used"):
+            mm.lmer(formula, [d.iloc[:100], d.iloc[100:]])

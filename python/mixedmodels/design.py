@@ -36,6 +36,7 @@ from .expressions import (
     SafeSpec,
     called_functions,
     column_name,
+    expression_names,
     is_logical,
     logical_factor,
     model_matrix,
@@ -844,10 +845,13 @@ def materialise(
     own_levels = levels is None  # (streamed data: its first pass chose the levels, and warned)
     # a chunk of streamed data's first pass (its recorders): one chunk may lack levels all rows have
     recording = chunk or (transforms is not None and transforms.functions is not None)
-    # streamed data's prototype: only the columns whose levels the first pass saw in all chunks are
-    # known whole (a factor made in the formula from the first rows may lack levels later ones have:
-    # the chunks' comparison with the prototype says so)
-    imposed = None if levels is None else frozenset(levels)
+    # streamed data's prototype: only the factors whose levels the first pass saw in all chunks are
+    # refused (`_whole_factors`); one made in the formula from the first rows may lack levels later
+    # ones have: the chunks' comparison with the prototype says so
+    imposed = None
+    if levels is not None:
+        learned = (transforms.encoders or {}) if transforms is not None else {}
+        imposed = _whole_factors(levels, learned, cols)
     try:
         effects = _required(pf.fixed).union(*(_required(t.lhs) for t in pf.random)) if not pf.trusted else frozenset()
     except FormulaError:  # what formulaic cannot read is reported when the model matrix is built
@@ -1131,17 +1135,41 @@ def _warn_repeated_columns(raw: Sequence[_TermRows]) -> None:
             return
 
 
-def _refuse_one_level(spec: Any, where: str, only: frozenset[str] | None = None) -> None:
+def _whole_factors(levels: Mapping[str, Any], learned: Mapping[str, Any], cols: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a streamed prototype's factor of one level has one in all rows (see
+    `_refuse_one_level`): a column whose levels the first pass imposed, a categorical made in the
+    formula whose categories the first pass learned over all chunks (``learned``, the replay's
+    encoders), or one made of columns with imposed levels alone, each of one level in all rows. (Made
+    of a column with more levels, ``factor(h)`` may have fewer in the prototype's rows than in all:
+    the chunks' comparison with the prototype says so.)
+
+    Examples
+    --------
+    >>> whole = _whole_factors({"h": ["a"], "s": ["u", "v"]}, {"factor(k)": None}, ["h", "k", "s", "x"])
+    >>> whole("h"), whole("C(h)"), whole("factor(k)"), whole("factor(s)"), whole("factor(x)")
+    (True, True, True, False, False)
+    """
+
+    def whole(expr: str) -> bool:
+        if expr in levels or expr in learned:
+            return True
+        read = expression_names(expr) & set(cols)
+        return bool(read) and all(c in levels and len(levels[c]) < 2 for c in read)
+
+    return whole
+
+
+def _refuse_one_level(spec: Any, where: str, only: Callable[[str], bool] | None = None) -> None:
     """A `DataError` for a factor of one level in the rows used (a column, ``factor(k)``), as R's
     model.matrix refuses it ("contrasts can be applied only to factors with 2 or more levels"):
     under treatment contrasts it has no column, and it had left the model without a word
     (``mAch ~ ses + sector`` on one sector's schools). A logical factor keeps both levels
-    (`expressions.logical_factor`), as R's, so it is never refused here. ``only``: the factors to
-    check (streamed data: the columns whose levels all chunks gave)."""
+    (`expressions.logical_factor`), as R's, so it is never refused here. ``only``: which factors to
+    check (streamed data's prototype: those whose categories are all the rows', `_whole_factors`)."""
     state = getattr(spec, "encoder_state", None) if isinstance(spec, SafeSpec) else None
     for expr, (kind, enc) in (state or {}).items():
         cats = enc.get("categories") if isinstance(enc, Mapping) else None
-        if only is not None and expr not in only:
+        if only is not None and not only(expr):
             continue
         if getattr(kind, "value", None) == "categorical" and cats is not None and len(cats) < 2:
             level = f" ({level_label(cats[0])!r})" if cats else ""

@@ -55,6 +55,7 @@ __all__ = [
     "Translation",
     "SafeSpec",
     "called_functions",
+    "expression_names",
     "column_name",
     "is_logical",
     "logical_factor",
@@ -1185,6 +1186,21 @@ def _prepared(frame: pd.DataFrame, numeric: Iterable[str]) -> pd.DataFrame:
 
 LOGICAL_LEVELS = ("FALSE", "TRUE")
 """The levels of R's factor of a logical column, in R's order (FALSE < TRUE) and as R prints them."""
+
+
+def expression_names(expr: str) -> set[str]:
+    """The plain names an expression reads, functions' names too (empty when it is not Python).
+
+    Examples
+    --------
+    >>> sorted(expression_names("C(h) + log(x)")), expression_names("a b")
+    (['C', 'h', 'log', 'x'], set())
+    """
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def is_logical(col: Any) -> bool:

@@ -12,7 +12,6 @@ README). Quantities that need the rows (fitted values, residuals, simulate, Kenw
 
 from __future__ import annotations
 
-import ast
 import bz2
 import glob
 import gzip
@@ -20,7 +19,7 @@ import lzma
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -36,6 +35,7 @@ from . import _core
 from .data import Rows, StreamedData
 from .design import LazySpec, TransformReplay, materialise, transform_state, used_columns
 from .exceptions import ArgumentError, DataError, FormulaError, MixedModelsError, MixedModelsWarning
+from .expressions import expression_names
 from .formula import ParsedFormula, parse_formula
 from .model import LinearMixedModel, WorkingCopy
 from .names import level_label
@@ -989,11 +989,17 @@ class _Categories:
         self.numbers = self.numbers and other.numbers
         self.union.update(other.union)
 
-    def state(self, expr: str) -> tuple[Any, dict[str, Any]]:
+    def state(self, expr: str, order: Sequence[Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """formulaic's encoder state: the categories as pandas would find them in all rows (labels of
-        numbers in the numbers' order, as `expressions._levels` orders them in one chunk: R's)."""
+        numbers in the numbers' order, as `expressions._levels` orders them in one chunk: R's; with
+        ``order``, the levels of the one column the expression reads, in theirs, as ``factor(h)``
+        orders a factor's levels)."""
         if self.same:
             return self.kind, {"categories": list(self.first)}
+        if order is not None:
+            at = {str(v): i for i, v in enumerate(order)}
+            if all(str(u) in at for u in self.union):
+                return self.kind, {"categories": sorted(self.union, key=lambda u: at[str(u)])}
         try:
             if self.numbers:
                 return self.kind, {"categories": sorted(self.union, key=float)}
@@ -1028,11 +1034,18 @@ class _Learning:
 
     def replay(self, levels: Mapping[str, Any], cols: list[str]) -> TransformReplay | None:
         """The state computed from all rows (None when there is nothing to replay). A categorical
-        made only of columns whose levels are imposed (``C(g)`` of a string column g) finds them in
-        every chunk: its categories are left to formulaic, as in memory."""
-        encoders = {
-            expr: c.state(expr) for expr, c in self.categories.items() if not (_names(expr) & set(cols)) <= set(levels)
-        }
+        made only of columns whose levels are imposed that every chunk gave the same categories
+        (``C(g)`` of a string column g) finds them in every chunk: its categories are left to
+        formulaic, as in memory. One whose chunks gave other categories (``factor(g)``: each chunk's
+        own levels) has those of all chunks, in the column's order of levels: each chunk's own had
+        left a level absent from the first chunk out of the model without a word."""
+        encoders = {}
+        for expr, c in self.categories.items():
+            read = expression_names(expr) & set(cols)
+            if not read <= set(levels):
+                encoders[expr] = c.state(expr)
+            elif not c.same:
+                encoders[expr] = c.state(expr, levels[next(iter(read))] if len(read) == 1 else None)
         if not (self.transforms or encoders):
             return None
         return TransformReplay(
@@ -1045,15 +1058,6 @@ def _may_learn(pf: ParsedFormula) -> bool:
     """Whether the formula can hold something the first pass learns (a stateful transform or a
     categorical made in it, e.g. ``C(x)``): only a call can, so a formula without one skips the look."""
     return bool(pf.data_dependent) or "(" in pf.fixed or any("(" in t.lhs for t in pf.random)
-
-
-def _names(expr: str) -> set[str]:
-    """The plain names an expression reads (empty when it is not Python)."""
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def _transform_stats(
@@ -1116,7 +1120,7 @@ def _labels_of_numbers(expr: str, categories: list[Any], chunk: pd.DataFrame) ->
         [float(c) for c in categories]
     except ValueError:
         return False
-    read = [n for n in _names(expr) if n in chunk.columns]
+    read = [n for n in expression_names(expr) if n in chunk.columns]
     return bool(read) and all(
         pd.api.types.is_numeric_dtype(chunk[n].dtype) and not pd.api.types.is_bool_dtype(chunk[n].dtype) for n in read
     )
