@@ -286,10 +286,12 @@ def _logical_term(x: Any) -> Any:
     return logical_factor(x, all_levels=True) if np.ndim(x) >= 1 and is_logical(x) else x
 
 
-def _as_number(x: Any) -> Any:
-    """Values as numbers (`NUMBER_CALL`: a response, an offset, a comparison that arithmetic reads):
-    logical ones (``y > 0``, a factor of `logical_factor`) as 0/1 with their missing values NaN, as
-    R's arithmetic reads a logical; anything else as computed."""
+def _as_number(x: Any, *sources: Any) -> Any:
+    """Values as numbers (`NUMBER_CALL`: a response, an offset, a comparison that arithmetic or a
+    function of numbers reads): logical ones (``y > 0``, a factor of `logical_factor`) as 0/1 with
+    their missing values NaN, as R's arithmetic reads a logical; anything else as computed.
+    ``sources``: the columns a comparison reads, whose missing values make its value missing, as in
+    R (pandas compares a missing value as False)."""
     values = x.array if isinstance(x, pd.Series) else x
     if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
         labels = np.asarray(values, dtype=object)
@@ -297,6 +299,9 @@ def _as_number(x: Any) -> Any:
     if np.ndim(x) >= 1 and is_logical(x):  # a comparison that arithmetic reads: R's 0/1 (numpy's bool + bool is "or")
         flags = pd.Series(np.asarray(values, dtype=object)).astype("boolean")
         out = np.asarray(flags.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+        for source in sources:
+            if np.ndim(source) >= 1 and len(source) == len(out):
+                out[np.asarray(pd.isna(source), dtype=bool)] = np.nan
         return pd.Series(out, index=x.index) if isinstance(x, pd.Series) else out
     return x
 
@@ -527,7 +532,9 @@ _ALIASES = {"as.factor": "as_factor"}
 #: The calls the translation writes (`names.LOGICAL_CALL`, `names.NUMBER_CALL`; evaluation vets the
 #: translated text again): as harmless as ``I()``.
 _INTERNAL: Mapping[str, Function] = {
-    NUMBER_CALL: Function(_as_number, doc="a response, an offset or a comparison that arithmetic reads, as numbers"),
+    NUMBER_CALL: Function(
+        _as_number, 64, doc="a response, an offset or a comparison read as a number (and the columns it reads)"
+    ),
     LOGICAL_CALL: Function(_logical_term, doc="a comparison used as a term: R's logical factor"),
 }
 #: Their names, which no column of the formula may have.
@@ -905,31 +912,64 @@ class _Code:
         self.text = text
 
     def _numbered(self, tree: ast.Expression, py: str, text: str) -> str:
-        """formulaic's text with each comparison that arithmetic reads (an operand of ``+ - * / ^``
-        or unary minus) wrapped in `NUMBER_CALL`: R's arithmetic reads a logical as 0/1, numpy's
-        ``bool + bool`` is "or" and pandas' ``-bool`` is "not" (``I((x > 0) + (w > 0))``,
-        ``exp(-(x > 0))`` had been silently other numbers than R's)."""
-        spans = []
+        """formulaic's text with each comparison that R reads as a number wrapped in `NUMBER_CALL`:
+        an operand of ``+ - * / ^`` or unary minus (R's arithmetic reads a logical as 0/1, numpy's
+        ``bool + bool`` is "or" and pandas' ``-bool`` is "not": ``I((x > 0) + (w > 0))``,
+        ``exp(-(x > 0))`` had been silently other numbers than R's), or an argument of a function
+        of numbers (``scale(x > 0)``; not of ``I``, nor of one that makes a factor). The call also
+        gets the columns the comparison reads, whose missing values make it missing, as R's NA > 0
+        is NA (pandas' NaN > 0 is False: ``scale((x > 0) * w)`` had learnt its centre from those rows
+        too)."""
+        spans: list[tuple[int, int, list[tuple[int, int]]]] = []
         for node in ast.walk(tree):
-            operands = (
-                [node.left, node.right]
-                if isinstance(node, ast.BinOp)
-                else [node.operand]
-                if isinstance(node, ast.UnaryOp)
-                else []
-            )
-            spans += [(o.col_offset, cast(int, o.end_col_offset)) for o in operands if isinstance(o, ast.Compare)]
-        if spans and not py.isascii():  # ast's offsets count UTF-8 bytes, the token map characters
-            utf8 = py.encode()
-            spans = [(len(utf8[:a].decode()), len(utf8[:b].decode())) for a, b in spans]
+            operands: list[ast.expr] = []
+            if isinstance(node, ast.BinOp):
+                operands = [node.left, node.right]
+            elif isinstance(node, ast.UnaryOp):
+                operands = [node.operand]
+            elif isinstance(node, ast.Call) and self._reads_numbers(node):
+                operands = list(node.args)
+            for o in operands:
+                if isinstance(o, ast.Compare):
+                    names = [
+                        (n.col_offset, cast(int, n.end_col_offset))
+                        for n in ast.walk(o)
+                        if isinstance(n, ast.Name) and self._original(n.id) in self.variables
+                    ]
+                    spans.append((o.col_offset, cast(int, o.end_col_offset), names))
         if not spans:
             return text
+        if not py.isascii():  # ast's offsets count UTF-8 bytes, the token map characters
+            utf8 = py.encode()
+
+            def chars(at: int) -> int:
+                return len(utf8[:at].decode())
+
+            spans = [(chars(a), chars(b), [(chars(c), chars(d)) for c, d in ns]) for a, b, ns in spans]
         starts = {py: fo for py, fo, _, _ in self.tokens}
         ends = {py + n: fo + m for py, fo, n, m in self.tokens}
-        for a, b in sorted(spans, reverse=True):
+        # insertions into formulaic's text: at a position, closings before openings; of nested
+        # comparisons, the inner one's closing first and the outer one's opening first
+        inserts: list[tuple[int, int, int, str]] = []
+        for a, b, names in spans:
             fa, fb = starts[a], ends[b]
-            text = f"{text[:fa]}{NUMBER_CALL}({text[fa:fb]}){text[fb:]}"
-        return text
+            sources = "".join(f", {text[starts[c] : ends[d]]}" for c, d in dict.fromkeys(names))
+            inserts.append((fa, 1, -fb, f"{NUMBER_CALL}("))
+            inserts.append((fb, 0, -fa, f"{sources})"))
+        out, at = [], 0
+        for pos, _, _, piece in sorted(inserts):
+            out += [text[at:pos], piece]
+            at = pos
+        return "".join([*out, text[at:]])
+
+    def _reads_numbers(self, node: ast.Call) -> bool:
+        """Whether a call reads its arguments as numbers: a function of the table that neither makes
+        a factor nor is ``I`` (whose comparison is R's logical)."""
+        if not isinstance(node.func, ast.Name):
+            return False
+        name = self._original(node.func.id)
+        fn = FUNCTIONS.get(_ALIASED.get(name, name))
+        return fn is not None and not fn.categorical and not fn.argument_only and name != "I"
 
     def _lex(self, start: int, end: int) -> tuple[str, str]:
         """(Python text with placeholders for vetting, text for formulaic)."""

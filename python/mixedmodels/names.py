@@ -87,18 +87,43 @@ def _r_code(out: str) -> str:
 
 def _drop_internal_calls(out: str) -> str:
     """``_logical(x > 0)`` (`LOGICAL_CALL`) as R labels the comparison, ``x > 0``, and
-    ``_as_number(x > 0)`` (`NUMBER_CALL`, an operand of arithmetic) as written, ``(x > 0)``."""
+    ``_as_number(x > 0, x)`` (`NUMBER_CALL`, a comparison read as a number, with the columns it
+    reads) as written, ``(x > 0)``.
+
+    Examples
+    --------
+    >>> _drop_internal_calls("scale(_as_number(x > 0, x) * w)"), _drop_internal_calls("_logical(g == 'a, b')")
+    ('scale((x > 0) * w)', "g == 'a, b'")
+    >>> _drop_internal_calls("scale(_as_number(x > 0, x))"), _drop_internal_calls("(_as_number(x > 0, x)) * w")
+    ('scale(x > 0)', '(x > 0) * w')
+    >>> _drop_internal_calls("scale(_as_number(((_as_number(x > 0, x)) + 1) > 1.5, x))")
+    'scale(((x > 0) + 1) > 1.5)'
+    """
     for call in (LOGICAL_CALL, NUMBER_CALL):
-        keep = 1 if call == NUMBER_CALL else 0  # its parentheses stay
+        keep = call == NUMBER_CALL  # its parentheses stay
         start = out.find(call + "(")
         while start >= 0:
             if start == 0 or not (out[start - 1].isalnum() or out[start - 1] in "._"):
-                depth, j = 0, start + len(call)
+                depth, j, comma, quote = 0, start + len(call), -1, ""
                 for j in range(start + len(call), len(out)):
-                    depth += {"(": 1, ")": -1}.get(out[j], 0)
-                    if depth == 0:
-                        break
-                out = out[:start] + out[start + len(call) + 1 - keep : j + keep] + out[j + 1 :]
+                    ch = out[j]
+                    if quote:
+                        quote = "" if ch == quote else quote
+                    elif ch in "'\"`":
+                        quote = ch
+                    elif ch == "," and depth == 1 and comma < 0:
+                        comma = j  # the columns it reads follow: not part of the name
+                    else:
+                        depth += {"(": 1, ")": -1}.get(ch, 0)
+                        if depth == 0:
+                            break
+                inner = out[start + len(call) + 1 : comma if comma >= 0 else j]
+                # a whole argument of a function (scale(x > 0)) needs no parentheses of its own
+                before, after = out[:start].rstrip()[-1:], out[j + 1 :].lstrip()[:1]
+                whole = before in ("(", ",") and after in (")", ",")
+                out = out[:start] + (f"({inner})" if keep and not whole else inner) + out[j + 1 :]
+                start = out.find(call + "(", start)  # (a call inside it may now begin here)
+                continue
             start = out.find(call + "(", start + 1)
     return out
 

@@ -1,0 +1,52 @@
+# lme4's fits of models whose stateful transforms (scale, bs, ns) read a comparison of a column
+# with missing values, for tests/reference/test_comparisons_na.py.
+#
+#   cd tests/reference/comparisons_na && Rscript make_comparisons_na.R
+#
+# writes comparisons_na.csv (the data: g a grouping factor, w numeric, xna numeric and hna text with
+# missing values, y) and comparisons_na.json: per formula, lme4's fixed-effects names and estimates
+# and the REML criterion. R's NA > 0 is NA, so model.frame's scale(xna > 0) learns its centre and
+# scale from the rows where xna is present (pandas compares NaN as False). The tests never run R.
+suppressPackageStartupMessages({
+  library(lme4)
+  library(splines)
+  library(jsonlite)
+})
+set.seed(2026)
+n <- 300
+d <- data.frame(
+  g = sprintf("g%02d", sample(1:25, n, TRUE)),
+  w = round(rnorm(n), 6),
+  xna = round(rnorm(n, 0.3), 6),
+  hna = sample(c("a", "b", "c"), n, TRUE)
+)
+u <- rnorm(25)
+names(u) <- sprintf("g%02d", 1:25)
+d$y <- round(u[d$g] + 0.7 * (d$xna > 0) + 0.4 * d$w + 0.5 * (d$hna == "a") + rnorm(n), 6)
+d$xna[sample(n, 45)] <- NA  # 15 % missing, another 10 % of hna
+d$hna[sample(n, 30)] <- NA
+write.csv(d, "comparisons_na.csv", row.names = FALSE, na = "")
+d$g <- factor(d$g)
+formulas <- c(
+  "y ~ scale((xna > 0) * w) + (1 | g)",
+  "y ~ scale(xna > 0) + (1 | g)",
+  "y ~ scale(hna == \"a\") + (1 | g)",
+  "y ~ scale(-(xna > 0)) + w + (1 | g)",
+  "y ~ bs(w + (xna > 0), df = 4) + (1 | g)",
+  "y ~ ns(w * (xna > -0.5), 3) + (1 | g)",
+  "y ~ w + (1 + scale(xna > 0) | g)",
+  "y ~ I((xna > 0) + 1) + scale(w) + (1 | g)"
+)
+cases <- lapply(formulas, function(f) {
+  m <- lmer(as.formula(f), d, REML = TRUE,
+            control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5)))
+  list(
+    formula = f,
+    nobs = nobs(m),
+    fixef_names = I(names(fixef(m))),
+    fixef = I(unname(fixef(m))),
+    reml_criterion = unname(REMLcrit(m))
+  )
+})
+writeLines(toJSON(list(lme4 = as.character(packageVersion("lme4")), cases = cases),
+                  auto_unbox = TRUE, digits = I(15), pretty = TRUE), "comparisons_na.json")
