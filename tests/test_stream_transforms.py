@@ -291,3 +291,28 @@ def test_a_factor_made_in_the_formula_of_one_level_in_all_chunks_is_refused():
     for formula in ("y ~ x + factor(k) + (1 | g)", "y ~ x + (0 + factor(k) | g)"):
         with pytest.raises(mm.DataError, match="the factor 'factor\\(k\\)' of .* has one level in the rows used"):
             mm.lmer(formula, [d.iloc[:100], d.iloc[100:]])
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_a_factor_of_a_text_column_has_all_rows_levels_when_every_chunk_has_the_same(tmp_path):
+    # one chunk (a CSV at the default batch size) whose first rows, the prototype's, lack a level:
+    # factor(h) had been refused ("encodes the model differently"); a comparison with one value in
+    # every chunk, factor(h == "z"), had left the model without a word where in memory it is refused
+    rng = np.random.default_rng(5)
+    n = 3000
+    h = np.where(np.arange(n) < 1500, rng.choice(["a", "b"], n), rng.choice(["a", "b", "c"], n))
+    d = pd.DataFrame(
+        {"y": rng.normal(size=n) + (h == "c"), "x": rng.normal(size=n), "h": h, "g": rng.integers(0, 10, n).astype(str)}
+    )
+    d.to_csv(tmp_path / "d.csv", index=False)
+    for formula in ("y ~ x + factor(h) + (1 | g)", "y ~ x * factor(h) + (1 | g)", "y ~ x + (0 + factor(h) | g)"):
+        whole = mm.lmer(formula, d)
+        for source in (str(tmp_path / "d.csv"), [d]):
+            fit = mm.lmer(formula, source)
+            assert list(fit.fixef.index) == list(whole.fixef.index)
+            assert fit.objective == pytest.approx(whole.objective, rel=1e-10)
+    for formula in ("y ~ x + factor(h == 'z') + (1 | g)", "y ~ x + (0 + factor(h == 'z') | g)"):
+        with pytest.raises(mm.DataError, match="has one level in the rows used \\('FALSE'\\)"):
+            mm.lmer(formula, d)
+        with pytest.raises(mm.DataError, match="has one level in the rows used \\('FALSE'\\)"):
+            mm.lmer(formula, [d.iloc[:1000], d.iloc[1000:]])

@@ -1139,9 +1139,7 @@ def _whole_factors(levels: Mapping[str, Any], learned: Mapping[str, Any], cols: 
     """Whether a streamed prototype's factor of one level has one in all rows (see
     `_refuse_one_level`): a column whose levels the first pass imposed, a categorical made in the
     formula whose categories the first pass learned over all chunks (``learned``, the replay's
-    encoders), or one made of columns with imposed levels alone, each of one level in all rows. (Made
-    of a column with more levels, ``factor(h)`` may have fewer in the prototype's rows than in all:
-    the chunks' comparison with the prototype says so.)
+    encoders), or one made of columns with imposed levels alone, each of one level in all rows.
 
     Examples
     --------

@@ -1033,19 +1033,17 @@ class _Learning:
         return self
 
     def replay(self, levels: Mapping[str, Any], cols: list[str]) -> TransformReplay | None:
-        """The state computed from all rows (None when there is nothing to replay). A categorical
-        made only of columns whose levels are imposed that every chunk gave the same categories
-        (``C(g)`` of a string column g) finds them in every chunk: its categories are left to
-        formulaic, as in memory. One whose chunks gave other categories (``factor(g)``: each chunk's
-        own levels) has those of all chunks, in the column's order of levels: each chunk's own had
-        left a level absent from the first chunk out of the model without a word."""
+        """The state computed from all rows (None when there is nothing to replay): every
+        categorical made in the formula has the categories of all chunks, also one made of columns
+        whose levels are imposed, in the column's order of levels (``factor(g)``, whose levels are
+        each chunk's own: those of the prototype's rows alone had left a level absent from them out
+        of the model without a word, or refused the chunks that have it; ``factor(g == "z")``,
+        whose one level is then refused as in memory)."""
         encoders = {}
         for expr, c in self.categories.items():
             read = expression_names(expr) & set(cols)
-            if not read <= set(levels):
-                encoders[expr] = c.state(expr)
-            elif not c.same:
-                encoders[expr] = c.state(expr, levels[next(iter(read))] if len(read) == 1 else None)
+            imposed = len(read) == 1 and read <= set(levels)
+            encoders[expr] = c.state(expr, levels[next(iter(read))] if imposed else None)
         if not (self.transforms or encoders):
             return None
         return TransformReplay(
