@@ -316,3 +316,30 @@ def test_a_factor_of_a_text_column_has_all_rows_levels_when_every_chunk_has_the_
             mm.lmer(formula, d)
         with pytest.raises(mm.DataError, match="has one level in the rows used \\('FALSE'\\)"):
             mm.lmer(formula, [d.iloc[:1000], d.iloc[1000:]])
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_two_text_columns_compared_in_the_formula_as_in_memory(tmp_path):
+    # a text column only read in the formula's code stays text in a chunk, as in memory: made a
+    # categorical of its imposed levels, h == h2 had been refused (categoricals of other levels)
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame(
+        {
+            "y": rng.normal(size=120),
+            "x": rng.normal(size=120),
+            "g": rng.integers(0, 6, 120).astype(str),
+            "h": rng.choice(list("abc"), 120),
+            "h2": rng.choice(list("ab"), 120),
+        }
+    )
+    d.to_csv(tmp_path / "d.csv", index=False)
+    for formula in (
+        "y ~ x + (h == h2) + (1 | g)",
+        "y ~ x + h + factor(h == h2) + (1 | g)",
+        "y ~ x + (1 + (h == h2) | g)",
+    ):
+        whole = mm.lmer(formula, d)
+        for source in ([d.iloc[:60], d.iloc[60:]], str(tmp_path / "d.csv")):
+            fit = mm.lmer(formula, source, **({} if isinstance(source, list) else {"batch_size": 50}))
+            assert list(fit.fixef.index) == list(whole.fixef.index)
+            assert fit.objective == pytest.approx(whole.objective, rel=1e-10)

@@ -34,6 +34,7 @@ from .expressions import (
     INTERNAL_CALLS,
     NUMBER_CALL,
     SafeSpec,
+    all_rows,
     called_functions,
     column_name,
     expression_names,
@@ -45,7 +46,7 @@ from .expressions import (
     variable_rank,
 )
 from .formula import ParsedFormula, parse_formula
-from .names import level_label, make_unique, r_name, r_variable
+from .names import level_label, make_unique, r_code, r_name, r_variable
 from .rcoding import coded_otherwise
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
 
@@ -349,7 +350,7 @@ def _materialise(
     except FormulaError:
         raise
     except Exception as exc:  # formulaic raises many types; name what failed
-        raise FormulaError(f"cannot build the {what} from {spec_text!r}: {exc}") from exc
+        raise _evaluation_error(f"the {what} from {r_code(spec_text)!r}", exc) from exc
     keys = tuple(mm.model_spec.column_names)
     rank = variable_rank(spec_text)
     spec = SafeSpec(mm.model_spec, numeric, trusted, logical, ordered_levels(data.frame), rank)
@@ -918,8 +919,10 @@ def materialise(
                 raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
             if not isinstance(col, pd.Categorical) and _is_number(col):
                 numeric_levels[c] = cat  # the fixed part and the terms' columns see the numbers
-            else:
+            elif isinstance(col, pd.Categorical) or c in _used_as_factors(pf):
                 dc.replace(c, cat)
+            # (text only read in the formula's code, h == h2, stays text as in memory: categoricals of
+            # other levels do not compare; a factor made of it has all chunks' levels, `stream`)
         elif isinstance(col, pd.Categorical):
             dropped_cats = _drop_unused(col)
             if dropped_cats is not col:
@@ -968,7 +971,7 @@ def materialise(
         except FormulaError:
             raise
         except Exception as exc:
-            raise FormulaError(f"cannot build the fixed-effects model matrix of {pf.text!r}: {exc}") from exc
+            raise _evaluation_error(f"the fixed-effects model matrix of {pf.text!r}", exc) from exc
         ymat = mm.lhs.to_numpy(dtype=np.float64)
         if ymat.ndim != 2 or ymat.shape[1] != 1:
             raise DataError(f"the response {pf.response!r} must be one numeric column")
@@ -1229,7 +1232,8 @@ def transform_state(
     states: dict[str, Any] = {}
     for text in texts:
         try:
-            mm = model_matrix(text, frame, pf.numeric, trusted=pf.trusted, functions=functions, na_action="ignore")
+            with all_rows():  # (a comparison is missing where its operands are, as in R's model frame)
+                mm = model_matrix(text, frame, pf.numeric, trusted=pf.trusted, functions=functions, na_action="ignore")
         except Exception:  # noqa: BLE001 (the fit reports the error, if any, on the complete rows)
             return {}
         specs = (mm.lhs.model_spec, mm.rhs.model_spec) if hasattr(mm, "rhs") else (mm.model_spec,)
@@ -1316,6 +1320,31 @@ def _logical_factors(pf: ParsedFormula, data: _Columns, cols: Sequence[str]) -> 
             f"and use it there"
         )
     return frozenset(c for c in candidates if c not in numeric)
+
+
+def _evaluation_error(what: str, exc: Exception) -> DataError | FormulaError:
+    """The error for a model matrix that formulaic could not build: a `DataError` the formula's own
+    functions raised (formulaic wraps it), else a `FormulaError` naming ``what`` failed, the
+    translation's own calls written as R's code (`names.r_code`)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DataError):
+            return DataError(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    return FormulaError(f"cannot build {what}: {r_code(str(exc))}")
+
+
+def _used_as_factors(pf: ParsedFormula) -> frozenset[str]:
+    """The columns the formula uses as factors themselves: bare in a term (``h``, ``h:x``, formulaic
+    looks them up) or in a grouping factor (``(1 | h)``, ``(1 | g/h)``), not only read in code.
+
+    Examples
+    --------
+    >>> sorted(_used_as_factors(parse_formula("y ~ h + factor(k) + (h2 == 'a') + (1 | g/s)")))
+    ['g', 'h', 's']
+    """
+    texts = (pf.fixed, *(t.lhs for t in pf.random))
+    return frozenset().union(*(_factor_names(t)[0] for t in texts), *(t.factors for t in pf.random))
 
 
 @functools.lru_cache(maxsize=256)

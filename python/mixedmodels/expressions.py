@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import contextvars
 import functools
 import keyword
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +46,7 @@ from formulaic.utils.variables import Variable
 from numpy.typing import NDArray
 
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .names import LOGICAL_CALL, NUMBER_CALL, level_label
+from .names import COMPARE_CALLS, LOGICAL_CALL, NUMBER_CALL, level_label
 from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "NUMBER_CALL",
     "Translation",
     "SafeSpec",
+    "all_rows",
     "called_functions",
     "expression_names",
     "column_name",
@@ -88,7 +92,11 @@ def located_error(text: str, pos: int, message: str) -> FormulaError:
 
 
 def _double(x: Any) -> Any:
-    """x in double precision (R's arithmetic), keeping a pandas Series a Series."""
+    """x in double precision (R's arithmetic), keeping a pandas Series a Series; a logical with
+    missing values (a comparison's, `_comparison`) as 0/1 and NaN."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and not isinstance(dtype, np.dtype) and pd.api.types.is_bool_dtype(dtype):
+        return _as_number(x)
     if isinstance(x, pd.Series):
         return x.astype(np.float64)
     return np.asarray(x, dtype=np.float64)
@@ -187,6 +195,8 @@ _poly = stateful_transform(_poly_columns)
 def _scale(x: Any, center: bool = True, scale: bool = True, _state: dict[str, Any] | None = None) -> Any:
     """R's ``scale(x)``: centred and divided by the standard deviation (n - 1); ``scale = FALSE``
     only centres, ``center = FALSE`` divides by the root mean square (n - 1), as R does."""
+    if np.ndim(center) or np.ndim(scale):  # (R: "length of 'center' must equal the number of columns of 'x'")
+        raise DataError("scale()'s center and scale must each be TRUE, FALSE or one number, not a column")
     state = {} if _state is None else _state
     values = _double(x)
     if not state:  # a fit: R's centre and scale of the values there are (na.rm = TRUE)
@@ -286,24 +296,84 @@ def _logical_term(x: Any) -> Any:
     return logical_factor(x, all_levels=True) if np.ndim(x) >= 1 and is_logical(x) else x
 
 
-def _as_number(x: Any, *sources: Any) -> Any:
+def _as_number(x: Any) -> Any:
     """Values as numbers (`NUMBER_CALL`: a response, an offset, a comparison that arithmetic or a
     function of numbers reads): logical ones (``y > 0``, a factor of `logical_factor`) as 0/1 with
-    their missing values NaN, as R's arithmetic reads a logical; anything else as computed.
-    ``sources``: the columns a comparison reads, whose missing values make its value missing, as in
-    R (pandas compares a missing value as False)."""
+    their missing values NaN (a comparison's where an operand is missing, `_comparison`), as R's
+    arithmetic reads a logical; anything else as computed."""
     values = x.array if isinstance(x, pd.Series) else x
     if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
         labels = np.asarray(values, dtype=object)
         return np.where(pd.isna(labels), np.nan, (labels == "TRUE").astype(np.float64))
     if np.ndim(x) >= 1 and is_logical(x):  # a comparison that arithmetic reads: R's 0/1 (numpy's bool + bool is "or")
-        flags = pd.Series(np.asarray(values, dtype=object)).astype("boolean")
-        out = np.asarray(flags.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-        for source in sources:
-            if np.ndim(source) >= 1 and len(source) == len(out):
-                out[np.asarray(pd.isna(source), dtype=bool)] = np.nan
+        if isinstance(values, np.ndarray) and values.dtype == bool:
+            out = values.astype(np.float64)
+        else:
+            flags: Any = pd.array(cast(Any, values), dtype="boolean")
+            out = np.asarray(flags.to_numpy(dtype=np.float64, na_value=np.nan))
         return pd.Series(out, index=x.index) if isinstance(x, pd.Series) else out
     return x
+
+
+def _missing(v: Any) -> Any:
+    """Where v is missing (NaN, None, NA; for a scalar, one flag)."""
+    if np.ndim(v) == 0:
+        return bool(pd.isna(v))
+    return np.asarray(pd.isna(v), dtype=bool)
+
+
+_ALL_ROWS: contextvars.ContextVar[bool] = contextvars.ContextVar("all_rows", default=False)
+
+
+@contextlib.contextmanager
+def all_rows() -> Iterator[None]:
+    """Within the with-block the formula is evaluated on every row, those with missing values too
+    (a stateful transform's state, `design.transform_state`): a comparison is then missing where an
+    operand is, as in R's model frame. Outside it the rows have every column the formula reads, and a
+    comparison that meets a missing value (a NaN made by the formula, log of a negative number) is an
+    error (`_comparison`)."""
+    token = _ALL_ROWS.set(True)
+    try:
+        yield
+    finally:
+        _ALL_ROWS.reset(token)
+
+
+def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A comparison as R makes it (`COMPARE_CALLS`): missing where an operand is missing or NaN (R's
+    NA > 0 and NaN > 0 are NA; pandas and numpy compare them as False), as a pandas ``boolean``
+    array; the plain comparison where no operand is missing. On rows whose columns all have values
+    (outside `all_rows`) a missing operand is a NaN the formula made, whose row R drops: a
+    `DataError` (a factor of it had been coded as its first level, a number as FALSE)."""
+
+    def compare(a: Any, b: Any) -> Any:
+        out = op(a, b)
+        missing = _missing(a) | _missing(b)
+        if not np.any(missing) or np.ndim(out) == 0:
+            return out
+        if not _ALL_ROWS.get():
+            raise DataError(
+                f"a comparison ({_OPERATOR_TEXT[op.__name__]}) meets {int(np.sum(missing))} missing values that the "
+                "formula made in rows whose columns have values (a NaN: log or sqrt of a negative number, 0/0); "
+                "R reads each as NA and drops its row: drop those rows from the data first"
+            )
+        flags: Any = pd.array(np.asarray(out, dtype=object), dtype="boolean")
+        flags[np.broadcast_to(missing, flags.shape)] = pd.NA
+        return pd.Series(flags, index=out.index) if isinstance(out, pd.Series) else flags
+
+    compare.__name__ = op.__name__
+    return compare
+
+
+_OPERATOR_TEXT = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
+_COMPARISONS: Mapping[str, Callable[[Any, Any], Any]] = {
+    "_gt": operator.gt,
+    "_ge": operator.ge,
+    "_lt": operator.lt,
+    "_le": operator.le,
+    "_eq": operator.eq,
+    "_ne": operator.ne,
+}
 
 
 def _cbind(*args: Any) -> Any:
@@ -532,10 +602,12 @@ _ALIASES = {"as.factor": "as_factor"}
 #: The calls the translation writes (`names.LOGICAL_CALL`, `names.NUMBER_CALL`; evaluation vets the
 #: translated text again): as harmless as ``I()``.
 _INTERNAL: Mapping[str, Function] = {
-    NUMBER_CALL: Function(
-        _as_number, 64, doc="a response, an offset or a comparison read as a number (and the columns it reads)"
-    ),
+    NUMBER_CALL: Function(_as_number, doc="a response, an offset or a comparison read as a number"),
     LOGICAL_CALL: Function(_logical_term, doc="a comparison used as a term: R's logical factor"),
+    **{
+        name: Function(_comparison(_COMPARISONS[name]), 2, doc=f"the comparison {op}, missing where an operand is")
+        for name, op in COMPARE_CALLS.items()
+    },
 }
 #: Their names, which no column of the formula may have.
 INTERNAL_CALLS = frozenset(_INTERNAL)
@@ -848,6 +920,8 @@ _OPS: dict[type[ast.AST], str] = {
     ast.FloorDiv: "%/%",
 }
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_COMPARE_CALL = {ast.Gt: "_gt", ast.GtE: "_ge", ast.Lt: "_lt", ast.LtE: "_le", ast.Eq: "_eq", ast.NotEq: "_ne"}
+_COMPARE_OPERATOR = re.compile(r"==|!=|>=|<=|>|<")
 _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.Attribute: "attribute access",
     ast.Subscript: "indexing",
@@ -912,54 +986,64 @@ class _Code:
         self.text = text
 
     def _numbered(self, tree: ast.Expression, py: str, text: str) -> str:
-        """formulaic's text with each comparison that R reads as a number wrapped in `NUMBER_CALL`:
-        an operand of ``+ - * / ^`` or unary minus (R's arithmetic reads a logical as 0/1, numpy's
-        ``bool + bool`` is "or" and pandas' ``-bool`` is "not": ``I((x > 0) + (w > 0))``,
-        ``exp(-(x > 0))`` had been silently other numbers than R's), or an argument of a function
-        of numbers (``scale(x > 0)``; not of ``I``, nor of one that makes a factor). The call also
-        gets the columns the comparison reads, whose missing values make it missing, as R's NA > 0
-        is NA (pandas' NaN > 0 is False: ``scale((x > 0) * w)`` had learnt its centre from those rows
-        too)."""
-        spans: list[tuple[int, int, list[tuple[int, int]]]] = []
+        """formulaic's text with each comparison written as a call (`COMPARE_CALLS`: ``x > 0`` as
+        ``_gt(x, 0)``, missing where an operand is, as R's NA > 0 is NA: pandas compares NaN as
+        False, and ``scale(x > 0)`` had learnt its centre from those rows too), and each one that R
+        reads as a number wrapped in `NUMBER_CALL`: an operand of ``+ - * / ^`` or unary minus (R's
+        arithmetic reads a logical as 0/1, numpy's ``bool + bool`` is "or" and pandas' ``-bool`` is
+        "not": ``I((x > 0) + (w > 0))``, ``exp(-(x > 0))`` had been silently other numbers than
+        R's), or the first argument of a function of numbers (``scale(x > 0)``)."""
+        numbers: list[ast.Compare] = []
+        compares: list[ast.Compare] = []
         for node in ast.walk(tree):
             operands: list[ast.expr] = []
             if isinstance(node, ast.BinOp):
                 operands = [node.left, node.right]
             elif isinstance(node, ast.UnaryOp):
                 operands = [node.operand]
-            elif isinstance(node, ast.Call) and self._reads_numbers(node):
-                operands = list(node.args)
-            for o in operands:
-                if isinstance(o, ast.Compare):
-                    names = [
-                        (n.col_offset, cast(int, n.end_col_offset))
-                        for n in ast.walk(o)
-                        if isinstance(n, ast.Name) and self._original(n.id) in self.variables
-                    ]
-                    spans.append((o.col_offset, cast(int, o.end_col_offset), names))
-        if not spans:
+            elif isinstance(node, ast.Call) and node.args and self._reads_numbers(node):
+                operands = [node.args[0]]
+            numbers += [o for o in operands if isinstance(o, ast.Compare)]
+            if isinstance(node, ast.Compare):
+                if len(node.ops) > 1:
+                    raise self._fail(
+                        node,
+                        "R cannot read a chained comparison such as 0 < x < 1: write each one, e.g. (0 < x) * (x < 1)",
+                    )
+                compares.append(node)
+        if not compares:
             return text
-        if not py.isascii():  # ast's offsets count UTF-8 bytes, the token map characters
-            utf8 = py.encode()
+        utf8 = py.encode()
 
-            def chars(at: int) -> int:
-                return len(utf8[:at].decode())
+        def char(at: int) -> int:  # ast's offsets count UTF-8 bytes, the token map characters
+            return at if py.isascii() else len(utf8[:at].decode())
 
-            spans = [(chars(a), chars(b), [(chars(c), chars(d)) for c, d in ns]) for a, b, ns in spans]
         starts = {py: fo for py, fo, _, _ in self.tokens}
         ends = {py + n: fo + m for py, fo, n, m in self.tokens}
-        # insertions into formulaic's text: at a position, closings before openings; of nested
-        # comparisons, the inner one's closing first and the outer one's opening first
-        inserts: list[tuple[int, int, int, str]] = []
-        for a, b, names in spans:
-            fa, fb = starts[a], ends[b]
-            sources = "".join(f", {text[starts[c] : ends[d]]}" for c, d in dict.fromkeys(names))
-            inserts.append((fa, 1, -fb, f"{NUMBER_CALL}("))
-            inserts.append((fb, 0, -fa, f"{sources})"))
+        # edits of formulaic's text (position, order, key, end, replacement): at a position, closings
+        # before the operator's replacement before openings; of nested calls, the inner one's closing
+        # first and the outer one's opening first
+        edits: list[tuple[int, int, int, int, str]] = []
+
+        def wrap(node: ast.expr, call: str) -> None:
+            fa, fb = starts[char(node.col_offset)], ends[char(cast(int, node.end_col_offset))]
+            edits.append((fa, 2, -fb, fa, f"{call}("))
+            edits.append((fb, 0, -fa, fb, ")"))
+
+        for node in compares:
+            left, right = node.left, node.comparators[0]
+            lo, hi = char(cast(int, left.end_col_offset)), char(right.col_offset)
+            # the operator between the operands (only parentheses and spaces beside it)
+            op = _COMPARE_OPERATOR.search(py, lo, hi)
+            assert op is not None
+            wrap(node, _COMPARE_CALL[type(node.ops[0])])
+            edits.append((starts[op.start()], 1, 0, ends[op.end()], ","))
+        for node in numbers:
+            wrap(node, NUMBER_CALL)
         out, at = [], 0
-        for pos, _, _, piece in sorted(inserts):
+        for pos, _, _, stop, piece in sorted(edits):
             out += [text[at:pos], piece]
-            at = pos
+            at = stop
         return "".join([*out, text[at:]])
 
     def _reads_numbers(self, node: ast.Call) -> bool:
@@ -1499,7 +1583,8 @@ class SafeSpec:
         if change:
             data = data.assign(**change)
         data, context = _with_ordered(data, dict(_context(self._trusted)), self.ordered)
-        return self._spec.get_model_matrix(_prepared(data, self._numeric), context=context, **options)
+        with all_rows():  # new data: a comparison is missing where an operand is (its prediction NaN)
+            return self._spec.get_model_matrix(_prepared(data, self._numeric), context=context, **options)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

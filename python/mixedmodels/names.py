@@ -13,6 +13,9 @@ LOGICAL_CALL = "_logical"
 #: The call a response, an offset or a comparison that arithmetic reads is wrapped in to read it as
 #: numbers (`expressions._as_number`; `r_name` drops it from the name too).
 NUMBER_CALL = "_as_number"
+#: The calls a comparison is translated to (``x > 0``: ``_gt(x, 0)``, `expressions._comparison`),
+#: whose value is missing where an operand is, as R's NA > 0 is NA; `r_name` writes them as R does.
+COMPARE_CALLS = {"_gt": ">", "_ge": ">=", "_lt": "<", "_le": "<=", "_eq": "==", "_ne": "!="}
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTRAST = re.compile(r"([^\s:\[\]]+)\[(?:T\.)?([^\]]*)\]")
 _BACKTICKED = re.compile(r"`([^`]*)`")
@@ -86,46 +89,74 @@ def _r_code(out: str) -> str:
 
 
 def _drop_internal_calls(out: str) -> str:
-    """``_logical(x > 0)`` (`LOGICAL_CALL`) as R labels the comparison, ``x > 0``, and
-    ``_as_number(x > 0, x)`` (`NUMBER_CALL`, a comparison read as a number, with the columns it
-    reads) as written, ``(x > 0)``.
+    """The translation's own calls written as R writes the code: ``_logical(x > 0)`` (`LOGICAL_CALL`)
+    as R labels the comparison, ``x > 0``; ``_as_number(x > 0)`` (`NUMBER_CALL`, a comparison read
+    as a number) as written, ``(x > 0)``, or ``x > 0`` where it is a whole argument (``scale(x > 0)``);
+    a comparison's call (`COMPARE_CALLS`) ``_gt(x, 0)`` as ``x > 0``, an operand that is itself a
+    comparison in parentheses.
 
     Examples
     --------
-    >>> _drop_internal_calls("scale(_as_number(x > 0, x) * w)"), _drop_internal_calls("_logical(g == 'a, b')")
+    >>> _drop_internal_calls("scale(_as_number(_gt(x, 0)) * w)"), _drop_internal_calls("_logical(_eq(g, 'a, b'))")
     ('scale((x > 0) * w)', "g == 'a, b'")
-    >>> _drop_internal_calls("scale(_as_number(x > 0, x))"), _drop_internal_calls("(_as_number(x > 0, x)) * w")
+    >>> _drop_internal_calls("scale(_as_number(_gt(x, 0)))"), _drop_internal_calls("(_as_number(_gt(x, 0))) * w")
     ('scale(x > 0)', '(x > 0) * w')
-    >>> _drop_internal_calls("scale(_as_number(((_as_number(x > 0, x)) + 1) > 1.5, x))")
-    'scale(((x > 0) + 1) > 1.5)'
+    >>> _drop_internal_calls("scale(_as_number(_gt((_as_number(_gt(x, 0))) + 1, 1.5)))")
+    'scale((x > 0) + 1 > 1.5)'
+    >>> _drop_internal_calls("_eq(_gt(x, 0), _lt(w, 1))")
+    '(x > 0) == (w < 1)'
     """
-    for call in (LOGICAL_CALL, NUMBER_CALL):
-        keep = call == NUMBER_CALL  # its parentheses stay
-        start = out.find(call + "(")
-        while start >= 0:
-            if start == 0 or not (out[start - 1].isalnum() or out[start - 1] in "._"):
-                depth, j, comma, quote = 0, start + len(call), -1, ""
-                for j in range(start + len(call), len(out)):
-                    ch = out[j]
-                    if quote:
-                        quote = "" if ch == quote else quote
-                    elif ch in "'\"`":
-                        quote = ch
-                    elif ch == "," and depth == 1 and comma < 0:
-                        comma = j  # the columns it reads follow: not part of the name
-                    else:
-                        depth += {"(": 1, ")": -1}.get(ch, 0)
-                        if depth == 0:
-                            break
-                inner = out[start + len(call) + 1 : comma if comma >= 0 else j]
-                # a whole argument of a function (scale(x > 0)) needs no parentheses of its own
-                before, after = out[:start].rstrip()[-1:], out[j + 1 :].lstrip()[:1]
-                whole = before in ("(", ",") and after in (")", ",")
-                out = out[:start] + (f"({inner})" if keep and not whole else inner) + out[j + 1 :]
-                start = out.find(call + "(", start)  # (a call inside it may now begin here)
-                continue
-            start = out.find(call + "(", start + 1)
+    calls = (LOGICAL_CALL, NUMBER_CALL, *COMPARE_CALLS)
+    pattern = re.compile(rf"(?<![\w.])({'|'.join(map(re.escape, calls))})\(")
+    start = 0
+    while (m := pattern.search(out, start)) is not None:
+        call, at = m.group(1), m.start()
+        depth, j, commas, quote = 0, m.end() - 1, [], ""
+        for j in range(m.end() - 1, len(out)):
+            ch = out[j]
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"`":
+                quote = ch
+            elif ch == "," and depth == 1:
+                commas.append(j)
+            else:
+                depth += {"(": 1, ")": -1}.get(ch, 0)
+                if depth == 0:
+                    break
+        args = [a.strip() for a in _split(out, m.end(), j, commas)]
+        if call in COMPARE_CALLS:
+            sides = [
+                f"({a})" if (c := pattern.match(a)) is not None and c.group(1) in COMPARE_CALLS else a for a in args
+            ]
+            text = f" {COMPARE_CALLS[call]} ".join(sides)
+        else:
+            text = args[0]
+            # read as a number: its parentheses, but for a whole argument of a function (scale(x > 0))
+            before, after = out[:at].rstrip()[-1:], out[j + 1 :].lstrip()[:1]
+            if call == NUMBER_CALL and not (before in ("(", ",") and after in (")", ",")):
+                text = f"({text})"
+        out = out[:at] + text + out[j + 1 :]
+        start = at  # (a call inside it now begins here or later)
     return out
+
+
+def r_code(text: str) -> str:
+    """Text holding translated code (an error's message) with the translation's own calls written as
+    R's code (`_drop_internal_calls`).
+
+    Examples
+    --------
+    >>> r_code("Unable to evaluate factor `scale(_as_number(_gt(h, 0)))`")
+    'Unable to evaluate factor `scale(h > 0)`'
+    """
+    return _drop_internal_calls(text)
+
+
+def _split(text: str, start: int, end: int, commas: list[int]) -> list[str]:
+    """text[start:end] cut at the given positions (top-level commas)."""
+    edges = [start - 1, *commas, end]
+    return [text[a + 1 : b] for a, b in zip(edges, edges[1:], strict=False)]
 
 
 def level_label(value: object) -> str:

@@ -36,3 +36,36 @@ def test_a_transform_of_a_comparison_learns_from_the_rows_r_does(data, formula):
     np.testing.assert_allclose(m.fixef.to_numpy(), case["fixef"], rtol=1e-5, atol=1e-6)
     streamed = mm.lmer(formula, [data.iloc[:100], data.iloc[100:220], data.iloc[220:]])
     assert streamed.objective == pytest.approx(m.objective, rel=1e-10)
+
+
+def test_a_transform_of_a_comparison_replays_its_state_on_new_data(data):
+    # the state learnt in the fit serves new rows (a name formulaic aliases, x.b, too): a prediction
+    # of some rows is that of all rows; rows whose compared column is missing predict NaN
+    for formula in ("y ~ scale(xna > 0) + (1 | g)", "y ~ scale(x.b > 0) + w + (1 | g)"):
+        m = mm.lmer(formula, data)
+        present = data.dropna(subset=["xna"])
+        np.testing.assert_allclose(m.predict(present.iloc[[0, 2]]), m.predict(present).to_numpy()[[0, 2]])
+        assert np.isnan(m.predict(data[data["xna"].isna()].iloc[:2])).all()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # numpy's log(-1)
+@pytest.mark.parametrize(
+    ("formula", "error", "match"),
+    [
+        (
+            "y ~ scale(log(w) > 0) + (1 | g)",
+            mm.DataError,
+            "a comparison \\(>\\) meets 137 missing values that the formula",
+        ),
+        ("y ~ (log(w) > 0) + (1 | g)", mm.DataError, "R reads each as NA and drops its row"),
+        ("y ~ factor(sqrt(w) >= 1) + (1 | g)", mm.DataError, "a comparison \\(>=\\) meets"),
+        ("y ~ scale(0 < xna < 1) + (1 | g)", mm.FormulaError, "R cannot read a chained comparison"),
+        ("y ~ scale(xna > 0, w > 0) + (1 | g)", mm.DataError, "center and scale must each be TRUE, FALSE or one"),
+    ],
+)
+def test_what_r_refuses_or_reads_as_na_is_refused_by_name(data, formula, error, match):
+    # a NaN the formula makes (log of a negative number) compared is NA in R, which drops the row: here
+    # an error naming it (it had counted as FALSE, another model than lme4's); R's parser refuses
+    # 0 < x < 1, and scale() refuses a column as its centre
+    with pytest.raises(error, match=match):
+        mm.lmer(formula, data)

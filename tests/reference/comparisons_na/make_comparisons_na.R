@@ -4,7 +4,7 @@
 #   cd tests/reference/comparisons_na && Rscript make_comparisons_na.R
 #
 # writes comparisons_na.csv (the data: g a grouping factor, w numeric, xna numeric and hna text with
-# missing values, y) and comparisons_na.json: per formula, lme4's fixed-effects names and estimates
+# missing values, y, x.b a copy of xna) and comparisons_na.json: per formula, lme4's fixed-effects names and estimates
 # and the REML criterion. R's NA > 0 is NA, so model.frame's scale(xna > 0) learns its centre and
 # scale from the rows where xna is present (pandas compares NaN as False). The tests never run R.
 suppressPackageStartupMessages({
@@ -25,6 +25,7 @@ names(u) <- sprintf("g%02d", 1:25)
 d$y <- round(u[d$g] + 0.7 * (d$xna > 0) + 0.4 * d$w + 0.5 * (d$hna == "a") + rnorm(n), 6)
 d$xna[sample(n, 45)] <- NA  # 15 % missing, another 10 % of hna
 d$hna[sample(n, 30)] <- NA
+d$x.b <- d$xna  # a name that formulaic aliases (a copy of xna)
 write.csv(d, "comparisons_na.csv", row.names = FALSE, na = "")
 d$g <- factor(d$g)
 formulas <- c(
@@ -35,7 +36,9 @@ formulas <- c(
   "y ~ bs(w + (xna > 0), df = 4) + (1 | g)",
   "y ~ ns(w * (xna > -0.5), 3) + (1 | g)",
   "y ~ w + (1 + scale(xna > 0) | g)",
-  "y ~ I((xna > 0) + 1) + scale(w) + (1 | g)"
+  "y ~ I((xna > 0) + 1) + scale(w) + (1 | g)",
+  "y ~ scale(x.b > 0) + w + (1 | g)",
+  "y ~ scale((x.b > 0) == (w > 0)) + (1 | g)"
 )
 cases <- lapply(formulas, function(f) {
   m <- lmer(as.formula(f), d, REML = TRUE,
