@@ -343,3 +343,19 @@ def test_two_text_columns_compared_in_the_formula_as_in_memory(tmp_path):
             fit = mm.lmer(formula, source, **({} if isinstance(source, list) else {"batch_size": 50}))
             assert list(fit.fixef.index) == list(whole.fixef.index)
             assert fit.objective == pytest.approx(whole.objective, rel=1e-10)
+
+
+def test_a_name_met_twice_in_a_transform_keeps_its_state(sleep):
+    # formulaic aliases a backticked name met again with a random suffix from NumPy's global stream:
+    # scale(x.a * x.a) had a new key for its state at every evaluation (streamed 0.11 off the
+    # in-memory fit, predictions re-learning the centre), and a fit moved the user's random stream
+    d = sleep.assign(**{"d.a": sleep["Days"]})
+    formula = "Reaction ~ scale(d.a * d.a) + poly(d.a + d.a, 1) + (1 | Subject)"
+    np.random.seed(1)
+    whole = mm.lmer(formula, d)
+    assert np.random.rand() == np.random.RandomState(1).rand()
+    streamed = mm.lmer(formula, [d.iloc[:70], d.iloc[70:]])
+    assert streamed.objective == pytest.approx(whole.objective, rel=1e-10)
+    np.testing.assert_allclose(whole.predict(d.iloc[[0, 5]]), whole.predict(d).to_numpy()[[0, 5]], rtol=1e-12)
+    plain = mm.lmer("Reaction ~ scale(Days * Days) + poly(Days + Days, 1) + (1 | Subject)", sleep)
+    assert whole.objective == pytest.approx(plain.objective, rel=1e-12)

@@ -28,7 +28,7 @@ import keyword
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
@@ -41,6 +41,7 @@ from formulaic.transforms import center as _formulaic_center
 from formulaic.transforms import poly as _formulaic_poly
 from formulaic.transforms import scale as _formulaic_scale
 from formulaic.transforms.contrasts import Contrasts, ContrastsRegistry, PolyContrasts
+from formulaic.utils import code as _formulaic_code
 from formulaic.utils.stateful_transforms import stateful_transform
 from formulaic.utils.variables import Variable
 from numpy.typing import NDArray
@@ -612,6 +613,43 @@ _INTERNAL: Mapping[str, Function] = {
 #: Their names, which no column of the formula may have.
 INTERNAL_CALLS = frozenset(_INTERNAL)
 _ALIASED = {alias: name for name, alias in _ALIASES.items()}
+
+
+def _sanitized_name(
+    name: str, env: MutableMapping[str, Any], *, reserved_names: Container[str], template: str = "{}"
+) -> str:
+    """formulaic's ``sanitize_variable_name`` (a Python name for a backticked one: ``x.a`` as ``x_a``)
+    without its random suffix: a name met again in one expression keeps its alias, another that
+    would clash gets a counter. formulaic draws the suffix from NumPy's global random stream, so
+    ``scale(x.a * x.a)`` had a new key for its state at every evaluation: the state learnt in the
+    fit was never found again (streamed fits and predictions learnt their own), and a fit moved the
+    user's random stream. Installed in place of formulaic's (`formulaic.utils.code`) on import.
+
+    Examples
+    --------
+    >>> env, aliases = {"x.a": 1}, {}
+    >>> aliases[_sanitized_name("x.a", env, reserved_names=aliases)] = "x.a"
+    >>> _sanitized_name("x.a", env, reserved_names=aliases), _sanitized_name("x a", {"x_a": 0}, reserved_names={})
+    ('x_a', 'x_a_1')
+    """
+    if name.isidentifier() or keyword.iskeyword(name):
+        return name
+    base = "".join(c if re.match(r"\w", c) else "_" for c in name)
+    if base[0].isdigit():
+        base = "_" + base
+    new, k = template.format(base), 0
+    while new in env or new in reserved_names:
+        if isinstance(reserved_names, Mapping) and reserved_names.get(new) == name:
+            break  # the same name again: its alias (and its value, already in env)
+        k += 1
+        new = template.format(f"{base}_{k}")
+    if name in env:
+        env[new] = env[name]
+    return new
+
+
+if callable(getattr(_formulaic_code, "sanitize_variable_name", None)):
+    _formulaic_code.sanitize_variable_name = _sanitized_name
 
 
 def _formulaic_name(name: str) -> str:
