@@ -53,6 +53,7 @@ from .optimize import (
     settled,
     single_threaded_blas,
     subplex,
+    values_hessian,
 )
 from .structure import ModelStructure
 
@@ -1420,12 +1421,18 @@ class LinearMixedModel:
         """The optimiser's end after Newton steps with the analytic gradient (`newton_polish`), its
         gradient calls counted in ``n_evals`` (L-BFGS-B's last gradient, at its end, is not
         computed again), with the analytic Hessian where the engine has it (one grouping factor:
-        one call, counted as one evaluation, for the gradient differences over every parameter);
-        unchanged at an evaluation limit."""
+        one call, counted as one evaluation, for the gradient differences over every parameter),
+        else from differences of the criterion where a gradient costs several evaluations
+        (`values_hessian`); unchanged at an evaluation limit."""
         if opt.hit_maxeval or settled(opt):  # unchanged too: Newton's converged end (`minimize_theta`)
             return opt
         known = criterion.known_gradient(opt.theta)
-        p = newton_polish(fg, opt.theta, opt.fun, self.structure.theta.lower, known=known, hessian=hf)
+        lower = self.structure.theta.lower
+        nfree = int(np.count_nonzero(~((lower == 0.0) & (opt.theta <= 0.0))))
+        cheap = values_hessian(criterion.engine.update_flops(), len(self.structure.factors), nfree)
+        p = newton_polish(
+            fg, opt.theta, opt.fun, lower, known=known, hessian=hf, values=criterion if cheap and hf is None else None
+        )
         return replace(
             opt,
             theta=p.theta,
