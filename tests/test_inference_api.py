@@ -127,6 +127,19 @@ def test_lmlist_equals_per_group_ols(fits):
         mm.lmlist("mAch ~ ses", hsb)
 
 
+def test_lmlist_of_a_comparison_with_missing_values(fits):
+    # (x > 0) | g had been refused (formulaic's dropping cannot look into a factor made in the
+    # formula); the rows with a missing value are left out, as R's lmList leaves them out
+    sleep = fits.data("sleepstudy").copy()
+    sleep.loc[sleep.index[::7], "Days"] = np.nan
+    ll = mm.lmlist("Reaction ~ (Days > 4) | Subject", sleep)
+    assert list(ll.coef.columns) == ["(Intercept)", "Days > 4TRUE"]
+    sub = sleep[(sleep["Subject"] == "308") & sleep["Days"].notna()]
+    late = sub["Reaction"][sub["Days"] > 4].mean() - sub["Reaction"][sub["Days"] <= 4].mean()
+    assert ll.coef.loc["308", "Days > 4TRUE"] == pytest.approx(late)
+    assert ll.nobs.loc["308"] == len(sub)
+
+
 def test_tidy(sleep_fit):
     f = sleep_fit.tidy("fixed")
     assert list(f.columns) == [

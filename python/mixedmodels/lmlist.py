@@ -9,7 +9,7 @@ import pandas as pd
 
 from .exceptions import DataError, FormulaError
 from .expressions import is_logical, logical_factor, model_matrix, translate
-from .names import level_label, r_name
+from .names import level_label, r_code, r_name
 
 __all__ = ["LmList", "lmlist"]
 
@@ -61,12 +61,16 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     }
     if logical:
         data = data.assign(**logical)
+    # the rows with every column the formula reads (R's na.omit), as lmer's: formulaic's own dropping
+    # cannot look into a factor made in the formula ((x > 0) | g had been refused)
+    used = [c for c in data.columns if c in code.variables or c == group]
+    data = data[data[used].notna().all(axis=1)]
     try:
-        mm = model_matrix(code.text, data, code.numeric, na_action="drop")
+        mm = model_matrix(code.text, data, code.numeric, na_action="ignore")
     except FormulaError:
         raise
     except Exception as exc:
-        raise FormulaError(f"cannot build the model matrix of {model!r}: {exc}") from exc
+        raise FormulaError(f"cannot build the model matrix of {model!r}: {r_code(str(exc))}") from exc
     y = mm.lhs.to_numpy(dtype=float)[:, 0]
     x = mm.rhs.to_numpy(dtype=float)
     names = [r_name(c) for c in mm.rhs.model_spec.column_names]
