@@ -351,9 +351,9 @@ def test_a_name_met_twice_in_a_transform_keeps_its_state(sleep):
     # in-memory fit, predictions re-learning the centre), and a fit moved the user's random stream
     d = sleep.assign(**{"d.a": sleep["Days"]})
     formula = "Reaction ~ scale(d.a * d.a) + poly(d.a + d.a, 1) + (1 | Subject)"
-    np.random.seed(1)
+    np.random.seed(1)  # noqa: NPY002 (the global stream formulaic had drawn from)
     whole = mm.lmer(formula, d)
-    assert np.random.rand() == np.random.RandomState(1).rand()
+    assert np.random.rand() == np.random.RandomState(1).rand()  # noqa: NPY002
     streamed = mm.lmer(formula, [d.iloc[:70], d.iloc[70:]])
     assert streamed.objective == pytest.approx(whole.objective, rel=1e-10)
     np.testing.assert_allclose(whole.predict(d.iloc[[0, 5]]), whole.predict(d).to_numpy()[[0, 5]], rtol=1e-12)
