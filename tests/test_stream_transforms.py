@@ -357,5 +357,8 @@ def test_a_name_met_twice_in_a_transform_keeps_its_state(sleep):
     streamed = mm.lmer(formula, [d.iloc[:70], d.iloc[70:]])
     assert streamed.objective == pytest.approx(whole.objective, rel=1e-10)
     np.testing.assert_allclose(whole.predict(d.iloc[[0, 5]]), whole.predict(d).to_numpy()[[0, 5]], rtol=1e-12)
+    # new data with a column named as formulaic's alias had been another alias, and the state learnt again
+    clash = d.assign(d_a=0.0, d_a__0=0.0)
+    np.testing.assert_allclose(whole.predict(clash.iloc[[0, 5]]), whole.predict(d).to_numpy()[[0, 5]], rtol=1e-12)
     plain = mm.lmer("Reaction ~ scale(Days * Days) + poly(Days + Days, 1) + (1 | Subject)", sleep)
     assert whole.objective == pytest.approx(plain.objective, rel=1e-12)

@@ -1229,6 +1229,7 @@ def transform_state(
     pf = formula
     texts = [pf.fixed if pf.response in frame.columns or pf.counts else f"{NUMBER_CALL}({pf.response}) ~ {pf.fixed}"]
     texts += [t.lhs for t in pf.random]
+    texts += [f"0 + {NUMBER_CALL}({expr})" for expr in pf.offsets]  # (offset(scale(x)): R's centre too)
     states: dict[str, Any] = {}
     for text in texts:
         try:

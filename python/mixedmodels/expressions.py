@@ -323,17 +323,21 @@ def _missing(v: Any) -> Any:
     return np.asarray(pd.isna(v), dtype=bool)
 
 
-_ALL_ROWS: contextvars.ContextVar[bool] = contextvars.ContextVar("all_rows", default=False)
+_ALL_ROWS: contextvars.ContextVar[tuple[list[NDArray[np.bool_]] | None] | None] = contextvars.ContextVar(
+    "all_rows", default=None
+)
 
 
 @contextlib.contextmanager
-def all_rows() -> Iterator[None]:
-    """Within the with-block the formula is evaluated on every row, those with missing values too
-    (a stateful transform's state, `design.transform_state`): a comparison is then missing where an
-    operand is, as in R's model frame. Outside it the rows have every column the formula reads, and a
-    comparison that meets a missing value (a NaN made by the formula, log of a negative number) is an
-    error (`_comparison`)."""
-    token = _ALL_ROWS.set(True)
+def all_rows(missing: list[NDArray[np.bool_]] | None = None) -> Iterator[None]:
+    """Within the with-block the formula is evaluated on every row, those with missing values too.
+    For a stateful transform's state (`design.transform_state`) a comparison is then missing where
+    an operand is, as in R's model frame; with ``missing`` (new data, `SafeSpec.get_model_matrix`)
+    it is FALSE there, its rows are appended to ``missing``, and the caller makes them missing in
+    the model matrix (a factor's encoding refuses a missing level). Outside the block the rows have
+    every column the formula reads, and a comparison that meets a missing value (a NaN made by the
+    formula, log of a negative number) is an error (`_comparison`)."""
+    token = _ALL_ROWS.set((missing,))
     try:
         yield
     finally:
@@ -352,12 +356,17 @@ def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         missing = _missing(a) | _missing(b)
         if not np.any(missing) or np.ndim(out) == 0:
             return out
-        if not _ALL_ROWS.get():
+        mode = _ALL_ROWS.get()
+        if mode is None:
             raise DataError(
                 f"a comparison ({_OPERATOR_TEXT[op.__name__]}) meets {int(np.sum(missing))} missing values that the "
                 "formula made in rows whose columns have values (a NaN: log or sqrt of a negative number, 0/0); "
                 "R reads each as NA and drops its row: drop those rows from the data first"
             )
+        seen = mode[0]
+        if seen is not None:  # new data: FALSE, its rows made missing in the model matrix by the caller
+            seen.append(np.broadcast_to(missing, np.shape(out)))
+            return out
         flags: Any = pd.array(np.asarray(out, dtype=object), dtype="boolean")
         flags[np.broadcast_to(missing, flags.shape)] = pd.NA
         return pd.Series(flags, index=out.index) if isinstance(out, pd.Series) else flags
@@ -618,33 +627,38 @@ _ALIASED = {alias: name for name, alias in _ALIASES.items()}
 def _sanitized_name(
     name: str, env: MutableMapping[str, Any], *, reserved_names: Container[str], template: str = "{}"
 ) -> str:
-    """formulaic's ``sanitize_variable_name`` (a Python name for a backticked one: ``x.a`` as ``x_a``)
-    without its random suffix: a name met again in one expression keeps its alias, another that
-    would clash gets a counter. formulaic draws the suffix from NumPy's global random stream, so
-    ``scale(x.a * x.a)`` had a new key for its state at every evaluation: the state learnt in the
-    fit was never found again (streamed fits and predictions learnt their own), and a fit moved the
-    user's random stream. Installed in place of formulaic's (`formulaic.utils.code`) on import.
+    """formulaic's ``sanitize_variable_name`` (a Python name for a backticked one) with an alias that
+    depends on the expression alone: ``x.a`` as ``x_a__0``, the same name met again in one
+    expression keeping its alias, another with the same letters counting on. formulaic's own avoids
+    the names in the data with a random suffix from NumPy's global stream, so ``scale(x.a * x.a)``
+    had a new key for its state at every evaluation (the state learnt in the fit was never found
+    again: streamed fits and predictions learnt their own) and a fit moved the user's random stream;
+    and an alias chosen around the data's names changes with the data (a column ``x_a`` in new
+    data but not among the fit's). A formula cannot name a column with a double underscore
+    (`_Code`), so the alias never hides one it reads. Installed in place of formulaic's
+    (`formulaic.utils.code`) on import.
 
     Examples
     --------
-    >>> env, aliases = {"x.a": 1}, {}
+    >>> env, aliases = {"x.a": 1, "x_a__0": 2}, {}
     >>> aliases[_sanitized_name("x.a", env, reserved_names=aliases)] = "x.a"
-    >>> _sanitized_name("x.a", env, reserved_names=aliases), _sanitized_name("x a", {"x_a": 0}, reserved_names={})
-    ('x_a', 'x_a_1')
+    >>> _sanitized_name("x.a", env, reserved_names=aliases), _sanitized_name("x a", env, reserved_names=aliases)
+    ('x_a__0', 'x_a__1')
+    >>> env["x_a__0"]
+    1
     """
     if name.isidentifier() or keyword.iskeyword(name):
         return name
     base = "".join(c if re.match(r"\w", c) else "_" for c in name)
     if base[0].isdigit():
         base = "_" + base
-    new, k = template.format(base), 0
-    while new in env or new in reserved_names:
-        if isinstance(reserved_names, Mapping) and reserved_names.get(new) == name:
-            break  # the same name again: its alias (and its value, already in env)
+    k = 0
+    new = template.format(f"{base}__{k}")
+    while new in reserved_names and not (isinstance(reserved_names, Mapping) and reserved_names.get(new) == name):
         k += 1
-        new = template.format(f"{base}_{k}")
+        new = template.format(f"{base}__{k}")
     if name in env:
-        env[new] = env[name]
+        env[new] = env[name]  # (formulaic's local layer of the data: no column of the formula's is hidden)
     return new
 
 
@@ -1621,8 +1635,16 @@ class SafeSpec:
         if change:
             data = data.assign(**change)
         data, context = _with_ordered(data, dict(_context(self._trusted)), self.ordered)
-        with all_rows():  # new data: a comparison is missing where an operand is (its prediction NaN)
-            return self._spec.get_model_matrix(_prepared(data, self._numeric), context=context, **options)
+        missing: list[NDArray[np.bool_]] = []
+        with all_rows(missing):  # new data: a comparison is missing where an operand is
+            out = self._spec.get_model_matrix(_prepared(data, self._numeric), context=context, **options)
+        rows = [m for m in missing if m.shape == (len(data),)]
+        if rows and isinstance(out, np.ndarray) and out.ndim == 2:
+            # its rows are missing, as R's model frame has them (a factor of it had coded them as its
+            # first level: a prediction where lme4 gives NA)
+            out = np.array(out, dtype=np.float64)
+            out[np.logical_or.reduce(rows)] = np.nan
+        return out
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

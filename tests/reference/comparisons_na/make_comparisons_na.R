@@ -5,7 +5,7 @@
 #
 # writes comparisons_na.csv (the data: g a grouping factor, w numeric, xna numeric and hna text with
 # missing values, y, x.b a copy of xna) and comparisons_na.json: per formula, lme4's fixed-effects names and estimates
-# and the REML criterion. R's NA > 0 is NA, so model.frame's scale(xna > 0) learns its centre and
+# and the REML criterion, and its predictions for 8 new rows (NA where R's model frame has NA). R's NA > 0 is NA, so model.frame's scale(xna > 0) learns its centre and
 # scale from the rows where xna is present (pandas compares NaN as False). The tests never run R.
 suppressPackageStartupMessages({
   library(lme4)
@@ -38,8 +38,16 @@ formulas <- c(
   "y ~ w + (1 + scale(xna > 0) | g)",
   "y ~ I((xna > 0) + 1) + scale(w) + (1 | g)",
   "y ~ scale(x.b > 0) + w + (1 | g)",
-  "y ~ scale((x.b > 0) == (w > 0)) + (1 | g)"
+  "y ~ scale((x.b > 0) == (w > 0)) + (1 | g)",
+  "y ~ w + offset(scale(xna)) + (1 | g)",
+  "y ~ w + offset(0.5 * scale(xna > 0)) + (1 | g)",
+  "y ~ w + (log(xna + 5) > 1.5) + (1 + (log(xna + 5) > 1.5) | g)"
 )
+# new rows for predict: the data's first 8, one with a missing xna, one whose log(xna + 5) is NaN
+nd <- d[1:8, ]
+nd$xna[2] <- NA
+nd$xna[3] <- -10
+nd$x.b <- nd$xna
 cases <- lapply(formulas, function(f) {
   m <- lmer(as.formula(f), d, REML = TRUE,
             control = lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5)))
@@ -48,7 +56,8 @@ cases <- lapply(formulas, function(f) {
     nobs = nobs(m),
     fixef_names = I(names(fixef(m))),
     fixef = I(unname(fixef(m))),
-    reml_criterion = unname(REMLcrit(m))
+    reml_criterion = unname(REMLcrit(m)),
+    predict = I(unname(predict(m, newdata = nd, na.action = na.pass)))
   )
 })
 writeLines(toJSON(list(lme4 = as.character(packageVersion("lme4")), cases = cases),
