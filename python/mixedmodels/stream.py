@@ -871,16 +871,20 @@ def _record_poly(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, A
         return np.stack([np.power(np.asarray(x, dtype=np.float64), k) for k in range(1, degree + 1)], axis=1)
     assert _state is not None
     values = _values(x, "poly", _state)
-    if values is not None:
-        _state.setdefault(_LEARNED, _Learned("poly", (int(degree),), _Measure(int(degree)))).measure.add(values)
+    if values is not None and _LEARNED not in _state:  # (see _record_scaling)
+        _state[_LEARNED] = _Learned("poly", (int(degree),), _Measure(int(degree)))
+        _state[_LEARNED].measure.add(values)
     return _placeholder(x, int(degree))
 
 
 def _record_scaling(data: Any, center: Any, scale: Any, ddof: Any, state: dict[str, Any] | None) -> Any:
     assert state is not None
     values = _values(data, "scale", state)
-    if values is not None:
-        state.setdefault(_LEARNED, _Learned("scale", (center, scale, ddof), _Measure(1))).measure.add(values)
+    # once per state: a chunk's state is its own, and the same call twice in one part of the formula
+    # (scale(w) + I(scale(w)^2)) shares it, where its rows had been counted twice (the sd 0.14 % off)
+    if values is not None and _LEARNED not in state:
+        state[_LEARNED] = _Learned("scale", (center, scale, ddof), _Measure(1))
+        state[_LEARNED].measure.add(values)
     return _placeholder(data, 1)
 
 
@@ -906,10 +910,9 @@ def _spline_recorder(kind: str) -> Callable[..., Any]:
         inner = None if knots is None else tuple(float(k) for k in np.atleast_1d(np.asarray(knots, dtype=float)))
         args = (df, inner, int(degree), bool(intercept))
         values = _values(x, kind, state)
-        if values is not None:
-            learned = state.setdefault(_LEARNED, _Learned(kind, args, _Distinct()))
-            if isinstance(learned.measure, _Distinct):
-                learned.measure.add(values)
+        if values is not None and _LEARNED not in state:  # (see _record_scaling)
+            state[_LEARNED] = _Learned(kind, args, _Distinct())
+            state[_LEARNED].measure.add(values)
         n_interior = len(inner) if inner is not None else interior_count(kind, df, int(degree), bool(intercept))
         ncol = n_interior + (int(degree) if kind == "bs" else 1) + int(bool(intercept))
         return _placeholder(x, ncol)
@@ -1301,8 +1304,9 @@ def model_from_source(
             if first is None or first.empty:
                 first, at = _prototype(ch, cols)
                 first_at = at + start
-                # stateful transforms? (a cheap look at the prototype's rows decides)
-                learn = not first.empty and _may_learn(pf) and bool(_transform_stats(first, pf, cols, first_at))
+                # stateful transforms? (a cheap look at the prototype's rows decides; a chunk before the first
+                # complete row learns whatever the formula may learn: scale(w) had missed its rows' w)
+                learn = _may_learn(pf) and (first.empty or bool(_transform_stats(first, pf, cols, first_at)))
             part = None
             if not isinstance(ch, pd.DataFrame):
                 if arrow is not None and not learn:
