@@ -114,3 +114,15 @@ def test_glmer_takes_asymptotic_df_only():
         emmeans(g, "~ period", ddf="kenward-roger")
     with pytest.raises(ArgumentError, match="needs a fitted model from mm.lmer"):
         emmeans(cbpp, "~ period")
+
+
+def test_emmeans_of_a_model_with_a_backticked_name():
+    # x.a is read through formulaic's alias, which had left it out of the spec's variables: the
+    # reference grid lacked it (a NameError from formulaic). R's emmeans: the covariate at its mean
+    import mixedmodels as mm
+
+    sleep = mm.datasets.load("sleepstudy")
+    d = sleep.assign(**{"d.a": sleep["Days"], "f": np.where(sleep["Days"] % 3 == 0, "a", "b")})
+    dotted = mm.lmer("Reaction ~ f + d.a + (1 | Subject)", d).emmeans("f")
+    plain = mm.lmer("Reaction ~ f + Days + (1 | Subject)", d).emmeans("f")
+    np.testing.assert_allclose(dotted.frame["emmean"], plain.frame["emmean"], rtol=1e-10)

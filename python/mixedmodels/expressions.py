@@ -1606,6 +1606,9 @@ class SafeSpec:
         """formulaic's data variables the spec reads, the ordered factors among them (which it reads
         from the context, `_with_ordered`)."""
         found = set(self._spec.required_variables)
+        # a backticked name (x.a) is read through formulaic's alias in its local layer, which leaves it
+        # without a source and out of required_variables (emmeans' grid had lacked it)
+        found |= set(getattr(self._spec, "variables_by_source", {}).get(None, set()))
         from_context = {
             str(v.root).removeprefix(_ORDERED_KEY)
             for v in getattr(self._spec, "variables_by_source", {}).get("context", set())
