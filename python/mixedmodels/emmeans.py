@@ -36,6 +36,7 @@ from .fitted import LmerFit
 from .glmm import GeneralizedLinearMixedModel
 from .inference import inference_for
 from .multiplicity import ADJUSTMENTS, adjust_critical, adjust_p
+from .names import LOGICAL_CALL
 
 __all__ = ["EmmGrid", "emmeans", "emtrends", "ref_grid"]
 
@@ -131,7 +132,9 @@ def _grid_variables(m: LmerFit, at: Mapping[str, Any] | None, what: str) -> tupl
     state: dict[str, Any] = dict(getattr(spec, "encoder_state", {}) or {})
     coerced: set[str] = set()
     for key, (kind, _st) in state.items():
-        if str(getattr(kind, "value", kind)) == "categorical" and key not in required:
+        # a variable inside a factor made in the formula (factor(x)) is a factor of the grid, as emmeans
+        # coerces it; not one compared in a logical term ((x > 0): R's covariate, at its mean)
+        if str(getattr(kind, "value", kind)) == "categorical" and key not in required and LOGICAL_CALL not in key:
             coerced.update(v for v in required if re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", key))
     at = dict(at or {})
     unknown = [k for k in at if k not in required]

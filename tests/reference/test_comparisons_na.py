@@ -81,3 +81,14 @@ def test_what_r_refuses_or_reads_as_na_is_refused_by_name(data, formula, error, 
     # 0 < x < 1, and scale() refuses a column as its centre
     with pytest.raises(error, match=match):
         mm.lmer(formula, data)
+
+
+def test_emmeans_beside_a_comparison_holds_its_covariate_at_the_mean(data):
+    # R's emmeans: xna is a covariate of the grid, at its mean (where xna > 0 is TRUE); it had been a
+    # factor of all its values, averaged over (another mean than R's)
+    ref = REF["emmeans"]
+    em = mm.lmer(ref["formula"], data).emmeans("hna").frame
+    assert list(em["hna"]) == ref["levels"]
+    np.testing.assert_allclose(em["emmean"], ref["emmean"], rtol=1e-5)
+    np.testing.assert_allclose(em["SE"], ref["SE"], rtol=1e-4)
+    np.testing.assert_allclose(em["df"], ref["df"], rtol=1e-3)

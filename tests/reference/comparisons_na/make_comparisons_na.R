@@ -5,10 +5,12 @@
 #
 # writes comparisons_na.csv (the data: g a grouping factor, w numeric, xna numeric and hna text with
 # missing values, y, x.b a copy of xna) and comparisons_na.json: per formula, lme4's fixed-effects names and estimates
-# and the REML criterion, and its predictions for 8 new rows (NA where R's model frame has NA). R's NA > 0 is NA, so model.frame's scale(xna > 0) learns its centre and
+# and the REML criterion, and its predictions for 8 new rows (NA where R's model frame has NA); and emmeans'
+# marginal means of hna beside a comparison term. R's NA > 0 is NA, so model.frame's scale(xna > 0) learns its centre and
 # scale from the rows where xna is present (pandas compares NaN as False). The tests never run R.
 suppressPackageStartupMessages({
   library(lme4)
+  library(emmeans)
   library(splines)
   library(jsonlite)
 })
@@ -60,5 +62,10 @@ cases <- lapply(formulas, function(f) {
     predict = I(unname(predict(m, newdata = nd, na.action = na.pass)))
   )
 })
-writeLines(toJSON(list(lme4 = as.character(packageVersion("lme4")), cases = cases),
+# emmeans beside a comparison term: the compared covariate at its mean (xna > 0 there), not a factor
+em_model <- lmer(y ~ (xna > 0) * hna + w + (1 | g), d, REML = TRUE)
+em <- as.data.frame(summary(emmeans(em_model, "hna")))
+emm <- list(formula = "y ~ (xna > 0) * hna + w + (1 | g)", levels = I(as.character(em$hna)),
+            emmean = I(em$emmean), SE = I(em$SE), df = I(em$df))
+writeLines(toJSON(list(lme4 = as.character(packageVersion("lme4")), cases = cases, emmeans = emm),
                   auto_unbox = TRUE, digits = I(15), pretty = TRUE), "comparisons_na.json")
