@@ -127,6 +127,18 @@ def test_lmlist_equals_per_group_ols(fits):
         mm.lmlist("mAch ~ ses", hsb)
 
 
+def test_lmlist_leaves_out_the_rows_where_the_formula_makes_a_nan():
+    # R's lmList (na.omit of the model frame): a: (0.62288, 1.35818), b: (-0.71784, 1.62501); the
+    # NaN of sqrt(-1) had reached the solver (SVD did not converge)
+    d = pd.DataFrame({"g": list("aaaabbbb"), "w": [-1.0, 1, 2, 3, 1, 2, 3, 5], "y": [1.0, 2, 2.5, 3, 1, 1.5, 2, 3]})
+    with np.errstate(invalid="ignore"):
+        ll = mm.lmlist("y ~ sqrt(w) | g", d)
+    np.testing.assert_allclose(ll.coef.to_numpy(), [[0.62288, 1.35818], [-0.71784, 1.62501]], atol=1e-5)
+    assert list(ll.nobs) == [3, 4]
+    with pytest.raises(mm.FormulaError, match="lmlist does not take offset"):  # it had been a coefficient
+        mm.lmlist("y ~ w + offset(w) | g", d)
+
+
 def test_lmlist_of_a_comparison_with_missing_values(fits):
     # (x > 0) | g had been refused (formulaic's dropping cannot look into a factor made in the
     # formula); the rows with a missing value are left out, as R's lmList leaves them out

@@ -376,3 +376,14 @@ def test_a_first_chunk_without_a_complete_row_teaches_the_transforms(sleep, tmp_
     for source in ([d.iloc[:15], d.iloc[15:]], [d.iloc[:40], d.iloc[40:]], str(tmp_path / "d.csv")):
         fit = mm.lmer(formula, source, **({} if isinstance(source, list) else {"batch_size": 15}))
         assert fit.objective == pytest.approx(whole.objective, rel=1e-10)
+
+
+def test_a_users_own_formulaic_call_keeps_its_columns():
+    # the library's aliases are installed in formulaic for every caller: one must never take a
+    # column the data has (x_a__0 beside x.a had been replaced by x.a's values)
+    import formulaic
+
+    df = pd.DataFrame({"y": [1.0, 2, 3, 4, 5], "x.a": [1.0, 2, 3, 4, 6], "x_a__0": [10.0, 20, 30, 40, 50]})
+    out = formulaic.model_matrix("y ~ I(`x.a` + x_a__0) + I(`x.a` * `x.a`)", df).rhs.to_numpy()
+    np.testing.assert_allclose(out[:, 1], [11, 22, 33, 44, 56])
+    np.testing.assert_allclose(out[:, 2], [1, 4, 9, 16, 36])

@@ -629,23 +629,25 @@ def _sanitized_name(
 ) -> str:
     """formulaic's ``sanitize_variable_name`` (a Python name for a backticked one) with an alias that
     depends on the expression alone: ``x.a`` as ``x_a__0``, the same name met again in one
-    expression keeping its alias, another with the same letters counting on. formulaic's own avoids
-    the names in the data with a random suffix from NumPy's global stream, so ``scale(x.a * x.a)``
-    had a new key for its state at every evaluation (the state learnt in the fit was never found
-    again: streamed fits and predictions learnt their own) and a fit moved the user's random stream;
-    and an alias chosen around the data's names changes with the data (a column ``x_a`` in new
-    data but not among the fit's). A formula cannot name a column with a double underscore
-    (`_Code`), so the alias never hides one it reads. Installed in place of formulaic's
-    (`formulaic.utils.code`) on import.
+    expression keeping its alias, another with the same letters, or a name the data has, counting
+    on. formulaic's own avoids the names in the data with a random suffix from NumPy's global
+    stream, so ``scale(x.a * x.a)`` had a new key for its state at every evaluation (the state
+    learnt in the fit was never found again: streamed fits and predictions learnt their own) and a
+    fit moved the user's random stream; and an alias without the double underscore changed with the
+    data (a column ``x_a`` in new data but not among the fit's). A formula cannot name a column with
+    a double underscore (`_Code`), and new data's such columns are left out (`SafeSpec`), so the
+    alias is the same in every evaluation of a formula. Installed in place of formulaic's
+    (`formulaic.utils.code`) on import: a user's own formulaic calls get these aliases too (values
+    unchanged, no name in the data taken).
 
     Examples
     --------
-    >>> env, aliases = {"x.a": 1, "x_a__0": 2}, {}
+    >>> env, aliases = {"x.a": 1}, {}
     >>> aliases[_sanitized_name("x.a", env, reserved_names=aliases)] = "x.a"
     >>> _sanitized_name("x.a", env, reserved_names=aliases), _sanitized_name("x a", env, reserved_names=aliases)
     ('x_a__0', 'x_a__1')
-    >>> env["x_a__0"]
-    1
+    >>> _sanitized_name("x.a", {"x.a": 1, "x_a__0": 2}, reserved_names={})  # a name the data has
+    'x_a__1'
     """
     if name.isidentifier() or keyword.iskeyword(name):
         return name
@@ -654,11 +656,13 @@ def _sanitized_name(
         base = "_" + base
     k = 0
     new = template.format(f"{base}__{k}")
-    while new in reserved_names and not (isinstance(reserved_names, Mapping) and reserved_names.get(new) == name):
+    while new in reserved_names or new in env:
+        if isinstance(reserved_names, Mapping) and reserved_names.get(new) == name:
+            break  # the same name again: its alias (and its value, already in env)
         k += 1
         new = template.format(f"{base}__{k}")
     if name in env:
-        env[new] = env[name]  # (formulaic's local layer of the data: no column of the formula's is hidden)
+        env[new] = env[name]  # (in formulaic's local layer of the data)
     return new
 
 
@@ -1624,10 +1628,13 @@ class SafeSpec:
     def get_model_matrix(self, data: pd.DataFrame, **options: Any) -> Any:
         """The model matrix of ``data`` (formulaic's `ModelSpec.get_model_matrix`); a column named
         like a function the formula calls (a column ``log`` beside ``log(x + 1)``), which the model
-        cannot use (`design.materialise` refuses it), is left out rather than hide the function."""
+        cannot use (`design.materialise` refuses it), is left out rather than hide the function, as
+        is one with a double underscore, which a formula cannot read (`_sanitized_name`)."""
         hidden = called_functions(str(getattr(self._spec, "formula", ""))) & {
             c for c in data.columns if isinstance(c, str)
         }
+        if not self._trusted:  # (no formula of the library reads one: formulaic's aliases stay those of the fit)
+            hidden |= {c for c in data.columns if isinstance(c, str) and "__" in c}
         if hidden:
             data = data.drop(columns=sorted(hidden))
         change = {

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .exceptions import DataError, FormulaError
-from .expressions import is_logical, logical_factor, model_matrix, translate
+from .expressions import all_rows, is_logical, logical_factor, model_matrix, translate
 from .names import level_label, r_code, r_name
 
 __all__ = ["LmList", "lmlist"]
@@ -48,6 +50,8 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     if "|" not in formula:
         raise FormulaError(f"lmlist needs a formula 'y ~ x | g', got {formula!r}")
     model, group = (s.strip() for s in formula.rsplit("|", 1))
+    if re.search(r"(?<![\w.])offset\s*\(", model):  # (it had been fitted as a coefficient)
+        raise FormulaError(f"lmlist does not take offset() terms ({model!r}): subtract the offset from the response")
     if group not in data.columns:
         raise FormulaError(f"the data has no grouping column {group!r}")
     code = translate(model)  # vetted before anything evaluates it, as lmer's formulas
@@ -65,8 +69,10 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     # cannot look into a factor made in the formula ((x > 0) | g had been refused)
     used = [c for c in data.columns if c in code.variables or c == group]
     data = data[data[used].notna().all(axis=1)]
+    missing: list[NDArray[np.bool_]] = []
     try:
-        mm = model_matrix(code.text, data, code.numeric, na_action="ignore")
+        with all_rows(missing):  # (a comparison of a NaN the formula made: its row left out below)
+            mm = model_matrix(code.text, data, code.numeric, na_action="ignore")
     except FormulaError:
         raise
     except Exception as exc:
@@ -75,8 +81,12 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     x = mm.rhs.to_numpy(dtype=float)
     names = [r_name(c) for c in mm.rhs.model_spec.column_names]
     g = data.loc[mm.rhs.index, group]
-    if g.isna().any():
-        keep = ~g.isna().to_numpy()
+    # R's na.omit of the model frame: also the rows where the formula made a NaN (sqrt(w), w < 0)
+    keep = ~g.isna().to_numpy() & np.isfinite(y) & np.isfinite(x).all(axis=1)
+    for rows in missing:
+        if rows.shape == keep.shape:
+            keep &= ~rows
+    if not keep.all():
         y, x, g = y[keep], x[keep], g[keep]
     if isinstance(g.dtype, pd.CategoricalDtype):
         levels = [c for c in g.cat.categories if (g == c).any()]
