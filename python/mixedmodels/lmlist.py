@@ -31,10 +31,35 @@ class LmList:
         return f"<LmList {self.formula!r}: {len(self.coef)} groups>"
 
 
+def _kept_columns(x: NDArray[np.float64], tol: float = 1e-7) -> list[int]:
+    """The columns of x that R's lm keeps (LINPACK's dqrdc2 with its tolerance): in order, each one
+    whose part orthogonal to those kept before it is at least ``tol`` of its norm.
+
+    Examples
+    --------
+    >>> _kept_columns(np.array([[1.0, 2.0, 0.0, 1.0], [1.0, 2.0, 0.0, 2.0], [1.0, 2.0, 0.0, 4.0]]))
+    [0, 3]
+    """
+    kept: list[int] = []
+    basis = np.zeros((x.shape[0], 0))
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        norm = float(np.linalg.norm(col))
+        rest = col - basis @ (basis.T @ col)
+        rest = rest - basis @ (basis.T @ rest)  # (twice: what one Gram-Schmidt pass leaves by rounding)
+        left = float(np.linalg.norm(rest))
+        if norm > 0.0 and left >= tol * norm:
+            kept.append(j)
+            basis = np.column_stack([basis, rest / left])
+    return kept
+
+
 def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     """Fit ``y ~ x | g``: one ordinary least-squares regression of y on x within each level of g.
 
-    Groups with fewer observations than coefficients (or a rank-deficient design) get NaN.
+    A column aliased within a group (a factor's level the group lacks, more columns than rows) gets
+    NaN there, as R's lmList gives NA: R's lm, which keeps the columns in order and drops one whose
+    part not spanned by those kept is below 1e-7 of its norm (`_kept_columns`).
 
     Examples
     --------
@@ -104,15 +129,17 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
         rows = gv == lvl
         nob[i] = rows.sum()
         xi, yi = x[rows], y[rows]
-        if nob[i] < p or np.linalg.matrix_rank(xi) < p:
+        kept = _kept_columns(xi)
+        if not kept:
             continue
-        b, *_ = np.linalg.lstsq(xi, yi, rcond=None)
-        coef[i] = b
-        dfr = nob[i] - p
+        xk = xi[:, kept]
+        b, *_ = np.linalg.lstsq(xk, yi, rcond=None)
+        coef[i, kept] = b
+        dfr = nob[i] - len(kept)
         if dfr > 0:
-            s2 = float(((yi - xi @ b) ** 2).sum() / dfr)
+            s2 = float(((yi - xk @ b) ** 2).sum() / dfr)
             sig[i] = np.sqrt(s2)
-            se[i] = np.sqrt(np.diag(s2 * np.linalg.inv(xi.T @ xi)))
+            se[i, kept] = np.sqrt(np.diag(s2 * np.linalg.inv(xk.T @ xk)))
     idx = pd.Index([level_label(v) for v in levels], name=group)
     return LmList(
         formula=formula,
