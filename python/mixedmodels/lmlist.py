@@ -107,12 +107,14 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     names = [r_name(c) for c in mm.rhs.model_spec.column_names]
     g = data.loc[mm.rhs.index, group]
     # R's na.omit of the model frame: also the rows where the formula made a NaN (sqrt(w), w < 0)
-    keep = ~g.isna().to_numpy() & np.isfinite(y) & np.isfinite(x).all(axis=1)
+    keep = ~g.isna().to_numpy() & ~np.isnan(y) & ~np.isnan(x).any(axis=1)
     for rows in missing:
         if rows.shape == keep.shape:
             keep &= ~rows
     if not keep.all():
         y, x, g = y[keep], x[keep], g[keep]
+    if not (np.isfinite(y).all() and np.isfinite(x).all()):  # (R's lm: "NA/NaN/Inf in 'y'")
+        raise DataError(f"the model matrix of {model!r} has infinite values: lmlist needs finite ones")
     if isinstance(g.dtype, pd.CategoricalDtype):
         levels = [c for c in g.cat.categories if (g == c).any()]
     else:
