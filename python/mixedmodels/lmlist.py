@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .exceptions import DataError, FormulaError
-from .expressions import all_rows, is_logical, logical_factor, model_matrix, translate
+from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
+from .expressions import Translation, all_rows, is_logical, logical_factor, model_matrix, translate
 from .names import level_label, r_code, r_name
 
 __all__ = ["LmList", "lmlist"]
@@ -54,12 +54,48 @@ def _kept_columns(x: NDArray[np.float64], tol: float = 1e-7) -> list[int]:
     return kept
 
 
+def _group_matrix(
+    code: Translation, rows: pd.DataFrame, names: list[str], logical: set[str]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]] | None:
+    """One group's response, model matrix and its columns' positions among ``names`` (those of all
+    rows), as R's lm forms them from the group's rows alone (its factors' unused levels dropped;
+    ``logical``: the logical columns, R's logicals, not factors); None where the group's rows cannot
+    form it, as lmList leaves such a group's fit out: a factor of one level there (R: "contrasts can
+    be applied only to factors with 2 or more levels"), poly() of too few distinct values."""
+    factors = [
+        c
+        for c in rows.columns
+        if c in code.variables
+        and c not in logical
+        and (isinstance(rows[c].dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(rows[c].dtype))
+    ]
+    if any(rows[c].nunique() < 2 for c in factors):
+        return None
+    dropped = [c for c in factors if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+    own = rows.assign(**{c: rows[c].cat.remove_unused_categories() for c in dropped})
+    try:
+        with all_rows([]):
+            mm = model_matrix(code.text, own, code.numeric, na_action="ignore")
+    except Exception:  # noqa: BLE001 (the group's fit is left out, as lmList's tryCatch leaves it)
+        return None
+    at = {n: j for j, n in enumerate(names)}
+    own_names = [r_name(c) for c in mm.rhs.model_spec.column_names]
+    if not all(n in at for n in own_names):
+        return None
+    y = mm.lhs.to_numpy(dtype=float)[:, 0]
+    x = mm.rhs.to_numpy(dtype=float)
+    return y, x, np.array([at[n] for n in own_names], dtype=np.intp)
+
+
 def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     """Fit ``y ~ x | g``: one ordinary least-squares regression of y on x within each level of g.
 
-    A column aliased within a group (a factor's level the group lacks, more columns than rows) gets
-    NaN there, as R's lmList gives NA: R's lm, which keeps the columns in order and drops one whose
-    part not spanned by those kept is below 1e-7 of its norm (`_kept_columns`).
+    Each group's fit is R's lm on its rows, as lmList's: a stateful transform (``scale(x)``) learns
+    from the group, and a factor has the group's levels (a group without the first level has the
+    next as reference; one where a factor has a single level has no fit, with a warning, as in R).
+    A column aliased within a group (more columns than rows) gets NaN there, as R's lmList gives NA:
+    R's lm keeps the columns in order and drops one whose part not spanned by those kept is below
+    1e-7 of its norm (`_kept_columns`).
 
     Examples
     --------
@@ -127,21 +163,43 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     sig = np.full(len(levels), np.nan)
     nob = np.zeros(len(levels), dtype=int)
     gv = g.to_numpy()
+    # R's lmList fits lm to each group's rows: a stateful transform (scale(x)) learns from the group,
+    # and a factor has only the group's levels (lm's drop.unused.levels: a group without the first
+    # level has the next as reference); a formula without either gives the same columns on all rows
+    spec = mm.rhs.model_spec
+    per_group = bool(code.data_dependent) or any(
+        str(getattr(kind, "value", kind)) == "categorical" for kind, _ in spec.encoder_state.values()
+    )
+    rows_of = data.iloc[np.flatnonzero(keep)]  # (the model matrix's rows are data's, in order)
+    failed = 0
     for i, lvl in enumerate(levels):
         rows = gv == lvl
         nob[i] = rows.sum()
         xi, yi = x[rows], y[rows]
+        cols = np.arange(p)
+        if per_group:
+            own = _group_matrix(code, rows_of[rows], names, set(logical))
+            if own is None:
+                failed += 1
+                continue
+            yi, xi, cols = own
         kept = _kept_columns(xi)
         if not kept:
             continue
         xk = xi[:, kept]
         b, *_ = np.linalg.lstsq(xk, yi, rcond=None)
-        coef[i, kept] = b
+        coef[i, cols[kept]] = b
         dfr = nob[i] - len(kept)
         if dfr > 0:
             s2 = float(((yi - xk @ b) ** 2).sum() / dfr)
             sig[i] = np.sqrt(s2)
-            se[i, kept] = np.sqrt(np.diag(s2 * np.linalg.inv(xk.T @ xk)))
+            se[i, cols[kept]] = np.sqrt(np.diag(s2 * np.linalg.inv(xk.T @ xk)))
+    if failed:
+        warn(
+            f"lmlist: no fit for {failed} group(s), where a factor of the formula has one level (R's lmList: "
+            "contrasts can be applied only to factors with 2 or more levels) or the formula cannot be formed",
+            MixedModelsWarning,
+        )
     idx = pd.Index([level_label(v) for v in levels], name=group)
     return LmList(
         formula=formula,

@@ -3,9 +3,11 @@
 #
 #   cd tests/reference/lmlist && Rscript make_lmlist.R
 #
-# writes lmlist.csv (g the groups, x numeric, x2 = 2x, f a factor whose level "lo" group b lacks, y)
-# and lmlist.json: per formula, the coefficients by group (null where R gives NA: lm's aliased
-# columns, in order, relative tolerance 1e-7). The tests never run R.
+# writes lmlist.csv (g the groups, x numeric, x2 = 2x, f a factor whose level "lo" group b lacks, h
+# text whose first level group b lacks, k text of one level in group c, y) and lmlist.json: per
+# formula, the coefficients by group (null where R gives NA: lm's aliased columns, in order,
+# relative tolerance 1e-7, and a group whose fit fails). lmList fits lm to each group's rows, so
+# scale(x) is the group's and a factor has the group's levels. The tests never run R.
 suppressPackageStartupMessages({
   library(lme4)
   library(jsonlite)
@@ -16,10 +18,14 @@ d <- data.frame(g = rep(c("a", "b", "c"), each = 8), x = round(rnorm(24), 6),
 d$f[d$g == "b" & d$f == "lo"] <- "mid"
 d$y <- round(rnorm(24) + d$x, 6)
 d$x2 <- 2 * d$x
+d$h <- rep(c("p", "q", "r"), 8)  # text: group b lacks its first level, "p" (lm's reference is then "q")
+d$h[d$g == "b" & d$h == "p"] <- "q"
+d$k <- rep(c("u", "v"), 12)  # group c has one level: no fit there (R: contrasts need 2 or more levels)
+d$k[d$g == "c"] <- "u"
 write.csv(d, "lmlist.csv", row.names = FALSE)
-formulas <- c("y ~ x + f | g", "y ~ x + x2 + f | g")
+formulas <- c("y ~ x + f | g", "y ~ x + x2 + f | g", "y ~ x + h | g", "y ~ scale(x) | g", "y ~ x + k | g")
 cases <- lapply(formulas, function(f) {
-  co <- coef(lmList(as.formula(f), d))
+  co <- coef(suppressWarnings(lmList(as.formula(f), d)))
   list(formula = f, groups = I(rownames(co)), columns = I(colnames(co)),
        coef = lapply(seq_len(nrow(co)), function(i) I(unname(unlist(co[i, ])))))
 })
