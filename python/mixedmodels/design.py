@@ -46,7 +46,7 @@ from .expressions import (
     variable_rank,
 )
 from .formula import ParsedFormula, parse_formula
-from .names import level_label, make_unique, r_code, r_name, r_variable
+from .names import drop_internal_calls, level_label, make_unique, r_name, r_variable
 from .rcoding import coded_otherwise
 from .structure import ArrayEncoding, Encoding, FormulaEncoding, LevelKeys, ModelStructure, Term, assemble
 
@@ -350,7 +350,7 @@ def _materialise(
     except FormulaError:
         raise
     except Exception as exc:  # formulaic raises many types; name what failed
-        raise _evaluation_error(f"the {what} from {r_code(spec_text)!r}", exc) from exc
+        raise _evaluation_error(f"the {what} from {drop_internal_calls(spec_text)!r}", exc) from exc
     keys = tuple(mm.model_spec.column_names)
     rank = variable_rank(spec_text)
     spec = SafeSpec(mm.model_spec, numeric, trusted, logical, ordered_levels(data.frame), rank)
@@ -891,6 +891,7 @@ def materialise(
     levels = levels or {}
     numeric_levels = {}  # a numeric grouping variable's imposed levels serve its grouping factor only
     logical = _logical_factors(pf, dc, cols)
+    as_factors = _used_as_factors(pf) if levels else frozenset()
     for c in cols:
         col = dc[c]
         if c in effects and _typed_text(col):
@@ -919,7 +920,7 @@ def materialise(
                 raise DataError(f"column {c!r} has a value that the first pass over the data did not see")
             if not isinstance(col, pd.Categorical) and _is_number(col):
                 numeric_levels[c] = cat  # the fixed part and the terms' columns see the numbers
-            elif isinstance(col, pd.Categorical) or c in _used_as_factors(pf):
+            elif isinstance(col, pd.Categorical) or c in as_factors:
                 dc.replace(c, cat)
             # (text only read in the formula's code, h == h2, stays text as in memory: categoricals of
             # other levels do not compare; a factor made of it has all chunks' levels, `stream`)
@@ -1326,13 +1327,13 @@ def _logical_factors(pf: ParsedFormula, data: _Columns, cols: Sequence[str]) -> 
 def _evaluation_error(what: str, exc: Exception) -> DataError | FormulaError:
     """The error for a model matrix that formulaic could not build: a `DataError` the formula's own
     functions raised (formulaic wraps it), else a `FormulaError` naming ``what`` failed, the
-    translation's own calls written as R's code (`names.r_code`)."""
+    translation's own calls written as R's code (`names.drop_internal_calls`)."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, DataError):
             return DataError(str(cause))
         cause = cause.__cause__ or cause.__context__
-    return FormulaError(f"cannot build {what}: {r_code(str(exc))}")
+    return FormulaError(f"cannot build {what}: {drop_internal_calls(str(exc))}")
 
 
 def _used_as_factors(pf: ParsedFormula) -> frozenset[str]:

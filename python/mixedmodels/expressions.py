@@ -344,12 +344,15 @@ def all_rows(missing: list[NDArray[np.bool_]] | None = None) -> Iterator[None]:
         _ALL_ROWS.reset(token)
 
 
-def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """A comparison as R makes it (`COMPARE_CALLS`): missing where an operand is missing or NaN (R's
-    NA > 0 and NaN > 0 are NA; pandas and numpy compare them as False), as a pandas ``boolean``
-    array; the plain comparison where no operand is missing. On rows whose columns all have values
-    (outside `all_rows`) a missing operand is a NaN the formula made, whose row R drops: a
-    `DataError` (a factor of it had been coded as its first level, a number as FALSE)."""
+def _comparison(call: str) -> Callable[[Any, Any], Any]:
+    """The comparison of a call of `COMPARE_CALLS` (``_gt``: ``operator.gt``) as R makes it: missing
+    where an operand is missing or NaN (R's NA > 0 and NaN > 0 are NA; pandas and numpy compare them
+    as False), as a pandas ``boolean`` array; the plain comparison where no operand is missing. On
+    rows whose columns all have values (outside `all_rows`) a missing operand is a NaN the formula
+    made, whose row R drops: a `DataError` (a factor of it had been coded as its first level, a
+    number as FALSE)."""
+
+    op: Callable[[Any, Any], Any] = getattr(operator, call.removeprefix("_"))
 
     def compare(a: Any, b: Any) -> Any:
         out = op(a, b)
@@ -359,7 +362,7 @@ def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         mode = _ALL_ROWS.get()
         if mode is None:
             raise DataError(
-                f"a comparison ({_OPERATOR_TEXT[op.__name__]}) meets {int(np.sum(missing))} missing values that the "
+                f"a comparison ({COMPARE_CALLS[call]}) meets {int(np.sum(missing))} missing values that the "
                 "formula made in rows whose columns have values (a NaN: log or sqrt of a negative number, 0/0); "
                 "R reads each as NA and drops its row: drop those rows from the data first"
             )
@@ -373,17 +376,6 @@ def _comparison(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
     compare.__name__ = op.__name__
     return compare
-
-
-_OPERATOR_TEXT = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}
-_COMPARISONS: Mapping[str, Callable[[Any, Any], Any]] = {
-    "_gt": operator.gt,
-    "_ge": operator.ge,
-    "_lt": operator.lt,
-    "_le": operator.le,
-    "_eq": operator.eq,
-    "_ne": operator.ne,
-}
 
 
 def _cbind(*args: Any) -> Any:
@@ -615,7 +607,7 @@ _INTERNAL: Mapping[str, Function] = {
     NUMBER_CALL: Function(_as_number, doc="a response, an offset or a comparison read as a number"),
     LOGICAL_CALL: Function(_logical_term, doc="a comparison used as a term: R's logical factor"),
     **{
-        name: Function(_comparison(_COMPARISONS[name]), 2, doc=f"the comparison {op}, missing where an operand is")
+        name: Function(_comparison(name), 2, doc=f"the comparison {op}, missing where an operand is")
         for name, op in COMPARE_CALLS.items()
     },
 }

@@ -22,7 +22,7 @@ from .exceptions import ArgumentError, DataError, MixedModelsError
 from .glmm import GeneralizedLinearMixedModel
 from .layout import TermSlot, sd_corr, tril_pairs
 from .model import Fit
-from .names import level_label, r_code
+from .names import drop_internal_calls, level_label
 from .structure import Factor, FormulaEncoding, ModelStructure
 
 __all__ = ["LmerFit", "RESIDUAL_TYPES"]
@@ -659,7 +659,7 @@ def _fixed_matrix(newdata: pd.DataFrame, s: ModelStructure) -> FloatArray:
     try:
         return s.encoding.fixed_matrix(newdata, s.fixed_keys)
     except FormulaicError as exc:
-        raise DataError(f"cannot form the fixed-effects columns for newdata: {r_code(str(exc))}") from exc
+        raise DataError(f"cannot form the fixed-effects columns for newdata: {drop_internal_calls(str(exc))}") from exc
 
 
 def _term_columns(newdata: pd.DataFrame, s: ModelStructure, f: Factor) -> FloatArray:
@@ -668,7 +668,7 @@ def _term_columns(newdata: pd.DataFrame, s: ModelStructure, f: Factor) -> FloatA
         return np.column_stack([s.encoding.term_matrix(newdata, ti, s.terms[ti].source) for ti in f.terms])
     except FormulaicError as exc:
         raise DataError(
-            f"cannot form the random-effects columns of {f.name!r} for newdata: {r_code(str(exc))}"
+            f"cannot form the random-effects columns of {f.name!r} for newdata: {drop_internal_calls(str(exc))}"
         ) from exc
 
 

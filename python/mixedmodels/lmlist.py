@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,7 @@ from numpy.typing import NDArray
 
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import Translation, all_rows, is_logical, logical_factor, model_matrix, translate
-from .names import level_label, r_code, r_name
+from .names import drop_internal_calls, level_label, r_name
 
 __all__ = ["LmList", "lmlist"]
 
@@ -55,9 +56,9 @@ def _kept_columns(x: NDArray[np.float64], tol: float = 1e-7) -> list[int]:
 
 
 def _group_matrix(
-    code: Translation, rows: pd.DataFrame, names: list[str], logical: set[str]
+    code: Translation, rows: pd.DataFrame, at: Mapping[str, int], logical: set[str]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]] | None:
-    """One group's response, model matrix and its columns' positions among ``names`` (those of all
+    """One group's response, model matrix and its columns' positions (``at``: by name, those of all
     rows), as R's lm forms them from the group's rows alone (its factors' unused levels dropped;
     ``logical``: the logical columns, R's logicals, not factors); None where the group's rows cannot
     form it, as lmList leaves such a group's fit out: a factor of one level there (R: "contrasts can
@@ -78,7 +79,6 @@ def _group_matrix(
             mm = model_matrix(code.text, own, code.numeric, na_action="ignore")
     except Exception:  # noqa: BLE001 (the group's fit is left out, as lmList's tryCatch leaves it)
         return None
-    at = {n: j for j, n in enumerate(names)}
     own_names = [r_name(c) for c in mm.rhs.model_spec.column_names]
     if not all(n in at for n in own_names):
         return None
@@ -137,7 +137,7 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
     except FormulaError:
         raise
     except Exception as exc:
-        raise FormulaError(f"cannot build the model matrix of {model!r}: {r_code(str(exc))}") from exc
+        raise FormulaError(f"cannot build the model matrix of {model!r}: {drop_internal_calls(str(exc))}") from exc
     y = mm.lhs.to_numpy(dtype=float)[:, 0]
     x = mm.rhs.to_numpy(dtype=float)
     names = [r_name(c) for c in mm.rhs.model_spec.column_names]
@@ -171,6 +171,7 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
         str(getattr(kind, "value", kind)) == "categorical" for kind, _ in spec.encoder_state.values()
     )
     rows_of = data.iloc[np.flatnonzero(keep)]  # (the model matrix's rows are data's, in order)
+    at, factor_free = {n: j for j, n in enumerate(names)}, set(logical)
     failed = 0
     for i, lvl in enumerate(levels):
         rows = gv == lvl
@@ -178,7 +179,7 @@ def lmlist(formula: str, data: pd.DataFrame) -> LmList:
         xi, yi = x[rows], y[rows]
         cols = np.arange(p)
         if per_group:
-            own = _group_matrix(code, rows_of[rows], names, set(logical))
+            own = _group_matrix(code, rows_of[rows], at, factor_free)
             if own is None:
                 failed += 1
                 continue

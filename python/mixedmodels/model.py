@@ -1427,11 +1427,15 @@ class LinearMixedModel:
         if opt.hit_maxeval or settled(opt):  # unchanged too: Newton's converged end (`minimize_theta`)
             return opt
         known = criterion.known_gradient(opt.theta)
-        lower = self.structure.theta.lower
-        nfree = int(np.count_nonzero(~((lower == 0.0) & (opt.theta <= 0.0))))
-        cheap = values_hessian(criterion.engine.update_flops(), len(self.structure.factors), nfree)
+        cheap = hf is None and values_hessian(criterion.engine.update_flops(), len(self.structure.factors))
         p = newton_polish(
-            fg, opt.theta, opt.fun, lower, known=known, hessian=hf, values=criterion if cheap and hf is None else None
+            fg,
+            opt.theta,
+            opt.fun,
+            self.structure.theta.lower,
+            known=known,
+            hessian=hf,
+            values=criterion if cheap else None,
         )
         return replace(
             opt,

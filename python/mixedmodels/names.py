@@ -81,33 +81,36 @@ def _r_code(out: str) -> str:
     out = out.replace(" ** ", "^").replace("**", "^").replace(" / ", "/").replace(" // ", "%/%").replace(" % ", "%%")
     out = out.replace("as_factor(", "as.factor(")  # formulaic's parser reads no dotted function name
     out = re.sub(r"\^\(-([\w.]+)\)", r"^-\1", out)  # Python writes x ** (-1), R x^-1
-    out = _drop_internal_calls(out)
+    out = drop_internal_calls(out)
     out = _SINGLE_QUOTED.sub(_double_quoted, out)  # R deparses a string "q"
     out = re.sub(r"\bTrue\b", "TRUE", out)
     out = re.sub(r"\bFalse\b", "FALSE", out)
     return re.sub(r"(\w)=(?=[^=])", r"\1 = ", out)
 
 
-def _drop_internal_calls(out: str) -> str:
+# a call of the translation's own (`drop_internal_calls`), not the end of a longer name
+_INTERNAL_CALL = re.compile(rf"(?<![\w.])({'|'.join(map(re.escape, (LOGICAL_CALL, NUMBER_CALL, *COMPARE_CALLS)))})\(")
+
+
+def drop_internal_calls(out: str) -> str:
     """The translation's own calls written as R writes the code: ``_logical(x > 0)`` (`LOGICAL_CALL`)
     as R labels the comparison, ``x > 0``; ``_as_number(x > 0)`` (`NUMBER_CALL`, a comparison read
     as a number) as written, ``(x > 0)``, or ``x > 0`` where it is a whole argument (``scale(x > 0)``);
     a comparison's call (`COMPARE_CALLS`) ``_gt(x, 0)`` as ``x > 0``, an operand that is itself a
-    comparison in parentheses.
+    comparison in parentheses. Also for error messages holding translated code.
 
     Examples
     --------
-    >>> _drop_internal_calls("scale(_as_number(_gt(x, 0)) * w)"), _drop_internal_calls("_logical(_eq(g, 'a, b'))")
+    >>> drop_internal_calls("scale(_as_number(_gt(x, 0)) * w)"), drop_internal_calls("_logical(_eq(g, 'a, b'))")
     ('scale((x > 0) * w)', "g == 'a, b'")
-    >>> _drop_internal_calls("scale(_as_number(_gt(x, 0)))"), _drop_internal_calls("(_as_number(_gt(x, 0))) * w")
+    >>> drop_internal_calls("scale(_as_number(_gt(x, 0)))"), drop_internal_calls("(_as_number(_gt(x, 0))) * w")
     ('scale(x > 0)', '(x > 0) * w')
-    >>> _drop_internal_calls("scale(_as_number(_gt((_as_number(_gt(x, 0))) + 1, 1.5)))")
+    >>> drop_internal_calls("scale(_as_number(_gt((_as_number(_gt(x, 0))) + 1, 1.5)))")
     'scale((x > 0) + 1 > 1.5)'
-    >>> _drop_internal_calls("_eq(_gt(x, 0), _lt(w, 1))")
+    >>> drop_internal_calls("_eq(_gt(x, 0), _lt(w, 1))")
     '(x > 0) == (w < 1)'
     """
-    calls = (LOGICAL_CALL, NUMBER_CALL, *COMPARE_CALLS)
-    pattern = re.compile(rf"(?<![\w.])({'|'.join(map(re.escape, calls))})\(")
+    pattern = _INTERNAL_CALL
     start = 0
     while (m := pattern.search(out, start)) is not None:
         call, at = m.group(1), m.start()
@@ -139,18 +142,6 @@ def _drop_internal_calls(out: str) -> str:
         out = out[:at] + text + out[j + 1 :]
         start = at  # (a call inside it now begins here or later)
     return out
-
-
-def r_code(text: str) -> str:
-    """Text holding translated code (an error's message) with the translation's own calls written as
-    R's code (`_drop_internal_calls`).
-
-    Examples
-    --------
-    >>> r_code("Unable to evaluate factor `scale(_as_number(_gt(h, 0)))`")
-    'Unable to evaluate factor `scale(h > 0)`'
-    """
-    return _drop_internal_calls(text)
 
 
 def _split(text: str, start: int, end: int, commas: list[int]) -> list[str]:

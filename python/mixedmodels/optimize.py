@@ -987,20 +987,20 @@ def _negligible(step: FloatArray, x: FloatArray, tol: float = POLISH_NEGLIGIBLE_
     return bool(np.all(np.abs(step) <= tol * np.maximum(np.abs(x), 0.1)))
 
 
-def values_hessian(update_flops: float, factors: int, nfree: int) -> bool:
-    """Whether the polish (`newton_polish`) takes the Hessian from differences of the criterion
-    itself, (n + 1) n / 2 evaluations for n free parameters, rather than of the analytic gradient
-    (n gradients): for several grouping factors with an expensive evaluation (a dense fill-in
-    block, `EXPENSIVE_FLOPS`), where a gradient costs ~3 evaluations (the selected inversion of the
-    dense block costs twice its factorisation: crossed200k 11.8 against 4.4 ms, InstEval 35 against
-    9.7 ms), for up to `VALUES_HESSIAN_MAX` parameters.
+def values_hessian(update_flops: float, factors: int) -> bool:
+    """Whether the polish (`newton_polish`) may take the Hessian from differences of the criterion
+    itself, (n + 1) n / 2 evaluations for n free parameters (up to `VALUES_HESSIAN_MAX`), rather than
+    of the analytic gradient (n gradients): for several grouping factors with an expensive
+    evaluation (a dense fill-in block, `EXPENSIVE_FLOPS`), where a gradient costs ~3 evaluations (the
+    selected inversion of the dense block costs twice its factorisation: crossed200k 11.8 against
+    4.4 ms, InstEval 35 against 9.7 ms).
 
     Examples
     --------
-    >>> values_hessian(5e7, 2, 2), values_hessian(5e7, 3, 6), values_hessian(5e7, 1, 2), values_hessian(4e3, 2, 2)
-    (True, False, False, False)
+    >>> values_hessian(5e7, 2), values_hessian(5e7, 1), values_hessian(4e3, 2)
+    (True, False, False)
     """
-    return factors > 1 and update_flops > EXPENSIVE_FLOPS and 0 < nfree <= VALUES_HESSIAN_MAX
+    return factors > 1 and update_flops > EXPENSIVE_FLOPS
 
 
 def _values_hessian(
@@ -1046,8 +1046,9 @@ def newton_polish(
     analytic one where ``hessian`` gives it (with the criterion and gradient at x: one call,
     counted as one evaluation; ``known`` is then not used), else it comes from forward
     differences of the gradient (one gradient per parameter, relative step 1e-6), or, with
-    ``values`` (the criterion: `values_hessian`), of the criterion itself (`_values_hessian`; where
-    that Hessian is not positive definite or not finite, of the gradient after all); it is kept
+    ``values`` (the criterion: `values_hessian`) and at most `VALUES_HESSIAN_MAX` free parameters,
+    of the criterion itself (`_values_hessian`; where that Hessian is not positive definite or not
+    finite, of the gradient after all); it is kept
     for up to ``max_steps`` steps. A step is taken only while it is small (below 1e-3 of
     the parameters' size: a polish, not a search) but not negligible (above
     `POLISH_LAST_STEP`, 1e-8, of some parameter's size), keeps every parameter inside its bounds,
@@ -1087,7 +1088,7 @@ def newton_polish(
     hess = np.empty(0)
     if analytic is not None:
         hess = analytic[np.ix_(free, free)]
-    elif values is not None:
+    elif values is not None and free.size <= VALUES_HESSIAN_MAX:
         hess, used = _values_hessian(values, x, float(f0), g, free)
         calls += used
         if not (np.all(np.isfinite(hess)) and _positive_definite(hess)):
@@ -1200,11 +1201,7 @@ def settled(opt: OptimResult) -> bool:
     False
     """
     hess = opt.hessian
-    if hess is None or not np.isfinite(opt.fun):
-        return False
-    try:
-        np.linalg.cholesky(hess)
-    except np.linalg.LinAlgError:
+    if hess is None or not np.isfinite(opt.fun) or not _positive_definite(hess):
         return False
     return bool(opt.decrement <= SETTLED_DECREMENT * max(1.0, abs(opt.fun)))
 

@@ -870,21 +870,23 @@ def _record_poly(x: Any, degree: int = 1, raw: bool = False, _state: dict[str, A
     if raw:  # raw powers: no state
         return np.stack([np.power(np.asarray(x, dtype=np.float64), k) for k in range(1, degree + 1)], axis=1)
     assert _state is not None
-    values = _values(x, "poly", _state)
-    if values is not None and _LEARNED not in _state:  # (see _record_scaling)
-        _state[_LEARNED] = _Learned("poly", (int(degree),), _Measure(int(degree)))
-        _state[_LEARNED].measure.add(values)
+    _learn_once(_state, _values(x, "poly", _state), lambda: _Learned("poly", (int(degree),), _Measure(int(degree))))
     return _placeholder(x, int(degree))
+
+
+def _learn_once(state: dict[str, Any], values: NDArray[np.float64] | None, make: Callable[[], _Learned]) -> None:
+    """A recorder's learning from a chunk's values: once per state. A chunk's state is its own, and
+    the same call twice in one part of the formula (``scale(w) + I(scale(w)^2)``) shares it, where
+    its rows had been counted twice (the sd 0.14 % off)."""
+    if values is not None and _LEARNED not in state:
+        state[_LEARNED] = learned = make()
+        assert learned.measure is not None
+        learned.measure.add(values)
 
 
 def _record_scaling(data: Any, center: Any, scale: Any, ddof: Any, state: dict[str, Any] | None) -> Any:
     assert state is not None
-    values = _values(data, "scale", state)
-    # once per state: a chunk's state is its own, and the same call twice in one part of the formula
-    # (scale(w) + I(scale(w)^2)) shares it, where its rows had been counted twice (the sd 0.14 % off)
-    if values is not None and _LEARNED not in state:
-        state[_LEARNED] = _Learned("scale", (center, scale, ddof), _Measure(1))
-        state[_LEARNED].measure.add(values)
+    _learn_once(state, _values(data, "scale", state), lambda: _Learned("scale", (center, scale, ddof), _Measure(1)))
     return _placeholder(data, 1)
 
 
@@ -909,10 +911,7 @@ def _spline_recorder(kind: str) -> Callable[..., Any]:
     def record(x: Any, df: Any, knots: Any, degree: Any, intercept: Any, state: Any) -> Any:
         inner = None if knots is None else tuple(float(k) for k in np.atleast_1d(np.asarray(knots, dtype=float)))
         args = (df, inner, int(degree), bool(intercept))
-        values = _values(x, kind, state)
-        if values is not None and _LEARNED not in state:  # (see _record_scaling)
-            state[_LEARNED] = _Learned(kind, args, _Distinct())
-            state[_LEARNED].measure.add(values)
+        _learn_once(state, _values(x, kind, state), lambda: _Learned(kind, args, _Distinct()))
         n_interior = len(inner) if inner is not None else interior_count(kind, df, int(degree), bool(intercept))
         ncol = n_interior + (int(degree) if kind == "bs" else 1) + int(bool(intercept))
         return _placeholder(x, ncol)

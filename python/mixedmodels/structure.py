@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from . import _core
 from .exceptions import DataError, MixedModelsError
 from .layout import ThetaLayout
-from .names import level_label, r_code
+from .names import drop_internal_calls, level_label
 
 __all__ = [
     "ArrayEncoding",
@@ -231,7 +231,7 @@ class FormulaEncoding(Encoding):
                     f"newdata lacks the column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
                     "that the formula's offset() needs"
                     if missing
-                    else f"cannot evaluate the formula's offset() on newdata: {r_code(str(exc))}"
+                    else f"cannot evaluate the formula's offset() on newdata: {drop_internal_calls(str(exc))}"
                 ) from exc
             v = np.asarray(mm, dtype=np.float64)[:, 0]
             total = v if total is None else total + v
