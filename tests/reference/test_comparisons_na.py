@@ -89,6 +89,6 @@ def test_emmeans_beside_a_comparison_holds_its_covariate_at_the_mean(data):
     ref = REF["emmeans"]
     em = mm.lmer(ref["formula"], data).emmeans("hna").frame
     assert list(em["hna"]) == ref["levels"]
-    np.testing.assert_allclose(em["emmean"], ref["emmean"], rtol=1e-5)
-    np.testing.assert_allclose(em["SE"], ref["SE"], rtol=1e-4)
-    np.testing.assert_allclose(em["df"], ref["df"], rtol=1e-3)
+    np.testing.assert_allclose(em["emmean"], ref["emmean"], rtol=1e-7)
+    np.testing.assert_allclose(em["SE"], ref["SE"], rtol=1e-6)
+    np.testing.assert_allclose(em["df"], ref["df"], rtol=1e-6)
