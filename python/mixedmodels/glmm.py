@@ -1283,7 +1283,8 @@ class GeneralizedLinearMixedModel:
     ) -> GlmmFit:
         """The fit on ``model``, the copy ``work`` of this model's columns, from lme4's start there; and,
         where that cost little (`SECOND_OPINION_WORK`), the fit on the copy from where lme4's own path
-        leads (its first stage on this model's columns from its start), if that ends lower. The
+        leads (its first stage on this model's columns from its start), if that ends lower, whether or
+        not its derivative check passes (a converged fit above a point found is not the optimum). The
         evaluations of both count; the warnings are those of the fit kept."""
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
@@ -1301,8 +1302,8 @@ class GeneralizedLinearMixedModel:
                 other = None
             if other is not None:
                 spent = fit.n_evals + path.n_evals + other.n_evals
-                lower = other.objective < fit.objective - 1e-7 * max(1.0, abs(fit.objective))
-                if lower and (other.converged or not fit.converged):
+                # the lower end, verified or not: a converged fit above a point found is no optimum
+                if other.objective < fit.objective - 1e-7 * max(1.0, abs(fit.objective)):
                     fit, said = other, other_said
                 fit = replace(fit, n_evals=spent)
         for w in said:
