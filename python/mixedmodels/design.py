@@ -37,6 +37,7 @@ from .expressions import (
     all_rows,
     called_functions,
     column_name,
+    decided_rows,
     expression_names,
     is_logical,
     logical_factor,
@@ -878,6 +879,8 @@ def materialise(
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     # the rows used; when all are, a shallow copy under pandas' copy-on-write (default from pandas 3)
     # keeps them from later edits of data at no cost
+    if n_dropped and not pf.trusted:
+        _refuse_decided_rows(pf, data[cols])
     if n_dropped and transforms is None and pf.data_dependent:
         # R evaluates scale(x), poly(x), bs(x), ... on every row (model.frame, before na.omit): their
         # centre, basis and knots come from all the rows where their own inputs have a value
@@ -1228,11 +1231,8 @@ def transform_state(
     np.float64(3.0)
     """
     pf = formula
-    texts = [pf.fixed if pf.response in frame.columns or pf.counts else f"{NUMBER_CALL}({pf.response}) ~ {pf.fixed}"]
-    texts += [t.lhs for t in pf.random]
-    texts += [f"0 + {NUMBER_CALL}({expr})" for expr in pf.offsets]  # (offset(scale(x)): R's centre too)
     states: dict[str, Any] = {}
-    for text in texts:
+    for text in _model_frame_texts(pf, frame):
         try:
             with all_rows():  # (a comparison is missing where its operands are, as in R's model frame)
                 mm = model_matrix(text, frame, pf.numeric, trusted=pf.trusted, functions=functions, na_action="ignore")
@@ -1244,6 +1244,33 @@ def transform_state(
                 if state:
                     states.setdefault(call, state)
     return states
+
+
+def _model_frame_texts(pf: ParsedFormula, frame: pd.DataFrame) -> list[str]:
+    """The texts whose model matrices hold what R's model frame evaluates: the response and fixed
+    part, each random-effects term's left-hand side, each offset."""
+    texts = [pf.fixed if pf.response in frame.columns or pf.counts else f"{NUMBER_CALL}({pf.response}) ~ {pf.fixed}"]
+    texts += [t.lhs for t in pf.random]
+    texts += [f"0 + {NUMBER_CALL}({expr})" for expr in pf.offsets]  # (offset(scale(x)): R's centre too)
+    return texts
+
+
+def _refuse_decided_rows(pf: ParsedFormula, frame: pd.DataFrame) -> None:
+    """A `DataError` where R's ``&`` or ``|`` decides a row whose variable is missing (NA & FALSE is
+    FALSE): R's model frame keeps that row, where the fit drops every row with a missing value."""
+    texts = [t for t in _model_frame_texts(pf, frame) if "_and(" in t or "_or(" in t]
+    for text in texts:
+        with all_rows(), decided_rows() as found:
+            try:
+                model_matrix(text, frame, pf.numeric, trusted=pf.trusted, na_action="ignore")
+            except Exception:  # noqa: BLE001 (the fit reports the error, if any, on the complete rows)
+                continue
+        if sum(found):
+            raise DataError(
+                f"{sum(found)} rows have a missing value that R's & or | decides (NA & FALSE is FALSE, NA | TRUE "
+                "is TRUE): R keeps those rows, mixedmodels drops every row with a missing value; fill in or drop "
+                "the missing values first"
+            )
 
 
 def _is_number(col: Column) -> bool:

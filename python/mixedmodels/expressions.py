@@ -47,7 +47,7 @@ from formulaic.utils.variables import Variable
 from numpy.typing import NDArray
 
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
-from .names import COMPARE_CALLS, LOGICAL_CALL, NUMBER_CALL, level_label
+from .names import COMPARE_CALLS, LOGIC_CALLS, LOGICAL_CALL, NUMBER_CALL, level_label
 from .splines import bs_basis, interior_count, ns_basis, spline_knots
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "Translation",
     "SafeSpec",
     "all_rows",
+    "decided_rows",
     "called_functions",
     "expression_names",
     "column_name",
@@ -344,6 +345,22 @@ def all_rows(missing: list[NDArray[np.bool_]] | None = None) -> Iterator[None]:
         _ALL_ROWS.reset(token)
 
 
+_DECIDED: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("decided", default=None)
+
+
+@contextlib.contextmanager
+def decided_rows() -> Iterator[list[int]]:
+    """Within the with-block R's ``&`` and ``|`` (`_logic`) append to the list the number of rows
+    where an operand is missing and the result is not (NA & FALSE is FALSE, NA | TRUE is TRUE):
+    rows that R's model frame keeps although a variable is missing (`design.materialise` refuses)."""
+    found: list[int] = []
+    token = _DECIDED.set(found)
+    try:
+        yield found
+    finally:
+        _DECIDED.reset(token)
+
+
 def _comparison(call: str) -> Callable[[Any, Any], Any]:
     """The comparison of a call of `COMPARE_CALLS` (``_gt``: ``operator.gt``) as R makes it: missing
     where an operand is missing or NaN (R's NA > 0 and NaN > 0 are NA; pandas and numpy compare them
@@ -376,6 +393,79 @@ def _comparison(call: str) -> Callable[[Any, Any], Any]:
 
     compare.__name__ = op.__name__
     return compare
+
+
+def _flags(v: Any, op: str) -> Any:
+    """An operand of R's logical operator ``op`` as a pandas ``boolean`` array: a logical as it is, a
+    number TRUE where it is not 0 (as R reads it), missing where it is missing or NaN; a scalar as it
+    is. Anything else (text, a factor) is refused, as R refuses it."""
+    if np.ndim(v) == 0:
+        if isinstance(v, (bool, np.bool_)) or v is pd.NA:
+            return v
+        if isinstance(v, (int, float, np.number)):
+            return pd.NA if math.isnan(v) else bool(v != 0)
+        raise DataError(f"R's {op} reads logicals and numbers; it was given {v!r}")
+    values = v.array if isinstance(v, pd.Series) else v
+    if is_logical(v):
+        return pd.array(np.asarray(values, dtype=object), dtype="boolean")
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        out: Any = pd.array(values != 0, dtype="boolean")
+        out[np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)] = pd.NA
+        return out
+    if isinstance(getattr(values, "dtype", None), pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(
+        values.dtype
+    ):
+        numbers: Any = pd.array(cast(Any, values))
+        floats: NDArray[np.float64] = np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+        return _flags(floats, op)
+    raise DataError(f"R's {op} reads logicals and numbers, not text or a factor")
+
+
+def _logic(call: str) -> Callable[..., Any]:
+    """R's logical operator of a call of `LOGIC_CALLS` (``_and(a, b, ...)``: ``a & b & ...``,
+    ``_or``, ``_not(a)``: ``!a``) with R's missing values: NA & FALSE is FALSE, NA | TRUE is TRUE,
+    otherwise missing where an operand is (pandas' ``boolean`` logic is R's). Where nothing is missing
+    the result is plain booleans; where something is, as a comparison's (`_comparison`): outside
+    `all_rows` a `DataError` (a NaN the formula made, whose row R drops), for new data FALSE with its
+    rows noted, for a transform's state missing."""
+    op = LOGIC_CALLS[call]
+
+    def combine(*args: Any) -> Any:
+        index = next((a.index for a in args if isinstance(a, pd.Series)), None)
+        flags = [_flags(a, op) for a in args]
+        out: Any
+        if call == "_not":
+            out = ~flags[0] if np.ndim(flags[0]) else (pd.NA if flags[0] is pd.NA else not flags[0])
+        else:
+            out = flags[0]
+            for f in flags[1:]:
+                out = (out & f) if call == "_and" else (out | f)
+        if np.ndim(out) == 0:
+            return out
+        missing = np.asarray(pd.isna(out), dtype=bool)
+        if (decided := _DECIDED.get()) is not None:
+            some = np.zeros(missing.shape, dtype=bool)
+            for f in flags:
+                some |= np.asarray(pd.isna(f), dtype=bool) if np.ndim(f) else f is pd.NA
+            decided.append(int((some & ~missing).sum()))
+        if not missing.any():
+            plain = np.asarray(out, dtype=bool)
+            return pd.Series(plain, index=index) if index is not None else plain
+        mode = _ALL_ROWS.get()
+        if mode is None:
+            raise DataError(
+                f"a logical operator ({op}) meets {int(missing.sum())} missing values that the formula made in rows "
+                "whose columns have values (a NaN: log or sqrt of a negative number, 0/0); R reads each as NA and "
+                "drops its row: drop those rows from the data first"
+            )
+        if mode[0] is not None:  # new data: FALSE, its rows made missing in the model matrix by the caller
+            mode[0].append(missing)
+            plain = np.asarray(out.fillna(False), dtype=bool)
+            return pd.Series(plain, index=index) if index is not None else plain
+        return pd.Series(out, index=index) if index is not None else out
+
+    combine.__name__ = call
+    return combine
 
 
 def _cbind(*args: Any) -> Any:
@@ -599,6 +689,7 @@ class Translation:
     data_dependent: frozenset[str] = frozenset()
 
 
+_MANY = 1 << 20  # (a & b & c: one call of all the operands)
 #: Python names formulaic is given for the dotted function names (its parser reads no other).
 _ALIASES = {"as.factor": "as_factor"}
 #: The calls the translation writes (`names.LOGICAL_CALL`, `names.NUMBER_CALL`; evaluation vets the
@@ -609,6 +700,10 @@ _INTERNAL: Mapping[str, Function] = {
     **{
         name: Function(_comparison(name), 2, doc=f"the comparison {op}, missing where an operand is")
         for name, op in COMPARE_CALLS.items()
+    },
+    **{
+        name: Function(_logic(name), 1 if name == "_not" else _MANY, doc=f"R's {op}, with its missing values")
+        for name, op in LOGIC_CALLS.items()
     },
 }
 #: Their names, which no column of the formula may have.
@@ -941,13 +1036,14 @@ def _top_level_bar(formula: str, start: int, end: int) -> int:
 
 def _compares(formula: str, start: int, end: int) -> bool:
     """Whether formula[start:end] (a parenthesised group's inside, or a random-effects term's
-    left-hand side) is a comparison: one at its top level, and no '|' or '~' there (``(x > 0 | g)``
-    is a random-effects term whose left-hand side is the comparison)."""
+    left-hand side) is R's logical: a comparison, ``&`` or ``!`` at its top level, and no '|' or '~'
+    there (``(x > 0 | g)`` is a random-effects term whose left-hand side is the comparison, as lme4
+    reads any bar there)."""
     found = False
     for i in _top_level_chars(formula, start, end):
         if formula[i] in "|~":
             return False
-        found = found or formula[i] in "<>" or formula.startswith(("==", "!="), i)
+        found = found or formula[i] in "<>&!" or formula.startswith("==", i)
     return found
 
 
@@ -987,7 +1083,6 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.Tuple: "a tuple",
     ast.Set: "a set",
     ast.IfExp: "a conditional expression",
-    ast.BoolOp: "'and'/'or'",
     ast.Await: "'await'",
     ast.Yield: "'yield'",
     ast.YieldFrom: "'yield'",
@@ -1021,7 +1116,7 @@ class _Code:
                 and self._original(body.func.id) == "I"
                 and len(body.args) == 1
                 and not body.keywords
-                and isinstance(body.args[0], ast.Compare)
+                and _logical_node(body.args[0])
             )
             text = self._numbered(tree, py, text)
         except SyntaxError as exc:
@@ -1041,17 +1136,20 @@ class _Code:
         arithmetic reads a logical as 0/1, numpy's ``bool + bool`` is "or" and pandas' ``-bool`` is
         "not": ``I((x > 0) + (w > 0))``, ``exp(-(x > 0))`` had been silently other numbers than
         R's), or the first argument of a function of numbers (``scale(x > 0)``)."""
-        numbers: list[ast.Compare] = []
+        numbers: list[ast.expr] = []
         compares: list[ast.Compare] = []
+        logic: list[ast.BoolOp | ast.UnaryOp] = []
         for node in ast.walk(tree):
             operands: list[ast.expr] = []
             if isinstance(node, ast.BinOp):
                 operands = [node.left, node.right]
-            elif isinstance(node, ast.UnaryOp):
+            elif isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
                 operands = [node.operand]
             elif isinstance(node, ast.Call) and node.args and self._reads_numbers(node):
                 operands = [node.args[0]]
-            numbers += [o for o in operands if isinstance(o, ast.Compare)]
+            numbers += [o for o in operands if _logical_node(o)]
+            if isinstance(node, ast.BoolOp) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+                logic.append(node)
             if isinstance(node, ast.Compare):
                 if len(node.ops) > 1:
                     raise self._fail(
@@ -1059,7 +1157,7 @@ class _Code:
                         "R cannot read a chained comparison such as 0 < x < 1: write each one, e.g. (0 < x) * (x < 1)",
                     )
                 compares.append(node)
-        if not compares:
+        if not compares and not logic:
             return text
         utf8 = py.encode()
 
@@ -1069,14 +1167,15 @@ class _Code:
         starts = {py: fo for py, fo, _, _ in self.tokens}
         ends = {py + n: fo + m for py, fo, n, m in self.tokens}
         # edits of formulaic's text (position, order, key, end, replacement): at a position, closings
-        # before the operator's replacement before openings; of nested calls, the inner one's closing
-        # first and the outer one's opening first
-        edits: list[tuple[int, int, int, int, str]] = []
+        # before an operator's replacement before openings before the removal of a leading operator
+        # (!); of nested calls, the inner one's closing first and the outer one's opening first, and of
+        # two calls of one span NUMBER_CALL's outside (key: -end, then 0 for NUMBER_CALL, 1 otherwise)
+        edits: list[tuple[int, int, tuple[int, int], int, str]] = []
 
         def wrap(node: ast.expr, call: str) -> None:
             fa, fb = starts[char(node.col_offset)], ends[char(cast(int, node.end_col_offset))]
-            edits.append((fa, 2, -fb, fa, f"{call}("))
-            edits.append((fb, 0, -fa, fb, ")"))
+            edits.append((fa, 2, (-fb, int(call != NUMBER_CALL)), fa, f"{call}("))
+            edits.append((fb, 0, (-fa, 0), fb, ")"))
 
         for node in compares:
             left, right = node.left, node.comparators[0]
@@ -1085,7 +1184,19 @@ class _Code:
             op = _COMPARE_OPERATOR.search(py, lo, hi)
             assert op is not None
             wrap(node, _COMPARE_CALL[type(node.ops[0])])
-            edits.append((starts[op.start()], 1, 0, ends[op.end()], ","))
+            edits.append((starts[op.start()], 1, (0, 0), ends[op.end()], ","))
+        for node in logic:  # R's & | ! (written by `_lex` as Python's " and ", " or ", "not ")
+            at = char(node.col_offset)
+            if isinstance(node, ast.UnaryOp):
+                wrap(node, "_not")
+                edits.append((starts[at], 3, (0, 0), ends[at + 4], ""))
+                continue
+            word = " and " if isinstance(node.op, ast.And) else " or "
+            wrap(node, "_and" if word == " and " else "_or")
+            values = node.values  # noqa: PD011 (the operands of ast's BoolOp)
+            for left, right in zip(values, values[1:], strict=False):
+                k = py.find(word, char(cast(int, left.end_col_offset)), char(right.col_offset) + 1)
+                edits.append((starts[k], 1, (0, 0), ends[k + len(word)], ","))
         for node in numbers:
             wrap(node, NUMBER_CALL)
         out, at = [], 0
@@ -1156,6 +1267,16 @@ class _Code:
             elif formula.startswith("%/%", i):
                 emit("//", "//", i)
                 i += 3
+            elif formula.startswith(("&&", "||"), i):
+                raise located_error(
+                    formula, i, f"R's {formula[i : i + 2]} reads one value (R refuses it on a column): write {c}"
+                )
+            elif c in "&|":  # R's logical operators, below the comparisons as Python's and/or are
+                emit(" and " if c == "&" else " or ", c, i)
+                i += 1
+            elif c == "!" and not formula.startswith("!=", i):
+                emit("not ", c, i)
+                i += 1
             else:
                 emit(c, c, i)
                 i += 1
@@ -1167,7 +1288,7 @@ class _Code:
             raise located_error(self.formula, pos, f"attribute access ({name!r}) is not allowed in a formula")
         if name in ("TRUE", "FALSE"):
             emit(name.title(), name.title(), pos)
-        elif name in _PYTHON_SYNTAX:  # lambda, for, if, ...: vetted (and refused) as Python's syntax
+        elif name in _PYTHON_SYNTAX and name not in _R_NAMES:  # lambda, for, if, ...: vetted (and refused)
             emit(name, name, pos)
         elif name.isidentifier() and not keyword.iskeyword(name):
             emit(name, name, pos)
@@ -1228,9 +1349,12 @@ class _Code:
             self._vet(node.left, numeric=True, argument=False)
             self._vet(node.right, numeric=True, argument=False)
         elif isinstance(node, ast.UnaryOp):
-            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            if not isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
                 raise self._fail(node, f"the operator {type(node.op).__name__} is not allowed in a formula")
             self._vet(node.operand, numeric=True, argument=False)
+        elif isinstance(node, ast.BoolOp):  # R's & and | (`_lex`)
+            for operand in node.values:  # noqa: PD011 (ast's operands)
+                self._vet(operand, numeric=True, argument=False)
         elif isinstance(node, ast.Compare):
             if not all(isinstance(op, _COMPARE) for op in node.ops):
                 raise self._fail(node, "only the comparisons == != < <= > >= are allowed in a formula")
@@ -1299,6 +1423,15 @@ _DATA_DEPENDENT = frozenset({"scale", "center", "poly", "bs", "ns"})
 _PYTHON_SYNTAX = frozenset(
     {"lambda", "for", "if", "else", "async", "await", "yield", "not", "and", "or", "is", "in", "None", "True", "False"}
 )
+#: Python's keywords that the translation writes for R's operators (`_Code._lex`): as written, names
+#: (R reads a column ``not``), never Python's operators.
+_R_NAMES = frozenset({"not", "and", "or"})
+
+
+def _logical_node(node: ast.AST) -> bool:
+    """Whether a node makes R's logical: a comparison, or R's ``&``, ``|`` or ``!`` (`_Code._lex`)."""
+    not_ = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+    return not_ or isinstance(node, (ast.Compare, ast.BoolOp))
 
 
 def _raw_poly(node: ast.Call) -> bool:

@@ -16,6 +16,9 @@ NUMBER_CALL = "_as_number"
 #: The calls a comparison is translated to (``x > 0``: ``_gt(x, 0)``, `expressions._comparison`),
 #: whose value is missing where an operand is, as R's NA > 0 is NA; `r_name` writes them as R does.
 COMPARE_CALLS = {"_gt": ">", "_ge": ">=", "_lt": "<", "_le": "<=", "_eq": "==", "_ne": "!="}
+#: The calls R's logical operators are translated to (``a & b``: ``_and(a, b)``, ``!a``: ``_not(a)``,
+#: `expressions._logic`), with R's missing values (NA & FALSE is FALSE); `r_name` writes them as R does.
+LOGIC_CALLS = {"_and": "&", "_or": "|", "_not": "!"}
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTRAST = re.compile(r"([^\s:\[\]]+)\[(?:T\.)?([^\]]*)\]")
 _BACKTICKED = re.compile(r"`([^`]*)`")
@@ -89,7 +92,16 @@ def _r_code(out: str) -> str:
 
 
 # a call of the translation's own (`drop_internal_calls`), not the end of a longer name
-_INTERNAL_CALL = re.compile(rf"(?<![\w.])({'|'.join(map(re.escape, (LOGICAL_CALL, NUMBER_CALL, *COMPARE_CALLS)))})\(")
+_INTERNAL_CALL = re.compile(
+    rf"(?<![\w.])({'|'.join(map(re.escape, (LOGICAL_CALL, NUMBER_CALL, *COMPARE_CALLS, *LOGIC_CALLS)))})\("
+)
+# the operands that R's precedence makes parenthesise: beside a comparison any logical operator's
+# result or another comparison; beside & an |
+_LOWER = {
+    **{c: frozenset({*COMPARE_CALLS, *LOGIC_CALLS}) for c in COMPARE_CALLS},
+    "_and": frozenset({"_or"}),
+    "_or": frozenset(),
+}
 
 
 def drop_internal_calls(out: str) -> str:
@@ -97,7 +109,9 @@ def drop_internal_calls(out: str) -> str:
     as R labels the comparison, ``x > 0``; ``_as_number(x > 0)`` (`NUMBER_CALL`, a comparison read
     as a number) as written, ``(x > 0)``, or ``x > 0`` where it is a whole argument (``scale(x > 0)``);
     a comparison's call (`COMPARE_CALLS`) ``_gt(x, 0)`` as ``x > 0``, an operand that is itself a
-    comparison in parentheses. Also for error messages holding translated code.
+    comparison in parentheses; a logical operator's (`LOGIC_CALLS`) ``_and(a, b)`` as ``a & b``,
+    ``_not(a)`` as ``!a`` (``!(x > 0)`` for an operator's result). Also for error messages holding
+    translated code.
 
     Examples
     --------
@@ -109,6 +123,8 @@ def drop_internal_calls(out: str) -> str:
     'scale((x > 0) + 1 > 1.5)'
     >>> drop_internal_calls("_eq(_gt(x, 0), _lt(w, 1))")
     '(x > 0) == (w < 1)'
+    >>> drop_internal_calls("_and(_gt(x, 0), _not(_lt(w, 1)), _or(a, b))"), drop_internal_calls("_not(flag)")
+    ('x > 0 & !(w < 1) & (a | b)', '!flag')
     """
     pattern = _INTERNAL_CALL
     start = 0
@@ -128,11 +144,14 @@ def drop_internal_calls(out: str) -> str:
                 if depth == 0:
                     break
         args = [a.strip() for a in _split(out, m.end(), j, commas)]
-        if call in COMPARE_CALLS:
-            sides = [
-                f"({a})" if (c := pattern.match(a)) is not None and c.group(1) in COMPARE_CALLS else a for a in args
-            ]
-            text = f" {COMPARE_CALLS[call]} ".join(sides)
+        if call in _LOWER:
+            lower = _LOWER[call]
+            sides = [f"({a})" if (c := pattern.match(a)) is not None and c.group(1) in lower else a for a in args]
+            text = f" {COMPARE_CALLS.get(call) or LOGIC_CALLS[call]} ".join(sides)
+        elif call == "_not":
+            operand = args[0]
+            c = pattern.match(operand)
+            text = f"!({operand})" if c is not None and c.group(1) in _LOWER["_ne"] - {"_not"} else f"!{operand}"
         else:
             text = args[0]
             # read as a number: its parentheses, but for a whole argument of a function (scale(x > 0))
