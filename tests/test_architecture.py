@@ -122,6 +122,7 @@ LAYERS = [
         "r2",
         "influence",
         "emmeans",
+        "nesting",
         "multiplicity",
     },
     {"results", "glmer_result", "compare"},

@@ -12,12 +12,15 @@ L beta, its standard error sqrt(L V L') with V the Kenward-Roger adjusted covari
 (``ddf="kenward-roger"``, pbkrtest's ``vcovAdj``) or ``vcov`` (``"satterthwaite"``,
 ``"asymptotic"``), and its df Kenward-Roger's or Satterthwaite's for that L row (infinite for
 ``"asymptotic"``: z ratios and normal quantiles, columns ``asymp.LCL``/``asymp.UCL``/``z.ratio``
-as emmeans names them).
+as emmeans names them). Where a factor of the grid is nested in another by the data (each of its
+levels, in the cells with observations, with one level of the other: emmeans' detection), means
+average it within its nests and show only the combinations that occur (`nesting`).
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +40,7 @@ from .glmm import GeneralizedLinearMixedModel
 from .inference import inference_for
 from .multiplicity import ADJUSTMENTS, adjust_critical, adjust_p
 from .names import LOGICAL_CALL
+from .nesting import averages, displayed, find_nests, nested_specs
 
 __all__ = ["EmmGrid", "emmeans", "emtrends", "ref_grid"]
 
@@ -350,42 +354,55 @@ def _marginal(
             al_full = (shifted.aliased - al_full) / h
         offset_full = None
         est_name = f"{trend}.trend"
+    codes = {
+        v.name: np.array(
+            [v.levels.index(x) if not isinstance(x, float) else _float_index(v.levels, x) for x in grid.frame[v.name]],
+            dtype=np.intp,
+        )
+        for v in variables
+    }
+    # emmeans' nesting of the grid's factors (`nesting`): a nested factor in the specs or by brings its nests
+    nests = (
+        find_nests([v.name for v in variables if v.factor and len(v.levels) > 1], codes, grid.weights)
+        if grid.weights is not None
+        else {}
+    )
     all_facs = [*facs, *by_list]
+    if nests:
+        all_facs, facs, by_list = nested_specs(facs, by_list, nests)
     use = [f for f in all_facs if f != "1"]
     sizes = {v.name: len(v.levels) for v in variables}
     avgd = [v.name for v in variables if v.name not in use and sizes[v.name] > 1]
     # one output row per combination of the spec and by variables (the first fastest)
     levels = {f: (["overall"] if f == "1" else next(v.levels for v in variables if v.name == f)) for f in all_facs}
-    lsizes = [len(levels[f]) for f in all_facs]
-    combos = np.indices(lsizes[::-1]).reshape(len(lsizes), -1)[::-1]
-    codes = {
-        v.name: np.array(
-            [v.levels.index(x) if not isinstance(x, float) else _float_index(v.levels, x) for x in grid.frame[v.name]]
-        )
-        for v in variables
-        if v.name in use
-    }
     rows_lf: list[FloatArray] = []
     rows_al: list[FloatArray] = []
     rows_off: list[float] = []
     rows_w: list[int] = []
     labels: dict[str, list[Any]] = {f: [] for f in all_facs}
-    for j in range(combos.shape[1]):
-        sel = np.ones(len(grid.frame), dtype=bool)
-        for k, f in enumerate(all_facs):
-            if f != "1":
-                sel &= codes[f] == combos[k, j]
-            labels[f].append(levels[f][combos[k, j]])
-        rows_lf.append(lf_full[sel].mean(axis=0))
+    for combo, cells, w, observed in _averages(codes, grid, use, [len(levels[f]) for f in use], nests):
+        chosen = dict(zip(use, combo, strict=True))
+        for f in all_facs:
+            labels[f].append(levels[f][chosen.get(f, 0)])
+        rows_lf.append(w @ lf_full[cells])
         if al_full is not None:
-            rows_al.append(al_full[sel].mean(axis=0))
-        if grid.weights is not None:
-            rows_w.append(int(grid.weights[sel].sum()))
+            rows_al.append(w @ al_full[cells])
+        rows_w.append(observed)
         if offset_full is not None:
-            rows_off.append(float(offset_full[sel].mean()))
+            rows_off.append(float(w @ offset_full[cells]))
     out_grid = pd.DataFrame({f: _column(labels[f], frame, f) for f in all_facs})
+    inner = [f for f in use if f in nests]
+    if inner:  # a nested factor's combinations with its nests that hold no observations are not shown
+        out_codes = {f: np.array([levels[f].index(x) for x in labels[f]], dtype=np.intp) for f in use}
+        keep = displayed(out_codes, np.array(rows_w, dtype=np.int64), inner, nests)
+        out_grid = out_grid[keep].reset_index(drop=True)
+        rows_lf = [r for r, k in zip(rows_lf, keep, strict=True) if k]
+        rows_al = [r for r, k in zip(rows_al, keep, strict=True) if k] if rows_al else rows_al
+        rows_off = [r for r, k in zip(rows_off, keep, strict=True) if k] if rows_off else rows_off
+        rows_w = [r for r, k in zip(rows_w, keep, strict=True) if k]
     messages = []
-    if _involved_in_interactions(m, [*use, *([trend] if trend else [])]):
+    averaged_nested = any(f in nests for f in avgd)
+    if not averaged_nested and _involved_in_interactions(m, [*use, *([trend] if trend else [])]):
         messages.append("NOTE: Results may be misleading due to involvement in interactions")
     lf = np.array(rows_lf)
     tran, inv_lbl = _link_info(m) if trend is None else (None, "response")  # emmeans: trends keep no transform
@@ -412,6 +429,33 @@ def _marginal(
         lf_aliased=np.array(rows_al) if al_full is not None else None,
         null_basis=_null_basis(m, frame, _dropped_keys(m)) if al_full is not None else None,
     )
+
+
+def _averages(
+    codes: Mapping[str, NDArray[np.intp]],
+    grid: _Grid,
+    use: list[str],
+    sizes: list[int],
+    nests: Mapping[str, list[str]],
+) -> list[tuple[tuple[int, ...], NDArray[np.intp], FloatArray, int]]:
+    """Per output row (the combinations of ``use``, of ``sizes`` levels, the first fastest): its
+    codes, the grid cells it averages, their weights and the observations it covers: equal weights
+    over the cells of the combination, or, with a nesting, as emmeans averages nested factors
+    (`nesting.averages`)."""
+    n = len(grid.frame)
+    observed = grid.weights if grid.weights is not None else np.zeros(n, dtype=np.int64)
+    if nests:
+        return [(a.key, a.cells, a.weights, a.observations) for a in averages(codes, observed, use, nests)]
+    out = []
+    for slowest_first in itertools.product(*[range(k) for k in sizes[::-1]]):
+        combo = slowest_first[::-1]
+        sel = np.ones(n, dtype=bool)
+        for f, c in zip(use, combo, strict=True):
+            sel &= codes[f] == c
+        cells = np.flatnonzero(sel)
+        weights = np.full(cells.size, 1.0 / max(cells.size, 1))
+        out.append((tuple(int(c) for c in combo), cells, weights, int(observed[cells].sum())))
+    return out
 
 
 def _float_index(values: list[Any], x: float) -> int:

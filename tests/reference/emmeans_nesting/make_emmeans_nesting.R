@@ -1,0 +1,34 @@
+# emmeans 1.8 (lme4 1.1-31) on grids with a nesting that emmeans detects from the data (its
+# .find_nests): birds each in one nest (birds.csv), and a covariate coerced to a factor by
+# factor(x > 0) whose every value occurs with one level of f (covariate_nested.csv). Writes
+# emmeans_nesting.json: per call the grid's columns, emmean (or estimate), SE, df (Kenward-Roger) and,
+# for pairs, the Tukey-adjusted p values.
+suppressMessages({library(lme4); library(emmeans); library(jsonlite)})
+birds <- read.csv("birds.csv", stringsAsFactors = TRUE)
+cov <- read.csv("covariate_nested.csv", stringsAsFactors = TRUE); cov$g <- factor(cov$g)
+tab <- function(e) {
+  s <- as.data.frame(summary(e))
+  keep <- setdiff(names(s), c("lower.CL", "upper.CL", "t.ratio"))
+  out <- lapply(s[keep], function(v) if (is.factor(v)) as.character(v) else v)
+  out
+}
+calls <- list()
+m1 <- lmer(resp ~ nest + bird * x + (1 | g), birds)
+m2 <- lmer(resp ~ nest + bird + h + (1 | g), birds)
+m3 <- lmer(y ~ factor(x > 0) * f + (1 | g), cov)
+m4 <- lmer(y ~ factor(x > 0) + f + (1 | g), cov)
+calls[["m1 nest"]] <- tab(emmeans(m1, "nest"))
+calls[["m1 bird"]] <- tab(emmeans(m1, "bird"))
+calls[["m1 pairs nest"]] <- tab(pairs(emmeans(m1, "nest")))
+calls[["m1 pairs bird"]] <- tab(pairs(emmeans(m1, "bird")))
+calls[["m2 h"]] <- tab(emmeans(m2, "h"))
+calls[["m2 nest"]] <- tab(emmeans(m2, "nest"))
+calls[["m2 bird h"]] <- tab(emmeans(m2, c("bird", "h")))
+calls[["m2 h by bird"]] <- tab(emmeans(m2, "h", by = "bird"))
+calls[["m2 1"]] <- tab(emmeans(m2, "1"))
+calls[["m3 f"]] <- tab(emmeans(m3, "f"))
+calls[["m4 f"]] <- tab(emmeans(m4, "f"))
+calls[["m3 pairs f"]] <- tab(pairs(emmeans(m3, "f")))
+calls[["m1 trend nest"]] <- tab(emtrends(m1, "nest", var = "x"))
+calls[["m1 trend bird"]] <- tab(emtrends(m1, "bird", var = "x"))
+writeLines(toJSON(calls, digits = NA, pretty = TRUE), "emmeans_nesting.json")
