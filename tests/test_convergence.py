@@ -155,3 +155,23 @@ def test_a_saddle_of_thetas_cholesky_coordinates_is_left():
     assert r.converged
     assert r.objective < 486.74146541415149 - 1e-3
     assert r.objective == pytest.approx(486.7403608270984, abs=1e-7)  # the best of 5 random starts
+
+
+def test_centred_slopes_also_follow_lme4s_start():
+    """lmer on a thin design whose random slopes sit far from zero (29 rows, 3 groups, a 4 x 4
+    covariance of ``(x * z | g)`` with x = 100 + 0.01 N(0, 1); lmer_thin_ridge.csv from a fuzz probe)
+    runs on centred columns from lme4's start there: it had ended converged=True at 107.420609,
+    where lme4's start on the data's columns (`LinearMixedModel.fit`'s second fit) leads to
+    107.414959, and random starts to 107.414556. lme4 1.1-31 ends at 107.4397 (singular, with
+    warnings). The fit keeps the lower end, and on this flat ridge does not call it converged."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    df = pd.read_csv(Path(__file__).parent / "data" / "lmer_thin_ridge.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = mm.lmer("y ~ x * z + (x * z | g)", df)
+    assert r.objective < 107.4206 - 5e-3
+    assert r.objective < 107.4397  # lme4's
+    assert not (r.converged and r.objective > 107.414556 + 1e-4)

@@ -44,7 +44,15 @@ from .arguments import check_positive_weights
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import FrameData, Rows
 from .design import materialise
-from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
+from .exceptions import (
+    ArgumentError,
+    ConvergenceWarning,
+    CoreError,
+    DataError,
+    MixedModelsError,
+    SingularFitWarning,
+    warn,
+)
 from .families import Family
 from .formula import ParsedFormula, parse_formula
 from .layout import ThetaLayout
@@ -1298,7 +1306,7 @@ class GeneralizedLinearMixedModel:
                     other: GlmmFit | None = model.fit(
                         n_agq=n_agq, fast=fast, start=start, maxeval=maxeval, data_name=data_name
                     )
-            except (DataError, ArgumentError, np.linalg.LinAlgError):  # no second path: the first fit stands
+            except (MixedModelsError, np.linalg.LinAlgError):  # no second path (a core error too): the first fit stands
                 other = None
             if other is not None:
                 spent = fit.n_evals + path.n_evals + other.n_evals
