@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -49,7 +48,6 @@ from .exceptions import (
     ConvergenceWarning,
     CoreError,
     DataError,
-    MixedModelsError,
     SingularFitWarning,
     warn,
 )
@@ -68,6 +66,7 @@ from .optimize import (
     OptimResult,
     covariance_descent,
     initial_step,
+    lower_of_two,
     minimize_theta,
     newton_decrement,
     single_threaded_blas,
@@ -1294,29 +1293,16 @@ class GeneralizedLinearMixedModel:
         leads (its first stage on this model's columns from its start), if that ends lower, whether or
         not its derivative check passes (a converged fit above a point found is not the optimum). The
         evaluations of both count; the warnings are those of the fit kept."""
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            fit = model.fit(n_agq=n_agq, fast=fast, maxeval=maxeval, data_name=data_name)
-        if fit.n_evals * self.nobs <= SECOND_OPINION_WORK:
-            try:
-                with warnings.catch_warnings(record=True) as other_said:
-                    warnings.simplefilter("always")
-                    path = self._optimise(0, True, None, min(maxeval, SECOND_OPINION_MAXEVAL))
-                    start = self.structure.theta.transformed(path.theta, work.to_working)
-                    other: GlmmFit | None = model.fit(
-                        n_agq=n_agq, fast=fast, start=start, maxeval=maxeval, data_name=data_name
-                    )
-            except (MixedModelsError, np.linalg.LinAlgError):  # no second path (a core error too): the first fit stands
-                other = None
-            if other is not None:
-                spent = fit.n_evals + path.n_evals + other.n_evals
-                # the lower end, verified or not: a converged fit above a point found is no optimum
-                if other.objective < fit.objective - 1e-7 * max(1.0, abs(fit.objective)):
-                    fit, said = other, other_said
-                fit = replace(fit, n_evals=spent)
-        for w in said:
-            warn(str(w.message), w.category)
-        return fit
+
+        def lme4s(fit: GlmmFit) -> tuple[GlmmFit, int] | None:
+            if fit.n_evals * self.nobs > SECOND_OPINION_WORK:
+                return None
+            path = self._optimise(0, True, None, min(maxeval, SECOND_OPINION_MAXEVAL))
+            start = self.structure.theta.transformed(path.theta, work.to_working)
+            other = model.fit(n_agq=n_agq, fast=fast, start=start, maxeval=maxeval, data_name=data_name)
+            return other, path.n_evals
+
+        return lower_of_two(lambda: model.fit(n_agq=n_agq, fast=fast, maxeval=maxeval, data_name=data_name), lme4s)
 
     @cached_property
     def _unit_scale(self) -> ColumnMap | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -31,7 +30,7 @@ from .arguments import MAX_EVALUATIONS, OPTIMIZER_OPTIONS, check_bool, check_cou
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData, Rows
 from .design import GroupTerm, from_arrays, materialise
-from .exceptions import ArgumentError, ConvergenceWarning, DataError, MixedModelsError, SingularFitWarning, warn
+from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
 from .formula import ParsedFormula, parse_formula
 from .layout import tril_pairs
 from .optimize import (
@@ -46,6 +45,7 @@ from .optimize import (
     gradient_check,
     held_workspace,
     initial_step,
+    lower_of_two,
     max_scaled_gradient,
     minimize_theta,
     newton_fallback,
@@ -1379,27 +1379,16 @@ class LinearMixedModel:
         again = start is None and not warm and optimizer == "auto" and self._slopes_centred
         if not again:
             return self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name)
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            fit = self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name)
-        if fit.n_evals * self.nobs <= SECOND_OPINION_WORK:
+
+        def lme4s(fit: Fit) -> tuple[Fit, int] | None:
+            if fit.n_evals * self.nobs > SECOND_OPINION_WORK:
+                return None
             lme4_start = self.structure.theta.default_start()
-            try:
-                with warnings.catch_warnings(record=True) as other_said:
-                    warnings.simplefilter("always")
-                    other: Fit | None = self._fit_once(
-                        lme4_start, False, maxeval, optimizer, optimizer_options, progress, data_name
-                    )
-            except MixedModelsError:  # lme4's start unusable there (a core error too): the first fit stands
-                other = None
-            if other is not None:
-                spent = fit.n_evals + other.n_evals
-                if other.objective < fit.objective - 1e-7 * max(1.0, abs(fit.objective)):
-                    fit, said = other, other_said
-                fit = replace(fit, n_evals=spent)
-        for w in said:
-            warn(str(w.message), w.category)
-        return fit
+            return self._fit_once(lme4_start, False, maxeval, optimizer, optimizer_options, progress, data_name), 0
+
+        return lower_of_two(
+            lambda: self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name), lme4s
+        )
 
     @property
     def _slopes_centred(self) -> bool:

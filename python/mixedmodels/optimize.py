@@ -9,14 +9,17 @@ import functools
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 import nlopt
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from .exceptions import MixedModelsError, warn
 from .layout import ThetaLayout
 
 __all__ = [
@@ -1302,3 +1305,57 @@ def progress_reporter(
             sys.stderr.flush()
 
     return report
+
+
+class _Ended(Protocol):
+    """A fit's end as `lower_of_two` compares them (lmer's and glmer's fits, dataclasses)."""
+
+    @property
+    def objective(self) -> float: ...
+
+    @property
+    def n_evals(self) -> int: ...
+
+
+_Fit = TypeVar("_Fit", bound=_Ended)
+# a second fit's end is kept where it is lower than the first's by more than this, relative
+SECOND_END_TOL = 1e-7
+
+
+def lower_of_two(first: Callable[[], _Fit], second: Callable[[_Fit], tuple[_Fit, int] | None]) -> _Fit:
+    """The fit ``first()``, or the fit ``second`` makes after it (from another start: None where it
+    does not run; with the evaluations it spent beyond its fit's own) where that ends lower by more
+    than `SECOND_END_TOL` relative, converged or not (a converged end above a point found is no
+    optimum). ``n_evals`` counts both; the warnings are the kept fit's (each fit's are recorded, and
+    the kept one's issued again); a second fit that fails (an error of the package, or of linear
+    algebra) leaves the first.
+
+    Examples
+    --------
+    >>> @dataclass(frozen=True)
+    ... class End:
+    ...     objective: float
+    ...     n_evals: int
+    >>> lower_of_two(lambda: End(10.0, 30), lambda f: (End(9.5, 40), 5))
+    End(objective=9.5, n_evals=75)
+    >>> lower_of_two(lambda: End(10.0, 30), lambda f: None)
+    End(objective=10.0, n_evals=30)
+    """
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        fit = first()
+    try:
+        with warnings.catch_warnings(record=True) as other_said:
+            warnings.simplefilter("always")
+            made = second(fit)
+    except (MixedModelsError, np.linalg.LinAlgError):  # the other start unusable: the first fit stands
+        made = None
+    if made is not None:
+        other, extra = made
+        spent = fit.n_evals + other.n_evals + extra
+        if other.objective < fit.objective - SECOND_END_TOL * max(1.0, abs(fit.objective)):
+            fit, said = other, other_said
+        fit = replace(fit, n_evals=spent)  # type: ignore[type-var]
+    for w in said:
+        warn(str(w.message), w.category)
+    return fit
