@@ -880,7 +880,11 @@ def materialise(
     # the rows used; when all are, a shallow copy under pandas' copy-on-write (default from pandas 3)
     # keeps them from later edits of data at no cost
     if n_dropped and not pf.trusted:
-        _refuse_decided_rows(pf, data[cols])
+        elsewhere = np.ones(len(data), dtype=bool)
+        for extra_values in (w_all, o_all):
+            if extra_values is not None:
+                elsewhere &= ~np.isnan(extra_values)
+        _refuse_decided_rows(pf, data[cols], elsewhere)
     if n_dropped and transforms is None and pf.data_dependent:
         # R evaluates scale(x), poly(x), bs(x), ... on every row (model.frame, before na.omit): their
         # centre, basis and knots come from all the rows where their own inputs have a value
@@ -1255,22 +1259,57 @@ def _model_frame_texts(pf: ParsedFormula, frame: pd.DataFrame) -> list[str]:
     return texts
 
 
-def _refuse_decided_rows(pf: ParsedFormula, frame: pd.DataFrame) -> None:
+def _refuse_decided_rows(pf: ParsedFormula, frame: pd.DataFrame, complete_elsewhere: NDArray[np.bool_]) -> None:
     """A `DataError` where R's ``&`` or ``|`` decides a row whose variable is missing (NA & FALSE is
-    FALSE): R's model frame keeps that row, where the fit drops every row with a missing value."""
-    texts = [t for t in _model_frame_texts(pf, frame) if "_and(" in t or "_or(" in t]
+    FALSE) and that row has every other value R's model frame holds (``complete_elsewhere``: its
+    weights and offset, and each column that the formula reads outside a logical operator): R keeps
+    that row, where the fit drops every row with a missing value."""
+    texts = _model_frame_texts(pf, frame)
+    if not any("_and(" in t or "_or(" in t for t in texts):
+        return
+    inside, outside = _logic_spans(" ".join(texts))
+    only_inside = [c for c in frame.columns if _reads(inside, str(c)) and not _reads(outside, str(c))]
+    others = [c for c in frame.columns if c not in only_inside]
+    candidates = complete_elsewhere & _complete_rows(_Columns(frame), others)
+    decided = np.zeros(len(frame), dtype=bool)
     for text in texts:
         with all_rows(), decided_rows() as found:
             try:
                 model_matrix(text, frame, pf.numeric, trusted=pf.trusted, na_action="ignore")
             except Exception:  # noqa: BLE001 (the fit reports the error, if any, on the complete rows)
                 continue
-        if sum(found):
-            raise DataError(
-                f"{sum(found)} rows have a missing value that R's & or | decides (NA & FALSE is FALSE, NA | TRUE "
-                "is TRUE): R keeps those rows, mixedmodels drops every row with a missing value; fill in or drop "
-                "the missing values first"
-            )
+        for mask in found:
+            decided |= np.asarray(mask, dtype=bool)
+    n = int((decided & candidates).sum())
+    if n:
+        raise DataError(
+            f"{n} rows have a missing value that R's & or | decides (NA & FALSE is FALSE, NA | TRUE is TRUE) and "
+            "every other value: R keeps those rows, mixedmodels drops every row with a missing value; fill in or "
+            "drop the missing values first"
+        )
+
+
+def _logic_spans(text: str) -> tuple[str, str]:
+    """(the text of the calls of R's logical operators in ``text``, the rest)."""
+    inside, outside, at = [], [], 0
+    for m in re.finditer(r"(?<![\w.])_(?:and|or|not)\(", text):
+        if m.start() < at:
+            continue  # (inside a call already taken)
+        depth, j = 0, m.end() - 1
+        for j in range(m.end() - 1, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+        outside.append(text[at : m.start()])
+        inside.append(text[m.start() : j + 1])
+        at = j + 1
+    outside.append(text[at:])
+    return " ".join(inside), " ".join(outside)
+
+
+def _reads(text: str, name: str) -> bool:
+    """Whether formulaic's ``text`` reads the column ``name`` (bare or backticked)."""
+    return re.search(rf"(?<![\w.`]){re.escape(name)}(?![\w.`])|`{re.escape(name)}`", text) is not None
 
 
 def _is_number(col: Column) -> bool:

@@ -13,8 +13,9 @@ L beta, its standard error sqrt(L V L') with V the Kenward-Roger adjusted covari
 ``"asymptotic"``), and its df Kenward-Roger's or Satterthwaite's for that L row (infinite for
 ``"asymptotic"``: z ratios and normal quantiles, columns ``asymp.LCL``/``asymp.UCL``/``z.ratio``
 as emmeans names them). Where a factor of the grid is nested in another by the data (each of its
-levels, in the cells with observations, with one level of the other: emmeans' detection), means
-average it within its nests and show only the combinations that occur (`nesting`).
+levels, in the cells with observations, with one level of the other: emmeans' detection) or by the
+formula (``c/b``), means average it within its nests and show only the combinations that occur
+(`nesting`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from .glmm import GeneralizedLinearMixedModel
 from .inference import inference_for
 from .multiplicity import ADJUSTMENTS, adjust_critical, adjust_p
 from .names import LOGICAL_CALL
-from .nesting import averages, displayed, find_nests, nested_specs
+from .nesting import averages, displayed, find_nests, formula_nests, nested_specs
 
 __all__ = ["EmmGrid", "emmeans", "emtrends", "ref_grid"]
 
@@ -362,8 +363,9 @@ def _marginal(
         for v in variables
     }
     # emmeans' nesting of the grid's factors (`nesting`): a nested factor in the specs or by brings its nests
+    factors = [v.name for v in variables if v.factor and len(v.levels) > 1]
     nests = (
-        find_nests([v.name for v in variables if v.factor and len(v.levels) > 1], codes, grid.weights)
+        find_nests(factors, codes, grid.weights, formula_nests(_term_variables(m), factors))
         if grid.weights is not None
         else {}
     )
@@ -428,6 +430,7 @@ def _marginal(
         type=type_,
         lf_aliased=np.array(rows_al) if al_full is not None else None,
         null_basis=_null_basis(m, frame, _dropped_keys(m)) if al_full is not None else None,
+        nested=bool(nests),
     )
 
 
@@ -471,18 +474,20 @@ def _column(values: list[Any], frame: pd.DataFrame, name: str) -> Any:
     return values
 
 
-def _involved_in_interactions(m: LmerFit, facs: list[str]) -> bool:
-    """emmeans' note: some fixed-part term involves every one of ``facs`` and more variables."""
-    if not facs:
-        return False
+def _term_variables(m: LmerFit) -> list[frozenset[str]]:
+    """The variables of each fixed-part term (the intercept's: none)."""
     spec = m.structure.encoding.formula("emmeans").fixed
     required = {str(v) for v in getattr(spec, "required_variables", ())}
+    out = []
     for st in getattr(spec, "structure", ()):
         text = " ".join(str(f) for f in st.term.factors)
-        used = {v for v in required if re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", text)}
-        if set(facs) <= used and len(used) > len(facs):
-            return True
-    return False
+        out.append(frozenset(v for v in required if re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", text)))
+    return out
+
+
+def _involved_in_interactions(m: LmerFit, facs: list[str]) -> bool:
+    """emmeans' note: some fixed-part term involves every one of ``facs`` and more variables."""
+    return bool(facs) and any(set(facs) <= used and len(used) > len(facs) for used in _term_variables(m))
 
 
 # ---------------------------------------------------------------------------- the result
@@ -543,6 +548,7 @@ class EmmGrid:
     values: FloatArray | None = None  # regridded estimates (then lf is their gradient in beta)
     lf_aliased: FloatArray | None = None  # coefficients of the aliased columns (a rank-deficient fit)
     null_basis: FloatArray | None = None  # null space of the full X: estimability's nonest.basis
+    nested: bool = False  # from a grid with a nesting (`nesting`): emmeans contrasts it otherwise
 
     # ------------------------------------------------------------ numbers
     @property
@@ -826,8 +832,10 @@ class EmmGrid:
             raise ArgumentError(f"by names {bad}, not a column of the grid ({list(self.grid.columns)})")
         by_rows = self._by_rows(by_list)
         sizes = {len(r) for r in by_rows}
-        if len(sizes) != 1:
+        if len(sizes) != 1 and not self.nested:
             raise MixedModelsError("by panels of unequal sizes are not supported")
+        if self.nested and len(sizes) != 1:  # (a nested factor's panels: those with one level compare nothing)
+            by_rows = [r for r in by_rows if len(r) > 1] or by_rows[:1]
         pri = [c for c in self.grid.columns if c not in by_list]
         # emmeans' enhance.levels: a variable whose levels all read as numbers is named in them
         shown = {c: [_fmt_value(v) for v in self.grid[c]] for c in pri}
@@ -842,22 +850,29 @@ class EmmGrid:
             not isinstance(adjust, str) or adjust.lower() not in {a.lower() for a in ADJUSTMENTS}
         ):
             raise ArgumentError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, not {adjust!r}")
+        if self.nested and len(by_rows) > 1 and (adjust if adjust is not None else default_adjust).lower() != "none":
+            raise ArgumentError(
+                "on a grid with a nesting, emmeans adjusts the contrasts of all by panels as one family "
+                "(its rbind of the panels), which is not supported here: give adjust='none' (emmeans' "
+                "unadjusted values), or contrast without by"
+            )
         lf_rows, off_rows, al_rows, grid_rows, val_rows = [], [], [], [], []
         for rows in by_rows:
             panel_levels = [labels_all[i] for i in rows]
-            if panel_levels != levs:  # a panel with its levels in another order: its own names
-                _, names_here, *_r = _contrast_matrix(method, panel_levels, ref, reverse)
+            panel = cmat
+            if panel_levels != levs:  # a panel with its levels in another order or others: its own
+                panel, names_here, *_r = _contrast_matrix(method, panel_levels, ref, reverse)
             else:
                 names_here = cnames
             if ratio:  # emmeans' labels of ratios: "A / B"
                 names_here = [n.replace(" - ", " / ") for n in names_here]
-            lf_rows.append(cmat.T @ self.lf[rows])
+            lf_rows.append(panel.T @ self.lf[rows])
             if self.values is not None:
-                val_rows.append(cmat.T @ self.values[rows])
+                val_rows.append(panel.T @ self.values[rows])
             if self.lf_aliased is not None:
-                al_rows.append(cmat.T @ self.lf_aliased[rows])
+                al_rows.append(panel.T @ self.lf_aliased[rows])
             if self.offset is not None:
-                off_rows.append(cmat.T @ self.offset[rows])
+                off_rows.append(panel.T @ self.offset[rows])
             for nm in names_here:
                 g = {name: nm}
                 for b in by_list:

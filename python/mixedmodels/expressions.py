@@ -345,15 +345,15 @@ def all_rows(missing: list[NDArray[np.bool_]] | None = None) -> Iterator[None]:
         _ALL_ROWS.reset(token)
 
 
-_DECIDED: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("decided", default=None)
+_DECIDED: contextvars.ContextVar[list[NDArray[np.bool_]] | None] = contextvars.ContextVar("decided", default=None)
 
 
 @contextlib.contextmanager
-def decided_rows() -> Iterator[list[int]]:
-    """Within the with-block R's ``&`` and ``|`` (`_logic`) append to the list the number of rows
-    where an operand is missing and the result is not (NA & FALSE is FALSE, NA | TRUE is TRUE):
-    rows that R's model frame keeps although a variable is missing (`design.materialise` refuses)."""
-    found: list[int] = []
+def decided_rows() -> Iterator[list[NDArray[np.bool_]]]:
+    """Within the with-block R's ``&`` and ``|`` (`_logic`) append to the list, per call, where an
+    operand is missing and the result is not (NA & FALSE is FALSE, NA | TRUE is TRUE): rows that
+    R's model frame keeps although a variable is missing (`design.materialise` refuses them)."""
+    found: list[NDArray[np.bool_]] = []
     token = _DECIDED.set(found)
     try:
         yield found
@@ -408,6 +408,10 @@ def _flags(v: Any, op: str) -> Any:
     values = v.array if isinstance(v, pd.Series) else v
     if is_logical(v):
         return pd.array(np.asarray(values, dtype=object), dtype="boolean")
+    if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
+        # a logical column as the frame holds it, R's factor of FALSE and TRUE (`logical_factor`)
+        labels = np.asarray(values, dtype=object)
+        return pd.array([None if pd.isna(a) else a == "TRUE" for a in labels], dtype="boolean")
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         out: Any = pd.array(values != 0, dtype="boolean")
         out[np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)] = pd.NA
@@ -447,7 +451,7 @@ def _logic(call: str) -> Callable[..., Any]:
             some = np.zeros(missing.shape, dtype=bool)
             for f in flags:
                 some |= np.asarray(pd.isna(f), dtype=bool) if np.ndim(f) else f is pd.NA
-            decided.append(int((some & ~missing).sum()))
+            decided.append(some & ~missing)
         if not missing.any():
             plain = np.asarray(out, dtype=bool)
             return pd.Series(plain, index=index) if index is not None else plain
@@ -1029,6 +1033,23 @@ def _top_level_chars(formula: str, start: int, end: int) -> Iterator[int]:
             yield i
 
 
+def _negation_end(formula: str, start: int, end: int) -> int:
+    """Where R's ``!`` that precedes formula[start:end] ends: at the first ``&``, ``|`` or ``,`` of
+    its own depth, or the ``)`` that closes the group it is in (R's ! takes everything that binds
+    more tightly than &)."""
+    depth = 0
+    for i, c in unquoted(formula, start, end):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                return i
+            depth -= 1
+        elif depth == 0 and c in "&|,":
+            return i
+    return end
+
+
 def _top_level_bar(formula: str, start: int, end: int) -> int:
     """The position of the first '|' at the top level of formula[start:end], or -1."""
     return next((i for i in _top_level_chars(formula, start, end) if formula[i] == "|"), -1)
@@ -1234,8 +1255,12 @@ class _Code:
             fo.append(f)
             length += len(p)
 
+        closings: list[int] = []  # where a parenthesised ! (below) ends
         while i < end:
             c = formula[i]
+            while closings and closings[-1] == i:
+                closings.pop()
+                emit(")", ")", i)
             if c in "'\"":
                 j = _string_end(formula, i)
                 emit(formula[i:j], formula[i:j], i)
@@ -1275,11 +1300,22 @@ class _Code:
                 emit(" and " if c == "&" else " or ", c, i)
                 i += 1
             elif c == "!" and not formula.startswith("!=", i):
+                if self.previous and self.previous[-1] in "+-*/%<>=":
+                    # an operand of arithmetic or a comparison (1 + !flag), where Python cannot read
+                    # `not`: in parentheses up to where R's ! ends (before & or | or the group's end)
+                    emit("(", "(", i)
+                    closings.append(_negation_end(formula, i + 1, end))
                 emit("not ", c, i)
+                i += 1
+            elif c in "\n\r\t\f\v":  # (ast's offsets count within a line: one line for the map)
+                emit(" ", " ", i)
                 i += 1
             else:
                 emit(c, c, i)
                 i += 1
+        while closings:
+            closings.pop()
+            emit(")", ")", end)
         return "".join(py), "".join(fo)
 
     def _name(self, name: str, pos: int, emit: Callable[[str, str, int], None]) -> None:
@@ -1351,10 +1387,11 @@ class _Code:
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
                 raise self._fail(node, f"the operator {type(node.op).__name__} is not allowed in a formula")
-            self._vet(node.operand, numeric=True, argument=False)
-        elif isinstance(node, ast.BoolOp):  # R's & and | (`_lex`)
+            # (R's ! reads a logical as it is: not converted to a number, `_flags`)
+            self._vet(node.operand, numeric=not isinstance(node.op, ast.Not), argument=False)
+        elif isinstance(node, ast.BoolOp):  # R's & and | (`_lex`), reading logicals as they are
             for operand in node.values:  # noqa: PD011 (ast's operands)
-                self._vet(operand, numeric=True, argument=False)
+                self._vet(operand, numeric=False, argument=False)
         elif isinstance(node, ast.Compare):
             if not all(isinstance(op, _COMPARE) for op in node.ops):
                 raise self._fail(node, "only the comparisons == != < <= > >= are allowed in a formula")

@@ -7,9 +7,9 @@ values) is nested in another when, among the cells with observations, each of it
 with one level of the other: ``x %in% f`` for ``factor(x > 0) * f`` with a continuous x, ``bird
 %in% nest`` where each bird belongs to one nest. A mean over such a factor averages, within each
 level of its nests, over the levels that occur there, then over the nests; a nested factor named
-in the specs brings its nests along, and only the combinations that occur are shown. The nesting
-that emmeans reads from a formula's ``%in%`` terms (levels of ``trt`` shared across the levels of
-``set``) is not detected here.
+in the specs brings its nests along, and only the combinations that occur are shown. A formula's
+terms say a nesting too (`formula_nests`): ``set/trt`` or ``trt %in% set`` nests trt in set, whose
+levels may repeat across the sets.
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Average", "averages", "describe", "displayed", "find_nests", "nested_specs"]
+__all__ = ["Average", "averages", "describe", "displayed", "find_nests", "formula_nests", "nested_specs"]
 
 Codes = Mapping[str, NDArray[np.intp]]
 
 
-def find_nests(names: Sequence[str], codes: Codes, weights: NDArray[np.int64]) -> dict[str, list[str]]:
+def find_nests(
+    names: Sequence[str], codes: Codes, weights: NDArray[np.int64], declared: Mapping[str, list[str]] | None = None
+) -> dict[str, list[str]]:
     """Each factor nested in others, and those others (emmeans' ``.find_nests`` from the grid):
     ``names`` the grid's factors of more than one level in the grid's order, ``codes`` their level
-    codes per cell, ``weights`` the observations per cell.
+    codes per cell, ``weights`` the observations per cell; ``declared``, the nesting the formula's
+    terms say (`formula_nests`), joins what the cells say.
 
     Examples
     --------
@@ -54,9 +57,47 @@ def find_nests(names: Sequence[str], codes: Codes, weights: NDArray[np.int64]) -
                 inside.append(other)
         if inside:
             result[nm] = inside
+    for nm, nests in (declared or {}).items():
+        result[nm] = _union(result.get(nm, []), nests)
     for nm in list(result):  # (in order: a later factor sees an earlier one's completed nests)
         result[nm] = _union([n for k in result[nm] for n in result.get(k, [])], result[nm])
     return {nm: nests for nm, nests in result.items() if nm not in nests}
+
+
+def formula_nests(terms: Sequence[frozenset[str]], names: Sequence[str]) -> dict[str, list[str]]:
+    """The nesting a formula's terms say (emmeans' reading of R's ``terms`` factors): a factor of
+    ``names`` without a main effect is nested in the factors that its terms (``terms``: each one's
+    variables) code by dummies, those whose removal from the term leaves no term of the formula
+    (``c/b``, ``b %in% c``: b in c; ``a:b`` alone nests neither, as each would be in the other).
+
+    Examples
+    --------
+    >>> t = [frozenset({"c"}), frozenset({"c", "b"}), frozenset({"t"})]
+    >>> formula_nests(t, ["c", "b", "t"])
+    {'b': ['c']}
+    >>> formula_nests([frozenset({"a"}), frozenset({"b"}), frozenset({"a", "b"})], ["a", "b"])
+    {}
+    """
+    present = set(terms)
+    main = {next(iter(t)) for t in terms if len(t) == 1}
+    result: dict[str, list[str]] = {}
+    for nm in names:
+        if nm in main:
+            continue
+        mine = [t for t in terms if nm in t]
+        coded = [t for t in mine if t - {nm} in present] or mine  # (emmeans: else those coding it by dummies)
+        per_term = [[u for u in names if u in t and u != nm and t - {u} not in present] for t in coded]
+        nests = _strip_supersets([p for p in per_term if p])
+        if nests:
+            result[nm] = nests
+    return result
+
+
+def _strip_supersets(sets: list[list[str]]) -> list[str]:
+    """emmeans' ``.strip.supersets``: the sets without those containing another, joined."""
+    ordered = sorted(sets, key=len)
+    kept = [s for i, s in enumerate(ordered) if not any(set(o) <= set(s) for o in ordered[:i])]
+    return _union(*kept)
 
 
 def _union(*parts: Sequence[str]) -> list[str]:
@@ -162,7 +203,9 @@ def _average(rows: list[_Row], specs: list[str], nesting: dict[str, list[str]]) 
     sizes = [len(nesting[f]) for f in avg]
     first = max(range(len(avg)), key=lambda i: (sizes[i], i))  # emmeans: the last of the largest
     afac = avg[first]
-    groups = _union(nesting[afac], [f for f in avg if f != afac])
+    others = [f for f in avg if f != afac]
+    # (the other nested factors' nests too: emmeans leaves them out and then fails to find them)
+    groups = _union(nesting[afac], others, [n for f in others for n in nesting[f]])
     gspecs = _union(specs, groups)
     by_group: dict[tuple[int, ...], list[_Row]] = {}
     for r in rows:

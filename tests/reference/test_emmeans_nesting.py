@@ -22,6 +22,9 @@ MODELS = {
     "m2": ("resp ~ nest + bird + h + (1 | g)", "birds.csv"),
     "m3": ("y ~ factor(x > 0) * f + (1 | g)", "covariate_nested.csv"),
     "m4": ("y ~ factor(x > 0) + f + (1 | g)", "covariate_nested.csv"),
+    "m5": ("y ~ c + b + f + e + t + (1 | g)", "two_nestings.csv"),
+    "m6": ("y ~ c/b2 + t + (1 | g)", "formula_nested.csv"),
+    "m7": ("y ~ c + b2 %in% c + t + (1 | g)", "formula_nested.csv"),
 }
 CALLS = {
     "m1 nest": lambda m: emmeans(m, "nest"),
@@ -33,11 +36,18 @@ CALLS = {
     "m2 bird h": lambda m: emmeans(m, ["bird", "h"]),
     "m2 h by bird": lambda m: emmeans(m, "h", by="bird"),
     "m2 1": lambda m: emmeans(m, "~ 1"),
+    "m2 pairs bird by nest": lambda m: emmeans(m, "bird").pairs(by="nest", adjust="none"),
     "m3 f": lambda m: emmeans(m, "f"),
     "m4 f": lambda m: emmeans(m, "f"),
     "m3 pairs f": lambda m: emmeans(m, "f").pairs(),
     "m1 trend nest": lambda m: emtrends(m, "nest", var="x"),
     "m1 trend bird": lambda m: emtrends(m, "bird", var="x"),
+    # (b in c and e in f: emmeans fails to average over both; R's value is with b in c given)
+    "m5 t": lambda m: emmeans(m, "t"),
+    # b2's labels repeat in each c: the formula says the nesting
+    "m6 b2": lambda m: emmeans(m, "b2"),
+    "m6 c": lambda m: emmeans(m, "c"),
+    "m7 b2": lambda m: emmeans(m, "b2"),
 }
 
 
@@ -48,13 +58,19 @@ def fits() -> dict[str, mm.LmerResult]:
         d = pd.read_csv(HERE / data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out[name] = mm.lmer(formula, d.assign(g=d.g.astype(str)))
+            d = d.assign(g=d.g.astype(str), **({"b2": d.b2.astype(str)} if "b2" in d else {}))
+            out[name] = mm.lmer(formula, d)
     return out
+
+
+def _shown(ref: dict[str, list[object]]) -> list[bool]:
+    return [c != "(nothing)" for c in ref.get("contrast", [""] * len(next(iter(ref.values()))))]
 
 
 @pytest.mark.parametrize("call", list(REF))
 def test_emmeans_is_rs(fits, call):
-    ref = REF[call]
+    # (R's "(nothing)" row of a panel with one level to compare is not shown)
+    ref = {k: [v for v, keep in zip(vs, _shown(REF[call]), strict=True) if keep] for k, vs in REF[call].items()}
     got = CALLS[call](fits[call.split()[0]]).summary(infer=(False, True) if "pairs" in call else (True, False))
     values = ("emmean", "estimate", "x.trend", "SE", "df", "p.value")
     keys = [c for c in ref if c not in values]
@@ -74,3 +90,11 @@ def test_emmeans_is_rs(fits, call):
     # the rows in R's order
     ours = [tuple(r) for r in got[keys].itertuples(index=False)]
     assert ours == [tuple(r) for r in theirs[keys].itertuples(index=False)]
+
+
+def test_pairs_over_by_panels_of_a_nested_grid_are_refused_unless_unadjusted(fits):
+    # emmeans adjusts the contrasts of every by panel of a nested grid as one family (its rbind)
+    e = emmeans(fits["m2"], "h", by="bird")
+    with pytest.raises(mm.ArgumentError, match="one family"):
+        e.pairs()
+    assert len(e.pairs(adjust="none").summary()) == 6

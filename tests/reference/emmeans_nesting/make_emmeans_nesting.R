@@ -2,7 +2,8 @@
 # .find_nests): birds each in one nest (birds.csv), and a covariate coerced to a factor by
 # factor(x > 0) whose every value occurs with one level of f (covariate_nested.csv). Writes
 # emmeans_nesting.json: per call the grid's columns, emmean (or estimate), SE, df (Kenward-Roger) and,
-# for pairs, the Tukey-adjusted p values.
+# for pairs, the Tukey-adjusted p values; two_nestings.csv (two separate nestings); and
+# formula_nested.csv (a nesting the formula says).
 suppressMessages({library(lme4); library(emmeans); library(jsonlite)})
 birds <- read.csv("birds.csv", stringsAsFactors = TRUE)
 cov <- read.csv("covariate_nested.csv", stringsAsFactors = TRUE); cov$g <- factor(cov$g)
@@ -26,9 +27,24 @@ calls[["m2 nest"]] <- tab(emmeans(m2, "nest"))
 calls[["m2 bird h"]] <- tab(emmeans(m2, c("bird", "h")))
 calls[["m2 h by bird"]] <- tab(emmeans(m2, "h", by = "bird"))
 calls[["m2 1"]] <- tab(emmeans(m2, "1"))
+# pairs within nests of unequal sizes, unadjusted (emmeans adjusts the panels of a nested grid as one
+# family); nest C, with one bird, gives R's "(nothing)" row
+calls[["m2 pairs bird by nest"]] <- tab(pairs(emmeans(m2, "bird"), by = "nest", adjust = "none"))
 calls[["m3 f"]] <- tab(emmeans(m3, "f"))
 calls[["m4 f"]] <- tab(emmeans(m4, "f"))
 calls[["m3 pairs f"]] <- tab(pairs(emmeans(m3, "f")))
 calls[["m1 trend nest"]] <- tab(emtrends(m1, "nest", var = "x"))
 calls[["m1 trend bird"]] <- tab(emtrends(m1, "bird", var = "x"))
+# two separate nestings (b in c, e in f): emmeans' automatic nesting fails there ("undefined columns
+# selected"); with the one nesting given, its answer for t (an additive model: the same means)
+two <- read.csv("two_nestings.csv", stringsAsFactors = TRUE); two$g <- factor(two$g)
+m5 <- lmer(y ~ c + b + f + e + t + (1 | g), two)
+calls[["m5 t"]] <- tab(emmeans(m5, "t", nesting = list(b = "c")))
+# a nesting the formula says (c/b2, b2 %in% c) where b2's labels 1 and 2 repeat in each level of c
+fn <- read.csv("formula_nested.csv", stringsAsFactors = TRUE); fn$g <- factor(fn$g); fn$b2 <- factor(fn$b2)
+m6 <- lmer(y ~ c/b2 + t + (1 | g), fn)
+m7 <- lmer(y ~ c + b2 %in% c + t + (1 | g), fn)
+calls[["m6 b2"]] <- tab(emmeans(m6, "b2"))
+calls[["m6 c"]] <- tab(emmeans(m6, "c"))
+calls[["m7 b2"]] <- tab(emmeans(m7, "b2"))
 writeLines(toJSON(calls, digits = NA, pretty = TRUE), "emmeans_nesting.json")

@@ -17,13 +17,20 @@ formulas <- c(
   "y ~ I(x > 0 | z > 1) * z + (1 | g)",
   "y ~ scale(x > 0 | flag) + (1 | g)",
   "y ~ I(x > 0 & z > 0 | !flag) + (1 | g)",
-  "y ~ I(x > 0 & (z > 0 | flag)) + (1 | g)"
+  "y ~ I(x > 0 & (z > 0 | flag)) + (1 | g)",
+  "y ~ I(1 + !flag) + (1 | g)",
+  "y ~ I(x * !flag) + (1 | g)",
+  "y ~ flag + I(x > 0 & flag) + (1 | g)",
+  "y ~ flag * z + factor(!flag & z > 0) + (1 | g)",
+  "y ~ flag + z + (0 + (x > 0 & flag) | g)",
+  "y ~ I(x > 0 &\n  flag) + (1 | g)"
 )
 r <- c(formulas[1:6],
   "y ~ I(!(!(x > 0) & !(z > 1))) * z + (1 | g)",
   "y ~ scale(!(!(x > 0) & !flag)) + (1 | g)",
   "y ~ I(!(!(x > 0 & z > 0) & flag)) + (1 | g)",
-  "y ~ I(x > 0 & !(!(z > 0) & !flag)) + (1 | g)"
+  "y ~ I(x > 0 & !(!(z > 0) & !flag)) + (1 | g)",
+  formulas[11:16]
 )
 out <- list()
 for (i in seq_along(formulas)) {
