@@ -1260,7 +1260,7 @@ class _Code:
             c = formula[i]
             while closings and closings[-1] == i:
                 closings.pop()
-                emit(")", ")", i)
+                emit(")", "", i)
             if c in "'\"":
                 j = _string_end(formula, i)
                 emit(formula[i:j], formula[i:j], i)
@@ -1303,7 +1303,7 @@ class _Code:
                 if self.previous and self.previous[-1] in "+-*/%<>=":
                     # an operand of arithmetic or a comparison (1 + !flag), where Python cannot read
                     # `not`: in parentheses up to where R's ! ends (before & or | or the group's end)
-                    emit("(", "(", i)
+                    emit("(", "", i)  # (for Python's parser: formulaic's text has calls, `_numbered`)
                     closings.append(_negation_end(formula, i + 1, end))
                 emit("not ", c, i)
                 i += 1
@@ -1315,7 +1315,7 @@ class _Code:
                 i += 1
         while closings:
             closings.pop()
-            emit(")", ")", end)
+            emit(")", "", end)
         return "".join(py), "".join(fo)
 
     def _name(self, name: str, pos: int, emit: Callable[[str, str, int], None]) -> None:

@@ -156,7 +156,10 @@ def drop_internal_calls(out: str) -> str:
             text = args[0]
             # read as a number: its parentheses, but for a whole argument of a function (scale(x > 0))
             before, after = out[:at].rstrip()[-1:], out[j + 1 :].lstrip()[:1]
-            if call == NUMBER_CALL and not (before in ("(", ",") and after in (")", ",")):
+            whole = before in ("(", ",") and after in (")", ",")
+            # (R's ! read by arithmetic as its right operand, 1 + !flag, takes everything after it)
+            negated = before in ("+", "-", "*", "/", "^", "%", "=", "<", ">") and args[0].startswith("_not(")
+            if call == NUMBER_CALL and not whole and not negated:
                 text = f"({text})"
         out = out[:at] + text + out[j + 1 :]
         start = at  # (a call inside it now begins here or later)
