@@ -1262,25 +1262,32 @@ def _model_frame_texts(pf: ParsedFormula, frame: pd.DataFrame) -> list[str]:
 def _refuse_decided_rows(pf: ParsedFormula, frame: pd.DataFrame, complete_elsewhere: NDArray[np.bool_]) -> None:
     """A `DataError` where R's ``&`` or ``|`` decides a row whose variable is missing (NA & FALSE is
     FALSE) and that row has every other value R's model frame holds (``complete_elsewhere``: its
-    weights and offset, and each column that the formula reads outside a logical operator): R keeps
-    that row, where the fit drops every row with a missing value."""
+    weights and offset; each column that the formula reads outside a logical operator, the response
+    and the grouping factors; each term's outermost operator not missing): R keeps that row, where
+    the fit drops every row with a missing value."""
     texts = _model_frame_texts(pf, frame)
     if not any("_and(" in t or "_or(" in t for t in texts):
         return
     inside, outside = _logic_spans(" ".join(texts))
-    only_inside = [c for c in frame.columns if _reads(inside, str(c)) and not _reads(outside, str(c))]
+    groups = {f for t in pf.random for f in t.factors} | {pf.response}  # (read outside any operator)
+    only_inside = [
+        c for c in frame.columns if c not in groups and _reads(inside, str(c)) and not _reads(outside, str(c))
+    ]
+    if not only_inside:
+        return
+    # rows R keeps and the fit drops: a value missing only where R's operators read it, every other
+    # value there, and no term's operator left missing by it
     others = [c for c in frame.columns if c not in only_inside]
-    candidates = complete_elsewhere & _complete_rows(_Columns(frame), others)
-    decided = np.zeros(len(frame), dtype=bool)
+    kept = complete_elsewhere & _complete_rows(_Columns(frame), others)
+    kept &= ~_complete_rows(_Columns(frame), only_inside)
     for text in texts:
         with all_rows(), decided_rows() as found:
             try:
                 model_matrix(text, frame, pf.numeric, trusted=pf.trusted, na_action="ignore")
             except Exception:  # noqa: BLE001 (the fit reports the error, if any, on the complete rows)
-                continue
-        for mask in found:
-            decided |= np.asarray(mask, dtype=bool)
-    n = int((decided & candidates).sum())
+                return
+        kept &= ~found.missing_results(len(frame))
+    n = int(kept.sum())
     if n:
         raise DataError(
             f"{n} rows have a missing value that R's & or | decides (NA & FALSE is FALSE, NA | TRUE is TRUE) and "

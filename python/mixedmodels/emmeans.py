@@ -430,7 +430,7 @@ def _marginal(
         type=type_,
         lf_aliased=np.array(rows_al) if al_full is not None else None,
         null_basis=_null_basis(m, frame, _dropped_keys(m)) if al_full is not None else None,
-        nested=bool(nests),
+        nested=bool(inner),  # (a nested factor averaged away leaves emmeans' result without the nesting)
     )
 
 

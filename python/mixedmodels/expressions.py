@@ -29,7 +29,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -345,15 +345,38 @@ def all_rows(missing: list[NDArray[np.bool_]] | None = None) -> Iterator[None]:
         _ALL_ROWS.reset(token)
 
 
-_DECIDED: contextvars.ContextVar[list[NDArray[np.bool_]] | None] = contextvars.ContextVar("decided", default=None)
+@dataclass
+class DecidedRows:
+    """Where the results of R's ``&``, ``|`` and ``!`` (`_logic`) are missing within `decided_rows`,
+    per call whose result no other such call reads (a term's outermost operator: an inner one's
+    missing value may be decided by the outer one, NA & FALSE is FALSE)."""
+
+    open: dict[int, tuple[Any, NDArray[np.bool_]]] = field(default_factory=dict)
+
+    def read(self, operand: Any) -> None:
+        """An outer call reads ``operand``: if an inner call's result, it is no longer outermost."""
+        entry = self.open.get(id(operand))
+        if entry is not None and entry[0] is operand:
+            del self.open[id(operand)]
+
+    def missing_results(self, n: int) -> NDArray[np.bool_]:
+        """Rows where some outermost call's result is missing (R's model frame drops them)."""
+        undefined = np.zeros(n, dtype=bool)
+        for _, u in self.open.values():
+            if u.shape == (n,):
+                undefined |= u
+        return undefined
+
+
+_DECIDED: contextvars.ContextVar[DecidedRows | None] = contextvars.ContextVar("decided", default=None)
 
 
 @contextlib.contextmanager
-def decided_rows() -> Iterator[list[NDArray[np.bool_]]]:
-    """Within the with-block R's ``&`` and ``|`` (`_logic`) append to the list, per call, where an
-    operand is missing and the result is not (NA & FALSE is FALSE, NA | TRUE is TRUE): rows that
-    R's model frame keeps although a variable is missing (`design.materialise` refuses them)."""
-    found: list[NDArray[np.bool_]] = []
+def decided_rows() -> Iterator[DecidedRows]:
+    """Within the with-block R's ``&``, ``|`` and ``!`` (`_logic`) note where their results are
+    missing (`DecidedRows`): a row with a variable missing that every term's outermost operator
+    decides is one R's model frame keeps (`design.materialise` refuses it)."""
+    found = DecidedRows()
     token = _DECIDED.set(found)
     try:
         yield found
@@ -447,11 +470,12 @@ def _logic(call: str) -> Callable[..., Any]:
         if np.ndim(out) == 0:
             return out
         missing = np.asarray(pd.isna(out), dtype=bool)
-        if (decided := _DECIDED.get()) is not None:
-            some = np.zeros(missing.shape, dtype=bool)
-            for f in flags:
-                some |= np.asarray(pd.isna(f), dtype=bool) if np.ndim(f) else f is pd.NA
-            decided.append(some & ~missing)
+        if (noted := _DECIDED.get()) is not None:
+            for a in args:
+                noted.read(a)
+            result = pd.Series(out, index=index) if index is not None else out
+            noted.open[id(result)] = (result, missing)
+            return result
         if not missing.any():
             plain = np.asarray(out, dtype=bool)
             return pd.Series(plain, index=index) if index is not None else plain

@@ -69,6 +69,7 @@ from .optimize import (
     lower_of_two,
     minimize_theta,
     newton_decrement,
+    second_fit_budget,
     single_threaded_blas,
 )
 from .structure import ModelStructure
@@ -136,15 +137,6 @@ ESCAPE_ROUNDS = 3
 # the parameter squared; the differences' rounding is ~1e-2)
 BOUND_CURVATURE_TOL = -0.1
 
-# A fit that runs on a copy of the columns (`GeneralizedLinearMixedModel._unit_scale`) starts from
-# lme4's start on the copy, which is another covariance than lme4's start on the data's columns; on
-# a thin design (22 rows, `(x | g) + (x | h)` with x near 100) the two paths end in different local
-# optima, ours 2.69 higher in deviance than lme4's. Where the first fit cost at most this many
-# row-evaluations (evaluations x rows), the path lme4 takes (its first stage on the data's columns,
-# from its start, for at most SECOND_OPINION_MAXEVAL evaluations) starts a second fit on the copy, and
-# the lower end is kept.
-SECOND_OPINION_WORK = 1e7
-SECOND_OPINION_MAXEVAL = 10_000
 
 # warm starts of PIRLS extrapolate the modes along du/d(theta, beta) for parameter changes up to this
 # much (relative, at least 0.1 absolute); larger jumps of the optimiser start from the previous modes
@@ -1289,17 +1281,18 @@ class GeneralizedLinearMixedModel:
         data_name: str | None,
     ) -> GlmmFit:
         """The fit on ``model``, the copy ``work`` of this model's columns, from lme4's start there; and,
-        where that cost little (`SECOND_OPINION_WORK`), the fit on the copy from where lme4's own path
+        on a thin design (`optimize.second_fit_budget`), the fit on the copy from where lme4's own path
         leads (its first stage on this model's columns from its start), if that ends lower, whether or
         not its derivative check passes (a converged fit above a point found is not the optimum). The
         evaluations of both count; the warnings are those of the fit kept."""
 
         def lme4s(fit: GlmmFit) -> tuple[GlmmFit, int] | None:
-            if fit.n_evals * self.nobs > SECOND_OPINION_WORK:
+            budget = second_fit_budget(self.nobs, fit.n_evals, maxeval)
+            if budget is None:
                 return None
-            path = self._optimise(0, True, None, min(maxeval, SECOND_OPINION_MAXEVAL))
+            path = self._optimise(0, True, None, budget)
             start = self.structure.theta.transformed(path.theta, work.to_working)
-            other = model.fit(n_agq=n_agq, fast=fast, start=start, maxeval=maxeval, data_name=data_name)
+            other = model.fit(n_agq=n_agq, fast=fast, start=start, maxeval=budget, data_name=data_name)
             return other, path.n_evals
 
         return lower_of_two(lambda: model.fit(n_agq=n_agq, fast=fast, maxeval=maxeval, data_name=data_name), lme4s)

@@ -51,6 +51,7 @@ from .optimize import (
     newton_fallback,
     newton_polish,
     progress_reporter,
+    second_fit_budget,
     settled,
     single_threaded_blas,
     subplex,
@@ -389,12 +390,6 @@ class CentredColumns:
 
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
-# A fit on centred random slopes (`CentredColumns`) starts from lme4's start on the copy, another
-# covariance than lme4's start on the data's columns; on a thin design (29 rows, a 4 x 4 covariance
-# from 3 groups, x near 100) the two ends differ, ours converged 0.006 above a point that lme4's start
-# reaches. Where the first fit cost at most this many row-evaluations (evaluations x rows), a second
-# fit starts from lme4's start on the data's columns, and the lower end is kept (`LinearMixedModel.fit`).
-SECOND_OPINION_WORK = 1e7
 # the disagreement between the analytic gradient and central differences of the criterion along one
 # direction (`directional_check`) below which the analytic gradient and the polish's Hessian stand
 # for lme4's finite-difference check: half of GRADIENT_TOL, on the same scale
@@ -1373,18 +1368,19 @@ class LinearMixedModel:
 
         Without ``start``, where a random slope far from zero made the fit run on centred columns
         (`CentredColumns`, whose start is another covariance than lme4's start on the data's columns)
-        and the fit cost little (`SECOND_OPINION_WORK` row-evaluations), a second fit starts from
-        lme4's start on the data's columns, and the lower end is kept, converged or not (with its
-        warnings; the evaluations of both count)."""
+        and the design is thin (`optimize.second_fit_budget`), a second fit starts from lme4's start on
+        the data's columns, and the lower end is kept, converged or not (with its warnings; the
+        evaluations of both count)."""
         again = start is None and not warm and optimizer == "auto" and self._slopes_centred
         if not again:
             return self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name)
 
         def lme4s(fit: Fit) -> tuple[Fit, int] | None:
-            if fit.n_evals * self.nobs > SECOND_OPINION_WORK:
+            budget = second_fit_budget(self.nobs, fit.n_evals, maxeval)
+            if budget is None:
                 return None
             lme4_start = self.structure.theta.default_start()
-            return self._fit_once(lme4_start, False, maxeval, optimizer, optimizer_options, progress, data_name), 0
+            return self._fit_once(lme4_start, False, budget, optimizer, optimizer_options, progress, data_name), 0
 
         return lower_of_two(
             lambda: self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name), lme4s

@@ -147,6 +147,8 @@ def drop_internal_calls(out: str) -> str:
         if call in _LOWER:
             lower = _LOWER[call]
             sides = [f"({a})" if (c := pattern.match(a)) is not None and c.group(1) in lower else a for a in args]
+            if call in COMPARE_CALLS and args[-1].startswith("_not("):  # (R's ! on the right takes the rest)
+                sides[-1] = args[-1]
             text = f" {COMPARE_CALLS.get(call) or LOGIC_CALLS[call]} ".join(sides)
         elif call == "_not":
             operand = args[0]

@@ -25,6 +25,7 @@ MODELS = {
     "m5": ("y ~ c + b + f + e + t + (1 | g)", "two_nestings.csv"),
     "m6": ("y ~ c/b2 + t + (1 | g)", "formula_nested.csv"),
     "m7": ("y ~ c + b2 %in% c + t + (1 | g)", "formula_nested.csv"),
+    "m8": ("y ~ c/b2 + t + f + (1 | g)", "formula_nested.csv"),
 }
 CALLS = {
     "m1 nest": lambda m: emmeans(m, "nest"),
@@ -48,6 +49,7 @@ CALLS = {
     "m6 b2": lambda m: emmeans(m, "b2"),
     "m6 c": lambda m: emmeans(m, "c"),
     "m7 b2": lambda m: emmeans(m, "b2"),
+    "m8 pairs t by f": lambda m: emmeans(m, "t", by="f").pairs(),
 }
 
 

@@ -56,6 +56,11 @@ def test_predictions_are_lme4s(fits, formula):
     np.testing.assert_allclose(m.predict(new, include_re=False), ref["predict_fixed"], rtol=rtol, atol=1e-7)
 
 
+def test_a_negation_on_the_right_of_a_comparison_is_named_as_r_deparses_it():
+    m = mm.lmer("y ~ I(k == !flag) + (1 | g)", _frame("logical_ops.csv"))
+    assert list(m.fixef.index) == ["(Intercept)", "I(k == !flag)TRUE"]
+
+
 def test_names_of_the_or_formulas():
     d = _frame("logical_ops.csv")
     m = mm.lmer("y ~ I(x > 0 | z > 1) * z + scale(x > 0 & (z > 0 | flag)) + (1 | g)", d)

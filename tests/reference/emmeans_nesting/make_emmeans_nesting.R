@@ -47,4 +47,7 @@ m7 <- lmer(y ~ c + b2 %in% c + t + (1 | g), fn)
 calls[["m6 b2"]] <- tab(emmeans(m6, "b2"))
 calls[["m6 c"]] <- tab(emmeans(m6, "c"))
 calls[["m7 b2"]] <- tab(emmeans(m7, "b2"))
+# a nested factor averaged away leaves no nesting in the result: pairs by another factor as usual
+m8 <- lmer(y ~ c/b2 + t + f + (1 | g), fn)
+calls[["m8 pairs t by f"]] <- tab(pairs(emmeans(m8, "t", by = "f")))
 writeLines(toJSON(calls, digits = NA, pretty = TRUE), "emmeans_nesting.json")
