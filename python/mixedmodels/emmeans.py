@@ -355,13 +355,7 @@ def _marginal(
             al_full = (shifted.aliased - al_full) / h
         offset_full = None
         est_name = f"{trend}.trend"
-    codes = {
-        v.name: np.array(
-            [v.levels.index(x) if not isinstance(x, float) else _float_index(v.levels, x) for x in grid.frame[v.name]],
-            dtype=np.intp,
-        )
-        for v in variables
-    }
+    codes = {v.name: _level_codes(v.levels, grid.frame[v.name]) for v in variables}
     # emmeans' nesting of the grid's factors (`nesting`): a nested factor in the specs or by brings its nests
     factors = [v.name for v in variables if v.factor and len(v.levels) > 1]
     nests = (
@@ -459,6 +453,12 @@ def _averages(
         weights = np.full(cells.size, 1.0 / max(cells.size, 1))
         out.append((tuple(int(c) for c in combo), cells, weights, int(observed[cells].sum())))
     return out
+
+
+def _level_codes(levels: list[Any], values: Any) -> NDArray[np.intp]:
+    """Each grid value's position among the variable's levels (a number's nearest)."""
+    at = {lv: i for i, lv in enumerate(levels) if not isinstance(lv, float)}
+    return np.array([_float_index(levels, x) if isinstance(x, float) else at.get(x, -1) for x in values], dtype=np.intp)
 
 
 def _float_index(values: list[Any], x: float) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Average", "averages", "describe", "displayed", "find_nests", "formula_nests", "nested_specs"]
+__all__ = ["Average", "averages", "displayed", "find_nests", "formula_nests", "nested_specs"]
 
 Codes = Mapping[str, NDArray[np.intp]]
 
@@ -241,14 +241,3 @@ def displayed(
         total = np.bincount(inverse, weights=obs)
         keep &= total[inverse] > 0
     return keep
-
-
-def describe(nesting: Mapping[str, list[str]]) -> str:
-    """emmeans' note of a nesting: ``x %in% f``, ``bird %in% (nest*site)``.
-
-    Examples
-    --------
-    >>> describe({"x": ["f"], "b": ["n", "s"]})
-    'x %in% f, b %in% (n*s)'
-    """
-    return ", ".join(f"{k} %in% {v[0] if len(v) == 1 else '(' + '*'.join(v) + ')'}" for k, v in nesting.items())
