@@ -879,7 +879,8 @@ def materialise(
         raise DataError(f"every row has a missing value in at least one of the columns {cols}")
     # the rows used; when all are, a shallow copy under pandas' copy-on-write (default from pandas 3)
     # keeps them from later edits of data at no cost
-    if n_dropped and not pf.trusted:
+    learning = transforms is not None and transforms.functions is not None  # (a stream's first pass: no weights)
+    if n_dropped and not pf.trusted and not learning:
         elsewhere = np.ones(len(data), dtype=bool)
         for extra_values in (w_all, o_all):
             if extra_values is not None:

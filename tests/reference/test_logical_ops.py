@@ -121,3 +121,19 @@ def test_emmeans_is_rs(formula):
     np.testing.assert_allclose(t["emmean"], ref["emmean"], rtol=1e-7)
     np.testing.assert_allclose(t["SE"], ref["SE"], rtol=1e-6)
     np.testing.assert_allclose(t["df"], ref["df"], rtol=1e-6)
+
+
+def test_streamed_rows_follow_the_same_rule():
+    # rows 0 and 2: x missing and flag FALSE (decided) but no weight: R drops them, in memory and
+    # streamed alike (the stream's first pass, which reads no weights, does not refuse them)
+    d = _frame("logical_ops.csv")
+    d.loc[[0, 1, 2], "x"] = np.nan
+    d.loc[[0, 1, 2], "flag"] = [False, True, False]
+    d["w"] = np.where(d.index.isin([0, 2]), np.nan, 1.0 + (d.index % 3))
+    formula = "y ~ I(x > 0 & flag) + (1 | g)"
+    whole = mm.lmer(formula, d, weights="w")
+    streamed = mm.lmer(formula, [d[:150], d[150:]], weights="w")
+    assert whole.nobs == streamed.nobs == 297
+    assert streamed.objective == pytest.approx(whole.objective, rel=1e-10)
+    with pytest.raises(mm.DataError, match="2 rows have a missing value"):
+        mm.lmer(formula, [d.assign(w=1.0)[:150], d.assign(w=1.0)[150:]], weights="w")
