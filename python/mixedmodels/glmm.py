@@ -1226,8 +1226,8 @@ class GeneralizedLinearMixedModel:
         1e2]: a covariate in other units) or a random slope or fixed-effects column sits far from
         zero (x + 1000, a year), the whole fit, its derivative check included, runs on a copy of
         the columns that is the same model (`ColumnMap`), and theta, beta and vcov are mapped back.
-        Without ``start``, where that fit cost little, a second fit on the copy starts where lme4's
-        path leads (`_fit_both_paths`), and the lower end is kept.
+        Without ``start``, on a thin design (`optimize.second_fit_budget`), a second fit on the copy
+        starts where lme4's path leads (`_fit_both_paths`), and the lower end is kept.
         """
         self._check_agq(n_agq)
         work = self._unit_scale
