@@ -548,7 +548,8 @@ class EmmGrid:
     values: FloatArray | None = None  # regridded estimates (then lf is their gradient in beta)
     lf_aliased: FloatArray | None = None  # coefficients of the aliased columns (a rank-deficient fit)
     null_basis: FloatArray | None = None  # null space of the full X: estimability's nonest.basis
-    nested: bool = False  # from a grid with a nesting (`nesting`): emmeans contrasts it otherwise
+    nested: bool = False  # means that hold a nested factor (`nesting`): emmeans contrasts them otherwise
+    pooled: bool = False  # contrasts of such means' by panels, one family as emmeans binds them (`_family`)
 
     # ------------------------------------------------------------ numbers
     @property
@@ -704,7 +705,7 @@ class EmmGrid:
         notes = list(self.messages)
         pairs = self.est_type == "pairs"
         if ci:
-            crit = adjust_critical(df, lvl, method, self.fam_size, by_rows, pairs, self.lf)
+            crit = adjust_critical(df, lvl, method, self.fam_size, by_rows, pairs, self.lf, **self._family(by_list))
             lo, hi = ("asymp.LCL", "asymp.UCL") if asym else ("lower.CL", "upper.CL")
             out[lo] = est - crit.result * se
             out[hi] = est + crit.result * se
@@ -717,7 +718,7 @@ class EmmGrid:
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = est / se
             out["z.ratio" if asym else "t.ratio"] = t
-            padj = adjust_p(t, df, method, self.fam_size, by_rows, pairs, self.lf)
+            padj = adjust_p(t, df, method, self.fam_size, by_rows, pairs, self.lf, **self._family(by_list))
             out["p.value"] = padj.result
             if padj.message:
                 messages.append(padj.message)
@@ -730,6 +731,22 @@ class EmmGrid:
         out.attrs["messages"] = messages
         out.attrs["notes"] = notes
         return out
+
+    def _family(self, by: list[str] | None = None) -> dict[str, Any]:
+        """For `pooled` contrasts, the family emmeans' summary gives their adjustment: the number of
+        contrasts per panel as it counts them, all rows over the product of each ``by`` variable's
+        levels (not 1 where each of several nests holds one contrast, so that Tukey's adjustment
+        stays), and, where the panels differ in size, each panel its own family (its "(varies)")."""
+        if not self.pooled:
+            return {}
+        by_list = self.by_vars if by is None else by
+        sizes = {len(r) for r in self._by_rows(by_list)}
+        if by_list and len(sizes) > 1:
+            return {"varies": True}
+        count = float(len(self.grid))
+        for b in by_list:
+            count /= len(pd.unique(self.grid[b]))
+        return {"n_contr": count}
 
     def _scale_name(self) -> str:
         if self.inv_lbl == "odds.ratio":
@@ -834,7 +851,8 @@ class EmmGrid:
         sizes = {len(r) for r in by_rows}
         if len(sizes) != 1 and not self.nested:
             raise MixedModelsError("by panels of unequal sizes are not supported")
-        if self.nested and len(sizes) != 1:  # (a nested factor's panels: those with one level compare nothing)
+        lonely = self.nested and any(len(r) < 2 for r in by_rows)  # (a panel that compares nothing)
+        if self.nested and len(sizes) != 1:
             by_rows = [r for r in by_rows if len(r) > 1] or by_rows[:1]
         pri = [c for c in self.grid.columns if c not in by_list]
         # emmeans' enhance.levels: a variable whose levels all read as numbers is named in them
@@ -850,11 +868,14 @@ class EmmGrid:
             not isinstance(adjust, str) or adjust.lower() not in {a.lower() for a in ADJUSTMENTS}
         ):
             raise ArgumentError(f"adjust must be one of {', '.join(ADJUSTMENTS)}, not {adjust!r}")
-        if self.nested and len(by_rows) > 1 and (adjust if adjust is not None else default_adjust).lower() != "none":
+        # emmeans contrasts the by panels of means that hold a nested factor one by one and binds them
+        # (its .nested_contrast, rbind): one family of all their rows (`_pooled_family`)
+        pooled = self.nested and len(by_rows) > 1
+        adjusted = (adjust if adjust is not None else default_adjust).lower() != "none"
+        if pooled and lonely and adjusted:
             raise ArgumentError(
-                "on a grid with a nesting, emmeans adjusts the contrasts of all by panels as one family "
-                "(its rbind of the panels), which is not supported here: give adjust='none' (emmeans' "
-                "unadjusted values), or contrast without by"
+                "a by panel here has one level, which emmeans shows as a row '(nothing)' that counts in its "
+                "adjustment; not supported: give adjust='none' (emmeans' unadjusted values), or other by"
             )
         lf_rows, off_rows, al_rows, grid_rows, val_rows = [], [], [], [], []
         for rows in by_rows:
@@ -892,7 +913,7 @@ class EmmGrid:
             by_vars=by_list,
             est_name="estimate",
             est_type=est_type,
-            fam_size=fam if fam is not None else len(by_rows[0]),
+            fam_size=len(grid_rows) if pooled else fam if fam is not None else len(by_rows[0]),
             adjust=default_adjust if adjust is None else next(a for a in ADJUSTMENTS if a.lower() == adjust.lower()),
             avgd_over=self.avgd_over,
             ddf=self.ddf,
@@ -906,6 +927,7 @@ class EmmGrid:
             values=np.concatenate(val_rows) if self.values is not None else None,
             lf_aliased=np.vstack(al_rows) if self.lf_aliased is not None else None,
             null_basis=self.null_basis,
+            pooled=pooled,
         )
 
     def _contrast_scale(self, cmat: FloatArray) -> tuple[str | None, str, bool]:

@@ -551,21 +551,26 @@ def adjust_p(
     t: FloatArray,
     df: FloatArray,
     method: str,
-    fam_size: int,
+    fam_size: float,
     by_rows: Sequence[NDArray[np.intp]],
     pairs: bool,
     linfct: FloatArray,
+    n_contr: float | None = None,
+    varies: bool = False,
 ) -> Adjusted:
     """Two-sided p-values for the t ratios ``t``, adjusted within each ``by`` panel as emmeans's
-    ``.adj.p.value`` does (``fam_size`` is emmeans' famSize: the levels compared)."""
-    n_contr = len(t) // max(len(by_rows), 1)
+    ``.adj.p.value`` does (``fam_size`` is emmeans' famSize: the levels compared; ``n_contr`` its
+    count of contrasts per panel where not the rows per panel; ``varies``: its famSize "(varies)",
+    each panel its own family)."""
+    if n_contr is None:
+        n_contr = len(t) // max(len(by_rows), 1)
     note = None
-    if n_contr == 1 and method != "scheffe":
+    if n_contr == 1 and method != "scheffe" and not varies:
         method = "none"
     if method == "tukey" and not pairs:
         note = _changed("tukey", "sidak", "only appropriate for one set of pairwise comparisons")
         method = "sidak"
-    ragged = method in P_ADJUST
+    ragged = method in P_ADJUST or varies
     groups = list(by_rows) if ragged or method == "scheffe" else [np.arange(len(t))]
     df = np.where(np.isnan(df), np.inf, df)
     punadj = 2 * pt_upper(np.abs(t), df)
@@ -612,16 +617,23 @@ def adjust_critical(
     df: FloatArray,
     level: float,
     method: str,
-    fam_size: int,
+    fam_size: float,
     by_rows: Sequence[NDArray[np.intp]],
     pairs: bool,
     linfct: FloatArray,
+    n_contr: float | None = None,
+    varies: bool = False,
 ) -> Adjusted:
     """Two-sided critical values for simultaneous intervals at ``level``, as emmeans'
-    ``.adj.critval`` (methods without an interval version, such as holm, give Bonferroni's)."""
-    n_contr = len(df) // max(len(by_rows), 1)
+    ``.adj.critval`` (methods without an interval version, such as holm, give Bonferroni's);
+    ``n_contr`` and ``varies`` as `adjust_p`'s."""
+    if n_contr is None:
+        n_contr = len(df) // max(len(by_rows), 1)
+    if varies:  # (emmeans: the largest panel's count and the family its pairs make, for every panel)
+        n_contr = max(len(r) for r in by_rows)
+        fam_size = (1 + math.sqrt(1 + 8 * n_contr)) / 2
     note = None
-    if n_contr == 1 and method != "scheffe":
+    if n_contr == 1 and method != "scheffe" and not varies:
         method = "none"
     if method not in ("sidak", "tukey", "scheffe", "dunnettx", "bonferroni", "none"):
         method = "bonferroni"

@@ -26,6 +26,8 @@ MODELS = {
     "m6": ("y ~ c/b2 + t + (1 | g)", "formula_nested.csv"),
     "m7": ("y ~ c + b2 %in% c + t + (1 | g)", "formula_nested.csv"),
     "m8": ("y ~ c/b2 + t + f + (1 | g)", "formula_nested.csv"),
+    "m9": ("y ~ c + b + a + t + x + (1 | g)", "formula_nested.csv"),
+    "m10": ("y ~ c + b3 + t + (1 | g)", "formula_nested.csv"),
 }
 CALLS = {
     "m1 nest": lambda m: emmeans(m, "nest"),
@@ -50,6 +52,13 @@ CALLS = {
     "m6 c": lambda m: emmeans(m, "c"),
     "m7 b2": lambda m: emmeans(m, "b2"),
     "m8 pairs t by f": lambda m: emmeans(m, "t", by="f").pairs(),
+    # by panels of means that hold a nested factor: emmeans adjusts them as one family
+    "m9 pairs t by b": lambda m: emmeans(m, "t", by="b").pairs(),
+    "m9 pairs a by b": lambda m: emmeans(m, "a", by="b").pairs(),
+    "m9 pairs t by a": lambda m: emmeans(m, "t", by="a").pairs(),
+    "m9 pairs a by c": lambda m: emmeans(m, "a", by="c").pairs(),
+    "m9 pairs a by c holm": lambda m: emmeans(m, "a", by="c").pairs(adjust="holm"),
+    "m10 pairs b3 by c": lambda m: emmeans(m, "b3", by="c").pairs(),
 }
 
 
@@ -94,9 +103,9 @@ def test_emmeans_is_rs(fits, call):
     assert ours == [tuple(r) for r in theirs[keys].itertuples(index=False)]
 
 
-def test_pairs_over_by_panels_of_a_nested_grid_are_refused_unless_unadjusted(fits):
-    # emmeans adjusts the contrasts of every by panel of a nested grid as one family (its rbind)
-    e = emmeans(fits["m2"], "h", by="bird")
-    with pytest.raises(mm.ArgumentError, match="one family"):
+def test_pairs_over_a_panel_with_one_level_are_refused_unless_unadjusted(fits):
+    # nest C holds one bird: emmeans shows a "(nothing)" row, which counts in its family
+    e = emmeans(fits["m2"], "bird", by="nest")
+    with pytest.raises(mm.ArgumentError, match="one level"):
         e.pairs()
-    assert len(e.pairs(adjust="none").summary()) == 6
+    assert len(e.pairs(adjust="none").summary()) == 4

@@ -50,4 +50,15 @@ calls[["m7 b2"]] <- tab(emmeans(m7, "b2"))
 # a nested factor averaged away leaves no nesting in the result: pairs by another factor as usual
 m8 <- lmer(y ~ c/b2 + t + f + (1 | g), fn)
 calls[["m8 pairs t by f"]] <- tab(pairs(emmeans(m8, "t", by = "f")))
+# pairs across by panels of means that hold a nested factor: emmeans contrasts each panel and binds
+# them (its .nested_contrast and rbind), adjusting them as one family; panels of unequal sizes each
+# their own (its "(varies)")
+m9 <- lmer(y ~ c + b + a + t + x + (1 | g), fn)
+m10 <- lmer(y ~ c + b3 + t + (1 | g), fn)
+calls[["m9 pairs t by b"]] <- tab(pairs(emmeans(m9, "t", by = "b")))
+calls[["m9 pairs a by b"]] <- tab(pairs(emmeans(m9, "a", by = "b")))
+calls[["m9 pairs t by a"]] <- tab(pairs(emmeans(m9, "t", by = "a")))
+calls[["m9 pairs a by c"]] <- tab(pairs(emmeans(m9, "a", by = "c")))
+calls[["m9 pairs a by c holm"]] <- tab(pairs(emmeans(m9, "a", by = "c"), adjust = "holm"))
+calls[["m10 pairs b3 by c"]] <- tab(pairs(emmeans(m10, "b3", by = "c")))
 writeLines(toJSON(calls, digits = NA, pretty = TRUE), "emmeans_nesting.json")
