@@ -458,7 +458,9 @@ def _averages(
 def _level_codes(levels: list[Any], values: Any) -> NDArray[np.intp]:
     """Each grid value's position among the variable's levels (a number's nearest)."""
     at = {lv: i for i, lv in enumerate(levels) if not isinstance(lv, float)}
-    return np.array([_float_index(levels, x) if isinstance(x, float) else at.get(x, -1) for x in values], dtype=np.intp)
+    out = [_float_index(levels, x) if isinstance(x, float) else at.get(x) for x in values]
+    # (a value the table does not find, by type: the list's own comparison, as before)
+    return np.array([levels.index(x) if i is None else i for x, i in zip(values, out, strict=True)], dtype=np.intp)
 
 
 def _float_index(values: list[Any], x: float) -> int:
