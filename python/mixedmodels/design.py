@@ -35,6 +35,7 @@ from .expressions import (
     NUMBER_CALL,
     SafeSpec,
     all_rows,
+    call_end,
     called_functions,
     column_name,
     decided_rows,
@@ -1303,11 +1304,8 @@ def _logic_spans(text: str) -> tuple[str, str]:
     for m in re.finditer(r"(?<![\w.])_(?:and|or|not)\(", text):
         if m.start() < at:
             continue  # (inside a call already taken)
-        depth, j = 0, m.end() - 1
-        for j in range(m.end() - 1, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[j], 0)
-            if depth == 0:
-                break
+        j = call_end(text, m.end() - 1)
+        j = len(text) - 1 if j < 0 else j
         outside.append(text[at : m.start()])
         inside.append(text[m.start() : j + 1])
         at = j + 1

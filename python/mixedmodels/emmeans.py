@@ -358,11 +358,8 @@ def _marginal(
     codes = {v.name: _level_codes(v.levels, grid.frame[v.name]) for v in variables}
     # emmeans' nesting of the grid's factors (`nesting`): a nested factor in the specs or by brings its nests
     factors = [v.name for v in variables if v.factor and len(v.levels) > 1]
-    nests = (
-        find_nests(factors, codes, grid.weights, formula_nests(_term_variables(m), factors))
-        if grid.weights is not None
-        else {}
-    )
+    terms = _term_variables(m)
+    nests = find_nests(factors, codes, grid.weights, formula_nests(terms, factors)) if grid.weights is not None else {}
     all_facs = [*facs, *by_list]
     if nests:
         all_facs, facs, by_list = nested_specs(facs, by_list, nests)
@@ -398,7 +395,7 @@ def _marginal(
         rows_w = [r for r, k in zip(rows_w, keep, strict=True) if k]
     messages = []
     averaged_nested = any(f in nests for f in avgd)
-    if not averaged_nested and _involved_in_interactions(m, [*use, *([trend] if trend else [])]):
+    if not averaged_nested and _involved_in_interactions(terms, [*use, *([trend] if trend else [])]):
         messages.append("NOTE: Results may be misleading due to involvement in interactions")
     lf = np.array(rows_lf)
     tran, inv_lbl = _link_info(m) if trend is None else (None, "response")  # emmeans: trends keep no transform
@@ -487,9 +484,10 @@ def _term_variables(m: LmerFit) -> list[frozenset[str]]:
     return out
 
 
-def _involved_in_interactions(m: LmerFit, facs: list[str]) -> bool:
-    """emmeans' note: some fixed-part term involves every one of ``facs`` and more variables."""
-    return bool(facs) and any(set(facs) <= used and len(used) > len(facs) for used in _term_variables(m))
+def _involved_in_interactions(terms: list[frozenset[str]], facs: list[str]) -> bool:
+    """emmeans' note: some fixed-part term (``terms``: `_term_variables`) involves every one of
+    ``facs`` and more variables."""
+    return bool(facs) and any(set(facs) <= used and len(used) > len(facs) for used in terms)
 
 
 # ---------------------------------------------------------------------------- the result
@@ -706,8 +704,9 @@ class EmmGrid:
         messages = [f"Degrees-of-freedom method: {self.ddf}"]
         notes = list(self.messages)
         pairs = self.est_type == "pairs"
+        family = self._family(by_list, by_rows)
         if ci:
-            crit = adjust_critical(df, lvl, method, self.fam_size, by_rows, pairs, self.lf, **self._family(by_list))
+            crit = adjust_critical(df, lvl, method, self.fam_size, by_rows, pairs, self.lf, **family)
             lo, hi = ("asymp.LCL", "asymp.UCL") if asym else ("lower.CL", "upper.CL")
             out[lo] = est - crit.result * se
             out[hi] = est + crit.result * se
@@ -720,7 +719,7 @@ class EmmGrid:
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = est / se
             out["z.ratio" if asym else "t.ratio"] = t
-            padj = adjust_p(t, df, method, self.fam_size, by_rows, pairs, self.lf, **self._family(by_list))
+            padj = adjust_p(t, df, method, self.fam_size, by_rows, pairs, self.lf, **family)
             out["p.value"] = padj.result
             if padj.message:
                 messages.append(padj.message)
@@ -734,15 +733,15 @@ class EmmGrid:
         out.attrs["notes"] = notes
         return out
 
-    def _family(self, by: list[str] | None = None) -> dict[str, Any]:
+    def _family(self, by_list: list[str], by_rows: list[NDArray[np.intp]]) -> dict[str, Any]:
         """For `pooled` contrasts, the family emmeans' summary gives their adjustment: the number of
         contrasts per panel as it counts them, all rows over the product of each ``by`` variable's
         levels (not 1 where each of several nests holds one contrast, so that Tukey's adjustment
-        stays), and, where the panels differ in size, each panel its own family (its "(varies)")."""
+        stays), and, where the panels (``by_rows``, of ``by_list``) differ in size, each panel its own
+        family (its "(varies)")."""
         if not self.pooled:
             return {}
-        by_list = self.by_vars if by is None else by
-        sizes = {len(r) for r in self._by_rows(by_list)}
+        sizes = {len(r) for r in by_rows}
         if by_list and len(sizes) > 1:
             return {"varies": True}
         count = float(len(self.grid))

@@ -60,6 +60,7 @@ __all__ = [
     "SafeSpec",
     "all_rows",
     "decided_rows",
+    "call_end",
     "called_functions",
     "expression_names",
     "column_name",
@@ -304,9 +305,8 @@ def _as_number(x: Any) -> Any:
     their missing values NaN (a comparison's where an operand is missing, `_comparison`), as R's
     arithmetic reads a logical; anything else as computed."""
     values = x.array if isinstance(x, pd.Series) else x
-    if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
-        labels = np.asarray(values, dtype=object)
-        return np.where(pd.isna(labels), np.nan, (labels == "TRUE").astype(np.float64))
+    if (codes := _logical_factor_values(values)) is not None:
+        return codes
     if np.ndim(x) >= 1 and is_logical(x):  # a comparison that arithmetic reads: R's 0/1 (numpy's bool + bool is "or")
         if isinstance(values, np.ndarray) and values.dtype == bool:
             out = values.astype(np.float64)
@@ -315,6 +315,15 @@ def _as_number(x: Any) -> Any:
             out = np.asarray(flags.to_numpy(dtype=np.float64, na_value=np.nan))
         return pd.Series(out, index=x.index) if isinstance(x, pd.Series) else out
     return x
+
+
+def _logical_factor_values(values: Any) -> NDArray[np.float64] | None:
+    """R's factor of a logical (`logical_factor`: levels FALSE and TRUE) as 0/1 with its missing
+    values NaN, or None for anything else."""
+    if not (isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS)):
+        return None
+    labels = np.asarray(values, dtype=object)
+    return np.where(pd.isna(labels), np.nan, (labels == "TRUE").astype(np.float64))
 
 
 def _missing(v: Any) -> Any:
@@ -431,10 +440,8 @@ def _flags(v: Any, op: str) -> Any:
     values = v.array if isinstance(v, pd.Series) else v
     if is_logical(v):
         return pd.array(np.asarray(values, dtype=object), dtype="boolean")
-    if isinstance(values, pd.Categorical) and set(map(str, values.categories)) <= set(LOGICAL_LEVELS):
-        # a logical column as the frame holds it, R's factor of FALSE and TRUE (`logical_factor`)
-        labels = np.asarray(values, dtype=object)
-        return pd.array([None if pd.isna(a) else a == "TRUE" for a in labels], dtype="boolean")
+    if (codes := _logical_factor_values(values)) is not None:  # a logical column as the frame holds it
+        return _flags(codes, op)
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         out: Any = pd.array(values != 0, dtype="boolean")
         out[np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)] = pd.NA
@@ -864,9 +871,15 @@ def unquoted(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
         i += 1
 
 
-def _call_end(text: str, i: int) -> int:
+def call_end(text: str, i: int) -> int:
     """The index of the parenthesis closing the one at text[i] (strings and backtick-quoted names
-    skipped), or -1."""
+    skipped), or -1.
+
+    Examples
+    --------
+    >>> call_end("I(f(x) + g(')'))", 1)
+    15
+    """
     depth = 0
     for j, c in unquoted(text, i, len(text)):
         if c == "(":
@@ -947,7 +960,7 @@ def translate(formula: str, start: int = 0, end: int | None = None, *, terms: bo
         if c.isspace():
             out.append(c)
             i += 1
-        elif c == "(" and (close := _call_end(formula, i)) > 0 and close < end and _compares(formula, i + 1, close):
+        elif c == "(" and (close := call_end(formula, i)) > 0 and close < end and _compares(formula, i + 1, close):
             # R's y ~ (x > 0): a logical variable made in the formula, R's logical factor (x > 0TRUE)
             juxtaposed(i)
             code = _Code(formula, i + 1, close)
@@ -958,7 +971,7 @@ def translate(formula: str, start: int = 0, end: int | None = None, *, terms: bo
             i = close + 1
         elif (
             c == "("
-            and (close := _call_end(formula, i)) > 0
+            and (close := call_end(formula, i)) > 0
             and close < end
             and (bar := _top_level_bar(formula, i + 1, close)) > 0
             and _compares(formula, i + 1, bar)
@@ -1015,7 +1028,7 @@ def translate(formula: str, start: int = 0, end: int | None = None, *, terms: bo
             while j < end and formula[j].isspace():
                 j += 1
             if j < end and formula[j] == "(":
-                close = _call_end(formula, j)
+                close = call_end(formula, j)
                 if close < 0 or close >= end:
                     raise located_error(formula, j, "unbalanced parenthesis: '(' is never closed")
                 code = _Code(formula, i, close + 1)

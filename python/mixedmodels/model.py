@@ -389,6 +389,17 @@ class CentredColumns:
         )
 
 
+@dataclass(frozen=True)
+class _Search:
+    """How a fit searches (`LinearMixedModel.fit`'s arguments): its limit on evaluations, the
+    optimiser and its options, and the progress reports."""
+
+    maxeval: int
+    optimizer: str
+    options: dict[str, Any] | None
+    progress: bool | Callable[[int, float], None] | None
+
+
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 # the disagreement between the analytic gradient and central differences of the criterion along one
 # direction (`directional_check`) below which the analytic gradient and the polish's Hessian stand
@@ -1166,7 +1177,7 @@ class LinearMixedModel:
         with contextlib.ExitStack() as hold:
             with self._blaming_start(start):
                 opt, _, _, _, _, _, _, resume = self._minimize(
-                    start, warm, maxeval, optimizer, optimizer_options, progress, hold
+                    start, warm, _Search(maxeval, optimizer, optimizer_options, progress), hold
                 )
             if opt.stalled:  # no polish here to settle it: L-BFGS-B goes on to its own stopping rules
                 opt = resume(opt)
@@ -1182,10 +1193,7 @@ class LinearMixedModel:
         self,
         start: Sequence[float] | FloatArray | str | None,
         warm: bool,
-        maxeval: int,
-        optimizer: str,
-        optimizer_options: dict[str, Any] | None,
-        progress: bool | Callable[[int, float], None] | None,
+        search: _Search,
         hold: contextlib.ExitStack,
     ) -> tuple[
         OptimResult,
@@ -1212,8 +1220,9 @@ class LinearMixedModel:
         took there before (`newton_fallback`), which also runs where Newton gives up. L-BFGS-B's
         first run stops where its evaluations stall at rounding (``stalled``), for `fit` to settle
         by the polish or continue."""
-        optimizer, checked = check_optimizer(optimizer, optimizer_options)
-        maxeval = check_count(maxeval, "maxeval", maximum=MAX_EVALUATIONS)
+        optimizer, checked = check_optimizer(search.optimizer, search.options)
+        maxeval = check_count(search.maxeval, "maxeval", maximum=MAX_EVALUATIONS)
+        progress = search.progress
         s = self.structure
         if self.nobs - s.p < s.ntheta + 1:
             raise DataError(
@@ -1371,20 +1380,19 @@ class LinearMixedModel:
         and the design is thin (`optimize.second_fit_budget`), a second fit starts from lme4's start on
         the data's columns, and the lower end is kept, converged or not (with its warnings; the
         evaluations of both count)."""
+        search = _Search(maxeval, optimizer, optimizer_options, progress)
         again = start is None and not warm and optimizer == "auto" and self._slopes_centred
         if not again:
-            return self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name)
+            return self._fit_once(start, warm, search, data_name)
 
         def lme4s(fit: Fit) -> tuple[Fit, int] | None:
             budget = second_fit_budget(self.nobs, fit.n_evals, maxeval)
             if budget is None:
                 return None
             lme4_start = self.structure.theta.default_start()
-            return self._fit_once(lme4_start, False, budget, optimizer, optimizer_options, progress, data_name), 0
+            return self._fit_once(lme4_start, False, replace(search, maxeval=budget), data_name), 0
 
-        return lower_of_two(
-            lambda: self._fit_once(start, warm, maxeval, optimizer, optimizer_options, progress, data_name), lme4s
-        )
+        return lower_of_two(lambda: self._fit_once(start, warm, search, data_name), lme4s)
 
     @property
     def _slopes_centred(self) -> bool:
@@ -1393,21 +1401,12 @@ class LinearMixedModel:
         return c is not None and any(bool(np.any(centre != 0.0)) for centre in c.centres)
 
     def _fit_once(
-        self,
-        start: Sequence[float] | FloatArray | str | None,
-        warm: bool,
-        maxeval: int,
-        optimizer: str,
-        optimizer_options: dict[str, Any] | None,
-        progress: bool | Callable[[int, float], None] | None,
-        data_name: str | None,
+        self, start: Sequence[float] | FloatArray | str | None, warm: bool, search: _Search, data_name: str | None
     ) -> Fit:
         """`fit` from one start."""
         with contextlib.ExitStack() as hold:
             with self._blaming_start(start):
-                opt, criterion, f, fg, hf, method, options, resume = self._minimize(
-                    start, warm, maxeval, optimizer, optimizer_options, progress, hold
-                )
+                opt, criterion, f, fg, hf, method, options, resume = self._minimize(start, warm, search, hold)
             self._refuse_exact_fit(opt)
             opt = self._polish(opt, fg, hf, criterion)
             if opt.stalled and not settled(opt):  # a stall the polish did not finish: L-BFGS-B goes on
@@ -1417,7 +1416,9 @@ class LinearMixedModel:
             opt = self._escape_saddles(opt, criterion, resume, lambda o: self._polish(o, fg, hf, criterion))
             grad, hdiag = self._derivatives(criterion, opt)
             if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
-                verified, grad, hdiag = self._verify(opt, criterion, (f, fg), start, method, int(maxeval), options)
+                verified, grad, hdiag = self._verify(
+                    opt, criterion, (f, fg), start, method, int(search.maxeval), options
+                )
                 self._refuse_exact_fit(verified)
                 if verified.theta is not opt.theta:
                     opt = self._polish(verified, fg, hf, criterion)
