@@ -35,8 +35,9 @@ def test_reaches_lme4s_optimum_not_the_copys_local_one(thin22):
     # lme4 stops at its evaluation limit within ~1e-6 above the optimum; never above lme4's
     assert deviance <= REF["deviance"] + 1e-7 * REF["deviance"]
     assert deviance >= REF["deviance"] - 1e-5
-    np.testing.assert_allclose(m.fixef.to_numpy(), REF["fixef"], rtol=1e-3)
-    np.testing.assert_allclose(m.theta, REF["theta"], atol=2e-3)
+    # (measured: fixed effects 6.8e-6 relative, theta 4.3e-6 absolute from lme4's end at its limit)
+    np.testing.assert_allclose(m.fixef.to_numpy(), REF["fixef"], rtol=1e-4)
+    np.testing.assert_allclose(m.theta, REF["theta"], atol=1e-4)
     # the warnings are the kept fit's: singular as lme4's, and no word of the other path's end
     kinds = [w.category for w in said]
     assert REF["singular"]
