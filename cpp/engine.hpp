@@ -146,6 +146,10 @@ private:
 
 // Kernels, one per file.
 void rank_update(Block& target, const Block& lc, const Block& lj, bool diagonal);
+// The [X y] block's factor in place, p + 1 square: L_XX, the row l_yX and r_yy (factor.cpp); and
+// beta from it, L_XX' beta = l_yX' (solve.cpp).
+void factor_fixed_block(DenseBlock& m, int p);
+std::vector<double> fixed_beta(const DenseBlock& xy, int p);
 // Whole columns of a dense block of nrow rows that the scalar scatter (rank_update.cpp) and gather
 // (gradient.cpp) kernels take at a time: 65,536 entries (512 KB), which stay in cache.
 inline int cache_slab_columns(int64_t nrow) {

@@ -19,6 +19,27 @@ namespace {
 constexpr int64_t kMinLevelWorkPerChunk = 32768;
 }  // namespace
 
+// [X y] block (p + 1 square, after the updates of the columns before it): factor the X^T X part,
+// then the y row by hand so that an exact fit (zero residual) gives r_yy = 0 rather than a failure.
+void factor_fixed_block(DenseBlock& m, int p) {
+    const int info = blas::potrf_lower(p, m.data(), m.nrow);
+    if (info != 0)
+        throw NotPositiveDefinite("the fixed-effects model matrix is rank deficient or ill-conditioned (column " +
+                                  std::to_string(info) + ")");
+    std::vector<double> row(static_cast<size_t>(p));
+    for (int c = 0; c < p; ++c) {  // forward substitution L_XX row = a_Xy
+        double s = m(p, c);
+        for (int b = 0; b < c; ++b) s -= m(c, b) * row[b];
+        row[c] = s / m(c, c);
+    }
+    double r2 = m(p, p);
+    for (int c = 0; c < p; ++c) {
+        m(p, c) = row[c];
+        r2 -= row[c] * row[c];
+    }
+    m(p, p) = std::sqrt(r2 > 0.0 ? r2 : 0.0);
+}
+
 void Engine::factor_diag(int j) {
     Block& d = L_[tri(j, j)];
     if (d.kind == Kind::UBD) {
@@ -60,24 +81,7 @@ void Engine::factor_diag(int j) {
         }
         return;
     }
-    // [X y] block: factor X^T X part, then the y row by hand so that an exact fit (zero residual)
-    // gives r_yy = 0 rather than a failure.
-    const int info = blas::potrf_lower(p_, m.data(), m.nrow);
-    if (info != 0)
-        throw NotPositiveDefinite("the fixed-effects model matrix is rank deficient or ill-conditioned (column " +
-                                  std::to_string(info) + ")");
-    std::vector<double> row(static_cast<size_t>(p_));
-    for (int c = 0; c < p_; ++c) {  // forward substitution L_XX row = a_Xy
-        double s = m(p_, c);
-        for (int b = 0; b < c; ++b) s -= m(c, b) * row[b];
-        row[c] = s / m(c, c);
-    }
-    double r2 = m(p_, p_);
-    for (int c = 0; c < p_; ++c) {
-        m(p_, c) = row[c];
-        r2 -= row[c] * row[c];
-    }
-    m(p_, p_) = std::sqrt(r2 > 0.0 ? r2 : 0.0);
+    factor_fixed_block(m, p_);
 }
 
 // All blocks below diagonal block j. Below a dense diagonal block every block is dense: their rows

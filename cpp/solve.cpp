@@ -16,13 +16,14 @@ void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
     solve_unlocked(beta, u);
 }
 
-std::vector<double> Engine::beta_unlocked() const {
-    const DenseBlock& xy = lxy();
-    std::vector<double> beta(static_cast<size_t>(p_));
-    for (int m = 0; m < p_; ++m) beta[m] = xy(p_, m);
-    if (p_ > 0) blas::trsm_left_lower_trans(p_, 1, xy.data(), xy.nrow, beta.data(), p_);
+std::vector<double> fixed_beta(const DenseBlock& xy, int p) {
+    std::vector<double> beta(static_cast<size_t>(p));
+    for (int m = 0; m < p; ++m) beta[m] = xy(p, m);
+    if (p > 0) blas::trsm_left_lower_trans(p, 1, xy.data(), xy.nrow, beta.data(), p);
     return beta;
 }
+
+std::vector<double> Engine::beta_unlocked() const { return fixed_beta(lxy(), p_); }
 
 void Engine::solve_unlocked(std::vector<double>& beta, std::vector<double>& u) const {
     beta = beta_unlocked();

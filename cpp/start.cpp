@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "blas.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
 
@@ -24,12 +25,17 @@ std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) 
             throw InvalidInput("intercept column " + std::to_string(intercept_col[f]) + " of grouping factor " +
                                std::to_string(f) + " is not -1 or one of its " + std::to_string(k_[f]) + " columns");
     std::lock_guard<std::mutex> lock(mu_);
-    // At theta = 0 the penalised fit is OLS: its beta and residual sum of squares.
-    const std::vector<double> zero(static_cast<size_t>(ntheta()), 0.0);
-    const Criterion cr = update_unlocked(zero.data());
-    std::vector<double> beta, u;
-    solve_unlocked(beta, u);
-    const double ete = std::max(cr.pwrss, 0.0);
+    // At theta = 0 the penalised fit is OLS: its beta and residual sum of squares, from the [X y]
+    // block of A alone (at theta = 0 every block to its left in L is 0, so an update's factor of
+    // that block is A's own, bit for bit: the same kernels, without the update's pass over the
+    // random-effects blocks, which is most of a start's time on crossed designs)
+    DenseBlock xy = A_[tri(nf_, nf_)].d;
+    {
+        const blas::SingleThreaded one_thread(single_threaded_blas());
+        factor_fixed_block(xy, p_);
+    }
+    const std::vector<double> beta = fixed_beta(xy, p_);
+    const double ete = xy(p_, p_) * xy(p_, p_);
     const double nn = static_cast<double>(n_);
 
     std::vector<std::vector<double>> sze(static_cast<size_t>(nf_));  // per level and column: sum z e

@@ -36,9 +36,10 @@ def test_auto_takes_newton_for_one_factor():
     assert choose_method(2e6, factors=2)[0] == "bobyqa"
 
 
-def test_newton_refuses_several_factors_and_options(fits):
-    with pytest.raises(mm.ArgumentError, match="one grouping factor; this model has 2"):
-        mm.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", fits.data("penicillin"), optimizer="newton")
+def test_newton_refuses_many_parameters_and_options(fits):
+    sleep = fits.data("sleepstudy").assign(g2=lambda t: t["Subject"].astype(str).str[-1])
+    with pytest.raises(mm.ArgumentError, match="one grouping factor, or at most 4 covariance parameters"):
+        mm.lmer("Reaction ~ Days + (Days | Subject) + (Days | g2)", sleep, optimizer="newton")
     with pytest.raises(mm.ArgumentError, match="unknown key 'gtol' for optimizer 'newton'; it takes none"):
         mm.lmer(CASES[0][0], fits.data("sleepstudy"), optimizer="newton", optimizer_options={"gtol": 1e-5})
 
@@ -49,6 +50,60 @@ def test_progress_reports_every_evaluation_of_a_fit(fits, optimizer):
     seen: list[int] = []
     r = mm.lmer(CASES[0][0], fits.data("sleepstudy"), optimizer=optimizer, progress=lambda n, best: seen.append(n))
     assert seen == list(range(1, r.n_evals + 1))
+
+
+def test_progress_reports_every_evaluation_of_newton_on_differences(fits):
+    # several grouping factors: the Hessian's differences of the criterion are evaluations too
+    seen: list[int] = []
+    r = mm.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", fits.data("penicillin"), optimizer="newton",
+                progress=lambda n, best: seen.append(n))  # fmt: skip
+    assert r.optimizer_message.startswith("Newton")
+    assert seen == list(range(1, r.n_evals + 1))
+
+
+def test_newton_on_differences_gives_up_to_bobyqa_from_its_lowest_point():
+    # the minimum lies on the bound t0 = 0, which Newton's steps over log t0 cannot reach: it gives
+    # up once t0 falls below LOG_FLOOR, and BOBYQA runs from there to the bound
+    def f(t):
+        return float((t[0] + 0.5) ** 2 + (t[1] - 2) ** 2)
+
+    def fg(t):
+        return f(t), np.array([2 * (t[0] + 0.5), 2 * (t[1] - 2)])
+
+    r = minimize_theta(f, np.array([1.0, 1.0]), np.array([0.0, -np.inf]), method="newton", gradient=fg,
+                       differenced=True)  # fmt: skip
+    assert "a relative SD heading to its bound of 0" in r.message
+    assert "BOBYQA from Newton's lowest point" in r.message
+    assert r.theta[0] == 0.0
+    assert r.theta[1] == pytest.approx(2.0, abs=1e-5)
+    # a start at the bound: BOBYQA from the start
+    r = minimize_theta(f, np.array([0.0, 1.0]), np.array([0.0, -np.inf]), method="newton", gradient=fg,
+                       differenced=True)  # fmt: skip
+    assert r.message.startswith("Newton: a relative SD at its bound at the start; BOBYQA from the start")
+    assert r.theta[0] == 0.0
+
+
+def test_newton_on_differences_converges_and_keeps_its_derivatives():
+    # the Hessian from differences of the criterion, formed again after long steps: quadratic
+    # convergence to a stop where the step is below 1e-8 of the parameters' size
+    def f(t):
+        return float(np.exp(t[0]) - 2 * t[0] + (t[1] - 1) ** 4 + (t[1] - 1) ** 2 + 0.3 * t[0] * t[1])
+
+    def fg(t):
+        return f(t), np.array([np.exp(t[0]) - 2 + 0.3 * t[1], 4 * (t[1] - 1) ** 3 + 2 * (t[1] - 1) + 0.3 * t[0]])
+
+    r = minimize_theta(f, np.array([1.5, 2.0]), np.zeros(2), method="newton", gradient=fg, differenced=True)
+    assert r.message.startswith("Newton: the step is below")
+    assert settled(r)
+    assert r.gradient is not None
+    assert float(np.max(np.abs(r.gradient))) < 1e-8
+    t0, t1 = r.theta
+    exact = np.array([[np.exp(t0), 0.3], [0.3, 12 * (t1 - 1) ** 2 + 2]])
+    assert r.hessian is not None
+    np.testing.assert_allclose(r.hessian, exact, rtol=2e-3)  # theta's, from the Hessian over the logs
+    b = minimize_theta(f, np.array([1.5, 2.0]), np.zeros(2), method="bobyqa")
+    assert r.fun <= b.fun + 1e-12
+    np.testing.assert_allclose(r.theta, b.theta, atol=1e-6)
 
 
 def test_newton_ends_settled_and_unpolished(fits):
@@ -120,3 +175,34 @@ def test_newton_fit_of_many_levels_matches_lbfgsb():
     assert c.converged
     assert c.objective <= a.objective + 1e-10 * abs(a.objective)
     np.testing.assert_allclose(c.theta, a.theta, rtol=1e-6)
+
+
+def test_gradient_and_values_are_those_in_turn(fits):
+    # the second engine's values and this one's gradient, on both cores, are the bits of the calls in turn
+    model = LinearMixedModel.from_formula("diameter ~ 1 + (1 | plate) + (1 | sample)", fits.data("penicillin"))
+    f = EngineCriterion(model.new_engine(), reml=True, twin=model.new_engine)
+    t = np.array([1.2, 2.9])
+    points = [t + [1e-4, 0.0], t + [0.0, 1e-4], t + [1e-4, 1e-4]]
+    value, grad, values = f.gradient_and_values(t, points)
+    plain = EngineCriterion(model.new_engine(), reml=True)
+    v0, g0 = plain.value_and_gradient(t)
+    assert value == v0
+    np.testing.assert_array_equal(grad, g0)
+    assert values == [plain(p) for p in points]
+    assert f.values(points) == values
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_newton_on_differences_on_one_thread_and_two(fits, monkeypatch, threads):
+    # "auto" on an expensive crossed design (forced here: EXPENSIVE_FLOPS = 0) reaches BOBYQA's optimum
+    # with its differences in turn (one thread) or beside the gradient (two)
+    import mixedmodels.optimize as optimize_module
+
+    formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    b = fits.fit(formula, "penicillin")
+    monkeypatch.setattr(optimize_module, "EXPENSIVE_FLOPS", 0.0)
+    m = mm.lmer(formula, fits.data("penicillin"), threads=threads)
+    assert m.optimizer_message.startswith("Newton: the step is below")
+    assert m.converged
+    assert m.objective == pytest.approx(b.objective, rel=1e-12)
+    np.testing.assert_allclose(m.theta, b.theta, rtol=1e-7)

@@ -25,6 +25,10 @@ SLEEP = "Reaction ~ Days + (Days | Subject)"
 def test_choose_method_by_work():
     assert choose_method(EXPENSIVE_FLOPS / 2, factors=2) == ("bobyqa", {})
     assert choose_method(EXPENSIVE_FLOPS * 2, factors=2) == ("bobyqa", POLISHED_BOBYQA)  # the polish ends it
+    # few parameters: Newton's method on a Hessian from differences of the criterion
+    assert choose_method(EXPENSIVE_FLOPS * 2, factors=3, ntheta=3) == ("newton", POLISHED_BOBYQA)
+    assert choose_method(EXPENSIVE_FLOPS * 2, factors=2, ntheta=6) == ("bobyqa", POLISHED_BOBYQA)
+    assert choose_method(EXPENSIVE_FLOPS / 2, factors=2, ntheta=2) == ("bobyqa", {})
     assert choose_method(2e5) == choose_method(10.0) == ("newton", {})  # one grouping factor
 
 
@@ -51,20 +55,64 @@ def test_cobyqa_reaches_bobyqa_optimum(fits, formula):
     np.testing.assert_allclose(b.beta, a.beta, rtol=1e-6)
 
 
-def test_auto_stops_bobyqa_early_for_insteval_and_the_polish_ends_it(fits):
-    """An expensive evaluation: BOBYQA at `POLISHED_BOBYQA`'s loose tolerances, then the Newton
-    polish, reaches the optimum that COBYQA (and the polish) reaches."""
-    formula = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
-    m = fits.fit(formula, "insteval")
-    assert m.optimizer_message.startswith("BOBYQA")
-    assert m.converged
-    c = mm.lmer(formula, fits.data("insteval"), optimizer="cobyqa")
+INSTEVAL = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+
+
+@pytest.fixture(scope="module")
+def insteval_cobyqa(fits):
+    c = mm.lmer(INSTEVAL, fits.data("insteval"), optimizer="cobyqa")
     assert c.optimizer_message.startswith("COBYQA")
+    assert c.converged
+    return c
+
+
+def test_auto_takes_newton_on_differences_for_insteval(fits, insteval_cobyqa):
+    """An expensive evaluation and three parameters: Newton's method with the Hessian from
+    differences of the criterion, from the moment start, reaches the optimum that COBYQA (and the
+    polish) reaches, in fewer evaluations than BOBYQA and the polish took (41)."""
+    m = fits.fit(INSTEVAL, "insteval")
+    assert m.optimizer_message.startswith("Newton: the step is below")
+    assert m.converged
+    assert m.n_evals < 41
+    c = insteval_cobyqa
     assert m.objective == pytest.approx(c.objective, rel=1e-12)
     np.testing.assert_allclose(m.theta, c.theta, rtol=1e-7)
     np.testing.assert_allclose(m.beta, c.beta, rtol=1e-9)
     assert fits.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", "penicillin").optimizer_message.startswith("BOBYQA")
     assert fits.fit(SLEEP, "sleepstudy").optimizer_message.startswith("Newton")  # one grouping factor
+
+
+def test_bobyqa_stopped_early_and_the_polish_end_insteval(fits, insteval_cobyqa, monkeypatch):
+    """With more parameters than the differenced Hessian takes, "auto" runs BOBYQA at
+    `POLISHED_BOBYQA`'s loose tolerances and the Newton polish ends it: on InstEval (that choice
+    forced) it reaches COBYQA's optimum."""
+    import mixedmodels.model as model_module
+
+    monkeypatch.setattr(model_module, "choose_method", lambda *_: ("bobyqa", dict(POLISHED_BOBYQA)))
+    m = mm.lmer(INSTEVAL, fits.data("insteval"))
+    assert m.optimizer_message.startswith("BOBYQA")
+    assert m.converged
+    c = insteval_cobyqa
+    assert m.objective == pytest.approx(c.objective, rel=1e-12)
+    np.testing.assert_allclose(m.theta, c.theta, rtol=1e-7)
+    np.testing.assert_allclose(m.beta, c.beta, rtol=1e-9)
+
+
+def test_newton_on_differences_by_request_and_its_limit(fits):
+    """optimizer="newton" with several grouping factors takes the Hessian from differences of the
+    criterion (penicillin: BOBYQA's optimum); beyond `VALUES_HESSIAN_MAX` parameters it is refused
+    with the counts."""
+    d = fits.data("penicillin")
+    formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    m = mm.lmer(formula, d, optimizer="newton")
+    b = fits.fit(formula, "penicillin")
+    assert m.optimizer_message.startswith("Newton")
+    assert m.converged
+    assert m.objective == pytest.approx(b.objective, rel=1e-12)
+    np.testing.assert_allclose(m.theta, b.theta, rtol=1e-6)
+    sleep = fits.data("sleepstudy").assign(g2=lambda t: t["Days"] % 3)
+    with pytest.raises(mm.ArgumentError, match="2 grouping factors and 6 parameters"):
+        mm.lmer("Reaction ~ Days + (Days | Subject) + (Days | g2)", sleep, optimizer="newton")
 
 
 def test_restarts_of_a_doubtful_end_drop_the_loose_tolerances(monkeypatch):
@@ -87,7 +135,7 @@ def test_restarts_of_a_doubtful_end_drop_the_loose_tolerances(monkeypatch):
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "choose_method", lambda flops, factors: ("bobyqa", dict(POLISHED_BOBYQA)))
+    monkeypatch.setattr(model_module, "choose_method", lambda *_: ("bobyqa", dict(POLISHED_BOBYQA)))
     monkeypatch.setattr(model_module, "minimize_theta", recorded)
     with pytest.warns(mm.SingularFitWarning):
         m = mm.lmer(formula, d)

@@ -35,6 +35,7 @@ from .formula import ParsedFormula, parse_formula
 from .layout import tril_pairs
 from .optimize import (
     SADDLE_ROUNDS,
+    VALUES_HESSIAN_MAX,
     EngineCriterion,
     Hessian,
     OptimResult,
@@ -1236,25 +1237,31 @@ class LinearMixedModel:
             # a far uncentred slope makes the criterion a narrow ridge evaluated to ~8 digits: L-BFGS-B's
             # gradients and its restarts cost more there than BOBYQA and reach no better point
             far = self._uncentred_far
-            first_method, loose = ("bobyqa", {}) if far else choose_method(engine.update_flops(), len(s.factors))
+            chosen = choose_method(engine.update_flops(), len(s.factors), s.ntheta)
+            first_method, loose = ("bobyqa", {}) if far else chosen
         first: dict[str, Any] = loose | {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[first_method]}
         # the restarts that check a doubtful end after a loose first run: COBYQA, which reaches such
         # ends (zero variances, flat ridges) in fewer evaluations than BOBYQA at its tight tolerances
-        fallback = newton_fallback(engine.update_flops())
+        # (with several factors, BOBYQA at the loose tolerances: "auto"'s choice there before Newton's method)
+        fallback = "bobyqa" if len(s.factors) > 1 else newton_fallback(engine.update_flops())
         method = "cobyqa" if loose else fallback if first_method == "newton" else first_method
         options: dict[str, Any] = {k: v for k, v in checked.items() if k in OPTIMIZER_OPTIONS[method]}
         lower = s.theta.lower
         x0, step = self._start(engine, start, warm)
         if start is not None and not isinstance(start, str) and not warm:  # (a previous fit's theta is sane)
             self._check_start_value(engine, x0)
-        criterion = EngineCriterion(engine, self.reml)
+        # (a second engine for Newton's differences on both cores: `EngineCriterion.gradient_and_values`)
+        criterion = EngineCriterion(engine, self.reml, twin=lambda: self.new_engine(working=True))
         f: Callable[[FloatArray], float] = criterion
         fg: ValueAndGradient = criterion.value_and_gradient
         hf = criterion.hessian
-        if first_method == "newton" and hf is None:
+        alongside = criterion.alongside
+        differenced = first_method == "newton" and hf is None
+        if differenced and s.ntheta > VALUES_HESSIAN_MAX:
             raise ArgumentError(
-                "optimizer='newton' needs the analytic Hessian, which covers models with one grouping factor; "
-                f"this model has {len(s.factors)}"
+                "optimizer='newton' needs the analytic Hessian, which covers models with one grouping factor, or "
+                f"at most {VALUES_HESSIAN_MAX} covariance parameters (its Hessian then comes from differences of "
+                f"the criterion); this model has {len(s.factors)} grouping factors and {s.ntheta} parameters"
             )
         report = progress_reporter(progress)
         if report is not None:
@@ -1268,6 +1275,15 @@ class LinearMixedModel:
                 v, g = criterion.value_and_gradient(theta)
                 report(v)
                 return v, g
+
+            if alongside is not None:
+                plain_alongside = alongside
+
+                def alongside(theta: FloatArray, points: Sequence[FloatArray]) -> tuple[float, FloatArray, list[float]]:
+                    v, g, values = plain_alongside(theta, points)
+                    for u in (v, *values):
+                        report(u)
+                    return v, g, values
 
             if hf is not None:
                 plain_hf = hf
@@ -1289,6 +1305,8 @@ class LinearMixedModel:
             stall=first_method == "lbfgsb",
             hessian=hf,
             fallback=fallback,
+            differenced=differenced,
+            alongside=alongside,
             **first,
         )
 
@@ -1302,6 +1320,10 @@ class LinearMixedModel:
                 step=initial_step(end.theta),  # (BOBYQA's, also where Newton gives up: NLopt's own can be far off)
                 gradient=fg,
                 one_thread_blas=engine.single_threaded_blas,
+                hessian=hf,
+                fallback=fallback,
+                differenced=differenced,
+                alongside=alongside,
                 **first,
             )  # from end.theta, its first evaluation: its best point is no worse than the end
             return replace(more, n_evals=end.n_evals + more.n_evals)
