@@ -1430,12 +1430,12 @@ class LinearMixedModel:
             with self._blaming_start(start):
                 opt, criterion, f, fg, hf, method, options, resume = self._minimize(start, warm, search, hold)
             self._refuse_exact_fit(opt)
-            opt = self._polish(opt, fg, hf, criterion)
+            opt = self._polish(opt, fg, hf, criterion, f)
             if opt.stalled and not settled(opt):  # a stall the polish did not finish: L-BFGS-B goes on
                 opt = resume(opt)
                 self._refuse_exact_fit(opt)
-                opt = self._polish(opt, fg, hf, criterion)
-            opt = self._escape_saddles(opt, criterion, resume, lambda o: self._polish(o, fg, hf, criterion))
+                opt = self._polish(opt, fg, hf, criterion, f)
+            opt = self._escape_saddles(opt, criterion, resume, lambda o: self._polish(o, fg, hf, criterion, f))
             grad, hdiag = self._derivatives(criterion, opt)
             if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
                 verified, grad, hdiag = self._verify(
@@ -1443,7 +1443,7 @@ class LinearMixedModel:
                 )
                 self._refuse_exact_fit(verified)
                 if verified.theta is not opt.theta:
-                    opt = self._polish(verified, fg, hf, criterion)
+                    opt = self._polish(verified, fg, hf, criterion, f)
                     grad, hdiag = self._derivatives(criterion, opt)
                 else:
                     opt = verified
@@ -1479,7 +1479,12 @@ class LinearMixedModel:
         return opt
 
     def _polish(
-        self, opt: OptimResult, fg: ValueAndGradient, hf: Hessian | None, criterion: EngineCriterion
+        self,
+        opt: OptimResult,
+        fg: ValueAndGradient,
+        hf: Hessian | None,
+        criterion: EngineCriterion,
+        f: Callable[[FloatArray], float],
     ) -> OptimResult:
         """The optimiser's end after Newton steps with the analytic gradient (`newton_polish`), its
         gradient calls counted in ``n_evals`` (L-BFGS-B's last gradient, at its end, is not
@@ -1498,7 +1503,7 @@ class LinearMixedModel:
             self.structure.theta.lower,
             known=known,
             hessian=hf,
-            values=criterion if cheap else None,
+            values=f if cheap else None,  # (the criterion as the optimiser calls it: with progress reports)
         )
         return replace(
             opt,
