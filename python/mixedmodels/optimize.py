@@ -713,7 +713,7 @@ class DifferencedHessian:
 
     def at(self, x: FloatArray, fresh: bool) -> tuple[float, FloatArray, FloatArray | None, int]:
         """The criterion and gradient at x, with the Hessian there where ``fresh`` and the points
-        can be evaluated alongside (else None: `_newton` forms it when it needs it), and the
+        can be evaluated alongside (else None: `_newton_differenced` forms it when it needs it), and the
         evaluations it took."""
         if not (fresh and self.alongside is not None):
             value, grad = self.fg(x)
@@ -871,8 +871,8 @@ def _newton_differenced(
     """Newton's method with the Hessian from differences of the criterion (`DifferencedHessian`),
     over the logs of the parameters bounded below by 0 (the diagonal of each term's T) and the
     others as they are: there the criterion is nearer a quadratic, and from the moment start
-    crossed200k and InstEval reach 1e-7 in two steps fewer than over theta itself, whose Hessians
-    are the expensive part. The derivatives over those coordinates u follow from theta's by the
+    crossed200k and InstEval need one Hessian and up to one gradient fewer than over theta itself (3
+    Hessians and 4-5 gradients). The derivatives over those coordinates u follow from theta's by the
     chain rule (g_u = J g, H_u = J H J + diag(g_u) on the logs, J = diag(theta) there), so the
     differences are taken on theta as the polish takes them; the Hessian is formed at the start and
     after every step longer than `NEWTON_KEEP_HESSIAN` of the parameters' size (with the step's
