@@ -681,6 +681,9 @@ class _NewtonEnd:
     gradient: FloatArray | None = None
     hessian: FloatArray | None = None
     decrement: float = math.inf
+    bound: FloatArray | None = None
+    """Where `_newton_differenced` gave up on variances heading to 0: its lowest point with those
+    at 0, where the search that takes over starts."""
 
 
 @dataclass(frozen=True)
@@ -885,7 +888,8 @@ def _newton_differenced(
     `BOUND_AHEAD_ITERATIONS` iterations in a row (a variance heading to its bound, which the logs
     cannot reach: BOBYQA and the boundary's test then take over), on a criterion or derivatives it
     cannot evaluate, a failed line search above rounding, or after `DIFFERENCED_ITERATIONS`
-    iterations. A step changes no log by more than `MAX_LOG_STEP`."""
+    iterations (for variances heading to 0, ``end.bound`` is its lowest point with them at 0,
+    where the search that takes over starts). A step changes no log by more than `MAX_LOG_STEP`."""
     x0 = np.maximum(np.asarray(x0, dtype=float), lower)
     logs = lower == 0.0
     if np.any(x0[logs] < LOG_FLOOR):
@@ -945,6 +949,7 @@ def _newton_differenced(
             d = d * (MAX_LOG_STEP / longest)
         heading = np.where(logs & (d <= -BOUND_AHEAD_STEP), heading + 1, 0)
         if np.any(heading >= BOUND_AHEAD_ITERATIONS):
+            end.bound = np.where(heading >= BOUND_AHEAD_ITERATIONS, 0.0, theta(u))
             return theta(u), float(f), n, "Newton: a relative SD heading to its bound of 0", False, True
         if definite and on_theta(u, d, DIFFERENCED_LAST_STEP):
             th = theta(u)
@@ -1102,7 +1107,7 @@ def minimize_theta(
     With ``differenced`` and no ``hessian``, Newton's Hessian comes from differences of f
     (`DifferencedHessian`, at most `VALUES_HESSIAN_MAX` parameters; several grouping factors;
     ``alongside``: its evaluations on both cores), and where it gives up BOBYQA runs from the
-    lowest point it reached, its initial step `initial_step`.
+    lowest point it reached (with the SDs it found heading to 0 at 0), its initial step `initial_step`.
 
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
     zero, a correlation heading to +-1) is tried at exactly 0; if that is no worse the fit restarts
@@ -1163,7 +1168,14 @@ def minimize_theta(
             # evaluable somewhere): "auto"'s search before Newton's method, from the start (with
             # differences, from the lowest point Newton reached), and its end
             origin = "the start"
-            if isinstance(hf, DifferencedHessian) and np.isfinite(fx):
+            if isinstance(hf, DifferencedHessian) and end.bound is not None:
+                start, stp, origin = (
+                    end.bound,
+                    initial_step(end.bound),
+                    "Newton's lowest point, its SDs heading to 0 at 0",
+                )
+                end.bound = None
+            elif isinstance(hf, DifferencedHessian) and np.isfinite(fx):
                 start, stp, origin = x, initial_step(x), "Newton's lowest point"
             if fallback == "lbfgsb":
                 more = _lbfgsb(fg, start, lower, ftol, gtol, budget - n, one_thread_blas)
