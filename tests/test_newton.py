@@ -10,7 +10,7 @@ import pytest
 
 import mixedmodels as mm
 from mixedmodels.model import LinearMixedModel
-from mixedmodels.optimize import EngineCriterion, choose_method, minimize_theta, settled
+from mixedmodels.optimize import DifferencedHessian, EngineCriterion, choose_method, minimize_theta, settled
 from tests.optimizer_helpers import fit_quietly, reaches_bobyqas_optimum
 
 CASES = [
@@ -71,14 +71,14 @@ def test_newton_on_differences_gives_up_to_bobyqa_from_its_lowest_point():
         return f(t), np.array([2 * (t[0] + 0.5), 2 * (t[1] - 2)])
 
     r = minimize_theta(f, np.array([1.0, 1.0]), np.array([0.0, -np.inf]), method="newton", gradient=fg,
-                       differenced=True)  # fmt: skip
+                       hessian=DifferencedHessian(fg, f))  # fmt: skip
     assert "a relative SD heading to its bound of 0" in r.message
     assert "BOBYQA from Newton's lowest point" in r.message
     assert r.theta[0] == 0.0
     assert r.theta[1] == pytest.approx(2.0, abs=1e-5)
     # a start at the bound: BOBYQA from the start
     r = minimize_theta(f, np.array([0.0, 1.0]), np.array([0.0, -np.inf]), method="newton", gradient=fg,
-                       differenced=True)  # fmt: skip
+                       hessian=DifferencedHessian(fg, f))  # fmt: skip
     assert r.message.startswith("Newton: a relative SD at its bound at the start; BOBYQA from the start")
     assert r.theta[0] == 0.0
 
@@ -92,7 +92,8 @@ def test_newton_on_differences_converges_and_keeps_its_derivatives():
     def fg(t):
         return f(t), np.array([np.exp(t[0]) - 2 + 0.3 * t[1], 4 * (t[1] - 1) ** 3 + 2 * (t[1] - 1) + 0.3 * t[0]])
 
-    r = minimize_theta(f, np.array([1.5, 2.0]), np.zeros(2), method="newton", gradient=fg, differenced=True)
+    r = minimize_theta(f, np.array([1.5, 2.0]), np.zeros(2), method="newton", gradient=fg,
+                       hessian=DifferencedHessian(fg, f))  # fmt: skip
     assert r.message.startswith("Newton: the step is below")
     assert settled(r)
     assert r.gradient is not None

@@ -36,6 +36,7 @@ from .layout import tril_pairs
 from .optimize import (
     SADDLE_ROUNDS,
     VALUES_HESSIAN_MAX,
+    DifferencedHessian,
     EngineCriterion,
     Hessian,
     OptimResult,
@@ -1293,6 +1294,8 @@ class LinearMixedModel:
                     report(v)
                     return v, g, h
 
+        # Newton's Hessian: the engine's (one grouping factor), else from differences of the criterion
+        newton_hessian = DifferencedHessian(fg, f, alongside) if differenced else hf
         opt = minimize_theta(
             f,
             x0,
@@ -1303,10 +1306,8 @@ class LinearMixedModel:
             gradient=fg,
             one_thread_blas=engine.single_threaded_blas,
             stall=first_method == "lbfgsb",
-            hessian=hf,
+            hessian=newton_hessian,
             fallback=fallback,
-            differenced=differenced,
-            alongside=alongside,
             **first,
         )
 
@@ -1320,10 +1321,8 @@ class LinearMixedModel:
                 step=initial_step(end.theta),  # (BOBYQA's, also where Newton gives up: NLopt's own can be far off)
                 gradient=fg,
                 one_thread_blas=engine.single_threaded_blas,
-                hessian=hf,
+                hessian=newton_hessian,
                 fallback=fallback,
-                differenced=differenced,
-                alongside=alongside,
                 **first,
             )  # from end.theta, its first evaluation: its best point is no worse than the end
             return replace(more, n_evals=end.n_evals + more.n_evals)

@@ -700,8 +700,9 @@ class DifferencedHessian:
     Examples
     --------
     >>> fg = lambda t: (float((t[0] - 1) ** 2 + 3 * (t[1] - 2) ** 2), np.array([2 * (t[0] - 1), 6 * (t[1] - 2)]))
-    >>> r = minimize_theta(lambda t: fg(t)[0], np.array([0.5, 1.0]), np.zeros(2), method="newton", gradient=fg,
-    ...                    differenced=True)
+    >>> f = lambda t: fg(t)[0]
+    >>> r = minimize_theta(f, np.array([0.5, 1.0]), np.zeros(2), method="newton", gradient=fg,
+    ...                    hessian=DifferencedHessian(fg, f))
     >>> np.round(r.theta, 8).tolist(), settled(r)
     ([1.0, 2.0], True)
     """
@@ -1076,10 +1077,8 @@ def minimize_theta(
     gradient: ValueAndGradient | None = None,
     one_thread_blas: bool = True,
     stall: bool = False,
-    hessian: Hessian | None = None,
+    hessian: Hessian | DifferencedHessian | None = None,
     fallback: str = "bobyqa",
-    differenced: bool = False,
-    alongside: GradientAndValues | None = None,
 ) -> OptimResult:
     """Minimise f over theta subject to theta >= lower, then try the boundary.
 
@@ -1104,9 +1103,9 @@ def minimize_theta(
     negligible (`POLISH_NEGLIGIBLE_STEP`; the result then carries the gradient, Hessian and decrement, as a
     polished end does); where it gives up, ``fallback`` (``"bobyqa"``, with ``step`` its initial
     step, or ``"lbfgsb"``: `newton_fallback`) runs from the start, and its end is the result.
-    With ``differenced`` and no ``hessian``, Newton's Hessian comes from differences of f
-    (`DifferencedHessian`, at most `VALUES_HESSIAN_MAX` parameters; several grouping factors;
-    ``alongside``: its evaluations on both cores), and where it gives up BOBYQA runs from the
+    With a `DifferencedHessian` as ``hessian``, Newton's Hessian comes from differences of the
+    criterion (at most `VALUES_HESSIAN_MAX` parameters; several grouping factors; its
+    ``alongside``: those evaluations on both cores), and where it gives up BOBYQA runs from the
     lowest point it reached (with the SDs it found heading to 0 at 0), its initial step `initial_step`.
 
     A parameter that the optimiser leaves just above its lower bound of 0 (a variance heading to
@@ -1142,13 +1141,11 @@ def minimize_theta(
     hf: Hessian | DifferencedHessian | None = hessian
     if method == "newton" and hf is None:
         hf = f.hessian if isinstance(f, EngineCriterion) else None
-        if hf is None and differenced and fg is not None and x0.size <= VALUES_HESSIAN_MAX:
-            hf = DifferencedHessian(fg, f, alongside)
-        if hf is None:
-            raise ValueError(
-                "method 'newton' needs the Hessian: pass hessian= or the EngineCriterion of a model with one "
-                f"grouping factor, or differenced=True for at most {VALUES_HESSIAN_MAX} parameters"
-            )
+    if method == "newton" and (hf is None or isinstance(hf, DifferencedHessian) and x0.size > VALUES_HESSIAN_MAX):
+        raise ValueError(
+            "method 'newton' needs the Hessian: pass hessian= or the EngineCriterion of a model with one "
+            f"grouping factor, or a DifferencedHessian for at most {VALUES_HESSIAN_MAX} parameters"
+        )
     end = _NewtonEnd()
 
     def run(start: FloatArray, budget: int, stp: FloatArray | None) -> tuple[FloatArray, float, int, str, bool, bool]:
