@@ -38,8 +38,8 @@ def test_auto_takes_newton_for_one_factor():
 
 def test_newton_refuses_many_parameters_and_options(fits):
     sleep = fits.data("sleepstudy").assign(g2=lambda t: t["Subject"].astype(str).str[-1])
-    with pytest.raises(mm.ArgumentError, match="one grouping factor, or at most 4 covariance parameters"):
-        mm.lmer("Reaction ~ Days + (Days | Subject) + (Days | g2)", sleep, optimizer="newton")
+    with pytest.raises(mm.ArgumentError, match="one grouping factor, or at most 6 covariance parameters"):
+        mm.lmer("Reaction ~ Days + (Days | Subject) + (Days | g2) + (1 | Days)", sleep, optimizer="newton")
     with pytest.raises(mm.ArgumentError, match="unknown key 'gtol' for optimizer 'newton'; it takes none"):
         mm.lmer(CASES[0][0], fits.data("sleepstudy"), optimizer="newton", optimizer_options={"gtol": 1e-5})
 
@@ -105,6 +105,56 @@ def test_newton_on_differences_converges_and_keeps_its_derivatives():
     b = minimize_theta(f, np.array([1.5, 2.0]), np.zeros(2), method="bobyqa")
     assert r.fun <= b.fun + 1e-12
     np.testing.assert_allclose(r.theta, b.theta, atol=1e-6)
+
+
+def test_newton_on_differences_of_many_parameters_forms_one_hessian():
+    # above HESSIAN_REFRESH_MAX parameters the Hessian from differences is formed at the start only,
+    # then updated by BFGS from the gradients: its (n + 1) n / 2 evaluations of f are made once
+    c = np.array([1.0, 2.0, 0.5, 1.5])
+
+    def fg(t):
+        r = t - c
+        return float(np.sum(r**2) + 0.5 * np.sum(r**4) + 0.3 * r[0] * r[1]), 2 * r + 2 * r**3 + 0.3 * r[
+            [1, 0, 2, 3]
+        ] * [1, 1, 0, 0]
+
+    calls = []
+
+    def f(t):
+        calls.append(t)
+        return fg(t)[0]
+
+    r = minimize_theta(f, np.full(4, 0.7), np.zeros(4), method="newton", gradient=fg,
+                       hessian=DifferencedHessian(fg, f))  # fmt: skip
+    assert r.message.startswith("Newton: the step is below")
+    assert len(calls) == 10
+    assert r.gradient is not None
+    assert float(np.max(np.abs(r.gradient))) < 1e-8
+    b = minimize_theta(lambda t: fg(t)[0], np.full(4, 0.7), np.zeros(4), method="bobyqa")
+    assert r.fun <= b.fun
+    np.testing.assert_allclose(r.theta, c, atol=1e-8)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize(
+    ("formula", "singular"),
+    [
+        ("normexam ~ standLRT + (standLRT | school) + (1 | intake) + (1 | vr)", False),
+        ("normexam ~ standLRT + (standLRT | school) + (standLRT | intake)", True),
+    ],
+)
+def test_newton_on_differences_with_bfgs_reaches_bobyqas_optimum(fits, formula, singular, reml):
+    # five and six parameters (BFGS after the first Hessian); towards a variance of 0 it gives up to
+    # BOBYQA, which reaches the boundary optimum
+    a, b = reaches_bobyqas_optimum(
+        formula, fits.data("exam"), reml, "newton", objective_rel=1e-12, fixef_rtol=1e-7, theta_atol=1e-6
+    )
+    assert a.is_singular == singular
+    if singular:
+        assert "heading to its bound" in b.optimizer_message
+    else:
+        assert b.optimizer_message.startswith("Newton: the step is below")
+        assert b.n_evals < a.n_evals / 2
 
 
 def test_newton_ends_settled_and_unpolished(fits):

@@ -27,7 +27,8 @@ def test_choose_method_by_work():
     assert choose_method(EXPENSIVE_FLOPS * 2, factors=2) == ("bobyqa", POLISHED_BOBYQA)  # the polish ends it
     # few parameters: Newton's method on a Hessian from differences of the criterion
     assert choose_method(EXPENSIVE_FLOPS * 2, factors=3, ntheta=3) == ("newton", POLISHED_BOBYQA)
-    assert choose_method(EXPENSIVE_FLOPS * 2, factors=2, ntheta=6) == ("bobyqa", POLISHED_BOBYQA)
+    assert choose_method(EXPENSIVE_FLOPS * 2, factors=2, ntheta=6) == ("newton", POLISHED_BOBYQA)
+    assert choose_method(EXPENSIVE_FLOPS * 2, factors=2, ntheta=7) == ("bobyqa", POLISHED_BOBYQA)
     assert choose_method(EXPENSIVE_FLOPS / 2, factors=2, ntheta=2) == ("bobyqa", {})
     assert choose_method(2e5) == choose_method(10.0) == ("newton", {})  # one grouping factor
 
@@ -100,8 +101,8 @@ def test_bobyqa_stopped_early_and_the_polish_end_insteval(fits, insteval_cobyqa,
 
 def test_newton_on_differences_by_request_and_its_limit(fits):
     """optimizer="newton" with several grouping factors takes the Hessian from differences of the
-    criterion (penicillin: BOBYQA's optimum); beyond `VALUES_HESSIAN_MAX` parameters it is refused
-    with the counts."""
+    criterion (penicillin: BOBYQA's optimum); beyond `DIFFERENCED_NEWTON_MAX` parameters it is
+    refused with the counts."""
     d = fits.data("penicillin")
     formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
     m = mm.lmer(formula, d, optimizer="newton")
@@ -110,9 +111,9 @@ def test_newton_on_differences_by_request_and_its_limit(fits):
     assert m.converged
     assert m.objective == pytest.approx(b.objective, rel=1e-12)
     np.testing.assert_allclose(m.theta, b.theta, rtol=1e-6)
-    sleep = fits.data("sleepstudy").assign(g2=lambda t: t["Days"] % 3)
-    with pytest.raises(mm.ArgumentError, match="2 grouping factors and 6 parameters"):
-        mm.lmer("Reaction ~ Days + (Days | Subject) + (Days | g2)", sleep, optimizer="newton")
+    sleep = fits.data("sleepstudy").assign(g2=lambda t: t["Days"] % 3, g3=lambda t: t["Days"] % 2)
+    with pytest.raises(mm.ArgumentError, match="3 grouping factors and 7 parameters"):
+        mm.lmer("Reaction ~ Days + (Days | Subject) + (Days | g2) + (1 | g3)", sleep, optimizer="newton")
 
 
 def test_restarts_of_a_doubtful_end_drop_the_loose_tolerances(monkeypatch):

@@ -34,8 +34,8 @@ from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFi
 from .formula import ParsedFormula, parse_formula
 from .layout import tril_pairs
 from .optimize import (
+    DIFFERENCED_NEWTON_MAX,
     SADDLE_ROUNDS,
-    VALUES_HESSIAN_MAX,
     DifferencedHessian,
     EngineCriterion,
     Hessian,
@@ -1258,10 +1258,10 @@ class LinearMixedModel:
         hf = criterion.hessian
         alongside = criterion.alongside
         differenced = first_method == "newton" and hf is None
-        if differenced and s.ntheta > VALUES_HESSIAN_MAX:
+        if differenced and s.ntheta > DIFFERENCED_NEWTON_MAX:
             raise ArgumentError(
                 "optimizer='newton' needs the analytic Hessian, which covers models with one grouping factor, or "
-                f"at most {VALUES_HESSIAN_MAX} covariance parameters (its Hessian then comes from differences of "
+                f"at most {DIFFERENCED_NEWTON_MAX} covariance parameters (its Hessian then comes from differences of "
                 f"the criterion); this model has {len(s.factors)} grouping factors and {s.ntheta} parameters"
             )
         report = progress_reporter(progress)

@@ -73,6 +73,10 @@ POLISHED_BOBYQA: dict[str, float] = {"xtol_abs": 1e-6, "ftol_abs": 1e-7}
 # parameters ((n + 1) n / 2 evaluations against n gradients of ~3 evaluations each), relative step
 VALUES_HESSIAN_MAX = 4
 VALUES_HESSIAN_STEP = 1e-4
+# Newton's method with the Hessian from differences of the criterion (`_newton_differenced`): at most
+# this many parameters (its first Hessian's (n + 1) n / 2 evaluations, 21 for six, cost what BOBYQA
+# spends in a few of its ~100 iterations on InstEval with a service slope by department)
+DIFFERENCED_NEWTON_MAX = 6
 # Above this much work per evaluation, a model with one grouping factor whose Newton run gives up
 # (`_newton`) is fitted by L-BFGS-B with the analytic gradient, below it by BOBYQA, from the start:
 # "auto"'s choices there before Newton's method (`newton_fallback`).
@@ -652,6 +656,22 @@ NEWTON_ROUNDING = 1e-12
 # iterations before the search gives up (each costs a gradient and (n + 1) n / 2 evaluations)
 NEWTON_KEEP_HESSIAN = 1e-3
 DIFFERENCED_ITERATIONS = 15
+# Above this many parameters the Hessian is formed once, at the start, and then updated by BFGS from
+# each step's gradients (a Hessian's (n + 1) n / 2 evaluations then cost several gradients, where for
+# two or three they run beside the gradient on the second engine for about its time), within at most
+# `QUASI_NEWTON_ITERATIONS` iterations of one gradient each. InstEval with a service slope by
+# department (6 parameters): 114 evaluations and 1.2 s with a Hessian after each long step, 34 and 0.8 s
+# with BFGS; crossed200k with a slope by f1 (4): 99 and 1.9 s (the SD ratio 0.025 approached by
+# steps that trip `BOUND_AHEAD_STEP`, then BOBYQA), 33 and 1.2 s.
+HESSIAN_REFRESH_MAX = 3
+QUASI_NEWTON_ITERATIONS = 40
+# With BFGS, the steps towards a variance's bound of 0 shrink (Exam with (standLRT | intake) over
+# the log of a slope's SD: -0.1, ..., -0.02 a step, where fresh Hessians step by about -1/2) and the
+# decrement falls by a constant factor near 0.9 per step, where towards an interior optimum it falls
+# ever faster (crossed200k's slope by f1, whose log falls from -2.1 to -3.7: by 0.65 to 0.07 a
+# step). A log that fell at each of this many steps while the decrement fell by less than half a step
+# on average: BOBYQA and the boundary's test take over, as after `BOUND_AHEAD_STEP`.
+QUASI_BOUND_ITERATIONS = 5
 # where it stops: below this fraction of every parameter's size, a tenth of the polish's
 # `POLISH_LAST_STEP` (the steps of a kept Hessian converge linearly: penicillin by ML, forced onto this
 # path, stopped at 7e-9 with its vcov 1.3e-8 from the tight optimum, where 1e-8 is asked)
@@ -690,9 +710,10 @@ class _NewtonEnd:
 class DifferencedHessian:
     """Newton's derivatives where the engine has no analytic Hessian (several grouping factors): the
     criterion and its analytic gradient from ``fg``, the Hessian from forward differences of the
-    criterion ``f`` (`_values_hessian`: (n + 1) n / 2 evaluations, up to `VALUES_HESSIAN_MAX`
-    parameters), formed at the start and after every step longer than `NEWTON_KEEP_HESSIAN` of the
-    parameters' size. On crossed200k and InstEval a gradient costs ~3 evaluations, so one iteration
+    criterion ``f`` (`_values_hessian`: (n + 1) n / 2 evaluations, up to `DIFFERENCED_NEWTON_MAX`
+    parameters), formed at the start and, up to `HESSIAN_REFRESH_MAX` parameters, after every step
+    longer than `NEWTON_KEEP_HESSIAN` of the parameters' size (above, BFGS updates it from the
+    gradients). On crossed200k and InstEval a gradient costs ~3 evaluations, so one iteration
     costs 6 (two parameters) to 9 (three); from the moment start, Newton's steps over the logs
     (`_newton_differenced`) reach the optimum with four or five gradients and three Hessians, where
     BOBYQA took 23-33 evaluations and the polish two gradients and a Hessian after them.
@@ -878,19 +899,22 @@ def _newton_differenced(
     crossed200k and InstEval need one Hessian and up to one gradient fewer than over theta itself (3
     Hessians and 4-5 gradients). The derivatives over those coordinates u follow from theta's by the
     chain rule (g_u = J g, H_u = J H J + diag(g_u) on the logs, J = diag(theta) there), so the
-    differences are taken on theta as the polish takes them; the Hessian is formed at the start and
-    after every step longer than `NEWTON_KEEP_HESSIAN` of the parameters' size (with the step's
-    gradient, on both cores where ``dh.alongside`` allows), kept after shorter ones, and a step
-    is taken as `_line_search` takes it. It stops converged where the step is below
+    differences are taken on theta as the polish takes them; the Hessian is formed at the start and,
+    up to `HESSIAN_REFRESH_MAX` parameters, after every step longer than `NEWTON_KEEP_HESSIAN` of
+    the parameters' size (with the step's gradient, on both cores where ``dh.alongside`` allows),
+    kept after shorter ones; above, it is updated by BFGS after every step (`_bfgs_update`, over
+    u). A step is taken as `_line_search` takes it. It stops converged where the step is below
     `DIFFERENCED_LAST_STEP` (1e-9) of every parameter's size (at least 0.1), over a positive
-    definite Hessian (``end`` then holds theta's gradient and Hessian and the decrement there). It
-    gives up (the last value returned is True) where a parameter bounded by 0 starts or falls below
-    `LOG_FLOOR`, or its Newton steps are `BOUND_AHEAD_STEP` or more down its log in
-    `BOUND_AHEAD_ITERATIONS` iterations in a row (a variance heading to its bound, which the logs
-    cannot reach: BOBYQA and the boundary's test then take over), on a criterion or derivatives it
-    cannot evaluate, a failed line search above rounding, or after `DIFFERENCED_ITERATIONS`
-    iterations (for variances heading to 0, ``end.bound`` is its lowest point with them at 0,
-    where the search that takes over starts). A step changes no log by more than `MAX_LOG_STEP`."""
+    definite Hessian (``end`` then holds theta's gradient and Hessian, BFGS's where it updated it,
+    and the decrement there). It gives up (the last value returned is True) where a parameter
+    bounded by 0 starts or falls below `LOG_FLOOR`, or its Newton steps are `BOUND_AHEAD_STEP` or
+    more down its log in `BOUND_AHEAD_ITERATIONS` iterations in a row (with BFGS: down its log at
+    each of `QUASI_BOUND_ITERATIONS` steps while the decrement fell by less than half a step), a
+    variance heading to its bound, which the logs cannot reach: BOBYQA and the boundary's test then
+    take over; on a criterion or derivatives it cannot evaluate, a failed line search above
+    rounding, or after `DIFFERENCED_ITERATIONS` iterations (`QUASI_NEWTON_ITERATIONS` with BFGS;
+    for variances heading to 0, ``end.bound`` is its lowest point with them at 0, where the search
+    that takes over starts). A step changes no log by more than `MAX_LOG_STEP`."""
     x0 = np.maximum(np.asarray(x0, dtype=float), lower)
     logs = lower == 0.0
     if np.any(x0[logs] < LOG_FLOOR):
@@ -938,7 +962,11 @@ def _newton_differenced(
     u[logs] = np.log(x0[logs])
     f, g, hess, g_theta, n = call(u, True)
     heading = np.zeros(u.size, dtype=np.intp)
-    for _ in range(DIFFERENCED_ITERATIONS):
+    refresh = u.size <= HESSIAN_REFRESH_MAX
+    iterations = DIFFERENCED_ITERATIONS if refresh else QUASI_NEWTON_ITERATIONS
+    falling = np.zeros(u.size, dtype=np.intp)  # (BFGS) steps in a row down each log
+    decrements: list[float] = []
+    for _ in range(iterations):
         if hess is None:
             hess, used = differences(u, f, g_theta)
             n += used
@@ -949,6 +977,12 @@ def _newton_differenced(
         if longest > MAX_LOG_STEP:  # (where the Hessian over u is not positive definite, far off)
             d = d * (MAX_LOG_STEP / longest)
         heading = np.where(logs & (d <= -BOUND_AHEAD_STEP), heading + 1, 0)
+        if not refresh:
+            falling = np.where(logs & (d < 0.0), falling + 1, 0)
+            decrements.append(dec)
+            k = QUASI_BOUND_ITERATIONS
+            slow = len(decrements) > k and dec > decrements[-1 - k] * 0.5**k
+            heading = np.where(falling >= k, BOUND_AHEAD_ITERATIONS, 0) if slow else heading
         if np.any(heading >= BOUND_AHEAD_ITERATIONS):
             end.bound = np.where(heading >= BOUND_AHEAD_ITERATIONS, 0.0, theta(u))
             return theta(u), float(f), n, "Newton: a relative SD heading to its bound of 0", False, True
@@ -958,7 +992,7 @@ def _newton_differenced(
             h_theta = (hess - np.diag(np.where(logs, g, 0.0))) / np.outer(j, j)
             end.theta, end.gradient, end.hessian, end.decrement = th, g_theta, h_theta, dec
             return th, float(f), n, "Newton: the step is below the criterion's resolution", False, False
-        short = on_theta(u, d, NEWTON_KEEP_HESSIAN)
+        short = not refresh or on_theta(u, d, NEWTON_KEEP_HESSIAN)
         searched = _line_search(
             functools.partial(call, fresh=not short), u, f, g, d, free, n, maxeval, count=lambda found: int(found[4])
         )
@@ -970,10 +1004,44 @@ def _newton_differenced(
                 return theta(u), float(f), n, "Newton: roundoff-limited (no step lowers the criterion)", False, False
             return theta(u), float(f), n, "Newton: the line search failed", False, True
         fn, gn, hn, g_theta, _ = searched.found
+        if not refresh:
+            hess = _bfgs_update(hess, searched.x - u, gn - g)
         u, f, g, hess = searched.x, float(fn), gn, hess if short else hn
         if np.any(theta(u)[logs] < LOG_FLOOR):
             return theta(u), f, n, "Newton: a relative SD heading to its bound of 0", False, True
-    return theta(u), float(f), n, f"Newton: not converged in {DIFFERENCED_ITERATIONS} iterations", False, True
+    return theta(u), float(f), n, f"Newton: not converged in {iterations} iterations", False, True
+
+
+def _bfgs_update(hess: FloatArray, s: FloatArray, y: FloatArray) -> FloatArray:
+    """BFGS's update of a Hessian after the step s, over which the gradient changed by y, from the
+    Hessian with its eigenvalues raised as Newton's direction raises them where it is not positive
+    definite (`_raised_eigh`: a first Hessian from differences far from the optimum); that
+    Hessian itself where the curvature along s is not positive (s'y at most 1e-12 of |s||y|: the
+    update would not keep it positive definite).
+
+    Examples
+    --------
+    >>> h = _bfgs_update(np.eye(2), np.array([1.0, 0.0]), np.array([3.0, 0.0]))
+    >>> h.tolist()
+    [[3.0, 0.0], [0.0, 1.0]]
+    >>> _bfgs_update(np.diag([2.0, -1.0]), np.array([1.0, 0.0]), np.array([-1.0, 0.0])).tolist()
+    [[2.0, 0.0], [0.0, 1.0]]
+    """
+    try:
+        np.linalg.cholesky(hess)
+    except np.linalg.LinAlgError:
+        raised = _raised_eigh(hess)
+        if raised is not None:
+            w, v = raised
+            hess = (v * w) @ v.T
+    sy = float(s @ y)
+    if not (np.isfinite(sy) and sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y))):
+        return hess
+    hs = hess @ s
+    shs = float(s @ hs)
+    if not shs > 0.0:
+        return hess
+    return hess - np.outer(hs, hs) / shs + np.outer(y, y) / sy
 
 
 def _bobyqa_run(
@@ -1001,7 +1069,7 @@ def initial_step(x0: np.ndarray) -> np.ndarray:
 def choose_method(update_flops: float, factors: int = 1, ntheta: int | None = None) -> tuple[str, dict[str, float]]:
     """The optimiser, and the stopping rules it is given, for a model whose evaluation costs
     ``update_flops`` (``Engine.update_flops()``) and that has ``factors`` grouping factors and
-    ``ntheta`` covariance parameters (None: more than `VALUES_HESSIAN_MAX`).
+    ``ntheta`` covariance parameters (None: more than `DIFFERENCED_NEWTON_MAX`).
 
     - Newton's method on the analytic Hessian for one grouping factor (`_newton`,
       `cpp/hessian_one_factor.cpp`): 4-7 calls from the moment start, each one factorisation and
@@ -1012,15 +1080,18 @@ def choose_method(update_flops: float, factors: int = 1, ntheta: int | None = No
       (`newton_fallback`).
     - Newton's method with the Hessian from differences of the criterion (`DifferencedHessian`)
       for several grouping factors when each evaluation costs more than ~1e7 operations (crossed
-      designs with a dense fill-in block) and there are at most `VALUES_HESSIAN_MAX` parameters:
+      designs with a dense fill-in block) and there are at most `DIFFERENCED_NEWTON_MAX` parameters:
       from the moment start, over the logs of theta's diagonal (`_newton_differenced`),
       crossed200k 28 evaluations (23 of BOBYQA, the polish's 2 gradients and 3 evaluations) -> 4-5
       gradients and 9 evaluations, InstEval 41 -> 5 gradients and 18 evaluations, the Hessians'
-      evaluations beside the gradients on a second engine. Where it gives up, BOBYQA at
-      `POLISHED_BOBYQA`'s tolerances runs from the lowest point it reached, and the polish after it.
+      evaluations beside the gradients on a second engine; above `HESSIAN_REFRESH_MAX` parameters
+      one Hessian and BFGS's updates of it (InstEval with a service slope by department, 6
+      parameters: BOBYQA and the polish 103 evaluations -> 13 gradients and 21 evaluations). Where it
+      gives up, BOBYQA at `POLISHED_BOBYQA`'s tolerances runs from the lowest point it reached, and
+      the polish after it.
     - BOBYQA stopped at `POLISHED_BOBYQA`'s tolerances (1e-6 on theta, 1e-7 on the criterion) when
       each evaluation costs more than ~1e7 operations and there are more parameters (crossed
-      designs with a dense fill-in block, such as InstEval with a service slope by department);
+      designs with a dense fill-in block and many covariance parameters);
       the Newton polish that follows every fit takes the last digits. There a
       gradient costs 3-4 evaluations (crossed200k 19 against 5.5 ms, InstEval 47 against 11 ms), so
       L-BFGS-B does not pay, and its ends on a zero variance, exactly at the bound, send every such
@@ -1035,14 +1106,14 @@ def choose_method(update_flops: float, factors: int = 1, ntheta: int | None = No
     --------
     >>> choose_method(4e3, factors=2), choose_method(5e8, factors=3), choose_method(2e6)
     (('bobyqa', {}), ('bobyqa', {'xtol_abs': 1e-06, 'ftol_abs': 1e-07}), ('newton', {}))
-    >>> choose_method(5e8, factors=3, ntheta=3)
-    ('newton', {'xtol_abs': 1e-06, 'ftol_abs': 1e-07})
+    >>> choose_method(5e8, factors=3, ntheta=6), choose_method(5e8, factors=3, ntheta=7)[0]
+    (('newton', {'xtol_abs': 1e-06, 'ftol_abs': 1e-07}), 'bobyqa')
     """
     if factors == 1:
         return "newton", {}
     if update_flops <= EXPENSIVE_FLOPS:
         return "bobyqa", {}
-    few = ntheta is not None and ntheta <= VALUES_HESSIAN_MAX
+    few = ntheta is not None and ntheta <= DIFFERENCED_NEWTON_MAX
     return "newton" if few else "bobyqa", dict(POLISHED_BOBYQA)
 
 
@@ -1104,7 +1175,7 @@ def minimize_theta(
     polished end does); where it gives up, ``fallback`` (``"bobyqa"``, with ``step`` its initial
     step, or ``"lbfgsb"``: `newton_fallback`) runs from the start, and its end is the result.
     With a `DifferencedHessian` as ``hessian``, Newton's Hessian comes from differences of the
-    criterion (at most `VALUES_HESSIAN_MAX` parameters; several grouping factors; its
+    criterion (at most `DIFFERENCED_NEWTON_MAX` parameters; several grouping factors; its
     ``alongside``: those evaluations on both cores), and where it gives up BOBYQA runs from the
     lowest point it reached (with the SDs it found heading to 0 at 0), its initial step `initial_step`.
 
@@ -1141,10 +1212,10 @@ def minimize_theta(
     hf: Hessian | DifferencedHessian | None = hessian
     if method == "newton" and hf is None:
         hf = f.hessian if isinstance(f, EngineCriterion) else None
-    if method == "newton" and (hf is None or isinstance(hf, DifferencedHessian) and x0.size > VALUES_HESSIAN_MAX):
+    if method == "newton" and (hf is None or isinstance(hf, DifferencedHessian) and x0.size > DIFFERENCED_NEWTON_MAX):
         raise ValueError(
             "method 'newton' needs the Hessian: pass hessian= or the EngineCriterion of a model with one "
-            f"grouping factor, or a DifferencedHessian for at most {VALUES_HESSIAN_MAX} parameters"
+            f"grouping factor, or a DifferencedHessian for at most {DIFFERENCED_NEWTON_MAX} parameters"
         )
     end = _NewtonEnd()
 
