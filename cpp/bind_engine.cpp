@@ -121,7 +121,7 @@ void register_engine(py::module_& m) {
                 py::gil_scoped_release release;
                 return e.update(th.data());
             },
-            py::arg("theta"), "Update L at theta; returns the parts of the criterion.")
+            py::arg("theta"), "Update L at theta (at the last update's theta, bit for bit, L is kept); returns the parts of the criterion.")
         .def(
             "objective",
             [](Engine& e, const darray& theta, bool reml) {
@@ -288,7 +288,7 @@ void register_engine(py::module_& m) {
             },
             py::arg("intercept_col"),
             "Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per "
-            "factor, the index of its intercept column or -1). Leaves L at theta = 0.")
+            "factor, the index of its intercept column or -1). L is left as it was.")
         .def(
             "dense",
             [](const Engine& e, bool of_l) {

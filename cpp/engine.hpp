@@ -51,7 +51,10 @@ public:
     // block types of L chosen by analyse(). Throws InvalidInput if a pattern differs.
     void refill_blocks(std::vector<Block>&& blocks, int64_t nobs);
 
-    // Update L for theta (length ntheta) and return the parts of the criterion.
+    // Update L for theta (length ntheta) and return the parts of the criterion. At the theta of the
+    // last completed update (bit for bit) L is already that factor: its criterion is returned as it
+    // was (a fit's estimates at the end its optimiser last evaluated, a gradient at a point just
+    // evaluated), the same bits as factoring again.
     Criterion update(const double* theta) {
         std::lock_guard<std::mutex> lock(mu_);
         return update_unlocked(theta);
@@ -73,7 +76,7 @@ public:
     // After update(): beta (p) and spherical u (sum of nlev*k over factors, engine order).
     void solve(std::vector<double>& beta, std::vector<double>& u) const;
     // Starting theta from moments of the OLS residuals (start.cpp); intercept_col[f] is the
-    // column of factor f that is its intercept, or -1. Leaves L at theta = 0.
+    // column of factor f that is its intercept, or -1. L is left as it was.
     std::vector<double> moment_start(const std::vector<int>& intercept_col);
     // After update(): (R_X^T R_X)^{-1} = vcov(beta) / sigma^2, p x p (symmetric, so either order).
     std::vector<double> rx_inverse_crossprod() const;
@@ -120,6 +123,8 @@ private:
     std::vector<size_t> toff_;
     std::vector<double> stack_;  // rows of the dense blocks below a dense diagonal block, stacked
     bool updated_ = false;       // L holds the factor at some theta (an update completed)
+    std::vector<double> theta_at_;  // that theta (while updated_)
+    Criterion criterion_at_;        // and its criterion
     bool pin_blas_ = true;       // see single_threaded_blas()
     int threads_ = 1;            // see threads()
     mutable std::mutex mu_;

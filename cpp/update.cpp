@@ -1,6 +1,7 @@
 // update_L(theta): the blocked left-looking Cholesky of docs/design.md section 4, and the parts of the
 // criterion (criterion.hpp turns them into the criterion).
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "blas.hpp"
@@ -63,6 +64,9 @@ void Engine::require_update() const {
 }
 
 Criterion Engine::update_unlocked(const double* theta) {
+    const size_t nt = static_cast<size_t>(ntheta());
+    if (updated_ && theta_at_.size() == nt && std::memcmp(theta_at_.data(), theta, nt * sizeof(double)) == 0)
+        return criterion_at_;
     const blas::SingleThreaded one_thread(single_threaded_blas());
     updated_ = false;  // until the update completes
     set_theta(theta);
@@ -100,6 +104,8 @@ Criterion Engine::update_unlocked(const double* theta) {
     for (int m = 0; m < p_; ++m) cr.ldRX2 += std::log(xy(m, m));
     cr.ldRX2 *= 2.0;
     cr.pwrss = xy(p_, p_) * xy(p_, p_);
+    theta_at_.assign(theta, theta + nt);
+    criterion_at_ = cr;
     updated_ = true;
     return cr;
 }

@@ -176,3 +176,25 @@ def test_malformed_states_raise_the_cores_error():
     layout = _core.Layout.__new__(_core.Layout)
     with pytest.raises(_core.InvalidInputError, match="bad Layout state"):
         layout.__setstate__(([1, 2], 1))
+
+
+def test_update_at_the_last_theta_keeps_the_factor():
+    # an update at the theta of the last one (bit for bit) keeps L: every result is the bits of a
+    # fresh engine's, and another theta or a failed update in between factors again
+    model = mm.LinearMixedModel.from_formula("diameter ~ 1 + (1 | plate) + (1 | sample)", mm.datasets.load("penicillin"))
+    a, b = np.array([1.5, 3.3]), np.array([0.7, 2.0])
+
+    def everything(e, t):
+        est = e.estimates(t)
+        g = e.gradient(t, True)
+        return (est.criterion.profiled(True), list(est.beta), list(est.b), e.objective(t, False), list(g[1]))
+
+    fresh = {tuple(t): everything(model.new_engine(), t) for t in (a, b)}
+    e = model.new_engine()
+    for t in (a, a, b, a, b, b):
+        assert everything(e, t) == fresh[tuple(t)]
+        assert everything(e, t.copy()) == fresh[tuple(t)]
+    with pytest.raises(mm.CoreError):
+        e.update(np.array([1.5, np.nan]))
+    assert everything(e, a) == fresh[tuple(a)]
+    assert e.update(a).profiled(True) == e.update(a + 0.0).profiled(True) == fresh[tuple(a)][0]

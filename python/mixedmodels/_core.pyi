@@ -371,7 +371,7 @@ class Engine:
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
     ) -> numpy.typing.NDArray[numpy.float64]:
         """
-        Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per factor, the index of its intercept column or -1). Leaves L at theta = 0.
+        Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per factor, the index of its intercept column or -1). L is left as it was.
         """
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """
@@ -397,7 +397,7 @@ class Engine:
         """
     def update(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> Criterion:
         """
-        Update L at theta; returns the parts of the criterion.
+        Update L at theta (at the last update's theta, bit for bit, L is kept); returns the parts of the criterion.
         """
     def update_flops(self) -> float:
         """

@@ -1435,6 +1435,9 @@ class LinearMixedModel:
                 self._refuse_exact_fit(opt)
                 opt = self._polish(opt, fg, hf, criterion, f)
             opt = self._escape_saddles(opt, criterion, resume, lambda o: self._polish(o, fg, hf, criterion, f))
+            # the estimates before the derivative check moves the engine: at the end the optimiser
+            # evaluated last, the engine's factor is already that one (`_core.Engine.update` keeps it)
+            at, est = opt.theta, self.estimates(self._to_model(opt.theta))
             grad, hdiag = self._derivatives(criterion, opt)
             if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
                 verified, grad, hdiag = self._verify(
@@ -1446,7 +1449,10 @@ class LinearMixedModel:
                     grad, hdiag = self._derivatives(criterion, opt)
                 else:
                     opt = verified
-            return self._fit_at(self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta)
+            kept = est if opt.theta.tobytes() == at.tobytes() else None
+            return self._fit_at(
+                self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta, est=kept
+            )
 
     def _escape_saddles(
         self,
@@ -1763,8 +1769,12 @@ class LinearMixedModel:
         *,
         check: bool,
         unit: FloatArray,
+        est: Estimates | None = None,
     ) -> Fit:
-        est = self.estimates(theta)
+        """The fit at theta (the model's scale; ``unit`` on the working scale), from ``est`` where
+        given (`estimates` at theta), with lme4's convergence check on ``grad`` and ``hdiag`` where
+        ``check``."""
+        est = self.estimates(theta) if est is None else est
         crit = est.criterion
         fx = crit.profiled(self.reml) - self.log_weights  # lme4: -2 log L gains -sum(log w) with prior weights
         sigma = crit.sigma(self.reml)
