@@ -181,7 +181,9 @@ def test_malformed_states_raise_the_cores_error():
 def test_update_at_the_last_theta_keeps_the_factor():
     # an update at the theta of the last one (bit for bit) keeps L: every result is the bits of a
     # fresh engine's, and another theta or a failed update in between factors again
-    model = mm.LinearMixedModel.from_formula("diameter ~ 1 + (1 | plate) + (1 | sample)", mm.datasets.load("penicillin"))
+    model = mm.LinearMixedModel.from_formula(
+        "diameter ~ 1 + (1 | plate) + (1 | sample)", mm.datasets.load("penicillin")
+    )
     a, b = np.array([1.5, 3.3]), np.array([0.7, 2.0])
 
     def everything(e, t):
