@@ -137,6 +137,12 @@ private:
     std::vector<double> rx_inverse_crossprod_unlocked() const;
     // After update(): beta (p) from L_XX' beta = l_yX' (solve.cpp).
     std::vector<double> beta_unlocked() const;
+    // moment_start's variances of the intercepts of two or more grouping factors and of the
+    // residuals (start_crossed.cpp): var[f] for each factor with an intercept column and a finite
+    // within[f] (the residual sum of squares within its levels), -1 for the others; false where
+    // fewer than two factors qualify or the equations give no positive residual variance.
+    bool crossed_intercept_moments(const std::vector<int>& intercept_col, const std::vector<double>& within,
+                                   double ete, std::vector<double>& var, double& sigma2) const;
     // gradient()'s work after the update with one grouping factor (gradient_one_factor.cpp).
     double gradient_one_factor(const Criterion& cr, bool reml, std::vector<double>& grad, GradientParts* parts);
     std::vector<double> lambda_times(const std::vector<double>& u) const;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedmodels as mm
@@ -200,3 +201,26 @@ def test_update_at_the_last_theta_keeps_the_factor():
         e.update(np.array([1.5, np.nan]))
     assert everything(e, a) == fresh[tuple(a)]
     assert e.update(a).profiled(True) == e.update(a + 0.0).profiled(True) == fresh[tuple(a)][0]
+
+
+def test_moment_start_of_crossed_intercepts_is_near_the_optimum():
+    # two crossed factors: each one's residuals within its levels hold the other's variance, which
+    # the moment equations over both take out (a start within a few % of the REML optimum); nested
+    # factors and a slope start from them too
+    rng = np.random.default_rng(7)
+    n = 20_000
+    f1, f2 = rng.integers(0, 400, n), rng.integers(0, 60, n)
+    x = rng.normal(size=n)
+    y = 1 + 0.5 * x + rng.normal(0, 0.8, 400)[f1] + rng.normal(0, 0.5, 60)[f2] + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "x": x, "f1": f1, "f2": f2, "f3": f1 // 8})
+    for formula in (
+        "y ~ x + (1 | f1) + (1 | f2)",
+        "y ~ x + (1 | f1) + (1 | f3) + (1 | f2)",
+        "y ~ x + (1 + x | f1) + (1 | f2)",
+    ):
+        model = mm.LinearMixedModel.from_formula(formula, df)
+        start = np.asarray(model.new_engine().moment_start(model.structure.intercept_columns()))
+        assert np.all(np.isfinite(start))
+        assert np.all(start[model.structure.theta.on_diagonal] >= 0.05)
+        if formula == "y ~ x + (1 | f1) + (1 | f2)":
+            np.testing.assert_allclose(start, mm.lmer(formula, df).theta, rtol=0.03)
