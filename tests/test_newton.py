@@ -4,6 +4,8 @@ falls back to BOBYQA where it gives up, and counts and reports every evaluation.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,6 +135,43 @@ def test_newton_on_differences_of_many_parameters_forms_one_hessian():
     b = minimize_theta(lambda t: fg(t)[0], np.full(4, 0.7), np.zeros(4), method="bobyqa")
     assert r.fun <= b.fun
     np.testing.assert_allclose(r.theta, c, atol=1e-8)
+
+
+def test_newton_with_bfgs_tells_slow_steps_to_an_interior_optimum_from_a_bound():
+    # BFGS's steps down a log shrink towards an interior optimum too (here theta0 from 3 to 1): a
+    # fresh Hessian's Newton step tells it from a variance heading to 0, and the search converges
+    # (a review's reproducer: it had given up to BOBYQA with that SD at 0, 105 evaluations)
+    c = np.ones(4)
+
+    def fg(t):
+        r = t - c
+        return float(r @ r + np.sum(r**4)), 2 * r + 4 * r**3
+
+    def f(t):
+        return fg(t)[0]
+
+    r = minimize_theta(f, np.array([3.0, 1.2, 0.8, 1.1]), np.zeros(4), method="newton", gradient=fg,
+                       hessian=DifferencedHessian(fg, f))  # fmt: skip
+    assert r.message.startswith("Newton: the step is below")
+    np.testing.assert_allclose(r.theta, c, atol=1e-8)
+    assert r.n_evals < 60
+
+
+@pytest.mark.parametrize("optimizer", ["bobyqa", "newton"])
+def test_progress_reports_the_evaluations_of_a_singular_fits_checks(fits, optimizer):
+    # the restarts and the covariance descent that check a singular end report their evaluations too
+    seen: list[int] = []
+    r = fit_quietly_with_progress(
+        "normexam ~ standLRT + (standLRT | school) + (standLRT | intake)", fits.data("exam"), optimizer, seen
+    )
+    assert r.is_singular
+    assert seen == list(range(1, r.n_evals + 1))
+
+
+def fit_quietly_with_progress(formula, data, optimizer, seen):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.SingularFitWarning)
+        return mm.lmer(formula, data, optimizer=optimizer, progress=lambda n, best: seen.append(n))
 
 
 @pytest.mark.parametrize("reml", [True, False])

@@ -1434,7 +1434,7 @@ class LinearMixedModel:
                 opt = resume(opt)
                 self._refuse_exact_fit(opt)
                 opt = self._polish(opt, fg, hf, criterion, f)
-            opt = self._escape_saddles(opt, criterion, resume, lambda o: self._polish(o, fg, hf, criterion, f))
+            opt = self._escape_saddles(opt, f, resume, lambda o: self._polish(o, fg, hf, criterion, f))
             # the estimates before the derivative check moves the engine: at the end the optimiser
             # evaluated last, the engine's factor is already that one (`_core.Engine.update` keeps it)
             at, est = opt.theta, self.estimates(self._to_model(opt.theta))
@@ -1457,7 +1457,7 @@ class LinearMixedModel:
     def _escape_saddles(
         self,
         opt: OptimResult,
-        criterion: EngineCriterion,
+        criterion: Callable[[FloatArray], float],
         resume: Callable[[OptimResult], OptimResult],
         polish: Callable[[OptimResult], OptimResult],
     ) -> OptimResult:
@@ -1466,7 +1466,8 @@ class LinearMixedModel:
         criterion still falling at first order over it), the optimiser resumed from there and
         polished (at most `optimize.SADDLE_ROUNDS` times, while that lowers the criterion; the evaluations
         count in n_evals). A small random-slope design had ended 1.1e-3 above a better REML
-        criterion, converged, with one relative SD at 6e-4."""
+        criterion, converged, with one relative SD at 6e-4. ``criterion`` is the criterion as the
+        optimiser calls it (its evaluations reported to ``progress``)."""
         for _ in range(SADDLE_ROUNDS):
             if opt.hit_maxeval:
                 break

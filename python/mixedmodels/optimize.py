@@ -667,10 +667,11 @@ HESSIAN_REFRESH_MAX = 3
 QUASI_NEWTON_ITERATIONS = 40
 # With BFGS, the steps towards a variance's bound of 0 shrink (Exam with (standLRT | intake) over
 # the log of a slope's SD: -0.1, ..., -0.02 a step, where fresh Hessians step by about -1/2) and the
-# decrement falls by a constant factor near 0.9 per step, where towards an interior optimum it falls
-# ever faster (crossed200k's slope by f1, whose log falls from -2.1 to -3.7: by 0.65 to 0.07 a
-# step). A log that fell at each of this many steps while the decrement fell by less than half a step
-# on average: BOBYQA and the boundary's test take over, as after `BOUND_AHEAD_STEP`.
+# decrement falls by a constant factor near 0.9 per step; towards an interior optimum it can fall as
+# slowly at first (a review's designs: 118 of 200 synthetic interior optima). A log that fell at each
+# of this many steps while the decrement fell by less than half a step on average: the Hessian is
+# formed afresh there, and BOBYQA and the boundary's test take over (as after `BOUND_AHEAD_STEP`)
+# where Newton's step on it goes `BOUND_AHEAD_STEP` or more down such a log; else BFGS goes on from it.
 QUASI_BOUND_ITERATIONS = 5
 # where it stops: below this fraction of every parameter's size, a tenth of the polish's
 # `POLISH_LAST_STEP` (the steps of a kept Hessian converge linearly: penicillin by ML, forced onto this
@@ -908,11 +909,12 @@ def _newton_differenced(
     definite Hessian (``end`` then holds theta's gradient and Hessian, BFGS's where it updated it,
     and the decrement there). It gives up (the last value returned is True) where a parameter
     bounded by 0 starts or falls below `LOG_FLOOR`, or its Newton steps are `BOUND_AHEAD_STEP` or
-    more down its log in `BOUND_AHEAD_ITERATIONS` iterations in a row (with BFGS: down its log at
-    each of `QUASI_BOUND_ITERATIONS` steps while the decrement fell by less than half a step), a
-    variance heading to its bound, which the logs cannot reach: BOBYQA and the boundary's test then
-    take over; on a criterion or derivatives it cannot evaluate, a failed line search above
-    rounding, or after `DIFFERENCED_ITERATIONS` iterations (`QUASI_NEWTON_ITERATIONS` with BFGS;
+    more down its log in `BOUND_AHEAD_ITERATIONS` iterations in a row (with BFGS also where, after
+    `QUASI_BOUND_ITERATIONS` steps down its log while the decrement fell by less than half a step,
+    Newton's step on a Hessian formed afresh goes that far down it), a variance heading to its
+    bound, which the logs cannot reach: BOBYQA and the boundary's test then take over; on a
+    criterion or derivatives it cannot evaluate, a failed line search above rounding, or after
+    `DIFFERENCED_ITERATIONS` iterations (`QUASI_NEWTON_ITERATIONS` with BFGS;
     for variances heading to 0, ``end.bound`` is its lowest point with them at 0, where the search
     that takes over starts). A step changes no log by more than `MAX_LOG_STEP`."""
     x0 = np.maximum(np.asarray(x0, dtype=float), lower)
@@ -966,6 +968,7 @@ def _newton_differenced(
     iterations = DIFFERENCED_ITERATIONS if refresh else QUASI_NEWTON_ITERATIONS
     falling = np.zeros(u.size, dtype=np.intp)  # (BFGS) steps in a row down each log
     decrements: list[float] = []
+    checking: np.ndarray | None = None  # (BFGS) the logs a fresh Hessian's step is to check
     for _ in range(iterations):
         if hess is None:
             hess, used = differences(u, f, g_theta)
@@ -977,12 +980,20 @@ def _newton_differenced(
         if longest > MAX_LOG_STEP:  # (where the Hessian over u is not positive definite, far off)
             d = d * (MAX_LOG_STEP / longest)
         heading = np.where(logs & (d <= -BOUND_AHEAD_STEP), heading + 1, 0)
-        if not refresh:
+        if checking is not None:  # the step of a fresh Hessian after slow steps down these logs
+            heading = np.where(checking & (d <= -BOUND_AHEAD_STEP), BOUND_AHEAD_ITERATIONS, heading)
+            checking = None
+        elif not refresh:
             falling = np.where(logs & (d < 0.0), falling + 1, 0)
             decrements.append(dec)
             k = QUASI_BOUND_ITERATIONS
-            slow = len(decrements) > k and dec > decrements[-1 - k] * 0.5**k
-            heading = np.where(falling >= k, BOUND_AHEAD_ITERATIONS, 0) if slow else heading
+            if len(decrements) > k and dec > decrements[-1 - k] * 0.5**k and np.any(falling >= k):
+                # BFGS's steps shrink both towards a bound and towards an interior optimum it
+                # approaches linearly: Newton's step on a fresh Hessian tells them apart
+                checking, falling, decrements = falling >= k, np.zeros_like(falling), []
+                hess, used = differences(u, f, g_theta)
+                n += used
+                continue
         if np.any(heading >= BOUND_AHEAD_ITERATIONS):
             end.bound = np.where(heading >= BOUND_AHEAD_ITERATIONS, 0.0, theta(u))
             return theta(u), float(f), n, "Newton: a relative SD heading to its bound of 0", False, True
