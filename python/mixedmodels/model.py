@@ -30,7 +30,7 @@ from .arguments import MAX_EVALUATIONS, OPTIMIZER_OPTIONS, check_bool, check_cou
 from .checks import check_random_effects, check_scales, identifiable_fixed
 from .data import ArrayData, FrameData, ModelData, Rows
 from .design import GroupTerm, from_arrays, materialise
-from .exceptions import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning, warn
+from .exceptions import ArgumentError, ConvergenceWarning, CoreError, DataError, SingularFitWarning, warn
 from .formula import ParsedFormula, parse_formula
 from .layout import tril_pairs
 from .optimize import (
@@ -1436,8 +1436,9 @@ class LinearMixedModel:
                 opt = self._polish(opt, fg, hf, criterion, f)
             opt = self._escape_saddles(opt, f, resume, lambda o: self._polish(o, fg, hf, criterion, f))
             # the estimates before the derivative check moves the engine: at the end the optimiser
-            # evaluated last, the engine's factor is already that one (`_core.Engine.update` keeps it)
-            at, est = opt.theta, self.estimates(self._to_model(opt.theta))
+            # evaluated last, the engine's factor is already that one (`_core.Engine.update` keeps it);
+            # where they fail, `_fit_at` meets the failure at the end the checks settle on
+            at, est = opt.theta, self._estimates_or_none(self._to_model(opt.theta))
             grad, hdiag = self._derivatives(criterion, opt)
             if self._doubtful(opt, grad, hdiag) and not opt.hit_maxeval:
                 verified, grad, hdiag = self._verify(
@@ -1453,6 +1454,13 @@ class LinearMixedModel:
             return self._fit_at(
                 self._to_model(opt.theta), opt, grad, hdiag, data_name, check=True, unit=opt.theta, est=kept
             )
+
+    def _estimates_or_none(self, theta: FloatArray) -> Estimates | None:
+        """`estimates` at theta, or None where the core cannot form them there."""
+        try:
+            return self.estimates(theta)
+        except CoreError:
+            return None
 
     def _escape_saddles(
         self,
