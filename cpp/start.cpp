@@ -68,7 +68,7 @@ std::vector<double> Engine::moment_start(const std::vector<int>& intercept_col) 
     }
     // Two or more factors with intercepts: their variances from the moment equations that count
     // the levels rows share (start_crossed.cpp), where each factor's residuals within its levels
-    // would hold the others' variances (crossed200k's start 11 % below the optimum: 4 -> 0.4 %)
+    // would hold the others' variances (crossed200k's start: 11 % below the optimum -> 0.4 %)
     std::vector<double> crossed_var;
     double crossed_sigma2 = 0.0;
     const bool crossed = crossed_intercept_moments(intercept_col, within, ete, crossed_var, crossed_sigma2);

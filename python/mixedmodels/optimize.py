@@ -1097,7 +1097,7 @@ def choose_method(update_flops: float, factors: int = 1, ntheta: int | None = No
       gradients and 9 evaluations, InstEval 41 -> 5 gradients and 18 evaluations, the Hessians'
       evaluations beside the gradients on a second engine; above `HESSIAN_REFRESH_MAX` parameters
       one Hessian and BFGS's updates of it (InstEval with a service slope by department, 6
-      parameters: BOBYQA and the polish 103 evaluations -> 13 gradients and 21 evaluations). Where it
+      parameters: BOBYQA and the polish 103 evaluations -> 31, 21 of them the first Hessian's). Where it
       gives up, BOBYQA at `POLISHED_BOBYQA`'s tolerances runs from the lowest point it reached, and
       the polish after it.
     - BOBYQA stopped at `POLISHED_BOBYQA`'s tolerances (1e-6 on theta, 1e-7 on the criterion) when
