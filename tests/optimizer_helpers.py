@@ -10,11 +10,11 @@ import numpy as np
 import mixedmodels as mm
 
 
-def fit_quietly(formula: str, data, reml: bool, optimizer: str):
-    """`mm.lmer` with ``optimizer``, singular-fit warnings silenced."""
+def fit_quietly(formula: str, data, reml: bool, optimizer: str, **kwargs):
+    """`mm.lmer` with ``optimizer`` (and ``kwargs``), singular-fit warnings silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mm.SingularFitWarning)
-        return mm.lmer(formula, data, reml=reml, optimizer=optimizer)
+        return mm.lmer(formula, data, reml=reml, optimizer=optimizer, **kwargs)
 
 
 def reaches_bobyqas_optimum(

@@ -4,8 +4,6 @@ falls back to BOBYQA where it gives up, and counts and reports every evaluation.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,17 +159,15 @@ def test_newton_with_bfgs_tells_slow_steps_to_an_interior_optimum_from_a_bound()
 def test_progress_reports_the_evaluations_of_a_singular_fits_checks(fits, optimizer):
     # the restarts and the covariance descent that check a singular end report their evaluations too
     seen: list[int] = []
-    r = fit_quietly_with_progress(
-        "normexam ~ standLRT + (standLRT | school) + (standLRT | intake)", fits.data("exam"), optimizer, seen
+    r = fit_quietly(
+        "normexam ~ standLRT + (standLRT | school) + (standLRT | intake)",
+        fits.data("exam"),
+        True,
+        optimizer,
+        progress=lambda n, best: seen.append(n),
     )
     assert r.is_singular
     assert seen == list(range(1, r.n_evals + 1))
-
-
-def fit_quietly_with_progress(formula, data, optimizer, seen):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", mm.SingularFitWarning)
-        return mm.lmer(formula, data, optimizer=optimizer, progress=lambda n, best: seen.append(n))
 
 
 @pytest.mark.parametrize("reml", [True, False])

@@ -74,8 +74,8 @@ POLISHED_BOBYQA: dict[str, float] = {"xtol_abs": 1e-6, "ftol_abs": 1e-7}
 VALUES_HESSIAN_MAX = 4
 VALUES_HESSIAN_STEP = 1e-4
 # Newton's method with the Hessian from differences of the criterion (`_newton_differenced`): at most
-# this many parameters (its first Hessian's (n + 1) n / 2 evaluations, 21 for six, cost what BOBYQA
-# spends in a few of its ~100 iterations on InstEval with a service slope by department)
+# this many parameters (its first Hessian's (n + 1) n / 2 evaluations, 21 for six, are a fifth of
+# BOBYQA's ~100 on InstEval with a service slope by department)
 DIFFERENCED_NEWTON_MAX = 6
 # Above this much work per evaluation, a model with one grouping factor whose Newton run gives up
 # (`_newton`) is fitted by L-BFGS-B with the analytic gradient, below it by BOBYQA, from the start:
