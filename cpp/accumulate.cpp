@@ -13,13 +13,11 @@ namespace mm {
 
 namespace {
 
-// Rows per chunk of the pass, and at least a quarter of the blocks' values (a row adds to about
-// k (k + p + 1) of them, in double-double, so forming and adding a chunk's blocks stays small
-// beside its rows); at most kMaxRowChunks chunks, whose blocks (16 bytes a value, 32 with one
-// factor's level-major sums) take at most kMaxPartBytes together. With one grouping factor a chunk
-// has at least kOneFactorRowsPerValue rows per value: below that its blocks (allocated, zeroed,
-// summed into the others: ~10 ns a value) cost more than a pass over the rows sliced by levels
-// (sum_rows_one_factor), which needs no partial sums at all.
+// One grouping factor (several: sum_rows, no chunks of rows): rows per chunk of the pass, at most
+// kMaxRowChunks chunks, whose blocks (32 bytes a value with the level-major sums) take at most
+// kMaxPartBytes together; a chunk has at least kOneFactorRowsPerValue rows per value: below that
+// its blocks (allocated, zeroed, summed into the others: ~10 ns a value) cost more than a pass over
+// the rows sliced by levels (sum_rows_one_factor), which needs no partial sums at all.
 constexpr int64_t kMinRowsPerChunk = 65536;
 constexpr int64_t kOneFactorRowsPerValue = 4;
 constexpr int kMaxRowChunks = 16;
@@ -52,41 +50,120 @@ RowsView shifted(const RowsView& rows, int64_t r0, int64_t n, const Layout& lay)
     return v;
 }
 
-// Pattern of the (row factor, column factor) block of Z^T Z, and each data row's block index.
-void build_pattern(int64_t n, const int32_t* rcodes, int nrowlev, const int32_t* ccodes, int ncollev,
-                   SparseBlock& s, std::vector<int64_t>& rowblk) {
-    s.nrowlev = nrowlev;
-    s.ncollev = ncollev;
+// Row i's products (a * b), times its weight where the rows have weights: symmetric blocks stay
+// exactly symmetric.
+inline double weighted(const double* w, int64_t i, double prod) { return w ? w[i] * prod : prod; }
+
+// Z_c^T Z_j of the rows (c: the rows' factor, j: the columns'), pattern and values, in
+// double-double into s (its shape set) and lo: the rows in order of their column level (a stable
+// counting sort), so each column's blocks fill one after another; each block's products are added
+// in the rows' order.
+void pair_sums(const RowsView& rows, int c, int j, SparseBlock& s, std::vector<double>& lo) {
+    const int64_t n = rows.n;
+    const int32_t* rcodes = rows.codes[c];
+    const int32_t* ccodes = rows.codes[j];
+    const double* zr = rows.z[c];
+    const double* zc = rows.z[j];
+    const int kr = s.kr, kc = s.kc, nrowlev = s.nrowlev, ncollev = s.ncollev;
     std::vector<int64_t> start(static_cast<size_t>(ncollev) + 1, 0);
     for (int64_t i = 0; i < n; ++i) ++start[ccodes[i] + 1];
-    for (int c = 0; c < ncollev; ++c) start[c + 1] += start[c];
-    std::vector<int64_t> order(n);
+    for (int l = 0; l < ncollev; ++l) start[l + 1] += start[l];
+    std::vector<int64_t> order(static_cast<size_t>(n));
     {
         std::vector<int64_t> pos(start.begin(), start.end() - 1);
         for (int64_t i = 0; i < n; ++i) order[pos[ccodes[i]]++] = i;
     }
+    // the pattern: each column's row levels, sorted
     s.colptr.assign(static_cast<size_t>(ncollev) + 1, 0);
     s.rowlev.clear();
-    rowblk.resize(n);
     std::vector<int> seen(static_cast<size_t>(nrowlev), -1);  // the last column each row level occurred in
-    std::vector<int64_t> slot(static_cast<size_t>(nrowlev), 0);  // its block's index in that column
-    std::vector<int> rows;
-    for (int c = 0; c < ncollev; ++c) {
-        rows.clear();
-        for (int64_t t = start[c]; t < start[c + 1]; ++t) {
+    for (int l = 0; l < ncollev; ++l) {
+        const size_t base = s.rowlev.size();
+        for (int64_t t = start[l]; t < start[l + 1]; ++t) {
             const int r = rcodes[order[t]];
-            if (seen[r] != c) {
-                seen[r] = c;
-                rows.push_back(r);
+            if (seen[r] != l) {
+                seen[r] = l;
+                s.rowlev.push_back(r);
             }
         }
-        std::sort(rows.begin(), rows.end());
-        const int64_t base = static_cast<int64_t>(s.rowlev.size());
-        s.rowlev.insert(s.rowlev.end(), rows.begin(), rows.end());
-        s.colptr[c + 1] = static_cast<int64_t>(s.rowlev.size());
-        for (size_t e = 0; e < rows.size(); ++e) slot[rows[e]] = base + static_cast<int64_t>(e);
-        for (int64_t t = start[c]; t < start[c + 1]; ++t) rowblk[order[t]] = slot[rcodes[order[t]]];
+        std::sort(s.rowlev.begin() + static_cast<std::ptrdiff_t>(base), s.rowlev.end());
+        s.colptr[l + 1] = static_cast<int64_t>(s.rowlev.size());
     }
+    // the values, column by column
+    const size_t bsz = s.bsz();
+    s.v.assign(static_cast<size_t>(s.nnzb()) * bsz, 0.0);
+    lo.assign(s.v.size(), 0.0);
+    std::vector<int64_t> slot(static_cast<size_t>(nrowlev), 0);  // a row level's block in this column
+    const double* w = rows.w;
+    for (int l = 0; l < ncollev; ++l) {
+        for (int64_t e = s.colptr[l]; e < s.colptr[l + 1]; ++e) slot[s.rowlev[e]] = e;
+        for (int64_t t = start[l]; t < start[l + 1]; ++t) {
+            const int64_t i = order[t];
+            const double* a = zr + i * kr;
+            const double* b = zc + i * kc;
+            const size_t at = static_cast<size_t>(slot[rcodes[i]]) * bsz;
+            double* hi = s.v.data() + at;
+            double* el = lo.data() + at;
+            for (int q = 0; q < kc; ++q)
+                for (int m = 0; m < kr; ++m) two_sum_into(hi[m + q * kr], el[m + q * kr], weighted(w, i, a[m] * b[q]));
+        }
+    }
+}
+
+// Factor j's own blocks of the rows: each level's Z_j^T Z_j (dhi, dlo: nlev k x k) and
+// [X y]^T Z_j (chi, clo: nlev pp x k), in double-double, the rows in order; K and P are k and p
+// where known at compile time (row_sizes.hpp), else 0 and -1.
+template <int K, int P>
+void factor_sums(const RowsView& rows, int j, int k_rt, int p_rt, double* dhi, double* dlo, double* chi, double* clo) {
+    const int k = K > 0 ? K : k_rt, p = P >= 0 ? P : p_rt, pp = p + 1;
+    double vf[P >= 0 ? P + 1 : 1];
+    std::vector<double> vdyn(P >= 0 ? 0 : static_cast<size_t>(pp));
+    double* v = P >= 0 ? vf : vdyn.data();
+    const int32_t* codes = rows.codes[j];
+    const double* z = rows.z[j];
+    const double* w = rows.w;
+    for (int64_t i = 0; i < rows.n; ++i) {
+        for (int m = 0; m < p; ++m) v[m] = rows.x[i * p + m];
+        v[p] = rows.y[i];
+        const double* zi = z + i * k;
+        const size_t dofs = static_cast<size_t>(codes[i]) * k * k;
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < k; ++a)
+                two_sum_into(dhi[dofs + a + b * k], dlo[dofs + a + b * k], weighted(w, i, zi[a] * zi[b]));
+        const size_t cofs = static_cast<size_t>(codes[i]) * k * pp;
+        for (int b = 0; b < k; ++b)
+            for (int a = 0; a < pp; ++a)
+                two_sum_into(chi[cofs + a + b * pp], clo[cofs + a + b * pp], weighted(w, i, v[a] * zi[b]));
+    }
+}
+
+// [X y]^T [X y] of the rows (its lower triangle, column-major pp x pp), in double-double, and
+// the response's range; P is p where known at compile time (the sums then stay in registers), else -1.
+template <int P>
+void fixed_sums(const RowsView& rows, int p_rt, double* hi, double* lo, double& ymin, double& ymax) {
+    const int p = P >= 0 ? P : p_rt, pp = p + 1;
+    constexpr int kFixed = P >= 0 ? (P + 1) * (P + 1) : 1;
+    double vf[P >= 0 ? P + 1 : 1], hf[kFixed], lf[kFixed];
+    std::vector<double> vdyn(P >= 0 ? 0 : static_cast<size_t>(pp));
+    double* v = P >= 0 ? vf : vdyn.data();
+    double* h = P >= 0 ? hf : hi;  // the sums so far: these blocks start at zero
+    double* l = P >= 0 ? lf : lo;
+    if (P >= 0)
+        for (int e = 0; e < pp * pp; ++e) h[e] = l[e] = 0.0;
+    const double* w = rows.w;
+    for (int64_t i = 0; i < rows.n; ++i) {
+        for (int m = 0; m < p; ++m) v[m] = rows.x[i * p + m];
+        v[p] = rows.y[i];
+        ymin = std::min(ymin, v[p]);
+        ymax = std::max(ymax, v[p]);
+        for (int b = 0; b < pp; ++b)
+            for (int a = b; a < pp; ++a) two_sum_into(h[a + b * pp], l[a + b * pp], weighted(w, i, v[a] * v[b]));
+    }
+    if (P >= 0)
+        for (int e = 0; e < pp * pp; ++e) {
+            hi[e] = h[e];
+            lo[e] = l[e];
+        }
 }
 
 }  // namespace
@@ -127,15 +204,25 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
                                    " at row " + std::to_string(i) + " is outside [0, " + std::to_string(nl) + ")");
     }
 
-    // The rows in chunks (their number fixed by the sizes alone, so the sums are the same for every
-    // thread count), each summed into its own cross-products, then added in chunk order.
+    if (nf > 1) {  // one pass per block row of A on up to `threads` threads (sum_rows)
+        CrossProducts sums(layout_);
+        sums.sum_rows(rows, threads);
+        sums.log_weights_ = log_weights;
+        if (n_ == 0) {
+            *this = std::move(sums);
+        } else {
+            add(sums);
+        }
+        return;
+    }
+    // One factor: the rows in chunks (their number fixed by the sizes alone, so the sums are the same
+    // for every thread count), each summed into its own cross-products, then added in chunk order.
     const int64_t values = block_values(lay);
-    const int64_t value_bytes = nf == 1 ? 32 : 16;  // one factor: each chunk's level-major sums beside its blocks
-    const int max_chunks = static_cast<int>(
-        std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, value_bytes * values), 1, kMaxRowChunks));
-    const int64_t min_rows = nf == 1 ? kOneFactorRowsPerValue * values : values / 4;
-    const int nchunks = pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, min_rows), max_chunks);
-    if (nf == 1 && nchunks == 1) {
+    const int max_chunks =
+        static_cast<int>(std::clamp<int64_t>(kMaxPartBytes / std::max<int64_t>(1, 32 * values), 1, kMaxRowChunks));
+    const int nchunks =
+        pool::chunks_for(n, std::max<int64_t>(kMinRowsPerChunk, kOneFactorRowsPerValue * values), max_chunks);
+    if (nchunks == 1) {
         // One factor's rows in one chunk: summed straight into these blocks (a stream's chunks reuse
         // the level sums' memory), the same additions as into new cross-products added to these.
         const bool fold = n_ != 0;
@@ -153,7 +240,8 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     for (int c = 0; c < nchunks; ++c) parts.emplace_back(layout_);
     pool::run(threads, nchunks, [&](int c) {
         const auto r = pool::chunk_range(n, nchunks, c);
-        parts[c].sum_rows(shifted(rows, r.first, r.second - r.first, lay), nchunks == 1 ? threads : 1);
+        parts[c].sum_rows_one_factor(shifted(rows, r.first, r.second - r.first, lay), 1, false);
+        parts[c].n_ = r.second - r.first;
     });
     CrossProducts chunk = std::move(parts[0]);
     for (int c = 1; c < nchunks; ++c) chunk.add(parts[c]);
@@ -166,102 +254,52 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     }
 }
 
-// The sums of the rows into these (new, empty) cross-products: one pass, each addition's rounding
-// error kept (the pattern between factors is these rows' own).
+// The sums of the rows of several grouping factors into these (new, empty) cross-products, in
+// double-double: each addition's rounding error goes to a second array, so A is the correctly
+// rounded sum of the products whatever the order of the rows (but for sums that cancel to within
+// ~2^-106 of their terms' size of a rounding boundary: docs/design.md, section 3). One task per
+// block row of A (a pair of factors, a factor's own blocks, [X y]'s), each a pass over all the
+// rows adding them in order: every value gets the same additions in the same order on any number
+// of threads, and no partial sums are merged. (Chunks of rows, each with its own pattern between
+// factors merged afterwards, took crossed200k 14 ms on two threads, against 20 on one.)
 void CrossProducts::sum_rows(const RowsView& rows, int threads) {
     const Layout& lay = *layout_;
-    const int nf = lay.nf(), p = lay.p(), pp = p + 1;
-    const int64_t n = rows.n;
-    if (nf == 1) {
-        sum_rows_one_factor(rows, threads, false);
-        n_ = n;
-        return;
-    }
-    // This chunk's blocks (its own pattern between factors), summed in double-double: each
-    // addition's rounding error goes to a second array, so A is the correctly rounded sum of the
-    // products whatever the order of the rows (but for sums that cancel to within ~2^-106 of their
-    // terms' size of a rounding boundary: docs/design.md, section 3).
-    CrossProducts& chunk = *this;
-    std::vector<Block>& A = chunk.hi_;
-    std::vector<std::vector<int64_t>> rowblk(A.size());
+    const int nf = lay.nf(), p = lay.p();
+    std::vector<std::pair<int, int>> pairs;  // the pairs first: the longest tasks
     for (int j = 0; j < nf; ++j)
-        for (int c = j + 1; c < nf; ++c) {
-            SparseBlock& s = A[tri(c, j)].s;
-            build_pattern(n, rows.codes[c], lay.factor(c).nlev, rows.codes[j], lay.factor(j).nlev, s, rowblk[tri(c, j)]);
-            s.v.assign(static_cast<size_t>(s.nnzb()) * s.bsz(), 0.0);
-            chunk.lo_[tri(c, j)].assign(s.v.size(), 0.0);
-        }
-    // Per factor and per pair of factors, the raw pointers the row loop writes through (hoisted out
-    // of it: the loop is the whole cost of forming A from rows).
-    struct Target {
-        double* hi;
-        double* lo;
-    };
-    std::vector<int> kf(static_cast<size_t>(nf));
-    std::vector<Target> diag(static_cast<size_t>(nf)), xyb(static_cast<size_t>(nf));
-    std::vector<Target> off(static_cast<size_t>(nf) * nf);
-    std::vector<const int64_t*> blk_of(static_cast<size_t>(nf) * nf, nullptr);
-    for (int j = 0; j < nf; ++j) {
-        kf[j] = lay.factor(j).k;
-        diag[j] = {A[tri(j, j)].u.v.data(), chunk.lo_[tri(j, j)].data()};
-        xyb[j] = {A[tri(nf, j)].d.data(), chunk.lo_[tri(nf, j)].data()};
-        for (int c = j + 1; c < nf; ++c) {
-            off[static_cast<size_t>(c) * nf + j] = {A[tri(c, j)].s.v.data(), chunk.lo_[tri(c, j)].data()};
-            blk_of[static_cast<size_t>(c) * nf + j] = rowblk[tri(c, j)].data();
-        }
-    }
-    const Target xxb{A[tri(nf, nf)].d.data(), chunk.lo_[tri(nf, nf)].data()};
-    std::vector<double> w(static_cast<size_t>(pp));
+        for (int c = j + 1; c < nf; ++c) pairs.emplace_back(c, j);
+    const int npairs = static_cast<int>(pairs.size());
     double ymin = ymin_, ymax = ymax_;
-    // With weights, row i's products are w_i * (a * b): symmetric blocks stay exactly symmetric
-    const double* rw = rows.w;
-    const auto wt = [rw](int64_t i, double prod) { return rw ? rw[i] * prod : prod; };
-    for (int64_t i = 0; i < n; ++i) {
-        for (int m = 0; m < p; ++m) w[m] = rows.x[i * p + m];
-        w[p] = rows.y[i];
-        ymin = std::min(ymin, w[p]);
-        ymax = std::max(ymax, w[p]);
-        for (int j = 0; j < nf; ++j) {
-            const int kj = kf[j];
-            const double* zj = rows.z[j] + i * kj;
-            const int lj = rows.codes[j][i];
-            const size_t dofs = static_cast<size_t>(lj) * kj * kj;
-            double* dj = diag[j].hi + dofs;
-            double* ej = diag[j].lo + dofs;
-            for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < kj; ++a) two_sum_into(dj[a + b * kj], ej[a + b * kj], wt(i, zj[a] * zj[b]));
-            for (int c = j + 1; c < nf; ++c) {
-                const int kc = kf[c];
-                const double* zc = rows.z[c] + i * kc;
-                const size_t bofs = static_cast<size_t>(blk_of[static_cast<size_t>(c) * nf + j][i]) * kc * kj;
-                const Target& t = off[static_cast<size_t>(c) * nf + j];
-                double* blk = t.hi + bofs;
-                double* ebl = t.lo + bofs;
-                for (int b = 0; b < kj; ++b)
-                    for (int a = 0; a < kc; ++a) two_sum_into(blk[a + b * kc], ebl[a + b * kc], wt(i, zc[a] * zj[b]));
-            }
-            const size_t cofs = static_cast<size_t>(lj) * kj * pp;
-            double* col = xyb[j].hi + cofs;
-            double* ecol = xyb[j].lo + cofs;
-            for (int b = 0; b < kj; ++b)
-                for (int a = 0; a < pp; ++a) two_sum_into(col[a + b * pp], ecol[a + b * pp], wt(i, w[a] * zj[b]));
+    pool::run(threads, npairs + nf + 1, [&](int t) {
+        if (t < npairs) {
+            const auto [c, j] = pairs[static_cast<size_t>(t)];
+            pair_sums(rows, c, j, hi_[tri(c, j)].s, lo_[tri(c, j)]);
+        } else if (t < npairs + nf) {
+            const int j = t - npairs, k = lay.factor(j).k;
+            with_term_sizes(k, p, [&](auto kc, auto pc) {
+                factor_sums<decltype(kc)::value, decltype(pc)::value>(rows, j, k, p, hi_[tri(j, j)].u.v.data(),
+                                                                      lo_[tri(j, j)].data(), hi_[tri(nf, j)].d.v.data(),
+                                                                      lo_[tri(nf, j)].data());
+            });
+        } else {
+            with_p<1>(p, [&](auto, auto pc) {
+                fixed_sums<decltype(pc)::value>(rows, p, hi_[tri(nf, nf)].d.v.data(), lo_[tri(nf, nf)].data(), ymin, ymax);
+            });
         }
-        for (int b = 0; b < pp; ++b)
-            for (int a = b; a < pp; ++a) two_sum_into(xxb.hi[a + b * pp], xxb.lo[a + b * pp], wt(i, w[a] * w[b]));
-    }
+    });
     // normalise each (hi, lo) pair: hi becomes the correctly rounded sum, lo the exact remainder
-    for (size_t b = 0; b < A.size(); ++b) {
-        std::vector<double>& hi = values(A[b]);
-        std::vector<double>& lo = chunk.lo_[b];
+    for (size_t b = 0; b < hi_.size(); ++b) {
+        std::vector<double>& hi = values(hi_[b]);
+        std::vector<double>& lo = lo_[b];
         for (size_t e = 0; e < hi.size(); ++e) {
             const dd::DD s = dd::normalise(hi[e], lo[e]);
             hi[e] = s.hi;
             lo[e] = s.lo;
         }
     }
-    chunk.n_ = n;
-    chunk.ymin_ = ymin;
-    chunk.ymax_ = ymax;
+    n_ = rows.n;
+    ymin_ = ymin;
+    ymax_ = ymax;
 }
 
 namespace {

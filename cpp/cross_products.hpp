@@ -117,8 +117,9 @@ private:
     };
     Scratch level_sums_;
     void check_not_frozen() const;
-    // The sums of rows into these new, empty cross-products (accumulate.cpp; no checks).
-    void sum_rows(const RowsView& rows, int threads = 1);
+    // The sums of the rows of several grouping factors into these new, empty cross-products
+    // (accumulate.cpp; no checks), one pass per block row of A on up to `threads` threads.
+    void sum_rows(const RowsView& rows, int threads);
     // sum_rows for one grouping factor: each level's sums side by side, (hi, lo) interleaved (on
     // `threads` threads by slices of the levels), then put into the blocks, or with `fold` added to
     // them in double-double as `add` adds another's (the same bits as summing into new

@@ -10,6 +10,7 @@ import pickle
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from mixedmodels import _core
 from tests.engine_helpers import layout_of, theta_map
@@ -230,3 +231,44 @@ def test_rows_added_chunk_by_chunk_into_one_sum_equal_new_sums_added(weighted):
         into.freeze()
         with pytest.raises(_core.InvalidInputError, match="final"):
             into.add_rows(y[:10], x[:10], [codes[:10]], [z[:10]], threads=threads)
+
+
+def test_several_factors_weighted_rows_in_one_pass_per_block_row():
+    """With several factors each block row of A (a pair of factors, a factor's own blocks,
+    [X y]'s) is summed in its own pass over the rows: bitwise the same on every thread count,
+    with weights and a vector term; A equals the dense weighted cross-product to rounding, and
+    rows added in batches give it too."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    specs = [(rng.integers(0, 500, n), 500, 2), (rng.integers(0, 120, n), 120, 1), (rng.integers(0, 15, n), 15, 1)]
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n) + 3.0
+    w = rng.uniform(0.2, 5.0, n)
+    factors, first = [], 0
+    for codes, nlev, k in specs:
+        z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+        ti, tr, tc = theta_map(k, False, first)
+        first += ti.size
+        factors.append((codes.astype(np.int32), nlev, z, ti, tr, tc))
+    codes, zs = [f[0] for f in factors], [f[2] for f in factors]
+    sums = []
+    for threads in THREADS:
+        cp = _core.CrossProducts(layout_of(x, factors))
+        cp.add_rows(y, x, codes, zs, w, threads=threads)
+        sums.append(pickle.dumps(cp))
+    assert sums[1] == sums[0]
+    assert sums[2] == sums[0]
+    batches = _core.CrossProducts(layout_of(x, factors))
+    for a, b in ((0, 7), (7, 25_000), (25_000, n)):
+        batches.add_rows(y[a:b], x[a:b], [c[a:b] for c in codes], [z[a:b] for z in zs], w[a:b], threads=2)
+    got = np.tril(_core.Engine(pickle.loads(sums[0])).dense(False))
+    again = np.tril(_core.Engine(batches).dense(False))
+    columns = []
+    for c, (_, nlev, k), z in zip(codes, specs, zs, strict=True):
+        at = (c[:, None] * k + np.arange(k)).ravel()
+        columns.append(sparse.csr_matrix((z.ravel(), at, np.arange(0, n * k + 1, k)), shape=(n, nlev * k)))
+    m = sparse.hstack([*columns, sparse.csr_matrix(np.column_stack([x, y]))]).tocsr()
+    dense = np.tril((m.T @ sparse.diags(w) @ m).toarray())
+    scale = np.abs(dense).max()
+    np.testing.assert_allclose(got, dense, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(again, got, rtol=0, atol=1e-15 * scale)
