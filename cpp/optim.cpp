@@ -166,8 +166,7 @@ Result minimize_fn(const std::function<double(const double*)>& f, unsigned n, co
         opt_t o;
         ~Guard() { api.destroy(o); }
     } guard{opt};
-    Call call{&f, opt, &s.interrupted, Clock::now()};
-    call.best_x = x0;
+    Call call{&f, opt, &s.interrupted, Clock::now(), false, 0, std::numeric_limits<double>::infinity(), x0, nullptr};
     api.set_lower_bounds(opt, lower.data());
     api.set_xtol_abs1(opt, s.xtol_abs);
     api.set_ftol_abs(opt, s.ftol_abs);
