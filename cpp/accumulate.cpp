@@ -204,7 +204,7 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
                                    " at row " + std::to_string(i) + " is outside [0, " + std::to_string(nl) + ")");
     }
 
-    if (nf > 1) {  // one pass per block row of A on up to `threads` threads (sum_rows)
+    if (nf != 1) {  // one pass per block row of A on up to `threads` threads (sum_rows; none: [X y]'s only)
         CrossProducts sums(layout_);
         sums.sum_rows(rows, threads);
         sums.log_weights_ = log_weights;
@@ -254,7 +254,7 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     }
 }
 
-// The sums of the rows of several grouping factors into these (new, empty) cross-products, in
+// The sums of the rows of several grouping factors (or none) into these (new, empty) cross-products, in
 // double-double: each addition's rounding error goes to a second array, so A is the correctly
 // rounded sum of the products whatever the order of the rows (but for sums that cancel to within
 // ~2^-106 of their terms' size of a rounding boundary: docs/design.md, section 3). One task per

@@ -117,7 +117,7 @@ private:
     };
     Scratch level_sums_;
     void check_not_frozen() const;
-    // The sums of the rows of several grouping factors into these new, empty cross-products
+    // The sums of the rows of several grouping factors (or none) into these new, empty cross-products
     // (accumulate.cpp; no checks), one pass per block row of A on up to `threads` threads.
     void sum_rows(const RowsView& rows, int threads);
     // sum_rows for one grouping factor: each level's sums side by side, (hi, lo) interleaved (on

@@ -55,6 +55,17 @@ def test_bad_codes_raise_invalid_input():
         _core.Engine(_core.CrossProducts(_core.Layout([], 1)))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_rows_of_a_layout_without_grouping_factors_sum_their_fixed_crossproduct(threads):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 2)), rng.normal(size=50)
+    cp = _core.CrossProducts(_core.Layout([], 2))
+    cp.add_rows(y, x, [], [], threads=threads)
+    xy = np.column_stack([x, y])
+    assert cp.nobs == 50
+    np.testing.assert_allclose(cp.fixed_crossprod(), xy.T @ xy, rtol=1e-13)
+
+
 def test_theta_of_wrong_length_raises():
     y = np.arange(6.0)
     e = engine_of(y, np.ones((6, 1)), [_factor([0, 0, 1, 1, 2, 2], 3)])
