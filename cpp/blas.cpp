@@ -84,6 +84,18 @@ void trmm_lower(bool left, int m, int n, double alpha, const double* l, int ldl,
     fn.dtrmm(&side, &uplo, &tr, &diag, &m, &n, &alpha, l, &ldl, b, &ldb);
 }
 
+void trmm_lower_trans_left(int m, int n, double alpha, const double* l, int ldl, double* b, int ldb) {
+    if (m == 0 || n == 0) return;
+    const char side = 'L', uplo = 'L', tr = 'T', diag = 'N';
+    fn.dtrmm(&side, &uplo, &tr, &diag, &m, &n, &alpha, l, &ldl, b, &ldb);
+}
+
+void syrk_lower_trans(int n, int k, double alpha, const double* a, int lda, double beta, double* c, int ldc) {
+    if (n == 0) return;
+    const char uplo = 'L', tr = 'T';
+    fn.dsyrk(&uplo, &tr, &n, &k, &alpha, a, &lda, &beta, c, &ldc);
+}
+
 int trtri_lower(int n, double* a, int lda) {
     if (n == 0) return 0;
     if (n <= kRecursiveTrtri) {

@@ -56,6 +56,10 @@ int potrf_lower(int n, double* a, int lda);
 int potrf_lower_lapack(int n, double* a, int lda);
 // B = alpha * L B (side left) or alpha * B L (side right), L lower triangular, B m x n.
 void trmm_lower(bool left, int m, int n, double alpha, const double* l, int ldl, double* b, int ldb);
+// B = alpha * L^T B (side left, L lower triangular m x m, B m x n).
+void trmm_lower_trans_left(int m, int n, double alpha, const double* l, int ldl, double* b, int ldb);
+// C(lower) = alpha * A^T A + beta * C, A is k x n.
+void syrk_lower_trans(int n, int k, double alpha, const double* a, int lda, double beta, double* c, int ldc);
 // In-place inverse of a lower triangular matrix; LAPACK's info (k > 0: diagonal entry k is zero, and
 // then, above order 128, a part of the array may already be inverted).
 int trtri_lower(int n, double* a, int lda);

@@ -2,11 +2,9 @@
 // panels of kPanel columns: LAPACK on the panel's diagonal block (on every panel, the last one too
 // however short: the small kernel blas::potrf_lower takes for 32 columns or fewer fails on a NaN
 // that LAPACK passes), then the triangular solve below it and the symmetric update of the trailing
-// matrix. On BLAS's own threads each is one call: on InstEval's order 1,128 this keeps both cores
-// busier than OpenBLAS's own dpotrf (~10 % faster). On the pool the solve is cut into chunks of
-// kRows rows and the update into chunks of kColumns columns (a syrk on the chunk's diagonal part and
-// one gemm below it), fixed by the order alone, so the factor is bitwise the same for every thread
-// count, one included.
+// matrix. On the pool the solve is cut into chunks of kRows rows and the update into chunks of
+// kColumns columns (a syrk on the chunk's diagonal part and one gemm below it), fixed by the order
+// alone, so the factor is bitwise the same for every thread count, one included.
 #include "dense_potrf.hpp"
 
 #include <algorithm>
@@ -18,16 +16,15 @@
 namespace mm {
 
 namespace {
-constexpr int kPooledFrom = 256;    // from this order on, by panels on the pool
-constexpr int kBlockedFrom = 512;   // from this order on, by panels on BLAS's threads
+constexpr int kPooledFrom = 256;  // from this order on, by panels on the pool
 constexpr int kPanel = 128;
 constexpr int kRows = 128;
 constexpr int kColumns = 64;
 }  // namespace
 
-int potrf_lower_blocked(int n, double* a, int lda, int threads, bool pooled) {
-    if (n < (pooled ? kPooledFrom : kBlockedFrom)) return blas::potrf_lower(n, a, lda);
-    const blas::SingleThreaded one_thread(pooled);
+int potrf_lower_blocked(int n, double* a, int lda, int threads) {
+    if (n < kPooledFrom) return blas::potrf_lower(n, a, lda);
+    const blas::SingleThreaded one_thread;
     for (int k0 = 0; k0 < n; k0 += kPanel) {
         const int nb = std::min(kPanel, n - k0);
         double* d = a + static_cast<size_t>(k0) * lda + k0;
@@ -37,11 +34,6 @@ int potrf_lower_blocked(int n, double* a, int lda, int threads, bool pooled) {
         if (rest == 0) break;
         double* below = d + nb;                                 // rest x nb, solved in place
         double* trail = d + static_cast<size_t>(nb) * lda + nb;  // rest x rest, lower triangle updated
-        if (!pooled) {
-            blas::trsm_right_lower_trans(rest, nb, d, lda, below, lda);
-            blas::syrk_lower(rest, nb, -1.0, below, lda, 1.0, trail, lda);
-            continue;
-        }
         const int row_chunks = (rest + kRows - 1) / kRows;
         pool::run(threads, row_chunks, [&](int c) {
             const int r0 = c * kRows, r1 = std::min(rest, r0 + kRows);

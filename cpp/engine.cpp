@@ -23,14 +23,6 @@ Engine::Engine(const CrossProducts& a, double dense_threshold, int threads)
     T_.assign(toff_[nf_], 0.0);
     A_ = a.rounded();
     analyse(dense_threshold);
-    // BLAS on one thread while factoring (blas_threads.cpp), unless a dense diagonal block is large
-    // enough for OpenBLAS's threads to pay (InstEval's 1,128 x 1,128 block: 30 % slower pinned)
-    int largest = 0;
-    for (int j = 0; j <= nf_; ++j) {
-        const Block& d = L_[tri(j, j)];
-        if (d.kind == Kind::Dense) largest = std::max(largest, d.d.nrow);
-    }
-    pin_blas_ = largest < kPinBlasBelow;
 }
 
 void Engine::set_threads(int threads) {

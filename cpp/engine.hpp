@@ -95,11 +95,14 @@ public:
     std::vector<std::vector<BlockInfo>> describe() const;
     // Rough floating-point work of one update(theta), from the block types chosen by analyse().
     double update_flops() const;
-    // Whether the factorisation holds BLAS to one thread: where no dense diagonal block has order
-    // kPinBlasBelow or more, or the engine may use one thread only (threads() == 1: a caller running
-    // fits side by side, one per core, asks for that; OpenBLAS's threads would otherwise compete).
-    bool single_threaded_blas() const { return pin_blas_ || threads_ <= 1; }
-    static constexpr int kPinBlasBelow = 1024;
+    // Whether the engine holds BLAS to one thread while it factors and inverts (blas_threads.cpp):
+    // always. Its large dense blocks are factored and inverted by panels on the pool
+    // (dense_potrf.hpp, dense_inverse.hpp), as fast as on OpenBLAS's threads for InstEval's 1,128
+    // block (an evaluation 11 ms, a gradient 35 ms), whose workers spin for ~0.1 s after each call:
+    // they took the second core from the second engine of a Hessian's points (InstEval's fit 342
+    // against 300 ms pooled) and, beside another busy process, doubled the evaluations (fit 730
+    // against 488 ms). Callers pass it on, so that a guard stays where the rule would change.
+    bool single_threaded_blas() const { return true; }
     // The selected inverse the gradients form (its blocks about the size of L's) is kept from call
     // to call while a caller holds it (a fit: its optimiser, polish and check), and freed after each
     // call otherwise when it is larger than SelectedInverse::kKeepValues values. Holds nest; a
@@ -125,7 +128,6 @@ private:
     bool updated_ = false;       // L holds the factor at some theta (an update completed)
     std::vector<double> theta_at_;  // that theta (while updated_)
     Criterion criterion_at_;        // and its criterion
-    bool pin_blas_ = true;       // see single_threaded_blas()
     int threads_ = 1;            // see threads()
     mutable std::mutex mu_;
     mutable SelectedInverse selinv_;  // the gradients' selected inverse, reused (under mu_)

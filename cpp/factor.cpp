@@ -64,10 +64,8 @@ void Engine::factor_diag(int j) {
     }
     DenseBlock& m = d.d;
     if (j < nf_) {
-        // on the pool where BLAS is pinned (mid-size blocks); a block large enough for BLAS's own
-        // threads (engine.cpp) stays with them: InstEval's 1,128 block, pooled with BLAS pinned
-        // throughout (and the gradient's trtri and lauum pooled too), measured no faster
-        const int info = potrf_lower_blocked(m.nrow, m.data(), m.nrow, threads_, single_threaded_blas());
+        // by panels on the pool, BLAS held to one thread (Engine::single_threaded_blas)
+        const int info = potrf_lower_blocked(m.nrow, m.data(), m.nrow, threads_);
         if (info != 0) {
             // the level of the row (0-based, as a block-diagonal block's message), and the row itself (1-based, LAPACK's)
             const std::string where = std::to_string(j) + ", level " + std::to_string((info - 1) / k_[j]);

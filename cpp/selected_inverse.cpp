@@ -9,6 +9,7 @@
 
 #include "blas.hpp"
 #include "cross_products.hpp"
+#include "dense_inverse.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
 #include "pool.hpp"
@@ -479,7 +480,7 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
         for (int y = 0; y < qj; ++y)
             std::copy(ljj.d.data() + static_cast<size_t>(y) * qj + y, ljj.d.data() + static_cast<size_t>(y + 1) * qj,
                       gjj.data() + static_cast<size_t>(y) * qj + y);
-        if (blas::trtri_lower(qj, gjj.data(), qj) != 0)
+        if (trtri_lower_pooled(qj, gjj.data(), qj, threads) != 0)
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
         std::vector<DenseBlock> w(static_cast<size_t>(nf - j - 1));  // W_c, c = j + 1, ...
         for (int c = j + 1; c < nf; ++c) {
@@ -492,7 +493,7 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
             wc = lblocks[tri(c, j)].d;
             blas::trmm_lower(false, qc, qj, 1.0, gjj.data(), qj, wc.data(), qc);  // W_c
         }
-        blas::lauum_lower(qj, gjj.data(), qj);  // L(j, j)^{-T} L(j, j)^{-1}: LAPACK's lauum on the triangular inverse
+        lauum_lower_pooled(qj, gjj.data(), qj, threads);  // L(j, j)^{-T} L(j, j)^{-1} from the triangular inverse
         // the lower triangle less W_c' G(c, j), by panels of columns from the diagonal down
         for (int c = j + 1; c < nf; ++c) {
             const int qc = nlev[c] * k[c];

@@ -38,7 +38,9 @@ struct SelectedInverse {
 // G = (L_ZZ L_ZZ')^{-1} on the pattern of L_ZZ (the nf random-effects block rows and columns of
 // lblocks) into work.g: blocks of the same kinds and patterns as L's, G(c, c) dense blocks held
 // whole (both triangles). work's blocks are reused when they have L's kinds, sizes and patterns.
-// Bitwise the same for every thread count, and whatever work held before.
+// Bitwise the same for every thread count, and whatever work held before: a large dense diagonal
+// block's triangular inverse and L^T L by halves on the pool (dense_inverse.hpp), BLAS held to one
+// thread by the caller.
 const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
                                            const std::vector<int>& k, int threads, SelectedInverse& work);
 // x (q x ncol, column-major; off the factors' first columns, q = off[nf]) <- L_ZZ^{-T} x.

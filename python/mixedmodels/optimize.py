@@ -183,9 +183,7 @@ class EngineCriterion:
     def values(self, points: Sequence[FloatArray]) -> list[float]:
         """The criterion at each of ``points``: on both cores where the second engine of
         `gradient_and_values` has been made, the engine may use two threads and holds BLAS to one
-        (else in turn: BLAS's own threads, which spin for a while after each call on a large dense
-        block, would take the second core from the second engine: InstEval's two evaluations took
-        31-35 ms so against 23 ms in turn); NaN where the factorisation fails, in both.
+        (else in turn); NaN where the factorisation fails, in both.
 
         Examples
         --------
@@ -369,9 +367,10 @@ def native_bobyqa() -> bool:
 @functools.cache
 def single_threaded_blas() -> bool:
     """Whether the core can hold BLAS to one thread while it factors (OpenBLAS's thread control,
-    found in the OpenBLAS that scipy loaded; Linux). Its dense blocks are small, and BLAS's worker
-    threads only spin on them: 20 crossed 10-level factors took 248 s with the second core busy,
-    9 s on one thread. The count is OpenBLAS's global one, restored after each factorisation.
+    found in the OpenBLAS that scipy loaded; Linux). Its large dense blocks are factored and inverted
+    on its own thread pool, and BLAS's worker threads only spin on small ones: 20 crossed 10-level
+    factors took 248 s with the second core busy, 9 s on one thread. The count is OpenBLAS's global
+    one, restored after each factorisation.
 
     Examples
     --------
