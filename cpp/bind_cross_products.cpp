@@ -164,9 +164,9 @@ void register_cross_products(py::module_& m) {
         .def("add_rows", &add_rows, py::arg("y"), py::arg("x"), py::arg("codes"), py::arg("z"),
              py::arg("weights") = py::none(), py::arg("threads") = py::none(),
              "Add rows: y (n,), x (n, p), per factor (engine order) codes int32 (n,) in [0, nlev) and random-effects "
-             "columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i]. Many "
-             "rows are summed in chunks on up to `threads` threads (None: os.cpu_count()); the sums do not depend "
-             "on the count.")
+             "columns z (n, k); with weights (n,) (finite, >= 0), row i's products are multiplied by weights[i]. The "
+             "rows are summed on up to `threads` threads (None: os.cpu_count()): one factor's many rows in chunks, "
+             "several factors' block rows of A in passes of their own; the sums do not depend on the count.")
         .def(
             "add",
             [](CrossProducts& a, const CrossProducts& b) {

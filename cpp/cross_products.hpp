@@ -34,8 +34,9 @@ public:
     CrossProducts(LayoutPtr layout, int64_t n, double ymin, double ymax, std::vector<Block> hi,
                   std::vector<std::vector<double>> lo);
 
-    // Add the rows' products (accumulate.cpp), many rows in chunks on up to `threads` threads (the
-    // sums do not depend on the count). Throws InvalidInput for a code out of range.
+    // Add the rows' products (accumulate.cpp) on up to `threads` threads: one factor's many rows in
+    // chunks, several factors' block rows of A in passes of their own (the sums do not depend on the
+    // count). Throws InvalidInput for a code out of range.
     void add_rows(const RowsView& rows, int threads = 1);
     // Add another model's cross-products with the same layout (patterns merged), in double-double.
     void add(const CrossProducts& other);
