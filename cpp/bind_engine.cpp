@@ -309,8 +309,8 @@ void register_engine(py::module_& m) {
         .def_property_readonly("workspace_values", &Engine::workspace_values,
                                "The values the gradients' selected inverse holds now.")
         .def_property_readonly("single_threaded_blas", &Engine::single_threaded_blas,
-                               "Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or "
-                               "more (OpenBLAS's threads only spin on smaller ones), or threads is 1.");
+                               "Whether updates hold BLAS to one thread: always (large dense blocks are factored "
+                               "and inverted on the core's pool).");
     m.def("thread_pool_workers", &pool::workers,
           "Worker threads the core's pool has started so far (it starts them when a large kernel first runs on "
           "more than one thread).");

@@ -52,7 +52,7 @@ void gemv(bool ta, int m, int n, double alpha, const double* a, int lda, const d
 // its pivot not a number: reference LAPACK's answer, which OpenBLAS's dpotrf does not give).
 int potrf_lower(int n, double* a, int lda);
 // LAPACK's dpotrf itself, whatever the order (potrf_lower takes small kernels for n <= 32). The
-// blocked factor of a large dense block on the pool or on BLAS's threads: dense_potrf.hpp.
+// blocked factor of a large dense block on the pool: dense_potrf.hpp.
 int potrf_lower_lapack(int n, double* a, int lda);
 // B = alpha * L B (side left) or alpha * B L (side right), L lower triangular, B m x n.
 void trmm_lower(bool left, int m, int n, double alpha, const double* l, int ldl, double* b, int ldb);

@@ -426,7 +426,7 @@ class Engine:
     @property
     def single_threaded_blas(self) -> bool:
         """
-        Whether updates hold BLAS to one thread: no dense diagonal block of order 1024 or more (OpenBLAS's threads only spin on smaller ones), or threads is 1.
+        Whether updates hold BLAS to one thread: always (large dense blocks are factored and inverted on the core's pool).
         """
     @property
     def threads(self) -> int:

@@ -134,11 +134,8 @@ def lmer(
         crossed factors, the per-level work of a factor with many levels, the gradient's selected
         inversion). Default: the CPUs this process may run on (its CPU affinity, else
         ``os.cpu_count()``); 1 keeps every evaluation on
-        the calling thread, BLAS's factorisations included (for fits run side by side, one per
-        core). Small designs stay on one thread whatever the count, and the results are bitwise the
-        same for every count of 2 or more; with 1, a dense block of order 1,024 or more (InstEval's)
-        is factored by BLAS on one thread, which can change the last bits (InstEval's criterion by
-        1e-14 relative).
+        the calling thread (for fits run side by side, one per core). Small designs stay on one
+        thread whatever the count, and the results are bitwise the same for every count.
     **statsmodels_keywords
         None are taken: statsmodels' ``groups=``, ``re_formula=`` and ``vc_formula=`` raise an
         `ArgumentError` that shows the lme4 term to write instead, lme4's ``REML=``, ``control=``,
@@ -359,8 +356,7 @@ def glmer(
     threads : int, optional
         Threads the core may use (default: the CPUs this process may run on): PIRLS' passes over the rows of a
         model with one grouping factor and at least 32,768 rows, and the factorisations, as for
-        `lmer`; the results are bitwise the same for every count (of 2 or more where a dense block has
-        order 1,024 or more, as for `lmer`).
+        `lmer`; the results are bitwise the same for every count.
     **lme4_keywords
         None are taken: lme4's ``REML=``, ``control=``, ``contrasts=``, ``subset=`` and ``verbose=``,
         and statsmodels' ``groups=`` and ``re_formula=``, raise an `ArgumentError` that says what to

@@ -1246,7 +1246,7 @@ def minimize_theta(
 
     def run(start: FloatArray, budget: int, stp: FloatArray | None) -> tuple[FloatArray, float, int, str, bool, bool]:
         if hf is not None and fg is not None and method == "newton":
-            # (the differences' evaluations are serial and small: BLAS's threads pay within each)
+            # (the differences' evaluations are serial: BLAS held to one thread for the whole search)
             serial = one_thread_blas and single_threaded_blas() and not isinstance(hf, DifferencedHessian)
             with _core.BlasOneThread() if serial else contextlib.nullcontext():
                 if isinstance(hf, DifferencedHessian):
