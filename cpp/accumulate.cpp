@@ -110,33 +110,6 @@ void pair_sums(const RowsView& rows, int c, int j, SparseBlock& s, std::vector<d
     }
 }
 
-// Factor j's own blocks of the rows: each level's Z_j^T Z_j (dhi, dlo: nlev k x k) and
-// [X y]^T Z_j (chi, clo: nlev pp x k), in double-double, the rows in order; K and P are k and p
-// where known at compile time (row_sizes.hpp), else 0 and -1.
-template <int K, int P>
-void factor_sums(const RowsView& rows, int j, int k_rt, int p_rt, double* dhi, double* dlo, double* chi, double* clo) {
-    const int k = K > 0 ? K : k_rt, p = P >= 0 ? P : p_rt, pp = p + 1;
-    double vf[P >= 0 ? P + 1 : 1];
-    std::vector<double> vdyn(P >= 0 ? 0 : static_cast<size_t>(pp));
-    double* v = P >= 0 ? vf : vdyn.data();
-    const int32_t* codes = rows.codes[j];
-    const double* z = rows.z[j];
-    const double* w = rows.w;
-    for (int64_t i = 0; i < rows.n; ++i) {
-        for (int m = 0; m < p; ++m) v[m] = rows.x[i * p + m];
-        v[p] = rows.y[i];
-        const double* zi = z + i * k;
-        const size_t dofs = static_cast<size_t>(codes[i]) * k * k;
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < k; ++a)
-                two_sum_into(dhi[dofs + a + b * k], dlo[dofs + a + b * k], weighted(w, i, zi[a] * zi[b]));
-        const size_t cofs = static_cast<size_t>(codes[i]) * k * pp;
-        for (int b = 0; b < k; ++b)
-            for (int a = 0; a < pp; ++a)
-                two_sum_into(chi[cofs + a + b * pp], clo[cofs + a + b * pp], weighted(w, i, v[a] * zi[b]));
-    }
-}
-
 // [X y]^T [X y] of the rows (its lower triangle, column-major pp x pp), in double-double, and
 // the response's range; P is p where known at compile time (the sums then stay in registers), else -1.
 template <int P>
@@ -254,55 +227,21 @@ void CrossProducts::add_rows(const RowsView& rows, int threads) {
     }
 }
 
-// The sums of the rows of several grouping factors (or none) into these (new, empty) cross-products, in
-// double-double: each addition's rounding error goes to a second array, so A is the correctly
-// rounded sum of the products whatever the order of the rows (but for sums that cancel to within
-// ~2^-106 of their terms' size of a rounding boundary: docs/design.md, section 3). One task per
-// block row of A (a pair of factors, a factor's own blocks, [X y]'s), each a pass over all the
-// rows adding them in order: every value gets the same additions in the same order on any number
-// of threads, and no partial sums are merged. (Chunks of rows, each with its own pattern between
-// factors merged afterwards, took crossed200k 14 ms on two threads, against 20 on one.)
-void CrossProducts::sum_rows(const RowsView& rows, int threads) {
-    const Layout& lay = *layout_;
-    const int nf = lay.nf(), p = lay.p();
-    std::vector<std::pair<int, int>> pairs;  // the pairs first: the longest tasks
-    for (int j = 0; j < nf; ++j)
-        for (int c = j + 1; c < nf; ++c) pairs.emplace_back(c, j);
-    const int npairs = static_cast<int>(pairs.size());
-    double ymin = ymin_, ymax = ymax_;
-    pool::run(threads, npairs + nf + 1, [&](int t) {
-        if (t < npairs) {
-            const auto [c, j] = pairs[static_cast<size_t>(t)];
-            pair_sums(rows, c, j, hi_[tri(c, j)].s, lo_[tri(c, j)]);
-        } else if (t < npairs + nf) {
-            const int j = t - npairs, k = lay.factor(j).k;
-            with_term_sizes(k, p, [&](auto kc, auto pc) {
-                factor_sums<decltype(kc)::value, decltype(pc)::value>(rows, j, k, p, hi_[tri(j, j)].u.v.data(),
-                                                                      lo_[tri(j, j)].data(), hi_[tri(nf, j)].d.v.data(),
-                                                                      lo_[tri(nf, j)].data());
-            });
-        } else {
-            with_p<1>(p, [&](auto, auto pc) {
-                fixed_sums<decltype(pc)::value>(rows, p, hi_[tri(nf, nf)].d.v.data(), lo_[tri(nf, nf)].data(), ymin, ymax);
-            });
-        }
-    });
-    // normalise each (hi, lo) pair: hi becomes the correctly rounded sum, lo the exact remainder
-    for (size_t b = 0; b < hi_.size(); ++b) {
-        std::vector<double>& hi = values(hi_[b]);
-        std::vector<double>& lo = lo_[b];
-        for (size_t e = 0; e < hi.size(); ++e) {
-            const dd::DD s = dd::normalise(hi[e], lo[e]);
-            hi[e] = s.hi;
-            lo[e] = s.lo;
-        }
-    }
-    n_ = rows.n;
-    ymin_ = ymin;
-    ymax_ = ymax;
-}
-
 namespace {
+
+// (hi, lo) normalised into (out_hi, out_lo), or with fold added to them in double-double; (hi, lo)
+// left zero.
+void put_sum(double& hi, double& lo, double& out_hi, double& out_lo, bool fold) {
+    const dd::DD s = dd::normalise(hi, lo);
+    hi = 0.0;
+    lo = 0.0;
+    if (fold) {
+        dd_add_into(out_hi, out_lo, s.hi, s.lo);
+    } else {
+        out_hi = s.hi;
+        out_lo = s.lo;
+    }
+}
 
 // Which sums a pass over the rows adds: those of the levels [first, last) into acc, and (cross)
 // [X y]'[X y] into xx with the response's range.
@@ -401,6 +340,62 @@ std::vector<int32_t> level_cuts(const int32_t* codes, int64_t n, int32_t levels,
 
 }  // namespace
 
+// The sums of the rows of several grouping factors (or none) into these (new, empty) cross-products, in
+// double-double: each addition's rounding error goes to a second array, so A is the correctly
+// rounded sum of the products whatever the order of the rows (but for sums that cancel to within
+// ~2^-106 of their terms' size of a rounding boundary: docs/design.md, section 3). One task per
+// block row of A (a pair of factors, a factor's own blocks, [X y]'s), each a pass over all the
+// rows adding them in order: every value gets the same additions in the same order on any number
+// of threads, and no partial sums are merged. (Chunks of rows, each with its own pattern between
+// factors merged afterwards, took crossed200k 14 ms on two threads, against 20 on one.)
+void CrossProducts::sum_rows(const RowsView& rows, int threads) {
+    const Layout& lay = *layout_;
+    const int nf = lay.nf(), p = lay.p();
+    std::vector<std::pair<int, int>> pairs;  // the pairs first: the longest tasks
+    for (int j = 0; j < nf; ++j)
+        for (int c = j + 1; c < nf; ++c) pairs.emplace_back(c, j);
+    const int npairs = static_cast<int>(pairs.size());
+    double ymin = ymin_, ymax = ymax_;
+    pool::run(threads, npairs + nf + 1, [&](int t) {
+        if (t < npairs) {
+            const auto [c, j] = pairs[static_cast<size_t>(t)];
+            pair_sums(rows, c, j, hi_[tri(c, j)].s, lo_[tri(c, j)]);
+        } else if (t < npairs + nf) {
+            // factor j's own blocks: the one-factor pass over a view of its columns
+            const int j = t - npairs, k = lay.factor(j).k, pp = p + 1;
+            const int32_t nlev = lay.factor(j).nlev;
+            RowsView own = rows;
+            own.codes = {rows.codes[j]};
+            own.z = {rows.z[j]};
+            std::vector<double> acc(static_cast<size_t>(nlev) * (k * (k + 1) / 2 + k * pp) * 2, 0.0), xx;
+            double unused_min = 0.0, unused_max = 0.0;
+            one_factor_rows_any(own, k, p, LevelSlice{0, nlev, false}, acc, xx, unused_min, unused_max);
+            put_level_sums(j, acc, 1, false);
+        } else {
+            with_p<1>(p, [&](auto, auto pc) {
+                fixed_sums<decltype(pc)::value>(rows, p, hi_[tri(nf, nf)].d.v.data(), lo_[tri(nf, nf)].data(), ymin, ymax);
+            });
+        }
+    });
+    // normalise each (hi, lo) pair of the blocks between factors and of [X y]'s: hi becomes the
+    // correctly rounded sum, lo the exact remainder (each factor's own blocks were put so)
+    std::vector<size_t> summed;
+    for (const auto& [c, j] : pairs) summed.push_back(tri(c, j));
+    summed.push_back(tri(nf, nf));
+    for (const size_t b : summed) {
+        std::vector<double>& hi = values(hi_[b]);
+        std::vector<double>& lo = lo_[b];
+        for (size_t e = 0; e < hi.size(); ++e) {
+            const dd::DD s = dd::normalise(hi[e], lo[e]);
+            hi[e] = s.hi;
+            lo[e] = s.lo;
+        }
+    }
+    n_ = rows.n;
+    ymin_ = ymin;
+    ymax_ = ymax;
+}
+
 // One grouping factor (the large simulated and streamed designs): the same additions in the same
 // order as sum_rows, so the same sums to the last bit, but each level's values side by side (its
 // his, then its los: contiguous, so the additions vectorise), and the symmetric k x k block's
@@ -430,24 +425,31 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads, bool 
         one_factor_rows_any(rows, k, p, LevelSlice{cut[c], cut[c + 1], cross}, acc, xx, cross ? ymin : unused_min,
                             cross ? ymax : unused_max);
     });
-    // into the blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows
-    // does and, with fold, added as add_blocks adds; the level sums left zero for the next call
-    const auto put = [fold](double& hi, double& lo, double& out_hi, double& out_lo) {
-        const dd::DD s = dd::normalise(hi, lo);
-        hi = 0.0;
-        lo = 0.0;
-        if (fold) {
-            dd_add_into(out_hi, out_lo, s.hi, s.lo);
-        } else {
-            out_hi = s.hi;
-            out_lo = s.lo;
+    put_level_sums(0, acc, threads, fold);
+    std::vector<double>& xhi = hi_[tri(1, 1)].d.v;
+    std::vector<double>& xlo = lo_[tri(1, 1)];
+    for (int b = 0; b < pp; ++b)
+        for (int a = b; a < pp; ++a) {
+            const size_t at = static_cast<size_t>(a + b * pp);
+            put_sum(xx[2 * at], xx[2 * at + 1], xhi[at], xlo[at], fold);
         }
-    };
-    std::vector<double>& dhi = hi_[tri(0, 0)].u.v;
-    std::vector<double>& dlo = lo_[tri(0, 0)];
-    std::vector<double>& chi = hi_[tri(1, 0)].d.v;
-    std::vector<double>& clo = lo_[tri(1, 0)];
-    // levels in slices of kLevelsPerSlice, each slice's blocks its own: the same bits on any threads
+    ymin_ = ymin;
+    ymax_ = ymax;
+}
+
+// Factor f's level sums of one_factor_rows (acc: per level its values' his, then their los) into
+// its blocks (both triangles of the diagonal ones), each (hi, lo) normalised as sum_rows does and,
+// with fold, added as add_blocks adds; acc is left zero for the next call. The levels in slices of
+// kLevelsPerSlice, each slice's blocks its own: the same bits on any number of threads.
+void CrossProducts::put_level_sums(int f, std::vector<double>& acc, int threads, bool fold) {
+    const Layout& lay = *layout_;
+    const int nf = lay.nf(), pp = lay.p() + 1, k = lay.factor(f).k;
+    const size_t nlev = static_cast<size_t>(lay.factor(f).nlev);
+    const int per = k * (k + 1) / 2 + k * pp;
+    std::vector<double>& dhi = hi_[tri(f, f)].u.v;
+    std::vector<double>& dlo = lo_[tri(f, f)];
+    std::vector<double>& chi = hi_[tri(nf, f)].d.v;
+    std::vector<double>& clo = lo_[tri(nf, f)];
     constexpr int64_t kLevelsPerSlice = 8192;
     const int nput = pool::chunks_for(static_cast<int64_t>(nlev), kLevelsPerSlice, 64);
     pool::run(threads, nput, [&](int c) {
@@ -459,26 +461,17 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads, bool 
                 for (int a = b; a < k; ++a, ++e) {
                     const size_t lower = l * k * k + a + static_cast<size_t>(b) * k;
                     const size_t upper = l * k * k + b + static_cast<size_t>(a) * k;
-                    put(lev[e], lev[per + e], dhi[lower], dlo[lower]);
+                    put_sum(lev[e], lev[per + e], dhi[lower], dlo[lower], fold);
                     dhi[upper] = dhi[lower];
                     dlo[upper] = dlo[lower];
                 }
             for (int b = 0; b < k; ++b)
                 for (int a = 0; a < pp; ++a, ++e) {
                     const size_t at = l * k * pp + a + static_cast<size_t>(b) * pp;
-                    put(lev[e], lev[per + e], chi[at], clo[at]);
+                    put_sum(lev[e], lev[per + e], chi[at], clo[at], fold);
                 }
         }
     });
-    std::vector<double>& xhi = hi_[tri(1, 1)].d.v;
-    std::vector<double>& xlo = lo_[tri(1, 1)];
-    for (int b = 0; b < pp; ++b)
-        for (int a = b; a < pp; ++a) {
-            const size_t at = static_cast<size_t>(a + b * pp);
-            put(xx[2 * at], xx[2 * at + 1], xhi[at], xlo[at]);
-        }
-    ymin_ = ymin;
-    ymax_ = ymax;
 }
 
 }  // namespace mm

@@ -126,6 +126,9 @@ private:
     // them in double-double as `add` adds another's (the same bits as summing into new
     // cross-products and adding those).
     void sum_rows_one_factor(const RowsView& rows, int threads, bool fold);
+    // Factor f's level sums of a pass (accumulate.cpp's one_factor_rows) into its blocks,
+    // normalised (with fold, added to them); the sums left zero.
+    void put_level_sums(int f, std::vector<double>& acc, int threads, bool fold);
     // Add other's blocks, each multiplied by sign (+1 or -1), in double-double (patterns merged).
     void add_blocks(const CrossProducts& other, double sign);
 };
