@@ -10,7 +10,14 @@ import pytest
 
 import mixedmodels as mm
 from mixedmodels.model import LinearMixedModel
-from mixedmodels.optimize import DifferencedHessian, EngineCriterion, choose_method, minimize_theta, settled
+from mixedmodels.optimize import (
+    DifferencedHessian,
+    EngineCriterion,
+    choose_method,
+    gradient_columns,
+    minimize_theta,
+    settled,
+)
 from tests.optimizer_helpers import fit_quietly, reaches_bobyqas_optimum
 
 CASES = [
@@ -109,7 +116,8 @@ def test_newton_on_differences_converges_and_keeps_its_derivatives():
 
 def test_newton_on_differences_of_many_parameters_forms_one_hessian():
     # above HESSIAN_REFRESH_MAX parameters the Hessian from differences is formed at the start only,
-    # then updated by BFGS from the gradients: its (n + 1) n / 2 evaluations of f are made once
+    # then updated by BFGS from the gradients: its evaluations of f are made once (for four
+    # parameters one column from a gradient's differences, the other (3 + 1) 3 / 2 entries from f's)
     c = np.array([1.0, 2.0, 0.5, 1.5])
 
     def fg(t):
@@ -127,7 +135,8 @@ def test_newton_on_differences_of_many_parameters_forms_one_hessian():
     r = minimize_theta(f, np.full(4, 0.7), np.zeros(4), method="newton", gradient=fg,
                        hessian=DifferencedHessian(fg, f))  # fmt: skip
     assert r.message.startswith("Newton: the step is below")
-    assert len(calls) == 10
+    assert gradient_columns(4) == 1
+    assert len(calls) == 6
     assert r.gradient is not None
     assert float(np.max(np.abs(r.gradient))) < 1e-8
     b = minimize_theta(lambda t: fg(t)[0], np.full(4, 0.7), np.zeros(4), method="bobyqa")
@@ -269,7 +278,8 @@ def test_gradient_and_values_are_those_in_turn(fits):
     f = EngineCriterion(model.new_engine(), reml=True, twin=model.new_engine)
     t = np.array([1.2, 2.9])
     points = [t + [1e-4, 0.0], t + [0.0, 1e-4], t + [1e-4, 1e-4]]
-    value, grad, values = f.gradient_and_values(t, points)
+    value, grad, values, grads = f.gradient_and_values(t, points)
+    assert grads == []
     plain = EngineCriterion(model.new_engine(), reml=True)
     v0, g0 = plain.value_and_gradient(t)
     assert value == v0
@@ -292,3 +302,58 @@ def test_newton_on_differences_on_one_thread_and_two(fits, monkeypatch, threads)
     assert m.converged
     assert m.objective == pytest.approx(b.objective, rel=1e-12)
     np.testing.assert_allclose(m.theta, b.theta, rtol=1e-7)
+
+
+@pytest.mark.parametrize("columns", range(6))
+def test_differenced_hessian_takes_columns_from_gradients(columns):
+    # the Hessian's first `columns` columns from differences of the gradient, the rest from the
+    # criterion's: each agrees with the exact Hessian of a quartic to the differences' truncation
+    from mixedmodels.optimize import _differenced_hessian, _differenced_points
+
+    a = np.array([[3.0, 0.4, 0.1, 0.0, 0.2], [0.4, 2.0, 0.3, 0.1, 0.0], [0.1, 0.3, 1.5, 0.2, 0.1],
+                  [0.0, 0.1, 0.2, 1.0, 0.3], [0.2, 0.0, 0.1, 0.3, 2.5]])  # fmt: skip
+
+    def f(t):
+        return float(0.5 * t @ a @ t + 0.1 * np.sum(t**4))
+
+    def g(t):
+        return a @ t + 0.4 * t**3
+
+    x = np.array([0.3, -0.5, 0.8, 1.2, -0.2])
+    free = np.arange(5)
+    points, gradient_points, h = _differenced_points(x, free, columns)
+    assert len(gradient_points) == columns
+    assert len(points) == (6 - columns) * (5 - columns) // 2
+    grads = [(f(p), g(p)) for p in gradient_points]
+    hess = _differenced_hessian(f(x), g(x), free, h, columns, [f(p) for p in points], grads)
+    np.testing.assert_array_equal(hess, hess.T)
+    np.testing.assert_allclose(hess, a + np.diag(1.2 * x**2), atol=2e-4)
+
+
+def test_differenced_hessian_alongside_is_the_hessian_in_turn():
+    # the first Hessian of four parameters on both engines (a gradient's column beside the
+    # criterion's differences) has the bits of the same differences taken in turn
+    rng = np.random.default_rng(3)
+    n = 600
+    g1, g2 = rng.integers(0, 30, n), rng.integers(0, 12, n)
+    x = rng.normal(size=n)
+    b1, b2 = rng.normal(size=(30, 2)), rng.normal(size=12)
+    y = 1 + x + b1[g1, 0] + 0.5 * b1[g1, 1] * x + b2[g2] + rng.normal(size=n)
+    frame = pd.DataFrame({"y": y, "x": x, "g1": g1.astype(str), "g2": g2.astype(str)})
+    model = LinearMixedModel.from_formula("y ~ x + (1 + x | g1) + (1 | g2)", frame)
+    crit = EngineCriterion(model.new_engine(), reml=True, twin=model.new_engine)
+    crit.engine.threads = 2
+    assert crit.alongside is not None
+    t = np.array([0.9, 0.1, 0.4, 0.8])
+    dh = DifferencedHessian(crit.value_and_gradient, crit, crit.alongside)
+    f0, g0, hess, used = dh.at(t, True)
+    assert hess is not None
+    assert used == 1 + 1 + 6
+    plain = EngineCriterion(model.new_engine(), reml=True)
+    turn = DifferencedHessian(plain.value_and_gradient, plain)
+    v, g = plain.value_and_gradient(t)
+    assert v == f0
+    np.testing.assert_array_equal(g, g0)
+    h2, used2 = turn.hessian(t, v, g)
+    assert used2 == 7
+    np.testing.assert_array_equal(hess, h2)

@@ -1280,11 +1280,13 @@ class LinearMixedModel:
             if alongside is not None:
                 plain_alongside = alongside
 
-                def alongside(theta: FloatArray, points: Sequence[FloatArray]) -> tuple[float, FloatArray, list[float]]:
-                    v, g, values = plain_alongside(theta, points)
-                    for u in (v, *values):
+                def alongside(
+                    theta: FloatArray, points: Sequence[FloatArray], gradient_points: Sequence[FloatArray]
+                ) -> tuple[float, FloatArray, list[float], list[tuple[float, FloatArray]]]:
+                    v, g, values, gradients = plain_alongside(theta, points, gradient_points)
+                    for u in (v, *(w for w, _ in gradients), *values):
                         report(u)
-                    return v, g, values
+                    return v, g, values, gradients
 
             if hf is not None:
                 plain_hf = hf

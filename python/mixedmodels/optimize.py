@@ -36,6 +36,7 @@ __all__ = [
     "covariance_descent",
     "directional_check",
     "gradient_check",
+    "gradient_columns",
     "held_workspace",
     "initial_step",
     "max_scaled_gradient",
@@ -55,8 +56,12 @@ FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], float]
 ValueAndGradient = Callable[[FloatArray], tuple[float, FloatArray]]
 Hessian = Callable[[FloatArray], tuple[float, FloatArray, FloatArray]]
-# the criterion and gradient at a point, and the criterion at other points (`EngineCriterion.alongside`)
-GradientAndValues = Callable[[FloatArray, Sequence[FloatArray]], tuple[float, FloatArray, list[float]]]
+# the criterion and gradient at a point, the criterion at other points and the gradient at others
+# again (`EngineCriterion.alongside`)
+GradientAndValues = Callable[
+    [FloatArray, Sequence[FloatArray], Sequence[FloatArray]],
+    tuple[float, FloatArray, list[float], list[tuple[float, FloatArray]]],
+]
 
 METHODS = ("bobyqa", "cobyqa", "lbfgsb", "newton")
 # Above this much work per evaluation (about half a millisecond), "auto" stops BOBYQA at the looser
@@ -77,6 +82,11 @@ VALUES_HESSIAN_STEP = 1e-4
 # this many parameters (its first Hessian's (n + 1) n / 2 evaluations, 21 for six, are a fifth of
 # BOBYQA's ~100 on InstEval with a service slope by department)
 DIFFERENCED_NEWTON_MAX = 6
+# Newton on differences (`DifferencedHessian`) takes the Hessian's columns of the first k of its n
+# parameters from forward differences of the analytic gradient (the gradient at x + h_i e_i, one each)
+# and the other entries from differences of the criterion ((n - k + 1) (n - k) / 2 evaluations), k by
+# `gradient_columns` for a gradient that costs this many evaluations (crossed200k and InstEval: ~3)
+GRADIENT_COST = 3.0
 # Above this much work per evaluation, a model with one grouping factor whose Newton run gives up
 # (`_newton`) is fitted by L-BFGS-B with the analytic gradient, below it by BOBYQA, from the start:
 # "auto"'s choices there before Newton's method (`newton_fallback`).
@@ -155,15 +165,16 @@ class EngineCriterion:
         return self.gradient_and_values
 
     def gradient_and_values(
-        self, theta: FloatArray, points: Sequence[FloatArray]
-    ) -> tuple[float, FloatArray, list[float]]:
-        """The criterion and gradient at theta, and the criterion at each of ``points``, on both
-        cores: this engine takes the gradient while a second engine of the same cross-products (made
-        at the first call, while this one works) takes points, and then this one takes those left.
-        Both engines run on one thread with BLAS held to one, so a point's value does not depend on
-        which engine takes it. A point where the factorisation fails gives NaN. On crossed200k a
-        gradient and the three points of a Hessian take 19 ms this way against 25 ms in turn on two
-        threads.
+        self, theta: FloatArray, points: Sequence[FloatArray], gradient_points: Sequence[FloatArray] = ()
+    ) -> tuple[float, FloatArray, list[float], list[tuple[float, FloatArray]]]:
+        """The criterion and gradient at theta, the criterion at each of ``points`` and the criterion
+        and gradient at each of ``gradient_points``, on both cores: this engine takes the gradient at theta while
+        a second engine of the same cross-products (made at the first call, while this one works)
+        takes the gradient points and then the points, and this one takes those left when it is
+        done. Both engines run on one thread with BLAS held to one, so a value or gradient does not
+        depend on which engine takes it. Where the factorisation fails, a value is NaN and a
+        gradient all NaN. On crossed200k a gradient and the three points of a Hessian take 19 ms
+        this way against 25 ms in turn on two threads.
 
         Examples
         --------
@@ -172,13 +183,15 @@ class EngineCriterion:
         >>> model = mm.LinearMixedModel.from_formula("diameter ~ 1 + (1 | plate) + (1 | sample)", pen)
         >>> f = EngineCriterion(model.new_engine(), reml=True, twin=model.new_engine)
         >>> t = np.array([1.5, 3.3])
-        >>> v, g, values = f.gradient_and_values(t, [t + 0.1, t - 0.1])
+        >>> v, g, values, grads = f.gradient_and_values(t, [t + 0.1, t - 0.1], [t + 0.2])
         >>> v == f(t), values == [f(t + 0.1), f(t - 0.1)]
         (True, True)
+        >>> bool(np.array_equal(grads[0][1], f.value_and_gradient(t + 0.2)[1]))
+        True
         """
-        found = self._on_both(theta, points)
+        found = self._on_both(theta, points, gradient_points)
         assert found[1] is not None
-        return found[0], found[1], found[2]
+        return found[0], found[1], found[2], found[3]
 
     def values(self, points: Sequence[FloatArray]) -> list[float]:
         """The criterion at each of ``points``: on both cores where the second engine of
@@ -196,16 +209,18 @@ class EngineCriterion:
         True
         """
         if self._twin is not None and self.engine.threads >= 2 and self.engine.single_threaded_blas:
-            return self._on_both(None, points)[2]
+            return self._on_both(None, points, ())[2]
         return [_or_nan(self._f, np.asarray(p, dtype=np.float64)) for p in points]
 
     def _on_both(
-        self, theta: FloatArray | None, points: Sequence[FloatArray]
-    ) -> tuple[float, FloatArray | None, list[float]]:
+        self, theta: FloatArray | None, points: Sequence[FloatArray], gradient_points: Sequence[FloatArray]
+    ) -> tuple[float, FloatArray | None, list[float], list[tuple[float, FloatArray]]]:
         """`gradient_and_values` (theta None: the points alone, `values`)."""
         make = self._new_twin
         values = [math.nan] * len(points)
-        taken = iter(range(len(points)))
+        gradients: list[tuple[float, FloatArray]] = [(math.nan, np.full(0, np.nan))] * len(gradient_points)
+        ng = len(gradient_points)
+        taken = iter(range(ng + len(points)))  # the gradients first: the longest tasks
         lock = threading.Lock()
         failure: list[BaseException] = []
         reml = self.reml
@@ -216,8 +231,11 @@ class EngineCriterion:
                     k = next(taken, None)
                 if k is None:
                     return
-                at = np.asarray(points[k], dtype=np.float64)
-                values[k] = _or_nan(functools.partial(engine.objective, reml=reml), at)
+                if k < ng:
+                    gradients[k] = _gradient_or_nan(engine, np.asarray(gradient_points[k], dtype=np.float64), reml)
+                else:
+                    at = np.asarray(points[k - ng], dtype=np.float64)
+                    values[k - ng] = _or_nan(functools.partial(engine.objective, reml=reml), at)
 
         def other() -> None:
             try:
@@ -247,7 +265,7 @@ class EngineCriterion:
             self.engine.threads = threads
         if failure:
             raise failure[0]
-        return value, grad, values
+        return value, grad, values, gradients
 
     def __call__(self, theta: FloatArray, *_grad: object) -> float:
         return self._f(theta)
@@ -312,6 +330,15 @@ class EngineCriterion:
         if last is None or not np.array_equal(last[0], np.asarray(theta, dtype=np.float64)):
             return None
         return last[1], last[2].copy()
+
+
+def _gradient_or_nan(engine: _core.Engine, x: FloatArray, reml: bool) -> tuple[float, FloatArray]:
+    """The engine's criterion and gradient at x, or NaN where the factorisation fails there."""
+    try:
+        value, grad = engine.gradient(x, reml)
+        return float(value), np.asarray(grad)
+    except _core.NotPositiveDefiniteError:
+        return math.nan, np.full(x.size, np.nan)
 
 
 def _or_nan(f: Objective, x: FloatArray) -> float:
@@ -715,14 +742,16 @@ class _NewtonEnd:
 @dataclass(frozen=True)
 class DifferencedHessian:
     """Newton's derivatives where the engine has no analytic Hessian (several grouping factors): the
-    criterion and its analytic gradient from ``fg``, the Hessian from forward differences of the
-    criterion ``f`` (`_values_hessian`: (n + 1) n / 2 evaluations, up to `DIFFERENCED_NEWTON_MAX`
-    parameters), formed at the start and, up to `HESSIAN_REFRESH_MAX` parameters, after every step
-    longer than `NEWTON_KEEP_HESSIAN` of the parameters' size (above, BFGS updates it from the
-    gradients). On crossed200k and InstEval a gradient costs ~3 evaluations, so one iteration
-    costs 6 (two parameters) to 9 (three); from the moment start, Newton's steps over the logs
-    (`_newton_differenced`) reach the optimum with four or five gradients and three Hessians, where
-    BOBYQA took 23-33 evaluations and the polish two gradients and a Hessian after them.
+    criterion and its analytic gradient from ``fg``, the Hessian from forward differences (up to
+    `DIFFERENCED_NEWTON_MAX` parameters) of the gradient for the first `gradient_columns` parameters
+    (one gradient each; none for up to three parameters) and of the criterion ``f`` for the others
+    (as `_values_hessian`: (m + 1) m / 2 evaluations for m of them), formed at the start and, up
+    to `HESSIAN_REFRESH_MAX` parameters, after every step longer than `NEWTON_KEEP_HESSIAN` of the
+    parameters' size (above, BFGS updates it from the gradients). On crossed200k and InstEval a
+    gradient costs ~3 evaluations, so one iteration costs 6 (two parameters) to 9 (three); from
+    the moment start, Newton's steps over the logs (`_newton_differenced`) reach the optimum with
+    four or five gradients and three Hessians, where BOBYQA took 23-33 evaluations and the polish
+    two gradients and a Hessian after them.
 
     Examples
     --------
@@ -737,8 +766,8 @@ class DifferencedHessian:
     fg: ValueAndGradient
     f: Objective
     alongside: GradientAndValues | None = None
-    """The criterion and gradient at a point with the criterion at the Hessian's points around it,
-    on both cores (`EngineCriterion.alongside`): at a step after which the Hessian is formed again,
+    """The criterion and gradient at a point with the criterion and gradients at the Hessian's
+    points around it, on both cores (`EngineCriterion.alongside`): at a step after which the Hessian is formed again,
     it is evaluated with the step's gradient (before the line search accepts the step: where it
     does not, those evaluations are lost). None: one after the other."""
 
@@ -750,11 +779,105 @@ class DifferencedHessian:
             value, grad = self.fg(x)
             return float(value), grad, None, 1
         free = np.arange(x.size)
-        points, h = _hessian_points(x, free)
-        value, grad, values = self.alongside(x, points)
+        columns = gradient_columns(x.size)
+        points, gradient_points, h = _differenced_points(x, free, columns)
+        value, grad, values, gradients = self.alongside(x, points, gradient_points)
+        used = 1 + len(points) + len(gradient_points)
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
-            return float(value), grad, None, 1 + len(points)
-        return float(value), grad, _hessian_of_values(float(value), grad, free, h, values), 1 + len(points)
+            return float(value), grad, None, used
+        return float(value), grad, _differenced_hessian(float(value), grad, free, h, columns, values, gradients), used
+
+    def hessian(self, x: FloatArray, f0: float, g: FloatArray) -> tuple[FloatArray, int]:
+        """The Hessian at x (where the criterion is f0 and its gradient g) from the same differences
+        as `at`, evaluated in turn (the same bits), and the evaluations it took."""
+        free = np.arange(x.size)
+        columns = gradient_columns(x.size)
+        points, gradient_points, h = _differenced_points(x, free, columns)
+        gradients = [self.fg(p) for p in gradient_points]
+        values = [float(self.f(p)) for p in points]
+        return _differenced_hessian(f0, g, free, h, columns, values, gradients), len(points) + len(gradient_points)
+
+
+def gradient_columns(n: int, cost: float = GRADIENT_COST) -> int:
+    """How many of n parameters `DifferencedHessian` takes Hessian columns of from differences of
+    the gradient, for a gradient that costs ``cost`` evaluations of the criterion: the fewest
+    that end soonest on two engines (the first taking the gradient at x, each then taking the
+    next gradient, then the next evaluation), then cost least in turn. Two or three parameters: none
+    (a gradient costs about as much as the evaluations it saves); four: one; five: two; six: three,
+    where the first Hessian of InstEval with a service slope by department took 21 evaluations beside
+    the gradient, and takes three gradients and six evaluations beside it (a third less on two engines,
+    a fourth in turn).
+
+    Examples
+    --------
+    >>> [gradient_columns(n) for n in range(1, 7)]
+    [0, 0, 0, 1, 2, 3]
+    """
+
+    def rest(k: int) -> int:
+        return (n - k + 1) * (n - k) // 2
+
+    def on_two(k: int) -> float:
+        lanes = [cost, 0.0]
+        for t in [cost] * k + [1.0] * rest(k):
+            lanes[0 if lanes[0] <= lanes[1] else 1] += t
+        return max(lanes)
+
+    return min(range(n + 1), key=lambda k: (on_two(k), cost * (k + 1) + rest(k), k))
+
+
+def _differenced_points(
+    x: FloatArray, free: NDArray[np.intp], columns: int
+) -> tuple[list[FloatArray], list[FloatArray], FloatArray]:
+    """The points at which `DifferencedHessian` evaluates the criterion (x + h_i e_i for each free
+    parameter after the first ``columns``, then x + h_i e_i + h_j e_j for each pair j < i of them:
+    with ``columns`` 0, `_hessian_points`), those at which it takes the gradient (x + h_i e_i for
+    the first ``columns``), and the steps h."""
+    h = VALUES_HESSIAN_STEP * np.maximum(np.abs(x[free]), 0.1)
+
+    def moved(*at: int) -> FloatArray:
+        xp = x.copy()
+        for j in at:
+            xp[free[j]] += h[j]
+        return xp
+
+    rest = range(columns, free.size)
+    points = [moved(j) for j in rest]
+    points += [moved(j, k) for j in rest for k in range(columns, j)]
+    return points, [moved(j) for j in range(columns)], h
+
+
+def _differenced_hessian(
+    f0: float,
+    g: FloatArray,
+    free: NDArray[np.intp],
+    h: FloatArray,
+    columns: int,
+    values: Sequence[float],
+    gradients: Sequence[tuple[float, FloatArray]],
+) -> FloatArray:
+    """The Hessian from `_differenced_points`' criterion ``values`` and ``gradients`` (in their
+    order; each the criterion and gradient there), f0 and the gradient g at x: the first
+    ``columns`` columns (and rows) from forward differences of the gradient (the mean of the two
+    where both columns are), the rest as `_hessian_of_values` takes them."""
+    m = free.size
+    hess = np.empty((m, m))
+    rest = list(range(columns, m))
+    pair = len(rest)
+    for a, j in enumerate(rest):
+        hess[j, j] = 2.0 * (values[a] - f0 - h[j] * g[free[j]]) / h[j] ** 2
+        for b in range(a):
+            k = rest[b]
+            hess[j, k] = hess[k, j] = (values[pair] - values[a] - values[b] + f0) / (h[j] * h[k])
+            pair += 1
+    cols = [(np.asarray(gradients[j][1])[free] - g[free]) / h[j] for j in range(columns)]
+    for j in range(columns):
+        hess[j, j] = cols[j][j]
+        for k in range(j):
+            hess[j, k] = hess[k, j] = 0.5 * (cols[j][k] + cols[k][j])
+        for k in rest:
+            hess[j, k] = hess[k, j] = cols[j][k]
+    return hess
 
 
 def _newton_direction(
@@ -955,7 +1078,7 @@ def _newton_differenced(
             return nan_hessian, 0
         th = theta(u)
         try:
-            h, used = _values_hessian(dh.f, th, f, g, np.arange(u.size))
+            h, used = dh.hessian(th, f, g)
         except _core.NotPositiveDefiniteError:
             return nan_hessian, u.size
         hu = over_u(th, g, h)[1]
