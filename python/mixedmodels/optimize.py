@@ -703,12 +703,17 @@ QUASI_BOUND_ITERATIONS = 5
 # `POLISH_LAST_STEP` (the steps of a kept Hessian converge linearly: penicillin by ML, forced onto this
 # path, stopped at 7e-9 with its vcov 1.3e-8 from the tight optimum, where 1e-8 is asked)
 DIFFERENCED_LAST_STEP = 1e-9
-# or below this fraction of the largest parameter, where theta is asked within 1e-8 of it (the
-# Newton step is the distance still to go; BFGS's Hessian had its eigenvalues within [0.91, 1.43]
-# of the true one's at its ends): crossed200k's, InstEval's and the slope model's last steps before
-# their ends were 2.2e-9 to 3.2e-9, 1.0e-9 and 2.5e-9 of it (4.4e-9 and 1.1e-8 of the small SDs'
-# floor of 0.1), and each took a gradient more (13, 33 and 40 ms) to go below 1e-9 of every one
-DIFFERENCED_LAST_STEP_OF_LARGEST = 5e-9
+# or below this fraction of each parameter's own size, or of `DIFFERENCED_SMALL_FLOOR` of the largest
+# where it is smaller (the Newton step is the distance still to go; BFGS's Hessian had its
+# eigenvalues within [0.91, 1.43] of the true one's at its ends): theta is asked within 1e-8 of the
+# largest entry and vcov within 1e-8 of its own, and vcov follows a small SD closely (InstEval's
+# department SD, 0.07 of the 0.44 largest, 2.2e-8 of itself away gave vcov 2.5e-8 away; a stop at
+# 5e-9 of the largest parameter had allowed 3e-8 of it). crossed200k's, InstEval's and the slope
+# model's last steps before their ends were 2.2e-9 to 3.2e-9, 1.0e-9 and 2.5e-9 of the largest
+# (4.4e-9 and 1.1e-8 of the small SDs' floor of 0.1), and each took a gradient more (13, 33 and
+# 40 ms) to go below 1e-9 of every one
+DIFFERENCED_LAST_STEP_OF_OWN = 5e-9
+DIFFERENCED_SMALL_FLOOR = 0.01
 # below this a parameter bounded by 0 is left to BOBYQA and the boundary's test: Newton's method over
 # its log (`_newton_differenced`) cannot reach the bound (lme4's singularity tolerance)
 LOG_FLOOR = 1e-4
@@ -1034,7 +1039,8 @@ def _newton_differenced(
     kept after shorter ones; above, it is updated by BFGS after every step (`_bfgs_update`, over
     u). A step is taken as `_line_search` takes it. It stops converged where the step is below
     `DIFFERENCED_LAST_STEP` (1e-9) of every parameter's size (at least 0.1) or below
-    `DIFFERENCED_LAST_STEP_OF_LARGEST` (5e-9) of the largest, over a positive definite Hessian
+    `DIFFERENCED_LAST_STEP_OF_OWN` (5e-9) of every one's own size (at least
+    `DIFFERENCED_SMALL_FLOOR` of the largest), over a positive definite Hessian
     (``end`` then holds theta's gradient and Hessian, BFGS's where it updated it, and the
     decrement there). It gives up (the last value returned is True) where a parameter
     bounded by 0 starts or falls below `LOG_FLOOR`, or its Newton steps are `BOUND_AHEAD_STEP` or
@@ -1089,13 +1095,14 @@ def _newton_differenced(
         th = theta(u)
         return _negligible(np.where(logs, th, 1.0) * d, th, tol)
 
-    def on_largest(u: FloatArray, d: FloatArray) -> bool:
-        """Whether the step d on u moves theta by at most `DIFFERENCED_LAST_STEP_OF_LARGEST` of
-        its largest entry."""
+    def on_own(u: FloatArray, d: FloatArray) -> bool:
+        """Whether the step d on u moves each entry of theta by at most `DIFFERENCED_LAST_STEP_OF_OWN`
+        of its size (at least `DIFFERENCED_SMALL_FLOOR` of the largest)."""
         th = theta(u)
         largest = float(np.max(np.abs(th)))
-        step = float(np.max(np.abs(np.where(logs, th, 1.0) * d)))
-        return largest > 0.0 and step <= DIFFERENCED_LAST_STEP_OF_LARGEST * largest
+        size = np.maximum(np.abs(th), DIFFERENCED_SMALL_FLOOR * largest)
+        step = np.abs(np.where(logs, th, 1.0) * d)
+        return largest > 0.0 and bool(np.all(step <= DIFFERENCED_LAST_STEP_OF_OWN * size))
 
     u = x0.copy()
     u[logs] = np.log(x0[logs])
@@ -1134,7 +1141,7 @@ def _newton_differenced(
         if np.any(heading >= BOUND_AHEAD_ITERATIONS):
             end.bound = np.where(heading >= BOUND_AHEAD_ITERATIONS, 0.0, theta(u))
             return theta(u), float(f), n, "Newton: a relative SD heading to its bound of 0", False, True
-        if definite and (on_theta(u, d, DIFFERENCED_LAST_STEP) or on_largest(u, d)):
+        if definite and (on_theta(u, d, DIFFERENCED_LAST_STEP) or on_own(u, d)):
             th = theta(u)
             j = np.where(logs, th, 1.0)
             h_theta = (hess - np.diag(np.where(logs, g, 0.0))) / np.outer(j, j)
