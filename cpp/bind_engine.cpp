@@ -100,14 +100,24 @@ void register_engine(py::module_& m) {
     py::class_<Engine>(m, "Engine",
                        "The blocked Cholesky factor L(theta) of a model's cross-products (taken as they are when "
                        "the engine is formed).")
-        .def(py::init([](const CrossProducts& a, double dense_threshold, const py::object& threads) {
+        .def(py::init([](const CrossProducts& a, double dense_threshold, const py::object& threads,
+                         const py::object& like, bool reorder) {
                  const int nt = threads_of(threads);
+                 if (!like.is_none() && !py::isinstance<Engine>(like))
+                     throw py::type_error("like must be an Engine or None, got " +
+                                          std::string(py::str(py::type::of(like).attr("__name__"))));
+                 const Engine* other = like.is_none() ? nullptr : like.cast<const Engine*>();
                  py::gil_scoped_release release;
-                 return std::make_unique<Engine>(a, dense_threshold, nt);
+                 return std::make_unique<Engine>(a, dense_threshold, nt, other, reorder);
              }),
              py::arg("cross_products"), py::arg("dense_threshold") = 0.1, py::arg("threads") = py::none(),
+             py::arg("like") = py::none(), py::arg("reorder") = true,
              "threads: the threads the large kernels of an update or gradient may use (None: os.cpu_count()); "
-             "results are bitwise the same for every count, and small designs stay on one thread.")
+             "results are bitwise the same for every count, and small designs stay on one thread. like: an "
+             "engine of cross-products with the same pattern (a model's second engine), whose fill-reducing "
+             "order of a dense block's levels this one takes rather than finding it again (where its pattern "
+             "differs, this one finds its own). reorder: False keeps every factor's levels in their own order "
+             "(level_order empty; for comparisons).")
         .def_property(
             "threads", &Engine::threads, [](Engine& e, const py::object& threads) { e.set_threads(threads_of(threads)); },
             "Threads the large kernels of an update or gradient may use (set None for os.cpu_count()).")
@@ -295,8 +305,20 @@ void register_engine(py::module_& m) {
                 const py::ssize_t qq = e.qtotal() + e.p() + 1;
                 return to_array(e.dense(of_l), {qq, qq});
             },
-            py::arg("of_l"), "Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.")
+            py::arg("of_l"),
+            "Lower triangle of L (of_l=True) or A as a dense matrix, in the engine's order (level_order); for small "
+            "designs.")
         .def("describe", &Engine::describe, "The block types of L: per row of blocks, a BlockInfo per block.")
+        .def_property_readonly(
+            "level_order",
+            [](const Engine& e) {
+                py::list out;
+                for (const std::vector<int>& o : e.level_order()) out.append(to_array(o));
+                return out;
+            },
+            "Per factor, the model's level at each of the engine's positions where the engine reordered the "
+            "factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse), else an "
+            "empty array. The engine's other methods take and give the model's order; dense() gives the engine's.")
         .def("update_flops", &Engine::update_flops,
              "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).")
         .def("hold_workspace", &Engine::hold_workspace,

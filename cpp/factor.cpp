@@ -10,6 +10,7 @@
 #include "errors.hpp"
 #include "pool.hpp"
 #include "small.hpp"
+#include "supernodal_potrf.hpp"
 
 namespace mm {
 
@@ -64,18 +65,24 @@ void Engine::factor_diag(int j) {
     }
     DenseBlock& m = d.d;
     if (j < nf_) {
-        // by panels on the pool, BLAS held to one thread (Engine::single_threaded_blas)
-        const int info = potrf_lower_blocked(m.nrow, m.data(), m.nrow, threads_);
+        // by panels on the pool, BLAS held to one thread (Engine::single_threaded_blas); a reordered
+        // factor's by its supernodes
+        const int info = plan_[j].empty() ? potrf_lower_blocked(m.nrow, m.data(), m.nrow, threads_)
+                                          : potrf_supernodal(plan_[j], m.data(), m.nrow, threads_);
         if (info != 0) {
-            // the level of the row (0-based, as a block-diagonal block's message), and the row itself (1-based, LAPACK's)
-            const std::string where = std::to_string(j) + ", level " + std::to_string((info - 1) / k_[j]);
+            // the level of the row (0-based, as a block-diagonal block's message; the model's level), and
+            // the row itself (1-based, LAPACK's; in the model's order)
+            int level = (info - 1) / k_[j];
+            if (!order_[j].empty()) level = order_[j][level];
+            const int row = level * k_[j] + (info - 1) % k_[j] + 1;
+            const std::string where = std::to_string(j) + ", level " + std::to_string(level);
             if (std::isnan(m(info - 1, info - 1)))  // entries that overflowed, not a lost pivot
                 throw NotPositiveDefinite("random-effects block " + where + " is not finite (row " +
-                                          std::to_string(info) +
+                                          std::to_string(row) +
                                           " of its dense block): its entries overflow double precision (theta or the "
                                           "data too large)");
             throw NotPositiveDefinite("random-effects block " + where + " is not positive definite (row " +
-                                      std::to_string(info) + " of its dense block)");
+                                      std::to_string(row) + " of its dense block)");
         }
         return;
     }

@@ -128,7 +128,7 @@ double Engine::gradient(const double* theta, bool reml, std::vector<double>& gra
     }
     // W_f = sum over levels of the diagonal level blocks of M^{-1} Lambda'Z'Z, from G on A's pattern
     const SelectedInverse::TrimAfterUse trim{selinv_};
-    const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_);
+    const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_, &plan_);
     std::vector<std::vector<double>> w(static_cast<size_t>(nf_));
     for (int f = 0; f < nf_; ++f) w[f].assign(static_cast<size_t>(k_[f]) * k_[f], 0.0);
     {

@@ -59,17 +59,19 @@ std::vector<double> Engine::inverse_at_rows(const int64_t* idx, int64_t n, int r
                                    " is not a random effect of the factor its position holds in the first row");
         }
     const SelectedInverse::TrimAfterUse trim{selinv_};
-    const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_);
+    const std::vector<Block>& g = selected_inverse(L_, nf_, nlev_, k_, threads_, selinv_, &plan_);
     std::vector<double> out(static_cast<size_t>(n) * r * r);
+    std::vector<int64_t> ecols(static_cast<size_t>(r));
     for (int64_t i = 0; i < n; ++i) {
         const int64_t* cols = idx + i * r;
+        for (int a = 0; a < r; ++a) ecols[a] = engine_column(cols[a]);  // (a reordered factor's levels)
         double* s = out.data() + static_cast<size_t>(i) * r * r;
         for (int a = 0; a < r; ++a) {
             const int fa = fpos[a];
-            const int64_t ca = cols[a] - off[fa];
+            const int64_t ca = ecols[a] - off[fa];
             for (int b = 0; b <= a; ++b) {
                 const int fb = fpos[b];
-                const int64_t cb = cols[b] - off[fb];
+                const int64_t cb = ecols[b] - off[fb];
                 double v = 0.0;
                 if (!s_entry(g, k_, fa, static_cast<int>(ca / k_[fa]), static_cast<int>(ca % k_[fa]), fb,
                              static_cast<int>(cb / k_[fb]), static_cast<int>(cb % k_[fb]), v))
@@ -89,8 +91,10 @@ std::vector<double> Engine::solve_zz(const double* rhs, int m) const {
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
     std::vector<double> x(rhs, rhs + static_cast<size_t>(off[nf_]) * m);
+    to_engine_order(x.data(), m);
     forward_solve(L_, nf_, nlev_, k_, off, x, m);
     back_solve(L_, nf_, nlev_, k_, off, x, m);
+    to_model_order(x.data(), m);
     return x;
 }
 

@@ -14,6 +14,7 @@
 #include "errors.hpp"
 #include "pool.hpp"
 #include "small.hpp"
+#include "supernodal_inverse.hpp"
 
 namespace mm {
 
@@ -245,8 +246,60 @@ void SelectedInverse::trim() {
 // chunk writes its own levels' blocks of G, so the result is the same for every thread count.
 // Every block of G is written whole before it is read, except a dense G(c, j) below a block-diagonal
 // L(j, j), which is accumulated (zeroed first), so a reused workspace gives the bits of a fresh one.
+namespace {
+
+// X (rows x q, column-major) <- X L^{-1} for L lower triangular q x q (ld q): X' = L^{-T} X'.
+void times_inverse(DenseBlock& x, const DenseBlock& l) {
+    const int rows = x.nrow, q = x.ncol;
+    std::vector<double> t(static_cast<size_t>(q) * rows);
+    for (int c = 0; c < q; ++c)
+        for (int r = 0; r < rows; ++r) t[static_cast<size_t>(r) * q + c] = x(r, c);
+    blas::trsm_left_lower_trans(q, rows, l.data(), q, t.data(), q);
+    for (int c = 0; c < q; ++c)
+        for (int r = 0; r < rows; ++r) x(r, c) = t[static_cast<size_t>(r) * q + c];
+}
+
+// G(j, j) and G(c, j) below it for a dense diagonal block in a fill-reducing order (its plan): G(c, j)
+// = -h L(j, j)^{-1} and W_c = L(c, j) L(j, j)^{-1} by triangular solves, (L(j, j) L(j, j)')^{-1} on
+// the factor's structure by supernodes (supernodal_inverse.hpp; entries off it finite, not the
+// inverse's: no reader of G takes them), less sum_c W_c' G(c, j), both triangles held.
+void dense_block_by_supernodes(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
+                               const std::vector<int>& k, int threads, std::vector<Block>& g, int j,
+                               const SupernodePlan& plan) {
+    const DenseBlock& ljj = lblocks[tri(j, j)].d;
+    const int qj = nlev[j] * k[j];
+    DenseBlock& gjj = g[tri(j, j)].d;
+    std::vector<DenseBlock> w(static_cast<size_t>(nf - j - 1));  // W_c, c = j + 1, ...
+    for (int c = j + 1; c < nf; ++c) {
+        DenseBlock& gcj = g[tri(c, j)].d;  // h = sum_i G(c, i) L(i, j) (i > j), then G(c, j) = -h L(j, j)^{-1}
+        std::fill(gcj.v.begin(), gcj.v.end(), 0.0);
+        for (int i = j + 1; i < nf; ++i) add_g_times_l(gcj, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+        times_inverse(gcj, ljj);
+        for (double& v : gcj.v) v = -v;
+        DenseBlock& wc = w[c - j - 1];
+        wc = lblocks[tri(c, j)].d;
+        times_inverse(wc, ljj);
+    }
+    const int info = selected_inverse_supernodal(plan, ljj.data(), qj, gjj.data(), qj, threads);
+    if (info != 0) throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
+    for (int c = j + 1; c < nf; ++c) {
+        const int qc = nlev[c] * k[c];
+        const double* wc = w[c - j - 1].data();
+        const double* gc = g[tri(c, j)].d.data();
+        for (int y0 = 0; y0 < qj; y0 += kTile) {
+            const int nb = std::min(kTile, qj - y0);
+            blas::gemm(true, false, qj - y0, nb, qc, -1.0, wc + static_cast<size_t>(y0) * qc, qc,
+                       gc + static_cast<size_t>(y0) * qc, qc, 1.0, gjj.data() + static_cast<size_t>(y0) * qj + y0, qj);
+        }
+    }
+    mirror_lower(gjj.data(), qj, qj);
+}
+
+}  // namespace
+
 const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
-                                           const std::vector<int>& k, int threads, SelectedInverse& work) {
+                                           const std::vector<int>& k, int threads, SelectedInverse& work,
+                                           const std::vector<SupernodePlan>* plans) {
     if (!shaped_like(work.g, lblocks, nf)) work.g = zero_like(lblocks, nf);
     std::vector<Block>& g = work.g;
     for (int j = nf - 1; j >= 0; --j) {
@@ -472,7 +525,12 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
             continue;
         }
         // dense diagonal block: every block below it is dense. With W_c = L(c, j) L(j, j)^{-1},
-        // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by lauum.
+        // G(j, j) = L(j, j)^{-T} L(j, j)^{-1} - sum_c W_c' G(c, j): the first term by lauum, or, for a
+        // factor in a fill-reducing order, on its structure by supernodes (dense_block_by_supernodes).
+        if (plans != nullptr && !(*plans)[j].empty()) {
+            dense_block_by_supernodes(lblocks, nf, nlev, k, threads, g, j, (*plans)[j]);
+            continue;
+        }
         // The triangular inverse is formed in G(j, j)'s storage, from L(j, j)'s lower triangle (the
         // triangular kernels read and write no other), and serves G(c, j) and W_c before lauum
         // overwrites it: no copy of it is kept.

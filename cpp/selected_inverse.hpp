@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "blocks.hpp"
+#include "level_order.hpp"
 
 namespace mm {
 
@@ -41,8 +42,12 @@ struct SelectedInverse {
 // Bitwise the same for every thread count, and whatever work held before: a large dense diagonal
 // block's triangular inverse and L^T L by halves on the pool (dense_inverse.hpp), BLAS held to one
 // thread by the caller.
+// plans: per factor, the supernodes of a dense diagonal block in a fill-reducing order (level_order.hpp):
+// there G(j, j) holds the inverse on L(j, j)'s structure only (entries off it finite, not the
+// inverse's: the readers of G take entries on A's pattern, which the structure holds).
 const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev,
-                                           const std::vector<int>& k, int threads, SelectedInverse& work);
+                                           const std::vector<int>& k, int threads, SelectedInverse& work,
+                                           const std::vector<SupernodePlan>* plans = nullptr);
 // x (q x ncol, column-major; off the factors' first columns, q = off[nf]) <- L_ZZ^{-T} x.
 void back_solve(const std::vector<Block>& lblocks, int nf, const std::vector<int>& nlev, const std::vector<int>& k,
                 const std::vector<int64_t>& off, std::vector<double>& x, int ncol);

@@ -14,6 +14,7 @@ void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
     std::lock_guard<std::mutex> lock(mu_);
     require_update();
     solve_unlocked(beta, u);
+    to_model_order(u.data(), 1);
 }
 
 std::vector<double> fixed_beta(const DenseBlock& xy, int p) {
@@ -216,6 +217,12 @@ std::vector<std::vector<double>> Engine::condcov_u() const {
                         rb[a + b * kj] += s;
                     }
             }
+        }
+        if (!order_[j].empty()) {  // levels in the model's order
+            const std::vector<double> held = res;
+            const size_t kk = static_cast<size_t>(kj) * kj;
+            for (int p = 0; p < nl; ++p)
+                std::copy(held.begin() + p * kk, held.begin() + (p + 1) * kk, res.begin() + order_[j][p] * kk);
         }
     }
     return out;

@@ -316,9 +316,11 @@ class Engine:
         cross_products: CrossProducts,
         dense_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.1,
         threads: typing.Any = None,
+        like: typing.Any = None,
+        reorder: bool = True,
     ) -> None:
         """
-        threads: the threads the large kernels of an update or gradient may use (None: os.cpu_count()); results are bitwise the same for every count, and small designs stay on one thread.
+        threads: the threads the large kernels of an update or gradient may use (None: os.cpu_count()); results are bitwise the same for every count, and small designs stay on one thread. like: an engine of cross-products with the same pattern (a model's second engine), whose fill-reducing order of a dense block's levels this one takes rather than finding it again (where its pattern differs, this one finds its own). reorder: False keeps every factor's levels in their own order (level_order empty; for comparisons).
         """
     def condcov(self) -> list:
         """
@@ -326,7 +328,7 @@ class Engine:
         """
     def dense(self, of_l: bool) -> numpy.typing.NDArray[numpy.float64]:
         """
-        Lower triangle of L (of_l=True) or A as a dense matrix; for small designs.
+        Lower triangle of L (of_l=True) or A as a dense matrix, in the engine's order (level_order); for small designs.
         """
     def describe(self) -> list[list[BlockInfo]]:
         """
@@ -407,6 +409,11 @@ class Engine:
     def has_hessian(self) -> bool:
         """
         Whether hessian() covers this model: one grouping factor.
+        """
+    @property
+    def level_order(self) -> list:
+        """
+        Per factor, the model's level at each of the engine's positions where the engine reordered the factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse), else an empty array. The engine's other methods take and give the model's order; dense() gives the engine's.
         """
     @property
     def nobs(self) -> int:

@@ -813,12 +813,15 @@ class LinearMixedModel:
         return self.structure.ntheta
 
     # ------------------------------------------------------------------ engines and the working scale
-    def new_engine(self, *, working: bool = False, dense_threshold: float = 0.1) -> _core.Engine:
+    def new_engine(
+        self, *, working: bool = False, dense_threshold: float = 0.1, like: _core.Engine | None = None
+    ) -> _core.Engine:
         """A new engine of this model's cross-products (``working``: of the working scale's), on
-        ``self.threads`` threads (`set_threads`)."""
+        ``self.threads`` threads (`set_threads`); ``like``: another engine of this model, whose
+        fill-reducing orders it takes (`_core.Engine`)."""
         single_threaded_blas()  # once per process: the core then factors with BLAS on one thread
         cp = self._working_cross_products if working else self._factored
-        return _core.Engine(cp, dense_threshold, threads=self.threads)
+        return _core.Engine(cp, dense_threshold, threads=self.threads, like=like)
 
     def set_threads(self, threads: int | None) -> None:
         """The threads the core may use for this model's evaluations (None: `arguments.available_cpus`);
@@ -1252,7 +1255,7 @@ class LinearMixedModel:
         if start is not None and not isinstance(start, str) and not warm:  # (a previous fit's theta is sane)
             self._check_start_value(engine, x0)
         # (a second engine for Newton's differences on both cores: `EngineCriterion.gradient_and_values`)
-        criterion = EngineCriterion(engine, self.reml, twin=lambda: self.new_engine(working=True))
+        criterion = EngineCriterion(engine, self.reml, twin=lambda: self.new_engine(working=True, like=engine))
         f: Callable[[FloatArray], float] = criterion
         fg: ValueAndGradient = criterion.value_and_gradient
         hf = criterion.hessian

@@ -1,0 +1,39 @@
+// A fill-reducing order of the levels of a grouping factor whose diagonal block of L is dense (the
+// second of two crossed factors: InstEval's 1,128 lecturers), and the supernodes of its factor in
+// that order (level_order.cpp; factored by supernodal_potrf.cpp). The engine relabels the factor's
+// levels by it once, when it is formed (Engine::reorder_dense_levels), so every kernel sees an
+// ordinary dense diagonal block whose Cholesky factor has many structural zeros.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "blocks.hpp"
+
+namespace mm {
+
+// The supernodes of a dense diagonal block's factor in its fill-reducing order: supernode s holds
+// the columns [start[s], start[s + 1]), every one of them zero below them outside rows[s] (sorted,
+// all >= start[s + 1]); `ranged[s]`: its solve and update run in place over the contiguous rows
+// rows[s].front() .. rows[s].back() (structural zeros included) rather than gathered.
+struct SupernodePlan {
+    std::vector<int> start;
+    std::vector<std::vector<int>> rows;
+    std::vector<char> ranged;
+    bool empty() const { return start.size() < 2; }
+};
+
+// For factor j, whose levels are the rows of the sparse blocks `left` (L(j, i), i < j: the fill of
+// its diagonal block is the union of the cliques of their columns), the order of its nlev levels
+// (order[new position] = level) by minimum degree (ties to the lowest level: deterministic),
+// postordered along its elimination tree, and the supernodes of its factor in that order (columns
+// of k per level). False, and nothing written, where the order would not save at least
+// kMinSaving of the dense factor's work (or the block is too small or too large to try).
+bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>& left, std::vector<int>& order,
+                         SupernodePlan& plan);
+
+// Relabel the levels of factor f in A's lower-triangle blocks (nf factors, then [X y]): level l
+// becomes position pos[l] in every block with a row or column of f (its block-diagonal diagonal
+// block, sparse and dense ones), sparse blocks re-sorted within their columns.
+void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector<int>& pos);
+
+}  // namespace mm

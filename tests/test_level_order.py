@@ -1,0 +1,189 @@
+"""The fill-reducing order of a dense diagonal block's levels (cpp/level_order.cpp) and its
+supernodal factor (cpp/supernodal_potrf.cpp): an engine that reorders gives what one that keeps the
+levels in their own order gives, in the model's order, to rounding; and the same bits on every
+thread count."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels import _core
+from mixedmodels.model import LinearMixedModel
+
+Engine = _core.Engine  # (the tests below put subclasses of it in its place)
+
+
+def banded_crossed(seed: int, n: int = 6000, n1: int = 2000, n2: int = 400, slope: bool = False) -> pd.DataFrame:
+    """Two crossed factors whose crossing is local (each level of g1 meets a few neighbouring levels
+    of g2): g2's diagonal block fills in dense in its own order, sparse in a fill-reducing one."""
+    rng = np.random.default_rng(seed)
+    g1 = rng.integers(0, n1, n)
+    g2 = (g1 * n2 // n1 + rng.integers(0, 4, n)) % n2
+    x = rng.normal(size=n)
+    b1, b2 = rng.normal(size=n1), rng.normal(size=(n2, 2))
+    y = 1 + 0.5 * x + b1[g1] + b2[g2, 0] + (0.5 * b2[g2, 1] * x if slope else 0) + rng.normal(size=n)
+    # labels shuffled against the locality, as real data would have them
+    p1, p2 = rng.permutation(n1), rng.permutation(n2)
+    return pd.DataFrame({"y": y, "x": x, "g1": [f"a{v}" for v in p1[g1]], "g2": [f"b{v}" for v in p2[g2]]})
+
+
+FORMULAS = {
+    False: "y ~ x + (1 | g1) + (1 | g2)",
+    True: "y ~ x + (1 | g1) + (1 + x | g2)",
+}
+
+
+@pytest.fixture(scope="module", params=[(0, False), (1, True)], ids=["intercepts", "slope"])
+def engines(request):
+    seed, slope = request.param
+    frame = banded_crossed(seed, slope=slope)
+    model = LinearMixedModel.from_formula(FORMULAS[slope], frame)
+    reordered = model.new_engine()
+    plain = _core.Engine(model._factored, reorder=False)
+    return model, reordered, plain, frame
+
+
+def theta_of(model: LinearMixedModel, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    lower = model.structure.theta.lower
+    return np.where(lower == 0.0, rng.uniform(0.3, 1.5, lower.size), rng.uniform(-0.3, 0.3, lower.size))
+
+
+def test_dense_block_is_reordered(engines):
+    model, reordered, plain, frame = engines
+    order = reordered.level_order
+    assert [o.size for o in plain.level_order] == [0, 0]
+    assert order[0].size == 0
+    assert np.array_equal(np.sort(order[1]), np.arange(400))  # a permutation of g2's levels
+    assert not np.array_equal(order[1], np.arange(400))
+    kinds = [[[str(b) for b in row] for row in e.describe()] for e in (reordered, plain)]
+    assert kinds[0] == kinds[1]
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_criterion_gradient_and_estimates_match_the_levels_own_order(engines, reml):
+    model, reordered, plain, frame = engines
+    for seed in range(3):
+        theta = theta_of(model, seed)
+        assert reordered.objective(theta, reml) == pytest.approx(plain.objective(theta, reml), rel=1e-13)
+        v1, g1 = reordered.gradient(theta, reml)
+        v2, g2 = plain.gradient(theta, reml)
+        assert v1 == pytest.approx(v2, rel=1e-13)
+        np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-9 * np.max(np.abs(g2)))
+        e1, e2 = reordered.estimates(theta), plain.estimates(theta)
+        np.testing.assert_allclose(e1.beta, e2.beta, rtol=1e-11)
+        np.testing.assert_allclose(e1.b, e2.b, rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(e1.rx_inverse_crossprod, e2.rx_inverse_crossprod, rtol=1e-10)
+        beta1, u1 = reordered.solve()
+        beta2, u2 = plain.solve()
+        np.testing.assert_allclose(u1, u2, rtol=1e-9, atol=1e-11)
+        for c1, c2 in zip(reordered.condcov(), plain.condcov(), strict=True):
+            np.testing.assert_allclose(c1, c2, rtol=1e-9, atol=1e-13)
+
+
+def test_solves_and_inverse_at_rows_take_the_models_order(engines):
+    model, reordered, plain, frame = engines
+    theta = theta_of(model, 4)
+    reordered.update(theta)
+    plain.update(theta)
+    f1, f2 = model.structure.factors
+    q = f1.nlev * f1.k + f2.nlev * f2.k
+    rhs = np.random.default_rng(5).normal(size=(q, 3))
+    np.testing.assert_allclose(reordered.solve_zz(rhs), plain.solve_zz(rhs), rtol=1e-9, atol=1e-11)
+    # each row's columns (model order): its g1 level's, then its g2 level's
+    l1 = pd.Categorical(frame["g1"], categories=f1.levels).codes
+    l2 = pd.Categorical(frame["g2"], categories=f2.levels).codes
+    assert l1.min() >= 0
+    assert l2.min() >= 0
+    base = f1.nlev * f1.k
+    idx = np.column_stack([l1, *[base + l2 * f2.k + a for a in range(f2.k)]])[:200]
+    np.testing.assert_allclose(reordered.inverse_at_rows(idx), plain.inverse_at_rows(idx), rtol=1e-9, atol=1e-13)
+
+
+def test_bitwise_the_same_on_every_thread_count(engines):
+    model = engines[0]
+    theta = theta_of(model, 7)
+    found = []
+    for threads in (1, 2, 3):
+        e = model.new_engine()
+        e.threads = threads
+        v, g = e.gradient(theta, True)
+        found.append((v, g.tobytes(), e.estimates(theta).b.tobytes()))
+    assert found[0] == found[1] == found[2]
+
+
+def test_second_engine_takes_the_first_ones_order(engines):
+    model, reordered = engines[:2]
+    twin = model.new_engine(working=True, like=reordered)
+    assert all(np.array_equal(a, b) for a, b in zip(twin.level_order, reordered.level_order, strict=True))
+    theta = theta_of(model, 8)
+    assert twin.objective(theta, True) == reordered.objective(theta, True)
+
+
+def test_fit_matches_the_fit_in_the_levels_own_order(monkeypatch):
+    frame = banded_crossed(2)
+    fit = mm.lmer(FORMULAS[False], frame)
+    assert fit.converged
+
+    class Plain(Engine):
+        def __init__(self, *args, **kwargs):
+            kwargs.pop("like", None)
+            super().__init__(*args, reorder=False, **kwargs)
+
+    monkeypatch.setattr(_core, "Engine", Plain)
+    plain = mm.lmer(FORMULAS[False], frame)
+    assert plain.objective == pytest.approx(fit.objective, rel=1e-12)
+    np.testing.assert_allclose(fit.theta, plain.theta, rtol=1e-7)
+    r1, r2 = fit.ranef, plain.ranef
+    for name in ("g1", "g2"):
+        np.testing.assert_allclose(r1[name].to_numpy(), r2[name].to_numpy(), rtol=1e-6, atol=1e-9)
+        assert list(r1[name].index) == list(r2[name].index)
+
+
+def test_glmer_matches_the_fit_in_the_levels_own_order(monkeypatch):
+    frame = banded_crossed(3, n=5000, n1=1500, n2=300)
+    frame["y"] = (frame["y"] > frame["y"].median()).astype(float)
+    seen = []
+
+    class Seen(Engine):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append(self.level_order[1].size)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        monkeypatch.setattr(_core, "Engine", Seen)
+        fit = mm.glmer("y ~ x + (1 | g1) + (1 | g2)", frame, family="binomial")
+        assert seen
+        assert all(size == 300 for size in seen)  # PIRLS' engines reordered g2's levels
+
+        class Plain(Engine):
+            def __init__(self, *args, **kwargs):
+                kwargs.pop("like", None)
+                super().__init__(*args, reorder=False, **kwargs)
+
+        monkeypatch.setattr(_core, "Engine", Plain)
+        plain = mm.glmer("y ~ x + (1 | g1) + (1 | g2)", frame, family="binomial")
+    assert plain.deviance == pytest.approx(fit.deviance, rel=1e-9)
+    np.testing.assert_allclose(fit.theta, plain.theta, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fit.fixef.to_numpy(), plain.fixef.to_numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_like_of_another_pattern_is_not_taken(engines):
+    # an engine of another design with the same sizes: its order is not this pattern's, so the
+    # new engine finds its own (that of an engine formed without like)
+    model, reordered = engines[:2]
+    other = LinearMixedModel.from_formula(
+        FORMULAS[model.structure.factors[1].k == 2], banded_crossed(11, slope=model.structure.factors[1].k == 2)
+    )
+    own = other.new_engine()
+    taken = other.new_engine(like=reordered)
+    assert not np.array_equal(own.level_order[1], reordered.level_order[1])
+    assert np.array_equal(taken.level_order[1], own.level_order[1])
+    with pytest.raises(TypeError, match="like must be an Engine or None"):
+        _core.Engine(other._factored, like=3)
