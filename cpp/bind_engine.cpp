@@ -249,9 +249,11 @@ void register_engine(py::module_& m) {
                 return to_array(out, {n, r, r});
             },
             py::arg("idx"),
-            "S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order; the "
-            "t-th of every row in one factor), returns (n, r, r). From the selected inversion of the current factor "
-            "(the GLMM's Laplace gradient with several grouping factors).")
+            "S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order of the "
+            "factors, the model's of their levels; the t-th of every row in one factor), returns (n, r, r). From the "
+            "selected inversion of the current factor (the GLMM's Laplace gradient with several grouping factors): "
+            "a pair of columns off the factor's pattern is InvalidInputError (a reordered factor's dense block: "
+            "off its factor's structure).")
         .def(
             "solve_zz",
             [](const Engine& e, const py::array_t<double, py::array::f_style | py::array::forcecast>& rhs) {
@@ -306,7 +308,8 @@ void register_engine(py::module_& m) {
                 return to_array(e.dense(of_l), {qq, qq});
             },
             py::arg("of_l"),
-            "Lower triangle of L (of_l=True) or A as a dense matrix, in the engine's order (level_order); for small "
+            "Lower triangle of L (of_l=True) or A as a dense matrix, a reordered factor's levels at the engine's "
+            "level positions (level_order); for small "
             "designs.")
         .def("describe", &Engine::describe, "The block types of L: per row of blocks, a BlockInfo per block.")
         .def_property_readonly(
@@ -316,9 +319,10 @@ void register_engine(py::module_& m) {
                 for (const std::vector<int>& o : e.level_order()) out.append(to_array(o));
                 return out;
             },
-            "Per factor, the model's level at each of the engine's positions where the engine reordered the "
-            "factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse), else an "
-            "empty array. The engine's other methods take and give the model's order; dense() gives the engine's.")
+            "Per factor (engine order), the model's level at each of the engine's level positions where the engine "
+            "reordered the factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse), "
+            "else an empty array. The engine's other methods take and give every factor's levels in the model's "
+            "order; dense() gives them at the engine's level positions.")
         .def("update_flops", &Engine::update_flops,
              "Rough floating-point work of one update(theta), from the block types (chooses the optimiser).")
         .def("hold_workspace", &Engine::hold_workspace,

@@ -94,12 +94,13 @@ public:
     std::vector<double> solve_zz(const double* rhs, int m) const;
     // After update(): per factor, nlev x k x k diagonal blocks of (L_ZZ L_ZZ^T)^{-1}.
     std::vector<std::vector<double>> condcov_u() const;
-    // Dense copies (for tests on small designs): the lower triangle of A and of L, (q+p+1)^2, in
-    // the engine's order (a reordered factor's levels as level_order() gives them).
+    // Dense copies (for tests on small designs): the lower triangle of A and of L, (q+p+1)^2, a
+    // reordered factor's levels at the engine's level positions (level_order()).
     std::vector<double> dense(bool of_l) const;
-    // Per factor, the model's level at each of the engine's positions where the engine reordered
-    // the factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse:
-    // reorder_dense_levels), else empty. Every other method takes and gives the model's order.
+    // Per factor, the model's level at each of the engine's level positions where the engine
+    // reordered the factor's levels (a dense diagonal block whose factor a fill-reducing order makes
+    // sparse: reorder_dense_levels), else empty. Every other method takes and gives the levels in
+    // the model's order.
     const std::vector<std::vector<int>>& level_order() const { return order_; }
     // The type and size of every block of L, row by row of the lower triangle.
     std::vector<std::vector<BlockInfo>> describe() const;
@@ -151,7 +152,8 @@ private:
     void reorder_dense_levels(double dense_threshold, const Engine* like);
     std::vector<std::vector<int>> order_, pos_;  // per factor: level at each position, position of each level
     std::vector<SupernodePlan> plan_;            // per factor: its supernodes where reordered
-    // A q-row column-major array (m columns) between the model's order and the engine's, in place.
+    // A q-row column-major array (m columns) between the model's level order and the engine's level
+    // positions, in place.
     void to_model_order(double* x, int m) const;
     void to_engine_order(double* x, int m) const;
     // An engine column (factor offset + position * k + a) of a model column.

@@ -16,10 +16,11 @@ namespace mm {
 namespace {
 
 // Entry (xa, xb) of S's level block (la, lb) between factors fa and fb, into v; false when the
-// block is not on the pattern.
-bool s_entry(const std::vector<Block>& g, const std::vector<int>& k, int fa, int la, int xa, int fb, int lb, int xb,
-             double& v) {
-    if (fa < fb) return s_entry(g, k, fb, lb, xb, fa, la, xa, v);
+// block is not on the pattern (a dense diagonal block in a fill-reducing order, `plans`: off the
+// factor's exact structure, where the selected inverse is not formed).
+bool s_entry(const std::vector<Block>& g, const std::vector<int>& k, const std::vector<SupernodePlan>& plans, int fa,
+             int la, int xa, int fb, int lb, int xb, double& v) {
+    if (fa < fb) return s_entry(g, k, plans, fb, lb, xb, fa, la, xa, v);
     const Block& blk = g[tri(fa, fb)];
     if (blk.kind == Kind::UBD) {
         if (la != lb) return false;
@@ -32,6 +33,7 @@ bool s_entry(const std::vector<Block>& g, const std::vector<int>& k, int fa, int
         v = blk.s.blk(idx)[xa + xb * blk.s.kr];
         return true;
     }
+    if (fa == fb && !plans[fa].empty() && !plans[fa].on_structure(la, lb)) return false;
     v = blk.d(la * k[fa] + xa, lb * k[fb] + xb);
     return true;
 }
@@ -73,7 +75,7 @@ std::vector<double> Engine::inverse_at_rows(const int64_t* idx, int64_t n, int r
                 const int fb = fpos[b];
                 const int64_t cb = ecols[b] - off[fb];
                 double v = 0.0;
-                if (!s_entry(g, k_, fa, static_cast<int>(ca / k_[fa]), static_cast<int>(ca % k_[fa]), fb,
+                if (!s_entry(g, k_, plan_, fa, static_cast<int>(ca / k_[fa]), static_cast<int>(ca % k_[fa]), fb,
                              static_cast<int>(cb / k_[fb]), static_cast<int>(cb % k_[fb]), v))
                     throw InvalidInput("columns " + std::to_string(cols[a]) + " and " + std::to_string(cols[b]) +
                                        " of row " + std::to_string(i) + " are not on the factor's pattern");

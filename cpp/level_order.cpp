@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -59,6 +60,32 @@ int popcount(const uint64_t* a, const uint64_t* b, int words) {
 int popcount_and(const uint64_t* a, const uint64_t* b, int words) { return popcount<false>(a, b, words); }
 int popcount_or(const uint64_t* a, const uint64_t* b, int words) { return popcount<true>(a, b, words); }
 
+// dst |= src; the bits of src that dst did not have
+int merge_count_portable(uint64_t* dst, const uint64_t* src, int words) {
+    int c = 0;
+    for (int w = 0; w < words; ++w) {
+        c += __builtin_popcountll(src[w] & ~dst[w]);
+        dst[w] |= src[w];
+    }
+    return c;
+}
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("popcnt"))) int merge_count_popcnt(uint64_t* dst, const uint64_t* src, int words) {
+    int c = 0;
+    for (int w = 0; w < words; ++w) {
+        c += __builtin_popcountll(src[w] & ~dst[w]);
+        dst[w] |= src[w];
+    }
+    return c;
+}
+int merge_count(uint64_t* dst, const uint64_t* src, int words) {
+    static const bool hw = __builtin_cpu_supports("popcnt");
+    return hw ? merge_count_popcnt(dst, src, words) : merge_count_portable(dst, src, words);
+}
+#else
+int merge_count(uint64_t* dst, const uint64_t* src, int words) { return merge_count_portable(dst, src, words); }
+#endif
+
 // Work of a supernode (multiply-adds): its diagonal factor, solve and update, gathered or in place.
 double supernode_work(double w, double r, double range, bool ranged) {
     const double tile = w * w * w / 6.0;
@@ -67,6 +94,14 @@ double supernode_work(double w, double r, double range, bool ranged) {
 }
 
 }  // namespace
+
+bool SupernodePlan::on_structure(int a, int b) const {
+    if (a == b) return true;
+    const int lo = std::min(a, b), hi = std::max(a, b);
+    if (lo < 0 || static_cast<size_t>(lo) + 1 >= below_ptr.size()) return false;
+    const auto first = below.begin() + below_ptr[lo], last = below.begin() + below_ptr[lo + 1];
+    return std::binary_search(first, last, hi);
+}
 
 bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>& left, std::vector<int>& order,
                          SupernodePlan& plan) {
@@ -143,11 +178,12 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
         work += cc * cc / 2.0;
         if (work > kMinSaving * dense_work) return false;
         for (int u : nb) {
+            // u loses v and gains the others of nb it did not have (nb holds u: one fewer)
             uint64_t* ru = g.row(u);
-            for (int w = 0; w < g.words; ++w) ru[w] |= nbits[w];
+            const int added = merge_count(ru, nbits.data(), g.words) - 1;
             ru[u >> 6] &= ~(uint64_t{1} << (u & 63));
             unlink(u);
-            degree[u] = popcount_and(ru, alive.data(), g.words);
+            degree[u] += added - 1;
             link(u);
             if (degree[u] < least) least = degree[u];
         }
@@ -232,6 +268,13 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
 
     // in columns, each run in place or gathered, whichever costs less; and the plan's work
     SupernodePlan pl;
+    pl.below_ptr.assign(static_cast<size_t>(nlev) + 1, 0);
+    for (int p = 0; p < nlev; ++p) {
+        const size_t from = pl.below.size();
+        for (int u : below[out[p]]) pl.below.push_back(pos[u]);
+        std::sort(pl.below.begin() + static_cast<std::ptrdiff_t>(from), pl.below.end());
+        pl.below_ptr[p + 1] = static_cast<int64_t>(pl.below.size());
+    }
     double plan_work = 0.0;
     for (size_t s = 0; s + 1 < sn_start.size(); ++s) {
         pl.start.push_back(sn_start[s] * k);

@@ -15,16 +15,24 @@ namespace mm {
 // the columns [start[s], start[s + 1]), every one of them zero below them outside rows[s] (sorted,
 // all >= start[s + 1]); `ranged[s]`: its solve and update run in place over the contiguous rows
 // rows[s].front() .. rows[s].back() (structural zeros included) rather than gathered.
+// `below`: the exact structure of the factor by levels (positions): level position p's rows below
+// it are below[below_ptr[p]] .. below[below_ptr[p + 1] - 1], sorted (a supernode's rows may also
+// hold zeros of L: the relaxed merges).
 struct SupernodePlan {
     std::vector<int> start;
     std::vector<std::vector<int>> rows;
     std::vector<char> ranged;
+    std::vector<int64_t> below_ptr;
+    std::vector<int> below;
     bool empty() const { return start.size() < 2; }
+    // Whether the level positions a and b meet on the factor's exact structure (a == b included).
+    bool on_structure(int a, int b) const;
 };
 
 // For factor j, whose levels are the rows of the sparse blocks `left` (L(j, i), i < j: the fill of
 // its diagonal block is the union of the cliques of their columns), the order of its nlev levels
-// (order[new position] = level) by minimum degree (ties to the lowest level: deterministic),
+// (order[new position] = level) by minimum degree (among the levels of least degree, the one whose
+// degree changed last: deterministic),
 // postordered along its elimination tree, and the supernodes of its factor in that order (columns
 // of k per level). False, and nothing written, where the order would not save at least
 // kMinSaving of the dense factor's work (or the block is too small or too large to try).

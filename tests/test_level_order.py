@@ -187,3 +187,34 @@ def test_like_of_another_pattern_is_not_taken(engines):
     assert np.array_equal(taken.level_order[1], own.level_order[1])
     with pytest.raises(TypeError, match="like must be an Engine or None"):
         _core.Engine(other._factored, like=3)
+
+
+def test_inverse_at_rows_refuses_pairs_off_the_structure(engines):
+    # two levels of the reordered factor in one row: on the factor's structure (levels that share a
+    # level of g1) the inverse's entries, off it InvalidInputError, never another number
+    model, reordered, plain, frame = engines
+    theta = theta_of(model, 9)
+    reordered.update(theta)
+    plain.update(theta)
+    f1, f2 = model.structure.factors
+    base = f1.nlev * f1.k
+    l1 = pd.Categorical(frame["g1"], categories=f1.levels).codes
+    l2 = pd.Categorical(frame["g2"], categories=f2.levels).codes
+    pairs = pd.DataFrame({"a": l1, "b": l2}).drop_duplicates()
+    shared = pairs.merge(pairs, on="a")
+    shared = shared[shared.b_x < shared.b_y].head(300)
+    idx = np.column_stack([base + shared.b_x.to_numpy() * f2.k, base + shared.b_y.to_numpy() * f2.k])
+    np.testing.assert_allclose(reordered.inverse_at_rows(idx), plain.inverse_at_rows(idx), rtol=1e-9, atol=1e-13)
+    rng = np.random.default_rng(10)
+    refused = []
+    for _ in range(40):
+        a, b = rng.integers(0, f2.nlev, 2)
+        pair = np.array([[base + a * f2.k, base + b * f2.k]])
+        try:
+            got = reordered.inverse_at_rows(pair)
+        except _core.InvalidInputError as e:
+            refused.append(str(e))
+            continue
+        np.testing.assert_allclose(got, plain.inverse_at_rows(pair), rtol=1e-9, atol=1e-13)
+    assert refused
+    assert all("not on the factor's pattern" in m for m in refused)

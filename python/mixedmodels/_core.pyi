@@ -328,7 +328,7 @@ class Engine:
         """
     def dense(self, of_l: bool) -> numpy.typing.NDArray[numpy.float64]:
         """
-        Lower triangle of L (of_l=True) or A as a dense matrix, in the engine's order (level_order); for small designs.
+        Lower triangle of L (of_l=True) or A as a dense matrix, a reordered factor's levels at the engine's level positions (level_order); for small designs.
         """
     def describe(self) -> list[list[BlockInfo]]:
         """
@@ -367,7 +367,7 @@ class Engine:
         """
     def inverse_at_rows(self, idx: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
         """
-        S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order; the t-th of every row in one factor), returns (n, r, r). From the selected inversion of the current factor (the GLMM's Laplace gradient with several grouping factors).
+        S = (L_ZZ L_ZZ')^{-1} at each row's random-effects columns: idx (n, r) the columns (engine order of the factors, the model's of their levels; the t-th of every row in one factor), returns (n, r, r). From the selected inversion of the current factor (the GLMM's Laplace gradient with several grouping factors): a pair of columns off the factor's pattern is InvalidInputError (a reordered factor's dense block: off its factor's structure).
         """
     def moment_start(
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
@@ -413,7 +413,7 @@ class Engine:
     @property
     def level_order(self) -> list:
         """
-        Per factor, the model's level at each of the engine's positions where the engine reordered the factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse), else an empty array. The engine's other methods take and give the model's order; dense() gives the engine's.
+        Per factor (engine order), the model's level at each of the engine's level positions where the engine reordered the factor's levels (a dense diagonal block whose factor a fill-reducing order makes sparse), else an empty array. The engine's other methods take and give every factor's levels in the model's order; dense() gives them at the engine's level positions.
         """
     @property
     def nobs(self) -> int:

@@ -875,7 +875,11 @@ def _differenced_hessian(
             k = rest[b]
             hess[j, k] = hess[k, j] = (values[pair] - values[a] - values[b] + f0) / (h[j] * h[k])
             pair += 1
-    cols = [(np.asarray(gradients[j][1])[free] - g[free]) / h[j] for j in range(columns)]
+    # (a gradient whose criterion is not finite is not one: its column NaN, as a failed evaluation's)
+    cols = [
+        (np.asarray(gradients[j][1])[free] - g[free]) / h[j] if np.isfinite(gradients[j][0]) else np.full(m, np.nan)
+        for j in range(columns)
+    ]
     for j in range(columns):
         hess[j, j] = cols[j][j]
         for k in range(j):
