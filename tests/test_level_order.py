@@ -86,20 +86,26 @@ def test_criterion_gradient_and_estimates_match_the_levels_own_order(engines, re
             np.testing.assert_allclose(c1, c2, rtol=1e-9, atol=1e-13)
 
 
-def test_solves_and_inverse_at_rows_take_the_models_order(engines):
+def updated(engines, seed: int):
+    """The fixture's engines updated at a theta, the factors, and each row's levels of g1 and g2."""
     model, reordered, plain, frame = engines
-    theta = theta_of(model, 4)
+    theta = theta_of(model, seed)
     reordered.update(theta)
     plain.update(theta)
     f1, f2 = model.structure.factors
-    q = f1.nlev * f1.k + f2.nlev * f2.k
-    rhs = np.random.default_rng(5).normal(size=(q, 3))
-    np.testing.assert_allclose(reordered.solve_zz(rhs), plain.solve_zz(rhs), rtol=1e-9, atol=1e-11)
-    # each row's columns (model order): its g1 level's, then its g2 level's
     l1 = pd.Categorical(frame["g1"], categories=f1.levels).codes
     l2 = pd.Categorical(frame["g2"], categories=f2.levels).codes
     assert l1.min() >= 0
     assert l2.min() >= 0
+    return reordered, plain, f1, f2, l1, l2
+
+
+def test_solves_and_inverse_at_rows_take_the_models_order(engines):
+    reordered, plain, f1, f2, l1, l2 = updated(engines, 4)
+    q = f1.nlev * f1.k + f2.nlev * f2.k
+    rhs = np.random.default_rng(5).normal(size=(q, 3))
+    np.testing.assert_allclose(reordered.solve_zz(rhs), plain.solve_zz(rhs), rtol=1e-9, atol=1e-11)
+    # each row's columns (model order): its g1 level's, then its g2 level's
     base = f1.nlev * f1.k
     idx = np.column_stack([l1, *[base + l2 * f2.k + a for a in range(f2.k)]])[:200]
     np.testing.assert_allclose(reordered.inverse_at_rows(idx), plain.inverse_at_rows(idx), rtol=1e-9, atol=1e-13)
@@ -192,14 +198,8 @@ def test_like_of_another_pattern_is_not_taken(engines):
 def test_inverse_at_rows_refuses_pairs_off_the_structure(engines):
     # two levels of the reordered factor in one row: on the factor's structure (levels that share a
     # level of g1) the inverse's entries, off it InvalidInputError, never another number
-    model, reordered, plain, frame = engines
-    theta = theta_of(model, 9)
-    reordered.update(theta)
-    plain.update(theta)
-    f1, f2 = model.structure.factors
+    reordered, plain, f1, f2, l1, l2 = updated(engines, 9)
     base = f1.nlev * f1.k
-    l1 = pd.Categorical(frame["g1"], categories=f1.levels).codes
-    l2 = pd.Categorical(frame["g2"], categories=f2.levels).codes
     pairs = pd.DataFrame({"a": l1, "b": l2}).drop_duplicates()
     shared = pairs.merge(pairs, on="a")
     shared = shared[shared.b_x < shared.b_y].head(300)
