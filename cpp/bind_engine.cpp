@@ -114,9 +114,9 @@ void register_engine(py::module_& m) {
              py::arg("like") = py::none(), py::arg("reorder") = true,
              "threads: the threads the large kernels of an update or gradient may use (None: os.cpu_count()); "
              "results are bitwise the same for every count, and small designs stay on one thread. like: an "
-             "engine of cross-products with the same pattern (a model's second engine), whose fill-reducing "
-             "order of a dense block's levels this one takes rather than finding it again (where its pattern "
-             "differs, this one finds its own). reorder: False keeps every factor's levels in their own order "
+             "engine of cross-products with the same pattern (a model's second engine), whose choice for each "
+             "dense block (a fill-reducing order of its levels, or none) this one takes rather than making it "
+             "again (where its pattern differs, this one makes its own). reorder: False keeps every factor's levels in their own order "
              "(level_order empty; for comparisons).")
         .def_property(
             "threads", &Engine::threads, [](Engine& e, const py::object& threads) { e.set_threads(threads_of(threads)); },

@@ -57,7 +57,9 @@ void Engine::reorder_dense_levels(double dense_threshold, const Engine* like) {
         for (int c = 0; c < nf_ && ok; ++c)
             if (c != j) ok = A_[c > j ? tri(c, j) : tri(j, c)].kind == Kind::Sparse;
         if (!ok) continue;
-        if (like != nullptr && like->nf_ == nf_ && like->nlev_ == nlev_ && like->k_ == k_ && !like->plan_[j].empty()) {
+        if (like != nullptr && like->nf_ == nf_ && like->nlev_ == nlev_ && like->k_ == k_ && like->plan_[j].empty()) {
+            if (same_left_patterns(A_, like->A_, j)) continue;  // like's decision: not worth reordering
+        } else if (like != nullptr && like->nf_ == nf_ && like->nlev_ == nlev_ && like->k_ == k_) {
             std::vector<Block> trial = A_;  // like's order, where the patterns it came from are these
             permute_levels(trial, nf_, j, like->pos_[j]);
             if (same_left_patterns(trial, like->A_, j)) {

@@ -38,8 +38,9 @@ class Engine {
 public:
     // Takes A = hi + lo of the cross-products (a copy: they stay as they are) and chooses the
     // block types of L; a sparse block between factors denser than dense_threshold becomes dense.
-    // With `like` (an engine of cross-products with the same pattern), its fill-reducing orders are
-    // taken where the patterns they came from are this one's (reorder_dense_levels).
+    // With `like` (an engine of cross-products with the same pattern), its choices are taken (its
+    // fill-reducing orders, or none) where the patterns they came from are this one's
+    // (reorder_dense_levels).
     // reorder false: no factor's levels are reordered.
     explicit Engine(const CrossProducts& a, double dense_threshold = 0.1, int threads = 1, const Engine* like = nullptr,
                     bool reorder = true);

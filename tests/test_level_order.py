@@ -218,3 +218,11 @@ def test_inverse_at_rows_refuses_pairs_off_the_structure(engines):
         np.testing.assert_allclose(got, plain.inverse_at_rows(pair), rtol=1e-9, atol=1e-13)
     assert refused
     assert all("not on the factor's pattern" in m for m in refused)
+
+
+def test_like_passes_on_a_choice_not_to_reorder():
+    # an engine that did not reorder (here: told not to) hands that choice to one formed like it
+    model = LinearMixedModel.from_formula(FORMULAS[False], banded_crossed(12))
+    plain = _core.Engine(model._factored, reorder=False)
+    assert model.new_engine().level_order[1].size == 400
+    assert model.new_engine(like=plain).level_order[1].size == 0
