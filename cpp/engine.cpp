@@ -26,7 +26,7 @@ Engine::Engine(const CrossProducts& a, double dense_threshold, int threads, cons
     order_.assign(static_cast<size_t>(nf_), {});
     pos_.assign(static_cast<size_t>(nf_), {});
     plan_.assign(static_cast<size_t>(nf_), {});
-    if (reorder) reorder_dense_levels(dense_threshold, like);
+    if (reorder) reorder_dense_levels(like);
 }
 
 namespace {
@@ -45,7 +45,7 @@ bool same_left_patterns(const std::vector<Block>& a, const std::vector<Block>& b
 
 }  // namespace
 
-void Engine::reorder_dense_levels(double dense_threshold, const Engine* like) {
+void Engine::reorder_dense_levels(const Engine* like) {
     for (int j = 1; j < nf_; ++j) {
         if (L_[tri(j, j)].kind != Kind::Dense || A_[tri(j, j)].kind != Kind::UBD) continue;
         bool ok = true;
@@ -64,7 +64,7 @@ void Engine::reorder_dense_levels(double dense_threshold, const Engine* like) {
             permute_levels(trial, nf_, j, like->pos_[j]);
             if (same_left_patterns(trial, like->A_, j)) {
                 A_ = std::move(trial);
-                analyse(dense_threshold);
+                permute_levels(L_, nf_, j, like->pos_[j], false);
                 order_[j] = like->order_[j];
                 pos_[j] = like->pos_[j];
                 plan_[j] = like->plan_[j];
@@ -77,7 +77,7 @@ void Engine::reorder_dense_levels(double dense_threshold, const Engine* like) {
         std::vector<int> pos(order.size());
         for (size_t p = 0; p < order.size(); ++p) pos[order[p]] = static_cast<int>(p);
         permute_levels(A_, nf_, j, pos);
-        analyse(dense_threshold);  // L's patterns of the relabelled A (the same block types)
+        permute_levels(L_, nf_, j, pos, false);  // L's patterns as analyse() forms them from the relabelled A
         order_[j] = std::move(order);
         pos_[j] = std::move(pos);
         plan_[j] = std::move(plan);

@@ -150,7 +150,7 @@ private:
     // sparse, by a fill-reducing order (level_order.hpp) where that saves at least half the dense
     // factor's work; its supernodes then factor it (supernodal_potrf.hpp). InstEval's 1,128
     // lecturers: 44% of the triangle filled, a fifth of the dense factor's work.
-    void reorder_dense_levels(double dense_threshold, const Engine* like);
+    void reorder_dense_levels(const Engine* like);
     std::vector<std::vector<int>> order_, pos_;  // per factor: level at each position, position of each level
     std::vector<SupernodePlan> plan_;            // per factor: its supernodes where reordered
     // A q-row column-major array (m columns) between the model's level order and the engine's level

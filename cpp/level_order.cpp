@@ -231,9 +231,14 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
     std::vector<int> sn_start{0};
     std::vector<std::vector<int>> sn_rows;
     Bits run(static_cast<size_t>(g.words), 0), col_bits(static_cast<size_t>(g.words));
+    SupernodePlan pl;  // (its exact structure by levels from the bitsets, in order: p = 0, 1, ...)
+    pl.below_ptr.assign(static_cast<size_t>(nlev) + 1, 0);
     auto column = [&](int p) {  // col_bits = column p's rows below it; their number
         std::fill(col_bits.begin(), col_bits.end(), 0);
         for (int u : below[out[p]]) col_bits[pos[u] >> 6] |= uint64_t{1} << (pos[u] & 63);
+        for (int w = 0; w < g.words; ++w)
+            for (uint64_t bits = col_bits[w]; bits; bits &= bits - 1) pl.below.push_back(w * 64 + __builtin_ctzll(bits));
+        pl.below_ptr[p + 1] = static_cast<int64_t>(pl.below.size());
         return static_cast<double>(below[out[p]].size());
     };
     auto take_run = [&]() {
@@ -267,14 +272,6 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
     sn_start.push_back(nlev);
 
     // in columns, each run in place or gathered, whichever costs less; and the plan's work
-    SupernodePlan pl;
-    pl.below_ptr.assign(static_cast<size_t>(nlev) + 1, 0);
-    for (int p = 0; p < nlev; ++p) {
-        const size_t from = pl.below.size();
-        for (int u : below[out[p]]) pl.below.push_back(pos[u]);
-        std::sort(pl.below.begin() + static_cast<std::ptrdiff_t>(from), pl.below.end());
-        pl.below_ptr[p + 1] = static_cast<int64_t>(pl.below.size());
-    }
     double plan_work = 0.0;
     for (size_t s = 0; s + 1 < sn_start.size(); ++s) {
         pl.start.push_back(sn_start[s] * k);
@@ -355,7 +352,7 @@ void permute_dense(DenseBlock& d, const std::vector<int>& pos, int k, bool rows)
 
 }  // namespace
 
-void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector<int>& pos) {
+void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector<int>& pos, bool dense_values) {
     for (int c = 0; c <= nf; ++c)
         for (int j = 0; j <= c; ++j) {
             if (c != f && j != f) continue;
@@ -366,7 +363,7 @@ void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector
                     const size_t kk = static_cast<size_t>(b.u.k) * b.u.k;
                     for (int l = 0; l < b.u.nlev; ++l) std::memcpy(out.at(pos[l]), b.u.at(l), kk * sizeof(double));
                     b.u = std::move(out);
-                } else if (b.kind == Kind::Dense) {
+                } else if (b.kind == Kind::Dense && dense_values) {
                     const int k = b.d.nrow / static_cast<int>(pos.size());
                     permute_dense(b.d, pos, k, true);
                     permute_dense(b.d, pos, k, false);
@@ -379,7 +376,7 @@ void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector
                     permute_sparse_rows(b.s, pos);
                 else
                     permute_sparse_columns(b.s, pos);
-            } else if (b.kind == Kind::Dense) {
+            } else if (b.kind == Kind::Dense && dense_values) {
                 const int extent = rows ? b.d.nrow : b.d.ncol;
                 permute_dense(b.d, pos, extent / static_cast<int>(pos.size()), rows);
             }

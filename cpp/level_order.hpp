@@ -42,6 +42,7 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
 // Relabel the levels of factor f in A's lower-triangle blocks (nf factors, then [X y]): level l
 // becomes position pos[l] in every block with a row or column of f (its block-diagonal diagonal
 // block, sparse and dense ones), sparse blocks re-sorted within their columns.
-void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector<int>& pos);
+// dense_values false: dense blocks are left as they are (L's blocks before any update: zeros).
+void permute_levels(std::vector<Block>& blocks, int nf, int f, const std::vector<int>& pos, bool dense_values = true);
 
 }  // namespace mm
