@@ -57,9 +57,10 @@ void Engine::reorder_dense_levels(const Engine* like) {
         for (int c = 0; c < nf_ && ok; ++c)
             if (c != j) ok = A_[c > j ? tri(c, j) : tri(j, c)].kind == Kind::Sparse;
         if (!ok) continue;
-        if (like != nullptr && like->nf_ == nf_ && like->nlev_ == nlev_ && like->k_ == k_ && like->plan_[j].empty()) {
+        const bool alike = like != nullptr && like->nf_ == nf_ && like->nlev_ == nlev_ && like->k_ == k_;
+        if (alike && like->plan_[j].empty()) {
             if (same_left_patterns(A_, like->A_, j)) continue;  // like's decision: not worth reordering
-        } else if (like != nullptr && like->nf_ == nf_ && like->nlev_ == nlev_ && like->k_ == k_) {
+        } else if (alike) {
             std::vector<Block> trial = A_;  // like's order, where the patterns it came from are these
             permute_levels(trial, nf_, j, like->pos_[j]);
             if (same_left_patterns(trial, like->A_, j)) {
@@ -84,39 +85,22 @@ void Engine::reorder_dense_levels(const Engine* like) {
     }
 }
 
-void Engine::to_model_order(double* x, int m) const {
+void Engine::move_levels(double* x, int m, bool to_model) const {
     const int64_t q = layout_->q();
     int64_t off = 0;
     std::vector<double> seg;
     for (int f = 0; f < nf_; ++f) {
-        const int kf = k_[f], nl = nlev_[f];
+        const int64_t kf = k_[f], nl = nlev_[f];
         if (!order_[f].empty())
             for (int c = 0; c < m; ++c) {
                 double* x0 = x + c * q + off;
-                seg.assign(x0, x0 + static_cast<int64_t>(nl) * kf);
-                for (int p = 0; p < nl; ++p)
-                    std::copy(seg.begin() + static_cast<int64_t>(p) * kf, seg.begin() + static_cast<int64_t>(p + 1) * kf,
-                              x0 + static_cast<int64_t>(order_[f][p]) * kf);
+                seg.assign(x0, x0 + nl * kf);
+                for (int64_t p = 0; p < nl; ++p) {  // engine position p holds model level order_[f][p]
+                    const int64_t from = to_model ? p : order_[f][p], to = to_model ? order_[f][p] : p;
+                    std::copy(seg.begin() + from * kf, seg.begin() + (from + 1) * kf, x0 + to * kf);
+                }
             }
-        off += static_cast<int64_t>(nl) * kf;
-    }
-}
-
-void Engine::to_engine_order(double* x, int m) const {
-    const int64_t q = layout_->q();
-    int64_t off = 0;
-    std::vector<double> seg;
-    for (int f = 0; f < nf_; ++f) {
-        const int kf = k_[f], nl = nlev_[f];
-        if (!order_[f].empty())
-            for (int c = 0; c < m; ++c) {
-                double* x0 = x + c * q + off;
-                seg.assign(x0, x0 + static_cast<int64_t>(nl) * kf);
-                for (int p = 0; p < nl; ++p)
-                    std::copy(seg.begin() + static_cast<int64_t>(order_[f][p]) * kf,
-                              seg.begin() + static_cast<int64_t>(order_[f][p] + 1) * kf, x0 + static_cast<int64_t>(p) * kf);
-            }
-        off += static_cast<int64_t>(nl) * kf;
+        off += nl * kf;
     }
 }
 

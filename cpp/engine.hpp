@@ -153,10 +153,9 @@ private:
     void reorder_dense_levels(const Engine* like);
     std::vector<std::vector<int>> order_, pos_;  // per factor: level at each position, position of each level
     std::vector<SupernodePlan> plan_;            // per factor: its supernodes where reordered
-    // A q-row column-major array (m columns) between the model's level order and the engine's level
-    // positions, in place.
-    void to_model_order(double* x, int m) const;
-    void to_engine_order(double* x, int m) const;
+    // A q-row column-major array (m columns) from the engine's level positions to the model's level
+    // order (to_model), or back, in place.
+    void move_levels(double* x, int m, bool to_model) const;
     // An engine column (factor offset + position * k + a) of a model column.
     int64_t engine_column(int64_t col) const;
     Criterion update_unlocked(const double* theta);

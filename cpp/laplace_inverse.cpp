@@ -93,10 +93,10 @@ std::vector<double> Engine::solve_zz(const double* rhs, int m) const {
     std::vector<int64_t> off(static_cast<size_t>(nf_) + 1, 0);
     for (int j = 0; j < nf_; ++j) off[j + 1] = off[j] + static_cast<int64_t>(nlev_[j]) * k_[j];
     std::vector<double> x(rhs, rhs + static_cast<size_t>(off[nf_]) * m);
-    to_engine_order(x.data(), m);
+    move_levels(x.data(), m, false);
     forward_solve(L_, nf_, nlev_, k_, off, x, m);
     back_solve(L_, nf_, nlev_, k_, off, x, m);
-    to_model_order(x.data(), m);
+    move_levels(x.data(), m, true);
     return x;
 }
 

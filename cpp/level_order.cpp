@@ -31,59 +31,40 @@ struct Graph {
     uint64_t* row(int v) { return adj.data() + static_cast<size_t>(v) * words; }
 };
 
-// the bits set in both a and b (in either: popcount_or), with the CPU's popcnt where it has one
-// (x86-64 builds do not assume it, and libgcc's popcount took a fifth of InstEval's order)
-template <bool Or>
-int popcount_portable(const uint64_t* a, const uint64_t* b, int words) {
-    int c = 0;
-    for (int w = 0; w < words; ++w) c += __builtin_popcountll(Or ? a[w] | b[w] : a[w] & b[w]);
-    return c;
-}
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-template <bool Or>
-__attribute__((target("popcnt"))) int popcount_popcnt(const uint64_t* a, const uint64_t* b, int words) {
-    int c = 0;
-    for (int w = 0; w < words; ++w) c += __builtin_popcountll(Or ? a[w] | b[w] : a[w] & b[w]);
-    return c;
-}
-template <bool Or>
-int popcount(const uint64_t* a, const uint64_t* b, int words) {
-    static const bool hw = __builtin_cpu_supports("popcnt");
-    return hw ? popcount_popcnt<Or>(a, b, words) : popcount_portable<Or>(a, b, words);
-}
-#else
-template <bool Or>
-int popcount(const uint64_t* a, const uint64_t* b, int words) {
-    return popcount_portable<Or>(a, b, words);
-}
-#endif
-int popcount_and(const uint64_t* a, const uint64_t* b, int words) { return popcount<false>(a, b, words); }
-int popcount_or(const uint64_t* a, const uint64_t* b, int words) { return popcount<true>(a, b, words); }
-
-// dst |= src; the bits of src that dst did not have
-int merge_count_portable(uint64_t* dst, const uint64_t* src, int words) {
+// Bits counted over words: set in both dst and src (And), in either (Or), or in src and not in dst,
+// dst then taking src's (Merge). One body; with the CPU's popcnt where it has one (x86-64 builds
+// do not assume it, and libgcc's popcount took a fifth of InstEval's order).
+enum class Bitwise { And, Or, Merge };
+template <Bitwise op>
+inline __attribute__((always_inline)) int count_words(uint64_t* dst, const uint64_t* src, int words) {
     int c = 0;
     for (int w = 0; w < words; ++w) {
-        c += __builtin_popcountll(src[w] & ~dst[w]);
-        dst[w] |= src[w];
+        if constexpr (op == Bitwise::And) {
+            c += __builtin_popcountll(dst[w] & src[w]);
+        } else if constexpr (op == Bitwise::Or) {
+            c += __builtin_popcountll(dst[w] | src[w]);
+        } else {
+            c += __builtin_popcountll(src[w] & ~dst[w]);
+            dst[w] |= src[w];
+        }
     }
     return c;
 }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("popcnt"))) int merge_count_popcnt(uint64_t* dst, const uint64_t* src, int words) {
-    int c = 0;
-    for (int w = 0; w < words; ++w) {
-        c += __builtin_popcountll(src[w] & ~dst[w]);
-        dst[w] |= src[w];
-    }
-    return c;
+template <Bitwise op>
+__attribute__((target("popcnt"))) int count_popcnt(uint64_t* dst, const uint64_t* src, int words) {
+    return count_words<op>(dst, src, words);
 }
-int merge_count(uint64_t* dst, const uint64_t* src, int words) {
+template <Bitwise op>
+int count_bits(uint64_t* dst, const uint64_t* src, int words) {
     static const bool hw = __builtin_cpu_supports("popcnt");
-    return hw ? merge_count_popcnt(dst, src, words) : merge_count_portable(dst, src, words);
+    return hw ? count_popcnt<op>(dst, src, words) : count_words<op>(dst, src, words);
 }
 #else
-int merge_count(uint64_t* dst, const uint64_t* src, int words) { return merge_count_portable(dst, src, words); }
+template <Bitwise op>
+int count_bits(uint64_t* dst, const uint64_t* src, int words) {
+    return count_words<op>(dst, src, words);
+}
 #endif
 
 // Work of a supernode (multiply-adds): its diagonal factor, solve and update, gathered or in place.
@@ -126,7 +107,7 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
     int64_t edges = 0;
     for (int v = 0; v < nlev; ++v) {
         g.row(v)[v >> 6] &= ~(uint64_t{1} << (v & 63));
-        edges += popcount_and(g.row(v), g.row(v), g.words);
+        edges += count_bits<Bitwise::And>(g.row(v), g.row(v), g.words);
     }
     const double n = nlev;
     if (static_cast<double>(edges) > kMaxDensity * n * (n - 1)) return false;
@@ -153,7 +134,7 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
         if (next[v] >= 0) prev[next[v]] = prev[v];
     };
     for (int v = 0; v < nlev; ++v) {
-        degree[v] = popcount_and(g.row(v), alive.data(), g.words);
+        degree[v] = count_bits<Bitwise::And>(g.row(v), alive.data(), g.words);
         link(v);
     }
     std::vector<int> md(static_cast<size_t>(nlev));                 // md[step] = level
@@ -180,7 +161,7 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
         for (int u : nb) {
             // u loses v and gains the others of nb it did not have (nb holds u: one fewer)
             uint64_t* ru = g.row(u);
-            const int added = merge_count(ru, nbits.data(), g.words) - 1;
+            const int added = count_bits<Bitwise::Merge>(ru, nbits.data(), g.words) - 1;
             ru[u >> 6] &= ~(uint64_t{1} << (u & 63));
             unlink(u);
             degree[u] += added - 1;
@@ -254,7 +235,7 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
         const double cp = column(p);
         // the run's rows and column p's, less row p (the new column's diagonal)
         const bool had = (run[p >> 6] >> (p & 63)) & 1;
-        const double merged = popcount_or(run.data(), col_bits.data(), g.words) - (had ? 1.0 : 0.0);
+        const double merged = count_bits<Bitwise::Or>(run.data(), col_bits.data(), g.words) - (had ? 1.0 : 0.0);
         const double w = p + 1 - s0;
         const double stored = w * (w - 1) / 2.0 + w * merged;
         if (stored - (truth + cp) <= kRelax * stored) {

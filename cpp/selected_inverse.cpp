@@ -259,6 +259,31 @@ void times_inverse(DenseBlock& x, const DenseBlock& l) {
         for (int r = 0; r < rows; ++r) x(r, c) = t[static_cast<size_t>(r) * q + c];
 }
 
+// h = G(c, j) before its factor L(j, j)^{-1}: sum_i G(c, i) L(i, j) over the factors i > j.
+void g_below_times_l(DenseBlock& h, const std::vector<Block>& g, const std::vector<int>& k,
+                     const std::vector<int>& nlev, const std::vector<Block>& lblocks, int nf, int c, int j) {
+    std::fill(h.v.begin(), h.v.end(), 0.0);
+    for (int i = j + 1; i < nf; ++i) add_g_times_l(h, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+}
+
+// G(j, j)'s lower triangle less sum_c W_c' G(c, j) (w: W_c for c = j + 1, ...), by panels of columns
+// from the diagonal down, then both triangles held: the lower one copied onto the upper.
+void less_w_g_and_mirror(DenseBlock& gjj, const std::vector<DenseBlock>& w, const std::vector<Block>& g,
+                         const std::vector<int>& k, const std::vector<int>& nlev, int nf, int j) {
+    const int qj = gjj.nrow;
+    for (int c = j + 1; c < nf; ++c) {
+        const int qc = nlev[c] * k[c];
+        const double* wc = w[c - j - 1].data();
+        const double* gc = g[tri(c, j)].d.data();
+        for (int y0 = 0; y0 < qj; y0 += kTile) {
+            const int nb = std::min(kTile, qj - y0);
+            blas::gemm(true, false, qj - y0, nb, qc, -1.0, wc + static_cast<size_t>(y0) * qc, qc,
+                       gc + static_cast<size_t>(y0) * qc, qc, 1.0, gjj.data() + static_cast<size_t>(y0) * qj + y0, qj);
+        }
+    }
+    mirror_lower(gjj.data(), qj, qj);
+}
+
 // G(j, j) and G(c, j) below it for a dense diagonal block in a fill-reducing order (its plan): G(c, j)
 // = -h L(j, j)^{-1} and W_c = L(c, j) L(j, j)^{-1} by triangular solves, (L(j, j) L(j, j)')^{-1} on
 // the factor's structure by supernodes (supernodal_inverse.hpp; entries off it finite, not the
@@ -271,9 +296,8 @@ void dense_block_by_supernodes(const std::vector<Block>& lblocks, int nf, const 
     DenseBlock& gjj = g[tri(j, j)].d;
     std::vector<DenseBlock> w(static_cast<size_t>(nf - j - 1));  // W_c, c = j + 1, ...
     for (int c = j + 1; c < nf; ++c) {
-        DenseBlock& gcj = g[tri(c, j)].d;  // h = sum_i G(c, i) L(i, j) (i > j), then G(c, j) = -h L(j, j)^{-1}
-        std::fill(gcj.v.begin(), gcj.v.end(), 0.0);
-        for (int i = j + 1; i < nf; ++i) add_g_times_l(gcj, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+        DenseBlock& gcj = g[tri(c, j)].d;  // G(c, j) = -h L(j, j)^{-1}
+        g_below_times_l(gcj, g, k, nlev, lblocks, nf, c, j);
         times_inverse(gcj, ljj);
         for (double& v : gcj.v) v = -v;
         DenseBlock& wc = w[c - j - 1];
@@ -282,17 +306,7 @@ void dense_block_by_supernodes(const std::vector<Block>& lblocks, int nf, const 
     }
     const int info = selected_inverse_supernodal(plan, ljj.data(), qj, gjj.data(), qj, threads);
     if (info != 0) throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
-    for (int c = j + 1; c < nf; ++c) {
-        const int qc = nlev[c] * k[c];
-        const double* wc = w[c - j - 1].data();
-        const double* gc = g[tri(c, j)].d.data();
-        for (int y0 = 0; y0 < qj; y0 += kTile) {
-            const int nb = std::min(kTile, qj - y0);
-            blas::gemm(true, false, qj - y0, nb, qc, -1.0, wc + static_cast<size_t>(y0) * qc, qc,
-                       gc + static_cast<size_t>(y0) * qc, qc, 1.0, gjj.data() + static_cast<size_t>(y0) * qj + y0, qj);
-        }
-    }
-    mirror_lower(gjj.data(), qj, qj);
+    less_w_g_and_mirror(gjj, w, g, k, nlev, nf, j);
 }
 
 }  // namespace
@@ -542,28 +556,16 @@ const std::vector<Block>& selected_inverse(const std::vector<Block>& lblocks, in
             throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
         std::vector<DenseBlock> w(static_cast<size_t>(nf - j - 1));  // W_c, c = j + 1, ...
         for (int c = j + 1; c < nf; ++c) {
-            DenseBlock& gcj = g[tri(c, j)].d;  // h = sum_i G(c, i) L(i, j) (i > j: not G(c, j) itself), then
+            DenseBlock& gcj = g[tri(c, j)].d;  // h (g_below_times_l), then
             const int qc = nlev[c] * k[c];
-            std::fill(gcj.v.begin(), gcj.v.end(), 0.0);
-            for (int i = j + 1; i < nf; ++i) add_g_times_l(gcj, g, k, nlev, c, i, lblocks[tri(i, j)], j);
+            g_below_times_l(gcj, g, k, nlev, lblocks, nf, c, j);
             blas::trmm_lower(false, qc, qj, -1.0, gjj.data(), qj, gcj.data(), qc);  // G(c, j) = -h L(j, j)^{-1}
             DenseBlock& wc = w[c - j - 1];
             wc = lblocks[tri(c, j)].d;
             blas::trmm_lower(false, qc, qj, 1.0, gjj.data(), qj, wc.data(), qc);  // W_c
         }
         lauum_lower_pooled(qj, gjj.data(), qj, threads);  // L(j, j)^{-T} L(j, j)^{-1} from the triangular inverse
-        // the lower triangle less W_c' G(c, j), by panels of columns from the diagonal down
-        for (int c = j + 1; c < nf; ++c) {
-            const int qc = nlev[c] * k[c];
-            const double* wc = w[c - j - 1].data();
-            const double* gc = g[tri(c, j)].d.data();
-            for (int y0 = 0; y0 < qj; y0 += kTile) {
-                const int nb = std::min(kTile, qj - y0);
-                blas::gemm(true, false, qj - y0, nb, qc, -1.0, wc + static_cast<size_t>(y0) * qc, qc,
-                           gc + static_cast<size_t>(y0) * qc, qc, 1.0, gjj.data() + static_cast<size_t>(y0) * qj + y0, qj);
-            }
-        }
-        mirror_lower(gjj.data(), qj, qj);  // both triangles held: the lower one copied onto the upper
+        less_w_g_and_mirror(gjj, w, g, k, nlev, nf, j);
     }
     return g;
 }

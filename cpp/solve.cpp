@@ -14,7 +14,7 @@ void Engine::solve(std::vector<double>& beta, std::vector<double>& u) const {
     std::lock_guard<std::mutex> lock(mu_);
     require_update();
     solve_unlocked(beta, u);
-    to_model_order(u.data(), 1);
+    move_levels(u.data(), 1, true);
 }
 
 std::vector<double> fixed_beta(const DenseBlock& xy, int p) {

@@ -123,7 +123,7 @@ Estimates Engine::estimates(const double* theta) {
     solve_unlocked(out.beta, u);
     out.rx_inverse_crossprod = rx_inverse_crossprod_unlocked();
     out.b = lambda_times(u);
-    to_model_order(out.b.data(), 1);
+    move_levels(out.b.data(), 1, true);
     return out;
 }
 

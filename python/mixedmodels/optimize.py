@@ -835,8 +835,8 @@ def _differenced_points(
     x: FloatArray, free: NDArray[np.intp], columns: int
 ) -> tuple[list[FloatArray], list[FloatArray], FloatArray]:
     """The points at which `DifferencedHessian` evaluates the criterion (x + h_i e_i for each free
-    parameter after the first ``columns``, then x + h_i e_i + h_j e_j for each pair j < i of them:
-    with ``columns`` 0, `_hessian_points`), those at which it takes the gradient (x + h_i e_i for
+    parameter after the first ``columns``, then x + h_i e_i + h_j e_j for each pair j < i of them;
+    with ``columns`` 0, `_values_hessian`'s), those at which it takes the gradient (x + h_i e_i for
     the first ``columns``), and the steps h."""
     h = VALUES_HESSIAN_STEP * np.maximum(np.abs(x[free]), 0.1)
 
@@ -864,7 +864,8 @@ def _differenced_hessian(
     """The Hessian from `_differenced_points`' criterion ``values`` and ``gradients`` (in their
     order; each the criterion and gradient there), f0 and the gradient g at x: the first
     ``columns`` columns (and rows) from forward differences of the gradient (the mean of the two
-    where both columns are), the rest as `_hessian_of_values` takes them."""
+    where both columns are), the rest from forward differences of the criterion: f(x + h_i e_i) the
+    diagonal, f(x + h_i e_i + h_j e_j) each pair."""
     m = free.size
     hess = np.empty((m, m))
     rest = list(range(columns, m))
@@ -1604,40 +1605,6 @@ def values_hessian(update_flops: float, factors: int) -> bool:
     return factors > 1 and update_flops > EXPENSIVE_FLOPS
 
 
-def _hessian_points(x: FloatArray, free: NDArray[np.intp]) -> tuple[list[FloatArray], FloatArray]:
-    """The points at which `_values_hessian` evaluates the criterion (x + h_i e_i for each free
-    parameter, then x + h_i e_i + h_j e_j for each pair j < i), and the steps h."""
-    h = VALUES_HESSIAN_STEP * np.maximum(np.abs(x[free]), 0.1)
-    points = []
-    for j, i in enumerate(free.tolist()):
-        xp = x.copy()
-        xp[i] += h[j]
-        points.append(xp)
-    for j, i in enumerate(free.tolist()):
-        for k in range(j):
-            xp = x.copy()
-            xp[i] += h[j]
-            xp[free[k]] += h[k]
-            points.append(xp)
-    return points, h
-
-
-def _hessian_of_values(
-    f0: float, g: FloatArray, free: NDArray[np.intp], h: FloatArray, values: Sequence[float]
-) -> FloatArray:
-    """The Hessian from the criterion at `_hessian_points` (``values``, in their order), f0 and the
-    gradient g at x."""
-    m = free.size
-    hess = np.empty((m, m))
-    pair = m
-    for j, i in enumerate(free.tolist()):
-        hess[j, j] = 2.0 * (values[j] - f0 - h[j] * g[i]) / h[j] ** 2
-        for k in range(j):
-            hess[j, k] = hess[k, j] = (values[pair] - values[j] - values[k] + f0) / (h[j] * h[k])
-            pair += 1
-    return hess
-
-
 def _values_hessian(
     f: Objective, x: FloatArray, f0: float, g: FloatArray, free: NDArray[np.intp]
 ) -> tuple[FloatArray, int]:
@@ -1646,9 +1613,9 @@ def _values_hessian(
     least 0.1): f(x + h_i e_i) gives the diagonal, f(x + h_i e_i + h_j e_j) each pair; and the
     evaluations it took. On crossed200k and InstEval at the optimum it agrees with differences of
     the gradient to 3e-4 and 1.3e-4 relative (steps of 1e-5: 6e-3, rounding; 1e-3: 1.5e-3, truncation)."""
-    points, h = _hessian_points(x, free)
+    points, _, h = _differenced_points(x, free, 0)
     values = [f(p) for p in points]
-    return _hessian_of_values(f0, g, free, h, values), len(points)
+    return _differenced_hessian(f0, g, free, h, 0, values, []), len(points)
 
 
 def newton_polish(
