@@ -414,8 +414,9 @@ void CrossProducts::sum_rows_one_factor(const RowsView& rows, int threads, bool 
     // Several threads (this pass is add_rows' only chunk: levels too many for partial sums per
     // chunk of rows): one task each, each reads every row but adds only those of its own slice of
     // the levels, and the first also adds [X y]'[X y]. Each sum gets the same additions in the
-    // same order as on one thread: the same bits for every thread count.
-    const int nslices = threads > 1 && n >= 2 * kMinRowsPerChunk ? std::min(threads, kMaxLevelSlices) : 1;
+    // same order as on one thread: the same bits for every thread count. From kMinRowsPerChunk rows
+    // (sim100k's 100,000 rows, 2,000 levels: 3.0 -> 2.0 ms on two threads).
+    const int nslices = threads > 1 && n >= kMinRowsPerChunk ? std::min(threads, kMaxLevelSlices) : 1;
     const int32_t levels = static_cast<int32_t>(nlev);
     const std::vector<int32_t> cut = nslices == 1 ? std::vector<int32_t>{0, levels}
                                                   : level_cuts(rows.codes[0], n, levels, nslices, pp * (pp + 1) / 2.0, per);

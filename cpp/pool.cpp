@@ -1,8 +1,10 @@
 // The worker threads behind pool::run (pool.hpp). Workers are started on first use, as many as the
 // largest thread count asked for less one. Between jobs a worker polls for the next one for kSpin
-// (50 us: an evaluation's kernels follow each other closely, and a wake-up through the condition
-// variable cost more than a small kernel's share of work), then sleeps on a condition variable, so
-// an idle pool takes no CPU from other work. The caller polls for its job's last chunks the same
+// (500 us: an evaluation's kernels follow each other closely, and so do a fit's calls, Newton's
+// Hessians on sim100k 0.1-0.2 ms apart; a wake-up through the condition variable costs tens of
+// microseconds, on a virtual machine more than a small kernel's share of work: 50 us gave sim100k
+// 13.3 ms against 12.5), then sleeps on a condition variable, so an idle pool takes no CPU from
+// other work. The caller polls for its job's last chunks the same
 // way before it waits. BLAS is held to one thread while a job runs on the workers.
 #include "pool.hpp"
 
@@ -31,7 +33,7 @@ namespace {
 constexpr int kMaxWorkers = 255;
 // How long a worker polls for the next job, and the caller for its job's last chunks, before
 // sleeping: an evaluation's kernels follow each other within tens of microseconds.
-constexpr auto kSpin = std::chrono::microseconds(50);
+constexpr auto kSpin = std::chrono::microseconds(500);
 
 // Polls ready() for up to kSpin; whether it became true.
 template <class Ready>
