@@ -56,5 +56,6 @@ void register_cross_products(py::module_& m);
 void register_engine(py::module_& m);
 void register_optim(py::module_& m);
 void register_working_rows(py::module_& m);
+void register_strings(py::module_& m);
 
 }  // namespace mm::bind

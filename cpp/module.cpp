@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
     mm::bind::register_engine(m);
     mm::bind::register_optim(m);
     mm::bind::register_working_rows(m);
+    mm::bind::register_strings(m);
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import warnings
 
 import numpy as np
@@ -225,30 +224,6 @@ def test_hash_factorisation_of_string_arrays_sorts_by_code_points(dtype):
     assert codes.tolist() == ref_codes.reshape(-1).tolist()
 
 
-@pytest.mark.parametrize("dtype", ["string[pyarrow]", "large_string[pyarrow]"])
-def test_long_arrow_string_columns_hashed_in_halves_are_np_unique(dtype, monkeypatch):
-    """A long string column held by Arrow is hashed in two halves on two threads, the halves'
-    dictionaries then merged: the same levels and codes as np.unique, labels that occur in one
-    half only included; a column with a missing value takes the one-thread path."""
-    pa = pytest.importorskip("pyarrow")
-    from mixedmodels import design
-
-    monkeypatch.setattr(design, "_ARROW_HALVES_MIN", 1000)
-    r = np.random.default_rng(4)
-    labels = np.array([f"id{i}" for i in range(300)] + ["", "é", "\U0001f600"], dtype=object)
-    raw = labels[r.integers(0, len(labels), 5000)]
-    raw[:2500][r.integers(0, 2500, 50)] = "only-first"  # a label of the first half only
-    raw[2500:][r.integers(0, 2500, 50)] = "only-second"
-    col = pd.array(raw, dtype=pd.ArrowDtype(pa.large_string()) if dtype.startswith("large") else dtype)
-    assert design._arrow_halves_factorize(col) is not None
-    uniq, codes = design.sorted_factorize(col)
-    ref_uniq, ref_codes = np.unique(raw, return_inverse=True)
-    assert uniq.tolist() == ref_uniq.tolist()
-    assert codes.tolist() == ref_codes.reshape(-1).tolist()
-    with_missing = pd.array(list(raw[:-1]) + [None], dtype="string[pyarrow]")
-    assert design._arrow_halves_factorize(with_missing) is None
-
-
 @pytest.mark.parametrize("dtype", [object, "string", "str"])
 def test_string_grouping_columns_are_coded_alike(dtype):
     """Grouping ids as objects, pandas strings or Arrow strings (what read_csv gives) get the same
@@ -261,37 +236,6 @@ def test_string_grouping_columns_are_coded_alike(dtype):
     fit = mm.lmer("y ~ 1 + (1 | g)", df.assign(g=df["g"].astype(dtype)))
     assert list(fit.ranef["g"].index) == sorted(set(g.tolist())) == list(base.ranef["g"].index)
     assert fit.objective == base.objective
-
-
-def _factorise_in_child(col, queue):
-    from mixedmodels import design
-
-    queue.put(design.sorted_factorize(col)[0].tolist())
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
-def test_hashing_in_halves_works_in_a_forked_child(monkeypatch):
-    """A process forked after its parent hashed a long Arrow string column in halves (multiprocessing's
-    default on Linux) hashes one too: no thread pool is inherited without its threads (a hang)."""
-    import multiprocessing
-
-    pytest.importorskip("pyarrow")
-    from mixedmodels import design
-
-    monkeypatch.setattr(design, "_ARROW_HALVES_MIN", 1000)
-    col = pd.array([f"id{i % 50}" for i in range(4000)], dtype="string[pyarrow]")
-    expected = design.sorted_factorize(col)[0].tolist()
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_factorise_in_child, args=(col, queue))
-    child.start()
-    child.join(60)
-    if child.is_alive():
-        child.kill()
-        child.join()
-        pytest.fail("the forked child hung")
-    assert child.exitcode == 0
-    assert queue.get(timeout=10) == expected
 
 
 def test_string_levels_whose_order_is_not_rs_are_named():

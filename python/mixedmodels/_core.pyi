@@ -34,6 +34,7 @@ __all__: list[str] = [
     "laplace_row_terms",
     "load_blas_threads",
     "load_nlopt",
+    "string_codes",
     "thread_pool_workers",
 ]
 
@@ -692,6 +693,13 @@ def load_blas_threads(path: str) -> str:
 def load_nlopt(path: str) -> str:
     """
     Look NLopt's C API up in the shared library at path (the nlopt package's _nlopt extension) so that bobyqa can run; returns '' on success, else the reason it cannot.
+    """
+
+def string_codes(
+    offsets: numpy.ndarray, bytes: numpy.ndarray
+) -> tuple[numpy.typing.NDArray[numpy.int32], numpy.typing.NDArray[numpy.int64]]:
+    """
+    Codes of n strings held as Arrow holds them (n + 1 offsets, int32 or int64, into a uint8 buffer) by hashing: (codes, first), codes[i] (int32) the rank of string i among the distinct strings in byte order (UTF-8's: code points' order), first[c] (int64) the first row holding the c-th. Raises InvalidInputError for offsets that decrease or leave the buffer.
     """
 
 def thread_pool_workers() -> int:

@@ -15,7 +15,6 @@ import copy
 import difflib
 import functools
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -26,7 +25,8 @@ import pandas as pd
 from formulaic.transforms import TRANSFORMS
 from numpy.typing import ArrayLike, NDArray
 
-from .arguments import UNLABELLED_ROWS, available_cpus
+from . import _core
+from .arguments import UNLABELLED_ROWS
 from .data import ArrayData, FrameData, Rows
 from .exceptions import DataError, FormulaError, MixedModelsWarning, warn
 from .expressions import (
@@ -92,11 +92,12 @@ def _level_labels(values: Iterable[object]) -> ObjectArray:
 
 
 def sorted_factorize(raw: NDArray[Any] | pd.api.extensions.ExtensionArray) -> tuple[NDArray[Any], NDArray[np.int64]]:
-    """``np.unique(raw, return_inverse=True)`` at hash speed: the values are coded by hashing
-    (pandas' factorize; a pandas string array's own, with no copy as Python objects), then only
-    the distinct values are sorted (in np.unique's order) and the codes remapped. A million strings
-    with 20,000 distinct values take 20 ms (Arrow's) to 0.1 s (objects) instead of seconds. Missing
-    values (which pandas codes -1) take np.unique's path.
+    """``np.unique(raw, return_inverse=True)`` at hash speed: the values are coded by hashing, then
+    only the distinct values are sorted (in np.unique's order) and the codes remapped. Strings held
+    by Arrow (pandas' string arrays, as read_csv gives them) are hashed by the core from Arrow's
+    buffers (`_arrow_codes`: 100,000 rows in ~1 ms), others by pandas' factorize. A million strings
+    with 20,000 distinct values take ~10 ms (Arrow's) to 0.1 s (objects) instead of seconds.
+    Missing values (which pandas codes -1) take np.unique's path.
 
     Examples
     --------
@@ -107,55 +108,24 @@ def sorted_factorize(raw: NDArray[Any] | pd.api.extensions.ExtensionArray) -> tu
     >>> uniq.tolist(), codes.tolist()
     (['a', 'b', 'c'], [1, 0, 2, 0])
     """
-    order: NDArray[np.intp] | None = None
-    if not isinstance(raw, np.ndarray):  # a pandas string array, hashed as it is (Arrow's dictionary encoding)
-        halves = _arrow_halves_factorize(raw)
-        first, held = halves if halves is not None else raw.factorize()
+    if not isinstance(raw, np.ndarray):  # a pandas extension array
+        arr = _arrow_strings(raw)
+        if arr is not None and not arr.null_count:
+            return _arrow_codes(arr)
+        first, held = raw.factorize()
         if len(first) and first.min() < 0:
             return sorted_factorize(raw.to_numpy(dtype=object))
         distinct = held.to_numpy(dtype=object)
-        order = _arrow_string_order(held)
     else:
         first, distinct = pd.factorize(raw, sort=False)
         if len(first) and first.min() < 0:
             uniq, inverse = np.unique(raw, return_inverse=True)
             return uniq, inverse.reshape(-1).astype(np.int64)
         distinct = np.asarray(distinct, dtype=raw.dtype if raw.dtype != object else object)
-    if order is None:
-        order = np.argsort(distinct, kind="stable")
+    order = np.argsort(distinct, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     return distinct[order], rank[first]
-
-
-# below this many distinct labels, NumPy's sort of the Python strings is as fast as a call into Arrow
-_ARROW_SORT_MIN = 64
-# from this many rows, a string column held by Arrow is hashed in two halves on two threads
-_ARROW_HALVES_MIN = 1 << 19
-
-
-def _encode_halves(arr: Any) -> list[Any]:
-    """Arrow's dictionary encoding of an array's two halves, the second on a thread of its own (Arrow
-    releases the GIL) started for this call: no pool is kept, so a process forked after a fit
-    (multiprocessing's default on Linux) does not inherit one without its threads."""
-    half = len(arr) // 2
-    second: list[Any] = []
-
-    def encode() -> None:
-        try:
-            second.append(arr.slice(half).dictionary_encode())
-        except BaseException as exc:  # re-raised on the calling thread
-            second.append(exc)
-
-    thread = threading.Thread(target=encode, name="mixedmodels-factorize", daemon=True)
-    thread.start()
-    try:
-        first = arr.slice(0, half).dictionary_encode()
-    finally:
-        thread.join()
-    if isinstance(second[0], BaseException):
-        raise second[0]
-    return [first, second[0]]
 
 
 def _arrow_strings(values: pd.api.extensions.ExtensionArray) -> Any:
@@ -171,41 +141,22 @@ def _arrow_strings(values: pd.api.extensions.ExtensionArray) -> Any:
     return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
 
 
-def _arrow_halves_factorize(
-    values: pd.api.extensions.ExtensionArray,
-) -> tuple[NDArray[np.intp], pd.api.extensions.ExtensionArray] | None:
-    """``values.factorize()`` of a long string column held by Arrow (at least `_ARROW_HALVES_MIN`
-    rows, no missing values, two or more cores): the halves dictionary-encoded on two threads,
-    then the two dictionaries encoded together and each half's codes mapped through theirs
-    (1M strings with 20,000 distinct: ~13 ms against ~21 ms on one thread). The distinct values
-    come in another order than pandas' (first occurrence in each half); the callers sort them.
-    None where this does not apply."""
-    if len(values) < _ARROW_HALVES_MIN or available_cpus() < 2:
-        return None
-    arr = _arrow_strings(values)
-    if arr is None or arr.null_count:
-        return None
+def _arrow_codes(arr: Any) -> tuple[ObjectArray, NDArray[np.int64]]:
+    """`sorted_factorize` of an Arrow string or large_string array with no missing values: the core
+    hashes the strings in Arrow's own buffers (`_core.string_codes`: no Python string per row) and
+    sorts the distinct ones by their bytes (UTF-8's byte order is the code points' order, np.unique's
+    for Python strings)."""
     import pyarrow as pa
 
-    parts = _encode_halves(arr)
-    both = pa.concat_arrays([p.dictionary for p in parts]).dictionary_encode()
-    into = np.asarray(both.indices, dtype=np.intp)
-    n0 = len(parts[0].dictionary)
-    codes = np.concatenate([into[:n0][np.asarray(parts[0].indices)], into[n0:][np.asarray(parts[1].indices)]])
-    return codes, pd.array(both.dictionary, dtype=values.dtype)
-
-
-def _arrow_string_order(values: pd.api.extensions.ExtensionArray) -> NDArray[np.intp] | None:
-    """The order that sorts distinct strings held by Arrow (`_arrow_strings`), sorted by Arrow:
-    UTF-8's byte order is the code points' order, np.unique's for Python strings, at ~3x its speed
-    (20,000 labels: 2.7 ms against 7.5 ms). None for other arrays and for fewer than
-    `_ARROW_SORT_MIN` labels."""
-    arr = _arrow_strings(values) if len(values) >= _ARROW_SORT_MIN else None
-    if arr is None:
-        return None
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.array_sort_indices(arr), dtype=np.intp)
+    n = len(arr)
+    if n == 0:
+        return np.array([], dtype=object), np.zeros(0, dtype=np.int64)
+    _, offsets_buffer, data_buffer = arr.buffers()
+    width = np.int32 if pa.types.is_string(arr.type) else np.int64
+    offsets = np.frombuffer(offsets_buffer, dtype=width, count=arr.offset + n + 1)[arr.offset :]
+    data = np.zeros(0, dtype=np.uint8) if data_buffer is None else np.frombuffer(data_buffer, dtype=np.uint8)
+    codes, first = _core.string_codes(offsets, data)
+    return arr.take(first).to_numpy(zero_copy_only=False), codes.astype(np.int64)
 
 
 def _as_factor(col: Column, name: str) -> tuple[NDArray[np.int64], ObjectArray, ObjectArray]:
