@@ -65,3 +65,31 @@ def test_other_columns_are_left_to_formulaic():
     for col in df.columns:
         _, _, _, spec = _materialise(f"1 + {col}", _Columns(df), "the fixed part")
         assert type(spec).__name__ == "SafeSpec", col
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=4),
+    fixed_pick=st.lists(st.integers(0, 3), min_size=1, max_size=4, unique=True),
+    random_pick=st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True),
+    intercepts=st.tuples(st.sampled_from(["", "1 + ", "0 + "]), st.sampled_from(["", "1 + ", "0 + "])),
+    extra=st.sampled_from(["", " + I(w * 2)"]),
+)
+def test_random_columns_taken_from_the_fixed_part_are_its_own(seed, kinds, fixed_pick, random_pick, intercepts, extra):
+    """A random-effects term whose columns the fixed part has (``(1 + x | g)`` beside ``y ~ x``, in
+    any order, formulaic's fixed part or the plain one) takes them from it: the same keys, names and
+    values as built on its own."""
+    df = _frame(seed, 30, kinds)
+    names = list(df.columns)
+    df["w"] = np.linspace(-1.0, 2.0, len(df))  # a numeric column for formulaic's fixed part
+    fixed = intercepts[0] + " + ".join(names[i % len(names)] for i in fixed_pick) + extra
+    random = intercepts[1] + " + ".join(names[i % len(names)] for i in random_pick)
+    data = _Columns(df)
+    x, fixed_keys, _, _ = _materialise(fixed, data, "the fixed part")
+    alone = _materialise(random, data, "the random part")
+    taken = _materialise(random, data, "the random part", built=(x, fixed_keys))
+    assert taken[1:3] == alone[1:3]
+    np.testing.assert_array_equal(taken[0], alone[0])
+    assert taken[0].flags.c_contiguous
+    assert not np.shares_memory(taken[0], x)
