@@ -480,7 +480,7 @@ def _typed_text(col: Column) -> bool:
     )
 
 
-def _warn_numbers_as_text(data: pd.DataFrame, columns: Iterable[str]) -> None:
+def _warn_numbers_as_text(data: _Columns, columns: Iterable[str]) -> None:
     """A `MixedModelsWarning` for each object column of the fixed part or a term whose values are all
     numbers, or numbers and strings of numbers (Decimals, a float column with one "1.5" in it): it
     is read as a factor, as R reads a character column, which is rarely what such a column means
@@ -489,7 +489,7 @@ def _warn_numbers_as_text(data: pd.DataFrame, columns: Iterable[str]) -> None:
         col = data[c]
         if col.dtype != object:
             continue
-        values = pd.unique(col.dropna())
+        values = pd.unique(pd.Series(col).dropna())
         if len(values) < 3 or any(isinstance(v, (bool, np.bool_)) for v in values):
             continue
         if all(isinstance(v, str) for v in values):  # labels that read as numbers ("308"): text on purpose
@@ -503,7 +503,7 @@ def _warn_numbers_as_text(data: pd.DataFrame, columns: Iterable[str]) -> None:
             )
 
 
-def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
+def _warn_case_order(data: _Columns, columns: Iterable[str]) -> None:
     """A `MixedModelsWarning` for each column of strings (not a Categorical) used as a factor of the
     fixed or random effects whose labels mix case so that their order here (code points, R's with
     ``LC_COLLATE=C``) is not the order R gives them in the usual UTF-8 locales (case ignored, then
@@ -513,7 +513,7 @@ def _warn_case_order(data: pd.DataFrame, columns: Iterable[str]) -> None:
         col = data[c]
         if not (col.dtype == object or _typed_text(col)):
             continue
-        labels = [v for v in pd.unique(col.dropna()) if isinstance(v, str)]
+        labels = [v for v in pd.unique(pd.Series(col).dropna()) if isinstance(v, str)]
         if len(labels) < 2 or all(v == v.casefold() for v in labels) or all(v == v.upper() for v in labels):
             continue
         here = sorted(labels)
@@ -831,14 +831,14 @@ def materialise(
         effects = frozenset()
     if not pf.trusted and not recording:  # (a chunk's own calls would only be silenced)
         if own_levels:  # (streamed data: the first pass warns, from every chunk's levels)
-            _warn_case_order(data, [c for c in cols if c in effects])
+            _warn_case_order(dc, [c for c in cols if c in effects])
         # streamed data: from the prototype's rows
         made = {
             c
             for c in cols
             if re.search(rf"\b(?:factor|as\.factor|ordered|C)\(\s*`?{re.escape(str(c))}`?\s*[,)]", pf.text)
         }
-        _warn_numbers_as_text(data, [c for c in cols if c in effects and c not in made])  # (factor(x): on purpose)
+        _warn_numbers_as_text(dc, [c for c in cols if c in effects and c not in made])  # (factor(x): on purpose)
     w_all = _row_values(weights, data, "weights")
     o_all = _row_values(offset, data, "offset")
     complete = _complete_rows(dc, cols)
