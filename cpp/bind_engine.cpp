@@ -300,7 +300,7 @@ void register_engine(py::module_& m) {
             },
             py::arg("intercept_col"),
             "Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per "
-            "factor, the index of its intercept column or -1). L is left as it was.")
+            "factor, the index of its intercept column or -1; docs/design.md, section 6). L is left as it was.")
         .def(
             "dense",
             [](const Engine& e, bool of_l) {

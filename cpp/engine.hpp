@@ -163,6 +163,8 @@ private:
     std::vector<double> rx_inverse_crossprod_unlocked() const;
     // After update(): beta (p) from L_XX' beta = l_yX' (solve.cpp).
     std::vector<double> beta_unlocked() const;
+    // moment_start for one factor with a full T of k >= 2 columns (start.cpp); false: not applicable
+    bool multivariate_start(const std::vector<double>& sze, double ete, std::vector<double>& theta) const;
     // moment_start's variances of the intercepts of two or more grouping factors and of the
     // residuals (start_crossed.cpp): var[f] for each factor with an intercept column and a finite
     // within[f] (the residual sum of squares within its levels), -1 for the others; false where

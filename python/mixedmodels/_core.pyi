@@ -374,7 +374,7 @@ class Engine:
         self, intercept_col: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]
     ) -> numpy.typing.NDArray[numpy.float64]:
         """
-        Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per factor, the index of its intercept column or -1). L is left as it was.
+        Starting theta from moments of the OLS residuals, from the blocks of A alone (intercept_col: per factor, the index of its intercept column or -1; docs/design.md, section 6). L is left as it was.
         """
     def objective(self, theta: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], reml: bool) -> float:
         """

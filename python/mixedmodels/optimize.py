@@ -1232,9 +1232,10 @@ def choose_method(update_flops: float, factors: int = 1, ntheta: int | None = No
     ``ntheta`` covariance parameters (None: more than `DIFFERENCED_NEWTON_MAX`).
 
     - Newton's method on the analytic Hessian for one grouping factor (`_newton`,
-      `cpp/hessian_one_factor.cpp`): 4-7 calls from the moment start, each one factorisation and
-      a pass over the levels costing about two gradients (sleepstudy 43 evaluations -> 5, HSB 34 ->
-      4, sim100k 15 -> 6, sim1m 17 -> 6, against L-BFGS-B's 13-18 gradients and a polish before).
+      `cpp/hessian_one_factor.cpp`): 3-7 calls from the moment start, each one factorisation and
+      a pass over the levels costing about two gradients (sleepstudy 43 evaluations -> 5, sim100k
+      15 -> 4, sim1m 17 -> 3 from the start of a correlated term's levels' coefficients, against
+      L-BFGS-B's 13-18 gradients and a polish before).
       Where it gives up (a criterion it cannot evaluate, a failed line search, a parameter at its
       bound where the criterion is not convex), the search "auto" took before runs from the start
       (`newton_fallback`).
