@@ -20,7 +20,9 @@ Codes codes_of(const py::array& offsets, const py::array& bytes) {
     const auto* data = static_cast<const uint8_t*>(bytes.data());
     const int64_t nbytes = static_cast<int64_t>(bytes.shape(0));
     StringCodes sc;
-    {
+    if (offsets.writeable() || bytes.writeable()) {  // another thread could change them under a released GIL
+        sc = string_codes(off, n, data, nbytes);
+    } else {  // (Arrow's buffers: read-only)
         py::gil_scoped_release release;
         sc = string_codes(off, n, data, nbytes);
     }
@@ -30,10 +32,13 @@ Codes codes_of(const py::array& offsets, const py::array& bytes) {
 Codes string_codes_py(const py::array& offsets, const py::array& bytes) {
     if (offsets.ndim() != 1 || offsets.shape(0) < 1 || !(offsets.flags() & py::array::c_style))
         throw InvalidInput("offsets must be a contiguous one-dimensional array of n + 1 values");
-    if (bytes.ndim() != 1 || !(bytes.flags() & py::array::c_style) || !py::dtype::of<uint8_t>().is(bytes.dtype()))
+    if (bytes.ndim() != 1 || !(bytes.flags() & py::array::c_style) || bytes.dtype().kind() != 'u' ||
+        bytes.itemsize() != 1)
         throw InvalidInput("bytes must be a contiguous one-dimensional array of uint8");
-    if (py::dtype::of<int32_t>().is(offsets.dtype())) return codes_of<int32_t>(offsets, bytes);
-    if (py::dtype::of<int64_t>().is(offsets.dtype())) return codes_of<int64_t>(offsets, bytes);
+    // by kind and size: numpy's longlong is int64 too, but another dtype object
+    const bool integers = offsets.dtype().kind() == 'i';
+    if (integers && offsets.itemsize() == 4) return codes_of<int32_t>(offsets, bytes);
+    if (integers && offsets.itemsize() == 8) return codes_of<int64_t>(offsets, bytes);
     throw InvalidInput("offsets must be int32 or int64 (Arrow's string and large_string)");
 }
 

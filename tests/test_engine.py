@@ -273,3 +273,16 @@ def test_moment_start_of_correlated_slopes_holds_their_correlations():
     assert with_slope[1] != 0.0
     assert np.all(with_slope[[0, 2]] >= 0.05)
 
+
+def test_string_codes_take_any_int64_dtype_and_no_runtime_warning_for_non_finite_sums():
+    offsets = np.array([0, 1, 3], dtype=np.longlong)  # int64, another dtype object than np.int64's
+    codes, first = _core.string_codes(offsets, np.frombuffer(b"bab", dtype=np.uint8))
+    assert codes.tolist() == [1, 0]
+    assert first.tolist() == [1, 0]
+    import warnings
+
+    df = pd.DataFrame({"y": np.arange(8.0), "x": [np.inf, -np.inf] + [1.0] * 6, "g": [0, 0, 1, 1, 2, 2, 3, 3]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(mm.DataError, match="'x' has 2 non-finite values"):
+            mm.lmer("y ~ x + (1 | g)", df)

@@ -137,7 +137,10 @@ def _arrow_strings(values: pd.api.extensions.ExtensionArray) -> Any:
 
     arr = pa.array(values)
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+        try:
+            arr = arr.combine_chunks()
+        except pa.ArrowInvalid:  # strings of 2 GiB or more in all: their offsets no longer fit int32
+            arr = arr.cast(pa.large_string()).combine_chunks()
     return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
 
 
@@ -1311,14 +1314,18 @@ def _check_finite_columns(
 ) -> None:
     """`_check_finite` for each column of x (one sum over x when all are finite: a NaN or an
     infinity makes it non-finite, as can finite values too large, which the columns' checks pass)."""
-    if not np.isfinite(np.sum(x)):
+    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf, or finite values whose sum overflows)
+        total = np.sum(x)
+    if not np.isfinite(total):
         for j, nm in enumerate(names):
             _check_finite(x[:, j], nm, where)
 
 
 def _check_finite(v: NDArray[np.float64], name: str, where: Callable[[int], str] = _position) -> None:
     """A `DataError` naming the first row (``where``) where v is not finite, if any."""
-    if np.isfinite(np.sum(v)):  # (as in `_check_finite_columns`)
+    with np.errstate(over="ignore", invalid="ignore"):  # (as in `_check_finite_columns`)
+        total = np.sum(v)
+    if np.isfinite(total):
         return
     bad = ~np.isfinite(v)
     if bad.any():
