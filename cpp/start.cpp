@@ -15,13 +15,13 @@ namespace mm {
 // One grouping factor with k >= 2 columns whose T is full (a correlated term): theta from the
 // per-level least-squares coefficients b_l of the residuals on all k columns at once, their
 // covariance across levels less their average sampling covariance sigma^2 D_l^{-1} (D_l the
-// level's block of Z'Z), sigma^2 from the residuals within levels; then T from its Cholesky
-// factor, the correlations halved until it is positive definite, each variance within the
-// per-column start's bounds. The columns' correlations within levels no longer bias each
-// column's coefficients, and the start holds the terms' correlations: sim100k's start agrees with
-// the optimum to 2-3 digits and Newton takes 4 evaluations instead of 7. False (the per-column
-// start then) where fewer than k + 1 levels have a block D_l of full rank, or the within-level
-// variance is not positive.
+// level's block of Z'Z), sigma^2 from the residuals within levels, T the Cholesky factor of that
+// estimate over sigma^2 (each SD at most 10). The columns' correlations within levels no longer bias
+// each column's coefficients, and the start holds the terms' correlations: sim100k's start agrees
+// with the optimum to 2-3 digits and Newton takes 4 evaluations instead of 7. False (the per-column
+// start then) where fewer than max(k + 1, 50) levels have a block D_l of full rank, the within-level
+// variance is not positive, or the estimate is not inside the parameter space (an SD below the
+// per-column start's 0.05, or not positive definite).
 bool Engine::multivariate_start(const std::vector<double>& sze, double ete, std::vector<double>& theta) const {
     const FactorLayout& fl = layout_->factor(0);
     const int k = k_[0], nl = nlev_[0];
@@ -35,6 +35,10 @@ bool Engine::multivariate_start(const std::vector<double>& sze, double ete, std:
     double fitted = 0.0;
     // each pivot of D_l's Cholesky factor above this share of its diagonal entry: D_l of full rank
     constexpr double kMinPivot = 1e-8;
+    // levels with such blocks, at least: below, the covariance's estimate is noisy (its relative error
+    // ~ sqrt(2 / m)), and from it one 21-level design's search (the fallback after Newton stopped at a
+    // bound) ended 3e-8 above its boundary optimum, which the per-column start's search reaches
+    constexpr int kMinLevels = 50;
     for (int l = 0; l < nl; ++l) {
         const double* dl = d.at(l);
         std::copy(dl, dl + kk, chol.begin());
@@ -59,7 +63,7 @@ bool Engine::multivariate_start(const std::vector<double>& sze, double ete, std:
         ++m;
     }
     const double dof = static_cast<double>(n_ - p_) - static_cast<double>(m) * k;
-    if (m < k + 1 || !(dof > 0.0)) return false;
+    if (m < std::max(k + 1, kMinLevels) || !(dof > 0.0)) return false;
     const double sigma2 = (ete - fitted) / dof;
     if (!(sigma2 > 0.0) || !std::isfinite(sigma2)) return false;
     for (double& x : mean) x /= m;
@@ -71,22 +75,19 @@ bool Engine::multivariate_start(const std::vector<double>& sze, double ete, std:
             for (int i = 0; i < k; ++i) c[i + j * k] += (bl[i] - mean[i]) * (bl[j] - mean[j]);
     }
     for (size_t e = 0; e < kk; ++e) c[e] = (c[e] / m - sigma2 * dinv[e] / m) / sigma2;
+    // inside the parameter space only: every variance above the per-column start's lower bound and C
+    // positive definite (else the per-column start, whose searches the stress designs near the boundary
+    // were tuned on: from an estimate clamped there, one saddle design ended 3e-8 above its optimum)
     std::vector<double> sd(static_cast<size_t>(k));
-    for (int a = 0; a < k; ++a) sd[a] = std::clamp(std::sqrt(std::max(c[a + a * k], 0.0)), 0.05, 10.0);
-    // correlations (each within [-1, 1]) scaled by 1, 1/2, 1/4, ..., 0 until T exists
-    for (double shrink = 1.0;; shrink *= 0.5) {
-        if (shrink < 1.0 / 64) shrink = 0.0;
-        for (int j = 0; j < k; ++j)
-            for (int i = 0; i < k; ++i) {
-                const double denom = std::sqrt(std::max(c[i + i * k], 0.0) * std::max(c[j + j * k], 0.0));
-                const double r = i == j ? 1.0 : (denom > 0.0 ? std::clamp(c[i + j * k] / denom, -1.0, 1.0) : 0.0);
-                chol[i + j * k] = (i == j ? 1.0 : shrink * r) * sd[i] * sd[j];
-            }
-        bool positive = small::chol(chol.data(), k);  // with each pivot above 1e-6 of its variance
-        for (int a = 0; positive && a < k; ++a) positive = chol[a + a * k] > 1e-3 * sd[a];
-        if (positive) break;
-        if (shrink == 0.0) return false;  // (a diagonal matrix: not reached)
+    for (int a = 0; a < k; ++a) {
+        if (!(c[a + a * k] >= 0.05 * 0.05)) return false;
+        sd[a] = std::min(std::sqrt(c[a + a * k]), 10.0);
     }
+    for (int j = 0; j < k; ++j)  // the correlations as estimated, each SD at most 10
+        for (int i = 0; i < k; ++i) chol[i + j * k] = c[i + j * k] / std::sqrt(c[i + i * k] * c[j + j * k]) * sd[i] * sd[j];
+    bool positive = small::chol(chol.data(), k);  // each pivot above 1e-6 of its variance
+    for (int a = 0; positive && a < k; ++a) positive = chol[a + a * k] > 1e-3 * sd[a];
+    if (!positive) return false;
     for (size_t e = 0; e < fl.th_idx.size(); ++e)
         theta[static_cast<size_t>(fl.th_idx[e])] = chol[fl.th_row[e] + static_cast<size_t>(fl.th_col[e]) * k];
     return true;

@@ -109,7 +109,7 @@ def test_a_fit_stopped_early_is_verified_and_completed(sleep_model):
 
 def test_an_evaluation_limit_is_never_called_converged(sleep_model):
     with pytest.warns(mm.ConvergenceWarning, match="limit of"):
-        m = sleep_model.fit(maxeval=3)  # (Newton from the moment start takes 5)
+        m = sleep_model.fit(maxeval=3)  # (Newton from the moment start takes 6)
     assert not m.converged
 
 

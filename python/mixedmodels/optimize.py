@@ -1233,7 +1233,7 @@ def choose_method(update_flops: float, factors: int = 1, ntheta: int | None = No
 
     - Newton's method on the analytic Hessian for one grouping factor (`_newton`,
       `cpp/hessian_one_factor.cpp`): 3-7 calls from the moment start, each one factorisation and
-      a pass over the levels costing about two gradients (sleepstudy 43 evaluations -> 5, sim100k
+      a pass over the levels costing about two gradients (sleepstudy 43 evaluations -> 6, sim100k
       15 -> 4, sim1m 17 -> 3 from the start of a correlated term's levels' coefficients, against
       L-BFGS-B's 13-18 gradients and a polish before).
       Where it gives up (a criterion it cannot evaluate, a failed line search, a parameter at its
