@@ -1309,23 +1309,25 @@ def _position(i: int) -> str:
     return f"row position {i}"
 
 
+def _sums_finite(a: NDArray[np.float64]) -> bool:
+    """Whether a's sum is finite: then so is every value (a NaN or an infinity makes it non-finite,
+    as can finite values too large, which the per-value search then passes)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf, or finite values whose sum overflows)
+        return bool(np.isfinite(np.sum(a)))
+
+
 def _check_finite_columns(
     x: NDArray[np.float64], names: Sequence[str], where: Callable[[int], str] = _position
 ) -> None:
-    """`_check_finite` for each column of x (one sum over x when all are finite: a NaN or an
-    infinity makes it non-finite, as can finite values too large, which the columns' checks pass)."""
-    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf, or finite values whose sum overflows)
-        total = np.sum(x)
-    if not np.isfinite(total):
+    """`_check_finite` for each column of x (one sum over x when all are finite: `_sums_finite`)."""
+    if not _sums_finite(x):
         for j, nm in enumerate(names):
             _check_finite(x[:, j], nm, where)
 
 
 def _check_finite(v: NDArray[np.float64], name: str, where: Callable[[int], str] = _position) -> None:
     """A `DataError` naming the first row (``where``) where v is not finite, if any."""
-    with np.errstate(over="ignore", invalid="ignore"):  # (as in `_check_finite_columns`)
-        total = np.sum(v)
-    if np.isfinite(total):
+    if _sums_finite(v):
         return
     bad = ~np.isfinite(v)
     if bad.any():
