@@ -136,7 +136,7 @@ def test_newton_on_differences_of_many_parameters_forms_one_hessian():
                        hessian=DifferencedHessian(fg, f))  # fmt: skip
     assert r.message.startswith("Newton: the step is below")
     assert gradient_columns(4) == 1
-    assert len(calls) == 6
+    assert len(calls) == 7  # 6 for the Hessian, then the last step's criterion (`_last_step`)
     assert r.gradient is not None
     assert float(np.max(np.abs(r.gradient))) < 1e-8
     b = minimize_theta(lambda t: fg(t)[0], np.full(4, 0.7), np.zeros(4), method="bobyqa")
@@ -213,6 +213,64 @@ def test_newton_ends_settled_and_unpolished(fits):
     b = minimize_theta(f, np.array([1.0, 0.0, 1.0]), model.structure.theta.lower, method="bobyqa")
     assert r.fun <= b.fun + 1e-9
     assert r.n_evals < b.n_evals
+
+
+def _quartic():
+    # a smooth convex criterion with its minimum at (1, 2), off its quadratic model
+    def f(t):
+        r = t - np.array([1.0, 2.0])
+        return float(r @ r + r[0] ** 4 + 0.5 * r[0] * r[1] + r[1] ** 4)
+
+    def hf(t):
+        r = t - np.array([1.0, 2.0])
+        g = 2 * r + 4 * r**3 + 0.5 * r[[1, 0]]
+        h = np.array([[2 + 12 * r[0] ** 2, 0.5], [0.5, 2 + 12 * r[1] ** 2]])
+        return f(t), g, h
+
+    return f, hf
+
+
+def test_newtons_last_step_is_taken_on_the_criterion_alone():
+    # a step below LAST_STEP_OF_OWN of every parameter's size is taken with one evaluation of the
+    # criterion, not of its derivatives; the end carries the gradient the quadratic model predicts
+    # there, and is where a Newton step from it would stop
+    f, hf = _quartic()
+    seen = {"f": 0, "hf": 0}
+
+    def counted_f(t):
+        seen["f"] += 1
+        return f(t)
+
+    def counted_hf(t):
+        seen["hf"] += 1
+        return hf(t)
+
+    r = minimize_theta(counted_f, np.array([1.9, 1.2]), np.zeros(2), method="newton",
+                       gradient=lambda t: hf(t)[:2], hessian=counted_hf)  # fmt: skip
+    assert r.message == "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)"
+    assert seen["f"] == 1
+    assert r.n_evals == seen["f"] + seen["hf"]
+    assert settled(r)
+    np.testing.assert_allclose(r.theta, [1.0, 2.0], rtol=0, atol=1e-14)
+    assert r.gradient is not None and float(np.max(np.abs(r.gradient))) < 1e-13
+    assert abs(r.fun - f(r.theta)) == 0.0
+
+
+def test_newtons_last_step_where_the_criterion_rises_is_verified():
+    # where the criterion at the last step's end is above the start's (beyond rounding), the step
+    # is not taken on it: the search goes on with its derivatives, as before, to the same optimum
+    f, hf = _quartic()
+    calls = []
+
+    def rising(t):
+        calls.append(t)
+        return f(t) + 1e-6
+
+    r = minimize_theta(rising, np.array([1.9, 1.2]), np.zeros(2), method="newton",
+                       gradient=lambda t: hf(t)[:2], hessian=hf)  # fmt: skip
+    assert r.message == "Newton: the step is below the criterion's resolution"
+    assert len(calls) == 1
+    np.testing.assert_allclose(r.theta, [1.0, 2.0], rtol=0, atol=1e-14)
 
 
 def test_newton_needs_a_hessian():

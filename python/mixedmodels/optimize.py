@@ -714,6 +714,15 @@ DIFFERENCED_LAST_STEP = 1e-9
 # 40 ms) to go below 1e-9 of every one
 DIFFERENCED_LAST_STEP_OF_OWN = 5e-9
 DIFFERENCED_SMALL_FLOOR = 0.01
+# A Newton step below this fraction of every parameter's own size (as `DIFFERENCED_LAST_STEP_OF_OWN`)
+# is taken with the criterion alone, not its gradient, and ends the search there (`_last_step`): its
+# end is then off the optimum by the Hessian's relative error times the step (and the step squared),
+# 1e-4 to 1e-3 of the step for a Hessian from differences, formed at the step's start or kept over a
+# step below `NEWTON_KEEP_HESSIAN`; BFGS's (up to half of it) only below `QUASI_LAST_STEP_OF_OWN`.
+# InstEval's, crossed200k's and the slope model's last steps had been 6e-9 to 1e-7 of their own
+# sizes, each costing a gradient (25-35 ms) where the criterion costs 6-13 ms
+LAST_STEP_OF_OWN = 1e-6
+QUASI_LAST_STEP_OF_OWN = 1e-8
 # below this a parameter bounded by 0 is left to BOBYQA and the boundary's test: Newton's method over
 # its log (`_newton_differenced`) cannot reach the bound (lme4's singularity tolerance)
 LOG_FLOOR = 1e-4
@@ -976,7 +985,12 @@ def _line_search(
 
 
 def _newton(
-    hf: Hessian, x0: FloatArray, lower: FloatArray, maxeval: int, end: _NewtonEnd
+    hf: Hessian,
+    x0: FloatArray,
+    lower: FloatArray,
+    maxeval: int,
+    end: _NewtonEnd,
+    f_alone: Objective | None = None,
 ) -> tuple[FloatArray, float, int, str, bool, bool]:
     """Newton's method with the analytic Hessian (one call gives the criterion, its gradient and
     Hessian: `EngineCriterion.hessian`), bounded by projection (`_newton_direction`) and damped by
@@ -985,7 +999,9 @@ def _newton(
     norm without raising the criterion beyond its rounding (as the polish's steps). It stops
     converged where the Newton step is negligible (`POLISH_NEGLIGIBLE_STEP`, 1e-11, of every
     parameter's size, at least 0.1; the polish stops at `POLISH_LAST_STEP`) over a positive
-    definite Hessian (``end`` then holds the gradient, Hessian and decrement there), or where a
+    definite Hessian (``end`` then holds the gradient, Hessian and decrement there), after a step
+    below `LAST_STEP_OF_OWN` of every parameter's own size taken with the criterion alone
+    (``f_alone``, `_last_step`; none at a bound), or where a
     line search fails with the decrement already at the criterion's rounding (the polish then
     takes over); it gives up (the last value returned is True) on a
     criterion it cannot evaluate, a line search that fails above rounding or a step below the
@@ -1017,6 +1033,14 @@ def _newton(
             if not at_bound:  # a Hessian over every parameter, as the polish's
                 end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
             return x, float(f), n, "Newton: the step is below the criterion's resolution", False, False
+        if definite and not at_bound and f_alone is not None and _below_own(d, x, LAST_STEP_OF_OWN):
+            last = _last_step(f_alone, x + d, f, g, hess, d)
+            n += 1
+            if last is not None:  # (else: the criterion rose there, and the search goes on as before)
+                f, g, dec = last
+                x = x + d
+                end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
+                return x, f, n, "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)", False, False
         searched = _line_search(call, x, f, g, d, lower, n, maxeval)
         n = searched.n
         if searched.hit:
@@ -1100,14 +1124,19 @@ def _newton_differenced(
         th = theta(u)
         return _negligible(np.where(logs, th, 1.0) * d, th, tol)
 
-    def on_own(u: FloatArray, d: FloatArray) -> bool:
-        """Whether the step d on u moves each entry of theta by at most `DIFFERENCED_LAST_STEP_OF_OWN`
-        of its size (at least `DIFFERENCED_SMALL_FLOOR` of the largest)."""
+    def on_own(u: FloatArray, d: FloatArray, tol: float = DIFFERENCED_LAST_STEP_OF_OWN) -> bool:
+        """Whether the step d on u moves each entry of theta by at most ``tol`` of its size (at least
+        `DIFFERENCED_SMALL_FLOOR` of the largest)."""
         th = theta(u)
-        largest = float(np.max(np.abs(th)))
-        size = np.maximum(np.abs(th), DIFFERENCED_SMALL_FLOOR * largest)
-        step = np.abs(np.where(logs, th, 1.0) * d)
-        return largest > 0.0 and bool(np.all(step <= DIFFERENCED_LAST_STEP_OF_OWN * size))
+        return _below_own(np.where(logs, th, 1.0) * d, th, tol)
+
+    def ended(u: FloatArray, g: FloatArray, hess: FloatArray, g_theta: FloatArray, dec: float) -> FloatArray:
+        """theta at u, with ``end`` holding theta's gradient and Hessian there."""
+        th = theta(u)
+        j = np.where(logs, th, 1.0)
+        h_theta = (hess - np.diag(np.where(logs, g, 0.0))) / np.outer(j, j)
+        end.theta, end.gradient, end.hessian, end.decrement = th, g_theta, h_theta, dec
+        return th
 
     u = x0.copy()
     u[logs] = np.log(x0[logs])
@@ -1147,11 +1176,16 @@ def _newton_differenced(
             end.bound = np.where(heading >= BOUND_AHEAD_ITERATIONS, 0.0, theta(u))
             return theta(u), float(f), n, "Newton: a relative SD heading to its bound of 0", False, True
         if definite and (on_theta(u, d, DIFFERENCED_LAST_STEP) or on_own(u, d)):
-            th = theta(u)
-            j = np.where(logs, th, 1.0)
-            h_theta = (hess - np.diag(np.where(logs, g, 0.0))) / np.outer(j, j)
-            end.theta, end.gradient, end.hessian, end.decrement = th, g_theta, h_theta, dec
+            th = ended(u, g, hess, g_theta, dec)
             return th, float(f), n, "Newton: the step is below the criterion's resolution", False, False
+        if definite and on_own(u, d, LAST_STEP_OF_OWN if refresh else QUASI_LAST_STEP_OF_OWN):
+            last = _last_step(dh.f, theta(u + d), f, g, hess, d)
+            n += 1
+            if last is not None:  # (else: the criterion rose there, and the search goes on as before)
+                fn, gn, decn = last
+                th = theta(u + d)
+                th = ended(u + d, gn, hess, gn / np.where(logs, th, 1.0), decn)
+                return th, fn, n, "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)", False, False
         short = not refresh or on_theta(u, d, NEWTON_KEEP_HESSIAN)
         searched = _line_search(
             functools.partial(call, fresh=not short), u, f, g, d, free, n, maxeval, count=lambda found: int(found[4])
@@ -1170,6 +1204,39 @@ def _newton_differenced(
         if np.any(theta(u)[logs] < LOG_FLOOR):
             return theta(u), f, n, "Newton: a relative SD heading to its bound of 0", False, True
     return theta(u), float(f), n, f"Newton: not converged in {iterations} iterations", False, True
+
+
+def _last_step(
+    f: Objective, x: FloatArray, f0: float, g: FloatArray, hess: FloatArray, d: FloatArray
+) -> tuple[float, FloatArray, float] | None:
+    """Newton's last step d (from a point where the criterion is f0, its gradient g and its
+    Hessian ``hess``, over the search's coordinates) taken with the criterion alone: the criterion
+    at its end x, the gradient the quadratic model predicts there (g + hess d: 0 to rounding) and
+    the decrement that gradient predicts; None where the criterion there is not finite or rose
+    beyond its rounding (`POLISH_ROUNDING`). The end is not verified by a gradient of its own: the
+    directional check that follows every Newton end (2 evaluations) compares the criterion's
+    central differences there with the predicted gradient.
+
+    Examples
+    --------
+    >>> f = lambda t: float((t[0] - 1) ** 2 + 3 * t[1] ** 2)
+    >>> x, g, h = np.array([1.0 + 1e-7, 1e-7]), np.array([2e-7, 6e-7]), np.diag([2.0, 6.0])
+    >>> fn, gn, dec = _last_step(f, x - np.linalg.solve(h, g), f(x), g, h, -np.linalg.solve(h, g))
+    >>> fn, bool(np.abs(gn).max() < 1e-20), dec < 1e-30
+    (0.0, True, True)
+    """
+    try:
+        fn = float(f(x))
+    except _core.NotPositiveDefiniteError:
+        return None
+    if not (np.isfinite(fn) and fn <= f0 + POLISH_ROUNDING * max(1.0, abs(f0))):
+        return None
+    gn = g + hess @ d
+    try:
+        dec = float(0.5 * (gn @ np.linalg.solve(hess, gn)))
+    except np.linalg.LinAlgError:
+        return None
+    return fn, gn, abs(dec)
 
 
 def _bfgs_update(hess: FloatArray, s: FloatArray, y: FloatArray) -> FloatArray:
@@ -1388,7 +1455,7 @@ def minimize_theta(
                 if isinstance(hf, DifferencedHessian):
                     x, fx, n, said, hit, gave_up = _newton_differenced(hf, start, lower, budget, end)
                 else:
-                    x, fx, n, said, hit, gave_up = _newton(hf, start, lower, budget, end)
+                    x, fx, n, said, hit, gave_up = _newton(hf, start, lower, budget, end, f)
             if not gave_up:
                 return x, fx, n, said, hit, False
             if hit or n >= budget:
@@ -1582,6 +1649,22 @@ POLISH_LAST_STEP = 1e-8
 # a step of the polish (and a full Newton step, `_newton`) may raise the criterion by this much
 # relative to it (its rounding) while it lowers the gradient's norm
 POLISH_ROUNDING = 1e-11
+
+
+def _below_own(step: FloatArray, x: FloatArray, tol: float) -> bool:
+    """Whether a step moves each parameter by at most ``tol`` of its own size (at least
+    `DIFFERENCED_SMALL_FLOOR` of the largest; False where every parameter is 0).
+
+    Examples
+    --------
+    >>> _below_own(np.array([1e-9, 1e-9]), np.array([1.0, 1e-3]), 1e-6)
+    True
+    >>> _below_own(np.array([1e-9, 1e-9]), np.array([1.0, 1e-3]), 1e-8)
+    False
+    """
+    largest = float(np.max(np.abs(x))) if x.size else 0.0
+    size = np.maximum(np.abs(x), DIFFERENCED_SMALL_FLOOR * largest)
+    return largest > 0.0 and bool(np.all(np.abs(step) <= tol * size))
 
 
 def _negligible(step: FloatArray, x: FloatArray, tol: float = POLISH_NEGLIGIBLE_STEP) -> bool:
