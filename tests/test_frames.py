@@ -149,3 +149,39 @@ def test_a_column_named_by_an_integer_says_so():
     d = mm.datasets.load("sleepstudy").rename(columns={"Subject": 1})
     with pytest.raises(mm.DataError, match="column 1 has a name of type int, not a string"):
         mm.lmer("Reaction ~ Days + (1 | `1`)", d)
+
+
+@pytest.mark.filterwarnings("ignore::mixedmodels.MixedModelsWarning")  # (labels of mixed case: R's order differs)
+@pytest.mark.filterwarnings("ignore::mixedmodels.SingularFitWarning")
+def test_default_strings_in_the_fixed_part_are_the_factor_of_objects_and_categoricals():
+    # pandas' default strings (read_csv's from pandas 3) are coded by the core at hash speed in a plain
+    # fixed part (design._text_categorical): the fit, its names and its predictions are those of the
+    # same column as Python objects or as the Categorical formulaic makes of it, and a formula that
+    # is not plain (an interaction, a missing value) is formulaic's as before
+    rng = np.random.default_rng(3)
+    n = 90
+    labels = np.array(["b", "a", "c", "B", "ä"], dtype=object)
+    d = pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "x": rng.normal(size=n),
+            "f": pd.array(labels[rng.integers(0, 5, n)], dtype=pd.StringDtype(na_value=np.nan)),
+            "g": rng.choice(list("pqrstu"), n).astype(object),
+        }
+    )
+    objects = d.assign(f=d.f.astype(object))
+    categorical = d.assign(f=pd.Categorical(d.f.astype(object)))
+    for formula in ("y ~ x + f + (1 | g)", "y ~ f + (1 + f | g)", "y ~ x * f + (1 | g)"):
+        ref = mm.lmer(formula, categorical)
+        for frame in (d, objects):
+            m = mm.lmer(formula, frame)
+            assert m.objective == ref.objective
+            assert list(m.fixef.index) == list(ref.fixef.index)
+            np.testing.assert_array_equal(m.fixef.to_numpy(), ref.fixef.to_numpy())
+            np.testing.assert_array_equal(m.predict(d.head(7)).to_numpy(), ref.predict(d.head(7)).to_numpy())
+    assert "f[T.B]" not in mm.lmer("y ~ x + f + (1 | g)", d).fixef.index  # R's names: fB, fa, ...
+    missing = d.copy()
+    missing.loc[4, "f"] = np.nan
+    m = mm.lmer("y ~ x + f + (1 | g)", missing)
+    assert m.nobs == n - 1
+    assert m.objective == mm.lmer("y ~ x + f + (1 | g)", missing.assign(f=missing.f.astype(object))).objective

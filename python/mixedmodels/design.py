@@ -278,7 +278,7 @@ def _materialise(
     (``logical``: the logical columns coded as R's factors, which it codes so in new data too).
     ``built``: a model matrix of the same rows and its keys (the fixed part's), whose columns a
     plain part takes where it has all of them (``(1 + x | g)`` beside ``y ~ x``: the same values)."""
-    plain = _plain_terms(spec_text, data, logical)
+    plain = _plain_terms(spec_text, data, logical, text=replay is None)
     if plain is not None:  # numeric columns, unordered categoricals and the intercept: formulaic's encoding
         intercept, cols, keys_of = plain
         keys: tuple[str, ...] = ("Intercept",) if intercept else ()
@@ -425,6 +425,12 @@ class _Columns:
             col = self._cache[name] = _column_array(self.frame, name)
         return col
 
+    def recode(self, name: str, col: Column) -> Column:
+        """Hold another coding of a column's values (a Categorical of its strings, as formulaic
+        reads them) for later lookups; the frame keeps the column as it is."""
+        self._cache[name] = col
+        return col
+
     def replace(self, name: str, col: Column) -> None:
         """Swap in a changed column (the frame gets it too)."""
         self.frame = self.frame.assign(**{name: col})
@@ -483,6 +489,21 @@ def _typed_text(col: Column) -> bool:
     )
 
 
+def _default_text(col: Column) -> bool:
+    """Whether a column holds pandas' default strings from 3.0 (``str``: a `pd.StringDtype` whose
+    missing value is NaN), which formulaic reads as a factor as it reads Python strings.
+
+    Examples
+    --------
+    >>> _default_text(pd.array(["a", "b"], dtype=pd.StringDtype(na_value=np.nan)))
+    True
+    >>> _default_text(pd.array(["a", "b"], dtype="string")), _default_text(np.array(["a"], dtype=object))
+    (False, False)
+    """
+    dtype = getattr(col, "dtype", None)
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan
+
+
 def _warn_numbers_as_text(data: _Columns, columns: Iterable[str]) -> None:
     """A `MixedModelsWarning` for each object column of the fixed part or a term whose values are all
     numbers, or numbers and strings of numbers (Decimals, a float column with one "1.5" in it): it
@@ -532,13 +553,15 @@ def _warn_case_order(data: _Columns, columns: Iterable[str]) -> None:
 
 
 def _plain_terms(
-    spec_text: str, data: _Columns, logical: Iterable[str] = ()
+    spec_text: str, data: _Columns, logical: Iterable[str] = (), text: bool = False
 ) -> tuple[bool, tuple[str, ...], dict[str, tuple[str, ...] | None]] | None:
     """`plain_terms` when every name is a numeric (non-boolean) column or, after an intercept, an
     unordered categorical of two or more levels labelled by strings or integers (not a logical
     one): formulaic's model matrix is then those columns, and treatment contrasts of the
     categoricals, in the formula's order; with each name's keys of those contrasts
-    (`_treatment_keys`; None for a numeric column). Else None (formulaic builds it)."""
+    (`_treatment_keys`; None for a numeric column). Else None (formulaic builds it). ``text``: a
+    column of pandas' default strings counts as the Categorical formulaic makes of it (its levels
+    those of these rows: not for a streamed chunk, whose levels formulaic replays)."""
     plain = plain_terms(spec_text)
     if plain is None:
         return None
@@ -552,11 +575,31 @@ def _plain_terms(
         if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
             keys_of[tok] = None
             continue
+        if text and plain[0] and tok not in logical and _default_text(col):
+            # pandas' default strings (read_csv's from pandas 3): formulaic codes them as the
+            # Categorical of their sorted distinct values, which is built here at hash speed
+            col = data.recode(tok, _text_categorical(col))
         keys = _treatment_keys(tok, col) if plain[0] and tok not in logical else None
         if keys is None:
             return None  # bool, strings, nullable and other extension types: formulaic decides
         keys_of[tok] = keys
     return plain[0], plain[1], keys_of
+
+
+def _text_categorical(col: Column) -> Column:
+    """The Categorical formulaic makes of a column of strings without missing values: its sorted
+    distinct values as categories (`sorted_factorize`); the column itself where a value is missing.
+
+    Examples
+    --------
+    >>> _text_categorical(pd.array(["b", "a", "b"], dtype=pd.StringDtype(na_value=np.nan)))
+    ['b', 'a', 'b']
+    Categories (2, object): ['a', 'b']
+    """
+    if bool(pd.isna(col).any()):
+        return col
+    uniq, codes = sorted_factorize(col)
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(uniq, dtype=object))
 
 
 def _treatment_keys(name: str, col: Column) -> tuple[str, ...] | None:
@@ -876,10 +919,11 @@ def materialise(
     as_factors = _used_as_factors(pf) if levels else frozenset()
     for c in cols:
         col = dc[c]
-        if c in effects and _typed_text(col):
+        if c in effects and _typed_text(col) and not _default_text(col):
             # pandas' typed strings (read_csv(dtype_backend=...), convert_dtypes()) as the fixed part or a
             # term's variable: formulaic reads them as numbers (a bare ValueError); as Python strings they
-            # are a factor (a grouping variable's stay typed: hashed as they are, `_as_factor`)
+            # are a factor (a grouping variable's stay typed: hashed as they are, `_as_factor`). pandas'
+            # default strings from 3.0 (read_csv's) formulaic reads as a factor: the frame keeps them
             col = np.asarray(col.to_numpy(dtype=object))
             dc.replace(c, col)
         if c in logical:  # R's factor of a logical: levels FALSE < TRUE, both kept as R keeps them
