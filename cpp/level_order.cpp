@@ -146,6 +146,30 @@ bool fill_reducing_order(int nlev, int k, const std::vector<const SparseBlock*>&
         while (least < nlev && head[least] < 0) ++least;
         if (least >= nlev) return false;  // (not reached: a level is left at every step)
         const int v = head[least];
+        if (least == nlev - step - 1) {
+            // every level left has all the others as neighbours (the least degree is theirs): a clique,
+            // whose elimination is written down at once. Minimum degree takes v, then relinks the
+            // others in ascending order (the largest at its list's head) one degree lower, and so
+            // takes them from the largest down, each with the smaller ones as its neighbours
+            std::vector<int> rest;
+            for (int w = 0; w < g.words; ++w)
+                for (uint64_t bits = alive[w]; bits; bits &= bits - 1) {
+                    const int u = w * 64 + __builtin_ctzll(bits);
+                    if (u != v) rest.push_back(u);
+                }
+            md[step] = v;
+            below[v] = rest;
+            for (size_t i = rest.size() + 1; i-- > 0;) {
+                const double cc = static_cast<double>(i) + 1.0;  // the level taken, and its i neighbours
+                work += cc * cc / 2.0;
+                if (i < rest.size()) {
+                    md[++step] = rest[i];
+                    below[rest[i]].assign(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(i));
+                }
+            }
+            if (work > kMinSaving * dense_work) return false;
+            break;
+        }
         unlink(v);
         md[step] = v;
         alive[v >> 6] &= ~(uint64_t{1} << (v & 63));

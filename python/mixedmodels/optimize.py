@@ -722,6 +722,7 @@ DIFFERENCED_SMALL_FLOOR = 0.01
 # InstEval's, crossed200k's and the slope model's last steps had been 6e-9 to 1e-7 of their own
 # sizes, each costing a gradient (25-35 ms) where the criterion costs 6-13 ms
 LAST_STEP_OF_OWN = 1e-6
+LAST_STEP_MESSAGE = "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)"
 QUASI_LAST_STEP_OF_OWN = 1e-8
 # below this a parameter bounded by 0 is left to BOBYQA and the boundary's test: Newton's method over
 # its log (`_newton_differenced`) cannot reach the bound (lme4's singularity tolerance)
@@ -1040,7 +1041,7 @@ def _newton(
                 f, g, dec = last
                 x = x + d
                 end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
-                return x, f, n, "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)", False, False
+                return x, f, n, LAST_STEP_MESSAGE, False, False
         searched = _line_search(call, x, f, g, d, lower, n, maxeval)
         n = searched.n
         if searched.hit:
@@ -1185,7 +1186,7 @@ def _newton_differenced(
                 fn, gn, decn = last
                 th = theta(u + d)
                 th = ended(u + d, gn, hess, gn / np.where(logs, th, 1.0), decn)
-                return th, fn, n, "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)", False, False
+                return th, fn, n, LAST_STEP_MESSAGE, False, False
         short = not refresh or on_theta(u, d, NEWTON_KEEP_HESSIAN)
         searched = _line_search(
             functools.partial(call, fresh=not short), u, f, g, d, free, n, maxeval, count=lambda found: int(found[4])
