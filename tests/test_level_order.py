@@ -226,3 +226,80 @@ def test_like_passes_on_a_choice_not_to_reorder():
     plain = _core.Engine(model._factored, reorder=False)
     assert model.new_engine().level_order[1].size == 400
     assert model.new_engine(like=plain).level_order[1].size == 0
+
+
+def minimum_degree_reference(n: int, columns: list[np.ndarray]) -> list[int]:
+    """level_order.cpp's order, written out in Python: explicit minimum degree on the graph whose
+    cliques are the columns' levels (among the levels of least degree, the one linked last: each
+    relinked when its degree changes, in ascending order), postordered along the elimination tree."""
+    adj = [set() for _ in range(n)]
+    for col in columns:
+        for a in col.tolist():
+            adj[a].update(col.tolist())
+    for v in range(n):
+        adj[v].discard(v)
+    alive = set(range(n))
+    degree = [len(adj[v]) for v in range(n)]
+    lists: dict[int, dict[int, None]] = {}  # degree -> levels in the order linked (the last: the head)
+
+    def link(v: int) -> None:
+        lists.setdefault(degree[v], {})[v] = None
+
+    for v in range(n):
+        link(v)
+    md, below = [], {}
+    for _ in range(n):
+        least = min(d for d, levels in lists.items() if levels)
+        v = next(reversed(lists[least]))
+        del lists[least][v]
+        alive.discard(v)
+        nb = sorted(adj[v] & alive)
+        md.append(v)
+        below[v] = nb
+        for u in nb:
+            adj[u].update(nb)
+            adj[u].discard(u)
+            del lists[degree[u]][u]
+            degree[u] = len(adj[u] & alive)
+            link(u)
+    at_step = {v: s for s, v in enumerate(md)}
+    children: list[list[int]] = [[] for _ in range(n)]
+    roots = []
+    for s, v in enumerate(md):
+        parents = [at_step[u] for u in below[v]]
+        (children[min(parents)] if parents else roots).append(s)
+    post: list[int] = []
+
+    def visit(s: int) -> None:
+        for c in children[s]:
+            visit(c)
+        post.append(s)
+
+    for r in roots:
+        visit(r)
+    return [md[s] for s in post]
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["local", "clique"])
+def test_order_is_explicit_minimum_degree(dense):
+    # the engine's order against the elimination written out in Python: a local crossing (a
+    # sparse factor), and a random one whose last levels form a clique (eliminated at once)
+    if dense:  # a tenth of the rows crossed at random: the last 187 of the 400 levels form a clique
+        rng = np.random.default_rng(11)
+        n, n1, n2 = 6000, 2000, 400
+        g1 = rng.integers(0, n1, n)
+        g2 = (g1 * n2 // n1 + rng.integers(0, 4, n)) % n2
+        scattered = rng.random(n) < 0.1
+        g2[scattered] = rng.integers(0, n2, int(scattered.sum()))
+        frame = pd.DataFrame({"y": rng.normal(size=n), "g1": g1, "g2": g2})
+    else:
+        frame = banded_crossed(4)
+    model = LinearMixedModel.from_formula("y ~ 1 + (1 | g1) + (1 | g2)", frame)
+    order = model.new_engine().level_order[1]
+    assert order.size > 0
+    codes1 = pd.Categorical(frame.g1).codes
+    codes2 = pd.Categorical(frame.g2).codes
+    n2 = int(codes2.max()) + 1
+    pairs = pd.DataFrame({"a": codes1, "b": codes2}).drop_duplicates().sort_values(["a", "b"])
+    columns = [grp.to_numpy() for _, grp in pairs.groupby("a")["b"]]
+    assert order.tolist() == minimum_degree_reference(n2, columns)
