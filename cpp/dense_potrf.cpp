@@ -20,7 +20,31 @@ constexpr int kPooledFrom = 256;  // from this order on, by panels on the pool
 constexpr int kPanel = 128;
 constexpr int kRows = 128;
 constexpr int kColumns = 64;
+constexpr double kPooledUpdate = 2e6;  // a supernode's update of this many multiply-adds or more: on the pool
 }  // namespace
+
+void solve_and_update_pooled(int m, int w, const double* l, int ldl, double* b, int ldb, double alpha, double beta,
+                             double* c, int ldc, int threads) {
+    const double work = 0.5 * static_cast<double>(m) * m * w;
+    if (work < kPooledUpdate) {
+        blas::trsm_right_lower_trans(m, w, l, ldl, b, ldb);
+        blas::syrk_lower(m, w, alpha, b, ldb, beta, c, ldc);
+        return;
+    }
+    const size_t lc = static_cast<size_t>(ldc);
+    const int row_chunks = (m + kRows - 1) / kRows;
+    pool::run(threads, row_chunks, [&](int ch) {
+        const int r0 = ch * kRows, r1 = std::min(m, r0 + kRows);
+        blas::trsm_right_lower_trans(r1 - r0, w, l, ldl, b + r0, ldb);
+    });
+    const int column_chunks = (m + kColumns - 1) / kColumns;
+    pool::run(threads, column_chunks, [&](int ch) {
+        const int c0 = ch * kColumns, c1 = std::min(m, c0 + kColumns);
+        double* t = c + static_cast<size_t>(c0) * lc;
+        blas::syrk_lower(c1 - c0, w, alpha, b + c0, ldb, beta, t + c0, ldc);
+        if (c1 < m) blas::gemm(false, true, m - c1, c1 - c0, w, alpha, b + c1, ldb, b + c0, ldb, beta, t + c1, ldc);
+    });
+}
 
 int potrf_lower_blocked(int n, double* a, int lda, int threads) {
     if (n < kPooledFrom) return blas::potrf_lower(n, a, lda);

@@ -11,4 +11,13 @@ namespace mm {
 // blas::potrf_lower.
 int potrf_lower_blocked(int n, double* a, int lda, int threads);
 
+// The solve and symmetric update below a factored diagonal tile of a supernode (supernodal_potrf.cpp):
+// B = B L^{-T} for B (m x w, ldb) and L the tile (w x w, lower, ldl), then C = beta C + alpha B B'
+// (m x m, lower triangle, ldc). Where the update's work is large (m m w / 2 from kPooledUpdate), the
+// solve runs in chunks of rows and the update in chunks of columns on the pool (a syrk on each
+// chunk's diagonal part and one gemm below it), fixed by the sizes alone: bitwise the same for
+// every thread count. BLAS on one thread (the caller holds it so).
+void solve_and_update_pooled(int m, int w, const double* l, int ldl, double* b, int ldb, double alpha, double beta,
+                             double* c, int ldc, int threads);
+
 }  // namespace mm

@@ -31,8 +31,7 @@ int potrf_supernodal(const SupernodePlan& plan, double* a, int lda, int threads)
         if (plan.ranged[s]) {  // in place over the rows' range: the rows between hold zeros and keep them
             const int lo = rows.front(), len = rows.back() - lo + 1;
             double* below = a + c0 * ld + lo;
-            blas::trsm_right_lower_trans(len, w, tile, lda, below, lda);
-            blas::syrk_lower(len, w, -1.0, below, lda, 1.0, a + lo * ld + lo, lda);
+            solve_and_update_pooled(len, w, tile, lda, below, lda, -1.0, 1.0, a + lo * ld + lo, lda, threads);
             continue;
         }
         panel.resize(static_cast<size_t>(r) * w);
@@ -41,14 +40,13 @@ int potrf_supernodal(const SupernodePlan& plan, double* a, int lda, int threads)
             double* out = panel.data() + static_cast<size_t>(t) * r;
             for (int i = 0; i < r; ++i) out[i] = col[rows[i]];
         }
-        blas::trsm_right_lower_trans(r, w, tile, lda, panel.data(), r);
+        update.resize(static_cast<size_t>(r) * r);
+        solve_and_update_pooled(r, w, tile, lda, panel.data(), r, 1.0, 0.0, update.data(), r, threads);
         for (int t = 0; t < w; ++t) {
             double* col = a + (c0 + t) * ld;
             const double* in = panel.data() + static_cast<size_t>(t) * r;
             for (int i = 0; i < r; ++i) col[rows[i]] = in[i];
         }
-        update.resize(static_cast<size_t>(r) * r);
-        blas::syrk_lower(r, w, 1.0, panel.data(), r, 0.0, update.data(), r);
         for (int b = 0; b < r; ++b) {
             double* col = a + static_cast<size_t>(rows[b]) * ld;
             const double* in = update.data() + static_cast<size_t>(b) * r;
