@@ -298,11 +298,18 @@ void dense_block_by_supernodes(const std::vector<Block>& lblocks, int nf, const 
     for (int c = j + 1; c < nf; ++c) {
         DenseBlock& gcj = g[tri(c, j)].d;  // G(c, j) = -h L(j, j)^{-1}
         g_below_times_l(gcj, g, k, nlev, lblocks, nf, c, j);
-        times_inverse(gcj, ljj);
-        for (double& v : gcj.v) v = -v;
         DenseBlock& wc = w[c - j - 1];
         wc = lblocks[tri(c, j)].d;
-        times_inverse(wc, ljj);
+        // the two solves are independent: one chunk each on the pool (each its own block, so the same
+        // bits on every thread count)
+        pool::run(threads, 2, [&](int ch) {
+            if (ch == 1) {
+                times_inverse(wc, ljj);
+                return;
+            }
+            times_inverse(gcj, ljj);
+            for (double& v : gcj.v) v = -v;
+        });
     }
     const int info = selected_inverse_supernodal(plan, ljj.data(), qj, gjj.data(), qj, threads);
     if (info != 0) throw NotPositiveDefinite("random-effects block " + std::to_string(j) + " of the factor is singular");
