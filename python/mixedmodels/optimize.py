@@ -1073,8 +1073,9 @@ def _newton_differenced(
     `DIFFERENCED_SMALL_FLOOR` of the largest), over a positive definite Hessian
     (``end`` then holds theta's gradient and Hessian, BFGS's where it updated it, and the
     decrement there), or after a step below `LAST_STEP_OF_OWN` of each one's own size
-    (`QUASI_LAST_STEP_OF_OWN` with BFGS) taken with the criterion alone (`_last_step`). It gives up (the last value returned is True) where a parameter
-    bounded by 0 starts or falls below `LOG_FLOOR`, or its Newton steps are `BOUND_AHEAD_STEP` or
+    (`QUASI_LAST_STEP_OF_OWN` with BFGS) taken with the criterion alone (`_last_step`). It gives
+    up (the last value returned is True) where a parameter bounded by 0 starts or falls below
+    `LOG_FLOOR`, or its Newton steps are `BOUND_AHEAD_STEP` or
     more down its log in `BOUND_AHEAD_ITERATIONS` iterations in a row (with BFGS also where, after
     `QUASI_BOUND_ITERATIONS` steps down its log while the decrement fell by less than half a step,
     Newton's step on a Hessian formed afresh goes that far down it), a variance heading to its
