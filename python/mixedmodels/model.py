@@ -583,7 +583,9 @@ class Fit:
     optimizer_message : str
     gradient : ndarray
         The gradient of the derivative check: the analytic gradient at the estimates where central
-        differences of the criterion along one direction confirm it, else lme4's finite differences.
+        differences of the criterion along one direction confirm it (where Newton on differences took
+        its last step on the criterion alone, the gradient its quadratic model predicts there: 0 to
+        rounding), else lme4's finite differences.
     is_singular : bool
         A variance is zero or a correlation is +-1 (lme4's isSingular).
     messages : tuple of str

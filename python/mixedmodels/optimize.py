@@ -714,16 +714,23 @@ DIFFERENCED_LAST_STEP = 1e-9
 # 40 ms) to go below 1e-9 of every one
 DIFFERENCED_LAST_STEP_OF_OWN = 5e-9
 DIFFERENCED_SMALL_FLOOR = 0.01
-# A Newton step below this fraction of every parameter's own size (as `DIFFERENCED_LAST_STEP_OF_OWN`)
-# is taken with the criterion alone, not its gradient, and ends the search there (`_last_step`): its
-# end is then off the optimum by the Hessian's relative error times the step (and the step squared),
-# 1e-4 to 1e-3 of the step for a Hessian from differences, formed at the step's start or kept over a
-# step below `NEWTON_KEEP_HESSIAN`; BFGS's (up to half of it) only below `QUASI_LAST_STEP_OF_OWN`.
-# InstEval's, crossed200k's and the slope model's last steps had been 6e-9 to 1e-7 of their own
-# sizes, each costing a gradient (25-35 ms) where the criterion costs 6-13 ms
+# Newton on differences (`_newton_differenced`): a step below this fraction of every parameter's own
+# size (as `DIFFERENCED_LAST_STEP_OF_OWN`; `QUASI_LAST_STEP_OF_OWN` with BFGS's Hessian) is taken with
+# the criterion alone, not its gradient, and ends the search there (`_last_step`), where the steps
+# show quadratic convergence: its end is off the optimum by about the Hessian's relative error times
+# the step, and the step's ratio r to the one before it bounds that error (r is about the error plus
+# the steps' second-order term), so r must be below `LAST_STEP_RATIO` and r times the step below
+# `LAST_STEP_ERROR` (both as fractions of the parameters' own sizes), and the criterion must not rise
+# there. InstEval's last step, 6e-9 after 2.1e-4 (r = 3e-5), had cost a gradient (25-30 ms) where the
+# criterion costs 9-10 ms. A review's cheap crossed design forced onto this path (its Hessian from
+# differences ill-conditioned) had ended 1e-8 to 4e-8 off the optimum after a last step whose
+# criterion rose within its rounding; one-factor fits near a ridge had failed their directional check
+# after such a step and gone through restarts (so `_newton`, whose evaluations are cheap, takes none)
 LAST_STEP_OF_OWN = 1e-6
 LAST_STEP_MESSAGE = "Newton: the step is below the criterion's resolution (the last one taken on the criterion alone)"
 QUASI_LAST_STEP_OF_OWN = 1e-8
+LAST_STEP_RATIO = 0.1
+LAST_STEP_ERROR = 1e-9
 # below this a parameter bounded by 0 is left to BOBYQA and the boundary's test: Newton's method over
 # its log (`_newton_differenced`) cannot reach the bound (lme4's singularity tolerance)
 LOG_FLOOR = 1e-4
@@ -986,12 +993,7 @@ def _line_search(
 
 
 def _newton(
-    hf: Hessian,
-    x0: FloatArray,
-    lower: FloatArray,
-    maxeval: int,
-    end: _NewtonEnd,
-    f_alone: Objective | None = None,
+    hf: Hessian, x0: FloatArray, lower: FloatArray, maxeval: int, end: _NewtonEnd
 ) -> tuple[FloatArray, float, int, str, bool, bool]:
     """Newton's method with the analytic Hessian (one call gives the criterion, its gradient and
     Hessian: `EngineCriterion.hessian`), bounded by projection (`_newton_direction`) and damped by
@@ -1000,9 +1002,7 @@ def _newton(
     norm without raising the criterion beyond its rounding (as the polish's steps). It stops
     converged where the Newton step is negligible (`POLISH_NEGLIGIBLE_STEP`, 1e-11, of every
     parameter's size, at least 0.1; the polish stops at `POLISH_LAST_STEP`) over a positive
-    definite Hessian (``end`` then holds the gradient, Hessian and decrement there), after a step
-    below `LAST_STEP_OF_OWN` of every parameter's own size taken with the criterion alone
-    (``f_alone``, `_last_step`; none at a bound), or where a
+    definite Hessian (``end`` then holds the gradient, Hessian and decrement there), or where a
     line search fails with the decrement already at the criterion's rounding (the polish then
     takes over); it gives up (the last value returned is True) on a
     criterion it cannot evaluate, a line search that fails above rounding or a step below the
@@ -1034,14 +1034,6 @@ def _newton(
             if not at_bound:  # a Hessian over every parameter, as the polish's
                 end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
             return x, float(f), n, "Newton: the step is below the criterion's resolution", False, False
-        if definite and not at_bound and f_alone is not None and _below_own(d, x, LAST_STEP_OF_OWN):
-            last = _last_step(f_alone, x + d, f, g, hess, d)
-            n += 1
-            if last is not None:  # (else: the criterion rose there, and the search goes on as before)
-                f, g, dec = last
-                x = x + d
-                end.theta, end.gradient, end.hessian, end.decrement = x, g, hess, dec
-                return x, f, n, LAST_STEP_MESSAGE, False, False
         searched = _line_search(call, x, f, g, d, lower, n, maxeval)
         n = searched.n
         if searched.hit:
@@ -1141,9 +1133,16 @@ def _newton_differenced(
         end.theta, end.gradient, end.hessian, end.decrement = th, g_theta, h_theta, dec
         return th
 
+    def own_step(u: FloatArray, d: FloatArray) -> float:
+        """The step d on u as the largest fraction of a parameter's own size it moves (as `on_own`)."""
+        th = theta(u)
+        size = np.maximum(np.abs(th), DIFFERENCED_SMALL_FLOOR * float(np.max(np.abs(th))))
+        return float(np.max(np.abs(np.where(logs, th, 1.0) * d) / np.maximum(size, np.finfo(float).tiny)))
+
     u = x0.copy()
     u[logs] = np.log(x0[logs])
     f, g, hess, g_theta, n = call(u, True)
+    previous = 0.0  # the last step taken, as a fraction of the parameters' own sizes (`own_step`)
     heading = np.zeros(u.size, dtype=np.intp)
     refresh = u.size <= HESSIAN_REFRESH_MAX
     iterations = DIFFERENCED_ITERATIONS if refresh else QUASI_NEWTON_ITERATIONS
@@ -1181,7 +1180,10 @@ def _newton_differenced(
         if definite and (on_theta(u, d, DIFFERENCED_LAST_STEP) or on_own(u, d)):
             th = ended(u, g, hess, g_theta, dec)
             return th, float(f), n, "Newton: the step is below the criterion's resolution", False, False
-        if definite and on_own(u, d, LAST_STEP_OF_OWN if refresh else QUASI_LAST_STEP_OF_OWN):
+        step = own_step(u, d)
+        quadratic = previous > 0.0 and step <= LAST_STEP_RATIO * previous and step * step <= LAST_STEP_ERROR * previous
+        small = on_own(u, d, LAST_STEP_OF_OWN if refresh else QUASI_LAST_STEP_OF_OWN)
+        if definite and quadratic and small and n < maxeval:
             last = _last_step(dh.f, theta(u + d), f, g, hess, d)
             n += 1
             if last is not None:  # (else: the criterion rose there, and the search goes on as before)
@@ -1201,6 +1203,7 @@ def _newton_differenced(
                 return theta(u), float(f), n, "Newton: roundoff-limited (no step lowers the criterion)", False, False
             return theta(u), float(f), n, "Newton: the line search failed", False, True
         fn, gn, hn, g_theta, _ = searched.found
+        previous = own_step(u, searched.x - u)
         if not refresh:
             hess = _bfgs_update(hess, searched.x - u, gn - g)
         u, f, g, hess = searched.x, float(fn), gn, hess if short else hn
@@ -1215,10 +1218,11 @@ def _last_step(
     """Newton's last step d (from a point where the criterion is f0, its gradient g and its
     Hessian ``hess``, over the search's coordinates) taken with the criterion alone: the criterion
     at its end x, the gradient the quadratic model predicts there (g + hess d: 0 to rounding) and
-    the decrement that gradient predicts; None where the criterion there is not finite or rose
-    beyond its rounding (`POLISH_ROUNDING`). The end is not verified by a gradient of its own: the
-    directional check that follows every Newton end (2 evaluations) compares the criterion's
-    central differences there with the predicted gradient.
+    the decrement that gradient predicts; None where the criterion there is not finite or above f0
+    (a step this short lowers it by less than its rounding: a rise says the quadratic model does not
+    hold there). The end is not verified by a gradient of its own: the directional check that
+    follows every Newton end (2 evaluations) compares the criterion's central differences there with
+    the predicted gradient.
 
     Examples
     --------
@@ -1232,7 +1236,7 @@ def _last_step(
         fn = float(f(x))
     except _core.NotPositiveDefiniteError:
         return None
-    if not (np.isfinite(fn) and fn <= f0 + POLISH_ROUNDING * max(1.0, abs(f0))):
+    if not (np.isfinite(fn) and fn <= f0):
         return None
     gn = g + hess @ d
     try:
@@ -1458,7 +1462,7 @@ def minimize_theta(
                 if isinstance(hf, DifferencedHessian):
                     x, fx, n, said, hit, gave_up = _newton_differenced(hf, start, lower, budget, end)
                 else:
-                    x, fx, n, said, hit, gave_up = _newton(hf, start, lower, budget, end, f)
+                    x, fx, n, said, hit, gave_up = _newton(hf, start, lower, budget, end)
             if not gave_up:
                 return x, fx, n, said, hit, False
             if hit or n >= budget:
