@@ -21,22 +21,19 @@ constexpr int kPanel = 128;
 constexpr int kRows = 128;
 constexpr int kColumns = 64;
 constexpr double kPooledUpdate = 2e6;  // a supernode's update of this many multiply-adds or more: on the pool
-}  // namespace
 
-void solve_and_update_pooled(int m, int w, const double* l, int ldl, double* b, int ldb, double alpha, double beta,
-                             double* c, int ldc, int threads) {
-    const double work = 0.5 * static_cast<double>(m) * m * w;
-    if (work < kPooledUpdate) {
-        blas::trsm_right_lower_trans(m, w, l, ldl, b, ldb);
-        blas::syrk_lower(m, w, alpha, b, ldb, beta, c, ldc);
-        return;
-    }
+// B = B L^{-T} in chunks of kRows rows, then C = beta C + alpha B B' in chunks of kColumns columns
+// (a syrk on each chunk's diagonal part and one gemm below it), on the pool: the chunks are fixed by
+// the sizes alone, so the result is bitwise the same for every thread count
+void solve_and_update_chunked(int m, int w, const double* l, int ldl, double* b, int ldb, double alpha, double beta,
+                              double* c, int ldc, int threads) {
     const size_t lc = static_cast<size_t>(ldc);
     const int row_chunks = (m + kRows - 1) / kRows;
     pool::run(threads, row_chunks, [&](int ch) {
         const int r0 = ch * kRows, r1 = std::min(m, r0 + kRows);
         blas::trsm_right_lower_trans(r1 - r0, w, l, ldl, b + r0, ldb);
     });
+    // the leftmost chunks hold the most rows: claimed first, so the last ones fill the gaps
     const int column_chunks = (m + kColumns - 1) / kColumns;
     pool::run(threads, column_chunks, [&](int ch) {
         const int c0 = ch * kColumns, c1 = std::min(m, c0 + kColumns);
@@ -44,6 +41,18 @@ void solve_and_update_pooled(int m, int w, const double* l, int ldl, double* b, 
         blas::syrk_lower(c1 - c0, w, alpha, b + c0, ldb, beta, t + c0, ldc);
         if (c1 < m) blas::gemm(false, true, m - c1, c1 - c0, w, alpha, b + c1, ldb, b + c0, ldb, beta, t + c1, ldc);
     });
+}
+
+}  // namespace
+
+void solve_and_update_pooled(int m, int w, const double* l, int ldl, double* b, int ldb, double alpha, double beta,
+                             double* c, int ldc, int threads) {
+    if (0.5 * static_cast<double>(m) * m * w < kPooledUpdate) {
+        blas::trsm_right_lower_trans(m, w, l, ldl, b, ldb);
+        blas::syrk_lower(m, w, alpha, b, ldb, beta, c, ldc);
+        return;
+    }
+    solve_and_update_chunked(m, w, l, ldl, b, ldb, alpha, beta, c, ldc, threads);
 }
 
 int potrf_lower_blocked(int n, double* a, int lda, int threads) {
@@ -58,20 +67,7 @@ int potrf_lower_blocked(int n, double* a, int lda, int threads) {
         if (rest == 0) break;
         double* below = d + nb;                                 // rest x nb, solved in place
         double* trail = d + static_cast<size_t>(nb) * lda + nb;  // rest x rest, lower triangle updated
-        const int row_chunks = (rest + kRows - 1) / kRows;
-        pool::run(threads, row_chunks, [&](int c) {
-            const int r0 = c * kRows, r1 = std::min(rest, r0 + kRows);
-            blas::trsm_right_lower_trans(r1 - r0, nb, d, lda, below + r0, lda);
-        });
-        // the leftmost chunks hold the most rows: claimed first, so the last ones fill the gaps
-        const int column_chunks = (rest + kColumns - 1) / kColumns;
-        pool::run(threads, column_chunks, [&](int c) {
-            const int c0 = c * kColumns, c1 = std::min(rest, c0 + kColumns);
-            double* t = trail + static_cast<size_t>(c0) * lda;
-            blas::syrk_lower(c1 - c0, nb, -1.0, below + c0, lda, 1.0, t + c0, lda);
-            if (c1 < rest) blas::gemm(false, true, rest - c1, c1 - c0, nb, -1.0, below + c1, lda, below + c0, lda, 1.0,
-                                      t + c1, lda);
-        });
+        solve_and_update_chunked(rest, nb, d, lda, below, lda, -1.0, 1.0, trail, lda, threads);
     }
     return 0;
 }

@@ -1136,8 +1136,8 @@ def _newton_differenced(
     def own_step(u: FloatArray, d: FloatArray) -> float:
         """The step d on u as the largest fraction of a parameter's own size it moves (as `on_own`)."""
         th = theta(u)
-        size = np.maximum(np.abs(th), DIFFERENCED_SMALL_FLOOR * float(np.max(np.abs(th))))
-        return float(np.max(np.abs(np.where(logs, th, 1.0) * d) / np.maximum(size, np.finfo(float).tiny)))
+        size = np.maximum(_own_size(th), np.finfo(float).tiny)
+        return float(np.max(np.abs(np.where(logs, th, 1.0) * d) / size))
 
     u = x0.copy()
     u[logs] = np.log(x0[logs])
@@ -1669,9 +1669,15 @@ def _below_own(step: FloatArray, x: FloatArray, tol: float) -> bool:
     >>> _below_own(np.array([1e-9, 1e-9]), np.array([1.0, 1e-3]), 1e-8)
     False
     """
+    size = _own_size(x)
+    return bool(np.any(size > 0.0)) and bool(np.all(np.abs(step) <= tol * size))
+
+
+def _own_size(x: FloatArray) -> FloatArray:
+    """Each parameter's own size, at least `DIFFERENCED_SMALL_FLOOR` of the largest (the measure of
+    `_below_own` and of Newton on differences' steps)."""
     largest = float(np.max(np.abs(x))) if x.size else 0.0
-    size = np.maximum(np.abs(x), DIFFERENCED_SMALL_FLOOR * largest)
-    return largest > 0.0 and bool(np.all(np.abs(step) <= tol * size))
+    return np.maximum(np.abs(x), DIFFERENCED_SMALL_FLOOR * largest)
 
 
 def _negligible(step: FloatArray, x: FloatArray, tol: float = POLISH_NEGLIGIBLE_STEP) -> bool:
